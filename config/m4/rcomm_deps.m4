@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Dependency checks. Each sets HAVE_<DEP> (AM_CONDITIONAL and config.h) and a
+# one-word summary for configure's closing report.
+
+AC_DEFUN([AX_PTHREAD_SIMPLE], [
+  AC_SEARCH_LIBS([pthread_create], [pthread], [],
+    [AC_MSG_ERROR([POSIX threads are required])])
+])
+
+# --with-verbs=auto|yes|no: the verbs transport needs libibverbs and librdmacm.
+AC_DEFUN([RCOMM_CHECK_VERBS], [
+  AC_ARG_WITH([verbs],
+    [AS_HELP_STRING([--with-verbs=auto|yes|no],
+      [build the verbs transport (libibverbs + librdmacm); default auto])],
+    [], [with_verbs=auto])
+  rcomm_have_verbs=no
+  AS_IF([test "x$with_verbs" != xno], [
+    rcomm_have_verbs=yes
+    AC_CHECK_HEADERS([infiniband/verbs.h rdma/rdma_cma.h], [], [rcomm_have_verbs=no])
+    AC_CHECK_LIB([ibverbs], [ibv_open_device], [:], [rcomm_have_verbs=no])
+    AC_CHECK_LIB([rdmacm], [rdma_create_id], [:], [rcomm_have_verbs=no])
+    AS_IF([test "x$with_verbs" = xyes && test "x$rcomm_have_verbs" = xno],
+      [AC_MSG_ERROR([--with-verbs=yes but libibverbs/librdmacm headers or libraries are missing (Debian: apt-get install libibverbs-dev librdmacm-dev)])])
+  ])
+  AS_IF([test "x$rcomm_have_verbs" = xyes], [
+    VERBS_LIBS="-lrdmacm -libverbs"
+    AC_DEFINE([HAVE_VERBS], [1], [Build the verbs transport])
+    rcomm_verbs_summary=yes
+  ], [rcomm_verbs_summary="no (the verbs transport will not be built)"])
+  AC_SUBST([VERBS_LIBS])
+  AM_CONDITIONAL([HAVE_VERBS], [test "x$rcomm_have_verbs" = xyes])
+])
+
+AC_DEFUN([RCOMM_CHECK_HWLOC], [
+  PKG_CHECK_MODULES([HWLOC], [hwloc], [rcomm_hwloc_summary=yes
+    AC_DEFINE([HAVE_HWLOC], [1], [hwloc found])], [rcomm_hwloc_summary=no])
+  AM_CONDITIONAL([HAVE_HWLOC], [test "x$rcomm_hwloc_summary" = xyes])
+])
+
+AC_DEFUN([RCOMM_CHECK_OPENBLAS], [
+  PKG_CHECK_MODULES([OPENBLAS], [openblas], [rcomm_openblas_summary=yes],
+    [AC_CHECK_LIB([openblas], [cblas_sgemm],
+      [OPENBLAS_LIBS=-lopenblas; rcomm_openblas_summary=yes],
+      [rcomm_openblas_summary=no])])
+  AS_IF([test "x$rcomm_openblas_summary" = xyes],
+    [AC_DEFINE([HAVE_OPENBLAS], [1], [OpenBLAS cblas found])])
+  AC_SUBST([OPENBLAS_LIBS])
+  AM_CONDITIONAL([HAVE_OPENBLAS], [test "x$rcomm_openblas_summary" = xyes])
+])
+
+AC_DEFUN([RCOMM_CHECK_CHECK], [
+  PKG_CHECK_MODULES([CHECK], [check >= 0.11], [rcomm_check_summary=yes],
+    [rcomm_check_summary="no (make check will fail: apt-get install check)"])
+  AM_CONDITIONAL([HAVE_CHECK], [test "x$rcomm_check_summary" = xyes])
+])

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * rcomm: communication runtime for distributed machine-learning training.
+ *
+ * This header is the whole public API. Conventions:
+ *  - every function returns an rcomm_status_t (RCOMM_OK = 0, negative on
+ *    error) and sets its output parameters only on success;
+ *  - on error, rcomm_last_error() returns a message for the calling thread that
+ *    names what was wrong (argument, rank, peer, operation); the error is also
+ *    logged once on stderr unless RCOMM_LOG_LEVEL=none;
+ *  - a communicator is used by one thread at a time;
+ *  - all ranks of a communicator call collectives in the same order, with the
+ *    same count, datatype, op and root. Ranks that disagree get
+ *    RCOMM_ERR_MISMATCH (or, if the disagreement makes a peer stop talking,
+ *    RCOMM_ERR_TIMEOUT / RCOMM_ERR_PEER_FAILED naming it), never a wrong
+ *    answer or a hang.
+ */
+#ifndef RCOMM_H
+#define RCOMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* librcomm is built with hidden visibility: exactly what this header declares
+ * is exported. */
+#pragma GCC visibility push(default)
+
+#define RCOMM_VERSION_MAJOR 0
+#define RCOMM_VERSION_MINOR 1
+
+/* Status codes. Errors are grouped by what they affect. */
+typedef enum {
+    RCOMM_OK = 0,
+    RCOMM_INPROGRESS = 1, /* nonblocking operation not finished yet */
+
+    /* The call itself was wrong; nothing was sent, the communicator is intact. */
+    RCOMM_ERR_INVALID_ARG = -1,
+    RCOMM_ERR_UNSUPPORTED = -2,
+    RCOMM_ERR_NO_MEMORY = -3,
+    RCOMM_ERR_CONFIG = -4, /* a bad RCOMM_* environment value */
+
+    /* A peer misbehaved or disappeared. */
+    RCOMM_ERR_PEER_FAILED = -10, /* connection lost: peer exited or crashed */
+    RCOMM_ERR_TIMEOUT = -11,     /* peer silent for longer than RCOMM_TIMEOUT */
+    RCOMM_ERR_PROTOCOL = -12,    /* malformed, truncated or unexpected frame */
+    RCOMM_ERR_MISMATCH = -13,    /* ranks called a collective differently */
+    RCOMM_ERR_ACCESS = -14,      /* remote memory access outside rights */
+
+    /* The communicator as a whole. */
+    RCOMM_ERR_COMM_FAILED = -20, /* an earlier error left it unusable */
+    RCOMM_ERR_BOOTSTRAP = -21,   /* rendezvous failed */
+
+    /* The system underneath. */
+    RCOMM_ERR_SYSTEM = -30,   /* an OS call failed; the message names it */
+    RCOMM_ERR_INTERNAL = -31, /* a bug in rcomm: please report it */
+} rcomm_status_t;
+
+/* A constant string for a status, such as "peer failed". Never NULL. */
+const char *rcomm_strerror(rcomm_status_t status);
+
+/* The message of the last error on the calling thread ("" when none). The
+ * string stays valid until the next rcomm call on this thread. */
+const char *rcomm_last_error(void);
+
+/* Element types. F16 and BF16 are reduced in f32 and rounded once per step. */
+typedef enum {
+    RCOMM_F32 = 0,
+    RCOMM_F64,
+    RCOMM_F16,
+    RCOMM_BF16,
+    RCOMM_I32,
+    RCOMM_I64,
+    RCOMM_U8,
+    RCOMM_DTYPE_COUNT
+} rcomm_dtype_t;
+
+/* Reduction operators. AVG divides the sum by the communicator size (integer
+ * division, truncating toward zero, for integer types). Integer SUM and PROD
+ * wrap modulo 2^bits instead of being undefined. Floating MIN and MAX return
+ * NaN when either input is NaN. */
+typedef enum {
+    RCOMM_SUM = 0,
+    RCOMM_PROD,
+    RCOMM_MIN,
+    RCOMM_MAX,
+    RCOMM_AVG,
+    RCOMM_OP_COUNT
+} rcomm_op_t;
+
+/* Size in bytes of one element, 0 for an invalid type. */
+size_t rcomm_dtype_size(rcomm_dtype_t dtype);
+/* "f32", "bf16", ...; "invalid" for an invalid value. Same for ops. */
+const char *rcomm_dtype_name(rcomm_dtype_t dtype);
+const char *rcomm_op_name(rcomm_op_t op);
+
+/* ---- Communicators ----------------------------------------------------- */
+
+typedef struct rcomm_comm rcomm_comm_t;
+
+/*
+ * Create a communicator from the environment: rank and size from RCOMM_RANK /
+ * RCOMM_SIZE, else SLURM_PROCID / SLURM_NTASKS (srun), else
+ * OMPI_COMM_WORLD_RANK / OMPI_COMM_WORLD_SIZE (mpirun); the rendezvous address
+ * from RCOMM_ADDR=host:port (rank 0 serves it). A size of 1 needs no address.
+ * Collective over all ranks: blocks until every rank has joined or
+ * RCOMM_TIMEOUT expires (then fails naming the ranks that never arrived).
+ */
+rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm);
+
+/* The same with rank, size and rendezvous address given explicitly (addr may
+ * be NULL when size is 1). Tunables still come from RCOMM_* variables. */
+rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
+                                 rcomm_comm_t **comm);
+
+/* Release a communicator. Not collective; pending nonblocking requests must be
+ * waited for first (destroy fails with INVALID_ARG otherwise). NULL is OK. */
+rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm);
+
+rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank);
+rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size);
+/* Name of the transport in use ("tcp"). */
+rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name);
+
+/* Transport counters: payload bytes handed to the network, received, and
+ * copied through intermediate buffers (zero when every message was zero-copy). */
+typedef struct {
+    uint64_t bytes_sent;
+    uint64_t bytes_received;
+    uint64_t bytes_copied;
+    uint64_t messages_sent;
+    uint64_t messages_received;
+} rcomm_stats_t;
+rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats);
+
+/* ---- Collectives ------------------------------------------------------- */
+
+/* Pass as sendbuf for in-place operation. For allreduce, sendbuf == recvbuf
+ * means in place too; any other overlap of the two buffers is an error. */
+#define RCOMM_IN_PLACE ((const void *)1)
+
+/* AllReduce algorithms. AUTO asks the cost model (see rcomm_allreduce_algo). */
+typedef enum {
+    RCOMM_ALGO_AUTO = 0,
+    RCOMM_ALGO_RING,      /* reduce-scatter + allgather around a ring */
+    RCOMM_ALGO_BUTTERFLY, /* recursive halving + doubling (Rabenseifner) */
+    RCOMM_ALGO_RD,        /* recursive doubling, whole vector each step */
+    RCOMM_ALGO_COUNT
+} rcomm_algo_t;
+
+const char *rcomm_algo_name(rcomm_algo_t algo);
+/* Parse "auto", "ring", "butterfly", "rd". */
+rcomm_status_t rcomm_algo_parse(const char *name, rcomm_algo_t *algo);
+
+/* The algorithm the cost model (or RCOMM_ALLREDUCE_ALGO) picks for this call. */
+rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
+                                    rcomm_dtype_t dtype, rcomm_algo_t *algo);
+
+/* recvbuf[i] = op over ranks of sendbuf[i], for i < count, on every rank. */
+rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf,
+                               void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                               rcomm_op_t op);
+/* The same with the algorithm chosen by the caller (AUTO = as above). */
+rcomm_status_t rcomm_allreduce_with(rcomm_comm_t *comm, const void *sendbuf,
+                                    void *recvbuf, size_t count,
+                                    rcomm_dtype_t dtype, rcomm_op_t op,
+                                    rcomm_algo_t algo);
+
+/* buf on every rank = buf on root. */
+rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
+                               rcomm_dtype_t dtype, int root);
+
+/* recvbuf[r * count + i] = sendbuf[i] of rank r. recvbuf holds size * count
+ * elements. In place: sendbuf == RCOMM_IN_PLACE and each rank's contribution
+ * already at recvbuf + rank * count. */
+rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf,
+                               void *recvbuf, size_t count, rcomm_dtype_t dtype);
+
+/* recvbuf[i] = op over ranks of sendbuf[rank * count + i]. sendbuf holds
+ * size * count elements. In place: sendbuf == RCOMM_IN_PLACE, the input is in
+ * recvbuf (size * count elements) and the result lands at recvbuf + rank * count. */
+rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
+                                    void *recvbuf, size_t count,
+                                    rcomm_dtype_t dtype, rcomm_op_t op);
+
+/* Returns once every rank has entered the barrier. */
+rcomm_status_t rcomm_barrier(rcomm_comm_t *comm);
+
+/* ---- Nonblocking collectives ------------------------------------------- */
+
+/* A collective in flight. It progresses inside rcomm_test / rcomm_wait (and
+ * inside any other call on the same communicator); no thread is involved.
+ * Buffers must stay untouched until the request completes. */
+typedef struct rcomm_request rcomm_request_t;
+
+rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf,
+                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                rcomm_op_t op, rcomm_algo_t algo,
+                                rcomm_request_t **req);
+rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
+                                rcomm_dtype_t dtype, int root,
+                                rcomm_request_t **req);
+rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf,
+                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                rcomm_request_t **req);
+rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
+                                     void *recvbuf, size_t count,
+                                     rcomm_dtype_t dtype, rcomm_op_t op,
+                                     rcomm_request_t **req);
+rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req);
+
+/* Progress req once. Returns RCOMM_INPROGRESS while it runs; otherwise the
+ * collective's final status, and the request is freed. */
+rcomm_status_t rcomm_test(rcomm_request_t *req);
+/* Block until req completes (or times out); returns its status and frees it. */
+rcomm_status_t rcomm_wait(rcomm_request_t *req);
+
+/* ---- Configuration ----------------------------------------------------- */
+
+/* Print every tunable: environment name, current value, default and a
+ * one-line description. comm may be NULL (then the values are read from the
+ * environment now). */
+rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RCOMM_H */

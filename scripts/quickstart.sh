@@ -1,0 +1,12 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Quick start, step 1: install the build dependencies (Debian 12, as root),
+# build rcomm in build/, and run a 4-rank AllReduce benchmark over TCP on
+# localhost. Idempotent: installed packages and an up-to-date build are reused.
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+rcomm_install_deps
+rcomm_build build
+echo "== 4-rank AllReduce over TCP on localhost (8 B .. 64 MiB)"
+build/rcomm-run -n 4 build/rcomm-allreduce-perf -b 8 -e 64M -f 8 -n 10 -w 3

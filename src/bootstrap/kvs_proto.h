@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Wire format of the bootstrap key-value store, shared by the client
+ * (bootstrap.c) and rank 0's server thread (kvs_server.c), and the small
+ * interface between the two.
+ *
+ * One TCP connection per rank; strictly one request at a time, each answered
+ * by exactly one reply. Every message is a 28-byte header, then key_len bytes
+ * of key (no NUL), then val_len bytes of value. All integers are big-endian.
+ *
+ *   requests:  HELLO (a0 = rank, a1 = size; must come first, once)
+ *              PUT   (key, value)      GET (key)
+ *              MGET  (key = prefix, a0 = first rank, a1 = count): the run of
+ *                    keys "<prefix>/<first>", "<prefix>/<first+1>", ... that
+ *                    exist, at least one, at most count
+ *   replies:   OK    (to HELLO and PUT)
+ *              VALUE (to GET: the value; to MGET: a0 = n, then n records of
+ *                    4-byte length + bytes; sent once the first key exists)
+ *              ERROR (a0 = -rcomm_status_t, value = message text)
+ *
+ * MGET turns an allgather over p ranks into a few round trips per rank
+ * instead of p, while a rank waiting on it still waits on exactly one key,
+ * the one its timeout error names.
+ *
+ * A reply echoes its request's seq so that a client that gave up on a GET
+ * (timeout) can discard the late answer when it arrives. Both sides check
+ * every field against the limits below before trusting a length.
+ */
+#ifndef RCOMM_KVS_PROTO_H
+#define RCOMM_KVS_PROTO_H
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bootstrap/bootstrap.h"
+#include "rcomm.h"
+
+#define KVS_MAGIC 0x52434b56u /* "RCKV" */
+#define KVS_VERSION 1
+#define KVS_HDR_SIZE 28
+#define KVS_MAX_KEY 255 /* bytes, without a terminating NUL */
+#define KVS_MAX_VALUE RCOMM_BOOTSTRAP_MAX_VALUE
+#define KVS_MAX_ERRMSG 512
+#define KVS_MAX_REPLY (4 * KVS_MAX_VALUE) /* an MGET run stops before this */
+
+enum kvs_type {
+    KVS_HELLO = 1,
+    KVS_PUT = 2,
+    KVS_GET = 3,
+    KVS_MGET = 4,
+    KVS_OK = 16,
+    KVS_VALUE = 17,
+    KVS_ERROR = 18,
+};
+
+typedef struct {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t type;
+    uint32_t seq;
+    uint32_t a0, a1; /* per-type arguments, see above */
+    uint32_t key_len;
+    uint32_t val_len;
+} kvs_hdr_t;
+
+static inline void kvs_put32(unsigned char *p, uint32_t v)
+{
+    v = htonl(v);
+    memcpy(p, &v, 4);
+}
+
+static inline uint32_t kvs_get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ntohl(v);
+}
+
+/* Explicit byte layout: struct padding and host byte order never reach the
+ * wire. */
+static inline void kvs_hdr_encode(const kvs_hdr_t *h, unsigned char *p)
+{
+    kvs_put32(p, h->magic);
+    kvs_put32(p + 4, ((uint32_t)h->version << 16) | h->type);
+    kvs_put32(p + 8, h->seq);
+    kvs_put32(p + 12, h->a0);
+    kvs_put32(p + 16, h->a1);
+    kvs_put32(p + 20, h->key_len);
+    kvs_put32(p + 24, h->val_len);
+}
+
+static inline void kvs_hdr_decode(const unsigned char *p, kvs_hdr_t *h)
+{
+    uint32_t vt = kvs_get32(p + 4);
+
+    h->magic = kvs_get32(p);
+    h->version = (uint16_t)(vt >> 16);
+    h->type = (uint16_t)(vt & 0xffff);
+    h->seq = kvs_get32(p + 8);
+    h->a0 = kvs_get32(p + 12);
+    h->a1 = kvs_get32(p + 16);
+    h->key_len = kvs_get32(p + 20);
+    h->val_len = kvs_get32(p + 24);
+}
+
+/* NULL if the header is well formed for its type, else what is wrong with
+ * it (a constant string for error messages). Checked before any length is
+ * used to size a read. */
+static inline const char *kvs_hdr_problem(const kvs_hdr_t *h)
+{
+    if (h->magic != KVS_MAGIC)
+        return "bad magic (not an rcomm bootstrap peer?)";
+    if (h->version != KVS_VERSION)
+        return "unsupported protocol version";
+    switch (h->type) {
+    case KVS_HELLO:
+    case KVS_OK:
+        if (h->key_len != 0 || h->val_len != 0)
+            return "HELLO/OK carries a key or value";
+        return NULL;
+    case KVS_PUT:
+    case KVS_GET:
+    case KVS_MGET:
+        if (h->key_len == 0 || h->key_len > KVS_MAX_KEY)
+            return "key length out of range";
+        if (h->type == KVS_PUT ? h->val_len > KVS_MAX_VALUE : h->val_len != 0)
+            return "value length out of range";
+        if (h->type == KVS_MGET && (h->a1 == 0 || h->a0 + h->a1 < h->a0))
+            return "MGET of no keys, or of ranks past 2^32";
+        return NULL;
+    case KVS_VALUE:
+        if (h->key_len != 0 || h->val_len > KVS_MAX_REPLY)
+            return "VALUE lengths out of range";
+        return NULL;
+    case KVS_ERROR:
+        if (h->key_len != 0 || h->val_len > KVS_MAX_ERRMSG)
+            return "ERROR lengths out of range";
+        return NULL;
+    default:
+        return "unknown message type";
+    }
+}
+
+/* ---- Rank 0's server ------------------------------------------------------ */
+
+typedef struct kvs_server kvs_server_t;
+
+/* Listen on port for a job of size ranks and serve from a new thread. The
+ * listening addresses: those of res when they are all loopback addresses
+ * (a single-host job stays off the network), else every interface.
+ * addr is the user's "host:port", for messages. */
+rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char *addr,
+                                kvs_server_t **srv);
+
+/* Let the other ranks finish, then stop: returns once every connection has
+ * closed or is parked on a GET (no rank left that could answer it), or after
+ * linger_ms; then joins the thread, closes every connection and frees the
+ * store. NULL is OK. */
+void kvs_server_stop(kvs_server_t *srv, int linger_ms);
+
+#endif

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Public collective calls: validate, build a schedule, run it. A blocking
+ * call is a nonblocking one followed by rcomm_wait(). Waiting busy-polls for
+ * RCOMM_SPIN_US (waking a sleeping thread costs tens of microseconds) and then
+ * sleeps in the transport; a schedule that makes no progress for RCOMM_TIMEOUT
+ * fails naming the peers it waits for.
+ */
+#include "coll/coll.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+struct rcomm_request {
+    rcomm_sched_t sched;
+};
+
+typedef struct {
+    const char *fn; /* public function name, for messages */
+    rcomm_coll_desc_t desc;
+    const char *sbuf;
+    char *rbuf;
+    rcomm_algo_t algo;
+} coll_call_t;
+
+/* ---- validation ---------------------------------------------------------- */
+
+static int overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen && blen && a < b + blen && b < a + alen;
+}
+
+static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c,
+                                   int has_op)
+{
+    rcomm_status_t st;
+
+    if ((st = rcomm_comm_check(comm, c->fn)) != RCOMM_OK)
+        return st;
+    if ((unsigned)c->desc.dtype >= RCOMM_DTYPE_COUNT)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: dtype %d is not a valid rcomm_dtype_t", c->fn,
+                         comm->rank, (int)c->desc.dtype);
+    if (has_op && (unsigned)c->desc.op >= RCOMM_OP_COUNT)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: op %d is not a valid rcomm_op_t", c->fn,
+                         comm->rank, (int)c->desc.op);
+    if (c->desc.count > SIZE_MAX / 8 / (size_t)comm->size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: count %zu is too large",
+                         c->fn, comm->rank, c->desc.count);
+    return RCOMM_OK;
+}
+
+static rcomm_status_t check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
+                                const void *buf, const char *what)
+{
+    if (c->desc.count > 0 && !buf)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL with count %zu",
+                         c->fn, comm->rank, what, c->desc.count);
+    return RCOMM_OK;
+}
+
+static rcomm_status_t check_overlap(const rcomm_comm_t *comm, const coll_call_t *c,
+                                    size_t sbytes, size_t rbytes)
+{
+    if (c->sbuf != c->rbuf && overlap(c->sbuf, sbytes, c->rbuf, rbytes))
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: sendbuf and recvbuf overlap without being equal "
+                         "(use RCOMM_IN_PLACE for in-place operation)", c->fn, comm->rank);
+    return RCOMM_OK;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static const char *sched_name(rcomm_coll_kind_t kind, rcomm_algo_t algo)
+{
+    switch (kind) {
+    case RCOMM_COLL_ALLREDUCE:
+        return algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
+               : algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
+                                              : "allreduce (rd)";
+    case RCOMM_COLL_BROADCAST: return "broadcast";
+    case RCOMM_COLL_ALLGATHER: return "allgather";
+    case RCOMM_COLL_REDUCE_SCATTER: return "reduce_scatter";
+    case RCOMM_COLL_BARRIER: return "barrier";
+    }
+    return "collective";
+}
+
+static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
+{
+    const size_t bytes = c->desc.count * s->esize;
+    const int p = s->comm->size;
+
+    if (c->desc.count == 0 && c->desc.kind != RCOMM_COLL_BARRIER)
+        return RCOMM_OK; /* nothing to move: the call is local */
+    if (p == 1) {
+        if (c->desc.kind != RCOMM_COLL_BROADCAST && c->desc.kind != RCOMM_COLL_BARRIER)
+            rcomm_sched_copy(s, c->rbuf, c->sbuf, bytes);
+        return RCOMM_OK;
+    }
+    switch (c->desc.kind) {
+    case RCOMM_COLL_ALLREDUCE:
+        switch (c->algo) {
+        case RCOMM_ALGO_RING: return rcomm_allreduce_ring_build(s, c->sbuf, c->rbuf);
+        case RCOMM_ALGO_BUTTERFLY:
+            return rcomm_allreduce_butterfly_build(s, c->sbuf, c->rbuf);
+        default: return rcomm_allreduce_rd_build(s, c->sbuf, c->rbuf);
+        }
+    case RCOMM_COLL_BROADCAST:
+        return rcomm_broadcast_build(s, c->rbuf,
+                                     rcomm_select_broadcast(&s->comm->cfg, p, bytes));
+    case RCOMM_COLL_ALLGATHER: return rcomm_allgather_build(s, c->sbuf, c->rbuf);
+    case RCOMM_COLL_REDUCE_SCATTER:
+        return rcomm_reduce_scatter_build(s, c->sbuf, c->rbuf);
+    case RCOMM_COLL_BARRIER: return rcomm_barrier_build(s);
+    }
+    return RCOMM_ERR_INTERNAL;
+}
+
+static void unlink_active(rcomm_comm_t *comm, rcomm_sched_t *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        comm->active = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+}
+
+static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
+                           rcomm_request_t **out)
+{
+    rcomm_request_t *req;
+    rcomm_sched_t *s, **tail;
+    rcomm_status_t st;
+
+    if (!(req = calloc(1, sizeof(*req))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
+    s = &req->sched;
+    st = rcomm_sched_init(s, comm, &c->desc, sched_name(c->desc.kind, c->algo));
+    if (st != RCOMM_OK) {
+        free(req);
+        return st;
+    }
+    s->seq = comm->next_seq++;
+    if ((st = build(s, c)) != RCOMM_OK ||
+        (st = rcomm_sched_start(s)) < 0) {
+        if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
+            rcomm_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
+        else
+            rcomm_comm_fail(comm, st); /* a post failed: peers may be waiting */
+        rcomm_sched_free(s);
+        free(req);
+        return st;
+    }
+    /* Append: the oldest collective is progressed first. */
+    for (tail = &comm->active; *tail; tail = &(*tail)->next)
+        s->prev = *tail;
+    *tail = s;
+    *out = req;
+    return RCOMM_OK;
+}
+
+static rcomm_status_t finish(rcomm_request_t *req)
+{
+    rcomm_sched_t *s = &req->sched;
+    rcomm_comm_t *comm = s->comm;
+    rcomm_status_t st = s->status;
+
+    unlink_active(comm, s);
+    rcomm_sched_free(s);
+    free(req);
+    /* COMM_FAILED explains itself; an error found while this collective ran
+     * (a stray message of an earlier one) is reported now. */
+    if (st == RCOMM_ERR_COMM_FAILED || (st == RCOMM_OK && comm->deferred != RCOMM_OK))
+        return rcomm_comm_check(comm, "collective");
+    return st;
+}
+
+static void check_timeout(rcomm_sched_t *s, uint64_t now)
+{
+    char msg[512];
+    rcomm_status_t st;
+
+    if (s->status != RCOMM_INPROGRESS ||
+        (double)(now - s->last_activity_ns) < s->comm->cfg.timeout_s * 1e9)
+        return;
+    st = rcomm_health_diagnose(s->comm, s, msg, sizeof(msg));
+    if (s->status != RCOMM_INPROGRESS)
+        return; /* it moved, or failed with its own error, while we asked */
+    rcomm_sched_fail(s, rcomm_err(st, "%s", msg));
+    rcomm_comm_fail(s->comm, st);
+}
+
+rcomm_status_t rcomm_test(rcomm_request_t *req)
+{
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
+    if (req->sched.status == RCOMM_INPROGRESS) {
+        rcomm_comm_progress(req->sched.comm, 0);
+        check_timeout(&req->sched, rcomm_now_ns());
+    }
+    return req->sched.status == RCOMM_INPROGRESS ? RCOMM_INPROGRESS : finish(req);
+}
+
+rcomm_status_t rcomm_wait(rcomm_request_t *req)
+{
+    rcomm_sched_t *s;
+    uint64_t spin_end, now;
+
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
+    s = &req->sched;
+    spin_end = rcomm_now_ns() + (uint64_t)(s->comm->cfg.spin_us * 1e3);
+    while (s->status == RCOMM_INPROGRESS) {
+        now = rcomm_now_ns();
+        if (now < spin_end) {
+            rcomm_comm_progress(s->comm, 0);
+            if (s->comm->oversubscribed)
+                sched_yield(); /* let the rank we wait for run */
+        } else {
+            rcomm_comm_progress(s->comm, 50);
+        }
+        check_timeout(s, rcomm_now_ns());
+    }
+    return finish(req);
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
+                          rcomm_request_t **req_out)
+{
+    rcomm_request_t *req;
+    rcomm_status_t st;
+
+    rcomm_err_clear();
+    if ((st = post(comm, c, &req)) != RCOMM_OK)
+        return st;
+    if (req_out) {
+        *req_out = req;
+        return RCOMM_OK;
+    }
+    return rcomm_wait(req);
+}
+
+static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                                rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
+{
+    coll_call_t c = {fn, {RCOMM_COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf,
+                     algo};
+    rcomm_status_t st;
+    size_t bytes;
+
+    if ((st = check_common(comm, &c, 1)) != RCOMM_OK)
+        return st;
+    if ((unsigned)algo >= RCOMM_ALGO_COUNT)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: algo %d is not valid", fn,
+                         comm->rank, (int)algo);
+    if (sendbuf == RCOMM_IN_PLACE)
+        c.sbuf = recvbuf;
+    if ((st = check_buf(comm, &c, c.sbuf, "sendbuf")) != RCOMM_OK ||
+        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
+        return st;
+    bytes = count * rcomm_dtype_size(dtype);
+    if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
+        return st;
+    if (algo == RCOMM_ALGO_AUTO)
+        c.algo = rcomm_select_allreduce(&comm->cfg, comm->size, bytes);
+    return run(comm, &c, req);
+}
+
+rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                               size_t count, rcomm_dtype_t dtype, rcomm_op_t op)
+{
+    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, RCOMM_ALGO_AUTO,
+                     "rcomm_allreduce", NULL);
+}
+
+rcomm_status_t rcomm_allreduce_with(rcomm_comm_t *comm, const void *sendbuf,
+                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                    rcomm_op_t op, rcomm_algo_t algo)
+{
+    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
+                     "rcomm_allreduce_with", NULL);
+}
+
+rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                                rcomm_algo_t algo, rcomm_request_t **req)
+{
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallreduce: req is NULL");
+    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo, "rcomm_iallreduce",
+                     req);
+}
+
+rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
+                                    rcomm_dtype_t dtype, rcomm_algo_t *algo)
+{
+    if (!comm || !algo)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: %s is NULL",
+                         !comm ? "comm" : "algo");
+    if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
+    *algo = rcomm_select_allreduce(&comm->cfg, comm->size,
+                                   count * rcomm_dtype_size(dtype));
+    return RCOMM_OK;
+}
+
+static rcomm_status_t broadcast(rcomm_comm_t *comm, void *buf, size_t count,
+                                rcomm_dtype_t dtype, int root, const char *fn,
+                                rcomm_request_t **req)
+{
+    coll_call_t c = {fn, {RCOMM_COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0};
+    rcomm_status_t st;
+
+    if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
+        (st = check_buf(comm, &c, buf, "buf")) != RCOMM_OK)
+        return st;
+    if (root < 0 || root >= comm->size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: root %d is out of range for %d ranks", fn,
+                         comm->rank, root, comm->size);
+    return run(comm, &c, req);
+}
+
+rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
+                               rcomm_dtype_t dtype, int root)
+{
+    return broadcast(comm, buf, count, dtype, root, "rcomm_broadcast", NULL);
+}
+
+rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
+                                rcomm_dtype_t dtype, int root, rcomm_request_t **req)
+{
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibroadcast: req is NULL");
+    return broadcast(comm, buf, count, dtype, root, "rcomm_ibroadcast", req);
+}
+
+static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, const char *fn,
+                                rcomm_request_t **req)
+{
+    coll_call_t c = {fn, {RCOMM_COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0};
+    rcomm_status_t st;
+    size_t bytes;
+
+    if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
+        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
+        return st;
+    bytes = count * rcomm_dtype_size(dtype);
+    if (sendbuf == RCOMM_IN_PLACE) {
+        c.sbuf = (const char *)recvbuf + (size_t)comm->rank * bytes;
+        return run(comm, &c, req);
+    }
+    if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
+        return st;
+    if (overlap(c.sbuf, bytes, c.rbuf, bytes * (size_t)comm->size))
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)",
+                         fn, comm->rank);
+    return run(comm, &c, req);
+}
+
+rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                               size_t count, rcomm_dtype_t dtype)
+{
+    return allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_allgather", NULL);
+}
+
+rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, rcomm_request_t **req)
+{
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallgather: req is NULL");
+    return allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_iallgather", req);
+}
+
+static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
+                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                     rcomm_op_t op, const char *fn,
+                                     rcomm_request_t **req)
+{
+    coll_call_t c = {fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf,
+                     recvbuf, 0};
+    rcomm_status_t st;
+    size_t bytes;
+
+    if ((st = check_common(comm, &c, 1)) != RCOMM_OK ||
+        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
+        return st;
+    bytes = count * rcomm_dtype_size(dtype);
+    if (sendbuf == RCOMM_IN_PLACE) {
+        c.sbuf = recvbuf;
+        c.rbuf = (char *)recvbuf + (size_t)comm->rank * bytes;
+        return run(comm, &c, req);
+    }
+    if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
+        return st;
+    if (overlap(c.sbuf, bytes * (size_t)comm->size, c.rbuf, bytes))
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)",
+                         fn, comm->rank);
+    return run(comm, &c, req);
+}
+
+rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
+                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                    rcomm_op_t op)
+{
+    return reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
+                          "rcomm_reduce_scatter", NULL);
+}
+
+rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
+                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                     rcomm_op_t op, rcomm_request_t **req)
+{
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ireduce_scatter: req is NULL");
+    return reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
+                          "rcomm_ireduce_scatter", req);
+}
+
+rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
+{
+    coll_call_t c = {"rcomm_barrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
+                     NULL, 0};
+    rcomm_status_t st;
+
+    if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
+        return st;
+    return run(comm, &c, NULL);
+}
+
+rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
+{
+    coll_call_t c = {"rcomm_ibarrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
+                     NULL, 0};
+    rcomm_status_t st;
+
+    if (!req)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibarrier: req is NULL");
+    if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
+        return st;
+    return run(comm, &c, req);
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Who is to blame when a collective stops making progress.
+ *
+ * A rank whose collective times out knows only the peer it waits for, and
+ * that peer may itself be waiting for another. So before giving up, the rank
+ * asks every peer what it is doing: a zero-byte PROBE on a control tag. Ranks
+ * blocked inside rcomm answer from their progress loop with a REPLY whose
+ * envelope names the collective they are in. Then:
+ *  - a peer that does not answer within the grace period has not reached the
+ *    collective, or is stuck outside rcomm: it is named as the cause;
+ *  - a peer in the same collective called with other arguments is a mismatch
+ *    that the data messages could not reveal (for example two ranks that
+ *    both think they are the broadcast root, each waiting for the other);
+ *  - otherwise every rank is in the collective and the one we wait for is
+ *    named.
+ * Every rank that times out probes, and they answer each other, so all of
+ * them name the same silent rank.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/sched.h"
+#include "core/clock.h"
+#include "core/error.h"
+
+#define CTRL_PROBE (RCOMM_TAG_CTRL << 32 | 1)
+#define CTRL_REPLY (RCOMM_TAG_CTRL << 32 | 2)
+#define IDLE UINT64_MAX
+
+typedef struct {
+    rcomm_tp_req_t consume, reply; /* answering their probe */
+    rcomm_tp_req_t ask, answer;    /* our own probe */
+    int probes;                    /* probes received, not yet answered */
+    int answering;
+} peer_health_t;
+
+struct rcomm_health {
+    peer_health_t *peer;
+};
+
+rcomm_status_t rcomm_health_init(rcomm_comm_t *comm)
+{
+    comm->health = calloc(1, sizeof(*comm->health));
+    if (comm->health)
+        comm->health->peer = calloc((size_t)comm->size, sizeof(peer_health_t));
+    if (!comm->health || !comm->health->peer) {
+        rcomm_health_free(comm);
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for health checks",
+                         comm->rank);
+    }
+    return RCOMM_OK;
+}
+
+void rcomm_health_free(rcomm_comm_t *comm)
+{
+    if (comm->health)
+        free(comm->health->peer);
+    free(comm->health);
+    comm->health = NULL;
+}
+
+/* What we are doing, as an envelope: our oldest collective in flight. */
+static void our_state(const rcomm_comm_t *comm, rcomm_env_t *env)
+{
+    if (comm->active) {
+        rcomm_coll_desc_to_env(&comm->active->desc, comm->active->seq, env);
+    } else {
+        memset(env, 0, sizeof(*env));
+        env->w[0] = IDLE;
+        env->w[1] = comm->next_seq;
+    }
+}
+
+void rcomm_health_on_ctrl(rcomm_comm_t *comm, int peer, uint64_t tag)
+{
+    if (tag == CTRL_PROBE && comm->health)
+        comm->health->peer[peer].probes++;
+}
+
+/* Answer the probes that arrived; called after every transport progress. */
+void rcomm_health_service(rcomm_comm_t *comm)
+{
+    rcomm_tp_t *tp = comm->tp;
+    rcomm_env_t env;
+
+    if (!comm->health || !tp)
+        return;
+    for (int p = 0; p < comm->size; p++) {
+        peer_health_t *h = &comm->health->peer[p];
+        if (h->answering && h->consume.status != RCOMM_INPROGRESS &&
+            h->reply.status != RCOMM_INPROGRESS)
+            h->answering = 0;
+        if (!h->probes || h->answering)
+            continue;
+        our_state(comm, &env);
+        h->consume.cb = h->reply.cb = NULL;
+        h->consume.status = h->reply.status = RCOMM_INPROGRESS;
+        if (tp->ops->irecv(tp, p, CTRL_PROBE, NULL, 0, &h->consume) != RCOMM_OK ||
+            tp->ops->isend(tp, p, CTRL_REPLY, &env, NULL, 0, &h->reply) != RCOMM_OK)
+            continue; /* the peer is gone: nobody to answer */
+        h->probes--;
+        h->answering = 1;
+    }
+}
+
+static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int rank)
+{
+    if (n < len)
+        n += (size_t)snprintf(buf + n, len - n, fmt, n ? ", " : "", rank);
+    return n;
+}
+
+rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
+                                     char *msg, size_t len)
+{
+    rcomm_tp_t *tp = comm->tp;
+    double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
+    uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
+    char silent[160] = "", elsewhere[256] = "", waiting[200], mine_s[96], theirs_s[96];
+    size_t ns = 0, ne = 0;
+    rcomm_env_t env;
+    int pending = 0;
+
+    rcomm_sched_waiting_for(s, waiting, sizeof(waiting));
+    if (!tp || !comm->health)
+        goto plain;
+    our_state(comm, &env);
+    for (int p = 0; p < comm->size; p++) {
+        peer_health_t *h = &comm->health->peer[p];
+        h->ask.cb = h->answer.cb = NULL;
+        h->answer.status = h->ask.status = RCOMM_INPROGRESS;
+        if (p == comm->rank ||
+            tp->ops->irecv(tp, p, CTRL_REPLY, NULL, 0, &h->answer) != RCOMM_OK) {
+            h->answer.status = RCOMM_ERR_PEER_FAILED;
+            continue;
+        }
+        if (tp->ops->isend(tp, p, CTRL_PROBE, &env, NULL, 0, &h->ask) != RCOMM_OK) {
+            tp->ops->cancel(tp, &h->answer);
+            h->answer.status = RCOMM_ERR_PEER_FAILED;
+            continue;
+        }
+        pending++;
+    }
+    while (pending && rcomm_now_ns() < deadline && comm->tp) {
+        rcomm_comm_progress(comm, 10);
+        pending = 0;
+        for (int p = 0; p < comm->size; p++)
+            pending += p != comm->rank &&
+                       comm->health->peer[p].answer.status == RCOMM_INPROGRESS;
+    }
+    for (int p = 0; p < comm->size && comm->tp; p++) {
+        const rcomm_tp_req_t *a = &comm->health->peer[p].answer;
+        rcomm_coll_desc_t theirs;
+
+        if (p == comm->rank || a->status < 0)
+            continue; /* gone: its own error tells why */
+        if (a->status == RCOMM_INPROGRESS) {
+            ns = list_add(silent, sizeof(silent), ns, "%srank %d", p);
+            continue;
+        }
+        rcomm_coll_env_to_desc(&a->env, &theirs);
+        if (a->env.w[0] == s->seq && !rcomm_coll_desc_equal(&theirs, &s->desc)) {
+            rcomm_coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
+            rcomm_coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
+            snprintf(msg, len, "collective #%llu: rank %d called %s but rank %d called %s",
+                     (unsigned long long)s->seq, p, theirs_s, comm->rank, mine_s);
+            return RCOMM_ERR_MISMATCH;
+        }
+        if (a->env.w[0] != s->seq && ne < sizeof(elsewhere)) {
+            if (a->env.w[0] == IDLE)
+                ne += (size_t)snprintf(elsewhere + ne, sizeof(elsewhere) - ne,
+                                       "%srank %d is between collectives (%llu done)",
+                                       ne ? "; " : "", p,
+                                       (unsigned long long)a->env.w[1]);
+            else
+                ne += (size_t)snprintf(elsewhere + ne, sizeof(elsewhere) - ne,
+                                       "%srank %d is in collective #%llu", ne ? "; " : "",
+                                       p, (unsigned long long)a->env.w[0]);
+        }
+    }
+    if (ns) {
+        snprintf(msg, len,
+                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s did not respond "
+                 "(not inside rcomm: has it reached this collective?); rank %d waits "
+                 "for %s",
+                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, silent,
+                 comm->rank, waiting);
+        return RCOMM_ERR_TIMEOUT;
+    }
+    if (ne) {
+        snprintf(msg, len, "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d "
+                           "waits for %s",
+                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, elsewhere,
+                 comm->rank, waiting);
+        return RCOMM_ERR_TIMEOUT;
+    }
+plain:
+    snprintf(msg, len, "%s #%llu: rank %d made no progress for %.1f s (RCOMM_TIMEOUT); "
+                       "waiting for %s",
+             s->name, (unsigned long long)s->seq, comm->rank, comm->cfg.timeout_s,
+             waiting);
+    return RCOMM_ERR_TIMEOUT;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "coll/pattern.h"
+
+void rcomm_block(const rcomm_blocks_t *b, int i, size_t *off, size_t *len)
+{
+    size_t base, extra;
+
+    if (b->fixed) {
+        *off = (size_t)i * b->fixed;
+        *len = b->fixed;
+        return;
+    }
+    base = b->count / (size_t)b->nblocks;
+    extra = b->count % (size_t)b->nblocks;
+    *off = (size_t)i * base + ((size_t)i < extra ? (size_t)i : extra);
+    *len = base + ((size_t)i < extra ? 1 : 0);
+}
+
+void rcomm_block_range(const rcomm_blocks_t *b, int first, int n, size_t *off,
+                       size_t *len)
+{
+    size_t end_off, end_len;
+
+    rcomm_block(b, first, off, len);
+    rcomm_block(b, first + n - 1, &end_off, &end_len);
+    *len = end_off + end_len - *off;
+}
+
+size_t rcomm_nseg(size_t len, size_t seg) { return (len + seg - 1) / seg; }
+
+int rcomm_mod(long r, int p)
+{
+    long m = r % p;
+    return (int)(m < 0 ? m + p : m);
+}
+
+void rcomm_fold(int rank, int p, rcomm_fold_t *f)
+{
+    int p2 = 1;
+
+    while (p2 * 2 <= p)
+        p2 *= 2;
+    f->p2 = p2;
+    f->rem = p - p2;
+    if (rank < 2 * f->rem) {
+        f->fold_peer = rank ^ 1;
+        f->vrank = (rank & 1) ? rank / 2 : -1;
+    } else {
+        f->fold_peer = -1;
+        f->vrank = rank - f->rem;
+    }
+}
+
+int rcomm_fold_real(const rcomm_fold_t *f, int v)
+{
+    return v < f->rem ? 2 * v + 1 : v + f->rem;
+}
+
+int rcomm_log2(int p2)
+{
+    int l = 0;
+    while ((1 << l) < p2)
+        l++;
+    return l;
+}

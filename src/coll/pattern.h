@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Arithmetic shared by the algorithms: blocks, segments, ring neighbours and
+ * butterfly partners. Pure functions, unit-tested in tests/unit_pattern.c. */
+#ifndef RCOMM_PATTERN_H
+#define RCOMM_PATTERN_H
+
+#include <stddef.h>
+
+/* A vector cut into nblocks blocks. With fixed == 0 the blocks are as even as
+ * possible (the first count % nblocks are one element longer); otherwise
+ * block i is [i * fixed, (i + 1) * fixed). */
+typedef struct {
+    size_t count;
+    int nblocks;
+    size_t fixed;
+} rcomm_blocks_t;
+
+/* Offset and length, in elements, of block i (0 <= i < nblocks). */
+void rcomm_block(const rcomm_blocks_t *b, int i, size_t *off, size_t *len);
+/* Offset and length of blocks [first, first + n) taken together. */
+void rcomm_block_range(const rcomm_blocks_t *b, int first, int n, size_t *off,
+                       size_t *len);
+
+/* Number of segments of at most seg elements in len elements (0 for 0). */
+size_t rcomm_nseg(size_t len, size_t seg);
+
+/* (r + d) mod p for any integer d. */
+int rcomm_mod(long r, int p);
+
+/* Butterfly over any rank count: the largest power of two p2 <= p takes part;
+ * the rem = p - p2 extra ranks are folded in first. Of ranks 0 .. 2*rem-1,
+ * each even rank hands its vector to the odd rank above it and waits; the odd
+ * rank joins the butterfly. Ranks >= 2*rem join as they are. */
+typedef struct {
+    int p2;       /* ranks in the butterfly (power of two) */
+    int rem;      /* folded ranks */
+    int vrank;    /* our rank inside the butterfly, -1 if folded out */
+    int fold_peer; /* partner in the fold, -1 if none */
+} rcomm_fold_t;
+
+void rcomm_fold(int rank, int p, rcomm_fold_t *f);
+/* Real rank of butterfly rank v. */
+int rcomm_fold_real(const rcomm_fold_t *f, int v);
+/* log2 of a power of two. */
+int rcomm_log2(int p2);
+
+#endif

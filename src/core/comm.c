@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Communicator life cycle: environment, bootstrap, transport, failure. */
+#include "core/comm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coll/sched.h"
+#include "core/error.h"
+
+#define ADDR_BLOB_MAX 240
+
+/* Launchers we recognise: rank variable, size variable. */
+static const char *const launcher_env[][2] = {
+    {"RCOMM_RANK", "RCOMM_SIZE"},
+    {"SLURM_PROCID", "SLURM_NTASKS"},
+    {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+};
+
+static rcomm_status_t parse_int(const char *name, const char *val, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(val, &end, 10);
+    if (errno || end == val || *end != '\0' || v < 0 || v > INT_MAX)
+        return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not a non-negative integer",
+                         name, val);
+    *out = (int)v;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
+{
+    rcomm_status_t st;
+    int rank = 0, size = 1;
+
+    if (!comm)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create_from_env: comm is NULL");
+    for (size_t i = 0; i < sizeof(launcher_env) / sizeof(launcher_env[0]); i++) {
+        const char *r = getenv(launcher_env[i][0]), *s = getenv(launcher_env[i][1]);
+        if (!r && !s)
+            continue;
+        if (!r || !s)
+            return rcomm_err(RCOMM_ERR_CONFIG, "%s is set but %s is not",
+                             r ? launcher_env[i][0] : launcher_env[i][1],
+                             r ? launcher_env[i][1] : launcher_env[i][0]);
+        if ((st = parse_int(launcher_env[i][0], r, &rank)) != RCOMM_OK ||
+            (st = parse_int(launcher_env[i][1], s, &size)) != RCOMM_OK)
+            return st;
+        break;
+    }
+    return rcomm_comm_create(rank, size, getenv("RCOMM_ADDR"), comm);
+}
+
+/* A message arrived before its receive was posted. */
+static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *env,
+                          size_t len)
+{
+    rcomm_comm_t *comm = arg;
+    const uint64_t seq = tag >> 32;
+    rcomm_coll_desc_t theirs;
+    char desc[96];
+
+    if (seq == RCOMM_TAG_CTRL) {
+        rcomm_health_on_ctrl(comm, peer, tag);
+        return;
+    }
+    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
+        if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
+            rcomm_sched_check_unexpected(s, peer, env);
+            return;
+        }
+    }
+    /* Data for a collective we already completed: the peer called it with
+     * other arguments (say, another root). Reported at the next call. */
+    if (seq < comm->next_seq && comm->deferred == RCOMM_OK) {
+        rcomm_coll_env_to_desc(env, &theirs);
+        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
+        comm->deferred = RCOMM_ERR_MISMATCH;
+        snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
+                 "collective #%llu: rank %d called %s, which rank %d had completed "
+                 "called differently", (unsigned long long)seq, peer, desc, comm->rank);
+    }
+}
+
+/* Publish our transport address, fetch everyone's, connect. */
+static rcomm_status_t connect_transport(rcomm_comm_t *comm)
+{
+    const rcomm_tp_ops_t *ops = rcomm_tp_find(comm->cfg.transport);
+    rcomm_tp_params_t params = {
+        .rank = comm->rank,
+        .size = comm->size,
+        .cfg = &comm->cfg,
+        .timeout_ms = rcomm_config_timeout_ms(&comm->cfg),
+        .host = comm->cfg.host[0] ? comm->cfg.host : rcomm_bootstrap_local_host(comm->bs),
+        .on_unexpected = on_unexpected,
+        .unexpected_arg = comm,
+    };
+    unsigned char mine[ADDR_BLOB_MAX + 2], *all;
+    const void **addrs;
+    size_t *lens, len = ADDR_BLOB_MAX;
+    rcomm_status_t st;
+
+    if (!ops)
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
+                         comm->cfg.transport, rcomm_tp_find("verbs") ? ", verbs" : "");
+    if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK)
+        return st;
+    memset(mine, 0, sizeof(mine));
+    if ((st = ops->local_addr(comm->tp, mine + 2, &len)) != RCOMM_OK)
+        return st;
+    mine[0] = (unsigned char)(len & 0xff);
+    mine[1] = (unsigned char)(len >> 8);
+    all = malloc((size_t)comm->size * sizeof(mine));
+    addrs = malloc((size_t)comm->size * sizeof(*addrs));
+    lens = malloc((size_t)comm->size * sizeof(*lens));
+    if (!all || !addrs || !lens) {
+        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for %d addresses", comm->size);
+        goto out;
+    }
+    st = rcomm_bootstrap_allgather(comm->bs, "tp", mine, all, sizeof(mine));
+    if (st != RCOMM_OK)
+        goto out;
+    for (int r = 0; r < comm->size; r++) {
+        unsigned char *blob = all + (size_t)r * sizeof(mine);
+        addrs[r] = blob + 2;
+        lens[r] = (size_t)blob[0] | (size_t)blob[1] << 8;
+        if (lens[r] > ADDR_BLOB_MAX) {
+            st = rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d published a corrupt address", r);
+            goto out;
+        }
+    }
+    st = ops->connect(comm->tp, addrs, lens);
+out:
+    free(all);
+    free(addrs);
+    free(lens);
+    return st;
+}
+
+rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
+                                 rcomm_comm_t **out)
+{
+    rcomm_comm_t *comm;
+    rcomm_status_t st;
+
+    rcomm_err_clear();
+    if (!out)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create: comm is NULL");
+    if (size < 1 || rank < 0 || rank >= size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_comm_create: rank %d is not in [0, size %d)", rank, size);
+    if (size > 1 && (!addr || !*addr))
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "rank %d of %d: RCOMM_ADDR is not set; rank 0 serves the "
+                         "rendezvous at host:port (rcomm-run sets it; under srun or "
+                         "mpirun export RCOMM_ADDR=<first host>:<free port>)",
+                         rank, size);
+    if (!(comm = calloc(1, sizeof(*comm))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_comm_create: out of memory");
+    comm->rank = rank;
+    comm->size = size;
+    rcomm_log_set_rank(rank);
+    if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
+        goto fail;
+    {
+        /* rcomm-run tells us how many ranks share this machine. */
+        const char *ls = getenv("RCOMM_LOCAL_SIZE");
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        comm->oversubscribed = ls && cores > 0 && atol(ls) > cores;
+    }
+    if (size > 1) {
+        if ((st = rcomm_health_init(comm)) != RCOMM_OK)
+            goto fail;
+        st = rcomm_bootstrap_create(rank, size, addr, rcomm_config_timeout_ms(&comm->cfg),
+                                    &comm->bs);
+        if (st != RCOMM_OK || (st = connect_transport(comm)) != RCOMM_OK)
+            goto fail;
+        /* Nobody leaves before everyone is done with the store. */
+        if ((st = rcomm_bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK)
+            goto fail;
+    }
+    *out = comm;
+    return RCOMM_OK;
+fail:
+    if (comm->tp)
+        comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
+    rcomm_bootstrap_destroy(comm->bs);
+    rcomm_health_free(comm);
+    free(comm);
+    return st;
+}
+
+rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
+{
+    if (!comm)
+        return RCOMM_OK;
+    if (comm->active)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_comm_destroy: rank %d still has nonblocking collective "
+                         "#%llu in flight; rcomm_wait() for it first",
+                         comm->rank, (unsigned long long)comm->active->seq);
+    if (comm->tp)
+        comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
+    rcomm_bootstrap_destroy(comm->bs);
+    rcomm_health_free(comm);
+    free(comm);
+    return RCOMM_OK;
+}
+
+void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status)
+{
+    if (comm->failed != RCOMM_OK)
+        return;
+    comm->failed = status;
+    snprintf(comm->failmsg, sizeof(comm->failmsg), "%s", rcomm_last_error());
+    for (rcomm_sched_t *s = comm->active; s; s = s->next)
+        rcomm_sched_fail(s, RCOMM_ERR_COMM_FAILED);
+    if (comm->tp) {
+        comm->stats = comm->tp->stats;
+        comm->tp->ops->destroy(comm->tp, status, comm->failmsg);
+        comm->tp = NULL;
+    }
+}
+
+void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms)
+{
+    rcomm_status_t st;
+
+    if (comm->tp && (st = comm->tp->ops->progress(comm->tp, timeout_ms)) != RCOMM_OK)
+        rcomm_comm_fail(comm, st);
+    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
+        st = rcomm_sched_progress(s);
+        if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
+            rcomm_comm_fail(comm, st);
+    }
+    rcomm_health_service(comm);
+}
+
+rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn)
+{
+    if (!comm)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: comm is NULL", fn);
+    if (comm->deferred != RCOMM_OK && comm->failed == RCOMM_OK) {
+        rcomm_status_t st = rcomm_err(comm->deferred, "%s", comm->deferred_msg);
+        rcomm_comm_fail(comm, st);
+        return st;
+    }
+    if (comm->failed != RCOMM_OK)
+        return rcomm_err(RCOMM_ERR_COMM_FAILED,
+                         "%s: rank %d's communicator failed earlier (%s: %s)", fn,
+                         comm->rank, rcomm_strerror(comm->failed), comm->failmsg);
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank)
+{
+    if (!comm || !rank)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_rank: %s is NULL",
+                         !comm ? "comm" : "rank");
+    *rank = comm->rank;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size)
+{
+    if (!comm || !size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_size: %s is NULL",
+                         !comm ? "comm" : "size");
+    *size = comm->size;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
+{
+    if (!comm || !name)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: %s is NULL",
+                         !comm ? "comm" : "name");
+    *name = comm->cfg.transport;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats)
+{
+    if (!comm || !stats)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
+                         !comm ? "comm" : "stats");
+    *stats = comm->tp ? comm->tp->stats : comm->stats;
+    return RCOMM_OK;
+}

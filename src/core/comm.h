@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The communicator: one bootstrap, one transport, the collectives in flight. */
+#ifndef RCOMM_COMM_H
+#define RCOMM_COMM_H
+
+#include <stdint.h>
+
+#include "bootstrap/bootstrap.h"
+#include "core/config.h"
+#include "rcomm.h"
+#include "transports/transport.h"
+
+typedef struct rcomm_sched rcomm_sched_t;
+struct rcomm_health;
+
+struct rcomm_comm {
+    int rank;
+    int size;
+    rcomm_config_t cfg;
+    rcomm_bootstrap_t *bs; /* NULL when size == 1 */
+    rcomm_tp_t *tp;        /* NULL when size == 1 or after a failure */
+    uint64_t next_seq;     /* collectives started so far: tags and logs */
+    rcomm_sched_t *active; /* collectives in flight, oldest first */
+    rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
+    char failmsg[256];
+    rcomm_stats_t stats;   /* kept when the transport is closed */
+    int oversubscribed;    /* more local ranks than cores: yield while polling */
+    struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
+    rcomm_status_t deferred;     /* an error found inside progress, for the next call */
+    char deferred_msg[256];
+};
+
+/* Fatal error in a collective: records it, closes the transport so that
+ * peers fail fast instead of timing out (the goodbye frame carries status),
+ * and fails every collective in flight. Later calls return COMM_FAILED. */
+void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status);
+
+/* At the entry of every call: COMM_FAILED with the first failure's message,
+ * a deferred error found since the last call (which fails the communicator),
+ * or OK. */
+rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn);
+
+/* One round of progress: transport, every collective in flight, and the
+ * answers to peers' health probes. Fails the communicator on fatal errors. */
+void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
+
+/* health.c */
+rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
+void rcomm_health_free(rcomm_comm_t *comm);
+void rcomm_health_on_ctrl(rcomm_comm_t *comm, int peer, uint64_t tag);
+void rcomm_health_service(rcomm_comm_t *comm);
+/* After a timeout of s: probe every peer and explain; returns the status to
+ * fail with (TIMEOUT or MISMATCH) and the message in msg. */
+rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
+                                     size_t len);
+
+#endif

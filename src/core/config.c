@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/comm.h"
+#include "core/error.h"
+
+typedef enum { CFG_DOUBLE, CFG_SIZE, CFG_STRING, CFG_ALGO, CFG_LOGLEVEL } cfg_type_t;
+
+typedef struct {
+    const char *env;
+    cfg_type_t type;
+    size_t offset;
+    size_t len; /* strings: capacity */
+    const char *dflt;
+    const char *help;
+} cfg_row_t;
+
+#define ROW(env, type, field, dflt, help)                                      \
+    { env, type, offsetof(rcomm_config_t, field),                              \
+      sizeof(((rcomm_config_t *)0)->field), dflt, help }
+
+/* The one place each tunable is defined. */
+static const cfg_row_t cfg_rows[] = {
+    ROW("RCOMM_TIMEOUT", CFG_DOUBLE, timeout_s, "60",
+        "seconds without progress before a peer is declared dead"),
+    ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
+        "transport: tcp (verbs when built with it)"),
+    ROW("RCOMM_HOST", CFG_STRING, host, "",
+        "address peers use to reach this rank (default: the one that reaches RCOMM_ADDR)"),
+    ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
+        "allreduce algorithm: auto, ring, butterfly, rd"),
+    ROW("RCOMM_SEGMENT_SIZE", CFG_SIZE, segment_size, "256K",
+        "pipeline segment in bytes: reduction of one overlaps transfer of the next"),
+    ROW("RCOMM_PIPELINE_DEPTH", CFG_SIZE, pipeline_depth, "4",
+        "segments in flight per peer (scratch = depth x segment)"),
+    ROW("RCOMM_TCP_BUFSIZE", CFG_SIZE, tcp_bufsize, "4M",
+        "SO_SNDBUF/SO_RCVBUF of every data socket (fixed, never autotuned)"),
+    ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "64K",
+        "largest unexpected message buffered; larger ones wait for their receive"),
+    ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
+        "microseconds to busy-poll before sleeping in epoll_wait"),
+    ROW("RCOMM_ALPHA_US", CFG_DOUBLE, alpha_us, "25",
+        "cost model: per-message latency in microseconds"),
+    ROW("RCOMM_BETA_NS", CFG_DOUBLE, beta_ns, "0.4",
+        "cost model: transfer time per byte in nanoseconds"),
+    ROW("RCOMM_GAMMA_NS", CFG_DOUBLE, gamma_ns, "0.15",
+        "cost model: reduction time per byte in nanoseconds"),
+    ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
+        "none, error, warn, info or debug"),
+};
+
+#define NROWS (sizeof(cfg_rows) / sizeof(cfg_rows[0]))
+
+static int parse_loglevel(const char *s)
+{
+    static const char *names[] = {"none", "error", "warn", "info", "debug"};
+    for (int i = 0; i < 5; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Accepts "123", "64K", "4M", "1G" (powers of 1024). */
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (*s == '-')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end != '\0')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
+                                const char *val)
+{
+    char *field = (char *)cfg + row->offset;
+    char *end;
+    double d;
+    rcomm_algo_t algo;
+    int lvl;
+
+    switch (row->type) {
+    case CFG_DOUBLE:
+        errno = 0;
+        d = strtod(val, &end);
+        if (errno || end == val || *end != '\0' || d < 0)
+            goto bad;
+        *(double *)field = d;
+        return RCOMM_OK;
+    case CFG_SIZE:
+        if (parse_size(val, (size_t *)field) != 0)
+            goto bad;
+        return RCOMM_OK;
+    case CFG_STRING:
+        if (strlen(val) >= row->len)
+            goto bad;
+        strcpy(field, val);
+        return RCOMM_OK;
+    case CFG_ALGO:
+        if (rcomm_algo_parse(val, &algo) != RCOMM_OK)
+            goto bad;
+        *(int *)field = (int)algo;
+        return RCOMM_OK;
+    case CFG_LOGLEVEL:
+        if ((lvl = parse_loglevel(val)) < 0)
+            goto bad;
+        *(int *)field = lvl;
+        return RCOMM_OK;
+    }
+bad:
+    return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env,
+                     val, row->help);
+}
+
+rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
+{
+    rcomm_config_t tmp;
+    rcomm_status_t st;
+
+    memset(&tmp, 0, sizeof(tmp));
+    for (size_t i = 0; i < NROWS; i++) {
+        const char *env = getenv(cfg_rows[i].env);
+        st = set_field(&tmp, &cfg_rows[i], cfg_rows[i].dflt);
+        if (st != RCOMM_OK)
+            return RCOMM_ERR_INTERNAL;
+        if (env && *env && (st = set_field(&tmp, &cfg_rows[i], env)) != RCOMM_OK)
+            return st;
+    }
+    if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096)
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
+                         "and RCOMM_TCP_BUFSIZE >= 4096");
+    *cfg = tmp;
+    return RCOMM_OK;
+}
+
+int rcomm_config_log_level(void)
+{
+    const char *s = getenv("RCOMM_LOG_LEVEL");
+    int lvl = s ? parse_loglevel(s) : -1;
+    return lvl < 0 ? RCOMM_LOG_ERROR : lvl;
+}
+
+int rcomm_config_timeout_ms(const rcomm_config_t *cfg)
+{
+    double ms = cfg->timeout_s * 1000.0;
+    return ms > 2e9 ? 2000000000 : (int)ms;
+}
+
+static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row,
+                         char *buf, size_t len)
+{
+    static const char *lvl[] = {"none", "error", "warn", "info", "debug"};
+    const char *field = (const char *)cfg + row->offset;
+
+    switch (row->type) {
+    case CFG_DOUBLE: snprintf(buf, len, "%g", *(const double *)field); break;
+    case CFG_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
+    case CFG_STRING: snprintf(buf, len, "%s", field); break;
+    case CFG_ALGO: snprintf(buf, len, "%s", rcomm_algo_name(*(const int *)field)); break;
+    case CFG_LOGLEVEL: snprintf(buf, len, "%s", lvl[*(const int *)field]); break;
+    }
+}
+
+rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
+{
+    rcomm_config_t env_cfg;
+    const rcomm_config_t *cfg;
+    rcomm_status_t st;
+    char val[80];
+
+    if (!out)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
+    if (comm) {
+        cfg = &comm->cfg;
+    } else {
+        if ((st = rcomm_config_load(&env_cfg)) != RCOMM_OK)
+            return st;
+        cfg = &env_cfg;
+    }
+    fprintf(out, "%-22s %-10s %-8s %s\n", "# variable", "value", "default",
+            "description");
+    for (size_t i = 0; i < NROWS; i++) {
+        format_value(cfg, &cfg_rows[i], val, sizeof(val));
+        fprintf(out, "%-22s %-10s %-8s %s\n", cfg_rows[i].env,
+                val[0] ? val : "\"\"", cfg_rows[i].dflt[0] ? cfg_rows[i].dflt : "\"\"",
+                cfg_rows[i].help);
+    }
+    return RCOMM_OK;
+}

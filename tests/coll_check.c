@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Collective conformance check, run by every rank under rcomm-run (see
+ * test_coll.c). Every collective, algorithm, datatype and op, on counts 0, 1,
+ * p-1, p, a prime, and more than one segment, in place and out of place.
+ * Inputs are small integers chosen so that every result is exact in every
+ * type (even f16 and bf16), so results are compared bit for bit with a
+ * reference computed here independently of the library's kernels.
+ *
+ * usage: coll_check [--quick]   (--quick: skip the 1000003-element counts)
+ * Exit status 0 when every case passed on this rank.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rcomm.h"
+#include "reduce/reduce.h"
+
+static int rank, size, failures, cases;
+
+/* Input of rank r at element i for an op: small integers, exact everywhere. */
+static int64_t input(int r, size_t i, rcomm_op_t op, rcomm_dtype_t dt)
+{
+    int is_signed = dt != RCOMM_U8;
+
+    switch (op) {
+    case RCOMM_PROD: /* |product| <= 2^8 */
+        if (is_signed && (i + (size_t)r) % 5 == 0)
+            return -1;
+        return (i + (size_t)r) % 3 == 0 ? 2 : 1;
+    case RCOMM_MIN:
+    case RCOMM_MAX:
+        return (int64_t)((i * 7 + (size_t)r * 13) % 23) - (is_signed ? 11 : 0);
+    default: /* SUM, AVG: |sum| <= 8 * 4 */
+        return (int64_t)((i * 5 + (size_t)r * 3) % 9) - (is_signed ? 4 : 0);
+    }
+}
+
+/* Store value v (exact) as element i of a buffer of type dt. */
+static void put(void *buf, size_t i, rcomm_dtype_t dt, double v)
+{
+    switch (dt) {
+    case RCOMM_F32: ((float *)buf)[i] = (float)v; break;
+    case RCOMM_F64: ((double *)buf)[i] = v; break;
+    case RCOMM_F16: ((uint16_t *)buf)[i] = rcomm_f32_to_f16((float)v); break;
+    case RCOMM_BF16: ((uint16_t *)buf)[i] = rcomm_f32_to_bf16((float)v); break;
+    case RCOMM_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
+    case RCOMM_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
+    case RCOMM_U8: ((uint8_t *)buf)[i] = (uint8_t)(int64_t)v; break;
+    default: abort();
+    }
+}
+
+static double get(const void *buf, size_t i, rcomm_dtype_t dt)
+{
+    switch (dt) {
+    case RCOMM_F32: return ((const float *)buf)[i];
+    case RCOMM_F64: return ((const double *)buf)[i];
+    case RCOMM_F16: return rcomm_f16_to_f32(((const uint16_t *)buf)[i]);
+    case RCOMM_BF16: return rcomm_bf16_to_f32(((const uint16_t *)buf)[i]);
+    case RCOMM_I32: return ((const int32_t *)buf)[i];
+    case RCOMM_I64: return (double)((const int64_t *)buf)[i];
+    case RCOMM_U8: return ((const uint8_t *)buf)[i];
+    default: abort();
+    }
+}
+
+/* Expected reduction over all ranks of element i, stored into ref. */
+static void expect(void *ref, size_t i, size_t at, rcomm_op_t op, rcomm_dtype_t dt)
+{
+    int64_t acc = input(0, i, op, dt);
+    int is_float = dt == RCOMM_F32 || dt == RCOMM_F64 || dt == RCOMM_F16 ||
+                   dt == RCOMM_BF16;
+
+    for (int r = 1; r < size; r++) {
+        int64_t x = input(r, i, op, dt);
+        switch (op) {
+        case RCOMM_PROD: acc *= x; break;
+        case RCOMM_MIN: acc = x < acc ? x : acc; break;
+        case RCOMM_MAX: acc = x > acc ? x : acc; break;
+        default: acc += x; break;
+        }
+    }
+    if (dt == RCOMM_U8)
+        acc = (uint8_t)acc; /* u8 arithmetic wraps at every step */
+    if (op == RCOMM_AVG) {
+        if (!is_float) {
+            put(ref, at, dt, (double)(acc / size));
+        } else if (dt == RCOMM_F64) {
+            put(ref, at, dt, (double)acc / size);
+        } else { /* f32, f16, bf16 divide in f32 */
+            put(ref, at, dt, (double)((float)acc / (float)size));
+        }
+        return;
+    }
+    put(ref, at, dt, (double)acc);
+}
+
+static void fail(const char *what, size_t i, double got, double want)
+{
+    failures++;
+    if (failures <= 20)
+        fprintf(stderr, "FAIL rank %d: %s: element %zu is %g, expected %g\n", rank, what,
+                i, got, want);
+}
+
+/* Compare bit for bit; report the first difference. */
+static int compare(const char *what, const void *got, const void *want, size_t n,
+                   rcomm_dtype_t dt)
+{
+    size_t es = rcomm_dtype_size(dt);
+    cases++;
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp((const char *)got + i * es, (const char *)want + i * es, es) != 0) {
+            fail(what, i, get(got, i, dt), get(want, i, dt));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void check_status(const char *what, rcomm_status_t st)
+{
+    if (st != RCOMM_OK) {
+        fprintf(stderr, "FAIL rank %d: %s returned %s: %s\n", rank, what,
+                rcomm_strerror(st), rcomm_last_error());
+        exit(1); /* the communicator is gone; nothing else can run */
+    }
+}
+
+static void fill_inputs(void *buf, size_t n, int r, rcomm_op_t op, rcomm_dtype_t dt)
+{
+    for (size_t i = 0; i < n; i++)
+        put(buf, i, dt, (double)input(r, i, op, dt));
+}
+
+static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
+                           rcomm_op_t op, size_t n, int in_place)
+{
+    size_t es = rcomm_dtype_size(dt);
+    char *send = malloc(n * es + 1), *recv = malloc(n * es + 1),
+         *ref = malloc(n * es + 1), *orig = malloc(n * es + 1), what[128];
+
+    snprintf(what, sizeof(what), "allreduce %s %s %s count=%zu %s", rcomm_algo_name(algo),
+             rcomm_dtype_name(dt), rcomm_op_name(op), n, in_place ? "in-place" : "out");
+    fill_inputs(send, n, rank, op, dt);
+    memcpy(orig, send, n * es);
+    memset(recv, 0x5a, n * es);
+    for (size_t i = 0; i < n; i++)
+        expect(ref, i, i, op, dt);
+    if (in_place) {
+        check_status(what, rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op,
+                                                algo));
+        compare(what, send, ref, n, dt);
+    } else {
+        check_status(what, rcomm_allreduce_with(comm, send, recv, n, dt, op, algo));
+        if (compare(what, recv, ref, n, dt) == 0)
+            compare("allreduce left sendbuf unchanged", send, orig, n, dt);
+    }
+    free(send);
+    free(recv);
+    free(ref);
+    free(orig);
+}
+
+static void test_broadcast(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int root)
+{
+    size_t es = rcomm_dtype_size(dt);
+    char *buf = malloc(n * es + 1), *ref = malloc(n * es + 1), what[96];
+
+    snprintf(what, sizeof(what), "broadcast %s count=%zu root=%d", rcomm_dtype_name(dt),
+             n, root);
+    fill_inputs(ref, n, root, RCOMM_MIN, dt);
+    if (rank == root)
+        memcpy(buf, ref, n * es);
+    else
+        memset(buf, 0x5a, n * es);
+    check_status(what, rcomm_broadcast(comm, buf, n, dt, root));
+    compare(what, buf, ref, n, dt);
+    free(buf);
+    free(ref);
+}
+
+static void test_allgather(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int in_place)
+{
+    size_t es = rcomm_dtype_size(dt), total = n * (size_t)size;
+    char *send = malloc(n * es + 1), *recv = malloc(total * es + 1),
+         *ref = malloc(total * es + 1), what[96];
+
+    snprintf(what, sizeof(what), "allgather %s count=%zu %s", rcomm_dtype_name(dt), n,
+             in_place ? "in-place" : "out");
+    for (int r = 0; r < size; r++)
+        fill_inputs(ref + (size_t)r * n * es, n, r, RCOMM_MIN, dt);
+    fill_inputs(send, n, rank, RCOMM_MIN, dt);
+    memset(recv, 0x5a, total * es);
+    if (in_place) {
+        memcpy(recv + (size_t)rank * n * es, send, n * es);
+        check_status(what, rcomm_allgather(comm, RCOMM_IN_PLACE, recv, n, dt));
+    } else {
+        check_status(what, rcomm_allgather(comm, send, recv, n, dt));
+    }
+    compare(what, recv, ref, total, dt);
+    free(send);
+    free(recv);
+    free(ref);
+}
+
+static void test_reduce_scatter(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t op,
+                                size_t n, int in_place)
+{
+    size_t es = rcomm_dtype_size(dt), total = n * (size_t)size;
+    char *send = malloc(total * es + 1), *recv = malloc(n * es + 1),
+         *ref = malloc(n * es + 1), what[128];
+
+    snprintf(what, sizeof(what), "reduce_scatter %s %s count=%zu %s",
+             rcomm_dtype_name(dt), rcomm_op_name(op), n, in_place ? "in-place" : "out");
+    /* Element j of the full vector is input j; block r is [r n, (r+1) n). */
+    fill_inputs(send, total, rank, op, dt);
+    for (size_t i = 0; i < n; i++)
+        expect(ref, (size_t)rank * n + i, i, op, dt);
+    if (in_place) {
+        check_status(what, rcomm_reduce_scatter(comm, RCOMM_IN_PLACE, send, n, dt, op));
+        compare(what, send + (size_t)rank * n * es, ref, n, dt);
+    } else {
+        memset(recv, 0x5a, n * es);
+        check_status(what, rcomm_reduce_scatter(comm, send, recv, n, dt, op));
+        compare(what, recv, ref, n, dt);
+    }
+    free(send);
+    free(recv);
+    free(ref);
+}
+
+/* Nobody leaves the barrier before everyone has entered it: each rank leaves
+ * a file behind before entering and checks for all files after leaving. */
+static void test_barrier(rcomm_comm_t *comm)
+{
+    char dir[256], path[300];
+    const char *addr = getenv("RCOMM_ADDR");
+
+    snprintf(dir, sizeof(dir), "/tmp/rcomm-barrier-%s", addr ? strrchr(addr, ':') + 1 : "1");
+    mkdir(dir, 0700);
+    for (int round = 0; round < 3; round++) {
+        usleep((useconds_t)(((rank * 7 + round * 3) % size) * 20000));
+        snprintf(path, sizeof(path), "%s/%d.%d", dir, round, rank);
+        FILE *f = fopen(path, "w");
+        if (f)
+            fclose(f);
+        check_status("barrier", rcomm_barrier(comm));
+        cases++;
+        for (int r = 0; r < size; r++) {
+            snprintf(path, sizeof(path), "%s/%d.%d", dir, round, r);
+            if (access(path, F_OK) != 0)
+                fail("barrier: left before rank entered", (size_t)r, 0, 1);
+        }
+    }
+    check_status("barrier", rcomm_barrier(comm));
+    for (int round = 0; round < 3; round++) {
+        snprintf(path, sizeof(path), "%s/%d.%d", dir, round, rank);
+        unlink(path);
+    }
+    check_status("barrier", rcomm_barrier(comm));
+    rmdir(dir);
+}
+
+/* Several collectives in flight at once, completed in reverse order. */
+static void test_nonblocking(rcomm_comm_t *comm)
+{
+    enum { K = 4 };
+    const size_t n = 5000;
+    rcomm_request_t *req[K + 1];
+    float *buf[K], *ref = malloc(n * sizeof(float));
+    int root = size - 1;
+    int32_t b[64];
+
+    for (int k = 0; k < K; k++) {
+        buf[k] = malloc(n * sizeof(float));
+        fill_inputs(buf[k], n, rank, RCOMM_SUM, RCOMM_F32);
+        check_status("iallreduce", rcomm_iallreduce(comm, RCOMM_IN_PLACE, buf[k], n,
+                                                    RCOMM_F32, RCOMM_SUM,
+                                                    (rcomm_algo_t)(k % RCOMM_ALGO_COUNT),
+                                                    &req[k]));
+    }
+    for (int i = 0; i < 64; i++)
+        b[i] = rank == root ? i * 3 : -1;
+    check_status("ibroadcast", rcomm_ibroadcast(comm, b, 64, RCOMM_I32, root, &req[K]));
+    for (int k = K; k >= 0; k--)
+        check_status("wait", rcomm_wait(req[k]));
+    for (size_t i = 0; i < n; i++)
+        expect(ref, i, i, RCOMM_SUM, RCOMM_F32);
+    for (int k = 0; k < K; k++) {
+        compare("nonblocking iallreduce", buf[k], ref, n, RCOMM_F32);
+        free(buf[k]);
+    }
+    cases++;
+    for (int i = 0; i < 64; i++)
+        if (b[i] != i * 3)
+            fail("nonblocking ibroadcast", (size_t)i, b[i], i * 3);
+    /* rcomm_test drives a request to completion too. */
+    float x = (float)rank, want = (float)(size * (size - 1) / 2);
+    rcomm_request_t *t;
+    rcomm_status_t st;
+    check_status("iallreduce", rcomm_iallreduce(comm, RCOMM_IN_PLACE, &x, 1, RCOMM_F32,
+                                                RCOMM_SUM, RCOMM_ALGO_AUTO, &t));
+    while ((st = rcomm_test(t)) == RCOMM_INPROGRESS)
+        ;
+    check_status("test", st);
+    compare("rcomm_test", &x, &want, 1, RCOMM_F32);
+    free(ref);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    rcomm_comm_t *comm;
+    size_t counts[6];
+    int ncounts = 0;
+
+    check_status("create", rcomm_comm_create_from_env(&comm));
+    rcomm_comm_rank(comm, &rank);
+    rcomm_comm_size(comm, &size);
+    counts[ncounts++] = 0;
+    counts[ncounts++] = 1;
+    if (size > 2)
+        counts[ncounts++] = (size_t)size - 1;
+    if (size > 1)
+        counts[ncounts++] = (size_t)size;
+    counts[ncounts++] = 4099; /* prime, several segments with a small segment size */
+    if (!quick)
+        counts[ncounts++] = 1000003;
+
+    for (int c = 0; c < ncounts; c++)
+        for (int algo = RCOMM_ALGO_RING; algo < RCOMM_ALGO_COUNT; algo++)
+            for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
+                for (int op = 0; op < RCOMM_OP_COUNT; op++)
+                    for (int ip = 0; ip < 2; ip++)
+                        test_allreduce(comm, (rcomm_algo_t)algo, (rcomm_dtype_t)dt,
+                                       (rcomm_op_t)op, counts[c], ip);
+    for (int c = 0; c < ncounts; c++)
+        test_allreduce(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, counts[c], 0);
+    for (int c = 0; c < ncounts; c++)
+        for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
+            test_broadcast(comm, (rcomm_dtype_t)dt, counts[c], 0);
+            test_broadcast(comm, (rcomm_dtype_t)dt, counts[c], size - 1);
+            test_broadcast(comm, (rcomm_dtype_t)dt, counts[c], size / 2);
+            for (int ip = 0; ip < 2; ip++)
+                test_allgather(comm, (rcomm_dtype_t)dt, counts[c], ip);
+        }
+    for (int c = 0; c < ncounts; c++)
+        for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
+            for (int op = 0; op < RCOMM_OP_COUNT; op++)
+                for (int ip = 0; ip < 2; ip++)
+                    test_reduce_scatter(comm, (rcomm_dtype_t)dt, (rcomm_op_t)op,
+                                        counts[c] > 100000 ? counts[c] / 7 : counts[c],
+                                        ip);
+    test_barrier(comm);
+    test_nonblocking(comm);
+    check_status("destroy", rcomm_comm_destroy(comm));
+    if (rank == 0 || failures)
+        printf("coll_check: %d ranks: %d cases, %d failed on rank %d\n", size, cases,
+               failures, rank);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Drives the multi-process tests through rcomm-run: coll_check (every
+ * collective, algorithm, datatype, op and awkward count) on 1, 2, 3, 5, 7 and
+ * 8 ranks, once more with tiny segments so that every pipeline path runs, and
+ * coll_fail's failure scenarios. RCOMM_TEST_TRANSPORT picks the transport
+ * (default tcp): the same suite runs over every transport.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *runner(void)
+{
+    const char *r = getenv("RCOMM_RUN");
+    return r ? r : "./rcomm-run";
+}
+
+static const char *testdir(void)
+{
+    const char *d = getenv("TESTS_BUILDDIR");
+    return d ? d : "./tests";
+}
+
+/* Run PROGRAM on n ranks with extra environment; returns its exit status. */
+static int job(int n, const char *env, const char *program, const char *args)
+{
+    char cmd[1024];
+    const char *tp = getenv("RCOMM_TEST_TRANSPORT");
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "env RCOMM_TRANSPORT=%s %s %s -n %d -t 900 %s/%s %s",
+             tp ? tp : "tcp", env, runner(), n, testdir(), program, args);
+    fprintf(stderr, "+ %s\n", cmd);
+    fflush(stderr);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static const int ranks[] = {1, 2, 3, 5, 7, 8};
+
+/* RCOMM_CHECK_QUICK=1 (sanitizer builds) skips the 1000003-element counts. */
+static const char *quick(void)
+{
+    return getenv("RCOMM_CHECK_QUICK") ? "--quick" : "";
+}
+
+START_TEST(conformance)
+{
+    ck_assert_int_eq(job(ranks[_i], "", "coll_check", quick()), 0);
+}
+END_TEST
+
+START_TEST(conformance_small_segments)
+{
+    /* 64-byte segments, 2 slots: many segments per block, slots reused. */
+    ck_assert_int_eq(job(ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2",
+                         "coll_check", "--quick"),
+                     0);
+}
+END_TEST
+
+static const char *failures[] = {"badargs",        "exit-early",   "hang",
+                                 "mismatch-count", "mismatch-dtype", "mismatch-op",
+                                 "mismatch-root",  "mismatch-coll"};
+
+START_TEST(failure_modes)
+{
+    const char *mode = failures[_i % 8];
+    const int n = _i < 8 ? 3 : 5;
+    char env[128];
+
+    snprintf(env, sizeof(env), "RCOMM_TIMEOUT=%s RCOMM_LOG_LEVEL=none",
+             strcmp(mode, "hang") == 0 ? "1" : "20");
+    ck_assert_int_eq(job(n, env, "coll_fail", mode), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("collectives");
+    TCase *conf = tcase_create("conformance"), *fail = tcase_create("failures");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(conf, 1800);
+    tcase_set_timeout(fail, 300);
+    tcase_add_loop_test(conf, conformance, 0, 6);
+    tcase_add_loop_test(conf, conformance_small_segments, 0, 6);
+    tcase_add_loop_test(fail, failure_modes, 0, 16);
+    suite_add_tcase(s, conf);
+    suite_add_tcase(s, fail);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

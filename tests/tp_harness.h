@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A fork-based harness for transport tests. run_group() forks one process per
+ * rank; the parent relays the address blobs (pipes) and checks exit statuses.
+ * Each child creates its transport, connects, runs a scenario and exits 0, or
+ * prints what failed and exits 1. A "fake" process may play the highest
+ * ranks over raw sockets, and one rank may be absent (never started). Every
+ * child arms alarm(), so a hang is a failure. Children never call Check: they
+ * use REQUIRE, which exits.
+ */
+#ifndef RCOMM_TP_HARNESS_H
+#define RCOMM_TP_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "transports/transport.h"
+
+#define TP_MAXP 8
+#define TP_BLOB_MAX 240
+
+typedef struct tp_ctx tp_ctx_t;
+
+typedef struct {
+    size_t len;
+    unsigned char data[TP_BLOB_MAX];
+} tp_blob_t;
+
+typedef struct {
+    const char *transport; /* "tcp" */
+    int size;
+    void (*fn)(tp_ctx_t *c); /* what every real rank runs */
+    int variant;             /* for fn and fake */
+    /* Ranks fake_from..size-1 are played by fake (one process); 0 = none.
+     * It publishes mine for them and gets every rank's blob. */
+    int fake_from;
+    int (*fake)(const tp_blob_t *blobs, int first, int size, int variant);
+    int absent; /* never started (-1 = none): gets the blob of absent_addr */
+    void (*absent_addr)(tp_blob_t *blob);
+    int timeout_ms; /* connect timeout; 0 = generous, and connect before fn */
+} tp_group_t;
+
+typedef struct {
+    int peer;
+    uint64_t tag;
+    rcomm_env_t env;
+    size_t len;
+} tp_ux_t;
+
+struct tp_ctx {
+    const tp_group_t *g;
+    int rank, size, variant;
+    const rcomm_tp_ops_t *ops;
+    rcomm_tp_t *tp; /* set to NULL if fn destroyed it */
+    rcomm_config_t cfg;
+    const void *addrs[TP_MAXP];
+    size_t lens[TP_MAXP];
+    int nux; /* on_unexpected calls recorded */
+    tp_ux_t ux[64];
+    rcomm_status_t reason; /* passed to destroy */
+};
+
+void tp_run_group(const tp_group_t *g);
+
+/* ---- inside children ---- */
+
+/* The rank of this process (-1 in the parent): for messages. */
+int tp_rank(void);
+/* CK_TIMEOUT_MULTIPLIER: waits and alarms scale with it (valgrind). */
+double tp_slow(void);
+void tp_die(int line, const char *cond, const char *msg) __attribute__((noreturn));
+
+#define REQUIRE(cond)                                                                    \
+    do {                                                                                 \
+        if (!(cond))                                                                     \
+            tp_die(__LINE__, #cond, "");                                                 \
+    } while (0)
+#define REQUIREF(cond, ...)                                                              \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            char m_[256];                                                                \
+            snprintf(m_, sizeof(m_), __VA_ARGS__);                                       \
+            tp_die(__LINE__, #cond, m_);                                                 \
+        }                                                                                \
+    } while (0)
+#define OK(call)                                                                         \
+    do {                                                                                 \
+        rcomm_status_t st_ = (call);                                                     \
+        REQUIREF(st_ == RCOMM_OK, "%s: %s", #call, rcomm_strerror(st_));                 \
+    } while (0)
+
+void *tp_xmalloc(size_t len);
+/* Byte i of the data of message seed: every payload is predictable. */
+uint64_t tp_seed(int src, int dst, uint64_t tag);
+void tp_fill(void *buf, size_t len, uint64_t seed);
+void tp_check(const void *buf, size_t len, uint64_t seed);
+rcomm_env_t tp_env(int src, int dst, uint64_t tag);
+
+/* Progress until req completes or ms (scaled) pass; returns its status. */
+rcomm_status_t tp_wait(tp_ctx_t *c, rcomm_tp_req_t *req, int ms);
+/* Every request completes with OK. */
+void tp_wait_ok(tp_ctx_t *c, rcomm_tp_req_t *req, int n);
+void tp_progress_for(tp_ctx_t *c, int ms);
+/* A post to a failing peer either fails at once (posted) or completes with
+ * want; either way the thread's last error contains needle. */
+void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *req,
+                    rcomm_status_t want, const char *needle);
+/* Zero-byte messages with every other rank. */
+void tp_barrier(tp_ctx_t *c, uint64_t tag);
+/* Exchange len checked bytes with q. */
+void tp_ping(tp_ctx_t *c, int q, uint64_t tag, size_t len);
+
+#endif

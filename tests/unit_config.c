@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests: tunables, status strings, enum names, the cost model. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/coll.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "rcomm.h"
+
+static void clear_env(void)
+{
+    const char *vars[] = {"RCOMM_TIMEOUT", "RCOMM_SEGMENT_SIZE", "RCOMM_ALLREDUCE_ALGO",
+                          "RCOMM_TCP_BUFSIZE", "RCOMM_LOG_LEVEL", "RCOMM_TRANSPORT"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+    setenv("RCOMM_LOG_LEVEL", "none", 1);
+}
+
+START_TEST(defaults_and_overrides)
+{
+    rcomm_config_t cfg;
+
+    clear_env();
+    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
+    ck_assert_str_eq(cfg.transport, "tcp");
+    ck_assert_uint_eq(cfg.segment_size, 256 * 1024);
+    ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_AUTO);
+    setenv("RCOMM_SEGMENT_SIZE", "1M", 1);
+    setenv("RCOMM_TIMEOUT", "2.5", 1);
+    setenv("RCOMM_ALLREDUCE_ALGO", "butterfly", 1);
+    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
+    ck_assert_uint_eq(cfg.segment_size, 1 << 20);
+    ck_assert_int_eq(rcomm_config_timeout_ms(&cfg), 2500);
+    ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_BUTTERFLY);
+    clear_env();
+}
+END_TEST
+
+START_TEST(bad_values_name_the_variable)
+{
+    rcomm_config_t cfg;
+    const char *bad[][2] = {{"RCOMM_TIMEOUT", "-1"},        {"RCOMM_TIMEOUT", "1s"},
+                            {"RCOMM_SEGMENT_SIZE", "12Q"},  {"RCOMM_SEGMENT_SIZE", "-5"},
+                            {"RCOMM_SEGMENT_SIZE", "8"},    {"RCOMM_ALLREDUCE_ALGO", "x"},
+                            {"RCOMM_TRANSPORT", "a-very-long-transport-name"}};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clear_env();
+        setenv(bad[i][0], bad[i][1], 1);
+        ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_ERR_CONFIG);
+        ck_assert_ptr_nonnull(strstr(rcomm_last_error(), bad[i][0]));
+    }
+    clear_env();
+}
+END_TEST
+
+START_TEST(names_and_strings)
+{
+    ck_assert_str_eq(rcomm_strerror(RCOMM_OK), "success");
+    ck_assert_str_eq(rcomm_strerror((rcomm_status_t)-99), "unknown status");
+    for (int s = -40; s <= 1; s++)
+        ck_assert_ptr_nonnull(rcomm_strerror((rcomm_status_t)s));
+    ck_assert_str_eq(rcomm_dtype_name(RCOMM_BF16), "bf16");
+    ck_assert_str_eq(rcomm_dtype_name((rcomm_dtype_t)42), "invalid");
+    ck_assert_uint_eq(rcomm_dtype_size(RCOMM_F16), 2);
+    ck_assert_uint_eq(rcomm_dtype_size((rcomm_dtype_t)-1), 0);
+    ck_assert_str_eq(rcomm_op_name(RCOMM_AVG), "avg");
+    for (int a = 0; a < RCOMM_ALGO_COUNT; a++) {
+        rcomm_algo_t back;
+        ck_assert_int_eq(rcomm_algo_parse(rcomm_algo_name((rcomm_algo_t)a), &back),
+                         RCOMM_OK);
+        ck_assert_int_eq(back, a);
+    }
+}
+END_TEST
+
+START_TEST(config_print_lists_every_variable)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    clear_env();
+    ck_assert_int_eq(rcomm_config_print(NULL, f), RCOMM_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "RCOMM_TIMEOUT"));
+    ck_assert_ptr_nonnull(strstr(text, "RCOMM_SEGMENT_SIZE"));
+    ck_assert_ptr_nonnull(strstr(text, "RCOMM_TCP_BUFSIZE"));
+    free(text);
+    ck_assert_int_eq(rcomm_config_print(NULL, NULL), RCOMM_ERR_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(cost_model_prefers_latency_then_bandwidth)
+{
+    rcomm_config_t cfg;
+
+    clear_env();
+    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
+    /* Small messages: fewest steps. Large: ring or butterfly, never rd. */
+    ck_assert_int_eq(rcomm_select_allreduce(&cfg, 8, 8), RCOMM_ALGO_RD);
+    ck_assert_int_ne(rcomm_select_allreduce(&cfg, 8, 64 << 20), RCOMM_ALGO_RD);
+    ck_assert_int_ne(rcomm_select_allreduce(&cfg, 7, 64 << 20), RCOMM_ALGO_RD);
+    ck_assert(rcomm_cost_allreduce(&cfg, RCOMM_ALGO_RING, 1, 100) == 0);
+    /* A forced algorithm wins whatever the size. */
+    cfg.allreduce_algo = RCOMM_ALGO_RING;
+    ck_assert_int_eq(rcomm_select_allreduce(&cfg, 8, 8), RCOMM_ALGO_RING);
+    /* Broadcast: binomial when small, chain when large. */
+    ck_assert_int_eq(rcomm_select_broadcast(&cfg, 8, 8), RCOMM_BCAST_BINOMIAL);
+    ck_assert_int_eq(rcomm_select_broadcast(&cfg, 8, 256 << 20), RCOMM_BCAST_CHAIN);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, defaults_and_overrides);
+    tcase_add_test(tc, bad_values_name_the_variable);
+    tcase_add_test(tc, names_and_strings);
+    tcase_add_test(tc, config_print_lists_every_variable);
+    tcase_add_test(tc, cost_model_prefers_latency_then_bandwidth);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

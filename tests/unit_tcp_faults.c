@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Faults over the TCP transport: fake ranks that send malformed frames or bad
+ * handshakes, a rank that exits mid-transfer, a rank that closes with a
+ * reason, and a rank that never starts. The others must report the right
+ * status naming the culprit, never crash, and keep working with each other.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "tp_harness.h"
+#include "transports/tcp/tcp_frame.h"
+
+/* ---- a fake rank's tools: blocking sockets, 10 s timeouts ---------------- */
+
+static void dead_addr(tp_blob_t *b)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t l = sizeof(in);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    tcp_addr_t a = {.version = TCP_ADDR_VERSION, .family = 4};
+
+    /* A port that was free a moment ago: connecting to it is refused. */
+    REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&in, l) == 0 &&
+            getsockname(fd, (struct sockaddr *)&in, &l) == 0);
+    close(fd);
+    a.port = ntohs(in.sin_port);
+    memcpy(a.ip, &in.sin_addr, 4);
+    memcpy(b->data, &a, sizeof(a));
+    b->len = sizeof(a);
+}
+
+static int dial(const tp_blob_t *b)
+{
+    tcp_addr_t a;
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct timeval tv = {.tv_sec = 10};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    REQUIRE(fd >= 0 && b->len == sizeof(a));
+    memcpy(&a, b->data, sizeof(a));
+    in.sin_port = htons(a.port);
+    memcpy(&in.sin_addr, a.ip, 4);
+    REQUIRE(connect(fd, (struct sockaddr *)&in, sizeof(in)) == 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void put_all(int fd, const void *buf, size_t len)
+{
+    REQUIRE(send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len);
+}
+
+/* Exactly len bytes: 1, or 0 on EOF, -1 on timeout or error. */
+static int get_all(int fd, void *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = recv(fd, (char *)buf + off, len - off, 0);
+        if (n <= 0)
+            return n == 0 ? 0 : -1;
+        off += (size_t)n;
+    }
+    return 1;
+}
+
+static void hello(tcp_hdr_t *h, int src, int size, int dst)
+{
+    tcp_hdr_init(h, TCP_HELLO, 0);
+    h->u.hello.src = src;
+    h->u.hello.size = size;
+    h->u.hello.dst = dst;
+}
+
+/* Dial rank dst as rank src and complete a valid handshake. */
+static int join(const tp_blob_t *blobs, int dst, int src, int size)
+{
+    tcp_hdr_t h;
+    int fd = dial(&blobs[dst]);
+
+    hello(&h, src, size, dst);
+    put_all(fd, &h, sizeof(h));
+    REQUIRE(get_all(fd, &h, sizeof(h)) == 1);
+    REQUIRE(h.magic == TCP_MAGIC && h.type == TCP_HELLO && (h.flags & TCP_F_ACK) &&
+            h.status == RCOMM_OK && h.u.hello.src == dst && h.u.hello.dst == src);
+    return fd;
+}
+
+static void send_msg(int fd, uint64_t tag, const char *text)
+{
+    tcp_hdr_t h;
+
+    tcp_hdr_init(&h, TCP_SEND, strlen(text));
+    h.u.msg.tag = tag;
+    put_all(fd, &h, sizeof(h));
+    put_all(fd, text, strlen(text));
+}
+
+/* The real rank closes: its GOODBYE carries status. */
+static void expect_goodbye(int fd, rcomm_status_t status)
+{
+    tcp_hdr_t h;
+
+    REQUIRE(get_all(fd, &h, sizeof(h)) == 1);
+    REQUIRE(h.magic == TCP_MAGIC && h.type == TCP_GOODBYE && h.status == status);
+    close(fd);
+}
+
+/* ---- malformed frames ---------------------------------------------------- */
+
+enum {
+    BAD_MAGIC,
+    BAD_VERSION,
+    HUGE_LEN,
+    BAD_TYPE,
+    TRUNCATED,
+    UNKNOWN_REPLY,
+    PAYLOAD_ON_ATOMIC,
+    BAD_GOODBYE,
+    NBAD
+};
+
+/* Rank 2 of 3: a good message to rank 1 then EOF; a bad frame to rank 0. */
+static int fake_malformed(const tp_blob_t *blobs, int first, int size, int variant)
+{
+    int fd0 = join(blobs, 0, 2, 3), fd1 = join(blobs, 1, 2, 3);
+    tcp_hdr_t h;
+
+    send_msg(fd1, 9, "hello");
+    close(fd1);
+    tcp_hdr_init(&h, TCP_SEND, 100);
+    h.u.msg.tag = 9;
+    switch (variant) {
+    case BAD_MAGIC: h.magic = 0x12345678; break;
+    case BAD_VERSION: h.version = 9; break;
+    case HUGE_LEN: h.len = 1ull << 41; break;
+    case BAD_TYPE: h.type = 77; break;
+    case UNKNOWN_REPLY:
+        tcp_hdr_init(&h, TCP_PUT_ACK, 0);
+        h.u.rma.id = 777;
+        break;
+    case PAYLOAD_ON_ATOMIC: tcp_hdr_init(&h, TCP_ATOMIC_FADD, 16); break;
+    case BAD_GOODBYE:
+        tcp_hdr_init(&h, TCP_GOODBYE, 0);
+        h.status = 5;
+        break;
+    }
+    if (variant == TRUNCATED) {
+        put_all(fd0, &h, 30);
+        close(fd0);
+        return 0;
+    }
+    put_all(fd0, &h, sizeof(h));
+    expect_goodbye(fd0, RCOMM_ERR_PROTOCOL); /* rank 0 tells us why it closed */
+    return 0;
+}
+
+static void sc_malformed(tp_ctx_t *c)
+{
+    rcomm_status_t want =
+        c->variant == TRUNCATED ? RCOMM_ERR_PEER_FAILED : RCOMM_ERR_PROTOCOL;
+    rcomm_tp_req_t rq = {0};
+    char buf[16];
+
+    if (c->rank == 0) {
+        tp_expect_fail(c, c->ops->irecv(c->tp, 2, 9, buf, 16, &rq), &rq, want, "rank 2");
+        REQUIRE(c->ops->irecv(c->tp, 2, 9, buf, 16, &rq) == want);
+        REQUIRE(c->ops->isend(c->tp, 2, 9, NULL, buf, 16, &rq) == want);
+    } else {
+        OK(c->ops->irecv(c->tp, 2, 9, buf, 16, &rq));
+        tp_wait_ok(c, &rq, 1);
+        REQUIRE(rq.len == 5 && memcmp(buf, "hello", 5) == 0);
+        tp_expect_fail(c, c->ops->irecv(c->tp, 2, 10, buf, 16, &rq), &rq,
+                       RCOMM_ERR_PEER_FAILED, "connection to rank 2 lost");
+    }
+    tp_ping(c, 1 - c->rank, 77, 100000); /* the healthy pair goes on */
+}
+
+START_TEST(test_malformed)
+{
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_malformed,
+                    .variant = _i,
+                    .fake_from = 2,
+                    .fake = fake_malformed,
+                    .absent = -1,
+                    .absent_addr = dead_addr};
+    tp_run_group(&g);
+}
+END_TEST
+
+/* ---- handshake ------------------------------------------------------------ */
+
+/* Ranks 1 and 2 of 3, dialing rank 0 with every kind of bad HELLO first. */
+static int fake_handshake(const tp_blob_t *blobs, int first, int size, int variant)
+{
+    static const struct {
+        uint32_t magic;
+        uint8_t version;
+        int src, size, dst;
+        int rej; /* -1: closed without an answer */
+    } bad[] = {
+        {0x11111111, TCP_VERSION, 2, 3, 0, -1},
+        {TCP_MAGIC, 2, 2, 3, 0, TCP_REJ_VERSION},
+        {TCP_MAGIC, TCP_VERSION, 2, 4, 0, TCP_REJ_SIZE},
+        {TCP_MAGIC, TCP_VERSION, 2, 3, 1, TCP_REJ_DST},
+        {TCP_MAGIC, TCP_VERSION, 0, 3, 0, TCP_REJ_SRC},
+        {TCP_MAGIC, TCP_VERSION, 7, 3, 0, TCP_REJ_SRC},
+    };
+    int fd1, fd2, fd;
+    tcp_hdr_t h;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fd = dial(&blobs[0]);
+        hello(&h, bad[i].src, bad[i].size, bad[i].dst);
+        h.magic = bad[i].magic;
+        h.version = bad[i].version;
+        put_all(fd, &h, sizeof(h));
+        if (bad[i].rej >= 0) {
+            REQUIRE(get_all(fd, &h, sizeof(h)) == 1);
+            REQUIRE(h.type == TCP_HELLO && h.status != RCOMM_OK &&
+                    h.detail == (uint32_t)bad[i].rej);
+        }
+        REQUIRE(get_all(fd, &h, sizeof(h)) == 0); /* then closed */
+        close(fd);
+    }
+    fd2 = join(blobs, 0, 2, 3);
+    fd = dial(&blobs[0]); /* rank 2 again */
+    hello(&h, 2, 3, 0);
+    put_all(fd, &h, sizeof(h));
+    REQUIRE(get_all(fd, &h, sizeof(h)) == 1 && h.detail == TCP_REJ_DUP);
+    close(fd);
+    fd1 = join(blobs, 0, 1, 3);
+    send_msg(fd1, 1, "one");
+    send_msg(fd2, 2, "two");
+    expect_goodbye(fd1, RCOMM_OK);
+    expect_goodbye(fd2, RCOMM_OK);
+    return 0;
+}
+
+static void sc_handshake(tp_ctx_t *c)
+{
+    rcomm_tp_req_t rq[2] = {0};
+    char a[8], b[8];
+
+    OK(c->ops->irecv(c->tp, 1, 1, a, sizeof(a), &rq[0]));
+    OK(c->ops->irecv(c->tp, 2, 2, b, sizeof(b), &rq[1]));
+    tp_wait_ok(c, rq, 2);
+    REQUIRE(rq[0].len == 3 && memcmp(a, "one", 3) == 0);
+    REQUIRE(rq[1].len == 3 && memcmp(b, "two", 3) == 0);
+}
+
+START_TEST(test_handshake)
+{
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_handshake,
+                    .fake_from = 1,
+                    .fake = fake_handshake,
+                    .absent = -1,
+                    .absent_addr = dead_addr};
+    tp_run_group(&g);
+}
+END_TEST
+
+/* ---- a rank that leaves --------------------------------------------------- */
+
+#define BIG (32u << 20)
+#define PARK (1u << 20)
+
+/* Rank 2 exits without destroy while sending 32 MiB to rank 0 (variant 0), or
+ * destroys with a reason (1: MISMATCH, 2: OK). Ranks 0 and 1 have requests
+ * pending with it; then they still talk to each other. */
+static void leaver(tp_ctx_t *c)
+{
+    rcomm_tp_req_t rq[3] = {0};
+    char *big;
+
+    OK(c->ops->irecv(c->tp, 0, 1, NULL, 0, &rq[0]));
+    OK(c->ops->irecv(c->tp, 1, 1, NULL, 0, &rq[1]));
+    tp_wait_ok(c, rq, 2);
+    if (c->variant > 0) {
+        c->ops->destroy(c->tp, c->variant == 1 ? RCOMM_ERR_MISMATCH : RCOMM_OK,
+                        c->variant == 1 ? "test mismatch" : NULL);
+        c->tp = NULL;
+        return;
+    }
+    OK(c->ops->isend(c->tp, 1, 2, NULL, NULL, 0, &rq[0]));
+    /* Rank 1's big message parks here, so its get behind it stays unserved. */
+    for (int i = 0; i < 10000 && c->nux == 0; i++)
+        OK(c->ops->progress(c->tp, 1));
+    REQUIRE(c->nux == 1 && c->ux[0].tag == 77);
+    big = tp_xmalloc(BIG);
+    memset(big, 1, BIG);
+    OK(c->ops->isend(c->tp, 0, 3, NULL, big, BIG, &rq[1]));
+    OK(c->ops->progress(c->tp, 0)); /* at most the socket buffers' worth leaves */
+    _exit(0);
+}
+
+static void sc_leave(tp_ctx_t *c)
+{
+    static const rcomm_status_t want[] = {RCOMM_ERR_PEER_FAILED, RCOMM_ERR_MISMATCH,
+                                          RCOMM_ERR_PEER_FAILED};
+    static const char *const why[] = {"exited or crashed", "failed: test mismatch",
+                                      "closed the connection"};
+    rcomm_tp_req_t rq[5] = {0};
+    rcomm_tp_rkey_t bogus = {.addr = 4096, .len = 8, .key = 12345};
+    rcomm_status_t w = want[c->variant];
+    char *big, small[8];
+    uint64_t t0;
+
+    if (c->rank == 2) {
+        leaver(c);
+        return;
+    }
+    big = tp_xmalloc(BIG);
+    if (c->rank == 0) {
+        OK(c->ops->irecv(c->tp, 2, 3, big, BIG, &rq[0]));
+        OK(c->ops->irecv(c->tp, 2, 4, small, 8, &rq[1]));
+    } else {
+        OK(c->ops->irecv(c->tp, 2, 6, small, 8, &rq[0]));
+        OK(c->ops->irecv(c->tp, 2, 2, NULL, 0, &rq[1])); /* "go" in variant 0 */
+    }
+    OK(c->ops->isend(c->tp, 2, 1, NULL, NULL, 0, &rq[2]));
+    tp_wait_ok(c, &rq[2], 1);
+    t0 = rcomm_now_ns();
+    if (c->rank == 1 && c->variant == 0) {
+        rcomm_status_t st;
+        tp_wait_ok(c, &rq[1], 1);
+        memset(big, 7, PARK);
+        OK(c->ops->isend(c->tp, 2, 77, NULL, big, PARK, &rq[3]));
+        st = c->ops->get(c->tp, 2, small, 8, &bogus, 4096, &rq[1]);
+        tp_expect_fail(c, st, &rq[1], w, "rank 2");
+        st = tp_wait(c, &rq[3], 10000);
+        REQUIRE(st == RCOMM_OK || st == w);
+    } else {
+        tp_expect_fail(c, RCOMM_OK, &rq[1], w, "rank 2");
+    }
+    tp_expect_fail(c, RCOMM_OK, &rq[0], w, why[c->variant]);
+    REQUIRE(strstr(rcomm_last_error(), "rank 2"));
+    REQUIRE(rcomm_now_ns() - t0 < (uint64_t)(5e9 * tp_slow()));
+    REQUIRE(c->ops->irecv(c->tp, 2, 5, small, 8, &rq[0]) == w);
+    REQUIRE(c->ops->isend(c->tp, 2, 5, NULL, small, 8, &rq[0]) == w);
+    REQUIRE(strstr(rcomm_last_error(), "isend to rank 2: ") &&
+            strstr(rcomm_last_error(), why[c->variant]));
+    tp_ping(c, 1 - c->rank, 8, 300000);
+    free(big);
+}
+
+START_TEST(test_leave)
+{
+    tp_group_t g = {
+        .transport = "tcp", .size = 3, .fn = sc_leave, .variant = _i, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
+/* ---- a rank that never starts --------------------------------------------- */
+
+static void sc_timeout(tp_ctx_t *c)
+{
+    int absent = c->g->absent;
+    uint64_t t0 = rcomm_now_ns();
+    rcomm_status_t st = c->ops->connect(c->tp, c->addrs, c->lens);
+    char needle[32];
+
+    REQUIREF(st == RCOMM_ERR_TIMEOUT, "%s", rcomm_strerror(st));
+    snprintf(needle, sizeof(needle), absent ? "rank %d (never" : "rank %d at", absent);
+    REQUIREF(strstr(rcomm_last_error(), needle), "'%s' not named", needle);
+    REQUIRE(rcomm_now_ns() - t0 < (uint64_t)(10e9 * tp_slow()));
+}
+
+START_TEST(test_timeout)
+{
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_timeout,
+                    .absent = _i ? 0 : 2,
+                    .absent_addr = dead_addr,
+                    .timeout_ms = 1000};
+    tp_run_group(&g);
+}
+END_TEST
+
+void tcp_add_fault_tests(Suite *s);
+
+void tcp_add_fault_tests(Suite *s)
+{
+    TCase *tc = tcase_create("faults");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_malformed, 0, NBAD);
+    tcase_add_test(tc, test_handshake);
+    tcase_add_loop_test(tc, test_leave, 0, 3);
+    tcase_add_loop_test(tc, test_timeout, 0, 2);
+    suite_add_tcase(s, tc);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One-sided operations over the TCP transport: rank 0 exposes regions with
+ * different rights; every other rank puts, gets and runs atomics on them,
+ * then tries each kind of access violation. Rank 0 finally checks its memory
+ * byte by byte: the allowed writes and nothing else.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "tp_harness.h"
+
+enum { R_CNT, R_RW, R_RO, R_WO, R_NOAT, NREG };
+
+#define RW_LEN (3 * (1 << 20) + 5)
+#define CHUNK(q) (500000 + (size_t)(q))
+#define CHUNK_OFF(q) ((size_t)(q)*600000)
+#define NFADD 100
+
+static const size_t reg_len[NREG] = {64, RW_LEN, 4096, 4096, 64};
+static const unsigned reg_acc[NREG] = {
+    RCOMM_TP_REMOTE_ATOMIC | RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
+    RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
+    RCOMM_TP_REMOTE_READ,
+    RCOMM_TP_REMOTE_WRITE,
+    RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
+};
+
+/* Rank 0: expose, serve (inside the barriers' progress), then verify. */
+static void target(tp_ctx_t *c)
+{
+    unsigned char *mem[NREG], *want[NREG];
+    rcomm_tp_mr_t *mr[NREG], *fresh;
+    rcomm_tp_rkey_t rk[NREG];
+    rcomm_tp_req_t rq[TP_MAXP] = {0};
+    uint64_t total = 0, *cnt;
+
+    for (int i = 0; i < NREG; i++) {
+        mem[i] = tp_xmalloc(reg_len[i]);
+        want[i] = tp_xmalloc(reg_len[i]);
+        tp_fill(mem[i], reg_len[i], tp_seed(0, 0, 500 + i));
+        if (i == R_CNT)
+            memset(mem[i], 0, reg_len[i]);
+        memcpy(want[i], mem[i], reg_len[i]);
+        OK(c->ops->mem_reg(c->tp, mem[i], reg_len[i], reg_acc[i], &mr[i]));
+        OK(c->ops->mem_rkey(mr[i], &rk[i]));
+        REQUIRE(rk[i].addr == (uintptr_t)mem[i] && rk[i].len == reg_len[i]);
+    }
+    for (int q = 1; q < c->size; q++)
+        OK(c->ops->isend(c->tp, q, 10, NULL, rk, sizeof(rk), &rq[q]));
+    tp_wait_ok(c, rq + 1, c->size - 1);
+    tp_barrier(c, 11); /* the others work on our memory */
+    /* A new region reuses the slot of a deregistered one: the old key must
+     * not reach it. */
+    OK(c->ops->mem_dereg(c->tp, mr[R_NOAT]));
+    OK(c->ops->mem_reg(c->tp, mem[R_NOAT], reg_len[R_NOAT], reg_acc[R_CNT], &fresh));
+    tp_barrier(c, 12);
+    tp_barrier(c, 13);
+
+    cnt = (uint64_t *)want[R_CNT];
+    for (int q = 1; q < c->size; q++) {
+        total += (uint64_t)NFADD * q;
+        cnt[q] = 1000u * q;
+        tp_fill(want[R_RW] + CHUNK_OFF(q), CHUNK(q), tp_seed(q, 0, 600));
+    }
+    cnt[0] = total;
+    for (int i = 0; i < NREG; i++) {
+        for (size_t b = 0; b < reg_len[i]; b++)
+            REQUIREF(mem[i][b] == want[i][b], "region %d byte %zu is 0x%02x, want 0x%02x",
+                     i, b, mem[i][b], want[i][b]);
+        if (i != R_NOAT)
+            OK(c->ops->mem_dereg(c->tp, mr[i]));
+        free(mem[i]);
+        free(want[i]);
+    }
+    OK(c->ops->mem_dereg(c->tp, fresh));
+}
+
+static void expect_denied(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *rq,
+                          const char *needle)
+{
+    tp_expect_fail(c, posted, rq, RCOMM_ERR_ACCESS, needle);
+    REQUIRE(strstr(rcomm_last_error(), "rank 0"));
+}
+
+static void violations(tp_ctx_t *c, const rcomm_tp_rkey_t *rk)
+{
+    const rcomm_tp_ops_t *o = c->ops;
+    rcomm_tp_rkey_t bogus = rk[R_RW];
+    char *big = tp_xmalloc(200000), small[16];
+    rcomm_tp_req_t rq = {0};
+
+    memset(small, 0x5a, sizeof(small));
+    memset(big, 0x5a, 200000);
+    bogus.key = 0xdead;
+    expect_denied(c, o->put(c->tp, 0, small, 16, &rk[R_RO], rk[R_RO].addr, &rq), &rq,
+                  "lacks the remote-write right");
+    expect_denied(c, o->get(c->tp, 0, small, 16, &rk[R_WO], rk[R_WO].addr, &rq), &rq,
+                  "lacks the remote-read right");
+    expect_denied(c, o->fetch_add(c->tp, 0, &rk[R_NOAT], rk[R_NOAT].addr, 1, &rq), &rq,
+                  "lacks the remote-atomic right");
+    expect_denied(c, o->compare_swap(c->tp, 0, &rk[R_NOAT], rk[R_NOAT].addr, 0, 1, &rq),
+                  &rq, "remote-atomic");
+    expect_denied(c,
+                  o->put(c->tp, 0, small, 16, &rk[R_RW], rk[R_RW].addr + RW_LEN - 8, &rq),
+                  &rq, "outside the region");
+    expect_denied(c, o->get(c->tp, 0, small, 16, &rk[R_RW], rk[R_RW].addr - 8, &rq), &rq,
+                  "outside the region");
+    expect_denied(c, o->fetch_add(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 4, 1, &rq), &rq,
+                  "not 8-byte aligned");
+    expect_denied(c, o->fetch_add(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 64, 1, &rq), &rq,
+                  "outside the region");
+    expect_denied(c, o->put(c->tp, 0, small, 16, &bogus, rk[R_RW].addr, &rq), &rq,
+                  "no region with that key");
+    /* A refused payload is drained: the stream still works after it. */
+    expect_denied(c, o->put(c->tp, 0, big, 200000, &rk[R_RO], rk[R_RO].addr, &rq), &rq,
+                  "outside the region");
+    OK(o->get(c->tp, 0, small, 16, &rk[R_RO], rk[R_RO].addr + 100, &rq));
+    tp_wait_ok(c, &rq, 1);
+    for (int i = 0; i < 16; i++)
+        REQUIRE((unsigned char)small[i] ==
+                (unsigned char)(tp_seed(0, 0, 500 + R_RO) * 131u + (100u + i) * 7u));
+    free(big);
+}
+
+static void initiator(tp_ctx_t *c)
+{
+    const rcomm_tp_ops_t *o = c->ops;
+    int q = c->rank;
+    rcomm_tp_rkey_t rk[NREG];
+    rcomm_tp_req_t rq[NFADD] = {0};
+    char *chunk = tp_xmalloc(CHUNK(q)), *back = tp_xmalloc(RW_LEN);
+    uint64_t word;
+
+    OK(o->irecv(c->tp, 0, 10, rk, sizeof(rk), &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    REQUIRE(rq[0].len == sizeof(rk));
+
+    /* put, get back, and get a read-only region whole */
+    tp_fill(chunk, CHUNK(q), tp_seed(q, 0, 600));
+    OK(o->put(c->tp, 0, chunk, CHUNK(q), &rk[R_RW], rk[R_RW].addr + CHUNK_OFF(q),
+              &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    OK(o->get(c->tp, 0, back, CHUNK(q), &rk[R_RW], rk[R_RW].addr + CHUNK_OFF(q), &rq[0]));
+    OK(o->get(c->tp, 0, back + CHUNK(q), 4096, &rk[R_RO], rk[R_RO].addr, &rq[1]));
+    tp_wait_ok(c, rq, 2);
+    REQUIRE(rq[0].len == CHUNK(q) && rq[1].len == 4096);
+    tp_check(back, CHUNK(q), tp_seed(q, 0, 600));
+    tp_check(back + CHUNK(q), 4096, tp_seed(0, 0, 500 + R_RO));
+
+    /* many concurrent fetch_adds: this rank's old values only grow */
+    for (int i = 0; i < NFADD; i++)
+        OK(o->fetch_add(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr, (uint64_t)q, &rq[i]));
+    tp_wait_ok(c, rq, NFADD);
+    for (int i = 1; i < NFADD; i++)
+        REQUIRE(rq[i].result >= rq[i - 1].result + (uint64_t)q);
+
+    /* compare_swap: success, then failure returning the current value */
+    OK(o->compare_swap(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 8u * q, 0, 1000u * q,
+                       &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    REQUIRE(rq[0].result == 0);
+    OK(o->compare_swap(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 8u * q, 0, 5, &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    REQUIRE(rq[0].result == 1000u * q);
+    OK(o->get(c->tp, 0, &word, 8, &rk[R_CNT], rk[R_CNT].addr + 8u * q, &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    REQUIRE(word == 1000u * q);
+
+    violations(c, rk);
+    tp_barrier(c, 11);
+    tp_barrier(c, 12); /* rank 0 deregistered R_NOAT */
+    expect_denied(c, o->get(c->tp, 0, &word, 8, &rk[R_NOAT], rk[R_NOAT].addr, &rq[0]),
+                  &rq[0], "no region with that key");
+    tp_barrier(c, 13);
+    free(chunk);
+    free(back);
+}
+
+static void sc_onesided(tp_ctx_t *c)
+{
+    if (c->rank == 0)
+        target(c);
+    else
+        initiator(c);
+}
+
+/* Deregistering a region whose GET replies are still queued (the initiator
+ * is not reading) copies them out: the initiator still gets the data as it
+ * was, and the target may free the memory at once. */
+static void sc_dereg_queued(tp_ctx_t *c)
+{
+    enum { N = 8 }; /* 24 MiB of replies: more than the sockets hold */
+    rcomm_tp_req_t rq[N + 1] = {0};
+    rcomm_tp_rkey_t rk;
+    rcomm_tp_mr_t *mr;
+    char *buf[N];
+    uint64_t copied;
+
+    if (c->rank == 0) {
+        buf[0] = tp_xmalloc(RW_LEN);
+        tp_fill(buf[0], RW_LEN, tp_seed(0, 0, 700));
+        OK(c->ops->mem_reg(c->tp, buf[0], RW_LEN, RCOMM_TP_REMOTE_READ, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        OK(c->ops->isend(c->tp, 1, 10, NULL, &rk, sizeof(rk), &rq[0]));
+        OK(c->ops->irecv(c->tp, 1, 20, NULL, 0, &rq[1]));
+        tp_wait_ok(c, rq, 2); /* all the GET requests were read before it */
+        copied = c->tp->stats.bytes_copied;
+        OK(c->ops->mem_dereg(c->tp, mr));
+        REQUIRE(c->tp->stats.bytes_copied > copied);
+        memset(buf[0], 0xee, RW_LEN);
+        free(buf[0]);
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 10, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        for (int i = 0; i < N; i++) {
+            buf[i] = tp_xmalloc(RW_LEN);
+            OK(c->ops->get(c->tp, 0, buf[i], RW_LEN, &rk, rk.addr, &rq[i]));
+        }
+        OK(c->ops->isend(c->tp, 0, 20, NULL, NULL, 0, &rq[N]));
+        OK(c->ops->progress(c->tp, 0)); /* sends the requests */
+        usleep((useconds_t)(300000 * tp_slow()));
+        tp_wait_ok(c, rq, N + 1);
+        for (int i = 0; i < N; i++) {
+            tp_check(buf[i], RW_LEN, tp_seed(0, 0, 700));
+            free(buf[i]);
+        }
+    }
+    tp_barrier(c, 21);
+}
+
+START_TEST(test_dereg_queued)
+{
+    tp_group_t g = {.transport = "tcp", .size = 2, .fn = sc_dereg_queued, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
+START_TEST(test_onesided)
+{
+    static const int np[] = {2, 3, 5};
+    tp_group_t g = {.transport = "tcp", .size = np[_i], .fn = sc_onesided, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
+void tcp_add_onesided_tests(Suite *s);
+
+void tcp_add_onesided_tests(Suite *s)
+{
+    TCase *tc = tcase_create("one-sided");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_onesided, 0, 3);
+    tcase_add_test(tc, test_dereg_queued);
+    suite_add_tcase(s, tc);
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TCP transport: private types.
+ *
+ * Connection setup (tcp_conn.c). create() opens a listening socket on an
+ * ephemeral port of the published host (INADDR_ANY if that address is not
+ * local) and local_addr() returns {version, family, port, ip}. connect()
+ * builds a full mesh, one connection per pair: rank j dials every i < j and
+ * accepts every i > j. The dialer sends HELLO {src, size, dst}; the acceptor
+ * checks magic, version, size, that dst is itself, that src is a higher rank
+ * not yet connected, and answers HELLO|ACK (status OK, or an error with a
+ * reason the dialer reports). Strays are logged, answered and closed; the
+ * wait goes on. Refused dials are retried until timeout_ms; the timeout
+ * error names every peer still missing. Data sockets are then TCP_NODELAY,
+ * SO_SNDBUF/SO_RCVBUF = tcp_bufsize, O_NONBLOCK, in one epoll set, and the
+ * listening socket is closed.
+ *
+ * Frame flow. Every frame is a 64-byte header (tcp_frame.h) and hdr.len
+ * payload bytes. Posts only queue: a send (or one-sided request) embeds its
+ * frame in the caller's request (tcp_op_t in req->priv), so queueing
+ * allocates nothing. progress() flushes each peer's queue with sendmsg over
+ * an iovec array [hdr, payload, hdr, payload...] taken straight from user
+ * memory, many frames per call. EPOLLOUT is armed only while a peer's socket
+ * is full. The receiver reads a header, decides where its payload goes, and
+ * reads the payload straight there. While the peer's expected traffic is
+ * small (no posted receive or GET longer than TCP_COPY_MAX), reads go into a
+ * 64 KiB staging buffer so one read(2) picks up many small frames; their
+ * payloads are copied out (counted in bytes_copied). Otherwise the receiver
+ * reads exactly one header at a time and readv()s the payload into its final
+ * place together with the next header, so large payloads are never copied.
+ * A read that comes back short means the socket is empty: no EAGAIN round.
+ * Before epoll_wait, progress() reads directly from the "hot" peer (the one
+ * the latest receive or one-sided request was posted for): when its data is
+ * there, a message costs one sendmsg and one recv, and epoll_wait is skipped
+ * (every 8th call still polls, so other peers are served). Completions go to
+ * a done list, reported (status, callback) at the end of progress(): posting
+ * never completes anything, and a callback that posts does not disturb the
+ * queues being walked.
+ *
+ * Matching. Per peer, posted receives are kept in posting order; a SEND
+ * matches the first with its tag. A SEND with no receive calls
+ * on_unexpected and then: len <= tcp_eager is read into a malloc'd buffer
+ * kept on the peer's unexpected list (a later irecv takes the oldest with its
+ * tag and completes from it); a longer one is parked: its header is kept,
+ * EPOLLIN is dropped for that peer, and the irecv that matches it resumes
+ * reading straight into the user buffer. While parked, nothing behind it on
+ * that connection is read (one-sided traffic and a GOODBYE included), and
+ * the peer's loss shows only as a reset or a failed send. A message longer
+ * than its receive fails that receive with PROTOCOL; its payload is read and
+ * discarded so the connection stays usable (the mismatch is the
+ * application's, not the stream's).
+ *
+ * One-sided emulation (tcp_onesided.c). Regions get a key (slot | generation
+ * << 32, so a stale key never reaches a newer region). PUT carries its
+ * payload, which the target reads straight into the region; GET_REQ and the
+ * atomics carry no payload. The target checks key, range, rights and
+ * alignment, applies the operation in its progress() and answers PUT_ACK,
+ * GET_RESP (payload sent straight from the region) or ATOMIC_RESP with a
+ * status; a refused PUT's payload is drained. A reply is sent only after the
+ * whole request frame has been read, so the initiator's request has left its
+ * send queue by then: it waits on a per-peer list, found by op id. When a
+ * region is deregistered, replies still queued from it get a copy of their
+ * payload (the memory may be freed at once) and a PUT landing in it is
+ * drained and refused. Atomics
+ * use the CPU's atomic instructions on the target word: they are atomic with
+ * respect to every peer's emulated atomics, and to the target's own threads
+ * only if those also use atomic instructions on that word; any other local
+ * access by the target is not coordinated with emulated operations.
+ *
+ * Failure. One function, tcp_peer_fail(), handles a dead or misbehaving
+ * peer: every request involving it completes with the status, later posts
+ * fail at once, the socket is closed, and one message is logged naming the
+ * peer, the local rank and what we were doing (logged at warning level and
+ * kept for the next post when nothing was pending). EOF or reset without a
+ * GOODBYE is PEER_FAILED; a GOODBYE carries the closer's reason (an error is
+ * passed on as is, OK becomes PEER_FAILED "closed the connection"); a bad
+ * header is PROTOCOL, and we send the peer a GOODBYE saying so. Messages
+ * already buffered from a failed peer can still be received. destroy() sends
+ * GOODBYE(reason) on each connection whose send queue is at a frame boundary
+ * (never the rest of a payload: the user's buffers may be gone), shuts down
+ * the write side and reads what has arrived, so that close() sends a FIN and
+ * not a reset that could destroy the GOODBYE in flight.
+ */
+#ifndef RCOMM_TCP_H
+#define RCOMM_TCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "transports/tcp/tcp_frame.h"
+#include "transports/transport.h"
+
+#define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
+#define TCP_COPY_MAX (8 * 1024)   /* receives this small may be staged */
+#define TCP_BATCH 64              /* frames per sendmsg() */
+#define TCP_ERRMSG 256
+
+typedef struct tcp_tp tcp_tp_t;
+
+/* A frame on a peer's send queue. Requests are inside a tcp_op_t; replies are
+ * a malloc'd tcp_reply_t (tcp_type_is_reply tells which). */
+typedef struct tcp_txf {
+    struct tcp_txf *next;
+    const void *payload; /* hdr.len bytes */
+    tcp_hdr_t hdr;
+} tcp_txf_t;
+
+typedef enum {
+    TCP_OP_SEND,
+    TCP_OP_RECV,
+    TCP_OP_PUT,
+    TCP_OP_GET,
+    TCP_OP_FADD,
+    TCP_OP_CSWAP,
+} tcp_op_kind_t;
+
+/* The transport's view of a request (in rcomm_tp_req_t.priv). */
+typedef struct tcp_op {
+    tcp_txf_t tx;        /* sends and one-sided requests */
+    struct tcp_op *next; /* posted, waiting or done list */
+    void *buf;           /* receive / get destination */
+    size_t cap;          /* its size */
+    uint64_t tag;        /* receive */
+    int32_t peer;
+    int32_t status; /* reported when the done list drains */
+    uint8_t kind;   /* tcp_op_kind_t */
+} tcp_op_t;
+
+_Static_assert(sizeof(tcp_op_t) <= RCOMM_TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
+
+typedef struct tcp_reply {
+    tcp_txf_t tx;
+    rcomm_tp_mr_t *mr; /* GET_RESP reading from this region, until detached */
+    void *copy;        /* payload copied out when the region is deregistered */
+} tcp_reply_t;
+
+/* An unexpected message small enough to buffer. */
+typedef struct tcp_unexp {
+    struct tcp_unexp *next;
+    uint64_t tag;
+    rcomm_env_t env;
+    size_t len;
+    unsigned char data[];
+} tcp_unexp_t;
+
+struct rcomm_tp_mr {
+    tcp_tp_t *tp;
+    uint64_t key;
+    char *base;
+    size_t len;
+    unsigned access;
+};
+
+typedef struct {
+    tcp_txf_t *head, *tail;
+} tcp_txq_t;
+typedef struct {
+    tcp_op_t *head, *tail;
+} tcp_opq_t;
+typedef struct {
+    tcp_unexp_t *head, *tail;
+} tcp_uxq_t;
+
+/* Singly linked FIFOs: any of the above. */
+#define TCP_FIFO_PUSH(q, e)                                                              \
+    do {                                                                                 \
+        (e)->next = NULL;                                                                \
+        if ((q)->tail)                                                                   \
+            (q)->tail->next = (e);                                                       \
+        else                                                                             \
+            (q)->head = (e);                                                             \
+        (q)->tail = (e);                                                                 \
+    } while (0)
+/* Remove the head (which must exist). */
+#define TCP_FIFO_POP(q)                                                                  \
+    do {                                                                                 \
+        if (!((q)->head = (q)->head->next))                                              \
+            (q)->tail = NULL;                                                            \
+    } while (0)
+/* Unlink e, whose predecessor is prev (NULL at the head). */
+#define TCP_FIFO_UNLINK(q, prev, e)                                                      \
+    do {                                                                                 \
+        if (prev)                                                                        \
+            (prev)->next = (e)->next;                                                    \
+        else                                                                             \
+            (q)->head = (e)->next;                                                       \
+        if ((q)->tail == (e))                                                            \
+            (q)->tail = (prev);                                                          \
+    } while (0)
+
+typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
+
+/* Receive state of one connection. */
+typedef struct {
+    uint8_t state;     /* tcp_rx_state_t */
+    tcp_hdr_t hdr;     /* frame being received */
+    uint64_t off;      /* payload bytes received so far */
+    char *dst;         /* where they go; NULL = read and discard */
+    tcp_op_t *op;      /* SEND: matched receive; GET_RESP: the get */
+    tcp_unexp_t *ux;   /* SEND: buffer of an unexpected message */
+    rcomm_tp_mr_t *mr; /* PUT: target region */
+} tcp_rx_t;
+
+typedef struct tcp_peer {
+    int fd; /* -1 before connect and after failure */
+    int rank;
+    uint32_t events;       /* registered epoll events */
+    rcomm_status_t failed; /* RCOMM_OK while healthy */
+    bool fail_logged;      /* failmsg went out through rcomm_err */
+    bool tx_listed;        /* in tp->txlist */
+    bool tx_blocked;       /* socket full: waiting for EPOLLOUT */
+    bool kick;             /* staged bytes to process without waiting for epoll */
+    bool goodbye;          /* it closed with a GOODBYE */
+
+    tcp_txq_t txq;
+    size_t tx_off; /* bytes of txq.head already written */
+
+    tcp_opq_t posted;  /* receives, posting order */
+    tcp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
+    tcp_uxq_t unexp;   /* buffered unexpected messages, arrival order */
+    unsigned nbig;     /* posted receives and gets larger than TCP_COPY_MAX */
+
+    tcp_rx_t rx;
+    char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
+    uint32_t stage_head, stage_tail;
+
+    char failmsg[TCP_ERRMSG];
+    char bye[TCP_BYE_TEXT_MAX + 1]; /* the message of its GOODBYE */
+} tcp_peer_t;
+
+typedef struct {
+    rcomm_tp_mr_t *mr;
+    uint32_t gen;
+} tcp_mr_slot_t;
+
+struct tcp_tp {
+    rcomm_tp_t base;
+    size_t bufsize; /* cfg->tcp_bufsize */
+    size_t eager;   /* cfg->tcp_eager */
+    int timeout_ms;
+    tcp_addr_t addr; /* published */
+    char host[64];
+    int listen_fd;
+    int epfd;
+    bool connect_called;
+    bool connected; /* connect() succeeded */
+    bool warned_bufsize;
+    tcp_peer_t *peers; /* [size]; ours unused */
+
+    int *txlist; /* peers with queued frames and room to write */
+    int ntx;
+    int nkick;        /* peers with kick set */
+    tcp_opq_t done;   /* completed, not yet reported */
+    uint64_t next_id; /* one-sided op ids */
+    int hot;          /* peer of the latest receive-type post, -1 = none */
+    bool hot_hit;     /* the last direct read of it found data */
+    unsigned skips;   /* epoll_wait calls skipped in a row */
+
+    tcp_mr_slot_t *mrs;
+    uint32_t nmrs;
+};
+
+static inline tcp_tp_t *tcp_tp(rcomm_tp_t *tp)
+{
+    return (tcp_tp_t *)tp;
+}
+
+static inline tcp_op_t *tcp_op(rcomm_tp_req_t *req)
+{
+    return (tcp_op_t *)req->priv;
+}
+
+static inline rcomm_tp_req_t *tcp_req(tcp_op_t *op)
+{
+    return (rcomm_tp_req_t *)((char *)op - offsetof(rcomm_tp_req_t, priv));
+}
+
+/* tcp_conn.c */
+rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host);
+rcomm_status_t tcp_connect(rcomm_tp_t *tp, const void *const *addrs, const size_t *lens);
+/* TCP_NODELAY, SO_SNDBUF/SO_RCVBUF, O_NONBLOCK. */
+rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
+
+/* tcp_progress.c */
+rcomm_status_t tcp_progress(rcomm_tp_t *tp, int timeout_ms);
+/* Arguments every post checks: OK or INVALID_ARG (logged). */
+rcomm_status_t tcp_post_args(tcp_tp_t *tp, int peer, const void *req, const char *what);
+/* The same, then whether peer has failed (reported as this post's error). */
+rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);
+void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f);
+void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status);
+void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p);
+void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+/* Close p's socket: GOODBYE(reason) first if the stream is at a frame
+ * boundary. For destroy and for failures we decided. */
+void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason,
+                    const char *why);
+void tcp_drop_txq(tcp_peer_t *p);
+
+/* tcp_rx.c */
+/* Read from p's socket and handle whatever frames are complete. */
+void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p);
+/* Checks every header read from a socket; HELLO only during the handshake.
+ * Returns 0, or -1 with what is wrong in why. */
+int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len);
+/* Count a posted receive or get of len bytes toward choosing how to read. */
+void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta);
+rcomm_status_t tcp_isend(rcomm_tp_t *tp, int peer, uint64_t tag, const rcomm_env_t *env,
+                         const void *buf, size_t len, rcomm_tp_req_t *req);
+rcomm_status_t tcp_irecv(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
+                         rcomm_tp_req_t *req);
+rcomm_status_t tcp_cancel(rcomm_tp_t *tp, rcomm_tp_req_t *req);
+
+/* tcp_onesided.c */
+rcomm_status_t tcp_put(rcomm_tp_t *tp, int peer, const void *buf, size_t len,
+                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
+rcomm_status_t tcp_get(rcomm_tp_t *tp, int peer, void *buf, size_t len,
+                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
+rcomm_status_t tcp_fetch_add(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
+                             uint64_t raddr, uint64_t add, rcomm_tp_req_t *req);
+rcomm_status_t tcp_compare_swap(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
+                                uint64_t raddr, uint64_t compare, uint64_t swap,
+                                rcomm_tp_req_t *req);
+/* A one-sided header arrived from p (in p->rx.hdr): set up its payload. */
+void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p);
+/* Its payload is complete: apply, reply or complete. */
+void tcp_rma_end(tcp_tp_t *tp, tcp_peer_t *p);
+/* A region is going away: stop reading from or writing into it. */
+void tcp_rma_forget(tcp_tp_t *tp, rcomm_tp_mr_t *mr);
+void tcp_reply_free(tcp_reply_t *r);
+
+#endif /* RCOMM_TCP_H */

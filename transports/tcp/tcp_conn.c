@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP transport: listening, the full-mesh connect with its handshake, and the
+ * options of every data socket. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "transports/tcp/tcp.h"
+
+/* Handshake state of one socket during connect(). */
+typedef struct {
+    int fd;       /* -1: not dialing now */
+    int rank;     /* dialed rank; -1 for an accepted, unidentified socket */
+    bool dialing; /* nonblocking connect() in flight */
+    size_t got;   /* bytes of in received */
+    tcp_hdr_t in;
+    uint64_t retry_ns; /* next dial attempt */
+    unsigned backoff_ms;
+    char why[96]; /* last reason a dial failed, for the timeout error */
+} tcp_hs_t;
+
+static void addr_to_sockaddr(const tcp_addr_t *a, struct sockaddr_storage *ss,
+                             socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == 4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(a->port);
+        memcpy(&in->sin_addr, a->ip, 4);
+        *len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        memcpy(&in6->sin6_addr, a->ip, 16);
+        *len = sizeof(*in6);
+    }
+}
+
+static void addr_format(const tcp_addr_t *a, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->ip, ip, sizeof(ip));
+    snprintf(buf, len, a->family == 4 ? "%s:%u" : "[%s]:%u", ip, a->port);
+}
+
+static void warn_bufsize(tcp_tp_t *tp, int fd, int opt, const char *name)
+{
+    int val = 0;
+    socklen_t l = sizeof(val);
+
+    /* Linux reports twice what was set; less means net.core.*mem_max cut it. */
+    if (getsockopt(fd, SOL_SOCKET, opt, &val, &l) == 0 && (size_t)val / 2 < tp->bufsize &&
+        !tp->warned_bufsize) {
+        tp->warned_bufsize = true;
+        rcomm_log(RCOMM_LOG_WARN,
+                  "rank %d: %s is %d bytes, not RCOMM_TCP_BUFSIZE=%zu: raise "
+                  "net.core.rmem_max / wmem_max",
+                  tp->base.rank, name, val / 2, tp->bufsize);
+    }
+}
+
+rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd)
+{
+    int one = 1, buf = tp->bufsize > (size_t)1 << 30 ? 1 << 30 : (int)tp->bufsize;
+    int fl = fcntl(fd, F_GETFL);
+
+    /* Fixed buffers: autotuned ones start small and stall on delayed ACKs. */
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 || fl < 0 ||
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return rcomm_err_sys("rank %d: setting up a TCP socket", tp->base.rank);
+    warn_bufsize(tp, fd, SO_SNDBUF, "SO_SNDBUF");
+    warn_bufsize(tp, fd, SO_RCVBUF, "SO_RCVBUF");
+    return RCOMM_OK;
+}
+
+rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    rcomm_status_t st;
+    int rc, fd;
+
+    if ((rc = getaddrinfo(host, "0", &hints, &ai)) != 0)
+        return rcomm_err(RCOMM_ERR_CONFIG, "rank %d: cannot resolve host '%s': %s",
+                         tp->base.rank, host, gai_strerror(rc));
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(ai);
+        return rcomm_err_sys("rank %d: socket()", tp->base.rank);
+    }
+    /* Accepted sockets inherit the buffer sizes, and with them the window
+     * scale negotiated in the SYN. */
+    if ((st = tcp_sock_setup(tp, fd)) != RCOMM_OK)
+        goto close_fd;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        /* The published address may not be local (NAT): listen everywhere. */
+        if (errno != EADDRNOTAVAIL) {
+            st = rcomm_err_sys("rank %d: bind to %s", tp->base.rank, host);
+            goto close_fd;
+        }
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_ANY);
+        else
+            ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_any;
+        if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0) {
+            st = rcomm_err_sys("rank %d: bind to the wildcard address", tp->base.rank);
+            goto close_fd;
+        }
+    }
+    if (listen(fd, tp->base.size < 128 ? 128 : tp->base.size) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        st = rcomm_err_sys("rank %d: listen on %s", tp->base.rank, host);
+        goto close_fd;
+    }
+    memset(&tp->addr, 0, sizeof(tp->addr));
+    tp->addr.version = TCP_ADDR_VERSION;
+    if (ai->ai_family == AF_INET) {
+        tp->addr.family = 4;
+        memcpy(tp->addr.ip, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+        tp->addr.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else {
+        tp->addr.family = 6;
+        memcpy(tp->addr.ip, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+        tp->addr.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    freeaddrinfo(ai);
+    tp->listen_fd = fd;
+    return RCOMM_OK;
+close_fd:
+    close(fd);
+    freeaddrinfo(ai);
+    return st;
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+static rcomm_status_t parse_addrs(tcp_tp_t *tp, const void *const *addrs,
+                                  const size_t *lens, tcp_addr_t *out)
+{
+    for (int r = 0; r < tp->base.size; r++) {
+        if (!addrs[r] || lens[r] != TCP_ADDR_LEN)
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "rank %d: tcp connect: address of rank %d is %zu bytes, "
+                             "expected %d",
+                             tp->base.rank, r, addrs[r] ? lens[r] : 0, TCP_ADDR_LEN);
+        memcpy(&out[r], addrs[r], TCP_ADDR_LEN);
+        if (out[r].version != TCP_ADDR_VERSION ||
+            (out[r].family != 4 && out[r].family != 6))
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "rank %d: tcp connect: address of rank %d has version %u "
+                             "family %u (expected version %d, family 4 or 6)",
+                             tp->base.rank, r, out[r].version, out[r].family,
+                             TCP_ADDR_VERSION);
+    }
+    return RCOMM_OK;
+}
+
+static void hello_init(tcp_tp_t *tp, tcp_hdr_t *h, int dst, unsigned flags, tcp_rej_t rej)
+{
+    tcp_hdr_init(h, TCP_HELLO, 0);
+    h->flags = (uint16_t)flags;
+    h->status = rej == TCP_REJ_OK ? RCOMM_OK : RCOMM_ERR_BOOTSTRAP;
+    h->detail = rej;
+    h->u.hello.src = tp->base.rank;
+    h->u.hello.size = rej == TCP_REJ_VERSION ? TCP_VERSION : tp->base.size;
+    h->u.hello.dst = dst;
+}
+
+/* A 64-byte frame into an empty socket buffer: never partial in practice,
+ * and a handshake that cannot write it is treated as broken. */
+static int hello_send(const tcp_hdr_t *h, int fd)
+{
+    return send(fd, h, TCP_HDR_LEN, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)TCP_HDR_LEN
+               ? 0
+               : -1;
+}
+
+/* Read what is there of hs->in. Returns 1 when complete, 0 for more, -1 on
+ * EOF or error. */
+static int hello_recv(tcp_hs_t *hs)
+{
+    ssize_t n =
+        recv(hs->fd, (char *)&hs->in + hs->got, TCP_HDR_LEN - hs->got, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0)
+        return -1;
+    hs->got += (size_t)n;
+    return hs->got == TCP_HDR_LEN;
+}
+
+static const char *rej_text(tcp_rej_t rej, const tcp_hdr_t *h, char *buf, size_t len)
+{
+    switch (rej) {
+    case TCP_REJ_VERSION:
+        snprintf(buf, len, "it speaks protocol version %d", h->u.hello.size);
+        break;
+    case TCP_REJ_SIZE:
+        snprintf(buf, len, "its communicator has %d ranks", h->u.hello.size);
+        break;
+    case TCP_REJ_DST: snprintf(buf, len, "it is not the rank we meant"); break;
+    case TCP_REJ_SRC: snprintf(buf, len, "it does not accept that rank"); break;
+    case TCP_REJ_DUP: snprintf(buf, len, "that rank is already connected"); break;
+    default: snprintf(buf, len, "reason %d", (int)rej); break;
+    }
+    return buf;
+}
+
+/* The acceptor's side: a complete HELLO arrived on an anonymous socket.
+ * Returns the peer's rank, or -1 after answering (when it speaks our
+ * protocol) and describing the refusal in reject. */
+static int hello_accept(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
+{
+    const tcp_hdr_t *h = &hs->in;
+    tcp_rej_t rej = TCP_REJ_OK;
+    tcp_hdr_t ack;
+    char why[128];
+
+    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0) {
+        if (h->magic == TCP_MAGIC && h->version != TCP_VERSION)
+            rej = TCP_REJ_VERSION;
+    } else if (h->flags != 0) {
+        snprintf(why, sizeof(why), "HELLO with flags 0x%x", h->flags);
+    } else {
+        if (h->u.hello.size != tp->base.size)
+            rej = TCP_REJ_SIZE;
+        else if (h->u.hello.dst != tp->base.rank)
+            rej = TCP_REJ_DST;
+        else if (h->u.hello.src <= tp->base.rank || h->u.hello.src >= tp->base.size)
+            rej = TCP_REJ_SRC;
+        else if (tp->peers[h->u.hello.src].fd >= 0)
+            rej = TCP_REJ_DUP;
+        snprintf(why, sizeof(why), "it claims to be rank %d of %d dialing rank %d%s",
+                 h->u.hello.src, h->u.hello.size, h->u.hello.dst,
+                 rej == TCP_REJ_SIZE  ? ": wrong communicator size"
+                 : rej == TCP_REJ_DST ? ": meant for another rank"
+                 : rej == TCP_REJ_SRC ? ": that rank must accept us, not dial"
+                 : rej == TCP_REJ_DUP ? ": that rank is already connected"
+                                      : "");
+        if (rej == TCP_REJ_OK) {
+            hello_init(tp, &ack, h->u.hello.src, TCP_F_ACK, TCP_REJ_OK);
+            if (hello_send(&ack, hs->fd) == 0)
+                return h->u.hello.src;
+            snprintf(why, sizeof(why), "rank %d left during the handshake",
+                     h->u.hello.src);
+        }
+    }
+    if (rej != TCP_REJ_OK) {
+        hello_init(tp, &ack, h->u.hello.src, TCP_F_ACK, rej);
+        hello_send(&ack, hs->fd);
+    }
+    snprintf(reject, rlen, "refused a connection (%s)", why);
+    rcomm_log(RCOMM_LOG_WARN, "rank %d: %s", tp->base.rank, reject);
+    return -1;
+}
+
+/* The dialer's side: the acceptor answered. */
+static rcomm_status_t hello_check_ack(tcp_tp_t *tp, const tcp_hs_t *hs, const char *at)
+{
+    const tcp_hdr_t *h = &hs->in;
+    char why[128];
+
+    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 || !(h->flags & TCP_F_ACK))
+        return rcomm_err(RCOMM_ERR_PROTOCOL,
+                         "rank %d: the handshake answer from rank %d at %s is malformed "
+                         "(%s)",
+                         tp->base.rank, hs->rank, at, why[0] ? why : "no ACK flag");
+    if (h->status != RCOMM_OK)
+        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                         "rank %d: rank %d at %s refused our connection: %s",
+                         tp->base.rank, hs->rank, at,
+                         rej_text((tcp_rej_t)h->detail, h, why, sizeof(why)));
+    if (h->u.hello.src != hs->rank || h->u.hello.size != tp->base.size ||
+        h->u.hello.dst != tp->base.rank)
+        return rcomm_err(
+            RCOMM_ERR_BOOTSTRAP,
+            "rank %d: the process at %s, published as rank %d of %d, says it "
+            "is rank %d of %d (and that we are rank %d)",
+            tp->base.rank, at, hs->rank, tp->base.size, h->u.hello.src, h->u.hello.size,
+            h->u.hello.dst);
+    return RCOMM_OK;
+}
+
+static bool dial_retryable(int err)
+{
+    return err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH ||
+           err == ENETUNREACH || err == ECONNRESET || err == ECONNABORTED ||
+           err == EAGAIN || err == EPIPE;
+}
+
+static void dial_close(tcp_hs_t *hs, const char *why, uint64_t now)
+{
+    close(hs->fd);
+    hs->fd = -1;
+    hs->dialing = false;
+    hs->got = 0;
+    snprintf(hs->why, sizeof(hs->why), "%s", why);
+    hs->retry_ns = now + (uint64_t)hs->backoff_ms * 1000000u;
+    hs->backoff_ms = hs->backoff_ms >= 100 ? 200 : hs->backoff_ms * 2;
+}
+
+static rcomm_status_t dial_start(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a,
+                                 uint64_t now)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    rcomm_status_t st;
+
+    addr_to_sockaddr(a, &ss, &sl);
+    hs->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (hs->fd < 0)
+        return rcomm_err_sys("rank %d: socket() to dial rank %d", tp->base.rank,
+                             hs->rank);
+    if ((st = tcp_sock_setup(tp, hs->fd)) != RCOMM_OK) {
+        close(hs->fd);
+        hs->fd = -1;
+        return st;
+    }
+    hs->dialing = true;
+    if (connect(hs->fd, (struct sockaddr *)&ss, sl) == 0 || errno == EINPROGRESS)
+        return RCOMM_OK;
+    if (!dial_retryable(errno))
+        return rcomm_err_sys("rank %d: connect to rank %d", tp->base.rank, hs->rank);
+    dial_close(hs, strerror(errno), now);
+    return RCOMM_OK;
+}
+
+/* A dialing socket is writable or readable. */
+static rcomm_status_t dial_event(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a,
+                                 uint64_t now)
+{
+    char at[64];
+    tcp_hdr_t hello;
+    int err = 0, rc;
+    socklen_t l = sizeof(err);
+
+    addr_format(a, at, sizeof(at));
+    if (hs->dialing) {
+        getsockopt(hs->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+        if (err) {
+            if (!dial_retryable(err)) {
+                errno = err;
+                return rcomm_err_sys("rank %d: connect to rank %d at %s", tp->base.rank,
+                                     hs->rank, at);
+            }
+            dial_close(hs, strerror(err), now);
+            return RCOMM_OK;
+        }
+        hs->dialing = false;
+        hello_init(tp, &hello, hs->rank, 0, TCP_REJ_OK);
+        if (hello_send(&hello, hs->fd) != 0)
+            dial_close(hs, "connection broke before the handshake", now);
+        return RCOMM_OK;
+    }
+    if ((rc = hello_recv(hs)) < 0)
+        dial_close(hs, "closed without answering the handshake", now);
+    if (rc <= 0)
+        return RCOMM_OK;
+    return hello_check_ack(tp, hs, at);
+}
+
+static rcomm_status_t connect_timeout(tcp_tp_t *tp, const tcp_hs_t *dial,
+                                      const tcp_addr_t *addrs, const char *reject)
+{
+    char list[384], at[64];
+    size_t n = 0;
+    int missing = 0;
+
+    list[0] = '\0';
+    for (int r = 0; r < tp->base.size && n + 100 < sizeof(list); r++) {
+        if (r == tp->base.rank || tp->peers[r].fd >= 0)
+            continue;
+        if (r < tp->base.rank) {
+            addr_format(&addrs[r], at, sizeof(at));
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%srank %d at %s (%s)",
+                                  missing ? ", " : "", r, at,
+                                  dial[r].why[0] ? dial[r].why : "no answer");
+        } else {
+            n += (size_t)snprintf(list + n, sizeof(list) - n,
+                                  "%srank %d (never connected to us)",
+                                  missing ? ", " : "", r);
+        }
+        missing++;
+    }
+    return rcomm_err(RCOMM_ERR_TIMEOUT,
+                     "rank %d: tcp connect timed out after %d ms; %d peer(s) missing: "
+                     "%s%s%s",
+                     tp->base.rank, tp->timeout_ms, missing, list,
+                     reject[0] ? "; last refused: " : "", reject);
+}
+
+/* Sockets of the handshake, polled together. */
+typedef struct {
+    struct pollfd *pfd;
+    tcp_hs_t **hs; /* NULL entry = the listening socket */
+    int n;
+} hs_poll_t;
+
+static void hs_poll_add(hs_poll_t *hp, int fd, short events, tcp_hs_t *hs)
+{
+    hp->pfd[hp->n] = (struct pollfd){.fd = fd, .events = events};
+    hp->hs[hp->n++] = hs;
+}
+
+/* Dial the lower ranks, accept the higher ones, until all are connected or
+ * the deadline passes. Returns with the handshake sockets closed. */
+static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *dial,
+                           tcp_hs_t *anon, int capanon, hs_poll_t *hp)
+{
+    int me = tp->base.rank, missing = tp->base.size - 1, nanon = 0;
+    uint64_t now = rcomm_now_ns(), deadline = now + (uint64_t)tp->timeout_ms * 1000000u;
+    char reject[160] = "";
+    rcomm_status_t st = RCOMM_OK;
+
+    for (int r = 0; r < tp->base.size; r++)
+        dial[r] = (tcp_hs_t){.fd = -1, .rank = r, .backoff_ms = 5};
+    while (missing > 0 && st == RCOMM_OK) {
+        uint64_t wake = deadline;
+        int n;
+
+        now = rcomm_now_ns();
+        if (now >= deadline) {
+            st = connect_timeout(tp, dial, peer_addr, reject);
+            break;
+        }
+        hp->n = 0;
+        hs_poll_add(hp, tp->listen_fd, POLLIN, NULL);
+        for (int r = 0; r < me && st == RCOMM_OK; r++) {
+            tcp_hs_t *hs = &dial[r];
+            if (tp->peers[r].fd >= 0)
+                continue;
+            if (hs->fd < 0 && hs->retry_ns <= now)
+                st = dial_start(tp, hs, &peer_addr[r], now);
+            if (hs->fd >= 0)
+                hs_poll_add(hp, hs->fd, hs->dialing ? POLLOUT : POLLIN, hs);
+            else if (hs->retry_ns < wake)
+                wake = hs->retry_ns;
+        }
+        for (int i = 0; i < nanon; i++)
+            hs_poll_add(hp, anon[i].fd, POLLIN, &anon[i]);
+        if (st != RCOMM_OK)
+            break;
+        n = poll(hp->pfd, (nfds_t)hp->n, (int)((wake - now + 999999) / 1000000));
+        if (n < 0 && errno != EINTR) {
+            st = rcomm_err_sys("rank %d: tcp connect: poll", me);
+            break;
+        }
+        now = rcomm_now_ns();
+        for (int i = 0; i < hp->n && n > 0 && st == RCOMM_OK; i++) {
+            tcp_hs_t *hs = hp->hs[i];
+            int fd, rc, r;
+
+            if (!hp->pfd[i].revents)
+                continue;
+            if (!hs) { /* the listening socket */
+                while (nanon < capanon &&
+                       (fd = accept4(tp->listen_fd, NULL, NULL,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+                    anon[nanon++] = (tcp_hs_t){.fd = fd, .rank = -1};
+            } else if (hs->rank >= 0) { /* we dialed it */
+                st = dial_event(tp, hs, &peer_addr[hs->rank], now);
+                if (st == RCOMM_OK && hs->fd >= 0 && hs->got == TCP_HDR_LEN) {
+                    tp->peers[hs->rank].fd = hs->fd;
+                    hs->fd = -1;
+                    missing--;
+                }
+            } else if ((rc = hello_recv(hs)) != 0) { /* accepted: its HELLO */
+                if (rc > 0 && (r = hello_accept(tp, hs, reject, sizeof(reject))) >= 0 &&
+                    (st = tcp_sock_setup(tp, hs->fd)) == RCOMM_OK) {
+                    tp->peers[r].fd = hs->fd;
+                    missing--;
+                } else {
+                    close(hs->fd);
+                }
+                hs->fd = -1; /* compacted below */
+            }
+        }
+        for (int i = 0; i < nanon;)
+            if (anon[i].fd < 0)
+                anon[i] = anon[--nanon];
+            else
+                i++;
+    }
+    for (int r = 0; r < tp->base.size; r++)
+        if (dial[r].fd >= 0)
+            close(dial[r].fd);
+    for (int i = 0; i < nanon; i++)
+        close(anon[i].fd);
+    return st;
+}
+
+/* Every peer is connected: switch to the data path. */
+static rcomm_status_t mesh_ready(tcp_tp_t *tp)
+{
+    close(tp->listen_fd);
+    tp->listen_fd = -1;
+    for (int r = 0; r < tp->base.size; r++) {
+        tcp_peer_t *p = &tp->peers[r];
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+        if (r == tp->base.rank)
+            continue;
+        if (!(p->stage = malloc(TCP_STAGE_LEN)))
+            return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
+                             tp->base.rank);
+        if (epoll_ctl(tp->epfd, EPOLL_CTL_ADD, p->fd, &ev) != 0)
+            return rcomm_err_sys("rank %d: epoll_ctl for rank %d", tp->base.rank, r);
+        p->events = EPOLLIN;
+    }
+    tp->connected = true;
+    return RCOMM_OK;
+}
+
+rcomm_status_t tcp_connect(rcomm_tp_t *base, const void *const *addrs, const size_t *lens)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    int size = base->size, capanon = size + 8;
+    tcp_addr_t *peer_addr;
+    tcp_hs_t *dial, *anon;
+    hs_poll_t hp;
+    rcomm_status_t st;
+
+    if (tp->connect_called || !addrs || !lens)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp connect: %s", base->rank,
+                         tp->connect_called ? "called twice" : "addrs or lens is NULL");
+    tp->connect_called = true;
+    peer_addr = calloc((size_t)size, sizeof(*peer_addr));
+    dial = calloc((size_t)size, sizeof(*dial));
+    anon = calloc((size_t)capanon, sizeof(*anon));
+    hp = (hs_poll_t){calloc((size_t)(size + capanon + 1), sizeof(*hp.pfd)),
+                     calloc((size_t)(size + capanon + 1), sizeof(*hp.hs)), 0};
+    if (!peer_addr || !dial || !anon || !hp.pfd || !hp.hs)
+        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
+                       base->rank);
+    else if ((st = parse_addrs(tp, addrs, lens, peer_addr)) == RCOMM_OK &&
+             (st = mesh(tp, peer_addr, dial, anon, capanon, &hp)) == RCOMM_OK)
+        st = mesh_ready(tp);
+    free(hp.pfd);
+    free(hp.hs);
+    free(anon);
+    free(dial);
+    free(peer_addr);
+    return st;
+}

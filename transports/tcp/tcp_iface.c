@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP transport: the ops table, the life cycle of an instance, and the
+ * region table of one-sided operations. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "transports/tcp/tcp.h"
+
+static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **out)
+{
+    const char *host;
+    rcomm_status_t st;
+    tcp_tp_t *tp;
+
+    if (!params || !out || !params->cfg || params->size < 1 || params->rank < 0 ||
+        params->rank >= params->size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp create: %s",
+                         !params || !out ? "params or tp is NULL"
+                         : !params->cfg  ? "params->cfg is NULL"
+                                         : "rank is not in [0, size)");
+    if (!(tp = calloc(1, sizeof(*tp))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
+                         params->rank);
+    tp->base = (rcomm_tp_t){.ops = &rcomm_tcp_ops,
+                            .rank = params->rank,
+                            .size = params->size,
+                            .on_unexpected = params->on_unexpected,
+                            .unexpected_arg = params->unexpected_arg};
+    tp->bufsize = params->cfg->tcp_bufsize;
+    tp->eager = params->cfg->tcp_eager;
+    tp->timeout_ms = params->timeout_ms;
+    tp->listen_fd = -1;
+    tp->hot = -1;
+    tp->peers = calloc((size_t)params->size, sizeof(*tp->peers));
+    tp->txlist = calloc((size_t)params->size, sizeof(*tp->txlist));
+    if (!tp->peers || !tp->txlist) {
+        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
+                       params->rank);
+        goto free_tp;
+    }
+    for (int r = 0; r < params->size; r++) {
+        tp->peers[r].fd = -1;
+        tp->peers[r].rank = r;
+    }
+    if ((tp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        st = rcomm_err_sys("rank %d: tcp create: epoll_create1", params->rank);
+        goto free_tp;
+    }
+    host = params->host && *params->host ? params->host
+           : params->cfg->host[0]        ? params->cfg->host
+                                         : "127.0.0.1";
+    if ((st = tcp_listen(tp, host)) != RCOMM_OK)
+        goto close_epoll;
+    *out = &tp->base;
+    return RCOMM_OK;
+close_epoll:
+    close(tp->epfd);
+free_tp:
+    free(tp->txlist);
+    free(tp->peers);
+    free(tp);
+    return st;
+}
+
+static rcomm_status_t tcp_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
+{
+    if (!base || !buf || !len || *len < TCP_ADDR_LEN)
+        return rcomm_err(
+            RCOMM_ERR_INVALID_ARG, "tcp local_addr: %s (the address takes %d bytes)",
+            !base || !buf || !len ? "tp, buf or len is NULL" : "buffer too small",
+            TCP_ADDR_LEN);
+    memcpy(buf, &tcp_tp(base)->addr, TCP_ADDR_LEN);
+    *len = TCP_ADDR_LEN;
+    return RCOMM_OK;
+}
+
+static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+
+    if (!tp)
+        return;
+    for (int r = 0; r < base->size; r++) {
+        tcp_peer_t *p = &tp->peers[r];
+        tcp_unexp_t *ux;
+        tcp_peer_close(tp, p, reason, why);
+        tcp_drop_txq(p);
+        while ((ux = p->unexp.head)) {
+            TCP_FIFO_POP(&p->unexp);
+            free(ux);
+        }
+        free(p->rx.ux);
+        free(p->stage);
+    }
+    if (tp->listen_fd >= 0)
+        close(tp->listen_fd);
+    close(tp->epfd);
+    for (uint32_t i = 0; i < tp->nmrs; i++)
+        free(tp->mrs[i].mr);
+    free(tp->mrs);
+    free(tp->txlist);
+    free(tp->peers);
+    free(tp);
+}
+
+/* ---- regions ------------------------------------------------------------ */
+
+static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
+                                  unsigned access, rcomm_tp_mr_t **out)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    unsigned all = RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE | RCOMM_TP_REMOTE_ATOMIC;
+    rcomm_tp_mr_t *mr;
+    uint32_t slot;
+
+    if (!tp || !out || (!addr && len) || (access & ~all))
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_reg: %s",
+                         !tp || !out     ? "tp or mr is NULL"
+                         : access & ~all ? "unknown access bits"
+                                         : "addr is NULL");
+    /* Slots are reused; the generation in the key tells old keys apart. */
+    for (slot = 0; slot < tp->nmrs && tp->mrs[slot].mr; slot++)
+        ;
+    if (slot == tp->nmrs) {
+        uint32_t n = tp->nmrs ? 2 * tp->nmrs : 8;
+        tcp_mr_slot_t *s = realloc(tp->mrs, n * sizeof(*s));
+        if (!s)
+            return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
+                             base->rank);
+        memset(s + tp->nmrs, 0, (n - tp->nmrs) * sizeof(*s));
+        tp->mrs = s;
+        tp->nmrs = n;
+    }
+    if (!(mr = malloc(sizeof(*mr))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
+                         base->rank);
+    *mr = (rcomm_tp_mr_t){.tp = tp,
+                          .base = addr,
+                          .len = len,
+                          .access = access,
+                          .key = (uint64_t)++tp->mrs[slot].gen << 32 | (slot + 1)};
+    tp->mrs[slot].mr = mr;
+    *out = mr;
+    return RCOMM_OK;
+}
+
+static rcomm_status_t tcp_mem_rkey(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rkey)
+{
+    if (!mr || !rkey)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_rkey: %s is NULL",
+                         !mr ? "mr" : "rkey");
+    *rkey =
+        (rcomm_tp_rkey_t){.addr = (uintptr_t)mr->base, .len = mr->len, .key = mr->key};
+    return RCOMM_OK;
+}
+
+static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *mr)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    uint32_t slot = mr ? (uint32_t)mr->key - 1 : 0;
+
+    if (!tp || !mr || slot >= tp->nmrs || tp->mrs[slot].mr != mr)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_dereg: %s",
+                         !tp || !mr ? "tp or mr is NULL"
+                                    : "not a region of this transport");
+    tcp_rma_forget(tp, mr);
+    tp->mrs[slot].mr = NULL;
+    free(mr);
+    return RCOMM_OK;
+}
+
+const rcomm_tp_ops_t rcomm_tcp_ops = {
+    .size = sizeof(rcomm_tp_ops_t),
+    .name = "tcp",
+    .create = tcp_create,
+    .local_addr = tcp_local_addr,
+    .connect = tcp_connect,
+    .destroy = tcp_destroy,
+    .isend = tcp_isend,
+    .irecv = tcp_irecv,
+    .cancel = tcp_cancel,
+    .mem_reg = tcp_mem_reg,
+    .mem_rkey = tcp_mem_rkey,
+    .mem_dereg = tcp_mem_dereg,
+    .put = tcp_put,
+    .get = tcp_get,
+    .fetch_add = tcp_fetch_add,
+    .compare_swap = tcp_compare_swap,
+    .progress = tcp_progress,
+};

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP transport: the progress engine (epoll loop, send queues, completion
+ * reporting) and peer failure. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "transports/tcp/tcp.h"
+
+#define TCP_EVENTS 64
+/* A spinning caller (timeout 0) that is reading its hot peer directly checks
+ * the other sockets through epoll only once in this many calls. */
+#define TCP_EPOLL_EVERY 8
+
+void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    uint32_t ev =
+        (p->rx.state != TCP_RX_PARKED ? EPOLLIN : 0) | (p->tx_blocked ? EPOLLOUT : 0);
+    struct epoll_event e = {.events = ev, .data.ptr = p};
+
+    if (p->fd < 0 || ev == p->events)
+        return;
+    if (epoll_ctl(tp->epfd, EPOLL_CTL_MOD, p->fd, &e) != 0) {
+        tcp_peer_fail(tp, p, RCOMM_ERR_SYSTEM,
+                      "cannot watch the connection to rank %d: epoll_ctl: %s", p->rank,
+                      strerror(errno));
+        return;
+    }
+    p->events = ev;
+}
+
+void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
+{
+    op->status = status;
+    TCP_FIFO_PUSH(&tp->done, op);
+}
+
+/* Report completions. Unlinked first, so a callback may repost its request. */
+static void drain_done(tcp_tp_t *tp)
+{
+    tcp_op_t *op;
+
+    while ((op = tp->done.head)) {
+        rcomm_tp_req_t *req = tcp_req(op);
+        TCP_FIFO_POP(&tp->done);
+        req->status = (rcomm_status_t)op->status;
+        if (req->cb)
+            req->cb(req);
+    }
+}
+
+/* error.h can only set the thread's last error by logging, or prepend to it
+ * quietly (127 characters at a time): build the message from its end. */
+static void set_error_quietly(const char *msg)
+{
+    size_t n = strlen(msg);
+
+    rcomm_err_clear();
+    while (n > 0) {
+        size_t k = n > 120 ? 120 : n;
+        rcomm_err_prefix("%.*s", (int)k, msg + n - k);
+        n -= k;
+    }
+}
+
+/* A post to a failed peer: its failure is logged once, then only becomes
+ * the thread's last error again. */
+static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
+{
+    char msg[TCP_ERRMSG + 64];
+
+    snprintf(msg, sizeof(msg), "%s rank %d: %s", what, p->rank, p->failmsg);
+    if (!p->fail_logged) {
+        p->fail_logged = true;
+        return rcomm_err(p->failed, "%s", msg);
+    }
+    set_error_quietly(msg);
+    return p->failed;
+}
+
+rcomm_status_t tcp_post_args(tcp_tp_t *tp, int peer, const void *req, const char *what)
+{
+    if (!tp->connected || !req || peer < 0 || peer >= tp->base.size ||
+        peer == tp->base.rank)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp->base.rank,
+                         what, peer,
+                         !tp->connected          ? "the transport is not connected"
+                         : !req                  ? "req is NULL"
+                         : peer == tp->base.rank ? "a rank cannot post to itself"
+                                                 : "no such rank");
+    return RCOMM_OK;
+}
+
+rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
+{
+    rcomm_status_t st = tcp_post_args(tp, peer, req, what);
+
+    if (st == RCOMM_OK && tp->peers[peer].failed != RCOMM_OK)
+        st = report_failed(tp, &tp->peers[peer], what);
+    return st;
+}
+
+void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
+{
+    TCP_FIFO_PUSH(&p->txq, f);
+    if (!p->tx_listed && !p->tx_blocked) {
+        p->tx_listed = true;
+        tp->txlist[tp->ntx++] = p->rank;
+    }
+}
+
+/* A frame has left completely. */
+static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
+{
+    tcp_op_t *op = (tcp_op_t *)f;
+
+    if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_PUT || f->hdr.type == TCP_GET_RESP)
+        tp->base.stats.bytes_sent += f->hdr.len;
+    if (tcp_type_is_reply(f->hdr.type)) {
+        tcp_reply_free((tcp_reply_t *)f);
+    } else if (f->hdr.type == TCP_SEND) {
+        tp->base.stats.messages_sent++;
+        tcp_complete(tp, op, RCOMM_OK);
+    } else {
+        /* The reply can only come after the target read all of this. */
+        TCP_FIFO_PUSH(&p->waiting, op);
+    }
+}
+
+/* Write as much of p's queue as the socket takes, many frames per call. */
+static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    while (p->txq.head && !p->tx_blocked && p->fd >= 0) {
+        struct iovec iov[2 * TCP_BATCH];
+        struct msghdr msg = {.msg_iov = iov};
+        size_t skip = p->tx_off, total = 0;
+        ssize_t n;
+        int nf = 0;
+
+        for (tcp_txf_t *f = p->txq.head; f && nf < TCP_BATCH; f = f->next, nf++) {
+            size_t poff = skip > TCP_HDR_LEN ? skip - TCP_HDR_LEN : 0;
+            if (skip < TCP_HDR_LEN)
+                iov[msg.msg_iovlen++] =
+                    (struct iovec){(char *)&f->hdr + skip, TCP_HDR_LEN - skip};
+            if (f->hdr.len > poff)
+                iov[msg.msg_iovlen++] =
+                    (struct iovec){(char *)f->payload + poff, f->hdr.len - poff};
+            total += TCP_HDR_LEN + f->hdr.len - skip;
+            skip = 0;
+        }
+        n = sendmsg(p->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                p->tx_blocked = true;
+                break;
+            }
+            /* A GOODBYE waiting in our receive buffer explains this better. */
+            {
+                int err = errno;
+                if (p->rx.state != TCP_RX_PARKED)
+                    tcp_rx_run(tp, p);
+                tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
+                              "connection to rank %d lost while sending (%s): it "
+                              "exited or crashed",
+                              p->rank, strerror(err));
+            }
+            return;
+        }
+        if ((size_t)n < total) /* the socket is full: skip the EAGAIN round */
+            p->tx_blocked = true;
+        while (n > 0) {
+            tcp_txf_t *f = p->txq.head;
+            size_t left = TCP_HDR_LEN + f->hdr.len - p->tx_off;
+            if ((size_t)n < left) {
+                p->tx_off += (size_t)n;
+                break;
+            }
+            n -= (ssize_t)left;
+            p->tx_off = 0;
+            TCP_FIFO_POP(&p->txq);
+            frame_sent(tp, p, f);
+        }
+    }
+    tcp_update_events(tp, p);
+}
+
+static void tx_flush_all(tcp_tp_t *tp)
+{
+    /* Flushing may queue frames for peers appended behind i: ntx is reread. */
+    for (int i = 0; i < tp->ntx; i++) {
+        tcp_peer_t *p = &tp->peers[tp->txlist[i]];
+        p->tx_listed = false;
+        tx_flush(tp, p);
+    }
+    tp->ntx = 0;
+}
+
+static bool expecting(const tcp_peer_t *p)
+{
+    return p->fd >= 0 && p->rx.state != TCP_RX_PARKED &&
+           (p->posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
+}
+
+static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
+{
+    if (p->fd < 0) /* failed earlier in this batch */
+        return;
+    if (ev & EPOLLOUT) {
+        p->tx_blocked = false;
+        tx_flush(tp, p);
+    }
+    if (p->fd < 0 || !(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
+    if (p->rx.state != TCP_RX_PARKED) {
+        tcp_rx_run(tp, p);
+    } else {
+        /* Parked: not reading, so only a reset can wake us. */
+        int err = 0;
+        socklen_t l = sizeof(err);
+        getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+        tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
+                      "connection to rank %d lost (%s) while its %llu-byte message "
+                      "for tag 0x%llx waited for a receive: it exited or crashed",
+                      p->rank, err ? strerror(err) : "hang-up",
+                      (unsigned long long)p->rx.hdr.len,
+                      (unsigned long long)p->rx.hdr.u.msg.tag);
+    }
+}
+
+rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    struct epoll_event ev[TCP_EVENTS];
+    bool tried = false, busy;
+    int n;
+
+    if (!tp->connected)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp progress before connect",
+                         base->rank);
+    tx_flush_all(tp);
+    for (int r = 0; tp->nkick > 0 && r < base->size; r++)
+        if (tp->peers[r].kick)
+            tcp_rx_run(tp, &tp->peers[r]);
+    /* The peer we last posted a receive for usually has the data: read it
+     * directly rather than asking epoll first. A blocking call does so only
+     * while that keeps paying off. */
+    busy = tp->done.head != NULL;
+    if (!busy && tp->hot >= 0 && (timeout_ms == 0 || tp->hot_hit) &&
+        expecting(&tp->peers[tp->hot])) {
+        tried = true;
+        tcp_rx_run(tp, &tp->peers[tp->hot]);
+        busy = tp->hot_hit = tp->done.head != NULL;
+    }
+    if ((busy || (tried && timeout_ms == 0)) && ++tp->skips < TCP_EPOLL_EVERY) {
+        n = 0;
+    } else {
+        tp->skips = 0;
+        n = epoll_wait(tp->epfd, ev, TCP_EVENTS, busy ? 0 : timeout_ms);
+        if (n < 0 && errno != EINTR)
+            return rcomm_err_sys("rank %d: epoll_wait", base->rank);
+    }
+    for (int i = 0; i < n; i++)
+        handle_event(tp, ev[i].data.ptr, ev[i].events);
+    tx_flush_all(tp); /* replies queued by the frames just read */
+    drain_done(tp);
+    return RCOMM_OK;
+}
+
+/* ---- failure ------------------------------------------------------------ */
+
+static unsigned fail_ops(tcp_tp_t *tp, tcp_opq_t *q, rcomm_status_t status)
+{
+    unsigned n = 0;
+    tcp_op_t *op;
+
+    while ((op = q->head)) {
+        TCP_FIFO_POP(q);
+        tcp_complete(tp, op, status);
+        n++;
+    }
+    return n;
+}
+
+void tcp_drop_txq(tcp_peer_t *p)
+{
+    tcp_txf_t *f;
+
+    while ((f = p->txq.head)) {
+        TCP_FIFO_POP(&p->txq);
+        if (tcp_type_is_reply(f->hdr.type))
+            tcp_reply_free((tcp_reply_t *)f);
+    }
+    p->tx_off = 0;
+}
+
+void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason,
+                    const char *why)
+{
+    size_t wlen = why && reason != RCOMM_OK ? strnlen(why, TCP_BYE_TEXT_MAX) : 0;
+
+    if (p->fd < 0)
+        return;
+    /* Mid-frame, a GOODBYE would land inside the payload: the peer will see
+     * a truncated frame and EOF instead. */
+    if (p->tx_off == 0) {
+        tcp_hdr_t h;
+        struct iovec iov[2] = {{&h, TCP_HDR_LEN}, {(void *)why, wlen}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = wlen ? 2 : 1};
+        tcp_hdr_init(&h, TCP_GOODBYE, wlen);
+        h.status = reason;
+        (void)sendmsg(p->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    shutdown(p->fd, SHUT_WR);
+    /* Unread bytes would make close() send a reset, which can destroy the
+     * GOODBYE before the peer reads it. Take what is already there. */
+    if (p->stage)
+        for (int i = 0; i < 64; i++)
+            if (recv(p->fd, p->stage, TCP_STAGE_LEN, MSG_DONTWAIT) <= 0)
+                break;
+    close(p->fd);
+    p->fd = -1;
+}
+
+void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const char *fmt,
+                   ...)
+{
+    unsigned nrecv, nsend = 0, nrma;
+    char cause[TCP_ERRMSG - 32];
+    tcp_txf_t *f;
+    va_list ap;
+
+    if (p->failed != RCOMM_OK)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof(cause), fmt, ap);
+    va_end(ap);
+    p->failed = status;
+
+    nrecv = fail_ops(tp, &p->posted, status);
+    nrma = fail_ops(tp, &p->waiting, status);
+    if (p->rx.op) { /* a receive or get that was landing */
+        *(p->rx.op->kind == TCP_OP_RECV ? &nrecv : &nrma) += 1;
+        tcp_complete(tp, p->rx.op, status);
+    }
+    while ((f = p->txq.head)) {
+        TCP_FIFO_POP(&p->txq);
+        if (tcp_type_is_reply(f->hdr.type)) {
+            tcp_reply_free((tcp_reply_t *)f);
+        } else {
+            tcp_complete(tp, (tcp_op_t *)f, status);
+            *(f->hdr.type == TCP_SEND ? &nsend : &nrma) += 1;
+        }
+    }
+    free(p->rx.ux);
+    p->rx = (tcp_rx_t){.state = TCP_RX_HDR};
+    p->nbig = 0;
+    if (p->kick) {
+        p->kick = false;
+        tp->nkick--;
+    }
+    tcp_peer_close(tp, p, status, cause);
+    p->tx_off = 0;
+    p->tx_blocked = false;
+    free(p->stage);
+    p->stage = NULL;
+    p->stage_head = p->stage_tail = 0;
+
+    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
+             tp->base.rank);
+    if (nrecv + nsend + nrma > 0) {
+        p->fail_logged = true;
+        rcomm_err(status,
+                  "%s [seen by rank %d; failed %u receive(s), %u send(s), "
+                  "%u one-sided op(s)]",
+                  cause, tp->base.rank, nrecv, nsend, nrma);
+    } else {
+        /* Nothing was waiting: a normal close is no news, and a loss is
+         * reported as an error by the next post to this peer. */
+        rcomm_log(p->goodbye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
+                                                                : RCOMM_LOG_WARN,
+                  "%s", p->failmsg);
+    }
+}

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* TCP transport: the receive state machine, header validation, and two-sided
+ * messages (isend, irecv, matching, unexpected and parked messages, cancel). */
+#include <byteswap.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/error.h"
+#include "transports/tcp/tcp.h"
+
+int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)
+{
+    why[0] = '\0';
+    if (h->magic != TCP_MAGIC)
+        snprintf(why, len, "bad magic 0x%08x (expected 0x%08x%s)", h->magic, TCP_MAGIC,
+                 h->magic == bswap_32(TCP_MAGIC) ? ": the peer has the other byte order"
+                                                 : "");
+    else if (h->version != TCP_VERSION)
+        snprintf(why, len, "protocol version %u (ours is %u)", h->version, TCP_VERSION);
+    else if (handshake ? h->type != TCP_HELLO
+                       : h->type == TCP_HELLO || h->type == 0 || h->type >= TCP_TYPE_END)
+        snprintf(why, len, "unexpected frame type %u (%s)%s", h->type,
+                 tcp_type_name(h->type), handshake ? " in the handshake" : "");
+    else if (h->flags & ~(handshake ? TCP_F_ACK : 0u))
+        snprintf(why, len, "unknown flags 0x%x in a %s frame", h->flags,
+                 tcp_type_name(h->type));
+    else if (h->len > TCP_MAX_PAYLOAD)
+        snprintf(why, len, "absurd payload length %llu in a %s frame",
+                 (unsigned long long)h->len, tcp_type_name(h->type));
+    else if (h->type == TCP_GOODBYE && h->len > TCP_BYE_TEXT_MAX)
+        snprintf(why, len, "GOODBYE with a %llu-byte message (at most %d)",
+                 (unsigned long long)h->len, TCP_BYE_TEXT_MAX);
+    else if (h->len != 0 && !tcp_type_has_payload(h->type))
+        snprintf(why, len, "%s frame with %llu payload bytes (it has none)",
+                 tcp_type_name(h->type), (unsigned long long)h->len);
+    return why[0] ? -1 : 0;
+}
+
+void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta)
+{
+    if (len > TCP_COPY_MAX)
+        p->nbig += (unsigned)delta;
+}
+
+/* Small traffic expected: read greedily into the staging buffer. Otherwise
+ * read one header at a time, so no large payload lands in staging. */
+static bool rx_greedy(const tcp_peer_t *p)
+{
+    return p->nbig == 0 && (p->posted.head || p->waiting.head);
+}
+
+static void posted_unlink(tcp_peer_t *p, tcp_op_t *prev, tcp_op_t *op)
+{
+    TCP_FIFO_UNLINK(&p->posted, prev, op);
+    tcp_rx_expect(p, op->cap, -1);
+}
+
+static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
+{
+    for (tcp_op_t *op = p->posted.head, *prev = NULL; op; prev = op, op = op->next)
+        if (op->tag == tag) {
+            posted_unlink(p, prev, op);
+            return op;
+        }
+    return NULL;
+}
+
+/* The request still gets the sender's envelope and length: the caller may
+ * explain the size from them (the collective layer reports a mismatch). */
+static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
+                     uint64_t len, const void *env)
+{
+    rcomm_tp_req_t *req = tcp_req(op);
+
+    memcpy(&req->env, env, sizeof(req->env));
+    req->len = (size_t)len;
+    tcp_complete(tp, op,
+                 rcomm_err(RCOMM_ERR_PROTOCOL,
+                           "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive "
+                           "posted for %zu",
+                           tp->base.rank, p->rank, (unsigned long long)len,
+                           (unsigned long long)tag, op->cap));
+}
+
+/* A buffered unexpected message meets its receive. */
+static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
+{
+    rcomm_tp_req_t *req = tcp_req(op);
+
+    if (ux->len > op->cap) {
+        too_long(tp, p, op, ux->tag, ux->len, &ux->env);
+    } else {
+        if (ux->len)
+            memcpy(op->buf, ux->data, ux->len);
+        tp->base.stats.bytes_copied += ux->len;
+        req->len = ux->len;
+        req->env = ux->env;
+        tcp_complete(tp, op, RCOMM_OK);
+    }
+    free(ux);
+}
+
+/* The SEND in rx.hdr goes to op. */
+static void rx_land(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op)
+{
+    p->rx.state = TCP_RX_BODY;
+    if (p->rx.hdr.len > op->cap) { /* fail it, read the payload into nowhere */
+        too_long(tp, p, op, p->rx.hdr.u.msg.tag, p->rx.hdr.len, p->rx.hdr.u.msg.env);
+        return;
+    }
+    p->rx.op = op;
+    p->rx.dst = op->buf;
+}
+
+static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    const tcp_hdr_t *h = &p->rx.hdr;
+    tcp_op_t *op = posted_take(p, h->u.msg.tag);
+    tcp_unexp_t *ux;
+
+    if (op) {
+        rx_land(tp, p, op);
+        return;
+    }
+    if (tp->base.on_unexpected)
+        tp->base.on_unexpected(tp->base.unexpected_arg, p->rank, h->u.msg.tag,
+                               (const rcomm_env_t *)h->u.msg.env, h->len);
+    if (h->len > tp->eager) { /* wait for the receive: zero copy, no memory */
+        p->rx.state = TCP_RX_PARKED;
+        tcp_update_events(tp, p);
+        return;
+    }
+    if (!(ux = malloc(sizeof(*ux) + h->len))) {
+        tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
+                      "no memory to buffer a %llu-byte message from rank %d",
+                      (unsigned long long)h->len, p->rank);
+        return;
+    }
+    ux->tag = h->u.msg.tag;
+    ux->len = h->len;
+    memcpy(&ux->env, h->u.msg.env, sizeof(ux->env));
+    p->rx.ux = ux;
+    p->rx.dst = (char *)ux->data;
+    p->rx.state = TCP_RX_BODY;
+}
+
+static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    tcp_unexp_t *ux = p->rx.ux;
+    tcp_op_t *op = p->rx.op;
+
+    tp->base.stats.messages_received++;
+    tp->base.stats.bytes_received += p->rx.hdr.len;
+    if (op) {
+        rcomm_tp_req_t *req = tcp_req(op);
+        req->len = p->rx.hdr.len;
+        memcpy(&req->env, p->rx.hdr.u.msg.env, sizeof(req->env));
+        tcp_complete(tp, op, RCOMM_OK);
+    } else if (ux) {
+        /* A receive posted while it was arriving is the first in line. */
+        if ((op = posted_take(p, ux->tag)))
+            ux_deliver(tp, p, ux, op);
+        else
+            TCP_FIFO_PUSH(&p->unexp, ux);
+    }
+}
+
+/* The GOODBYE and its message (in p->bye) have arrived. */
+static void rx_goodbye(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    int32_t st = p->rx.hdr.status;
+
+    p->goodbye = true;
+    p->bye[p->rx.hdr.len] = '\0';
+    if (st == RCOMM_OK)
+        tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
+                      "peer rank %d closed the connection (it exited or destroyed its "
+                      "communicator)",
+                      p->rank);
+    else if (st < 0 && st > -100)
+        tcp_peer_fail(tp, p, (rcomm_status_t)st, "peer rank %d failed: %s", p->rank,
+                      p->bye[0] ? p->bye : rcomm_strerror((rcomm_status_t)st));
+    else
+        tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
+                      "rank %d sent a malformed frame: GOODBYE with status %d", p->rank,
+                      st);
+}
+
+/* A complete header is in rx.hdr: decide where its payload goes. */
+static void rx_header(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    char why[128];
+    tcp_rx_t *rx = &p->rx;
+
+    if (tcp_hdr_check(&rx->hdr, false, why, sizeof(why)) != 0) {
+        tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL, "rank %d sent a malformed frame: %s",
+                      p->rank, why);
+        return;
+    }
+    rx->off = 0;
+    rx->dst = NULL;
+    rx->op = NULL;
+    rx->ux = NULL;
+    rx->mr = NULL;
+    rx->state = TCP_RX_BODY;
+    if (rx->hdr.type == TCP_SEND) {
+        rx_send_begin(tp, p);
+    } else if (rx->hdr.type == TCP_GOODBYE) {
+        rx->dst = p->bye;
+        if (rx->hdr.len == 0)
+            rx_goodbye(tp, p);
+    } else
+        tcp_rma_begin(tp, p);
+}
+
+static void rx_frame_end(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    if (p->rx.hdr.type == TCP_SEND)
+        rx_send_end(tp, p);
+    else if (p->rx.hdr.type == TCP_GOODBYE)
+        rx_goodbye(tp, p);
+    else
+        tcp_rma_end(tp, p);
+    if (p->fd >= 0) {
+        p->rx.state = TCP_RX_HDR;
+        p->rx.op = NULL;
+        p->rx.ux = NULL;
+        p->rx.mr = NULL;
+    }
+}
+
+/* EOF or an error on a read. Returns true if the peer is gone. */
+static bool rx_lost(tcp_tp_t *tp, tcp_peer_t *p, ssize_t n)
+{
+    bool mid = p->rx.state == TCP_RX_BODY || p->stage_tail > p->stage_head;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return false;
+    tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
+                  "connection to rank %d lost%s%s%s: it exited or crashed", p->rank,
+                  mid ? " in the middle of a frame" : " while receiving",
+                  n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+    return true;
+}
+
+/* Read more header bytes into staging. Returns bytes read, 0 if none now,
+ * -1 if the peer is gone. */
+static ssize_t rx_read_stage(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    uint32_t have = p->stage_tail - p->stage_head;
+    size_t want;
+    ssize_t n;
+
+    memmove(p->stage, p->stage + p->stage_head, have);
+    p->stage_head = 0;
+    p->stage_tail = have;
+    want = rx_greedy(p) ? TCP_STAGE_LEN - have : TCP_HDR_LEN - have;
+    n = recv(p->fd, p->stage + have, want, MSG_DONTWAIT);
+    if (n > 0) {
+        p->stage_tail += (uint32_t)n;
+        return (size_t)n < want ? n : -2; /* -2: full read, there may be more */
+    }
+    return rx_lost(tp, p, n) ? -1 : 0;
+}
+
+/* Read payload straight into its destination, and the next header (or, when
+ * greedy, the next small frames) behind it in the same call. */
+static ssize_t rx_read_body(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    tcp_rx_t *rx = &p->rx;
+    uint64_t left = rx->hdr.len - rx->off;
+    struct iovec iov[2];
+    size_t want;
+    int niov = 1;
+    ssize_t n;
+
+    p->stage_head = p->stage_tail = 0;
+    if (rx->dst) {
+        iov[0] = (struct iovec){rx->dst + rx->off, left};
+        iov[1] = (struct iovec){p->stage, rx_greedy(p) ? TCP_STAGE_LEN : TCP_HDR_LEN};
+        niov = 2;
+    } else { /* discarding: staging is scratch */
+        iov[0] = (struct iovec){p->stage, left < TCP_STAGE_LEN ? left : TCP_STAGE_LEN};
+    }
+    want = iov[0].iov_len + (niov > 1 ? iov[1].iov_len : 0);
+    n = readv(p->fd, iov, niov);
+    if (n <= 0)
+        return rx_lost(tp, p, n) ? -1 : 0;
+    if ((size_t)n > iov[0].iov_len) {
+        p->stage_tail = (uint32_t)((size_t)n - iov[0].iov_len);
+        rx->off += iov[0].iov_len;
+    } else {
+        rx->off += (size_t)n;
+    }
+    return (size_t)n < want ? n : -2;
+}
+
+void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    tcp_rx_t *rx = &p->rx;
+    bool drained = false; /* a read came back short: the socket is empty */
+    ssize_t n;
+
+    if (p->kick) {
+        p->kick = false;
+        tp->nkick--;
+    }
+    while (p->fd >= 0 && rx->state != TCP_RX_PARKED) {
+        uint32_t have = p->stage_tail - p->stage_head;
+
+        if (rx->state == TCP_RX_HDR) {
+            if (have >= TCP_HDR_LEN) {
+                memcpy(&rx->hdr, p->stage + p->stage_head, TCP_HDR_LEN);
+                p->stage_head += TCP_HDR_LEN;
+                rx_header(tp, p);
+                continue;
+            }
+            if (drained || (n = rx_read_stage(tp, p)) == 0 || n == -1)
+                return;
+            drained = n > 0;
+        } else if (rx->off == rx->hdr.len) {
+            rx_frame_end(tp, p);
+        } else if (have > 0) { /* payload bytes that came in with a header */
+            uint64_t k = rx->hdr.len - rx->off < have ? rx->hdr.len - rx->off : have;
+            if (rx->dst) {
+                memcpy(rx->dst + rx->off, p->stage + p->stage_head, k);
+                /* a buffered message is counted when delivered */
+                if (!rx->ux && rx->hdr.type != TCP_GOODBYE)
+                    tp->base.stats.bytes_copied += k;
+            }
+            p->stage_head += (uint32_t)k;
+            rx->off += k;
+        } else {
+            if (drained || (n = rx_read_body(tp, p)) == 0 || n == -1)
+                return;
+            drained = n > 0;
+        }
+    }
+}
+
+/* ---- posting ------------------------------------------------------------ */
+
+rcomm_status_t tcp_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_env_t *env,
+                         const void *buf, size_t len, rcomm_tp_req_t *req)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    rcomm_status_t st = tcp_post_check(tp, peer, req, "isend to");
+    tcp_op_t *op;
+
+    if (st != RCOMM_OK)
+        return st;
+    if ((!buf && len) || len > TCP_MAX_PAYLOAD)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: isend to rank %d: %s",
+                         base->rank, peer, !buf ? "buf is NULL" : "message too long");
+    op = tcp_op(req);
+    op->kind = TCP_OP_SEND;
+    op->peer = peer;
+    op->tx.payload = buf;
+    tcp_hdr_init(&op->tx.hdr, TCP_SEND, len);
+    op->tx.hdr.u.msg.tag = tag;
+    if (env)
+        memcpy(op->tx.hdr.u.msg.env, env, sizeof(*env));
+    req->status = RCOMM_INPROGRESS;
+    tcp_enqueue(tp, &tp->peers[peer], &op->tx);
+    return RCOMM_OK;
+}
+
+rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, size_t len,
+                         rcomm_tp_req_t *req)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    rcomm_status_t st = tcp_post_args(tp, peer, req, "irecv from");
+    tcp_peer_t *p;
+    tcp_op_t *op;
+
+    if (st != RCOMM_OK)
+        return st;
+    if (!buf && len)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rank %d: irecv from rank %d: buf is NULL", base->rank, peer);
+    p = &tp->peers[peer];
+    op = tcp_op(req);
+    op->kind = TCP_OP_RECV;
+    op->peer = peer;
+    op->buf = buf;
+    op->cap = len;
+    op->tag = tag;
+    /* The oldest buffered message with this tag comes first: it arrived
+     * before a parked one, and may have arrived before the peer failed. */
+    for (tcp_unexp_t *ux = p->unexp.head, *prev = NULL; ux; prev = ux, ux = ux->next)
+        if (ux->tag == tag) {
+            TCP_FIFO_UNLINK(&p->unexp, prev, ux);
+            req->status = RCOMM_INPROGRESS;
+            ux_deliver(tp, p, ux, op);
+            return RCOMM_OK;
+        }
+    if ((st = tcp_post_check(tp, peer, req, "irecv from")) != RCOMM_OK)
+        return st;
+    req->status = RCOMM_INPROGRESS;
+    tp->hot = peer;
+    if (p->rx.state == TCP_RX_PARKED && p->rx.hdr.u.msg.tag == tag) {
+        rx_land(tp, p, op);
+        tcp_update_events(tp, p);
+        /* Part of it may be staged already, which epoll will not report. */
+        if (!p->kick) {
+            p->kick = true;
+            tp->nkick++;
+        }
+        return RCOMM_OK;
+    }
+    TCP_FIFO_PUSH(&p->posted, op);
+    tcp_rx_expect(p, len, +1);
+    return RCOMM_OK;
+}
+
+rcomm_status_t tcp_cancel(rcomm_tp_t *base, rcomm_tp_req_t *req)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+    tcp_op_t *op = req ? tcp_op(req) : NULL;
+
+    /* Found by address, never by trusting the fields of req: it may be a
+     * request that was never posted. */
+    for (int r = 0; op && tp->peers && r < base->size; r++) {
+        tcp_peer_t *p = &tp->peers[r];
+        for (tcp_op_t *o = p->posted.head, *prev = NULL; o; prev = o, o = o->next)
+            if (o == op) {
+                posted_unlink(p, prev, o);
+                return RCOMM_OK;
+            }
+        if (p->rx.op == op)
+            return RCOMM_INPROGRESS;
+    }
+    for (tcp_op_t *o = tp->done.head; op && o; o = o->next)
+        if (o == op)
+            return RCOMM_INPROGRESS;
+    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
+                     base->rank);
+}
