@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Tunables: one table (config.c) gives each its RCOMM_* name, default and
+ * description; rcomm_config_load() fills this struct from the environment. */
+#ifndef RCOMM_CONFIG_H
+#define RCOMM_CONFIG_H
+
+#include <stddef.h>
+
+#include "rcomm.h"
+
+typedef struct {
+    double timeout_s;          /* RCOMM_TIMEOUT */
+    char transport[16];        /* RCOMM_TRANSPORT */
+    char host[64];             /* RCOMM_HOST */
+    int allreduce_algo;        /* RCOMM_ALLREDUCE_ALGO (rcomm_algo_t) */
+    size_t segment_size;       /* RCOMM_SEGMENT_SIZE */
+    size_t pipeline_depth;     /* RCOMM_PIPELINE_DEPTH */
+    size_t tcp_bufsize;        /* RCOMM_TCP_BUFSIZE */
+    size_t tcp_eager;          /* RCOMM_TCP_EAGER */
+    double spin_us;            /* RCOMM_SPIN_US */
+    double alpha_us;           /* RCOMM_ALPHA_US */
+    double beta_ns;            /* RCOMM_BETA_NS */
+    double gamma_ns;           /* RCOMM_GAMMA_NS */
+    int log_level;             /* RCOMM_LOG_LEVEL */
+} rcomm_config_t;
+
+/* Defaults overridden by the environment. A malformed value is an
+ * RCOMM_ERR_CONFIG naming the variable and the value. */
+rcomm_status_t rcomm_config_load(rcomm_config_t *cfg);
+
+/* RCOMM_LOG_LEVEL as read from the environment now (logging needs it before
+ * any communicator exists). */
+int rcomm_config_log_level(void);
+
+int rcomm_config_timeout_ms(const rcomm_config_t *cfg);
+
+#endif
