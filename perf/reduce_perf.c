@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * reduce_perf: throughput of the reduction kernels next to memcpy, in GB/s of
+ * output, best of -r runs over arrays of -s bytes (default 8 MiB, larger than
+ * the caches of this machine's cores). Out of place (dst = a op b) and in
+ * place (dst = dst op b), the two ways the collectives call them.
+ *   perf/reduce_perf [-s BYTES] [-r REPS]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reduce/reduce.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best time of reps runs of one kernel call (or memcpy when op < 0). */
+static double best(char *dst, const char *a, const char *b, size_t bytes,
+                   rcomm_dtype_t dt, int op, int reps)
+{
+    double t_best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        if (op < 0)
+            memcpy(dst, a, bytes);
+        else
+            rcomm_reduce(dst, a, b, bytes / rcomm_dtype_size(dt), dt, (rcomm_op_t)op);
+        double t = now() - t0;
+        t_best = t < t_best ? t : t_best;
+    }
+    return t_best;
+}
+
+int main(int argc, char **argv)
+{
+    size_t bytes = 8u << 20;
+    int reps = 30, c;
+    const struct {
+        rcomm_dtype_t dt;
+        rcomm_op_t op;
+    } cases[] = {{RCOMM_F32, RCOMM_SUM}, {RCOMM_F64, RCOMM_SUM}, {RCOMM_BF16, RCOMM_SUM},
+                 {RCOMM_F16, RCOMM_SUM}, {RCOMM_I32, RCOMM_MAX}, {RCOMM_I64, RCOMM_SUM},
+                 {RCOMM_U8, RCOMM_SUM},  {RCOMM_F32, RCOMM_PROD}};
+
+    while ((c = getopt(argc, argv, "s:r:h")) != -1) {
+        if (c == 's')
+            bytes = (size_t)strtoull(optarg, NULL, 0);
+        else if (c == 'r')
+            reps = atoi(optarg);
+        else {
+            fprintf(stderr, "usage: reduce_perf [-s BYTES] [-r REPS]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (bytes < 64 || reps < 1) {
+        fprintf(stderr, "reduce_perf: -s must be >= 64 and -r >= 1\n");
+        return 2;
+    }
+    char *a = malloc(bytes), *b = malloc(bytes), *d = malloc(bytes);
+    if (!a || !b || !d)
+        return 1;
+    memset(a, 1, bytes);
+    memset(b, 2, bytes);
+    memset(d, 0, bytes);
+    double mc = bytes / best(d, a, NULL, bytes, RCOMM_U8, -1, reps) / 1e9;
+    printf("# reduce_perf: %zu-byte arrays, best of %d\n", bytes, reps);
+    printf("# %-6s %-5s %12s %12s %10s\n", "type", "op", "out (GB/s)", "in-place",
+           "vs memcpy");
+    printf("  %-6s %-5s %12.2f %12s %10s\n", "memcpy", "", mc, "", "1.00");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(a, 0, bytes); /* zeros: valid values of every type, no NaN */
+        memset(b, 0, bytes);
+        double out = bytes / best(d, a, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
+        double inp = bytes / best(d, d, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
+        printf("  %-6s %-5s %12.2f %12.2f %10.2f\n", rcomm_dtype_name(cases[i].dt),
+               rcomm_op_name(cases[i].op), out, inp, out / mc);
+    }
+    free(a);
+    free(b);
+    free(d);
+    return 0;
+}
