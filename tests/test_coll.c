@@ -78,6 +78,28 @@ START_TEST(failure_modes)
 }
 END_TEST
 
+/* Ranks started by srun or mpirun carry only those launchers' variables
+ * (here set by hand: 3 processes, no rcomm-run). */
+static const char *launcher_vars[][2] = {{"SLURM_PROCID", "SLURM_NTASKS"},
+                                         {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"}};
+
+START_TEST(foreign_launchers)
+{
+    char cmd[1024];
+    int st;
+
+    snprintf(cmd, sizeof(cmd),
+             "port=$((20000 + $$ %% 30000)); pids=; for r in 0 1 2; do "
+             "env -u RCOMM_RANK -u RCOMM_SIZE %s=$r %s=3 RCOMM_ADDR=127.0.0.1:$port "
+             "RCOMM_TIMEOUT=20 timeout 120 %s/coll_fail badargs & pids=\"$pids $!\"; done; "
+             "rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc",
+             launcher_vars[_i][0], launcher_vars[_i][1], testdir());
+    fprintf(stderr, "+ %s\n", cmd);
+    st = system(cmd);
+    ck_assert_int_eq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("collectives");
@@ -90,6 +112,7 @@ int main(void)
     tcase_add_loop_test(conf, conformance, 0, 6);
     tcase_add_loop_test(conf, conformance_small_segments, 0, 6);
     tcase_add_loop_test(fail, failure_modes, 0, 16);
+    tcase_add_loop_test(fail, foreign_launchers, 0, 2);
     suite_add_tcase(s, conf);
     suite_add_tcase(s, fail);
     sr = srunner_create(s);

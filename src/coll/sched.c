@@ -223,6 +223,9 @@ void rcomm_slots_init(rcomm_slots_t *sl, rcomm_sched_t *s, size_t seg_bytes,
         n = RCOMM_MAX_SLOTS;
     if (need < n)
         n = need ? need : 1;
+    /* A small message needs a small slot, not a whole segment. */
+    if (seg_bytes > total_bytes)
+        seg_bytes = total_bytes;
     sl->n = (uint32_t)n;
     sl->next = 0;
     sl->bytes = seg_bytes;

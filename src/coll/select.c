@@ -2,8 +2,9 @@
 /*
  * Algorithm choice by an alpha-beta-gamma cost model: alpha is the latency of
  * one message, beta the time per byte on the wire, gamma the time per byte of
- * reduction (RCOMM_ALPHA_US, RCOMM_BETA_NS, RCOMM_GAMMA_NS; defaults measured
- * on loopback, see docs/PERFORMANCE.md). Each algorithm file states its cost;
+ * reduction (RCOMM_ALPHA_US, RCOMM_BETA_NS, RCOMM_GAMMA_NS; the defaults are
+ * rough loopback figures of the development machine, see docs/PERFORMANCE.md,
+ * and should be set for a real network). Each algorithm file states its cost;
  * the formulas here must match them.
  */
 #include "coll/coll.h"

@@ -149,6 +149,7 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
 {
     rcomm_comm_t *comm;
     rcomm_status_t st;
+    int old_log_rank;
 
     rcomm_err_clear();
     if (!out)
@@ -166,7 +167,7 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_comm_create: out of memory");
     comm->rank = rank;
     comm->size = size;
-    rcomm_log_set_rank(rank);
+    old_log_rank = rcomm_log_set_rank(rank);
     if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
     {
@@ -194,6 +195,7 @@ fail:
     rcomm_bootstrap_destroy(comm->bs);
     rcomm_health_free(comm);
     free(comm);
+    rcomm_log_set_rank(old_log_rank);
     return st;
 }
 

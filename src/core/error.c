@@ -41,7 +41,12 @@ const char *rcomm_last_error(void) { return last_error; }
 
 void rcomm_err_clear(void) { last_error[0] = '\0'; }
 
-void rcomm_log_set_rank(int rank) { log_rank = rank; }
+int rcomm_log_set_rank(int rank)
+{
+    int old = log_rank;
+    log_rank = rank;
+    return old;
+}
 
 static void vlog(int level, const char *fmt, va_list ap)
 {

@@ -14,8 +14,9 @@
 enum { RCOMM_LOG_NONE = 0, RCOMM_LOG_ERROR, RCOMM_LOG_WARN, RCOMM_LOG_INFO,
        RCOMM_LOG_DEBUG };
 
-/* The rank printed in log lines of this thread (-1 = unknown). */
-void rcomm_log_set_rank(int rank);
+/* The rank printed in log lines of this thread (-1 = unknown); returns the
+ * previous one so that a failed rcomm_comm_create can restore it. */
+int rcomm_log_set_rank(int rank);
 
 rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
