@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 rcomm_install_deps
 rcomm_build build
-echo "== 4-rank AllReduce over TCP on localhost (8 B .. 64 MiB)"
-build/rcomm-run -n 4 build/rcomm-allreduce-perf -b 8 -e 64M -f 8 -n 10 -w 3
+echo "== 4-rank AllReduce over TCP on localhost (16 B .. 64 MiB)"
+build/rcomm-run -n 4 build/rcomm-allreduce-perf -b 16 -e 64M -f 4 -n 10 -w 3
