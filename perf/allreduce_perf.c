@@ -14,14 +14,13 @@
  */
 #include <getopt.h>
 #include <stdint.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "rcomm.h"
-#include "reduce/reduce.h" /* f16/bf16 conversions for exact inputs */
+#include "perf/exact_inputs.h"
 
 typedef struct {
     size_t minb, maxb, factor;
@@ -137,53 +136,15 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Exact small-integer inputs (see tests/coll_check.c) as doubles. */
-static double input(int r, size_t i, rcomm_op_t op)
-{
-    switch (op) {
-    case RCOMM_PROD: return (i + (size_t)r) % 3 == 0 ? 2 : 1;
-    case RCOMM_MIN: case RCOMM_MAX: return (double)((i * 7 + (size_t)r * 13) % 23);
-    default: return (double)((i * 5 + (size_t)r * 3) % 9);
-    }
-}
-
-/* Exact for the small integers used here, and for their averages in the
- * type's own rounding. */
-static void put(void *b, size_t i, rcomm_dtype_t dt, double v)
-{
-    switch (dt) {
-    case RCOMM_F32: ((float *)b)[i] = (float)v; break;
-    case RCOMM_F64: ((double *)b)[i] = v; break;
-    case RCOMM_F16: ((uint16_t *)b)[i] = rcomm_f32_to_f16((float)v); break;
-    case RCOMM_BF16: ((uint16_t *)b)[i] = rcomm_f32_to_bf16((float)v); break;
-    case RCOMM_I32: ((int32_t *)b)[i] = (int32_t)v; break;
-    case RCOMM_I64: ((int64_t *)b)[i] = (int64_t)v; break;
-    default: ((uint8_t *)b)[i] = (uint8_t)(int64_t)v; break;
-    }
-}
-
-static size_t count_wrong(const void *got, size_t n, const opts_t *o, void *tmp)
+/* Elements that differ from the exact expected result. */
+static size_t count_wrong(const void *got, size_t n, const opts_t *o)
 {
     size_t es = rcomm_dtype_size(o->dtype), wrong = 0;
+    unsigned char want[8];
+
     for (size_t i = 0; i < n; i++) {
-        double acc = input(0, i, o->op);
-        for (int r = 1; r < size; r++) {
-            double x = input(r, i, o->op);
-            acc = o->op == RCOMM_PROD ? acc * x
-                  : o->op == RCOMM_MIN ? fmin(acc, x)
-                  : o->op == RCOMM_MAX ? fmax(acc, x)
-                                       : acc + x;
-        }
-        if (o->dtype == RCOMM_U8 && o->op != RCOMM_AVG)
-            acc = (double)(uint8_t)(int64_t)acc; /* wraps like the kernel */
-        if (o->op == RCOMM_AVG)
-            acc = o->dtype == RCOMM_F64 ? acc / size
-                  : (o->dtype == RCOMM_I32 || o->dtype == RCOMM_I64 || o->dtype == RCOMM_U8)
-                      ? floor(acc / size)
-                      : (double)((float)acc / (float)size);
-        put(tmp, 0, o->dtype, acc);
-        if (memcmp((const char *)got + i * es, tmp, es) != 0)
-            wrong++;
+        exact_expect(want, i, 0, o->op, o->dtype, size);
+        wrong += memcmp((const char *)got + i * es, want, es) != 0;
     }
     return wrong;
 }
@@ -225,16 +186,14 @@ static double time_it(const opts_t *o, const void *sbuf, void *rbuf, size_t n)
 static size_t check(const opts_t *o, void *sbuf, void *rbuf, size_t n, int in_place)
 {
     unsigned long long wrong;
-    unsigned char tmp[8];
 
     if (!o->check)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        put(sbuf, i, o->dtype, input(rank, i, o->op));
+    exact_fill(sbuf, n, rank, o->op, o->dtype);
     if (rcomm_allreduce_with(comm, in_place ? RCOMM_IN_PLACE : sbuf,
                              in_place ? sbuf : rbuf, n, o->dtype, o->op, o->algo))
         die("allreduce");
-    wrong = count_wrong(in_place ? sbuf : rbuf, n, o, tmp);
+    wrong = count_wrong(in_place ? sbuf : rbuf, n, o);
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &wrong, 1, RCOMM_I64, RCOMM_SUM))
         die("allreduce of #wrong");
     return (size_t)wrong;

@@ -18,87 +18,9 @@
 #include <unistd.h>
 
 #include "rcomm.h"
-#include "reduce/reduce.h"
+#include "perf/exact_inputs.h"
 
 static int rank, size, failures, cases;
-
-/* Input of rank r at element i for an op: small integers, exact everywhere. */
-static int64_t input(int r, size_t i, rcomm_op_t op, rcomm_dtype_t dt)
-{
-    int is_signed = dt != RCOMM_U8;
-
-    switch (op) {
-    case RCOMM_PROD: /* |product| <= 2^8 */
-        if (is_signed && (i + (size_t)r) % 5 == 0)
-            return -1;
-        return (i + (size_t)r) % 3 == 0 ? 2 : 1;
-    case RCOMM_MIN:
-    case RCOMM_MAX:
-        return (int64_t)((i * 7 + (size_t)r * 13) % 23) - (is_signed ? 11 : 0);
-    default: /* SUM, AVG: |sum| <= 8 * 4 */
-        return (int64_t)((i * 5 + (size_t)r * 3) % 9) - (is_signed ? 4 : 0);
-    }
-}
-
-/* Store value v (exact) as element i of a buffer of type dt. */
-static void put(void *buf, size_t i, rcomm_dtype_t dt, double v)
-{
-    switch (dt) {
-    case RCOMM_F32: ((float *)buf)[i] = (float)v; break;
-    case RCOMM_F64: ((double *)buf)[i] = v; break;
-    case RCOMM_F16: ((uint16_t *)buf)[i] = rcomm_f32_to_f16((float)v); break;
-    case RCOMM_BF16: ((uint16_t *)buf)[i] = rcomm_f32_to_bf16((float)v); break;
-    case RCOMM_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
-    case RCOMM_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
-    case RCOMM_U8: ((uint8_t *)buf)[i] = (uint8_t)(int64_t)v; break;
-    default: abort();
-    }
-}
-
-static double get(const void *buf, size_t i, rcomm_dtype_t dt)
-{
-    switch (dt) {
-    case RCOMM_F32: return ((const float *)buf)[i];
-    case RCOMM_F64: return ((const double *)buf)[i];
-    case RCOMM_F16: return rcomm_f16_to_f32(((const uint16_t *)buf)[i]);
-    case RCOMM_BF16: return rcomm_bf16_to_f32(((const uint16_t *)buf)[i]);
-    case RCOMM_I32: return ((const int32_t *)buf)[i];
-    case RCOMM_I64: return (double)((const int64_t *)buf)[i];
-    case RCOMM_U8: return ((const uint8_t *)buf)[i];
-    default: abort();
-    }
-}
-
-/* Expected reduction over all ranks of element i, stored into ref. */
-static void expect(void *ref, size_t i, size_t at, rcomm_op_t op, rcomm_dtype_t dt)
-{
-    int64_t acc = input(0, i, op, dt);
-    int is_float = dt == RCOMM_F32 || dt == RCOMM_F64 || dt == RCOMM_F16 ||
-                   dt == RCOMM_BF16;
-
-    for (int r = 1; r < size; r++) {
-        int64_t x = input(r, i, op, dt);
-        switch (op) {
-        case RCOMM_PROD: acc *= x; break;
-        case RCOMM_MIN: acc = x < acc ? x : acc; break;
-        case RCOMM_MAX: acc = x > acc ? x : acc; break;
-        default: acc += x; break;
-        }
-    }
-    if (dt == RCOMM_U8)
-        acc = (uint8_t)acc; /* u8 arithmetic wraps at every step */
-    if (op == RCOMM_AVG) {
-        if (!is_float) {
-            put(ref, at, dt, (double)(acc / size));
-        } else if (dt == RCOMM_F64) {
-            put(ref, at, dt, (double)acc / size);
-        } else { /* f32, f16, bf16 divide in f32 */
-            put(ref, at, dt, (double)((float)acc / (float)size));
-        }
-        return;
-    }
-    put(ref, at, dt, (double)acc);
-}
 
 static void fail(const char *what, size_t i, double got, double want)
 {
@@ -116,7 +38,7 @@ static int compare(const char *what, const void *got, const void *want, size_t n
     cases++;
     for (size_t i = 0; i < n; i++) {
         if (memcmp((const char *)got + i * es, (const char *)want + i * es, es) != 0) {
-            fail(what, i, get(got, i, dt), get(want, i, dt));
+            fail(what, i, exact_get(got, i, dt), exact_get(want, i, dt));
             return -1;
         }
     }
@@ -132,12 +54,6 @@ static void check_status(const char *what, rcomm_status_t st)
     }
 }
 
-static void fill_inputs(void *buf, size_t n, int r, rcomm_op_t op, rcomm_dtype_t dt)
-{
-    for (size_t i = 0; i < n; i++)
-        put(buf, i, dt, (double)input(r, i, op, dt));
-}
-
 static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
                            rcomm_op_t op, size_t n, int in_place)
 {
@@ -147,11 +63,11 @@ static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t 
 
     snprintf(what, sizeof(what), "allreduce %s %s %s count=%zu %s", rcomm_algo_name(algo),
              rcomm_dtype_name(dt), rcomm_op_name(op), n, in_place ? "in-place" : "out");
-    fill_inputs(send, n, rank, op, dt);
+    exact_fill(send, n, rank, op, dt);
     memcpy(orig, send, n * es);
     memset(recv, 0x5a, n * es);
     for (size_t i = 0; i < n; i++)
-        expect(ref, i, i, op, dt);
+        exact_expect(ref, i, i, op, dt, size);
     if (in_place) {
         check_status(what, rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op,
                                                 algo));
@@ -174,7 +90,7 @@ static void test_broadcast(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int r
 
     snprintf(what, sizeof(what), "broadcast %s count=%zu root=%d", rcomm_dtype_name(dt),
              n, root);
-    fill_inputs(ref, n, root, RCOMM_MIN, dt);
+    exact_fill(ref, n, root, RCOMM_MIN, dt);
     if (rank == root)
         memcpy(buf, ref, n * es);
     else
@@ -194,8 +110,8 @@ static void test_allgather(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int i
     snprintf(what, sizeof(what), "allgather %s count=%zu %s", rcomm_dtype_name(dt), n,
              in_place ? "in-place" : "out");
     for (int r = 0; r < size; r++)
-        fill_inputs(ref + (size_t)r * n * es, n, r, RCOMM_MIN, dt);
-    fill_inputs(send, n, rank, RCOMM_MIN, dt);
+        exact_fill(ref + (size_t)r * n * es, n, r, RCOMM_MIN, dt);
+    exact_fill(send, n, rank, RCOMM_MIN, dt);
     memset(recv, 0x5a, total * es);
     if (in_place) {
         memcpy(recv + (size_t)rank * n * es, send, n * es);
@@ -219,9 +135,9 @@ static void test_reduce_scatter(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t
     snprintf(what, sizeof(what), "reduce_scatter %s %s count=%zu %s",
              rcomm_dtype_name(dt), rcomm_op_name(op), n, in_place ? "in-place" : "out");
     /* Element j of the full vector is input j; block r is [r n, (r+1) n). */
-    fill_inputs(send, total, rank, op, dt);
+    exact_fill(send, total, rank, op, dt);
     for (size_t i = 0; i < n; i++)
-        expect(ref, (size_t)rank * n + i, i, op, dt);
+        exact_expect(ref, (size_t)rank * n + i, i, op, dt, size);
     if (in_place) {
         check_status(what, rcomm_reduce_scatter(comm, RCOMM_IN_PLACE, send, n, dt, op));
         compare(what, send + (size_t)rank * n * es, ref, n, dt);
@@ -279,7 +195,7 @@ static void test_nonblocking(rcomm_comm_t *comm)
 
     for (int k = 0; k < K; k++) {
         buf[k] = malloc(n * sizeof(float));
-        fill_inputs(buf[k], n, rank, RCOMM_SUM, RCOMM_F32);
+        exact_fill(buf[k], n, rank, RCOMM_SUM, RCOMM_F32);
         check_status("iallreduce", rcomm_iallreduce(comm, RCOMM_IN_PLACE, buf[k], n,
                                                     RCOMM_F32, RCOMM_SUM,
                                                     (rcomm_algo_t)(k % RCOMM_ALGO_COUNT),
@@ -291,7 +207,7 @@ static void test_nonblocking(rcomm_comm_t *comm)
     for (int k = K; k >= 0; k--)
         check_status("wait", rcomm_wait(req[k]));
     for (size_t i = 0; i < n; i++)
-        expect(ref, i, i, RCOMM_SUM, RCOMM_F32);
+        exact_expect(ref, i, i, RCOMM_SUM, RCOMM_F32, size);
     for (int k = 0; k < K; k++) {
         compare("nonblocking iallreduce", buf[k], ref, n, RCOMM_F32);
         free(buf[k]);
