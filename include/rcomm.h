@@ -137,6 +137,28 @@ typedef struct {
 } rcomm_stats_t;
 rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats);
 
+/* ---- Memory registration ------------------------------------------------ */
+
+/*
+ * Register a long-lived buffer (gradients, parameters) with the transport,
+ * once: collectives whose send and receive buffers lie inside registered
+ * memory move their large messages with no copy and no registration cost per
+ * call (verbs: RDMA straight between the buffers). Buffers not registered
+ * work too: the verbs transport registers them through a bounded cache
+ * (RCOMM_IB_REG_CACHE) that notices when memory is freed. On TCP this only
+ * validates and records the range. Not collective.
+ *
+ * The memory must stay allocated until rcomm_mem_deregister(). Errors:
+ * INVALID_ARG (NULL or zero length), NO_MEMORY (the locked-memory limit,
+ * with a hint naming RLIMIT_MEMLOCK), COMM_FAILED.
+ */
+typedef struct rcomm_mem rcomm_mem_t;
+rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
+                                  rcomm_mem_t **mem);
+/* No collective may be in flight on comm (INVALID_ARG otherwise). Handles
+ * still registered are released by rcomm_comm_destroy(). */
+rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem);
+
 /* ---- Collectives ------------------------------------------------------- */
 
 /* Pass as sendbuf for in-place operation. For allreduce, sendbuf == recvbuf

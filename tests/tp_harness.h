@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <check.h>
 #include <stdio.h>
 
 #include "core/config.h"
@@ -40,6 +41,7 @@ typedef struct {
     int absent; /* never started (-1 = none): gets the blob of absent_addr */
     void (*absent_addr)(tp_blob_t *blob);
     int timeout_ms; /* connect timeout; 0 = generous, and connect before fn */
+    int killed;     /* 1 + the rank that kills itself with SIGKILL; 0 = none */
 } tp_group_t;
 
 typedef struct {
@@ -63,6 +65,13 @@ struct tp_ctx {
 };
 
 void tp_run_group(const tp_group_t *g);
+
+/* The transport the conformance cases run over: set by main(). */
+extern const char *tp_transport;
+
+/* Conformance cases (tp_twosided.c, tp_onesided.c), for any transport. */
+void tp_add_twosided_tests(Suite *s);
+void tp_add_onesided_tests(Suite *s);
 
 /* ---- inside children ---- */
 

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Transport lookup by name: the one place that lists the transports built.
- * The verbs transport joins the table, under HAVE_VERBS (config.h), once it
- * exists: the configure check alone already defines HAVE_VERBS on hosts with
- * the ibverbs headers. */
+/* Transport lookup by name: the one place that lists the transports built
+ * (verbs when configure found libibverbs and librdmacm), and what every
+ * transport shares. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+#include "core/error.h"
 #include "transports/transport.h"
 
 static const rcomm_tp_ops_t *const transports[] = {
     &rcomm_tcp_ops,
+#ifdef HAVE_VERBS
+    &rcomm_verbs_ops,
+#endif
 };
 
 const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
@@ -19,4 +25,28 @@ const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
         if (strcmp(transports[i]->name, name) == 0)
             return transports[i];
     return NULL;
+}
+
+rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt,
+                                      ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!*logged) {
+        *logged = true;
+        return rcomm_err(status, "%s", msg);
+    }
+    return rcomm_err_quiet(status, "%s", msg);
+}
+
+rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
+                                     size_t cap)
+{
+    return rcomm_err(RCOMM_ERR_PROTOCOL,
+                     "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu",
+                     rank, peer, (unsigned long long)len, (unsigned long long)tag, cap);
 }

@@ -42,6 +42,7 @@
 #ifndef RCOMM_TRANSPORT_H
 #define RCOMM_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,15 @@ enum {
     RCOMM_TP_REMOTE_READ = 1 << 0,
     RCOMM_TP_REMOTE_WRITE = 1 << 1,
     RCOMM_TP_REMOTE_ATOMIC = 1 << 2,
+    /* Not a remote right: the region holds message buffers, so a transport
+     * that writes received messages straight into place (verbs) may give the
+     * matched sender write access to it. Never part of an rkey's rights. */
+    RCOMM_TP_MESSAGES = 1 << 3,
+};
+
+/* Common head of every transport's region; the rest is the transport's. */
+struct rcomm_tp_mr {
+    rcomm_tp_t *tp;
 };
 
 /* What a peer needs to access a region: sent to it by the upper layer. */
@@ -125,7 +135,8 @@ typedef struct rcomm_tp_ops {
     /* Create the local endpoint (listen, open device). Blocking, local. */
     rcomm_status_t (*create)(const rcomm_tp_params_t *params, rcomm_tp_t **tp);
     /* Write this endpoint's address blob (at most *len bytes) and set *len.
-     * Other ranks pass it to connect(). */
+     * Other ranks pass it to connect(). buf NULL: only set *len to the size
+     * needed (the same on every rank of a job). */
     rcomm_status_t (*local_addr)(rcomm_tp_t *tp, void *buf, size_t *len);
     /* Connect to every peer, given every rank's address blob (addrs[rank] is
      * ours). Collective: all ranks call it; blocks until every connection is
@@ -187,9 +198,20 @@ typedef struct rcomm_tp_ops {
     rcomm_status_t (*progress)(rcomm_tp_t *tp, int timeout_ms);
 } rcomm_tp_ops_t;
 
-/* Transport lookup by name ("tcp", later "verbs"). */
+/* Report a post to a failed peer: the failure is logged the first time
+ * (*logged false), then only becomes the thread's last error again. Returns
+ * status. Shared by every transport (registry.c). */
+rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt,
+                                      ...) __attribute__((format(printf, 3, 4)));
+
+/* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
+rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
+                                     size_t cap);
+
+/* Transport lookup by name ("tcp", "verbs"). */
 const rcomm_tp_ops_t *rcomm_tp_find(const char *name);
 
 extern const rcomm_tp_ops_t rcomm_tcp_ops;
+extern const rcomm_tp_ops_t rcomm_verbs_ops; /* when built with HAVE_VERBS */
 
 #endif /* RCOMM_TRANSPORT_H */

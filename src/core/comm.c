@@ -11,8 +11,6 @@
 #include "coll/sched.h"
 #include "core/error.h"
 
-#define ADDR_BLOB_MAX 240
-
 /* Launchers we recognise: rank variable, size variable. */
 static const char *const launcher_env[][2] = {
     {"RCOMM_RANK", "RCOMM_SIZE"},
@@ -88,7 +86,9 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *
     }
 }
 
-/* Publish our transport address, fetch everyone's, connect. */
+/* Publish our transport address, fetch everyone's, connect. Each blob is
+ * stored behind a 4-byte length; the transport says how long it is (verbs
+ * blobs grow with the job: a queue-pair number per peer). */
 static rcomm_status_t connect_transport(rcomm_comm_t *comm)
 {
     const rcomm_tp_ops_t *ops = rcomm_tp_find(comm->cfg.transport);
@@ -101,43 +101,49 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
         .on_unexpected = on_unexpected,
         .unexpected_arg = comm,
     };
-    unsigned char mine[ADDR_BLOB_MAX + 2], *all;
-    const void **addrs;
-    size_t *lens, len = ADDR_BLOB_MAX;
+    unsigned char *mine = NULL, *all = NULL;
+    const void **addrs = NULL;
+    size_t *lens = NULL, len = 0, slot;
     rcomm_status_t st;
 
     if (!ops)
         return rcomm_err(RCOMM_ERR_CONFIG,
                          "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
                          comm->cfg.transport, rcomm_tp_find("verbs") ? ", verbs" : "");
-    if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK)
+    if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK ||
+        (st = ops->local_addr(comm->tp, NULL, &len)) != RCOMM_OK)
         return st;
-    memset(mine, 0, sizeof(mine));
-    if ((st = ops->local_addr(comm->tp, mine + 2, &len)) != RCOMM_OK)
-        return st;
-    mine[0] = (unsigned char)(len & 0xff);
-    mine[1] = (unsigned char)(len >> 8);
-    all = malloc((size_t)comm->size * sizeof(mine));
+    slot = 4 + len;
+    mine = calloc(1, slot);
+    all = malloc((size_t)comm->size * slot);
     addrs = malloc((size_t)comm->size * sizeof(*addrs));
     lens = malloc((size_t)comm->size * sizeof(*lens));
-    if (!all || !addrs || !lens) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for %d addresses", comm->size);
+    if (!mine || !all || !addrs || !lens) {
+        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for %d addresses of %zu bytes",
+                       comm->size, len);
         goto out;
     }
-    st = rcomm_bootstrap_allgather(comm->bs, "tp", mine, all, sizeof(mine));
+    if ((st = ops->local_addr(comm->tp, mine + 4, &len)) != RCOMM_OK)
+        goto out;
+    for (int i = 0; i < 4; i++)
+        mine[i] = (unsigned char)(len >> (8 * i));
+    /* Every rank computes the same slot size, or the allgather fails. */
+    st = rcomm_bootstrap_allgather(comm->bs, "tp", mine, all, slot);
     if (st != RCOMM_OK)
         goto out;
     for (int r = 0; r < comm->size; r++) {
-        unsigned char *blob = all + (size_t)r * sizeof(mine);
-        addrs[r] = blob + 2;
-        lens[r] = (size_t)blob[0] | (size_t)blob[1] << 8;
-        if (lens[r] > ADDR_BLOB_MAX) {
+        unsigned char *blob = all + (size_t)r * slot;
+        addrs[r] = blob + 4;
+        lens[r] = (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 |
+                  (size_t)blob[3] << 24;
+        if (lens[r] > slot - 4) {
             st = rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d published a corrupt address", r);
             goto out;
         }
     }
     st = ops->connect(comm->tp, addrs, lens);
 out:
+    free(mine);
     free(all);
     free(addrs);
     free(lens);
@@ -208,6 +214,7 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
                          "rcomm_comm_destroy: rank %d still has nonblocking collective "
                          "#%llu in flight; rcomm_wait() for it first",
                          comm->rank, (unsigned long long)comm->active->seq);
+    rcomm_mem_free_all(comm);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
     rcomm_bootstrap_destroy(comm->bs);
@@ -226,6 +233,7 @@ void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status)
         rcomm_sched_fail(s, RCOMM_ERR_COMM_FAILED);
     if (comm->tp) {
         comm->stats = comm->tp->stats;
+        rcomm_mem_detach_all(comm);
         comm->tp->ops->destroy(comm->tp, status, comm->failmsg);
         comm->tp = NULL;
     }

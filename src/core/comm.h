@@ -28,7 +28,13 @@ struct rcomm_comm {
     struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
     rcomm_status_t deferred;     /* an error found inside progress, for the next call */
     char deferred_msg[256];
+    rcomm_mem_t *mems; /* explicit registrations (mem.c) */
 };
+
+/* mem.c: the transport is about to go away (its regions die with it), or
+ * the communicator is. */
+void rcomm_mem_detach_all(rcomm_comm_t *comm);
+void rcomm_mem_free_all(rcomm_comm_t *comm);
 
 /* Fatal error in a collective: records it, closes the transport so that
  * peers fail fast instead of timing out (the goodbye frame carries status),

@@ -9,7 +9,16 @@
 #include "core/comm.h"
 #include "core/error.h"
 
-typedef enum { CFG_DOUBLE, CFG_SIZE, CFG_STRING, CFG_ALGO, CFG_LOGLEVEL } cfg_type_t;
+typedef enum {
+    CFG_DOUBLE,
+    CFG_SIZE,
+    CFG_STRING,
+    CFG_ALGO,
+    CFG_LOGLEVEL,
+    CFG_BOOL,    /* 0/1, no/yes, false/true, off/on */
+    CFG_AUTOINT, /* "auto" (-1) or an integer >= 0 */
+    CFG_POLL,    /* busy (0) or event (1) */
+} cfg_type_t;
 
 typedef struct {
     const char *env;
@@ -52,7 +61,32 @@ static const cfg_row_t cfg_rows[] = {
         "cost model: reduction time per byte in nanoseconds"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
+    ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
+        "verbs: device[:port] (default: the first device with an active port)"),
+    ROW("RCOMM_IB_GID_INDEX", CFG_AUTOINT, ib_gid_index, "auto",
+        "verbs: GID index (auto: on RoCE a v2 GID of an IPv4 address)"),
+    ROW("RCOMM_IB_USE_RDMA_CM", CFG_BOOL, ib_use_rdma_cm, "0",
+        "verbs: connect queue pairs with librdmacm instead of the bootstrap"),
+    ROW("RCOMM_IB_EAGER", CFG_SIZE, ib_eager, "8K",
+        "verbs: largest message sent eagerly (copied); larger ones are zero-copy"),
+    ROW("RCOMM_IB_RX_DEPTH", CFG_SIZE, ib_rx_depth, "32",
+        "verbs: receives posted per peer (= credits of each sender)"),
+    ROW("RCOMM_IB_SQ_DEPTH", CFG_SIZE, ib_sq_depth, "128",
+        "verbs: send queue entries per peer"),
+    ROW("RCOMM_IB_TIMEOUT", CFG_SIZE, ib_timeout, "16",
+        "verbs: ack timeout exponent, 4.096 us x 2^n per retry (16 = 268 ms)"),
+    ROW("RCOMM_IB_RETRY", CFG_SIZE, ib_retry, "6",
+        "verbs: retransmissions before a peer is declared unreachable (7 = forever on rxe)"),
+    ROW("RCOMM_IB_POLL", CFG_POLL, ib_poll_event, "busy",
+        "verbs: busy (poll the CQ) or event (sleep on completion events when idle)"),
+    ROW("RCOMM_IB_FORK_SAFE", CFG_BOOL, ib_fork_safe, "0",
+        "verbs: call ibv_fork_init() so the process may fork() with memory registered"),
+    ROW("RCOMM_IB_REG_CACHE", CFG_SIZE, ib_reg_cache, "1G",
+        "verbs: bytes the registration cache may keep pinned (also <= RLIMIT_MEMLOCK)"),
 };
+
+/* The verbs transport signals every 16th WQE; a queue must hold two rounds. */
+#define VX_MIN_SQ 16
 
 #define NROWS (sizeof(cfg_rows) / sizeof(cfg_rows[0]))
 
@@ -89,6 +123,15 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+static int parse_bool(const char *s)
+{
+    static const char *names[] = {"0", "no", "false", "off", "1", "yes", "true", "on"};
+    for (int i = 0; i < 8; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return i >= 4;
+    return -1;
+}
+
 static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
                                 const char *val)
 {
@@ -97,6 +140,7 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
     double d;
     rcomm_algo_t algo;
     int lvl;
+    long l;
 
     switch (row->type) {
     case CFG_DOUBLE:
@@ -125,6 +169,27 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
             goto bad;
         *(int *)field = lvl;
         return RCOMM_OK;
+    case CFG_BOOL:
+        if ((lvl = parse_bool(val)) < 0)
+            goto bad;
+        *(int *)field = lvl;
+        return RCOMM_OK;
+    case CFG_AUTOINT:
+        if (strcasecmp(val, "auto") == 0) {
+            *(int *)field = -1;
+            return RCOMM_OK;
+        }
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || end == val || *end != '\0' || l < 0 || l > 65535)
+            goto bad;
+        *(int *)field = (int)l;
+        return RCOMM_OK;
+    case CFG_POLL:
+        if (strcasecmp(val, "busy") != 0 && strcasecmp(val, "event") != 0)
+            goto bad;
+        *(int *)field = strcasecmp(val, "event") == 0;
+        return RCOMM_OK;
     }
 bad:
     return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env,
@@ -149,6 +214,14 @@ rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
         return rcomm_err(RCOMM_ERR_CONFIG,
                          "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
                          "and RCOMM_TCP_BUFSIZE >= 4096");
+    if (tmp.ib_rx_depth < 4 || tmp.ib_rx_depth > 4096 || tmp.ib_sq_depth < 2 * VX_MIN_SQ ||
+        tmp.ib_sq_depth > 16384 || tmp.ib_timeout < 1 || tmp.ib_timeout > 31 ||
+        tmp.ib_retry > 7 || tmp.ib_eager > (1u << 20))
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "RCOMM_IB_RX_DEPTH must be in [4, 4096], RCOMM_IB_SQ_DEPTH in "
+                         "[%d, 16384], RCOMM_IB_TIMEOUT in [1, 31], RCOMM_IB_RETRY <= 7 "
+                         "and RCOMM_IB_EAGER <= 1M",
+                         2 * VX_MIN_SQ);
     *cfg = tmp;
     return RCOMM_OK;
 }
@@ -178,6 +251,14 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row,
     case CFG_STRING: snprintf(buf, len, "%s", field); break;
     case CFG_ALGO: snprintf(buf, len, "%s", rcomm_algo_name(*(const int *)field)); break;
     case CFG_LOGLEVEL: snprintf(buf, len, "%s", lvl[*(const int *)field]); break;
+    case CFG_BOOL: snprintf(buf, len, "%d", *(const int *)field); break;
+    case CFG_AUTOINT:
+        if (*(const int *)field < 0)
+            snprintf(buf, len, "auto");
+        else
+            snprintf(buf, len, "%d", *(const int *)field);
+        break;
+    case CFG_POLL: snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy"); break;
     }
 }
 

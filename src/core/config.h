@@ -22,6 +22,17 @@ typedef struct {
     double beta_ns;            /* RCOMM_BETA_NS */
     double gamma_ns;           /* RCOMM_GAMMA_NS */
     int log_level;             /* RCOMM_LOG_LEVEL */
+    char ib_hca[64];           /* RCOMM_IB_HCA */
+    int ib_gid_index;          /* RCOMM_IB_GID_INDEX (-1 = auto) */
+    int ib_use_rdma_cm;        /* RCOMM_IB_USE_RDMA_CM */
+    size_t ib_eager;           /* RCOMM_IB_EAGER */
+    size_t ib_rx_depth;        /* RCOMM_IB_RX_DEPTH */
+    size_t ib_sq_depth;        /* RCOMM_IB_SQ_DEPTH */
+    size_t ib_timeout;         /* RCOMM_IB_TIMEOUT (exponent) */
+    size_t ib_retry;           /* RCOMM_IB_RETRY */
+    int ib_poll_event;         /* RCOMM_IB_POLL (0 busy, 1 event) */
+    int ib_fork_safe;          /* RCOMM_IB_FORK_SAFE */
+    size_t ib_reg_cache;       /* RCOMM_IB_REG_CACHE */
 } rcomm_config_t;
 
 /* Defaults overridden by the environment. A malformed value is an

@@ -96,6 +96,15 @@ rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
     return status;
 }
 
+rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    return status;
+}
+
 rcomm_status_t rcomm_err_sys(const char *fmt, ...)
 {
     char buf[128];

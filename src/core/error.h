@@ -24,6 +24,11 @@ rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
 rcomm_status_t rcomm_err_sys(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* Set the thread's last error without logging (an error already logged once
+ * that a later call reports again). */
+rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 void rcomm_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

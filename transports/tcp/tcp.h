@@ -96,6 +96,7 @@
 #define TCP_ERRMSG 256
 
 typedef struct tcp_tp tcp_tp_t;
+typedef struct tcp_mr tcp_mr_t;
 
 /* A frame on a peer's send queue. Requests are inside a tcp_op_t; replies are
  * a malloc'd tcp_reply_t (tcp_type_is_reply tells which). */
@@ -130,7 +131,7 @@ _Static_assert(sizeof(tcp_op_t) <= RCOMM_TP_REQ_PRIV, "tcp_op_t must fit in req-
 
 typedef struct tcp_reply {
     tcp_txf_t tx;
-    rcomm_tp_mr_t *mr; /* GET_RESP reading from this region, until detached */
+    tcp_mr_t *mr; /* GET_RESP reading from this region, until detached */
     void *copy;        /* payload copied out when the region is deregistered */
 } tcp_reply_t;
 
@@ -143,8 +144,8 @@ typedef struct tcp_unexp {
     unsigned char data[];
 } tcp_unexp_t;
 
-struct rcomm_tp_mr {
-    tcp_tp_t *tp;
+struct tcp_mr {
+    rcomm_tp_mr_t head; /* head.tp is the transport */
     uint64_t key;
     char *base;
     size_t len;
@@ -198,7 +199,7 @@ typedef struct {
     char *dst;         /* where they go; NULL = read and discard */
     tcp_op_t *op;      /* SEND: matched receive; GET_RESP: the get */
     tcp_unexp_t *ux;   /* SEND: buffer of an unexpected message */
-    rcomm_tp_mr_t *mr; /* PUT: target region */
+    tcp_mr_t *mr; /* PUT: target region */
 } tcp_rx_t;
 
 typedef struct tcp_peer {
@@ -229,7 +230,7 @@ typedef struct tcp_peer {
 } tcp_peer_t;
 
 typedef struct {
-    rcomm_tp_mr_t *mr;
+    tcp_mr_t *mr;
     uint32_t gen;
 } tcp_mr_slot_t;
 
@@ -327,7 +328,7 @@ void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p);
 /* Its payload is complete: apply, reply or complete. */
 void tcp_rma_end(tcp_tp_t *tp, tcp_peer_t *p);
 /* A region is going away: stop reading from or writing into it. */
-void tcp_rma_forget(tcp_tp_t *tp, rcomm_tp_mr_t *mr);
+void tcp_rma_forget(tcp_tp_t *tp, tcp_mr_t *mr);
 void tcp_reply_free(tcp_reply_t *r);
 
 #endif /* RCOMM_TCP_H */

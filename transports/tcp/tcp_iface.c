@@ -67,6 +67,10 @@ free_tp:
 
 static rcomm_status_t tcp_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
 {
+    if (base && len && !buf) {
+        *len = TCP_ADDR_LEN; /* a size query */
+        return RCOMM_OK;
+    }
     if (!base || !buf || !len || *len < TCP_ADDR_LEN)
         return rcomm_err(
             RCOMM_ERR_INVALID_ARG, "tcp local_addr: %s (the address takes %d bytes)",
@@ -112,8 +116,9 @@ static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
                                   unsigned access, rcomm_tp_mr_t **out)
 {
     tcp_tp_t *tp = tcp_tp(base);
-    unsigned all = RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE | RCOMM_TP_REMOTE_ATOMIC;
-    rcomm_tp_mr_t *mr;
+    unsigned all = RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE | RCOMM_TP_REMOTE_ATOMIC |
+                   RCOMM_TP_MESSAGES; /* MESSAGES: nothing to do, TCP copies anyway */
+    tcp_mr_t *mr;
     uint32_t slot;
 
     if (!tp || !out || (!addr && len) || (access & ~all))
@@ -137,18 +142,20 @@ static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
     if (!(mr = malloc(sizeof(*mr))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
                          base->rank);
-    *mr = (rcomm_tp_mr_t){.tp = tp,
+    *mr = (tcp_mr_t){.head = {.tp = base},
                           .base = addr,
                           .len = len,
-                          .access = access,
+                          .access = access & ~(unsigned)RCOMM_TP_MESSAGES,
                           .key = (uint64_t)++tp->mrs[slot].gen << 32 | (slot + 1)};
     tp->mrs[slot].mr = mr;
-    *out = mr;
+    *out = &mr->head;
     return RCOMM_OK;
 }
 
-static rcomm_status_t tcp_mem_rkey(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rkey)
+static rcomm_status_t tcp_mem_rkey(const rcomm_tp_mr_t *head, rcomm_tp_rkey_t *rkey)
 {
+    const tcp_mr_t *mr = (const tcp_mr_t *)head;
+
     if (!mr || !rkey)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_rkey: %s is NULL",
                          !mr ? "mr" : "rkey");
@@ -157,9 +164,10 @@ static rcomm_status_t tcp_mem_rkey(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rke
     return RCOMM_OK;
 }
 
-static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *mr)
+static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *head)
 {
     tcp_tp_t *tp = tcp_tp(base);
+    tcp_mr_t *mr = (tcp_mr_t *)head;
     uint32_t slot = mr ? (uint32_t)mr->key - 1 : 0;
 
     if (!tp || !mr || slot >= tp->nmrs || tp->mrs[slot].mr != mr)

@@ -11,10 +11,10 @@
 
 /* ---- target ------------------------------------------------------------- */
 
-static rcomm_tp_mr_t *mr_find(tcp_tp_t *tp, uint64_t key)
+static tcp_mr_t *mr_find(tcp_tp_t *tp, uint64_t key)
 {
     uint32_t slot = (uint32_t)key - 1; /* low half: slot + 1, high half: generation */
-    rcomm_tp_mr_t *mr = slot < tp->nmrs ? tp->mrs[slot].mr : NULL;
+    tcp_mr_t *mr = slot < tp->nmrs ? tp->mrs[slot].mr : NULL;
 
     return mr && mr->key == key ? mr : NULL;
 }
@@ -22,9 +22,9 @@ static rcomm_tp_mr_t *mr_find(tcp_tp_t *tp, uint64_t key)
 /* May the request in h touch len bytes at its address with right need?
  * Range refusals return the region in arg. */
 static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, unsigned need,
-                            rcomm_tp_mr_t **out, uint64_t arg[2])
+                            tcp_mr_t **out, uint64_t arg[2])
 {
-    rcomm_tp_mr_t *mr = mr_find(tp, h->u.rma.key);
+    tcp_mr_t *mr = mr_find(tp, h->u.rma.key);
     uint64_t raddr = h->u.rma.raddr, base;
 
     if (!mr)
@@ -47,7 +47,7 @@ static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, unsi
  * from the region (mr), detached by tcp_rma_forget if it goes away first. */
 static void reply(tcp_tp_t *tp, tcp_peer_t *p, unsigned type, tcp_acc_t acc,
                   const uint64_t arg[2], const void *payload, uint64_t len,
-                  rcomm_tp_mr_t *mr)
+                  tcp_mr_t *mr)
 {
     tcp_reply_t *r = malloc(sizeof(*r));
 
@@ -74,7 +74,7 @@ void tcp_reply_free(tcp_reply_t *r)
     free(r);
 }
 
-void tcp_rma_forget(tcp_tp_t *tp, rcomm_tp_mr_t *mr)
+void tcp_rma_forget(tcp_tp_t *tp, tcp_mr_t *mr)
 {
     for (int i = 0; i < tp->base.size; i++) {
         tcp_peer_t *p = &tp->peers[i];
@@ -107,7 +107,7 @@ static void target_end(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
     uint64_t arg[2] = {0, 0}, *word;
-    rcomm_tp_mr_t *mr = NULL;
+    tcp_mr_t *mr = NULL;
     void *at = (void *)(uintptr_t)h->u.rma.raddr;
     tcp_acc_t acc;
 

@@ -56,33 +56,12 @@ static void drain_done(tcp_tp_t *tp)
     }
 }
 
-/* error.h can only set the thread's last error by logging, or prepend to it
- * quietly (127 characters at a time): build the message from its end. */
-static void set_error_quietly(const char *msg)
-{
-    size_t n = strlen(msg);
-
-    rcomm_err_clear();
-    while (n > 0) {
-        size_t k = n > 120 ? 120 : n;
-        rcomm_err_prefix("%.*s", (int)k, msg + n - k);
-        n -= k;
-    }
-}
-
 /* A post to a failed peer: its failure is logged once, then only becomes
  * the thread's last error again. */
 static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
 {
-    char msg[TCP_ERRMSG + 64];
-
-    snprintf(msg, sizeof(msg), "%s rank %d: %s", what, p->rank, p->failmsg);
-    if (!p->fail_logged) {
-        p->fail_logged = true;
-        return rcomm_err(p->failed, "%s", msg);
-    }
-    set_error_quietly(msg);
-    return p->failed;
+    return rcomm_tp_report_failed(p->failed, &p->fail_logged, "%s rank %d: %s", what,
+                                  p->rank, p->failmsg);
 }
 
 rcomm_status_t tcp_post_args(tcp_tp_t *tp, int peer, const void *req, const char *what)

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * One-sided operations over the TCP transport: rank 0 exposes regions with
- * different rights; every other rank puts, gets and runs atomics on them,
- * then tries each kind of access violation. Rank 0 finally checks its memory
- * byte by byte: the allowed writes and nothing else.
+ * One-sided conformance of a transport (tp_transport): rank 0 exposes
+ * regions with different rights; every other rank puts, gets and runs
+ * atomics on them, then tries each kind of access violation. Rank 0 finally
+ * checks its memory byte by byte: the allowed writes and nothing else.
+ *
+ * A key the target does not know (bogus or deregistered) is refused by the
+ * TCP target and the connection goes on; on verbs the HCA refuses it and the
+ * queue pair breaks, so unit_verbs tests that case on its own.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -113,8 +117,9 @@ static void violations(tp_ctx_t *c, const rcomm_tp_rkey_t *rk)
                   "not 8-byte aligned");
     expect_denied(c, o->fetch_add(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 64, 1, &rq), &rq,
                   "outside the region");
-    expect_denied(c, o->put(c->tp, 0, small, 16, &bogus, rk[R_RW].addr, &rq), &rq,
-                  "no region with that key");
+    if (strcmp(o->name, "tcp") == 0)
+        expect_denied(c, o->put(c->tp, 0, small, 16, &bogus, rk[R_RW].addr, &rq), &rq,
+                      "no region with that key");
     /* A refused payload is drained: the stream still works after it. */
     expect_denied(c, o->put(c->tp, 0, big, 200000, &rk[R_RO], rk[R_RO].addr, &rq), &rq,
                   "outside the region");
@@ -173,8 +178,9 @@ static void initiator(tp_ctx_t *c)
     violations(c, rk);
     tp_barrier(c, 11);
     tp_barrier(c, 12); /* rank 0 deregistered R_NOAT */
-    expect_denied(c, o->get(c->tp, 0, &word, 8, &rk[R_NOAT], rk[R_NOAT].addr, &rq[0]),
-                  &rq[0], "no region with that key");
+    if (strcmp(o->name, "tcp") == 0)
+        expect_denied(c, o->get(c->tp, 0, &word, 8, &rk[R_NOAT], rk[R_NOAT].addr, &rq[0]),
+                      &rq[0], "no region with that key");
     tp_barrier(c, 13);
     free(chunk);
     free(back);
@@ -242,18 +248,19 @@ END_TEST
 START_TEST(test_onesided)
 {
     static const int np[] = {2, 3, 5};
-    tp_group_t g = {.transport = "tcp", .size = np[_i], .fn = sc_onesided, .absent = -1};
+    tp_group_t g = {
+        .transport = tp_transport, .size = np[_i], .fn = sc_onesided, .absent = -1};
     tp_run_group(&g);
 }
 END_TEST
 
-void tcp_add_onesided_tests(Suite *s);
-
-void tcp_add_onesided_tests(Suite *s)
+void tp_add_onesided_tests(Suite *s)
 {
     TCase *tc = tcase_create("one-sided");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_onesided, 0, 3);
-    tcase_add_test(tc, test_dereg_queued);
+    /* TCP's emulation detail: replies queued from a region being dropped. */
+    if (strcmp(tp_transport, "tcp") == 0)
+        tcase_add_test(tc, test_dereg_queued);
     suite_add_tcase(s, tc);
 }

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The verbs suite, run inside the soft-RoCE VM by `make check-rxe`
+# (scripts/rxe-vm.sh): the transport's conformance and verbs-only cases, the
+# same again with completion events instead of busy polling, and the whole
+# collective suite (1 to 8 ranks, every algorithm, failure modes) over verbs.
+# Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
+set -u
+b=${1:?usage: rxe_suite.sh BUILDDIR}
+failed=0
+
+part() {
+    name=$1
+    shift
+    echo "== rxe: $name"
+    start=$(date +%s)
+    if "$@"; then
+        echo "== rxe: $name: PASS ($(( $(date +%s) - start )) s)"
+    else
+        echo "== rxe: $name: FAIL ($(( $(date +%s) - start )) s)"
+        failed=$((failed + 1))
+    fi
+}
+
+if [ ! -d /sys/class/infiniband ] || [ -z "$(ls /sys/class/infiniband 2>/dev/null)" ]; then
+    echo "rxe_suite.sh: no RDMA device here; run it through scripts/rxe-vm.sh" >&2
+    exit 2
+fi
+export CK_DEFAULT_TIMEOUT=600
+part "transport (busy polling)" "$b/tests/unit_verbs"
+part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sided \
+    "$b/tests/unit_verbs"
+part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
+    RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll"
+echo "== rxe: $failed part(s) failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Verbs transport tests: the conformance cases every transport runs
+ * (tp_twosided.c, tp_onesided.c), then what only verbs has: rights enforced
+ * by the HCA for keys forged past the initiator's check, zero copy proven by
+ * the counters, the registration cache under eviction and across free() and
+ * a new allocation at the same address, and a peer killed mid-transfer.
+ * Without an RDMA device the program exits 77 (skipped) and says why; `make
+ * check-rxe` runs it inside the soft-RoCE VM.
+ */
+#include <check.h>
+#include <infiniband/verbs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/error.h"
+#include "tp_harness.h"
+#include "transports/rcache.h"
+#include "transports/verbs/verbs.h"
+
+#define MiB ((size_t)1 << 20)
+
+static void run(int size, void (*fn)(tp_ctx_t *), int variant, int killed)
+{
+    tp_group_t g = {.transport = "verbs",
+                    .size = size,
+                    .fn = fn,
+                    .variant = variant,
+                    .absent = -1,
+                    .killed = killed};
+    tp_run_group(&g);
+}
+
+static rcomm_rcache_stats_t cache_stats(tp_ctx_t *c)
+{
+    rcomm_rcache_stats_t s;
+    rcomm_rcache_stats(vx_tp(c->tp)->rcache, &s);
+    return s;
+}
+
+/* ---- rights enforced by the HCA ------------------------------------------ */
+
+/* Rank 1 writes with a key the initiator's check cannot refuse: variant 0
+ * forges the write right onto a read-only region's key, variant 1 uses the
+ * key of a region rank 0 has deregistered. The HCA refuses, the put fails
+ * with ACCESS naming the QP, and rank 0's memory is untouched. */
+static void sc_forged(tp_ctx_t *c)
+{
+    enum { LEN = 4096 };
+    rcomm_tp_req_t rq = {0};
+    rcomm_tp_rkey_t rk;
+    rcomm_tp_mr_t *mr;
+    unsigned char *mem = tp_xmalloc(LEN), src[64];
+
+    if (c->rank == 0) {
+        tp_fill(mem, LEN, tp_seed(0, 0, 800));
+        OK(c->ops->mem_reg(c->tp, mem, LEN,
+                           c->variant ? RCOMM_TP_REMOTE_WRITE : RCOMM_TP_REMOTE_READ,
+                           &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        if (c->variant)
+            OK(c->ops->mem_dereg(c->tp, mr));
+        OK(c->ops->isend(c->tp, 1, 1, NULL, &rk, sizeof(rk), &rq));
+        tp_wait_ok(c, &rq, 1);
+        /* Wait for rank 1 to be done: it cannot tell us (the QP broke), so
+         * wait until our side notices or long enough. */
+        OK(c->ops->irecv(c->tp, 1, 2, NULL, 0, &rq));
+        (void)tp_wait(c, &rq, 3000);
+        tp_check(mem, LEN, tp_seed(0, 0, 800));
+        if (!c->variant)
+            OK(c->ops->mem_dereg(c->tp, mr));
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 1, &rk, sizeof(rk), &rq));
+        tp_wait_ok(c, &rq, 1);
+        if (!c->variant)
+            rk.key |= (uint64_t)RCOMM_TP_REMOTE_WRITE << 32;
+        memset(src, 0x5a, sizeof(src));
+        OK(c->ops->put(c->tp, 0, src, sizeof(src), &rk, rk.addr, &rq));
+        REQUIRE(tp_wait(c, &rq, 20000) == RCOMM_ERR_ACCESS);
+        REQUIREF(strstr(rcomm_last_error(), "remote access error") &&
+                     strstr(rcomm_last_error(), "QP 0x") &&
+                     strstr(rcomm_last_error(), "rank 0"),
+                 "error: %s", rcomm_last_error());
+    }
+    free(mem);
+}
+
+/* ---- zero copy ------------------------------------------------------------- */
+
+/* Large messages move with no copy: between registered buffers, and between
+ * plain malloc'd ones through the registration cache (a miss, then hits). */
+static void sc_zero_copy(tp_ctx_t *c)
+{
+    static const size_t len[] = {MiB, 3 * MiB + 5, 8193};
+    int q = 1 - c->rank;
+    char *out = tp_xmalloc(4 * MiB), *in = tp_xmalloc(4 * MiB);
+    rcomm_tp_mr_t *mo = NULL, *mi = NULL;
+    rcomm_rcache_stats_t s0, s1;
+
+    if (c->variant == 0) {
+        OK(c->ops->mem_reg(c->tp, out, 4 * MiB, RCOMM_TP_MESSAGES, &mo));
+        OK(c->ops->mem_reg(c->tp, in, 4 * MiB, RCOMM_TP_MESSAGES, &mi));
+    }
+    s0 = cache_stats(c);
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof(len) / sizeof(len[0]); i++) {
+            rcomm_tp_req_t rq[2] = {{0}};
+            uint64_t copied = c->tp->stats.bytes_copied;
+            tp_fill(out, len[i], tp_seed(c->rank, q, 10 * round + i));
+            OK(c->ops->irecv(c->tp, q, i, in, len[i], &rq[0]));
+            OK(c->ops->isend(c->tp, q, i, NULL, out, len[i], &rq[1]));
+            tp_wait_ok(c, rq, 2);
+            REQUIRE(rq[0].len == len[i]);
+            tp_check(in, len[i], tp_seed(q, c->rank, 10 * round + i));
+            REQUIREF(c->tp->stats.bytes_copied == copied, "%llu bytes copied",
+                     (unsigned long long)(c->tp->stats.bytes_copied - copied));
+        }
+    s1 = cache_stats(c);
+    if (c->variant == 0) {
+        REQUIRE(s1.hits == s0.hits && s1.misses == s0.misses); /* explicit regions only */
+        OK(c->ops->mem_dereg(c->tp, mo));
+        OK(c->ops->mem_dereg(c->tp, mi));
+    } else if (s1.monitored) {
+        REQUIRE(s1.misses > s0.misses && s1.hits > s1.misses);
+    }
+    free(out);
+    free(in);
+}
+
+/* ---- the registration cache ------------------------------------------------ */
+
+/* Variant 0: 12 distinct 512 KiB buffers through a 2 MiB cache, 3 rounds:
+ * entries are evicted, the data is always right. Variant 1: munmap a buffer
+ * and map again (the kernel hands back the same address, new pages): the
+ * cached registration must not be reused. */
+static void sc_rcache(tp_ctx_t *c)
+{
+    enum { N = 12, LEN = 512 << 10, BIG = 16 << 20 };
+    int q = 1 - c->rank;
+    rcomm_tp_req_t rq[2 * N] = {{0}};
+
+    if (c->variant == 0) {
+        char *b[N];
+        for (int i = 0; i < N; i++)
+            b[i] = tp_xmalloc(LEN);
+        /* One at a time, so that the cache holds released entries to evict. */
+        for (int round = 0; round < 3; round++)
+            for (int i = 0; i < N; i++) {
+                if (c->rank == 0) {
+                    tp_fill(b[i], LEN, tp_seed(0, 1, 100 * round + i));
+                    OK(c->ops->isend(c->tp, q, i, NULL, b[i], LEN, &rq[i]));
+                } else {
+                    OK(c->ops->irecv(c->tp, q, i, b[i], LEN, &rq[i]));
+                }
+                tp_wait_ok(c, &rq[i], 1);
+                if (c->rank == 1)
+                    tp_check(b[i], LEN, tp_seed(0, 1, 100 * round + i));
+            }
+        if (cache_stats(c).monitored) {
+            rcomm_rcache_stats_t s = cache_stats(c);
+            REQUIREF(s.evictions > 0 && s.bytes <= 2 * MiB, "%llu evictions, %zu bytes",
+                     (unsigned long long)s.evictions, s.bytes);
+        }
+        for (int i = 0; i < N; i++)
+            free(b[i]);
+        return;
+    }
+    void *prev = NULL;
+    int same = 0;
+    for (int round = 0; round < 4; round++) {
+        char *b =
+            mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(b != MAP_FAILED);
+        same += b == prev;
+        if (c->rank == 0) {
+            tp_fill(b, BIG, tp_seed(0, 1, 900 + round));
+            OK(c->ops->isend(c->tp, q, 50, NULL, b, BIG, &rq[0]));
+        } else {
+            OK(c->ops->irecv(c->tp, q, 50, b, BIG, &rq[0]));
+        }
+        tp_wait_ok(c, rq, 1);
+        if (c->rank == 1)
+            tp_check(b, BIG, tp_seed(0, 1, 900 + round));
+        REQUIRE(munmap(b, BIG) == 0); /* the next round's mapping is new memory */
+        prev = b;
+    }
+    /* Each reused address must have dropped its stale registration. */
+    if (cache_stats(c).monitored)
+        REQUIREF(cache_stats(c).invalidations >= (uint64_t)same,
+                 "%llu invalidations, %d reuses",
+                 (unsigned long long)cache_stats(c).invalidations, same);
+}
+
+/* ---- a peer killed mid-transfer -------------------------------------------- */
+
+/* Rank 2 is killed while rank 0 RDMA-writes 64 MiB into it: rank 0's send
+ * and its receive from rank 2 fail with PEER_FAILED naming rank 2 and the QP
+ * (retry exceeded), within the QP's retry time; rank 0 and rank 1 go on. */
+static void sc_killed(tp_ctx_t *c)
+{
+    enum { BIG = 64 << 20 };
+    rcomm_tp_req_t rq[2] = {{0}};
+    char *b = tp_xmalloc(BIG);
+
+    if (c->rank == 2) {
+        OK(c->ops->irecv(c->tp, 0, 7, b, BIG, &rq[0]));
+        tp_progress_for(c, 300); /* the CTS goes out, data starts landing */
+        raise(SIGKILL);
+    }
+    if (c->rank == 0) {
+        tp_fill(b, 4096, 1);
+        OK(c->ops->isend(c->tp, 2, 7, NULL, b, BIG, &rq[0]));
+        OK(c->ops->irecv(c->tp, 2, 8, b, 64, &rq[1]));
+        REQUIRE(tp_wait(c, &rq[0], 30000) == RCOMM_ERR_PEER_FAILED);
+        REQUIREF(strstr(rcomm_last_error(), "rank 2") &&
+                     strstr(rcomm_last_error(), "QP 0x"),
+                 "error: %s", rcomm_last_error());
+        REQUIRE(tp_wait(c, &rq[1], 1000) == RCOMM_ERR_PEER_FAILED);
+        tp_ping(c, 1, 9, 100000);
+    } else {
+        tp_ping(c, 0, 9, 100000);
+    }
+    free(b);
+}
+
+START_TEST(test_forged)
+{
+    run(2, sc_forged, _i, 0);
+}
+END_TEST
+
+START_TEST(test_zero_copy)
+{
+    run(2, sc_zero_copy, _i, 0);
+}
+END_TEST
+
+START_TEST(test_rcache)
+{
+    setenv("RCOMM_IB_REG_CACHE", _i == 0 ? "2M" : "64M", 1);
+    run(2, sc_rcache, _i, 0);
+    unsetenv("RCOMM_IB_REG_CACHE");
+}
+END_TEST
+
+START_TEST(test_killed)
+{
+    setenv("RCOMM_IB_TIMEOUT", "14", 1); /* 67 ms x 7 retries */
+    run(3, sc_killed, 0, 3);
+    unsetenv("RCOMM_IB_TIMEOUT");
+}
+END_TEST
+
+/* Why verbs cannot run here, or NULL. */
+static const char *no_device(void)
+{
+    static char why[160];
+    int n = 0;
+    struct ibv_device **l = ibv_get_device_list(&n);
+
+    if (l)
+        ibv_free_device_list(l);
+    if (n > 0)
+        return NULL;
+    snprintf(why, sizeof(why),
+             "no RDMA device (ibv_get_device_list found none); run `make check-rxe` to "
+             "test verbs inside the soft-RoCE VM");
+    return why;
+}
+
+int main(void)
+{
+    const char *why = no_device();
+    Suite *s;
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    if (why) {
+        printf("unit_verbs: SKIP: %s\n", why);
+        return 77;
+    }
+    tp_transport = "verbs";
+    s = suite_create("verbs");
+    tp_add_twosided_tests(s);
+    tp_add_onesided_tests(s);
+    tc = tcase_create("verbs");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_forged, 0, 2);
+    tcase_add_loop_test(tc, test_zero_copy, 0, 2);
+    tcase_add_loop_test(tc, test_rcache, 0, 2);
+    tcase_add_test(tc, test_killed);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Verbs transport: device, port and GID selection, the buffers every
+ * instance registers, queue-pair state transitions and the address blob. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/error.h"
+#include "transports/rcache.h"
+#include "transports/verbs/verbs.h"
+
+int vx_mtu_bytes(enum ibv_mtu m)
+{
+    return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128 << m : 0;
+}
+
+/* On RoCE, prefer a RoCE v2 GID of an IPv4 address (routable, what rdma_cm
+ * would pick), then any v2, then any non-zero GID. */
+static int pick_gid(struct ibv_context *ctx, uint8_t port, int table_len)
+{
+    int best = -1, best_score = 0;
+
+    for (int i = 0; i < table_len; i++) {
+        struct ibv_gid_entry e;
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        int score;
+
+        if (ibv_query_gid_ex(ctx, port, (uint32_t)i, &e, 0) != 0)
+            continue;
+        if (e.gid.global.interface_id == 0 && e.gid.global.subnet_prefix == 0)
+            continue;
+        score = 1;
+        if (e.gid_type == IBV_GID_TYPE_ROCE_V2) {
+            score = 2;
+            if (memcmp(e.gid.raw, v4mapped, 12) == 0)
+                score = 3;
+        }
+        if (score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+/* Does dev (port, or any port if 0) have an active port? Sets *port. */
+static bool active_port(struct ibv_context *ctx, uint8_t *port)
+{
+    struct ibv_device_attr da;
+    uint8_t first = *port ? *port : 1, last = *port;
+
+    if (ibv_query_device(ctx, &da) != 0)
+        return false;
+    if (!last)
+        last = da.phys_port_cnt;
+    for (uint8_t p = first; p <= last && p <= da.phys_port_cnt; p++) {
+        struct ibv_port_attr pa;
+        if (ibv_query_port(ctx, p, &pa) == 0 && pa.state == IBV_PORT_ACTIVE) {
+            *port = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+static rcomm_status_t open_device(vx_tp_t *tp)
+{
+    const char *want = tp->cfg->ib_hca;
+    char name[64] = "";
+    uint8_t port = 0;
+    struct ibv_device **list;
+    int n = 0;
+    rcomm_status_t st = RCOMM_OK;
+
+    if (*want) {
+        const char *colon = strchr(want, ':');
+        size_t nl = colon ? (size_t)(colon - want) : strlen(want);
+        char *end;
+        long pn = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (nl == 0 || nl >= sizeof(name) || (colon && (*end || pn < 1 || pn > 255)))
+            return rcomm_err(RCOMM_ERR_CONFIG,
+                             "rank %d: RCOMM_IB_HCA='%s' is not device[:port]",
+                             tp->base.rank, want);
+        memcpy(name, want, nl);
+        port = (uint8_t)pn;
+    }
+    if (!(list = ibv_get_device_list(&n)) || n == 0) {
+        if (list)
+            ibv_free_device_list(list);
+        return rcomm_err(RCOMM_ERR_UNSUPPORTED,
+                         "rank %d: verbs: no RDMA device found (is rdma_rxe or a driver "
+                         "loaded? see ibv_devices)",
+                         tp->base.rank);
+    }
+    for (int i = 0; i < n && !tp->ctx; i++) {
+        const char *dn = ibv_get_device_name(list[i]);
+        struct ibv_context *ctx;
+        uint8_t p = port;
+        if (*name && strcmp(dn, name) != 0)
+            continue;
+        if (!(ctx = ibv_open_device(list[i])))
+            continue;
+        if (active_port(ctx, &p)) {
+            tp->ctx = ctx;
+            tp->port = p;
+            snprintf(tp->devname, sizeof(tp->devname), "%s", dn);
+        } else {
+            ibv_close_device(ctx);
+        }
+    }
+    if (!tp->ctx) {
+        char have[256] = "";
+        for (int i = 0; i < n; i++)
+            snprintf(have + strlen(have), sizeof(have) - strlen(have), "%s%s",
+                     i ? ", " : "", ibv_get_device_name(list[i]));
+        st = rcomm_err(RCOMM_ERR_UNSUPPORTED,
+                       "rank %d: verbs: %s%s%s has no ACTIVE port "
+                       "(devices: %s)",
+                       tp->base.rank, *name ? "RCOMM_IB_HCA=" : "no device",
+                       *name ? want : "", "", have);
+    }
+    ibv_free_device_list(list);
+    return st;
+}
+
+/* Port attributes: MTU, LID, link layer and the GID to use. */
+static rcomm_status_t query_port(vx_tp_t *tp)
+{
+    struct ibv_port_attr pa;
+    struct ibv_device_attr da;
+    int idx = tp->cfg->ib_gid_index;
+
+    if (ibv_query_port(tp->ctx, tp->port, &pa) != 0 ||
+        ibv_query_device(tp->ctx, &da) != 0)
+        return rcomm_err_sys("rank %d: verbs: query %s port %u", tp->base.rank,
+                             tp->devname, tp->port);
+    tp->mtu = pa.active_mtu;
+    tp->lid = pa.lid;
+    tp->max_msg = pa.max_msg_sz ? pa.max_msg_sz : (1u << 30);
+    if (tp->max_msg > (1u << 30))
+        tp->max_msg = 1u << 30;
+    tp->rd_atomic = (uint8_t)(da.max_qp_rd_atom < 16 ? da.max_qp_rd_atom : 16);
+    if (tp->rd_atomic == 0)
+        tp->rd_atomic = 1;
+    if (pa.link_layer == IBV_LINK_LAYER_INFINIBAND && idx < 0) {
+        tp->gid_index = -1; /* LID routing within the subnet */
+        return RCOMM_OK;
+    }
+    if (idx < 0 && (idx = pick_gid(tp->ctx, tp->port, pa.gid_tbl_len)) < 0)
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "rank %d: verbs: %s port %u has no usable GID (is an IP address "
+                         "configured on its netdev?)",
+                         tp->base.rank, tp->devname, tp->port);
+    if (idx >= pa.gid_tbl_len || ibv_query_gid(tp->ctx, tp->port, idx, &tp->gid) != 0)
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "rank %d: verbs: RCOMM_IB_GID_INDEX=%d: %s port %u has %d GIDs",
+                         tp->base.rank, idx, tp->devname, tp->port, pa.gid_tbl_len);
+    tp->gid_index = idx;
+    return RCOMM_OK;
+}
+
+rcomm_status_t vx_dev_open(vx_tp_t *tp)
+{
+    rcomm_status_t st;
+    int cqe;
+
+    if (tp->cfg->ib_fork_safe && ibv_fork_init() != 0)
+        return rcomm_err_sys("rank %d: verbs: RCOMM_IB_FORK_SAFE=1: ibv_fork_init",
+                             tp->base.rank);
+    if ((st = open_device(tp)) != RCOMM_OK || (st = query_port(tp)) != RCOMM_OK)
+        return st;
+    if (!(tp->pd = ibv_alloc_pd(tp->ctx)))
+        return rcomm_err_sys("rank %d: verbs: ibv_alloc_pd on %s", tp->base.rank,
+                             tp->devname);
+    if (tp->events && !(tp->chan = ibv_create_comp_channel(tp->ctx)))
+        return rcomm_err_sys("rank %d: verbs: ibv_create_comp_channel", tp->base.rank);
+    cqe = (int)((tp->rx_depth + tp->sq_depth) * (uint32_t)(tp->base.size - 1) + 16);
+    if (!(tp->cq = ibv_create_cq(tp->ctx, cqe, NULL, tp->chan, 0)))
+        return rcomm_err_sys("rank %d: verbs: ibv_create_cq(%d entries) on %s",
+                             tp->base.rank, cqe, tp->devname);
+    if (getrandom(&tp->psn, sizeof(tp->psn), 0) != sizeof(tp->psn))
+        tp->psn = 0x1234;
+    tp->psn &= 0xffffff;
+    return RCOMM_OK;
+}
+
+static struct ibv_mr *reg(vx_tp_t *tp, void *addr, size_t len, int access)
+{
+    return ibv_reg_mr(tp->pd, addr, len, access);
+}
+
+rcomm_status_t vx_buffers_init(vx_tp_t *tp)
+{
+    size_t npeer = (size_t)tp->base.size;
+    size_t rx = npeer * tp->rx_depth * tp->slot_len;
+
+    tp->ntx = 64 + VX_SIGNAL_EVERY * (uint32_t)npeer;
+    if (!(tp->rx_buf = aligned_alloc(4096, (rx + 4095) & ~(size_t)4095)) ||
+        !(tp->tx_buf = aligned_alloc(4096, ((size_t)tp->ntx * tp->slot_len + 4095) &
+                                               ~(size_t)4095)) ||
+        !(tp->tx_free = malloc(tp->ntx * sizeof(*tp->tx_free))) ||
+        !(tp->credit = aligned_alloc(4096, (npeer * 8 + 4095) & ~(size_t)4095)))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: no memory for buffers",
+                         tp->base.rank);
+    for (uint32_t i = 0; i < tp->ntx; i++)
+        tp->tx_free[i] = (int32_t)(tp->ntx - 1 - i);
+    tp->ntx_free = tp->ntx;
+    for (size_t r = 0; r < npeer; r++)
+        tp->credit[r] = tp->rx_depth; /* the receives each peer posts before connecting */
+    if (!(tp->rx_mr = reg(tp, tp->rx_buf, rx, IBV_ACCESS_LOCAL_WRITE)) ||
+        !(tp->tx_mr = reg(tp, tp->tx_buf, (size_t)tp->ntx * tp->slot_len,
+                          IBV_ACCESS_LOCAL_WRITE)) ||
+        !(tp->credit_mr = reg(tp, (void *)tp->credit, npeer * 8,
+                              IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE))) {
+        char hint[160];
+        rcomm_memlock_hint(hint, sizeof(hint));
+        return rcomm_err(
+            errno == ENOMEM || errno == EAGAIN ? RCOMM_ERR_NO_MEMORY : RCOMM_ERR_SYSTEM,
+            "rank %d: verbs: cannot register %zu bytes of message slots: "
+            "%s (%s)",
+            tp->base.rank, rx + (size_t)tp->ntx * tp->slot_len, strerror(errno), hint);
+    }
+    return RCOMM_OK;
+}
+
+rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
+{
+    struct ibv_qp_init_attr ia = {
+        .send_cq = tp->cq,
+        .recv_cq = tp->cq,
+        .qp_type = IBV_QPT_RC,
+        .cap = {.max_send_wr = tp->sq_depth,
+                .max_recv_wr = tp->rx_depth,
+                .max_send_sge = 2,
+                .max_recv_sge = 1,
+                .max_inline_data = 256},
+    };
+    struct ibv_qp_attr a = {.qp_state = IBV_QPS_INIT,
+                            .pkey_index = 0,
+                            .port_num = tp->port,
+                            .qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
+                                               IBV_ACCESS_REMOTE_READ |
+                                               IBV_ACCESS_REMOTE_ATOMIC};
+
+    if (!(p->qp = ibv_create_qp(tp->pd, &ia)))
+        return rcomm_err_sys(
+            "rank %d: verbs: ibv_create_qp for peer %d (send %u, recv %u)", tp->base.rank,
+            p->rank, tp->sq_depth, tp->rx_depth);
+    if (!tp->max_inline || ia.cap.max_inline_data < tp->max_inline)
+        tp->max_inline = ia.cap.max_inline_data;
+    if (ibv_modify_qp(p->qp, &a,
+                      IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+                          IBV_QP_ACCESS_FLAGS))
+        return rcomm_err_sys("rank %d: verbs: QP 0x%x for peer %d to INIT", tp->base.rank,
+                             p->qp->qp_num, p->rank);
+    for (uint32_t i = 0; i < tp->rx_depth; i++) {
+        rcomm_status_t st = vx_post_recv(tp, p, i);
+        if (st != RCOMM_OK)
+            return st;
+    }
+    return RCOMM_OK;
+}
+
+/* INIT -> RTR -> RTS with the peer's published numbers. */
+rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
+{
+    const vx_remote_t *r = &p->remote;
+    struct ibv_qp_attr a = {
+        .qp_state = IBV_QPS_RTR,
+        .path_mtu = tp->mtu,
+        .dest_qp_num = r->qpn,
+        .rq_psn = r->psn,
+        .max_dest_rd_atomic = tp->rd_atomic,
+        .min_rnr_timer = 12, /* 0.64 ms */
+        .ah_attr = {.dlid = r->lid, .sl = 0, .port_num = tp->port},
+    };
+    int mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+               IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
+
+    if (tp->gid_index >= 0) {
+        a.ah_attr.is_global = 1;
+        memcpy(a.ah_attr.grh.dgid.raw, r->gid, 16);
+        a.ah_attr.grh.sgid_index = (uint8_t)tp->gid_index;
+        a.ah_attr.grh.hop_limit = 64;
+    }
+    if (ibv_modify_qp(p->qp, &a, mask))
+        return rcomm_err_sys("rank %d: verbs: QP 0x%x to RTR (peer %d, its QP 0x%x)",
+                             tp->base.rank, p->qp->qp_num, p->rank, r->qpn);
+    memset(&a, 0, sizeof(a));
+    a.qp_state = IBV_QPS_RTS;
+    a.sq_psn = tp->psn;
+    a.timeout = (uint8_t)tp->cfg->ib_timeout;
+    a.retry_cnt = (uint8_t)tp->cfg->ib_retry;
+    a.rnr_retry = 7; /* credits make RNR rare; never fail on it */
+    a.max_rd_atomic = tp->rd_atomic;
+    if (ibv_modify_qp(p->qp, &a,
+                      IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+                          IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC)) {
+        struct ibv_qp_attr q;
+        struct ibv_qp_init_attr qi;
+        int e = errno;
+        ibv_query_qp(p->qp, &q, IBV_QP_STATE, &qi);
+        errno = e;
+        return rcomm_err_sys("rank %d: verbs: QP 0x%x to RTS (peer %d, state %d, psn %u, "
+                             "timeout %u, rd %u)",
+                             tp->base.rank, p->qp->qp_num, p->rank, q.qp_state, tp->psn,
+                             a.timeout, a.max_rd_atomic);
+    }
+    return RCOMM_OK;
+}
+
+/* Blob: magic, size, lid, psn, ctl rkey, ctl addr, gid, then a QPN per rank. */
+#define VX_ADDR_MAGIC 0x52435658u /* "RCVX" */
+#define VX_ADDR_HEAD 48
+
+size_t vx_addr_len(int size)
+{
+    return VX_ADDR_HEAD + 4 * (size_t)size;
+}
+
+static void put32(unsigned char *b, uint32_t v)
+{
+    v = htonl(v);
+    memcpy(b, &v, 4);
+}
+static uint32_t get32(const unsigned char *b)
+{
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return ntohl(v);
+}
+
+void vx_addr_pack(vx_tp_t *tp, unsigned char *b)
+{
+    uint64_t ctl = (uintptr_t)tp->credit;
+
+    put32(b, VX_ADDR_MAGIC);
+    put32(b + 4, (uint32_t)tp->base.size);
+    put32(b + 8, tp->lid);
+    put32(b + 12, tp->psn);
+    put32(b + 16, tp->credit_mr->rkey);
+    put32(b + 20, (uint32_t)(ctl >> 32));
+    put32(b + 24, (uint32_t)ctl);
+    put32(b + 28, (uint32_t)tp->base.rank);
+    memcpy(b + 32, tp->gid.raw, 16);
+    for (int r = 0; r < tp->base.size; r++)
+        put32(b + VX_ADDR_HEAD + 4 * r, tp->peers[r].qp ? tp->peers[r].qp->qp_num : 0);
+}
+
+rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *b, size_t len)
+{
+    vx_remote_t *rm = &tp->peers[r].remote;
+
+    if (len != vx_addr_len(tp->base.size) || get32(b) != VX_ADDR_MAGIC ||
+        get32(b + 4) != (uint32_t)tp->base.size || get32(b + 28) != (uint32_t)r)
+        return rcomm_err(RCOMM_ERR_PROTOCOL,
+                         "rank %d: verbs: rank %d published a bad address (%zu bytes; "
+                         "different transport or job size?)",
+                         tp->base.rank, r, len);
+    rm->lid = (uint16_t)get32(b + 8);
+    rm->psn = get32(b + 12);
+    rm->ctl_rkey = get32(b + 16);
+    rm->ctl_addr = (uint64_t)get32(b + 20) << 32 | get32(b + 24);
+    memcpy(rm->gid, b + 32, 16);
+    rm->qpn = get32(b + VX_ADDR_HEAD + 4 * tp->base.rank);
+    return RCOMM_OK;
+}
+
+void vx_dev_close(vx_tp_t *tp)
+{
+    for (int r = 0; tp->peers && r < tp->base.size; r++)
+        if (tp->peers[r].qp && !tp->peers[r].cm_id)
+            ibv_destroy_qp(tp->peers[r].qp);
+    if (tp->credit_mr)
+        ibv_dereg_mr(tp->credit_mr);
+    if (tp->tx_mr)
+        ibv_dereg_mr(tp->tx_mr);
+    if (tp->rx_mr)
+        ibv_dereg_mr(tp->rx_mr);
+    if (tp->cq) {
+        if (tp->cq_events)
+            ibv_ack_cq_events(tp->cq, tp->cq_events);
+        ibv_destroy_cq(tp->cq);
+    }
+    if (tp->chan)
+        ibv_destroy_comp_channel(tp->chan);
+    if (tp->pd)
+        ibv_dealloc_pd(tp->pd);
+    if (tp->ctx)
+        ibv_close_device(tp->ctx);
+    free((void *)tp->credit);
+    free(tp->tx_free);
+    free(tp->tx_buf);
+    free(tp->rx_buf);
+}

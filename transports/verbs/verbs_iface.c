@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Verbs transport: the ops table and the life cycle of an instance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "transports/verbs/verbs.h"
+
+static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why);
+
+static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **out)
+{
+    const rcomm_config_t *cfg = params ? params->cfg : NULL;
+    rcomm_status_t st;
+    size_t payload;
+    vx_tp_t *tp;
+
+    if (!params || !out || !cfg || params->size < 1 || params->rank < 0 ||
+        params->rank >= params->size)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs create: %s",
+                         !params || !out ? "params or tp is NULL"
+                         : !cfg          ? "params->cfg is NULL"
+                                         : "rank is not in [0, size)");
+    if (cfg->ib_use_rdma_cm) /* TODO(issue 3): verbs_cm.c */
+        return rcomm_err(
+            RCOMM_ERR_UNSUPPORTED,
+            "rank %d: RCOMM_IB_USE_RDMA_CM=1: connecting through librdmacm is "
+            "not implemented yet; unset it to connect through the bootstrap",
+            params->rank);
+    if (!(tp = calloc(1, sizeof(*tp))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                         params->rank);
+    tp->base = (rcomm_tp_t){.ops = &rcomm_verbs_ops,
+                            .rank = params->rank,
+                            .size = params->size,
+                            .on_unexpected = params->on_unexpected,
+                            .unexpected_arg = params->unexpected_arg};
+    tp->cfg = cfg;
+    tp->timeout_ms = params->timeout_ms;
+    tp->use_cm = cfg->ib_use_rdma_cm;
+    tp->events = cfg->ib_poll_event;
+    tp->eager = cfg->ib_eager;
+    tp->rx_depth = (uint32_t)cfg->ib_rx_depth;
+    tp->sq_depth = (uint32_t)cfg->ib_sq_depth;
+    payload = tp->eager > VX_BYE_TEXT_MAX ? tp->eager : VX_BYE_TEXT_MAX;
+    tp->slot_len = (VX_HDR_LEN + payload + 63) & ~(size_t)63;
+    tp->peers = calloc((size_t)params->size, sizeof(*tp->peers));
+    tp->busy = calloc((size_t)params->size, sizeof(*tp->busy));
+    if (!tp->peers || !tp->busy) {
+        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                       params->rank);
+        goto fail;
+    }
+    for (int r = 0; r < params->size; r++) {
+        vx_peer_t *p = &tp->peers[r];
+        p->rank = r;
+        p->rx_told = tp->rx_depth; /* what the peer assumes before we tell it */
+        if (!(p->sq = malloc(tp->sq_depth * sizeof(*p->sq)))) {
+            st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                           params->rank);
+            goto fail;
+        }
+        for (uint32_t i = 0; i < tp->sq_depth; i++)
+            p->sq[i] = (vx_sqe_t){.op = NULL, .slot = -1};
+    }
+    if ((st = vx_dev_open(tp)) != RCOMM_OK || (st = vx_buffers_init(tp)) != RCOMM_OK ||
+        (st = vx_mem_init(tp)) != RCOMM_OK)
+        goto fail;
+    for (int r = 0; r < params->size; r++) {
+        /* Posting receives counts them: start from zero, then rx_depth. */
+        tp->peers[r].rx_told = 0;
+        if (r != params->rank && (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
+            goto fail;
+        tp->peers[r].rx_told = tp->peers[r].rx_posted;
+    }
+    tp->nbusy = 0; /* nothing to tell yet */
+    for (int r = 0; r < params->size; r++)
+        tp->peers[r].listed = false;
+    rcomm_log(RCOMM_LOG_INFO,
+              "rank %d: verbs: %s port %u, path MTU %d, %s %d, inline %u, eager %zu",
+              tp->base.rank, tp->devname, tp->port, vx_mtu_bytes(tp->mtu),
+              tp->gid_index >= 0 ? "GID index" : "LID",
+              tp->gid_index >= 0 ? tp->gid_index : tp->lid, tp->max_inline, tp->eager);
+    *out = &tp->base;
+    return RCOMM_OK;
+fail:
+    vx_destroy(&tp->base, RCOMM_OK, NULL);
+    return st;
+}
+
+static rcomm_status_t vx_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
+{
+    vx_tp_t *tp = vx_tp(base);
+    size_t need = tp ? vx_addr_len(base->size) : 0;
+
+    if (tp && len && !buf) {
+        *len = need; /* a size query */
+        return RCOMM_OK;
+    }
+    if (!tp || !len || *len < need)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "verbs local_addr: %s (the address takes %zu bytes)",
+                         !tp || !len ? "tp or len is NULL" : "buffer too small", need);
+    vx_addr_pack(tp, buf);
+    *len = need;
+    return RCOMM_OK;
+}
+
+/* Every QP is in RTS: trade HELLOs so that each peer is known to receive. */
+static rcomm_status_t hello(vx_tp_t *tp)
+{
+    uint64_t deadline = rcomm_now_ns() + (uint64_t)tp->timeout_ms * 1000000;
+    vx_hdr_t h = {.type = VX_HELLO, .u.hello = {tp->base.rank, tp->base.size}};
+    int missing;
+    rcomm_status_t st;
+
+    for (int r = 0; r < tp->base.size; r++)
+        if (r != tp->base.rank &&
+            (st = vx_ctl_send(tp, &tp->peers[r], &h, NULL, 0, false)))
+            return st;
+    for (;;) {
+        char names[160] = "";
+        missing = 0;
+        vx_flush(tp);
+        vx_poll(tp);
+        for (int r = 0; r < tp->base.size; r++) {
+            vx_peer_t *p = &tp->peers[r];
+            if (r == tp->base.rank || p->hello)
+                continue;
+            if (p->failed)
+                return rcomm_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
+                                 p->failmsg);
+            if (missing++ < 8)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%d",
+                         missing > 1 ? ", " : "", r);
+        }
+        if (!missing)
+            return RCOMM_OK;
+        if (rcomm_now_ns() > deadline)
+            return rcomm_err(
+                RCOMM_ERR_TIMEOUT,
+                "rank %d: verbs connect timed out after %d ms; no HELLO from "
+                "%d peer(s): rank %s%s",
+                tp->base.rank, tp->timeout_ms, missing, names,
+                missing > 8 ? ", ..." : "");
+    }
+}
+
+static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
+                                 const size_t *lens)
+{
+    vx_tp_t *tp = vx_tp(base);
+    rcomm_status_t st;
+
+    if (!tp || !addrs || !lens || tp->connect_called)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs connect: %s",
+                         !tp || !addrs || !lens ? "tp, addrs or lens is NULL"
+                                                : "called twice");
+    tp->connect_called = true;
+    for (int r = 0; r < base->size; r++) {
+        if (r == base->rank)
+            continue;
+        if (!addrs[r])
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "verbs connect: no address for rank %d", r);
+        if ((st = vx_addr_unpack(tp, r, addrs[r], lens[r])) != RCOMM_OK ||
+            (st = vx_qp_connect(tp, &tp->peers[r])) != RCOMM_OK)
+            return st;
+    }
+    tp->connected = true;
+    if ((st = hello(tp)) != RCOMM_OK)
+        tp->connected = false;
+    return st;
+}
+
+/* Send BYE(reason) to every healthy peer and wait (briefly) until each has
+ * been acknowledged, so a peer learns why we left. */
+static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
+{
+    vx_hdr_t h = {.type = VX_BYE, .status = reason};
+    uint64_t deadline = rcomm_now_ns() + 500000000;
+    bool pending = true;
+
+    for (int r = 0; r < tp->base.size; r++)
+        if (r != tp->base.rank && !tp->peers[r].failed)
+            vx_ctl_send(tp, &tp->peers[r], &h, why ? why : "", why ? strlen(why) : 0,
+                        true);
+    while (pending && rcomm_now_ns() < deadline) {
+        vx_flush(tp);
+        vx_poll(tp);
+        pending = false;
+        for (int r = 0; r < tp->base.size; r++) {
+            vx_peer_t *p = &tp->peers[r];
+            if (r != tp->base.rank && !p->failed &&
+                (p->outbox.head || p->sq_tail != p->sq_head))
+                pending = true;
+        }
+    }
+}
+
+static void release_list(vx_tp_t *tp, vx_opq_t *q)
+{
+    vx_op_t *op;
+
+    while ((op = q->head)) {
+        VX_FIFO_POP(q);
+        if (op->kind == VX_OP_CTL) {
+            free(op);
+        } else if (op->reg) {
+            vx_reg_release(tp, op->reg);
+            op->reg = NULL;
+        }
+    }
+}
+
+static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
+{
+    vx_tp_t *tp = vx_tp(base);
+
+    if (!tp)
+        return;
+    if (tp->connected)
+        say_goodbye(tp, reason, why);
+    /* Requests still outstanding are dropped: release what they hold. */
+    for (int r = 0; tp->peers && r < base->size; r++) {
+        vx_peer_t *p = &tp->peers[r];
+        vx_unexp_t *ux;
+        release_list(tp, &p->outbox);
+        release_list(tp, &p->rts);
+        release_list(tp, &p->posted);
+        for (uint32_t i = p->sq_tail; p->sq && i != p->sq_head; i++) {
+            vx_op_t *op = p->sq[i % tp->sq_depth].op;
+            if (op && op->reg) {
+                vx_reg_release(tp, op->reg);
+                op->reg = NULL;
+            }
+        }
+        while ((ux = p->unexp.head)) {
+            VX_FIFO_POP(&p->unexp);
+            free(ux);
+        }
+    }
+    for (uint32_t i = 0; i < tp->nrdv; i++)
+        if (tp->rdv[i] && tp->rdv[i]->reg)
+            vx_reg_release(tp, tp->rdv[i]->reg);
+    vx_mem_fini(tp);
+    vx_dev_close(tp);
+    for (int r = 0; tp->peers && r < base->size; r++)
+        free(tp->peers[r].sq);
+    free(tp->rdv);
+    free(tp->busy);
+    free(tp->peers);
+    free(tp);
+}
+
+const rcomm_tp_ops_t rcomm_verbs_ops = {
+    .size = sizeof(rcomm_tp_ops_t),
+    .name = "verbs",
+    .create = vx_create,
+    .local_addr = vx_local_addr,
+    .connect = vx_connect,
+    .destroy = vx_destroy,
+    .isend = vx_isend,
+    .irecv = vx_irecv,
+    .cancel = vx_cancel,
+    .mem_reg = vx_mem_reg,
+    .mem_rkey = vx_mem_rkey,
+    .mem_dereg = vx_mem_dereg,
+    .put = vx_put,
+    .get = vx_get,
+    .fetch_add = vx_fetch_add,
+    .compare_swap = vx_compare_swap,
+    .progress = vx_progress,
+};

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Verbs transport: completion queue polling, completion of requests, and
+ * failure of a peer. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "transports/verbs/verbs.h"
+
+void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
+{
+    if (op->kind == VX_OP_CTL) {
+        free(op);
+        return;
+    }
+    if (op->state == VX_S_DONE)
+        return;
+    if (op->reg) {
+        vx_reg_release(tp, op->reg);
+        op->reg = NULL;
+    }
+    if (op->kind == VX_OP_RECV && (op->state == VX_S_CTS || op->state == VX_S_LANDING) &&
+        op->rid < tp->nrdv && tp->rdv[op->rid] == op)
+        tp->rdv[op->rid] = NULL;
+    if (status == RCOMM_OK && op->kind == VX_OP_SEND) {
+        tp->base.stats.bytes_sent += op->len;
+        tp->base.stats.messages_sent++;
+    }
+    op->state = VX_S_DONE;
+    op->status = status;
+    VX_FIFO_PUSH(&tp->done, op);
+}
+
+/* Report completions; unlinked first, so a callback may repost its request. */
+static void drain_done(vx_tp_t *tp)
+{
+    vx_op_t *op;
+
+    while ((op = tp->done.head)) {
+        rcomm_tp_req_t *req = vx_req(op);
+        VX_FIFO_POP(&tp->done);
+        req->status = (rcomm_status_t)op->status;
+        if (req->cb)
+            req->cb(req);
+    }
+}
+
+static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
+{
+    unsigned n = 0;
+    vx_op_t *op;
+
+    while ((op = q->head)) {
+        VX_FIFO_POP(q);
+        n += op->kind != VX_OP_CTL;
+        vx_complete(tp, op, status);
+    }
+    return n;
+}
+
+void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *fmt, ...)
+{
+    struct ibv_qp_attr a = {.qp_state = IBV_QPS_ERR};
+    char cause[VX_ERRMSG - 32];
+    unsigned n = 0;
+    va_list ap;
+
+    if (p->failed != RCOMM_OK)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof(cause), fmt, ap);
+    va_end(ap);
+    p->failed = status;
+    n += fail_list(tp, &p->posted, status);
+    n += fail_list(tp, &p->rts, status);
+    n += fail_list(tp, &p->outbox, status);
+    /* Detach requests from WQEs still in the queue: their flush completions
+     * must not touch memory the user may reuse. */
+    for (uint32_t i = p->sq_tail; i != p->sq_head; i++) {
+        vx_sqe_t *e = &p->sq[i % tp->sq_depth];
+        if (e->op) {
+            vx_complete(tp, e->op, status);
+            e->op = NULL;
+            n++;
+        }
+    }
+    for (uint32_t i = 0; i < tp->nrdv; i++)
+        if (tp->rdv[i] && tp->rdv[i]->peer == p->rank) {
+            vx_complete(tp, tp->rdv[i], status);
+            n++;
+        }
+    if (p->qp)
+        ibv_modify_qp(p->qp, &a, IBV_QP_STATE); /* flush; nothing more goes out */
+    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
+             tp->base.rank);
+    if (n > 0) {
+        p->fail_logged = true;
+        rcomm_err(status, "%s [seen by rank %d; failed %u request(s)]", cause,
+                  tp->base.rank, n);
+    } else {
+        rcomm_log(p->bye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
+                                                            : RCOMM_LOG_WARN,
+                  "%s", p->failmsg);
+    }
+}
+
+rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char *what)
+{
+    if (!tp || !tp->connected || !req || peer < 0 || peer >= tp->base.size ||
+        peer == tp->base.rank)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s",
+                         tp ? tp->base.rank : -1, what, peer,
+                         !tp || !tp->connected   ? "the transport is not connected"
+                         : !req                  ? "req is NULL"
+                         : peer == tp->base.rank ? "a rank cannot post to itself"
+                                                 : "no such rank");
+    if (tp->peers[peer].failed != RCOMM_OK)
+        return rcomm_tp_report_failed(tp->peers[peer].failed,
+                                      &tp->peers[peer].fail_logged, "%s rank %d: %s",
+                                      what, peer, tp->peers[peer].failmsg);
+    return RCOMM_OK;
+}
+
+/* What a completion error means, and what to tell the user. */
+static rcomm_status_t wc_error(enum ibv_wc_status s, const char **hint)
+{
+    switch (s) {
+    case IBV_WC_RETRY_EXC_ERR:
+        *hint = "peer dead or network down";
+        return RCOMM_ERR_PEER_FAILED;
+    case IBV_WC_RNR_RETRY_EXC_ERR:
+        *hint = "the peer stopped posting receives: dead or stuck";
+        return RCOMM_ERR_PEER_FAILED;
+    case IBV_WC_REM_ACCESS_ERR:
+        *hint = "wrong rights or key for the target region; the connection is unusable";
+        return RCOMM_ERR_ACCESS;
+    case IBV_WC_LOC_PROT_ERR:
+    case IBV_WC_MW_BIND_ERR:
+        *hint = "a local buffer is not registered for this access";
+        return RCOMM_ERR_ACCESS;
+    case IBV_WC_REM_INV_REQ_ERR:
+        *hint = "the peer rejected the request (length, alignment or opcode)";
+        return RCOMM_ERR_PROTOCOL;
+    case IBV_WC_REM_OP_ERR:
+        *hint = "the peer's queue pair failed";
+        return RCOMM_ERR_PEER_FAILED;
+    case IBV_WC_WR_FLUSH_ERR:
+        *hint = "the queue pair failed earlier";
+        return RCOMM_ERR_PEER_FAILED;
+    default: *hint = "unexpected completion error"; return RCOMM_ERR_PEER_FAILED;
+    }
+}
+
+static const char *op_name(const vx_op_t *op, enum ibv_wc_opcode opc)
+{
+    if (!op)
+        return opc == IBV_WC_RECV || opc == IBV_WC_RECV_RDMA_WITH_IMM ? "receive"
+                                                                      : "send";
+    switch (op->kind) {
+    case VX_OP_SEND:
+        return op->len > 0 && op->state == VX_S_WIRE ? "send (RDMA write)" : "send";
+    case VX_OP_PUT: return "put (RDMA write)";
+    case VX_OP_GET: return "get (RDMA read)";
+    case VX_OP_FADD: return "fetch-add";
+    case VX_OP_CSWAP: return "compare-swap";
+    default: return "receive";
+    }
+}
+
+static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_t *op)
+{
+    const char *hint;
+    rcomm_status_t st = wc_error(wc->status, &hint);
+
+    char msg[VX_ERRMSG - 40];
+
+    if (p->failed)
+        return;
+    snprintf(msg, sizeof(msg), "rank %d: %s to rank %d failed on QP 0x%x: %s (%s)",
+             tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
+             ibv_wc_status_str(wc->status), hint);
+    if (op) /* this request fails with exactly this status and message */
+        vx_complete(tp, op, rcomm_err(st, "%s", msg));
+    vx_peer_fail(tp, p, st, "%s", msg);
+}
+
+/* Send-queue completion: retire every entry up to and including this one. */
+static void retire(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc)
+{
+    uint32_t idx = (uint32_t)wc->wr_id;
+
+    if (wc->status != IBV_WC_SUCCESS) {
+        vx_sqe_t *e = &p->sq[idx];
+        vx_op_t *op = e->op;
+        e->op = NULL;
+        wc_failed(tp, p, wc, op);
+    }
+    while (p->sq_tail != p->sq_head) {
+        vx_sqe_t *e = &p->sq[p->sq_tail % tp->sq_depth];
+        bool last = p->sq_tail % tp->sq_depth == idx;
+        vx_op_t *op = e->op;
+
+        p->sq_tail++;
+        e->op = NULL;
+        if (op) {
+            rcomm_tp_req_t *req = vx_req(op);
+            if (op->kind == VX_OP_GET)
+                req->len = op->len;
+            else if (op->kind == VX_OP_FADD || op->kind == VX_OP_CSWAP)
+                memcpy(&req->result, vx_tx_slot(tp, e->slot), 8);
+            vx_complete(tp, op, RCOMM_OK);
+        }
+        if (e->slot >= 0)
+            vx_slot_put(tp, e->slot);
+        e->slot = -1;
+        if (last)
+            break;
+    }
+}
+
+static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
+{
+    int peer = (int)((wc->wr_id >> 32) & 0x7fffffff);
+    vx_peer_t *p = &tp->peers[peer];
+    uint32_t slot = (uint32_t)wc->wr_id;
+    rcomm_status_t st;
+
+    if (!(wc->wr_id & VX_WR_RECV)) {
+        retire(tp, p, wc);
+        return;
+    }
+    if (wc->status != IBV_WC_SUCCESS) {
+        wc_failed(tp, p, wc, NULL);
+        return;
+    }
+    if (p->failed)
+        return;
+    if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+        vx_rx_landed(tp, p, ntohl(wc->imm_data), wc->byte_len);
+    else
+        vx_rx_message(tp, p, vx_rx_slot(tp, peer, slot), wc->byte_len);
+    if (!p->failed && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
+        vx_peer_fail(tp, p, st, "rank %d: cannot repost a receive for rank %d",
+                     tp->base.rank, peer);
+}
+
+int vx_poll(vx_tp_t *tp)
+{
+    struct ibv_wc wc[VX_CQ_BATCH];
+    int n = ibv_poll_cq(tp->cq, VX_CQ_BATCH, wc);
+
+    for (int i = 0; i < n; i++)
+        on_wc(tp, &wc[i]);
+    return n < 0 ? 0 : n;
+}
+
+/* Sleep on the completion channel until an event or timeout_ms. */
+static void wait_event(vx_tp_t *tp, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = tp->chan->fd, .events = POLLIN};
+    struct ibv_cq *cq;
+    void *ctx;
+
+    if (!tp->cq_armed) {
+        if (ibv_req_notify_cq(tp->cq, 0) != 0)
+            return;
+        tp->cq_armed = 1;
+        if (vx_poll(tp) > 0) /* arrived before arming */
+            return;
+    }
+    if (poll(&pfd, 1, timeout_ms) > 0 && ibv_get_cq_event(tp->chan, &cq, &ctx) == 0) {
+        tp->cq_armed = 0;
+        if (++tp->cq_events >= 64) {
+            ibv_ack_cq_events(tp->cq, tp->cq_events);
+            tp->cq_events = 0;
+        }
+    }
+}
+
+rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
+{
+    vx_tp_t *tp = vx_tp(base);
+    uint64_t until;
+    int n, idle = 0;
+
+    if (!tp)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs progress: tp is NULL");
+    vx_flush(tp);
+    n = vx_poll(tp);
+    if (!n && !tp->done.head && timeout_ms != 0) {
+        if (tp->events) {
+            wait_event(tp, timeout_ms);
+            vx_poll(tp);
+        } else {
+            until = timeout_ms < 0 ? UINT64_MAX
+                                   : rcomm_now_ns() + (uint64_t)timeout_ms * 1000000;
+            while (!vx_poll(tp) && !tp->done.head && rcomm_now_ns() < until)
+                if (++idle > 100)
+                    sched_yield(); /* let ranks sharing the core run */
+        }
+    }
+    vx_flush(tp);
+    drain_done(tp);
+    return RCOMM_OK;
+}

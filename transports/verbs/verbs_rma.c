@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Verbs transport: one-sided operations, straight onto the HCA. The rights
+ * and bounds a region grants travel in its rkey (verbs_mem.c), so a request
+ * outside them is refused here, before anything reaches the wire: on RC a
+ * remote access error would break the whole connection. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "transports/verbs/verbs.h"
+
+static const char *const posts[] = {
+    [VX_OP_PUT] = "put to",
+    [VX_OP_GET] = "get from",
+    [VX_OP_FADD] = "fetch_add on",
+    [VX_OP_CSWAP] = "compare_swap on",
+};
+static const char *const names[] = {
+    [VX_OP_PUT] = "put",
+    [VX_OP_GET] = "get",
+    [VX_OP_FADD] = "fetch_add",
+    [VX_OP_CSWAP] = "compare_swap",
+};
+static const char *const rights[] = {
+    [VX_OP_PUT] = "remote-write",
+    [VX_OP_GET] = "remote-read",
+    [VX_OP_FADD] = "remote-atomic",
+    [VX_OP_CSWAP] = "remote-atomic",
+};
+static const unsigned right_bits[] = {
+    [VX_OP_PUT] = RCOMM_TP_REMOTE_WRITE,
+    [VX_OP_GET] = RCOMM_TP_REMOTE_READ,
+    [VX_OP_FADD] = RCOMM_TP_REMOTE_ATOMIC,
+    [VX_OP_CSWAP] = RCOMM_TP_REMOTE_ATOMIC,
+};
+
+/* Checks and fills what every one-sided post has in common. Returns the op,
+ * or NULL with *st set (an error of the call), or the op already completed
+ * with ACCESS (a request the region does not allow: *st = OK). */
+static vx_op_t *rma_op(vx_tp_t *tp, int peer, rcomm_tp_req_t *req,
+                       const rcomm_tp_rkey_t *rkey, vx_kind_t kind, void *buf, size_t len,
+                       uint64_t raddr, rcomm_status_t *st)
+{
+    unsigned granted;
+    char why[128] = "";
+    vx_op_t *op;
+
+    if ((*st = vx_post_check(tp, peer, req, posts[kind])) != RCOMM_OK)
+        return NULL;
+    if (!rkey || (!buf && len && kind <= VX_OP_GET)) {
+        *st = rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s is NULL",
+                        tp->base.rank, posts[kind], peer, !rkey ? "rkey" : "buf");
+        return NULL;
+    }
+    op = vx_op(req);
+    memset(op, 0, sizeof(*op));
+    op->kind = (uint8_t)kind;
+    op->peer = peer;
+    op->buf = buf;
+    op->len = len;
+    op->status = RCOMM_INPROGRESS;
+    op->u.rma.raddr = raddr;
+    op->u.rma.rkey = (uint32_t)rkey->key;
+    req->status = RCOMM_INPROGRESS;
+    granted = (unsigned)(rkey->key >> 32);
+    if (raddr < rkey->addr || len > rkey->len || raddr - rkey->addr > rkey->len - len)
+        snprintf(why, sizeof(why), "the bytes are outside the region [0x%llx, +%llu)",
+                 (unsigned long long)rkey->addr, (unsigned long long)rkey->len);
+    else if (!(granted & right_bits[kind]))
+        snprintf(why, sizeof(why), "the region lacks the %s right", rights[kind]);
+    else if (kind >= VX_OP_FADD && raddr % 8)
+        snprintf(why, sizeof(why), "the address is not 8-byte aligned");
+    if (why[0]) {
+        vx_complete(
+            tp, op,
+            rcomm_err(RCOMM_ERR_ACCESS,
+                      "rank %d: %s of %zu bytes at 0x%llx in region key 0x%llx of "
+                      "rank %d denied: %s",
+                      tp->base.rank, names[kind], len, (unsigned long long)raddr,
+                      (unsigned long long)rkey->key, peer, why));
+        *st = RCOMM_OK;
+        return NULL;
+    }
+    return op;
+}
+
+static rcomm_status_t rma_post(vx_tp_t *tp, vx_op_t *op)
+{
+    if (op->len == 0 && (op->kind == VX_OP_PUT || op->kind == VX_OP_GET)) {
+        vx_complete(tp, op, RCOMM_OK); /* nothing to move */
+        return RCOMM_OK;
+    }
+    vx_outbox_push(tp, &tp->peers[op->peer], op);
+    vx_flush(tp);
+    return RCOMM_OK;
+}
+
+rcomm_status_t vx_put(rcomm_tp_t *base, int peer, const void *buf, size_t len,
+                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+{
+    rcomm_status_t st;
+    vx_op_t *op =
+        rma_op(vx_tp(base), peer, req, rkey, VX_OP_PUT, (void *)buf, len, raddr, &st);
+
+    return op ? rma_post(vx_tp(base), op) : st;
+}
+
+rcomm_status_t vx_get(rcomm_tp_t *base, int peer, void *buf, size_t len,
+                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+{
+    rcomm_status_t st;
+    vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_GET, buf, len, raddr, &st);
+
+    return op ? rma_post(vx_tp(base), op) : st;
+}
+
+rcomm_status_t vx_fetch_add(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
+                            uint64_t raddr, uint64_t add, rcomm_tp_req_t *req)
+{
+    rcomm_status_t st;
+    vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_FADD, NULL, 8, raddr, &st);
+
+    if (!op)
+        return st;
+    op->len = 0;
+    op->opnd[0] = add;
+    return rma_post(vx_tp(base), op);
+}
+
+rcomm_status_t vx_compare_swap(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
+                               uint64_t raddr, uint64_t compare, uint64_t swap,
+                               rcomm_tp_req_t *req)
+{
+    rcomm_status_t st;
+    vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_CSWAP, NULL, 8, raddr, &st);
+
+    if (!op)
+        return st;
+    op->len = 0;
+    op->opnd[0] = compare;
+    op->opnd[1] = swap;
+    return rma_post(vx_tp(base), op);
+}
