@@ -88,6 +88,7 @@
 #include <stdint.h>
 
 #include "transports/tcp/tcp_frame.h"
+#include "transports/fifo.h"
 #include "transports/transport.h"
 
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
@@ -162,32 +163,6 @@ typedef struct {
     tcp_unexp_t *head, *tail;
 } tcp_uxq_t;
 
-/* Singly linked FIFOs: any of the above. */
-#define TCP_FIFO_PUSH(q, e)                                                              \
-    do {                                                                                 \
-        (e)->next = NULL;                                                                \
-        if ((q)->tail)                                                                   \
-            (q)->tail->next = (e);                                                       \
-        else                                                                             \
-            (q)->head = (e);                                                             \
-        (q)->tail = (e);                                                                 \
-    } while (0)
-/* Remove the head (which must exist). */
-#define TCP_FIFO_POP(q)                                                                  \
-    do {                                                                                 \
-        if (!((q)->head = (q)->head->next))                                              \
-            (q)->tail = NULL;                                                            \
-    } while (0)
-/* Unlink e, whose predecessor is prev (NULL at the head). */
-#define TCP_FIFO_UNLINK(q, prev, e)                                                      \
-    do {                                                                                 \
-        if (prev)                                                                        \
-            (prev)->next = (e)->next;                                                    \
-        else                                                                             \
-            (q)->head = (e)->next;                                                       \
-        if ((q)->tail == (e))                                                            \
-            (q)->tail = (prev);                                                          \
-    } while (0)
 
 typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
 

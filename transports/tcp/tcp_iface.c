@@ -93,7 +93,7 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
         tcp_peer_close(tp, p, reason, why);
         tcp_drop_txq(p);
         while ((ux = p->unexp.head)) {
-            TCP_FIFO_POP(&p->unexp);
+            RCOMM_FIFO_POP(&p->unexp);
             free(ux);
         }
         free(p->rx.ux);

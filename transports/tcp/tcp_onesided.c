@@ -211,7 +211,7 @@ static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       (unsigned long long)h->u.rma.id);
         return;
     }
-    TCP_FIFO_UNLINK(&p->waiting, prev, op);
+    RCOMM_FIFO_UNLINK(&p->waiting, prev, op);
     if (op->kind == TCP_OP_GET)
         tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op; /* from here a failure of p completes it */

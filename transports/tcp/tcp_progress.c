@@ -39,7 +39,7 @@ void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
 {
     op->status = status;
-    TCP_FIFO_PUSH(&tp->done, op);
+    RCOMM_FIFO_PUSH(&tp->done, op);
 }
 
 /* Report completions. Unlinked first, so a callback may repost its request. */
@@ -49,7 +49,7 @@ static void drain_done(tcp_tp_t *tp)
 
     while ((op = tp->done.head)) {
         rcomm_tp_req_t *req = tcp_req(op);
-        TCP_FIFO_POP(&tp->done);
+        RCOMM_FIFO_POP(&tp->done);
         req->status = (rcomm_status_t)op->status;
         if (req->cb)
             req->cb(req);
@@ -88,7 +88,7 @@ rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const cha
 
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    TCP_FIFO_PUSH(&p->txq, f);
+    RCOMM_FIFO_PUSH(&p->txq, f);
     if (!p->tx_listed && !p->tx_blocked) {
         p->tx_listed = true;
         tp->txlist[tp->ntx++] = p->rank;
@@ -109,7 +109,7 @@ static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
         tcp_complete(tp, op, RCOMM_OK);
     } else {
         /* The reply can only come after the target read all of this. */
-        TCP_FIFO_PUSH(&p->waiting, op);
+        RCOMM_FIFO_PUSH(&p->waiting, op);
     }
 }
 
@@ -165,7 +165,7 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
             }
             n -= (ssize_t)left;
             p->tx_off = 0;
-            TCP_FIFO_POP(&p->txq);
+            RCOMM_FIFO_POP(&p->txq);
             frame_sent(tp, p, f);
         }
     }
@@ -262,7 +262,7 @@ static unsigned fail_ops(tcp_tp_t *tp, tcp_opq_t *q, rcomm_status_t status)
     tcp_op_t *op;
 
     while ((op = q->head)) {
-        TCP_FIFO_POP(q);
+        RCOMM_FIFO_POP(q);
         tcp_complete(tp, op, status);
         n++;
     }
@@ -274,7 +274,7 @@ void tcp_drop_txq(tcp_peer_t *p)
     tcp_txf_t *f;
 
     while ((f = p->txq.head)) {
-        TCP_FIFO_POP(&p->txq);
+        RCOMM_FIFO_POP(&p->txq);
         if (tcp_type_is_reply(f->hdr.type))
             tcp_reply_free((tcp_reply_t *)f);
     }
@@ -331,7 +331,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         tcp_complete(tp, p->rx.op, status);
     }
     while ((f = p->txq.head)) {
-        TCP_FIFO_POP(&p->txq);
+        RCOMM_FIFO_POP(&p->txq);
         if (tcp_type_is_reply(f->hdr.type)) {
             tcp_reply_free((tcp_reply_t *)f);
         } else {

@@ -55,7 +55,7 @@ static bool rx_greedy(const tcp_peer_t *p)
 
 static void posted_unlink(tcp_peer_t *p, tcp_op_t *prev, tcp_op_t *op)
 {
-    TCP_FIFO_UNLINK(&p->posted, prev, op);
+    RCOMM_FIFO_UNLINK(&p->posted, prev, op);
     tcp_rx_expect(p, op->cap, -1);
 }
 
@@ -160,7 +160,7 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
         if ((op = posted_take(p, ux->tag)))
             ux_deliver(tp, p, ux, op);
         else
-            TCP_FIFO_PUSH(&p->unexp, ux);
+            RCOMM_FIFO_PUSH(&p->unexp, ux);
     }
 }
 
@@ -388,7 +388,7 @@ rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, si
      * before a parked one, and may have arrived before the peer failed. */
     for (tcp_unexp_t *ux = p->unexp.head, *prev = NULL; ux; prev = ux, ux = ux->next)
         if (ux->tag == tag) {
-            TCP_FIFO_UNLINK(&p->unexp, prev, ux);
+            RCOMM_FIFO_UNLINK(&p->unexp, prev, ux);
             req->status = RCOMM_INPROGRESS;
             ux_deliver(tp, p, ux, op);
             return RCOMM_OK;
@@ -407,7 +407,7 @@ rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, si
         }
         return RCOMM_OK;
     }
-    TCP_FIFO_PUSH(&p->posted, op);
+    RCOMM_FIFO_PUSH(&p->posted, op);
     tcp_rx_expect(p, len, +1);
     return RCOMM_OK;
 }

@@ -68,6 +68,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transports/fifo.h"
 #include "transports/transport.h"
 
 #define VX_HDR_LEN 64
@@ -172,29 +173,6 @@ typedef struct {
     vx_unexp_t *head, *tail;
 } vx_uxq_t;
 
-#define VX_FIFO_PUSH(q, e)                                                               \
-    do {                                                                                 \
-        (e)->next = NULL;                                                                \
-        if ((q)->tail)                                                                   \
-            (q)->tail->next = (e);                                                       \
-        else                                                                             \
-            (q)->head = (e);                                                             \
-        (q)->tail = (e);                                                                 \
-    } while (0)
-#define VX_FIFO_POP(q)                                                                   \
-    do {                                                                                 \
-        if (!((q)->head = (q)->head->next))                                              \
-            (q)->tail = NULL;                                                            \
-    } while (0)
-#define VX_FIFO_UNLINK(q, prev, e)                                                       \
-    do {                                                                                 \
-        if (prev)                                                                        \
-            (prev)->next = (e)->next;                                                    \
-        else                                                                             \
-            (q)->head = (e)->next;                                                       \
-        if ((q)->tail == (e))                                                            \
-            (q)->tail = (prev);                                                          \
-    } while (0)
 
 /* One send-queue WQE in flight. */
 typedef struct {

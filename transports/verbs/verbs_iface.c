@@ -205,7 +205,7 @@ static void release_list(vx_tp_t *tp, vx_opq_t *q)
     vx_op_t *op;
 
     while ((op = q->head)) {
-        VX_FIFO_POP(q);
+        RCOMM_FIFO_POP(q);
         if (op->kind == VX_OP_CTL) {
             free(op);
         } else if (op->reg) {
@@ -238,7 +238,7 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
             }
         }
         while ((ux = p->unexp.head)) {
-            VX_FIFO_POP(&p->unexp);
+            RCOMM_FIFO_POP(&p->unexp);
             free(ux);
         }
     }

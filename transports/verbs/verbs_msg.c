@@ -144,7 +144,7 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
     for (ux = p->unexp.head; ux && ux->tag != tag; prev = ux, ux = ux->next)
         ;
     if (ux && !(ux->rts && p->failed)) {
-        VX_FIFO_UNLINK(&p->unexp, prev, ux);
+        RCOMM_FIFO_UNLINK(&p->unexp, prev, ux);
         if (ux->rts)
             rdv_start(tp, p, op, ux->id, ux->len, &ux->env);
         else
@@ -157,7 +157,7 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
         return rcomm_tp_report_failed(p->failed, &p->fail_logged,
                                       "receive from rank %d: %s", peer, p->failmsg);
     op->state = VX_S_POSTED;
-    VX_FIFO_PUSH(&p->posted, op);
+    RCOMM_FIFO_PUSH(&p->posted, op);
     return RCOMM_OK;
 }
 
@@ -178,7 +178,7 @@ rcomm_status_t vx_cancel(rcomm_tp_t *base, rcomm_tp_req_t *req)
     if (!o || op->state != VX_S_POSTED)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
                          base->rank);
-    VX_FIFO_UNLINK(&p->posted, prev, op);
+    RCOMM_FIFO_UNLINK(&p->posted, prev, op);
     op->state = VX_S_DONE;
     return RCOMM_OK;
 }
@@ -190,7 +190,7 @@ static vx_op_t *match(vx_peer_t *p, uint64_t tag)
     for (op = p->posted.head; op && op->tag != tag; prev = op, op = op->next)
         ;
     if (op)
-        VX_FIFO_UNLINK(&p->posted, prev, op);
+        RCOMM_FIFO_UNLINK(&p->posted, prev, op);
     return op;
 }
 
@@ -213,7 +213,7 @@ static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void 
         .tag = h->tag, .env = h->u.env, .len = h->len, .id = h->id, .rts = rts};
     memcpy(ux->data, data, n);
     tp->base.stats.bytes_copied += n;
-    VX_FIFO_PUSH(&p->unexp, ux);
+    RCOMM_FIFO_PUSH(&p->unexp, ux);
 }
 
 static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
@@ -228,7 +228,7 @@ static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
                      (unsigned long long)h->id);
         return;
     }
-    VX_FIFO_UNLINK(&p->rts, prev, op);
+    RCOMM_FIFO_UNLINK(&p->rts, prev, op);
     if (h->flags & VX_CTS_REFUSE) {
         vx_complete(
             tp, op,

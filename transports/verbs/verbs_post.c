@@ -31,7 +31,7 @@ static void mark_busy(vx_tp_t *tp, vx_peer_t *p)
 
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
-    VX_FIFO_PUSH(&p->outbox, op);
+    RCOMM_FIFO_PUSH(&p->outbox, op);
     mark_busy(tp, p);
 }
 
@@ -252,7 +252,7 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         if ((rc = post_send(tp, p, &h, VX_HDR_LEN, NULL, 0, NULL, false)) != 0)
             return rc;
         op->state = VX_S_RTS;
-        VX_FIFO_PUSH(&p->rts, op);
+        RCOMM_FIFO_PUSH(&p->rts, op);
         return 0;
     case VX_OP_RECV: /* its CTS */
         if (!credit)
@@ -327,7 +327,7 @@ void vx_flush(vx_tp_t *tp)
 
         while (!p->failed && (op = p->outbox.head)) {
             int rc;
-            VX_FIFO_POP(&p->outbox);
+            RCOMM_FIFO_POP(&p->outbox);
             if ((rc = post_op(tp, p, op)) == 1) {
                 op->next = p->outbox.head; /* back at the head */
                 p->outbox.head = op;

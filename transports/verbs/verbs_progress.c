@@ -34,7 +34,7 @@ void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
     }
     op->state = VX_S_DONE;
     op->status = status;
-    VX_FIFO_PUSH(&tp->done, op);
+    RCOMM_FIFO_PUSH(&tp->done, op);
 }
 
 /* Report completions; unlinked first, so a callback may repost its request. */
@@ -44,7 +44,7 @@ static void drain_done(vx_tp_t *tp)
 
     while ((op = tp->done.head)) {
         rcomm_tp_req_t *req = vx_req(op);
-        VX_FIFO_POP(&tp->done);
+        RCOMM_FIFO_POP(&tp->done);
         req->status = (rcomm_status_t)op->status;
         if (req->cb)
             req->cb(req);
@@ -57,7 +57,7 @@ static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
     vx_op_t *op;
 
     while ((op = q->head)) {
-        VX_FIFO_POP(q);
+        RCOMM_FIFO_POP(q);
         n += op->kind != VX_OP_CTL;
         vx_complete(tp, op, status);
     }
