@@ -2,7 +2,7 @@
 /*
  * Verbs transport: private types and the wire protocol.
  *
- * Setup (verbs_dev.c, verbs_conn.c). create() picks the device and port
+ * Setup (verbs_dev.c, verbs_iface.c). create() picks the device and port
  * (RCOMM_IB_HCA=dev[:port], else the first ACTIVE port), the GID (on RoCE a
  * v2 GID of an IPv4 address, RCOMM_IB_GID_INDEX overrides) and takes the
  * path MTU from the port's active MTU. It opens one PD and one CQ and one RC
@@ -10,9 +10,8 @@
  * one 64-bit credit word per peer. local_addr() publishes {LID, GID, PSN,
  * control region, QPN per peer}; connect() moves every QP to RTR and RTS
  * with the peer's numbers and completes a HELLO exchange on each QP, so that
- * a successful connect() means every peer can receive. With
- * RCOMM_IB_USE_RDMA_CM=1 the QPs are created and connected by librdmacm
- * instead (verbs_cm.c); everything after connect() is the same.
+ * a successful connect() means every peer can receive. (Connecting through
+ * librdmacm, RCOMM_IB_USE_RDMA_CM=1, is not implemented yet.)
  *
  * Messages. Every SEND carries a vx_hdr_t. A message of at most
  * RCOMM_IB_EAGER bytes goes eagerly: header and payload in one SEND, inline
@@ -173,7 +172,6 @@ typedef struct {
     vx_unexp_t *head, *tail;
 } vx_uxq_t;
 
-
 /* One send-queue WQE in flight. */
 typedef struct {
     vx_op_t *op;  /* completed by this WQE's completion; NULL = none */
@@ -193,7 +191,6 @@ typedef struct {
 typedef struct vx_peer {
     int rank;
     struct ibv_qp *qp;
-    struct rdma_cm_id *cm_id; /* RCOMM_IB_USE_RDMA_CM only */
     vx_remote_t remote;
     rcomm_status_t failed;
     bool fail_logged;
@@ -241,7 +238,6 @@ typedef struct vx_tp {
     rcomm_tp_t base;
     const rcomm_config_t *cfg;
     int timeout_ms;
-    bool use_cm;
     bool events; /* RCOMM_IB_POLL=event */
     bool connect_called, connected;
     size_t eager; /* payload limit of an eager message */
@@ -263,11 +259,6 @@ typedef struct vx_tp {
     uint8_t rd_atomic;
     char devname[64];
 
-    struct rdma_event_channel *cm_chan; /* rdma_cm mode */
-    struct rdma_cm_id *cm_listen;
-    uint16_t cm_port;
-    uint8_t cm_ip[4];
-
     vx_peer_t *peers;
     /* Receive slots: rx_depth per peer, each VX_HDR_LEN + eager bytes. */
     char *rx_buf;
@@ -284,7 +275,6 @@ typedef struct vx_tp {
 
     vx_op_t **rdv; /* receives waiting for their data, by rendezvous id */
     uint32_t nrdv;
-    uint32_t rdv_free; /* head of the free list threaded through rdv (as ids) */
 
     int *busy; /* peers with an outbox or credits to tell */
     int nbusy;

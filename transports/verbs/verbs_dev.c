@@ -298,17 +298,10 @@ rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
     a.max_rd_atomic = tp->rd_atomic;
     if (ibv_modify_qp(p->qp, &a,
                       IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-                          IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC)) {
-        struct ibv_qp_attr q;
-        struct ibv_qp_init_attr qi;
-        int e = errno;
-        ibv_query_qp(p->qp, &q, IBV_QP_STATE, &qi);
-        errno = e;
-        return rcomm_err_sys("rank %d: verbs: QP 0x%x to RTS (peer %d, state %d, psn %u, "
-                             "timeout %u, rd %u)",
-                             tp->base.rank, p->qp->qp_num, p->rank, q.qp_state, tp->psn,
-                             a.timeout, a.max_rd_atomic);
-    }
+                          IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC))
+        return rcomm_err_sys(
+            "rank %d: verbs: QP 0x%x to RTS (peer %d, timeout %u, retry %u)",
+            tp->base.rank, p->qp->qp_num, p->rank, a.timeout, a.retry_cnt);
     return RCOMM_OK;
 }
 
@@ -372,7 +365,7 @@ rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *b, size_t
 void vx_dev_close(vx_tp_t *tp)
 {
     for (int r = 0; tp->peers && r < tp->base.size; r++)
-        if (tp->peers[r].qp && !tp->peers[r].cm_id)
+        if (tp->peers[r].qp)
             ibv_destroy_qp(tp->peers[r].qp);
     if (tp->credit_mr)
         ibv_dereg_mr(tp->credit_mr);

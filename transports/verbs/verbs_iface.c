@@ -39,7 +39,6 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
                             .unexpected_arg = params->unexpected_arg};
     tp->cfg = cfg;
     tp->timeout_ms = params->timeout_ms;
-    tp->use_cm = cfg->ib_use_rdma_cm;
     tp->events = cfg->ib_poll_event;
     tp->eager = cfg->ib_eager;
     tp->rx_depth = (uint32_t)cfg->ib_rx_depth;
@@ -56,7 +55,6 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
     for (int r = 0; r < params->size; r++) {
         vx_peer_t *p = &tp->peers[r];
         p->rank = r;
-        p->rx_told = tp->rx_depth; /* what the peer assumes before we tell it */
         if (!(p->sq = malloc(tp->sq_depth * sizeof(*p->sq)))) {
             st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
                            params->rank);
@@ -69,15 +67,13 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
         (st = vx_mem_init(tp)) != RCOMM_OK)
         goto fail;
     for (int r = 0; r < params->size; r++) {
-        /* Posting receives counts them: start from zero, then rx_depth. */
-        tp->peers[r].rx_told = 0;
         if (r != params->rank && (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
             goto fail;
+        /* The peer counts these first receives as its initial credits. */
         tp->peers[r].rx_told = tp->peers[r].rx_posted;
-    }
-    tp->nbusy = 0; /* nothing to tell yet */
-    for (int r = 0; r < params->size; r++)
         tp->peers[r].listed = false;
+    }
+    tp->nbusy = 0;
     rcomm_log(RCOMM_LOG_INFO,
               "rank %d: verbs: %s port %u, path MTU %d, %s %d, inline %u, eager %zu",
               tp->base.rank, tp->devname, tp->port, vx_mtu_bytes(tp->mtu),

@@ -294,15 +294,20 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
     vx_flush(tp);
     n = vx_poll(tp);
     if (!n && !tp->done.head && timeout_ms != 0) {
-        if (tp->events) {
+        /* Credits arrive by RDMA WRITE, which raises no completion: while an
+         * outbox waits for them, poll the credit words too, never sleep. */
+        if (tp->events && !tp->nbusy) {
             wait_event(tp, timeout_ms);
             vx_poll(tp);
         } else {
             until = timeout_ms < 0 ? UINT64_MAX
                                    : rcomm_now_ns() + (uint64_t)timeout_ms * 1000000;
-            while (!vx_poll(tp) && !tp->done.head && rcomm_now_ns() < until)
+            while (!vx_poll(tp) && !tp->done.head && rcomm_now_ns() < until) {
+                if (tp->nbusy)
+                    vx_flush(tp);
                 if (++idle > 100)
                     sched_yield(); /* let ranks sharing the core run */
+            }
         }
     }
     vx_flush(tp);
