@@ -33,9 +33,9 @@
  * (receives the peer has posted for us, which it RDMA-WRITEs into our credit
  * word for it) - (such messages we have sent). Announcing credits by RDMA
  * WRITE consumes no receive at the other side, so credit returns can never
- * deadlock. Posts that lack a credit, a send slot or send-queue room wait in
- * the peer's outbox, in posting order (that order is what makes messages of
- * one tag match in order).
+ * deadlock. The last credit is reserved for BYE. Posts that lack a credit, a send slot or
+ * send-queue room wait in the peer's outbox, in posting order (that order is what makes
+ * messages of one tag match in order).
  *
  * Completions. Every send-queue WQE owns an entry of its QP's ring; wr_id
  * encodes (peer, ring index) or, for receives, (peer, slot). Only WQEs whose
@@ -206,11 +206,13 @@ typedef struct vx_peer {
     uint64_t rx_told;   /* rx_posted last written into its credit word */
     uint64_t told_src;  /* source of that RDMA WRITE (inline) */
 
-    vx_opq_t outbox; /* waiting for credit, slot or queue room, in order */
-    vx_opq_t rts;    /* sends whose RTS went out, waiting for CTS */
-    vx_opq_t posted; /* receives, posting order */
-    vx_uxq_t unexp;  /* arrived early, arrival order */
-    bool listed;     /* in tp->busy (outbox not empty or credits to tell) */
+    vx_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
+    vx_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
+    vx_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
+    vx_opq_t posted;  /* receives, posting order */
+    vx_uxq_t unexp;   /* arrived early, arrival order */
+    bool listed;      /* in tp->busy (outbox not empty or credits to tell) */
+    bool bye_posted;  /* nothing more goes out on the QP */
 
     char failmsg[VX_ERRMSG];
     char bye_text[VX_BYE_TEXT_MAX + 1];

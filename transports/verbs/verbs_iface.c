@@ -171,18 +171,26 @@ static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
     return st;
 }
 
-/* Send BYE(reason) to every healthy peer and wait (briefly) until each has
- * been acknowledged, so a peer learns why we left. */
+/* Send BYE(reason) to every healthy peer and wait until each is
+ * acknowledged or the peer is found dead, so that peers learn why we left.
+ * What still waits in an outbox is dropped first, and BYE has a reserved
+ * credit, so only the peer's acknowledgement (given by its HCA, whatever the
+ * process does, or a retry timeout) is awaited; tp->timeout_ms bounds it. */
 static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
 {
     vx_hdr_t h = {.type = VX_BYE, .status = reason};
-    uint64_t deadline = rcomm_now_ns() + 500000000;
+    int wait_ms = tp->timeout_ms > 500 ? tp->timeout_ms : 500;
+    uint64_t deadline = rcomm_now_ns() + (uint64_t)wait_ms * 1000000;
     bool pending = true;
 
-    for (int r = 0; r < tp->base.size; r++)
-        if (r != tp->base.rank && !tp->peers[r].failed)
-            vx_ctl_send(tp, &tp->peers[r], &h, why ? why : "", why ? strlen(why) : 0,
-                        true);
+    for (int r = 0; r < tp->base.size; r++) {
+        vx_peer_t *p = &tp->peers[r];
+        if (r == tp->base.rank || p->failed)
+            continue;
+        p->dropped = p->outbox;
+        p->outbox.head = p->outbox.tail = NULL;
+        vx_ctl_send(tp, p, &h, why ? why : "", why ? strlen(why) : 0, true);
+    }
     while (pending && rcomm_now_ns() < deadline) {
         vx_flush(tp);
         vx_poll(tp);
@@ -190,7 +198,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
             if (r != tp->base.rank && !p->failed &&
-                (p->outbox.head || p->sq_tail != p->sq_head))
+                (!p->bye_posted || p->sq_tail != p->sq_head))
                 pending = true;
         }
     }
@@ -224,6 +232,7 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
         vx_peer_t *p = &tp->peers[r];
         vx_unexp_t *ux;
         release_list(tp, &p->outbox);
+        release_list(tp, &p->dropped);
         release_list(tp, &p->rts);
         release_list(tp, &p->posted);
         for (uint32_t i = p->sq_tail; p->sq && i != p->sq_head; i++) {

@@ -67,6 +67,16 @@ static uint64_t credits(vx_tp_t *tp, const vx_peer_t *p)
     return __atomic_load_n(&tp->credit[p->rank], __ATOMIC_ACQUIRE) - p->tx_used;
 }
 
+/* The last credit is kept for BYE, so that a closing rank can always tell
+ * a peer why, even one whose receives are all full of unmatched data. */
+static bool may_consume(vx_tp_t *tp, const vx_peer_t *p, const vx_op_t *op)
+{
+    bool bye =
+        op->kind == VX_OP_CTL && ((vx_hdr_t *)((vx_ctl_t *)op)->msg)->type == VX_BYE;
+
+    return credits(tp, p) > (bye ? 0u : 1u);
+}
+
 /* Post one WQE (wr->next must be NULL) owning ring entry {op, slot}. */
 static int post(vx_tp_t *tp, vx_peer_t *p, struct ibv_send_wr *wr, vx_op_t *op,
                 int32_t slot)
@@ -220,7 +230,7 @@ static int need_reg(vx_tp_t *tp, vx_op_t *op, bool writable)
 static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
     vx_hdr_t h;
-    bool credit = credits(tp, p) > 0;
+    bool credit = may_consume(tp, p, op);
     int rc;
 
     memset(&h, 0, sizeof(h));
@@ -270,7 +280,10 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         vx_ctl_t *c = (vx_ctl_t *)op;
         if (!credit)
             return 1;
-        if ((rc = post_send(tp, p, c->msg, c->len, NULL, 0, NULL, c->signal)) != 1)
+        bool bye = ((vx_hdr_t *)c->msg)->type == VX_BYE;
+        if ((rc = post_send(tp, p, c->msg, c->len, NULL, 0, NULL, c->signal)) == 0 && bye)
+            p->bye_posted = true;
+        if (rc != 1)
             free(c);
         return rc < 0 ? 0 : rc;
     }
@@ -325,7 +338,7 @@ void vx_flush(vx_tp_t *tp)
         vx_peer_t *p = &tp->peers[tp->busy[i]];
         vx_op_t *op;
 
-        while (!p->failed && (op = p->outbox.head)) {
+        while (!p->failed && !p->bye_posted && (op = p->outbox.head)) {
             int rc;
             RCOMM_FIFO_POP(&p->outbox);
             if ((rc = post_op(tp, p, op)) == 1) {
@@ -338,9 +351,10 @@ void vx_flush(vx_tp_t *tp)
             if (rc < 0)
                 vx_complete(tp, op, p->failed); /* frees a vx_ctl_t */
         }
-        if (!p->failed && p->rx_posted - p->rx_told >= (tp->rx_depth + 3) / 4)
+        if (!p->failed && !p->bye_posted &&
+            p->rx_posted - p->rx_told >= (tp->rx_depth + 3) / 4)
             tell_credits(tp, p);
-        if (p->failed ||
+        if (p->failed || p->bye_posted ||
             (!p->outbox.head && p->rx_posted - p->rx_told < (tp->rx_depth + 3) / 4)) {
             p->listed = false;
             tp->busy[i] = tp->busy[--tp->nbusy];
