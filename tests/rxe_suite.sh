@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The verbs suite, run inside the soft-RoCE VM by `make check-rxe`
 # (scripts/rxe-vm.sh): the transport's conformance and verbs-only cases, the
-# same again with completion events instead of busy polling, and the whole
-# collective suite (1 to 8 ranks, every algorithm, failure modes) over verbs.
+# same again with completion events instead of busy polling and again with
+# rdma_cm connections, the whole collective suite (1 to 8 ranks, every
+# algorithm, failure modes) over verbs, and part of it with rdma_cm.
 # Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
 set -u
 b=${1:?usage: rxe_suite.sh BUILDDIR}
@@ -32,5 +33,17 @@ part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sid
     "$b/tests/unit_verbs"
 part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll"
+part "transport (rdma_cm)" env RCOMM_IB_USE_RDMA_CM=1 "$b/tests/unit_verbs"
+# With rdma_cm a dead rank is noticed by every rank connected to it, so
+# exit-early fails fast instead of through RCOMM_TIMEOUT.
+cm_collectives() {
+    for n in 3 8; do
+        env RCOMM_TRANSPORT=verbs RCOMM_IB_USE_RDMA_CM=1 "$b/rcomm-run" -n $n -t 900 \
+            "$b/tests/coll_check" --quick || return 1
+    done
+    env RCOMM_TRANSPORT=verbs RCOMM_IB_USE_RDMA_CM=1 RCOMM_TIMEOUT=600 \
+        "$b/rcomm-run" -n 5 -t 300 "$b/tests/coll_fail" exit-early
+}
+part "collectives over verbs (rdma_cm)" cm_collectives
 echo "== rxe: $failed part(s) failed"
 [ "$failed" -eq 0 ]

@@ -4,7 +4,8 @@
  * (tp_twosided.c, tp_onesided.c), then what only verbs has: rights enforced
  * by the HCA for keys forged past the initiator's check, zero copy proven by
  * the counters, the registration cache under eviction and across free() and
- * a new allocation at the same address, and a peer killed mid-transfer.
+ * a new allocation at the same address, a peer killed mid-transfer, and
+ * with rdma_cm a dead peer noticed by a rank that only receives from it.
  * Without an RDMA device the program exits 77 (skipped) and says why; `make
  * check-rxe` runs it inside the soft-RoCE VM.
  */
@@ -198,7 +199,8 @@ static void sc_rcache(tp_ctx_t *c)
 
 /* Rank 2 is killed while rank 0 RDMA-writes 64 MiB into it: rank 0's send
  * and its receive from rank 2 fail with PEER_FAILED naming rank 2 and the QP
- * (retry exceeded), within the QP's retry time; rank 0 and rank 1 go on. */
+ * (retry exceeded) within the QP's retry time, or the lost connection with
+ * rdma_cm; rank 0 and rank 1 go on. */
 static void sc_killed(tp_ctx_t *c)
 {
     enum { BIG = 64 << 20 };
@@ -215,8 +217,11 @@ static void sc_killed(tp_ctx_t *c)
         OK(c->ops->isend(c->tp, 2, 7, NULL, b, BIG, &rq[0]));
         OK(c->ops->irecv(c->tp, 2, 8, b, 64, &rq[1]));
         REQUIRE(tp_wait(c, &rq[0], 30000) == RCOMM_ERR_PEER_FAILED);
+        /* Retry exceeded on the QP, or with rdma_cm possibly the disconnect
+         * first. */
         REQUIREF(strstr(rcomm_last_error(), "rank 2") &&
-                     strstr(rcomm_last_error(), "QP 0x"),
+                     (strstr(rcomm_last_error(), "QP 0x") ||
+                      strstr(rcomm_last_error(), "rank 2 closed its connection")),
                  "error: %s", rcomm_last_error());
         REQUIRE(tp_wait(c, &rq[1], 1000) == RCOMM_ERR_PEER_FAILED);
         tp_ping(c, 1, 9, 100000);
@@ -224,6 +229,35 @@ static void sc_killed(tp_ctx_t *c)
         tp_ping(c, 0, 9, 100000);
     }
     free(b);
+}
+
+/* With rdma_cm a rank that dies is noticed by a peer that only waits to
+ * receive from it (nothing of the peer's own would time out): rank 0's
+ * receive from the SIGKILLed rank 1 fails with PEER_FAILED saying so, and
+ * rank 0 and rank 2 go on. Without rdma_cm the collective layer's
+ * RCOMM_TIMEOUT is what catches this case. */
+static void sc_disconnected(tp_ctx_t *c)
+{
+    rcomm_tp_req_t rq = {0}, go[2] = {{0}};
+    char b[64];
+
+    if (c->rank == 1) { /* dies once both others are connected and waiting */
+        OK(c->ops->irecv(c->tp, 0, 7, NULL, 0, &go[0]));
+        OK(c->ops->irecv(c->tp, 2, 7, NULL, 0, &go[1]));
+        tp_wait_ok(c, go, 2);
+        raise(SIGKILL);
+    }
+    if (c->rank == 0)
+        OK(c->ops->irecv(c->tp, 1, 6, b, sizeof(b), &rq));
+    OK(c->ops->isend(c->tp, 1, 7, NULL, NULL, 0, &go[0]));
+    if (c->rank == 0) {
+        REQUIRE(tp_wait(c, &rq, 60000) == RCOMM_ERR_PEER_FAILED);
+        REQUIREF(strstr(rcomm_last_error(), "rank 1 closed its connection"), "error: %s",
+                 rcomm_last_error());
+        tp_ping(c, 2, 9, 100000);
+    } else {
+        tp_ping(c, 0, 9, 100000);
+    }
 }
 
 START_TEST(test_forged)
@@ -251,6 +285,45 @@ START_TEST(test_killed)
     setenv("RCOMM_IB_TIMEOUT", "14", 1); /* 67 ms x 7 retries */
     run(3, sc_killed, 0, 3);
     unsetenv("RCOMM_IB_TIMEOUT");
+}
+END_TEST
+
+START_TEST(test_cm_disconnected)
+{
+    setenv("RCOMM_IB_USE_RDMA_CM", "1", 1);
+    run(3, sc_disconnected, 0, 2);
+    unsetenv("RCOMM_IB_USE_RDMA_CM");
+}
+END_TEST
+
+/* Ranks that disagree about RCOMM_IB_USE_RDMA_CM refuse each other's
+ * address with CONFIG, naming the setting and the rank (two instances in
+ * this process: rank 0 without rdma_cm, rank 1 with it). */
+START_TEST(test_cm_mismatch)
+{
+    rcomm_config_t plain, cm;
+    rcomm_tp_t *tp[2];
+    unsigned char blob[2][TP_BLOB_MAX];
+    const void *addrs[2] = {blob[0], blob[1]};
+    size_t lens[2] = {sizeof(blob[0]), sizeof(blob[1])};
+
+    ck_assert_int_eq(rcomm_config_load(&plain), RCOMM_OK);
+    cm = plain;
+    cm.ib_use_rdma_cm = 1;
+    for (int r = 0; r < 2; r++) {
+        rcomm_tp_params_t p = {.rank = r,
+                               .size = 2,
+                               .cfg = r ? &cm : &plain,
+                               .timeout_ms = 5000,
+                               .host = ""};
+        ck_assert_int_eq(rcomm_verbs_ops.create(&p, &tp[r]), RCOMM_OK);
+        ck_assert_int_eq(rcomm_verbs_ops.local_addr(tp[r], blob[r], &lens[r]), RCOMM_OK);
+    }
+    ck_assert_int_eq(rcomm_verbs_ops.connect(tp[0], addrs, lens), RCOMM_ERR_CONFIG);
+    ck_assert_msg(strstr(rcomm_last_error(), "rank 1 has RCOMM_IB_USE_RDMA_CM=1"), "%s",
+                  rcomm_last_error());
+    for (int r = 0; r < 2; r++)
+        rcomm_verbs_ops.destroy(tp[r], RCOMM_OK, NULL);
 }
 END_TEST
 
@@ -293,6 +366,8 @@ int main(void)
     tcase_add_loop_test(tc, test_zero_copy, 0, 2);
     tcase_add_loop_test(tc, test_rcache, 0, 2);
     tcase_add_test(tc, test_killed);
+    tcase_add_test(tc, test_cm_disconnected);
+    tcase_add_test(tc, test_cm_mismatch);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -29,9 +29,11 @@ typedef struct {
     const char *help;
 } cfg_row_t;
 
-#define ROW(env, type, field, dflt, help)                                      \
-    { env, type, offsetof(rcomm_config_t, field),                              \
-      sizeof(((rcomm_config_t *)0)->field), dflt, help }
+#define ROW(env, type, field, dflt, help)                                                \
+    {                                                                                    \
+        env, type, offsetof(rcomm_config_t, field),                                      \
+            sizeof(((rcomm_config_t *)0)->field), dflt, help                             \
+    }
 
 /* The one place each tunable is defined. */
 static const cfg_row_t cfg_rows[] = {
@@ -40,7 +42,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
         "transport: tcp (verbs when built with it)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
-        "address peers use to reach this rank (default: the one that reaches RCOMM_ADDR)"),
+        "address peers use to reach this rank (default: the one that reaches "
+        "RCOMM_ADDR)"),
     ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
         "allreduce algorithm: auto, ring, butterfly, rd"),
     ROW("RCOMM_SEGMENT_SIZE", CFG_SIZE, segment_size, "256K",
@@ -66,7 +69,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_IB_GID_INDEX", CFG_AUTOINT, ib_gid_index, "auto",
         "verbs: GID index (auto: on RoCE a v2 GID of an IPv4 address)"),
     ROW("RCOMM_IB_USE_RDMA_CM", CFG_BOOL, ib_use_rdma_cm, "0",
-        "verbs: connect queue pairs with librdmacm instead of the bootstrap"),
+        "verbs: connect queue pairs with librdmacm (IP routes, fast peer-loss "
+        "detection) instead of from published QP numbers"),
     ROW("RCOMM_IB_EAGER", CFG_SIZE, ib_eager, "8K",
         "verbs: largest message sent eagerly (copied); larger ones are zero-copy"),
     ROW("RCOMM_IB_RX_DEPTH", CFG_SIZE, ib_rx_depth, "32",
@@ -76,7 +80,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_IB_TIMEOUT", CFG_SIZE, ib_timeout, "16",
         "verbs: ack timeout exponent, 4.096 us x 2^n per retry (16 = 268 ms)"),
     ROW("RCOMM_IB_RETRY", CFG_SIZE, ib_retry, "6",
-        "verbs: retransmissions before a peer is declared unreachable (7 = forever on rxe)"),
+        "verbs: retransmissions before a peer is declared unreachable (7 = forever on "
+        "rxe)"),
     ROW("RCOMM_IB_POLL", CFG_POLL, ib_poll_event, "busy",
         "verbs: busy (poll the CQ) or event (sleep on completion events when idle)"),
     ROW("RCOMM_IB_FORK_SAFE", CFG_BOOL, ib_fork_safe, "0",
@@ -112,9 +117,21 @@ static int parse_size(const char *s, size_t *out)
     if (errno || end == s)
         return -1;
     switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
+    case 'k':
+    case 'K':
+        v <<= 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        end++;
+        break;
     default: break;
     }
     if (*end != '\0')
@@ -192,8 +209,8 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
         return RCOMM_OK;
     }
 bad:
-    return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env,
-                     val, row->help);
+    return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env, val,
+                     row->help);
 }
 
 rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
@@ -214,9 +231,10 @@ rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
         return rcomm_err(RCOMM_ERR_CONFIG,
                          "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
                          "and RCOMM_TCP_BUFSIZE >= 4096");
-    if (tmp.ib_rx_depth < 4 || tmp.ib_rx_depth > 4096 || tmp.ib_sq_depth < 2 * VX_MIN_SQ ||
-        tmp.ib_sq_depth > 16384 || tmp.ib_timeout < 1 || tmp.ib_timeout > 31 ||
-        tmp.ib_retry > 7 || tmp.ib_eager > (1u << 20))
+    if (tmp.ib_rx_depth < 4 || tmp.ib_rx_depth > 4096 ||
+        tmp.ib_sq_depth < 2 * VX_MIN_SQ || tmp.ib_sq_depth > 16384 ||
+        tmp.ib_timeout < 1 || tmp.ib_timeout > 31 || tmp.ib_retry > 7 ||
+        tmp.ib_eager > (1u << 20))
         return rcomm_err(RCOMM_ERR_CONFIG,
                          "RCOMM_IB_RX_DEPTH must be in [4, 4096], RCOMM_IB_SQ_DEPTH in "
                          "[%d, 16384], RCOMM_IB_TIMEOUT in [1, 31], RCOMM_IB_RETRY <= 7 "
@@ -239,8 +257,8 @@ int rcomm_config_timeout_ms(const rcomm_config_t *cfg)
     return ms > 2e9 ? 2000000000 : (int)ms;
 }
 
-static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row,
-                         char *buf, size_t len)
+static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *buf,
+                         size_t len)
 {
     static const char *lvl[] = {"none", "error", "warn", "info", "debug"};
     const char *field = (const char *)cfg + row->offset;
@@ -258,7 +276,9 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row,
         else
             snprintf(buf, len, "%d", *(const int *)field);
         break;
-    case CFG_POLL: snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy"); break;
+    case CFG_POLL:
+        snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy");
+        break;
     }
 }
 
@@ -282,9 +302,8 @@ rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
             "description");
     for (size_t i = 0; i < NROWS; i++) {
         format_value(cfg, &cfg_rows[i], val, sizeof(val));
-        fprintf(out, "%-22s %-10s %-8s %s\n", cfg_rows[i].env,
-                val[0] ? val : "\"\"", cfg_rows[i].dflt[0] ? cfg_rows[i].dflt : "\"\"",
-                cfg_rows[i].help);
+        fprintf(out, "%-22s %-10s %-8s %s\n", cfg_rows[i].env, val[0] ? val : "\"\"",
+                cfg_rows[i].dflt[0] ? cfg_rows[i].dflt : "\"\"", cfg_rows[i].help);
     }
     return RCOMM_OK;
 }

@@ -10,8 +10,8 @@
  * one 64-bit credit word per peer. local_addr() publishes {LID, GID, PSN,
  * control region, QPN per peer}; connect() moves every QP to RTR and RTS
  * with the peer's numbers and completes a HELLO exchange on each QP, so that
- * a successful connect() means every peer can receive. (Connecting through
- * librdmacm, RCOMM_IB_USE_RDMA_CM=1, is not implemented yet.)
+ * a successful connect() means every peer can receive. With
+ * RCOMM_IB_USE_RDMA_CM=1 librdmacm connects the QPs instead (verbs_cm.c).
  *
  * Messages. Every SEND carries a vx_hdr_t. A message of at most
  * RCOMM_IB_EAGER bytes goes eagerly: header and payload in one SEND, inline
@@ -64,6 +64,7 @@
 #define RCOMM_VERBS_H
 
 #include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -186,11 +187,15 @@ typedef struct {
     uint64_t ctl_addr; /* its credit words: ours is at + 8 * our rank */
     uint32_t ctl_rkey;
     uint32_t qpn; /* of its QP for us */
+    uint32_t ip;  /* rdma_cm mode: where it listens (network order) */
+    uint16_t port;
 } vx_remote_t;
 
 typedef struct vx_peer {
     int rank;
     struct ibv_qp *qp;
+    struct rdma_cm_id *cm_id; /* rdma_cm mode: owns qp */
+    bool cm_up;               /* rdma_cm mode: ESTABLISHED */
     vx_remote_t remote;
     rcomm_status_t failed;
     bool fail_logged;
@@ -242,11 +247,12 @@ typedef struct vx_tp {
     int timeout_ms;
     bool events; /* RCOMM_IB_POLL=event */
     bool connect_called, connected;
+    bool cm;      /* RCOMM_IB_USE_RDMA_CM=1: QPs connected by librdmacm */
     size_t eager; /* payload limit of an eager message */
     uint32_t rx_depth, sq_depth, max_inline;
     uint64_t max_msg; /* largest single RDMA write */
 
-    struct ibv_context *ctx;
+    struct ibv_context *ctx; /* with cm: librdmacm's, not ours to close */
     struct ibv_pd *pd;
     struct ibv_comp_channel *chan;
     struct ibv_cq *cq;
@@ -285,6 +291,13 @@ typedef struct vx_tp {
     vx_mr_t **mrs;
     uint32_t nmrs;
     void *rcache; /* rcomm_rcache_t */
+
+    /* rdma_cm mode (verbs_cm.c) */
+    struct rdma_event_channel *cm_chan;
+    struct rdma_cm_id *cm_listen;
+    uint32_t cm_ip;     /* ours, network order */
+    uint16_t cm_port;   /* ours, host order */
+    uint64_t cm_due_ns; /* next look at the event channel while busy polling */
 } vx_tp_t;
 
 static inline vx_tp_t *vx_tp(rcomm_tp_t *tp)
@@ -325,6 +338,22 @@ void vx_addr_pack(vx_tp_t *tp, unsigned char *buf);
 rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *buf, size_t len);
 rcomm_status_t vx_buffers_init(vx_tp_t *tp);
 void vx_dev_close(vx_tp_t *tp);
+
+rcomm_status_t vx_qp_ready(vx_tp_t *tp, vx_peer_t *p, const struct ibv_qp_init_attr *ia);
+void vx_qp_init_attr(vx_tp_t *tp, struct ibv_qp_init_attr *ia);
+
+/* verbs_cm.c: RCOMM_IB_USE_RDMA_CM=1 */
+/* After device and GID selection: listen on the port's IPv4 address and
+ * switch tp->ctx to librdmacm's context of the same device. */
+rcomm_status_t vx_cm_open(vx_tp_t *tp);
+/* Connect every QP (lower ranks accept, higher ranks connect), given the
+ * peers' addresses in p->remote. */
+rcomm_status_t vx_cm_connect(vx_tp_t *tp);
+/* Handle connection events (a peer's DISCONNECTED fails it); nonblocking. */
+void vx_cm_poll(vx_tp_t *tp);
+/* Destroy QPs and identifiers (before the PD and CQ go). */
+void vx_cm_close_qps(vx_tp_t *tp);
+void vx_cm_close(vx_tp_t *tp);
 
 /* verbs_post.c */
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op);

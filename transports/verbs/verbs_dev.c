@@ -170,7 +170,8 @@ rcomm_status_t vx_dev_open(vx_tp_t *tp)
     if (tp->cfg->ib_fork_safe && ibv_fork_init() != 0)
         return rcomm_err_sys("rank %d: verbs: RCOMM_IB_FORK_SAFE=1: ibv_fork_init",
                              tp->base.rank);
-    if ((st = open_device(tp)) != RCOMM_OK || (st = query_port(tp)) != RCOMM_OK)
+    if ((st = open_device(tp)) != RCOMM_OK || (st = query_port(tp)) != RCOMM_OK ||
+        (tp->cm && (st = vx_cm_open(tp)) != RCOMM_OK))
         return st;
     if (!(tp->pd = ibv_alloc_pd(tp->ctx)))
         return rcomm_err_sys("rank %d: verbs: ibv_alloc_pd on %s", tp->base.rank,
@@ -226,9 +227,9 @@ rcomm_status_t vx_buffers_init(vx_tp_t *tp)
     return RCOMM_OK;
 }
 
-rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
+void vx_qp_init_attr(vx_tp_t *tp, struct ibv_qp_init_attr *ia)
 {
-    struct ibv_qp_init_attr ia = {
+    *ia = (struct ibv_qp_init_attr){
         .send_cq = tp->cq,
         .recv_cq = tp->cq,
         .qp_type = IBV_QPT_RC,
@@ -238,6 +239,26 @@ rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
                 .max_recv_sge = 1,
                 .max_inline_data = 256},
     };
+}
+
+/* p->qp was just created (attributes ia, as granted) and is in INIT: post
+ * its receives, which the peer counts as its initial credits. */
+rcomm_status_t vx_qp_ready(vx_tp_t *tp, vx_peer_t *p, const struct ibv_qp_init_attr *ia)
+{
+    if (!tp->max_inline || ia->cap.max_inline_data < tp->max_inline)
+        tp->max_inline = ia->cap.max_inline_data;
+    for (uint32_t i = 0; i < tp->rx_depth; i++) {
+        rcomm_status_t st = vx_post_recv(tp, p, i);
+        if (st != RCOMM_OK)
+            return st;
+    }
+    p->rx_told = p->rx_posted;
+    return RCOMM_OK;
+}
+
+rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
+{
+    struct ibv_qp_init_attr ia;
     struct ibv_qp_attr a = {.qp_state = IBV_QPS_INIT,
                             .pkey_index = 0,
                             .port_num = tp->port,
@@ -245,23 +266,17 @@ rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
                                                IBV_ACCESS_REMOTE_READ |
                                                IBV_ACCESS_REMOTE_ATOMIC};
 
+    vx_qp_init_attr(tp, &ia);
     if (!(p->qp = ibv_create_qp(tp->pd, &ia)))
         return rcomm_err_sys(
             "rank %d: verbs: ibv_create_qp for peer %d (send %u, recv %u)", tp->base.rank,
             p->rank, tp->sq_depth, tp->rx_depth);
-    if (!tp->max_inline || ia.cap.max_inline_data < tp->max_inline)
-        tp->max_inline = ia.cap.max_inline_data;
     if (ibv_modify_qp(p->qp, &a,
                       IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
                           IBV_QP_ACCESS_FLAGS))
         return rcomm_err_sys("rank %d: verbs: QP 0x%x for peer %d to INIT", tp->base.rank,
                              p->qp->qp_num, p->rank);
-    for (uint32_t i = 0; i < tp->rx_depth; i++) {
-        rcomm_status_t st = vx_post_recv(tp, p, i);
-        if (st != RCOMM_OK)
-            return st;
-    }
-    return RCOMM_OK;
+    return vx_qp_ready(tp, p, &ia);
 }
 
 /* INIT -> RTR -> RTS with the peer's published numbers. */
@@ -305,8 +320,12 @@ rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
     return RCOMM_OK;
 }
 
-/* Blob: magic, size, lid, psn, ctl rkey, ctl addr, gid, then a QPN per rank. */
-#define VX_ADDR_MAGIC 0x52435658u /* "RCVX" */
+/* Blob: magic, size, lid, psn, ctl rkey, ctl addr, rank, gid, then a QPN
+ * per rank. With rdma_cm the magic differs (so that ranks configured
+ * differently refuse each other), the lid field holds the listening port,
+ * the gid the listening IPv4 address (v4-mapped) and the QPNs are unused. */
+#define VX_ADDR_MAGIC 0x52435658u    /* "RCVX" */
+#define VX_ADDR_MAGIC_CM 0x52435643u /* "RCVC" */
 #define VX_ADDR_HEAD 48
 
 size_t vx_addr_len(int size)
@@ -330,15 +349,21 @@ void vx_addr_pack(vx_tp_t *tp, unsigned char *b)
 {
     uint64_t ctl = (uintptr_t)tp->credit;
 
-    put32(b, VX_ADDR_MAGIC);
+    put32(b, tp->cm ? VX_ADDR_MAGIC_CM : VX_ADDR_MAGIC);
     put32(b + 4, (uint32_t)tp->base.size);
-    put32(b + 8, tp->lid);
+    put32(b + 8, tp->cm ? tp->cm_port : tp->lid);
     put32(b + 12, tp->psn);
     put32(b + 16, tp->credit_mr->rkey);
     put32(b + 20, (uint32_t)(ctl >> 32));
     put32(b + 24, (uint32_t)ctl);
     put32(b + 28, (uint32_t)tp->base.rank);
-    memcpy(b + 32, tp->gid.raw, 16);
+    if (tp->cm) {
+        memset(b + 32, 0, 16);
+        b[42] = b[43] = 0xff;
+        memcpy(b + 44, &tp->cm_ip, 4);
+    } else {
+        memcpy(b + 32, tp->gid.raw, 16);
+    }
     for (int r = 0; r < tp->base.size; r++)
         put32(b + VX_ADDR_HEAD + 4 * r, tp->peers[r].qp ? tp->peers[r].qp->qp_num : 0);
 }
@@ -346,24 +371,34 @@ void vx_addr_pack(vx_tp_t *tp, unsigned char *b)
 rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *b, size_t len)
 {
     vx_remote_t *rm = &tp->peers[r].remote;
+    uint32_t magic = tp->cm ? VX_ADDR_MAGIC_CM : VX_ADDR_MAGIC;
 
-    if (len != vx_addr_len(tp->base.size) || get32(b) != VX_ADDR_MAGIC ||
+    if (len == vx_addr_len(tp->base.size) &&
+        get32(b) == (tp->cm ? VX_ADDR_MAGIC : VX_ADDR_MAGIC_CM))
+        return rcomm_err(RCOMM_ERR_CONFIG,
+                         "rank %d: verbs: rank %d has RCOMM_IB_USE_RDMA_CM=%d, this rank "
+                         "%d; set it alike on every rank",
+                         tp->base.rank, r, !tp->cm, tp->cm);
+    if (len != vx_addr_len(tp->base.size) || get32(b) != magic ||
         get32(b + 4) != (uint32_t)tp->base.size || get32(b + 28) != (uint32_t)r)
         return rcomm_err(RCOMM_ERR_PROTOCOL,
                          "rank %d: verbs: rank %d published a bad address (%zu bytes; "
                          "different transport or job size?)",
                          tp->base.rank, r, len);
     rm->lid = (uint16_t)get32(b + 8);
+    rm->port = (uint16_t)get32(b + 8);
     rm->psn = get32(b + 12);
     rm->ctl_rkey = get32(b + 16);
     rm->ctl_addr = (uint64_t)get32(b + 20) << 32 | get32(b + 24);
     memcpy(rm->gid, b + 32, 16);
+    memcpy(&rm->ip, b + 44, 4);
     rm->qpn = get32(b + VX_ADDR_HEAD + 4 * tp->base.rank);
     return RCOMM_OK;
 }
 
 void vx_dev_close(vx_tp_t *tp)
 {
+    vx_cm_close_qps(tp);
     for (int r = 0; tp->peers && r < tp->base.size; r++)
         if (tp->peers[r].qp)
             ibv_destroy_qp(tp->peers[r].qp);
@@ -382,8 +417,11 @@ void vx_dev_close(vx_tp_t *tp)
         ibv_destroy_comp_channel(tp->chan);
     if (tp->pd)
         ibv_dealloc_pd(tp->pd);
-    if (tp->ctx)
+    /* With rdma_cm the context is librdmacm's: it goes with the last id,
+     * after the PD and CQ. */
+    if (tp->ctx && !(tp->cm_listen && tp->ctx == tp->cm_listen->verbs))
         ibv_close_device(tp->ctx);
+    vx_cm_close(tp);
     free((void *)tp->credit);
     free(tp->tx_free);
     free(tp->tx_buf);

@@ -23,12 +23,6 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
                          !params || !out ? "params or tp is NULL"
                          : !cfg          ? "params->cfg is NULL"
                                          : "rank is not in [0, size)");
-    if (cfg->ib_use_rdma_cm) /* TODO(issue 3): verbs_cm.c */
-        return rcomm_err(
-            RCOMM_ERR_UNSUPPORTED,
-            "rank %d: RCOMM_IB_USE_RDMA_CM=1: connecting through librdmacm is "
-            "not implemented yet; unset it to connect through the bootstrap",
-            params->rank);
     if (!(tp = calloc(1, sizeof(*tp))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
                          params->rank);
@@ -40,6 +34,7 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
     tp->cfg = cfg;
     tp->timeout_ms = params->timeout_ms;
     tp->events = cfg->ib_poll_event;
+    tp->cm = cfg->ib_use_rdma_cm;
     tp->eager = cfg->ib_eager;
     tp->rx_depth = (uint32_t)cfg->ib_rx_depth;
     tp->sq_depth = (uint32_t)cfg->ib_sq_depth;
@@ -67,13 +62,10 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
         (st = vx_mem_init(tp)) != RCOMM_OK)
         goto fail;
     for (int r = 0; r < params->size; r++) {
-        if (r != params->rank && (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
+        if (r != params->rank && !tp->cm &&
+            (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
             goto fail;
-        /* The peer counts these first receives as its initial credits. */
-        tp->peers[r].rx_told = tp->peers[r].rx_posted;
-        tp->peers[r].listed = false;
     }
-    tp->nbusy = 0;
     rcomm_log(RCOMM_LOG_INFO,
               "rank %d: verbs: %s port %u, path MTU %d, %s %d, inline %u, eager %zu",
               tp->base.rank, tp->devname, tp->port, vx_mtu_bytes(tp->mtu),
@@ -162,9 +154,11 @@ static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
             return rcomm_err(RCOMM_ERR_INVALID_ARG,
                              "verbs connect: no address for rank %d", r);
         if ((st = vx_addr_unpack(tp, r, addrs[r], lens[r])) != RCOMM_OK ||
-            (st = vx_qp_connect(tp, &tp->peers[r])) != RCOMM_OK)
+            (!tp->cm && (st = vx_qp_connect(tp, &tp->peers[r])) != RCOMM_OK))
             return st;
     }
+    if (tp->cm && (st = vx_cm_connect(tp)) != RCOMM_OK)
+        return st;
     tp->connected = true;
     if ((st = hello(tp)) != RCOMM_OK)
         tp->connected = false;
@@ -194,6 +188,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
     while (pending && rcomm_now_ns() < deadline) {
         vx_flush(tp);
         vx_poll(tp);
+        vx_cm_poll(tp); /* a peer that is gone need not be waited for */
         pending = false;
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];

@@ -263,7 +263,8 @@ int vx_poll(vx_tp_t *tp)
 /* Sleep on the completion channel until an event or timeout_ms. */
 static void wait_event(vx_tp_t *tp, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = tp->chan->fd, .events = POLLIN};
+    struct pollfd pfd[2] = {{.fd = tp->chan->fd, .events = POLLIN},
+                            {.fd = tp->cm_chan ? tp->cm_chan->fd : -1, .events = POLLIN}};
     struct ibv_cq *cq;
     void *ctx;
 
@@ -274,12 +275,28 @@ static void wait_event(vx_tp_t *tp, int timeout_ms)
         if (vx_poll(tp) > 0) /* arrived before arming */
             return;
     }
-    if (poll(&pfd, 1, timeout_ms) > 0 && ibv_get_cq_event(tp->chan, &cq, &ctx) == 0) {
+    if (poll(pfd, 2, timeout_ms) <= 0)
+        return;
+    if (pfd[1].revents)
+        vx_cm_poll(tp);
+    if (pfd[0].revents && ibv_get_cq_event(tp->chan, &cq, &ctx) == 0) {
         tp->cq_armed = 0;
         if (++tp->cq_events >= 64) {
             ibv_ack_cq_events(tp->cq, tp->cq_events);
             tp->cq_events = 0;
         }
+    }
+}
+
+/* With rdma_cm, look for connection events (a peer gone) every millisecond:
+ * a nonblocking read of the event channel. */
+static void cm_check(vx_tp_t *tp)
+{
+    uint64_t now;
+
+    if (tp->cm_chan && (now = rcomm_now_ns()) >= tp->cm_due_ns) {
+        tp->cm_due_ns = now + 1000000;
+        vx_cm_poll(tp);
     }
 }
 
@@ -293,6 +310,7 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs progress: tp is NULL");
     vx_flush(tp);
     n = vx_poll(tp);
+    cm_check(tp);
     if (!n && !tp->done.head && timeout_ms != 0) {
         /* Credits arrive by RDMA WRITE, which raises no completion: while an
          * outbox waits for them, poll the credit words too, never sleep. */
@@ -305,6 +323,7 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
             while (!vx_poll(tp) && !tp->done.head && rcomm_now_ns() < until) {
                 if (tp->nbusy)
                     vx_flush(tp);
+                cm_check(tp);
                 if (++idle > 100)
                     sched_yield(); /* let ranks sharing the core run */
             }
