@@ -85,7 +85,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_IB_POLL", CFG_POLL, ib_poll_event, "busy",
         "verbs: busy (poll the CQ) or event (sleep on completion events when idle)"),
     ROW("RCOMM_IB_FORK_SAFE", CFG_BOOL, ib_fork_safe, "0",
-        "verbs: call ibv_fork_init() so the process may fork() with memory registered"),
+        "verbs: call ibv_fork_init() (kernels before 5.13 corrupt transfers after "
+        "fork(); the child then has no copy of registered memory)"),
     ROW("RCOMM_IB_REG_CACHE", CFG_SIZE, ib_reg_cache, "1G",
         "verbs: bytes the registration cache may keep pinned (also <= RLIMIT_MEMLOCK)"),
 };
