@@ -68,6 +68,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "transports/fifo.h"
 #include "transports/transport.h"
 
@@ -320,6 +321,14 @@ static inline char *vx_tx_slot(vx_tp_t *tp, int32_t i)
 {
     return tp->tx_buf + (size_t)i * tp->slot_len;
 }
+
+/* The HCA writes memory behind valgrind's back: mark what it wrote. */
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/memcheck.h>
+#define VX_WRITTEN(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define VX_WRITTEN(p, n) ((void)0)
+#endif
 
 /* wr_id: bit 63 = receive; bits 32..62 = peer; low 32 = ring index or slot. */
 #define VX_WR_RECV (1ULL << 63)

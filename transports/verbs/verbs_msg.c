@@ -337,6 +337,7 @@ void vx_rx_landed(vx_tp_t *tp, vx_peer_t *p, uint32_t rid, uint32_t n)
         return;
     }
     tp->rdv[rid] = NULL;
+    VX_WRITTEN(op->buf, op->len);
     tp->base.stats.bytes_received += op->len;
     tp->base.stats.messages_received++;
     vx_complete(tp, op, RCOMM_OK);

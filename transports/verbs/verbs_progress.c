@@ -210,10 +210,13 @@ static void retire(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc)
         e->op = NULL;
         if (op) {
             rcomm_tp_req_t *req = vx_req(op);
-            if (op->kind == VX_OP_GET)
+            if (op->kind == VX_OP_GET) {
+                VX_WRITTEN(op->buf, op->len);
                 req->len = op->len;
-            else if (op->kind == VX_OP_FADD || op->kind == VX_OP_CSWAP)
+            } else if (op->kind == VX_OP_FADD || op->kind == VX_OP_CSWAP) {
+                VX_WRITTEN(vx_tx_slot(tp, e->slot), 8);
                 memcpy(&req->result, vx_tx_slot(tp, e->slot), 8);
+            }
             vx_complete(tp, op, RCOMM_OK);
         }
         if (e->slot >= 0)
@@ -243,8 +246,10 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
         return;
     if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM)
         vx_rx_landed(tp, p, ntohl(wc->imm_data), wc->byte_len);
-    else
+    else {
+        VX_WRITTEN(vx_rx_slot(tp, peer, slot), wc->byte_len);
         vx_rx_message(tp, p, vx_rx_slot(tp, peer, slot), wc->byte_len);
+    }
     if (!p->failed && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
         vx_peer_fail(tp, p, st, "rank %d: cannot repost a receive for rank %d",
                      tp->base.rank, peer);

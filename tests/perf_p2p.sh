@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The perftest-style point-to-point tools (rcomm-{write,read,send}-{bw,lat})
+# run on 2 ranks over the default transport, print one well-formed row per
+# size, write JSON and CSV that parse, pass their data check, and refuse bad
+# options and rank counts with a usage message and status 2.
+run=${RCOMM_RUN:-./rcomm-run}
+top=$(dirname "$run")
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if command -v python3 >/dev/null 2>&1; then
+    have_py=1
+else
+    have_py=0
+    echo "perf_p2p: no python3, the JSON files are only checked for records"
+fi
+sizes=23 # -a: 2 B to 8 MiB
+
+for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
+    t=$top/rcomm-$tool
+    case $tool in
+    *-bw) nums=3 check=-c hdr='#bytes +#iterations +BW peak\[MB/sec\]' ;;
+    *) nums=7 check='' hdr='#bytes #iterations +t_min\[usec\]' ;;
+    esac
+    # shellcheck disable=SC2086
+    if ! "$run" -n 2 -t 120 "$t" -a -n 20 -w 2 $check --json "$tmp/$tool.json" \
+        --csv "$tmp/$tool.csv" >"$tmp/out" 2>"$tmp/err"; then
+        ko "$tool exited non-zero"
+        cat "$tmp/out" "$tmp/err" >&2
+        continue
+    fi
+    ok
+    grep -Eq "^\[0\] +$hdr" "$tmp/out" && ok || ko "$tool: no table header"
+    # Rows: "[0] bytes 20 <nums numbers>", the sizes in order.
+    rows=$(awk -v n="$nums" '
+        $1 == "[0]" && $2 ~ /^[0-9]+$/ && $2 == 2 ^ (k + 1) && $3 == 20 && NF == n + 3 {
+            good = 1
+            for (i = 4; i <= NF; i++)
+                if ($i !~ /^[0-9]+\.[0-9]+$/)
+                    good = 0
+            k += good
+        }
+        END { print k + 0 }' "$tmp/out")
+    [ "$rows" -eq $sizes ] && ok || { ko "$tool: $rows good rows of $sizes"; cat "$tmp/out" >&2; }
+    grep -q "data check failed" "$tmp/err" && ko "$tool: data check failed" || ok
+    # CSV: a header and one line per size, every number positive (6 decimals,
+    # so even 2-byte bandwidths show).
+    bad=$(awk -F, -v n="$nums" 'NR > 1 && (NF < n + 6 || $6 != 20) { b++; next }
+        NR > 1 { for (i = 7; i < 7 + n; i++) if (!($i > 0)) b++ }
+        END { print b + 0 }' "$tmp/$tool.csv")
+    lines=$(wc -l <"$tmp/$tool.csv")
+    [ "$lines" -eq $((sizes + 1)) ] && [ "$bad" -eq 0 ] && ok ||
+        { ko "$tool: CSV has $lines lines, $bad bad values"; cat "$tmp/$tool.csv" >&2; }
+    if [ $have_py -eq 1 ]; then
+        python3 -c 'import json, sys
+recs = json.load(open(sys.argv[1]))
+assert len(recs) == int(sys.argv[2]), len(recs)
+assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)' \
+            "$tmp/$tool.json" $sizes && ok || ko "$tool: bad JSON"
+    else
+        [ "$(grep -c '"tool"' "$tmp/$tool.json")" -eq $sizes ] && ok || ko "$tool: JSON records"
+    fi
+done
+
+# Overrides, units, -D: the header says what ran, one row comes out.
+out=$("$run" -n 2 -t 60 "$top/rcomm-write-bw" --op send --test lat -s 64 -n 20 2>&1)
+echo "$out" | grep -q "Send Latency Test" && ok || { ko "--op/--test"; echo "$out" >&2; }
+out=$("$run" -n 2 -t 60 "$top/rcomm-read-bw" -s 4K -n 50 --report_gbits 2>&1)
+echo "$out" | grep -q "BW peak\[Gb/sec\]" && ok || { ko "--report_gbits"; echo "$out" >&2; }
+out=$("$run" -n 2 -t 60 "$top/rcomm-send-lat" -s 8 -D 0.3 2>&1)
+echo "$out" | awk '$1 == "[0]" && $2 == 8 && $3 > 20' | grep -q . && ok ||
+    { ko "-D"; echo "$out" >&2; }
+
+# Bad options: usage on stderr, status 2, before any rank waits for another.
+for args in "-s" "-s 0" "-s 2G" "-n 0" "-t 0" "-n 5 -D 1" "--bogus" "--op fly" "stray"; do
+    for tool in write-lat send-bw; do
+        # shellcheck disable=SC2086
+        RCOMM_SIZE=1 RCOMM_RANK=0 "$top/rcomm-$tool" $args >/dev/null 2>"$tmp/err"
+        st=$?
+        [ "$st" -eq 2 ] && grep -q usage "$tmp/err" && ok || ko "$tool '$args': status $st"
+    done
+done
+# Not 2 ranks: alone, and 3 under the launcher (which reports the first
+# rank's status 2 and stops the others).
+RCOMM_SIZE=1 RCOMM_RANK=0 "$top/rcomm-read-bw" >/dev/null 2>"$tmp/err"
+st=$?
+[ "$st" -eq 2 ] && grep -q usage "$tmp/err" && ok || ko "1 rank: status $st"
+"$run" -n 3 -t 60 "$top/rcomm-read-bw" >/dev/null 2>"$tmp/err"
+grep -q usage "$tmp/err" && grep -q "exited with status 2" "$tmp/err" && ok ||
+    { ko "3 ranks"; cat "$tmp/err" >&2; }
+"$top/rcomm-send-lat" -h | grep -q usage && ok || ko "-h"
+echo "perf_p2p: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
