@@ -56,29 +56,39 @@ compare() {
         "$(wc -l <"$tmp/p")" "$(wc -l <"$tmp/r")"
 }
 
-echo "== point to point on $dev ($ip), medians of $reps"
-compare "RDMA write bandwidth" ib_write_bw rcomm-write-bw 1048576 4 MB/s -n 100
-compare "RDMA write bandwidth" ib_write_bw rcomm-write-bw 65536 4 MB/s -n 500
-compare "RDMA read bandwidth" ib_read_bw rcomm-read-bw 1048576 4 MB/s -n 100
-compare "send bandwidth" ib_send_bw rcomm-send-bw 1048576 4 MB/s -n 100
-compare "RDMA write latency" ib_write_lat rcomm-write-lat 8 5 us -n 1000
-compare "RDMA read latency" ib_read_lat rcomm-read-lat 8 5 us -n 1000
-compare "send latency" ib_send_lat rcomm-send-lat 8 5 us -n 1000
+# RXE_BENCH_P2P=0: only the AllReduce part.
+if [ "${RXE_BENCH_P2P:-1}" = 1 ]; then
+    echo "== point to point on $dev ($ip), medians of $reps"
+    compare "RDMA write bandwidth" ib_write_bw rcomm-write-bw 1048576 4 MB/s -n 100
+    compare "RDMA write bandwidth" ib_write_bw rcomm-write-bw 65536 4 MB/s -n 500
+    compare "RDMA read bandwidth" ib_read_bw rcomm-read-bw 1048576 4 MB/s -n 100
+    compare "send bandwidth" ib_send_bw rcomm-send-bw 1048576 4 MB/s -n 100
+    compare "RDMA write latency" ib_write_lat rcomm-write-lat 8 5 us -n 1000
+    compare "RDMA read latency" ib_read_lat rcomm-read-lat 8 5 us -n 1000
+    compare "send latency" ib_send_lat rcomm-send-lat 8 5 us -n 1000
+fi
 
-echo "== AllReduce busbw (GB/s, out of place), 4 ranks, verbs vs tcp, medians of $reps"
-for t in verbs tcp; do
+echo "== AllReduce busbw (GB/s, out of place), 4 ranks, medians of $reps"
+echo "   verbs (busy polling), verbs with RCOMM_IB_POLL=event, tcp"
+for t in verbs event tcp; do
     i=0
     while [ "$i" -lt "$reps" ]; do
-        env RCOMM_TRANSPORT=$t "$b/rcomm-run" -n 4 -t 600 "$b/rcomm-allreduce-perf" \
+        case $t in
+        event) env="RCOMM_TRANSPORT=verbs RCOMM_IB_POLL=event" ;;
+        *) env="RCOMM_TRANSPORT=$t" ;;
+        esac
+        # shellcheck disable=SC2086
+        env $env "$b/rcomm-run" -n 4 -t 600 "$b/rcomm-allreduce-perf" \
             -b 4K -e 4M -f 4 -n 10 -w 2 -c 1 2>/dev/null |
             awk '$1 == "[0]" && $2 ~ /^[0-9]+$/ && NF == 15 {print $2, $9}' >>"$tmp/ar.$t"
         i=$((i + 1))
     done
 done
-printf '%10s %10s %10s %s\n' bytes verbs tcp verbs/tcp
-for s in $(awk '{print $1}' "$tmp/ar.verbs" | sort -un); do
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+printf '%10s %10s %10s %10s %10s %10s\n' bytes verbs event tcp verbs/tcp event/tcp
+for s in $(awk '{print $1}' "$tmp/ar.tcp" | sort -un); do
     v=$(awk -v s="$s" '$1 == s {print $2}' "$tmp/ar.verbs" | median)
+    e=$(awk -v s="$s" '$1 == s {print $2}' "$tmp/ar.event" | median)
     t=$(awk -v s="$s" '$1 == s {print $2}' "$tmp/ar.tcp" | median)
-    printf '%10s %10s %10s %s\n' "$s" "$v" "$t" \
-        "$(awk -v a="$v" -v b="$t" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')"
+    printf '%10s %10s %10s %10s %10s %10s\n' "$s" "$v" "$e" "$t" "$(ratio "$v" "$t")" "$(ratio "$e" "$t")"
 done

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The verbs suite, run inside the soft-RoCE VM by `make check-rxe`
 # (scripts/rxe-vm.sh): the transport's conformance and verbs-only cases, the
-# same again with completion events instead of busy polling and again with
-# rdma_cm connections, the whole collective suite (1 to 8 ranks, every
-# algorithm, failure modes) over verbs, and part of it with rdma_cm.
+# same again with completion events instead of busy polling, under valgrind
+# and with rdma_cm connections; the whole collective suite (1 to 8 ranks,
+# every algorithm, failure modes) over verbs, and part of it with rdma_cm.
 # Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
 set -u
 b=${1:?usage: rxe_suite.sh BUILDDIR}
@@ -33,6 +33,11 @@ part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sid
     "$b/tests/unit_verbs"
 part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll"
+# Teardown releases everything and nothing reads what the HCA did not write
+# (verbs.h marks HCA-written memory for valgrind).
+part "transport under valgrind (two-sided)" env CK_RUN_CASE=two-sided CK_TIMEOUT_MULTIPLIER=10 \
+    valgrind -q --trace-children=yes --error-exitcode=9 --leak-check=full \
+    --errors-for-leak-kinds=definite "$b/tests/unit_verbs"
 part "transport (rdma_cm)" env RCOMM_IB_USE_RDMA_CM=1 "$b/tests/unit_verbs"
 # With rdma_cm a dead rank is noticed by every rank connected to it, so
 # exit-early fails fast instead of through RCOMM_TIMEOUT.
