@@ -247,28 +247,40 @@ static void print_header(const p2p_t *p)
     fflush(stdout);
 }
 
-static FILE *open_out(const char *path, const opts_t *o)
+static perf_out_t *open_out(const char *path, perf_out_format_t format)
 {
-    FILE *f = fopen(path, "w");
+    perf_out_t *out = perf_out_open(path, format);
 
-    if (!f)
+    if (!out)
         p2p_die(RCOMM_ERR_SYSTEM, "cannot write %s: %s", path, strerror(errno));
-    if (path == o->json) {
-        fputs("[\n", f);
-        return f;
-    }
-    fputs("tool,transport,op,test,bytes,iterations", f);
-    for (int i = 0; i < 7 && fields[o->test][i]; i++)
-        fprintf(f, ",%s", fields[o->test][i]);
-    fputs(o->test == TEST_BW ? ",bw_unit\n" : "\n", f);
-    return f;
+    return out;
+}
+
+/* One record: the table's row, named as in the header's fields[]. */
+static void write_record(perf_out_t *out, const p2p_t *p, const row_t *r)
+{
+    const opts_t *o = &p->o;
+    const char *const *name = fields[o->test];
+
+    if (!out)
+        return;
+    perf_out_begin(out);
+    perf_out_str(out, "tool", prog);
+    perf_out_str(out, "transport", p->tp->ops->name);
+    perf_out_str(out, "op", p2p_op_names[o->op]);
+    perf_out_str(out, "test", test_names[o->test]);
+    perf_out_int(out, "bytes", (int64_t)r->bytes);
+    perf_out_int(out, "iterations", (int64_t)r->iters);
+    for (int i = 0; i < 7 && name[i]; i++)
+        perf_out_double(out, name[i], r->v[i]);
+    if (o->test == TEST_BW)
+        perf_out_str(out, "bw_unit", o->gbits ? "Gb/sec" : "MB/sec");
+    perf_out_end(out);
 }
 
 static void print_row(p2p_t *p, const row_t *r)
 {
     const opts_t *o = &p->o;
-    const char *const *name = fields[o->test];
-    const char *unit = o->gbits ? "Gb/sec" : "MB/sec", *tp = p->tp->ops->name;
 
     if (o->test == TEST_BW)
         printf(" %-10zu %-14" PRIu64 " %-18.2f %-20.2f %.6f\n", r->bytes, r->iters,
@@ -279,30 +291,14 @@ static void print_row(p2p_t *p, const row_t *r)
                r->bytes, r->iters, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5],
                r->v[6]);
     fflush(stdout);
-    if (p->json) {
-        fprintf(p->json,
-                "%s  {\"tool\": \"%s\", \"transport\": \"%s\", \"op\": \"%s\", "
-                "\"test\": \"%s\", \"bytes\": %zu, \"iterations\": %" PRIu64,
-                p->rows ? ",\n" : "", prog, tp, p2p_op_names[o->op], test_names[o->test],
-                r->bytes, r->iters);
-        for (int i = 0; i < 7 && name[i]; i++)
-            fprintf(p->json, ", \"%s\": %.6f", name[i], r->v[i]);
-        fprintf(p->json, o->test == TEST_BW ? ", \"bw_unit\": \"%s\"}" : "}", unit);
-    }
-    if (p->csv) {
-        fprintf(p->csv, "%s,%s,%s,%s,%zu,%" PRIu64, prog, tp, p2p_op_names[o->op],
-                test_names[o->test], r->bytes, r->iters);
-        for (int i = 0; i < 7 && name[i]; i++)
-            fprintf(p->csv, ",%.6f", r->v[i]);
-        fprintf(p->csv, o->test == TEST_BW ? ",%s\n" : "\n", unit);
-    }
-    p->rows++;
+    write_record(p->json, p, r);
+    write_record(p->csv, p, r);
 }
 
-static void close_out(FILE *f, const char *path)
+static void close_out(perf_out_t *out, const char *path)
 {
-    if (f && (ferror(f) | fclose(f)))
-        p2p_die(RCOMM_ERR_SYSTEM, "writing %s failed", path);
+    if (perf_out_close(out) != 0)
+        p2p_die(RCOMM_ERR_SYSTEM, "writing %s failed: %s", path, strerror(errno));
 }
 
 /* ---- setup and the run --------------------------------------------------- */
@@ -493,8 +489,8 @@ int main(int argc, char **argv)
     }
     setup(&p);
     if (rank == 0) {
-        p.json = p.o.json ? open_out(p.o.json, &p.o) : NULL;
-        p.csv = p.o.csv ? open_out(p.o.csv, &p.o) : NULL;
+        p.json = p.o.json ? open_out(p.o.json, PERF_OUT_JSON) : NULL;
+        p.csv = p.o.csv ? open_out(p.o.csv, PERF_OUT_CSV) : NULL;
         print_header(&p);
     }
     for (size_t len = p.o.all ? 2 : p.o.size;
@@ -502,8 +498,6 @@ int main(int argc, char **argv)
         wrong = rank == 0 ? client(&p, len) : server(&p, len);
     if (rank == 0) {
         printf(LINE);
-        if (p.json)
-            fputs("\n]\n", p.json);
         close_out(p.json, p.o.json);
         close_out(p.csv, p.o.csv);
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "coll/sched.h" /* RCOMM_TAG_CTRL */
+#include "perf/perf_out.h"
 #include "rcomm.h"
 #include "transports/transport.h"
 
@@ -57,8 +58,7 @@ typedef struct {
     rcomm_tp_req_t *reqs;  /* tx ring (rank 0) or rx ring (rank 1) */
     double *tpost, *tdone; /* bw: times of each timed operation */
     uint64_t pings;        /* write-lat markers so far, the same on both ranks */
-    FILE *json, *csv;
-    int rows;
+    perf_out_t *json, *csv;
 } p2p_t;
 
 typedef struct {

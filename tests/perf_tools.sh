@@ -9,7 +9,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.json" "$out.csv"' EXIT
 
 # 3 ranks, every algorithm: one table row per size, #wrong 0 in both halves.
 for a in ring butterfly rd auto; do
@@ -20,6 +20,59 @@ for a in ring butterfly rd auto; do
     else
         ko "-a $a exited non-zero"; cat "$out" >&2
     fi
+done
+# Every collective on 3 ranks, checked, with JSON and CSV records. Sizes 8,
+# 64, 512, 4096 B: allgather and reduce-scatter skip 8 B (2 f32 do not split
+# into 3 blocks) and print count * 3 elements' bytes. Broadcast from rank 2
+# (-R 2; the others ignore it, as nccl-tests' tools without a root ignore -r).
+if command -v python3 >/dev/null 2>&1; then have_py=1; else have_py=0; fi
+for coll in allreduce broadcast allgather reduce-scatter; do
+    case $coll in
+    allreduce) rows=4 blocks=1 redop=sum root=-1 f=4/3 ;;
+    broadcast) rows=4 blocks=1 redop=none root=2 f=1/1 ;;
+    allgather) rows=3 blocks=3 redop=none root=-1 f=2/3 ;;
+    reduce-scatter) rows=3 blocks=3 redop=sum root=-1 f=2/3 ;;
+    esac
+    if ! "$run" -n 3 -t 120 "$top/rcomm-$coll-perf" -b 8 -e 4K -f 8 -n 2 -w 1 -c 1 -R 2 \
+        --json "$out.json" --csv "$out.csv" >"$out" 2>&1; then
+        ko "$coll exited non-zero"; cat "$out" >&2; continue
+    fi
+    good=$(awk -v b="$blocks" -v op="$redop" -v r="$root" '$1 == "[0]" && NF == 15 &&
+        $2 == $3 * 4 * b && $4 == "f32" && $5 == op && $6 == r && $11 == 0 &&
+        $15 == 0' "$out" | wc -l)
+    [ "$good" -eq "$rows" ] && ok || { ko "$coll: $good good rows of $rows"; cat "$out" >&2; }
+    grep -q "Out of bounds values : 0 OK" "$out" && ok || ko "$coll: no OK footer"
+    lines=$(wc -l <"$out.csv")
+    head -1 "$out.csv" | grep -q '^tool,transport,collective,ranks,bytes,count,' &&
+        [ "$lines" -eq $((2 * rows + 1)) ] && ok ||
+        { ko "$coll: CSV of $lines lines"; cat "$out.csv" >&2; }
+    if [ $have_py -eq 1 ]; then
+        # Two records per size; busbw = algbw * the collective's factor.
+        python3 -c 'import json, sys
+recs = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+num, den = map(float, sys.argv[3].split("/"))
+assert len(recs) == 2 * n, len(recs)
+assert [r["placement"] for r in recs[:2]] == ["out-of-place", "in-place"]
+assert all(r["wrong"] == 0 and r["ranks"] == 3 and r["collective"] == sys.argv[4] for r in recs)
+assert all(abs(r["busbw_gbs"] - r["algbw_gbs"] * num / den) < 2e-6 for r in recs)' \
+            "$out.json" "$rows" "$f" "$coll" && ok || { ko "$coll: bad JSON"; cat "$out.json" >&2; }
+    else
+        [ "$(grep -c '"tool"' "$out.json")" -eq $((2 * rows)) ] && ok || ko "$coll: JSON records"
+    fi
+done
+# A root that does not exist: every rank stops with usage and status 2.
+"$run" -n 3 -t 60 "$top/rcomm-broadcast-perf" -R 7 -b 8 -e 8 >/dev/null 2>"$out"
+grep -q usage "$out" && grep -q "exited with status 2" "$out" && ok ||
+    { ko "-R 7 on 3 ranks"; cat "$out" >&2; }
+# The name decides, --coll overrides; bad options of the other tools.
+RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" --coll allgather -b 64 -e 64 -n 1 -w 0 |
+    grep -q "^# rcomm-allgather-perf:" && ok || ko "--coll"
+for args in "-R 1" "-R -1" "-a ring" "--coll gather" "--json" "-c"; do
+    # shellcheck disable=SC2086
+    RCOMM_SIZE=1 RCOMM_RANK=0 "$top/rcomm-broadcast-perf" -b 8 -e 8 $args >/dev/null 2>"$out"
+    st=$?
+    [ "$st" -eq 2 ] && grep -q usage "$out" && ok || ko "broadcast '$args': status $st"
 done
 # Bad options: usage on stderr, exit 2, for every rank.
 for args in "-b" "-d f128" "-o xor" "-a fastest" "-b 1M -e 8" "-n 0" "stray"; do

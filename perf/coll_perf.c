@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * rcomm-{allreduce,broadcast,allgather,reduce-scatter}-perf: collective
+ * bandwidth and latency in nccl-tests' *_perf format. One program: the
+ * collective comes from the name it runs under (or --coll). One process per
+ * rank:
+ *   rcomm-run -n 4 rcomm-allgather-perf -b 8 -e 256M -f 4
+ *
+ * Sizes, as nccl-tests prints them (max of the bytes sent and received per
+ * rank); -b/-e/-f step through them:
+ *   allreduce, broadcast : size = count elements, the whole vector
+ *   allgather            : count = size / p elements from each rank (rounded
+ *                          down; a size that rounds to 0 is skipped), size =
+ *                          count * p, the gathered vector
+ *   reduce-scatter       : count = size / p elements of result per rank,
+ *                          size = count * p, the vector that is reduced
+ * time  : microseconds per call, the slowest rank's mean over -n iterations
+ *         (median over -r repetitions)
+ * algbw : size / time
+ * busbw : algbw * factor, the per-link rate that a bandwidth-optimal
+ *         algorithm needs, comparable across rank counts (nccl-tests'
+ *         doc/PERFORMANCE.md): allreduce 2 (p-1)/p, allgather and
+ *         reduce-scatter (p-1)/p, broadcast 1
+ * #wrong: elements that differ from the exact expected result (-c 1)
+ *
+ * In place: allreduce and broadcast work in the receive buffer; allgather
+ * finds each rank's block at recvbuf + rank * count, reduce-scatter its input
+ * in recvbuf and its result at recvbuf + rank * count (see rcomm.h). rcomm's
+ * broadcast has one buffer, so out of place the root first copies its send
+ * buffer into it, inside the timed call, as an out-of-place broadcast must.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coll/coll.h" /* rcomm_select_broadcast: the algo column */
+#include "perf/exact_inputs.h"
+#include "perf/perf_out.h"
+#include "rcomm.h"
+
+static const struct {
+    const char *name, *tool;
+    int reduces; /* takes -o; the others print "none" as redop, as nccl-tests */
+    int blocks;  /* count is per rank block: size = count * p */
+} colls[EXACT_COLL_COUNT] = {
+    {"allreduce", "rcomm-allreduce-perf", 1, 0},
+    {"broadcast", "rcomm-broadcast-perf", 0, 0},
+    {"allgather", "rcomm-allgather-perf", 0, 1},
+    {"reduce-scatter", "rcomm-reduce-scatter-perf", 1, 1},
+};
+
+typedef struct {
+    exact_coll_t coll;
+    size_t minb, maxb, factor;
+    int iters, warmup, check, reps, root;
+    rcomm_dtype_t dtype;
+    rcomm_op_t op;
+    rcomm_algo_t algo;
+    const char *json, *csv;
+} opts_t;
+
+static const char *prog = "rcomm-coll-perf";
+static rcomm_comm_t *comm;
+static int rank, size;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "%s: rank %d: %s: %s\n", prog, rank, what, rcomm_last_error());
+    exit(1);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options]   (one process per rank, e.g. under rcomm-run)\n"
+            "  -b SIZE   smallest size in bytes (default 8; K, M, G suffixes)\n"
+            "  -e SIZE   largest size in bytes (default 256M)\n"
+            "  -f N      multiply the size by N each step (default 2)\n"
+            "  -n N      timed iterations per size (default 20)\n"
+            "  -w N      warm-up iterations per size (default 5)\n"
+            "  -r N      repetitions; the median time is reported (default 1;\n"
+            "            nccl-tests' -r is the root: here it is -R)\n"
+            "  -R N      broadcast: the root rank (default 0; others ignore it)\n"
+            "  -c 0|1    check results element by element (default 1)\n"
+            "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
+            "  -o OP     allreduce, reduce-scatter: sum prod min max avg (default sum)\n"
+            "  -a ALGO   allreduce: auto ring butterfly rd (default auto)\n"
+            "  --json FILE, --csv FILE   also write one record per size and placement\n"
+            "            (wrong is -1 with -c 0)\n"
+            "  --coll allreduce|broadcast|allgather|reduce-scatter   instead of the\n"
+            "            program's name\n"
+            "  -h, --help   print this help\n",
+            prog);
+}
+
+/* A bad command line: what was wrong (and with which argument), the usage,
+ * status 2. */
+static void __attribute__((noreturn)) bad_usage(const char *what, const char *arg)
+{
+    if (arg)
+        fprintf(stderr, "%s: %s '%s'\n", prog, what, arg);
+    else
+        fprintf(stderr, "%s: %s\n", prog, what);
+    usage(stderr);
+    exit(2);
+}
+
+/* Bytes, with K, M, G for powers of 1024. */
+static size_t parse_size(const char *s)
+{
+    static const char units[] = "kKmMgG";
+    const char *u;
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end != s && *end && (u = strchr(units, *end))) {
+        v *= (double)(1ull << (10 * (1 + (u - units) / 2)));
+        end++;
+    }
+    if (end == s || *end || v < 0)
+        bad_usage("bad size", s);
+    return (size_t)v;
+}
+
+static int parse_int(const char *s, int min)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < min || v > 1000000000)
+        bad_usage("bad number", s);
+    return (int)v;
+}
+
+static int lookup(const char *s, const char *(*name)(int), int n, const char *what)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, name(i)) == 0)
+            return i;
+    bad_usage(what, s);
+}
+
+static const char *dtype_name(int i)
+{
+    return rcomm_dtype_name((rcomm_dtype_t)i);
+}
+
+static const char *op_name(int i)
+{
+    return rcomm_op_name((rcomm_op_t)i);
+}
+
+static const char *algo_name(int i)
+{
+    return rcomm_algo_name((rcomm_algo_t)i);
+}
+
+static const char *coll_name(int i)
+{
+    return colls[i].name;
+}
+
+/* The collective whose tool name prog is (a libtool "lt-" prefix aside). */
+static int coll_from_name(int argc, char **argv)
+{
+    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+    prog = slash ? slash + 1 : argc > 0 ? argv[0] : prog;
+    prog += strncmp(prog, "lt-", 3) == 0 ? 3 : 0;
+    for (int i = 0; i < EXACT_COLL_COUNT; i++)
+        if (strcmp(prog, colls[i].tool) == 0)
+            return i;
+    return -1;
+}
+
+/* The same on every rank, before the communicator exists: a bad option
+ * stops every rank with status 2 and never leaves a peer waiting. */
+static void parse(int argc, char **argv, opts_t *o)
+{
+    enum { JSON = 256, CSV, COLL };
+    static const struct option lopts[] = {
+        {"json", required_argument, NULL, JSON}, {"csv", required_argument, NULL, CSV},
+        {"coll", required_argument, NULL, COLL}, {"root", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    int c, coll = coll_from_name(argc, argv);
+
+    /* zero: f32, sum, auto, root 0 */
+    *o = (opts_t){.minb = 8,
+                  .maxb = 256u << 20,
+                  .factor = 2,
+                  .iters = 20,
+                  .warmup = 5,
+                  .check = 1,
+                  .reps = 1};
+    while ((c = getopt_long(argc, argv, "b:e:f:n:w:c:r:R:d:o:a:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'b': o->minb = parse_size(optarg); break;
+        case 'e': o->maxb = parse_size(optarg); break;
+        case 'f': o->factor = (size_t)parse_int(optarg, 2); break;
+        case 'n': o->iters = parse_int(optarg, 1); break;
+        case 'w': o->warmup = parse_int(optarg, 0); break;
+        case 'c': o->check = parse_int(optarg, 0); break;
+        case 'r': o->reps = parse_int(optarg, 1); break;
+        case 'R': o->root = parse_int(optarg, 0); break;
+        case 'd':
+            o->dtype = lookup(optarg, dtype_name, RCOMM_DTYPE_COUNT, "unknown datatype");
+            break;
+        case 'o': o->op = lookup(optarg, op_name, RCOMM_OP_COUNT, "unknown op"); break;
+        case 'a':
+            o->algo = lookup(optarg, algo_name, RCOMM_ALGO_COUNT, "unknown algorithm");
+            break;
+        case JSON: o->json = optarg; break;
+        case CSV: o->csv = optarg; break;
+        case COLL:
+            coll = lookup(optarg, coll_name, EXACT_COLL_COUNT, "unknown collective");
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc)
+        bad_usage("unexpected argument", argv[optind]);
+    if (o->minb > o->maxb)
+        bad_usage("-b is larger than -e", NULL);
+    if (coll < 0)
+        bad_usage("cannot tell the collective (use --coll) from the name", prog);
+    o->coll = (exact_coll_t)coll;
+    /* The algo column would show what rcomm chose, not what was asked. */
+    if (o->coll != EXACT_ALLREDUCE && o->algo != RCOMM_ALGO_AUTO)
+        bad_usage("-a is for allreduce only, not for", colls[coll].name);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- the collectives ----------------------------------------------------- */
+
+static double bus_factor(const opts_t *o)
+{
+    switch (o->coll) {
+    case EXACT_ALLREDUCE: return 2.0 * (size - 1) / size;
+    case EXACT_BROADCAST: return 1;
+    default: return (double)(size - 1) / size;
+    }
+}
+
+static rcomm_status_t run_coll(const opts_t *o, const char *sbuf, char *rbuf, size_t n,
+                               int in_place)
+{
+    const void *in = in_place ? RCOMM_IN_PLACE : sbuf;
+
+    switch (o->coll) {
+    case EXACT_ALLREDUCE:
+        return rcomm_allreduce_with(comm, in, rbuf, n, o->dtype, o->op, o->algo);
+    case EXACT_BROADCAST:
+        if (!in_place && rank == o->root)
+            memcpy(rbuf, sbuf, n * rcomm_dtype_size(o->dtype));
+        return rcomm_broadcast(comm, rbuf, n, o->dtype, o->root);
+    case EXACT_ALLGATHER: return rcomm_allgather(comm, in, rbuf, n, o->dtype);
+    default: return rcomm_reduce_scatter(comm, in, rbuf, n, o->dtype, o->op);
+    }
+}
+
+/* What the table's algo column shows for a count of n. Allgather and
+ * reduce-scatter have one algorithm; broadcast's is chosen inside rcomm,
+ * by the cost model that rcomm_select_broadcast exposes to the library. */
+static const char *algo_used(const opts_t *o, size_t n)
+{
+    rcomm_algo_t used = o->algo;
+
+    switch (o->coll) {
+    case EXACT_ALLREDUCE:
+        if (used == RCOMM_ALGO_AUTO)
+            rcomm_allreduce_algo(comm, n, o->dtype, &used);
+        return rcomm_algo_name(used);
+    case EXACT_BROADCAST:
+        return rcomm_select_broadcast(&comm->cfg, size, n * rcomm_dtype_size(o->dtype)) ==
+                       RCOMM_BCAST_CHAIN
+                   ? "chain"
+                   : "binomial";
+    default: return "ring";
+    }
+}
+
+/* ---- measuring ----------------------------------------------------------- */
+
+static double median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Mean seconds per call on the slowest rank, median over repetitions. */
+static double time_it(const opts_t *o, const char *sbuf, char *rbuf, size_t n, int ip)
+{
+    double t[64];
+    int reps = o->reps < 64 ? o->reps : 64;
+
+    for (int i = 0; i < o->warmup; i++)
+        if (run_coll(o, sbuf, rbuf, n, ip))
+            die(colls[o->coll].name);
+    for (int r = 0; r < reps; r++) {
+        if (rcomm_barrier(comm) != RCOMM_OK)
+            die("barrier");
+        double t0 = now_s();
+        for (int i = 0; i < o->iters; i++)
+            if (run_coll(o, sbuf, rbuf, n, ip))
+                die(colls[o->coll].name);
+        t[r] = (now_s() - t0) / o->iters;
+        if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[r], 1, RCOMM_F64, RCOMM_MAX))
+            die("allreduce of timings");
+    }
+    return median(t, reps);
+}
+
+/* #wrong over all ranks; -1 without -c. */
+static long long check(const opts_t *o, char *sbuf, char *rbuf, size_t n, int in_place)
+{
+    const exact_call_t call = {o->coll, o->dtype, o->op, o->root, rank, size, n};
+    unsigned long long wrong;
+
+    if (!o->check)
+        return -1;
+    exact_fill_call(&call, sbuf, rbuf, in_place);
+    if (run_coll(o, sbuf, rbuf, n, in_place))
+        die(colls[o->coll].name);
+    wrong = exact_count_wrong(&call, rbuf, in_place);
+    if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &wrong, 1, RCOMM_I64, RCOMM_SUM))
+        die("allreduce of #wrong");
+    return (long long)wrong;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+/* One size, both placements: what the table and the records show. */
+typedef struct {
+    size_t bytes, count;
+    const char *algo;
+    double time[2], algbw[2];
+    long long wrong[2]; /* -1: not checked */
+} row_t;
+
+static void print_header(const opts_t *o, const char *tp)
+{
+    printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n#\n",
+           colls[o->coll].tool, size, tp, rcomm_algo_name(o->algo), o->iters, o->warmup,
+           o->reps);
+    printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "", "",
+           "", "", "", "", "out-of-place", "", "", "", "in-place", "", "", "");
+    printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "size",
+           "count", "type", "redop", "root", "algo", "time", "algbw", "busbw", "#wrong",
+           "time", "algbw", "busbw", "#wrong");
+    printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "(B)",
+           "(elements)", "", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)",
+           "(GB/s)", "");
+}
+
+static const char *redop(const opts_t *o)
+{
+    return colls[o->coll].reduces ? rcomm_op_name(o->op) : "none";
+}
+
+static int root_column(const opts_t *o)
+{
+    return o->coll == EXACT_BROADCAST ? o->root : -1;
+}
+
+static void print_row(const opts_t *o, const row_t *r)
+{
+    const double f = bus_factor(o);
+    const long long w0 = r->wrong[0] < 0 ? 0 : r->wrong[0],
+                    w1 = r->wrong[1] < 0 ? 0 : r->wrong[1];
+
+    printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6lld   %9.2f %7.3f "
+           "%7.3f %6lld\n",
+           r->bytes, r->count, rcomm_dtype_name(o->dtype), redop(o), root_column(o),
+           r->algo, r->time[0] * 1e6, r->algbw[0], r->algbw[0] * f, w0, r->time[1] * 1e6,
+           r->algbw[1], r->algbw[1] * f, w1);
+    fflush(stdout);
+}
+
+static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
+                          const row_t *r)
+{
+    for (int ip = 0; out && ip < 2; ip++) {
+        perf_out_begin(out);
+        perf_out_str(out, "tool", colls[o->coll].tool);
+        perf_out_str(out, "transport", tp);
+        perf_out_str(out, "collective", colls[o->coll].name);
+        perf_out_int(out, "ranks", size);
+        perf_out_int(out, "bytes", (int64_t)r->bytes);
+        perf_out_int(out, "count", (int64_t)r->count);
+        perf_out_str(out, "type", rcomm_dtype_name(o->dtype));
+        perf_out_str(out, "redop", redop(o));
+        perf_out_int(out, "root", root_column(o));
+        perf_out_str(out, "algo", r->algo);
+        perf_out_str(out, "placement", ip ? "in-place" : "out-of-place");
+        perf_out_double(out, "time_us", r->time[ip] * 1e6);
+        perf_out_double(out, "algbw_gbs", r->algbw[ip]);
+        perf_out_double(out, "busbw_gbs", r->algbw[ip] * bus_factor(o));
+        perf_out_int(out, "wrong", r->wrong[ip]);
+        perf_out_end(out);
+    }
+}
+
+/* Rank 0 opens the files; every rank learns whether it could, so that all
+ * stop together instead of waiting for rank 0. */
+static void open_outputs(const opts_t *o, perf_out_t **json, perf_out_t **csv)
+{
+    int32_t ok = 1;
+
+    *json = *csv = NULL;
+    if (rank == 0) {
+        const char *bad = NULL;
+        if (o->json && !(*json = perf_out_open(o->json, PERF_OUT_JSON)))
+            bad = o->json;
+        else if (o->csv && !(*csv = perf_out_open(o->csv, PERF_OUT_CSV)))
+            bad = o->csv;
+        if (bad) {
+            fprintf(stderr, "%s: cannot write %s: %s\n", prog, bad, strerror(errno));
+            ok = 0;
+        }
+    }
+    if (rcomm_broadcast(comm, &ok, 1, RCOMM_I32, 0) != RCOMM_OK)
+        die("broadcast");
+    if (!ok)
+        exit(1);
+}
+
+/* 0, or 1 after saying why the file is incomplete. */
+static int close_output(perf_out_t *out, const char *path)
+{
+    if (perf_out_close(out) == 0)
+        return 0;
+    fprintf(stderr, "%s: writing %s failed: %s\n", prog, path, strerror(errno));
+    return 1;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+/* Both placements of one size, count n. Returns the elements found wrong. */
+static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *r)
+{
+    const size_t es = rcomm_dtype_size(o->dtype);
+    size_t wrong = 0;
+
+    r->count = n;
+    r->bytes = n * es * (colls[o->coll].blocks ? (size_t)size : 1);
+    r->algo = algo_used(o, n);
+    for (int ip = 0; ip < 2; ip++) {
+        r->wrong[ip] = check(o, sbuf, rbuf, n, ip);
+        r->time[ip] = time_it(o, sbuf, rbuf, n, ip);
+        r->algbw[ip] = (double)r->bytes / r->time[ip] / 1e9;
+        wrong += r->wrong[ip] > 0 ? (size_t)r->wrong[ip] : 0;
+    }
+    return wrong;
+}
+
+/* Root out of range: the same verdict on every rank, so all leave at once. */
+static void check_root(const opts_t *o)
+{
+    if (o->coll != EXACT_BROADCAST || o->root < size)
+        return;
+    fprintf(stderr, "%s: rank %d: root %d is out of range for %d ranks\n", prog, rank,
+            o->root, size);
+    usage(stderr);
+    rcomm_comm_destroy(comm);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    size_t es, wrong_total = 0;
+    double bw_sum = 0;
+    int nsizes = 0;
+    int32_t failed;
+    char *sbuf, *rbuf;
+    const char *tp;
+    perf_out_t *json, *csv;
+
+    parse(argc, argv, &o);
+    if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
+        die("creating the communicator");
+    rcomm_comm_rank(comm, &rank);
+    rcomm_comm_size(comm, &size);
+    rcomm_comm_transport(comm, &tp);
+    check_root(&o);
+    es = rcomm_dtype_size(o.dtype);
+    sbuf = calloc(1, o.maxb + es);
+    rbuf = calloc(1, o.maxb + es);
+    if (!sbuf || !rbuf)
+        die("allocating buffers");
+    open_outputs(&o, &json, &csv);
+    if (rank == 0)
+        print_header(&o, tp);
+    for (size_t bytes = o.minb; bytes <= o.maxb; bytes *= o.factor) {
+        size_t n = bytes / es / (colls[o.coll].blocks ? (size_t)size : 1);
+        row_t r;
+
+        if (n == 0) {
+            if (bytes == 0)
+                bytes = 1; /* keep multiplying */
+            continue;
+        }
+        wrong_total += measure(&o, sbuf, rbuf, n, &r);
+        bw_sum += r.algbw[1] * bus_factor(&o);
+        nsizes++;
+        if (rank == 0) {
+            print_row(&o, &r);
+            write_records(json, &o, tp, &r);
+            write_records(csv, &o, tp, &r);
+        }
+    }
+    failed = wrong_total != 0;
+    if (rank == 0) {
+        printf("# Out of bounds values : %zu %s\n", wrong_total,
+               wrong_total ? "FAILED" : "OK");
+        printf("# Avg bus bandwidth    : %g\n#\n", nsizes ? bw_sum / nsizes : 0.0);
+        failed |= close_output(json, o.json) | close_output(csv, o.csv);
+        fflush(stdout);
+    }
+    /* Every rank fails when one does, and the launcher stops the others as
+     * soon as one exits non-zero: agree, then leave together, once rank 0
+     * has said why. */
+    if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &failed, 1, RCOMM_I32, RCOMM_MAX))
+        die("allreduce of the exit status");
+    free(sbuf);
+    free(rbuf);
+    if (rcomm_comm_destroy(comm) != RCOMM_OK)
+        die("destroy");
+    return failed;
+}
