@@ -35,10 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "coll/coll.h" /* rcomm_select_broadcast: the algo column */
 #include "perf/exact_inputs.h"
+#include "perf/grade.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
 
@@ -56,13 +56,16 @@ static const struct {
 typedef struct {
     exact_coll_t coll;
     size_t minb, maxb, factor;
-    int iters, warmup, check, reps, root;
+    int iters, warmup, check, reps, root, no_ceiling;
     rcomm_dtype_t dtype;
     rcomm_op_t op;
     rcomm_algo_t algo;
     const char *json, *csv;
 } opts_t;
 
+/* nccl-tests' look for the ceiling and fit lines (perf/grade.h) */
+static const grade_fmt_t grade_fmt = {"# ", 8, 21, "busbw", "GB/s", 1, 3};
+static const char *const placements[2] = {"out-of-place", "in-place"};
 static const char *prog = "rcomm-coll-perf";
 static rcomm_comm_t *comm;
 static int rank, size;
@@ -91,6 +94,7 @@ static void usage(FILE *f)
             "  -a ALGO   allreduce: auto ring butterfly rd (default auto)\n"
             "  --json FILE, --csv FILE   also write one record per size and placement\n"
             "            (wrong is -1 with -c 0)\n"
+            "  --no-ceiling   skip finding the ceiling the results are compared with\n"
             "  --coll allreduce|broadcast|allgather|reduce-scatter   instead of the\n"
             "            program's name\n"
             "  -h, --help   print this help\n",
@@ -180,11 +184,14 @@ static int coll_from_name(int argc, char **argv)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, COLL };
-    static const struct option lopts[] = {
-        {"json", required_argument, NULL, JSON}, {"csv", required_argument, NULL, CSV},
-        {"coll", required_argument, NULL, COLL}, {"root", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    enum { JSON = 256, CSV, COLL, NO_CEILING };
+    static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
+                                          {"csv", required_argument, NULL, CSV},
+                                          {"coll", required_argument, NULL, COLL},
+                                          {"root", required_argument, NULL, 'R'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"no-ceiling", no_argument, NULL, NO_CEILING},
+                                          {NULL, 0, NULL, 0}};
     int c, coll = coll_from_name(argc, argv);
 
     /* zero: f32, sum, auto, root 0 */
@@ -214,6 +221,7 @@ static void parse(int argc, char **argv, opts_t *o)
             break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
+        case NO_CEILING: o->no_ceiling = 1; break;
         case COLL:
             coll = lookup(optarg, coll_name, EXACT_COLL_COUNT, "unknown collective");
             break;
@@ -231,13 +239,6 @@ static void parse(int argc, char **argv, opts_t *o)
     /* The algo column would show what rcomm chose, not what was asked. */
     if (o->coll != EXACT_ALLREDUCE && o->algo != RCOMM_ALGO_AUTO)
         bad_usage("-a is for allreduce only, not for", colls[coll].name);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- the collectives ----------------------------------------------------- */
@@ -291,17 +292,6 @@ static const char *algo_used(const opts_t *o, size_t n)
 
 /* ---- measuring ----------------------------------------------------------- */
 
-static double median(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Mean seconds per call on the slowest rank, median over repetitions. */
 static double time_it(const opts_t *o, const char *sbuf, char *rbuf, size_t n, int ip)
 {
@@ -314,15 +304,15 @@ static double time_it(const opts_t *o, const char *sbuf, char *rbuf, size_t n, i
     for (int r = 0; r < reps; r++) {
         if (rcomm_barrier(comm) != RCOMM_OK)
             die("barrier");
-        double t0 = now_s();
+        double t0 = grade_now_s();
         for (int i = 0; i < o->iters; i++)
             if (run_coll(o, sbuf, rbuf, n, ip))
                 die(colls[o->coll].name);
-        t[r] = (now_s() - t0) / o->iters;
+        t[r] = (grade_now_s() - t0) / o->iters;
         if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[r], 1, RCOMM_F64, RCOMM_MAX))
             die("allreduce of timings");
     }
-    return median(t, reps);
+    return grade_median(t, reps);
 }
 
 /* #wrong over all ranks; -1 without -c. */
@@ -352,11 +342,13 @@ typedef struct {
     long long wrong[2]; /* -1: not checked */
 } row_t;
 
-static void print_header(const opts_t *o, const char *tp)
+static void print_header(const opts_t *o, const char *tp, const grade_t *g)
 {
-    printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n#\n",
+    printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
            colls[o->coll].tool, size, tp, rcomm_algo_name(o->algo), o->iters, o->warmup,
            o->reps);
+    grade_print_ceilings(g, &grade_fmt);
+    printf("#\n");
     printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "", "",
            "", "", "", "", "out-of-place", "", "", "", "in-place", "", "", "");
     printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "size",
@@ -392,7 +384,7 @@ static void print_row(const opts_t *o, const row_t *r)
 }
 
 static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
-                          const row_t *r)
+                          const row_t *r, const grade_t *g)
 {
     for (int ip = 0; out && ip < 2; ip++) {
         perf_out_begin(out);
@@ -406,11 +398,13 @@ static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
         perf_out_str(out, "redop", redop(o));
         perf_out_int(out, "root", root_column(o));
         perf_out_str(out, "algo", r->algo);
-        perf_out_str(out, "placement", ip ? "in-place" : "out-of-place");
+        perf_out_str(out, "placement", placements[ip]);
         perf_out_double(out, "time_us", r->time[ip] * 1e6);
         perf_out_double(out, "algbw_gbs", r->algbw[ip]);
         perf_out_double(out, "busbw_gbs", r->algbw[ip] * bus_factor(o));
         perf_out_int(out, "wrong", r->wrong[ip]);
+        perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(g));
+        perf_out_double(out, "share", grade_share(g, r->algbw[ip] * bus_factor(o)));
         perf_out_end(out);
     }
 }
@@ -490,6 +484,7 @@ int main(int argc, char **argv)
     char *sbuf, *rbuf;
     const char *tp;
     perf_out_t *json, *csv;
+    grade_t g;
 
     parse(argc, argv, &o);
     if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
@@ -504,8 +499,10 @@ int main(int argc, char **argv)
     if (!sbuf || !rbuf)
         die("allocating buffers");
     open_outputs(&o, &json, &csv);
+    grade_init(&g, comm,
+               o.no_ceiling ? 0 : GRADE_NET | (colls[o.coll].reduces ? GRADE_MEM : 0));
     if (rank == 0)
-        print_header(&o, tp);
+        print_header(&o, tp, &g);
     for (size_t bytes = o.minb; bytes <= o.maxb; bytes *= o.factor) {
         size_t n = bytes / es / (colls[o.coll].blocks ? (size_t)size : 1);
         row_t r;
@@ -519,16 +516,21 @@ int main(int argc, char **argv)
         bw_sum += r.algbw[1] * bus_factor(&o);
         nsizes++;
         if (rank == 0) {
+            grade_time(&g, r.bytes, r.time[0] * 1e6); /* out of place, as nccl-tests */
+            for (int ip = 0; ip < 2; ip++)
+                grade_rate(&g, r.bytes, r.algbw[ip] * bus_factor(&o), placements[ip]);
             print_row(&o, &r);
-            write_records(json, &o, tp, &r);
-            write_records(csv, &o, tp, &r);
+            write_records(json, &o, tp, &r, &g);
+            write_records(csv, &o, tp, &r, &g);
         }
     }
     failed = wrong_total != 0;
     if (rank == 0) {
         printf("# Out of bounds values : %zu %s\n", wrong_total,
                wrong_total ? "FAILED" : "OK");
-        printf("# Avg bus bandwidth    : %g\n#\n", nsizes ? bw_sum / nsizes : 0.0);
+        printf("# Avg bus bandwidth    : %g\n", nsizes ? bw_sum / nsizes : 0.0);
+        grade_print_results(&g, &grade_fmt);
+        printf("#\n");
         failed |= close_output(json, o.json) | close_output(csv, o.csv);
         fflush(stdout);
     }

@@ -103,6 +103,7 @@ static void usage(FILE *f)
             "  -c              bw: check the data that landed, exit 1 if wrong\n"
             "  --report_gbits  bw: Gb/sec (10^9 bits) instead of MB/sec (2^20 bytes)\n"
             "  --json FILE, --csv FILE   also write one record per size\n"
+            "  --no-ceiling    bw: do not find the link's ceiling to compare with\n"
             "  --op write|read|send, --test bw|lat   instead of the program's name\n"
             "  -h, --help      print this help\n",
             prog, prog);
@@ -151,7 +152,7 @@ static int lookup(const char *s, const char *const *names, int n, const char *wh
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { GBITS = 256, JSON, CSV, OP, TEST };
+    enum { GBITS = 256, JSON, CSV, OP, TEST, NO_CEILING };
     static const struct option lopts[] = {{"size", required_argument, NULL, 's'},
                                           {"all", no_argument, NULL, 'a'},
                                           {"iters", required_argument, NULL, 'n'},
@@ -162,6 +163,7 @@ static void parse(int argc, char **argv, opts_t *o)
                                           {"csv", required_argument, NULL, CSV},
                                           {"op", required_argument, NULL, OP},
                                           {"test", required_argument, NULL, TEST},
+                                          {"no-ceiling", no_argument, NULL, NO_CEILING},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     const char *slash = strrchr(argv[0], '/');
@@ -191,6 +193,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case GBITS: o->gbits = 1; break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
+        case NO_CEILING: o->no_ceiling = 1; break;
         case OP: o->op = lookup(optarg, p2p_op_names, OP_COUNT, "--op"); break;
         case TEST: o->test = lookup(optarg, test_names, TEST_COUNT, "--test"); break;
         case 'h': usage(stdout); exit(0);
@@ -210,6 +213,13 @@ static void parse(int argc, char **argv, opts_t *o)
 }
 
 /* ---- output -------------------------------------------------------------- */
+
+/* perftest's look for the ceiling lines, in the table's unit (perf/grade.h),
+ * by --report_gbits */
+static const grade_fmt_t grade_fmts[2] = {
+    {" ", 13, 13, "BW average", "MB/sec", 1e9 / 1048576, 2},
+    {" ", 13, 13, "BW average", "Gb/sec", 8, 2},
+};
 
 static void print_header(const p2p_t *p)
 {
@@ -233,8 +243,8 @@ static void print_header(const p2p_t *p)
         printf(" Data check   : %s\n", o->check ? "on" : "off");
     if (bw && o->duration > 0)
         printf(" BW peak      : not measured with -D\n");
-    /* The line comparing the results with this link's expected ceiling will
-     * go here. */
+    if (bw)
+        grade_print_ceilings(&p->grade, &grade_fmts[o->gbits]);
     printf(LINE "%s\n",
            !bw ? " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    "
                  "t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% "
@@ -273,8 +283,12 @@ static void write_record(perf_out_t *out, const p2p_t *p, const row_t *r)
     perf_out_int(out, "iterations", (int64_t)r->iters);
     for (int i = 0; i < 7 && name[i]; i++)
         perf_out_double(out, name[i], r->v[i]);
-    if (o->test == TEST_BW)
+    if (o->test == TEST_BW) {
         perf_out_str(out, "bw_unit", o->gbits ? "Gb/sec" : "MB/sec");
+        perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(&p->grade));
+        perf_out_double(out, "share",
+                        grade_share(&p->grade, r->v[1] / grade_fmts[o->gbits].per_gbs));
+    }
     perf_out_end(out);
 }
 
@@ -282,14 +296,17 @@ static void print_row(p2p_t *p, const row_t *r)
 {
     const opts_t *o = &p->o;
 
-    if (o->test == TEST_BW)
+    if (o->test == TEST_BW) {
+        grade_rate(&p->grade, r->bytes, r->v[1] / grade_fmts[o->gbits].per_gbs, NULL);
         printf(" %-10zu %-14" PRIu64 " %-18.2f %-20.2f %.6f\n", r->bytes, r->iters,
                r->v[0], r->v[1], r->v[2]);
-    else
+    } else {
+        grade_time(&p->grade, r->bytes, r->v[2]); /* t_typical: the median */
         printf(" %-6zu %-14" PRIu64
                " %-14.2f %-12.2f %-18.2f %-14.2f %-15.2f %-22.2f %.2f\n",
                r->bytes, r->iters, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5],
                r->v[6]);
+    }
     fflush(stdout);
     write_record(p->json, p, r);
     write_record(p->csv, p, r);
@@ -491,6 +508,8 @@ int main(int argc, char **argv)
     if (rank == 0) {
         p.json = p.o.json ? open_out(p.o.json, PERF_OUT_JSON) : NULL;
         p.csv = p.o.csv ? open_out(p.o.csv, PERF_OUT_CSV) : NULL;
+        grade_init(&p.grade, comm,
+                   p.o.test == TEST_BW && !p.o.no_ceiling ? GRADE_NET : 0);
         print_header(&p);
     }
     for (size_t len = p.o.all ? 2 : p.o.size;
@@ -498,6 +517,7 @@ int main(int argc, char **argv)
         wrong = rank == 0 ? client(&p, len) : server(&p, len);
     if (rank == 0) {
         printf(LINE);
+        grade_print_results(&p.grade, &grade_fmts[p.o.gbits]);
         close_out(p.json, p.o.json);
         close_out(p.csv, p.o.csv);
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "coll/sched.h" /* RCOMM_TAG_CTRL */
+#include "perf/grade.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
 #include "transports/transport.h"
@@ -30,7 +31,7 @@ enum { TEST_BW, TEST_LAT, TEST_COUNT };
 enum { T_SETUP, T_READY, T_DATA, T_PONG, T_ACK, T_DONE, T_REPORT, T_BYE };
 
 typedef struct {
-    int op, test, all, check, gbits, tx_depth, warmup;
+    int op, test, all, check, gbits, tx_depth, warmup, no_ceiling;
     size_t size;     /* 0 until set */
     long iters;      /* 0 until set; stays 0 with -D */
     double duration; /* seconds per size, 0 for -n */
@@ -59,6 +60,7 @@ typedef struct {
     double *tpost, *tdone; /* bw: times of each timed operation */
     uint64_t pings;        /* write-lat markers so far, the same on both ranks */
     perf_out_t *json, *csv;
+    grade_t grade; /* rank 0: bw's ceiling and best rate, lat's sweep */
 } p2p_t;
 
 typedef struct {

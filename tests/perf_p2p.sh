@@ -19,6 +19,25 @@ else
 fi
 sizes=23 # -a: 2 B to 8 MiB
 
+# The grade lines (perf/grade.c). bw: a ceiling line in the header, a share
+# line after the table, numbers > 0, no fit. lat: a fit line (which may say
+# why there is none), no ceiling. $1 the tool, $2 its output.
+check_grade() {
+    awk -v bw="$(case $1 in *-bw) echo 1 ;; *) echo 0 ;; esac)" '
+        $1 != "[0]" { next }
+        /^\[0\]  Ceiling      : .* [0-9.]+ GB\/s.* = [0-9.]+ MB\/sec$/ {
+            v = $0; sub(/ GB\/s.*/, "", v); sub(/.* /, "", v); c += v > 0 && $(NF - 1) > 0
+        }
+        /^\[0\]  Share of ceiling: best BW average / {
+            pct = $0; sub(/%.*/, "", pct); sub(/.* /, "", pct)
+            lim = $(NF - 1); sub(/^\(/, "", lim)
+            s += $8 > 0 && pct > 0 && lim > 0
+        }
+        /alpha-beta fit: / { f++ }
+        END { exit !(bw ? c == 1 && s == 1 && !f : !c && !s && f == 1) }' "$2" && ok ||
+        { ko "$1: ceiling, share or fit lines"; cat "$2" >&2; }
+}
+
 for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
     t=$top/rcomm-$tool
     case $tool in
@@ -46,6 +65,7 @@ for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
         END { print k + 0 }' "$tmp/out")
     [ "$rows" -eq $sizes ] && ok || { ko "$tool: $rows good rows of $sizes"; cat "$tmp/out" >&2; }
     grep -q "data check failed" "$tmp/err" && ko "$tool: data check failed" || ok
+    check_grade "$tool" "$tmp/out"
     # CSV: a header and one line per size, every number positive (6 decimals,
     # so even 2-byte bandwidths show).
     bad=$(awk -F, -v n="$nums" 'NR > 1 && (NF < n + 6 || $6 != 20) { b++; next }
@@ -58,7 +78,8 @@ for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
         python3 -c 'import json, sys
 recs = json.load(open(sys.argv[1]))
 assert len(recs) == int(sys.argv[2]), len(recs)
-assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)' \
+assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)
+assert all(r["ceiling_gbs"] > 0 and r["share"] > 0 for r in recs if r["test"] == "bw")' \
             "$tmp/$tool.json" $sizes && ok || ko "$tool: bad JSON"
     else
         [ "$(grep -c '"tool"' "$tmp/$tool.json")" -eq $sizes ] && ok || ko "$tool: JSON records"
@@ -66,10 +87,18 @@ assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)' \
 done
 
 # Overrides, units, -D: the header says what ran, one row comes out.
+# One size: no fit. The ceiling in Gb/sec with --report_gbits; none with
+# --no-ceiling.
 out=$("$run" -n 2 -t 60 "$top/rcomm-write-bw" --op send --test lat -s 64 -n 20 2>&1)
 echo "$out" | grep -q "Send Latency Test" && ok || { ko "--op/--test"; echo "$out" >&2; }
+echo "$out" | grep -q "alpha-beta fit" && { ko "a fit of one size"; echo "$out" >&2; } || ok
 out=$("$run" -n 2 -t 60 "$top/rcomm-read-bw" -s 4K -n 50 --report_gbits 2>&1)
 echo "$out" | grep -q "BW peak\[Gb/sec\]" && ok || { ko "--report_gbits"; echo "$out" >&2; }
+echo "$out" | grep -Eq "Ceiling      : .* = [0-9.]+ Gb/sec$" &&
+    echo "$out" | grep -Eq "Share of ceiling: .*\([0-9.]+ Gb/sec\)$" && ok ||
+    { ko "--report_gbits: ceiling and share in Gb/sec"; echo "$out" >&2; }
+out=$("$run" -n 2 -t 60 "$top/rcomm-write-bw" -s 64K -n 50 --no-ceiling 2>&1)
+echo "$out" | grep -Eq "Ceiling|Share" && { ko "--no-ceiling"; echo "$out" >&2; } || ok
 out=$("$run" -n 2 -t 60 "$top/rcomm-send-lat" -s 8 -D 0.3 2>&1)
 echo "$out" | awk '$1 == "[0]" && $2 == 8 && $3 > 20' | grep -q . && ok ||
     { ko "-D"; echo "$out" >&2; }
