@@ -20,7 +20,8 @@ fi
 sizes=23 # -a: 2 B to 8 MiB
 
 # The grade lines (perf/grade.c). bw: a ceiling line in the header, a share
-# line after the table, numbers > 0, no fit. lat: a fit line (which may say
+# line after the table (the ceiling positive, the rates numbers: a loaded
+# host may print 0.00), no fit. lat: a fit line (which may say
 # why there is none), no ceiling. $1 the tool, $2 its output.
 check_grade() {
     awk -v bw="$(case $1 in *-bw) echo 1 ;; *) echo 0 ;; esac)" '
@@ -31,7 +32,7 @@ check_grade() {
         /^\[0\]  Share of ceiling: best BW average / {
             pct = $0; sub(/%.*/, "", pct); sub(/.* /, "", pct)
             lim = $(NF - 1); sub(/^\(/, "", lim)
-            s += $8 > 0 && pct > 0 && lim > 0
+            s += $8 ~ /^[0-9.]+$/ && pct ~ /^[0-9.e+-]+$/ && lim > 0
         }
         /alpha-beta fit: / { f++ }
         END { exit !(bw ? c == 1 && s == 1 && !f : !c && !s && f == 1) }' "$2" && ok ||
@@ -66,10 +67,10 @@ for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
     [ "$rows" -eq $sizes ] && ok || { ko "$tool: $rows good rows of $sizes"; cat "$tmp/out" >&2; }
     grep -q "data check failed" "$tmp/err" && ko "$tool: data check failed" || ok
     check_grade "$tool" "$tmp/out"
-    # CSV: a header and one line per size, every number positive (6 decimals,
-    # so even 2-byte bandwidths show).
+    # CSV: a header and one line per size, every value a number >= 0 (no
+    # timing assertion: a loaded host may print 0.000000).
     bad=$(awk -F, -v n="$nums" 'NR > 1 && (NF < n + 6 || $6 != 20) { b++; next }
-        NR > 1 { for (i = 7; i < 7 + n; i++) if (!($i > 0)) b++ }
+        NR > 1 { for (i = 7; i < 7 + n; i++) if ($i !~ /^[0-9.e+-]+$/ || $i < 0) b++ }
         END { print b + 0 }' "$tmp/$tool.csv")
     lines=$(wc -l <"$tmp/$tool.csv")
     [ "$lines" -eq $((sizes + 1)) ] && [ "$bad" -eq 0 ] && ok ||
@@ -79,7 +80,7 @@ for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
 recs = json.load(open(sys.argv[1]))
 assert len(recs) == int(sys.argv[2]), len(recs)
 assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)
-assert all(r["ceiling_gbs"] > 0 and r["share"] > 0 for r in recs if r["test"] == "bw")' \
+assert all(r["ceiling_gbs"] > 0 and r["share"] >= 0 for r in recs if r["test"] == "bw")' \
             "$tmp/$tool.json" $sizes && ok || ko "$tool: bad JSON"
     else
         [ "$(grep -c '"tool"' "$tmp/$tool.json")" -eq $sizes ] && ok || ko "$tool: JSON records"
