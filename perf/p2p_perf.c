@@ -220,6 +220,23 @@ static const grade_fmt_t grade_fmts[2] = {
     {" ", 13, 13, "BW average", "MB/sec", 1e9 / 1048576, 2},
     {" ", 13, 13, "BW average", "Gb/sec", 8, 2},
 };
+/* A latency run is graded by the bandwidth its sizes reach: bytes /
+ * t_typical (one way for write and send, the round trip for read). */
+static const grade_fmt_t grade_fmt_lat = {
+    " ", 13, 13, "bytes/t_typical", "MB/sec", 1e9 / 1048576, 2};
+
+static const grade_fmt_t *fmt(const opts_t *o)
+{
+    return o->test == TEST_BW ? &grade_fmts[o->gbits] : &grade_fmt_lat;
+}
+
+/* GB/s that a row reached: BW average, or bytes / t_typical. */
+static double row_gbs(const opts_t *o, const row_t *r)
+{
+    if (o->test == TEST_BW)
+        return r->v[1] / grade_fmts[o->gbits].per_gbs;
+    return r->v[2] > 0 ? (double)r->bytes / r->v[2] / 1e3 : 0;
+}
 
 static void print_header(const p2p_t *p)
 {
@@ -243,8 +260,7 @@ static void print_header(const p2p_t *p)
         printf(" Data check   : %s\n", o->check ? "on" : "off");
     if (bw && o->duration > 0)
         printf(" BW peak      : not measured with -D\n");
-    if (bw)
-        grade_print_ceilings(&p->grade, &grade_fmts[o->gbits]);
+    grade_print_ceilings(&p->grade, fmt(o));
     printf(LINE "%s\n",
            !bw ? " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    "
                  "t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% "
@@ -283,12 +299,10 @@ static void write_record(perf_out_t *out, const p2p_t *p, const row_t *r)
     perf_out_int(out, "iterations", (int64_t)r->iters);
     for (int i = 0; i < 7 && name[i]; i++)
         perf_out_double(out, name[i], r->v[i]);
-    if (o->test == TEST_BW) {
+    if (o->test == TEST_BW)
         perf_out_str(out, "bw_unit", o->gbits ? "Gb/sec" : "MB/sec");
-        perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(&p->grade));
-        perf_out_double(out, "share",
-                        grade_share(&p->grade, r->v[1] / grade_fmts[o->gbits].per_gbs));
-    }
+    perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(&p->grade));
+    perf_out_double(out, "share", grade_share(&p->grade, row_gbs(o, r)));
     perf_out_end(out);
 }
 
@@ -296,8 +310,8 @@ static void print_row(p2p_t *p, const row_t *r)
 {
     const opts_t *o = &p->o;
 
+    grade_rate(&p->grade, r->bytes, row_gbs(o, r), NULL);
     if (o->test == TEST_BW) {
-        grade_rate(&p->grade, r->bytes, r->v[1] / grade_fmts[o->gbits].per_gbs, NULL);
         printf(" %-10zu %-14" PRIu64 " %-18.2f %-20.2f %.6f\n", r->bytes, r->iters,
                r->v[0], r->v[1], r->v[2]);
     } else {
@@ -508,8 +522,7 @@ int main(int argc, char **argv)
     if (rank == 0) {
         p.json = p.o.json ? open_out(p.o.json, PERF_OUT_JSON) : NULL;
         p.csv = p.o.csv ? open_out(p.o.csv, PERF_OUT_CSV) : NULL;
-        grade_init(&p.grade, comm,
-                   p.o.test == TEST_BW && !p.o.no_ceiling ? GRADE_NET : 0);
+        grade_init(&p.grade, comm, p.o.no_ceiling ? 0 : GRADE_NET);
         print_header(&p);
     }
     for (size_t len = p.o.all ? 2 : p.o.size;
@@ -517,7 +530,7 @@ int main(int argc, char **argv)
         wrong = rank == 0 ? client(&p, len) : server(&p, len);
     if (rank == 0) {
         printf(LINE);
-        grade_print_results(&p.grade, &grade_fmts[p.o.gbits]);
+        grade_print_results(&p.grade, fmt(&p.o));
         close_out(p.json, p.o.json);
         close_out(p.csv, p.o.csv);
     }

@@ -19,23 +19,25 @@ else
 fi
 sizes=23 # -a: 2 B to 8 MiB
 
-# The grade lines (perf/grade.c). bw: a ceiling line in the header, a share
-# line after the table (the ceiling positive, the rates numbers: a loaded
-# host may print 0.00), no fit. lat: a fit line (which may say
-# why there is none), no ceiling. $1 the tool, $2 its output.
+# The grade lines (perf/grade.c): a ceiling line in the header and a share
+# line after the table (the ceiling positive, the rates numbers: a loaded host
+# may print 0.00), for every test: bw tools are graded by BW average, lat
+# tools by bytes / t_typical. lat tools also print a fit line (which may say
+# why there is none), bw tools none. $1 the tool, $2 its output.
 check_grade() {
     awk -v bw="$(case $1 in *-bw) echo 1 ;; *) echo 0 ;; esac)" '
         $1 != "[0]" { next }
         /^\[0\]  Ceiling      : .* [0-9.]+ GB\/s.* = [0-9.]+ MB\/sec$/ {
             v = $0; sub(/ GB\/s.*/, "", v); sub(/.* /, "", v); c += v > 0 && $(NF - 1) > 0
         }
-        /^\[0\]  Share of ceiling: best BW average / {
+        /^\[0\]  Share of ceiling: best (BW average|bytes\/t_typical) / {
             pct = $0; sub(/%.*/, "", pct); sub(/.* /, "", pct)
             lim = $(NF - 1); sub(/^\(/, "", lim)
-            s += $8 ~ /^[0-9.]+$/ && pct ~ /^[0-9.e+-]+$/ && lim > 0
+            r = $0; sub(/.*(average|t_typical) /, "", r); sub(/ .*/, "", r)
+            s += r ~ /^[0-9.]+$/ && pct ~ /^[0-9.e+-]+$/ && lim > 0
         }
         /alpha-beta fit: / { f++ }
-        END { exit !(bw ? c == 1 && s == 1 && !f : !c && !s && f == 1) }' "$2" && ok ||
+        END { exit !(c == 1 && s == 1 && f == !bw) }' "$2" && ok ||
         { ko "$1: ceiling, share or fit lines"; cat "$2" >&2; }
 }
 
@@ -80,7 +82,7 @@ for tool in write-bw read-bw send-bw write-lat read-lat send-lat; do
 recs = json.load(open(sys.argv[1]))
 assert len(recs) == int(sys.argv[2]), len(recs)
 assert all(r["iterations"] == 20 and r["bytes"] > 0 for r in recs)
-assert all(r["ceiling_gbs"] > 0 and r["share"] >= 0 for r in recs if r["test"] == "bw")' \
+assert all(r["ceiling_gbs"] > 0 and r["share"] >= 0 for r in recs)' \
             "$tmp/$tool.json" $sizes && ok || ko "$tool: bad JSON"
     else
         [ "$(grep -c '"tool"' "$tmp/$tool.json")" -eq $sizes ] && ok || ko "$tool: JSON records"
@@ -100,6 +102,8 @@ echo "$out" | grep -Eq "Ceiling      : .* = [0-9.]+ Gb/sec$" &&
     { ko "--report_gbits: ceiling and share in Gb/sec"; echo "$out" >&2; }
 out=$("$run" -n 2 -t 60 "$top/rcomm-write-bw" -s 64K -n 50 --no-ceiling 2>&1)
 echo "$out" | grep -Eq "Ceiling|Share" && { ko "--no-ceiling"; echo "$out" >&2; } || ok
+out=$("$run" -n 2 -t 60 "$top/rcomm-send-lat" -s 8 -n 50 --no-ceiling 2>&1)
+echo "$out" | grep -Eq "Ceiling|Share" && { ko "lat --no-ceiling"; echo "$out" >&2; } || ok
 out=$("$run" -n 2 -t 60 "$top/rcomm-send-lat" -s 8 -D 0.3 2>&1)
 echo "$out" | awk '$1 == "[0]" && $2 == 8 && $3 > 20' | grep -q . && ok ||
     { ko "-D"; echo "$out" >&2; }
