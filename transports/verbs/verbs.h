@@ -349,6 +349,11 @@ rcomm_status_t vx_buffers_init(vx_tp_t *tp);
 void vx_dev_close(vx_tp_t *tp);
 
 rcomm_status_t vx_qp_ready(vx_tp_t *tp, vx_peer_t *p, const struct ibv_qp_init_attr *ia);
+
+/* verbs_iface.c: run step until ready() holds for every peer, one fails, or
+ * tp->timeout_ms passes (what names the missing thing: "no HELLO from"). */
+rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
+                             void (*step)(vx_tp_t *tp), const char *what);
 void vx_qp_init_attr(vx_tp_t *tp, struct ibv_qp_init_attr *ia);
 
 /* verbs_cm.c: RCOMM_IB_USE_RDMA_CM=1 */

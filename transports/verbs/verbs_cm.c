@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "core/error.h"
 #include "transports/verbs/verbs.h"
 
@@ -290,41 +289,26 @@ static rcomm_status_t start(vx_tp_t *tp)
     return RCOMM_OK;
 }
 
+static bool cm_up(const vx_peer_t *p)
+{
+    return p->cm_up;
+}
+
+static void cm_step(vx_tp_t *tp)
+{
+    struct pollfd pfd = {.fd = tp->cm_chan->fd, .events = POLLIN};
+
+    (void)poll(&pfd, 1, 100);
+    vx_cm_poll(tp);
+}
+
 rcomm_status_t vx_cm_connect(vx_tp_t *tp)
 {
-    uint64_t deadline = rcomm_now_ns() + (uint64_t)tp->timeout_ms * 1000000;
-    struct pollfd pfd = {.fd = tp->cm_chan->fd, .events = POLLIN};
-    rcomm_status_t st;
+    rcomm_status_t st = start(tp);
 
-    if ((st = start(tp)) != RCOMM_OK)
-        return st;
-    for (;;) {
-        char names[160] = "";
-        int missing = 0;
-
-        vx_cm_poll(tp);
-        for (int r = 0; r < tp->base.size; r++) {
-            vx_peer_t *p = &tp->peers[r];
-            if (r == tp->base.rank || p->cm_up)
-                continue;
-            if (p->failed)
-                return rcomm_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
-                                 p->failmsg);
-            if (missing++ < 8)
-                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%d",
-                         missing > 1 ? ", " : "", r);
-        }
-        if (!missing)
-            return RCOMM_OK;
-        if (rcomm_now_ns() > deadline)
-            return rcomm_err(
-                RCOMM_ERR_TIMEOUT,
-                "rank %d: verbs connect (rdma_cm) timed out after %d ms; not "
-                "connected with %d peer(s): rank %s%s",
-                tp->base.rank, tp->timeout_ms, missing, names,
-                missing > 8 ? ", ..." : "");
-        (void)poll(&pfd, 1, 100);
-    }
+    return st != RCOMM_OK
+               ? st
+               : vx_wait_peers(tp, cm_up, cm_step, "rdma_cm has not connected");
 }
 
 void vx_cm_close_qps(vx_tp_t *tp)

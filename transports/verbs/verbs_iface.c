@@ -96,26 +96,19 @@ static rcomm_status_t vx_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
     return RCOMM_OK;
 }
 
-/* Every QP is in RTS: trade HELLOs so that each peer is known to receive. */
-static rcomm_status_t hello(vx_tp_t *tp)
+rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
+                             void (*step)(vx_tp_t *tp), const char *what)
 {
     uint64_t deadline = rcomm_now_ns() + (uint64_t)tp->timeout_ms * 1000000;
-    vx_hdr_t h = {.type = VX_HELLO, .u.hello = {tp->base.rank, tp->base.size}};
-    int missing;
-    rcomm_status_t st;
 
-    for (int r = 0; r < tp->base.size; r++)
-        if (r != tp->base.rank &&
-            (st = vx_ctl_send(tp, &tp->peers[r], &h, NULL, 0, false)))
-            return st;
     for (;;) {
         char names[160] = "";
-        missing = 0;
-        vx_flush(tp);
-        vx_poll(tp);
+        int missing = 0;
+
+        step(tp);
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r == tp->base.rank || p->hello)
+            if (r == tp->base.rank || ready(p))
                 continue;
             if (p->failed)
                 return rcomm_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
@@ -127,13 +120,36 @@ static rcomm_status_t hello(vx_tp_t *tp)
         if (!missing)
             return RCOMM_OK;
         if (rcomm_now_ns() > deadline)
-            return rcomm_err(
-                RCOMM_ERR_TIMEOUT,
-                "rank %d: verbs connect timed out after %d ms; no HELLO from "
-                "%d peer(s): rank %s%s",
-                tp->base.rank, tp->timeout_ms, missing, names,
-                missing > 8 ? ", ..." : "");
+            return rcomm_err(RCOMM_ERR_TIMEOUT,
+                             "rank %d: verbs connect timed out after %d ms; %s %d "
+                             "peer(s): rank %s%s",
+                             tp->base.rank, tp->timeout_ms, what, missing, names,
+                             missing > 8 ? ", ..." : "");
     }
+}
+
+static bool said_hello(const vx_peer_t *p)
+{
+    return p->hello;
+}
+
+static void hello_step(vx_tp_t *tp)
+{
+    vx_flush(tp);
+    vx_poll(tp);
+}
+
+/* Every QP is in RTS: trade HELLOs so that each peer is known to receive. */
+static rcomm_status_t hello(vx_tp_t *tp)
+{
+    vx_hdr_t h = {.type = VX_HELLO, .u.hello = {tp->base.rank, tp->base.size}};
+    rcomm_status_t st;
+
+    for (int r = 0; r < tp->base.size; r++)
+        if (r != tp->base.rank &&
+            (st = vx_ctl_send(tp, &tp->peers[r], &h, NULL, 0, false)))
+            return st;
+    return vx_wait_peers(tp, said_hello, hello_step, "no HELLO from");
 }
 
 static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
