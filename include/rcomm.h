@@ -241,6 +241,143 @@ rcomm_status_t rcomm_test(rcomm_request_t *req);
 /* Block until req completes (or times out); returns its status and frees it. */
 rcomm_status_t rcomm_wait(rcomm_request_t *req);
 
+/* ---- Parameter server --------------------------------------------------- */
+
+/*
+ * A parameter server over one-sided operations (docs/PS.md). Ranks
+ * 0..num_servers-1 are servers; the others are workers, and with servers_work
+ * set the servers are workers too. Each tensor's keys (elements) are split
+ * into num_servers contiguous ranges, one per server, the first
+ * count % num_servers ranges one key longer.
+ *
+ * Workers never ask a server thread for anything:
+ *  - pull reads server memory with one-sided reads (RDMA READ over verbs),
+ *    block by block under per-block version words, and retries a block that
+ *    changed while it was read, so a read is never torn;
+ *  - push writes the worker's accumulated gradient into its own slot in
+ *    server memory (RDMA WRITE) and advances its clock there with a one-sided
+ *    fetch-and-add; server threads notice the clock, apply the update rule to
+ *    their blocks (each block has one owning thread: no lock) and publish the
+ *    clock they applied;
+ *  - the consistency check reads the published clocks, one-sided too.
+ * Over TCP the same operations are emulated inside the server's progress, so
+ * a server rank must be inside an rcomm call (rcomm_ps_serve, or any PS call
+ * on a rank that also works) for reads and writes to it to complete.
+ *
+ * Clocks. A worker's clock counts its finished steps (rcomm_ps_clock). Every
+ * push_interval steps it pushes what it accumulated, and the servers' copy of
+ * its clock advances to the step count. A pull at clock c waits until every
+ * worker's applied clock is at least c - staleness, rounded down to a push
+ * boundary: staleness 0 is bulk synchronous (a pull sees exactly the updates
+ * of steps before c), s > 0 is stale synchronous, RCOMM_PS_ASP never waits.
+ * Between pulls (pull_interval > 1) a pull is served from the worker's local
+ * copy. Under BSP a server sums the gradients of every worker for a step (in
+ * rank order) and applies the rule once; otherwise it applies each push as it
+ * arrives.
+ */
+typedef struct rcomm_ps rcomm_ps_t;
+
+#define RCOMM_PS_ASP (-1) /* staleness: no bound */
+
+/* A user update rule, called by server threads: params[i] is updated with
+ * grad[i] for i < n, both of the tensor's dtype (f32 or f64); params[0] is
+ * key `first` of tensor `tensor`. Called concurrently for disjoint ranges. */
+typedef void (*rcomm_ps_update_fn)(void *arg, int tensor, size_t first, void *params,
+                                   const void *grad, size_t n, rcomm_dtype_t dtype);
+
+typedef struct {
+    int num_servers;   /* servers are ranks 0..num_servers-1 (default 1) */
+    int servers_work;  /* nonzero: server ranks are also workers (default 0;
+                        * forced on a communicator of one rank) */
+    int staleness;     /* 0 = BSP (default), s > 0 = SSP, RCOMM_PS_ASP */
+    int push_interval; /* push every n steps, accumulating between (default 1) */
+    int pull_interval; /* pull every n steps, local copy between (default 1) */
+    double lr;         /* built-in rule: m = momentum*m + g; p -= lr*m */
+    double momentum;   /* in [0, 1); 0 = plain SGD (default) */
+    rcomm_ps_update_fn update; /* non-NULL replaces the built-in rule */
+    void *update_arg;
+    size_t block_bytes;  /* version and apply granularity (default 16384) */
+    int server_threads;  /* update threads per server (0 = default 2) */
+} rcomm_ps_config_t;
+
+/* Fill cfg with the defaults above (lr = 0.01). */
+void rcomm_ps_config_init(rcomm_ps_config_t *cfg);
+
+/* A dense tensor of parameters. init (count elements) gives the initial
+ * values; servers read their own range from it, workers ignore it; NULL
+ * means zeros. */
+typedef struct {
+    const char *name;
+    size_t count;
+    rcomm_dtype_t dtype; /* RCOMM_F32 or RCOMM_F64 */
+    const void *init;
+} rcomm_ps_tensor_t;
+
+/*
+ * Create the parameter server on comm. Collective: every rank passes the
+ * same configuration and tensor list (RCOMM_ERR_MISMATCH names the rank and
+ * the field that differ). Registers the servers' memory with the least
+ * rights it needs: parameters and published clocks remote-readable, clocks
+ * remote-atomic, and one remote-writable gradient slot per worker whose key
+ * is sent to that worker only. The communicator can still run collectives
+ * while the PS exists, from the same thread.
+ */
+rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
+                               const rcomm_ps_tensor_t *tensors, int ntensors,
+                               rcomm_ps_t **ps);
+
+/*
+ * Worker: copy keys [offset, offset + count) of tensor into dst (NULL: only
+ * refresh the local copy). On a pull step (clock % pull_interval == 0) or for
+ * keys never pulled, reads the servers, first waiting as the staleness bound
+ * requires (RCOMM_ERR_TIMEOUT after RCOMM_TIMEOUT, naming the worker that is
+ * behind); otherwise copies from the local copy. *clock (may be NULL) gets
+ * the clock of what was read: every worker's updates of steps before it are
+ * in it.
+ */
+rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             void *dst, uint64_t *clock);
+
+/* Worker: add grad (count elements of the tensor's dtype) to the local
+ * accumulator for keys [offset, offset + count). Nothing is sent before the
+ * next push step (rcomm_ps_clock). */
+rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             const void *grad);
+
+/* Worker: end a step. The clock advances by one; when it reaches a multiple
+ * of push_interval the accumulated gradient is sent and the servers are told
+ * (after waiting, if needed, until the server has consumed the previous
+ * push). */
+rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps);
+
+/* Server that is not a worker: serve until every worker has called
+ * rcomm_ps_destroy (or a failure: the error names the rank). Workers need
+ * not call it. */
+rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps);
+
+typedef struct {
+    int is_server, is_worker;
+    uint64_t clock;       /* steps finished (workers) */
+    uint64_t pushes;      /* gradients sent */
+    uint64_t pulls;       /* pulls that read the servers */
+    uint64_t local_pulls; /* pulls served from the local copy */
+    uint64_t retries;     /* blocks read again because a write overlapped */
+    uint64_t waits;       /* pulls or pushes that had to wait for others */
+    uint64_t bytes_pushed, bytes_pulled;
+    uint64_t updates;     /* server: pushes (or BSP rounds) applied */
+} rcomm_ps_stats_t;
+rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats);
+
+/* Which server owns key offset of tensor, and the range [*first, *first +
+ * *count) it owns. Any pointer but ps may be NULL. */
+rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
+                              int *server, size_t *first, size_t *count);
+
+/* Collective. A worker tells the servers it is done; a server serves until
+ * every worker is done; then everything is released. Unpushed gradient is
+ * dropped. After a failure it only releases. NULL is OK. */
+rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps);
+
 /* ---- Configuration ----------------------------------------------------- */
 
 /* Print every tunable: environment name, current value, default and a

@@ -33,6 +33,9 @@ part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sid
     "$b/tests/unit_verbs"
 part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll"
+# Pulls as RDMA READ, pushes as RDMA WRITE, clocks as atomics on the HCA.
+part "parameter server over verbs" env RCOMM_TEST_TRANSPORT=verbs \
+    RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_ps"
 # Teardown releases everything and nothing reads what the HCA did not write
 # (verbs.h marks HCA-written memory for valgrind).
 part "transport under valgrind (two-sided)" env CK_RUN_CASE=two-sided CK_TIMEOUT_MULTIPLIER=10 \

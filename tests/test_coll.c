@@ -12,32 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const char *runner(void)
-{
-    const char *r = getenv("RCOMM_RUN");
-    return r ? r : "./rcomm-run";
-}
-
-static const char *testdir(void)
-{
-    const char *d = getenv("TESTS_BUILDDIR");
-    return d ? d : "./tests";
-}
-
-/* Run PROGRAM on n ranks with extra environment; returns its exit status. */
-static int job(int n, const char *env, const char *program, const char *args)
-{
-    char cmd[1024];
-    const char *tp = getenv("RCOMM_TEST_TRANSPORT");
-    int st;
-
-    snprintf(cmd, sizeof(cmd), "env RCOMM_TRANSPORT=%s %s %s -n %d -t 900 %s/%s %s",
-             tp ? tp : "tcp", env, runner(), n, testdir(), program, args);
-    fprintf(stderr, "+ %s\n", cmd);
-    fflush(stderr);
-    st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+#include "job.h"
 
 static const int ranks[] = {1, 2, 3, 5, 7, 8};
 

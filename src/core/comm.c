@@ -68,6 +68,8 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *
         rcomm_health_on_ctrl(comm, peer, tag);
         return;
     }
+    if (seq == RCOMM_TAG_PS)
+        return; /* a slot key, buffered until rcomm_ps_create receives it */
     for (rcomm_sched_t *s = comm->active; s; s = s->next) {
         if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
             rcomm_sched_check_unexpected(s, peer, env);

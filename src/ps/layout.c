@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Which server owns which keys. Each tensor of n keys is cut into nservers
+ * contiguous ranges, the first n % nservers of them one key longer, so every
+ * key has exactly one owner and no server holds more than one key more than
+ * another. With 10 keys on 3 servers: [0,4) [4,7) [7,10). A tensor with
+ * fewer keys than servers leaves the last servers without a range.
+ *
+ * On a server, its ranges follow each other in tensor order, each starting
+ * on a 64-byte boundary (a cache line: a version word and its block never
+ * share a line with another tensor's block), and each is cut into blocks of
+ * block_bytes, the unit of versioning and of the update threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ps/ps.h"
+
+static size_t range_lo(size_t n, int nservers, int s)
+{
+    size_t q = n / (size_t)nservers, r = n % (size_t)nservers, us = (size_t)s;
+
+    return us * q + (us < r ? us : r);
+}
+
+int ps_layout_owner(const ps_layout_t *l, int t, size_t k)
+{
+    size_t n = l->t[t].count, q = n / (size_t)l->nservers, r = n % (size_t)l->nservers;
+
+    /* The first r servers hold q + 1 keys each. */
+    if (k < r * (q + 1))
+        return (int)(k / (q + 1));
+    return (int)(r + (k - r * (q + 1)) / q);
+}
+
+rcomm_status_t ps_layout_init(ps_layout_t *l, int nservers, const ps_tensor_t *t,
+                              int ntensors, size_t block_bytes)
+{
+    memset(l, 0, sizeof(*l));
+    l->nservers = nservers;
+    l->ntensors = ntensors;
+    l->t = calloc((size_t)ntensors, sizeof(*l->t));
+    l->r = calloc((size_t)nservers * (size_t)ntensors, sizeof(*l->r));
+    l->bytes = calloc((size_t)nservers, sizeof(*l->bytes));
+    l->nblocks = calloc((size_t)nservers, sizeof(*l->nblocks));
+    if (!l->t || !l->r || !l->bytes || !l->nblocks) {
+        ps_layout_free(l);
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "parameter server: no memory for the layout");
+    }
+    memcpy(l->t, t, (size_t)ntensors * sizeof(*t));
+    for (int i = 0; i < ntensors; i++) {
+        l->t[i].blk = block_bytes / l->t[i].esize;
+        if (!l->t[i].blk)
+            l->t[i].blk = 1;
+    }
+    for (int s = 0; s < nservers; s++) {
+        size_t off = 0, block = 0;
+        for (int i = 0; i < ntensors; i++) {
+            ps_range_t *r = &l->r[(size_t)s * ntensors + i];
+            r->lo = range_lo(l->t[i].count, nservers, s);
+            r->n = range_lo(l->t[i].count, nservers, s + 1) - r->lo;
+            r->off = off;
+            r->block = block;
+            off += (r->n * l->t[i].esize + 63) & ~(size_t)63;
+            block += (r->n + l->t[i].blk - 1) / l->t[i].blk;
+        }
+        l->bytes[s] = off;
+        l->nblocks[s] = block;
+    }
+    return RCOMM_OK;
+}
+
+void ps_layout_free(ps_layout_t *l)
+{
+    free(l->t);
+    free(l->r);
+    free(l->bytes);
+    free(l->nblocks);
+    memset(l, 0, sizeof(*l));
+}

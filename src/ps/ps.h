@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The parameter server's internals (rcomm.h has the contract, docs/PS.md the
+ * design). Four files:
+ *   layout.c  which server owns which keys; blocks; offsets in the regions
+ *   ps.c      life cycle: checks, memory, keys, serve, destroy
+ *   rma.c     one-sided operations on servers, the local one included
+ *   worker.c  pull (versioned reads), push, clock
+ *   server.c  update threads
+ *
+ * Memory of server s (each a region with its own rights):
+ *   params  its range of every tensor, one after the other      remote read
+ *   pub     applied[W] (the clock applied per worker), then
+ *           version[B] (per block: odd while being written)     remote read
+ *   clk     clock[W] (worker w's pushed clock)                  remote atomic
+ *   slot w  a copy of the params layout for worker w's gradient,
+ *           then stamp[B] (the clock of the push that wrote
+ *           each block)                                          remote write,
+ *                                                                key to w only
+ * W is the number of workers; workers are numbered 0..W-1 in rank order.
+ * Two-sided messages are used only around the work: each worker's slot key
+ * is sent to it alone, and a worker says it is done with a message that a
+ * serving rank has posted a receive for, so that a worker that fails while
+ * servers wait for it fails their receive instead of leaving them waiting.
+ */
+#ifndef RCOMM_PS_H
+#define RCOMM_PS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/comm.h"
+#include "rcomm.h"
+#include "transports/transport.h"
+
+/* ---- layout.c: pure arithmetic, shared by servers and workers ---------- */
+
+typedef struct {
+    char name[64];
+    size_t count;
+    rcomm_dtype_t dtype;
+    size_t esize;   /* bytes per element */
+    size_t blk;     /* elements per block */
+} ps_tensor_t;
+
+/* Tensor t's keys on server s: [lo, lo + n), at byte off in s's params
+ * region, blocks [block, block + ceil(n / blk)) of s. */
+typedef struct {
+    size_t lo, n;
+    size_t off;
+    size_t block;
+} ps_range_t;
+
+typedef struct {
+    int nservers, ntensors;
+    ps_tensor_t *t;
+    ps_range_t *r;       /* [s * ntensors + t] */
+    size_t *bytes;       /* params bytes of server s */
+    size_t *nblocks;     /* blocks of server s */
+} ps_layout_t;
+
+/* Split every tensor over nservers; block_bytes is the block size. */
+rcomm_status_t ps_layout_init(ps_layout_t *l, int nservers, const ps_tensor_t *t,
+                              int ntensors, size_t block_bytes);
+void ps_layout_free(ps_layout_t *l);
+static inline const ps_range_t *ps_range(const ps_layout_t *l, int s, int t)
+{
+    return &l->r[(size_t)s * l->ntensors + t];
+}
+/* The server that owns key k of tensor t. */
+int ps_layout_owner(const ps_layout_t *l, int t, size_t k);
+
+/* ---- the parameter server ---------------------------------------------- */
+
+typedef struct ps_op ps_op_t;
+struct ps_piece;
+
+/* What a worker knows of one server: its keys and its clocks as last read. */
+typedef struct {
+    rcomm_tp_rkey_t params, pub, clk, slot;
+    uint64_t *applied;  /* [W] read buffer */
+    uint64_t *v1, *v2;  /* [B] versions before and after reading the data */
+    uint64_t *stamp;    /* [B] stamps to write */
+    unsigned char *dirty; /* [B] blocks with gradient since the last push */
+    uint64_t *fetched;  /* [B] clock of the local copy of each block, or ~0 */
+    uint64_t my_applied; /* our applied clock on this server, as last read */
+} ps_remote_t;
+
+/* A server's own memory. */
+typedef struct {
+    char *params;
+    uint64_t *pub;     /* applied[W], version[B] */
+    uint64_t *clk;     /* clock[W] */
+    char **slots;      /* [W]: gradient, then stamp[B] */
+    char *momentum;    /* private */
+    rcomm_tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
+    pthread_t *threads;
+    int nthreads, started;
+    int stop;          /* atomic: threads leave */
+    unsigned *pending; /* [W] atomic: threads still applying worker w's push
+                        * (BSP: [0] for the round) */
+    uint64_t updates;  /* atomic: pushes (BSP: rounds) applied */
+    ps_op_t *done;     /* [W] receives of the workers' done messages */
+    int done_posted;
+} ps_server_t;
+
+struct rcomm_ps {
+    rcomm_comm_t *comm;
+    rcomm_ps_config_t cfg;
+    ps_layout_t lay;
+    int nworkers;
+    int worker;        /* our worker number, -1 if not a worker */
+    int *worker_rank;  /* [W] */
+    int is_server;
+    int failed;        /* rcomm_status_t of the first failure, 0 while fine */
+    ps_server_t srv;   /* when is_server */
+    /* Worker side. */
+    ps_remote_t *rem;  /* [nservers] */
+    char **local;      /* [ntensors] the local copy of each tensor */
+    char **accum;      /* [ntensors] the gradient accumulated since the push */
+    uint64_t clock, pushed; /* steps finished; clock of the last push */
+    struct ps_piece *pieces; /* scratch for pull: ranges still to read */
+    size_t npieces, cap_pieces;
+    ps_op_t *ops;            /* scratch: one batch */
+    size_t cap_ops;
+    int done_sent;
+    rcomm_ps_stats_t stats;
+};
+
+/* ---- rma.c: one-sided operations on servers ---------------------------- */
+
+typedef enum { PS_GET, PS_PUT, PS_FADD, PS_SEND, PS_RECV } ps_op_kind_t;
+
+/* One operation on rank `server` (for SEND and RECV, setup messages tagged
+ * RCOMM_TAG_PS, any peer). A one-sided one on our own rank is done at once
+ * with loads and stores; the others go through the transport. */
+struct ps_op {
+    ps_op_kind_t kind;
+    int server;
+    void *buf;          /* get: destination; put: source */
+    size_t len;
+    const rcomm_tp_rkey_t *rkey;
+    uint64_t raddr;
+    uint64_t add;       /* fetch-add operand; SEND, RECV: PS_MSG_* */
+    int words;          /* local get: copy as atomic 64-bit words (clocks,
+                         * versions: a word must never be seen torn) */
+    rcomm_tp_req_t req;
+};
+
+enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2 };
+
+/* Post one operation (one on our own rank completes at once). An error
+ * names the peer and fails ps. */
+rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what);
+/* An operation that completed with an error: the message names the peer;
+ * fails ps. */
+rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what);
+
+/* Post ops[0..n) and wait for all of them, progressing the communicator
+ * (a rank that serves keeps serving while it waits). An error names the
+ * server and the operation, as `what` ("pull", "push"...), and fails ps. */
+rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *what);
+
+/* The address of region rkey's byte off on the server (for raddr). */
+static inline uint64_t ps_raddr(const rcomm_tp_rkey_t *rkey, size_t off)
+{
+    return rkey->addr + off;
+}
+
+/* Record a failure of the PS (and of its communicator, so that peers learn
+ * of it); returns st. */
+rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st);
+
+/* Keep the communicator moving for about us microseconds: progress, then
+ * sleep, so that waiting workers leave the CPU to the ranks they wait for. */
+void ps_idle(rcomm_ps_t *ps, unsigned us);
+
+/* ---- server.c ---------------------------------------------------------- */
+
+rcomm_status_t ps_server_start(rcomm_ps_t *ps);
+/* Stop and join the threads. */
+void ps_server_stop(rcomm_ps_t *ps);
+/* No push is waiting to be applied. */
+int ps_server_idle(const rcomm_ps_t *ps);
+
+/* Where things are in a server's regions. */
+static inline size_t ps_pub_version(const rcomm_ps_t *ps, size_t b)
+{
+    return ((size_t)ps->nworkers + b) * 8;
+}
+static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, size_t b)
+{
+    return ps->lay.bytes[s] + b * 8;
+}
+
+/* ---- worker.c ---------------------------------------------------------- */
+
+rcomm_status_t ps_worker_init(rcomm_ps_t *ps);
+void ps_worker_free(rcomm_ps_t *ps);
+/* Tell every server this worker is done. */
+rcomm_status_t ps_worker_finish(rcomm_ps_t *ps);
+
+#endif

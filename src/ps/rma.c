@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One-sided operations on servers. A worker posts a batch (reads of
+ * versions, data and clocks; writes of gradients; clock increments) and
+ * waits for all of it: batches keep several servers busy at once, and one
+ * wait loop holds the timeout and the error messages. The transport never
+ * posts to its own rank, so an operation on our own server is done here with
+ * loads and stores, with the same ordering guarantees as the network's.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "coll/sched.h"
+#include "core/error.h"
+#include "ps/ps.h"
+
+static const char *const op_names[] = {[PS_GET] = "read",
+                                       [PS_PUT] = "write",
+                                       [PS_FADD] = "fetch-add",
+                                       [PS_SEND] = "send",
+                                       [PS_RECV] = "receive"};
+static const rcomm_env_t no_env;
+#define PS_TAG(op) (RCOMM_TAG_PS << 32 | (op)->add)
+
+rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
+{
+    if (!ps->failed)
+        ps->failed = st;
+    rcomm_comm_fail(ps->comm, st);
+    return st;
+}
+
+void ps_idle(rcomm_ps_t *ps, unsigned us)
+{
+    struct timespec ts = {0, (long)us * 1000};
+
+    if (us >= 1000) {
+        /* Long enough to sleep inside the transport: woken by traffic. */
+        rcomm_comm_progress(ps->comm, (int)(us / 1000));
+        return;
+    }
+    rcomm_comm_progress(ps->comm, 0);
+    nanosleep(&ts, NULL);
+}
+
+static void local_op(ps_op_t *op)
+{
+    void *at = (void *)(uintptr_t)op->raddr;
+
+    switch (op->kind) {
+    case PS_GET:
+        if (op->words) {
+            const uint64_t *src = at;
+            uint64_t *dst = op->buf;
+            for (size_t i = 0; i < op->len / 8; i++)
+                dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
+        } else {
+            memcpy(op->buf, at, op->len);
+        }
+        break;
+    case PS_PUT:
+        memcpy(at, op->buf, op->len);
+        break;
+    case PS_SEND:
+    case PS_RECV:
+        break; /* never to ourselves: ps.c copies those keys */
+    case PS_FADD:
+        /* Sequentially consistent: the gradient written before it is
+         * visible to the thread that sees the new clock. */
+        op->req.result = __atomic_fetch_add((uint64_t *)at, op->add, __ATOMIC_SEQ_CST);
+        break;
+    }
+    op->req.status = RCOMM_OK;
+}
+
+static rcomm_status_t post(rcomm_ps_t *ps, ps_op_t *op)
+{
+    rcomm_tp_t *tp = ps->comm->tp;
+    const rcomm_tp_ops_t *o = tp->ops;
+
+    op->req.cb = NULL;
+    switch (op->kind) {
+    case PS_GET:
+        return o->get(tp, op->server, op->buf, op->len, op->rkey, op->raddr, &op->req);
+    case PS_PUT:
+        return o->put(tp, op->server, op->buf, op->len, op->rkey, op->raddr, &op->req);
+    case PS_FADD:
+        return o->fetch_add(tp, op->server, op->rkey, op->raddr, op->add, &op->req);
+    case PS_SEND:
+        return o->isend(tp, op->server, PS_TAG(op), &no_env, op->buf, op->len, &op->req);
+    case PS_RECV:
+        return o->irecv(tp, op->server, PS_TAG(op), op->buf, op->len, &op->req);
+    }
+    return RCOMM_ERR_INTERNAL;
+}
+
+rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what)
+{
+    const rcomm_status_t st = op->req.status;
+    char why[200];
+
+    snprintf(why, sizeof(why), "%s", rcomm_last_error());
+    return ps_fail(ps, rcomm_err(st, "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
+                                     "rank %d failed: %s",
+                                 what, ps->comm->rank, op_names[op->kind], op->len,
+                                 op->server < ps->cfg.num_servers ? "server" : "worker",
+                                 op->server, why[0] ? why : rcomm_strerror(st)));
+}
+
+rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what)
+{
+    rcomm_status_t st;
+
+    op->req.status = RCOMM_INPROGRESS;
+    if (op->server == ps->comm->rank) {
+        local_op(op);
+        return RCOMM_OK;
+    }
+    if (!ps->comm->tp)
+        return rcomm_comm_check(ps->comm, what);
+    if ((st = post(ps, op)) != RCOMM_OK) {
+        op->req.status = st;
+        return ps_op_error(ps, op, what);
+    }
+    return RCOMM_OK;
+}
+
+rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *what)
+{
+    rcomm_comm_t *comm = ps->comm;
+    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&comm->cfg) * 1000000ull;
+    uint64_t start = 0;
+    size_t left = 0;
+    rcomm_status_t st;
+
+    if (ps->failed)
+        return rcomm_comm_check(comm, what);
+    for (size_t i = 0; i < n; i++) {
+        if ((st = ps_post(ps, &ops[i], what)) != RCOMM_OK)
+            return st;
+        left += ops[i].server != comm->rank;
+    }
+    while (left) {
+        rcomm_comm_progress(comm, 0);
+        if (comm->failed) {
+            ps->failed = comm->failed;
+            return rcomm_comm_check(comm, what);
+        }
+        left = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ops[i].req.status == RCOMM_INPROGRESS)
+                left++;
+            else if (ops[i].req.status != RCOMM_OK)
+                return ps_op_error(ps, &ops[i], what);
+        }
+        if (!left)
+            break;
+        if (!start)
+            start = rcomm_now_ns();
+        else if (limit && rcomm_now_ns() - start > limit) {
+            for (size_t i = 0; i < n; i++)
+                if (ops[i].req.status == RCOMM_INPROGRESS)
+                    return ps_fail(
+                        ps, rcomm_err(RCOMM_ERR_TIMEOUT,
+                                      "rcomm_ps_%s: rank %d: %s rank %d did not "
+                                      "complete a %s of %zu bytes within RCOMM_TIMEOUT "
+                                      "(%.0f s)",
+                                      what, comm->rank,
+                                      ops[i].server < ps->cfg.num_servers ? "server"
+                                                                          : "worker",
+                                      ops[i].server,
+                                      op_names[ops[i].kind], ops[i].len,
+                                      comm->cfg.timeout_s));
+        }
+    }
+    return RCOMM_OK;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Server threads: they apply pushed gradients to the parameters. No worker
+ * ever talks to them: a worker writes its gradient into its slot, then
+ * fetch-adds its clock word; the threads poll the clock words, and publish
+ * in applied[] the clock whose updates are in the parameters.
+ *
+ * Each thread owns a contiguous share of the blocks and is the only writer
+ * of them, so no lock is needed (Hogwild across blocks, exact within one).
+ * A block is written under its version word, seqlock style: odd while the
+ * thread writes it, the next even value after; readers retry a block whose
+ * version was odd or changed while they read it. The last thread to finish
+ * a push publishes its clock (pending[] counts the threads still at it), so
+ * a published clock means every block has the update.
+ *
+ *   BSP       wait until every worker has pushed the next step, sum the
+ *             gradients block by block in worker order, apply once;
+ *   SSP, ASP  apply each worker's push as soon as it is there.
+ * A block a push did not write (its stamp is older than the push) is left
+ * alone: no gradient is not a zero gradient for momentum.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "ps/ps.h"
+
+typedef struct {
+    rcomm_ps_t *ps;
+    int id;
+    size_t b_lo, b_hi; /* blocks [b_lo, b_hi) of this server are ours */
+    uint64_t *seen;    /* [W] clock of the last push we applied, per worker */
+    char *sum;         /* BSP: one block of summed gradient */
+} ps_thread_t;
+
+static int server_index(const rcomm_ps_t *ps)
+{
+    return ps->comm->rank; /* servers are ranks 0..nservers-1 */
+}
+
+/* The built-in rule on n elements: m = mu*m + g; p -= lr*m (or p -= lr*g). */
+#define SGD_LOOP(T)                                                                     \
+    do {                                                                                \
+        T *p = params, *m = mom;                                                       \
+        const T *g = grad;                                                              \
+        const T lr = (T)cfg->lr, mu = (T)cfg->momentum;                                \
+        if (m)                                                                          \
+            for (size_t i = 0; i < n; i++) {                                            \
+                m[i] = mu * m[i] + g[i];                                                \
+                p[i] -= lr * m[i];                                                      \
+            }                                                                           \
+        else                                                                            \
+            for (size_t i = 0; i < n; i++)                                              \
+                p[i] -= lr * g[i];                                                      \
+    } while (0)
+
+static void update(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
+                   size_t first, void *params, void *mom, const void *grad, size_t n)
+{
+    if (cfg->update) {
+        cfg->update(cfg->update_arg, t, first, params, grad, n, tn->dtype);
+        return;
+    }
+    if (tn->dtype == RCOMM_F64)
+        SGD_LOOP(double);
+    else
+        SGD_LOOP(float);
+}
+
+static void add_into(rcomm_dtype_t dtype, void *acc, const void *g, size_t n)
+{
+    if (dtype == RCOMM_F64)
+        for (size_t i = 0; i < n; i++)
+            ((double *)acc)[i] += ((const double *)g)[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            ((float *)acc)[i] += ((const float *)g)[i];
+}
+
+static uint64_t stamp(const rcomm_ps_t *ps, int w, size_t b)
+{
+    const ps_server_t *sv = &ps->srv;
+    const uint64_t *st =
+        (const uint64_t *)(sv->slots[w] + ps_slot_stamp(ps, server_index(ps), 0));
+    return __atomic_load_n(&st[b], __ATOMIC_ACQUIRE);
+}
+
+/* Apply the push of clock c to our blocks: from worker w's slot, or (w < 0,
+ * BSP) the sum over every worker's. */
+static void apply(ps_thread_t *th, int w, uint64_t c)
+{
+    rcomm_ps_t *ps = th->ps;
+    ps_server_t *sv = &ps->srv;
+    const int s = server_index(ps);
+    uint64_t *version = sv->pub + ps->nworkers;
+
+    for (int t = 0; t < ps->lay.ntensors; t++) {
+        const ps_range_t *r = ps_range(&ps->lay, s, t);
+        const ps_tensor_t *tn = &ps->lay.t[t];
+        const size_t nb = (r->n + tn->blk - 1) / tn->blk;
+        size_t lo = r->block > th->b_lo ? r->block : th->b_lo;
+        size_t hi = r->block + nb < th->b_hi ? r->block + nb : th->b_hi;
+
+        for (size_t b = lo; b < hi; b++) {
+            const size_t first = (b - r->block) * tn->blk;
+            const size_t n = r->n - first < tn->blk ? r->n - first : tn->blk;
+            const size_t off = r->off + first * tn->esize;
+            const void *grad = NULL;
+            uint64_t v;
+
+            if (w >= 0) {
+                if (stamp(ps, w, b) != c)
+                    continue;
+                grad = sv->slots[w] + off;
+            } else {
+                for (int j = 0; j < ps->nworkers; j++) {
+                    if (stamp(ps, j, b) != c)
+                        continue;
+                    if (!grad)
+                        memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
+                    else
+                        add_into(tn->dtype, th->sum, sv->slots[j] + off, n);
+                    grad = th->sum;
+                }
+                if (!grad)
+                    continue;
+            }
+            v = __atomic_load_n(&version[b], __ATOMIC_RELAXED);
+            __atomic_store_n(&version[b], v + 1, __ATOMIC_RELAXED);
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
+                   sv->momentum ? sv->momentum + off : NULL, grad, n);
+            __atomic_store_n(&version[b], v + 2, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* We finished our share of job `slot`; the last thread publishes. */
+static void finish(ps_thread_t *th, unsigned *pending, int w, uint64_t c)
+{
+    rcomm_ps_t *ps = th->ps;
+    ps_server_t *sv = &ps->srv;
+
+    if (__atomic_sub_fetch(pending, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    __atomic_store_n(pending, (unsigned)sv->nthreads, __ATOMIC_RELAXED);
+    for (int j = w < 0 ? 0 : w; j < (w < 0 ? ps->nworkers : w + 1); j++)
+        __atomic_store_n(&sv->pub[j], c, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&sv->updates, 1, __ATOMIC_RELAXED);
+}
+
+/* One pass over the clock words; returns whether there was work. */
+static int poll_once(ps_thread_t *th)
+{
+    rcomm_ps_t *ps = th->ps;
+    ps_server_t *sv = &ps->srv;
+    int worked = 0;
+
+    if (ps->cfg.staleness == 0) {
+        uint64_t min = UINT64_MAX;
+        for (int w = 0; w < ps->nworkers; w++) {
+            uint64_t c = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+            min = c < min ? c : min;
+        }
+        if (min > th->seen[0]) {
+            apply(th, -1, min);
+            th->seen[0] = min;
+            finish(th, &sv->pending[0], -1, min);
+            worked = 1;
+        }
+        return worked;
+    }
+    for (int w = 0; w < ps->nworkers; w++) {
+        uint64_t c = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+        if (c > th->seen[w]) {
+            apply(th, w, c);
+            th->seen[w] = c;
+            finish(th, &sv->pending[w], w, c);
+            worked = 1;
+        }
+    }
+    return worked;
+}
+
+static void *thread_main(void *arg)
+{
+    ps_thread_t *th = arg;
+    unsigned nap = 0;
+
+    while (!__atomic_load_n(&th->ps->srv.stop, __ATOMIC_ACQUIRE)) {
+        if (poll_once(th)) {
+            nap = 0;
+            continue;
+        }
+        /* Nothing to do: back off to a 50 us nap, so that an idle server
+         * leaves the cores to the workers and a busy one answers fast. */
+        if (nap < 50)
+            nap = nap ? nap * 2 : 1;
+        nanosleep(&(struct timespec){0, (long)nap * 1000}, NULL);
+    }
+    poll_once(th); /* a push that came with the last done */
+    free(th->seen);
+    free(th->sum);
+    free(th);
+    return NULL;
+}
+
+rcomm_status_t ps_server_start(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+    const size_t nb = ps->lay.nblocks[server_index(ps)];
+    size_t sum_bytes = ps->cfg.block_bytes < 8 ? 8 : ps->cfg.block_bytes;
+
+    sv->nthreads = ps->cfg.server_threads;
+    if ((size_t)sv->nthreads > nb)
+        sv->nthreads = nb ? (int)nb : 1;
+    if (!(sv->threads = calloc((size_t)sv->nthreads, sizeof(*sv->threads))) ||
+        !(sv->pending = calloc((size_t)ps->nworkers, sizeof(*sv->pending))))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
+                         ps->comm->rank);
+    for (int w = 0; w < ps->nworkers; w++)
+        sv->pending[w] = (unsigned)sv->nthreads;
+    for (int i = 0; i < sv->nthreads; i++) {
+        ps_thread_t *th = calloc(1, sizeof(*th));
+        int e;
+        if (th) {
+            th->seen = calloc((size_t)ps->nworkers, sizeof(*th->seen));
+            th->sum = malloc(sum_bytes);
+        }
+        if (!th || !th->seen || !th->sum) {
+            if (th) {
+                free(th->seen);
+                free(th->sum);
+            }
+            free(th);
+            return rcomm_err(RCOMM_ERR_NO_MEMORY,
+                             "rank %d: parameter server: no memory for thread %d",
+                             ps->comm->rank, i);
+        }
+        th->ps = ps;
+        th->id = i;
+        th->b_lo = nb * (size_t)i / (size_t)sv->nthreads;
+        th->b_hi = nb * (size_t)(i + 1) / (size_t)sv->nthreads;
+        if ((e = pthread_create(&sv->threads[i], NULL, thread_main, th)) != 0) {
+            free(th->seen);
+            free(th->sum);
+            free(th);
+            return rcomm_err(RCOMM_ERR_SYSTEM,
+                             "rank %d: parameter server: pthread_create: %s",
+                             ps->comm->rank, strerror(e));
+        }
+        sv->started++;
+    }
+    return RCOMM_OK;
+}
+
+void ps_server_stop(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+
+    __atomic_store_n(&sv->stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < sv->started; i++)
+        pthread_join(sv->threads[i], NULL);
+    sv->started = 0;
+    free(sv->threads);
+    free(sv->pending);
+    sv->threads = NULL;
+    sv->pending = NULL;
+}
+
+int ps_server_idle(const rcomm_ps_t *ps)
+{
+    const ps_server_t *sv = &ps->srv;
+    uint64_t min = UINT64_MAX;
+
+    for (int w = 0; w < ps->nworkers; w++) {
+        uint64_t c = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+        min = c < min ? c : min;
+    }
+    for (int w = 0; w < ps->nworkers; w++) {
+        uint64_t want = ps->cfg.staleness == 0
+                            ? min
+                            : __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&sv->pub[w], __ATOMIC_ACQUIRE) < want)
+            return 0;
+    }
+    return 1;
+}

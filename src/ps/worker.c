@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker side: pull, push, clock.
+ *
+ * Pull reads server memory under the blocks' version words, seqlock style,
+ * in three dependent rounds so that it needs no ordering inside one RDMA
+ * READ (the spec gives none):
+ *   1. read the published clocks and the versions v1 of the blocks;
+ *      wait here while the staleness bound says so;
+ *   2. read the data;
+ *   3. read the versions again (v2).
+ * A block whose v1 was odd (a thread was writing it) or whose v2 differs
+ * was overwritten while we read it: those blocks alone go back to round 1.
+ * The writer makes the version odd before it writes and even after, so v1
+ * even and equal to v2 means no write overlapped round 2.
+ *
+ * Push adds into a local accumulator and marks blocks dirty; on a push step
+ * the dirty blocks go into our slot on their servers (RDMA WRITE, stamped
+ * with the clock), and then every server's clock word for us is advanced by
+ * a fetch-and-add: that is the signal its threads wait for. A slot is
+ * written again only once the server has published the previous push.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "ps/ps.h"
+
+typedef struct ps_piece {
+    int s;       /* server */
+    size_t a, b; /* keys [a, b) of the tensor being pulled */
+} ps_piece_t;
+
+rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
+{
+    const int S = ps->cfg.num_servers, T = ps->lay.ntensors;
+
+    if (ps->worker < 0)
+        return RCOMM_OK;
+    ps->rem = calloc((size_t)S, sizeof(*ps->rem));
+    ps->local = calloc((size_t)T, sizeof(*ps->local));
+    ps->accum = calloc((size_t)T, sizeof(*ps->accum));
+    if (!ps->rem || !ps->local || !ps->accum)
+        goto nomem;
+    for (int s = 0; s < S; s++) {
+        ps_remote_t *r = &ps->rem[s];
+        size_t nb = ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1;
+        r->applied = calloc((size_t)ps->nworkers, 8);
+        r->v1 = calloc(nb, 8);
+        r->v2 = calloc(nb, 8);
+        r->stamp = calloc(nb, 8);
+        r->fetched = malloc(nb * 8);
+        r->dirty = calloc(nb, 1);
+        if (!r->applied || !r->v1 || !r->v2 || !r->stamp || !r->fetched || !r->dirty)
+            goto nomem;
+        memset(r->fetched, 0xff, nb * 8); /* never pulled */
+    }
+    for (int t = 0; t < T; t++) {
+        size_t bytes = ps->lay.t[t].count * ps->lay.t[t].esize;
+        if (!(ps->local[t] = calloc(1, bytes)) || !(ps->accum[t] = calloc(1, bytes)))
+            goto nomem;
+    }
+    return RCOMM_OK;
+nomem:
+    return rcomm_err(RCOMM_ERR_NO_MEMORY,
+                     "rcomm_ps_create: worker rank %d: no memory for the local copies",
+                     ps->comm->rank);
+}
+
+void ps_worker_free(rcomm_ps_t *ps)
+{
+    for (int s = 0; ps->rem && s < ps->cfg.num_servers; s++) {
+        ps_remote_t *r = &ps->rem[s];
+        free(r->applied);
+        free(r->v1);
+        free(r->v2);
+        free(r->stamp);
+        free(r->fetched);
+        free(r->dirty);
+    }
+    for (int t = 0; ps->local && t < ps->lay.ntensors; t++)
+        free(ps->local[t]);
+    for (int t = 0; ps->accum && t < ps->lay.ntensors; t++)
+        free(ps->accum[t]);
+    free(ps->rem);
+    free(ps->local);
+    free(ps->accum);
+    free(ps->pieces);
+    free(ps->ops);
+}
+
+/* ---- scratch ----------------------------------------------------------- */
+
+static ps_op_t *op_add(rcomm_ps_t *ps, size_t *n)
+{
+    if (*n == ps->cap_ops) {
+        size_t cap = ps->cap_ops ? 2 * ps->cap_ops : 16;
+        ps_op_t *o = realloc(ps->ops, cap * sizeof(*o));
+        if (!o)
+            return NULL;
+        ps->ops = o;
+        ps->cap_ops = cap;
+    }
+    memset(&ps->ops[*n], 0, sizeof(ps->ops[*n]));
+    return &ps->ops[(*n)++];
+}
+
+static int piece_add(rcomm_ps_t *ps, ps_piece_t **v, size_t *n, size_t *cap, int s,
+                     size_t a, size_t b)
+{
+    if (*n && (*v)[*n - 1].s == s && (*v)[*n - 1].b == a) {
+        (*v)[*n - 1].b = b; /* coalesce */
+        return 0;
+    }
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        ps_piece_t *p = realloc(*v, c * sizeof(*p));
+        if (!p)
+            return -1;
+        *v = p;
+        *cap = c;
+    }
+    (*v)[(*n)++] = (ps_piece_t){s, a, b};
+    (void)ps;
+    return 0;
+}
+
+static rcomm_status_t nomem(rcomm_ps_t *ps, const char *fn)
+{
+    return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn, ps->comm->rank);
+}
+
+/* Blocks [*b0, *b1] of server s that hold keys [a, b) of tensor t. */
+static void piece_blocks(const rcomm_ps_t *ps, int t, const ps_piece_t *p, size_t *b0,
+                         size_t *b1)
+{
+    const ps_range_t *r = ps_range(&ps->lay, p->s, t);
+    const size_t blk = ps->lay.t[t].blk;
+
+    *b0 = r->block + (p->a - r->lo) / blk;
+    *b1 = r->block + (p->b - 1 - r->lo) / blk;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,
+                                 size_t count, const void *buf, const char *bufname)
+{
+    const ps_tensor_t *t;
+
+    if (!ps)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
+    if (ps->failed)
+        return rcomm_comm_check(ps->comm, fn);
+    if (ps->worker < 0)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d is a server, not a worker (cfg.servers_work is 0)",
+                         fn, ps->comm->rank);
+    if (ps->done_sent)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
+                         fn, ps->comm->rank);
+    if (tensor < 0 || tensor >= ps->lay.ntensors)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in [0, %d)",
+                         fn, ps->comm->rank, tensor, ps->lay.ntensors);
+    t = &ps->lay.t[tensor];
+    if (off > t->count || count > t->count - off)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: keys [%zu, %zu + %zu) are outside tensor '%s' "
+                         "(%zu keys)",
+                         fn, ps->comm->rank, off, off, count, t->name, t->count);
+    if (count && !buf && bufname)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL", fn,
+                         ps->comm->rank, bufname);
+    return RCOMM_OK;
+}
+
+/* ---- pull -------------------------------------------------------------- */
+
+/* The clock every worker must have reached before a pull at our clock. */
+static uint64_t required_clock(const rcomm_ps_t *ps)
+{
+    const uint64_t s = (uint64_t)ps->cfg.staleness, n = (uint64_t)ps->cfg.push_interval;
+
+    if (ps->cfg.staleness < 0 || ps->clock <= s)
+        return 0;
+    /* A worker's clock reaches the servers at push steps only. */
+    return (ps->clock - s) / n * n;
+}
+
+static uint64_t min_applied(const rcomm_ps_t *ps, int s, int *who)
+{
+    uint64_t m = UINT64_MAX;
+
+    for (int w = 0; w < ps->nworkers; w++)
+        if (ps->rem[s].applied[w] < m) {
+            m = ps->rem[s].applied[w];
+            *who = w;
+        }
+    return m;
+}
+
+static void add_get(ps_op_t *o, int s, void *buf, size_t len, const rcomm_tp_rkey_t *key,
+                    size_t off, int words)
+{
+    o->kind = PS_GET;
+    o->server = s;
+    o->buf = buf;
+    o->len = len;
+    o->rkey = key;
+    o->raddr = ps_raddr(key, off);
+    o->words = words;
+}
+
+/* Round 1: versions of every piece (into v1, or v2 after the data), and with
+ * clocks, the published clocks of every server involved. */
+static rcomm_status_t read_versions(rcomm_ps_t *ps, int t, int second, int clocks,
+                                    const char *fn)
+{
+    size_t n = 0, b0, b1;
+    int last = -1;
+    ps_op_t *o;
+
+    for (size_t i = 0; i < ps->npieces; i++) {
+        const ps_piece_t *p = &ps->pieces[i];
+        ps_remote_t *r = &ps->rem[p->s];
+        if (clocks && p->s != last) {
+            if (!(o = op_add(ps, &n)))
+                return nomem(ps, fn);
+            add_get(o, p->s, r->applied, (size_t)ps->nworkers * 8, &r->pub, 0, 1);
+            last = p->s;
+        }
+        piece_blocks(ps, t, p, &b0, &b1);
+        if (!(o = op_add(ps, &n)))
+            return nomem(ps, fn);
+        add_get(o, p->s, (second ? r->v2 : r->v1) + b0, (b1 - b0 + 1) * 8, &r->pub,
+                ps_pub_version(ps, b0), 1);
+    }
+    return ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */);
+}
+
+static rcomm_status_t read_data(rcomm_ps_t *ps, int t, const char *fn)
+{
+    const size_t es = ps->lay.t[t].esize;
+    size_t n = 0;
+    ps_op_t *o;
+
+    for (size_t i = 0; i < ps->npieces; i++) {
+        const ps_piece_t *p = &ps->pieces[i];
+        const ps_range_t *r = ps_range(&ps->lay, p->s, t);
+        if (!(o = op_add(ps, &n)))
+            return nomem(ps, fn);
+        add_get(o, p->s, ps->local[t] + p->a * es, (p->b - p->a) * es, &ps->rem[p->s].params,
+                r->off + (p->a - r->lo) * es, 0);
+    }
+    return ps_rma_run(ps, ps->ops, n, fn + 9);
+}
+
+/* Wait (round 1 repeated) until every server involved has applied every
+ * worker's pushes up to `need`; *got gets the smallest clock applied. */
+static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t *got,
+                                  const char *fn)
+{
+    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
+    uint64_t start = 0;
+    unsigned nap = 20;
+    rcomm_status_t st;
+
+    for (;;) {
+        int lag_s = -1, lag_w = 0, w = 0;
+        uint64_t lag = UINT64_MAX;
+        if ((st = read_versions(ps, t, 0, 1, fn)) != RCOMM_OK)
+            return st;
+        for (size_t i = 0; i < ps->npieces; i++) {
+            uint64_t m = min_applied(ps, ps->pieces[i].s, &w);
+            if (m < lag) {
+                lag = m;
+                lag_s = ps->pieces[i].s;
+                lag_w = w;
+            }
+        }
+        if (lag >= need || lag_s < 0) {
+            *got = lag_s < 0 ? need : lag;
+            return RCOMM_OK;
+        }
+        if (!start) {
+            start = rcomm_now_ns();
+            ps->stats.waits++;
+        } else if (limit && rcomm_now_ns() - start > limit) {
+            return ps_fail(ps, rcomm_err(RCOMM_ERR_TIMEOUT,
+                                         "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
+                                         "(%.0f s) for worker rank %d: server rank %d has "
+                                         "its updates up to clock %llu, staleness %d "
+                                         "needs %llu",
+                                         fn, ps->comm->rank,
+                                         (unsigned long long)ps->clock,
+                                         ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
+                                         lag_s, (unsigned long long)lag,
+                                         ps->cfg.staleness, (unsigned long long)need));
+        }
+        ps_idle(ps, nap);
+        nap = nap < 1000 ? nap * 2 : 1000;
+    }
+}
+
+/* Rounds 2 and 3, then round 1 again for the blocks that changed. */
+static rcomm_status_t read_consistent(rcomm_ps_t *ps, int t, const char *fn)
+{
+    const size_t blk = ps->lay.t[t].blk;
+    ps_piece_t *again = NULL;
+    size_t nagain = 0, cap = 0, b0, b1;
+    rcomm_status_t st;
+
+    for (;;) {
+        if ((st = read_data(ps, t, fn)) != RCOMM_OK ||
+            (st = read_versions(ps, t, 1, 0, fn)) != RCOMM_OK)
+            break;
+        nagain = 0;
+        for (size_t i = 0; i < ps->npieces; i++) {
+            const ps_piece_t *p = &ps->pieces[i];
+            const ps_range_t *r = ps_range(&ps->lay, p->s, t);
+            const ps_remote_t *rm = &ps->rem[p->s];
+            piece_blocks(ps, t, p, &b0, &b1);
+            for (size_t b = b0; b <= b1; b++) {
+                size_t a, e;
+                if (!(rm->v1[b] & 1) && rm->v1[b] == rm->v2[b])
+                    continue;
+                /* This block's keys within the piece. */
+                a = r->lo + (b - r->block) * blk;
+                e = a + blk;
+                a = a > p->a ? a : p->a;
+                e = e < p->b ? e : p->b;
+                if (piece_add(ps, &again, &nagain, &cap, p->s, a, e)) {
+                    st = nomem(ps, fn);
+                    goto out;
+                }
+                ps->stats.retries++;
+            }
+        }
+        if (!nagain)
+            break;
+        /* Swap in the blocks to read again, and re-read their versions. */
+        {
+            ps_piece_t *tmp = ps->pieces;
+            size_t tcap = ps->cap_pieces;
+            ps->pieces = again;
+            ps->npieces = nagain;
+            ps->cap_pieces = cap;
+            again = tmp;
+            cap = tcap;
+        }
+        if ((st = read_versions(ps, t, 0, 0, fn)) != RCOMM_OK)
+            break;
+    }
+out:
+    free(again);
+    return st;
+}
+
+/* Every key of [off, off + count) has been pulled; the oldest clock among
+ * their blocks, or UINT64_MAX if one was never pulled. */
+static uint64_t local_clock(const rcomm_ps_t *ps, int t, size_t off, size_t count)
+{
+    uint64_t c = UINT64_MAX - 1;
+    size_t k = off, b0, b1;
+
+    while (k < off + count) {
+        int s = ps_layout_owner(&ps->lay, t, k);
+        const ps_range_t *r = ps_range(&ps->lay, s, t);
+        ps_piece_t p = {s, k, r->lo + r->n < off + count ? r->lo + r->n : off + count};
+        piece_blocks(ps, t, &p, &b0, &b1);
+        for (size_t b = b0; b <= b1; b++)
+            if (ps->rem[s].fetched[b] < c)
+                c = ps->rem[s].fetched[b];
+            else if (ps->rem[s].fetched[b] == UINT64_MAX)
+                return UINT64_MAX;
+        k = p.b;
+    }
+    return c;
+}
+
+rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             void *dst, uint64_t *clock)
+{
+    static const char fn[] = "rcomm_ps_pull";
+    rcomm_status_t st;
+    uint64_t got = 0, cached;
+    size_t es, k, b0, b1;
+
+    if ((st = check_call(ps, fn, tensor, offset, count, dst, NULL)) != RCOMM_OK)
+        return st;
+    es = ps->lay.t[tensor].esize;
+    if (!count) {
+        if (clock)
+            *clock = ps->clock;
+        return RCOMM_OK;
+    }
+    cached = local_clock(ps, tensor, offset, count);
+    if (ps->clock % (uint64_t)ps->cfg.pull_interval != 0 && cached != UINT64_MAX) {
+        ps->stats.local_pulls++;
+        got = cached;
+        goto copy;
+    }
+    ps->npieces = 0;
+    for (k = offset; k < offset + count;) {
+        int s = ps_layout_owner(&ps->lay, tensor, k);
+        const ps_range_t *r = ps_range(&ps->lay, s, tensor);
+        size_t e = r->lo + r->n < offset + count ? r->lo + r->n : offset + count;
+        if (piece_add(ps, &ps->pieces, &ps->npieces, &ps->cap_pieces, s, k, e))
+            return nomem(ps, fn);
+        k = e;
+    }
+    if ((st = wait_clocks(ps, tensor, required_clock(ps), &got, fn)) != RCOMM_OK)
+        return st;
+    /* The pieces are rewritten by retries: remember the blocks first. */
+    for (size_t i = 0; i < ps->npieces; i++) {
+        piece_blocks(ps, tensor, &ps->pieces[i], &b0, &b1);
+        for (size_t b = b0; b <= b1; b++)
+            ps->rem[ps->pieces[i].s].fetched[b] = got;
+    }
+    if ((st = read_consistent(ps, tensor, fn)) != RCOMM_OK)
+        return st;
+    ps->stats.pulls++;
+    ps->stats.bytes_pulled += count * es;
+copy:
+    if (dst)
+        memcpy(dst, ps->local[tensor] + offset * es, count * es);
+    if (clock)
+        *clock = got;
+    return RCOMM_OK;
+}
+
+/* ---- push -------------------------------------------------------------- */
+
+rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             const void *grad)
+{
+    static const char fn[] = "rcomm_ps_push";
+    const ps_tensor_t *tn;
+    rcomm_status_t st;
+    size_t k, b0, b1;
+
+    if ((st = check_call(ps, fn, tensor, offset, count, grad, "grad")) != RCOMM_OK)
+        return st;
+    tn = &ps->lay.t[tensor];
+    if (tn->dtype == RCOMM_F64)
+        for (size_t i = 0; i < count; i++)
+            ((double *)ps->accum[tensor])[offset + i] += ((const double *)grad)[i];
+    else
+        for (size_t i = 0; i < count; i++)
+            ((float *)ps->accum[tensor])[offset + i] += ((const float *)grad)[i];
+    for (k = offset; k < offset + count;) {
+        int s = ps_layout_owner(&ps->lay, tensor, k);
+        const ps_range_t *r = ps_range(&ps->lay, s, tensor);
+        ps_piece_t p = {s, k, r->lo + r->n < offset + count ? r->lo + r->n : offset + count};
+        piece_blocks(ps, tensor, &p, &b0, &b1);
+        memset(ps->rem[s].dirty + b0, 1, b1 - b0 + 1);
+        k = p.b;
+    }
+    return RCOMM_OK;
+}
+
+/* Until every server has published our previous push, our slots are busy. */
+static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
+{
+    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
+    uint64_t start = 0;
+    unsigned nap = 20;
+    rcomm_status_t st;
+
+    for (;;) {
+        size_t n = 0;
+        int busy = -1;
+        for (int s = 0; s < ps->cfg.num_servers; s++) {
+            ps_remote_t *r = &ps->rem[s];
+            ps_op_t *o;
+            r->my_applied = r->applied[ps->worker];
+            if (r->my_applied >= ps->pushed)
+                continue;
+            if (!(o = op_add(ps, &n)))
+                return nomem(ps, fn);
+            add_get(o, s, &r->applied[ps->worker], 8, &r->pub, (size_t)ps->worker * 8, 1);
+        }
+        if (!n)
+            return RCOMM_OK;
+        if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+            return st;
+        for (int s = 0; s < ps->cfg.num_servers && busy < 0; s++)
+            if (ps->rem[s].applied[ps->worker] < ps->pushed)
+                busy = s;
+        if (busy < 0)
+            return RCOMM_OK;
+        if (!start) {
+            start = rcomm_now_ns();
+            ps->stats.waits++;
+        } else if (limit && rcomm_now_ns() - start > limit) {
+            return ps_fail(
+                ps, rcomm_err(RCOMM_ERR_TIMEOUT,
+                              "%s: rank %d: server rank %d has not applied our push of "
+                              "clock %llu within RCOMM_TIMEOUT (%.0f s)%s",
+                              fn, ps->comm->rank, busy, (unsigned long long)ps->pushed,
+                              ps->comm->cfg.timeout_s,
+                              ps->cfg.staleness == 0
+                                  ? "; under BSP it waits for every worker's push"
+                                  : ""));
+        }
+        ps_idle(ps, nap);
+        nap = nap < 1000 ? nap * 2 : 1000;
+    }
+}
+
+/* Write the dirty blocks of tensor t on server s into our slot there. */
+static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_t *bytes)
+{
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    ps_remote_t *rm = &ps->rem[s];
+    const size_t nb = (r->n + tn->blk - 1) / tn->blk;
+    ps_op_t *o;
+
+    for (size_t i = 0; i < nb;) {
+        size_t b0 = r->block + i, j = i, first, last;
+        if (!rm->dirty[b0]) {
+            i++;
+            continue;
+        }
+        while (j < nb && rm->dirty[r->block + j])
+            rm->stamp[r->block + j++] = ps->clock;
+        first = i * tn->blk;
+        last = j * tn->blk < r->n ? j * tn->blk : r->n;
+        if (!(o = op_add(ps, n)))
+            return nomem(ps, "rcomm_ps_clock");
+        *o = (ps_op_t){.kind = PS_PUT, .server = s,
+                       .buf = ps->accum[t] + (r->lo + first) * tn->esize,
+                       .len = (last - first) * tn->esize, .rkey = &rm->slot,
+                       .raddr = ps_raddr(&rm->slot, r->off + first * tn->esize)};
+        *bytes += o->len;
+        if (!(o = op_add(ps, n)))
+            return nomem(ps, "rcomm_ps_clock");
+        *o = (ps_op_t){.kind = PS_PUT, .server = s, .buf = rm->stamp + b0,
+                       .len = (j - i) * 8, .rkey = &rm->slot,
+                       .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, b0))};
+        i = j;
+    }
+    return RCOMM_OK;
+}
+
+static rcomm_status_t flush(rcomm_ps_t *ps)
+{
+    static const char fn[] = "rcomm_ps_clock";
+    uint64_t bytes = 0;
+    size_t n = 0;
+    rcomm_status_t st;
+    ps_op_t *o;
+
+    if ((st = wait_slots(ps, fn)) != RCOMM_OK)
+        return st;
+    for (int s = 0; s < ps->cfg.num_servers; s++)
+        for (int t = 0; t < ps->lay.ntensors; t++)
+            if ((st = put_dirty(ps, s, t, &n, &bytes)) != RCOMM_OK)
+                return st;
+    if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+        return st;
+    /* Only now, with every gradient in place, tell the servers. */
+    n = 0;
+    for (int s = 0; s < ps->cfg.num_servers; s++) {
+        if (!(o = op_add(ps, &n)))
+            return nomem(ps, fn);
+        *o = (ps_op_t){.kind = PS_FADD, .server = s, .len = 8, .rkey = &ps->rem[s].clk,
+                       .raddr = ps_raddr(&ps->rem[s].clk, (size_t)ps->worker * 8),
+                       .add = ps->clock - ps->pushed};
+    }
+    if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+        return st;
+    for (int s = 0; s < ps->cfg.num_servers; s++) {
+        for (int t = 0; t < ps->lay.ntensors; t++) {
+            const ps_range_t *r = ps_range(&ps->lay, s, t);
+            const ps_tensor_t *tn = &ps->lay.t[t];
+            for (size_t i = 0; i * tn->blk < r->n; i++) {
+                size_t first = i * tn->blk, len;
+                if (!ps->rem[s].dirty[r->block + i])
+                    continue;
+                len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
+                memset(ps->accum[t] + (r->lo + first) * tn->esize, 0, len);
+            }
+        }
+        memset(ps->rem[s].dirty, 0, ps->lay.nblocks[s]);
+    }
+    ps->pushed = ps->clock;
+    ps->stats.pushes++;
+    ps->stats.bytes_pushed += bytes;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
+{
+    rcomm_status_t st;
+
+    if ((st = check_call(ps, "rcomm_ps_clock", 0, 0, 0, NULL, NULL)) != RCOMM_OK)
+        return st;
+    ps->clock++;
+    if (ps->clock % (uint64_t)ps->cfg.push_interval != 0)
+        return RCOMM_OK;
+    return flush(ps);
+}
+
+rcomm_status_t ps_worker_finish(rcomm_ps_t *ps)
+{
+    size_t n = 0;
+    ps_op_t *o;
+
+    ps->done_sent = 1;
+    for (int s = 0; s < ps->cfg.num_servers; s++) {
+        if (s == ps->comm->rank)
+            continue;
+        if (!(o = op_add(ps, &n)))
+            return nomem(ps, "rcomm_ps_destroy");
+        *o = (ps_op_t){.kind = PS_SEND, .server = s, .add = PS_MSG_DONE};
+    }
+    return ps_rma_run(ps, ps->ops, n, "destroy");
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Running a multi-process test program through rcomm-run, for the Check
+ * drivers (test_coll.c, test_ps.c). RCOMM_RUN and TESTS_BUILDDIR come from
+ * the automake environment; RCOMM_TEST_TRANSPORT picks the transport. */
+#ifndef RCOMM_TESTS_JOB_H
+#define RCOMM_TESTS_JOB_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static inline const char *runner(void)
+{
+    const char *r = getenv("RCOMM_RUN");
+    return r ? r : "./rcomm-run";
+}
+
+static inline const char *testdir(void)
+{
+    const char *d = getenv("TESTS_BUILDDIR");
+    return d ? d : "./tests";
+}
+
+/* Run PROGRAM on n ranks with extra environment; returns its exit status. */
+static inline int job(int n, const char *env, const char *program, const char *args)
+{
+    char cmd[1024];
+    const char *tp = getenv("RCOMM_TEST_TRANSPORT");
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "env RCOMM_TRANSPORT=%s %s %s -n %d -t 900 %s/%s %s",
+             tp ? tp : "tcp", env, runner(), n, testdir(), program, args);
+    fprintf(stderr, "+ %s\n", cmd);
+    fflush(stderr);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#endif

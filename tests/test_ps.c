@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The parameter server: the key partition checked exhaustively in process,
+ * then ps_check's scenarios (see there) through rcomm-run on 1 to 8 ranks,
+ * with dedicated and working servers. RCOMM_TEST_TRANSPORT picks the
+ * transport (default tcp); `make check-rxe` runs them over verbs.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "ps/ps.h"
+
+/* Every key has exactly one owner, ranges differ by at most one key, and a
+ * server's ranges and blocks follow each other without overlap. */
+static void check_partition(size_t count, int nservers, size_t block_bytes)
+{
+    ps_tensor_t t[2] = {{"a", count, RCOMM_F64, 8, 0}, {"b", count / 3 + 1, RCOMM_F32, 4, 0}};
+    ps_layout_t l;
+
+    ck_assert_int_eq(ps_layout_init(&l, nservers, t, 2, block_bytes), RCOMM_OK);
+    for (int i = 0; i < 2; i++) {
+        size_t next = 0, min = (size_t)-1, max = 0;
+        for (int s = 0; s < nservers; s++) {
+            const ps_range_t *r = ps_range(&l, s, i);
+            ck_assert_uint_eq(r->lo, next);
+            next += r->n;
+            min = r->n < min ? r->n : min;
+            max = r->n > max ? r->n : max;
+            ck_assert_uint_eq(r->off % 64, 0);
+            if (i == 1) {
+                const ps_range_t *p = ps_range(&l, s, 0);
+                ck_assert_uint_ge(r->off, p->off + p->n * 8);
+                ck_assert_uint_eq(r->block, p->block + (p->n + l.t[0].blk - 1) / l.t[0].blk);
+                ck_assert_uint_le(r->off + r->n * 4, l.bytes[s]);
+                ck_assert_uint_eq(l.nblocks[s],
+                                  r->block + (r->n + l.t[1].blk - 1) / l.t[1].blk);
+            }
+        }
+        ck_assert_uint_eq(next, t[i].count);
+        ck_assert_uint_le(max - min, 1);
+        /* Plain ifs: every ck_assert costs a message to Check's parent. */
+        for (size_t k = 0; k < t[i].count; k++) {
+            int s = ps_layout_owner(&l, i, k);
+            const ps_range_t *r = s >= 0 && s < nservers ? ps_range(&l, s, i) : NULL;
+            if (!r || k < r->lo || k >= r->lo + r->n)
+                ck_abort_msg("key %zu of %zu on %d servers: owner %d holds [%zu, +%zu)", k,
+                             t[i].count, nservers, s, r ? r->lo : 0, r ? r->n : 0);
+        }
+    }
+    ps_layout_free(&l);
+}
+
+START_TEST(partition)
+{
+    for (size_t count = 1; count <= 200; count++)
+        for (int s = 1; s <= 9; s++)
+            check_partition(count, s, 64);
+    check_partition(1000003, 7, 16384);
+    check_partition(5, 8, 64);
+}
+END_TEST
+
+static const struct {
+    int n;
+    const char *args;
+} jobs[] = {
+    {1, "values"},
+    {2, "--servers 1 values"},
+    {3, "--servers 2 values"},
+    {5, "--servers 3 values"},
+    {7, "--servers 2 --work values"},
+    {8, "--servers 3 --work values"},
+    {5, "--servers 2 clocks"},                      /* BSP: exact */
+    {5, "--servers 1 --staleness 2 clocks"},        /* SSP */
+    {7, "--servers 3 --work --staleness 1 clocks"}, /* SSP, working servers */
+    {3, "--servers 1 --work --staleness asp clocks"},
+    {4, "--servers 1 --push 3 --pull 2 --steps 12 intervals"},
+    {5, "--servers 2 --staleness 1 --push 2 --pull 3 --steps 13 intervals"},
+    {3, "--servers 2 --work --staleness asp --push 4 --pull 1 --steps 9 intervals"},
+    {4, "--servers 2 --work torn"},
+    {5, "--servers 1 torn"},
+    {3, "--servers 1 --steps 30 equiv"},
+    {5, "--servers 2 --work --steps 30 equiv"},
+    {8, "--servers 3 --steps 20 equiv"},
+    {4, "death"},
+    {5, "death"},
+};
+
+START_TEST(scenarios)
+{
+    ck_assert_int_eq(job(jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", "ps_check",
+                         jobs[_i].args),
+                     0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ps");
+    TCase *unit = tcase_create("partition"), *multi = tcase_create("scenarios");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(unit, 60);
+    tcase_set_timeout(multi, 300);
+    tcase_add_test(unit, partition);
+    tcase_add_loop_test(multi, scenarios, 0, sizeof(jobs) / sizeof(jobs[0]));
+    suite_add_tcase(s, unit);
+    suite_add_tcase(s, multi);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
