@@ -34,21 +34,21 @@ static rcomm_comm_t *comm;
 static rcomm_ps_config_t cfg;
 static int steps = 20;
 
-#define FAIL(...)                                                                       \
-    do {                                                                                \
-        fprintf(stderr, "FAIL rank %d: ", rank);                                        \
-        fprintf(stderr, __VA_ARGS__);                                                   \
-        fprintf(stderr, "\n");                                                          \
-        bad = 1;                                                                        \
+#define FAIL(...)                                                                        \
+    do {                                                                                 \
+        fprintf(stderr, "FAIL rank %d: ", rank);                                         \
+        fprintf(stderr, __VA_ARGS__);                                                    \
+        fprintf(stderr, "\n");                                                           \
+        bad = 1;                                                                         \
     } while (0)
 
-#define CALL(x)                                                                         \
-    do {                                                                                \
-        rcomm_status_t st_ = (x);                                                       \
-        if (st_ != RCOMM_OK) {                                                          \
-            FAIL("%s: %s (%s)", #x, rcomm_strerror(st_), rcomm_last_error());           \
-            return 1;                                                                   \
-        }                                                                               \
+#define CALL(x)                                                                          \
+    do {                                                                                 \
+        rcomm_status_t st_ = (x);                                                        \
+        if (st_ != RCOMM_OK) {                                                           \
+            FAIL("%s: %s (%s)", #x, rcomm_strerror(st_), rcomm_last_error());            \
+            return 1;                                                                    \
+        }                                                                                \
     } while (0)
 
 static int is_worker(void)
@@ -127,10 +127,11 @@ static int values(void)
             k = first + n;
         }
     }
-    expect_err("owner past end", rcomm_ps_owner(ps, 0, 1, NULL, NULL, NULL), "past tensor");
+    expect_err("owner past end", rcomm_ps_owner(ps, 0, 1, NULL, NULL, NULL),
+               "past tensor");
     if (is_worker()) {
-        static const size_t sub[][2] = {{0, 0}, {0, 1}, {5, 1}, {4999, 10}, {17, 9990},
-                                        {10006, 1}, {0, 10007}};
+        static const size_t sub[][2] = {{0, 0},     {0, 1},     {5, 1},    {4999, 10},
+                                        {17, 9990}, {10006, 1}, {0, 10007}};
         for (size_t j = 0; j < sizeof(sub) / sizeof(sub[0]); j++) {
             memset(buf, 0, 10007 * sizeof(double));
             CALL(rcomm_ps_pull(ps, 2, sub[j][0], sub[j][1], buf, &clock));
@@ -198,9 +199,9 @@ static int clocks(int check_intervals)
     rcomm_ps_t *ps;
     /* Nobody runs more than staleness (plus what it has not pushed) ahead of
      * the slowest worker, us included. */
-    const uint64_t ahead = cfg.staleness < 0 ? (uint64_t)steps
-                                             : (uint64_t)(cfg.staleness +
-                                                          2 * cfg.push_interval);
+    const uint64_t ahead = cfg.staleness < 0
+                               ? (uint64_t)steps
+                               : (uint64_t)(cfg.staleness + 2 * cfg.push_interval);
 
     cfg.lr = 1.0;
     CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
@@ -226,8 +227,9 @@ static int clocks(int check_intervals)
             if (cfg.staleness == 0)
                 for (int j = 0; j < W; j++)
                     if (keys[j] != (double)need)
-                        FAIL("BSP step %llu: worker %d's key is %g, expected exactly %llu",
-                             (unsigned long long)c, j, keys[j], (unsigned long long)need);
+                        FAIL(
+                            "BSP step %llu: worker %d's key is %g, expected exactly %llu",
+                            (unsigned long long)c, j, keys[j], (unsigned long long)need);
             memcpy(last, keys, (size_t)W * sizeof(double));
         } else if (memcmp(last, keys, (size_t)W * sizeof(double)) != 0) {
             FAIL("step %llu: a pull served locally differs from the last pull",
@@ -429,8 +431,8 @@ static int equiv(void)
         grad(w_one, w_one[DIM], (size_t)s * W * BATCH, (size_t)W * BATCH, g, g + DIM);
         sgd(w_one, m_one, g, DIM + 1);
     }
-    if (is_worker() && (max_rel(w_ps, w_one, DIM + 1) > tol ||
-                        max_rel(w_ar, w_one, DIM + 1) > tol))
+    if (is_worker() &&
+        (max_rel(w_ps, w_one, DIM + 1) > tol || max_rel(w_ar, w_one, DIM + 1) > tol))
         FAIL("after %d steps: PS differs from one process by %.3g, AllReduce by %.3g "
              "(tolerance %g)",
              steps, max_rel(w_ps, w_one, DIM + 1), max_rel(w_ar, w_one, DIM + 1), tol);
@@ -482,17 +484,21 @@ static int death(void)
         FAIL("after server rank 1 died: %s '%s', expected an error naming rank 1",
              rcomm_strerror(st), rcomm_last_error());
     else
-        printf("worker %d: %s: %s\n", worker_id(), rcomm_strerror(st), rcomm_last_error());
+        printf("worker %d: %s: %s\n", worker_id(), rcomm_strerror(st),
+               rcomm_last_error());
     rcomm_ps_destroy(ps);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"staleness", 1, 0, 's'},
-        {"push", 1, 0, 'p'},    {"pull", 1, 0, 'q'}, {"steps", 1, 0, 'T'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"servers", 1, 0, 'S'},
+                                         {"work", 0, 0, 'W'},
+                                         {"staleness", 1, 0, 's'},
+                                         {"push", 1, 0, 'p'},
+                                         {"pull", 1, 0, 'q'},
+                                         {"steps", 1, 0, 'T'},
+                                         {0, 0, 0, 0}};
     const char *mode;
     int c, rc;
 
@@ -511,7 +517,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: ps_check [options] values|clocks|intervals|torn|equiv|death\n");
+        fprintf(stderr,
+                "usage: ps_check [options] values|clocks|intervals|torn|equiv|death\n");
         return 2;
     }
     mode = argv[optind];

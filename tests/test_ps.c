@@ -16,7 +16,8 @@
  * server's ranges and blocks follow each other without overlap. */
 static void check_partition(size_t count, int nservers, size_t block_bytes)
 {
-    ps_tensor_t t[2] = {{"a", count, RCOMM_F64, 8, 0}, {"b", count / 3 + 1, RCOMM_F32, 4, 0}};
+    ps_tensor_t t[2] = {{"a", count, RCOMM_F64, 8, 0},
+                        {"b", count / 3 + 1, RCOMM_F32, 4, 0}};
     ps_layout_t l;
 
     ck_assert_int_eq(ps_layout_init(&l, nservers, t, 2, block_bytes), RCOMM_OK);
@@ -32,7 +33,8 @@ static void check_partition(size_t count, int nservers, size_t block_bytes)
             if (i == 1) {
                 const ps_range_t *p = ps_range(&l, s, 0);
                 ck_assert_uint_ge(r->off, p->off + p->n * 8);
-                ck_assert_uint_eq(r->block, p->block + (p->n + l.t[0].blk - 1) / l.t[0].blk);
+                ck_assert_uint_eq(r->block,
+                                  p->block + (p->n + l.t[0].blk - 1) / l.t[0].blk);
                 ck_assert_uint_le(r->off + r->n * 4, l.bytes[s]);
                 ck_assert_uint_eq(l.nblocks[s],
                                   r->block + (r->n + l.t[1].blk - 1) / l.t[1].blk);
@@ -45,8 +47,8 @@ static void check_partition(size_t count, int nservers, size_t block_bytes)
             int s = ps_layout_owner(&l, i, k);
             const ps_range_t *r = s >= 0 && s < nservers ? ps_range(&l, s, i) : NULL;
             if (!r || k < r->lo || k >= r->lo + r->n)
-                ck_abort_msg("key %zu of %zu on %d servers: owner %d holds [%zu, +%zu)", k,
-                             t[i].count, nservers, s, r ? r->lo : 0, r ? r->n : 0);
+                ck_abort_msg("key %zu of %zu on %d servers: owner %d holds [%zu, +%zu)",
+                             k, t[i].count, nservers, s, r ? r->lo : 0, r ? r->n : 0);
         }
     }
     ps_layout_free(&l);

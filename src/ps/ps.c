@@ -20,9 +20,9 @@ void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
     cfg->server_threads = 2;
 }
 
-#define BAD(fmt, ...)                                                                   \
-    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: " fmt, comm->rank, \
-                     ##__VA_ARGS__)
+#define BAD(fmt, ...)                                                                    \
+    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: " fmt,            \
+                     comm->rank, ##__VA_ARGS__)
 
 static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config_t *c,
                                  const rcomm_ps_tensor_t *t, int nt)
@@ -32,7 +32,8 @@ static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config
             c->num_servers, comm->size);
     if (!c->servers_work && c->num_servers == comm->size)
         BAD("cfg->num_servers %d: every rank serves and none works (set "
-            "cfg->servers_work)", c->num_servers);
+            "cfg->servers_work)",
+            c->num_servers);
     if (c->staleness < RCOMM_PS_ASP)
         BAD("cfg->staleness %d is negative (0 = BSP, RCOMM_PS_ASP = no bound)",
             c->staleness);
@@ -70,12 +71,31 @@ static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config
 #undef BAD
 
 /* What every rank must agree on, as words for one allgather. */
-enum { AG_SERVERS, AG_WORK, AG_STALE, AG_PUSH, AG_PULL, AG_BLOCK, AG_NT, AG_LR, AG_MOM,
-       AG_UPDATE, AG_TENSORS, AG_N };
-static const char *const ag_names[AG_N] = {
-    "num_servers", "servers_work", "staleness", "push_interval", "pull_interval",
-    "block_bytes", "ntensors", "lr", "momentum", "update (NULL or not)",
-    "tensors (names, counts or dtypes)"};
+enum {
+    AG_SERVERS,
+    AG_WORK,
+    AG_STALE,
+    AG_PUSH,
+    AG_PULL,
+    AG_BLOCK,
+    AG_NT,
+    AG_LR,
+    AG_MOM,
+    AG_UPDATE,
+    AG_TENSORS,
+    AG_N
+};
+static const char *const ag_names[AG_N] = {"num_servers",
+                                           "servers_work",
+                                           "staleness",
+                                           "push_interval",
+                                           "pull_interval",
+                                           "block_bytes",
+                                           "ntensors",
+                                           "lr",
+                                           "momentum",
+                                           "update (NULL or not)",
+                                           "tensors (names, counts or dtypes)"};
 
 static void agreement(const rcomm_ps_config_t *c, const rcomm_ps_tensor_t *t, int nt,
                       int64_t *w)
@@ -199,8 +219,8 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     for (int w = 0; w < W; w++) {
         if (!(sv->slots[w] = zalloc(slot_bytes)))
             return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                             "rcomm_ps_create: server rank %d: no memory for slot %d",
-                             s, w);
+                             "rcomm_ps_create: server rank %d: no memory for slot %d", s,
+                             w);
         if ((st = expose(ps, sv->slots[w], slot_bytes, RCOMM_TP_REMOTE_WRITE,
                          &sv->mr_slots[w], &slot_keys[w])) != RCOMM_OK)
             return st;
@@ -243,14 +263,19 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const rcomm_tp_rkey_t *keys,
         if (s == comm->rank)
             ps->rem[s].slot = slot_keys[ps->worker];
         else
-            ops[n++] = (ps_op_t){.kind = PS_RECV, .server = s, .buf = &ps->rem[s].slot,
-                                 .len = sizeof(rcomm_tp_rkey_t), .add = PS_MSG_KEY};
+            ops[n++] = (ps_op_t){.kind = PS_RECV,
+                                 .server = s,
+                                 .buf = &ps->rem[s].slot,
+                                 .len = sizeof(rcomm_tp_rkey_t),
+                                 .add = PS_MSG_KEY};
     }
     for (int w = 0; ps->is_server && w < W; w++)
         if (ps->worker_rank[w] != comm->rank)
-            ops[n++] = (ps_op_t){.kind = PS_SEND, .server = ps->worker_rank[w],
+            ops[n++] = (ps_op_t){.kind = PS_SEND,
+                                 .server = ps->worker_rank[w],
                                  .buf = (void *)&slot_keys[w],
-                                 .len = sizeof(rcomm_tp_rkey_t), .add = PS_MSG_KEY};
+                                 .len = sizeof(rcomm_tp_rkey_t),
+                                 .add = PS_MSG_KEY};
     st = ps_rma_run(ps, ops, n, "create");
 out:
     free(all);
@@ -372,8 +397,8 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
     int left;
 
     for (int w = 0; !sv->done_posted && w < ps->nworkers; w++) {
-        sv->done[w] = (ps_op_t){.kind = PS_RECV, .server = ps->worker_rank[w],
-                                .add = PS_MSG_DONE};
+        sv->done[w] =
+            (ps_op_t){.kind = PS_RECV, .server = ps->worker_rank[w], .add = PS_MSG_DONE};
         if (ps->worker_rank[w] == ps->comm->rank)
             sv->done[w].req.status = RCOMM_OK; /* ourselves: we are here */
         else if ((st = ps_post(ps, &sv->done[w], fn + 9)) != RCOMM_OK)
@@ -454,10 +479,10 @@ rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
                          "rcomm_ps_owner: rank %d: tensor %d is not in [0, %d)",
                          ps->comm->rank, tensor, ps->lay.ntensors);
     if (offset >= ps->lay.t[tensor].count)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_ps_owner: rank %d: offset %zu is past tensor '%s' (%zu keys)",
-                         ps->comm->rank, offset, ps->lay.t[tensor].name,
-                         ps->lay.t[tensor].count);
+        return rcomm_err(
+            RCOMM_ERR_INVALID_ARG,
+            "rcomm_ps_owner: rank %d: offset %zu is past tensor '%s' (%zu keys)",
+            ps->comm->rank, offset, ps->lay.t[tensor].name, ps->lay.t[tensor].count);
     s = ps_layout_owner(&ps->lay, tensor, offset);
     r = ps_range(&ps->lay, s, tensor);
     if (server)

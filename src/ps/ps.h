@@ -39,8 +39,8 @@ typedef struct {
     char name[64];
     size_t count;
     rcomm_dtype_t dtype;
-    size_t esize;   /* bytes per element */
-    size_t blk;     /* elements per block */
+    size_t esize; /* bytes per element */
+    size_t blk;   /* elements per block */
 } ps_tensor_t;
 
 /* Tensor t's keys on server s: [lo, lo + n), at byte off in s's params
@@ -54,9 +54,9 @@ typedef struct {
 typedef struct {
     int nservers, ntensors;
     ps_tensor_t *t;
-    ps_range_t *r;       /* [s * ntensors + t] */
-    size_t *bytes;       /* params bytes of server s */
-    size_t *nblocks;     /* blocks of server s */
+    ps_range_t *r;   /* [s * ntensors + t] */
+    size_t *bytes;   /* params bytes of server s */
+    size_t *nblocks; /* blocks of server s */
 } ps_layout_t;
 
 /* Split every tensor over nservers; block_bytes is the block size. */
@@ -78,21 +78,21 @@ struct ps_piece;
 /* What a worker knows of one server: its keys and its clocks as last read. */
 typedef struct {
     rcomm_tp_rkey_t params, pub, clk, slot;
-    uint64_t *applied;  /* [W] read buffer */
-    uint64_t *v1, *v2;  /* [B] versions before and after reading the data */
-    uint64_t *stamp;    /* [B] stamps to write */
+    uint64_t *applied;    /* [W] read buffer */
+    uint64_t *v1, *v2;    /* [B] versions before and after reading the data */
+    uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
-    uint64_t *fetched;  /* [B] clock of the local copy of each block, or ~0 */
-    uint64_t my_applied; /* our applied clock on this server, as last read */
+    uint64_t *fetched;    /* [B] clock of the local copy of each block, or ~0 */
+    uint64_t my_applied;  /* our applied clock on this server, as last read */
 } ps_remote_t;
 
 /* A server's own memory. */
 typedef struct {
     char *params;
-    uint64_t *pub;     /* applied[W], version[B] */
-    uint64_t *clk;     /* clock[W] */
-    char **slots;      /* [W]: gradient, then stamp[B] */
-    char *momentum;    /* private */
+    uint64_t *pub;  /* applied[W], version[B] */
+    uint64_t *clk;  /* clock[W] */
+    char **slots;   /* [W]: gradient, then stamp[B] */
+    char *momentum; /* private */
     rcomm_tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
@@ -109,19 +109,19 @@ struct rcomm_ps {
     rcomm_ps_config_t cfg;
     ps_layout_t lay;
     int nworkers;
-    int worker;        /* our worker number, -1 if not a worker */
-    int *worker_rank;  /* [W] */
+    int worker;       /* our worker number, -1 if not a worker */
+    int *worker_rank; /* [W] */
     int is_server;
-    int failed;        /* rcomm_status_t of the first failure, 0 while fine */
-    ps_server_t srv;   /* when is_server */
+    int failed;      /* rcomm_status_t of the first failure, 0 while fine */
+    ps_server_t srv; /* when is_server */
     /* Worker side. */
-    ps_remote_t *rem;  /* [nservers] */
-    char **local;      /* [ntensors] the local copy of each tensor */
-    char **accum;      /* [ntensors] the gradient accumulated since the push */
-    uint64_t clock, pushed; /* steps finished; clock of the last push */
+    ps_remote_t *rem;        /* [nservers] */
+    char **local;            /* [ntensors] the local copy of each tensor */
+    char **accum;            /* [ntensors] the gradient accumulated since the push */
+    uint64_t clock, pushed;  /* steps finished; clock of the last push */
     struct ps_piece *pieces; /* scratch for pull: ranges still to read */
     size_t npieces, cap_pieces;
-    ps_op_t *ops;            /* scratch: one batch */
+    ps_op_t *ops; /* scratch: one batch */
     size_t cap_ops;
     int done_sent;
     rcomm_ps_stats_t stats;
@@ -137,13 +137,13 @@ typedef enum { PS_GET, PS_PUT, PS_FADD, PS_SEND, PS_RECV } ps_op_kind_t;
 struct ps_op {
     ps_op_kind_t kind;
     int server;
-    void *buf;          /* get: destination; put: source */
+    void *buf; /* get: destination; put: source */
     size_t len;
     const rcomm_tp_rkey_t *rkey;
     uint64_t raddr;
-    uint64_t add;       /* fetch-add operand; SEND, RECV: PS_MSG_* */
-    int words;          /* local get: copy as atomic 64-bit words (clocks,
-                         * versions: a word must never be seen torn) */
+    uint64_t add; /* fetch-add operand; SEND, RECV: PS_MSG_* */
+    int words;    /* local get: copy as atomic 64-bit words (clocks,
+                   * versions: a word must never be seen torn) */
     rcomm_tp_req_t req;
 };
 

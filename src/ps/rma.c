@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
 #include "coll/sched.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "ps/ps.h"
 
@@ -59,12 +59,9 @@ static void local_op(ps_op_t *op)
             memcpy(op->buf, at, op->len);
         }
         break;
-    case PS_PUT:
-        memcpy(at, op->buf, op->len);
-        break;
+    case PS_PUT: memcpy(at, op->buf, op->len); break;
     case PS_SEND:
-    case PS_RECV:
-        break; /* never to ourselves: ps.c copies those keys */
+    case PS_RECV: break; /* never to ourselves: ps.c copies those keys */
     case PS_FADD:
         /* Sequentially consistent: the gradient written before it is
          * visible to the thread that sees the new clock. */
@@ -89,8 +86,7 @@ static rcomm_status_t post(rcomm_ps_t *ps, ps_op_t *op)
         return o->fetch_add(tp, op->server, op->rkey, op->raddr, op->add, &op->req);
     case PS_SEND:
         return o->isend(tp, op->server, PS_TAG(op), &no_env, op->buf, op->len, &op->req);
-    case PS_RECV:
-        return o->irecv(tp, op->server, PS_TAG(op), op->buf, op->len, &op->req);
+    case PS_RECV: return o->irecv(tp, op->server, PS_TAG(op), op->buf, op->len, &op->req);
     }
     return RCOMM_ERR_INTERNAL;
 }
@@ -101,8 +97,9 @@ rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what)
     char why[200];
 
     snprintf(why, sizeof(why), "%s", rcomm_last_error());
-    return ps_fail(ps, rcomm_err(st, "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
-                                     "rank %d failed: %s",
+    return ps_fail(ps, rcomm_err(st,
+                                 "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
+                                 "rank %d failed: %s",
                                  what, ps->comm->rank, op_names[op->kind], op->len,
                                  op->server < ps->cfg.num_servers ? "server" : "worker",
                                  op->server, why[0] ? why : rcomm_strerror(st)));
@@ -169,8 +166,7 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
                                       what, comm->rank,
                                       ops[i].server < ps->cfg.num_servers ? "server"
                                                                           : "worker",
-                                      ops[i].server,
-                                      op_names[ops[i].kind], ops[i].len,
+                                      ops[i].server, op_names[ops[i].kind], ops[i].len,
                                       comm->cfg.timeout_s));
         }
     }

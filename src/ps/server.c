@@ -40,19 +40,19 @@ static int server_index(const rcomm_ps_t *ps)
 }
 
 /* The built-in rule on n elements: m = mu*m + g; p -= lr*m (or p -= lr*g). */
-#define SGD_LOOP(T)                                                                     \
-    do {                                                                                \
-        T *p = params, *m = mom;                                                       \
-        const T *g = grad;                                                              \
-        const T lr = (T)cfg->lr, mu = (T)cfg->momentum;                                \
-        if (m)                                                                          \
-            for (size_t i = 0; i < n; i++) {                                            \
-                m[i] = mu * m[i] + g[i];                                                \
-                p[i] -= lr * m[i];                                                      \
-            }                                                                           \
-        else                                                                            \
-            for (size_t i = 0; i < n; i++)                                              \
-                p[i] -= lr * g[i];                                                      \
+#define SGD_LOOP(T)                                                                      \
+    do {                                                                                 \
+        T *p = params, *m = mom;                                                         \
+        const T *g = grad;                                                               \
+        const T lr = (T)cfg->lr, mu = (T)cfg->momentum;                                  \
+        if (m)                                                                           \
+            for (size_t i = 0; i < n; i++) {                                             \
+                m[i] = mu * m[i] + g[i];                                                 \
+                p[i] -= lr * m[i];                                                       \
+            }                                                                            \
+        else                                                                             \
+            for (size_t i = 0; i < n; i++)                                               \
+                p[i] -= lr * g[i];                                                       \
     } while (0)
 
 static void update(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
@@ -279,9 +279,8 @@ int ps_server_idle(const rcomm_ps_t *ps)
         min = c < min ? c : min;
     }
     for (int w = 0; w < ps->nworkers; w++) {
-        uint64_t want = ps->cfg.staleness == 0
-                            ? min
-                            : __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+        uint64_t want =
+            ps->cfg.staleness == 0 ? min : __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&sv->pub[w], __ATOMIC_ACQUIRE) < want)
             return 0;
     }

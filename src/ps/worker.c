@@ -128,7 +128,8 @@ static int piece_add(rcomm_ps_t *ps, ps_piece_t **v, size_t *n, size_t *cap, int
 
 static rcomm_status_t nomem(rcomm_ps_t *ps, const char *fn)
 {
-    return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn, ps->comm->rank);
+    return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn,
+                     ps->comm->rank);
 }
 
 /* Blocks [*b0, *b1] of server s that hold keys [a, b) of tensor t. */
@@ -161,8 +162,9 @@ static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, siz
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
                          fn, ps->comm->rank);
     if (tensor < 0 || tensor >= ps->lay.ntensors)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in [0, %d)",
-                         fn, ps->comm->rank, tensor, ps->lay.ntensors);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: rank %d: tensor %d is not in [0, %d)", fn, ps->comm->rank,
+                         tensor, ps->lay.ntensors);
     t = &ps->lay.t[tensor];
     if (off > t->count || count > t->count - off)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
@@ -250,8 +252,8 @@ static rcomm_status_t read_data(rcomm_ps_t *ps, int t, const char *fn)
         const ps_range_t *r = ps_range(&ps->lay, p->s, t);
         if (!(o = op_add(ps, &n)))
             return nomem(ps, fn);
-        add_get(o, p->s, ps->local[t] + p->a * es, (p->b - p->a) * es, &ps->rem[p->s].params,
-                r->off + (p->a - r->lo) * es, 0);
+        add_get(o, p->s, ps->local[t] + p->a * es, (p->b - p->a) * es,
+                &ps->rem[p->s].params, r->off + (p->a - r->lo) * es, 0);
     }
     return ps_rma_run(ps, ps->ops, n, fn + 9);
 }
@@ -287,16 +289,16 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
             start = rcomm_now_ns();
             ps->stats.waits++;
         } else if (limit && rcomm_now_ns() - start > limit) {
-            return ps_fail(ps, rcomm_err(RCOMM_ERR_TIMEOUT,
-                                         "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
-                                         "(%.0f s) for worker rank %d: server rank %d has "
-                                         "its updates up to clock %llu, staleness %d "
-                                         "needs %llu",
-                                         fn, ps->comm->rank,
-                                         (unsigned long long)ps->clock,
-                                         ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
-                                         lag_s, (unsigned long long)lag,
-                                         ps->cfg.staleness, (unsigned long long)need));
+            return ps_fail(ps,
+                           rcomm_err(RCOMM_ERR_TIMEOUT,
+                                     "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
+                                     "(%.0f s) for worker rank %d: server rank %d has "
+                                     "its updates up to clock %llu, staleness %d "
+                                     "needs %llu",
+                                     fn, ps->comm->rank, (unsigned long long)ps->clock,
+                                     ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
+                                     lag_s, (unsigned long long)lag, ps->cfg.staleness,
+                                     (unsigned long long)need));
         }
         ps_idle(ps, nap);
         nap = nap < 1000 ? nap * 2 : 1000;
@@ -452,7 +454,8 @@ rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
     for (k = offset; k < offset + count;) {
         int s = ps_layout_owner(&ps->lay, tensor, k);
         const ps_range_t *r = ps_range(&ps->lay, s, tensor);
-        ps_piece_t p = {s, k, r->lo + r->n < offset + count ? r->lo + r->n : offset + count};
+        ps_piece_t p = {s, k,
+                        r->lo + r->n < offset + count ? r->lo + r->n : offset + count};
         piece_blocks(ps, tensor, &p, &b0, &b1);
         memset(ps->rem[s].dirty + b0, 1, b1 - b0 + 1);
         k = p.b;
@@ -530,15 +533,20 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
         last = j * tn->blk < r->n ? j * tn->blk : r->n;
         if (!(o = op_add(ps, n)))
             return nomem(ps, "rcomm_ps_clock");
-        *o = (ps_op_t){.kind = PS_PUT, .server = s,
+        *o = (ps_op_t){.kind = PS_PUT,
+                       .server = s,
                        .buf = ps->accum[t] + (r->lo + first) * tn->esize,
-                       .len = (last - first) * tn->esize, .rkey = &rm->slot,
+                       .len = (last - first) * tn->esize,
+                       .rkey = &rm->slot,
                        .raddr = ps_raddr(&rm->slot, r->off + first * tn->esize)};
         *bytes += o->len;
         if (!(o = op_add(ps, n)))
             return nomem(ps, "rcomm_ps_clock");
-        *o = (ps_op_t){.kind = PS_PUT, .server = s, .buf = rm->stamp + b0,
-                       .len = (j - i) * 8, .rkey = &rm->slot,
+        *o = (ps_op_t){.kind = PS_PUT,
+                       .server = s,
+                       .buf = rm->stamp + b0,
+                       .len = (j - i) * 8,
+                       .rkey = &rm->slot,
                        .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, b0))};
         i = j;
     }
@@ -566,7 +574,10 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
     for (int s = 0; s < ps->cfg.num_servers; s++) {
         if (!(o = op_add(ps, &n)))
             return nomem(ps, fn);
-        *o = (ps_op_t){.kind = PS_FADD, .server = s, .len = 8, .rkey = &ps->rem[s].clk,
+        *o = (ps_op_t){.kind = PS_FADD,
+                       .server = s,
+                       .len = 8,
+                       .rkey = &ps->rem[s].clk,
                        .raddr = ps_raddr(&ps->rem[s].clk, (size_t)ps->worker * 8),
                        .add = ps->clock - ps->pushed};
     }
