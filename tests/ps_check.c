@@ -205,10 +205,9 @@ static int clocks(int check_intervals)
 
     cfg.lr = 1.0;
     CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
-    if (!is_worker())
-        return finish(ps);
-    one[worker_id()] = -1.0; /* p -= lr * g: our key counts our steps */
-    for (uint64_t c = 0; c < (uint64_t)steps; c++) {
+    if (is_worker())
+        one[worker_id()] = -1.0; /* p -= lr * g: our key counts our steps */
+    for (uint64_t c = 0; is_worker() && c < (uint64_t)steps; c++) {
         const int remote = c % (uint64_t)cfg.pull_interval == 0;
         uint64_t need = required(c), min = UINT64_MAX;
         CALL(rcomm_ps_pull(ps, 0, 0, (size_t)W, keys, &got));
@@ -243,7 +242,7 @@ static int clocks(int check_intervals)
         CALL(rcomm_ps_clock(ps));
     }
     CALL(rcomm_ps_stats(ps, &stats));
-    if (check_intervals) {
+    if (check_intervals && is_worker()) {
         const uint64_t T = (uint64_t)steps, P = (uint64_t)cfg.push_interval,
                        Q = (uint64_t)cfg.pull_interval;
         if (stats.pushes != T / P || stats.pulls != (T + Q - 1) / Q ||
@@ -254,10 +253,11 @@ static int clocks(int check_intervals)
                  (unsigned long long)stats.pushes, (unsigned long long)stats.pulls,
                  (unsigned long long)stats.local_pulls);
     }
-    printf("worker %d: %llu steps, staleness %d: led the slowest by up to %llu clocks, "
-           "waited %llu times\n",
-           worker_id(), (unsigned long long)stats.clock, cfg.staleness,
-           (unsigned long long)maxlead, (unsigned long long)stats.waits);
+    if (is_worker())
+        printf("worker %d: %llu steps, staleness %d: led the slowest by up to %llu "
+               "clocks, waited %llu times\n",
+               worker_id(), (unsigned long long)stats.clock, cfg.staleness,
+               (unsigned long long)maxlead, (unsigned long long)stats.waits);
     free(keys);
     free(last);
     free(one);

@@ -393,6 +393,7 @@ fail:
 static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
 {
     ps_server_t *sv = &ps->srv;
+    ps_spin_t spin = {0};
     rcomm_status_t st;
     int left;
 
@@ -415,7 +416,7 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
         }
         if (!left && ps_server_idle(ps))
             return RCOMM_OK;
-        ps_idle(ps, 1000);
+        ps_serve_once(ps, &spin);
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);

@@ -7,6 +7,7 @@
  * posts to its own rank, so an operation on our own server is done here with
  * loads and stores, with the same ordering guarantees as the network's.
  */
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,6 +43,28 @@ void ps_idle(rcomm_ps_t *ps, unsigned us)
     }
     rcomm_comm_progress(ps->comm, 0);
     nanosleep(&ts, NULL);
+}
+
+void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
+{
+    rcomm_comm_t *comm = ps->comm;
+    const uint64_t now = rcomm_now_ns();
+    uint64_t traffic;
+
+    if (now - spin->last_ns < (uint64_t)(comm->cfg.spin_us * 1e3)) {
+        rcomm_comm_progress(comm, 0);
+        if (comm->oversubscribed)
+            sched_yield(); /* let the ranks we serve run */
+    } else {
+        rcomm_comm_progress(comm, 1);
+    }
+    traffic = comm->tp ? comm->tp->stats.bytes_sent + comm->tp->stats.bytes_received +
+                             comm->tp->stats.messages_received
+                       : 0;
+    if (traffic != spin->traffic) {
+        spin->traffic = traffic;
+        spin->last_ns = rcomm_now_ns();
+    }
 }
 
 static void local_op(ps_op_t *op)
@@ -140,6 +163,8 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
     }
     while (left) {
         rcomm_comm_progress(comm, 0);
+        if (comm->oversubscribed)
+            sched_yield(); /* the rank we wait for may need this core */
         if (comm->failed) {
             ps->failed = comm->failed;
             return rcomm_comm_check(comm, what);
