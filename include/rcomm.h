@@ -269,7 +269,9 @@ rcomm_status_t rcomm_wait(rcomm_request_t *req);
  * its clock advances to the step count. A pull at clock c waits until every
  * worker's applied clock is at least c - staleness, rounded down to a push
  * boundary: staleness 0 is bulk synchronous (a pull sees exactly the updates
- * of steps before c), s > 0 is stale synchronous, RCOMM_PS_ASP never waits.
+ * of steps before c), s > 0 is stale synchronous, and under RCOMM_PS_ASP a
+ * pull never waits. A push may wait, whatever the staleness, until the
+ * server has applied the worker's previous push (one slot per worker).
  * Between pulls (pull_interval > 1) a pull is served from the worker's local
  * copy. Under BSP a server sums the gradients of every worker for a step (in
  * rank order) and applies the rule once; otherwise it applies each push as it

@@ -120,6 +120,12 @@ rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what)
     char why[200];
 
     snprintf(why, sizeof(why), "%s", rcomm_last_error());
+    if (op->kind == PS_RECV && op->add == PS_MSG_DONE)
+        return ps_fail(ps, rcomm_err(st,
+                                     "rcomm_ps_%s: server rank %d: worker rank %d failed "
+                                     "before it was done: %s",
+                                     what, ps->comm->rank, op->server,
+                                     why[0] ? why : rcomm_strerror(st)));
     return ps_fail(ps, rcomm_err(st,
                                  "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
                                  "rank %d failed: %s",
