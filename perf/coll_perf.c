@@ -39,6 +39,7 @@
 #include "coll/coll.h" /* rcomm_select_broadcast: the algo column */
 #include "perf/exact_inputs.h"
 #include "perf/grade.h"
+#include "perf/perf_cli.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
 
@@ -66,15 +67,8 @@ typedef struct {
 /* nccl-tests' look for the ceiling and fit lines (perf/grade.h) */
 static const grade_fmt_t grade_fmt = {"# ", 8, 21, "busbw", "GB/s", 1, 3};
 static const char *const placements[2] = {"out-of-place", "in-place"};
-static const char *prog = "rcomm-coll-perf";
 static rcomm_comm_t *comm;
 static int rank, size;
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: rank %d: %s: %s\n", prog, rank, what, rcomm_last_error());
-    exit(1);
-}
 
 static void usage(FILE *f)
 {
@@ -98,45 +92,7 @@ static void usage(FILE *f)
             "  --coll allreduce|broadcast|allgather|reduce-scatter   instead of the\n"
             "            program's name\n"
             "  -h, --help   print this help\n",
-            prog);
-}
-
-/* A bad command line: what was wrong (and with which argument), the usage,
- * status 2. */
-static void __attribute__((noreturn)) bad_usage(const char *what, const char *arg)
-{
-    if (arg)
-        fprintf(stderr, "%s: %s '%s'\n", prog, what, arg);
-    else
-        fprintf(stderr, "%s: %s\n", prog, what);
-    usage(stderr);
-    exit(2);
-}
-
-/* Bytes, with K, M, G for powers of 1024. */
-static size_t parse_size(const char *s)
-{
-    static const char units[] = "kKmMgG";
-    const char *u;
-    char *end;
-    double v = strtod(s, &end);
-
-    if (end != s && *end && (u = strchr(units, *end))) {
-        v *= (double)(1ull << (10 * (1 + (u - units) / 2)));
-        end++;
-    }
-    if (end == s || *end || v < 0)
-        bad_usage("bad size", s);
-    return (size_t)v;
-}
-
-static int parse_int(const char *s, int min)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < min || v > 1000000000)
-        bad_usage("bad number", s);
-    return (int)v;
+            perf_prog);
 }
 
 static int lookup(const char *s, const char *(*name)(int), int n, const char *what)
@@ -144,7 +100,7 @@ static int lookup(const char *s, const char *(*name)(int), int n, const char *wh
     for (int i = 0; i < n; i++)
         if (strcmp(s, name(i)) == 0)
             return i;
-    bad_usage(what, s);
+    perf_bad_usage(what, s);
 }
 
 static const char *dtype_name(int i)
@@ -167,15 +123,15 @@ static const char *coll_name(int i)
     return colls[i].name;
 }
 
-/* The collective whose tool name prog is (a libtool "lt-" prefix aside). */
+/* The collective whose tool name perf_prog is (a libtool "lt-" prefix aside). */
 static int coll_from_name(int argc, char **argv)
 {
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
 
-    prog = slash ? slash + 1 : argc > 0 ? argv[0] : prog;
-    prog += strncmp(prog, "lt-", 3) == 0 ? 3 : 0;
+    perf_prog = slash ? slash + 1 : argc > 0 ? argv[0] : perf_prog;
+    perf_prog += strncmp(perf_prog, "lt-", 3) == 0 ? 3 : 0;
     for (int i = 0; i < EXACT_COLL_COUNT; i++)
-        if (strcmp(prog, colls[i].tool) == 0)
+        if (strcmp(perf_prog, colls[i].tool) == 0)
             return i;
     return -1;
 }
@@ -204,14 +160,14 @@ static void parse(int argc, char **argv, opts_t *o)
                   .reps = 1};
     while ((c = getopt_long(argc, argv, "b:e:f:n:w:c:r:R:d:o:a:h", lopts, NULL)) != -1) {
         switch (c) {
-        case 'b': o->minb = parse_size(optarg); break;
-        case 'e': o->maxb = parse_size(optarg); break;
-        case 'f': o->factor = (size_t)parse_int(optarg, 2); break;
-        case 'n': o->iters = parse_int(optarg, 1); break;
-        case 'w': o->warmup = parse_int(optarg, 0); break;
-        case 'c': o->check = parse_int(optarg, 0); break;
-        case 'r': o->reps = parse_int(optarg, 1); break;
-        case 'R': o->root = parse_int(optarg, 0); break;
+        case 'b': o->minb = perf_parse_size(optarg); break;
+        case 'e': o->maxb = perf_parse_size(optarg); break;
+        case 'f': o->factor = (size_t)perf_parse_int(optarg, 2); break;
+        case 'n': o->iters = perf_parse_int(optarg, 1); break;
+        case 'w': o->warmup = perf_parse_int(optarg, 0); break;
+        case 'c': o->check = perf_parse_int(optarg, 0); break;
+        case 'r': o->reps = perf_parse_int(optarg, 1); break;
+        case 'R': o->root = perf_parse_int(optarg, 0); break;
         case 'd':
             o->dtype = lookup(optarg, dtype_name, RCOMM_DTYPE_COUNT, "unknown datatype");
             break;
@@ -230,15 +186,16 @@ static void parse(int argc, char **argv, opts_t *o)
         }
     }
     if (optind < argc)
-        bad_usage("unexpected argument", argv[optind]);
+        perf_bad_usage("unexpected argument", argv[optind]);
     if (o->minb > o->maxb)
-        bad_usage("-b is larger than -e", NULL);
+        perf_bad_usage("-b is larger than -e", NULL);
     if (coll < 0)
-        bad_usage("cannot tell the collective (use --coll) from the name", prog);
+        perf_bad_usage("cannot tell the collective (use --coll) from the name",
+                       perf_prog);
     o->coll = (exact_coll_t)coll;
     /* The algo column would show what rcomm chose, not what was asked. */
     if (o->coll != EXACT_ALLREDUCE && o->algo != RCOMM_ALGO_AUTO)
-        bad_usage("-a is for allreduce only, not for", colls[coll].name);
+        perf_bad_usage("-a is for allreduce only, not for", colls[coll].name);
 }
 
 /* ---- the collectives ----------------------------------------------------- */
@@ -300,17 +257,17 @@ static double time_it(const opts_t *o, const char *sbuf, char *rbuf, size_t n, i
 
     for (int i = 0; i < o->warmup; i++)
         if (run_coll(o, sbuf, rbuf, n, ip))
-            die(colls[o->coll].name);
+            perf_die(colls[o->coll].name);
     for (int r = 0; r < reps; r++) {
         if (rcomm_barrier(comm) != RCOMM_OK)
-            die("barrier");
+            perf_die("barrier");
         double t0 = grade_now_s();
         for (int i = 0; i < o->iters; i++)
             if (run_coll(o, sbuf, rbuf, n, ip))
-                die(colls[o->coll].name);
+                perf_die(colls[o->coll].name);
         t[r] = (grade_now_s() - t0) / o->iters;
         if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[r], 1, RCOMM_F64, RCOMM_MAX))
-            die("allreduce of timings");
+            perf_die("allreduce of timings");
     }
     return grade_median(t, reps);
 }
@@ -325,10 +282,10 @@ static long long check(const opts_t *o, char *sbuf, char *rbuf, size_t n, int in
         return -1;
     exact_fill_call(&call, sbuf, rbuf, in_place);
     if (run_coll(o, sbuf, rbuf, n, in_place))
-        die(colls[o->coll].name);
+        perf_die(colls[o->coll].name);
     wrong = exact_count_wrong(&call, rbuf, in_place);
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &wrong, 1, RCOMM_I64, RCOMM_SUM))
-        die("allreduce of #wrong");
+        perf_die("allreduce of #wrong");
     return (long long)wrong;
 }
 
@@ -409,39 +366,6 @@ static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
     }
 }
 
-/* Rank 0 opens the files; every rank learns whether it could, so that all
- * stop together instead of waiting for rank 0. */
-static void open_outputs(const opts_t *o, perf_out_t **json, perf_out_t **csv)
-{
-    int32_t ok = 1;
-
-    *json = *csv = NULL;
-    if (rank == 0) {
-        const char *bad = NULL;
-        if (o->json && !(*json = perf_out_open(o->json, PERF_OUT_JSON)))
-            bad = o->json;
-        else if (o->csv && !(*csv = perf_out_open(o->csv, PERF_OUT_CSV)))
-            bad = o->csv;
-        if (bad) {
-            fprintf(stderr, "%s: cannot write %s: %s\n", prog, bad, strerror(errno));
-            ok = 0;
-        }
-    }
-    if (rcomm_broadcast(comm, &ok, 1, RCOMM_I32, 0) != RCOMM_OK)
-        die("broadcast");
-    if (!ok)
-        exit(1);
-}
-
-/* 0, or 1 after saying why the file is incomplete. */
-static int close_output(perf_out_t *out, const char *path)
-{
-    if (perf_out_close(out) == 0)
-        return 0;
-    fprintf(stderr, "%s: writing %s failed: %s\n", prog, path, strerror(errno));
-    return 1;
-}
-
 /* ---- the run ------------------------------------------------------------- */
 
 /* Both placements of one size, count n. Returns the elements found wrong. */
@@ -467,8 +391,8 @@ static void check_root(const opts_t *o)
 {
     if (o->coll != EXACT_BROADCAST || o->root < size)
         return;
-    fprintf(stderr, "%s: rank %d: root %d is out of range for %d ranks\n", prog, rank,
-            o->root, size);
+    fprintf(stderr, "%s: rank %d: root %d is out of range for %d ranks\n", perf_prog,
+            rank, o->root, size);
     usage(stderr);
     rcomm_comm_destroy(comm);
     exit(2);
@@ -486,10 +410,13 @@ int main(int argc, char **argv)
     perf_out_t *json, *csv;
     grade_t g;
 
+    perf_prog = "rcomm-coll-perf";
+    perf_usage = usage;
     parse(argc, argv, &o);
     if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
-        die("creating the communicator");
+        perf_die("creating the communicator");
     rcomm_comm_rank(comm, &rank);
+    perf_rank = rank;
     rcomm_comm_size(comm, &size);
     rcomm_comm_transport(comm, &tp);
     check_root(&o);
@@ -497,8 +424,8 @@ int main(int argc, char **argv)
     sbuf = calloc(1, o.maxb + es);
     rbuf = calloc(1, o.maxb + es);
     if (!sbuf || !rbuf)
-        die("allocating buffers");
-    open_outputs(&o, &json, &csv);
+        perf_die("allocating buffers");
+    perf_open_outputs(comm, o.json, o.csv, &json, &csv);
     grade_init(&g, comm,
                o.no_ceiling ? 0 : GRADE_NET | (colls[o.coll].reduces ? GRADE_MEM : 0));
     if (rank == 0)
@@ -531,17 +458,17 @@ int main(int argc, char **argv)
         printf("# Avg bus bandwidth    : %g\n", nsizes ? bw_sum / nsizes : 0.0);
         grade_print_results(&g, &grade_fmt);
         printf("#\n");
-        failed |= close_output(json, o.json) | close_output(csv, o.csv);
+        failed |= perf_close_output(json, o.json) | perf_close_output(csv, o.csv);
         fflush(stdout);
     }
     /* Every rank fails when one does, and the launcher stops the others as
      * soon as one exits non-zero: agree, then leave together, once rank 0
      * has said why. */
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &failed, 1, RCOMM_I32, RCOMM_MAX))
-        die("allreduce of the exit status");
+        perf_die("allreduce of the exit status");
     free(sbuf);
     free(rbuf);
     if (rcomm_comm_destroy(comm) != RCOMM_OK)
-        die("destroy");
+        perf_die("destroy");
     return failed;
 }

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "perf/perf_cli.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
 
@@ -63,15 +64,8 @@ typedef struct {
     size_t counts[64], nsz; /* the sweep, in elements */
 } opts_t;
 
-static const char *prog = TOOL;
 static rcomm_comm_t *comm;
 static int rank, size;
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: rank %d: %s: %s\n", prog, rank, what, rcomm_last_error());
-    exit(1);
-}
 
 static void usage(FILE *f)
 {
@@ -90,45 +84,7 @@ static void usage(FILE *f)
             "  --op pull|push|both   what to measure (default both)\n"
             "  --json FILE, --csv FILE   also write one record per row of the table\n"
             "  -h, --help   print this help\n",
-            prog);
-}
-
-/* A bad command line: what was wrong (and with which argument), the usage,
- * status 2. */
-static void __attribute__((noreturn)) bad_usage(const char *what, const char *arg)
-{
-    if (arg)
-        fprintf(stderr, "%s: %s '%s'\n", prog, what, arg);
-    else
-        fprintf(stderr, "%s: %s\n", prog, what);
-    usage(stderr);
-    exit(2);
-}
-
-/* Bytes, with K, M, G for powers of 1024. */
-static size_t parse_size(const char *s)
-{
-    static const char units[] = "kKmMgG";
-    const char *u;
-    char *end;
-    double v = strtod(s, &end);
-
-    if (end != s && *end && (u = strchr(units, *end))) {
-        v *= (double)(1ull << (10 * (1 + (u - units) / 2)));
-        end++;
-    }
-    if (end == s || *end || v < 0 || v > 1e15)
-        bad_usage("bad size", s);
-    return (size_t)v;
-}
-
-static int parse_int(const char *s, int min)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < min || v > 1000000000)
-        bad_usage("bad number", s);
-    return (int)v;
+            perf_prog);
 }
 
 /* "1,2,4": each at least 1; whether they fit is known once size is. */
@@ -137,16 +93,16 @@ static void parse_servers(const char *s, opts_t *o)
     char buf[256], *save = NULL, *tok;
 
     if (strlen(s) >= sizeof(buf) || !*s || s[strlen(s) - 1] == ',')
-        bad_usage("bad server list", s);
+        perf_bad_usage("bad server list", s);
     strcpy(buf, s);
     o->nservers = 0;
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (o->nservers == MAX_S)
-            bad_usage("too many entries in the server list", s);
-        o->servers[o->nservers++] = parse_int(tok, 1);
+            perf_bad_usage("too many entries in the server list", s);
+        o->servers[o->nservers++] = perf_parse_int(tok, 1);
     }
     if (o->nservers == 0 || strstr(s, ",,") || s[0] == ',')
-        bad_usage("bad server list", s);
+        perf_bad_usage("bad server list", s);
 }
 
 static void parse_ops(const char *s, opts_t *o)
@@ -157,7 +113,7 @@ static void parse_ops(const char *s, opts_t *o)
     if (strcmp(s, "push") == 0 || strcmp(s, "both") == 0)
         o->ops[o->nops++] = OP_PUSH;
     if (o->nops == 0)
-        bad_usage("unknown op", s);
+        perf_bad_usage("unknown op", s);
 }
 
 static void parse_staleness(const char *s, opts_t *o)
@@ -168,7 +124,7 @@ static void parse_staleness(const char *s, opts_t *o)
     else if (strcmp(s, "asp") == 0)
         o->staleness = RCOMM_PS_ASP;
     else
-        o->staleness = parse_int(s, 0);
+        o->staleness = perf_parse_int(s, 0);
 }
 
 /* The element counts of the sweep, -b to -e by -f; sizes below one element
@@ -202,8 +158,8 @@ static void parse(int argc, char **argv, opts_t *o)
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
     int c;
 
-    prog = slash ? slash + 1 : argc > 0 ? argv[0] : prog;
-    prog += strncmp(prog, "lt-", 3) == 0 ? 3 : 0; /* libtool's wrapper */
+    perf_prog = slash ? slash + 1 : argc > 0 ? argv[0] : perf_prog;
+    perf_prog += strncmp(perf_prog, "lt-", 3) == 0 ? 3 : 0; /* libtool's wrapper */
     *o = (opts_t){.minb = 8,
                   .maxb = 4u << 20,
                   .factor = 2,
@@ -218,11 +174,11 @@ static void parse(int argc, char **argv, opts_t *o)
                   .stale_name = "asp"};
     while ((c = getopt_long(argc, argv, "b:e:f:n:w:S:d:s:h", lopts, NULL)) != -1) {
         switch (c) {
-        case 'b': o->minb = parse_size(optarg); break;
-        case 'e': o->maxb = parse_size(optarg); break;
-        case 'f': o->factor = (size_t)parse_int(optarg, 2); break;
-        case 'n': o->iters = parse_int(optarg, 1); break;
-        case 'w': o->warmup = parse_int(optarg, 0); break;
+        case 'b': o->minb = perf_parse_size(optarg); break;
+        case 'e': o->maxb = perf_parse_size(optarg); break;
+        case 'f': o->factor = (size_t)perf_parse_int(optarg, 2); break;
+        case 'n': o->iters = perf_parse_int(optarg, 1); break;
+        case 'w': o->warmup = perf_parse_int(optarg, 0); break;
         case 'S': parse_servers(optarg, o); break;
         case 'd':
             if (strcmp(optarg, "f32") == 0)
@@ -230,7 +186,7 @@ static void parse(int argc, char **argv, opts_t *o)
             else if (strcmp(optarg, "f64") == 0)
                 o->dtype = RCOMM_F64;
             else
-                bad_usage("unknown datatype (f32 or f64)", optarg);
+                perf_bad_usage("unknown datatype (f32 or f64)", optarg);
             break;
         case 's': parse_staleness(optarg, o); break;
         case OP: parse_ops(optarg, o); break;
@@ -241,12 +197,12 @@ static void parse(int argc, char **argv, opts_t *o)
         }
     }
     if (optind < argc)
-        bad_usage("unexpected argument", argv[optind]);
+        perf_bad_usage("unexpected argument", argv[optind]);
     if (o->minb > o->maxb)
-        bad_usage("-b is larger than -e", NULL);
+        perf_bad_usage("-b is larger than -e", NULL);
     o->nsz = sweep(o, o->counts, sizeof(o->counts) / sizeof(o->counts[0]));
     if (o->nsz == 0)
-        bad_usage("no size from -b to -e holds one element", NULL);
+        perf_bad_usage("no size from -b to -e holds one element", NULL);
 }
 
 /* Every entry of -S must leave a worker: the same verdict on every rank, so
@@ -260,7 +216,7 @@ static void check_servers(const opts_t *o)
             fprintf(stderr,
                     "%s: -S %d leaves no worker on %d ranks (servers are ranks "
                     "0..S-1 and do not work)\n",
-                    prog, o->servers[i], size);
+                    perf_prog, o->servers[i], size);
             usage(stderr);
         }
         /* The launcher stops the others when one exits: not before rank 0 spoke. */
@@ -315,7 +271,7 @@ static void check_pulled(bench_t *b, size_t n)
 static void stats(const bench_t *b, rcomm_ps_stats_t *s)
 {
     if (rcomm_ps_stats(b->ps, s) != RCOMM_OK)
-        die("rcomm_ps_stats");
+        perf_die("rcomm_ps_stats");
 }
 
 /* Worker: -w then -n calls of op on keys [0, n). */
@@ -338,17 +294,17 @@ static void run_op(bench_t *b, int op, size_t n, row_t *r)
             st = rcomm_ps_pull(b->ps, 0, 0, n, b->dst, NULL);
             z = now_s();
             if (st != RCOMM_OK)
-                die("rcomm_ps_pull");
+                perf_die("rcomm_ps_pull");
             st = rcomm_ps_clock(b->ps);
         } else {
             st = rcomm_ps_push(b->ps, 0, 0, n, b->grad);
             if (st != RCOMM_OK)
-                die("rcomm_ps_push");
+                perf_die("rcomm_ps_push");
             st = rcomm_ps_clock(b->ps);
             z = now_s();
         }
         if (st != RCOMM_OK)
-            die("rcomm_ps_clock");
+            perf_die("rcomm_ps_clock");
         if (i >= o->warmup)
             r->t[i - o->warmup] = z - a;
     }
@@ -376,17 +332,17 @@ static void run_ps(bench_t *b, int nsrv, row_t *rows)
     cfg.pull_interval = 1;
     cfg.lr = LR;
     if (rcomm_ps_create(comm, &cfg, &t, 1, &b->ps) != RCOMM_OK)
-        die("rcomm_ps_create");
+        perf_die("rcomm_ps_create");
     if (rank < nsrv) {
         if (rcomm_ps_serve(b->ps) != RCOMM_OK)
-            die("rcomm_ps_serve");
+            perf_die("rcomm_ps_serve");
     } else {
         for (size_t s = 0; s < o->nsz; s++)
             for (int k = 0; k < o->nops; k++)
                 run_op(b, o->ops[k], o->counts[s], &rows[s * o->nops + k]);
     }
     if (rcomm_ps_destroy(b->ps) != RCOMM_OK)
-        die("rcomm_ps_destroy");
+        perf_die("rcomm_ps_destroy");
     b->ps = NULL;
 }
 
@@ -480,20 +436,20 @@ static void gather(const opts_t *o, int nsrv, row_t *rows, double *all, line_t *
     uint64_t *ctr = malloc(2 * nrows * sizeof(*ctr));
 
     if (!wall || !ctr)
-        die("allocating the gather buffers");
+        perf_die("allocating the gather buffers");
     for (size_t r = 0; r < nrows; r++) {
         wall[r] = rows[r].wall;
         memcpy(&ctr[2 * r], rows[r].ctr, sizeof(rows[r].ctr));
     }
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, wall, nrows, RCOMM_F64, RCOMM_MAX) ||
         rcomm_allreduce(comm, RCOMM_IN_PLACE, ctr, 2 * nrows, RCOMM_I64, RCOMM_SUM))
-        die("allreduce of the loop times and counters");
+        perf_die("allreduce of the loop times and counters");
     for (size_t r = 0; r < nrows; r++) {
         line_t *l = &lines[r];
         double sum = 0, *v = all + (size_t)nsrv * o->iters; /* the workers' */
 
         if (rcomm_allgather(comm, rows[r].t, all, (size_t)o->iters, RCOMM_F64))
-            die("allgather of the latencies");
+            perf_die("allgather of the latencies");
         if (rank != 0)
             continue;
         qsort(v, nt, sizeof(*v), cmp_double);
@@ -516,39 +472,6 @@ static void gather(const opts_t *o, int nsrv, row_t *rows, double *all, line_t *
     free(ctr);
 }
 
-/* Rank 0 opens the files; every rank learns whether it could, so that all
- * stop together instead of waiting for rank 0. */
-static void open_outputs(const opts_t *o, perf_out_t **json, perf_out_t **csv)
-{
-    int32_t ok = 1;
-
-    *json = *csv = NULL;
-    if (rank == 0) {
-        const char *bad = NULL;
-        if (o->json && !(*json = perf_out_open(o->json, PERF_OUT_JSON)))
-            bad = o->json;
-        else if (o->csv && !(*csv = perf_out_open(o->csv, PERF_OUT_CSV)))
-            bad = o->csv;
-        if (bad) {
-            fprintf(stderr, "%s: cannot write %s: %s\n", prog, bad, strerror(errno));
-            ok = 0;
-        }
-    }
-    if (rcomm_broadcast(comm, &ok, 1, RCOMM_I32, 0) != RCOMM_OK)
-        die("broadcast");
-    if (!ok)
-        exit(1);
-}
-
-/* 0, or 1 after saying why the file is incomplete. */
-static int close_output(perf_out_t *out, const char *path)
-{
-    if (perf_out_close(out) == 0)
-        return 0;
-    fprintf(stderr, "%s: writing %s failed: %s\n", prog, path, strerror(errno));
-    return 1;
-}
-
 /* ---- the run ------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -563,10 +486,13 @@ int main(int argc, char **argv)
     perf_out_t *json, *csv;
     int32_t failed;
 
+    perf_prog = TOOL;
+    perf_usage = usage;
     parse(argc, argv, &o);
     if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
-        die("creating the communicator");
+        perf_die("creating the communicator");
     rcomm_comm_rank(comm, &rank);
+    perf_rank = rank;
     rcomm_comm_size(comm, &size);
     rcomm_comm_transport(comm, &tp);
     check_servers(&o);
@@ -585,7 +511,7 @@ int main(int argc, char **argv)
     samples = calloc(nrows * (size_t)o.iters + 1, sizeof(*samples));
     all = malloc((size_t)size * (size_t)o.iters * sizeof(*all));
     if (!b.dst || !b.grad || !rows || !lines || !samples || !all)
-        die("allocating buffers");
+        perf_die("allocating buffers");
     for (size_t i = 0; i < b.maxcount; i++) {
         if (o.dtype == RCOMM_F64)
             ((double *)b.grad)[i] = 1;
@@ -595,7 +521,7 @@ int main(int argc, char **argv)
     for (size_t r = 0; r < nrows; r++)
         rows[r].t = samples + r * (size_t)o.iters;
 
-    open_outputs(&o, &json, &csv);
+    perf_open_outputs(comm, o.json, o.csv, &json, &csv);
     if (rank == 0)
         print_header(&o, tp);
     for (int i = 0; i < o.nservers; i++) {
@@ -612,19 +538,19 @@ int main(int argc, char **argv)
         }
     }
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &b.wrong, 1, RCOMM_I64, RCOMM_SUM))
-        die("allreduce of the values out of bounds");
+        perf_die("allreduce of the values out of bounds");
     failed = b.wrong != 0;
     if (rank == 0) {
         printf("# Out of bounds values : %llu %s\n", b.wrong, b.wrong ? "FAILED" : "OK");
         printf("#\n");
-        failed |= close_output(json, o.json) | close_output(csv, o.csv);
+        failed |= perf_close_output(json, o.json) | perf_close_output(csv, o.csv);
         fflush(stdout);
     }
     /* Every rank fails when one does, and the launcher stops the others as
      * soon as one exits non-zero: agree, then leave together, once rank 0
      * has said why. */
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &failed, 1, RCOMM_I32, RCOMM_MAX))
-        die("allreduce of the exit status");
+        perf_die("allreduce of the exit status");
     free(b.dst);
     free(b.grad);
     free(rows);
@@ -632,6 +558,6 @@ int main(int argc, char **argv)
     free(samples);
     free(all);
     if (rcomm_comm_destroy(comm) != RCOMM_OK)
-        die("destroy");
+        perf_die("destroy");
     return failed;
 }
