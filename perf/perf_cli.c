@@ -18,6 +18,19 @@ void perf_die(const char *what)
     exit(1);
 }
 
+rcomm_comm_t *perf_comm_create(int *rank, int *size, const char **transport)
+{
+    rcomm_comm_t *comm;
+
+    if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
+        perf_die("creating the communicator");
+    rcomm_comm_rank(comm, rank);
+    rcomm_comm_size(comm, size);
+    rcomm_comm_transport(comm, transport);
+    perf_rank = *rank;
+    return comm;
+}
+
 void perf_bad_usage(const char *what, const char *arg)
 {
     if (arg)

@@ -17,6 +17,9 @@ extern const char *perf_prog;
 extern void (*perf_usage)(FILE *f);
 extern int perf_rank;
 
+/* The communicator from the environment (perf_die on failure); sets
+ * perf_rank and the outputs. */
+rcomm_comm_t *perf_comm_create(int *rank, int *size, const char **transport);
 /* "PROG: rank R: WHAT: <rcomm's last error>", exit 1. */
 void perf_die(const char *what) __attribute__((noreturn));
 /* A bad command line: what was wrong (and with which argument), the usage,

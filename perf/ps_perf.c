@@ -489,12 +489,7 @@ int main(int argc, char **argv)
     perf_prog = TOOL;
     perf_usage = usage;
     parse(argc, argv, &o);
-    if (rcomm_comm_create_from_env(&comm) != RCOMM_OK)
-        perf_die("creating the communicator");
-    rcomm_comm_rank(comm, &rank);
-    perf_rank = rank;
-    rcomm_comm_size(comm, &size);
-    rcomm_comm_transport(comm, &tp);
+    comm = perf_comm_create(&rank, &size, &tp);
     check_servers(&o);
 
     b.o = &o;

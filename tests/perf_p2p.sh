@@ -4,19 +4,8 @@
 # run on 2 ranks over the default transport, print one well-formed row per
 # size, write JSON and CSV that parse, pass their data check, and refuse bad
 # options and rank counts with a usage message and status 2.
-run=${RCOMM_RUN:-./rcomm-run}
-top=$(dirname "$run")
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-if command -v python3 >/dev/null 2>&1; then
-    have_py=1
-else
-    have_py=0
-    echo "perf_p2p: no python3, the JSON files are only checked for records"
-fi
+name=perf_p2p
+. "$(dirname "$0")/perf_common.sh"
 sizes=23 # -a: 2 B to 8 MiB
 
 # The grade lines (perf/grade.c): a ceiling line in the header and a share
@@ -126,5 +115,4 @@ st=$?
 grep -q usage "$tmp/err" && grep -q "exited with status 2" "$tmp/err" && ok ||
     { ko "3 ranks"; cat "$tmp/err" >&2; }
 "$top/rcomm-send-lat" -h | grep -q usage && ok || ko "-h"
-echo "perf_p2p: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

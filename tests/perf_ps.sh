@@ -5,21 +5,9 @@
 # agree with the table, finds no value out of bounds, and refuses bad options
 # and server counts with a usage message and status 2. Timings are only
 # checked to be numbers: a loaded host may be as slow as it likes.
-run=${RCOMM_RUN:-./rcomm-run}
-# The tool is built next to tests/ (automake's TESTS_BUILDDIR), as rcomm-run.
-if [ -n "$TESTS_BUILDDIR" ]; then top=$TESTS_BUILDDIR/..; else top=$(dirname "$run"); fi
+name=perf_ps
+. "$(dirname "$0")/perf_common.sh"
 perf=$top/rcomm-ps-perf
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-if command -v python3 >/dev/null 2>&1; then
-    have_py=1
-else
-    have_py=0
-    echo "perf_ps: no python3, the JSON file is only checked for records"
-fi
 export RCOMM_TRANSPORT=tcp
 
 # Rows: "[0] servers bytes count op workers p50 p99 avg GB/s ops/s retries
@@ -124,5 +112,4 @@ for args in "-b" "-d f16" "--op send" "-s fast" "-s -2" "-S 0" "-S 1,,2" "-S ,1"
     [ "$st" -eq 2 ] && grep -q usage "$tmp/err" && ok || ko "'$args': status $st"
 done
 "$perf" -h | grep -q usage && ok || ko "-h"
-echo "perf_ps: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -2,14 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The tools run, their output parses, results are right, and bad options get
 # a usage message and exit status 2.
-run=${RCOMM_RUN:-./rcomm-run}
-top=$(dirname "$run")
+name=perf_tools
+. "$(dirname "$0")/perf_common.sh"
 perf=$top/rcomm-allreduce-perf
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-out=$(mktemp)
-trap 'rm -f "$out" "$out.json" "$out.csv"' EXIT
+out=$tmp/out
 
 # 3 ranks, every algorithm: one table row per size, #wrong 0 in both halves.
 for a in ring butterfly rd auto; do
@@ -46,7 +42,6 @@ check_grade() {
 # 64, 512, 4096 B: allgather and reduce-scatter skip 8 B (2 f32 do not split
 # into 3 blocks) and print count * 3 elements' bytes. Broadcast from rank 2
 # (-R 2; the others ignore it, as nccl-tests' tools without a root ignore -r).
-if command -v python3 >/dev/null 2>&1; then have_py=1; else have_py=0; fi
 for coll in allreduce broadcast allgather reduce-scatter; do
     case $coll in
     allreduce) rows=4 blocks=1 redop=sum root=-1 f=4/3 ;;
@@ -140,5 +135,4 @@ done
 "$top/rcomm-info" | grep -q RCOMM_SEGMENT_SIZE && ok || ko "rcomm-info"
 RCOMM_TIMEOUT=soon "$top/rcomm-info" >/dev/null 2>&1 && ko "rcomm-info accepted a bad value" || ok
 "$top/perf/reduce_perf" -s 4096 -r 2 | grep -q "f32 .* sum" && ok || ko "reduce_perf"
-echo "perf_tools: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -73,7 +73,10 @@ int ps_layout_owner(const ps_layout_t *l, int t, size_t k);
 /* ---- the parameter server ---------------------------------------------- */
 
 typedef struct ps_op ps_op_t;
-struct ps_piece;
+typedef struct {
+    struct ps_piece *v;
+    size_t n, cap;
+} ps_pieces_t;
 
 /* What a worker knows of one server: its keys and its clocks as last read. */
 typedef struct {
@@ -83,7 +86,6 @@ typedef struct {
     uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
     uint64_t *fetched;    /* [B] clock of the local copy of each block, or ~0 */
-    uint64_t my_applied;  /* our applied clock on this server, as last read */
 } ps_remote_t;
 
 /* A server's own memory. */
@@ -115,13 +117,12 @@ struct rcomm_ps {
     int failed;      /* rcomm_status_t of the first failure, 0 while fine */
     ps_server_t srv; /* when is_server */
     /* Worker side. */
-    ps_remote_t *rem;        /* [nservers] */
-    char **local;            /* [ntensors] the local copy of each tensor */
-    char **accum;            /* [ntensors] the gradient accumulated since the push */
-    uint64_t clock, pushed;  /* steps finished; clock of the last push */
-    struct ps_piece *pieces; /* scratch for pull: ranges still to read */
-    size_t npieces, cap_pieces;
-    ps_op_t *ops; /* scratch: one batch */
+    ps_remote_t *rem;          /* [nservers] */
+    char **local;              /* [ntensors] the local copy of each tensor */
+    char **accum;              /* [ntensors] the gradient accumulated since the push */
+    uint64_t clock, pushed;    /* steps finished; clock of the last push */
+    ps_pieces_t pieces, again; /* pull's scratch: ranges to read, to read again */
+    ps_op_t *ops;              /* scratch: one batch */
     size_t cap_ops;
     int done_sent;
     rcomm_ps_stats_t stats;

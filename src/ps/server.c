@@ -25,10 +25,10 @@
 
 #include "core/error.h"
 #include "ps/ps.h"
+#include "reduce/reduce.h"
 
 typedef struct {
     rcomm_ps_t *ps;
-    int id;
     size_t b_lo, b_hi; /* blocks [b_lo, b_hi) of this server are ours */
     uint64_t *seen;    /* [W] clock of the last push we applied, per worker */
     char *sum;         /* BSP: one block of summed gradient */
@@ -66,16 +66,6 @@ static void update(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
         SGD_LOOP(double);
     else
         SGD_LOOP(float);
-}
-
-static void add_into(rcomm_dtype_t dtype, void *acc, const void *g, size_t n)
-{
-    if (dtype == RCOMM_F64)
-        for (size_t i = 0; i < n; i++)
-            ((double *)acc)[i] += ((const double *)g)[i];
-    else
-        for (size_t i = 0; i < n; i++)
-            ((float *)acc)[i] += ((const float *)g)[i];
 }
 
 static uint64_t stamp(const rcomm_ps_t *ps, int w, size_t b)
@@ -120,7 +110,8 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                     if (!grad)
                         memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
                     else
-                        add_into(tn->dtype, th->sum, sv->slots[j] + off, n);
+                        rcomm_reduce(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype,
+                                     RCOMM_SUM);
                     grad = th->sum;
                 }
                 if (!grad)
@@ -239,7 +230,6 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                              ps->comm->rank, i);
         }
         th->ps = ps;
-        th->id = i;
         th->b_lo = nb * (size_t)i / (size_t)sv->nthreads;
         th->b_hi = nb * (size_t)(i + 1) / (size_t)sv->nthreads;
         if ((e = pthread_create(&sv->threads[i], NULL, thread_main, th)) != 0) {

@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "ps/ps.h"
+#include "reduce/reduce.h"
 
 typedef struct ps_piece {
     int s;       /* server */
@@ -86,7 +87,8 @@ void ps_worker_free(rcomm_ps_t *ps)
     free(ps->rem);
     free(ps->local);
     free(ps->accum);
-    free(ps->pieces);
+    free(ps->pieces.v);
+    free(ps->again.v);
     free(ps->ops);
 }
 
@@ -106,23 +108,21 @@ static ps_op_t *op_add(rcomm_ps_t *ps, size_t *n)
     return &ps->ops[(*n)++];
 }
 
-static int piece_add(rcomm_ps_t *ps, ps_piece_t **v, size_t *n, size_t *cap, int s,
-                     size_t a, size_t b)
+static int piece_add(ps_pieces_t *v, int s, size_t a, size_t b)
 {
-    if (*n && (*v)[*n - 1].s == s && (*v)[*n - 1].b == a) {
-        (*v)[*n - 1].b = b; /* coalesce */
+    if (v->n && v->v[v->n - 1].s == s && v->v[v->n - 1].b == a) {
+        v->v[v->n - 1].b = b; /* coalesce */
         return 0;
     }
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        ps_piece_t *p = realloc(*v, c * sizeof(*p));
+    if (v->n == v->cap) {
+        size_t c = v->cap ? 2 * v->cap : 16;
+        ps_piece_t *p = realloc(v->v, c * sizeof(*p));
         if (!p)
             return -1;
-        *v = p;
-        *cap = c;
+        v->v = p;
+        v->cap = c;
     }
-    (*v)[(*n)++] = (ps_piece_t){s, a, b};
-    (void)ps;
+    v->v[v->n++] = (ps_piece_t){s, a, b};
     return 0;
 }
 
@@ -143,13 +143,20 @@ static void piece_blocks(const rcomm_ps_t *ps, int t, const ps_piece_t *p, size_
     *b1 = r->block + (p->b - 1 - r->lo) / blk;
 }
 
+/* The piece of keys [k, end) of tensor t that k's server owns. */
+static ps_piece_t piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end)
+{
+    const int s = ps_layout_owner(&ps->lay, t, k);
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+
+    return (ps_piece_t){s, k, r->lo + r->n < end ? r->lo + r->n : end};
+}
+
 /* ---- checks ------------------------------------------------------------ */
 
-static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,
-                                 size_t count, const void *buf, const char *bufname)
+/* Any worker call: ps usable, and we work. */
+static rcomm_status_t check_worker(rcomm_ps_t *ps, const char *fn)
 {
-    const ps_tensor_t *t;
-
     if (!ps)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
     if (ps->failed)
@@ -161,6 +168,19 @@ static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, siz
     if (ps->done_sent)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
                          fn, ps->comm->rank);
+    return RCOMM_OK;
+}
+
+/* Pull and push: also keys [off, off + count) of tensor, and their buffer
+ * (bufname NULL: it may be NULL). */
+static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,
+                                 size_t count, const void *buf, const char *bufname)
+{
+    const ps_tensor_t *t;
+    rcomm_status_t st;
+
+    if ((st = check_worker(ps, fn)) != RCOMM_OK)
+        return st;
     if (tensor < 0 || tensor >= ps->lay.ntensors)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
                          "%s: rank %d: tensor %d is not in [0, %d)", fn, ps->comm->rank,
@@ -223,8 +243,8 @@ static rcomm_status_t read_versions(rcomm_ps_t *ps, int t, int second, int clock
     int last = -1;
     ps_op_t *o;
 
-    for (size_t i = 0; i < ps->npieces; i++) {
-        const ps_piece_t *p = &ps->pieces[i];
+    for (size_t i = 0; i < ps->pieces.n; i++) {
+        const ps_piece_t *p = &ps->pieces.v[i];
         ps_remote_t *r = &ps->rem[p->s];
         if (clocks && p->s != last) {
             if (!(o = op_add(ps, &n)))
@@ -247,8 +267,8 @@ static rcomm_status_t read_data(rcomm_ps_t *ps, int t, const char *fn)
     size_t n = 0;
     ps_op_t *o;
 
-    for (size_t i = 0; i < ps->npieces; i++) {
-        const ps_piece_t *p = &ps->pieces[i];
+    for (size_t i = 0; i < ps->pieces.n; i++) {
+        const ps_piece_t *p = &ps->pieces.v[i];
         const ps_range_t *r = ps_range(&ps->lay, p->s, t);
         if (!(o = op_add(ps, &n)))
             return nomem(ps, fn);
@@ -273,11 +293,11 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
         uint64_t lag = UINT64_MAX;
         if ((st = read_versions(ps, t, 0, 1, fn)) != RCOMM_OK)
             return st;
-        for (size_t i = 0; i < ps->npieces; i++) {
-            uint64_t m = min_applied(ps, ps->pieces[i].s, &w);
+        for (size_t i = 0; i < ps->pieces.n; i++) {
+            uint64_t m = min_applied(ps, ps->pieces.v[i].s, &w);
             if (m < lag) {
                 lag = m;
-                lag_s = ps->pieces[i].s;
+                lag_s = ps->pieces.v[i].s;
                 lag_w = w;
             }
         }
@@ -309,54 +329,40 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
 static rcomm_status_t read_consistent(rcomm_ps_t *ps, int t, const char *fn)
 {
     const size_t blk = ps->lay.t[t].blk;
-    ps_piece_t *again = NULL;
-    size_t nagain = 0, cap = 0, b0, b1;
     rcomm_status_t st;
+    size_t b0, b1;
 
     for (;;) {
         if ((st = read_data(ps, t, fn)) != RCOMM_OK ||
             (st = read_versions(ps, t, 1, 0, fn)) != RCOMM_OK)
-            break;
-        nagain = 0;
-        for (size_t i = 0; i < ps->npieces; i++) {
-            const ps_piece_t *p = &ps->pieces[i];
+            return st;
+        ps->again.n = 0;
+        for (size_t i = 0; i < ps->pieces.n; i++) {
+            const ps_piece_t *p = &ps->pieces.v[i];
             const ps_range_t *r = ps_range(&ps->lay, p->s, t);
             const ps_remote_t *rm = &ps->rem[p->s];
             piece_blocks(ps, t, p, &b0, &b1);
             for (size_t b = b0; b <= b1; b++) {
-                size_t a, e;
+                /* This block's keys within the piece. */
+                size_t a = r->lo + (b - r->block) * blk, e = a + blk;
                 if (!(rm->v1[b] & 1) && rm->v1[b] == rm->v2[b])
                     continue;
-                /* This block's keys within the piece. */
-                a = r->lo + (b - r->block) * blk;
-                e = a + blk;
-                a = a > p->a ? a : p->a;
-                e = e < p->b ? e : p->b;
-                if (piece_add(ps, &again, &nagain, &cap, p->s, a, e)) {
-                    st = nomem(ps, fn);
-                    goto out;
-                }
+                if (piece_add(&ps->again, p->s, a > p->a ? a : p->a, e < p->b ? e : p->b))
+                    return nomem(ps, fn);
                 ps->stats.retries++;
             }
         }
-        if (!nagain)
-            break;
-        /* Swap in the blocks to read again, and re-read their versions. */
+        if (!ps->again.n)
+            return RCOMM_OK;
+        /* Read the blocks that changed again, from their versions on. */
         {
-            ps_piece_t *tmp = ps->pieces;
-            size_t tcap = ps->cap_pieces;
-            ps->pieces = again;
-            ps->npieces = nagain;
-            ps->cap_pieces = cap;
-            again = tmp;
-            cap = tcap;
+            ps_pieces_t tmp = ps->pieces;
+            ps->pieces = ps->again;
+            ps->again = tmp;
         }
         if ((st = read_versions(ps, t, 0, 0, fn)) != RCOMM_OK)
-            break;
+            return st;
     }
-out:
-    free(again);
-    return st;
 }
 
 /* Every key of [off, off + count) has been pulled; the oldest clock among
@@ -367,9 +373,8 @@ static uint64_t local_clock(const rcomm_ps_t *ps, int t, size_t off, size_t coun
     size_t k = off, b0, b1;
 
     while (k < off + count) {
-        int s = ps_layout_owner(&ps->lay, t, k);
-        const ps_range_t *r = ps_range(&ps->lay, s, t);
-        ps_piece_t p = {s, k, r->lo + r->n < off + count ? r->lo + r->n : off + count};
+        const ps_piece_t p = piece_at(ps, t, k, off + count);
+        const int s = p.s;
         piece_blocks(ps, t, &p, &b0, &b1);
         for (size_t b = b0; b <= b1; b++)
             if (ps->rem[s].fetched[b] < c)
@@ -403,22 +408,20 @@ rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
         got = cached;
         goto copy;
     }
-    ps->npieces = 0;
+    ps->pieces.n = 0;
     for (k = offset; k < offset + count;) {
-        int s = ps_layout_owner(&ps->lay, tensor, k);
-        const ps_range_t *r = ps_range(&ps->lay, s, tensor);
-        size_t e = r->lo + r->n < offset + count ? r->lo + r->n : offset + count;
-        if (piece_add(ps, &ps->pieces, &ps->npieces, &ps->cap_pieces, s, k, e))
+        const ps_piece_t p = piece_at(ps, tensor, k, offset + count);
+        if (piece_add(&ps->pieces, p.s, p.a, p.b))
             return nomem(ps, fn);
-        k = e;
+        k = p.b;
     }
     if ((st = wait_clocks(ps, tensor, required_clock(ps), &got, fn)) != RCOMM_OK)
         return st;
     /* The pieces are rewritten by retries: remember the blocks first. */
-    for (size_t i = 0; i < ps->npieces; i++) {
-        piece_blocks(ps, tensor, &ps->pieces[i], &b0, &b1);
+    for (size_t i = 0; i < ps->pieces.n; i++) {
+        piece_blocks(ps, tensor, &ps->pieces.v[i], &b0, &b1);
         for (size_t b = b0; b <= b1; b++)
-            ps->rem[ps->pieces[i].s].fetched[b] = got;
+            ps->rem[ps->pieces.v[i].s].fetched[b] = got;
     }
     if ((st = read_consistent(ps, tensor, fn)) != RCOMM_OK)
         return st;
@@ -441,23 +444,17 @@ rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
     const ps_tensor_t *tn;
     rcomm_status_t st;
     size_t k, b0, b1;
+    char *acc;
 
     if ((st = check_call(ps, fn, tensor, offset, count, grad, "grad")) != RCOMM_OK)
         return st;
     tn = &ps->lay.t[tensor];
-    if (tn->dtype == RCOMM_F64)
-        for (size_t i = 0; i < count; i++)
-            ((double *)ps->accum[tensor])[offset + i] += ((const double *)grad)[i];
-    else
-        for (size_t i = 0; i < count; i++)
-            ((float *)ps->accum[tensor])[offset + i] += ((const float *)grad)[i];
+    acc = ps->accum[tensor] + offset * tn->esize;
+    rcomm_reduce(acc, acc, grad, count, tn->dtype, RCOMM_SUM);
     for (k = offset; k < offset + count;) {
-        int s = ps_layout_owner(&ps->lay, tensor, k);
-        const ps_range_t *r = ps_range(&ps->lay, s, tensor);
-        ps_piece_t p = {s, k,
-                        r->lo + r->n < offset + count ? r->lo + r->n : offset + count};
+        const ps_piece_t p = piece_at(ps, tensor, k, offset + count);
         piece_blocks(ps, tensor, &p, &b0, &b1);
-        memset(ps->rem[s].dirty + b0, 1, b1 - b0 + 1);
+        memset(ps->rem[p.s].dirty + b0, 1, b1 - b0 + 1);
         k = p.b;
     }
     return RCOMM_OK;
@@ -477,9 +474,8 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         for (int s = 0; s < ps->cfg.num_servers; s++) {
             ps_remote_t *r = &ps->rem[s];
             ps_op_t *o;
-            r->my_applied = r->applied[ps->worker];
-            if (r->my_applied >= ps->pushed)
-                continue;
+            if (r->applied[ps->worker] >= ps->pushed)
+                continue; /* as last read, by a pull or by this loop */
             if (!(o = op_add(ps, &n)))
                 return nomem(ps, fn);
             add_get(o, s, &r->applied[ps->worker], 8, &r->pub, (size_t)ps->worker * 8, 1);
@@ -607,7 +603,7 @@ rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
 {
     rcomm_status_t st;
 
-    if ((st = check_call(ps, "rcomm_ps_clock", 0, 0, 0, NULL, NULL)) != RCOMM_OK)
+    if ((st = check_worker(ps, "rcomm_ps_clock")) != RCOMM_OK)
         return st;
     ps->clock++;
     if (ps->clock % (uint64_t)ps->cfg.push_interval != 0)
