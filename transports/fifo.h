@@ -34,4 +34,19 @@
             (q)->tail = (prev);                                                          \
     } while (0)
 
+/* Report the completed operations queued on q, oldest first: each is
+ * unlinked before its callback runs, so that the callback may repost its
+ * request. req_of maps an operation to its rcomm_tp_req_t. */
+#define RCOMM_FIFO_DRAIN_DONE(q, op_type, req_of)                                        \
+    do {                                                                                 \
+        op_type *op_;                                                                    \
+        while ((op_ = (q)->head)) {                                                      \
+            rcomm_tp_req_t *req_ = req_of(op_);                                          \
+            RCOMM_FIFO_POP(q);                                                           \
+            req_->status = (rcomm_status_t)op_->status;                                  \
+            if (req_->cb)                                                                \
+                req_->cb(req_);                                                          \
+        }                                                                                \
+    } while (0)
+
 #endif

@@ -42,20 +42,6 @@ void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
     RCOMM_FIFO_PUSH(&tp->done, op);
 }
 
-/* Report completions. Unlinked first, so a callback may repost its request. */
-static void drain_done(tcp_tp_t *tp)
-{
-    tcp_op_t *op;
-
-    while ((op = tp->done.head)) {
-        rcomm_tp_req_t *req = tcp_req(op);
-        RCOMM_FIFO_POP(&tp->done);
-        req->status = (rcomm_status_t)op->status;
-        if (req->cb)
-            req->cb(req);
-    }
-}
-
 /* A post to a failed peer: its failure is logged once, then only becomes
  * the thread's last error again. */
 static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
@@ -250,7 +236,7 @@ rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
     for (int i = 0; i < n; i++)
         handle_event(tp, ev[i].data.ptr, ev[i].events);
     tx_flush_all(tp); /* replies queued by the frames just read */
-    drain_done(tp);
+    RCOMM_FIFO_DRAIN_DONE(&tp->done, tcp_op_t, tcp_req);
     return RCOMM_OK;
 }
 
@@ -281,8 +267,7 @@ void tcp_drop_txq(tcp_peer_t *p)
     p->tx_off = 0;
 }
 
-void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason,
-                    const char *why)
+void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason, const char *why)
 {
     size_t wlen = why && reason != RCOMM_OK ? strnlen(why, TCP_BYE_TEXT_MAX) : 0;
 

@@ -37,20 +37,6 @@ void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
     RCOMM_FIFO_PUSH(&tp->done, op);
 }
 
-/* Report completions; unlinked first, so a callback may repost its request. */
-static void drain_done(vx_tp_t *tp)
-{
-    vx_op_t *op;
-
-    while ((op = tp->done.head)) {
-        rcomm_tp_req_t *req = vx_req(op);
-        RCOMM_FIFO_POP(&tp->done);
-        req->status = (rcomm_status_t)op->status;
-        if (req->cb)
-            req->cb(req);
-    }
-}
-
 static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
 {
     unsigned n = 0;
@@ -335,6 +321,6 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
         }
     }
     vx_flush(tp);
-    drain_done(tp);
+    RCOMM_FIFO_DRAIN_DONE(&tp->done, vx_op_t, vx_req);
     return RCOMM_OK;
 }
