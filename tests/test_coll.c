@@ -37,7 +37,7 @@ START_TEST(conformance_small_segments)
 }
 END_TEST
 
-static const char *failures[] = {"badargs",        "exit-early",   "hang",
+static const char *failures[] = {"badargs",        "exit-early",     "hang",
                                  "mismatch-count", "mismatch-dtype", "mismatch-op",
                                  "mismatch-root",  "mismatch-coll"};
 
@@ -55,19 +55,27 @@ END_TEST
 
 /* Ranks started by srun or mpirun carry only those launchers' variables
  * (here set by hand: 3 processes, no rcomm-run). */
-static const char *launcher_vars[][2] = {{"SLURM_PROCID", "SLURM_NTASKS"},
-                                         {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"}};
+static const char *launcher_vars[][2] = {
+    {"SLURM_PROCID", "SLURM_NTASKS"}, {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"}};
 
 START_TEST(foreign_launchers)
 {
-    char cmd[1024];
+    char cmd[2048];
     int st;
 
+    /* The rendezvous port is picked here, not by rcomm-run: another job may
+     * hold it, so a port found busy is tried again with another (up to 3). */
     snprintf(cmd, sizeof(cmd),
-             "port=$((20000 + $$ %% 30000)); pids=; for r in 0 1 2; do "
+             "for try in 1 2 3; do "
+             "port=$((20000 + ($$ * 7 + try * 4099) %% 30000)); log=$(mktemp); pids=; "
+             "for r in 0 1 2; do "
              "env -u RCOMM_RANK -u RCOMM_SIZE %s=$r %s=3 RCOMM_ADDR=127.0.0.1:$port "
-             "RCOMM_TIMEOUT=20 timeout 120 %s/coll_fail badargs & pids=\"$pids $!\"; done; "
-             "rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc",
+             "RCOMM_TIMEOUT=20 timeout 120 %s/coll_fail badargs 2>>\"$log\" & "
+             "pids=\"$pids $!\"; done; "
+             "rc=0; for p in $pids; do wait $p || rc=1; done; "
+             "grep -q 'Address already in use' \"$log\"; busy=$?; cat \"$log\" >&2; "
+             "rm -f \"$log\"; [ $rc -eq 0 ] && exit 0; [ $busy -eq 0 ] || exit $rc; "
+             "done; exit 1",
              launcher_vars[_i][0], launcher_vars[_i][1], testdir());
     fprintf(stderr, "+ %s\n", cmd);
     st = system(cmd);
