@@ -2,36 +2,44 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # compare.sh: AllReduce (f32 sum) of rcomm, Gloo and Open MPI on this host,
-# all over TCP on loopback, one library after the other, then a side-by-side
-# table of the best result of each library per rank count and size.
+# all over TCP on loopback, in interleaved rounds (every library and algorithm
+# once per round), then a side-by-side table of the best median of each
+# library per rank count and size.
 #
 #   perf/compare/compare.sh [options] BUILD_DIR [N ...]      (N: 2 4 by default)
 #
 # Needs bash, coreutils and awk; mpicc/mpirun for Open MPI, g++ and libgloo
-# for Gloo; BUILD_DIR/rcomm-run and BUILD_DIR/rcomm-allreduce-perf for rcomm.
-# See README.md next to this script.
+# for Gloo (perf/compare/deps.sh installs them); BUILD_DIR/rcomm-run and
+# BUILD_DIR/rcomm-allreduce-perf for rcomm. See README.md next to this script.
 set -u
 
 usage() {
     cat <<'EOF'
 usage: compare.sh [options] BUILD_DIR [N ...]
 Builds BUILD_DIR/compare/{mpi_allreduce,gloo_allreduce}, runs rcomm, Gloo and
-Open MPI AllReduce benchmarks for each rank count N (default: 2 4), saves the
-raw tables in BUILD_DIR/compare/results-TIMESTAMP/ and prints a summary.
+Open MPI AllReduce benchmarks for each rank count N (default: 2 4) in
+interleaved rounds, saves every raw table in BUILD_DIR/compare/results-TIMESTAMP/
+and prints a summary of the per-size medians over the rounds.
   -b SIZE    smallest message (default 8; K, M, G suffixes)
-  -e SIZE    largest message (default 256M; with -f 4 the last size is 128M)
-  -f N       size factor (default 4)
+  -e SIZE    largest message, included when on the sequence (default 256M)
+  -f N       size factor (default 2: every power of two from 8 B to 256 MiB)
   -s SIZE    sizes below this are "small", the others "large" (default 1M)
-  -n/-w/-r   iterations / warm-up / repetitions for small sizes (default 100/10/3)
-  -N/-W/-R   the same for large sizes (default 5/1/3)
-  -a ALGOS   rcomm algorithms (default "ring butterfly auto")
+  -n/-w      timed iterations / warm-up per run for small sizes (default 100/10)
+  -N/-W      the same for large sizes (default 5/1)
+  -r N       rounds (default 3): each round runs every library and algorithm
+             once (-r 1 in the benchmark), one after the other; the summary
+             takes the median over the rounds per size
+  -a ALGOS   rcomm algorithms (default "ring butterfly rd auto")
   -g ALGOS   Gloo algorithms (default "ring ring_chunked halving_doubling bcube
              new_ring new_bcube")
   -l LIBS    libraries to run (default "rcomm gloo ompi")
-  -t SECS    time limit per run (default 600)
+  -t SECS    time limit per benchmark process (default 600)
   -i MODE    run in a private network namespace with only lo: auto (if
              "unshare -n" works), yes, no (default auto)
   -h         this help
+The default run (2 and 4 ranks, 8 B .. 256 MiB, 3 rounds) takes about 11
+minutes on 2 idle cores (an estimate, see README.md); after the first round
+the script says how long the rest will take.
 Environment: MPICC, CXX (compilers), OMPI_EXTRA (more mpirun arguments).
 EOF
 }
@@ -41,10 +49,11 @@ note() { echo "compare.sh: $*" >&2; }
 
 # --- options -----------------------------------------------------------------
 ORIG_ARGS=("$@")
-MINB=8 MAXB=256M FACTOR=4 SPLIT=1M
-SMALL_N=100 SMALL_W=10 SMALL_R=3
-LARGE_N=5 LARGE_W=1 LARGE_R=3
-RCOMM_ALGOS="ring butterfly auto"
+MINB=8 MAXB=256M FACTOR=2 SPLIT=1M
+SMALL_N=100 SMALL_W=10
+LARGE_N=5 LARGE_W=1
+ROUNDS=3
+RCOMM_ALGOS="ring butterfly rd auto"
 GLOO_ALGOS="ring ring_chunked halving_doubling bcube new_ring new_bcube"
 LIBS="rcomm gloo ompi"
 LIMIT=600
@@ -57,10 +66,10 @@ while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:h" opt; do
     s) SPLIT=$OPTARG ;;
     n) SMALL_N=$OPTARG ;;
     w) SMALL_W=$OPTARG ;;
-    r) SMALL_R=$OPTARG ;;
+    r) ROUNDS=$OPTARG ;;
     N) LARGE_N=$OPTARG ;;
     W) LARGE_W=$OPTARG ;;
-    R) LARGE_R=$OPTARG ;;
+    R) die "-R is gone: -r sets the number of rounds, for every size" ;;
     a) RCOMM_ALGOS=$OPTARG ;;
     g) GLOO_ALGOS=$OPTARG ;;
     l) LIBS=$OPTARG ;;
@@ -92,7 +101,7 @@ to_bytes() {
 MINB=$(to_bytes "$MINB") || exit 1
 MAXB=$(to_bytes "$MAXB") || exit 1
 SPLIT=$(to_bytes "$SPLIT") || exit 1
-for v in FACTOR SMALL_N SMALL_W SMALL_R LARGE_N LARGE_W LARGE_R LIMIT; do
+for v in FACTOR SMALL_N SMALL_W LARGE_N LARGE_W ROUNDS LIMIT; do
     is_uint "${!v}" || die "bad number '${!v}' for $v"
 done
 for n in "${RANKS[@]}"; do
@@ -100,6 +109,8 @@ for n in "${RANKS[@]}"; do
 done
 if [ "$MINB" -lt 1 ] || [ "$MINB" -gt "$MAXB" ]; then die "need 1 <= -b <= -e"; fi
 [ "$FACTOR" -ge 2 ] || die "-f must be at least 2"
+[ "$ROUNDS" -ge 1 ] || die "-r must be at least 1"
+if [ "$SMALL_N" -lt 1 ] || [ "$LARGE_N" -lt 1 ]; then die "-n and -N must be at least 1"; fi
 for l in $LIBS; do
     case $l in rcomm | gloo | ompi) ;; *) die "unknown library '$l' in -l" ;; esac
 done
@@ -120,22 +131,36 @@ elif [ "$ISOLATE" != no ]; then
         exec unshare -n -- /bin/bash "${BASH_SOURCE[0]}" "${ORIG_ARGS[@]}"
     fi
     [ "$ISOLATE" = yes ] && die "cannot create a network namespace (unshare -n; needs root)"
-    note "no private network namespace (needs root, unshare and ip); Open MPI listens on all addresses"
+    note "no private network namespace (needs root, unshare from util-linux and ip from" \
+        "iproute2); Open MPI listens on all addresses"
 fi
 
 # --- build -----------------------------------------------------------------------
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || exit 1
 OUT=$BUILD/compare
 mkdir -p "$OUT" || exit 1
+# What is missing, and the Debian 12 package that brings it.
+missing() {
+    die "$1 not found: install the Debian package $2 (perf/compare/deps.sh installs" \
+        "all the peers need), or leave the library out with -l"
+}
+# Does the compiler $1 (with language $2) find the header $3?
+has_header() { echo "#include <$3>" | "$1" -E -x "$2" - >/dev/null 2>&1; }
+MPICC=${MPICC:-mpicc} CXX=${CXX:-g++}
 if want ompi; then
+    command -v "$MPICC" >/dev/null || missing "$MPICC" openmpi-bin
+    command -v mpirun >/dev/null || missing mpirun openmpi-bin
+    has_header "$MPICC" c mpi.h || missing "mpi.h (for $MPICC)" libopenmpi-dev
     note "building $OUT/mpi_allreduce"
-    "${MPICC:-mpicc}" -O2 -o "$OUT/mpi_allreduce" "$SRC/mpi_allreduce.c" ||
-        die "mpicc failed (skip Open MPI with -l)"
+    "$MPICC" -O2 -o "$OUT/mpi_allreduce" "$SRC/mpi_allreduce.c" ||
+        die "$MPICC failed (skip Open MPI with -l)"
 fi
 if want gloo; then
+    command -v "$CXX" >/dev/null || missing "$CXX" g++
+    has_header "$CXX" c++ gloo/config.h || missing "gloo/config.h (for $CXX)" libgloo-dev
     note "building $OUT/gloo_allreduce"
-    "${CXX:-g++}" -O2 -std=c++17 -o "$OUT/gloo_allreduce" "$SRC/gloo_allreduce.cc" -lgloo ||
-        die "building against Gloo failed (skip it with -l)"
+    "$CXX" -O2 -std=c++17 -o "$OUT/gloo_allreduce" "$SRC/gloo_allreduce.cc" -lgloo ||
+        die "building against Gloo failed (libgloo-dev and libgloo0; skip Gloo with -l)"
 fi
 if want rcomm; then
     if [ ! -x "$BUILD/rcomm-run" ] || [ ! -x "$BUILD/rcomm-allreduce-perf" ]; then
@@ -144,9 +169,12 @@ if want rcomm; then
 fi
 
 # --- sizes: two passes so small sizes get many iterations and large ones few ----
-# Both passes walk the same sequence MINB * FACTOR^k <= MAXB for every library.
-SMALL_E=0 LARGE_B=0
+# Both passes walk the same sequence MINB * FACTOR^k <= MAXB for every library
+# (each benchmark includes -e when it is on the sequence: 8 B x 2^k reaches
+# 256 MiB). One repetition per run (-r 1): the rounds are the repetitions.
+SMALL_E=0 LARGE_B=0 NSIZES=0
 for ((s = MINB; s <= MAXB; s *= FACTOR)); do
+    NSIZES=$((NSIZES + 1))
     if [ "$s" -lt "$SPLIT" ]; then
         SMALL_E=$s
     elif [ "$LARGE_B" -eq 0 ]; then
@@ -154,16 +182,18 @@ for ((s = MINB; s <= MAXB; s *= FACTOR)); do
     fi
 done
 PASSES=()
-[ "$SMALL_E" -gt 0 ] && PASSES+=("-b $MINB -e $SMALL_E -f $FACTOR -n $SMALL_N -w $SMALL_W -r $SMALL_R")
-[ "$LARGE_B" -gt 0 ] && PASSES+=("-b $LARGE_B -e $MAXB -f $FACTOR -n $LARGE_N -w $LARGE_W -r $LARGE_R")
+[ "$SMALL_E" -gt 0 ] && PASSES+=("-b $MINB -e $SMALL_E -f $FACTOR -n $SMALL_N -w $SMALL_W -r 1")
+[ "$LARGE_B" -gt 0 ] && PASSES+=("-b $LARGE_B -e $MAXB -f $FACTOR -n $LARGE_N -w $LARGE_W -r 1")
 
 # --- launchers: N ALGO, then the pass's options ----------------------------------
 export RCOMM_TRANSPORT=tcp # rcomm: the TCP transport on 127.0.0.1 (its default)
 launch_rcomm() {
     local n=$1 algo=$2
     shift 2
+    # --no-ceiling: the loopback and memcpy ceilings are not in the summary,
+    # and measuring them on every run would only add time.
     timeout -k 10 "$LIMIT" "$BUILD/rcomm-run" -n "$n" \
-        "$BUILD/rcomm-allreduce-perf" -a "$algo" "$@"
+        "$BUILD/rcomm-allreduce-perf" -a "$algo" --no-ceiling "$@"
 }
 launch_gloo() {
     local n=$1 algo=$2 store rc=0 r
@@ -211,9 +241,12 @@ mkdir -p "$RES" || exit 1
     echo "rcomm:     $RCOMM_ALGOS"
     echo "gloo:      $GLOO_ALGOS"
     want ompi && echo "ompi:      $(mpirun --version 2>&1 | head -n 1)"
+    echo "sizes:     $NSIZES, $MINB B x $FACTOR^k <= $MAXB B"
+    echo "rounds:    $ROUNDS (the summary takes the median per size)"
     for p in "${PASSES[@]}"; do echo "pass:      $p"; done
 } >"$RES/settings.txt"
 
+# One round: every rank count, library and algorithm once, in this order.
 JOBS=()
 for n in "${RANKS[@]}"; do
     if want rcomm; then for a in $RCOMM_ALGOS; do JOBS+=("$n rcomm $a"); done; fi
@@ -223,27 +256,35 @@ done
 
 START=$SECONDS
 k=0
-for job in "${JOBS[@]}"; do
-    read -r n lib algo <<<"$job"
-    k=$((k + 1))
-    f=$RES/N$n-$lib-$algo
-    t0=$SECONDS
-    rc=0
-    printf 'compare.sh: [%d/%d] N=%d %s %s ... ' "$k" "${#JOBS[@]}" "$n" "$lib" "$algo" >&2
-    for p in "${PASSES[@]}"; do
-        # shellcheck disable=SC2086 # $p is the pass's option list
-        "launch_$lib" "$n" "$algo" $p >>"$f.txt" 2>>"$f.err" || rc=$?
-        [ "$rc" -eq 0 ] || break
+total=$((ROUNDS * ${#JOBS[@]}))
+for ((round = 1; round <= ROUNDS; round++)); do
+    for job in "${JOBS[@]}"; do
+        read -r n lib algo <<<"$job"
+        k=$((k + 1))
+        f=$RES/N$n-$lib-$algo-r$round
+        t0=$SECONDS
+        rc=0
+        printf 'compare.sh: [%d/%d] round %d/%d N=%d %s %s ... ' "$k" "$total" "$round" \
+            "$ROUNDS" "$n" "$lib" "$algo" >&2
+        for p in "${PASSES[@]}"; do
+            # shellcheck disable=SC2086 # $p is the pass's option list
+            "launch_$lib" "$n" "$algo" $p >>"$f.txt" 2>>"$f.err" || rc=$?
+            [ "$rc" -eq 0 ] || break
+        done
+        [ -s "$f.err" ] || rm -f "$f.err"
+        case $rc in
+        0) status=ok ;;
+        77) status=skipped ;;
+        124 | 137) status="timeout (${LIMIT}s)" ;;
+        *) status="failed (exit $rc)" ;;
+        esac
+        echo "$round $n $lib $algo $((SECONDS - t0)) $status" >>"$RES/runs.txt"
+        echo "$status, $((SECONDS - t0)) s" >&2
     done
-    [ -s "$f.err" ] || rm -f "$f.err"
-    case $rc in
-    0) status=ok ;;
-    77) status=skipped ;;
-    124 | 137) status="timeout (${LIMIT}s)" ;;
-    *) status="failed (exit $rc)" ;;
-    esac
-    echo "$n $lib $algo $((SECONDS - t0)) $status" >>"$RES/runs.txt"
-    echo "$status, $((SECONDS - t0)) s" >&2
+    if [ "$round" -lt "$ROUNDS" ]; then
+        el=$((SECONDS - START))
+        note "round $round done after $el s; about $((el * (ROUNDS - round) / round)) s to go"
+    fi
 done
 note "all runs: $((SECONDS - START)) s; raw tables in $RES"
 
@@ -251,39 +292,78 @@ note "all runs: $((SECONDS - START)) s; raw tables in $RES"
 # Every table has rcomm-allreduce-perf's leading columns: size count type redop
 # root algo time algbw busbw #wrong (rcomm's in-place half follows; ignored, so
 # rcomm is compared out of place; Gloo's algorithm classes are in place only).
-# Lines of rcomm-run carry a "[rank] " prefix; only rank 0 prints tables.
+# Lines of rcomm-run carry a "[rank] " prefix; only rank 0 prints tables. Files
+# are named N<ranks>-<lib>-<algo>-r<round>.txt. Per rank count, size, library
+# and algorithm the time is the median over the rounds; per library the best
+# algorithm's median is shown.
 summarize() {
-    awk -v netns="$NETNS" '
+    awk -v netns="$NETNS" -v rounds="$ROUNDS" '
     FNR == 1 {
         f = FILENAME; sub(/.*\//, "", f); sub(/\.txt$/, "", f)
+        round = f; sub(/.*-r/, "", round); sub(/-r[0-9]+$/, "", f)
         i = index(f, "-"); n = substr(f, 2, i - 2) + 0; f = substr(f, i + 1)
         i = index(f, "-"); lib = substr(f, 1, i - 1); algo = substr(f, i + 1)
     }
     { sub(/^\[[0-9]+\] /, "") }
     $1 ~ /^[0-9]+$/ && NF >= 10 && $7 ~ /^[0-9.]+$/ {
-        size = $1 + 0; t = $7 + 0
-        label = algo == "auto" ? "auto:" $6 : algo
-        if ($10 + 0 > 0) {
-            wrong[++nwrong] = sprintf("N=%d %s %s size %d: %d wrong", n, lib, label, size, $10)
-            next
-        }
-        k = n SUBSEP size SUBSEP lib
-        if (!(k in best) || t < best[k]) { best[k] = t; who[k] = label }
+        size = $1 + 0
         if (!((n, size) in seen)) { seen[n, size] = 1; nsz[n]++; sz[n, nsz[n]] = size }
         if (!(n in seenn)) { seenn[n] = 1; nn++; ns[nn] = n }
+        k = n SUBSEP size SUBSEP lib SUBSEP algo
+        if (!(k in cnt)) {
+            cnt[k] = 0; nk++; key[nk] = k
+            kn[nk] = n; ksize[nk] = size; klib[nk] = lib; kalgo[nk] = algo
+            label[k] = algo == "auto" ? "auto:" $6 : algo
+        }
+        if ($10 + 0 > 0) {
+            bad[k] = 1
+            wrong[++nwrong] = sprintf("N=%d %s %s size %d round %d: %d wrong", n, lib,
+                label[k], size, round, $10)
+            next
+        }
+        tm[k, ++cnt[k]] = $7 + 0
+    }
+    function median(k, c,    i, j, x) {
+        for (i = 1; i <= c; i++) v[i] = tm[k, i]
+        for (i = 2; i <= c; i++)
+            for (j = i; j > 1 && v[j] < v[j - 1]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+        return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
     }
     function bw(n, size, t) { return size / (t * 1e-6) / 1e9 * 2 * (n - 1) / n }
-    function cell(k,    s) {
+    function cell(k) {
         if (!(k in best)) return sprintf("%-16s %10s %7s", "-", "-", "-")
         return sprintf("%-16s %10.2f %7.3f", who[k], best[k], bw(N, SIZE, best[k]))
     }
+    # Fewer rounds than asked (a run failed or timed out): "*" after the name.
+    function name(k) { return label[k] (cnt[k] < rounds ? "*" : "") }
     END {
+        for (j = 1; j <= nk; j++) {
+            k = key[j]
+            if ((k in bad) || cnt[k] == 0) continue
+            m = median(k, cnt[k])
+            if (cnt[k] < rounds) short = 1
+            kb = kn[j] SUBSEP ksize[j] SUBSEP klib[j]
+            if (!(kb in best) || m < best[kb]) { best[kb] = m; who[kb] = name(k) }
+            if (klib[j] != "rcomm") continue
+            kr = kn[j] SUBSEP ksize[j]
+            if (kalgo[j] == "auto") {
+                auto[kr] = m; awho[kr] = name(k); hasauto = 1
+            } else {
+                hasforced = 1
+                if (!(kr in forced) || m < forced[kr]) { forced[kr] = m; fwho[kr] = name(k) }
+            }
+        }
+        autocols = hasauto && hasforced
         for (a = 2; a <= nn; a++)
             for (b = a; b > 1 && ns[b] < ns[b - 1]; b--) { x = ns[b]; ns[b] = ns[b - 1]; ns[b - 1] = x }
         printf "# AllReduce f32 sum over TCP loopback (%s): best result per library\n", netns
-        printf "# time in us (slowest rank, median of reps); busbw = size/time * 2(N-1)/N in GB/s\n"
-        printf "# bw ratio = rcomm busbw / best other busbw (>1: rcomm faster); vs = that other\n"
-        printf "# t ratio  = rcomm time / Open MPI time (<1: rcomm faster)\n"
+        printf "# time in us: per run the mean of -n calls on the slowest rank; the median over\n"
+        printf "#   %d interleaved rounds; busbw = size/time * 2(N-1)/N in GB/s\n", rounds
+        printf "# bw-ratio = rcomm busbw / best other busbw (>1: rcomm faster); vs = that other\n"
+        printf "# t-ratio  = rcomm time / Open MPI time (<1: rcomm faster)\n"
+        if (autocols)
+            printf "# auto = rcomm -a auto (its pick); forced = rcomm best of the other -a;\n" \
+                "#   auto/best = auto time / forced time (>1: auto slower than its best choice)\n"
         for (a = 1; a <= nn; a++) {
             N = ns[a]
             for (c = 2; c <= nsz[N]; c++)
@@ -291,9 +371,13 @@ summarize() {
                     x = sz[N, b]; sz[N, b] = sz[N, b - 1]; sz[N, b - 1] = x
                 }
             printf "\n# N=%d ranks\n", N
-            printf "%11s  %-16s %10s %7s  %-16s %10s %7s  %-16s %10s %7s  %8s %-5s %8s\n",
+            printf "%11s  %-16s %10s %7s  %-16s %10s %7s  %-16s %10s %7s  %8s %-5s %8s",
                 "size(B)", "rcomm", "time", "busbw", "gloo", "time", "busbw",
                 "ompi", "time", "busbw", "bw-ratio", "vs", "t-ratio"
+            if (autocols)
+                printf "  %-16s %10s  %-10s %10s %9s", "auto", "time", "forced", "time",
+                    "auto/best"
+            printf "\n"
             for (c = 1; c <= nsz[N]; c++) {
                 SIZE = sz[N, c]
                 kr = N SUBSEP SIZE SUBSEP "rcomm"; kg = N SUBSEP SIZE SUBSEP "gloo"
@@ -306,10 +390,21 @@ summarize() {
                     ratio = sprintf("%.2f", best[N SUBSEP SIZE SUBSEP other] / best[kr]); vs = other
                 }
                 if ((kr in best) && (ko in best)) tr = sprintf("%.2f", best[kr] / best[ko])
-                printf "%11d  %s  %s  %s  %8s %-5s %8s\n", SIZE, cell(kr), cell(kg), cell(ko),
+                printf "%11d  %s  %s  %s  %8s %-5s %8s", SIZE, cell(kr), cell(kg), cell(ko),
                     ratio, vs, tr
+                if (autocols) {
+                    ka = N SUBSEP SIZE
+                    at = ka in auto ? sprintf("%.2f", auto[ka]) : "-"
+                    ft = ka in forced ? sprintf("%.2f", forced[ka]) : "-"
+                    ar = (ka in auto) && (ka in forced) ? sprintf("%.2f", auto[ka] / forced[ka]) : "-"
+                    printf "  %-16s %10s  %-10s %10s %9s", ka in auto ? awho[ka] : "-", at,
+                        ka in forced ? fwho[ka] : "-", ft, ar
+                }
+                printf "\n"
             }
         }
+        if (short)
+            printf "\n# *: fewer than %d rounds (see the runs that did not complete)\n", rounds
         if (nwrong) {
             printf "\n# results with wrong elements (left out of the table above):\n"
             for (i = 1; i <= nwrong; i++) printf "#   %s\n", wrong[i]
@@ -317,7 +412,7 @@ summarize() {
     }' "$RES"/N*.txt
     if grep -qv ' ok$' "$RES/runs.txt"; then
         echo
-        echo "# runs that did not complete (N lib algo seconds status):"
+        echo "# runs that did not complete (round N lib algo seconds status):"
         grep -v ' ok$' "$RES/runs.txt" | sed 's/^/#   /'
     fi
 }

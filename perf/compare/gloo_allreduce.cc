@@ -2,7 +2,9 @@
 //
 // gloo_allreduce: Gloo AllReduce (float sum) over its TCP transport on
 // 127.0.0.1, in rcomm-allreduce-perf's table format. One process per rank:
-//   GLOO_STORE_DIR=$(mktemp -d) rcomm-run -n 4 ./gloo_allreduce -a ring -b 8 -e 256M -f 4
+//   GLOO_STORE_DIR=$(mktemp -d) rcomm-run -n 4 ./gloo_allreduce -a ring -b 8 -e 256M -f 2
+// The sizes are -b times -f^k up to and including -e, as in
+// rcomm-allreduce-perf: the line above runs every power of two, 8 B to 256 MiB.
 // Rank and size come from RCOMM_RANK / RCOMM_SIZE (as set by rcomm-run) or
 // --rank / --size; the ranks meet through a gloo::rendezvous::FileStore in
 // --store DIR or $GLOO_STORE_DIR, which must be fresh for every job (stale

@@ -3,7 +3,9 @@
  * mpi_allreduce: MPI_Allreduce (float sum) baseline in rcomm-allreduce-perf's
  * table format, to compare rcomm against the MPI installed on this host.
  *   mpirun --allow-run-as-root --oversubscribe -n 4 --mca pml ob1 \
- *       --mca btl tcp,self --mca btl_tcp_if_include lo ./mpi_allreduce -b 8 -e 256M -f 4
+ *       --mca btl tcp,self --mca btl_tcp_if_include lo ./mpi_allreduce -b 8 -e 256M -f 2
+ * The sizes are -b times -f^k up to and including -e, as in
+ * rcomm-allreduce-perf: the line above runs every power of two, 8 B to 256 MiB.
  *
  * Timing is rcomm-allreduce-perf's: per repetition a barrier, then -n calls
  * timed together; the mean per call, maxed over ranks; the median over -r
