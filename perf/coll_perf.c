@@ -28,6 +28,18 @@
  * in recvbuf and its result at recvbuf + rank * count (see rcomm.h). rcomm's
  * broadcast has one buffer, so out of place the root first copies its send
  * buffer into it, inside the timed call, as an out-of-place broadcast must.
+ *
+ * -a all (allreduce only): every algorithm at each size, so that a size where
+ * auto's pick is not the fastest shows. Out of place only: auto's choice does
+ * not depend on the placement. Each forced algorithm (ring, butterfly, rd:
+ * every one rcomm_algo_name knows) and auto (rcomm_allreduce) is timed as
+ * above, taking turns within each repetition so that a noisy moment hits all
+ * alike. One row per size: a time per forced algorithm, '*' after the fastest,
+ * '<' after auto's pick; auto's pick, auto's own time, the fastest, and ratio
+ * = auto's time / the fastest's; #wrong adds up all of them. A footer counts
+ * the sizes where auto was within 10% of the fastest and names the worst.
+ * Avg bus bandwidth is then auto's. --json/--csv: a record per size and
+ * algorithm, auto's last (algo "auto"), with best and auto_pick (0 or 1).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -61,6 +73,7 @@ typedef struct {
     rcomm_dtype_t dtype;
     rcomm_op_t op;
     rcomm_algo_t algo;
+    int all; /* -a all: every algorithm side by side (algo is AUTO) */
     const char *json, *csv;
 } opts_t;
 
@@ -85,9 +98,11 @@ static void usage(FILE *f)
             "  -c 0|1    check results element by element (default 1)\n"
             "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
             "  -o OP     allreduce, reduce-scatter: sum prod min max avg (default sum)\n"
-            "  -a ALGO   allreduce: auto ring butterfly rd (default auto)\n"
+            "  -a ALGO   allreduce: auto ring butterfly rd all (default auto); all:\n"
+            "            every algorithm and auto at each size, out of place, the\n"
+            "            fastest and auto's pick marked\n"
             "  --json FILE, --csv FILE   also write one record per size and placement\n"
-            "            (wrong is -1 with -c 0)\n"
+            "            (-a all: per size and algorithm; wrong is -1 with -c 0)\n"
             "  --no-ceiling   skip finding the ceiling the results are compared with\n"
             "  --coll allreduce|broadcast|allgather|reduce-scatter   instead of the\n"
             "            program's name\n"
@@ -173,7 +188,10 @@ static void parse(int argc, char **argv, opts_t *o)
             break;
         case 'o': o->op = lookup(optarg, op_name, RCOMM_OP_COUNT, "unknown op"); break;
         case 'a':
-            o->algo = lookup(optarg, algo_name, RCOMM_ALGO_COUNT, "unknown algorithm");
+            o->all = strcmp(optarg, "all") == 0;
+            o->algo =
+                o->all ? RCOMM_ALGO_AUTO
+                       : lookup(optarg, algo_name, RCOMM_ALGO_COUNT, "unknown algorithm");
             break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
@@ -194,7 +212,7 @@ static void parse(int argc, char **argv, opts_t *o)
                        perf_prog);
     o->coll = (exact_coll_t)coll;
     /* The algo column would show what rcomm chose, not what was asked. */
-    if (o->coll != EXACT_ALLREDUCE && o->algo != RCOMM_ALGO_AUTO)
+    if (o->coll != EXACT_ALLREDUCE && (o->algo != RCOMM_ALGO_AUTO || o->all))
         perf_bad_usage("-a is for allreduce only, not for", colls[coll].name);
 }
 
@@ -239,8 +257,9 @@ static const char *algo_used(const opts_t *o, size_t n)
             rcomm_allreduce_algo(comm, n, o->dtype, &used);
         return rcomm_algo_name(used);
     case EXACT_BROADCAST:
-        return rcomm_select_broadcast(&comm->cfg, size, n * rcomm_dtype_size(o->dtype)) ==
-                       RCOMM_BCAST_CHAIN
+        return rcomm_select_broadcast(&comm->model, comm->cfg.bcast_algo,
+                                      comm->cfg.segment_size, size,
+                                      n * rcomm_dtype_size(o->dtype)) == RCOMM_BCAST_CHAIN
                    ? "chain"
                    : "binomial";
     default: return "ring";
@@ -249,27 +268,40 @@ static const char *algo_used(const opts_t *o, size_t n)
 
 /* ---- measuring ----------------------------------------------------------- */
 
-/* Mean seconds per call on the slowest rank, median over repetitions. */
-static double time_it(const opts_t *o, const char *sbuf, char *rbuf, size_t n, int ip)
-{
-    double t[64];
-    int reps = o->reps < 64 ? o->reps : 64;
+#define MAX_REPS 64 /* a larger -r: the median of the first 64 */
 
-    for (int i = 0; i < o->warmup; i++)
+static void run_calls(const opts_t *o, const char *sbuf, char *rbuf, size_t n, int ip,
+                      int calls)
+{
+    for (int i = 0; i < calls; i++)
         if (run_coll(o, sbuf, rbuf, n, ip))
             perf_die(colls[o->coll].name);
+}
+
+/* Mean seconds per call on the slowest rank, median over repetitions, of each
+ * of the k <= RCOMM_ALGO_COUNT variants o[0..k-1] (-a all: the algorithms).
+ * Within a repetition they take turns, so that a noisy moment hits all alike. */
+static void time_it(const opts_t *o, int k, const char *sbuf, char *rbuf, size_t n,
+                    int ip, double *median)
+{
+    double t[RCOMM_ALGO_COUNT][MAX_REPS];
+    int reps = o->reps < MAX_REPS ? o->reps : MAX_REPS;
+
+    for (int v = 0; v < k; v++)
+        run_calls(&o[v], sbuf, rbuf, n, ip, o[v].warmup);
     for (int r = 0; r < reps; r++) {
-        if (rcomm_barrier(comm) != RCOMM_OK)
-            perf_die("barrier");
-        double t0 = grade_now_s();
-        for (int i = 0; i < o->iters; i++)
-            if (run_coll(o, sbuf, rbuf, n, ip))
-                perf_die(colls[o->coll].name);
-        t[r] = (grade_now_s() - t0) / o->iters;
-        if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[r], 1, RCOMM_F64, RCOMM_MAX))
-            perf_die("allreduce of timings");
+        for (int v = 0; v < k; v++) {
+            if (rcomm_barrier(comm) != RCOMM_OK)
+                perf_die("barrier");
+            double t0 = grade_now_s();
+            run_calls(&o[v], sbuf, rbuf, n, ip, o[v].iters);
+            t[v][r] = (grade_now_s() - t0) / o[v].iters;
+            if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[v][r], 1, RCOMM_F64, RCOMM_MAX))
+                perf_die("allreduce of timings");
+        }
     }
-    return grade_median(t, reps);
+    for (int v = 0; v < k; v++)
+        median[v] = grade_median(t[v], reps);
 }
 
 /* #wrong over all ranks; -1 without -c. */
@@ -299,13 +331,49 @@ typedef struct {
     long long wrong[2]; /* -1: not checked */
 } row_t;
 
+/* -a all, one size: out of place only, so each row_t's [0]. */
+typedef struct {
+    row_t run[RCOMM_ALGO_COUNT]; /* by algorithm; [RCOMM_ALGO_AUTO]: auto's */
+    rcomm_algo_t best, pick;     /* the fastest forced algorithm; auto's pick */
+    size_t wrong;                /* over all of them */
+} sweep_t;
+
+/* -a all, over the sizes: where auto was close to the fastest forced algorithm
+ * (within 10%: a wrong pick there costs little; a cliff costs a factor), and
+ * where it was furthest from it. */
+#define AUTO_CLOSE 1.10
+typedef struct {
+    int sizes, close;
+    double worst;
+    size_t worst_bytes;
+} tally_t;
+
+/* -a all: a time column per forced algorithm, wide enough for its marks. */
+static void print_sweep_columns(void)
+{
+    printf("# *: the fastest forced algorithm; <: auto's pick; ratio: auto's time / the "
+           "fastest's;\n# #wrong: all algorithms' together (--json/--csv: each's)\n#\n");
+    printf("# %10s %12s %6s %6s", "size", "count", "type", "redop");
+    for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
+        printf(" %9s  ", rcomm_algo_name((rcomm_algo_t)a));
+    printf(" %9s %9s %9s %6s %6s\n", "auto", "auto", "best", "ratio", "#wrong");
+    printf("# %10s %12s %6s %6s", "(B)", "(elements)", "", "");
+    for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
+        printf(" %9s  ", "(us)");
+    printf(" %9s %9s %9s %6s %6s\n", "pick", "(us)", "", "", "");
+}
+
 static void print_header(const opts_t *o, const char *tp, const grade_t *g)
 {
     printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
-           colls[o->coll].tool, size, tp, rcomm_algo_name(o->algo), o->iters, o->warmup,
-           o->reps);
+           colls[o->coll].tool, size, tp, o->all ? "all" : rcomm_algo_name(o->algo),
+           o->iters, o->warmup, o->reps);
     grade_print_ceilings(g, &grade_fmt);
     printf("#\n");
+    if (o->all) {
+        print_sweep_columns();
+        return;
+    }
     printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "", "",
            "", "", "", "", "out-of-place", "", "", "", "in-place", "", "", "");
     printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s   %9s %7s %7s %6s\n", "size",
@@ -340,28 +408,78 @@ static void print_row(const opts_t *o, const row_t *r)
     fflush(stdout);
 }
 
+/* -a all: auto's time over the fastest forced algorithm's. */
+static double sweep_ratio(const sweep_t *s)
+{
+    return s->run[RCOMM_ALGO_AUTO].time[0] / s->run[s->best].time[0];
+}
+
+static void print_sweep_row(const opts_t *o, const sweep_t *s)
+{
+    const row_t *a0 = &s->run[RCOMM_ALGO_AUTO];
+
+    printf("  %10zu %12zu %6s %6s", a0->bytes, a0->count, rcomm_dtype_name(o->dtype),
+           redop(o));
+    for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
+        printf(" %9.2f%c%c", s->run[a].time[0] * 1e6, a == (int)s->best ? '*' : ' ',
+               a == (int)s->pick ? '<' : ' ');
+    printf(" %9s %9.2f %9s %6.3f %6zu\n", rcomm_algo_name(s->pick), a0->time[0] * 1e6,
+           rcomm_algo_name(s->best), sweep_ratio(s), s->wrong);
+    fflush(stdout);
+}
+
+static void print_tally(const tally_t *t)
+{
+    printf("# auto within %.0f%% of the best at %d of %d sizes", (AUTO_CLOSE - 1) * 100,
+           t->close, t->sizes);
+    if (t->sizes)
+        printf("; worst: ratio %.3f at %zu B", t->worst, t->worst_bytes);
+    printf("\n");
+}
+
+/* The fields of placement ip of r; the caller ends the record. */
+static void begin_record(perf_out_t *out, const opts_t *o, const char *tp, const row_t *r,
+                         int ip, const grade_t *g)
+{
+    perf_out_begin(out);
+    perf_out_str(out, "tool", colls[o->coll].tool);
+    perf_out_str(out, "transport", tp);
+    perf_out_str(out, "collective", colls[o->coll].name);
+    perf_out_int(out, "ranks", size);
+    perf_out_int(out, "bytes", (int64_t)r->bytes);
+    perf_out_int(out, "count", (int64_t)r->count);
+    perf_out_str(out, "type", rcomm_dtype_name(o->dtype));
+    perf_out_str(out, "redop", redop(o));
+    perf_out_int(out, "root", root_column(o));
+    perf_out_str(out, "algo", r->algo);
+    perf_out_str(out, "placement", placements[ip]);
+    perf_out_double(out, "time_us", r->time[ip] * 1e6);
+    perf_out_double(out, "algbw_gbs", r->algbw[ip]);
+    perf_out_double(out, "busbw_gbs", r->algbw[ip] * bus_factor(o));
+    perf_out_int(out, "wrong", r->wrong[ip]);
+    perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(g));
+    perf_out_double(out, "share", grade_share(g, r->algbw[ip] * bus_factor(o)));
+}
+
 static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
                           const row_t *r, const grade_t *g)
 {
     for (int ip = 0; out && ip < 2; ip++) {
-        perf_out_begin(out);
-        perf_out_str(out, "tool", colls[o->coll].tool);
-        perf_out_str(out, "transport", tp);
-        perf_out_str(out, "collective", colls[o->coll].name);
-        perf_out_int(out, "ranks", size);
-        perf_out_int(out, "bytes", (int64_t)r->bytes);
-        perf_out_int(out, "count", (int64_t)r->count);
-        perf_out_str(out, "type", rcomm_dtype_name(o->dtype));
-        perf_out_str(out, "redop", redop(o));
-        perf_out_int(out, "root", root_column(o));
-        perf_out_str(out, "algo", r->algo);
-        perf_out_str(out, "placement", placements[ip]);
-        perf_out_double(out, "time_us", r->time[ip] * 1e6);
-        perf_out_double(out, "algbw_gbs", r->algbw[ip]);
-        perf_out_double(out, "busbw_gbs", r->algbw[ip] * bus_factor(o));
-        perf_out_int(out, "wrong", r->wrong[ip]);
-        perf_out_double(out, "ceiling_gbs", grade_ceiling_gbs(g));
-        perf_out_double(out, "share", grade_share(g, r->algbw[ip] * bus_factor(o)));
+        begin_record(out, o, tp, r, ip, g);
+        perf_out_end(out);
+    }
+}
+
+/* -a all: the forced algorithms' records, then auto's. */
+static void write_sweep_records(perf_out_t *out, const opts_t *o, const char *tp,
+                                const sweep_t *s, const grade_t *g)
+{
+    for (int i = 1; out && i <= RCOMM_ALGO_COUNT; i++) {
+        int a = i % RCOMM_ALGO_COUNT; /* RCOMM_ALGO_AUTO (0) comes last */
+
+        begin_record(out, o, tp, &s->run[a], 0, g);
+        perf_out_int(out, "best", a == (int)s->best);
+        perf_out_int(out, "auto_pick", a == (int)s->pick);
         perf_out_end(out);
     }
 }
@@ -379,11 +497,63 @@ static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *
     r->algo = algo_used(o, n);
     for (int ip = 0; ip < 2; ip++) {
         r->wrong[ip] = check(o, sbuf, rbuf, n, ip);
-        r->time[ip] = time_it(o, sbuf, rbuf, n, ip);
+        time_it(o, 1, sbuf, rbuf, n, ip, &r->time[ip]);
         r->algbw[ip] = (double)r->bytes / r->time[ip] / 1e9;
         wrong += r->wrong[ip] > 0 ? (size_t)r->wrong[ip] : 0;
     }
     return wrong;
+}
+
+/* -a all: every algorithm and auto at count n, out of place. Returns the
+ * elements found wrong. */
+static size_t measure_all(const opts_t *o, char *sbuf, char *rbuf, size_t n, sweep_t *s)
+{
+    opts_t v[RCOMM_ALGO_COUNT];
+    double t[RCOMM_ALGO_COUNT];
+
+    *s = (sweep_t){.best = RCOMM_ALGO_AUTO + 1};
+    for (int a = 0; a < RCOMM_ALGO_COUNT; a++) {
+        row_t *r = &s->run[a];
+
+        v[a] = *o;
+        v[a].algo = (rcomm_algo_t)a;
+        r->count = n;
+        r->bytes = n * rcomm_dtype_size(o->dtype);
+        r->algo = rcomm_algo_name(v[a].algo); /* "auto" for auto, not its pick */
+        r->wrong[0] = check(&v[a], sbuf, rbuf, n, 0);
+        s->wrong += r->wrong[0] > 0 ? (size_t)r->wrong[0] : 0;
+    }
+    time_it(v, RCOMM_ALGO_COUNT, sbuf, rbuf, n, 0, t);
+    for (int a = 0; a < RCOMM_ALGO_COUNT; a++) {
+        s->run[a].time[0] = t[a];
+        s->run[a].algbw[0] = (double)s->run[a].bytes / t[a] / 1e9;
+        if (a != RCOMM_ALGO_AUTO && t[a] < t[s->best])
+            s->best = (rcomm_algo_t)a;
+    }
+    if (rcomm_allreduce_algo(comm, n, o->dtype, &s->pick) != RCOMM_OK)
+        perf_die("rcomm_allreduce_algo");
+    return s->wrong;
+}
+
+/* -a all, rank 0: one size into the table, the files, the grade and the tally. */
+static void report_sweep(const opts_t *o, const char *tp, const sweep_t *s, grade_t *g,
+                         perf_out_t *json, perf_out_t *csv, tally_t *t)
+{
+    const row_t *a0 = &s->run[RCOMM_ALGO_AUTO];
+    const double ratio = sweep_ratio(s);
+
+    grade_time(g, a0->bytes, a0->time[0] * 1e6); /* auto's: what users get */
+    for (int a = 0; a < RCOMM_ALGO_COUNT; a++)
+        grade_rate(g, a0->bytes, s->run[a].algbw[0] * bus_factor(o), s->run[a].algo);
+    print_sweep_row(o, s);
+    write_sweep_records(json, o, tp, s, g);
+    write_sweep_records(csv, o, tp, s, g);
+    t->sizes++;
+    t->close += ratio <= AUTO_CLOSE;
+    if (t->sizes == 1 || ratio > t->worst) {
+        t->worst = ratio;
+        t->worst_bytes = a0->bytes;
+    }
 }
 
 /* Root out of range: the same verdict on every rank, so all leave at once. */
@@ -409,6 +579,7 @@ int main(int argc, char **argv)
     const char *tp;
     perf_out_t *json, *csv;
     grade_t g;
+    tally_t tally = {0};
 
     perf_prog = "rcomm-coll-perf";
     perf_usage = usage;
@@ -434,9 +605,18 @@ int main(int argc, char **argv)
                 bytes = 1; /* keep multiplying */
             continue;
         }
+        nsizes++;
+        if (o.all) {
+            sweep_t s;
+
+            wrong_total += measure_all(&o, sbuf, rbuf, n, &s);
+            bw_sum += s.run[RCOMM_ALGO_AUTO].algbw[0] * bus_factor(&o);
+            if (rank == 0)
+                report_sweep(&o, tp, &s, &g, json, csv, &tally);
+            continue;
+        }
         wrong_total += measure(&o, sbuf, rbuf, n, &r);
         bw_sum += r.algbw[1] * bus_factor(&o);
-        nsizes++;
         if (rank == 0) {
             grade_time(&g, r.bytes, r.time[0] * 1e6); /* out of place, as nccl-tests */
             for (int ip = 0; ip < 2; ip++)
@@ -448,6 +628,8 @@ int main(int argc, char **argv)
     }
     failed = wrong_total != 0;
     if (rank == 0) {
+        if (o.all)
+            print_tally(&tally);
         printf("# Out of bounds values : %zu %s\n", wrong_total,
                wrong_total ? "FAILED" : "OK");
         printf("# Avg bus bandwidth    : %g\n", nsizes ? bw_sum / nsizes : 0.0);

@@ -17,6 +17,81 @@ for a in ring butterfly rd auto; do
         ko "-a $a exited non-zero"; cat "$out" >&2
     fi
 done
+# -a all, 3 ranks: the structure, never a timing. The algorithms are the
+# header's columns between redop and auto's (ring, butterfly and rd at least).
+# Each of the 5 rows (8 B to 32 KiB) has one time per algorithm, one '*' on
+# the smallest printed time, whose algorithm the best column names, one '<' on
+# the algorithm the auto pick column names, a ratio equal to auto's time over
+# the best's within their rounding, and #wrong 0; the footer's worst ratio is
+# the largest in the table. The CSV and JSON hold a record per algorithm and
+# size, then auto's.
+if "$run" -n 3 -t 120 "$perf" -a all -b 8 -e 64K -f 8 -n 2 -w 1 -r 1 \
+    --json "$out.json" --csv "$out.csv" >"$out" 2>&1; then
+    # A '<' after a space joins its time, so that every time is one field.
+    awk '$1 != "[0]" { next }
+        $2 == "#" && $3 == "size" {
+            for (i = 7; i <= NF && $i != "auto"; i++) name[++k] = $i
+            for (i = 1; i <= k; i++) known += name[i] ~ /^(ring|butterfly|rd)$/
+        }
+        /^\[0\] # auto within 10% of the best at [0-9]+ of 5 sizes; worst: ratio [0-9.]+ at [0-9]+ B$/ {
+            fr = $(NF - 3); fs = $(NF - 1)
+        }
+        $2 ~ /^[0-9]+$/ {
+            line = $0; gsub(/ </, "<", line); nf = split(line, f, " ")
+            if (nf != 10 + k || f[nf] != 0) next
+            min = -1; stars = picks = 0
+            for (i = 1; i <= k; i++) {
+                t = f[5 + i]; star = t ~ /\*/; pick = t ~ /</; gsub(/[*<]/, "", t)
+                if (t !~ /^[0-9]+\.[0-9][0-9]$/) next
+                if (min < 0 || t + 0 < min) min = t + 0
+                if (star) { stars++; best = name[i]; bt = t + 0 }
+                if (pick) { picks++; picked = name[i] }
+            }
+            if (stars != 1 || picks != 1 || bt != min || best != f[8 + k] || picked != f[6 + k])
+                next
+            a = f[7 + k]; r = f[9 + k]
+            if (a <= 0 || bt <= 0) next
+            d = r - a / bt # each time is rounded to 0.005, the ratio to 0.0005
+            if ((d < 0 ? -d : d) > 0.0006 + a / bt * (0.006 / a + 0.006 / bt)) next
+            rows++; ratio[f[2]] = r
+            if (rows == 1 || r + 0 > worst + 0) worst = r
+        }
+        END {
+            if (k < 3 || known != 3 || rows != 5 || fr != worst || ratio[fs] != worst) {
+                printf "-a all: %d algorithms (%d known), %d good rows, footer %s at %s, worst %s\n",
+                    k, known, rows, fr, fs, worst
+                exit 1
+            }
+        }' "$out" && ok || { ko "-a all: table"; cat "$out" >&2; }
+    grep -q "Out of bounds values : 0 OK" "$out" && ok || ko "-a all: no OK footer"
+    k=$(awk '$2 == "#" && $3 == "size" { for (i = 7; i <= NF && $i != "auto"; i++) k++; print k; exit }' "$out")
+    lines=$(wc -l <"$out.csv")
+    head -1 "$out.csv" | grep -q '^tool,.*,bytes,count,.*,algo,.*,time_us,.*,wrong,.*,best,auto_pick$' &&
+        [ "$lines" -eq $((5 * (k + 1) + 1)) ] && ok ||
+        { ko "-a all: CSV of $lines lines for $k algorithms"; cat "$out.csv" >&2; }
+    if [ $have_py -eq 1 ]; then
+        # Per size: the forced algorithms, then auto; one best (the fastest)
+        # and one pick among the forced ones, none on auto; #wrong 0.
+        python3 -c 'import csv, json, sys
+recs = list(csv.DictReader(open(sys.argv[1])))
+js = json.load(open(sys.argv[2]))
+k = int(sys.argv[3])
+assert len(recs) == len(js) == 5 * (k + 1), (len(recs), len(js))
+assert all(r["algo"] == j["algo"] and int(r["bytes"]) == j["bytes"] for r, j in zip(recs, js))
+for i in range(0, len(recs), k + 1):
+    forced, auto = recs[i:i + k], recs[i + k]
+    assert len({r["bytes"] for r in forced + [auto]}) == 1
+    assert auto["algo"] == "auto" and auto["best"] == auto["auto_pick"] == "0", auto
+    assert "auto" not in [r["algo"] for r in forced]
+    best = [r for r in forced if r["best"] == "1"]
+    assert len(best) == 1 and float(best[0]["time_us"]) == min(float(r["time_us"]) for r in forced)
+    assert sum(r["auto_pick"] == "1" for r in forced) == 1
+    assert all(r["wrong"] == "0" and r["placement"] == "out-of-place" for r in forced + [auto])' \
+            "$out.csv" "$out.json" "$k" && ok || { ko "-a all: bad CSV or JSON"; cat "$out.csv" >&2; }
+    fi
+else
+    ko "-a all exited non-zero"; cat "$out" >&2
+fi
 # The grade lines (perf/grade.c): the ceiling (positive) before the table and
 # the share of it after (numbers: a loaded host may print 0.000, and tests
 # assert no timing); for reductions memcpy and its share too; a fit
@@ -117,12 +192,16 @@ grep -q usage "$out" && grep -q "exited with status 2" "$out" && ok ||
 # The name decides, --coll overrides; bad options of the other tools.
 RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" --coll allgather -b 64 -e 64 -n 1 -w 0 |
     grep -q "^# rcomm-allgather-perf:" && ok || ko "--coll"
-for args in "-R 1" "-R -1" "-a ring" "--coll gather" "--json" "-c"; do
+for args in "-R 1" "-R -1" "-a ring" "-a all" "--coll gather" "--json" "-c"; do
     # shellcheck disable=SC2086
     RCOMM_SIZE=1 RCOMM_RANK=0 "$top/rcomm-broadcast-perf" -b 8 -e 8 $args >/dev/null 2>"$out"
     st=$?
     [ "$st" -eq 2 ] && grep -q usage "$out" && ok || ko "broadcast '$args': status $st"
 done
+RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" --coll broadcast -a all -b 8 -e 8 >/dev/null 2>"$out"
+st=$?
+[ "$st" -eq 2 ] && grep -q "usage" "$out" && grep -q -- "-a is for allreduce only" "$out" && ok ||
+    { ko "--coll broadcast -a all: status $st"; cat "$out" >&2; }
 # Bad options: usage on stderr, exit 2, for every rank.
 for args in "-b" "-d f128" "-o xor" "-a fastest" "-b 1M -e 8" "-n 0" "stray"; do
     # shellcheck disable=SC2086
@@ -134,5 +213,33 @@ done
 # rcomm-info lists every tunable; reduce_perf prints its table.
 "$top/rcomm-info" | grep -q RCOMM_SEGMENT_SIZE && ok || ko "rcomm-info"
 RCOMM_TIMEOUT=soon "$top/rcomm-info" >/dev/null 2>&1 && ko "rcomm-info accepted a bad value" || ok
+# rcomm-info's switch points: 15 rank counts per collective, the first
+# choice from 1 B, sizes increasing along each line.
+"$top/rcomm-info" >"$out" 2>&1
+awk '/^# (allreduce|broadcast): / { c = $2 } c && $1 ~ /^[0-9]+$/ {
+        n[c]++; prev = 0; bad += $3 != "from" || $4 != 1
+        for (i = 4; i <= NF; i++) if ($i == "from") { v = $(i + 1); bad += v + 0 <= prev; prev = v }
+     }
+     END { exit !(n["allreduce:"] == 15 && n["broadcast:"] == 15 && !bad) }' "$out" &&
+    ok || { ko "rcomm-info switch points"; cat "$out" >&2; }
+# rcomm-tune writes a tuning file that rcomm-info and a job load; a broken
+# file is refused, naming the line, by rcomm-info and by every rank.
+tuning=$tmp/t.tuning
+if "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -e 128K -n 2 -r 1 -o "$tuning" >"$out" 2>&1 &&
+    head -1 "$tuning" | grep -q "^rcomm-tuning 1$" &&
+    grep -q "^ranks-per-host 3$" "$tuning" && grep -q "^class inf " "$tuning" &&
+    [ "$(grep -c '^class ' "$tuning")" -eq 16 ]; then ok; else
+    ko "rcomm-tune: no tuning file of 16 classes"; cat "$out" "$tuning" >&2; fi
+RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" | grep -q "cost model: $tuning" && ok ||
+    ko "rcomm-info does not load RCOMM_TUNING_FILE"
+if RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \
+    -e 4K -f 8 -n 2 -w 1 >"$out" 2>&1; then ok; else ko "a job with rcomm-tune's file"; cat "$out" >&2; fi
+sed 's/^class 1024 .*/class 1024 1 1/' "$tuning" >"$tuning.bad"
+RCOMM_TUNING_FILE=$tuning.bad "$top/rcomm-info" >/dev/null 2>"$out" && ko "rcomm-info: bad file accepted" ||
+    { grep -q "line [0-9]*: 'class' takes 4 fields" "$out" && ok || { ko "rcomm-info: message"; cat "$out" >&2; }; }
+RCOMM_TUNING_FILE=$tuning.bad "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -b 8 -e 8 >"$out" 2>&1 &&
+    ko "a job accepted a bad tuning file" ||
+    { n=0; for r in 0 1 2; do grep -q "^\[$r\].*line [0-9]*: 'class' takes 4 fields" "$out" && n=$((n + 1)); done
+      [ "$n" -eq 3 ] && ok || { ko "not every rank named the line"; cat "$out" >&2; }; }
 "$top/perf/reduce_perf" -s 4096 -r 2 | grep -q "f32 .* sum" && ok || ko "reduce_perf"
 summary

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests: tunables, status strings, enum names, the cost model. */
+/* Unit tests: tunables, status strings, enum names. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,26 +93,6 @@ START_TEST(config_print_lists_every_variable)
 }
 END_TEST
 
-START_TEST(cost_model_prefers_latency_then_bandwidth)
-{
-    rcomm_config_t cfg;
-
-    clear_env();
-    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
-    /* Small messages: fewest steps. Large: ring or butterfly, never rd. */
-    ck_assert_int_eq(rcomm_select_allreduce(&cfg, 8, 8), RCOMM_ALGO_RD);
-    ck_assert_int_ne(rcomm_select_allreduce(&cfg, 8, 64 << 20), RCOMM_ALGO_RD);
-    ck_assert_int_ne(rcomm_select_allreduce(&cfg, 7, 64 << 20), RCOMM_ALGO_RD);
-    ck_assert(rcomm_cost_allreduce(&cfg, RCOMM_ALGO_RING, 1, 100) == 0);
-    /* A forced algorithm wins whatever the size. */
-    cfg.allreduce_algo = RCOMM_ALGO_RING;
-    ck_assert_int_eq(rcomm_select_allreduce(&cfg, 8, 8), RCOMM_ALGO_RING);
-    /* Broadcast: binomial when small, chain when large. */
-    ck_assert_int_eq(rcomm_select_broadcast(&cfg, 8, 8), RCOMM_BCAST_BINOMIAL);
-    ck_assert_int_eq(rcomm_select_broadcast(&cfg, 8, 256 << 20), RCOMM_BCAST_CHAIN);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -124,7 +104,6 @@ int main(void)
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);
-    tcase_add_test(tc, cost_model_prefers_latency_then_bandwidth);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -25,6 +25,7 @@ typedef struct {
     const char *sbuf;
     char *rbuf;
     rcomm_algo_t algo;
+    int peer; /* exchange: the partner, -1 to only take part in the numbering */
 } coll_call_t;
 
 /* ---- validation ---------------------------------------------------------- */
@@ -87,6 +88,7 @@ static const char *sched_name(rcomm_coll_kind_t kind, rcomm_algo_t algo)
     case RCOMM_COLL_ALLGATHER: return "allgather";
     case RCOMM_COLL_REDUCE_SCATTER: return "reduce_scatter";
     case RCOMM_COLL_BARRIER: return "barrier";
+    case RCOMM_COLL_EXCHANGE: return "exchange";
     }
     return "collective";
 }
@@ -98,6 +100,12 @@ static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
 
     if (c->desc.count == 0 && c->desc.kind != RCOMM_COLL_BARRIER)
         return RCOMM_OK; /* nothing to move: the call is local */
+    if (c->desc.kind == RCOMM_COLL_EXCHANGE) {
+        if (c->peer >= 0)
+            rcomm_exchange(s, c->peer, c->sbuf, c->desc.count, c->rbuf, NULL,
+                           c->desc.count, NULL, RCOMM_SOP_NONE);
+        return RCOMM_OK;
+    }
     if (p == 1) {
         if (c->desc.kind != RCOMM_COLL_BROADCAST && c->desc.kind != RCOMM_COLL_BARRIER)
             rcomm_sched_copy(s, c->rbuf, c->sbuf, bytes);
@@ -113,11 +121,13 @@ static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
         }
     case RCOMM_COLL_BROADCAST:
         return rcomm_broadcast_build(s, c->rbuf,
-                                     rcomm_select_broadcast(&s->comm->cfg, p, bytes));
+                                     rcomm_select_broadcast(&s->comm->model, s->comm->cfg.bcast_algo,
+                                                            s->comm->cfg.segment_size, p, bytes));
     case RCOMM_COLL_ALLGATHER: return rcomm_allgather_build(s, c->sbuf, c->rbuf);
     case RCOMM_COLL_REDUCE_SCATTER:
         return rcomm_reduce_scatter_build(s, c->sbuf, c->rbuf);
     case RCOMM_COLL_BARRIER: return rcomm_barrier_build(s);
+    case RCOMM_COLL_EXCHANGE: break; /* above */
     }
     return RCOMM_ERR_INTERNAL;
 }
@@ -254,7 +264,7 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
 {
     coll_call_t c = {fn, {RCOMM_COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf,
-                     algo};
+                     algo, -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -272,7 +282,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
         return st;
     if (algo == RCOMM_ALGO_AUTO)
-        c.algo = rcomm_select_allreduce(&comm->cfg, comm->size, bytes);
+        c.algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo, comm->size,
+                                        bytes);
     return run(comm, &c, req);
 }
 
@@ -310,7 +321,7 @@ rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
     if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
                          "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
-    *algo = rcomm_select_allreduce(&comm->cfg, comm->size,
+    *algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo, comm->size,
                                    count * rcomm_dtype_size(dtype));
     return RCOMM_OK;
 }
@@ -319,7 +330,7 @@ static rcomm_status_t broadcast(rcomm_comm_t *comm, void *buf, size_t count,
                                 rcomm_dtype_t dtype, int root, const char *fn,
                                 rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0};
+    coll_call_t c = {fn, {RCOMM_COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0, -1};
     rcomm_status_t st;
 
     if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
@@ -350,7 +361,8 @@ static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 size_t count, rcomm_dtype_t dtype, const char *fn,
                                 rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0};
+    coll_call_t c = {fn, {RCOMM_COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0,
+                     -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -391,7 +403,7 @@ static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      rcomm_request_t **req)
 {
     coll_call_t c = {fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf,
-                     recvbuf, 0};
+                     recvbuf, 0, -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -431,10 +443,29 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                           "rcomm_ireduce_scatter", req);
 }
 
+rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                                   void *recvbuf, size_t bytes)
+{
+    coll_call_t c = {"rcomm_coll_exchange", {RCOMM_COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
+                     sendbuf, recvbuf, 0, peer};
+    rcomm_status_t st;
+
+    if ((st = check_common(comm, &c, 0)) != RCOMM_OK)
+        return st;
+    if (peer >= comm->size || peer == comm->rank || peer < -1)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_coll_exchange: rank %d: peer %d is not another rank", comm->rank,
+                         peer);
+    if (peer >= 0 && ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK ||
+                      (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))
+        return st;
+    return run(comm, &c, NULL);
+}
+
 rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 {
     coll_call_t c = {"rcomm_barrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
-                     NULL, 0};
+                     NULL, 0, -1};
     rcomm_status_t st;
 
     if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
@@ -445,7 +476,7 @@ rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
 {
     coll_call_t c = {"rcomm_ibarrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
-                     NULL, 0};
+                     NULL, 0, -1};
     rcomm_status_t st;
 
     if (!req)

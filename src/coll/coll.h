@@ -5,6 +5,7 @@
 #ifndef RCOMM_COLL_H
 #define RCOMM_COLL_H
 
+#include "coll/model.h"
 #include "coll/pattern.h"
 #include "coll/sched.h"
 
@@ -58,12 +59,32 @@ rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf,
                                           char *rbuf);
 rcomm_status_t rcomm_barrier_build(rcomm_sched_t *s);
 
-/* select.c: the alpha-beta-gamma cost model. */
-rcomm_algo_t rcomm_select_allreduce(const rcomm_config_t *cfg, int p, size_t bytes);
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_config_t *cfg, int p,
-                                          size_t bytes);
-/* Predicted seconds, exposed for the benchmark and tests. */
-double rcomm_cost_allreduce(const rcomm_config_t *cfg, rcomm_algo_t algo, int p,
+/* coll.c: one step of the algorithms, for rcomm-tune to time: send bytes to
+ * peer and receive bytes from it, in segments, through the executor. Called
+ * by every rank (peer -1: take part in the numbering only). */
+rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                                   void *recvbuf, size_t bytes);
+
+/* select.c: the choice by the cost model (model.h). forced: the algorithm
+ * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
+rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
+                                    size_t bytes);
+rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced,
+                                          size_t seg, int p, size_t bytes);
+/* Predicted seconds, exposed for the tools and tests. */
+double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
                             size_t bytes);
+double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
+                            int p, size_t bytes);
+/* Where the choice changes for p ranks, up to maxbytes: sw[i].algo is chosen
+ * from sw[i].from bytes on (sw[0].from = 1). coll is RCOMM_COLL_ALLREDUCE
+ * (algo: rcomm_algo_t) or RCOMM_COLL_BROADCAST (rcomm_bcast_algo_t). Returns
+ * the number of entries (at most max). */
+typedef struct {
+    size_t from;
+    int algo;
+} rcomm_switch_t;
+int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
+                        size_t maxbytes, rcomm_switch_t *sw, int max);
 
 #endif

@@ -31,8 +31,8 @@ void rcomm_coll_env_to_desc(const rcomm_env_t *env, rcomm_coll_desc_t *d)
 void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len)
 {
     static const char *kinds[] = {"?", "allreduce", "broadcast", "allgather",
-                                  "reduce_scatter", "barrier"};
-    const char *kind = (unsigned)d->kind <= RCOMM_COLL_BARRIER ? kinds[d->kind] : "?";
+                                  "reduce_scatter", "barrier", "exchange"};
+    const char *kind = (unsigned)d->kind <= RCOMM_COLL_EXCHANGE ? kinds[d->kind] : "?";
 
     switch (d->kind) {
     case RCOMM_COLL_BARRIER:
@@ -207,7 +207,7 @@ void *rcomm_sched_scratch(rcomm_sched_t *s, size_t bytes)
         s->status = i == 4 ? RCOMM_ERR_INTERNAL : s->status;
         return NULL;
     }
-    s->scratch[i] = malloc(bytes ? bytes : 1);
+    s->scratch[i] = rcomm_scratch_get(s->comm, bytes);
     if (!s->scratch[i])
         s->status = RCOMM_ERR_NO_MEMORY;
     return s->scratch[i];
@@ -474,5 +474,5 @@ void rcomm_sched_free(rcomm_sched_t *s)
     free(s->peer_next);
     free(s->last_send);
     for (int i = 0; i < 4; i++)
-        free(s->scratch[i]);
+        rcomm_scratch_put(s->comm, s->scratch[i]);
 }

@@ -34,6 +34,7 @@ typedef enum {
     RCOMM_COLL_ALLGATHER,
     RCOMM_COLL_REDUCE_SCATTER,
     RCOMM_COLL_BARRIER,
+    RCOMM_COLL_EXCHANGE, /* rcomm-tune's measurement step (rcomm_coll_exchange) */
 } rcomm_coll_kind_t;
 
 /* What every rank must agree on; travels in each message's envelope. */

@@ -1,49 +1,69 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Algorithm choice by an alpha-beta-gamma cost model: alpha is the latency of
- * one message, beta the time per byte on the wire, gamma the time per byte of
- * reduction (RCOMM_ALPHA_US, RCOMM_BETA_NS, RCOMM_GAMMA_NS; the defaults are
- * rough loopback figures of the development machine, see docs/PERFORMANCE.md,
- * and should be set for a real network). Each algorithm file states its cost;
- * the formulas here must match them.
+ * Algorithm choice: the cheapest by the measured cost model (model.h). Each
+ * algorithm's cost is the sum of its steps, each step priced at the size of
+ * the message it really sends, so a step whose message crosses a class
+ * boundary (an eager limit, the cache) pays what was measured there. The
+ * formulas follow the algorithm files' own cost lines:
+ *   ring      2(p-1) msg(n/p) + (p-1) red(n/p)
+ *   butterfly sum over k = 1..lg p2 of 2 msg(n/2^k) + red(n/2^k)  (+ fold)
+ *   rd        lg p2 (msg(n) + red(n))                             (+ fold)
+ *   fold      2 msg(n) + red(n), when p is not a power of two
+ *   binomial broadcast  ceil(lg p) msg(n)
+ *   chain broadcast     (p - 2 + n/seg) msg(seg)
  */
 #include "coll/coll.h"
 
-double rcomm_cost_allreduce(const rcomm_config_t *cfg, rcomm_algo_t algo, int p,
+static size_t ceil_div(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static double fold_cost(const rcomm_model_t *m, const rcomm_fold_t *f, size_t n)
+{
+    return f->rem ? 2 * rcomm_model_msg(m, n) + rcomm_model_reduce(m, n) : 0;
+}
+
+double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
                             size_t bytes)
 {
-    const double a = cfg->alpha_us * 1e-6, b = cfg->beta_ns * 1e-9,
-                 g = cfg->gamma_ns * 1e-9, n = (double)bytes;
     rcomm_fold_t f;
-    double fold, lg;
+    double t = 0;
+    int lg;
 
     if (p <= 1)
         return 0;
     rcomm_fold(0, p, &f);
     lg = rcomm_log2(f.p2);
-    fold = f.rem ? 2 * a + 2 * n * b + n * g : 0;
     switch (algo) {
-    case RCOMM_ALGO_RING:
-        return 2 * (p - 1) * a + 2.0 * (p - 1) / p * n * b + (double)(p - 1) / p * n * g;
+    case RCOMM_ALGO_RING: {
+        size_t blk = ceil_div(bytes, (size_t)p);
+        return 2.0 * (p - 1) * rcomm_model_msg(m, blk) +
+               (p - 1) * rcomm_model_reduce(m, blk);
+    }
     case RCOMM_ALGO_BUTTERFLY:
-        return 2 * lg * a + 2.0 * (f.p2 - 1) / f.p2 * n * b +
-               (double)(f.p2 - 1) / f.p2 * n * g + fold;
+        for (int k = 1; k <= lg; k++) {
+            size_t half = ceil_div(bytes, (size_t)1 << k);
+            t += 2 * rcomm_model_msg(m, half) + rcomm_model_reduce(m, half);
+        }
+        return t + fold_cost(m, &f, bytes);
     case RCOMM_ALGO_RD:
-        return lg * (a + n * b + n * g) + fold;
-    default:
-        return 1e30;
+        return lg * (rcomm_model_msg(m, bytes) + rcomm_model_reduce(m, bytes)) +
+               fold_cost(m, &f, bytes);
+    default: return 1e30;
     }
 }
 
-rcomm_algo_t rcomm_select_allreduce(const rcomm_config_t *cfg, int p, size_t bytes)
+rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
+                                    size_t bytes)
 {
     rcomm_algo_t best = RCOMM_ALGO_RING;
-    double best_cost = rcomm_cost_allreduce(cfg, best, p, bytes);
+    double best_cost = rcomm_cost_allreduce(m, best, p, bytes);
 
-    if ((rcomm_algo_t)cfg->allreduce_algo != RCOMM_ALGO_AUTO)
-        return (rcomm_algo_t)cfg->allreduce_algo;
-    for (int a = RCOMM_ALGO_BUTTERFLY; a < RCOMM_ALGO_COUNT; a++) {
-        double c = rcomm_cost_allreduce(cfg, (rcomm_algo_t)a, p, bytes);
+    if ((rcomm_algo_t)forced != RCOMM_ALGO_AUTO)
+        return (rcomm_algo_t)forced;
+    for (int a = RCOMM_ALGO_RING + 1; a < RCOMM_ALGO_COUNT; a++) {
+        double c = rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes);
         if (c < best_cost) {
             best = (rcomm_algo_t)a;
             best_cost = c;
@@ -52,13 +72,67 @@ rcomm_algo_t rcomm_select_allreduce(const rcomm_config_t *cfg, int p, size_t byt
     return best;
 }
 
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_config_t *cfg, int p,
-                                          size_t bytes)
+double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
+                            int p, size_t bytes)
 {
-    const double a = cfg->alpha_us * 1e-6, b = cfg->beta_ns * 1e-9, n = (double)bytes;
-    const double seg = (double)cfg->segment_size;
-    double binomial = rcomm_log2(p) * (a + n * b);
-    double chain = (p - 2 + (n + seg - 1) / seg) * (a + (n < seg ? n : seg) * b);
+    int lg = 0;
 
-    return chain < binomial ? RCOMM_BCAST_CHAIN : RCOMM_BCAST_BINOMIAL;
+    if (p <= 1)
+        return 0;
+    if (algo == RCOMM_BCAST_CHAIN) {
+        size_t piece = bytes < seg ? bytes : seg;
+        return ((double)(p - 2) + (double)ceil_div(bytes ? bytes : 1, seg)) *
+               rcomm_model_msg(m, piece);
+    }
+    while ((1 << lg) < p)
+        lg++;
+    return lg * rcomm_model_msg(m, bytes);
+}
+
+rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
+                                          int p, size_t bytes)
+{
+    if (forced >= 0)
+        return (rcomm_bcast_algo_t)forced;
+    return rcomm_cost_broadcast(m, seg, RCOMM_BCAST_CHAIN, p, bytes) <
+                   rcomm_cost_broadcast(m, seg, RCOMM_BCAST_BINOMIAL, p, bytes)
+               ? RCOMM_BCAST_CHAIN
+               : RCOMM_BCAST_BINOMIAL;
+}
+
+/* ---- switch points ------------------------------------------------------- */
+
+static int choice(const rcomm_model_t *m, size_t seg, int coll, int p, size_t bytes)
+{
+    return coll == RCOMM_COLL_BROADCAST
+               ? (int)rcomm_select_broadcast(m, -1, seg, p, bytes)
+               : (int)rcomm_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
+}
+
+int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
+                        size_t maxbytes, rcomm_switch_t *sw, int max)
+{
+    int n = 0, prev = -1;
+    size_t lo = 0;
+
+    for (size_t b = 1; b <= maxbytes && n < max; lo = b, b *= 2) {
+        int c = choice(m, seg, coll, p, b);
+        if (c == prev)
+            continue;
+        if (prev >= 0) { /* bisect (lo, b]: the first size that chooses c */
+            size_t l = lo, h = b;
+            while (h - l > 1) {
+                size_t mid = l + (h - l) / 2;
+                *(choice(m, seg, coll, p, mid) == prev ? &l : &h) = mid;
+            }
+            lo = h;
+        }
+        sw[n].from = prev < 0 ? 1 : lo;
+        sw[n].algo = c;
+        n++;
+        prev = c;
+        if (b > maxbytes / 2)
+            break;
+    }
+    return n;
 }

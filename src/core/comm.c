@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +87,98 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *
                  "collective #%llu: rank %d called %s, which rank %d had completed "
                  "called differently", (unsigned long long)seq, peer, desc, comm->rank);
     }
+}
+
+/* Ranks on this host and the cores they may run on: every rank publishes its
+ * host name and CPU affinity. More ranks than cores in the union of their
+ * cpusets means oversubscribed: a rank that spins takes the core the rank it
+ * waits for needs (comm->oversubscribed). Works under any launcher. */
+static rcomm_status_t find_local(rcomm_comm_t *comm)
+{
+    typedef struct {
+        char host[64];
+        cpu_set_t cpus;
+    } where_t;
+    where_t mine, *all = NULL;
+    cpu_set_t cores;
+    rcomm_status_t st = RCOMM_OK;
+
+    memset(&mine, 0, sizeof(mine));
+    if (gethostname(mine.host, sizeof(mine.host) - 1) != 0)
+        snprintf(mine.host, sizeof(mine.host), "?");
+    if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) {
+        CPU_ZERO(&mine.cpus);
+        for (long i = 0, n = sysconf(_SC_NPROCESSORS_ONLN); i < n && i < CPU_SETSIZE; i++)
+            CPU_SET((int)i, &mine.cpus);
+    }
+    comm->local_size = 1;
+    cores = mine.cpus;
+    if (comm->bs) {
+        if (!(all = malloc((size_t)comm->size * sizeof(*all))))
+            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to find the local ranks");
+        st = rcomm_bootstrap_allgather(comm->bs, "host", &mine, all, sizeof(mine));
+        comm->local_size = 0;
+        for (int r = 0; st == RCOMM_OK && r < comm->size; r++) {
+            if (strncmp(all[r].host, mine.host, sizeof(mine.host)) != 0)
+                continue;
+            comm->local_size++;
+            CPU_OR(&cores, &cores, &all[r].cpus);
+        }
+        free(all);
+    }
+    comm->oversubscribed = comm->local_size > CPU_COUNT(&cores);
+    return st;
+}
+
+/* The cost model: RCOMM_TUNING_FILE or the transport's built-in profile, as
+ * rank 0 sees it. Rank 0 shares it through the store (as a tuning file's
+ * text, or its error), so that every rank picks the same algorithms even if
+ * the file differs between hosts or is missing on some. */
+static rcomm_status_t load_model(rcomm_comm_t *comm)
+{
+    const char *path = comm->cfg.tuning_file, *tp = comm->cfg.transport;
+    char *text = NULL;
+    size_t len = 0;
+    rcomm_status_t st = RCOMM_OK;
+    FILE *f;
+
+    if (comm->rank == 0 || !comm->bs) {
+        if (path[0])
+            st = rcomm_model_load(path, tp, comm->local_size, &comm->model);
+        else
+            rcomm_model_builtin(tp, comm->local_size, &comm->model);
+        if (!comm->bs)
+            return st;
+        if (!(f = open_memstream(&text, &len)))
+            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
+        if (st == RCOMM_OK) {
+            fprintf(f, "rcomm-tuning 1\n");
+            rcomm_model_write(&comm->model, f);
+        } else {
+            fprintf(f, "!%s", rcomm_last_error());
+        }
+        fclose(f);
+        rcomm_status_t pst = rcomm_bootstrap_put(comm->bs, "tuning", text, len + 1);
+        free(text);
+        return st != RCOMM_OK ? st : pst;
+    }
+    if (!(text = malloc(RCOMM_BOOTSTRAP_MAX_VALUE)))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
+    len = RCOMM_BOOTSTRAP_MAX_VALUE;
+    if ((st = rcomm_bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
+        text[len ? len - 1 : 0] = '\0';
+        if (text[0] == '!')
+            st = rcomm_err(RCOMM_ERR_CONFIG, "rank 0 could not load the cost model: %.200s",
+                           text + 1);
+        else
+            st = rcomm_model_parse(text, strlen(text), "shared by rank 0", tp, 0,
+                                   &comm->model);
+    }
+    if (st == RCOMM_OK)
+        snprintf(comm->model.source, sizeof(comm->model.source), "%.100s (from rank 0)",
+                 path[0] ? path : "built-in profile");
+    free(text);
+    return st;
 }
 
 /* Publish our transport address, fetch everyone's, connect. Each blob is
@@ -178,18 +271,17 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
     old_log_rank = rcomm_log_set_rank(rank);
     if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
-    {
-        /* rcomm-run tells us how many ranks share this machine. */
-        const char *ls = getenv("RCOMM_LOCAL_SIZE");
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        comm->oversubscribed = ls && cores > 0 && atol(ls) > cores;
-    }
+    if (size == 1 && ((st = find_local(comm)) != RCOMM_OK ||
+                      (st = load_model(comm)) != RCOMM_OK))
+        goto fail;
     if (size > 1) {
         if ((st = rcomm_health_init(comm)) != RCOMM_OK)
             goto fail;
         st = rcomm_bootstrap_create(rank, size, addr, rcomm_config_timeout_ms(&comm->cfg),
                                     &comm->bs);
-        if (st != RCOMM_OK || (st = connect_transport(comm)) != RCOMM_OK)
+        if (st != RCOMM_OK || (st = find_local(comm)) != RCOMM_OK ||
+            (st = load_model(comm)) != RCOMM_OK ||
+            (st = connect_transport(comm)) != RCOMM_OK)
             goto fail;
         /* Nobody leaves before everyone is done with the store. */
         if ((st = rcomm_bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK)
@@ -219,6 +311,7 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
     rcomm_mem_free_all(comm);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
+    rcomm_scratch_free_all(comm);
     rcomm_bootstrap_destroy(comm->bs);
     rcomm_health_free(comm);
     free(comm);

@@ -6,12 +6,20 @@
 #include <stdint.h>
 
 #include "bootstrap/bootstrap.h"
+#include "coll/model.h"
 #include "core/config.h"
 #include "rcomm.h"
 #include "transports/transport.h"
 
 typedef struct rcomm_sched rcomm_sched_t;
 struct rcomm_health;
+
+/* Scratch blocks kept between collectives (scratch.c). */
+typedef struct {
+    struct rcomm_scratch_blk *blk;
+    size_t n, cap;
+    size_t cached; /* bytes in free blocks */
+} rcomm_scratch_t;
 
 struct rcomm_comm {
     int rank;
@@ -25,11 +33,20 @@ struct rcomm_comm {
     char failmsg[256];
     rcomm_stats_t stats;   /* kept when the transport is closed */
     int oversubscribed;    /* more local ranks than cores: yield while polling */
+    int local_size;        /* ranks on this host (find_local in comm.c) */
     struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
     rcomm_status_t deferred;     /* an error found inside progress, for the next call */
     char deferred_msg[256];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
+    rcomm_scratch_t scratch;
+    rcomm_model_t model; /* the cost model, the same on every rank */
 };
+
+/* scratch.c: a block of at least bytes for one schedule (64-byte aligned),
+ * NULL if out of memory; put returns it for reuse (p may be NULL). */
+void *rcomm_scratch_get(rcomm_comm_t *comm, size_t bytes);
+void rcomm_scratch_put(rcomm_comm_t *comm, void *p);
+void rcomm_scratch_free_all(rcomm_comm_t *comm);
 
 /* mem.c: the transport is about to go away (its regions die with it), or
  * the communicator is. */

@@ -18,7 +18,10 @@ typedef enum {
     CFG_BOOL,    /* 0/1, no/yes, false/true, off/on */
     CFG_AUTOINT, /* "auto" (-1) or an integer >= 0 */
     CFG_POLL,    /* busy (0) or event (1) */
+    CFG_BCAST,   /* auto (-1), binomial (0) or chain (1) */
 } cfg_type_t;
+
+static const char *const bcast_names[] = {"auto", "binomial", "chain"};
 
 typedef struct {
     const char *env;
@@ -50,18 +53,20 @@ static const cfg_row_t cfg_rows[] = {
         "pipeline segment in bytes: reduction of one overlaps transfer of the next"),
     ROW("RCOMM_PIPELINE_DEPTH", CFG_SIZE, pipeline_depth, "4",
         "segments in flight per peer (scratch = depth x segment)"),
+    ROW("RCOMM_SCRATCH_CACHE", CFG_SIZE, scratch_cache, "64M",
+        "scratch bytes kept between collectives (reused: no page faults, stays "
+        "registered)"),
     ROW("RCOMM_TCP_BUFSIZE", CFG_SIZE, tcp_bufsize, "4M",
         "SO_SNDBUF/SO_RCVBUF of every data socket (fixed, never autotuned)"),
     ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "64K",
         "largest unexpected message buffered; larger ones wait for their receive"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
         "microseconds to busy-poll before sleeping in epoll_wait"),
-    ROW("RCOMM_ALPHA_US", CFG_DOUBLE, alpha_us, "25",
-        "cost model: per-message latency in microseconds"),
-    ROW("RCOMM_BETA_NS", CFG_DOUBLE, beta_ns, "0.4",
-        "cost model: transfer time per byte in nanoseconds"),
-    ROW("RCOMM_GAMMA_NS", CFG_DOUBLE, gamma_ns, "0.15",
-        "cost model: reduction time per byte in nanoseconds"),
+    ROW("RCOMM_TUNING_FILE", CFG_STRING, tuning_file, "",
+        "cost model measured by rcomm-tune (read by rank 0, shared; default: the "
+        "built-in profile of the transport)"),
+    ROW("RCOMM_BROADCAST_ALGO", CFG_BCAST, bcast_algo, "auto",
+        "broadcast algorithm: auto, binomial, chain"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
@@ -105,8 +110,7 @@ static int parse_loglevel(const char *s)
     return -1;
 }
 
-/* Accepts "123", "64K", "4M", "1G" (powers of 1024). */
-static int parse_size(const char *s, size_t *out)
+int rcomm_parse_size(const char *s, size_t *out)
 {
     char *end;
     unsigned long long v;
@@ -169,7 +173,7 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
         *(double *)field = d;
         return RCOMM_OK;
     case CFG_SIZE:
-        if (parse_size(val, (size_t *)field) != 0)
+        if (rcomm_parse_size(val, (size_t *)field) != 0)
             goto bad;
         return RCOMM_OK;
     case CFG_STRING:
@@ -208,6 +212,13 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
             goto bad;
         *(int *)field = strcasecmp(val, "event") == 0;
         return RCOMM_OK;
+    case CFG_BCAST:
+        for (int i = 0; i < 3; i++)
+            if (strcasecmp(val, bcast_names[i]) == 0) {
+                *(int *)field = i - 1;
+                return RCOMM_OK;
+            }
+        goto bad;
     }
 bad:
     return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env, val,
@@ -280,6 +291,7 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *
     case CFG_POLL:
         snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy");
         break;
+    case CFG_BCAST: snprintf(buf, len, "%s", bcast_names[*(const int *)field + 1]); break;
     }
 }
 

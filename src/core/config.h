@@ -15,12 +15,12 @@ typedef struct {
     int allreduce_algo;        /* RCOMM_ALLREDUCE_ALGO (rcomm_algo_t) */
     size_t segment_size;       /* RCOMM_SEGMENT_SIZE */
     size_t pipeline_depth;     /* RCOMM_PIPELINE_DEPTH */
+    size_t scratch_cache;      /* RCOMM_SCRATCH_CACHE */
     size_t tcp_bufsize;        /* RCOMM_TCP_BUFSIZE */
     size_t tcp_eager;          /* RCOMM_TCP_EAGER */
     double spin_us;            /* RCOMM_SPIN_US */
-    double alpha_us;           /* RCOMM_ALPHA_US */
-    double beta_ns;            /* RCOMM_BETA_NS */
-    double gamma_ns;           /* RCOMM_GAMMA_NS */
+    char tuning_file[256];     /* RCOMM_TUNING_FILE */
+    int bcast_algo;            /* RCOMM_BROADCAST_ALGO (-1 auto, rcomm_bcast_algo_t) */
     int log_level;             /* RCOMM_LOG_LEVEL */
     char ib_hca[64];           /* RCOMM_IB_HCA */
     int ib_gid_index;          /* RCOMM_IB_GID_INDEX (-1 = auto) */
@@ -44,5 +44,8 @@ rcomm_status_t rcomm_config_load(rcomm_config_t *cfg);
 int rcomm_config_log_level(void);
 
 int rcomm_config_timeout_ms(const rcomm_config_t *cfg);
+
+/* "123", "64K", "4M", "1G" (powers of 1024) into *out; -1 if malformed. */
+int rcomm_parse_size(const char *s, size_t *out);
 
 #endif

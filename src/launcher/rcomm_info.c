@@ -1,25 +1,106 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* rcomm-info: version, transports in this build, and every tunable with its
- * current value. */
+/* rcomm-info: version, transports in this build, every tunable with its
+ * current value, and the algorithms the cost model picks: for 2 .. 1024
+ * ranks, the message sizes from which each algorithm is chosen. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "coll/coll.h"
+#include "core/config.h"
 #include "rcomm.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: rcomm-info [--ranks-per-host N]\n"
+               "  prints rcomm's version, transports, tunables (RCOMM_* environment\n"
+               "  variables) and the cost model's choices for 2 .. 1024 ranks, from\n"
+               "  RCOMM_TUNING_FILE or the transport's built-in profile. The section\n"
+               "  measured with the closest number of ranks per host is used (default:\n"
+               "  RCOMM_LOCAL_SIZE, else 1).\n");
+}
+
+/* "96 KiB" */
+static void human(size_t b, char *buf, size_t len)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB"};
+    int u = 0;
+
+    while (u < 3 && b >= 1024 && b % 1024 == 0) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, len, "%zu %s", b, unit[u]);
+}
+
+static const char *choice_name(int coll, int algo)
+{
+    if (coll == RCOMM_COLL_BROADCAST)
+        return algo == RCOMM_BCAST_CHAIN ? "chain" : "binomial";
+    return rcomm_algo_name((rcomm_algo_t)algo);
+}
+
+static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const char *name)
+{
+    static const int ranks[] = {2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64, 128, 256, 512, 1024};
+    rcomm_switch_t sw[16];
+
+    printf("# %s: the algorithm picked from each size on (up to 1 GiB)\n", name);
+    printf("# %6s  %s\n", "ranks", "choice");
+    for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
+        int n = rcomm_switch_points(m, seg, coll, ranks[i], (size_t)1 << 30, sw, 16);
+        printf("  %6d ", ranks[i]);
+        for (int k = 0; k < n; k++) {
+            char from[32];
+            human(sw[k].from, from, sizeof(from));
+            printf(" %s%s from %s", k ? ", " : "", choice_name(coll, sw[k].algo), from);
+        }
+        printf("\n");
+    }
+}
 
 int main(int argc, char **argv)
 {
-    rcomm_status_t st;
+    rcomm_config_t cfg;
+    rcomm_model_t model;
+    const char *ls = getenv("RCOMM_LOCAL_SIZE");
+    int local = ls ? atoi(ls) : 1;
 
-    if (argc > 1) {
-        fprintf(stderr, "usage: rcomm-info\n  prints rcomm's version, transports and "
-                        "tunables (RCOMM_* environment variables)\n");
-        return strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--ranks-per-host") == 0 && i + 1 < argc &&
+            (local = atoi(argv[i + 1])) >= 1) {
+            i++;
+            continue;
+        }
+        fprintf(stderr, "rcomm-info: bad argument '%s'\n", argv[i]);
+        usage(stderr);
+        return 2;
     }
     printf("rcomm %d.%d\n", RCOMM_VERSION_MAJOR, RCOMM_VERSION_MINOR);
-    st = rcomm_config_print(NULL, stdout);
-    if (st != RCOMM_OK) {
+    if (rcomm_config_print(NULL, stdout) != RCOMM_OK ||
+        rcomm_config_load(&cfg) != RCOMM_OK) {
         fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
         return 1;
     }
+    if (cfg.tuning_file[0]) {
+        if (rcomm_model_load(cfg.tuning_file, cfg.transport, local, &model) != RCOMM_OK) {
+            fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
+            return 1;
+        }
+    } else {
+        rcomm_model_builtin(cfg.transport, local, &model);
+    }
+    printf("#\n# cost model: %s, transport %s, measured with %d ranks per host "
+           "(0: any), segment %zu B\n",
+           model.source, model.transport, model.ranks_per_host, cfg.segment_size);
+    if (cfg.allreduce_algo != RCOMM_ALGO_AUTO)
+        printf("# (RCOMM_ALLREDUCE_ALGO=%s overrides the allreduce choice)\n",
+               rcomm_algo_name((rcomm_algo_t)cfg.allreduce_algo));
+    print_switches(&model, cfg.segment_size, RCOMM_COLL_ALLREDUCE, "allreduce");
+    print_switches(&model, cfg.segment_size, RCOMM_COLL_BROADCAST, "broadcast");
     return 0;
 }

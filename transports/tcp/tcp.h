@@ -234,7 +234,18 @@ struct tcp_tp {
 
     tcp_mr_slot_t *mrs;
     uint32_t nmrs;
+
+    tcp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
+    unsigned ux_pooled;
 };
+
+/* Buffers for unexpected messages (tcp_rx.c). Those above TCP_COPY_MAX come
+ * from a pool of eager-sized buffers: malloc and free of 64 KiB blocks make
+ * glibc return and refault pages on every message, which cost 10x in
+ * pipelines of eager-sized segments. NULL when out of memory. */
+tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len);
+void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux);
+void tcp_ux_pool_free(tcp_tp_t *tp);
 
 static inline tcp_tp_t *tcp_tp(rcomm_tp_t *tp)
 {

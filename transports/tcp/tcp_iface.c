@@ -94,9 +94,9 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
         tcp_drop_txq(p);
         while ((ux = p->unexp.head)) {
             RCOMM_FIFO_POP(&p->unexp);
-            free(ux);
+            tcp_ux_free(tp, ux);
         }
-        free(p->rx.ux);
+        tcp_ux_free(tp, p->rx.ux);
         free(p->stage);
     }
     if (tp->listen_fd >= 0)
@@ -105,6 +105,7 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
     for (uint32_t i = 0; i < tp->nmrs; i++)
         free(tp->mrs[i].mr);
     free(tp->mrs);
+    tcp_ux_pool_free(tp);
     free(tp->txlist);
     free(tp->peers);
     free(tp);

@@ -324,7 +324,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
             *(f->hdr.type == TCP_SEND ? &nsend : &nrma) += 1;
         }
     }
-    free(p->rx.ux);
+    tcp_ux_free(tp, p->rx.ux);
     p->rx = (tcp_rx_t){.state = TCP_RX_HDR};
     p->nbig = 0;
     if (p->kick) {

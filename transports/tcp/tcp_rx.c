@@ -82,6 +82,45 @@ static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
 }
 
 /* A buffered unexpected message meets its receive. */
+/* At most this many free buffers stay pooled (4 MiB at the default eager). */
+#define TCP_UX_POOL 64
+
+tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
+{
+    tcp_unexp_t *ux;
+
+    if (len <= TCP_COPY_MAX || len > tp->eager)
+        return malloc(sizeof(*ux) + len);
+    if ((ux = tp->ux_pool.head)) {
+        RCOMM_FIFO_POP(&tp->ux_pool);
+        tp->ux_pooled--;
+        return ux;
+    }
+    return malloc(sizeof(*ux) + tp->eager);
+}
+
+void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
+{
+    if (ux && ux->len > TCP_COPY_MAX && ux->len <= tp->eager &&
+        tp->ux_pooled < TCP_UX_POOL) {
+        RCOMM_FIFO_PUSH(&tp->ux_pool, ux);
+        tp->ux_pooled++;
+        return;
+    }
+    free(ux);
+}
+
+void tcp_ux_pool_free(tcp_tp_t *tp)
+{
+    tcp_unexp_t *ux;
+
+    while ((ux = tp->ux_pool.head)) {
+        RCOMM_FIFO_POP(&tp->ux_pool);
+        free(ux);
+    }
+    tp->ux_pooled = 0;
+}
+
 static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
 {
     rcomm_tp_req_t *req = tcp_req(op);
@@ -96,7 +135,7 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
         req->env = ux->env;
         tcp_complete(tp, op, RCOMM_OK);
     }
-    free(ux);
+    tcp_ux_free(tp, ux);
 }
 
 /* The SEND in rx.hdr goes to op. */
@@ -129,7 +168,7 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
         tcp_update_events(tp, p);
         return;
     }
-    if (!(ux = malloc(sizeof(*ux) + h->len))) {
+    if (!(ux = tcp_ux_alloc(tp, h->len))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                       "no memory to buffer a %llu-byte message from rank %d",
                       (unsigned long long)h->len, p->rank);

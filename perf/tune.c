@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * rcomm-tune: measure the cost model's constants on this machine and write a
+ * tuning file for RCOMM_TUNING_FILE (format in src/coll/model.h).
+ *
+ *   rcomm-run -n 4 rcomm-tune -o tcp.tuning
+ *   RCOMM_TUNING_FILE=tcp.tuning rcomm-run -n 4 rcomm-allreduce-perf -a all
+ *
+ * Run it with the transport and as many ranks per host as the jobs it is for:
+ * every rank works at once, as in a collective, so the figures include the
+ * contention for cores, memory and links that the algorithms meet.
+ *
+ * What is measured, each size the median of -r repetitions:
+ *  - msg(m): one step of the algorithms. Ranks pair up (0-1, 2-3, ...; an odd
+ *    last rank waits) and exchange m bytes both ways through the collective
+ *    executor, in segments, as ring, butterfly and recursive doubling do. At
+ *    every power of two from -b to -e, and just above the transport's eager
+ *    limit: the protocol step.
+ *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
+ *
+ * Noise is smoothed by the lower envelope: a size never costs more than a
+ * larger one did. The classes: one per measured size m_k, holding (m_{k-1}, m_k]. alpha
+ * is the smallest size's time (latency, the same for every class up to the eager limit;
+ * above it, plus the measured step); beta_k = (msg(m_k) - alpha_k) / m_k, so the model
+ * equals the measurement at every m_k; gamma_k = red(m_k) / m_k. The slowest rank's time
+ * counts (max over ranks).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/coll.h"
+#include "core/comm.h"
+#include "perf/grade.h"
+#include "perf/perf_cli.h"
+#include "rcomm.h"
+#include "reduce/reduce.h"
+
+#define MAX_POINTS (RCOMM_MODEL_MAX_CLASSES - 1)
+
+typedef struct {
+    size_t minb, maxb;
+    int iters, reps;
+    const char *out;
+} opts_t;
+
+static rcomm_comm_t *comm;
+static int rank, size;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options]   (every rank of a job, e.g. rcomm-run -n 4 %s)\n"
+            "Measures the cost model's constants (message latency and time per byte,\n"
+            "reduction time per byte, the step at the eager limit) with this job's\n"
+            "transport and ranks, and writes a tuning file for RCOMM_TUNING_FILE.\n"
+            "  -b SIZE   smallest message (default 8)\n"
+            "  -e SIZE   largest message (default 64M; K, M, G suffixes)\n"
+            "  -n N      exchanges timed per size and repetition (default: 20 up to\n"
+            "            64 KiB, fewer above, at least 2)\n"
+            "  -r N      repetitions, the median counts (default 5)\n"
+            "  -o FILE   write the tuning file there (default: standard output)\n"
+            "  -h        this help\n",
+            perf_prog, perf_prog);
+}
+
+static void parse(int argc, char **argv, opts_t *o)
+{
+    int c;
+
+    *o = (opts_t){8, 64 << 20, 0, 5, NULL};
+    while ((c = getopt(argc, argv, "b:e:n:r:o:h")) != -1) {
+        switch (c) {
+        case 'b': o->minb = perf_parse_size(optarg); break;
+        case 'e': o->maxb = perf_parse_size(optarg); break;
+        case 'n': o->iters = perf_parse_int(optarg, 1); break;
+        case 'r': o->reps = perf_parse_int(optarg, 1); break;
+        case 'o': o->out = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: perf_bad_usage("unknown option", NULL);
+        }
+    }
+    if (optind < argc)
+        perf_bad_usage("unexpected argument", argv[optind]);
+    if (o->minb < 1 || o->maxb < o->minb || o->maxb > ((size_t)1 << 32))
+        perf_bad_usage("need 1 <= -b <= -e <= 4G", NULL);
+    if (o->reps > 64)
+        perf_bad_usage("-r is at most 64", NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The slowest rank's time, agreed by every rank. */
+static double slowest(double t)
+{
+    if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t, 1, RCOMM_F64, RCOMM_MAX) != RCOMM_OK)
+        perf_die("allreduce of the times");
+    return t;
+}
+
+static int iters_for(const opts_t *o, size_t m)
+{
+    if (o->iters)
+        return o->iters;
+    return m <= (64 << 10) ? 20 : m <= (4 << 20) ? 8 : 3;
+}
+
+/* Seconds per exchange of m bytes with the partner (median of reps). */
+static double time_msg(const opts_t *o, size_t m, char *sbuf, char *rbuf)
+{
+    const int peer = (rank ^ 1) < size ? rank ^ 1 : -1;
+    const int it = iters_for(o, m);
+    double t[64];
+
+    for (int r = 0; r < o->reps; r++) {
+        if (rcomm_barrier(comm) != RCOMM_OK ||
+            rcomm_coll_exchange(comm, peer, sbuf, rbuf, m) != RCOMM_OK) /* warm-up */
+            perf_die("exchange");
+        double t0 = grade_now_s();
+        for (int i = 0; i < it; i++)
+            if (rcomm_coll_exchange(comm, peer, sbuf, rbuf, m) != RCOMM_OK)
+                perf_die("exchange");
+        t[r] = slowest((grade_now_s() - t0) / it);
+    }
+    qsort(t, (size_t)o->reps, sizeof(double), cmp_double);
+    return t[o->reps / 2];
+}
+
+/* Seconds to reduce m bytes of f32 out of place, every rank at once. */
+static double time_reduce(const opts_t *o, size_t m, char *a, char *b, char *dst)
+{
+    const size_t n = m / 4 ? m / 4 : 1;
+    const int it = iters_for(o, m) * 4;
+    double t[64];
+
+    for (int r = 0; r < o->reps; r++) {
+        if (rcomm_barrier(comm) != RCOMM_OK)
+            perf_die("barrier");
+        double t0 = grade_now_s();
+        for (int i = 0; i < it; i++)
+            rcomm_reduce(dst, a, b, n, RCOMM_F32, RCOMM_SUM);
+        t[r] = slowest((grade_now_s() - t0) / it);
+    }
+    qsort(t, (size_t)o->reps, sizeof(double), cmp_double);
+    return t[o->reps / 2] * (double)m / (double)(n * 4);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    const char *tp;
+    size_t pts[MAX_POINTS], eager;
+    double msg[MAX_POINTS], red[MAX_POINTS], step = 0;
+    int np = 0, eager_at = -1;
+    char *sbuf, *rbuf, *dst;
+    rcomm_model_t m;
+    FILE *out = stdout;
+
+    perf_prog = "rcomm-tune";
+    perf_usage = usage;
+    parse(argc, argv, &o);
+    comm = perf_comm_create(&rank, &size, &tp);
+    if (size < 2) {
+        fprintf(stderr,
+                "rcomm-tune: needs at least 2 ranks (rcomm-run -n 4 rcomm-tune)\n");
+        return 2;
+    }
+    eager = strcmp(tp, "verbs") == 0 ? comm->cfg.ib_eager : comm->cfg.tcp_eager;
+    /* Powers of two, and the eager limit and just above it, in order. */
+    for (size_t b = o.minb; b <= o.maxb && np < MAX_POINTS - 2; b *= 2) {
+        const int at_eager = eager_at < 0 && eager >= o.minb && eager + 8 <= o.maxb;
+        if (at_eager && eager < b) {
+            pts[np++] = eager;
+            eager_at = np;
+            pts[np++] = eager + 8;
+        }
+        pts[np++] = b;
+        if (at_eager && eager == b) {
+            eager_at = np;
+            pts[np++] = eager + 8;
+        }
+        if (b > o.maxb / 2)
+            break;
+    }
+    sbuf = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
+    rbuf = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
+    dst = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
+    if (!sbuf || !rbuf || !dst)
+        perf_die("allocating buffers");
+    memset(sbuf, 1, o.maxb + 8);
+    memset(rbuf, 2, o.maxb + 8);
+    memset(dst, 0, o.maxb + 8);
+    for (int i = 0; i < np; i++) {
+        msg[i] = time_msg(&o, pts[i], sbuf, rbuf);
+        red[i] = time_reduce(&o, pts[i], sbuf, rbuf, dst);
+        if (rank == 0)
+            fprintf(stderr, "rcomm-tune: %10zu B  msg %10.2f us  reduce %10.2f us\n",
+                    pts[i], msg[i] * 1e6, red[i] * 1e6);
+    }
+    /* A larger message never costs less: where noise says otherwise, the
+     * smaller size takes the larger one's time (the envelope from below). */
+    for (int i = np - 2; i >= 0; i--) {
+        if (msg[i] > msg[i + 1])
+            msg[i] = msg[i + 1];
+        if (red[i] > red[i + 1])
+            red[i] = red[i + 1];
+    }
+    if (eager_at > 0)
+        step = msg[eager_at] - msg[eager_at - 1];
+
+    memset(&m, 0, sizeof(m));
+    snprintf(m.transport, sizeof(m.transport), "%s", tp);
+    m.ranks_per_host = comm->local_size;
+    for (int i = 0; i < np; i++) {
+        rcomm_model_class_t *c = &m.cls[m.nclasses++];
+        /* The line through this point and the previous one (the last class
+         * extends it), flat below the smallest size. */
+        int k = i == 0 ? 0 : i;
+        double beta = k == 0 ? 0 : (msg[k] - msg[k - 1]) / (double)(pts[k] - pts[k - 1]);
+
+        c->upto = i == np - 1 ? RCOMM_MODEL_LAST : pts[i];
+        c->alpha_us = (msg[k] - beta * (double)pts[k]) * 1e6;
+        c->beta_ns = beta * 1e9;
+        c->gamma_ns = red[i] / (double)pts[i] * 1e9;
+    }
+    if (rank == 0) {
+        if (o.out && !(out = fopen(o.out, "w"))) {
+            perror(o.out);
+            return 1;
+        }
+        fprintf(out, "rcomm-tuning 1\n");
+        fprintf(out,
+                "# written by rcomm-tune: %d ranks, transport %s, segment %zu B,\n"
+                "# eager limit %zu B (step there %.2f us), %zu B .. %zu B, "
+                "median of %d\n",
+                size, tp, comm->cfg.segment_size, eager, step * 1e6, o.minb, o.maxb,
+                o.reps);
+        rcomm_model_write(&m, out);
+        if (out != stdout && fclose(out) != 0) {
+            perror(o.out);
+            return 1;
+        }
+    }
+    free(sbuf);
+    free(rbuf);
+    free(dst);
+    return rcomm_comm_destroy(comm) == RCOMM_OK ? 0 : 1;
+}

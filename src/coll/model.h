@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The cost model that picks collective algorithms: measured, per transport
+ * and per message-size class.
+ *
+ * A message of m bytes in the class c with lo_c < m <= upto_c costs
+ *     msg(m) = alpha_c + beta_c m
+ * (one step of a pairwise exchange: both ranks send m bytes and receive m
+ * bytes, while every other rank of the job does the same), and reducing m
+ * bytes costs red(m) = gamma_c m. Classes are short, so the model follows
+ * what a single line cannot: a cache that stops holding the working set, a
+ * protocol step at an eager limit (a class that ends there and one that
+ * starts just above), a socket buffer that fills. alpha_c is the latency in
+ * the small classes; in a class where time grows faster than size it is the
+ * intercept of the class's line and may be negative. rcomm-tune measures the constants on
+ * the machine and writes them to a tuning file; RCOMM_TUNING_FILE loads it on rank 0,
+ * which shares it with the others so that every rank picks the same algorithm.
+ *
+ * Tuning file: text, one directive per line, '#' starts a comment.
+ *     rcomm-tuning 1                      first directive: format version
+ *     transport tcp                       a section for one transport
+ *     ranks-per-host 4                    (optional) measured with 4 ranks
+ *                                         per host: jobs pick the closest
+ *     class UPTO ALPHA_US BETA_NS GAMMA_NS
+ *     ...                                 UPTO increasing; the last is "inf"
+ * Sizes take K, M, G suffixes. Errors name the file, the line and the field.
+ */
+#ifndef RCOMM_MODEL_H
+#define RCOMM_MODEL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rcomm.h"
+
+#define RCOMM_MODEL_MAX_CLASSES 64
+#define RCOMM_MODEL_MAX_FILE (1 << 20)
+#define RCOMM_MODEL_LAST SIZE_MAX /* upto of the last class: "inf" */
+
+typedef struct {
+    size_t upto;
+    double alpha_us, beta_ns, gamma_ns;
+} rcomm_model_class_t;
+
+typedef struct {
+    char transport[16];
+    int ranks_per_host; /* measured with this many ranks per host; 0 = any */
+    char source[128];   /* the file it came from, or "built-in ..." */
+    int nclasses;
+    rcomm_model_class_t cls[RCOMM_MODEL_MAX_CLASSES];
+} rcomm_model_t;
+
+/* The built-in profile of a transport (measured on the development machine,
+ * see docs/PERFORMANCE.md): used without RCOMM_TUNING_FILE. */
+void rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m);
+
+/* Parse a tuning file's text and take the section of transport measured
+ * with the ranks-per-host closest to local (the same; else the largest
+ * below; else the smallest above). name is what error messages call the
+ * text (the file's path). */
+rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
+                                 const char *transport, int local, rcomm_model_t *m);
+/* Read and parse the file at path (at most RCOMM_MODEL_MAX_FILE bytes). */
+rcomm_status_t rcomm_model_load(const char *path, const char *transport, int local,
+                                rcomm_model_t *m);
+/* Write m as one tuning-file section ("transport ..." and its classes). */
+void rcomm_model_write(const rcomm_model_t *m, FILE *out);
+
+/* Seconds. */
+double rcomm_model_msg(const rcomm_model_t *m, size_t bytes);
+double rcomm_model_reduce(const rcomm_model_t *m, size_t bytes);
+
+#endif

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests: the cost model's arithmetic, its choices and switch points,
+ * and tuning files (parsing, errors naming the line, sections, round trip).
+ * No timing: every expected value is computed from the constants here. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coll/coll.h"
+#include "core/error.h"
+#include "rcomm.h"
+
+#define US 1e-6
+#define NS 1e-9
+
+/* Two classes: up to 1 KiB {10 us, 1 ns/B, 0.5 ns/B}, above {20 us, 0.5, 0.25}. */
+static void two_classes(rcomm_model_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    strcpy(m->transport, "tcp");
+    m->nclasses = 2;
+    m->cls[0] = (rcomm_model_class_t){1024, 10, 1, 0.5};
+    m->cls[1] = (rcomm_model_class_t){RCOMM_MODEL_LAST, 20, 0.5, 0.25};
+}
+
+static double msg(double bytes)
+{
+    return bytes <= 1024 ? 10 * US + bytes * 1 * NS : 20 * US + bytes * 0.5 * NS;
+}
+
+static double red(double bytes)
+{
+    return bytes * (bytes <= 1024 ? 0.5 : 0.25) * NS;
+}
+
+#define ck_near(a, b)                                                                    \
+    ck_assert_msg(fabs((double)(a) - (double)(b)) <= 1e-12 + 1e-9 * fabs((double)(b)),   \
+                  "%.12g != %.12g", (double)(a), (double)(b))
+
+START_TEST(class_costs)
+{
+    rcomm_model_t m;
+
+    two_classes(&m);
+    ck_near(rcomm_model_msg(&m, 0), 10 * US);
+    ck_near(rcomm_model_msg(&m, 1024), msg(1024));
+    ck_near(rcomm_model_msg(&m, 1025), msg(1025));
+    ck_near(rcomm_model_msg(&m, (size_t)1 << 40), msg(1099511627776.0));
+    ck_near(rcomm_model_reduce(&m, 1024), red(1024));
+    ck_near(rcomm_model_reduce(&m, 4096), red(4096));
+    /* A negative intercept never makes a negative cost. */
+    m.cls[1].alpha_us = -1e6;
+    ck_near(rcomm_model_msg(&m, 2048), 0);
+}
+END_TEST
+
+START_TEST(algorithm_costs)
+{
+    rcomm_model_t m;
+    const size_t n = 4096;
+
+    two_classes(&m);
+    /* p = 4: ring moves n/4 per step; butterfly n/2 then n/4; rd n twice. */
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 4, n),
+            6 * msg(1024) + 3 * red(1024));
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_BUTTERFLY, 4, n),
+            2 * msg(2048) + red(2048) + 2 * msg(1024) + red(1024));
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 4, n), 2 * (msg(n) + red(n)));
+    /* p = 5: one rank folded in and out (2 msg(n) + red(n)); ring's blocks
+     * round up (820 B). */
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 5, n),
+            2 * (msg(n) + red(n)) + 2 * msg(n) + red(n));
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 5, n), 8 * msg(820) + 4 * red(820));
+    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 1, n), 0);
+    /* Broadcast: ceil(lg 5) = 3 levels; chain (p - 2 + segments) pieces. */
+    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 5, n), 3 * msg(n));
+    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_CHAIN, 5, n), 7 * msg(1024));
+    ck_near(rcomm_cost_broadcast(&m, 1 << 20, RCOMM_BCAST_CHAIN, 5, n), 4 * msg(n));
+}
+END_TEST
+
+START_TEST(choice_is_the_cheapest)
+{
+    rcomm_model_t m;
+    static const int ps[] = {2, 3, 4, 5, 7, 8, 64, 1000};
+
+    two_classes(&m);
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        for (size_t b = 1; b <= ((size_t)1 << 30); b *= 4) {
+            rcomm_algo_t a = rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, ps[i], b);
+            for (int o = RCOMM_ALGO_RING; o < RCOMM_ALGO_COUNT; o++)
+                ck_assert(rcomm_cost_allreduce(&m, a, ps[i], b) <=
+                          rcomm_cost_allreduce(&m, (rcomm_algo_t)o, ps[i], b));
+        }
+    }
+    /* Latency-bound: recursive doubling; bandwidth-bound: never. */
+    ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 8), RCOMM_ALGO_RD);
+    ck_assert_int_ne(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 64 << 20),
+                     RCOMM_ALGO_RD);
+    /* Forced choices win whatever the size. */
+    ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_RING, 8, 8), RCOMM_ALGO_RING);
+    ck_assert_int_eq(rcomm_select_broadcast(&m, RCOMM_BCAST_CHAIN, 1024, 8, 8),
+                     RCOMM_BCAST_CHAIN);
+    ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 8, 8), RCOMM_BCAST_BINOMIAL);
+    ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1 << 20, 8, 256 << 20),
+                     RCOMM_BCAST_CHAIN);
+}
+END_TEST
+
+/* Every switch point is exact: the size before it chooses the previous
+ * algorithm, the size itself the new one, and the first starts at 1 B. */
+START_TEST(switch_points_are_exact)
+{
+    rcomm_model_t m;
+    rcomm_switch_t sw[16];
+    static const int ps[] = {2, 3, 4, 8, 1024};
+
+    two_classes(&m);
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        int n =
+            rcomm_switch_points(&m, 1024, RCOMM_COLL_ALLREDUCE, ps[i], 1 << 30, sw, 16);
+        ck_assert_int_ge(n, 2); /* rd for 8 B, something else for 64 MiB */
+        ck_assert_uint_eq(sw[0].from, 1);
+        ck_assert_int_eq(sw[0].algo, RCOMM_ALGO_RD);
+        for (int k = 1; k < n; k++) {
+            ck_assert_uint_gt(sw[k].from, sw[k - 1].from);
+            ck_assert_int_eq(rcomm_select_allreduce(&m, 0, ps[i], sw[k].from),
+                             sw[k].algo);
+            ck_assert_int_eq(rcomm_select_allreduce(&m, 0, ps[i], sw[k].from - 1),
+                             sw[k - 1].algo);
+        }
+        n = rcomm_switch_points(&m, 1024, RCOMM_COLL_BROADCAST, ps[i], 1 << 30, sw, 16);
+        ck_assert_int_eq(sw[0].algo, RCOMM_BCAST_BINOMIAL);
+        for (int k = 1; k < n; k++)
+            ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, ps[i], sw[k].from - 1),
+                             sw[k - 1].algo);
+    }
+}
+END_TEST
+
+static const char good[] = "# a comment line\n"
+                           "rcomm-tuning 1\n"
+                           "transport tcp   # loopback\n"
+                           "ranks-per-host 2\n"
+                           "class 64K 10 0.25 0.02\n"
+                           "class inf -30.5 0.5 0.04\n"
+                           "\n"
+                           "transport tcp\n"
+                           "ranks-per-host 8\n"
+                           "class inf 80 1 0.1\n"
+                           "transport verbs\n"
+                           "class 8K 3 0.1 0.02\n"
+                           "class inf 5 0.08 0.02\n";
+
+static rcomm_status_t parse(const char *text, const char *tp, int local, rcomm_model_t *m)
+{
+    return rcomm_model_parse(text, strlen(text), "t.tuning", tp, local, m);
+}
+
+START_TEST(sections_and_values)
+{
+    rcomm_model_t m;
+
+    ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 2);
+    ck_assert_int_eq(m.nclasses, 2);
+    ck_assert_uint_eq(m.cls[0].upto, 65536);
+    ck_assert(m.cls[0].alpha_us == 10 && m.cls[0].beta_ns == 0.25 &&
+              m.cls[0].gamma_ns == 0.02);
+    ck_assert(m.cls[1].upto == RCOMM_MODEL_LAST && m.cls[1].alpha_us == -30.5);
+    ck_assert_str_eq(m.source, "t.tuning");
+    /* The closest section: the same count, else the largest below, else the
+     * smallest above. */
+    ck_assert_int_eq(parse(good, "tcp", 8, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 8);
+    ck_assert_int_eq(parse(good, "tcp", 5, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 2);
+    ck_assert_int_eq(parse(good, "tcp", 64, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 8);
+    ck_assert_int_eq(parse(good, "tcp", 1, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 2);
+    ck_assert_int_eq(parse(good, "verbs", 4, &m), RCOMM_OK);
+    ck_assert_int_eq(m.ranks_per_host, 0);
+    ck_assert_uint_eq(m.cls[0].upto, 8192);
+}
+END_TEST
+
+/* Each bad file fails with RCOMM_ERR_CONFIG and a message that names the
+ * file, the line and what is wrong. */
+START_TEST(bad_files_name_the_line)
+{
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"", "empty"},
+        {"transport tcp\n", "line 1: the first directive must be 'rcomm-tuning 1'"},
+        {"rcomm-tuning 2\n", "line 1: the first directive"},
+        {"rcomm-tuning 1\nclass inf 1 1 1\n", "line 2: 'class' before any 'transport'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1\n",
+         "line 3: 'class' takes 4 fields"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1K x 1 1\n",
+         "line 3: alpha_us 'x' is not"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1K 1 -1 1\n", "line 3: beta_ns '-1'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1K 1 1 nan\n", "line 3: gamma_ns 'nan'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1Q 1 1 1\n", "line 3: class size '1Q'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 2K 1 1 1\n\nclass 1K 1 1 1\n",
+         "line 5: class size 1024 is not larger than the previous one (2048)"},
+        {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1 1\nclass 1K 1 1 1\n",
+         "line 4: a class after the 'inf' class"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1K 1 1 1\n",
+         "must end with a class whose"},
+        {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1 1\nbogus 3\n",
+         "line 4: unknown directive 'bogus'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1 1\ntransport tcp\nclass inf 1 1 "
+         "1\n",
+         "line 5: a second section for transport tcp"},
+        {"rcomm-tuning 1\ntransport tcp\nclass 1K 1 1 1\nranks-per-host 4\n",
+         "line 4: 'ranks-per-host' belongs right after"},
+        {"rcomm-tuning 1\ntransport tcp\nranks-per-host 0\n", "line 3: 'ranks-per-host' "
+                                                              "takes one whole number"},
+        {"rcomm-tuning 1\ntransport verbs\nclass inf 1 1 1\n",
+         "no section 'transport tcp'"},
+        {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1 1\nbad\x01\xff directive\n",
+         "line 4: unknown directive 'bad?"
+         "?'"},
+    };
+    rcomm_model_t m;
+    char longline[400];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(parse(cases[i].text, "tcp", 1, &m), RCOMM_ERR_CONFIG);
+        ck_assert_msg(strstr(rcomm_last_error(), cases[i].expect) &&
+                          strstr(rcomm_last_error(), "t.tuning"),
+                      "case %zu: '%s' lacks '%s'", i, rcomm_last_error(),
+                      cases[i].expect);
+    }
+    memset(longline, 'x', sizeof(longline));
+    memcpy(longline, "rcomm-tuning 1\n", 15);
+    longline[sizeof(longline) - 1] = '\0';
+    ck_assert_int_eq(parse(longline, "tcp", 1, &m), RCOMM_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "line 2: longer than 255"));
+    ck_assert_int_eq(
+        rcomm_model_parse("rcomm-tuning 1\n\0x", 17, "t.tuning", "tcp", 1, &m),
+        RCOMM_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "line 2: a NUL byte"));
+}
+END_TEST
+
+START_TEST(write_then_parse)
+{
+    rcomm_model_t m, back;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
+    fprintf(f, "rcomm-tuning 1\n");
+    rcomm_model_write(&m, f);
+    fclose(f);
+    ck_assert_int_eq(rcomm_model_parse(text, len, "mem", "tcp", 2, &back), RCOMM_OK);
+    ck_assert_int_eq(back.nclasses, m.nclasses);
+    ck_assert_int_eq(back.ranks_per_host, 2);
+    for (int i = 0; i < m.nclasses; i++) {
+        ck_assert_uint_eq(back.cls[i].upto, m.cls[i].upto);
+        ck_near(back.cls[i].alpha_us, m.cls[i].alpha_us);
+        ck_near(back.cls[i].beta_ns, m.cls[i].beta_ns);
+    }
+    free(text);
+}
+END_TEST
+
+START_TEST(files_and_builtin_profiles)
+{
+    rcomm_model_t m;
+    char path[] = "/tmp/unit_model_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    fputs(good, f);
+    fclose(f);
+    ck_assert_int_eq(rcomm_model_load(path, "verbs", 1, &m), RCOMM_OK);
+    ck_assert_str_eq(m.source, path);
+    unlink(path);
+    ck_assert_int_eq(rcomm_model_load(path, "tcp", 1, &m), RCOMM_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(rcomm_last_error(), path));
+    /* The compiled-in profiles are valid tuning files for their transport:
+     * several classes, a last one without bound, costs that never decrease. */
+    for (int t = 0; t < 2; t++) {
+        for (int local = 1; local <= 16; local *= 2) {
+            rcomm_model_builtin(t ? "verbs" : "tcp", local, &m);
+            ck_assert_str_eq(m.transport, t ? "verbs" : "tcp");
+            ck_assert_int_ge(m.nclasses, 1);
+            ck_assert(m.cls[m.nclasses - 1].upto == RCOMM_MODEL_LAST);
+            for (size_t b = 1; b < ((size_t)1 << 30); b = b * 3 / 2 + 1)
+                ck_assert(rcomm_model_msg(&m, b) <= rcomm_model_msg(&m, b * 3 / 2 + 1));
+        }
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    setenv("RCOMM_LOG_LEVEL", "none", 1);
+    tcase_add_test(tc, class_costs);
+    tcase_add_test(tc, algorithm_costs);
+    tcase_add_test(tc, choice_is_the_cheapest);
+    tcase_add_test(tc, switch_points_are_exact);
+    tcase_add_test(tc, sections_and_values);
+    tcase_add_test(tc, bad_files_name_the_line);
+    tcase_add_test(tc, write_then_parse);
+    tcase_add_test(tc, files_and_builtin_profiles);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
