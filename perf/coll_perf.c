@@ -36,7 +36,8 @@
  * above, taking turns within each repetition so that a noisy moment hits all
  * alike. One row per size: a time per forced algorithm, '*' after the fastest,
  * '<' after auto's pick; auto's pick, auto's own time, the fastest, and ratio
- * = auto's time / the fastest's; #wrong adds up all of them. A footer counts
+ * = the pick's time / the fastest's (both forced, timed in the same turns);
+ * #wrong adds up all of them. A footer counts
  * the sizes where auto was within 10% of the fastest and names the worst.
  * Avg bus bandwidth is then auto's. --json/--csv: a record per size and
  * algorithm, auto's last (algo "auto"), with best and auto_pick (0 or 1).
@@ -351,7 +352,7 @@ typedef struct {
 /* -a all: a time column per forced algorithm, wide enough for its marks. */
 static void print_sweep_columns(void)
 {
-    printf("# *: the fastest forced algorithm; <: auto's pick; ratio: auto's time / the "
+    printf("# *: the fastest forced algorithm; <: auto's pick; ratio: the pick's time / the "
            "fastest's;\n# #wrong: all algorithms' together (--json/--csv: each's)\n#\n");
     printf("# %10s %12s %6s %6s", "size", "count", "type", "redop");
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
@@ -368,6 +369,9 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
     printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
            colls[o->coll].tool, size, tp, o->all ? "all" : rcomm_algo_name(o->algo),
            o->iters, o->warmup, o->reps);
+    printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", comm->local_size,
+           comm->local_cores, comm->oversubscribed ? " (oversubscribed: polls yield)" : "",
+           comm->model.source);
     grade_print_ceilings(g, &grade_fmt);
     printf("#\n");
     if (o->all) {
@@ -409,9 +413,12 @@ static void print_row(const opts_t *o, const row_t *r)
 }
 
 /* -a all: auto's time over the fastest forced algorithm's. */
+/* The pick's forced time, not auto's own: the same code path, timed in the
+ * same turns as the fastest, so the ratio carries no second measurement's
+ * noise. */
 static double sweep_ratio(const sweep_t *s)
 {
-    return s->run[RCOMM_ALGO_AUTO].time[0] / s->run[s->best].time[0];
+    return s->run[s->pick].time[0] / s->run[s->best].time[0];
 }
 
 static void print_sweep_row(const opts_t *o, const sweep_t *s)

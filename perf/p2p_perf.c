@@ -371,7 +371,7 @@ static void setup(p2p_t *p)
     p->tp = comm->tp;
     p->peer = 1 - rank;
     p->yield = comm->oversubscribed;
-    p->spin = comm->cfg.spin_us * 1e-6;
+    p->spin = (double)comm->spin_ns * 1e-9;
     p->loc = alloc_buf(cap);
     p->win = alloc_buf(cap);
     p->reqs = calloc(nreq, sizeof(*p->reqs));

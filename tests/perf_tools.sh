@@ -21,8 +21,8 @@ done
 # header's columns between redop and auto's (ring, butterfly and rd at least).
 # Each of the 5 rows (8 B to 32 KiB) has one time per algorithm, one '*' on
 # the smallest printed time, whose algorithm the best column names, one '<' on
-# the algorithm the auto pick column names, a ratio equal to auto's time over
-# the best's within their rounding, and #wrong 0; the footer's worst ratio is
+# the algorithm the auto pick column names, a ratio equal to the pick's time
+# over the best's within their rounding, and #wrong 0; the footer's worst ratio is
 # the largest in the table. The CSV and JSON hold a record per algorithm and
 # size, then auto's.
 if "$run" -n 3 -t 120 "$perf" -a all -b 8 -e 64K -f 8 -n 2 -w 1 -r 1 \
@@ -45,12 +45,12 @@ if "$run" -n 3 -t 120 "$perf" -a all -b 8 -e 64K -f 8 -n 2 -w 1 -r 1 \
                 if (t !~ /^[0-9]+\.[0-9][0-9]$/) next
                 if (min < 0 || t + 0 < min) min = t + 0
                 if (star) { stars++; best = name[i]; bt = t + 0 }
-                if (pick) { picks++; picked = name[i] }
+                if (pick) { picks++; picked = name[i]; pt = t + 0 }
             }
             if (stars != 1 || picks != 1 || bt != min || best != f[8 + k] || picked != f[6 + k])
                 next
-            a = f[7 + k]; r = f[9 + k]
-            if (a <= 0 || bt <= 0) next
+            a = pt; r = f[9 + k]
+            if (a <= 0 || bt <= 0 || f[7 + k] <= 0) next
             d = r - a / bt # each time is rounded to 0.005, the ratio to 0.0005
             if ((d < 0 ? -d : d) > 0.0006 + a / bt * (0.006 / a + 0.006 / bt)) next
             rows++; ratio[f[2]] = r
@@ -222,6 +222,24 @@ awk '/^# (allreduce|broadcast): / { c = $2 } c && $1 ~ /^[0-9]+$/ {
      }
      END { exit !(n["allreduce:"] == 15 && n["broadcast:"] == 15 && !bad) }' "$out" &&
     ok || { ko "rcomm-info switch points"; cat "$out" >&2; }
+# Oversubscription is counted from the ranks' host names and cpusets: two
+# ranks confined to one core are oversubscribed, unless told otherwise;
+# unconfined they are if the host has fewer than 2 cores.
+host_line() { grep -o "rank 0's host: [0-9]* ranks on [0-9]* cores[^;]*" "$out"; }
+if command -v taskset >/dev/null 2>&1; then
+    taskset -c 0 "$run" -n 2 -t 60 "$perf" -b 8 -e 8 -n 1 -w 0 --no-ceiling >"$out" 2>&1
+    [ "$(host_line)" = "rank 0's host: 2 ranks on 1 cores (oversubscribed: polls yield)" ] && ok ||
+        { ko "two ranks on one core: $(host_line)"; cat "$out" >&2; }
+    taskset -c 0 "$run" -n 2 -t 60 -x RCOMM_OVERSUBSCRIBED=0 "$perf" -b 8 -e 8 -n 1 -w 0 \
+        --no-ceiling >"$out" 2>&1
+    [ "$(host_line)" = "rank 0's host: 2 ranks on 1 cores" ] && ok ||
+        { ko "RCOMM_OVERSUBSCRIBED=0: $(host_line)"; cat "$out" >&2; }
+fi
+cores=$(nproc)
+"$run" -n 2 -t 60 "$perf" -b 8 -e 8 -n 1 -w 0 --no-ceiling >"$out" 2>&1
+expect="rank 0's host: 2 ranks on $cores cores"
+[ "$cores" -ge 2 ] || expect="$expect (oversubscribed: polls yield)"
+[ "$(host_line)" = "$expect" ] && ok || { ko "two free ranks: $(host_line)"; cat "$out" >&2; }
 # rcomm-tune writes a tuning file that rcomm-info and a job load; a broken
 # file is refused, naming the line, by rcomm-info and by every rank.
 tuning=$tmp/t.tuning
@@ -232,6 +250,10 @@ if "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -e 128K -n 2 -r 1 -o "$tuning" >"$o
     ko "rcomm-tune: no tuning file of 16 classes"; cat "$out" "$tuning" >&2; fi
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" | grep -q "cost model: $tuning" && ok ||
     ko "rcomm-info does not load RCOMM_TUNING_FILE"
+# --explain: the three allreduce algorithms' predictions, auto's marked.
+RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" --explain 5 1M >"$out" 2>&1
+[ "$(grep -c '^allreduce ' "$out")" -eq 3 ] && [ "$(grep -c '<- auto' "$out")" -eq 2 ] && ok ||
+    { ko "rcomm-info --explain"; cat "$out" >&2; }
 if RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \
     -e 4K -f 8 -n 2 -w 1 >"$out" 2>&1; then ok; else ko "a job with rcomm-tune's file"; cat "$out" >&2; fi
 sed 's/^class 1024 .*/class 1024 1 1/' "$tuning" >"$tuning.bad"

@@ -4,7 +4,8 @@
 # (scripts/rxe-vm.sh): the transport's conformance and verbs-only cases, the
 # same again with completion events instead of busy polling, under valgrind
 # and with rdma_cm connections; the whole collective suite (1 to 8 ranks,
-# every algorithm, failure modes) over verbs, and part of it with rdma_cm.
+# every algorithm, failure modes) over verbs, and part of it with rdma_cm;
+# rcomm-tune over verbs and a job that loads its file.
 # Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
 set -u
 b=${1:?usage: rxe_suite.sh BUILDDIR}
@@ -42,6 +43,24 @@ part "transport under valgrind (two-sided)" env CK_RUN_CASE=two-sided CK_TIMEOUT
     valgrind -q --trace-children=yes --error-exitcode=9 --leak-check=full \
     --errors-for-leak-kinds=definite "$b/tests/unit_verbs"
 part "transport (rdma_cm)" env RCOMM_IB_USE_RDMA_CM=1 "$b/tests/unit_verbs"
+# The cost model measured over verbs (the eager step at RCOMM_IB_EAGER, real
+# RDMA writes above it), loaded by a job that checks every algorithm.
+tune_verbs() {
+    t=$(mktemp)
+    env RCOMM_TRANSPORT=verbs "$b/rcomm-run" -n 2 -t 600 "$b/rcomm-tune" -b 8 -e 64K \
+        -n 3 -r 1 -o "$t" >/dev/null &&
+        grep -q "^transport verbs$" "$t" && grep -q "^class 8200 " "$t" &&
+        env RCOMM_TRANSPORT=verbs RCOMM_TUNING_FILE="$t" "$b/rcomm-run" -n 3 -t 600 \
+            -x RCOMM_TUNING_FILE "$b/rcomm-allreduce-perf" -a all -b 8 -e 64K -f 8 -n 2 \
+            -w 1 --no-ceiling >"$t.out" &&
+        grep -q "cost model: $t$" "$t.out" &&
+        grep -q "Out of bounds values : 0 OK" "$t.out"
+    st=$?
+    [ $st -eq 0 ] || cat "$t" "$t.out"
+    rm -f "$t" "$t.out"
+    return $st
+}
+part "cost model over verbs (rcomm-tune)" tune_verbs
 # With rdma_cm a dead rank is noticed by every rank connected to it, so
 # exit-early fails fast instead of through RCOMM_TIMEOUT.
 cm_collectives() {

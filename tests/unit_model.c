@@ -69,16 +69,18 @@ START_TEST(algorithm_costs)
     ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_BUTTERFLY, 4, n),
             2 * msg(2048) + red(2048) + 2 * msg(1024) + red(1024));
     ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 4, n), 2 * (msg(n) + red(n)));
-    /* p = 5: one rank folded in and out (2 msg(n) + red(n)); ring's blocks
-     * round up (820 B). */
+    /* p = 5: one rank folded in and out, one-way messages of n priced as
+     * exchanges of n/2 (2 msg(n/2) + red(n)); ring's blocks round up. */
     ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 5, n),
-            2 * (msg(n) + red(n)) + 2 * msg(n) + red(n));
+            2 * (msg(n) + red(n)) + 2 * msg(n / 2) + red(n));
     ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 5, n), 8 * msg(820) + 4 * red(820));
     ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 1, n), 0);
-    /* Broadcast: ceil(lg 5) = 3 levels; chain (p - 2 + segments) pieces. */
-    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 5, n), 3 * msg(n));
-    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_CHAIN, 5, n), 7 * msg(1024));
-    ck_near(rcomm_cost_broadcast(&m, 1 << 20, RCOMM_BCAST_CHAIN, 5, n), 4 * msg(n));
+    /* Broadcast, one-way: ceil(lg 5) = 3 levels; chain (p - 2 + segments)
+     * pieces. */
+    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 5, n), 3 * msg(n / 2));
+    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_CHAIN, 5, n), 7 * msg(512));
+    ck_near(rcomm_cost_broadcast(&m, 1 << 20, RCOMM_BCAST_CHAIN, 5, n), 4 * msg(n / 2));
+    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 2, 7), msg(4));
 }
 END_TEST
 

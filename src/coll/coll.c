@@ -226,7 +226,7 @@ rcomm_status_t rcomm_wait(rcomm_request_t *req)
     if (!req)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
     s = &req->sched;
-    spin_end = rcomm_now_ns() + (uint64_t)(s->comm->cfg.spin_us * 1e3);
+    spin_end = rcomm_now_ns() + s->comm->spin_ns;
     while (s->status == RCOMM_INPROGRESS) {
         now = rcomm_now_ns();
         if (now < spin_end) {

@@ -8,9 +8,12 @@
  *   ring      2(p-1) msg(n/p) + (p-1) red(n/p)
  *   butterfly sum over k = 1..lg p2 of 2 msg(n/2^k) + red(n/2^k)  (+ fold)
  *   rd        lg p2 (msg(n) + red(n))                             (+ fold)
- *   fold      2 msg(n) + red(n), when p is not a power of two
- *   binomial broadcast  ceil(lg p) msg(n)
- *   chain broadcast     (p - 2 + n/seg) msg(seg)
+ *   fold      2 one(n) + red(n), when p is not a power of two
+ *   binomial broadcast  ceil(lg p) one(n)
+ *   chain broadcast     (p - 2 + n/seg) one(seg)
+ * msg(m) was measured as an exchange, m bytes each way; a one-way message
+ * of n bytes (fold, broadcast) moves as many bytes as an exchange of n/2:
+ *   one(n) = msg(n/2)
  */
 #include "coll/coll.h"
 
@@ -19,9 +22,14 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+static double one(const rcomm_model_t *m, size_t n)
+{
+    return rcomm_model_msg(m, n - n / 2);
+}
+
 static double fold_cost(const rcomm_model_t *m, const rcomm_fold_t *f, size_t n)
 {
-    return f->rem ? 2 * rcomm_model_msg(m, n) + rcomm_model_reduce(m, n) : 0;
+    return f->rem ? 2 * one(m, n) + rcomm_model_reduce(m, n) : 0;
 }
 
 double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
@@ -82,11 +90,11 @@ double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo
     if (algo == RCOMM_BCAST_CHAIN) {
         size_t piece = bytes < seg ? bytes : seg;
         return ((double)(p - 2) + (double)ceil_div(bytes ? bytes : 1, seg)) *
-               rcomm_model_msg(m, piece);
+               one(m, piece);
     }
     while ((1 << lg) < p)
         lg++;
-    return lg * rcomm_model_msg(m, bytes);
+    return lg * one(m, bytes);
 }
 
 rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,

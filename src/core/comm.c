@@ -126,7 +126,13 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
         }
         free(all);
     }
-    comm->oversubscribed = comm->local_size > CPU_COUNT(&cores);
+    comm->local_cores = CPU_COUNT(&cores);
+    comm->oversubscribed = comm->cfg.oversubscribed >= 0
+                               ? comm->cfg.oversubscribed > 0
+                               : comm->local_size > comm->local_cores;
+    /* Spinning ranks would take the cores the ranks they wait for need. */
+    comm->spin_ns = (uint64_t)(1e3 * (comm->oversubscribed ? comm->cfg.oversub_spin_us
+                                                            : comm->cfg.spin_us));
     return st;
 }
 

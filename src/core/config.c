@@ -62,6 +62,10 @@ static const cfg_row_t cfg_rows[] = {
         "largest unexpected message buffered; larger ones wait for their receive"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
         "microseconds to busy-poll before sleeping in epoll_wait"),
+    ROW("RCOMM_OVERSUB_SPIN_US", CFG_DOUBLE, oversub_spin_us, "0",
+        "the same when ranks outnumber the cores of their host (polls yield the CPU)"),
+    ROW("RCOMM_OVERSUBSCRIBED", CFG_AUTOINT, oversubscribed, "auto",
+        "auto (more ranks on the host than cores in their cpusets), 1 or 0"),
     ROW("RCOMM_TUNING_FILE", CFG_STRING, tuning_file, "",
         "cost model measured by rcomm-tune (read by rank 0, shared; default: the "
         "built-in profile of the transport)"),

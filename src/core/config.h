@@ -19,6 +19,8 @@ typedef struct {
     size_t tcp_bufsize;        /* RCOMM_TCP_BUFSIZE */
     size_t tcp_eager;          /* RCOMM_TCP_EAGER */
     double spin_us;            /* RCOMM_SPIN_US */
+    double oversub_spin_us;    /* RCOMM_OVERSUB_SPIN_US */
+    int oversubscribed;        /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
     char tuning_file[256];     /* RCOMM_TUNING_FILE */
     int bcast_algo;            /* RCOMM_BROADCAST_ALGO (-1 auto, rcomm_bcast_algo_t) */
     int log_level;             /* RCOMM_LOG_LEVEL */

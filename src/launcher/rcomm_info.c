@@ -12,12 +12,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: rcomm-info [--ranks-per-host N]\n"
-               "  prints rcomm's version, transports, tunables (RCOMM_* environment\n"
-               "  variables) and the cost model's choices for 2 .. 1024 ranks, from\n"
-               "  RCOMM_TUNING_FILE or the transport's built-in profile. The section\n"
-               "  measured with the closest number of ranks per host is used (default:\n"
-               "  RCOMM_LOCAL_SIZE, else 1).\n");
+    fprintf(f,
+            "usage: rcomm-info [--ranks-per-host N] [--explain RANKS BYTES]\n"
+            "  prints rcomm's version, transports, tunables (RCOMM_* environment\n"
+            "  variables) and the cost model's choices for 2 .. 1024 ranks, from\n"
+            "  RCOMM_TUNING_FILE or the transport's built-in profile. The section\n"
+            "  measured with the closest number of ranks per host is used (default:\n"
+            "  RCOMM_LOCAL_SIZE, else 1). --explain prints every algorithm's predicted\n"
+            "  time for one call instead.\n");
 }
 
 /* "96 KiB" */
@@ -59,12 +61,30 @@ static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const c
     }
 }
 
+/* Why auto picks what it picks: every algorithm's predicted time. */
+static void explain(const rcomm_model_t *m, size_t seg, int p, size_t bytes)
+{
+    rcomm_algo_t pick = rcomm_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
+    rcomm_bcast_algo_t bpick = rcomm_select_broadcast(m, -1, seg, p, bytes);
+
+    printf("# predicted time of one call on %d ranks, %zu bytes\n", p, bytes);
+    for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
+        printf("allreduce  %-10s %12.2f us%s\n", rcomm_algo_name((rcomm_algo_t)a),
+               rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
+               a == (int)pick ? "  <- auto" : "");
+    for (int b = RCOMM_BCAST_BINOMIAL; b <= RCOMM_BCAST_CHAIN; b++)
+        printf("broadcast  %-10s %12.2f us%s\n", choice_name(RCOMM_COLL_BROADCAST, b),
+               rcomm_cost_broadcast(m, seg, (rcomm_bcast_algo_t)b, p, bytes) * 1e6,
+               b == (int)bpick ? "  <- auto" : "");
+}
+
 int main(int argc, char **argv)
 {
     rcomm_config_t cfg;
     rcomm_model_t model;
     const char *ls = getenv("RCOMM_LOCAL_SIZE");
-    int local = ls ? atoi(ls) : 1;
+    int local = ls ? atoi(ls) : 1, ex_p = 0;
+    size_t ex_bytes = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -76,12 +96,19 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
+        if (strcmp(argv[i], "--explain") == 0 && i + 2 < argc &&
+            (ex_p = atoi(argv[i + 1])) >= 2 && ex_p <= 1 << 20 &&
+            rcomm_parse_size(argv[i + 2], &ex_bytes) == 0) {
+            i += 2;
+            continue;
+        }
         fprintf(stderr, "rcomm-info: bad argument '%s'\n", argv[i]);
         usage(stderr);
         return 2;
     }
-    printf("rcomm %d.%d\n", RCOMM_VERSION_MAJOR, RCOMM_VERSION_MINOR);
-    if (rcomm_config_print(NULL, stdout) != RCOMM_OK ||
+    if (!ex_p)
+        printf("rcomm %d.%d\n", RCOMM_VERSION_MAJOR, RCOMM_VERSION_MINOR);
+    if ((!ex_p && rcomm_config_print(NULL, stdout) != RCOMM_OK) ||
         rcomm_config_load(&cfg) != RCOMM_OK) {
         fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
         return 1;
@@ -93,6 +120,12 @@ int main(int argc, char **argv)
         }
     } else {
         rcomm_model_builtin(cfg.transport, local, &model);
+    }
+    if (ex_p) {
+        printf("# cost model: %s, %d ranks per host\n", model.source,
+               model.ranks_per_host);
+        explain(&model, cfg.segment_size, ex_p, ex_bytes);
+        return 0;
     }
     printf("#\n# cost model: %s, transport %s, measured with %d ranks per host "
            "(0: any), segment %zu B\n",

@@ -51,7 +51,7 @@ void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
     const uint64_t now = rcomm_now_ns();
     uint64_t traffic;
 
-    if (now - spin->last_ns < (uint64_t)(comm->cfg.spin_us * 1e3)) {
+    if (now - spin->last_ns < comm->spin_ns) {
         rcomm_comm_progress(comm, 0);
         if (comm->oversubscribed)
             sched_yield(); /* let the ranks we serve run */
