@@ -18,8 +18,8 @@
  *    limit: the protocol step.
  *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
  *
- * Noise is smoothed by the lower envelope: a size never costs more than a
- * larger one did. The classes: one per measured size m_k, holding (m_{k-1}, m_k]. alpha
+ * Noise is smoothed by isotonic regression: the non-decreasing curve closest
+ * to the medians (a size never costs more than a larger one). The classes: one per measured size m_k, holding (m_{k-1}, m_k]. alpha
  * is the smallest size's time (latency, the same for every class up to the eager limit;
  * above it, plus the measured step); beta_k = (msg(m_k) - alpha_k) / m_k, so the model
  * equals the measurement at every m_k; gamma_k = red(m_k) / m_k. The slowest rank's time
@@ -151,6 +151,30 @@ static double time_reduce(const opts_t *o, size_t m, char *a, char *b, char *dst
     return t[o->reps / 2] * (double)m / (double)(n * 4);
 }
 
+/* Pool adjacent violators: the non-decreasing sequence closest to v[0..n)
+ * in least squares. A noisy dip or spike is averaged with its neighbours,
+ * where a lower envelope would take the luckiest sample for all sizes below
+ * it. */
+static void monotone(double *v, int n)
+{
+    double mean[MAX_POINTS];
+    int len[MAX_POINTS], nb = 0;
+
+    for (int i = 0; i < n; i++) {
+        mean[nb] = v[i];
+        len[nb++] = 1;
+        while (nb > 1 && mean[nb - 2] > mean[nb - 1]) {
+            mean[nb - 2] = (mean[nb - 2] * len[nb - 2] + mean[nb - 1] * len[nb - 1]) /
+                           (len[nb - 2] + len[nb - 1]);
+            len[nb - 2] += len[nb - 1];
+            nb--;
+        }
+    }
+    for (int b = 0, i = 0; b < nb; b++)
+        for (int k = 0; k < len[b]; k++)
+            v[i++] = mean[b];
+}
+
 int main(int argc, char **argv)
 {
     opts_t o;
@@ -203,14 +227,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "rcomm-tune: %10zu B  msg %10.2f us  reduce %10.2f us\n",
                     pts[i], msg[i] * 1e6, red[i] * 1e6);
     }
-    /* A larger message never costs less: where noise says otherwise, the
-     * smaller size takes the larger one's time (the envelope from below). */
-    for (int i = np - 2; i >= 0; i--) {
-        if (msg[i] > msg[i + 1])
-            msg[i] = msg[i + 1];
-        if (red[i] > red[i + 1])
-            red[i] = red[i + 1];
-    }
+    /* A larger message never costs less: the closest non-decreasing curve. */
+    monotone(msg, np);
+    monotone(red, np);
     if (eager_at > 0)
         step = msg[eager_at] - msg[eager_at - 1];
 
