@@ -19,11 +19,16 @@
  *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
  *
  * Noise is smoothed by isotonic regression: the non-decreasing curve closest
- * to the medians (a size never costs more than a larger one). The classes: one per measured size m_k, holding (m_{k-1}, m_k]. alpha
- * is the smallest size's time (latency, the same for every class up to the eager limit;
- * above it, plus the measured step); beta_k = (msg(m_k) - alpha_k) / m_k, so the model
- * equals the measurement at every m_k; gamma_k = red(m_k) / m_k. The slowest rank's time
- * counts (max over ranks).
+ * to the medians (a size never costs more than a larger one).
+ *
+ * The classes: one per measured size m_k, holding (m_{k-1}, m_k]. Inside it
+ * msg is the straight line through the two measured ends, so the model is
+ * continuous, never decreasing, and equal to the measurement at every m_k;
+ * beta_k is that line's slope and alpha_k where it meets m = 0 (the latency
+ * in the small classes; less, even negative, where time grows faster than
+ * size, as when the working set leaves the cache). The first class is flat;
+ * the step at the eager limit is the line between eager and eager + 8 bytes.
+ * gamma_k = red(m_k) / m_k. The slowest rank's time counts (max over ranks).
  */
 #include <getopt.h>
 #include <math.h>
