@@ -7,6 +7,8 @@
  * asks every peer what it is doing: a zero-byte PROBE on a control tag. Ranks
  * blocked inside rcomm answer from their progress loop with a REPLY whose
  * envelope names the collective they are in. Then:
+ *  - a peer whose probe fails (its connection is gone: it died, and nothing
+ *    told us yet, as with verbs without a connection manager) is named first;
  *  - a peer that does not answer within the grace period has not reached the
  *    collective, or is stuck outside rcomm: it is named as the cause;
  *  - a peer in the same collective called with other arguments is a mismatch
@@ -117,8 +119,9 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
     rcomm_tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
-    char silent[160] = "", elsewhere[256] = "", waiting[200], mine_s[96], theirs_s[96];
-    size_t ns = 0, ne = 0;
+    char silent[160] = "", gone[160] = "", elsewhere[256] = "", waiting[200], mine_s[96],
+         theirs_s[96];
+    size_t ns = 0, ng = 0, ne = 0;
     rcomm_env_t env;
     int pending = 0;
 
@@ -153,8 +156,12 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
         const rcomm_tp_req_t *a = &comm->health->peer[p].answer;
         rcomm_coll_desc_t theirs;
 
-        if (p == comm->rank || a->status < 0)
-            continue; /* gone: its own error tells why */
+        if (p == comm->rank)
+            continue;
+        if (a->status < 0) { /* its connection failed: a likely cause */
+            ng = list_add(gone, sizeof(gone), ng, "%srank %d", p);
+            continue;
+        }
         if (a->status == RCOMM_INPROGRESS) {
             ns = list_add(silent, sizeof(silent), ns, "%srank %d", p);
             continue;
@@ -178,6 +185,17 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
                                        "%srank %d is in collective #%llu", ne ? "; " : "",
                                        p, (unsigned long long)a->env.w[0]);
         }
+    }
+    if (ng) {
+        /* Without a connection manager a dead peer may show only as a failed
+         * probe: name it, or the rank we wait for (itself waiting for the
+         * dead one) would be blamed. */
+        snprintf(msg, len,
+                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s could not be "
+                 "reached (connection failed: did it exit?); rank %d waits for %s",
+                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, gone,
+                 comm->rank, waiting);
+        return RCOMM_ERR_TIMEOUT;
     }
     if (ns) {
         snprintf(msg, len,

@@ -27,6 +27,7 @@ void rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m)
     if (rcomm_model_parse(text, strlen(text), "built-in", transport, local, m) !=
         RCOMM_OK) {
         memset(m, 0, sizeof(*m));
+        snprintf(m->transport, sizeof(m->transport), "%s", transport);
         m->nclasses = 1;
         m->cls[0] = (rcomm_model_class_t){RCOMM_MODEL_LAST, 25, 0.4, 0.15};
     }
