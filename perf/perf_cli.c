@@ -9,12 +9,15 @@
 
 const char *perf_prog = "rcomm-perf";
 void (*perf_usage)(FILE *f);
-int perf_rank;
+int perf_rank = -1;
 
 void perf_die(const char *what)
 {
-    fprintf(stderr, "%s: rank %d: %s: %s\n", perf_prog, perf_rank, what,
-            rcomm_last_error());
+    if (perf_rank >= 0)
+        fprintf(stderr, "%s: rank %d: %s: %s\n", perf_prog, perf_rank, what,
+                rcomm_last_error());
+    else /* before the communicator: no rank yet */
+        fprintf(stderr, "%s: %s: %s\n", perf_prog, what, rcomm_last_error());
     exit(1);
 }
 
