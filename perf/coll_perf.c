@@ -258,11 +258,9 @@ static const char *algo_used(const opts_t *o, size_t n)
             rcomm_allreduce_algo(comm, n, o->dtype, &used);
         return rcomm_algo_name(used);
     case EXACT_BROADCAST:
-        return rcomm_select_broadcast(&comm->model, comm->cfg.bcast_algo,
-                                      comm->cfg.segment_size, size,
-                                      n * rcomm_dtype_size(o->dtype)) == RCOMM_BCAST_CHAIN
-                   ? "chain"
-                   : "binomial";
+        return rcomm_bcast_algo_name(rcomm_select_broadcast(
+            &comm->model, comm->cfg.bcast_algo, comm->cfg.segment_size, size,
+            n * rcomm_dtype_size(o->dtype)));
     default: return "ring";
     }
 }
@@ -352,8 +350,9 @@ typedef struct {
 /* -a all: a time column per forced algorithm, wide enough for its marks. */
 static void print_sweep_columns(void)
 {
-    printf("# *: the fastest forced algorithm; <: auto's pick; ratio: the pick's time / the "
-           "fastest's;\n# #wrong: all algorithms' together (--json/--csv: each's)\n#\n");
+    printf(
+        "# *: the fastest forced algorithm; <: auto's pick; ratio: the pick's time / the "
+        "fastest's;\n# #wrong: all algorithms' together (--json/--csv: each's)\n#\n");
     printf("# %10s %12s %6s %6s", "size", "count", "type", "redop");
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
         printf(" %9s  ", rcomm_algo_name((rcomm_algo_t)a));
@@ -370,7 +369,8 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
            colls[o->coll].tool, size, tp, o->all ? "all" : rcomm_algo_name(o->algo),
            o->iters, o->warmup, o->reps);
     printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", comm->local_size,
-           comm->local_cores, comm->oversubscribed ? " (oversubscribed: polls yield)" : "",
+           comm->local_cores,
+           comm->oversubscribed ? " (oversubscribed: polls yield)" : "",
            comm->model.source);
     grade_print_ceilings(g, &grade_fmt);
     printf("#\n");

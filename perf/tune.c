@@ -95,20 +95,6 @@ static void parse(int argc, char **argv, opts_t *o)
         perf_bad_usage("-r is at most 64", NULL);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The slowest rank's time, agreed by every rank. */
-static double slowest(double t)
-{
-    if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t, 1, RCOMM_F64, RCOMM_MAX) != RCOMM_OK)
-        perf_die("allreduce of the times");
-    return t;
-}
-
 static int iters_for(const opts_t *o, size_t m)
 {
     if (o->iters)
@@ -116,44 +102,41 @@ static int iters_for(const opts_t *o, size_t m)
     return m <= (64 << 10) ? 20 : m <= (4 << 20) ? 8 : 3;
 }
 
-/* Seconds per exchange of m bytes with the partner (median of reps). */
-static double time_msg(const opts_t *o, size_t m, char *sbuf, char *rbuf)
-{
-    const int peer = (rank ^ 1) < size ? rank ^ 1 : -1;
-    const int it = iters_for(o, m);
-    double t[64];
+/* What is timed: one exchange with the partner, or one reduction. */
+typedef struct {
+    int peer; /* exchange: the partner (-1: take part only); reduce: -2 */
+    size_t bytes;
+    char *a, *b, *dst;
+} step_t;
 
-    for (int r = 0; r < o->reps; r++) {
-        if (rcomm_barrier(comm) != RCOMM_OK ||
-            rcomm_coll_exchange(comm, peer, sbuf, rbuf, m) != RCOMM_OK) /* warm-up */
-            perf_die("exchange");
-        double t0 = grade_now_s();
-        for (int i = 0; i < it; i++)
-            if (rcomm_coll_exchange(comm, peer, sbuf, rbuf, m) != RCOMM_OK)
-                perf_die("exchange");
-        t[r] = slowest((grade_now_s() - t0) / it);
-    }
-    qsort(t, (size_t)o->reps, sizeof(double), cmp_double);
-    return t[o->reps / 2];
+static void run_step(const step_t *st)
+{
+    if (st->peer == -2)
+        rcomm_reduce(st->dst, st->a, st->b, st->bytes / 4 ? st->bytes / 4 : 1, RCOMM_F32,
+                     RCOMM_SUM);
+    else if (rcomm_coll_exchange(comm, st->peer, st->a, st->dst, st->bytes) != RCOMM_OK)
+        perf_die("exchange");
 }
 
-/* Seconds to reduce m bytes of f32 out of place, every rank at once. */
-static double time_reduce(const opts_t *o, size_t m, char *a, char *b, char *dst)
+/* Seconds per step on the slowest rank, the median of -r repetitions of it
+ * calls each, every rank at once (one warm-up step first). */
+static double timed(const opts_t *o, const step_t *st, int it)
 {
-    const size_t n = m / 4 ? m / 4 : 1;
-    const int it = iters_for(o, m) * 4;
     double t[64];
 
     for (int r = 0; r < o->reps; r++) {
         if (rcomm_barrier(comm) != RCOMM_OK)
             perf_die("barrier");
+        run_step(st);
         double t0 = grade_now_s();
         for (int i = 0; i < it; i++)
-            rcomm_reduce(dst, a, b, n, RCOMM_F32, RCOMM_SUM);
-        t[r] = slowest((grade_now_s() - t0) / it);
+            run_step(st);
+        t[r] = (grade_now_s() - t0) / it;
+        if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &t[r], 1, RCOMM_F64, RCOMM_MAX) !=
+            RCOMM_OK)
+            perf_die("allreduce of the times");
     }
-    qsort(t, (size_t)o->reps, sizeof(double), cmp_double);
-    return t[o->reps / 2] * (double)m / (double)(n * 4);
+    return grade_median(t, o->reps);
 }
 
 /* Pool adjacent violators: the non-decreasing sequence closest to v[0..n)
@@ -226,8 +209,10 @@ int main(int argc, char **argv)
     memset(rbuf, 2, o.maxb + 8);
     memset(dst, 0, o.maxb + 8);
     for (int i = 0; i < np; i++) {
-        msg[i] = time_msg(&o, pts[i], sbuf, rbuf);
-        red[i] = time_reduce(&o, pts[i], sbuf, rbuf, dst);
+        const step_t x = {(rank ^ 1) < size ? rank ^ 1 : -1, pts[i], sbuf, NULL, rbuf};
+        const step_t rd = {-2, pts[i], sbuf, rbuf, dst};
+        msg[i] = timed(&o, &x, iters_for(&o, pts[i]));
+        red[i] = timed(&o, &rd, iters_for(&o, pts[i]) * 4);
         if (rank == 0)
             fprintf(stderr, "rcomm-tune: %10zu B  msg %10.2f us  reduce %10.2f us\n",
                     pts[i], msg[i] * 1e6, red[i] * 1e6);

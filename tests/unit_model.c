@@ -294,7 +294,8 @@ START_TEST(files_and_builtin_profiles)
      * several classes, a last one without bound, costs that never decrease. */
     for (int t = 0; t < 2; t++) {
         for (int local = 1; local <= 16; local *= 2) {
-            rcomm_model_builtin(t ? "verbs" : "tcp", local, &m);
+            ck_assert_int_eq(rcomm_model_builtin(t ? "verbs" : "tcp", local, &m),
+                             RCOMM_OK);
             ck_assert_str_eq(m.transport, t ? "verbs" : "tcp");
             ck_assert_int_ge(m.nclasses, 1);
             ck_assert(m.cls[m.nclasses - 1].upto == RCOMM_MODEL_LAST);

@@ -120,9 +120,10 @@ static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
         default: return rcomm_allreduce_rd_build(s, c->sbuf, c->rbuf);
         }
     case RCOMM_COLL_BROADCAST:
-        return rcomm_broadcast_build(s, c->rbuf,
-                                     rcomm_select_broadcast(&s->comm->model, s->comm->cfg.bcast_algo,
-                                                            s->comm->cfg.segment_size, p, bytes));
+        return rcomm_broadcast_build(
+            s, c->rbuf,
+            rcomm_select_broadcast(&s->comm->model, s->comm->cfg.bcast_algo,
+                                   s->comm->cfg.segment_size, p, bytes));
     case RCOMM_COLL_ALLGATHER: return rcomm_allgather_build(s, c->sbuf, c->rbuf);
     case RCOMM_COLL_REDUCE_SCATTER:
         return rcomm_reduce_scatter_build(s, c->sbuf, c->rbuf);
@@ -263,8 +264,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                                 rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf,
-                     algo, -1};
+    coll_call_t c = {
+        fn, {RCOMM_COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf, algo, -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -282,8 +283,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
         return st;
     if (algo == RCOMM_ALGO_AUTO)
-        c.algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo, comm->size,
-                                        bytes);
+        c.algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo,
+                                        comm->size, bytes);
     return run(comm, &c, req);
 }
 
@@ -402,8 +403,8 @@ static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      rcomm_op_t op, const char *fn,
                                      rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf,
-                     recvbuf, 0, -1};
+    coll_call_t c = {
+        fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf, recvbuf, 0, -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -446,16 +447,20 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
 rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
                                    void *recvbuf, size_t bytes)
 {
-    coll_call_t c = {"rcomm_coll_exchange", {RCOMM_COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
-                     sendbuf, recvbuf, 0, peer};
+    coll_call_t c = {"rcomm_coll_exchange",
+                     {RCOMM_COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
+                     sendbuf,
+                     recvbuf,
+                     0,
+                     peer};
     rcomm_status_t st;
 
     if ((st = check_common(comm, &c, 0)) != RCOMM_OK)
         return st;
     if (peer >= comm->size || peer == comm->rank || peer < -1)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_coll_exchange: rank %d: peer %d is not another rank", comm->rank,
-                         peer);
+                         "rcomm_coll_exchange: rank %d: peer %d is not another rank",
+                         comm->rank, peer);
     if (peer >= 0 && ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK ||
                       (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))
         return st;
@@ -464,8 +469,8 @@ rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sen
 
 rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 {
-    coll_call_t c = {"rcomm_barrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
-                     NULL, 0, -1};
+    coll_call_t c = {
+        "rcomm_barrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
     rcomm_status_t st;
 
     if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
@@ -475,8 +480,8 @@ rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
 {
-    coll_call_t c = {"rcomm_ibarrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL,
-                     NULL, 0, -1};
+    coll_call_t c = {
+        "rcomm_ibarrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
     rcomm_status_t st;
 
     if (!req)

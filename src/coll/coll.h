@@ -69,8 +69,8 @@ rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sen
  * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
 rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
                                     size_t bytes);
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced,
-                                          size_t seg, int p, size_t bytes);
+rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
+                                          int p, size_t bytes);
 /* Predicted seconds, exposed for the tools and tests. */
 double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
                             size_t bytes);

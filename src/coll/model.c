@@ -19,19 +19,22 @@
  * A real cluster should run rcomm-tune and set RCOMM_TUNING_FILE. */
 #include "coll/profiles.inc"
 
-void rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m)
+rcomm_status_t rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m)
 {
     const char *text = strcmp(transport, "verbs") == 0 ? profile_verbs : profile_tcp;
+    rcomm_status_t st =
+        rcomm_model_parse(text, strlen(text), "built-in", transport, local, m);
 
-    /* The profiles have a section for this transport: checked by unit_model. */
-    if (rcomm_model_parse(text, strlen(text), "built-in", transport, local, m) !=
-        RCOMM_OK) {
-        memset(m, 0, sizeof(*m));
-        snprintf(m->transport, sizeof(m->transport), "%s", transport);
-        m->nclasses = 1;
-        m->cls[0] = (rcomm_model_class_t){RCOMM_MODEL_LAST, 25, 0.4, 0.15};
-    }
-    snprintf(m->source, sizeof(m->source), "built-in %s profile", m->transport);
+    if (st == RCOMM_OK)
+        snprintf(m->source, sizeof(m->source), "built-in %s profile", transport);
+    return st;
+}
+
+rcomm_status_t rcomm_model_choose(const char *path, const char *transport, int local,
+                                  rcomm_model_t *m)
+{
+    return path && path[0] ? rcomm_model_load(path, transport, local, m)
+                           : rcomm_model_builtin(transport, local, m);
 }
 
 /* ---- parsing ------------------------------------------------------------- */

@@ -52,7 +52,11 @@ typedef struct {
 
 /* The built-in profile of a transport (measured on the development machine,
  * see docs/PERFORMANCE.md): used without RCOMM_TUNING_FILE. */
-void rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m);
+rcomm_status_t rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m);
+/* The tuning file at path (RCOMM_TUNING_FILE), or the built-in profile when
+ * path is empty. */
+rcomm_status_t rcomm_model_choose(const char *path, const char *transport, int local,
+                                  rcomm_model_t *m);
 
 /* Parse a tuning file's text and take the section of transport measured
  * with the ranks-per-host closest to local (the same; else the largest

@@ -30,8 +30,9 @@ void rcomm_coll_env_to_desc(const rcomm_env_t *env, rcomm_coll_desc_t *d)
 
 void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len)
 {
-    static const char *kinds[] = {"?", "allreduce", "broadcast", "allgather",
-                                  "reduce_scatter", "barrier", "exchange"};
+    static const char *kinds[] = {"?",         "allreduce",      "broadcast",
+                                  "allgather", "reduce_scatter", "barrier",
+                                  "exchange"};
     const char *kind = (unsigned)d->kind <= RCOMM_COLL_EXCHANGE ? kinds[d->kind] : "?";
 
     switch (d->kind) {

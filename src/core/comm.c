@@ -132,7 +132,7 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
                                : comm->local_size > comm->local_cores;
     /* Spinning ranks would take the cores the ranks they wait for need. */
     comm->spin_ns = (uint64_t)(1e3 * (comm->oversubscribed ? comm->cfg.oversub_spin_us
-                                                            : comm->cfg.spin_us));
+                                                           : comm->cfg.spin_us));
     return st;
 }
 
@@ -149,10 +149,7 @@ static rcomm_status_t load_model(rcomm_comm_t *comm)
     FILE *f;
 
     if (comm->rank == 0 || !comm->bs) {
-        if (path[0])
-            st = rcomm_model_load(path, tp, comm->local_size, &comm->model);
-        else
-            rcomm_model_builtin(tp, comm->local_size, &comm->model);
+        st = rcomm_model_choose(path, tp, comm->local_size, &comm->model);
         if (!comm->bs)
             return st;
         if (!(f = open_memstream(&text, &len)))
@@ -174,8 +171,8 @@ static rcomm_status_t load_model(rcomm_comm_t *comm)
     if ((st = rcomm_bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
         text[len ? len - 1 : 0] = '\0';
         if (text[0] == '!')
-            st = rcomm_err(RCOMM_ERR_CONFIG, "rank 0 could not load the cost model: %.200s",
-                           text + 1);
+            st = rcomm_err(RCOMM_ERR_CONFIG,
+                           "rank 0 could not load the cost model: %.200s", text + 1);
         else
             st = rcomm_model_parse(text, strlen(text), "shared by rank 0", tp, 0,
                                    &comm->model);
@@ -277,8 +274,8 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
     old_log_rank = rcomm_log_set_rank(rank);
     if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
-    if (size == 1 && ((st = find_local(comm)) != RCOMM_OK ||
-                      (st = load_model(comm)) != RCOMM_OK))
+    if (size == 1 &&
+        ((st = find_local(comm)) != RCOMM_OK || (st = load_model(comm)) != RCOMM_OK))
         goto fail;
     if (size > 1) {
         if ((st = rcomm_health_init(comm)) != RCOMM_OK)

@@ -267,6 +267,11 @@ int rcomm_config_log_level(void)
     return lvl < 0 ? RCOMM_LOG_ERROR : lvl;
 }
 
+const char *rcomm_bcast_algo_name(int algo)
+{
+    return algo >= -1 && algo <= 1 ? bcast_names[algo + 1] : "?";
+}
+
 int rcomm_config_timeout_ms(const rcomm_config_t *cfg)
 {
     double ms = cfg->timeout_s * 1000.0;
@@ -295,7 +300,9 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *
     case CFG_POLL:
         snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy");
         break;
-    case CFG_BCAST: snprintf(buf, len, "%s", bcast_names[*(const int *)field + 1]); break;
+    case CFG_BCAST:
+        snprintf(buf, len, "%s", rcomm_bcast_algo_name(*(const int *)field));
+        break;
     }
 }
 

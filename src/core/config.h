@@ -47,6 +47,9 @@ int rcomm_config_log_level(void);
 
 int rcomm_config_timeout_ms(const rcomm_config_t *cfg);
 
+/* RCOMM_BROADCAST_ALGO's names: "auto" (-1), "binomial" (0), "chain" (1). */
+const char *rcomm_bcast_algo_name(int algo);
+
 /* "123", "64K", "4M", "1G" (powers of 1024) into *out; -1 if malformed. */
 int rcomm_parse_size(const char *s, size_t *out);
 

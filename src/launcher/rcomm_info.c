@@ -38,7 +38,7 @@ static void human(size_t b, char *buf, size_t len)
 static const char *choice_name(int coll, int algo)
 {
     if (coll == RCOMM_COLL_BROADCAST)
-        return algo == RCOMM_BCAST_CHAIN ? "chain" : "binomial";
+        return rcomm_bcast_algo_name(algo);
     return rcomm_algo_name((rcomm_algo_t)algo);
 }
 
@@ -113,13 +113,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
         return 1;
     }
-    if (cfg.tuning_file[0]) {
-        if (rcomm_model_load(cfg.tuning_file, cfg.transport, local, &model) != RCOMM_OK) {
-            fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
-            return 1;
-        }
-    } else {
-        rcomm_model_builtin(cfg.transport, local, &model);
+    if (rcomm_model_choose(cfg.tuning_file, cfg.transport, local, &model) != RCOMM_OK) {
+        fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
+        return 1;
     }
     if (ex_p) {
         printf("# cost model: %s, %d ranks per host\n", model.source,
