@@ -11,8 +11,9 @@
 
 static void clear_env(void)
 {
-    const char *vars[] = {"RCOMM_TIMEOUT", "RCOMM_SEGMENT_SIZE", "RCOMM_ALLREDUCE_ALGO",
-                          "RCOMM_TCP_BUFSIZE", "RCOMM_LOG_LEVEL", "RCOMM_TRANSPORT"};
+    const char *vars[] = {"RCOMM_TIMEOUT",        "RCOMM_SEGMENT_SIZE",
+                          "RCOMM_ALLREDUCE_ALGO", "RCOMM_TCP_BUFSIZE",
+                          "RCOMM_LOG_LEVEL",      "RCOMM_TRANSPORT"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -41,9 +42,12 @@ END_TEST
 START_TEST(bad_values_name_the_variable)
 {
     rcomm_config_t cfg;
-    const char *bad[][2] = {{"RCOMM_TIMEOUT", "-1"},        {"RCOMM_TIMEOUT", "1s"},
-                            {"RCOMM_SEGMENT_SIZE", "12Q"},  {"RCOMM_SEGMENT_SIZE", "-5"},
-                            {"RCOMM_SEGMENT_SIZE", "8"},    {"RCOMM_ALLREDUCE_ALGO", "x"},
+    const char *bad[][2] = {{"RCOMM_TIMEOUT", "-1"},
+                            {"RCOMM_TIMEOUT", "1s"},
+                            {"RCOMM_SEGMENT_SIZE", "12Q"},
+                            {"RCOMM_SEGMENT_SIZE", "-5"},
+                            {"RCOMM_SEGMENT_SIZE", "8"},
+                            {"RCOMM_ALLREDUCE_ALGO", "x"},
                             {"RCOMM_TRANSPORT", "a-very-long-transport-name"}};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -31,16 +31,15 @@ static int rank, size;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mpi_allreduce [options]   (under mpirun)\n"
-            "  -b SIZE   smallest message in bytes (default 8; K, M, G suffixes)\n"
-            "  -e SIZE   largest message in bytes (default 256M)\n"
-            "  -f N      multiply the size by N each step (default 2)\n"
-            "  -n N      timed iterations per size (default 20)\n"
-            "  -w N      warm-up iterations per size (default 5)\n"
-            "  -r N      repetitions; the median time is reported (default 1)\n"
-            "  -c 0|1    check results element by element (default 1)\n"
-            "  -i        in place (MPI_IN_PLACE) instead of out of place\n");
+    fprintf(f, "usage: mpi_allreduce [options]   (under mpirun)\n"
+               "  -b SIZE   smallest message in bytes (default 8; K, M, G suffixes)\n"
+               "  -e SIZE   largest message in bytes (default 256M)\n"
+               "  -f N      multiply the size by N each step (default 2)\n"
+               "  -n N      timed iterations per size (default 20)\n"
+               "  -w N      warm-up iterations per size (default 5)\n"
+               "  -r N      repetitions; the median time is reported (default 1)\n"
+               "  -c 0|1    check results element by element (default 1)\n"
+               "  -i        in place (MPI_IN_PLACE) instead of out of place\n");
 }
 
 static void bad(const char *what, const char *s)
@@ -58,9 +57,21 @@ static size_t parse_size(const char *s)
     char *end;
     double v = strtod(s, &end);
     switch (*end) {
-    case 'K': case 'k': v *= 1024; end++; break;
-    case 'M': case 'm': v *= 1024 * 1024; end++; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; end++; break;
+    case 'K':
+    case 'k':
+        v *= 1024;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        v *= 1024 * 1024;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        v *= 1024.0 * 1024 * 1024;
+        end++;
+        break;
     }
     if (end == s || *end || v < 0)
         bad("size", s);
@@ -115,11 +126,11 @@ static void die(const char *what, int rc)
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
-#define CHECK(call, what)                                                  \
-    do {                                                                   \
-        int rc_ = (call);                                                  \
-        if (rc_ != MPI_SUCCESS)                                            \
-            die(what, rc_);                                                \
+#define CHECK(call, what)                                                                \
+    do {                                                                                 \
+        int rc_ = (call);                                                                \
+        if (rc_ != MPI_SUCCESS)                                                          \
+            die(what, rc_);                                                              \
     } while (0)
 
 static double now_s(void)
@@ -254,12 +265,13 @@ int main(int argc, char **argv)
         nsizes++;
         if (rank == 0)
             printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6zu\n",
-                   n * sizeof(float), n, "f32", "sum", -1, "default", t * 1e6, algbw, busbw,
-                   wrong);
+                   n * sizeof(float), n, "f32", "sum", -1, "default", t * 1e6, algbw,
+                   busbw, wrong);
         fflush(stdout);
     }
     if (rank == 0) {
-        printf("# Out of bounds values : %zu %s\n", wrong_total, wrong_total ? "FAILED" : "OK");
+        printf("# Out of bounds values : %zu %s\n", wrong_total,
+               wrong_total ? "FAILED" : "OK");
         printf("# Avg bus bandwidth    : %g\n#\n", nsizes ? bw_sum / nsizes : 0.0);
     }
     free(sbuf);

@@ -35,8 +35,7 @@ static int overlap(const char *a, size_t alen, const char *b, size_t blen)
     return alen && blen && a < b + blen && b < a + alen;
 }
 
-static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c,
-                                   int has_op)
+static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c, int has_op)
 {
     rcomm_status_t st;
 
@@ -71,7 +70,8 @@ static rcomm_status_t check_overlap(const rcomm_comm_t *comm, const coll_call_t 
     if (c->sbuf != c->rbuf && overlap(c->sbuf, sbytes, c->rbuf, rbytes))
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
                          "%s: rank %d: sendbuf and recvbuf overlap without being equal "
-                         "(use RCOMM_IN_PLACE for in-place operation)", c->fn, comm->rank);
+                         "(use RCOMM_IN_PLACE for in-place operation)",
+                         c->fn, comm->rank);
     return RCOMM_OK;
 }
 
@@ -159,8 +159,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
         return st;
     }
     s->seq = comm->next_seq++;
-    if ((st = build(s, c)) != RCOMM_OK ||
-        (st = rcomm_sched_start(s)) < 0) {
+    if ((st = build(s, c)) != RCOMM_OK || (st = rcomm_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
             rcomm_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
         else
@@ -379,8 +378,8 @@ static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *r
         return st;
     if (overlap(c.sbuf, bytes, c.rbuf, bytes * (size_t)comm->size))
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)",
-                         fn, comm->rank);
+                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
+                         comm->rank);
     return run(comm, &c, req);
 }
 
@@ -400,8 +399,7 @@ rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *r
 
 static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                     rcomm_op_t op, const char *fn,
-                                     rcomm_request_t **req)
+                                     rcomm_op_t op, const char *fn, rcomm_request_t **req)
 {
     coll_call_t c = {
         fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf, recvbuf, 0, -1};
@@ -421,8 +419,8 @@ static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
         return st;
     if (overlap(c.sbuf, bytes * (size_t)comm->size, c.rbuf, bytes))
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)",
-                         fn, comm->rank);
+                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
+                         comm->rank);
     return run(comm, &c, req);
 }
 

@@ -16,9 +16,9 @@ size_t rcomm_coll_seg(const rcomm_sched_t *s);
  * elements from it, in segments. With slots, each received segment is reduced
  * (dst = a op received); without, it lands in dst directly. Every op depends
  * on after; the returned join completes when all are done. */
-rcomm_sop_id_t rcomm_exchange(rcomm_sched_t *s, int peer, const char *src,
-                              size_t scount, char *dst, const char *a, size_t rcount,
-                              rcomm_slots_t *sl, rcomm_sop_id_t after);
+rcomm_sop_id_t rcomm_exchange(rcomm_sched_t *s, int peer, const char *src, size_t scount,
+                              char *dst, const char *a, size_t rcount, rcomm_slots_t *sl,
+                              rcomm_sop_id_t after);
 
 /* ring.c: the two ring phases, shared by allreduce, reduce_scatter and
  * allgather. Every op created depends on `after`; the returned join completes
@@ -37,17 +37,15 @@ rcomm_sop_id_t rcomm_ring_allgather(rcomm_sched_t *s, const rcomm_blocks_t *bl,
                                     const char *own_src, char *rbuf,
                                     rcomm_sop_id_t after);
 
-rcomm_status_t rcomm_allreduce_ring_build(rcomm_sched_t *s, const char *sbuf,
-                                          char *rbuf);
+rcomm_status_t rcomm_allreduce_ring_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t rcomm_allreduce_butterfly_build(rcomm_sched_t *s, const char *sbuf,
                                                char *rbuf);
-rcomm_status_t rcomm_allreduce_rd_build(rcomm_sched_t *s, const char *sbuf,
-                                        char *rbuf);
+rcomm_status_t rcomm_allreduce_rd_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
 /* Fold/unfold of the extra ranks for butterfly and rd (allreduce_rd.c):
  * fold leaves the partial result in rbuf on butterfly ranks; returns the join
  * after which butterfly ranks may start. unfold sends the result back. */
-rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f,
-                             const char *sbuf, char *rbuf, rcomm_slots_t *sl);
+rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f, const char *sbuf,
+                             char *rbuf, rcomm_slots_t *sl);
 rcomm_sop_id_t rcomm_fold_out(rcomm_sched_t *s, const rcomm_fold_t *f, char *rbuf,
                               rcomm_sop_id_t after);
 
@@ -55,8 +53,7 @@ typedef enum { RCOMM_BCAST_BINOMIAL, RCOMM_BCAST_CHAIN } rcomm_bcast_algo_t;
 rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf,
                                      rcomm_bcast_algo_t algo);
 rcomm_status_t rcomm_allgather_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
-rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf,
-                                          char *rbuf);
+rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t rcomm_barrier_build(rcomm_sched_t *s);
 
 /* coll.c: one step of the algorithms, for rcomm-tune to time: send bytes to

@@ -113,8 +113,8 @@ static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int ran
     return n;
 }
 
-rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
-                                     char *msg, size_t len)
+rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
+                                     size_t len)
 {
     rcomm_tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
@@ -170,16 +170,17 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
         if (a->env.w[0] == s->seq && !rcomm_coll_desc_equal(&theirs, &s->desc)) {
             rcomm_coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
             rcomm_coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
-            snprintf(msg, len, "collective #%llu: rank %d called %s but rank %d called %s",
+            snprintf(msg, len,
+                     "collective #%llu: rank %d called %s but rank %d called %s",
                      (unsigned long long)s->seq, p, theirs_s, comm->rank, mine_s);
             return RCOMM_ERR_MISMATCH;
         }
         if (a->env.w[0] != s->seq && ne < sizeof(elsewhere)) {
             if (a->env.w[0] == IDLE)
-                ne += (size_t)snprintf(elsewhere + ne, sizeof(elsewhere) - ne,
-                                       "%srank %d is between collectives (%llu done)",
-                                       ne ? "; " : "", p,
-                                       (unsigned long long)a->env.w[1]);
+                ne +=
+                    (size_t)snprintf(elsewhere + ne, sizeof(elsewhere) - ne,
+                                     "%srank %d is between collectives (%llu done)",
+                                     ne ? "; " : "", p, (unsigned long long)a->env.w[1]);
             else
                 ne += (size_t)snprintf(elsewhere + ne, sizeof(elsewhere) - ne,
                                        "%srank %d is in collective #%llu", ne ? "; " : "",
@@ -207,15 +208,17 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s,
         return RCOMM_ERR_TIMEOUT;
     }
     if (ne) {
-        snprintf(msg, len, "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d "
-                           "waits for %s",
+        snprintf(msg, len,
+                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d "
+                 "waits for %s",
                  s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, elsewhere,
                  comm->rank, waiting);
         return RCOMM_ERR_TIMEOUT;
     }
 plain:
-    snprintf(msg, len, "%s #%llu: rank %d made no progress for %.1f s (RCOMM_TIMEOUT); "
-                       "waiting for %s",
+    snprintf(msg, len,
+             "%s #%llu: rank %d made no progress for %.1f s (RCOMM_TIMEOUT); "
+             "waiting for %s",
              s->name, (unsigned long long)s->seq, comm->rank, comm->cfg.timeout_s,
              waiting);
     return RCOMM_ERR_TIMEOUT;

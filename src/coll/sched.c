@@ -36,9 +36,7 @@ void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len)
     const char *kind = (unsigned)d->kind <= RCOMM_COLL_EXCHANGE ? kinds[d->kind] : "?";
 
     switch (d->kind) {
-    case RCOMM_COLL_BARRIER:
-        snprintf(buf, len, "barrier()");
-        break;
+    case RCOMM_COLL_BARRIER: snprintf(buf, len, "barrier()"); break;
     case RCOMM_COLL_BROADCAST:
         snprintf(buf, len, "%s(count=%zu, %s, root=%d)", kind, d->count,
                  rcomm_dtype_name(d->dtype), d->root);
@@ -103,8 +101,7 @@ static rcomm_sop_t *add_op(rcomm_sched_t *s, rcomm_sop_kind_t kind)
 
 #define OP_ID(s, op) ((op) ? (rcomm_sop_id_t)((op) - (s)->ops) : RCOMM_SOP_NONE)
 
-rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf,
-                                size_t bytes)
+rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf, size_t bytes)
 {
     rcomm_sop_t *op = add_op(s, RCOMM_SOP_SEND);
     rcomm_sop_id_t id = OP_ID(s, op);
@@ -297,10 +294,10 @@ static int check_env(rcomm_sched_t *s, int peer, const rcomm_env_t *env)
         return 0;
     rcomm_coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
     rcomm_coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
-    fail(s, rcomm_err(RCOMM_ERR_MISMATCH,
-                      "collective #%llu: rank %d called %s but rank %d called %s",
-                      (unsigned long long)s->seq, peer, theirs_s, s->comm->rank,
-                      mine_s),
+    fail(s,
+         rcomm_err(RCOMM_ERR_MISMATCH,
+                   "collective #%llu: rank %d called %s but rank %d called %s",
+                   (unsigned long long)s->seq, peer, theirs_s, s->comm->rank, mine_s),
          peer);
     return -1;
 }
@@ -332,10 +329,12 @@ static void transport_done(rcomm_tp_req_t *req)
         if (check_env(s, op->peer, &req->env) != 0)
             return;
         if (req->len != op->n) {
-            fail(s, rcomm_err(RCOMM_ERR_PROTOCOL,
-                              "%s #%llu: rank %d sent %zu bytes where %zu were "
-                              "expected", s->name, (unsigned long long)s->seq,
-                              op->peer, req->len, op->n),
+            fail(s,
+                 rcomm_err(RCOMM_ERR_PROTOCOL,
+                           "%s #%llu: rank %d sent %zu bytes where %zu were "
+                           "expected",
+                           s->name, (unsigned long long)s->seq, op->peer, req->len,
+                           op->n),
                  op->peer);
             return;
         }
@@ -359,8 +358,7 @@ static rcomm_status_t post(rcomm_sched_t *s, rcomm_sop_t *op)
         st = tp->ops->isend(tp, op->peer, tag, &env, op->a, op->n, &op->req);
         if (st == RCOMM_OK) {
             op->posted = 1;
-            if (op->order_next != RCOMM_SOP_NONE &&
-                --s->ops[op->order_next].pending == 0)
+            if (op->order_next != RCOMM_SOP_NONE && --s->ops[op->order_next].pending == 0)
                 make_ready(s, op->order_next);
         }
         return st;
@@ -377,11 +375,9 @@ static rcomm_status_t post(rcomm_sched_t *s, rcomm_sop_t *op)
             memcpy(op->dst, op->a, op->n);
         break;
     case RCOMM_SOP_FINISH:
-        rcomm_reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op,
-                            s->comm->size);
+        rcomm_reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op, s->comm->size);
         break;
-    case RCOMM_SOP_JOIN:
-        break;
+    case RCOMM_SOP_JOIN: break;
     }
     complete(s, op);
     return RCOMM_OK;
@@ -412,8 +408,8 @@ rcomm_status_t rcomm_sched_start(rcomm_sched_t *s)
     count = calloc((size_t)s->nops + 1, sizeof(uint32_t));
     if (!s->succ || !s->ready || !count) {
         free(count);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for %u operations",
-                         s->name, s->nops);
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for %u operations", s->name,
+                         s->nops);
     }
     /* Successor lists in one array (compressed rows). */
     for (uint32_t e = 0; e < s->nedges; e++)

@@ -104,8 +104,7 @@ rcomm_status_t rcomm_sched_init(rcomm_sched_t *s, rcomm_comm_t *comm,
                                 const rcomm_coll_desc_t *desc, const char *name);
 rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf,
                                 size_t bytes);
-rcomm_sop_id_t rcomm_sched_recv(rcomm_sched_t *s, int peer, void *buf,
-                                size_t bytes);
+rcomm_sop_id_t rcomm_sched_recv(rcomm_sched_t *s, int peer, void *buf, size_t bytes);
 rcomm_sop_id_t rcomm_sched_reduce(rcomm_sched_t *s, void *dst, const void *a,
                                   const void *b, size_t count);
 rcomm_sop_id_t rcomm_sched_copy(rcomm_sched_t *s, void *dst, const void *src,

@@ -27,8 +27,8 @@ static rcomm_status_t parse_int(const char *name, const char *val, int *out)
     errno = 0;
     v = strtol(val, &end, 10);
     if (errno || end == val || *end != '\0' || v < 0 || v > INT_MAX)
-        return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not a non-negative integer",
-                         name, val);
+        return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not a non-negative integer", name,
+                         val);
     *out = (int)v;
     return RCOMM_OK;
 }
@@ -39,7 +39,8 @@ rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
     int rank = 0, size = 1;
 
     if (!comm)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create_from_env: comm is NULL");
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_comm_create_from_env: comm is NULL");
     for (size_t i = 0; i < sizeof(launcher_env) / sizeof(launcher_env[0]); i++) {
         const char *r = getenv(launcher_env[i][0]), *s = getenv(launcher_env[i][1]);
         if (!r && !s)
@@ -85,7 +86,8 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *
         comm->deferred = RCOMM_ERR_MISMATCH;
         snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
                  "collective #%llu: rank %d called %s, which rank %d had completed "
-                 "called differently", (unsigned long long)seq, peer, desc, comm->rank);
+                 "called differently",
+                 (unsigned long long)seq, peer, desc, comm->rank);
     }
 }
 
@@ -205,9 +207,10 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
     rcomm_status_t st;
 
     if (!ops)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
-                         comm->cfg.transport, rcomm_tp_find("verbs") ? ", verbs" : "");
+        return rcomm_err(
+            RCOMM_ERR_CONFIG,
+            "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
+            comm->cfg.transport, rcomm_tp_find("verbs") ? ", verbs" : "");
     if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK ||
         (st = ops->local_addr(comm->tp, NULL, &len)) != RCOMM_OK)
         return st;
@@ -248,8 +251,7 @@ out:
     return st;
 }
 
-rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
-                                 rcomm_comm_t **out)
+rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_comm_t **out)
 {
     rcomm_comm_t *comm;
     rcomm_status_t st;

@@ -31,11 +31,11 @@ struct rcomm_comm {
     rcomm_sched_t *active; /* collectives in flight, oldest first */
     rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
     char failmsg[256];
-    rcomm_stats_t stats;   /* kept when the transport is closed */
-    int oversubscribed;    /* more local ranks than cores: yield while polling */
-    uint64_t spin_ns;      /* busy-poll this long before sleeping (rcomm_comm_spin_ns) */
-    int local_size;        /* ranks on this host (find_local in comm.c) */
-    int local_cores;       /* cores in the union of their cpusets */
+    rcomm_stats_t stats; /* kept when the transport is closed */
+    int oversubscribed;  /* more local ranks than cores: yield while polling */
+    uint64_t spin_ns;    /* busy-poll this long before sleeping (rcomm_comm_spin_ns) */
+    int local_size;      /* ranks on this host (find_local in comm.c) */
+    int local_cores;     /* cores in the union of their cpusets */
     struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
     rcomm_status_t deferred;     /* an error found inside progress, for the next call */
     char deferred_msg[256];

@@ -87,8 +87,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "transports/tcp/tcp_frame.h"
 #include "transports/fifo.h"
+#include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
 
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
@@ -133,7 +133,7 @@ _Static_assert(sizeof(tcp_op_t) <= RCOMM_TP_REQ_PRIV, "tcp_op_t must fit in req-
 typedef struct tcp_reply {
     tcp_txf_t tx;
     tcp_mr_t *mr; /* GET_RESP reading from this region, until detached */
-    void *copy;        /* payload copied out when the region is deregistered */
+    void *copy;   /* payload copied out when the region is deregistered */
 } tcp_reply_t;
 
 /* An unexpected message small enough to buffer. */
@@ -163,18 +163,17 @@ typedef struct {
     tcp_unexp_t *head, *tail;
 } tcp_uxq_t;
 
-
 typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
 
 /* Receive state of one connection. */
 typedef struct {
-    uint8_t state;     /* tcp_rx_state_t */
-    tcp_hdr_t hdr;     /* frame being received */
-    uint64_t off;      /* payload bytes received so far */
-    char *dst;         /* where they go; NULL = read and discard */
-    tcp_op_t *op;      /* SEND: matched receive; GET_RESP: the get */
-    tcp_unexp_t *ux;   /* SEND: buffer of an unexpected message */
-    tcp_mr_t *mr; /* PUT: target region */
+    uint8_t state;   /* tcp_rx_state_t */
+    tcp_hdr_t hdr;   /* frame being received */
+    uint64_t off;    /* payload bytes received so far */
+    char *dst;       /* where they go; NULL = read and discard */
+    tcp_op_t *op;    /* SEND: matched receive; GET_RESP: the get */
+    tcp_unexp_t *ux; /* SEND: buffer of an unexpected message */
+    tcp_mr_t *mr;    /* PUT: target region */
 } tcp_rx_t;
 
 typedef struct tcp_peer {
@@ -281,8 +280,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
                    ...) __attribute__((format(printf, 4, 5)));
 /* Close p's socket: GOODBYE(reason) first if the stream is at a frame
  * boundary. For destroy and for failures we decided. */
-void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason,
-                    const char *why);
+void tcp_peer_close(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t reason, const char *why);
 void tcp_drop_txq(tcp_peer_t *p);
 
 /* tcp_rx.c */

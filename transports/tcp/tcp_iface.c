@@ -144,10 +144,10 @@ static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
                          base->rank);
     *mr = (tcp_mr_t){.head = {.tp = base},
-                          .base = addr,
-                          .len = len,
-                          .access = access & ~(unsigned)RCOMM_TP_MESSAGES,
-                          .key = (uint64_t)++tp->mrs[slot].gen << 32 | (slot + 1)};
+                     .base = addr,
+                     .len = len,
+                     .access = access & ~(unsigned)RCOMM_TP_MESSAGES,
+                     .key = (uint64_t)++tp->mrs[slot].gen << 32 | (slot + 1)};
     tp->mrs[slot].mr = mr;
     *out = &mr->head;
     return RCOMM_OK;
