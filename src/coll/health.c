@@ -119,8 +119,8 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
     rcomm_tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
-    char silent[160] = "", gone[160] = "", elsewhere[256] = "", waiting[200], mine_s[96],
-         theirs_s[96];
+    char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], waiting[200],
+         mine_s[96], theirs_s[96];
     size_t ns = 0, ng = 0, ne = 0;
     rcomm_env_t env;
     int pending = 0;
@@ -187,31 +187,23 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
                                        p, (unsigned long long)a->env.w[0]);
         }
     }
-    if (ng) {
-        /* Without a connection manager a dead peer may show only as a failed
-         * probe: name it, or the rank we wait for (itself waiting for the
-         * dead one) would be blamed. */
+    /* Without a connection manager a dead peer may show only as a failed
+     * probe: it comes first, or the rank we wait for (itself waiting for the
+     * dead one) would be blamed. */
+    if (ng)
+        snprintf(cause, sizeof(cause),
+                 "%s could not be reached (connection failed: did it exit?)", gone);
+    else if (ns)
+        snprintf(cause, sizeof(cause),
+                 "%s did not respond (not inside rcomm: has it reached this collective?)",
+                 silent);
+    else if (ne)
+        snprintf(cause, sizeof(cause), "%s", elsewhere);
+    if (ng || ns || ne) {
         snprintf(msg, len,
-                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s could not be "
-                 "reached (connection failed: did it exit?); rank %d waits for %s",
-                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, gone,
-                 comm->rank, waiting);
-        return RCOMM_ERR_TIMEOUT;
-    }
-    if (ns) {
-        snprintf(msg, len,
-                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s did not respond "
-                 "(not inside rcomm: has it reached this collective?); rank %d waits "
+                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d waits "
                  "for %s",
-                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, silent,
-                 comm->rank, waiting);
-        return RCOMM_ERR_TIMEOUT;
-    }
-    if (ne) {
-        snprintf(msg, len,
-                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d "
-                 "waits for %s",
-                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, elsewhere,
+                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, cause,
                  comm->rank, waiting);
         return RCOMM_ERR_TIMEOUT;
     }
