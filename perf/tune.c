@@ -18,6 +18,12 @@
  *    limit: the protocol step.
  *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
  *
+ *  - rules (model.h): allreduce with ring, butterfly and rd, broadcast with
+ *    binomial and chain, at every power of two from -b to -e, the algorithms
+ *    taking turns within each repetition; the fastest per size, at this
+ *    job's rank count (the previous size's winner stays while it is within
+ *    5% of the fastest). -R skips them.
+ *
  * Noise is smoothed by isotonic regression: the non-decreasing curve closest
  * to the medians (a size never costs more than a larger one).
  *
@@ -47,7 +53,7 @@
 
 typedef struct {
     size_t minb, maxb;
-    int iters, reps;
+    int iters, reps, rules;
     const char *out;
 } opts_t;
 
@@ -67,6 +73,7 @@ static void usage(FILE *f)
             "            64 KiB, fewer above, at least 2)\n"
             "  -r N      repetitions, the median counts (default 5)\n"
             "  -o FILE   write the tuning file there (default: standard output)\n"
+            "  -R        no rules: skip timing every algorithm at this rank count\n"
             "  -h        this help\n",
             perf_prog, perf_prog);
 }
@@ -75,14 +82,15 @@ static void parse(int argc, char **argv, opts_t *o)
 {
     int c;
 
-    *o = (opts_t){8, 64 << 20, 0, 5, NULL};
-    while ((c = getopt(argc, argv, "b:e:n:r:o:h")) != -1) {
+    *o = (opts_t){8, 64 << 20, 0, 5, 1, NULL};
+    while ((c = getopt(argc, argv, "b:e:n:r:o:Rh")) != -1) {
         switch (c) {
         case 'b': o->minb = perf_parse_size(optarg); break;
         case 'e': o->maxb = perf_parse_size(optarg); break;
         case 'n': o->iters = perf_parse_int(optarg, 1); break;
         case 'r': o->reps = perf_parse_int(optarg, 1); break;
         case 'o': o->out = optarg; break;
+        case 'R': o->rules = 0; break;
         case 'h': usage(stdout); exit(0);
         default: perf_bad_usage("unknown option", NULL);
         }
@@ -137,6 +145,108 @@ static double timed(const opts_t *o, const step_t *st, int it)
             perf_die("allreduce of the times");
     }
     return grade_median(t, o->reps);
+}
+
+/* ---- rules: every algorithm, timed in turns ------------------------------ */
+
+#define NCAND 5 /* ring, butterfly, rd; binomial, chain */
+
+static const struct {
+    int coll, algo;
+} cand[NCAND] = {
+    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_RING},
+    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
+    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_RD},
+    {RCOMM_COLL_BROADCAST, RCOMM_BCAST_BINOMIAL},
+    {RCOMM_COLL_BROADCAST, RCOMM_BCAST_CHAIN},
+};
+
+#define SWITCH_GAIN 1.05
+
+static int cand_of(int coll, int algo)
+{
+    int c = 0;
+
+    while (cand[c].coll != coll || cand[c].algo != algo)
+        c++;
+    return c;
+}
+
+static void run_cand(int c, char *sbuf, char *rbuf, size_t count)
+{
+    rcomm_status_t st;
+
+    if (cand[c].coll == RCOMM_COLL_ALLREDUCE) {
+        st = rcomm_allreduce_with(comm, sbuf, rbuf, count, RCOMM_F32, RCOMM_SUM,
+                                  (rcomm_algo_t)cand[c].algo);
+    } else {
+        const int saved = comm->cfg.bcast_algo; /* broadcast has no per-call choice */
+        comm->cfg.bcast_algo = cand[c].algo;
+        st = rcomm_broadcast(comm, rbuf, count, RCOMM_F32, 0);
+        comm->cfg.bcast_algo = saved;
+    }
+    if (st != RCOMM_OK)
+        perf_die(cand[c].coll == RCOMM_COLL_ALLREDUCE ? "allreduce" : "broadcast");
+}
+
+/* The fastest algorithm of each collective at every power of two, as rules
+ * for this rank count: a run of sizes with the same winner is one rule. */
+static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m)
+{
+    int last[2] = {0, 0}; /* per collective: index + 1 of its newest rule */
+
+    for (size_t b = o->minb < 4 ? 4 : o->minb; b <= o->maxb; b *= 2) {
+        double t[NCAND][64], med[NCAND], v[NCAND];
+        const int it = iters_for(o, b);
+        int best[2] = {-1, -1};
+
+        for (int r = 0; r < o->reps; r++) {
+            for (int c = 0; c < NCAND; c++) {
+                if (rcomm_barrier(comm) != RCOMM_OK)
+                    perf_die("barrier");
+                run_cand(c, sbuf, rbuf, b / 4);
+                double t0 = grade_now_s();
+                for (int i = 0; i < it; i++)
+                    run_cand(c, sbuf, rbuf, b / 4);
+                v[c] = (grade_now_s() - t0) / it;
+            }
+            if (rcomm_allreduce(comm, RCOMM_IN_PLACE, v, NCAND, RCOMM_F64, RCOMM_MAX) !=
+                RCOMM_OK)
+                perf_die("allreduce of the times");
+            for (int c = 0; c < NCAND; c++)
+                t[c][r] = v[c];
+        }
+        for (int c = 0; c < NCAND; c++) {
+            const int k = cand[c].coll == RCOMM_COLL_BROADCAST;
+            med[c] = grade_median(t[c], o->reps);
+            if (best[k] < 0 || med[c] < med[best[k]])
+                best[k] = c;
+        }
+        if (rank == 0)
+            fprintf(stderr,
+                    "rcomm-tune: %10zu B  allreduce ring %.2f butterfly %.2f rd %.2f us; "
+                    "broadcast binomial %.2f chain %.2f us\n",
+                    b, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6, med[3] * 1e6,
+                    med[4] * 1e6);
+        for (int k = 0; k < 2; k++) {
+            rcomm_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
+            /* The same winner, or one within the noise of it: the rule grows
+             * (a switch that gains less than SWITCH_GAIN is not worth the
+             * flapping that noise would cause). */
+            if (prev &&
+                med[cand_of(prev->coll, prev->algo)] <= SWITCH_GAIN * med[best[k]]) {
+                prev->upto = b;
+                continue;
+            }
+            if (m->nrules == RCOMM_MODEL_MAX_RULES)
+                perf_die("too many rules");
+            m->rule[m->nrules] =
+                (rcomm_model_rule_t){cand[best[k]].coll, size, b, cand[best[k]].algo};
+            last[k] = ++m->nrules;
+        }
+        if (b > o->maxb / 2)
+            break;
+    }
 }
 
 /* Pool adjacent violators: the non-decreasing sequence closest to v[0..n)
@@ -238,6 +348,8 @@ int main(int argc, char **argv)
         c->beta_ns = beta * 1e9;
         c->gamma_ns = red[i] / (double)pts[i] * 1e9;
     }
+    if (o.rules)
+        time_rules(&o, sbuf, rbuf, &m);
     if (rank == 0) {
         if (o.out && !(out = fopen(o.out, "w"))) {
             perror(o.out);
@@ -247,9 +359,9 @@ int main(int argc, char **argv)
         fprintf(out,
                 "# written by rcomm-tune: %d ranks, transport %s, segment %zu B,\n"
                 "# eager limit %zu B (step there %.2f us), %zu B .. %zu B, "
-                "median of %d\n",
+                "median of %d%s\n",
                 size, tp, comm->cfg.segment_size, eager, step * 1e6, o.minb, o.maxb,
-                o.reps);
+                o.reps, o.rules ? "; rules for this rank count" : "");
         rcomm_model_write(&m, out);
         if (out != stdout && fclose(out) != 0) {
             perror(o.out);

@@ -248,6 +248,15 @@ if "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -e 128K -n 2 -r 1 -o "$tuning" >"$o
     grep -q "^ranks-per-host 3$" "$tuning" && grep -q "^class inf " "$tuning" &&
     [ "$(grep -c '^class ' "$tuning")" -eq 16 ]; then ok; else
     ko "rcomm-tune: no tuning file of 16 classes"; cat "$out" "$tuning" >&2; fi
+# ... and rules for 3 ranks: each collective's last one ends at -e (128 KiB),
+# each names an algorithm of its collective; rcomm-info marks the 3 ranks.
+awk '$1 == "rule" { bad += $3 != 3; last[$2] = $4
+         bad += $2 == "allreduce" ? $5 !~ /^(ring|butterfly|rd)$/ : $5 !~ /^(binomial|chain)$/ }
+     END { exit !(!bad && last["allreduce"] == 131072 && last["broadcast"] == 131072) }' \
+    "$tuning" && ok || { ko "rcomm-tune: rules for 3 ranks"; cat "$tuning" >&2; }
+RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" >"$out"
+[ "$(grep -c "(measured rules" "$out")" -eq 2 ] && grep -q "^ *3  .*(measured rules" "$out" &&
+    ok || { ko "rcomm-info does not mark the measured rules (3 ranks only)"; cat "$out" >&2; }
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" | grep -q "cost model: $tuning" && ok ||
     ko "rcomm-info does not load RCOMM_TUNING_FILE"
 # --explain: the three allreduce algorithms' predictions, auto's marked.

@@ -10,17 +10,29 @@
 set -u
 b=${1:?usage: rxe_suite.sh BUILDDIR}
 failed=0
+npart=0
+failed_names=
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
 
+# Each part's output is streamed and kept; a failed part's tail is printed
+# again at the end, where CI logs that show only the last lines will see it.
 part() {
     name=$1
     shift
     echo "== rxe: $name"
     start=$(date +%s)
-    if "$@"; then
+    npart=$((npart + 1))
+    log="$logdir/$npart.log"
+    { "$@"; echo $? >"$log.rc"; } 2>&1 | tee "$log"
+    if [ "$(cat "$log.rc")" = 0 ]; then
         echo "== rxe: $name: PASS ($(( $(date +%s) - start )) s)"
     else
-        echo "== rxe: $name: FAIL ($(( $(date +%s) - start )) s)"
+        echo "== rxe: $name: FAIL ($(( $(date +%s) - start )) s, exit $(cat "$log.rc"))"
         failed=$((failed + 1))
+        failed_names="$failed_names$name
+"
+        cp "$log" "$logdir/failed-$failed.log"
     fi
 }
 
@@ -72,5 +84,11 @@ cm_collectives() {
         "$b/rcomm-run" -n 5 -t 300 "$b/tests/coll_fail" exit-early
 }
 part "collectives over verbs (rdma_cm)" cm_collectives
-echo "== rxe: $failed part(s) failed"
+i=0
+printf '%s' "$failed_names" | while IFS= read -r name; do
+    i=$((i + 1))
+    echo "== rxe: the last 60 lines of failed part '$name':"
+    tail -n 60 "$logdir/failed-$i.log"
+done
+echo "== rxe: $failed part(s) failed${failed_names:+: $(printf '%s' "$failed_names" | tr '\n' ';' | sed 's/;$//')}"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
  * No timing: every expected value is computed from the constants here. */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,10 @@ static const char good[] = "# a comment line\n"
                            "ranks-per-host 2\n"
                            "class 64K 10 0.25 0.02\n"
                            "class inf -30.5 0.5 0.04\n"
+                           "rule allreduce 3 4K rd\n"
+                           "rule broadcast 3 inf chain\n"
+                           "rule allreduce 3 1M ring\n"
+                           "rule allreduce 5 inf butterfly\n"
                            "\n"
                            "transport tcp\n"
                            "ranks-per-host 8\n"
@@ -190,6 +195,56 @@ START_TEST(sections_and_values)
 }
 END_TEST
 
+/* A rule decides for its rank count and sizes, the formulas elsewhere; a
+ * forced algorithm beats both. */
+START_TEST(rules_override_the_formulas)
+{
+    rcomm_model_t m, f;
+    rcomm_switch_t sw[16];
+    int n;
+
+    ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
+    ck_assert_int_eq(m.nrules, 4);
+    f = m;
+    f.nrules = 0; /* the same classes, no rules */
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 0), RCOMM_ALGO_RD);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 4096), RCOMM_ALGO_RD);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 4097),
+                     RCOMM_ALGO_RING);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 1 << 20),
+                     RCOMM_ALGO_RING);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, (1 << 20) + 1), -1);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 4, 8), -1);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 5, SIZE_MAX - 1),
+                     RCOMM_ALGO_BUTTERFLY);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_BROADCAST, 3, 8), RCOMM_BCAST_CHAIN);
+    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_BROADCAST, 5, 8), -1);
+    for (size_t b = 1; b <= ((size_t)1 << 30); b *= 2) {
+        int want3 = b <= 4096 ? RCOMM_ALGO_RD : b <= (1 << 20) ? RCOMM_ALGO_RING : -1;
+        if (want3 < 0) /* past the rules: the formulas' choice */
+            want3 = rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, 3, b);
+        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 3, b), want3);
+        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 5, b),
+                         RCOMM_ALGO_BUTTERFLY);
+        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 4, b),
+                         rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, 4, b));
+        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_RING, 5, b),
+                         RCOMM_ALGO_RING);
+        ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 3, b), RCOMM_BCAST_CHAIN);
+        ck_assert_int_eq(rcomm_select_broadcast(&m, RCOMM_BCAST_BINOMIAL, 1024, 3, b),
+                         RCOMM_BCAST_BINOMIAL);
+        ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 4, b),
+                         rcomm_select_broadcast(&f, -1, 1024, 4, b));
+    }
+    /* Switch points follow the rules: rd to 4 KiB, ring from 4097 B. */
+    n = rcomm_switch_points(&m, 1024, RCOMM_COLL_ALLREDUCE, 3, 1 << 20, sw, 16);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(sw[0].algo, RCOMM_ALGO_RD);
+    ck_assert_uint_eq(sw[1].from, 4097);
+    ck_assert_int_eq(sw[1].algo, RCOMM_ALGO_RING);
+}
+END_TEST
+
 /* Each bad file fails with RCOMM_ERR_CONFIG and a message that names the
  * file, the line and what is wrong. */
 START_TEST(bad_files_name_the_line)
@@ -225,6 +280,29 @@ START_TEST(bad_files_name_the_line)
                                                               "takes one whole number"},
         {"rcomm-tuning 1\ntransport verbs\nclass inf 1 1 1\n",
          "no section 'transport tcp'"},
+        {"rcomm-tuning 1\nrule allreduce 3 1K rd\n", "line 2: 'rule' before any"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 1K\n",
+         "line 3: 'rule' takes 4 fields"},
+        {"rcomm-tuning 1\ntransport tcp\nrule gather 3 1K rd\n",
+         "line 3: rule for 'gather': the collectives are allreduce and broadcast"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 1 1K rd\n",
+         "line 3: rule ranks '1' is not a whole number in [2,"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 2.5 1K rd\n",
+         "line 3: rule ranks '2.5'"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 1x rd\n",
+         "line 3: rule size '1x' is not a size"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 1K chain\n",
+         "line 3: 'chain' is not an algorithm of allreduce (ring, butterfly or rd)"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 1K auto\n",
+         "line 3: 'auto' is not an algorithm of allreduce"},
+        {"rcomm-tuning 1\ntransport tcp\nrule broadcast 3 1K rd\n",
+         "line 3: 'rd' is not an algorithm of broadcast (binomial or chain)"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 2K rd\nrule allreduce 4 1K rd\n"
+         "rule allreduce 3 2K ring\n",
+         "line 5: rule size 2048 is not larger than the previous one for allreduce on 3 "
+         "ranks (2048)"},
+        {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 inf rd\nranks-per-host 2\n",
+         "line 4: 'ranks-per-host' belongs right after"},
         {"rcomm-tuning 1\ntransport tcp\nclass inf 1 1 1\nbad\x01\xff directive\n",
          "line 4: unknown directive 'bad?"
          "?'"},
@@ -270,6 +348,8 @@ START_TEST(write_then_parse)
         ck_near(back.cls[i].alpha_us, m.cls[i].alpha_us);
         ck_near(back.cls[i].beta_ns, m.cls[i].beta_ns);
     }
+    ck_assert_int_eq(back.nrules, 4);
+    ck_assert_mem_eq(back.rule, m.rule, sizeof(m.rule[0]) * 4);
     free(text);
 }
 END_TEST
@@ -319,6 +399,7 @@ int main(void)
     tcase_add_test(tc, choice_is_the_cheapest);
     tcase_add_test(tc, switch_points_are_exact);
     tcase_add_test(tc, sections_and_values);
+    tcase_add_test(tc, rules_override_the_formulas);
     tcase_add_test(tc, bad_files_name_the_line);
     tcase_add_test(tc, write_then_parse);
     tcase_add_test(tc, files_and_builtin_profiles);

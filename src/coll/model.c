@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coll/sched.h"
 #include "core/config.h"
 #include "core/error.h"
 
@@ -133,6 +134,67 @@ static rcomm_status_t end_section(parse_t *ps, const where_t *w)
     return RCOMM_OK;
 }
 
+/* An algorithm's name for coll: rcomm_algo_t (not auto) or rcomm_bcast_algo_t. */
+static int algo_of(int coll, const char *name)
+{
+    for (int a = 0; a < (coll == RCOMM_COLL_BROADCAST ? 2 : RCOMM_ALGO_COUNT); a++)
+        if (coll == RCOMM_COLL_BROADCAST
+                ? strcmp(name, rcomm_bcast_algo_name(a)) == 0
+                : a != RCOMM_ALGO_AUTO && strcmp(name, rcomm_algo_name(a)) == 0)
+            return a;
+    return -1;
+}
+
+/* rule COLL RANKS UPTO ALGO */
+static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
+{
+    rcomm_model_t *m = &ps->cur;
+    rcomm_model_rule_t r;
+    double v;
+    char q[32];
+
+    if (!ps->in_section)
+        return bad(w, "'rule' before any 'transport' line");
+    if (ntok != 5)
+        return bad(w, "'rule' takes 4 fields (collective ranks upto algorithm), got %d",
+                   ntok - 1);
+    if (m->nrules == RCOMM_MODEL_MAX_RULES)
+        return bad(w, "more than %d rules for transport '%s'", RCOMM_MODEL_MAX_RULES,
+                   m->transport);
+    if (strcmp(tok[1], "allreduce") == 0)
+        r.coll = RCOMM_COLL_ALLREDUCE;
+    else if (strcmp(tok[1], "broadcast") == 0)
+        r.coll = RCOMM_COLL_BROADCAST;
+    else
+        return bad(w, "rule for '%s': the collectives are allreduce and broadcast",
+                   quote(tok[1], q, sizeof(q)));
+    if (parse_num(tok[2], 2, &v) != 0 || v > 1 << 20 || v != (int)v)
+        return bad(w, "rule ranks '%s' is not a whole number in [2, %d]",
+                   quote(tok[2], q, sizeof(q)), 1 << 20);
+    r.ranks = (int)v;
+    if (strcmp(tok[3], "inf") == 0)
+        r.upto = RCOMM_MODEL_LAST;
+    else if (rcomm_parse_size(tok[3], &r.upto) != 0 || r.upto == RCOMM_MODEL_LAST)
+        return bad(w, "rule size '%s' is not a size in bytes (or 'inf')",
+                   quote(tok[3], q, sizeof(q)));
+    if ((r.algo = algo_of(r.coll, tok[4])) < 0)
+        return bad(w, "'%s' is not an algorithm of %s (%s)", quote(tok[4], q, sizeof(q)),
+                   tok[1],
+                   r.coll == RCOMM_COLL_BROADCAST ? "binomial or chain"
+                                                  : "ring, butterfly or rd");
+    for (int i = m->nrules - 1; i >= 0; i--)
+        if (m->rule[i].coll == r.coll && m->rule[i].ranks == r.ranks) {
+            if (r.upto <= m->rule[i].upto)
+                return bad(w,
+                           "rule size %zu is not larger than the previous one for %s "
+                           "on %d ranks (%zu)",
+                           r.upto, tok[1], r.ranks, m->rule[i].upto);
+            break;
+        }
+    m->rule[m->nrules++] = r;
+    return RCOMM_OK;
+}
+
 static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int ntok)
 {
     rcomm_model_t *m = &ps->cur;
@@ -155,7 +217,7 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
     }
     if (strcmp(tok[0], "ranks-per-host") == 0) {
         double v;
-        if (!ps->in_section || m->nclasses)
+        if (!ps->in_section || m->nclasses || m->nrules)
             return bad(w, "'ranks-per-host' belongs right after a 'transport' line");
         if (ntok != 2 || parse_num(tok[1], 1, &v) != 0 || v > 65536 || v != (int)v)
             return bad(w, "'ranks-per-host' takes one whole number in [1, 65536]");
@@ -197,7 +259,11 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
         m->cls[m->nclasses++] = c;
         return RCOMM_OK;
     }
-    return bad(w, "unknown directive '%s' (expected transport, ranks-per-host or class)",
+    if (strcmp(tok[0], "rule") == 0)
+        return rule(ps, w, tok, ntok);
+    return bad(w,
+               "unknown directive '%s' (expected transport, ranks-per-host, class or "
+               "rule)",
                quote(tok[0], q, sizeof(q)));
 }
 
@@ -309,6 +375,22 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
         fprintf(out, "class %-12s %12.6g %12.6g %12.6g\n", upto, c->alpha_us, c->beta_ns,
                 c->gamma_ns);
     }
+    if (m->nrules)
+        fprintf(out, "#    %-10s %5s %12s algorithm\n", "collective", "ranks", "upto");
+    for (int i = 0; i < m->nrules; i++) {
+        const rcomm_model_rule_t *r = &m->rule[i];
+        char upto[24];
+
+        if (r->upto == RCOMM_MODEL_LAST)
+            snprintf(upto, sizeof(upto), "inf");
+        else
+            snprintf(upto, sizeof(upto), "%zu", r->upto);
+        fprintf(out, "rule %-10s %5d %12s %s\n",
+                r->coll == RCOMM_COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
+                upto,
+                r->coll == RCOMM_COLL_BROADCAST ? rcomm_bcast_algo_name(r->algo)
+                                                : rcomm_algo_name((rcomm_algo_t)r->algo));
+    }
 }
 
 /* ---- costs --------------------------------------------------------------- */
@@ -338,4 +420,13 @@ double rcomm_model_msg(const rcomm_model_t *m, size_t bytes)
 double rcomm_model_reduce(const rcomm_model_t *m, size_t bytes)
 {
     return class_of(m, bytes)->gamma_ns * 1e-9 * (double)bytes;
+}
+
+int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes)
+{
+    /* Each (coll, ranks) list is increasing, so the first that holds bytes. */
+    for (int i = 0; i < m->nrules; i++)
+        if (m->rule[i].coll == coll && m->rule[i].ranks == p && m->rule[i].upto >= bytes)
+            return m->rule[i].algo;
+    return -1;
 }

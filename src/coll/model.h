@@ -23,7 +23,18 @@
  *                                         per host: jobs pick the closest
  *     class UPTO ALPHA_US BETA_NS GAMMA_NS
  *     ...                                 UPTO increasing; the last is "inf"
+ *     rule COLL RANKS UPTO ALGO           (optional) a measured decision
+ *     ...                                 UPTO increasing per COLL and RANKS
  * Sizes take K, M, G suffixes. Errors name the file, the line and the field.
+ *
+ * Rules are Open MPI's dynamic rules in this file's terms: rcomm-tune times
+ * every algorithm of allreduce (ring, butterfly, rd) and broadcast (binomial,
+ * chain) at the job's own rank count and writes the fastest per size. A job
+ * of exactly RANKS ranks uses ALGO for COLL messages of more than the
+ * previous rule's UPTO and up to this one; anywhere else (other rank counts,
+ * sizes past the last rule) the formulas over the classes choose. They
+ * exist because the formulas price steps one at a time, and on a host with
+ * more ranks than cores what a step costs depends on who else is running.
  */
 #ifndef RCOMM_MODEL_H
 #define RCOMM_MODEL_H
@@ -34,6 +45,7 @@
 #include "rcomm.h"
 
 #define RCOMM_MODEL_MAX_CLASSES 64
+#define RCOMM_MODEL_MAX_RULES 128
 #define RCOMM_MODEL_MAX_FILE (1 << 20)
 #define RCOMM_MODEL_LAST SIZE_MAX /* upto of the last class: "inf" */
 
@@ -43,11 +55,20 @@ typedef struct {
 } rcomm_model_class_t;
 
 typedef struct {
+    int coll;  /* rcomm_coll_kind_t: RCOMM_COLL_ALLREDUCE or RCOMM_COLL_BROADCAST */
+    int ranks; /* the job's size */
+    size_t upto;
+    int algo; /* rcomm_algo_t, or rcomm_bcast_algo_t for broadcast */
+} rcomm_model_rule_t;
+
+typedef struct {
     char transport[16];
     int ranks_per_host; /* measured with this many ranks per host; 0 = any */
     char source[128];   /* the file it came from, or "built-in ..." */
     int nclasses;
     rcomm_model_class_t cls[RCOMM_MODEL_MAX_CLASSES];
+    int nrules;
+    rcomm_model_rule_t rule[RCOMM_MODEL_MAX_RULES];
 } rcomm_model_t;
 
 /* The built-in profile of a transport (measured on the development machine,
@@ -67,8 +88,12 @@ rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
 /* Read and parse the file at path (at most RCOMM_MODEL_MAX_FILE bytes). */
 rcomm_status_t rcomm_model_load(const char *path, const char *transport, int local,
                                 rcomm_model_t *m);
-/* Write m as one tuning-file section ("transport ..." and its classes). */
+/* Write m as one tuning-file section ("transport ...", its classes and
+ * rules). */
 void rcomm_model_write(const rcomm_model_t *m, FILE *out);
+
+/* The algorithm a rule sets for coll on p ranks at bytes, or -1: none. */
+int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes);
 
 /* Seconds. */
 double rcomm_model_msg(const rcomm_model_t *m, size_t bytes);

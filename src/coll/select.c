@@ -14,6 +14,7 @@
  * msg(m) was measured as an exchange, m bytes each way; a one-way message
  * of n bytes (fold, broadcast) moves as many bytes as an exchange of n/2:
  *   one(n) = msg(n/2)
+ * A measured rule for the job's rank count (model.h) overrides the formulas.
  */
 #include "coll/coll.h"
 
@@ -67,9 +68,12 @@ rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
 {
     rcomm_algo_t best = RCOMM_ALGO_RING;
     double best_cost = rcomm_cost_allreduce(m, best, p, bytes);
+    int ruled;
 
     if ((rcomm_algo_t)forced != RCOMM_ALGO_AUTO)
         return (rcomm_algo_t)forced;
+    if ((ruled = rcomm_model_rule(m, RCOMM_COLL_ALLREDUCE, p, bytes)) >= 0)
+        return (rcomm_algo_t)ruled;
     for (int a = RCOMM_ALGO_RING + 1; a < RCOMM_ALGO_COUNT; a++) {
         double c = rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes);
         if (c < best_cost) {
@@ -100,8 +104,12 @@ double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo
 rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
                                           int p, size_t bytes)
 {
+    int ruled;
+
     if (forced >= 0)
         return (rcomm_bcast_algo_t)forced;
+    if ((ruled = rcomm_model_rule(m, RCOMM_COLL_BROADCAST, p, bytes)) >= 0)
+        return (rcomm_bcast_algo_t)ruled;
     return rcomm_cost_broadcast(m, seg, RCOMM_BCAST_CHAIN, p, bytes) <
                    rcomm_cost_broadcast(m, seg, RCOMM_BCAST_BINOMIAL, p, bytes)
                ? RCOMM_BCAST_CHAIN

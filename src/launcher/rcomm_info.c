@@ -55,9 +55,11 @@ static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const c
         for (int k = 0; k < n; k++) {
             char from[32];
             human(sw[k].from, from, sizeof(from));
-            printf(" %s%s from %s", k ? ", " : "", choice_name(coll, sw[k].algo), from);
+            printf("%s %s from %s", k ? "," : "", choice_name(coll, sw[k].algo), from);
         }
-        printf("\n");
+        printf("%s\n", rcomm_model_rule(m, coll, ranks[i], 1) >= 0
+                           ? "  (measured rules, to their last size)"
+                           : "");
     }
 }
 
@@ -68,6 +70,12 @@ static void explain(const rcomm_model_t *m, size_t seg, int p, size_t bytes)
     rcomm_bcast_algo_t bpick = rcomm_select_broadcast(m, -1, seg, p, bytes);
 
     printf("# predicted time of one call on %d ranks, %zu bytes\n", p, bytes);
+    if (rcomm_model_rule(m, RCOMM_COLL_ALLREDUCE, p, bytes) >= 0)
+        printf("# allreduce: a measured rule for %d ranks decides, not the formulas\n",
+               p);
+    if (rcomm_model_rule(m, RCOMM_COLL_BROADCAST, p, bytes) >= 0)
+        printf("# broadcast: a measured rule for %d ranks decides, not the formulas\n",
+               p);
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
         printf("allreduce  %-10s %12.2f us%s\n", rcomm_algo_name((rcomm_algo_t)a),
                rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
