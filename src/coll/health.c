@@ -9,6 +9,10 @@
  * envelope names the collective they are in. Then:
  *  - a peer whose probe fails (its connection is gone: it died, and nothing
  *    told us yet, as with verbs without a connection manager) is named first;
+ *  - a peer that failed and told us why (its goodbye carried its error, as
+ *    when it timed out a moment before us and named the cause) is next: its
+ *    reason is quoted, since it holds the cause we could not see, and the
+ *    peer itself is unreachable only because it has left;
  *  - a peer that does not answer within the grace period has not reached the
  *    collective, or is stuck outside rcomm: it is named as the cause;
  *  - a peer in the same collective called with other arguments is a mismatch
@@ -29,6 +33,7 @@
 #define CTRL_PROBE (RCOMM_TAG_CTRL << 32 | 1)
 #define CTRL_REPLY (RCOMM_TAG_CTRL << 32 | 2)
 #define IDLE UINT64_MAX
+#define TIMED_OUT "(RCOMM_TIMEOUT): "
 
 typedef struct {
     rcomm_tp_req_t consume, reply; /* answering their probe */
@@ -106,6 +111,38 @@ void rcomm_health_service(rcomm_comm_t *comm)
     }
 }
 
+/* A peer's failure as the transport recorded it (rcomm_last_error after a
+ * post to it): "peer rank P failed: REASON" when its goodbye gave a reason.
+ * Returns REASON, or NULL when the peer died without one. */
+static const char *reported_reason(const char *err, int peer)
+{
+    char head[40];
+    const char *at;
+
+    snprintf(head, sizeof(head), "peer rank %d failed: ", peer);
+    if (!(at = strstr(err, head)))
+        return NULL;
+    at += strlen(head);
+    /* Its own diagnosis: what follows the preamble, so that a chain of
+     * ranks that timed out one after another stays short. */
+    return strstr(at, TIMED_OUT) ? strstr(at, TIMED_OUT) + strlen(TIMED_OUT) : at;
+}
+
+/* Why posting to peer fails now (it does: the transport saw it fail), found
+ * by posting again into its finished answer request. */
+static void failure_of(rcomm_comm_t *comm, int peer, char *buf, size_t len)
+{
+    rcomm_tp_req_t *r = &comm->health->peer[peer].answer;
+
+    r->cb = NULL;
+    if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY, NULL, 0, r) == RCOMM_OK) {
+        comm->tp->ops->cancel(comm->tp, r); /* not failed after all */
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, "%s", rcomm_last_error());
+}
+
 static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int rank)
 {
     if (n < len)
@@ -120,8 +157,9 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
     char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], waiting[200],
-         mine_s[96], theirs_s[96];
+         mine_s[96], theirs_s[96], failure[512], reason[256] = "";
     size_t ns = 0, ng = 0, ne = 0;
+    int reporter = -1;
     rcomm_env_t env;
     int pending = 0;
 
@@ -158,8 +196,17 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
 
         if (p == comm->rank)
             continue;
-        if (a->status < 0) { /* its connection failed: a likely cause */
-            ng = list_add(gone, sizeof(gone), ng, "%srank %d", p);
+        if (a->status < 0) { /* it failed: with a reason, or died (a likely cause) */
+            const char *why;
+            failure_of(comm, p, failure, sizeof(failure));
+            if ((why = reported_reason(failure, p)) != NULL) {
+                if (reporter < 0) {
+                    reporter = p;
+                    snprintf(reason, sizeof(reason), "%s", why);
+                }
+            } else {
+                ng = list_add(gone, sizeof(gone), ng, "%srank %d", p);
+            }
             continue;
         }
         if (a->status == RCOMM_INPROGRESS) {
@@ -193,15 +240,17 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
     if (ng)
         snprintf(cause, sizeof(cause),
                  "%s could not be reached (connection failed: did it exit?)", gone);
+    else if (reporter >= 0)
+        snprintf(cause, sizeof(cause), "rank %d failed first (%s)", reporter, reason);
     else if (ns)
         snprintf(cause, sizeof(cause),
                  "%s did not respond (not inside rcomm: has it reached this collective?)",
                  silent);
     else if (ne)
         snprintf(cause, sizeof(cause), "%s", elsewhere);
-    if (ng || ns || ne) {
+    if (ng || reporter >= 0 || ns || ne) {
         snprintf(msg, len,
-                 "%s #%llu: no progress for %.1f s (RCOMM_TIMEOUT): %s; rank %d waits "
+                 "%s #%llu: no progress for %.1f s " TIMED_OUT "%s; rank %d waits "
                  "for %s",
                  s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, cause,
                  comm->rank, waiting);
