@@ -20,9 +20,10 @@
  *
  *  - rules (model.h): allreduce with ring, butterfly and rd, broadcast with
  *    binomial and chain, at every power of two from -b to -e, the algorithms
- *    taking turns within each repetition; the fastest per size, at this
- *    job's rank count (the previous size's winner stays while it is within
- *    5% of the fastest). -R skips them.
+ *    taking turns within each repetition; per size, at this job's rank
+ *    count, the formulas' own choice while it is within -g (5%) of the
+ *    fastest, else the previous size's choice if that is, else the fastest
+ *    (a rule that followed noise would flip between runs). -R skips them.
  *
  * Noise is smoothed by isotonic regression: the non-decreasing curve closest
  * to the medians (a size never costs more than a larger one).
@@ -54,6 +55,7 @@
 typedef struct {
     size_t minb, maxb;
     int iters, reps, rules;
+    double gain; /* -g: what a rule must gain over the formulas' choice */
     const char *out;
 } opts_t;
 
@@ -74,6 +76,9 @@ static void usage(FILE *f)
             "  -r N      repetitions, the median counts (default 5)\n"
             "  -o FILE   write the tuning file there (default: standard output)\n"
             "  -R        no rules: skip timing every algorithm at this rank count\n"
+            "  -g PCT    a rule departs from the formulas' choice only where that is\n"
+            "            more than PCT%% slower than the fastest (default 5; set it to\n"
+            "            what separate runs of one job differ by on this machine)\n"
             "  -h        this help\n",
             perf_prog, perf_prog);
 }
@@ -82,8 +87,8 @@ static void parse(int argc, char **argv, opts_t *o)
 {
     int c;
 
-    *o = (opts_t){8, 64 << 20, 0, 5, 1, NULL};
-    while ((c = getopt(argc, argv, "b:e:n:r:o:Rh")) != -1) {
+    *o = (opts_t){8, 64 << 20, 0, 5, 1, 1.05, NULL};
+    while ((c = getopt(argc, argv, "b:e:n:r:o:g:Rh")) != -1) {
         switch (c) {
         case 'b': o->minb = perf_parse_size(optarg); break;
         case 'e': o->maxb = perf_parse_size(optarg); break;
@@ -91,6 +96,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'r': o->reps = perf_parse_int(optarg, 1); break;
         case 'o': o->out = optarg; break;
         case 'R': o->rules = 0; break;
+        case 'g': o->gain = 1 + perf_parse_int(optarg, 0) / 100.0; break;
         case 'h': usage(stdout); exit(0);
         default: perf_bad_usage("unknown option", NULL);
         }
@@ -161,8 +167,6 @@ static const struct {
     {RCOMM_COLL_BROADCAST, RCOMM_BCAST_CHAIN},
 };
 
-#define SWITCH_GAIN 1.05
-
 static int cand_of(int coll, int algo)
 {
     int c = 0;
@@ -194,6 +198,9 @@ static void run_cand(int c, char *sbuf, char *rbuf, size_t count)
 static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m)
 {
     int last[2] = {0, 0}; /* per collective: index + 1 of its newest rule */
+    rcomm_model_t f = *m; /* the formulas alone */
+
+    f.nrules = 0;
 
     for (size_t b = o->minb < 4 ? 4 : o->minb; b <= o->maxb; b *= 2) {
         double t[NCAND][64], med[NCAND], v[NCAND];
@@ -230,18 +237,34 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m
                     med[4] * 1e6);
         for (int k = 0; k < 2; k++) {
             rcomm_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
-            /* The same winner, or one within the noise of it: the rule grows
-             * (a switch that gains less than SWITCH_GAIN is not worth the
-             * flapping that noise would cause). */
-            if (prev &&
-                med[cand_of(prev->coll, prev->algo)] <= SWITCH_GAIN * med[best[k]]) {
+            const int coll = k ? RCOMM_COLL_BROADCAST : RCOMM_COLL_ALLREDUCE;
+            const int formula =
+                k ? (int)rcomm_select_broadcast(&f, -1, comm->cfg.segment_size, size, b)
+                  : (int)rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, size, b);
+            int algo = cand[best[k]].algo;
+
+            /* The formulas' choice stands while it is within -g of the
+             * fastest, and so does the previous size's: a rule that follows
+             * noise would flip at random between runs. */
+            if (med[cand_of(coll, formula)] <= o->gain * med[best[k]])
+                algo = formula;
+            else if (prev && med[cand_of(coll, prev->algo)] <= o->gain * med[best[k]])
+                algo = prev->algo;
+            if (algo != formula && rank == 0)
+                fprintf(
+                    stderr,
+                    "rcomm-tune: %10zu B  %s: rule %s, where the formulas pick %s "
+                    "(%.0f%% slower)\n",
+                    b, k ? "broadcast" : "allreduce", rcomm_model_algo_name(coll, algo),
+                    rcomm_model_algo_name(coll, formula),
+                    (med[cand_of(coll, formula)] / med[cand_of(coll, algo)] - 1) * 100);
+            if (prev && prev->algo == algo) {
                 prev->upto = b;
                 continue;
             }
             if (m->nrules == RCOMM_MODEL_MAX_RULES)
                 perf_die("too many rules");
-            m->rule[m->nrules] =
-                (rcomm_model_rule_t){cand[best[k]].coll, size, b, cand[best[k]].algo};
+            m->rule[m->nrules] = (rcomm_model_rule_t){coll, size, b, algo};
             last[k] = ++m->nrules;
         }
         if (b > o->maxb / 2)
@@ -359,9 +382,14 @@ int main(int argc, char **argv)
         fprintf(out,
                 "# written by rcomm-tune: %d ranks, transport %s, segment %zu B,\n"
                 "# eager limit %zu B (step there %.2f us), %zu B .. %zu B, "
-                "median of %d%s\n",
+                "median of %d\n",
                 size, tp, comm->cfg.segment_size, eager, step * 1e6, o.minb, o.maxb,
-                o.reps, o.rules ? "; rules for this rank count" : "");
+                o.reps);
+        if (o.rules)
+            fprintf(out,
+                    "# rules for %d ranks: the formulas' choice, except where it was "
+                    "more than %.0f%% slower than the fastest\n",
+                    size, (o.gain - 1) * 100);
         rcomm_model_write(&m, out);
         if (out != stdout && fclose(out) != 0) {
             perror(o.out);

@@ -134,13 +134,19 @@ static rcomm_status_t end_section(parse_t *ps, const where_t *w)
     return RCOMM_OK;
 }
 
-/* An algorithm's name for coll: rcomm_algo_t (not auto) or rcomm_bcast_algo_t. */
+const char *rcomm_model_algo_name(int coll, int algo)
+{
+    return coll == RCOMM_COLL_BROADCAST ? rcomm_bcast_algo_name(algo)
+                                        : rcomm_algo_name((rcomm_algo_t)algo);
+}
+
+/* The algorithm of coll with this name (not auto), or -1. */
 static int algo_of(int coll, const char *name)
 {
-    for (int a = 0; a < (coll == RCOMM_COLL_BROADCAST ? 2 : RCOMM_ALGO_COUNT); a++)
-        if (coll == RCOMM_COLL_BROADCAST
-                ? strcmp(name, rcomm_bcast_algo_name(a)) == 0
-                : a != RCOMM_ALGO_AUTO && strcmp(name, rcomm_algo_name(a)) == 0)
+    const int bc = coll == RCOMM_COLL_BROADCAST;
+
+    for (int a = bc ? 0 : RCOMM_ALGO_AUTO + 1; a < (bc ? 2 : RCOMM_ALGO_COUNT); a++)
+        if (strcmp(name, rcomm_model_algo_name(coll, a)) == 0)
             return a;
     return -1;
 }
@@ -387,9 +393,7 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
             snprintf(upto, sizeof(upto), "%zu", r->upto);
         fprintf(out, "rule %-10s %5d %12s %s\n",
                 r->coll == RCOMM_COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
-                upto,
-                r->coll == RCOMM_COLL_BROADCAST ? rcomm_bcast_algo_name(r->algo)
-                                                : rcomm_algo_name((rcomm_algo_t)r->algo));
+                upto, rcomm_model_algo_name(r->coll, r->algo));
     }
 }
 

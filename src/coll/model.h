@@ -92,6 +92,10 @@ rcomm_status_t rcomm_model_load(const char *path, const char *transport, int loc
  * rules). */
 void rcomm_model_write(const rcomm_model_t *m, FILE *out);
 
+/* An algorithm's name: rcomm_algo_t for allreduce, rcomm_bcast_algo_t for
+ * broadcast (coll: rcomm_coll_kind_t). */
+const char *rcomm_model_algo_name(int coll, int algo);
+
 /* The algorithm a rule sets for coll on p ranks at bytes, or -1: none. */
 int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes);
 

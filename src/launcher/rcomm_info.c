@@ -35,13 +35,6 @@ static void human(size_t b, char *buf, size_t len)
     snprintf(buf, len, "%zu %s", b, unit[u]);
 }
 
-static const char *choice_name(int coll, int algo)
-{
-    if (coll == RCOMM_COLL_BROADCAST)
-        return rcomm_bcast_algo_name(algo);
-    return rcomm_algo_name((rcomm_algo_t)algo);
-}
-
 static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const char *name)
 {
     static const int ranks[] = {2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64, 128, 256, 512, 1024};
@@ -55,7 +48,8 @@ static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const c
         for (int k = 0; k < n; k++) {
             char from[32];
             human(sw[k].from, from, sizeof(from));
-            printf("%s %s from %s", k ? "," : "", choice_name(coll, sw[k].algo), from);
+            printf("%s %s from %s", k ? "," : "", rcomm_model_algo_name(coll, sw[k].algo),
+                   from);
         }
         printf("%s\n", rcomm_model_rule(m, coll, ranks[i], 1) >= 0
                            ? "  (measured rules, to their last size)"
@@ -81,7 +75,8 @@ static void explain(const rcomm_model_t *m, size_t seg, int p, size_t bytes)
                rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
                a == (int)pick ? "  <- auto" : "");
     for (int b = RCOMM_BCAST_BINOMIAL; b <= RCOMM_BCAST_CHAIN; b++)
-        printf("broadcast  %-10s %12.2f us%s\n", choice_name(RCOMM_COLL_BROADCAST, b),
+        printf("broadcast  %-10s %12.2f us%s\n",
+               rcomm_model_algo_name(RCOMM_COLL_BROADCAST, b),
                rcomm_cost_broadcast(m, seg, (rcomm_bcast_algo_t)b, p, bytes) * 1e6,
                b == (int)bpick ? "  <- auto" : "");
 }
