@@ -84,6 +84,16 @@ static int parse_num(const char *tok, double min, double *out)
                                                                                       : 0;
 }
 
+/* A class's or rule's upper size: bytes (K, M, G suffixes) or "inf". */
+static int parse_upto(const char *tok, size_t *upto)
+{
+    if (strcmp(tok, "inf") == 0) {
+        *upto = RCOMM_MODEL_LAST;
+        return 0;
+    }
+    return rcomm_parse_size(tok, upto) != 0 || *upto == RCOMM_MODEL_LAST ? -1 : 0;
+}
+
 typedef struct {
     rcomm_model_t *out; /* the section we want */
     int local;          /* ... for this many ranks per host */
@@ -178,9 +188,7 @@ static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
         return bad(w, "rule ranks '%s' is not a whole number in [2, %d]",
                    quote(tok[2], q, sizeof(q)), 1 << 20);
     r.ranks = (int)v;
-    if (strcmp(tok[3], "inf") == 0)
-        r.upto = RCOMM_MODEL_LAST;
-    else if (rcomm_parse_size(tok[3], &r.upto) != 0 || r.upto == RCOMM_MODEL_LAST)
+    if (parse_upto(tok[3], &r.upto) != 0)
         return bad(w, "rule size '%s' is not a size in bytes (or 'inf')",
                    quote(tok[3], q, sizeof(q)));
     if ((r.algo = algo_of(r.coll, tok[4])) < 0)
@@ -247,9 +255,7 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
                        RCOMM_MODEL_MAX_CLASSES, m->transport);
         if (m->nclasses && m->cls[m->nclasses - 1].upto == RCOMM_MODEL_LAST)
             return bad(w, "a class after the 'inf' class");
-        if (strcmp(tok[1], "inf") == 0)
-            c.upto = RCOMM_MODEL_LAST;
-        else if (rcomm_parse_size(tok[1], &c.upto) != 0 || c.upto == RCOMM_MODEL_LAST)
+        if (parse_upto(tok[1], &c.upto) != 0)
             return bad(w, "class size '%s' is not a size in bytes (or 'inf')",
                        quote(tok[1], q, sizeof(q)));
         if (m->nclasses && c.upto <= m->cls[m->nclasses - 1].upto)
@@ -363,6 +369,15 @@ rcomm_status_t rcomm_model_load(const char *path, const char *transport, int loc
     return st;
 }
 
+/* A class's or rule's upper size as the file writes it. */
+static const char *upto_text(size_t upto, char buf[24])
+{
+    if (upto == RCOMM_MODEL_LAST)
+        return "inf";
+    snprintf(buf, 24, "%zu", upto);
+    return buf;
+}
+
 void rcomm_model_write(const rcomm_model_t *m, FILE *out)
 {
     fprintf(out, "transport %s\n", m->transport);
@@ -374,12 +389,8 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
         const rcomm_model_class_t *c = &m->cls[i];
         char upto[24];
 
-        if (c->upto == RCOMM_MODEL_LAST)
-            snprintf(upto, sizeof(upto), "inf");
-        else
-            snprintf(upto, sizeof(upto), "%zu", c->upto);
-        fprintf(out, "class %-12s %12.6g %12.6g %12.6g\n", upto, c->alpha_us, c->beta_ns,
-                c->gamma_ns);
+        fprintf(out, "class %-12s %12.6g %12.6g %12.6g\n", upto_text(c->upto, upto),
+                c->alpha_us, c->beta_ns, c->gamma_ns);
     }
     if (m->nrules)
         fprintf(out, "#    %-10s %5s %12s algorithm\n", "collective", "ranks", "upto");
@@ -387,13 +398,9 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
         const rcomm_model_rule_t *r = &m->rule[i];
         char upto[24];
 
-        if (r->upto == RCOMM_MODEL_LAST)
-            snprintf(upto, sizeof(upto), "inf");
-        else
-            snprintf(upto, sizeof(upto), "%zu", r->upto);
         fprintf(out, "rule %-10s %5d %12s %s\n",
                 r->coll == RCOMM_COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
-                upto, rcomm_model_algo_name(r->coll, r->algo));
+                upto_text(r->upto, upto), rcomm_model_algo_name(r->coll, r->algo));
     }
 }
 
