@@ -183,14 +183,12 @@ rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
                                     rcomm_dtype_t dtype, rcomm_algo_t *algo);
 
 /* recvbuf[i] = op over ranks of sendbuf[i], for i < count, on every rank. */
-rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf,
-                               void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                               rcomm_op_t op);
+rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                               size_t count, rcomm_dtype_t dtype, rcomm_op_t op);
 /* The same with the algorithm chosen by the caller (AUTO = as above). */
 rcomm_status_t rcomm_allreduce_with(rcomm_comm_t *comm, const void *sendbuf,
-                                    void *recvbuf, size_t count,
-                                    rcomm_dtype_t dtype, rcomm_op_t op,
-                                    rcomm_algo_t algo);
+                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                    rcomm_op_t op, rcomm_algo_t algo);
 
 /* buf on every rank = buf on root. */
 rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
@@ -199,15 +197,15 @@ rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
 /* recvbuf[r * count + i] = sendbuf[i] of rank r. recvbuf holds size * count
  * elements. In place: sendbuf == RCOMM_IN_PLACE and each rank's contribution
  * already at recvbuf + rank * count. */
-rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf,
-                               void *recvbuf, size_t count, rcomm_dtype_t dtype);
+rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                               size_t count, rcomm_dtype_t dtype);
 
 /* recvbuf[i] = op over ranks of sendbuf[rank * count + i]. sendbuf holds
  * size * count elements. In place: sendbuf == RCOMM_IN_PLACE, the input is in
  * recvbuf (size * count elements) and the result lands at recvbuf + rank * count. */
 rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
-                                    void *recvbuf, size_t count,
-                                    rcomm_dtype_t dtype, rcomm_op_t op);
+                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                    rcomm_op_t op);
 
 /* Returns once every rank has entered the barrier. */
 rcomm_status_t rcomm_barrier(rcomm_comm_t *comm);
@@ -219,20 +217,16 @@ rcomm_status_t rcomm_barrier(rcomm_comm_t *comm);
  * Buffers must stay untouched until the request completes. */
 typedef struct rcomm_request rcomm_request_t;
 
-rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf,
-                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                rcomm_op_t op, rcomm_algo_t algo,
-                                rcomm_request_t **req);
+rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                                rcomm_algo_t algo, rcomm_request_t **req);
 rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
-                                rcomm_dtype_t dtype, int root,
-                                rcomm_request_t **req);
-rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf,
-                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                rcomm_request_t **req);
+                                rcomm_dtype_t dtype, int root, rcomm_request_t **req);
+rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                                size_t count, rcomm_dtype_t dtype, rcomm_request_t **req);
 rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
-                                     void *recvbuf, size_t count,
-                                     rcomm_dtype_t dtype, rcomm_op_t op,
-                                     rcomm_request_t **req);
+                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                     rcomm_op_t op, rcomm_request_t **req);
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req);
 
 /* Progress req once. Returns RCOMM_INPROGRESS while it runs; otherwise the
@@ -288,18 +282,18 @@ typedef void (*rcomm_ps_update_fn)(void *arg, int tensor, size_t first, void *pa
                                    const void *grad, size_t n, rcomm_dtype_t dtype);
 
 typedef struct {
-    int num_servers;   /* servers are ranks 0..num_servers-1 (default 1) */
-    int servers_work;  /* nonzero: server ranks are also workers (default 0;
-                        * forced on a communicator of one rank) */
-    int staleness;     /* 0 = BSP (default), s > 0 = SSP, RCOMM_PS_ASP */
-    int push_interval; /* push every n steps, accumulating between (default 1) */
-    int pull_interval; /* pull every n steps, local copy between (default 1) */
-    double lr;         /* built-in rule: m = momentum*m + g; p -= lr*m */
-    double momentum;   /* in [0, 1); 0 = plain SGD (default) */
+    int num_servers;           /* servers are ranks 0..num_servers-1 (default 1) */
+    int servers_work;          /* nonzero: server ranks are also workers (default 0;
+                                * forced on a communicator of one rank) */
+    int staleness;             /* 0 = BSP (default), s > 0 = SSP, RCOMM_PS_ASP */
+    int push_interval;         /* push every n steps, accumulating between (default 1) */
+    int pull_interval;         /* pull every n steps, local copy between (default 1) */
+    double lr;                 /* built-in rule: m = momentum*m + g; p -= lr*m */
+    double momentum;           /* in [0, 1); 0 = plain SGD (default) */
     rcomm_ps_update_fn update; /* non-NULL replaces the built-in rule */
     void *update_arg;
-    size_t block_bytes;  /* version and apply granularity (default 16384) */
-    int server_threads;  /* update threads per server (0 = default 2) */
+    size_t block_bytes; /* version and apply granularity (default 16384) */
+    int server_threads; /* update threads per server (0 = default 2) */
 } rcomm_ps_config_t;
 
 /* Fill cfg with the defaults above (lr = 0.01). */
@@ -366,7 +360,7 @@ typedef struct {
     uint64_t retries;     /* blocks read again because a write overlapped */
     uint64_t waits;       /* pulls or pushes that had to wait for others */
     uint64_t bytes_pushed, bytes_pulled;
-    uint64_t updates;     /* server: pushes (or BSP rounds) applied */
+    uint64_t updates; /* server: pushes (or BSP rounds) applied */
 } rcomm_ps_stats_t;
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats);
 

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rcomm.h"
 #include "perf/exact_inputs.h"
+#include "rcomm.h"
 
 static int rank, size, failures, cases;
 
@@ -69,8 +69,8 @@ static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t 
     for (size_t i = 0; i < n; i++)
         exact_expect(ref, i, i, op, dt, size);
     if (in_place) {
-        check_status(what, rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op,
-                                                algo));
+        check_status(what,
+                     rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op, algo));
         compare(what, send, ref, n, dt);
     } else {
         check_status(what, rcomm_allreduce_with(comm, send, recv, n, dt, op, algo));
@@ -158,7 +158,8 @@ static void test_barrier(rcomm_comm_t *comm)
     char dir[256], path[300];
     const char *addr = getenv("RCOMM_ADDR");
 
-    snprintf(dir, sizeof(dir), "/tmp/rcomm-barrier-%s", addr ? strrchr(addr, ':') + 1 : "1");
+    snprintf(dir, sizeof(dir), "/tmp/rcomm-barrier-%s",
+             addr ? strrchr(addr, ':') + 1 : "1");
     mkdir(dir, 0700);
     for (int round = 0; round < 3; round++) {
         usleep((useconds_t)(((rank * 7 + round * 3) % size) * 20000));
@@ -196,10 +197,10 @@ static void test_nonblocking(rcomm_comm_t *comm)
     for (int k = 0; k < K; k++) {
         buf[k] = malloc(n * sizeof(float));
         exact_fill(buf[k], n, rank, RCOMM_SUM, RCOMM_F32);
-        check_status("iallreduce", rcomm_iallreduce(comm, RCOMM_IN_PLACE, buf[k], n,
-                                                    RCOMM_F32, RCOMM_SUM,
-                                                    (rcomm_algo_t)(k % RCOMM_ALGO_COUNT),
-                                                    &req[k]));
+        check_status("iallreduce",
+                     rcomm_iallreduce(comm, RCOMM_IN_PLACE, buf[k], n, RCOMM_F32,
+                                      RCOMM_SUM, (rcomm_algo_t)(k % RCOMM_ALGO_COUNT),
+                                      &req[k]));
     }
     for (int i = 0; i < 64; i++)
         b[i] = rank == root ? i * 3 : -1;

@@ -51,15 +51,15 @@ static int badargs(rcomm_comm_t *comm)
                   RCOMM_ERR_INVALID_ARG, "sendbuf is NULL");
     bad |= expect("NULL recvbuf", rcomm_allreduce(comm, a, NULL, 8, RCOMM_F32, RCOMM_SUM),
                   RCOMM_ERR_INVALID_ARG, "recvbuf is NULL");
-    bad |= expect("bad dtype",
-                  rcomm_allreduce(comm, a, b, 8, (rcomm_dtype_t)99, RCOMM_SUM),
-                  RCOMM_ERR_INVALID_ARG, "dtype 99");
+    bad |=
+        expect("bad dtype", rcomm_allreduce(comm, a, b, 8, (rcomm_dtype_t)99, RCOMM_SUM),
+               RCOMM_ERR_INVALID_ARG, "dtype 99");
     bad |= expect("bad op", rcomm_allreduce(comm, a, b, 8, RCOMM_F32, (rcomm_op_t)-3),
                   RCOMM_ERR_INVALID_ARG, "op -3");
-    bad |= expect("bad algo",
-                  rcomm_allreduce_with(comm, a, b, 8, RCOMM_F32, RCOMM_SUM,
-                                       (rcomm_algo_t)17),
-                  RCOMM_ERR_INVALID_ARG, "algo 17");
+    bad |= expect(
+        "bad algo",
+        rcomm_allreduce_with(comm, a, b, 8, RCOMM_F32, RCOMM_SUM, (rcomm_algo_t)17),
+        RCOMM_ERR_INVALID_ARG, "algo 17");
     bad |= expect("overlap", rcomm_allreduce(comm, a, a + 1, 4, RCOMM_F32, RCOMM_SUM),
                   RCOMM_ERR_INVALID_ARG, "overlap");
     bad |= expect("root", rcomm_broadcast(comm, a, 8, RCOMM_F32, size),
@@ -71,12 +71,13 @@ static int badargs(rcomm_comm_t *comm)
                   RCOMM_ERR_INVALID_ARG, "too large");
     bad |= expect("allgather overlap", rcomm_allgather(comm, b, b, 1, RCOMM_F32),
                   RCOMM_ERR_INVALID_ARG, "overlap");
-    bad |= expect("NULL req",
-                  rcomm_iallreduce(comm, a, b, 8, RCOMM_F32, RCOMM_SUM, RCOMM_ALGO_AUTO,
-                                   NULL),
-                  RCOMM_ERR_INVALID_ARG, "req is NULL");
+    bad |= expect(
+        "NULL req",
+        rcomm_iallreduce(comm, a, b, 8, RCOMM_F32, RCOMM_SUM, RCOMM_ALGO_AUTO, NULL),
+        RCOMM_ERR_INVALID_ARG, "req is NULL");
     bad |= expect("wait NULL", rcomm_wait(NULL), RCOMM_ERR_INVALID_ARG, "req");
-    bad |= expect("rank NULL", rcomm_comm_rank(comm, NULL), RCOMM_ERR_INVALID_ARG, "rank");
+    bad |=
+        expect("rank NULL", rcomm_comm_rank(comm, NULL), RCOMM_ERR_INVALID_ARG, "rank");
     bad |= expect("create rank", rcomm_comm_create(3, 2, "127.0.0.1:1", &c2),
                   RCOMM_ERR_INVALID_ARG, "rank 3");
     bad |= expect("create no addr", rcomm_comm_create(0, 2, NULL, &c2), RCOMM_ERR_CONFIG,
@@ -90,8 +91,10 @@ static int badargs(rcomm_comm_t *comm)
     /* destroy refuses while a request is in flight, then works after wait */
     for (int i = 0; i < 8; i++)
         a[i] = (float)(rank + i);
-    bad |= expect("ialloc", rcomm_iallreduce(comm, a, b, 8, RCOMM_F32, RCOMM_SUM,
-                                             RCOMM_ALGO_AUTO, &req), RCOMM_OK, NULL);
+    bad |= expect(
+        "ialloc",
+        rcomm_iallreduce(comm, a, b, 8, RCOMM_F32, RCOMM_SUM, RCOMM_ALGO_AUTO, &req),
+        RCOMM_OK, NULL);
     bad |= expect("destroy busy", rcomm_comm_destroy(comm), RCOMM_ERR_INVALID_ARG,
                   "in flight");
     bad |= expect("wait", rcomm_wait(req), RCOMM_OK, NULL);

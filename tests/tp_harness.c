@@ -3,8 +3,8 @@
 #include "tp_harness.h"
 
 #include <check.h>
-#include <signal.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>

@@ -11,9 +11,9 @@
 #ifndef RCOMM_TP_HARNESS_H
 #define RCOMM_TP_HARNESS_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <check.h>
 #include <stdio.h>
 
 #include "core/config.h"

@@ -25,8 +25,11 @@ static const size_t sizes[] = {0, 1, 7, 4096, 65536 + 1, 3 * MiB + 5};
 
 static void run(int size, void (*fn)(tp_ctx_t *), int variant)
 {
-    tp_group_t g = {
-        .transport = tp_transport, .size = size, .fn = fn, .variant = variant, .absent = -1};
+    tp_group_t g = {.transport = tp_transport,
+                    .size = size,
+                    .fn = fn,
+                    .variant = variant,
+                    .absent = -1};
     tp_run_group(&g);
 }
 

@@ -29,13 +29,13 @@
 static int g_rank = -1; /* in a child: its rank, for messages */
 
 /* In a child: report a failed check (with rcomm's last error) and fail. */
-#define CK(cond)                                                                   \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "rank %d: %s:%d: check failed: %s (last error: '%s')\n", \
-                    g_rank, __FILE__, __LINE__, #cond, rcomm_last_error());        \
-            return 1;                                                              \
-        }                                                                          \
+#define CK(cond)                                                                         \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "rank %d: %s:%d: check failed: %s (last error: '%s')\n",     \
+                    g_rank, __FILE__, __LINE__, #cond, rcomm_last_error());              \
+            return 1;                                                                    \
+        }                                                                                \
     } while (0)
 
 #define CK_OK(call) CK((call) == RCOMM_OK)
@@ -204,8 +204,7 @@ static int rank_late_root(int rank, int size, const char *addr, void *arg)
     return 0;
 }
 
-static const char *const late_addr_fmts[] = {"127.0.0.1:%d", "localhost:%d",
-                                             "[::1]:%d"};
+static const char *const late_addr_fmts[] = {"127.0.0.1:%d", "localhost:%d", "[::1]:%d"};
 
 static int have_ipv6_loopback(void)
 {
@@ -320,9 +319,9 @@ END_TEST
 
 START_TEST(test_bad_addr)
 {
-    static const char *const bad[] = {"nohost", "127.0.0.1", "127.0.0.1:99999", "",
-                                      "127.0.0.1:0", "127.0.0.1:12ab", ":5000",
-                                      "::1:5000", "[::1]", "[::1]5000"};
+    static const char *const bad[] = {
+        "nohost",         "127.0.0.1", "127.0.0.1:99999", "",      "127.0.0.1:0",
+        "127.0.0.1:12ab", ":5000",     "::1:5000",        "[::1]", "[::1]5000"};
     rcomm_bootstrap_t *bs = NULL;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -535,8 +534,14 @@ static int send_expect_close(const char *addr, const void *buf, size_t len)
 static size_t make_msg(unsigned char *p, uint32_t magic, uint16_t type, uint32_t a0,
                        uint32_t a1, uint32_t klen, uint32_t vlen)
 {
-    kvs_hdr_t h = {.magic = magic, .version = KVS_VERSION, .type = type, .seq = 1,
-                   .a0 = a0, .a1 = a1, .key_len = klen, .val_len = vlen};
+    kvs_hdr_t h = {.magic = magic,
+                   .version = KVS_VERSION,
+                   .type = type,
+                   .seq = 1,
+                   .a0 = a0,
+                   .a1 = a1,
+                   .key_len = klen,
+                   .val_len = vlen};
     kvs_hdr_encode(&h, p);
     return KVS_HDR_SIZE;
 }

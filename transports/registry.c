@@ -27,8 +27,8 @@ const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
     return NULL;
 }
 
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt,
-                                      ...)
+rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
+                                      const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -46,7 +46,8 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged, const
 rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
                                      size_t cap)
 {
-    return rcomm_err(RCOMM_ERR_PROTOCOL,
-                     "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu",
-                     rank, peer, (unsigned long long)len, (unsigned long long)tag, cap);
+    return rcomm_err(
+        RCOMM_ERR_PROTOCOL,
+        "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu", rank,
+        peer, (unsigned long long)len, (unsigned long long)tag, cap);
 }

@@ -46,8 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rcomm.h"
 #include "core/config.h"
+#include "rcomm.h"
 
 typedef struct rcomm_tp rcomm_tp_t;
 typedef struct rcomm_tp_req rcomm_tp_req_t;
@@ -108,7 +108,7 @@ typedef struct {
     int rank;
     int size;
     const rcomm_config_t *cfg; /* tunables (socket buffers, eager limit...) */
-    int timeout_ms; /* for connect(); operations are timed by the caller */
+    int timeout_ms;            /* for connect(); operations are timed by the caller */
     /* Host address to publish in local_addr ("" = let the transport choose). */
     const char *host;
     rcomm_tp_unexpected_fn on_unexpected;
@@ -160,16 +160,16 @@ typedef struct rcomm_tp_ops {
                             rcomm_tp_req_t *req);
     /* Receive up to len bytes; a longer message fails with RCOMM_ERR_PROTOCOL,
      * with req->env and req->len set from it all the same. */
-    rcomm_status_t (*irecv)(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf,
-                            size_t len, rcomm_tp_req_t *req);
+    rcomm_status_t (*irecv)(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
+                            rcomm_tp_req_t *req);
     /* Withdraw a posted receive that has not started to land. Returns OK and
      * the request is never completed, or INPROGRESS if data is landing (it
      * will complete), or INVALID_ARG if not posted. */
     rcomm_status_t (*cancel)(rcomm_tp_t *tp, rcomm_tp_req_t *req);
 
     /* Memory exposed to peers for one-sided access. */
-    rcomm_status_t (*mem_reg)(rcomm_tp_t *tp, void *addr, size_t len,
-                              unsigned access, rcomm_tp_mr_t **mr);
+    rcomm_status_t (*mem_reg)(rcomm_tp_t *tp, void *addr, size_t len, unsigned access,
+                              rcomm_tp_mr_t **mr);
     rcomm_status_t (*mem_rkey)(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rkey);
     /* The region must have no one-sided operation of ours in flight. */
     rcomm_status_t (*mem_dereg)(rcomm_tp_t *tp, rcomm_tp_mr_t *mr);
@@ -183,12 +183,10 @@ typedef struct rcomm_tp_ops {
                           const rcomm_tp_rkey_t *rkey, uint64_t raddr,
                           rcomm_tp_req_t *req);
     /* 64-bit, raddr 8-byte aligned; req->result gets the old value. */
-    rcomm_status_t (*fetch_add)(rcomm_tp_t *tp, int peer,
-                                const rcomm_tp_rkey_t *rkey, uint64_t raddr,
-                                uint64_t add, rcomm_tp_req_t *req);
-    rcomm_status_t (*compare_swap)(rcomm_tp_t *tp, int peer,
-                                   const rcomm_tp_rkey_t *rkey, uint64_t raddr,
-                                   uint64_t compare, uint64_t swap,
+    rcomm_status_t (*fetch_add)(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
+                                uint64_t raddr, uint64_t add, rcomm_tp_req_t *req);
+    rcomm_status_t (*compare_swap)(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
+                                   uint64_t raddr, uint64_t compare, uint64_t swap,
                                    rcomm_tp_req_t *req);
 
     /* Move data and complete requests. Waits up to timeout_ms for something
@@ -201,8 +199,9 @@ typedef struct rcomm_tp_ops {
 /* Report a post to a failed peer: the failure is logged the first time
  * (*logged false), then only becomes the thread's last error again. Returns
  * status. Shared by every transport (registry.c). */
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt,
-                                      ...) __attribute__((format(printf, 3, 4)));
+rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
+                                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
 rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,

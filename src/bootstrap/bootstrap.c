@@ -30,45 +30,52 @@
 struct rcomm_bootstrap {
     int rank;
     int size;
-    int fd;                /* -1 once the connection was lost */
+    int fd; /* -1 once the connection was lost */
     int timeout_ms;
-    uint32_t seq;          /* of the last request sent */
-    uint64_t barriers;     /* barriers so far: makes reused names safe */
-    kvs_server_t *server;  /* rank 0 only */
-    unsigned char *reply;  /* value of the last reply, KVS_MAX_REPLY bytes */
-    char addr[300];        /* as the user wrote it */
+    uint32_t seq;         /* of the last request sent */
+    uint64_t barriers;    /* barriers so far: makes reused names safe */
+    kvs_server_t *server; /* rank 0 only */
+    unsigned char *reply; /* value of the last reply, KVS_MAX_REPLY bytes */
+    char addr[300];       /* as the user wrote it */
     char local_host[INET6_ADDRSTRLEN];
 };
 
 /* ---- Address parsing and connecting -------------------------------------------- */
 
 /* "host:port" or "[v6addr]:port" into host and port (port checked 1..65535). */
-static rcomm_status_t parse_addr(const char *addr, char *host, size_t hostcap,
-                                 char *port, size_t portcap)
+static rcomm_status_t parse_addr(const char *addr, char *host, size_t hostcap, char *port,
+                                 size_t portcap)
 {
     const char *colon, *h = addr, *hend;
     char *end;
     long p;
 
     if (!addr || !*addr)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address is empty "
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "bootstrap address is empty "
                          "(expected host:port, e.g. RCOMM_ADDR=10.0.0.1:29500)");
     if (*addr == '[') {
         h = addr + 1;
         hend = strchr(h, ']');
         if (!hend || hend[1] != ':')
-            return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': expected "
-                             "[ipv6-address]:port", addr);
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "bootstrap address '%s': expected "
+                             "[ipv6-address]:port",
+                             addr);
         colon = hend + 1;
     } else {
         colon = strrchr(addr, ':');
         if (!colon)
-            return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s' has no "
-                             "port (expected host:port)", addr);
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "bootstrap address '%s' has no "
+                             "port (expected host:port)",
+                             addr);
         hend = colon;
         if (memchr(addr, ':', (size_t)(colon - addr)))
-            return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': write "
-                             "IPv6 addresses as [address]:port", addr);
+            return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                             "bootstrap address '%s': write "
+                             "IPv6 addresses as [address]:port",
+                             addr);
     }
     if (hend == h || (size_t)(hend - h) >= hostcap)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': host is %s",
@@ -76,8 +83,10 @@ static rcomm_status_t parse_addr(const char *addr, char *host, size_t hostcap,
     errno = 0;
     p = strtol(colon + 1, &end, 10);
     if (colon[1] < '0' || colon[1] > '9' || *end || errno || p < 1 || p > 65535)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': port '%s' is "
-                         "not a number in 1..65535", addr, colon + 1);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "bootstrap address '%s': port '%s' is "
+                         "not a number in 1..65535",
+                         addr, colon + 1);
     memcpy(host, h, (size_t)(hend - h));
     host[hend - h] = '\0';
     snprintf(port, portcap, "%ld", p);
@@ -153,10 +162,12 @@ static rcomm_status_t connect_store(rcomm_bootstrap_t *bs, const struct addrinfo
                   NULL);
         pause_ms = pause_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause_ms * 2;
     }
-    return rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d could not connect to rank 0's store "
+    return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                     "rank %d could not connect to rank 0's store "
                      "at %s within %.1f s: %s (did rank 0 start? is RCOMM_ADDR the same "
-                     "on every rank?)", bs->rank, bs->addr,
-                     (double)(rcomm_now_ns() - start) / 1e9, strerror(err));
+                     "on every rank?)",
+                     bs->rank, bs->addr, (double)(rcomm_now_ns() - start) / 1e9,
+                     strerror(err));
 }
 
 /* ---- One request, one reply ---------------------------------------------------- */
@@ -244,12 +255,16 @@ static rcomm_status_t io_error(rcomm_bootstrap_t *bs, io_result_t r, const call_
 
     drop_connection(bs);
     if (r == IO_CLOSED)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d lost its connection to rank 0's "
+        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                         "rank %d lost its connection to rank 0's "
                          "store at %s while %s (rank 0 exited or destroyed its "
-                         "bootstrap)", bs->rank, bs->addr, cx->doing);
+                         "bootstrap)",
+                         bs->rank, bs->addr, cx->doing);
     if (r == IO_TIMEOUT)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d: rank 0's store at %s stopped "
-                         "responding while %s", bs->rank, bs->addr, cx->doing);
+        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                         "rank %d: rank 0's store at %s stopped "
+                         "responding while %s",
+                         bs->rank, bs->addr, cx->doing);
     errno = err;
     return rcomm_err_sys("rank %d: socket to rank 0's store at %s while %s", bs->rank,
                          bs->addr, cx->doing);
@@ -260,11 +275,14 @@ static rcomm_status_t get_timeout(rcomm_bootstrap_t *bs, const call_ctx_t *cx)
     double waited = (double)(rcomm_now_ns() - cx->start) / 1e9;
 
     if (cx->owner >= 0)
-        return rcomm_err(RCOMM_ERR_TIMEOUT, "rank %d timed out after %.1f s %s (rank %d "
-                         "never %s; did it start?)", bs->rank, waited, cx->doing,
-                         cx->owner, cx->missing);
-    return rcomm_err(RCOMM_ERR_TIMEOUT, "rank %d timed out after %.1f s %s (no rank "
-                     "published it)", bs->rank, waited, cx->doing);
+        return rcomm_err(RCOMM_ERR_TIMEOUT,
+                         "rank %d timed out after %.1f s %s (rank %d "
+                         "never %s; did it start?)",
+                         bs->rank, waited, cx->doing, cx->owner, cx->missing);
+    return rcomm_err(RCOMM_ERR_TIMEOUT,
+                     "rank %d timed out after %.1f s %s (no rank "
+                     "published it)",
+                     bs->rank, waited, cx->doing);
 }
 
 /*
@@ -283,9 +301,10 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
     io_result_t r;
 
     if (bs->fd < 0)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d cannot go on %s: the connection "
-                         "to rank 0's store at %s was lost earlier", bs->rank,
-                         cx->doing, bs->addr);
+        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                         "rank %d cannot go on %s: the connection "
+                         "to rank 0's store at %s was lost earlier",
+                         bs->rank, cx->doing, bs->addr);
     req->magic = KVS_MAGIC;
     req->version = KVS_VERSION;
     req->seq = ++bs->seq;
@@ -311,9 +330,10 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
                 problem = "reply to a request never sent";
             if (problem) {
                 drop_connection(bs);
-                return rcomm_err(RCOMM_ERR_PROTOCOL, "rank %d: bad reply from rank 0's "
-                                 "store at %s while %s: %s", bs->rank, bs->addr,
-                                 cx->doing, problem);
+                return rcomm_err(RCOMM_ERR_PROTOCOL,
+                                 "rank %d: bad reply from rank 0's "
+                                 "store at %s while %s: %s",
+                                 bs->rank, bs->addr, cx->doing, problem);
             }
             r = recv_all(bs->fd, bs->reply, h.val_len, deadline, &got);
         }
@@ -333,8 +353,10 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
     }
     if (h.type != (req->type == KVS_GET || req->type == KVS_MGET ? KVS_VALUE : KVS_OK)) {
         drop_connection(bs);
-        return rcomm_err(RCOMM_ERR_PROTOCOL, "rank %d: rank 0's store at %s answered "
-                         "type %u while %s", bs->rank, bs->addr, h.type, cx->doing);
+        return rcomm_err(RCOMM_ERR_PROTOCOL,
+                         "rank %d: rank 0's store at %s answered "
+                         "type %u while %s",
+                         bs->rank, bs->addr, h.type, cx->doing);
     }
     if (rep)
         *rep = h;
@@ -349,8 +371,10 @@ static rcomm_status_t check_key(const char *key, const char *fn)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: key is NULL", fn);
     n = strlen(key);
     if (n == 0 || n > KVS_MAX_KEY)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: key '%.40s%s' must have 1 to %d "
-                         "bytes", fn, key, n > 40 ? "..." : "", KVS_MAX_KEY);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "%s: key '%.40s%s' must have 1 to %d "
+                         "bytes",
+                         fn, key, n > 40 ? "..." : "", KVS_MAX_KEY);
     return RCOMM_OK;
 }
 
@@ -359,8 +383,8 @@ static rcomm_status_t put(rcomm_bootstrap_t *bs, const char *key, const void *va
 {
     char doing[KVS_MAX_KEY + 32];
     call_ctx_t cx = {.doing = doing, .owner = -1};
-    kvs_hdr_t req = {.type = KVS_PUT, .key_len = (uint32_t)strlen(key),
-                     .val_len = (uint32_t)len};
+    kvs_hdr_t req = {
+        .type = KVS_PUT, .key_len = (uint32_t)strlen(key), .val_len = (uint32_t)len};
 
     snprintf(doing, sizeof(doing), "publishing key '%s'", key);
     return call(bs, &req, key, val,
@@ -383,8 +407,10 @@ static rcomm_status_t get(rcomm_bootstrap_t *bs, const char *key, void *val, siz
         return st;
     n = rep.val_len;
     if (n > *len)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "value of key '%s' has %zu bytes; the "
-                         "buffer holds %zu", key, n, *len);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "value of key '%s' has %zu bytes; the "
+                         "buffer holds %zu",
+                         key, n, *len);
     if (n)
         memcpy(val, bs->reply, n);
     *len = n;
@@ -396,8 +422,8 @@ static rcomm_status_t get(rcomm_bootstrap_t *bs, const char *key, void *val, siz
 rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
                                       int timeout_ms, rcomm_bootstrap_t **out)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -412,16 +438,22 @@ rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
     if (!out)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_create: bs is NULL");
     if (size < 1 || size > MAX_RANKS || rank < 0 || rank >= size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_create: rank %d of "
-                         "size %d is out of range", rank, size);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_bootstrap_create: rank %d of "
+                         "size %d is out of range",
+                         rank, size);
     if (timeout_ms < 0)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_create: timeout %d ms "
-                         "is negative", timeout_ms);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_bootstrap_create: timeout %d ms "
+                         "is negative",
+                         timeout_ms);
     if ((st = parse_addr(addr, host, sizeof(host), port, sizeof(port))) != RCOMM_OK)
         return st;
     if ((gai = getaddrinfo(host, port, &hints, &res)) != 0)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP, "cannot resolve host '%s' of bootstrap "
-                         "address '%s': %s", host, addr,
+        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
+                         "cannot resolve host '%s' of bootstrap "
+                         "address '%s': %s",
+                         host, addr,
                          gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
     if (!(bs = calloc(1, sizeof(*bs))) || !(bs->reply = malloc(KVS_MAX_REPLY))) {
         st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: bootstrap client", rank);
@@ -492,7 +524,9 @@ rcomm_status_t rcomm_bootstrap_get(rcomm_bootstrap_t *bs, const char *key, void 
 
     if (!bs || !len || (!val && *len))
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_get: %s is NULL",
-                         !bs ? "bs" : !len ? "len" : "val");
+                         !bs    ? "bs"
+                         : !len ? "len"
+                                : "val");
     if ((st = check_key(key, "rcomm_bootstrap_get")) != RCOMM_OK)
         return st;
     return get(bs, key, val, len);
@@ -512,9 +546,10 @@ static long take_run(rcomm_bootstrap_t *bs, const kvs_hdr_t *rep, const char *pr
         if (end - p < 4 || (size_t)(end - p - 4) < (n = kvs_get32(p)))
             goto bad;
         if (n != len) {
-            *st = rcomm_err(RCOMM_ERR_MISMATCH, "%s '%s': rank %u published %u bytes, "
-                            "rank %d expected %zu", fn, prefix, first + i, n, bs->rank,
-                            len);
+            *st = rcomm_err(RCOMM_ERR_MISMATCH,
+                            "%s '%s': rank %u published %u bytes, "
+                            "rank %d expected %zu",
+                            fn, prefix, first + i, n, bs->rank, len);
             return -1;
         }
         if (len)
@@ -525,8 +560,10 @@ static long take_run(rcomm_bootstrap_t *bs, const kvs_hdr_t *rep, const char *pr
         return rep->a0;
 bad:
     drop_connection(bs);
-    *st = rcomm_err(RCOMM_ERR_PROTOCOL, "rank %d: malformed MGET reply from rank 0's "
-                    "store at %s during %s '%s'", bs->rank, bs->addr, fn, prefix);
+    *st = rcomm_err(RCOMM_ERR_PROTOCOL,
+                    "rank %d: malformed MGET reply from rank 0's "
+                    "store at %s during %s '%s'",
+                    bs->rank, bs->addr, fn, prefix);
     return -1;
 }
 
@@ -552,9 +589,14 @@ static rcomm_status_t exchange(rcomm_bootstrap_t *bs, const char *prefix,
     if ((st = put(bs, key, mine, len)) != RCOMM_OK)
         return st;
     for (int r = 0; r < bs->size;) {
-        kvs_hdr_t req = {.type = KVS_MGET, .key_len = (uint32_t)plen, .a0 = (uint32_t)r,
-                         .a1 = (uint32_t)(bs->size - r)}, rep;
-        call_ctx_t cx = {.doing = doing, .owner = r, .start = start,
+        kvs_hdr_t req = {.type = KVS_MGET,
+                         .key_len = (uint32_t)plen,
+                         .a0 = (uint32_t)r,
+                         .a1 = (uint32_t)(bs->size - r)},
+                  rep;
+        call_ctx_t cx = {.doing = doing,
+                         .owner = r,
+                         .start = start,
                          .missing = barrier ? "arrived" : "published it"};
         long n;
 
@@ -576,13 +618,18 @@ rcomm_status_t rcomm_bootstrap_allgather(rcomm_bootstrap_t *bs, const char *pref
 {
     if (!bs || !prefix || (len && (!mine || !all)))
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_allgather: %s is NULL",
-                         !bs ? "bs" : !prefix ? "prefix" : !mine ? "mine" : "all");
+                         !bs       ? "bs"
+                         : !prefix ? "prefix"
+                         : !mine   ? "mine"
+                                   : "all");
     if (!*prefix)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_allgather: prefix is "
-                         "empty");
+                                                "empty");
     if (len > KVS_MAX_VALUE)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_allgather '%s': %zu "
-                         "bytes per rank is more than 64 KiB", prefix, len);
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rcomm_bootstrap_allgather '%s': %zu "
+                         "bytes per rank is more than 64 KiB",
+                         prefix, len);
     return exchange(bs, prefix, mine, all, len, NULL);
 }
 
@@ -595,8 +642,7 @@ rcomm_status_t rcomm_bootstrap_barrier(rcomm_bootstrap_t *bs, const char *name)
                          !bs ? "bs" : "name");
     /* Keys are write-once; the count (the same on every rank, since all ranks
      * call barriers in the same order) lets a name be used again. */
-    snprintf(prefix, sizeof(prefix), "%s#%llu", name,
-             (unsigned long long)bs->barriers++);
+    snprintf(prefix, sizeof(prefix), "%s#%llu", name, (unsigned long long)bs->barriers++);
     return exchange(bs, prefix, NULL, NULL, 0, name);
 }
 

@@ -29,16 +29,15 @@ rcomm_status_t rcomm_bootstrap_put(rcomm_bootstrap_t *bs, const char *key,
 
 /* Wait until key exists (up to the timeout), then copy it into val (capacity
  * *len) and set *len. The timeout error names the key. */
-rcomm_status_t rcomm_bootstrap_get(rcomm_bootstrap_t *bs, const char *key,
-                                   void *val, size_t *len);
+rcomm_status_t rcomm_bootstrap_get(rcomm_bootstrap_t *bs, const char *key, void *val,
+                                   size_t *len);
 
 /* Every rank publishes mine (len bytes) under "<prefix>/<rank>" and gets all
  * ranks' values: all[r] (len bytes each, caller-provided size*len buffer).
  * Values must have the same length on every rank. A rank that never publishes
  * is named in the timeout error. */
-rcomm_status_t rcomm_bootstrap_allgather(rcomm_bootstrap_t *bs,
-                                         const char *prefix, const void *mine,
-                                         void *all, size_t len);
+rcomm_status_t rcomm_bootstrap_allgather(rcomm_bootstrap_t *bs, const char *prefix,
+                                         const void *mine, void *all, size_t len);
 
 /* Returns once every rank has called it with the same name. */
 rcomm_status_t rcomm_bootstrap_barrier(rcomm_bootstrap_t *bs, const char *name);

@@ -138,8 +138,7 @@ static inline const char *kvs_hdr_problem(const kvs_hdr_t *h)
         if (h->key_len != 0 || h->val_len > KVS_MAX_ERRMSG)
             return "ERROR lengths out of range";
         return NULL;
-    default:
-        return "unknown message type";
+    default: return "unknown message type";
     }
 }
 

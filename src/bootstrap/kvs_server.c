@@ -37,15 +37,15 @@ typedef struct kvs_entry {
     struct kvs_entry *next;
     uint32_t hash;
     uint32_t val_len;
-    int owner; /* rank that put it, for the write-once error */
+    int owner;          /* rank that put it, for the write-once error */
     unsigned char *val; /* points into this allocation, after the key */
     char key[];         /* NUL-terminated */
 } kvs_entry_t;
 
 typedef struct {
     int fd;
-    int rank;            /* -1 until its HELLO */
-    bool dead;           /* remove after this poll round */
+    int rank;  /* -1 until its HELLO */
+    bool dead; /* remove after this poll round */
     bool close_after_flush;
     char peer[INET6_ADDRSTRLEN + 8];
 
@@ -159,8 +159,8 @@ static void client_drop(kvs_client_t *c, const char *why)
     if (c->dead)
         return;
     if (why && c->rank >= 0)
-        rcomm_log(RCOMM_LOG_WARN, "bootstrap server: dropping rank %d (%s): %s",
-                  c->rank, c->peer, why);
+        rcomm_log(RCOMM_LOG_WARN, "bootstrap server: dropping rank %d (%s): %s", c->rank,
+                  c->peer, why);
     else if (why)
         rcomm_log(RCOMM_LOG_WARN, "bootstrap server: dropping connection from %s: %s",
                   c->peer, why);
@@ -171,8 +171,8 @@ static void client_drop(kvs_client_t *c, const char *why)
 static void client_flush(kvs_client_t *c)
 {
     while (c->out_off < c->out_len && !c->dead) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -193,8 +193,12 @@ static void client_flush(kvs_client_t *c)
 static unsigned char *reply_reserve(kvs_client_t *c, uint16_t type, uint32_t seq,
                                     uint32_t a0, size_t len)
 {
-    kvs_hdr_t h = {.magic = KVS_MAGIC, .version = KVS_VERSION, .type = type,
-                   .seq = seq, .a0 = a0, .val_len = (uint32_t)len};
+    kvs_hdr_t h = {.magic = KVS_MAGIC,
+                   .version = KVS_VERSION,
+                   .type = type,
+                   .seq = seq,
+                   .a0 = a0,
+                   .val_len = (uint32_t)len};
     size_t need = c->out_len + KVS_HDR_SIZE + len;
     unsigned char *p;
 
@@ -288,7 +292,8 @@ static void handle_hello(kvs_server_t *srv, kvs_client_t *c)
         if (h->a1 != (uint32_t)srv->size)
             reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
                         "rank %u says size %u, rank 0 says %d (is RCOMM_SIZE the same "
-                        "on every rank?)", h->a0, h->a1, srv->size);
+                        "on every rank?)",
+                        h->a0, h->a1, srv->size);
         else
             reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
                         "rank %u is out of range for size %d", h->a0, srv->size);
@@ -299,7 +304,8 @@ static void handle_hello(kvs_server_t *srv, kvs_client_t *c)
         if (o != c && !o->dead && o->rank == (int)h->a0) {
             reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
                         "rank %u is already connected from %s (two processes with "
-                        "the same RCOMM_RANK?)", h->a0, o->peer);
+                        "the same RCOMM_RANK?)",
+                        h->a0, o->peer);
             return;
         }
     }
@@ -428,8 +434,8 @@ static void client_read(kvs_server_t *srv, kvs_client_t *c)
             return;
         if (n <= 0) {
             /* A rank leaving between requests is the normal end. */
-            client_drop(c, c->got ? "connection closed in the middle of a request"
-                                  : NULL);
+            client_drop(c,
+                        c->got ? "connection closed in the middle of a request" : NULL);
             return;
         }
         c->got += (size_t)n;
@@ -495,9 +501,10 @@ static void accept_clients(kvs_server_t *srv)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
-                rcomm_log(RCOMM_LOG_WARN, "bootstrap server: accept on %s: %s; "
-                          "waiting for a connection to close", srv->addr,
-                          strerror(errno));
+                rcomm_log(RCOMM_LOG_WARN,
+                          "bootstrap server: accept on %s: %s; "
+                          "waiting for a connection to close",
+                          srv->addr, strerror(errno));
                 srv->accept_paused = true;
             }
             return; /* EAGAIN, or an aborted connection: nothing to do */
@@ -567,21 +574,22 @@ static void *server_main(void *arg)
             if (drained(srv))
                 break;
             if (now >= drain_deadline) {
-                rcomm_log(RCOMM_LOG_WARN, "bootstrap server on %s: stopping while %zu "
-                          "connection(s) are still busy", srv->addr,
-                          srv->nclients - srv->nparked);
+                rcomm_log(RCOMM_LOG_WARN,
+                          "bootstrap server on %s: stopping while %zu "
+                          "connection(s) are still busy",
+                          srv->addr, srv->nclients - srv->nparked);
                 break;
             }
             wait_ms = (int)((drain_deadline - now + 999999) / 1000000);
         }
-        srv->pfds[0] = (struct pollfd){.fd = drain_deadline ? -1 : srv->wake_rd,
-                                       .events = POLLIN};
+        srv->pfds[0] =
+            (struct pollfd){.fd = drain_deadline ? -1 : srv->wake_rd, .events = POLLIN};
         srv->pfds[1] = (struct pollfd){.fd = srv->accept_paused ? -1 : srv->listen_fd,
                                        .events = POLLIN};
         for (size_t i = 0; i < srv->nclients; i++) {
             kvs_client_t *c = srv->clients[i];
-            srv->pfds[2 + i] = (struct pollfd){
-                .fd = c->fd, .events = c->out_len ? POLLOUT : POLLIN};
+            srv->pfds[2 + i] =
+                (struct pollfd){.fd = c->fd, .events = c->out_len ? POLLOUT : POLLIN};
         }
         if (poll(srv->pfds, nfd, wait_ms) < 0) {
             if (errno == EINTR)
@@ -641,8 +649,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, bool dual_stack)
     /* A restarted job must not wait out TIME_WAIT of the previous one. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one,
-                   sizeof(int));
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof(int));
     if (bind(fd, sa, len) == 0 && listen(fd, SOMAXCONN) == 0)
         return fd;
     saved = errno;
@@ -661,7 +668,8 @@ static rcomm_status_t bind_error(const kvs_server_t *srv, const struct sockaddr 
                      "rank 0 cannot listen on %s (bound as %s): %s%s", srv->addr, host,
                      strerror(err),
                      err == EADDRINUSE ? " (another job on this port? pick another "
-                                         "port in RCOMM_ADDR)" : "");
+                                         "port in RCOMM_ADDR)"
+                                       : "");
 }
 
 /* A job whose address is a loopback one stays on loopback (the first of its
@@ -687,9 +695,10 @@ static rcomm_status_t open_listener(kvs_server_t *srv, const struct addrinfo *re
         uint16_t port = res->ai_family == AF_INET
                             ? ((struct sockaddr_in *)res->ai_addr)->sin_port
                             : ((struct sockaddr_in6 *)res->ai_addr)->sin6_port;
-        struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = port,
-                                    .sin6_addr = IN6ADDR_ANY_INIT};
-        struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = port,
+        struct sockaddr_in6 any6 = {
+            .sin6_family = AF_INET6, .sin6_port = port, .sin6_addr = IN6ADDR_ANY_INIT};
+        struct sockaddr_in any4 = {.sin_family = AF_INET,
+                                   .sin_port = port,
                                    .sin_addr.s_addr = htonl(INADDR_ANY)};
 
         srv->listen_fd = listen_on((struct sockaddr *)&any6, sizeof(any6), true);

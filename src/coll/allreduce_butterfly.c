@@ -68,8 +68,8 @@ rcomm_status_t rcomm_allreduce_butterfly_build(rcomm_sched_t *s, const char *sbu
 
         rcomm_block_range(&bl, lo, nb, &moff, &mlen);
         rcomm_block_range(&bl, lo ^ mask, nb, &poff, &plen);
-        prev = rcomm_exchange(s, peer, rbuf + moff * es, mlen, rbuf + poff * es,
-                              NULL, plen, NULL, prev);
+        prev = rcomm_exchange(s, peer, rbuf + moff * es, mlen, rbuf + poff * es, NULL,
+                              plen, NULL, prev);
         lo = lo < (lo ^ mask) ? lo : lo ^ mask;
         nb *= 2;
     }

@@ -16,8 +16,8 @@
 
 #include "coll/coll.h"
 
-rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f,
-                             const char *sbuf, char *rbuf, rcomm_slots_t *sl)
+rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f, const char *sbuf,
+                             char *rbuf, rcomm_slots_t *sl)
 {
     const size_t n = s->desc.count;
 
@@ -26,8 +26,7 @@ rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f,
     if (f->vrank < 0) /* hand our vector over */
         return rcomm_exchange(s, f->fold_peer, sbuf, n, NULL, NULL, 0, NULL,
                               RCOMM_SOP_NONE);
-    return rcomm_exchange(s, f->fold_peer, NULL, 0, rbuf, sbuf, n, sl,
-                          RCOMM_SOP_NONE);
+    return rcomm_exchange(s, f->fold_peer, NULL, 0, rbuf, sbuf, n, sl, RCOMM_SOP_NONE);
 }
 
 rcomm_sop_id_t rcomm_fold_out(rcomm_sched_t *s, const rcomm_fold_t *f, char *rbuf,
@@ -42,8 +41,7 @@ rcomm_sop_id_t rcomm_fold_out(rcomm_sched_t *s, const rcomm_fold_t *f, char *rbu
     return rcomm_exchange(s, f->fold_peer, rbuf, n, NULL, NULL, 0, NULL, after);
 }
 
-rcomm_status_t rcomm_allreduce_rd_build(rcomm_sched_t *s, const char *sbuf,
-                                        char *rbuf)
+rcomm_status_t rcomm_allreduce_rd_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
 {
     const size_t es = s->esize, n = s->desc.count;
     rcomm_fold_t f;

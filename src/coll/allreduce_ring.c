@@ -9,8 +9,7 @@
  */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_allreduce_ring_build(rcomm_sched_t *s, const char *sbuf,
-                                          char *rbuf)
+rcomm_status_t rcomm_allreduce_ring_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, r = s->comm->rank;
     const rcomm_blocks_t bl = {s->desc.count, p, 0};

@@ -13,8 +13,7 @@
  */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf,
-                                     rcomm_bcast_algo_t algo)
+rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf, rcomm_bcast_algo_t algo)
 {
     const int p = s->comm->size, root = s->desc.root;
     const int v = rcomm_mod(s->comm->rank - root, p);
@@ -43,8 +42,8 @@ rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf,
         rcomm_sop_id_t rcv = RCOMM_SOP_NONE;
 
         if (parent >= 0)
-            rcv = rcomm_sched_recv(s, rcomm_mod(parent + root, p), buf + o * es,
-                                   len * es);
+            rcv =
+                rcomm_sched_recv(s, rcomm_mod(parent + root, p), buf + o * es, len * es);
         for (int c = 0; c < nchildren; c++) {
             rcomm_sop_id_t snd = rcomm_sched_send(s, rcomm_mod(children[c] + root, p),
                                                   buf + o * es, len * es);

@@ -9,9 +9,9 @@ size_t rcomm_coll_seg(const rcomm_sched_t *s)
     return seg ? seg : 1;
 }
 
-rcomm_sop_id_t rcomm_exchange(rcomm_sched_t *s, int peer, const char *src,
-                              size_t scount, char *dst, const char *a, size_t rcount,
-                              rcomm_slots_t *sl, rcomm_sop_id_t after)
+rcomm_sop_id_t rcomm_exchange(rcomm_sched_t *s, int peer, const char *src, size_t scount,
+                              char *dst, const char *a, size_t rcount, rcomm_slots_t *sl,
+                              rcomm_sop_id_t after)
 {
     const size_t es = s->esize, seg = rcomm_coll_seg(s);
     rcomm_sop_id_t done = rcomm_sched_join(s), wait;

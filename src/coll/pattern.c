@@ -26,7 +26,10 @@ void rcomm_block_range(const rcomm_blocks_t *b, int first, int n, size_t *off,
     *len = end_off + end_len - *off;
 }
 
-size_t rcomm_nseg(size_t len, size_t seg) { return (len + seg - 1) / seg; }
+size_t rcomm_nseg(size_t len, size_t seg)
+{
+    return (len + seg - 1) / seg;
+}
 
 int rcomm_mod(long r, int p)
 {

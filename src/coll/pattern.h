@@ -32,9 +32,9 @@ int rcomm_mod(long r, int p);
  * each even rank hands its vector to the odd rank above it and waits; the odd
  * rank joins the butterfly. Ranks >= 2*rem join as they are. */
 typedef struct {
-    int p2;       /* ranks in the butterfly (power of two) */
-    int rem;      /* folded ranks */
-    int vrank;    /* our rank inside the butterfly, -1 if folded out */
+    int p2;        /* ranks in the butterfly (power of two) */
+    int rem;       /* folded ranks */
+    int vrank;     /* our rank inside the butterfly, -1 if folded out */
     int fold_peer; /* partner in the fold, -1 if none */
 } rcomm_fold_t;
 

@@ -5,8 +5,7 @@
  *   cost = (p-1) alpha + (p-1) n beta + (p-1) n gamma, n = bytes per block */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf,
-                                          char *rbuf)
+rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size;
     const size_t n = s->desc.count;

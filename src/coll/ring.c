@@ -53,8 +53,8 @@ rcomm_sop_id_t rcomm_ring_reduce_scatter(rcomm_sched_t *s, const rcomm_blocks_t 
         dbuf[1] = dbuf[0] ? dbuf[0] + maxlen * es : NULL;
     }
     /* Per segment: the reduction and the send of the previous step. */
-    prev_reduce = rcomm_sched_scratch(s, 2 * (nseg_max ? nseg_max : 1) *
-                                             sizeof(rcomm_sop_id_t));
+    prev_reduce =
+        rcomm_sched_scratch(s, 2 * (nseg_max ? nseg_max : 1) * sizeof(rcomm_sop_id_t));
     if (!prev_reduce || !sl.base || (!acc_is_full && !dbuf[0]))
         return RCOMM_SOP_NONE;
     prev_send = prev_reduce + nseg_max;
@@ -88,8 +88,8 @@ rcomm_sop_id_t rcomm_ring_reduce_scatter(rcomm_sched_t *s, const rcomm_blocks_t 
                 rcv = rcomm_sched_recv(s, left, slot, n * es);
                 rcomm_sched_dep(s, rcv, after);
                 rcomm_sched_dep(s, rcv, wait);
-                red = rcomm_sched_reduce(s, dst + ro * es, sbuf + (roff + ro) * es,
-                                         slot, n);
+                red = rcomm_sched_reduce(s, dst + ro * es, sbuf + (roff + ro) * es, slot,
+                                         n);
                 rcomm_sched_dep(s, red, rcv);
                 /* The double buffer half we overwrite was sent last step. */
                 if (!acc_is_full)
@@ -106,8 +106,7 @@ rcomm_sop_id_t rcomm_ring_reduce_scatter(rcomm_sched_t *s, const rcomm_blocks_t 
 }
 
 rcomm_sop_id_t rcomm_ring_allgather(rcomm_sched_t *s, const rcomm_blocks_t *bl,
-                                    const char *own_src, char *rbuf,
-                                    rcomm_sop_id_t after)
+                                    const char *own_src, char *rbuf, rcomm_sop_id_t after)
 {
     const int p = s->comm->size, r = s->comm->rank;
     const int right = rcomm_mod(r + 1, p), left = rcomm_mod(r - 1, p);
@@ -117,8 +116,8 @@ rcomm_sop_id_t rcomm_ring_allgather(rcomm_sched_t *s, const rcomm_blocks_t *bl,
 
     rcomm_block(bl, 0, &off, &maxlen);
     nseg_max = rcomm_nseg(maxlen, seg);
-    prev_recv = rcomm_sched_scratch(s, (nseg_max ? nseg_max : 1) *
-                                           sizeof(rcomm_sop_id_t));
+    prev_recv =
+        rcomm_sched_scratch(s, (nseg_max ? nseg_max : 1) * sizeof(rcomm_sop_id_t));
     if (!prev_recv)
         return RCOMM_SOP_NONE;
     for (size_t m = 0; m < nseg_max; m++)

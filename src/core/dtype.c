@@ -9,7 +9,7 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[RCOMM_DTYPE_COUNT] = {
-    [RCOMM_F32] = {"f32", 4},  [RCOMM_F64] = {"f64", 8}, [RCOMM_F16] = {"f16", 2},
+    [RCOMM_F32] = {"f32", 4},   [RCOMM_F64] = {"f64", 8}, [RCOMM_F16] = {"f16", 2},
     [RCOMM_BF16] = {"bf16", 2}, [RCOMM_I32] = {"i32", 4}, [RCOMM_I64] = {"i64", 8},
     [RCOMM_U8] = {"u8", 1},
 };
@@ -20,8 +20,10 @@ static const char *const ops[RCOMM_OP_COUNT] = {
 };
 
 static const char *const algos[RCOMM_ALGO_COUNT] = {
-    [RCOMM_ALGO_AUTO] = "auto", [RCOMM_ALGO_RING] = "ring",
-    [RCOMM_ALGO_BUTTERFLY] = "butterfly", [RCOMM_ALGO_RD] = "rd",
+    [RCOMM_ALGO_AUTO] = "auto",
+    [RCOMM_ALGO_RING] = "ring",
+    [RCOMM_ALGO_BUTTERFLY] = "butterfly",
+    [RCOMM_ALGO_RD] = "rd",
 };
 
 size_t rcomm_dtype_size(rcomm_dtype_t dtype)

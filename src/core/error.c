@@ -37,9 +37,15 @@ const char *rcomm_strerror(rcomm_status_t status)
     return "unknown status";
 }
 
-const char *rcomm_last_error(void) { return last_error; }
+const char *rcomm_last_error(void)
+{
+    return last_error;
+}
 
-void rcomm_err_clear(void) { last_error[0] = '\0'; }
+void rcomm_err_clear(void)
+{
+    last_error[0] = '\0';
+}
 
 int rcomm_log_set_rank(int rank)
 {

@@ -11,8 +11,13 @@
 
 #include "rcomm.h"
 
-enum { RCOMM_LOG_NONE = 0, RCOMM_LOG_ERROR, RCOMM_LOG_WARN, RCOMM_LOG_INFO,
-       RCOMM_LOG_DEBUG };
+enum {
+    RCOMM_LOG_NONE = 0,
+    RCOMM_LOG_ERROR,
+    RCOMM_LOG_WARN,
+    RCOMM_LOG_INFO,
+    RCOMM_LOG_DEBUG
+};
 
 /* The rank printed in log lines of this thread (-1 = unknown); returns the
  * previous one so that a failed rcomm_comm_create can restore it. */
@@ -21,16 +26,14 @@ int rcomm_log_set_rank(int rank);
 rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Same, appending ": strerror(errno)" for a failed OS call. */
-rcomm_status_t rcomm_err_sys(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+rcomm_status_t rcomm_err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Set the thread's last error without logging (an error already logged once
  * that a later call reports again). */
 rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-void rcomm_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void rcomm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefix the current thread's last error with context ("allreduce #3: ")
  * without logging again. */

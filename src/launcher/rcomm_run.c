@@ -35,16 +35,16 @@
 #include <unistd.h>
 
 #define MAX_RANKS 4096
-#define LINE_MAX_BYTES 65536 /* a longer line is split, each piece prefixed */
-#define KILL_GRACE_MS 2000   /* SIGTERM, then SIGKILL after this */
-#define SKIP_GRACE_MS 5000   /* after a rank exits 77, how long the others may run */
-#define DRAIN_MS 1000        /* output of grandchildren after the ranks exited */
+#define LINE_MAX_BYTES 65536   /* a longer line is split, each piece prefixed */
+#define KILL_GRACE_MS 2000     /* SIGTERM, then SIGKILL after this */
+#define SKIP_GRACE_MS 5000     /* after a rank exits 77, how long the others may run */
+#define DRAIN_MS 1000          /* output of grandchildren after the ranks exited */
 #define ALREADY_DELIVERED 0x80 /* self-pipe flag: the tty signalled the whole group */
 
 typedef struct {
-    int fd;       /* read end of the rank's stdout or stderr; -1 at EOF */
-    int out;      /* where its lines go: 1 or 2 */
-    char *buf;    /* the line being assembled */
+    int fd;    /* read end of the rank's stdout or stderr; -1 at EOF */
+    int out;   /* where its lines go: 1 or 2 */
+    char *buf; /* the line being assembled */
     size_t len;
 } stream_t;
 
@@ -56,25 +56,24 @@ typedef struct {
 static struct {
     int nranks;
     rank_t *ranks;
-    int live;             /* ranks not reaped yet */
-    int skipped;          /* ranks that exited 77 */
-    int first_skip;       /* rank of the first 77, -1 if none */
-    int exit_code;        /* of the first failure; 0 while none */
-    int user_sig;         /* last signal forwarded from the user, 0 if none */
-    bool stopping;        /* SIGTERM sent to everyone */
+    int live;       /* ranks not reaped yet */
+    int skipped;    /* ranks that exited 77 */
+    int first_skip; /* rank of the first 77, -1 if none */
+    int exit_code;  /* of the first failure; 0 while none */
+    int user_sig;   /* last signal forwarded from the user, 0 if none */
+    bool stopping;  /* SIGTERM sent to everyone */
     bool timed_out;
-    bool out_broken[3];   /* our stdout / stderr is a closed pipe */
+    bool out_broken[3]; /* our stdout / stderr is a closed pipe */
     uint64_t kill_at, skip_at, limit_at, drain_until; /* 0 = not armed */
-    const char *limit_str;  /* -t as given */
+    const char *limit_str;                            /* -t as given */
     int sig_pipe[2];
 } job = {.first_skip = -1, .sig_pipe = {-1, -1}};
 
-#define USAGE_LINE                                                                  \
-    "usage: rcomm-run -n N [-x VAR=VALUE]... [-x VAR]... [-t SECONDS] [-a HOST:PORT]\n" \
+#define USAGE_LINE                                                                       \
+    "usage: rcomm-run -n N [-x VAR=VALUE]... [-x VAR]... [-t SECONDS] [-a HOST:PORT]\n"  \
     "                 [--] PROGRAM [ARGS...]\n"
 
-static const char usage_text[] =
-    USAGE_LINE
+static const char usage_text[] = USAGE_LINE
     "Start N ranks of PROGRAM on this host with RCOMM_RANK, RCOMM_SIZE, RCOMM_ADDR,\n"
     "RCOMM_LOCAL_RANK and RCOMM_LOCAL_SIZE set. Every output line of rank R is\n"
     "printed as \"[R] line\" (stdout to stdout, stderr to stderr).\n"
@@ -466,9 +465,10 @@ static void raise_fd_limit(int nranks)
     rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
     setrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < need) {
-        fprintf(stderr, "rcomm-run: -n %d needs %llu file descriptors; the limit is "
-                "%llu (ulimit -n)\n", nranks, (unsigned long long)need,
-                (unsigned long long)rl.rlim_cur);
+        fprintf(stderr,
+                "rcomm-run: -n %d needs %llu file descriptors; the limit is "
+                "%llu (ulimit -n)\n",
+                nranks, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
         exit(1);
     }
 }
@@ -531,8 +531,8 @@ static void check_timers(void)
         job.skip_at = 0;
         if (job.live && !job.stopping) {
             say("rcomm-run: rank %d exited with status 77 (skipped) but other ranks "
-                "are still running after %d s; stopping them", job.first_skip,
-                SKIP_GRACE_MS / 1000);
+                "are still running after %d s; stopping them",
+                job.first_skip, SKIP_GRACE_MS / 1000);
             fail(1);
         }
     }
@@ -540,11 +540,11 @@ static void check_timers(void)
 
 typedef struct {
     long nranks;
-    const char *addr;  /* -a, or NULL */
-    double limit;      /* -t seconds, 0 if none */
-    char **xvars;      /* -x arguments */
+    const char *addr; /* -a, or NULL */
+    double limit;     /* -t seconds, 0 if none */
+    char **xvars;     /* -x arguments */
     int nx;
-    char **prog;       /* program and its arguments */
+    char **prog; /* program and its arguments */
 } opts_t;
 
 /* Options, or exit 2 with a usage message (0 for --help). */
@@ -616,8 +616,8 @@ static void supervise(struct pollfd *pfds)
         pfds[nfd++] = (struct pollfd){.fd = job.sig_pipe[0], .events = POLLIN};
         for (int r = 0; r < job.nranks; r++) {
             for (int k = 0; k < 2; k++) {
-                pfds[nfd++] = (struct pollfd){.fd = job.ranks[r].io[k].fd,
-                                              .events = POLLIN};
+                pfds[nfd++] =
+                    (struct pollfd){.fd = job.ranks[r].io[k].fd, .events = POLLIN};
                 open_streams |= job.ranks[r].io[k].fd >= 0;
             }
         }

@@ -17,8 +17,8 @@ void rcomm_reduce(void *dst, const void *a, const void *b, size_t count,
 
 /* Completes an op over nranks contributions: for AVG, buf[i] /= nranks
  * (integer division truncates toward zero); nothing for other ops. */
-void rcomm_reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype,
-                         rcomm_op_t op, int nranks);
+void rcomm_reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                         int nranks);
 
 /* IEEE binary16 and bfloat16 <-> binary32, round to nearest even; NaN stays
  * NaN (quiet), infinities and signed zeros are kept, f16 subnormals handled. */

@@ -46,8 +46,7 @@ static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, unsi
 /* Answer the request in p->rx.hdr. A GET_RESP's payload is sent straight
  * from the region (mr), detached by tcp_rma_forget if it goes away first. */
 static void reply(tcp_tp_t *tp, tcp_peer_t *p, unsigned type, tcp_acc_t acc,
-                  const uint64_t arg[2], const void *payload, uint64_t len,
-                  tcp_mr_t *mr)
+                  const uint64_t arg[2], const void *payload, uint64_t len, tcp_mr_t *mr)
 {
     tcp_reply_t *r = malloc(sizeof(*r));
 
