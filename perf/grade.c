@@ -3,8 +3,8 @@
  * The benchmarks' ceilings, shares and alpha-beta fit (see grade.h). The
  * ceilings are upper bounds a run can be held against, each found the
  * cheapest honest way:
- *   verbs  the port's link rate from ibv_query_port: what the port reports,
- *          so the nominal rate of the link, not a measurement;
+ *   verbs  the port's link rate as the transport reports it (caps(): the
+ *          nominal rate of the link, not a measurement);
  *   tcp    TCP over 127.0.0.1 on this host, measured with the socket buffers
  *          the transport uses: what the kernel can move between two local
  *          processes, the bound for ranks on one host (only a local figure
@@ -28,9 +28,6 @@
 #include "config.h"
 #include "core/comm.h"
 #include "perf/grade.h"
-#ifdef HAVE_VERBS
-#include "transports/verbs/verbs.h"
-#endif
 
 double grade_median(double *v, int n)
 {
@@ -195,71 +192,6 @@ static void tcp_ceiling(grade_t *g, const rcomm_config_t *cfg)
                  g->net_gbs);
 }
 
-/* ---- verbs --------------------------------------------------------------- */
-
-#ifdef HAVE_VERBS
-/* PortInfo's encodings in ibv_port_attr (rdma-core 44 has no active_speed_ex,
- * so an XDR link reads as NDR). Lane rates in Gb/s: nominal as ibstat names
- * them, and what carries data: 8b/10b leaves 80% of SDR to QDR, FDR's 14.0625
- * Gbaud carry 13.64 Gb/s; from FDR10 on the nominal rate is the data rate. */
-static const struct {
-    unsigned code;
-    const char *name;
-    double nominal, data;
-} ib_speeds[] = {{1, "SDR", 2.5, 2},   {2, "DDR", 5, 4},       {4, "QDR", 10, 8},
-                 {8, "FDR10", 10, 10}, {16, "FDR", 14, 13.64}, {32, "EDR", 25, 25},
-                 {64, "HDR", 50, 50},  {128, "NDR", 100, 100}};
-static const struct {
-    unsigned code, lanes;
-} ib_widths[] = {{1, 1}, {16, 2}, {2, 4}, {4, 8}, {8, 12}};
-
-static int ib_speed(unsigned code)
-{
-    for (size_t i = 0; i < sizeof(ib_speeds) / sizeof(ib_speeds[0]); i++)
-        if (ib_speeds[i].code == code)
-            return (int)i;
-    return -1;
-}
-
-static unsigned ib_lanes(unsigned code)
-{
-    for (size_t i = 0; i < sizeof(ib_widths) / sizeof(ib_widths[0]); i++)
-        if (ib_widths[i].code == code)
-            return ib_widths[i].lanes;
-    return 0;
-}
-
-/* The port rank 0's transport uses. On RoCE (soft-RoCE too) the kernel maps
- * the Ethernet link's speed onto these codes, or a default when it has none:
- * whatever the port says is printed, as its nominal rate. */
-static void verbs_ceiling(grade_t *g, rcomm_tp_t *base)
-{
-    vx_tp_t *tp = vx_tp(base);
-    struct ibv_port_attr pa;
-    int s, rc = ibv_query_port(tp->ctx, tp->port, &pa);
-    unsigned lanes = rc ? 0 : ib_lanes(pa.active_width);
-    const size_t n = sizeof(g->net_what);
-
-    if (rc) {
-        snprintf(g->net_what, n, "unknown: ibv_query_port(%s, %u) failed: %s",
-                 tp->devname, tp->port, strerror(rc));
-    } else if ((s = ib_speed(pa.active_speed)) < 0 || !lanes) {
-        snprintf(g->net_what, n,
-                 "unknown: %s port %u reports active_speed %u, active_width %u",
-                 tp->devname, tp->port, pa.active_speed, pa.active_width);
-    } else {
-        const double nominal = lanes * ib_speeds[s].nominal,
-                     data = lanes * ib_speeds[s].data;
-        g->net_gbs = data / 8;
-        snprintf(g->net_what, n,
-                 "%s port %u reports %uX %s: %g Gb/s nominal, %g Gb/s of data = %.3f "
-                 "GB/s (the link's nominal rate, not a measurement)",
-                 tp->devname, tp->port, lanes, ib_speeds[s].name, nominal, data,
-                 g->net_gbs);
-    }
-}
-#endif
-
 /* ---- the run ------------------------------------------------------------- */
 
 static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
@@ -270,12 +202,12 @@ static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
         snprintf(g->net_what, n, "none: with 1 rank nothing crosses a link");
     else if (comm->tp->ops == &rcomm_tcp_ops)
         tcp_ceiling(g, &comm->cfg);
-#ifdef HAVE_VERBS
-    else if (comm->tp->ops == &rcomm_verbs_ops)
-        verbs_ceiling(g, comm->tp);
-#endif
-    else
-        snprintf(g->net_what, n, "unknown for transport %s", comm->tp->ops->name);
+    else { /* the rate the transport's link reports */
+        rcomm_tp_caps_t caps;
+        comm->tp->ops->caps(comm->tp, &caps);
+        g->net_gbs = caps.link_gbs;
+        snprintf(g->net_what, n, "%s", caps.link);
+    }
 }
 
 void grade_init(grade_t *g, const rcomm_comm_t *comm, unsigned what)

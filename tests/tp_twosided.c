@@ -366,6 +366,16 @@ static void sc_args(tp_ctx_t *c)
     char small[4];
     size_t len = 4;
 
+    rcomm_tp_caps_t caps;
+
+    /* Capabilities: verbs does one-sided ops and atomics on the HCA, TCP
+     * emulates them; a link rate is known or says why not. */
+    c->ops->caps(c->tp, &caps);
+    REQUIRE(caps.native_rma == (strcmp(c->ops->name, "verbs") == 0));
+    REQUIRE(caps.native_atomics == caps.native_rma);
+    REQUIRE(caps.link_gbs >= 0 && memchr(caps.link, '\0', sizeof(caps.link)));
+    REQUIRE(caps.link_gbs > 0 ? caps.link[0] != '\0'
+                              : strncmp(caps.link, "unknown", 7) == 0);
     REQUIRE(c->ops->local_addr(c->tp, small, &len) == RCOMM_ERR_INVALID_ARG);
     REQUIRE(c->ops->isend(c->tp, c->rank, 1, NULL, NULL, 0, &rq) ==
             RCOMM_ERR_INVALID_ARG);

@@ -17,13 +17,28 @@ static const rcomm_tp_ops_t *const transports[] = {
 #endif
 };
 
+/* Every member is called without a NULL check, so a table with a hole, or
+ * one built against another layout (its size differs), is never handed out. */
+static bool complete(const rcomm_tp_ops_t *o)
+{
+    return o->size == sizeof(rcomm_tp_ops_t) && o->name && o->create && o->local_addr &&
+           o->connect && o->destroy && o->isend && o->irecv && o->cancel && o->mem_reg &&
+           o->mem_rkey && o->mem_dereg && o->put && o->get && o->fetch_add &&
+           o->compare_swap && o->caps && o->progress;
+}
+
 const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
 {
     if (!name)
         return NULL;
-    for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
-        if (strcmp(transports[i]->name, name) == 0)
+    for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++) {
+        if (strcmp(transports[i]->name, name) != 0)
+            continue;
+        if (complete(transports[i]))
             return transports[i];
+        rcomm_err(RCOMM_ERR_INTERNAL, "transport %s: its ops table is incomplete", name);
+        return NULL;
+    }
     return NULL;
 }
 

@@ -115,6 +115,15 @@ typedef struct {
     void *unexpected_arg;
 } rcomm_tp_params_t;
 
+/* What a transport does natively, and the link the perf tools grade
+ * against (caps() below). */
+typedef struct {
+    bool native_rma;     /* put/get by the NIC; false: emulated by the peer's progress */
+    bool native_atomics; /* fetch_add/compare_swap by the NIC */
+    double link_gbs;     /* the link's data rate in GB/s; 0: unknown */
+    char link[224];      /* where link_gbs comes from, or why it is unknown */
+} rcomm_tp_caps_t;
+
 /* Counters every transport keeps; see rcomm_stats_t. */
 typedef rcomm_stats_t rcomm_tp_stats_t;
 
@@ -189,6 +198,10 @@ typedef struct rcomm_tp_ops {
                                    uint64_t raddr, uint64_t compare, uint64_t swap,
                                    rcomm_tp_req_t *req);
 
+    /* Fill *caps. Local, never fails (an unknown link rate is 0 with the
+     * reason in caps->link). */
+    void (*caps)(rcomm_tp_t *tp, rcomm_tp_caps_t *caps);
+
     /* Move data and complete requests. Waits up to timeout_ms for something
      * to happen when nothing is ready (0 = poll once, never sleep; negative =
      * no limit). Returns OK, or an error only for a failure of the transport
@@ -207,7 +220,8 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
 rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
                                      size_t cap);
 
-/* Transport lookup by name ("tcp", "verbs"). */
+/* Transport lookup by name ("tcp", "verbs"). NULL when there is none, or
+ * when its table is incomplete (a bug: logged as RCOMM_ERR_INTERNAL). */
 const rcomm_tp_ops_t *rcomm_tp_find(const char *name);
 
 extern const rcomm_tp_ops_t rcomm_tcp_ops;

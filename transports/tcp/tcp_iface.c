@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* TCP transport: the ops table, the life cycle of an instance, and the
  * region table of one-sided operations. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -181,6 +182,17 @@ static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *head)
     return RCOMM_OK;
 }
 
+/* One-sided operations and atomics are messages the target's progress
+ * applies; the link is whatever route the sockets take, so its rate is for
+ * the perf tools to measure. */
+static void tcp_caps(rcomm_tp_t *tp, rcomm_tp_caps_t *caps)
+{
+    (void)tp;
+    *caps = (rcomm_tp_caps_t){.native_rma = false, .native_atomics = false};
+    snprintf(caps->link, sizeof(caps->link),
+             "unknown: TCP does not know its route's rate (measure it)");
+}
+
 const rcomm_tp_ops_t rcomm_tcp_ops = {
     .size = sizeof(rcomm_tp_ops_t),
     .name = "tcp",
@@ -198,5 +210,6 @@ const rcomm_tp_ops_t rcomm_tcp_ops = {
     .get = tcp_get,
     .fetch_add = tcp_fetch_add,
     .compare_swap = tcp_compare_swap,
+    .caps = tcp_caps,
     .progress = tcp_progress,
 };

@@ -382,6 +382,8 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
 
 /* verbs_progress.c */
 rcomm_status_t vx_progress(rcomm_tp_t *tp, int timeout_ms);
+/* verbs_caps.c: native one-sided ops and atomics; the port's link rate. */
+void vx_caps(rcomm_tp_t *tp, rcomm_tp_caps_t *caps);
 void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status);
 void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -288,5 +288,6 @@ const rcomm_tp_ops_t rcomm_verbs_ops = {
     .get = vx_get,
     .fetch_add = vx_fetch_add,
     .compare_swap = vx_compare_swap,
+    .caps = vx_caps,
     .progress = vx_progress,
 };
