@@ -39,8 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "core/comm.h"
-#include "core/error.h"
 #include "perf/p2p_perf.h"
 
 const char *const p2p_op_names[OP_COUNT] = {"write", "read", "send"};

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "transports/transport.h"
 
 #define TP_MAXP 8

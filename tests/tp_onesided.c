@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tp_harness.h"
 
 enum { R_CNT, R_RW, R_RO, R_WO, R_NOAT, NREG };

@@ -19,9 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/kvs_proto.h"
-#include "core/clock.h"
 
 #define CHILD_ALARM_S 60
 #define TCASE_TIMEOUT_S 120

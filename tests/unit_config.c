@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
+#include "base/error.h"
 #include "coll/coll.h"
-#include "core/config.h"
-#include "core/error.h"
 #include "rcomm.h"
 
 static void clear_env(void)

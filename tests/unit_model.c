@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "coll/coll.h"
-#include "core/error.h"
 #include "rcomm.h"
 
 #define US 1e-6

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tp_harness.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/memmon.h"
 
 typedef struct link {

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "config.h"
-#include "core/error.h"
 #include "transports/transport.h"
 
 static const rcomm_tp_ops_t *const transports[] = {

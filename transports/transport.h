@@ -46,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "rcomm.h"
 
 typedef struct rcomm_tp rcomm_tp_t;

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/kvs_proto.h"
-#include "core/clock.h"
-#include "core/error.h"
 
 #define MAX_RANKS (1 << 24)
 #define RETRY_MIN_MS 10

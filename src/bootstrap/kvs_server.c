@@ -29,9 +29,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "bootstrap/kvs_proto.h"
-#include "core/clock.h"
-#include "core/error.h"
 
 typedef struct kvs_entry {
     struct kvs_entry *next;

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "coll/sched.h"
-#include "core/clock.h"
-#include "core/error.h"
 
 #define CTRL_PROBE (RCOMM_TAG_CTRL << 32 | 1)
 #define CTRL_REPLY (RCOMM_TAG_CTRL << 32 | 2)

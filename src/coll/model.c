@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
+#include "base/error.h"
 #include "coll/sched.h"
-#include "core/config.h"
-#include "core/error.h"
 
 /* Built-in profiles: tuning files written by rcomm-tune (src/coll/profiles/,
  * turned into C strings at build time; docs/PERFORMANCE.md has the runs):

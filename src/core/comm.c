@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "coll/sched.h"
-#include "core/error.h"
 
 /* Launchers we recognise: rank variable, size variable. */
 static const char *const launcher_env[][2] = {
@@ -402,5 +402,18 @@ rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
                          !comm ? "comm" : "stats");
     *stats = comm->tp ? comm->tp->stats : comm->stats;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
+{
+    rcomm_config_t env_cfg;
+    rcomm_status_t st;
+
+    if (!out)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
+    if (!comm && (st = rcomm_config_load(&env_cfg)) != RCOMM_OK)
+        return st;
+    rcomm_config_write(comm ? &comm->cfg : &env_cfg, out);
     return RCOMM_OK;
 }

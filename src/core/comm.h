@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
+#include "base/config.h"
 #include "bootstrap/bootstrap.h"
 #include "coll/model.h"
-#include "core/config.h"
 #include "rcomm.h"
 #include "transports/transport.h"
 

@@ -4,9 +4,9 @@
  * dangling regions behind. */
 #include <stdlib.h>
 
+#include "base/error.h"
 #include "coll/sched.h"
 #include "core/comm.h"
-#include "core/error.h"
 
 struct rcomm_mem {
     rcomm_mem_t *next;

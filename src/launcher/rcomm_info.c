@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "coll/coll.h"
-#include "core/config.h"
 #include "rcomm.h"
 
 static void usage(FILE *f)

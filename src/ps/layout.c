@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "ps/ps.h"
 
 static size_t range_lo(size_t n, int nservers, int s)

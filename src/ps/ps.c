@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "ps/ps.h"
 
 void rcomm_ps_config_init(rcomm_ps_config_t *cfg)

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/error.h"
 #include "coll/sched.h"
-#include "core/clock.h"
-#include "core/error.h"
 #include "ps/ps.h"
 
 static const char *const op_names[] = {[PS_GET] = "read",

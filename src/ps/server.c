@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "ps/ps.h"
 #include "reduce/reduce.h"
 

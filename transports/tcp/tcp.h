@@ -87,7 +87,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "transports/fifo.h"
+#include "base/fifo.h"
 #include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
 

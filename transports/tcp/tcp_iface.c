@@ -7,7 +7,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/tcp/tcp.h"
 
 static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **out)

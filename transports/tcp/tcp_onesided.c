@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/tcp/tcp.h"
 
 /* ---- target ------------------------------------------------------------- */

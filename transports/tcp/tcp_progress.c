@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/tcp/tcp.h"
 
 #define TCP_EVENTS 64

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/tcp/tcp.h"
 
 int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)

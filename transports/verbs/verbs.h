@@ -68,8 +68,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/fifo.h"
 #include "config.h"
-#include "transports/fifo.h"
 #include "transports/transport.h"
 
 #define VX_HDR_LEN 64

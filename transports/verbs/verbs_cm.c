@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 #define CM_MAGIC 0x52434d31u /* "RCM1" */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 static void op_init(vx_op_t *op, rcomm_tp_req_t *req, vx_kind_t kind, int peer)

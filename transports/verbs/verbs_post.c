@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 int32_t vx_slot_get(vx_tp_t *tp)

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transports/verbs/verbs.h"
 
 static const char *const posts[] = {

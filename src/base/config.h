@@ -5,6 +5,7 @@
 #define RCOMM_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "rcomm.h"
 
@@ -46,6 +47,10 @@ rcomm_status_t rcomm_config_load(rcomm_config_t *cfg);
 int rcomm_config_log_level(void);
 
 int rcomm_config_timeout_ms(const rcomm_config_t *cfg);
+
+/* The table rcomm-info prints: every variable with cfg's value, its default
+ * and what it does (rcomm_config_print in comm.c picks cfg). */
+void rcomm_config_write(const rcomm_config_t *cfg, FILE *out);
 
 /* RCOMM_BROADCAST_ALGO's names: "auto" (-1), "binomial" (0), "chain" (1). */
 const char *rcomm_bcast_algo_name(int algo);

@@ -2,7 +2,7 @@
 /* Names and sizes of the public enums. */
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "rcomm.h"
 
 static const struct {

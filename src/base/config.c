@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "config.h"
+#include "base/config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "core/comm.h"
-#include "core/error.h"
+#include "base/error.h"
 
 typedef enum {
     CFG_DOUBLE,
@@ -306,22 +305,10 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *
     }
 }
 
-rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
+void rcomm_config_write(const rcomm_config_t *cfg, FILE *out)
 {
-    rcomm_config_t env_cfg;
-    const rcomm_config_t *cfg;
-    rcomm_status_t st;
     char val[80];
 
-    if (!out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
-    if (comm) {
-        cfg = &comm->cfg;
-    } else {
-        if ((st = rcomm_config_load(&env_cfg)) != RCOMM_OK)
-            return st;
-        cfg = &env_cfg;
-    }
     fprintf(out, "%-22s %-10s %-8s %s\n", "# variable", "value", "default",
             "description");
     for (size_t i = 0; i < NROWS; i++) {
@@ -329,5 +316,4 @@ rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
         fprintf(out, "%-22s %-10s %-8s %s\n", cfg_rows[i].env, val[0] ? val : "\"\"",
                 cfg_rows[i].dflt[0] ? cfg_rows[i].dflt : "\"\"", cfg_rows[i].help);
     }
-    return RCOMM_OK;
 }
