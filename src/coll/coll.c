@@ -8,7 +8,6 @@
  */
 #include "coll/coll.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,21 +220,14 @@ rcomm_status_t rcomm_test(rcomm_request_t *req)
 rcomm_status_t rcomm_wait(rcomm_request_t *req)
 {
     rcomm_sched_t *s;
-    uint64_t spin_end, now;
+    uint64_t start;
 
     if (!req)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
     s = &req->sched;
-    spin_end = rcomm_now_ns() + s->comm->spin_ns;
+    start = rcomm_now_ns();
     while (s->status == RCOMM_INPROGRESS) {
-        now = rcomm_now_ns();
-        if (now < spin_end) {
-            rcomm_comm_progress(s->comm, 0);
-            if (s->comm->oversubscribed)
-                sched_yield(); /* let the rank we wait for run */
-        } else {
-            rcomm_comm_progress(s->comm, 50);
-        }
+        rcomm_comm_wait_step(s->comm, start, 50);
         check_timeout(s, rcomm_now_ns());
     }
     return finish(req);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "coll/sched.h"
 
@@ -351,6 +352,17 @@ void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms)
             rcomm_comm_fail(comm, st);
     }
     rcomm_health_service(comm);
+}
+
+void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
+{
+    if (rcomm_now_ns() - since_ns < comm->spin_ns) {
+        rcomm_comm_progress(comm, 0);
+        if (comm->oversubscribed)
+            sched_yield(); /* let the rank we wait for run */
+    } else {
+        rcomm_comm_progress(comm, sleep_ms);
+    }
 }
 
 rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn)

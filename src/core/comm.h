@@ -69,6 +69,14 @@ rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn);
  * answers to peers' health probes. Fails the communicator on fatal errors. */
 void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
 
+/* The wait policy of every blocking path (collectives, the parameter
+ * server's one-sided batches and its serving loop): within the
+ * communicator's spin time since `since_ns` (when the wait began, or last
+ * saw traffic), poll, yielding the core between polls when ranks outnumber
+ * cores; after it, sleep in the transport until traffic or sleep_ms. The
+ * caller checks its own condition and deadline after each step. */
+void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
+
 /* health.c */
 rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
 void rcomm_health_free(rcomm_comm_t *comm);

@@ -7,7 +7,6 @@
  * posts to its own rank, so an operation on our own server is done here with
  * loads and stores, with the same ordering guarantees as the network's.
  */
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,16 +47,9 @@ void ps_idle(rcomm_ps_t *ps, unsigned us)
 void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
 {
     rcomm_comm_t *comm = ps->comm;
-    const uint64_t now = rcomm_now_ns();
     uint64_t traffic;
 
-    if (now - spin->last_ns < comm->spin_ns) {
-        rcomm_comm_progress(comm, 0);
-        if (comm->oversubscribed)
-            sched_yield(); /* let the ranks we serve run */
-    } else {
-        rcomm_comm_progress(comm, 1);
-    }
+    rcomm_comm_wait_step(comm, spin->last_ns, 1);
     traffic = comm->tp ? comm->tp->stats.bytes_sent + comm->tp->stats.bytes_received +
                              comm->tp->stats.messages_received
                        : 0;
@@ -156,7 +148,7 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
 {
     rcomm_comm_t *comm = ps->comm;
     const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&comm->cfg) * 1000000ull;
-    uint64_t start = 0;
+    uint64_t start;
     size_t left = 0;
     rcomm_status_t st;
 
@@ -167,10 +159,9 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
             return st;
         left += ops[i].server != comm->rank;
     }
+    start = rcomm_now_ns();
     while (left) {
-        rcomm_comm_progress(comm, 0);
-        if (comm->oversubscribed)
-            sched_yield(); /* the rank we wait for may need this core */
+        rcomm_comm_wait_step(comm, start, 1);
         if (comm->failed) {
             ps->failed = comm->failed;
             return rcomm_comm_check(comm, what);
@@ -184,9 +175,7 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
         }
         if (!left)
             break;
-        if (!start)
-            start = rcomm_now_ns();
-        else if (limit && rcomm_now_ns() - start > limit) {
+        if (limit && rcomm_now_ns() - start > limit) {
             for (size_t i = 0; i < n; i++)
                 if (ops[i].req.status == RCOMM_INPROGRESS)
                     return ps_fail(
