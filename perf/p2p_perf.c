@@ -358,6 +358,10 @@ static unsigned char *alloc_buf(size_t len)
 }
 
 /* Buffers, their registration, and the exchange of windows. */
+/* Our traffic goes straight to the transport: the service is only our tag
+ * space. */
+static const rcomm_service_ops_t p2p_service = {"point-to-point benchmark", NULL, NULL};
+
 static void setup(p2p_t *p)
 {
     const size_t cap = p->o.all ? ALL_MAX : p->o.size;
@@ -369,6 +373,8 @@ static void setup(p2p_t *p)
     rcomm_status_t st;
 
     p->tp = comm->tp;
+    if ((st = rcomm_service_add(comm, &p2p_service, p, &p->space)) != RCOMM_OK)
+        p2p_die(st, "%s", rcomm_last_error());
     p->peer = 1 - rank;
     p->yield = comm->oversubscribed;
     p->spin = (double)comm->spin_ns * 1e-9;

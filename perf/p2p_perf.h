@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "coll/sched.h" /* RCOMM_TAG_CTRL */
+#include "core/service.h"
 #include "perf/grade.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
@@ -24,10 +24,9 @@ enum { TEST_BW, TEST_LAT, TEST_COUNT };
 #define ALL_MAX (8u << 20) /* -a: 2 B to 8 MiB, as perftest */
 #define RX_DEPTH 512       /* send-bw receives kept posted, as perftest */
 
-/* Tags: the upper half sits just below the health probes' and far above any
- * collective's sequence number, so the communicator's hook for unexpected
- * messages ignores ours. */
-#define TAG(kind) ((RCOMM_TAG_CTRL - 1) << 32 | (kind))
+/* Tags: in a space of our own, registered as a service of the communicator
+ * (core/service.h), so no other traffic can match ours. */
+#define TAG(kind) rcomm_service_tag(p->space, (kind))
 enum { T_SETUP, T_READY, T_DATA, T_PONG, T_ACK, T_DONE, T_REPORT, T_BYE };
 
 typedef struct {
@@ -49,6 +48,7 @@ typedef struct {
 typedef struct {
     opts_t o;
     rcomm_tp_t *tp;
+    uint32_t space; /* our tag space */
     int peer, yield;
     double spin; /* seconds of busy polling before progress may sleep */
     /* loc: source of puts and sends, destination of gets; win: exposed to

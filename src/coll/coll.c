@@ -8,6 +8,7 @@
  */
 #include "coll/coll.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,11 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     rcomm_sched_t *s, **tail;
     rcomm_status_t st;
 
+    if (comm->next_seq >= RCOMM_SPACE_FLOOR) /* tags would meet the services' */
+        return rcomm_err(RCOMM_ERR_INTERNAL,
+                         "%s: rank %d has run %llu collectives, the most one "
+                         "communicator can tag; create a new one",
+                         c->fn, comm->rank, (unsigned long long)comm->next_seq);
     if (!(req = calloc(1, sizeof(*req))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
@@ -231,6 +237,57 @@ rcomm_status_t rcomm_wait(rcomm_request_t *req)
         check_timeout(s, rcomm_now_ns());
     }
     return finish(req);
+}
+
+/* ---- the collectives as a service of the communicator (service.h) -------- */
+
+static void coll_progress(rcomm_comm_t *comm, void *state)
+{
+    (void)state;
+    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
+        rcomm_status_t st = rcomm_sched_progress(s);
+        if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
+            rcomm_comm_fail(comm, st);
+    }
+}
+
+/* Data for a collective in flight is checked against ours; data for one we
+ * completed means the peer called it with other arguments (say, another
+ * root), reported at the next call. */
+static void coll_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
+                            const rcomm_env_t *env, size_t len)
+{
+    const uint64_t seq = tag >> 32;
+    rcomm_coll_desc_t theirs;
+    char desc[96];
+
+    (void)state, (void)len;
+    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
+        if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
+            rcomm_sched_check_unexpected(s, peer, env);
+            return;
+        }
+    }
+    if (seq < comm->next_seq && comm->deferred == RCOMM_OK) {
+        rcomm_coll_env_to_desc(env, &theirs);
+        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
+        comm->deferred = RCOMM_ERR_MISMATCH;
+        snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
+                 "collective #%llu: rank %d called %s, which rank %d had completed "
+                 "called differently",
+                 (unsigned long long)seq, peer, desc, comm->rank);
+    }
+}
+
+static const rcomm_service_ops_t coll_service = {"collectives", coll_progress,
+                                                 coll_unexpected};
+
+/* The collectives own every tag space below the services': their sequence
+ * numbers. */
+rcomm_status_t rcomm_coll_service_init(rcomm_comm_t *comm)
+{
+    rcomm_service_set_rest(comm, &coll_service, NULL);
+    return RCOMM_OK;
 }
 
 /* ---- entry points -------------------------------------------------------- */

@@ -30,8 +30,8 @@
 #include "base/error.h"
 #include "coll/sched.h"
 
-#define CTRL_PROBE (RCOMM_TAG_CTRL << 32 | 1)
-#define CTRL_REPLY (RCOMM_TAG_CTRL << 32 | 2)
+#define CTRL_PROBE(h) rcomm_service_tag((h)->space, 1)
+#define CTRL_REPLY(h) rcomm_service_tag((h)->space, 2)
 #define IDLE UINT64_MAX
 #define TIMED_OUT "(RCOMM_TIMEOUT): "
 
@@ -44,10 +44,20 @@ typedef struct {
 
 struct rcomm_health {
     peer_health_t *peer;
+    uint32_t space; /* our tag space (service.h) */
 };
+
+static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
+                     const rcomm_env_t *env, size_t len);
+static void answer_probes(rcomm_comm_t *comm, void *state);
+
+static const rcomm_service_ops_t health_service = {"health checks", answer_probes,
+                                                   on_probe};
 
 rcomm_status_t rcomm_health_init(rcomm_comm_t *comm)
 {
+    rcomm_status_t st;
+
     comm->health = calloc(1, sizeof(*comm->health));
     if (comm->health)
         comm->health->peer = calloc((size_t)comm->size, sizeof(peer_health_t));
@@ -56,13 +66,18 @@ rcomm_status_t rcomm_health_init(rcomm_comm_t *comm)
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for health checks",
                          comm->rank);
     }
-    return RCOMM_OK;
+    if ((st = rcomm_service_add(comm, &health_service, comm->health,
+                                &comm->health->space)) != RCOMM_OK)
+        rcomm_health_free(comm);
+    return st;
 }
 
 void rcomm_health_free(rcomm_comm_t *comm)
 {
-    if (comm->health)
+    if (comm->health) {
+        rcomm_service_remove(comm, comm->health->space);
         free(comm->health->peer);
+    }
     free(comm->health);
     comm->health = NULL;
 }
@@ -79,22 +94,29 @@ static void our_state(const rcomm_comm_t *comm, rcomm_env_t *env)
     }
 }
 
-void rcomm_health_on_ctrl(rcomm_comm_t *comm, int peer, uint64_t tag)
+/* A probe arrived: answered by the next progress (posting is not allowed
+ * here). */
+static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
+                     const rcomm_env_t *env, size_t len)
 {
-    if (tag == CTRL_PROBE && comm->health)
-        comm->health->peer[peer].probes++;
+    struct rcomm_health *h = state;
+
+    (void)comm, (void)env, (void)len;
+    if (tag == CTRL_PROBE(h))
+        h->peer[peer].probes++;
 }
 
 /* Answer the probes that arrived; called after every transport progress. */
-void rcomm_health_service(rcomm_comm_t *comm)
+static void answer_probes(rcomm_comm_t *comm, void *state)
 {
     rcomm_tp_t *tp = comm->tp;
+    struct rcomm_health *hs = state;
     rcomm_env_t env;
 
-    if (!comm->health || !tp)
+    if (!tp)
         return;
     for (int p = 0; p < comm->size; p++) {
-        peer_health_t *h = &comm->health->peer[p];
+        peer_health_t *h = &hs->peer[p];
         if (h->answering && h->consume.status != RCOMM_INPROGRESS &&
             h->reply.status != RCOMM_INPROGRESS)
             h->answering = 0;
@@ -103,8 +125,8 @@ void rcomm_health_service(rcomm_comm_t *comm)
         our_state(comm, &env);
         h->consume.cb = h->reply.cb = NULL;
         h->consume.status = h->reply.status = RCOMM_INPROGRESS;
-        if (tp->ops->irecv(tp, p, CTRL_PROBE, NULL, 0, &h->consume) != RCOMM_OK ||
-            tp->ops->isend(tp, p, CTRL_REPLY, &env, NULL, 0, &h->reply) != RCOMM_OK)
+        if (tp->ops->irecv(tp, p, CTRL_PROBE(hs), NULL, 0, &h->consume) != RCOMM_OK ||
+            tp->ops->isend(tp, p, CTRL_REPLY(hs), &env, NULL, 0, &h->reply) != RCOMM_OK)
             continue; /* the peer is gone: nobody to answer */
         h->probes--;
         h->answering = 1;
@@ -135,7 +157,8 @@ static void failure_of(rcomm_comm_t *comm, int peer, char *buf, size_t len)
     rcomm_tp_req_t *r = &comm->health->peer[peer].answer;
 
     r->cb = NULL;
-    if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY, NULL, 0, r) == RCOMM_OK) {
+    if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY(comm->health), NULL, 0, r) ==
+        RCOMM_OK) {
         comm->tp->ops->cancel(comm->tp, r); /* not failed after all */
         buf[0] = '\0';
         return;
@@ -171,12 +194,13 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
         peer_health_t *h = &comm->health->peer[p];
         h->ask.cb = h->answer.cb = NULL;
         h->answer.status = h->ask.status = RCOMM_INPROGRESS;
-        if (p == comm->rank ||
-            tp->ops->irecv(tp, p, CTRL_REPLY, NULL, 0, &h->answer) != RCOMM_OK) {
+        if (p == comm->rank || tp->ops->irecv(tp, p, CTRL_REPLY(comm->health), NULL, 0,
+                                              &h->answer) != RCOMM_OK) {
             h->answer.status = RCOMM_ERR_PEER_FAILED;
             continue;
         }
-        if (tp->ops->isend(tp, p, CTRL_PROBE, &env, NULL, 0, &h->ask) != RCOMM_OK) {
+        if (tp->ops->isend(tp, p, CTRL_PROBE(comm->health), &env, NULL, 0, &h->ask) !=
+            RCOMM_OK) {
             tp->ops->cancel(tp, &h->answer);
             h->answer.status = RCOMM_ERR_PEER_FAILED;
             continue;

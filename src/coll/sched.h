@@ -153,11 +153,8 @@ void rcomm_coll_desc_to_env(const rcomm_coll_desc_t *d, uint64_t seq, rcomm_env_
 void rcomm_coll_env_to_desc(const rcomm_env_t *env, rcomm_coll_desc_t *d);
 int rcomm_coll_desc_equal(const rcomm_coll_desc_t *a, const rcomm_coll_desc_t *b);
 
-/* Tags whose upper half is RCOMM_TAG_CTRL carry control messages (health.c),
- * never collective data: collective sequence numbers stay below it. */
-#define RCOMM_TAG_CTRL 0xffffffffull
-/* ... and RCOMM_TAG_PS the parameter server's setup messages (src/ps/). */
-#define RCOMM_TAG_PS 0xfffffffeull
+/* A collective's tags are its sequence number in the upper half: the tag
+ * spaces below the services' (core/service.h). */
 
 /* "allreduce(count=100, f32, sum)" */
 void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len);

@@ -58,38 +58,24 @@ rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
     return rcomm_comm_create(rank, size, getenv("RCOMM_ADDR"), comm);
 }
 
-/* A message arrived before its receive was posted. */
+/* A message arrived before its receive was posted: its space's service. */
 static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *env,
                           size_t len)
 {
-    rcomm_comm_t *comm = arg;
-    const uint64_t seq = tag >> 32;
-    rcomm_coll_desc_t theirs;
-    char desc[96];
+    rcomm_services_unexpected(arg, peer, tag, env, len);
+}
 
-    if (seq == RCOMM_TAG_CTRL) {
-        rcomm_health_on_ctrl(comm, peer, tag);
-        return;
-    }
-    if (seq == RCOMM_TAG_PS)
-        return; /* a slot key, buffered until rcomm_ps_create receives it */
-    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
-        if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
-            rcomm_sched_check_unexpected(s, peer, env);
-            return;
-        }
-    }
-    /* Data for a collective we already completed: the peer called it with
-     * other arguments (say, another root). Reported at the next call. */
-    if (seq < comm->next_seq && comm->deferred == RCOMM_OK) {
-        rcomm_coll_env_to_desc(env, &theirs);
-        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
-        comm->deferred = RCOMM_ERR_MISMATCH;
-        snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
-                 "collective #%llu: rank %d called %s, which rank %d had completed "
-                 "called differently",
-                 (unsigned long long)seq, peer, desc, comm->rank);
-    }
+/* The services every communicator hosts, set up in this order on every rank
+ * (so each gets the same tag space everywhere). */
+static rcomm_status_t add_services(rcomm_comm_t *comm)
+{
+    static rcomm_status_t (*const init[])(rcomm_comm_t *) = {rcomm_coll_service_init,
+                                                             rcomm_health_init};
+    rcomm_status_t st = RCOMM_OK;
+
+    for (size_t i = 0; i < sizeof(init) / sizeof(init[0]) && st == RCOMM_OK; i++)
+        st = init[i](comm);
+    return st;
 }
 
 /* Ranks on this host and the cores they may run on: every rank publishes its
@@ -280,9 +266,9 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     if (size == 1 &&
         ((st = find_local(comm)) != RCOMM_OK || (st = load_model(comm)) != RCOMM_OK))
         goto fail;
+    if ((st = add_services(comm)) != RCOMM_OK)
+        goto fail;
     if (size > 1) {
-        if ((st = rcomm_health_init(comm)) != RCOMM_OK)
-            goto fail;
         st = rcomm_bootstrap_create(rank, size, addr, rcomm_config_timeout_ms(&comm->cfg),
                                     &comm->bs);
         if (st != RCOMM_OK || (st = find_local(comm)) != RCOMM_OK ||
@@ -346,12 +332,7 @@ void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms)
 
     if (comm->tp && (st = comm->tp->ops->progress(comm->tp, timeout_ms)) != RCOMM_OK)
         rcomm_comm_fail(comm, st);
-    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
-        st = rcomm_sched_progress(s);
-        if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
-            rcomm_comm_fail(comm, st);
-    }
-    rcomm_health_service(comm);
+    rcomm_services_progress(comm);
 }
 
 void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)

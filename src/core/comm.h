@@ -8,6 +8,7 @@
 #include "base/config.h"
 #include "bootstrap/bootstrap.h"
 #include "coll/model.h"
+#include "core/service.h"
 #include "rcomm.h"
 #include "transports/transport.h"
 
@@ -42,6 +43,8 @@ struct rcomm_comm {
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
     rcomm_scratch_t scratch;
     rcomm_model_t model; /* the cost model, the same on every rank */
+    rcomm_service_t services[RCOMM_SERVICE_MAX]; /* service.h */
+    rcomm_service_t rest;                        /* owns the spaces below theirs */
 };
 
 /* scratch.c: a block of at least bytes for one schedule (64-byte aligned),
@@ -77,11 +80,11 @@ void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * caller checks its own condition and deadline after each step. */
 void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
 
-/* health.c */
+/* The services every communicator hosts, each registering itself
+ * (service.h): the collectives (coll.c) and the health checks (health.c). */
+rcomm_status_t rcomm_coll_service_init(rcomm_comm_t *comm);
 rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
 void rcomm_health_free(rcomm_comm_t *comm);
-void rcomm_health_on_ctrl(rcomm_comm_t *comm, int peer, uint64_t tag);
-void rcomm_health_service(rcomm_comm_t *comm);
 /* After a timeout of s: probe every peer and explain; returns the status to
  * fail with (TIMEOUT or MISMATCH) and the message in msg. */
 rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,

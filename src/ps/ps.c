@@ -314,8 +314,15 @@ static void release(rcomm_ps_t *ps)
     ps_worker_free(ps);
     free(ps->worker_rank);
     ps_layout_free(&ps->lay);
+    if (ps->space)
+        rcomm_service_remove(ps->comm, ps->space);
     free(ps);
 }
+
+/* Our setup messages travel in a tag space of our own; nothing to progress
+ * (the server threads and the workers' calls drive everything) and nothing
+ * to note when they arrive early (the transport keeps them). */
+static const rcomm_service_ops_t ps_service = {"parameter server", NULL, NULL};
 
 rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
                                const rcomm_ps_tensor_t *tensors, int ntensors,
@@ -341,7 +348,8 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
     if (ps->cfg.server_threads == 0)
         ps->cfg.server_threads = 2;
     if ((st = check_args(comm, &ps->cfg, tensors, ntensors)) != RCOMM_OK ||
-        (st = check_agreement(ps, tensors, ntensors)) != RCOMM_OK) {
+        (st = check_agreement(ps, tensors, ntensors)) != RCOMM_OK ||
+        (st = rcomm_service_add(comm, &ps_service, ps, &ps->space)) != RCOMM_OK) {
         free(ps);
         return st;
     }

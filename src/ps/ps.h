@@ -126,14 +126,15 @@ struct rcomm_ps {
     size_t cap_ops;
     int done_sent;
     rcomm_ps_stats_t stats;
+    uint32_t space; /* our tag space (core/service.h), 0 before we have one */
 };
 
 /* ---- rma.c: one-sided operations on servers ---------------------------- */
 
 typedef enum { PS_GET, PS_PUT, PS_FADD, PS_SEND, PS_RECV } ps_op_kind_t;
 
-/* One operation on rank `server` (for SEND and RECV, setup messages tagged
- * RCOMM_TAG_PS, any peer). A one-sided one on our own rank is done at once
+/* One operation on rank `server` (for SEND and RECV, setup messages in our
+ * tag space, any peer). A one-sided one on our own rank is done at once
  * with loads and stores; the others go through the transport. */
 struct ps_op {
     ps_op_kind_t kind;

@@ -21,7 +21,7 @@ static const char *const op_names[] = {[PS_GET] = "read",
                                        [PS_SEND] = "send",
                                        [PS_RECV] = "receive"};
 static const rcomm_env_t no_env;
-#define PS_TAG(op) (RCOMM_TAG_PS << 32 | (op)->add)
+#define PS_TAG(ps, op) rcomm_service_tag((ps)->space, (uint32_t)(op)->add)
 
 rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
 {
@@ -100,8 +100,10 @@ static rcomm_status_t post(rcomm_ps_t *ps, ps_op_t *op)
     case PS_FADD:
         return o->fetch_add(tp, op->server, op->rkey, op->raddr, op->add, &op->req);
     case PS_SEND:
-        return o->isend(tp, op->server, PS_TAG(op), &no_env, op->buf, op->len, &op->req);
-    case PS_RECV: return o->irecv(tp, op->server, PS_TAG(op), op->buf, op->len, &op->req);
+        return o->isend(tp, op->server, PS_TAG(ps, op), &no_env, op->buf, op->len,
+                        &op->req);
+    case PS_RECV:
+        return o->irecv(tp, op->server, PS_TAG(ps, op), op->buf, op->len, &op->req);
     }
     return RCOMM_ERR_INTERNAL;
 }

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The registry of services and their tag spaces (service.h). */
+#include "core/service.h"
+
+#include "base/error.h"
+#include "core/comm.h"
+
+rcomm_status_t rcomm_service_add(rcomm_comm_t *comm, const rcomm_service_ops_t *ops,
+                                 void *state, uint32_t *space)
+{
+    bool used[RCOMM_SERVICE_MAX] = {false};
+    int slot = -1;
+
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
+        if (comm->services[i].ops)
+            used[RCOMM_SPACE_TOP - comm->services[i].space] = true;
+        else if (slot < 0)
+            slot = i;
+    }
+    for (int k = 0; k < RCOMM_SERVICE_MAX && slot >= 0; k++) {
+        if (used[k])
+            continue;
+        comm->services[slot] =
+            (rcomm_service_t){ops, state, RCOMM_SPACE_TOP - (uint32_t)k};
+        *space = comm->services[slot].space;
+        return RCOMM_OK;
+    }
+    return rcomm_err(RCOMM_ERR_INTERNAL, "rank %d: no room for service %s (%d taken)",
+                     comm->rank, ops->name, RCOMM_SERVICE_MAX);
+}
+
+void rcomm_service_set_rest(rcomm_comm_t *comm, const rcomm_service_ops_t *ops,
+                            void *state)
+{
+    comm->rest = (rcomm_service_t){ops, state, 0};
+}
+
+void rcomm_service_remove(rcomm_comm_t *comm, uint32_t space)
+{
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++)
+        if (comm->services[i].ops && comm->services[i].space == space)
+            comm->services[i].ops = NULL;
+}
+
+void rcomm_services_progress(rcomm_comm_t *comm)
+{
+    if (comm->rest.ops && comm->rest.ops->progress)
+        comm->rest.ops->progress(comm, comm->rest.state);
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
+        const rcomm_service_t *s = &comm->services[i];
+        if (s->ops && s->ops->progress)
+            s->ops->progress(comm, s->state);
+    }
+}
+
+void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
+                               const rcomm_env_t *env, size_t len)
+{
+    const uint32_t space = (uint32_t)(tag >> 32);
+    const rcomm_service_t *owner = NULL;
+
+    for (int i = 0; i < RCOMM_SERVICE_MAX && !owner; i++)
+        if (comm->services[i].ops && comm->services[i].space == space)
+            owner = &comm->services[i];
+    /* A space not (yet) handed out here belongs to a service that a faster
+     * peer has registered and we have not: the transport keeps the message
+     * until we post its receive. */
+    if (!owner && space < RCOMM_SPACE_FLOOR)
+        owner = &comm->rest;
+    if (owner && owner->ops && owner->ops->unexpected)
+        owner->ops->unexpected(comm, owner->state, peer, tag, env, len);
+}
