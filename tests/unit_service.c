@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests: the service registry (core/service.c). Tag spaces handed out
+ * from the top in order, a freed space reused, the limit, and each
+ * unexpected message delivered to the owner of its space (or to the
+ * collectives below the services' spaces, or to nobody). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "core/comm.h"
+#include "core/service.h"
+
+typedef struct {
+    int progress, unexpected, last_peer;
+    uint64_t last_tag;
+    size_t last_len;
+    int id; /* what progress appends to order[] */
+} probe_t;
+
+static int order[32], norder;
+
+static void on_progress(rcomm_comm_t *comm, void *state)
+{
+    probe_t *p = state;
+
+    (void)comm;
+    p->progress++;
+    order[norder++] = p->id;
+}
+
+static void on_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
+                          const rcomm_env_t *env, size_t len)
+{
+    probe_t *p = state;
+
+    (void)comm, (void)env;
+    p->unexpected++;
+    p->last_peer = peer;
+    p->last_tag = tag;
+    p->last_len = len;
+}
+
+static const rcomm_service_ops_t probe_ops = {"probe", on_progress, on_unexpected};
+
+static rcomm_comm_t *new_comm(void)
+{
+    rcomm_comm_t *c = calloc(1, sizeof(*c));
+
+    ck_assert_ptr_nonnull(c);
+    c->rank = 3;
+    return c;
+}
+
+START_TEST(spaces_from_the_top)
+{
+    rcomm_comm_t *c = new_comm();
+    probe_t p[RCOMM_SERVICE_MAX + 1] = {{0}};
+    uint32_t space[RCOMM_SERVICE_MAX + 1];
+
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
+        ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[i], &space[i]), RCOMM_OK);
+        ck_assert_uint_eq(space[i], RCOMM_SPACE_TOP - (uint32_t)i);
+    }
+    ck_assert_uint_eq(space[RCOMM_SERVICE_MAX - 1], RCOMM_SPACE_FLOOR);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]),
+                     RCOMM_ERR_INTERNAL);
+    ck_assert_ptr_nonnull(
+        strstr(rcomm_last_error(), "rank 3: no room for service probe"));
+    /* A freed space is handed out again, the highest free first. */
+    rcomm_service_remove(c, space[5]);
+    rcomm_service_remove(c, space[2]);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
+    ck_assert_uint_eq(space[8], space[2]);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
+    ck_assert_uint_eq(space[8], space[5]);
+    free(c);
+}
+END_TEST
+
+START_TEST(messages_reach_their_owner)
+{
+    rcomm_comm_t *c = new_comm();
+    probe_t rest = {.id = 0}, a = {.id = 1}, b = {.id = 2};
+    uint32_t sa, sb;
+    rcomm_env_t env = {{0}};
+
+    rcomm_service_set_rest(c, &probe_ops, &rest);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &a, &sa), RCOMM_OK);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &b, &sb), RCOMM_OK);
+    rcomm_services_unexpected(c, 2, rcomm_service_tag(sb, 7), &env, 40);
+    ck_assert_int_eq(b.unexpected, 1);
+    ck_assert_int_eq(b.last_peer, 2);
+    ck_assert_uint_eq(b.last_tag, rcomm_service_tag(sb, 7));
+    ck_assert_uint_eq(b.last_len, 40);
+    ck_assert_int_eq(a.unexpected + rest.unexpected, 0);
+    /* A collective's sequence number: the rest. */
+    rcomm_services_unexpected(c, 1, rcomm_service_tag(12345, 0), &env, 8);
+    ck_assert_int_eq(rest.unexpected, 1);
+    ck_assert_uint_eq(rest.last_tag >> 32, 12345);
+    /* A service's space not handed out here (a faster peer's new service):
+     * nobody; the transport keeps the message. */
+    rcomm_services_unexpected(c, 1, rcomm_service_tag(RCOMM_SPACE_FLOOR, 1), &env, 8);
+    ck_assert_int_eq(a.unexpected + b.unexpected + rest.unexpected, 2);
+    /* Progress: the rest first, then in registration order; a removed
+     * service is not called. */
+    norder = 0;
+    rcomm_services_progress(c);
+    ck_assert_int_eq(norder, 3);
+    ck_assert(order[0] == 0 && order[1] == 1 && order[2] == 2);
+    rcomm_service_remove(c, sa);
+    rcomm_services_progress(c);
+    ck_assert_int_eq(a.progress, 1);
+    ck_assert_int_eq(b.progress, 2);
+    rcomm_services_unexpected(c, 1, rcomm_service_tag(sa, 1), &env, 8);
+    ck_assert_int_eq(a.unexpected, 0);
+    free(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("service");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, spaces_from_the_top);
+    tcase_add_test(tc, messages_reach_their_owner);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
