@@ -58,6 +58,19 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
     return rcomm_err_quiet(status, "%s", msg);
 }
 
+rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
+                                   const void *req, const char *what)
+{
+    if (tp && connected && req && peer >= 0 && peer < tp->size && peer != tp->rank)
+        return RCOMM_OK;
+    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp ? tp->rank : -1,
+                     what, peer,
+                     !tp || !connected  ? "the transport is not connected"
+                     : !req             ? "req is NULL"
+                     : peer == tp->rank ? "a rank cannot post to itself"
+                                        : "no such rank");
+}
+
 rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
                                      size_t cap)
 {

@@ -216,6 +216,13 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
                                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The checks every post makes before anything else: the transport is
+ * connected, req is set, peer is another rank of the job. INVALID_ARG with a
+ * message naming this rank, what was posted ("send to", "receive from") and
+ * the peer. Shared by every transport (registry.c). */
+rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
+                                   const void *req, const char *what);
+
 /* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
 rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
                                      size_t cap);

@@ -269,9 +269,8 @@ rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
 
 /* tcp_progress.c */
 rcomm_status_t tcp_progress(rcomm_tp_t *tp, int timeout_ms);
-/* Arguments every post checks: OK or INVALID_ARG (logged). */
-rcomm_status_t tcp_post_args(tcp_tp_t *tp, int peer, const void *req, const char *what);
-/* The same, then whether peer has failed (reported as this post's error). */
+/* rcomm_tp_check_post, then whether peer has failed (reported as this post's
+ * error). */
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f);
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status);

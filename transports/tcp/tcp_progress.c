@@ -50,22 +50,9 @@ static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *wha
                                   p->rank, p->failmsg);
 }
 
-rcomm_status_t tcp_post_args(tcp_tp_t *tp, int peer, const void *req, const char *what)
-{
-    if (!tp->connected || !req || peer < 0 || peer >= tp->base.size ||
-        peer == tp->base.rank)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp->base.rank,
-                         what, peer,
-                         !tp->connected          ? "the transport is not connected"
-                         : !req                  ? "req is NULL"
-                         : peer == tp->base.rank ? "a rank cannot post to itself"
-                                                 : "no such rank");
-    return RCOMM_OK;
-}
-
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
 {
-    rcomm_status_t st = tcp_post_args(tp, peer, req, what);
+    rcomm_status_t st = rcomm_tp_check_post(&tp->base, tp->connected, peer, req, what);
 
     if (st == RCOMM_OK && tp->peers[peer].failed != RCOMM_OK)
         st = report_failed(tp, &tp->peers[peer], what);

@@ -408,7 +408,8 @@ rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, si
                          rcomm_tp_req_t *req)
 {
     tcp_tp_t *tp = tcp_tp(base);
-    rcomm_status_t st = tcp_post_args(tp, peer, req, "irecv from");
+    rcomm_status_t st =
+        rcomm_tp_check_post(&tp->base, tp->connected, peer, req, "irecv from");
     tcp_peer_t *p;
     tcp_op_t *op;
 

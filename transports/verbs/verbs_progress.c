@@ -98,14 +98,11 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
 
 rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char *what)
 {
-    if (!tp || !tp->connected || !req || peer < 0 || peer >= tp->base.size ||
-        peer == tp->base.rank)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s",
-                         tp ? tp->base.rank : -1, what, peer,
-                         !tp || !tp->connected   ? "the transport is not connected"
-                         : !req                  ? "req is NULL"
-                         : peer == tp->base.rank ? "a rank cannot post to itself"
-                                                 : "no such rank");
+    rcomm_status_t st =
+        rcomm_tp_check_post(tp ? &tp->base : NULL, tp && tp->connected, peer, req, what);
+
+    if (st != RCOMM_OK)
+        return st;
     if (tp->peers[peer].failed != RCOMM_OK)
         return rcomm_tp_report_failed(tp->peers[peer].failed,
                                       &tp->peers[peer].fail_logged, "%s rank %d: %s",
