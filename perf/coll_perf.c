@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coll/coll.h" /* rcomm_select_broadcast: the algo column */
+#include "hooks/hooks.h"
 #include "perf/exact_inputs.h"
 #include "perf/grade.h"
 #include "perf/perf_cli.h"
@@ -258,9 +258,8 @@ static const char *algo_used(const opts_t *o, size_t n)
             rcomm_allreduce_algo(comm, n, o->dtype, &used);
         return rcomm_algo_name(used);
     case EXACT_BROADCAST:
-        return rcomm_bcast_algo_name(rcomm_select_broadcast(
-            &comm->model, comm->cfg.bcast_algo, comm->cfg.segment_size, size,
-            n * rcomm_dtype_size(o->dtype)));
+        return rcomm_bcast_algo_name(
+            hook_bcast_algo(comm, n * rcomm_dtype_size(o->dtype)));
     default: return "ring";
     }
 }
@@ -365,13 +364,15 @@ static void print_sweep_columns(void)
 
 static void print_header(const opts_t *o, const char *tp, const grade_t *g)
 {
+    hook_host_t host;
+
     printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
            colls[o->coll].tool, size, tp, o->all ? "all" : rcomm_algo_name(o->algo),
            o->iters, o->warmup, o->reps);
-    printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", comm->local_size,
-           comm->local_cores,
-           comm->oversubscribed ? " (oversubscribed: polls yield)" : "",
-           comm->model.source);
+    hook_host(comm, &host);
+    printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", host.local_size,
+           host.local_cores, host.oversubscribed ? " (oversubscribed: polls yield)" : "",
+           hook_model(comm)->source);
     grade_print_ceilings(g, &grade_fmt);
     printf("#\n");
     if (o->all) {

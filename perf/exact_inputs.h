@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hooks/hooks.h"
 #include "rcomm.h"
-#include "reduce/reduce.h"
 
 /* Input of rank r at element i: small integers (|sum| <= 32 on 8 ranks,
  * |product| <= 2^8), negative ones only for signed types. */

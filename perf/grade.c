@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "core/comm.h"
+#include "hooks/hooks.h"
 #include "perf/grade.h"
 
 double grade_median(double *v, int n)
@@ -198,13 +198,15 @@ static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
 {
     const size_t n = sizeof(g->net_what);
 
-    if (!comm->tp)
+    rcomm_tp_t *tp = hook_transport(comm);
+
+    if (!tp)
         snprintf(g->net_what, n, "none: with 1 rank nothing crosses a link");
-    else if (comm->tp->ops == &rcomm_tcp_ops)
-        tcp_ceiling(g, &comm->cfg);
+    else if (strcmp(tp->ops->name, "tcp") == 0)
+        tcp_ceiling(g, hook_config((rcomm_comm_t *)comm));
     else { /* the rate the transport's link reports */
         rcomm_tp_caps_t caps;
-        comm->tp->ops->caps(comm->tp, &caps);
+        tp->ops->caps(tp, &caps);
         g->net_gbs = caps.link_gbs;
         snprintf(g->net_what, n, "%s", caps.link);
     }
@@ -212,8 +214,11 @@ static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
 
 void grade_init(grade_t *g, const rcomm_comm_t *comm, unsigned what)
 {
+    int rank = 0;
+
     *g = (grade_t){.what = what};
-    if (comm->rank != 0)
+    rcomm_comm_rank(comm, &rank);
+    if (rank != 0)
         return;
     if (what & GRADE_NET)
         net_ceiling(g, comm);

@@ -40,7 +40,6 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "core/comm.h"
 #include "perf/p2p_perf.h"
 
 const char *const p2p_op_names[OP_COUNT] = {"write", "read", "send"};
@@ -72,9 +71,9 @@ p2p_die(rcomm_status_t st, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s: rank %d: %s\n", prog, rank, msg);
-    if (comm && comm->tp) {
+    if (comm && hook_transport(comm)) {
         rcomm_err_quiet(st, "%s: rank %d: %s", prog, rank, msg);
-        rcomm_comm_fail(comm, st);
+        hook_fail(comm, st);
     }
     exit(1);
 }
@@ -360,7 +359,7 @@ static unsigned char *alloc_buf(size_t len)
 /* Buffers, their registration, and the exchange of windows. */
 /* Our traffic goes straight to the transport: the service is only our tag
  * space. */
-static const rcomm_service_ops_t p2p_service = {"point-to-point benchmark", NULL, NULL};
+static const rcomm_service_ops_t p2p_service = {.name = "point-to-point benchmark"};
 
 static void setup(p2p_t *p)
 {
@@ -371,13 +370,15 @@ static void setup(p2p_t *p)
     msg_t mine = {.digest = digest(&p->o)}, theirs;
     rcomm_tp_req_t req = {0};
     rcomm_status_t st;
+    hook_host_t host;
 
-    p->tp = comm->tp;
+    hook_host(comm, &host);
+    p->tp = hook_transport(comm);
     if ((st = rcomm_service_add(comm, &p2p_service, p, &p->space)) != RCOMM_OK)
         p2p_die(st, "%s", rcomm_last_error());
     p->peer = 1 - rank;
-    p->yield = comm->oversubscribed;
-    p->spin = (double)comm->spin_ns * 1e-9;
+    p->yield = host.oversubscribed;
+    p->spin = (double)host.spin_ns * 1e-9;
     p->loc = alloc_buf(cap);
     p->win = alloc_buf(cap);
     p->reqs = calloc(nreq, sizeof(*p->reqs));

@@ -12,11 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/service.h"
+#include "hooks/hooks.h"
 #include "perf/grade.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
-#include "transports/transport.h"
 
 enum { OP_WRITE, OP_READ, OP_SEND, OP_COUNT };
 enum { TEST_BW, TEST_LAT, TEST_COUNT };

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hooks/hooks.h"
 #include "perf/grade.h" /* the clock, and the memcpy the perf tools compare with */
-#include "reduce/reduce.h"
 
 /* Best time of reps runs of one kernel call. */
 static double best(char *dst, const char *a, const char *b, size_t bytes,

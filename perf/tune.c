@@ -43,12 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coll/coll.h"
-#include "core/comm.h"
+#include "hooks/hooks.h"
 #include "perf/grade.h"
 #include "perf/perf_cli.h"
 #include "rcomm.h"
-#include "reduce/reduce.h"
 
 #define MAX_POINTS (RCOMM_MODEL_MAX_CLASSES - 1)
 
@@ -128,7 +126,7 @@ static void run_step(const step_t *st)
     if (st->peer == -2)
         rcomm_reduce(st->dst, st->a, st->b, st->bytes / 4 ? st->bytes / 4 : 1, RCOMM_F32,
                      RCOMM_SUM);
-    else if (rcomm_coll_exchange(comm, st->peer, st->a, st->dst, st->bytes) != RCOMM_OK)
+    else if (hook_exchange(comm, st->peer, st->a, st->dst, st->bytes) != RCOMM_OK)
         perf_die("exchange");
 }
 
@@ -184,10 +182,11 @@ static void run_cand(int c, char *sbuf, char *rbuf, size_t count)
         st = rcomm_allreduce_with(comm, sbuf, rbuf, count, RCOMM_F32, RCOMM_SUM,
                                   (rcomm_algo_t)cand[c].algo);
     } else {
-        const int saved = comm->cfg.bcast_algo; /* broadcast has no per-call choice */
-        comm->cfg.bcast_algo = cand[c].algo;
+        rcomm_config_t *cfg = hook_config(comm);
+        const int saved = cfg->bcast_algo; /* broadcast has no per-call choice */
+        cfg->bcast_algo = cand[c].algo;
         st = rcomm_broadcast(comm, rbuf, count, RCOMM_F32, 0);
-        comm->cfg.bcast_algo = saved;
+        cfg->bcast_algo = saved;
     }
     if (st != RCOMM_OK)
         perf_die(cand[c].coll == RCOMM_COLL_ALLREDUCE ? "allreduce" : "broadcast");
@@ -239,7 +238,8 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m
             rcomm_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
             const int coll = k ? RCOMM_COLL_BROADCAST : RCOMM_COLL_ALLREDUCE;
             const int formula =
-                k ? (int)rcomm_select_broadcast(&f, -1, comm->cfg.segment_size, size, b)
+                k ? (int)rcomm_select_broadcast(&f, -1, hook_config(comm)->segment_size,
+                                                size, b)
                   : (int)rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, size, b);
             int algo = cand[best[k]].algo;
 
@@ -305,6 +305,7 @@ int main(int argc, char **argv)
     int np = 0, eager_at = -1;
     char *sbuf, *rbuf, *dst;
     rcomm_model_t m;
+    hook_host_t host;
     FILE *out = stdout;
 
     perf_prog = "rcomm-tune";
@@ -316,7 +317,8 @@ int main(int argc, char **argv)
                 "rcomm-tune: needs at least 2 ranks (rcomm-run -n 4 rcomm-tune)\n");
         return 2;
     }
-    eager = strcmp(tp, "verbs") == 0 ? comm->cfg.ib_eager : comm->cfg.tcp_eager;
+    eager = strcmp(tp, "verbs") == 0 ? hook_config(comm)->ib_eager
+                                     : hook_config(comm)->tcp_eager;
     /* Powers of two, and the eager limit and just above it, in order. */
     for (size_t b = o.minb; b <= o.maxb && np < MAX_POINTS - 2; b *= 2) {
         const int at_eager = eager_at < 0 && eager >= o.minb && eager + 8 <= o.maxb;
@@ -358,7 +360,8 @@ int main(int argc, char **argv)
 
     memset(&m, 0, sizeof(m));
     snprintf(m.transport, sizeof(m.transport), "%s", tp);
-    m.ranks_per_host = comm->local_size;
+    hook_host(comm, &host);
+    m.ranks_per_host = host.local_size;
     for (int i = 0; i < np; i++) {
         rcomm_model_class_t *c = &m.cls[m.nclasses++];
         /* The line through this point and the previous one (the last class
@@ -383,8 +386,8 @@ int main(int argc, char **argv)
                 "# written by rcomm-tune: %d ranks, transport %s, segment %zu B,\n"
                 "# eager limit %zu B (step there %.2f us), %zu B .. %zu B, "
                 "median of %d\n",
-                size, tp, comm->cfg.segment_size, eager, step * 1e6, o.minb, o.maxb,
-                o.reps);
+                size, tp, hook_config(comm)->segment_size, eager, step * 1e6, o.minb,
+                o.maxb, o.reps);
         if (o.rules)
             fprintf(out,
                     "# rules for %d ranks: the formulas' choice, except where it was "

@@ -9,6 +9,10 @@
  *                  with TIMEOUT naming it
  *   mismatch-count / -dtype / -op / -root / -coll
  *                  rank 0 calls differently; every rank gets MISMATCH
+ *   mismatch-nb    the same with a nonblocking allreduce that fails while
+ *                  the rank waits for a later barrier: waited for after the
+ *                  thread's last error was cleared, it still explains itself
+ *                  (the message travels with the request)
  * Exit status 0 when this rank saw what it should.
  */
 #include <stdio.h>
@@ -132,6 +136,30 @@ static int mismatch(rcomm_comm_t *comm, const char *what)
     return expect("mismatch", st, RCOMM_ERR_MISMATCH, "called");
 }
 
+static int mismatch_nb(rcomm_comm_t *comm)
+{
+    static float buf[4000];
+    const size_t n = rank == 0 ? 2000 : 1000;
+    rcomm_request_t *r1 = NULL, *r2 = NULL;
+    rcomm_status_t st;
+
+    if ((st = rcomm_iallreduce(comm, buf, buf + 2000, n, RCOMM_F32, RCOMM_SUM,
+                               RCOMM_ALGO_RING, &r1)) != RCOMM_OK)
+        return expect("iallreduce", st, RCOMM_OK, NULL);
+    /* Progress through other calls until the communicator has failed: by
+     * then the allreduce has failed too, in a call that was not its own. */
+    st = rcomm_ibarrier(comm, &r2);
+    if (st == RCOMM_OK)
+        st = rcomm_wait(r2);
+    for (int i = 0; i < 20 && st == RCOMM_OK; i++)
+        st = rcomm_barrier(comm);
+    rcomm_comm_rank(NULL, NULL); /* the thread's last error is now about that */
+    st = rcomm_wait(r1);
+    /* COMM_FAILED: a later call failed first; the communicator explains. */
+    return expect("mismatch-nb", st,
+                  st == RCOMM_ERR_COMM_FAILED ? st : RCOMM_ERR_MISMATCH, "called");
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -173,6 +201,8 @@ int main(int argc, char **argv)
             rcomm_comm_destroy(comm);
             return bad;
         }
+    } else if (strcmp(mode, "mismatch-nb") == 0) {
+        bad = mismatch_nb(comm);
     } else if (strncmp(mode, "mismatch-", 9) == 0) {
         bad = mismatch(comm, mode + 9);
     } else {

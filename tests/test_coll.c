@@ -39,12 +39,13 @@ END_TEST
 
 static const char *failures[] = {"badargs",        "exit-early",     "hang",
                                  "mismatch-count", "mismatch-dtype", "mismatch-op",
-                                 "mismatch-root",  "mismatch-coll"};
+                                 "mismatch-root",  "mismatch-coll",  "mismatch-nb"};
+#define NFAILURES (int)(sizeof(failures) / sizeof(failures[0]))
 
 START_TEST(failure_modes)
 {
-    const char *mode = failures[_i % 8];
-    const int n = _i < 8 ? 3 : 5;
+    const char *mode = failures[_i % NFAILURES];
+    const int n = _i < NFAILURES ? 3 : 5;
     char env[128];
 
     snprintf(env, sizeof(env), "RCOMM_TIMEOUT=%s RCOMM_LOG_LEVEL=none",
@@ -94,7 +95,7 @@ int main(void)
     tcase_set_timeout(fail, 300);
     tcase_add_loop_test(conf, conformance, 0, 6);
     tcase_add_loop_test(conf, conformance_small_segments, 0, 6);
-    tcase_add_loop_test(fail, failure_modes, 0, 16);
+    tcase_add_loop_test(fail, failure_modes, 0, 2 * NFAILURES);
     tcase_add_loop_test(fail, foreign_launchers, 0, 2);
     suite_add_tcase(s, conf);
     suite_add_tcase(s, fail);

@@ -6,7 +6,7 @@
 
 #include "base/config.h"
 #include "base/error.h"
-#include "coll/coll.h"
+#include "coll/model.h"
 #include "rcomm.h"
 
 static void clear_env(void)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "coll/coll.h"
+#include "coll/model.h"
 #include "rcomm.h"
 
 #define US 1e-6

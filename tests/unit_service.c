@@ -41,7 +41,8 @@ static void on_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t ta
     p->last_len = len;
 }
 
-static const rcomm_service_ops_t probe_ops = {"probe", on_progress, on_unexpected};
+static const rcomm_service_ops_t probe_ops = {
+    .name = "probe", .progress = on_progress, .unexpected = on_unexpected};
 
 static rcomm_comm_t *new_comm(void)
 {

@@ -4,9 +4,12 @@
  * call is a nonblocking one followed by rcomm_wait(). Waiting busy-polls for
  * RCOMM_SPIN_US (waking a sleeping thread costs tens of microseconds) and then
  * sleeps in the transport; a schedule that makes no progress for RCOMM_TIMEOUT
- * fails naming the peers it waits for.
+ * fails naming the peers it waits for. A request carries its failure's
+ * message, which rcomm_test/rcomm_wait make the caller's last error.
  */
 #include "coll/coll.h"
+#include "coll/colls.h"
+#include "hooks/hooks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +125,7 @@ static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
     case RCOMM_COLL_BROADCAST:
         return rcomm_broadcast_build(
             s, c->rbuf,
-            rcomm_select_broadcast(&s->comm->model, s->comm->cfg.bcast_algo,
+            rcomm_select_broadcast(&rcomm_colls(s->comm)->model, s->comm->cfg.bcast_algo,
                                    s->comm->cfg.segment_size, p, bytes));
     case RCOMM_COLL_ALLGATHER: return rcomm_allgather_build(s, c->sbuf, c->rbuf);
     case RCOMM_COLL_REDUCE_SCATTER:
@@ -138,7 +141,7 @@ static void unlink_active(rcomm_comm_t *comm, rcomm_sched_t *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        comm->active = s->next;
+        rcomm_colls(comm)->active = s->next;
     if (s->next)
         s->next->prev = s->prev;
 }
@@ -146,15 +149,16 @@ static void unlink_active(rcomm_comm_t *comm, rcomm_sched_t *s)
 static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
                            rcomm_request_t **out)
 {
+    rcomm_colls_t *colls = rcomm_colls(comm);
     rcomm_request_t *req;
     rcomm_sched_t *s, **tail;
     rcomm_status_t st;
 
-    if (comm->next_seq >= RCOMM_SPACE_FLOOR) /* tags would meet the services' */
+    if (colls->next_seq >= RCOMM_SPACE_FLOOR) /* tags would meet the services' */
         return rcomm_err(RCOMM_ERR_INTERNAL,
                          "%s: rank %d has run %llu collectives, the most one "
                          "communicator can tag; create a new one",
-                         c->fn, comm->rank, (unsigned long long)comm->next_seq);
+                         c->fn, comm->rank, (unsigned long long)colls->next_seq);
     if (!(req = calloc(1, sizeof(*req))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
@@ -163,7 +167,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
         free(req);
         return st;
     }
-    s->seq = comm->next_seq++;
+    s->seq = colls->next_seq++;
     if ((st = build(s, c)) != RCOMM_OK || (st = rcomm_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
             rcomm_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
@@ -174,7 +178,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
         return st;
     }
     /* Append: the oldest collective is progressed first. */
-    for (tail = &comm->active; *tail; tail = &(*tail)->next)
+    for (tail = &colls->active; *tail; tail = &(*tail)->next)
         s->prev = *tail;
     *tail = s;
     *out = req;
@@ -187,6 +191,10 @@ static rcomm_status_t finish(rcomm_request_t *req)
     rcomm_comm_t *comm = s->comm;
     rcomm_status_t st = s->status;
 
+    /* The request's own message becomes the caller's last error: it was
+     * decided in whichever call progressed it, maybe not this one. */
+    if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
+        rcomm_err_quiet(st, "%s", s->errmsg);
     unlink_active(comm, s);
     rcomm_sched_free(s);
     free(req);
@@ -239,57 +247,6 @@ rcomm_status_t rcomm_wait(rcomm_request_t *req)
     return finish(req);
 }
 
-/* ---- the collectives as a service of the communicator (service.h) -------- */
-
-static void coll_progress(rcomm_comm_t *comm, void *state)
-{
-    (void)state;
-    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
-        rcomm_status_t st = rcomm_sched_progress(s);
-        if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
-            rcomm_comm_fail(comm, st);
-    }
-}
-
-/* Data for a collective in flight is checked against ours; data for one we
- * completed means the peer called it with other arguments (say, another
- * root), reported at the next call. */
-static void coll_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                            const rcomm_env_t *env, size_t len)
-{
-    const uint64_t seq = tag >> 32;
-    rcomm_coll_desc_t theirs;
-    char desc[96];
-
-    (void)state, (void)len;
-    for (rcomm_sched_t *s = comm->active; s; s = s->next) {
-        if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
-            rcomm_sched_check_unexpected(s, peer, env);
-            return;
-        }
-    }
-    if (seq < comm->next_seq && comm->deferred == RCOMM_OK) {
-        rcomm_coll_env_to_desc(env, &theirs);
-        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
-        comm->deferred = RCOMM_ERR_MISMATCH;
-        snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
-                 "collective #%llu: rank %d called %s, which rank %d had completed "
-                 "called differently",
-                 (unsigned long long)seq, peer, desc, comm->rank);
-    }
-}
-
-static const rcomm_service_ops_t coll_service = {"collectives", coll_progress,
-                                                 coll_unexpected};
-
-/* The collectives own every tag space below the services': their sequence
- * numbers. */
-rcomm_status_t rcomm_coll_service_init(rcomm_comm_t *comm)
-{
-    rcomm_service_set_rest(comm, &coll_service, NULL);
-    return RCOMM_OK;
-}
-
 /* ---- entry points -------------------------------------------------------- */
 
 static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
@@ -331,8 +288,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
         return st;
     if (algo == RCOMM_ALGO_AUTO)
-        c.algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo,
-                                        comm->size, bytes);
+        c.algo = rcomm_select_allreduce(&rcomm_colls(comm)->model,
+                                        comm->cfg.allreduce_algo, comm->size, bytes);
     return run(comm, &c, req);
 }
 
@@ -370,8 +327,8 @@ rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
     if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
                          "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
-    *algo = rcomm_select_allreduce(&comm->model, comm->cfg.allreduce_algo, comm->size,
-                                   count * rcomm_dtype_size(dtype));
+    *algo = rcomm_select_allreduce(&rcomm_colls(comm)->model, comm->cfg.allreduce_algo,
+                                   comm->size, count * rcomm_dtype_size(dtype));
     return RCOMM_OK;
 }
 
@@ -491,10 +448,10 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                           "rcomm_ireduce_scatter", req);
 }
 
-rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
-                                   void *recvbuf, size_t bytes)
+rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                             void *recvbuf, size_t bytes)
 {
-    coll_call_t c = {"rcomm_coll_exchange",
+    coll_call_t c = {"hook_exchange",
                      {RCOMM_COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
                      sendbuf,
                      recvbuf,
@@ -506,7 +463,7 @@ rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sen
         return st;
     if (peer >= comm->size || peer == comm->rank || peer < -1)
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_coll_exchange: rank %d: peer %d is not another rank",
+                         "hook_exchange: rank %d: peer %d is not another rank",
                          comm->rank, peer);
     if (peer >= 0 && ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK ||
                       (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))

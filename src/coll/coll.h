@@ -49,39 +49,10 @@ rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f, const char
 rcomm_sop_id_t rcomm_fold_out(rcomm_sched_t *s, const rcomm_fold_t *f, char *rbuf,
                               rcomm_sop_id_t after);
 
-typedef enum { RCOMM_BCAST_BINOMIAL, RCOMM_BCAST_CHAIN } rcomm_bcast_algo_t;
 rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf,
                                      rcomm_bcast_algo_t algo);
 rcomm_status_t rcomm_allgather_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t rcomm_barrier_build(rcomm_sched_t *s);
-
-/* coll.c: one step of the algorithms, for rcomm-tune to time: send bytes to
- * peer and receive bytes from it, in segments, through the executor. Called
- * by every rank (peer -1: take part in the numbering only). */
-rcomm_status_t rcomm_coll_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
-                                   void *recvbuf, size_t bytes);
-
-/* select.c: the choice by the cost model (model.h). forced: the algorithm
- * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
-rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
-                                    size_t bytes);
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
-                                          int p, size_t bytes);
-/* Predicted seconds, exposed for the tools and tests. */
-double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
-                            size_t bytes);
-double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
-                            int p, size_t bytes);
-/* Where the choice changes for p ranks, up to maxbytes: sw[i].algo is chosen
- * from sw[i].from bytes on (sw[0].from = 1). coll is RCOMM_COLL_ALLREDUCE
- * (algo: rcomm_algo_t) or RCOMM_COLL_BROADCAST (rcomm_bcast_algo_t). Returns
- * the number of entries (at most max). */
-typedef struct {
-    size_t from;
-    int algo;
-} rcomm_switch_t;
-int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
-                        size_t maxbytes, rcomm_switch_t *sw, int max);
 
 #endif

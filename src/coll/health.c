@@ -28,6 +28,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "coll/colls.h"
 #include "coll/sched.h"
 
 #define CTRL_PROBE(h) rcomm_service_tag((h)->space, 1)
@@ -51,46 +52,56 @@ static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
                      const rcomm_env_t *env, size_t len);
 static void answer_probes(rcomm_comm_t *comm, void *state);
 
-static const rcomm_service_ops_t health_service = {"health checks", answer_probes,
-                                                   on_probe};
+static void health_free(rcomm_comm_t *comm, void *state)
+{
+    struct rcomm_health *h = state;
 
+    if (rcomm_colls(comm))
+        rcomm_colls(comm)->health = NULL;
+    if (h)
+        free(h->peer);
+    free(h);
+}
+
+static const rcomm_service_ops_t health_service = {
+    .name = "health checks",
+    .progress = answer_probes,
+    .unexpected = on_probe,
+    .destroy = health_free,
+};
+
+/* After the collectives (whose state points here). */
 rcomm_status_t rcomm_health_init(rcomm_comm_t *comm)
 {
+    struct rcomm_health *h = calloc(1, sizeof(*h));
     rcomm_status_t st;
 
-    comm->health = calloc(1, sizeof(*comm->health));
-    if (comm->health)
-        comm->health->peer = calloc((size_t)comm->size, sizeof(peer_health_t));
-    if (!comm->health || !comm->health->peer) {
-        rcomm_health_free(comm);
+    if (h)
+        h->peer = calloc((size_t)comm->size, sizeof(peer_health_t));
+    if (!h || !h->peer) {
+        health_free(comm, h);
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for health checks",
                          comm->rank);
     }
-    if ((st = rcomm_service_add(comm, &health_service, comm->health,
-                                &comm->health->space)) != RCOMM_OK)
-        rcomm_health_free(comm);
-    return st;
-}
-
-void rcomm_health_free(rcomm_comm_t *comm)
-{
-    if (comm->health) {
-        rcomm_service_remove(comm, comm->health->space);
-        free(comm->health->peer);
+    if ((st = rcomm_service_add(comm, &health_service, h, &h->space)) != RCOMM_OK) {
+        health_free(comm, h);
+        return st;
     }
-    free(comm->health);
-    comm->health = NULL;
+    rcomm_colls(comm)->health = h;
+    return RCOMM_OK;
 }
 
 /* What we are doing, as an envelope: our oldest collective in flight. */
 static void our_state(const rcomm_comm_t *comm, rcomm_env_t *env)
 {
-    if (comm->active) {
-        rcomm_coll_desc_to_env(&comm->active->desc, comm->active->seq, env);
+    const rcomm_colls_t *c = rcomm_colls(comm);
+
+    if (c->active) {
+        rcomm_coll_desc_to_env(&c->active->desc, c->active->seq, env);
     } else {
         memset(env, 0, sizeof(*env));
         env->w[0] = IDLE;
-        env->w[1] = comm->next_seq;
+        env->w[1] = c->next_seq;
     }
 }
 
@@ -154,11 +165,11 @@ static const char *reported_reason(const char *err, int peer)
  * by posting again into its finished answer request. */
 static void failure_of(rcomm_comm_t *comm, int peer, char *buf, size_t len)
 {
-    rcomm_tp_req_t *r = &comm->health->peer[peer].answer;
+    const struct rcomm_health *hl = rcomm_colls(comm)->health;
+    rcomm_tp_req_t *r = &hl->peer[peer].answer;
 
     r->cb = NULL;
-    if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY(comm->health), NULL, 0, r) ==
-        RCOMM_OK) {
+    if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY(hl), NULL, 0, r) == RCOMM_OK) {
         comm->tp->ops->cancel(comm->tp, r); /* not failed after all */
         buf[0] = '\0';
         return;
@@ -176,6 +187,7 @@ static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int ran
 rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
                                      size_t len)
 {
+    struct rcomm_health *hl = rcomm_colls(comm)->health;
     rcomm_tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
@@ -187,20 +199,19 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
     int pending = 0;
 
     rcomm_sched_waiting_for(s, waiting, sizeof(waiting));
-    if (!tp || !comm->health)
+    if (!tp || !hl)
         goto plain;
     our_state(comm, &env);
     for (int p = 0; p < comm->size; p++) {
-        peer_health_t *h = &comm->health->peer[p];
+        peer_health_t *h = &hl->peer[p];
         h->ask.cb = h->answer.cb = NULL;
         h->answer.status = h->ask.status = RCOMM_INPROGRESS;
-        if (p == comm->rank || tp->ops->irecv(tp, p, CTRL_REPLY(comm->health), NULL, 0,
-                                              &h->answer) != RCOMM_OK) {
+        if (p == comm->rank ||
+            tp->ops->irecv(tp, p, CTRL_REPLY(hl), NULL, 0, &h->answer) != RCOMM_OK) {
             h->answer.status = RCOMM_ERR_PEER_FAILED;
             continue;
         }
-        if (tp->ops->isend(tp, p, CTRL_PROBE(comm->health), &env, NULL, 0, &h->ask) !=
-            RCOMM_OK) {
+        if (tp->ops->isend(tp, p, CTRL_PROBE(hl), &env, NULL, 0, &h->ask) != RCOMM_OK) {
             tp->ops->cancel(tp, &h->answer);
             h->answer.status = RCOMM_ERR_PEER_FAILED;
             continue;
@@ -211,11 +222,10 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
         rcomm_comm_progress(comm, 10);
         pending = 0;
         for (int p = 0; p < comm->size; p++)
-            pending += p != comm->rank &&
-                       comm->health->peer[p].answer.status == RCOMM_INPROGRESS;
+            pending += p != comm->rank && hl->peer[p].answer.status == RCOMM_INPROGRESS;
     }
     for (int p = 0; p < comm->size && comm->tp; p++) {
-        const rcomm_tp_req_t *a = &comm->health->peer[p].answer;
+        const rcomm_tp_req_t *a = &hl->peer[p].answer;
         rcomm_coll_desc_t theirs;
 
         if (p == comm->rank)

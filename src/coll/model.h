@@ -44,6 +44,15 @@
 
 #include "rcomm.h"
 
+typedef enum {
+    RCOMM_COLL_ALLREDUCE = 1,
+    RCOMM_COLL_BROADCAST,
+    RCOMM_COLL_ALLGATHER,
+    RCOMM_COLL_REDUCE_SCATTER,
+    RCOMM_COLL_BARRIER,
+    RCOMM_COLL_EXCHANGE, /* rcomm-tune's measurement step (hook_exchange) */
+} rcomm_coll_kind_t;
+
 #define RCOMM_MODEL_MAX_CLASSES 64
 #define RCOMM_MODEL_MAX_RULES 128
 #define RCOMM_MODEL_MAX_FILE (1 << 20)
@@ -102,5 +111,29 @@ int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes);
 /* Seconds. */
 double rcomm_model_msg(const rcomm_model_t *m, size_t bytes);
 double rcomm_model_reduce(const rcomm_model_t *m, size_t bytes);
+
+typedef enum { RCOMM_BCAST_BINOMIAL, RCOMM_BCAST_CHAIN } rcomm_bcast_algo_t;
+
+/* select.c: the choice by the cost model. forced: the algorithm
+ * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
+rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
+                                    size_t bytes);
+rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
+                                          int p, size_t bytes);
+/* Predicted seconds, exposed for the tools and tests. */
+double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
+                            size_t bytes);
+double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
+                            int p, size_t bytes);
+/* Where the choice changes for p ranks, up to maxbytes: sw[i].algo is chosen
+ * from sw[i].from bytes on (sw[0].from = 1). coll is RCOMM_COLL_ALLREDUCE
+ * (algo: rcomm_algo_t) or RCOMM_COLL_BROADCAST (rcomm_bcast_algo_t). Returns
+ * the number of entries (at most max). */
+typedef struct {
+    size_t from;
+    int algo;
+} rcomm_switch_t;
+int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
+                        size_t maxbytes, rcomm_switch_t *sw, int max);
 
 #endif

@@ -253,6 +253,7 @@ static void fail(rcomm_sched_t *s, rcomm_status_t st, int peer)
     if (s->status == RCOMM_INPROGRESS) {
         s->status = st;
         s->failed_peer = peer;
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s", rcomm_last_error());
     }
 }
 

@@ -21,21 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coll/model.h"
 #include "core/comm.h"
 #include "rcomm.h"
 #include "transports/transport.h"
 
+typedef struct rcomm_sched rcomm_sched_t;
 typedef uint32_t rcomm_sop_id_t;
 #define RCOMM_SOP_NONE UINT32_MAX
-
-typedef enum {
-    RCOMM_COLL_ALLREDUCE = 1,
-    RCOMM_COLL_BROADCAST,
-    RCOMM_COLL_ALLGATHER,
-    RCOMM_COLL_REDUCE_SCATTER,
-    RCOMM_COLL_BARRIER,
-    RCOMM_COLL_EXCHANGE, /* rcomm-tune's measurement step (rcomm_coll_exchange) */
-} rcomm_coll_kind_t;
 
 /* What every rank must agree on; travels in each message's envelope. */
 typedef struct {
@@ -78,8 +71,12 @@ struct rcomm_sched {
     uint32_t ndone;
     rcomm_status_t status; /* INPROGRESS, OK or the failure */
     uint64_t last_activity_ns;
-    rcomm_sched_t *next, *prev; /* comm->active list */
+    rcomm_sched_t *next, *prev; /* rcomm_colls(comm)->active */
     int failed_peer;            /* peer named by the failure, or -1 */
+    /* The failure's message, kept with the request: it may be decided in a
+     * call on another request (or, later, on a progress thread), whose
+     * thread-local error is gone by the time this one is waited for. */
+    char errmsg[256];
 };
 
 struct rcomm_sop {
@@ -139,7 +136,8 @@ void rcomm_slot_release(rcomm_slots_t *sl, rcomm_sop_id_t op);
  * newly ready operations. Both return INPROGRESS, OK or an error. */
 rcomm_status_t rcomm_sched_start(rcomm_sched_t *s);
 rcomm_status_t rcomm_sched_progress(rcomm_sched_t *s);
-/* Record a failure decided elsewhere (timeout, comm failure). */
+/* Record a failure decided elsewhere (timeout, comm failure). Every failure
+ * keeps the thread's last error as the schedule's errmsg. */
 void rcomm_sched_fail(rcomm_sched_t *s, rcomm_status_t status);
 /* An unexpected message of this schedule's sequence number arrived: fail
  * with MISMATCH if its envelope disagrees with our call. */

@@ -11,7 +11,6 @@
 
 #include "base/clock.h"
 #include "base/error.h"
-#include "coll/sched.h"
 
 /* Launchers we recognise: rank variable, size variable. */
 static const char *const launcher_env[][2] = {
@@ -65,19 +64,6 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *
     rcomm_services_unexpected(arg, peer, tag, env, len);
 }
 
-/* The services every communicator hosts, set up in this order on every rank
- * (so each gets the same tag space everywhere). */
-static rcomm_status_t add_services(rcomm_comm_t *comm)
-{
-    static rcomm_status_t (*const init[])(rcomm_comm_t *) = {rcomm_coll_service_init,
-                                                             rcomm_health_init};
-    rcomm_status_t st = RCOMM_OK;
-
-    for (size_t i = 0; i < sizeof(init) / sizeof(init[0]) && st == RCOMM_OK; i++)
-        st = init[i](comm);
-    return st;
-}
-
 /* Ranks on this host and the cores they may run on: every rank publishes its
  * host name and CPU affinity. More ranks than cores in the union of their
  * cpusets means oversubscribed: a rank that spins takes the core the rank it
@@ -122,54 +108,6 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
     /* Spinning ranks would take the cores the ranks they wait for need. */
     comm->spin_ns = (uint64_t)(1e3 * (comm->oversubscribed ? comm->cfg.oversub_spin_us
                                                            : comm->cfg.spin_us));
-    return st;
-}
-
-/* The cost model: RCOMM_TUNING_FILE or the transport's built-in profile, as
- * rank 0 sees it. Rank 0 shares it through the store (as a tuning file's
- * text, or its error), so that every rank picks the same algorithms even if
- * the file differs between hosts or is missing on some. */
-static rcomm_status_t load_model(rcomm_comm_t *comm)
-{
-    const char *path = comm->cfg.tuning_file, *tp = comm->cfg.transport;
-    char *text = NULL;
-    size_t len = 0;
-    rcomm_status_t st = RCOMM_OK;
-    FILE *f;
-
-    if (comm->rank == 0 || !comm->bs) {
-        st = rcomm_model_choose(path, tp, comm->local_size, &comm->model);
-        if (!comm->bs)
-            return st;
-        if (!(f = open_memstream(&text, &len)))
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
-        if (st == RCOMM_OK) {
-            fprintf(f, "rcomm-tuning 1\n");
-            rcomm_model_write(&comm->model, f);
-        } else {
-            fprintf(f, "!%s", rcomm_last_error());
-        }
-        fclose(f);
-        rcomm_status_t pst = rcomm_bootstrap_put(comm->bs, "tuning", text, len + 1);
-        free(text);
-        return st != RCOMM_OK ? st : pst;
-    }
-    if (!(text = malloc(RCOMM_BOOTSTRAP_MAX_VALUE)))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
-    len = RCOMM_BOOTSTRAP_MAX_VALUE;
-    if ((st = rcomm_bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
-        text[len ? len - 1 : 0] = '\0';
-        if (text[0] == '!')
-            st = rcomm_err(RCOMM_ERR_CONFIG,
-                           "rank 0 could not load the cost model: %.200s", text + 1);
-        else
-            st = rcomm_model_parse(text, strlen(text), "shared by rank 0", tp, 0,
-                                   &comm->model);
-    }
-    if (st == RCOMM_OK)
-        snprintf(comm->model.source, sizeof(comm->model.source), "%.100s (from rank 0)",
-                 path[0] ? path : "built-in profile");
-    free(text);
     return st;
 }
 
@@ -263,29 +201,24 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     old_log_rank = rcomm_log_set_rank(rank);
     if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
-    if (size == 1 &&
-        ((st = find_local(comm)) != RCOMM_OK || (st = load_model(comm)) != RCOMM_OK))
+    if (size > 1 && (st = rcomm_bootstrap_create(rank, size, addr,
+                                                 rcomm_config_timeout_ms(&comm->cfg),
+                                                 &comm->bs)) != RCOMM_OK)
         goto fail;
-    if ((st = add_services(comm)) != RCOMM_OK)
+    if ((st = find_local(comm)) != RCOMM_OK ||
+        (st = rcomm_services_builtin(comm)) != RCOMM_OK)
         goto fail;
-    if (size > 1) {
-        st = rcomm_bootstrap_create(rank, size, addr, rcomm_config_timeout_ms(&comm->cfg),
-                                    &comm->bs);
-        if (st != RCOMM_OK || (st = find_local(comm)) != RCOMM_OK ||
-            (st = load_model(comm)) != RCOMM_OK ||
-            (st = connect_transport(comm)) != RCOMM_OK)
-            goto fail;
-        /* Nobody leaves before everyone is done with the store. */
-        if ((st = rcomm_bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK)
-            goto fail;
-    }
+    /* Nobody leaves before everyone is done with the store. */
+    if (size > 1 && ((st = connect_transport(comm)) != RCOMM_OK ||
+                     (st = rcomm_bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK))
+        goto fail;
     *out = comm;
     return RCOMM_OK;
 fail:
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
+    rcomm_services_destroy(comm);
     rcomm_bootstrap_destroy(comm->bs);
-    rcomm_health_free(comm);
     free(comm);
     rcomm_log_set_rank(old_log_rank);
     return st;
@@ -293,19 +226,21 @@ fail:
 
 rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
 {
+    char what[96];
+
     if (!comm)
         return RCOMM_OK;
-    if (comm->active)
+    if (rcomm_services_busy(comm, what, sizeof(what)))
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_comm_destroy: rank %d still has nonblocking collective "
-                         "#%llu in flight; rcomm_wait() for it first",
-                         comm->rank, (unsigned long long)comm->active->seq);
+                         "rcomm_comm_destroy: rank %d still has %s in flight; "
+                         "rcomm_wait() for it first",
+                         comm->rank, what);
     rcomm_mem_free_all(comm);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
+    rcomm_services_destroy(comm);
     rcomm_scratch_free_all(comm);
     rcomm_bootstrap_destroy(comm->bs);
-    rcomm_health_free(comm);
     free(comm);
     return RCOMM_OK;
 }
@@ -316,8 +251,7 @@ void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status)
         return;
     comm->failed = status;
     snprintf(comm->failmsg, sizeof(comm->failmsg), "%s", rcomm_last_error());
-    for (rcomm_sched_t *s = comm->active; s; s = s->next)
-        rcomm_sched_fail(s, RCOMM_ERR_COMM_FAILED);
+    rcomm_services_fail(comm);
     if (comm->tp) {
         comm->stats = comm->tp->stats;
         rcomm_mem_detach_all(comm);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The communicator: one bootstrap, one transport, the collectives in flight. */
+/* The communicator: one bootstrap, one transport, the services it hosts. */
 #ifndef RCOMM_COMM_H
 #define RCOMM_COMM_H
 
@@ -7,13 +7,9 @@
 
 #include "base/config.h"
 #include "bootstrap/bootstrap.h"
-#include "coll/model.h"
 #include "core/service.h"
 #include "rcomm.h"
 #include "transports/transport.h"
-
-typedef struct rcomm_sched rcomm_sched_t;
-struct rcomm_health;
 
 /* Scratch blocks kept between collectives (scratch.c). */
 typedef struct {
@@ -28,8 +24,6 @@ struct rcomm_comm {
     rcomm_config_t cfg;
     rcomm_bootstrap_t *bs; /* NULL when size == 1 */
     rcomm_tp_t *tp;        /* NULL when size == 1 or after a failure */
-    uint64_t next_seq;     /* collectives started so far: tags and logs */
-    rcomm_sched_t *active; /* collectives in flight, oldest first */
     rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
     char failmsg[256];
     rcomm_stats_t stats; /* kept when the transport is closed */
@@ -37,12 +31,10 @@ struct rcomm_comm {
     uint64_t spin_ns;    /* busy-poll this long before sleeping (rcomm_comm_spin_ns) */
     int local_size;      /* ranks on this host (find_local in comm.c) */
     int local_cores;     /* cores in the union of their cpusets */
-    struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
-    rcomm_status_t deferred;     /* an error found inside progress, for the next call */
+    rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
     rcomm_scratch_t scratch;
-    rcomm_model_t model; /* the cost model, the same on every rank */
     rcomm_service_t services[RCOMM_SERVICE_MAX]; /* service.h */
     rcomm_service_t rest;                        /* owns the spaces below theirs */
 };
@@ -58,9 +50,9 @@ void rcomm_scratch_free_all(rcomm_comm_t *comm);
 void rcomm_mem_detach_all(rcomm_comm_t *comm);
 void rcomm_mem_free_all(rcomm_comm_t *comm);
 
-/* Fatal error in a collective: records it, closes the transport so that
- * peers fail fast instead of timing out (the goodbye frame carries status),
- * and fails every collective in flight. Later calls return COMM_FAILED. */
+/* Fatal error: records it, closes the transport so that peers fail fast
+ * instead of timing out (the goodbye frame carries status), and has every
+ * service fail what it has in flight. Later calls return COMM_FAILED. */
 void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status);
 
 /* At the entry of every call: COMM_FAILED with the first failure's message,
@@ -68,8 +60,8 @@ void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status);
  * or OK. */
 rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn);
 
-/* One round of progress: transport, every collective in flight, and the
- * answers to peers' health probes. Fails the communicator on fatal errors. */
+/* One round of progress: the transport, then every service's hook. Fails the communicator
+ * on fatal errors. */
 void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
 
 /* The wait policy of every blocking path (collectives, the parameter
@@ -79,15 +71,5 @@ void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * cores; after it, sleep in the transport until traffic or sleep_ms. The
  * caller checks its own condition and deadline after each step. */
 void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
-
-/* The services every communicator hosts, each registering itself
- * (service.h): the collectives (coll.c) and the health checks (health.c). */
-rcomm_status_t rcomm_coll_service_init(rcomm_comm_t *comm);
-rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
-void rcomm_health_free(rcomm_comm_t *comm);
-/* After a timeout of s: probe every peer and explain; returns the status to
- * fail with (TIMEOUT or MISMATCH) and the message in msg. */
-rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
-                                     size_t len);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "coll/sched.h"
 #include "core/comm.h"
 
 struct rcomm_mem {
@@ -49,6 +48,7 @@ rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
 rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
 {
     rcomm_mem_t **pp;
+    char what[96];
 
     if (!comm || !mem)
         return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_deregister: %s is NULL",
@@ -60,11 +60,11 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
                          "rcomm_mem_deregister: rank %d: not a registration of this "
                          "communicator",
                          comm->rank);
-    if (comm->active)
+    if (rcomm_services_busy(comm, what, sizeof(what)))
         return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_mem_deregister: rank %d: collective #%llu is in flight; "
-                         "wait for it first",
-                         comm->rank, (unsigned long long)comm->active->seq);
+                         "rcomm_mem_deregister: rank %d: %s is in flight; wait for it "
+                         "first",
+                         comm->rank, what);
     *pp = mem->next;
     if (mem->mr && comm->tp)
         comm->tp->ops->mem_dereg(comm->tp, mem->mr);

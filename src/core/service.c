@@ -70,3 +70,41 @@ void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
     if (owner && owner->ops && owner->ops->unexpected)
         owner->ops->unexpected(comm, owner->state, peer, tag, env, len);
 }
+
+bool rcomm_services_busy(rcomm_comm_t *comm, char *what, size_t len)
+{
+    if (comm->rest.ops && comm->rest.ops->busy &&
+        comm->rest.ops->busy(comm, comm->rest.state, what, len))
+        return true;
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
+        const rcomm_service_t *s = &comm->services[i];
+        if (s->ops && s->ops->busy && s->ops->busy(comm, s->state, what, len))
+            return true;
+    }
+    return false;
+}
+
+void rcomm_services_fail(rcomm_comm_t *comm)
+{
+    if (comm->rest.ops && comm->rest.ops->fail)
+        comm->rest.ops->fail(comm, comm->rest.state);
+    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
+        const rcomm_service_t *s = &comm->services[i];
+        if (s->ops && s->ops->fail)
+            s->ops->fail(comm, s->state);
+    }
+}
+
+/* The rest last: services may reach its state while they go. */
+void rcomm_services_destroy(rcomm_comm_t *comm)
+{
+    for (int i = RCOMM_SERVICE_MAX - 1; i >= 0; i--) {
+        rcomm_service_t s = comm->services[i];
+        comm->services[i].ops = NULL;
+        if (s.ops && s.ops->destroy)
+            s.ops->destroy(comm, s.state);
+    }
+    if (comm->rest.ops && comm->rest.ops->destroy)
+        comm->rest.ops->destroy(comm, comm->rest.state);
+    comm->rest = (rcomm_service_t){NULL, NULL, 0};
+}

@@ -14,6 +14,7 @@
 #ifndef RCOMM_SERVICE_H
 #define RCOMM_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,15 @@ typedef struct {
      * or cancel. NULL: nothing to record. */
     void (*unexpected)(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
                        const rcomm_env_t *env, size_t len);
+    /* Whether operations of the service are in flight: the communicator is
+     * then not destroyed, nor memory deregistered. Writes what is in flight
+     * ("nonblocking collective #4") into what. NULL: never busy. */
+    bool (*busy)(rcomm_comm_t *comm, void *state, char *what, size_t len);
+    /* The communicator failed (its transport is about to close): complete
+     * whatever is in flight with RCOMM_ERR_COMM_FAILED. NULL: nothing to do. */
+    void (*fail)(rcomm_comm_t *comm, void *state);
+    /* The communicator is going away: free state. NULL: nothing to free. */
+    void (*destroy)(rcomm_comm_t *comm, void *state);
 } rcomm_service_ops_t;
 
 typedef struct {
@@ -60,9 +70,19 @@ static inline uint64_t rcomm_service_tag(uint32_t space, uint32_t low)
 }
 
 /* The communicator's part: every hook, in registration order (the rest
- * first); an unexpected message to its space's owner. */
+ * first); an unexpected message to its space's owner; busy: the first busy
+ * service's answer; destroy: every service's, the rest last. */
 void rcomm_services_progress(rcomm_comm_t *comm);
 void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
                                const rcomm_env_t *env, size_t len);
+bool rcomm_services_busy(rcomm_comm_t *comm, char *what, size_t len);
+void rcomm_services_fail(rcomm_comm_t *comm);
+void rcomm_services_destroy(rcomm_comm_t *comm);
+
+/* The services every communicator hosts, registered at its creation once
+ * the bootstrap is up and before the transport connects (so that no
+ * message finds its space without an owner). Defined by the layer above,
+ * the collectives (coll/colls.c): the communicator never names them. */
+rcomm_status_t rcomm_services_builtin(rcomm_comm_t *comm);
 
 #endif

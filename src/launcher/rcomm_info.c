@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/config.h"
-#include "coll/coll.h"
+#include "coll/model.h"
 #include "rcomm.h"
 
 static void usage(FILE *f)

@@ -322,7 +322,7 @@ static void release(rcomm_ps_t *ps)
 /* Our setup messages travel in a tag space of our own; nothing to progress
  * (the server threads and the workers' calls drive everything) and nothing
  * to note when they arrive early (the transport keeps them). */
-static const rcomm_service_ops_t ps_service = {"parameter server", NULL, NULL};
+static const rcomm_service_ops_t ps_service = {.name = "parameter server"};
 
 rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
                                const rcomm_ps_tensor_t *tensors, int ntensors,

@@ -12,7 +12,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
-#include "coll/sched.h"
+#include "core/comm.h"
 #include "ps/ps.h"
 
 static const char *const op_names[] = {[PS_GET] = "read",

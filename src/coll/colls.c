@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The collectives' service: its state, its cost model and its hooks. */
+#include "coll/colls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "coll/sched.h"
+
+/* The cost model: RCOMM_TUNING_FILE or the transport's built-in profile, as
+ * rank 0 sees it. Rank 0 shares it through the store (as a tuning file's
+ * text, or its error), so that every rank picks the same algorithms even if
+ * the file differs between hosts or is missing on some. */
+static rcomm_status_t load_model(rcomm_comm_t *comm, rcomm_model_t *model)
+{
+    const char *path = comm->cfg.tuning_file, *tp = comm->cfg.transport;
+    char *text = NULL;
+    size_t len = 0;
+    rcomm_status_t st = RCOMM_OK;
+    FILE *f;
+
+    if (comm->rank == 0 || !comm->bs) {
+        st = rcomm_model_choose(path, tp, comm->local_size, model);
+        if (!comm->bs)
+            return st;
+        if (!(f = open_memstream(&text, &len)))
+            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
+        if (st == RCOMM_OK) {
+            fprintf(f, "rcomm-tuning 1\n");
+            rcomm_model_write(model, f);
+        } else {
+            fprintf(f, "!%s", rcomm_last_error());
+        }
+        fclose(f);
+        rcomm_status_t pst = rcomm_bootstrap_put(comm->bs, "tuning", text, len + 1);
+        free(text);
+        return st != RCOMM_OK ? st : pst;
+    }
+    if (!(text = malloc(RCOMM_BOOTSTRAP_MAX_VALUE)))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
+    len = RCOMM_BOOTSTRAP_MAX_VALUE;
+    if ((st = rcomm_bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
+        text[len ? len - 1 : 0] = '\0';
+        if (text[0] == '!')
+            st = rcomm_err(RCOMM_ERR_CONFIG,
+                           "rank 0 could not load the cost model: %.200s", text + 1);
+        else
+            st = rcomm_model_parse(text, strlen(text), "shared by rank 0", tp, 0, model);
+    }
+    if (st == RCOMM_OK)
+        snprintf(model->source, sizeof(model->source), "%.100s (from rank 0)",
+                 path[0] ? path : "built-in profile");
+    free(text);
+    return st;
+}
+
+static void colls_progress(rcomm_comm_t *comm, void *state)
+{
+    rcomm_colls_t *c = state;
+
+    for (rcomm_sched_t *s = c->active; s; s = s->next) {
+        rcomm_status_t st = rcomm_sched_progress(s);
+        if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
+            rcomm_comm_fail(comm, st);
+    }
+}
+
+/* Data for a collective in flight is checked against ours; data for one we
+ * completed means the peer called it with other arguments (say, another
+ * root), reported at the next call. */
+static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
+                             const rcomm_env_t *env, size_t len)
+{
+    rcomm_colls_t *c = state;
+    const uint64_t seq = tag >> 32;
+    rcomm_coll_desc_t theirs;
+    char desc[96];
+
+    (void)len;
+    for (rcomm_sched_t *s = c->active; s; s = s->next) {
+        if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
+            rcomm_sched_check_unexpected(s, peer, env);
+            return;
+        }
+    }
+    if (seq < c->next_seq && comm->deferred == RCOMM_OK) {
+        rcomm_coll_env_to_desc(env, &theirs);
+        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
+        comm->deferred = RCOMM_ERR_MISMATCH;
+        snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
+                 "collective #%llu: rank %d called %s, which rank %d had completed "
+                 "called differently",
+                 (unsigned long long)seq, peer, desc, comm->rank);
+    }
+}
+
+static bool colls_busy(rcomm_comm_t *comm, void *state, char *what, size_t len)
+{
+    rcomm_colls_t *c = state;
+
+    (void)comm;
+    if (c->active)
+        snprintf(what, len, "nonblocking collective #%llu",
+                 (unsigned long long)c->active->seq);
+    return c->active != NULL;
+}
+
+static void colls_fail(rcomm_comm_t *comm, void *state)
+{
+    rcomm_colls_t *c = state;
+
+    (void)comm;
+    for (rcomm_sched_t *s = c->active; s; s = s->next)
+        rcomm_sched_fail(s, RCOMM_ERR_COMM_FAILED);
+}
+
+static void colls_destroy(rcomm_comm_t *comm, void *state)
+{
+    (void)comm;
+    free(state);
+}
+
+static const rcomm_service_ops_t colls_service = {
+    .name = "collectives",
+    .progress = colls_progress,
+    .unexpected = colls_unexpected,
+    .busy = colls_busy,
+    .fail = colls_fail,
+    .destroy = colls_destroy,
+};
+
+/* The collectives own every tag space below the services': their sequence
+ * numbers. The health checks come next, with a space of their own. */
+rcomm_status_t rcomm_services_builtin(rcomm_comm_t *comm)
+{
+    rcomm_colls_t *c = calloc(1, sizeof(*c));
+    rcomm_status_t st;
+
+    if (!c)
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for the collectives",
+                         comm->rank);
+    if ((st = load_model(comm, &c->model)) != RCOMM_OK) {
+        free(c);
+        return st;
+    }
+    rcomm_service_set_rest(comm, &colls_service, c);
+    return rcomm_health_init(comm);
+}

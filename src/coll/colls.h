@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The collectives as a service of the communicator (core/service.h): the
+ * schedules in flight, the sequence counter that numbers them (and is their
+ * tag space), the cost model, and the health checks that explain a timeout.
+ * The communicator holds none of this; it reaches the collectives only
+ * through the service hooks.
+ */
+#ifndef RCOMM_COLLS_H
+#define RCOMM_COLLS_H
+
+#include "coll/model.h"
+#include "core/comm.h"
+
+typedef struct rcomm_sched rcomm_sched_t;
+struct rcomm_health;
+
+typedef struct {
+    uint64_t next_seq;           /* collectives started so far: tags and logs */
+    rcomm_sched_t *active;       /* collectives in flight, oldest first */
+    rcomm_model_t model;         /* the same on every rank (rank 0's) */
+    struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
+} rcomm_colls_t;
+
+/* The communicator's collectives state (set up at creation). */
+static inline rcomm_colls_t *rcomm_colls(const rcomm_comm_t *comm)
+{
+    return comm->rest.state;
+}
+
+/* health.c: the health checks, a service of their own (their own tag
+ * space). After a timeout of s: probe every peer and explain; returns the
+ * status to fail with (TIMEOUT or MISMATCH) and the message in msg. */
+rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
+rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
+                                     size_t len);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The tools' window (hooks.h). */
+#include "hooks/hooks.h"
+
+#include "coll/colls.h"
+#include "core/comm.h"
+
+rcomm_config_t *hook_config(rcomm_comm_t *comm)
+{
+    return &comm->cfg;
+}
+
+rcomm_tp_t *hook_transport(const rcomm_comm_t *comm)
+{
+    return comm->tp;
+}
+
+void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
+{
+    *host = (hook_host_t){comm->local_size, comm->local_cores, comm->oversubscribed != 0,
+                          comm->spin_ns};
+}
+
+const rcomm_model_t *hook_model(const rcomm_comm_t *comm)
+{
+    return &rcomm_colls(comm)->model;
+}
+
+rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
+{
+    return rcomm_select_broadcast(&rcomm_colls(comm)->model, comm->cfg.bcast_algo,
+                                  comm->cfg.segment_size, comm->size, bytes);
+}
+
+void hook_fail(rcomm_comm_t *comm, rcomm_status_t status)
+{
+    rcomm_comm_fail(comm, status);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The tools' window into the library: everything perf/ (the benchmarks,
+ * rcomm-tune) may use beyond include/rcomm.h. A tool that needs more adds it
+ * here, so that the communicator's layout stays private to src/.
+ *  - the communicator's configuration, transport, host and cost model;
+ *  - the transport contract, for the point-to-point benchmarks that time it
+ *    directly (transports/transport.h), and a tag space to do it in
+ *    (core/service.h);
+ *  - the cost model and the choice it makes (coll/model.h), and one
+ *    exchange step through the collectives' executor, for rcomm-tune;
+ *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark.
+ */
+#ifndef RCOMM_HOOKS_H
+#define RCOMM_HOOKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "coll/model.h"
+#include "core/service.h"
+#include "rcomm.h"
+#include "reduce/reduce.h"
+#include "transports/transport.h"
+
+/* Where the communicator runs (found at creation). */
+typedef struct {
+    int local_size;      /* ranks on this host */
+    int local_cores;     /* cores in the union of their cpusets */
+    bool oversubscribed; /* more ranks than cores: polls yield */
+    uint64_t spin_ns;    /* busy-poll this long before sleeping */
+} hook_host_t;
+
+/* The configuration the communicator loaded; a tool may change a tunable
+ * between collectives (rcomm-tune forces the broadcast algorithm). */
+rcomm_config_t *hook_config(rcomm_comm_t *comm);
+/* The transport, NULL on one rank or after a failure. */
+rcomm_tp_t *hook_transport(const rcomm_comm_t *comm);
+void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
+/* The cost model every rank uses (rank 0's). */
+const rcomm_model_t *hook_model(const rcomm_comm_t *comm);
+/* The broadcast algorithm the communicator picks for bytes. */
+rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
+/* Fail the communicator (a tool's own traffic failed): peers learn it. */
+void hook_fail(rcomm_comm_t *comm, rcomm_status_t status);
+/* One step of the algorithms, for rcomm-tune to time: send bytes to peer and
+ * receive bytes from it, in segments, through the collectives' executor.
+ * Called by every rank (peer -1: take part in the numbering only). */
+rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                             void *recvbuf, size_t bytes);
+
+#endif
