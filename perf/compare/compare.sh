@@ -33,6 +33,9 @@ and prints a summary of the per-size medians over the rounds.
   -g ALGOS   Gloo algorithms (default "ring ring_chunked halving_doubling bcube
              new_ring new_bcube")
   -l LIBS    libraries to run (default "rcomm gloo ompi")
+  -B DIR     also run rcomm -a auto from another build (the baseline, e.g. the
+             last release), as library "base", in every round; the summary
+             then adds its time and now/base = rcomm auto time / base time
   -t SECS    time limit per benchmark process (default 600)
   -i MODE    run in a private network namespace with only lo: auto (if
              "unshare -n" works), yes, no (default auto)
@@ -58,7 +61,8 @@ GLOO_ALGOS="ring ring_chunked halving_doubling bcube new_ring new_bcube"
 LIBS="rcomm gloo ompi"
 LIMIT=600
 ISOLATE=auto
-while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:h" opt; do
+BASE=
+while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:B:h" opt; do
     case $opt in
     b) MINB=$OPTARG ;;
     e) MAXB=$OPTARG ;;
@@ -75,6 +79,7 @@ while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:h" opt; do
     l) LIBS=$OPTARG ;;
     t) LIMIT=$OPTARG ;;
     i) ISOLATE=$OPTARG ;;
+    B) BASE=$OPTARG ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -86,6 +91,11 @@ BUILD=$(cd "$1" && pwd) || exit 1
 shift
 RANKS=("$@")
 [ ${#RANKS[@]} -gt 0 ] || RANKS=(2 4)
+if [ -n "$BASE" ]; then
+    [ -x "$BASE/rcomm-run" ] && [ -x "$BASE/rcomm-allreduce-perf" ] ||
+        die "-B $BASE: no rcomm-run or rcomm-allreduce-perf there"
+    BASE=$(cd "$BASE" && pwd) || exit 1
+fi
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 to_bytes() {
@@ -195,6 +205,12 @@ launch_rcomm() {
     timeout -k 10 "$LIMIT" "$BUILD/rcomm-run" -n "$n" \
         "$BUILD/rcomm-allreduce-perf" -a "$algo" --no-ceiling "$@"
 }
+launch_base() {
+    local n=$1 algo=$2
+    shift 2
+    timeout -k 10 "$LIMIT" "$BASE/rcomm-run" -n "$n" \
+        "$BASE/rcomm-allreduce-perf" -a "$algo" --no-ceiling "$@"
+}
 launch_gloo() {
     local n=$1 algo=$2 store rc=0 r
     local pids=()
@@ -240,6 +256,7 @@ mkdir -p "$RES" || exit 1
     echo "libraries: $LIBS"
     echo "rcomm:     $RCOMM_ALGOS"
     echo "gloo:      $GLOO_ALGOS"
+    [ -n "$BASE" ] && echo "base:      $BASE (auto), $(git -C "$BASE" describe --always 2>/dev/null)"
     want ompi && echo "ompi:      $(mpirun --version 2>&1 | head -n 1)"
     echo "sizes:     $NSIZES, $MINB B x $FACTOR^k <= $MAXB B"
     echo "rounds:    $ROUNDS (the summary takes the median per size)"
@@ -250,6 +267,7 @@ mkdir -p "$RES" || exit 1
 JOBS=()
 for n in "${RANKS[@]}"; do
     if want rcomm; then for a in $RCOMM_ALGOS; do JOBS+=("$n rcomm $a"); done; fi
+    if [ -n "$BASE" ]; then JOBS+=("$n base auto"); fi
     if want gloo; then for a in $GLOO_ALGOS; do JOBS+=("$n gloo $a"); done; fi
     if want ompi; then JOBS+=("$n ompi default"); fi
 done
@@ -344,6 +362,7 @@ summarize() {
             if (cnt[k] < rounds) short = 1
             kb = kn[j] SUBSEP ksize[j] SUBSEP klib[j]
             if (!(kb in best) || m < best[kb]) { best[kb] = m; who[kb] = name(k) }
+            if (klib[j] == "base") { hasbase = 1; continue }
             if (klib[j] != "rcomm") continue
             kr = kn[j] SUBSEP ksize[j]
             if (kalgo[j] == "auto") {
@@ -354,6 +373,7 @@ summarize() {
             }
         }
         autocols = hasauto && hasforced
+        basecols = hasauto && hasbase
         for (a = 2; a <= nn; a++)
             for (b = a; b > 1 && ns[b] < ns[b - 1]; b--) { x = ns[b]; ns[b] = ns[b - 1]; ns[b - 1] = x }
         printf "# AllReduce f32 sum over TCP loopback (%s): best result per library\n", netns
@@ -364,6 +384,8 @@ summarize() {
         if (autocols)
             printf "# auto = rcomm -a auto (its pick); forced = rcomm best of the other -a;\n" \
                 "#   auto/best = auto time / forced time (>1: auto slower than its best choice)\n"
+        if (basecols)
+            printf "# base = rcomm -a auto of the -B build; now/base = auto time / base time\n"
         for (a = 1; a <= nn; a++) {
             N = ns[a]
             for (c = 2; c <= nsz[N]; c++)
@@ -377,6 +399,7 @@ summarize() {
             if (autocols)
                 printf "  %-16s %10s  %-10s %10s %9s", "auto", "time", "forced", "time",
                     "auto/best"
+            if (basecols) printf "  %-16s %10s %9s", "base", "time", "now/base"
             printf "\n"
             for (c = 1; c <= nsz[N]; c++) {
                 SIZE = sz[N, c]
@@ -399,6 +422,12 @@ summarize() {
                     ar = (ka in auto) && (ka in forced) ? sprintf("%.2f", auto[ka] / forced[ka]) : "-"
                     printf "  %-16s %10s  %-10s %10s %9s", ka in auto ? awho[ka] : "-", at,
                         ka in forced ? fwho[ka] : "-", ft, ar
+                }
+                if (basecols) {
+                    kb = N SUBSEP SIZE SUBSEP "base"; ka = N SUBSEP SIZE
+                    printf "  %-16s %10s %9s", kb in best ? who[kb] : "-",
+                        kb in best ? sprintf("%.2f", best[kb]) : "-",
+                        (kb in best) && (ka in auto) ? sprintf("%.2f", auto[ka] / best[kb]) : "-"
                 }
                 printf "\n"
             }
