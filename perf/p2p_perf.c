@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
 #include "perf/p2p_perf.h"
 
 const char *const p2p_op_names[OP_COUNT] = {"write", "read", "send"};
@@ -72,8 +71,9 @@ p2p_die(rcomm_status_t st, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s: rank %d: %s\n", prog, rank, msg);
     if (comm && hook_transport(comm)) {
-        rcomm_err_quiet(st, "%s: rank %d: %s", prog, rank, msg);
-        hook_fail(comm, st);
+        char why[600];
+        snprintf(why, sizeof(why), "%s: rank %d: %s", prog, rank, msg);
+        hook_fail(comm, st, why);
     }
     exit(1);
 }

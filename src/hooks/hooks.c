@@ -2,6 +2,7 @@
 /* The tools' window (hooks.h). */
 #include "hooks/hooks.h"
 
+#include "base/error.h"
 #include "coll/colls.h"
 #include "core/comm.h"
 
@@ -32,7 +33,7 @@ rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
                                   comm->cfg.segment_size, comm->size, bytes);
 }
 
-void hook_fail(rcomm_comm_t *comm, rcomm_status_t status)
+void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why)
 {
-    rcomm_comm_fail(comm, status);
+    rcomm_comm_fail(comm, rcomm_err_quiet(status, "%s", why));
 }

@@ -42,8 +42,9 @@ void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
 const rcomm_model_t *hook_model(const rcomm_comm_t *comm);
 /* The broadcast algorithm the communicator picks for bytes. */
 rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
-/* Fail the communicator (a tool's own traffic failed): peers learn it. */
-void hook_fail(rcomm_comm_t *comm, rcomm_status_t status);
+/* Fail the communicator with why (a tool's own traffic failed): peers learn
+ * it and quote why. Logs nothing (the tool has said it). */
+void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why);
 /* One step of the algorithms, for rcomm-tune to time: send bytes to peer and
  * receive bytes from it, in segments, through the collectives' executor.
  * Called by every rank (peer -1: take part in the numbering only). */
