@@ -2,8 +2,10 @@
 /* Unit tests: the service registry (core/service.c). Tag spaces handed out
  * from the top in order, a freed space reused, the limit, and each
  * unexpected message delivered to the owner of its space (or to the
- * collectives below the services' spaces, or to nobody). */
+ * collectives below the services' spaces, or to nobody); busy, fail and
+ * destroy reach every service that has the hook, destroy the rest last. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,8 @@
 #include "core/service.h"
 
 typedef struct {
-    int progress, unexpected, last_peer;
+    int progress, unexpected, last_peer, failed, destroyed;
+    int busy; /* what the busy hook answers */
     uint64_t last_tag;
     size_t last_len;
     int id; /* what progress appends to order[] */
@@ -41,8 +44,38 @@ static void on_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t ta
     p->last_len = len;
 }
 
+static bool on_busy(rcomm_comm_t *comm, void *state, char *what, size_t len)
+{
+    probe_t *p = state;
+
+    (void)comm;
+    snprintf(what, len, "probe %d's operation", p->id);
+    return p->busy;
+}
+
+static void on_fail(rcomm_comm_t *comm, void *state)
+{
+    (void)comm;
+    ((probe_t *)state)->failed++;
+}
+
+static void on_destroy(rcomm_comm_t *comm, void *state)
+{
+    probe_t *p = state;
+
+    (void)comm;
+    p->destroyed++;
+    order[norder++] = p->id;
+}
+
 static const rcomm_service_ops_t probe_ops = {
     .name = "probe", .progress = on_progress, .unexpected = on_unexpected};
+static const rcomm_service_ops_t full_ops = {.name = "full",
+                                             .progress = on_progress,
+                                             .unexpected = on_unexpected,
+                                             .busy = on_busy,
+                                             .fail = on_fail,
+                                             .destroy = on_destroy};
 
 static rcomm_comm_t *new_comm(void)
 {
@@ -119,6 +152,40 @@ START_TEST(messages_reach_their_owner)
 }
 END_TEST
 
+START_TEST(busy_fail_destroy)
+{
+    rcomm_comm_t *c = new_comm();
+    probe_t rest = {.id = 0}, a = {.id = 1}, b = {.id = 2}, plain = {.id = 3};
+    uint32_t sa, sb, sp;
+    char what[64] = "";
+
+    rcomm_service_set_rest(c, &full_ops, &rest);
+    ck_assert_int_eq(rcomm_service_add(c, &full_ops, &a, &sa), RCOMM_OK);
+    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &plain, &sp), RCOMM_OK);
+    ck_assert_int_eq(rcomm_service_add(c, &full_ops, &b, &sb), RCOMM_OK);
+    ck_assert(!rcomm_services_busy(c, what, sizeof(what)));
+    b.busy = 1;
+    ck_assert(rcomm_services_busy(c, what, sizeof(what)));
+    ck_assert_str_eq(what, "probe 2's operation");
+    rest.busy = 1; /* the first busy one answers */
+    ck_assert(rcomm_services_busy(c, what, sizeof(what)));
+    ck_assert_str_eq(what, "probe 0's operation");
+    rcomm_services_fail(c);
+    ck_assert(rest.failed == 1 && a.failed == 1 && b.failed == 1);
+    norder = 0;
+    rcomm_services_destroy(c);
+    ck_assert(rest.destroyed == 1 && a.destroyed == 1 && b.destroyed == 1);
+    ck_assert_int_eq(norder, 3);
+    ck_assert(order[0] == 2 && order[1] == 1 && order[2] == 0); /* the rest last */
+    /* Nothing is left registered. */
+    norder = 0;
+    rcomm_services_progress(c);
+    ck_assert_int_eq(norder, 0);
+    (void)sp;
+    free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("service");
@@ -128,6 +195,7 @@ int main(void)
 
     tcase_add_test(tc, spaces_from_the_top);
     tcase_add_test(tc, messages_reach_their_owner);
+    tcase_add_test(tc, busy_fail_destroy);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

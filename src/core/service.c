@@ -42,15 +42,17 @@ void rcomm_service_remove(rcomm_comm_t *comm, uint32_t space)
             comm->services[i].ops = NULL;
 }
 
+/* Every registered service with a hook, the rest first: s is set to each. */
+#define EACH_WITH(comm, s, hook)                                                         \
+    for (int i_ = 0; i_ <= RCOMM_SERVICE_MAX; i_++)                                      \
+        if ((s = i_ ? &(comm)->services[i_ - 1] : &(comm)->rest)->ops && s->ops->hook)
+
 void rcomm_services_progress(rcomm_comm_t *comm)
 {
-    if (comm->rest.ops && comm->rest.ops->progress)
-        comm->rest.ops->progress(comm, comm->rest.state);
-    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
-        const rcomm_service_t *s = &comm->services[i];
-        if (s->ops && s->ops->progress)
-            s->ops->progress(comm, s->state);
-    }
+    const rcomm_service_t *s;
+
+    EACH_WITH (comm, s, progress)
+        s->ops->progress(comm, s->state);
 }
 
 void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
@@ -73,26 +75,20 @@ void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
 
 bool rcomm_services_busy(rcomm_comm_t *comm, char *what, size_t len)
 {
-    if (comm->rest.ops && comm->rest.ops->busy &&
-        comm->rest.ops->busy(comm, comm->rest.state, what, len))
-        return true;
-    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
-        const rcomm_service_t *s = &comm->services[i];
-        if (s->ops && s->ops->busy && s->ops->busy(comm, s->state, what, len))
+    const rcomm_service_t *s;
+
+    EACH_WITH (comm, s, busy)
+        if (s->ops->busy(comm, s->state, what, len))
             return true;
-    }
     return false;
 }
 
 void rcomm_services_fail(rcomm_comm_t *comm)
 {
-    if (comm->rest.ops && comm->rest.ops->fail)
-        comm->rest.ops->fail(comm, comm->rest.state);
-    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
-        const rcomm_service_t *s = &comm->services[i];
-        if (s->ops && s->ops->fail)
-            s->ops->fail(comm, s->state);
-    }
+    const rcomm_service_t *s;
+
+    EACH_WITH (comm, s, fail)
+        s->ops->fail(comm, s->state);
 }
 
 /* The rest last: services may reach its state while they go. */
