@@ -182,9 +182,6 @@ typedef struct {
 } ps_spin_t;
 void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin);
 
-/* Keep the communicator moving for about us microseconds: progress, then
- * sleep, so that waiting workers leave the CPU to the ranks they wait for. */
-void ps_idle(rcomm_ps_t *ps, unsigned us);
 
 /* ---- server.c ---------------------------------------------------------- */
 

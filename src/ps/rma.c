@@ -31,19 +31,6 @@ rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
     return st;
 }
 
-void ps_idle(rcomm_ps_t *ps, unsigned us)
-{
-    struct timespec ts = {0, (long)us * 1000};
-
-    if (us >= 1000) {
-        /* Long enough to sleep inside the transport: woken by traffic. */
-        rcomm_comm_progress(ps->comm, (int)(us / 1000));
-        return;
-    }
-    rcomm_comm_progress(ps->comm, 0);
-    nanosleep(&ts, NULL);
-}
-
 void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
 {
     rcomm_comm_t *comm = ps->comm;

@@ -285,7 +285,6 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
 {
     const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
-    unsigned nap = 20;
     rcomm_status_t st;
 
     for (;;) {
@@ -320,8 +319,9 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
                                      lag_s, (unsigned long long)lag, ps->cfg.staleness,
                                      (unsigned long long)need));
         }
-        ps_idle(ps, nap);
-        nap = nap < 1000 ? nap * 2 : 1000;
+        /* Re-read after each step: the state we wait for is remote memory,
+         * whose change no local event announces. */
+        rcomm_comm_wait_step(ps->comm, start, 1);
     }
 }
 
@@ -465,7 +465,6 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
 {
     const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
-    unsigned nap = 20;
     rcomm_status_t st;
 
     for (;;) {
@@ -503,8 +502,9 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
                                   ? "; under BSP it waits for every worker's push"
                                   : ""));
         }
-        ps_idle(ps, nap);
-        nap = nap < 1000 ? nap * 2 : 1000;
+        /* Re-read after each step: the state we wait for is remote memory,
+         * whose change no local event announces. */
+        rcomm_comm_wait_step(ps->comm, start, 1);
     }
 }
 
