@@ -247,7 +247,7 @@ static rcomm_status_t run_coll(const opts_t *o, const char *sbuf, char *rbuf, si
 
 /* What the table's algo column shows for a count of n. Allgather and
  * reduce-scatter have one algorithm; broadcast's is chosen inside rcomm,
- * by the cost model that rcomm_select_broadcast exposes to the library. */
+ * by the cost model that coll_select_broadcast exposes to the library. */
 static const char *algo_used(const opts_t *o, size_t n)
 {
     rcomm_algo_t used = o->algo;
@@ -258,7 +258,7 @@ static const char *algo_used(const opts_t *o, size_t n)
             rcomm_allreduce_algo(comm, n, o->dtype, &used);
         return rcomm_algo_name(used);
     case EXACT_BROADCAST:
-        return rcomm_bcast_algo_name(
+        return base_bcast_algo_name(
             hook_bcast_algo(comm, n * rcomm_dtype_size(o->dtype)));
     default: return "ring";
     }

@@ -40,8 +40,8 @@ static inline void exact_put(void *buf, size_t i, rcomm_dtype_t dt, double v)
     switch (dt) {
     case RCOMM_F32: ((float *)buf)[i] = (float)v; break;
     case RCOMM_F64: ((double *)buf)[i] = v; break;
-    case RCOMM_F16: ((uint16_t *)buf)[i] = rcomm_f32_to_f16((float)v); break;
-    case RCOMM_BF16: ((uint16_t *)buf)[i] = rcomm_f32_to_bf16((float)v); break;
+    case RCOMM_F16: ((uint16_t *)buf)[i] = reduce_f32_to_f16((float)v); break;
+    case RCOMM_BF16: ((uint16_t *)buf)[i] = reduce_f32_to_bf16((float)v); break;
     case RCOMM_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
     case RCOMM_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
     case RCOMM_U8: ((uint8_t *)buf)[i] = (uint8_t)(int64_t)v; break;
@@ -54,8 +54,8 @@ static inline double exact_get(const void *buf, size_t i, rcomm_dtype_t dt)
     switch (dt) {
     case RCOMM_F32: return ((const float *)buf)[i];
     case RCOMM_F64: return ((const double *)buf)[i];
-    case RCOMM_F16: return rcomm_f16_to_f32(((const uint16_t *)buf)[i]);
-    case RCOMM_BF16: return rcomm_bf16_to_f32(((const uint16_t *)buf)[i]);
+    case RCOMM_F16: return reduce_f16_to_f32(((const uint16_t *)buf)[i]);
+    case RCOMM_BF16: return reduce_bf16_to_f32(((const uint16_t *)buf)[i]);
     case RCOMM_I32: return ((const int32_t *)buf)[i];
     case RCOMM_I64: return (double)((const int64_t *)buf)[i];
     case RCOMM_U8: return ((const uint8_t *)buf)[i];

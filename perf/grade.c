@@ -180,7 +180,7 @@ static int lo_measure(size_t bufsize, double *gbs)
     return 0;
 }
 
-static void tcp_ceiling(grade_t *g, const rcomm_config_t *cfg)
+static void tcp_ceiling(grade_t *g, const base_config_t *cfg)
 {
     int err = lo_measure(cfg->tcp_bufsize, &g->net_gbs);
 
@@ -198,14 +198,14 @@ static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
 {
     const size_t n = sizeof(g->net_what);
 
-    rcomm_tp_t *tp = hook_transport(comm);
+    tp_t *tp = hook_transport(comm);
 
     if (!tp)
         snprintf(g->net_what, n, "none: with 1 rank nothing crosses a link");
     else if (strcmp(tp->ops->name, "tcp") == 0)
         tcp_ceiling(g, hook_config((rcomm_comm_t *)comm));
     else { /* the rate the transport's link reports */
-        rcomm_tp_caps_t caps;
+        tp_caps_t caps;
         tp->ops->caps(tp, &caps);
         g->net_gbs = caps.link_gbs;
         snprintf(g->net_what, n, "%s", caps.link);

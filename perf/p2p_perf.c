@@ -359,22 +359,21 @@ static unsigned char *alloc_buf(size_t len)
 /* Buffers, their registration, and the exchange of windows. */
 /* Our traffic goes straight to the transport: the service is only our tag
  * space. */
-static const rcomm_service_ops_t p2p_service = {.name = "point-to-point benchmark"};
+static const comm_service_ops_t p2p_service = {.name = "point-to-point benchmark"};
 
 static void setup(p2p_t *p)
 {
     const size_t cap = p->o.all ? ALL_MAX : p->o.size;
     const size_t nreq = p->o.tx_depth > RX_DEPTH ? (size_t)p->o.tx_depth : RX_DEPTH;
-    const unsigned exposed =
-        RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE | RCOMM_TP_MESSAGES;
+    const unsigned exposed = TP_REMOTE_READ | TP_REMOTE_WRITE | TP_MESSAGES;
     msg_t mine = {.digest = digest(&p->o)}, theirs;
-    rcomm_tp_req_t req = {0};
+    tp_req_t req = {0};
     rcomm_status_t st;
     hook_host_t host;
 
     hook_host(comm, &host);
     p->tp = hook_transport(comm);
-    if ((st = rcomm_service_add(comm, &p2p_service, p, &p->space)) != RCOMM_OK)
+    if ((st = comm_service_add(comm, &p2p_service, p, &p->space)) != RCOMM_OK)
         p2p_die(st, "%s", rcomm_last_error());
     p->peer = 1 - rank;
     p->yield = host.oversubscribed;
@@ -392,7 +391,7 @@ static void setup(p2p_t *p)
                     p->o.iters);
     }
     /* MESSAGES: on verbs, messages then land in place, with no copy. */
-    if ((st = p->tp->ops->mem_reg(p->tp, p->loc, cap, RCOMM_TP_MESSAGES, &p->loc_mr)) ||
+    if ((st = p->tp->ops->mem_reg(p->tp, p->loc, cap, TP_MESSAGES, &p->loc_mr)) ||
         (st = p->tp->ops->mem_reg(p->tp, p->win, cap, exposed, &p->win_mr)) ||
         (st = p->tp->ops->mem_rkey(p->win_mr, &mine.win)))
         p2p_die(st, "registering %zu bytes: %s", cap, why(st));
@@ -481,7 +480,7 @@ static uint64_t server(p2p_t *p, size_t len)
 {
     const opts_t *o = &p->o;
     msg_t mine = {0}, theirs;
-    rcomm_tp_req_t done = {0};
+    tp_req_t done = {0};
 
     if (o->op == OP_READ)
         fill(p->win, len);

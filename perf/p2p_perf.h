@@ -25,7 +25,7 @@ enum { TEST_BW, TEST_LAT, TEST_COUNT };
 
 /* Tags: in a space of our own, registered as a service of the communicator
  * (core/service.h), so no other traffic can match ours. */
-#define TAG(kind) rcomm_service_tag(p->space, (kind))
+#define TAG(kind) comm_service_tag(p->space, (kind))
 enum { T_SETUP, T_READY, T_DATA, T_PONG, T_ACK, T_DONE, T_REPORT, T_BYE };
 
 typedef struct {
@@ -38,24 +38,24 @@ typedef struct {
 
 /* SETUP (both ways), DONE (rank 0 to 1) and REPORT (1 to 0). */
 typedef struct {
-    rcomm_tp_rkey_t win; /* SETUP: the sender's window */
-    uint64_t digest;     /* SETUP: what its options make it do */
-    uint64_t wrong;      /* bytes -c found wrong */
-    uint64_t count;      /* operations seen */
+    tp_rkey_t win;   /* SETUP: the sender's window */
+    uint64_t digest; /* SETUP: what its options make it do */
+    uint64_t wrong;  /* bytes -c found wrong */
+    uint64_t count;  /* operations seen */
 } msg_t;
 
 typedef struct {
     opts_t o;
-    rcomm_tp_t *tp;
+    tp_t *tp;
     uint32_t space; /* our tag space */
     int peer, yield;
     double spin; /* seconds of busy polling before progress may sleep */
     /* loc: source of puts and sends, destination of gets; win: exposed to
      * the peer (target of puts, source of gets, receive buffer). */
     unsigned char *loc, *win;
-    rcomm_tp_mr_t *loc_mr, *win_mr;
-    rcomm_tp_rkey_t rwin;  /* the peer's window */
-    rcomm_tp_req_t *reqs;  /* tx ring (rank 0) or rx ring (rank 1) */
+    tp_mr_t *loc_mr, *win_mr;
+    tp_rkey_t rwin;        /* the peer's window */
+    tp_req_t *reqs;        /* tx ring (rank 0) or rx ring (rank 1) */
     double *tpost, *tdone; /* bw: times of each timed operation */
     uint64_t pings;        /* write-lat markers so far, the same on both ranks */
     perf_out_t *json, *csv;
@@ -76,15 +76,14 @@ void __attribute__((noreturn))
 p2p_die_op(rcomm_status_t st, const char *what, size_t len);
 
 /* p2p_run.c: the transport */
-void p2p_wait_req(p2p_t *p, rcomm_tp_req_t *req, const char *what, size_t len);
-void p2p_post_msg(p2p_t *p, int out, int kind, void *buf, size_t len,
-                  rcomm_tp_req_t *req);
+void p2p_wait_req(p2p_t *p, tp_req_t *req, const char *what, size_t len);
+void p2p_post_msg(p2p_t *p, int out, int kind, void *buf, size_t len, tp_req_t *req);
 void p2p_ctrl(p2p_t *p, int out, int kind, msg_t *msg);
 
 /* p2p_run.c: the timed protocols, rank 0 (client) and rank 1 */
 void p2p_bw_client(p2p_t *p, size_t len, row_t *row);
 uint64_t p2p_rx_stream(p2p_t *p, size_t len);
 void p2p_lat_client(p2p_t *p, size_t len, row_t *row);
-uint64_t p2p_pong(p2p_t *p, size_t len, rcomm_tp_req_t *done);
+uint64_t p2p_pong(p2p_t *p, size_t len, tp_req_t *done);
 
 #endif

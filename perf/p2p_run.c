@@ -37,13 +37,13 @@ static void poll_tp(p2p_t *p, double since, int memory)
         sched_yield();
 }
 
-static void check_req(const rcomm_tp_req_t *req, const char *what, size_t len)
+static void check_req(const tp_req_t *req, const char *what, size_t len)
 {
     if (req->status != RCOMM_OK && req->status != RCOMM_INPROGRESS)
         p2p_die_op(req->status, what, len);
 }
 
-void p2p_wait_req(p2p_t *p, rcomm_tp_req_t *req, const char *what, size_t len)
+void p2p_wait_req(p2p_t *p, tp_req_t *req, const char *what, size_t len)
 {
     const double since = grade_now_s();
 
@@ -53,7 +53,7 @@ void p2p_wait_req(p2p_t *p, rcomm_tp_req_t *req, const char *what, size_t len)
 }
 
 /* Post a send (out) or a receive of a message with tag kind. */
-void p2p_post_msg(p2p_t *p, int out, int kind, void *buf, size_t len, rcomm_tp_req_t *req)
+void p2p_post_msg(p2p_t *p, int out, int kind, void *buf, size_t len, tp_req_t *req)
 {
     rcomm_status_t st =
         out ? p->tp->ops->isend(p->tp, p->peer, TAG(kind), NULL, buf, len, req)
@@ -67,7 +67,7 @@ void p2p_post_msg(p2p_t *p, int out, int kind, void *buf, size_t len, rcomm_tp_r
 void p2p_ctrl(p2p_t *p, int out, int kind, msg_t *msg)
 {
     const size_t len = msg ? sizeof(*msg) : 0;
-    rcomm_tp_req_t req = {0};
+    tp_req_t req = {0};
 
     p2p_post_msg(p, out, kind, msg, len, &req);
     p2p_wait_req(p, &req, out ? "control send" : "control receive", len);
@@ -77,9 +77,9 @@ void p2p_ctrl(p2p_t *p, int out, int kind, msg_t *msg)
 }
 
 /* The benchmarked operation, between loc and the peer's window. */
-static void post_op(p2p_t *p, size_t len, rcomm_tp_req_t *req)
+static void post_op(p2p_t *p, size_t len, tp_req_t *req)
 {
-    const rcomm_tp_ops_t *ops = p->tp->ops;
+    const tp_ops_t *ops = p->tp->ops;
     rcomm_status_t st;
 
     if (p->o.op == OP_WRITE)
@@ -92,7 +92,7 @@ static void post_op(p2p_t *p, size_t len, rcomm_tp_req_t *req)
         p2p_die_op(st, p2p_op_names[p->o.op], len);
 }
 
-static void cancel_recv(p2p_t *p, rcomm_tp_req_t *req, size_t len)
+static void cancel_recv(p2p_t *p, tp_req_t *req, size_t len)
 {
     rcomm_status_t st = p->tp->ops->cancel(p->tp, req);
 
@@ -186,7 +186,7 @@ uint64_t p2p_rx_stream(p2p_t *p, size_t len)
     const uint64_t all = (uint64_t)p->o.iters + (uint64_t)p->o.warmup + 1;
     const uint64_t depth = p->o.duration == 0 && all < RX_DEPTH ? all : RX_DEPTH;
     uint64_t head, got, posted;
-    rcomm_tp_req_t *q;
+    tp_req_t *q;
 
     for (posted = 0; posted < depth; posted++)
         p2p_post_msg(p, 0, T_DATA, p->win, len, &p->reqs[posted]);
@@ -213,7 +213,7 @@ uint64_t p2p_rx_stream(p2p_t *p, size_t len)
 static double ping(p2p_t *p, size_t len)
 {
     volatile unsigned char *last = p->win + len - 1;
-    rcomm_tp_req_t out = {0}, in = {0};
+    tp_req_t out = {0}, in = {0};
     const unsigned char m = marker(p->pings);
     const int op = p->o.op;
     double t0, t;
@@ -243,10 +243,10 @@ static double ping(p2p_t *p, size_t len)
 /* Rank 1 of a latency test: say READY, then answer pings until rank 0 says
  * done. A write ping shows as its marker in the window's last byte; a read
  * needs nothing but progress (TCP serves gets inside it). */
-uint64_t p2p_pong(p2p_t *p, size_t len, rcomm_tp_req_t *done)
+uint64_t p2p_pong(p2p_t *p, size_t len, tp_req_t *done)
 {
     volatile unsigned char *last = p->win + len - 1;
-    rcomm_tp_req_t out = {0}, in = {0};
+    tp_req_t out = {0}, in = {0};
     double since = grade_now_s();
     uint64_t n = 0;
 

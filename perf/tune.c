@@ -48,7 +48,7 @@
 #include "perf/perf_cli.h"
 #include "rcomm.h"
 
-#define MAX_POINTS (RCOMM_MODEL_MAX_CLASSES - 1)
+#define MAX_POINTS (COLL_MODEL_MAX_CLASSES - 1)
 
 typedef struct {
     size_t minb, maxb;
@@ -124,7 +124,7 @@ typedef struct {
 static void run_step(const step_t *st)
 {
     if (st->peer == -2)
-        rcomm_reduce(st->dst, st->a, st->b, st->bytes / 4 ? st->bytes / 4 : 1, RCOMM_F32,
+        reduce_apply(st->dst, st->a, st->b, st->bytes / 4 ? st->bytes / 4 : 1, RCOMM_F32,
                      RCOMM_SUM);
     else if (hook_exchange(comm, st->peer, st->a, st->dst, st->bytes) != RCOMM_OK)
         perf_die("exchange");
@@ -158,11 +158,9 @@ static double timed(const opts_t *o, const step_t *st, int it)
 static const struct {
     int coll, algo;
 } cand[NCAND] = {
-    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_RING},
-    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
-    {RCOMM_COLL_ALLREDUCE, RCOMM_ALGO_RD},
-    {RCOMM_COLL_BROADCAST, RCOMM_BCAST_BINOMIAL},
-    {RCOMM_COLL_BROADCAST, RCOMM_BCAST_CHAIN},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RING},  {COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RD},    {COLL_BROADCAST, COLL_BCAST_BINOMIAL},
+    {COLL_BROADCAST, COLL_BCAST_CHAIN},
 };
 
 static int cand_of(int coll, int algo)
@@ -178,26 +176,26 @@ static void run_cand(int c, char *sbuf, char *rbuf, size_t count)
 {
     rcomm_status_t st;
 
-    if (cand[c].coll == RCOMM_COLL_ALLREDUCE) {
+    if (cand[c].coll == COLL_ALLREDUCE) {
         st = rcomm_allreduce_with(comm, sbuf, rbuf, count, RCOMM_F32, RCOMM_SUM,
                                   (rcomm_algo_t)cand[c].algo);
     } else {
-        rcomm_config_t *cfg = hook_config(comm);
+        base_config_t *cfg = hook_config(comm);
         const int saved = cfg->bcast_algo; /* broadcast has no per-call choice */
         cfg->bcast_algo = cand[c].algo;
         st = rcomm_broadcast(comm, rbuf, count, RCOMM_F32, 0);
         cfg->bcast_algo = saved;
     }
     if (st != RCOMM_OK)
-        perf_die(cand[c].coll == RCOMM_COLL_ALLREDUCE ? "allreduce" : "broadcast");
+        perf_die(cand[c].coll == COLL_ALLREDUCE ? "allreduce" : "broadcast");
 }
 
 /* The fastest algorithm of each collective at every power of two, as rules
  * for this rank count: a run of sizes with the same winner is one rule. */
-static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m)
+static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m)
 {
     int last[2] = {0, 0}; /* per collective: index + 1 of its newest rule */
-    rcomm_model_t f = *m; /* the formulas alone */
+    coll_model_t f = *m;  /* the formulas alone */
 
     f.nrules = 0;
 
@@ -223,7 +221,7 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m
                 t[c][r] = v[c];
         }
         for (int c = 0; c < NCAND; c++) {
-            const int k = cand[c].coll == RCOMM_COLL_BROADCAST;
+            const int k = cand[c].coll == COLL_BROADCAST;
             med[c] = grade_median(t[c], o->reps);
             if (best[k] < 0 || med[c] < med[best[k]])
                 best[k] = c;
@@ -235,12 +233,12 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m
                     b, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6, med[3] * 1e6,
                     med[4] * 1e6);
         for (int k = 0; k < 2; k++) {
-            rcomm_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
-            const int coll = k ? RCOMM_COLL_BROADCAST : RCOMM_COLL_ALLREDUCE;
+            coll_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
+            const int coll = k ? COLL_BROADCAST : COLL_ALLREDUCE;
             const int formula =
-                k ? (int)rcomm_select_broadcast(&f, -1, hook_config(comm)->segment_size,
-                                                size, b)
-                  : (int)rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, size, b);
+                k ? (int)coll_select_broadcast(&f, -1, hook_config(comm)->segment_size,
+                                               size, b)
+                  : (int)coll_select_allreduce(&f, RCOMM_ALGO_AUTO, size, b);
             int algo = cand[best[k]].algo;
 
             /* The formulas' choice stands while it is within -g of the
@@ -255,16 +253,16 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, rcomm_model_t *m
                     stderr,
                     "rcomm-tune: %10zu B  %s: rule %s, where the formulas pick %s "
                     "(%.0f%% slower)\n",
-                    b, k ? "broadcast" : "allreduce", rcomm_model_algo_name(coll, algo),
-                    rcomm_model_algo_name(coll, formula),
+                    b, k ? "broadcast" : "allreduce", coll_model_algo_name(coll, algo),
+                    coll_model_algo_name(coll, formula),
                     (med[cand_of(coll, formula)] / med[cand_of(coll, algo)] - 1) * 100);
             if (prev && prev->algo == algo) {
                 prev->upto = b;
                 continue;
             }
-            if (m->nrules == RCOMM_MODEL_MAX_RULES)
+            if (m->nrules == COLL_MODEL_MAX_RULES)
                 perf_die("too many rules");
-            m->rule[m->nrules] = (rcomm_model_rule_t){coll, size, b, algo};
+            m->rule[m->nrules] = (coll_model_rule_t){coll, size, b, algo};
             last[k] = ++m->nrules;
         }
         if (b > o->maxb / 2)
@@ -304,7 +302,7 @@ int main(int argc, char **argv)
     double msg[MAX_POINTS], red[MAX_POINTS], step = 0;
     int np = 0, eager_at = -1;
     char *sbuf, *rbuf, *dst;
-    rcomm_model_t m;
+    coll_model_t m;
     hook_host_t host;
     FILE *out = stdout;
 
@@ -363,13 +361,13 @@ int main(int argc, char **argv)
     hook_host(comm, &host);
     m.ranks_per_host = host.local_size;
     for (int i = 0; i < np; i++) {
-        rcomm_model_class_t *c = &m.cls[m.nclasses++];
+        coll_model_class_t *c = &m.cls[m.nclasses++];
         /* The line through this point and the previous one (the last class
          * extends it), flat below the smallest size. */
         int k = i == 0 ? 0 : i;
         double beta = k == 0 ? 0 : (msg[k] - msg[k - 1]) / (double)(pts[k] - pts[k - 1]);
 
-        c->upto = i == np - 1 ? RCOMM_MODEL_LAST : pts[i];
+        c->upto = i == np - 1 ? COLL_MODEL_LAST : pts[i];
         c->alpha_us = (msg[k] - beta * (double)pts[k]) * 1e6;
         c->beta_ns = beta * 1e9;
         c->gamma_ns = red[i] / (double)pts[i] * 1e9;
@@ -393,7 +391,7 @@ int main(int argc, char **argv)
                     "# rules for %d ranks: the formulas' choice, except where it was "
                     "more than %.0f%% slower than the fastest\n",
                     size, (o.gain - 1) * 100);
-        rcomm_model_write(&m, out);
+        coll_model_write(&m, out);
         if (out != stdout && fclose(out) != 0) {
             perror(o.out);
             return 1;

@@ -36,7 +36,7 @@ void tp_die(int line, const char *cond, const char *msg)
     _exit(1);
 }
 
-static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *env,
+static void on_unexpected(void *arg, int peer, uint64_t tag, const tp_env_t *env,
                           size_t len)
 {
     tp_ctx_t *c = arg;
@@ -68,25 +68,25 @@ static void child_real(const tp_group_t *g, int up, int down)
 {
     tp_ctx_t *c = calloc(1, sizeof(*c));
     tp_blob_t mine = {0}, *all = calloc(TP_MAXP, sizeof(*all));
-    rcomm_tp_params_t params;
+    tp_params_t params;
 
     REQUIRE(c && all);
     *c = (tp_ctx_t){.g = g,
                     .rank = my_rank,
                     .size = g->size,
                     .variant = g->variant,
-                    .ops = rcomm_tp_find(g->transport)};
-    REQUIRE(c->ops && c->ops->size == sizeof(rcomm_tp_ops_t));
-    OK(rcomm_config_load(&c->cfg));
+                    .ops = tp_find(g->transport)};
+    REQUIRE(c->ops && c->ops->size == sizeof(tp_ops_t));
+    OK(base_config_load(&c->cfg));
     c->cfg.tcp_eager = 64 << 10; /* scenarios rely on what is buffered and what parks */
-    params = (rcomm_tp_params_t){.rank = my_rank,
-                                 .size = g->size,
-                                 .cfg = &c->cfg,
-                                 .timeout_ms = g->timeout_ms ? g->timeout_ms
-                                                             : (int)(20000 * tp_slow()),
-                                 .host = "",
-                                 .on_unexpected = on_unexpected,
-                                 .unexpected_arg = c};
+    params = (tp_params_t){.rank = my_rank,
+                           .size = g->size,
+                           .cfg = &c->cfg,
+                           .timeout_ms =
+                               g->timeout_ms ? g->timeout_ms : (int)(20000 * tp_slow()),
+                           .host = "",
+                           .on_unexpected = on_unexpected,
+                           .unexpected_arg = c};
     OK(c->ops->create(&params, &c->tp));
     mine.len = sizeof(mine.data);
     OK(c->ops->local_addr(c->tp, mine.data, &mine.len));
@@ -130,7 +130,7 @@ void tp_run_group(const tp_group_t *g)
         ck_assert(pipe(up[i]) == 0 && pipe(down[i]) == 0);
         if ((pid[i] = fork()) == 0) {
             my_rank = i;
-            rcomm_log_set_rank(i);
+            base_log_set_rank(i);
             alarm((unsigned)(60 * tp_slow()));
             close(up[i][0]);
             close(down[i][1]);
@@ -210,23 +210,23 @@ void tp_check(const void *buf, size_t len, uint64_t seed)
                  ((const unsigned char *)buf)[i], pat(seed, i));
 }
 
-rcomm_env_t tp_env(int src, int dst, uint64_t tag)
+tp_env_t tp_env(int src, int dst, uint64_t tag)
 {
-    return (rcomm_env_t){{(uint64_t)src << 32 | (uint64_t)dst, tag, ~tag}};
+    return (tp_env_t){{(uint64_t)src << 32 | (uint64_t)dst, tag, ~tag}};
 }
 
-rcomm_status_t tp_wait(tp_ctx_t *c, rcomm_tp_req_t *req, int ms)
+rcomm_status_t tp_wait(tp_ctx_t *c, tp_req_t *req, int ms)
 {
-    uint64_t end = rcomm_now_ns() + (uint64_t)(ms * tp_slow()) * 1000000u;
+    uint64_t end = base_now_ns() + (uint64_t)(ms * tp_slow()) * 1000000u;
     int i = 0;
 
     /* Mix polling and sleeping calls: both paths of progress() run. */
-    while (req->status == RCOMM_INPROGRESS && rcomm_now_ns() < end)
+    while (req->status == RCOMM_INPROGRESS && base_now_ns() < end)
         OK(c->ops->progress(c->tp, (i++ % 3) ? 0 : 5));
     return req->status;
 }
 
-void tp_wait_ok(tp_ctx_t *c, rcomm_tp_req_t *req, int n)
+void tp_wait_ok(tp_ctx_t *c, tp_req_t *req, int n)
 {
     for (int i = 0; i < n; i++)
         REQUIREF(tp_wait(c, &req[i], 20000) == RCOMM_OK, "request %d: %s", i,
@@ -235,12 +235,12 @@ void tp_wait_ok(tp_ctx_t *c, rcomm_tp_req_t *req, int n)
 
 void tp_progress_for(tp_ctx_t *c, int ms)
 {
-    uint64_t end = rcomm_now_ns() + (uint64_t)ms * 1000000u;
-    while (rcomm_now_ns() < end)
+    uint64_t end = base_now_ns() + (uint64_t)ms * 1000000u;
+    while (base_now_ns() < end)
         OK(c->ops->progress(c->tp, 1));
 }
 
-void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *req,
+void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, tp_req_t *req,
                     rcomm_status_t want, const char *needle)
 {
     rcomm_status_t st = posted == RCOMM_OK ? tp_wait(c, req, 10000) : posted;
@@ -250,7 +250,7 @@ void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *req,
 
 void tp_barrier(tp_ctx_t *c, uint64_t tag)
 {
-    rcomm_tp_req_t s[TP_MAXP] = {0}, r[TP_MAXP] = {0};
+    tp_req_t s[TP_MAXP] = {0}, r[TP_MAXP] = {0};
     int n = 0;
 
     for (int q = 0; q < c->size; q++) {
@@ -266,7 +266,7 @@ void tp_barrier(tp_ctx_t *c, uint64_t tag)
 
 void tp_ping(tp_ctx_t *c, int q, uint64_t tag, size_t len)
 {
-    rcomm_tp_req_t rq[2] = {0};
+    tp_req_t rq[2] = {0};
     void *out = tp_xmalloc(len), *in = tp_xmalloc(len);
 
     tp_fill(out, len, tp_seed(c->rank, q, tag));

@@ -47,16 +47,16 @@ typedef struct {
 typedef struct {
     int peer;
     uint64_t tag;
-    rcomm_env_t env;
+    tp_env_t env;
     size_t len;
 } tp_ux_t;
 
 struct tp_ctx {
     const tp_group_t *g;
     int rank, size, variant;
-    const rcomm_tp_ops_t *ops;
-    rcomm_tp_t *tp; /* set to NULL if fn destroyed it */
-    rcomm_config_t cfg;
+    const tp_ops_t *ops;
+    tp_t *tp; /* set to NULL if fn destroyed it */
+    base_config_t cfg;
     const void *addrs[TP_MAXP];
     size_t lens[TP_MAXP];
     int nux; /* on_unexpected calls recorded */
@@ -105,16 +105,16 @@ void *tp_xmalloc(size_t len);
 uint64_t tp_seed(int src, int dst, uint64_t tag);
 void tp_fill(void *buf, size_t len, uint64_t seed);
 void tp_check(const void *buf, size_t len, uint64_t seed);
-rcomm_env_t tp_env(int src, int dst, uint64_t tag);
+tp_env_t tp_env(int src, int dst, uint64_t tag);
 
 /* Progress until req completes or ms (scaled) pass; returns its status. */
-rcomm_status_t tp_wait(tp_ctx_t *c, rcomm_tp_req_t *req, int ms);
+rcomm_status_t tp_wait(tp_ctx_t *c, tp_req_t *req, int ms);
 /* Every request completes with OK. */
-void tp_wait_ok(tp_ctx_t *c, rcomm_tp_req_t *req, int n);
+void tp_wait_ok(tp_ctx_t *c, tp_req_t *req, int n);
 void tp_progress_for(tp_ctx_t *c, int ms);
 /* A post to a failing peer either fails at once (posted) or completes with
  * want; either way the thread's last error contains needle. */
-void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *req,
+void tp_expect_fail(tp_ctx_t *c, rcomm_status_t posted, tp_req_t *req,
                     rcomm_status_t want, const char *needle);
 /* Zero-byte messages with every other rank. */
 void tp_barrier(tp_ctx_t *c, uint64_t tag);

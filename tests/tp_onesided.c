@@ -26,20 +26,20 @@ enum { R_CNT, R_RW, R_RO, R_WO, R_NOAT, NREG };
 
 static const size_t reg_len[NREG] = {64, RW_LEN, 4096, 4096, 64};
 static const unsigned reg_acc[NREG] = {
-    RCOMM_TP_REMOTE_ATOMIC | RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
-    RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
-    RCOMM_TP_REMOTE_READ,
-    RCOMM_TP_REMOTE_WRITE,
-    RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE,
+    TP_REMOTE_ATOMIC | TP_REMOTE_READ | TP_REMOTE_WRITE,
+    TP_REMOTE_READ | TP_REMOTE_WRITE,
+    TP_REMOTE_READ,
+    TP_REMOTE_WRITE,
+    TP_REMOTE_READ | TP_REMOTE_WRITE,
 };
 
 /* Rank 0: expose, serve (inside the barriers' progress), then verify. */
 static void target(tp_ctx_t *c)
 {
     unsigned char *mem[NREG], *want[NREG];
-    rcomm_tp_mr_t *mr[NREG], *fresh;
-    rcomm_tp_rkey_t rk[NREG];
-    rcomm_tp_req_t rq[TP_MAXP] = {0};
+    tp_mr_t *mr[NREG], *fresh;
+    tp_rkey_t rk[NREG];
+    tp_req_t rq[TP_MAXP] = {0};
     uint64_t total = 0, *cnt;
 
     for (int i = 0; i < NREG; i++) {
@@ -83,19 +83,19 @@ static void target(tp_ctx_t *c)
     OK(c->ops->mem_dereg(c->tp, fresh));
 }
 
-static void expect_denied(tp_ctx_t *c, rcomm_status_t posted, rcomm_tp_req_t *rq,
+static void expect_denied(tp_ctx_t *c, rcomm_status_t posted, tp_req_t *rq,
                           const char *needle)
 {
     tp_expect_fail(c, posted, rq, RCOMM_ERR_ACCESS, needle);
     REQUIRE(strstr(rcomm_last_error(), "rank 0"));
 }
 
-static void violations(tp_ctx_t *c, const rcomm_tp_rkey_t *rk)
+static void violations(tp_ctx_t *c, const tp_rkey_t *rk)
 {
-    const rcomm_tp_ops_t *o = c->ops;
-    rcomm_tp_rkey_t bogus = rk[R_RW];
+    const tp_ops_t *o = c->ops;
+    tp_rkey_t bogus = rk[R_RW];
     char *big = tp_xmalloc(200000), small[16];
-    rcomm_tp_req_t rq = {0};
+    tp_req_t rq = {0};
 
     memset(small, 0x5a, sizeof(small));
     memset(big, 0x5a, 200000);
@@ -133,10 +133,10 @@ static void violations(tp_ctx_t *c, const rcomm_tp_rkey_t *rk)
 
 static void initiator(tp_ctx_t *c)
 {
-    const rcomm_tp_ops_t *o = c->ops;
+    const tp_ops_t *o = c->ops;
     int q = c->rank;
-    rcomm_tp_rkey_t rk[NREG];
-    rcomm_tp_req_t rq[NFADD] = {0};
+    tp_rkey_t rk[NREG];
+    tp_req_t rq[NFADD] = {0};
     char *chunk = tp_xmalloc(CHUNK(q)), *back = tp_xmalloc(RW_LEN);
     uint64_t word;
 
@@ -200,16 +200,16 @@ static void sc_onesided(tp_ctx_t *c)
 static void sc_dereg_queued(tp_ctx_t *c)
 {
     enum { N = 8 }; /* 24 MiB of replies: more than the sockets hold */
-    rcomm_tp_req_t rq[N + 1] = {0};
-    rcomm_tp_rkey_t rk;
-    rcomm_tp_mr_t *mr;
+    tp_req_t rq[N + 1] = {0};
+    tp_rkey_t rk;
+    tp_mr_t *mr;
     char *buf[N];
     uint64_t copied;
 
     if (c->rank == 0) {
         buf[0] = tp_xmalloc(RW_LEN);
         tp_fill(buf[0], RW_LEN, tp_seed(0, 0, 700));
-        OK(c->ops->mem_reg(c->tp, buf[0], RW_LEN, RCOMM_TP_REMOTE_READ, &mr));
+        OK(c->ops->mem_reg(c->tp, buf[0], RW_LEN, TP_REMOTE_READ, &mr));
         OK(c->ops->mem_rkey(mr, &rk));
         OK(c->ops->isend(c->tp, 1, 10, NULL, &rk, sizeof(rk), &rq[0]));
         OK(c->ops->irecv(c->tp, 1, 20, NULL, 0, &rq[1]));

@@ -33,7 +33,7 @@ static void run(int size, void (*fn)(tp_ctx_t *), int variant)
     tp_run_group(&g);
 }
 
-static void stats_delta(const rcomm_tp_t *tp, const rcomm_stats_t *s0, rcomm_stats_t *d)
+static void stats_delta(const tp_t *tp, const rcomm_stats_t *s0, rcomm_stats_t *d)
 {
     d->bytes_sent = tp->stats.bytes_sent - s0->bytes_sent;
     d->bytes_received = tp->stats.bytes_received - s0->bytes_received;
@@ -49,8 +49,8 @@ static void stats_delta(const rcomm_tp_t *tp, const rcomm_stats_t *s0, rcomm_sta
 static void all_sizes(tp_ctx_t *c)
 {
     int nq = c->size - 1, k = 0;
-    rcomm_tp_req_t *rr = calloc((size_t)nq * NSIZES, sizeof(*rr));
-    rcomm_tp_req_t *sr = calloc((size_t)nq * NSIZES, sizeof(*sr));
+    tp_req_t *rr = calloc((size_t)nq * NSIZES, sizeof(*rr));
+    tp_req_t *sr = calloc((size_t)nq * NSIZES, sizeof(*sr));
     void **in = calloc((size_t)nq * NSIZES, sizeof(void *));
     void **out = calloc((size_t)nq * NSIZES, sizeof(void *));
     rcomm_stats_t s0 = c->tp->stats, d;
@@ -65,7 +65,7 @@ static void all_sizes(tp_ctx_t *c)
     k = 0;
     for (int q = 0; q < c->size; q++)
         for (size_t s = 0; q != c->rank && s < NSIZES; s++, k++) {
-            rcomm_env_t env = tp_env(c->rank, q, 100 + s);
+            tp_env_t env = tp_env(c->rank, q, 100 + s);
             out[k] = tp_xmalloc(sizes[s]);
             tp_fill(out[k], sizes[s], tp_seed(c->rank, q, 100 + s));
             OK(c->ops->isend(c->tp, q, 100 + s, &env, out[k], sizes[s], &sr[k]));
@@ -76,7 +76,7 @@ static void all_sizes(tp_ctx_t *c)
     k = 0;
     for (int q = 0; q < c->size; q++)
         for (int s = NSIZES - 1; q != c->rank && s >= 0; s--, k++) {
-            rcomm_env_t env = tp_env(q, c->rank, 100 + s);
+            tp_env_t env = tp_env(q, c->rank, 100 + s);
             REQUIRE(rr[k].len == sizes[s]);
             REQUIRE(memcmp(&rr[k].env, &env, sizeof(env)) == 0);
             tp_check(in[k], sizes[s], tp_seed(q, c->rank, 100 + s));
@@ -104,8 +104,8 @@ static void scrambled_tags(tp_ctx_t *c)
 {
     enum { N = 64 };
     int nq = c->size - 1;
-    rcomm_tp_req_t *rr = calloc((size_t)nq * N, sizeof(*rr));
-    rcomm_tp_req_t *sr = calloc((size_t)nq * N, sizeof(*sr));
+    tp_req_t *rr = calloc((size_t)nq * N, sizeof(*rr));
+    tp_req_t *sr = calloc((size_t)nq * N, sizeof(*sr));
     char **in = calloc((size_t)nq * N, sizeof(char *)),
          **out = calloc((size_t)nq * N, sizeof(char *));
     int i = 0;
@@ -152,8 +152,8 @@ static void same_tag_fifo(tp_ctx_t *c)
 {
     enum { N = 40 };
     int nq = c->size - 1;
-    rcomm_tp_req_t *rr = calloc((size_t)nq * N, sizeof(*rr));
-    rcomm_tp_req_t *sr = calloc((size_t)nq * N, sizeof(*sr));
+    tp_req_t *rr = calloc((size_t)nq * N, sizeof(*rr));
+    tp_req_t *sr = calloc((size_t)nq * N, sizeof(*sr));
     char **in = calloc((size_t)nq * N, sizeof(char *)),
          **out = calloc((size_t)nq * N, sizeof(char *));
 
@@ -208,12 +208,12 @@ static void sc_unexpected(tp_ctx_t *c)
 {
     enum { SMALL = 100, LARGE = 1 << 20, HUGE = 3 * (1 << 20) + 5 };
     int nq = c->size - 1;
-    rcomm_tp_req_t rq[3 * TP_MAXP] = {0};
+    tp_req_t rq[3 * TP_MAXP] = {0};
     char *buf[3 * TP_MAXP];
     uint64_t copied;
 
     if (c->rank != 0) {
-        rcomm_env_t e1 = tp_env(c->rank, 0, 1), e2 = tp_env(c->rank, 0, 2);
+        tp_env_t e1 = tp_env(c->rank, 0, 1), e2 = tp_env(c->rank, 0, 2);
         for (int t = 0; t < 3; t++)
             tp_fill(buf[t] = tp_xmalloc(HUGE), HUGE, tp_seed(c->rank, 0, t + 1));
         OK(c->ops->isend(c->tp, 0, 1, &e1, buf[0], SMALL, &rq[0]));
@@ -233,7 +233,7 @@ static void sc_unexpected(tp_ctx_t *c)
     REQUIREF(c->nux == 2 * nq, "%d unexpected messages", c->nux);
     for (int i = 0; i < c->nux; i++) {
         const tp_ux_t *u = &c->ux[i];
-        rcomm_env_t env = tp_env(u->peer, 0, u->tag);
+        tp_env_t env = tp_env(u->peer, 0, u->tag);
         REQUIRE(u->peer >= 1 && u->peer < c->size && (u->tag == 1 || u->tag == 2));
         REQUIRE(u->len == (u->tag == 1 ? SMALL : LARGE));
         REQUIRE(memcmp(&u->env, &env, sizeof(env)) == 0);
@@ -281,7 +281,7 @@ static void sc_unexpected(tp_ctx_t *c)
 static void sc_oversize(tp_ctx_t *c)
 {
     static const size_t len[] = {4096, 100, 2000, 1 << 20, 50}; /* tags 3..7 */
-    rcomm_tp_req_t rq[5] = {0};
+    tp_req_t rq[5] = {0};
     char *buf[5];
 
     for (int i = 0; i < 5; i++)
@@ -321,7 +321,7 @@ static void sc_oversize(tp_ctx_t *c)
  * refuses what is not posted, and says INPROGRESS once data is landing. */
 static void sc_cancel(tp_ctx_t *c)
 {
-    rcomm_tp_req_t rq[4] = {0}, never = {0};
+    tp_req_t rq[4] = {0}, never = {0};
     char small[64], *big = tp_xmalloc(MiB);
 
     if (c->rank == 1) {
@@ -362,11 +362,11 @@ static void sc_cancel(tp_ctx_t *c)
 /* Argument checks, and a communicator of one. */
 static void sc_args(tp_ctx_t *c)
 {
-    rcomm_tp_req_t rq = {0};
+    tp_req_t rq = {0};
     char small[4];
     size_t len = 4;
 
-    rcomm_tp_caps_t caps;
+    tp_caps_t caps;
 
     /* Capabilities: verbs does one-sided ops and atomics on the HCA, TCP
      * emulates them; a link rate is known or says why not. */

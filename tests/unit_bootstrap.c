@@ -108,7 +108,7 @@ static void run_ranks(int first, int size, const char *addr, rank_fn fn, void *a
 
 static double secs_since(uint64_t t0)
 {
-    return (double)(rcomm_now_ns() - t0) / 1e9;
+    return (double)(base_now_ns() - t0) / 1e9;
 }
 
 /* Exactly predictable contents: value of rank r, byte i. */
@@ -120,59 +120,59 @@ static unsigned char pattern(int r, size_t i)
 static size_t value_len(int r, int size)
 {
     /* Lengths from 1 byte to the 64 KiB limit, all different. */
-    return r == size - 1 ? RCOMM_BOOTSTRAP_MAX_VALUE : 1 + (size_t)r * 997;
+    return r == size - 1 ? BOOTSTRAP_MAX_VALUE : 1 + (size_t)r * 997;
 }
 
 /* ---- Exchanges between 1..8 ranks ---------------------------------------------- */
 
 static int rank_exchange(int rank, int size, const char *addr, void *arg)
 {
-    static unsigned char val[RCOMM_BOOTSTRAP_MAX_VALUE], got[RCOMM_BOOTSTRAP_MAX_VALUE];
+    static unsigned char val[BOOTSTRAP_MAX_VALUE], got[BOOTSTRAP_MAX_VALUE];
     unsigned char mine[24], all[8 * 24], small[4];
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char key[32];
     size_t len;
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK(strcmp(rcomm_bootstrap_local_host(bs), "127.0.0.1") == 0);
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK(strcmp(bootstrap_local_host(bs), "127.0.0.1") == 0);
 
     len = value_len(rank, size);
     for (size_t i = 0; i < len; i++)
         val[i] = pattern(rank, i);
     snprintf(key, sizeof(key), "val/%d", rank);
-    CK_OK(rcomm_bootstrap_put(bs, key, val, len));
-    CK_OK(rcomm_bootstrap_put(bs, key, val, len)); /* same value again: fine */
+    CK_OK(bootstrap_put(bs, key, val, len));
+    CK_OK(bootstrap_put(bs, key, val, len)); /* same value again: fine */
 
     for (size_t i = 0; i < sizeof(mine); i++)
         mine[i] = pattern(rank + 100, i);
     /* Arrive in reverse rank order: the runs of the allgather stop at every
      * missing rank and resume when it publishes. */
     usleep((useconds_t)(size - 1 - rank) * 20000);
-    CK_OK(rcomm_bootstrap_allgather(bs, "ag", mine, all, sizeof(mine)));
+    CK_OK(bootstrap_allgather(bs, "ag", mine, all, sizeof(mine)));
     for (int r = 0; r < size; r++)
         for (size_t i = 0; i < sizeof(mine); i++)
             CK(all[r * sizeof(mine) + i] == pattern(r + 100, i));
 
-    CK_OK(rcomm_bootstrap_barrier(bs, "b"));
-    CK_OK(rcomm_bootstrap_barrier(bs, "b")); /* a name may be used again */
+    CK_OK(bootstrap_barrier(bs, "b"));
+    CK_OK(bootstrap_barrier(bs, "b")); /* a name may be used again */
 
     for (int r = 0; r < size; r++) {
         size_t want = value_len(r, size);
         snprintf(key, sizeof(key), "val/%d", r);
         len = sizeof(got);
-        CK_OK(rcomm_bootstrap_get(bs, key, got, &len));
+        CK_OK(bootstrap_get(bs, key, got, &len));
         CK(len == want);
         for (size_t i = 0; i < len; i++)
             CK(got[i] == pattern(r, i));
         len = sizeof(small);
         if (want > sizeof(small)) {
-            CK(rcomm_bootstrap_get(bs, key, small, &len) == RCOMM_ERR_INVALID_ARG);
+            CK(bootstrap_get(bs, key, small, &len) == RCOMM_ERR_INVALID_ARG);
             CK(len == sizeof(small)); /* untouched on error */
             CK(strstr(rcomm_last_error(), key) != NULL);
         }
     }
-    CK_OK(rcomm_bootstrap_barrier(bs, "end"));
-    rcomm_bootstrap_destroy(bs);
+    CK_OK(bootstrap_barrier(bs, "end"));
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -192,15 +192,15 @@ END_TEST
 static int rank_late_root(int rank, int size, const char *addr, void *arg)
 {
     unsigned char all[3 * sizeof(int)];
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
 
     if (rank == 0)
         usleep(500 * 1000); /* the others must retry until the server is up */
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK_OK(rcomm_bootstrap_allgather(bs, "late", &rank, all, sizeof(int)));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_allgather(bs, "late", &rank, all, sizeof(int)));
     for (int r = 0; r < size; r++)
         CK(memcmp(all + r * sizeof(int), &r, sizeof(int)) == 0);
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -233,52 +233,51 @@ END_TEST
 
 START_TEST(test_get_timeout)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char addr[64], buf[8];
     size_t len = sizeof(buf);
     uint64_t t0;
     double dt;
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 1, addr, 300, &bs), RCOMM_OK);
-    t0 = rcomm_now_ns();
-    ck_assert_int_eq(rcomm_bootstrap_get(bs, "missing/key", buf, &len),
-                     RCOMM_ERR_TIMEOUT);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 300, &bs), RCOMM_OK);
+    t0 = base_now_ns();
+    ck_assert_int_eq(bootstrap_get(bs, "missing/key", buf, &len), RCOMM_ERR_TIMEOUT);
     dt = secs_since(t0);
     ck_assert_msg(dt >= 0.25 && dt < 5.0, "get returned after %.3f s", dt);
     ck_assert_msg(strstr(rcomm_last_error(), "'missing/key'"), "%s", rcomm_last_error());
     ck_assert_int_eq(len, sizeof(buf));
 
     /* The connection stays usable after a timeout. */
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "k", "v", 1), RCOMM_OK);
-    ck_assert_int_eq(rcomm_bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "k", "v", 1), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
     ck_assert_int_eq(len, 1);
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
 }
 END_TEST
 
 START_TEST(test_allgather_names_missing_rank)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char addr[64];
     int all[3];
     uint64_t t0;
 
     /* Rank 0 of 3 alone: ranks 1 and 2 never start. */
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 3, addr, 300, &bs), RCOMM_OK);
-    t0 = rcomm_now_ns();
-    ck_assert_int_eq(rcomm_bootstrap_allgather(bs, "tcp", &(int){7}, all, sizeof(int)),
+    ck_assert_int_eq(bootstrap_create(0, 3, addr, 300, &bs), RCOMM_OK);
+    t0 = base_now_ns();
+    ck_assert_int_eq(bootstrap_allgather(bs, "tcp", &(int){7}, all, sizeof(int)),
                      RCOMM_ERR_TIMEOUT);
     ck_assert_double_lt(secs_since(t0), 5.0);
     ck_assert_msg(strstr(rcomm_last_error(), "'tcp/1'") &&
                       strstr(rcomm_last_error(), "rank 1 never published it"),
                   "%s", rcomm_last_error());
-    ck_assert_int_eq(rcomm_bootstrap_barrier(bs, "bar"), RCOMM_ERR_TIMEOUT);
+    ck_assert_int_eq(bootstrap_barrier(bs, "bar"), RCOMM_ERR_TIMEOUT);
     ck_assert_msg(strstr(rcomm_last_error(), "barrier 'bar'") &&
                       strstr(rcomm_last_error(), "rank 1 never arrived"),
                   "%s", rcomm_last_error());
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
 }
 END_TEST
 
@@ -286,23 +285,23 @@ END_TEST
  * reply instead of taking it for its own. */
 static int rank_stale_reply(int rank, int size, const char *addr, void *arg)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char buf[32];
     size_t len = sizeof(buf);
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, rank == 0 ? 1000 : 20000, &bs));
-    CK_OK(rcomm_bootstrap_barrier(bs, "up"));
+    CK_OK(bootstrap_create(rank, size, addr, rank == 0 ? 1000 : 20000, &bs));
+    CK_OK(bootstrap_barrier(bs, "up"));
     if (rank == 0) {
-        CK(rcomm_bootstrap_get(bs, "slow", buf, &len) == RCOMM_ERR_TIMEOUT);
+        CK(bootstrap_get(bs, "slow", buf, &len) == RCOMM_ERR_TIMEOUT);
         usleep(1500 * 1000); /* rank 1 publishes "slow", then "other" */
-        CK_OK(rcomm_bootstrap_get(bs, "other", buf, &len));
+        CK_OK(bootstrap_get(bs, "other", buf, &len));
         CK(len == 5 && memcmp(buf, "other", 5) == 0);
     } else {
         usleep(1500 * 1000);
-        CK_OK(rcomm_bootstrap_put(bs, "slow", "slow-value", 10));
-        CK_OK(rcomm_bootstrap_put(bs, "other", "other", 5));
+        CK_OK(bootstrap_put(bs, "slow", "slow-value", 10));
+        CK_OK(bootstrap_put(bs, "other", "other", 5));
     }
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -322,10 +321,10 @@ START_TEST(test_bad_addr)
     static const char *const bad[] = {
         "nohost",         "127.0.0.1", "127.0.0.1:99999", "",      "127.0.0.1:0",
         "127.0.0.1:12ab", ":5000",     "::1:5000",        "[::1]", "[::1]5000"};
-    rcomm_bootstrap_t *bs = NULL;
+    bootstrap_t *bs = NULL;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        rcomm_status_t st = rcomm_bootstrap_create(1, 2, bad[i], 100, &bs);
+        rcomm_status_t st = bootstrap_create(1, 2, bad[i], 100, &bs);
         ck_assert_msg(st == RCOMM_ERR_INVALID_ARG || st == RCOMM_ERR_BOOTSTRAP,
                       "'%s' gave %d", bad[i], st);
         ck_assert_ptr_null(bs);
@@ -335,12 +334,12 @@ START_TEST(test_bad_addr)
         else
             ck_assert_msg(strstr(rcomm_last_error(), "empty"), "%s", rcomm_last_error());
     }
-    ck_assert_int_eq(rcomm_bootstrap_create(1, 2, NULL, 100, &bs), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_create(2, 2, "127.0.0.1:1", 100, &bs),
+    ck_assert_int_eq(bootstrap_create(1, 2, NULL, 100, &bs), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_create(2, 2, "127.0.0.1:1", 100, &bs),
                      RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 0, "127.0.0.1:1", 100, &bs),
+    ck_assert_int_eq(bootstrap_create(0, 0, "127.0.0.1:1", 100, &bs),
                      RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 1, "127.0.0.1:1", -1, &bs),
+    ck_assert_int_eq(bootstrap_create(0, 1, "127.0.0.1:1", -1, &bs),
                      RCOMM_ERR_INVALID_ARG);
     ck_assert_ptr_null(bs);
 }
@@ -348,12 +347,12 @@ END_TEST
 
 START_TEST(test_no_server)
 {
-    rcomm_bootstrap_t *bs = NULL;
+    bootstrap_t *bs = NULL;
     char addr[64];
-    uint64_t t0 = rcomm_now_ns();
+    uint64_t t0 = base_now_ns();
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(rcomm_bootstrap_create(1, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
+    ck_assert_int_eq(bootstrap_create(1, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
     ck_assert_double_lt(secs_since(t0), 5.0);
     ck_assert_msg(strstr(rcomm_last_error(), addr), "%s", rcomm_last_error());
     ck_assert_ptr_null(bs);
@@ -365,7 +364,7 @@ START_TEST(test_port_in_use)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
-    rcomm_bootstrap_t *bs = NULL;
+    bootstrap_t *bs = NULL;
     char addr[64];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -373,7 +372,7 @@ START_TEST(test_port_in_use)
     ck_assert_int_eq(listen(fd, 4), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
+    ck_assert_int_eq(bootstrap_create(0, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
     ck_assert_msg(strstr(rcomm_last_error(), addr) &&
                       strstr(rcomm_last_error(), strerror(EADDRINUSE)),
                   "%s", rcomm_last_error());
@@ -384,43 +383,41 @@ END_TEST
 
 START_TEST(test_limits_and_write_once)
 {
-    static unsigned char big[RCOMM_BOOTSTRAP_MAX_VALUE + 1];
-    rcomm_bootstrap_t *bs;
+    static unsigned char big[BOOTSTRAP_MAX_VALUE + 1];
+    bootstrap_t *bs;
     char addr[64], key[300], buf[4];
     size_t len = sizeof(buf);
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(rcomm_bootstrap_create(0, 1, addr, 2000, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, &bs), RCOMM_OK);
 
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "k", "b", 1), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "k", "b", 1), RCOMM_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rcomm_last_error(), "'k'"), "%s", rcomm_last_error());
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "k", "ab", 2), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "k", "ab", 2), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
     ck_assert(len == 1 && buf[0] == 'a');
 
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "empty", NULL, 0), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "empty", NULL, 0), RCOMM_OK);
     len = sizeof(buf);
-    ck_assert_int_eq(rcomm_bootstrap_get(bs, "empty", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_get(bs, "empty", buf, &len), RCOMM_OK);
     ck_assert_int_eq(len, 0);
 
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "big", big, sizeof(big) - 1), RCOMM_OK);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "big2", big, sizeof(big)),
-                     RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_put(bs, "big", big, sizeof(big) - 1), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, "big2", big, sizeof(big)), RCOMM_ERR_INVALID_ARG);
     memset(key, 'x', sizeof(key));
     key[255] = '\0';
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, key, "v", 1), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_put(bs, key, "v", 1), RCOMM_OK);
     key[255] = 'x';
     key[256] = '\0';
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, key, "v", 1), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "", "v", 1), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, NULL, "v", 1), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_get(bs, "k", NULL, NULL), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(rcomm_bootstrap_allgather(bs, key, "v", buf, 1),
-                     RCOMM_ERR_INVALID_ARG);
-    rcomm_bootstrap_destroy(bs);
-    rcomm_bootstrap_destroy(NULL);
+    ck_assert_int_eq(bootstrap_put(bs, key, "v", 1), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_put(bs, "", "v", 1), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_put(bs, NULL, "v", 1), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_get(bs, "k", NULL, NULL), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_allgather(bs, key, "v", buf, 1), RCOMM_ERR_INVALID_ARG);
+    bootstrap_destroy(bs);
+    bootstrap_destroy(NULL);
 }
 END_TEST
 
@@ -429,21 +426,21 @@ END_TEST
 /* Rank 0 of 4 stays up while the others try to join wrongly. */
 static int rank_root_idle(int rank, int size, const char *addr, void *arg)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char buf[4];
     size_t len = sizeof(buf);
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK_OK(rcomm_bootstrap_get(bs, "done", buf, &len));
-    rcomm_bootstrap_destroy(bs);
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_get(bs, "done", buf, &len));
+    bootstrap_destroy(bs);
     return 0;
 }
 
 static int join_expect_error(int rank, int size, const char *addr, const char *what)
 {
-    rcomm_bootstrap_t *bs = NULL;
+    bootstrap_t *bs = NULL;
 
-    CK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs) == RCOMM_ERR_BOOTSTRAP);
+    CK(bootstrap_create(rank, size, addr, 20000, &bs) == RCOMM_ERR_BOOTSTRAP);
     CK(bs == NULL);
     CK(strstr(rcomm_last_error(), what) != NULL);
     return 0;
@@ -451,7 +448,7 @@ static int join_expect_error(int rank, int size, const char *addr, const char *w
 
 START_TEST(test_size_mismatch)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char addr[64];
     pid_t root;
 
@@ -460,10 +457,10 @@ START_TEST(test_size_mismatch)
     ck_assert_int_eq(join_expect_error(3, 5, addr, "rank 3 says size 5, rank 0 says 4"),
                      0);
     /* Two processes claiming rank 1. */
-    ck_assert_int_eq(rcomm_bootstrap_create(1, 4, addr, 20000, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(1, 4, addr, 20000, &bs), RCOMM_OK);
     ck_assert_int_eq(join_expect_error(1, 4, addr, "rank 1 is already connected"), 0);
-    ck_assert_int_eq(rcomm_bootstrap_put(bs, "done", "y", 1), RCOMM_OK);
-    rcomm_bootstrap_destroy(bs);
+    ck_assert_int_eq(bootstrap_put(bs, "done", "y", 1), RCOMM_OK);
+    bootstrap_destroy(bs);
     reap(root, "rank 0");
 }
 END_TEST
@@ -471,14 +468,13 @@ END_TEST
 static int rank_len_mismatch(int rank, int size, const char *addr, void *arg)
 {
     unsigned char mine[8] = {0}, all[16];
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK(rcomm_bootstrap_allgather(bs, "ag", mine, all, rank == 0 ? 4 : 8) ==
-       RCOMM_ERR_MISMATCH);
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK(bootstrap_allgather(bs, "ag", mine, all, rank == 0 ? 4 : 8) == RCOMM_ERR_MISMATCH);
     CK(strstr(rcomm_last_error(), rank == 0 ? "rank 1 published 8 bytes"
                                             : "rank 0 published 4 bytes") != NULL);
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -549,7 +545,7 @@ static size_t make_msg(unsigned char *p, uint32_t magic, uint16_t type, uint32_t
 static int rank_with_garbage(int rank, int size, const char *addr, void *arg)
 {
     unsigned char m[2 * KVS_HDR_SIZE + 64], out[3 * sizeof(int)];
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     size_t n;
 
     if (rank == size - 1) {
@@ -579,12 +575,12 @@ static int rank_with_garbage(int rank, int size, const char *addr, void *arg)
         memcpy(m + n, "half", 4);
         CK(send_expect_close(addr, m, n + 4 + 3) == 0); /* value cut short */
     }
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK_OK(rcomm_bootstrap_allgather(bs, "g", &rank, out, sizeof(int)));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_allgather(bs, "g", &rank, out, sizeof(int)));
     for (int r = 0; r < size; r++)
         CK(memcmp(out + r * sizeof(int), &r, sizeof(int)) == 0);
-    CK_OK(rcomm_bootstrap_barrier(bs, "end"));
-    rcomm_bootstrap_destroy(bs);
+    CK_OK(bootstrap_barrier(bs, "end"));
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -601,23 +597,23 @@ END_TEST
 
 static int rank_server_gone(int rank, int size, const char *addr, void *arg)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char buf[4];
     size_t len = sizeof(buf);
     uint64_t t0;
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
-    CK_OK(rcomm_bootstrap_barrier(bs, "up"));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_barrier(bs, "up"));
     if (rank != 0) {
         /* Rank 0 is gone once every other rank waits for a key nobody will
          * publish: the store tells them now instead of at their timeout. */
-        t0 = rcomm_now_ns();
-        CK(rcomm_bootstrap_get(bs, "never", buf, &len) == RCOMM_ERR_BOOTSTRAP);
+        t0 = base_now_ns();
+        CK(bootstrap_get(bs, "never", buf, &len) == RCOMM_ERR_BOOTSTRAP);
         CK(secs_since(t0) < 5.0);
         CK(strstr(rcomm_last_error(), addr) != NULL);
-        CK(rcomm_bootstrap_put(bs, "after", "x", 1) == RCOMM_ERR_BOOTSTRAP);
+        CK(bootstrap_put(bs, "after", "x", 1) == RCOMM_ERR_BOOTSTRAP);
     }
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
     return 0;
 }
 
@@ -633,20 +629,20 @@ END_TEST
 /* Rank 0 finishing first must not cut off ranks still reading the store. */
 static int rank_root_leaves_first(int rank, int size, const char *addr, void *arg)
 {
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     char buf[8];
     size_t len = sizeof(buf);
 
-    CK_OK(rcomm_bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
     if (rank == 0)
-        CK_OK(rcomm_bootstrap_put(bs, "late", "value", 5));
-    CK_OK(rcomm_bootstrap_barrier(bs, "up"));
+        CK_OK(bootstrap_put(bs, "late", "value", 5));
+    CK_OK(bootstrap_barrier(bs, "up"));
     if (rank != 0) {
         usleep(300 * 1000);
-        CK_OK(rcomm_bootstrap_get(bs, "late", buf, &len));
+        CK_OK(bootstrap_get(bs, "late", buf, &len));
         CK(len == 5 && memcmp(buf, "value", 5) == 0);
     }
-    rcomm_bootstrap_destroy(bs);
+    bootstrap_destroy(bs);
     return 0;
 }
 

@@ -21,19 +21,19 @@ static void clear_env(void)
 
 START_TEST(defaults_and_overrides)
 {
-    rcomm_config_t cfg;
+    base_config_t cfg;
 
     clear_env();
-    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
     ck_assert_str_eq(cfg.transport, "tcp");
     ck_assert_uint_eq(cfg.segment_size, 256 * 1024);
     ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_AUTO);
     setenv("RCOMM_SEGMENT_SIZE", "1M", 1);
     setenv("RCOMM_TIMEOUT", "2.5", 1);
     setenv("RCOMM_ALLREDUCE_ALGO", "butterfly", 1);
-    ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_OK);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
     ck_assert_uint_eq(cfg.segment_size, 1 << 20);
-    ck_assert_int_eq(rcomm_config_timeout_ms(&cfg), 2500);
+    ck_assert_int_eq(base_config_timeout_ms(&cfg), 2500);
     ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_BUTTERFLY);
     clear_env();
 }
@@ -41,7 +41,7 @@ END_TEST
 
 START_TEST(bad_values_name_the_variable)
 {
-    rcomm_config_t cfg;
+    base_config_t cfg;
     const char *bad[][2] = {{"RCOMM_TIMEOUT", "-1"},
                             {"RCOMM_TIMEOUT", "1s"},
                             {"RCOMM_SEGMENT_SIZE", "12Q"},
@@ -53,7 +53,7 @@ START_TEST(bad_values_name_the_variable)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         clear_env();
         setenv(bad[i][0], bad[i][1], 1);
-        ck_assert_int_eq(rcomm_config_load(&cfg), RCOMM_ERR_CONFIG);
+        ck_assert_int_eq(base_config_load(&cfg), RCOMM_ERR_CONFIG);
         ck_assert_ptr_nonnull(strstr(rcomm_last_error(), bad[i][0]));
     }
     clear_env();

@@ -18,13 +18,13 @@
 #define NS 1e-9
 
 /* Two classes: up to 1 KiB {10 us, 1 ns/B, 0.5 ns/B}, above {20 us, 0.5, 0.25}. */
-static void two_classes(rcomm_model_t *m)
+static void two_classes(coll_model_t *m)
 {
     memset(m, 0, sizeof(*m));
     strcpy(m->transport, "tcp");
     m->nclasses = 2;
-    m->cls[0] = (rcomm_model_class_t){1024, 10, 1, 0.5};
-    m->cls[1] = (rcomm_model_class_t){RCOMM_MODEL_LAST, 20, 0.5, 0.25};
+    m->cls[0] = (coll_model_class_t){1024, 10, 1, 0.5};
+    m->cls[1] = (coll_model_class_t){COLL_MODEL_LAST, 20, 0.5, 0.25};
 }
 
 static double msg(double bytes)
@@ -43,73 +43,73 @@ static double red(double bytes)
 
 START_TEST(class_costs)
 {
-    rcomm_model_t m;
+    coll_model_t m;
 
     two_classes(&m);
-    ck_near(rcomm_model_msg(&m, 0), 10 * US);
-    ck_near(rcomm_model_msg(&m, 1024), msg(1024));
-    ck_near(rcomm_model_msg(&m, 1025), msg(1025));
-    ck_near(rcomm_model_msg(&m, (size_t)1 << 40), msg(1099511627776.0));
-    ck_near(rcomm_model_reduce(&m, 1024), red(1024));
-    ck_near(rcomm_model_reduce(&m, 4096), red(4096));
+    ck_near(coll_model_msg(&m, 0), 10 * US);
+    ck_near(coll_model_msg(&m, 1024), msg(1024));
+    ck_near(coll_model_msg(&m, 1025), msg(1025));
+    ck_near(coll_model_msg(&m, (size_t)1 << 40), msg(1099511627776.0));
+    ck_near(coll_model_reduce(&m, 1024), red(1024));
+    ck_near(coll_model_reduce(&m, 4096), red(4096));
     /* A negative intercept never makes a negative cost. */
     m.cls[1].alpha_us = -1e6;
-    ck_near(rcomm_model_msg(&m, 2048), 0);
+    ck_near(coll_model_msg(&m, 2048), 0);
 }
 END_TEST
 
 START_TEST(algorithm_costs)
 {
-    rcomm_model_t m;
+    coll_model_t m;
     const size_t n = 4096;
 
     two_classes(&m);
     /* p = 4: ring moves n/4 per step; butterfly n/2 then n/4; rd n twice. */
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 4, n),
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_RING, 4, n),
             6 * msg(1024) + 3 * red(1024));
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_BUTTERFLY, 4, n),
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_BUTTERFLY, 4, n),
             2 * msg(2048) + red(2048) + 2 * msg(1024) + red(1024));
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 4, n), 2 * (msg(n) + red(n)));
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_RD, 4, n), 2 * (msg(n) + red(n)));
     /* p = 5: one rank folded in and out, one-way messages of n priced as
      * exchanges of n/2 (2 msg(n/2) + red(n)); ring's blocks round up. */
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RD, 5, n),
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_RD, 5, n),
             2 * (msg(n) + red(n)) + 2 * msg(n / 2) + red(n));
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 5, n), 8 * msg(820) + 4 * red(820));
-    ck_near(rcomm_cost_allreduce(&m, RCOMM_ALGO_RING, 1, n), 0);
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_RING, 5, n), 8 * msg(820) + 4 * red(820));
+    ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_RING, 1, n), 0);
     /* Broadcast, one-way: ceil(lg 5) = 3 levels; chain (p - 2 + segments)
      * pieces. */
-    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 5, n), 3 * msg(n / 2));
-    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_CHAIN, 5, n), 7 * msg(512));
-    ck_near(rcomm_cost_broadcast(&m, 1 << 20, RCOMM_BCAST_CHAIN, 5, n), 4 * msg(n / 2));
-    ck_near(rcomm_cost_broadcast(&m, 1024, RCOMM_BCAST_BINOMIAL, 2, 7), msg(4));
+    ck_near(coll_cost_broadcast(&m, 1024, COLL_BCAST_BINOMIAL, 5, n), 3 * msg(n / 2));
+    ck_near(coll_cost_broadcast(&m, 1024, COLL_BCAST_CHAIN, 5, n), 7 * msg(512));
+    ck_near(coll_cost_broadcast(&m, 1 << 20, COLL_BCAST_CHAIN, 5, n), 4 * msg(n / 2));
+    ck_near(coll_cost_broadcast(&m, 1024, COLL_BCAST_BINOMIAL, 2, 7), msg(4));
 }
 END_TEST
 
 START_TEST(choice_is_the_cheapest)
 {
-    rcomm_model_t m;
+    coll_model_t m;
     static const int ps[] = {2, 3, 4, 5, 7, 8, 64, 1000};
 
     two_classes(&m);
     for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
         for (size_t b = 1; b <= ((size_t)1 << 30); b *= 4) {
-            rcomm_algo_t a = rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, ps[i], b);
+            rcomm_algo_t a = coll_select_allreduce(&m, RCOMM_ALGO_AUTO, ps[i], b);
             for (int o = RCOMM_ALGO_RING; o < RCOMM_ALGO_COUNT; o++)
-                ck_assert(rcomm_cost_allreduce(&m, a, ps[i], b) <=
-                          rcomm_cost_allreduce(&m, (rcomm_algo_t)o, ps[i], b));
+                ck_assert(coll_cost_allreduce(&m, a, ps[i], b) <=
+                          coll_cost_allreduce(&m, (rcomm_algo_t)o, ps[i], b));
         }
     }
     /* Latency-bound: recursive doubling; bandwidth-bound: never. */
-    ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 8), RCOMM_ALGO_RD);
-    ck_assert_int_ne(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 64 << 20),
+    ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 8), RCOMM_ALGO_RD);
+    ck_assert_int_ne(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 64 << 20),
                      RCOMM_ALGO_RD);
     /* Forced choices win whatever the size. */
-    ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_RING, 8, 8), RCOMM_ALGO_RING);
-    ck_assert_int_eq(rcomm_select_broadcast(&m, RCOMM_BCAST_CHAIN, 1024, 8, 8),
-                     RCOMM_BCAST_CHAIN);
-    ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 8, 8), RCOMM_BCAST_BINOMIAL);
-    ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1 << 20, 8, 256 << 20),
-                     RCOMM_BCAST_CHAIN);
+    ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_RING, 8, 8), RCOMM_ALGO_RING);
+    ck_assert_int_eq(coll_select_broadcast(&m, COLL_BCAST_CHAIN, 1024, 8, 8),
+                     COLL_BCAST_CHAIN);
+    ck_assert_int_eq(coll_select_broadcast(&m, -1, 1024, 8, 8), COLL_BCAST_BINOMIAL);
+    ck_assert_int_eq(coll_select_broadcast(&m, -1, 1 << 20, 8, 256 << 20),
+                     COLL_BCAST_CHAIN);
 }
 END_TEST
 
@@ -117,28 +117,26 @@ END_TEST
  * algorithm, the size itself the new one, and the first starts at 1 B. */
 START_TEST(switch_points_are_exact)
 {
-    rcomm_model_t m;
-    rcomm_switch_t sw[16];
+    coll_model_t m;
+    coll_switch_t sw[16];
     static const int ps[] = {2, 3, 4, 8, 1024};
 
     two_classes(&m);
     for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
-        int n =
-            rcomm_switch_points(&m, 1024, RCOMM_COLL_ALLREDUCE, ps[i], 1 << 30, sw, 16);
+        int n = coll_switch_points(&m, 1024, COLL_ALLREDUCE, ps[i], 1 << 30, sw, 16);
         ck_assert_int_ge(n, 2); /* rd for 8 B, something else for 64 MiB */
         ck_assert_uint_eq(sw[0].from, 1);
         ck_assert_int_eq(sw[0].algo, RCOMM_ALGO_RD);
         for (int k = 1; k < n; k++) {
             ck_assert_uint_gt(sw[k].from, sw[k - 1].from);
-            ck_assert_int_eq(rcomm_select_allreduce(&m, 0, ps[i], sw[k].from),
-                             sw[k].algo);
-            ck_assert_int_eq(rcomm_select_allreduce(&m, 0, ps[i], sw[k].from - 1),
+            ck_assert_int_eq(coll_select_allreduce(&m, 0, ps[i], sw[k].from), sw[k].algo);
+            ck_assert_int_eq(coll_select_allreduce(&m, 0, ps[i], sw[k].from - 1),
                              sw[k - 1].algo);
         }
-        n = rcomm_switch_points(&m, 1024, RCOMM_COLL_BROADCAST, ps[i], 1 << 30, sw, 16);
-        ck_assert_int_eq(sw[0].algo, RCOMM_BCAST_BINOMIAL);
+        n = coll_switch_points(&m, 1024, COLL_BROADCAST, ps[i], 1 << 30, sw, 16);
+        ck_assert_int_eq(sw[0].algo, COLL_BCAST_BINOMIAL);
         for (int k = 1; k < n; k++)
-            ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, ps[i], sw[k].from - 1),
+            ck_assert_int_eq(coll_select_broadcast(&m, -1, 1024, ps[i], sw[k].from - 1),
                              sw[k - 1].algo);
     }
 }
@@ -162,14 +160,14 @@ static const char good[] = "# a comment line\n"
                            "class 8K 3 0.1 0.02\n"
                            "class inf 5 0.08 0.02\n";
 
-static rcomm_status_t parse(const char *text, const char *tp, int local, rcomm_model_t *m)
+static rcomm_status_t parse(const char *text, const char *tp, int local, coll_model_t *m)
 {
-    return rcomm_model_parse(text, strlen(text), "t.tuning", tp, local, m);
+    return coll_model_parse(text, strlen(text), "t.tuning", tp, local, m);
 }
 
 START_TEST(sections_and_values)
 {
-    rcomm_model_t m;
+    coll_model_t m;
 
     ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
     ck_assert_int_eq(m.ranks_per_host, 2);
@@ -177,7 +175,7 @@ START_TEST(sections_and_values)
     ck_assert_uint_eq(m.cls[0].upto, 65536);
     ck_assert(m.cls[0].alpha_us == 10 && m.cls[0].beta_ns == 0.25 &&
               m.cls[0].gamma_ns == 0.02);
-    ck_assert(m.cls[1].upto == RCOMM_MODEL_LAST && m.cls[1].alpha_us == -30.5);
+    ck_assert(m.cls[1].upto == COLL_MODEL_LAST && m.cls[1].alpha_us == -30.5);
     ck_assert_str_eq(m.source, "t.tuning");
     /* The closest section: the same count, else the largest below, else the
      * smallest above. */
@@ -199,45 +197,43 @@ END_TEST
  * forced algorithm beats both. */
 START_TEST(rules_override_the_formulas)
 {
-    rcomm_model_t m, f;
-    rcomm_switch_t sw[16];
+    coll_model_t m, f;
+    coll_switch_t sw[16];
     int n;
 
     ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
     ck_assert_int_eq(m.nrules, 4);
     f = m;
     f.nrules = 0; /* the same classes, no rules */
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 0), RCOMM_ALGO_RD);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 4096), RCOMM_ALGO_RD);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 4097),
-                     RCOMM_ALGO_RING);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, 1 << 20),
-                     RCOMM_ALGO_RING);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 3, (1 << 20) + 1), -1);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 4, 8), -1);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_ALLREDUCE, 5, SIZE_MAX - 1),
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 3, 0), RCOMM_ALGO_RD);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 3, 4096), RCOMM_ALGO_RD);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 3, 4097), RCOMM_ALGO_RING);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 3, 1 << 20), RCOMM_ALGO_RING);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 3, (1 << 20) + 1), -1);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 4, 8), -1);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_ALLREDUCE, 5, SIZE_MAX - 1),
                      RCOMM_ALGO_BUTTERFLY);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_BROADCAST, 3, 8), RCOMM_BCAST_CHAIN);
-    ck_assert_int_eq(rcomm_model_rule(&m, RCOMM_COLL_BROADCAST, 5, 8), -1);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_BROADCAST, 3, 8), COLL_BCAST_CHAIN);
+    ck_assert_int_eq(coll_model_rule(&m, COLL_BROADCAST, 5, 8), -1);
     for (size_t b = 1; b <= ((size_t)1 << 30); b *= 2) {
         int want3 = b <= 4096 ? RCOMM_ALGO_RD : b <= (1 << 20) ? RCOMM_ALGO_RING : -1;
         if (want3 < 0) /* past the rules: the formulas' choice */
-            want3 = rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, 3, b);
-        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 3, b), want3);
-        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 5, b),
+            want3 = coll_select_allreduce(&f, RCOMM_ALGO_AUTO, 3, b);
+        ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 3, b), want3);
+        ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 5, b),
                          RCOMM_ALGO_BUTTERFLY);
-        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_AUTO, 4, b),
-                         rcomm_select_allreduce(&f, RCOMM_ALGO_AUTO, 4, b));
-        ck_assert_int_eq(rcomm_select_allreduce(&m, RCOMM_ALGO_RING, 5, b),
+        ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 4, b),
+                         coll_select_allreduce(&f, RCOMM_ALGO_AUTO, 4, b));
+        ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_RING, 5, b),
                          RCOMM_ALGO_RING);
-        ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 3, b), RCOMM_BCAST_CHAIN);
-        ck_assert_int_eq(rcomm_select_broadcast(&m, RCOMM_BCAST_BINOMIAL, 1024, 3, b),
-                         RCOMM_BCAST_BINOMIAL);
-        ck_assert_int_eq(rcomm_select_broadcast(&m, -1, 1024, 4, b),
-                         rcomm_select_broadcast(&f, -1, 1024, 4, b));
+        ck_assert_int_eq(coll_select_broadcast(&m, -1, 1024, 3, b), COLL_BCAST_CHAIN);
+        ck_assert_int_eq(coll_select_broadcast(&m, COLL_BCAST_BINOMIAL, 1024, 3, b),
+                         COLL_BCAST_BINOMIAL);
+        ck_assert_int_eq(coll_select_broadcast(&m, -1, 1024, 4, b),
+                         coll_select_broadcast(&f, -1, 1024, 4, b));
     }
     /* Switch points follow the rules: rd to 4 KiB, ring from 4097 B. */
-    n = rcomm_switch_points(&m, 1024, RCOMM_COLL_ALLREDUCE, 3, 1 << 20, sw, 16);
+    n = coll_switch_points(&m, 1024, COLL_ALLREDUCE, 3, 1 << 20, sw, 16);
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(sw[0].algo, RCOMM_ALGO_RD);
     ck_assert_uint_eq(sw[1].from, 4097);
@@ -307,7 +303,7 @@ START_TEST(bad_files_name_the_line)
          "line 4: unknown directive 'bad?"
          "?'"},
     };
-    rcomm_model_t m;
+    coll_model_t m;
     char longline[400];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -323,7 +319,7 @@ START_TEST(bad_files_name_the_line)
     ck_assert_int_eq(parse(longline, "tcp", 1, &m), RCOMM_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "line 2: longer than 255"));
     ck_assert_int_eq(
-        rcomm_model_parse("rcomm-tuning 1\n\0x", 17, "t.tuning", "tcp", 1, &m),
+        coll_model_parse("rcomm-tuning 1\n\0x", 17, "t.tuning", "tcp", 1, &m),
         RCOMM_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "line 2: a NUL byte"));
 }
@@ -331,16 +327,16 @@ END_TEST
 
 START_TEST(write_then_parse)
 {
-    rcomm_model_t m, back;
+    coll_model_t m, back;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 
     ck_assert_int_eq(parse(good, "tcp", 2, &m), RCOMM_OK);
     fprintf(f, "rcomm-tuning 1\n");
-    rcomm_model_write(&m, f);
+    coll_model_write(&m, f);
     fclose(f);
-    ck_assert_int_eq(rcomm_model_parse(text, len, "mem", "tcp", 2, &back), RCOMM_OK);
+    ck_assert_int_eq(coll_model_parse(text, len, "mem", "tcp", 2, &back), RCOMM_OK);
     ck_assert_int_eq(back.nclasses, m.nclasses);
     ck_assert_int_eq(back.ranks_per_host, 2);
     for (int i = 0; i < m.nclasses; i++) {
@@ -360,7 +356,7 @@ END_TEST
 
 START_TEST(files_and_builtin_profiles)
 {
-    rcomm_model_t m;
+    coll_model_t m;
     char path[] = "/tmp/unit_model_XXXXXX";
     int fd = mkstemp(path);
     FILE *f;
@@ -369,22 +365,22 @@ START_TEST(files_and_builtin_profiles)
     f = fdopen(fd, "w");
     fputs(good, f);
     fclose(f);
-    ck_assert_int_eq(rcomm_model_load(path, "verbs", 1, &m), RCOMM_OK);
+    ck_assert_int_eq(coll_model_load(path, "verbs", 1, &m), RCOMM_OK);
     ck_assert_str_eq(m.source, path);
     unlink(path);
-    ck_assert_int_eq(rcomm_model_load(path, "tcp", 1, &m), RCOMM_ERR_CONFIG);
+    ck_assert_int_eq(coll_model_load(path, "tcp", 1, &m), RCOMM_ERR_CONFIG);
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), path));
     /* The compiled-in profiles are valid tuning files for their transport:
      * several classes, a last one without bound, costs that never decrease. */
     for (int t = 0; t < 2; t++) {
         for (int local = 1; local <= 16; local *= 2) {
-            ck_assert_int_eq(rcomm_model_builtin(t ? "verbs" : "tcp", local, &m),
+            ck_assert_int_eq(coll_model_builtin(t ? "verbs" : "tcp", local, &m),
                              RCOMM_OK);
             ck_assert_str_eq(m.transport, t ? "verbs" : "tcp");
             ck_assert_int_ge(m.nclasses, 1);
-            ck_assert(m.cls[m.nclasses - 1].upto == RCOMM_MODEL_LAST);
+            ck_assert(m.cls[m.nclasses - 1].upto == COLL_MODEL_LAST);
             for (size_t b = 1; b < ((size_t)1 << 30); b = b * 3 / 2 + 1)
-                ck_assert(rcomm_model_msg(&m, b) <= rcomm_model_msg(&m, b * 3 / 2 + 1));
+                ck_assert(coll_model_msg(&m, b) <= coll_model_msg(&m, b * 3 / 2 + 1));
         }
     }
 }

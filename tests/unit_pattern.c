@@ -11,10 +11,10 @@ START_TEST(blocks_cover_exactly)
     const size_t counts[] = {0, 1, 2, 6, 7, 8, 1000003};
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
         for (int p = 1; p <= 9; p++) {
-            rcomm_blocks_t b = {counts[c], p, 0};
+            coll_blocks_t b = {counts[c], p, 0};
             size_t next = 0, off, len, minl = (size_t)-1, maxl = 0;
             for (int i = 0; i < p; i++) {
-                rcomm_block(&b, i, &off, &len);
+                coll_block(&b, i, &off, &len);
                 ck_assert_uint_eq(off, next);
                 next = off + len;
                 minl = len < minl ? len : minl;
@@ -23,7 +23,7 @@ START_TEST(blocks_cover_exactly)
             ck_assert_uint_eq(next, counts[c]);
             ck_assert_uint_le(maxl - minl, 1);
             /* block 0 is the longest: ring.c sizes its buffers by it */
-            rcomm_block(&b, 0, &off, &len);
+            coll_block(&b, 0, &off, &len);
             ck_assert_uint_eq(len, maxl);
         }
     }
@@ -32,16 +32,16 @@ END_TEST
 
 START_TEST(fixed_blocks_and_ranges)
 {
-    rcomm_blocks_t b = {30, 3, 10};
+    coll_blocks_t b = {30, 3, 10};
     size_t off, len;
-    rcomm_block(&b, 2, &off, &len);
+    coll_block(&b, 2, &off, &len);
     ck_assert_uint_eq(off, 20);
     ck_assert_uint_eq(len, 10);
-    rcomm_blocks_t e = {10, 4, 0}; /* 3 3 2 2 */
-    rcomm_block_range(&e, 1, 2, &off, &len);
+    coll_blocks_t e = {10, 4, 0}; /* 3 3 2 2 */
+    coll_block_range(&e, 1, 2, &off, &len);
     ck_assert_uint_eq(off, 3);
     ck_assert_uint_eq(len, 5);
-    rcomm_block_range(&e, 0, 4, &off, &len);
+    coll_block_range(&e, 0, 4, &off, &len);
     ck_assert_uint_eq(off, 0);
     ck_assert_uint_eq(len, 10);
 }
@@ -49,15 +49,15 @@ END_TEST
 
 START_TEST(segments_and_mod)
 {
-    ck_assert_uint_eq(rcomm_nseg(0, 4), 0);
-    ck_assert_uint_eq(rcomm_nseg(1, 4), 1);
-    ck_assert_uint_eq(rcomm_nseg(4, 4), 1);
-    ck_assert_uint_eq(rcomm_nseg(5, 4), 2);
-    ck_assert_int_eq(rcomm_mod(-1, 5), 4);
-    ck_assert_int_eq(rcomm_mod(-6, 5), 4);
-    ck_assert_int_eq(rcomm_mod(7, 5), 2);
-    ck_assert_int_eq(rcomm_log2(1), 0);
-    ck_assert_int_eq(rcomm_log2(8), 3);
+    ck_assert_uint_eq(coll_nseg(0, 4), 0);
+    ck_assert_uint_eq(coll_nseg(1, 4), 1);
+    ck_assert_uint_eq(coll_nseg(4, 4), 1);
+    ck_assert_uint_eq(coll_nseg(5, 4), 2);
+    ck_assert_int_eq(coll_mod(-1, 5), 4);
+    ck_assert_int_eq(coll_mod(-6, 5), 4);
+    ck_assert_int_eq(coll_mod(7, 5), 2);
+    ck_assert_int_eq(coll_log2(1), 0);
+    ck_assert_int_eq(coll_log2(8), 3);
 }
 END_TEST
 
@@ -67,9 +67,9 @@ START_TEST(fold_is_a_bijection)
      * maps back to itself, and folded ranks pair with an odd partner. */
     for (int p = 1; p <= 33; p++) {
         int seen[64] = {0};
-        rcomm_fold_t f;
+        coll_fold_t f;
         for (int r = 0; r < p; r++) {
-            rcomm_fold(r, p, &f);
+            coll_fold(r, p, &f);
             ck_assert_int_eq(f.p2 + f.rem, p);
             ck_assert_int_eq(f.p2 & (f.p2 - 1), 0);
             ck_assert_int_le(f.rem, f.p2 - 1);
@@ -80,7 +80,7 @@ START_TEST(fold_is_a_bijection)
             }
             ck_assert_int_lt(f.vrank, f.p2);
             ck_assert_int_eq(seen[f.vrank]++, 0);
-            ck_assert_int_eq(rcomm_fold_real(&f, f.vrank), r);
+            ck_assert_int_eq(coll_fold_real(&f, f.vrank), r);
             if (f.fold_peer >= 0)
                 ck_assert_int_eq(f.fold_peer, r - 1);
         }

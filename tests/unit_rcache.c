@@ -84,34 +84,34 @@ static void mock_dereg(void *ctx, void *handle)
     pthread_mutex_unlock(&mock_lock);
 }
 
-static const rcomm_rcache_ops_t mock_ops = {.reg = mock_reg, .dereg = mock_dereg};
+static const tp_rcache_ops_t mock_ops = {.reg = mock_reg, .dereg = mock_dereg};
 
-static rcomm_rcache_t *make_cache(size_t max_bytes, size_t max_entries)
+static tp_rcache_t *make_cache(size_t max_bytes, size_t max_entries)
 {
-    rcomm_rcache_params_t p = {
+    tp_rcache_params_t p = {
         .ops = &mock_ops, .max_bytes = max_bytes, .max_entries = max_entries, .rank = 3};
-    rcomm_rcache_t *c;
+    tp_rcache_t *c;
 
     setenv("RCOMM_LOG_LEVEL", "none", 1);
     pg = (size_t)sysconf(_SC_PAGESIZE);
-    ck_assert_int_eq(rcomm_rcache_create(&p, &c), RCOMM_OK);
+    ck_assert_int_eq(tp_rcache_create(&p, &c), RCOMM_OK);
     return c;
 }
 
-static rcomm_rcache_stats_t stats(const rcomm_rcache_t *c)
+static tp_rcache_stats_t stats(const tp_rcache_t *c)
 {
-    rcomm_rcache_stats_t s;
-    rcomm_rcache_stats(c, &s);
+    tp_rcache_stats_t s;
+    tp_rcache_stats(c, &s);
     return s;
 }
 
 /* Caching needs the monitor: without it the test has nothing to check. */
-static int need_monitor(rcomm_rcache_t *c)
+static int need_monitor(tp_rcache_t *c)
 {
     if (stats(c).monitored)
         return 1;
     fprintf(stderr, "unit_rcache: userfaultfd unavailable, caching test skipped\n");
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     return 0;
 }
 
@@ -124,24 +124,24 @@ static char *map(size_t pages)
     return p;
 }
 
-static rcomm_rcache_region_t *get(rcomm_rcache_t *c, const void *addr, size_t len)
+static tp_rcache_region_t *get(tp_rcache_t *c, const void *addr, size_t len)
 {
-    rcomm_rcache_region_t *r = NULL;
-    ck_assert_int_eq(rcomm_rcache_acquire(c, addr, len, &r), RCOMM_OK);
+    tp_rcache_region_t *r = NULL;
+    ck_assert_int_eq(tp_rcache_acquire(c, addr, len, &r), RCOMM_OK);
     ck_assert((const char *)r->addr <= (const char *)addr);
     ck_assert((const char *)r->addr + r->len >= (const char *)addr + len);
     return r;
 }
 
-static void use(rcomm_rcache_t *c, const void *addr, size_t len)
+static void use(tp_rcache_t *c, const void *addr, size_t len)
 {
-    rcomm_rcache_release(c, get(c, addr, len));
+    tp_rcache_release(c, get(c, addr, len));
 }
 
 START_TEST(hit_on_same_and_contained_range)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *r, *r2;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *r, *r2;
     char *buf = map(4);
 
     if (!need_monitor(c))
@@ -149,25 +149,25 @@ START_TEST(hit_on_same_and_contained_range)
     r = get(c, buf + 10, 3 * pg);
     ck_assert_ptr_eq(r->addr, buf);
     ck_assert_uint_eq(r->len, 4 * pg);
-    rcomm_rcache_release(c, r);
+    tp_rcache_release(c, r);
     r2 = get(c, buf + 10, 3 * pg);
     ck_assert_ptr_eq(r2, r);
-    rcomm_rcache_release(c, r2);
+    tp_rcache_release(c, r2);
     r2 = get(c, buf + pg + 100, 500);
     ck_assert_ptr_eq(r2->handle, &mock.regs[0]);
-    rcomm_rcache_release(c, r2);
+    tp_rcache_release(c, r2);
     ck_assert_uint_eq(stats(c).hits, 2);
     ck_assert_uint_eq(stats(c).misses, 1);
     ck_assert_int_eq(mock.nregs, 1);
     ck_assert_int_eq(mock.nderegs, 0);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     ck_assert_int_eq(mock.nderegs, 1);
 }
 END_TEST
 
 START_TEST(miss_on_other_buffer_and_union_on_overlap)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(8);
 
     if (!need_monitor(c))
@@ -186,13 +186,13 @@ START_TEST(miss_on_other_buffer_and_union_on_overlap)
     ck_assert_uint_eq(stats(c).hits, 1);
     ck_assert_uint_eq(stats(c).entries, 2);
     ck_assert_uint_eq(stats(c).bytes, 4 * pg);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     ck_assert_int_eq(mock.nderegs, mock.nregs);
 }
 END_TEST
 
 /* Pages 0, 2, 4, 6 of a mapping: A, B, C, D, never sharing a page. */
-static void lru_order(rcomm_rcache_t *c, char *buf)
+static void lru_order(tp_rcache_t *c, char *buf)
 {
     use(c, buf, pg);          /* A */
     use(c, buf + 2 * pg, pg); /* B */
@@ -206,13 +206,13 @@ static void lru_order(rcomm_rcache_t *c, char *buf)
     ck_assert_uint_eq(stats(c).hits, 2);
     use(c, buf + 2 * pg, pg);
     ck_assert_uint_eq(stats(c).misses, 5);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     ck_assert_int_eq(mock.nderegs, mock.nregs);
 }
 
 START_TEST(lru_eviction_by_bytes)
 {
-    rcomm_rcache_t *c = make_cache(3 * (size_t)sysconf(_SC_PAGESIZE), 0);
+    tp_rcache_t *c = make_cache(3 * (size_t)sysconf(_SC_PAGESIZE), 0);
 
     if (need_monitor(c))
         lru_order(c, map(8));
@@ -221,7 +221,7 @@ END_TEST
 
 START_TEST(lru_eviction_by_entries)
 {
-    rcomm_rcache_t *c = make_cache(0, 3);
+    tp_rcache_t *c = make_cache(0, 3);
 
     if (need_monitor(c))
         lru_order(c, map(8));
@@ -230,8 +230,8 @@ END_TEST
 
 START_TEST(referenced_entries_are_never_evicted)
 {
-    rcomm_rcache_t *c = make_cache(0, 1);
-    rcomm_rcache_region_t *a, *b;
+    tp_rcache_t *c = make_cache(0, 1);
+    tp_rcache_region_t *a, *b;
     char *buf = map(4);
 
     if (!need_monitor(c))
@@ -240,22 +240,22 @@ START_TEST(referenced_entries_are_never_evicted)
     b = get(c, buf + 2 * pg, pg); /* no room: A is in use */
     ck_assert_uint_eq(stats(c).uncached, 1);
     ck_assert_int_eq(mock.regs[0].live, 1);
-    rcomm_rcache_release(c, b);
+    tp_rcache_release(c, b);
     ck_assert_int_eq(mock.regs[1].live, 0);
-    rcomm_rcache_release(c, a);
+    tp_rcache_release(c, a);
     ck_assert_int_eq(mock.regs[0].live, 1);
     use(c, buf + 2 * pg, pg); /* now A can go */
     ck_assert_uint_eq(stats(c).evictions, 1);
     ck_assert_int_eq(mock.regs[0].live, 0);
     ck_assert_uint_eq(stats(c).entries, 1);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(oversized_request_is_uncached)
 {
-    rcomm_rcache_t *c = make_cache(2 * (size_t)sysconf(_SC_PAGESIZE), 0);
-    rcomm_rcache_region_t *r;
+    tp_rcache_t *c = make_cache(2 * (size_t)sysconf(_SC_PAGESIZE), 0);
+    tp_rcache_region_t *r;
     char *buf = map(4);
 
     if (!need_monitor(c))
@@ -263,18 +263,18 @@ START_TEST(oversized_request_is_uncached)
     r = get(c, buf, 4 * pg);
     ck_assert_uint_eq(stats(c).uncached, 1);
     ck_assert_uint_eq(stats(c).entries, 0);
-    rcomm_rcache_release(c, r);
+    tp_rcache_release(c, r);
     ck_assert_int_eq(mock.nderegs, 1);
     use(c, buf, pg); /* a small one still caches */
     ck_assert_uint_eq(stats(c).entries, 1);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(no_memory_evicts_and_retries)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *r;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *r;
     char *buf = map(8);
 
     if (!need_monitor(c))
@@ -286,31 +286,30 @@ START_TEST(no_memory_evicts_and_retries)
     ck_assert_uint_eq(stats(c).evictions, 2);
     ck_assert_int_eq(mock.regs[0].live + mock.regs[1].live, 0);
     ck_assert_uint_eq(stats(c).entries, 1);
-    rcomm_rcache_release(c, r);
-    rcomm_rcache_destroy(c);
+    tp_rcache_release(c, r);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(no_memory_error_names_rank_size_and_memlock)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *held, *r = NULL;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *held, *r = NULL;
     char *buf = map(8), hint[192], want[64];
 
     mock.limit = 2 * pg;
     held = get(c, buf, pg);
-    ck_assert_int_eq(rcomm_rcache_acquire(c, buf + 4 * pg, 2 * pg, &r),
-                     RCOMM_ERR_NO_MEMORY);
+    ck_assert_int_eq(tp_rcache_acquire(c, buf + 4 * pg, 2 * pg, &r), RCOMM_ERR_NO_MEMORY);
     ck_assert_ptr_null(r);
-    rcomm_memlock_hint(hint, sizeof(hint));
+    tp_memlock_hint(hint, sizeof(hint));
     ck_assert_ptr_nonnull(strstr(hint, "RLIMIT_MEMLOCK"));
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), hint));
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "rank 3"));
     snprintf(want, sizeof(want), "%zu bytes at %p", 2 * pg, (void *)(buf + 4 * pg));
     ck_assert_ptr_nonnull(strstr(rcomm_last_error(), want));
     ck_assert_int_eq(mock.regs[0].live, 1); /* in use: not evicted */
-    rcomm_rcache_release(c, held);
-    rcomm_rcache_destroy(c);
+    tp_rcache_release(c, held);
+    tp_rcache_destroy(c);
     ck_assert_int_eq(mock.nderegs, mock.nregs);
 }
 END_TEST
@@ -318,7 +317,7 @@ END_TEST
 /* The hazard the monitor exists for: same address, new pages. */
 START_TEST(munmap_then_mmap_same_address_misses)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(4), *again;
     int rc;
 
@@ -333,7 +332,7 @@ START_TEST(munmap_then_mmap_same_address_misses)
     ck_assert_int_eq(rc, 0);
     if (again != buf) { /* an old kernel treats the address as a hint */
         fprintf(stderr, "unit_rcache: address not reusable, remap test skipped\n");
-        rcomm_rcache_destroy(c);
+        tp_rcache_destroy(c);
         return;
     }
     memset(again, 2, 4 * pg);
@@ -346,17 +345,17 @@ START_TEST(munmap_then_mmap_same_address_misses)
     ck_assert_int_eq(mock.regs[1].live, 1);
     /* And the new mapping is watched in turn. */
     ck_assert_int_eq(munmap(again, 4 * pg), 0);
-    rcomm_rcache_poll(c);
+    tp_rcache_poll(c);
     ck_assert_uint_eq(stats(c).invalidations, 2);
     ck_assert_int_eq(mock.nderegs, 2);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 /* The same with no hole to lose: mmap(MAP_FIXED) over the cached range. */
 START_TEST(mmap_fixed_over_cached_range_misses)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(4), *again;
 
     if (!need_monitor(c))
@@ -371,13 +370,13 @@ START_TEST(mmap_fixed_over_cached_range_misses)
     ck_assert_uint_eq(stats(c).invalidations, 1);
     ck_assert_int_eq(mock.regs[0].live, 0);
     ck_assert_int_eq(mock.regs[1].live, 1);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(madvise_dontneed_invalidates_without_hang)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(8);
 
     if (!need_monitor(c))
@@ -391,7 +390,7 @@ START_TEST(madvise_dontneed_invalidates_without_hang)
     ck_assert_uint_eq(stats(c).invalidations, 1);
     ck_assert_uint_eq(stats(c).misses, 2);
     ck_assert_int_eq(mock.regs[0].live, 0);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     alarm(0);
 }
 END_TEST
@@ -400,8 +399,8 @@ END_TEST
  * faulting thread go (and drop the entry, which no longer pins them). */
 START_TEST(first_touch_of_watched_page_does_not_hang)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *r;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *r;
     char *buf;
 
     if (!need_monitor(c))
@@ -412,18 +411,18 @@ START_TEST(first_touch_of_watched_page_does_not_hang)
     ck_assert(buf != MAP_FAILED);
     r = get(c, buf, 8 * pg);
     memset(buf, 4, 8 * pg);
-    rcomm_rcache_release(c, r);
+    tp_rcache_release(c, r);
     use(c, buf, 8 * pg);
     ck_assert_uint_ge(stats(c).invalidations, 1);
     ck_assert_int_eq(mock.regs[0].live, 0);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     alarm(0);
 }
 END_TEST
 
 START_TEST(free_of_large_malloc_invalidates)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     size_t n = 8 << 20;
     char *p = malloc(n), *other = map(1);
 
@@ -440,14 +439,14 @@ START_TEST(free_of_large_malloc_invalidates)
         ck_assert_uint_eq(stats(c).invalidations, 1);
         ck_assert_int_eq(mock.regs[0].live, 0);
     }
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(invalidated_while_in_use_goes_at_release)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *r;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *r;
     char *buf = map(4), *other = map(1);
 
     if (!need_monitor(c))
@@ -458,37 +457,37 @@ START_TEST(invalidated_while_in_use_goes_at_release)
     ck_assert_uint_eq(stats(c).invalidations, 1);
     ck_assert_int_eq(mock.regs[0].live, 1);
     ck_assert_uint_eq(stats(c).entries, 1);
-    rcomm_rcache_release(c, r);
+    tp_rcache_release(c, r);
     ck_assert_int_eq(mock.regs[0].live, 0);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 /* One cache going away must not unwatch pages another still caches. */
 START_TEST(two_caches_share_a_watched_range)
 {
-    rcomm_rcache_t *c1 = make_cache(0, 0), *c2 = make_cache(0, 0);
+    tp_rcache_t *c1 = make_cache(0, 0), *c2 = make_cache(0, 0);
     char *buf = map(4), *other = map(1);
 
     if (!need_monitor(c1)) {
-        rcomm_rcache_destroy(c2);
+        tp_rcache_destroy(c2);
         return;
     }
     use(c1, buf, 4 * pg);
     use(c2, buf + pg, pg);
-    rcomm_rcache_destroy(c1);
+    tp_rcache_destroy(c1);
     ck_assert_int_eq(munmap(buf, 4 * pg), 0);
     use(c2, other, pg);
     ck_assert_uint_eq(stats(c2).invalidations, 1);
     ck_assert_int_eq(mock.regs[1].live, 0);
-    rcomm_rcache_destroy(c2);
+    tp_rcache_destroy(c2);
 }
 END_TEST
 
 START_TEST(file_backed_buffer_is_uncached)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
-    rcomm_rcache_region_t *r;
+    tp_rcache_t *c = make_cache(0, 0);
+    tp_rcache_region_t *r;
     struct statfs fs;
     FILE *f = fopen("/proc/self/exe", "r");
     char *p;
@@ -501,14 +500,14 @@ START_TEST(file_backed_buffer_is_uncached)
         return;
     ck_assert_int_eq(statfs("/proc/self/exe", &fs), 0);
     if (fs.f_type == TMPFS_MAGIC) { /* shmem can be watched */
-        rcomm_rcache_destroy(c);
+        tp_rcache_destroy(c);
         return;
     }
     r = get(c, p, 64);
     ck_assert_uint_eq(stats(c).uncached, 1);
-    rcomm_rcache_release(c, r);
+    tp_rcache_release(c, r);
     ck_assert_int_eq(mock.nderegs, 1);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
@@ -516,7 +515,7 @@ END_TEST
 START_TEST(ring_overflow_invalidates_everything)
 {
     enum { N = 200 };
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(2 * N + 2), *other = buf + 2 * N * pg;
 
     if (!need_monitor(c))
@@ -529,13 +528,13 @@ START_TEST(ring_overflow_invalidates_everything)
     use(c, other, pg);
     ck_assert_uint_eq(stats(c).invalidations, N + 1);
     ck_assert_int_eq(mock.nderegs, N + 1);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 START_TEST(without_monitor_every_release_deregisters)
 {
-    rcomm_rcache_t *c;
+    tp_rcache_t *c;
     char *buf;
 
     setenv("RCOMM_RCACHE_NO_MONITOR", "1", 1);
@@ -548,7 +547,7 @@ START_TEST(without_monitor_every_release_deregisters)
     }
     ck_assert_uint_eq(stats(c).uncached, 3);
     ck_assert_uint_eq(stats(c).hits + stats(c).misses, 0);
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
     unsetenv("RCOMM_RCACHE_NO_MONITOR");
 }
 END_TEST
@@ -557,12 +556,12 @@ END_TEST
 START_TEST(monitor_restarts)
 {
     for (int i = 0; i < 20; i++) {
-        rcomm_rcache_t *c = make_cache(0, 0);
+        tp_rcache_t *c = make_cache(0, 0);
         char *buf = map(1);
         use(c, buf, pg);
         use(c, buf, pg);
         ck_assert_uint_eq(stats(c).hits, stats(c).monitored ? 1 : 0);
-        rcomm_rcache_destroy(c);
+        tp_rcache_destroy(c);
         munmap(buf, pg);
     }
 }
@@ -572,7 +571,7 @@ END_TEST
  * uncached, and dropping what it inherited leaves the parent's monitor be. */
 START_TEST(forked_child_runs_uncached)
 {
-    rcomm_rcache_t *c = make_cache(0, 0);
+    tp_rcache_t *c = make_cache(0, 0);
     char *buf = map(2), *other = map(1);
     int status;
     pid_t pid;
@@ -581,13 +580,13 @@ START_TEST(forked_child_runs_uncached)
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        rcomm_rcache_t *child = make_cache(0, 0);
+        tp_rcache_t *child = make_cache(0, 0);
         int ok = !stats(child).monitored, before = mock.nderegs;
         use(child, buf, pg);
         use(child, buf, pg);
         ok = ok && stats(child).uncached == 2 && mock.nderegs == before + 2;
-        rcomm_rcache_destroy(child);
-        rcomm_rcache_destroy(c);
+        tp_rcache_destroy(child);
+        tp_rcache_destroy(c);
         _exit(ok ? 0 : 1);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -599,24 +598,24 @@ START_TEST(forked_child_runs_uncached)
         ck_assert_uint_eq(stats(c).invalidations, 1);
         alarm(0);
     }
-    rcomm_rcache_destroy(c);
+    tp_rcache_destroy(c);
 }
 END_TEST
 
 /* Caches in two threads, each remapping its own buffers, sharing the monitor. */
 static void *remap_loop(void *arg)
 {
-    rcomm_rcache_t *c = arg;
+    tp_rcache_t *c = arg;
     long bad = 0;
 
     for (int i = 0; i < 100; i++) {
         char *buf = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        rcomm_rcache_region_t *r;
+        tp_rcache_region_t *r;
         memset(buf, 6, 4 * pg);
-        if (rcomm_rcache_acquire(c, buf, 4 * pg, &r) != RCOMM_OK)
+        if (tp_rcache_acquire(c, buf, 4 * pg, &r) != RCOMM_OK)
             return (void *)1;
-        rcomm_rcache_release(c, r);
+        tp_rcache_release(c, r);
         munmap(buf, 4 * pg);
         bad += stats(c).hits != 0; /* a stale hit would show here */
     }
@@ -625,12 +624,12 @@ static void *remap_loop(void *arg)
 
 START_TEST(threads_share_the_monitor)
 {
-    rcomm_rcache_t *c[2] = {make_cache(0, 0), make_cache(0, 0)};
+    tp_rcache_t *c[2] = {make_cache(0, 0), make_cache(0, 0)};
     pthread_t t[2];
     void *bad;
 
     if (!need_monitor(c[0])) {
-        rcomm_rcache_destroy(c[1]);
+        tp_rcache_destroy(c[1]);
         return;
     }
     for (int i = 0; i < 2; i++)
@@ -638,9 +637,9 @@ START_TEST(threads_share_the_monitor)
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(pthread_join(t[i], &bad), 0);
         ck_assert_ptr_null(bad);
-        rcomm_rcache_poll(c[i]);
+        tp_rcache_poll(c[i]);
         ck_assert_uint_eq(stats(c[i]).entries, 0);
-        rcomm_rcache_destroy(c[i]);
+        tp_rcache_destroy(c[i]);
     }
     ck_assert_int_eq(mock.nderegs, mock.nregs);
 }

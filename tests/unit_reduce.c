@@ -224,9 +224,9 @@ START_TEST(test_f16_all_patterns)
 {
     for (uint32_t i = 0; i < 0x10000; i++) {
         uint16_t h = (uint16_t)i;
-        float f = rcomm_f16_to_f32(h);
+        float f = reduce_f16_to_f32(h);
         double want = ref_decode(FMT_F16, h);
-        uint16_t back = rcomm_f32_to_f16(f);
+        uint16_t back = reduce_f32_to_f16(f);
         if (isnan(want)) {
             /* NaN stays NaN: made quiet, sign and payload kept. */
             uint32_t qnan =
@@ -249,9 +249,9 @@ START_TEST(test_bf16_all_patterns)
 {
     for (uint32_t i = 0; i < 0x10000; i++) {
         uint16_t b = (uint16_t)i;
-        float f = rcomm_bf16_to_f32(b);
+        float f = reduce_bf16_to_f32(b);
         double want = ref_decode(FMT_BF16, b);
-        uint16_t back = rcomm_f32_to_bf16(f);
+        uint16_t back = reduce_f32_to_bf16(f);
         if (isnan(want)) {
             CHECK(fbits(f) == ((uint32_t)b << 16 | 0x00400000u), "bf16 %04x -> %08x", b,
                   fbits(f));
@@ -298,38 +298,38 @@ static void check_rounding(fmt_t fmt, uint16_t (*conv)(float), const char *name)
 
 START_TEST(test_f16_rounding)
 {
-    check_rounding(FMT_F16, rcomm_f32_to_f16, "f32_to_f16");
+    check_rounding(FMT_F16, reduce_f32_to_f16, "f32_to_f16");
 }
 END_TEST
 
 START_TEST(test_bf16_rounding)
 {
-    check_rounding(FMT_BF16, rcomm_f32_to_bf16, "f32_to_bf16");
+    check_rounding(FMT_BF16, reduce_f32_to_bf16, "f32_to_bf16");
 }
 END_TEST
 
 START_TEST(test_half_spot_values)
 {
     /* Exact values read off the formats, as a sanity check of the references. */
-    ck_assert_uint_eq(rcomm_f32_to_f16(65504.0f), 0x7bff);
-    ck_assert_uint_eq(rcomm_f32_to_f16(65520.0f), 0x7c00); /* tie rounds to inf */
-    ck_assert_uint_eq(rcomm_f32_to_f16(65519.99f), 0x7bff);
-    ck_assert_uint_eq(rcomm_f32_to_f16(0x1p-24f), 0x0001);
-    ck_assert_uint_eq(rcomm_f32_to_f16(0x1p-25f), 0x0000); /* tie rounds to even 0 */
-    ck_assert_uint_eq(rcomm_f32_to_f16(0x1.000002p-25f), 0x0001);
-    ck_assert_uint_eq(rcomm_f32_to_f16(-0.0f), 0x8000);
-    ck_assert_uint_eq(rcomm_f32_to_f16(0x1.ffcp-15f), 0x0400); /* up to min normal */
-    ck_assert_uint_eq(rcomm_f32_to_f16(-INFINITY), 0xfc00);
-    ck_assert_uint_eq(rcomm_f32_to_f16(NAN) & 0x7e00, 0x7e00);
-    ck_assert_uint_eq(rcomm_f32_to_bf16(1.0f), 0x3f80);
-    ck_assert_uint_eq(rcomm_f32_to_bf16(bitsf(0x3f808000)), 0x3f80); /* tie, even */
-    ck_assert_uint_eq(rcomm_f32_to_bf16(bitsf(0x3f818000)), 0x3f82); /* tie, even */
-    ck_assert_uint_eq(rcomm_f32_to_bf16(FLT_MAX), 0x7f80);
-    ck_assert_uint_eq(rcomm_f32_to_bf16(bitsf(0x7f800001)), 0x7fc0); /* NaN, not inf */
-    ck_assert_uint_eq(rcomm_f32_to_bf16(-0.0f), 0x8000);
-    ck_assert(rcomm_f16_to_f32(0x0001) == 0x1p-24f);
-    ck_assert(rcomm_f16_to_f32(0x03ff) == 0x1.ff8p-15f);
-    ck_assert(rcomm_bf16_to_f32(0x0001) == 0x1p-133f);
+    ck_assert_uint_eq(reduce_f32_to_f16(65504.0f), 0x7bff);
+    ck_assert_uint_eq(reduce_f32_to_f16(65520.0f), 0x7c00); /* tie rounds to inf */
+    ck_assert_uint_eq(reduce_f32_to_f16(65519.99f), 0x7bff);
+    ck_assert_uint_eq(reduce_f32_to_f16(0x1p-24f), 0x0001);
+    ck_assert_uint_eq(reduce_f32_to_f16(0x1p-25f), 0x0000); /* tie rounds to even 0 */
+    ck_assert_uint_eq(reduce_f32_to_f16(0x1.000002p-25f), 0x0001);
+    ck_assert_uint_eq(reduce_f32_to_f16(-0.0f), 0x8000);
+    ck_assert_uint_eq(reduce_f32_to_f16(0x1.ffcp-15f), 0x0400); /* up to min normal */
+    ck_assert_uint_eq(reduce_f32_to_f16(-INFINITY), 0xfc00);
+    ck_assert_uint_eq(reduce_f32_to_f16(NAN) & 0x7e00, 0x7e00);
+    ck_assert_uint_eq(reduce_f32_to_bf16(1.0f), 0x3f80);
+    ck_assert_uint_eq(reduce_f32_to_bf16(bitsf(0x3f808000)), 0x3f80); /* tie, even */
+    ck_assert_uint_eq(reduce_f32_to_bf16(bitsf(0x3f818000)), 0x3f82); /* tie, even */
+    ck_assert_uint_eq(reduce_f32_to_bf16(FLT_MAX), 0x7f80);
+    ck_assert_uint_eq(reduce_f32_to_bf16(bitsf(0x7f800001)), 0x7fc0); /* NaN, not inf */
+    ck_assert_uint_eq(reduce_f32_to_bf16(-0.0f), 0x8000);
+    ck_assert(reduce_f16_to_f32(0x0001) == 0x1p-24f);
+    ck_assert(reduce_f16_to_f32(0x03ff) == 0x1.ff8p-15f);
+    ck_assert(reduce_bf16_to_f32(0x0001) == 0x1p-133f);
 }
 END_TEST
 
@@ -456,7 +456,7 @@ START_TEST(test_reduce_matrix)
                     ref_elem(dt, op, a0 + i * sz, b0 + i * sz, want + i * sz);
 
                 char *dst = mode == DST_IS_A ? a : mode == DST_IS_B ? b : d;
-                rcomm_reduce(dst, a, b, n, dt, op);
+                reduce_apply(dst, a, b, n, dt, op);
 
                 for (size_t i = 0; i < n; i++)
                     CHECK(elem_eq(dt, op, dst + i * sz, want + i * sz),
@@ -479,36 +479,36 @@ START_TEST(test_int_wrap)
     int32_t ia[] = {INT32_MAX, INT32_MIN, INT32_MIN, 65536, -5};
     int32_t ib[] = {1, -1, -1, 65536, 3};
     int32_t id[5];
-    rcomm_reduce(id, ia, ib, 5, RCOMM_I32, RCOMM_SUM);
+    reduce_apply(id, ia, ib, 5, RCOMM_I32, RCOMM_SUM);
     ck_assert_int_eq(id[0], INT32_MIN);
     ck_assert_int_eq(id[1], INT32_MAX);
     ck_assert_int_eq(id[4], -2);
-    rcomm_reduce(id, ia, ib, 5, RCOMM_I32, RCOMM_PROD);
+    reduce_apply(id, ia, ib, 5, RCOMM_I32, RCOMM_PROD);
     ck_assert_int_eq(id[2], INT32_MIN); /* INT32_MIN * -1 wraps to itself */
     ck_assert_int_eq(id[3], 0);         /* 2^32 wraps to 0 */
     ck_assert_int_eq(id[4], -15);
-    rcomm_reduce(id, ia, ib, 5, RCOMM_I32, RCOMM_MIN);
+    reduce_apply(id, ia, ib, 5, RCOMM_I32, RCOMM_MIN);
     ck_assert_int_eq(id[0], 1);
     ck_assert_int_eq(id[1], INT32_MIN);
     ck_assert_int_eq(id[4], -5);
-    rcomm_reduce(id, ia, ib, 5, RCOMM_I32, RCOMM_MAX);
+    reduce_apply(id, ia, ib, 5, RCOMM_I32, RCOMM_MAX);
     ck_assert_int_eq(id[0], INT32_MAX);
     ck_assert_int_eq(id[4], 3);
 
     int64_t la[] = {INT64_MAX, INT64_MIN, -7}, lb[] = {1, -1, -9}, ld[3];
-    rcomm_reduce(ld, la, lb, 3, RCOMM_I64, RCOMM_SUM);
+    reduce_apply(ld, la, lb, 3, RCOMM_I64, RCOMM_SUM);
     ck_assert(ld[0] == INT64_MIN && ld[1] == INT64_MAX && ld[2] == -16);
-    rcomm_reduce(ld, la, lb, 3, RCOMM_I64, RCOMM_PROD);
+    reduce_apply(ld, la, lb, 3, RCOMM_I64, RCOMM_PROD);
     ck_assert(ld[0] == INT64_MAX && ld[1] == INT64_MIN && ld[2] == 63);
-    rcomm_reduce(ld, la, lb, 3, RCOMM_I64, RCOMM_MIN);
+    reduce_apply(ld, la, lb, 3, RCOMM_I64, RCOMM_MIN);
     ck_assert(ld[0] == 1 && ld[1] == INT64_MIN && ld[2] == -9);
 
     uint8_t ua[] = {250, 16, 0, 255}, ub[] = {10, 16, 255, 254}, ud[4];
-    rcomm_reduce(ud, ua, ub, 4, RCOMM_U8, RCOMM_SUM);
+    reduce_apply(ud, ua, ub, 4, RCOMM_U8, RCOMM_SUM);
     ck_assert(ud[0] == 4 && ud[1] == 32 && ud[2] == 255 && ud[3] == 253);
-    rcomm_reduce(ud, ua, ub, 4, RCOMM_U8, RCOMM_PROD);
+    reduce_apply(ud, ua, ub, 4, RCOMM_U8, RCOMM_PROD);
     ck_assert(ud[0] == (uint8_t)2500 && ud[1] == 0 && ud[2] == 0 && ud[3] == 2);
-    rcomm_reduce(ud, ua, ub, 4, RCOMM_U8, RCOMM_MAX);
+    reduce_apply(ud, ua, ub, 4, RCOMM_U8, RCOMM_MAX);
     ck_assert(ud[0] == 250 && ud[2] == 255 && ud[3] == 255);
 }
 END_TEST
@@ -541,7 +541,7 @@ START_TEST(test_nan_minmax)
             }
         }
         for (rcomm_op_t op = RCOMM_MIN; op <= RCOMM_MAX; op++) {
-            rcomm_reduce(d, a, b, N, dt, op);
+            reduce_apply(d, a, b, N, dt, op);
             for (size_t i = 0; i < N; i++) {
                 double g = load_float(dt, d + i * sz);
                 int want_nan = isnan(xa[i]) || isnan(xb[i]);
@@ -570,20 +570,20 @@ START_TEST(test_half_exact)
     uint16_t a[N], b[N], d[N];
     for (size_t i = 0; i < N; i++)
         a[i] = ref_round_f32(FMT_F16, f16a[i]), b[i] = ref_round_f32(FMT_F16, f16b[i]);
-    rcomm_reduce(d, a, b, N, RCOMM_F16, RCOMM_SUM);
+    reduce_apply(d, a, b, N, RCOMM_F16, RCOMM_SUM);
     for (size_t i = 0; i < N; i++)
         CHECK(ref_decode(FMT_F16, d[i]) == f16sum[i], "f16 sum [%zu] = %g", i,
               ref_decode(FMT_F16, d[i]));
-    rcomm_reduce(d, a, b, N, RCOMM_F16, RCOMM_PROD);
+    reduce_apply(d, a, b, N, RCOMM_F16, RCOMM_PROD);
     ck_assert(ref_decode(FMT_F16, d[0]) == 3.375 &&
               ref_decode(FMT_F16, d[5]) == -0.03125);
     for (size_t i = 0; i < N; i++)
         a[i] = ref_round_f32(FMT_BF16, bfa[i]), b[i] = ref_round_f32(FMT_BF16, bfb[i]);
-    rcomm_reduce(d, a, b, N, RCOMM_BF16, RCOMM_SUM);
+    reduce_apply(d, a, b, N, RCOMM_BF16, RCOMM_SUM);
     for (size_t i = 0; i < N; i++)
         CHECK(ref_decode(FMT_BF16, d[i]) == bfsum[i], "bf16 sum [%zu] = %g", i,
               ref_decode(FMT_BF16, d[i]));
-    rcomm_reduce(d, a, b, N, RCOMM_BF16, RCOMM_MIN);
+    reduce_apply(d, a, b, N, RCOMM_BF16, RCOMM_MIN);
     ck_assert(ref_decode(FMT_BF16, d[3]) == -3 && ref_decode(FMT_BF16, d[1]) == 1);
 }
 END_TEST
@@ -600,28 +600,28 @@ START_TEST(test_avg_finish_int)
             i64[i] = (int64_t)i32[i] * 1000000007;
         int64_t v64[N];
         memcpy(v64, i64, sizeof(v64));
-        rcomm_reduce_finish(v32, N, RCOMM_I32, RCOMM_AVG, nranks);
-        rcomm_reduce_finish(v64, N, RCOMM_I64, RCOMM_AVG, nranks);
+        reduce_finish(v32, N, RCOMM_I32, RCOMM_AVG, nranks);
+        reduce_finish(v64, N, RCOMM_I64, RCOMM_AVG, nranks);
         for (size_t i = 0; i < N; i++) {
             ck_assert_int_eq(v32[i], i32[i] / nranks); /* C truncates toward zero */
             ck_assert_int_eq(v64[i], i64[i] / nranks);
         }
     }
     int32_t neg[] = {-7, -1, -5};
-    rcomm_reduce_finish(neg, 3, RCOMM_I32, RCOMM_AVG, 2);
+    reduce_finish(neg, 3, RCOMM_I32, RCOMM_AVG, 2);
     ck_assert(neg[0] == -3 && neg[1] == 0 && neg[2] == -2);
 
     uint8_t u8[] = {255, 7, 0, 100};
-    rcomm_reduce_finish(u8, 4, RCOMM_U8, RCOMM_AVG, 3);
+    reduce_finish(u8, 4, RCOMM_U8, RCOMM_AVG, 3);
     ck_assert(u8[0] == 85 && u8[1] == 2 && u8[2] == 0 && u8[3] == 33);
     uint8_t big[] = {255, 200};
-    rcomm_reduce_finish(big, 2, RCOMM_U8, RCOMM_AVG, 256 + 3); /* nranks not truncated */
+    reduce_finish(big, 2, RCOMM_U8, RCOMM_AVG, 256 + 3); /* nranks not truncated */
     ck_assert(big[0] == 0 && big[1] == 0);
 
     /* Other ops leave the buffer alone. */
     int32_t keep[] = {9, -9};
-    rcomm_reduce_finish(keep, 2, RCOMM_I32, RCOMM_SUM, 4);
-    rcomm_reduce_finish(keep, 2, RCOMM_I32, RCOMM_MAX, 4);
+    reduce_finish(keep, 2, RCOMM_I32, RCOMM_SUM, 4);
+    reduce_finish(keep, 2, RCOMM_I32, RCOMM_MAX, 4);
     ck_assert(keep[0] == 9 && keep[1] == -9);
 }
 END_TEST
@@ -644,10 +644,10 @@ START_TEST(test_avg_finish_float)
     memcpy(v64, f64, sizeof(v64));
     memcpy(vh, h, sizeof(vh));
     memcpy(vbf, bf, sizeof(vbf));
-    rcomm_reduce_finish(v32, N, RCOMM_F32, RCOMM_AVG, 3);
-    rcomm_reduce_finish(v64, N, RCOMM_F64, RCOMM_AVG, 3);
-    rcomm_reduce_finish(vh, N, RCOMM_F16, RCOMM_AVG, 3);
-    rcomm_reduce_finish(vbf, N, RCOMM_BF16, RCOMM_AVG, 3);
+    reduce_finish(v32, N, RCOMM_F32, RCOMM_AVG, 3);
+    reduce_finish(v64, N, RCOMM_F64, RCOMM_AVG, 3);
+    reduce_finish(vh, N, RCOMM_F16, RCOMM_AVG, 3);
+    reduce_finish(vbf, N, RCOMM_BF16, RCOMM_AVG, 3);
     for (size_t i = 0; i < N; i++) {
         /* Division in the type's precision; halves: correctly rounded quotient. */
         ck_assert(fbits(v32[i]) == fbits(f32[i] / 3.0f));
@@ -659,9 +659,9 @@ START_TEST(test_avg_finish_float)
     /* Exact: 3 / 2 = 1.5 in every float type. */
     float three = 3;
     uint16_t h3 = ref_round_f32(FMT_F16, 3), b3 = ref_round_f32(FMT_BF16, 3);
-    rcomm_reduce_finish(&three, 1, RCOMM_F32, RCOMM_AVG, 2);
-    rcomm_reduce_finish(&h3, 1, RCOMM_F16, RCOMM_AVG, 2);
-    rcomm_reduce_finish(&b3, 1, RCOMM_BF16, RCOMM_AVG, 2);
+    reduce_finish(&three, 1, RCOMM_F32, RCOMM_AVG, 2);
+    reduce_finish(&h3, 1, RCOMM_F16, RCOMM_AVG, 2);
+    reduce_finish(&b3, 1, RCOMM_BF16, RCOMM_AVG, 2);
     ck_assert(three == 1.5f && ref_decode(FMT_F16, h3) == 1.5 &&
               ref_decode(FMT_BF16, b3) == 1.5);
 }
@@ -671,9 +671,9 @@ END_TEST
 START_TEST(test_avg_end_to_end)
 {
     int32_t r0[] = {1, -8, 100}, r1[] = {2, -1, 200}, r2[] = {4, 0, 301};
-    rcomm_reduce(r0, r0, r1, 3, RCOMM_I32, RCOMM_AVG);
-    rcomm_reduce(r0, r2, r0, 3, RCOMM_I32, RCOMM_AVG);
-    rcomm_reduce_finish(r0, 3, RCOMM_I32, RCOMM_AVG, 3);
+    reduce_apply(r0, r0, r1, 3, RCOMM_I32, RCOMM_AVG);
+    reduce_apply(r0, r2, r0, 3, RCOMM_I32, RCOMM_AVG);
+    reduce_finish(r0, 3, RCOMM_I32, RCOMM_AVG, 3);
     ck_assert(r0[0] == 2 && r0[1] == -3 && r0[2] == 200);
 }
 END_TEST
@@ -682,8 +682,8 @@ START_TEST(test_count_zero)
 {
     /* Nothing is touched, so empty buffers may be NULL. */
     for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
-        rcomm_reduce(NULL, NULL, NULL, 0, (rcomm_dtype_t)dt, RCOMM_SUM);
-        rcomm_reduce_finish(NULL, 0, (rcomm_dtype_t)dt, RCOMM_AVG, 4);
+        reduce_apply(NULL, NULL, NULL, 0, (rcomm_dtype_t)dt, RCOMM_SUM);
+        reduce_finish(NULL, 0, (rcomm_dtype_t)dt, RCOMM_AVG, 4);
     }
 }
 END_TEST
@@ -699,15 +699,15 @@ START_TEST(test_f16_under_ftz_daz)
              *d = xmalloc(0x10000 * 2);
     for (uint32_t i = 0; i < 0x10000; i++)
         h[i] = (uint16_t)i, z[i] = 0x8000; /* x + -0 == x for every x, even -0 */
-    rcomm_reduce(d, h, z, 0x10000, RCOMM_F16, RCOMM_SUM);
+    reduce_apply(d, h, z, 0x10000, RCOMM_F16, RCOMM_SUM);
     int bad = -1;
     for (uint32_t i = 0; i < 0x10000 && bad < 0; i++) {
         int nan = (h[i] & 0x7fff) > 0x7c00;
         uint16_t want = nan ? (uint16_t)(h[i] | 0x200) : h[i];
-        if (d[i] != want || rcomm_f32_to_f16(rcomm_f16_to_f32(h[i])) != want)
+        if (d[i] != want || reduce_f32_to_f16(reduce_f16_to_f32(h[i])) != want)
             bad = (int)i;
     }
-    uint16_t tiny = rcomm_f32_to_f16(0x1.8p-25f), sub = rcomm_f32_to_f16(FLT_TRUE_MIN);
+    uint16_t tiny = reduce_f32_to_f16(0x1.8p-25f), sub = reduce_f32_to_f16(FLT_TRUE_MIN);
     _mm_setcsr(csr);
     free(h), free(z), free(d);
     ck_assert_msg(bad < 0, "f16 pattern %04x changed under FTZ/DAZ", (unsigned)bad);

@@ -33,7 +33,7 @@ static void on_progress(rcomm_comm_t *comm, void *state)
 }
 
 static void on_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                          const rcomm_env_t *env, size_t len)
+                          const tp_env_t *env, size_t len)
 {
     probe_t *p = state;
 
@@ -68,14 +68,14 @@ static void on_destroy(rcomm_comm_t *comm, void *state)
     order[norder++] = p->id;
 }
 
-static const rcomm_service_ops_t probe_ops = {
+static const comm_service_ops_t probe_ops = {
     .name = "probe", .progress = on_progress, .unexpected = on_unexpected};
-static const rcomm_service_ops_t full_ops = {.name = "full",
-                                             .progress = on_progress,
-                                             .unexpected = on_unexpected,
-                                             .busy = on_busy,
-                                             .fail = on_fail,
-                                             .destroy = on_destroy};
+static const comm_service_ops_t full_ops = {.name = "full",
+                                            .progress = on_progress,
+                                            .unexpected = on_unexpected,
+                                            .busy = on_busy,
+                                            .fail = on_fail,
+                                            .destroy = on_destroy};
 
 static rcomm_comm_t *new_comm(void)
 {
@@ -89,24 +89,24 @@ static rcomm_comm_t *new_comm(void)
 START_TEST(spaces_from_the_top)
 {
     rcomm_comm_t *c = new_comm();
-    probe_t p[RCOMM_SERVICE_MAX + 1] = {{0}};
-    uint32_t space[RCOMM_SERVICE_MAX + 1];
+    probe_t p[COMM_SERVICE_MAX + 1] = {{0}};
+    uint32_t space[COMM_SERVICE_MAX + 1];
 
-    for (int i = 0; i < RCOMM_SERVICE_MAX; i++) {
-        ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[i], &space[i]), RCOMM_OK);
-        ck_assert_uint_eq(space[i], RCOMM_SPACE_TOP - (uint32_t)i);
+    for (int i = 0; i < COMM_SERVICE_MAX; i++) {
+        ck_assert_int_eq(comm_service_add(c, &probe_ops, &p[i], &space[i]), RCOMM_OK);
+        ck_assert_uint_eq(space[i], COMM_SPACE_TOP - (uint32_t)i);
     }
-    ck_assert_uint_eq(space[RCOMM_SERVICE_MAX - 1], RCOMM_SPACE_FLOOR);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]),
+    ck_assert_uint_eq(space[COMM_SERVICE_MAX - 1], COMM_SPACE_FLOOR);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &p[8], &space[8]),
                      RCOMM_ERR_INTERNAL);
     ck_assert_ptr_nonnull(
         strstr(rcomm_last_error(), "rank 3: no room for service probe"));
     /* A freed space is handed out again, the highest free first. */
-    rcomm_service_remove(c, space[5]);
-    rcomm_service_remove(c, space[2]);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
+    comm_service_remove(c, space[5]);
+    comm_service_remove(c, space[2]);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
     ck_assert_uint_eq(space[8], space[2]);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &p[8], &space[8]), RCOMM_OK);
     ck_assert_uint_eq(space[8], space[5]);
     free(c);
 }
@@ -117,36 +117,36 @@ START_TEST(messages_reach_their_owner)
     rcomm_comm_t *c = new_comm();
     probe_t rest = {.id = 0}, a = {.id = 1}, b = {.id = 2};
     uint32_t sa, sb;
-    rcomm_env_t env = {{0}};
+    tp_env_t env = {{0}};
 
-    rcomm_service_set_rest(c, &probe_ops, &rest);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &a, &sa), RCOMM_OK);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &b, &sb), RCOMM_OK);
-    rcomm_services_unexpected(c, 2, rcomm_service_tag(sb, 7), &env, 40);
+    comm_service_set_rest(c, &probe_ops, &rest);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &a, &sa), RCOMM_OK);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &b, &sb), RCOMM_OK);
+    comm_services_unexpected(c, 2, comm_service_tag(sb, 7), &env, 40);
     ck_assert_int_eq(b.unexpected, 1);
     ck_assert_int_eq(b.last_peer, 2);
-    ck_assert_uint_eq(b.last_tag, rcomm_service_tag(sb, 7));
+    ck_assert_uint_eq(b.last_tag, comm_service_tag(sb, 7));
     ck_assert_uint_eq(b.last_len, 40);
     ck_assert_int_eq(a.unexpected + rest.unexpected, 0);
     /* A collective's sequence number: the rest. */
-    rcomm_services_unexpected(c, 1, rcomm_service_tag(12345, 0), &env, 8);
+    comm_services_unexpected(c, 1, comm_service_tag(12345, 0), &env, 8);
     ck_assert_int_eq(rest.unexpected, 1);
     ck_assert_uint_eq(rest.last_tag >> 32, 12345);
     /* A service's space not handed out here (a faster peer's new service):
      * nobody; the transport keeps the message. */
-    rcomm_services_unexpected(c, 1, rcomm_service_tag(RCOMM_SPACE_FLOOR, 1), &env, 8);
+    comm_services_unexpected(c, 1, comm_service_tag(COMM_SPACE_FLOOR, 1), &env, 8);
     ck_assert_int_eq(a.unexpected + b.unexpected + rest.unexpected, 2);
     /* Progress: the rest first, then in registration order; a removed
      * service is not called. */
     norder = 0;
-    rcomm_services_progress(c);
+    comm_services_progress(c);
     ck_assert_int_eq(norder, 3);
     ck_assert(order[0] == 0 && order[1] == 1 && order[2] == 2);
-    rcomm_service_remove(c, sa);
-    rcomm_services_progress(c);
+    comm_service_remove(c, sa);
+    comm_services_progress(c);
     ck_assert_int_eq(a.progress, 1);
     ck_assert_int_eq(b.progress, 2);
-    rcomm_services_unexpected(c, 1, rcomm_service_tag(sa, 1), &env, 8);
+    comm_services_unexpected(c, 1, comm_service_tag(sa, 1), &env, 8);
     ck_assert_int_eq(a.unexpected, 0);
     free(c);
 }
@@ -159,27 +159,27 @@ START_TEST(busy_fail_destroy)
     uint32_t sa, sb, sp;
     char what[64] = "";
 
-    rcomm_service_set_rest(c, &full_ops, &rest);
-    ck_assert_int_eq(rcomm_service_add(c, &full_ops, &a, &sa), RCOMM_OK);
-    ck_assert_int_eq(rcomm_service_add(c, &probe_ops, &plain, &sp), RCOMM_OK);
-    ck_assert_int_eq(rcomm_service_add(c, &full_ops, &b, &sb), RCOMM_OK);
-    ck_assert(!rcomm_services_busy(c, what, sizeof(what)));
+    comm_service_set_rest(c, &full_ops, &rest);
+    ck_assert_int_eq(comm_service_add(c, &full_ops, &a, &sa), RCOMM_OK);
+    ck_assert_int_eq(comm_service_add(c, &probe_ops, &plain, &sp), RCOMM_OK);
+    ck_assert_int_eq(comm_service_add(c, &full_ops, &b, &sb), RCOMM_OK);
+    ck_assert(!comm_services_busy(c, what, sizeof(what)));
     b.busy = 1;
-    ck_assert(rcomm_services_busy(c, what, sizeof(what)));
+    ck_assert(comm_services_busy(c, what, sizeof(what)));
     ck_assert_str_eq(what, "probe 2's operation");
     rest.busy = 1; /* the first busy one answers */
-    ck_assert(rcomm_services_busy(c, what, sizeof(what)));
+    ck_assert(comm_services_busy(c, what, sizeof(what)));
     ck_assert_str_eq(what, "probe 0's operation");
-    rcomm_services_fail(c);
+    comm_services_fail(c);
     ck_assert(rest.failed == 1 && a.failed == 1 && b.failed == 1);
     norder = 0;
-    rcomm_services_destroy(c);
+    comm_services_destroy(c);
     ck_assert(rest.destroyed == 1 && a.destroyed == 1 && b.destroyed == 1);
     ck_assert_int_eq(norder, 3);
     ck_assert(order[0] == 2 && order[1] == 1 && order[2] == 0); /* the rest last */
     /* Nothing is left registered. */
     norder = 0;
-    rcomm_services_progress(c);
+    comm_services_progress(c);
     ck_assert_int_eq(norder, 0);
     (void)sp;
     free(c);

@@ -167,7 +167,7 @@ static void sc_malformed(tp_ctx_t *c)
 {
     rcomm_status_t want =
         c->variant == TRUNCATED ? RCOMM_ERR_PEER_FAILED : RCOMM_ERR_PROTOCOL;
-    rcomm_tp_req_t rq = {0};
+    tp_req_t rq = {0};
     char buf[16];
 
     if (c->rank == 0) {
@@ -249,7 +249,7 @@ static int fake_handshake(const tp_blob_t *blobs, int first, int size, int varia
 
 static void sc_handshake(tp_ctx_t *c)
 {
-    rcomm_tp_req_t rq[2] = {0};
+    tp_req_t rq[2] = {0};
     char a[8], b[8];
 
     OK(c->ops->irecv(c->tp, 1, 1, a, sizeof(a), &rq[0]));
@@ -282,7 +282,7 @@ END_TEST
  * pending with it; then they still talk to each other. */
 static void leaver(tp_ctx_t *c)
 {
-    rcomm_tp_req_t rq[3] = {0};
+    tp_req_t rq[3] = {0};
     char *big;
 
     OK(c->ops->irecv(c->tp, 0, 1, NULL, 0, &rq[0]));
@@ -312,8 +312,8 @@ static void sc_leave(tp_ctx_t *c)
                                           RCOMM_ERR_PEER_FAILED};
     static const char *const why[] = {"exited or crashed", "failed: test mismatch",
                                       "closed the connection"};
-    rcomm_tp_req_t rq[5] = {0};
-    rcomm_tp_rkey_t bogus = {.addr = 4096, .len = 8, .key = 12345};
+    tp_req_t rq[5] = {0};
+    tp_rkey_t bogus = {.addr = 4096, .len = 8, .key = 12345};
     rcomm_status_t w = want[c->variant];
     char *big, small[8];
     uint64_t t0;
@@ -332,7 +332,7 @@ static void sc_leave(tp_ctx_t *c)
     }
     OK(c->ops->isend(c->tp, 2, 1, NULL, NULL, 0, &rq[2]));
     tp_wait_ok(c, &rq[2], 1);
-    t0 = rcomm_now_ns();
+    t0 = base_now_ns();
     if (c->rank == 1 && c->variant == 0) {
         rcomm_status_t st;
         tp_wait_ok(c, &rq[1], 1);
@@ -347,7 +347,7 @@ static void sc_leave(tp_ctx_t *c)
     }
     tp_expect_fail(c, RCOMM_OK, &rq[0], w, why[c->variant]);
     REQUIRE(strstr(rcomm_last_error(), "rank 2"));
-    REQUIRE(rcomm_now_ns() - t0 < (uint64_t)(5e9 * tp_slow()));
+    REQUIRE(base_now_ns() - t0 < (uint64_t)(5e9 * tp_slow()));
     REQUIRE(c->ops->irecv(c->tp, 2, 5, small, 8, &rq[0]) == w);
     REQUIRE(c->ops->isend(c->tp, 2, 5, NULL, small, 8, &rq[0]) == w);
     REQUIRE(strstr(rcomm_last_error(), "isend to rank 2: ") &&
@@ -369,14 +369,14 @@ END_TEST
 static void sc_timeout(tp_ctx_t *c)
 {
     int absent = c->g->absent;
-    uint64_t t0 = rcomm_now_ns();
+    uint64_t t0 = base_now_ns();
     rcomm_status_t st = c->ops->connect(c->tp, c->addrs, c->lens);
     char needle[32];
 
     REQUIREF(st == RCOMM_ERR_TIMEOUT, "%s", rcomm_strerror(st));
     snprintf(needle, sizeof(needle), absent ? "rank %d (never" : "rank %d at", absent);
     REQUIREF(strstr(rcomm_last_error(), needle), "'%s' not named", needle);
-    REQUIRE(rcomm_now_ns() - t0 < (uint64_t)(10e9 * tp_slow()));
+    REQUIRE(base_now_ns() - t0 < (uint64_t)(10e9 * tp_slow()));
 }
 
 START_TEST(test_timeout)

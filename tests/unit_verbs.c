@@ -38,10 +38,10 @@ static void run(int size, void (*fn)(tp_ctx_t *), int variant, int killed)
     tp_run_group(&g);
 }
 
-static rcomm_rcache_stats_t cache_stats(tp_ctx_t *c)
+static tp_rcache_stats_t cache_stats(tp_ctx_t *c)
 {
-    rcomm_rcache_stats_t s;
-    rcomm_rcache_stats(vx_tp(c->tp)->rcache, &s);
+    tp_rcache_stats_t s;
+    tp_rcache_stats(vx_tp(c->tp)->rcache, &s);
     return s;
 }
 
@@ -54,15 +54,14 @@ static rcomm_rcache_stats_t cache_stats(tp_ctx_t *c)
 static void sc_forged(tp_ctx_t *c)
 {
     enum { LEN = 4096 };
-    rcomm_tp_req_t rq = {0};
-    rcomm_tp_rkey_t rk;
-    rcomm_tp_mr_t *mr;
+    tp_req_t rq = {0};
+    tp_rkey_t rk;
+    tp_mr_t *mr;
     unsigned char *mem = tp_xmalloc(LEN), src[64];
 
     if (c->rank == 0) {
         tp_fill(mem, LEN, tp_seed(0, 0, 800));
-        OK(c->ops->mem_reg(c->tp, mem, LEN,
-                           c->variant ? RCOMM_TP_REMOTE_WRITE : RCOMM_TP_REMOTE_READ,
+        OK(c->ops->mem_reg(c->tp, mem, LEN, c->variant ? TP_REMOTE_WRITE : TP_REMOTE_READ,
                            &mr));
         OK(c->ops->mem_rkey(mr, &rk));
         if (c->variant)
@@ -81,7 +80,7 @@ static void sc_forged(tp_ctx_t *c)
         OK(c->ops->irecv(c->tp, 0, 1, &rk, sizeof(rk), &rq));
         tp_wait_ok(c, &rq, 1);
         if (!c->variant)
-            rk.key |= (uint64_t)RCOMM_TP_REMOTE_WRITE << 32;
+            rk.key |= (uint64_t)TP_REMOTE_WRITE << 32;
         memset(src, 0x5a, sizeof(src));
         OK(c->ops->put(c->tp, 0, src, sizeof(src), &rk, rk.addr, &rq));
         REQUIRE(tp_wait(c, &rq, 20000) == RCOMM_ERR_ACCESS);
@@ -102,17 +101,17 @@ static void sc_zero_copy(tp_ctx_t *c)
     static const size_t len[] = {MiB, 3 * MiB + 5, 8193};
     int q = 1 - c->rank;
     char *out = tp_xmalloc(4 * MiB), *in = tp_xmalloc(4 * MiB);
-    rcomm_tp_mr_t *mo = NULL, *mi = NULL;
-    rcomm_rcache_stats_t s0, s1;
+    tp_mr_t *mo = NULL, *mi = NULL;
+    tp_rcache_stats_t s0, s1;
 
     if (c->variant == 0) {
-        OK(c->ops->mem_reg(c->tp, out, 4 * MiB, RCOMM_TP_MESSAGES, &mo));
-        OK(c->ops->mem_reg(c->tp, in, 4 * MiB, RCOMM_TP_MESSAGES, &mi));
+        OK(c->ops->mem_reg(c->tp, out, 4 * MiB, TP_MESSAGES, &mo));
+        OK(c->ops->mem_reg(c->tp, in, 4 * MiB, TP_MESSAGES, &mi));
     }
     s0 = cache_stats(c);
     for (int round = 0; round < 3; round++)
         for (size_t i = 0; i < sizeof(len) / sizeof(len[0]); i++) {
-            rcomm_tp_req_t rq[2] = {{0}};
+            tp_req_t rq[2] = {{0}};
             uint64_t copied = c->tp->stats.bytes_copied;
             tp_fill(out, len[i], tp_seed(c->rank, q, 10 * round + i));
             OK(c->ops->irecv(c->tp, q, i, in, len[i], &rq[0]));
@@ -148,12 +147,12 @@ static void sc_fork(tp_ctx_t *c)
 {
     enum { LEN = 2 << 20 };
     char *buf = tp_xmalloc(LEN);
-    rcomm_tp_mr_t *mr = NULL;
+    tp_mr_t *mr = NULL;
 
     if (c->variant == 1)
-        OK(c->ops->mem_reg(c->tp, buf, LEN, RCOMM_TP_MESSAGES, &mr));
+        OK(c->ops->mem_reg(c->tp, buf, LEN, TP_MESSAGES, &mr));
     for (int round = 0; round < 2; round++) {
-        rcomm_tp_req_t rq = {0};
+        tp_req_t rq = {0};
         if (c->rank == 0) {
             tp_fill(buf, LEN, tp_seed(0, 1, 70 + round));
             OK(c->ops->isend(c->tp, 1, 70, NULL, buf, LEN, &rq));
@@ -193,7 +192,7 @@ static void sc_rcache(tp_ctx_t *c)
 {
     enum { N = 12, LEN = 512 << 10, BIG = 16 << 20 };
     int q = 1 - c->rank;
-    rcomm_tp_req_t rq[2 * N] = {{0}};
+    tp_req_t rq[2 * N] = {{0}};
 
     if (c->variant == 0) {
         char *b[N];
@@ -213,7 +212,7 @@ static void sc_rcache(tp_ctx_t *c)
                     tp_check(b[i], LEN, tp_seed(0, 1, 100 * round + i));
             }
         if (cache_stats(c).monitored) {
-            rcomm_rcache_stats_t s = cache_stats(c);
+            tp_rcache_stats_t s = cache_stats(c);
             REQUIREF(s.evictions > 0 && s.bytes <= 2 * MiB, "%llu evictions, %zu bytes",
                      (unsigned long long)s.evictions, s.bytes);
         }
@@ -256,7 +255,7 @@ static void sc_rcache(tp_ctx_t *c)
 static void sc_killed(tp_ctx_t *c)
 {
     enum { BIG = 64 << 20 };
-    rcomm_tp_req_t rq[2] = {{0}};
+    tp_req_t rq[2] = {{0}};
     char *b = tp_xmalloc(BIG);
 
     if (c->rank == 2) {
@@ -290,7 +289,7 @@ static void sc_killed(tp_ctx_t *c)
  * RCOMM_TIMEOUT is what catches this case. */
 static void sc_disconnected(tp_ctx_t *c)
 {
-    rcomm_tp_req_t rq = {0}, go[2] = {{0}};
+    tp_req_t rq = {0}, go[2] = {{0}};
     char b[64];
 
     if (c->rank == 1) { /* dies once both others are connected and waiting */
@@ -362,30 +361,30 @@ END_TEST
  * this process: rank 0 without rdma_cm, rank 1 with it). */
 START_TEST(test_cm_mismatch)
 {
-    rcomm_config_t plain, cm;
-    rcomm_tp_t *tp[2];
+    base_config_t plain, cm;
+    tp_t *tp[2];
     unsigned char blob[2][TP_BLOB_MAX];
     const void *addrs[2] = {blob[0], blob[1]};
     size_t lens[2] = {sizeof(blob[0]), sizeof(blob[1])};
 
-    ck_assert_int_eq(rcomm_config_load(&plain), RCOMM_OK);
+    ck_assert_int_eq(base_config_load(&plain), RCOMM_OK);
     plain.ib_use_rdma_cm = 0; /* whatever the environment says */
     cm = plain;
     cm.ib_use_rdma_cm = 1;
     for (int r = 0; r < 2; r++) {
-        rcomm_tp_params_t p = {.rank = r,
-                               .size = 2,
-                               .cfg = r ? &cm : &plain,
-                               .timeout_ms = 5000,
-                               .host = ""};
-        ck_assert_int_eq(rcomm_verbs_ops.create(&p, &tp[r]), RCOMM_OK);
-        ck_assert_int_eq(rcomm_verbs_ops.local_addr(tp[r], blob[r], &lens[r]), RCOMM_OK);
+        tp_params_t p = {.rank = r,
+                         .size = 2,
+                         .cfg = r ? &cm : &plain,
+                         .timeout_ms = 5000,
+                         .host = ""};
+        ck_assert_int_eq(tp_verbs_ops.create(&p, &tp[r]), RCOMM_OK);
+        ck_assert_int_eq(tp_verbs_ops.local_addr(tp[r], blob[r], &lens[r]), RCOMM_OK);
     }
-    ck_assert_int_eq(rcomm_verbs_ops.connect(tp[0], addrs, lens), RCOMM_ERR_CONFIG);
+    ck_assert_int_eq(tp_verbs_ops.connect(tp[0], addrs, lens), RCOMM_ERR_CONFIG);
     ck_assert_msg(strstr(rcomm_last_error(), "rank 1 has RCOMM_IB_USE_RDMA_CM=1"), "%s",
                   rcomm_last_error());
     for (int r = 0; r < 2; r++)
-        rcomm_verbs_ops.destroy(tp[r], RCOMM_OK, NULL);
+        tp_verbs_ops.destroy(tp[r], RCOMM_OK, NULL);
 }
 END_TEST
 

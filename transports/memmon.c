@@ -35,8 +35,8 @@ typedef struct {
     uintptr_t start, end;
 } range_t;
 
-struct rcomm_memmon_sub {
-    rcomm_memmon_sub_t *next; /* the fields below: under mon.lock */
+struct tp_memmon_sub {
+    tp_memmon_sub_t *next; /* the fields below: under mon.lock */
     size_t n;
     int overflow;
     range_t ring[MEMMON_RING];
@@ -61,7 +61,7 @@ static struct {
     int uffd, wake;
     uintptr_t page;
     pthread_t thread;
-    rcomm_memmon_sub_t *subs;
+    tp_memmon_sub_t *subs;
     seg_t *segs;
     size_t nsegs, cap;
 } mon = {.life = PTHREAD_MUTEX_INITIALIZER,
@@ -78,7 +78,7 @@ static int uffd_range(unsigned long req, uintptr_t start, uintptr_t end)
 /* Under mon.lock: queue [start, end) for every subscriber. */
 static void post(uintptr_t start, uintptr_t end)
 {
-    for (rcomm_memmon_sub_t *s = mon.subs; s; s = s->next) {
+    for (tp_memmon_sub_t *s = mon.subs; s; s = s->next) {
         range_t *last = s->n ? &s->ring[s->n - 1] : NULL;
         if (last && start <= last->end && end >= last->start) {
             last->start = start < last->start ? start : last->start;
@@ -255,10 +255,10 @@ static void fork_handlers(void)
     pthread_atfork(fork_prepare, fork_done, fork_done);
 }
 
-rcomm_status_t rcomm_memmon_open(rcomm_memmon_sub_t **out, char *why, size_t why_len)
+rcomm_status_t tp_memmon_open(tp_memmon_sub_t **out, char *why, size_t why_len)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    rcomm_memmon_sub_t *sub;
+    tp_memmon_sub_t *sub;
     rcomm_status_t st;
 
     pthread_once(&once, fork_handlers);
@@ -292,9 +292,9 @@ rcomm_status_t rcomm_memmon_open(rcomm_memmon_sub_t **out, char *why, size_t why
     return RCOMM_OK;
 }
 
-void rcomm_memmon_close(rcomm_memmon_sub_t *sub)
+void tp_memmon_close(tp_memmon_sub_t *sub)
 {
-    rcomm_memmon_sub_t **p;
+    tp_memmon_sub_t **p;
 
     if (!sub)
         return;
@@ -346,7 +346,7 @@ static void seg_split(uintptr_t addr)
     }
 }
 
-rcomm_status_t rcomm_memmon_watch(rcomm_memmon_sub_t *sub, uintptr_t start, uintptr_t end)
+rcomm_status_t tp_memmon_watch(tp_memmon_sub_t *sub, uintptr_t start, uintptr_t end)
 {
     struct uffdio_register reg = {.range = {.start = start, .len = end - start},
                                   .mode = UFFDIO_REGISTER_MODE_MISSING};
@@ -383,7 +383,7 @@ rcomm_status_t rcomm_memmon_watch(rcomm_memmon_sub_t *sub, uintptr_t start, uint
     return RCOMM_OK;
 }
 
-void rcomm_memmon_unwatch(rcomm_memmon_sub_t *sub, uintptr_t start, uintptr_t end)
+void tp_memmon_unwatch(tp_memmon_sub_t *sub, uintptr_t start, uintptr_t end)
 {
     size_t i, j, k;
     uintptr_t zs = 0, ze = 0; /* run of pieces no longer watched */
@@ -414,7 +414,7 @@ void rcomm_memmon_unwatch(rcomm_memmon_sub_t *sub, uintptr_t start, uintptr_t en
     pthread_mutex_unlock(&mon.life);
 }
 
-size_t rcomm_memmon_drain(rcomm_memmon_sub_t *sub, rcomm_memmon_inval_fn fn, void *arg)
+size_t tp_memmon_drain(tp_memmon_sub_t *sub, tp_memmon_inval_fn fn, void *arg)
 {
     range_t copy[MEMMON_RING];
     size_t n;

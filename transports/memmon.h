@@ -12,7 +12,7 @@
  *
  * Invalidations are queued, not called back: each subscriber has a fixed
  * ring of pending ranges that the thread appends to, and the subscriber
- * applies them with rcomm_memmon_drain() before each lookup. The thread reads
+ * applies them with tp_memmon_drain() before each lookup. The thread reads
  * an event and appends it under one lock, and drain takes that lock, so a
  * drain that starts after munmap() returned always sees the range. The
  * thread never calls malloc/free and never takes a lock held across them:
@@ -33,18 +33,18 @@
 
 #include "rcomm.h"
 
-typedef struct rcomm_memmon_sub rcomm_memmon_sub_t;
+typedef struct tp_memmon_sub tp_memmon_sub_t;
 
 /* Called by drain for each pending range; [0, UINTPTR_MAX) after the ring
  * overflowed, meaning "invalidate everything". */
-typedef void (*rcomm_memmon_inval_fn)(void *arg, uintptr_t start, uintptr_t end);
+typedef void (*tp_memmon_inval_fn)(void *arg, uintptr_t start, uintptr_t end);
 
 /* Subscribe, starting the monitor if needed. On failure (UNSUPPORTED, or
  * NO_MEMORY) nothing is logged: why gets the reason (e.g. userfaultfd not
  * permitted) for the caller, which then works without caching. */
-rcomm_status_t rcomm_memmon_open(rcomm_memmon_sub_t **sub, char *why, size_t why_len);
+rcomm_status_t tp_memmon_open(tp_memmon_sub_t **sub, char *why, size_t why_len);
 /* The subscriber's watches must all be undone first. */
-void rcomm_memmon_close(rcomm_memmon_sub_t *sub);
+void tp_memmon_close(tp_memmon_sub_t *sub);
 
 /* Watch a page-aligned range. Watches are counted per range across
  * subscribers: the kernel registration goes away with the last unwatch.
@@ -55,13 +55,12 @@ void rcomm_memmon_close(rcomm_memmon_sub_t *sub);
  * In a child forked while the monitor runs, open fails, and subscribers
  * inherited from the parent are inert (watch fails, unwatch and close leave
  * the parent's registrations and thread alone). */
-rcomm_status_t rcomm_memmon_watch(rcomm_memmon_sub_t *sub, uintptr_t start,
-                                  uintptr_t end);
+rcomm_status_t tp_memmon_watch(tp_memmon_sub_t *sub, uintptr_t start, uintptr_t end);
 /* Undo one successful watch of exactly [start, end). */
-void rcomm_memmon_unwatch(rcomm_memmon_sub_t *sub, uintptr_t start, uintptr_t end);
+void tp_memmon_unwatch(tp_memmon_sub_t *sub, uintptr_t start, uintptr_t end);
 
 /* Apply the pending invalidations: fn is called without any monitor lock
  * held, so it may free memory. Returns the number of ranges. */
-size_t rcomm_memmon_drain(rcomm_memmon_sub_t *sub, rcomm_memmon_inval_fn fn, void *arg);
+size_t tp_memmon_drain(tp_memmon_sub_t *sub, tp_memmon_inval_fn fn, void *arg);
 
 #endif

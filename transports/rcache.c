@@ -23,8 +23,8 @@ typedef struct link {
 } link_t;
 
 typedef struct {
-    rcomm_rcache_region_t r; /* first: the caller's view */
-    link_t link;             /* in lru when unreferenced, else in busy */
+    tp_rcache_region_t r; /* first: the caller's view */
+    link_t link;          /* in lru when unreferenced, else in busy */
     uintptr_t start, end;
     unsigned refs;
     int cached;  /* in the lookup array */
@@ -36,18 +36,18 @@ static entry_t *entry_of(link_t *l)
     return (entry_t *)((char *)l - offsetof(entry_t, link));
 }
 
-struct rcomm_rcache {
-    rcomm_rcache_ops_t ops;
+struct tp_rcache {
+    tp_rcache_ops_t ops;
     void *ctx;
     int rank;
     uintptr_t page;
     size_t max_bytes, max_entries;
-    rcomm_memmon_sub_t *mon; /* NULL: nothing is cached */
-    entry_t **v;             /* cached entries by address */
+    tp_memmon_sub_t *mon; /* NULL: nothing is cached */
+    entry_t **v;          /* cached entries by address */
     size_t n, cap;
     link_t lru;  /* unreferenced cached entries, least recently released first */
     link_t busy; /* referenced entries, cached or not */
-    rcomm_rcache_stats_t st;
+    tp_rcache_stats_t st;
 };
 
 static void link_init(link_t *head)
@@ -71,7 +71,7 @@ static void link_add_tail(link_t *head, link_t *l)
 
 /* Index of the first cached entry ending after addr (entries are disjoint,
  * so ends are sorted too). */
-static size_t find(const rcomm_rcache_t *c, uintptr_t addr)
+static size_t find(const tp_rcache_t *c, uintptr_t addr)
 {
     size_t lo = 0, hi = c->n;
 
@@ -86,16 +86,16 @@ static size_t find(const rcomm_rcache_t *c, uintptr_t addr)
 }
 
 /* The entry is in no list. */
-static void destroy(rcomm_rcache_t *c, entry_t *e)
+static void destroy(tp_rcache_t *c, entry_t *e)
 {
     if (e->watched)
-        rcomm_memmon_unwatch(c->mon, e->start, e->end);
+        tp_memmon_unwatch(c->mon, e->start, e->end);
     c->ops.dereg(c->ctx, e->r.handle);
     free(e);
 }
 
 /* Remove v[i] from the lookup: destroyed now if unreferenced, else at release. */
-static void drop(rcomm_rcache_t *c, size_t i)
+static void drop(tp_rcache_t *c, size_t i)
 {
     entry_t *e = c->v[i];
 
@@ -112,7 +112,7 @@ static void drop(rcomm_rcache_t *c, size_t i)
 
 static void invalidate(void *arg, uintptr_t start, uintptr_t end)
 {
-    rcomm_rcache_t *c = arg;
+    tp_rcache_t *c = arg;
 
     for (size_t i = find(c, start); i < c->n && c->v[i]->start < end;) {
         drop(c, i);
@@ -120,14 +120,14 @@ static void invalidate(void *arg, uintptr_t start, uintptr_t end)
     }
 }
 
-static void evict_lru(rcomm_rcache_t *c)
+static void evict_lru(tp_rcache_t *c)
 {
     drop(c, find(c, entry_of(c->lru.next)->start));
     c->st.evictions++;
 }
 
 /* Evict unreferenced entries until one more of len bytes fits. */
-static int make_room(rcomm_rcache_t *c, size_t len)
+static int make_room(tp_rcache_t *c, size_t len)
 {
     while (len > c->max_bytes - c->st.bytes || c->n >= c->max_entries) {
         if (c->lru.next == &c->lru)
@@ -137,7 +137,7 @@ static int make_room(rcomm_rcache_t *c, size_t len)
     return 1;
 }
 
-static rcomm_status_t reg(rcomm_rcache_t *c, uintptr_t s, uintptr_t e, void **handle)
+static rcomm_status_t reg(tp_rcache_t *c, uintptr_t s, uintptr_t e, void **handle)
 {
     rcomm_status_t st;
     char hint[192];
@@ -150,15 +150,15 @@ static rcomm_status_t reg(rcomm_rcache_t *c, uintptr_t s, uintptr_t e, void **ha
     }
     if (st != RCOMM_ERR_NO_MEMORY)
         return st;
-    rcomm_memlock_hint(hint, sizeof(hint));
-    return rcomm_err(st,
-                     "rank %d: cannot register %zu bytes at %p for RDMA (memory-lock "
-                     "or device limit, %zu bytes in use by the cache): %s",
-                     c->rank, (size_t)(e - s), (void *)s, c->st.bytes, hint);
+    tp_memlock_hint(hint, sizeof(hint));
+    return base_err(st,
+                    "rank %d: cannot register %zu bytes at %p for RDMA (memory-lock "
+                    "or device limit, %zu bytes in use by the cache): %s",
+                    c->rank, (size_t)(e - s), (void *)s, c->st.bytes, hint);
 }
 
-static rcomm_status_t miss(rcomm_rcache_t *c, uintptr_t s, uintptr_t e,
-                           rcomm_rcache_region_t **out)
+static rcomm_status_t miss(tp_rcache_t *c, uintptr_t s, uintptr_t e,
+                           tp_rcache_region_t **out)
 {
     int keep = c->mon && e - s <= c->max_bytes;
     uintptr_t us = s, ue = e;
@@ -168,8 +168,8 @@ static rcomm_status_t miss(rcomm_rcache_t *c, uintptr_t s, uintptr_t e,
 
     en = calloc(1, sizeof(*en));
     if (!en)
-        return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                         "rank %d: registration cache: out of memory", c->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: registration cache: out of memory",
+                        c->rank);
     if (keep && c->n == c->cap) {
         grown = realloc(c->v, (c->cap ? 2 * c->cap : 64) * sizeof(*c->v));
         keep = grown != NULL;
@@ -199,7 +199,7 @@ static rcomm_status_t miss(rcomm_rcache_t *c, uintptr_t s, uintptr_t e,
     /* Watched after reg, which populates the pages: a kernel-mode fault on a
      * missing watched page would fail (UFFD_USER_MODE_ONLY). A buffer freed
      * meanwhile was the caller's race; its unmapped range fails the watch. */
-    if (keep && rcomm_memmon_watch(c->mon, s, e) != RCOMM_OK)
+    if (keep && tp_memmon_watch(c->mon, s, e) != RCOMM_OK)
         keep = 0;
     en->r.addr = (void *)s;
     en->r.len = e - s;
@@ -223,17 +223,17 @@ static rcomm_status_t miss(rcomm_rcache_t *c, uintptr_t s, uintptr_t e,
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_rcache_acquire(rcomm_rcache_t *c, const void *addr, size_t len,
-                                    rcomm_rcache_region_t **out)
+rcomm_status_t tp_rcache_acquire(tp_rcache_t *c, const void *addr, size_t len,
+                                 tp_rcache_region_t **out)
 {
     uintptr_t a = (uintptr_t)addr, b = a + len;
     entry_t *e;
     size_t i;
 
     if (len == 0 || b < a)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rank %d: cannot register %zu bytes at %p", c->rank, len, addr);
-    rcomm_rcache_poll(c);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cannot register %zu bytes at %p",
+                        c->rank, len, addr);
+    tp_rcache_poll(c);
     i = find(c, a);
     if (i < c->n && c->v[i]->start <= a && b <= c->v[i]->end) {
         e = c->v[i];
@@ -248,7 +248,7 @@ rcomm_status_t rcomm_rcache_acquire(rcomm_rcache_t *c, const void *addr, size_t 
     return miss(c, a & ~(c->page - 1), (b + c->page - 1) & ~(c->page - 1), out);
 }
 
-void rcomm_rcache_release(rcomm_rcache_t *c, rcomm_rcache_region_t *r)
+void tp_rcache_release(tp_rcache_t *c, tp_rcache_region_t *r)
 {
     entry_t *e = (entry_t *)r;
 
@@ -261,13 +261,13 @@ void rcomm_rcache_release(rcomm_rcache_t *c, rcomm_rcache_region_t *r)
         destroy(c, e);
 }
 
-void rcomm_rcache_poll(rcomm_rcache_t *c)
+void tp_rcache_poll(tp_rcache_t *c)
 {
     if (c->mon)
-        rcomm_memmon_drain(c->mon, invalidate, c);
+        tp_memmon_drain(c->mon, invalidate, c);
 }
 
-void rcomm_rcache_stats(const rcomm_rcache_t *c, rcomm_rcache_stats_t *s)
+void tp_rcache_stats(const tp_rcache_t *c, tp_rcache_stats_t *s)
 {
     *s = c->st;
 }
@@ -283,7 +283,7 @@ static int has_ipc_lock(void)
     return (d[CAP_IPC_LOCK / 32].effective >> (CAP_IPC_LOCK % 32)) & 1;
 }
 
-void rcomm_memlock_hint(char *buf, size_t len)
+void tp_memlock_hint(char *buf, size_t len)
 {
     struct rlimit rl;
 
@@ -296,20 +296,20 @@ void rcomm_memlock_hint(char *buf, size_t len)
                  (unsigned long long)rl.rlim_cur / 1024);
 }
 
-rcomm_status_t rcomm_rcache_create(const rcomm_rcache_params_t *p, rcomm_rcache_t **out)
+rcomm_status_t tp_rcache_create(const tp_rcache_params_t *p, tp_rcache_t **out)
 {
     const char *off = getenv("RCOMM_RCACHE_NO_MONITOR");
-    rcomm_rcache_t *c;
+    tp_rcache_t *c;
     struct rlimit rl;
     char why[160];
 
     if (!p || !p->ops || !p->ops->reg || !p->ops->dereg)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "registration cache: reg and dereg are "
-                                                "required");
+        return base_err(RCOMM_ERR_INVALID_ARG, "registration cache: reg and dereg are "
+                                               "required");
     c = calloc(1, sizeof(*c));
     if (!c)
-        return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                         "rank %d: registration cache: out of memory", p->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: registration cache: out of memory",
+                        p->rank);
     c->ops = *p->ops;
     c->ctx = p->ctx;
     c->rank = p->rank;
@@ -324,19 +324,19 @@ rcomm_status_t rcomm_rcache_create(const rcomm_rcache_params_t *p, rcomm_rcache_
     link_init(&c->busy);
     if (off && *off && strcmp(off, "0") != 0)
         snprintf(why, sizeof(why), "RCOMM_RCACHE_NO_MONITOR is set");
-    else if (rcomm_memmon_open(&c->mon, why, sizeof(why)) != RCOMM_OK)
+    else if (tp_memmon_open(&c->mon, why, sizeof(why)) != RCOMM_OK)
         c->mon = NULL;
     if (!c->mon)
-        rcomm_log(RCOMM_LOG_WARN,
-                  "rank %d: registration cache off (%s): each transfer from a buffer "
-                  "not registered by the user registers and deregisters it",
-                  c->rank, why);
+        base_log(BASE_LOG_WARN,
+                 "rank %d: registration cache off (%s): each transfer from a buffer "
+                 "not registered by the user registers and deregisters it",
+                 c->rank, why);
     c->st.monitored = c->mon != NULL;
     *out = c;
     return RCOMM_OK;
 }
 
-static void destroy_all(rcomm_rcache_t *c, link_t *head)
+static void destroy_all(tp_rcache_t *c, link_t *head)
 {
     while (head->next != head) {
         entry_t *e = entry_of(head->next);
@@ -345,13 +345,13 @@ static void destroy_all(rcomm_rcache_t *c, link_t *head)
     }
 }
 
-void rcomm_rcache_destroy(rcomm_rcache_t *c)
+void tp_rcache_destroy(tp_rcache_t *c)
 {
     if (!c)
         return;
     destroy_all(c, &c->lru);
     destroy_all(c, &c->busy);
     free(c->v);
-    rcomm_memmon_close(c->mon);
+    tp_memmon_close(c->mon);
     free(c);
 }

@@ -32,7 +32,7 @@
 
 #include "rcomm.h"
 
-typedef struct rcomm_rcache rcomm_rcache_t;
+typedef struct tp_rcache tp_rcache_t;
 
 typedef struct {
     /* Register [addr, addr + len) (page aligned) and set *handle. Returns
@@ -42,10 +42,10 @@ typedef struct {
      * logs it, or the transport does after a fallback). */
     rcomm_status_t (*reg)(void *ctx, void *addr, size_t len, void **handle);
     void (*dereg)(void *ctx, void *handle);
-} rcomm_rcache_ops_t;
+} tp_rcache_ops_t;
 
 typedef struct {
-    const rcomm_rcache_ops_t *ops;
+    const tp_rcache_ops_t *ops;
     void *ctx;
     /* Bounds on cached registrations, in use or not (0 = none). max_bytes is
      * also capped at 3/4 of RLIMIT_MEMLOCK. A request that does not fit after
@@ -53,7 +53,7 @@ typedef struct {
     size_t max_bytes;
     size_t max_entries;
     int rank; /* for messages */
-} rcomm_rcache_params_t;
+} tp_rcache_params_t;
 
 /* What acquire returns: the registered range (page aligned, covering the
  * request) and the transport's handle. Read-only for the caller. */
@@ -61,7 +61,7 @@ typedef struct {
     void *addr;
     size_t len;
     void *handle;
-} rcomm_rcache_region_t;
+} tp_rcache_region_t;
 
 typedef struct {
     /* Every acquire is one of hit, miss (new cached entry) or uncached (one
@@ -70,27 +70,27 @@ typedef struct {
     uint64_t evictions, invalidations; /* entries */
     size_t bytes, entries;             /* cached now */
     int monitored;
-} rcomm_rcache_stats_t;
+} tp_rcache_stats_t;
 
-rcomm_status_t rcomm_rcache_create(const rcomm_rcache_params_t *p, rcomm_rcache_t **out);
+rcomm_status_t tp_rcache_create(const tp_rcache_params_t *p, tp_rcache_t **out);
 /* Deregisters everything, including entries still acquired (a caller bug). */
-void rcomm_rcache_destroy(rcomm_rcache_t *c);
+void tp_rcache_destroy(tp_rcache_t *c);
 
 /* A registered region covering [addr, addr + len), len > 0, held until
  * released. Errors: RCOMM_ERR_NO_MEMORY (logged, with the memlock hint) or
  * whatever reg returned. */
-rcomm_status_t rcomm_rcache_acquire(rcomm_rcache_t *c, const void *addr, size_t len,
-                                    rcomm_rcache_region_t **out);
-void rcomm_rcache_release(rcomm_rcache_t *c, rcomm_rcache_region_t *r);
+rcomm_status_t tp_rcache_acquire(tp_rcache_t *c, const void *addr, size_t len,
+                                 tp_rcache_region_t **out);
+void tp_rcache_release(tp_rcache_t *c, tp_rcache_region_t *r);
 
 /* Apply pending invalidations now, so that freed buffers are unpinned
  * without waiting for the next acquire (e.g. from an idle progress()). */
-void rcomm_rcache_poll(rcomm_rcache_t *c);
+void tp_rcache_poll(tp_rcache_t *c);
 
-void rcomm_rcache_stats(const rcomm_rcache_t *c, rcomm_rcache_stats_t *s);
+void tp_rcache_stats(const tp_rcache_t *c, tp_rcache_stats_t *s);
 
 /* "RLIMIT_MEMLOCK is 8192 KiB; raise it: ulimit -l unlimited (...)" or
  * "RLIMIT_MEMLOCK is unlimited", for registration failures. */
-void rcomm_memlock_hint(char *buf, size_t len);
+void tp_memlock_hint(char *buf, size_t len);
 
 #endif

@@ -10,24 +10,24 @@
 #include "config.h"
 #include "transports/transport.h"
 
-static const rcomm_tp_ops_t *const transports[] = {
-    &rcomm_tcp_ops,
+static const tp_ops_t *const transports[] = {
+    &tp_tcp_ops,
 #ifdef HAVE_VERBS
-    &rcomm_verbs_ops,
+    &tp_verbs_ops,
 #endif
 };
 
 /* Every member is called without a NULL check, so a table with a hole, or
  * one built against another layout (its size differs), is never handed out. */
-static bool complete(const rcomm_tp_ops_t *o)
+static bool complete(const tp_ops_t *o)
 {
-    return o->size == sizeof(rcomm_tp_ops_t) && o->name && o->create && o->local_addr &&
+    return o->size == sizeof(tp_ops_t) && o->name && o->create && o->local_addr &&
            o->connect && o->destroy && o->isend && o->irecv && o->cancel && o->mem_reg &&
            o->mem_rkey && o->mem_dereg && o->put && o->get && o->fetch_add &&
            o->compare_swap && o->caps && o->progress;
 }
 
-const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
+const tp_ops_t *tp_find(const char *name)
 {
     if (!name)
         return NULL;
@@ -36,14 +36,13 @@ const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
             continue;
         if (complete(transports[i]))
             return transports[i];
-        rcomm_err(RCOMM_ERR_INTERNAL, "transport %s: its ops table is incomplete", name);
+        base_err(RCOMM_ERR_INTERNAL, "transport %s: its ops table is incomplete", name);
         return NULL;
     }
     return NULL;
 }
 
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
-                                      const char *fmt, ...)
+rcomm_status_t tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -53,28 +52,27 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
     va_end(ap);
     if (!*logged) {
         *logged = true;
-        return rcomm_err(status, "%s", msg);
+        return base_err(status, "%s", msg);
     }
-    return rcomm_err_quiet(status, "%s", msg);
+    return base_err_quiet(status, "%s", msg);
 }
 
-rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
-                                   const void *req, const char *what)
+rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const void *req,
+                             const char *what)
 {
     if (tp && connected && req && peer >= 0 && peer < tp->size && peer != tp->rank)
         return RCOMM_OK;
-    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp ? tp->rank : -1,
-                     what, peer,
-                     !tp || !connected  ? "the transport is not connected"
-                     : !req             ? "req is NULL"
-                     : peer == tp->rank ? "a rank cannot post to itself"
-                                        : "no such rank");
+    return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp ? tp->rank : -1,
+                    what, peer,
+                    !tp || !connected  ? "the transport is not connected"
+                    : !req             ? "req is NULL"
+                    : peer == tp->rank ? "a rank cannot post to itself"
+                                       : "no such rank");
 }
 
-rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
-                                     size_t cap)
+rcomm_status_t tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag, size_t cap)
 {
-    return rcomm_err(
+    return base_err(
         RCOMM_ERR_PROTOCOL,
         "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu", rank,
         peer, (unsigned long long)len, (unsigned long long)tag, cap);

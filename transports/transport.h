@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The transport contract. Everything rcomm moves between ranks goes through
- * one const rcomm_tp_ops_t table; nothing above transports/ sees a socket or
+ * one const tp_ops_t table; nothing above transports/ sees a socket or
  * a verbs object.
  *
  * Model
- *  - A transport instance (rcomm_tp_t) belongs to one communicator and is
+ *  - A transport instance (tp_t) belongs to one communicator and is
  *    driven by one thread at a time: no op is thread-safe.
- *  - Operations are posted with a caller-owned request (rcomm_tp_req_t) that
+ *  - Operations are posted with a caller-owned request (tp_req_t) that
  *    must stay valid until it completes. Posting never blocks and never
  *    reports completion: completion is reported only from progress(), by
  *    setting req->status and calling req->cb (if set). A post that fails
@@ -23,7 +23,7 @@
  *    transport logs one message naming the peer.
  *
  * Two-sided messages match on (peer, tag) in posting order per peer, and
- * carry a small envelope (rcomm_env_t) that the receiver gets back in
+ * carry a small envelope (tp_env_t) that the receiver gets back in
  * req->env: the collective layer uses it to detect ranks that called a
  * collective with different arguments. A message that arrives before its
  * receive is posted is "unexpected": the transport reports it through
@@ -33,7 +33,7 @@
  * posted or the operation cancelled).
  *
  * One-sided operations (put, get, 64-bit atomics) target memory a peer
- * exposed with mem_reg and described by an rcomm_tp_rkey_t it sent us. A
+ * exposed with mem_reg and described by an tp_rkey_t it sent us. A
  * transport without hardware support emulates them in the target's
  * progress(): the target must be inside progress() for them to complete.
  * Accesses outside the region or its rights complete with RCOMM_ERR_ACCESS
@@ -49,47 +49,47 @@
 #include "base/config.h"
 #include "rcomm.h"
 
-typedef struct rcomm_tp rcomm_tp_t;
-typedef struct rcomm_tp_req rcomm_tp_req_t;
-typedef struct rcomm_tp_mr rcomm_tp_mr_t;
+typedef struct tp_base tp_t;
+typedef struct tp_req tp_req_t;
+typedef struct tp_mr tp_mr_t;
 
 /* Opaque to the transport: carried from sender to receiver unchanged. */
 typedef struct {
     uint64_t w[3];
-} rcomm_env_t;
+} tp_env_t;
 
-typedef void (*rcomm_tp_cb_t)(rcomm_tp_req_t *req);
+typedef void (*tp_cb_t)(tp_req_t *req);
 
-#define RCOMM_TP_REQ_PRIV 128
+#define TP_REQ_PRIV 128
 
-struct rcomm_tp_req {
+struct tp_req {
     /* Set by the transport at completion. */
     rcomm_status_t status; /* RCOMM_INPROGRESS while posted */
     size_t len;            /* recv: bytes received; get: bytes read */
     uint64_t result;       /* atomics: value before the operation */
-    rcomm_env_t env;       /* recv: the sender's envelope */
+    tp_env_t env;          /* recv: the sender's envelope */
     /* Set by the caller before posting (optional). */
-    rcomm_tp_cb_t cb;
+    tp_cb_t cb;
     void *arg;
     /* Transport-private: queue links, progress state. */
-    _Alignas(16) unsigned char priv[RCOMM_TP_REQ_PRIV];
+    _Alignas(16) unsigned char priv[TP_REQ_PRIV];
 };
 
 /* Remote access rights of an exposed region. */
 enum {
-    RCOMM_TP_LOCAL = 0,
-    RCOMM_TP_REMOTE_READ = 1 << 0,
-    RCOMM_TP_REMOTE_WRITE = 1 << 1,
-    RCOMM_TP_REMOTE_ATOMIC = 1 << 2,
+    TP_LOCAL = 0,
+    TP_REMOTE_READ = 1 << 0,
+    TP_REMOTE_WRITE = 1 << 1,
+    TP_REMOTE_ATOMIC = 1 << 2,
     /* Not a remote right: the region holds message buffers, so a transport
      * that writes received messages straight into place (verbs) may give the
      * matched sender write access to it. Never part of an rkey's rights. */
-    RCOMM_TP_MESSAGES = 1 << 3,
+    TP_MESSAGES = 1 << 3,
 };
 
 /* Common head of every transport's region; the rest is the transport's. */
-struct rcomm_tp_mr {
-    rcomm_tp_t *tp;
+struct tp_mr {
+    tp_t *tp;
 };
 
 /* What a peer needs to access a region: sent to it by the upper layer. */
@@ -97,23 +97,23 @@ typedef struct {
     uint64_t addr; /* base address in the owner's address space */
     uint64_t len;
     uint64_t key; /* transport-defined (rkey for verbs, region id for tcp) */
-} rcomm_tp_rkey_t;
+} tp_rkey_t;
 
 /* Called from progress() when a message arrives with no matching receive.
  * It may not post or cancel operations; it may record state. */
-typedef void (*rcomm_tp_unexpected_fn)(void *arg, int peer, uint64_t tag,
-                                       const rcomm_env_t *env, size_t len);
+typedef void (*tp_unexpected_fn)(void *arg, int peer, uint64_t tag, const tp_env_t *env,
+                                 size_t len);
 
 typedef struct {
     int rank;
     int size;
-    const rcomm_config_t *cfg; /* tunables (socket buffers, eager limit...) */
-    int timeout_ms;            /* for connect(); operations are timed by the caller */
+    const base_config_t *cfg; /* tunables (socket buffers, eager limit...) */
+    int timeout_ms;           /* for connect(); operations are timed by the caller */
     /* Host address to publish in local_addr ("" = let the transport choose). */
     const char *host;
-    rcomm_tp_unexpected_fn on_unexpected;
+    tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
-} rcomm_tp_params_t;
+} tp_params_t;
 
 /* What a transport does natively, and the link the perf tools grade
  * against (caps() below). */
@@ -122,37 +122,36 @@ typedef struct {
     bool native_atomics; /* fetch_add/compare_swap by the NIC */
     double link_gbs;     /* the link's data rate in GB/s; 0: unknown */
     char link[224];      /* where link_gbs comes from, or why it is unknown */
-} rcomm_tp_caps_t;
+} tp_caps_t;
 
 /* Counters every transport keeps; see rcomm_stats_t. */
-typedef rcomm_stats_t rcomm_tp_stats_t;
+typedef rcomm_stats_t tp_stats_t;
 
 /* Common head of every transport instance. */
-struct rcomm_tp {
-    const struct rcomm_tp_ops *ops;
+struct tp_base {
+    const struct tp_ops *ops;
     int rank;
     int size;
-    rcomm_tp_unexpected_fn on_unexpected;
+    tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
-    rcomm_tp_stats_t stats;
+    tp_stats_t stats;
 };
 
-typedef struct rcomm_tp_ops {
-    size_t size; /* sizeof(rcomm_tp_ops_t): catches stale tables */
+typedef struct tp_ops {
+    size_t size; /* sizeof(tp_ops_t): catches stale tables */
     const char *name;
 
     /* Create the local endpoint (listen, open device). Blocking, local. */
-    rcomm_status_t (*create)(const rcomm_tp_params_t *params, rcomm_tp_t **tp);
+    rcomm_status_t (*create)(const tp_params_t *params, tp_t **tp);
     /* Write this endpoint's address blob (at most *len bytes) and set *len.
      * Other ranks pass it to connect(). buf NULL: only set *len to the size
      * needed (the same on every rank of a job). */
-    rcomm_status_t (*local_addr)(rcomm_tp_t *tp, void *buf, size_t *len);
+    rcomm_status_t (*local_addr)(tp_t *tp, void *buf, size_t *len);
     /* Connect to every peer, given every rank's address blob (addrs[rank] is
      * ours). Collective: all ranks call it; blocks until every connection is
      * up or the timeout expires (the error names the missing peers). Called
      * once; after a failure the transport can only be destroyed. */
-    rcomm_status_t (*connect)(rcomm_tp_t *tp, const void *const *addrs,
-                              const size_t *lens);
+    rcomm_status_t (*connect)(tp_t *tp, const void *const *addrs, const size_t *lens);
     /* Close every connection gracefully and free everything. Outstanding
      * requests are dropped without callbacks. Never fails. reason is RCOMM_OK
      * for a normal close, or the error that made the communicator fail: peers
@@ -161,77 +160,73 @@ typedef struct rcomm_tp_ops {
      * others as the same status instead of as a lost connection. why (may be
      * NULL) is the failure's message; peers quote it in theirs, so that a
      * rank that fails because a neighbour failed still names the cause. */
-    void (*destroy)(rcomm_tp_t *tp, rcomm_status_t reason, const char *why);
+    void (*destroy)(tp_t *tp, rcomm_status_t reason, const char *why);
 
     /* Two-sided. len may be 0. */
-    rcomm_status_t (*isend)(rcomm_tp_t *tp, int peer, uint64_t tag,
-                            const rcomm_env_t *env, const void *buf, size_t len,
-                            rcomm_tp_req_t *req);
+    rcomm_status_t (*isend)(tp_t *tp, int peer, uint64_t tag, const tp_env_t *env,
+                            const void *buf, size_t len, tp_req_t *req);
     /* Receive up to len bytes; a longer message fails with RCOMM_ERR_PROTOCOL,
      * with req->env and req->len set from it all the same. */
-    rcomm_status_t (*irecv)(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
-                            rcomm_tp_req_t *req);
+    rcomm_status_t (*irecv)(tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
+                            tp_req_t *req);
     /* Withdraw a posted receive that has not started to land. Returns OK and
      * the request is never completed, or INPROGRESS if data is landing (it
      * will complete), or INVALID_ARG if not posted. */
-    rcomm_status_t (*cancel)(rcomm_tp_t *tp, rcomm_tp_req_t *req);
+    rcomm_status_t (*cancel)(tp_t *tp, tp_req_t *req);
 
     /* Memory exposed to peers for one-sided access. */
-    rcomm_status_t (*mem_reg)(rcomm_tp_t *tp, void *addr, size_t len, unsigned access,
-                              rcomm_tp_mr_t **mr);
-    rcomm_status_t (*mem_rkey)(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rkey);
+    rcomm_status_t (*mem_reg)(tp_t *tp, void *addr, size_t len, unsigned access,
+                              tp_mr_t **mr);
+    rcomm_status_t (*mem_rkey)(const tp_mr_t *mr, tp_rkey_t *rkey);
     /* The region must have no one-sided operation of ours in flight. */
-    rcomm_status_t (*mem_dereg)(rcomm_tp_t *tp, rcomm_tp_mr_t *mr);
+    rcomm_status_t (*mem_dereg)(tp_t *tp, tp_mr_t *mr);
 
     /* One-sided, completed when the target has applied them. raddr is an
      * address inside the region described by rkey. */
-    rcomm_status_t (*put)(rcomm_tp_t *tp, int peer, const void *buf, size_t len,
-                          const rcomm_tp_rkey_t *rkey, uint64_t raddr,
-                          rcomm_tp_req_t *req);
-    rcomm_status_t (*get)(rcomm_tp_t *tp, int peer, void *buf, size_t len,
-                          const rcomm_tp_rkey_t *rkey, uint64_t raddr,
-                          rcomm_tp_req_t *req);
+    rcomm_status_t (*put)(tp_t *tp, int peer, const void *buf, size_t len,
+                          const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
+    rcomm_status_t (*get)(tp_t *tp, int peer, void *buf, size_t len,
+                          const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
     /* 64-bit, raddr 8-byte aligned; req->result gets the old value. */
-    rcomm_status_t (*fetch_add)(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
-                                uint64_t raddr, uint64_t add, rcomm_tp_req_t *req);
-    rcomm_status_t (*compare_swap)(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
+    rcomm_status_t (*fetch_add)(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                                uint64_t add, tp_req_t *req);
+    rcomm_status_t (*compare_swap)(tp_t *tp, int peer, const tp_rkey_t *rkey,
                                    uint64_t raddr, uint64_t compare, uint64_t swap,
-                                   rcomm_tp_req_t *req);
+                                   tp_req_t *req);
 
     /* Fill *caps. Local, never fails (an unknown link rate is 0 with the
      * reason in caps->link). */
-    void (*caps)(rcomm_tp_t *tp, rcomm_tp_caps_t *caps);
+    void (*caps)(tp_t *tp, tp_caps_t *caps);
 
     /* Move data and complete requests. Waits up to timeout_ms for something
      * to happen when nothing is ready (0 = poll once, never sleep; negative =
      * no limit). Returns OK, or an error only for a failure of the transport
      * as a whole; peer failures are reported through the requests. */
-    rcomm_status_t (*progress)(rcomm_tp_t *tp, int timeout_ms);
-} rcomm_tp_ops_t;
+    rcomm_status_t (*progress)(tp_t *tp, int timeout_ms);
+} tp_ops_t;
 
 /* Report a post to a failed peer: the failure is logged the first time
  * (*logged false), then only becomes the thread's last error again. Returns
  * status. Shared by every transport (registry.c). */
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
-                                      const char *fmt, ...)
+rcomm_status_t tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The checks every post makes before anything else: the transport is
  * connected, req is set, peer is another rank of the job. INVALID_ARG with a
  * message naming this rank, what was posted ("send to", "receive from") and
  * the peer. Shared by every transport (registry.c). */
-rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
-                                   const void *req, const char *what);
+rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const void *req,
+                             const char *what);
 
 /* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
-rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
-                                     size_t cap);
+rcomm_status_t tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
+                               size_t cap);
 
 /* Transport lookup by name ("tcp", "verbs"). NULL when there is none, or
  * when its table is incomplete (a bug: logged as RCOMM_ERR_INTERNAL). */
-const rcomm_tp_ops_t *rcomm_tp_find(const char *name);
+const tp_ops_t *tp_find(const char *name);
 
-extern const rcomm_tp_ops_t rcomm_tcp_ops;
-extern const rcomm_tp_ops_t rcomm_verbs_ops; /* when built with HAVE_VERBS */
+extern const tp_ops_t tp_tcp_ops;
+extern const tp_ops_t tp_verbs_ops; /* when built with HAVE_VERBS */
 
 #endif /* RCOMM_TRANSPORT_H */

@@ -6,7 +6,7 @@
 #include <time.h>
 
 /* Monotonic time in nanoseconds. */
-static inline uint64_t rcomm_now_ns(void)
+static inline uint64_t base_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -33,8 +33,8 @@ typedef struct {
 
 #define ROW(env, type, field, dflt, help)                                                \
     {                                                                                    \
-        env, type, offsetof(rcomm_config_t, field),                                      \
-            sizeof(((rcomm_config_t *)0)->field), dflt, help                             \
+        env, type, offsetof(base_config_t, field), sizeof(((base_config_t *)0)->field),  \
+            dflt, help                                                                   \
     }
 
 /* The one place each tunable is defined. */
@@ -113,7 +113,7 @@ static int parse_loglevel(const char *s)
     return -1;
 }
 
-int rcomm_parse_size(const char *s, size_t *out)
+int base_parse_size(const char *s, size_t *out)
 {
     char *end;
     unsigned long long v;
@@ -157,8 +157,7 @@ static int parse_bool(const char *s)
     return -1;
 }
 
-static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
-                                const char *val)
+static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const char *val)
 {
     char *field = (char *)cfg + row->offset;
     char *end;
@@ -176,7 +175,7 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
         *(double *)field = d;
         return RCOMM_OK;
     case CFG_SIZE:
-        if (rcomm_parse_size(val, (size_t *)field) != 0)
+        if (base_parse_size(val, (size_t *)field) != 0)
             goto bad;
         return RCOMM_OK;
     case CFG_STRING:
@@ -224,13 +223,13 @@ static rcomm_status_t set_field(rcomm_config_t *cfg, const cfg_row_t *row,
         goto bad;
     }
 bad:
-    return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env, val,
-                     row->help);
+    return base_err(RCOMM_ERR_CONFIG, "%s='%s' is not valid (%s)", row->env, val,
+                    row->help);
 }
 
-rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
+rcomm_status_t base_config_load(base_config_t *cfg)
 {
-    rcomm_config_t tmp;
+    base_config_t tmp;
     rcomm_status_t st;
 
     memset(&tmp, 0, sizeof(tmp));
@@ -243,41 +242,41 @@ rcomm_status_t rcomm_config_load(rcomm_config_t *cfg)
             return st;
     }
     if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
-                         "and RCOMM_TCP_BUFSIZE >= 4096");
+        return base_err(RCOMM_ERR_CONFIG,
+                        "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
+                        "and RCOMM_TCP_BUFSIZE >= 4096");
     if (tmp.ib_rx_depth < 4 || tmp.ib_rx_depth > 4096 ||
         tmp.ib_sq_depth < 2 * VX_MIN_SQ || tmp.ib_sq_depth > 16384 ||
         tmp.ib_timeout < 1 || tmp.ib_timeout > 31 || tmp.ib_retry > 7 ||
         tmp.ib_eager > (1u << 20))
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "RCOMM_IB_RX_DEPTH must be in [4, 4096], RCOMM_IB_SQ_DEPTH in "
-                         "[%d, 16384], RCOMM_IB_TIMEOUT in [1, 31], RCOMM_IB_RETRY <= 7 "
-                         "and RCOMM_IB_EAGER <= 1M",
-                         2 * VX_MIN_SQ);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "RCOMM_IB_RX_DEPTH must be in [4, 4096], RCOMM_IB_SQ_DEPTH in "
+                        "[%d, 16384], RCOMM_IB_TIMEOUT in [1, 31], RCOMM_IB_RETRY <= 7 "
+                        "and RCOMM_IB_EAGER <= 1M",
+                        2 * VX_MIN_SQ);
     *cfg = tmp;
     return RCOMM_OK;
 }
 
-int rcomm_config_log_level(void)
+int base_config_log_level(void)
 {
     const char *s = getenv("RCOMM_LOG_LEVEL");
     int lvl = s ? parse_loglevel(s) : -1;
-    return lvl < 0 ? RCOMM_LOG_ERROR : lvl;
+    return lvl < 0 ? BASE_LOG_ERROR : lvl;
 }
 
-const char *rcomm_bcast_algo_name(int algo)
+const char *base_bcast_algo_name(int algo)
 {
     return algo >= -1 && algo <= 1 ? bcast_names[algo + 1] : "?";
 }
 
-int rcomm_config_timeout_ms(const rcomm_config_t *cfg)
+int base_config_timeout_ms(const base_config_t *cfg)
 {
     double ms = cfg->timeout_s * 1000.0;
     return ms > 2e9 ? 2000000000 : (int)ms;
 }
 
-static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *buf,
+static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *buf,
                          size_t len)
 {
     static const char *lvl[] = {"none", "error", "warn", "info", "debug"};
@@ -300,12 +299,12 @@ static void format_value(const rcomm_config_t *cfg, const cfg_row_t *row, char *
         snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy");
         break;
     case CFG_BCAST:
-        snprintf(buf, len, "%s", rcomm_bcast_algo_name(*(const int *)field));
+        snprintf(buf, len, "%s", base_bcast_algo_name(*(const int *)field));
         break;
     }
 }
 
-void rcomm_config_write(const rcomm_config_t *cfg, FILE *out)
+void base_config_write(const base_config_t *cfg, FILE *out)
 {
     char val[80];
 

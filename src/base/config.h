@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Tunables: one table (config.c) gives each its RCOMM_* name, default and
- * description; rcomm_config_load() fills this struct from the environment. */
+ * description; base_config_load() fills this struct from the environment. */
 #ifndef RCOMM_CONFIG_H
 #define RCOMM_CONFIG_H
 
@@ -23,7 +23,7 @@ typedef struct {
     double oversub_spin_us; /* RCOMM_OVERSUB_SPIN_US */
     int oversubscribed;     /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
     char tuning_file[256];  /* RCOMM_TUNING_FILE */
-    int bcast_algo;         /* RCOMM_BROADCAST_ALGO (-1 auto, rcomm_bcast_algo_t) */
+    int bcast_algo;         /* RCOMM_BROADCAST_ALGO (-1 auto, coll_bcast_algo_t) */
     int log_level;          /* RCOMM_LOG_LEVEL */
     char ib_hca[64];        /* RCOMM_IB_HCA */
     int ib_gid_index;       /* RCOMM_IB_GID_INDEX (-1 = auto) */
@@ -36,26 +36,26 @@ typedef struct {
     int ib_poll_event;      /* RCOMM_IB_POLL (0 busy, 1 event) */
     int ib_fork_safe;       /* RCOMM_IB_FORK_SAFE */
     size_t ib_reg_cache;    /* RCOMM_IB_REG_CACHE */
-} rcomm_config_t;
+} base_config_t;
 
 /* Defaults overridden by the environment. A malformed value is an
  * RCOMM_ERR_CONFIG naming the variable and the value. */
-rcomm_status_t rcomm_config_load(rcomm_config_t *cfg);
+rcomm_status_t base_config_load(base_config_t *cfg);
 
 /* RCOMM_LOG_LEVEL as read from the environment now (logging needs it before
  * any communicator exists). */
-int rcomm_config_log_level(void);
+int base_config_log_level(void);
 
-int rcomm_config_timeout_ms(const rcomm_config_t *cfg);
+int base_config_timeout_ms(const base_config_t *cfg);
 
 /* The table rcomm-info prints: every variable with cfg's value, its default
  * and what it does (rcomm_config_print in comm.c picks cfg). */
-void rcomm_config_write(const rcomm_config_t *cfg, FILE *out);
+void base_config_write(const base_config_t *cfg, FILE *out);
 
 /* RCOMM_BROADCAST_ALGO's names: "auto" (-1), "binomial" (0), "chain" (1). */
-const char *rcomm_bcast_algo_name(int algo);
+const char *base_bcast_algo_name(int algo);
 
 /* "123", "64K", "4M", "1G" (powers of 1024) into *out; -1 if malformed. */
-int rcomm_parse_size(const char *s, size_t *out);
+int base_parse_size(const char *s, size_t *out);
 
 #endif

@@ -49,14 +49,14 @@ const char *rcomm_algo_name(rcomm_algo_t algo)
 rcomm_status_t rcomm_algo_parse(const char *name, rcomm_algo_t *algo)
 {
     if (!name || !algo)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_algo_parse: %s is NULL",
-                         !name ? "name" : "algo");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_algo_parse: %s is NULL",
+                        !name ? "name" : "algo");
     for (int i = 0; i < RCOMM_ALGO_COUNT; i++) {
         if (strcmp(name, algos[i]) == 0) {
             *algo = (rcomm_algo_t)i;
             return RCOMM_OK;
         }
     }
-    return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                     "unknown algorithm '%s' (use auto, ring, butterfly or rd)", name);
+    return base_err(RCOMM_ERR_INVALID_ARG,
+                    "unknown algorithm '%s' (use auto, ring, butterfly or rd)", name);
 }

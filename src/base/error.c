@@ -9,10 +9,10 @@
 
 #include "base/config.h"
 
-#define RCOMM_ERRMSG_MAX 512
+#define BASE_ERRMSG_MAX 512
 
 /* Per-thread, like errno: the only state outside a communicator. */
-static _Thread_local char last_error[RCOMM_ERRMSG_MAX];
+static _Thread_local char last_error[BASE_ERRMSG_MAX];
 static _Thread_local int log_rank = -1;
 
 const char *rcomm_strerror(rcomm_status_t status)
@@ -42,12 +42,12 @@ const char *rcomm_last_error(void)
     return last_error;
 }
 
-void rcomm_err_clear(void)
+void base_err_clear(void)
 {
     last_error[0] = '\0';
 }
 
-int rcomm_log_set_rank(int rank)
+int base_log_set_rank(int rank)
 {
     int old = log_rank;
     log_rank = rank;
@@ -57,10 +57,10 @@ int rcomm_log_set_rank(int rank)
 static void vlog(int level, const char *fmt, va_list ap)
 {
     static const char *names[] = {"", "error", "warning", "info", "debug"};
-    char line[RCOMM_ERRMSG_MAX + 64];
+    char line[BASE_ERRMSG_MAX + 64];
     int n;
 
-    if (level > rcomm_config_log_level())
+    if (level > base_config_log_level())
         return;
     if (log_rank >= 0)
         n = snprintf(line, sizeof(line), "rcomm[%d] %s: ", log_rank, names[level]);
@@ -71,7 +71,7 @@ static void vlog(int level, const char *fmt, va_list ap)
     fprintf(stderr, "%s\n", line);
 }
 
-void rcomm_log(int level, const char *fmt, ...)
+void base_log(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -89,11 +89,11 @@ static rcomm_status_t verr(rcomm_status_t status, const char *fmt, va_list ap,
         n = strlen(last_error);
         snprintf(last_error + n, sizeof(last_error) - n, ": %s", suffix);
     }
-    rcomm_log(RCOMM_LOG_ERROR, "%s (%s)", last_error, rcomm_strerror(status));
+    base_log(BASE_LOG_ERROR, "%s (%s)", last_error, rcomm_strerror(status));
     return status;
 }
 
-rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
+rcomm_status_t base_err(rcomm_status_t status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -102,7 +102,7 @@ rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
     return status;
 }
 
-rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
+rcomm_status_t base_err_quiet(rcomm_status_t status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -111,7 +111,7 @@ rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
     return status;
 }
 
-rcomm_status_t rcomm_err_sys(const char *fmt, ...)
+rcomm_status_t base_err_sys(const char *fmt, ...)
 {
     char buf[128];
     const char *msg;
@@ -127,9 +127,9 @@ rcomm_status_t rcomm_err_sys(const char *fmt, ...)
     return RCOMM_ERR_SYSTEM;
 }
 
-void rcomm_err_prefix(const char *fmt, ...)
+void base_err_prefix(const char *fmt, ...)
 {
-    char prefix[128], old[RCOMM_ERRMSG_MAX];
+    char prefix[128], old[BASE_ERRMSG_MAX];
     va_list ap;
 
     va_start(ap, fmt);

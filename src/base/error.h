@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Error reporting. The code that first decides an error calls rcomm_err():
+ * Error reporting. The code that first decides an error calls base_err():
  * it formats the message into the calling thread's last-error buffer, logs it
  * once (unless RCOMM_LOG_LEVEL says otherwise) and returns the status so the
- * call site reads `return rcomm_err(RCOMM_ERR_..., "...")`. Callers that only
+ * call site reads `return base_err(RCOMM_ERR_..., "...")`. Callers that only
  * propagate a status do not log again.
  */
 #ifndef RCOMM_ERROR_H
@@ -11,34 +11,28 @@
 
 #include "rcomm.h"
 
-enum {
-    RCOMM_LOG_NONE = 0,
-    RCOMM_LOG_ERROR,
-    RCOMM_LOG_WARN,
-    RCOMM_LOG_INFO,
-    RCOMM_LOG_DEBUG
-};
+enum { BASE_LOG_NONE = 0, BASE_LOG_ERROR, BASE_LOG_WARN, BASE_LOG_INFO, BASE_LOG_DEBUG };
 
 /* The rank printed in log lines of this thread (-1 = unknown); returns the
  * previous one so that a failed rcomm_comm_create can restore it. */
-int rcomm_log_set_rank(int rank);
+int base_log_set_rank(int rank);
 
-rcomm_status_t rcomm_err(rcomm_status_t status, const char *fmt, ...)
+rcomm_status_t base_err(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Same, appending ": strerror(errno)" for a failed OS call. */
-rcomm_status_t rcomm_err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+rcomm_status_t base_err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Set the thread's last error without logging (an error already logged once
  * that a later call reports again). */
-rcomm_status_t rcomm_err_quiet(rcomm_status_t status, const char *fmt, ...)
+rcomm_status_t base_err_quiet(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-void rcomm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void base_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefix the current thread's last error with context ("allreduce #3: ")
  * without logging again. */
-void rcomm_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void base_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void rcomm_err_clear(void);
+void base_err_clear(void);
 
 #endif

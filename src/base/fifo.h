@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define RCOMM_FIFO_PUSH(q, e)                                                            \
+#define BASE_FIFO_PUSH(q, e)                                                             \
     do {                                                                                 \
         (e)->next = NULL;                                                                \
         if ((q)->tail)                                                                   \
@@ -17,14 +17,14 @@
     } while (0)
 
 /* Remove the head (which must exist). */
-#define RCOMM_FIFO_POP(q)                                                                \
+#define BASE_FIFO_POP(q)                                                                 \
     do {                                                                                 \
         if (!((q)->head = (q)->head->next))                                              \
             (q)->tail = NULL;                                                            \
     } while (0)
 
 /* Unlink e, whose predecessor is prev (NULL at the head). */
-#define RCOMM_FIFO_UNLINK(q, prev, e)                                                    \
+#define BASE_FIFO_UNLINK(q, prev, e)                                                     \
     do {                                                                                 \
         if (prev)                                                                        \
             (prev)->next = (e)->next;                                                    \
@@ -36,13 +36,13 @@
 
 /* Report the completed operations queued on q, oldest first: each is
  * unlinked before its callback runs, so that the callback may repost its
- * request. req_of maps an operation to its rcomm_tp_req_t. */
-#define RCOMM_FIFO_DRAIN_DONE(q, op_type, req_of)                                        \
+ * request. req_of maps an operation to its tp_req_t. */
+#define BASE_FIFO_DRAIN_DONE(q, op_type, req_of)                                         \
     do {                                                                                 \
         op_type *op_;                                                                    \
         while ((op_ = (q)->head)) {                                                      \
-            rcomm_tp_req_t *req_ = req_of(op_);                                          \
-            RCOMM_FIFO_POP(q);                                                           \
+            tp_req_t *req_ = req_of(op_);                                                \
+            BASE_FIFO_POP(q);                                                            \
             req_->status = (rcomm_status_t)op_->status;                                  \
             if (req_->cb)                                                                \
                 req_->cb(req_);                                                          \

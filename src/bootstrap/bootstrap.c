@@ -27,7 +27,7 @@
 #define RETRY_MIN_MS 10
 #define RETRY_MAX_MS 250
 
-struct rcomm_bootstrap {
+struct bootstrap {
     int rank;
     int size;
     int fd; /* -1 once the connection was lost */
@@ -51,42 +51,42 @@ static rcomm_status_t parse_addr(const char *addr, char *host, size_t hostcap, c
     long p;
 
     if (!addr || !*addr)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "bootstrap address is empty "
-                         "(expected host:port, e.g. RCOMM_ADDR=10.0.0.1:29500)");
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "bootstrap address is empty "
+                        "(expected host:port, e.g. RCOMM_ADDR=10.0.0.1:29500)");
     if (*addr == '[') {
         h = addr + 1;
         hend = strchr(h, ']');
         if (!hend || hend[1] != ':')
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "bootstrap address '%s': expected "
-                             "[ipv6-address]:port",
-                             addr);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "bootstrap address '%s': expected "
+                            "[ipv6-address]:port",
+                            addr);
         colon = hend + 1;
     } else {
         colon = strrchr(addr, ':');
         if (!colon)
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "bootstrap address '%s' has no "
-                             "port (expected host:port)",
-                             addr);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "bootstrap address '%s' has no "
+                            "port (expected host:port)",
+                            addr);
         hend = colon;
         if (memchr(addr, ':', (size_t)(colon - addr)))
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "bootstrap address '%s': write "
-                             "IPv6 addresses as [address]:port",
-                             addr);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "bootstrap address '%s': write "
+                            "IPv6 addresses as [address]:port",
+                            addr);
     }
     if (hend == h || (size_t)(hend - h) >= hostcap)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': host is %s",
-                         addr, hend == h ? "empty" : "too long");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap address '%s': host is %s", addr,
+                        hend == h ? "empty" : "too long");
     errno = 0;
     p = strtol(colon + 1, &end, 10);
     if (colon[1] < '0' || colon[1] > '9' || *end || errno || p < 1 || p > 65535)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "bootstrap address '%s': port '%s' is "
-                         "not a number in 1..65535",
-                         addr, colon + 1);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "bootstrap address '%s': port '%s' is "
+                        "not a number in 1..65535",
+                        addr, colon + 1);
     memcpy(host, h, (size_t)(hend - h));
     host[hend - h] = '\0';
     snprintf(port, portcap, "%ld", p);
@@ -95,7 +95,7 @@ static rcomm_status_t parse_addr(const char *addr, char *host, size_t hostcap, c
 
 static int remaining_ms(uint64_t deadline)
 {
-    uint64_t now = rcomm_now_ns();
+    uint64_t now = base_now_ns();
     if (now >= deadline)
         return 0;
     /* Round up so a poll never returns just before the deadline and spins. */
@@ -142,9 +142,9 @@ fail:
 
 /* Rank 0 may start after everyone else: retry every address with a short,
  * growing pause until the deadline. */
-static rcomm_status_t connect_store(rcomm_bootstrap_t *bs, const struct addrinfo *res)
+static rcomm_status_t connect_store(bootstrap_t *bs, const struct addrinfo *res)
 {
-    uint64_t start = rcomm_now_ns();
+    uint64_t start = base_now_ns();
     uint64_t deadline = start + (uint64_t)bs->timeout_ms * 1000000ull;
     int pause_ms = RETRY_MIN_MS, err = ETIMEDOUT;
 
@@ -162,12 +162,12 @@ static rcomm_status_t connect_store(rcomm_bootstrap_t *bs, const struct addrinfo
                   NULL);
         pause_ms = pause_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause_ms * 2;
     }
-    return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                     "rank %d could not connect to rank 0's store "
-                     "at %s within %.1f s: %s (did rank 0 start? is RCOMM_ADDR the same "
-                     "on every rank?)",
-                     bs->rank, bs->addr, (double)(rcomm_now_ns() - start) / 1e9,
-                     strerror(err));
+    return base_err(RCOMM_ERR_BOOTSTRAP,
+                    "rank %d could not connect to rank 0's store "
+                    "at %s within %.1f s: %s (did rank 0 start? is RCOMM_ADDR the same "
+                    "on every rank?)",
+                    bs->rank, bs->addr, (double)(base_now_ns() - start) / 1e9,
+                    strerror(err));
 }
 
 /* ---- One request, one reply ---------------------------------------------------- */
@@ -232,7 +232,7 @@ static io_result_t recv_all(int fd, unsigned char *p, size_t len, uint64_t deadl
     return IO_OK;
 }
 
-static void drop_connection(rcomm_bootstrap_t *bs)
+static void drop_connection(bootstrap_t *bs)
 {
     if (bs->fd >= 0)
         close(bs->fd);
@@ -249,40 +249,40 @@ typedef struct {
     uint64_t start;
 } call_ctx_t;
 
-static rcomm_status_t io_error(rcomm_bootstrap_t *bs, io_result_t r, const call_ctx_t *cx)
+static rcomm_status_t io_error(bootstrap_t *bs, io_result_t r, const call_ctx_t *cx)
 {
     int err = errno;
 
     drop_connection(bs);
     if (r == IO_CLOSED)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                         "rank %d lost its connection to rank 0's "
-                         "store at %s while %s (rank 0 exited or destroyed its "
-                         "bootstrap)",
-                         bs->rank, bs->addr, cx->doing);
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d lost its connection to rank 0's "
+                        "store at %s while %s (rank 0 exited or destroyed its "
+                        "bootstrap)",
+                        bs->rank, bs->addr, cx->doing);
     if (r == IO_TIMEOUT)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                         "rank %d: rank 0's store at %s stopped "
-                         "responding while %s",
-                         bs->rank, bs->addr, cx->doing);
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d: rank 0's store at %s stopped "
+                        "responding while %s",
+                        bs->rank, bs->addr, cx->doing);
     errno = err;
-    return rcomm_err_sys("rank %d: socket to rank 0's store at %s while %s", bs->rank,
-                         bs->addr, cx->doing);
+    return base_err_sys("rank %d: socket to rank 0's store at %s while %s", bs->rank,
+                        bs->addr, cx->doing);
 }
 
-static rcomm_status_t get_timeout(rcomm_bootstrap_t *bs, const call_ctx_t *cx)
+static rcomm_status_t get_timeout(bootstrap_t *bs, const call_ctx_t *cx)
 {
-    double waited = (double)(rcomm_now_ns() - cx->start) / 1e9;
+    double waited = (double)(base_now_ns() - cx->start) / 1e9;
 
     if (cx->owner >= 0)
-        return rcomm_err(RCOMM_ERR_TIMEOUT,
-                         "rank %d timed out after %.1f s %s (rank %d "
-                         "never %s; did it start?)",
-                         bs->rank, waited, cx->doing, cx->owner, cx->missing);
-    return rcomm_err(RCOMM_ERR_TIMEOUT,
-                     "rank %d timed out after %.1f s %s (no rank "
-                     "published it)",
-                     bs->rank, waited, cx->doing);
+        return base_err(RCOMM_ERR_TIMEOUT,
+                        "rank %d timed out after %.1f s %s (rank %d "
+                        "never %s; did it start?)",
+                        bs->rank, waited, cx->doing, cx->owner, cx->missing);
+    return base_err(RCOMM_ERR_TIMEOUT,
+                    "rank %d timed out after %.1f s %s (no rank "
+                    "published it)",
+                    bs->rank, waited, cx->doing);
 }
 
 /*
@@ -291,7 +291,7 @@ static rcomm_status_t get_timeout(rcomm_bootstrap_t *bs, const call_ctx_t *cx)
  * (a GET we gave up on) are skipped by seq. A timeout with nothing of the
  * reply read keeps the connection usable; anything else broken drops it.
  */
-static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *key,
+static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
                            const void *val, uint64_t deadline, const call_ctx_t *cx,
                            kvs_hdr_t *rep)
 {
@@ -301,10 +301,10 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
     io_result_t r;
 
     if (bs->fd < 0)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                         "rank %d cannot go on %s: the connection "
-                         "to rank 0's store at %s was lost earlier",
-                         bs->rank, cx->doing, bs->addr);
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d cannot go on %s: the connection "
+                        "to rank 0's store at %s was lost earlier",
+                        bs->rank, cx->doing, bs->addr);
     req->magic = KVS_MAGIC;
     req->version = KVS_VERSION;
     req->seq = ++bs->seq;
@@ -330,10 +330,10 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
                 problem = "reply to a request never sent";
             if (problem) {
                 drop_connection(bs);
-                return rcomm_err(RCOMM_ERR_PROTOCOL,
-                                 "rank %d: bad reply from rank 0's "
-                                 "store at %s while %s: %s",
-                                 bs->rank, bs->addr, cx->doing, problem);
+                return base_err(RCOMM_ERR_PROTOCOL,
+                                "rank %d: bad reply from rank 0's "
+                                "store at %s while %s: %s",
+                                bs->rank, bs->addr, cx->doing, problem);
             }
             r = recv_all(bs->fd, bs->reply, h.val_len, deadline, &got);
         }
@@ -348,15 +348,15 @@ static rcomm_status_t call(rcomm_bootstrap_t *bs, kvs_hdr_t *req, const char *ke
         int st = -(int)h.a0;
         if (st >= 0 || st < RCOMM_ERR_INTERNAL)
             st = RCOMM_ERR_PROTOCOL;
-        return rcomm_err((rcomm_status_t)st, "rank %d while %s: %.*s", bs->rank,
-                         cx->doing, (int)h.val_len, (const char *)bs->reply);
+        return base_err((rcomm_status_t)st, "rank %d while %s: %.*s", bs->rank, cx->doing,
+                        (int)h.val_len, (const char *)bs->reply);
     }
     if (h.type != (req->type == KVS_GET || req->type == KVS_MGET ? KVS_VALUE : KVS_OK)) {
         drop_connection(bs);
-        return rcomm_err(RCOMM_ERR_PROTOCOL,
-                         "rank %d: rank 0's store at %s answered "
-                         "type %u while %s",
-                         bs->rank, bs->addr, h.type, cx->doing);
+        return base_err(RCOMM_ERR_PROTOCOL,
+                        "rank %d: rank 0's store at %s answered "
+                        "type %u while %s",
+                        bs->rank, bs->addr, h.type, cx->doing);
     }
     if (rep)
         *rep = h;
@@ -368,18 +368,17 @@ static rcomm_status_t check_key(const char *key, const char *fn)
     size_t n;
 
     if (!key)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: key is NULL", fn);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: key is NULL", fn);
     n = strlen(key);
     if (n == 0 || n > KVS_MAX_KEY)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: key '%.40s%s' must have 1 to %d "
-                         "bytes",
-                         fn, key, n > 40 ? "..." : "", KVS_MAX_KEY);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: key '%.40s%s' must have 1 to %d "
+                        "bytes",
+                        fn, key, n > 40 ? "..." : "", KVS_MAX_KEY);
     return RCOMM_OK;
 }
 
-static rcomm_status_t put(rcomm_bootstrap_t *bs, const char *key, const void *val,
-                          size_t len)
+static rcomm_status_t put(bootstrap_t *bs, const char *key, const void *val, size_t len)
 {
     char doing[KVS_MAX_KEY + 32];
     call_ctx_t cx = {.doing = doing, .owner = -1};
@@ -387,14 +386,14 @@ static rcomm_status_t put(rcomm_bootstrap_t *bs, const char *key, const void *va
         .type = KVS_PUT, .key_len = (uint32_t)strlen(key), .val_len = (uint32_t)len};
 
     snprintf(doing, sizeof(doing), "publishing key '%s'", key);
-    return call(bs, &req, key, val,
-                rcomm_now_ns() + (uint64_t)bs->timeout_ms * 1000000ull, &cx, NULL);
+    return call(bs, &req, key, val, base_now_ns() + (uint64_t)bs->timeout_ms * 1000000ull,
+                &cx, NULL);
 }
 
 /* GET until the timeout, into val (capacity *len). */
-static rcomm_status_t get(rcomm_bootstrap_t *bs, const char *key, void *val, size_t *len)
+static rcomm_status_t get(bootstrap_t *bs, const char *key, void *val, size_t *len)
 {
-    uint64_t start = rcomm_now_ns();
+    uint64_t start = base_now_ns();
     uint64_t deadline = start + (uint64_t)bs->timeout_ms * 1000000ull;
     char doing[KVS_MAX_KEY + 32];
     call_ctx_t cx = {.doing = doing, .owner = -1, .start = start};
@@ -407,10 +406,10 @@ static rcomm_status_t get(rcomm_bootstrap_t *bs, const char *key, void *val, siz
         return st;
     n = rep.val_len;
     if (n > *len)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "value of key '%s' has %zu bytes; the "
-                         "buffer holds %zu",
-                         key, n, *len);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "value of key '%s' has %zu bytes; the "
+                        "buffer holds %zu",
+                        key, n, *len);
     if (n)
         memcpy(val, bs->reply, n);
     *len = n;
@@ -419,8 +418,8 @@ static rcomm_status_t get(rcomm_bootstrap_t *bs, const char *key, void *val, siz
 
 /* ---- Public interface ---------------------------------------------------------- */
 
-rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
-                                      int timeout_ms, rcomm_bootstrap_t **out)
+rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
+                                bootstrap_t **out)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -429,34 +428,34 @@ rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
     socklen_t sl = sizeof(ss);
     char host[256], port[8];
     const char *h;
-    rcomm_bootstrap_t *bs;
+    bootstrap_t *bs;
     kvs_hdr_t hello = {.type = KVS_HELLO};
     call_ctx_t cx = {.doing = "joining (HELLO)", .owner = -1};
     rcomm_status_t st;
     int gai;
 
     if (!out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_create: bs is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_create: bs is NULL");
     if (size < 1 || size > MAX_RANKS || rank < 0 || rank >= size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_bootstrap_create: rank %d of "
-                         "size %d is out of range",
-                         rank, size);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "bootstrap_create: rank %d of "
+                        "size %d is out of range",
+                        rank, size);
     if (timeout_ms < 0)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_bootstrap_create: timeout %d ms "
-                         "is negative",
-                         timeout_ms);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "bootstrap_create: timeout %d ms "
+                        "is negative",
+                        timeout_ms);
     if ((st = parse_addr(addr, host, sizeof(host), port, sizeof(port))) != RCOMM_OK)
         return st;
     if ((gai = getaddrinfo(host, port, &hints, &res)) != 0)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                         "cannot resolve host '%s' of bootstrap "
-                         "address '%s': %s",
-                         host, addr,
-                         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "cannot resolve host '%s' of bootstrap "
+                        "address '%s': %s",
+                        host, addr,
+                        gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
     if (!(bs = calloc(1, sizeof(*bs))) || !(bs->reply = malloc(KVS_MAX_REPLY))) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: bootstrap client", rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: bootstrap client", rank);
         goto undo_alloc;
     }
     bs->rank = rank;
@@ -472,7 +471,7 @@ rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
     hello.a0 = (uint32_t)rank;
     hello.a1 = (uint32_t)size;
     if ((st = call(bs, &hello, NULL, NULL,
-                   rcomm_now_ns() + (uint64_t)timeout_ms * 1000000ull, &cx, NULL)) !=
+                   base_now_ns() + (uint64_t)timeout_ms * 1000000ull, &cx, NULL)) !=
         RCOMM_OK)
         goto undo_connect;
 
@@ -480,7 +479,7 @@ rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
     if (getsockname(bs->fd, (struct sockaddr *)&ss, &sl) != 0 ||
         getnameinfo((struct sockaddr *)&ss, sl, bs->local_host, sizeof(bs->local_host),
                     NULL, 0, NI_NUMERICHOST) != 0) {
-        st = rcomm_err_sys("rank %d: local address of the connection to %s", rank, addr);
+        st = base_err_sys("rank %d: local address of the connection to %s", rank, addr);
         goto undo_connect;
     }
     h = bs->local_host;
@@ -502,40 +501,39 @@ undo_alloc:
     return st;
 }
 
-rcomm_status_t rcomm_bootstrap_put(rcomm_bootstrap_t *bs, const char *key,
-                                   const void *val, size_t len)
+rcomm_status_t bootstrap_put(bootstrap_t *bs, const char *key, const void *val,
+                             size_t len)
 {
     rcomm_status_t st;
 
     if (!bs)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_put: bs is NULL");
-    if ((st = check_key(key, "rcomm_bootstrap_put")) != RCOMM_OK)
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_put: bs is NULL");
+    if ((st = check_key(key, "bootstrap_put")) != RCOMM_OK)
         return st;
     if (len > KVS_MAX_VALUE || (!val && len))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_put '%s': %s", key,
-                         val ? "value larger than 64 KiB" : "value is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_put '%s': %s", key,
+                        val ? "value larger than 64 KiB" : "value is NULL");
     return put(bs, key, val, len);
 }
 
-rcomm_status_t rcomm_bootstrap_get(rcomm_bootstrap_t *bs, const char *key, void *val,
-                                   size_t *len)
+rcomm_status_t bootstrap_get(bootstrap_t *bs, const char *key, void *val, size_t *len)
 {
     rcomm_status_t st;
 
     if (!bs || !len || (!val && *len))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_get: %s is NULL",
-                         !bs    ? "bs"
-                         : !len ? "len"
-                                : "val");
-    if ((st = check_key(key, "rcomm_bootstrap_get")) != RCOMM_OK)
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_get: %s is NULL",
+                        !bs    ? "bs"
+                        : !len ? "len"
+                               : "val");
+    if ((st = check_key(key, "bootstrap_get")) != RCOMM_OK)
         return st;
     return get(bs, key, val, len);
 }
 
 /* Copy the records of an MGET reply (ranks first.. in bs->reply) into all.
  * Returns how many, or -1 after reporting what was wrong. */
-static long take_run(rcomm_bootstrap_t *bs, const kvs_hdr_t *rep, const char *prefix,
-                     int first, void *all, size_t len, const char *fn, rcomm_status_t *st)
+static long take_run(bootstrap_t *bs, const kvs_hdr_t *rep, const char *prefix, int first,
+                     void *all, size_t len, const char *fn, rcomm_status_t *st)
 {
     const unsigned char *p = bs->reply, *end = bs->reply + rep->val_len;
 
@@ -546,10 +544,10 @@ static long take_run(rcomm_bootstrap_t *bs, const kvs_hdr_t *rep, const char *pr
         if (end - p < 4 || (size_t)(end - p - 4) < (n = kvs_get32(p)))
             goto bad;
         if (n != len) {
-            *st = rcomm_err(RCOMM_ERR_MISMATCH,
-                            "%s '%s': rank %u published %u bytes, "
-                            "rank %d expected %zu",
-                            fn, prefix, first + i, n, bs->rank, len);
+            *st = base_err(RCOMM_ERR_MISMATCH,
+                           "%s '%s': rank %u published %u bytes, "
+                           "rank %d expected %zu",
+                           fn, prefix, first + i, n, bs->rank, len);
             return -1;
         }
         if (len)
@@ -560,10 +558,10 @@ static long take_run(rcomm_bootstrap_t *bs, const kvs_hdr_t *rep, const char *pr
         return rep->a0;
 bad:
     drop_connection(bs);
-    *st = rcomm_err(RCOMM_ERR_PROTOCOL,
-                    "rank %d: malformed MGET reply from rank 0's "
-                    "store at %s during %s '%s'",
-                    bs->rank, bs->addr, fn, prefix);
+    *st = base_err(RCOMM_ERR_PROTOCOL,
+                   "rank %d: malformed MGET reply from rank 0's "
+                   "store at %s during %s '%s'",
+                   bs->rank, bs->addr, fn, prefix);
     return -1;
 }
 
@@ -571,20 +569,19 @@ bad:
  * one deadline for the whole exchange. A missing rank stalls the run at its
  * key, and the timeout error names it. barrier names the barrier, NULL for an
  * allgather. */
-static rcomm_status_t exchange(rcomm_bootstrap_t *bs, const char *prefix,
-                               const void *mine, void *all, size_t len,
-                               const char *barrier)
+static rcomm_status_t exchange(bootstrap_t *bs, const char *prefix, const void *mine,
+                               void *all, size_t len, const char *barrier)
 {
     const char *fn = barrier ? "barrier" : "allgather";
-    uint64_t start = rcomm_now_ns();
+    uint64_t start = base_now_ns();
     uint64_t deadline = start + (uint64_t)bs->timeout_ms * 1000000ull;
     char key[KVS_MAX_KEY + 16], doing[KVS_MAX_KEY + 48];
     size_t plen = strlen(prefix);
     rcomm_status_t st;
 
     if (snprintf(key, sizeof(key), "%s/%d", prefix, bs->size - 1) > KVS_MAX_KEY)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: name '%.40s...' is too long", fn,
-                         prefix);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: name '%.40s...' is too long", fn,
+                        prefix);
     snprintf(key, sizeof(key), "%s/%d", prefix, bs->rank);
     if ((st = put(bs, key, mine, len)) != RCOMM_OK)
         return st;
@@ -613,45 +610,45 @@ static rcomm_status_t exchange(rcomm_bootstrap_t *bs, const char *prefix,
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_bootstrap_allgather(rcomm_bootstrap_t *bs, const char *prefix,
-                                         const void *mine, void *all, size_t len)
+rcomm_status_t bootstrap_allgather(bootstrap_t *bs, const char *prefix, const void *mine,
+                                   void *all, size_t len)
 {
     if (!bs || !prefix || (len && (!mine || !all)))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_allgather: %s is NULL",
-                         !bs       ? "bs"
-                         : !prefix ? "prefix"
-                         : !mine   ? "mine"
-                                   : "all");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_allgather: %s is NULL",
+                        !bs       ? "bs"
+                        : !prefix ? "prefix"
+                        : !mine   ? "mine"
+                                  : "all");
     if (!*prefix)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_allgather: prefix is "
-                                                "empty");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_allgather: prefix is "
+                                               "empty");
     if (len > KVS_MAX_VALUE)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_bootstrap_allgather '%s': %zu "
-                         "bytes per rank is more than 64 KiB",
-                         prefix, len);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "bootstrap_allgather '%s': %zu "
+                        "bytes per rank is more than 64 KiB",
+                        prefix, len);
     return exchange(bs, prefix, mine, all, len, NULL);
 }
 
-rcomm_status_t rcomm_bootstrap_barrier(rcomm_bootstrap_t *bs, const char *name)
+rcomm_status_t bootstrap_barrier(bootstrap_t *bs, const char *name)
 {
     char prefix[KVS_MAX_KEY + 32];
 
     if (!bs || !name)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_bootstrap_barrier: %s is NULL",
-                         !bs ? "bs" : "name");
+        return base_err(RCOMM_ERR_INVALID_ARG, "bootstrap_barrier: %s is NULL",
+                        !bs ? "bs" : "name");
     /* Keys are write-once; the count (the same on every rank, since all ranks
      * call barriers in the same order) lets a name be used again. */
     snprintf(prefix, sizeof(prefix), "%s#%llu", name, (unsigned long long)bs->barriers++);
     return exchange(bs, prefix, NULL, NULL, 0, name);
 }
 
-const char *rcomm_bootstrap_local_host(const rcomm_bootstrap_t *bs)
+const char *bootstrap_local_host(const bootstrap_t *bs)
 {
     return bs ? bs->local_host : NULL;
 }
 
-void rcomm_bootstrap_destroy(rcomm_bootstrap_t *bs)
+void bootstrap_destroy(bootstrap_t *bs)
 {
     if (!bs)
         return;

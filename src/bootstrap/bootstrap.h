@@ -12,43 +12,42 @@
 
 #include "rcomm.h"
 
-typedef struct rcomm_bootstrap rcomm_bootstrap_t;
+typedef struct bootstrap bootstrap_t;
 
-#define RCOMM_BOOTSTRAP_MAX_VALUE (64 * 1024)
+#define BOOTSTRAP_MAX_VALUE (64 * 1024)
 
 /* Rank 0 binds addr's port (any local interface) and serves; every rank,
  * rank 0 included, connects as a client, retrying until timeout_ms (rank 0
  * may start last). Errors name the address and what failed. */
-rcomm_status_t rcomm_bootstrap_create(int rank, int size, const char *addr,
-                                      int timeout_ms, rcomm_bootstrap_t **bs);
+rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
+                                bootstrap_t **bs);
 
 /* Publish key (NUL-terminated, < 256 bytes) = value (< 64 KiB). Keys are
  * write-once: publishing an existing key with a different value fails. */
-rcomm_status_t rcomm_bootstrap_put(rcomm_bootstrap_t *bs, const char *key,
-                                   const void *val, size_t len);
+rcomm_status_t bootstrap_put(bootstrap_t *bs, const char *key, const void *val,
+                             size_t len);
 
 /* Wait until key exists (up to the timeout), then copy it into val (capacity
  * *len) and set *len. The timeout error names the key. */
-rcomm_status_t rcomm_bootstrap_get(rcomm_bootstrap_t *bs, const char *key, void *val,
-                                   size_t *len);
+rcomm_status_t bootstrap_get(bootstrap_t *bs, const char *key, void *val, size_t *len);
 
 /* Every rank publishes mine (len bytes) under "<prefix>/<rank>" and gets all
  * ranks' values: all[r] (len bytes each, caller-provided size*len buffer).
  * Values must have the same length on every rank. A rank that never publishes
  * is named in the timeout error. */
-rcomm_status_t rcomm_bootstrap_allgather(rcomm_bootstrap_t *bs, const char *prefix,
-                                         const void *mine, void *all, size_t len);
+rcomm_status_t bootstrap_allgather(bootstrap_t *bs, const char *prefix, const void *mine,
+                                   void *all, size_t len);
 
 /* Returns once every rank has called it with the same name. */
-rcomm_status_t rcomm_bootstrap_barrier(rcomm_bootstrap_t *bs, const char *name);
+rcomm_status_t bootstrap_barrier(bootstrap_t *bs, const char *name);
 
 /* The local IP address (numeric string) of our connection to the store: the
  * address other ranks can most likely reach us at. */
-const char *rcomm_bootstrap_local_host(const rcomm_bootstrap_t *bs);
+const char *bootstrap_local_host(const bootstrap_t *bs);
 
 /* On rank 0 this waits (at most the timeout) until every other rank has
  * disconnected or can no longer be answered, so that a rank 0 that finishes
  * first does not cut off ranks still reading keys. */
-void rcomm_bootstrap_destroy(rcomm_bootstrap_t *bs);
+void bootstrap_destroy(bootstrap_t *bs);
 
 #endif

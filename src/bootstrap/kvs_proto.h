@@ -41,7 +41,7 @@
 #define KVS_VERSION 1
 #define KVS_HDR_SIZE 28
 #define KVS_MAX_KEY 255 /* bytes, without a terminating NUL */
-#define KVS_MAX_VALUE RCOMM_BOOTSTRAP_MAX_VALUE
+#define KVS_MAX_VALUE BOOTSTRAP_MAX_VALUE
 #define KVS_MAX_ERRMSG 512
 #define KVS_MAX_REPLY (4 * KVS_MAX_VALUE) /* an MGET run stops before this */
 

@@ -159,11 +159,11 @@ static void client_drop(kvs_client_t *c, const char *why)
     if (c->dead)
         return;
     if (why && c->rank >= 0)
-        rcomm_log(RCOMM_LOG_WARN, "bootstrap server: dropping rank %d (%s): %s", c->rank,
-                  c->peer, why);
+        base_log(BASE_LOG_WARN, "bootstrap server: dropping rank %d (%s): %s", c->rank,
+                 c->peer, why);
     else if (why)
-        rcomm_log(RCOMM_LOG_WARN, "bootstrap server: dropping connection from %s: %s",
-                  c->peer, why);
+        base_log(BASE_LOG_WARN, "bootstrap server: dropping connection from %s: %s",
+                 c->peer, why);
     c->dead = true;
 }
 
@@ -501,10 +501,10 @@ static void accept_clients(kvs_server_t *srv)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
-                rcomm_log(RCOMM_LOG_WARN,
-                          "bootstrap server: accept on %s: %s; "
-                          "waiting for a connection to close",
-                          srv->addr, strerror(errno));
+                base_log(BASE_LOG_WARN,
+                         "bootstrap server: accept on %s: %s; "
+                         "waiting for a connection to close",
+                         srv->addr, strerror(errno));
                 srv->accept_paused = true;
             }
             return; /* EAGAIN, or an aborted connection: nothing to do */
@@ -564,20 +564,20 @@ static void *server_main(void *arg)
     kvs_server_t *srv = arg;
     uint64_t drain_deadline = 0; /* set when rank 0 asks us to stop */
 
-    rcomm_log_set_rank(0);
+    base_log_set_rank(0);
     for (;;) {
         size_t nfd = 2 + srv->nclients;
         int wait_ms = -1;
 
         if (drain_deadline) {
-            uint64_t now = rcomm_now_ns();
+            uint64_t now = base_now_ns();
             if (drained(srv))
                 break;
             if (now >= drain_deadline) {
-                rcomm_log(RCOMM_LOG_WARN,
-                          "bootstrap server on %s: stopping while %zu "
-                          "connection(s) are still busy",
-                          srv->addr, srv->nclients - srv->nparked);
+                base_log(BASE_LOG_WARN,
+                         "bootstrap server on %s: stopping while %zu "
+                         "connection(s) are still busy",
+                         srv->addr, srv->nclients - srv->nparked);
                 break;
             }
             wait_ms = (int)((drain_deadline - now + 999999) / 1000000);
@@ -594,16 +594,16 @@ static void *server_main(void *arg)
         if (poll(srv->pfds, nfd, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
-            rcomm_log(RCOMM_LOG_ERROR, "bootstrap server on %s: poll: %s; stopping",
-                      srv->addr, strerror(errno));
+            base_log(BASE_LOG_ERROR, "bootstrap server on %s: poll: %s; stopping",
+                     srv->addr, strerror(errno));
             break;
         }
         if (srv->pfds[0].revents) {
-            /* rcomm_bootstrap_destroy on rank 0 sent how long to linger. */
+            /* bootstrap_destroy on rank 0 sent how long to linger. */
             uint64_t linger_ns = 0;
             if (read(srv->wake_rd, &linger_ns, sizeof(linger_ns)) != sizeof(linger_ns))
                 linger_ns = 0;
-            drain_deadline = rcomm_now_ns() + linger_ns;
+            drain_deadline = base_now_ns() + linger_ns;
         }
         if (srv->pfds[1].revents & POLLIN)
             accept_clients(srv);
@@ -664,12 +664,11 @@ static rcomm_status_t bind_error(const kvs_server_t *srv, const struct sockaddr 
     char host[INET6_ADDRSTRLEN] = "?";
 
     getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-    return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                     "rank 0 cannot listen on %s (bound as %s): %s%s", srv->addr, host,
-                     strerror(err),
-                     err == EADDRINUSE ? " (another job on this port? pick another "
-                                         "port in RCOMM_ADDR)"
-                                       : "");
+    return base_err(RCOMM_ERR_BOOTSTRAP, "rank 0 cannot listen on %s (bound as %s): %s%s",
+                    srv->addr, host, strerror(err),
+                    err == EADDRINUSE ? " (another job on this port? pick another "
+                                        "port in RCOMM_ADDR)"
+                                      : "");
 }
 
 /* A job whose address is a loopback one stays on loopback (the first of its
@@ -742,7 +741,7 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
     rcomm_status_t st;
 
     if (!srv)
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
+        return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
     srv->size = size;
     srv->wake_rd = srv->wake_wr = srv->listen_fd = -1;
     snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
@@ -751,14 +750,14 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
     srv->pfds = calloc(2, sizeof(*srv->pfds));
     if (!srv->buckets || !srv->pfds) {
         server_free(srv);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
+        return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
     }
     if ((st = open_listener(srv, res)) != RCOMM_OK) {
         server_free(srv);
         return st;
     }
     if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0) {
-        st = rcomm_err_sys("bootstrap server for %s: pipe", addr);
+        st = base_err_sys("bootstrap server for %s: pipe", addr);
         server_free(srv);
         return st;
     }
@@ -772,7 +771,7 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
         errno = err;
-        st = rcomm_err_sys("bootstrap server for %s: pthread_create", addr);
+        st = base_err_sys("bootstrap server for %s: pthread_create", addr);
         server_free(srv);
         return st;
     }

@@ -3,15 +3,15 @@
  *   cost = (p-1) alpha + (p-1) n beta, n = bytes contributed per rank */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_allgather_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
+rcomm_status_t coll_allgather_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, r = s->comm->rank;
     const size_t n = s->desc.count, es = s->esize;
-    const rcomm_blocks_t bl = {n * (size_t)p, p, n};
+    const coll_blocks_t bl = {n * (size_t)p, p, n};
     char *own = rbuf + (size_t)r * n * es;
 
     /* Our own block goes out from sendbuf while it is copied into place. */
-    rcomm_sched_copy(s, own, sbuf, n * es);
-    rcomm_ring_allgather(s, &bl, sbuf, rbuf, RCOMM_SOP_NONE);
+    coll_sched_copy(s, own, sbuf, n * es);
+    coll_ring_allgather(s, &bl, sbuf, rbuf, COLL_SOP_NONE);
     return RCOMM_OK;
 }

@@ -20,59 +20,59 @@
  */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_allreduce_butterfly_build(rcomm_sched_t *s, const char *sbuf,
-                                               char *rbuf)
+rcomm_status_t coll_allreduce_butterfly_build(coll_sched_t *s, const char *sbuf,
+                                              char *rbuf)
 {
     const size_t es = s->esize;
-    rcomm_fold_t f;
-    rcomm_slots_t sl;
-    rcomm_blocks_t bl;
-    rcomm_sop_id_t prev;
+    coll_fold_t f;
+    coll_slots_t sl;
+    coll_blocks_t bl;
+    coll_sop_id_t prev;
     const char *cur;
     int lo = 0, nb;
 
-    rcomm_fold(s->comm->rank, s->comm->size, &f);
-    rcomm_slots_init(&sl, s, rcomm_coll_seg(s) * es, s->desc.count * es);
-    prev = rcomm_fold_in(s, &f, sbuf, rbuf, &sl);
+    coll_fold(s->comm->rank, s->comm->size, &f);
+    coll_slots_init(&sl, s, coll_seg(s) * es, s->desc.count * es);
+    prev = coll_fold_in(s, &f, sbuf, rbuf, &sl);
     if (f.vrank < 0) {
-        rcomm_fold_out(s, &f, rbuf, prev);
+        coll_fold_out(s, &f, rbuf, prev);
         return RCOMM_OK;
     }
     cur = f.fold_peer >= 0 ? rbuf : sbuf;
-    bl = (rcomm_blocks_t){s->desc.count, f.p2, 0};
+    bl = (coll_blocks_t){s->desc.count, f.p2, 0};
     nb = f.p2;
     for (int mask = f.p2 / 2; mask >= 1; mask /= 2) {
-        const int peer = rcomm_fold_real(&f, f.vrank ^ mask), half = nb / 2;
+        const int peer = coll_fold_real(&f, f.vrank ^ mask), half = nb / 2;
         const int keep = (f.vrank & mask) ? lo + half : lo;
         const int give = (f.vrank & mask) ? lo : lo + half;
         size_t koff, klen, goff, glen;
 
-        rcomm_block_range(&bl, keep, half, &koff, &klen);
-        rcomm_block_range(&bl, give, half, &goff, &glen);
-        prev = rcomm_exchange(s, peer, cur + goff * es, glen, rbuf + koff * es,
-                              cur + koff * es, klen, &sl, prev);
+        coll_block_range(&bl, keep, half, &koff, &klen);
+        coll_block_range(&bl, give, half, &goff, &glen);
+        prev = coll_exchange(s, peer, cur + goff * es, glen, rbuf + koff * es,
+                             cur + koff * es, klen, &sl, prev);
         cur = rbuf;
         lo = keep;
         nb = half;
     }
     if (s->desc.op == RCOMM_AVG) {
         size_t off, len;
-        rcomm_block(&bl, lo, &off, &len);
-        rcomm_sop_id_t fin = rcomm_sched_finish(s, rbuf + off * es, len);
-        rcomm_sched_dep(s, fin, prev);
+        coll_block(&bl, lo, &off, &len);
+        coll_sop_id_t fin = coll_sched_finish(s, rbuf + off * es, len);
+        coll_sched_dep(s, fin, prev);
         prev = fin;
     }
     for (int mask = 1; mask < f.p2; mask *= 2) {
-        const int peer = rcomm_fold_real(&f, f.vrank ^ mask);
+        const int peer = coll_fold_real(&f, f.vrank ^ mask);
         size_t moff, mlen, poff, plen;
 
-        rcomm_block_range(&bl, lo, nb, &moff, &mlen);
-        rcomm_block_range(&bl, lo ^ mask, nb, &poff, &plen);
-        prev = rcomm_exchange(s, peer, rbuf + moff * es, mlen, rbuf + poff * es, NULL,
-                              plen, NULL, prev);
+        coll_block_range(&bl, lo, nb, &moff, &mlen);
+        coll_block_range(&bl, lo ^ mask, nb, &poff, &plen);
+        prev = coll_exchange(s, peer, rbuf + moff * es, mlen, rbuf + poff * es, NULL,
+                             plen, NULL, prev);
         lo = lo < (lo ^ mask) ? lo : lo ^ mask;
         nb *= 2;
     }
-    rcomm_fold_out(s, &f, rbuf, prev);
+    coll_fold_out(s, &f, rbuf, prev);
     return RCOMM_OK;
 }

@@ -16,67 +16,67 @@
 
 #include "coll/coll.h"
 
-rcomm_sop_id_t rcomm_fold_in(rcomm_sched_t *s, const rcomm_fold_t *f, const char *sbuf,
-                             char *rbuf, rcomm_slots_t *sl)
+coll_sop_id_t coll_fold_in(coll_sched_t *s, const coll_fold_t *f, const char *sbuf,
+                           char *rbuf, coll_slots_t *sl)
 {
     const size_t n = s->desc.count;
 
     if (f->fold_peer < 0)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     if (f->vrank < 0) /* hand our vector over */
-        return rcomm_exchange(s, f->fold_peer, sbuf, n, NULL, NULL, 0, NULL,
-                              RCOMM_SOP_NONE);
-    return rcomm_exchange(s, f->fold_peer, NULL, 0, rbuf, sbuf, n, sl, RCOMM_SOP_NONE);
+        return coll_exchange(s, f->fold_peer, sbuf, n, NULL, NULL, 0, NULL,
+                             COLL_SOP_NONE);
+    return coll_exchange(s, f->fold_peer, NULL, 0, rbuf, sbuf, n, sl, COLL_SOP_NONE);
 }
 
-rcomm_sop_id_t rcomm_fold_out(rcomm_sched_t *s, const rcomm_fold_t *f, char *rbuf,
-                              rcomm_sop_id_t after)
+coll_sop_id_t coll_fold_out(coll_sched_t *s, const coll_fold_t *f, char *rbuf,
+                            coll_sop_id_t after)
 {
     const size_t n = s->desc.count;
 
     if (f->fold_peer < 0)
         return after;
     if (f->vrank < 0)
-        return rcomm_exchange(s, f->fold_peer, NULL, 0, rbuf, NULL, n, NULL, after);
-    return rcomm_exchange(s, f->fold_peer, rbuf, n, NULL, NULL, 0, NULL, after);
+        return coll_exchange(s, f->fold_peer, NULL, 0, rbuf, NULL, n, NULL, after);
+    return coll_exchange(s, f->fold_peer, rbuf, n, NULL, NULL, 0, NULL, after);
 }
 
-rcomm_status_t rcomm_allreduce_rd_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
+rcomm_status_t coll_allreduce_rd_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const size_t es = s->esize, n = s->desc.count;
-    rcomm_fold_t f;
-    rcomm_slots_t sl;
-    rcomm_sop_id_t prev;
+    coll_fold_t f;
+    coll_slots_t sl;
+    coll_sop_id_t prev;
     const char *cur;
     char *tmp, *next;
 
-    rcomm_fold(s->comm->rank, s->comm->size, &f);
-    rcomm_slots_init(&sl, s, rcomm_coll_seg(s) * es, n * es);
-    prev = rcomm_fold_in(s, &f, sbuf, rbuf, &sl);
+    coll_fold(s->comm->rank, s->comm->size, &f);
+    coll_slots_init(&sl, s, coll_seg(s) * es, n * es);
+    prev = coll_fold_in(s, &f, sbuf, rbuf, &sl);
     if (f.vrank < 0) {
-        rcomm_fold_out(s, &f, rbuf, prev);
+        coll_fold_out(s, &f, rbuf, prev);
         return RCOMM_OK;
     }
-    tmp = rcomm_sched_scratch(s, n * es);
+    tmp = coll_sched_scratch(s, n * es);
     if (!tmp)
         return RCOMM_ERR_NO_MEMORY;
     cur = f.fold_peer >= 0 ? rbuf : sbuf;
     for (int mask = 1; mask < f.p2; mask *= 2) {
-        const int peer = rcomm_fold_real(&f, f.vrank ^ mask);
+        const int peer = coll_fold_real(&f, f.vrank ^ mask);
         next = cur == rbuf ? tmp : rbuf;
-        prev = rcomm_exchange(s, peer, cur, n, next, cur, n, &sl, prev);
+        prev = coll_exchange(s, peer, cur, n, next, cur, n, &sl, prev);
         cur = next;
     }
     if (cur != rbuf) {
-        rcomm_sop_id_t cp = rcomm_sched_copy(s, rbuf, cur, n * es);
-        rcomm_sched_dep(s, cp, prev);
+        coll_sop_id_t cp = coll_sched_copy(s, rbuf, cur, n * es);
+        coll_sched_dep(s, cp, prev);
         prev = cp;
     }
     if (s->desc.op == RCOMM_AVG) {
-        rcomm_sop_id_t fin = rcomm_sched_finish(s, rbuf, n);
-        rcomm_sched_dep(s, fin, prev);
+        coll_sop_id_t fin = coll_sched_finish(s, rbuf, n);
+        coll_sched_dep(s, fin, prev);
         prev = fin;
     }
-    rcomm_fold_out(s, &f, rbuf, prev);
+    coll_fold_out(s, &f, rbuf, prev);
     return RCOMM_OK;
 }

@@ -9,21 +9,21 @@
  */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_allreduce_ring_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
+rcomm_status_t coll_allreduce_ring_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, r = s->comm->rank;
-    const rcomm_blocks_t bl = {s->desc.count, p, 0};
+    const coll_blocks_t bl = {s->desc.count, p, 0};
     size_t off, len;
-    rcomm_sop_id_t rs, fin;
+    coll_sop_id_t rs, fin;
 
-    rcomm_block(&bl, r, &off, &len);
-    rs = rcomm_ring_reduce_scatter(s, &bl, sbuf, rbuf, 1, rbuf + off * s->esize,
-                                   RCOMM_SOP_NONE);
+    coll_block(&bl, r, &off, &len);
+    rs = coll_ring_reduce_scatter(s, &bl, sbuf, rbuf, 1, rbuf + off * s->esize,
+                                  COLL_SOP_NONE);
     fin = rs;
     if (s->desc.op == RCOMM_AVG && len > 0) {
-        fin = rcomm_sched_finish(s, rbuf + off * s->esize, len);
-        rcomm_sched_dep(s, fin, rs);
+        fin = coll_sched_finish(s, rbuf + off * s->esize, len);
+        coll_sched_dep(s, fin, rs);
     }
-    rcomm_ring_allgather(s, &bl, rbuf + off * s->esize, rbuf, fin);
+    coll_ring_allgather(s, &bl, rbuf + off * s->esize, rbuf, fin);
     return RCOMM_OK;
 }

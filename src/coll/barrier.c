@@ -5,16 +5,16 @@
  *   cost = ceil(log2 p) alpha */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_barrier_build(rcomm_sched_t *s)
+rcomm_status_t coll_barrier_build(coll_sched_t *s)
 {
     const int p = s->comm->size, r = s->comm->rank;
-    rcomm_sop_id_t prev = RCOMM_SOP_NONE;
+    coll_sop_id_t prev = COLL_SOP_NONE;
 
     for (int d = 1; d < p; d *= 2) {
-        rcomm_sop_id_t snd = rcomm_sched_send(s, rcomm_mod(r + d, p), NULL, 0);
-        rcomm_sop_id_t rcv = rcomm_sched_recv(s, rcomm_mod(r - d, p), NULL, 0);
-        rcomm_sched_dep(s, snd, prev);
-        rcomm_sched_dep(s, rcv, prev);
+        coll_sop_id_t snd = coll_sched_send(s, coll_mod(r + d, p), NULL, 0);
+        coll_sop_id_t rcv = coll_sched_recv(s, coll_mod(r - d, p), NULL, 0);
+        coll_sched_dep(s, snd, prev);
+        coll_sched_dep(s, rcv, prev);
         prev = rcv;
     }
     return RCOMM_OK;

@@ -13,14 +13,14 @@
  */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf, rcomm_bcast_algo_t algo)
+rcomm_status_t coll_broadcast_build(coll_sched_t *s, char *buf, coll_bcast_algo_t algo)
 {
     const int p = s->comm->size, root = s->desc.root;
-    const int v = rcomm_mod(s->comm->rank - root, p);
-    const size_t es = s->esize, seg = rcomm_coll_seg(s), n = s->desc.count;
+    const int v = coll_mod(s->comm->rank - root, p);
+    const size_t es = s->esize, seg = coll_seg(s), n = s->desc.count;
     int parent = -1, children[32], nchildren = 0;
 
-    if (algo == RCOMM_BCAST_CHAIN) {
+    if (algo == COLL_BCAST_CHAIN) {
         parent = v > 0 ? v - 1 : -1;
         if (v + 1 < p)
             children[nchildren++] = v + 1;
@@ -39,15 +39,14 @@ rcomm_status_t rcomm_broadcast_build(rcomm_sched_t *s, char *buf, rcomm_bcast_al
     }
     for (size_t o = 0; o < n; o += seg) {
         size_t len = n - o < seg ? n - o : seg;
-        rcomm_sop_id_t rcv = RCOMM_SOP_NONE;
+        coll_sop_id_t rcv = COLL_SOP_NONE;
 
         if (parent >= 0)
-            rcv =
-                rcomm_sched_recv(s, rcomm_mod(parent + root, p), buf + o * es, len * es);
+            rcv = coll_sched_recv(s, coll_mod(parent + root, p), buf + o * es, len * es);
         for (int c = 0; c < nchildren; c++) {
-            rcomm_sop_id_t snd = rcomm_sched_send(s, rcomm_mod(children[c] + root, p),
-                                                  buf + o * es, len * es);
-            rcomm_sched_dep(s, snd, rcv);
+            coll_sop_id_t snd = coll_sched_send(s, coll_mod(children[c] + root, p),
+                                                buf + o * es, len * es);
+            coll_sched_dep(s, snd, rcv);
         }
     }
     return RCOMM_OK;

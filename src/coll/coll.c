@@ -19,12 +19,12 @@
 #include "base/error.h"
 
 struct rcomm_request {
-    rcomm_sched_t sched;
+    coll_sched_t sched;
 };
 
 typedef struct {
     const char *fn; /* public function name, for messages */
-    rcomm_coll_desc_t desc;
+    coll_desc_t desc;
     const char *sbuf;
     char *rbuf;
     rcomm_algo_t algo;
@@ -42,19 +42,19 @@ static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c, int
 {
     rcomm_status_t st;
 
-    if ((st = rcomm_comm_check(comm, c->fn)) != RCOMM_OK)
+    if ((st = comm_check(comm, c->fn)) != RCOMM_OK)
         return st;
     if ((unsigned)c->desc.dtype >= RCOMM_DTYPE_COUNT)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: dtype %d is not a valid rcomm_dtype_t", c->fn,
-                         comm->rank, (int)c->desc.dtype);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: dtype %d is not a valid rcomm_dtype_t", c->fn,
+                        comm->rank, (int)c->desc.dtype);
     if (has_op && (unsigned)c->desc.op >= RCOMM_OP_COUNT)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: op %d is not a valid rcomm_op_t", c->fn,
-                         comm->rank, (int)c->desc.op);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: op %d is not a valid rcomm_op_t", c->fn, comm->rank,
+                        (int)c->desc.op);
     if (c->desc.count > SIZE_MAX / 8 / (size_t)comm->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: count %zu is too large",
-                         c->fn, comm->rank, c->desc.count);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: count %zu is too large",
+                        c->fn, comm->rank, c->desc.count);
     return RCOMM_OK;
 }
 
@@ -62,8 +62,8 @@ static rcomm_status_t check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
                                 const void *buf, const char *what)
 {
     if (c->desc.count > 0 && !buf)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL with count %zu",
-                         c->fn, comm->rank, what, c->desc.count);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL with count %zu",
+                        c->fn, comm->rank, what, c->desc.count);
     return RCOMM_OK;
 }
 
@@ -71,77 +71,76 @@ static rcomm_status_t check_overlap(const rcomm_comm_t *comm, const coll_call_t 
                                     size_t sbytes, size_t rbytes)
 {
     if (c->sbuf != c->rbuf && overlap(c->sbuf, sbytes, c->rbuf, rbytes))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: sendbuf and recvbuf overlap without being equal "
-                         "(use RCOMM_IN_PLACE for in-place operation)",
-                         c->fn, comm->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: sendbuf and recvbuf overlap without being equal "
+                        "(use RCOMM_IN_PLACE for in-place operation)",
+                        c->fn, comm->rank);
     return RCOMM_OK;
 }
 
 /* ---- running ------------------------------------------------------------- */
 
-static const char *sched_name(rcomm_coll_kind_t kind, rcomm_algo_t algo)
+static const char *sched_name(coll_kind_t kind, rcomm_algo_t algo)
 {
     switch (kind) {
-    case RCOMM_COLL_ALLREDUCE:
+    case COLL_ALLREDUCE:
         return algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
                : algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
                                               : "allreduce (rd)";
-    case RCOMM_COLL_BROADCAST: return "broadcast";
-    case RCOMM_COLL_ALLGATHER: return "allgather";
-    case RCOMM_COLL_REDUCE_SCATTER: return "reduce_scatter";
-    case RCOMM_COLL_BARRIER: return "barrier";
-    case RCOMM_COLL_EXCHANGE: return "exchange";
+    case COLL_BROADCAST: return "broadcast";
+    case COLL_ALLGATHER: return "allgather";
+    case COLL_REDUCE_SCATTER: return "reduce_scatter";
+    case COLL_BARRIER: return "barrier";
+    case COLL_EXCHANGE: return "exchange";
     }
     return "collective";
 }
 
-static rcomm_status_t build(rcomm_sched_t *s, const coll_call_t *c)
+static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
 {
     const size_t bytes = c->desc.count * s->esize;
     const int p = s->comm->size;
 
-    if (c->desc.count == 0 && c->desc.kind != RCOMM_COLL_BARRIER)
+    if (c->desc.count == 0 && c->desc.kind != COLL_BARRIER)
         return RCOMM_OK; /* nothing to move: the call is local */
-    if (c->desc.kind == RCOMM_COLL_EXCHANGE) {
+    if (c->desc.kind == COLL_EXCHANGE) {
         if (c->peer >= 0)
-            rcomm_exchange(s, c->peer, c->sbuf, c->desc.count, c->rbuf, NULL,
-                           c->desc.count, NULL, RCOMM_SOP_NONE);
+            coll_exchange(s, c->peer, c->sbuf, c->desc.count, c->rbuf, NULL,
+                          c->desc.count, NULL, COLL_SOP_NONE);
         return RCOMM_OK;
     }
     if (p == 1) {
-        if (c->desc.kind != RCOMM_COLL_BROADCAST && c->desc.kind != RCOMM_COLL_BARRIER)
-            rcomm_sched_copy(s, c->rbuf, c->sbuf, bytes);
+        if (c->desc.kind != COLL_BROADCAST && c->desc.kind != COLL_BARRIER)
+            coll_sched_copy(s, c->rbuf, c->sbuf, bytes);
         return RCOMM_OK;
     }
     switch (c->desc.kind) {
-    case RCOMM_COLL_ALLREDUCE:
+    case COLL_ALLREDUCE:
         switch (c->algo) {
-        case RCOMM_ALGO_RING: return rcomm_allreduce_ring_build(s, c->sbuf, c->rbuf);
+        case RCOMM_ALGO_RING: return coll_allreduce_ring_build(s, c->sbuf, c->rbuf);
         case RCOMM_ALGO_BUTTERFLY:
-            return rcomm_allreduce_butterfly_build(s, c->sbuf, c->rbuf);
-        default: return rcomm_allreduce_rd_build(s, c->sbuf, c->rbuf);
+            return coll_allreduce_butterfly_build(s, c->sbuf, c->rbuf);
+        default: return coll_allreduce_rd_build(s, c->sbuf, c->rbuf);
         }
-    case RCOMM_COLL_BROADCAST:
-        return rcomm_broadcast_build(
+    case COLL_BROADCAST:
+        return coll_broadcast_build(
             s, c->rbuf,
-            rcomm_select_broadcast(&rcomm_colls(s->comm)->model, s->comm->cfg.bcast_algo,
-                                   s->comm->cfg.segment_size, p, bytes));
-    case RCOMM_COLL_ALLGATHER: return rcomm_allgather_build(s, c->sbuf, c->rbuf);
-    case RCOMM_COLL_REDUCE_SCATTER:
-        return rcomm_reduce_scatter_build(s, c->sbuf, c->rbuf);
-    case RCOMM_COLL_BARRIER: return rcomm_barrier_build(s);
-    case RCOMM_COLL_EXCHANGE: break; /* above */
+            coll_select_broadcast(&coll_state(s->comm)->model, s->comm->cfg.bcast_algo,
+                                  s->comm->cfg.segment_size, p, bytes));
+    case COLL_ALLGATHER: return coll_allgather_build(s, c->sbuf, c->rbuf);
+    case COLL_REDUCE_SCATTER: return coll_reduce_scatter_build(s, c->sbuf, c->rbuf);
+    case COLL_BARRIER: return coll_barrier_build(s);
+    case COLL_EXCHANGE: break; /* above */
     }
     return RCOMM_ERR_INTERNAL;
 }
 
-static void unlink_active(rcomm_comm_t *comm, rcomm_sched_t *s)
+static void unlink_active(rcomm_comm_t *comm, coll_sched_t *s)
 {
     if (s->prev)
         s->prev->next = s->next;
     else
-        rcomm_colls(comm)->active = s->next;
+        coll_state(comm)->active = s->next;
     if (s->next)
         s->next->prev = s->prev;
 }
@@ -149,31 +148,31 @@ static void unlink_active(rcomm_comm_t *comm, rcomm_sched_t *s)
 static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
                            rcomm_request_t **out)
 {
-    rcomm_colls_t *colls = rcomm_colls(comm);
+    coll_state_t *colls = coll_state(comm);
     rcomm_request_t *req;
-    rcomm_sched_t *s, **tail;
+    coll_sched_t *s, **tail;
     rcomm_status_t st;
 
-    if (colls->next_seq >= RCOMM_SPACE_FLOOR) /* tags would meet the services' */
-        return rcomm_err(RCOMM_ERR_INTERNAL,
-                         "%s: rank %d has run %llu collectives, the most one "
-                         "communicator can tag; create a new one",
-                         c->fn, comm->rank, (unsigned long long)colls->next_seq);
+    if (colls->next_seq >= COMM_SPACE_FLOOR) /* tags would meet the services' */
+        return base_err(RCOMM_ERR_INTERNAL,
+                        "%s: rank %d has run %llu collectives, the most one "
+                        "communicator can tag; create a new one",
+                        c->fn, comm->rank, (unsigned long long)colls->next_seq);
     if (!(req = calloc(1, sizeof(*req))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
+        return base_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
-    st = rcomm_sched_init(s, comm, &c->desc, sched_name(c->desc.kind, c->algo));
+    st = coll_sched_init(s, comm, &c->desc, sched_name(c->desc.kind, c->algo));
     if (st != RCOMM_OK) {
         free(req);
         return st;
     }
     s->seq = colls->next_seq++;
-    if ((st = build(s, c)) != RCOMM_OK || (st = rcomm_sched_start(s)) < 0) {
+    if ((st = build(s, c)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
-            rcomm_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
+            base_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
         else
-            rcomm_comm_fail(comm, st); /* a post failed: peers may be waiting */
-        rcomm_sched_free(s);
+            comm_fail(comm, st); /* a post failed: peers may be waiting */
+        coll_sched_free(s);
         free(req);
         return st;
     }
@@ -187,25 +186,25 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
 
 static rcomm_status_t finish(rcomm_request_t *req)
 {
-    rcomm_sched_t *s = &req->sched;
+    coll_sched_t *s = &req->sched;
     rcomm_comm_t *comm = s->comm;
     rcomm_status_t st = s->status;
 
     /* The request's own message becomes the caller's last error: it was
      * decided in whichever call progressed it, maybe not this one. */
     if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
-        rcomm_err_quiet(st, "%s", s->errmsg);
+        base_err_quiet(st, "%s", s->errmsg);
     unlink_active(comm, s);
-    rcomm_sched_free(s);
+    coll_sched_free(s);
     free(req);
     /* COMM_FAILED explains itself; an error found while this collective ran
      * (a stray message of an earlier one) is reported now. */
     if (st == RCOMM_ERR_COMM_FAILED || (st == RCOMM_OK && comm->deferred != RCOMM_OK))
-        return rcomm_comm_check(comm, "collective");
+        return comm_check(comm, "collective");
     return st;
 }
 
-static void check_timeout(rcomm_sched_t *s, uint64_t now)
+static void check_timeout(coll_sched_t *s, uint64_t now)
 {
     char msg[512];
     rcomm_status_t st;
@@ -213,36 +212,36 @@ static void check_timeout(rcomm_sched_t *s, uint64_t now)
     if (s->status != RCOMM_INPROGRESS ||
         (double)(now - s->last_activity_ns) < s->comm->cfg.timeout_s * 1e9)
         return;
-    st = rcomm_health_diagnose(s->comm, s, msg, sizeof(msg));
+    st = coll_health_diagnose(s->comm, s, msg, sizeof(msg));
     if (s->status != RCOMM_INPROGRESS)
         return; /* it moved, or failed with its own error, while we asked */
-    rcomm_sched_fail(s, rcomm_err(st, "%s", msg));
-    rcomm_comm_fail(s->comm, st);
+    coll_sched_fail(s, base_err(st, "%s", msg));
+    comm_fail(s->comm, st);
 }
 
 rcomm_status_t rcomm_test(rcomm_request_t *req)
 {
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
     if (req->sched.status == RCOMM_INPROGRESS) {
-        rcomm_comm_progress(req->sched.comm, 0);
-        check_timeout(&req->sched, rcomm_now_ns());
+        comm_progress(req->sched.comm, 0);
+        check_timeout(&req->sched, base_now_ns());
     }
     return req->sched.status == RCOMM_INPROGRESS ? RCOMM_INPROGRESS : finish(req);
 }
 
 rcomm_status_t rcomm_wait(rcomm_request_t *req)
 {
-    rcomm_sched_t *s;
+    coll_sched_t *s;
     uint64_t start;
 
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
     s = &req->sched;
-    start = rcomm_now_ns();
+    start = base_now_ns();
     while (s->status == RCOMM_INPROGRESS) {
-        rcomm_comm_wait_step(s->comm, start, 50);
-        check_timeout(s, rcomm_now_ns());
+        comm_wait_step(s->comm, start, 50);
+        check_timeout(s, base_now_ns());
     }
     return finish(req);
 }
@@ -255,7 +254,7 @@ static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
     rcomm_request_t *req;
     rcomm_status_t st;
 
-    rcomm_err_clear();
+    base_err_clear();
     if ((st = post(comm, c, &req)) != RCOMM_OK)
         return st;
     if (req_out) {
@@ -269,16 +268,16 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                                 rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
 {
-    coll_call_t c = {
-        fn, {RCOMM_COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf, algo, -1};
+    coll_call_t c = {fn, {COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf, algo,
+                     -1};
     rcomm_status_t st;
     size_t bytes;
 
     if ((st = check_common(comm, &c, 1)) != RCOMM_OK)
         return st;
     if ((unsigned)algo >= RCOMM_ALGO_COUNT)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: algo %d is not valid", fn,
-                         comm->rank, (int)algo);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: algo %d is not valid", fn,
+                        comm->rank, (int)algo);
     if (sendbuf == RCOMM_IN_PLACE)
         c.sbuf = recvbuf;
     if ((st = check_buf(comm, &c, c.sbuf, "sendbuf")) != RCOMM_OK ||
@@ -288,8 +287,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
         return st;
     if (algo == RCOMM_ALGO_AUTO)
-        c.algo = rcomm_select_allreduce(&rcomm_colls(comm)->model,
-                                        comm->cfg.allreduce_algo, comm->size, bytes);
+        c.algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
+                                       comm->size, bytes);
     return run(comm, &c, req);
 }
 
@@ -313,7 +312,7 @@ rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 rcomm_algo_t algo, rcomm_request_t **req)
 {
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallreduce: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallreduce: req is NULL");
     return allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo, "rcomm_iallreduce",
                      req);
 }
@@ -322,13 +321,13 @@ rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
                                     rcomm_dtype_t dtype, rcomm_algo_t *algo)
 {
     if (!comm || !algo)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: %s is NULL",
-                         !comm ? "comm" : "algo");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: %s is NULL",
+                        !comm ? "comm" : "algo");
     if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
-    *algo = rcomm_select_allreduce(&rcomm_colls(comm)->model, comm->cfg.allreduce_algo,
-                                   comm->size, count * rcomm_dtype_size(dtype));
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
+    *algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
+                                  comm->size, count * rcomm_dtype_size(dtype));
     return RCOMM_OK;
 }
 
@@ -336,16 +335,16 @@ static rcomm_status_t broadcast(rcomm_comm_t *comm, void *buf, size_t count,
                                 rcomm_dtype_t dtype, int root, const char *fn,
                                 rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0, -1};
+    coll_call_t c = {fn, {COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0, -1};
     rcomm_status_t st;
 
     if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
         (st = check_buf(comm, &c, buf, "buf")) != RCOMM_OK)
         return st;
     if (root < 0 || root >= comm->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: root %d is out of range for %d ranks", fn,
-                         comm->rank, root, comm->size);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: root %d is out of range for %d ranks", fn,
+                        comm->rank, root, comm->size);
     return run(comm, &c, req);
 }
 
@@ -359,7 +358,7 @@ rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
                                 rcomm_dtype_t dtype, int root, rcomm_request_t **req)
 {
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibroadcast: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibroadcast: req is NULL");
     return broadcast(comm, buf, count, dtype, root, "rcomm_ibroadcast", req);
 }
 
@@ -367,8 +366,7 @@ static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 size_t count, rcomm_dtype_t dtype, const char *fn,
                                 rcomm_request_t **req)
 {
-    coll_call_t c = {fn, {RCOMM_COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0,
-                     -1};
+    coll_call_t c = {fn, {COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0, -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -383,9 +381,9 @@ static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
         return st;
     if (overlap(c.sbuf, bytes, c.rbuf, bytes * (size_t)comm->size))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
-                         comm->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
+                        comm->rank);
     return run(comm, &c, req);
 }
 
@@ -399,7 +397,7 @@ rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *r
                                 size_t count, rcomm_dtype_t dtype, rcomm_request_t **req)
 {
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallgather: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallgather: req is NULL");
     return allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_iallgather", req);
 }
 
@@ -407,8 +405,8 @@ static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      void *recvbuf, size_t count, rcomm_dtype_t dtype,
                                      rcomm_op_t op, const char *fn, rcomm_request_t **req)
 {
-    coll_call_t c = {
-        fn, {RCOMM_COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf, recvbuf, 0, -1};
+    coll_call_t c = {fn, {COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf, recvbuf, 0,
+                     -1};
     rcomm_status_t st;
     size_t bytes;
 
@@ -424,9 +422,9 @@ static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
     if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
         return st;
     if (overlap(c.sbuf, bytes * (size_t)comm->size, c.rbuf, bytes))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
-                         comm->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
+                        comm->rank);
     return run(comm, &c, req);
 }
 
@@ -443,7 +441,7 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      rcomm_op_t op, rcomm_request_t **req)
 {
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ireduce_scatter: req is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ireduce_scatter: req is NULL");
     return reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
                           "rcomm_ireduce_scatter", req);
 }
@@ -452,7 +450,7 @@ rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
                              void *recvbuf, size_t bytes)
 {
     coll_call_t c = {"hook_exchange",
-                     {RCOMM_COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
+                     {COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
                      sendbuf,
                      recvbuf,
                      0,
@@ -462,9 +460,9 @@ rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
     if ((st = check_common(comm, &c, 0)) != RCOMM_OK)
         return st;
     if (peer >= comm->size || peer == comm->rank || peer < -1)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "hook_exchange: rank %d: peer %d is not another rank",
-                         comm->rank, peer);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "hook_exchange: rank %d: peer %d is not another rank", comm->rank,
+                        peer);
     if (peer >= 0 && ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK ||
                       (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))
         return st;
@@ -474,10 +472,10 @@ rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
 rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 {
     coll_call_t c = {
-        "rcomm_barrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
+        "rcomm_barrier", {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
     rcomm_status_t st;
 
-    if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
+    if ((st = comm_check(comm, c.fn)) != RCOMM_OK)
         return st;
     return run(comm, &c, NULL);
 }
@@ -485,12 +483,12 @@ rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
 {
     coll_call_t c = {
-        "rcomm_ibarrier", {RCOMM_COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
+        "rcomm_ibarrier", {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
     rcomm_status_t st;
 
     if (!req)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibarrier: req is NULL");
-    if ((st = rcomm_comm_check(comm, c.fn)) != RCOMM_OK)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibarrier: req is NULL");
+    if ((st = comm_check(comm, c.fn)) != RCOMM_OK)
         return st;
     return run(comm, &c, req);
 }

@@ -13,7 +13,7 @@
  * rank 0 sees it. Rank 0 shares it through the store (as a tuning file's
  * text, or its error), so that every rank picks the same algorithms even if
  * the file differs between hosts or is missing on some. */
-static rcomm_status_t load_model(rcomm_comm_t *comm, rcomm_model_t *model)
+static rcomm_status_t load_model(rcomm_comm_t *comm, coll_model_t *model)
 {
     const char *path = comm->cfg.tuning_file, *tp = comm->cfg.transport;
     char *text = NULL;
@@ -22,32 +22,32 @@ static rcomm_status_t load_model(rcomm_comm_t *comm, rcomm_model_t *model)
     FILE *f;
 
     if (comm->rank == 0 || !comm->bs) {
-        st = rcomm_model_choose(path, tp, comm->local_size, model);
+        st = coll_model_choose(path, tp, comm->local_size, model);
         if (!comm->bs)
             return st;
         if (!(f = open_memstream(&text, &len)))
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
+            return base_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
         if (st == RCOMM_OK) {
             fprintf(f, "rcomm-tuning 1\n");
-            rcomm_model_write(model, f);
+            coll_model_write(model, f);
         } else {
             fprintf(f, "!%s", rcomm_last_error());
         }
         fclose(f);
-        rcomm_status_t pst = rcomm_bootstrap_put(comm->bs, "tuning", text, len + 1);
+        rcomm_status_t pst = bootstrap_put(comm->bs, "tuning", text, len + 1);
         free(text);
         return st != RCOMM_OK ? st : pst;
     }
-    if (!(text = malloc(RCOMM_BOOTSTRAP_MAX_VALUE)))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
-    len = RCOMM_BOOTSTRAP_MAX_VALUE;
-    if ((st = rcomm_bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
+    if (!(text = malloc(BOOTSTRAP_MAX_VALUE)))
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
+    len = BOOTSTRAP_MAX_VALUE;
+    if ((st = bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
         text[len ? len - 1 : 0] = '\0';
         if (text[0] == '!')
-            st = rcomm_err(RCOMM_ERR_CONFIG,
-                           "rank 0 could not load the cost model: %.200s", text + 1);
+            st = base_err(RCOMM_ERR_CONFIG,
+                          "rank 0 could not load the cost model: %.200s", text + 1);
         else
-            st = rcomm_model_parse(text, strlen(text), "shared by rank 0", tp, 0, model);
+            st = coll_model_parse(text, strlen(text), "shared by rank 0", tp, 0, model);
     }
     if (st == RCOMM_OK)
         snprintf(model->source, sizeof(model->source), "%.100s (from rank 0)",
@@ -58,12 +58,12 @@ static rcomm_status_t load_model(rcomm_comm_t *comm, rcomm_model_t *model)
 
 static void colls_progress(rcomm_comm_t *comm, void *state)
 {
-    rcomm_colls_t *c = state;
+    coll_state_t *c = state;
 
-    for (rcomm_sched_t *s = c->active; s; s = s->next) {
-        rcomm_status_t st = rcomm_sched_progress(s);
+    for (coll_sched_t *s = c->active; s; s = s->next) {
+        rcomm_status_t st = coll_sched_progress(s);
         if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
-            rcomm_comm_fail(comm, st);
+            comm_fail(comm, st);
     }
 }
 
@@ -71,23 +71,23 @@ static void colls_progress(rcomm_comm_t *comm, void *state)
  * completed means the peer called it with other arguments (say, another
  * root), reported at the next call. */
 static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                             const rcomm_env_t *env, size_t len)
+                             const tp_env_t *env, size_t len)
 {
-    rcomm_colls_t *c = state;
+    coll_state_t *c = state;
     const uint64_t seq = tag >> 32;
-    rcomm_coll_desc_t theirs;
+    coll_desc_t theirs;
     char desc[96];
 
     (void)len;
-    for (rcomm_sched_t *s = c->active; s; s = s->next) {
+    for (coll_sched_t *s = c->active; s; s = s->next) {
         if (s->seq == seq && s->status == RCOMM_INPROGRESS) {
-            rcomm_sched_check_unexpected(s, peer, env);
+            coll_sched_check_unexpected(s, peer, env);
             return;
         }
     }
     if (seq < c->next_seq && comm->deferred == RCOMM_OK) {
-        rcomm_coll_env_to_desc(env, &theirs);
-        rcomm_coll_desc_format(&theirs, desc, sizeof(desc));
+        coll_env_to_desc(env, &theirs);
+        coll_desc_format(&theirs, desc, sizeof(desc));
         comm->deferred = RCOMM_ERR_MISMATCH;
         snprintf(comm->deferred_msg, sizeof(comm->deferred_msg),
                  "collective #%llu: rank %d called %s, which rank %d had completed "
@@ -98,7 +98,7 @@ static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t
 
 static bool colls_busy(rcomm_comm_t *comm, void *state, char *what, size_t len)
 {
-    rcomm_colls_t *c = state;
+    coll_state_t *c = state;
 
     (void)comm;
     if (c->active)
@@ -109,11 +109,11 @@ static bool colls_busy(rcomm_comm_t *comm, void *state, char *what, size_t len)
 
 static void colls_fail(rcomm_comm_t *comm, void *state)
 {
-    rcomm_colls_t *c = state;
+    coll_state_t *c = state;
 
     (void)comm;
-    for (rcomm_sched_t *s = c->active; s; s = s->next)
-        rcomm_sched_fail(s, RCOMM_ERR_COMM_FAILED);
+    for (coll_sched_t *s = c->active; s; s = s->next)
+        coll_sched_fail(s, RCOMM_ERR_COMM_FAILED);
 }
 
 static void colls_destroy(rcomm_comm_t *comm, void *state)
@@ -122,7 +122,7 @@ static void colls_destroy(rcomm_comm_t *comm, void *state)
     free(state);
 }
 
-static const rcomm_service_ops_t colls_service = {
+static const comm_service_ops_t colls_service = {
     .name = "collectives",
     .progress = colls_progress,
     .unexpected = colls_unexpected,
@@ -133,18 +133,18 @@ static const rcomm_service_ops_t colls_service = {
 
 /* The collectives own every tag space below the services': their sequence
  * numbers. The health checks come next, with a space of their own. */
-rcomm_status_t rcomm_services_builtin(rcomm_comm_t *comm)
+rcomm_status_t comm_services_builtin(rcomm_comm_t *comm)
 {
-    rcomm_colls_t *c = calloc(1, sizeof(*c));
+    coll_state_t *c = calloc(1, sizeof(*c));
     rcomm_status_t st;
 
     if (!c)
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for the collectives",
-                         comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for the collectives",
+                        comm->rank);
     if ((st = load_model(comm, &c->model)) != RCOMM_OK) {
         free(c);
         return st;
     }
-    rcomm_service_set_rest(comm, &colls_service, c);
-    return rcomm_health_init(comm);
+    comm_service_set_rest(comm, &colls_service, c);
+    return coll_health_init(comm);
 }

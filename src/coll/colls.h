@@ -12,18 +12,18 @@
 #include "coll/model.h"
 #include "core/comm.h"
 
-typedef struct rcomm_sched rcomm_sched_t;
-struct rcomm_health;
+typedef struct coll_sched coll_sched_t;
+struct coll_health;
 
 typedef struct {
-    uint64_t next_seq;           /* collectives started so far: tags and logs */
-    rcomm_sched_t *active;       /* collectives in flight, oldest first */
-    rcomm_model_t model;         /* the same on every rank (rank 0's) */
-    struct rcomm_health *health; /* probes for timeout diagnosis (health.c) */
-} rcomm_colls_t;
+    uint64_t next_seq;          /* collectives started so far: tags and logs */
+    coll_sched_t *active;       /* collectives in flight, oldest first */
+    coll_model_t model;         /* the same on every rank (rank 0's) */
+    struct coll_health *health; /* probes for timeout diagnosis (health.c) */
+} coll_state_t;
 
 /* The communicator's collectives state (set up at creation). */
-static inline rcomm_colls_t *rcomm_colls(const rcomm_comm_t *comm)
+static inline coll_state_t *coll_state(const rcomm_comm_t *comm)
 {
     return comm->rest.state;
 }
@@ -31,8 +31,8 @@ static inline rcomm_colls_t *rcomm_colls(const rcomm_comm_t *comm)
 /* health.c: the health checks, a service of their own (their own tag
  * space). After a timeout of s: probe every peer and explain; returns the
  * status to fail with (TIMEOUT or MISMATCH) and the message in msg. */
-rcomm_status_t rcomm_health_init(rcomm_comm_t *comm);
-rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
-                                     size_t len);
+rcomm_status_t coll_health_init(rcomm_comm_t *comm);
+rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
+                                    size_t len);
 
 #endif

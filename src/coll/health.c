@@ -31,39 +31,39 @@
 #include "coll/colls.h"
 #include "coll/sched.h"
 
-#define CTRL_PROBE(h) rcomm_service_tag((h)->space, 1)
-#define CTRL_REPLY(h) rcomm_service_tag((h)->space, 2)
+#define CTRL_PROBE(h) comm_service_tag((h)->space, 1)
+#define CTRL_REPLY(h) comm_service_tag((h)->space, 2)
 #define IDLE UINT64_MAX
 #define TIMED_OUT "(RCOMM_TIMEOUT): "
 
 typedef struct {
-    rcomm_tp_req_t consume, reply; /* answering their probe */
-    rcomm_tp_req_t ask, answer;    /* our own probe */
-    int probes;                    /* probes received, not yet answered */
+    tp_req_t consume, reply; /* answering their probe */
+    tp_req_t ask, answer;    /* our own probe */
+    int probes;              /* probes received, not yet answered */
     int answering;
 } peer_health_t;
 
-struct rcomm_health {
+struct coll_health {
     peer_health_t *peer;
     uint32_t space; /* our tag space (service.h) */
 };
 
 static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                     const rcomm_env_t *env, size_t len);
+                     const tp_env_t *env, size_t len);
 static void answer_probes(rcomm_comm_t *comm, void *state);
 
 static void health_free(rcomm_comm_t *comm, void *state)
 {
-    struct rcomm_health *h = state;
+    struct coll_health *h = state;
 
-    if (rcomm_colls(comm))
-        rcomm_colls(comm)->health = NULL;
+    if (coll_state(comm))
+        coll_state(comm)->health = NULL;
     if (h)
         free(h->peer);
     free(h);
 }
 
-static const rcomm_service_ops_t health_service = {
+static const comm_service_ops_t health_service = {
     .name = "health checks",
     .progress = answer_probes,
     .unexpected = on_probe,
@@ -71,33 +71,33 @@ static const rcomm_service_ops_t health_service = {
 };
 
 /* After the collectives (whose state points here). */
-rcomm_status_t rcomm_health_init(rcomm_comm_t *comm)
+rcomm_status_t coll_health_init(rcomm_comm_t *comm)
 {
-    struct rcomm_health *h = calloc(1, sizeof(*h));
+    struct coll_health *h = calloc(1, sizeof(*h));
     rcomm_status_t st;
 
     if (h)
         h->peer = calloc((size_t)comm->size, sizeof(peer_health_t));
     if (!h || !h->peer) {
         health_free(comm, h);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for health checks",
-                         comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for health checks",
+                        comm->rank);
     }
-    if ((st = rcomm_service_add(comm, &health_service, h, &h->space)) != RCOMM_OK) {
+    if ((st = comm_service_add(comm, &health_service, h, &h->space)) != RCOMM_OK) {
         health_free(comm, h);
         return st;
     }
-    rcomm_colls(comm)->health = h;
+    coll_state(comm)->health = h;
     return RCOMM_OK;
 }
 
 /* What we are doing, as an envelope: our oldest collective in flight. */
-static void our_state(const rcomm_comm_t *comm, rcomm_env_t *env)
+static void our_state(const rcomm_comm_t *comm, tp_env_t *env)
 {
-    const rcomm_colls_t *c = rcomm_colls(comm);
+    const coll_state_t *c = coll_state(comm);
 
     if (c->active) {
-        rcomm_coll_desc_to_env(&c->active->desc, c->active->seq, env);
+        coll_desc_to_env(&c->active->desc, c->active->seq, env);
     } else {
         memset(env, 0, sizeof(*env));
         env->w[0] = IDLE;
@@ -108,9 +108,9 @@ static void our_state(const rcomm_comm_t *comm, rcomm_env_t *env)
 /* A probe arrived: answered by the next progress (posting is not allowed
  * here). */
 static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                     const rcomm_env_t *env, size_t len)
+                     const tp_env_t *env, size_t len)
 {
-    struct rcomm_health *h = state;
+    struct coll_health *h = state;
 
     (void)comm, (void)env, (void)len;
     if (tag == CTRL_PROBE(h))
@@ -120,9 +120,9 @@ static void on_probe(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
 /* Answer the probes that arrived; called after every transport progress. */
 static void answer_probes(rcomm_comm_t *comm, void *state)
 {
-    rcomm_tp_t *tp = comm->tp;
-    struct rcomm_health *hs = state;
-    rcomm_env_t env;
+    tp_t *tp = comm->tp;
+    struct coll_health *hs = state;
+    tp_env_t env;
 
     if (!tp)
         return;
@@ -165,8 +165,8 @@ static const char *reported_reason(const char *err, int peer)
  * by posting again into its finished answer request. */
 static void failure_of(rcomm_comm_t *comm, int peer, char *buf, size_t len)
 {
-    const struct rcomm_health *hl = rcomm_colls(comm)->health;
-    rcomm_tp_req_t *r = &hl->peer[peer].answer;
+    const struct coll_health *hl = coll_state(comm)->health;
+    tp_req_t *r = &hl->peer[peer].answer;
 
     r->cb = NULL;
     if (comm->tp->ops->irecv(comm->tp, peer, CTRL_REPLY(hl), NULL, 0, r) == RCOMM_OK) {
@@ -184,21 +184,21 @@ static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int ran
     return n;
 }
 
-rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char *msg,
-                                     size_t len)
+rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
+                                    size_t len)
 {
-    struct rcomm_health *hl = rcomm_colls(comm)->health;
-    rcomm_tp_t *tp = comm->tp;
+    struct coll_health *hl = coll_state(comm)->health;
+    tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
-    uint64_t deadline = rcomm_now_ns() + (uint64_t)(grace * 1e9);
+    uint64_t deadline = base_now_ns() + (uint64_t)(grace * 1e9);
     char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], waiting[200],
          mine_s[96], theirs_s[96], failure[512], reason[256] = "";
     size_t ns = 0, ng = 0, ne = 0;
     int reporter = -1;
-    rcomm_env_t env;
+    tp_env_t env;
     int pending = 0;
 
-    rcomm_sched_waiting_for(s, waiting, sizeof(waiting));
+    coll_sched_waiting_for(s, waiting, sizeof(waiting));
     if (!tp || !hl)
         goto plain;
     our_state(comm, &env);
@@ -218,15 +218,15 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
         }
         pending++;
     }
-    while (pending && rcomm_now_ns() < deadline && comm->tp) {
-        rcomm_comm_progress(comm, 10);
+    while (pending && base_now_ns() < deadline && comm->tp) {
+        comm_progress(comm, 10);
         pending = 0;
         for (int p = 0; p < comm->size; p++)
             pending += p != comm->rank && hl->peer[p].answer.status == RCOMM_INPROGRESS;
     }
     for (int p = 0; p < comm->size && comm->tp; p++) {
-        const rcomm_tp_req_t *a = &hl->peer[p].answer;
-        rcomm_coll_desc_t theirs;
+        const tp_req_t *a = &hl->peer[p].answer;
+        coll_desc_t theirs;
 
         if (p == comm->rank)
             continue;
@@ -247,10 +247,10 @@ rcomm_status_t rcomm_health_diagnose(rcomm_comm_t *comm, rcomm_sched_t *s, char 
             ns = list_add(silent, sizeof(silent), ns, "%srank %d", p);
             continue;
         }
-        rcomm_coll_env_to_desc(&a->env, &theirs);
-        if (a->env.w[0] == s->seq && !rcomm_coll_desc_equal(&theirs, &s->desc)) {
-            rcomm_coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
-            rcomm_coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
+        coll_env_to_desc(&a->env, &theirs);
+        if (a->env.w[0] == s->seq && !coll_desc_equal(&theirs, &s->desc)) {
+            coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
+            coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
             snprintf(msg, len,
                      "collective #%llu: rank %d called %s but rank %d called %s",
                      (unsigned long long)s->seq, p, theirs_s, comm->rank, mine_s);

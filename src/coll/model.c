@@ -20,22 +20,22 @@
  * A real cluster should run rcomm-tune and set RCOMM_TUNING_FILE. */
 #include "coll/profiles.inc"
 
-rcomm_status_t rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m)
+rcomm_status_t coll_model_builtin(const char *transport, int local, coll_model_t *m)
 {
     const char *text = strcmp(transport, "verbs") == 0 ? profile_verbs : profile_tcp;
     rcomm_status_t st =
-        rcomm_model_parse(text, strlen(text), "built-in", transport, local, m);
+        coll_model_parse(text, strlen(text), "built-in", transport, local, m);
 
     if (st == RCOMM_OK)
         snprintf(m->source, sizeof(m->source), "built-in %s profile", transport);
     return st;
 }
 
-rcomm_status_t rcomm_model_choose(const char *path, const char *transport, int local,
-                                  rcomm_model_t *m)
+rcomm_status_t coll_model_choose(const char *path, const char *transport, int local,
+                                 coll_model_t *m)
 {
-    return path && path[0] ? rcomm_model_load(path, transport, local, m)
-                           : rcomm_model_builtin(transport, local, m);
+    return path && path[0] ? coll_model_load(path, transport, local, m)
+                           : coll_model_builtin(transport, local, m);
 }
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -57,9 +57,9 @@ static rcomm_status_t bad(const where_t *w, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (w->line > 0)
-        return rcomm_err(RCOMM_ERR_CONFIG, "tuning file %s, line %d: %s", w->name,
-                         w->line, msg);
-    return rcomm_err(RCOMM_ERR_CONFIG, "tuning file %s: %s", w->name, msg);
+        return base_err(RCOMM_ERR_CONFIG, "tuning file %s, line %d: %s", w->name, w->line,
+                        msg);
+    return base_err(RCOMM_ERR_CONFIG, "tuning file %s: %s", w->name, msg);
 }
 
 /* A token quoted in a message: printable, at most 24 characters. */
@@ -88,16 +88,16 @@ static int parse_num(const char *tok, double min, double *out)
 static int parse_upto(const char *tok, size_t *upto)
 {
     if (strcmp(tok, "inf") == 0) {
-        *upto = RCOMM_MODEL_LAST;
+        *upto = COLL_MODEL_LAST;
         return 0;
     }
-    return rcomm_parse_size(tok, upto) != 0 || *upto == RCOMM_MODEL_LAST ? -1 : 0;
+    return base_parse_size(tok, upto) != 0 || *upto == COLL_MODEL_LAST ? -1 : 0;
 }
 
 typedef struct {
-    rcomm_model_t *out; /* the section we want */
-    int local;          /* ... for this many ranks per host */
-    rcomm_model_t cur;  /* the section being read */
+    coll_model_t *out; /* the section we want */
+    int local;         /* ... for this many ranks per host */
+    coll_model_t cur;  /* the section being read */
     int in_section, found;
     struct {
         char transport[16];
@@ -119,11 +119,11 @@ static int better(int a, int b, int local)
 
 static rcomm_status_t end_section(parse_t *ps, const where_t *w)
 {
-    rcomm_model_t *m = &ps->cur;
+    coll_model_t *m = &ps->cur;
 
     if (!ps->in_section)
         return RCOMM_OK;
-    if (m->nclasses == 0 || m->cls[m->nclasses - 1].upto != RCOMM_MODEL_LAST)
+    if (m->nclasses == 0 || m->cls[m->nclasses - 1].upto != COLL_MODEL_LAST)
         return bad(w,
                    "section 'transport %s' must end with a class whose size is "
                    "'inf'",
@@ -144,19 +144,19 @@ static rcomm_status_t end_section(parse_t *ps, const where_t *w)
     return RCOMM_OK;
 }
 
-const char *rcomm_model_algo_name(int coll, int algo)
+const char *coll_model_algo_name(int coll, int algo)
 {
-    return coll == RCOMM_COLL_BROADCAST ? rcomm_bcast_algo_name(algo)
-                                        : rcomm_algo_name((rcomm_algo_t)algo);
+    return coll == COLL_BROADCAST ? base_bcast_algo_name(algo)
+                                  : rcomm_algo_name((rcomm_algo_t)algo);
 }
 
 /* The algorithm of coll with this name (not auto), or -1. */
 static int algo_of(int coll, const char *name)
 {
-    const int bc = coll == RCOMM_COLL_BROADCAST;
+    const int bc = coll == COLL_BROADCAST;
 
     for (int a = bc ? 0 : RCOMM_ALGO_AUTO + 1; a < (bc ? 2 : RCOMM_ALGO_COUNT); a++)
-        if (strcmp(name, rcomm_model_algo_name(coll, a)) == 0)
+        if (strcmp(name, coll_model_algo_name(coll, a)) == 0)
             return a;
     return -1;
 }
@@ -164,8 +164,8 @@ static int algo_of(int coll, const char *name)
 /* rule COLL RANKS UPTO ALGO */
 static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
 {
-    rcomm_model_t *m = &ps->cur;
-    rcomm_model_rule_t r;
+    coll_model_t *m = &ps->cur;
+    coll_model_rule_t r;
     double v;
     char q[32];
 
@@ -174,13 +174,13 @@ static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
     if (ntok != 5)
         return bad(w, "'rule' takes 4 fields (collective ranks upto algorithm), got %d",
                    ntok - 1);
-    if (m->nrules == RCOMM_MODEL_MAX_RULES)
-        return bad(w, "more than %d rules for transport '%s'", RCOMM_MODEL_MAX_RULES,
+    if (m->nrules == COLL_MODEL_MAX_RULES)
+        return bad(w, "more than %d rules for transport '%s'", COLL_MODEL_MAX_RULES,
                    m->transport);
     if (strcmp(tok[1], "allreduce") == 0)
-        r.coll = RCOMM_COLL_ALLREDUCE;
+        r.coll = COLL_ALLREDUCE;
     else if (strcmp(tok[1], "broadcast") == 0)
-        r.coll = RCOMM_COLL_BROADCAST;
+        r.coll = COLL_BROADCAST;
     else
         return bad(w, "rule for '%s': the collectives are allreduce and broadcast",
                    quote(tok[1], q, sizeof(q)));
@@ -192,10 +192,9 @@ static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
         return bad(w, "rule size '%s' is not a size in bytes (or 'inf')",
                    quote(tok[3], q, sizeof(q)));
     if ((r.algo = algo_of(r.coll, tok[4])) < 0)
-        return bad(w, "'%s' is not an algorithm of %s (%s)", quote(tok[4], q, sizeof(q)),
-                   tok[1],
-                   r.coll == RCOMM_COLL_BROADCAST ? "binomial or chain"
-                                                  : "ring, butterfly or rd");
+        return bad(
+            w, "'%s' is not an algorithm of %s (%s)", quote(tok[4], q, sizeof(q)), tok[1],
+            r.coll == COLL_BROADCAST ? "binomial or chain" : "ring, butterfly or rd");
     for (int i = m->nrules - 1; i >= 0; i--)
         if (m->rule[i].coll == r.coll && m->rule[i].ranks == r.ranks) {
             if (r.upto <= m->rule[i].upto)
@@ -211,7 +210,7 @@ static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
 
 static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int ntok)
 {
-    rcomm_model_t *m = &ps->cur;
+    coll_model_t *m = &ps->cur;
     char q[32];
 
     if (strcmp(tok[0], "transport") == 0) {
@@ -240,7 +239,7 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
     }
     if (strcmp(tok[0], "class") == 0) {
         static const char *const field[] = {"alpha_us", "beta_ns", "gamma_ns"};
-        rcomm_model_class_t c;
+        coll_model_class_t c;
         double v[3];
 
         if (!ps->in_section)
@@ -250,10 +249,10 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
                        "'class' takes 4 fields (upto alpha_us beta_ns gamma_ns), "
                        "got %d",
                        ntok - 1);
-        if (m->nclasses == RCOMM_MODEL_MAX_CLASSES)
+        if (m->nclasses == COLL_MODEL_MAX_CLASSES)
             return bad(w, "more than %d classes for transport '%s'",
-                       RCOMM_MODEL_MAX_CLASSES, m->transport);
-        if (m->nclasses && m->cls[m->nclasses - 1].upto == RCOMM_MODEL_LAST)
+                       COLL_MODEL_MAX_CLASSES, m->transport);
+        if (m->nclasses && m->cls[m->nclasses - 1].upto == COLL_MODEL_LAST)
             return bad(w, "a class after the 'inf' class");
         if (parse_upto(tok[1], &c.upto) != 0)
             return bad(w, "class size '%s' is not a size in bytes (or 'inf')",
@@ -279,8 +278,8 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
                quote(tok[0], q, sizeof(q)));
 }
 
-rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
-                                 const char *transport, int local, rcomm_model_t *m)
+rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
+                                const char *transport, int local, coll_model_t *m)
 {
     parse_t *ps;
     where_t w = {name, 0};
@@ -289,7 +288,7 @@ rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
     int versioned = 0;
 
     if (!(ps = calloc(1, sizeof(*ps))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to read tuning file %s", name);
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory to read tuning file %s", name);
     snprintf(m->transport, sizeof(m->transport), "%s", transport);
     ps->out = m;
     ps->local = local;
@@ -340,8 +339,8 @@ rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
     return st;
 }
 
-rcomm_status_t rcomm_model_load(const char *path, const char *transport, int local,
-                                rcomm_model_t *m)
+rcomm_status_t coll_model_load(const char *path, const char *transport, int local,
+                               coll_model_t *m)
 {
     FILE *f = fopen(path, "r");
     char *buf;
@@ -349,21 +348,21 @@ rcomm_status_t rcomm_model_load(const char *path, const char *transport, int loc
     rcomm_status_t st;
 
     if (!f)
-        return rcomm_err(RCOMM_ERR_CONFIG, "RCOMM_TUNING_FILE=%s: cannot open it: %s",
-                         path, strerror(errno));
-    if (!(buf = malloc(RCOMM_MODEL_MAX_FILE + 1))) {
+        return base_err(RCOMM_ERR_CONFIG, "RCOMM_TUNING_FILE=%s: cannot open it: %s",
+                        path, strerror(errno));
+    if (!(buf = malloc(COLL_MODEL_MAX_FILE + 1))) {
         fclose(f);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to read tuning file %s", path);
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory to read tuning file %s", path);
     }
-    n = fread(buf, 1, RCOMM_MODEL_MAX_FILE + 1, f);
+    n = fread(buf, 1, COLL_MODEL_MAX_FILE + 1, f);
     if (ferror(f))
-        st = rcomm_err(RCOMM_ERR_CONFIG, "RCOMM_TUNING_FILE=%s: read error", path);
-    else if (n > RCOMM_MODEL_MAX_FILE)
-        st = rcomm_err(RCOMM_ERR_CONFIG,
-                       "RCOMM_TUNING_FILE=%s: larger than %d bytes: not a tuning file",
-                       path, RCOMM_MODEL_MAX_FILE);
+        st = base_err(RCOMM_ERR_CONFIG, "RCOMM_TUNING_FILE=%s: read error", path);
+    else if (n > COLL_MODEL_MAX_FILE)
+        st = base_err(RCOMM_ERR_CONFIG,
+                      "RCOMM_TUNING_FILE=%s: larger than %d bytes: not a tuning file",
+                      path, COLL_MODEL_MAX_FILE);
     else
-        st = rcomm_model_parse(buf, n, path, transport, local, m);
+        st = coll_model_parse(buf, n, path, transport, local, m);
     free(buf);
     fclose(f);
     return st;
@@ -372,13 +371,13 @@ rcomm_status_t rcomm_model_load(const char *path, const char *transport, int loc
 /* A class's or rule's upper size as the file writes it. */
 static const char *upto_text(size_t upto, char buf[24])
 {
-    if (upto == RCOMM_MODEL_LAST)
+    if (upto == COLL_MODEL_LAST)
         return "inf";
     snprintf(buf, 24, "%zu", upto);
     return buf;
 }
 
-void rcomm_model_write(const rcomm_model_t *m, FILE *out)
+void coll_model_write(const coll_model_t *m, FILE *out)
 {
     fprintf(out, "transport %s\n", m->transport);
     if (m->ranks_per_host)
@@ -386,7 +385,7 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
     fprintf(out, "#     %-12s %12s %12s %12s\n", "upto", "alpha_us", "beta_ns",
             "gamma_ns");
     for (int i = 0; i < m->nclasses; i++) {
-        const rcomm_model_class_t *c = &m->cls[i];
+        const coll_model_class_t *c = &m->cls[i];
         char upto[24];
 
         fprintf(out, "class %-12s %12.6g %12.6g %12.6g\n", upto_text(c->upto, upto),
@@ -395,18 +394,18 @@ void rcomm_model_write(const rcomm_model_t *m, FILE *out)
     if (m->nrules)
         fprintf(out, "#    %-10s %5s %12s algorithm\n", "collective", "ranks", "upto");
     for (int i = 0; i < m->nrules; i++) {
-        const rcomm_model_rule_t *r = &m->rule[i];
+        const coll_model_rule_t *r = &m->rule[i];
         char upto[24];
 
         fprintf(out, "rule %-10s %5d %12s %s\n",
-                r->coll == RCOMM_COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
-                upto_text(r->upto, upto), rcomm_model_algo_name(r->coll, r->algo));
+                r->coll == COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
+                upto_text(r->upto, upto), coll_model_algo_name(r->coll, r->algo));
     }
 }
 
 /* ---- costs --------------------------------------------------------------- */
 
-static const rcomm_model_class_t *class_of(const rcomm_model_t *m, size_t bytes)
+static const coll_model_class_t *class_of(const coll_model_t *m, size_t bytes)
 {
     int lo = 0, hi = m->nclasses - 1;
 
@@ -420,20 +419,20 @@ static const rcomm_model_class_t *class_of(const rcomm_model_t *m, size_t bytes)
     return &m->cls[lo];
 }
 
-double rcomm_model_msg(const rcomm_model_t *m, size_t bytes)
+double coll_model_msg(const coll_model_t *m, size_t bytes)
 {
-    const rcomm_model_class_t *c = class_of(m, bytes);
+    const coll_model_class_t *c = class_of(m, bytes);
     double t = c->alpha_us * 1e-6 + c->beta_ns * 1e-9 * (double)bytes;
 
     return t > 0 ? t : 0; /* a negative intercept is not a negative cost */
 }
 
-double rcomm_model_reduce(const rcomm_model_t *m, size_t bytes)
+double coll_model_reduce(const coll_model_t *m, size_t bytes)
 {
     return class_of(m, bytes)->gamma_ns * 1e-9 * (double)bytes;
 }
 
-int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes)
+int coll_model_rule(const coll_model_t *m, int coll, int p, size_t bytes)
 {
     /* Each (coll, ranks) list is increasing, so the first that holds bytes. */
     for (int i = 0; i < m->nrules; i++)

@@ -45,95 +45,94 @@
 #include "rcomm.h"
 
 typedef enum {
-    RCOMM_COLL_ALLREDUCE = 1,
-    RCOMM_COLL_BROADCAST,
-    RCOMM_COLL_ALLGATHER,
-    RCOMM_COLL_REDUCE_SCATTER,
-    RCOMM_COLL_BARRIER,
-    RCOMM_COLL_EXCHANGE, /* rcomm-tune's measurement step (hook_exchange) */
-} rcomm_coll_kind_t;
+    COLL_ALLREDUCE = 1,
+    COLL_BROADCAST,
+    COLL_ALLGATHER,
+    COLL_REDUCE_SCATTER,
+    COLL_BARRIER,
+    COLL_EXCHANGE, /* rcomm-tune's measurement step (hook_exchange) */
+} coll_kind_t;
 
-#define RCOMM_MODEL_MAX_CLASSES 64
-#define RCOMM_MODEL_MAX_RULES 128
-#define RCOMM_MODEL_MAX_FILE (1 << 20)
-#define RCOMM_MODEL_LAST SIZE_MAX /* upto of the last class: "inf" */
+#define COLL_MODEL_MAX_CLASSES 64
+#define COLL_MODEL_MAX_RULES 128
+#define COLL_MODEL_MAX_FILE (1 << 20)
+#define COLL_MODEL_LAST SIZE_MAX /* upto of the last class: "inf" */
 
 typedef struct {
     size_t upto;
     double alpha_us, beta_ns, gamma_ns;
-} rcomm_model_class_t;
+} coll_model_class_t;
 
 typedef struct {
-    int coll;  /* rcomm_coll_kind_t: RCOMM_COLL_ALLREDUCE or RCOMM_COLL_BROADCAST */
+    int coll;  /* coll_kind_t: COLL_ALLREDUCE or COLL_BROADCAST */
     int ranks; /* the job's size */
     size_t upto;
-    int algo; /* rcomm_algo_t, or rcomm_bcast_algo_t for broadcast */
-} rcomm_model_rule_t;
+    int algo; /* rcomm_algo_t, or coll_bcast_algo_t for broadcast */
+} coll_model_rule_t;
 
 typedef struct {
     char transport[16];
     int ranks_per_host; /* measured with this many ranks per host; 0 = any */
     char source[128];   /* the file it came from, or "built-in ..." */
     int nclasses;
-    rcomm_model_class_t cls[RCOMM_MODEL_MAX_CLASSES];
+    coll_model_class_t cls[COLL_MODEL_MAX_CLASSES];
     int nrules;
-    rcomm_model_rule_t rule[RCOMM_MODEL_MAX_RULES];
-} rcomm_model_t;
+    coll_model_rule_t rule[COLL_MODEL_MAX_RULES];
+} coll_model_t;
 
 /* The built-in profile of a transport (measured on the development machine,
  * see docs/PERFORMANCE.md): used without RCOMM_TUNING_FILE. */
-rcomm_status_t rcomm_model_builtin(const char *transport, int local, rcomm_model_t *m);
+rcomm_status_t coll_model_builtin(const char *transport, int local, coll_model_t *m);
 /* The tuning file at path (RCOMM_TUNING_FILE), or the built-in profile when
  * path is empty. */
-rcomm_status_t rcomm_model_choose(const char *path, const char *transport, int local,
-                                  rcomm_model_t *m);
+rcomm_status_t coll_model_choose(const char *path, const char *transport, int local,
+                                 coll_model_t *m);
 
 /* Parse a tuning file's text and take the section of transport measured
  * with the ranks-per-host closest to local (the same; else the largest
  * below; else the smallest above). name is what error messages call the
  * text (the file's path). */
-rcomm_status_t rcomm_model_parse(const char *text, size_t len, const char *name,
-                                 const char *transport, int local, rcomm_model_t *m);
-/* Read and parse the file at path (at most RCOMM_MODEL_MAX_FILE bytes). */
-rcomm_status_t rcomm_model_load(const char *path, const char *transport, int local,
-                                rcomm_model_t *m);
+rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
+                                const char *transport, int local, coll_model_t *m);
+/* Read and parse the file at path (at most COLL_MODEL_MAX_FILE bytes). */
+rcomm_status_t coll_model_load(const char *path, const char *transport, int local,
+                               coll_model_t *m);
 /* Write m as one tuning-file section ("transport ...", its classes and
  * rules). */
-void rcomm_model_write(const rcomm_model_t *m, FILE *out);
+void coll_model_write(const coll_model_t *m, FILE *out);
 
-/* An algorithm's name: rcomm_algo_t for allreduce, rcomm_bcast_algo_t for
- * broadcast (coll: rcomm_coll_kind_t). */
-const char *rcomm_model_algo_name(int coll, int algo);
+/* An algorithm's name: rcomm_algo_t for allreduce, coll_bcast_algo_t for
+ * broadcast (coll: coll_kind_t). */
+const char *coll_model_algo_name(int coll, int algo);
 
 /* The algorithm a rule sets for coll on p ranks at bytes, or -1: none. */
-int rcomm_model_rule(const rcomm_model_t *m, int coll, int p, size_t bytes);
+int coll_model_rule(const coll_model_t *m, int coll, int p, size_t bytes);
 
 /* Seconds. */
-double rcomm_model_msg(const rcomm_model_t *m, size_t bytes);
-double rcomm_model_reduce(const rcomm_model_t *m, size_t bytes);
+double coll_model_msg(const coll_model_t *m, size_t bytes);
+double coll_model_reduce(const coll_model_t *m, size_t bytes);
 
-typedef enum { RCOMM_BCAST_BINOMIAL, RCOMM_BCAST_CHAIN } rcomm_bcast_algo_t;
+typedef enum { COLL_BCAST_BINOMIAL, COLL_BCAST_CHAIN } coll_bcast_algo_t;
 
 /* select.c: the choice by the cost model. forced: the algorithm
  * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
-rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
-                                    size_t bytes);
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
-                                          int p, size_t bytes);
+rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p,
+                                   size_t bytes);
+coll_bcast_algo_t coll_select_broadcast(const coll_model_t *m, int forced, size_t seg,
+                                        int p, size_t bytes);
 /* Predicted seconds, exposed for the tools and tests. */
-double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
-                            size_t bytes);
-double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
-                            int p, size_t bytes);
+double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes);
+double coll_cost_broadcast(const coll_model_t *m, size_t seg, coll_bcast_algo_t algo,
+                           int p, size_t bytes);
 /* Where the choice changes for p ranks, up to maxbytes: sw[i].algo is chosen
- * from sw[i].from bytes on (sw[0].from = 1). coll is RCOMM_COLL_ALLREDUCE
- * (algo: rcomm_algo_t) or RCOMM_COLL_BROADCAST (rcomm_bcast_algo_t). Returns
+ * from sw[i].from bytes on (sw[0].from = 1). coll is COLL_ALLREDUCE
+ * (algo: rcomm_algo_t) or COLL_BROADCAST (coll_bcast_algo_t). Returns
  * the number of entries (at most max). */
 typedef struct {
     size_t from;
     int algo;
-} rcomm_switch_t;
-int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
-                        size_t maxbytes, rcomm_switch_t *sw, int max);
+} coll_switch_t;
+int coll_switch_points(const coll_model_t *m, size_t seg, int coll, int p,
+                       size_t maxbytes, coll_switch_t *sw, int max);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "coll/pattern.h"
 
-void rcomm_block(const rcomm_blocks_t *b, int i, size_t *off, size_t *len)
+void coll_block(const coll_blocks_t *b, int i, size_t *off, size_t *len)
 {
     size_t base, extra;
 
@@ -16,28 +16,27 @@ void rcomm_block(const rcomm_blocks_t *b, int i, size_t *off, size_t *len)
     *len = base + ((size_t)i < extra ? 1 : 0);
 }
 
-void rcomm_block_range(const rcomm_blocks_t *b, int first, int n, size_t *off,
-                       size_t *len)
+void coll_block_range(const coll_blocks_t *b, int first, int n, size_t *off, size_t *len)
 {
     size_t end_off, end_len;
 
-    rcomm_block(b, first, off, len);
-    rcomm_block(b, first + n - 1, &end_off, &end_len);
+    coll_block(b, first, off, len);
+    coll_block(b, first + n - 1, &end_off, &end_len);
     *len = end_off + end_len - *off;
 }
 
-size_t rcomm_nseg(size_t len, size_t seg)
+size_t coll_nseg(size_t len, size_t seg)
 {
     return (len + seg - 1) / seg;
 }
 
-int rcomm_mod(long r, int p)
+int coll_mod(long r, int p)
 {
     long m = r % p;
     return (int)(m < 0 ? m + p : m);
 }
 
-void rcomm_fold(int rank, int p, rcomm_fold_t *f)
+void coll_fold(int rank, int p, coll_fold_t *f)
 {
     int p2 = 1;
 
@@ -54,12 +53,12 @@ void rcomm_fold(int rank, int p, rcomm_fold_t *f)
     }
 }
 
-int rcomm_fold_real(const rcomm_fold_t *f, int v)
+int coll_fold_real(const coll_fold_t *f, int v)
 {
     return v < f->rem ? 2 * v + 1 : v + f->rem;
 }
 
-int rcomm_log2(int p2)
+int coll_log2(int p2)
 {
     int l = 0;
     while ((1 << l) < p2)

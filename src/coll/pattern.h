@@ -13,19 +13,18 @@ typedef struct {
     size_t count;
     int nblocks;
     size_t fixed;
-} rcomm_blocks_t;
+} coll_blocks_t;
 
 /* Offset and length, in elements, of block i (0 <= i < nblocks). */
-void rcomm_block(const rcomm_blocks_t *b, int i, size_t *off, size_t *len);
+void coll_block(const coll_blocks_t *b, int i, size_t *off, size_t *len);
 /* Offset and length of blocks [first, first + n) taken together. */
-void rcomm_block_range(const rcomm_blocks_t *b, int first, int n, size_t *off,
-                       size_t *len);
+void coll_block_range(const coll_blocks_t *b, int first, int n, size_t *off, size_t *len);
 
 /* Number of segments of at most seg elements in len elements (0 for 0). */
-size_t rcomm_nseg(size_t len, size_t seg);
+size_t coll_nseg(size_t len, size_t seg);
 
 /* (r + d) mod p for any integer d. */
-int rcomm_mod(long r, int p);
+int coll_mod(long r, int p);
 
 /* Butterfly over any rank count: the largest power of two p2 <= p takes part;
  * the rem = p - p2 extra ranks are folded in first. Of ranks 0 .. 2*rem-1,
@@ -36,12 +35,12 @@ typedef struct {
     int rem;       /* folded ranks */
     int vrank;     /* our rank inside the butterfly, -1 if folded out */
     int fold_peer; /* partner in the fold, -1 if none */
-} rcomm_fold_t;
+} coll_fold_t;
 
-void rcomm_fold(int rank, int p, rcomm_fold_t *f);
+void coll_fold(int rank, int p, coll_fold_t *f);
 /* Real rank of butterfly rank v. */
-int rcomm_fold_real(const rcomm_fold_t *f, int v);
+int coll_fold_real(const coll_fold_t *f, int v);
 /* log2 of a power of two. */
-int rcomm_log2(int p2);
+int coll_log2(int p2);
 
 #endif

@@ -5,15 +5,15 @@
  *   cost = (p-1) alpha + (p-1) n beta + (p-1) n gamma, n = bytes per block */
 #include "coll/coll.h"
 
-rcomm_status_t rcomm_reduce_scatter_build(rcomm_sched_t *s, const char *sbuf, char *rbuf)
+rcomm_status_t coll_reduce_scatter_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size;
     const size_t n = s->desc.count;
-    const rcomm_blocks_t bl = {n * (size_t)p, p, n};
-    rcomm_sop_id_t rs;
+    const coll_blocks_t bl = {n * (size_t)p, p, n};
+    coll_sop_id_t rs;
 
-    rs = rcomm_ring_reduce_scatter(s, &bl, sbuf, NULL, 0, rbuf, RCOMM_SOP_NONE);
+    rs = coll_ring_reduce_scatter(s, &bl, sbuf, NULL, 0, rbuf, COLL_SOP_NONE);
     if (s->desc.op == RCOMM_AVG && n > 0)
-        rcomm_sched_dep(s, rcomm_sched_finish(s, rbuf, n), rs);
+        coll_sched_dep(s, coll_sched_finish(s, rbuf, n), rs);
     return RCOMM_OK;
 }

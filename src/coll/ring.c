@@ -31,73 +31,73 @@
  */
 #include "coll/coll.h"
 
-rcomm_sop_id_t rcomm_ring_reduce_scatter(rcomm_sched_t *s, const rcomm_blocks_t *bl,
-                                         const char *sbuf, char *acc, int acc_is_full,
-                                         char *out, rcomm_sop_id_t after)
+coll_sop_id_t coll_ring_reduce_scatter(coll_sched_t *s, const coll_blocks_t *bl,
+                                       const char *sbuf, char *acc, int acc_is_full,
+                                       char *out, coll_sop_id_t after)
 {
     const int p = s->comm->size, r = s->comm->rank;
-    const int right = rcomm_mod(r + 1, p), left = rcomm_mod(r - 1, p);
-    const size_t es = s->esize, seg = rcomm_coll_seg(s);
+    const int right = coll_mod(r + 1, p), left = coll_mod(r - 1, p);
+    const size_t es = s->esize, seg = coll_seg(s);
     size_t maxlen, off;
-    rcomm_sop_id_t done = rcomm_sched_join(s);
-    rcomm_sop_id_t *prev_reduce, *prev_send, wait;
+    coll_sop_id_t done = coll_sched_join(s);
+    coll_sop_id_t *prev_reduce, *prev_send, wait;
     char *dbuf[2] = {NULL, NULL};
-    rcomm_slots_t sl;
+    coll_slots_t sl;
     size_t nseg_max;
 
-    rcomm_block(bl, 0, &off, &maxlen); /* block 0 is never shorter */
-    nseg_max = rcomm_nseg(maxlen, seg);
-    rcomm_slots_init(&sl, s, seg * es, maxlen * es);
+    coll_block(bl, 0, &off, &maxlen); /* block 0 is never shorter */
+    nseg_max = coll_nseg(maxlen, seg);
+    coll_slots_init(&sl, s, seg * es, maxlen * es);
     if (!acc_is_full) {
-        dbuf[0] = rcomm_sched_scratch(s, 2 * maxlen * es);
+        dbuf[0] = coll_sched_scratch(s, 2 * maxlen * es);
         dbuf[1] = dbuf[0] ? dbuf[0] + maxlen * es : NULL;
     }
     /* Per segment: the reduction and the send of the previous step. */
     prev_reduce =
-        rcomm_sched_scratch(s, 2 * (nseg_max ? nseg_max : 1) * sizeof(rcomm_sop_id_t));
+        coll_sched_scratch(s, 2 * (nseg_max ? nseg_max : 1) * sizeof(coll_sop_id_t));
     if (!prev_reduce || !sl.base || (!acc_is_full && !dbuf[0]))
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     prev_send = prev_reduce + nseg_max;
     for (size_t m = 0; m < nseg_max; m++)
-        prev_reduce[m] = prev_send[m] = RCOMM_SOP_NONE;
+        prev_reduce[m] = prev_send[m] = COLL_SOP_NONE;
 
     for (int k = 0; k < p - 1; k++) {
-        const int sb = rcomm_mod(r - k - 1, p), rb = rcomm_mod(r - k - 2, p);
+        const int sb = coll_mod(r - k - 1, p), rb = coll_mod(r - k - 2, p);
         size_t soff, slen, roff, rlen;
         const char *src;
         char *dst;
 
-        rcomm_block(bl, sb, &soff, &slen);
-        rcomm_block(bl, rb, &roff, &rlen);
+        coll_block(bl, sb, &soff, &slen);
+        coll_block(bl, rb, &roff, &rlen);
         src = k == 0 ? sbuf + soff * es
                      : (acc_is_full ? acc + soff * es : dbuf[(k - 1) % 2]);
         dst = k == p - 2 ? out : (acc_is_full ? acc + roff * es : dbuf[k % 2]);
         for (size_t m = 0; m < nseg_max; m++) {
             size_t so = m * seg, ro = m * seg;
-            rcomm_sop_id_t snd = RCOMM_SOP_NONE, rcv, red = RCOMM_SOP_NONE;
+            coll_sop_id_t snd = COLL_SOP_NONE, rcv, red = COLL_SOP_NONE;
 
             if (so < slen) {
                 size_t n = slen - so < seg ? slen - so : seg;
-                snd = rcomm_sched_send(s, right, src + so * es, n * es);
-                rcomm_sched_dep(s, snd, after);
-                rcomm_sched_dep(s, snd, prev_reduce[m]);
+                snd = coll_sched_send(s, right, src + so * es, n * es);
+                coll_sched_dep(s, snd, after);
+                coll_sched_dep(s, snd, prev_reduce[m]);
             }
             if (ro < rlen) {
                 size_t n = rlen - ro < seg ? rlen - ro : seg;
-                char *slot = rcomm_slot_take(&sl, &wait);
-                rcv = rcomm_sched_recv(s, left, slot, n * es);
-                rcomm_sched_dep(s, rcv, after);
-                rcomm_sched_dep(s, rcv, wait);
-                red = rcomm_sched_reduce(s, dst + ro * es, sbuf + (roff + ro) * es, slot,
-                                         n);
-                rcomm_sched_dep(s, red, rcv);
+                char *slot = coll_slot_take(&sl, &wait);
+                rcv = coll_sched_recv(s, left, slot, n * es);
+                coll_sched_dep(s, rcv, after);
+                coll_sched_dep(s, rcv, wait);
+                red =
+                    coll_sched_reduce(s, dst + ro * es, sbuf + (roff + ro) * es, slot, n);
+                coll_sched_dep(s, red, rcv);
                 /* The double buffer half we overwrite was sent last step. */
                 if (!acc_is_full)
-                    rcomm_sched_dep(s, red, prev_send[m]);
-                rcomm_slot_release(&sl, red);
-                rcomm_sched_dep(s, done, red);
+                    coll_sched_dep(s, red, prev_send[m]);
+                coll_slot_release(&sl, red);
+                coll_sched_dep(s, done, red);
             }
-            rcomm_sched_dep(s, done, snd);
+            coll_sched_dep(s, done, snd);
             prev_reduce[m] = red;
             prev_send[m] = snd;
         }
@@ -105,49 +105,48 @@ rcomm_sop_id_t rcomm_ring_reduce_scatter(rcomm_sched_t *s, const rcomm_blocks_t 
     return done;
 }
 
-rcomm_sop_id_t rcomm_ring_allgather(rcomm_sched_t *s, const rcomm_blocks_t *bl,
-                                    const char *own_src, char *rbuf, rcomm_sop_id_t after)
+coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
+                                  const char *own_src, char *rbuf, coll_sop_id_t after)
 {
     const int p = s->comm->size, r = s->comm->rank;
-    const int right = rcomm_mod(r + 1, p), left = rcomm_mod(r - 1, p);
-    const size_t es = s->esize, seg = rcomm_coll_seg(s);
+    const int right = coll_mod(r + 1, p), left = coll_mod(r - 1, p);
+    const size_t es = s->esize, seg = coll_seg(s);
     size_t off, maxlen, nseg_max;
-    rcomm_sop_id_t done = rcomm_sched_join(s), *prev_recv;
+    coll_sop_id_t done = coll_sched_join(s), *prev_recv;
 
-    rcomm_block(bl, 0, &off, &maxlen);
-    nseg_max = rcomm_nseg(maxlen, seg);
-    prev_recv =
-        rcomm_sched_scratch(s, (nseg_max ? nseg_max : 1) * sizeof(rcomm_sop_id_t));
+    coll_block(bl, 0, &off, &maxlen);
+    nseg_max = coll_nseg(maxlen, seg);
+    prev_recv = coll_sched_scratch(s, (nseg_max ? nseg_max : 1) * sizeof(coll_sop_id_t));
     if (!prev_recv)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     for (size_t m = 0; m < nseg_max; m++)
-        prev_recv[m] = RCOMM_SOP_NONE;
+        prev_recv[m] = COLL_SOP_NONE;
 
     for (int k = 0; k < p - 1; k++) {
-        const int sb = rcomm_mod(r - k, p), rb = rcomm_mod(r - k - 1, p);
+        const int sb = coll_mod(r - k, p), rb = coll_mod(r - k - 1, p);
         size_t soff, slen, roff, rlen;
         const char *src;
 
-        rcomm_block(bl, sb, &soff, &slen);
-        rcomm_block(bl, rb, &roff, &rlen);
+        coll_block(bl, sb, &soff, &slen);
+        coll_block(bl, rb, &roff, &rlen);
         src = k == 0 ? own_src : rbuf + soff * es;
         for (size_t m = 0; m < nseg_max; m++) {
             size_t o = m * seg;
-            rcomm_sop_id_t snd = RCOMM_SOP_NONE, rcv = RCOMM_SOP_NONE;
+            coll_sop_id_t snd = COLL_SOP_NONE, rcv = COLL_SOP_NONE;
 
             if (o < slen) {
                 size_t n = slen - o < seg ? slen - o : seg;
-                snd = rcomm_sched_send(s, right, src + o * es, n * es);
-                rcomm_sched_dep(s, snd, after);
-                rcomm_sched_dep(s, snd, prev_recv[m]);
+                snd = coll_sched_send(s, right, src + o * es, n * es);
+                coll_sched_dep(s, snd, after);
+                coll_sched_dep(s, snd, prev_recv[m]);
             }
             if (o < rlen) {
                 size_t n = rlen - o < seg ? rlen - o : seg;
-                rcv = rcomm_sched_recv(s, left, rbuf + (roff + o) * es, n * es);
-                rcomm_sched_dep(s, rcv, after);
+                rcv = coll_sched_recv(s, left, rbuf + (roff + o) * es, n * es);
+                coll_sched_dep(s, rcv, after);
             }
-            rcomm_sched_dep(s, done, snd);
-            rcomm_sched_dep(s, done, rcv);
+            coll_sched_dep(s, done, snd);
+            coll_sched_dep(s, done, rcv);
             prev_recv[m] = rcv;
         }
     }

@@ -11,7 +11,7 @@
 
 /* ---- envelopes ----------------------------------------------------------- */
 
-void rcomm_coll_desc_to_env(const rcomm_coll_desc_t *d, uint64_t seq, rcomm_env_t *env)
+void coll_desc_to_env(const coll_desc_t *d, uint64_t seq, tp_env_t *env)
 {
     env->w[0] = seq;
     env->w[1] = d->count;
@@ -19,29 +19,29 @@ void rcomm_coll_desc_to_env(const rcomm_coll_desc_t *d, uint64_t seq, rcomm_env_
                 (uint64_t)(uint32_t)d->root << 32;
 }
 
-void rcomm_coll_env_to_desc(const rcomm_env_t *env, rcomm_coll_desc_t *d)
+void coll_env_to_desc(const tp_env_t *env, coll_desc_t *d)
 {
     d->count = env->w[1];
-    d->kind = (rcomm_coll_kind_t)(env->w[2] & 0xff);
+    d->kind = (coll_kind_t)(env->w[2] & 0xff);
     d->dtype = (rcomm_dtype_t)((env->w[2] >> 8) & 0xff);
     d->op = (rcomm_op_t)((env->w[2] >> 16) & 0xff);
     d->root = (int)(uint32_t)(env->w[2] >> 32);
 }
 
-void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len)
+void coll_desc_format(const coll_desc_t *d, char *buf, size_t len)
 {
     static const char *kinds[] = {"?",         "allreduce",      "broadcast",
                                   "allgather", "reduce_scatter", "barrier",
                                   "exchange"};
-    const char *kind = (unsigned)d->kind <= RCOMM_COLL_EXCHANGE ? kinds[d->kind] : "?";
+    const char *kind = (unsigned)d->kind <= COLL_EXCHANGE ? kinds[d->kind] : "?";
 
     switch (d->kind) {
-    case RCOMM_COLL_BARRIER: snprintf(buf, len, "barrier()"); break;
-    case RCOMM_COLL_BROADCAST:
+    case COLL_BARRIER: snprintf(buf, len, "barrier()"); break;
+    case COLL_BROADCAST:
         snprintf(buf, len, "%s(count=%zu, %s, root=%d)", kind, d->count,
                  rcomm_dtype_name(d->dtype), d->root);
         break;
-    case RCOMM_COLL_ALLGATHER:
+    case COLL_ALLGATHER:
         snprintf(buf, len, "%s(count=%zu, %s)", kind, d->count,
                  rcomm_dtype_name(d->dtype));
         break;
@@ -53,8 +53,8 @@ void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len)
 
 /* ---- building ------------------------------------------------------------ */
 
-rcomm_status_t rcomm_sched_init(rcomm_sched_t *s, rcomm_comm_t *comm,
-                                const rcomm_coll_desc_t *desc, const char *name)
+rcomm_status_t coll_sched_init(coll_sched_t *s, rcomm_comm_t *comm,
+                               const coll_desc_t *desc, const char *name)
 {
     memset(s, 0, sizeof(*s));
     s->comm = comm;
@@ -68,22 +68,22 @@ rcomm_status_t rcomm_sched_init(rcomm_sched_t *s, rcomm_comm_t *comm,
     if (!s->peer_next || !s->last_send) {
         free(s->peer_next);
         free(s->last_send);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for a schedule", name);
+        return base_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for a schedule", name);
     }
     for (int i = 0; i < comm->size; i++)
-        s->last_send[i] = RCOMM_SOP_NONE;
+        s->last_send[i] = COLL_SOP_NONE;
     return RCOMM_OK;
 }
 
-static rcomm_sop_t *add_op(rcomm_sched_t *s, rcomm_sop_kind_t kind)
+static coll_sop_t *add_op(coll_sched_t *s, coll_sop_kind_t kind)
 {
-    rcomm_sop_t *op;
+    coll_sop_t *op;
 
     if (s->status != RCOMM_INPROGRESS)
         return NULL;
     if (s->nops == s->cap_ops) {
         uint32_t cap = s->cap_ops ? 2 * s->cap_ops : 16;
-        rcomm_sop_t *ops = realloc(s->ops, cap * sizeof(*ops));
+        coll_sop_t *ops = realloc(s->ops, cap * sizeof(*ops));
         if (!ops) {
             s->status = RCOMM_ERR_NO_MEMORY;
             return NULL;
@@ -95,25 +95,25 @@ static rcomm_sop_t *add_op(rcomm_sched_t *s, rcomm_sop_kind_t kind)
     memset(op, 0, sizeof(*op));
     op->kind = (uint8_t)kind;
     op->peer = -1;
-    op->order_next = RCOMM_SOP_NONE;
+    op->order_next = COLL_SOP_NONE;
     return op;
 }
 
-#define OP_ID(s, op) ((op) ? (rcomm_sop_id_t)((op) - (s)->ops) : RCOMM_SOP_NONE)
+#define OP_ID(s, op) ((op) ? (coll_sop_id_t)((op) - (s)->ops) : COLL_SOP_NONE)
 
-rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf, size_t bytes)
+coll_sop_id_t coll_sched_send(coll_sched_t *s, int peer, const void *buf, size_t bytes)
 {
-    rcomm_sop_t *op = add_op(s, RCOMM_SOP_SEND);
-    rcomm_sop_id_t id = OP_ID(s, op);
+    coll_sop_t *op = add_op(s, COLL_SOP_SEND);
+    coll_sop_id_t id = OP_ID(s, op);
 
     if (!op)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     op->peer = peer;
     op->a = buf;
     op->n = bytes;
     op->tag = s->peer_next[2 * peer]++;
     /* Sends to one peer are posted in build order. */
-    if (s->last_send[peer] != RCOMM_SOP_NONE) {
+    if (s->last_send[peer] != COLL_SOP_NONE) {
         s->ops[s->last_send[peer]].order_next = id;
         op->pending++;
     }
@@ -121,12 +121,12 @@ rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf, siz
     return id;
 }
 
-rcomm_sop_id_t rcomm_sched_recv(rcomm_sched_t *s, int peer, void *buf, size_t bytes)
+coll_sop_id_t coll_sched_recv(coll_sched_t *s, int peer, void *buf, size_t bytes)
 {
-    rcomm_sop_t *op = add_op(s, RCOMM_SOP_RECV);
+    coll_sop_t *op = add_op(s, COLL_SOP_RECV);
 
     if (!op)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     op->peer = peer;
     op->dst = buf;
     op->n = bytes;
@@ -134,13 +134,13 @@ rcomm_sop_id_t rcomm_sched_recv(rcomm_sched_t *s, int peer, void *buf, size_t by
     return OP_ID(s, op);
 }
 
-rcomm_sop_id_t rcomm_sched_reduce(rcomm_sched_t *s, void *dst, const void *a,
-                                  const void *b, size_t count)
+coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const void *b,
+                                size_t count)
 {
-    rcomm_sop_t *op = add_op(s, RCOMM_SOP_REDUCE);
+    coll_sop_t *op = add_op(s, COLL_SOP_REDUCE);
 
     if (!op)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     op->dst = dst;
     op->a = a;
     op->b = b;
@@ -148,38 +148,37 @@ rcomm_sop_id_t rcomm_sched_reduce(rcomm_sched_t *s, void *dst, const void *a,
     return OP_ID(s, op);
 }
 
-rcomm_sop_id_t rcomm_sched_copy(rcomm_sched_t *s, void *dst, const void *src,
-                                size_t bytes)
+coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes)
 {
-    rcomm_sop_t *op = add_op(s, RCOMM_SOP_COPY);
+    coll_sop_t *op = add_op(s, COLL_SOP_COPY);
 
     if (!op)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     op->dst = dst;
     op->a = src;
     op->n = bytes;
     return OP_ID(s, op);
 }
 
-rcomm_sop_id_t rcomm_sched_finish(rcomm_sched_t *s, void *buf, size_t count)
+coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count)
 {
-    rcomm_sop_t *op = add_op(s, RCOMM_SOP_FINISH);
+    coll_sop_t *op = add_op(s, COLL_SOP_FINISH);
 
     if (!op)
-        return RCOMM_SOP_NONE;
+        return COLL_SOP_NONE;
     op->dst = buf;
     op->n = count;
     return OP_ID(s, op);
 }
 
-rcomm_sop_id_t rcomm_sched_join(rcomm_sched_t *s)
+coll_sop_id_t coll_sched_join(coll_sched_t *s)
 {
-    return OP_ID(s, add_op(s, RCOMM_SOP_JOIN));
+    return OP_ID(s, add_op(s, COLL_SOP_JOIN));
 }
 
-void rcomm_sched_dep(rcomm_sched_t *s, rcomm_sop_id_t op, rcomm_sop_id_t dep)
+void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep)
 {
-    if (op == RCOMM_SOP_NONE || dep == RCOMM_SOP_NONE || s->status != RCOMM_INPROGRESS)
+    if (op == COLL_SOP_NONE || dep == COLL_SOP_NONE || s->status != RCOMM_INPROGRESS)
         return;
     if (s->nedges == s->cap_edges) {
         uint32_t cap = s->cap_edges ? 2 * s->cap_edges : 32;
@@ -195,7 +194,7 @@ void rcomm_sched_dep(rcomm_sched_t *s, rcomm_sop_id_t op, rcomm_sop_id_t dep)
     s->ops[op].pending++;
 }
 
-void *rcomm_sched_scratch(rcomm_sched_t *s, size_t bytes)
+void *coll_sched_scratch(coll_sched_t *s, size_t bytes)
 {
     size_t i;
 
@@ -205,20 +204,20 @@ void *rcomm_sched_scratch(rcomm_sched_t *s, size_t bytes)
         s->status = i == 4 ? RCOMM_ERR_INTERNAL : s->status;
         return NULL;
     }
-    s->scratch[i] = rcomm_scratch_get(s->comm, bytes);
+    s->scratch[i] = comm_scratch_get(s->comm, bytes);
     if (!s->scratch[i])
         s->status = RCOMM_ERR_NO_MEMORY;
     return s->scratch[i];
 }
 
-void rcomm_slots_init(rcomm_slots_t *sl, rcomm_sched_t *s, size_t seg_bytes,
-                      size_t total_bytes)
+void coll_slots_init(coll_slots_t *sl, coll_sched_t *s, size_t seg_bytes,
+                     size_t total_bytes)
 {
     size_t n = s->comm->cfg.pipeline_depth;
     size_t need = seg_bytes ? (total_bytes + seg_bytes - 1) / seg_bytes : 1;
 
-    if (n > RCOMM_MAX_SLOTS)
-        n = RCOMM_MAX_SLOTS;
+    if (n > COLL_MAX_SLOTS)
+        n = COLL_MAX_SLOTS;
     if (need < n)
         n = need ? need : 1;
     /* A small message needs a small slot, not a whole segment. */
@@ -227,12 +226,12 @@ void rcomm_slots_init(rcomm_slots_t *sl, rcomm_sched_t *s, size_t seg_bytes,
     sl->n = (uint32_t)n;
     sl->next = 0;
     sl->bytes = seg_bytes;
-    sl->base = rcomm_sched_scratch(s, n * seg_bytes);
+    sl->base = coll_sched_scratch(s, n * seg_bytes);
     for (size_t i = 0; i < n; i++)
-        sl->release[i] = RCOMM_SOP_NONE;
+        sl->release[i] = COLL_SOP_NONE;
 }
 
-char *rcomm_slot_take(rcomm_slots_t *sl, rcomm_sop_id_t *wait_for)
+char *coll_slot_take(coll_slots_t *sl, coll_sop_id_t *wait_for)
 {
     uint32_t i = sl->next % sl->n;
 
@@ -240,7 +239,7 @@ char *rcomm_slot_take(rcomm_slots_t *sl, rcomm_sop_id_t *wait_for)
     return sl->base ? sl->base + (size_t)i * sl->bytes : NULL;
 }
 
-void rcomm_slot_release(rcomm_slots_t *sl, rcomm_sop_id_t op)
+void coll_slot_release(coll_slots_t *sl, coll_sop_id_t op)
 {
     sl->release[sl->next % sl->n] = op;
     sl->next++;
@@ -248,7 +247,7 @@ void rcomm_slot_release(rcomm_slots_t *sl, rcomm_sop_id_t op)
 
 /* ---- running ------------------------------------------------------------- */
 
-static void fail(rcomm_sched_t *s, rcomm_status_t st, int peer)
+static void fail(coll_sched_t *s, rcomm_status_t st, int peer)
 {
     if (s->status == RCOMM_INPROGRESS) {
         s->status = st;
@@ -257,85 +256,84 @@ static void fail(rcomm_sched_t *s, rcomm_status_t st, int peer)
     }
 }
 
-void rcomm_sched_fail(rcomm_sched_t *s, rcomm_status_t status)
+void coll_sched_fail(coll_sched_t *s, rcomm_status_t status)
 {
     fail(s, status, -1);
 }
 
-static void make_ready(rcomm_sched_t *s, rcomm_sop_id_t id)
+static void make_ready(coll_sched_t *s, coll_sop_id_t id)
 {
     s->ready[s->ready_tail++] = id;
 }
 
-static void complete(rcomm_sched_t *s, rcomm_sop_t *op)
+static void complete(coll_sched_t *s, coll_sop_t *op)
 {
     s->ndone++;
-    s->last_activity_ns = rcomm_now_ns();
+    s->last_activity_ns = base_now_ns();
     for (uint32_t i = 0; i < op->nsucc; i++) {
-        rcomm_sop_id_t succ = s->succ[op->succ_off + i];
+        coll_sop_id_t succ = s->succ[op->succ_off + i];
         if (--s->ops[succ].pending == 0)
             make_ready(s, succ);
     }
 }
 
 /* Fails s with MISMATCH if the peer's envelope disagrees with our call. */
-int rcomm_coll_desc_equal(const rcomm_coll_desc_t *a, const rcomm_coll_desc_t *b)
+int coll_desc_equal(const coll_desc_t *a, const coll_desc_t *b)
 {
     return a->kind == b->kind && a->dtype == b->dtype && a->op == b->op &&
            a->root == b->root && a->count == b->count;
 }
 
-static int check_env(rcomm_sched_t *s, int peer, const rcomm_env_t *env)
+static int check_env(coll_sched_t *s, int peer, const tp_env_t *env)
 {
-    rcomm_coll_desc_t theirs;
+    coll_desc_t theirs;
     char mine_s[96], theirs_s[96];
 
-    rcomm_coll_env_to_desc(env, &theirs);
-    if (rcomm_coll_desc_equal(&theirs, &s->desc))
+    coll_env_to_desc(env, &theirs);
+    if (coll_desc_equal(&theirs, &s->desc))
         return 0;
-    rcomm_coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
-    rcomm_coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
+    coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
+    coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
     fail(s,
-         rcomm_err(RCOMM_ERR_MISMATCH,
-                   "collective #%llu: rank %d called %s but rank %d called %s",
-                   (unsigned long long)s->seq, peer, theirs_s, s->comm->rank, mine_s),
+         base_err(RCOMM_ERR_MISMATCH,
+                  "collective #%llu: rank %d called %s but rank %d called %s",
+                  (unsigned long long)s->seq, peer, theirs_s, s->comm->rank, mine_s),
          peer);
     return -1;
 }
 
-void rcomm_sched_check_unexpected(rcomm_sched_t *s, int peer, const rcomm_env_t *env)
+void coll_sched_check_unexpected(coll_sched_t *s, int peer, const tp_env_t *env)
 {
     if (s->status == RCOMM_INPROGRESS)
         check_env(s, peer, env);
 }
 
 /* Called by the transport from inside its progress(). */
-static void transport_done(rcomm_tp_req_t *req)
+static void transport_done(tp_req_t *req)
 {
-    rcomm_sop_t *op = (rcomm_sop_t *)req;
-    rcomm_sched_t *s = op->sched;
+    coll_sop_t *op = (coll_sop_t *)req;
+    coll_sched_t *s = op->sched;
 
     if (s->status != RCOMM_INPROGRESS)
         return;
     /* A message too long for its receive is usually a peer that called the
      * collective with another count: its envelope says so. */
-    if (req->status == RCOMM_ERR_PROTOCOL && op->kind == RCOMM_SOP_RECV &&
+    if (req->status == RCOMM_ERR_PROTOCOL && op->kind == COLL_SOP_RECV &&
         check_env(s, op->peer, &req->env) != 0)
         return;
     if (req->status != RCOMM_OK) {
         fail(s, req->status, op->peer); /* the transport logged it */
         return;
     }
-    if (op->kind == RCOMM_SOP_RECV) {
+    if (op->kind == COLL_SOP_RECV) {
         if (check_env(s, op->peer, &req->env) != 0)
             return;
         if (req->len != op->n) {
             fail(s,
-                 rcomm_err(RCOMM_ERR_PROTOCOL,
-                           "%s #%llu: rank %d sent %zu bytes where %zu were "
-                           "expected",
-                           s->name, (unsigned long long)s->seq, op->peer, req->len,
-                           op->n),
+                 base_err(RCOMM_ERR_PROTOCOL,
+                          "%s #%llu: rank %d sent %zu bytes where %zu were "
+                          "expected",
+                          s->name, (unsigned long long)s->seq, op->peer, req->len, op->n),
                  op->peer);
             return;
         }
@@ -343,53 +341,53 @@ static void transport_done(rcomm_tp_req_t *req)
     complete(s, op);
 }
 
-static rcomm_status_t post(rcomm_sched_t *s, rcomm_sop_t *op)
+static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
 {
-    rcomm_tp_t *tp = s->comm->tp;
+    tp_t *tp = s->comm->tp;
     uint64_t tag = s->seq << 32 | op->tag;
-    rcomm_env_t env;
+    tp_env_t env;
     rcomm_status_t st = RCOMM_OK;
 
     op->sched = s;
     op->req.cb = transport_done;
     op->req.status = RCOMM_INPROGRESS;
-    switch ((rcomm_sop_kind_t)op->kind) {
-    case RCOMM_SOP_SEND:
-        rcomm_coll_desc_to_env(&s->desc, s->seq, &env);
+    switch ((coll_sop_kind_t)op->kind) {
+    case COLL_SOP_SEND:
+        coll_desc_to_env(&s->desc, s->seq, &env);
         st = tp->ops->isend(tp, op->peer, tag, &env, op->a, op->n, &op->req);
         if (st == RCOMM_OK) {
             op->posted = 1;
-            if (op->order_next != RCOMM_SOP_NONE && --s->ops[op->order_next].pending == 0)
+            if (op->order_next != COLL_SOP_NONE && --s->ops[op->order_next].pending == 0)
                 make_ready(s, op->order_next);
         }
         return st;
-    case RCOMM_SOP_RECV:
+    case COLL_SOP_RECV:
         st = tp->ops->irecv(tp, op->peer, tag, op->dst, op->n, &op->req);
         if (st == RCOMM_OK)
             op->posted = 1;
         return st;
-    case RCOMM_SOP_REDUCE:
-        rcomm_reduce(op->dst, op->a, op->b, op->n, s->desc.dtype, s->desc.op);
+    case COLL_SOP_REDUCE:
+        reduce_apply(op->dst, op->a, op->b, op->n, s->desc.dtype, s->desc.op);
         break;
-    case RCOMM_SOP_COPY:
+    case COLL_SOP_COPY:
         if (op->dst != op->a)
             memcpy(op->dst, op->a, op->n);
         break;
-    case RCOMM_SOP_FINISH:
-        rcomm_reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op, s->comm->size);
+    case COLL_SOP_FINISH:
+        reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op, s->comm->size);
         break;
-    case RCOMM_SOP_JOIN: break;
+    case COLL_SOP_JOIN: break;
     }
     complete(s, op);
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_sched_progress(rcomm_sched_t *s)
+rcomm_status_t coll_sched_progress(coll_sched_t *s)
 {
     rcomm_status_t st;
 
     while (s->status == RCOMM_INPROGRESS && s->ready_head < s->ready_tail) {
-        rcomm_sop_t *op = &s->ops[s->ready[s->ready_head++]];
+        coll_sop_t *op = &s->ops[s->ready[s->ready_head++]];
         if ((st = post(s, op)) != RCOMM_OK)
             fail(s, st, op->peer);
     }
@@ -398,19 +396,19 @@ rcomm_status_t rcomm_sched_progress(rcomm_sched_t *s)
     return s->status;
 }
 
-rcomm_status_t rcomm_sched_start(rcomm_sched_t *s)
+rcomm_status_t coll_sched_start(coll_sched_t *s)
 {
     uint32_t *count;
 
     if (s->status != RCOMM_INPROGRESS)
-        return rcomm_err(s->status, "%s: building the schedule failed", s->name);
+        return base_err(s->status, "%s: building the schedule failed", s->name);
     s->succ = malloc((s->nedges ? s->nedges : 1) * sizeof(uint32_t));
     s->ready = malloc((s->nops ? s->nops : 1) * sizeof(uint32_t));
     count = calloc((size_t)s->nops + 1, sizeof(uint32_t));
     if (!s->succ || !s->ready || !count) {
         free(count);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for %u operations", s->name,
-                         s->nops);
+        return base_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for %u operations", s->name,
+                        s->nops);
     }
     /* Successor lists in one array (compressed rows). */
     for (uint32_t e = 0; e < s->nedges; e++)
@@ -421,7 +419,7 @@ rcomm_status_t rcomm_sched_start(rcomm_sched_t *s)
         s->ops[i].nsucc = 0;
     }
     for (uint32_t e = 0; e < s->nedges; e++) {
-        rcomm_sop_t *from = &s->ops[s->edges[e] >> 32];
+        coll_sop_t *from = &s->ops[s->edges[e] >> 32];
         s->succ[from->succ_off + from->nsucc++] = (uint32_t)s->edges[e];
     }
     free(count);
@@ -429,21 +427,21 @@ rcomm_status_t rcomm_sched_start(rcomm_sched_t *s)
     s->edges = NULL;
     free(s->peer_next);
     s->peer_next = NULL;
-    s->last_activity_ns = rcomm_now_ns();
+    s->last_activity_ns = base_now_ns();
     for (uint32_t i = 0; i < s->nops; i++)
         if (s->ops[i].pending == 0)
             make_ready(s, i);
-    return rcomm_sched_progress(s);
+    return coll_sched_progress(s);
 }
 
-void rcomm_sched_waiting_for(const rcomm_sched_t *s, char *buf, size_t len)
+void coll_sched_waiting_for(const coll_sched_t *s, char *buf, size_t len)
 {
     size_t n = 0;
     int listed = 0;
 
     buf[0] = '\0';
     for (uint32_t i = 0; i < s->nops && n + 40 < len; i++) {
-        const rcomm_sop_t *op = &s->ops[i];
+        const coll_sop_t *op = &s->ops[i];
         if (!op->posted || op->req.status != RCOMM_INPROGRESS)
             continue;
         /* Name each peer once per direction. */
@@ -454,14 +452,14 @@ void rcomm_sched_waiting_for(const rcomm_sched_t *s, char *buf, size_t len)
         if (seen)
             continue;
         n += (size_t)snprintf(buf + n, len - n, "%srank %d (%s)", listed ? ", " : "",
-                              op->peer, op->kind == RCOMM_SOP_SEND ? "send" : "receive");
+                              op->peer, op->kind == COLL_SOP_SEND ? "send" : "receive");
         listed++;
     }
     if (!listed)
         snprintf(buf, len, "no peer (local work)");
 }
 
-void rcomm_sched_free(rcomm_sched_t *s)
+void coll_sched_free(coll_sched_t *s)
 {
     if (!s)
         return;
@@ -472,5 +470,5 @@ void rcomm_sched_free(rcomm_sched_t *s)
     free(s->peer_next);
     free(s->last_send);
     for (int i = 0; i < 4; i++)
-        rcomm_scratch_put(s->comm, s->scratch[i]);
+        comm_scratch_put(s->comm, s->scratch[i]);
 }

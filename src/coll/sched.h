@@ -6,7 +6,7 @@
  * completed, so
  *  - reduction of segment k overlaps the transfer of segment k+1 simply
  *    because they do not depend on each other;
- *  - nonblocking collectives need no thread: rcomm_sched_progress() posts
+ *  - nonblocking collectives need no thread: coll_sched_progress() posts
  *    whatever became ready and returns;
  *  - timeouts, peer failures and argument mismatches are handled once, here.
  *
@@ -26,38 +26,38 @@
 #include "rcomm.h"
 #include "transports/transport.h"
 
-typedef struct rcomm_sched rcomm_sched_t;
-typedef uint32_t rcomm_sop_id_t;
-#define RCOMM_SOP_NONE UINT32_MAX
+typedef struct coll_sched coll_sched_t;
+typedef uint32_t coll_sop_id_t;
+#define COLL_SOP_NONE UINT32_MAX
 
 /* What every rank must agree on; travels in each message's envelope. */
 typedef struct {
-    rcomm_coll_kind_t kind;
+    coll_kind_t kind;
     rcomm_dtype_t dtype;
     rcomm_op_t op;
     int root;
     size_t count;
-} rcomm_coll_desc_t;
+} coll_desc_t;
 
 typedef enum {
-    RCOMM_SOP_SEND,
-    RCOMM_SOP_RECV,
-    RCOMM_SOP_REDUCE, /* dst = a op b, n elements */
-    RCOMM_SOP_COPY,   /* dst = a, n bytes */
-    RCOMM_SOP_FINISH, /* dst = finish(dst) (AVG division), n elements */
-    RCOMM_SOP_JOIN,   /* nothing: a point to depend on */
-} rcomm_sop_kind_t;
+    COLL_SOP_SEND,
+    COLL_SOP_RECV,
+    COLL_SOP_REDUCE, /* dst = a op b, n elements */
+    COLL_SOP_COPY,   /* dst = a, n bytes */
+    COLL_SOP_FINISH, /* dst = finish(dst) (AVG division), n elements */
+    COLL_SOP_JOIN,   /* nothing: a point to depend on */
+} coll_sop_kind_t;
 
-typedef struct rcomm_sop rcomm_sop_t;
+typedef struct coll_sop coll_sop_t;
 
-struct rcomm_sched {
+struct coll_sched {
     rcomm_comm_t *comm;
-    rcomm_coll_desc_t desc;
+    coll_desc_t desc;
     size_t esize;
     uint64_t seq;
     const char *name; /* "allreduce (ring)": for messages */
 
-    rcomm_sop_t *ops;
+    coll_sop_t *ops;
     uint32_t nops, cap_ops;
     uint64_t *edges; /* (from << 32 | to) while building */
     uint32_t nedges, cap_edges;
@@ -71,17 +71,17 @@ struct rcomm_sched {
     uint32_t ndone;
     rcomm_status_t status; /* INPROGRESS, OK or the failure */
     uint64_t last_activity_ns;
-    rcomm_sched_t *next, *prev; /* rcomm_colls(comm)->active */
-    int failed_peer;            /* peer named by the failure, or -1 */
+    coll_sched_t *next, *prev; /* coll_state(comm)->active */
+    int failed_peer;           /* peer named by the failure, or -1 */
     /* The failure's message, kept with the request: it may be decided in a
      * call on another request (or, later, on a progress thread), whose
      * thread-local error is gone by the time this one is waited for. */
     char errmsg[256];
 };
 
-struct rcomm_sop {
-    rcomm_tp_req_t req; /* first: callbacks recover the op from it */
-    rcomm_sched_t *sched;
+struct coll_sop {
+    tp_req_t req; /* first: callbacks recover the op from it */
+    coll_sched_t *sched;
     uint8_t kind;
     uint8_t posted;
     int peer;
@@ -91,70 +91,68 @@ struct rcomm_sop {
     size_t n;
     uint32_t pending; /* unfinished dependencies */
     uint32_t succ_off, nsucc;
-    rcomm_sop_id_t order_next; /* next send to the same peer */
+    coll_sop_id_t order_next; /* next send to the same peer */
 };
 
-/* Building. Every add returns the new op's id, or RCOMM_SOP_NONE when out of
- * memory (recorded: rcomm_sched_start then fails). Dependencies on
- * RCOMM_SOP_NONE are ignored, so builders can pass "no op" freely. */
-rcomm_status_t rcomm_sched_init(rcomm_sched_t *s, rcomm_comm_t *comm,
-                                const rcomm_coll_desc_t *desc, const char *name);
-rcomm_sop_id_t rcomm_sched_send(rcomm_sched_t *s, int peer, const void *buf,
-                                size_t bytes);
-rcomm_sop_id_t rcomm_sched_recv(rcomm_sched_t *s, int peer, void *buf, size_t bytes);
-rcomm_sop_id_t rcomm_sched_reduce(rcomm_sched_t *s, void *dst, const void *a,
-                                  const void *b, size_t count);
-rcomm_sop_id_t rcomm_sched_copy(rcomm_sched_t *s, void *dst, const void *src,
-                                size_t bytes);
-rcomm_sop_id_t rcomm_sched_finish(rcomm_sched_t *s, void *buf, size_t count);
-rcomm_sop_id_t rcomm_sched_join(rcomm_sched_t *s);
+/* Building. Every add returns the new op's id, or COLL_SOP_NONE when out of
+ * memory (recorded: coll_sched_start then fails). Dependencies on
+ * COLL_SOP_NONE are ignored, so builders can pass "no op" freely. */
+rcomm_status_t coll_sched_init(coll_sched_t *s, rcomm_comm_t *comm,
+                               const coll_desc_t *desc, const char *name);
+coll_sop_id_t coll_sched_send(coll_sched_t *s, int peer, const void *buf, size_t bytes);
+coll_sop_id_t coll_sched_recv(coll_sched_t *s, int peer, void *buf, size_t bytes);
+coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const void *b,
+                                size_t count);
+coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes);
+coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count);
+coll_sop_id_t coll_sched_join(coll_sched_t *s);
 /* op waits for dep to complete. */
-void rcomm_sched_dep(rcomm_sched_t *s, rcomm_sop_id_t op, rcomm_sop_id_t dep);
+void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep);
 /* Scratch memory owned by the schedule (freed with it, at most 4 areas);
- * NULL if out of memory (recorded: rcomm_sched_start then fails). */
-void *rcomm_sched_scratch(rcomm_sched_t *s, size_t bytes);
+ * NULL if out of memory (recorded: coll_sched_start then fails). */
+void *coll_sched_scratch(coll_sched_t *s, size_t bytes);
 
 /* A ring of receive buffers of one segment each. Taking a slot returns the op
  * that last released it: the receive into it must depend on that op. */
-#define RCOMM_MAX_SLOTS 64
+#define COLL_MAX_SLOTS 64
 typedef struct {
     char *base;
     size_t bytes;
     uint32_t n, next;
-    rcomm_sop_id_t release[RCOMM_MAX_SLOTS];
-} rcomm_slots_t;
+    coll_sop_id_t release[COLL_MAX_SLOTS];
+} coll_slots_t;
 
 /* Up to RCOMM_PIPELINE_DEPTH slots of seg_bytes, fewer if total_bytes (the
  * most that will ever be in flight) needs fewer. */
-void rcomm_slots_init(rcomm_slots_t *sl, rcomm_sched_t *s, size_t seg_bytes,
-                      size_t total_bytes);
-char *rcomm_slot_take(rcomm_slots_t *sl, rcomm_sop_id_t *wait_for);
+void coll_slots_init(coll_slots_t *sl, coll_sched_t *s, size_t seg_bytes,
+                     size_t total_bytes);
+char *coll_slot_take(coll_slots_t *sl, coll_sop_id_t *wait_for);
 /* The op after which the slot taken last may be reused. */
-void rcomm_slot_release(rcomm_slots_t *sl, rcomm_sop_id_t op);
+void coll_slot_release(coll_slots_t *sl, coll_sop_id_t op);
 
 /* Running. start() links the graph and posts what is ready; progress() posts
  * newly ready operations. Both return INPROGRESS, OK or an error. */
-rcomm_status_t rcomm_sched_start(rcomm_sched_t *s);
-rcomm_status_t rcomm_sched_progress(rcomm_sched_t *s);
+rcomm_status_t coll_sched_start(coll_sched_t *s);
+rcomm_status_t coll_sched_progress(coll_sched_t *s);
 /* Record a failure decided elsewhere (timeout, comm failure). Every failure
  * keeps the thread's last error as the schedule's errmsg. */
-void rcomm_sched_fail(rcomm_sched_t *s, rcomm_status_t status);
+void coll_sched_fail(coll_sched_t *s, rcomm_status_t status);
 /* An unexpected message of this schedule's sequence number arrived: fail
  * with MISMATCH if its envelope disagrees with our call. */
-void rcomm_sched_check_unexpected(rcomm_sched_t *s, int peer, const rcomm_env_t *env);
+void coll_sched_check_unexpected(coll_sched_t *s, int peer, const tp_env_t *env);
 /* Describe the peers this schedule is waiting for ("rank 3 (receive), ..."). */
-void rcomm_sched_waiting_for(const rcomm_sched_t *s, char *buf, size_t len);
-void rcomm_sched_free(rcomm_sched_t *s);
+void coll_sched_waiting_for(const coll_sched_t *s, char *buf, size_t len);
+void coll_sched_free(coll_sched_t *s);
 
 /* The envelope of every message of collective #seq: seq, then the desc. */
-void rcomm_coll_desc_to_env(const rcomm_coll_desc_t *d, uint64_t seq, rcomm_env_t *env);
-void rcomm_coll_env_to_desc(const rcomm_env_t *env, rcomm_coll_desc_t *d);
-int rcomm_coll_desc_equal(const rcomm_coll_desc_t *a, const rcomm_coll_desc_t *b);
+void coll_desc_to_env(const coll_desc_t *d, uint64_t seq, tp_env_t *env);
+void coll_env_to_desc(const tp_env_t *env, coll_desc_t *d);
+int coll_desc_equal(const coll_desc_t *a, const coll_desc_t *b);
 
 /* A collective's tags are its sequence number in the upper half: the tag
  * spaces below the services' (core/service.h). */
 
 /* "allreduce(count=100, f32, sum)" */
-void rcomm_coll_desc_format(const rcomm_coll_desc_t *d, char *buf, size_t len);
+void coll_desc_format(const coll_desc_t *d, char *buf, size_t len);
 
 #endif

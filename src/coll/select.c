@@ -23,59 +23,57 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
-static double one(const rcomm_model_t *m, size_t n)
+static double one(const coll_model_t *m, size_t n)
 {
-    return rcomm_model_msg(m, n - n / 2);
+    return coll_model_msg(m, n - n / 2);
 }
 
-static double fold_cost(const rcomm_model_t *m, const rcomm_fold_t *f, size_t n)
+static double fold_cost(const coll_model_t *m, const coll_fold_t *f, size_t n)
 {
-    return f->rem ? 2 * one(m, n) + rcomm_model_reduce(m, n) : 0;
+    return f->rem ? 2 * one(m, n) + coll_model_reduce(m, n) : 0;
 }
 
-double rcomm_cost_allreduce(const rcomm_model_t *m, rcomm_algo_t algo, int p,
-                            size_t bytes)
+double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes)
 {
-    rcomm_fold_t f;
+    coll_fold_t f;
     double t = 0;
     int lg;
 
     if (p <= 1)
         return 0;
-    rcomm_fold(0, p, &f);
-    lg = rcomm_log2(f.p2);
+    coll_fold(0, p, &f);
+    lg = coll_log2(f.p2);
     switch (algo) {
     case RCOMM_ALGO_RING: {
         size_t blk = ceil_div(bytes, (size_t)p);
-        return 2.0 * (p - 1) * rcomm_model_msg(m, blk) +
-               (p - 1) * rcomm_model_reduce(m, blk);
+        return 2.0 * (p - 1) * coll_model_msg(m, blk) +
+               (p - 1) * coll_model_reduce(m, blk);
     }
     case RCOMM_ALGO_BUTTERFLY:
         for (int k = 1; k <= lg; k++) {
             size_t half = ceil_div(bytes, (size_t)1 << k);
-            t += 2 * rcomm_model_msg(m, half) + rcomm_model_reduce(m, half);
+            t += 2 * coll_model_msg(m, half) + coll_model_reduce(m, half);
         }
         return t + fold_cost(m, &f, bytes);
     case RCOMM_ALGO_RD:
-        return lg * (rcomm_model_msg(m, bytes) + rcomm_model_reduce(m, bytes)) +
+        return lg * (coll_model_msg(m, bytes) + coll_model_reduce(m, bytes)) +
                fold_cost(m, &f, bytes);
     default: return 1e30;
     }
 }
 
-rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
-                                    size_t bytes)
+rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p, size_t bytes)
 {
     rcomm_algo_t best = RCOMM_ALGO_RING;
-    double best_cost = rcomm_cost_allreduce(m, best, p, bytes);
+    double best_cost = coll_cost_allreduce(m, best, p, bytes);
     int ruled;
 
     if ((rcomm_algo_t)forced != RCOMM_ALGO_AUTO)
         return (rcomm_algo_t)forced;
-    if ((ruled = rcomm_model_rule(m, RCOMM_COLL_ALLREDUCE, p, bytes)) >= 0)
+    if ((ruled = coll_model_rule(m, COLL_ALLREDUCE, p, bytes)) >= 0)
         return (rcomm_algo_t)ruled;
     for (int a = RCOMM_ALGO_RING + 1; a < RCOMM_ALGO_COUNT; a++) {
-        double c = rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes);
+        double c = coll_cost_allreduce(m, (rcomm_algo_t)a, p, bytes);
         if (c < best_cost) {
             best = (rcomm_algo_t)a;
             best_cost = c;
@@ -84,14 +82,14 @@ rcomm_algo_t rcomm_select_allreduce(const rcomm_model_t *m, int forced, int p,
     return best;
 }
 
-double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo_t algo,
-                            int p, size_t bytes)
+double coll_cost_broadcast(const coll_model_t *m, size_t seg, coll_bcast_algo_t algo,
+                           int p, size_t bytes)
 {
     int lg = 0;
 
     if (p <= 1)
         return 0;
-    if (algo == RCOMM_BCAST_CHAIN) {
+    if (algo == COLL_BCAST_CHAIN) {
         size_t piece = bytes < seg ? bytes : seg;
         return ((double)(p - 2) + (double)ceil_div(bytes ? bytes : 1, seg)) *
                one(m, piece);
@@ -101,32 +99,32 @@ double rcomm_cost_broadcast(const rcomm_model_t *m, size_t seg, rcomm_bcast_algo
     return lg * one(m, bytes);
 }
 
-rcomm_bcast_algo_t rcomm_select_broadcast(const rcomm_model_t *m, int forced, size_t seg,
-                                          int p, size_t bytes)
+coll_bcast_algo_t coll_select_broadcast(const coll_model_t *m, int forced, size_t seg,
+                                        int p, size_t bytes)
 {
     int ruled;
 
     if (forced >= 0)
-        return (rcomm_bcast_algo_t)forced;
-    if ((ruled = rcomm_model_rule(m, RCOMM_COLL_BROADCAST, p, bytes)) >= 0)
-        return (rcomm_bcast_algo_t)ruled;
-    return rcomm_cost_broadcast(m, seg, RCOMM_BCAST_CHAIN, p, bytes) <
-                   rcomm_cost_broadcast(m, seg, RCOMM_BCAST_BINOMIAL, p, bytes)
-               ? RCOMM_BCAST_CHAIN
-               : RCOMM_BCAST_BINOMIAL;
+        return (coll_bcast_algo_t)forced;
+    if ((ruled = coll_model_rule(m, COLL_BROADCAST, p, bytes)) >= 0)
+        return (coll_bcast_algo_t)ruled;
+    return coll_cost_broadcast(m, seg, COLL_BCAST_CHAIN, p, bytes) <
+                   coll_cost_broadcast(m, seg, COLL_BCAST_BINOMIAL, p, bytes)
+               ? COLL_BCAST_CHAIN
+               : COLL_BCAST_BINOMIAL;
 }
 
 /* ---- switch points ------------------------------------------------------- */
 
-static int choice(const rcomm_model_t *m, size_t seg, int coll, int p, size_t bytes)
+static int choice(const coll_model_t *m, size_t seg, int coll, int p, size_t bytes)
 {
-    return coll == RCOMM_COLL_BROADCAST
-               ? (int)rcomm_select_broadcast(m, -1, seg, p, bytes)
-               : (int)rcomm_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
+    return coll == COLL_BROADCAST
+               ? (int)coll_select_broadcast(m, -1, seg, p, bytes)
+               : (int)coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
 }
 
-int rcomm_switch_points(const rcomm_model_t *m, size_t seg, int coll, int p,
-                        size_t maxbytes, rcomm_switch_t *sw, int max)
+int coll_switch_points(const coll_model_t *m, size_t seg, int coll, int p,
+                       size_t maxbytes, coll_switch_t *sw, int max)
 {
     int n = 0, prev = -1;
     size_t lo = 0;

@@ -27,8 +27,8 @@ static rcomm_status_t parse_int(const char *name, const char *val, int *out)
     errno = 0;
     v = strtol(val, &end, 10);
     if (errno || end == val || *end != '\0' || v < 0 || v > INT_MAX)
-        return rcomm_err(RCOMM_ERR_CONFIG, "%s='%s' is not a non-negative integer", name,
-                         val);
+        return base_err(RCOMM_ERR_CONFIG, "%s='%s' is not a non-negative integer", name,
+                        val);
     *out = (int)v;
     return RCOMM_OK;
 }
@@ -39,16 +39,16 @@ rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
     int rank = 0, size = 1;
 
     if (!comm)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_comm_create_from_env: comm is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_comm_create_from_env: comm is NULL");
     for (size_t i = 0; i < sizeof(launcher_env) / sizeof(launcher_env[0]); i++) {
         const char *r = getenv(launcher_env[i][0]), *s = getenv(launcher_env[i][1]);
         if (!r && !s)
             continue;
         if (!r || !s)
-            return rcomm_err(RCOMM_ERR_CONFIG, "%s is set but %s is not",
-                             r ? launcher_env[i][0] : launcher_env[i][1],
-                             r ? launcher_env[i][1] : launcher_env[i][0]);
+            return base_err(RCOMM_ERR_CONFIG, "%s is set but %s is not",
+                            r ? launcher_env[i][0] : launcher_env[i][1],
+                            r ? launcher_env[i][1] : launcher_env[i][0]);
         if ((st = parse_int(launcher_env[i][0], r, &rank)) != RCOMM_OK ||
             (st = parse_int(launcher_env[i][1], s, &size)) != RCOMM_OK)
             return st;
@@ -58,10 +58,10 @@ rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
 }
 
 /* A message arrived before its receive was posted: its space's service. */
-static void on_unexpected(void *arg, int peer, uint64_t tag, const rcomm_env_t *env,
+static void on_unexpected(void *arg, int peer, uint64_t tag, const tp_env_t *env,
                           size_t len)
 {
-    rcomm_services_unexpected(arg, peer, tag, env, len);
+    comm_services_unexpected(arg, peer, tag, env, len);
 }
 
 /* Ranks on this host and the cores they may run on: every rank publishes its
@@ -90,8 +90,8 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
     cores = mine.cpus;
     if (comm->bs) {
         if (!(all = malloc((size_t)comm->size * sizeof(*all))))
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory to find the local ranks");
-        st = rcomm_bootstrap_allgather(comm->bs, "host", &mine, all, sizeof(mine));
+            return base_err(RCOMM_ERR_NO_MEMORY, "no memory to find the local ranks");
+        st = bootstrap_allgather(comm->bs, "host", &mine, all, sizeof(mine));
         comm->local_size = 0;
         for (int r = 0; st == RCOMM_OK && r < comm->size; r++) {
             if (strncmp(all[r].host, mine.host, sizeof(mine.host)) != 0)
@@ -116,13 +116,13 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
  * blobs grow with the job: a queue-pair number per peer). */
 static rcomm_status_t connect_transport(rcomm_comm_t *comm)
 {
-    const rcomm_tp_ops_t *ops = rcomm_tp_find(comm->cfg.transport);
-    rcomm_tp_params_t params = {
+    const tp_ops_t *ops = tp_find(comm->cfg.transport);
+    tp_params_t params = {
         .rank = comm->rank,
         .size = comm->size,
         .cfg = &comm->cfg,
-        .timeout_ms = rcomm_config_timeout_ms(&comm->cfg),
-        .host = comm->cfg.host[0] ? comm->cfg.host : rcomm_bootstrap_local_host(comm->bs),
+        .timeout_ms = base_config_timeout_ms(&comm->cfg),
+        .host = comm->cfg.host[0] ? comm->cfg.host : bootstrap_local_host(comm->bs),
         .on_unexpected = on_unexpected,
         .unexpected_arg = comm,
     };
@@ -132,10 +132,10 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
     rcomm_status_t st;
 
     if (!ops)
-        return rcomm_err(
+        return base_err(
             RCOMM_ERR_CONFIG,
             "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
-            comm->cfg.transport, rcomm_tp_find("verbs") ? ", verbs" : "");
+            comm->cfg.transport, tp_find("verbs") ? ", verbs" : "");
     if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK ||
         (st = ops->local_addr(comm->tp, NULL, &len)) != RCOMM_OK)
         return st;
@@ -145,8 +145,8 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
     addrs = malloc((size_t)comm->size * sizeof(*addrs));
     lens = malloc((size_t)comm->size * sizeof(*lens));
     if (!mine || !all || !addrs || !lens) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "no memory for %d addresses of %zu bytes",
-                       comm->size, len);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "no memory for %d addresses of %zu bytes",
+                      comm->size, len);
         goto out;
     }
     if ((st = ops->local_addr(comm->tp, mine + 4, &len)) != RCOMM_OK)
@@ -154,7 +154,7 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
     for (int i = 0; i < 4; i++)
         mine[i] = (unsigned char)(len >> (8 * i));
     /* Every rank computes the same slot size, or the allgather fails. */
-    st = rcomm_bootstrap_allgather(comm->bs, "tp", mine, all, slot);
+    st = bootstrap_allgather(comm->bs, "tp", mine, all, slot);
     if (st != RCOMM_OK)
         goto out;
     for (int r = 0; r < comm->size; r++) {
@@ -163,7 +163,7 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
         lens[r] = (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 |
                   (size_t)blob[3] << 24;
         if (lens[r] > slot - 4) {
-            st = rcomm_err(RCOMM_ERR_BOOTSTRAP, "rank %d published a corrupt address", r);
+            st = base_err(RCOMM_ERR_BOOTSTRAP, "rank %d published a corrupt address", r);
             goto out;
         }
     }
@@ -182,45 +182,45 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     rcomm_status_t st;
     int old_log_rank;
 
-    rcomm_err_clear();
+    base_err_clear();
     if (!out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create: comm is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create: comm is NULL");
     if (size < 1 || rank < 0 || rank >= size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_comm_create: rank %d is not in [0, size %d)", rank, size);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_comm_create: rank %d is not in [0, size %d)", rank, size);
     if (size > 1 && (!addr || !*addr))
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d of %d: RCOMM_ADDR is not set; rank 0 serves the "
-                         "rendezvous at host:port (rcomm-run sets it; under srun or "
-                         "mpirun export RCOMM_ADDR=<first host>:<free port>)",
-                         rank, size);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d of %d: RCOMM_ADDR is not set; rank 0 serves the "
+                        "rendezvous at host:port (rcomm-run sets it; under srun or "
+                        "mpirun export RCOMM_ADDR=<first host>:<free port>)",
+                        rank, size);
     if (!(comm = calloc(1, sizeof(*comm))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_comm_create: out of memory");
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_comm_create: out of memory");
     comm->rank = rank;
     comm->size = size;
-    old_log_rank = rcomm_log_set_rank(rank);
-    if ((st = rcomm_config_load(&comm->cfg)) != RCOMM_OK)
+    old_log_rank = base_log_set_rank(rank);
+    if ((st = base_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
-    if (size > 1 && (st = rcomm_bootstrap_create(rank, size, addr,
-                                                 rcomm_config_timeout_ms(&comm->cfg),
-                                                 &comm->bs)) != RCOMM_OK)
+    if (size > 1 &&
+        (st = bootstrap_create(rank, size, addr, base_config_timeout_ms(&comm->cfg),
+                               &comm->bs)) != RCOMM_OK)
         goto fail;
     if ((st = find_local(comm)) != RCOMM_OK ||
-        (st = rcomm_services_builtin(comm)) != RCOMM_OK)
+        (st = comm_services_builtin(comm)) != RCOMM_OK)
         goto fail;
     /* Nobody leaves before everyone is done with the store. */
     if (size > 1 && ((st = connect_transport(comm)) != RCOMM_OK ||
-                     (st = rcomm_bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK))
+                     (st = bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK))
         goto fail;
     *out = comm;
     return RCOMM_OK;
 fail:
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
-    rcomm_services_destroy(comm);
-    rcomm_bootstrap_destroy(comm->bs);
+    comm_services_destroy(comm);
+    bootstrap_destroy(comm->bs);
     free(comm);
-    rcomm_log_set_rank(old_log_rank);
+    base_log_set_rank(old_log_rank);
     return st;
 }
 
@@ -230,77 +230,77 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
 
     if (!comm)
         return RCOMM_OK;
-    if (rcomm_services_busy(comm, what, sizeof(what)))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_comm_destroy: rank %d still has %s in flight; "
-                         "rcomm_wait() for it first",
-                         comm->rank, what);
-    rcomm_mem_free_all(comm);
+    if (comm_services_busy(comm, what, sizeof(what)))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_comm_destroy: rank %d still has %s in flight; "
+                        "rcomm_wait() for it first",
+                        comm->rank, what);
+    comm_mem_free_all(comm);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
-    rcomm_services_destroy(comm);
-    rcomm_scratch_free_all(comm);
-    rcomm_bootstrap_destroy(comm->bs);
+    comm_services_destroy(comm);
+    comm_scratch_free_all(comm);
+    bootstrap_destroy(comm->bs);
     free(comm);
     return RCOMM_OK;
 }
 
-void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status)
+void comm_fail(rcomm_comm_t *comm, rcomm_status_t status)
 {
     if (comm->failed != RCOMM_OK)
         return;
     comm->failed = status;
     snprintf(comm->failmsg, sizeof(comm->failmsg), "%s", rcomm_last_error());
-    rcomm_services_fail(comm);
+    comm_services_fail(comm);
     if (comm->tp) {
         comm->stats = comm->tp->stats;
-        rcomm_mem_detach_all(comm);
+        comm_mem_detach_all(comm);
         comm->tp->ops->destroy(comm->tp, status, comm->failmsg);
         comm->tp = NULL;
     }
 }
 
-void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms)
+void comm_progress(rcomm_comm_t *comm, int timeout_ms)
 {
     rcomm_status_t st;
 
     if (comm->tp && (st = comm->tp->ops->progress(comm->tp, timeout_ms)) != RCOMM_OK)
-        rcomm_comm_fail(comm, st);
-    rcomm_services_progress(comm);
+        comm_fail(comm, st);
+    comm_services_progress(comm);
 }
 
-void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
+void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
 {
-    if (rcomm_now_ns() - since_ns < comm->spin_ns) {
-        rcomm_comm_progress(comm, 0);
+    if (base_now_ns() - since_ns < comm->spin_ns) {
+        comm_progress(comm, 0);
         if (comm->oversubscribed)
             sched_yield(); /* let the rank we wait for run */
     } else {
-        rcomm_comm_progress(comm, sleep_ms);
+        comm_progress(comm, sleep_ms);
     }
 }
 
-rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn)
+rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn)
 {
     if (!comm)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: comm is NULL", fn);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: comm is NULL", fn);
     if (comm->deferred != RCOMM_OK && comm->failed == RCOMM_OK) {
-        rcomm_status_t st = rcomm_err(comm->deferred, "%s", comm->deferred_msg);
-        rcomm_comm_fail(comm, st);
+        rcomm_status_t st = base_err(comm->deferred, "%s", comm->deferred_msg);
+        comm_fail(comm, st);
         return st;
     }
     if (comm->failed != RCOMM_OK)
-        return rcomm_err(RCOMM_ERR_COMM_FAILED,
-                         "%s: rank %d's communicator failed earlier (%s: %s)", fn,
-                         comm->rank, rcomm_strerror(comm->failed), comm->failmsg);
+        return base_err(RCOMM_ERR_COMM_FAILED,
+                        "%s: rank %d's communicator failed earlier (%s: %s)", fn,
+                        comm->rank, rcomm_strerror(comm->failed), comm->failmsg);
     return RCOMM_OK;
 }
 
 rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank)
 {
     if (!comm || !rank)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_rank: %s is NULL",
-                         !comm ? "comm" : "rank");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_rank: %s is NULL",
+                        !comm ? "comm" : "rank");
     *rank = comm->rank;
     return RCOMM_OK;
 }
@@ -308,8 +308,8 @@ rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank)
 rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size)
 {
     if (!comm || !size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_size: %s is NULL",
-                         !comm ? "comm" : "size");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_size: %s is NULL",
+                        !comm ? "comm" : "size");
     *size = comm->size;
     return RCOMM_OK;
 }
@@ -317,8 +317,8 @@ rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size)
 rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
 {
     if (!comm || !name)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: %s is NULL",
-                         !comm ? "comm" : "name");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: %s is NULL",
+                        !comm ? "comm" : "name");
     *name = comm->cfg.transport;
     return RCOMM_OK;
 }
@@ -326,21 +326,21 @@ rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
 rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats)
 {
     if (!comm || !stats)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
-                         !comm ? "comm" : "stats");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
+                        !comm ? "comm" : "stats");
     *stats = comm->tp ? comm->tp->stats : comm->stats;
     return RCOMM_OK;
 }
 
 rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
 {
-    rcomm_config_t env_cfg;
+    base_config_t env_cfg;
     rcomm_status_t st;
 
     if (!out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
-    if (!comm && (st = rcomm_config_load(&env_cfg)) != RCOMM_OK)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
+    if (!comm && (st = base_config_load(&env_cfg)) != RCOMM_OK)
         return st;
-    rcomm_config_write(comm ? &comm->cfg : &env_cfg, out);
+    base_config_write(comm ? &comm->cfg : &env_cfg, out);
     return RCOMM_OK;
 }

@@ -13,56 +13,56 @@
 
 /* Scratch blocks kept between collectives (scratch.c). */
 typedef struct {
-    struct rcomm_scratch_blk *blk;
+    struct comm_scratch_blk *blk;
     size_t n, cap;
     size_t cached; /* bytes in free blocks */
-} rcomm_scratch_t;
+} comm_scratch_t;
 
 struct rcomm_comm {
     int rank;
     int size;
-    rcomm_config_t cfg;
-    rcomm_bootstrap_t *bs; /* NULL when size == 1 */
-    rcomm_tp_t *tp;        /* NULL when size == 1 or after a failure */
+    base_config_t cfg;
+    bootstrap_t *bs;       /* NULL when size == 1 */
+    tp_t *tp;              /* NULL when size == 1 or after a failure */
     rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
     char failmsg[256];
-    rcomm_stats_t stats; /* kept when the transport is closed */
-    int oversubscribed;  /* more local ranks than cores: yield while polling */
-    uint64_t spin_ns;    /* busy-poll this long before sleeping (rcomm_comm_spin_ns) */
-    int local_size;      /* ranks on this host (find_local in comm.c) */
-    int local_cores;     /* cores in the union of their cpusets */
+    rcomm_stats_t stats;     /* kept when the transport is closed */
+    int oversubscribed;      /* more local ranks than cores: yield while polling */
+    uint64_t spin_ns;        /* busy-poll this long before sleeping (comm.c) */
+    int local_size;          /* ranks on this host (find_local in comm.c) */
+    int local_cores;         /* cores in the union of their cpusets */
     rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
-    rcomm_scratch_t scratch;
-    rcomm_service_t services[RCOMM_SERVICE_MAX]; /* service.h */
-    rcomm_service_t rest;                        /* owns the spaces below theirs */
+    comm_scratch_t scratch;
+    comm_service_t services[COMM_SERVICE_MAX]; /* service.h */
+    comm_service_t rest;                       /* owns the spaces below theirs */
 };
 
 /* scratch.c: a block of at least bytes for one schedule (64-byte aligned),
  * NULL if out of memory; put returns it for reuse (p may be NULL). */
-void *rcomm_scratch_get(rcomm_comm_t *comm, size_t bytes);
-void rcomm_scratch_put(rcomm_comm_t *comm, void *p);
-void rcomm_scratch_free_all(rcomm_comm_t *comm);
+void *comm_scratch_get(rcomm_comm_t *comm, size_t bytes);
+void comm_scratch_put(rcomm_comm_t *comm, void *p);
+void comm_scratch_free_all(rcomm_comm_t *comm);
 
 /* mem.c: the transport is about to go away (its regions die with it), or
  * the communicator is. */
-void rcomm_mem_detach_all(rcomm_comm_t *comm);
-void rcomm_mem_free_all(rcomm_comm_t *comm);
+void comm_mem_detach_all(rcomm_comm_t *comm);
+void comm_mem_free_all(rcomm_comm_t *comm);
 
 /* Fatal error: records it, closes the transport so that peers fail fast
  * instead of timing out (the goodbye frame carries status), and has every
  * service fail what it has in flight. Later calls return COMM_FAILED. */
-void rcomm_comm_fail(rcomm_comm_t *comm, rcomm_status_t status);
+void comm_fail(rcomm_comm_t *comm, rcomm_status_t status);
 
 /* At the entry of every call: COMM_FAILED with the first failure's message,
  * a deferred error found since the last call (which fails the communicator),
  * or OK. */
-rcomm_status_t rcomm_comm_check(rcomm_comm_t *comm, const char *fn);
+rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn);
 
 /* One round of progress: the transport, then every service's hook. Fails the communicator
  * on fatal errors. */
-void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
+void comm_progress(rcomm_comm_t *comm, int timeout_ms);
 
 /* The wait policy of every blocking path (collectives, the parameter
  * server's one-sided batches and its serving loop): within the
@@ -70,6 +70,6 @@ void rcomm_comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * saw traffic), poll, yielding the core between polls when ranks outnumber
  * cores; after it, sleep in the transport until traffic or sleep_ms. The
  * caller checks its own condition and deadline after each step. */
-void rcomm_comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
+void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
 
 #endif

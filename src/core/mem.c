@@ -9,7 +9,7 @@
 
 struct rcomm_mem {
     rcomm_mem_t *next;
-    rcomm_tp_mr_t *mr; /* NULL once the transport is gone (or size 1) */
+    tp_mr_t *mr; /* NULL once the transport is gone (or size 1) */
     void *addr;
     size_t len;
 };
@@ -20,23 +20,23 @@ rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
     rcomm_status_t st;
     rcomm_mem_t *m;
 
-    if ((st = rcomm_comm_check(comm, "rcomm_mem_register")) != RCOMM_OK)
+    if ((st = comm_check(comm, "rcomm_mem_register")) != RCOMM_OK)
         return st;
     if (!addr || !len || !out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_register: rank %d: %s",
-                         comm->rank,
-                         !addr  ? "addr is NULL"
-                         : !len ? "len is 0"
-                                : "mem is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_register: rank %d: %s",
+                        comm->rank,
+                        !addr  ? "addr is NULL"
+                        : !len ? "len is 0"
+                               : "mem is NULL");
     if (!(m = calloc(1, sizeof(*m))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                         "rcomm_mem_register: rank %d: out of memory", comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_mem_register: rank %d: out of memory",
+                        comm->rank);
     m->addr = addr;
     m->len = len;
-    if (comm->tp && (st = comm->tp->ops->mem_reg(comm->tp, addr, len, RCOMM_TP_MESSAGES,
+    if (comm->tp && (st = comm->tp->ops->mem_reg(comm->tp, addr, len, TP_MESSAGES,
                                                  &m->mr)) != RCOMM_OK) {
         free(m);
-        rcomm_err_prefix("rcomm_mem_register: ");
+        base_err_prefix("rcomm_mem_register: ");
         return st;
     }
     m->next = comm->mems;
@@ -51,20 +51,20 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
     char what[96];
 
     if (!comm || !mem)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_deregister: %s is NULL",
-                         !comm ? "comm" : "mem");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_deregister: %s is NULL",
+                        !comm ? "comm" : "mem");
     for (pp = &comm->mems; *pp && *pp != mem; pp = &(*pp)->next)
         ;
     if (!*pp)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_mem_deregister: rank %d: not a registration of this "
-                         "communicator",
-                         comm->rank);
-    if (rcomm_services_busy(comm, what, sizeof(what)))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_mem_deregister: rank %d: %s is in flight; wait for it "
-                         "first",
-                         comm->rank, what);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_mem_deregister: rank %d: not a registration of this "
+                        "communicator",
+                        comm->rank);
+    if (comm_services_busy(comm, what, sizeof(what)))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_mem_deregister: rank %d: %s is in flight; wait for it "
+                        "first",
+                        comm->rank, what);
     *pp = mem->next;
     if (mem->mr && comm->tp)
         comm->tp->ops->mem_dereg(comm->tp, mem->mr);
@@ -72,13 +72,13 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
     return RCOMM_OK;
 }
 
-void rcomm_mem_detach_all(rcomm_comm_t *comm)
+void comm_mem_detach_all(rcomm_comm_t *comm)
 {
     for (rcomm_mem_t *m = comm->mems; m; m = m->next)
         m->mr = NULL;
 }
 
-void rcomm_mem_free_all(rcomm_comm_t *comm)
+void comm_mem_free_all(rcomm_comm_t *comm)
 {
     rcomm_mem_t *m;
 

@@ -20,7 +20,7 @@
 
 #include "core/comm.h"
 
-struct rcomm_scratch_blk {
+struct comm_scratch_blk {
     void *p;
     size_t cap;
     int used;
@@ -37,10 +37,10 @@ static size_t round_cap(size_t bytes)
     return bytes < page ? (bytes + 63) & ~(size_t)63 : (bytes + page - 1) & ~(page - 1);
 }
 
-void *rcomm_scratch_get(rcomm_comm_t *comm, size_t bytes)
+void *comm_scratch_get(rcomm_comm_t *comm, size_t bytes)
 {
-    rcomm_scratch_t *sc = &comm->scratch;
-    struct rcomm_scratch_blk *best = NULL, *b;
+    comm_scratch_t *sc = &comm->scratch;
+    struct comm_scratch_blk *best = NULL, *b;
     size_t cap = round_cap(bytes);
 
     for (size_t i = 0; i < sc->n; i++) {
@@ -71,15 +71,15 @@ void *rcomm_scratch_get(rcomm_comm_t *comm, size_t bytes)
     return b->p;
 }
 
-static void drop(rcomm_scratch_t *sc, size_t i)
+static void drop(comm_scratch_t *sc, size_t i)
 {
     free(sc->blk[i].p);
     sc->blk[i] = sc->blk[--sc->n];
 }
 
-void rcomm_scratch_put(rcomm_comm_t *comm, void *p)
+void comm_scratch_put(rcomm_comm_t *comm, void *p)
 {
-    rcomm_scratch_t *sc = &comm->scratch;
+    comm_scratch_t *sc = &comm->scratch;
     size_t i;
 
     if (!p)
@@ -100,9 +100,9 @@ void rcomm_scratch_put(rcomm_comm_t *comm, void *p)
     }
 }
 
-void rcomm_scratch_free_all(rcomm_comm_t *comm)
+void comm_scratch_free_all(rcomm_comm_t *comm)
 {
-    rcomm_scratch_t *sc = &comm->scratch;
+    comm_scratch_t *sc = &comm->scratch;
 
     while (sc->n)
         drop(sc, sc->n - 1);

@@ -21,8 +21,8 @@
 #include "rcomm.h"
 #include "transports/transport.h"
 
-#define RCOMM_SERVICE_MAX 8
-#define RCOMM_SPACE_TOP 0xffffffffu /* the first space handed out */
+#define COMM_SERVICE_MAX 8
+#define COMM_SPACE_TOP 0xffffffffu /* the first space handed out */
 
 typedef struct {
     const char *name;
@@ -33,7 +33,7 @@ typedef struct {
      * transport keeps it for the receive). May record state; must not post
      * or cancel. NULL: nothing to record. */
     void (*unexpected)(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
-                       const rcomm_env_t *env, size_t len);
+                       const tp_env_t *env, size_t len);
     /* Whether operations of the service are in flight: the communicator is
      * then not destroyed, nor memory deregistered. Writes what is in flight
      * ("nonblocking collective #4") into what. NULL: never busy. */
@@ -43,28 +43,28 @@ typedef struct {
     void (*fail)(rcomm_comm_t *comm, void *state);
     /* The communicator is going away: free state. NULL: nothing to free. */
     void (*destroy)(rcomm_comm_t *comm, void *state);
-} rcomm_service_ops_t;
+} comm_service_ops_t;
 
 typedef struct {
-    const rcomm_service_ops_t *ops; /* NULL: a free slot */
+    const comm_service_ops_t *ops; /* NULL: a free slot */
     void *state;
     uint32_t space;
-} rcomm_service_t;
+} comm_service_t;
 
 /* Register ops (static: kept by pointer) with state; *space gets the
  * service's tag space, the highest one free. RCOMM_ERR_INTERNAL when all
- * RCOMM_SERVICE_MAX are taken. */
-rcomm_status_t rcomm_service_add(rcomm_comm_t *comm, const rcomm_service_ops_t *ops,
-                                 void *state, uint32_t *space);
+ * COMM_SERVICE_MAX are taken. */
+rcomm_status_t comm_service_add(rcomm_comm_t *comm, const comm_service_ops_t *ops,
+                                void *state, uint32_t *space);
 /* The owner of every space below those handed out (the collectives). */
-void rcomm_service_set_rest(rcomm_comm_t *comm, const rcomm_service_ops_t *ops,
-                            void *state);
+void comm_service_set_rest(rcomm_comm_t *comm, const comm_service_ops_t *ops,
+                           void *state);
 /* Unregister the service that has this space; its space becomes free. */
-void rcomm_service_remove(rcomm_comm_t *comm, uint32_t space);
+void comm_service_remove(rcomm_comm_t *comm, uint32_t space);
 /* The lowest space that may be handed out: the rest's spaces stay below. */
-#define RCOMM_SPACE_FLOOR (RCOMM_SPACE_TOP - RCOMM_SERVICE_MAX + 1)
+#define COMM_SPACE_FLOOR (COMM_SPACE_TOP - COMM_SERVICE_MAX + 1)
 
-static inline uint64_t rcomm_service_tag(uint32_t space, uint32_t low)
+static inline uint64_t comm_service_tag(uint32_t space, uint32_t low)
 {
     return (uint64_t)space << 32 | low;
 }
@@ -72,17 +72,17 @@ static inline uint64_t rcomm_service_tag(uint32_t space, uint32_t low)
 /* The communicator's part: every hook, in registration order (the rest
  * first); an unexpected message to its space's owner; busy: the first busy
  * service's answer; destroy: every service's, the rest last. */
-void rcomm_services_progress(rcomm_comm_t *comm);
-void rcomm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
-                               const rcomm_env_t *env, size_t len);
-bool rcomm_services_busy(rcomm_comm_t *comm, char *what, size_t len);
-void rcomm_services_fail(rcomm_comm_t *comm);
-void rcomm_services_destroy(rcomm_comm_t *comm);
+void comm_services_progress(rcomm_comm_t *comm);
+void comm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
+                              const tp_env_t *env, size_t len);
+bool comm_services_busy(rcomm_comm_t *comm, char *what, size_t len);
+void comm_services_fail(rcomm_comm_t *comm);
+void comm_services_destroy(rcomm_comm_t *comm);
 
 /* The services every communicator hosts, registered at its creation once
  * the bootstrap is up and before the transport connects (so that no
  * message finds its space without an owner). Defined by the layer above,
  * the collectives (coll/colls.c): the communicator never names them. */
-rcomm_status_t rcomm_services_builtin(rcomm_comm_t *comm);
+rcomm_status_t comm_services_builtin(rcomm_comm_t *comm);
 
 #endif

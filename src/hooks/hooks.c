@@ -6,12 +6,12 @@
 #include "coll/colls.h"
 #include "core/comm.h"
 
-rcomm_config_t *hook_config(rcomm_comm_t *comm)
+base_config_t *hook_config(rcomm_comm_t *comm)
 {
     return &comm->cfg;
 }
 
-rcomm_tp_t *hook_transport(const rcomm_comm_t *comm)
+tp_t *hook_transport(const rcomm_comm_t *comm)
 {
     return comm->tp;
 }
@@ -22,18 +22,18 @@ void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
                           comm->spin_ns};
 }
 
-const rcomm_model_t *hook_model(const rcomm_comm_t *comm)
+const coll_model_t *hook_model(const rcomm_comm_t *comm)
 {
-    return &rcomm_colls(comm)->model;
+    return &coll_state(comm)->model;
 }
 
-rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
+coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
 {
-    return rcomm_select_broadcast(&rcomm_colls(comm)->model, comm->cfg.bcast_algo,
-                                  comm->cfg.segment_size, comm->size, bytes);
+    return coll_select_broadcast(&coll_state(comm)->model, comm->cfg.bcast_algo,
+                                 comm->cfg.segment_size, comm->size, bytes);
 }
 
 void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why)
 {
-    rcomm_comm_fail(comm, rcomm_err_quiet(status, "%s", why));
+    comm_fail(comm, base_err_quiet(status, "%s", why));
 }

@@ -34,14 +34,14 @@ typedef struct {
 
 /* The configuration the communicator loaded; a tool may change a tunable
  * between collectives (rcomm-tune forces the broadcast algorithm). */
-rcomm_config_t *hook_config(rcomm_comm_t *comm);
+base_config_t *hook_config(rcomm_comm_t *comm);
 /* The transport, NULL on one rank or after a failure. */
-rcomm_tp_t *hook_transport(const rcomm_comm_t *comm);
+tp_t *hook_transport(const rcomm_comm_t *comm);
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
 /* The cost model every rank uses (rank 0's). */
-const rcomm_model_t *hook_model(const rcomm_comm_t *comm);
+const coll_model_t *hook_model(const rcomm_comm_t *comm);
 /* The broadcast algorithm the communicator picks for bytes. */
-rcomm_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
+coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
 /* Fail the communicator with why (a tool's own traffic failed): peers learn
  * it and quote why. Logs nothing (the tool has said it). */
 void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why);

@@ -35,56 +35,55 @@ static void human(size_t b, char *buf, size_t len)
     snprintf(buf, len, "%zu %s", b, unit[u]);
 }
 
-static void print_switches(const rcomm_model_t *m, size_t seg, int coll, const char *name)
+static void print_switches(const coll_model_t *m, size_t seg, int coll, const char *name)
 {
     static const int ranks[] = {2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64, 128, 256, 512, 1024};
-    rcomm_switch_t sw[16];
+    coll_switch_t sw[16];
 
     printf("# %s: the algorithm picked from each size on (up to 1 GiB)\n", name);
     printf("# %6s  %s\n", "ranks", "choice");
     for (size_t i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
-        int n = rcomm_switch_points(m, seg, coll, ranks[i], (size_t)1 << 30, sw, 16);
+        int n = coll_switch_points(m, seg, coll, ranks[i], (size_t)1 << 30, sw, 16);
         printf("  %6d ", ranks[i]);
         for (int k = 0; k < n; k++) {
             char from[32];
             human(sw[k].from, from, sizeof(from));
-            printf("%s %s from %s", k ? "," : "", rcomm_model_algo_name(coll, sw[k].algo),
+            printf("%s %s from %s", k ? "," : "", coll_model_algo_name(coll, sw[k].algo),
                    from);
         }
-        printf("%s\n", rcomm_model_rule(m, coll, ranks[i], 1) >= 0
+        printf("%s\n", coll_model_rule(m, coll, ranks[i], 1) >= 0
                            ? "  (measured rules, to their last size)"
                            : "");
     }
 }
 
 /* Why auto picks what it picks: every algorithm's predicted time. */
-static void explain(const rcomm_model_t *m, size_t seg, int p, size_t bytes)
+static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
 {
-    rcomm_algo_t pick = rcomm_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
-    rcomm_bcast_algo_t bpick = rcomm_select_broadcast(m, -1, seg, p, bytes);
+    rcomm_algo_t pick = coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
+    coll_bcast_algo_t bpick = coll_select_broadcast(m, -1, seg, p, bytes);
 
     printf("# predicted time of one call on %d ranks, %zu bytes\n", p, bytes);
-    if (rcomm_model_rule(m, RCOMM_COLL_ALLREDUCE, p, bytes) >= 0)
+    if (coll_model_rule(m, COLL_ALLREDUCE, p, bytes) >= 0)
         printf("# allreduce: a measured rule for %d ranks decides, not the formulas\n",
                p);
-    if (rcomm_model_rule(m, RCOMM_COLL_BROADCAST, p, bytes) >= 0)
+    if (coll_model_rule(m, COLL_BROADCAST, p, bytes) >= 0)
         printf("# broadcast: a measured rule for %d ranks decides, not the formulas\n",
                p);
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
         printf("allreduce  %-10s %12.2f us%s\n", rcomm_algo_name((rcomm_algo_t)a),
-               rcomm_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
+               coll_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
                a == (int)pick ? "  <- auto" : "");
-    for (int b = RCOMM_BCAST_BINOMIAL; b <= RCOMM_BCAST_CHAIN; b++)
-        printf("broadcast  %-10s %12.2f us%s\n",
-               rcomm_model_algo_name(RCOMM_COLL_BROADCAST, b),
-               rcomm_cost_broadcast(m, seg, (rcomm_bcast_algo_t)b, p, bytes) * 1e6,
+    for (int b = COLL_BCAST_BINOMIAL; b <= COLL_BCAST_CHAIN; b++)
+        printf("broadcast  %-10s %12.2f us%s\n", coll_model_algo_name(COLL_BROADCAST, b),
+               coll_cost_broadcast(m, seg, (coll_bcast_algo_t)b, p, bytes) * 1e6,
                b == (int)bpick ? "  <- auto" : "");
 }
 
 int main(int argc, char **argv)
 {
-    rcomm_config_t cfg;
-    rcomm_model_t model;
+    base_config_t cfg;
+    coll_model_t model;
     const char *ls = getenv("RCOMM_LOCAL_SIZE");
     int local = ls ? atoi(ls) : 1, ex_p = 0;
     size_t ex_bytes = 0;
@@ -101,7 +100,7 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--explain") == 0 && i + 2 < argc &&
             (ex_p = atoi(argv[i + 1])) >= 2 && ex_p <= 1 << 20 &&
-            rcomm_parse_size(argv[i + 2], &ex_bytes) == 0) {
+            base_parse_size(argv[i + 2], &ex_bytes) == 0) {
             i += 2;
             continue;
         }
@@ -112,11 +111,11 @@ int main(int argc, char **argv)
     if (!ex_p)
         printf("rcomm %d.%d\n", RCOMM_VERSION_MAJOR, RCOMM_VERSION_MINOR);
     if ((!ex_p && rcomm_config_print(NULL, stdout) != RCOMM_OK) ||
-        rcomm_config_load(&cfg) != RCOMM_OK) {
+        base_config_load(&cfg) != RCOMM_OK) {
         fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
         return 1;
     }
-    if (rcomm_model_choose(cfg.tuning_file, cfg.transport, local, &model) != RCOMM_OK) {
+    if (coll_model_choose(cfg.tuning_file, cfg.transport, local, &model) != RCOMM_OK) {
         fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
         return 1;
     }
@@ -132,7 +131,7 @@ int main(int argc, char **argv)
     if (cfg.allreduce_algo != RCOMM_ALGO_AUTO)
         printf("# (RCOMM_ALLREDUCE_ALGO=%s overrides the allreduce choice)\n",
                rcomm_algo_name((rcomm_algo_t)cfg.allreduce_algo));
-    print_switches(&model, cfg.segment_size, RCOMM_COLL_ALLREDUCE, "allreduce");
-    print_switches(&model, cfg.segment_size, RCOMM_COLL_BROADCAST, "broadcast");
+    print_switches(&model, cfg.segment_size, COLL_ALLREDUCE, "allreduce");
+    print_switches(&model, cfg.segment_size, COLL_BROADCAST, "broadcast");
     return 0;
 }

@@ -46,8 +46,8 @@ rcomm_status_t ps_layout_init(ps_layout_t *l, int nservers, const ps_tensor_t *t
     l->nblocks = calloc((size_t)nservers, sizeof(*l->nblocks));
     if (!l->t || !l->r || !l->bytes || !l->nblocks) {
         ps_layout_free(l);
-        return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                         "parameter server: no memory for the layout");
+        return base_err(RCOMM_ERR_NO_MEMORY,
+                        "parameter server: no memory for the layout");
     }
     memcpy(l->t, t, (size_t)ntensors * sizeof(*t));
     for (int i = 0; i < ntensors; i++) {

@@ -21,8 +21,8 @@ void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
 }
 
 #define BAD(fmt, ...)                                                                    \
-    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: " fmt,            \
-                     comm->rank, ##__VA_ARGS__)
+    return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: " fmt, comm->rank, \
+                    ##__VA_ARGS__)
 
 static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config_t *c,
                                  const rcomm_ps_tensor_t *t, int nt)
@@ -134,15 +134,15 @@ static rcomm_status_t check_agreement(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t
     if (comm->size == 1)
         return RCOMM_OK;
     if (!(all = malloc((size_t)comm->size * sizeof(mine))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
-                         comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
+                        comm->rank);
     st = rcomm_allgather(comm, mine, all, AG_N, RCOMM_I64);
     for (int r = 1; st == RCOMM_OK && r < comm->size; r++)
         for (int f = 0; f < AG_N; f++)
             if (all[(size_t)r * AG_N + f] != all[f]) {
-                st = rcomm_err(RCOMM_ERR_MISMATCH,
-                               "rcomm_ps_create: rank %d passed another %s than rank 0",
-                               r, ag_names[f]);
+                st = base_err(RCOMM_ERR_MISMATCH,
+                              "rcomm_ps_create: rank %d passed another %s than rank 0", r,
+                              ag_names[f]);
                 break;
             }
     free(all);
@@ -162,14 +162,14 @@ static void *zalloc(size_t n)
 
 /* Expose a server region; without a transport (one rank) only describe it. */
 static rcomm_status_t expose(rcomm_ps_t *ps, void *addr, size_t len, unsigned rights,
-                             rcomm_tp_mr_t **mr, rcomm_tp_rkey_t *key)
+                             tp_mr_t **mr, tp_rkey_t *key)
 {
-    rcomm_tp_t *tp = ps->comm->tp;
+    tp_t *tp = ps->comm->tp;
     rcomm_status_t st;
 
     len = len ? len : 64; /* zalloc's minimum: a server may own no key */
     if (!tp) {
-        *key = (rcomm_tp_rkey_t){.addr = (uintptr_t)addr, .len = len};
+        *key = (tp_rkey_t){.addr = (uintptr_t)addr, .len = len};
         return RCOMM_OK;
     }
     if ((st = tp->ops->mem_reg(tp, addr, len, rights, mr)) != RCOMM_OK)
@@ -180,7 +180,7 @@ static rcomm_status_t expose(rcomm_ps_t *ps, void *addr, size_t len, unsigned ri
 /* Server memory, initial values, regions. keys[0..2] get the public keys,
  * slot_keys[w] each worker's. */
 static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
-                                  rcomm_tp_rkey_t *keys, rcomm_tp_rkey_t *slot_keys)
+                                  tp_rkey_t *keys, tp_rkey_t *slot_keys)
 {
     ps_server_t *sv = &ps->srv;
     const int s = ps->comm->rank, W = ps->nworkers;
@@ -198,10 +198,10 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
         sv->momentum = zalloc(bytes);
     if (!sv->params || !sv->pub || !sv->clk || !sv->done || !sv->slots || !sv->mr_slots ||
         (ps->cfg.momentum > 0 && !ps->cfg.update && !sv->momentum))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                         "rcomm_ps_create: server rank %d: no memory for %zu bytes of "
-                         "parameters and %d slots",
-                         s, bytes, W);
+        return base_err(RCOMM_ERR_NO_MEMORY,
+                        "rcomm_ps_create: server rank %d: no memory for %zu bytes of "
+                        "parameters and %d slots",
+                        s, bytes, W);
     for (int i = 0; i < ps->lay.ntensors; i++) {
         const ps_range_t *r = ps_range(&ps->lay, s, i);
         if (t[i].init)
@@ -209,32 +209,32 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
                    (const char *)t[i].init + r->lo * ps->lay.t[i].esize,
                    r->n * ps->lay.t[i].esize);
     }
-    if ((st = expose(ps, sv->params, bytes, RCOMM_TP_REMOTE_READ, &sv->mr_params,
-                     &keys[0])) != RCOMM_OK ||
-        (st = expose(ps, sv->pub, ((size_t)W + nb) * 8, RCOMM_TP_REMOTE_READ, &sv->mr_pub,
+    if ((st = expose(ps, sv->params, bytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
+            RCOMM_OK ||
+        (st = expose(ps, sv->pub, ((size_t)W + nb) * 8, TP_REMOTE_READ, &sv->mr_pub,
                      &keys[1])) != RCOMM_OK ||
-        (st = expose(ps, sv->clk, (size_t)W * 8, RCOMM_TP_REMOTE_ATOMIC, &sv->mr_clk,
+        (st = expose(ps, sv->clk, (size_t)W * 8, TP_REMOTE_ATOMIC, &sv->mr_clk,
                      &keys[2])) != RCOMM_OK)
         return st;
     for (int w = 0; w < W; w++) {
         if (!(sv->slots[w] = zalloc(slot_bytes)))
-            return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                             "rcomm_ps_create: server rank %d: no memory for slot %d", s,
-                             w);
-        if ((st = expose(ps, sv->slots[w], slot_bytes, RCOMM_TP_REMOTE_WRITE,
-                         &sv->mr_slots[w], &slot_keys[w])) != RCOMM_OK)
+            return base_err(RCOMM_ERR_NO_MEMORY,
+                            "rcomm_ps_create: server rank %d: no memory for slot %d", s,
+                            w);
+        if ((st = expose(ps, sv->slots[w], slot_bytes, TP_REMOTE_WRITE, &sv->mr_slots[w],
+                         &slot_keys[w])) != RCOMM_OK)
             return st;
     }
     return ps_server_start(ps);
 }
 
 /* Everyone learns every server's public keys; each worker its own slots'. */
-static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const rcomm_tp_rkey_t *keys,
-                                    const rcomm_tp_rkey_t *slot_keys)
+static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
+                                    const tp_rkey_t *slot_keys)
 {
     rcomm_comm_t *comm = ps->comm;
     const int S = ps->cfg.num_servers, W = ps->nworkers;
-    rcomm_tp_rkey_t *all = NULL;
+    tp_rkey_t *all = NULL;
     ps_op_t *ops = NULL;
     size_t n = 0;
     rcomm_status_t st = RCOMM_ERR_NO_MEMORY;
@@ -249,8 +249,8 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const rcomm_tp_rkey_t *keys,
     all = calloc((size_t)comm->size * 3, sizeof(*all));
     ops = calloc((size_t)W + (size_t)S, sizeof(*ops));
     if (!all || !ops) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
-                       comm->rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
+                      comm->rank);
         goto out;
     }
     st = rcomm_allgather(comm, keys, all, 3 * sizeof(*keys) / 8, RCOMM_I64);
@@ -266,7 +266,7 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const rcomm_tp_rkey_t *keys,
             ops[n++] = (ps_op_t){.kind = PS_RECV,
                                  .server = s,
                                  .buf = &ps->rem[s].slot,
-                                 .len = sizeof(rcomm_tp_rkey_t),
+                                 .len = sizeof(tp_rkey_t),
                                  .add = PS_MSG_KEY};
     }
     for (int w = 0; ps->is_server && w < W; w++)
@@ -274,7 +274,7 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const rcomm_tp_rkey_t *keys,
             ops[n++] = (ps_op_t){.kind = PS_SEND,
                                  .server = ps->worker_rank[w],
                                  .buf = (void *)&slot_keys[w],
-                                 .len = sizeof(rcomm_tp_rkey_t),
+                                 .len = sizeof(tp_rkey_t),
                                  .add = PS_MSG_KEY};
     st = ps_rma_run(ps, ops, n, "create");
 out:
@@ -286,7 +286,7 @@ out:
 static void release(rcomm_ps_t *ps)
 {
     ps_server_t *sv = &ps->srv;
-    rcomm_tp_t *tp = ps->comm->tp; /* NULL after a failure: regions went with it */
+    tp_t *tp = ps->comm->tp; /* NULL after a failure: regions went with it */
 
     if (ps->is_server) {
         ps_server_stop(ps);
@@ -315,32 +315,32 @@ static void release(rcomm_ps_t *ps)
     free(ps->worker_rank);
     ps_layout_free(&ps->lay);
     if (ps->space)
-        rcomm_service_remove(ps->comm, ps->space);
+        comm_service_remove(ps->comm, ps->space);
     free(ps);
 }
 
 /* Our setup messages travel in a tag space of our own; nothing to progress
  * (the server threads and the workers' calls drive everything) and nothing
  * to note when they arrive early (the transport keeps them). */
-static const rcomm_service_ops_t ps_service = {.name = "parameter server"};
+static const comm_service_ops_t ps_service = {.name = "parameter server"};
 
 rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
                                const rcomm_ps_tensor_t *tensors, int ntensors,
                                rcomm_ps_t **out)
 {
-    rcomm_tp_rkey_t keys[3] = {{0}}, *slot_keys = NULL;
+    tp_rkey_t keys[3] = {{0}}, *slot_keys = NULL;
     ps_tensor_t *tn = NULL;
     rcomm_ps_t *ps;
     rcomm_status_t st;
 
-    if ((st = rcomm_comm_check(comm, "rcomm_ps_create")) != RCOMM_OK)
+    if ((st = comm_check(comm, "rcomm_ps_create")) != RCOMM_OK)
         return st;
     if (!cfg || !out)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: %s is NULL",
-                         comm->rank, !cfg ? "cfg" : "ps");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_create: rank %d: %s is NULL",
+                        comm->rank, !cfg ? "cfg" : "ps");
     if (!(ps = calloc(1, sizeof(*ps))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
-                         comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
+                        comm->rank);
     ps->comm = comm;
     ps->cfg = *cfg;
     if (comm->size == 1)
@@ -349,7 +349,7 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
         ps->cfg.server_threads = 2;
     if ((st = check_args(comm, &ps->cfg, tensors, ntensors)) != RCOMM_OK ||
         (st = check_agreement(ps, tensors, ntensors)) != RCOMM_OK ||
-        (st = rcomm_service_add(comm, &ps_service, ps, &ps->space)) != RCOMM_OK) {
+        (st = comm_service_add(comm, &ps_service, ps, &ps->space)) != RCOMM_OK) {
         free(ps);
         return st;
     }
@@ -362,8 +362,8 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
     tn = calloc((size_t)ntensors, sizeof(*tn));
     slot_keys = calloc((size_t)ps->nworkers, sizeof(*slot_keys));
     if (!ps->worker_rank || !tn || !slot_keys) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
-                       comm->rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
+                      comm->rank);
         goto fail;
     }
     for (int w = 0; w < ps->nworkers; w++)
@@ -389,7 +389,7 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
 fail:
     /* The other ranks may be waiting for our keys: they must not hang. */
     if (st != RCOMM_ERR_INVALID_ARG)
-        rcomm_comm_fail(comm, st);
+        comm_fail(comm, st);
     free(tn);
     free(slot_keys);
     release(ps);
@@ -428,21 +428,21 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);
-    return rcomm_comm_check(ps->comm, fn);
+    return comm_check(ps->comm, fn);
 }
 
 rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
 {
     if (!ps)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_serve: ps is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_serve: ps is NULL");
     if (!ps->is_server || ps->worker >= 0)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_ps_serve: rank %d is %s; only a server that does not "
-                         "work serves here (a working server serves inside its calls "
-                         "and rcomm_ps_destroy)",
-                         ps->comm->rank, ps->is_server ? "a worker too" : "not a server");
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_ps_serve: rank %d is %s; only a server that does not "
+                        "work serves here (a working server serves inside its calls "
+                        "and rcomm_ps_destroy)",
+                        ps->comm->rank, ps->is_server ? "a worker too" : "not a server");
     if (ps->failed)
-        return rcomm_comm_check(ps->comm, "rcomm_ps_serve");
+        return comm_check(ps->comm, "rcomm_ps_serve");
     return serve(ps, "rcomm_ps_serve");
 }
 
@@ -466,8 +466,8 @@ rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps)
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats)
 {
     if (!ps || !stats)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_stats: %s is NULL",
-                         !ps ? "ps" : "stats");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_stats: %s is NULL",
+                        !ps ? "ps" : "stats");
     *stats = ps->stats;
     stats->clock = ps->clock;
     if (ps->is_server)
@@ -482,13 +482,13 @@ rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
     int s;
 
     if (!ps)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_owner: ps is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_owner: ps is NULL");
     if (tensor < 0 || tensor >= ps->lay.ntensors)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rcomm_ps_owner: rank %d: tensor %d is not in [0, %d)",
-                         ps->comm->rank, tensor, ps->lay.ntensors);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_ps_owner: rank %d: tensor %d is not in [0, %d)",
+                        ps->comm->rank, tensor, ps->lay.ntensors);
     if (offset >= ps->lay.t[tensor].count)
-        return rcomm_err(
+        return base_err(
             RCOMM_ERR_INVALID_ARG,
             "rcomm_ps_owner: rank %d: offset %zu is past tensor '%s' (%zu keys)",
             ps->comm->rank, offset, ps->lay.t[tensor].name, ps->lay.t[tensor].count);

@@ -80,7 +80,7 @@ typedef struct {
 
 /* What a worker knows of one server: its keys and its clocks as last read. */
 typedef struct {
-    rcomm_tp_rkey_t params, pub, clk, slot;
+    tp_rkey_t params, pub, clk, slot;
     uint64_t *applied;    /* [W] read buffer */
     uint64_t *v1, *v2;    /* [B] versions before and after reading the data */
     uint64_t *stamp;      /* [B] stamps to write */
@@ -95,7 +95,7 @@ typedef struct {
     uint64_t *clk;  /* clock[W] */
     char **slots;   /* [W]: gradient, then stamp[B] */
     char *momentum; /* private */
-    rcomm_tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
+    tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
     int stop;          /* atomic: threads leave */
@@ -141,12 +141,12 @@ struct ps_op {
     int server;
     void *buf; /* get: destination; put: source */
     size_t len;
-    const rcomm_tp_rkey_t *rkey;
+    const tp_rkey_t *rkey;
     uint64_t raddr;
     uint64_t add; /* fetch-add operand; SEND, RECV: PS_MSG_* */
     int words;    /* local get: copy as atomic 64-bit words (clocks,
                    * versions: a word must never be seen torn) */
-    rcomm_tp_req_t req;
+    tp_req_t req;
 };
 
 enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2 };
@@ -164,7 +164,7 @@ rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what);
 rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *what);
 
 /* The address of region rkey's byte off on the server (for raddr). */
-static inline uint64_t ps_raddr(const rcomm_tp_rkey_t *rkey, size_t off)
+static inline uint64_t ps_raddr(const tp_rkey_t *rkey, size_t off)
 {
     return rkey->addr + off;
 }
@@ -181,7 +181,6 @@ typedef struct {
     uint64_t last_ns; /* when they last changed */
 } ps_spin_t;
 void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin);
-
 
 /* ---- server.c ---------------------------------------------------------- */
 

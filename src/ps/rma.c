@@ -20,14 +20,14 @@ static const char *const op_names[] = {[PS_GET] = "read",
                                        [PS_FADD] = "fetch-add",
                                        [PS_SEND] = "send",
                                        [PS_RECV] = "receive"};
-static const rcomm_env_t no_env;
-#define PS_TAG(ps, op) rcomm_service_tag((ps)->space, (uint32_t)(op)->add)
+static const tp_env_t no_env;
+#define PS_TAG(ps, op) comm_service_tag((ps)->space, (uint32_t)(op)->add)
 
 rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
 {
     if (!ps->failed)
         ps->failed = st;
-    rcomm_comm_fail(ps->comm, st);
+    comm_fail(ps->comm, st);
     return st;
 }
 
@@ -36,13 +36,13 @@ void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
     rcomm_comm_t *comm = ps->comm;
     uint64_t traffic;
 
-    rcomm_comm_wait_step(comm, spin->last_ns, 1);
+    comm_wait_step(comm, spin->last_ns, 1);
     traffic = comm->tp ? comm->tp->stats.bytes_sent + comm->tp->stats.bytes_received +
                              comm->tp->stats.messages_received
                        : 0;
     if (traffic != spin->traffic) {
         spin->traffic = traffic;
-        spin->last_ns = rcomm_now_ns();
+        spin->last_ns = base_now_ns();
     }
 }
 
@@ -75,8 +75,8 @@ static void local_op(ps_op_t *op)
 
 static rcomm_status_t post(rcomm_ps_t *ps, ps_op_t *op)
 {
-    rcomm_tp_t *tp = ps->comm->tp;
-    const rcomm_tp_ops_t *o = tp->ops;
+    tp_t *tp = ps->comm->tp;
+    const tp_ops_t *o = tp->ops;
 
     op->req.cb = NULL;
     switch (op->kind) {
@@ -102,17 +102,17 @@ rcomm_status_t ps_op_error(rcomm_ps_t *ps, const ps_op_t *op, const char *what)
 
     snprintf(why, sizeof(why), "%s", rcomm_last_error());
     if (op->kind == PS_RECV && op->add == PS_MSG_DONE)
-        return ps_fail(ps, rcomm_err(st,
-                                     "rcomm_ps_%s: server rank %d: worker rank %d failed "
-                                     "before it was done: %s",
-                                     what, ps->comm->rank, op->server,
-                                     why[0] ? why : rcomm_strerror(st)));
-    return ps_fail(ps, rcomm_err(st,
-                                 "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
-                                 "rank %d failed: %s",
-                                 what, ps->comm->rank, op_names[op->kind], op->len,
-                                 op->server < ps->cfg.num_servers ? "server" : "worker",
-                                 op->server, why[0] ? why : rcomm_strerror(st)));
+        return ps_fail(ps, base_err(st,
+                                    "rcomm_ps_%s: server rank %d: worker rank %d failed "
+                                    "before it was done: %s",
+                                    what, ps->comm->rank, op->server,
+                                    why[0] ? why : rcomm_strerror(st)));
+    return ps_fail(ps, base_err(st,
+                                "rcomm_ps_%s: rank %d: %s of %zu bytes with %s "
+                                "rank %d failed: %s",
+                                what, ps->comm->rank, op_names[op->kind], op->len,
+                                op->server < ps->cfg.num_servers ? "server" : "worker",
+                                op->server, why[0] ? why : rcomm_strerror(st)));
 }
 
 rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what)
@@ -125,7 +125,7 @@ rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what)
         return RCOMM_OK;
     }
     if (!ps->comm->tp)
-        return rcomm_comm_check(ps->comm, what);
+        return comm_check(ps->comm, what);
     if ((st = post(ps, op)) != RCOMM_OK) {
         op->req.status = st;
         return ps_op_error(ps, op, what);
@@ -136,24 +136,24 @@ rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what)
 rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *what)
 {
     rcomm_comm_t *comm = ps->comm;
-    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&comm->cfg) * 1000000ull;
+    const uint64_t limit = (uint64_t)base_config_timeout_ms(&comm->cfg) * 1000000ull;
     uint64_t start;
     size_t left = 0;
     rcomm_status_t st;
 
     if (ps->failed)
-        return rcomm_comm_check(comm, what);
+        return comm_check(comm, what);
     for (size_t i = 0; i < n; i++) {
         if ((st = ps_post(ps, &ops[i], what)) != RCOMM_OK)
             return st;
         left += ops[i].server != comm->rank;
     }
-    start = rcomm_now_ns();
+    start = base_now_ns();
     while (left) {
-        rcomm_comm_wait_step(comm, start, 1);
+        comm_wait_step(comm, start, 1);
         if (comm->failed) {
             ps->failed = comm->failed;
-            return rcomm_comm_check(comm, what);
+            return comm_check(comm, what);
         }
         left = 0;
         for (size_t i = 0; i < n; i++) {
@@ -164,19 +164,19 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
         }
         if (!left)
             break;
-        if (limit && rcomm_now_ns() - start > limit) {
+        if (limit && base_now_ns() - start > limit) {
             for (size_t i = 0; i < n; i++)
                 if (ops[i].req.status == RCOMM_INPROGRESS)
                     return ps_fail(
-                        ps, rcomm_err(RCOMM_ERR_TIMEOUT,
-                                      "rcomm_ps_%s: rank %d: %s rank %d did not "
-                                      "complete a %s of %zu bytes within RCOMM_TIMEOUT "
-                                      "(%.0f s)",
-                                      what, comm->rank,
-                                      ops[i].server < ps->cfg.num_servers ? "server"
-                                                                          : "worker",
-                                      ops[i].server, op_names[ops[i].kind], ops[i].len,
-                                      comm->cfg.timeout_s));
+                        ps, base_err(RCOMM_ERR_TIMEOUT,
+                                     "rcomm_ps_%s: rank %d: %s rank %d did not "
+                                     "complete a %s of %zu bytes within RCOMM_TIMEOUT "
+                                     "(%.0f s)",
+                                     what, comm->rank,
+                                     ops[i].server < ps->cfg.num_servers ? "server"
+                                                                         : "worker",
+                                     ops[i].server, op_names[ops[i].kind], ops[i].len,
+                                     comm->cfg.timeout_s));
         }
     }
     return RCOMM_OK;

@@ -110,7 +110,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                     if (!grad)
                         memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
                     else
-                        rcomm_reduce(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype,
+                        reduce_apply(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype,
                                      RCOMM_SUM);
                     grad = th->sum;
                 }
@@ -208,8 +208,8 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         sv->nthreads = nb ? (int)nb : 1;
     if (!(sv->threads = calloc((size_t)sv->nthreads, sizeof(*sv->threads))) ||
         !(sv->pending = calloc((size_t)ps->nworkers, sizeof(*sv->pending))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
-                         ps->comm->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
+                        ps->comm->rank);
     for (int w = 0; w < ps->nworkers; w++)
         sv->pending[w] = (unsigned)sv->nthreads;
     for (int i = 0; i < sv->nthreads; i++) {
@@ -225,9 +225,9 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                 free(th->sum);
             }
             free(th);
-            return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                             "rank %d: parameter server: no memory for thread %d",
-                             ps->comm->rank, i);
+            return base_err(RCOMM_ERR_NO_MEMORY,
+                            "rank %d: parameter server: no memory for thread %d",
+                            ps->comm->rank, i);
         }
         th->ps = ps;
         th->b_lo = nb * (size_t)i / (size_t)sv->nthreads;
@@ -236,9 +236,9 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
             free(th->seen);
             free(th->sum);
             free(th);
-            return rcomm_err(RCOMM_ERR_SYSTEM,
-                             "rank %d: parameter server: pthread_create: %s",
-                             ps->comm->rank, strerror(e));
+            return base_err(RCOMM_ERR_SYSTEM,
+                            "rank %d: parameter server: pthread_create: %s",
+                            ps->comm->rank, strerror(e));
         }
         sv->started++;
     }

@@ -64,9 +64,9 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
     }
     return RCOMM_OK;
 nomem:
-    return rcomm_err(RCOMM_ERR_NO_MEMORY,
-                     "rcomm_ps_create: worker rank %d: no memory for the local copies",
-                     ps->comm->rank);
+    return base_err(RCOMM_ERR_NO_MEMORY,
+                    "rcomm_ps_create: worker rank %d: no memory for the local copies",
+                    ps->comm->rank);
 }
 
 void ps_worker_free(rcomm_ps_t *ps)
@@ -128,8 +128,8 @@ static int piece_add(ps_pieces_t *v, int s, size_t a, size_t b)
 
 static rcomm_status_t nomem(rcomm_ps_t *ps, const char *fn)
 {
-    return rcomm_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn,
-                     ps->comm->rank);
+    return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn,
+                    ps->comm->rank);
 }
 
 /* Blocks [*b0, *b1] of server s that hold keys [a, b) of tensor t. */
@@ -158,16 +158,16 @@ static ps_piece_t piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end)
 static rcomm_status_t check_worker(rcomm_ps_t *ps, const char *fn)
 {
     if (!ps)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
     if (ps->failed)
-        return rcomm_comm_check(ps->comm, fn);
+        return comm_check(ps->comm, fn);
     if (ps->worker < 0)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d is a server, not a worker (cfg.servers_work is 0)",
-                         fn, ps->comm->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d is a server, not a worker (cfg.servers_work is 0)",
+                        fn, ps->comm->rank);
     if (ps->done_sent)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
-                         fn, ps->comm->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
+                        fn, ps->comm->rank);
     return RCOMM_OK;
 }
 
@@ -182,18 +182,17 @@ static rcomm_status_t check_call(rcomm_ps_t *ps, const char *fn, int tensor, siz
     if ((st = check_worker(ps, fn)) != RCOMM_OK)
         return st;
     if (tensor < 0 || tensor >= ps->lay.ntensors)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: tensor %d is not in [0, %d)", fn, ps->comm->rank,
-                         tensor, ps->lay.ntensors);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in [0, %d)",
+                        fn, ps->comm->rank, tensor, ps->lay.ntensors);
     t = &ps->lay.t[tensor];
     if (off > t->count || count > t->count - off)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "%s: rank %d: keys [%zu, %zu + %zu) are outside tensor '%s' "
-                         "(%zu keys)",
-                         fn, ps->comm->rank, off, off, count, t->name, t->count);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: keys [%zu, %zu + %zu) are outside tensor '%s' "
+                        "(%zu keys)",
+                        fn, ps->comm->rank, off, off, count, t->name, t->count);
     if (count && !buf && bufname)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL", fn,
-                         ps->comm->rank, bufname);
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL", fn,
+                        ps->comm->rank, bufname);
     return RCOMM_OK;
 }
 
@@ -222,7 +221,7 @@ static uint64_t min_applied(const rcomm_ps_t *ps, int s, int *who)
     return m;
 }
 
-static void add_get(ps_op_t *o, int s, void *buf, size_t len, const rcomm_tp_rkey_t *key,
+static void add_get(ps_op_t *o, int s, void *buf, size_t len, const tp_rkey_t *key,
                     size_t off, int words)
 {
     o->kind = PS_GET;
@@ -283,7 +282,7 @@ static rcomm_status_t read_data(rcomm_ps_t *ps, int t, const char *fn)
 static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t *got,
                                   const char *fn)
 {
-    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
+    const uint64_t limit = (uint64_t)base_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
     rcomm_status_t st;
 
@@ -305,23 +304,22 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
             return RCOMM_OK;
         }
         if (!start) {
-            start = rcomm_now_ns();
+            start = base_now_ns();
             ps->stats.waits++;
-        } else if (limit && rcomm_now_ns() - start > limit) {
-            return ps_fail(ps,
-                           rcomm_err(RCOMM_ERR_TIMEOUT,
-                                     "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
-                                     "(%.0f s) for worker rank %d: server rank %d has "
-                                     "its updates up to clock %llu, staleness %d "
-                                     "needs %llu",
-                                     fn, ps->comm->rank, (unsigned long long)ps->clock,
-                                     ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
-                                     lag_s, (unsigned long long)lag, ps->cfg.staleness,
-                                     (unsigned long long)need));
+        } else if (limit && base_now_ns() - start > limit) {
+            return ps_fail(ps, base_err(RCOMM_ERR_TIMEOUT,
+                                        "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
+                                        "(%.0f s) for worker rank %d: server rank %d has "
+                                        "its updates up to clock %llu, staleness %d "
+                                        "needs %llu",
+                                        fn, ps->comm->rank, (unsigned long long)ps->clock,
+                                        ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
+                                        lag_s, (unsigned long long)lag, ps->cfg.staleness,
+                                        (unsigned long long)need));
         }
         /* Re-read after each step: the state we wait for is remote memory,
          * whose change no local event announces. */
-        rcomm_comm_wait_step(ps->comm, start, 1);
+        comm_wait_step(ps->comm, start, 1);
     }
 }
 
@@ -450,7 +448,7 @@ rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
         return st;
     tn = &ps->lay.t[tensor];
     acc = ps->accum[tensor] + offset * tn->esize;
-    rcomm_reduce(acc, acc, grad, count, tn->dtype, RCOMM_SUM);
+    reduce_apply(acc, acc, grad, count, tn->dtype, RCOMM_SUM);
     for (k = offset; k < offset + count;) {
         const ps_piece_t p = piece_at(ps, tensor, k, offset + count);
         piece_blocks(ps, tensor, &p, &b0, &b1);
@@ -463,7 +461,7 @@ rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
 /* Until every server has published our previous push, our slots are busy. */
 static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
 {
-    const uint64_t limit = (uint64_t)rcomm_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
+    const uint64_t limit = (uint64_t)base_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
     rcomm_status_t st;
 
@@ -489,22 +487,22 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         if (busy < 0)
             return RCOMM_OK;
         if (!start) {
-            start = rcomm_now_ns();
+            start = base_now_ns();
             ps->stats.waits++;
-        } else if (limit && rcomm_now_ns() - start > limit) {
+        } else if (limit && base_now_ns() - start > limit) {
             return ps_fail(
-                ps, rcomm_err(RCOMM_ERR_TIMEOUT,
-                              "%s: rank %d: server rank %d has not applied our push of "
-                              "clock %llu within RCOMM_TIMEOUT (%.0f s)%s",
-                              fn, ps->comm->rank, busy, (unsigned long long)ps->pushed,
-                              ps->comm->cfg.timeout_s,
-                              ps->cfg.staleness == 0
-                                  ? "; under BSP it waits for every worker's push"
-                                  : ""));
+                ps, base_err(RCOMM_ERR_TIMEOUT,
+                             "%s: rank %d: server rank %d has not applied our push of "
+                             "clock %llu within RCOMM_TIMEOUT (%.0f s)%s",
+                             fn, ps->comm->rank, busy, (unsigned long long)ps->pushed,
+                             ps->comm->cfg.timeout_s,
+                             ps->cfg.staleness == 0
+                                 ? "; under BSP it waits for every worker's push"
+                                 : ""));
         }
         /* Re-read after each step: the state we wait for is remote memory,
          * whose change no local event announces. */
-        rcomm_comm_wait_step(ps->comm, start, 1);
+        comm_wait_step(ps->comm, start, 1);
     }
 }
 

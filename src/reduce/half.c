@@ -4,22 +4,22 @@
 #include "reduce/half_impl.h"
 #include "reduce/reduce.h"
 
-uint16_t rcomm_f32_to_f16(float f)
+uint16_t reduce_f32_to_f16(float f)
 {
     return rc_f32_to_f16(f);
 }
 
-float rcomm_f16_to_f32(uint16_t h)
+float reduce_f16_to_f32(uint16_t h)
 {
     return rc_f16_to_f32(h);
 }
 
-uint16_t rcomm_f32_to_bf16(float f)
+uint16_t reduce_f32_to_bf16(float f)
 {
     return rc_f32_to_bf16(f);
 }
 
-float rcomm_bf16_to_f32(uint16_t b)
+float reduce_bf16_to_f32(uint16_t b)
 {
     return rc_bf16_to_f32(b);
 }

@@ -102,7 +102,7 @@ typedef void finish_fn(void *buf, size_t n, int nranks);
 
 DTYPES(DEFINE_KERNELS)
 
-/* AVG reduces like SUM; the division happens once, in rcomm_reduce_finish(). */
+/* AVG reduces like SUM; the division happens once, in reduce_finish(). */
 #define TABLE_ROW(E, name, ...)                                                          \
     [E] = {[RCOMM_SUM] = reduce_##name##_SUM,                                            \
            [RCOMM_PROD] = reduce_##name##_PROD,                                          \
@@ -116,15 +116,15 @@ static kernel_fn *const kernels[RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {DTYPES(TAB
 
 static finish_fn *const finishers[RCOMM_DTYPE_COUNT] = {DTYPES(FINISH_ROW)};
 
-void rcomm_reduce(void *dst, const void *a, const void *b, size_t count,
+void reduce_apply(void *dst, const void *a, const void *b, size_t count,
                   rcomm_dtype_t dtype, rcomm_op_t op)
 {
     assert((unsigned)dtype < RCOMM_DTYPE_COUNT && (unsigned)op < RCOMM_OP_COUNT);
     kernels[dtype][op](dst, a, b, count);
 }
 
-void rcomm_reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
-                         int nranks)
+void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                   int nranks)
 {
     assert((unsigned)dtype < RCOMM_DTYPE_COUNT && nranks >= 1);
     /* Dividing by 1 changes nothing. With asserts off, skipping nranks < 1 as well

@@ -10,21 +10,21 @@
 
 /* dst[i] = a[i] op b[i] for i < count. dst may alias a or b (exactly, not
  * partially). F16/BF16 are computed in f32 and rounded to nearest even once.
- * AVG reduces like SUM; rcomm_reduce_finish() divides at the end. Integer SUM
+ * AVG reduces like SUM; reduce_finish() divides at the end. Integer SUM
  * and PROD wrap modulo 2^bits. dtype and op must be valid (callers validate). */
-void rcomm_reduce(void *dst, const void *a, const void *b, size_t count,
+void reduce_apply(void *dst, const void *a, const void *b, size_t count,
                   rcomm_dtype_t dtype, rcomm_op_t op);
 
 /* Completes an op over nranks contributions: for AVG, buf[i] /= nranks
  * (integer division truncates toward zero); nothing for other ops. */
-void rcomm_reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
-                         int nranks);
+void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                   int nranks);
 
 /* IEEE binary16 and bfloat16 <-> binary32, round to nearest even; NaN stays
  * NaN (quiet), infinities and signed zeros are kept, f16 subnormals handled. */
-uint16_t rcomm_f32_to_f16(float f);
-float rcomm_f16_to_f32(uint16_t h);
-uint16_t rcomm_f32_to_bf16(float f);
-float rcomm_bf16_to_f32(uint16_t b);
+uint16_t reduce_f32_to_f16(float f);
+float reduce_f16_to_f32(uint16_t h);
+uint16_t reduce_f32_to_bf16(float f);
+float reduce_bf16_to_f32(uint16_t b);
 
 #endif

@@ -116,7 +116,7 @@ typedef enum {
     TCP_OP_CSWAP,
 } tcp_op_kind_t;
 
-/* The transport's view of a request (in rcomm_tp_req_t.priv). */
+/* The transport's view of a request (in tp_req_t.priv). */
 typedef struct tcp_op {
     tcp_txf_t tx;        /* sends and one-sided requests */
     struct tcp_op *next; /* posted, waiting or done list */
@@ -128,7 +128,7 @@ typedef struct tcp_op {
     uint8_t kind;   /* tcp_op_kind_t */
 } tcp_op_t;
 
-_Static_assert(sizeof(tcp_op_t) <= RCOMM_TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
+_Static_assert(sizeof(tcp_op_t) <= TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
 
 typedef struct tcp_reply {
     tcp_txf_t tx;
@@ -140,13 +140,13 @@ typedef struct tcp_reply {
 typedef struct tcp_unexp {
     struct tcp_unexp *next;
     uint64_t tag;
-    rcomm_env_t env;
+    tp_env_t env;
     size_t len;
     unsigned char data[];
 } tcp_unexp_t;
 
 struct tcp_mr {
-    rcomm_tp_mr_t head; /* head.tp is the transport */
+    tp_mr_t head; /* head.tp is the transport */
     uint64_t key;
     char *base;
     size_t len;
@@ -181,7 +181,7 @@ typedef struct tcp_peer {
     int rank;
     uint32_t events;       /* registered epoll events */
     rcomm_status_t failed; /* RCOMM_OK while healthy */
-    bool fail_logged;      /* failmsg went out through rcomm_err */
+    bool fail_logged;      /* failmsg went out through base_err */
     bool tx_listed;        /* in tp->txlist */
     bool tx_blocked;       /* socket full: waiting for EPOLLOUT */
     bool kick;             /* staged bytes to process without waiting for epoll */
@@ -209,7 +209,7 @@ typedef struct {
 } tcp_mr_slot_t;
 
 struct tcp_tp {
-    rcomm_tp_t base;
+    tp_t base;
     size_t bufsize; /* cfg->tcp_bufsize */
     size_t eager;   /* cfg->tcp_eager */
     int timeout_ms;
@@ -246,30 +246,30 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len);
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux);
 void tcp_ux_pool_free(tcp_tp_t *tp);
 
-static inline tcp_tp_t *tcp_tp(rcomm_tp_t *tp)
+static inline tcp_tp_t *tcp_tp(tp_t *tp)
 {
     return (tcp_tp_t *)tp;
 }
 
-static inline tcp_op_t *tcp_op(rcomm_tp_req_t *req)
+static inline tcp_op_t *tcp_op(tp_req_t *req)
 {
     return (tcp_op_t *)req->priv;
 }
 
-static inline rcomm_tp_req_t *tcp_req(tcp_op_t *op)
+static inline tp_req_t *tcp_req(tcp_op_t *op)
 {
-    return (rcomm_tp_req_t *)((char *)op - offsetof(rcomm_tp_req_t, priv));
+    return (tp_req_t *)((char *)op - offsetof(tp_req_t, priv));
 }
 
 /* tcp_conn.c */
 rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host);
-rcomm_status_t tcp_connect(rcomm_tp_t *tp, const void *const *addrs, const size_t *lens);
+rcomm_status_t tcp_connect(tp_t *tp, const void *const *addrs, const size_t *lens);
 /* TCP_NODELAY, SO_SNDBUF/SO_RCVBUF, O_NONBLOCK. */
 rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
 
 /* tcp_progress.c */
-rcomm_status_t tcp_progress(rcomm_tp_t *tp, int timeout_ms);
-/* rcomm_tp_check_post, then whether peer has failed (reported as this post's
+rcomm_status_t tcp_progress(tp_t *tp, int timeout_ms);
+/* tp_check_post, then whether peer has failed (reported as this post's
  * error). */
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f);
@@ -290,22 +290,21 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p);
 int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len);
 /* Count a posted receive or get of len bytes toward choosing how to read. */
 void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta);
-rcomm_status_t tcp_isend(rcomm_tp_t *tp, int peer, uint64_t tag, const rcomm_env_t *env,
-                         const void *buf, size_t len, rcomm_tp_req_t *req);
-rcomm_status_t tcp_irecv(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
-                         rcomm_tp_req_t *req);
-rcomm_status_t tcp_cancel(rcomm_tp_t *tp, rcomm_tp_req_t *req);
+rcomm_status_t tcp_isend(tp_t *tp, int peer, uint64_t tag, const tp_env_t *env,
+                         const void *buf, size_t len, tp_req_t *req);
+rcomm_status_t tcp_irecv(tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
+                         tp_req_t *req);
+rcomm_status_t tcp_cancel(tp_t *tp, tp_req_t *req);
 
 /* tcp_onesided.c */
-rcomm_status_t tcp_put(rcomm_tp_t *tp, int peer, const void *buf, size_t len,
-                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
-rcomm_status_t tcp_get(rcomm_tp_t *tp, int peer, void *buf, size_t len,
-                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
-rcomm_status_t tcp_fetch_add(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
-                             uint64_t raddr, uint64_t add, rcomm_tp_req_t *req);
-rcomm_status_t tcp_compare_swap(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
-                                uint64_t raddr, uint64_t compare, uint64_t swap,
-                                rcomm_tp_req_t *req);
+rcomm_status_t tcp_put(tp_t *tp, int peer, const void *buf, size_t len,
+                       const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
+rcomm_status_t tcp_get(tp_t *tp, int peer, void *buf, size_t len, const tp_rkey_t *rkey,
+                       uint64_t raddr, tp_req_t *req);
+rcomm_status_t tcp_fetch_add(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                             uint64_t add, tp_req_t *req);
+rcomm_status_t tcp_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                                uint64_t compare, uint64_t swap, tp_req_t *req);
 /* A one-sided header arrived from p (in p->rx.hdr): set up its payload. */
 void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p);
 /* Its payload is complete: apply, reply or complete. */

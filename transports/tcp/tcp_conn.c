@@ -67,10 +67,10 @@ static void warn_bufsize(tcp_tp_t *tp, int fd, int opt, const char *name)
     if (getsockopt(fd, SOL_SOCKET, opt, &val, &l) == 0 && (size_t)val / 2 < tp->bufsize &&
         !tp->warned_bufsize) {
         tp->warned_bufsize = true;
-        rcomm_log(RCOMM_LOG_WARN,
-                  "rank %d: %s is %d bytes, not RCOMM_TCP_BUFSIZE=%zu: raise "
-                  "net.core.rmem_max / wmem_max",
-                  tp->base.rank, name, val / 2, tp->bufsize);
+        base_log(BASE_LOG_WARN,
+                 "rank %d: %s is %d bytes, not RCOMM_TCP_BUFSIZE=%zu: raise "
+                 "net.core.rmem_max / wmem_max",
+                 tp->base.rank, name, val / 2, tp->bufsize);
     }
 }
 
@@ -84,7 +84,7 @@ rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 || fl < 0 ||
         fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-        return rcomm_err_sys("rank %d: setting up a TCP socket", tp->base.rank);
+        return base_err_sys("rank %d: setting up a TCP socket", tp->base.rank);
     warn_bufsize(tp, fd, SO_SNDBUF, "SO_SNDBUF");
     warn_bufsize(tp, fd, SO_RCVBUF, "SO_RCVBUF");
     return RCOMM_OK;
@@ -99,12 +99,12 @@ rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host)
     int rc, fd;
 
     if ((rc = getaddrinfo(host, "0", &hints, &ai)) != 0)
-        return rcomm_err(RCOMM_ERR_CONFIG, "rank %d: cannot resolve host '%s': %s",
-                         tp->base.rank, host, gai_strerror(rc));
+        return base_err(RCOMM_ERR_CONFIG, "rank %d: cannot resolve host '%s': %s",
+                        tp->base.rank, host, gai_strerror(rc));
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         freeaddrinfo(ai);
-        return rcomm_err_sys("rank %d: socket()", tp->base.rank);
+        return base_err_sys("rank %d: socket()", tp->base.rank);
     }
     /* Accepted sockets inherit the buffer sizes, and with them the window
      * scale negotiated in the SYN. */
@@ -114,7 +114,7 @@ rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host)
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         /* The published address may not be local (NAT): listen everywhere. */
         if (errno != EADDRNOTAVAIL) {
-            st = rcomm_err_sys("rank %d: bind to %s", tp->base.rank, host);
+            st = base_err_sys("rank %d: bind to %s", tp->base.rank, host);
             goto close_fd;
         }
         if (ss.ss_family == AF_INET)
@@ -122,13 +122,13 @@ rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host)
         else
             ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_any;
         if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0) {
-            st = rcomm_err_sys("rank %d: bind to the wildcard address", tp->base.rank);
+            st = base_err_sys("rank %d: bind to the wildcard address", tp->base.rank);
             goto close_fd;
         }
     }
     if (listen(fd, tp->base.size < 128 ? 128 : tp->base.size) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        st = rcomm_err_sys("rank %d: listen on %s", tp->base.rank, host);
+        st = base_err_sys("rank %d: listen on %s", tp->base.rank, host);
         goto close_fd;
     }
     memset(&tp->addr, 0, sizeof(tp->addr));
@@ -158,18 +158,18 @@ static rcomm_status_t parse_addrs(tcp_tp_t *tp, const void *const *addrs,
 {
     for (int r = 0; r < tp->base.size; r++) {
         if (!addrs[r] || lens[r] != TCP_ADDR_LEN)
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "rank %d: tcp connect: address of rank %d is %zu bytes, "
-                             "expected %d",
-                             tp->base.rank, r, addrs[r] ? lens[r] : 0, TCP_ADDR_LEN);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "rank %d: tcp connect: address of rank %d is %zu bytes, "
+                            "expected %d",
+                            tp->base.rank, r, addrs[r] ? lens[r] : 0, TCP_ADDR_LEN);
         memcpy(&out[r], addrs[r], TCP_ADDR_LEN);
         if (out[r].version != TCP_ADDR_VERSION ||
             (out[r].family != 4 && out[r].family != 6))
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "rank %d: tcp connect: address of rank %d has version %u "
-                             "family %u (expected version %d, family 4 or 6)",
-                             tp->base.rank, r, out[r].version, out[r].family,
-                             TCP_ADDR_VERSION);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "rank %d: tcp connect: address of rank %d has version %u "
+                            "family %u (expected version %d, family 4 or 6)",
+                            tp->base.rank, r, out[r].version, out[r].family,
+                            TCP_ADDR_VERSION);
     }
     return RCOMM_OK;
 }
@@ -269,7 +269,7 @@ static int hello_accept(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
         hello_send(&ack, hs->fd);
     }
     snprintf(reject, rlen, "refused a connection (%s)", why);
-    rcomm_log(RCOMM_LOG_WARN, "rank %d: %s", tp->base.rank, reject);
+    base_log(BASE_LOG_WARN, "rank %d: %s", tp->base.rank, reject);
     return -1;
 }
 
@@ -280,23 +280,22 @@ static rcomm_status_t hello_check_ack(tcp_tp_t *tp, const tcp_hs_t *hs, const ch
     char why[128];
 
     if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 || !(h->flags & TCP_F_ACK))
-        return rcomm_err(RCOMM_ERR_PROTOCOL,
-                         "rank %d: the handshake answer from rank %d at %s is malformed "
-                         "(%s)",
-                         tp->base.rank, hs->rank, at, why[0] ? why : "no ACK flag");
+        return base_err(RCOMM_ERR_PROTOCOL,
+                        "rank %d: the handshake answer from rank %d at %s is malformed "
+                        "(%s)",
+                        tp->base.rank, hs->rank, at, why[0] ? why : "no ACK flag");
     if (h->status != RCOMM_OK)
-        return rcomm_err(RCOMM_ERR_BOOTSTRAP,
-                         "rank %d: rank %d at %s refused our connection: %s",
-                         tp->base.rank, hs->rank, at,
-                         rej_text((tcp_rej_t)h->detail, h, why, sizeof(why)));
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d: rank %d at %s refused our connection: %s",
+                        tp->base.rank, hs->rank, at,
+                        rej_text((tcp_rej_t)h->detail, h, why, sizeof(why)));
     if (h->u.hello.src != hs->rank || h->u.hello.size != tp->base.size ||
         h->u.hello.dst != tp->base.rank)
-        return rcomm_err(
-            RCOMM_ERR_BOOTSTRAP,
-            "rank %d: the process at %s, published as rank %d of %d, says it "
-            "is rank %d of %d (and that we are rank %d)",
-            tp->base.rank, at, hs->rank, tp->base.size, h->u.hello.src, h->u.hello.size,
-            h->u.hello.dst);
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d: the process at %s, published as rank %d of %d, says it "
+                        "is rank %d of %d (and that we are rank %d)",
+                        tp->base.rank, at, hs->rank, tp->base.size, h->u.hello.src,
+                        h->u.hello.size, h->u.hello.dst);
     return RCOMM_OK;
 }
 
@@ -328,8 +327,7 @@ static rcomm_status_t dial_start(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a
     addr_to_sockaddr(a, &ss, &sl);
     hs->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (hs->fd < 0)
-        return rcomm_err_sys("rank %d: socket() to dial rank %d", tp->base.rank,
-                             hs->rank);
+        return base_err_sys("rank %d: socket() to dial rank %d", tp->base.rank, hs->rank);
     if ((st = tcp_sock_setup(tp, hs->fd)) != RCOMM_OK) {
         close(hs->fd);
         hs->fd = -1;
@@ -339,7 +337,7 @@ static rcomm_status_t dial_start(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a
     if (connect(hs->fd, (struct sockaddr *)&ss, sl) == 0 || errno == EINPROGRESS)
         return RCOMM_OK;
     if (!dial_retryable(errno))
-        return rcomm_err_sys("rank %d: connect to rank %d", tp->base.rank, hs->rank);
+        return base_err_sys("rank %d: connect to rank %d", tp->base.rank, hs->rank);
     dial_close(hs, strerror(errno), now);
     return RCOMM_OK;
 }
@@ -359,8 +357,8 @@ static rcomm_status_t dial_event(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a
         if (err) {
             if (!dial_retryable(err)) {
                 errno = err;
-                return rcomm_err_sys("rank %d: connect to rank %d at %s", tp->base.rank,
-                                     hs->rank, at);
+                return base_err_sys("rank %d: connect to rank %d at %s", tp->base.rank,
+                                    hs->rank, at);
             }
             dial_close(hs, strerror(err), now);
             return RCOMM_OK;
@@ -401,11 +399,11 @@ static rcomm_status_t connect_timeout(tcp_tp_t *tp, const tcp_hs_t *dial,
         }
         missing++;
     }
-    return rcomm_err(RCOMM_ERR_TIMEOUT,
-                     "rank %d: tcp connect timed out after %d ms; %d peer(s) missing: "
-                     "%s%s%s",
-                     tp->base.rank, tp->timeout_ms, missing, list,
-                     reject[0] ? "; last refused: " : "", reject);
+    return base_err(RCOMM_ERR_TIMEOUT,
+                    "rank %d: tcp connect timed out after %d ms; %d peer(s) missing: "
+                    "%s%s%s",
+                    tp->base.rank, tp->timeout_ms, missing, list,
+                    reject[0] ? "; last refused: " : "", reject);
 }
 
 /* Sockets of the handshake, polled together. */
@@ -427,7 +425,7 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
                            tcp_hs_t *anon, int capanon, hs_poll_t *hp)
 {
     int me = tp->base.rank, missing = tp->base.size - 1, nanon = 0;
-    uint64_t now = rcomm_now_ns(), deadline = now + (uint64_t)tp->timeout_ms * 1000000u;
+    uint64_t now = base_now_ns(), deadline = now + (uint64_t)tp->timeout_ms * 1000000u;
     char reject[160] = "";
     rcomm_status_t st = RCOMM_OK;
 
@@ -437,7 +435,7 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
         uint64_t wake = deadline;
         int n;
 
-        now = rcomm_now_ns();
+        now = base_now_ns();
         if (now >= deadline) {
             st = connect_timeout(tp, dial, peer_addr, reject);
             break;
@@ -461,10 +459,10 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
             break;
         n = poll(hp->pfd, (nfds_t)hp->n, (int)((wake - now + 999999) / 1000000));
         if (n < 0 && errno != EINTR) {
-            st = rcomm_err_sys("rank %d: tcp connect: poll", me);
+            st = base_err_sys("rank %d: tcp connect: poll", me);
             break;
         }
-        now = rcomm_now_ns();
+        now = base_now_ns();
         for (int i = 0; i < hp->n && n > 0 && st == RCOMM_OK; i++) {
             tcp_hs_t *hs = hp->hs[i];
             int fd, rc, r;
@@ -519,17 +517,17 @@ static rcomm_status_t mesh_ready(tcp_tp_t *tp)
         if (r == tp->base.rank)
             continue;
         if (!(p->stage = malloc(TCP_STAGE_LEN)))
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
-                             tp->base.rank);
+            return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
+                            tp->base.rank);
         if (epoll_ctl(tp->epfd, EPOLL_CTL_ADD, p->fd, &ev) != 0)
-            return rcomm_err_sys("rank %d: epoll_ctl for rank %d", tp->base.rank, r);
+            return base_err_sys("rank %d: epoll_ctl for rank %d", tp->base.rank, r);
         p->events = EPOLLIN;
     }
     tp->connected = true;
     return RCOMM_OK;
 }
 
-rcomm_status_t tcp_connect(rcomm_tp_t *base, const void *const *addrs, const size_t *lens)
+rcomm_status_t tcp_connect(tp_t *base, const void *const *addrs, const size_t *lens)
 {
     tcp_tp_t *tp = tcp_tp(base);
     int size = base->size, capanon = size + 8;
@@ -539,8 +537,8 @@ rcomm_status_t tcp_connect(rcomm_tp_t *base, const void *const *addrs, const siz
     rcomm_status_t st;
 
     if (tp->connect_called || !addrs || !lens)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp connect: %s", base->rank,
-                         tp->connect_called ? "called twice" : "addrs or lens is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp connect: %s", base->rank,
+                        tp->connect_called ? "called twice" : "addrs or lens is NULL");
     tp->connect_called = true;
     peer_addr = calloc((size_t)size, sizeof(*peer_addr));
     dial = calloc((size_t)size, sizeof(*dial));
@@ -548,8 +546,8 @@ rcomm_status_t tcp_connect(rcomm_tp_t *base, const void *const *addrs, const siz
     hp = (hs_poll_t){calloc((size_t)(size + capanon + 1), sizeof(*hp.pfd)),
                      calloc((size_t)(size + capanon + 1), sizeof(*hp.hs)), 0};
     if (!peer_addr || !dial || !anon || !hp.pfd || !hp.hs)
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
-                       base->rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",
+                      base->rank);
     else if ((st = parse_addrs(tp, addrs, lens, peer_addr)) == RCOMM_OK &&
              (st = mesh(tp, peer_addr, dial, anon, capanon, &hp)) == RCOMM_OK)
         st = mesh_ready(tp);

@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "transports/tcp/tcp.h"
 
-static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **out)
+static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
 {
     const char *host;
     rcomm_status_t st;
@@ -18,18 +18,18 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
 
     if (!params || !out || !params->cfg || params->size < 1 || params->rank < 0 ||
         params->rank >= params->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp create: %s",
-                         !params || !out ? "params or tp is NULL"
-                         : !params->cfg  ? "params->cfg is NULL"
-                                         : "rank is not in [0, size)");
+        return base_err(RCOMM_ERR_INVALID_ARG, "tcp create: %s",
+                        !params || !out ? "params or tp is NULL"
+                        : !params->cfg  ? "params->cfg is NULL"
+                                        : "rank is not in [0, size)");
     if (!(tp = calloc(1, sizeof(*tp))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
-                         params->rank);
-    tp->base = (rcomm_tp_t){.ops = &rcomm_tcp_ops,
-                            .rank = params->rank,
-                            .size = params->size,
-                            .on_unexpected = params->on_unexpected,
-                            .unexpected_arg = params->unexpected_arg};
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
+                        params->rank);
+    tp->base = (tp_t){.ops = &tp_tcp_ops,
+                      .rank = params->rank,
+                      .size = params->size,
+                      .on_unexpected = params->on_unexpected,
+                      .unexpected_arg = params->unexpected_arg};
     tp->bufsize = params->cfg->tcp_bufsize;
     tp->eager = params->cfg->tcp_eager;
     tp->timeout_ms = params->timeout_ms;
@@ -38,8 +38,8 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
     tp->peers = calloc((size_t)params->size, sizeof(*tp->peers));
     tp->txlist = calloc((size_t)params->size, sizeof(*tp->txlist));
     if (!tp->peers || !tp->txlist) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
-                       params->rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
+                      params->rank);
         goto free_tp;
     }
     for (int r = 0; r < params->size; r++) {
@@ -47,7 +47,7 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
         tp->peers[r].rank = r;
     }
     if ((tp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        st = rcomm_err_sys("rank %d: tcp create: epoll_create1", params->rank);
+        st = base_err_sys("rank %d: tcp create: epoll_create1", params->rank);
         goto free_tp;
     }
     host = params->host && *params->host ? params->host
@@ -66,14 +66,14 @@ free_tp:
     return st;
 }
 
-static rcomm_status_t tcp_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
+static rcomm_status_t tcp_local_addr(tp_t *base, void *buf, size_t *len)
 {
     if (base && len && !buf) {
         *len = TCP_ADDR_LEN; /* a size query */
         return RCOMM_OK;
     }
     if (!base || !buf || !len || *len < TCP_ADDR_LEN)
-        return rcomm_err(
+        return base_err(
             RCOMM_ERR_INVALID_ARG, "tcp local_addr: %s (the address takes %d bytes)",
             !base || !buf || !len ? "tp, buf or len is NULL" : "buffer too small",
             TCP_ADDR_LEN);
@@ -82,7 +82,7 @@ static rcomm_status_t tcp_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
     return RCOMM_OK;
 }
 
-static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
+static void tcp_destroy(tp_t *base, rcomm_status_t reason, const char *why)
 {
     tcp_tp_t *tp = tcp_tp(base);
 
@@ -94,7 +94,7 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
         tcp_peer_close(tp, p, reason, why);
         tcp_drop_txq(p);
         while ((ux = p->unexp.head)) {
-            RCOMM_FIFO_POP(&p->unexp);
+            BASE_FIFO_POP(&p->unexp);
             tcp_ux_free(tp, ux);
         }
         tcp_ux_free(tp, p->rx.ux);
@@ -114,20 +114,20 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
 
 /* ---- regions ------------------------------------------------------------ */
 
-static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
-                                  unsigned access, rcomm_tp_mr_t **out)
+static rcomm_status_t tcp_mem_reg(tp_t *base, void *addr, size_t len, unsigned access,
+                                  tp_mr_t **out)
 {
     tcp_tp_t *tp = tcp_tp(base);
-    unsigned all = RCOMM_TP_REMOTE_READ | RCOMM_TP_REMOTE_WRITE | RCOMM_TP_REMOTE_ATOMIC |
-                   RCOMM_TP_MESSAGES; /* MESSAGES: nothing to do, TCP copies anyway */
+    unsigned all = TP_REMOTE_READ | TP_REMOTE_WRITE | TP_REMOTE_ATOMIC |
+                   TP_MESSAGES; /* MESSAGES: nothing to do, TCP copies anyway */
     tcp_mr_t *mr;
     uint32_t slot;
 
     if (!tp || !out || (!addr && len) || (access & ~all))
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_reg: %s",
-                         !tp || !out     ? "tp or mr is NULL"
-                         : access & ~all ? "unknown access bits"
-                                         : "addr is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "tcp mem_reg: %s",
+                        !tp || !out     ? "tp or mr is NULL"
+                        : access & ~all ? "unknown access bits"
+                                        : "addr is NULL");
     /* Slots are reused; the generation in the key tells old keys apart. */
     for (slot = 0; slot < tp->nmrs && tp->mrs[slot].mr; slot++)
         ;
@@ -135,47 +135,46 @@ static rcomm_status_t tcp_mem_reg(rcomm_tp_t *base, void *addr, size_t len,
         uint32_t n = tp->nmrs ? 2 * tp->nmrs : 8;
         tcp_mr_slot_t *s = realloc(tp->mrs, n * sizeof(*s));
         if (!s)
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
-                             base->rank);
+            return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
+                            base->rank);
         memset(s + tp->nmrs, 0, (n - tp->nmrs) * sizeof(*s));
         tp->mrs = s;
         tp->nmrs = n;
     }
     if (!(mr = malloc(sizeof(*mr))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
-                         base->rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: mem_reg: out of memory",
+                        base->rank);
     *mr = (tcp_mr_t){.head = {.tp = base},
                      .base = addr,
                      .len = len,
-                     .access = access & ~(unsigned)RCOMM_TP_MESSAGES,
+                     .access = access & ~(unsigned)TP_MESSAGES,
                      .key = (uint64_t)++tp->mrs[slot].gen << 32 | (slot + 1)};
     tp->mrs[slot].mr = mr;
     *out = &mr->head;
     return RCOMM_OK;
 }
 
-static rcomm_status_t tcp_mem_rkey(const rcomm_tp_mr_t *head, rcomm_tp_rkey_t *rkey)
+static rcomm_status_t tcp_mem_rkey(const tp_mr_t *head, tp_rkey_t *rkey)
 {
     const tcp_mr_t *mr = (const tcp_mr_t *)head;
 
     if (!mr || !rkey)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_rkey: %s is NULL",
-                         !mr ? "mr" : "rkey");
-    *rkey =
-        (rcomm_tp_rkey_t){.addr = (uintptr_t)mr->base, .len = mr->len, .key = mr->key};
+        return base_err(RCOMM_ERR_INVALID_ARG, "tcp mem_rkey: %s is NULL",
+                        !mr ? "mr" : "rkey");
+    *rkey = (tp_rkey_t){.addr = (uintptr_t)mr->base, .len = mr->len, .key = mr->key};
     return RCOMM_OK;
 }
 
-static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *head)
+static rcomm_status_t tcp_mem_dereg(tp_t *base, tp_mr_t *head)
 {
     tcp_tp_t *tp = tcp_tp(base);
     tcp_mr_t *mr = (tcp_mr_t *)head;
     uint32_t slot = mr ? (uint32_t)mr->key - 1 : 0;
 
     if (!tp || !mr || slot >= tp->nmrs || tp->mrs[slot].mr != mr)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp mem_dereg: %s",
-                         !tp || !mr ? "tp or mr is NULL"
-                                    : "not a region of this transport");
+        return base_err(RCOMM_ERR_INVALID_ARG, "tcp mem_dereg: %s",
+                        !tp || !mr ? "tp or mr is NULL"
+                                   : "not a region of this transport");
     tcp_rma_forget(tp, mr);
     tp->mrs[slot].mr = NULL;
     free(mr);
@@ -185,16 +184,16 @@ static rcomm_status_t tcp_mem_dereg(rcomm_tp_t *base, rcomm_tp_mr_t *head)
 /* One-sided operations and atomics are messages the target's progress
  * applies; the link is whatever route the sockets take, so its rate is for
  * the perf tools to measure. */
-static void tcp_caps(rcomm_tp_t *tp, rcomm_tp_caps_t *caps)
+static void tcp_caps(tp_t *tp, tp_caps_t *caps)
 {
     (void)tp;
-    *caps = (rcomm_tp_caps_t){.native_rma = false, .native_atomics = false};
+    *caps = (tp_caps_t){.native_rma = false, .native_atomics = false};
     snprintf(caps->link, sizeof(caps->link),
              "unknown: TCP does not know its route's rate (measure it)");
 }
 
-const rcomm_tp_ops_t rcomm_tcp_ops = {
-    .size = sizeof(rcomm_tp_ops_t),
+const tp_ops_t tp_tcp_ops = {
+    .size = sizeof(tp_ops_t),
     .name = "tcp",
     .create = tcp_create,
     .local_addr = tcp_local_addr,

@@ -37,7 +37,7 @@ static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, unsi
     }
     if (!(mr->access & need))
         return TCP_ACC_RIGHTS;
-    if (need == RCOMM_TP_REMOTE_ATOMIC && raddr % 8 != 0)
+    if (need == TP_REMOTE_ATOMIC && raddr % 8 != 0)
         return TCP_ACC_ALIGN;
     *out = mr;
     return TCP_ACC_OK;
@@ -113,17 +113,17 @@ static void target_end(tcp_tp_t *tp, tcp_peer_t *p)
     switch (h->type) {
     case TCP_PUT:
         /* Checked again: the region may have gone while the payload came. */
-        acc = rma_access(tp, h, h->len, RCOMM_TP_REMOTE_WRITE, &mr, arg);
+        acc = rma_access(tp, h, h->len, TP_REMOTE_WRITE, &mr, arg);
         if (acc == TCP_ACC_OK)
             tp->base.stats.bytes_received += h->len;
         reply(tp, p, TCP_PUT_ACK, acc, arg, NULL, 0, NULL);
         break;
     case TCP_GET_REQ:
-        acc = rma_access(tp, h, h->u.rma.arg[0], RCOMM_TP_REMOTE_READ, &mr, arg);
+        acc = rma_access(tp, h, h->u.rma.arg[0], TP_REMOTE_READ, &mr, arg);
         reply(tp, p, TCP_GET_RESP, acc, arg, at, h->u.rma.arg[0], mr);
         break;
     default: /* atomics: progress() is single-threaded, peers are serialised */
-        acc = rma_access(tp, h, 8, RCOMM_TP_REMOTE_ATOMIC, &mr, arg);
+        acc = rma_access(tp, h, 8, TP_REMOTE_ATOMIC, &mr, arg);
         if (acc == TCP_ACC_OK) {
             word = at;
             if (h->type == TCP_ATOMIC_FADD) {
@@ -181,12 +181,12 @@ static rcomm_status_t denied(tcp_tp_t *tp, tcp_peer_t *p, const tcp_op_t *op,
         break;
     default: snprintf(why, sizeof(why), "reason %u", rep->detail); break;
     }
-    return rcomm_err(RCOMM_ERR_ACCESS,
-                     "rank %d: %s of %llu bytes at 0x%llx in region key 0x%llx of rank "
-                     "%d denied: %s",
-                     tp->base.rank, op_names[op->kind], len,
-                     (unsigned long long)h->u.rma.raddr, (unsigned long long)h->u.rma.key,
-                     p->rank, why);
+    return base_err(RCOMM_ERR_ACCESS,
+                    "rank %d: %s of %llu bytes at 0x%llx in region key 0x%llx of rank "
+                    "%d denied: %s",
+                    tp->base.rank, op_names[op->kind], len,
+                    (unsigned long long)h->u.rma.raddr, (unsigned long long)h->u.rma.key,
+                    p->rank, why);
 }
 
 /* A reply header arrived: find its request. */
@@ -210,7 +210,7 @@ static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       (unsigned long long)h->u.rma.id);
         return;
     }
-    RCOMM_FIFO_UNLINK(&p->waiting, prev, op);
+    BASE_FIFO_UNLINK(&p->waiting, prev, op);
     if (op->kind == TCP_OP_GET)
         tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op; /* from here a failure of p completes it */
@@ -233,7 +233,7 @@ static void reply_end(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
     tcp_op_t *op = p->rx.op;
-    rcomm_tp_req_t *req = tcp_req(op);
+    tp_req_t *req = tcp_req(op);
     rcomm_status_t st = RCOMM_OK;
 
     if (h->status != RCOMM_OK) {
@@ -255,8 +255,8 @@ void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p)
 
     if (tcp_type_is_reply(h->type)) {
         reply_begin(tp, p);
-    } else if (h->type == TCP_PUT && rma_access(tp, h, h->len, RCOMM_TP_REMOTE_WRITE,
-                                                &p->rx.mr, arg) == TCP_ACC_OK) {
+    } else if (h->type == TCP_PUT &&
+               rma_access(tp, h, h->len, TP_REMOTE_WRITE, &p->rx.mr, arg) == TCP_ACC_OK) {
         p->rx.dst = (char *)(uintptr_t)h->u.rma.raddr; /* zero copy into the region */
     }
     /* A refused PUT is drained (dst NULL); the others carry no payload. */
@@ -272,9 +272,9 @@ void tcp_rma_end(tcp_tp_t *tp, tcp_peer_t *p)
 
 /* Checks and fills what every one-sided post has in common; bad, if set,
  * is what is wrong with the caller's buffer. */
-static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, rcomm_tp_req_t *req,
-                        const rcomm_tp_rkey_t *rkey, tcp_op_kind_t kind, unsigned type,
-                        uint64_t raddr, const char *bad, rcomm_status_t *st)
+static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *rkey,
+                        tcp_op_kind_t kind, unsigned type, uint64_t raddr,
+                        const char *bad, rcomm_status_t *st)
 {
     tcp_op_t *op;
 
@@ -288,8 +288,8 @@ static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, rcomm_tp_req_t *req,
     if ((*st = tcp_post_check(tp, peer, req, posts[kind])) != RCOMM_OK)
         return NULL;
     if (!rkey || bad) {
-        *st = rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp->base.rank,
-                        posts[kind], peer, bad ? bad : "rkey is NULL");
+        *st = base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp->base.rank,
+                       posts[kind], peer, bad ? bad : "rkey is NULL");
         return NULL;
     }
     op = tcp_op(req);
@@ -316,8 +316,8 @@ static const char *bad_buf(const void *buf, size_t len)
     return !buf && len ? "buf is NULL" : len > TCP_MAX_PAYLOAD ? "too long" : NULL;
 }
 
-rcomm_status_t tcp_put(rcomm_tp_t *base, int peer, const void *buf, size_t len,
-                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+rcomm_status_t tcp_put(tp_t *base, int peer, const void *buf, size_t len,
+                       const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req)
 {
     rcomm_status_t st;
     tcp_op_t *op = rma_op(tcp_tp(base), peer, req, rkey, TCP_OP_PUT, TCP_PUT, raddr,
@@ -330,8 +330,8 @@ rcomm_status_t tcp_put(rcomm_tp_t *base, int peer, const void *buf, size_t len,
     return rma_post(tcp_tp(base), op);
 }
 
-rcomm_status_t tcp_get(rcomm_tp_t *base, int peer, void *buf, size_t len,
-                       const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+rcomm_status_t tcp_get(tp_t *base, int peer, void *buf, size_t len, const tp_rkey_t *rkey,
+                       uint64_t raddr, tp_req_t *req)
 {
     rcomm_status_t st;
     tcp_op_t *op = rma_op(tcp_tp(base), peer, req, rkey, TCP_OP_GET, TCP_GET_REQ, raddr,
@@ -346,8 +346,8 @@ rcomm_status_t tcp_get(rcomm_tp_t *base, int peer, void *buf, size_t len,
     return rma_post(tcp_tp(base), op);
 }
 
-rcomm_status_t tcp_fetch_add(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
-                             uint64_t raddr, uint64_t add, rcomm_tp_req_t *req)
+rcomm_status_t tcp_fetch_add(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                             uint64_t add, tp_req_t *req)
 {
     rcomm_status_t st;
     tcp_op_t *op = rma_op(tcp_tp(base), peer, req, rkey, TCP_OP_FADD, TCP_ATOMIC_FADD,
@@ -359,9 +359,9 @@ rcomm_status_t tcp_fetch_add(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *
     return rma_post(tcp_tp(base), op);
 }
 
-rcomm_status_t tcp_compare_swap(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
+rcomm_status_t tcp_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
                                 uint64_t raddr, uint64_t compare, uint64_t swap,
-                                rcomm_tp_req_t *req)
+                                tp_req_t *req)
 {
     rcomm_status_t st;
     tcp_op_t *op = rma_op(tcp_tp(base), peer, req, rkey, TCP_OP_CSWAP, TCP_ATOMIC_CSWAP,

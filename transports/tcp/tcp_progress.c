@@ -39,20 +39,20 @@ void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
 {
     op->status = status;
-    RCOMM_FIFO_PUSH(&tp->done, op);
+    BASE_FIFO_PUSH(&tp->done, op);
 }
 
 /* A post to a failed peer: its failure is logged once, then only becomes
  * the thread's last error again. */
 static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
 {
-    return rcomm_tp_report_failed(p->failed, &p->fail_logged, "%s rank %d: %s", what,
-                                  p->rank, p->failmsg);
+    return tp_report_failed(p->failed, &p->fail_logged, "%s rank %d: %s", what, p->rank,
+                            p->failmsg);
 }
 
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
 {
-    rcomm_status_t st = rcomm_tp_check_post(&tp->base, tp->connected, peer, req, what);
+    rcomm_status_t st = tp_check_post(&tp->base, tp->connected, peer, req, what);
 
     if (st == RCOMM_OK && tp->peers[peer].failed != RCOMM_OK)
         st = report_failed(tp, &tp->peers[peer], what);
@@ -61,7 +61,7 @@ rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const cha
 
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    RCOMM_FIFO_PUSH(&p->txq, f);
+    BASE_FIFO_PUSH(&p->txq, f);
     if (!p->tx_listed && !p->tx_blocked) {
         p->tx_listed = true;
         tp->txlist[tp->ntx++] = p->rank;
@@ -82,7 +82,7 @@ static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
         tcp_complete(tp, op, RCOMM_OK);
     } else {
         /* The reply can only come after the target read all of this. */
-        RCOMM_FIFO_PUSH(&p->waiting, op);
+        BASE_FIFO_PUSH(&p->waiting, op);
     }
 }
 
@@ -138,7 +138,7 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
             }
             n -= (ssize_t)left;
             p->tx_off = 0;
-            RCOMM_FIFO_POP(&p->txq);
+            BASE_FIFO_POP(&p->txq);
             frame_sent(tp, p, f);
         }
     }
@@ -188,7 +188,7 @@ static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
     }
 }
 
-rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
+rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
 {
     tcp_tp_t *tp = tcp_tp(base);
     struct epoll_event ev[TCP_EVENTS];
@@ -196,8 +196,8 @@ rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
     int n;
 
     if (!tp->connected)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp progress before connect",
-                         base->rank);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp progress before connect",
+                        base->rank);
     tx_flush_all(tp);
     for (int r = 0; tp->nkick > 0 && r < base->size; r++)
         if (tp->peers[r].kick)
@@ -218,12 +218,12 @@ rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
         tp->skips = 0;
         n = epoll_wait(tp->epfd, ev, TCP_EVENTS, busy ? 0 : timeout_ms);
         if (n < 0 && errno != EINTR)
-            return rcomm_err_sys("rank %d: epoll_wait", base->rank);
+            return base_err_sys("rank %d: epoll_wait", base->rank);
     }
     for (int i = 0; i < n; i++)
         handle_event(tp, ev[i].data.ptr, ev[i].events);
     tx_flush_all(tp); /* replies queued by the frames just read */
-    RCOMM_FIFO_DRAIN_DONE(&tp->done, tcp_op_t, tcp_req);
+    BASE_FIFO_DRAIN_DONE(&tp->done, tcp_op_t, tcp_req);
     return RCOMM_OK;
 }
 
@@ -235,7 +235,7 @@ static unsigned fail_ops(tcp_tp_t *tp, tcp_opq_t *q, rcomm_status_t status)
     tcp_op_t *op;
 
     while ((op = q->head)) {
-        RCOMM_FIFO_POP(q);
+        BASE_FIFO_POP(q);
         tcp_complete(tp, op, status);
         n++;
     }
@@ -247,7 +247,7 @@ void tcp_drop_txq(tcp_peer_t *p)
     tcp_txf_t *f;
 
     while ((f = p->txq.head)) {
-        RCOMM_FIFO_POP(&p->txq);
+        BASE_FIFO_POP(&p->txq);
         if (tcp_type_is_reply(f->hdr.type))
             tcp_reply_free((tcp_reply_t *)f);
     }
@@ -303,7 +303,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         tcp_complete(tp, p->rx.op, status);
     }
     while ((f = p->txq.head)) {
-        RCOMM_FIFO_POP(&p->txq);
+        BASE_FIFO_POP(&p->txq);
         if (tcp_type_is_reply(f->hdr.type)) {
             tcp_reply_free((tcp_reply_t *)f);
         } else {
@@ -329,15 +329,15 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
              tp->base.rank);
     if (nrecv + nsend + nrma > 0) {
         p->fail_logged = true;
-        rcomm_err(status,
-                  "%s [seen by rank %d; failed %u receive(s), %u send(s), "
-                  "%u one-sided op(s)]",
-                  cause, tp->base.rank, nrecv, nsend, nrma);
+        base_err(status,
+                 "%s [seen by rank %d; failed %u receive(s), %u send(s), "
+                 "%u one-sided op(s)]",
+                 cause, tp->base.rank, nrecv, nsend, nrma);
     } else {
         /* Nothing was waiting: a normal close is no news, and a loss is
          * reported as an error by the next post to this peer. */
-        rcomm_log(p->goodbye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
-                                                                : RCOMM_LOG_WARN,
-                  "%s", p->failmsg);
+        base_log(p->goodbye && status == RCOMM_ERR_PEER_FAILED ? BASE_LOG_INFO
+                                                               : BASE_LOG_WARN,
+                 "%s", p->failmsg);
     }
 }

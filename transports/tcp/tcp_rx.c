@@ -55,7 +55,7 @@ static bool rx_greedy(const tcp_peer_t *p)
 
 static void posted_unlink(tcp_peer_t *p, tcp_op_t *prev, tcp_op_t *op)
 {
-    RCOMM_FIFO_UNLINK(&p->posted, prev, op);
+    BASE_FIFO_UNLINK(&p->posted, prev, op);
     tcp_rx_expect(p, op->cap, -1);
 }
 
@@ -74,12 +74,11 @@ static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
 static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
                      uint64_t len, const void *env)
 {
-    rcomm_tp_req_t *req = tcp_req(op);
+    tp_req_t *req = tcp_req(op);
 
     memcpy(&req->env, env, sizeof(req->env));
     req->len = (size_t)len;
-    tcp_complete(tp, op,
-                 rcomm_tp_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
+    tcp_complete(tp, op, tp_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
 }
 
 /* A buffered unexpected message meets its receive. */
@@ -93,7 +92,7 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
     if (len <= TCP_COPY_MAX || len > tp->eager)
         return malloc(sizeof(*ux) + len);
     if ((ux = tp->ux_pool.head)) {
-        RCOMM_FIFO_POP(&tp->ux_pool);
+        BASE_FIFO_POP(&tp->ux_pool);
         tp->ux_pooled--;
         return ux;
     }
@@ -104,7 +103,7 @@ void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
     if (ux && ux->len > TCP_COPY_MAX && ux->len <= tp->eager &&
         tp->ux_pooled < TCP_UX_POOL) {
-        RCOMM_FIFO_PUSH(&tp->ux_pool, ux);
+        BASE_FIFO_PUSH(&tp->ux_pool, ux);
         tp->ux_pooled++;
         return;
     }
@@ -116,7 +115,7 @@ void tcp_ux_pool_free(tcp_tp_t *tp)
     tcp_unexp_t *ux;
 
     while ((ux = tp->ux_pool.head)) {
-        RCOMM_FIFO_POP(&tp->ux_pool);
+        BASE_FIFO_POP(&tp->ux_pool);
         free(ux);
     }
     tp->ux_pooled = 0;
@@ -124,7 +123,7 @@ void tcp_ux_pool_free(tcp_tp_t *tp)
 
 static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
 {
-    rcomm_tp_req_t *req = tcp_req(op);
+    tp_req_t *req = tcp_req(op);
 
     if (ux->len > op->cap) {
         too_long(tp, p, op, ux->tag, ux->len, &ux->env);
@@ -163,7 +162,7 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     if (tp->base.on_unexpected)
         tp->base.on_unexpected(tp->base.unexpected_arg, p->rank, h->u.msg.tag,
-                               (const rcomm_env_t *)h->u.msg.env, h->len);
+                               (const tp_env_t *)h->u.msg.env, h->len);
     if (h->len > tp->eager) { /* wait for the receive: zero copy, no memory */
         p->rx.state = TCP_RX_PARKED;
         tcp_update_events(tp, p);
@@ -191,7 +190,7 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
     tp->base.stats.messages_received++;
     tp->base.stats.bytes_received += p->rx.hdr.len;
     if (op) {
-        rcomm_tp_req_t *req = tcp_req(op);
+        tp_req_t *req = tcp_req(op);
         req->len = p->rx.hdr.len;
         memcpy(&req->env, p->rx.hdr.u.msg.env, sizeof(req->env));
         tcp_complete(tp, op, RCOMM_OK);
@@ -200,7 +199,7 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
         if ((op = posted_take(p, ux->tag)))
             ux_deliver(tp, p, ux, op);
         else
-            RCOMM_FIFO_PUSH(&p->unexp, ux);
+            BASE_FIFO_PUSH(&p->unexp, ux);
     }
 }
 
@@ -379,8 +378,8 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p)
 
 /* ---- posting ------------------------------------------------------------ */
 
-rcomm_status_t tcp_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_env_t *env,
-                         const void *buf, size_t len, rcomm_tp_req_t *req)
+rcomm_status_t tcp_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env,
+                         const void *buf, size_t len, tp_req_t *req)
 {
     tcp_tp_t *tp = tcp_tp(base);
     rcomm_status_t st = tcp_post_check(tp, peer, req, "isend to");
@@ -389,8 +388,8 @@ rcomm_status_t tcp_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_e
     if (st != RCOMM_OK)
         return st;
     if ((!buf && len) || len > TCP_MAX_PAYLOAD)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: isend to rank %d: %s",
-                         base->rank, peer, !buf ? "buf is NULL" : "message too long");
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: isend to rank %d: %s",
+                        base->rank, peer, !buf ? "buf is NULL" : "message too long");
     op = tcp_op(req);
     op->kind = TCP_OP_SEND;
     op->peer = peer;
@@ -404,20 +403,19 @@ rcomm_status_t tcp_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_e
     return RCOMM_OK;
 }
 
-rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, size_t len,
-                         rcomm_tp_req_t *req)
+rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t len,
+                         tp_req_t *req)
 {
     tcp_tp_t *tp = tcp_tp(base);
-    rcomm_status_t st =
-        rcomm_tp_check_post(&tp->base, tp->connected, peer, req, "irecv from");
+    rcomm_status_t st = tp_check_post(&tp->base, tp->connected, peer, req, "irecv from");
     tcp_peer_t *p;
     tcp_op_t *op;
 
     if (st != RCOMM_OK)
         return st;
     if (!buf && len)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rank %d: irecv from rank %d: buf is NULL", base->rank, peer);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: irecv from rank %d: buf is NULL",
+                        base->rank, peer);
     p = &tp->peers[peer];
     op = tcp_op(req);
     op->kind = TCP_OP_RECV;
@@ -429,7 +427,7 @@ rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, si
      * before a parked one, and may have arrived before the peer failed. */
     for (tcp_unexp_t *ux = p->unexp.head, *prev = NULL; ux; prev = ux, ux = ux->next)
         if (ux->tag == tag) {
-            RCOMM_FIFO_UNLINK(&p->unexp, prev, ux);
+            BASE_FIFO_UNLINK(&p->unexp, prev, ux);
             req->status = RCOMM_INPROGRESS;
             ux_deliver(tp, p, ux, op);
             return RCOMM_OK;
@@ -448,12 +446,12 @@ rcomm_status_t tcp_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, si
         }
         return RCOMM_OK;
     }
-    RCOMM_FIFO_PUSH(&p->posted, op);
+    BASE_FIFO_PUSH(&p->posted, op);
     tcp_rx_expect(p, len, +1);
     return RCOMM_OK;
 }
 
-rcomm_status_t tcp_cancel(rcomm_tp_t *base, rcomm_tp_req_t *req)
+rcomm_status_t tcp_cancel(tp_t *base, tp_req_t *req)
 {
     tcp_tp_t *tp = tcp_tp(base);
     tcp_op_t *op = req ? tcp_op(req) : NULL;
@@ -473,6 +471,6 @@ rcomm_status_t tcp_cancel(rcomm_tp_t *base, rcomm_tp_req_t *req)
     for (tcp_op_t *o = tp->done.head; op && o; o = o->next)
         if (o == op)
             return RCOMM_INPROGRESS;
-    return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
-                     base->rank);
+    return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
+                    base->rank);
 }

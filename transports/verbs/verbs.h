@@ -47,7 +47,7 @@
  *
  * One-sided. put = RDMA WRITE, get = RDMA READ, fetch_add and compare_swap
  * = the 64-bit atomics into a registered result slot. A region's rkey
- * carries its rights in the upper 32 bits of rcomm_tp_rkey_t.key: the
+ * carries its rights in the upper 32 bits of tp_rkey_t.key: the
  * initiator refuses a range or right the region does not grant with ACCESS
  * before anything is sent, and the HCA enforces the same rights for keys
  * forged past that check (a remote access error then breaks the QP, which
@@ -90,7 +90,7 @@ typedef struct {
     uint64_t len; /* EAGER: payload; RTS: message; CTS: bytes to write */
     uint64_t id;  /* RTS: the sender's op id; CTS: the same, echoed */
     union {
-        rcomm_env_t env; /* EAGER, RTS */
+        tp_env_t env; /* EAGER, RTS */
         struct {
             uint64_t addr;
             uint32_t rkey;
@@ -126,7 +126,7 @@ typedef enum {
 
 typedef struct vx_reg vx_reg_t;
 
-/* The transport's view of a request (in rcomm_tp_req_t.priv). */
+/* The transport's view of a request (in tp_req_t.priv). */
 typedef struct vx_op {
     struct vx_op *next;
     void *buf;
@@ -139,7 +139,7 @@ typedef struct vx_op {
     uint8_t state; /* vx_state_t */
     uint32_t rid;  /* recv: rendezvous id; send: the CTS's */
     union {
-        rcomm_env_t env; /* send */
+        tp_env_t env; /* send */
         struct {
             uint64_t raddr;
             uint32_t rkey;
@@ -147,7 +147,7 @@ typedef struct vx_op {
     } u;
     uint64_t opnd[2]; /* atomics: add, or compare and swap */
 } vx_op_t;
-_Static_assert(sizeof(vx_op_t) <= RCOMM_TP_REQ_PRIV, "vx_op_t must fit in req->priv");
+_Static_assert(sizeof(vx_op_t) <= TP_REQ_PRIV, "vx_op_t must fit in req->priv");
 
 typedef struct {
     vx_op_t op; /* kind VX_OP_CTL, on the outbox; freed once posted */
@@ -160,7 +160,7 @@ typedef struct {
 typedef struct vx_unexp {
     struct vx_unexp *next;
     uint64_t tag;
-    rcomm_env_t env;
+    tp_env_t env;
     uint64_t len;
     uint64_t id; /* RTS: the sender's op id */
     bool rts;    /* no data here: a rendezvous waiting for its receive */
@@ -226,7 +226,7 @@ typedef struct vx_peer {
 
 /* An explicitly registered region (mem_reg), also used for zero copy. */
 typedef struct vx_mr {
-    rcomm_tp_mr_t base;
+    tp_mr_t base;
     struct ibv_mr *mr;
     char *addr;
     size_t len;
@@ -238,13 +238,13 @@ typedef struct vx_mr {
 struct vx_reg {
     uint32_t lkey, rkey;
     vx_mr_t *mr;        /* explicit region (not owned) */
-    void *cached;       /* rcomm_rcache_region_t */
+    void *cached;       /* tp_rcache_region_t */
     struct ibv_mr *own; /* one use: deregistered at release */
 };
 
 typedef struct vx_tp {
-    rcomm_tp_t base;
-    const rcomm_config_t *cfg;
+    tp_t base;
+    const base_config_t *cfg;
     int timeout_ms;
     bool events; /* RCOMM_IB_POLL=event */
     bool connect_called, connected;
@@ -291,7 +291,7 @@ typedef struct vx_tp {
 
     vx_mr_t **mrs;
     uint32_t nmrs;
-    void *rcache; /* rcomm_rcache_t */
+    void *rcache; /* tp_rcache_t */
 
     /* rdma_cm mode (verbs_cm.c) */
     struct rdma_event_channel *cm_chan;
@@ -301,17 +301,17 @@ typedef struct vx_tp {
     uint64_t cm_due_ns; /* next look at the event channel while busy polling */
 } vx_tp_t;
 
-static inline vx_tp_t *vx_tp(rcomm_tp_t *tp)
+static inline vx_tp_t *vx_tp(tp_t *tp)
 {
     return (vx_tp_t *)tp;
 }
-static inline vx_op_t *vx_op(rcomm_tp_req_t *req)
+static inline vx_op_t *vx_op(tp_req_t *req)
 {
     return (vx_op_t *)req->priv;
 }
-static inline rcomm_tp_req_t *vx_req(vx_op_t *op)
+static inline tp_req_t *vx_req(vx_op_t *op)
 {
-    return (rcomm_tp_req_t *)((char *)op - offsetof(rcomm_tp_req_t, priv));
+    return (tp_req_t *)((char *)op - offsetof(tp_req_t, priv));
 }
 static inline char *vx_rx_slot(vx_tp_t *tp, int peer, uint32_t i)
 {
@@ -381,9 +381,9 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
                            size_t text_len, bool signal);
 
 /* verbs_progress.c */
-rcomm_status_t vx_progress(rcomm_tp_t *tp, int timeout_ms);
+rcomm_status_t vx_progress(tp_t *tp, int timeout_ms);
 /* verbs_caps.c: native one-sided ops and atomics; the port's link rate. */
-void vx_caps(rcomm_tp_t *tp, rcomm_tp_caps_t *caps);
+void vx_caps(tp_t *tp, tp_caps_t *caps);
 void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status);
 void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -392,32 +392,31 @@ rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char 
 int vx_poll(vx_tp_t *tp);
 
 /* verbs_msg.c */
-rcomm_status_t vx_isend(rcomm_tp_t *tp, int peer, uint64_t tag, const rcomm_env_t *env,
-                        const void *buf, size_t len, rcomm_tp_req_t *req);
-rcomm_status_t vx_irecv(rcomm_tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
-                        rcomm_tp_req_t *req);
-rcomm_status_t vx_cancel(rcomm_tp_t *tp, rcomm_tp_req_t *req);
+rcomm_status_t vx_isend(tp_t *tp, int peer, uint64_t tag, const tp_env_t *env,
+                        const void *buf, size_t len, tp_req_t *req);
+rcomm_status_t vx_irecv(tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
+                        tp_req_t *req);
+rcomm_status_t vx_cancel(tp_t *tp, tp_req_t *req);
 /* A SEND arrived in p's receive slot (byte_len bytes). */
 void vx_rx_message(vx_tp_t *tp, vx_peer_t *p, const char *slot, uint32_t byte_len);
 /* A rendezvous write completed (immediate = receive id). */
 void vx_rx_landed(vx_tp_t *tp, vx_peer_t *p, uint32_t rid, uint32_t byte_len);
 
 /* verbs_rma.c */
-rcomm_status_t vx_put(rcomm_tp_t *tp, int peer, const void *buf, size_t len,
-                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
-rcomm_status_t vx_get(rcomm_tp_t *tp, int peer, void *buf, size_t len,
-                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req);
-rcomm_status_t vx_fetch_add(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
-                            uint64_t raddr, uint64_t add, rcomm_tp_req_t *req);
-rcomm_status_t vx_compare_swap(rcomm_tp_t *tp, int peer, const rcomm_tp_rkey_t *rkey,
-                               uint64_t raddr, uint64_t compare, uint64_t swap,
-                               rcomm_tp_req_t *req);
+rcomm_status_t vx_put(tp_t *tp, int peer, const void *buf, size_t len,
+                      const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
+rcomm_status_t vx_get(tp_t *tp, int peer, void *buf, size_t len, const tp_rkey_t *rkey,
+                      uint64_t raddr, tp_req_t *req);
+rcomm_status_t vx_fetch_add(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                            uint64_t add, tp_req_t *req);
+rcomm_status_t vx_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                               uint64_t compare, uint64_t swap, tp_req_t *req);
 
 /* verbs_mem.c */
-rcomm_status_t vx_mem_reg(rcomm_tp_t *tp, void *addr, size_t len, unsigned access,
-                          rcomm_tp_mr_t **mr);
-rcomm_status_t vx_mem_rkey(const rcomm_tp_mr_t *mr, rcomm_tp_rkey_t *rkey);
-rcomm_status_t vx_mem_dereg(rcomm_tp_t *tp, rcomm_tp_mr_t *mr);
+rcomm_status_t vx_mem_reg(tp_t *tp, void *addr, size_t len, unsigned access,
+                          tp_mr_t **mr);
+rcomm_status_t vx_mem_rkey(const tp_mr_t *mr, tp_rkey_t *rkey);
+rcomm_status_t vx_mem_dereg(tp_t *tp, tp_mr_t *mr);
 /* A registration covering [buf, buf + len) for the HCA to read (remote =
  * false) or for peers to write (remote = true). */
 rcomm_status_t vx_reg_acquire(vx_tp_t *tp, const void *buf, size_t len, bool remote,

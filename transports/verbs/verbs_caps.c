@@ -41,7 +41,7 @@ static unsigned ib_lanes(unsigned code)
 /* On RoCE (soft-RoCE too) the kernel maps the Ethernet link's speed onto
  * these codes, or a default when it has none: whatever the port says is
  * reported, as its nominal rate. */
-void vx_caps(rcomm_tp_t *base, rcomm_tp_caps_t *caps)
+void vx_caps(tp_t *base, tp_caps_t *caps)
 {
     vx_tp_t *tp = vx_tp(base);
     struct ibv_port_attr pa;
@@ -49,7 +49,7 @@ void vx_caps(rcomm_tp_t *base, rcomm_tp_caps_t *caps)
     unsigned lanes = rc ? 0 : ib_lanes(pa.active_width);
     const size_t n = sizeof(caps->link);
 
-    *caps = (rcomm_tp_caps_t){.native_rma = true, .native_atomics = true};
+    *caps = (tp_caps_t){.native_rma = true, .native_atomics = true};
     if (rc) {
         snprintf(caps->link, n, "unknown: ibv_query_port(%s, %u) failed: %s", tp->devname,
                  tp->port, strerror(rc));

@@ -85,31 +85,30 @@ rcomm_status_t vx_cm_open(vx_tp_t *tp)
 
     if (!(tp->gid_index >= 0 && gid_ipv4(&tp->gid, &tp->cm_ip)) &&
         !netdev_ipv4(tp->devname, &tp->cm_ip))
-        return rcomm_err(
-            RCOMM_ERR_CONFIG,
-            "rank %d: RCOMM_IB_USE_RDMA_CM=1: %s port %u has no IPv4 address "
-            "(its GID is not one and no netdev of it has one); configure one "
-            "or unset RCOMM_IB_USE_RDMA_CM",
-            rank, tp->devname, tp->port);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: RCOMM_IB_USE_RDMA_CM=1: %s port %u has no IPv4 address "
+                        "(its GID is not one and no netdev of it has one); configure one "
+                        "or unset RCOMM_IB_USE_RDMA_CM",
+                        rank, tp->devname, tp->port);
     sa.sin_addr.s_addr = tp->cm_ip;
     if (!(tp->cm_chan = rdma_create_event_channel()))
-        return rcomm_err_sys("rank %d: rdma_cm: rdma_create_event_channel (is "
-                             "rdma_ucm loaded?)",
-                             rank);
+        return base_err_sys("rank %d: rdma_cm: rdma_create_event_channel (is "
+                            "rdma_ucm loaded?)",
+                            rank);
     if (fcntl(tp->cm_chan->fd, F_SETFL, fcntl(tp->cm_chan->fd, F_GETFL) | O_NONBLOCK))
-        return rcomm_err_sys("rank %d: rdma_cm: nonblocking event channel", rank);
+        return base_err_sys("rank %d: rdma_cm: nonblocking event channel", rank);
     if (rdma_create_id(tp->cm_chan, &tp->cm_listen, NULL, RDMA_PS_TCP))
-        return rcomm_err_sys("rank %d: rdma_cm: rdma_create_id", rank);
+        return base_err_sys("rank %d: rdma_cm: rdma_create_id", rank);
     if (rdma_bind_addr(tp->cm_listen, (struct sockaddr *)&sa) ||
         rdma_listen(tp->cm_listen, tp->base.size))
-        return rcomm_err_sys("rank %d: rdma_cm: listen on %s (%s port %u)", rank,
-                             ipstr(tp->cm_ip, a), tp->devname, tp->port);
+        return base_err_sys("rank %d: rdma_cm: listen on %s (%s port %u)", rank,
+                            ipstr(tp->cm_ip, a), tp->devname, tp->port);
     tp->cm_port = ntohs(rdma_get_src_port(tp->cm_listen));
     bound = tp->cm_listen->verbs ? ibv_get_device_name(tp->cm_listen->verbs->device) : "";
     if (strcmp(bound, tp->devname) != 0)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d: rdma_cm: address %s belongs to device '%s', not %s",
-                         rank, ipstr(tp->cm_ip, a), bound, tp->devname);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: rdma_cm: address %s belongs to device '%s', not %s",
+                        rank, ipstr(tp->cm_ip, a), bound, tp->devname);
     /* PD, CQ and QPs must live on librdmacm's context of the device. */
     ibv_close_device(tp->ctx);
     tp->ctx = tp->cm_listen->verbs;
@@ -138,19 +137,19 @@ static rcomm_status_t make_qp(vx_tp_t *tp, vx_peer_t *p, struct rdma_cm_id *id)
     uint8_t timeout = (uint8_t)tp->cfg->ib_timeout;
 
     if (id->verbs != tp->ctx)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d: rdma_cm: the connection with rank %d goes through "
-                         "device %s, not %s (check the routes to its address)",
-                         tp->base.rank, p->rank,
-                         id->verbs ? ibv_get_device_name(id->verbs->device) : "?",
-                         tp->devname);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: rdma_cm: the connection with rank %d goes through "
+                        "device %s, not %s (check the routes to its address)",
+                        tp->base.rank, p->rank,
+                        id->verbs ? ibv_get_device_name(id->verbs->device) : "?",
+                        tp->devname);
     /* Best effort: older kernels keep their default ack timeout. */
     (void)rdma_set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT, &timeout,
                           sizeof(timeout));
     vx_qp_init_attr(tp, &ia);
     if (rdma_create_qp(id, tp->pd, &ia))
-        return rcomm_err_sys("rank %d: rdma_cm: rdma_create_qp for rank %d",
-                             tp->base.rank, p->rank);
+        return base_err_sys("rank %d: rdma_cm: rdma_create_qp for rank %d", tp->base.rank,
+                            p->rank);
     p->qp = id->qp;
     return vx_qp_ready(tp, p, &ia);
 }
@@ -170,10 +169,10 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
         ntohl(pd->magic) != CM_MAGIC || ntohl(pd->size) != (uint32_t)tp->base.size ||
         (r = ntohl(pd->rank)) <= (uint32_t)tp->base.rank ||
         r >= (uint32_t)tp->base.size || tp->peers[r].cm_id) {
-        rcomm_log(RCOMM_LOG_WARN,
-                  "rank %d: rdma_cm: rejected a connection request that is not from a "
-                  "higher rank of this job",
-                  tp->base.rank);
+        base_log(BASE_LOG_WARN,
+                 "rank %d: rdma_cm: rejected a connection request that is not from a "
+                 "higher rank of this job",
+                 tp->base.rank);
         rdma_reject(ev->id, NULL, 0);
         return false;
     }
@@ -280,11 +279,11 @@ static rcomm_status_t start(vx_tp_t *tp)
                                   .sin_port = htons(p->remote.port),
                                   .sin_addr.s_addr = p->remote.ip};
         if (rdma_create_id(tp->cm_chan, &p->cm_id, p, RDMA_PS_TCP))
-            return rcomm_err_sys("rank %d: rdma_cm: rdma_create_id", tp->base.rank);
+            return base_err_sys("rank %d: rdma_cm: rdma_create_id", tp->base.rank);
         if (rdma_resolve_addr(p->cm_id, (struct sockaddr *)&src, (struct sockaddr *)&dst,
                               CM_STEP_MS))
-            return rcomm_err_sys("rank %d: rdma_cm: resolve rank %d's address %s",
-                                 tp->base.rank, r, ipstr(p->remote.ip, a));
+            return base_err_sys("rank %d: rdma_cm: resolve rank %d's address %s",
+                                tp->base.rank, r, ipstr(p->remote.ip, a));
     }
     return RCOMM_OK;
 }

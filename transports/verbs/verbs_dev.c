@@ -81,19 +81,19 @@ static rcomm_status_t open_device(vx_tp_t *tp)
         char *end;
         long pn = colon ? strtol(colon + 1, &end, 10) : 0;
         if (nl == 0 || nl >= sizeof(name) || (colon && (*end || pn < 1 || pn > 255)))
-            return rcomm_err(RCOMM_ERR_CONFIG,
-                             "rank %d: RCOMM_IB_HCA='%s' is not device[:port]",
-                             tp->base.rank, want);
+            return base_err(RCOMM_ERR_CONFIG,
+                            "rank %d: RCOMM_IB_HCA='%s' is not device[:port]",
+                            tp->base.rank, want);
         memcpy(name, want, nl);
         port = (uint8_t)pn;
     }
     if (!(list = ibv_get_device_list(&n)) || n == 0) {
         if (list)
             ibv_free_device_list(list);
-        return rcomm_err(RCOMM_ERR_UNSUPPORTED,
-                         "rank %d: verbs: no RDMA device found (is rdma_rxe or a driver "
-                         "loaded? see ibv_devices)",
-                         tp->base.rank);
+        return base_err(RCOMM_ERR_UNSUPPORTED,
+                        "rank %d: verbs: no RDMA device found (is rdma_rxe or a driver "
+                        "loaded? see ibv_devices)",
+                        tp->base.rank);
     }
     for (int i = 0; i < n && !tp->ctx; i++) {
         const char *dn = ibv_get_device_name(list[i]);
@@ -116,11 +116,11 @@ static rcomm_status_t open_device(vx_tp_t *tp)
         for (int i = 0; i < n; i++)
             snprintf(have + strlen(have), sizeof(have) - strlen(have), "%s%s",
                      i ? ", " : "", ibv_get_device_name(list[i]));
-        st = rcomm_err(RCOMM_ERR_UNSUPPORTED,
-                       "rank %d: verbs: %s%s%s has no ACTIVE port "
-                       "(devices: %s)",
-                       tp->base.rank, *name ? "RCOMM_IB_HCA=" : "no device",
-                       *name ? want : "", "", have);
+        st = base_err(RCOMM_ERR_UNSUPPORTED,
+                      "rank %d: verbs: %s%s%s has no ACTIVE port "
+                      "(devices: %s)",
+                      tp->base.rank, *name ? "RCOMM_IB_HCA=" : "no device",
+                      *name ? want : "", "", have);
     }
     ibv_free_device_list(list);
     return st;
@@ -135,8 +135,8 @@ static rcomm_status_t query_port(vx_tp_t *tp)
 
     if (ibv_query_port(tp->ctx, tp->port, &pa) != 0 ||
         ibv_query_device(tp->ctx, &da) != 0)
-        return rcomm_err_sys("rank %d: verbs: query %s port %u", tp->base.rank,
-                             tp->devname, tp->port);
+        return base_err_sys("rank %d: verbs: query %s port %u", tp->base.rank,
+                            tp->devname, tp->port);
     tp->mtu = pa.active_mtu;
     tp->lid = pa.lid;
     tp->max_msg = pa.max_msg_sz ? pa.max_msg_sz : (1u << 30);
@@ -150,14 +150,14 @@ static rcomm_status_t query_port(vx_tp_t *tp)
         return RCOMM_OK;
     }
     if (idx < 0 && (idx = pick_gid(tp->ctx, tp->port, pa.gid_tbl_len)) < 0)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d: verbs: %s port %u has no usable GID (is an IP address "
-                         "configured on its netdev?)",
-                         tp->base.rank, tp->devname, tp->port);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: verbs: %s port %u has no usable GID (is an IP address "
+                        "configured on its netdev?)",
+                        tp->base.rank, tp->devname, tp->port);
     if (idx >= pa.gid_tbl_len || ibv_query_gid(tp->ctx, tp->port, idx, &tp->gid) != 0)
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d: verbs: RCOMM_IB_GID_INDEX=%d: %s port %u has %d GIDs",
-                         tp->base.rank, idx, tp->devname, tp->port, pa.gid_tbl_len);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: verbs: RCOMM_IB_GID_INDEX=%d: %s port %u has %d GIDs",
+                        tp->base.rank, idx, tp->devname, tp->port, pa.gid_tbl_len);
     tp->gid_index = idx;
     return RCOMM_OK;
 }
@@ -168,20 +168,20 @@ rcomm_status_t vx_dev_open(vx_tp_t *tp)
     int cqe;
 
     if (tp->cfg->ib_fork_safe && ibv_fork_init() != 0)
-        return rcomm_err_sys("rank %d: verbs: RCOMM_IB_FORK_SAFE=1: ibv_fork_init",
-                             tp->base.rank);
+        return base_err_sys("rank %d: verbs: RCOMM_IB_FORK_SAFE=1: ibv_fork_init",
+                            tp->base.rank);
     if ((st = open_device(tp)) != RCOMM_OK || (st = query_port(tp)) != RCOMM_OK ||
         (tp->cm && (st = vx_cm_open(tp)) != RCOMM_OK))
         return st;
     if (!(tp->pd = ibv_alloc_pd(tp->ctx)))
-        return rcomm_err_sys("rank %d: verbs: ibv_alloc_pd on %s", tp->base.rank,
-                             tp->devname);
+        return base_err_sys("rank %d: verbs: ibv_alloc_pd on %s", tp->base.rank,
+                            tp->devname);
     if (tp->events && !(tp->chan = ibv_create_comp_channel(tp->ctx)))
-        return rcomm_err_sys("rank %d: verbs: ibv_create_comp_channel", tp->base.rank);
+        return base_err_sys("rank %d: verbs: ibv_create_comp_channel", tp->base.rank);
     cqe = (int)((tp->rx_depth + tp->sq_depth) * (uint32_t)(tp->base.size - 1) + 16);
     if (!(tp->cq = ibv_create_cq(tp->ctx, cqe, NULL, tp->chan, 0)))
-        return rcomm_err_sys("rank %d: verbs: ibv_create_cq(%d entries) on %s",
-                             tp->base.rank, cqe, tp->devname);
+        return base_err_sys("rank %d: verbs: ibv_create_cq(%d entries) on %s",
+                            tp->base.rank, cqe, tp->devname);
     if (getrandom(&tp->psn, sizeof(tp->psn), 0) != sizeof(tp->psn))
         tp->psn = 0x1234;
     tp->psn &= 0xffffff;
@@ -204,8 +204,8 @@ rcomm_status_t vx_buffers_init(vx_tp_t *tp)
                                                ~(size_t)4095)) ||
         !(tp->tx_free = malloc(tp->ntx * sizeof(*tp->tx_free))) ||
         !(tp->credit = aligned_alloc(4096, (npeer * 8 + 4095) & ~(size_t)4095)))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: no memory for buffers",
-                         tp->base.rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: no memory for buffers",
+                        tp->base.rank);
     for (uint32_t i = 0; i < tp->ntx; i++)
         tp->tx_free[i] = (int32_t)(tp->ntx - 1 - i);
     tp->ntx_free = tp->ntx;
@@ -217,8 +217,8 @@ rcomm_status_t vx_buffers_init(vx_tp_t *tp)
         !(tp->credit_mr = reg(tp, (void *)tp->credit, npeer * 8,
                               IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE))) {
         char hint[160];
-        rcomm_memlock_hint(hint, sizeof(hint));
-        return rcomm_err(
+        tp_memlock_hint(hint, sizeof(hint));
+        return base_err(
             errno == ENOMEM || errno == EAGAIN ? RCOMM_ERR_NO_MEMORY : RCOMM_ERR_SYSTEM,
             "rank %d: verbs: cannot register %zu bytes of message slots: "
             "%s (%s)",
@@ -268,14 +268,14 @@ rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p)
 
     vx_qp_init_attr(tp, &ia);
     if (!(p->qp = ibv_create_qp(tp->pd, &ia)))
-        return rcomm_err_sys(
+        return base_err_sys(
             "rank %d: verbs: ibv_create_qp for peer %d (send %u, recv %u)", tp->base.rank,
             p->rank, tp->sq_depth, tp->rx_depth);
     if (ibv_modify_qp(p->qp, &a,
                       IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
                           IBV_QP_ACCESS_FLAGS))
-        return rcomm_err_sys("rank %d: verbs: QP 0x%x for peer %d to INIT", tp->base.rank,
-                             p->qp->qp_num, p->rank);
+        return base_err_sys("rank %d: verbs: QP 0x%x for peer %d to INIT", tp->base.rank,
+                            p->qp->qp_num, p->rank);
     return vx_qp_ready(tp, p, &ia);
 }
 
@@ -302,8 +302,8 @@ rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
         a.ah_attr.grh.hop_limit = 64;
     }
     if (ibv_modify_qp(p->qp, &a, mask))
-        return rcomm_err_sys("rank %d: verbs: QP 0x%x to RTR (peer %d, its QP 0x%x)",
-                             tp->base.rank, p->qp->qp_num, p->rank, r->qpn);
+        return base_err_sys("rank %d: verbs: QP 0x%x to RTR (peer %d, its QP 0x%x)",
+                            tp->base.rank, p->qp->qp_num, p->rank, r->qpn);
     memset(&a, 0, sizeof(a));
     a.qp_state = IBV_QPS_RTS;
     a.sq_psn = tp->psn;
@@ -314,7 +314,7 @@ rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
     if (ibv_modify_qp(p->qp, &a,
                       IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
                           IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC))
-        return rcomm_err_sys(
+        return base_err_sys(
             "rank %d: verbs: QP 0x%x to RTS (peer %d, timeout %u, retry %u)",
             tp->base.rank, p->qp->qp_num, p->rank, a.timeout, a.retry_cnt);
     return RCOMM_OK;
@@ -375,16 +375,16 @@ rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *b, size_t
 
     if (len == vx_addr_len(tp->base.size) &&
         get32(b) == (tp->cm ? VX_ADDR_MAGIC : VX_ADDR_MAGIC_CM))
-        return rcomm_err(RCOMM_ERR_CONFIG,
-                         "rank %d: verbs: rank %d has RCOMM_IB_USE_RDMA_CM=%d, this rank "
-                         "%d; set it alike on every rank",
-                         tp->base.rank, r, !tp->cm, tp->cm);
+        return base_err(RCOMM_ERR_CONFIG,
+                        "rank %d: verbs: rank %d has RCOMM_IB_USE_RDMA_CM=%d, this rank "
+                        "%d; set it alike on every rank",
+                        tp->base.rank, r, !tp->cm, tp->cm);
     if (len != vx_addr_len(tp->base.size) || get32(b) != magic ||
         get32(b + 4) != (uint32_t)tp->base.size || get32(b + 28) != (uint32_t)r)
-        return rcomm_err(RCOMM_ERR_PROTOCOL,
-                         "rank %d: verbs: rank %d published a bad address (%zu bytes; "
-                         "different transport or job size?)",
-                         tp->base.rank, r, len);
+        return base_err(RCOMM_ERR_PROTOCOL,
+                        "rank %d: verbs: rank %d published a bad address (%zu bytes; "
+                        "different transport or job size?)",
+                        tp->base.rank, r, len);
     rm->lid = (uint16_t)get32(b + 8);
     rm->port = (uint16_t)get32(b + 8);
     rm->psn = get32(b + 12);

@@ -8,29 +8,29 @@
 #include "base/error.h"
 #include "transports/verbs/verbs.h"
 
-static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why);
+static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why);
 
-static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **out)
+static rcomm_status_t vx_create(const tp_params_t *params, tp_t **out)
 {
-    const rcomm_config_t *cfg = params ? params->cfg : NULL;
+    const base_config_t *cfg = params ? params->cfg : NULL;
     rcomm_status_t st;
     size_t payload;
     vx_tp_t *tp;
 
     if (!params || !out || !cfg || params->size < 1 || params->rank < 0 ||
         params->rank >= params->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs create: %s",
-                         !params || !out ? "params or tp is NULL"
-                         : !cfg          ? "params->cfg is NULL"
-                                         : "rank is not in [0, size)");
+        return base_err(RCOMM_ERR_INVALID_ARG, "verbs create: %s",
+                        !params || !out ? "params or tp is NULL"
+                        : !cfg          ? "params->cfg is NULL"
+                                        : "rank is not in [0, size)");
     if (!(tp = calloc(1, sizeof(*tp))))
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
-                         params->rank);
-    tp->base = (rcomm_tp_t){.ops = &rcomm_verbs_ops,
-                            .rank = params->rank,
-                            .size = params->size,
-                            .on_unexpected = params->on_unexpected,
-                            .unexpected_arg = params->unexpected_arg};
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                        params->rank);
+    tp->base = (tp_t){.ops = &tp_verbs_ops,
+                      .rank = params->rank,
+                      .size = params->size,
+                      .on_unexpected = params->on_unexpected,
+                      .unexpected_arg = params->unexpected_arg};
     tp->cfg = cfg;
     tp->timeout_ms = params->timeout_ms;
     tp->events = cfg->ib_poll_event;
@@ -43,16 +43,16 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
     tp->peers = calloc((size_t)params->size, sizeof(*tp->peers));
     tp->busy = calloc((size_t)params->size, sizeof(*tp->busy));
     if (!tp->peers || !tp->busy) {
-        st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
-                       params->rank);
+        st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                      params->rank);
         goto fail;
     }
     for (int r = 0; r < params->size; r++) {
         vx_peer_t *p = &tp->peers[r];
         p->rank = r;
         if (!(p->sq = malloc(tp->sq_depth * sizeof(*p->sq)))) {
-            st = rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
-                           params->rank);
+            st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
+                          params->rank);
             goto fail;
         }
         for (uint32_t i = 0; i < tp->sq_depth; i++)
@@ -66,11 +66,11 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
             (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
             goto fail;
     }
-    rcomm_log(RCOMM_LOG_INFO,
-              "rank %d: verbs: %s port %u, path MTU %d, %s %d, inline %u, eager %zu",
-              tp->base.rank, tp->devname, tp->port, vx_mtu_bytes(tp->mtu),
-              tp->gid_index >= 0 ? "GID index" : "LID",
-              tp->gid_index >= 0 ? tp->gid_index : tp->lid, tp->max_inline, tp->eager);
+    base_log(BASE_LOG_INFO,
+             "rank %d: verbs: %s port %u, path MTU %d, %s %d, inline %u, eager %zu",
+             tp->base.rank, tp->devname, tp->port, vx_mtu_bytes(tp->mtu),
+             tp->gid_index >= 0 ? "GID index" : "LID",
+             tp->gid_index >= 0 ? tp->gid_index : tp->lid, tp->max_inline, tp->eager);
     *out = &tp->base;
     return RCOMM_OK;
 fail:
@@ -78,7 +78,7 @@ fail:
     return st;
 }
 
-static rcomm_status_t vx_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
+static rcomm_status_t vx_local_addr(tp_t *base, void *buf, size_t *len)
 {
     vx_tp_t *tp = vx_tp(base);
     size_t need = tp ? vx_addr_len(base->size) : 0;
@@ -88,9 +88,9 @@ static rcomm_status_t vx_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
         return RCOMM_OK;
     }
     if (!tp || !len || *len < need)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "verbs local_addr: %s (the address takes %zu bytes)",
-                         !tp || !len ? "tp or len is NULL" : "buffer too small", need);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "verbs local_addr: %s (the address takes %zu bytes)",
+                        !tp || !len ? "tp or len is NULL" : "buffer too small", need);
     vx_addr_pack(tp, buf);
     *len = need;
     return RCOMM_OK;
@@ -99,7 +99,7 @@ static rcomm_status_t vx_local_addr(rcomm_tp_t *base, void *buf, size_t *len)
 rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
                              void (*step)(vx_tp_t *tp), const char *what)
 {
-    uint64_t deadline = rcomm_now_ns() + (uint64_t)tp->timeout_ms * 1000000;
+    uint64_t deadline = base_now_ns() + (uint64_t)tp->timeout_ms * 1000000;
 
     for (;;) {
         char names[160] = "";
@@ -111,20 +111,20 @@ rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
             if (r == tp->base.rank || ready(p))
                 continue;
             if (p->failed)
-                return rcomm_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
-                                 p->failmsg);
+                return base_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
+                                p->failmsg);
             if (missing++ < 8)
                 snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%d",
                          missing > 1 ? ", " : "", r);
         }
         if (!missing)
             return RCOMM_OK;
-        if (rcomm_now_ns() > deadline)
-            return rcomm_err(RCOMM_ERR_TIMEOUT,
-                             "rank %d: verbs connect timed out after %d ms; %s %d "
-                             "peer(s): rank %s%s",
-                             tp->base.rank, tp->timeout_ms, what, missing, names,
-                             missing > 8 ? ", ..." : "");
+        if (base_now_ns() > deadline)
+            return base_err(RCOMM_ERR_TIMEOUT,
+                            "rank %d: verbs connect timed out after %d ms; %s %d "
+                            "peer(s): rank %s%s",
+                            tp->base.rank, tp->timeout_ms, what, missing, names,
+                            missing > 8 ? ", ..." : "");
     }
 }
 
@@ -152,23 +152,22 @@ static rcomm_status_t hello(vx_tp_t *tp)
     return vx_wait_peers(tp, said_hello, hello_step, "no HELLO from");
 }
 
-static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
-                                 const size_t *lens)
+static rcomm_status_t vx_connect(tp_t *base, const void *const *addrs, const size_t *lens)
 {
     vx_tp_t *tp = vx_tp(base);
     rcomm_status_t st;
 
     if (!tp || !addrs || !lens || tp->connect_called)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs connect: %s",
-                         !tp || !addrs || !lens ? "tp, addrs or lens is NULL"
-                                                : "called twice");
+        return base_err(RCOMM_ERR_INVALID_ARG, "verbs connect: %s",
+                        !tp || !addrs || !lens ? "tp, addrs or lens is NULL"
+                                               : "called twice");
     tp->connect_called = true;
     for (int r = 0; r < base->size; r++) {
         if (r == base->rank)
             continue;
         if (!addrs[r])
-            return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                             "verbs connect: no address for rank %d", r);
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "verbs connect: no address for rank %d", r);
         if ((st = vx_addr_unpack(tp, r, addrs[r], lens[r])) != RCOMM_OK ||
             (!tp->cm && (st = vx_qp_connect(tp, &tp->peers[r])) != RCOMM_OK))
             return st;
@@ -190,7 +189,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
 {
     vx_hdr_t h = {.type = VX_BYE, .status = reason};
     int wait_ms = tp->timeout_ms > 500 ? tp->timeout_ms : 500;
-    uint64_t deadline = rcomm_now_ns() + (uint64_t)wait_ms * 1000000;
+    uint64_t deadline = base_now_ns() + (uint64_t)wait_ms * 1000000;
     bool pending = true;
 
     for (int r = 0; r < tp->base.size; r++) {
@@ -201,7 +200,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
         p->outbox.head = p->outbox.tail = NULL;
         vx_ctl_send(tp, p, &h, why ? why : "", why ? strlen(why) : 0, true);
     }
-    while (pending && rcomm_now_ns() < deadline) {
+    while (pending && base_now_ns() < deadline) {
         vx_flush(tp);
         vx_poll(tp);
         vx_cm_poll(tp); /* a peer that is gone need not be waited for */
@@ -220,7 +219,7 @@ static void release_list(vx_tp_t *tp, vx_opq_t *q)
     vx_op_t *op;
 
     while ((op = q->head)) {
-        RCOMM_FIFO_POP(q);
+        BASE_FIFO_POP(q);
         if (op->kind == VX_OP_CTL) {
             free(op);
         } else if (op->reg) {
@@ -230,7 +229,7 @@ static void release_list(vx_tp_t *tp, vx_opq_t *q)
     }
 }
 
-static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
+static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why)
 {
     vx_tp_t *tp = vx_tp(base);
 
@@ -254,7 +253,7 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
             }
         }
         while ((ux = p->unexp.head)) {
-            RCOMM_FIFO_POP(&p->unexp);
+            BASE_FIFO_POP(&p->unexp);
             free(ux);
         }
     }
@@ -271,8 +270,8 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
     free(tp);
 }
 
-const rcomm_tp_ops_t rcomm_verbs_ops = {
-    .size = sizeof(rcomm_tp_ops_t),
+const tp_ops_t tp_verbs_ops = {
+    .size = sizeof(tp_ops_t),
     .name = "verbs",
     .create = vx_create,
     .local_addr = vx_local_addr,

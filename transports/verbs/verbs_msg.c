@@ -8,7 +8,7 @@
 #include "base/error.h"
 #include "transports/verbs/verbs.h"
 
-static void op_init(vx_op_t *op, rcomm_tp_req_t *req, vx_kind_t kind, int peer)
+static void op_init(vx_op_t *op, tp_req_t *req, vx_kind_t kind, int peer)
 {
     memset(op, 0, sizeof(*op));
     op->kind = (uint8_t)kind;
@@ -17,8 +17,8 @@ static void op_init(vx_op_t *op, rcomm_tp_req_t *req, vx_kind_t kind, int peer)
     req->status = RCOMM_INPROGRESS;
 }
 
-rcomm_status_t vx_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_env_t *env,
-                        const void *buf, size_t len, rcomm_tp_req_t *req)
+rcomm_status_t vx_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env,
+                        const void *buf, size_t len, tp_req_t *req)
 {
     vx_tp_t *tp = vx_tp(base);
     rcomm_status_t st = vx_post_check(tp, peer, req, "send to");
@@ -27,8 +27,8 @@ rcomm_status_t vx_isend(rcomm_tp_t *base, int peer, uint64_t tag, const rcomm_en
     if (st != RCOMM_OK)
         return st;
     if (!buf && len)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: send to rank %d: buf is NULL",
-                         base->rank, peer);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: send to rank %d: buf is NULL",
+                        base->rank, peer);
     op = vx_op(req);
     op_init(op, req, VX_OP_SEND, peer);
     op->buf = (void *)buf;
@@ -52,8 +52,8 @@ static rcomm_status_t rdv_add(vx_tp_t *tp, vx_op_t *op)
         uint32_t n = tp->nrdv ? 2 * tp->nrdv : 64;
         vx_op_t **r = realloc(tp->rdv, n * sizeof(*r));
         if (!r)
-            return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
-                             tp->base.rank);
+            return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
+                            tp->base.rank);
         memset(r + tp->nrdv, 0, (n - tp->nrdv) * sizeof(*r));
         tp->rdv = r;
         tp->nrdv = n;
@@ -72,16 +72,16 @@ static void refuse(vx_tp_t *tp, vx_peer_t *p, uint64_t id, rcomm_status_t why)
 
 /* The receive op matched an RTS {id, len, env}: clear its sender to write. */
 static void rdv_start(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, uint64_t id, uint64_t len,
-                      const rcomm_env_t *env)
+                      const tp_env_t *env)
 {
-    rcomm_tp_req_t *req = vx_req(op);
+    tp_req_t *req = vx_req(op);
     rcomm_status_t st;
 
     req->env = *env;
     req->len = len;
     if (len > op->len) {
         vx_complete(tp, op,
-                    rcomm_tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
+                    tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
         refuse(tp, p, id, RCOMM_OK);
         return;
     }
@@ -99,15 +99,15 @@ static void rdv_start(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, uint64_t id, uint6
 
 /* An eager message for a matched receive. */
 static void eager_deliver(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, const void *data,
-                          uint64_t len, const rcomm_env_t *env)
+                          uint64_t len, const tp_env_t *env)
 {
-    rcomm_tp_req_t *req = vx_req(op);
+    tp_req_t *req = vx_req(op);
 
     req->env = *env;
     req->len = len;
     if (len > op->len) {
         vx_complete(tp, op,
-                    rcomm_tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
+                    tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
         return;
     }
     memcpy(op->buf, data, len);
@@ -117,8 +117,8 @@ static void eager_deliver(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, const void *da
     vx_complete(tp, op, RCOMM_OK);
 }
 
-rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, size_t len,
-                        rcomm_tp_req_t *req)
+rcomm_status_t vx_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t len,
+                        tp_req_t *req)
 {
     vx_tp_t *tp = vx_tp(base);
     rcomm_status_t st;
@@ -133,8 +133,8 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
     if (st != RCOMM_OK)
         return st;
     if (!buf && len)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG,
-                         "rank %d: receive from rank %d: buf is NULL", base->rank, peer);
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rank %d: receive from rank %d: buf is NULL", base->rank, peer);
     p = &tp->peers[peer];
     op = vx_op(req);
     op_init(op, req, VX_OP_RECV, peer);
@@ -144,7 +144,7 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
     for (ux = p->unexp.head; ux && ux->tag != tag; prev = ux, ux = ux->next)
         ;
     if (ux && !(ux->rts && p->failed)) {
-        RCOMM_FIFO_UNLINK(&p->unexp, prev, ux);
+        BASE_FIFO_UNLINK(&p->unexp, prev, ux);
         if (ux->rts)
             rdv_start(tp, p, op, ux->id, ux->len, &ux->env);
         else
@@ -154,31 +154,31 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
         return RCOMM_OK;
     }
     if (p->failed)
-        return rcomm_tp_report_failed(p->failed, &p->fail_logged,
-                                      "receive from rank %d: %s", peer, p->failmsg);
+        return tp_report_failed(p->failed, &p->fail_logged, "receive from rank %d: %s",
+                                peer, p->failmsg);
     op->state = VX_S_POSTED;
-    RCOMM_FIFO_PUSH(&p->posted, op);
+    BASE_FIFO_PUSH(&p->posted, op);
     return RCOMM_OK;
 }
 
-rcomm_status_t vx_cancel(rcomm_tp_t *base, rcomm_tp_req_t *req)
+rcomm_status_t vx_cancel(tp_t *base, tp_req_t *req)
 {
     vx_tp_t *tp = vx_tp(base);
     vx_op_t *op = req ? vx_op(req) : NULL, *o, *prev = NULL;
     vx_peer_t *p;
 
     if (!tp || !op || op->kind != VX_OP_RECV || op->peer < 0 || op->peer >= base->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
-                         base ? base->rank : -1);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
+                        base ? base->rank : -1);
     if (op->state == VX_S_CTS || op->state == VX_S_LANDING)
         return RCOMM_INPROGRESS;
     p = &tp->peers[op->peer];
     for (o = p->posted.head; o && o != op; prev = o, o = o->next)
         ;
     if (!o || op->state != VX_S_POSTED)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
-                         base->rank);
-    RCOMM_FIFO_UNLINK(&p->posted, prev, op);
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
+                        base->rank);
+    BASE_FIFO_UNLINK(&p->posted, prev, op);
     op->state = VX_S_DONE;
     return RCOMM_OK;
 }
@@ -190,7 +190,7 @@ static vx_op_t *match(vx_peer_t *p, uint64_t tag)
     for (op = p->posted.head; op && op->tag != tag; prev = op, op = op->next)
         ;
     if (op)
-        RCOMM_FIFO_UNLINK(&p->posted, prev, op);
+        BASE_FIFO_UNLINK(&p->posted, prev, op);
     return op;
 }
 
@@ -213,7 +213,7 @@ static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void 
         .tag = h->tag, .env = h->u.env, .len = h->len, .id = h->id, .rts = rts};
     memcpy(ux->data, data, n);
     tp->base.stats.bytes_copied += n;
-    RCOMM_FIFO_PUSH(&p->unexp, ux);
+    BASE_FIFO_PUSH(&p->unexp, ux);
 }
 
 static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
@@ -228,17 +228,17 @@ static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
                      (unsigned long long)h->id);
         return;
     }
-    RCOMM_FIFO_UNLINK(&p->rts, prev, op);
+    BASE_FIFO_UNLINK(&p->rts, prev, op);
     if (h->flags & VX_CTS_REFUSE) {
-        vx_complete(
-            tp, op,
-            h->status == RCOMM_OK
-                ? RCOMM_OK
-                : rcomm_err(RCOMM_ERR_PEER_FAILED,
-                            "rank %d: rank %d could not take our %zu-byte message "
-                            "(tag %llu): %s",
-                            tp->base.rank, p->rank, op->len, (unsigned long long)op->tag,
-                            rcomm_strerror((rcomm_status_t)h->status)));
+        vx_complete(tp, op,
+                    h->status == RCOMM_OK
+                        ? RCOMM_OK
+                        : base_err(RCOMM_ERR_PEER_FAILED,
+                                   "rank %d: rank %d could not take our %zu-byte message "
+                                   "(tag %llu): %s",
+                                   tp->base.rank, p->rank, op->len,
+                                   (unsigned long long)op->tag,
+                                   rcomm_strerror((rcomm_status_t)h->status)));
         return;
     }
     if (h->len != op->len) {

@@ -31,7 +31,7 @@ static void mark_busy(vx_tp_t *tp, vx_peer_t *p)
 
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
-    RCOMM_FIFO_PUSH(&p->outbox, op);
+    BASE_FIFO_PUSH(&p->outbox, op);
     mark_busy(tp, p);
 }
 
@@ -48,8 +48,8 @@ rcomm_status_t vx_post_recv(vx_tp_t *tp, vx_peer_t *p, uint32_t slot)
 
     if ((rc = ibv_post_recv(p->qp, &wr, &bad)) != 0) {
         errno = rc;
-        return rcomm_err_sys("rank %d: verbs: ibv_post_recv on QP 0x%x (peer %d)",
-                             tp->base.rank, p->qp->qp_num, p->rank);
+        return base_err_sys("rank %d: verbs: ibv_post_recv on QP 0x%x (peer %d)",
+                            tp->base.rank, p->qp->qp_num, p->rank);
     }
     p->rx_posted++;
     if (p->rx_posted - p->rx_told >= (tp->rx_depth + 3) / 4)
@@ -262,7 +262,7 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         if ((rc = post_send(tp, p, &h, VX_HDR_LEN, NULL, 0, NULL, false)) != 0)
             return rc;
         op->state = VX_S_RTS;
-        RCOMM_FIFO_PUSH(&p->rts, op);
+        BASE_FIFO_PUSH(&p->rts, op);
         return 0;
     case VX_OP_RECV: /* its CTS */
         if (!credit)
@@ -340,7 +340,7 @@ void vx_flush(vx_tp_t *tp)
 
         while (!p->failed && !p->bye_posted && (op = p->outbox.head)) {
             int rc;
-            RCOMM_FIFO_POP(&p->outbox);
+            BASE_FIFO_POP(&p->outbox);
             if ((rc = post_op(tp, p, op)) == 1) {
                 op->next = p->outbox.head; /* back at the head */
                 p->outbox.head = op;
@@ -370,8 +370,8 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
     vx_ctl_t *c = calloc(1, sizeof(*c));
 
     if (!c)
-        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
-                         tp->base.rank);
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
+                        tp->base.rank);
     if (text_len > VX_BYE_TEXT_MAX)
         text_len = VX_BYE_TEXT_MAX;
     c->op.kind = VX_OP_CTL;

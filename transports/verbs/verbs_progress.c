@@ -34,7 +34,7 @@ void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
     }
     op->state = VX_S_DONE;
     op->status = status;
-    RCOMM_FIFO_PUSH(&tp->done, op);
+    BASE_FIFO_PUSH(&tp->done, op);
 }
 
 static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
@@ -43,7 +43,7 @@ static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
     vx_op_t *op;
 
     while ((op = q->head)) {
-        RCOMM_FIFO_POP(q);
+        BASE_FIFO_POP(q);
         n += op->kind != VX_OP_CTL;
         vx_complete(tp, op, status);
     }
@@ -87,26 +87,25 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
              tp->base.rank);
     if (n > 0) {
         p->fail_logged = true;
-        rcomm_err(status, "%s [seen by rank %d; failed %u request(s)]", cause,
-                  tp->base.rank, n);
+        base_err(status, "%s [seen by rank %d; failed %u request(s)]", cause,
+                 tp->base.rank, n);
     } else {
-        rcomm_log(p->bye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
-                                                            : RCOMM_LOG_WARN,
-                  "%s", p->failmsg);
+        base_log(p->bye && status == RCOMM_ERR_PEER_FAILED ? BASE_LOG_INFO
+                                                           : BASE_LOG_WARN,
+                 "%s", p->failmsg);
     }
 }
 
 rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char *what)
 {
     rcomm_status_t st =
-        rcomm_tp_check_post(tp ? &tp->base : NULL, tp && tp->connected, peer, req, what);
+        tp_check_post(tp ? &tp->base : NULL, tp && tp->connected, peer, req, what);
 
     if (st != RCOMM_OK)
         return st;
     if (tp->peers[peer].failed != RCOMM_OK)
-        return rcomm_tp_report_failed(tp->peers[peer].failed,
-                                      &tp->peers[peer].fail_logged, "%s rank %d: %s",
-                                      what, peer, tp->peers[peer].failmsg);
+        return tp_report_failed(tp->peers[peer].failed, &tp->peers[peer].fail_logged,
+                                "%s rank %d: %s", what, peer, tp->peers[peer].failmsg);
     return RCOMM_OK;
 }
 
@@ -169,7 +168,7 @@ static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_
              tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
              ibv_wc_status_str(wc->status), hint);
     if (op) /* this request fails with exactly this status and message */
-        vx_complete(tp, op, rcomm_err(st, "%s", msg));
+        vx_complete(tp, op, base_err(st, "%s", msg));
     vx_peer_fail(tp, p, st, "%s", msg);
 }
 
@@ -192,7 +191,7 @@ static void retire(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc)
         p->sq_tail++;
         e->op = NULL;
         if (op) {
-            rcomm_tp_req_t *req = vx_req(op);
+            tp_req_t *req = vx_req(op);
             if (op->kind == VX_OP_GET) {
                 VX_WRITTEN(op->buf, op->len);
                 req->len = op->len;
@@ -282,20 +281,20 @@ static void cm_check(vx_tp_t *tp)
 {
     uint64_t now;
 
-    if (tp->cm_chan && (now = rcomm_now_ns()) >= tp->cm_due_ns) {
+    if (tp->cm_chan && (now = base_now_ns()) >= tp->cm_due_ns) {
         tp->cm_due_ns = now + 1000000;
         vx_cm_poll(tp);
     }
 }
 
-rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
+rcomm_status_t vx_progress(tp_t *base, int timeout_ms)
 {
     vx_tp_t *tp = vx_tp(base);
     uint64_t until;
     int n, idle = 0;
 
     if (!tp)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs progress: tp is NULL");
+        return base_err(RCOMM_ERR_INVALID_ARG, "verbs progress: tp is NULL");
     vx_flush(tp);
     n = vx_poll(tp);
     cm_check(tp);
@@ -307,8 +306,8 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
             vx_poll(tp);
         } else {
             until = timeout_ms < 0 ? UINT64_MAX
-                                   : rcomm_now_ns() + (uint64_t)timeout_ms * 1000000;
-            while (!vx_poll(tp) && !tp->done.head && rcomm_now_ns() < until) {
+                                   : base_now_ns() + (uint64_t)timeout_ms * 1000000;
+            while (!vx_poll(tp) && !tp->done.head && base_now_ns() < until) {
                 if (tp->nbusy)
                     vx_flush(tp);
                 cm_check(tp);
@@ -318,6 +317,6 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
         }
     }
     vx_flush(tp);
-    RCOMM_FIFO_DRAIN_DONE(&tp->done, vx_op_t, vx_req);
+    BASE_FIFO_DRAIN_DONE(&tp->done, vx_op_t, vx_req);
     return RCOMM_OK;
 }

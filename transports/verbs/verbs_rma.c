@@ -28,18 +28,18 @@ static const char *const rights[] = {
     [VX_OP_CSWAP] = "remote-atomic",
 };
 static const unsigned right_bits[] = {
-    [VX_OP_PUT] = RCOMM_TP_REMOTE_WRITE,
-    [VX_OP_GET] = RCOMM_TP_REMOTE_READ,
-    [VX_OP_FADD] = RCOMM_TP_REMOTE_ATOMIC,
-    [VX_OP_CSWAP] = RCOMM_TP_REMOTE_ATOMIC,
+    [VX_OP_PUT] = TP_REMOTE_WRITE,
+    [VX_OP_GET] = TP_REMOTE_READ,
+    [VX_OP_FADD] = TP_REMOTE_ATOMIC,
+    [VX_OP_CSWAP] = TP_REMOTE_ATOMIC,
 };
 
 /* Checks and fills what every one-sided post has in common. Returns the op,
  * or NULL with *st set (an error of the call), or the op already completed
  * with ACCESS (a request the region does not allow: *st = OK). */
-static vx_op_t *rma_op(vx_tp_t *tp, int peer, rcomm_tp_req_t *req,
-                       const rcomm_tp_rkey_t *rkey, vx_kind_t kind, void *buf, size_t len,
-                       uint64_t raddr, rcomm_status_t *st)
+static vx_op_t *rma_op(vx_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *rkey,
+                       vx_kind_t kind, void *buf, size_t len, uint64_t raddr,
+                       rcomm_status_t *st)
 {
     unsigned granted;
     char why[128] = "";
@@ -48,8 +48,8 @@ static vx_op_t *rma_op(vx_tp_t *tp, int peer, rcomm_tp_req_t *req,
     if ((*st = vx_post_check(tp, peer, req, posts[kind])) != RCOMM_OK)
         return NULL;
     if (!rkey || (!buf && len && kind <= VX_OP_GET)) {
-        *st = rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s is NULL",
-                        tp->base.rank, posts[kind], peer, !rkey ? "rkey" : "buf");
+        *st = base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s is NULL",
+                       tp->base.rank, posts[kind], peer, !rkey ? "rkey" : "buf");
         return NULL;
     }
     op = vx_op(req);
@@ -71,13 +71,12 @@ static vx_op_t *rma_op(vx_tp_t *tp, int peer, rcomm_tp_req_t *req,
     else if (kind >= VX_OP_FADD && raddr % 8)
         snprintf(why, sizeof(why), "the address is not 8-byte aligned");
     if (why[0]) {
-        vx_complete(
-            tp, op,
-            rcomm_err(RCOMM_ERR_ACCESS,
-                      "rank %d: %s of %zu bytes at 0x%llx in region key 0x%llx of "
-                      "rank %d denied: %s",
-                      tp->base.rank, names[kind], len, (unsigned long long)raddr,
-                      (unsigned long long)rkey->key, peer, why));
+        vx_complete(tp, op,
+                    base_err(RCOMM_ERR_ACCESS,
+                             "rank %d: %s of %zu bytes at 0x%llx in region key 0x%llx of "
+                             "rank %d denied: %s",
+                             tp->base.rank, names[kind], len, (unsigned long long)raddr,
+                             (unsigned long long)rkey->key, peer, why));
         *st = RCOMM_OK;
         return NULL;
     }
@@ -95,8 +94,8 @@ static rcomm_status_t rma_post(vx_tp_t *tp, vx_op_t *op)
     return RCOMM_OK;
 }
 
-rcomm_status_t vx_put(rcomm_tp_t *base, int peer, const void *buf, size_t len,
-                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+rcomm_status_t vx_put(tp_t *base, int peer, const void *buf, size_t len,
+                      const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req)
 {
     rcomm_status_t st;
     vx_op_t *op =
@@ -105,8 +104,8 @@ rcomm_status_t vx_put(rcomm_tp_t *base, int peer, const void *buf, size_t len,
     return op ? rma_post(vx_tp(base), op) : st;
 }
 
-rcomm_status_t vx_get(rcomm_tp_t *base, int peer, void *buf, size_t len,
-                      const rcomm_tp_rkey_t *rkey, uint64_t raddr, rcomm_tp_req_t *req)
+rcomm_status_t vx_get(tp_t *base, int peer, void *buf, size_t len, const tp_rkey_t *rkey,
+                      uint64_t raddr, tp_req_t *req)
 {
     rcomm_status_t st;
     vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_GET, buf, len, raddr, &st);
@@ -114,8 +113,8 @@ rcomm_status_t vx_get(rcomm_tp_t *base, int peer, void *buf, size_t len,
     return op ? rma_post(vx_tp(base), op) : st;
 }
 
-rcomm_status_t vx_fetch_add(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
-                            uint64_t raddr, uint64_t add, rcomm_tp_req_t *req)
+rcomm_status_t vx_fetch_add(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                            uint64_t add, tp_req_t *req)
 {
     rcomm_status_t st;
     vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_FADD, NULL, 8, raddr, &st);
@@ -127,9 +126,9 @@ rcomm_status_t vx_fetch_add(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *r
     return rma_post(vx_tp(base), op);
 }
 
-rcomm_status_t vx_compare_swap(rcomm_tp_t *base, int peer, const rcomm_tp_rkey_t *rkey,
+rcomm_status_t vx_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
                                uint64_t raddr, uint64_t compare, uint64_t swap,
-                               rcomm_tp_req_t *req)
+                               tp_req_t *req)
 {
     rcomm_status_t st;
     vx_op_t *op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_CSWAP, NULL, 8, raddr, &st);
