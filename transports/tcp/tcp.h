@@ -90,11 +90,11 @@
 #include "base/fifo.h"
 #include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
+#include "transports/util/peer.h"
 
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
 #define TCP_COPY_MAX (8 * 1024)   /* receives this small may be staged */
 #define TCP_BATCH 64              /* frames per sendmsg() */
-#define TCP_ERRMSG 256
 
 typedef struct tcp_tp tcp_tp_t;
 typedef struct tcp_mr tcp_mr_t;
@@ -179,13 +179,11 @@ typedef struct {
 typedef struct tcp_peer {
     int fd; /* -1 before connect and after failure */
     int rank;
-    uint32_t events;       /* registered epoll events */
-    rcomm_status_t failed; /* RCOMM_OK while healthy */
-    bool fail_logged;      /* failmsg went out through rcomm_err */
-    bool tx_listed;        /* in tp->txlist */
-    bool tx_blocked;       /* socket full: waiting for EPOLLOUT */
-    bool kick;             /* staged bytes to process without waiting for epoll */
-    bool goodbye;          /* it closed with a GOODBYE */
+    uint32_t events; /* registered epoll events */
+    bool tx_listed;  /* in tp->txlist */
+    bool tx_blocked; /* socket full: waiting for EPOLLOUT */
+    bool kick;       /* staged bytes to process without waiting for epoll */
+    bool goodbye;    /* it closed with a GOODBYE */
 
     tcp_txq_t txq;
     size_t tx_off; /* bytes of txq.head already written */
@@ -199,7 +197,7 @@ typedef struct tcp_peer {
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
     uint32_t stage_head, stage_tail;
 
-    char failmsg[TCP_ERRMSG];
+    tpu_fail_t fail;
     char bye[TCP_BYE_TEXT_MAX + 1]; /* the message of its GOODBYE */
 } tcp_peer_t;
 

@@ -16,12 +16,8 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
     rcomm_status_t st;
     tcp_tp_t *tp;
 
-    if (!params || !out || !params->cfg || params->size < 1 || params->rank < 0 ||
-        params->rank >= params->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "tcp create: %s",
-                         !params || !out ? "params or tp is NULL"
-                         : !params->cfg  ? "params->cfg is NULL"
-                                         : "rank is not in [0, size)");
+    if ((st = tpu_create_check(params, out, "tcp")) != RCOMM_OK)
+        return st;
     if (!(tp = calloc(1, sizeof(*tp))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
                          params->rank);

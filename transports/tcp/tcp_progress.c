@@ -42,21 +42,11 @@ void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
     RCOMM_FIFO_PUSH(&tp->done, op);
 }
 
-/* A post to a failed peer: its failure is logged once, then only becomes
- * the thread's last error again. */
-static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
-{
-    return rcomm_tp_report_failed(p->failed, &p->fail_logged, "%s rank %d: %s", what,
-                                  p->rank, p->failmsg);
-}
-
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
 {
     rcomm_status_t st = rcomm_tp_check_post(&tp->base, tp->connected, peer, req, what);
 
-    if (st == RCOMM_OK && tp->peers[peer].failed != RCOMM_OK)
-        st = report_failed(tp, &tp->peers[peer], what);
-    return st;
+    return st != RCOMM_OK ? st : tpu_fail_check(&tp->peers[peer].fail, what, peer);
 }
 
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
@@ -285,16 +275,16 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
                    ...)
 {
     unsigned nrecv, nsend = 0, nrma;
-    char cause[TCP_ERRMSG - 32];
+    char failed[96];
+    tpu_cause_t cause;
     tcp_txf_t *f;
     va_list ap;
 
-    if (p->failed != RCOMM_OK)
-        return;
     va_start(ap, fmt);
-    vsnprintf(cause, sizeof(cause), fmt, ap);
+    tpu_cause_vfmt(&cause, fmt, ap);
     va_end(ap);
-    p->failed = status;
+    if (!tpu_fail_start(&p->fail, status, tp->base.rank, &cause))
+        return;
 
     nrecv = fail_ops(tp, &p->posted, status);
     nrma = fail_ops(tp, &p->waiting, status);
@@ -318,26 +308,15 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         p->kick = false;
         tp->nkick--;
     }
-    tcp_peer_close(tp, p, status, cause);
+    tcp_peer_close(tp, p, status, cause.text);
     p->tx_off = 0;
     p->tx_blocked = false;
     free(p->stage);
     p->stage = NULL;
     p->stage_head = p->stage_tail = 0;
 
-    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
-             tp->base.rank);
-    if (nrecv + nsend + nrma > 0) {
-        p->fail_logged = true;
-        rcomm_err(status,
-                  "%s [seen by rank %d; failed %u receive(s), %u send(s), "
-                  "%u one-sided op(s)]",
-                  cause, tp->base.rank, nrecv, nsend, nrma);
-    } else {
-        /* Nothing was waiting: a normal close is no news, and a loss is
-         * reported as an error by the next post to this peer. */
-        rcomm_log(p->goodbye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
-                                                                : RCOMM_LOG_WARN,
-                  "%s", p->failmsg);
-    }
+    snprintf(failed, sizeof(failed), "%u receive(s), %u send(s), %u one-sided op(s)",
+             nrecv, nsend, nrma);
+    tpu_fail_log(&p->fail, tp->base.rank, &cause, nrecv + nsend + nrma ? failed : NULL,
+                 p->goodbye);
 }

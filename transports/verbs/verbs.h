@@ -71,6 +71,7 @@
 #include "base/fifo.h"
 #include "config.h"
 #include "transports/transport.h"
+#include "transports/util/peer.h"
 
 #define VX_HDR_LEN 64
 #define VX_BYE_TEXT_MAX 200
@@ -198,8 +199,6 @@ typedef struct vx_peer {
     struct rdma_cm_id *cm_id; /* rdma_cm mode: owns qp */
     bool cm_up;               /* rdma_cm mode: ESTABLISHED */
     vx_remote_t remote;
-    rcomm_status_t failed;
-    bool fail_logged;
     bool hello; /* its HELLO arrived */
     bool bye;   /* it closed with a BYE */
 
@@ -220,7 +219,7 @@ typedef struct vx_peer {
     bool listed;      /* in tp->busy (outbox not empty or credits to tell) */
     bool bye_posted;  /* nothing more goes out on the QP */
 
-    char failmsg[VX_ERRMSG];
+    tpu_fail_t fail;
     char bye_text[VX_BYE_TEXT_MAX + 1];
 } vx_peer_t;
 

@@ -17,12 +17,8 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
     size_t payload;
     vx_tp_t *tp;
 
-    if (!params || !out || !cfg || params->size < 1 || params->rank < 0 ||
-        params->rank >= params->size)
-        return rcomm_err(RCOMM_ERR_INVALID_ARG, "verbs create: %s",
-                         !params || !out ? "params or tp is NULL"
-                         : !cfg          ? "params->cfg is NULL"
-                                         : "rank is not in [0, size)");
+    if ((st = tpu_create_check(params, out, "verbs")) != RCOMM_OK)
+        return st;
     if (!(tp = calloc(1, sizeof(*tp))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
                          params->rank);
@@ -110,9 +106,9 @@ rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
             vx_peer_t *p = &tp->peers[r];
             if (r == tp->base.rank || ready(p))
                 continue;
-            if (p->failed)
-                return rcomm_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
-                                 p->failmsg);
+            if (p->fail.status)
+                return rcomm_err(p->fail.status, "rank %d: verbs connect: %s",
+                                 tp->base.rank, p->fail.msg);
             if (missing++ < 8)
                 snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%d",
                          missing > 1 ? ", " : "", r);
@@ -195,7 +191,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
 
     for (int r = 0; r < tp->base.size; r++) {
         vx_peer_t *p = &tp->peers[r];
-        if (r == tp->base.rank || p->failed)
+        if (r == tp->base.rank || p->fail.status)
             continue;
         p->dropped = p->outbox;
         p->outbox.head = p->outbox.tail = NULL;
@@ -208,7 +204,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
         pending = false;
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r != tp->base.rank && !p->failed &&
+            if (r != tp->base.rank && !p->fail.status &&
                 (!p->bye_posted || p->sq_tail != p->sq_head))
                 pending = true;
         }

@@ -143,7 +143,7 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
     op->tag = tag;
     for (ux = p->unexp.head; ux && ux->tag != tag; prev = ux, ux = ux->next)
         ;
-    if (ux && !(ux->rts && p->failed)) {
+    if (ux && !(ux->rts && p->fail.status)) {
         RCOMM_FIFO_UNLINK(&p->unexp, prev, ux);
         if (ux->rts)
             rdv_start(tp, p, op, ux->id, ux->len, &ux->env);
@@ -153,9 +153,8 @@ rcomm_status_t vx_irecv(rcomm_tp_t *base, int peer, uint64_t tag, void *buf, siz
         vx_flush(tp);
         return RCOMM_OK;
     }
-    if (p->failed)
-        return rcomm_tp_report_failed(p->failed, &p->fail_logged,
-                                      "receive from rank %d: %s", peer, p->failmsg);
+    if (p->fail.status)
+        return tpu_fail_report(&p->fail, "receive from", peer);
     op->state = VX_S_POSTED;
     RCOMM_FIFO_PUSH(&p->posted, op);
     return RCOMM_OK;

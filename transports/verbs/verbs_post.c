@@ -338,7 +338,7 @@ void vx_flush(vx_tp_t *tp)
         vx_peer_t *p = &tp->peers[tp->busy[i]];
         vx_op_t *op;
 
-        while (!p->failed && !p->bye_posted && (op = p->outbox.head)) {
+        while (!p->fail.status && !p->bye_posted && (op = p->outbox.head)) {
             int rc;
             RCOMM_FIFO_POP(&p->outbox);
             if ((rc = post_op(tp, p, op)) == 1) {
@@ -349,12 +349,12 @@ void vx_flush(vx_tp_t *tp)
                 break;
             }
             if (rc < 0)
-                vx_complete(tp, op, p->failed); /* frees a vx_ctl_t */
+                vx_complete(tp, op, p->fail.status); /* frees a vx_ctl_t */
         }
-        if (!p->failed && !p->bye_posted &&
+        if (!p->fail.status && !p->bye_posted &&
             p->rx_posted - p->rx_told >= (tp->rx_depth + 3) / 4)
             tell_credits(tp, p);
-        if (p->failed || p->bye_posted ||
+        if (p->fail.status || p->bye_posted ||
             (!p->outbox.head && p->rx_posted - p->rx_told < (tp->rx_depth + 3) / 4)) {
             p->listed = false;
             tp->busy[i] = tp->busy[--tp->nbusy];

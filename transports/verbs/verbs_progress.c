@@ -53,16 +53,16 @@ static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
 void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *fmt, ...)
 {
     struct ibv_qp_attr a = {.qp_state = IBV_QPS_ERR};
-    char cause[VX_ERRMSG - 32];
+    tpu_cause_t cause;
+    char failed[32];
     unsigned n = 0;
     va_list ap;
 
-    if (p->failed != RCOMM_OK)
-        return;
     va_start(ap, fmt);
-    vsnprintf(cause, sizeof(cause), fmt, ap);
+    tpu_cause_vfmt(&cause, fmt, ap);
     va_end(ap);
-    p->failed = status;
+    if (!tpu_fail_start(&p->fail, status, tp->base.rank, &cause))
+        return;
     n += fail_list(tp, &p->posted, status);
     n += fail_list(tp, &p->rts, status);
     n += fail_list(tp, &p->outbox, status);
@@ -83,17 +83,8 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
         }
     if (p->qp)
         ibv_modify_qp(p->qp, &a, IBV_QP_STATE); /* flush; nothing more goes out */
-    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
-             tp->base.rank);
-    if (n > 0) {
-        p->fail_logged = true;
-        rcomm_err(status, "%s [seen by rank %d; failed %u request(s)]", cause,
-                  tp->base.rank, n);
-    } else {
-        rcomm_log(p->bye && status == RCOMM_ERR_PEER_FAILED ? RCOMM_LOG_INFO
-                                                            : RCOMM_LOG_WARN,
-                  "%s", p->failmsg);
-    }
+    snprintf(failed, sizeof(failed), "%u request(s)", n);
+    tpu_fail_log(&p->fail, tp->base.rank, &cause, n ? failed : NULL, p->bye);
 }
 
 rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char *what)
@@ -101,13 +92,7 @@ rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char 
     rcomm_status_t st =
         rcomm_tp_check_post(tp ? &tp->base : NULL, tp && tp->connected, peer, req, what);
 
-    if (st != RCOMM_OK)
-        return st;
-    if (tp->peers[peer].failed != RCOMM_OK)
-        return rcomm_tp_report_failed(tp->peers[peer].failed,
-                                      &tp->peers[peer].fail_logged, "%s rank %d: %s",
-                                      what, peer, tp->peers[peer].failmsg);
-    return RCOMM_OK;
+    return st != RCOMM_OK ? st : tpu_fail_check(&tp->peers[peer].fail, what, peer);
 }
 
 /* What a completion error means, and what to tell the user. */
@@ -163,7 +148,7 @@ static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_
 
     char msg[VX_ERRMSG - 40];
 
-    if (p->failed)
+    if (p->fail.status)
         return;
     snprintf(msg, sizeof(msg), "rank %d: %s to rank %d failed on QP 0x%x: %s (%s)",
              tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
@@ -225,7 +210,7 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
         wc_failed(tp, p, wc, NULL);
         return;
     }
-    if (p->failed)
+    if (p->fail.status)
         return;
     if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM)
         vx_rx_landed(tp, p, ntohl(wc->imm_data), wc->byte_len);
@@ -233,7 +218,7 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
         VX_WRITTEN(vx_rx_slot(tp, peer, slot), wc->byte_len);
         vx_rx_message(tp, p, vx_rx_slot(tp, peer, slot), wc->byte_len);
     }
-    if (!p->failed && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
+    if (!p->fail.status && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
         vx_peer_fail(tp, p, st, "rank %d: cannot repost a receive for rank %d",
                      tp->base.rank, peer);
 }
