@@ -90,6 +90,7 @@
 #include "base/fifo.h"
 #include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
+#include "transports/util/match.h"
 #include "transports/util/peer.h"
 
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
@@ -118,14 +119,11 @@ typedef enum {
 
 /* The transport's view of a request (in rcomm_tp_req_t.priv). */
 typedef struct tcp_op {
-    tcp_txf_t tx;        /* sends and one-sided requests */
-    struct tcp_op *next; /* posted, waiting or done list */
-    void *buf;           /* receive / get destination */
-    size_t cap;          /* its size */
-    uint64_t tag;        /* receive */
-    int32_t peer;
-    int32_t status; /* reported when the done list drains */
-    uint8_t kind;   /* tcp_op_kind_t */
+    tpu_op_t h;   /* on the posted, waiting or done list */
+    tcp_txf_t tx; /* sends and one-sided requests */
+    void *buf;    /* receive / get destination */
+    size_t cap;   /* its size */
+    uint8_t kind; /* tcp_op_kind_t */
 } tcp_op_t;
 
 _Static_assert(sizeof(tcp_op_t) <= RCOMM_TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
@@ -138,10 +136,7 @@ typedef struct tcp_reply {
 
 /* An unexpected message small enough to buffer. */
 typedef struct tcp_unexp {
-    struct tcp_unexp *next;
-    uint64_t tag;
-    rcomm_env_t env;
-    size_t len;
+    tpu_unexp_t h;
     unsigned char data[];
 } tcp_unexp_t;
 
@@ -156,12 +151,6 @@ struct tcp_mr {
 typedef struct {
     tcp_txf_t *head, *tail;
 } tcp_txq_t;
-typedef struct {
-    tcp_op_t *head, *tail;
-} tcp_opq_t;
-typedef struct {
-    tcp_unexp_t *head, *tail;
-} tcp_uxq_t;
 
 typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
 
@@ -188,9 +177,8 @@ typedef struct tcp_peer {
     tcp_txq_t txq;
     size_t tx_off; /* bytes of txq.head already written */
 
-    tcp_opq_t posted;  /* receives, posting order */
-    tcp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
-    tcp_uxq_t unexp;   /* buffered unexpected messages, arrival order */
+    tpu_match_t m;     /* receives; buffered unexpected messages */
+    tpu_opq_t waiting; /* one-sided requests awaiting replies, sending order */
     unsigned nbig;     /* posted receives and gets larger than TCP_COPY_MAX */
 
     tcp_rx_t rx;
@@ -223,7 +211,7 @@ struct tcp_tp {
     int *txlist; /* peers with queued frames and room to write */
     int ntx;
     int nkick;        /* peers with kick set */
-    tcp_opq_t done;   /* completed, not yet reported */
+    tpu_opq_t done;   /* completed, not yet reported */
     uint64_t next_id; /* one-sided op ids */
     int hot;          /* peer of the latest receive-type post, -1 = none */
     bool hot_hit;     /* the last direct read of it found data */
@@ -232,7 +220,7 @@ struct tcp_tp {
     tcp_mr_slot_t *mrs;
     uint32_t nmrs;
 
-    tcp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
+    tpu_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
     unsigned ux_pooled;
 };
 
@@ -256,7 +244,23 @@ static inline tcp_op_t *tcp_op(rcomm_tp_req_t *req)
 
 static inline rcomm_tp_req_t *tcp_req(tcp_op_t *op)
 {
-    return (rcomm_tp_req_t *)((char *)op - offsetof(rcomm_tp_req_t, priv));
+    return tpu_req(&op->h);
+}
+
+static inline tcp_op_t *tcp_op_of(tpu_op_t *h)
+{
+    return (tcp_op_t *)h;
+}
+
+/* A request's frame on a send queue. */
+static inline tcp_op_t *tcp_op_of_tx(tcp_txf_t *f)
+{
+    return (tcp_op_t *)((char *)f - offsetof(tcp_op_t, tx));
+}
+
+static inline tcp_unexp_t *tcp_ux_of(tpu_unexp_t *h)
+{
+    return (tcp_unexp_t *)h;
 }
 
 /* tcp_conn.c */

@@ -86,12 +86,12 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
         return;
     for (int r = 0; r < base->size; r++) {
         tcp_peer_t *p = &tp->peers[r];
-        tcp_unexp_t *ux;
+        tpu_unexp_t *ux;
         tcp_peer_close(tp, p, reason, why);
         tcp_drop_txq(p);
-        while ((ux = p->unexp.head)) {
-            RCOMM_FIFO_POP(&p->unexp);
-            tcp_ux_free(tp, ux);
+        while ((ux = p->m.unexp.head)) {
+            RCOMM_FIFO_POP(&p->m.unexp);
+            tcp_ux_free(tp, tcp_ux_of(ux));
         }
         tcp_ux_free(tp, p->rx.ux);
         free(p->stage);

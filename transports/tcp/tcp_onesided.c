@@ -193,12 +193,16 @@ static rcomm_status_t denied(tcp_tp_t *tp, tcp_peer_t *p, const tcp_op_t *op,
 static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
-    tcp_op_t *op, *prev = NULL;
+    tpu_op_t *o, *prev = NULL;
+    tcp_op_t *op = NULL;
     bool fits;
 
     /* Targets answer in order, so this is almost always the head. */
-    for (op = p->waiting.head; op && op->tx.hdr.u.rma.id != h->u.rma.id; op = op->next)
-        prev = op;
+    for (o = p->waiting.head; o && tcp_op_of(o)->tx.hdr.u.rma.id != h->u.rma.id;
+         o = o->next)
+        prev = o;
+    if (o)
+        op = tcp_op_of(o);
     fits = op && (h->type == TCP_PUT_ACK ? op->kind == TCP_OP_PUT
                   : h->type == TCP_GET_RESP
                       ? op->kind == TCP_OP_GET
@@ -210,7 +214,7 @@ static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       (unsigned long long)h->u.rma.id);
         return;
     }
-    RCOMM_FIFO_UNLINK(&p->waiting, prev, op);
+    RCOMM_FIFO_UNLINK(&p->waiting, prev, o);
     if (op->kind == TCP_OP_GET)
         tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op; /* from here a failure of p completes it */
@@ -294,7 +298,7 @@ static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, rcomm_tp_req_t *req,
     }
     op = tcp_op(req);
     op->kind = (uint8_t)kind;
-    op->peer = peer;
+    op->h.peer = peer;
     op->tx.payload = NULL;
     tcp_hdr_init(&op->tx.hdr, type, 0);
     op->tx.hdr.u.rma.id = ++tp->next_id;
@@ -306,8 +310,8 @@ static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, rcomm_tp_req_t *req,
 static rcomm_status_t rma_post(tcp_tp_t *tp, tcp_op_t *op)
 {
     tcp_req(op)->status = RCOMM_INPROGRESS;
-    tcp_enqueue(tp, &tp->peers[op->peer], &op->tx);
-    tp->hot = op->peer;
+    tcp_enqueue(tp, &tp->peers[op->h.peer], &op->tx);
+    tp->hot = op->h.peer;
     return RCOMM_OK;
 }
 

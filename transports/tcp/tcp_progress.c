@@ -38,8 +38,7 @@ void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
 
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
 {
-    op->status = status;
-    RCOMM_FIFO_PUSH(&tp->done, op);
+    tpu_done(&tp->done, &op->h, status);
 }
 
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
@@ -61,18 +60,16 @@ void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 /* A frame has left completely. */
 static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    tcp_op_t *op = (tcp_op_t *)f;
-
     if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_PUT || f->hdr.type == TCP_GET_RESP)
         tp->base.stats.bytes_sent += f->hdr.len;
     if (tcp_type_is_reply(f->hdr.type)) {
         tcp_reply_free((tcp_reply_t *)f);
     } else if (f->hdr.type == TCP_SEND) {
         tp->base.stats.messages_sent++;
-        tcp_complete(tp, op, RCOMM_OK);
+        tcp_complete(tp, tcp_op_of_tx(f), RCOMM_OK);
     } else {
         /* The reply can only come after the target read all of this. */
-        RCOMM_FIFO_PUSH(&p->waiting, op);
+        RCOMM_FIFO_PUSH(&p->waiting, &tcp_op_of_tx(f)->h);
     }
 }
 
@@ -149,7 +146,7 @@ static void tx_flush_all(tcp_tp_t *tp)
 static bool expecting(const tcp_peer_t *p)
 {
     return p->fd >= 0 && p->rx.state != TCP_RX_PARKED &&
-           (p->posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
+           (p->m.posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
 }
 
 static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
@@ -213,20 +210,20 @@ rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
     for (int i = 0; i < n; i++)
         handle_event(tp, ev[i].data.ptr, ev[i].events);
     tx_flush_all(tp); /* replies queued by the frames just read */
-    RCOMM_FIFO_DRAIN_DONE(&tp->done, tcp_op_t, tcp_req);
+    tpu_report_done(&tp->done);
     return RCOMM_OK;
 }
 
 /* ---- failure ------------------------------------------------------------ */
 
-static unsigned fail_ops(tcp_tp_t *tp, tcp_opq_t *q, rcomm_status_t status)
+static unsigned fail_ops(tcp_tp_t *tp, tpu_opq_t *q, rcomm_status_t status)
 {
     unsigned n = 0;
-    tcp_op_t *op;
+    tpu_op_t *op;
 
     while ((op = q->head)) {
         RCOMM_FIFO_POP(q);
-        tcp_complete(tp, op, status);
+        tpu_done(&tp->done, op, status);
         n++;
     }
     return n;
@@ -286,7 +283,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
     if (!tpu_fail_start(&p->fail, status, tp->base.rank, &cause))
         return;
 
-    nrecv = fail_ops(tp, &p->posted, status);
+    nrecv = fail_ops(tp, &p->m.posted, status);
     nrma = fail_ops(tp, &p->waiting, status);
     if (p->rx.op) { /* a receive or get that was landing */
         *(p->rx.op->kind == TCP_OP_RECV ? &nrecv : &nrma) += 1;
@@ -297,7 +294,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         if (tcp_type_is_reply(f->hdr.type)) {
             tcp_reply_free((tcp_reply_t *)f);
         } else {
-            tcp_complete(tp, (tcp_op_t *)f, status);
+            tcp_complete(tp, tcp_op_of_tx(f), status);
             *(f->hdr.type == TCP_SEND ? &nsend : &nrma) += 1;
         }
     }

@@ -71,6 +71,7 @@
 #include "base/fifo.h"
 #include "config.h"
 #include "transports/transport.h"
+#include "transports/util/match.h"
 #include "transports/util/peer.h"
 
 #define VX_HDR_LEN 64
@@ -129,13 +130,10 @@ typedef struct vx_reg vx_reg_t;
 
 /* The transport's view of a request (in rcomm_tp_req_t.priv). */
 typedef struct vx_op {
-    struct vx_op *next;
+    tpu_op_t h; /* on one list: posted, outbox, rts, dropped or done */
     void *buf;
     size_t len;    /* send, put, get: bytes; recv: capacity */
-    uint64_t tag;  /* send, recv */
     vx_reg_t *reg; /* registration of buf held while the HCA uses it */
-    int32_t peer;
-    int32_t status;
     uint8_t kind;  /* vx_kind_t */
     uint8_t state; /* vx_state_t */
     uint32_t rid;  /* recv: rendezvous id; send: the CTS's */
@@ -159,21 +157,11 @@ typedef struct {
 
 /* A message that arrived before its receive. */
 typedef struct vx_unexp {
-    struct vx_unexp *next;
-    uint64_t tag;
-    rcomm_env_t env;
-    uint64_t len;
+    tpu_unexp_t h;
     uint64_t id; /* RTS: the sender's op id */
     bool rts;    /* no data here: a rendezvous waiting for its receive */
     unsigned char data[];
 } vx_unexp_t;
-
-typedef struct {
-    vx_op_t *head, *tail;
-} vx_opq_t;
-typedef struct {
-    vx_unexp_t *head, *tail;
-} vx_uxq_t;
 
 /* One send-queue WQE in flight. */
 typedef struct {
@@ -211,13 +199,12 @@ typedef struct vx_peer {
     uint64_t rx_told;   /* rx_posted last written into its credit word */
     uint64_t told_src;  /* source of that RDMA WRITE (inline) */
 
-    vx_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
-    vx_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
-    vx_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
-    vx_opq_t posted;  /* receives, posting order */
-    vx_uxq_t unexp;   /* arrived early, arrival order */
-    bool listed;      /* in tp->busy (outbox not empty or credits to tell) */
-    bool bye_posted;  /* nothing more goes out on the QP */
+    tpu_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
+    tpu_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
+    tpu_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
+    tpu_match_t m;     /* receives; messages that arrived early */
+    bool listed;       /* in tp->busy (outbox not empty or credits to tell) */
+    bool bye_posted;   /* nothing more goes out on the QP */
 
     tpu_fail_t fail;
     char bye_text[VX_BYE_TEXT_MAX + 1];
@@ -286,7 +273,7 @@ typedef struct vx_tp {
 
     int *busy; /* peers with an outbox or credits to tell */
     int nbusy;
-    vx_opq_t done;
+    tpu_opq_t done;
 
     vx_mr_t **mrs;
     uint32_t nmrs;
@@ -310,7 +297,11 @@ static inline vx_op_t *vx_op(rcomm_tp_req_t *req)
 }
 static inline rcomm_tp_req_t *vx_req(vx_op_t *op)
 {
-    return (rcomm_tp_req_t *)((char *)op - offsetof(rcomm_tp_req_t, priv));
+    return tpu_req(&op->h);
+}
+static inline vx_op_t *vx_op_of(tpu_op_t *h)
+{
+    return (vx_op_t *)h;
 }
 static inline char *vx_rx_slot(vx_tp_t *tp, int peer, uint32_t i)
 {

@@ -211,11 +211,12 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
     }
 }
 
-static void release_list(vx_tp_t *tp, vx_opq_t *q)
+static void release_list(vx_tp_t *tp, tpu_opq_t *q)
 {
     vx_op_t *op;
 
-    while ((op = q->head)) {
+    while (q->head) {
+        op = vx_op_of(q->head);
         RCOMM_FIFO_POP(q);
         if (op->kind == VX_OP_CTL) {
             free(op);
@@ -237,11 +238,11 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
     /* Requests still outstanding are dropped: release what they hold. */
     for (int r = 0; tp->peers && r < base->size; r++) {
         vx_peer_t *p = &tp->peers[r];
-        vx_unexp_t *ux;
+        tpu_unexp_t *ux;
         release_list(tp, &p->outbox);
         release_list(tp, &p->dropped);
         release_list(tp, &p->rts);
-        release_list(tp, &p->posted);
+        release_list(tp, &p->m.posted);
         for (uint32_t i = p->sq_tail; p->sq && i != p->sq_head; i++) {
             vx_op_t *op = p->sq[i % tp->sq_depth].op;
             if (op && op->reg) {
@@ -249,8 +250,8 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
                 op->reg = NULL;
             }
         }
-        while ((ux = p->unexp.head)) {
-            RCOMM_FIFO_POP(&p->unexp);
+        while ((ux = p->m.unexp.head)) {
+            RCOMM_FIFO_POP(&p->m.unexp);
             free(ux);
         }
     }

@@ -33,16 +33,16 @@ void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
         tp->base.stats.messages_sent++;
     }
     op->state = VX_S_DONE;
-    op->status = status;
-    RCOMM_FIFO_PUSH(&tp->done, op);
+    tpu_done(&tp->done, &op->h, status);
 }
 
-static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
+static unsigned fail_list(vx_tp_t *tp, tpu_opq_t *q, rcomm_status_t status)
 {
     unsigned n = 0;
     vx_op_t *op;
 
-    while ((op = q->head)) {
+    while (q->head) {
+        op = vx_op_of(q->head);
         RCOMM_FIFO_POP(q);
         n += op->kind != VX_OP_CTL;
         vx_complete(tp, op, status);
@@ -63,7 +63,7 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
     va_end(ap);
     if (!tpu_fail_start(&p->fail, status, tp->base.rank, &cause))
         return;
-    n += fail_list(tp, &p->posted, status);
+    n += fail_list(tp, &p->m.posted, status);
     n += fail_list(tp, &p->rts, status);
     n += fail_list(tp, &p->outbox, status);
     /* Detach requests from WQEs still in the queue: their flush completions
@@ -77,7 +77,7 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
         }
     }
     for (uint32_t i = 0; i < tp->nrdv; i++)
-        if (tp->rdv[i] && tp->rdv[i]->peer == p->rank) {
+        if (tp->rdv[i] && tp->rdv[i]->h.peer == p->rank) {
             vx_complete(tp, tp->rdv[i], status);
             n++;
         }
@@ -303,6 +303,6 @@ rcomm_status_t vx_progress(rcomm_tp_t *base, int timeout_ms)
         }
     }
     vx_flush(tp);
-    RCOMM_FIFO_DRAIN_DONE(&tp->done, vx_op_t, vx_req);
+    tpu_report_done(&tp->done);
     return RCOMM_OK;
 }

@@ -55,10 +55,10 @@ static vx_op_t *rma_op(vx_tp_t *tp, int peer, rcomm_tp_req_t *req,
     op = vx_op(req);
     memset(op, 0, sizeof(*op));
     op->kind = (uint8_t)kind;
-    op->peer = peer;
+    op->h.peer = peer;
     op->buf = buf;
     op->len = len;
-    op->status = RCOMM_INPROGRESS;
+    op->h.status = RCOMM_INPROGRESS;
     op->u.rma.raddr = raddr;
     op->u.rma.rkey = (uint32_t)rkey->key;
     req->status = RCOMM_INPROGRESS;
@@ -90,7 +90,7 @@ static rcomm_status_t rma_post(vx_tp_t *tp, vx_op_t *op)
         vx_complete(tp, op, RCOMM_OK); /* nothing to move */
         return RCOMM_OK;
     }
-    vx_outbox_push(tp, &tp->peers[op->peer], op);
+    vx_outbox_push(tp, &tp->peers[op->h.peer], op);
     vx_flush(tp);
     return RCOMM_OK;
 }
