@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -392,6 +394,71 @@ static void sc_args(tp_ctx_t *c)
     }
 }
 
+/* The descriptor of wait_fd, once nothing is pending (-1 until then, or for
+ * good when the transport sleeps only inside progress()). */
+static int settled_fd(tp_ctx_t *c)
+{
+    int fd = -1;
+
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        OK(c->ops->progress(c->tp, 0));
+        fd = c->ops->wait_fd(c->tp);
+    }
+    /* TCP always has its epoll set; verbs has a descriptor with completion
+     * events only. */
+    REQUIREF(fd >= 0 || (strcmp(c->ops->name, "verbs") == 0 && !c->cfg.ib_poll_event),
+             "%s gives no descriptor to wait on", c->ops->name);
+    return fd;
+}
+
+static bool readable(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, (int)(ms * tp_slow())) == 1 && (pfd.revents & POLLIN);
+}
+
+/* An idle transport's descriptor stays quiet; a message for a posted
+ * receive makes it readable, and progress() then completes the receive. */
+static void sc_wait_fd(tp_ctx_t *c)
+{
+    rcomm_tp_req_t rq[2] = {0};
+    char msg[32], in[32];
+    int fd;
+
+    tp_fill(msg, sizeof(msg), tp_seed(1, 0, 2));
+    if (c->rank == 1) {
+        OK(c->ops->irecv(c->tp, 0, 1, NULL, 0, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        usleep(100000); /* rank 0 is asleep on its descriptor by now */
+        OK(c->ops->isend(c->tp, 0, 2, NULL, msg, sizeof(msg), &rq[1]));
+        tp_wait_ok(c, &rq[1], 1);
+    } else {
+        OK(c->ops->irecv(c->tp, 1, 2, in, sizeof(in), &rq[1]));
+        if ((fd = settled_fd(c)) >= 0)
+            REQUIREF(!readable(fd, 50),
+                     "%s: the descriptor of an idle transport is "
+                     "readable",
+                     c->ops->name);
+        OK(c->ops->isend(c->tp, 1, 1, NULL, NULL, 0, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        REQUIRE(rq[1].status == RCOMM_INPROGRESS);
+        if ((fd = settled_fd(c)) >= 0 && rq[1].status == RCOMM_INPROGRESS) {
+            REQUIREF(readable(fd, 10000),
+                     "%s: a message arrived for a posted receive "
+                     "and the descriptor stayed quiet",
+                     c->ops->name);
+            for (int i = 0; i < 1000 && rq[1].status == RCOMM_INPROGRESS; i++)
+                OK(c->ops->progress(c->tp, 0));
+            REQUIREF(rq[1].status == RCOMM_OK, "progress() after the wake-up: %s",
+                     rcomm_strerror(rq[1].status));
+        }
+        tp_wait_ok(c, &rq[1], 1);
+        REQUIRE(rq[1].len == sizeof(in));
+        tp_check(in, sizeof(in), tp_seed(1, 0, 2));
+    }
+    tp_barrier(c, 53);
+}
+
 START_TEST(test_sendrecv)
 {
     static const int np[] = {2, 3, 5};
@@ -417,6 +484,12 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+START_TEST(test_wait_fd)
+{
+    run(2, sc_wait_fd, 0);
+}
+END_TEST
+
 START_TEST(test_args)
 {
     run(_i + 1, sc_args, 0);
@@ -432,6 +505,7 @@ void tp_add_twosided_tests(Suite *s)
     tcase_add_test(tc, test_unexpected);
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_wait_fd);
     tcase_add_loop_test(tc, test_args, 0, 2);
     suite_add_tcase(s, tc);
 }

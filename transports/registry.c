@@ -24,7 +24,7 @@ static bool complete(const rcomm_tp_ops_t *o)
     return o->size == sizeof(rcomm_tp_ops_t) && o->name && o->create && o->local_addr &&
            o->connect && o->destroy && o->isend && o->irecv && o->cancel && o->mem_reg &&
            o->mem_rkey && o->mem_dereg && o->put && o->get && o->fetch_add &&
-           o->compare_swap && o->caps && o->progress;
+           o->compare_swap && o->caps && o->progress && o->wait_fd;
 }
 
 const rcomm_tp_ops_t *rcomm_tp_find(const char *name)

@@ -207,6 +207,19 @@ typedef struct rcomm_tp_ops {
      * no limit). Returns OK, or an error only for a failure of the transport
      * as a whole; peer failures are reported through the requests. */
     rcomm_status_t (*progress)(rcomm_tp_t *tp, int timeout_ms);
+    /* A file descriptor to poll() for readability, so that the caller can
+     * sleep until the transport has something to do (and wait for other
+     * descriptors at the same time) instead of sleeping inside progress().
+     * Ask right before sleeping, after progress(): the transport may arm its
+     * notifications here and move data, but never reports a completion.
+     * Returns -1 when there is nothing to sleep on now: work is pending (call
+     * progress() at once), or the transport cannot wait on a descriptor in
+     * its mode (verbs without RCOMM_IB_POLL=event); the caller then sleeps
+     * inside progress(timeout_ms). Readable means "call progress()", not
+     * that a request completes. The descriptor is the transport's (never
+     * read or close it) and stays the same until destroy(). Local, never
+     * blocks. */
+    int (*wait_fd)(rcomm_tp_t *tp);
 } rcomm_tp_ops_t;
 
 /* Report a post to a failed peer: the failure is logged the first time

@@ -271,6 +271,8 @@ rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
 
 /* tcp_progress.c */
 rcomm_status_t tcp_progress(rcomm_tp_t *tp, int timeout_ms);
+/* The epoll set, when nothing is pending outside the sockets. */
+int tcp_wait_fd(rcomm_tp_t *tp);
 /* rcomm_tp_check_post, then whether peer has failed (reported as this post's
  * error). */
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);

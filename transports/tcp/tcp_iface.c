@@ -208,4 +208,5 @@ const rcomm_tp_ops_t rcomm_tcp_ops = {
     .compare_swap = tcp_compare_swap,
     .caps = tcp_caps,
     .progress = tcp_progress,
+    .wait_fd = tcp_wait_fd,
 };

@@ -214,6 +214,15 @@ rcomm_status_t tcp_progress(rcomm_tp_t *base, int timeout_ms)
     return RCOMM_OK;
 }
 
+/* Frames waiting to be written, staged bytes and unreported completions
+ * show on no socket: progress() must run first. */
+int tcp_wait_fd(rcomm_tp_t *base)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+
+    return tp->connected && !tp->ntx && !tp->nkick && !tp->done.head ? tp->epfd : -1;
+}
+
 /* ---- failure ------------------------------------------------------------ */
 
 static unsigned fail_ops(tcp_tp_t *tp, tpu_opq_t *q, rcomm_status_t status)

@@ -244,6 +244,7 @@ typedef struct vx_tp {
     struct ibv_comp_channel *chan;
     struct ibv_cq *cq;
     int cq_armed;
+    int wait_fd;        /* RCOMM_IB_POLL=event: epoll of chan and cm_chan; else -1 */
     uint32_t cq_events; /* to acknowledge */
     uint8_t port;
     enum ibv_mtu mtu;
@@ -372,6 +373,9 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
 
 /* verbs_progress.c */
 rcomm_status_t vx_progress(rcomm_tp_t *tp, int timeout_ms);
+/* RCOMM_IB_POLL=event: the epoll set of the completion and connection
+ * channels, with the CQ armed; -1 while work is pending or when polling. */
+int vx_wait_fd(rcomm_tp_t *tp);
 /* verbs_caps.c: native one-sided ops and atomics; the port's link rate. */
 void vx_caps(rcomm_tp_t *tp, rcomm_tp_caps_t *caps);
 void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status);

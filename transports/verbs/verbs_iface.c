@@ -28,6 +28,7 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
                             .on_unexpected = params->on_unexpected,
                             .unexpected_arg = params->unexpected_arg};
     tp->cfg = cfg;
+    tp->wait_fd = -1;
     tp->timeout_ms = params->timeout_ms;
     tp->events = cfg->ib_poll_event;
     tp->cm = cfg->ib_use_rdma_cm;
@@ -287,4 +288,5 @@ const rcomm_tp_ops_t rcomm_verbs_ops = {
     .compare_swap = vx_compare_swap,
     .caps = vx_caps,
     .progress = vx_progress,
+    .wait_fd = vx_wait_fd,
 };

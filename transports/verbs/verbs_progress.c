@@ -233,32 +233,64 @@ int vx_poll(vx_tp_t *tp)
     return n < 0 ? 0 : n;
 }
 
+/* Take the completion channel's event, if one came (the channel is
+ * nonblocking): the CQ must be armed again. */
+static void take_cq_event(vx_tp_t *tp)
+{
+    struct ibv_cq *cq;
+    void *ctx;
+
+    if (ibv_get_cq_event(tp->chan, &cq, &ctx) != 0)
+        return;
+    tp->cq_armed = 0;
+    if (++tp->cq_events >= 64) {
+        ibv_ack_cq_events(tp->cq, tp->cq_events);
+        tp->cq_events = 0;
+    }
+}
+
+/* Arm the CQ for the next completion. Returns false when one arrived before
+ * the arming (or arming failed): then there is no sleeping. */
+static bool arm(vx_tp_t *tp)
+{
+    if (!tp->cq_armed) {
+        if (ibv_req_notify_cq(tp->cq, 0) != 0)
+            return false;
+        tp->cq_armed = 1;
+        if (vx_poll(tp) > 0) /* arrived before arming */
+            return false;
+    }
+    return true;
+}
+
 /* Sleep on the completion channel until an event or timeout_ms. */
 static void wait_event(vx_tp_t *tp, int timeout_ms)
 {
     struct pollfd pfd[2] = {{.fd = tp->chan->fd, .events = POLLIN},
                             {.fd = tp->cm_chan ? tp->cm_chan->fd : -1, .events = POLLIN}};
-    struct ibv_cq *cq;
-    void *ctx;
 
-    if (!tp->cq_armed) {
-        if (ibv_req_notify_cq(tp->cq, 0) != 0)
-            return;
-        tp->cq_armed = 1;
-        if (vx_poll(tp) > 0) /* arrived before arming */
-            return;
-    }
-    if (poll(pfd, 2, timeout_ms) <= 0)
+    if (!arm(tp) || poll(pfd, 2, timeout_ms) <= 0)
         return;
     if (pfd[1].revents)
         vx_cm_poll(tp);
-    if (pfd[0].revents && ibv_get_cq_event(tp->chan, &cq, &ctx) == 0) {
-        tp->cq_armed = 0;
-        if (++tp->cq_events >= 64) {
-            ibv_ack_cq_events(tp->cq, tp->cq_events);
-            tp->cq_events = 0;
-        }
-    }
+    if (pfd[0].revents)
+        take_cq_event(tp);
+}
+
+int vx_wait_fd(rcomm_tp_t *base)
+{
+    vx_tp_t *tp = vx_tp(base);
+
+    if (!tp->connected || tp->wait_fd < 0)
+        return -1;
+    /* A caller that woke and only polled (progress(0)) left the event. */
+    take_cq_event(tp);
+    vx_cm_poll(tp);
+    /* Credits come by RDMA WRITE, which raises no event: while an outbox
+     * waits for them there is no sleeping (as in progress()). */
+    if (tp->nbusy || tp->done.head || !arm(tp))
+        return -1;
+    return tp->wait_fd;
 }
 
 /* With rdma_cm, look for connection events (a peer gone) every millisecond:
