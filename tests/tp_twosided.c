@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -459,6 +460,55 @@ static void sc_wait_fd(tp_ctx_t *c)
     tp_barrier(c, 53);
 }
 
+/* Instance 0 serves the pairs {2k, 2k+1}, instance 1 the others: with 4
+ * ranks each instance has peers on every rank, with 3 rank 2's instance 0
+ * serves nobody. */
+static int split(int inst, int rank, int q)
+{
+    return ((rank ^ q) == 1) == (inst == 0);
+}
+
+/* Two instances per rank split its peers: traffic flows on each with the
+ * peers it serves (in increasing rank order, so no two ranks wait on each
+ * other in a cycle), and a post to a peer the other instance serves is
+ * refused with a message naming this rank, the transport and the peer. */
+static void sc_serves(tp_ctx_t *c)
+{
+    rcomm_tp_t *inst[2] = {c->tp, c->tp2};
+    rcomm_tp_rkey_t rk = {0};
+    rcomm_tp_req_t rq = {0};
+    char want[160];
+
+    for (int k = 0; k < 2; k++) {
+        c->tp = inst[k];
+        for (int q = 0; q < c->size; q++) {
+            if (q == c->rank)
+                continue;
+            if (split(k, c->rank, q)) {
+                tp_ping(c, q, 10 + (uint64_t)k, 5000);
+                tp_ping(c, q, 20 + (uint64_t)k, 100000);
+                continue;
+            }
+            snprintf(want, sizeof(want),
+                     "rank %d: %s to rank %d: this %s instance does not serve rank %d",
+                     c->rank, strcmp(c->ops->name, "tcp") == 0 ? "isend" : "send", q,
+                     c->ops->name, q);
+            REQUIRE(c->ops->isend(c->tp, q, 1, NULL, NULL, 0, &rq) ==
+                    RCOMM_ERR_INVALID_ARG);
+            REQUIREF(strstr(rcomm_last_error(), want), "'%s' is not in the error", want);
+            REQUIRE(c->ops->irecv(c->tp, q, 1, NULL, 0, &rq) == RCOMM_ERR_INVALID_ARG);
+            REQUIRE(strstr(rcomm_last_error(), "does not serve"));
+            REQUIRE(c->ops->put(c->tp, q, NULL, 0, &rk, 0, &rq) == RCOMM_ERR_INVALID_ARG);
+            REQUIRE(strstr(rcomm_last_error(), "does not serve"));
+        }
+        /* Zero-byte exchanges, same order: every peer is done with us. */
+        for (int q = 0; q < c->size; q++)
+            if (q != c->rank && split(k, c->rank, q))
+                tp_ping(c, q, 30 + (uint64_t)k, 0);
+    }
+    c->tp = inst[0];
+}
+
 START_TEST(test_sendrecv)
 {
     static const int np[] = {2, 3, 5};
@@ -490,6 +540,17 @@ START_TEST(test_wait_fd)
 }
 END_TEST
 
+START_TEST(test_serves)
+{
+    tp_group_t g = {.transport = tp_transport,
+                    .size = 3 + _i,
+                    .fn = sc_serves,
+                    .absent = -1,
+                    .serves = split};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_args)
 {
     run(_i + 1, sc_args, 0);
@@ -506,6 +567,7 @@ void tp_add_twosided_tests(Suite *s)
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_wait_fd);
+    tcase_add_loop_test(tc, test_serves, 0, 2);
     tcase_add_loop_test(tc, test_args, 0, 2);
     suite_add_tcase(s, tc);
 }

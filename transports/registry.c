@@ -61,8 +61,15 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
 rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
                                    const void *req, const char *what)
 {
-    if (tp && connected && req && peer >= 0 && peer < tp->size && peer != tp->rank)
+    bool known = tp && peer >= 0 && peer < tp->size;
+
+    if (known && connected && req && rcomm_tp_serves(tp, peer))
         return RCOMM_OK;
+    if (known && connected && req && peer != tp->rank)
+        return rcomm_err(RCOMM_ERR_INVALID_ARG,
+                         "rank %d: %s rank %d: this %s instance does not serve rank %d "
+                         "(another instance carries its traffic)",
+                         tp->rank, what, peer, tp->ops->name, peer);
     return rcomm_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp ? tp->rank : -1,
                      what, peer,
                      !tp || !connected  ? "the transport is not connected"

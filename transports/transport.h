@@ -113,6 +113,12 @@ typedef struct {
     const char *host;
     rcomm_tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
+    /* The peers this instance serves: serves[r] != 0 for each rank r it
+     * connects to and carries traffic with (serves[rank] is ignored); size
+     * entries, read by create() only. NULL: every other rank. Instances that
+     * split the peers between them (of one transport or of several) can
+     * serve one communicator. */
+    const uint8_t *serves;
 } rcomm_tp_params_t;
 
 /* What a transport does natively, and the link the perf tools grade
@@ -135,7 +141,14 @@ struct rcomm_tp {
     rcomm_tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
     rcomm_tp_stats_t stats;
+    uint8_t *serves; /* [size]: a copy of params->serves; NULL: every other rank */
 };
+
+/* Does tp carry traffic with peer (a valid rank)? */
+static inline bool rcomm_tp_serves(const rcomm_tp_t *tp, int peer)
+{
+    return peer != tp->rank && (!tp->serves || tp->serves[peer]);
+}
 
 typedef struct rcomm_tp_ops {
     size_t size; /* sizeof(rcomm_tp_ops_t): catches stale tables */
@@ -147,10 +160,12 @@ typedef struct rcomm_tp_ops {
      * Other ranks pass it to connect(). buf NULL: only set *len to the size
      * needed (the same on every rank of a job). */
     rcomm_status_t (*local_addr)(rcomm_tp_t *tp, void *buf, size_t *len);
-    /* Connect to every peer, given every rank's address blob (addrs[rank] is
-     * ours). Collective: all ranks call it; blocks until every connection is
-     * up or the timeout expires (the error names the missing peers). Called
-     * once; after a failure the transport can only be destroyed. */
+    /* Connect to every peer it serves, given every rank's address blob
+     * (addrs[rank] is ours; the blobs of peers it does not serve may be NULL
+     * with length 0, and are not read). Collective: every rank it serves
+     * calls it; blocks until every connection is up or the timeout expires
+     * (the error names the missing peers). Called once; after a failure the
+     * transport can only be destroyed. */
     rcomm_status_t (*connect)(rcomm_tp_t *tp, const void *const *addrs,
                               const size_t *lens);
     /* Close every connection gracefully and free everything. Outstanding
@@ -230,9 +245,10 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
     __attribute__((format(printf, 3, 4)));
 
 /* The checks every post makes before anything else: the transport is
- * connected, req is set, peer is another rank of the job. INVALID_ARG with a
- * message naming this rank, what was posted ("send to", "receive from") and
- * the peer. Shared by every transport (registry.c). */
+ * connected, req is set, peer is another rank of the job that this instance
+ * serves. INVALID_ARG with a message naming this rank, what was posted
+ * ("send to", "receive from"), the peer and, for a peer served elsewhere,
+ * the transport. Shared by every transport (registry.c). */
 rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
                                    const void *req, const char *what);
 

@@ -13,7 +13,8 @@
  * wait goes on. Refused dials are retried until timeout_ms; the timeout
  * error names every peer still missing. Data sockets are then TCP_NODELAY,
  * SO_SNDBUF/SO_RCVBUF = tcp_bufsize, O_NONBLOCK, in one epoll set, and the
- * listening socket is closed.
+ * listening socket is closed. An instance serving a subset of the peers
+ * (params->serves) dials and accepts only those, and refuses others' HELLOs.
  *
  * Frame flow. Every frame is a 64-byte header (tcp_frame.h) and hdr.len
  * payload bytes. Posts only queue: a send (or one-sided request) embeds its

@@ -21,11 +21,8 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
     if (!(tp = calloc(1, sizeof(*tp))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
                          params->rank);
-    tp->base = (rcomm_tp_t){.ops = &rcomm_tcp_ops,
-                            .rank = params->rank,
-                            .size = params->size,
-                            .on_unexpected = params->on_unexpected,
-                            .unexpected_arg = params->unexpected_arg};
+    if ((st = tpu_head_init(&tp->base, &rcomm_tcp_ops, params)) != RCOMM_OK)
+        goto free_tp;
     tp->bufsize = params->cfg->tcp_bufsize;
     tp->eager = params->cfg->tcp_eager;
     tp->timeout_ms = params->timeout_ms;
@@ -56,6 +53,7 @@ static rcomm_status_t tcp_create(const rcomm_tp_params_t *params, rcomm_tp_t **o
 close_epoll:
     close(tp->epfd);
 free_tp:
+    tpu_head_fini(&tp->base);
     free(tp->txlist);
     free(tp->peers);
     free(tp);
@@ -103,6 +101,7 @@ static void tcp_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why
         free(tp->mrs[i].mr);
     free(tp->mrs);
     tcp_ux_pool_free(tp);
+    tpu_head_fini(base);
     free(tp->txlist);
     free(tp->peers);
     free(tp);

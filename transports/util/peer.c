@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Peer health and the checks of create() and of posts: see peer.h. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/error.h"
 #include "transports/util/peer.h"
@@ -52,4 +53,37 @@ rcomm_status_t tpu_create_check(const rcomm_tp_params_t *params, rcomm_tp_t **tp
                      !params || !tp ? "params or tp is NULL"
                      : !params->cfg ? "params->cfg is NULL"
                                     : "rank is not in [0, size)");
+}
+
+rcomm_status_t tpu_head_init(rcomm_tp_t *tp, const rcomm_tp_ops_t *ops,
+                             const rcomm_tp_params_t *params)
+{
+    *tp = (rcomm_tp_t){.ops = ops,
+                       .rank = params->rank,
+                       .size = params->size,
+                       .on_unexpected = params->on_unexpected,
+                       .unexpected_arg = params->unexpected_arg};
+    if (!params->serves)
+        return RCOMM_OK;
+    if (!(tp->serves = malloc((size_t)params->size)))
+        return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: %s create: out of memory",
+                         params->rank, ops->name);
+    for (int r = 0; r < params->size; r++)
+        tp->serves[r] = r != params->rank && params->serves[r];
+    return RCOMM_OK;
+}
+
+void tpu_head_fini(rcomm_tp_t *tp)
+{
+    free(tp->serves);
+    tp->serves = NULL;
+}
+
+int tpu_served(const rcomm_tp_t *tp)
+{
+    int n = 0;
+
+    for (int r = 0; r < tp->size; r++)
+        n += rcomm_tp_serves(tp, r);
+    return n;
 }

@@ -60,5 +60,12 @@ static inline rcomm_status_t tpu_fail_check(tpu_fail_t *f, const char *what, int
  * [0, size). name is the transport's, for the message. */
 rcomm_status_t tpu_create_check(const rcomm_tp_params_t *params, rcomm_tp_t **tp,
                                 const char *name);
+/* Fill the common head of a new instance from params (a copy of the peer
+ * set included); tpu_head_fini frees what it holds. */
+rcomm_status_t tpu_head_init(rcomm_tp_t *tp, const rcomm_tp_ops_t *ops,
+                             const rcomm_tp_params_t *params);
+void tpu_head_fini(rcomm_tp_t *tp);
+/* How many peers tp serves. */
+int tpu_served(const rcomm_tp_t *tp);
 
 #endif /* RCOMM_TPU_PEER_H */

@@ -10,7 +10,9 @@
  * one 64-bit credit word per peer. local_addr() publishes {LID, GID, PSN,
  * control region, QPN per peer}; connect() moves every QP to RTR and RTS
  * with the peer's numbers and completes a HELLO exchange on each QP, so that
- * a successful connect() means every peer can receive. With
+ * a successful connect() means every peer can receive. An instance serving
+ * a subset of the peers (params->serves) creates and connects QPs for those
+ * only, and publishes QPN 0 for the others. With
  * RCOMM_IB_USE_RDMA_CM=1 librdmacm connects the QPs instead (verbs_cm.c).
  *
  * Messages. Every SEND carries a vx_hdr_t. A message of at most

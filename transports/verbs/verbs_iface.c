@@ -22,11 +22,10 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
     if (!(tp = calloc(1, sizeof(*tp))))
         return rcomm_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
                          params->rank);
-    tp->base = (rcomm_tp_t){.ops = &rcomm_verbs_ops,
-                            .rank = params->rank,
-                            .size = params->size,
-                            .on_unexpected = params->on_unexpected,
-                            .unexpected_arg = params->unexpected_arg};
+    if ((st = tpu_head_init(&tp->base, &rcomm_verbs_ops, params)) != RCOMM_OK) {
+        free(tp);
+        return st;
+    }
     tp->cfg = cfg;
     tp->wait_fd = -1;
     tp->timeout_ms = params->timeout_ms;
@@ -59,7 +58,7 @@ static rcomm_status_t vx_create(const rcomm_tp_params_t *params, rcomm_tp_t **ou
         (st = vx_mem_init(tp)) != RCOMM_OK)
         goto fail;
     for (int r = 0; r < params->size; r++) {
-        if (r != params->rank && !tp->cm &&
+        if (rcomm_tp_serves(&tp->base, r) && !tp->cm &&
             (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
             goto fail;
     }
@@ -105,7 +104,7 @@ rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
         step(tp);
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r == tp->base.rank || ready(p))
+            if (!rcomm_tp_serves(&tp->base, r) || ready(p))
                 continue;
             if (p->fail.status)
                 return rcomm_err(p->fail.status, "rank %d: verbs connect: %s",
@@ -143,7 +142,7 @@ static rcomm_status_t hello(vx_tp_t *tp)
     rcomm_status_t st;
 
     for (int r = 0; r < tp->base.size; r++)
-        if (r != tp->base.rank &&
+        if (rcomm_tp_serves(&tp->base, r) &&
             (st = vx_ctl_send(tp, &tp->peers[r], &h, NULL, 0, false)))
             return st;
     return vx_wait_peers(tp, said_hello, hello_step, "no HELLO from");
@@ -161,8 +160,8 @@ static rcomm_status_t vx_connect(rcomm_tp_t *base, const void *const *addrs,
                                                 : "called twice");
     tp->connect_called = true;
     for (int r = 0; r < base->size; r++) {
-        if (r == base->rank)
-            continue;
+        if (!rcomm_tp_serves(base, r))
+            continue; /* its blob may be missing */
         if (!addrs[r])
             return rcomm_err(RCOMM_ERR_INVALID_ARG,
                              "verbs connect: no address for rank %d", r);
@@ -192,7 +191,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
 
     for (int r = 0; r < tp->base.size; r++) {
         vx_peer_t *p = &tp->peers[r];
-        if (r == tp->base.rank || p->fail.status)
+        if (!rcomm_tp_serves(&tp->base, r) || p->fail.status)
             continue;
         p->dropped = p->outbox;
         p->outbox.head = p->outbox.tail = NULL;
@@ -205,7 +204,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
         pending = false;
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r != tp->base.rank && !p->fail.status &&
+            if (rcomm_tp_serves(&tp->base, r) && !p->fail.status &&
                 (!p->bye_posted || p->sq_tail != p->sq_head))
                 pending = true;
         }
@@ -265,6 +264,7 @@ static void vx_destroy(rcomm_tp_t *base, rcomm_status_t reason, const char *why)
         free(tp->peers[r].sq);
     free(tp->rdv);
     free(tp->busy);
+    tpu_head_fini(base);
     free(tp->peers);
     free(tp);
 }
