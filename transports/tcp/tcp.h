@@ -38,7 +38,8 @@
  * never completes anything, and a callback that posts does not disturb the
  * queues being walked.
  *
- * Matching. Per peer, posted receives are kept in posting order; a SEND
+ * Matching (the queues are transports/util/match.h's). Per peer, posted
+ * receives are kept in posting order; a SEND
  * matches the first with its tag. A SEND with no receive calls
  * on_unexpected and then: len <= tcp_eager is read into a malloc'd buffer
  * kept on the peer's unexpected list (a later irecv takes the oldest with its
@@ -68,7 +69,8 @@
  * only if those also use atomic instructions on that word; any other local
  * access by the target is not coordinated with emulated operations.
  *
- * Failure. One function, tcp_peer_fail(), handles a dead or misbehaving
+ * Failure (recorded and logged by transports/util/peer.h). One function,
+ * tcp_peer_fail(), handles a dead or misbehaving
  * peer: every request involving it completes with the status, later posts
  * fail at once, the socket is closed, and one message is logged naming the
  * peer, the local rank and what we were doing (logged at warning level and

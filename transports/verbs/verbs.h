@@ -39,6 +39,12 @@
  * send-queue room wait in the peer's outbox, in posting order (that order is what makes
  * messages of one tag match in order).
  *
+ * Sleeping. With RCOMM_IB_POLL=event, progress() sleeps on the completion
+ * channel (nonblocking) and the rdma_cm channel, and wait_fd() returns one
+ * epoll set of both after arming the CQ. While an outbox waits for credits,
+ * which come by RDMA WRITE and raise no event, neither sleeps (wait_fd()
+ * returns -1); without completion events wait_fd() is always -1.
+ *
  * Completions. Every send-queue WQE owns an entry of its QP's ring; wr_id
  * encodes (peer, ring index) or, for receives, (peer, slot). Only WQEs whose
  * completion matters are signalled (rendezvous writes, one-sided ops, sends
@@ -54,6 +60,8 @@
  * before anything is sent, and the HCA enforces the same rights for keys
  * forged past that check (a remote access error then breaks the QP, which
  * is reported as such).
+ *
+ * Matching and failure records are transports/util's (match.h, peer.h).
  *
  * Failure. A completion error on a QP fails its peer: every request
  * involving it completes with the mapped status (retry exceeded ->
