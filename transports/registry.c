@@ -2,8 +2,6 @@
 /* Transport lookup by name: the one place that lists the transports built
  * (verbs when configure found libibverbs and librdmacm), and what every
  * transport shares. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -42,22 +40,6 @@ const rcomm_tp_ops_t *rcomm_tp_find(const char *name)
     return NULL;
 }
 
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
-                                      const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!*logged) {
-        *logged = true;
-        return rcomm_err(status, "%s", msg);
-    }
-    return rcomm_err_quiet(status, "%s", msg);
-}
-
 rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
                                    const void *req, const char *what)
 {
@@ -76,13 +58,4 @@ rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int pee
                      : !req             ? "req is NULL"
                      : peer == tp->rank ? "a rank cannot post to itself"
                                         : "no such rank");
-}
-
-rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
-                                     size_t cap)
-{
-    return rcomm_err(
-        RCOMM_ERR_PROTOCOL,
-        "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu", rank,
-        peer, (unsigned long long)len, (unsigned long long)tag, cap);
 }

@@ -237,13 +237,6 @@ typedef struct rcomm_tp_ops {
     int (*wait_fd)(rcomm_tp_t *tp);
 } rcomm_tp_ops_t;
 
-/* Report a post to a failed peer: the failure is logged the first time
- * (*logged false), then only becomes the thread's last error again. Returns
- * status. Shared by every transport (registry.c). */
-rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
-                                      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* The checks every post makes before anything else: the transport is
  * connected, req is set, peer is another rank of the job that this instance
  * serves. INVALID_ARG with a message naming this rank, what was posted
@@ -251,10 +244,6 @@ rcomm_status_t rcomm_tp_report_failed(rcomm_status_t status, bool *logged,
  * the transport. Shared by every transport (registry.c). */
 rcomm_status_t rcomm_tp_check_post(const rcomm_tp_t *tp, bool connected, int peer,
                                    const void *req, const char *what);
-
-/* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
-rcomm_status_t rcomm_tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
-                                     size_t cap);
 
 /* Transport lookup by name ("tcp", "verbs"). NULL when there is none, or
  * when its table is incomplete (a bug: logged as RCOMM_ERR_INTERNAL). */

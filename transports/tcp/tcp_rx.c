@@ -72,8 +72,7 @@ static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
 
     memcpy(&req->env, env, sizeof(req->env));
     req->len = (size_t)len;
-    tcp_complete(tp, op,
-                 rcomm_tp_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
+    tcp_complete(tp, op, tpu_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
 }
 
 /* A buffered unexpected message meets its receive. */

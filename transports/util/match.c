@@ -2,6 +2,7 @@
 /* Matching of two-sided messages by (peer, tag): see match.h. */
 #include "transports/util/match.h"
 
+#include "base/error.h"
 #include "base/fifo.h"
 
 void tpu_post(tpu_match_t *m, tpu_op_t *recv)
@@ -75,4 +76,13 @@ bool tpu_queued(const tpu_opq_t *q, const tpu_op_t *op)
         if (o == op)
             return true;
     return false;
+}
+
+rcomm_status_t tpu_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
+                                size_t cap)
+{
+    return rcomm_err(
+        RCOMM_ERR_PROTOCOL,
+        "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu", rank,
+        peer, (unsigned long long)len, (unsigned long long)tag, cap);
 }

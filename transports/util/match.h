@@ -82,6 +82,10 @@ void tpu_unhold(tpu_match_t *m, tpu_unexp_t *prev, tpu_unexp_t *ux);
 /* tpu_find_held and tpu_unhold. */
 tpu_unexp_t *tpu_match_held(tpu_match_t *m, uint64_t tag);
 
+/* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
+rcomm_status_t tpu_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
+                                size_t cap);
+
 /* Complete op with status: it joins the done list, reported by
  * tpu_report_done (never from a post). */
 static inline void tpu_done(tpu_opq_t *done, tpu_op_t *op, rcomm_status_t status)

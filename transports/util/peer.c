@@ -39,8 +39,11 @@ void tpu_fail_log(tpu_fail_t *f, int rank, const tpu_cause_t *cause, const char 
 
 rcomm_status_t tpu_fail_report(tpu_fail_t *f, const char *what, int peer)
 {
-    return rcomm_tp_report_failed(f->status, &f->logged, "%s rank %d: %s", what, peer,
-                                  f->msg);
+    if (!f->logged) {
+        f->logged = true;
+        return rcomm_err(f->status, "%s rank %d: %s", what, peer, f->msg);
+    }
+    return rcomm_err_quiet(f->status, "%s rank %d: %s", what, peer, f->msg);
 }
 
 rcomm_status_t tpu_create_check(const rcomm_tp_params_t *params, rcomm_tp_t **tp,

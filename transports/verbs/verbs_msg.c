@@ -80,9 +80,8 @@ static void rdv_start(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, uint64_t id, uint6
     req->env = *env;
     req->len = len;
     if (len > op->len) {
-        vx_complete(
-            tp, op,
-            rcomm_tp_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
+        vx_complete(tp, op,
+                    tpu_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
         refuse(tp, p, id, RCOMM_OK);
         return;
     }
@@ -107,9 +106,8 @@ static void eager_deliver(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, const void *da
     req->env = *env;
     req->len = len;
     if (len > op->len) {
-        vx_complete(
-            tp, op,
-            rcomm_tp_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
+        vx_complete(tp, op,
+                    tpu_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
         return;
     }
     memcpy(op->buf, data, len);
