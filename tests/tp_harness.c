@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -68,6 +69,9 @@ static void child_real(const tp_group_t *g, int up, int down)
 {
     tp_ctx_t *c = calloc(1, sizeof(*c));
     tp_blob_t mine = {0}, *all = calloc(TP_MAXP, sizeof(*all));
+    uint8_t serves[2][TP_MAXP] = {{0}};
+    const void *addrs2[TP_MAXP] = {0};
+    size_t lens2[TP_MAXP] = {0};
     tp_params_t params;
 
     REQUIRE(c && all);
@@ -87,20 +91,37 @@ static void child_real(const tp_group_t *g, int up, int down)
                            .host = "",
                            .on_unexpected = on_unexpected,
                            .unexpected_arg = c};
+    for (int inst = 0; g->serves && inst < 2; inst++)
+        for (int q = 0; q < g->size; q++)
+            serves[inst][q] = q != my_rank && g->serves(inst, my_rank, q);
+    params.serves = g->serves ? serves[0] : NULL;
     OK(c->ops->create(&params, &c->tp));
     mine.len = sizeof(mine.data);
     OK(c->ops->local_addr(c->tp, mine.data, &mine.len));
+    if (g->serves) {
+        params.serves = serves[1];
+        OK(c->ops->create(&params, &c->tp2));
+        mine.len2 = sizeof(mine.data2);
+        OK(c->ops->local_addr(c->tp2, mine.data2, &mine.len2));
+    }
     write_all(up, &mine, sizeof(mine));
     REQUIRE(read_all(down, all, (size_t)g->size * sizeof(*all)) == 0);
     for (int r = 0; r < g->size; r++) {
-        c->addrs[r] = all[r].data;
-        c->lens[r] = all[r].len;
+        bool mine0 = !g->serves || r == my_rank || serves[0][r];
+        c->addrs[r] = mine0 ? all[r].data : NULL;
+        c->lens[r] = mine0 ? all[r].len : 0;
+        addrs2[r] = r == my_rank || serves[1][r] ? all[r].data2 : NULL;
+        lens2[r] = r == my_rank || serves[1][r] ? all[r].len2 : 0;
     }
     if (g->timeout_ms == 0)
         OK(c->ops->connect(c->tp, c->addrs, c->lens));
+    if (g->serves)
+        OK(c->ops->connect(c->tp2, addrs2, lens2));
     g->fn(c);
     if (c->tp)
         c->ops->destroy(c->tp, c->reason, NULL);
+    if (c->tp2)
+        c->ops->destroy(c->tp2, c->reason, NULL);
     free(all);
     free(c);
 }

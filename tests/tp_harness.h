@@ -27,6 +27,8 @@ typedef struct tp_ctx tp_ctx_t;
 typedef struct {
     size_t len;
     unsigned char data[TP_BLOB_MAX];
+    size_t len2; /* the second instance's, with tp_group_t.serves */
+    unsigned char data2[TP_BLOB_MAX];
 } tp_blob_t;
 
 typedef struct {
@@ -42,6 +44,10 @@ typedef struct {
     void (*absent_addr)(tp_blob_t *blob);
     int timeout_ms; /* connect timeout; 0 = generous, and connect before fn */
     int killed;     /* 1 + the rank that kills itself with SIGKILL; 0 = none */
+    /* Set: every rank creates two instances that split its peers, instance
+     * inst serving rank q when serves(inst, rank, q) (symmetric); the second
+     * is tp_ctx_t.tp2. Unserved peers' addresses are passed as NULL. */
+    int (*serves)(int inst, int rank, int q);
 } tp_group_t;
 
 typedef struct {
@@ -55,7 +61,8 @@ struct tp_ctx {
     const tp_group_t *g;
     int rank, size, variant;
     const tp_ops_t *ops;
-    tp_t *tp; /* set to NULL if fn destroyed it */
+    tp_t *tp;  /* set to NULL if fn destroyed it */
+    tp_t *tp2; /* the second instance (tp_group_t.serves) */
     base_config_t cfg;
     const void *addrs[TP_MAXP];
     size_t lens[TP_MAXP];

@@ -7,6 +7,9 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -392,6 +395,120 @@ static void sc_args(tp_ctx_t *c)
     }
 }
 
+/* The descriptor of wait_fd, once nothing is pending (-1 until then, or for
+ * good when the transport sleeps only inside progress()). */
+static int settled_fd(tp_ctx_t *c)
+{
+    int fd = -1;
+
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        OK(c->ops->progress(c->tp, 0));
+        fd = c->ops->wait_fd(c->tp);
+    }
+    /* TCP always has its epoll set; verbs has a descriptor with completion
+     * events only. */
+    REQUIREF(fd >= 0 || (strcmp(c->ops->name, "verbs") == 0 && !c->cfg.ib_poll_event),
+             "%s gives no descriptor to wait on", c->ops->name);
+    return fd;
+}
+
+static bool readable(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, (int)(ms * tp_slow())) == 1 && (pfd.revents & POLLIN);
+}
+
+/* An idle transport's descriptor stays quiet; a message for a posted
+ * receive makes it readable, and progress() then completes the receive. */
+static void sc_wait_fd(tp_ctx_t *c)
+{
+    tp_req_t rq[2] = {0};
+    char msg[32], in[32];
+    int fd;
+
+    tp_fill(msg, sizeof(msg), tp_seed(1, 0, 2));
+    if (c->rank == 1) {
+        OK(c->ops->irecv(c->tp, 0, 1, NULL, 0, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        usleep(100000); /* rank 0 is asleep on its descriptor by now */
+        OK(c->ops->isend(c->tp, 0, 2, NULL, msg, sizeof(msg), &rq[1]));
+        tp_wait_ok(c, &rq[1], 1);
+    } else {
+        OK(c->ops->irecv(c->tp, 1, 2, in, sizeof(in), &rq[1]));
+        if ((fd = settled_fd(c)) >= 0)
+            REQUIREF(!readable(fd, 50),
+                     "%s: the descriptor of an idle transport is "
+                     "readable",
+                     c->ops->name);
+        OK(c->ops->isend(c->tp, 1, 1, NULL, NULL, 0, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        REQUIRE(rq[1].status == RCOMM_INPROGRESS);
+        if ((fd = settled_fd(c)) >= 0 && rq[1].status == RCOMM_INPROGRESS) {
+            REQUIREF(readable(fd, 10000),
+                     "%s: a message arrived for a posted receive "
+                     "and the descriptor stayed quiet",
+                     c->ops->name);
+            for (int i = 0; i < 1000 && rq[1].status == RCOMM_INPROGRESS; i++)
+                OK(c->ops->progress(c->tp, 0));
+            REQUIREF(rq[1].status == RCOMM_OK, "progress() after the wake-up: %s",
+                     rcomm_strerror(rq[1].status));
+        }
+        tp_wait_ok(c, &rq[1], 1);
+        REQUIRE(rq[1].len == sizeof(in));
+        tp_check(in, sizeof(in), tp_seed(1, 0, 2));
+    }
+    tp_barrier(c, 53);
+}
+
+/* Instance 0 serves the pairs {2k, 2k+1}, instance 1 the others: with 4
+ * ranks each instance has peers on every rank, with 3 rank 2's instance 0
+ * serves nobody. */
+static int split(int inst, int rank, int q)
+{
+    return ((rank ^ q) == 1) == (inst == 0);
+}
+
+/* Two instances per rank split its peers: traffic flows on each with the
+ * peers it serves (in increasing rank order, so no two ranks wait on each
+ * other in a cycle), and a post to a peer the other instance serves is
+ * refused with a message naming this rank, the transport and the peer. */
+static void sc_serves(tp_ctx_t *c)
+{
+    tp_t *inst[2] = {c->tp, c->tp2};
+    tp_rkey_t rk = {0};
+    tp_req_t rq = {0};
+    char want[160];
+
+    for (int k = 0; k < 2; k++) {
+        c->tp = inst[k];
+        for (int q = 0; q < c->size; q++) {
+            if (q == c->rank)
+                continue;
+            if (split(k, c->rank, q)) {
+                tp_ping(c, q, 10 + (uint64_t)k, 5000);
+                tp_ping(c, q, 20 + (uint64_t)k, 100000);
+                continue;
+            }
+            snprintf(want, sizeof(want),
+                     "rank %d: %s to rank %d: this %s instance does not serve rank %d",
+                     c->rank, strcmp(c->ops->name, "tcp") == 0 ? "isend" : "send", q,
+                     c->ops->name, q);
+            REQUIRE(c->ops->isend(c->tp, q, 1, NULL, NULL, 0, &rq) ==
+                    RCOMM_ERR_INVALID_ARG);
+            REQUIREF(strstr(rcomm_last_error(), want), "'%s' is not in the error", want);
+            REQUIRE(c->ops->irecv(c->tp, q, 1, NULL, 0, &rq) == RCOMM_ERR_INVALID_ARG);
+            REQUIRE(strstr(rcomm_last_error(), "does not serve"));
+            REQUIRE(c->ops->put(c->tp, q, NULL, 0, &rk, 0, &rq) == RCOMM_ERR_INVALID_ARG);
+            REQUIRE(strstr(rcomm_last_error(), "does not serve"));
+        }
+        /* Zero-byte exchanges, same order: every peer is done with us. */
+        for (int q = 0; q < c->size; q++)
+            if (q != c->rank && split(k, c->rank, q))
+                tp_ping(c, q, 30 + (uint64_t)k, 0);
+    }
+    c->tp = inst[0];
+}
+
 START_TEST(test_sendrecv)
 {
     static const int np[] = {2, 3, 5};
@@ -417,6 +534,23 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+START_TEST(test_wait_fd)
+{
+    run(2, sc_wait_fd, 0);
+}
+END_TEST
+
+START_TEST(test_serves)
+{
+    tp_group_t g = {.transport = tp_transport,
+                    .size = 3 + _i,
+                    .fn = sc_serves,
+                    .absent = -1,
+                    .serves = split};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_args)
 {
     run(_i + 1, sc_args, 0);
@@ -432,6 +566,8 @@ void tp_add_twosided_tests(Suite *s)
     tcase_add_test(tc, test_unexpected);
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_wait_fd);
+    tcase_add_loop_test(tc, test_serves, 0, 2);
     tcase_add_loop_test(tc, test_args, 0, 2);
     suite_add_tcase(s, tc);
 }

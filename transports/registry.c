@@ -2,8 +2,6 @@
 /* Transport lookup by name: the one place that lists the transports built
  * (verbs when configure found libibverbs and librdmacm), and what every
  * transport shares. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -24,7 +22,7 @@ static bool complete(const tp_ops_t *o)
     return o->size == sizeof(tp_ops_t) && o->name && o->create && o->local_addr &&
            o->connect && o->destroy && o->isend && o->irecv && o->cancel && o->mem_reg &&
            o->mem_rkey && o->mem_dereg && o->put && o->get && o->fetch_add &&
-           o->compare_swap && o->caps && o->progress;
+           o->compare_swap && o->caps && o->progress && o->wait_fd;
 }
 
 const tp_ops_t *tp_find(const char *name)
@@ -42,38 +40,22 @@ const tp_ops_t *tp_find(const char *name)
     return NULL;
 }
 
-rcomm_status_t tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!*logged) {
-        *logged = true;
-        return base_err(status, "%s", msg);
-    }
-    return base_err_quiet(status, "%s", msg);
-}
-
 rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const void *req,
                              const char *what)
 {
-    if (tp && connected && req && peer >= 0 && peer < tp->size && peer != tp->rank)
+    bool known = tp && peer >= 0 && peer < tp->size;
+
+    if (known && connected && req && tp_serves(tp, peer))
         return RCOMM_OK;
+    if (known && connected && req && peer != tp->rank)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rank %d: %s rank %d: this %s instance does not serve rank %d "
+                        "(another instance carries its traffic)",
+                        tp->rank, what, peer, tp->ops->name, peer);
     return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp ? tp->rank : -1,
                     what, peer,
                     !tp || !connected  ? "the transport is not connected"
                     : !req             ? "req is NULL"
                     : peer == tp->rank ? "a rank cannot post to itself"
                                        : "no such rank");
-}
-
-rcomm_status_t tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag, size_t cap)
-{
-    return base_err(
-        RCOMM_ERR_PROTOCOL,
-        "rank %d: rank %d sent %llu bytes for tag 0x%llx, receive posted for %zu", rank,
-        peer, (unsigned long long)len, (unsigned long long)tag, cap);
 }

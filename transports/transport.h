@@ -113,6 +113,12 @@ typedef struct {
     const char *host;
     tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
+    /* The peers this instance serves: serves[r] != 0 for each rank r it
+     * connects to and carries traffic with (serves[rank] is ignored); size
+     * entries, read by create() only. NULL: every other rank. Instances that
+     * split the peers between them (of one transport or of several) can
+     * serve one communicator. */
+    const uint8_t *serves;
 } tp_params_t;
 
 /* What a transport does natively, and the link the perf tools grade
@@ -135,7 +141,14 @@ struct tp_base {
     tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
     tp_stats_t stats;
+    uint8_t *serves; /* [size]: a copy of params->serves; NULL: every other rank */
 };
+
+/* Does tp carry traffic with peer (a valid rank)? */
+static inline bool tp_serves(const tp_t *tp, int peer)
+{
+    return peer != tp->rank && (!tp->serves || tp->serves[peer]);
+}
 
 typedef struct tp_ops {
     size_t size; /* sizeof(tp_ops_t): catches stale tables */
@@ -147,10 +160,12 @@ typedef struct tp_ops {
      * Other ranks pass it to connect(). buf NULL: only set *len to the size
      * needed (the same on every rank of a job). */
     rcomm_status_t (*local_addr)(tp_t *tp, void *buf, size_t *len);
-    /* Connect to every peer, given every rank's address blob (addrs[rank] is
-     * ours). Collective: all ranks call it; blocks until every connection is
-     * up or the timeout expires (the error names the missing peers). Called
-     * once; after a failure the transport can only be destroyed. */
+    /* Connect to every peer it serves, given every rank's address blob
+     * (addrs[rank] is ours; the blobs of peers it does not serve may be NULL
+     * with length 0, and are not read). Collective: every rank it serves
+     * calls it; blocks until every connection is up or the timeout expires
+     * (the error names the missing peers). Called once; after a failure the
+     * transport can only be destroyed. */
     rcomm_status_t (*connect)(tp_t *tp, const void *const *addrs, const size_t *lens);
     /* Close every connection gracefully and free everything. Outstanding
      * requests are dropped without callbacks. Never fails. reason is RCOMM_OK
@@ -203,24 +218,28 @@ typedef struct tp_ops {
      * no limit). Returns OK, or an error only for a failure of the transport
      * as a whole; peer failures are reported through the requests. */
     rcomm_status_t (*progress)(tp_t *tp, int timeout_ms);
+    /* A file descriptor to poll() for readability, so that the caller can
+     * sleep until the transport has something to do (and wait for other
+     * descriptors at the same time) instead of sleeping inside progress().
+     * Ask right before sleeping, after progress(): the transport may arm its
+     * notifications here and move data, but never reports a completion.
+     * Returns -1 when there is nothing to sleep on now: work is pending (call
+     * progress() at once), or the transport cannot wait on a descriptor in
+     * its mode (verbs without RCOMM_IB_POLL=event); the caller then sleeps
+     * inside progress(timeout_ms). Readable means "call progress()", not
+     * that a request completes. The descriptor is the transport's (never
+     * read or close it) and stays the same until destroy(). Local, never
+     * blocks. */
+    int (*wait_fd)(tp_t *tp);
 } tp_ops_t;
 
-/* Report a post to a failed peer: the failure is logged the first time
- * (*logged false), then only becomes the thread's last error again. Returns
- * status. Shared by every transport (registry.c). */
-rcomm_status_t tp_report_failed(rcomm_status_t status, bool *logged, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* The checks every post makes before anything else: the transport is
- * connected, req is set, peer is another rank of the job. INVALID_ARG with a
- * message naming this rank, what was posted ("send to", "receive from") and
- * the peer. Shared by every transport (registry.c). */
+ * connected, req is set, peer is another rank of the job that this instance
+ * serves. INVALID_ARG with a message naming this rank, what was posted
+ * ("send to", "receive from"), the peer and, for a peer served elsewhere,
+ * the transport. Shared by every transport (registry.c). */
 rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const void *req,
                              const char *what);
-
-/* A message longer than its receive: logs and returns RCOMM_ERR_PROTOCOL. */
-rcomm_status_t tp_err_oversize(int rank, int peer, uint64_t len, uint64_t tag,
-                               size_t cap);
 
 /* Transport lookup by name ("tcp", "verbs"). NULL when there is none, or
  * when its table is incomplete (a bug: logged as RCOMM_ERR_INTERNAL). */

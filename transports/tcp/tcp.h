@@ -13,7 +13,8 @@
  * wait goes on. Refused dials are retried until timeout_ms; the timeout
  * error names every peer still missing. Data sockets are then TCP_NODELAY,
  * SO_SNDBUF/SO_RCVBUF = tcp_bufsize, O_NONBLOCK, in one epoll set, and the
- * listening socket is closed.
+ * listening socket is closed. An instance serving a subset of the peers
+ * (params->serves) dials and accepts only those, and refuses others' HELLOs.
  *
  * Frame flow. Every frame is a 64-byte header (tcp_frame.h) and hdr.len
  * payload bytes. Posts only queue: a send (or one-sided request) embeds its
@@ -37,7 +38,8 @@
  * never completes anything, and a callback that posts does not disturb the
  * queues being walked.
  *
- * Matching. Per peer, posted receives are kept in posting order; a SEND
+ * Matching (the queues are transports/util/match.h's). Per peer, posted
+ * receives are kept in posting order; a SEND
  * matches the first with its tag. A SEND with no receive calls
  * on_unexpected and then: len <= tcp_eager is read into a malloc'd buffer
  * kept on the peer's unexpected list (a later irecv takes the oldest with its
@@ -67,7 +69,8 @@
  * only if those also use atomic instructions on that word; any other local
  * access by the target is not coordinated with emulated operations.
  *
- * Failure. One function, tcp_peer_fail(), handles a dead or misbehaving
+ * Failure (recorded and logged by transports/util/peer.h). One function,
+ * tcp_peer_fail(), handles a dead or misbehaving
  * peer: every request involving it completes with the status, later posts
  * fail at once, the socket is closed, and one message is logged naming the
  * peer, the local rank and what we were doing (logged at warning level and
@@ -90,11 +93,12 @@
 #include "base/fifo.h"
 #include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
+#include "transports/util/match.h"
+#include "transports/util/peer.h"
 
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
 #define TCP_COPY_MAX (8 * 1024)   /* receives this small may be staged */
 #define TCP_BATCH 64              /* frames per sendmsg() */
-#define TCP_ERRMSG 256
 
 typedef struct tcp_tp tcp_tp_t;
 typedef struct tcp_mr tcp_mr_t;
@@ -118,14 +122,11 @@ typedef enum {
 
 /* The transport's view of a request (in tp_req_t.priv). */
 typedef struct tcp_op {
-    tcp_txf_t tx;        /* sends and one-sided requests */
-    struct tcp_op *next; /* posted, waiting or done list */
-    void *buf;           /* receive / get destination */
-    size_t cap;          /* its size */
-    uint64_t tag;        /* receive */
-    int32_t peer;
-    int32_t status; /* reported when the done list drains */
-    uint8_t kind;   /* tcp_op_kind_t */
+    tp_op_t h;    /* on the posted, waiting or done list */
+    tcp_txf_t tx; /* sends and one-sided requests */
+    void *buf;    /* receive / get destination */
+    size_t cap;   /* its size */
+    uint8_t kind; /* tcp_op_kind_t */
 } tcp_op_t;
 
 _Static_assert(sizeof(tcp_op_t) <= TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
@@ -138,10 +139,7 @@ typedef struct tcp_reply {
 
 /* An unexpected message small enough to buffer. */
 typedef struct tcp_unexp {
-    struct tcp_unexp *next;
-    uint64_t tag;
-    tp_env_t env;
-    size_t len;
+    tp_unexp_t h;
     unsigned char data[];
 } tcp_unexp_t;
 
@@ -156,12 +154,6 @@ struct tcp_mr {
 typedef struct {
     tcp_txf_t *head, *tail;
 } tcp_txq_t;
-typedef struct {
-    tcp_op_t *head, *tail;
-} tcp_opq_t;
-typedef struct {
-    tcp_unexp_t *head, *tail;
-} tcp_uxq_t;
 
 typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
 
@@ -179,27 +171,24 @@ typedef struct {
 typedef struct tcp_peer {
     int fd; /* -1 before connect and after failure */
     int rank;
-    uint32_t events;       /* registered epoll events */
-    rcomm_status_t failed; /* RCOMM_OK while healthy */
-    bool fail_logged;      /* failmsg went out through base_err */
-    bool tx_listed;        /* in tp->txlist */
-    bool tx_blocked;       /* socket full: waiting for EPOLLOUT */
-    bool kick;             /* staged bytes to process without waiting for epoll */
-    bool goodbye;          /* it closed with a GOODBYE */
+    uint32_t events; /* registered epoll events */
+    bool tx_listed;  /* in tp->txlist */
+    bool tx_blocked; /* socket full: waiting for EPOLLOUT */
+    bool kick;       /* staged bytes to process without waiting for epoll */
+    bool goodbye;    /* it closed with a GOODBYE */
 
     tcp_txq_t txq;
     size_t tx_off; /* bytes of txq.head already written */
 
-    tcp_opq_t posted;  /* receives, posting order */
-    tcp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
-    tcp_uxq_t unexp;   /* buffered unexpected messages, arrival order */
-    unsigned nbig;     /* posted receives and gets larger than TCP_COPY_MAX */
+    tp_match_t m;     /* receives; buffered unexpected messages */
+    tp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
+    unsigned nbig;    /* posted receives and gets larger than TCP_COPY_MAX */
 
     tcp_rx_t rx;
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
     uint32_t stage_head, stage_tail;
 
-    char failmsg[TCP_ERRMSG];
+    tp_fail_t fail;
     char bye[TCP_BYE_TEXT_MAX + 1]; /* the message of its GOODBYE */
 } tcp_peer_t;
 
@@ -225,7 +214,7 @@ struct tcp_tp {
     int *txlist; /* peers with queued frames and room to write */
     int ntx;
     int nkick;        /* peers with kick set */
-    tcp_opq_t done;   /* completed, not yet reported */
+    tp_opq_t done;    /* completed, not yet reported */
     uint64_t next_id; /* one-sided op ids */
     int hot;          /* peer of the latest receive-type post, -1 = none */
     bool hot_hit;     /* the last direct read of it found data */
@@ -234,7 +223,7 @@ struct tcp_tp {
     tcp_mr_slot_t *mrs;
     uint32_t nmrs;
 
-    tcp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
+    tp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
     unsigned ux_pooled;
 };
 
@@ -258,7 +247,23 @@ static inline tcp_op_t *tcp_op(tp_req_t *req)
 
 static inline tp_req_t *tcp_req(tcp_op_t *op)
 {
-    return (tp_req_t *)((char *)op - offsetof(tp_req_t, priv));
+    return tp_req_head(&op->h);
+}
+
+static inline tcp_op_t *tcp_op_of(tp_op_t *h)
+{
+    return (tcp_op_t *)h;
+}
+
+/* A request's frame on a send queue. */
+static inline tcp_op_t *tcp_op_of_tx(tcp_txf_t *f)
+{
+    return (tcp_op_t *)((char *)f - offsetof(tcp_op_t, tx));
+}
+
+static inline tcp_unexp_t *tcp_ux_of(tp_unexp_t *h)
+{
+    return (tcp_unexp_t *)h;
 }
 
 /* tcp_conn.c */
@@ -269,6 +274,8 @@ rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
 
 /* tcp_progress.c */
 rcomm_status_t tcp_progress(tp_t *tp, int timeout_ms);
+/* The epoll set, when nothing is pending outside the sockets. */
+int tcp_wait_fd(tp_t *tp);
 /* tp_check_post, then whether peer has failed (reported as this post's
  * error). */
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);

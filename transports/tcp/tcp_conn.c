@@ -157,6 +157,8 @@ static rcomm_status_t parse_addrs(tcp_tp_t *tp, const void *const *addrs,
                                   const size_t *lens, tcp_addr_t *out)
 {
     for (int r = 0; r < tp->base.size; r++) {
+        if (r != tp->base.rank && !tp_serves(&tp->base, r))
+            continue; /* its blob may be missing */
         if (!addrs[r] || lens[r] != TCP_ADDR_LEN)
             return base_err(RCOMM_ERR_INVALID_ARG,
                             "rank %d: tcp connect: address of rank %d is %zu bytes, "
@@ -245,7 +247,8 @@ static int hello_accept(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
             rej = TCP_REJ_SIZE;
         else if (h->u.hello.dst != tp->base.rank)
             rej = TCP_REJ_DST;
-        else if (h->u.hello.src <= tp->base.rank || h->u.hello.src >= tp->base.size)
+        else if (h->u.hello.src <= tp->base.rank || h->u.hello.src >= tp->base.size ||
+                 !tp_serves(&tp->base, h->u.hello.src))
             rej = TCP_REJ_SRC;
         else if (tp->peers[h->u.hello.src].fd >= 0)
             rej = TCP_REJ_DUP;
@@ -253,7 +256,8 @@ static int hello_accept(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
                  h->u.hello.src, h->u.hello.size, h->u.hello.dst,
                  rej == TCP_REJ_SIZE  ? ": wrong communicator size"
                  : rej == TCP_REJ_DST ? ": meant for another rank"
-                 : rej == TCP_REJ_SRC ? ": that rank must accept us, not dial"
+                 : rej == TCP_REJ_SRC ? ": that rank must accept us, not dial, or this "
+                                        "instance does not serve it"
                  : rej == TCP_REJ_DUP ? ": that rank is already connected"
                                       : "");
         if (rej == TCP_REJ_OK) {
@@ -385,7 +389,7 @@ static rcomm_status_t connect_timeout(tcp_tp_t *tp, const tcp_hs_t *dial,
 
     list[0] = '\0';
     for (int r = 0; r < tp->base.size && n + 100 < sizeof(list); r++) {
-        if (r == tp->base.rank || tp->peers[r].fd >= 0)
+        if (!tp_serves(&tp->base, r) || tp->peers[r].fd >= 0)
             continue;
         if (r < tp->base.rank) {
             addr_format(&addrs[r], at, sizeof(at));
@@ -424,7 +428,7 @@ static void hs_poll_add(hs_poll_t *hp, int fd, short events, tcp_hs_t *hs)
 static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *dial,
                            tcp_hs_t *anon, int capanon, hs_poll_t *hp)
 {
-    int me = tp->base.rank, missing = tp->base.size - 1, nanon = 0;
+    int me = tp->base.rank, missing = tp_served(&tp->base), nanon = 0;
     uint64_t now = base_now_ns(), deadline = now + (uint64_t)tp->timeout_ms * 1000000u;
     char reject[160] = "";
     rcomm_status_t st = RCOMM_OK;
@@ -444,7 +448,7 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
         hs_poll_add(hp, tp->listen_fd, POLLIN, NULL);
         for (int r = 0; r < me && st == RCOMM_OK; r++) {
             tcp_hs_t *hs = &dial[r];
-            if (tp->peers[r].fd >= 0)
+            if (tp->peers[r].fd >= 0 || !tp_serves(&tp->base, r))
                 continue;
             if (hs->fd < 0 && hs->retry_ns <= now)
                 st = dial_start(tp, hs, &peer_addr[r], now);
@@ -514,7 +518,7 @@ static rcomm_status_t mesh_ready(tcp_tp_t *tp)
     for (int r = 0; r < tp->base.size; r++) {
         tcp_peer_t *p = &tp->peers[r];
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
-        if (r == tp->base.rank)
+        if (!tp_serves(&tp->base, r))
             continue;
         if (!(p->stage = malloc(TCP_STAGE_LEN)))
             return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp connect: out of memory",

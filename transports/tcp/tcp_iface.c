@@ -16,20 +16,13 @@ static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
     rcomm_status_t st;
     tcp_tp_t *tp;
 
-    if (!params || !out || !params->cfg || params->size < 1 || params->rank < 0 ||
-        params->rank >= params->size)
-        return base_err(RCOMM_ERR_INVALID_ARG, "tcp create: %s",
-                        !params || !out ? "params or tp is NULL"
-                        : !params->cfg  ? "params->cfg is NULL"
-                                        : "rank is not in [0, size)");
+    if ((st = tp_create_check(params, out, "tcp")) != RCOMM_OK)
+        return st;
     if (!(tp = calloc(1, sizeof(*tp))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: tcp create: out of memory",
                         params->rank);
-    tp->base = (tp_t){.ops = &tp_tcp_ops,
-                      .rank = params->rank,
-                      .size = params->size,
-                      .on_unexpected = params->on_unexpected,
-                      .unexpected_arg = params->unexpected_arg};
+    if ((st = tp_head_init(&tp->base, &tp_tcp_ops, params)) != RCOMM_OK)
+        goto free_tp;
     tp->bufsize = params->cfg->tcp_bufsize;
     tp->eager = params->cfg->tcp_eager;
     tp->timeout_ms = params->timeout_ms;
@@ -60,6 +53,7 @@ static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
 close_epoll:
     close(tp->epfd);
 free_tp:
+    tp_head_fini(&tp->base);
     free(tp->txlist);
     free(tp->peers);
     free(tp);
@@ -90,12 +84,12 @@ static void tcp_destroy(tp_t *base, rcomm_status_t reason, const char *why)
         return;
     for (int r = 0; r < base->size; r++) {
         tcp_peer_t *p = &tp->peers[r];
-        tcp_unexp_t *ux;
+        tp_unexp_t *ux;
         tcp_peer_close(tp, p, reason, why);
         tcp_drop_txq(p);
-        while ((ux = p->unexp.head)) {
-            BASE_FIFO_POP(&p->unexp);
-            tcp_ux_free(tp, ux);
+        while ((ux = p->m.unexp.head)) {
+            BASE_FIFO_POP(&p->m.unexp);
+            tcp_ux_free(tp, tcp_ux_of(ux));
         }
         tcp_ux_free(tp, p->rx.ux);
         free(p->stage);
@@ -107,6 +101,7 @@ static void tcp_destroy(tp_t *base, rcomm_status_t reason, const char *why)
         free(tp->mrs[i].mr);
     free(tp->mrs);
     tcp_ux_pool_free(tp);
+    tp_head_fini(base);
     free(tp->txlist);
     free(tp->peers);
     free(tp);
@@ -211,4 +206,5 @@ const tp_ops_t tp_tcp_ops = {
     .compare_swap = tcp_compare_swap,
     .caps = tcp_caps,
     .progress = tcp_progress,
+    .wait_fd = tcp_wait_fd,
 };

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "transports/tcp/tcp.h"
+#include "transports/util/rma.h"
 
 /* ---- target ------------------------------------------------------------- */
 
@@ -19,28 +20,40 @@ static tcp_mr_t *mr_find(tcp_tp_t *tp, uint64_t key)
     return mr && mr->key == key ? mr : NULL;
 }
 
-/* May the request in h touch len bytes at its address with right need?
- * Range refusals return the region in arg. */
-static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, unsigned need,
+/* TCP_ACC_* travel on the wire: they are the shared reasons. */
+_Static_assert(TCP_ACC_NO_KEY == (int)TP_ACC_NO_KEY &&
+                   TCP_ACC_RANGE == (int)TP_ACC_RANGE &&
+                   TCP_ACC_RIGHTS == (int)TP_ACC_RIGHTS &&
+                   TCP_ACC_ALIGN == (int)TP_ACC_ALIGN,
+               "tcp_acc_t and tp_acc_t");
+_Static_assert(TCP_OP_GET - TCP_OP_PUT == TP_GET && TCP_OP_FADD - TCP_OP_PUT == TP_FADD &&
+                   TCP_OP_CSWAP - TCP_OP_PUT == TP_CSWAP,
+               "tcp_op_kind_t and tp_rma_t");
+
+static tp_rma_t rma_kind(unsigned kind)
+{
+    return (tp_rma_t)(kind - TCP_OP_PUT);
+}
+
+/* May the request in h touch len bytes at its address as kind? Range
+ * refusals return the region in arg. */
+static tcp_acc_t rma_access(tcp_tp_t *tp, const tcp_hdr_t *h, uint64_t len, tp_rma_t kind,
                             tcp_mr_t **out, uint64_t arg[2])
 {
     tcp_mr_t *mr = mr_find(tp, h->u.rma.key);
-    uint64_t raddr = h->u.rma.raddr, base;
+    tp_acc_t acc;
 
     if (!mr)
         return TCP_ACC_NO_KEY;
-    base = (uintptr_t)mr->base;
-    if (raddr < base || len > mr->len || raddr - base > mr->len - len) {
-        arg[0] = base;
+    acc = tp_rma_access(kind, (uintptr_t)mr->base, mr->len, mr->access, h->u.rma.raddr,
+                        len);
+    if (acc == TP_ACC_RANGE) {
+        arg[0] = (uintptr_t)mr->base;
         arg[1] = mr->len;
-        return TCP_ACC_RANGE;
     }
-    if (!(mr->access & need))
-        return TCP_ACC_RIGHTS;
-    if (need == TP_REMOTE_ATOMIC && raddr % 8 != 0)
-        return TCP_ACC_ALIGN;
-    *out = mr;
-    return TCP_ACC_OK;
+    if (acc == TP_ACC_OK)
+        *out = mr;
+    return (tcp_acc_t)acc;
 }
 
 /* Answer the request in p->rx.hdr. A GET_RESP's payload is sent straight
@@ -113,17 +126,17 @@ static void target_end(tcp_tp_t *tp, tcp_peer_t *p)
     switch (h->type) {
     case TCP_PUT:
         /* Checked again: the region may have gone while the payload came. */
-        acc = rma_access(tp, h, h->len, TP_REMOTE_WRITE, &mr, arg);
+        acc = rma_access(tp, h, h->len, TP_PUT, &mr, arg);
         if (acc == TCP_ACC_OK)
             tp->base.stats.bytes_received += h->len;
         reply(tp, p, TCP_PUT_ACK, acc, arg, NULL, 0, NULL);
         break;
     case TCP_GET_REQ:
-        acc = rma_access(tp, h, h->u.rma.arg[0], TP_REMOTE_READ, &mr, arg);
+        acc = rma_access(tp, h, h->u.rma.arg[0], TP_GET, &mr, arg);
         reply(tp, p, TCP_GET_RESP, acc, arg, at, h->u.rma.arg[0], mr);
         break;
     default: /* atomics: progress() is single-threaded, peers are serialised */
-        acc = rma_access(tp, h, 8, TP_REMOTE_ATOMIC, &mr, arg);
+        acc = rma_access(tp, h, 8, TP_FADD, &mr, arg);
         if (acc == TCP_ACC_OK) {
             word = at;
             if (h->type == TCP_ATOMIC_FADD) {
@@ -141,64 +154,34 @@ static void target_end(tcp_tp_t *tp, tcp_peer_t *p)
 
 /* ---- initiator ---------------------------------------------------------- */
 
-static const char *const op_names[] = {
-    [TCP_OP_PUT] = "put",
-    [TCP_OP_GET] = "get",
-    [TCP_OP_FADD] = "fetch_add",
-    [TCP_OP_CSWAP] = "compare_swap",
-};
-
 /* The target refused op: say exactly why. */
 static rcomm_status_t denied(tcp_tp_t *tp, tcp_peer_t *p, const tcp_op_t *op,
                              const tcp_hdr_t *rep)
 {
-    static const char *const right[] = {
-        [TCP_OP_PUT] = "remote-write",
-        [TCP_OP_GET] = "remote-read",
-        [TCP_OP_FADD] = "remote-atomic",
-        [TCP_OP_CSWAP] = "remote-atomic",
-    };
     const tcp_hdr_t *h = &op->tx.hdr;
-    unsigned long long len = op->kind == TCP_OP_PUT   ? h->len
-                             : op->kind == TCP_OP_GET ? h->u.rma.arg[0]
-                                                      : 8;
-    char why[128];
+    uint64_t len = op->kind == TCP_OP_PUT   ? h->len
+                   : op->kind == TCP_OP_GET ? h->u.rma.arg[0]
+                                            : 8;
 
-    switch (rep->detail) {
-    case TCP_ACC_NO_KEY:
-        snprintf(why, sizeof(why), "rank %d has no region with that key", p->rank);
-        break;
-    case TCP_ACC_RANGE:
-        snprintf(why, sizeof(why), "the bytes are outside the region [0x%llx, +%llu)",
-                 (unsigned long long)rep->u.rma.arg[0],
-                 (unsigned long long)rep->u.rma.arg[1]);
-        break;
-    case TCP_ACC_RIGHTS:
-        snprintf(why, sizeof(why), "the region lacks the %s right", right[op->kind]);
-        break;
-    case TCP_ACC_ALIGN:
-        snprintf(why, sizeof(why), "the address is not 8-byte aligned");
-        break;
-    default: snprintf(why, sizeof(why), "reason %u", rep->detail); break;
-    }
-    return base_err(RCOMM_ERR_ACCESS,
-                    "rank %d: %s of %llu bytes at 0x%llx in region key 0x%llx of rank "
-                    "%d denied: %s",
-                    tp->base.rank, op_names[op->kind], len,
-                    (unsigned long long)h->u.rma.raddr, (unsigned long long)h->u.rma.key,
-                    p->rank, why);
+    return tp_rma_denied(tp->base.rank, p->rank, rma_kind(op->kind), len, h->u.rma.raddr,
+                         h->u.rma.key, (tp_acc_t)rep->detail, rep->u.rma.arg[0],
+                         rep->u.rma.arg[1]);
 }
 
 /* A reply header arrived: find its request. */
 static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
-    tcp_op_t *op, *prev = NULL;
+    tp_op_t *o, *prev = NULL;
+    tcp_op_t *op = NULL;
     bool fits;
 
     /* Targets answer in order, so this is almost always the head. */
-    for (op = p->waiting.head; op && op->tx.hdr.u.rma.id != h->u.rma.id; op = op->next)
-        prev = op;
+    for (o = p->waiting.head; o && tcp_op_of(o)->tx.hdr.u.rma.id != h->u.rma.id;
+         o = o->next)
+        prev = o;
+    if (o)
+        op = tcp_op_of(o);
     fits = op && (h->type == TCP_PUT_ACK ? op->kind == TCP_OP_PUT
                   : h->type == TCP_GET_RESP
                       ? op->kind == TCP_OP_GET
@@ -210,7 +193,7 @@ static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       (unsigned long long)h->u.rma.id);
         return;
     }
-    BASE_FIFO_UNLINK(&p->waiting, prev, op);
+    BASE_FIFO_UNLINK(&p->waiting, prev, o);
     if (op->kind == TCP_OP_GET)
         tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op; /* from here a failure of p completes it */
@@ -221,7 +204,7 @@ static void reply_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       "rank %d sent a malformed frame: %s with status %d and %llu bytes "
                       "for a %s of %zu bytes",
                       p->rank, tcp_type_name(h->type), h->status,
-                      (unsigned long long)h->len, op_names[op->kind],
+                      (unsigned long long)h->len, tp_rma_name(rma_kind(op->kind)),
                       op->kind == TCP_OP_GET ? op->cap : (size_t)op->tx.hdr.len);
         return;
     }
@@ -256,7 +239,7 @@ void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p)
     if (tcp_type_is_reply(h->type)) {
         reply_begin(tp, p);
     } else if (h->type == TCP_PUT &&
-               rma_access(tp, h, h->len, TP_REMOTE_WRITE, &p->rx.mr, arg) == TCP_ACC_OK) {
+               rma_access(tp, h, h->len, TP_PUT, &p->rx.mr, arg) == TCP_ACC_OK) {
         p->rx.dst = (char *)(uintptr_t)h->u.rma.raddr; /* zero copy into the region */
     }
     /* A refused PUT is drained (dst NULL); the others carry no payload. */
@@ -276,25 +259,19 @@ static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *
                         tcp_op_kind_t kind, unsigned type, uint64_t raddr,
                         const char *bad, rcomm_status_t *st)
 {
+    const char *what = tp_rma_post(rma_kind(kind));
     tcp_op_t *op;
 
-    static const char *const posts[] = {
-        [TCP_OP_PUT] = "put to",
-        [TCP_OP_GET] = "get from",
-        [TCP_OP_FADD] = "fetch_add on",
-        [TCP_OP_CSWAP] = "compare_swap on",
-    };
-
-    if ((*st = tcp_post_check(tp, peer, req, posts[kind])) != RCOMM_OK)
+    if ((*st = tcp_post_check(tp, peer, req, what)) != RCOMM_OK)
         return NULL;
     if (!rkey || bad) {
         *st = base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s", tp->base.rank,
-                       posts[kind], peer, bad ? bad : "rkey is NULL");
+                       what, peer, bad ? bad : "rkey is NULL");
         return NULL;
     }
     op = tcp_op(req);
     op->kind = (uint8_t)kind;
-    op->peer = peer;
+    op->h.peer = peer;
     op->tx.payload = NULL;
     tcp_hdr_init(&op->tx.hdr, type, 0);
     op->tx.hdr.u.rma.id = ++tp->next_id;
@@ -306,8 +283,8 @@ static tcp_op_t *rma_op(tcp_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *
 static rcomm_status_t rma_post(tcp_tp_t *tp, tcp_op_t *op)
 {
     tcp_req(op)->status = RCOMM_INPROGRESS;
-    tcp_enqueue(tp, &tp->peers[op->peer], &op->tx);
-    tp->hot = op->peer;
+    tcp_enqueue(tp, &tp->peers[op->h.peer], &op->tx);
+    tp->hot = op->h.peer;
     return RCOMM_OK;
 }
 

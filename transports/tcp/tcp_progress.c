@@ -38,25 +38,14 @@ void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
 
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status)
 {
-    op->status = status;
-    BASE_FIFO_PUSH(&tp->done, op);
-}
-
-/* A post to a failed peer: its failure is logged once, then only becomes
- * the thread's last error again. */
-static rcomm_status_t report_failed(tcp_tp_t *tp, tcp_peer_t *p, const char *what)
-{
-    return tp_report_failed(p->failed, &p->fail_logged, "%s rank %d: %s", what, p->rank,
-                            p->failmsg);
+    tp_done(&tp->done, &op->h, status);
 }
 
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what)
 {
     rcomm_status_t st = tp_check_post(&tp->base, tp->connected, peer, req, what);
 
-    if (st == RCOMM_OK && tp->peers[peer].failed != RCOMM_OK)
-        st = report_failed(tp, &tp->peers[peer], what);
-    return st;
+    return st != RCOMM_OK ? st : tp_fail_check(&tp->peers[peer].fail, what, peer);
 }
 
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
@@ -71,18 +60,16 @@ void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 /* A frame has left completely. */
 static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    tcp_op_t *op = (tcp_op_t *)f;
-
     if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_PUT || f->hdr.type == TCP_GET_RESP)
         tp->base.stats.bytes_sent += f->hdr.len;
     if (tcp_type_is_reply(f->hdr.type)) {
         tcp_reply_free((tcp_reply_t *)f);
     } else if (f->hdr.type == TCP_SEND) {
         tp->base.stats.messages_sent++;
-        tcp_complete(tp, op, RCOMM_OK);
+        tcp_complete(tp, tcp_op_of_tx(f), RCOMM_OK);
     } else {
         /* The reply can only come after the target read all of this. */
-        BASE_FIFO_PUSH(&p->waiting, op);
+        BASE_FIFO_PUSH(&p->waiting, &tcp_op_of_tx(f)->h);
     }
 }
 
@@ -159,7 +146,7 @@ static void tx_flush_all(tcp_tp_t *tp)
 static bool expecting(const tcp_peer_t *p)
 {
     return p->fd >= 0 && p->rx.state != TCP_RX_PARKED &&
-           (p->posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
+           (p->m.posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
 }
 
 static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
@@ -223,20 +210,29 @@ rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
     for (int i = 0; i < n; i++)
         handle_event(tp, ev[i].data.ptr, ev[i].events);
     tx_flush_all(tp); /* replies queued by the frames just read */
-    BASE_FIFO_DRAIN_DONE(&tp->done, tcp_op_t, tcp_req);
+    tp_report_done(&tp->done);
     return RCOMM_OK;
+}
+
+/* Frames waiting to be written, staged bytes and unreported completions
+ * show on no socket: progress() must run first. */
+int tcp_wait_fd(tp_t *base)
+{
+    tcp_tp_t *tp = tcp_tp(base);
+
+    return tp->connected && !tp->ntx && !tp->nkick && !tp->done.head ? tp->epfd : -1;
 }
 
 /* ---- failure ------------------------------------------------------------ */
 
-static unsigned fail_ops(tcp_tp_t *tp, tcp_opq_t *q, rcomm_status_t status)
+static unsigned fail_ops(tcp_tp_t *tp, tp_opq_t *q, rcomm_status_t status)
 {
     unsigned n = 0;
-    tcp_op_t *op;
+    tp_op_t *op;
 
     while ((op = q->head)) {
         BASE_FIFO_POP(q);
-        tcp_complete(tp, op, status);
+        tp_done(&tp->done, op, status);
         n++;
     }
     return n;
@@ -285,18 +281,18 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
                    ...)
 {
     unsigned nrecv, nsend = 0, nrma;
-    char cause[TCP_ERRMSG - 32];
+    char failed[96];
+    tp_cause_t cause;
     tcp_txf_t *f;
     va_list ap;
 
-    if (p->failed != RCOMM_OK)
-        return;
     va_start(ap, fmt);
-    vsnprintf(cause, sizeof(cause), fmt, ap);
+    tp_cause_vfmt(&cause, fmt, ap);
     va_end(ap);
-    p->failed = status;
+    if (!tp_fail_start(&p->fail, status, tp->base.rank, &cause))
+        return;
 
-    nrecv = fail_ops(tp, &p->posted, status);
+    nrecv = fail_ops(tp, &p->m.posted, status);
     nrma = fail_ops(tp, &p->waiting, status);
     if (p->rx.op) { /* a receive or get that was landing */
         *(p->rx.op->kind == TCP_OP_RECV ? &nrecv : &nrma) += 1;
@@ -307,7 +303,7 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         if (tcp_type_is_reply(f->hdr.type)) {
             tcp_reply_free((tcp_reply_t *)f);
         } else {
-            tcp_complete(tp, (tcp_op_t *)f, status);
+            tcp_complete(tp, tcp_op_of_tx(f), status);
             *(f->hdr.type == TCP_SEND ? &nsend : &nrma) += 1;
         }
     }
@@ -318,26 +314,15 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
         p->kick = false;
         tp->nkick--;
     }
-    tcp_peer_close(tp, p, status, cause);
+    tcp_peer_close(tp, p, status, cause.text);
     p->tx_off = 0;
     p->tx_blocked = false;
     free(p->stage);
     p->stage = NULL;
     p->stage_head = p->stage_tail = 0;
 
-    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
-             tp->base.rank);
-    if (nrecv + nsend + nrma > 0) {
-        p->fail_logged = true;
-        base_err(status,
-                 "%s [seen by rank %d; failed %u receive(s), %u send(s), "
-                 "%u one-sided op(s)]",
-                 cause, tp->base.rank, nrecv, nsend, nrma);
-    } else {
-        /* Nothing was waiting: a normal close is no news, and a loss is
-         * reported as an error by the next post to this peer. */
-        base_log(p->goodbye && status == RCOMM_ERR_PEER_FAILED ? BASE_LOG_INFO
-                                                               : BASE_LOG_WARN,
-                 "%s", p->failmsg);
-    }
+    snprintf(failed, sizeof(failed), "%u receive(s), %u send(s), %u one-sided op(s)",
+             nrecv, nsend, nrma);
+    tp_fail_log(&p->fail, tp->base.rank, &cause, nrecv + nsend + nrma ? failed : NULL,
+                p->goodbye);
 }

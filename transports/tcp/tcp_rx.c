@@ -50,23 +50,17 @@ void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta)
  * read one header at a time, so no large payload lands in staging. */
 static bool rx_greedy(const tcp_peer_t *p)
 {
-    return p->nbig == 0 && (p->posted.head || p->waiting.head);
-}
-
-static void posted_unlink(tcp_peer_t *p, tcp_op_t *prev, tcp_op_t *op)
-{
-    BASE_FIFO_UNLINK(&p->posted, prev, op);
-    tcp_rx_expect(p, op->cap, -1);
+    return p->nbig == 0 && (p->m.posted.head || p->waiting.head);
 }
 
 static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
 {
-    for (tcp_op_t *op = p->posted.head, *prev = NULL; op; prev = op, op = op->next)
-        if (op->tag == tag) {
-            posted_unlink(p, prev, op);
-            return op;
-        }
-    return NULL;
+    tp_op_t *h = tp_match_posted(&p->m, tag);
+
+    if (!h)
+        return NULL;
+    tcp_rx_expect(p, tcp_op_of(h)->cap, -1);
+    return tcp_op_of(h);
 }
 
 /* The request still gets the sender's envelope and length: the caller may
@@ -91,7 +85,8 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 
     if (len <= TCP_COPY_MAX || len > tp->eager)
         return malloc(sizeof(*ux) + len);
-    if ((ux = tp->ux_pool.head)) {
+    if (tp->ux_pool.head) {
+        ux = tcp_ux_of(tp->ux_pool.head);
         BASE_FIFO_POP(&tp->ux_pool);
         tp->ux_pooled--;
         return ux;
@@ -101,9 +96,9 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
-    if (ux && ux->len > TCP_COPY_MAX && ux->len <= tp->eager &&
+    if (ux && ux->h.len > TCP_COPY_MAX && ux->h.len <= tp->eager &&
         tp->ux_pooled < TCP_UX_POOL) {
-        BASE_FIFO_PUSH(&tp->ux_pool, ux);
+        BASE_FIFO_PUSH(&tp->ux_pool, &ux->h);
         tp->ux_pooled++;
         return;
     }
@@ -112,11 +107,11 @@ void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 
 void tcp_ux_pool_free(tcp_tp_t *tp)
 {
-    tcp_unexp_t *ux;
+    tp_unexp_t *ux;
 
     while ((ux = tp->ux_pool.head)) {
         BASE_FIFO_POP(&tp->ux_pool);
-        free(ux);
+        free(tcp_ux_of(ux));
     }
     tp->ux_pooled = 0;
 }
@@ -125,14 +120,14 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
 {
     tp_req_t *req = tcp_req(op);
 
-    if (ux->len > op->cap) {
-        too_long(tp, p, op, ux->tag, ux->len, &ux->env);
+    if (ux->h.len > op->cap) {
+        too_long(tp, p, op, ux->h.tag, ux->h.len, &ux->h.env);
     } else {
-        if (ux->len)
-            memcpy(op->buf, ux->data, ux->len);
-        tp->base.stats.bytes_copied += ux->len;
-        req->len = ux->len;
-        req->env = ux->env;
+        if (ux->h.len)
+            memcpy(op->buf, ux->data, ux->h.len);
+        tp->base.stats.bytes_copied += ux->h.len;
+        req->len = ux->h.len;
+        req->env = ux->h.env;
         tcp_complete(tp, op, RCOMM_OK);
     }
     tcp_ux_free(tp, ux);
@@ -160,9 +155,8 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
         rx_land(tp, p, op);
         return;
     }
-    if (tp->base.on_unexpected)
-        tp->base.on_unexpected(tp->base.unexpected_arg, p->rank, h->u.msg.tag,
-                               (const tp_env_t *)h->u.msg.env, h->len);
+    tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
+                  h->len);
     if (h->len > tp->eager) { /* wait for the receive: zero copy, no memory */
         p->rx.state = TCP_RX_PARKED;
         tcp_update_events(tp, p);
@@ -174,9 +168,9 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
                       (unsigned long long)h->len, p->rank);
         return;
     }
-    ux->tag = h->u.msg.tag;
-    ux->len = h->len;
-    memcpy(&ux->env, h->u.msg.env, sizeof(ux->env));
+    ux->h.tag = h->u.msg.tag;
+    ux->h.len = h->len;
+    memcpy(&ux->h.env, h->u.msg.env, sizeof(ux->h.env));
     p->rx.ux = ux;
     p->rx.dst = (char *)ux->data;
     p->rx.state = TCP_RX_BODY;
@@ -196,10 +190,10 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
         tcp_complete(tp, op, RCOMM_OK);
     } else if (ux) {
         /* A receive posted while it was arriving is the first in line. */
-        if ((op = posted_take(p, ux->tag)))
+        if ((op = posted_take(p, ux->h.tag)))
             ux_deliver(tp, p, ux, op);
         else
-            BASE_FIFO_PUSH(&p->unexp, ux);
+            tp_hold(&p->m, &ux->h);
     }
 }
 
@@ -392,7 +386,7 @@ rcomm_status_t tcp_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env
                         base->rank, peer, !buf ? "buf is NULL" : "message too long");
     op = tcp_op(req);
     op->kind = TCP_OP_SEND;
-    op->peer = peer;
+    op->h.peer = peer;
     op->tx.payload = buf;
     tcp_hdr_init(&op->tx.hdr, TCP_SEND, len);
     op->tx.hdr.u.msg.tag = tag;
@@ -408,6 +402,7 @@ rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t l
 {
     tcp_tp_t *tp = tcp_tp(base);
     rcomm_status_t st = tp_check_post(&tp->base, tp->connected, peer, req, "irecv from");
+    tp_unexp_t *ux;
     tcp_peer_t *p;
     tcp_op_t *op;
 
@@ -419,19 +414,17 @@ rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t l
     p = &tp->peers[peer];
     op = tcp_op(req);
     op->kind = TCP_OP_RECV;
-    op->peer = peer;
+    op->h.peer = peer;
+    op->h.tag = tag;
     op->buf = buf;
     op->cap = len;
-    op->tag = tag;
     /* The oldest buffered message with this tag comes first: it arrived
      * before a parked one, and may have arrived before the peer failed. */
-    for (tcp_unexp_t *ux = p->unexp.head, *prev = NULL; ux; prev = ux, ux = ux->next)
-        if (ux->tag == tag) {
-            BASE_FIFO_UNLINK(&p->unexp, prev, ux);
-            req->status = RCOMM_INPROGRESS;
-            ux_deliver(tp, p, ux, op);
-            return RCOMM_OK;
-        }
+    if ((ux = tp_match_held(&p->m, tag))) {
+        req->status = RCOMM_INPROGRESS;
+        ux_deliver(tp, p, tcp_ux_of(ux), op);
+        return RCOMM_OK;
+    }
     if ((st = tcp_post_check(tp, peer, req, "irecv from")) != RCOMM_OK)
         return st;
     req->status = RCOMM_INPROGRESS;
@@ -446,7 +439,7 @@ rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t l
         }
         return RCOMM_OK;
     }
-    BASE_FIFO_PUSH(&p->posted, op);
+    tp_post(&p->m, &op->h);
     tcp_rx_expect(p, len, +1);
     return RCOMM_OK;
 }
@@ -460,17 +453,15 @@ rcomm_status_t tcp_cancel(tp_t *base, tp_req_t *req)
      * request that was never posted. */
     for (int r = 0; op && tp->peers && r < base->size; r++) {
         tcp_peer_t *p = &tp->peers[r];
-        for (tcp_op_t *o = p->posted.head, *prev = NULL; o; prev = o, o = o->next)
-            if (o == op) {
-                posted_unlink(p, prev, o);
-                return RCOMM_OK;
-            }
+        if (tp_unpost(&p->m, &op->h)) {
+            tcp_rx_expect(p, op->cap, -1);
+            return RCOMM_OK;
+        }
         if (p->rx.op == op)
             return RCOMM_INPROGRESS;
     }
-    for (tcp_op_t *o = tp->done.head; op && o; o = o->next)
-        if (o == op)
-            return RCOMM_INPROGRESS;
+    if (op && tp_queued(&tp->done, &op->h))
+        return RCOMM_INPROGRESS;
     return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
                     base->rank);
 }

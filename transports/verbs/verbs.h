@@ -10,7 +10,9 @@
  * one 64-bit credit word per peer. local_addr() publishes {LID, GID, PSN,
  * control region, QPN per peer}; connect() moves every QP to RTR and RTS
  * with the peer's numbers and completes a HELLO exchange on each QP, so that
- * a successful connect() means every peer can receive. With
+ * a successful connect() means every peer can receive. An instance serving
+ * a subset of the peers (params->serves) creates and connects QPs for those
+ * only, and publishes QPN 0 for the others. With
  * RCOMM_IB_USE_RDMA_CM=1 librdmacm connects the QPs instead (verbs_cm.c).
  *
  * Messages. Every SEND carries a vx_hdr_t. A message of at most
@@ -37,6 +39,12 @@
  * send-queue room wait in the peer's outbox, in posting order (that order is what makes
  * messages of one tag match in order).
  *
+ * Sleeping. With RCOMM_IB_POLL=event, progress() sleeps on the completion
+ * channel (nonblocking) and the rdma_cm channel, and wait_fd() returns one
+ * epoll set of both after arming the CQ. While an outbox waits for credits,
+ * which come by RDMA WRITE and raise no event, neither sleeps (wait_fd()
+ * returns -1); without completion events wait_fd() is always -1.
+ *
  * Completions. Every send-queue WQE owns an entry of its QP's ring; wr_id
  * encodes (peer, ring index) or, for receives, (peer, slot). Only WQEs whose
  * completion matters are signalled (rendezvous writes, one-sided ops, sends
@@ -52,6 +60,8 @@
  * before anything is sent, and the HCA enforces the same rights for keys
  * forged past that check (a remote access error then breaks the QP, which
  * is reported as such).
+ *
+ * Matching and failure records are transports/util's (match.h, peer.h).
  *
  * Failure. A completion error on a QP fails its peer: every request
  * involving it completes with the mapped status (retry exceeded ->
@@ -71,6 +81,8 @@
 #include "base/fifo.h"
 #include "config.h"
 #include "transports/transport.h"
+#include "transports/util/match.h"
+#include "transports/util/peer.h"
 
 #define VX_HDR_LEN 64
 #define VX_BYE_TEXT_MAX 200
@@ -128,13 +140,10 @@ typedef struct vx_reg vx_reg_t;
 
 /* The transport's view of a request (in tp_req_t.priv). */
 typedef struct vx_op {
-    struct vx_op *next;
+    tp_op_t h; /* on one list: posted, outbox, rts, dropped or done */
     void *buf;
     size_t len;    /* send, put, get: bytes; recv: capacity */
-    uint64_t tag;  /* send, recv */
     vx_reg_t *reg; /* registration of buf held while the HCA uses it */
-    int32_t peer;
-    int32_t status;
     uint8_t kind;  /* vx_kind_t */
     uint8_t state; /* vx_state_t */
     uint32_t rid;  /* recv: rendezvous id; send: the CTS's */
@@ -158,21 +167,11 @@ typedef struct {
 
 /* A message that arrived before its receive. */
 typedef struct vx_unexp {
-    struct vx_unexp *next;
-    uint64_t tag;
-    tp_env_t env;
-    uint64_t len;
+    tp_unexp_t h;
     uint64_t id; /* RTS: the sender's op id */
     bool rts;    /* no data here: a rendezvous waiting for its receive */
     unsigned char data[];
 } vx_unexp_t;
-
-typedef struct {
-    vx_op_t *head, *tail;
-} vx_opq_t;
-typedef struct {
-    vx_unexp_t *head, *tail;
-} vx_uxq_t;
 
 /* One send-queue WQE in flight. */
 typedef struct {
@@ -198,8 +197,6 @@ typedef struct vx_peer {
     struct rdma_cm_id *cm_id; /* rdma_cm mode: owns qp */
     bool cm_up;               /* rdma_cm mode: ESTABLISHED */
     vx_remote_t remote;
-    rcomm_status_t failed;
-    bool fail_logged;
     bool hello; /* its HELLO arrived */
     bool bye;   /* it closed with a BYE */
 
@@ -212,15 +209,14 @@ typedef struct vx_peer {
     uint64_t rx_told;   /* rx_posted last written into its credit word */
     uint64_t told_src;  /* source of that RDMA WRITE (inline) */
 
-    vx_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
-    vx_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
-    vx_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
-    vx_opq_t posted;  /* receives, posting order */
-    vx_uxq_t unexp;   /* arrived early, arrival order */
+    tp_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
+    tp_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
+    tp_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
+    tp_match_t m;     /* receives; messages that arrived early */
     bool listed;      /* in tp->busy (outbox not empty or credits to tell) */
     bool bye_posted;  /* nothing more goes out on the QP */
 
-    char failmsg[VX_ERRMSG];
+    tp_fail_t fail;
     char bye_text[VX_BYE_TEXT_MAX + 1];
 } vx_peer_t;
 
@@ -258,6 +254,7 @@ typedef struct vx_tp {
     struct ibv_comp_channel *chan;
     struct ibv_cq *cq;
     int cq_armed;
+    int wait_fd;        /* RCOMM_IB_POLL=event: epoll of chan and cm_chan; else -1 */
     uint32_t cq_events; /* to acknowledge */
     uint8_t port;
     enum ibv_mtu mtu;
@@ -287,7 +284,7 @@ typedef struct vx_tp {
 
     int *busy; /* peers with an outbox or credits to tell */
     int nbusy;
-    vx_opq_t done;
+    tp_opq_t done;
 
     vx_mr_t **mrs;
     uint32_t nmrs;
@@ -311,7 +308,11 @@ static inline vx_op_t *vx_op(tp_req_t *req)
 }
 static inline tp_req_t *vx_req(vx_op_t *op)
 {
-    return (tp_req_t *)((char *)op - offsetof(tp_req_t, priv));
+    return tp_req_head(&op->h);
+}
+static inline vx_op_t *vx_op_of(tp_op_t *h)
+{
+    return (vx_op_t *)h;
 }
 static inline char *vx_rx_slot(vx_tp_t *tp, int peer, uint32_t i)
 {
@@ -382,6 +383,9 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
 
 /* verbs_progress.c */
 rcomm_status_t vx_progress(tp_t *tp, int timeout_ms);
+/* RCOMM_IB_POLL=event: the epoll set of the completion and connection
+ * channels, with the CQ armed; -1 while work is pending or when polling. */
+int vx_wait_fd(tp_t *tp);
 /* verbs_caps.c: native one-sided ops and atomics; the port's link rate. */
 void vx_caps(tp_t *tp, tp_caps_t *caps);
 void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status);

@@ -168,7 +168,8 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
     if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
         ntohl(pd->magic) != CM_MAGIC || ntohl(pd->size) != (uint32_t)tp->base.size ||
         (r = ntohl(pd->rank)) <= (uint32_t)tp->base.rank ||
-        r >= (uint32_t)tp->base.size || tp->peers[r].cm_id) {
+        r >= (uint32_t)tp->base.size || tp->peers[r].cm_id ||
+        !tp_serves(&tp->base, (int)r)) {
         base_log(BASE_LOG_WARN,
                  "rank %d: rdma_cm: rejected a connection request that is not from a "
                  "higher rank of this job",
@@ -275,6 +276,8 @@ static rcomm_status_t start(vx_tp_t *tp)
 
     for (int r = 0; r < tp->base.rank; r++) {
         vx_peer_t *p = &tp->peers[r];
+        if (!tp_serves(&tp->base, r))
+            continue;
         struct sockaddr_in dst = {.sin_family = AF_INET,
                                   .sin_port = htons(p->remote.port),
                                   .sin_addr.s_addr = p->remote.ip};

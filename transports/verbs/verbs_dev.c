@@ -3,10 +3,13 @@
  * instance registers, queue-pair state transitions and the address blob. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "transports/rcache.h"
@@ -162,6 +165,25 @@ static rcomm_status_t query_port(vx_tp_t *tp)
     return RCOMM_OK;
 }
 
+/* RCOMM_IB_POLL=event: a nonblocking completion channel, and one epoll set
+ * of it and the connection channel for wait_fd(). */
+static rcomm_status_t open_channel(vx_tp_t *tp)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    int fl;
+
+    if (!(tp->chan = ibv_create_comp_channel(tp->ctx)))
+        return base_err_sys("rank %d: verbs: ibv_create_comp_channel", tp->base.rank);
+    if ((fl = fcntl(tp->chan->fd, F_GETFL)) < 0 ||
+        fcntl(tp->chan->fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        (tp->wait_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_ctl(tp->wait_fd, EPOLL_CTL_ADD, tp->chan->fd, &ev) != 0 ||
+        (tp->cm_chan && epoll_ctl(tp->wait_fd, EPOLL_CTL_ADD, tp->cm_chan->fd, &ev) != 0))
+        return base_err_sys("rank %d: verbs: the completion channel's epoll set",
+                            tp->base.rank);
+    return RCOMM_OK;
+}
+
 rcomm_status_t vx_dev_open(vx_tp_t *tp)
 {
     rcomm_status_t st;
@@ -176,8 +198,8 @@ rcomm_status_t vx_dev_open(vx_tp_t *tp)
     if (!(tp->pd = ibv_alloc_pd(tp->ctx)))
         return base_err_sys("rank %d: verbs: ibv_alloc_pd on %s", tp->base.rank,
                             tp->devname);
-    if (tp->events && !(tp->chan = ibv_create_comp_channel(tp->ctx)))
-        return base_err_sys("rank %d: verbs: ibv_create_comp_channel", tp->base.rank);
+    if (tp->events && (st = open_channel(tp)) != RCOMM_OK)
+        return st;
     cqe = (int)((tp->rx_depth + tp->sq_depth) * (uint32_t)(tp->base.size - 1) + 16);
     if (!(tp->cq = ibv_create_cq(tp->ctx, cqe, NULL, tp->chan, 0)))
         return base_err_sys("rank %d: verbs: ibv_create_cq(%d entries) on %s",
@@ -413,6 +435,8 @@ void vx_dev_close(vx_tp_t *tp)
             ibv_ack_cq_events(tp->cq, tp->cq_events);
         ibv_destroy_cq(tp->cq);
     }
+    if (tp->wait_fd >= 0)
+        close(tp->wait_fd);
     if (tp->chan)
         ibv_destroy_comp_channel(tp->chan);
     if (tp->pd)

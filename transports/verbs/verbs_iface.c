@@ -17,21 +17,17 @@ static rcomm_status_t vx_create(const tp_params_t *params, tp_t **out)
     size_t payload;
     vx_tp_t *tp;
 
-    if (!params || !out || !cfg || params->size < 1 || params->rank < 0 ||
-        params->rank >= params->size)
-        return base_err(RCOMM_ERR_INVALID_ARG, "verbs create: %s",
-                        !params || !out ? "params or tp is NULL"
-                        : !cfg          ? "params->cfg is NULL"
-                                        : "rank is not in [0, size)");
+    if ((st = tp_create_check(params, out, "verbs")) != RCOMM_OK)
+        return st;
     if (!(tp = calloc(1, sizeof(*tp))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs create: out of memory",
                         params->rank);
-    tp->base = (tp_t){.ops = &tp_verbs_ops,
-                      .rank = params->rank,
-                      .size = params->size,
-                      .on_unexpected = params->on_unexpected,
-                      .unexpected_arg = params->unexpected_arg};
+    if ((st = tp_head_init(&tp->base, &tp_verbs_ops, params)) != RCOMM_OK) {
+        free(tp);
+        return st;
+    }
     tp->cfg = cfg;
+    tp->wait_fd = -1;
     tp->timeout_ms = params->timeout_ms;
     tp->events = cfg->ib_poll_event;
     tp->cm = cfg->ib_use_rdma_cm;
@@ -62,7 +58,7 @@ static rcomm_status_t vx_create(const tp_params_t *params, tp_t **out)
         (st = vx_mem_init(tp)) != RCOMM_OK)
         goto fail;
     for (int r = 0; r < params->size; r++) {
-        if (r != params->rank && !tp->cm &&
+        if (tp_serves(&tp->base, r) && !tp->cm &&
             (st = vx_qp_create(tp, &tp->peers[r])) != RCOMM_OK)
             goto fail;
     }
@@ -108,11 +104,11 @@ rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
         step(tp);
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r == tp->base.rank || ready(p))
+            if (!tp_serves(&tp->base, r) || ready(p))
                 continue;
-            if (p->failed)
-                return base_err(p->failed, "rank %d: verbs connect: %s", tp->base.rank,
-                                p->failmsg);
+            if (p->fail.status)
+                return base_err(p->fail.status, "rank %d: verbs connect: %s",
+                                tp->base.rank, p->fail.msg);
             if (missing++ < 8)
                 snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%d",
                          missing > 1 ? ", " : "", r);
@@ -146,7 +142,7 @@ static rcomm_status_t hello(vx_tp_t *tp)
     rcomm_status_t st;
 
     for (int r = 0; r < tp->base.size; r++)
-        if (r != tp->base.rank &&
+        if (tp_serves(&tp->base, r) &&
             (st = vx_ctl_send(tp, &tp->peers[r], &h, NULL, 0, false)))
             return st;
     return vx_wait_peers(tp, said_hello, hello_step, "no HELLO from");
@@ -163,8 +159,8 @@ static rcomm_status_t vx_connect(tp_t *base, const void *const *addrs, const siz
                                                : "called twice");
     tp->connect_called = true;
     for (int r = 0; r < base->size; r++) {
-        if (r == base->rank)
-            continue;
+        if (!tp_serves(base, r))
+            continue; /* its blob may be missing */
         if (!addrs[r])
             return base_err(RCOMM_ERR_INVALID_ARG,
                             "verbs connect: no address for rank %d", r);
@@ -194,7 +190,7 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
 
     for (int r = 0; r < tp->base.size; r++) {
         vx_peer_t *p = &tp->peers[r];
-        if (r == tp->base.rank || p->failed)
+        if (!tp_serves(&tp->base, r) || p->fail.status)
             continue;
         p->dropped = p->outbox;
         p->outbox.head = p->outbox.tail = NULL;
@@ -207,18 +203,19 @@ static void say_goodbye(vx_tp_t *tp, rcomm_status_t reason, const char *why)
         pending = false;
         for (int r = 0; r < tp->base.size; r++) {
             vx_peer_t *p = &tp->peers[r];
-            if (r != tp->base.rank && !p->failed &&
+            if (tp_serves(&tp->base, r) && !p->fail.status &&
                 (!p->bye_posted || p->sq_tail != p->sq_head))
                 pending = true;
         }
     }
 }
 
-static void release_list(vx_tp_t *tp, vx_opq_t *q)
+static void release_list(vx_tp_t *tp, tp_opq_t *q)
 {
     vx_op_t *op;
 
-    while ((op = q->head)) {
+    while (q->head) {
+        op = vx_op_of(q->head);
         BASE_FIFO_POP(q);
         if (op->kind == VX_OP_CTL) {
             free(op);
@@ -240,11 +237,11 @@ static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why)
     /* Requests still outstanding are dropped: release what they hold. */
     for (int r = 0; tp->peers && r < base->size; r++) {
         vx_peer_t *p = &tp->peers[r];
-        vx_unexp_t *ux;
+        tp_unexp_t *ux;
         release_list(tp, &p->outbox);
         release_list(tp, &p->dropped);
         release_list(tp, &p->rts);
-        release_list(tp, &p->posted);
+        release_list(tp, &p->m.posted);
         for (uint32_t i = p->sq_tail; p->sq && i != p->sq_head; i++) {
             vx_op_t *op = p->sq[i % tp->sq_depth].op;
             if (op && op->reg) {
@@ -252,8 +249,8 @@ static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why)
                 op->reg = NULL;
             }
         }
-        while ((ux = p->unexp.head)) {
-            BASE_FIFO_POP(&p->unexp);
+        while ((ux = p->m.unexp.head)) {
+            BASE_FIFO_POP(&p->m.unexp);
             free(ux);
         }
     }
@@ -266,6 +263,7 @@ static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why)
         free(tp->peers[r].sq);
     free(tp->rdv);
     free(tp->busy);
+    tp_head_fini(base);
     free(tp->peers);
     free(tp);
 }
@@ -289,4 +287,5 @@ const tp_ops_t tp_verbs_ops = {
     .compare_swap = vx_compare_swap,
     .caps = vx_caps,
     .progress = vx_progress,
+    .wait_fd = vx_wait_fd,
 };

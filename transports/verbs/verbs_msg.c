@@ -12,8 +12,8 @@ static void op_init(vx_op_t *op, tp_req_t *req, vx_kind_t kind, int peer)
 {
     memset(op, 0, sizeof(*op));
     op->kind = (uint8_t)kind;
-    op->peer = peer;
-    op->status = RCOMM_INPROGRESS;
+    op->h.peer = peer;
+    op->h.status = RCOMM_INPROGRESS;
     req->status = RCOMM_INPROGRESS;
 }
 
@@ -33,7 +33,7 @@ rcomm_status_t vx_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env,
     op_init(op, req, VX_OP_SEND, peer);
     op->buf = (void *)buf;
     op->len = len;
-    op->tag = tag;
+    op->h.tag = tag;
     if (env) /* else a zero envelope */
         op->u.env = *env;
     vx_outbox_push(tp, &tp->peers[peer], op);
@@ -81,7 +81,7 @@ static void rdv_start(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, uint64_t id, uint6
     req->len = len;
     if (len > op->len) {
         vx_complete(tp, op,
-                    tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
+                    tp_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
         refuse(tp, p, id, RCOMM_OK);
         return;
     }
@@ -107,7 +107,7 @@ static void eager_deliver(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op, const void *da
     req->len = len;
     if (len > op->len) {
         vx_complete(tp, op,
-                    tp_err_oversize(tp->base.rank, p->rank, len, op->tag, op->len));
+                    tp_err_oversize(tp->base.rank, p->rank, len, op->h.tag, op->len));
         return;
     }
     memcpy(op->buf, data, len);
@@ -122,13 +122,14 @@ rcomm_status_t vx_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t le
 {
     vx_tp_t *tp = vx_tp(base);
     rcomm_status_t st;
-    vx_unexp_t *ux, *prev = NULL;
+    tp_unexp_t *h, *prev;
+    vx_unexp_t *ux;
     vx_peer_t *p;
     vx_op_t *op;
 
     /* A message that has fully arrived can be received from a failed peer. */
     if ((st = vx_post_check(tp, peer, req, "receive from")) != RCOMM_OK &&
-        st != RCOMM_ERR_INVALID_ARG && tp->peers[peer].unexp.head)
+        st != RCOMM_ERR_INVALID_ARG && tp->peers[peer].m.unexp.head)
         st = RCOMM_OK;
     if (st != RCOMM_OK)
         return st;
@@ -140,58 +141,49 @@ rcomm_status_t vx_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t le
     op_init(op, req, VX_OP_RECV, peer);
     op->buf = buf;
     op->len = len;
-    op->tag = tag;
-    for (ux = p->unexp.head; ux && ux->tag != tag; prev = ux, ux = ux->next)
-        ;
-    if (ux && !(ux->rts && p->failed)) {
-        BASE_FIFO_UNLINK(&p->unexp, prev, ux);
+    op->h.tag = tag;
+    /* A rendezvous from a failed peer will never send its data. */
+    if ((h = tp_find_held(&p->m, tag, &prev)) &&
+        !((ux = (vx_unexp_t *)h)->rts && p->fail.status)) {
+        tp_unhold(&p->m, prev, h);
         if (ux->rts)
-            rdv_start(tp, p, op, ux->id, ux->len, &ux->env);
+            rdv_start(tp, p, op, ux->id, h->len, &h->env);
         else
-            eager_deliver(tp, p, op, ux->data, ux->len, &ux->env);
+            eager_deliver(tp, p, op, ux->data, h->len, &h->env);
         free(ux);
         vx_flush(tp);
         return RCOMM_OK;
     }
-    if (p->failed)
-        return tp_report_failed(p->failed, &p->fail_logged, "receive from rank %d: %s",
-                                peer, p->failmsg);
+    if (p->fail.status)
+        return tp_fail_report(&p->fail, "receive from", peer);
     op->state = VX_S_POSTED;
-    BASE_FIFO_PUSH(&p->posted, op);
+    tp_post(&p->m, &op->h);
     return RCOMM_OK;
 }
 
 rcomm_status_t vx_cancel(tp_t *base, tp_req_t *req)
 {
     vx_tp_t *tp = vx_tp(base);
-    vx_op_t *op = req ? vx_op(req) : NULL, *o, *prev = NULL;
-    vx_peer_t *p;
+    vx_op_t *op = req ? vx_op(req) : NULL;
 
-    if (!tp || !op || op->kind != VX_OP_RECV || op->peer < 0 || op->peer >= base->size)
+    if (!tp || !op || op->kind != VX_OP_RECV || op->h.peer < 0 ||
+        op->h.peer >= base->size)
         return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
                         base ? base->rank : -1);
     if (op->state == VX_S_CTS || op->state == VX_S_LANDING)
         return RCOMM_INPROGRESS;
-    p = &tp->peers[op->peer];
-    for (o = p->posted.head; o && o != op; prev = o, o = o->next)
-        ;
-    if (!o || op->state != VX_S_POSTED)
+    if (op->state != VX_S_POSTED || !tp_unpost(&tp->peers[op->h.peer].m, &op->h))
         return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: cancel: not a posted receive",
                         base->rank);
-    BASE_FIFO_UNLINK(&p->posted, prev, op);
     op->state = VX_S_DONE;
     return RCOMM_OK;
 }
 
 static vx_op_t *match(vx_peer_t *p, uint64_t tag)
 {
-    vx_op_t *op, *prev = NULL;
+    tp_op_t *h = tp_match_posted(&p->m, tag);
 
-    for (op = p->posted.head; op && op->tag != tag; prev = op, op = op->next)
-        ;
-    if (op)
-        BASE_FIFO_UNLINK(&p->posted, prev, op);
-    return op;
+    return h ? vx_op_of(h) : NULL;
 }
 
 static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void *data,
@@ -200,9 +192,7 @@ static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void 
     size_t n = rts ? 0 : h->len;
     vx_unexp_t *ux = malloc(sizeof(*ux) + n);
 
-    if (tp->base.on_unexpected)
-        tp->base.on_unexpected(tp->base.unexpected_arg, p->rank, h->tag, &h->u.env,
-                               h->len);
+    tp_unexpected(&tp->base, p->rank, h->tag, &h->u.env, h->len);
     if (!ux) {
         vx_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                      "rank %d: no memory to hold a %llu-byte message from rank %d",
@@ -210,25 +200,27 @@ static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void 
         return;
     }
     *ux = (vx_unexp_t){
-        .tag = h->tag, .env = h->u.env, .len = h->len, .id = h->id, .rts = rts};
+        .h = {.tag = h->tag, .env = h->u.env, .len = h->len}, .id = h->id, .rts = rts};
     memcpy(ux->data, data, n);
     tp->base.stats.bytes_copied += n;
-    BASE_FIFO_PUSH(&p->unexp, ux);
+    tp_hold(&p->m, &ux->h);
 }
 
 static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
 {
-    vx_op_t *op, *prev = NULL;
+    tp_op_t *o, *prev = NULL;
+    vx_op_t *op;
 
-    for (op = p->rts.head; op && (uintptr_t)op != h->id; prev = op, op = op->next)
+    for (o = p->rts.head; o && (uintptr_t)vx_op_of(o) != h->id; prev = o, o = o->next)
         ;
-    if (!op) {
+    if (!o) {
         vx_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                      "rank %d sent a CTS for no send of ours (id 0x%llx)", p->rank,
                      (unsigned long long)h->id);
         return;
     }
-    BASE_FIFO_UNLINK(&p->rts, prev, op);
+    op = vx_op_of(o);
+    BASE_FIFO_UNLINK(&p->rts, prev, o);
     if (h->flags & VX_CTS_REFUSE) {
         vx_complete(tp, op,
                     h->status == RCOMM_OK
@@ -237,7 +229,7 @@ static void rx_cts(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h)
                                    "rank %d: rank %d could not take our %zu-byte message "
                                    "(tag %llu): %s",
                                    tp->base.rank, p->rank, op->len,
-                                   (unsigned long long)op->tag,
+                                   (unsigned long long)op->h.tag,
                                    rcomm_strerror((rcomm_status_t)h->status)));
         return;
     }
@@ -328,12 +320,12 @@ void vx_rx_landed(vx_tp_t *tp, vx_peer_t *p, uint32_t rid, uint32_t n)
     vx_op_t *op = rid < tp->nrdv ? tp->rdv[rid] : NULL;
 
     /* Chunked writes report the last chunk's bytes only: n <= op->len. */
-    if (!op || op->peer != p->rank || op->state != VX_S_LANDING || n > op->len) {
+    if (!op || op->h.peer != p->rank || op->state != VX_S_LANDING || n > op->len) {
         vx_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                      "rank %d wrote %u bytes for rendezvous %u, which %s", p->rank, n,
                      rid,
-                     !op || op->peer != p->rank ? "is not one of its receives"
-                                                : "does not expect that");
+                     !op || op->h.peer != p->rank ? "is not one of its receives"
+                                                  : "does not expect that");
         return;
     }
     tp->rdv[rid] = NULL;

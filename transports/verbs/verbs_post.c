@@ -31,7 +31,7 @@ static void mark_busy(vx_tp_t *tp, vx_peer_t *p)
 
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
-    BASE_FIFO_PUSH(&p->outbox, op);
+    BASE_FIFO_PUSH(&p->outbox, &op->h);
     mark_busy(tp, p);
 }
 
@@ -245,7 +245,7 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
                 op->state = VX_S_WIRE;
             return rc;
         }
-        h.tag = op->tag;
+        h.tag = op->h.tag;
         h.len = op->len;
         h.u.env = op->u.env;
         if (op->len <= tp->eager) {
@@ -262,7 +262,7 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         if ((rc = post_send(tp, p, &h, VX_HDR_LEN, NULL, 0, NULL, false)) != 0)
             return rc;
         op->state = VX_S_RTS;
-        BASE_FIFO_PUSH(&p->rts, op);
+        BASE_FIFO_PUSH(&p->rts, &op->h);
         return 0;
     case VX_OP_RECV: /* its CTS */
         if (!credit)
@@ -338,23 +338,24 @@ void vx_flush(vx_tp_t *tp)
         vx_peer_t *p = &tp->peers[tp->busy[i]];
         vx_op_t *op;
 
-        while (!p->failed && !p->bye_posted && (op = p->outbox.head)) {
+        while (!p->fail.status && !p->bye_posted && p->outbox.head) {
             int rc;
+            op = vx_op_of(p->outbox.head);
             BASE_FIFO_POP(&p->outbox);
             if ((rc = post_op(tp, p, op)) == 1) {
-                op->next = p->outbox.head; /* back at the head */
-                p->outbox.head = op;
+                op->h.next = p->outbox.head; /* back at the head */
+                p->outbox.head = &op->h;
                 if (!p->outbox.tail)
-                    p->outbox.tail = op;
+                    p->outbox.tail = &op->h;
                 break;
             }
             if (rc < 0)
-                vx_complete(tp, op, p->failed); /* frees a vx_ctl_t */
+                vx_complete(tp, op, p->fail.status); /* frees a vx_ctl_t */
         }
-        if (!p->failed && !p->bye_posted &&
+        if (!p->fail.status && !p->bye_posted &&
             p->rx_posted - p->rx_told >= (tp->rx_depth + 3) / 4)
             tell_credits(tp, p);
-        if (p->failed || p->bye_posted ||
+        if (p->fail.status || p->bye_posted ||
             (!p->outbox.head && p->rx_posted - p->rx_told < (tp->rx_depth + 3) / 4)) {
             p->listed = false;
             tp->busy[i] = tp->busy[--tp->nbusy];
@@ -375,7 +376,7 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
     if (text_len > VX_BYE_TEXT_MAX)
         text_len = VX_BYE_TEXT_MAX;
     c->op.kind = VX_OP_CTL;
-    c->op.peer = p->rank;
+    c->op.h.peer = p->rank;
     memcpy(c->msg, h, sizeof(*h));
     if (text_len)
         memcpy(c->msg + VX_HDR_LEN, text, text_len);

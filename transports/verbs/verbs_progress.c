@@ -33,16 +33,16 @@ void vx_complete(vx_tp_t *tp, vx_op_t *op, rcomm_status_t status)
         tp->base.stats.messages_sent++;
     }
     op->state = VX_S_DONE;
-    op->status = status;
-    BASE_FIFO_PUSH(&tp->done, op);
+    tp_done(&tp->done, &op->h, status);
 }
 
-static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
+static unsigned fail_list(vx_tp_t *tp, tp_opq_t *q, rcomm_status_t status)
 {
     unsigned n = 0;
     vx_op_t *op;
 
-    while ((op = q->head)) {
+    while (q->head) {
+        op = vx_op_of(q->head);
         BASE_FIFO_POP(q);
         n += op->kind != VX_OP_CTL;
         vx_complete(tp, op, status);
@@ -53,17 +53,17 @@ static unsigned fail_list(vx_tp_t *tp, vx_opq_t *q, rcomm_status_t status)
 void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *fmt, ...)
 {
     struct ibv_qp_attr a = {.qp_state = IBV_QPS_ERR};
-    char cause[VX_ERRMSG - 32];
+    tp_cause_t cause;
+    char failed[32];
     unsigned n = 0;
     va_list ap;
 
-    if (p->failed != RCOMM_OK)
-        return;
     va_start(ap, fmt);
-    vsnprintf(cause, sizeof(cause), fmt, ap);
+    tp_cause_vfmt(&cause, fmt, ap);
     va_end(ap);
-    p->failed = status;
-    n += fail_list(tp, &p->posted, status);
+    if (!tp_fail_start(&p->fail, status, tp->base.rank, &cause))
+        return;
+    n += fail_list(tp, &p->m.posted, status);
     n += fail_list(tp, &p->rts, status);
     n += fail_list(tp, &p->outbox, status);
     /* Detach requests from WQEs still in the queue: their flush completions
@@ -77,23 +77,14 @@ void vx_peer_fail(vx_tp_t *tp, vx_peer_t *p, rcomm_status_t status, const char *
         }
     }
     for (uint32_t i = 0; i < tp->nrdv; i++)
-        if (tp->rdv[i] && tp->rdv[i]->peer == p->rank) {
+        if (tp->rdv[i] && tp->rdv[i]->h.peer == p->rank) {
             vx_complete(tp, tp->rdv[i], status);
             n++;
         }
     if (p->qp)
         ibv_modify_qp(p->qp, &a, IBV_QP_STATE); /* flush; nothing more goes out */
-    snprintf(p->failmsg, sizeof(p->failmsg), "%s [seen by rank %d]", cause,
-             tp->base.rank);
-    if (n > 0) {
-        p->fail_logged = true;
-        base_err(status, "%s [seen by rank %d; failed %u request(s)]", cause,
-                 tp->base.rank, n);
-    } else {
-        base_log(p->bye && status == RCOMM_ERR_PEER_FAILED ? BASE_LOG_INFO
-                                                           : BASE_LOG_WARN,
-                 "%s", p->failmsg);
-    }
+    snprintf(failed, sizeof(failed), "%u request(s)", n);
+    tp_fail_log(&p->fail, tp->base.rank, &cause, n ? failed : NULL, p->bye);
 }
 
 rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char *what)
@@ -101,12 +92,7 @@ rcomm_status_t vx_post_check(vx_tp_t *tp, int peer, const void *req, const char 
     rcomm_status_t st =
         tp_check_post(tp ? &tp->base : NULL, tp && tp->connected, peer, req, what);
 
-    if (st != RCOMM_OK)
-        return st;
-    if (tp->peers[peer].failed != RCOMM_OK)
-        return tp_report_failed(tp->peers[peer].failed, &tp->peers[peer].fail_logged,
-                                "%s rank %d: %s", what, peer, tp->peers[peer].failmsg);
-    return RCOMM_OK;
+    return st != RCOMM_OK ? st : tp_fail_check(&tp->peers[peer].fail, what, peer);
 }
 
 /* What a completion error means, and what to tell the user. */
@@ -162,7 +148,7 @@ static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_
 
     char msg[VX_ERRMSG - 40];
 
-    if (p->failed)
+    if (p->fail.status)
         return;
     snprintf(msg, sizeof(msg), "rank %d: %s to rank %d failed on QP 0x%x: %s (%s)",
              tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
@@ -224,7 +210,7 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
         wc_failed(tp, p, wc, NULL);
         return;
     }
-    if (p->failed)
+    if (p->fail.status)
         return;
     if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM)
         vx_rx_landed(tp, p, ntohl(wc->imm_data), wc->byte_len);
@@ -232,7 +218,7 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
         VX_WRITTEN(vx_rx_slot(tp, peer, slot), wc->byte_len);
         vx_rx_message(tp, p, vx_rx_slot(tp, peer, slot), wc->byte_len);
     }
-    if (!p->failed && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
+    if (!p->fail.status && (st = vx_post_recv(tp, p, slot)) != RCOMM_OK)
         vx_peer_fail(tp, p, st, "rank %d: cannot repost a receive for rank %d",
                      tp->base.rank, peer);
 }
@@ -247,32 +233,64 @@ int vx_poll(vx_tp_t *tp)
     return n < 0 ? 0 : n;
 }
 
+/* Take the completion channel's event, if one came (the channel is
+ * nonblocking): the CQ must be armed again. */
+static void take_cq_event(vx_tp_t *tp)
+{
+    struct ibv_cq *cq;
+    void *ctx;
+
+    if (ibv_get_cq_event(tp->chan, &cq, &ctx) != 0)
+        return;
+    tp->cq_armed = 0;
+    if (++tp->cq_events >= 64) {
+        ibv_ack_cq_events(tp->cq, tp->cq_events);
+        tp->cq_events = 0;
+    }
+}
+
+/* Arm the CQ for the next completion. Returns false when one arrived before
+ * the arming (or arming failed): then there is no sleeping. */
+static bool arm(vx_tp_t *tp)
+{
+    if (!tp->cq_armed) {
+        if (ibv_req_notify_cq(tp->cq, 0) != 0)
+            return false;
+        tp->cq_armed = 1;
+        if (vx_poll(tp) > 0) /* arrived before arming */
+            return false;
+    }
+    return true;
+}
+
 /* Sleep on the completion channel until an event or timeout_ms. */
 static void wait_event(vx_tp_t *tp, int timeout_ms)
 {
     struct pollfd pfd[2] = {{.fd = tp->chan->fd, .events = POLLIN},
                             {.fd = tp->cm_chan ? tp->cm_chan->fd : -1, .events = POLLIN}};
-    struct ibv_cq *cq;
-    void *ctx;
 
-    if (!tp->cq_armed) {
-        if (ibv_req_notify_cq(tp->cq, 0) != 0)
-            return;
-        tp->cq_armed = 1;
-        if (vx_poll(tp) > 0) /* arrived before arming */
-            return;
-    }
-    if (poll(pfd, 2, timeout_ms) <= 0)
+    if (!arm(tp) || poll(pfd, 2, timeout_ms) <= 0)
         return;
     if (pfd[1].revents)
         vx_cm_poll(tp);
-    if (pfd[0].revents && ibv_get_cq_event(tp->chan, &cq, &ctx) == 0) {
-        tp->cq_armed = 0;
-        if (++tp->cq_events >= 64) {
-            ibv_ack_cq_events(tp->cq, tp->cq_events);
-            tp->cq_events = 0;
-        }
-    }
+    if (pfd[0].revents)
+        take_cq_event(tp);
+}
+
+int vx_wait_fd(tp_t *base)
+{
+    vx_tp_t *tp = vx_tp(base);
+
+    if (!tp->connected || tp->wait_fd < 0)
+        return -1;
+    /* A caller that woke and only polled (progress(0)) left the event. */
+    take_cq_event(tp);
+    vx_cm_poll(tp);
+    /* Credits come by RDMA WRITE, which raises no event: while an outbox
+     * waits for them there is no sleeping (as in progress()). */
+    if (tp->nbusy || tp->done.head || !arm(tp))
+        return -1;
+    return tp->wait_fd;
 }
 
 /* With rdma_cm, look for connection events (a peer gone) every millisecond:
@@ -317,6 +335,6 @@ rcomm_status_t vx_progress(tp_t *base, int timeout_ms)
         }
     }
     vx_flush(tp);
-    BASE_FIFO_DRAIN_DONE(&tp->done, vx_op_t, vx_req);
+    tp_report_done(&tp->done);
     return RCOMM_OK;
 }

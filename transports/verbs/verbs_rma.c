@@ -3,36 +3,15 @@
  * and bounds a region grants travel in its rkey (verbs_mem.c), so a request
  * outside them is refused here, before anything reaches the wire: on RC a
  * remote access error would break the whole connection. */
-#include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "transports/util/rma.h"
 #include "transports/verbs/verbs.h"
 
-static const char *const posts[] = {
-    [VX_OP_PUT] = "put to",
-    [VX_OP_GET] = "get from",
-    [VX_OP_FADD] = "fetch_add on",
-    [VX_OP_CSWAP] = "compare_swap on",
-};
-static const char *const names[] = {
-    [VX_OP_PUT] = "put",
-    [VX_OP_GET] = "get",
-    [VX_OP_FADD] = "fetch_add",
-    [VX_OP_CSWAP] = "compare_swap",
-};
-static const char *const rights[] = {
-    [VX_OP_PUT] = "remote-write",
-    [VX_OP_GET] = "remote-read",
-    [VX_OP_FADD] = "remote-atomic",
-    [VX_OP_CSWAP] = "remote-atomic",
-};
-static const unsigned right_bits[] = {
-    [VX_OP_PUT] = TP_REMOTE_WRITE,
-    [VX_OP_GET] = TP_REMOTE_READ,
-    [VX_OP_FADD] = TP_REMOTE_ATOMIC,
-    [VX_OP_CSWAP] = TP_REMOTE_ATOMIC,
-};
+_Static_assert(VX_OP_GET - VX_OP_PUT == TP_GET && VX_OP_FADD - VX_OP_PUT == TP_FADD &&
+                   VX_OP_CSWAP - VX_OP_PUT == TP_CSWAP,
+               "vx_kind_t and tp_rma_t");
 
 /* Checks and fills what every one-sided post has in common. Returns the op,
  * or NULL with *st set (an error of the call), or the op already completed
@@ -41,42 +20,34 @@ static vx_op_t *rma_op(vx_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *rk
                        vx_kind_t kind, void *buf, size_t len, uint64_t raddr,
                        rcomm_status_t *st)
 {
-    unsigned granted;
-    char why[128] = "";
+    tp_rma_t rk = (tp_rma_t)(kind - VX_OP_PUT);
+    tp_acc_t acc;
     vx_op_t *op;
 
-    if ((*st = vx_post_check(tp, peer, req, posts[kind])) != RCOMM_OK)
+    if ((*st = vx_post_check(tp, peer, req, tp_rma_post(rk))) != RCOMM_OK)
         return NULL;
     if (!rkey || (!buf && len && kind <= VX_OP_GET)) {
         *st = base_err(RCOMM_ERR_INVALID_ARG, "rank %d: %s rank %d: %s is NULL",
-                       tp->base.rank, posts[kind], peer, !rkey ? "rkey" : "buf");
+                       tp->base.rank, tp_rma_post(rk), peer, !rkey ? "rkey" : "buf");
         return NULL;
     }
     op = vx_op(req);
     memset(op, 0, sizeof(*op));
     op->kind = (uint8_t)kind;
-    op->peer = peer;
+    op->h.peer = peer;
     op->buf = buf;
     op->len = len;
-    op->status = RCOMM_INPROGRESS;
+    op->h.status = RCOMM_INPROGRESS;
     op->u.rma.raddr = raddr;
     op->u.rma.rkey = (uint32_t)rkey->key;
     req->status = RCOMM_INPROGRESS;
-    granted = (unsigned)(rkey->key >> 32);
-    if (raddr < rkey->addr || len > rkey->len || raddr - rkey->addr > rkey->len - len)
-        snprintf(why, sizeof(why), "the bytes are outside the region [0x%llx, +%llu)",
-                 (unsigned long long)rkey->addr, (unsigned long long)rkey->len);
-    else if (!(granted & right_bits[kind]))
-        snprintf(why, sizeof(why), "the region lacks the %s right", rights[kind]);
-    else if (kind >= VX_OP_FADD && raddr % 8)
-        snprintf(why, sizeof(why), "the address is not 8-byte aligned");
-    if (why[0]) {
+    /* The rights travel in the key's upper half (verbs_mem.c). */
+    acc =
+        tp_rma_access(rk, rkey->addr, rkey->len, (unsigned)(rkey->key >> 32), raddr, len);
+    if (acc != TP_ACC_OK) {
         vx_complete(tp, op,
-                    base_err(RCOMM_ERR_ACCESS,
-                             "rank %d: %s of %zu bytes at 0x%llx in region key 0x%llx of "
-                             "rank %d denied: %s",
-                             tp->base.rank, names[kind], len, (unsigned long long)raddr,
-                             (unsigned long long)rkey->key, peer, why));
+                    tp_rma_denied(tp->base.rank, peer, rk, len, raddr, rkey->key, acc,
+                                  rkey->addr, rkey->len));
         *st = RCOMM_OK;
         return NULL;
     }
@@ -89,7 +60,7 @@ static rcomm_status_t rma_post(vx_tp_t *tp, vx_op_t *op)
         vx_complete(tp, op, RCOMM_OK); /* nothing to move */
         return RCOMM_OK;
     }
-    vx_outbox_push(tp, &tp->peers[op->peer], op);
+    vx_outbox_push(tp, &tp->peers[op->h.peer], op);
     vx_flush(tp);
     return RCOMM_OK;
 }
