@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,16 @@ void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
         comm_progress(comm, 0);
         if (comm->oversubscribed)
             sched_yield(); /* let the rank we wait for run */
+        return;
+    }
+    /* Sleep on the transport's descriptor when it has one (a progress
+     * thread will add its own wake-up descriptor here); -1 means work is
+     * pending or the transport sleeps only inside progress(). */
+    int fd = comm->tp ? comm->tp->ops->wait_fd(comm->tp) : -1;
+    if (fd >= 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        (void)poll(&pfd, 1, sleep_ms);
+        comm_progress(comm, 0);
     } else {
         comm_progress(comm, sleep_ms);
     }
