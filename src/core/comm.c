@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,17 +277,12 @@ void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
             sched_yield(); /* let the rank we wait for run */
         return;
     }
-    /* Sleep on the transport's descriptor when it has one (a progress
-     * thread will add its own wake-up descriptor here); -1 means work is
-     * pending or the transport sleeps only inside progress(). */
-    int fd = comm->tp ? comm->tp->ops->wait_fd(comm->tp) : -1;
-    if (fd >= 0) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        (void)poll(&pfd, 1, sleep_ms);
-        comm_progress(comm, 0);
-    } else {
-        comm_progress(comm, sleep_ms);
-    }
+    /* Sleep inside the transport's progress: it waits on the same descriptor
+     * that wait_fd() hands out (TCP's epoll set) without an extra poll() and
+     * call, which made 8 B - 8 KiB on 4 ranks over 2 cores about 6% slower
+     * (docs/PERFORMANCE.md). wait_fd() is for a thread that must also wake
+     * on descriptors of its own. */
+    comm_progress(comm, sleep_ms);
 }
 
 rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn)

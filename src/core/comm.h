@@ -68,8 +68,8 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * server's one-sided batches, its workers' waits and its serving loop):
  * within the communicator's spin time since `since_ns` (when the wait
  * began, or last saw traffic), poll, yielding the core between polls when
- * ranks outnumber cores; after it, sleep on the transport's wait descriptor
- * (inside its progress when it offers none) until traffic or sleep_ms. The
+ * ranks outnumber cores; after it, sleep inside the transport's progress
+ * (on its wait descriptor) until traffic or sleep_ms. The
  * caller checks its own condition and deadline after each step. */
 void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
 
