@@ -2,7 +2,8 @@
 # Shared by the quick-start scripts and CI: packages and the build.
 
 RCOMM_BUILD_PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev \
-libibverbs-dev librdmacm-dev libhwloc-dev libopenblas-dev check valgrind gnuplot-nox"
+libibverbs-dev librdmacm-dev libhwloc-dev libopenblas-dev check valgrind gnuplot-nox
+zlib1g-dev dataset-fashion-mnist"
 
 # Install the build packages (and any given as arguments) that are missing.
 rcomm_install_deps() {

@@ -53,3 +53,10 @@ AC_DEFUN([RCOMM_CHECK_CHECK], [
     [rcomm_check_summary="no (make check will fail: apt-get install check)"])
   AM_CONDITIONAL([HAVE_CHECK], [test "x$rcomm_check_summary" = xyes])
 ])
+
+# zlib: the training example reads Debian's gzipped Fashion-MNIST files.
+AC_DEFUN([RCOMM_CHECK_ZLIB], [
+  PKG_CHECK_MODULES([ZLIB], [zlib], [rcomm_zlib_summary=yes],
+    [rcomm_zlib_summary="no (examples/train_mnist is not built: apt-get install zlib1g-dev)"])
+  AM_CONDITIONAL([HAVE_ZLIB], [test "x$rcomm_zlib_summary" = xyes])
+])

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * train_mnist: a 784-100-10 MLP (ReLU, softmax cross-entropy, plain SGD) on
+ * Fashion-MNIST, trained through rcomm. OpenBLAS does the matrix products,
+ * in f64 so that the runs below can be compared exactly.
+ *
+ *   train_mnist --mode single                     one process
+ *   rcomm-run -n 4 train_mnist --mode allreduce   data parallel, blocking allreduce
+ *   rcomm-run -n 4 train_mnist --mode ps --sync ssp --staleness 2 --push-every 2
+ *                                                 parameter server, rank 0 serves
+ *
+ * Every step takes the next global batch of --batch images (in file order,
+ * wrapping); with W workers, worker w computes the gradient of its slice
+ * [batch*w/W, batch*(w+1)/W), scaled by 1/batch, so that the slices sum to
+ * the batch's mean gradient:
+ *  - allreduce: the slices are summed by rcomm_allreduce (the slices' loss
+ *    rides along as one more element) and every rank applies p -= lr * g;
+ *  - ps: each worker pushes its slice and the servers apply p -= lr * sum
+ *    (under BSP summing the workers' slices in rank order, once per step);
+ *  - single: the whole batch at once, or with --slices W as W slices summed
+ *    in order, which is what a BSP parameter server with W workers computes.
+ *
+ * Data: the four IDX files of Debian's dataset-fashion-mnist, gzipped, in
+ * /usr/share/datasets/fashion-mnist (--data DIR for another place). Output: a
+ * CSV (--csv FILE, written by the first worker) of
+ *   step,time_s,loss,test_accuracy
+ * where loss is the mean cross-entropy of the step's batch (ps: of the first
+ * worker's slice) and test_accuracy is measured every --eval-every steps on
+ * the --test-limit first test images (empty between). --dump FILE writes the
+ * final parameters (raw f64); --check FILE --tol T compares them with a dump
+ * in max-norm relative to the reference's largest value and fails above T.
+ *
+ * Exit status: 0; 1 on an rcomm error, a failed check or missing data (77
+ * with --skip-missing, for the tests); 2 on a bad command line.
+ */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "rcomm.h"
+
+#define IN 784
+#define HID 100
+#define OUT 10
+/* One flat vector: W1 (HID x IN), b1, W2 (OUT x HID), b2. */
+#define O_W1 0
+#define O_B1 (O_W1 + HID * IN)
+#define O_W2 (O_B1 + HID)
+#define O_B2 (O_W2 + OUT * HID)
+#define NPARAM (O_B2 + OUT)
+
+typedef struct {
+    const char *mode, *data, *csv, *dump, *check, *sync;
+    int steps, batch, eval_every, slices, staleness, push_every, pull_every, servers;
+    int train_limit, test_limit, skip_missing;
+    double lr, tol;
+} opts_t;
+
+typedef struct {
+    int n;
+    double *x; /* n x IN, in [0, 1] */
+    uint8_t *y;
+} set_t;
+
+static int rank, size;
+
+static void die(const char *what, rcomm_status_t st)
+{
+    fprintf(stderr, "train_mnist: rank %d: %s: %s (%s)\n", rank, what, rcomm_strerror(st),
+            rcomm_last_error());
+    exit(1);
+}
+
+/* ---- data ------------------------------------------------------------------ */
+
+static int read_be32(gzFile f, uint32_t *v)
+{
+    unsigned char b[4];
+
+    if (gzread(f, b, 4) != 4)
+        return -1;
+    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+/* An IDX file: images (magic 0x803, n x 28 x 28) or labels (0x801, n). At
+ * most limit items are read. Returns the count, -1 on error (with why). */
+static int read_idx(const char *path, int images, int limit, void **out, char *why,
+                    size_t len)
+{
+    gzFile f = gzopen(path, "rb");
+    uint32_t magic, n, r = 28, c = 28;
+    size_t item, bytes;
+    unsigned char *buf = NULL;
+
+    if (!f) {
+        snprintf(why, len, "cannot open %s", path);
+        return -1;
+    }
+    if (read_be32(f, &magic) || magic != (images ? 0x803u : 0x801u) || read_be32(f, &n) ||
+        (images && (read_be32(f, &r) || read_be32(f, &c) || r != 28 || c != 28)) ||
+        n > 1000000) {
+        snprintf(why, len, "%s is not an IDX %s file of 28x28 images", path,
+                 images ? "image" : "label");
+        gzclose(f);
+        return -1;
+    }
+    if (limit > 0 && n > (uint32_t)limit)
+        n = (uint32_t)limit;
+    item = images ? IN : 1;
+    bytes = (size_t)n * item;
+    if (!(buf = malloc(bytes ? bytes : 1)) ||
+        gzread(f, buf, (unsigned)bytes) != (int)bytes) {
+        snprintf(why, len, "%s: short file", path);
+        free(buf);
+        gzclose(f);
+        return -1;
+    }
+    gzclose(f);
+    *out = buf;
+    return (int)n;
+}
+
+static int load(const char *dir, const char *which, int limit, set_t *s, char *why,
+                size_t len)
+{
+    char ip[512], lp[512];
+    unsigned char *img, *lab;
+    int n, m;
+
+    snprintf(ip, sizeof(ip), "%s/%s-images-idx3-ubyte.gz", dir, which);
+    snprintf(lp, sizeof(lp), "%s/%s-labels-idx1-ubyte.gz", dir, which);
+    if ((n = read_idx(ip, 1, limit, (void **)&img, why, len)) < 0)
+        return -1;
+    if ((m = read_idx(lp, 0, limit, (void **)&lab, why, len)) < 0 || m != n) {
+        if (m >= 0)
+            snprintf(why, len, "%.250s and %.250s differ in length", ip, lp);
+        free(img);
+        return -1;
+    }
+    s->n = n;
+    s->y = lab;
+    if (!(s->x = malloc((size_t)n * IN * sizeof(double)))) {
+        snprintf(why, len, "no memory for %d images", n);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)n * IN; i++)
+        s->x[i] = img[i] / 255.0;
+    free(img);
+    return 0;
+}
+
+/* ---- the model ------------------------------------------------------------- */
+
+static void init_params(double *p)
+{
+    uint64_t z = 0x9e3779b97f4a7c15ull; /* the same everywhere */
+
+    for (size_t i = 0; i < NPARAM; i++) {
+        z ^= z << 13, z ^= z >> 7, z ^= z << 17;
+        double u = (double)(z >> 11) / 9007199254740992.0 * 2 - 1; /* [-1, 1) */
+        p[i] = i < O_B1                ? u * sqrt(6.0 / IN)
+               : i >= O_W2 && i < O_B2 ? u * sqrt(6.0 / HID)
+                                       : 0;
+    }
+}
+
+typedef struct {
+    double *h, *z, *dh; /* n x HID, n x OUT, n x HID */
+    int cap;
+} work_t;
+
+static void work_fit(work_t *w, int n)
+{
+    if (n <= w->cap)
+        return;
+    free(w->h), free(w->z), free(w->dh);
+    w->h = malloc((size_t)n * HID * sizeof(double));
+    w->z = malloc((size_t)n * OUT * sizeof(double));
+    w->dh = malloc((size_t)n * HID * sizeof(double));
+    if (!w->h || !w->z || !w->dh) {
+        fprintf(stderr, "train_mnist: no memory for a batch of %d\n", n);
+        exit(1);
+    }
+    w->cap = n;
+}
+
+/* Forward n images from x: logits into w->z, hidden activations in w->h. */
+static void forward(const double *p, const double *x, int n, work_t *w)
+{
+    work_fit(w, n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, HID, IN, 1, x, IN, p + O_W1,
+                IN, 0, w->h, HID);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < HID; j++) {
+            double v = w->h[i * HID + j] + p[O_B1 + j];
+            w->h[i * HID + j] = v > 0 ? v : 0;
+        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, OUT, HID, 1, w->h, HID,
+                p + O_W2, HID, 0, w->z, OUT);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < OUT; k++)
+            w->z[i * OUT + k] += p[O_B2 + k];
+}
+
+/* g = scale * (gradient of the summed loss over images [lo, hi) of s); adds
+ * nothing to g: it is overwritten. Returns the summed loss. */
+static double gradient(const double *p, const set_t *s, int lo, int hi, double scale,
+                       double *g, work_t *w)
+{
+    const int n = hi - lo;
+    const double *x = s->x + (size_t)lo * IN;
+    double loss = 0;
+
+    memset(g, 0, NPARAM * sizeof(double));
+    if (n <= 0)
+        return 0;
+    forward(p, x, n, w);
+    for (int i = 0; i < n; i++) { /* dz = scale * (softmax - onehot), in place */
+        double *z = w->z + i * OUT, mx = z[0], sum = 0;
+        for (int k = 1; k < OUT; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        for (int k = 0; k < OUT; k++)
+            sum += exp(z[k] - mx);
+        loss += log(sum) + mx - z[s->y[lo + i]];
+        for (int k = 0; k < OUT; k++)
+            z[k] = scale * (exp(z[k] - mx) / sum - (k == s->y[lo + i]));
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, HID, n, 1, w->z, OUT, w->h,
+                HID, 0, g + O_W2, HID);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HID, OUT, 1, w->z, OUT,
+                p + O_W2, HID, 0, w->dh, HID);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < OUT; k++)
+            g[O_B2 + k] += w->z[i * OUT + k];
+        for (int j = 0; j < HID; j++) {
+            double d = w->h[i * HID + j] > 0 ? w->dh[i * HID + j] : 0;
+            w->dh[i * HID + j] = d;
+            g[O_B1 + j] += d;
+        }
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, HID, IN, n, 1, w->dh, HID, x, IN,
+                0, g + O_W1, IN);
+    return loss;
+}
+
+static double accuracy(const double *p, const set_t *t, int limit, work_t *w)
+{
+    const int n = limit > 0 && limit < t->n ? limit : t->n;
+    int right = 0;
+
+    for (int lo = 0; lo < n; lo += 1000) {
+        const int m = n - lo < 1000 ? n - lo : 1000;
+        forward(p, t->x + (size_t)lo * IN, m, w);
+        for (int i = 0; i < m; i++) {
+            int best = 0;
+            for (int k = 1; k < OUT; k++)
+                best = w->z[i * OUT + k] > w->z[i * OUT + best] ? k : best;
+            right += best == t->y[lo + i];
+        }
+    }
+    return n ? (double)right / n : 0;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Batch t's slice w of W: [lo, hi) in training-set order (wrapping by
+ * whole batches; the set must hold one batch). */
+static void slice(const opts_t *o, int n, int t, int w, int W, int *lo, int *hi)
+{
+    const int per = n / o->batch, base = (t % per) * o->batch;
+
+    *lo = base + (int)((long)o->batch * w / W);
+    *hi = base + (int)((long)o->batch * (w + 1) / W);
+}
+
+typedef struct {
+    const opts_t *o;
+    FILE *csv;
+    double t0;
+    const set_t *test;
+    work_t *w;
+} log_t;
+
+static void log_step(log_t *l, int t, double loss, const double *p)
+{
+    if (!l->csv)
+        return;
+    fprintf(l->csv, "%d,%.6f,%.9g,", t + 1, now_s() - l->t0, loss);
+    if ((t + 1) % l->o->eval_every == 0 || t + 1 == l->o->steps)
+        fprintf(l->csv, "%.4f", accuracy(p, l->test, l->o->test_limit, l->w));
+    fprintf(l->csv, "\n");
+}
+
+static void sgd(double *p, const double *g, double lr)
+{
+    for (size_t i = 0; i < NPARAM; i++)
+        p[i] -= lr * g[i];
+}
+
+static void run_single(const opts_t *o, const set_t *tr, double *p, log_t *l, work_t *w)
+{
+    double *g = malloc(NPARAM * sizeof(double)), *sum = malloc(NPARAM * sizeof(double));
+
+    if (!g || !sum)
+        exit(1);
+    for (int t = 0; t < o->steps; t++) {
+        int lo, hi;
+        double loss = 0;
+
+        if (o->slices <= 1) {
+            slice(o, tr->n, t, 0, 1, &lo, &hi);
+            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, sum, w);
+        } else { /* as a BSP server sums its workers' pushes: in order, from 0 */
+            memset(sum, 0, NPARAM * sizeof(double));
+            for (int k = 0; k < o->slices; k++) {
+                slice(o, tr->n, t, k, o->slices, &lo, &hi);
+                loss += gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+                for (size_t i = 0; i < NPARAM; i++)
+                    sum[i] += g[i];
+            }
+        }
+        sgd(p, sum, o->lr);
+        log_step(l, t, loss / o->batch, p);
+    }
+    free(g);
+    free(sum);
+}
+
+static void run_allreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
+                          log_t *l, work_t *w)
+{
+    double *g = malloc((NPARAM + 1) * sizeof(double));
+    rcomm_status_t st;
+
+    if (!g)
+        exit(1);
+    for (int t = 0; t < o->steps; t++) {
+        int lo, hi;
+
+        slice(o, tr->n, t, rank, size, &lo, &hi);
+        g[NPARAM] = gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+        if ((st = rcomm_allreduce(comm, RCOMM_IN_PLACE, g, NPARAM + 1, RCOMM_F64,
+                                  RCOMM_SUM)) != RCOMM_OK)
+            die("rcomm_allreduce", st);
+        sgd(p, g, o->lr);
+        log_step(l, t, g[NPARAM] / o->batch, p);
+    }
+    free(g);
+}
+
+static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
+                   log_t *l, work_t *w)
+{
+    rcomm_ps_config_t cfg;
+    rcomm_ps_tensor_t tensor = {"mlp", NPARAM, RCOMM_F64, p};
+    rcomm_ps_t *ps;
+    rcomm_status_t st;
+    const int nw = size - o->servers, me = rank - o->servers;
+    double *g = malloc(NPARAM * sizeof(double));
+
+    rcomm_ps_config_init(&cfg);
+    cfg.num_servers = o->servers;
+    cfg.staleness = strcmp(o->sync, "asp") == 0   ? RCOMM_PS_ASP
+                    : strcmp(o->sync, "bsp") == 0 ? 0
+                                                  : o->staleness;
+    cfg.push_interval = o->push_every;
+    cfg.pull_interval = o->pull_every;
+    cfg.lr = o->lr;
+    if (!g)
+        exit(1);
+    if ((st = rcomm_ps_create(comm, &cfg, &tensor, 1, &ps)) != RCOMM_OK)
+        die("rcomm_ps_create", st);
+    if (me < 0) { /* a server: serve until every worker is done */
+        if ((st = rcomm_ps_serve(ps)) != RCOMM_OK)
+            die("rcomm_ps_serve", st);
+    } else {
+        for (int t = 0; t < o->steps; t++) {
+            int lo, hi;
+            double loss;
+
+            if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
+                die("rcomm_ps_pull", st);
+            slice(o, tr->n, t, me, nw, &lo, &hi);
+            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+            if ((st = rcomm_ps_push(ps, 0, 0, NPARAM, g)) != RCOMM_OK ||
+                (st = rcomm_ps_clock(ps)) != RCOMM_OK)
+                die("rcomm_ps_push/clock", st);
+            log_step(l, t, loss / (hi - lo > 0 ? hi - lo : 1), p);
+        }
+        /* The model after the last step (every push of it applied under BSP). */
+        if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
+            die("rcomm_ps_pull", st);
+    }
+    if ((st = rcomm_ps_destroy(ps)) != RCOMM_OK)
+        die("rcomm_ps_destroy", st);
+    free(g);
+}
+
+static int check(const opts_t *o, const double *p)
+{
+    double *ref = malloc(NPARAM * sizeof(double)), top = 0, diff = 0;
+    FILE *f = fopen(o->check, "rb");
+    size_t at = 0;
+
+    if (!ref || !f || fread(ref, sizeof(double), NPARAM, f) != NPARAM) {
+        fprintf(stderr, "train_mnist: cannot read %zu parameters from %s\n",
+                (size_t)NPARAM, o->check);
+        return 1;
+    }
+    fclose(f);
+    for (size_t i = 0; i < NPARAM; i++) {
+        top = fabs(ref[i]) > top ? fabs(ref[i]) : top;
+        if (fabs(p[i] - ref[i]) > diff)
+            diff = fabs(p[i] - ref[i]), at = i;
+    }
+    free(ref);
+    printf(
+        "train_mnist: rank %d: max |p - ref| / max |ref| = %.3g (at %zu), tolerance %g\n",
+        rank, top ? diff / top : diff, at, o->tol);
+    return (top ? diff / top : diff) > o->tol;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: train_mnist [--mode single|allreduce|ps] [--steps N] [--batch B]\n"
+               "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
+               "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
+               "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
+               "  [--check FILE --tol T] [--skip-missing]\n");
+}
+
+static void parse(int argc, char **argv, opts_t *o)
+{
+    static const struct option lo[] = {{"mode", 1, 0, 'm'},
+                                       {"steps", 1, 0, 'n'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"lr", 1, 0, 'l'},
+                                       {"data", 1, 0, 'd'},
+                                       {"csv", 1, 0, 'c'},
+                                       {"eval-every", 1, 0, 'e'},
+                                       {"test-limit", 1, 0, 'T'},
+                                       {"train-limit", 1, 0, 'L'},
+                                       {"slices", 1, 0, 'w'},
+                                       {"servers", 1, 0, 's'},
+                                       {"sync", 1, 0, 'y'},
+                                       {"staleness", 1, 0, 'S'},
+                                       {"push-every", 1, 0, 'P'},
+                                       {"pull-every", 1, 0, 'Q'},
+                                       {"dump", 1, 0, 'D'},
+                                       {"check", 1, 0, 'C'},
+                                       {"tol", 1, 0, 't'},
+                                       {"skip-missing", 0, 0, 'k'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+
+    *o = (opts_t){.mode = "single",
+                  .data = "/usr/share/datasets/fashion-mnist",
+                  .sync = "bsp",
+                  .steps = 300,
+                  .batch = 120,
+                  .eval_every = 50,
+                  .slices = 1,
+                  .staleness = 2,
+                  .push_every = 1,
+                  .pull_every = 1,
+                  .servers = 1,
+                  .test_limit = 10000,
+                  .lr = 0.1,
+                  .tol = 0};
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->mode = optarg; break;
+        case 'n': o->steps = atoi(optarg); break;
+        case 'b': o->batch = atoi(optarg); break;
+        case 'l': o->lr = atof(optarg); break;
+        case 'd': o->data = optarg; break;
+        case 'c': o->csv = optarg; break;
+        case 'e': o->eval_every = atoi(optarg); break;
+        case 'T': o->test_limit = atoi(optarg); break;
+        case 'L': o->train_limit = atoi(optarg); break;
+        case 'w': o->slices = atoi(optarg); break;
+        case 's': o->servers = atoi(optarg); break;
+        case 'y': o->sync = optarg; break;
+        case 'S': o->staleness = atoi(optarg); break;
+        case 'P': o->push_every = atoi(optarg); break;
+        case 'Q': o->pull_every = atoi(optarg); break;
+        case 'D': o->dump = optarg; break;
+        case 'C': o->check = optarg; break;
+        case 't': o->tol = atof(optarg); break;
+        case 'k': o->skip_missing = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
+        }
+    }
+    if (optind < argc || o->steps < 1 || o->batch < 1 || o->eval_every < 1 ||
+        o->slices < 1 || o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
+        (strcmp(o->mode, "single") && strcmp(o->mode, "allreduce") &&
+         strcmp(o->mode, "ps")) ||
+        (strcmp(o->sync, "bsp") && strcmp(o->sync, "ssp") && strcmp(o->sync, "asp"))) {
+        usage(stderr);
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    set_t tr = {0}, te = {0};
+    work_t w = {0};
+    double *p = malloc(NPARAM * sizeof(double));
+    rcomm_comm_t *comm = NULL;
+    rcomm_status_t st;
+    char why[600];
+    log_t l = {0};
+    int bad = 0, first;
+
+    parse(argc, argv, &o);
+    openblas_set_num_threads(1); /* ranks share the cores; and repeatable sums */
+    if (strcmp(o.mode, "single") != 0) {
+        if ((st = rcomm_comm_create_from_env(&comm)) != RCOMM_OK)
+            die("rcomm_comm_create_from_env", st);
+        rcomm_comm_rank(comm, &rank);
+        rcomm_comm_size(comm, &size);
+    } else {
+        size = 1;
+    }
+    if (strcmp(o.mode, "ps") == 0 && size <= o.servers) {
+        fprintf(stderr, "train_mnist: --mode ps needs more ranks than --servers %d\n",
+                o.servers);
+        return 2;
+    }
+    if (load(o.data, "train", o.train_limit, &tr, why, sizeof(why)) ||
+        load(o.data, "t10k", o.test_limit, &te, why, sizeof(why))) {
+        fprintf(stderr,
+                "train_mnist: %s (apt-get install dataset-fashion-mnist, or "
+                "--data DIR)\n",
+                why);
+        return o.skip_missing ? 77 : 1;
+    }
+    if (tr.n < o.batch) {
+        fprintf(stderr, "train_mnist: a batch of %d needs that many images (have %d)\n",
+                o.batch, tr.n);
+        return 2;
+    }
+    init_params(p);
+    first = strcmp(o.mode, "ps") == 0 ? o.servers : 0; /* the first worker logs */
+    l = (log_t){&o, NULL, now_s(), &te, &w};
+    if (o.csv && rank == first) {
+        if (!(l.csv = fopen(o.csv, "w"))) {
+            perror(o.csv);
+            return 1;
+        }
+        fprintf(l.csv, "step,time_s,loss,test_accuracy\n");
+    }
+    if (strcmp(o.mode, "single") == 0)
+        run_single(&o, &tr, p, &l, &w);
+    else if (strcmp(o.mode, "allreduce") == 0)
+        run_allreduce(&o, comm, &tr, p, &l, &w);
+    else
+        run_ps(&o, comm, &tr, p, &l, &w);
+    if (rank == first) {
+        printf(
+            "train_mnist: %s, %d rank(s), %d steps of %d: test accuracy %.4f in %.2f s\n",
+            o.mode, size, o.steps, o.batch, accuracy(p, &te, o.test_limit, &w),
+            now_s() - l.t0);
+        if (o.dump) {
+            FILE *f = fopen(o.dump, "wb");
+            if (!f || fwrite(p, sizeof(double), NPARAM, f) != NPARAM || fclose(f)) {
+                perror(o.dump);
+                bad = 1;
+            }
+        }
+    }
+    if (o.check && (rank >= first))
+        bad |= check(&o, p);
+    if (l.csv)
+        fclose(l.csv);
+    if (comm && (st = rcomm_comm_destroy(comm)) != RCOMM_OK)
+        die("rcomm_comm_destroy", st);
+    free(p), free(tr.x), free(tr.y), free(te.x), free(te.y);
+    free(w.h), free(w.z), free(w.dh);
+    return bad;
+}
