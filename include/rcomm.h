@@ -235,6 +235,57 @@ rcomm_status_t rcomm_test(rcomm_request_t *req);
 /* Block until req completes (or times out); returns its status and frees it. */
 rcomm_status_t rcomm_wait(rcomm_request_t *req);
 
+/* ---- Gradient buckets --------------------------------------------------- */
+
+/*
+ * AllReduce of a model's gradients during the backward pass, in the spirit
+ * of PyTorch DDP's reducer and Horovod's tensor fusion. Declare the gradient
+ * tensors once, in the order backprop produces them; rcomm groups them into
+ * buckets of about bucket_bytes (the first one smaller, so that reduction
+ * starts early; a change of dtype starts a new bucket). Mark each tensor
+ * ready as backprop finishes it: a bucket whose tensors are all ready is
+ * reduced at once (in place when its tensors lie back to back in memory,
+ * else through a registered staging buffer), buckets always in order, so
+ * that every rank posts the same collectives in the same order whatever
+ * order it marks tensors in. rcomm_buckets_wait returns when every bucket is
+ * reduced in place and readies the buckets for the next step.
+ *
+ * Errors name the rank and the tensor: a tensor marked twice in a step, a
+ * wait before every tensor is marked (INVALID_ARG), tensors declared
+ * differently on different ranks (MISMATCH, from rcomm_buckets_create).
+ */
+typedef struct rcomm_buckets rcomm_buckets_t;
+
+typedef struct {
+    const char *name; /* for messages; compared across ranks */
+    void *buf;        /* the gradient, reduced in place */
+    size_t count;
+    rcomm_dtype_t dtype;
+} rcomm_grad_t;
+
+typedef struct {
+    size_t bucket_bytes;       /* target size of a bucket (default 4 MiB) */
+    size_t first_bucket_bytes; /* target size of the first one (default 1 MiB) */
+    rcomm_op_t op;             /* RCOMM_SUM or RCOMM_AVG (default) */
+} rcomm_buckets_config_t;
+
+void rcomm_buckets_config_init(rcomm_buckets_config_t *cfg);
+/* Collective: every rank declares the same tensors (names, counts, dtypes,
+ * in the same order); their buffers stay valid until destroy. */
+rcomm_status_t rcomm_buckets_create(rcomm_comm_t *comm, const rcomm_buckets_config_t *cfg,
+                                    const rcomm_grad_t *grads, int ngrads,
+                                    rcomm_buckets_t **b);
+/* Tensor i's gradient is final for this step. */
+rcomm_status_t rcomm_buckets_ready(rcomm_buckets_t *b, int i);
+/* Every tensor marked: wait until all are reduced. */
+rcomm_status_t rcomm_buckets_wait(rcomm_buckets_t *b);
+/* How the tensors were grouped: *nbuckets, and bucket_of[i] for each tensor
+ * (bucket_of may be NULL). */
+rcomm_status_t rcomm_buckets_layout(const rcomm_buckets_t *b, int *nbuckets,
+                                    int *bucket_of);
+/* Not while a step is in flight (INVALID_ARG). NULL is OK. */
+rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b);
+
 /* ---- Parameter server --------------------------------------------------- */
 
 /*

@@ -16,6 +16,7 @@ allowed() {
     src/coll) echo "coll core base transports bootstrap reduce hooks" ;;
     src/ps) echo "ps core base transports bootstrap reduce" ;;
     src/hooks) echo "hooks coll core base transports bootstrap reduce" ;;
+    src/buckets) echo "buckets base" ;; # the public API only, and errors
     perf) echo "perf hooks" ;;
     *) echo "*" ;; # tools and tests: anything
     esac

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Gradient buckets, run by every rank under rcomm-run (tests/buckets.sh):
+ *   values    six tensors (three f32 back to back in one arena, one of them
+ *             of p-1 elements; two f64 and an i32 apart, the f64 pair in one
+ *             staged bucket), buckets of 1 and 4 KiB, three steps marked in
+ *             different orders on
+ *             different ranks; every element checked exactly for SUM and
+ *             AVG; then the errors: a tensor marked twice, a wait before
+ *             every tensor is marked, a bad index, a destroy mid-step
+ *   mismatch  the last rank declares tensor #1 with another count: every
+ *             rank gets MISMATCH naming it
+ * Exit status 0 when this rank saw what it should.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcomm.h"
+
+static int rank, size, bad;
+
+#define FAIL(...)                                                                        \
+    do {                                                                                 \
+        fprintf(stderr, "FAIL rank %d: ", rank);                                         \
+        fprintf(stderr, __VA_ARGS__);                                                    \
+        fprintf(stderr, "\n");                                                           \
+        bad = 1;                                                                         \
+    } while (0)
+
+static void expect(const char *what, rcomm_status_t got, rcomm_status_t want,
+                   const char *needle)
+{
+    if (got != want)
+        FAIL("%s: got %s, expected %s (%s)", what, rcomm_strerror(got),
+             rcomm_strerror(want), rcomm_last_error());
+    else if (needle && !strstr(rcomm_last_error(), needle))
+        FAIL("%s: message '%s' does not mention '%s'", what, rcomm_last_error(), needle);
+}
+
+enum { NT = 6 };
+static const size_t counts[NT] = {1000, 1, 0 /* size - 1 */, 7, 3001, 513};
+static const rcomm_dtype_t dtypes[NT] = {RCOMM_F32, RCOMM_F32, RCOMM_F32,
+                                         RCOMM_F64, RCOMM_F64, RCOMM_I32};
+
+/* Rank r's element j of tensor i; the sum over ranks is exact in every type. */
+static double value(int r, int i, size_t j, int step)
+{
+    return (double)((r + 1) * (i + 1 + step) + (int)(j % 7));
+}
+
+static void fill(rcomm_grad_t *g, int step)
+{
+    for (int i = 0; i < NT; i++)
+        for (size_t j = 0; j < g[i].count; j++) {
+            const double v = value(rank, i, j, step);
+            if (dtypes[i] == RCOMM_F32)
+                ((float *)g[i].buf)[j] = (float)v;
+            else if (dtypes[i] == RCOMM_F64)
+                ((double *)g[i].buf)[j] = v;
+            else
+                ((int32_t *)g[i].buf)[j] = (int32_t)v;
+        }
+}
+
+static void check(const rcomm_grad_t *g, int step, rcomm_op_t op)
+{
+    for (int i = 0; i < NT; i++)
+        for (size_t j = 0; j < g[i].count; j++) {
+            double sum = 0, got;
+            for (int r = 0; r < size; r++)
+                sum += value(r, i, j, step);
+            if (dtypes[i] == RCOMM_F32) {
+                const float want =
+                    op == RCOMM_AVG ? (float)sum / (float)size : (float)sum;
+                got = ((float *)g[i].buf)[j];
+                if ((float)got != want)
+                    goto wrong;
+            } else if (dtypes[i] == RCOMM_F64) {
+                const double want = op == RCOMM_AVG ? sum / size : sum;
+                got = ((double *)g[i].buf)[j];
+                if (got != want)
+                    goto wrong;
+            } else {
+                const int32_t want = op == RCOMM_AVG ? (int32_t)sum / size : (int32_t)sum;
+                got = ((int32_t *)g[i].buf)[j];
+                if (got != want)
+                    goto wrong;
+            }
+            continue;
+        wrong:
+            FAIL("step %d, %s: tensor %s[%zu] = %g, expected %g", step, rcomm_op_name(op),
+                 g[i].name, j, got, op == RCOMM_AVG ? sum / size : sum);
+            return;
+        }
+}
+
+static void make(rcomm_grad_t *g, char *arena, void **apart)
+{
+    static const char *names[NT] = {"fc2.weight", "fc2.bias",   "fc1.bias",
+                                    "fc1.bias2",  "fc1.weight", "emb.index"};
+    size_t off = 0;
+
+    for (int i = 0; i < NT; i++) {
+        const size_t n = i == 2 ? (size_t)size - 1 : counts[i];
+        g[i] = (rcomm_grad_t){names[i], NULL, n, dtypes[i]};
+        if (i < 3) { /* back to back in one arena */
+            g[i].buf = arena + off;
+            off += n * sizeof(float);
+        } else {
+            g[i].buf = apart[i - 3] = malloc(n * 8 + 8);
+        }
+    }
+}
+
+static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op)
+{
+    rcomm_buckets_config_t cfg;
+    rcomm_buckets_t *b;
+    rcomm_status_t st;
+    int nb = 0, of[NT];
+
+    rcomm_buckets_config_init(&cfg);
+    cfg.first_bucket_bytes = 1024;
+    cfg.bucket_bytes = 4096;
+    cfg.op = op;
+    if ((st = rcomm_buckets_create(comm, &cfg, g, NT, &b)) != RCOMM_OK) {
+        expect("create", st, RCOMM_OK, NULL);
+        return;
+    }
+    rcomm_buckets_layout(b, &nb, of);
+    /* 4000 bytes of fc2.weight fill the 1 KiB first bucket; the two f64 (apart
+     * in memory: staged) share one; i32 starts its own. */
+    if (nb != 4 || of[0] != 0 || of[1] != 1 || of[2] != 1 || of[3] != 2 || of[4] != 2 ||
+        of[5] != 3)
+        FAIL("layout: %d buckets, tensors in %d %d %d %d %d %d", nb, of[0], of[1], of[2],
+             of[3], of[4], of[5]);
+    for (int step = 0; step < 3; step++) {
+        fill(g, step);
+        for (int k = 0; k < NT; k++) {
+            /* step 0 backwards, 1 forwards, 2 in a rank's own order */
+            const int i = step == 0 ? NT - 1 - k : step == 1 ? k : (k * 5 + rank) % NT;
+            if ((st = rcomm_buckets_ready(b, i)) != RCOMM_OK)
+                expect("ready", st, RCOMM_OK, NULL);
+        }
+        if ((st = rcomm_buckets_wait(b)) != RCOMM_OK)
+            expect("wait", st, RCOMM_OK, NULL);
+        check(g, step, op);
+    }
+    /* Bad use, then a good step. */
+    fill(g, 3);
+    expect("bad index", rcomm_buckets_ready(b, NT), RCOMM_ERR_INVALID_ARG,
+           "tensor 6 is not one of the 6");
+    expect("first mark", rcomm_buckets_ready(b, 1), RCOMM_OK, NULL);
+    expect("marked twice", rcomm_buckets_ready(b, 1), RCOMM_ERR_INVALID_ARG,
+           "'fc2.bias' (#1) was already marked");
+    expect("early wait", rcomm_buckets_wait(b), RCOMM_ERR_INVALID_ARG,
+           "'fc2.weight' (#0) is not marked");
+    expect("destroy mid-step", rcomm_buckets_destroy(b), RCOMM_ERR_INVALID_ARG,
+           "a step is in flight");
+    for (int i = 0; i < NT; i++)
+        if (i != 1 && (st = rcomm_buckets_ready(b, i)) != RCOMM_OK)
+            expect("ready", st, RCOMM_OK, NULL);
+    expect("wait", rcomm_buckets_wait(b), RCOMM_OK, NULL);
+    check(g, 3, op);
+    expect("destroy", rcomm_buckets_destroy(b), RCOMM_OK, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    rcomm_comm_t *comm;
+    rcomm_grad_t g[NT];
+    void *apart[3] = {0};
+    char *arena;
+    rcomm_status_t st;
+
+    if ((st = rcomm_comm_create_from_env(&comm)) != RCOMM_OK) {
+        fprintf(stderr, "FAIL: create: %s\n", rcomm_last_error());
+        return 1;
+    }
+    rcomm_comm_rank(comm, &rank);
+    rcomm_comm_size(comm, &size);
+    arena = malloc(8192);
+    make(g, arena, apart);
+    if (strcmp(mode, "values") == 0) {
+        steps(comm, g, RCOMM_SUM);
+        steps(comm, g, RCOMM_AVG);
+        expect("NULL comm", rcomm_buckets_create(NULL, NULL, g, NT, NULL),
+               RCOMM_ERR_INVALID_ARG, "comm is NULL");
+    } else if (strcmp(mode, "mismatch") == 0) {
+        rcomm_buckets_t *b = NULL;
+        char who[64];
+        if (rank == size - 1)
+            g[1].count = 2;
+        snprintf(who, sizeof(who), "rank %d declares tensor #1", size - 1);
+        expect("mismatch", rcomm_buckets_create(comm, NULL, g, NT, &b),
+               RCOMM_ERR_MISMATCH, who);
+    } else {
+        fprintf(stderr, "usage: buckets_check values|mismatch\n");
+        return 2;
+    }
+    for (int i = 0; i < 3; i++)
+        free(apart[i]);
+    free(arena);
+    rcomm_comm_destroy(comm);
+    return bad;
+}
