@@ -6,6 +6,8 @@
  *
  *   train_mnist --mode single                     one process
  *   rcomm-run -n 4 train_mnist --mode allreduce   data parallel, blocking allreduce
+ *   rcomm-run -n 4 train_mnist --mode buckets     data parallel, gradient buckets
+ *                                                 (layer 2 reduced during layer 1)
  *   rcomm-run -n 4 train_mnist --mode ps --sync ssp --staleness 2 --push-every 2
  *                                                 parameter server, rank 0 serves
  *
@@ -17,6 +19,8 @@
  *    rides along as one more element) and every rank applies p -= lr * g;
  *  - ps: each worker pushes its slice and the servers apply p -= lr * sum
  *    (under BSP summing the workers' slices in rank order, once per step);
+ *  - buckets: the same sums through rcomm_buckets_* (--bucket-kb), each piece
+ *    marked ready as backprop finishes it;
  *  - single: the whole batch at once, or with --slices W as W slices summed
  *    in order, which is what a BSP parameter server with W workers computes.
  *
@@ -58,7 +62,7 @@
 typedef struct {
     const char *mode, *data, *csv, *dump, *check, *sync;
     int steps, batch, eval_every, slices, staleness, push_every, pull_every, servers;
-    int train_limit, test_limit, skip_missing;
+    int train_limit, test_limit, skip_missing, bucket_kb;
     double lr, tol;
 } opts_t;
 
@@ -209,18 +213,36 @@ static void forward(const double *p, const double *x, int n, work_t *w)
             w->z[i * OUT + k] += p[O_B2 + k];
 }
 
+/* The gradient's pieces in the order backprop finishes them (buckets mode:
+ * the loss, then layer 2, then layer 1). */
+enum { T_LOSS, T_B2, T_W2, T_B1, T_W1, NTENSORS };
+
+static void ready(rcomm_buckets_t *bk, int t)
+{
+    rcomm_status_t st;
+
+    if (bk && (st = rcomm_buckets_ready(bk, t)) != RCOMM_OK)
+        die("rcomm_buckets_ready", st);
+}
+
 /* g = scale * (gradient of the summed loss over images [lo, hi) of s); adds
- * nothing to g: it is overwritten. Returns the summed loss. */
+ * nothing to g: it is overwritten. Returns the summed loss, also in *lossp.
+ * With bk, each piece is marked ready as soon as it is final, so that its
+ * bucket is reduced while the rest is computed. */
 static double gradient(const double *p, const set_t *s, int lo, int hi, double scale,
-                       double *g, work_t *w)
+                       double *g, work_t *w, double *lossp, rcomm_buckets_t *bk)
 {
     const int n = hi - lo;
     const double *x = s->x + (size_t)lo * IN;
     double loss = 0;
 
     memset(g, 0, NPARAM * sizeof(double));
-    if (n <= 0)
+    if (n <= 0) {
+        *lossp = 0;
+        for (int t = 0; t < NTENSORS; t++)
+            ready(bk, t);
         return 0;
+    }
     forward(p, x, n, w);
     for (int i = 0; i < n; i++) { /* dz = scale * (softmax - onehot), in place */
         double *z = w->z + i * OUT, mx = z[0], sum = 0;
@@ -232,21 +254,27 @@ static double gradient(const double *p, const set_t *s, int lo, int hi, double s
         for (int k = 0; k < OUT; k++)
             z[k] = scale * (exp(z[k] - mx) / sum - (k == s->y[lo + i]));
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, HID, n, 1, w->z, OUT, w->h,
-                HID, 0, g + O_W2, HID);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HID, OUT, 1, w->z, OUT,
-                p + O_W2, HID, 0, w->dh, HID);
-    for (int i = 0; i < n; i++) {
+    *lossp = loss;
+    ready(bk, T_LOSS);
+    for (int i = 0; i < n; i++)
         for (int k = 0; k < OUT; k++)
             g[O_B2 + k] += w->z[i * OUT + k];
+    ready(bk, T_B2);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, HID, n, 1, w->z, OUT, w->h,
+                HID, 0, g + O_W2, HID);
+    ready(bk, T_W2);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HID, OUT, 1, w->z, OUT,
+                p + O_W2, HID, 0, w->dh, HID);
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < HID; j++) {
             double d = w->h[i * HID + j] > 0 ? w->dh[i * HID + j] : 0;
             w->dh[i * HID + j] = d;
             g[O_B1 + j] += d;
         }
-    }
+    ready(bk, T_B1);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, HID, IN, n, 1, w->dh, HID, x, IN,
                 0, g + O_W1, IN);
+    ready(bk, T_W1);
     return loss;
 }
 
@@ -324,12 +352,13 @@ static void run_single(const opts_t *o, const set_t *tr, double *p, log_t *l, wo
 
         if (o->slices <= 1) {
             slice(o, tr->n, t, 0, 1, &lo, &hi);
-            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, sum, w);
+            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, sum, w, &loss, NULL);
         } else { /* as a BSP server sums its workers' pushes: in order, from 0 */
             memset(sum, 0, NPARAM * sizeof(double));
             for (int k = 0; k < o->slices; k++) {
                 slice(o, tr->n, t, k, o->slices, &lo, &hi);
-                loss += gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+                double part;
+                loss += gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &part, NULL);
                 for (size_t i = 0; i < NPARAM; i++)
                     sum[i] += g[i];
             }
@@ -353,13 +382,50 @@ static void run_allreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, 
         int lo, hi;
 
         slice(o, tr->n, t, rank, size, &lo, &hi);
-        g[NPARAM] = gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+        gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &g[NPARAM], NULL);
         if ((st = rcomm_allreduce(comm, RCOMM_IN_PLACE, g, NPARAM + 1, RCOMM_F64,
                                   RCOMM_SUM)) != RCOMM_OK)
             die("rcomm_allreduce", st);
         sgd(p, g, o->lr);
         log_step(l, t, g[NPARAM] / o->batch, p);
     }
+    free(g);
+}
+
+/* Data parallel with gradient buckets: each piece is marked ready as backprop
+ * finishes it, so the allreduce of layer 2 runs while layer 1 is computed. */
+static void run_buckets(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
+                        log_t *l, work_t *w)
+{
+    double *g = malloc(NPARAM * sizeof(double)), loss = 0;
+    const rcomm_grad_t grads[NTENSORS] = {{"loss", &loss, 1, RCOMM_F64},
+                                          {"b2", g + O_B2, OUT, RCOMM_F64},
+                                          {"W2", g + O_W2, OUT * HID, RCOMM_F64},
+                                          {"b1", g + O_B1, HID, RCOMM_F64},
+                                          {"W1", g + O_W1, HID * IN, RCOMM_F64}};
+    rcomm_buckets_config_t cfg;
+    rcomm_buckets_t *bk;
+    rcomm_status_t st;
+
+    if (!g)
+        exit(1);
+    rcomm_buckets_config_init(&cfg);
+    cfg.op = RCOMM_SUM;
+    cfg.bucket_bytes = (size_t)o->bucket_kb << 10;
+    cfg.first_bucket_bytes = cfg.bucket_bytes / 4 ? cfg.bucket_bytes / 4 : 1;
+    if ((st = rcomm_buckets_create(comm, &cfg, grads, NTENSORS, &bk)) != RCOMM_OK)
+        die("rcomm_buckets_create", st);
+    for (int t = 0; t < o->steps; t++) {
+        int lo, hi;
+
+        slice(o, tr->n, t, rank, size, &lo, &hi);
+        gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &loss, bk);
+        if ((st = rcomm_buckets_wait(bk)) != RCOMM_OK)
+            die("rcomm_buckets_wait", st);
+        sgd(p, g, o->lr);
+        log_step(l, t, loss / o->batch, p);
+    }
+    rcomm_buckets_destroy(bk);
     free(g);
 }
 
@@ -396,7 +462,7 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
             if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
                 die("rcomm_ps_pull", st);
             slice(o, tr->n, t, me, nw, &lo, &hi);
-            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, g, w);
+            gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &loss, NULL);
             if ((st = rcomm_ps_push(ps, 0, 0, NPARAM, g)) != RCOMM_OK ||
                 (st = rcomm_ps_clock(ps)) != RCOMM_OK)
                 die("rcomm_ps_push/clock", st);
@@ -437,7 +503,8 @@ static int check(const opts_t *o, const double *p)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: train_mnist [--mode single|allreduce|ps] [--steps N] [--batch B]\n"
+    fprintf(f, "usage: train_mnist [--mode single|allreduce|buckets|ps] [--steps N]\n"
+               "  [--batch B] [--bucket-kb N]\n"
                "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
                "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
                "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
@@ -446,27 +513,18 @@ static void usage(FILE *f)
 
 static void parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option lo[] = {{"mode", 1, 0, 'm'},
-                                       {"steps", 1, 0, 'n'},
-                                       {"batch", 1, 0, 'b'},
-                                       {"lr", 1, 0, 'l'},
-                                       {"data", 1, 0, 'd'},
-                                       {"csv", 1, 0, 'c'},
-                                       {"eval-every", 1, 0, 'e'},
-                                       {"test-limit", 1, 0, 'T'},
-                                       {"train-limit", 1, 0, 'L'},
-                                       {"slices", 1, 0, 'w'},
-                                       {"servers", 1, 0, 's'},
-                                       {"sync", 1, 0, 'y'},
-                                       {"staleness", 1, 0, 'S'},
-                                       {"push-every", 1, 0, 'P'},
-                                       {"pull-every", 1, 0, 'Q'},
-                                       {"dump", 1, 0, 'D'},
-                                       {"check", 1, 0, 'C'},
-                                       {"tol", 1, 0, 't'},
-                                       {"skip-missing", 0, 0, 'k'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"mode", 1, 0, 'm'},         {"steps", 1, 0, 'n'},
+        {"batch", 1, 0, 'b'},        {"lr", 1, 0, 'l'},
+        {"data", 1, 0, 'd'},         {"csv", 1, 0, 'c'},
+        {"eval-every", 1, 0, 'e'},   {"test-limit", 1, 0, 'T'},
+        {"train-limit", 1, 0, 'L'},  {"slices", 1, 0, 'w'},
+        {"servers", 1, 0, 's'},      {"sync", 1, 0, 'y'},
+        {"staleness", 1, 0, 'S'},    {"push-every", 1, 0, 'P'},
+        {"pull-every", 1, 0, 'Q'},   {"dump", 1, 0, 'D'},
+        {"check", 1, 0, 'C'},        {"tol", 1, 0, 't'},
+        {"skip-missing", 0, 0, 'k'}, {"bucket-kb", 1, 0, 'K'},
+        {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     int c;
 
     *o = (opts_t){.mode = "single",
@@ -482,7 +540,8 @@ static void parse(int argc, char **argv, opts_t *o)
                   .servers = 1,
                   .test_limit = 10000,
                   .lr = 0.1,
-                  .tol = 0};
+                  .tol = 0,
+                  .bucket_kb = 64};
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o->mode = optarg; break;
@@ -504,6 +563,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'C': o->check = optarg; break;
         case 't': o->tol = atof(optarg); break;
         case 'k': o->skip_missing = 1; break;
+        case 'K': o->bucket_kb = atoi(optarg); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -511,7 +571,8 @@ static void parse(int argc, char **argv, opts_t *o)
     if (optind < argc || o->steps < 1 || o->batch < 1 || o->eval_every < 1 ||
         o->slices < 1 || o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
         (strcmp(o->mode, "single") && strcmp(o->mode, "allreduce") &&
-         strcmp(o->mode, "ps")) ||
+         strcmp(o->mode, "ps") && strcmp(o->mode, "buckets")) ||
+        o->bucket_kb < 1 ||
         (strcmp(o->sync, "bsp") && strcmp(o->sync, "ssp") && strcmp(o->sync, "asp"))) {
         usage(stderr);
         exit(2);
@@ -572,6 +633,8 @@ int main(int argc, char **argv)
         run_single(&o, &tr, p, &l, &w);
     else if (strcmp(o.mode, "allreduce") == 0)
         run_allreduce(&o, comm, &tr, p, &l, &w);
+    else if (strcmp(o.mode, "buckets") == 0)
+        run_buckets(&o, comm, &tr, p, &l, &w);
     else
         run_ps(&o, comm, &tr, p, &l, &w);
     if (rank == first) {
