@@ -17,27 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rcomm.h"
+#include "rank_check.h"
 
-static int rank, size, bad;
-
-#define FAIL(...)                                                                        \
-    do {                                                                                 \
-        fprintf(stderr, "FAIL rank %d: ", rank);                                         \
-        fprintf(stderr, __VA_ARGS__);                                                    \
-        fprintf(stderr, "\n");                                                           \
-        bad = 1;                                                                         \
-    } while (0)
-
-static void expect(const char *what, rcomm_status_t got, rcomm_status_t want,
-                   const char *needle)
-{
-    if (got != want)
-        FAIL("%s: got %s, expected %s (%s)", what, rcomm_strerror(got),
-             rcomm_strerror(want), rcomm_last_error());
-    else if (needle && !strstr(rcomm_last_error(), needle))
-        FAIL("%s: message '%s' does not mention '%s'", what, rcomm_last_error(), needle);
-}
+static int bad;
 
 enum { NT = 6 };
 static const size_t counts[NT] = {1000, 1, 0 /* size - 1 */, 7, 3001, 513};
@@ -126,7 +108,7 @@ static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op)
     cfg.bucket_bytes = 4096;
     cfg.op = op;
     if ((st = rcomm_buckets_create(comm, &cfg, g, NT, &b)) != RCOMM_OK) {
-        expect("create", st, RCOMM_OK, NULL);
+        bad |= expect("create", st, RCOMM_OK, NULL);
         return;
     }
     rcomm_buckets_layout(b, &nb, of);
@@ -142,61 +124,54 @@ static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op)
             /* step 0 backwards, 1 forwards, 2 in a rank's own order */
             const int i = step == 0 ? NT - 1 - k : step == 1 ? k : (k * 5 + rank) % NT;
             if ((st = rcomm_buckets_ready(b, i)) != RCOMM_OK)
-                expect("ready", st, RCOMM_OK, NULL);
+                bad |= expect("ready", st, RCOMM_OK, NULL);
         }
         if ((st = rcomm_buckets_wait(b)) != RCOMM_OK)
-            expect("wait", st, RCOMM_OK, NULL);
+            bad |= expect("wait", st, RCOMM_OK, NULL);
         check(g, step, op);
     }
     /* Bad use, then a good step. */
     fill(g, 3);
-    expect("bad index", rcomm_buckets_ready(b, NT), RCOMM_ERR_INVALID_ARG,
-           "tensor 6 is not one of the 6");
-    expect("first mark", rcomm_buckets_ready(b, 1), RCOMM_OK, NULL);
-    expect("marked twice", rcomm_buckets_ready(b, 1), RCOMM_ERR_INVALID_ARG,
-           "'fc2.bias' (#1) was already marked");
-    expect("early wait", rcomm_buckets_wait(b), RCOMM_ERR_INVALID_ARG,
-           "'fc2.weight' (#0) is not marked");
-    expect("destroy mid-step", rcomm_buckets_destroy(b), RCOMM_ERR_INVALID_ARG,
-           "a step is in flight");
+    bad |= expect("bad index", rcomm_buckets_ready(b, NT), RCOMM_ERR_INVALID_ARG,
+                  "tensor 6 is not one of the 6");
+    bad |= expect("first mark", rcomm_buckets_ready(b, 1), RCOMM_OK, NULL);
+    bad |= expect("marked twice", rcomm_buckets_ready(b, 1), RCOMM_ERR_INVALID_ARG,
+                  "'fc2.bias' (#1) was already marked");
+    bad |= expect("early wait", rcomm_buckets_wait(b), RCOMM_ERR_INVALID_ARG,
+                  "'fc2.weight' (#0) is not marked");
+    bad |= expect("destroy mid-step", rcomm_buckets_destroy(b), RCOMM_ERR_INVALID_ARG,
+                  "a step is in flight");
     for (int i = 0; i < NT; i++)
         if (i != 1 && (st = rcomm_buckets_ready(b, i)) != RCOMM_OK)
-            expect("ready", st, RCOMM_OK, NULL);
-    expect("wait", rcomm_buckets_wait(b), RCOMM_OK, NULL);
+            bad |= expect("ready", st, RCOMM_OK, NULL);
+    bad |= expect("wait", rcomm_buckets_wait(b), RCOMM_OK, NULL);
     check(g, 3, op);
-    expect("destroy", rcomm_buckets_destroy(b), RCOMM_OK, NULL);
+    bad |= expect("destroy", rcomm_buckets_destroy(b), RCOMM_OK, NULL);
 }
 
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    rcomm_comm_t *comm;
+    rcomm_comm_t *comm = join();
     rcomm_grad_t g[NT];
     void *apart[3] = {0};
     char *arena;
-    rcomm_status_t st;
 
-    if ((st = rcomm_comm_create_from_env(&comm)) != RCOMM_OK) {
-        fprintf(stderr, "FAIL: create: %s\n", rcomm_last_error());
-        return 1;
-    }
-    rcomm_comm_rank(comm, &rank);
-    rcomm_comm_size(comm, &size);
     arena = malloc(8192);
     make(g, arena, apart);
     if (strcmp(mode, "values") == 0) {
         steps(comm, g, RCOMM_SUM);
         steps(comm, g, RCOMM_AVG);
-        expect("NULL comm", rcomm_buckets_create(NULL, NULL, g, NT, NULL),
-               RCOMM_ERR_INVALID_ARG, "comm is NULL");
+        bad |= expect("NULL comm", rcomm_buckets_create(NULL, NULL, g, NT, NULL),
+                      RCOMM_ERR_INVALID_ARG, "comm is NULL");
     } else if (strcmp(mode, "mismatch") == 0) {
         rcomm_buckets_t *b = NULL;
         char who[64];
         if (rank == size - 1)
             g[1].count = 2;
         snprintf(who, sizeof(who), "rank %d declares tensor #1", size - 1);
-        expect("mismatch", rcomm_buckets_create(comm, NULL, g, NT, &b),
-               RCOMM_ERR_MISMATCH, who);
+        bad |= expect("mismatch", rcomm_buckets_create(comm, NULL, g, NT, &b),
+                      RCOMM_ERR_MISMATCH, who);
     } else {
         fprintf(stderr, "usage: buckets_check values|mismatch\n");
         return 2;

@@ -20,27 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rcomm.h"
-
-static int rank, size;
-
-static int expect(const char *what, rcomm_status_t got, rcomm_status_t want,
-                  const char *needle)
-{
-    const char *msg = rcomm_last_error();
-
-    if (got != want) {
-        fprintf(stderr, "FAIL rank %d: %s: got %s, expected %s (%s)\n", rank, what,
-                rcomm_strerror(got), rcomm_strerror(want), msg);
-        return 1;
-    }
-    if (needle && !strstr(msg, needle)) {
-        fprintf(stderr, "FAIL rank %d: %s: message '%s' does not mention '%s'\n", rank,
-                what, msg, needle);
-        return 1;
-    }
-    return 0;
-}
+#include "rank_check.h"
 
 static int badargs(rcomm_comm_t *comm)
 {
@@ -169,12 +149,7 @@ int main(int argc, char **argv)
     int bad = 0;
     rcomm_status_t st;
 
-    if ((st = rcomm_comm_create_from_env(&comm)) != RCOMM_OK) {
-        fprintf(stderr, "FAIL: create: %s\n", rcomm_last_error());
-        return 1;
-    }
-    rcomm_comm_rank(comm, &rank);
-    rcomm_comm_size(comm, &size);
+    comm = join();
     snprintf(name, sizeof(name), "rank %d", size - 1);
     if (strcmp(mode, "badargs") == 0) {
         bad = badargs(comm);

@@ -27,20 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rcomm.h"
+#include "rank_check.h"
 
-static int rank, size, bad;
+static int bad;
 static rcomm_comm_t *comm;
 static rcomm_ps_config_t cfg;
 static int steps = 20;
-
-#define FAIL(...)                                                                        \
-    do {                                                                                 \
-        fprintf(stderr, "FAIL rank %d: ", rank);                                         \
-        fprintf(stderr, __VA_ARGS__);                                                    \
-        fprintf(stderr, "\n");                                                           \
-        bad = 1;                                                                         \
-    } while (0)
 
 #define CALL(x)                                                                          \
     do {                                                                                 \
@@ -522,12 +514,7 @@ int main(int argc, char **argv)
         return 2;
     }
     mode = argv[optind];
-    if (rcomm_comm_create_from_env(&comm) != RCOMM_OK) {
-        fprintf(stderr, "FAIL: rcomm_comm_create_from_env: %s\n", rcomm_last_error());
-        return 1;
-    }
-    rcomm_comm_rank(comm, &rank);
-    rcomm_comm_size(comm, &size);
+    comm = join();
     if (strcmp(mode, "values") == 0)
         rc = values();
     else if (strcmp(mode, "clocks") == 0)
