@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/config.h"
+#include "base/topo.h"
 #include "coll/model.h"
 #include "rcomm.h"
 
@@ -58,6 +59,21 @@ static void print_switches(const coll_model_t *m, size_t seg, int coll, const ch
 }
 
 /* Why auto picks what it picks: every algorithm's predicted time. */
+/* The machine as hwloc sees it, and where this process may run. */
+static void print_topology(void)
+{
+    base_topo_t t;
+
+    if (base_topo_get(&t) != RCOMM_OK) {
+        printf("#\n# topology: unknown (%s)\n", rcomm_last_error());
+        return;
+    }
+    printf(
+        "#\n# topology (hwloc): %d package(s), %d NUMA node(s), %d core(s), %d "
+        "hardware thread(s);\n#   this process may run on %d core(s), %d thread(s): %s\n",
+        t.packages, t.numa_nodes, t.cores, t.pus, t.my_cores, t.my_pus, t.my_list);
+}
+
 static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
 {
     rcomm_algo_t pick = coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
@@ -125,6 +141,7 @@ int main(int argc, char **argv)
         explain(&model, cfg.segment_size, ex_p, ex_bytes);
         return 0;
     }
+    print_topology();
     printf("#\n# cost model: %s, transport %s, measured with %d ranks per host "
            "(0: any), segment %zu B\n",
            model.source, model.transport, model.ranks_per_host, cfg.segment_size);
