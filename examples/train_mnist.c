@@ -226,11 +226,11 @@ static void ready(rcomm_buckets_t *bk, int t)
 }
 
 /* g = scale * (gradient of the summed loss over images [lo, hi) of s); adds
- * nothing to g: it is overwritten. Returns the summed loss, also in *lossp.
+ * nothing to g: it is overwritten. The summed loss goes to *lossp.
  * With bk, each piece is marked ready as soon as it is final, so that its
  * bucket is reduced while the rest is computed. */
-static double gradient(const double *p, const set_t *s, int lo, int hi, double scale,
-                       double *g, work_t *w, double *lossp, rcomm_buckets_t *bk)
+static void gradient(const double *p, const set_t *s, int lo, int hi, double scale,
+                     double *g, work_t *w, double *lossp, rcomm_buckets_t *bk)
 {
     const int n = hi - lo;
     const double *x = s->x + (size_t)lo * IN;
@@ -241,7 +241,7 @@ static double gradient(const double *p, const set_t *s, int lo, int hi, double s
         *lossp = 0;
         for (int t = 0; t < NTENSORS; t++)
             ready(bk, t);
-        return 0;
+        return;
     }
     forward(p, x, n, w);
     for (int i = 0; i < n; i++) { /* dz = scale * (softmax - onehot), in place */
@@ -275,7 +275,6 @@ static double gradient(const double *p, const set_t *s, int lo, int hi, double s
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, HID, IN, n, 1, w->dh, HID, x, IN,
                 0, g + O_W1, IN);
     ready(bk, T_W1);
-    return loss;
 }
 
 static double accuracy(const double *p, const set_t *t, int limit, work_t *w)
@@ -352,13 +351,14 @@ static void run_single(const opts_t *o, const set_t *tr, double *p, log_t *l, wo
 
         if (o->slices <= 1) {
             slice(o, tr->n, t, 0, 1, &lo, &hi);
-            loss = gradient(p, tr, lo, hi, 1.0 / o->batch, sum, w, &loss, NULL);
+            gradient(p, tr, lo, hi, 1.0 / o->batch, sum, w, &loss, NULL);
         } else { /* as a BSP server sums its workers' pushes: in order, from 0 */
             memset(sum, 0, NPARAM * sizeof(double));
             for (int k = 0; k < o->slices; k++) {
                 slice(o, tr->n, t, k, o->slices, &lo, &hi);
                 double part;
-                loss += gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &part, NULL);
+                gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &part, NULL);
+                loss += part;
                 for (size_t i = 0; i < NPARAM; i++)
                     sum[i] += g[i];
             }

@@ -8,7 +8,6 @@
  * loads and stores, with the same ordering guarantees as the network's.
  */
 #include <string.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/error.h"
