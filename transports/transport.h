@@ -128,6 +128,10 @@ typedef struct {
     bool native_atomics; /* fetch_add/compare_swap by the NIC */
     double link_gbs;     /* the link's data rate in GB/s; 0: unknown */
     char link[224];      /* where link_gbs comes from, or why it is unknown */
+    /* The CPUs near the device as a list ("0-7,16-23"); "" when it has no
+     * locality (TCP, soft-RoCE) or it is unknown. The progress thread is
+     * bound near it (RCOMM_PROGRESS_CPU=auto). */
+    char near_cpus[128];
 } tp_caps_t;
 
 /* Counters every transport keeps; see rcomm_stats_t. */

@@ -14,10 +14,12 @@ typedef enum {
     CFG_STRING,
     CFG_ALGO,
     CFG_LOGLEVEL,
-    CFG_BOOL,    /* 0/1, no/yes, false/true, off/on */
-    CFG_AUTOINT, /* "auto" (-1) or an integer >= 0 */
-    CFG_POLL,    /* busy (0) or event (1) */
-    CFG_BCAST,   /* auto (-1), binomial (0) or chain (1) */
+    CFG_BOOL,     /* 0/1, no/yes, false/true, off/on */
+    CFG_AUTOINT,  /* "auto" (-1) or an integer >= 0 */
+    CFG_POLL,     /* busy (0) or event (1) */
+    CFG_BCAST,    /* auto (-1), binomial (0) or chain (1) */
+    CFG_PROGRESS, /* caller (0) or thread (1) */
+    CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
@@ -70,6 +72,12 @@ static const cfg_row_t cfg_rows[] = {
         "built-in profile of the transport)"),
     ROW("RCOMM_BROADCAST_ALGO", CFG_BCAST, bcast_algo, "auto",
         "broadcast algorithm: auto, binomial, chain"),
+    ROW("RCOMM_PROGRESS", CFG_PROGRESS, progress_thread, "caller",
+        "who advances posted operations: caller (inside rcomm calls) or thread (a "
+        "progress thread per communicator, also while the caller computes)"),
+    ROW("RCOMM_PROGRESS_CPU", CFG_CPU, progress_cpu, "auto",
+        "progress thread binding: auto (a core near the device, away from the "
+        "caller's), none, or a CPU number"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
@@ -214,6 +222,22 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
             goto bad;
         *(int *)field = strcasecmp(val, "event") == 0;
         return RCOMM_OK;
+    case CFG_PROGRESS:
+        if (strcasecmp(val, "caller") != 0 && strcasecmp(val, "thread") != 0)
+            goto bad;
+        *(int *)field = strcasecmp(val, "thread") == 0;
+        return RCOMM_OK;
+    case CFG_CPU:
+        if (strcasecmp(val, "auto") == 0 || strcasecmp(val, "none") == 0) {
+            *(int *)field = strcasecmp(val, "auto") == 0 ? -1 : -2;
+            return RCOMM_OK;
+        }
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || end == val || *end != '\0' || l < 0 || l >= 65536)
+            goto bad;
+        *(int *)field = (int)l;
+        return RCOMM_OK;
     case CFG_BCAST:
         for (int i = 0; i < 3; i++)
             if (strcasecmp(val, bcast_names[i]) == 0) {
@@ -300,6 +324,15 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
         break;
     case CFG_BCAST:
         snprintf(buf, len, "%s", base_bcast_algo_name(*(const int *)field));
+        break;
+    case CFG_PROGRESS:
+        snprintf(buf, len, "%s", *(const int *)field ? "thread" : "caller");
+        break;
+    case CFG_CPU:
+        if (*(const int *)field < 0)
+            snprintf(buf, len, "%s", *(const int *)field == -1 ? "auto" : "none");
+        else
+            snprintf(buf, len, "%d", *(const int *)field);
         break;
     }
 }

@@ -24,6 +24,8 @@ typedef struct {
     int oversubscribed;     /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
     char tuning_file[256];  /* RCOMM_TUNING_FILE */
     int bcast_algo;         /* RCOMM_BROADCAST_ALGO (-1 auto, coll_bcast_algo_t) */
+    int progress_thread;    /* RCOMM_PROGRESS (0 caller, 1 thread) */
+    int progress_cpu;       /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
     int log_level;          /* RCOMM_LOG_LEVEL */
     char ib_hca[64];        /* RCOMM_IB_HCA */
     int ib_gid_index;       /* RCOMM_IB_GID_INDEX (-1 = auto) */
