@@ -198,15 +198,14 @@ static void net_ceiling(grade_t *g, const rcomm_comm_t *comm)
 {
     const size_t n = sizeof(g->net_what);
 
-    tp_t *tp = hook_transport(comm);
+    tp_caps_t caps;
+    const char *name;
 
-    if (!tp)
+    if (!hook_caps(comm, &caps, &name))
         snprintf(g->net_what, n, "none: with 1 rank nothing crosses a link");
-    else if (strcmp(tp->ops->name, "tcp") == 0)
+    else if (strcmp(name, "tcp") == 0)
         tcp_ceiling(g, hook_config((rcomm_comm_t *)comm));
     else { /* the rate the transport's link reports */
-        tp_caps_t caps;
-        tp->ops->caps(tp, &caps);
         g->net_gbs = caps.link_gbs;
         snprintf(g->net_what, n, "%s", caps.link);
     }

@@ -219,10 +219,8 @@ static void check_timeout(coll_sched_t *s, uint64_t now)
     comm_fail(s->comm, st);
 }
 
-rcomm_status_t rcomm_test(rcomm_request_t *req)
+static rcomm_status_t test(rcomm_request_t *req)
 {
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
     if (req->sched.status == RCOMM_INPROGRESS) {
         comm_progress(req->sched.comm, 0);
         check_timeout(&req->sched, base_now_ns());
@@ -230,20 +228,38 @@ rcomm_status_t rcomm_test(rcomm_request_t *req)
     return req->sched.status == RCOMM_INPROGRESS ? RCOMM_INPROGRESS : finish(req);
 }
 
-rcomm_status_t rcomm_wait(rcomm_request_t *req)
+static rcomm_status_t wait(rcomm_request_t *req)
 {
-    coll_sched_t *s;
+    coll_sched_t *s = &req->sched;
     uint64_t start;
 
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
-    s = &req->sched;
     start = base_now_ns();
     while (s->status == RCOMM_INPROGRESS) {
         comm_wait_step(s->comm, start, 50);
         check_timeout(s, base_now_ns());
     }
     return finish(req);
+}
+
+/* The request is freed by the time the lock is released: keep its comm. */
+rcomm_status_t rcomm_test(rcomm_request_t *req)
+{
+    rcomm_comm_t *comm;
+
+    if (!req)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
+    comm = req->sched.comm;
+    return COMM_LOCKED(comm, test(req));
+}
+
+rcomm_status_t rcomm_wait(rcomm_request_t *req)
+{
+    rcomm_comm_t *comm;
+
+    if (!req)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
+    comm = req->sched.comm;
+    return COMM_LOCKED(comm, wait(req));
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -261,7 +277,7 @@ static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
         *req_out = req;
         return RCOMM_OK;
     }
-    return rcomm_wait(req);
+    return wait(req);
 }
 
 static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
@@ -295,16 +311,16 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
 rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op)
 {
-    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, RCOMM_ALGO_AUTO,
-                     "rcomm_allreduce", NULL);
+    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op,
+                                       RCOMM_ALGO_AUTO, "rcomm_allreduce", NULL));
 }
 
 rcomm_status_t rcomm_allreduce_with(rcomm_comm_t *comm, const void *sendbuf,
                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
                                     rcomm_op_t op, rcomm_algo_t algo)
 {
-    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
-                     "rcomm_allreduce_with", NULL);
+    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
+                                       "rcomm_allreduce_with", NULL));
 }
 
 rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
@@ -313,8 +329,8 @@ rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
 {
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallreduce: req is NULL");
-    return allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo, "rcomm_iallreduce",
-                     req);
+    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
+                                       "rcomm_iallreduce", req));
 }
 
 rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
@@ -351,7 +367,8 @@ static rcomm_status_t broadcast(rcomm_comm_t *comm, void *buf, size_t count,
 rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
                                rcomm_dtype_t dtype, int root)
 {
-    return broadcast(comm, buf, count, dtype, root, "rcomm_broadcast", NULL);
+    return COMM_LOCKED(comm,
+                       broadcast(comm, buf, count, dtype, root, "rcomm_broadcast", NULL));
 }
 
 rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
@@ -359,7 +376,8 @@ rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
 {
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibroadcast: req is NULL");
-    return broadcast(comm, buf, count, dtype, root, "rcomm_ibroadcast", req);
+    return COMM_LOCKED(comm,
+                       broadcast(comm, buf, count, dtype, root, "rcomm_ibroadcast", req));
 }
 
 static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
@@ -390,7 +408,8 @@ static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *r
 rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
                                size_t count, rcomm_dtype_t dtype)
 {
-    return allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_allgather", NULL);
+    return COMM_LOCKED(
+        comm, allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_allgather", NULL));
 }
 
 rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
@@ -398,7 +417,8 @@ rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *r
 {
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallgather: req is NULL");
-    return allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_iallgather", req);
+    return COMM_LOCKED(
+        comm, allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_iallgather", req));
 }
 
 static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
@@ -432,8 +452,8 @@ rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
                                     rcomm_op_t op)
 {
-    return reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
-                          "rcomm_reduce_scatter", NULL);
+    return COMM_LOCKED(comm, reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
+                                            "rcomm_reduce_scatter", NULL));
 }
 
 rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
@@ -442,12 +462,12 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
 {
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ireduce_scatter: req is NULL");
-    return reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
-                          "rcomm_ireduce_scatter", req);
+    return COMM_LOCKED(comm, reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
+                                            "rcomm_ireduce_scatter", req));
 }
 
-rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
-                             void *recvbuf, size_t bytes)
+static rcomm_status_t exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                               void *recvbuf, size_t bytes)
 {
     coll_call_t c = {"hook_exchange",
                      {COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
@@ -469,26 +489,30 @@ rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
     return run(comm, &c, NULL);
 }
 
-rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
+rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
+                             void *recvbuf, size_t bytes)
 {
-    coll_call_t c = {
-        "rcomm_barrier", {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
+    return COMM_LOCKED(comm, exchange(comm, peer, sendbuf, recvbuf, bytes));
+}
+
+static rcomm_status_t barrier(rcomm_comm_t *comm, const char *fn, rcomm_request_t **req)
+{
+    coll_call_t c = {fn, {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
     rcomm_status_t st;
 
     if ((st = comm_check(comm, c.fn)) != RCOMM_OK)
         return st;
-    return run(comm, &c, NULL);
+    return run(comm, &c, req);
+}
+
+rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
+{
+    return COMM_LOCKED(comm, barrier(comm, "rcomm_barrier", NULL));
 }
 
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
 {
-    coll_call_t c = {
-        "rcomm_ibarrier", {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
-    rcomm_status_t st;
-
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibarrier: req is NULL");
-    if ((st = comm_check(comm, c.fn)) != RCOMM_OK)
-        return st;
-    return run(comm, &c, req);
+    return COMM_LOCKED(comm, barrier(comm, "rcomm_ibarrier", req));
 }

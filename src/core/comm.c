@@ -96,6 +96,7 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
         for (int r = 0; st == RCOMM_OK && r < comm->size; r++) {
             if (strncmp(all[r].host, mine.host, sizeof(mine.host)) != 0)
                 continue;
+            comm->local_index += r < comm->rank;
             comm->local_size++;
             CPU_OR(&cores, &cores, &all[r].cpus);
         }
@@ -212,6 +213,8 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     if (size > 1 && ((st = connect_transport(comm)) != RCOMM_OK ||
                      (st = bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK))
         goto fail;
+    if ((st = comm_progress_start(comm)) != RCOMM_OK)
+        goto fail;
     *out = comm;
     return RCOMM_OK;
 fail:
@@ -230,11 +233,15 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
 
     if (!comm)
         return RCOMM_OK;
+    comm_lock(comm);
     if (comm_services_busy(comm, what, sizeof(what)))
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "rcomm_comm_destroy: rank %d still has %s in flight; "
-                        "rcomm_wait() for it first",
-                        comm->rank, what);
+        return comm_unlock(comm,
+                           base_err(RCOMM_ERR_INVALID_ARG,
+                                    "rcomm_comm_destroy: rank %d still has %s in flight; "
+                                    "rcomm_wait() for it first",
+                                    comm->rank, what));
+    comm_unlock(comm, RCOMM_OK);
+    comm_progress_stop(comm);
     comm_mem_free_all(comm);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, RCOMM_OK, NULL);
@@ -330,11 +337,14 @@ rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
 
 rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats)
 {
+    rcomm_comm_t *c = (rcomm_comm_t *)comm; /* the lock is not the caller's state */
+
     if (!comm || !stats)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
                         !comm ? "comm" : "stats");
+    comm_lock(c);
     *stats = comm->tp ? comm->tp->stats : comm->stats;
-    return RCOMM_OK;
+    return comm_unlock(c, RCOMM_OK);
 }
 
 rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)

@@ -3,6 +3,7 @@
 #ifndef RCOMM_COMM_H
 #define RCOMM_COMM_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "base/config.h"
@@ -18,6 +19,18 @@ typedef struct {
     size_t cached; /* bytes in free blocks */
 } comm_scratch_t;
 
+/* The progress thread (progress.c), when RCOMM_PROGRESS=thread. */
+typedef struct {
+    int running;      /* set and cleared by the application thread only */
+    int stop;         /* atomic: the thread is to exit */
+    int sleeping;     /* atomic: the thread will sleep or sleeps, kick it after posting */
+    int depth;        /* the application's nesting of comm_lock (under lock) */
+    int wake_fd;      /* eventfd: kicks and stop */
+    uint64_t spin_ns; /* poll this long after waking while work is in flight */
+    pthread_t tid;
+    pthread_mutex_t lock; /* recursive: public calls nest */
+} comm_progress_t;
+
 struct rcomm_comm {
     int rank;
     int size;
@@ -30,6 +43,7 @@ struct rcomm_comm {
     int oversubscribed;      /* more local ranks than cores: yield while polling */
     uint64_t spin_ns;        /* busy-poll this long before sleeping (comm.c) */
     int local_size;          /* ranks on this host (find_local in comm.c) */
+    int local_index;         /* our place among them, by rank */
     int local_cores;         /* cores in the union of their cpusets */
     rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
@@ -37,6 +51,7 @@ struct rcomm_comm {
     comm_scratch_t scratch;
     comm_service_t services[COMM_SERVICE_MAX]; /* service.h */
     comm_service_t rest;                       /* owns the spaces below theirs */
+    comm_progress_t pt;
 };
 
 /* scratch.c: a block of at least bytes for one schedule (64-byte aligned),
@@ -72,5 +87,18 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * (on its wait descriptor) until traffic or sleep_ms. The
  * caller checks its own condition and deadline after each step. */
 void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
+
+/* progress.c. With the progress thread on, every public call that touches
+ * the communicator (or reads what the thread writes) runs between
+ * comm_lock and comm_unlock, which returns st: COMM_LOCKED(comm, call).
+ * Both are no-ops without the thread; comm may be NULL. comm is evaluated
+ * twice: pass a variable. */
+void comm_lock(rcomm_comm_t *comm);
+rcomm_status_t comm_unlock(rcomm_comm_t *comm, rcomm_status_t st);
+#define COMM_LOCKED(comm, call) (comm_lock(comm), comm_unlock((comm), (call)))
+/* Start the thread if RCOMM_PROGRESS=thread (at the end of creation), stop
+ * and join it (at destroy; also when a tool takes the transport over). */
+rcomm_status_t comm_progress_start(rcomm_comm_t *comm);
+void comm_progress_stop(rcomm_comm_t *comm);
 
 #endif

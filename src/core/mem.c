@@ -14,8 +14,8 @@ struct rcomm_mem {
     size_t len;
 };
 
-rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
-                                  rcomm_mem_t **out)
+static rcomm_status_t mem_register(rcomm_comm_t *comm, void *addr, size_t len,
+                                   rcomm_mem_t **out)
 {
     rcomm_status_t st;
     rcomm_mem_t *m;
@@ -45,7 +45,13 @@ rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
+rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
+                                  rcomm_mem_t **out)
+{
+    return COMM_LOCKED(comm, mem_register(comm, addr, len, out));
+}
+
+static rcomm_status_t mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
 {
     rcomm_mem_t **pp;
     char what[96];
@@ -70,6 +76,11 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
         comm->tp->ops->mem_dereg(comm->tp, mem->mr);
     free(mem);
     return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
+{
+    return COMM_LOCKED(comm, mem_deregister(comm, mem));
 }
 
 void comm_mem_detach_all(rcomm_comm_t *comm)

@@ -13,7 +13,22 @@ base_config_t *hook_config(rcomm_comm_t *comm)
 
 tp_t *hook_transport(const rcomm_comm_t *comm)
 {
+    comm_progress_stop((rcomm_comm_t *)comm); /* the tool drives it from now on */
     return comm->tp;
+}
+
+bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name)
+{
+    rcomm_comm_t *c = (rcomm_comm_t *)comm;
+    bool have;
+
+    comm_lock(c);
+    if ((have = comm->tp != NULL)) {
+        comm->tp->ops->caps(comm->tp, caps);
+        *name = comm->tp->ops->name;
+    }
+    comm_unlock(c, RCOMM_OK);
+    return have;
 }
 
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
@@ -35,5 +50,7 @@ coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
 
 void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why)
 {
+    comm_lock(comm);
     comm_fail(comm, base_err_quiet(status, "%s", why));
+    comm_unlock(comm, RCOMM_OK);
 }

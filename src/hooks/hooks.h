@@ -35,8 +35,13 @@ typedef struct {
 /* The configuration the communicator loaded; a tool may change a tunable
  * between collectives (rcomm-tune forces the broadcast algorithm). */
 base_config_t *hook_config(rcomm_comm_t *comm);
-/* The transport, NULL on one rank or after a failure. */
+/* The transport, NULL on one rank or after a failure, for a tool that drives
+ * it directly: the progress thread, if any, is stopped for good first (the
+ * transport is driven by one thread). */
 tp_t *hook_transport(const rcomm_comm_t *comm);
+/* The transport's caps and name; false when there is none. Leaves the
+ * progress thread running. */
+bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name);
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
 /* The cost model every rank uses (rank 0's). */
 const coll_model_t *hook_model(const rcomm_comm_t *comm);

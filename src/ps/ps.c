@@ -324,9 +324,9 @@ static void release(rcomm_ps_t *ps)
  * to note when they arrive early (the transport keeps them). */
 static const comm_service_ops_t ps_service = {.name = "parameter server"};
 
-rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
-                               const rcomm_ps_tensor_t *tensors, int ntensors,
-                               rcomm_ps_t **out)
+static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
+                                       const rcomm_ps_tensor_t *tensors, int ntensors,
+                                       rcomm_ps_t **out)
 {
     tp_rkey_t keys[3] = {{0}}, *slot_keys = NULL;
     ps_tensor_t *tn = NULL;
@@ -396,6 +396,13 @@ fail:
     return st;
 }
 
+rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
+                               const rcomm_ps_tensor_t *tensors, int ntensors,
+                               rcomm_ps_t **out)
+{
+    return COMM_LOCKED(comm, ps_create_locked(comm, cfg, tensors, ntensors, out));
+}
+
 /* Serve until every worker is done and every push is applied. The done
  * messages' receives fail if a worker fails, which ends the wait. */
 static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
@@ -431,7 +438,7 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
     return comm_check(ps->comm, fn);
 }
 
-rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
+static rcomm_status_t ps_serve_locked(rcomm_ps_t *ps)
 {
     if (!ps)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_serve: ps is NULL");
@@ -446,7 +453,14 @@ rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
     return serve(ps, "rcomm_ps_serve");
 }
 
-rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps)
+rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
+{
+    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+
+    return COMM_LOCKED(comm, ps_serve_locked(ps));
+}
+
+static rcomm_status_t ps_destroy_locked(rcomm_ps_t *ps)
 {
     rcomm_status_t st = RCOMM_OK;
 
@@ -461,6 +475,13 @@ rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps)
         st = rcomm_barrier(ps->comm);
     release(ps);
     return st;
+}
+
+rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps)
+{
+    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+
+    return COMM_LOCKED(comm, ps_destroy_locked(ps));
 }
 
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats)

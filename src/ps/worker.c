@@ -384,8 +384,8 @@ static uint64_t local_clock(const rcomm_ps_t *ps, int t, size_t off, size_t coun
     return c;
 }
 
-rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
-                             void *dst, uint64_t *clock)
+static rcomm_status_t ps_pull_locked(rcomm_ps_t *ps, int tensor, size_t offset,
+                                     size_t count, void *dst, uint64_t *clock)
 {
     static const char fn[] = "rcomm_ps_pull";
     rcomm_status_t st;
@@ -433,10 +433,18 @@ copy:
     return RCOMM_OK;
 }
 
+rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             void *dst, uint64_t *clock)
+{
+    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+
+    return COMM_LOCKED(comm, ps_pull_locked(ps, tensor, offset, count, dst, clock));
+}
+
 /* ---- push -------------------------------------------------------------- */
 
-rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
-                             const void *grad)
+static rcomm_status_t ps_push_locked(rcomm_ps_t *ps, int tensor, size_t offset,
+                                     size_t count, const void *grad)
 {
     static const char fn[] = "rcomm_ps_push";
     const ps_tensor_t *tn;
@@ -456,6 +464,14 @@ rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
         k = p.b;
     }
     return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             const void *grad)
+{
+    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+
+    return COMM_LOCKED(comm, ps_push_locked(ps, tensor, offset, count, grad));
 }
 
 /* Until every server has published our previous push, our slots are busy. */
@@ -597,7 +613,7 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
+static rcomm_status_t ps_clock_locked(rcomm_ps_t *ps)
 {
     rcomm_status_t st;
 
@@ -607,6 +623,13 @@ rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
     if (ps->clock % (uint64_t)ps->cfg.push_interval != 0)
         return RCOMM_OK;
     return flush(ps);
+}
+
+rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
+{
+    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+
+    return COMM_LOCKED(comm, ps_clock_locked(ps));
 }
 
 rcomm_status_t ps_worker_finish(rcomm_ps_t *ps)

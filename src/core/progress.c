@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The progress thread (RCOMM_PROGRESS=thread): one per communicator, it
+ * advances what is in flight (nonblocking collectives, one-sided operations
+ * a TCP peer asks of us, parameter-server traffic) while the application
+ * computes outside rcomm.
+ *
+ * One recursive mutex per communicator serialises the application's calls
+ * and the thread: every public call that touches the communicator holds it
+ * for its whole length (a blocking call progresses by itself meanwhile and
+ * the thread waits on the mutex, costing nothing). The thread takes it for
+ * one progress(0) round at a time and sleeps with it released, in poll() on
+ * the transport's wait descriptor and an eventfd the application kicks when
+ * it leaves a call with work in flight. Transports without a descriptor in
+ * their mode (verbs busy polling) are polled with naps that double up to
+ * 1 ms.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/topo.h"
+#include "core/comm.h"
+
+#define NAP_MIN_NS 10000ull   /* first nap without a descriptor */
+#define NAP_MAX_NS 1000000ull /* longest: bounds the added latency */
+#define BUSY_SLEEP_MS 50      /* work in flight: traffic or a kick wakes us sooner */
+#define IDLE_SLEEP_MS 1000    /* nothing in flight: only a peer or a kick wakes us */
+
+void comm_lock(rcomm_comm_t *comm)
+{
+    if (comm && comm->pt.running) {
+        pthread_mutex_lock(&comm->pt.lock);
+        comm->pt.depth++;
+    }
+}
+
+rcomm_status_t comm_unlock(rcomm_comm_t *comm, rcomm_status_t st)
+{
+    comm_progress_t *pt = comm ? &comm->pt : NULL;
+    uint64_t one = 1;
+    int kick;
+
+    if (!pt || !pt->running)
+        return st;
+    /* The outermost call leaves with work in flight: the thread may be
+     * asleep on a descriptor that the new work does not touch. */
+    kick = pt->depth == 1 && __atomic_load_n(&pt->sleeping, __ATOMIC_ACQUIRE) &&
+           comm_services_busy(comm, NULL, 0);
+    pt->depth--;
+    pthread_mutex_unlock(&pt->lock);
+    if (kick && write(pt->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        base_log(BASE_LOG_WARN, "progress thread: cannot wake it: %s", strerror(errno));
+    return st;
+}
+
+/* Sleep until the transport (fd, if >= 0) or the application has something
+ * for us, at most timeout_ns. pt->sleeping was set under the lock, so that a
+ * call that posts after we looked kicks us. */
+static void sleep_for_work(comm_progress_t *pt, int fd, uint64_t timeout_ns)
+{
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull),
+                          (long)(timeout_ns % 1000000000ull)};
+    struct pollfd p[2] = {{.fd = pt->wake_fd, .events = POLLIN},
+                          {.fd = fd, .events = POLLIN}};
+    uint64_t drain;
+
+    if (!__atomic_load_n(&pt->stop, __ATOMIC_ACQUIRE) &&
+        ppoll(p, fd >= 0 ? 2 : 1, &ts, NULL) > 0 && (p[0].revents & POLLIN) &&
+        read(pt->wake_fd, &drain, sizeof(drain)) < 0)
+        (void)0; /* nonblocking: nothing left to drain */
+    __atomic_store_n(&pt->sleeping, 0, __ATOMIC_RELEASE);
+}
+
+static void *thread_main(void *arg)
+{
+    rcomm_comm_t *comm = arg;
+    comm_progress_t *pt = &comm->pt;
+    uint64_t nap_ns = NAP_MIN_NS, woke = base_now_ns(), sleep_ns = 0;
+
+    base_log_set_rank(comm->rank);
+    while (!__atomic_load_n(&pt->stop, __ATOMIC_ACQUIRE)) {
+        int fd = -1;
+        bool busy;
+
+        pthread_mutex_lock(&pt->lock);
+        comm_progress(comm, 0);
+        busy = comm_services_busy(comm, NULL, 0);
+        if (busy && base_now_ns() - woke < pt->spin_ns) {
+            sleep_ns = 0; /* traffic is likely within the spin time */
+        } else if (comm->tp && (fd = comm->tp->ops->wait_fd(comm->tp)) < 0) {
+            /* No descriptor: work is pending, or the transport cannot sleep
+             * on one in its mode; short naps first, it may be almost done. */
+            sleep_ns = nap_ns;
+            nap_ns = nap_ns * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap_ns * 2;
+        } else {
+            sleep_ns = (uint64_t)(busy ? BUSY_SLEEP_MS : IDLE_SLEEP_MS) * 1000000ull;
+            nap_ns = NAP_MIN_NS;
+        }
+        if (sleep_ns)
+            __atomic_store_n(&pt->sleeping, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&pt->lock);
+        if (!sleep_ns) {
+            sched_yield();
+            continue;
+        }
+        sleep_for_work(pt, fd, sleep_ns);
+        woke = base_now_ns();
+    }
+    return NULL;
+}
+
+rcomm_status_t comm_progress_start(rcomm_comm_t *comm)
+{
+    comm_progress_t *pt = &comm->pt;
+    pthread_mutexattr_t attr;
+    int rc;
+
+    if (!comm->cfg.progress_thread)
+        return RCOMM_OK;
+    /* A rank's thread spins only when every thread on the host has a core
+     * (twice the ranks): otherwise it would take the core of a computing
+     * thread. */
+    pt->spin_ns = 2 * comm->local_size <= comm->local_cores ? comm->spin_ns : 0;
+    if ((pt->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return base_err_sys("rank %d: no eventfd for the progress thread", comm->rank);
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&pt->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pt->running = 1;
+    if ((rc = pthread_create(&pt->tid, NULL, thread_main, comm)) != 0) {
+        pt->running = 0;
+        pthread_mutex_destroy(&pt->lock);
+        close(pt->wake_fd);
+        return base_err(RCOMM_ERR_SYSTEM, "rank %d: cannot start the progress thread: %s",
+                        comm->rank, strerror(rc));
+    }
+    return RCOMM_OK;
+}
+
+void comm_progress_stop(rcomm_comm_t *comm)
+{
+    comm_progress_t *pt = &comm->pt;
+    uint64_t one = 1;
+
+    if (!pt->running)
+        return;
+    __atomic_store_n(&pt->stop, 1, __ATOMIC_RELEASE);
+    if (write(pt->wake_fd, &one, sizeof(one)) < 0)
+        (void)0; /* the counter is full: the thread is awake anyway */
+    pthread_join(pt->tid, NULL);
+    pt->running = 0;
+    pthread_mutex_destroy(&pt->lock);
+    close(pt->wake_fd);
+}
