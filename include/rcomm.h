@@ -8,7 +8,20 @@
  *  - on error, rcomm_last_error() returns a message for the calling thread that
  *    names what was wrong (argument, rank, peer, operation); the error is also
  *    logged once on stderr unless RCOMM_LOG_LEVEL=none;
- *  - a communicator is used by one thread at a time;
+ *  - a communicator is used by one application thread at a time (any thread,
+ *    but not two at once);
+ *  - progress (RCOMM_PROGRESS): with "caller" (the default) operations in
+ *    flight advance only inside rcomm calls on their communicator; with
+ *    "thread" a progress thread per communicator also advances them while
+ *    the application computes: posted nonblocking collectives and gradient
+ *    buckets, one-sided operations peers ask of this rank over TCP, and so
+ *    the parameter server's serving. The thread and the application never
+ *    run rcomm code at the same time (each call holds the communicator for
+ *    its length; the thread sleeps on the transport when nothing is in
+ *    flight). What the application may touch is unchanged: a buffer of a
+ *    request in flight belongs to rcomm until rcomm_test/rcomm_wait says it
+ *    completed, whichever thread did the work; after that, its contents are
+ *    visible to the caller without further synchronisation;
  *  - all ranks of a communicator call collectives in the same order, with the
  *    same count, datatype, op and root. Ranks that disagree get
  *    RCOMM_ERR_MISMATCH (or, if the disagreement makes a peer stop talking,
@@ -213,8 +226,9 @@ rcomm_status_t rcomm_barrier(rcomm_comm_t *comm);
 /* ---- Nonblocking collectives ------------------------------------------- */
 
 /* A collective in flight. It progresses inside rcomm_test / rcomm_wait (and
- * inside any other call on the same communicator); no thread is involved.
- * Buffers must stay untouched until the request completes. */
+ * inside any other call on the same communicator), and with
+ * RCOMM_PROGRESS=thread also while the caller is outside rcomm. Buffers must
+ * stay untouched until rcomm_test or rcomm_wait reports completion. */
 typedef struct rcomm_request rcomm_request_t;
 
 rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,

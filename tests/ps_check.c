@@ -15,7 +15,13 @@
  *   equiv      BSP SGD with momentum (f64) through the PS, through
  *              AllReduce and in one process on the union batch agree
  *   death      server rank 1 dies; every worker's next call fails naming it
- * Options: --servers S --work --staleness S|asp --push N --pull N --steps T.
+ *   attentive  rank 0 serves and works, and computes outside rcomm while the
+ *              others pull: with --expect served their pulls are answered
+ *              meanwhile (the progress thread); with --expect unserved
+ *              (RCOMM_PROGRESS=caller) none is, within --wait seconds. The
+ *              workers say they are done by files in --flags DIR.
+ * Options: --servers S --work --staleness S|asp --push N --pull N --steps T
+ * --flags DIR --wait S --expect served|unserved.
  * Exit status 0 when this rank saw what it should.
  */
 #include <getopt.h>
@@ -33,6 +39,8 @@ static int bad;
 static rcomm_comm_t *comm;
 static rcomm_ps_config_t cfg;
 static int steps = 20;
+static const char *flags_dir = ".";
+static int wait_s = 20, expect_served = 1;
 
 #define CALL(x)                                                                          \
     do {                                                                                 \
@@ -482,15 +490,82 @@ static int death(void)
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int pulled(void) /* workers whose flag file exists */
+{
+    char path[512];
+    int n = 0;
+
+    for (int r = 1; r < size; r++) {
+        snprintf(path, sizeof(path), "%s/pulled.%d", flags_dir, r);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
+static int attentive(void)
+{
+    enum { N = 300 }; /* more than one block */
+    double init[N], got[N];
+    rcomm_ps_tensor_t t = {"x", N, RCOMM_F64, init};
+    volatile double acc = 0;
+    rcomm_ps_t *ps;
+    char path[512];
+    FILE *f;
+
+    for (int i = 0; i < N; i++)
+        init[i] = i + 0.5;
+    cfg.num_servers = 1;
+    cfg.servers_work = 1;
+    cfg.staleness = RCOMM_PS_ASP; /* a pull never waits for a clock */
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    if (rank == 0) {
+        double t0 = now_s();
+        int n = 0;
+
+        /* The training step: no rcomm call until every pull is answered. */
+        while ((n = pulled()) < size - 1 && now_s() - t0 < wait_s)
+            for (int i = 0; i < 100000; i++)
+                acc += 1e-9 * i;
+        if (expect_served && n < size - 1)
+            FAIL("%d of %d workers' pulls were answered in %d s while rank 0 "
+                 "computed outside rcomm",
+                 n, size - 1, wait_s);
+        if (!expect_served && n > 0)
+            FAIL("%d workers' pulls were answered while rank 0 computed outside "
+                 "rcomm, with no progress thread",
+                 n);
+    } else {
+        CALL(rcomm_ps_pull(ps, 0, 0, N, got, NULL));
+        for (int i = 0; i < N; i++)
+            if (got[i] != init[i]) {
+                FAIL("x[%d] = %g, expected %g", i, got[i], init[i]);
+                break;
+            }
+        snprintf(path, sizeof(path), "%s/pulled.%d", flags_dir, rank);
+        if (!(f = fopen(path, "w")))
+            FAIL("cannot create %s", path);
+        else
+            fclose(f);
+    }
+    CALL(rcomm_ps_destroy(ps));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"servers", 1, 0, 'S'},
-                                         {"work", 0, 0, 'W'},
-                                         {"staleness", 1, 0, 's'},
-                                         {"push", 1, 0, 'p'},
-                                         {"pull", 1, 0, 'q'},
-                                         {"steps", 1, 0, 'T'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"servers", 1, 0, 'S'},   {"work", 0, 0, 'W'},
+                                         {"staleness", 1, 0, 's'}, {"push", 1, 0, 'p'},
+                                         {"pull", 1, 0, 'q'},      {"steps", 1, 0, 'T'},
+                                         {"flags", 1, 0, 'F'},     {"wait", 1, 0, 'w'},
+                                         {"expect", 1, 0, 'e'},    {0, 0, 0, 0}};
     const char *mode;
     int c, rc;
 
@@ -505,12 +580,15 @@ int main(int argc, char **argv)
         case 'p': cfg.push_interval = atoi(optarg); break;
         case 'q': cfg.pull_interval = atoi(optarg); break;
         case 'T': steps = atoi(optarg); break;
+        case 'F': flags_dir = optarg; break;
+        case 'w': wait_s = atoi(optarg); break;
+        case 'e': expect_served = strcmp(optarg, "unserved") != 0; break;
         default: return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr,
-                "usage: ps_check [options] values|clocks|intervals|torn|equiv|death\n");
+        fprintf(stderr, "usage: ps_check [options] "
+                        "values|clocks|intervals|torn|equiv|death|attentive\n");
         return 2;
     }
     mode = argv[optind];
@@ -527,6 +605,8 @@ int main(int argc, char **argv)
         rc = equiv();
     else if (strcmp(mode, "death") == 0)
         rc = death();
+    else if (strcmp(mode, "attentive") == 0)
+        rc = attentive();
     else {
         fprintf(stderr, "ps_check: unknown mode '%s'\n", mode);
         rc = 2;

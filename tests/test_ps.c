@@ -90,6 +90,24 @@ static const struct {
     {5, "death"},
 };
 
+/* A rank that works and serves answers pulls while it computes outside
+ * rcomm with the progress thread, and (the same test, failing the other way)
+ * not without it. */
+START_TEST(attentive)
+{
+    static const char *const mode[] = {"thread", "caller"};
+    char dir[] = "/tmp/rcomm-attentive-XXXXXX", env[160], args[256];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(env, sizeof(env), "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none RCOMM_PROGRESS=%s",
+             mode[_i / 2]);
+    snprintf(args, sizeof(args), "--flags %s %s attentive", dir,
+             _i / 2 ? "--wait 3 --expect unserved" : "--wait 30 --expect served");
+    ck_assert_int_eq(job(_i % 2 ? 4 : 2, env, "ps_check", args), 0);
+    ck_assert_int_eq(system(strcat(strcpy(args, "rm -rf "), dir)), 0);
+}
+END_TEST
+
 START_TEST(scenarios)
 {
     ck_assert_int_eq(job(jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", "ps_check",
@@ -109,6 +127,7 @@ int main(void)
     tcase_set_timeout(multi, 300);
     tcase_add_test(unit, partition);
     tcase_add_loop_test(multi, scenarios, 0, sizeof(jobs) / sizeof(jobs[0]));
+    tcase_add_loop_test(multi, attentive, 0, 4);
     suite_add_tcase(s, unit);
     suite_add_tcase(s, multi);
     sr = srunner_create(s);

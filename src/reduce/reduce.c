@@ -31,7 +31,11 @@
 #include "reduce/reduce.h"
 
 /* RCOMM_NO_TARGET_CLONES builds the plain loops only: for toolchains without ifunc,
- * and to test the baseline code on an AVX2 machine. */
+ * and to test the baseline code on an AVX2 machine. ThreadSanitizer builds
+ * too: the ifunc resolvers run before its runtime is up and crash. */
+#if defined(__SANITIZE_THREAD__) && !defined(RCOMM_NO_TARGET_CLONES)
+#define RCOMM_NO_TARGET_CLONES 1
+#endif
 #if defined(__x86_64__) && defined(__has_attribute) && !defined(RCOMM_NO_TARGET_CLONES)
 #if __has_attribute(target_clones)
 #define KERNEL_ATTR __attribute__((target_clones("avx2", "default")))
