@@ -6,8 +6,10 @@
  *
  *   train_mnist --mode single                     one process
  *   rcomm-run -n 4 train_mnist --mode allreduce   data parallel, blocking allreduce
- *   rcomm-run -n 4 train_mnist --mode buckets     data parallel, gradient buckets
- *                                                 (layer 2 reduced during layer 1)
+ *   rcomm-run -n 4 train_mnist --mode buckets --progress thread
+ *                                                 data parallel, gradient buckets:
+ *                                                 layer 2 reduced by the progress
+ *                                                 thread while layer 1 computes
  *   rcomm-run -n 4 train_mnist --mode ps --sync ssp --staleness 2 --push-every 2
  *                                                 parameter server, rank 0 serves
  *
@@ -23,6 +25,9 @@
  *    marked ready as backprop finishes it;
  *  - single: the whole batch at once, or with --slices W as W slices summed
  *    in order, which is what a BSP parameter server with W workers computes.
+ *
+ * --progress caller|thread sets RCOMM_PROGRESS for the run (default: as the
+ * environment says, else caller).
  *
  * Data: the four IDX files of Debian's dataset-fashion-mnist, gzipped, in
  * /usr/share/datasets/fashion-mnist (--data DIR for another place). Output: a
@@ -508,23 +513,34 @@ static void usage(FILE *f)
                "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
                "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
                "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
-               "  [--check FILE --tol T] [--skip-missing]\n");
+               "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n");
 }
 
 static void parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option lo[] = {
-        {"mode", 1, 0, 'm'},         {"steps", 1, 0, 'n'},
-        {"batch", 1, 0, 'b'},        {"lr", 1, 0, 'l'},
-        {"data", 1, 0, 'd'},         {"csv", 1, 0, 'c'},
-        {"eval-every", 1, 0, 'e'},   {"test-limit", 1, 0, 'T'},
-        {"train-limit", 1, 0, 'L'},  {"slices", 1, 0, 'w'},
-        {"servers", 1, 0, 's'},      {"sync", 1, 0, 'y'},
-        {"staleness", 1, 0, 'S'},    {"push-every", 1, 0, 'P'},
-        {"pull-every", 1, 0, 'Q'},   {"dump", 1, 0, 'D'},
-        {"check", 1, 0, 'C'},        {"tol", 1, 0, 't'},
-        {"skip-missing", 0, 0, 'k'}, {"bucket-kb", 1, 0, 'K'},
-        {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {{"mode", 1, 0, 'm'},
+                                       {"steps", 1, 0, 'n'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"lr", 1, 0, 'l'},
+                                       {"data", 1, 0, 'd'},
+                                       {"csv", 1, 0, 'c'},
+                                       {"eval-every", 1, 0, 'e'},
+                                       {"test-limit", 1, 0, 'T'},
+                                       {"train-limit", 1, 0, 'L'},
+                                       {"slices", 1, 0, 'w'},
+                                       {"servers", 1, 0, 's'},
+                                       {"sync", 1, 0, 'y'},
+                                       {"staleness", 1, 0, 'S'},
+                                       {"push-every", 1, 0, 'P'},
+                                       {"pull-every", 1, 0, 'Q'},
+                                       {"dump", 1, 0, 'D'},
+                                       {"check", 1, 0, 'C'},
+                                       {"tol", 1, 0, 't'},
+                                       {"skip-missing", 0, 0, 'k'},
+                                       {"bucket-kb", 1, 0, 'K'},
+                                       {"progress", 1, 0, 'p'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int c;
 
     *o = (opts_t){.mode = "single",
@@ -564,6 +580,13 @@ static void parse(int argc, char **argv, opts_t *o)
         case 't': o->tol = atof(optarg); break;
         case 'k': o->skip_missing = 1; break;
         case 'K': o->bucket_kb = atoi(optarg); break;
+        case 'p':
+            if (strcmp(optarg, "caller") && strcmp(optarg, "thread")) {
+                usage(stderr);
+                exit(2);
+            }
+            setenv("RCOMM_PROGRESS", optarg, 1); /* read by the communicator */
+            break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
