@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # scripts/rcomm-plot draws SVG and PNG pictures from sample --csv files of
 # every layout, converts bandwidth units right, picks the rows it should,
-# and meets bad invocations with a usage message and exit status 2.
+# draws training curves (train_mnist --csv) in side-by-side panels, and meets
+# bad invocations, mixing training and perf files among them, with a usage
+# message and exit status 2.
 plot=$(dirname "$0")/../scripts/rcomm-plot
 gnuplot=${GNUPLOT:-gnuplot}
 if ! command -v "$gnuplot" >/dev/null 2>&1; then
@@ -50,6 +52,18 @@ EOF
         done
     done
 } >coll.csv
+# Training curves as train_mnist writes them: accuracy empty between
+# evaluations; a nan loss and a nan accuracy; run-b.csv with CRLF.
+cat >run-a.csv <<'EOF'
+step,time_s,loss,test_accuracy
+1,0.010000,2.30258509,
+2,0.020000,1.9,
+3,0.030000,1.5,0.6100
+4,0.040000,nan,
+5,0.050000,1.1,nan
+6,0.060000,0.9,0.7200
+EOF
+printf '%s\r\n' step,time_s,loss,test_accuracy 1,0.02,2.2, 2,0.05,1.6,0.5500 3,0.08,0.7,0.7000 >run-b.csv
 printf 'name,size,speed\nx,1,2\n' >odd.csv
 : >empty.csv
 
@@ -112,9 +126,43 @@ near "$(value coll.csv 4194304 "allreduce rd, verbs" --latency)" 4103 "time_us"
 n=$(sh "$plot" --data coll.csv | grep -c '^[0-9]')
 [ "$n" -eq 6 ] && ok || ko "collective rows plotted: $n of 6"
 
+# Training curves: loss against time and against step, one line per file
+# titled by its base name, accuracy on request; nan and empty values skipped.
+if sh "$plot" -o train.svg run-a.csv run-b.csv 2>err; then
+    ok
+    svg_ok train.svg "<text>run-a</text>" "<text>run-b</text>" "<text>Time (s)</text>" \
+        "<text>Step</text>" "<text>Loss</text>" "rcomm: training loss"
+    ! grep -q "Test accuracy" train.svg && ok || ko "train.svg: an accuracy panel without --accuracy"
+else
+    ko "training SVG: exit status $?"; cat err
+fi
+sh "$plot" -o train.png --accuracy --log-loss run-a.csv run-b.csv 2>err && ok ||
+    ko "training PNG: $(cat err)"
+sh "$plot" -o acc.svg --accuracy run-b.csv run-a.csv 2>err &&
+    svg_ok acc.svg "<text>Test accuracy</text>" "<text>Step</text>" || ko "--accuracy: $(cat err)"
+rows() { # rows FILE SERIES [ARGS]: the lines of SERIES in --data's output
+    f=$1 s=$2 && shift 2
+    sh "$plot" --data "$f" "$@" 2>/dev/null | awk -v s="# $s" '
+        /^#/ { cur = $0; next } cur == s && NF { printf "%s%s", n++ ? ";" : "", $0 }'
+}
+[ "$(rows run-a.csv run-a)" = "1 0.010000 2.30258509;2 0.020000 1.9;3 0.030000 1.5;5 0.050000 1.1;6 0.060000 0.9" ] &&
+    ok || ko "run-a loss rows: $(rows run-a.csv run-a)"
+[ "$(rows run-a.csv "run-a: test accuracy" --accuracy)" = "3 0.030000 0.6100;6 0.060000 0.7200" ] &&
+    ok || ko "run-a accuracy rows: $(rows run-a.csv "run-a: test accuracy" --accuracy)"
+[ "$(rows run-b.csv run-b)" = "1 0.02 2.2;2 0.05 1.6;3 0.08 0.7" ] && ok || ko "run-b (CRLF) rows"
+# Training and perf files together, either way round: exit 2, and why.
+for args in "run-a.csv bw.csv" "coll.csv run-b.csv"; do
+    # shellcheck disable=SC2086
+    sh "$plot" -o tp.svg $args >/dev/null 2>err
+    st=$?
+    [ "$st" -eq 2 ] && grep -q "training curves (run-.\.csv) and perf results (.*\.csv) cannot share a picture" err &&
+        grep -q usage err && [ ! -e tp.svg ] && ok || ko "'$args': status $st, $(head -1 err)"
+done
+
 # Bad invocations: usage on stderr, exit status 2, no picture.
 for args in "" "--bogus bw.csv" "missing.csv" "odd.csv" "empty.csv" "-o x.pdf bw.csv" \
-    "bw.csv -o" "--title" "bw.csv odd.csv"; do
+    "bw.csv -o" "--title" "bw.csv odd.csv" "--log-loss bw.csv" "--accuracy lat.csv" \
+    "--latency run-a.csv" "--in-place run-a.csv"; do
     # shellcheck disable=SC2086
     sh "$plot" $args >/dev/null 2>err
     st=$?
