@@ -33,7 +33,8 @@
  * /usr/share/datasets/fashion-mnist (--data DIR for another place). Output: a
  * CSV (--csv FILE, written by the first worker) of
  *   step,time_s,loss,test_accuracy
- * where loss is the mean cross-entropy of the step's batch (ps: of the first
+ * where time_s is training time since the start (evaluation excluded),
+ * loss is the mean cross-entropy of the step's batch (ps: of the first
  * worker's slice) and test_accuracy is measured every --eval-every steps on
  * the --test-limit first test images (empty between). --dump FILE writes the
  * final parameters (raw f64); --check FILE --tol T compares them with a dump
@@ -333,8 +334,12 @@ static void log_step(log_t *l, int t, double loss, const double *p)
     if (!l->csv)
         return;
     fprintf(l->csv, "%d,%.6f,%.9g,", t + 1, now_s() - l->t0, loss);
-    if ((t + 1) % l->o->eval_every == 0 || t + 1 == l->o->steps)
+    if ((t + 1) % l->o->eval_every == 0 || t + 1 == l->o->steps) {
+        const double e0 = now_s();
+
         fprintf(l->csv, "%.4f", accuracy(p, l->test, l->o->test_limit, l->w));
+        l->t0 += now_s() - e0; /* time_s counts training only */
+    }
     fprintf(l->csv, "\n");
 }
 

@@ -297,8 +297,23 @@ rcomm_status_t rcomm_buckets_wait(rcomm_buckets_t *b);
  * (bucket_of may be NULL). */
 rcomm_status_t rcomm_buckets_layout(const rcomm_buckets_t *b, int *nbuckets,
                                     int *bucket_of);
+/* Bytes a step copies through staging buffers (0: every bucket is reduced in
+ * place, as with an arena below). */
+rcomm_status_t rcomm_buckets_staged(const rcomm_buckets_t *b, size_t *bytes);
 /* Not while a step is in flight (INVALID_ARG). NULL is OK. */
 rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b);
+
+/* A registered arena for the gradients, which rcomm hands out so that every
+ * bucket is reduced in place with no copy: the tensors are laid out back to
+ * back in declaration order (a dtype change starts at a 64-byte boundary),
+ * zeroed, and each grads[i].buf is set to its place. Compute the gradients
+ * there and pass the same grads to rcomm_buckets_create. Not collective.
+ * Destroy it after the buckets (INVALID_ARG while a collective is in flight;
+ * rcomm_comm_destroy releases its registration otherwise). NULL is OK. */
+typedef struct rcomm_grad_arena rcomm_grad_arena_t;
+rcomm_status_t rcomm_grad_arena_create(rcomm_comm_t *comm, rcomm_grad_t *grads,
+                                       int ngrads, rcomm_grad_arena_t **arena);
+rcomm_status_t rcomm_grad_arena_destroy(rcomm_grad_arena_t *arena);
 
 /* ---- Parameter server --------------------------------------------------- */
 

@@ -7,7 +7,9 @@
  *             different orders on
  *             different ranks; every element checked exactly for SUM and
  *             AVG; then the errors: a tensor marked twice, a wait before
- *             every tensor is marked, a bad index, a destroy mid-step
+ *             every tensor is marked, a bad index, a destroy mid-step; then
+ *             the same tensors in an arena from rcomm_grad_arena_create:
+ *             nothing staged, the same exact values, and its bad arguments
  *   mismatch  the last rank declares tensor #1 with another count: every
  *             rank gets MISMATCH naming it
  * Exit status 0 when this rank saw what it should.
@@ -96,8 +98,9 @@ static void make(rcomm_grad_t *g, char *arena, void **apart)
     }
 }
 
-static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op)
+static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op, size_t staged)
 {
+    size_t got_staged = 0;
     rcomm_buckets_config_t cfg;
     rcomm_buckets_t *b;
     rcomm_status_t st;
@@ -118,6 +121,8 @@ static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op)
         of[5] != 3)
         FAIL("layout: %d buckets, tensors in %d %d %d %d %d %d", nb, of[0], of[1], of[2],
              of[3], of[4], of[5]);
+    if (rcomm_buckets_staged(b, &got_staged) != RCOMM_OK || got_staged != staged)
+        FAIL("%zu bytes staged per step, expected %zu", got_staged, staged);
     for (int step = 0; step < 3; step++) {
         fill(g, step);
         for (int k = 0; k < NT; k++) {
@@ -154,16 +159,35 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     rcomm_comm_t *comm = join();
     rcomm_grad_t g[NT];
+    rcomm_status_t st;
     void *apart[3] = {0};
     char *arena;
 
     arena = malloc(8192);
     make(g, arena, apart);
     if (strcmp(mode, "values") == 0) {
-        steps(comm, g, RCOMM_SUM);
-        steps(comm, g, RCOMM_AVG);
+        const size_t f64_pair = (counts[3] + counts[4]) * sizeof(double);
+        rcomm_grad_arena_t *a = NULL;
+
+        steps(comm, g, RCOMM_SUM, f64_pair);
+        steps(comm, g, RCOMM_AVG, f64_pair);
         bad |= expect("NULL comm", rcomm_buckets_create(NULL, NULL, g, NT, NULL),
                       RCOMM_ERR_INVALID_ARG, "comm is NULL");
+        /* The same tensors in an arena: every bucket in place. */
+        if ((st = rcomm_grad_arena_create(comm, g, NT, &a)) != RCOMM_OK)
+            bad |= expect("arena", st, RCOMM_OK, NULL);
+        else {
+            steps(comm, g, RCOMM_SUM, 0);
+            steps(comm, g, RCOMM_AVG, 0);
+            bad |= expect("arena destroy", rcomm_grad_arena_destroy(a), RCOMM_OK, NULL);
+        }
+        bad |= expect("arena NULL comm", rcomm_grad_arena_create(NULL, g, NT, &a),
+                      RCOMM_ERR_INVALID_ARG, "comm is NULL");
+        bad |= expect("arena no tensors", rcomm_grad_arena_create(comm, g, 0, &a),
+                      RCOMM_ERR_INVALID_ARG, "ngrads 0");
+        g[5].dtype = (rcomm_dtype_t)99;
+        bad |= expect("arena bad dtype", rcomm_grad_arena_create(comm, g, NT, &a),
+                      RCOMM_ERR_INVALID_ARG, "tensor #5 has dtype 99");
     } else if (strcmp(mode, "mismatch") == 0) {
         rcomm_buckets_t *b = NULL;
         char who[64];

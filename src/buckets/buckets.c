@@ -360,6 +360,17 @@ rcomm_status_t rcomm_buckets_layout(const rcomm_buckets_t *b, int *nbuckets,
     return RCOMM_OK;
 }
 
+rcomm_status_t rcomm_buckets_staged(const rcomm_buckets_t *b, size_t *bytes)
+{
+    if (!b || !bytes)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_buckets_staged: %s is NULL",
+                        !b ? "b" : "bytes");
+    *bytes = 0;
+    for (int j = 0; j < b->nb; j++)
+        *bytes += b->bk[j].staging ? b->bk[j].bytes : 0;
+    return RCOMM_OK;
+}
+
 rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b)
 {
     if (!b)
