@@ -10,6 +10,11 @@
  *             every tensor is marked, a bad index, a destroy mid-step; then
  *             the same tensors in an arena from rcomm_grad_arena_create:
  *             nothing staged, the same exact values, and its bad arguments
+ *   big       16 tensors of 1 MiB in an arena, buckets of 1 MiB: 16
+ *             allreduces in flight at once, each rank testing the oldest as
+ *             it marks (over TCP, 4 ranks deadlocked so when every message
+ *             larger than the eager limit waited for its receive); 3 steps,
+ *             every element exact
  *   mismatch  the last rank declares tensor #1 with another count: every
  *             rank gets MISMATCH naming it
  * Exit status 0 when this rank saw what it should.
@@ -154,6 +159,53 @@ static void steps(rcomm_comm_t *comm, rcomm_grad_t *g, rcomm_op_t op, size_t sta
     bad |= expect("destroy", rcomm_buckets_destroy(b), RCOMM_OK, NULL);
 }
 
+static void big(rcomm_comm_t *comm)
+{
+    enum { NB = 16, N = 1 << 18 };
+    rcomm_grad_t g[NB];
+    char names[NB][16];
+    rcomm_buckets_config_t cfg;
+    rcomm_grad_arena_t *a;
+    rcomm_buckets_t *b;
+    rcomm_status_t st;
+
+    for (int i = 0; i < NB; i++) {
+        snprintf(names[i], sizeof(names[i]), "layer%d", i);
+        g[i] = (rcomm_grad_t){names[i], NULL, N, RCOMM_F32};
+    }
+    rcomm_buckets_config_init(&cfg);
+    cfg.bucket_bytes = cfg.first_bucket_bytes = (size_t)N * sizeof(float);
+    cfg.op = RCOMM_SUM;
+    if ((st = rcomm_grad_arena_create(comm, g, NB, &a)) != RCOMM_OK ||
+        (st = rcomm_buckets_create(comm, &cfg, g, NB, &b)) != RCOMM_OK) {
+        bad |= expect("big: create", st, RCOMM_OK, NULL);
+        return;
+    }
+    for (int step = 0; step < 3 && !bad; step++) {
+        for (int i = 0; i < NB; i++) {
+            float *x = g[i].buf;
+            for (size_t j = 0; j < N; j++)
+                x[j] = (float)((rank + 1) * (i + 1 + step) + (int)(j % 7));
+            if ((st = rcomm_buckets_ready(b, i)) != RCOMM_OK)
+                bad |= expect("big: ready", st, RCOMM_OK, NULL);
+        }
+        if ((st = rcomm_buckets_wait(b)) != RCOMM_OK)
+            bad |= expect("big: wait", st, RCOMM_OK, NULL);
+        for (int i = 0; i < NB && !bad; i++)
+            for (size_t j = 0; j < N; j++) {
+                const float want =
+                    (float)(size * (size + 1) / 2 * (i + 1 + step) + size * (int)(j % 7));
+                if (((float *)g[i].buf)[j] != want) {
+                    FAIL("big: step %d: %s[%zu] = %g, expected %g", step, g[i].name, j,
+                         ((float *)g[i].buf)[j], want);
+                    break;
+                }
+            }
+    }
+    bad |= expect("big: destroy", rcomm_buckets_destroy(b), RCOMM_OK, NULL);
+    bad |= expect("big: arena", rcomm_grad_arena_destroy(a), RCOMM_OK, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -188,6 +240,8 @@ int main(int argc, char **argv)
         g[5].dtype = (rcomm_dtype_t)99;
         bad |= expect("arena bad dtype", rcomm_grad_arena_create(comm, g, NT, &a),
                       RCOMM_ERR_INVALID_ARG, "tensor #5 has dtype 99");
+    } else if (strcmp(mode, "big") == 0) {
+        big(comm);
     } else if (strcmp(mode, "mismatch") == 0) {
         rcomm_buckets_t *b = NULL;
         char who[64];
@@ -197,7 +251,7 @@ int main(int argc, char **argv)
         bad |= expect("mismatch", rcomm_buckets_create(comm, NULL, g, NT, &b),
                       RCOMM_ERR_MISMATCH, who);
     } else {
-        fprintf(stderr, "usage: buckets_check values|mismatch\n");
+        fprintf(stderr, "usage: buckets_check values|big|mismatch\n");
         return 2;
     }
     for (int i = 0; i < 3; i++)

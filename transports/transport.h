@@ -27,10 +27,10 @@
  * req->env: the collective layer uses it to detect ranks that called a
  * collective with different arguments. A message that arrives before its
  * receive is posted is "unexpected": the transport reports it through
- * on_unexpected, then either buffers it (small messages, counted in
- * bytes_copied) or holds it until the receive is posted (large messages; the
- * peer's later traffic waits behind it, so the receive must eventually be
- * posted or the operation cancelled).
+ * on_unexpected, then either buffers it (counted in bytes_copied) or holds
+ * it until the receive is posted (large messages beyond the transport's
+ * buffering budget; the peer's later traffic may wait behind it, so the
+ * receive must eventually be posted or the operation cancelled).
  *
  * One-sided operations (put, get, 64-bit atomics) target memory a peer
  * exposed with mem_reg and described by an tp_rkey_t it sent us. A

@@ -25,6 +25,8 @@ typedef struct {
     int stop;         /* atomic: the thread is to exit */
     int sleeping;     /* atomic: the thread will sleep or sleeps, kick it after posting */
     int depth;        /* the application's nesting of comm_lock (under lock) */
+    int want_kick;    /* atomic: the thread waits for the application to leave */
+    uint64_t left_ns; /* atomic: when the application last left a call */
     int wake_fd;      /* eventfd: kicks and stop */
     uint64_t spin_ns; /* poll this long after waking while work is in flight */
     pthread_t tid;

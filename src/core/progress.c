@@ -33,6 +33,9 @@
 #define NAP_MAX_NS 1000000ull /* longest: bounds the added latency */
 #define BUSY_SLEEP_MS 50      /* work in flight: traffic or a kick wakes us sooner */
 #define IDLE_SLEEP_MS 1000    /* nothing in flight: only a peer or a kick wakes us */
+/* After a call, this long without watching the transport: a caller making
+ * back-to-back blocking calls then never shares its traffic with us. */
+#define GRACE_NS 1000000ull
 
 void comm_lock(rcomm_comm_t *comm)
 {
@@ -46,17 +49,23 @@ rcomm_status_t comm_unlock(rcomm_comm_t *comm, rcomm_status_t st)
 {
     comm_progress_t *pt = comm ? &comm->pt : NULL;
     uint64_t one = 1;
-    int kick;
+    bool busy = false, outer;
 
     if (!pt || !pt->running)
         return st;
-    /* The outermost call leaves with work in flight: the thread may be
-     * asleep on a descriptor that the new work does not touch. */
-    kick = pt->depth == 1 && __atomic_load_n(&pt->sleeping, __ATOMIC_ACQUIRE) &&
-           comm_services_busy(comm, NULL, 0);
+    if ((outer = pt->depth == 1)) {
+        busy = comm_services_busy(comm, NULL, 0);
+        __atomic_store_n(&pt->left_ns, base_now_ns(), __ATOMIC_RELAXED);
+    }
     pt->depth--;
     pthread_mutex_unlock(&pt->lock);
-    if (kick && write(pt->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    /* Read after unlocking: a thread that found the lock taken raised
+     * want_kick before its last try, so one of us sees the other. Kick when
+     * it waits for us to leave, or sleeps while we leave work in flight. */
+    if (outer &&
+        (__atomic_load_n(&pt->want_kick, __ATOMIC_SEQ_CST) ||
+         (busy && __atomic_load_n(&pt->sleeping, __ATOMIC_SEQ_CST))) &&
+        write(pt->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         base_log(BASE_LOG_WARN, "progress thread: cannot wake it: %s", strerror(errno));
     return st;
 }
@@ -79,22 +88,45 @@ static void sleep_for_work(comm_progress_t *pt, int fd, uint64_t timeout_ns)
     __atomic_store_n(&pt->sleeping, 0, __ATOMIC_RELEASE);
 }
 
+/* The application is inside a call (it progresses by itself): wait for it
+ * to leave rather than on the lock or the transport, which would wake us
+ * for traffic it handles. false: it left meanwhile, the lock is ours. */
+static bool wait_for_caller(comm_progress_t *pt)
+{
+    __atomic_store_n(&pt->want_kick, 1, __ATOMIC_SEQ_CST);
+    if (pthread_mutex_trylock(&pt->lock) == 0) {
+        __atomic_store_n(&pt->want_kick, 0, __ATOMIC_RELAXED);
+        return false;
+    }
+    sleep_for_work(pt, -1, (uint64_t)BUSY_SLEEP_MS * 1000000ull);
+    __atomic_store_n(&pt->want_kick, 0, __ATOMIC_RELAXED);
+    return true;
+}
+
 static void *thread_main(void *arg)
 {
     rcomm_comm_t *comm = arg;
     comm_progress_t *pt = &comm->pt;
-    uint64_t nap_ns = NAP_MIN_NS, woke = base_now_ns(), sleep_ns = 0;
+    uint64_t nap_ns = NAP_MIN_NS, woke = base_now_ns(), sleep_ns = 0, now, away;
 
     base_log_set_rank(comm->rank);
     while (!__atomic_load_n(&pt->stop, __ATOMIC_ACQUIRE)) {
         int fd = -1;
         bool busy;
 
-        pthread_mutex_lock(&pt->lock);
+        if (pthread_mutex_trylock(&pt->lock) != 0 && wait_for_caller(pt))
+            continue;
         comm_progress(comm, 0);
         busy = comm_services_busy(comm, NULL, 0);
-        if (busy && base_now_ns() - woke < pt->spin_ns) {
+        now = base_now_ns();
+        away = now - __atomic_load_n(&pt->left_ns, __ATOMIC_RELAXED);
+        if (busy && now - woke < pt->spin_ns) {
             sleep_ns = 0; /* traffic is likely within the spin time */
+        } else if (!busy && away < GRACE_NS) {
+            /* Between back-to-back calls: stay off the transport, whose
+             * traffic the next call will handle; a call that leaves work
+             * in flight kicks us. */
+            sleep_ns = GRACE_NS - away;
         } else if (comm->tp && (fd = comm->tp->ops->wait_fd(comm->tp)) < 0) {
             /* No descriptor: work is pending, or the transport cannot sleep
              * on one in its mode; short naps first, it may be almost done. */
@@ -105,7 +137,7 @@ static void *thread_main(void *arg)
             nap_ns = NAP_MIN_NS;
         }
         if (sleep_ns)
-            __atomic_store_n(&pt->sleeping, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&pt->sleeping, 1, __ATOMIC_SEQ_CST);
         pthread_mutex_unlock(&pt->lock);
         if (!sleep_ns) {
             sched_yield();

@@ -201,6 +201,8 @@ struct tcp_tp {
     tp_t base;
     size_t bufsize; /* cfg->tcp_bufsize */
     size_t eager;   /* cfg->tcp_eager */
+    size_t big_max; /* cfg->tcp_unexpected_max: larger ones buffered at once */
+    size_t big;     /* bytes of larger-than-eager messages buffered now */
     int timeout_ms;
     tcp_addr_t addr; /* published */
     char host[64];

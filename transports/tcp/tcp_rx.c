@@ -96,6 +96,8 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
+    if (ux && ux->h.len > tp->eager)
+        tp->big -= ux->h.len;
     if (ux && ux->h.len > TCP_COPY_MAX && ux->h.len <= tp->eager &&
         tp->ux_pooled < TCP_UX_POOL) {
         BASE_FIFO_PUSH(&tp->ux_pool, &ux->h);
@@ -157,7 +159,12 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
                   h->len);
-    if (h->len > tp->eager) { /* wait for the receive: zero copy, no memory */
+    /* A large message waits for its receive (zero copy, no memory), and the
+     * peer's later traffic behind it, unless the budget lets us buffer it:
+     * with several collectives in flight, what we need next may be behind
+     * it, while its receive waits for that (4 ranks, 16 iallreduce of 1 MiB
+     * deadlocked so). */
+    if (h->len > tp->eager && h->len > tp->big_max - tp->big) {
         p->rx.state = TCP_RX_PARKED;
         tcp_update_events(tp, p);
         return;
@@ -170,6 +177,8 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     ux->h.tag = h->u.msg.tag;
     ux->h.len = h->len;
+    if (h->len > tp->eager)
+        tp->big += h->len;
     memcpy(&ux->h.env, h->u.msg.env, sizeof(ux->h.env));
     p->rx.ux = ux;
     p->rx.dst = (char *)ux->data;
