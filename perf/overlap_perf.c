@@ -12,7 +12,10 @@
  * --gemm-dim cubed, as many as its share of the parameters asks of
  * --compute-ms per step. The sgemm is timed once at startup with every rank
  * computing at once (as they do in a step); rank 0's time is broadcast, and
- * rank 0 hands every rank the same repetitions. --compute-ms auto sets the
+ * rank 0 hands every rank the same repetitions. Then whole backward passes
+ * are timed (the slowest rank's median) and the repetitions spread again from
+ * that pace, twice, since ranks that share cores or other load make a step's
+ * GEMMs slower than the calibration's. --compute-ms auto sets the
  * step's compute to the time of one allreduce of all gradients at once, so
  * that communication and compute are about equal.
  *
@@ -57,6 +60,8 @@
 #define FIRST_BUCKET (1u << 20) /* DDP's first bucket, at most */
 #define CAL_BATCH_S 0.02        /* a calibration batch lasts at least this */
 #define CAL_BATCHES 5
+#define REFINE_ROUNDS 2 /* of refine_reps */
+#define REFINE_STEPS 3
 
 enum { M_COMPUTE, M_COMM, M_NOOVL, M_STEP, M_COUNT };
 
@@ -234,7 +239,8 @@ typedef struct {
     long total_reps;
     int d;
     float *a, *bm, *c; /* the sgemm's matrices, d x d */
-    double gemm_s;     /* one sgemm, rank 0's time */
+    double gemm0_s;    /* one sgemm, rank 0's time in the calibration */
+    double gemm_s;     /* one sgemm, as paced in a whole step */
     double target_s;   /* compute asked for per step */
     double flat_s;     /* auto: one allreduce of everything (else 0) */
 } bench_t;
@@ -335,6 +341,7 @@ static void calibrate(bench_t *b)
     b->gemm_s = median(t, CAL_BATCHES);
     if (rcomm_broadcast(comm, &b->gemm_s, 1, RCOMM_F64, 0) != RCOMM_OK)
         perf_die("broadcast of the calibration");
+    b->gemm0_s = b->gemm_s;
 }
 
 /* The steps' time, each the slowest rank's, median over iters. */
@@ -392,6 +399,30 @@ static void assign_reps(bench_t *b)
     b->total_reps = 0;
     for (int i = 0; i < b->m.n; i++)
         b->total_reps += b->reps[i];
+}
+
+static void backward(bench_t *b, rcomm_buckets_t *bk);
+
+/* The pace of a whole backward pass can differ from the calibration's (ranks
+ * that outnumber the cores, other load, caches): time it, every rank at
+ * once, and spread the GEMMs again from the slowest rank's median, twice.
+ * Every rank sees the same times, so the same pace. */
+static void refine_reps(bench_t *b)
+{
+    for (int round = 0; round < REFINE_ROUNDS && b->total_reps > 0; round++) {
+        double t[REFINE_STEPS];
+
+        for (int k = 0; k < REFINE_STEPS; k++) {
+            double t0;
+            if (rcomm_barrier(comm) != RCOMM_OK)
+                perf_die("barrier");
+            t0 = now_s();
+            backward(b, NULL);
+            t[k] = now_s() - t0;
+        }
+        b->gemm_s = slowest_median(t, REFINE_STEPS) / (double)b->total_reps;
+        assign_reps(b);
+    }
 }
 
 /* ---- the four steps ---------------------------------------------------- */
@@ -498,9 +529,9 @@ static void print_header(const bench_t *b, const env_t *e)
                1e3 * b->target_s, 1e3 * b->flat_s);
     else
         printf("# compute: %.2f ms per step (--compute-ms)\n", 1e3 * b->target_s);
-    printf("# calibration: sgemm %dx%dx%d takes %.1f us (rank 0, every rank computing); "
-           "%ld per step over %d layers\n",
-           b->d, b->d, b->d, 1e6 * b->gemm_s, b->total_reps, b->m.n);
+    printf("# calibration: sgemm %dx%dx%d, %.1f us alone, %.1f us in a backward pass "
+           "(every rank computing); %ld per step over %d layers\n",
+           b->d, b->d, b->d, 1e6 * b->gemm0_s, 1e6 * b->gemm_s, b->total_reps, b->m.n);
     printf("# iters %d, warmup %d; each time: the slowest rank's, median over iters; "
            "first bucket: min(bucket, %u KiB)\n",
            o->iters, o->warmup, FIRST_BUCKET >> 10);
@@ -610,6 +641,7 @@ int main(int argc, char **argv)
         b.target_s = o.compute_ms / 1e3;
     }
     assign_reps(&b);
+    refine_reps(&b);
     if (rank == 0)
         print_header(&b, &e);
     for (int k = 0; k < o.nb; k++) {
