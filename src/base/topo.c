@@ -257,19 +257,20 @@ rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local
         for (int c = 0; c < CPU_SETSIZE; c++)
             coreid[c] = c; /* without hwloc: every PU a core */
     CPU_ZERO(&present);
-    for (int c = 0; c < CPU_SETSIZE; c++)
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (coreid[c] < 0 || coreid[c] >= CPU_SETSIZE)
+            coreid[c] = c; /* a PU hwloc does not know: a core of its own */
         if (CPU_ISSET(c, &cand))
-            CPU_SET(coreid[c] >= 0 && coreid[c] < CPU_SETSIZE ? coreid[c] : c, &present);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &cand) && (coreid[c] < 0 || coreid[c] >= CPU_SETSIZE))
-            coreid[c] = c;
+            CPU_SET(coreid[c], &present);
+    }
     ncores = CPU_COUNT(&present);
+    target = (local_index < 0 ? 0 : local_index) % (ncores ? ncores : 1);
     if (ncores >= 2) {
         const char *scope = near_used ? "near the device"
                             : *nlist  ? "this process may use (< 2 near the device)"
                                       : "this process may use";
         char pus[128];
-        int k = ncores - 1 - (local_index < 0 ? 0 : local_index) % ncores;
+        int k = ncores - 1 - target;
         for (id = 0; id < CPU_SETSIZE; id++)
             if (CPU_ISSET(id, &present) && k-- == 0)
                 break;
@@ -277,7 +278,6 @@ rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local
             if (CPU_ISSET(c, &cand) && coreid[c] == id)
                 CPU_SET(c, out);
         base_cpulist_format(out, pus, sizeof(pus));
-        target = (local_index < 0 ? 0 : local_index) % ncores;
         snprintf(
             why, whylen,
             "core %d (PUs %s), %s of the %d cores %s (local rank %d of %d), %s (CPU %d)",
