@@ -55,9 +55,10 @@ placement() {
         rdma link add rxe1 type rxe netdev dummy1; } 2>"$logdir/place.err"; then
         second="none: $(tr '\n' ' ' <"$logdir/place.err")"
     fi
+    ndev=$(ibv_devices | awk 'NR > 2' | wc -l)
     i=0
-    while [ $i -lt 50 ] && [ "$(ibv_devinfo | grep -c PORT_ACTIVE)" -lt "$(ibv_devices | awk 'NR > 2' | wc -l)" ]; do
-        sleep 0.1
+    while [ $i -lt 50 ] && [ "$(ibv_devinfo | grep -c PORT_ACTIVE)" -lt "$ndev" ]; do
+        sleep 0.1 # up to 5 s for the new port to become active
         i=$((i + 1))
     done
     first=$(ibv_devices | awk 'NR > 2 { print $1; exit }')
