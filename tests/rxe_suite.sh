@@ -5,7 +5,8 @@
 # same again with completion events instead of busy polling, under valgrind
 # and with rdma_cm connections; the whole collective suite (1 to 8 ranks,
 # every algorithm, failure modes) over verbs, and part of it with rdma_cm;
-# rcomm-tune over verbs and a job that loads its file.
+# rcomm-tune over verbs and a job that loads its file; the device chosen
+# when RCOMM_IB_HCA is unset.
 # Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
 set -u
 b=${1:?usage: rxe_suite.sh BUILDDIR}
@@ -42,6 +43,44 @@ if [ ! -d /sys/class/infiniband ] || [ -z "$(ls /sys/class/infiniband 2>/dev/nul
 fi
 export CK_DEFAULT_TIMEOUT=600
 part "transport (busy polling)" "$b/tests/unit_verbs"
+# With RCOMM_IB_HCA unset a rank opens the active device nearest its CPUs;
+# rxe devices have no PCI locality, so the first active one in
+# ibv_get_device_list order, which every rank logs at info level. A second
+# device, rxe1 on a dummy netdev of its own, makes that a choice when the
+# kernel lets us add it. Both ranks must say so and the job's sums be right.
+placement() {
+    second="rxe1 on dummy1 (198.18.1.1)"
+    if ! { ip link add dummy1 type dummy && ip link set dummy1 up &&
+        ip addr add 198.18.1.1/24 dev dummy1 &&
+        rdma link add rxe1 type rxe netdev dummy1; } 2>"$logdir/place.err"; then
+        second="none: $(tr '\n' ' ' <"$logdir/place.err")"
+    fi
+    ndev=$(ibv_devices | awk 'NR > 2' | wc -l)
+    i=0
+    while [ $i -lt 50 ] && [ "$(ibv_devinfo | grep -c PORT_ACTIVE)" -lt "$ndev" ]; do
+        sleep 0.1 # up to 5 s for the new port to become active
+        i=$((i + 1))
+    done
+    first=$(ibv_devices | awk 'NR > 2 { print $1; exit }')
+    echo "devices: $(ibv_devices | awk 'NR > 2 { print $1 }' | tr '\n' ' ')(second device: $second); expected: $first"
+    "$b/rcomm-info" | sed -n '/would choose/,/progress thread/p'
+    env RCOMM_TRANSPORT=verbs RCOMM_LOG_LEVEL=info "$b/rcomm-run" -n 2 -t 120 \
+        "$b/rcomm-allreduce-perf" -b 8 -e 1M -f 32 -n 2 -w 1 --no-ceiling \
+        >"$logdir/place.out" 2>&1
+    st=$?
+    line="verbs: device $first port 1: no device has PCI locality"
+    grep "verbs: device " "$logdir/place.out"
+    [ $st -eq 0 ] && [ "$(grep -c "$line" "$logdir/place.out")" -eq 2 ] &&
+        grep -q "Out of bounds values : 0 OK" "$logdir/place.out"
+    st=$?
+    [ $st -eq 0 ] || cat "$logdir/place.out"
+    if [ "${second#none}" = "$second" ]; then
+        rdma link delete rxe1
+        ip link delete dummy1
+    fi
+    return $st
+}
+part "device choice without RCOMM_IB_HCA" placement
 part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sided \
     "$b/tests/unit_verbs"
 part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \

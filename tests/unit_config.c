@@ -13,7 +13,8 @@ static void clear_env(void)
 {
     const char *vars[] = {"RCOMM_TIMEOUT",        "RCOMM_SEGMENT_SIZE",
                           "RCOMM_ALLREDUCE_ALGO", "RCOMM_TCP_BUFSIZE",
-                          "RCOMM_LOG_LEVEL",      "RCOMM_TRANSPORT"};
+                          "RCOMM_LOG_LEVEL",      "RCOMM_TRANSPORT",
+                          "RCOMM_PROGRESS",       "RCOMM_PROGRESS_CPU"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -39,6 +40,33 @@ START_TEST(defaults_and_overrides)
 }
 END_TEST
 
+/* RCOMM_PROGRESS: caller (0) or thread (1); RCOMM_PROGRESS_CPU: auto (-1),
+ * none (-2) or a CPU number, whatever the case of the words. */
+START_TEST(progress_values)
+{
+    base_config_t cfg;
+    const struct {
+        const char *progress, *cpu;
+        int thread, cpu_value;
+    } ok[] = {{NULL, NULL, 0, -1},          {"caller", "auto", 0, -1},
+              {"thread", "none", 1, -2},    {"THREAD", "None", 1, -2},
+              {"Caller", "0", 0, 0},        {"thread", "7", 1, 7},
+              {"thread", "65535", 1, 65535}};
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        clear_env();
+        if (ok[i].progress)
+            setenv("RCOMM_PROGRESS", ok[i].progress, 1);
+        if (ok[i].cpu)
+            setenv("RCOMM_PROGRESS_CPU", ok[i].cpu, 1);
+        ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+        ck_assert_int_eq(cfg.progress_thread, ok[i].thread);
+        ck_assert_int_eq(cfg.progress_cpu, ok[i].cpu_value);
+    }
+    clear_env();
+}
+END_TEST
+
 START_TEST(bad_values_name_the_variable)
 {
     base_config_t cfg;
@@ -48,7 +76,12 @@ START_TEST(bad_values_name_the_variable)
                             {"RCOMM_SEGMENT_SIZE", "-5"},
                             {"RCOMM_SEGMENT_SIZE", "8"},
                             {"RCOMM_ALLREDUCE_ALGO", "x"},
-                            {"RCOMM_TRANSPORT", "a-very-long-transport-name"}};
+                            {"RCOMM_TRANSPORT", "a-very-long-transport-name"},
+                            {"RCOMM_PROGRESS", "threads"},
+                            {"RCOMM_PROGRESS_CPU", "-1"},
+                            {"RCOMM_PROGRESS_CPU", "1.5"},
+                            {"RCOMM_PROGRESS_CPU", "65536"},
+                            {"RCOMM_PROGRESS_CPU", "nearest"}};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         clear_env();
@@ -105,6 +138,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, defaults_and_overrides);
+    tcase_add_test(tc, progress_values);
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);

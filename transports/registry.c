@@ -2,11 +2,15 @@
 /* Transport lookup by name: the one place that lists the transports built
  * (verbs when configure found libibverbs and librdmacm), and what every
  * transport shares. */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/error.h"
 #include "config.h"
 #include "transports/transport.h"
+#ifdef HAVE_VERBS
+#include "transports/verbs/verbs.h"
+#endif
 
 static const tp_ops_t *const transports[] = {
     &tp_tcp_ops,
@@ -58,4 +62,23 @@ rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const voi
                     : !req             ? "req is NULL"
                     : peer == tp->rank ? "a rank cannot post to itself"
                                        : "no such rank");
+}
+
+rcomm_status_t tp_verbs_device(const base_config_t *cfg, char *name, size_t namelen,
+                               char *near, size_t nearlen, char *why, size_t whylen)
+{
+#ifdef HAVE_VERBS
+    vx_choice_t c;
+    rcomm_status_t st = vx_choose_device(cfg->ib_hca, -1, true, &c);
+
+    if (st != RCOMM_OK)
+        return st;
+    ibv_close_device(c.ctx);
+    snprintf(name, namelen, "%s port %u", c.name, c.port);
+    snprintf(near, nearlen, "%s", c.near);
+    snprintf(why, whylen, "%s", c.why);
+    return RCOMM_OK;
+#else
+    return base_err_quiet(RCOMM_ERR_UNSUPPORTED, "rcomm was built without verbs");
+#endif
 }

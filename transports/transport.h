@@ -249,6 +249,16 @@ rcomm_status_t tp_check_post(const tp_t *tp, bool connected, int peer, const voi
  * when its table is incomplete (a bug: logged as RCOMM_ERR_INTERNAL). */
 const tp_ops_t *tp_find(const char *name);
 
+/* The verbs device this process would open (RCOMM_IB_HCA from cfg, else
+ * the active one nearest the calling thread's CPUs), for tools such as
+ * rcomm-info that must not open a transport: its name and port ("rxe0
+ * port 1"), its locality as a CPU list (tp_caps_t.near_cpus: "" none) and
+ * why it is the one, in words. RCOMM_ERR_UNSUPPORTED when rcomm has no
+ * verbs transport or there is no active device (the message says which;
+ * nothing is logged). */
+rcomm_status_t tp_verbs_device(const base_config_t *cfg, char *name, size_t namelen,
+                               char *near, size_t nearlen, char *why, size_t whylen);
+
 extern const tp_ops_t tp_tcp_ops;
 extern const tp_ops_t tp_verbs_ops; /* when built with HAVE_VERBS */
 

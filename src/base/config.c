@@ -84,7 +84,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
-        "verbs: device[:port] (default: the first device with an active port)"),
+        "verbs: device[:port] (default: the active device nearest the process's CPUs, "
+        "else the first active one)"),
     ROW("RCOMM_IB_GID_INDEX", CFG_AUTOINT, ib_gid_index, "auto",
         "verbs: GID index (auto: on RoCE a v2 GID of an IPv4 address)"),
     ROW("RCOMM_IB_USE_RDMA_CM", CFG_BOOL, ib_use_rdma_cm, "0",

@@ -3,9 +3,17 @@
  * The machine, discovered once with hwloc: packages, NUMA nodes, cores and
  * hardware threads, and where the calling thread may run. The communicator,
  * the transports (device locality) and rcomm-info read it.
+ *
+ * Placement (issue 12) is decided here from hwloc-free inputs (CPU lists
+ * and cpu_set_t), so that the tests can feed synthetic machines: which
+ * device is nearest the caller (base_topo_nearest) and where a progress
+ * thread goes (base_topo_progress_cpu).
  */
 #ifndef RCOMM_TOPO_H
 #define RCOMM_TOPO_H
+
+#include <sched.h>
+#include <stddef.h>
 
 #include "rcomm.h"
 
@@ -19,5 +27,41 @@ typedef struct {
  * RCOMM_ERR_INTERNAL when hwloc cannot read this machine (the message says
  * why); t is zeroed then. */
 rcomm_status_t base_topo_get(base_topo_t *t);
+
+/* A CPU list ("0-3,8", "" = none) into set; -1 if malformed or a CPU is
+ * beyond CPU_SETSIZE (set is then empty). */
+int base_cpulist_parse(const char *list, cpu_set_t *set);
+/* set as a list ("0-3,8"; "" when empty), truncated to len. */
+void base_cpulist_format(const cpu_set_t *set, char *buf, size_t len);
+
+/* Of n devices, the one nearest the CPUs in mine. near[i] is device i's
+ * locality as a CPU list; "" (or NULL) when it has none: no PCI device
+ * (soft-RoCE), a locality that is the whole machine, or unknown. Among the
+ * devices whose locality intersects mine, the one with the smallest
+ * locality wins (the most specific; the first of equals); when none does,
+ * the first device. Returns its index (0 when n < 1) and says why in words
+ * ("nearest to CPUs 0-3 (its locality: 0-7)", "no device has PCI locality
+ * ...: the first active one"). Pure: no hwloc, no system call. */
+int base_topo_nearest(int n, const char *const near[], const cpu_set_t *mine, char *why,
+                      size_t whylen);
+
+/* Where the progress thread of the calling thread's communicator goes.
+ * Called on the application thread (its binding is read, and the CPU it
+ * runs on). spec is RCOMM_PROGRESS_CPU (base_config_t.progress_cpu):
+ *  - -2 (none): *out empty (CPU_COUNT 0: do not bind);
+ *  - N >= 0: {N}, or RCOMM_ERR_CONFIG naming RCOMM_PROGRESS_CPU=N when this
+ *    thread may not run on CPU N;
+ *  - -1 (auto): the candidates are the allowed CPUs near the device
+ *    (near_cpus, "" unknown; all allowed CPUs when that leaves fewer than
+ *    two). Over two or more cores, a whole core counted from the last,
+ *    offset by the rank's index on its host (core ncores-1 - local_index %
+ *    ncores), so that the ranks of a host spread their threads and keep off
+ *    the first cores, where callers usually run; on one core with several
+ *    hardware threads, one the caller is not on; on a single CPU, none
+ *    (*out empty: the thread shares it).
+ * why names the choice in words. local_size is only quoted. */
+rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local_index,
+                                      int local_size, cpu_set_t *out, char *why,
+                                      size_t whylen);
 
 #endif

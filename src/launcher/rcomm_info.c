@@ -10,6 +10,7 @@
 #include "base/topo.h"
 #include "coll/model.h"
 #include "rcomm.h"
+#include "transports/transport.h"
 
 static void usage(FILE *f)
 {
@@ -58,7 +59,6 @@ static void print_switches(const coll_model_t *m, size_t seg, int coll, const ch
     }
 }
 
-/* Why auto picks what it picks: every algorithm's predicted time. */
 /* The machine as hwloc sees it, and where this process may run. */
 static void print_topology(void)
 {
@@ -74,6 +74,31 @@ static void print_topology(void)
         t.packages, t.numa_nodes, t.cores, t.pus, t.my_cores, t.my_pus, t.my_list);
 }
 
+/* What rcomm would choose on this machine for a rank of this process: the
+ * verbs device and where a progress thread would run (local rank 0). */
+static void print_choices(const base_config_t *cfg, int local)
+{
+    char dev[96], near[128] = "", why[256];
+    cpu_set_t set;
+
+    printf("#\n# what rcomm would choose (local rank 0 of %d):\n", local);
+    if (tp_verbs_device(cfg, dev, sizeof(dev), near, sizeof(near), why, sizeof(why)) ==
+        RCOMM_OK)
+        printf("#   verbs device: %s, near CPUs %s: %s\n", dev, *near ? near : "(none)",
+               why);
+    else
+        printf("#   verbs device: none (%s)\n", rcomm_last_error());
+    printf("#   progress: %s (RCOMM_PROGRESS)\n",
+           cfg->progress_thread ? "a progress thread" : "the caller, inside rcomm calls");
+    if (base_topo_progress_cpu(cfg->progress_cpu, near, 0, local, &set, why,
+                               sizeof(why)) == RCOMM_OK)
+        printf("#   %s progress thread's CPU: %s\n",
+               cfg->progress_thread ? "the" : "with RCOMM_PROGRESS=thread, the", why);
+    else
+        printf("#   progress thread's CPU: error: %s\n", rcomm_last_error());
+}
+
+/* Why auto picks what it picks: every algorithm's predicted time. */
 static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
 {
     rcomm_algo_t pick = coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
@@ -142,6 +167,7 @@ int main(int argc, char **argv)
         return 0;
     }
     print_topology();
+    print_choices(&cfg, local);
     printf("#\n# cost model: %s, transport %s, measured with %d ranks per host "
            "(0: any), segment %zu B\n",
            model.source, model.transport, model.ranks_per_host, cfg.segment_size);

@@ -3,7 +3,8 @@
  * Verbs transport: private types and the wire protocol.
  *
  * Setup (verbs_dev.c, verbs_iface.c). create() picks the device and port
- * (RCOMM_IB_HCA=dev[:port], else the first ACTIVE port), the GID (on RoCE a
+ * (RCOMM_IB_HCA=dev[:port], else of the devices with an ACTIVE port the one
+ * nearest the caller's CPUs, else the first: vx_choose_device), the GID (on RoCE a
  * v2 GID of an IPv4 address, RCOMM_IB_GID_INDEX overrides) and takes the
  * path MTU from the port's active MTU. It opens one PD and one CQ and one RC
  * QP per peer, posts every QP's receives and registers a control region:
@@ -238,6 +239,18 @@ struct vx_reg {
     struct ibv_mr *own; /* one use: deregistered at release */
 };
 
+/* A device's locality as a CPU list (tp_caps_t.near_cpus). */
+#define VX_NEAR 128
+
+/* The device vx_choose_device picked, open. */
+typedef struct {
+    struct ibv_context *ctx;
+    uint8_t port;
+    char name[64];
+    char near[VX_NEAR]; /* its locality, "" none */
+    char why[256];      /* why this one, in words */
+} vx_choice_t;
+
 typedef struct vx_tp {
     tp_t base;
     const base_config_t *cfg;
@@ -264,6 +277,7 @@ typedef struct vx_tp {
     uint32_t psn;
     uint8_t rd_atomic;
     char devname[64];
+    char near[VX_NEAR]; /* the device's locality as a CPU list, "" none */
 
     vx_peer_t *peers;
     /* Receive slots: rx_depth per peer, each VX_HDR_LEN + eager bytes. */
@@ -341,6 +355,12 @@ static inline uint64_t vx_wr_id(bool recv, int peer, uint32_t idx)
 /* verbs_dev.c */
 int vx_mtu_bytes(enum ibv_mtu m);
 rcomm_status_t vx_dev_open(vx_tp_t *tp);
+/* The device and port the transport opens: RCOMM_IB_HCA's (want, "" unset)
+ * or, unset, of the devices with an active port the one nearest this
+ * thread's CPUs (base_topo_nearest on their hwloc localities; the first
+ * without hwloc). c->ctx is open (the caller closes it); c->why says why in
+ * words. Errors name rank (if >= 0) and are logged unless quiet. */
+rcomm_status_t vx_choose_device(const char *want, int rank, bool quiet, vx_choice_t *c);
 rcomm_status_t vx_qp_create(vx_tp_t *tp, vx_peer_t *p);
 rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p);
 size_t vx_addr_len(int size);

@@ -50,6 +50,7 @@ void vx_caps(tp_t *base, tp_caps_t *caps)
     const size_t n = sizeof(caps->link);
 
     *caps = (tp_caps_t){.native_rma = true, .native_atomics = true};
+    snprintf(caps->near_cpus, sizeof(caps->near_cpus), "%s", tp->near);
     if (rc) {
         snprintf(caps->link, n, "unknown: ibv_query_port(%s, %u) failed: %s", tp->devname,
                  tp->port, strerror(rc));

@@ -12,8 +12,13 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/topo.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"
+#ifdef HAVE_HWLOC /* the build's config.h, through verbs.h */
+#include <hwloc.h>
+#include <hwloc/openfabrics-verbs.h>
+#endif
 
 int vx_mtu_bytes(enum ibv_mtu m)
 {
@@ -69,36 +74,88 @@ static bool active_port(struct ibv_context *ctx, uint8_t *port)
     return false;
 }
 
-static rcomm_status_t open_device(vx_tp_t *tp)
+#ifdef HAVE_HWLOC
+/* dev's locality as a CPU list; "" when it has none: no PCI device
+ * (soft-RoCE: hwloc then reports the whole machine), one near every CPU
+ * (a single NUMA node), or unknown. */
+static void dev_near(hwloc_topology_t h, struct ibv_device *dev, char *buf, size_t len)
 {
-    const char *want = tp->cfg->ib_hca;
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+    buf[0] = '\0';
+    if (set && hwloc_ibv_get_device_cpuset(h, dev, set) == 0 &&
+        !hwloc_bitmap_iszero(set) &&
+        !hwloc_bitmap_isincluded(hwloc_topology_get_topology_cpuset(h), set))
+        hwloc_bitmap_list_snprintf(buf, len, set);
+    hwloc_bitmap_free(set);
+}
+#endif
+
+/* The localities of devs[0..n-1] into near[i] (VX_NEAR bytes each), "" for
+ * every device without hwloc or when hwloc cannot read this machine. */
+static void devs_near(struct ibv_device **devs, int n, char (*near)[VX_NEAR])
+{
+    for (int i = 0; i < n; i++)
+        near[i][0] = '\0';
+#ifdef HAVE_HWLOC
+    hwloc_topology_t h;
+    if (hwloc_topology_init(&h) != 0)
+        return;
+    if (hwloc_topology_load(h) == 0)
+        for (int i = 0; i < n; i++)
+            dev_near(h, devs[i], near[i], VX_NEAR);
+    hwloc_topology_destroy(h);
+#endif
+}
+
+rcomm_status_t vx_choose_device(const char *want, int rank, bool quiet, vx_choice_t *c)
+{
+    rcomm_status_t (*err)(rcomm_status_t, const char *, ...) =
+        quiet ? base_err_quiet : base_err;
+    char who[24] = "";
     char name[64] = "";
     uint8_t port = 0;
-    struct ibv_device **list;
-    int n = 0;
+    struct ibv_device **list, **devs = NULL;
+    struct ibv_context **ctxs = NULL;
+    uint8_t *ports = NULL;
+    char(*near)[VX_NEAR] = NULL;
+    const char **nears = NULL;
+    int n = 0, nact = 0, pick = 0;
     rcomm_status_t st = RCOMM_OK;
 
+    memset(c, 0, sizeof(*c));
+    if (rank >= 0)
+        snprintf(who, sizeof(who), "rank %d: ", rank);
     if (*want) {
         const char *colon = strchr(want, ':');
         size_t nl = colon ? (size_t)(colon - want) : strlen(want);
         char *end;
         long pn = colon ? strtol(colon + 1, &end, 10) : 0;
         if (nl == 0 || nl >= sizeof(name) || (colon && (*end || pn < 1 || pn > 255)))
-            return base_err(RCOMM_ERR_CONFIG,
-                            "rank %d: RCOMM_IB_HCA='%s' is not device[:port]",
-                            tp->base.rank, want);
+            return err(RCOMM_ERR_CONFIG, "%sRCOMM_IB_HCA='%s' is not device[:port]", who,
+                       want);
         memcpy(name, want, nl);
         port = (uint8_t)pn;
     }
     if (!(list = ibv_get_device_list(&n)) || n == 0) {
         if (list)
             ibv_free_device_list(list);
-        return base_err(RCOMM_ERR_UNSUPPORTED,
-                        "rank %d: verbs: no RDMA device found (is rdma_rxe or a driver "
-                        "loaded? see ibv_devices)",
-                        tp->base.rank);
+        return err(RCOMM_ERR_UNSUPPORTED,
+                   "%sverbs: no RDMA device found (is rdma_rxe or a driver "
+                   "loaded? see ibv_devices)",
+                   who);
     }
-    for (int i = 0; i < n && !tp->ctx; i++) {
+    if (!(devs = calloc((size_t)n, sizeof(*devs))) ||
+        !(ctxs = calloc((size_t)n, sizeof(*ctxs))) ||
+        !(ports = calloc((size_t)n, sizeof(*ports))) ||
+        !(near = calloc((size_t)n, sizeof(*near))) ||
+        !(nears = calloc((size_t)n, sizeof(*nears)))) {
+        st = err(RCOMM_ERR_NO_MEMORY, "%sverbs: no memory", who);
+        goto out;
+    }
+    /* Every device with an active port, in ibv_get_device_list order (only
+     * the first when RCOMM_IB_HCA names one). */
+    for (int i = 0; i < n && !(*name && nact); i++) {
         const char *dn = ibv_get_device_name(list[i]);
         struct ibv_context *ctx;
         uint8_t p = port;
@@ -107,26 +164,70 @@ static rcomm_status_t open_device(vx_tp_t *tp)
         if (!(ctx = ibv_open_device(list[i])))
             continue;
         if (active_port(ctx, &p)) {
-            tp->ctx = ctx;
-            tp->port = p;
-            snprintf(tp->devname, sizeof(tp->devname), "%s", dn);
+            devs[nact] = list[i];
+            ctxs[nact] = ctx;
+            ports[nact++] = p;
         } else {
             ibv_close_device(ctx);
         }
     }
-    if (!tp->ctx) {
+    if (!nact) {
         char have[256] = "";
         for (int i = 0; i < n; i++)
             snprintf(have + strlen(have), sizeof(have) - strlen(have), "%s%s",
                      i ? ", " : "", ibv_get_device_name(list[i]));
-        st = base_err(RCOMM_ERR_UNSUPPORTED,
-                      "rank %d: verbs: %s%s%s has no ACTIVE port "
-                      "(devices: %s)",
-                      tp->base.rank, *name ? "RCOMM_IB_HCA=" : "no device",
-                      *name ? want : "", "", have);
+        st = err(RCOMM_ERR_UNSUPPORTED, "%sverbs: %s%s %s ACTIVE port (devices: %s)", who,
+                 *name ? "RCOMM_IB_HCA=" : "no device", *name ? want : "",
+                 *name ? "has no" : "has an", have);
+        goto out;
     }
+    devs_near(devs, nact, near);
+    if (*name) {
+        snprintf(c->why, sizeof(c->why), "RCOMM_IB_HCA=%s", want);
+    } else {
+#ifdef HAVE_HWLOC
+        cpu_set_t mine;
+        if (sched_getaffinity(0, sizeof(mine), &mine) != 0)
+            CPU_ZERO(&mine);
+        for (int i = 0; i < nact; i++)
+            nears[i] = near[i];
+        pick = base_topo_nearest(nact, nears, &mine, c->why, sizeof(c->why));
+#else
+        snprintf(c->why, sizeof(c->why),
+                 "the first active one (built without hwloc: no device locality)");
+#endif
+    }
+    c->ctx = ctxs[pick];
+    c->port = ports[pick];
+    snprintf(c->name, sizeof(c->name), "%s", ibv_get_device_name(devs[pick]));
+    snprintf(c->near, sizeof(c->near), "%s", near[pick]);
+    for (int i = 0; i < nact; i++)
+        if (i != pick)
+            ibv_close_device(ctxs[i]);
+out:
+    free(nears);
+    free(near);
+    free(ports);
+    free(ctxs);
+    free(devs);
     ibv_free_device_list(list);
     return st;
+}
+
+static rcomm_status_t open_device(vx_tp_t *tp)
+{
+    vx_choice_t c;
+    rcomm_status_t st = vx_choose_device(tp->cfg->ib_hca, tp->base.rank, false, &c);
+
+    if (st != RCOMM_OK)
+        return st;
+    tp->ctx = c.ctx;
+    tp->port = c.port;
+    snprintf(tp->devname, sizeof(tp->devname), "%s", c.name);
+    snprintf(tp->near, sizeof(tp->near), "%s", c.near);
+    base_log(BASE_LOG_INFO, "rank %d: verbs: device %s port %u: %s", tp->base.rank,
+             c.name, c.port, c.why);
+    return RCOMM_OK;
 }
 
 /* Port attributes: MTU, LID, link layer and the GID to use. */
