@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The progress thread (RCOMM_PROGRESS=thread): a posted allreduce completes
 # while every rank computes outside rcomm, and does not without the thread
-# (the same check failing the other way); an idle communicator sleeps; the
+# (the same check failing the other way); an idle communicator sleeps; a
+# bad RCOMM_PROGRESS_CPU is refused, named; the
 # nonblocking collectives, gradient buckets and the parameter server's
 # scenarios stay exact with the thread on. CI runs it in a ThreadSanitizer
 # build too (RCOMM_PROGRESS_QUICK=1 there: fewer rank counts). Run by
@@ -21,6 +22,13 @@ for n in $ranks; do
 done
 run caller 3 "$t/progress_check" overlap --expect pending
 run thread 3 "$t/progress_check" idle
+# A CPU the process may not use is the caller's error, named, at creation.
+if msg=$(env RCOMM_PROGRESS_CPU=65535 RCOMM_PROGRESS=thread "$b/rcomm-run" -n 2 -t 60 \
+    "$t/progress_check" idle 2>&1); then
+    echo "progress: RCOMM_PROGRESS_CPU=65535 was accepted"; exit 1
+fi
+echo "$msg" | grep -q "RCOMM_PROGRESS_CPU=65535: this process may not run on CPU 65535" ||
+    { echo "progress: unexpected error for RCOMM_PROGRESS_CPU=65535: $msg"; exit 1; }
 
 for n in $ranks; do
     run thread "$n" "$t/coll_check" --quick

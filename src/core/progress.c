@@ -149,32 +149,60 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Where RCOMM_PROGRESS_CPU puts the thread, near the device (*cpus empty:
+ * unbound). A bad RCOMM_PROGRESS_CPU is the caller's error. */
+static rcomm_status_t placement(rcomm_comm_t *comm, cpu_set_t *cpus, char *why,
+                                size_t len)
+{
+    tp_caps_t caps = {0};
+
+    if (comm->tp)
+        comm->tp->ops->caps(comm->tp, &caps);
+    return base_topo_progress_cpu(comm->cfg.progress_cpu, caps.near_cpus,
+                                  comm->local_index, comm->local_size, cpus, why, len);
+}
+
 rcomm_status_t comm_progress_start(rcomm_comm_t *comm)
 {
     comm_progress_t *pt = &comm->pt;
-    pthread_mutexattr_t attr;
+    pthread_mutexattr_t mattr;
+    pthread_attr_t attr;
+    cpu_set_t cpus;
+    char why[256];
+    rcomm_status_t st;
     int rc;
 
     if (!comm->cfg.progress_thread)
         return RCOMM_OK;
+    if ((st = placement(comm, &cpus, why, sizeof(why))) != RCOMM_OK)
+        return st;
     /* A rank's thread spins only when every thread on the host has a core
      * (twice the ranks): otherwise it would take the core of a computing
      * thread. */
     pt->spin_ns = 2 * comm->local_size <= comm->local_cores ? comm->spin_ns : 0;
     if ((pt->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return base_err_sys("rank %d: no eventfd for the progress thread", comm->rank);
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&pt->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    pthread_mutexattr_init(&mattr);
+    pthread_mutexattr_settype(&mattr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&pt->lock, &mattr);
+    pthread_mutexattr_destroy(&mattr);
+    pthread_attr_init(&attr);
+    /* Bound from its first instruction; a refusal costs speed, not results. */
+    if (CPU_COUNT(&cpus) > 0 &&
+        (rc = pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus)) != 0)
+        base_log(BASE_LOG_WARN, "rank %d: progress thread: cannot bind it to %s: %s",
+                 comm->rank, why, strerror(rc));
     pt->running = 1;
-    if ((rc = pthread_create(&pt->tid, NULL, thread_main, comm)) != 0) {
+    rc = pthread_create(&pt->tid, &attr, thread_main, comm);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
         pt->running = 0;
         pthread_mutex_destroy(&pt->lock);
         close(pt->wake_fd);
         return base_err(RCOMM_ERR_SYSTEM, "rank %d: cannot start the progress thread: %s",
                         comm->rank, strerror(rc));
     }
+    base_log(BASE_LOG_INFO, "rank %d: progress thread: %s", comm->rank, why);
     return RCOMM_OK;
 }
 
