@@ -88,6 +88,22 @@ part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1
 # Pulls as RDMA READ, pushes as RDMA WRITE, clocks as atomics on the HCA.
 part "parameter server over verbs" env RCOMM_TEST_TRANSPORT=verbs \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_ps"
+# The progress thread over verbs: without a descriptor (busy polling) it
+# naps; with completion events it sleeps on the channel. An allreduce
+# completes while the ranks compute, buckets stay exact, and an idle
+# communicator sleeps (events).
+progress_verbs() {
+    for poll in busy event; do
+        env RCOMM_TRANSPORT=verbs RCOMM_PROGRESS=thread RCOMM_IB_POLL=$poll \
+            "$b/rcomm-run" -n 2 -t 600 "$b/tests/progress_check" overlap --expect done ||
+            return 1
+    done
+    env RCOMM_TRANSPORT=verbs RCOMM_PROGRESS=thread "$b/rcomm-run" -n 3 -t 600 \
+        "$b/tests/buckets_check" values &&
+        env RCOMM_TRANSPORT=verbs RCOMM_PROGRESS=thread RCOMM_IB_POLL=event \
+            "$b/rcomm-run" -n 2 -t 600 "$b/tests/progress_check" idle
+}
+part "progress thread over verbs" progress_verbs
 # Teardown releases everything and nothing reads what the HCA did not write
 # (verbs.h marks HCA-written memory for valgrind).
 part "transport under valgrind (two-sided)" env CK_RUN_CASE=two-sided CK_TIMEOUT_MULTIPLIER=10 \

@@ -90,9 +90,18 @@ static void sleep_for_work(comm_progress_t *pt, int fd, uint64_t timeout_ns)
 
 /* The application is inside a call (it progresses by itself): wait for it
  * to leave rather than on the lock or the transport, which would wake us
- * for traffic it handles. false: it left meanwhile, the lock is ours. */
-static bool wait_for_caller(comm_progress_t *pt)
+ * for traffic it handles. If it is back already since it last kicked us
+ * (back-to-back calls), only a call that leaves work in flight wakes us
+ * within the grace time: one kick per grace time, not one per call.
+ * false: it left meanwhile, the lock is ours. */
+static bool wait_for_caller(comm_progress_t *pt, bool *kicked)
 {
+    if (*kicked) {
+        *kicked = false;
+        __atomic_store_n(&pt->sleeping, 1, __ATOMIC_SEQ_CST);
+        sleep_for_work(pt, -1, GRACE_NS);
+        return true;
+    }
     __atomic_store_n(&pt->want_kick, 1, __ATOMIC_SEQ_CST);
     if (pthread_mutex_trylock(&pt->lock) == 0) {
         __atomic_store_n(&pt->want_kick, 0, __ATOMIC_RELAXED);
@@ -100,6 +109,7 @@ static bool wait_for_caller(comm_progress_t *pt)
     }
     sleep_for_work(pt, -1, (uint64_t)BUSY_SLEEP_MS * 1000000ull);
     __atomic_store_n(&pt->want_kick, 0, __ATOMIC_RELAXED);
+    *kicked = true;
     return true;
 }
 
@@ -108,14 +118,16 @@ static void *thread_main(void *arg)
     rcomm_comm_t *comm = arg;
     comm_progress_t *pt = &comm->pt;
     uint64_t nap_ns = NAP_MIN_NS, woke = base_now_ns(), sleep_ns = 0, now, away;
+    bool kicked = false;
 
     base_log_set_rank(comm->rank);
     while (!__atomic_load_n(&pt->stop, __ATOMIC_ACQUIRE)) {
         int fd = -1;
         bool busy;
 
-        if (pthread_mutex_trylock(&pt->lock) != 0 && wait_for_caller(pt))
+        if (pthread_mutex_trylock(&pt->lock) != 0 && wait_for_caller(pt, &kicked))
             continue;
+        kicked = false;
         comm_progress(comm, 0);
         busy = comm_services_busy(comm, NULL, 0);
         now = base_now_ns();
