@@ -278,8 +278,8 @@ typedef struct {
 } rcomm_grad_t;
 
 typedef struct {
-    size_t bucket_bytes;       /* target size of a bucket (default 4 MiB) */
-    size_t first_bucket_bytes; /* target size of the first one (default 1 MiB) */
+    size_t bucket_bytes;       /* target size of a bucket (default 1 MiB) */
+    size_t first_bucket_bytes; /* target size of the first one (default 256 KiB) */
     rcomm_op_t op;             /* RCOMM_SUM or RCOMM_AVG (default) */
 } rcomm_buckets_config_t;
 

@@ -13,7 +13,10 @@
  * the transport's wait descriptor and an eventfd the application kicks when
  * it leaves a call with work in flight. Transports without a descriptor in
  * their mode (verbs busy polling) are polled with naps that double up to
- * 1 ms.
+ * 1 ms. Traffic that arrives during a call is the call's: the thread then
+ * waits for the call to leave, and stays off the transport for a grace time
+ * after it, so that a loop of blocking calls wakes it once per grace time
+ * (docs/ARCHITECTURE.md, "The progress thread").
  */
 #include <errno.h>
 #include <poll.h>
