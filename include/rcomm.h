@@ -174,9 +174,10 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem);
 
 /* ---- Collectives ------------------------------------------------------- */
 
-/* Pass as sendbuf for in-place operation. For allreduce, sendbuf == recvbuf
- * means in place too; any other overlap of the two buffers is an error. */
-#define RCOMM_IN_PLACE ((const void *)1)
+/* Pass as sendbuf (as recvbuf for scatter) for in-place operation. For
+ * allreduce and reduce, sendbuf == recvbuf means in place too; any other
+ * overlap of the two buffers is an error. */
+#define RCOMM_IN_PLACE ((void *)1)
 
 /* AllReduce algorithms. AUTO asks the cost model (see rcomm_allreduce_algo). */
 typedef enum {
@@ -223,6 +224,92 @@ rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
 /* Returns once every rank has entered the barrier. */
 rcomm_status_t rcomm_barrier(rcomm_comm_t *comm);
 
+/* recvbuf[i] on root = op over ranks of sendbuf[i]. recvbuf matters on the
+ * root only (NULL elsewhere is fine). In place: sendbuf == RCOMM_IN_PLACE (or
+ * == recvbuf) on the root, its input in recvbuf. AVG divides on the root. */
+rcomm_status_t rcomm_reduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                            size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int root);
+
+/* recvbuf[r * count + i] on root = sendbuf[i] of rank r; recvbuf (size * count
+ * elements) matters on the root only. In place: sendbuf == RCOMM_IN_PLACE on
+ * the root, its own block already at recvbuf + root * count. */
+rcomm_status_t rcomm_gather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                            size_t count, rcomm_dtype_t dtype, int root);
+
+/* recvbuf[i] on rank r = sendbuf[r * count + i] of root; sendbuf (size * count
+ * elements) matters on the root only. In place: recvbuf == RCOMM_IN_PLACE on
+ * the root, whose own block stays where it is in sendbuf. */
+rcomm_status_t rcomm_scatter(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                             size_t count, rcomm_dtype_t dtype, int root);
+
+/* recvbuf[r * count + i] on rank q = sendbuf[q * count + i] of rank r: block q
+ * of every rank's sendbuf goes to rank q. Both buffers hold size * count
+ * elements. In place: sendbuf == RCOMM_IN_PLACE, the blocks to send in
+ * recvbuf, replaced by the blocks received. */
+rcomm_status_t rcomm_alltoall(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                              size_t count, rcomm_dtype_t dtype);
+
+/*
+ * Variable counts. Counts and displacements are in elements and are read
+ * during the call only (a nonblocking form keeps no pointer to them). NULL
+ * displacements mean packed blocks: block r at the sum of the counts before
+ * r. Receive blocks must not overlap one another.
+ *
+ * allgatherv: rank r contributes recvcounts[r] elements (sendcount must say
+ * the same), which land at recvbuf + displs[r] on every rank. recvcounts
+ * must be equal on every rank: a rank whose array differs gets
+ * RCOMM_ERR_MISMATCH naming the peer it disagrees with, and no rank gets a
+ * wrong answer. displs describe each rank's own buffer and may differ. In
+ * place: sendbuf == RCOMM_IN_PLACE (sendcount ignored), the rank's own block
+ * already at recvbuf + displs[rank].
+ */
+rcomm_status_t rcomm_allgatherv(rcomm_comm_t *comm, const void *sendbuf, size_t sendcount,
+                                void *recvbuf, const size_t *recvcounts,
+                                const size_t *displs, rcomm_dtype_t dtype);
+
+/* alltoallv: rank r sends sendcounts[q] elements from sendbuf + sdispls[q] to
+ * rank q, which receives them at recvbuf + rdispls[r]; they must be the
+ * recvcounts[r] elements that rank q expects from r (RCOMM_ERR_MISMATCH
+ * naming both ranks and both counts otherwise). Zero counts are fine. In
+ * place: sendbuf == RCOMM_IN_PLACE (sendcounts and sdispls ignored, may be
+ * NULL): the data for rank q is the recvcounts[q] elements at recvbuf +
+ * rdispls[q], replaced by what q sends. */
+rcomm_status_t rcomm_alltoallv(rcomm_comm_t *comm, const void *sendbuf,
+                               const size_t *sendcounts, const size_t *sdispls,
+                               void *recvbuf, const size_t *recvcounts,
+                               const size_t *rdispls, rcomm_dtype_t dtype);
+
+/* ---- Point-to-point ---------------------------------------------------- */
+
+/*
+ * Tagged messages between two ranks, outside the collectives' ordering (other
+ * ranks take no part). A receive matches the message from its peer with
+ * exactly its tag; messages from one peer with one tag are received in the
+ * order they were sent. There is no wildcard source or tag: training's
+ * exchanges (pipeline stages, neighbour averaging, expert shuffles) name their
+ * peer, and exact matching lets the transport match in order with no search.
+ * The receive's count and dtype must equal the send's: a difference fails the
+ * receive with RCOMM_ERR_MISMATCH naming the peer and both calls (and the
+ * send, on a transport that can tell). A peer that dies fails the operation
+ * with its error; one that stays silent past RCOMM_TIMEOUT fails it with
+ * RCOMM_ERR_TIMEOUT.
+ *
+ * A blocking send may wait for the receiver (large messages move when the
+ * receive is posted, zero-copy): two ranks that send to each other at once
+ * should use rcomm_isend, or rcomm_sendrecv. tag is 0 .. RCOMM_TAG_MAX.
+ */
+#define RCOMM_TAG_MAX 0x7fffffff
+
+rcomm_status_t rcomm_send(rcomm_comm_t *comm, const void *buf, size_t count,
+                          rcomm_dtype_t dtype, int peer, int tag);
+rcomm_status_t rcomm_recv(rcomm_comm_t *comm, void *buf, size_t count,
+                          rcomm_dtype_t dtype, int peer, int tag);
+/* Send to dst and receive from src at once (a ring shift, a neighbour swap):
+ * both with the same tag; dst and src may be the same rank. */
+rcomm_status_t rcomm_sendrecv(rcomm_comm_t *comm, const void *sendbuf, size_t sendcount,
+                              int dst, void *recvbuf, size_t recvcount, int src,
+                              rcomm_dtype_t dtype, int tag);
+
 /* ---- Nonblocking collectives ------------------------------------------- */
 
 /* A collective in flight. It progresses inside rcomm_test / rcomm_wait (and
@@ -242,6 +329,32 @@ rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
                                      void *recvbuf, size_t count, rcomm_dtype_t dtype,
                                      rcomm_op_t op, rcomm_request_t **req);
 rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req);
+rcomm_status_t rcomm_ireduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                             size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int root,
+                             rcomm_request_t **req);
+rcomm_status_t rcomm_igather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                             size_t count, rcomm_dtype_t dtype, int root,
+                             rcomm_request_t **req);
+rcomm_status_t rcomm_iscatter(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                              size_t count, rcomm_dtype_t dtype, int root,
+                              rcomm_request_t **req);
+rcomm_status_t rcomm_ialltoall(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
+                               size_t count, rcomm_dtype_t dtype, rcomm_request_t **req);
+rcomm_status_t rcomm_iallgatherv(rcomm_comm_t *comm, const void *sendbuf,
+                                 size_t sendcount, void *recvbuf,
+                                 const size_t *recvcounts, const size_t *displs,
+                                 rcomm_dtype_t dtype, rcomm_request_t **req);
+rcomm_status_t rcomm_ialltoallv(rcomm_comm_t *comm, const void *sendbuf,
+                                const size_t *sendcounts, const size_t *sdispls,
+                                void *recvbuf, const size_t *recvcounts,
+                                const size_t *rdispls, rcomm_dtype_t dtype,
+                                rcomm_request_t **req);
+/* Point-to-point in flight: a request like a collective's. Many may be in
+ * flight at once, in any mix with collectives. */
+rcomm_status_t rcomm_isend(rcomm_comm_t *comm, const void *buf, size_t count,
+                           rcomm_dtype_t dtype, int peer, int tag, rcomm_request_t **req);
+rcomm_status_t rcomm_irecv(rcomm_comm_t *comm, void *buf, size_t count,
+                           rcomm_dtype_t dtype, int peer, int tag, rcomm_request_t **req);
 
 /* Progress req once. Returns RCOMM_INPROGRESS while it runs; otherwise the
  * collective's final status, and the request is freed. */

@@ -18,11 +18,19 @@ typedef enum {
     CFG_AUTOINT,  /* "auto" (-1) or an integer >= 0 */
     CFG_POLL,     /* busy (0) or event (1) */
     CFG_BCAST,    /* auto (-1), binomial (0) or chain (1) */
+    CFG_REDUCE,   /* auto (-1), binomial (0) or rsg (1) */
     CFG_PROGRESS, /* caller (0) or thread (1) */
     CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
+static const char *const reduce_names[] = {"auto", "binomial", "rsg"};
+
+/* The names of an algorithm choice, "auto" first (-1). */
+static const char *const *choice_names(cfg_type_t t)
+{
+    return t == CFG_BCAST ? bcast_names : reduce_names;
+}
 
 typedef struct {
     const char *env;
@@ -75,6 +83,8 @@ static const cfg_row_t cfg_rows[] = {
         "built-in profile of the transport)"),
     ROW("RCOMM_BROADCAST_ALGO", CFG_BCAST, bcast_algo, "auto",
         "broadcast algorithm: auto, binomial, chain"),
+    ROW("RCOMM_REDUCE_ALGO", CFG_REDUCE, reduce_algo, "auto",
+        "reduce algorithm: auto, binomial (tree), rsg (reduce-scatter + gather)"),
     ROW("RCOMM_PROGRESS", CFG_PROGRESS, progress_thread, "caller",
         "who advances posted operations: caller (inside rcomm calls) or thread (a "
         "progress thread per communicator, also while the caller computes)"),
@@ -243,8 +253,9 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
         *(int *)field = (int)l;
         return RCOMM_OK;
     case CFG_BCAST:
+    case CFG_REDUCE:
         for (int i = 0; i < 3; i++)
-            if (strcasecmp(val, bcast_names[i]) == 0) {
+            if (strcasecmp(val, choice_names(row->type)[i]) == 0) {
                 *(int *)field = i - 1;
                 return RCOMM_OK;
             }
@@ -298,6 +309,11 @@ const char *base_bcast_algo_name(int algo)
     return algo >= -1 && algo <= 1 ? bcast_names[algo + 1] : "?";
 }
 
+const char *base_reduce_algo_name(int algo)
+{
+    return algo >= -1 && algo <= 1 ? reduce_names[algo + 1] : "?";
+}
+
 int base_config_timeout_ms(const base_config_t *cfg)
 {
     double ms = cfg->timeout_s * 1000.0;
@@ -327,7 +343,8 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
         snprintf(buf, len, "%s", *(const int *)field ? "event" : "busy");
         break;
     case CFG_BCAST:
-        snprintf(buf, len, "%s", base_bcast_algo_name(*(const int *)field));
+    case CFG_REDUCE:
+        snprintf(buf, len, "%s", choice_names(row->type)[*(const int *)field + 1]);
         break;
     case CFG_PROGRESS:
         snprintf(buf, len, "%s", *(const int *)field ? "thread" : "caller");

@@ -25,6 +25,7 @@ typedef struct {
     int oversubscribed;        /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
     char tuning_file[256];     /* RCOMM_TUNING_FILE */
     int bcast_algo;            /* RCOMM_BROADCAST_ALGO (-1 auto, coll_bcast_algo_t) */
+    int reduce_algo;           /* RCOMM_REDUCE_ALGO (-1 auto, coll_reduce_algo_t) */
     int progress_thread;       /* RCOMM_PROGRESS (0 caller, 1 thread) */
     int progress_cpu;          /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
     int log_level;             /* RCOMM_LOG_LEVEL */
@@ -57,6 +58,7 @@ void base_config_write(const base_config_t *cfg, FILE *out);
 
 /* RCOMM_BROADCAST_ALGO's names: "auto" (-1), "binomial" (0), "chain" (1). */
 const char *base_bcast_algo_name(int algo);
+const char *base_reduce_algo_name(int algo);
 
 /* "123", "64K", "4M", "1G" (powers of 1024) into *out; -1 if malformed. */
 int base_parse_size(const char *s, size_t *out);

@@ -7,7 +7,7 @@
  * fails naming the peers it waits for. A request carries its failure's
  * message, which rcomm_test/rcomm_wait make the caller's last error.
  */
-#include "coll/coll.h"
+#include "coll/call.h"
 #include "coll/colls.h"
 #include "hooks/hooks.h"
 
@@ -22,23 +22,14 @@ struct rcomm_request {
     coll_sched_t sched;
 };
 
-typedef struct {
-    const char *fn; /* public function name, for messages */
-    coll_desc_t desc;
-    const char *sbuf;
-    char *rbuf;
-    rcomm_algo_t algo;
-    int peer; /* exchange: the partner, -1 to only take part in the numbering */
-} coll_call_t;
-
 /* ---- validation ---------------------------------------------------------- */
 
-static int overlap(const char *a, size_t alen, const char *b, size_t blen)
+int coll_overlap(const char *a, size_t alen, const char *b, size_t blen)
 {
     return alen && blen && a < b + blen && b < a + alen;
 }
 
-static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c, int has_op)
+rcomm_status_t coll_check_common(rcomm_comm_t *comm, const coll_call_t *c, int has_op)
 {
     rcomm_status_t st;
 
@@ -58,8 +49,8 @@ static rcomm_status_t check_common(rcomm_comm_t *comm, const coll_call_t *c, int
     return RCOMM_OK;
 }
 
-static rcomm_status_t check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
-                                const void *buf, const char *what)
+rcomm_status_t coll_check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
+                              const void *buf, const char *what)
 {
     if (c->desc.count > 0 && !buf)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL with count %zu",
@@ -67,10 +58,10 @@ static rcomm_status_t check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
     return RCOMM_OK;
 }
 
-static rcomm_status_t check_overlap(const rcomm_comm_t *comm, const coll_call_t *c,
-                                    size_t sbytes, size_t rbytes)
+rcomm_status_t coll_check_overlap(const rcomm_comm_t *comm, const coll_call_t *c,
+                                  size_t sbytes, size_t rbytes)
 {
-    if (c->sbuf != c->rbuf && overlap(c->sbuf, sbytes, c->rbuf, rbytes))
+    if (c->sbuf != c->rbuf && coll_overlap(c->sbuf, sbytes, c->rbuf, rbytes))
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: sendbuf and recvbuf overlap without being equal "
                         "(use RCOMM_IN_PLACE for in-place operation)",
@@ -80,28 +71,56 @@ static rcomm_status_t check_overlap(const rcomm_comm_t *comm, const coll_call_t 
 
 /* ---- running ------------------------------------------------------------- */
 
-static const char *sched_name(coll_kind_t kind, rcomm_algo_t algo)
+rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c)
 {
-    switch (kind) {
+    if (c->desc.root < 0 || c->desc.root >= comm->size)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: root %d is out of range for %d ranks", c->fn,
+                        comm->rank, c->desc.root, comm->size);
+    return RCOMM_OK;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static const char *sched_name(const coll_call_t *c, int reduce_algo)
+{
+    switch (c->desc.kind) {
     case COLL_ALLREDUCE:
-        return algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
-               : algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
-                                              : "allreduce (rd)";
+        return c->algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
+               : c->algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
+                                                 : "allreduce (rd)";
     case COLL_BROADCAST: return "broadcast";
     case COLL_ALLGATHER: return "allgather";
     case COLL_REDUCE_SCATTER: return "reduce_scatter";
     case COLL_BARRIER: return "barrier";
     case COLL_EXCHANGE: return "exchange";
+    case COLL_REDUCE:
+        return reduce_algo == COLL_REDUCE_RSG ? "reduce (rsg)" : "reduce (binomial)";
+    case COLL_GATHER: return "gather";
+    case COLL_SCATTER: return "scatter";
+    case COLL_ALLTOALL: return "alltoall";
+    case COLL_ALLGATHERV: return "allgatherv";
+    case COLL_ALLTOALLV: return "alltoallv";
+    case COLL_SEND: return "send";
+    case COLL_RECV: return "recv";
+    default: return "collective";
     }
-    return "collective";
 }
 
-static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
+/* Calls whose every rank must hear from its peers even when there is no
+ * data: their counts differ per rank, or they are messages themselves. */
+static int always_talks(coll_kind_t kind)
+{
+    return kind == COLL_BARRIER || kind == COLL_ALLGATHERV || kind == COLL_ALLTOALLV ||
+           kind == COLL_SEND || kind == COLL_RECV;
+}
+
+static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c, int reduce_algo)
 {
     const size_t bytes = c->desc.count * s->esize;
     const int p = s->comm->size;
 
-    if (c->desc.count == 0 && c->desc.kind != COLL_BARRIER)
+    if (c->desc.count == 0 && !always_talks(c->desc.kind))
         return RCOMM_OK; /* nothing to move: the call is local */
     if (c->desc.kind == COLL_EXCHANGE) {
         if (c->peer >= 0)
@@ -109,8 +128,10 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
                           c->desc.count, NULL, COLL_SOP_NONE);
         return RCOMM_OK;
     }
-    if (p == 1) {
-        if (c->desc.kind != COLL_BROADCAST && c->desc.kind != COLL_BARRIER)
+    if (c->desc.kind == COLL_SEND || c->desc.kind == COLL_RECV)
+        return coll_p2p_build(s, c);
+    if (p == 1 && !always_talks(c->desc.kind)) {
+        if (c->desc.kind != COLL_BROADCAST)
             coll_sched_copy(s, c->rbuf, c->sbuf, bytes);
         return RCOMM_OK;
     }
@@ -130,7 +151,20 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
     case COLL_ALLGATHER: return coll_allgather_build(s, c->sbuf, c->rbuf);
     case COLL_REDUCE_SCATTER: return coll_reduce_scatter_build(s, c->sbuf, c->rbuf);
     case COLL_BARRIER: return coll_barrier_build(s);
-    case COLL_EXCHANGE: break; /* above */
+    case COLL_REDUCE:
+        return reduce_algo == COLL_REDUCE_RSG
+                   ? coll_reduce_rsg_build(s, c->sbuf, c->rbuf)
+                   : coll_reduce_binomial_build(s, c->sbuf, c->rbuf);
+    case COLL_GATHER: return coll_gather_build(s, c->sbuf, c->rbuf);
+    case COLL_SCATTER: return coll_scatter_build(s, c->sbuf, c->rbuf);
+    case COLL_ALLTOALL:
+    case COLL_ALLTOALLV:
+        return coll_alltoall_build(s, c->sbuf, c->scounts, c->sdispls, c->rbuf,
+                                   c->rcounts, c->rdispls,
+                                   c->desc.kind == COLL_ALLTOALLV);
+    case COLL_ALLGATHERV:
+        return coll_allgatherv_build(s, c->sbuf, c->rbuf, c->rcounts, c->rdispls);
+    default: break; /* above */
     }
     return RCOMM_ERR_INTERNAL;
 }
@@ -152,6 +186,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     rcomm_request_t *req;
     coll_sched_t *s, **tail;
     rcomm_status_t st;
+    int reduce_algo = -1;
 
     if (colls->next_seq >= COMM_SPACE_FLOOR) /* tags would meet the services' */
         return base_err(RCOMM_ERR_INTERNAL,
@@ -161,13 +196,22 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     if (!(req = calloc(1, sizeof(*req))))
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
-    st = coll_sched_init(s, comm, &c->desc, sched_name(c->desc.kind, c->algo));
+    if (c->desc.kind == COLL_REDUCE)
+        reduce_algo = coll_select_reduce(&colls->model, comm->cfg.reduce_algo, comm->size,
+                                         c->desc.count * rcomm_dtype_size(c->desc.dtype));
+    st = coll_sched_init(s, comm, &c->desc, sched_name(c, reduce_algo));
     if (st != RCOMM_OK) {
         free(req);
         return st;
     }
-    s->seq = colls->next_seq++;
-    if ((st = build(s, c)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
+    if (c->desc.kind == COLL_SEND || c->desc.kind == COLL_RECV) {
+        s->seq = COLL_SEQ_P2P;
+        s->tag_base = (uint64_t)colls->p2p_space << 32;
+    } else {
+        s->seq = colls->next_seq++;
+        s->tag_base = s->seq << 32;
+    }
+    if ((st = build(s, c, reduce_algo)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
             base_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
         else
@@ -262,12 +306,10 @@ rcomm_status_t rcomm_wait(rcomm_request_t *req)
     return COMM_LOCKED(comm, wait(req));
 }
 
-/* ---- entry points -------------------------------------------------------- */
-
-static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
-                          rcomm_request_t **req_out)
+rcomm_status_t coll_run(rcomm_comm_t *comm, const coll_call_t *c,
+                        rcomm_request_t **req_out)
 {
-    rcomm_request_t *req;
+    rcomm_request_t *req = NULL;
     rcomm_status_t st;
 
     base_err_clear();
@@ -278,241 +320,4 @@ static rcomm_status_t run(rcomm_comm_t *comm, const coll_call_t *c,
         return RCOMM_OK;
     }
     return wait(req);
-}
-
-static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
-                                rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
-{
-    coll_call_t c = {fn, {COLL_ALLREDUCE, dtype, op, 0, count}, sendbuf, recvbuf, algo,
-                     -1};
-    rcomm_status_t st;
-    size_t bytes;
-
-    if ((st = check_common(comm, &c, 1)) != RCOMM_OK)
-        return st;
-    if ((unsigned)algo >= RCOMM_ALGO_COUNT)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: algo %d is not valid", fn,
-                        comm->rank, (int)algo);
-    if (sendbuf == RCOMM_IN_PLACE)
-        c.sbuf = recvbuf;
-    if ((st = check_buf(comm, &c, c.sbuf, "sendbuf")) != RCOMM_OK ||
-        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
-        return st;
-    bytes = count * rcomm_dtype_size(dtype);
-    if ((st = check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
-        return st;
-    if (algo == RCOMM_ALGO_AUTO)
-        c.algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
-                                       comm->size, bytes);
-    return run(comm, &c, req);
-}
-
-rcomm_status_t rcomm_allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                               size_t count, rcomm_dtype_t dtype, rcomm_op_t op)
-{
-    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op,
-                                       RCOMM_ALGO_AUTO, "rcomm_allreduce", NULL));
-}
-
-rcomm_status_t rcomm_allreduce_with(rcomm_comm_t *comm, const void *sendbuf,
-                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                    rcomm_op_t op, rcomm_algo_t algo)
-{
-    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
-                                       "rcomm_allreduce_with", NULL));
-}
-
-rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                                size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
-                                rcomm_algo_t algo, rcomm_request_t **req)
-{
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallreduce: req is NULL");
-    return COMM_LOCKED(comm, allreduce(comm, sendbuf, recvbuf, count, dtype, op, algo,
-                                       "rcomm_iallreduce", req));
-}
-
-rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
-                                    rcomm_dtype_t dtype, rcomm_algo_t *algo)
-{
-    if (!comm || !algo)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: %s is NULL",
-                        !comm ? "comm" : "algo");
-    if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
-    *algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
-                                  comm->size, count * rcomm_dtype_size(dtype));
-    return RCOMM_OK;
-}
-
-static rcomm_status_t broadcast(rcomm_comm_t *comm, void *buf, size_t count,
-                                rcomm_dtype_t dtype, int root, const char *fn,
-                                rcomm_request_t **req)
-{
-    coll_call_t c = {fn, {COLL_BROADCAST, dtype, 0, root, count}, buf, buf, 0, -1};
-    rcomm_status_t st;
-
-    if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
-        (st = check_buf(comm, &c, buf, "buf")) != RCOMM_OK)
-        return st;
-    if (root < 0 || root >= comm->size)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "%s: rank %d: root %d is out of range for %d ranks", fn,
-                        comm->rank, root, comm->size);
-    return run(comm, &c, req);
-}
-
-rcomm_status_t rcomm_broadcast(rcomm_comm_t *comm, void *buf, size_t count,
-                               rcomm_dtype_t dtype, int root)
-{
-    return COMM_LOCKED(comm,
-                       broadcast(comm, buf, count, dtype, root, "rcomm_broadcast", NULL));
-}
-
-rcomm_status_t rcomm_ibroadcast(rcomm_comm_t *comm, void *buf, size_t count,
-                                rcomm_dtype_t dtype, int root, rcomm_request_t **req)
-{
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibroadcast: req is NULL");
-    return COMM_LOCKED(comm,
-                       broadcast(comm, buf, count, dtype, root, "rcomm_ibroadcast", req));
-}
-
-static rcomm_status_t allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                                size_t count, rcomm_dtype_t dtype, const char *fn,
-                                rcomm_request_t **req)
-{
-    coll_call_t c = {fn, {COLL_ALLGATHER, dtype, 0, 0, count}, sendbuf, recvbuf, 0, -1};
-    rcomm_status_t st;
-    size_t bytes;
-
-    if ((st = check_common(comm, &c, 0)) != RCOMM_OK ||
-        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
-        return st;
-    bytes = count * rcomm_dtype_size(dtype);
-    if (sendbuf == RCOMM_IN_PLACE) {
-        c.sbuf = (const char *)recvbuf + (size_t)comm->rank * bytes;
-        return run(comm, &c, req);
-    }
-    if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
-        return st;
-    if (overlap(c.sbuf, bytes, c.rbuf, bytes * (size_t)comm->size))
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
-                        comm->rank);
-    return run(comm, &c, req);
-}
-
-rcomm_status_t rcomm_allgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                               size_t count, rcomm_dtype_t dtype)
-{
-    return COMM_LOCKED(
-        comm, allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_allgather", NULL));
-}
-
-rcomm_status_t rcomm_iallgather(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
-                                size_t count, rcomm_dtype_t dtype, rcomm_request_t **req)
-{
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_iallgather: req is NULL");
-    return COMM_LOCKED(
-        comm, allgather(comm, sendbuf, recvbuf, count, dtype, "rcomm_iallgather", req));
-}
-
-static rcomm_status_t reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
-                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                     rcomm_op_t op, const char *fn, rcomm_request_t **req)
-{
-    coll_call_t c = {fn, {COLL_REDUCE_SCATTER, dtype, op, 0, count}, sendbuf, recvbuf, 0,
-                     -1};
-    rcomm_status_t st;
-    size_t bytes;
-
-    if ((st = check_common(comm, &c, 1)) != RCOMM_OK ||
-        (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
-        return st;
-    bytes = count * rcomm_dtype_size(dtype);
-    if (sendbuf == RCOMM_IN_PLACE) {
-        c.sbuf = recvbuf;
-        c.rbuf = (char *)recvbuf + (size_t)comm->rank * bytes;
-        return run(comm, &c, req);
-    }
-    if ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)
-        return st;
-    if (overlap(c.sbuf, bytes * (size_t)comm->size, c.rbuf, bytes))
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "%s: rank %d: sendbuf overlaps recvbuf (use RCOMM_IN_PLACE)", fn,
-                        comm->rank);
-    return run(comm, &c, req);
-}
-
-rcomm_status_t rcomm_reduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
-                                    void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                    rcomm_op_t op)
-{
-    return COMM_LOCKED(comm, reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
-                                            "rcomm_reduce_scatter", NULL));
-}
-
-rcomm_status_t rcomm_ireduce_scatter(rcomm_comm_t *comm, const void *sendbuf,
-                                     void *recvbuf, size_t count, rcomm_dtype_t dtype,
-                                     rcomm_op_t op, rcomm_request_t **req)
-{
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ireduce_scatter: req is NULL");
-    return COMM_LOCKED(comm, reduce_scatter(comm, sendbuf, recvbuf, count, dtype, op,
-                                            "rcomm_ireduce_scatter", req));
-}
-
-static rcomm_status_t exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
-                               void *recvbuf, size_t bytes)
-{
-    coll_call_t c = {"hook_exchange",
-                     {COLL_EXCHANGE, RCOMM_U8, 0, 0, bytes},
-                     sendbuf,
-                     recvbuf,
-                     0,
-                     peer};
-    rcomm_status_t st;
-
-    if ((st = check_common(comm, &c, 0)) != RCOMM_OK)
-        return st;
-    if (peer >= comm->size || peer == comm->rank || peer < -1)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "hook_exchange: rank %d: peer %d is not another rank", comm->rank,
-                        peer);
-    if (peer >= 0 && ((st = check_buf(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK ||
-                      (st = check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))
-        return st;
-    return run(comm, &c, NULL);
-}
-
-rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
-                             void *recvbuf, size_t bytes)
-{
-    return COMM_LOCKED(comm, exchange(comm, peer, sendbuf, recvbuf, bytes));
-}
-
-static rcomm_status_t barrier(rcomm_comm_t *comm, const char *fn, rcomm_request_t **req)
-{
-    coll_call_t c = {fn, {COLL_BARRIER, RCOMM_U8, 0, 0, 0}, NULL, NULL, 0, -1};
-    rcomm_status_t st;
-
-    if ((st = comm_check(comm, c.fn)) != RCOMM_OK)
-        return st;
-    return run(comm, &c, req);
-}
-
-rcomm_status_t rcomm_barrier(rcomm_comm_t *comm)
-{
-    return COMM_LOCKED(comm, barrier(comm, "rcomm_barrier", NULL));
-}
-
-rcomm_status_t rcomm_ibarrier(rcomm_comm_t *comm, rcomm_request_t **req)
-{
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ibarrier: req is NULL");
-    return COMM_LOCKED(comm, barrier(comm, "rcomm_ibarrier", req));
 }

@@ -48,9 +48,41 @@ coll_sop_id_t coll_fold_in(coll_sched_t *s, const coll_fold_t *f, const char *sb
 coll_sop_id_t coll_fold_out(coll_sched_t *s, const coll_fold_t *f, char *rbuf,
                             coll_sop_id_t after);
 
+/* tree.c: binomial gather and scatter of the blocks of bl, rooted at
+ * s->desc.root. At the root, blocks live in the caller's buffer at their
+ * offsets (the root's own block is the caller's to place); a relay keeps its
+ * subtree's blocks in scratch. own is this rank's block: read from there by
+ * gather, written there by scatter (set it after init; the root's is unused).
+ * Every op depends on after; the returned join completes when this rank is
+ * done. */
+typedef struct {
+    const coll_blocks_t *bl;
+    int p, root, v; /* v: this rank counted from the root */
+    char *buf;
+    char *own;
+} coll_tree_t;
+/* 0, or -1 when out of memory (recorded in s). */
+int coll_tree_init(coll_tree_t *t, coll_sched_t *s, const coll_blocks_t *bl,
+                   char *root_buf);
+coll_sop_id_t coll_tree_gather(coll_sched_t *s, coll_tree_t *t, coll_sop_id_t after);
+coll_sop_id_t coll_tree_scatter(coll_sched_t *s, coll_tree_t *t, coll_sop_id_t after);
+
 rcomm_status_t coll_broadcast_build(coll_sched_t *s, char *buf, coll_bcast_algo_t algo);
 rcomm_status_t coll_allgather_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t coll_reduce_scatter_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t coll_barrier_build(coll_sched_t *s);
+rcomm_status_t coll_reduce_binomial_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+rcomm_status_t coll_reduce_rsg_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+rcomm_status_t coll_gather_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+rcomm_status_t coll_scatter_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+/* alltoall.c: pairwise exchange, for alltoall (counts all desc.count,
+ * displacements r * count) and alltoallv; v: send a message to every peer
+ * even when empty, each claiming its own count. */
+rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
+                                   const size_t *scounts, const size_t *sdispls,
+                                   char *rbuf, const size_t *rcounts,
+                                   const size_t *rdispls, int v);
+rcomm_status_t coll_allgatherv_build(coll_sched_t *s, const char *sbuf, char *rbuf,
+                                     const size_t *counts, const size_t *displs);
 
 #endif

@@ -101,9 +101,13 @@ static bool colls_busy(rcomm_comm_t *comm, void *state, char *what, size_t len)
     coll_state_t *c = state;
 
     (void)comm;
-    if (c->active)
-        snprintf(what, len, "nonblocking collective #%llu",
-                 (unsigned long long)c->active->seq);
+    char title[96];
+
+    if (c->active) {
+        coll_sched_title(c->active, title, sizeof(title));
+        snprintf(what, len, "%s%s",
+                 coll_is_p2p(c->active) ? "" : "nonblocking collective ", title);
+    }
     return c->active != NULL;
 }
 
@@ -146,5 +150,7 @@ rcomm_status_t comm_services_builtin(rcomm_comm_t *comm)
         return st;
     }
     comm_service_set_rest(comm, &colls_service, c);
-    return coll_health_init(comm);
+    if ((st = coll_health_init(comm)) != RCOMM_OK)
+        return st;
+    return coll_p2p_init(comm);
 }

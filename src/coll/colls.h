@@ -20,6 +20,7 @@ typedef struct {
     coll_sched_t *active;       /* collectives in flight, oldest first */
     coll_model_t model;         /* the same on every rank (rank 0's) */
     struct coll_health *health; /* probes for timeout diagnosis (health.c) */
+    uint32_t p2p_space;         /* the tag space of send and receive (p2p.c) */
 } coll_state_t;
 
 /* The communicator's collectives state (set up at creation). */
@@ -32,6 +33,8 @@ static inline coll_state_t *coll_state(const rcomm_comm_t *comm)
  * space). After a timeout of s: probe every peer and explain; returns the
  * status to fail with (TIMEOUT or MISMATCH) and the message in msg. */
 rcomm_status_t coll_health_init(rcomm_comm_t *comm);
+/* p2p.c: register point-to-point's tag space. */
+rcomm_status_t coll_p2p_init(rcomm_comm_t *comm);
 rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
                                     size_t len);
 

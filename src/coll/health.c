@@ -95,9 +95,12 @@ rcomm_status_t coll_health_init(rcomm_comm_t *comm)
 static void our_state(const rcomm_comm_t *comm, tp_env_t *env)
 {
     const coll_state_t *c = coll_state(comm);
+    const coll_sched_t *s = c->active;
 
-    if (c->active) {
-        coll_desc_to_env(&c->active->desc, c->active->seq, env);
+    while (s && coll_is_p2p(s)) /* not numbered: peers could not place it */
+        s = s->next;
+    if (s) {
+        coll_desc_to_env(&s->desc, s->seq, env);
     } else {
         memset(env, 0, sizeof(*env));
         env->w[0] = IDLE;
@@ -192,13 +195,14 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = base_now_ns() + (uint64_t)(grace * 1e9);
     char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], waiting[200],
-         mine_s[96], theirs_s[96], failure[512], reason[256] = "";
+         mine_s[96], theirs_s[96], failure[512], reason[256] = "", title[96];
     size_t ns = 0, ng = 0, ne = 0;
     int reporter = -1;
     tp_env_t env;
     int pending = 0;
 
     coll_sched_waiting_for(s, waiting, sizeof(waiting));
+    coll_sched_title(s, title, sizeof(title));
     if (!tp || !hl)
         goto plain;
     our_state(comm, &env);
@@ -248,7 +252,8 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
             continue;
         }
         coll_env_to_desc(&a->env, &theirs);
-        if (a->env.w[0] == s->seq && !coll_desc_equal(&theirs, &s->desc)) {
+        if (!coll_is_p2p(s) && a->env.w[0] == s->seq &&
+            !coll_desc_equal(&theirs, &s->desc)) {
             coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
             coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
             snprintf(msg, len,
@@ -284,17 +289,15 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
         snprintf(cause, sizeof(cause), "%s", elsewhere);
     if (ng || reporter >= 0 || ns || ne) {
         snprintf(msg, len,
-                 "%s #%llu: no progress for %.1f s " TIMED_OUT "%s; rank %d waits "
+                 "%s: no progress for %.1f s " TIMED_OUT "%s; rank %d waits "
                  "for %s",
-                 s->name, (unsigned long long)s->seq, comm->cfg.timeout_s, cause,
-                 comm->rank, waiting);
+                 title, comm->cfg.timeout_s, cause, comm->rank, waiting);
         return RCOMM_ERR_TIMEOUT;
     }
 plain:
     snprintf(msg, len,
-             "%s #%llu: rank %d made no progress for %.1f s (RCOMM_TIMEOUT); "
+             "%s: rank %d made no progress for %.1f s (RCOMM_TIMEOUT); "
              "waiting for %s",
-             s->name, (unsigned long long)s->seq, comm->rank, comm->cfg.timeout_s,
-             waiting);
+             title, comm->rank, comm->cfg.timeout_s, waiting);
     return RCOMM_ERR_TIMEOUT;
 }

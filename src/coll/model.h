@@ -51,6 +51,15 @@ typedef enum {
     COLL_REDUCE_SCATTER,
     COLL_BARRIER,
     COLL_EXCHANGE, /* rcomm-tune's measurement step (hook_exchange) */
+    COLL_REDUCE,
+    COLL_GATHER,
+    COLL_SCATTER,
+    COLL_ALLTOALL,
+    COLL_ALLGATHERV, /* count: the total; root: a hash of the counts */
+    COLL_ALLTOALLV,  /* count: each message's own (coll_sched_set_count) */
+    COLL_SEND,       /* point-to-point; root: the tag */
+    COLL_RECV,
+    COLL_KIND_COUNT
 } coll_kind_t;
 
 #define COLL_MODEL_MAX_CLASSES 64
@@ -113,6 +122,7 @@ double coll_model_msg(const coll_model_t *m, size_t bytes);
 double coll_model_reduce(const coll_model_t *m, size_t bytes);
 
 typedef enum { COLL_BCAST_BINOMIAL, COLL_BCAST_CHAIN } coll_bcast_algo_t;
+typedef enum { COLL_REDUCE_BINOMIAL, COLL_REDUCE_RSG } coll_reduce_algo_t;
 
 /* select.c: the choice by the cost model. forced: the algorithm
  * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
@@ -120,7 +130,11 @@ rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p,
                                    size_t bytes);
 coll_bcast_algo_t coll_select_broadcast(const coll_model_t *m, int forced, size_t seg,
                                         int p, size_t bytes);
+coll_reduce_algo_t coll_select_reduce(const coll_model_t *m, int forced, int p,
+                                      size_t bytes);
 /* Predicted seconds, exposed for the tools and tests. */
+double coll_cost_reduce(const coll_model_t *m, coll_reduce_algo_t algo, int p,
+                        size_t bytes);
 double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes);
 double coll_cost_broadcast(const coll_model_t *m, size_t seg, coll_bcast_algo_t algo,
                            int p, size_t bytes);

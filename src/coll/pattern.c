@@ -5,6 +5,11 @@ void coll_block(const coll_blocks_t *b, int i, size_t *off, size_t *len)
 {
     size_t base, extra;
 
+    if (b->counts) {
+        *off = b->displs[i];
+        *len = b->counts[i];
+        return;
+    }
     if (b->fixed) {
         *off = (size_t)i * b->fixed;
         *len = b->fixed;
@@ -14,6 +19,19 @@ void coll_block(const coll_blocks_t *b, int i, size_t *off, size_t *len)
     extra = b->count % (size_t)b->nblocks;
     *off = (size_t)i * base + ((size_t)i < extra ? (size_t)i : extra);
     *len = base + ((size_t)i < extra ? 1 : 0);
+}
+
+size_t coll_block_max(const coll_blocks_t *b)
+{
+    size_t off, len, max = 0;
+
+    if (!b->counts) { /* block 0 is never shorter */
+        coll_block(b, 0, &off, &len);
+        return len;
+    }
+    for (int i = 0; i < b->nblocks; i++)
+        max = b->counts[i] > max ? b->counts[i] : max;
+    return max;
 }
 
 void coll_block_range(const coll_blocks_t *b, int first, int n, size_t *off, size_t *len)

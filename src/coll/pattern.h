@@ -8,15 +8,20 @@
 
 /* A vector cut into nblocks blocks. With fixed == 0 the blocks are as even as
  * possible (the first count % nblocks are one element longer); otherwise
- * block i is [i * fixed, (i + 1) * fixed). */
+ * block i is [i * fixed, (i + 1) * fixed). With counts set, block i is
+ * [displs[i], displs[i] + counts[i]) (variable counts: blocks may be empty,
+ * in any order, with gaps; coll_block_range is not for them). */
 typedef struct {
     size_t count;
     int nblocks;
     size_t fixed;
+    const size_t *counts, *displs;
 } coll_blocks_t;
 
 /* Offset and length, in elements, of block i (0 <= i < nblocks). */
 void coll_block(const coll_blocks_t *b, int i, size_t *off, size_t *len);
+/* The longest block's length. */
+size_t coll_block_max(const coll_blocks_t *b);
 /* Offset and length of blocks [first, first + n) taken together. */
 void coll_block_range(const coll_blocks_t *b, int first, int n, size_t *off, size_t *len);
 

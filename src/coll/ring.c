@@ -25,6 +25,9 @@
  * segment): the receiver takes its receive slots in the same order the data
  * arrives, so a held-back large message can always be matched.
  *
+ * Allgather also takes variable blocks (allgatherv): each travels in as many
+ * segments as it needs, an empty one as one empty message.
+ *
  * Cost (n bytes, p ranks): each phase is (p-1) steps of n/p bytes:
  *   reduce-scatter (p-1) alpha + (p-1)/p n beta + (p-1)/p n gamma,
  *   allgather      (p-1) alpha + (p-1)/p n beta.
@@ -111,11 +114,15 @@ coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
     const int p = s->comm->size, r = s->comm->rank;
     const int right = coll_mod(r + 1, p), left = coll_mod(r - 1, p);
     const size_t es = s->esize, seg = coll_seg(s);
-    size_t off, maxlen, nseg_max;
+    size_t maxlen, nseg_max;
     coll_sop_id_t done = coll_sched_join(s), *prev_recv;
 
-    coll_block(bl, 0, &off, &maxlen);
+    maxlen = coll_block_max(bl);
     nseg_max = coll_nseg(maxlen, seg);
+    /* Variable counts: an empty block still sends one empty message, whose
+     * envelope lets the receiver check that the counts agree. */
+    if (bl->counts && nseg_max == 0)
+        nseg_max = 1;
     prev_recv = coll_sched_scratch(s, (nseg_max ? nseg_max : 1) * sizeof(coll_sop_id_t));
     if (!prev_recv)
         return COLL_SOP_NONE;
@@ -134,13 +141,13 @@ coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
             size_t o = m * seg;
             coll_sop_id_t snd = COLL_SOP_NONE, rcv = COLL_SOP_NONE;
 
-            if (o < slen) {
+            if (o < slen || (o == 0 && bl->counts)) {
                 size_t n = slen - o < seg ? slen - o : seg;
                 snd = coll_sched_send(s, right, src + o * es, n * es);
                 coll_sched_dep(s, snd, after);
                 coll_sched_dep(s, snd, prev_recv[m]);
             }
-            if (o < rlen) {
+            if (o < rlen || (o == 0 && bl->counts)) {
                 size_t n = rlen - o < seg ? rlen - o : seg;
                 rcv = coll_sched_recv(s, left, rbuf + (roff + o) * es, n * es);
                 coll_sched_dep(s, rcv, after);

@@ -28,27 +28,57 @@ void coll_env_to_desc(const tp_env_t *env, coll_desc_t *d)
     d->root = (int)(uint32_t)(env->w[2] >> 32);
 }
 
+static const char *kind_name(coll_kind_t k)
+{
+    static const char *names[COLL_KIND_COUNT] = {
+        "?",        "allreduce",  "broadcast", "allgather", "reduce_scatter",
+        "barrier",  "exchange",   "reduce",    "gather",    "scatter",
+        "alltoall", "allgatherv", "alltoallv", "send",      "recv"};
+    return (unsigned)k < COLL_KIND_COUNT ? names[k] : "?";
+}
+
 void coll_desc_format(const coll_desc_t *d, char *buf, size_t len)
 {
-    static const char *kinds[] = {"?",         "allreduce",      "broadcast",
-                                  "allgather", "reduce_scatter", "barrier",
-                                  "exchange"};
-    const char *kind = (unsigned)d->kind <= COLL_EXCHANGE ? kinds[d->kind] : "?";
+    const char *kind = kind_name(d->kind), *dt = rcomm_dtype_name(d->dtype);
 
     switch (d->kind) {
     case COLL_BARRIER: snprintf(buf, len, "barrier()"); break;
     case COLL_BROADCAST:
-        snprintf(buf, len, "%s(count=%zu, %s, root=%d)", kind, d->count,
-                 rcomm_dtype_name(d->dtype), d->root);
+    case COLL_GATHER:
+    case COLL_SCATTER:
+        snprintf(buf, len, "%s(count=%zu, %s, root=%d)", kind, d->count, dt, d->root);
+        break;
+    case COLL_REDUCE:
+        snprintf(buf, len, "%s(count=%zu, %s, %s, root=%d)", kind, d->count, dt,
+                 rcomm_op_name(d->op), d->root);
         break;
     case COLL_ALLGATHER:
-        snprintf(buf, len, "%s(count=%zu, %s)", kind, d->count,
-                 rcomm_dtype_name(d->dtype));
+    case COLL_ALLTOALL:
+        snprintf(buf, len, "%s(count=%zu, %s)", kind, d->count, dt);
+        break;
+    case COLL_ALLGATHERV:
+        snprintf(buf, len, "%s(recvcounts summing to %zu with hash %08x, %s)", kind,
+                 d->count, (unsigned)d->root, dt);
+        break;
+    case COLL_ALLTOALLV:
+        snprintf(buf, len, "%s(%zu elements, %s)", kind, d->count, dt);
+        break;
+    case COLL_SEND:
+    case COLL_RECV:
+        snprintf(buf, len, "%s(count=%zu, %s, tag=%d)", kind, d->count, dt, d->root);
         break;
     default:
-        snprintf(buf, len, "%s(count=%zu, %s, %s)", kind, d->count,
-                 rcomm_dtype_name(d->dtype), rcomm_op_name(d->op));
+        snprintf(buf, len, "%s(count=%zu, %s, %s)", kind, d->count, dt,
+                 rcomm_op_name(d->op));
     }
+}
+
+void coll_sched_title(const coll_sched_t *s, char *buf, size_t len)
+{
+    if (s->label[0])
+        snprintf(buf, len, "%s", s->label);
+    else
+        snprintf(buf, len, "%s #%llu", s->name, (unsigned long long)s->seq);
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -112,6 +142,7 @@ coll_sop_id_t coll_sched_send(coll_sched_t *s, int peer, const void *buf, size_t
     op->a = buf;
     op->n = bytes;
     op->tag = s->peer_next[2 * peer]++;
+    op->count = s->desc.count;
     /* Sends to one peer are posted in build order. */
     if (s->last_send[peer] != COLL_SOP_NONE) {
         s->ops[s->last_send[peer]].order_next = id;
@@ -131,6 +162,7 @@ coll_sop_id_t coll_sched_recv(coll_sched_t *s, int peer, void *buf, size_t bytes
     op->dst = buf;
     op->n = bytes;
     op->tag = s->peer_next[2 * peer + 1]++;
+    op->count = s->desc.count;
     return OP_ID(s, op);
 }
 
@@ -174,6 +206,12 @@ coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count)
 coll_sop_id_t coll_sched_join(coll_sched_t *s)
 {
     return OP_ID(s, add_op(s, COLL_SOP_JOIN));
+}
+
+void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count)
+{
+    if (op != COLL_SOP_NONE && s->status == RCOMM_INPROGRESS)
+        s->ops[op].count = count;
 }
 
 void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep)
@@ -284,16 +322,49 @@ int coll_desc_equal(const coll_desc_t *a, const coll_desc_t *b)
            a->root == b->root && a->count == b->count;
 }
 
-static int check_env(coll_sched_t *s, int peer, const tp_env_t *env)
+/* What a peer's message must say: our call, with the count this message
+ * claims, and a receive's SEND where we say RECV. */
+static void expected_desc(const coll_sched_t *s, const coll_sop_t *op, coll_desc_t *d)
 {
-    coll_desc_t theirs;
-    char mine_s[96], theirs_s[96];
+    *d = s->desc;
+    if (op)
+        d->count = op->count;
+    if (d->kind == COLL_RECV)
+        d->kind = COLL_SEND;
+}
+
+static int check_env(coll_sched_t *s, const coll_sop_t *op, int peer, const tp_env_t *env)
+{
+    coll_desc_t theirs, mine;
+    char mine_s[96], theirs_s[96], title[96];
 
     coll_env_to_desc(env, &theirs);
-    if (coll_desc_equal(&theirs, &s->desc))
+    expected_desc(s, op, &mine);
+    if (!op && s->desc.kind == COLL_ALLTOALLV)
+        mine.count = theirs.count; /* each message has its own: checked on receipt */
+    if (coll_desc_equal(&theirs, &mine))
         return 0;
-    coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
+    coll_desc_format(&mine, mine_s, sizeof(mine_s));
     coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
+    if (s->desc.kind == COLL_RECV) {
+        coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
+        fail(s,
+             base_err(RCOMM_ERR_MISMATCH, "rank %d: %s from rank %d met its %s",
+                      s->comm->rank, mine_s, peer, theirs_s),
+             peer);
+        return -1;
+    }
+    if (s->desc.kind == COLL_ALLTOALLV && theirs.kind == mine.kind) {
+        coll_sched_title(s, title, sizeof(title));
+        fail(s,
+             base_err(RCOMM_ERR_MISMATCH,
+                      "%s: rank %d sends %zu elements to rank %d, which expects %zu "
+                      "(sendcounts[%d] on rank %d != recvcounts[%d] on rank %d)",
+                      title, peer, theirs.count, s->comm->rank, mine.count, s->comm->rank,
+                      peer, peer, s->comm->rank),
+             peer);
+        return -1;
+    }
     fail(s,
          base_err(RCOMM_ERR_MISMATCH,
                   "collective #%llu: rank %d called %s but rank %d called %s",
@@ -305,7 +376,7 @@ static int check_env(coll_sched_t *s, int peer, const tp_env_t *env)
 void coll_sched_check_unexpected(coll_sched_t *s, int peer, const tp_env_t *env)
 {
     if (s->status == RCOMM_INPROGRESS)
-        check_env(s, peer, env);
+        check_env(s, NULL, peer, env);
 }
 
 /* Called by the transport from inside its progress(). */
@@ -319,21 +390,23 @@ static void transport_done(tp_req_t *req)
     /* A message too long for its receive is usually a peer that called the
      * collective with another count: its envelope says so. */
     if (req->status == RCOMM_ERR_PROTOCOL && op->kind == COLL_SOP_RECV &&
-        check_env(s, op->peer, &req->env) != 0)
+        check_env(s, op, op->peer, &req->env) != 0)
         return;
     if (req->status != RCOMM_OK) {
         fail(s, req->status, op->peer); /* the transport logged it */
         return;
     }
     if (op->kind == COLL_SOP_RECV) {
-        if (check_env(s, op->peer, &req->env) != 0)
+        if (check_env(s, op, op->peer, &req->env) != 0)
             return;
         if (req->len != op->n) {
+            char title[96];
+            coll_sched_title(s, title, sizeof(title));
             fail(s,
                  base_err(RCOMM_ERR_PROTOCOL,
-                          "%s #%llu: rank %d sent %zu bytes where %zu were "
+                          "%s: rank %d sent %zu bytes where %zu were "
                           "expected",
-                          s->name, (unsigned long long)s->seq, op->peer, req->len, op->n),
+                          title, op->peer, req->len, op->n),
                  op->peer);
             return;
         }
@@ -344,7 +417,8 @@ static void transport_done(tp_req_t *req)
 static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
 {
     tp_t *tp = s->comm->tp;
-    uint64_t tag = s->seq << 32 | op->tag;
+    uint64_t tag = s->tag_base | op->tag;
+    coll_desc_t desc;
     tp_env_t env;
     rcomm_status_t st = RCOMM_OK;
 
@@ -353,7 +427,11 @@ static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
     op->req.status = RCOMM_INPROGRESS;
     switch ((coll_sop_kind_t)op->kind) {
     case COLL_SOP_SEND:
-        coll_desc_to_env(&s->desc, s->seq, &env);
+        desc = s->desc;
+        desc.count = op->count;
+        if (coll_is_p2p(s))
+            desc.kind = COLL_SEND; /* a sendrecv's schedule says RECV */
+        coll_desc_to_env(&desc, s->seq, &env);
         st = tp->ops->isend(tp, op->peer, tag, &env, op->a, op->n, &op->req);
         if (st == RCOMM_OK) {
             op->posted = 1;

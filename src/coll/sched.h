@@ -54,8 +54,10 @@ struct coll_sched {
     rcomm_comm_t *comm;
     coll_desc_t desc;
     size_t esize;
-    uint64_t seq;
-    const char *name; /* "allreduce (ring)": for messages */
+    uint64_t seq;      /* the collective's number; COLL_SEQ_P2P for send/recv */
+    uint64_t tag_base; /* upper half of every tag: seq, or the p2p space */
+    const char *name;  /* "allreduce (ring)": for messages */
+    char label[64];    /* "rcomm_recv from rank 3, tag 7": overrides name #seq */
 
     coll_sop_t *ops;
     uint32_t nops, cap_ops;
@@ -89,6 +91,7 @@ struct coll_sop {
     void *dst;
     const void *a, *b;
     size_t n;
+    uint64_t count;   /* send: the count its envelope claims; recv: expects */
     uint32_t pending; /* unfinished dependencies */
     uint32_t succ_off, nsucc;
     coll_sop_id_t order_next; /* next send to the same peer */
@@ -106,6 +109,9 @@ coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const
 coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes);
 coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count);
 coll_sop_id_t coll_sched_join(coll_sched_t *s);
+/* Messages claim, and receives expect, desc.count in their envelope; a
+ * schedule whose pairs move different counts (alltoallv) sets each one. */
+void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count);
 /* op waits for dep to complete. */
 void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep);
 /* Scratch memory owned by the schedule (freed with it, at most 4 areas);
@@ -154,5 +160,15 @@ int coll_desc_equal(const coll_desc_t *a, const coll_desc_t *b);
 
 /* "allreduce(count=100, f32, sum)" */
 void coll_desc_format(const coll_desc_t *d, char *buf, size_t len);
+/* "allreduce (ring) #4", or a point-to-point operation's label. */
+void coll_sched_title(const coll_sched_t *s, char *buf, size_t len);
+
+/* Point-to-point schedules are not numbered: they take no part in the
+ * collectives' order. */
+#define COLL_SEQ_P2P UINT64_MAX
+static inline int coll_is_p2p(const coll_sched_t *s)
+{
+    return s->seq == COLL_SEQ_P2P;
+}
 
 #endif

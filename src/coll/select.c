@@ -11,6 +11,10 @@
  *   fold      2 one(n) + red(n), when p is not a power of two
  *   binomial broadcast  ceil(lg p) one(n)
  *   chain broadcast     (p - 2 + n/seg) one(seg)
+ *   binomial reduce     ceil(lg p) (one(n) + red(n))    (the root takes lg p
+ *                                                         whole messages)
+ *   rsg reduce          (p-1) (msg(n/p) + red(n/p)) + sum over k < ceil(lg p)
+ *                       of one(2^k n/p)                  (ring + tree gather)
  * msg(m) was measured as an exchange, m bytes each way; a one-way message
  * of n bytes (fold, broadcast) moves as many bytes as an exchange of n/2:
  *   one(n) = msg(n/2)
@@ -112,6 +116,38 @@ coll_bcast_algo_t coll_select_broadcast(const coll_model_t *m, int forced, size_
                    coll_cost_broadcast(m, seg, COLL_BCAST_BINOMIAL, p, bytes)
                ? COLL_BCAST_CHAIN
                : COLL_BCAST_BINOMIAL;
+}
+
+double coll_cost_reduce(const coll_model_t *m, coll_reduce_algo_t algo, int p,
+                        size_t bytes)
+{
+    size_t blk = ceil_div(bytes, (size_t)(p > 0 ? p : 1));
+    double t = 0;
+    int lg = 0;
+
+    if (p <= 1)
+        return 0;
+    while ((1 << lg) < p)
+        lg++;
+    if (algo == COLL_REDUCE_BINOMIAL)
+        return lg * (one(m, bytes) + coll_model_reduce(m, bytes));
+    t = (p - 1) * (coll_model_msg(m, blk) + coll_model_reduce(m, blk));
+    for (int k = 0; k < lg; k++) {
+        size_t sub = blk << k;
+        t += one(m, sub < bytes ? sub : bytes);
+    }
+    return t;
+}
+
+coll_reduce_algo_t coll_select_reduce(const coll_model_t *m, int forced, int p,
+                                      size_t bytes)
+{
+    if (forced >= 0)
+        return (coll_reduce_algo_t)forced;
+    return coll_cost_reduce(m, COLL_REDUCE_RSG, p, bytes) <
+                   coll_cost_reduce(m, COLL_REDUCE_BINOMIAL, p, bytes)
+               ? COLL_REDUCE_RSG
+               : COLL_REDUCE_BINOMIAL;
 }
 
 /* ---- switch points ------------------------------------------------------- */

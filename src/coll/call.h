@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What the public entry points share: a call's description, its argument
+ * checks, and running it (coll.c). One file per family of calls: api.c
+ * (allreduce, broadcast, allgather, reduce-scatter, barrier), api_rooted.c
+ * (reduce, gather, scatter), api_v.c (alltoall and the variable counts),
+ * p2p.c (send and receive). */
+#ifndef RCOMM_CALL_H
+#define RCOMM_CALL_H
+
+#include "coll/coll.h"
+
+typedef struct {
+    const char *fn; /* public function name, for messages */
+    coll_desc_t desc;
+    const char *sbuf;
+    char *rbuf;
+    rcomm_algo_t algo;
+    int peer; /* exchange: the partner, -1 to only take part in the numbering */
+    /* Variable counts, in elements; displacements never NULL here. */
+    const size_t *scounts, *sdispls, *rcounts, *rdispls;
+    /* Point-to-point: the ranks to send to and receive from (-1: none), and
+     * the count sent (desc.count is the count received, or sent by a send). */
+    int dst, src;
+    size_t send_count;
+} coll_call_t;
+
+/* Whether [a, a + alen) and [b, b + blen) share a byte. */
+int coll_overlap(const char *a, size_t alen, const char *b, size_t blen);
+/* The communicator is usable, dtype (and op, with has_op) valid, count sane. */
+rcomm_status_t coll_check_common(rcomm_comm_t *comm, const coll_call_t *c, int has_op);
+/* buf is not NULL when count > 0; what names it ("recvbuf"). */
+rcomm_status_t coll_check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
+                              const void *buf, const char *what);
+/* sendbuf and recvbuf are equal or disjoint. */
+rcomm_status_t coll_check_overlap(const rcomm_comm_t *comm, const coll_call_t *c,
+                                  size_t sbytes, size_t rbytes);
+/* A root in range. */
+rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c);
+
+/* p2p.c: the schedule of a send, a receive, or both (sendrecv). */
+rcomm_status_t coll_p2p_build(coll_sched_t *s, const coll_call_t *c);
+
+/* Build and start the schedule; with req_out, hand it back, else wait. */
+rcomm_status_t coll_run(rcomm_comm_t *comm, const coll_call_t *c,
+                        rcomm_request_t **req_out);
+
+#endif
