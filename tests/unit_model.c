@@ -113,6 +113,34 @@ START_TEST(choice_is_the_cheapest)
 }
 END_TEST
 
+/* Reduce: binomial takes lg p whole one-way messages; rsg a ring
+ * reduce-scatter of n/p blocks, then a tree gather of 1, 2, 4 ... blocks. */
+START_TEST(reduce_costs_and_choice)
+{
+    coll_model_t m;
+    const size_t n = 4096;
+
+    two_classes(&m);
+    ck_near(coll_cost_reduce(&m, COLL_REDUCE_BINOMIAL, 4, n), 2 * (msg(n / 2) + red(n)));
+    ck_near(coll_cost_reduce(&m, COLL_REDUCE_RSG, 4, n),
+            3 * (msg(1024) + red(1024)) + msg(512) + msg(1024));
+    /* p = 5: ceil(lg 5) = 3 tree levels; the last gather step is capped at n. */
+    ck_near(coll_cost_reduce(&m, COLL_REDUCE_RSG, 5, n),
+            4 * (msg(820) + red(820)) + msg(410) + msg(820) + msg(1640));
+    ck_near(coll_cost_reduce(&m, COLL_REDUCE_BINOMIAL, 1, n), 0);
+    for (int p = 2; p <= 64; p = p * 2 + 1)
+        for (size_t b = 1; b <= ((size_t)1 << 30); b *= 8) {
+            coll_reduce_algo_t a = coll_select_reduce(&m, -1, p, b);
+            ck_assert(coll_cost_reduce(&m, a, p, b) <=
+                      coll_cost_reduce(&m, (coll_reduce_algo_t)!a, p, b));
+        }
+    /* Latency-bound: the tree; bandwidth-bound on many ranks: rsg. */
+    ck_assert_int_eq(coll_select_reduce(&m, -1, 8, 8), COLL_REDUCE_BINOMIAL);
+    ck_assert_int_eq(coll_select_reduce(&m, -1, 8, 64 << 20), COLL_REDUCE_RSG);
+    ck_assert_int_eq(coll_select_reduce(&m, COLL_REDUCE_RSG, 8, 8), COLL_REDUCE_RSG);
+}
+END_TEST
+
 /* Every switch point is exact: the size before it chooses the previous
  * algorithm, the size itself the new one, and the first starts at 1 B. */
 START_TEST(switch_points_are_exact)
@@ -397,6 +425,7 @@ int main(void)
     tcase_add_test(tc, class_costs);
     tcase_add_test(tc, algorithm_costs);
     tcase_add_test(tc, choice_is_the_cheapest);
+    tcase_add_test(tc, reduce_costs_and_choice);
     tcase_add_test(tc, switch_points_are_exact);
     tcase_add_test(tc, sections_and_values);
     tcase_add_test(tc, rules_override_the_formulas);
