@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# compare.sh: AllReduce (f32 sum) of rcomm, Gloo and Open MPI on this host,
+# compare.sh: AllReduce (f32 sum) of rcomm, Gloo and Open MPI on this host
+# (or, with -c, reduce or all-to-all of rcomm and Open MPI),
 # all over TCP on loopback, in interleaved rounds (every library and algorithm
 # once per round), then a side-by-side table of the best median of each
 # library per rank count and size.
@@ -10,14 +11,14 @@
 #
 # Needs bash, coreutils and awk; mpicc/mpirun for Open MPI, g++ and libgloo
 # for Gloo (perf/compare/deps.sh installs them); BUILD_DIR/rcomm-run and
-# BUILD_DIR/rcomm-allreduce-perf for rcomm. See README.md next to this script.
+# BUILD_DIR/rcomm-<coll>-perf for rcomm. See README.md next to this script.
 set -u
 
 usage() {
     cat <<'EOF'
 usage: compare.sh [options] BUILD_DIR [N ...]
-Builds BUILD_DIR/compare/{mpi_allreduce,gloo_allreduce}, runs rcomm, Gloo and
-Open MPI AllReduce benchmarks for each rank count N (default: 2 4) in
+Builds BUILD_DIR/compare/{mpi_coll,gloo_allreduce}, runs rcomm, Gloo and
+Open MPI AllReduce benchmarks (-c: another collective) for each rank count N (default: 2 4) in
 interleaved rounds, saves every raw table in BUILD_DIR/compare/results-TIMESTAMP/
 and prints a summary of the per-size medians over the rounds.
   -b SIZE    smallest message (default 8; K, M, G suffixes)
@@ -33,6 +34,9 @@ and prints a summary of the per-size medians over the rounds.
   -g ALGOS   Gloo algorithms (default "ring ring_chunked halving_doubling bcube
              new_ring new_bcube")
   -l LIBS    libraries to run (default "rcomm gloo ompi")
+  -c COLL    allreduce (default), reduce (to rank 0) or alltoall; Gloo runs
+             allreduce only, and rcomm's other collectives have one algorithm
+             name here: auto
   -B DIR     also run rcomm -a auto from another build (the baseline, e.g. the
              last release), as library "base", in every round; the summary
              then adds its time and now/base = rcomm auto time / base time
@@ -59,10 +63,11 @@ ROUNDS=3
 RCOMM_ALGOS="ring butterfly rd auto"
 GLOO_ALGOS="ring ring_chunked halving_doubling bcube new_ring new_bcube"
 LIBS="rcomm gloo ompi"
+COLL=allreduce
 LIMIT=600
 ISOLATE=auto
 BASE=
-while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:B:h" opt; do
+while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:c:t:i:B:h" opt; do
     case $opt in
     b) MINB=$OPTARG ;;
     e) MAXB=$OPTARG ;;
@@ -77,6 +82,7 @@ while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:t:i:B:h" opt; do
     a) RCOMM_ALGOS=$OPTARG ;;
     g) GLOO_ALGOS=$OPTARG ;;
     l) LIBS=$OPTARG ;;
+    c) COLL=$OPTARG ;;
     t) LIMIT=$OPTARG ;;
     i) ISOLATE=$OPTARG ;;
     B) BASE=$OPTARG ;;
@@ -92,8 +98,8 @@ shift
 RANKS=("$@")
 [ ${#RANKS[@]} -gt 0 ] || RANKS=(2 4)
 if [ -n "$BASE" ]; then
-    [ -x "$BASE/rcomm-run" ] && [ -x "$BASE/rcomm-allreduce-perf" ] ||
-        die "-B $BASE: no rcomm-run or rcomm-allreduce-perf there"
+    [ -x "$BASE/rcomm-run" ] && [ -x "$BASE/rcomm-$COLL-perf" ] ||
+        die "-B $BASE: no rcomm-run or rcomm-$COLL-perf there"
     BASE=$(cd "$BASE" && pwd) || exit 1
 fi
 
@@ -124,6 +130,16 @@ if [ "$SMALL_N" -lt 1 ] || [ "$LARGE_N" -lt 1 ]; then die "-n and -N must be at 
 for l in $LIBS; do
     case $l in rcomm | gloo | ompi) ;; *) die "unknown library '$l' in -l" ;; esac
 done
+case $COLL in
+allreduce) ;;
+reduce | alltoall)
+    # Gloo is compared for allreduce only; rcomm's tool picks its algorithm.
+    LIBS=$(echo " $LIBS " | sed 's/ gloo / /')
+    [ "$RCOMM_ALGOS" = "ring butterfly rd auto" ] && RCOMM_ALGOS=auto
+    [ "$RCOMM_ALGOS" = auto ] || die "-a: $COLL has one algorithm name here, auto"
+    ;;
+*) die "unknown collective '$COLL' in -c (allreduce, reduce, alltoall)" ;;
+esac
 want() { [[ " $LIBS " == *" $1 "* ]]; }
 
 # --- network isolation ---------------------------------------------------------
@@ -161,8 +177,8 @@ if want ompi; then
     command -v "$MPICC" >/dev/null || missing "$MPICC" openmpi-bin
     command -v mpirun >/dev/null || missing mpirun openmpi-bin
     has_header "$MPICC" c mpi.h || missing "mpi.h (for $MPICC)" libopenmpi-dev
-    note "building $OUT/mpi_allreduce"
-    "$MPICC" -O2 -o "$OUT/mpi_allreduce" "$SRC/mpi_allreduce.c" ||
+    note "building $OUT/mpi_coll"
+    "$MPICC" -O2 -o "$OUT/mpi_coll" "$SRC/mpi_coll.c" ||
         die "$MPICC failed (skip Open MPI with -l)"
 fi
 if want gloo; then
@@ -173,8 +189,8 @@ if want gloo; then
         die "building against Gloo failed (libgloo-dev and libgloo0; skip Gloo with -l)"
 fi
 if want rcomm; then
-    if [ ! -x "$BUILD/rcomm-run" ] || [ ! -x "$BUILD/rcomm-allreduce-perf" ]; then
-        die "no $BUILD/rcomm-run or rcomm-allreduce-perf: build rcomm first (or -l \"gloo ompi\")"
+    if [ ! -x "$BUILD/rcomm-run" ] || [ ! -x "$BUILD/rcomm-$COLL-perf" ]; then
+        die "no $BUILD/rcomm-run or rcomm-$COLL-perf: build rcomm first (or -l \"gloo ompi\")"
     fi
 fi
 
@@ -196,6 +212,8 @@ PASSES=()
 [ "$LARGE_B" -gt 0 ] && PASSES+=("-b $LARGE_B -e $MAXB -f $FACTOR -n $LARGE_N -w $LARGE_W -r 1")
 
 # --- launchers: N ALGO, then the pass's options ----------------------------------
+# rcomm's -a names an AllReduce algorithm; the other tools choose their own.
+algo_opt() { [ "$COLL" = allreduce ] && echo "-a $1"; }
 export RCOMM_TRANSPORT=tcp # rcomm: the TCP transport on 127.0.0.1 (its default)
 launch_rcomm() {
     local n=$1 algo=$2
@@ -203,13 +221,13 @@ launch_rcomm() {
     # --no-ceiling: the loopback and memcpy ceilings are not in the summary,
     # and measuring them on every run would only add time.
     timeout -k 10 "$LIMIT" "$BUILD/rcomm-run" -n "$n" \
-        "$BUILD/rcomm-allreduce-perf" -a "$algo" --no-ceiling "$@"
+        "$BUILD/rcomm-$COLL-perf" $(algo_opt "$algo") --no-ceiling "$@"
 }
 launch_base() {
     local n=$1 algo=$2
     shift 2
     timeout -k 10 "$LIMIT" "$BASE/rcomm-run" -n "$n" \
-        "$BASE/rcomm-allreduce-perf" -a "$algo" --no-ceiling "$@"
+        "$BASE/rcomm-$COLL-perf" $(algo_opt "$algo") --no-ceiling "$@"
 }
 launch_gloo() {
     local n=$1 algo=$2 store rc=0 r
@@ -241,7 +259,7 @@ launch_ompi() {
     # shellcheck disable=SC2086 # OMPI_EXTRA is a list of arguments
     timeout -k 10 "$LIMIT" mpirun --allow-run-as-root --oversubscribe -n "$n" --bind-to none \
         --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo \
-        --mca oob_tcp_if_include lo ${OMPI_EXTRA:-} "$OUT/mpi_allreduce" "$@"
+        --mca oob_tcp_if_include lo ${OMPI_EXTRA:-} "$OUT/mpi_coll" -C "$COLL" "$@"
 }
 
 # --- runs --------------------------------------------------------------------------
@@ -253,6 +271,7 @@ mkdir -p "$RES" || exit 1
     echo "command:   $0 ${ORIG_ARGS[*]}"
     echo "network:   $NETNS"
     echo "ranks:     ${RANKS[*]}"
+    echo "collective: $COLL"
     echo "libraries: $LIBS"
     echo "rcomm:     $RCOMM_ALGOS"
     echo "gloo:      $GLOO_ALGOS"

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mpi_allreduce: MPI_Allreduce (float sum) baseline in rcomm-allreduce-perf's
- * table format, to compare rcomm against the MPI installed on this host.
+ * mpi_coll: MPI_Allreduce, MPI_Reduce (to rank 0) or MPI_Alltoall (-C; float
+ * sum) baseline in the table format of rcomm's collective perf tools, to
+ * compare rcomm against the MPI installed on this host.
  *   mpirun --allow-run-as-root --oversubscribe -n 4 --mca pml ob1 \
- *       --mca btl tcp,self --mca btl_tcp_if_include lo ./mpi_allreduce -b 8 -e 256M -f 2
- * The sizes are -b times -f^k up to and including -e, as in
- * rcomm-allreduce-perf: the line above runs every power of two, 8 B to 256 MiB.
+ *       --mca btl tcp,self --mca btl_tcp_if_include lo ./mpi_coll -b 8 -e 256M -f 2
+ * The sizes are -b times -f^k up to and including -e, as in the rcomm tools:
+ * the line above runs every power of two, 8 B to 256 MiB. As in nccl-tests,
+ * size is the vector for allreduce and reduce, and for alltoall what each
+ * rank sends in all (size / p to each rank, rounded down to whole floats).
  *
  * Timing is rcomm-allreduce-perf's: per repetition a barrier, then -n calls
  * timed together; the mean per call, maxed over ranks; the median over -r
@@ -22,16 +25,22 @@
 
 #include <mpi.h>
 
+typedef enum { C_ALLREDUCE, C_REDUCE, C_ALLTOALL } coll_t;
+static const char *const coll_names[] = {"allreduce", "reduce", "alltoall"};
+static const char *const mpi_names[] = {"MPI_Allreduce", "MPI_Reduce", "MPI_Alltoall"};
+
 typedef struct {
     size_t minb, maxb, factor;
     int iters, warmup, check, reps, in_place;
+    coll_t coll;
 } opts_t;
 
 static int rank, size;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mpi_allreduce [options]   (under mpirun)\n"
+    fprintf(f, "usage: mpi_coll [options]   (under mpirun)\n"
+               "  -C COLL   allreduce, reduce (root 0) or alltoall (default allreduce)\n"
                "  -b SIZE   smallest message in bytes (default 8; K, M, G suffixes)\n"
                "  -e SIZE   largest message in bytes (default 256M)\n"
                "  -f N      multiply the size by N each step (default 2)\n"
@@ -45,7 +54,7 @@ static void usage(FILE *f)
 static void bad(const char *what, const char *s)
 {
     if (rank == 0) {
-        fprintf(stderr, "mpi_allreduce: bad %s '%s'\n", what, s);
+        fprintf(stderr, "mpi_coll: bad %s '%s'\n", what, s);
         usage(stderr);
     }
     MPI_Finalize();
@@ -91,9 +100,14 @@ static void parse(int argc, char **argv, opts_t *o)
 {
     int c;
 
-    *o = (opts_t){8, 256u << 20, 2, 20, 5, 1, 1, 0};
-    while ((c = getopt(argc, argv, "b:e:f:n:w:c:r:ih")) != -1) {
+    *o = (opts_t){8, 256u << 20, 2, 20, 5, 1, 1, 0, C_ALLREDUCE};
+    while ((c = getopt(argc, argv, "C:b:e:f:n:w:c:r:ih")) != -1) {
         switch (c) {
+        case 'C':
+            for (o->coll = C_ALLREDUCE; strcmp(optarg, coll_names[o->coll]) != 0;)
+                if (++o->coll > C_ALLTOALL)
+                    bad("collective", optarg);
+            break;
         case 'b': o->minb = parse_size(optarg); break;
         case 'e': o->maxb = parse_size(optarg); break;
         case 'f': o->factor = (size_t)parse_int(optarg, 2); break;
@@ -122,7 +136,7 @@ static void die(const char *what, int rc)
     int len = 0;
 
     MPI_Error_string(rc, msg, &len);
-    fprintf(stderr, "mpi_allreduce: rank %d: %s: %s\n", rank, what, msg);
+    fprintf(stderr, "mpi_coll: rank %d: %s: %s\n", rank, what, msg);
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
@@ -158,13 +172,30 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void allreduce(const opts_t *o, float *sbuf, float *rbuf, size_t n)
+/* One call on n floats (alltoall: n / p to each rank). Sizes above 2^31
+ * elements would need a derived datatype; 8 GiB of floats is beyond what
+ * this benchmark is for. */
+static void run(const opts_t *o, float *sbuf, float *rbuf, size_t n)
 {
-    /* Sizes above 2^31 elements would need a derived datatype; 8 GiB of
-     * floats is beyond what this benchmark is for. */
-    CHECK(MPI_Allreduce(o->in_place ? MPI_IN_PLACE : sbuf, o->in_place ? sbuf : rbuf,
-                        (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Allreduce");
+    const void *in = o->in_place ? MPI_IN_PLACE : sbuf;
+    float *out = o->in_place ? sbuf : rbuf;
+
+    switch (o->coll) {
+    case C_ALLREDUCE:
+        CHECK(MPI_Allreduce(in, out, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Allreduce");
+        break;
+    case C_REDUCE: /* MPI_IN_PLACE is the root's only */
+        CHECK(MPI_Reduce(rank == 0 ? in : sbuf, rank == 0 ? out : NULL, (int)n, MPI_FLOAT,
+                         MPI_SUM, 0, MPI_COMM_WORLD),
+              "MPI_Reduce");
+        break;
+    case C_ALLTOALL:
+        CHECK(MPI_Alltoall(in, (int)(n / size), MPI_FLOAT, out, (int)(n / size), MPI_FLOAT,
+                           MPI_COMM_WORLD),
+              "MPI_Alltoall");
+        break;
+    }
 }
 
 /* Mean seconds per call on the slowest rank, median over repetitions. */
@@ -174,12 +205,12 @@ static double time_it(const opts_t *o, float *sbuf, float *rbuf, size_t n)
     int reps = o->reps < 64 ? o->reps : 64;
 
     for (int i = 0; i < o->warmup; i++)
-        allreduce(o, sbuf, rbuf, n);
+        run(o, sbuf, rbuf, n);
     for (int r = 0; r < reps; r++) {
         CHECK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
         double t0 = now_s();
         for (int i = 0; i < o->iters; i++)
-            allreduce(o, sbuf, rbuf, n);
+            run(o, sbuf, rbuf, n);
         t[r] = (now_s() - t0) / o->iters;
         CHECK(MPI_Allreduce(MPI_IN_PLACE, &t[r], 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
               "MPI_Allreduce of timings");
@@ -196,11 +227,16 @@ static size_t check(const opts_t *o, float *sbuf, float *rbuf, size_t n)
         return 0;
     for (size_t i = 0; i < n; i++)
         sbuf[i] = input(rank, i);
-    allreduce(o, sbuf, rbuf, n);
-    for (size_t i = 0; i < n; i++) {
+    run(o, sbuf, rbuf, n);
+    for (size_t i = 0; i < n && (o->coll != C_REDUCE || rank == 0); i++) {
         float want = 0;
-        for (int r = 0; r < size; r++)
-            want += input(r, i);
+        if (o->coll == C_ALLTOALL) { /* block q from rank q's block for us */
+            size_t blk = n / (size_t)size, q = i / blk;
+            want = input((int)q, (size_t)rank * blk + i % blk);
+        } else {
+            for (int r = 0; r < size; r++)
+                want += input(r, i);
+        }
         if (memcmp(&got[i], &want, sizeof(want)) != 0)
             wrong++;
     }
@@ -232,13 +268,13 @@ int main(int argc, char **argv)
     sbuf = calloc(1, o.maxb + sizeof(float));
     rbuf = calloc(1, o.maxb + sizeof(float));
     if (!sbuf || !rbuf) {
-        fprintf(stderr, "mpi_allreduce: rank %d: out of memory\n", rank);
+        fprintf(stderr, "mpi_coll: rank %d: out of memory\n", rank);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     if (rank == 0) {
-        printf("# mpi_allreduce: library %s (MPI %d.%d), %d ranks, MPI_Allreduce, "
+        printf("# mpi_coll: library %s (MPI %d.%d), %d ranks, %s, "
                "%s only, iters %d, warmup %d, reps %d\n#\n",
-               lib, major, minor, size, o.in_place ? "in-place" : "out-of-place", o.iters,
+               lib, major, minor, size, mpi_names[o.coll], o.in_place ? "in-place" : "out-of-place", o.iters,
                o.warmup, o.reps);
         printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s\n", "", "", "", "", "", "",
                o.in_place ? "in-place" : "out-of-place", "", "", "");
@@ -251,6 +287,9 @@ int main(int argc, char **argv)
         size_t n = bytes / sizeof(float), wrong;
         double t, algbw, busbw;
 
+        if (o.coll == C_ALLTOALL)
+            n -= n % (size_t)size;
+
         if (n == 0) {
             if (bytes == 0)
                 bytes = 1; /* keep multiplying */
@@ -259,13 +298,17 @@ int main(int argc, char **argv)
         wrong = check(&o, sbuf, rbuf, n);
         t = time_it(&o, sbuf, rbuf, n);
         algbw = (double)(n * sizeof(float)) / t / 1e9;
-        busbw = algbw * 2.0 * (size - 1) / size;
+        /* nccl-tests' factors: what a bandwidth-optimal algorithm moves per link */
+        busbw = algbw * (o.coll == C_ALLREDUCE ? 2.0 * (size - 1) / size
+                         : o.coll == C_ALLTOALL ? (double)(size - 1) / size
+                                                : 1.0);
         wrong_total += wrong;
         bw_sum += busbw;
         nsizes++;
         if (rank == 0)
             printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6zu\n",
-                   n * sizeof(float), n, "f32", "sum", -1, "default", t * 1e6, algbw,
+                   n * sizeof(float), n, "f32", o.coll == C_ALLTOALL ? "none" : "sum",
+                   o.coll == C_REDUCE ? 0 : -1, "default", t * 1e6, algbw,
                    busbw, wrong);
         fflush(stdout);
     }
