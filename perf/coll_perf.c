@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * rcomm-{allreduce,broadcast,allgather,reduce-scatter}-perf: collective
- * bandwidth and latency in nccl-tests' *_perf format. One program: the
- * collective comes from the name it runs under (or --coll). One process per
- * rank:
+ * rcomm-{allreduce,broadcast,allgather,reduce-scatter,reduce,gather,scatter,
+ * alltoall,sendrecv}-perf: collective bandwidth and latency in nccl-tests'
+ * *_perf format. One program: the collective comes from the name it runs
+ * under (or --coll). One process per rank:
  *   rcomm-run -n 4 rcomm-allgather-perf -b 8 -e 256M -f 4
  *
  * size  : bytes, as nccl-tests prints them (max of the bytes sent and
@@ -18,7 +18,8 @@
  * #wrong: elements that differ from the exact expected result (-c 1; the
  *         inputs and results of each collective in perf/exact_inputs.h)
  *
- * In place: where rcomm.h defines it (perf/coll_ops.c, perf_coll_run).
+ * In place: where rcomm.h defines it (perf/coll_ops.c, perf_coll_run);
+ * sendrecv has no in-place form, and its in-place columns are N/A.
  *
  * -a all (allreduce only): every algorithm at each size, so that a size where
  * auto's pick is not the fastest shows. Out of place only: auto's choice does
@@ -77,10 +78,12 @@ static void usage(FILE *f)
             "  -w N      warm-up iterations per size (default 5)\n"
             "  -r N      repetitions; the median time is reported (default 1;\n"
             "            nccl-tests' -r is the root: here it is -R)\n"
-            "  -R N      broadcast: the root rank (default 0; others ignore it)\n"
+            "  -R N      broadcast, reduce, gather, scatter: the root rank (default 0;\n"
+            "            others ignore it)\n"
             "  -c 0|1    check results element by element (default 1)\n"
             "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
-            "  -o OP     allreduce, reduce-scatter: sum prod min max avg (default sum)\n"
+            "  -o OP     allreduce, reduce-scatter, reduce: sum prod min max avg\n"
+            "            (default sum)\n"
             "  -a ALGO   allreduce: auto ring butterfly rd all (default auto); all:\n"
             "            every algorithm and auto at each size, out of place, the\n"
             "            fastest and auto's pick marked\n"
@@ -325,17 +328,28 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
            "(GB/s)", "");
 }
 
+/* Placements measured: out of place, then in place unless there is none. */
+static int placements_of(const opts_t *o)
+{
+    return perf_coll_placements(o->c.coll);
+}
+
+/* A placement not measured prints N/A, as nccl-tests' #wrong where it cannot
+ * check. */
 static void print_row(const opts_t *o, const row_t *r)
 {
     const double f = bus_factor(o);
-    const long long w0 = r->wrong[0] < 0 ? 0 : r->wrong[0],
-                    w1 = r->wrong[1] < 0 ? 0 : r->wrong[1];
 
-    printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6lld   %9.2f %7.3f "
-           "%7.3f %6lld\n",
-           r->bytes, r->count, rcomm_dtype_name(o->c.dtype), perf_coll_redop(&o->c),
-           perf_coll_root_column(&o->c), r->algo, r->time[0] * 1e6, r->algbw[0],
-           r->algbw[0] * f, w0, r->time[1] * 1e6, r->algbw[1], r->algbw[1] * f, w1);
+    printf("  %10zu %12zu %6s %6s %5d %9s", r->bytes, r->count,
+           rcomm_dtype_name(o->c.dtype), perf_coll_redop(&o->c),
+           perf_coll_root_column(&o->c), r->algo);
+    for (int ip = 0; ip < 2; ip++)
+        if (ip < placements_of(o))
+            printf("   %9.2f %7.3f %7.3f %6lld", r->time[ip] * 1e6, r->algbw[ip],
+                   r->algbw[ip] * f, r->wrong[ip] < 0 ? 0 : r->wrong[ip]);
+        else
+            printf("   %9s %7s %7s %6s", "N/A", "N/A", "N/A", "N/A");
+    printf("\n");
     fflush(stdout);
 }
 
@@ -398,7 +412,7 @@ static void begin_record(perf_out_t *out, const opts_t *o, const char *tp, const
 static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
                           const row_t *r, const grade_t *g)
 {
-    for (int ip = 0; out && ip < 2; ip++) {
+    for (int ip = 0; out && ip < placements_of(o); ip++) {
         begin_record(out, o, tp, r, ip, g);
         perf_out_end(out);
     }
@@ -420,7 +434,8 @@ static void write_sweep_records(perf_out_t *out, const opts_t *o, const char *tp
 
 /* ---- the run ------------------------------------------------------------- */
 
-/* Both placements of one size, count n. Returns the elements found wrong. */
+/* Both placements (or the one) of one size, count n. Returns the elements
+ * found wrong. */
 static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *r)
 {
     size_t wrong = 0;
@@ -428,7 +443,7 @@ static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *
     r->count = n;
     r->bytes = perf_coll_bytes(&o->c, n);
     r->algo = perf_coll_algo(&o->c, n);
-    for (int ip = 0; ip < 2; ip++) {
+    for (int ip = 0; ip < placements_of(o); ip++) {
         r->wrong[ip] = check(o, sbuf, rbuf, n, ip);
         time_it(o, 1, sbuf, rbuf, n, ip, &r->time[ip]);
         r->algbw[ip] = (double)r->bytes / r->time[ip] / 1e9;
@@ -556,10 +571,11 @@ int main(int argc, char **argv)
             continue;
         }
         wrong_total += measure(&o, sbuf, rbuf, n, &r);
-        bw_sum += r.algbw[1] * bus_factor(&o);
+        /* in place, or out of place where there is none */
+        bw_sum += r.algbw[placements_of(&o) - 1] * bus_factor(&o);
         if (rank == 0) {
             grade_time(&g, r.bytes, r.time[0] * 1e6); /* out of place, as nccl-tests */
-            for (int ip = 0; ip < 2; ip++)
+            for (int ip = 0; ip < placements_of(&o); ip++)
                 grade_rate(&g, r.bytes, r.algbw[ip] * bus_factor(&o), placements[ip]);
             print_row(&o, &r);
             write_records(json, &o, tp, &r, &g);
