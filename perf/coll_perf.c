@@ -1,33 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * rcomm-{allreduce,broadcast,allgather,reduce-scatter}-perf: collective
- * bandwidth and latency in nccl-tests' *_perf format. One program: the
- * collective comes from the name it runs under (or --coll). One process per
- * rank:
+ * rcomm-{allreduce,broadcast,allgather,reduce-scatter,reduce,gather,scatter,
+ * alltoall,sendrecv}-perf: collective bandwidth and latency in nccl-tests'
+ * *_perf format. One program: the collective comes from the name it runs
+ * under (or --coll). One process per rank:
  *   rcomm-run -n 4 rcomm-allgather-perf -b 8 -e 256M -f 4
  *
- * Sizes, as nccl-tests prints them (max of the bytes sent and received per
- * rank); -b/-e/-f step through them:
- *   allreduce, broadcast : size = count elements, the whole vector
- *   allgather            : count = size / p elements from each rank (rounded
- *                          down; a size that rounds to 0 is skipped), size =
- *                          count * p, the gathered vector
- *   reduce-scatter       : count = size / p elements of result per rank,
- *                          size = count * p, the vector that is reduced
+ * size  : bytes, as nccl-tests prints them (max of the bytes sent and
+ *         received per rank; -b/-e/-f step through them), and count the
+ *         elements of the call: perf/coll_ops.h says how for each collective
  * time  : microseconds per call, the slowest rank's mean over -n iterations
  *         (median over -r repetitions)
  * algbw : size / time
  * busbw : algbw * factor, the per-link rate that a bandwidth-optimal
  *         algorithm needs, comparable across rank counts (nccl-tests'
- *         doc/PERFORMANCE.md): allreduce 2 (p-1)/p, allgather and
- *         reduce-scatter (p-1)/p, broadcast 1
- * #wrong: elements that differ from the exact expected result (-c 1)
+ *         doc/PERFORMANCE.md; the factors in perf/coll_ops.h)
+ * #wrong: elements that differ from the exact expected result (-c 1; the
+ *         inputs and results of each collective in perf/exact_inputs.h)
  *
- * In place: allreduce and broadcast work in the receive buffer; allgather
- * finds each rank's block at recvbuf + rank * count, reduce-scatter its input
- * in recvbuf and its result at recvbuf + rank * count (see rcomm.h). rcomm's
- * broadcast has one buffer, so out of place the root first copies its send
- * buffer into it, inside the timed call, as an out-of-place broadcast must.
+ * In place: where rcomm.h defines it (perf/coll_ops.c, perf_coll_run);
+ * sendrecv has no in-place form, and its in-place columns are N/A.
  *
  * -a all (allreduce only): every algorithm at each size, so that a size where
  * auto's pick is not the fastest shows. Out of place only: auto's choice does
@@ -50,30 +42,16 @@
 #include <string.h>
 
 #include "hooks/hooks.h"
-#include "perf/exact_inputs.h"
+#include "perf/coll_ops.h"
 #include "perf/grade.h"
 #include "perf/perf_cli.h"
 #include "perf/perf_out.h"
 #include "rcomm.h"
 
-static const struct {
-    const char *name, *tool;
-    int reduces; /* takes -o; the others print "none" as redop, as nccl-tests */
-    int blocks;  /* count is per rank block: size = count * p */
-} colls[EXACT_COLL_COUNT] = {
-    {"allreduce", "rcomm-allreduce-perf", 1, 0},
-    {"broadcast", "rcomm-broadcast-perf", 0, 0},
-    {"allgather", "rcomm-allgather-perf", 0, 1},
-    {"reduce-scatter", "rcomm-reduce-scatter-perf", 1, 1},
-};
-
 typedef struct {
-    exact_coll_t coll;
+    perf_coll_t c; /* the collective, its type, op, algorithm and root */
     size_t minb, maxb, factor;
-    int iters, warmup, check, reps, root, no_ceiling;
-    rcomm_dtype_t dtype;
-    rcomm_op_t op;
-    rcomm_algo_t algo;
+    int iters, warmup, check, reps, no_ceiling;
     int all; /* -a all: every algorithm side by side (algo is AUTO) */
     const char *json, *csv;
 } opts_t;
@@ -83,6 +61,11 @@ static const grade_fmt_t grade_fmt = {"# ", 8, 21, "busbw", "GB/s", 1, 3};
 static const char *const placements[2] = {"out-of-place", "in-place"};
 static rcomm_comm_t *comm;
 static int rank, size;
+
+static const char *coll_name(int i)
+{
+    return perf_coll_info[i].name;
+}
 
 static void usage(FILE *f)
 {
@@ -95,20 +78,23 @@ static void usage(FILE *f)
             "  -w N      warm-up iterations per size (default 5)\n"
             "  -r N      repetitions; the median time is reported (default 1;\n"
             "            nccl-tests' -r is the root: here it is -R)\n"
-            "  -R N      broadcast: the root rank (default 0; others ignore it)\n"
+            "  -R N      broadcast, reduce, gather, scatter: the root rank (default 0;\n"
+            "            others ignore it)\n"
             "  -c 0|1    check results element by element (default 1)\n"
             "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
-            "  -o OP     allreduce, reduce-scatter: sum prod min max avg (default sum)\n"
+            "  -o OP     allreduce, reduce-scatter, reduce: sum prod min max avg\n"
+            "            (default sum)\n"
             "  -a ALGO   allreduce: auto ring butterfly rd all (default auto); all:\n"
             "            every algorithm and auto at each size, out of place, the\n"
             "            fastest and auto's pick marked\n"
             "  --json FILE, --csv FILE   also write one record per size and placement\n"
             "            (-a all: per size and algorithm; wrong is -1 with -c 0)\n"
             "  --no-ceiling   skip finding the ceiling the results are compared with\n"
-            "  --coll allreduce|broadcast|allgather|reduce-scatter   instead of the\n"
-            "            program's name\n"
-            "  -h, --help   print this help\n",
+            "  --coll NAME   instead of the program's name:",
             perf_prog);
+    for (int i = 0; i < EXACT_COLL_COUNT; i++)
+        fprintf(f, "%s%s", i % 5 ? " " : "\n            ", coll_name(i));
+    fprintf(f, "\n  -h, --help   print this help\n");
 }
 
 static int lookup(const char *s, const char *(*name)(int), int n, const char *what)
@@ -134,11 +120,6 @@ static const char *algo_name(int i)
     return rcomm_algo_name((rcomm_algo_t)i);
 }
 
-static const char *coll_name(int i)
-{
-    return colls[i].name;
-}
-
 /* The collective whose tool name perf_prog is (a libtool "lt-" prefix aside). */
 static int coll_from_name(int argc, char **argv)
 {
@@ -147,7 +128,7 @@ static int coll_from_name(int argc, char **argv)
     perf_prog = slash ? slash + 1 : argc > 0 ? argv[0] : perf_prog;
     perf_prog += strncmp(perf_prog, "lt-", 3) == 0 ? 3 : 0;
     for (int i = 0; i < EXACT_COLL_COUNT; i++)
-        if (strcmp(perf_prog, colls[i].tool) == 0)
+        if (strcmp(perf_prog, perf_coll_info[i].tool) == 0)
             return i;
     return -1;
 }
@@ -183,14 +164,15 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'w': o->warmup = perf_parse_int(optarg, 0); break;
         case 'c': o->check = perf_parse_int(optarg, 0); break;
         case 'r': o->reps = perf_parse_int(optarg, 1); break;
-        case 'R': o->root = perf_parse_int(optarg, 0); break;
+        case 'R': o->c.root = perf_parse_int(optarg, 0); break;
         case 'd':
-            o->dtype = lookup(optarg, dtype_name, RCOMM_DTYPE_COUNT, "unknown datatype");
+            o->c.dtype =
+                lookup(optarg, dtype_name, RCOMM_DTYPE_COUNT, "unknown datatype");
             break;
-        case 'o': o->op = lookup(optarg, op_name, RCOMM_OP_COUNT, "unknown op"); break;
+        case 'o': o->c.op = lookup(optarg, op_name, RCOMM_OP_COUNT, "unknown op"); break;
         case 'a':
             o->all = strcmp(optarg, "all") == 0;
-            o->algo =
+            o->c.algo =
                 o->all ? RCOMM_ALGO_AUTO
                        : lookup(optarg, algo_name, RCOMM_ALGO_COUNT, "unknown algorithm");
             break;
@@ -211,57 +193,15 @@ static void parse(int argc, char **argv, opts_t *o)
     if (coll < 0)
         perf_bad_usage("cannot tell the collective (use --coll) from the name",
                        perf_prog);
-    o->coll = (exact_coll_t)coll;
+    o->c.coll = (exact_coll_t)coll;
     /* The algo column would show what rcomm chose, not what was asked. */
-    if (o->coll != EXACT_ALLREDUCE && (o->algo != RCOMM_ALGO_AUTO || o->all))
-        perf_bad_usage("-a is for allreduce only, not for", colls[coll].name);
+    if (o->c.coll != EXACT_ALLREDUCE && (o->c.algo != RCOMM_ALGO_AUTO || o->all))
+        perf_bad_usage("-a is for allreduce only, not for", coll_name(coll));
 }
-
-/* ---- the collectives ----------------------------------------------------- */
 
 static double bus_factor(const opts_t *o)
 {
-    switch (o->coll) {
-    case EXACT_ALLREDUCE: return 2.0 * (size - 1) / size;
-    case EXACT_BROADCAST: return 1;
-    default: return (double)(size - 1) / size;
-    }
-}
-
-static rcomm_status_t run_coll(const opts_t *o, const char *sbuf, char *rbuf, size_t n,
-                               int in_place)
-{
-    const void *in = in_place ? RCOMM_IN_PLACE : sbuf;
-
-    switch (o->coll) {
-    case EXACT_ALLREDUCE:
-        return rcomm_allreduce_with(comm, in, rbuf, n, o->dtype, o->op, o->algo);
-    case EXACT_BROADCAST:
-        if (!in_place && rank == o->root)
-            memcpy(rbuf, sbuf, n * rcomm_dtype_size(o->dtype));
-        return rcomm_broadcast(comm, rbuf, n, o->dtype, o->root);
-    case EXACT_ALLGATHER: return rcomm_allgather(comm, in, rbuf, n, o->dtype);
-    default: return rcomm_reduce_scatter(comm, in, rbuf, n, o->dtype, o->op);
-    }
-}
-
-/* What the table's algo column shows for a count of n. Allgather and
- * reduce-scatter have one algorithm; broadcast's is chosen inside rcomm,
- * by the cost model that coll_select_broadcast exposes to the library. */
-static const char *algo_used(const opts_t *o, size_t n)
-{
-    rcomm_algo_t used = o->algo;
-
-    switch (o->coll) {
-    case EXACT_ALLREDUCE:
-        if (used == RCOMM_ALGO_AUTO)
-            rcomm_allreduce_algo(comm, n, o->dtype, &used);
-        return rcomm_algo_name(used);
-    case EXACT_BROADCAST:
-        return base_bcast_algo_name(
-            hook_bcast_algo(comm, n * rcomm_dtype_size(o->dtype)));
-    default: return "ring";
-    }
+    return perf_coll_bus_factor(o->c.coll, size);
 }
 
 /* ---- measuring ----------------------------------------------------------- */
@@ -272,8 +212,8 @@ static void run_calls(const opts_t *o, const char *sbuf, char *rbuf, size_t n, i
                       int calls)
 {
     for (int i = 0; i < calls; i++)
-        if (run_coll(o, sbuf, rbuf, n, ip))
-            perf_die(colls[o->coll].name);
+        if (perf_coll_run(&o->c, sbuf, rbuf, n, ip))
+            perf_die(coll_name(o->c.coll));
 }
 
 /* Mean seconds per call on the slowest rank, median over repetitions, of each
@@ -305,15 +245,14 @@ static void time_it(const opts_t *o, int k, const char *sbuf, char *rbuf, size_t
 /* #wrong over all ranks; -1 without -c. */
 static long long check(const opts_t *o, char *sbuf, char *rbuf, size_t n, int in_place)
 {
-    const exact_call_t call = {o->coll, o->dtype, o->op, o->root, rank, size, n};
+    size_t local;
     unsigned long long wrong;
 
     if (!o->check)
         return -1;
-    exact_fill_call(&call, sbuf, rbuf, in_place);
-    if (run_coll(o, sbuf, rbuf, n, in_place))
-        perf_die(colls[o->coll].name);
-    wrong = exact_count_wrong(&call, rbuf, in_place);
+    if (perf_coll_check(&o->c, sbuf, rbuf, n, in_place, &local))
+        perf_die(coll_name(o->c.coll));
+    wrong = local;
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &wrong, 1, RCOMM_I64, RCOMM_SUM))
         perf_die("allreduce of #wrong");
     return (long long)wrong;
@@ -367,8 +306,8 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
     hook_host_t host;
 
     printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
-           colls[o->coll].tool, size, tp, o->all ? "all" : rcomm_algo_name(o->algo),
-           o->iters, o->warmup, o->reps);
+           perf_coll_info[o->c.coll].tool, size, tp,
+           o->all ? "all" : rcomm_algo_name(o->c.algo), o->iters, o->warmup, o->reps);
     hook_host(comm, &host);
     printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", host.local_size,
            host.local_cores, host.oversubscribed ? " (oversubscribed: polls yield)" : "",
@@ -389,27 +328,28 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
            "(GB/s)", "");
 }
 
-static const char *redop(const opts_t *o)
+/* Placements measured: out of place, then in place unless there is none. */
+static int placements_of(const opts_t *o)
 {
-    return colls[o->coll].reduces ? rcomm_op_name(o->op) : "none";
+    return perf_coll_placements(o->c.coll);
 }
 
-static int root_column(const opts_t *o)
-{
-    return o->coll == EXACT_BROADCAST ? o->root : -1;
-}
-
+/* A placement not measured prints N/A, as nccl-tests' #wrong where it cannot
+ * check. */
 static void print_row(const opts_t *o, const row_t *r)
 {
     const double f = bus_factor(o);
-    const long long w0 = r->wrong[0] < 0 ? 0 : r->wrong[0],
-                    w1 = r->wrong[1] < 0 ? 0 : r->wrong[1];
 
-    printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6lld   %9.2f %7.3f "
-           "%7.3f %6lld\n",
-           r->bytes, r->count, rcomm_dtype_name(o->dtype), redop(o), root_column(o),
-           r->algo, r->time[0] * 1e6, r->algbw[0], r->algbw[0] * f, w0, r->time[1] * 1e6,
-           r->algbw[1], r->algbw[1] * f, w1);
+    printf("  %10zu %12zu %6s %6s %5d %9s", r->bytes, r->count,
+           rcomm_dtype_name(o->c.dtype), perf_coll_redop(&o->c),
+           perf_coll_root_column(&o->c), r->algo);
+    for (int ip = 0; ip < 2; ip++)
+        if (ip < placements_of(o))
+            printf("   %9.2f %7.3f %7.3f %6lld", r->time[ip] * 1e6, r->algbw[ip],
+                   r->algbw[ip] * f, r->wrong[ip] < 0 ? 0 : r->wrong[ip]);
+        else
+            printf("   %9s %7s %7s %6s", "N/A", "N/A", "N/A", "N/A");
+    printf("\n");
     fflush(stdout);
 }
 
@@ -426,8 +366,8 @@ static void print_sweep_row(const opts_t *o, const sweep_t *s)
 {
     const row_t *a0 = &s->run[RCOMM_ALGO_AUTO];
 
-    printf("  %10zu %12zu %6s %6s", a0->bytes, a0->count, rcomm_dtype_name(o->dtype),
-           redop(o));
+    printf("  %10zu %12zu %6s %6s", a0->bytes, a0->count, rcomm_dtype_name(o->c.dtype),
+           perf_coll_redop(&o->c));
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
         printf(" %9.2f%c%c", s->run[a].time[0] * 1e6, a == (int)s->best ? '*' : ' ',
                a == (int)s->pick ? '<' : ' ');
@@ -450,15 +390,15 @@ static void begin_record(perf_out_t *out, const opts_t *o, const char *tp, const
                          int ip, const grade_t *g)
 {
     perf_out_begin(out);
-    perf_out_str(out, "tool", colls[o->coll].tool);
+    perf_out_str(out, "tool", perf_coll_info[o->c.coll].tool);
     perf_out_str(out, "transport", tp);
-    perf_out_str(out, "collective", colls[o->coll].name);
+    perf_out_str(out, "collective", coll_name(o->c.coll));
     perf_out_int(out, "ranks", size);
     perf_out_int(out, "bytes", (int64_t)r->bytes);
     perf_out_int(out, "count", (int64_t)r->count);
-    perf_out_str(out, "type", rcomm_dtype_name(o->dtype));
-    perf_out_str(out, "redop", redop(o));
-    perf_out_int(out, "root", root_column(o));
+    perf_out_str(out, "type", rcomm_dtype_name(o->c.dtype));
+    perf_out_str(out, "redop", perf_coll_redop(&o->c));
+    perf_out_int(out, "root", perf_coll_root_column(&o->c));
     perf_out_str(out, "algo", r->algo);
     perf_out_str(out, "placement", placements[ip]);
     perf_out_double(out, "time_us", r->time[ip] * 1e6);
@@ -472,7 +412,7 @@ static void begin_record(perf_out_t *out, const opts_t *o, const char *tp, const
 static void write_records(perf_out_t *out, const opts_t *o, const char *tp,
                           const row_t *r, const grade_t *g)
 {
-    for (int ip = 0; out && ip < 2; ip++) {
+    for (int ip = 0; out && ip < placements_of(o); ip++) {
         begin_record(out, o, tp, r, ip, g);
         perf_out_end(out);
     }
@@ -494,16 +434,16 @@ static void write_sweep_records(perf_out_t *out, const opts_t *o, const char *tp
 
 /* ---- the run ------------------------------------------------------------- */
 
-/* Both placements of one size, count n. Returns the elements found wrong. */
+/* Both placements (or the one) of one size, count n. Returns the elements
+ * found wrong. */
 static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *r)
 {
-    const size_t es = rcomm_dtype_size(o->dtype);
     size_t wrong = 0;
 
     r->count = n;
-    r->bytes = n * es * (colls[o->coll].blocks ? (size_t)size : 1);
-    r->algo = algo_used(o, n);
-    for (int ip = 0; ip < 2; ip++) {
+    r->bytes = perf_coll_bytes(&o->c, n);
+    r->algo = perf_coll_algo(&o->c, n);
+    for (int ip = 0; ip < placements_of(o); ip++) {
         r->wrong[ip] = check(o, sbuf, rbuf, n, ip);
         time_it(o, 1, sbuf, rbuf, n, ip, &r->time[ip]);
         r->algbw[ip] = (double)r->bytes / r->time[ip] / 1e9;
@@ -524,10 +464,10 @@ static size_t measure_all(const opts_t *o, char *sbuf, char *rbuf, size_t n, swe
         row_t *r = &s->run[a];
 
         v[a] = *o;
-        v[a].algo = (rcomm_algo_t)a;
+        v[a].c.algo = (rcomm_algo_t)a;
         r->count = n;
-        r->bytes = n * rcomm_dtype_size(o->dtype);
-        r->algo = rcomm_algo_name(v[a].algo); /* "auto" for auto, not its pick */
+        r->bytes = perf_coll_bytes(&o->c, n);
+        r->algo = rcomm_algo_name(v[a].c.algo); /* "auto" for auto, not its pick */
         r->wrong[0] = check(&v[a], sbuf, rbuf, n, 0);
         s->wrong += r->wrong[0] > 0 ? (size_t)r->wrong[0] : 0;
     }
@@ -538,7 +478,7 @@ static size_t measure_all(const opts_t *o, char *sbuf, char *rbuf, size_t n, swe
         if (a != RCOMM_ALGO_AUTO && t[a] < t[s->best])
             s->best = (rcomm_algo_t)a;
     }
-    if (rcomm_allreduce_algo(comm, n, o->dtype, &s->pick) != RCOMM_OK)
+    if (rcomm_allreduce_algo(comm, n, o->c.dtype, &s->pick) != RCOMM_OK)
         perf_die("rcomm_allreduce_algo");
     return s->wrong;
 }
@@ -567,10 +507,10 @@ static void report_sweep(const opts_t *o, const char *tp, const sweep_t *s, grad
 /* Root out of range: the same verdict on every rank, so all leave at once. */
 static void check_root(const opts_t *o)
 {
-    if (o->coll != EXACT_BROADCAST || o->root < size)
+    if (perf_coll_root_column(&o->c) < size)
         return;
     fprintf(stderr, "%s: rank %d: root %d is out of range for %d ranks\n", perf_prog,
-            rank, o->root, size);
+            rank, o->c.root, size);
     usage(stderr);
     rcomm_comm_destroy(comm);
     exit(2);
@@ -593,19 +533,26 @@ int main(int argc, char **argv)
     perf_usage = usage;
     parse(argc, argv, &o);
     comm = perf_comm_create(&rank, &size, &tp);
+    o.c.comm = comm;
+    o.c.rank = rank;
+    o.c.size = size;
     check_root(&o);
-    es = rcomm_dtype_size(o.dtype);
+    es = rcomm_dtype_size(o.c.dtype);
     sbuf = calloc(1, o.maxb + es);
     rbuf = calloc(1, o.maxb + es);
     if (!sbuf || !rbuf)
         perf_die("allocating buffers");
     perf_open_outputs(comm, o.json, o.csv, &json, &csv);
-    grade_init(&g, comm,
-               o.no_ceiling ? 0 : GRADE_NET | (colls[o.coll].reduces ? GRADE_MEM : 0));
+    grade_init(
+        &g, comm,
+        o.no_ceiling
+            ? 0
+            : GRADE_NET |
+                  (perf_coll_info[o.c.coll].flags & PERF_COLL_REDUCES ? GRADE_MEM : 0));
     if (rank == 0)
         print_header(&o, tp, &g);
     for (size_t bytes = o.minb; bytes <= o.maxb; bytes *= o.factor) {
-        size_t n = bytes / es / (colls[o.coll].blocks ? (size_t)size : 1);
+        size_t n = perf_coll_count(&o.c, bytes);
         row_t r;
 
         if (n == 0) {
@@ -624,10 +571,11 @@ int main(int argc, char **argv)
             continue;
         }
         wrong_total += measure(&o, sbuf, rbuf, n, &r);
-        bw_sum += r.algbw[1] * bus_factor(&o);
+        /* in place, or out of place where there is none */
+        bw_sum += r.algbw[placements_of(&o) - 1] * bus_factor(&o);
         if (rank == 0) {
             grade_time(&g, r.bytes, r.time[0] * 1e6); /* out of place, as nccl-tests */
-            for (int ip = 0; ip < 2; ip++)
+            for (int ip = 0; ip < placements_of(&o); ip++)
                 grade_rate(&g, r.bytes, r.algbw[ip] * bus_factor(&o), placements[ip]);
             print_row(&o, &r);
             write_records(json, &o, tp, &r, &g);

@@ -125,6 +125,11 @@ typedef enum {
     EXACT_BROADCAST,
     EXACT_ALLGATHER,
     EXACT_REDUCE_SCATTER,
+    EXACT_REDUCE,
+    EXACT_GATHER,
+    EXACT_SCATTER,
+    EXACT_ALLTOALL,
+    EXACT_SENDRECV, /* rcomm_sendrecv to rank + 1, from rank - 1 */
     EXACT_COLL_COUNT
 } exact_coll_t;
 
@@ -132,73 +137,148 @@ typedef enum {
 typedef struct {
     exact_coll_t coll;
     rcomm_dtype_t dt;
-    rcomm_op_t op; /* allreduce, reduce-scatter */
-    int root;      /* broadcast */
+    rcomm_op_t op; /* allreduce, reduce-scatter, reduce */
+    int root;      /* broadcast, reduce, gather, scatter */
     int rank, size;
     size_t count; /* the count argument */
 } exact_call_t;
 
-/* Elements of the send and the receive buffer. */
+/*
+ * Where each call's input goes and what its result is (n = count, p ranks,
+ * r = this rank; "moved(q, j)": rank q's element j of exact_fill_moved, the
+ * data a collective only moves; "reduced(j)": exact_expect of element j).
+ * In place, the input is in rbuf where rcomm.h wants it:
+ *   allreduce      in n: exact_fill            out n: reduced(i)
+ *   broadcast      root in n: moved(root, i)   out n: moved(root, i)
+ *   allgather      in n (in place: at r * n)   out p * n: moved(i / n, i % n)
+ *   reduce-scatter in p * n: exact_fill        out n (in place: at r * n):
+ *                                              reduced(r * n + i)
+ *   reduce         in n: exact_fill            out n, root: reduced(i); the
+ *                                              others: rbuf untouched
+ *   gather         in n (in place: at r * n)   out p * n, root: moved(i / n,
+ *                                              i % n); the others: untouched
+ *   scatter        root in p * n: moved(root,  out n (in place: at r * n):
+ *                  j) for j < p * n            moved(root, r * n + i)
+ *   alltoall       in p * n: moved(r, j)       out p * n: moved(i / n,
+ *                                              r * n + i % n)
+ *   sendrecv       in n: moved(r, i)           out n: moved(r - 1 mod p, i)
+ * "Untouched": rcomm.h says recvbuf matters on the root only, so the other
+ * ranks' receive buffers must come back as they were, poison and (in place)
+ * their own input, as nccl-tests checks them. A scattered or all-to-all
+ * vector is indexed across its blocks, so a block from the wrong place
+ * shows (unless n is a multiple of 23, the period of the moved values).
+ */
+
+/* Elements of the send buffer (in place: of the input in the receive buffer). */
 static inline size_t exact_send_elems(const exact_call_t *c)
 {
-    return c->coll == EXACT_REDUCE_SCATTER ? c->count * (size_t)c->size : c->count;
-}
-
-static inline size_t exact_recv_elems(const exact_call_t *c)
-{
-    return c->coll == EXACT_ALLGATHER ? c->count * (size_t)c->size : c->count;
-}
-
-/* Poison the receive buffer, then put this rank's input where rcomm.h wants
- * it: in sbuf out of place (for broadcast, the root's only), in place in
- * rbuf (allgather: this rank's block of it). */
-static inline void exact_fill_call(const exact_call_t *c, void *sbuf, void *rbuf,
-                                   int in_place)
-{
-    const size_t es = rcomm_dtype_size(c->dt), block = c->count * es;
-    char *in = in_place ? (char *)rbuf : (char *)sbuf;
-
-    memset(rbuf, EXACT_POISON, exact_recv_elems(c) * es);
     switch (c->coll) {
-    case EXACT_BROADCAST:
-        if (c->rank == c->root)
-            exact_fill_moved(in, c->count, c->root, c->dt);
-        break;
-    case EXACT_ALLGATHER:
-        exact_fill_moved(in + (in_place ? (size_t)c->rank * block : 0), c->count, c->rank,
-                         c->dt);
-        break;
-    default: exact_fill(in, exact_send_elems(c), c->rank, c->op, c->dt); break;
+    case EXACT_REDUCE_SCATTER:
+    case EXACT_SCATTER:
+    case EXACT_ALLTOALL: return c->count * (size_t)c->size;
+    default: return c->count;
     }
 }
 
-/* ref[0] = element i of this rank's result. */
-static inline void exact_expect_call(const exact_call_t *c, size_t i, void *ref)
+/* Elements of the result that exact_count_wrong checks. */
+static inline size_t exact_recv_elems(const exact_call_t *c)
 {
-    const size_t n = c->count;
+    switch (c->coll) {
+    case EXACT_ALLGATHER:
+    case EXACT_GATHER:
+    case EXACT_ALLTOALL: return c->count * (size_t)c->size;
+    default: return c->count;
+    }
+}
+
+/* Where the result starts in the receive buffer, in elements. */
+static inline size_t exact_result_at(const exact_call_t *c, int in_place)
+{
+    const int at_rank = c->coll == EXACT_REDUCE_SCATTER || c->coll == EXACT_SCATTER;
+
+    return in_place && at_rank ? (size_t)c->rank * c->count : 0;
+}
+
+/* Poison the receive buffer (all that the input or the result of the call
+ * occupies), then put this rank's input where rcomm.h wants it: in sbuf out
+ * of place, in rbuf in place (see the table above). */
+static inline void exact_fill_call(const exact_call_t *c, void *sbuf, void *rbuf,
+                                   int in_place)
+{
+    const size_t es = rcomm_dtype_size(c->dt), block = c->count * es,
+                 sn = exact_send_elems(c), rn = exact_recv_elems(c);
+    char *in = in_place ? (char *)rbuf : (char *)sbuf;
+    const int root = c->rank == c->root;
+
+    memset(rbuf, EXACT_POISON, (sn > rn ? sn : rn) * es);
+    switch (c->coll) {
+    case EXACT_BROADCAST:
+        if (root)
+            exact_fill_moved(in, c->count, c->root, c->dt);
+        break;
+    case EXACT_ALLGATHER:
+    case EXACT_GATHER:
+        exact_fill_moved(in + (in_place ? (size_t)c->rank * block : 0), c->count, c->rank,
+                         c->dt);
+        break;
+    case EXACT_SCATTER:
+        if (root)
+            exact_fill_moved(in, sn, c->root, c->dt);
+        break;
+    case EXACT_ALLTOALL:
+    case EXACT_SENDRECV: exact_fill_moved(in, sn, c->rank, c->dt); break;
+    default: exact_fill(in, sn, c->rank, c->op, c->dt); break;
+    }
+}
+
+/* ref[0] = element i of this rank's result (from exact_result_at). */
+static inline void exact_expect_call(const exact_call_t *c, size_t i, int in_place,
+                                     void *ref)
+{
+    const size_t n = c->count, es = rcomm_dtype_size(c->dt);
+    const int r = c->rank, p = c->size, root = r == c->root;
 
     switch (c->coll) {
-    case EXACT_ALLREDUCE: exact_expect(ref, i, 0, c->op, c->dt, c->size); break;
+    case EXACT_ALLREDUCE: exact_expect(ref, i, 0, c->op, c->dt, p); break;
     case EXACT_BROADCAST: exact_moved(ref, i, 0, c->root, c->dt); break;
     case EXACT_ALLGATHER: exact_moved(ref, i % n, 0, (int)(i / n), c->dt); break;
-    default: exact_expect(ref, (size_t)c->rank * n + i, 0, c->op, c->dt, c->size); break;
+    case EXACT_REDUCE_SCATTER:
+        exact_expect(ref, (size_t)r * n + i, 0, c->op, c->dt, p);
+        break;
+    case EXACT_REDUCE:
+        if (root)
+            exact_expect(ref, i, 0, c->op, c->dt, p);
+        else if (in_place)
+            exact_put(ref, 0, c->dt, (double)exact_input(r, i, c->op, c->dt));
+        else
+            memset(ref, EXACT_POISON, es);
+        break;
+    case EXACT_GATHER:
+        if (root || (in_place && i / n == (size_t)r))
+            exact_moved(ref, i % n, 0, (int)(i / n), c->dt);
+        else
+            memset(ref, EXACT_POISON, es);
+        break;
+    case EXACT_SCATTER: exact_moved(ref, (size_t)r * n + i, 0, c->root, c->dt); break;
+    case EXACT_ALLTOALL:
+        exact_moved(ref, (size_t)r * n + i % n, 0, (int)(i / n), c->dt);
+        break;
+    default: exact_moved(ref, i, 0, (r + p - 1) % p, c->dt); break; /* sendrecv */
     }
 }
 
 /* Elements of this rank's result that differ from the expected ones. The
- * result is in rbuf, but for reduce-scatter in place at rbuf + rank * count. */
+ * result is in rbuf, at exact_result_at. */
 static inline size_t exact_count_wrong(const exact_call_t *c, const void *rbuf,
                                        int in_place)
 {
     const size_t es = rcomm_dtype_size(c->dt), total = exact_recv_elems(c);
-    const char *got = (const char *)rbuf;
+    const char *got = (const char *)rbuf + exact_result_at(c, in_place) * es;
     unsigned char want[8];
     size_t wrong = 0;
 
-    if (in_place && c->coll == EXACT_REDUCE_SCATTER)
-        got += (size_t)c->rank * c->count * es;
     for (size_t i = 0; i < total; i++) {
-        exact_expect_call(c, i, want);
+        exact_expect_call(c, i, in_place, want);
         wrong += memcmp(got + i * es, want, es) != 0;
     }
     return wrong;

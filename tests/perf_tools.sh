@@ -114,46 +114,92 @@ check_grade() {
         { ko "$1: ceiling, share or fit lines"; cat "$3" >&2; }
 }
 # Every collective on 3 ranks, checked, with JSON and CSV records. Sizes 8,
-# 64, 512, 4096 B: allgather and reduce-scatter skip 8 B (2 f32 do not split
-# into 3 blocks) and print count * 3 elements' bytes. Broadcast from rank 2
-# (-R 2; the others ignore it, as nccl-tests' tools without a root ignore -r).
-for coll in allreduce broadcast allgather reduce-scatter; do
+# 64, 512, 4096 B: the ones counted per rank block (allgather, reduce-scatter,
+# gather, scatter, alltoall) skip 8 B (2 f32 do not split into 3 blocks) and
+# print count * 3 elements' bytes. The rooted ones from rank 2 (-R 2; the
+# others ignore it, as nccl-tests' tools without a root ignore -r). Sendrecv
+# has no in-place form: N/A in its in-place columns, one record per size.
+for coll in allreduce broadcast allgather reduce-scatter reduce gather scatter alltoall \
+    sendrecv; do
+    places=2
     case $coll in
     allreduce) rows=4 blocks=1 redop=sum root=-1 f=4/3 ;;
     broadcast) rows=4 blocks=1 redop=none root=2 f=1/1 ;;
     allgather) rows=3 blocks=3 redop=none root=-1 f=2/3 ;;
     reduce-scatter) rows=3 blocks=3 redop=sum root=-1 f=2/3 ;;
+    reduce) rows=4 blocks=1 redop=sum root=2 f=1/1 ;;
+    gather | scatter) rows=3 blocks=3 redop=none root=2 f=2/3 ;;
+    alltoall) rows=3 blocks=3 redop=none root=-1 f=2/3 ;;
+    sendrecv) rows=4 blocks=1 redop=none root=-1 f=1/1 places=1 ;;
     esac
     if ! "$run" -n 3 -t 120 "$top/rcomm-$coll-perf" -b 8 -e 4K -f 8 -n 2 -w 1 -c 1 -R 2 \
         --json "$out.json" --csv "$out.csv" >"$out" 2>&1; then
         ko "$coll exited non-zero"; cat "$out" >&2; continue
     fi
-    good=$(awk -v b="$blocks" -v op="$redop" -v r="$root" '$1 == "[0]" && NF == 15 &&
-        $2 == $3 * 4 * b && $4 == "f32" && $5 == op && $6 == r && $11 == 0 &&
-        $15 == 0' "$out" | wc -l)
+    good=$(awk -v b="$blocks" -v op="$redop" -v r="$root" -v ip="$places" '$1 == "[0]" &&
+        NF == 15 && $2 == $3 * 4 * b && $4 == "f32" && $5 == op && $6 == r && $11 == 0 &&
+        (ip == 2 ? $15 == 0 : $12 $13 $14 $15 == "N/AN/AN/AN/A")' "$out" | wc -l)
     [ "$good" -eq "$rows" ] && ok || { ko "$coll: $good good rows of $rows"; cat "$out" >&2; }
     grep -q "Out of bounds values : 0 OK" "$out" && ok || ko "$coll: no OK footer"
     check_grade "$coll" "$redop" "$out"
     lines=$(wc -l <"$out.csv")
     head -1 "$out.csv" | grep -q '^tool,transport,collective,ranks,bytes,count,.*,ceiling_gbs,share$' &&
-        [ "$lines" -eq $((2 * rows + 1)) ] && ok ||
+        [ "$lines" -eq $((places * rows + 1)) ] && ok ||
         { ko "$coll: CSV of $lines lines"; cat "$out.csv" >&2; }
     if [ $have_py -eq 1 ]; then
-        # Two records per size; busbw = algbw * the collective's factor.
+        # A record per size and placement; busbw = algbw * the collective's factor.
         python3 -c 'import json, sys
 recs = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
+n, places = int(sys.argv[2]), int(sys.argv[5])
 num, den = map(float, sys.argv[3].split("/"))
-assert len(recs) == 2 * n, len(recs)
-assert [r["placement"] for r in recs[:2]] == ["out-of-place", "in-place"]
+assert len(recs) == places * n, len(recs)
+assert [r["placement"] for r in recs[:places]] == ["out-of-place", "in-place"][:places]
 assert all(r["wrong"] == 0 and r["ranks"] == 3 and r["collective"] == sys.argv[4] for r in recs)
 assert all(abs(r["busbw_gbs"] - r["algbw_gbs"] * num / den) < 2e-6 for r in recs)
 assert all(r["ceiling_gbs"] > 0 and abs(r["share"] * r["ceiling_gbs"] - r["busbw_gbs"]) < 1e-5 for r in recs)' \
-            "$out.json" "$rows" "$f" "$coll" && ok || { ko "$coll: bad JSON"; cat "$out.json" >&2; }
+            "$out.json" "$rows" "$f" "$coll" "$places" && ok ||
+            { ko "$coll: bad JSON"; cat "$out.json" >&2; }
     else
-        [ "$(grep -c '"tool"' "$out.json")" -eq $((2 * rows)) ] && ok || ko "$coll: JSON records"
+        [ "$(grep -c '"tool"' "$out.json")" -eq $((places * rows)) ] && ok ||
+            ko "$coll: JSON records"
     fi
 done
+# nccl-tests' reduce_perf, gather_perf, scatter_perf, alltoall_perf and
+# sendrecv_perf on 1, 2, 3 and 5 ranks, 8 B to 32 KiB, every element checked
+# out of place and in place (sendrecv: out of place, N/A in place): the
+# header, one row per size (the per-block ones skip 8 B, less than an f32 per
+# rank, on 3 and 5 ranks) with size = count * 4 (* p per block), the root
+# where there is one (root 0 on 1 and 3 ranks, 1 on 2, 3 on 5: the tree
+# renumbered from a middle rank) and #wrong 0, and the OK footer.
+for coll in reduce gather scatter alltoall sendrecv; do
+    blocks=0 rooted=1 places=2
+    case $coll in
+    gather | scatter) blocks=1 ;;
+    alltoall) blocks=1 rooted=0 ;;
+    sendrecv) rooted=0 places=1 ;;
+    esac
+    for p in 1 2 3 5; do
+        case $p in 1 | 3) root=0 ;; 2) root=1 ;; 5) root=3 ;; esac
+        rows=5 b=1 col=-1
+        [ "$blocks" -eq 1 ] && b=$p && [ "$p" -ge 3 ] && rows=4
+        [ "$rooted" -eq 1 ] && col=$root
+        if ! "$run" -n "$p" -t 120 "$top/rcomm-$coll-perf" -b 8 -e 64K -f 8 -n 2 -w 1 \
+            -R "$root" --no-ceiling >"$out" 2>&1; then
+            ko "$coll on $p ranks exited non-zero"; cat "$out" >&2; continue
+        fi
+        grep -q "^\[0\] # *size *count *type *redop *root *algo *time *algbw *busbw *#wrong *time *algbw *busbw *#wrong$" "$out" &&
+            grep -q "^\[0\] # rcomm-$coll-perf: $p ranks, " "$out" && ok ||
+            { ko "$coll on $p ranks: header"; cat "$out" >&2; }
+        good=$(awk -v b="$b" -v r="$col" -v ip="$places" '$1 == "[0]" && NF == 15 &&
+            $2 ~ /^[0-9]+$/ && $2 == $3 * 4 * b && $6 == r && $11 == 0 &&
+            (ip == 2 ? $15 == 0 : $12 $13 $14 $15 == "N/AN/AN/AN/A")' "$out" | wc -l)
+        [ "$good" -eq "$rows" ] && ok ||
+            { ko "$coll on $p ranks: $good good rows of $rows"; cat "$out" >&2; }
+        grep -q "^\[0\] # Out of bounds values : 0 OK$" "$out" && ok ||
+            { ko "$coll on $p ranks: no OK footer"; cat "$out" >&2; }
+    done
+done
+
 # The fit: a sweep of 7 sizes prints the same alpha and beta as a weighted
 # least-squares fit (weights 1/time^2, as perf/grade.c) of the table's size
 # and out-of-place time columns, within their rounding; --no-ceiling drops
@@ -186,13 +232,17 @@ fi
 grep -q "# Ceiling : " "$out" && ! grep -q "alpha-beta fit" "$out" && ok ||
     { ko "one size: a ceiling and no fit"; cat "$out" >&2; }
 # A root that does not exist: every rank stops with usage and status 2.
-"$run" -n 3 -t 60 "$top/rcomm-broadcast-perf" -R 7 -b 8 -e 8 >/dev/null 2>"$out"
-grep -q usage "$out" && grep -q "exited with status 2" "$out" && ok ||
-    { ko "-R 7 on 3 ranks"; cat "$out" >&2; }
+for coll in broadcast reduce gather scatter; do
+    "$run" -n 3 -t 60 "$top/rcomm-$coll-perf" -R 3 -b 8 -e 8 >/dev/null 2>"$out"
+    grep -q usage "$out" && grep -q "exited with status 2" "$out" && ok ||
+        { ko "$coll -R 3 on 3 ranks"; cat "$out" >&2; }
+done
 # The name decides, --coll overrides; bad options of the other tools.
-RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" --coll allgather -b 64 -e 64 -n 1 -w 0 |
-    grep -q "^# rcomm-allgather-perf:" && ok || ko "--coll"
-for args in "-R 1" "-R -1" "-a ring" "-a all" "--coll gather" "--json" "-c"; do
+for coll in allgather sendrecv; do
+    RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" --coll $coll -b 64 -e 64 -n 1 -w 0 --no-ceiling |
+        grep -q "^# rcomm-$coll-perf:" && ok || ko "--coll $coll"
+done
+for args in "-R 1" "-R -1" "-a ring" "-a all" "--coll scan" "--json" "-c"; do
     # shellcheck disable=SC2086
     RCOMM_SIZE=1 RCOMM_RANK=0 "$top/rcomm-broadcast-perf" -b 8 -e 8 $args >/dev/null 2>"$out"
     st=$?
