@@ -334,7 +334,7 @@ note "all runs: $((SECONDS - START)) s; raw tables in $RES"
 # and algorithm the time is the median over the rounds; per library the best
 # algorithm's median is shown.
 summarize() {
-    awk -v netns="$NETNS" -v rounds="$ROUNDS" '
+    awk -v netns="$NETNS" -v rounds="$ROUNDS" -v coll="$COLL" '
     FNR == 1 {
         f = FILENAME; sub(/.*\//, "", f); sub(/\.txt$/, "", f)
         round = f; sub(/.*-r/, "", round); sub(/-r[0-9]+$/, "", f)
@@ -395,9 +395,12 @@ summarize() {
         basecols = hasauto && hasbase
         for (a = 2; a <= nn; a++)
             for (b = a; b > 1 && ns[b] < ns[b - 1]; b--) { x = ns[b]; ns[b] = ns[b - 1]; ns[b - 1] = x }
-        printf "# AllReduce f32 sum over TCP loopback (%s): best result per library\n", netns
+        title = coll == "allreduce" ? "AllReduce f32 sum" \
+                : coll == "reduce" ? "Reduce f32 sum to rank 0" : "All-to-all f32"
+        factor = coll == "allreduce" ? "2(N-1)/N" : coll == "reduce" ? "1" : "(N-1)/N"
+        printf "# %s over TCP loopback (%s): best result per library\n", title, netns
         printf "# time in us: per run the mean of -n calls on the slowest rank; the median over\n"
-        printf "#   %d interleaved rounds; busbw = size/time * 2(N-1)/N in GB/s\n", rounds
+        printf "#   %d interleaved rounds; busbw = size/time * %s in GB/s\n", rounds, factor
         printf "# bw-ratio = rcomm busbw / best other busbw (>1: rcomm faster); vs = that other\n"
         printf "# t-ratio  = rcomm time / Open MPI time (<1: rcomm faster)\n"
         if (autocols)
