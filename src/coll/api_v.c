@@ -109,7 +109,7 @@ static rcomm_status_t alltoallv(rcomm_comm_t *comm, const void *sendbuf,
                      .desc = {v ? COLL_ALLTOALLV : COLL_ALLTOALL, dtype, 0, 0, 0},
                      .sbuf = sendbuf,
                      .rbuf = recvbuf};
-    const int in_place = sendbuf == RCOMM_IN_PLACE, r = comm->rank;
+    const int in_place = sendbuf == RCOMM_IN_PLACE, r = comm ? comm->rank : 0;
     vlayout_t rl = {0}, sl = {0};
     size_t es;
     rcomm_status_t st;
