@@ -20,6 +20,29 @@
  *                  nonblocking forms; then a real call of the family, checked
  *   badargs-alltoallv-null
  *                  alltoallv and ialltoallv with a NULL communicator
+ *   root-reduce / -gather / -scatter
+ *                  rank 0 says root 0, the others the last rank: every rank
+ *                  ends with an error naming rank 0 (rank 0: another rank),
+ *                  never a wrong answer; a scatter's rank 0 gets MISMATCH
+ *   root-reduce-late / root-gather-late
+ *                  the same, the ranks whose call finished computing past
+ *                  RCOMM_TIMEOUT before their next call: both roots MISMATCH
+ *   count-reduce / -gather / -alltoall
+ *                  rank 0 (the root) calls with twice the count: the ranks
+ *                  that hear from one they disagree with get MISMATCH, the
+ *                  others an error naming rank 0
+ *   count-scatter  the same with the last rank (a receiver) the deviant
+ *   counts-allgatherv
+ *                  rank 0's recvcounts differ (same total): ranks 0 and 1,
+ *                  which hear from a rank they disagree with, get MISMATCH
+ *   counts-alltoallv / -zero / -unexpected
+ *                  rank 0 sends rank 1 5 elements where it expects 3 / 0
+ *                  where it expects 4 / 4 where it expects 0: rank 1 gets
+ *                  MISMATCH naming rank 0 and both counts
+ *   p2p-count / p2p-dtype
+ *                  rank 1 receives rank 0's message with another count /
+ *                  dtype: MISMATCH naming rank 0
+ * RCOMM_TEST_VERBOSE=1 prints how each rank's disagreement ended.
  * Exit status 0 when this rank saw what it should.
  */
 #include <stdio.h>
@@ -547,6 +570,296 @@ static int badargs_p2p(rcomm_comm_t *comm)
     return bad;
 }
 
+/* ---- disagreements about the new calls ------------------------------------ */
+
+/* Whether msg names a rank other than self ("rank N"). */
+static int names_other(const char *msg, int self)
+{
+    for (const char *p = strstr(msg, "rank "); p; p = strstr(p + 5, "rank ")) {
+        char *end;
+        long n = strtol(p + 5, &end, 10);
+        if (end != p + 5 && n != self)
+            return 1;
+    }
+    return 0;
+}
+
+/* The error must be one a disagreement may end in, and name culprit (-1:
+ * any rank but this one). */
+static int named_error(const char *what, rcomm_status_t st, int culprit)
+{
+    const char *msg = rcomm_last_error();
+    char name[32];
+
+    if (st != RCOMM_ERR_MISMATCH && st != RCOMM_ERR_PEER_FAILED &&
+        st != RCOMM_ERR_TIMEOUT && st != RCOMM_ERR_COMM_FAILED) {
+        fprintf(stderr, "FAIL rank %d: %s: got %s (%s)\n", rank, what, rcomm_strerror(st),
+                msg);
+        return 1;
+    }
+    if (culprit < 0) {
+        if (names_other(msg, rank))
+            return 0;
+        fprintf(stderr, "FAIL rank %d: %s: %s names no other rank: '%s'\n", rank, what,
+                rcomm_strerror(st), msg);
+        return 1;
+    }
+    snprintf(name, sizeof(name), "rank %d", culprit);
+    return expect(what, st, st, name);
+}
+
+/* What a rank saw, on stderr when RCOMM_TEST_VERBOSE is set (to record how a
+ * disagreement actually ends). */
+static void note(const char *what, rcomm_status_t st)
+{
+    if (getenv("RCOMM_TEST_VERBOSE"))
+        fprintf(stderr, "rank %d: %s: %s (%s)\n", rank, what, rcomm_strerror(st),
+                st == RCOMM_OK ? "" : rcomm_last_error());
+}
+
+/*
+ * How a disagreement ends on this rank, whose call returned st. A rank whose
+ * call could finish without hearing of it (it only sent, or heard only from
+ * ranks that agree with it) fails its next call instead, once the goodbye of
+ * a rank that found out arrives: up to 3 barriers. must says how:
+ *   HEARS  this rank receives from one it disagrees with: its own call fails
+ *          with MISMATCH
+ *   LATER  its call or a barrier after it fails with MISMATCH
+ *   ANY    its call or a barrier after it fails with any error a
+ *          disagreement may end in
+ * The error names culprit (-1: any rank but this one).
+ */
+enum { ANY, LATER, HEARS };
+
+static int disagreement_ends(rcomm_comm_t *comm, const char *what, rcomm_status_t st,
+                             int must, int culprit)
+{
+    note(what, st);
+    if (must == HEARS && st != RCOMM_ERR_MISMATCH)
+        return expect(what, st, RCOMM_ERR_MISMATCH, NULL);
+    for (int i = 0; i < 3 && st == RCOMM_OK; i++) {
+        st = rcomm_barrier(comm);
+        note("barrier after it", st);
+    }
+    if (must == LATER && st != RCOMM_ERR_MISMATCH)
+        return expect(what, st, RCOMM_ERR_MISMATCH, NULL);
+    return named_error(what, st, culprit);
+}
+
+static double timeout_s(void)
+{
+    const char *t = getenv("RCOMM_TIMEOUT");
+
+    return t ? atof(t) : 60;
+}
+
+#define N 1000 /* elements per rank in the disagreements */
+
+/*
+ * root-reduce / root-gather / root-scatter: rank 0 calls with root 0, the
+ * others with root size - 1. Two ranks both think they are the root. In a
+ * reduce or gather both roots wait to receive from one another: only asking
+ * each other (after RCOMM_TIMEOUT, health.c) reveals the disagreement. The
+ * ranks whose call finished go on to a barrier at once, which can time out
+ * before the roots do: then every rank fails with TIMEOUT naming the roots.
+ * root-reduce-late / root-gather-late: those ranks compute for longer than
+ * RCOMM_TIMEOUT first, so the roots' own diagnosis comes first: MISMATCH.
+ * In a scatter both roots only send; rank 0 learns of the disagreement from
+ * a stray message, at its next call (MISMATCH).
+ */
+static int root_mismatch(rcomm_comm_t *comm, const char *coll)
+{
+    static float a[8 * N], b[8 * N];
+    const int root = rank == 0 ? 0 : size - 1, am_root = rank == root;
+    const int scatter = strncmp(coll, "scatter", 7) == 0;
+    const int late = strstr(coll, "-late") != NULL;
+    rcomm_status_t st;
+    int bad = 0, must = ANY;
+
+    for (int i = 0; i < size * N; i++)
+        a[i] = (float)(rank + 1);
+    if (strncmp(coll, "reduce", 6) == 0)
+        st = rcomm_reduce(comm, a, b, N, RCOMM_F32, RCOMM_SUM, root);
+    else if (strncmp(coll, "gather", 6) == 0)
+        st = rcomm_gather(comm, a, b, N, RCOMM_F32, root);
+    else if (strcmp(coll, "scatter") == 0)
+        st = rcomm_scatter(comm, a, b, N, RCOMM_F32, root);
+    else
+        return 2;
+    /* Never a wrong answer: what a rank got, it got from the root it named. */
+    if (st == RCOMM_OK && am_root && !scatter)
+        FAIL("%s with disagreeing roots returned OK on root %d", coll, root);
+    if (st == RCOMM_OK && !am_root && scatter)
+        for (int i = 0; i < N; i++)
+            if (b[i] != (float)(root + 1)) {
+                FAIL("scatter with disagreeing roots: b[%d] = %g", i, b[i]);
+                break;
+            }
+    if (late && st == RCOMM_OK)
+        usleep((useconds_t)((timeout_s() + 1) * 1e6));
+    if (scatter && rank == 0)
+        must = LATER;
+    if (late && am_root)
+        must = HEARS;
+    bad |= disagreement_ends(comm, coll, st, must, rank == 0 ? -1 : 0);
+    return bad;
+}
+
+/*
+ * count-reduce / count-gather: the root (rank 0) calls with 2N elements, the
+ * others with N: the root receives every message, all of the wrong size.
+ * count-scatter: the last rank expects 2N from root 0, which sends N.
+ * count-alltoall: rank 0 with 2N per block, the others N: everybody hears
+ * from rank 0, and rank 0 from everybody.
+ */
+static int count_mismatch(rcomm_comm_t *comm, const char *coll)
+{
+    static float a[16 * N], b[16 * N];
+    const int scatter = strcmp(coll, "scatter") == 0;
+    const int deviant = scatter ? size - 1 : 0;
+    const size_t n = rank == deviant ? 2 * N : N;
+    rcomm_status_t st;
+    int must, bad = 0;
+
+    for (int i = 0; i < 16 * N; i++)
+        a[i] = (float)(rank + 1);
+    if (strcmp(coll, "reduce") == 0) {
+        st = rcomm_reduce(comm, a, b, n, RCOMM_F32, RCOMM_SUM, 0);
+        must = rank == 0 ? HEARS : ANY; /* the root hears from its children */
+    } else if (strcmp(coll, "gather") == 0) {
+        st = rcomm_gather(comm, a, b, n, RCOMM_F32, 0);
+        must = rank == 0 ? HEARS : ANY;
+    } else if (scatter) {
+        st = rcomm_scatter(comm, a, b, n, RCOMM_F32, 0);
+        must = rank == deviant ? HEARS : ANY; /* hears from the root on 3 and 5 ranks */
+    } else if (strcmp(coll, "alltoall") == 0) {
+        st = rcomm_alltoall(comm, a, b, n, RCOMM_F32);
+        must = HEARS;
+    } else {
+        return 2;
+    }
+    /* The ranks that hear from one they disagree with never finish; a
+     * scatter's other receivers get their block as sent. */
+    if (st == RCOMM_OK && must == HEARS)
+        FAIL("%s with disagreeing counts returned OK", coll);
+    for (int i = 0; scatter && st == RCOMM_OK && i < N; i++)
+        if (b[i] != 1.0f) {
+            FAIL("scatter with disagreeing counts: b[%d] = %g", i, b[i]);
+            break;
+        }
+    return bad | disagreement_ends(comm, coll, st, must, rank == deviant ? -1 : deviant);
+}
+
+/*
+ * counts-allgatherv: rank 0's recvcounts have blocks 1 and 2 swapped (the
+ * same total: only the counts themselves differ). In the ring rank 1 hears
+ * from rank 0 and rank 0 from the last rank: both must get MISMATCH.
+ */
+static int counts_allgatherv(rcomm_comm_t *comm)
+{
+    static float a[N], b[8 * N];
+    size_t counts[8];
+    rcomm_status_t st;
+    int bad = 0;
+
+    for (int q = 0; q < size; q++)
+        counts[q] = (size_t)(q + 1) * 100;
+    if (rank == 0) {
+        counts[1] = 300;
+        counts[2] = 200;
+    }
+    for (int i = 0; i < N; i++)
+        a[i] = (float)rank;
+    st = rcomm_allgatherv(comm, a, counts[rank], b, counts, NULL, RCOMM_F32);
+    if (st == RCOMM_OK && (rank == 0 || rank == 1))
+        FAIL("allgatherv with disagreeing counts returned OK");
+    /* Rank 0 must name the rank it heard from; rank 1, rank 0. */
+    return bad |
+           disagreement_ends(comm, "allgatherv", st, rank == 0 || rank == 1 ? HEARS : ANY,
+                             rank == 0 ? size - 1 : 0);
+}
+
+/*
+ * counts-alltoallv: rank 0 sends 5 elements to rank 1, which expects 3;
+ * counts-alltoallv-zero: 0 sends nothing, rank 1 expects 4;
+ * counts-alltoallv-unexpected: 0 sends 4, rank 1 expects nothing.
+ * Every other pair agrees (rank q sends q + 1 elements to everyone).
+ */
+static int counts_alltoallv(rcomm_comm_t *comm, const char *how)
+{
+    static float a[8 * 8], b[8 * 8];
+    size_t sc[8], rc[8], sd[8], rd[8];
+    size_t says = 5, expects = 3;
+    rcomm_status_t st;
+    int bad = 0;
+
+    if (strcmp(how, "-zero") == 0)
+        says = 0, expects = 4;
+    else if (strcmp(how, "-unexpected") == 0)
+        says = 4, expects = 0;
+    else if (how[0])
+        return 2;
+    for (int q = 0; q < size; q++) {
+        sc[q] = (size_t)rank + 1;
+        rc[q] = (size_t)q + 1;
+        sd[q] = rd[q] = 8 * (size_t)q;
+        for (int i = 0; i < 8; i++) {
+            a[8 * q + i] = (float)(100 * rank + q);
+            b[8 * q + i] = -1;
+        }
+    }
+    if (rank == 0)
+        sc[1] = says;
+    if (rank == 1)
+        rc[0] = expects;
+    st = rcomm_alltoallv(comm, a, sc, sd, b, rc, rd, RCOMM_F32);
+    if (st == RCOMM_OK && rank == 1)
+        FAIL("alltoallv with disagreeing counts returned OK on rank 1");
+    /* Any rank that finished got what it expected. */
+    for (int q = 0; q < size && st == RCOMM_OK; q++)
+        for (size_t i = 0; i < rc[q]; i++)
+            if (b[rd[q] + i] != (float)(100 * q + rank)) {
+                FAIL("alltoallv: element %zu from rank %d is %g", i, q, b[rd[q] + i]);
+                break;
+            }
+    /* Rank 1 receives the message it disagrees with; rank 0 only sent it. */
+    bad |= disagreement_ends(comm, "alltoallv", st, rank == 1 ? HEARS : ANY,
+                             rank == 1 ? 0 : 1);
+    if (rank == 1 && !strstr(rcomm_last_error(), "sendcounts[1] on rank 0"))
+        FAIL("alltoallv: the message does not name both counts: %s", rcomm_last_error());
+    return bad;
+}
+
+/*
+ * p2p-count: rank 0 sends 100000 elements (above the eager size) to rank 1,
+ * which receives 99999; p2p-dtype: rank 0 sends f32, rank 1 receives i32 of
+ * the same size. Rank 1 fails with MISMATCH naming rank 0 and its call; the
+ * sender (whose send may finish first) and the other ranks end in an error
+ * naming rank 1, the sender another rank.
+ */
+static int p2p_mismatch(rcomm_comm_t *comm, const char *what)
+{
+    static float buf[100000];
+    const int count = strcmp(what, "count") == 0;
+    const size_t n = count ? 100000 : 16;
+    rcomm_status_t st = RCOMM_OK;
+
+    if (size < 2)
+        return 0;
+    if (rank == 0)
+        st = rcomm_send(comm, buf, n, RCOMM_F32, 1, 3);
+    else if (rank == 1)
+        st =
+            rcomm_recv(comm, buf, count ? n - 1 : n, count ? RCOMM_F32 : RCOMM_I32, 0, 3);
+    if (rank == 1) {
+        note("recv", st);
+        return expect("p2p recv", st, RCOMM_ERR_MISMATCH, "from rank 0") |
+               expect("p2p recv says what", st, st, count ? "count=99999" : "i32");
+    }
+    return disagreement_ends(comm, rank == 0 ? "p2p send" : "bystander", st, ANY,
+                             rank == 0 ? -1 : 1);
+}
+
 static int mismatch(rcomm_comm_t *comm, const char *what)
 {
     static float buf[4000];
@@ -622,6 +935,16 @@ int main(int argc, char **argv)
         bad = badargs_alltoallv_null() || rcomm_barrier(comm) != RCOMM_OK;
     } else if (strcmp(mode, "badargs-p2p") == 0) {
         bad = badargs_p2p(comm);
+    } else if (strncmp(mode, "root-", 5) == 0) {
+        bad = root_mismatch(comm, mode + 5);
+    } else if (strncmp(mode, "count-", 6) == 0) {
+        bad = count_mismatch(comm, mode + 6);
+    } else if (strcmp(mode, "counts-allgatherv") == 0) {
+        bad = counts_allgatherv(comm);
+    } else if (strncmp(mode, "counts-alltoallv", 16) == 0) {
+        bad = counts_alltoallv(comm, mode + 16);
+    } else if (strcmp(mode, "p2p-count") == 0 || strcmp(mode, "p2p-dtype") == 0) {
+        bad = p2p_mismatch(comm, mode + 4);
     } else if (strcmp(mode, "exit-early") == 0) {
         if (rank == size - 1)
             _exit(0); /* no goodbye: the kernel just closes the sockets */
