@@ -42,12 +42,19 @@
  *   p2p-count / p2p-dtype
  *                  rank 1 receives rank 0's message with another count /
  *                  dtype: MISMATCH naming rank 0
+ *   p2p-exit / p2p-hang
+ *                  the last rank exits / sleeps past RCOMM_TIMEOUT; ranks
+ *                  receiving from it or sending it 4 MB fail naming it within
+ *                  RCOMM_TIMEOUT (a send the kernel took fails the next call)
+ *   exit-alltoall  the last rank exits before an alltoall: the others fail
+ *                  naming it
  * RCOMM_TEST_VERBOSE=1 prints how each rank's disagreement ended.
  * Exit status 0 when this rank saw what it should.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rank_check.h"
@@ -653,6 +660,26 @@ static double timeout_s(void)
     return t ? atof(t) : 60;
 }
 
+/* The error came within the timeout (plus the health check's grace). */
+static int in_time(const char *what, double secs)
+{
+    double limit = timeout_s() + 5;
+
+    if (secs <= limit)
+        return 0;
+    fprintf(stderr, "FAIL rank %d: %s took %.1f s, more than RCOMM_TIMEOUT + 5\n", rank,
+            what, secs);
+    return 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 #define N 1000 /* elements per rank in the disagreements */
 
 /*
@@ -860,6 +887,74 @@ static int p2p_mismatch(rcomm_comm_t *comm, const char *what)
                              rank == 0 ? -1 : 1);
 }
 
+/*
+ * p2p-exit: the last rank exits at once; even ranks receive from it, odd
+ * ones send it 4 MB. p2p-hang: the same with the last rank asleep past
+ * RCOMM_TIMEOUT. Either way the error names it, within RCOMM_TIMEOUT.
+ */
+static int p2p_dead(rcomm_comm_t *comm, int hang)
+{
+    static float buf[1 << 20];
+    const int last = size - 1;
+    char name[32];
+    rcomm_status_t st;
+    double t0;
+    int bad;
+
+    if (rank == last) {
+        if (!hang)
+            _exit(0); /* no goodbye: the kernel just closes the sockets */
+        sleep(4);
+        /* Its peers gave up on it: its next call fails. */
+        st = rcomm_barrier(comm);
+        note("barrier after sleeping", st);
+        return expect("woken", st, st == RCOMM_OK ? RCOMM_ERR_PEER_FAILED : st, NULL);
+    }
+    snprintf(name, sizeof(name), "rank %d", last);
+    t0 = now_s();
+    if (rank % 2 == 0)
+        st = rcomm_recv(comm, buf, 1000, RCOMM_F32, last, 1);
+    else
+        st = rcomm_send(comm, buf, 1 << 20, RCOMM_F32, last, 1);
+    note(rank % 2 ? "send" : "recv", st);
+    /* Over TCP a send is done when the kernel has its bytes: 4 MB can fit in
+     * the socket buffers of a connection whose peer is gone (or asleep), and
+     * then the next call fails instead. */
+    for (int i = 0; i < 3 && rank % 2 && st == RCOMM_OK; i++) {
+        st = rcomm_barrier(comm);
+        note("barrier after it", st);
+    }
+    bad = expect(rank % 2 ? "send to a dead peer" : "recv from a dead peer", st,
+                 hang                      ? RCOMM_ERR_TIMEOUT
+                 : st == RCOMM_ERR_TIMEOUT ? st
+                                           : RCOMM_ERR_PEER_FAILED,
+                 name);
+    return bad | in_time("the error", now_s() - t0);
+}
+
+/* exit-alltoall: the last rank exits before the alltoall. */
+static int exit_alltoall(rcomm_comm_t *comm)
+{
+    static float a[8 * N], b[8 * N];
+    char name[32];
+    rcomm_status_t st;
+    double t0;
+    int bad = 0;
+
+    if (rank == size - 1)
+        _exit(0);
+    snprintf(name, sizeof(name), "rank %d", size - 1);
+    t0 = now_s();
+    st = rcomm_alltoall(comm, a, b, N, RCOMM_F32);
+    note("alltoall", st);
+    if (st == RCOMM_OK) {
+        FAIL("alltoall without the last rank returned OK");
+        return bad;
+    }
+    return expect("alltoall without the last rank", st, st, name) |
+           in_time("the error", now_s() - t0);
+}
+
 static int mismatch(rcomm_comm_t *comm, const char *what)
 {
     static float buf[4000];
@@ -945,6 +1040,14 @@ int main(int argc, char **argv)
         bad = counts_alltoallv(comm, mode + 16);
     } else if (strcmp(mode, "p2p-count") == 0 || strcmp(mode, "p2p-dtype") == 0) {
         bad = p2p_mismatch(comm, mode + 4);
+    } else if (strcmp(mode, "p2p-exit") == 0 || strcmp(mode, "p2p-hang") == 0) {
+        bad = p2p_dead(comm, strcmp(mode, "p2p-hang") == 0);
+        if (rank == size - 1) { /* it slept: its peers have left */
+            rcomm_comm_destroy(comm);
+            return bad;
+        }
+    } else if (strcmp(mode, "exit-alltoall") == 0) {
+        bad = exit_alltoall(comm);
     } else if (strcmp(mode, "exit-early") == 0) {
         if (rank == size - 1)
             _exit(0); /* no goodbye: the kernel just closes the sockets */

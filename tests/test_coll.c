@@ -68,6 +68,10 @@ static const char *failures[] = {
     "counts-alltoallv-unexpected",
     "p2p-count",
     "p2p-dtype",
+    /* dead peers */
+    "p2p-exit",
+    "p2p-hang",
+    "exit-alltoall",
 };
 #define NFAILURES (int)(sizeof(failures) / sizeof(failures[0]))
 
@@ -76,7 +80,7 @@ static const char *failures[] = {
  * other (only the timeout's diagnosis can tell them apart). */
 static const char *failure_timeout(const char *mode)
 {
-    if (strcmp(mode, "hang") == 0)
+    if (strcmp(mode, "hang") == 0 || strcmp(mode, "p2p-hang") == 0)
         return "1";
     if (strncmp(mode, "root-", 5) == 0)
         return "2";
