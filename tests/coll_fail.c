@@ -464,15 +464,15 @@ static int badargs_p2p(rcomm_comm_t *comm)
     bad |= expect("send NULL comm", rcomm_send(NULL, a, 4, RCOMM_F32, next, 0), INVALID,
                   "comm is NULL");
     bad |= expect("send NULL buf", rcomm_send(comm, NULL, 4, RCOMM_F32, next, 0), INVALID,
-                  "sendbuf is NULL");
+                  " buf is NULL");
     bad |= expect("send dtype", rcomm_send(comm, a, 4, (rcomm_dtype_t)99, next, 0),
                   INVALID, "dtype 99");
     bad |= expect("send peer", rcomm_send(comm, a, 4, RCOMM_F32, size, 0), INVALID,
-                  say("dst %d", size));
+                  say("peer %d", size));
     bad |= expect("send negative peer", rcomm_send(comm, a, 4, RCOMM_F32, -1, 0), INVALID,
-                  "dst -1");
+                  "peer -1");
     bad |= expect("send to self", rcomm_send(comm, a, 4, RCOMM_F32, rank, 0), INVALID,
-                  say("dst %d", rank));
+                  say("peer %d", rank));
     bad |= expect("send negative tag", rcomm_send(comm, a, 4, RCOMM_F32, next, -1),
                   INVALID, "tag -1");
     /* An int cannot exceed RCOMM_TAG_MAX (INT_MAX): the most negative is the
@@ -486,15 +486,15 @@ static int badargs_p2p(rcomm_comm_t *comm)
     bad |= expect("recv NULL comm", rcomm_recv(NULL, b, 4, RCOMM_F32, prev, 0), INVALID,
                   "comm is NULL");
     bad |= expect("recv NULL buf", rcomm_recv(comm, NULL, 4, RCOMM_F32, prev, 0), INVALID,
-                  "recvbuf is NULL");
+                  " buf is NULL");
     bad |= expect("recv dtype", rcomm_recv(comm, b, 4, (rcomm_dtype_t)99, prev, 0),
                   INVALID, "dtype 99");
     bad |= expect("recv peer", rcomm_recv(comm, b, 4, RCOMM_F32, size + 3, 0), INVALID,
-                  say("src %d", size + 3));
+                  say("peer %d", size + 3));
     bad |= expect("recv negative peer", rcomm_recv(comm, b, 4, RCOMM_F32, -2, 0), INVALID,
-                  "src -2");
+                  "peer -2");
     bad |= expect("recv from self", rcomm_recv(comm, b, 4, RCOMM_F32, rank, 0), INVALID,
-                  say("src %d", rank));
+                  say("peer %d", rank));
     bad |= expect("recv negative tag", rcomm_recv(comm, b, 4, RCOMM_F32, prev, -5),
                   INVALID, "tag -5");
     bad |= expect("recv huge count", rcomm_recv(comm, b, huge, RCOMM_F32, prev, 0),
@@ -544,7 +544,7 @@ static int badargs_p2p(rcomm_comm_t *comm)
     bad |= expect("irecv NULL req", rcomm_irecv(comm, b, 4, RCOMM_F32, prev, 0, NULL),
                   INVALID, "req is NULL");
     bad |= expect("isend peer", rcomm_isend(comm, a, 4, RCOMM_F32, -1, 0, &req), INVALID,
-                  "dst -1");
+                  "peer -1");
     bad |= expect("irecv tag", rcomm_irecv(comm, b, 4, RCOMM_F32, prev, -9, &req),
                   INVALID, "tag -9");
     bad |= expect("irecv NULL comm", rcomm_irecv(NULL, b, 4, RCOMM_F32, prev, 0, &req),

@@ -17,7 +17,9 @@
  *    collective, or is stuck outside rcomm: it is named as the cause;
  *  - a peer in the same collective called with other arguments is a mismatch
  *    that the data messages could not reveal (for example two ranks that
- *    both think they are the broadcast root, each waiting for the other);
+ *    both think they are the broadcast root, each waiting for the other),
+ *    and so are two peers in one collective that disagree with each other
+ *    while we, already past it, wait for them in the next;
  *  - otherwise every rank is in the collective and the one we wait for is
  *    named.
  * Every rank that times out probes, and they answer each other, so all of
@@ -273,6 +275,31 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
                                        p, (unsigned long long)a->env.w[0]);
         }
     }
+    /* Two peers in the same collective with different arguments: a mismatch
+     * that kept them waiting for each other while we waited for them. */
+    for (int a = 0; a < comm->size && comm->tp; a++) {
+        const tp_req_t *ra = &hl->peer[a].answer;
+        coll_desc_t da, db;
+
+        if (a == comm->rank || ra->status != RCOMM_OK || ra->env.w[0] == IDLE)
+            continue;
+        coll_env_to_desc(&ra->env, &da);
+        for (int b = 0; b < a; b++) {
+            const tp_req_t *rb = &hl->peer[b].answer;
+            if (b == comm->rank || rb->status != RCOMM_OK || rb->env.w[0] != ra->env.w[0])
+                continue;
+            coll_env_to_desc(&rb->env, &db);
+            if (coll_desc_equal(&da, &db))
+                continue;
+            coll_desc_format(&db, mine_s, sizeof(mine_s));
+            coll_desc_format(&da, theirs_s, sizeof(theirs_s));
+            snprintf(msg, len,
+                     "%s: no progress: collective #%llu: rank %d called %s but rank %d "
+                     "called %s",
+                     title, (unsigned long long)ra->env.w[0], a, theirs_s, b, mine_s);
+            return RCOMM_ERR_MISMATCH;
+        }
+    }
     /* Without a connection manager a dead peer may show only as a failed
      * probe: it comes first, or the rank we wait for (itself waiting for the
      * dead one) would be blamed. */
@@ -283,8 +310,8 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
         snprintf(cause, sizeof(cause), "rank %d failed first (%s)", reporter, reason);
     else if (ns)
         snprintf(cause, sizeof(cause),
-                 "%s did not respond (not inside rcomm: has it reached this collective?)",
-                 silent);
+                 "%s did not respond (not inside rcomm: has it reached this %s?)", silent,
+                 coll_is_p2p(s) ? "call" : "collective");
     else if (ne)
         snprintf(cause, sizeof(cause), "%s", elsewhere);
     if (ng || reporter >= 0 || ns || ne) {

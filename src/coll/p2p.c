@@ -75,36 +75,58 @@ static rcomm_status_t check_tag(const rcomm_comm_t *comm, const char *fn, int ta
 #define SEND 1
 #define RECV 2
 
+/* What messages call the arguments: rcomm_send's buf, count, peer; or
+ * rcomm_sendrecv's sendbuf, sendcount, dst and recvbuf, recvcount, src. */
+typedef struct {
+    const char *buf, *count, *peer;
+} p2p_names_t;
+
+static rcomm_status_t check_side(rcomm_comm_t *comm, coll_call_t *c, const void *buf,
+                                 size_t count, int peer, const p2p_names_t *n)
+{
+    rcomm_status_t st;
+
+    c->desc.count = 0; /* the communicator and dtype first, then which count */
+    if ((st = coll_check_common(comm, c, 0)) != RCOMM_OK)
+        return st;
+    if (count > SIZE_MAX / 8 / (size_t)comm->size)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s %zu is too large", c->fn,
+                        comm->rank, n->count, count);
+    c->desc.count = count;
+    if ((st = check_peer(comm, c->fn, peer, n->peer)) != RCOMM_OK ||
+        (st = coll_check_buf(comm, c, buf, n->buf)) != RCOMM_OK)
+        return st;
+    return RCOMM_OK;
+}
+
 /* A send, a receive or both (what: SEND | RECV). */
 static rcomm_status_t p2p(rcomm_comm_t *comm, int what, const void *sendbuf,
                           size_t sendcount, int dst, void *recvbuf, size_t recvcount,
                           int src, rcomm_dtype_t dtype, int tag, const char *fn,
                           rcomm_request_t **req)
 {
+    static const p2p_names_t one = {"buf", "count", "peer"},
+                             out = {"sendbuf", "sendcount", "dst"},
+                             in = {"recvbuf", "recvcount", "src"};
+    const int both = what == (SEND | RECV);
     coll_call_t c = {.fn = fn,
-                     .desc = {what & RECV ? COLL_RECV : COLL_SEND, dtype, 0, tag,
-                              what & RECV ? recvcount : sendcount},
+                     .desc = {what & RECV ? COLL_RECV : COLL_SEND, dtype, 0, tag, 0},
                      .sbuf = sendbuf,
                      .rbuf = recvbuf,
                      .dst = what & SEND ? dst : -1,
                      .src = what & RECV ? src : -1,
                      .send_count = sendcount};
-    coll_call_t sc = c;
     rcomm_status_t st;
 
-    sc.desc.count = sendcount;
-    if ((st = coll_check_common(comm, &c, 0)) != RCOMM_OK ||
-        (st = coll_check_common(comm, &sc, 0)) != RCOMM_OK ||
-        (st = check_tag(comm, fn, tag)) != RCOMM_OK)
+    if ((what & SEND) && (st = check_side(comm, &c, sendbuf, sendcount, dst,
+                                          both ? &out : &one)) != RCOMM_OK)
         return st;
-    if ((what & SEND) &&
-        ((st = check_peer(comm, fn, dst, "dst")) != RCOMM_OK ||
-         (st = coll_check_buf(comm, &sc, sendbuf, "sendbuf")) != RCOMM_OK))
+    if ((what & RECV) && (st = check_side(comm, &c, recvbuf, recvcount, src,
+                                          both ? &in : &one)) != RCOMM_OK)
         return st;
-    if ((what & RECV) &&
-        ((st = check_peer(comm, fn, src, "src")) != RCOMM_OK ||
-         (st = coll_check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK))
+    if ((st = check_tag(comm, fn, tag)) != RCOMM_OK)
         return st;
+    c.desc.count = what & RECV ? recvcount : sendcount;
     return coll_run(comm, &c, req);
 }
 
