@@ -26,7 +26,9 @@
  *    same count, datatype, op and root. Ranks that disagree get
  *    RCOMM_ERR_MISMATCH (or, if the disagreement makes a peer stop talking,
  *    RCOMM_ERR_TIMEOUT / RCOMM_ERR_PEER_FAILED naming it), never a wrong
- *    answer or a hang.
+ *    answer or a hang. A rank that only sends in a call (a leaf of a reduce
+ *    or gather, the sender of a message) may return before the receiver
+ *    finds the disagreement; it gets the error from its next call.
  */
 #ifndef RCOMM_H
 #define RCOMM_H
