@@ -3,16 +3,18 @@
 #
 # train_curves.sh: train examples/train_mnist on Fashion-MNIST in every mode
 # (one process; data parallel with blocking allreduce; with gradient buckets
-# and the progress thread; the parameter server under BSP, SSP and ASP with
-# push/pull intervals), one CSV per mode, then draw loss against time and
-# against steps for all of them in one picture with rcomm-plot.
+# and the progress thread; iterative MapReduce, rank 0 driving; the parameter
+# server under BSP, SSP and ASP with push/pull intervals), one CSV per mode,
+# then draw loss against time and against steps for all of them in one
+# picture with rcomm-plot.
 #
 #   examples/train_curves.sh [BUILD_DIR [OUT_DIR [STEPS]]]
 #                            (defaults: ./build, ./train-curves, 600)
 #
-# Data parallel runs use 3 ranks; the parameter server 1 server + 3 workers,
-# so every mode sees the same global batch of 120 images per step. Prints a
-# table of each mode's final loss, test accuracy and wall time.
+# Data parallel and MapReduce runs use 3 ranks (the driver maps too); the
+# parameter server 1 server + 3 workers, so every mode sees the same global
+# batch of 120 images per step. Prints a table of each mode's final loss,
+# test accuracy and wall time.
 # Exit status 0 when every run succeeded, 1 otherwise, 2 when the build
 # directory lacks the programs.
 set -u
@@ -40,6 +42,7 @@ done <<MODES
 single 1 --mode single
 allreduce 3 --mode allreduce
 buckets-thread 3 --mode buckets --bucket-kb 64 --progress thread
+mapreduce 3 --mode mapreduce
 ps-bsp 4 --mode ps --sync bsp
 ps-ssp 4 --mode ps --sync ssp --staleness 2 --push-every 2
 ps-asp 4 --mode ps --sync asp --push-every 2 --pull-every 2

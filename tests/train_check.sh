@@ -6,6 +6,10 @@
 #    and with gradient buckets of 8 KiB (reduced by the caller, and by the
 #    progress thread while backprop goes on), equal one process on the whole
 #    batch to 1e-12 (max-norm, relative);
+#  - iterative MapReduce (rank 0 drives: broadcast, map, reduce to it) on 3
+#    and 2 ranks with the driver mapping too, and on 3 with it idle (2
+#    mappers), equals one process on the whole batch to 1e-12 as well, on
+#    every rank (the workers hold only the model they were broadcast);
 #  - the BSP parameter server, 1 server and 3 workers, equals one process
 #    that sums the same 3 slices in the same order: bit for bit (tolerance 0).
 # Run by automake (TESTS_BUILDDIR).
@@ -27,10 +31,15 @@ for progress in caller thread; do
     "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode buckets --bucket-kb 8 \
         --progress $progress --check "$dir/whole" --tol 1e-12
 done
+for n in 3 2; do
+    "$b/rcomm-run" -n $n -t 300 "$t" $common --mode mapreduce --check "$dir/whole" --tol 1e-12
+done
+"$b/rcomm-run" -n 3 -t 300 "$t" $common --mode mapreduce --driver-idle \
+    --check "$dir/whole" --tol 1e-12
 "$b/rcomm-run" -n 4 -t 300 "$t" $common --mode ps --sync bsp --check "$dir/slices" --tol 0
 # The check can fail: the whole batch and its slices do differ in the last bits.
 if "$t" $common --check "$dir/slices" --tol 0 >/dev/null; then
     echo "train_check: the two references are identical; the bit-for-bit check proves nothing"
     exit 1
 fi
-echo "train_check: allreduce and the BSP parameter server match one process"
+echo "train_check: allreduce, buckets, mapreduce and the BSP parameter server match one process"
