@@ -103,6 +103,7 @@ static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
 {
     rcomm_algo_t pick = coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
     coll_bcast_algo_t bpick = coll_select_broadcast(m, -1, seg, p, bytes);
+    coll_reduce_algo_t rpick = coll_select_reduce(m, -1, p, bytes);
 
     printf("# predicted time of one call on %d ranks, %zu bytes\n", p, bytes);
     if (coll_model_rule(m, COLL_ALLREDUCE, p, bytes) >= 0)
@@ -119,6 +120,10 @@ static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
         printf("broadcast  %-10s %12.2f us%s\n", coll_model_algo_name(COLL_BROADCAST, b),
                coll_cost_broadcast(m, seg, (coll_bcast_algo_t)b, p, bytes) * 1e6,
                b == (int)bpick ? "  <- auto" : "");
+    for (int r = COLL_REDUCE_BINOMIAL; r <= COLL_REDUCE_RSG; r++)
+        printf("reduce     %-10s %12.2f us%s\n", base_reduce_algo_name(r),
+               coll_cost_reduce(m, (coll_reduce_algo_t)r, p, bytes) * 1e6,
+               r == (int)rpick ? "  <- auto" : "");
 }
 
 int main(int argc, char **argv)
