@@ -14,7 +14,7 @@ rcomm_status_t coll_allgatherv_build(coll_sched_t *s, const char *sbuf, char *rb
     const size_t es = s->esize;
     const coll_blocks_t bl = {s->desc.count, p, 0, counts, displs};
 
-    coll_sched_copy(s, rbuf + displs[r] * es, sbuf, counts[r] * es);
+    coll_sched_copy(s, coll_at(rbuf, displs[r] * es), sbuf, counts[r] * es);
     coll_ring_allgather(s, &bl, sbuf, rbuf, COLL_SOP_NONE);
     return RCOMM_OK;
 }

@@ -37,8 +37,9 @@ static void move(coll_sched_t *s, int peer, int sending, char *buf, size_t count
 
     for (size_t o = 0; o < count || (o == 0 && v); o += seg) {
         size_t n = count - o < seg ? count - o : seg;
-        coll_sop_id_t op = sending ? coll_sched_send(s, peer, buf + o * es, n * es)
-                                   : coll_sched_recv(s, peer, buf + o * es, n * es);
+        coll_sop_id_t op = sending
+                               ? coll_sched_send(s, peer, coll_at(buf, o * es), n * es)
+                               : coll_sched_recv(s, peer, coll_at(buf, o * es), n * es);
         coll_sched_set_count(s, op, count);
         coll_sched_dep(s, op, after);
         coll_sched_dep(s, done, op);
@@ -70,7 +71,7 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
         start = coll_sched_copy(s, copy, rbuf, extent * es);
         sbuf = copy;
     } else {
-        coll_sched_copy(s, rbuf + rdispls[r] * es, sbuf + sdispls[r] * es,
+        coll_sched_copy(s, coll_at(rbuf, rdispls[r] * es), coll_at(sbuf, sdispls[r] * es),
                         rcounts[r] * es);
     }
     for (int k = 1; k < p; k++) {
@@ -79,8 +80,9 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
 
         coll_sched_dep(s, after, start);
         coll_sched_dep(s, after, step[k % ALLTOALL_WINDOW]);
-        move(s, to, 1, (char *)sbuf + sdispls[to] * es, scounts[to], v, after, done);
-        move(s, from, 0, rbuf + rdispls[from] * es, rcounts[from], v, after, done);
+        move(s, to, 1, coll_at(sbuf, sdispls[to] * es), scounts[to], v, after, done);
+        move(s, from, 0, coll_at(rbuf, rdispls[from] * es), rcounts[from], v, after,
+             done);
         step[k % ALLTOALL_WINDOW] = done;
     }
     return RCOMM_OK;

@@ -248,7 +248,7 @@ static rcomm_status_t allgatherv(rcomm_comm_t *comm, const void *sendbuf,
     if (l.extent && !recvbuf) {
         base_err(st, "%s: rank %d: recvbuf is NULL for %zu elements", fn, r, l.extent);
     } else if (sendbuf == RCOMM_IN_PLACE) {
-        c.sbuf = (const char *)recvbuf + l.displs[r] * es;
+        c.sbuf = coll_at(recvbuf, l.displs[r] * es);
         st = coll_run(comm, &c, req);
     } else if (sendcount != recvcounts[r]) {
         base_err(st, "%s: rank %d: sendcount %zu differs from recvcounts[%d] = %zu", fn,

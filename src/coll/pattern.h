@@ -28,6 +28,13 @@ void coll_block_range(const coll_blocks_t *b, int first, int n, size_t *off, siz
 /* Number of segments of at most seg elements in len elements (0 for 0). */
 size_t coll_nseg(size_t len, size_t seg);
 
+/* base + off bytes, or NULL for a NULL base (a buffer that may be NULL
+ * because nothing goes there: offsetting NULL, even by 0, is undefined). */
+static inline char *coll_at(const void *base, size_t off)
+{
+    return base ? (char *)base + off : NULL;
+}
+
 /* (r + d) mod p for any integer d. */
 int coll_mod(long r, int p);
 

@@ -136,20 +136,20 @@ coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
 
         coll_block(bl, sb, &soff, &slen);
         coll_block(bl, rb, &roff, &rlen);
-        src = k == 0 ? own_src : rbuf + soff * es;
+        src = k == 0 ? own_src : coll_at(rbuf, soff * es);
         for (size_t m = 0; m < nseg_max; m++) {
             size_t o = m * seg;
             coll_sop_id_t snd = COLL_SOP_NONE, rcv = COLL_SOP_NONE;
 
             if (o < slen || (o == 0 && bl->counts)) {
                 size_t n = slen - o < seg ? slen - o : seg;
-                snd = coll_sched_send(s, right, src + o * es, n * es);
+                snd = coll_sched_send(s, right, coll_at(src, o * es), n * es);
                 coll_sched_dep(s, snd, after);
                 coll_sched_dep(s, snd, prev_recv[m]);
             }
             if (o < rlen || (o == 0 && bl->counts)) {
                 size_t n = rlen - o < seg ? rlen - o : seg;
-                rcv = coll_sched_recv(s, left, rbuf + (roff + o) * es, n * es);
+                rcv = coll_sched_recv(s, left, coll_at(rbuf, (roff + o) * es), n * es);
                 coll_sched_dep(s, rcv, after);
             }
             coll_sched_dep(s, done, snd);

@@ -448,7 +448,7 @@ static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
         reduce_apply(op->dst, op->a, op->b, op->n, s->desc.dtype, s->desc.op);
         break;
     case COLL_SOP_COPY:
-        if (op->dst != op->a)
+        if (op->dst != op->a && op->n) /* memcpy of NULL, even 0 bytes, is undefined */
             memcpy(op->dst, op->a, op->n);
         break;
     case COLL_SOP_FINISH:
