@@ -172,7 +172,9 @@ static const char *reduce_modes[] = {"out-of-place", "RCOMM_IN_PLACE",
                                      "sendbuf==recvbuf"};
 
 /* mode: 0 out of place, at the root 1 sendbuf = RCOMM_IN_PLACE and 2
- * sendbuf = recvbuf (other ranks are always out of place). */
+ * sendbuf = recvbuf. Other ranks are out of place; their recvbuf, which does
+ * not matter, is NULL, a buffer that must stay poison, or (mode 2) their
+ * sendbuf, which must stay unchanged. */
 static void test_reduce(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t op, size_t n,
                         int root, int mode, int nb)
 {
@@ -195,8 +197,9 @@ static void test_reduce(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t op, siz
         exact_fill(send, n, rank, op, dt);
     }
     orig = snapshot(send, bytes);
-    /* recvbuf does not matter off the root: NULL, or one that stays poison. */
-    if (!am_root && (n + (size_t)root) % 2)
+    if (!am_root && mode == 2)
+        rarg = send;
+    else if (!am_root && (n + (size_t)root) % 2)
         rarg = NULL;
     RUN(what, nb, rcomm_reduce(comm, sarg, rarg, n, dt, op, root),
         rcomm_ireduce(comm, sarg, rarg, n, dt, op, root, &req));

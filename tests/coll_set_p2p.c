@@ -175,6 +175,35 @@ static void same_tag_in_order(rcomm_comm_t *comm)
     }
 }
 
+/* One tag from two peers (p >= 3), received in the opposite order to the
+ * one they were sent in: a receive takes only its own peer's message. */
+static void same_tag_two_peers(rcomm_comm_t *comm)
+{
+    const size_t nr = quick ? 30000 : 300000, nl = 3; /* to the right, to the left */
+    const int tag = 55;
+    rcomm_request_t *req[2];
+    msg_t m[2];
+
+    if (size < 3)
+        return;
+    msg_init(&m[0], RCOMM_F32, nr, msg_key(rank, right(1), tag, 0),
+             msg_key(left(1), rank, tag, 0));
+    msg_init(&m[1], RCOMM_F32, nl, msg_key(rank, left(1), tag, 0),
+             msg_key(right(1), rank, tag, 0));
+    check_status("isend tag 55 right",
+                 rcomm_isend(comm, m[0].send, nr, RCOMM_F32, right(1), tag, &req[0]));
+    check_status("isend tag 55 left",
+                 rcomm_isend(comm, m[1].send, nl, RCOMM_F32, left(1), tag, &req[1]));
+    check_status("recv tag 55 from the right",
+                 rcomm_recv(comm, m[1].recv, nl, RCOMM_F32, right(1), tag));
+    check_status("recv tag 55 from the left",
+                 rcomm_recv(comm, m[0].recv, nr, RCOMM_F32, left(1), tag));
+    complete("isend tag 55 right", req[0], 1);
+    complete("isend tag 55 left", req[1], 2);
+    msg_check(&m[0], "tag 55 from the left");
+    msg_check(&m[1], "tag 55 from the right");
+}
+
 /* Messages with different tags (0 and RCOMM_TAG_MAX among them) and sizes,
  * all sent before any receive, received in the reverse order. */
 static void tags_reversed(rcomm_comm_t *comm)
@@ -255,6 +284,7 @@ void test_p2p(rcomm_comm_t *comm)
         ring_blocking(comm, RCOMM_U8, 5000011, 3);
     ring_nonblocking(comm, RCOMM_BF16, 600000); /* > 1 MiB */
     same_tag_in_order(comm);
+    same_tag_two_peers(comm);
     tags_reversed(comm);
     zero_length(comm);
 }

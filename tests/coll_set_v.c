@@ -126,13 +126,14 @@ void test_allgatherv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
     size_t extent, sbytes, scount;
     char *send, *recv, *ref, *orig, what[160];
     const void *sarg;
+    void *rbuf;
 
     for (int r = 0; r < size; r++)
         counts[r] = agv_count(n, r);
     extent = layout_displs(counts, layout, rank, displs);
     sbytes = counts[rank] * es;
     send = guarded(sbytes);
-    recv = guarded(extent * es);
+    rbuf = recv = guarded(extent * es);
     ref = malloc(extent * es + 1);
     snprintf(what, sizeof(what), "allgatherv %s n=%zu %s %s%s", rcomm_dtype_name(dt), n,
              layout ? "gapped" : "packed (NULL displs)",
@@ -150,18 +151,23 @@ void test_allgatherv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
         scount = counts[rank];
     }
     orig = snapshot(send, sbytes);
+    if (extent == 0) { /* nothing anywhere: NULL buffers are fine */
+        rbuf = NULL;
+        if (!in_place)
+            sarg = NULL;
+    }
     acounts = dup_sizes(counts);
     adispls = layout ? dup_sizes(displs) : NULL;
     if (nb) {
         rcomm_request_t *req;
-        check_status(what, rcomm_iallgatherv(comm, sarg, scount, recv, acounts, adispls,
+        check_status(what, rcomm_iallgatherv(comm, sarg, scount, rbuf, acounts, adispls,
                                              dt, &req));
         clobber(acounts);
         clobber(adispls);
         complete(what, req, nb);
     } else {
         check_status(what,
-                     rcomm_allgatherv(comm, sarg, scount, recv, acounts, adispls, dt));
+                     rcomm_allgatherv(comm, sarg, scount, rbuf, acounts, adispls, dt));
     }
     compare(what, recv, ref, extent, dt); /* the gaps too: poison in ref */
     unchanged(what, send, orig, sbytes);
@@ -205,6 +211,7 @@ void test_alltoallv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
     size_t sext, rext;
     char *send, *recv, *ref, *orig, *in, what[160];
     const void *sarg;
+    void *rbuf;
 
     for (int q = 0; q < size; q++) {
         sc[q] = pair_count(n, rank, q, in_place);
@@ -213,7 +220,7 @@ void test_alltoallv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
     sext = layout_displs(sc, layout, rank + 1, sd);
     rext = layout_displs(rc, layout, rank, rd);
     send = guarded(sext * es);
-    recv = guarded(rext * es);
+    rbuf = recv = guarded(rext * es);
     ref = malloc(rext * es + 1);
     snprintf(what, sizeof(what), "alltoallv %s n=%zu %s %s%s", rcomm_dtype_name(dt), n,
              layout ? "gapped" : "packed (NULL displs)",
@@ -227,6 +234,11 @@ void test_alltoallv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
     }
     orig = snapshot(send, sext * es);
     sarg = in_place ? RCOMM_IN_PLACE : send;
+    if (rext == 0 && sext == 0) { /* nothing anywhere: NULL buffers are fine */
+        rbuf = NULL;
+        if (!in_place)
+            sarg = NULL;
+    }
     arc = dup_sizes(rc);
     if (layout)
         ard = dup_sizes(rd);
@@ -238,14 +250,14 @@ void test_alltoallv(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int layout,
     if (nb) {
         rcomm_request_t *req;
         check_status(what,
-                     rcomm_ialltoallv(comm, sarg, asc, asd, recv, arc, ard, dt, &req));
+                     rcomm_ialltoallv(comm, sarg, asc, asd, rbuf, arc, ard, dt, &req));
         clobber(asc);
         clobber(asd);
         clobber(arc);
         clobber(ard);
         complete(what, req, nb);
     } else {
-        check_status(what, rcomm_alltoallv(comm, sarg, asc, asd, recv, arc, ard, dt));
+        check_status(what, rcomm_alltoallv(comm, sarg, asc, asd, rbuf, arc, ard, dt));
     }
     compare(what, recv, ref, rext, dt); /* the gaps too: poison in ref */
     unchanged(what, send, orig, sext * es);
