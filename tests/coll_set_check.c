@@ -166,6 +166,17 @@ static const char *nb_name(int nb)
     return nb == 0 ? "" : nb == 1 ? " nonblocking/wait" : " nonblocking/test";
 }
 
+/* Count 0 moves nothing: buffers may be NULL (on even roots, say). */
+static void null_if_empty(size_t n, int root, const void **sarg, void **rarg)
+{
+    if (n != 0 || root % 2)
+        return;
+    if (*sarg != RCOMM_IN_PLACE)
+        *sarg = NULL;
+    if (*rarg != RCOMM_IN_PLACE)
+        *rarg = NULL;
+}
+
 /* ---- reduce ------------------------------------------------------------------ */
 
 static const char *reduce_modes[] = {"out-of-place", "RCOMM_IN_PLACE",
@@ -201,6 +212,7 @@ static void test_reduce(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t op, siz
         rarg = send;
     else if (!am_root && (n + (size_t)root) % 2)
         rarg = NULL;
+    null_if_empty(n, root, &sarg, &rarg);
     RUN(what, nb, rcomm_reduce(comm, sarg, rarg, n, dt, op, root),
         rcomm_ireduce(comm, sarg, rarg, n, dt, op, root, &req));
     if (am_root)
@@ -241,6 +253,7 @@ static void test_gather(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int root
     orig = snapshot(send, bytes);
     if (!am_root && (n + (size_t)root) % 2)
         rarg = NULL;
+    null_if_empty(n, root, &sarg, &rarg);
     RUN(what, nb, rcomm_gather(comm, sarg, rarg, n, dt, root),
         rcomm_igather(comm, sarg, rarg, n, dt, root, &req));
     if (am_root)
@@ -285,6 +298,7 @@ static void test_scatter(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int roo
     /* sendbuf does not matter off the root: NULL, or one that stays poison. */
     if (!am_root && (n + (size_t)root) % 2)
         sarg = NULL;
+    null_if_empty(n, root, &sarg, &rarg);
     RUN(what, nb, rcomm_scatter(comm, sarg, rarg, n, dt, root),
         rcomm_iscatter(comm, sarg, rarg, n, dt, root, &req));
     if (ip)
