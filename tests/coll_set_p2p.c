@@ -277,7 +277,7 @@ void test_p2p(rcomm_comm_t *comm)
         swap(comm, (rcomm_dtype_t)dt, counts[(dt + 1) % 4]);
         ring_nonblocking(comm, (rcomm_dtype_t)dt, counts[(dt + 2) % 4]);
     }
-    ring_sendrecv(comm, RCOMM_F32, 300000, size / 2 ? size / 2 : 1, 9); /* > 1 MiB */
+    ring_sendrecv(comm, RCOMM_F32, 300000, size / 2, 9); /* > 1 MiB */
     ring_blocking(comm, RCOMM_F64, 1, 1);
     ring_blocking(comm, RCOMM_F64, 150001, 2); /* > 1 MiB */
     if (!quick)
