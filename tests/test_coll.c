@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Drives the multi-process tests through rcomm-run: coll_check (every
- * collective, algorithm, datatype, op and awkward count) on 1, 2, 3, 5, 7 and
- * 8 ranks, once more with tiny segments so that every pipeline path runs, and
- * coll_fail's failure scenarios. RCOMM_TEST_TRANSPORT picks the transport
- * (default tcp): the same suite runs over every transport.
+ * collective, algorithm, datatype, op and awkward count) and coll_set_check
+ * (reduce, gather, scatter, alltoall, the variable-count calls and
+ * point-to-point, blocking and not, under both reduce algorithms) on 1, 2,
+ * 3, 5, 7 and 8 ranks, once more with tiny segments so that every pipeline
+ * path runs, and coll_fail's failure scenarios. RCOMM_TEST_TRANSPORT picks
+ * the transport (default tcp): the same suite runs over every transport.
  */
 #include <check.h>
 #include <stdio.h>
@@ -34,6 +36,34 @@ START_TEST(conformance_small_segments)
     ck_assert_int_eq(job(ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2",
                          "coll_check", "--quick"),
                      0);
+}
+END_TEST
+
+/* coll_set_check with RCOMM_REDUCE_ALGO=binomial, then its reduce cases again
+ * with rsg. */
+static int set_check(int n, const char *env, const char *args)
+{
+    char e[256], a[64];
+
+    snprintf(e, sizeof(e), "%s RCOMM_REDUCE_ALGO=binomial", env);
+    if (job(n, e, "coll_set_check", args) != 0)
+        return 1;
+    snprintf(e, sizeof(e), "%s RCOMM_REDUCE_ALGO=rsg", env);
+    snprintf(a, sizeof(a), "%s --reduce-only", args);
+    return job(n, e, "coll_set_check", a);
+}
+
+START_TEST(conformance_set)
+{
+    ck_assert_int_eq(set_check(ranks[_i], "", quick()), 0);
+}
+END_TEST
+
+START_TEST(conformance_set_small_segments)
+{
+    ck_assert_int_eq(
+        set_check(ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2", "--quick"),
+        0);
 }
 END_TEST
 
@@ -140,6 +170,8 @@ int main(void)
     tcase_set_timeout(fail, 300);
     tcase_add_loop_test(conf, conformance, 0, 6);
     tcase_add_loop_test(conf, conformance_small_segments, 0, 6);
+    tcase_add_loop_test(conf, conformance_set, 0, 6);
+    tcase_add_loop_test(conf, conformance_set_small_segments, 0, 6);
     tcase_add_loop_test(fail, failure_modes, 0, 2 * NFAILURES);
     tcase_add_loop_test(fail, foreign_launchers, 0, 2);
     suite_add_tcase(s, conf);
