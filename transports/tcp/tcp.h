@@ -137,9 +137,12 @@ typedef struct tcp_reply {
     void *copy;   /* payload copied out when the region is deregistered */
 } tcp_reply_t;
 
+#define TCP_BIG_POOL 256
+
 /* An unexpected message small enough to buffer. */
 typedef struct tcp_unexp {
     tp_unexp_t h;
+    size_t cap; /* bytes data can hold */
     unsigned char data[];
 } tcp_unexp_t;
 
@@ -227,12 +230,20 @@ struct tcp_tp {
 
     tp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
     unsigned ux_pooled;
+    tcp_unexp_t *big_pool[TCP_BIG_POOL]; /* free ones above eager, any size */
+    unsigned nbig_pool;
+    size_t big_pooled; /* their bytes */
 };
 
 /* Buffers for unexpected messages (tcp_rx.c). Those above TCP_COPY_MAX come
  * from a pool of eager-sized buffers: malloc and free of 64 KiB blocks make
  * glibc return and refault pages on every message, which cost 10x in
- * pipelines of eager-sized segments. NULL when out of memory. */
+ * pipelines of eager-sized segments. Larger ones (buffered within
+ * RCOMM_TCP_UNEXPECTED_MAX) are kept too, up to TCP_BIG_POOL of them and
+ * that budget's bytes, and reused for a message of at least half their
+ * size: a sender that streams segments ahead of its receiver (a reduce or
+ * gather leaf) made every 256 KiB segment fault in fresh pages, 100000
+ * faults and 10x the time of a 2 MiB gather. NULL when out of memory. */
 tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len);
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux);
 void tcp_ux_pool_free(tcp_tp_t *tp);

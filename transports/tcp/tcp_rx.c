@@ -83,23 +83,44 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 {
     tcp_unexp_t *ux;
 
-    if (len <= TCP_COPY_MAX || len > tp->eager)
-        return malloc(sizeof(*ux) + len);
+    if (len > tp->eager) {
+        for (unsigned i = tp->nbig_pool; i-- > 0;) {
+            ux = tp->big_pool[i];
+            if (ux->cap >= len && ux->cap / 2 <= len) {
+                tp->big_pool[i] = tp->big_pool[--tp->nbig_pool];
+                tp->big_pooled -= ux->cap;
+                return ux;
+            }
+        }
+    }
+    if (len <= TCP_COPY_MAX || len > tp->eager) {
+        if ((ux = malloc(sizeof(*ux) + len)))
+            ux->cap = len;
+        return ux;
+    }
     if (tp->ux_pool.head) {
         ux = tcp_ux_of(tp->ux_pool.head);
         BASE_FIFO_POP(&tp->ux_pool);
         tp->ux_pooled--;
         return ux;
     }
-    return malloc(sizeof(*ux) + tp->eager);
+    if ((ux = malloc(sizeof(*ux) + tp->eager)))
+        ux->cap = tp->eager;
+    return ux;
 }
 
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
-    if (ux && ux->h.len > tp->eager)
+    if (!ux)
+        return;
+    if (ux->h.len > tp->eager) {
         tp->big -= ux->h.len;
-    if (ux && ux->h.len > TCP_COPY_MAX && ux->h.len <= tp->eager &&
-        tp->ux_pooled < TCP_UX_POOL) {
+        if (tp->nbig_pool < TCP_BIG_POOL && tp->big_pooled + ux->cap <= tp->big_max) {
+            tp->big_pool[tp->nbig_pool++] = ux;
+            tp->big_pooled += ux->cap;
+            return;
+        }
+    } else if (ux->h.len > TCP_COPY_MAX && tp->ux_pooled < TCP_UX_POOL) {
         BASE_FIFO_PUSH(&tp->ux_pool, &ux->h);
         tp->ux_pooled++;
         return;
@@ -116,6 +137,9 @@ void tcp_ux_pool_free(tcp_tp_t *tp)
         free(tcp_ux_of(ux));
     }
     tp->ux_pooled = 0;
+    while (tp->nbig_pool)
+        free(tp->big_pool[--tp->nbig_pool]);
+    tp->big_pooled = 0;
 }
 
 static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
