@@ -309,9 +309,11 @@ RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" >"$out"
     ok || { ko "rcomm-info does not mark the measured rules (3 ranks only)"; cat "$out" >&2; }
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" | grep -q "cost model: $tuning" && ok ||
     ko "rcomm-info does not load RCOMM_TUNING_FILE"
-# --explain: the three allreduce algorithms' predictions, auto's marked.
+# --explain: the three allreduce algorithms' predictions, the two of
+# broadcast and of reduce, auto's pick marked in each.
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" --explain 5 1M >"$out" 2>&1
-[ "$(grep -c '^allreduce ' "$out")" -eq 3 ] && [ "$(grep -c '<- auto' "$out")" -eq 2 ] && ok ||
+[ "$(grep -c '^allreduce ' "$out")" -eq 3 ] && [ "$(grep -c '^reduce ' "$out")" -eq 2 ] &&
+    [ "$(grep -c '<- auto' "$out")" -eq 3 ] && ok ||
     { ko "rcomm-info --explain"; cat "$out" >&2; }
 if RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \
     -e 4K -f 8 -n 2 -w 1 >"$out" 2>&1; then ok; else ko "a job with rcomm-tune's file"; cat "$out" >&2; fi
