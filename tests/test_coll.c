@@ -117,12 +117,17 @@ static const char *failure_timeout(const char *mode)
     return "20";
 }
 
+/* Every mode on 3 and on 5 ranks; with RCOMM_CHECK_QUICK (the sanitizer
+ * build, the soft-RoCE VM) each mode on one of them, in turn, so that both
+ * rank counts still run. */
 START_TEST(failure_modes)
 {
     const char *mode = failures[_i % NFAILURES];
     const int n = _i < NFAILURES ? 3 : 5;
     char env[128];
 
+    if (getenv("RCOMM_CHECK_QUICK") && (_i % NFAILURES) % 2 != (_i < NFAILURES ? 0 : 1))
+        return;
     snprintf(env, sizeof(env), "RCOMM_TIMEOUT=%s RCOMM_LOG_LEVEL=none",
              failure_timeout(mode));
     ck_assert_int_eq(job(n, env, "coll_fail", mode), 0);
