@@ -25,14 +25,9 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((unsigned)algo >= RCOMM_ALGO_COUNT)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: algo %d is not valid", fn,
                         comm->rank, (int)algo);
-    if (sendbuf == RCOMM_IN_PLACE)
-        c.sbuf = recvbuf;
-    if ((st = coll_check_buf(comm, &c, c.sbuf, "sendbuf")) != RCOMM_OK ||
-        (st = coll_check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
+    if ((st = coll_check_inout(comm, &c)) != RCOMM_OK)
         return st;
     bytes = count * rcomm_dtype_size(dtype);
-    if ((st = coll_check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
-        return st;
     if (algo == RCOMM_ALGO_AUTO)
         c.algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
                                        comm->size, bytes);

@@ -26,7 +26,6 @@ static rcomm_status_t reduce(rcomm_comm_t *comm, const void *sendbuf, void *recv
                      .sbuf = sendbuf,
                      .rbuf = recvbuf};
     rcomm_status_t st;
-    size_t bytes;
 
     if ((st = coll_check_common(comm, &c, 1)) != RCOMM_OK ||
         (st = coll_check_root(comm, &c)) != RCOMM_OK)
@@ -37,13 +36,7 @@ static rcomm_status_t reduce(rcomm_comm_t *comm, const void *sendbuf, void *recv
             return st;
         return coll_run(comm, &c, req);
     }
-    if (sendbuf == RCOMM_IN_PLACE)
-        c.sbuf = recvbuf;
-    if ((st = coll_check_buf(comm, &c, c.sbuf, "sendbuf")) != RCOMM_OK ||
-        (st = coll_check_buf(comm, &c, recvbuf, "recvbuf")) != RCOMM_OK)
-        return st;
-    bytes = count * rcomm_dtype_size(dtype);
-    if ((st = coll_check_overlap(comm, &c, bytes, bytes)) != RCOMM_OK)
+    if ((st = coll_check_inout(comm, &c)) != RCOMM_OK)
         return st;
     return coll_run(comm, &c, req);
 }

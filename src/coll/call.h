@@ -34,6 +34,9 @@ rcomm_status_t coll_check_buf(const rcomm_comm_t *comm, const coll_call_t *c,
 /* sendbuf and recvbuf are equal or disjoint. */
 rcomm_status_t coll_check_overlap(const rcomm_comm_t *comm, const coll_call_t *c,
                                   size_t sbytes, size_t rbytes);
+/* One vector in, one out, of desc.count elements each (allreduce, reduce at
+ * the root): RCOMM_IN_PLACE makes sbuf rbuf; both set; equal or apart. */
+rcomm_status_t coll_check_inout(const rcomm_comm_t *comm, coll_call_t *c);
 /* A root in range. */
 rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c);
 

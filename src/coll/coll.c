@@ -71,6 +71,19 @@ rcomm_status_t coll_check_overlap(const rcomm_comm_t *comm, const coll_call_t *c
 
 /* ---- running ------------------------------------------------------------- */
 
+rcomm_status_t coll_check_inout(const rcomm_comm_t *comm, coll_call_t *c)
+{
+    const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+    rcomm_status_t st;
+
+    if (c->sbuf == RCOMM_IN_PLACE)
+        c->sbuf = c->rbuf;
+    if ((st = coll_check_buf(comm, c, c->sbuf, "sendbuf")) != RCOMM_OK ||
+        (st = coll_check_buf(comm, c, c->rbuf, "recvbuf")) != RCOMM_OK)
+        return st;
+    return coll_check_overlap(comm, c, bytes, bytes);
+}
+
 rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c)
 {
     if (c->desc.root < 0 || c->desc.root >= comm->size)
