@@ -191,8 +191,8 @@ static void run(const opts_t *o, float *sbuf, float *rbuf, size_t n)
               "MPI_Reduce");
         break;
     case C_ALLTOALL:
-        CHECK(MPI_Alltoall(in, (int)(n / size), MPI_FLOAT, out, (int)(n / size), MPI_FLOAT,
-                           MPI_COMM_WORLD),
+        CHECK(MPI_Alltoall(in, (int)(n / size), MPI_FLOAT, out, (int)(n / size),
+                           MPI_FLOAT, MPI_COMM_WORLD),
               "MPI_Alltoall");
         break;
     }
@@ -274,8 +274,8 @@ int main(int argc, char **argv)
     if (rank == 0) {
         printf("# mpi_coll: library %s (MPI %d.%d), %d ranks, %s, "
                "%s only, iters %d, warmup %d, reps %d\n#\n",
-               lib, major, minor, size, mpi_names[o.coll], o.in_place ? "in-place" : "out-of-place", o.iters,
-               o.warmup, o.reps);
+               lib, major, minor, size, mpi_names[o.coll],
+               o.in_place ? "in-place" : "out-of-place", o.iters, o.warmup, o.reps);
         printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s\n", "", "", "", "", "", "",
                o.in_place ? "in-place" : "out-of-place", "", "", "");
         printf("# %10s %12s %6s %6s %5s %9s   %9s %7s %7s %6s\n", "size", "count", "type",
@@ -299,7 +299,7 @@ int main(int argc, char **argv)
         t = time_it(&o, sbuf, rbuf, n);
         algbw = (double)(n * sizeof(float)) / t / 1e9;
         /* nccl-tests' factors: what a bandwidth-optimal algorithm moves per link */
-        busbw = algbw * (o.coll == C_ALLREDUCE ? 2.0 * (size - 1) / size
+        busbw = algbw * (o.coll == C_ALLREDUCE  ? 2.0 * (size - 1) / size
                          : o.coll == C_ALLTOALL ? (double)(size - 1) / size
                                                 : 1.0);
         wrong_total += wrong;
@@ -308,8 +308,7 @@ int main(int argc, char **argv)
         if (rank == 0)
             printf("  %10zu %12zu %6s %6s %5d %9s   %9.2f %7.3f %7.3f %6zu\n",
                    n * sizeof(float), n, "f32", o.coll == C_ALLTOALL ? "none" : "sum",
-                   o.coll == C_REDUCE ? 0 : -1, "default", t * 1e6, algbw,
-                   busbw, wrong);
+                   o.coll == C_REDUCE ? 0 : -1, "default", t * 1e6, algbw, busbw, wrong);
         fflush(stdout);
     }
     if (rank == 0) {
