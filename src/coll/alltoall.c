@@ -14,9 +14,11 @@
  * next steps without leaving the links idle. Blocks move straight from
  * sendbuf to recvbuf in segments; our own block is a copy.
  *   cost = (p-1) (alpha + n beta), n = bytes per block
- * A Bruck exchange would take ceil(lg p) steps instead of p-1 but moves
- * every block lg p / 2 times through scratch; the measurements in
- * docs/PERFORMANCE.md did not show it paying on the rank counts here.
+ * A Bruck exchange would take ceil(lg p) rounds instead of p-1 steps, but
+ * moves every block lg p / 2 times through scratch. It is not built: with
+ * p - 1 <= ALLTOALL_WINDOW every step is in flight at once, and the smallest
+ * all-to-all is on par with Open MPI on 2 and 4 ranks (docs/PERFORMANCE.md);
+ * it would pay on many more ranks than this machine can run.
  *
  * alltoallv is the same walk with each pair's own count. An empty block
  * still sends one empty message: its envelope carries the sender's count, so
