@@ -138,6 +138,14 @@ START_TEST(reduce_costs_and_choice)
     ck_assert_int_eq(coll_select_reduce(&m, -1, 8, 8), COLL_REDUCE_BINOMIAL);
     ck_assert_int_eq(coll_select_reduce(&m, -1, 8, 64 << 20), COLL_REDUCE_RSG);
     ck_assert_int_eq(coll_select_reduce(&m, COLL_REDUCE_RSG, 8, 8), COLL_REDUCE_RSG);
+    /* A measured rule for the job's size wins over the formulas. */
+    const char *ruled = "rcomm-tuning 1\ntransport tcp\nclass inf 10 1 0.1\n"
+                        "rule reduce 4 16K binomial\nrule reduce 4 inf rsg\n";
+    ck_assert_int_eq(coll_model_parse(ruled, strlen(ruled), "t", "tcp", 1, &m), RCOMM_OK);
+    ck_assert_int_eq(coll_select_reduce(&m, -1, 4, 16 << 10), COLL_REDUCE_BINOMIAL);
+    ck_assert_int_eq(coll_select_reduce(&m, -1, 4, (16 << 10) + 1), COLL_REDUCE_RSG);
+    ck_assert_int_eq(coll_select_reduce(&m, COLL_REDUCE_BINOMIAL, 4, 1 << 20),
+                     COLL_REDUCE_BINOMIAL);
 }
 END_TEST
 
@@ -308,7 +316,8 @@ START_TEST(bad_files_name_the_line)
         {"rcomm-tuning 1\ntransport tcp\nrule allreduce 3 1K\n",
          "line 3: 'rule' takes 4 fields"},
         {"rcomm-tuning 1\ntransport tcp\nrule gather 3 1K rd\n",
-         "line 3: rule for 'gather': the collectives are allreduce and broadcast"},
+         "line 3: rule for 'gather': the collectives are allreduce, broadcast and "
+         "reduce"},
         {"rcomm-tuning 1\ntransport tcp\nrule allreduce 1 1K rd\n",
          "line 3: rule ranks '1' is not a whole number in [2,"},
         {"rcomm-tuning 1\ntransport tcp\nrule allreduce 2.5 1K rd\n",

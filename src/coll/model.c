@@ -147,15 +147,16 @@ static rcomm_status_t end_section(parse_t *ps, const where_t *w)
 const char *coll_model_algo_name(int coll, int algo)
 {
     return coll == COLL_BROADCAST ? base_bcast_algo_name(algo)
+           : coll == COLL_REDUCE  ? base_reduce_algo_name(algo)
                                   : rcomm_algo_name((rcomm_algo_t)algo);
 }
 
 /* The algorithm of coll with this name (not auto), or -1. */
 static int algo_of(int coll, const char *name)
 {
-    const int bc = coll == COLL_BROADCAST;
+    const int two = coll == COLL_BROADCAST || coll == COLL_REDUCE; /* 0 and 1 */
 
-    for (int a = bc ? 0 : RCOMM_ALGO_AUTO + 1; a < (bc ? 2 : RCOMM_ALGO_COUNT); a++)
+    for (int a = two ? 0 : RCOMM_ALGO_AUTO + 1; a < (two ? 2 : RCOMM_ALGO_COUNT); a++)
         if (strcmp(name, coll_model_algo_name(coll, a)) == 0)
             return a;
     return -1;
@@ -181,8 +182,11 @@ static rcomm_status_t rule(parse_t *ps, const where_t *w, char **tok, int ntok)
         r.coll = COLL_ALLREDUCE;
     else if (strcmp(tok[1], "broadcast") == 0)
         r.coll = COLL_BROADCAST;
+    else if (strcmp(tok[1], "reduce") == 0)
+        r.coll = COLL_REDUCE;
     else
-        return bad(w, "rule for '%s': the collectives are allreduce and broadcast",
+        return bad(w,
+                   "rule for '%s': the collectives are allreduce, broadcast and reduce",
                    quote(tok[1], q, sizeof(q)));
     if (parse_num(tok[2], 2, &v) != 0 || v > 1 << 20 || v != (int)v)
         return bad(w, "rule ranks '%s' is not a whole number in [2, %d]",
@@ -398,8 +402,11 @@ void coll_model_write(const coll_model_t *m, FILE *out)
         char upto[24];
 
         fprintf(out, "rule %-10s %5d %12s %s\n",
-                r->coll == COLL_BROADCAST ? "broadcast" : "allreduce", r->ranks,
-                upto_text(r->upto, upto), coll_model_algo_name(r->coll, r->algo));
+                r->coll == COLL_BROADCAST ? "broadcast"
+                : r->coll == COLL_REDUCE  ? "reduce"
+                                          : "allreduce",
+                r->ranks, upto_text(r->upto, upto),
+                coll_model_algo_name(r->coll, r->algo));
     }
 }
 

@@ -142,8 +142,12 @@ double coll_cost_reduce(const coll_model_t *m, coll_reduce_algo_t algo, int p,
 coll_reduce_algo_t coll_select_reduce(const coll_model_t *m, int forced, int p,
                                       size_t bytes)
 {
+    int ruled;
+
     if (forced >= 0)
         return (coll_reduce_algo_t)forced;
+    if ((ruled = coll_model_rule(m, COLL_REDUCE, p, bytes)) >= 0)
+        return (coll_reduce_algo_t)ruled;
     return coll_cost_reduce(m, COLL_REDUCE_RSG, p, bytes) <
                    coll_cost_reduce(m, COLL_REDUCE_BINOMIAL, p, bytes)
                ? COLL_REDUCE_RSG

@@ -112,6 +112,8 @@ static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
     if (coll_model_rule(m, COLL_BROADCAST, p, bytes) >= 0)
         printf("# broadcast: a measured rule for %d ranks decides, not the formulas\n",
                p);
+    if (coll_model_rule(m, COLL_REDUCE, p, bytes) >= 0)
+        printf("# reduce: a measured rule for %d ranks decides, not the formulas\n", p);
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
         printf("allreduce  %-10s %12.2f us%s\n", rcomm_algo_name((rcomm_algo_t)a),
                coll_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
