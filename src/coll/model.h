@@ -29,7 +29,9 @@
  *
  * Rules are Open MPI's dynamic rules in this file's terms: rcomm-tune times
  * every algorithm of allreduce (ring, butterfly, rd) and broadcast (binomial,
- * chain) at the job's own rank count and writes the fastest per size. A job
+ * chain) at the job's own rank count and writes the fastest per size; reduce
+ * (binomial, rsg) takes rules too, written by hand from a side-by-side run
+ * (perf/wait_bench.sh -v RCOMM_REDUCE_ALGO). A job
  * of exactly RANKS ranks uses ALGO for COLL messages of more than the
  * previous rule's UPTO and up to this one; anywhere else (other rank counts,
  * sizes past the last rule) the formulas over the classes choose. They
@@ -73,10 +75,10 @@ typedef struct {
 } coll_model_class_t;
 
 typedef struct {
-    int coll;  /* coll_kind_t: COLL_ALLREDUCE or COLL_BROADCAST */
+    int coll;  /* coll_kind_t: COLL_ALLREDUCE, COLL_BROADCAST or COLL_REDUCE */
     int ranks; /* the job's size */
     size_t upto;
-    int algo; /* rcomm_algo_t, or coll_bcast_algo_t for broadcast */
+    int algo; /* rcomm_algo_t, coll_bcast_algo_t or coll_reduce_algo_t */
 } coll_model_rule_t;
 
 typedef struct {
