@@ -3,6 +3,7 @@
  * buffer of p blocks is checked on the root only; RCOMM_IN_PLACE is the
  * root's alone. */
 #include "coll/call.h"
+#include "coll/colls.h"
 
 #include "base/error.h"
 
@@ -30,6 +31,8 @@ static rcomm_status_t reduce(rcomm_comm_t *comm, const void *sendbuf, void *recv
     if ((st = coll_check_common(comm, &c, 1)) != RCOMM_OK ||
         (st = coll_check_root(comm, &c)) != RCOMM_OK)
         return st;
+    c.algo = coll_select_reduce(&coll_state(comm)->model, comm->cfg.reduce_algo,
+                                comm->size, count * rcomm_dtype_size(dtype));
     if (comm->rank != root) {
         c.rbuf = NULL;
         if ((st = not_in_place(comm, &c, sendbuf, "sendbuf")) != RCOMM_OK)

@@ -14,7 +14,8 @@ typedef struct {
     coll_desc_t desc;
     const char *sbuf;
     char *rbuf;
-    rcomm_algo_t algo;
+    int algo; /* chosen in the entry point: rcomm_algo_t (allreduce),
+               * coll_reduce_algo_t (reduce) */
     int peer; /* exchange: the partner, -1 to only take part in the numbering */
     /* Variable counts, in elements; displacements never NULL here. */
     const size_t *scounts, *sdispls, *rcounts, *rdispls;

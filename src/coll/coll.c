@@ -95,7 +95,7 @@ rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c)
 
 /* ---- running ------------------------------------------------------------- */
 
-static const char *sched_name(const coll_call_t *c, int reduce_algo)
+static const char *sched_name(const coll_call_t *c)
 {
     switch (c->desc.kind) {
     case COLL_ALLREDUCE:
@@ -108,7 +108,7 @@ static const char *sched_name(const coll_call_t *c, int reduce_algo)
     case COLL_BARRIER: return "barrier";
     case COLL_EXCHANGE: return "exchange";
     case COLL_REDUCE:
-        return reduce_algo == COLL_REDUCE_RSG ? "reduce (rsg)" : "reduce (binomial)";
+        return c->algo == COLL_REDUCE_RSG ? "reduce (rsg)" : "reduce (binomial)";
     case COLL_GATHER: return "gather";
     case COLL_SCATTER: return "scatter";
     case COLL_ALLTOALL: return "alltoall";
@@ -128,7 +128,7 @@ static int always_talks(coll_kind_t kind)
            kind == COLL_SEND || kind == COLL_RECV;
 }
 
-static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c, int reduce_algo)
+static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
 {
     const size_t bytes = c->desc.count * s->esize;
     const int p = s->comm->size;
@@ -165,7 +165,7 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c, int reduce_al
     case COLL_REDUCE_SCATTER: return coll_reduce_scatter_build(s, c->sbuf, c->rbuf);
     case COLL_BARRIER: return coll_barrier_build(s);
     case COLL_REDUCE:
-        return reduce_algo == COLL_REDUCE_RSG
+        return c->algo == COLL_REDUCE_RSG
                    ? coll_reduce_rsg_build(s, c->sbuf, c->rbuf)
                    : coll_reduce_binomial_build(s, c->sbuf, c->rbuf);
     case COLL_GATHER: return coll_gather_build(s, c->sbuf, c->rbuf);
@@ -199,7 +199,6 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     rcomm_request_t *req;
     coll_sched_t *s, **tail;
     rcomm_status_t st;
-    int reduce_algo = -1;
 
     if (colls->next_seq >= COMM_SPACE_FLOOR) /* tags would meet the services' */
         return base_err(RCOMM_ERR_INTERNAL,
@@ -209,10 +208,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     if (!(req = calloc(1, sizeof(*req))))
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
-    if (c->desc.kind == COLL_REDUCE)
-        reduce_algo = coll_select_reduce(&colls->model, comm->cfg.reduce_algo, comm->size,
-                                         c->desc.count * rcomm_dtype_size(c->desc.dtype));
-    st = coll_sched_init(s, comm, &c->desc, sched_name(c, reduce_algo));
+    st = coll_sched_init(s, comm, &c->desc, sched_name(c));
     if (st != RCOMM_OK) {
         free(req);
         return st;
@@ -224,7 +220,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
         s->seq = colls->next_seq++;
         s->tag_base = s->seq << 32;
     }
-    if ((st = build(s, c, reduce_algo)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
+    if ((st = build(s, c)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)
             base_err(st, "%s: rank %d could not build its schedule", c->fn, comm->rank);
         else

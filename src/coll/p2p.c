@@ -34,14 +34,15 @@ rcomm_status_t coll_p2p_build(coll_sched_t *s, const coll_call_t *c)
     const size_t es = s->esize;
     coll_sop_id_t op;
 
-    if (c->dst >= 0 &&
-        (op = coll_sched_send(s, c->dst, c->sbuf, c->send_count * es)) != COLL_SOP_NONE) {
-        s->ops[op].tag = tag;
+    /* Both setters ignore COLL_SOP_NONE (out of memory: start fails). */
+    if (c->dst >= 0) {
+        op = coll_sched_send(s, c->dst, c->sbuf, c->send_count * es);
+        coll_sched_set_tag(s, op, tag);
         coll_sched_set_count(s, op, c->send_count);
     }
-    if (c->src >= 0 &&
-        (op = coll_sched_recv(s, c->src, c->rbuf, c->desc.count * es)) != COLL_SOP_NONE)
-        s->ops[op].tag = tag;
+    if (c->src >= 0)
+        coll_sched_set_tag(s, coll_sched_recv(s, c->src, c->rbuf, c->desc.count * es),
+                           tag);
     if (c->dst >= 0 && c->src >= 0)
         snprintf(s->label, sizeof(s->label),
                  "rcomm_sendrecv to rank %d from rank %d (tag %u)", c->dst, c->src, tag);

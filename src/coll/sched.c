@@ -214,6 +214,12 @@ void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count)
         s->ops[op].count = count;
 }
 
+void coll_sched_set_tag(coll_sched_t *s, coll_sop_id_t op, uint32_t tag)
+{
+    if (op != COLL_SOP_NONE && s->status == RCOMM_INPROGRESS)
+        s->ops[op].tag = tag;
+}
+
 void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep)
 {
     if (op == COLL_SOP_NONE || dep == COLL_SOP_NONE || s->status != RCOMM_INPROGRESS)

@@ -112,6 +112,9 @@ coll_sop_id_t coll_sched_join(coll_sched_t *s);
 /* Messages claim, and receives expect, desc.count in their envelope; a
  * schedule whose pairs move different counts (alltoallv) sets each one. */
 void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count);
+/* A send or receive matched by its own tag instead of its place among the
+ * messages to that peer (point-to-point: the user's tag). */
+void coll_sched_set_tag(coll_sched_t *s, coll_sop_id_t op, uint32_t tag);
 /* op waits for dep to complete. */
 void coll_sched_dep(coll_sched_t *s, coll_sop_id_t op, coll_sop_id_t dep);
 /* Scratch memory owned by the schedule (freed with it, at most 4 areas);
