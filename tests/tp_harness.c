@@ -82,8 +82,7 @@ static void child_real(const tp_group_t *g, int up, int down)
                     .ops = tp_find(g->transport)};
     REQUIRE(c->ops && c->ops->size == sizeof(tp_ops_t));
     OK(base_config_load(&c->cfg));
-    c->cfg.tcp_eager = 64 << 10;   /* scenarios rely on what is buffered and what parks */
-    c->cfg.tcp_unexpected_max = 0; /* every larger one parks */
+    c->cfg.tcp_eager = 64 << 10; /* scenarios rely on what is sent eagerly */
     params = (tp_params_t){.rank = my_rank,
                            .size = g->size,
                            .cfg = &c->cfg,

@@ -145,7 +145,7 @@ static void scrambled_tags(tp_ctx_t *c)
 }
 
 /* One tag, 40 messages per peer: received in sending order, whether they
- * found their receive, were buffered or were parked. */
+ * found their receive, were buffered or were announced (rendezvous). */
 static size_t fifo_len(int k)
 {
     return k % 10 == 9 ? 200000 : 16 + (size_t)k;
@@ -205,8 +205,8 @@ static void sc_sendrecv(tp_ctx_t *c)
 }
 
 /* Rank 0 receives from everyone: small messages are buffered (copied once),
- * large ones parked and received in place; a receive posted first is zero
- * copy. The hook sees every unexpected message. */
+ * large ones held as announcements and received in place; a receive posted
+ * first is zero copy. The hook sees every unexpected message. */
 static void sc_unexpected(tp_ctx_t *c)
 {
     enum { SMALL = 100, LARGE = 1 << 20, HUGE = 3 * (1 << 20) + 5 };
@@ -246,7 +246,7 @@ static void sc_unexpected(tp_ctx_t *c)
     /* Small ones are copied once, on arrival or on delivery. */
     copied = c->tp->stats.bytes_copied;
     REQUIRE(copied <= (uint64_t)SMALL * nq);
-    for (int q = 1; q <= nq; q++) /* the parked ones land in place */
+    for (int q = 1; q <= nq; q++) /* the announced ones land in place */
         OK(c->ops->irecv(c->tp, q, 2, buf[q] = tp_xmalloc(LARGE), LARGE, &rq[q]));
     tp_wait_ok(c, rq + 1, nq);
     REQUIRE(c->tp->stats.bytes_copied == copied);
@@ -280,7 +280,7 @@ static void sc_unexpected(tp_ctx_t *c)
 }
 
 /* A message longer than its receive fails that receive with PROTOCOL; the
- * stream goes on (found, buffered and parked cases). */
+ * stream goes on (found, buffered and announced cases). */
 static void sc_oversize(tp_ctx_t *c)
 {
     static const size_t len[] = {4096, 100, 2000, 1 << 20, 50}; /* tags 3..7 */
@@ -305,7 +305,7 @@ static void sc_oversize(tp_ctx_t *c)
         REQUIRE(strstr(rcomm_last_error(), "posted for 1024"));
         tp_wait_ok(c, &rq[1], 2);
         tp_check(buf[1], 100, tp_seed(1, 0, 4));
-        while (c->nux < 2) /* tag 5 buffered, tag 6 parked */
+        while (c->nux < 2) /* tag 5 buffered, tag 6 announced */
             tp_progress_for(c, 1);
         OK(c->ops->irecv(c->tp, 1, 5, buf[2], 1000, &rq[2]));
         tp_expect_fail(c, RCOMM_OK, &rq[2], RCOMM_ERR_PROTOCOL, "sent 2000 bytes");
@@ -318,6 +318,36 @@ static void sc_oversize(tp_ctx_t *c)
     for (int i = 0; i < 5; i++)
         free(buf[i]);
     tp_barrier(c, 51);
+}
+
+/* A large message nobody has asked for yet holds up nothing behind it: rank
+ * 0 receives the small message sent after it first. (Parking it in the socket deadlocked
+ * several collectives in flight, each waiting for what the other's message held back.) */
+static void sc_overtake(tp_ctx_t *c)
+{
+    enum { BIG = 8 * MiB, SMALL = 1000 };
+    tp_req_t rq[3] = {0};
+    char *big = tp_xmalloc(BIG), small[SMALL];
+
+    if (c->rank == 1) {
+        tp_fill(big, BIG, tp_seed(1, 0, 10));
+        tp_fill(small, SMALL, tp_seed(1, 0, 11));
+        OK(c->ops->isend(c->tp, 0, 10, NULL, big, BIG, &rq[0]));
+        OK(c->ops->isend(c->tp, 0, 11, NULL, small, SMALL, &rq[1]));
+        tp_wait_ok(c, rq, 2);
+    } else {
+        OK(c->ops->irecv(c->tp, 1, 11, small, SMALL, &rq[1]));
+        REQUIREF(tp_wait(c, &rq[1], 20000) == RCOMM_OK,
+                 "the small message stayed behind the large one");
+        tp_check(small, SMALL, tp_seed(1, 0, 11));
+        REQUIRE(c->nux == 1 && c->ux[0].tag == 10 && c->ux[0].len == BIG);
+        OK(c->ops->irecv(c->tp, 1, 10, big, BIG, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        REQUIRE(rq[0].len == BIG);
+        tp_check(big, BIG, tp_seed(1, 0, 10));
+    }
+    free(big);
+    tp_barrier(c, 53);
 }
 
 /* Cancel withdraws a posted receive (whose message then arrives unexpected),
@@ -353,7 +383,7 @@ static void sc_cancel(tp_ctx_t *c)
         REQUIRE(c->ops->cancel(c->tp, &rq[0]) == RCOMM_ERR_INVALID_ARG);
         while (c->nux < 2)
             tp_progress_for(c, 1);
-        OK(c->ops->irecv(c->tp, 1, 7, big, MiB, &rq[3])); /* meets the parked one */
+        OK(c->ops->irecv(c->tp, 1, 7, big, MiB, &rq[3])); /* meets the announced one */
         REQUIRE(c->ops->cancel(c->tp, &rq[3]) == RCOMM_INPROGRESS);
         tp_wait_ok(c, &rq[3], 1);
         tp_check(big, MiB, tp_seed(1, 0, 7));
@@ -534,6 +564,12 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+START_TEST(test_overtake)
+{
+    run(2, sc_overtake, 0);
+}
+END_TEST
+
 START_TEST(test_wait_fd)
 {
     run(2, sc_wait_fd, 0);
@@ -566,6 +602,7 @@ void tp_add_twosided_tests(Suite *s)
     tcase_add_test(tc, test_unexpected);
     tcase_add_test(tc, test_oversize);
     tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_overtake);
     tcase_add_test(tc, test_wait_fd);
     tcase_add_loop_test(tc, test_serves, 0, 2);
     tcase_add_loop_test(tc, test_args, 0, 2);

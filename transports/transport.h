@@ -27,10 +27,11 @@
  * req->env: the collective layer uses it to detect ranks that called a
  * collective with different arguments. A message that arrives before its
  * receive is posted is "unexpected": the transport reports it through
- * on_unexpected, then either buffers it (counted in bytes_copied) or holds
- * it until the receive is posted (large messages beyond the transport's
- * buffering budget; the peer's later traffic may wait behind it, so the
- * receive must eventually be posted or the operation cancelled).
+ * on_unexpected, then either buffers it (counted in bytes_copied) or, above
+ * the transport's eager limit, holds its announcement and moves the data
+ * once the receive is posted (rendezvous). Either way the peer's later
+ * traffic never waits behind it; the send of a held message completes only
+ * after its receive is posted.
  *
  * One-sided operations (put, get, 64-bit atomics) target memory a peer
  * exposed with mem_reg and described by an tp_rkey_t it sent us. A

@@ -68,10 +68,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TCP_BUFSIZE", CFG_SIZE, tcp_bufsize, "4M",
         "SO_SNDBUF/SO_RCVBUF of every data socket (fixed, never autotuned)"),
     ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "64K",
-        "largest unexpected message always buffered (pooled buffers)"),
-    ROW("RCOMM_TCP_UNEXPECTED_MAX", CFG_SIZE, tcp_unexpected_max, "256M",
-        "bytes of larger unexpected messages buffered at once; beyond, one waits for "
-        "its receive and the sender's later traffic behind it"),
+        "largest message sent at once (buffered if unexpected); larger ones are "
+        "announced and sent when their receive is posted (zero copy)"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
         "microseconds to busy-poll before sleeping in epoll_wait"),
     ROW("RCOMM_OVERSUB_SPIN_US", CFG_DOUBLE, oversub_spin_us, "0",

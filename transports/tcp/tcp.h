@@ -39,18 +39,32 @@
  * queues being walked.
  *
  * Matching (the queues are transports/util/match.h's). Per peer, posted
- * receives are kept in posting order; a SEND
- * matches the first with its tag. A SEND with no receive calls
- * on_unexpected and then: len <= tcp_eager is read into a malloc'd buffer
- * kept on the peer's unexpected list (a later irecv takes the oldest with its
- * tag and completes from it); a longer one is parked: its header is kept,
- * EPOLLIN is dropped for that peer, and the irecv that matches it resumes
- * reading straight into the user buffer. While parked, nothing behind it on
- * that connection is read (one-sided traffic and a GOODBYE included), and
- * the peer's loss shows only as a reset or a failed send. A message longer
- * than its receive fails that receive with PROTOCOL; its payload is read and
- * discarded so the connection stays usable (the mismatch is the
- * application's, not the stream's).
+ * receives are kept in posting order; a message matches the first with its
+ * tag. A message of at most tcp_eager bytes is a SEND carrying its payload;
+ * with no receive, on_unexpected is called and it is read into a pooled
+ * buffer kept on the peer's unexpected list (a later irecv takes the oldest
+ * with its tag and completes from it).
+ *
+ * Rendezvous (tcp_rndv.c). A longer message is announced: RTS {tag,
+ * envelope, size, id}, no payload, and the send waits on the peer's rndv_tx
+ * list. The receiver matches the RTS as it would a SEND; once a receive
+ * takes it (at once, or later from the unexpected list, where an RTS costs
+ * a header's worth of memory) it answers CTS {id} and waits on rndv_rx. The
+ * sender then writes DATA {the RTS's fields, payload} straight from the
+ * user's buffer and completes when it is written; the receiver reads it
+ * straight into the receive. Large payloads are thus never copied nor
+ * buffered, and a message nobody has asked for yet never holds up the
+ * traffic behind it (a parked frame did: with several collectives in
+ * flight, what a rank needed could wait behind a message whose receive
+ * waited for it). The price is a round trip before the first byte, hidden
+ * whenever the receive is posted early. DATA frames come in CTS order, so
+ * the receiver checks each against the head of rndv_rx.
+ *
+ * A message longer than its receive fails that receive with PROTOCOL: a
+ * SEND's payload is read and discarded so the connection stays usable (the
+ * mismatch is the application's, not the stream's); an RTS is answered by a
+ * CTS refusing it, and the send completes without sending its data, as an
+ * eager one would have.
  *
  * One-sided emulation (tcp_onesided.c). Regions get a key (slot | generation
  * << 32, so a stale key never reaches a newer region). PUT carries its
@@ -122,11 +136,12 @@ typedef enum {
 
 /* The transport's view of a request (in tp_req_t.priv). */
 typedef struct tcp_op {
-    tp_op_t h;    /* on the posted, waiting or done list */
+    tp_op_t h;    /* on the posted, waiting, rndv or done list */
     tcp_txf_t tx; /* sends and one-sided requests */
     void *buf;    /* receive / get destination */
     size_t cap;   /* its size */
     uint8_t kind; /* tcp_op_kind_t */
+    uint32_t rid; /* receive on rndv_rx: the sender's rendezvous id */
 } tcp_op_t;
 
 _Static_assert(sizeof(tcp_op_t) <= TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
@@ -137,12 +152,13 @@ typedef struct tcp_reply {
     void *copy;   /* payload copied out when the region is deregistered */
 } tcp_reply_t;
 
-#define TCP_BIG_POOL 256
-
-/* An unexpected message small enough to buffer. */
+/* A message that arrived before its receive: an eager one's payload, or an
+ * RTS (h.len is then the announced size, and data holds nothing). */
 typedef struct tcp_unexp {
     tp_unexp_t h;
-    size_t cap; /* bytes data can hold */
+    size_t cap;   /* bytes data can hold */
+    bool rts;     /* an announcement */
+    uint32_t rid; /* its rendezvous id */
     unsigned char data[];
 } tcp_unexp_t;
 
@@ -158,7 +174,7 @@ typedef struct {
     tcp_txf_t *head, *tail;
 } tcp_txq_t;
 
-typedef enum { TCP_RX_HDR, TCP_RX_BODY, TCP_RX_PARKED } tcp_rx_state_t;
+typedef enum { TCP_RX_HDR, TCP_RX_BODY } tcp_rx_state_t;
 
 /* Receive state of one connection. */
 typedef struct {
@@ -166,7 +182,7 @@ typedef struct {
     tcp_hdr_t hdr;   /* frame being received */
     uint64_t off;    /* payload bytes received so far */
     char *dst;       /* where they go; NULL = read and discard */
-    tcp_op_t *op;    /* SEND: matched receive; GET_RESP: the get */
+    tcp_op_t *op;    /* SEND, DATA: the receive; GET_RESP: the get */
     tcp_unexp_t *ux; /* SEND: buffer of an unexpected message */
     tcp_mr_t *mr;    /* PUT: target region */
 } tcp_rx_t;
@@ -185,7 +201,9 @@ typedef struct tcp_peer {
 
     tp_match_t m;     /* receives; buffered unexpected messages */
     tp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
-    unsigned nbig;    /* posted receives and gets larger than TCP_COPY_MAX */
+    tp_opq_t rndv_tx; /* sends announced, awaiting their CTS */
+    tp_opq_t rndv_rx; /* receives granted (CTS queued), awaiting DATA, in order */
+    unsigned nbig;    /* receives (posted or granted) and gets > TCP_COPY_MAX */
 
     tcp_rx_t rx;
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
@@ -203,9 +221,7 @@ typedef struct {
 struct tcp_tp {
     tp_t base;
     size_t bufsize; /* cfg->tcp_bufsize */
-    size_t eager;   /* cfg->tcp_eager */
-    size_t big_max; /* cfg->tcp_unexpected_max: larger ones buffered at once */
-    size_t big;     /* bytes of larger-than-eager messages buffered now */
+    size_t eager;   /* cfg->tcp_eager: larger messages use the rendezvous */
     int timeout_ms;
     tcp_addr_t addr; /* published */
     char host[64];
@@ -218,32 +234,25 @@ struct tcp_tp {
 
     int *txlist; /* peers with queued frames and room to write */
     int ntx;
-    int nkick;        /* peers with kick set */
-    tp_opq_t done;    /* completed, not yet reported */
-    uint64_t next_id; /* one-sided op ids */
-    int hot;          /* peer of the latest receive-type post, -1 = none */
-    bool hot_hit;     /* the last direct read of it found data */
-    unsigned skips;   /* epoll_wait calls skipped in a row */
+    int nkick;         /* peers with kick set */
+    tp_opq_t done;     /* completed, not yet reported */
+    uint64_t next_id;  /* one-sided op ids */
+    uint32_t next_rid; /* rendezvous ids */
+    int hot;           /* peer of the latest receive-type post, -1 = none */
+    bool hot_hit;      /* the last direct read of it found data */
+    unsigned skips;    /* epoll_wait calls skipped in a row */
 
     tcp_mr_slot_t *mrs;
     uint32_t nmrs;
 
     tp_uxq_t ux_pool; /* free unexpected-message buffers of eager bytes */
     unsigned ux_pooled;
-    tcp_unexp_t *big_pool[TCP_BIG_POOL]; /* free ones above eager, any size */
-    unsigned nbig_pool;
-    size_t big_pooled; /* their bytes */
 };
 
 /* Buffers for unexpected messages (tcp_rx.c). Those above TCP_COPY_MAX come
  * from a pool of eager-sized buffers: malloc and free of 64 KiB blocks make
  * glibc return and refault pages on every message, which cost 10x in
- * pipelines of eager-sized segments. Larger ones (buffered within
- * RCOMM_TCP_UNEXPECTED_MAX) are kept too, up to TCP_BIG_POOL of them and
- * that budget's bytes, and reused for a message of at least half their
- * size: a sender that streams segments ahead of its receiver (a reduce or
- * gather leaf) made every 256 KiB segment fault in fresh pages, 100000
- * faults and 10x the time of a 2 MiB gather. NULL when out of memory. */
+ * pipelines of eager-sized segments. NULL when out of memory. */
 tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len);
 void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux);
 void tcp_ux_pool_free(tcp_tp_t *tp);
@@ -310,11 +319,27 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p);
 int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len);
 /* Count a posted receive or get of len bytes toward choosing how to read. */
 void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta);
+/* Fail receive op: the sender's message (len bytes, its envelope) is longer. */
+void tcp_rx_too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
+                     uint64_t len, const void *env);
 rcomm_status_t tcp_isend(tp_t *tp, int peer, uint64_t tag, const tp_env_t *env,
                          const void *buf, size_t len, tp_req_t *req);
 rcomm_status_t tcp_irecv(tp_t *tp, int peer, uint64_t tag, void *buf, size_t len,
                          tp_req_t *req);
 rcomm_status_t tcp_cancel(tp_t *tp, tp_req_t *req);
+
+/* tcp_rndv.c */
+/* Make the SEND in op an RTS: its data waits for the receiver's CTS. */
+void tcp_rndv_announce(tcp_tp_t *tp, tcp_op_t *op);
+/* The RTS in ux (unexpected, or ux NULL: the one in p->rx.hdr) meets its
+ * receive op: answer CTS, or refuse if op is too short. */
+void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t *ux);
+/* An RTS header with no receive posted: hold it. */
+void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p);
+/* A CTS header arrived: send the data, or complete a refused send. */
+void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p);
+/* A DATA header arrived: find its receive and land it there. */
+void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p);
 
 /* tcp_onesided.c */
 rcomm_status_t tcp_put(tp_t *tp, int peer, const void *buf, size_t len,

@@ -31,7 +31,7 @@ _Static_assert(sizeof(tcp_addr_t) == TCP_ADDR_LEN, "address blob layout");
 /* ---- Frame header -------------------------------------------------------- */
 
 #define TCP_MAGIC 0x52434d54u /* "RCMT" */
-#define TCP_VERSION 1
+#define TCP_VERSION 2         /* 2: rendezvous (RTS, CTS, DATA) */
 
 /* A frame announcing more payload than this is garbage, not data. */
 #define TCP_MAX_PAYLOAD (1ull << 40)
@@ -47,6 +47,9 @@ typedef enum {
     TCP_ATOMIC_CSWAP, /* arg[0] = compare, arg[1] = swap */
     TCP_ATOMIC_RESP,  /* reply to either atomic: status, arg[0] = old value */
     TCP_GOODBYE,      /* sender is closing; status = why (RCOMM_OK or its failure) */
+    TCP_RTS,          /* a SEND above the eager limit announced: msg, no payload */
+    TCP_CTS,          /* its receive is posted: status OK (send DATA) or PROTOCOL */
+    TCP_DATA,         /* the announced message: the RTS's msg, payload msg.size */
     TCP_TYPE_END
 } tcp_type_t;
 
@@ -78,12 +81,14 @@ typedef struct {
     uint8_t type;    /* tcp_type_t */
     uint16_t flags;  /* TCP_F_*; 0 unless stated */
     int32_t status;  /* replies, GOODBYE, HELLO ack: an rcomm_status_t */
-    uint32_t detail; /* replies: tcp_acc_t; HELLO ack: tcp_rej_t */
+    uint32_t detail; /* replies: tcp_acc_t; HELLO ack: tcp_rej_t; RTS, CTS,
+                        DATA: the sender's rendezvous id */
     uint64_t len;    /* payload bytes following the header */
     union {
-        struct { /* SEND */
+        struct { /* SEND, RTS, DATA */
             uint64_t tag;
             uint64_t env[3];
+            uint64_t size; /* the message's length (RTS, DATA) */
         } msg;
         struct {          /* PUT .. ATOMIC_RESP */
             uint64_t id;  /* initiator's op id, echoed by the reply */
@@ -111,7 +116,7 @@ _Static_assert(sizeof(tcp_hdr_t) == 64, "the frame header is 64 bytes on the wir
 static inline int tcp_type_has_payload(unsigned type)
 {
     return type == TCP_SEND || type == TCP_PUT || type == TCP_GET_RESP ||
-           type == TCP_GOODBYE;
+           type == TCP_GOODBYE || type == TCP_DATA;
 }
 
 /* Replies are built by the target in memory of its own; requests live in the
@@ -119,6 +124,12 @@ static inline int tcp_type_has_payload(unsigned type)
 static inline int tcp_type_is_reply(unsigned type)
 {
     return type == TCP_PUT_ACK || type == TCP_GET_RESP || type == TCP_ATOMIC_RESP;
+}
+
+/* Frames the transport allocates, freed once written: replies and CTS. */
+static inline int tcp_type_is_ours(unsigned type)
+{
+    return tcp_type_is_reply(type) || type == TCP_CTS;
 }
 
 static inline const char *tcp_type_name(unsigned type)
@@ -134,6 +145,9 @@ static inline const char *tcp_type_name(unsigned type)
         [TCP_ATOMIC_CSWAP] = "ATOMIC_CSWAP",
         [TCP_ATOMIC_RESP] = "ATOMIC_RESP",
         [TCP_GOODBYE] = "GOODBYE",
+        [TCP_RTS] = "RTS",
+        [TCP_CTS] = "CTS",
+        [TCP_DATA] = "DATA",
     };
     return type > 0 && type < TCP_TYPE_END ? names[type] : "unknown";
 }

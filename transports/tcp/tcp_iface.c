@@ -25,7 +25,6 @@ static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
         goto free_tp;
     tp->bufsize = params->cfg->tcp_bufsize;
     tp->eager = params->cfg->tcp_eager;
-    tp->big_max = params->cfg->tcp_unexpected_max;
     tp->timeout_ms = params->timeout_ms;
     tp->listen_fd = -1;
     tp->hot = -1;

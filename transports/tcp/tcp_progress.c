@@ -21,8 +21,7 @@
 
 void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p)
 {
-    uint32_t ev =
-        (p->rx.state != TCP_RX_PARKED ? EPOLLIN : 0) | (p->tx_blocked ? EPOLLOUT : 0);
+    uint32_t ev = EPOLLIN | (p->tx_blocked ? EPOLLOUT : 0);
     struct epoll_event e = {.events = ev, .data.ptr = p};
 
     if (p->fd < 0 || ev == p->events)
@@ -60,13 +59,17 @@ void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 /* A frame has left completely. */
 static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_PUT || f->hdr.type == TCP_GET_RESP)
+    if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_DATA || f->hdr.type == TCP_PUT ||
+        f->hdr.type == TCP_GET_RESP)
         tp->base.stats.bytes_sent += f->hdr.len;
-    if (tcp_type_is_reply(f->hdr.type)) {
+    if (tcp_type_is_ours(f->hdr.type)) {
         tcp_reply_free((tcp_reply_t *)f);
-    } else if (f->hdr.type == TCP_SEND) {
+    } else if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_DATA) {
         tp->base.stats.messages_sent++;
         tcp_complete(tp, tcp_op_of_tx(f), RCOMM_OK);
+    } else if (f->hdr.type == TCP_RTS) {
+        /* Its CTS can only come after the receiver read all of this. */
+        BASE_FIFO_PUSH(&p->rndv_tx, &tcp_op_of_tx(f)->h);
     } else {
         /* The reply can only come after the target read all of this. */
         BASE_FIFO_PUSH(&p->waiting, &tcp_op_of_tx(f)->h);
@@ -105,8 +108,7 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
             /* A GOODBYE waiting in our receive buffer explains this better. */
             {
                 int err = errno;
-                if (p->rx.state != TCP_RX_PARKED)
-                    tcp_rx_run(tp, p);
+                tcp_rx_run(tp, p);
                 tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
                               "connection to rank %d lost while sending (%s): it "
                               "exited or crashed",
@@ -145,8 +147,8 @@ static void tx_flush_all(tcp_tp_t *tp)
 
 static bool expecting(const tcp_peer_t *p)
 {
-    return p->fd >= 0 && p->rx.state != TCP_RX_PARKED &&
-           (p->m.posted.head || p->waiting.head || p->rx.state == TCP_RX_BODY);
+    return p->fd >= 0 && (p->m.posted.head || p->waiting.head || p->rndv_tx.head ||
+                          p->rndv_rx.head || p->rx.state == TCP_RX_BODY);
 }
 
 static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
@@ -159,20 +161,7 @@ static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
     }
     if (p->fd < 0 || !(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         return;
-    if (p->rx.state != TCP_RX_PARKED) {
-        tcp_rx_run(tp, p);
-    } else {
-        /* Parked: not reading, so only a reset can wake us. */
-        int err = 0;
-        socklen_t l = sizeof(err);
-        getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-        tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
-                      "connection to rank %d lost (%s) while its %llu-byte message "
-                      "for tag 0x%llx waited for a receive: it exited or crashed",
-                      p->rank, err ? strerror(err) : "hang-up",
-                      (unsigned long long)p->rx.hdr.len,
-                      (unsigned long long)p->rx.hdr.u.msg.tag);
-    }
+    tcp_rx_run(tp, p);
 }
 
 rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
@@ -244,7 +233,7 @@ void tcp_drop_txq(tcp_peer_t *p)
 
     while ((f = p->txq.head)) {
         BASE_FIFO_POP(&p->txq);
-        if (tcp_type_is_reply(f->hdr.type))
+        if (tcp_type_is_ours(f->hdr.type))
             tcp_reply_free((tcp_reply_t *)f);
     }
     p->tx_off = 0;
@@ -292,7 +281,8 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
     if (!tp_fail_start(&p->fail, status, tp->base.rank, &cause))
         return;
 
-    nrecv = fail_ops(tp, &p->m.posted, status);
+    nrecv = fail_ops(tp, &p->m.posted, status) + fail_ops(tp, &p->rndv_rx, status);
+    nsend = fail_ops(tp, &p->rndv_tx, status);
     nrma = fail_ops(tp, &p->waiting, status);
     if (p->rx.op) { /* a receive or get that was landing */
         *(p->rx.op->kind == TCP_OP_RECV ? &nrecv : &nrma) += 1;
@@ -300,11 +290,12 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
     }
     while ((f = p->txq.head)) {
         BASE_FIFO_POP(&p->txq);
-        if (tcp_type_is_reply(f->hdr.type)) {
+        if (tcp_type_is_ours(f->hdr.type)) {
             tcp_reply_free((tcp_reply_t *)f);
         } else {
+            unsigned t = f->hdr.type;
             tcp_complete(tp, tcp_op_of_tx(f), status);
-            *(f->hdr.type == TCP_SEND ? &nsend : &nrma) += 1;
+            *(t == TCP_SEND || t == TCP_RTS || t == TCP_DATA ? &nsend : &nrma) += 1;
         }
     }
     tcp_ux_free(tp, p->rx.ux);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* TCP transport: the receive state machine, header validation, and two-sided
- * messages (isend, irecv, matching, unexpected and parked messages, cancel). */
+ * messages (isend, irecv, matching, unexpected messages, cancel). */
 #include <byteswap.h>
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +37,9 @@ int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)
     else if (h->len != 0 && !tcp_type_has_payload(h->type))
         snprintf(why, len, "%s frame with %llu payload bytes (it has none)",
                  tcp_type_name(h->type), (unsigned long long)h->len);
+    else if (h->type == TCP_RTS && h->u.msg.size > TCP_MAX_PAYLOAD)
+        snprintf(why, len, "RTS announcing an absurd %llu-byte message",
+                 (unsigned long long)h->u.msg.size);
     return why[0] ? -1 : 0;
 }
 
@@ -50,7 +53,7 @@ void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta)
  * read one header at a time, so no large payload lands in staging. */
 static bool rx_greedy(const tcp_peer_t *p)
 {
-    return p->nbig == 0 && (p->m.posted.head || p->waiting.head);
+    return p->nbig == 0 && (p->m.posted.head || p->waiting.head || p->rndv_tx.head);
 }
 
 static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
@@ -65,7 +68,7 @@ static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
 
 /* The request still gets the sender's envelope and length: the caller may
  * explain the size from them (the collective layer reports a mismatch). */
-static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
+void tcp_rx_too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
                      uint64_t len, const void *env)
 {
     tp_req_t *req = tcp_req(op);
@@ -75,7 +78,6 @@ static void too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
     tcp_complete(tp, op, tp_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
 }
 
-/* A buffered unexpected message meets its receive. */
 /* At most this many free buffers stay pooled (4 MiB at the default eager). */
 #define TCP_UX_POOL 64
 
@@ -83,29 +85,19 @@ tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 {
     tcp_unexp_t *ux;
 
-    if (len > tp->eager) {
-        for (unsigned i = tp->nbig_pool; i-- > 0;) {
-            ux = tp->big_pool[i];
-            if (ux->cap >= len && ux->cap / 2 <= len) {
-                tp->big_pool[i] = tp->big_pool[--tp->nbig_pool];
-                tp->big_pooled -= ux->cap;
-                return ux;
-            }
-        }
-    }
     if (len <= TCP_COPY_MAX || len > tp->eager) {
         if ((ux = malloc(sizeof(*ux) + len)))
-            ux->cap = len;
+            *ux = (tcp_unexp_t){.cap = len};
         return ux;
     }
     if (tp->ux_pool.head) {
         ux = tcp_ux_of(tp->ux_pool.head);
         BASE_FIFO_POP(&tp->ux_pool);
         tp->ux_pooled--;
-        return ux;
+    } else if (!(ux = malloc(sizeof(*ux) + tp->eager))) {
+        return NULL;
     }
-    if ((ux = malloc(sizeof(*ux) + tp->eager)))
-        ux->cap = tp->eager;
+    *ux = (tcp_unexp_t){.cap = tp->eager};
     return ux;
 }
 
@@ -113,14 +105,7 @@ void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
     if (!ux)
         return;
-    if (ux->h.len > tp->eager) {
-        tp->big -= ux->h.len;
-        if (tp->nbig_pool < TCP_BIG_POOL && tp->big_pooled + ux->cap <= tp->big_max) {
-            tp->big_pool[tp->nbig_pool++] = ux;
-            tp->big_pooled += ux->cap;
-            return;
-        }
-    } else if (ux->h.len > TCP_COPY_MAX && tp->ux_pooled < TCP_UX_POOL) {
+    if (ux->cap == tp->eager && ux->cap > TCP_COPY_MAX && tp->ux_pooled < TCP_UX_POOL) {
         BASE_FIFO_PUSH(&tp->ux_pool, &ux->h);
         tp->ux_pooled++;
         return;
@@ -137,17 +122,17 @@ void tcp_ux_pool_free(tcp_tp_t *tp)
         free(tcp_ux_of(ux));
     }
     tp->ux_pooled = 0;
-    while (tp->nbig_pool)
-        free(tp->big_pool[--tp->nbig_pool]);
-    tp->big_pooled = 0;
 }
 
+/* A held message meets its receive. */
 static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
 {
     tp_req_t *req = tcp_req(op);
 
-    if (ux->h.len > op->cap) {
-        too_long(tp, p, op, ux->h.tag, ux->h.len, &ux->h.env);
+    if (ux->rts) {
+        tcp_rndv_grant(tp, p, op, ux);
+    } else if (ux->h.len > op->cap) {
+        tcp_rx_too_long(tp, p, op, ux->h.tag, ux->h.len, &ux->h.env);
     } else {
         if (ux->h.len)
             memcpy(op->buf, ux->data, ux->h.len);
@@ -164,7 +149,8 @@ static void rx_land(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op)
 {
     p->rx.state = TCP_RX_BODY;
     if (p->rx.hdr.len > op->cap) { /* fail it, read the payload into nowhere */
-        too_long(tp, p, op, p->rx.hdr.u.msg.tag, p->rx.hdr.len, p->rx.hdr.u.msg.env);
+        tcp_rx_too_long(tp, p, op, p->rx.hdr.u.msg.tag, p->rx.hdr.len,
+                        p->rx.hdr.u.msg.env);
         return;
     }
     p->rx.op = op;
@@ -183,16 +169,6 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
                   h->len);
-    /* A large message waits for its receive (zero copy, no memory), and the
-     * peer's later traffic behind it, unless the budget lets us buffer it:
-     * with several collectives in flight, what we need next may be behind
-     * it, while its receive waits for that (4 ranks, 16 iallreduce of 1 MiB
-     * deadlocked so). */
-    if (h->len > tp->eager && h->len > tp->big_max - tp->big) {
-        p->rx.state = TCP_RX_PARKED;
-        tcp_update_events(tp, p);
-        return;
-    }
     if (!(ux = tcp_ux_alloc(tp, h->len))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                       "no memory to buffer a %llu-byte message from rank %d",
@@ -201,12 +177,20 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     ux->h.tag = h->u.msg.tag;
     ux->h.len = h->len;
-    if (h->len > tp->eager)
-        tp->big += h->len;
     memcpy(&ux->h.env, h->u.msg.env, sizeof(ux->h.env));
     p->rx.ux = ux;
     p->rx.dst = (char *)ux->data;
-    p->rx.state = TCP_RX_BODY;
+}
+
+/* An RTS: grant it to its receive, or hold it. It has no payload. */
+static void rx_rts(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    tcp_op_t *op = posted_take(p, p->rx.hdr.u.msg.tag);
+
+    if (op)
+        tcp_rndv_grant(tp, p, op, NULL);
+    else
+        tcp_rndv_hold(tp, p);
 }
 
 static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
@@ -270,6 +254,12 @@ static void rx_header(tcp_tp_t *tp, tcp_peer_t *p)
     rx->state = TCP_RX_BODY;
     if (rx->hdr.type == TCP_SEND) {
         rx_send_begin(tp, p);
+    } else if (rx->hdr.type == TCP_RTS) {
+        rx_rts(tp, p);
+    } else if (rx->hdr.type == TCP_CTS) {
+        tcp_rndv_cts(tp, p);
+    } else if (rx->hdr.type == TCP_DATA) {
+        tcp_rndv_data(tp, p);
     } else if (rx->hdr.type == TCP_GOODBYE) {
         rx->dst = p->bye;
         if (rx->hdr.len == 0)
@@ -280,8 +270,10 @@ static void rx_header(tcp_tp_t *tp, tcp_peer_t *p)
 
 static void rx_frame_end(tcp_tp_t *tp, tcp_peer_t *p)
 {
-    if (p->rx.hdr.type == TCP_SEND)
+    if (p->rx.hdr.type == TCP_SEND || p->rx.hdr.type == TCP_DATA)
         rx_send_end(tp, p);
+    else if (p->rx.hdr.type == TCP_RTS || p->rx.hdr.type == TCP_CTS)
+        ; /* done with the header */
     else if (p->rx.hdr.type == TCP_GOODBYE)
         rx_goodbye(tp, p);
     else
@@ -370,7 +362,7 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p)
         p->kick = false;
         tp->nkick--;
     }
-    while (p->fd >= 0 && rx->state != TCP_RX_PARKED) {
+    while (p->fd >= 0) {
         uint32_t have = p->stage_tail - p->stage_head;
 
         if (rx->state == TCP_RX_HDR) {
@@ -425,6 +417,8 @@ rcomm_status_t tcp_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env
     op->tx.hdr.u.msg.tag = tag;
     if (env)
         memcpy(op->tx.hdr.u.msg.env, env, sizeof(*env));
+    if (len > tp->eager)
+        tcp_rndv_announce(tp, op);
     req->status = RCOMM_INPROGRESS;
     tcp_enqueue(tp, &tp->peers[peer], &op->tx);
     return RCOMM_OK;
@@ -451,8 +445,7 @@ rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t l
     op->h.tag = tag;
     op->buf = buf;
     op->cap = len;
-    /* The oldest buffered message with this tag comes first: it arrived
-     * before a parked one, and may have arrived before the peer failed. */
+    /* A held message may have arrived before the peer failed. */
     if ((ux = tp_match_held(&p->m, tag))) {
         req->status = RCOMM_INPROGRESS;
         ux_deliver(tp, p, tcp_ux_of(ux), op);
@@ -462,16 +455,6 @@ rcomm_status_t tcp_irecv(tp_t *base, int peer, uint64_t tag, void *buf, size_t l
         return st;
     req->status = RCOMM_INPROGRESS;
     tp->hot = peer;
-    if (p->rx.state == TCP_RX_PARKED && p->rx.hdr.u.msg.tag == tag) {
-        rx_land(tp, p, op);
-        tcp_update_events(tp, p);
-        /* Part of it may be staged already, which epoll will not report. */
-        if (!p->kick) {
-            p->kick = true;
-            tp->nkick++;
-        }
-        return RCOMM_OK;
-    }
     tp_post(&p->m, &op->h);
     tcp_rx_expect(p, len, +1);
     return RCOMM_OK;
@@ -490,7 +473,7 @@ rcomm_status_t tcp_cancel(tp_t *base, tp_req_t *req)
             tcp_rx_expect(p, op->cap, -1);
             return RCOMM_OK;
         }
-        if (p->rx.op == op)
+        if (p->rx.op == op || tp_queued(&p->rndv_rx, &op->h))
             return RCOMM_INPROGRESS;
     }
     if (op && tp_queued(&tp->done, &op->h))

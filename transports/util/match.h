@@ -12,7 +12,7 @@
  * Per peer (tp_match_t), posted receives are kept in posting order and a
  * message matches the first one with its tag; held messages are kept in
  * arrival order and a receive takes the oldest one with its tag. What a
- * transport holds (a buffered copy, a rendezvous request, a parked frame)
+ * transport holds (a buffered copy, a rendezvous announcement)
  * and how it delivers it stays the transport's.
  */
 #ifndef RCOMM_TPU_MATCH_H
