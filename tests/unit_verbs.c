@@ -250,8 +250,10 @@ static void sc_rcache(tp_ctx_t *c)
 
 /* Rank 2 is killed while rank 0 RDMA-writes 64 MiB into it: rank 0's send
  * and its receive from rank 2 fail with PEER_FAILED naming rank 2 and the QP
- * (retry exceeded) within the QP's retry time, or the lost connection with
- * rdma_cm; rank 0 and rank 1 go on. */
+ * (retry exceeded, or the remote access error of writing into memory the
+ * dying rank lost before its QP: soft-RoCE does that in about half the runs)
+ * within the QP's retry time, or the lost connection with rdma_cm; rank 0
+ * and rank 1 go on. */
 static void sc_killed(tp_ctx_t *c)
 {
     enum { BIG = 64 << 20 };
@@ -267,7 +269,9 @@ static void sc_killed(tp_ctx_t *c)
         tp_fill(b, 4096, 1);
         OK(c->ops->isend(c->tp, 2, 7, NULL, b, BIG, &rq[0]));
         OK(c->ops->irecv(c->tp, 2, 8, b, 64, &rq[1]));
-        REQUIRE(tp_wait(c, &rq[0], 30000) == RCOMM_ERR_PEER_FAILED);
+        rcomm_status_t st = tp_wait(c, &rq[0], 30000);
+        REQUIREF(st == RCOMM_ERR_PEER_FAILED, "send: %s (%s)", rcomm_strerror(st),
+                 rcomm_last_error());
         /* Retry exceeded on the QP, or with rdma_cm possibly the disconnect
          * first. */
         REQUIREF(strstr(rcomm_last_error(), "rank 2") &&

@@ -150,6 +150,14 @@ static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_
 
     if (p->fail.status)
         return;
+    /* A rendezvous write targets memory the receiver granted for it: its
+     * key failing means that memory went away, and a rank that dies loses
+     * its regions before its queue pairs (soft-RoCE NAKs the rest). */
+    if (wc->status == IBV_WC_REM_ACCESS_ERR && op && op->kind == VX_OP_SEND) {
+        st = RCOMM_ERR_PEER_FAILED;
+        hint = "the receive's memory went away mid-transfer: the peer exited, or freed "
+               "the buffer of a pending receive";
+    }
     snprintf(msg, sizeof(msg), "rank %d: %s to rank %d failed on QP 0x%x: %s (%s)",
              tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
              ibv_wc_status_str(wc->status), hint);
@@ -165,7 +173,18 @@ static void retire(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc)
 
     if (wc->status != IBV_WC_SUCCESS) {
         vx_sqe_t *e = &p->sq[idx];
-        vx_op_t *op = e->op;
+        vx_op_t *op;
+        /* Only RDMA meets a remote access error, and a long one's chunks
+         * carry no op: its last chunk, the next entry with one, does. */
+        if (!e->op && wc->status == IBV_WC_REM_ACCESS_ERR) {
+            uint32_t at = p->sq_tail +
+                          (idx + tp->sq_depth - p->sq_tail % tp->sq_depth) % tp->sq_depth;
+            for (; at != p->sq_head && !p->sq[at % tp->sq_depth].op; at++)
+                ;
+            if (at != p->sq_head)
+                e = &p->sq[at % tp->sq_depth];
+        }
+        op = e->op;
         e->op = NULL;
         wc_failed(tp, p, wc, op);
     }
