@@ -23,8 +23,9 @@
  * an iovec array [hdr, payload, hdr, payload...] taken straight from user
  * memory, many frames per call. EPOLLOUT is armed only while a peer's socket
  * is full. The receiver reads a header, decides where its payload goes, and
- * reads the payload straight there. While the peer's expected traffic is
- * small (no posted receive or GET longer than TCP_COPY_MAX), reads go into a
+ * reads the payload straight there. While no receive (posted or granted a
+ * rendezvous) or GET longer than TCP_COPY_MAX waits on the peer, what comes
+ * is small or eager, so reads go into a
  * 64 KiB staging buffer so one read(2) picks up many small frames; their
  * payloads are copied out (counted in bytes_copied). Otherwise the receiver
  * reads exactly one header at a time and readv()s the payload into its final

@@ -53,7 +53,7 @@ void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta)
  * read one header at a time, so no large payload lands in staging. */
 static bool rx_greedy(const tcp_peer_t *p)
 {
-    return p->nbig == 0 && (p->m.posted.head || p->waiting.head || p->rndv_tx.head);
+    return p->nbig == 0;
 }
 
 static tcp_op_t *posted_take(tcp_peer_t *p, uint64_t tag)
