@@ -47,19 +47,25 @@
  * with its tag and completes from it).
  *
  * Rendezvous (tcp_rndv.c). A longer message is announced: RTS {tag,
- * envelope, size, id}, no payload, and the send waits on the peer's rndv_tx
- * list. The receiver matches the RTS as it would a SEND; once a receive
- * takes it (at once, or later from the unexpected list, where an RTS costs
- * a header's worth of memory) it answers CTS {id} and waits on rndv_rx. The
- * sender then writes DATA {the RTS's fields, payload} straight from the
- * user's buffer and completes when it is written; the receiver reads it
- * straight into the receive. Large payloads are thus never copied nor
- * buffered, and a message nobody has asked for yet never holds up the
- * traffic behind it (a parked frame did: with several collectives in
- * flight, what a rank needed could wait behind a message whose receive
- * waited for it). The price is a round trip before the first byte, hidden
- * whenever the receive is posted early. DATA frames come in CTS order, so
- * the receiver checks each against the head of rndv_rx.
+ * envelope, size, id} carrying its first tcp_eager bytes (the head), and
+ * the send waits on the peer's rndv_tx list. The receiver matches the RTS as
+ * it would a SEND; once a receive takes it (at once: the head lands in
+ * place; or later from the unexpected list, where the head was buffered) it
+ * answers CTS {id} at once, written before the head is read, and waits on
+ * rndv_rx. The sender then writes DATA {the RTS's fields, the rest} straight
+ * from the user's buffer and completes when it is written. The round trip
+ * thus overlaps the head's transfer, a message nobody has asked for yet
+ * costs the receiver at most tcp_eager bytes and never holds up the traffic
+ * behind it (a parked frame did: with several collectives in flight, what a
+ * rank needed could wait behind a message whose receive waited for it).
+ * DATA frames come in CTS order, so the receiver checks each against the
+ * head of rndv_rx.
+ *
+ * Flow control. A sender can run ahead of its receiver by whole calls (a
+ * reduce's leaves send and never wait). Eager SENDs above TCP_COPY_MAX and
+ * RTS heads count toward a per-peer budget (max(tcp_bufsize, 4 tcp_eager))
+ * until the receiver matches them (ACK {size}, or the CTS); beyond it,
+ * messages are announced without a head. Nothing waits for an ACK.
  *
  * A message longer than its receive fails that receive with PROTOCOL: a
  * SEND's payload is read and discarded so the connection stays usable (the
@@ -154,12 +160,14 @@ typedef struct tcp_reply {
 } tcp_reply_t;
 
 /* A message that arrived before its receive: an eager one's payload, or an
- * RTS (h.len is then the announced size, and data holds nothing). */
+ * RTS (h.len is then the announced size, and data holds its first head
+ * bytes). */
 typedef struct tcp_unexp {
     tp_unexp_t h;
     size_t cap;   /* bytes data can hold */
     bool rts;     /* an announcement */
     uint32_t rid; /* its rendezvous id */
+    size_t head;  /* RTS: bytes of data that came with it */
     unsigned char data[];
 } tcp_unexp_t;
 
@@ -205,6 +213,7 @@ typedef struct tcp_peer {
     tp_opq_t rndv_tx; /* sends announced, awaiting their CTS */
     tp_opq_t rndv_rx; /* receives granted (CTS queued), awaiting DATA, in order */
     unsigned nbig;    /* receives (posted or granted) and gets > TCP_COPY_MAX */
+    uint64_t unacked; /* bytes we sent it eagerly above TCP_COPY_MAX, unmatched */
 
     tcp_rx_t rx;
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
@@ -223,6 +232,7 @@ struct tcp_tp {
     tp_t base;
     size_t bufsize; /* cfg->tcp_bufsize */
     size_t eager;   /* cfg->tcp_eager: larger messages use the rendezvous */
+    size_t budget;  /* unacked bytes allowed per peer before smaller ones do */
     int timeout_ms;
     tcp_addr_t addr; /* published */
     char host[64];
@@ -303,6 +313,9 @@ int tcp_wait_fd(tp_t *tp);
  * error). */
 rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const char *what);
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f);
+/* Write p's queue now, from inside tcp_rx_run (a CTS that should not wait
+ * for the end of progress()). */
+void tcp_tx_now(tcp_tp_t *tp, tcp_peer_t *p);
 void tcp_complete(tcp_tp_t *tp, tcp_op_t *op, rcomm_status_t status);
 void tcp_update_events(tcp_tp_t *tp, tcp_peer_t *p);
 void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const char *fmt,
@@ -341,6 +354,10 @@ void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p);
 void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p);
 /* A DATA header arrived: find its receive and land it there. */
 void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p);
+/* An eager SEND of len bytes was matched (or refused): tell its sender. */
+void tcp_rndv_ack(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len);
+/* An ACK header arrived. */
+void tcp_rndv_acked(tcp_tp_t *tp, tcp_peer_t *p);
 
 /* tcp_onesided.c */
 rcomm_status_t tcp_put(tp_t *tp, int peer, const void *buf, size_t len,

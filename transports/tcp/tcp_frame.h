@@ -47,9 +47,10 @@ typedef enum {
     TCP_ATOMIC_CSWAP, /* arg[0] = compare, arg[1] = swap */
     TCP_ATOMIC_RESP,  /* reply to either atomic: status, arg[0] = old value */
     TCP_GOODBYE,      /* sender is closing; status = why (RCOMM_OK or its failure) */
-    TCP_RTS,          /* a SEND above the eager limit announced: msg, no payload */
+    TCP_RTS,          /* a SEND above the eager limit: msg, payload its first bytes */
     TCP_CTS,          /* its receive is posted: status OK (send DATA) or PROTOCOL */
-    TCP_DATA,         /* the announced message: the RTS's msg, payload msg.size */
+    TCP_DATA,         /* the rest: the RTS's msg, payload the last len of msg.size */
+    TCP_ACK,          /* msg.size bytes of eager SENDs were received (flow control) */
     TCP_TYPE_END
 } tcp_type_t;
 
@@ -116,7 +117,7 @@ _Static_assert(sizeof(tcp_hdr_t) == 64, "the frame header is 64 bytes on the wir
 static inline int tcp_type_has_payload(unsigned type)
 {
     return type == TCP_SEND || type == TCP_PUT || type == TCP_GET_RESP ||
-           type == TCP_GOODBYE || type == TCP_DATA;
+           type == TCP_GOODBYE || type == TCP_RTS || type == TCP_DATA;
 }
 
 /* Replies are built by the target in memory of its own; requests live in the
@@ -126,10 +127,10 @@ static inline int tcp_type_is_reply(unsigned type)
     return type == TCP_PUT_ACK || type == TCP_GET_RESP || type == TCP_ATOMIC_RESP;
 }
 
-/* Frames the transport allocates, freed once written: replies and CTS. */
+/* Frames the transport allocates, freed once written: replies, CTS, ACK. */
 static inline int tcp_type_is_ours(unsigned type)
 {
-    return tcp_type_is_reply(type) || type == TCP_CTS;
+    return tcp_type_is_reply(type) || type == TCP_CTS || type == TCP_ACK;
 }
 
 static inline const char *tcp_type_name(unsigned type)
@@ -148,6 +149,7 @@ static inline const char *tcp_type_name(unsigned type)
         [TCP_RTS] = "RTS",
         [TCP_CTS] = "CTS",
         [TCP_DATA] = "DATA",
+        [TCP_ACK] = "ACK",
     };
     return type > 0 && type < TCP_TYPE_END ? names[type] : "unknown";
 }

@@ -25,6 +25,9 @@ static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
         goto free_tp;
     tp->bufsize = params->cfg->tcp_bufsize;
     tp->eager = params->cfg->tcp_eager;
+    /* What the sockets hold anyway, and room for a few eager messages. */
+    tp->budget = params->cfg->tcp_bufsize > 4 * tp->eager ? params->cfg->tcp_bufsize
+                                                          : 4 * tp->eager;
     tp->timeout_ms = params->timeout_ms;
     tp->listen_fd = -1;
     tp->hot = -1;

@@ -59,8 +59,8 @@ void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 /* A frame has left completely. */
 static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_DATA || f->hdr.type == TCP_PUT ||
-        f->hdr.type == TCP_GET_RESP)
+    if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_RTS || f->hdr.type == TCP_DATA ||
+        f->hdr.type == TCP_PUT || f->hdr.type == TCP_GET_RESP)
         tp->base.stats.bytes_sent += f->hdr.len;
     if (tcp_type_is_ours(f->hdr.type)) {
         tcp_reply_free((tcp_reply_t *)f);
@@ -77,7 +77,7 @@ static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 }
 
 /* Write as much of p's queue as the socket takes, many frames per call. */
-static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
+static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p, bool reading)
 {
     while (p->txq.head && !p->tx_blocked && p->fd >= 0) {
         struct iovec iov[2 * TCP_BATCH];
@@ -108,7 +108,8 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
             /* A GOODBYE waiting in our receive buffer explains this better. */
             {
                 int err = errno;
-                tcp_rx_run(tp, p);
+                if (!reading)
+                    tcp_rx_run(tp, p);
                 tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
                               "connection to rank %d lost while sending (%s): it "
                               "exited or crashed",
@@ -134,13 +135,19 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p)
     tcp_update_events(tp, p);
 }
 
+void tcp_tx_now(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    if (!p->tx_blocked)
+        tx_flush(tp, p, true);
+}
+
 static void tx_flush_all(tcp_tp_t *tp)
 {
     /* Flushing may queue frames for peers appended behind i: ntx is reread. */
     for (int i = 0; i < tp->ntx; i++) {
         tcp_peer_t *p = &tp->peers[tp->txlist[i]];
         p->tx_listed = false;
-        tx_flush(tp, p);
+        tx_flush(tp, p, false);
     }
     tp->ntx = 0;
 }
@@ -157,7 +164,7 @@ static void handle_event(tcp_tp_t *tp, tcp_peer_t *p, uint32_t ev)
         return;
     if (ev & EPOLLOUT) {
         p->tx_blocked = false;
-        tx_flush(tp, p);
+        tx_flush(tp, p, false);
     }
     if (p->fd < 0 || !(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         return;

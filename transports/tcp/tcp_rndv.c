@@ -10,10 +10,18 @@
 void tcp_rndv_announce(tcp_tp_t *tp, tcp_op_t *op)
 {
     tcp_hdr_t *h = &op->tx.hdr;
+    tcp_peer_t *p = &tp->peers[op->h.peer];
+    size_t head =
+        h->len > tp->eager && p->unacked + tp->eager <= tp->budget ? tp->eager : 0;
 
+    /* The first eager bytes go with the announcement: they travel while the
+     * CTS comes back, so the round trip costs little when the receive is
+     * posted, and a receiver that holds the RTS buffers no more than for an
+     * eager message. */
     h->u.msg.size = h->len;
-    h->len = 0;
+    h->len = head;
     h->type = TCP_RTS;
+    p->unacked += head; /* until its CTS */
     h->detail = ++tp->next_rid;
     /* Its CTS is what the sender waits for now: read that peer first. */
     tp->hot = op->h.peer;
@@ -34,6 +42,7 @@ static void cts_queue(tcp_tp_t *tp, tcp_peer_t *p, uint32_t rid, rcomm_status_t 
     r->tx.hdr.status = status;
     r->tx.hdr.detail = rid;
     tcp_enqueue(tp, p, &r->tx);
+    tcp_tx_now(tp, p);
 }
 
 void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t *ux)
@@ -52,7 +61,7 @@ void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t
         tcp_complete(tp, op, st);
         return;
     }
-    if (size > op->cap) {
+    if (size > op->cap) { /* an arriving head is read into nowhere */
         tcp_rx_too_long(tp, p, op, tag, size, env);
         cts_queue(tp, p, rid, RCOMM_ERR_PROTOCOL);
         return;
@@ -60,9 +69,18 @@ void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t
     req->len = (size_t)size;
     memcpy(&req->env, env, sizeof(req->env));
     op->rid = rid;
+    /* Answered before the head is read: the round trip overlaps it. */
     BASE_FIFO_PUSH(&p->rndv_rx, &op->h);
     tcp_rx_expect(p, op->cap, +1);
     cts_queue(tp, p, rid, RCOMM_OK);
+    if (p->fd < 0) /* writing the CTS found the peer gone: op has failed */
+        return;
+    if (ux) {
+        memcpy(op->buf, ux->data, ux->head);
+        tp->base.stats.bytes_copied += ux->head;
+    } else {
+        p->rx.dst = op->buf; /* p->rx.op stays NULL: rndv_rx owns op */
+    }
 }
 
 void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p)
@@ -72,7 +90,7 @@ void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p)
 
     tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
                   h->u.msg.size);
-    if (!(ux = tcp_ux_alloc(tp, 0))) {
+    if (!(ux = tcp_ux_alloc(tp, h->len))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                       "no memory to hold rank %d's announcement of a %llu-byte message",
                       p->rank, (unsigned long long)h->u.msg.size);
@@ -83,7 +101,9 @@ void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p)
     memcpy(&ux->h.env, h->u.msg.env, sizeof(ux->h.env));
     ux->rts = true;
     ux->rid = h->detail;
-    tp_hold(&p->m, &ux->h);
+    ux->head = h->len;
+    p->rx.ux = ux; /* held once its head is in (rx_send_end) */
+    p->rx.dst = (char *)ux->data;
 }
 
 void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p)
@@ -103,13 +123,15 @@ void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p)
     }
     BASE_FIFO_UNLINK(&p->rndv_tx, prev, o);
     op = tcp_op_of(o);
-    if (h->status != RCOMM_OK) { /* the receiver failed its receive: too short */
+    p->unacked -= op->tx.hdr.len; /* its head was taken */
+    if (h->status != RCOMM_OK) {  /* the receiver failed its receive: too short */
         tp->base.stats.messages_sent++;
         tcp_complete(tp, op, RCOMM_OK);
         return;
     }
+    op->tx.payload = (const char *)op->tx.payload + op->tx.hdr.len;
+    op->tx.hdr.len = op->tx.hdr.u.msg.size - op->tx.hdr.len;
     op->tx.hdr.type = TCP_DATA;
-    op->tx.hdr.len = op->tx.hdr.u.msg.size;
     tcp_enqueue(tp, p, &op->tx);
 }
 
@@ -119,7 +141,7 @@ void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
     tcp_op_t *op = p->rndv_rx.head ? tcp_op_of(p->rndv_rx.head) : NULL;
 
     if (!op || op->rid != h->detail || op->h.tag != h->u.msg.tag ||
-        tcp_req(op)->len != h->len || h->u.msg.size != h->len) {
+        tcp_req(op)->len != h->u.msg.size) {
         tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                       "rank %d sent a malformed frame: DATA of %llu bytes for %s "
                       "rendezvous id %u",
@@ -130,5 +152,42 @@ void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
     BASE_FIFO_POP(&p->rndv_rx);
     tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op;
-    p->rx.dst = op->buf;
+    p->rx.dst = (char *)op->buf + (h->u.msg.size - h->len);
+}
+
+/* Flow control of eager messages. A sender may run ahead of its receiver by
+ * whole calls (the leaves of a reduce or gather send and never wait), and
+ * the receiver buffers what comes early: unbounded, that is memory faulted
+ * in and copied at every message. So a sender counts the bytes it sent
+ * eagerly above TCP_COPY_MAX until the receiver says they met their
+ * receive, and beyond the budget announces even messages it would have sent
+ * eagerly. Nothing ever waits for an ACK: a receiver that is ready answers
+ * at once and the sender keeps sending eagerly. */
+void tcp_rndv_ack(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len)
+{
+    tcp_reply_t *r;
+
+    if (len <= TCP_COPY_MAX || p->fd < 0)
+        return;
+    if (!(r = calloc(1, sizeof(*r)))) {
+        tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY, "no memory to acknowledge rank %d",
+                      p->rank);
+        return;
+    }
+    tcp_hdr_init(&r->tx.hdr, TCP_ACK, 0);
+    r->tx.hdr.u.msg.size = len;
+    tcp_enqueue(tp, p, &r->tx);
+}
+
+void tcp_rndv_acked(tcp_tp_t *tp, tcp_peer_t *p)
+{
+    uint64_t len = p->rx.hdr.u.msg.size;
+
+    if (len > p->unacked || len <= TCP_COPY_MAX) {
+        tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
+                      "rank %d sent a malformed frame: ACK of %llu bytes (%llu sent)",
+                      p->rank, (unsigned long long)len, (unsigned long long)p->unacked);
+        return;
+    }
+    p->unacked -= len;
 }

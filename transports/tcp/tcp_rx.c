@@ -37,8 +37,12 @@ int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)
     else if (h->len != 0 && !tcp_type_has_payload(h->type))
         snprintf(why, len, "%s frame with %llu payload bytes (it has none)",
                  tcp_type_name(h->type), (unsigned long long)h->len);
-    else if (h->type == TCP_RTS && h->u.msg.size > TCP_MAX_PAYLOAD)
-        snprintf(why, len, "RTS announcing an absurd %llu-byte message",
+    else if ((h->type == TCP_RTS || h->type == TCP_DATA) &&
+             (h->u.msg.size > TCP_MAX_PAYLOAD ||
+              (h->type == TCP_RTS ? h->len >= h->u.msg.size
+                                  : h->len == 0 || h->len > h->u.msg.size)))
+        snprintf(why, len, "%s of %llu bytes of a %llu-byte message",
+                 tcp_type_name(h->type), (unsigned long long)h->len,
                  (unsigned long long)h->u.msg.size);
     return why[0] ? -1 : 0;
 }
@@ -78,8 +82,8 @@ void tcp_rx_too_long(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, uint64_t tag,
     tcp_complete(tp, op, tp_err_oversize(tp->base.rank, p->rank, len, tag, op->cap));
 }
 
-/* At most this many free buffers stay pooled (4 MiB at the default eager). */
-#define TCP_UX_POOL 64
+/* At most this many bytes of free buffers stay pooled. */
+#define TCP_UX_POOL (4u << 20)
 
 tcp_unexp_t *tcp_ux_alloc(tcp_tp_t *tp, size_t len)
 {
@@ -105,7 +109,8 @@ void tcp_ux_free(tcp_tp_t *tp, tcp_unexp_t *ux)
 {
     if (!ux)
         return;
-    if (ux->cap == tp->eager && ux->cap > TCP_COPY_MAX && tp->ux_pooled < TCP_UX_POOL) {
+    if (ux->cap == tp->eager && ux->cap > TCP_COPY_MAX &&
+        (tp->ux_pooled + 1) * tp->eager <= TCP_UX_POOL) {
         BASE_FIFO_PUSH(&tp->ux_pool, &ux->h);
         tp->ux_pooled++;
         return;
@@ -132,8 +137,10 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
     if (ux->rts) {
         tcp_rndv_grant(tp, p, op, ux);
     } else if (ux->h.len > op->cap) {
+        tcp_rndv_ack(tp, p, ux->h.len);
         tcp_rx_too_long(tp, p, op, ux->h.tag, ux->h.len, &ux->h.env);
     } else {
+        tcp_rndv_ack(tp, p, ux->h.len);
         if (ux->h.len)
             memcpy(op->buf, ux->data, ux->h.len);
         tp->base.stats.bytes_copied += ux->h.len;
@@ -148,6 +155,7 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
 static void rx_land(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op)
 {
     p->rx.state = TCP_RX_BODY;
+    tcp_rndv_ack(tp, p, p->rx.hdr.len);
     if (p->rx.hdr.len > op->cap) { /* fail it, read the payload into nowhere */
         tcp_rx_too_long(tp, p, op, p->rx.hdr.u.msg.tag, p->rx.hdr.len,
                         p->rx.hdr.u.msg.env);
@@ -197,12 +205,15 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
 {
     tcp_unexp_t *ux = p->rx.ux;
     tcp_op_t *op = p->rx.op;
+    uint64_t len = p->rx.hdr.type == TCP_DATA ? p->rx.hdr.u.msg.size : p->rx.hdr.len;
 
-    tp->base.stats.messages_received++;
-    tp->base.stats.bytes_received += p->rx.hdr.len;
+    if (p->rx.hdr.type != TCP_RTS) { /* an RTS is counted with its DATA */
+        tp->base.stats.messages_received++;
+        tp->base.stats.bytes_received += len;
+    }
     if (op) {
         tp_req_t *req = tcp_req(op);
-        req->len = p->rx.hdr.len;
+        req->len = (size_t)len;
         memcpy(&req->env, p->rx.hdr.u.msg.env, sizeof(req->env));
         tcp_complete(tp, op, RCOMM_OK);
     } else if (ux) {
@@ -260,6 +271,8 @@ static void rx_header(tcp_tp_t *tp, tcp_peer_t *p)
         tcp_rndv_cts(tp, p);
     } else if (rx->hdr.type == TCP_DATA) {
         tcp_rndv_data(tp, p);
+    } else if (rx->hdr.type == TCP_ACK) {
+        tcp_rndv_acked(tp, p);
     } else if (rx->hdr.type == TCP_GOODBYE) {
         rx->dst = p->bye;
         if (rx->hdr.len == 0)
@@ -270,9 +283,10 @@ static void rx_header(tcp_tp_t *tp, tcp_peer_t *p)
 
 static void rx_frame_end(tcp_tp_t *tp, tcp_peer_t *p)
 {
-    if (p->rx.hdr.type == TCP_SEND || p->rx.hdr.type == TCP_DATA)
+    if (p->rx.hdr.type == TCP_SEND || p->rx.hdr.type == TCP_DATA ||
+        p->rx.hdr.type == TCP_RTS)
         rx_send_end(tp, p);
-    else if (p->rx.hdr.type == TCP_RTS || p->rx.hdr.type == TCP_CTS)
+    else if (p->rx.hdr.type == TCP_CTS || p->rx.hdr.type == TCP_ACK)
         ; /* done with the header */
     else if (p->rx.hdr.type == TCP_GOODBYE)
         rx_goodbye(tp, p);
@@ -417,8 +431,11 @@ rcomm_status_t tcp_isend(tp_t *base, int peer, uint64_t tag, const tp_env_t *env
     op->tx.hdr.u.msg.tag = tag;
     if (env)
         memcpy(op->tx.hdr.u.msg.env, env, sizeof(*env));
-    if (len > tp->eager)
+    if (len > tp->eager ||
+        (len > TCP_COPY_MAX && tp->peers[peer].unacked + len > tp->budget))
         tcp_rndv_announce(tp, op);
+    else if (len > TCP_COPY_MAX)
+        tp->peers[peer].unacked += len; /* until its ACK */
     req->status = RCOMM_INPROGRESS;
     tcp_enqueue(tp, &tp->peers[peer], &op->tx);
     return RCOMM_OK;
