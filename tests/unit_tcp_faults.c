@@ -128,6 +128,7 @@ enum {
     UNKNOWN_CTS, /* for a rendezvous we never announced */
     STRAY_DATA,  /* rendezvous data nobody asked for */
     HUGE_RTS,    /* announcing an absurd size */
+    BAD_ACK,     /* acknowledging bytes never sent */
     NBAD
 };
 
@@ -164,6 +165,10 @@ static int fake_malformed(const tp_blob_t *blobs, int first, int size, int varia
         h.u.msg.tag = 9;
         h.u.msg.size = 100;
         h.detail = 1;
+        break;
+    case BAD_ACK:
+        tcp_hdr_init(&h, TCP_ACK, 0);
+        h.u.msg.size = 100000;
         break;
     case HUGE_RTS:
         tcp_hdr_init(&h, TCP_RTS, 0);
