@@ -63,9 +63,11 @@
  *
  * Flow control. A sender can run ahead of its receiver by whole calls (a
  * reduce's leaves send and never wait). Eager SENDs above TCP_COPY_MAX and
- * RTS heads count toward a per-peer budget (max(tcp_bufsize, 4 tcp_eager))
- * until the receiver matches them (ACK {size}, or the CTS); beyond it,
- * messages are announced without a head. Nothing waits for an ACK.
+ * RTS heads count toward a per-peer budget (twice tcp_eager)
+ * until the receiver matches them (the CTS; ACK {size} for eager ones, one
+ * per tcp_eager / 2 bytes so that mid-size messages do not each cost a
+ * frame); beyond it, messages are announced without a head. Nothing waits
+ * for an ACK.
  *
  * A message longer than its receive fails that receive with PROTOCOL: a
  * SEND's payload is read and discarded so the connection stays usable (the
@@ -214,6 +216,7 @@ typedef struct tcp_peer {
     tp_opq_t rndv_rx; /* receives granted (CTS queued), awaiting DATA, in order */
     unsigned nbig;    /* receives (posted or granted) and gets > TCP_COPY_MAX */
     uint64_t unacked; /* bytes we sent it eagerly above TCP_COPY_MAX, unmatched */
+    uint64_t matched; /* such bytes from it we matched, not yet acknowledged */
 
     tcp_rx_t rx;
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */

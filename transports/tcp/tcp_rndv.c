@@ -169,6 +169,12 @@ void tcp_rndv_ack(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len)
 
     if (len <= TCP_COPY_MAX || p->fd < 0)
         return;
+    /* The sender's budget is twice the eager limit: acknowledging every
+     * half of it keeps it sending eagerly. */
+    if ((p->matched += len) < tp->eager / 2)
+        return;
+    len = p->matched;
+    p->matched = 0;
     if (!(r = calloc(1, sizeof(*r)))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY, "no memory to acknowledge rank %d",
                       p->rank);
@@ -183,7 +189,7 @@ void tcp_rndv_acked(tcp_tp_t *tp, tcp_peer_t *p)
 {
     uint64_t len = p->rx.hdr.u.msg.size;
 
-    if (len > p->unacked || len <= TCP_COPY_MAX) {
+    if (len > p->unacked || len == 0) {
         tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                       "rank %d sent a malformed frame: ACK of %llu bytes (%llu sent)",
                       p->rank, (unsigned long long)len, (unsigned long long)p->unacked);
