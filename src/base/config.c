@@ -67,7 +67,7 @@ static const cfg_row_t cfg_rows[] = {
         "registered)"),
     ROW("RCOMM_TCP_BUFSIZE", CFG_SIZE, tcp_bufsize, "4M",
         "SO_SNDBUF/SO_RCVBUF of every data socket (fixed, never autotuned)"),
-    ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "256K",
+    ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "64K",
         "largest message sent at once (buffered if unexpected); larger ones are "
         "announced and sent when their receive is posted (zero copy)"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",

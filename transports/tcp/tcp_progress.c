@@ -194,6 +194,8 @@ rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
         tried = true;
         tcp_rx_run(tp, &tp->peers[tp->hot]);
         busy = tp->hot_hit = tp->done.head != NULL;
+        /* What it answered (the DATA of a CTS) must not wait for epoll. */
+        tx_flush_all(tp);
     }
     if ((busy || (tried && timeout_ms == 0)) && ++tp->skips < TCP_EPOLL_EVERY) {
         n = 0;
