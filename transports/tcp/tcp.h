@@ -204,7 +204,6 @@ typedef struct tcp_peer {
     uint32_t events; /* registered epoll events */
     bool tx_listed;  /* in tp->txlist */
     bool tx_blocked; /* socket full: waiting for EPOLLOUT */
-    bool kick;       /* staged bytes to process without waiting for epoll */
     bool goodbye;    /* it closed with a GOODBYE */
 
     tcp_txq_t txq;
@@ -248,7 +247,6 @@ struct tcp_tp {
 
     int *txlist; /* peers with queued frames and room to write */
     int ntx;
-    int nkick;         /* peers with kick set */
     tp_opq_t done;     /* completed, not yet reported */
     uint64_t next_id;  /* one-sided op ids */
     uint32_t next_rid; /* rendezvous ids */

@@ -182,9 +182,6 @@ rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
         return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: tcp progress before connect",
                         base->rank);
     tx_flush_all(tp);
-    for (int r = 0; tp->nkick > 0 && r < base->size; r++)
-        if (tp->peers[r].kick)
-            tcp_rx_run(tp, &tp->peers[r]);
     /* The peer we last posted a receive for usually has the data: read it
      * directly rather than asking epoll first. A blocking call does so only
      * while that keeps paying off. */
@@ -218,7 +215,7 @@ int tcp_wait_fd(tp_t *base)
 {
     tcp_tp_t *tp = tcp_tp(base);
 
-    return tp->connected && !tp->ntx && !tp->nkick && !tp->done.head ? tp->epfd : -1;
+    return tp->connected && !tp->ntx && !tp->done.head ? tp->epfd : -1;
 }
 
 /* ---- failure ------------------------------------------------------------ */
@@ -310,10 +307,6 @@ void tcp_peer_fail(tcp_tp_t *tp, tcp_peer_t *p, rcomm_status_t status, const cha
     tcp_ux_free(tp, p->rx.ux);
     p->rx = (tcp_rx_t){.state = TCP_RX_HDR};
     p->nbig = 0;
-    if (p->kick) {
-        p->kick = false;
-        tp->nkick--;
-    }
     tcp_peer_close(tp, p, status, cause.text);
     p->tx_off = 0;
     p->tx_blocked = false;

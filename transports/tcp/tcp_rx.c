@@ -134,13 +134,13 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
 {
     tp_req_t *req = tcp_req(op);
 
+    if (!ux->rts) /* matched: its sender may send that much more eagerly */
+        tcp_rndv_ack(tp, p, ux->h.len);
     if (ux->rts) {
         tcp_rndv_grant(tp, p, op, ux);
     } else if (ux->h.len > op->cap) {
-        tcp_rndv_ack(tp, p, ux->h.len);
         tcp_rx_too_long(tp, p, op, ux->h.tag, ux->h.len, &ux->h.env);
     } else {
-        tcp_rndv_ack(tp, p, ux->h.len);
         if (ux->h.len)
             memcpy(op->buf, ux->data, ux->h.len);
         tp->base.stats.bytes_copied += ux->h.len;
@@ -190,7 +190,7 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     p->rx.dst = (char *)ux->data;
 }
 
-/* An RTS: grant it to its receive, or hold it. It has no payload. */
+/* An RTS: grant it to its receive (its head lands there), or hold it. */
 static void rx_rts(tcp_tp_t *tp, tcp_peer_t *p)
 {
     tcp_op_t *op = posted_take(p, p->rx.hdr.u.msg.tag);
@@ -372,10 +372,6 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p)
     bool drained = false; /* a read came back short: the socket is empty */
     ssize_t n;
 
-    if (p->kick) {
-        p->kick = false;
-        tp->nkick--;
-    }
     while (p->fd >= 0) {
         uint32_t have = p->stage_tail - p->stage_head;
 
