@@ -69,7 +69,9 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
         for (int q = 0; q < p; q++)
             if (rdispls[q] + rcounts[q] > extent)
                 extent = rdispls[q] + rcounts[q];
-        if (!(copy = coll_sched_scratch(s, extent * es + 1)))
+        /* At least one byte (extent 0), but no more: a byte over
+         * RCOMM_SCRATCH_CACHE would fault the whole copy in on every call. */
+        if (!(copy = coll_sched_scratch(s, extent ? extent * es : 1)))
             return RCOMM_OK; /* out of memory: recorded, start fails */
         start = coll_sched_copy(s, copy, rbuf, extent * es);
         sbuf = copy;

@@ -12,8 +12,8 @@
  *
  * A block is handed to one schedule at a time (nonblocking collectives in
  * flight each get their own). Free blocks stay cached while their total is at
- * most RCOMM_SCRATCH_CACHE bytes; a returned block that would exceed it is
- * freed, largest first.
+ * most RCOMM_SCRATCH_CACHE bytes: a block larger than that is freed when
+ * returned, and beyond it the smallest free blocks go first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +88,22 @@ void comm_scratch_put(rcomm_comm_t *comm, void *p)
         ;
     if (i == sc->n || !sc->blk[i].used)
         return; /* not ours: a caller bug, but never a double free */
+    if (sc->blk[i].cap > comm->cfg.scratch_cache) {
+        drop(sc, i);
+        return;
+    }
     sc->blk[i].used = 0;
     sc->cached += sc->blk[i].cap;
+    /* Smallest first: a large block costs the most to fault in again, a small
+     * one comes back from the heap without faults. */
     while (sc->cached > comm->cfg.scratch_cache) {
-        size_t big = sc->n;
+        size_t small = sc->n;
         for (size_t j = 0; j < sc->n; j++)
-            if (!sc->blk[j].used && (big == sc->n || sc->blk[j].cap > sc->blk[big].cap))
-                big = j;
-        sc->cached -= sc->blk[big].cap;
-        drop(sc, big);
+            if (!sc->blk[j].used &&
+                (small == sc->n || sc->blk[j].cap < sc->blk[small].cap))
+                small = j;
+        sc->cached -= sc->blk[small].cap;
+        drop(sc, small);
     }
 }
 
