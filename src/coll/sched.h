@@ -70,6 +70,7 @@ struct coll_sched {
     uint32_t *last_send; /* per peer: last send op (building) */
     void *scratch[4];
 
+    uint8_t fan_in; /* receives from several peers in flight at once (coll.c wait) */
     uint32_t ndone;
     rcomm_status_t status; /* INPROGRESS, OK or the failure */
     uint64_t last_activity_ns;

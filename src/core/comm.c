@@ -276,12 +276,17 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms)
     comm_services_progress(comm);
 }
 
+void comm_poll_step(rcomm_comm_t *comm)
+{
+    comm_progress(comm, 0);
+    if (comm->oversubscribed)
+        sched_yield(); /* let the rank we wait for run */
+}
+
 void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
 {
     if (base_now_ns() - since_ns < comm->spin_ns) {
-        comm_progress(comm, 0);
-        if (comm->oversubscribed)
-            sched_yield(); /* let the rank we wait for run */
+        comm_poll_step(comm);
         return;
     }
     /* Sleep inside the transport's progress: it waits on the same descriptor

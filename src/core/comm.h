@@ -89,6 +89,9 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms);
  * (on its wait descriptor) until traffic or sleep_ms. The
  * caller checks its own condition and deadline after each step. */
 void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
+/* One poll of that policy: progress without sleeping, then yield the core
+ * when ranks outnumber cores. */
+void comm_poll_step(rcomm_comm_t *comm);
 
 /* progress.c. With the progress thread on, every public call that touches
  * the communicator (or reads what the thread writes) runs between
