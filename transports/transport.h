@@ -146,6 +146,9 @@ struct tp_base {
     tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
     tp_stats_t stats;
+    /* Bumped whenever bytes moved or a completion came, even mid-message:
+     * a waiting caller keeps polling while it changes (comm_wait_step). */
+    uint64_t traffic;
     uint8_t *serves; /* [size]: a copy of params->serves; NULL: every other rank */
 };
 

@@ -276,25 +276,40 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms)
     comm_services_progress(comm);
 }
 
-void comm_poll_step(rcomm_comm_t *comm)
+static uint64_t traffic(const rcomm_comm_t *comm)
 {
-    comm_progress(comm, 0);
-    if (comm->oversubscribed)
-        sched_yield(); /* let the rank we wait for run */
+    return comm->tp ? comm->tp->traffic : 0;
 }
 
-void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms)
+void comm_waiter_start(rcomm_comm_t *comm, comm_waiter_t *w)
 {
-    if (base_now_ns() - since_ns < comm->spin_ns) {
-        comm_poll_step(comm);
-        return;
+    /* Oversubscribed, traffic means another rank is running: polling on
+     * would take its core. */
+    *w = (comm_waiter_t){base_now_ns(), traffic(comm), comm->spin_ns,
+                         !comm->oversubscribed};
+}
+
+void comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms)
+{
+    uint64_t t;
+
+    if (base_now_ns() - w->since_ns < w->spin_ns) {
+        comm_progress(comm, 0);
+        if (comm->oversubscribed)
+            sched_yield(); /* let the rank we wait for run */
+    } else {
+        /* Sleep inside the transport's progress: it waits on the same
+         * descriptor that wait_fd() hands out (TCP's epoll set) without an
+         * extra poll() and call, which made 8 B - 8 KiB on 4 ranks over 2
+         * cores about 6% slower (docs/PERFORMANCE.md). wait_fd() is for a
+         * thread that must also wake on descriptors of its own. */
+        comm_progress(comm, sleep_ms);
     }
-    /* Sleep inside the transport's progress: it waits on the same descriptor
-     * that wait_fd() hands out (TCP's epoll set) without an extra poll() and
-     * call, which made 8 B - 8 KiB on 4 ranks over 2 cores about 6% slower
-     * (docs/PERFORMANCE.md). wait_fd() is for a thread that must also wake
-     * on descriptors of its own. */
-    comm_progress(comm, sleep_ms);
+    /* Bytes still moving: the rest is likely to follow within the spin. */
+    if (w->follow && (t = traffic(comm)) != w->traffic) {
+        w->traffic = t;
+        w->since_ns = base_now_ns();
+    }
 }
 
 rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn)

@@ -83,15 +83,21 @@ void comm_progress(rcomm_comm_t *comm, int timeout_ms);
 
 /* The wait policy of every blocking path (collectives, the parameter
  * server's one-sided batches, its workers' waits and its serving loop):
- * within the communicator's spin time since `since_ns` (when the wait
- * began, or last saw traffic), poll, yielding the core between polls when
- * ranks outnumber cores; after it, sleep inside the transport's progress
- * (on its wait descriptor) until traffic or sleep_ms. The
- * caller checks its own condition and deadline after each step. */
-void comm_wait_step(rcomm_comm_t *comm, uint64_t since_ns, int sleep_ms);
-/* One poll of that policy: progress without sleeping, then yield the core
- * when ranks outnumber cores. */
-void comm_poll_step(rcomm_comm_t *comm);
+ * within spin_ns (the communicator's spin time unless the caller sets
+ * another) since the wait began or last saw traffic (the transport's
+ * counter moved: bytes, not only whole messages), poll, yielding the core
+ * between polls when ranks outnumber cores; after it, sleep inside the
+ * transport's progress (on its wait descriptor) until traffic or sleep_ms.
+ * The caller checks its own condition and deadline after each step. */
+typedef struct {
+    uint64_t since_ns; /* when the wait began, or its traffic last changed */
+    uint64_t traffic;  /* the transport's traffic counter then */
+    uint64_t spin_ns;
+    bool follow; /* traffic restarts the spin (not for a loop that polls
+                  * remote memory: its own reads are traffic) */
+} comm_waiter_t;
+void comm_waiter_start(rcomm_comm_t *comm, comm_waiter_t *w);
+void comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms);
 
 /* progress.c. With the progress thread on, every public call that touches
  * the communicator (or reads what the thread writes) runs between

@@ -408,7 +408,7 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
 static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
 {
     ps_server_t *sv = &ps->srv;
-    ps_spin_t spin = {0};
+    comm_waiter_t waiter;
     rcomm_status_t st;
     int left;
 
@@ -421,6 +421,7 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
             return st;
     }
     sv->done_posted = 1;
+    comm_waiter_start(ps->comm, &waiter);
     do {
         left = 0;
         for (int w = 0; w < ps->nworkers; w++) {
@@ -431,7 +432,9 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
         }
         if (!left && ps_server_idle(ps))
             return RCOMM_OK;
-        ps_serve_once(ps, &spin);
+        /* We answer one-sided requests in our progress (TCP): poll while
+         * they come, sleep in the transport once they stop. */
+        comm_wait_step(ps->comm, &waiter, 1);
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);

@@ -173,15 +173,6 @@ static inline uint64_t ps_raddr(const tp_rkey_t *rkey, size_t off)
  * of it); returns st. */
 rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st);
 
-/* A serving rank answers one-sided requests in its progress (TCP): it
- * spins for RCOMM_SPIN_US after the last traffic, as rcomm_wait does, then
- * sleeps in the transport until traffic wakes it. */
-typedef struct {
-    uint64_t traffic; /* the transport's byte counters when last seen */
-    uint64_t last_ns; /* when they last changed */
-} ps_spin_t;
-void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin);
-
 /* ---- server.c ---------------------------------------------------------- */
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps);

@@ -30,21 +30,6 @@ rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
     return st;
 }
 
-void ps_serve_once(rcomm_ps_t *ps, ps_spin_t *spin)
-{
-    rcomm_comm_t *comm = ps->comm;
-    uint64_t traffic;
-
-    comm_wait_step(comm, spin->last_ns, 1);
-    traffic = comm->tp ? comm->tp->stats.bytes_sent + comm->tp->stats.bytes_received +
-                             comm->tp->stats.messages_received
-                       : 0;
-    if (traffic != spin->traffic) {
-        spin->traffic = traffic;
-        spin->last_ns = base_now_ns();
-    }
-}
-
 static void local_op(ps_op_t *op)
 {
     void *at = (void *)(uintptr_t)op->raddr;
@@ -136,6 +121,7 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
 {
     rcomm_comm_t *comm = ps->comm;
     const uint64_t limit = (uint64_t)base_config_timeout_ms(&comm->cfg) * 1000000ull;
+    comm_waiter_t w;
     uint64_t start;
     size_t left = 0;
     rcomm_status_t st;
@@ -148,8 +134,9 @@ rcomm_status_t ps_rma_run(rcomm_ps_t *ps, ps_op_t *ops, size_t n, const char *wh
         left += ops[i].server != comm->rank;
     }
     start = base_now_ns();
+    comm_waiter_start(comm, &w);
     while (left) {
-        comm_wait_step(comm, start, 1);
+        comm_wait_step(comm, &w, 1);
         if (comm->failed) {
             ps->failed = comm->failed;
             return comm_check(comm, what);

@@ -284,6 +284,7 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
 {
     const uint64_t limit = (uint64_t)base_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
+    comm_waiter_t waiter;
     rcomm_status_t st;
 
     for (;;) {
@@ -305,6 +306,8 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
         }
         if (!start) {
             start = base_now_ns();
+            comm_waiter_start(ps->comm, &waiter);
+            waiter.follow = false; /* our own polls are the traffic */
             ps->stats.waits++;
         } else if (limit && base_now_ns() - start > limit) {
             return ps_fail(ps, base_err(RCOMM_ERR_TIMEOUT,
@@ -319,7 +322,7 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
         }
         /* Re-read after each step: the state we wait for is remote memory,
          * whose change no local event announces. */
-        comm_wait_step(ps->comm, start, 1);
+        comm_wait_step(ps->comm, &waiter, 1);
     }
 }
 
@@ -479,6 +482,7 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
 {
     const uint64_t limit = (uint64_t)base_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
+    comm_waiter_t waiter;
     rcomm_status_t st;
 
     for (;;) {
@@ -504,6 +508,8 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
             return RCOMM_OK;
         if (!start) {
             start = base_now_ns();
+            comm_waiter_start(ps->comm, &waiter);
+            waiter.follow = false; /* our own polls are the traffic */
             ps->stats.waits++;
         } else if (limit && base_now_ns() - start > limit) {
             return ps_fail(
@@ -518,7 +524,7 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         }
         /* Re-read after each step: the state we wait for is remote memory,
          * whose change no local event announces. */
-        comm_wait_step(ps->comm, start, 1);
+        comm_wait_step(ps->comm, &waiter, 1);
     }
 }
 

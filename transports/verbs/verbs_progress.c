@@ -249,6 +249,8 @@ int vx_poll(vx_tp_t *tp)
 
     for (int i = 0; i < n; i++)
         on_wc(tp, &wc[i]);
+    if (n > 0)
+        tp->base.traffic += (uint64_t)n;
     return n < 0 ? 0 : n;
 }
 
