@@ -18,9 +18,9 @@
  * A Bruck exchange would take ceil(lg p) rounds instead of p-1 steps, but
  * moves every block lg p / 2 times through scratch. It is not built yet:
  * with p - 1 <= ALLTOALL_WINDOW every step is already in flight at once,
- * and the smallest all-to-all takes 0.86 times Open MPI's time on 2 ranks
- * and 1.38 times on 4 (docs/PERFORMANCE.md); whether Bruck closes that gap
- * is unmeasured.
+ * and the smallest all-to-all takes 0.89 times Open MPI's time on 2 ranks
+ * and 1.04 times on 4 (docs/PERFORMANCE.md, second pass); whether Bruck
+ * pays on more ranks is unmeasured.
  *
  * alltoallv is the same walk with each pair's own count. An empty block
  * still sends one empty message: its envelope carries the sender's count, so
