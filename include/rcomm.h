@@ -430,6 +430,77 @@ rcomm_status_t rcomm_grad_arena_create(rcomm_comm_t *comm, rcomm_grad_t *grads,
                                        int ngrads, rcomm_grad_arena_t **arena);
 rcomm_status_t rcomm_grad_arena_destroy(rcomm_grad_arena_t *arena);
 
+/* ---- Gradient compression ------------------------------------------------ */
+
+/*
+ * Send less per step: each rank's f32 gradient is compressed, the
+ * compressed forms are combined across ranks, and every rank gets the same
+ * sum of the decoded contributions. With error feedback (the default) what
+ * compression dropped from a tensor is kept in a residual and added to that
+ * tensor's next gradient, so nothing is lost, only delayed. Kinds:
+ *  - BF16, F16: every entry rounded to 16 bits (linear: the encodings are
+ *    summed inside an allreduce, in f32 at every step, rounded once per step);
+ *  - RANDK: k entries at indices drawn from the shared seed, the same on
+ *    every rank (linear: the values are summed by a plain allreduce, the
+ *    indices never sent);
+ *  - TOPK: the k entries of largest magnitude, ties to the lower index, sent
+ *    as (index, value) pairs (not linear: allgathered, then summed);
+ *  - SIGN: one bit per entry and, per chunk of `chunk` entries, the mean
+ *    absolute value as its scale; 0 counts as positive (not linear:
+ *    allgathered, then summed).
+ * docs/COMPRESSION.md has the formats, the wire sizes and the measurements.
+ */
+typedef enum {
+    RCOMM_COMPRESS_BF16 = 0,
+    RCOMM_COMPRESS_F16,
+    RCOMM_COMPRESS_RANDK,
+    RCOMM_COMPRESS_TOPK,
+    RCOMM_COMPRESS_SIGN,
+    RCOMM_COMPRESS_COUNT
+} rcomm_compress_kind_t;
+
+typedef struct {
+    rcomm_compress_kind_t kind;
+    double ratio;       /* RANDK, TOPK: fraction of entries kept, (0, 1] */
+    size_t k;           /* RANDK, TOPK: entries kept; 0: from ratio (rounded
+                         * up, at least 1); never more than the tensor has */
+    uint64_t seed;      /* RANDK: the index stream (the same on every rank) */
+    size_t chunk;       /* SIGN: entries per scale (default 1024) */
+    int error_feedback; /* keep a residual per tensor (default 1) */
+} rcomm_compress_config_t;
+
+typedef struct rcomm_compressor rcomm_compressor_t;
+
+/* Defaults for kind: ratio 0.01, k 0, seed 0, chunk 1024, error feedback. */
+void rcomm_compress_config_init(rcomm_compress_config_t *cfg, rcomm_compress_kind_t kind);
+/* "bf16", "f16", "randk", "topk", "sign"; "invalid" otherwise. */
+const char *rcomm_compress_kind_name(rcomm_compress_kind_t kind);
+/* Collective: every rank passes the same config (MISMATCH naming the rank
+ * and the field otherwise). The compressor belongs to comm's calls. */
+rcomm_status_t rcomm_compressor_create(rcomm_comm_t *comm,
+                                       const rcomm_compress_config_t *cfg,
+                                       rcomm_compressor_t **c);
+/*
+ * buf (count f32, the gradient of the caller's tensor number `tensor`, 0 ..
+ * 65535) := op (SUM or AVG) over ranks of each rank's compressed gradient,
+ * decoded; the same on every rank. Collective, like an allreduce: the same
+ * tensor and count on every rank. A tensor keeps its count for the
+ * compressor's life (its residual has that size). count 0 is a no-op.
+ */
+rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int tensor, float *buf,
+                                          size_t count, rcomm_op_t op);
+/* The bytes one rank puts on the wire for one call on count entries (the
+ * encoding; the collective that carries it adds its own factor). */
+rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, size_t count,
+                                         size_t *bytes);
+/* Tensor `tensor`'s residual (count entries, kept in f64 so that rounding
+ * loses nothing; NULL before its first call or without error feedback):
+ * read-only, for inspection and tests. */
+rcomm_status_t rcomm_compress_residual(const rcomm_compressor_t *c, int tensor,
+                                       const double **residual, size_t *count);
+/* NULL is OK. */
+rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c);
+
 /* ---- Parameter server --------------------------------------------------- */
 
 /*

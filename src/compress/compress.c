@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The compressor object: config, agreement across ranks, error feedback. */
+#include "compress/compress.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+#define CMP_MAX_TENSORS 65536
+
+static const cmp_ops_t *const kinds[RCOMM_COMPRESS_COUNT] = {
+    [RCOMM_COMPRESS_BF16] = &cmp_bf16_ops,   [RCOMM_COMPRESS_F16] = &cmp_f16_ops,
+    [RCOMM_COMPRESS_RANDK] = &cmp_randk_ops, [RCOMM_COMPRESS_TOPK] = &cmp_topk_ops,
+    [RCOMM_COMPRESS_SIGN] = &cmp_sign_ops,
+};
+
+const char *rcomm_compress_kind_name(rcomm_compress_kind_t kind)
+{
+    return (unsigned)kind < RCOMM_COMPRESS_COUNT ? kinds[kind]->name : "invalid";
+}
+
+void rcomm_compress_config_init(rcomm_compress_config_t *cfg, rcomm_compress_kind_t kind)
+{
+    if (cfg)
+        *cfg = (rcomm_compress_config_t){
+            .kind = kind, .ratio = 0.01, .chunk = 1024, .error_feedback = 1};
+}
+
+size_t cmp_keep(const rcomm_compressor_t *c, size_t n)
+{
+    size_t k = c->cfg.k ? c->cfg.k : (size_t)ceil(c->cfg.ratio * (double)n);
+
+    if (k < 1)
+        k = 1;
+    return k < n ? k : n;
+}
+
+rcomm_status_t cmp_buffers(rcomm_compressor_t *c, size_t bytes, size_t all_bytes,
+                           const char *fn)
+{
+    void *p;
+
+    if (bytes > c->enccap) {
+        if (!(p = realloc(c->enc, bytes)))
+            return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: no memory for %zu bytes",
+                            fn, c->rank, bytes);
+        c->enc = p;
+        c->enccap = bytes;
+    }
+    if (all_bytes > c->allcap) {
+        if (!(p = realloc(c->all, all_bytes)))
+            return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: no memory for %zu bytes",
+                            fn, c->rank, all_bytes);
+        c->all = p;
+        c->allcap = all_bytes;
+    }
+    return RCOMM_OK;
+}
+
+static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
+{
+    const char *fn = "rcomm_compressor_create";
+
+    if ((unsigned)cfg->kind >= RCOMM_COMPRESS_COUNT)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: kind %d is not valid", fn,
+                        rank, (int)cfg->kind);
+    if ((cfg->kind == RCOMM_COMPRESS_RANDK || cfg->kind == RCOMM_COMPRESS_TOPK) &&
+        !cfg->k && !(cfg->ratio > 0 && cfg->ratio <= 1))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: %s needs k > 0 or a ratio in (0, 1], not %g", fn,
+                        rank, rcomm_compress_kind_name(cfg->kind), cfg->ratio);
+    if (cfg->kind == RCOMM_COMPRESS_SIGN && (cfg->chunk == 0 || cfg->chunk > (1u << 30)))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: sign needs a chunk in 1 .. 2^30, not %zu", fn, rank,
+                        cfg->chunk);
+    if (cfg->error_feedback != 0 && cfg->error_feedback != 1)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: error_feedback must be 0 or 1, not %d", fn, rank,
+                        cfg->error_feedback);
+    return RCOMM_OK;
+}
+
+/* Every rank's config, field by field, against rank 0's. */
+#define NFIELDS 6
+static rcomm_status_t agree(rcomm_compressor_t *c)
+{
+    static const char *const names[NFIELDS] = {"kind", "ratio", "k",
+                                               "seed", "chunk", "error_feedback"};
+    const rcomm_compress_config_t *g = &c->cfg;
+    uint64_t mine[NFIELDS] = {(uint64_t)g->kind, 0,        g->k,
+                              g->seed,           g->chunk, (uint64_t)g->error_feedback};
+    uint64_t *all = malloc((size_t)c->size * NFIELDS * sizeof(uint64_t));
+    rcomm_status_t st;
+
+    if (!all)
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_compressor_create: out of memory");
+    memcpy(&mine[1], &g->ratio, sizeof(double));
+    st = rcomm_allgather(c->comm, mine, all, NFIELDS, RCOMM_I64);
+    for (int r = 1; st == RCOMM_OK && r < c->size; r++)
+        for (int f = 0; f < NFIELDS; f++)
+            if (all[(size_t)r * NFIELDS + f] != all[f]) {
+                st = base_err(RCOMM_ERR_MISMATCH,
+                              "rcomm_compressor_create: rank %d: rank %d's %s differs "
+                              "from rank 0's",
+                              c->rank, r, names[f]);
+                break;
+            }
+    free(all);
+    return st;
+}
+
+rcomm_status_t rcomm_compressor_create(rcomm_comm_t *comm,
+                                       const rcomm_compress_config_t *cfg,
+                                       rcomm_compressor_t **out)
+{
+    rcomm_compressor_t *c;
+    rcomm_status_t st;
+    int rank, size;
+
+    if (!comm || !cfg || !out)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compressor_create: %s is NULL",
+                        !comm  ? "comm"
+                        : !cfg ? "cfg"
+                               : "c");
+    if ((st = rcomm_comm_rank(comm, &rank)) != RCOMM_OK ||
+        (st = rcomm_comm_size(comm, &size)) != RCOMM_OK)
+        return st;
+    if ((st = check_config(cfg, rank)) != RCOMM_OK)
+        return st;
+    if (!(c = calloc(1, sizeof(*c))))
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_compressor_create: out of memory");
+    *c = (rcomm_compressor_t){
+        .comm = comm, .rank = rank, .size = size, .cfg = *cfg, .ops = kinds[cfg->kind]};
+    if ((st = agree(c)) != RCOMM_OK) {
+        free(c);
+        return st;
+    }
+    *out = c;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
+{
+    if (!c)
+        return RCOMM_OK;
+    for (int i = 0; i < c->nt; i++)
+        free(c->t[i].residual);
+    free(c->t);
+    free(c->x);
+    free(c->mine);
+    free(c->enc);
+    free(c->all);
+    free(c);
+    return RCOMM_OK;
+}
+
+/* Tensor i's state, sized n on its first call; the same n ever after. */
+static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_t **t)
+{
+    const char *fn = "rcomm_allreduce_compressed";
+
+    if (i >= c->nt) {
+        int nt = i + 1 > 2 * c->nt ? i + 1 : 2 * c->nt;
+        cmp_tensor_t *p = realloc(c->t, (size_t)nt * sizeof(*p));
+        if (!p)
+            return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn,
+                            c->rank);
+        memset(p + c->nt, 0, (size_t)(nt - c->nt) * sizeof(*p));
+        c->t = p;
+        c->nt = nt;
+    }
+    *t = &c->t[i];
+    if ((*t)->n && (*t)->n != n)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: tensor %d has %zu entries, not %zu (its residual "
+                        "was sized by its first call)",
+                        fn, c->rank, i, (*t)->n, n);
+    if (!(*t)->n) {
+        if (c->cfg.error_feedback && !((*t)->residual = calloc(n, sizeof(double))))
+            return base_err(
+                RCOMM_ERR_NO_MEMORY,
+                "%s: rank %d: no memory for tensor %d's residual (%zu floats)", fn,
+                c->rank, i, n);
+        (*t)->n = n;
+    }
+    return RCOMM_OK;
+}
+
+static rcomm_status_t grow(rcomm_compressor_t *c, size_t n)
+{
+    float *x, *m;
+
+    if (n <= c->xcap)
+        return RCOMM_OK;
+    x = realloc(c->x, n * sizeof(float));
+    if (x)
+        c->x = x;
+    m = realloc(c->mine, n * sizeof(float));
+    if (m)
+        c->mine = m;
+    if (!x || !m)
+        return base_err(RCOMM_ERR_NO_MEMORY,
+                        "rcomm_allreduce_compressed: rank %d: no memory for %zu floats",
+                        c->rank, n);
+    c->xcap = n;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *buf,
+                                          size_t n, rcomm_op_t op)
+{
+    const char *fn = "rcomm_allreduce_compressed";
+    cmp_tensor_t *t = NULL;
+    rcomm_status_t st;
+
+    if (!c)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
+    if (i < 0 || i >= CMP_MAX_TENSORS)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in 0 .. %d",
+                        fn, c->rank, i, CMP_MAX_TENSORS - 1);
+    if (op != RCOMM_SUM && op != RCOMM_AVG)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: op %s: only sum and avg", fn,
+                        c->rank, rcomm_op_name(op));
+    if (n && !buf)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: buf is NULL with count %zu",
+                        fn, c->rank, n);
+    if (n > UINT32_MAX)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: count %zu: at most 2^32 - 1 entries per tensor", fn,
+                        c->rank, n);
+    if (!n)
+        return RCOMM_OK;
+    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = grow(c, n)) != RCOMM_OK)
+        return st;
+    if (t->residual) {
+        for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */
+            t->residual[j] += (double)buf[j];
+            c->x[j] = (float)t->residual[j];
+        }
+    } else {
+        memcpy(c->x, buf, n * sizeof(float));
+    }
+    st = c->ops->allreduce(c, i, t, c->x, c->mine, buf, n);
+    if (t->residual)
+        for (size_t j = 0; j < n; j++) /* also when the call failed: no gradient lost */
+            t->residual[j] -= st == RCOMM_OK ? (double)c->mine[j] : 0.0;
+    if (st != RCOMM_OK)
+        return st;
+    t->calls++;
+    if (op == RCOMM_AVG)
+        for (size_t j = 0; j < n; j++)
+            buf[j] /= (float)c->size;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, size_t n,
+                                         size_t *bytes)
+{
+    if (!c || !bytes)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compress_wire_bytes: %s is NULL",
+                        !c ? "c" : "bytes");
+    *bytes = n ? c->ops->wire_bytes(c, n) : 0;
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_compress_residual(const rcomm_compressor_t *c, int i,
+                                       const double **residual, size_t *n)
+{
+    if (!c || !residual || !n)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compress_residual: %s is NULL",
+                        !c          ? "c"
+                        : !residual ? "residual"
+                                    : "count");
+    if (i < 0 || i >= CMP_MAX_TENSORS)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_compress_residual: rank %d: tensor %d is not in 0 .. %d",
+                        c->rank, i, CMP_MAX_TENSORS - 1);
+    *residual = i < c->nt ? c->t[i].residual : NULL;
+    *n = i < c->nt ? c->t[i].n : 0;
+    return RCOMM_OK;
+}

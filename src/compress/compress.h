@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Gradient compression (rcomm.h): the compressor object (compress.c) and one
+ * file per kind behind a small ops table. Built on the public collectives.
+ *
+ * A call runs: x = gradient + residual (in f64, then rounded to f32); the
+ * kind's allreduce() combines x across ranks into out and leaves in `mine`
+ * what this rank's x decodes to; residual = (gradient + residual) - mine.
+ * So after T calls, the sum of what a rank contributed plus its residual is
+ * the sum of its gradients (error feedback telescopes, to f64 rounding).
+ */
+#ifndef RCOMM_COMPRESS_H
+#define RCOMM_COMPRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcomm.h"
+
+typedef struct {
+    size_t n; /* entries, fixed at the first call */
+    /* n entries; NULL without error feedback. In f64, so that rounding
+     * x = gradient + residual to f32 loses nothing either. */
+    double *residual;
+    uint64_t calls; /* calls so far: random-k's stream position */
+} cmp_tensor_t;
+
+struct rcomm_compressor {
+    rcomm_comm_t *comm;
+    int rank, size;
+    rcomm_compress_config_t cfg;
+    const struct cmp_ops *ops;
+    cmp_tensor_t *t; /* by tensor number; n == 0: not seen yet */
+    int nt;
+    /* Scratch kept between calls, grown on demand. */
+    float *x, *mine;
+    size_t xcap;
+    void *enc, *all;
+    size_t enccap, allcap;
+};
+
+typedef struct cmp_ops {
+    const char *name;
+    bool linear; /* encodings sum inside an allreduce */
+    /* Bytes one rank sends for n entries (before the collective's factor). */
+    size_t (*wire_bytes)(const rcomm_compressor_t *c, size_t n);
+    /* Combine x (n entries) across ranks: out = the sum over ranks of each
+     * one's decoded encoding, identical on every rank; mine = what this
+     * rank's x decodes to. out, mine and x are distinct. */
+    rcomm_status_t (*allreduce)(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
+                                const float *x, float *mine, float *out, size_t n);
+} cmp_ops_t;
+
+extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
+    cmp_sign_ops;
+
+/* compress.c: entries kept by random-k and top-k for n entries. */
+size_t cmp_keep(const rcomm_compressor_t *c, size_t n);
+/* compress.c: at least bytes in c->enc (and, with all_bytes, in c->all);
+ * NO_MEMORY with a message naming fn otherwise. */
+rcomm_status_t cmp_buffers(rcomm_compressor_t *c, size_t bytes, size_t all_bytes,
+                           const char *fn);
+
+/* The kinds' pure parts, for tests and the reference they compare with. */
+
+/* topk.c: the k entries of x (n) of largest magnitude, ties to the lower
+ * index, as indices ascending in idx and their values in val; scratch holds
+ * n floats. */
+void cmp_topk_select(const float *x, size_t n, size_t k, uint32_t *idx, float *val,
+                     float *scratch);
+/* randk.c: k distinct indices in [0, n), ascending, from (seed, tensor,
+ * call): the same on every rank. */
+void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_t k,
+                       uint32_t *idx);
+/* sign.c: the bytes of an encoding of n entries in chunks of `chunk` (the
+ * f32 scales, mean |x| per chunk, then one bit per entry, 1: negative);
+ * encode; and decode_add: out += decoded. */
+size_t cmp_sign_bytes(size_t n, size_t chunk);
+void cmp_sign_encode(const float *x, size_t n, size_t chunk, unsigned char *enc);
+void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float *out);
+
+#endif

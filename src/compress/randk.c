@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Random-k: k entries at indices every rank draws from the same stream
+ * (seed, tensor, call), so only the values travel and a plain f32 allreduce
+ * sums them. Linear. The values are not rescaled by n / k: with error
+ * feedback the rest is delivered later instead (without it the result is
+ * the sum of the kept entries only).
+ *   wire = 4 k bytes per rank
+ * Indices by selection sampling (Knuth's algorithm S): one pass over n,
+ * ascending, each kept with probability (k - kept) / (n - i): exactly k.
+ */
+#include "compress/compress.h"
+
+#include <string.h>
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_t k,
+                       uint32_t *idx)
+{
+    uint64_t s =
+        seed ^ ((uint64_t)(uint32_t)tensor << 40) ^ (call * 0xd1b54a32d192ed03ull);
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n && kept < k; i++) {
+        /* A uniform double in [0, 1) from 53 random bits. */
+        double u = (double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0);
+        if (u * (double)(n - i) < (double)(k - kept))
+            idx[kept++] = (uint32_t)i;
+    }
+}
+
+static size_t wire(const rcomm_compressor_t *c, size_t n)
+{
+    return 4 * cmp_keep(c, n);
+}
+
+static rcomm_status_t randk(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
+                            const float *x, float *mine, float *out, size_t n)
+{
+    const size_t k = cmp_keep(c, n);
+    rcomm_status_t st = cmp_buffers(c, k * sizeof(uint32_t), k * sizeof(float),
+                                    "rcomm_allreduce_compressed");
+    uint32_t *idx = c->enc;
+    float *val = c->all;
+
+    if (st != RCOMM_OK)
+        return st;
+    cmp_randk_indices(c->cfg.seed, tensor, t->calls, n, k, idx);
+    memset(mine, 0, n * sizeof(float));
+    for (size_t j = 0; j < k; j++)
+        mine[idx[j]] = val[j] = x[idx[j]];
+    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, val, k, RCOMM_F32, RCOMM_SUM)) !=
+        RCOMM_OK)
+        return st;
+    memset(out, 0, n * sizeof(float));
+    for (size_t j = 0; j < k; j++)
+        out[idx[j]] = val[j];
+    return RCOMM_OK;
+}
+
+const cmp_ops_t cmp_randk_ops = {"randk", true, wire, randk};

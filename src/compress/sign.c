@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Sign (1 bit per entry): per chunk of `chunk` entries a scale, the mean
+ * absolute value (summed in double, stored as f32), and per entry one bit,
+ * 1 for negative (so 0 and -0 decode to +scale). An entry decodes to
+ * +-scale of its chunk. Not linear: allgathered and added up in rank order.
+ *   wire = 4 ceil(n / chunk) + ceil(n / 8) bytes per rank: the scales, then
+ *   the bits (entry i is bit i % 8 of byte i / 8)
+ */
+#include "compress/compress.h"
+
+#include <math.h>
+#include <string.h>
+
+static size_t chunks(size_t n, size_t chunk)
+{
+    return (n + chunk - 1) / chunk;
+}
+
+size_t cmp_sign_bytes(size_t n, size_t chunk)
+{
+    return 4 * chunks(n, chunk) + (n + 7) / 8;
+}
+
+void cmp_sign_encode(const float *x, size_t n, size_t chunk, unsigned char *enc)
+{
+    unsigned char *bits = enc + 4 * chunks(n, chunk);
+
+    memset(bits, 0, (n + 7) / 8);
+    for (size_t c = 0, o = 0; o < n; c++, o += chunk) {
+        size_t len = n - o < chunk ? n - o : chunk;
+        double sum = 0;
+        float scale;
+        for (size_t i = o; i < o + len; i++) {
+            sum += fabs((double)x[i]);
+            if (x[i] < 0)
+                bits[i / 8] |= (unsigned char)(1u << (i % 8));
+        }
+        scale = (float)(sum / (double)len);
+        memcpy(enc + 4 * c, &scale, 4);
+    }
+}
+
+void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float *out)
+{
+    const unsigned char *bits = enc + 4 * chunks(n, chunk);
+
+    for (size_t c = 0, o = 0; o < n; c++, o += chunk) {
+        size_t len = n - o < chunk ? n - o : chunk;
+        float scale;
+        memcpy(&scale, enc + 4 * c, 4);
+        for (size_t i = o; i < o + len; i++)
+            out[i] += (bits[i / 8] >> (i % 8)) & 1 ? -scale : scale;
+    }
+}
+
+static size_t wire(const rcomm_compressor_t *c, size_t n)
+{
+    return cmp_sign_bytes(n, c->cfg.chunk);
+}
+
+static rcomm_status_t sign(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
+                           const float *x, float *mine, float *out, size_t n)
+{
+    const size_t bytes = cmp_sign_bytes(n, c->cfg.chunk);
+    rcomm_status_t st =
+        cmp_buffers(c, bytes, bytes * (size_t)c->size, "rcomm_allreduce_compressed");
+
+    if (st != RCOMM_OK)
+        return st;
+    cmp_sign_encode(x, n, c->cfg.chunk, c->enc);
+    memset(mine, 0, n * sizeof(float));
+    cmp_sign_decode_add(c->enc, n, c->cfg.chunk, mine);
+    if ((st = rcomm_allgather(c->comm, c->enc, c->all, bytes, RCOMM_U8)) != RCOMM_OK)
+        return st;
+    memset(out, 0, n * sizeof(float));
+    for (int r = 0; r < c->size; r++)
+        cmp_sign_decode_add((const unsigned char *)c->all + (size_t)r * bytes, n,
+                            c->cfg.chunk, out);
+    return RCOMM_OK;
+}
+
+const cmp_ops_t cmp_sign_ops = {"sign", false, wire, sign};
