@@ -156,10 +156,33 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
     return RCOMM_OK;
 }
 
+/* A tensor's first call: every rank names the same tensor and count (an
+ * encoding of equal size could otherwise hide a disagreement). */
+static rcomm_status_t agree_tensor(rcomm_compressor_t *c, int i, size_t n)
+{
+    uint64_t mine = (uint64_t)i << 32 | n, *all = malloc((size_t)c->size * 8);
+    rcomm_status_t st;
+
+    if (!all)
+        return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_allreduce_compressed: out of memory");
+    st = rcomm_allgather(c->comm, &mine, all, 1, RCOMM_I64);
+    for (int r = 1; st == RCOMM_OK && r < c->size; r++)
+        if (all[r] != all[0])
+            st = base_err(RCOMM_ERR_MISMATCH,
+                          "rcomm_allreduce_compressed: rank %d: rank %d's first call of "
+                          "tensor %d has %llu entries; rank 0's of tensor %d, %llu",
+                          c->rank, r, (int)(all[r] >> 32),
+                          (unsigned long long)(uint32_t)all[r], (int)(all[0] >> 32),
+                          (unsigned long long)(uint32_t)all[0]);
+    free(all);
+    return st;
+}
+
 /* Tensor i's state, sized n on its first call; the same n ever after. */
 static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_t **t)
 {
     const char *fn = "rcomm_allreduce_compressed";
+    rcomm_status_t st;
 
     if (i >= c->nt) {
         int nt = i + 1 > 2 * c->nt ? i + 1 : 2 * c->nt;
@@ -178,6 +201,8 @@ static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_
                         "was sized by its first call)",
                         fn, c->rank, i, (*t)->n, n);
     if (!(*t)->n) {
+        if ((st = agree_tensor(c, i, n)) != RCOMM_OK)
+            return st;
         if (c->cfg.error_feedback && !((*t)->residual = calloc(n, sizeof(double))))
             return base_err(
                 RCOMM_ERR_NO_MEMORY,

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Compressed allreduce on every rank of an rcomm-run job (tests/compress.sh).
+ *   values    every kind, counts 0, 1, fewer than k, not divisible by the
+ *             chunk, 4099; three steps with error feedback: each rank
+ *             simulates every rank's compressor from every rank's inputs and
+ *             the result must equal that reference exactly, on every rank,
+ *             and so must its own residual; the bytes sent equal those of
+ *             the plain collective that carries the encoding
+ *   mismatch  a rank with another config (MISMATCH naming the field), and
+ *             ranks that disagree about a tensor's count
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "compress/compress.h"
+#include "rank_check.h"
+#include "reduce/reduce.h"
+
+static int bad;
+
+/* Rank r's gradient entry i at step s: small integers for the linear kinds
+ * (every sum exact in any order, every value exact in 16 bits), sixty-fourths
+ * for the others (summed in rank order on every rank and here alike). */
+static float grad(int kind, int r, int s, size_t i)
+{
+    uint64_t h =
+        ((uint64_t)r * 1000003u + (uint64_t)s * 7919u + i) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    if (kind == RCOMM_COMPRESS_TOPK || kind == RCOMM_COMPRESS_SIGN)
+        return (float)((int)(h % 2001) - 1000) / 64.0f;
+    return (float)((int)(h % 17) - 8);
+}
+
+/* What rank r's x decodes to under cfg (the library's pure parts). */
+static void decode_mine(const rcomm_compress_config_t *cfg, int tensor, uint64_t call,
+                        const float *x, size_t n, size_t k, float *mine, void *scratch)
+{
+    memset(mine, 0, n * sizeof(float));
+    switch (cfg->kind) {
+    case RCOMM_COMPRESS_BF16:
+        for (size_t i = 0; i < n; i++)
+            mine[i] = reduce_bf16_to_f32(reduce_f32_to_bf16(x[i]));
+        break;
+    case RCOMM_COMPRESS_F16:
+        for (size_t i = 0; i < n; i++)
+            mine[i] = reduce_f16_to_f32(reduce_f32_to_f16(x[i]));
+        break;
+    case RCOMM_COMPRESS_RANDK: {
+        uint32_t *idx = scratch;
+        cmp_randk_indices(cfg->seed, tensor, call, n, k, idx);
+        for (size_t j = 0; j < k; j++)
+            mine[idx[j]] = x[idx[j]];
+        break;
+    }
+    case RCOMM_COMPRESS_TOPK: {
+        uint32_t *idx = scratch;
+        float *val = (float *)(idx + n), *scr = val + n;
+        cmp_topk_select(x, n, k, idx, val, scr);
+        for (size_t j = 0; j < k; j++)
+            mine[idx[j]] = val[j];
+        break;
+    }
+    case RCOMM_COMPRESS_SIGN:
+        cmp_sign_encode(x, n, cfg->chunk, scratch);
+        cmp_sign_decode_add(scratch, n, cfg->chunk, mine);
+        break;
+    default: break;
+    }
+}
+
+static uint64_t sent(rcomm_comm_t *comm)
+{
+    rcomm_stats_t st;
+    rcomm_comm_stats(comm, &st);
+    return st.bytes_sent;
+}
+
+/* Bytes the plain collective that carries a wire-byte encoding sends. */
+static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *cfg,
+                            size_t n, size_t wire)
+{
+    void *b = calloc(wire ? wire * (size_t)size : 1, 1);
+    uint64_t before = sent(comm);
+    rcomm_status_t st;
+
+    if (cfg->kind == RCOMM_COMPRESS_BF16 || cfg->kind == RCOMM_COMPRESS_F16)
+        st = rcomm_allreduce(comm, RCOMM_IN_PLACE, b, n,
+                             cfg->kind == RCOMM_COMPRESS_BF16 ? RCOMM_BF16 : RCOMM_F16,
+                             RCOMM_SUM);
+    else if (cfg->kind == RCOMM_COMPRESS_RANDK)
+        st = rcomm_allreduce(comm, RCOMM_IN_PLACE, b, wire / 4, RCOMM_F32, RCOMM_SUM);
+    else
+        st = rcomm_allgather(comm, RCOMM_IN_PLACE, b, wire, RCOMM_U8);
+    if (st != RCOMM_OK)
+        FAIL("plain collective: %s", rcomm_last_error());
+    free(b);
+    return sent(comm) - before;
+}
+
+static void values(rcomm_comm_t *comm, rcomm_compress_kind_t kind, size_t kk,
+                   double ratio)
+{
+    const size_t counts[] = {0, 1, 3, 1000, 4099};
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c;
+
+    rcomm_compress_config_init(&cfg, kind);
+    cfg.k = kk;
+    cfg.ratio = ratio;
+    cfg.seed = 99;
+    cfg.chunk = 64;
+    if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL)) {
+        bad = 1;
+        return;
+    }
+    for (size_t a = 0; a < sizeof(counts) / sizeof(counts[0]); a++) {
+        const size_t n = counts[a], k = n ? cmp_keep(c, n) : 0;
+        const int tensor = (int)a;
+        double *res = calloc((size_t)size * (n ? n : 1), sizeof(double));
+        float *buf = malloc((n ? n : 1) * sizeof(float)), *x = malloc((n ? n : 1) * 4),
+              *mine = malloc((n ? n : 1) * 4), *ref = malloc((n ? n : 1) * 4);
+        void *scratch = malloc(cmp_sign_bytes(n ? n : 1, 1) + 12 * (n ? n : 1));
+        for (int s = 0; s < 3; s++) {
+            const rcomm_op_t op = s == 2 ? RCOMM_AVG : RCOMM_SUM;
+            uint64_t before, got_bytes;
+            size_t wire;
+            memset(ref, 0, (n ? n : 1) * sizeof(float));
+            for (int r = 0; r < size; r++) { /* every rank's compressor, in rank order */
+                double *rr = res + (size_t)r * n;
+                for (size_t i = 0; i < n; i++) {
+                    rr[i] += (double)grad(kind, r, s, i);
+                    x[i] = (float)rr[i];
+                }
+                decode_mine(&cfg, tensor, (uint64_t)s, x, n, k, mine, scratch);
+                for (size_t i = 0; i < n; i++) {
+                    rr[i] -= (double)mine[i];
+                    ref[i] += mine[i];
+                }
+            }
+            if (op == RCOMM_AVG)
+                for (size_t i = 0; i < n; i++)
+                    ref[i] /= (float)size;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = grad(kind, rank, s, i);
+            before = sent(comm);
+            if (expect("rcomm_allreduce_compressed",
+                       rcomm_allreduce_compressed(c, tensor, buf, n, op), RCOMM_OK,
+                       NULL)) {
+                bad = 1;
+                break;
+            }
+            got_bytes = sent(comm) - before;
+            for (size_t i = 0; i < n; i++)
+                if (memcmp(&buf[i], &ref[i], sizeof(float)) != 0) {
+                    FAIL("%s, count %zu, step %d: entry %zu is %.9g, the reference %.9g",
+                         rcomm_compress_kind_name(kind), n, s, i, buf[i], ref[i]);
+                    break;
+                }
+            if (n) {
+                const double *mr;
+                size_t mn;
+                rcomm_compress_residual(c, tensor, &mr, &mn);
+                if (mn != n || memcmp(mr, res + (size_t)rank * n, n * sizeof(double)))
+                    FAIL("%s, count %zu, step %d: the residual differs from the "
+                         "reference's",
+                         rcomm_compress_kind_name(kind), n, s);
+            }
+            rcomm_compress_wire_bytes(c, n, &wire);
+            /* (A tensor's first call also agrees on its count.) */
+            if (n && s > 0 && got_bytes != plain_bytes(comm, &cfg, n, wire))
+                FAIL("%s, count %zu: sent %llu bytes, the plain collective of its %zu "
+                     "wire bytes sends another amount",
+                     rcomm_compress_kind_name(kind), n, (unsigned long long)got_bytes,
+                     wire);
+        }
+        free(res);
+        free(buf);
+        free(x);
+        free(mine);
+        free(ref);
+        free(scratch);
+    }
+    rcomm_compressor_destroy(c);
+}
+
+static void mismatch(rcomm_comm_t *comm)
+{
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c = NULL;
+    float buf[64] = {0};
+
+    rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_TOPK);
+    if (rank == size - 1)
+        cfg.ratio = 0.5;
+    bad |= expect("create, other ratio on the last rank",
+                  rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_MISMATCH, "ratio");
+    cfg.ratio = 0.01;
+    for (int kind = 0; kind < RCOMM_COMPRESS_COUNT; kind++) {
+        cfg.kind = (rcomm_compress_kind_t)kind;
+        if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL)) {
+            bad = 1;
+            return;
+        }
+        /* The last rank says 63 entries in the tensor's first call. */
+        bad |= expect(
+            "a first call with another count on the last rank",
+            rcomm_allreduce_compressed(c, 0, buf, rank == size - 1 ? 63 : 64, RCOMM_SUM),
+            RCOMM_ERR_MISMATCH, "63 entries");
+        rcomm_compressor_destroy(c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "values";
+    rcomm_comm_t *comm = join();
+
+    if (!strcmp(mode, "values")) {
+        values(comm, RCOMM_COMPRESS_BF16, 0, 0.01);
+        values(comm, RCOMM_COMPRESS_F16, 0, 0.01);
+        values(comm, RCOMM_COMPRESS_RANDK, 5, 0.01);
+        values(comm, RCOMM_COMPRESS_RANDK, 0, 0.1);
+        values(comm, RCOMM_COMPRESS_TOPK, 5, 0.01);
+        values(comm, RCOMM_COMPRESS_TOPK, 0, 0.1);
+        values(comm, RCOMM_COMPRESS_SIGN, 0, 0.01);
+    } else if (!strcmp(mode, "mismatch")) {
+        mismatch(comm);
+    } else {
+        fprintf(stderr, "usage: compress_check values|mismatch\n");
+        return 2;
+    }
+    rcomm_comm_destroy(comm);
+    if (!bad && rank == 0)
+        printf("compress_check %s: %d ranks OK\n", mode, size);
+    return bad;
+}
