@@ -13,38 +13,39 @@ static size_t wire16(const rcomm_compressor_t *c, size_t n)
     return 2 * n;
 }
 
-static rcomm_status_t run(rcomm_compressor_t *c, const float *x, float *mine, float *out,
-                          size_t n, rcomm_dtype_t dt)
+static void enc_bf16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                     const float *x, size_t n, void *enc, float *mine)
 {
-    uint16_t (*enc)(float) = dt == RCOMM_BF16 ? reduce_f32_to_bf16 : reduce_f32_to_f16;
-    float (*dec)(uint16_t) = dt == RCOMM_BF16 ? reduce_bf16_to_f32 : reduce_f16_to_f32;
-    rcomm_status_t st = cmp_buffers(c, 2 * n, 0, "rcomm_allreduce_compressed");
-    uint16_t *e = c->enc;
+    uint16_t *e = enc;
+    for (size_t i = 0; i < n; i++)
+        mine[i] = reduce_bf16_to_f32(e[i] = reduce_f32_to_bf16(x[i]));
+}
 
-    if (st != RCOMM_OK)
-        return st;
-    for (size_t j = 0; j < n; j++) {
-        e[j] = enc(x[j]);
-        mine[j] = dec(e[j]);
-    }
-    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, e, n, dt, RCOMM_SUM)) != RCOMM_OK)
-        return st;
-    for (size_t j = 0; j < n; j++)
-        out[j] = dec(e[j]);
+static void enc_f16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                    const float *x, size_t n, void *enc, float *mine)
+{
+    uint16_t *e = enc;
+    for (size_t i = 0; i < n; i++)
+        mine[i] = reduce_f16_to_f32(e[i] = reduce_f32_to_f16(x[i]));
+}
+
+static rcomm_status_t dec_bf16(const rcomm_compressor_t *c, const void *enc, size_t n,
+                               float *out, int r)
+{
+    const uint16_t *e = enc;
+    for (size_t i = 0; i < n; i++)
+        out[i] += reduce_bf16_to_f32(e[i]);
     return RCOMM_OK;
 }
 
-static rcomm_status_t bf16(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                           const float *x, float *mine, float *out, size_t n)
+static rcomm_status_t dec_f16(const rcomm_compressor_t *c, const void *enc, size_t n,
+                              float *out, int r)
 {
-    return run(c, x, mine, out, n, RCOMM_BF16);
+    const uint16_t *e = enc;
+    for (size_t i = 0; i < n; i++)
+        out[i] += reduce_f16_to_f32(e[i]);
+    return RCOMM_OK;
 }
 
-static rcomm_status_t f16(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                          const float *x, float *mine, float *out, size_t n)
-{
-    return run(c, x, mine, out, n, RCOMM_F16);
-}
-
-const cmp_ops_t cmp_bf16_ops = {"bf16", true, wire16, bf16};
-const cmp_ops_t cmp_f16_ops = {"f16", true, wire16, f16};
+const cmp_ops_t cmp_bf16_ops = {"bf16", true, RCOMM_BF16, wire16, enc_bf16, dec_bf16};
+const cmp_ops_t cmp_f16_ops = {"f16", true, RCOMM_F16, wire16, enc_f16, dec_f16};

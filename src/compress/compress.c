@@ -37,26 +37,55 @@ size_t cmp_keep(const rcomm_compressor_t *c, size_t n)
     return k < n ? k : n;
 }
 
-rcomm_status_t cmp_buffers(rcomm_compressor_t *c, size_t bytes, size_t all_bytes,
-                           const char *fn)
+rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *what)
 {
-    void *p;
+    return base_err(RCOMM_ERR_PROTOCOL,
+                    "rcomm_allreduce_compressed: rank %d: rank %d's %s encoding has %s",
+                    c->rank, r, c->ops->name, what);
+}
 
-    if (bytes > c->enccap) {
-        if (!(p = realloc(c->enc, bytes)))
-            return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: no memory for %zu bytes",
-                            fn, c->rank, bytes);
-        c->enc = p;
-        c->enccap = bytes;
-    }
-    if (all_bytes > c->allcap) {
-        if (!(p = realloc(c->all, all_bytes)))
-            return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: no memory for %zu bytes",
-                            fn, c->rank, all_bytes);
-        c->all = p;
-        c->allcap = all_bytes;
-    }
+/* p = at least bytes (its capacity in *cap), kept between calls. */
+static rcomm_status_t reserve(const rcomm_compressor_t *c, void **p, size_t *cap,
+                              size_t bytes)
+{
+    void *q;
+
+    if (bytes <= *cap)
+        return RCOMM_OK;
+    if (!(q = realloc(*p, bytes)))
+        return base_err(RCOMM_ERR_NO_MEMORY,
+                        "rcomm_allreduce_compressed: rank %d: no memory for %zu bytes",
+                        c->rank, bytes);
+    *p = q;
+    *cap = bytes;
     return RCOMM_OK;
+}
+
+/* out = the sum over ranks of their decoded encodings of x; mine = ours. */
+static rcomm_status_t combine(rcomm_compressor_t *c, int i, cmp_tensor_t *t, float *out,
+                              size_t n)
+{
+    const cmp_ops_t *ops = c->ops;
+    const size_t bytes = ops->wire_bytes(c, n), esz = rcomm_dtype_size(ops->wire_dtype);
+    rcomm_status_t st;
+
+    if ((st = reserve(c, &c->enc, &c->enccap, bytes)) != RCOMM_OK ||
+        (st = reserve(c, &c->all, &c->allcap, ops->linear ? 0 : bytes * c->size)) !=
+            RCOMM_OK ||
+        (st = reserve(c, (void **)&c->idx, &c->idxcap, 4 * cmp_keep(c, n))) != RCOMM_OK)
+        return st;
+    ops->encode(c, i, t, c->x, n, c->enc, c->mine);
+    memset(out, 0, n * sizeof(float));
+    if (ops->linear) {
+        st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, c->enc, bytes / esz,
+                             ops->wire_dtype, RCOMM_SUM);
+        return st != RCOMM_OK ? st : ops->decode_add(c, c->enc, n, out, -1);
+    }
+    if ((st = rcomm_allgather(c->comm, c->enc, c->all, bytes, RCOMM_U8)) != RCOMM_OK)
+        return st;
+    for (int r = 0; r < c->size && st == RCOMM_OK; r++)
+        st = ops->decode_add(c, (const char *)c->all + (size_t)r * bytes, n, out, r);
+    return st;
 }
 
 static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
@@ -152,6 +181,7 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
     free(c->mine);
     free(c->enc);
     free(c->all);
+    free(c->idx);
     free(c);
     return RCOMM_OK;
 }
@@ -213,26 +243,6 @@ static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_
     return RCOMM_OK;
 }
 
-static rcomm_status_t grow(rcomm_compressor_t *c, size_t n)
-{
-    float *x, *m;
-
-    if (n <= c->xcap)
-        return RCOMM_OK;
-    x = realloc(c->x, n * sizeof(float));
-    if (x)
-        c->x = x;
-    m = realloc(c->mine, n * sizeof(float));
-    if (m)
-        c->mine = m;
-    if (!x || !m)
-        return base_err(RCOMM_ERR_NO_MEMORY,
-                        "rcomm_allreduce_compressed: rank %d: no memory for %zu floats",
-                        c->rank, n);
-    c->xcap = n;
-    return RCOMM_OK;
-}
-
 rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *buf,
                                           size_t n, rcomm_op_t op)
 {
@@ -257,7 +267,9 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
                         c->rank, n);
     if (!n)
         return RCOMM_OK;
-    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = grow(c, n)) != RCOMM_OK)
+    if ((st = tensor(c, i, n, &t)) != RCOMM_OK ||
+        (st = reserve(c, (void **)&c->x, &c->xcap, n * sizeof(float))) != RCOMM_OK ||
+        (st = reserve(c, (void **)&c->mine, &c->minecap, n * sizeof(float))) != RCOMM_OK)
         return st;
     if (t->residual) {
         for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */
@@ -267,7 +279,7 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
     } else {
         memcpy(c->x, buf, n * sizeof(float));
     }
-    st = c->ops->allreduce(c, i, t, c->x, c->mine, buf, n);
+    st = combine(c, i, t, buf, n);
     if (t->residual)
         for (size_t j = 0; j < n; j++) /* also when the call failed: no gradient lost */
             t->residual[j] -= st == RCOMM_OK ? (double)c->mine[j] : 0.0;

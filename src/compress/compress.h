@@ -35,21 +35,31 @@ struct rcomm_compressor {
     int nt;
     /* Scratch kept between calls, grown on demand. */
     float *x, *mine;
-    size_t xcap;
+    size_t xcap, minecap; /* bytes */
     void *enc, *all;
     size_t enccap, allcap;
+    uint32_t *idx; /* random-k: this call's indices, from encode to decode */
+    size_t idxcap;
 };
 
+/* A kind. compress.c combines the encodings: a linear kind's by an
+ * allreduce (SUM) of wire_dtype elements, then one decode; any other's by an
+ * allgather, then a decode_add of each rank's in rank order, so that every
+ * rank adds the same numbers in the same order. */
 typedef struct cmp_ops {
     const char *name;
-    bool linear; /* encodings sum inside an allreduce */
-    /* Bytes one rank sends for n entries (before the collective's factor). */
+    bool linear;
+    rcomm_dtype_t wire_dtype; /* linear: what the allreduce sums */
+    /* Bytes of one rank's encoding of n entries. */
     size_t (*wire_bytes)(const rcomm_compressor_t *c, size_t n);
-    /* Combine x (n entries) across ranks: out = the sum over ranks of each
-     * one's decoded encoding, identical on every rank; mine = what this
-     * rank's x decodes to. out, mine and x are distinct. */
-    rcomm_status_t (*allreduce)(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                                const float *x, float *mine, float *out, size_t n);
+    /* enc = the encoding of x (n); mine = what it decodes to. mine may be
+     * used as n floats of scratch before that. */
+    void (*encode)(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                   const float *x, size_t n, void *enc, float *mine);
+    /* out += decoded enc. enc may come from another rank (r): PROTOCOL when
+     * it does not fit n entries, never an access outside out. */
+    rcomm_status_t (*decode_add)(const rcomm_compressor_t *c, const void *enc, size_t n,
+                                 float *out, int r);
 } cmp_ops_t;
 
 extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
@@ -57,10 +67,9 @@ extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
 
 /* compress.c: entries kept by random-k and top-k for n entries. */
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n);
-/* compress.c: at least bytes in c->enc (and, with all_bytes, in c->all);
- * NO_MEMORY with a message naming fn otherwise. */
-rcomm_status_t cmp_buffers(rcomm_compressor_t *c, size_t bytes, size_t all_bytes,
-                           const char *fn);
+/* compress.c: a PROTOCOL error for an encoding from rank r that does not
+ * fit (the value is bounded, never trusted). */
+rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *what);
 
 /* The kinds' pure parts, for tests and the reference they compare with. */
 

@@ -41,28 +41,29 @@ static size_t wire(const rcomm_compressor_t *c, size_t n)
     return 4 * cmp_keep(c, n);
 }
 
-static rcomm_status_t randk(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                            const float *x, float *mine, float *out, size_t n)
+/* The indices are kept in c->idx for decode_add, which runs in the same
+ * call on the summed values. */
+static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                   const float *x, size_t n, void *enc, float *mine)
 {
     const size_t k = cmp_keep(c, n);
-    rcomm_status_t st = cmp_buffers(c, k * sizeof(uint32_t), k * sizeof(float),
-                                    "rcomm_allreduce_compressed");
-    uint32_t *idx = c->enc;
-    float *val = c->all;
+    float *val = enc;
 
-    if (st != RCOMM_OK)
-        return st;
-    cmp_randk_indices(c->cfg.seed, tensor, t->calls, n, k, idx);
+    cmp_randk_indices(c->cfg.seed, tensor, t->calls, n, k, c->idx);
     memset(mine, 0, n * sizeof(float));
     for (size_t j = 0; j < k; j++)
-        mine[idx[j]] = val[j] = x[idx[j]];
-    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, val, k, RCOMM_F32, RCOMM_SUM)) !=
-        RCOMM_OK)
-        return st;
-    memset(out, 0, n * sizeof(float));
+        mine[c->idx[j]] = val[j] = x[c->idx[j]];
+}
+
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
+                                 float *out, int r)
+{
+    const size_t k = cmp_keep(c, n);
+    const float *val = enc;
+
     for (size_t j = 0; j < k; j++)
-        out[idx[j]] = val[j];
+        out[c->idx[j]] += val[j];
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_randk_ops = {"randk", true, wire, randk};
+const cmp_ops_t cmp_randk_ops = {"randk", true, RCOMM_F32, wire, encode, decode_add};

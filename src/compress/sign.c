@@ -59,25 +59,21 @@ static size_t wire(const rcomm_compressor_t *c, size_t n)
     return cmp_sign_bytes(n, c->cfg.chunk);
 }
 
-static rcomm_status_t sign(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                           const float *x, float *mine, float *out, size_t n)
+static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                   const float *x, size_t n, void *enc, float *mine)
 {
-    const size_t bytes = cmp_sign_bytes(n, c->cfg.chunk);
-    rcomm_status_t st =
-        cmp_buffers(c, bytes, bytes * (size_t)c->size, "rcomm_allreduce_compressed");
-
-    if (st != RCOMM_OK)
-        return st;
-    cmp_sign_encode(x, n, c->cfg.chunk, c->enc);
+    cmp_sign_encode(x, n, c->cfg.chunk, enc);
     memset(mine, 0, n * sizeof(float));
-    cmp_sign_decode_add(c->enc, n, c->cfg.chunk, mine);
-    if ((st = rcomm_allgather(c->comm, c->enc, c->all, bytes, RCOMM_U8)) != RCOMM_OK)
-        return st;
-    memset(out, 0, n * sizeof(float));
-    for (int r = 0; r < c->size; r++)
-        cmp_sign_decode_add((const unsigned char *)c->all + (size_t)r * bytes, n,
-                            c->cfg.chunk, out);
+    cmp_sign_decode_add(enc, n, c->cfg.chunk, mine);
+}
+
+/* Every bit pattern and scale decodes to something finite or not: nothing
+ * to bound but the size, which the allgather fixed. */
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
+                                 float *out, int r)
+{
+    cmp_sign_decode_add(enc, n, c->cfg.chunk, out);
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_sign_ops = {"sign", false, wire, sign};
+const cmp_ops_t cmp_sign_ops = {"sign", false, RCOMM_U8, wire, encode, decode_add};

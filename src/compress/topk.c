@@ -9,7 +9,6 @@
  * then one pass keeps every entry above m and, in index order, as many equal
  * to m as there is room for.
  */
-#include "base/error.h"
 #include "compress/compress.h"
 
 #include <math.h>
@@ -85,39 +84,32 @@ static size_t wire(const rcomm_compressor_t *c, size_t n)
     return 8 * cmp_keep(c, n);
 }
 
-static rcomm_status_t topk(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                           const float *x, float *mine, float *out, size_t n)
+static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
+                   const float *x, size_t n, void *enc, float *mine)
 {
-    const size_t k = cmp_keep(c, n), bytes = 8 * k;
-    rcomm_status_t st =
-        cmp_buffers(c, bytes, bytes * (size_t)c->size, "rcomm_allreduce_compressed");
-    uint32_t *idx;
-    float *val;
+    const size_t k = cmp_keep(c, n);
+    uint32_t *idx = enc;
+    float *val = (float *)(idx + k);
 
-    if (st != RCOMM_OK)
-        return st;
-    idx = c->enc;
-    val = (float *)(idx + k);
     cmp_topk_select(x, n, k, idx, val, mine); /* mine is scratch until here */
     memset(mine, 0, n * sizeof(float));
     for (size_t j = 0; j < k; j++)
         mine[idx[j]] = val[j];
-    if ((st = rcomm_allgather(c->comm, c->enc, c->all, bytes, RCOMM_U8)) != RCOMM_OK)
-        return st;
-    memset(out, 0, n * sizeof(float));
-    for (int r = 0; r < c->size; r++) {
-        const uint32_t *ri = (const uint32_t *)((const char *)c->all + (size_t)r * bytes);
-        const float *rv = (const float *)(ri + k);
-        for (size_t j = 0; j < k; j++) {
-            if (ri[j] >= n) /* bytes from the network: bounded before use */
-                return base_err(RCOMM_ERR_PROTOCOL,
-                                "rcomm_allreduce_compressed: rank %d: rank %d sent "
-                                "index %u for tensor %d of %zu entries",
-                                c->rank, r, ri[j], tensor, n);
-            out[ri[j]] += rv[j];
-        }
-    }
+}
+
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
+                                 float *out, int r)
+{
+    const size_t k = cmp_keep(c, n);
+    const uint32_t *idx = enc;
+    const float *val = (const float *)(idx + k);
+
+    for (size_t j = 0; j < k; j++)
+        if (idx[j] >= n)
+            return cmp_bad_encoding(c, r, "an index past the tensor's end");
+    for (size_t j = 0; j < k; j++)
+        out[idx[j]] += val[j];
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_topk_ops = {"topk", false, wire, topk};
+const cmp_ops_t cmp_topk_ops = {"topk", false, RCOMM_U8, wire, encode, decode_add};
