@@ -61,6 +61,22 @@ static rcomm_status_t reserve(const rcomm_compressor_t *c, void **p, size_t *cap
     return RCOMM_OK;
 }
 
+rcomm_status_t cmp_prepare(rcomm_compressor_t *c, size_t n)
+{
+    const cmp_ops_t *ops = c->ops;
+    const size_t bytes = ops->wire_bytes(c, n);
+    rcomm_status_t st;
+
+    if ((st = reserve(c, &c->enc, &c->enccap, bytes)) != RCOMM_OK ||
+        (st = reserve(c, &c->all, &c->allcap, ops->linear ? 0 : bytes * c->size)) !=
+            RCOMM_OK ||
+        (st = reserve(c, (void **)&c->idx, &c->idxcap, 4 * cmp_keep(c, n))) != RCOMM_OK ||
+        (st = reserve(c, (void **)&c->x, &c->xcap, n * sizeof(float))) != RCOMM_OK ||
+        (st = reserve(c, (void **)&c->mine, &c->minecap, n * sizeof(float))) != RCOMM_OK)
+        return st;
+    return RCOMM_OK;
+}
+
 /* out = the sum over ranks of their decoded encodings of x; mine = ours. */
 static rcomm_status_t combine(rcomm_compressor_t *c, int i, cmp_tensor_t *t, float *out,
                               size_t n)
@@ -69,11 +85,6 @@ static rcomm_status_t combine(rcomm_compressor_t *c, int i, cmp_tensor_t *t, flo
     const size_t bytes = ops->wire_bytes(c, n), esz = rcomm_dtype_size(ops->wire_dtype);
     rcomm_status_t st;
 
-    if ((st = reserve(c, &c->enc, &c->enccap, bytes)) != RCOMM_OK ||
-        (st = reserve(c, &c->all, &c->allcap, ops->linear ? 0 : bytes * c->size)) !=
-            RCOMM_OK ||
-        (st = reserve(c, (void **)&c->idx, &c->idxcap, 4 * cmp_keep(c, n))) != RCOMM_OK)
-        return st;
     ops->encode(c, i, t, c->x, n, c->enc, c->mine);
     memset(out, 0, n * sizeof(float));
     if (ops->linear) {
@@ -267,9 +278,7 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
                         c->rank, n);
     if (!n)
         return RCOMM_OK;
-    if ((st = tensor(c, i, n, &t)) != RCOMM_OK ||
-        (st = reserve(c, (void **)&c->x, &c->xcap, n * sizeof(float))) != RCOMM_OK ||
-        (st = reserve(c, (void **)&c->mine, &c->minecap, n * sizeof(float))) != RCOMM_OK)
+    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = cmp_prepare(c, n)) != RCOMM_OK)
         return st;
     if (t->residual) {
         for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */

@@ -67,6 +67,9 @@ extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
 
 /* compress.c: entries kept by random-k and top-k for n entries. */
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n);
+/* compress.c: the scratch a call on n entries needs (c->x, mine, enc, all,
+ * idx), kept between calls. */
+rcomm_status_t cmp_prepare(rcomm_compressor_t *c, size_t n);
 /* compress.c: a PROTOCOL error for an encoding from rank r that does not
  * fit (the value is bounded, never trusted). */
 rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *what);
