@@ -447,7 +447,12 @@ rcomm_status_t rcomm_grad_arena_destroy(rcomm_grad_arena_t *arena);
  *    as (index, value) pairs (not linear: allgathered, then summed);
  *  - SIGN: one bit per entry and, per chunk of `chunk` entries, the mean
  *    absolute value as its scale; 0 counts as positive (not linear:
- *    allgathered, then summed).
+ *    allgathered, then summed);
+ *  - POWERSGD: a rows x cols gradient M (declared with rcomm_compress_shape)
+ *    as P Q^T of rank `lowrank`: P = M Q, allreduced and orthonormalised,
+ *    Q = M^T P, allreduced, Q kept for the next step (OpenBLAS GEMMs; needs a
+ *    build with OpenBLAS: UNSUPPORTED otherwise). A tensor that is not a
+ *    matrix, or that would not shrink to half, is sent uncompressed.
  * docs/COMPRESSION.md has the formats, the wire sizes and the measurements.
  */
 typedef enum {
@@ -456,6 +461,7 @@ typedef enum {
     RCOMM_COMPRESS_RANDK,
     RCOMM_COMPRESS_TOPK,
     RCOMM_COMPRESS_SIGN,
+    RCOMM_COMPRESS_POWERSGD,
     RCOMM_COMPRESS_COUNT
 } rcomm_compress_kind_t;
 
@@ -464,16 +470,19 @@ typedef struct {
     double ratio;       /* RANDK, TOPK: fraction of entries kept, (0, 1] */
     size_t k;           /* RANDK, TOPK: entries kept; 0: from ratio (rounded
                          * up, at least 1); never more than the tensor has */
-    uint64_t seed;      /* RANDK: the index stream (the same on every rank) */
+    uint64_t seed;      /* RANDK: the index stream; POWERSGD: the first Q (the
+                         * same on every rank) */
+    int lowrank;        /* POWERSGD: the rank r of P Q^T (default 2) */
     size_t chunk;       /* SIGN: entries per scale (default 1024) */
     int error_feedback; /* keep a residual per tensor (default 1) */
 } rcomm_compress_config_t;
 
 typedef struct rcomm_compressor rcomm_compressor_t;
 
-/* Defaults for kind: ratio 0.01, k 0, seed 0, chunk 1024, error feedback. */
+/* Defaults for kind: ratio 0.01, k 0, seed 0, chunk 1024, lowrank 2, error
+ * feedback. */
 void rcomm_compress_config_init(rcomm_compress_config_t *cfg, rcomm_compress_kind_t kind);
-/* "bf16", "f16", "randk", "topk", "sign"; "invalid" otherwise. */
+/* "bf16", "f16", "randk", "topk", "sign", "powersgd"; "invalid" otherwise. */
 const char *rcomm_compress_kind_name(rcomm_compress_kind_t kind);
 /* Collective: every rank passes the same config (MISMATCH naming the rank
  * and the field otherwise). The compressor belongs to comm's calls. */
@@ -489,10 +498,16 @@ rcomm_status_t rcomm_compressor_create(rcomm_comm_t *comm,
  */
 rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int tensor, float *buf,
                                           size_t count, rcomm_op_t op);
-/* The bytes one rank puts on the wire for one call on count entries (the
- * encoding; the collective that carries it adds its own factor). */
-rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, size_t count,
-                                         size_t *bytes);
+/* Tensor `tensor` is a rows x cols matrix, row-major (POWERSGD; the other
+ * kinds ignore it). Before its first call, on every rank alike; count is
+ * then rows * cols. */
+rcomm_status_t rcomm_compress_shape(rcomm_compressor_t *c, int tensor, size_t rows,
+                                    size_t cols);
+/* The bytes one rank puts on the wire for one call on count entries of
+ * tensor `tensor` (its shape, if declared, counts; the collective that
+ * carries the encoding adds its own factor). */
+rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int tensor,
+                                         size_t count, size_t *bytes);
 /* Tensor `tensor`'s residual (count entries, kept in f64 so that rounding
  * loses nothing; NULL before its first call or without error feedback):
  * read-only, for inspection and tests. */

@@ -10,6 +10,8 @@
  *   mismatch  a rank with another config (MISMATCH naming the field), and
  *             ranks that disagree about a tensor's count
  */
+#include <config.h> /* the build's: HAVE_OPENBLAS */
+
 #include <math.h>
 #include <stdint.h>
 
@@ -166,7 +168,7 @@ static void values(rcomm_comm_t *comm, rcomm_compress_kind_t kind, size_t kk,
                          "reference's",
                          rcomm_compress_kind_name(kind), n, s);
             }
-            rcomm_compress_wire_bytes(c, n, &wire);
+            rcomm_compress_wire_bytes(c, tensor, n, &wire);
             /* (A tensor's first call also agrees on its count.) */
             if (n && s > 0 && got_bytes != plain_bytes(comm, &cfg, n, wire))
                 FAIL("%s, count %zu: sent %llu bytes, the plain collective of its %zu "
@@ -183,6 +185,121 @@ static void values(rcomm_comm_t *comm, rcomm_compress_kind_t kind, size_t kk,
     }
     rcomm_compressor_destroy(c);
 }
+
+#ifdef HAVE_OPENBLAS
+/* PowerSGD's sums go through allreduces of non-integers, so the reference
+ * (the same algorithm in f64 from every rank's inputs) is matched to a
+ * tolerance; every rank must still hold the same bits. */
+static void ref_orth(double *p, size_t rows, size_t r)
+{
+    for (size_t j = 0; j < r; j++) {
+        double norm = 0;
+        for (size_t k = 0; k < j; k++) {
+            double dot = 0;
+            for (size_t i = 0; i < rows; i++)
+                dot += p[i * r + j] * p[i * r + k];
+            for (size_t i = 0; i < rows; i++)
+                p[i * r + j] -= dot * p[i * r + k];
+        }
+        for (size_t i = 0; i < rows; i++)
+            norm += p[i * r + j] * p[i * r + j];
+        for (size_t i = 0; i < rows; i++)
+            p[i * r + j] /= sqrt(norm);
+    }
+}
+
+static void powersgd(rcomm_comm_t *comm, int r)
+{
+    enum { ROWS = 64, COLS = 48, STEPS = 3 };
+    const size_t n = ROWS * COLS;
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c;
+    double *res = calloc((size_t)size * n, sizeof(double)), *q = calloc(COLS * r, 8),
+           *p = malloc(ROWS * r * 8), *qs = malloc(COLS * r * 8), *ref = malloc(n * 8);
+    float *buf = malloc(n * sizeof(float)), *q0 = malloc(COLS * r * sizeof(float));
+    uint64_t h, *hs = malloc((size_t)size * 8);
+
+    rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_POWERSGD);
+    cfg.lowrank = r;
+    cfg.seed = 7;
+    if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL) ||
+        expect("shape", rcomm_compress_shape(c, 0, ROWS, COLS), RCOMM_OK, NULL)) {
+        bad = 1;
+        return;
+    }
+    for (int s = 0; s < STEPS; s++) {
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < n; i++) /* res holds x = gradient + residual now */
+            for (int k = 0; k < size; k++)
+                res[(size_t)k * n + i] += (double)grad(RCOMM_COMPRESS_TOPK, k, s, i);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = grad(RCOMM_COMPRESS_TOPK, rank, s, i);
+        if (expect("rcomm_allreduce_compressed (powersgd)",
+                   rcomm_allreduce_compressed(c, 0, buf, n, RCOMM_SUM), RCOMM_OK, NULL)) {
+            bad = 1;
+            break;
+        }
+        if (s == 0) { /* the first Q, as the library draws it; later, the last sum */
+            cmp_powersgd_first_q(q0, (size_t)COLS * r, cfg.seed, 0);
+            for (size_t i = 0; i < (size_t)COLS * r; i++)
+                q[i] = q0[i];
+        }
+        memset(p, 0, ROWS * r * 8);
+        for (int k = 0; k < size; k++)
+            for (size_t i = 0; i < ROWS; i++)
+                for (int j = 0; j < r; j++)
+                    for (size_t l = 0; l < COLS; l++)
+                        p[i * r + j] += res[(size_t)k * n + i * COLS + l] * q[l * r + j];
+        ref_orth(p, ROWS, r);
+        memset(qs, 0, COLS * r * 8);
+        memset(ref, 0, n * 8);
+        for (int k = 0; k < size; k++) {
+            double *x = res + (size_t)k * n, qk[COLS * 8];
+            for (size_t l = 0; l < COLS; l++)
+                for (int j = 0; j < r; j++) {
+                    double d = 0;
+                    for (size_t i = 0; i < ROWS; i++)
+                        d += x[i * COLS + l] * p[i * r + j];
+                    qk[l * r + j] = d;
+                    qs[l * r + j] += d;
+                }
+            for (size_t i = 0; i < ROWS; i++) /* residual = x - P Q_k^T */
+                for (size_t l = 0; l < COLS; l++) {
+                    double d = 0;
+                    for (int j = 0; j < r; j++)
+                        d += p[i * r + j] * qk[l * r + j];
+                    x[i * COLS + l] -= d;
+                    ref[i * COLS + l] += d;
+                }
+        }
+        memcpy(q, qs, COLS * r * 8);
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs((double)buf[i] - ref[i]));
+            scale = fmax(scale, fabs(ref[i]));
+        }
+        if (!(worst <= 1e-3 * scale))
+            FAIL("powersgd rank %d, step %d: off the f64 reference by %g of %g", r, s,
+                 worst, scale);
+        h = 1469598103934665603ull; /* FNV-1a of the result's bits */
+        for (size_t i = 0; i < n * sizeof(float); i++)
+            h = (h ^ ((unsigned char *)buf)[i]) * 1099511628211ull;
+        if (rcomm_allgather(comm, &h, hs, 1, RCOMM_I64) != RCOMM_OK)
+            FAIL("allgather of hashes: %s", rcomm_last_error());
+        for (int k = 1; k < size; k++)
+            if (hs[k] != hs[0])
+                FAIL("powersgd: rank %d's result differs from rank 0's", k);
+    }
+    rcomm_compressor_destroy(c);
+    free(res);
+    free(q);
+    free(p);
+    free(qs);
+    free(ref);
+    free(buf);
+    free(q0);
+    free(hs);
+}
+#endif
 
 static void mismatch(rcomm_comm_t *comm)
 {
@@ -224,6 +341,11 @@ int main(int argc, char **argv)
         values(comm, RCOMM_COMPRESS_TOPK, 5, 0.01);
         values(comm, RCOMM_COMPRESS_TOPK, 0, 0.1);
         values(comm, RCOMM_COMPRESS_SIGN, 0, 0.01);
+#ifdef HAVE_OPENBLAS
+    } else if (!strcmp(mode, "powersgd")) {
+        powersgd(comm, 2);
+        powersgd(comm, 4);
+#endif
     } else if (!strcmp(mode, "mismatch")) {
         mismatch(comm);
     } else {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the compressors' mathematics (src/compress/): selection,
  * shared indices, exact decoding, wire sizes, and error feedback on one rank. */
+#include <config.h> /* the build's: HAVE_OPENBLAS */
+
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -148,6 +150,8 @@ START_TEST(error_feedback_telescopes)
             cfg.chunk = 16;
             cfg.seed = 5;
             ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK);
+            if (kind == RCOMM_COMPRESS_POWERSGD && n == 1000) /* a matrix it compresses */
+                ck_assert_int_eq(rcomm_compress_shape(c, 2, 40, 25), RCOMM_OK);
             for (int step = 0; step < 50; step++) {
                 for (size_t i = 0; i < n; i++) {
                     /* Not representable in 16 bits: rounding has work to do. */
@@ -180,6 +184,54 @@ START_TEST(error_feedback_telescopes)
 }
 END_TEST
 
+#ifdef HAVE_OPENBLAS
+/* A matrix of rank r comes back whole from one PowerSGD step of rank r:
+ * P = M Q spans M's columns, and P P^T M = M (to f32 rounding). */
+START_TEST(powersgd_reproduces_a_rank_r_matrix)
+{
+    rcomm_comm_t *comm = one_rank();
+    const size_t rows = 64, cols = 48;
+    float m[64 * 48], got[64 * 48];
+    double u[2][64], v[2][48], worst = 0, scale = 0;
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c;
+    size_t b;
+
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < rows; i++)
+            u[k][i] = (double)((int)(next() % 201) - 100) / 50;
+        for (size_t j = 0; j < cols; j++)
+            v[k][j] = (double)((int)(next() % 201) - 100) / 50;
+    }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            m[i * cols + j] = (float)(u[0][i] * v[0][j] + u[1][i] * v[1][j]);
+    rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_POWERSGD);
+    cfg.error_feedback = 0;
+    ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK);
+    ck_assert_int_eq(rcomm_compress_shape(c, 0, rows, cols), RCOMM_OK);
+    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 0, rows * cols, &b), RCOMM_OK);
+    ck_assert_uint_eq(b, 4 * 2 * (rows + cols));
+    memcpy(got, m, sizeof(m));
+    ck_assert_int_eq(rcomm_allreduce_compressed(c, 0, got, rows * cols, RCOMM_SUM),
+                     RCOMM_OK);
+    for (size_t i = 0; i < rows * cols; i++) {
+        worst = fmax(worst, fabs((double)got[i] - m[i]));
+        scale = fmax(scale, fabs((double)m[i]));
+    }
+    ck_assert_msg(worst <= 1e-5 * scale, "off by %g of %g", worst, scale);
+    /* Not a matrix worth compressing: sent whole (wire 4 n). */
+    ck_assert_int_eq(rcomm_compress_shape(c, 1, 4, 4), RCOMM_OK);
+    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 1, 16, &b), RCOMM_OK);
+    ck_assert_uint_eq(b, 64);
+    ck_assert_int_eq(rcomm_compress_shape(c, 0, 8, 8),
+                     RCOMM_ERR_INVALID_ARG); /* called */
+    ck_assert_int_eq(rcomm_compressor_destroy(c), RCOMM_OK);
+    rcomm_comm_destroy(comm);
+}
+END_TEST
+#endif
+
 START_TEST(wire_bytes_and_bad_arguments)
 {
     rcomm_comm_t *comm = one_rank();
@@ -191,9 +243,9 @@ START_TEST(wire_bytes_and_bad_arguments)
     rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_TOPK);
     cfg.k = 10;
     ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK);
-    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 1000, &b), RCOMM_OK);
+    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 0, 1000, &b), RCOMM_OK);
     ck_assert_uint_eq(b, 80);
-    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 3, &b), RCOMM_OK); /* fewer than k */
+    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 0, 3, &b), RCOMM_OK); /* fewer than k */
     ck_assert_uint_eq(b, 24);
     ck_assert_int_eq(rcomm_allreduce_compressed(c, 0, &one, 1, RCOMM_MAX),
                      RCOMM_ERR_INVALID_ARG);
@@ -217,7 +269,7 @@ START_TEST(wire_bytes_and_bad_arguments)
     ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_INVALID_ARG);
     rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_BF16);
     ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK);
-    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 1001, &b), RCOMM_OK);
+    ck_assert_int_eq(rcomm_compress_wire_bytes(c, 0, 1001, &b), RCOMM_OK);
     ck_assert_uint_eq(b, 2002);
     ck_assert_int_eq(rcomm_compressor_destroy(c), RCOMM_OK);
     ck_assert_int_eq(rcomm_compressor_destroy(NULL), RCOMM_OK);
@@ -238,6 +290,9 @@ int main(void)
     tcase_add_test(tc, sign_decodes_exactly);
     tcase_add_test(tc, error_feedback_telescopes);
     tcase_add_test(tc, wire_bytes_and_bad_arguments);
+#ifdef HAVE_OPENBLAS
+    tcase_add_test(tc, powersgd_reproduces_a_rank_r_matrix);
+#endif
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,7 +8,7 @@
 #include "compress/compress.h"
 #include "reduce/reduce.h"
 
-static size_t wire16(const rcomm_compressor_t *c, size_t n)
+static size_t wire16(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
 {
     return 2 * n;
 }
@@ -47,5 +47,15 @@ static rcomm_status_t dec_f16(const rcomm_compressor_t *c, const void *enc, size
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_bf16_ops = {"bf16", true, RCOMM_BF16, wire16, enc_bf16, dec_bf16};
-const cmp_ops_t cmp_f16_ops = {"f16", true, RCOMM_F16, wire16, enc_f16, dec_f16};
+const cmp_ops_t cmp_bf16_ops = {.name = "bf16",
+                                .linear = true,
+                                .wire_dtype = RCOMM_BF16,
+                                .wire_bytes = wire16,
+                                .encode = enc_bf16,
+                                .decode_add = dec_bf16};
+const cmp_ops_t cmp_f16_ops = {.name = "f16",
+                               .linear = true,
+                               .wire_dtype = RCOMM_F16,
+                               .wire_bytes = wire16,
+                               .encode = enc_f16,
+                               .decode_add = dec_f16};

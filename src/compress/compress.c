@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The compressor object: config, agreement across ranks, error feedback. */
+#include <config.h> /* the build's: HAVE_OPENBLAS */
+
 #include "compress/compress.h"
 
 #include <math.h>
@@ -11,21 +13,29 @@
 #define CMP_MAX_TENSORS 65536
 
 static const cmp_ops_t *const kinds[RCOMM_COMPRESS_COUNT] = {
-    [RCOMM_COMPRESS_BF16] = &cmp_bf16_ops,   [RCOMM_COMPRESS_F16] = &cmp_f16_ops,
-    [RCOMM_COMPRESS_RANDK] = &cmp_randk_ops, [RCOMM_COMPRESS_TOPK] = &cmp_topk_ops,
+    [RCOMM_COMPRESS_BF16] = &cmp_bf16_ops,         [RCOMM_COMPRESS_F16] = &cmp_f16_ops,
+    [RCOMM_COMPRESS_RANDK] = &cmp_randk_ops,       [RCOMM_COMPRESS_TOPK] = &cmp_topk_ops,
     [RCOMM_COMPRESS_SIGN] = &cmp_sign_ops,
+#ifdef HAVE_OPENBLAS
+    [RCOMM_COMPRESS_POWERSGD] = &cmp_powersgd_ops,
+#endif
 };
 
 const char *rcomm_compress_kind_name(rcomm_compress_kind_t kind)
 {
+    if (kind == RCOMM_COMPRESS_POWERSGD)
+        return "powersgd"; /* also in a build without it */
     return (unsigned)kind < RCOMM_COMPRESS_COUNT ? kinds[kind]->name : "invalid";
 }
 
 void rcomm_compress_config_init(rcomm_compress_config_t *cfg, rcomm_compress_kind_t kind)
 {
     if (cfg)
-        *cfg = (rcomm_compress_config_t){
-            .kind = kind, .ratio = 0.01, .chunk = 1024, .error_feedback = 1};
+        *cfg = (rcomm_compress_config_t){.kind = kind,
+                                         .ratio = 0.01,
+                                         .chunk = 1024,
+                                         .lowrank = 2,
+                                         .error_feedback = 1};
 }
 
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n)
@@ -61,10 +71,10 @@ static rcomm_status_t reserve(const rcomm_compressor_t *c, void **p, size_t *cap
     return RCOMM_OK;
 }
 
-rcomm_status_t cmp_prepare(rcomm_compressor_t *c, size_t n)
+rcomm_status_t cmp_prepare(rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
 {
     const cmp_ops_t *ops = c->ops;
-    const size_t bytes = ops->wire_bytes(c, n);
+    const size_t bytes = ops->wire_bytes(c, t, n);
     rcomm_status_t st;
 
     if ((st = reserve(c, &c->enc, &c->enccap, bytes)) != RCOMM_OK ||
@@ -82,9 +92,12 @@ static rcomm_status_t combine(rcomm_compressor_t *c, int i, cmp_tensor_t *t, flo
                               size_t n)
 {
     const cmp_ops_t *ops = c->ops;
-    const size_t bytes = ops->wire_bytes(c, n), esz = rcomm_dtype_size(ops->wire_dtype);
+    const size_t bytes = ops->wire_bytes(c, t, n),
+                 esz = rcomm_dtype_size(ops->wire_dtype);
     rcomm_status_t st;
 
+    if (ops->combine)
+        return ops->combine(c, i, t, out, n);
     ops->encode(c, i, t, c->x, n, c->enc, c->mine);
     memset(out, 0, n * sizeof(float));
     if (ops->linear) {
@@ -115,6 +128,15 @@ static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: sign needs a chunk in 1 .. 2^30, not %zu", fn, rank,
                         cfg->chunk);
+    if (cfg->kind == RCOMM_COMPRESS_POWERSGD && !kinds[cfg->kind])
+        return base_err(RCOMM_ERR_UNSUPPORTED,
+                        "%s: rank %d: powersgd needs OpenBLAS, and this build has none "
+                        "(configure found no cblas)",
+                        fn, rank);
+    if (cfg->kind == RCOMM_COMPRESS_POWERSGD && (cfg->lowrank < 1 || cfg->lowrank > 1024))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: powersgd needs a lowrank in 1 .. 1024, not %d", fn,
+                        rank, cfg->lowrank);
     if (cfg->error_feedback != 0 && cfg->error_feedback != 1)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: error_feedback must be 0 or 1, not %d", fn, rank,
@@ -123,14 +145,15 @@ static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
 }
 
 /* Every rank's config, field by field, against rank 0's. */
-#define NFIELDS 6
+#define NFIELDS 7
 static rcomm_status_t agree(rcomm_compressor_t *c)
 {
-    static const char *const names[NFIELDS] = {"kind", "ratio", "k",
-                                               "seed", "chunk", "error_feedback"};
+    static const char *const names[NFIELDS] = {
+        "kind", "ratio", "k", "seed", "chunk", "lowrank", "error_feedback"};
     const rcomm_compress_config_t *g = &c->cfg;
-    uint64_t mine[NFIELDS] = {(uint64_t)g->kind, 0,        g->k,
-                              g->seed,           g->chunk, (uint64_t)g->error_feedback};
+    uint64_t mine[NFIELDS] = {
+        (uint64_t)g->kind,          0, g->k, g->seed, g->chunk, (uint64_t)g->lowrank,
+        (uint64_t)g->error_feedback};
     uint64_t *all = malloc((size_t)c->size * NFIELDS * sizeof(uint64_t));
     rcomm_status_t st;
 
@@ -185,8 +208,10 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
 {
     if (!c)
         return RCOMM_OK;
-    for (int i = 0; i < c->nt; i++)
+    for (int i = 0; i < c->nt; i++) {
         free(c->t[i].residual);
+        free(c->t[i].q);
+    }
     free(c->t);
     free(c->x);
     free(c->mine);
@@ -201,30 +226,31 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
  * encoding of equal size could otherwise hide a disagreement). */
 static rcomm_status_t agree_tensor(rcomm_compressor_t *c, int i, size_t n)
 {
-    uint64_t mine = (uint64_t)i << 32 | n, *all = malloc((size_t)c->size * 8);
+    uint64_t mine[2] = {(uint64_t)i << 32 | n, c->t[i].rows};
+    uint64_t *all = malloc((size_t)c->size * sizeof(mine));
     rcomm_status_t st;
 
     if (!all)
         return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_allreduce_compressed: out of memory");
-    st = rcomm_allgather(c->comm, &mine, all, 1, RCOMM_I64);
+    st = rcomm_allgather(c->comm, mine, all, 2, RCOMM_I64);
     for (int r = 1; st == RCOMM_OK && r < c->size; r++)
-        if (all[r] != all[0])
+        if (all[2 * r] != all[0] || all[2 * r + 1] != all[1])
             st = base_err(RCOMM_ERR_MISMATCH,
                           "rcomm_allreduce_compressed: rank %d: rank %d's first call of "
-                          "tensor %d has %llu entries; rank 0's of tensor %d, %llu",
-                          c->rank, r, (int)(all[r] >> 32),
-                          (unsigned long long)(uint32_t)all[r], (int)(all[0] >> 32),
-                          (unsigned long long)(uint32_t)all[0]);
+                          "tensor %d has %llu entries in %llu rows; rank 0's of tensor "
+                          "%d, %llu in %llu",
+                          c->rank, r, (int)(all[2 * r] >> 32),
+                          (unsigned long long)(uint32_t)all[2 * r],
+                          (unsigned long long)all[2 * r + 1], (int)(all[0] >> 32),
+                          (unsigned long long)(uint32_t)all[0],
+                          (unsigned long long)all[1]);
     free(all);
     return st;
 }
 
-/* Tensor i's state, sized n on its first call; the same n ever after. */
-static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_t **t)
+/* Tensor i's slot, zeroed when new. */
+static rcomm_status_t slot(rcomm_compressor_t *c, int i, const char *fn)
 {
-    const char *fn = "rcomm_allreduce_compressed";
-    rcomm_status_t st;
-
     if (i >= c->nt) {
         int nt = i + 1 > 2 * c->nt ? i + 1 : 2 * c->nt;
         cmp_tensor_t *p = realloc(c->t, (size_t)nt * sizeof(*p));
@@ -235,7 +261,51 @@ static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_
         c->t = p;
         c->nt = nt;
     }
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_compress_shape(rcomm_compressor_t *c, int i, size_t rows,
+                                    size_t cols)
+{
+    const char *fn = "rcomm_compress_shape";
+    cmp_tensor_t *t;
+    rcomm_status_t st;
+
+    if (!c)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
+    if (i < 0 || i >= CMP_MAX_TENSORS)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in 0 .. %d",
+                        fn, c->rank, i, CMP_MAX_TENSORS - 1);
+    if (!rows || !cols || rows > UINT32_MAX / cols)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: tensor %d: %zu x %zu is empty or has 2^32 entries "
+                        "or more",
+                        fn, c->rank, i, rows, cols);
+    if ((st = slot(c, i, fn)) != RCOMM_OK)
+        return st;
+    t = &c->t[i];
+    if (t->n)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: tensor %d: a shape goes before its first call", fn,
+                        c->rank, i);
+    t->rows = rows;
+    t->cols = cols;
+    return RCOMM_OK;
+}
+
+/* Tensor i's state, sized n on its first call; the same n ever after. */
+static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_t **t)
+{
+    const char *fn = "rcomm_allreduce_compressed";
+    rcomm_status_t st;
+
+    if ((st = slot(c, i, fn)) != RCOMM_OK)
+        return st;
     *t = &c->t[i];
+    if ((*t)->rows && (*t)->rows * (*t)->cols != n)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: tensor %d is %zu x %zu, not %zu entries", fn,
+                        c->rank, i, (*t)->rows, (*t)->cols, n);
     if ((*t)->n && (*t)->n != n)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: tensor %d has %zu entries, not %zu (its residual "
@@ -278,7 +348,7 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
                         c->rank, n);
     if (!n)
         return RCOMM_OK;
-    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = cmp_prepare(c, n)) != RCOMM_OK)
+    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = cmp_prepare(c, t, n)) != RCOMM_OK)
         return st;
     if (t->residual) {
         for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */
@@ -301,13 +371,20 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
     return RCOMM_OK;
 }
 
-rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, size_t n,
+rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int i, size_t n,
                                          size_t *bytes)
 {
+    const cmp_tensor_t *t;
+
     if (!c || !bytes)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compress_wire_bytes: %s is NULL",
                         !c ? "c" : "bytes");
-    *bytes = n ? c->ops->wire_bytes(c, n) : 0;
+    if (i < 0 || i >= CMP_MAX_TENSORS)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rcomm_compress_wire_bytes: rank %d: tensor %d is not in 0 .. %d",
+                        c->rank, i, CMP_MAX_TENSORS - 1);
+    t = i < c->nt && c->t[i].rows ? &c->t[i] : NULL;
+    *bytes = n ? c->ops->wire_bytes(c, t && t->rows * t->cols == n ? t : NULL, n) : 0;
     return RCOMM_OK;
 }
 

@@ -19,7 +19,9 @@
 #include "rcomm.h"
 
 typedef struct {
-    size_t n; /* entries, fixed at the first call */
+    size_t n;          /* entries, fixed at the first call */
+    size_t rows, cols; /* rcomm_compress_shape; 0: a vector */
+    float *q;          /* PowerSGD: Q (cols x lowrank), kept between calls */
     /* n entries; NULL without error feedback. In f64, so that rounding
      * x = gradient + residual to f32 loses nothing either. */
     double *residual;
@@ -50,8 +52,9 @@ typedef struct cmp_ops {
     const char *name;
     bool linear;
     rcomm_dtype_t wire_dtype; /* linear: what the allreduce sums */
-    /* Bytes of one rank's encoding of n entries. */
-    size_t (*wire_bytes)(const rcomm_compressor_t *c, size_t n);
+    /* Bytes of one rank's encoding of n entries (t: the tensor's shape, or
+     * NULL for a vector). */
+    size_t (*wire_bytes)(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n);
     /* enc = the encoding of x (n); mine = what it decodes to. mine may be
      * used as n floats of scratch before that. */
     void (*encode)(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
@@ -60,16 +63,29 @@ typedef struct cmp_ops {
      * it does not fit n entries, never an access outside out. */
     rcomm_status_t (*decode_add)(const rcomm_compressor_t *c, const void *enc, size_t n,
                                  float *out, int r);
+    /* Optional, instead of the above: out = the sum over ranks, mine = ours,
+     * from c->x (PowerSGD's two rounds). */
+    rcomm_status_t (*combine)(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
+                              float *out, size_t n);
 } cmp_ops_t;
 
 extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
-    cmp_sign_ops;
+    cmp_sign_ops, cmp_powersgd_ops;
+
+/* The random stream of random-k and PowerSGD's first Q (splitmix64). */
+static inline uint64_t cmp_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 
 /* compress.c: entries kept by random-k and top-k for n entries. */
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n);
 /* compress.c: the scratch a call on n entries needs (c->x, mine, enc, all,
  * idx), kept between calls. */
-rcomm_status_t cmp_prepare(rcomm_compressor_t *c, size_t n);
+rcomm_status_t cmp_prepare(rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n);
 /* compress.c: a PROTOCOL error for an encoding from rank r that does not
  * fit (the value is bounded, never trusted). */
 rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *what);
@@ -91,5 +107,9 @@ void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_
 size_t cmp_sign_bytes(size_t n, size_t chunk);
 void cmp_sign_encode(const float *x, size_t n, size_t chunk, unsigned char *enc);
 void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float *out);
+
+/* powersgd.c: a tensor's first Q (len entries), standard normal (Box-Muller)
+ * from (seed, tensor): the same on every rank. */
+void cmp_powersgd_first_q(float *q, size_t len, uint64_t seed, int tensor);
 
 #endif

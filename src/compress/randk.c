@@ -13,14 +13,6 @@
 
 #include <string.h>
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_t k,
                        uint32_t *idx)
 {
@@ -30,13 +22,13 @@ void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_
 
     for (size_t i = 0; i < n && kept < k; i++) {
         /* A uniform double in [0, 1) from 53 random bits. */
-        double u = (double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0);
+        double u = (double)(cmp_splitmix(&s) >> 11) * (1.0 / 9007199254740992.0);
         if (u * (double)(n - i) < (double)(k - kept))
             idx[kept++] = (uint32_t)i;
     }
 }
 
-static size_t wire(const rcomm_compressor_t *c, size_t n)
+static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
 {
     return 4 * cmp_keep(c, n);
 }
@@ -66,4 +58,9 @@ static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, s
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_randk_ops = {"randk", true, RCOMM_F32, wire, encode, decode_add};
+const cmp_ops_t cmp_randk_ops = {.name = "randk",
+                                 .linear = true,
+                                 .wire_dtype = RCOMM_F32,
+                                 .wire_bytes = wire,
+                                 .encode = encode,
+                                 .decode_add = decode_add};

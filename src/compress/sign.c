@@ -54,7 +54,7 @@ void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float
     }
 }
 
-static size_t wire(const rcomm_compressor_t *c, size_t n)
+static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
 {
     return cmp_sign_bytes(n, c->cfg.chunk);
 }
@@ -76,4 +76,9 @@ static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, s
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_sign_ops = {"sign", false, RCOMM_U8, wire, encode, decode_add};
+const cmp_ops_t cmp_sign_ops = {.name = "sign",
+                                .linear = false,
+                                .wire_dtype = RCOMM_U8,
+                                .wire_bytes = wire,
+                                .encode = encode,
+                                .decode_add = decode_add};

@@ -79,7 +79,7 @@ void cmp_topk_select(const float *x, size_t n, size_t k, uint32_t *idx, float *v
     }
 }
 
-static size_t wire(const rcomm_compressor_t *c, size_t n)
+static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
 {
     return 8 * cmp_keep(c, n);
 }
@@ -112,4 +112,9 @@ static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, s
     return RCOMM_OK;
 }
 
-const cmp_ops_t cmp_topk_ops = {"topk", false, RCOMM_U8, wire, encode, decode_add};
+const cmp_ops_t cmp_topk_ops = {.name = "topk",
+                                .linear = false,
+                                .wire_dtype = RCOMM_U8,
+                                .wire_bytes = wire,
+                                .encode = encode,
+                                .decode_add = decode_add};

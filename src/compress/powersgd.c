@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * PowerSGD (Vogels et al., 2019): a rows x cols gradient M as P Q^T of rank
+ * r, one step of subspace iteration per call, warm-started from the last
+ * call's Q:
+ *   P = M Q          (rows x r)   allreduced (sum), then orthonormalised
+ *   Q_i = M^T P      (cols x r)   this rank's; mine = P Q_i^T
+ *   Q = sum Q_i                   allreduced, kept for the next call
+ *   out = P Q^T = sum over ranks of P Q_i^T
+ * So out is the sum of every rank's contribution, as with the other kinds,
+ * and error feedback keeps M - P Q_i^T. The first Q is standard normal from
+ * (seed, tensor), the same on every rank. GEMMs by OpenBLAS (cblas).
+ *   wire = 4 r (rows + cols) bytes per rank, in two allreduces
+ * Sent uncompressed (one f32 allreduce, wire 4 n) unless the tensor was
+ * declared a matrix with r < min(rows, cols) and r (rows + cols) at most
+ * half of rows * cols: below that P and Q are not worth their two rounds.
+ */
+#include "compress/compress.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+static bool compresses(const rcomm_compressor_t *c, const cmp_tensor_t *t)
+{
+    const size_t r = (size_t)c->cfg.lowrank;
+
+    return t && t->rows && r < t->rows && r < t->cols &&
+           2 * r * (t->rows + t->cols) <= t->rows * t->cols;
+}
+
+static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
+{
+    return compresses(c, t) ? 4 * (size_t)c->cfg.lowrank * (t->rows + t->cols) : 4 * n;
+}
+
+/* Columns of P (rows x r, row-major) orthonormal, by modified Gram-Schmidt
+ * with f64 sums; a column that vanishes stays zero. */
+static void orthonormalise(float *p, size_t rows, size_t r)
+{
+    for (size_t j = 0; j < r; j++) {
+        double norm = 0;
+        for (size_t k = 0; k < j; k++) {
+            double dot = 0;
+            for (size_t i = 0; i < rows; i++)
+                dot += (double)p[i * r + j] * p[i * r + k];
+            for (size_t i = 0; i < rows; i++)
+                p[i * r + j] -= (float)(dot * p[i * r + k]);
+        }
+        for (size_t i = 0; i < rows; i++)
+            norm += (double)p[i * r + j] * p[i * r + j];
+        norm = sqrt(norm);
+        for (size_t i = 0; i < rows; i++)
+            p[i * r + j] = norm > 1e-30 ? (float)(p[i * r + j] / norm) : 0.0f;
+    }
+}
+
+void cmp_powersgd_first_q(float *q, size_t len, uint64_t seed, int tensor)
+{
+    uint64_t s = seed ^ ((uint64_t)(uint32_t)tensor * 0xd6e8feb86659fd93ull);
+
+    for (size_t i = 0; i < len; i += 2) {
+        double u1 = ((double)(cmp_splitmix(&s) >> 11) + 1.0) / 9007199254740993.0;
+        double u2 = (double)(cmp_splitmix(&s) >> 11) / 9007199254740992.0;
+        double m = sqrt(-2.0 * log(u1));
+        q[i] = (float)(m * cos(2 * M_PI * u2));
+        if (i + 1 < len)
+            q[i + 1] = (float)(m * sin(2 * M_PI * u2));
+    }
+}
+
+static rcomm_status_t combine(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
+                              float *out, size_t n)
+{
+    const size_t r = (size_t)c->cfg.lowrank;
+    const float *m = c->x;
+    rcomm_status_t st;
+    float *p, *qi;
+    size_t rows, cols;
+
+    if (!compresses(c, t)) {
+        memcpy(c->mine, m, n * sizeof(float));
+        memcpy(out, m, n * sizeof(float));
+        return rcomm_allreduce(c->comm, RCOMM_IN_PLACE, out, n, RCOMM_F32, RCOMM_SUM);
+    }
+    rows = t->rows;
+    cols = t->cols;
+    if (!t->q) {
+        if (!(t->q = malloc(cols * r * sizeof(float))))
+            return base_err(RCOMM_ERR_NO_MEMORY,
+                            "rcomm_allreduce_compressed: rank %d: no memory for tensor "
+                            "%d's Q (%zu x %zu)",
+                            c->rank, tensor, cols, r);
+        cmp_powersgd_first_q(t->q, cols * r, c->cfg.seed, tensor);
+    }
+    p = c->enc; /* wire bytes: room for P and Q_i */
+    qi = p + rows * r;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r, (int)cols,
+                1.0f, m, (int)cols, t->q, (int)r, 0.0f, p, (int)r);
+    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, p, rows * r, RCOMM_F32,
+                              RCOMM_SUM)) != RCOMM_OK)
+        return st;
+    orthonormalise(p, rows, r);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)r, (int)rows,
+                1.0f, m, (int)cols, p, (int)r, 0.0f, qi, (int)r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
+                1.0f, p, (int)r, qi, (int)r, 0.0f, c->mine, (int)cols);
+    memcpy(t->q, qi, cols * r * sizeof(float));
+    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, t->q, cols * r, RCOMM_F32,
+                              RCOMM_SUM)) != RCOMM_OK)
+        return st;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
+                1.0f, p, (int)r, t->q, (int)r, 0.0f, out, (int)cols);
+    return RCOMM_OK;
+}
+
+const cmp_ops_t cmp_powersgd_ops = {.name = "powersgd",
+                                    .linear = true,
+                                    .wire_dtype = RCOMM_F32,
+                                    .wire_bytes = wire,
+                                    .combine = combine};
