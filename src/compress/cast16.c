@@ -13,37 +13,44 @@ static size_t wire16(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t 
     return 2 * n;
 }
 
+/* One loop for both formats (the converters live in src/reduce/). */
+static inline void encode16(const float *x, size_t n, uint16_t *e, float *mine,
+                            uint16_t (*to)(float), float (*from)(uint16_t))
+{
+    for (size_t i = 0; i < n; i++)
+        mine[i] = from(e[i] = to(x[i]));
+}
+
+static inline void decode16(const uint16_t *e, size_t n, float *out,
+                            float (*from)(uint16_t))
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] += from(e[i]);
+}
+
 static void enc_bf16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
                      const float *x, size_t n, void *enc, float *mine)
 {
-    uint16_t *e = enc;
-    for (size_t i = 0; i < n; i++)
-        mine[i] = reduce_bf16_to_f32(e[i] = reduce_f32_to_bf16(x[i]));
+    encode16(x, n, enc, mine, reduce_f32_to_bf16, reduce_bf16_to_f32);
 }
 
 static void enc_f16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
                     const float *x, size_t n, void *enc, float *mine)
 {
-    uint16_t *e = enc;
-    for (size_t i = 0; i < n; i++)
-        mine[i] = reduce_f16_to_f32(e[i] = reduce_f32_to_f16(x[i]));
+    encode16(x, n, enc, mine, reduce_f32_to_f16, reduce_f16_to_f32);
 }
 
 static rcomm_status_t dec_bf16(const rcomm_compressor_t *c, const void *enc, size_t n,
                                float *out, int r)
 {
-    const uint16_t *e = enc;
-    for (size_t i = 0; i < n; i++)
-        out[i] += reduce_bf16_to_f32(e[i]);
+    decode16(enc, n, out, reduce_bf16_to_f32);
     return RCOMM_OK;
 }
 
 static rcomm_status_t dec_f16(const rcomm_compressor_t *c, const void *enc, size_t n,
                               float *out, int r)
 {
-    const uint16_t *e = enc;
-    for (size_t i = 0; i < n; i++)
-        out[i] += reduce_f16_to_f32(e[i]);
+    decode16(enc, n, out, reduce_f16_to_f32);
     return RCOMM_OK;
 }
 

@@ -248,6 +248,15 @@ static rcomm_status_t agree_tensor(rcomm_compressor_t *c, int i, size_t n)
     return st;
 }
 
+/* Tensor numbers are 0 .. CMP_MAX_TENSORS - 1. */
+static rcomm_status_t check_tensor(const rcomm_compressor_t *c, int i, const char *fn)
+{
+    if (i < 0 || i >= CMP_MAX_TENSORS)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in 0 .. %d",
+                        fn, c->rank, i, CMP_MAX_TENSORS - 1);
+    return RCOMM_OK;
+}
+
 /* Tensor i's slot, zeroed when new. */
 static rcomm_status_t slot(rcomm_compressor_t *c, int i, const char *fn)
 {
@@ -273,9 +282,8 @@ rcomm_status_t rcomm_compress_shape(rcomm_compressor_t *c, int i, size_t rows,
 
     if (!c)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
-    if (i < 0 || i >= CMP_MAX_TENSORS)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in 0 .. %d",
-                        fn, c->rank, i, CMP_MAX_TENSORS - 1);
+    if ((st = check_tensor(c, i, fn)) != RCOMM_OK)
+        return st;
     if (!rows || !cols || rows > UINT32_MAX / cols)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: tensor %d: %zu x %zu is empty or has 2^32 entries "
@@ -333,9 +341,8 @@ rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *b
 
     if (!c)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
-    if (i < 0 || i >= CMP_MAX_TENSORS)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: tensor %d is not in 0 .. %d",
-                        fn, c->rank, i, CMP_MAX_TENSORS - 1);
+    if ((st = check_tensor(c, i, fn)) != RCOMM_OK)
+        return st;
     if (op != RCOMM_SUM && op != RCOMM_AVG)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: op %s: only sum and avg", fn,
                         c->rank, rcomm_op_name(op));
@@ -375,14 +382,13 @@ rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int i, siz
                                          size_t *bytes)
 {
     const cmp_tensor_t *t;
+    rcomm_status_t st;
 
     if (!c || !bytes)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compress_wire_bytes: %s is NULL",
                         !c ? "c" : "bytes");
-    if (i < 0 || i >= CMP_MAX_TENSORS)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "rcomm_compress_wire_bytes: rank %d: tensor %d is not in 0 .. %d",
-                        c->rank, i, CMP_MAX_TENSORS - 1);
+    if ((st = check_tensor(c, i, "rcomm_compress_wire_bytes")) != RCOMM_OK)
+        return st;
     t = i < c->nt && c->t[i].rows ? &c->t[i] : NULL;
     *bytes = n ? c->ops->wire_bytes(c, t && t->rows * t->cols == n ? t : NULL, n) : 0;
     return RCOMM_OK;
@@ -391,15 +397,15 @@ rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int i, siz
 rcomm_status_t rcomm_compress_residual(const rcomm_compressor_t *c, int i,
                                        const double **residual, size_t *n)
 {
+    rcomm_status_t st;
+
     if (!c || !residual || !n)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_compress_residual: %s is NULL",
                         !c          ? "c"
                         : !residual ? "residual"
                                     : "count");
-    if (i < 0 || i >= CMP_MAX_TENSORS)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "rcomm_compress_residual: rank %d: tensor %d is not in 0 .. %d",
-                        c->rank, i, CMP_MAX_TENSORS - 1);
+    if ((st = check_tensor(c, i, "rcomm_compress_residual")) != RCOMM_OK)
+        return st;
     *residual = i < c->nt ? c->t[i].residual : NULL;
     *n = i < c->nt ? c->t[i].n : 0;
     return RCOMM_OK;
