@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compress/compress.h"
+#include "hooks/hooks.h"
 #include "perf/grade.h"
 #include "perf/perf_cli.h"
 
@@ -112,28 +112,6 @@ static void fill(float *g, size_t n, uint64_t seed)
     }
 }
 
-/* Seconds per call of the local encode and decode_add. */
-static void local_rates(rcomm_compressor_t *c, const float *g, size_t n, int iters,
-                        double *enc_s, double *dec_s)
-{
-    cmp_tensor_t t = {.n = n};
-    float *out = calloc(n, sizeof(float));
-    double t0;
-
-    if (!out || cmp_prepare(c, NULL, n) != RCOMM_OK)
-        perf_die("scratch for the local rates");
-    t0 = grade_now_s();
-    for (int i = 0; i < iters; i++)
-        c->ops->encode(c, 0, &t, g, n, c->enc, c->mine);
-    *enc_s = (grade_now_s() - t0) / iters;
-    t0 = grade_now_s();
-    for (int i = 0; i < iters; i++)
-        if (c->ops->decode_add(c, c->enc, n, out, rank) != RCOMM_OK)
-            perf_die("decode_add");
-    *dec_s = (grade_now_s() - t0) / iters;
-    free(out);
-}
-
 /* Mean seconds per call on the slowest rank of `calls` calls. */
 static double timed(rcomm_compressor_t *c, float *buf, const float *g, size_t n,
                     int calls, int compressed)
@@ -204,9 +182,8 @@ int main(int argc, char **argv)
                 rows *= 2;
             if (n % rows == 0 && rcomm_compress_shape(c, 0, rows, n / rows) != RCOMM_OK)
                 perf_die("rcomm_compress_shape");
-            enc_s = dec_s = 0;
-            if (c->ops->encode)
-                local_rates(c, g, n, o.iters, &enc_s, &dec_s);
+            if (hook_compress_rates(c, g, n, o.iters, &enc_s, &dec_s) != RCOMM_OK)
+                perf_die("the local rates");
             rcomm_compress_wire_bytes(c, 0, n, &wire);
             timed(c, buf, g, n, o.warmup ? o.warmup : 1, 1);
             timed(c, buf, g, n, o.warmup ? o.warmup : 1, 0);
@@ -220,7 +197,8 @@ int main(int argc, char **argv)
             if (rank == 0)
                 printf(
                     "  %10zu %10zu %8s %12.3f %12.3f %10zu %8.2f %10.2f %10.2f %8.2f\n",
-                    bytes, n, c->ops->name, enc_s ? (double)bytes / enc_s / 1e9 : 0.0,
+                    bytes, n, rcomm_compress_kind_name(cfg.kind),
+                    enc_s ? (double)bytes / enc_s / 1e9 : 0.0,
                     dec_s ? (double)bytes / dec_s / 1e9 : 0.0, wire,
                     (double)bytes / (double)wire, t1 * 1e6, t2 * 1e6, t2 / t1);
             rcomm_compressor_destroy(c);

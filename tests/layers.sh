@@ -15,8 +15,9 @@ allowed() {
     src/core) echo "core base transports bootstrap" ;;
     src/coll) echo "coll core base transports bootstrap reduce hooks" ;;
     src/ps) echo "ps core base transports bootstrap reduce" ;;
-    src/hooks) echo "hooks coll core base transports bootstrap reduce" ;;
+    src/hooks) echo "hooks coll core base transports bootstrap reduce compress" ;;
     src/buckets) echo "buckets base" ;; # the public API only, and errors
+    src/compress) echo "compress base reduce" ;; # and the public API
     perf) echo "perf hooks" ;;
     *) echo "*" ;; # tools and tests: anything
     esac

@@ -2,8 +2,12 @@
 /* The tools' window (hooks.h). */
 #include "hooks/hooks.h"
 
+#include <stdlib.h>
+
+#include "base/clock.h"
 #include "base/error.h"
 #include "coll/colls.h"
+#include "compress/compress.h"
 #include "core/comm.h"
 
 base_config_t *hook_config(rcomm_comm_t *comm)
@@ -53,4 +57,31 @@ void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why)
     comm_lock(comm);
     comm_fail(comm, base_err_quiet(status, "%s", why));
     comm_unlock(comm, RCOMM_OK);
+}
+
+rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t n,
+                                   int iters, double *enc_s, double *dec_s)
+{
+    cmp_tensor_t t = {.n = n};
+    float *out;
+    uint64_t t0;
+    rcomm_status_t st;
+
+    *enc_s = *dec_s = 0;
+    if (!c->ops->encode || !n || iters < 1)
+        return RCOMM_OK;
+    if ((st = cmp_prepare(c, NULL, n)) != RCOMM_OK)
+        return st;
+    if (!(out = calloc(n, sizeof(float))))
+        return base_err(RCOMM_ERR_NO_MEMORY, "hook_compress_rates: out of memory");
+    t0 = base_now_ns();
+    for (int i = 0; i < iters; i++)
+        c->ops->encode(c, 0, &t, g, n, c->enc, c->mine);
+    *enc_s = (double)(base_now_ns() - t0) / 1e9 / iters;
+    t0 = base_now_ns();
+    for (int i = 0; i < iters && st == RCOMM_OK; i++)
+        st = c->ops->decode_add(c, c->enc, n, out, c->rank);
+    *dec_s = (double)(base_now_ns() - t0) / 1e9 / iters;
+    free(out);
+    return st;
 }

@@ -9,7 +9,8 @@
  *    (core/service.h);
  *  - the cost model and the choice it makes (coll/model.h), and one
  *    exchange step through the collectives' executor, for rcomm-tune;
- *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark.
+ *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark;
+ *  - a compressor's encode and decode alone, for rcomm-compress-perf.
  */
 #ifndef RCOMM_HOOKS_H
 #define RCOMM_HOOKS_H
@@ -55,5 +56,10 @@ void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why);
  * Called by every rank (peer -1: take part in the numbering only). */
 rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
                              void *recvbuf, size_t bytes);
+/* Seconds per call of c's encode, and of one decode_add of that encoding, of
+ * the n entries of g as a vector, mean of iters calls each, on this rank
+ * alone; both 0 for a kind whose halves are not separate (PowerSGD). */
+rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t n,
+                                   int iters, double *enc_s, double *dec_s);
 
 #endif
