@@ -10,6 +10,7 @@
 
 #include "compress/compress.h"
 #include "reduce/reduce.h"
+#include "unit_run.h"
 
 static uint64_t rng = 42;
 static uint64_t next(void)
@@ -281,8 +282,6 @@ int main(void)
 {
     Suite *s = suite_create("compress");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, topk_is_exact_with_ties);
@@ -294,9 +293,5 @@ int main(void)
     tcase_add_test(tc, powersgd_reproduces_a_rank_r_matrix);
 #endif
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

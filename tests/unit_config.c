@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "coll/model.h"
 #include "rcomm.h"
+#include "unit_run.h"
 
 static void clear_env(void)
 {
@@ -134,8 +135,6 @@ int main(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, defaults_and_overrides);
     tcase_add_test(tc, progress_values);
@@ -143,9 +142,5 @@ int main(void)
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "coll/model.h"
 #include "rcomm.h"
+#include "unit_run.h"
 
 #define US 1e-6
 #define NS 1e-9
@@ -427,8 +428,6 @@ int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     setenv("RCOMM_LOG_LEVEL", "none", 1);
     tcase_add_test(tc, class_costs);
@@ -442,9 +441,5 @@ int main(void)
     tcase_add_test(tc, write_then_parse);
     tcase_add_test(tc, files_and_builtin_profiles);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

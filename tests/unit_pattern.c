@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "coll/pattern.h"
+#include "unit_run.h"
 
 START_TEST(blocks_cover_exactly)
 {
@@ -107,8 +108,6 @@ int main(void)
 {
     Suite *s = suite_create("pattern");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, blocks_cover_exactly);
     tcase_add_test(tc, fixed_blocks_and_ranges);
@@ -116,9 +115,5 @@ int main(void)
     tcase_add_test(tc, fold_is_a_bijection);
     tcase_add_test(tc, butterfly_partners_pair_up);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "rcomm.h"
 #include "transports/rcache.h"
+#include "unit_run.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MALLOC_INTERCEPTED 1 /* free() keeps the memory mapped for a while */
@@ -649,8 +650,6 @@ int main(void)
 {
     Suite *s = suite_create("rcache");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, hit_on_same_and_contained_range);
@@ -675,9 +674,5 @@ int main(void)
     tcase_add_test(tc, forked_child_runs_uncached);
     tcase_add_test(tc, threads_share_the_monitor);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/comm.h"
+#include "unit_run.h"
 
 static rcomm_comm_t *fake_comm(size_t limit)
 {
@@ -77,16 +78,10 @@ int main(void)
 {
     Suite *s = suite_create("scratch");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, reuses_a_returned_block);
     tcase_add_test(tc, keeps_the_large_block_within_the_limit);
     tcase_add_test(tc, frees_a_block_over_the_limit);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

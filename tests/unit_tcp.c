@@ -9,22 +9,17 @@
 #include <stdlib.h>
 
 #include "tp_harness.h"
+#include "unit_run.h"
 
 void tcp_add_fault_tests(Suite *s);
 
 int main(void)
 {
     Suite *s = suite_create("tcp");
-    SRunner *sr;
-    int failed;
 
     tp_transport = "tcp";
     tp_add_twosided_tests(s);
     tp_add_onesided_tests(s);
     tcp_add_fault_tests(s);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

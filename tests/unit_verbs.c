@@ -24,6 +24,7 @@
 #include "tp_harness.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"
+#include "unit_run.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -414,8 +415,6 @@ int main(void)
     const char *why = no_device();
     Suite *s;
     TCase *tc;
-    SRunner *sr;
-    int failed;
 
     if (why) {
         printf("unit_verbs: SKIP: %s\n", why);
@@ -435,9 +434,5 @@ int main(void)
     tcase_add_test(tc, test_cm_disconnected);
     tcase_add_test(tc, test_cm_mismatch);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }
