@@ -10,7 +10,7 @@
 
 #include "compress/compress.h"
 #include "reduce/reduce.h"
-#include "unit_run.h"
+#include "suite_run.h"
 
 static uint64_t rng = 42;
 static uint64_t next(void)

@@ -8,7 +8,7 @@
 #include "base/error.h"
 #include "coll/model.h"
 #include "rcomm.h"
-#include "unit_run.h"
+#include "suite_run.h"
 
 static void clear_env(void)
 {

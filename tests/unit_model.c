@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "coll/model.h"
 #include "rcomm.h"
-#include "unit_run.h"
+#include "suite_run.h"
 
 #define US 1e-6
 #define NS 1e-9

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "coll/pattern.h"
-#include "unit_run.h"
+#include "suite_run.h"
 
 START_TEST(blocks_cover_exactly)
 {

@@ -16,8 +16,8 @@
 
 #include "base/error.h"
 #include "rcomm.h"
+#include "suite_run.h"
 #include "transports/rcache.h"
-#include "unit_run.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MALLOC_INTERCEPTED 1 /* free() keeps the memory mapped for a while */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/comm.h"
-#include "unit_run.h"
+#include "suite_run.h"
 
 static rcomm_comm_t *fake_comm(size_t limit)
 {

@@ -8,8 +8,8 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "suite_run.h"
 #include "tp_harness.h"
-#include "unit_run.h"
 
 void tcp_add_fault_tests(Suite *s);
 

@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "suite_run.h"
 #include "tp_harness.h"
 #include "transports/rcache.h"
 #include "transports/verbs/verbs.h"
-#include "unit_run.h"
 
 #define MiB ((size_t)1 << 20)
 
