@@ -40,7 +40,10 @@ void rcomm_compress_config_init(rcomm_compress_config_t *cfg, rcomm_compress_kin
 
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n)
 {
-    size_t k = c->cfg.k ? c->cfg.k : (size_t)ceil(c->cfg.ratio * (double)n);
+    /* ratio is checked only for the kinds that use it: never convert a NaN. */
+    double want =
+        c->cfg.ratio > 0 && c->cfg.ratio <= 1 ? ceil(c->cfg.ratio * (double)n) : 1;
+    size_t k = c->cfg.k ? c->cfg.k : (size_t)want;
 
     if (k < 1)
         k = 1;
