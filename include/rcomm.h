@@ -392,10 +392,18 @@ typedef struct {
     rcomm_dtype_t dtype;
 } rcomm_grad_t;
 
+typedef struct rcomm_compressor rcomm_compressor_t;
+
 typedef struct {
     size_t bucket_bytes;       /* target size of a bucket (default 1 MiB) */
     size_t first_bucket_bytes; /* target size of the first one (default 256 KiB) */
     rcomm_op_t op;             /* RCOMM_SUM or RCOMM_AVG (default) */
+    /* NULL (default), or a compressor (below) for the f32 tensors: each is
+     * then a compressed allreduce of its own, tensor number = its index in
+     * grads (rcomm_compress_shape it before the first step); other dtypes
+     * are reduced plainly. Every rank passes one or none (MISMATCH); it
+     * must outlive the buckets and serve no other call on those numbers. */
+    rcomm_compressor_t *compressor;
 } rcomm_buckets_config_t;
 
 void rcomm_buckets_config_init(rcomm_buckets_config_t *cfg);
@@ -477,7 +485,7 @@ typedef struct {
     int error_feedback; /* keep a residual per tensor (default 1) */
 } rcomm_compress_config_t;
 
-typedef struct rcomm_compressor rcomm_compressor_t;
+/* rcomm_compressor_t is declared with the gradient buckets, which take one. */
 
 /* Defaults for kind: ratio 0.01, k 0, seed 0, chunk 1024, lowrank 2, error
  * feedback. */

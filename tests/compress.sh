@@ -16,6 +16,10 @@ if grep -q "define HAVE_OPENBLAS 1" "$b/config.h"; then
         "$b/rcomm-run" -n $n -t 300 "$b/tests/compress_check" powersgd
     done
 fi
+# Through gradient buckets: bit for bit the blocking calls' results.
+for n in 1 2 3 5 8; do
+    "$b/rcomm-run" -n $n -t 300 "$b/tests/compress_check" buckets
+done
 "$b/rcomm-run" -n 3 -t 300 "$b/tests/compress_check" mismatch
 # The benchmark runs every kind and grades each (its figures are not asserted).
 out=$("$b/rcomm-run" -n 2 -t 300 "$b/rcomm-compress-perf" -b 4K -e 64K -f 16 -n 2 -w 1 -r 1)

@@ -7,6 +7,12 @@
  *             the result must equal that reference exactly, on every rank,
  *             and so must its own residual; the bytes sent equal those of
  *             the plain collective that carries the encoding
+ *   buckets   every kind through gradient buckets (f32 tensors of 1, 0,
+ *             3000 (a 60 x 50 matrix) and 1023 entries, an f64 one between,
+ *             several buckets, tensors marked in another order on odd ranks):
+ *             three steps, each equal bit for bit to the blocking compressed
+ *             allreduce of the same tensors on a second compressor; a rank
+ *             without the compressor is a MISMATCH
  *   mismatch  a rank with another config (MISMATCH naming the field), and
  *             ranks that disagree about a tensor's count
  */
@@ -301,6 +307,103 @@ static void powersgd(rcomm_comm_t *comm, int r)
 }
 #endif
 
+/* Rank r's step-s value for entry i of bucket tensor t: sixty-fourths. */
+static float bgrad(int r, int s, int t, size_t i)
+{
+    return grad(RCOMM_COMPRESS_TOPK, r, s * 8 + t, i);
+}
+
+static void buckets(rcomm_comm_t *comm, rcomm_compress_kind_t kind)
+{
+    enum { NT = 5 };
+    static const size_t count[NT] = {1, 3, 0, 3000, 1023};
+    static const rcomm_dtype_t dtype[NT] = {RCOMM_F32, RCOMM_F64, RCOMM_F32, RCOMM_F32,
+                                            RCOMM_F32};
+    const char *name = rcomm_compress_kind_name(kind);
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c = NULL, *ref = NULL;
+    rcomm_buckets_config_t bc;
+    rcomm_buckets_t *bk = NULL;
+    rcomm_grad_t g[NT];
+    float *want[NT];
+    double w64[3];
+
+    rcomm_compress_config_init(&cfg, kind);
+    cfg.k = 7;
+    cfg.seed = 5;
+    cfg.chunk = 100;
+    if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL) ||
+        expect("create", rcomm_compressor_create(comm, &cfg, &ref), RCOMM_OK, NULL)) {
+        bad = 1;
+        return;
+    }
+    rcomm_compress_shape(c, 3, 60, 50);
+    rcomm_compress_shape(ref, 3, 60, 50);
+    for (int t = 0; t < NT; t++) {
+        g[t] = (rcomm_grad_t){"t", malloc(count[t] * 8 + 8), count[t], dtype[t]};
+        want[t] = malloc(count[t] * 4 + 4);
+    }
+    rcomm_buckets_config_init(&bc);
+    bc.first_bucket_bytes = 8;
+    bc.bucket_bytes = 6000;
+    bc.compressor = c;
+    if (expect("rcomm_buckets_create", rcomm_buckets_create(comm, &bc, g, NT, &bk),
+               RCOMM_OK, NULL)) {
+        bad = 1;
+        goto out;
+    }
+    for (int s = 0; s < 3 && !bad; s++) {
+        for (int t = 0; t < NT; t++)
+            for (size_t i = 0; i < count[t]; i++) {
+                if (dtype[t] == RCOMM_F64)
+                    ((double *)g[t].buf)[i] = bgrad(rank, s, t, i);
+                else
+                    ((float *)g[t].buf)[i] = want[t][i] = bgrad(rank, s, t, i);
+            }
+        for (int j = 0; j < NT; j++) /* odd ranks mark backwards */
+            if (expect("rcomm_buckets_ready",
+                       rcomm_buckets_ready(bk, rank % 2 ? NT - 1 - j : j), RCOMM_OK,
+                       NULL))
+                bad = 1;
+        if (expect("rcomm_buckets_wait", rcomm_buckets_wait(bk), RCOMM_OK, NULL))
+            bad = 1;
+        for (int t = 0; t < NT && !bad; t++) {
+            if (dtype[t] == RCOMM_F64)
+                continue;
+            if (expect("rcomm_allreduce_compressed",
+                       rcomm_allreduce_compressed(ref, t, want[t], count[t], RCOMM_AVG),
+                       RCOMM_OK, NULL))
+                bad = 1;
+            for (size_t i = 0; i < count[t] && !bad; i++)
+                if (memcmp(&want[t][i], (float *)g[t].buf + i, 4))
+                    FAIL("%s buckets, step %d, tensor %d: entry %zu is %.9g, the "
+                         "blocking call's %.9g",
+                         name, s, t, i, ((float *)g[t].buf)[i], want[t][i]);
+        }
+        for (size_t i = 0; i < 3; i++) { /* the f64 tensor: a plain average */
+            w64[i] = 0;
+            for (int r = 0; r < size; r++)
+                w64[i] += bgrad(r, s, 1, i);
+            if (((double *)g[1].buf)[i] != w64[i] / size)
+                FAIL("%s buckets, step %d: f64 entry %zu is %.17g, not %.17g", name, s, i,
+                     ((double *)g[1].buf)[i], w64[i] / size);
+        }
+    }
+    rcomm_buckets_destroy(bk);
+    bc.compressor = rank == size - 1 ? NULL : c;
+    if (size > 1)
+        bad |= expect("buckets, the last rank without the compressor",
+                      rcomm_buckets_create(comm, &bc, g, NT, &bk), RCOMM_ERR_MISMATCH,
+                      "no compressor");
+out:
+    for (int t = 0; t < NT; t++) {
+        free(g[t].buf);
+        free(want[t]);
+    }
+    rcomm_compressor_destroy(c);
+    rcomm_compressor_destroy(ref);
+}
+
 static void mismatch(rcomm_comm_t *comm)
 {
     rcomm_compress_config_t cfg;
@@ -346,10 +449,16 @@ int main(int argc, char **argv)
         powersgd(comm, 2);
         powersgd(comm, 4);
 #endif
+    } else if (!strcmp(mode, "buckets")) {
+        for (int kind = 0; kind < RCOMM_COMPRESS_COUNT; kind++)
+#ifndef HAVE_OPENBLAS
+            if (kind != RCOMM_COMPRESS_POWERSGD)
+#endif
+                buckets(comm, (rcomm_compress_kind_t)kind);
     } else if (!strcmp(mode, "mismatch")) {
         mismatch(comm);
     } else {
-        fprintf(stderr, "usage: compress_check values|mismatch\n");
+        fprintf(stderr, "usage: compress_check values|powersgd|buckets|mismatch\n");
         return 2;
     }
     rcomm_comm_destroy(comm);

@@ -16,7 +16,7 @@ allowed() {
     src/coll) echo "coll core base transports bootstrap reduce hooks" ;;
     src/ps) echo "ps core base transports bootstrap reduce" ;;
     src/hooks) echo "hooks coll core base transports bootstrap reduce compress" ;;
-    src/buckets) echo "buckets base" ;; # the public API only, and errors
+    src/buckets) echo "buckets base compress" ;; # the public API, errors, compressed calls
     src/compress) echo "compress base reduce" ;; # and the public API
     perf) echo "perf hooks" ;;
     *) echo "*" ;; # tools and tests: anything

@@ -4,7 +4,11 @@
  * reduced by one nonblocking allreduce as soon as all its tensors are ready
  * and every earlier bucket has been posted. Posting in bucket order keeps
  * the ranks' collectives in the same order however they mark tensors. Built
- * on the public API only.
+ * on the public API, and on the compressor's calls in steps (compress.h):
+ * with a compressor, each f32 tensor is a compressed allreduce of its own,
+ * started when its bucket is posted; later rounds (PowerSGD's second) are
+ * posted only by rcomm_buckets_wait, in bucket and tensor order, so that
+ * they too come in the same order on every rank.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "compress/compress.h"
 #include "rcomm.h"
 
 typedef struct {
@@ -23,11 +28,13 @@ typedef struct {
     rcomm_mem_t *mem; /* staging's registration */
     int pending;      /* tensors not marked yet in this step */
     rcomm_request_t *req;
+    cmp_call_t *calls;     /* compressed: one per tensor, else NULL */
     rcomm_status_t status; /* of this step's reduction, once finished */
 } bucket_t;
 
 struct rcomm_buckets {
     rcomm_comm_t *comm;
+    rcomm_compressor_t *compressor;
     int rank;
     rcomm_op_t op;
     int n, nb;
@@ -42,8 +49,9 @@ struct rcomm_buckets {
 void rcomm_buckets_config_init(rcomm_buckets_config_t *cfg)
 {
     if (cfg)
-        *cfg = (rcomm_buckets_config_t){1u << 20, 256u << 10,
-                                        RCOMM_AVG}; /* PERFORMANCE.md */
+        *cfg = (rcomm_buckets_config_t){.bucket_bytes = 1u << 20, /* PERFORMANCE.md */
+                                        .first_bucket_bytes = 256u << 10,
+                                        .op = RCOMM_AVG};
 }
 
 static uint64_t name_hash(const char *s)
@@ -102,7 +110,7 @@ static rcomm_status_t agree(rcomm_comm_t *comm, const rcomm_buckets_config_t *cf
 
     if (!all)
         return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_buckets_create: out of memory");
-    mine[0] |= (uint64_t)cfg->op << 32;
+    mine[0] |= (uint64_t)cfg->op << 32 | (uint64_t) !!cfg->compressor << 40;
     if ((st = rcomm_allgather(comm, mine, all, 3, RCOMM_I64)) != RCOMM_OK)
         goto out;
     for (int r = 0; r < size; r++)
@@ -110,12 +118,14 @@ static rcomm_status_t agree(rcomm_comm_t *comm, const rcomm_buckets_config_t *cf
             st = base_err(
                 RCOMM_ERR_MISMATCH,
                 "rcomm_buckets_create: rank %d: rank %d declares %d tensors, op %s, "
-                "buckets of %llu and %llu bytes; rank 0 %d, %s, %llu and %llu",
+                "buckets of %llu and %llu bytes, %s; rank 0 %d, %s, %llu and %llu, %s",
                 rank, r, (int)(uint32_t)all[3 * r],
-                rcomm_op_name((rcomm_op_t)(all[3 * r] >> 32)),
+                rcomm_op_name((rcomm_op_t)(all[3 * r] >> 32 & 0xff)),
                 (unsigned long long)all[3 * r + 1], (unsigned long long)all[3 * r + 2],
-                (int)(uint32_t)all[0], rcomm_op_name((rcomm_op_t)(all[0] >> 32)),
-                (unsigned long long)all[1], (unsigned long long)all[2]);
+                all[3 * r] >> 40 ? "a compressor" : "no compressor",
+                (int)(uint32_t)all[0], rcomm_op_name((rcomm_op_t)(all[0] >> 32 & 0xff)),
+                (unsigned long long)all[1], (unsigned long long)all[2],
+                all[0] >> 40 ? "a compressor" : "no compressor");
             goto out;
         }
     rec = malloc((size_t)n * 3 * sizeof(uint64_t));
@@ -190,6 +200,12 @@ static rcomm_status_t group(rcomm_buckets_t *b, const rcomm_buckets_config_t *cf
         k->pending = k->end - k->first;
         if (!k->bytes)
             continue;
+        if (b->compressor && k->dtype == RCOMM_F32) { /* tensor by tensor, in place */
+            if (!(k->calls = calloc((size_t)(k->end - k->first), sizeof(cmp_call_t))))
+                return base_err(RCOMM_ERR_NO_MEMORY,
+                                "rcomm_buckets_create: out of memory");
+            continue;
+        }
         if (contiguous) {
             for (int i = k->first; i < k->end && !k->buf; i++)
                 k->buf = g[i].count ? g[i].buf : NULL;
@@ -227,7 +243,11 @@ rcomm_status_t rcomm_buckets_create(rcomm_comm_t *comm, const rcomm_buckets_conf
         return st;
     if (!(b = calloc(1, sizeof(*b))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_buckets_create: out of memory");
-    *b = (rcomm_buckets_t){.comm = comm, .rank = rank, .op = cfg->op, .n = ngrads};
+    *b = (rcomm_buckets_t){.comm = comm,
+                           .compressor = cfg->compressor,
+                           .rank = rank,
+                           .op = cfg->op,
+                           .n = ngrads};
     b->g = calloc((size_t)ngrads, sizeof(*b->g));
     b->bucket_of = calloc((size_t)ngrads, sizeof(int));
     b->marked = calloc((size_t)ngrads, 1);
@@ -274,6 +294,14 @@ static rcomm_status_t advance(rcomm_buckets_t *b)
         k->status = RCOMM_OK;
         if (!k->bytes)
             continue;
+        if (k->calls) {
+            for (int i = k->first; i < k->end; i++) /* a failure stays with its call */
+                st = cmp_start(b->compressor, i, b->g[i].buf, b->g[i].count, b->op,
+                               "rcomm_buckets_ready", &k->calls[i - k->first]);
+            if (st != RCOMM_OK)
+                return st;
+            continue;
+        }
         if (k->staging)
             gather(b, k, 0);
         st = rcomm_iallreduce(b->comm, RCOMM_IN_PLACE, k->buf, k->count, k->dtype, b->op,
@@ -283,6 +311,10 @@ static rcomm_status_t advance(rcomm_buckets_t *b)
     }
     for (int j = 0; j < b->next_post; j++) { /* the oldest running one */
         bucket_t *k = &b->bk[j];
+        for (int i = 0; k->calls && i < k->end - k->first; i++)
+            if (k->calls[i].req)
+                return cmp_test(&k->calls[i]) == RCOMM_INPROGRESS ? RCOMM_OK
+                                                                  : k->calls[i].status;
         if (!k->req)
             continue;
         if ((st = rcomm_test(k->req)) != RCOMM_INPROGRESS) {
@@ -330,12 +362,17 @@ rcomm_status_t rcomm_buckets_wait(rcomm_buckets_t *b)
                         "ready (%d of %d are)",
                         b->rank, b->g[i].name, i, b->nmarked, b->n);
     }
-    advance(b); /* what a failed post left unposted; failures stay per bucket */
+    while (b->next_post < b->nb) /* each posts one bucket at least; failures stay */
+        advance(b);              /* with their buckets */
     for (int j = 0; j < b->nb; j++) {
         bucket_t *k = &b->bk[j];
         if (k->req) {
             k->status = rcomm_wait(k->req);
             k->req = NULL;
+        }
+        for (int i = 0; k->calls && i < k->end - k->first; i++) {
+            rcomm_status_t cs = cmp_finish(&k->calls[i]);
+            k->status = k->status != RCOMM_OK ? k->status : cs;
         }
         if (k->status == RCOMM_OK && k->staging)
             gather(b, k, 1);
@@ -385,6 +422,7 @@ rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b)
         if (b->bk[j].mem)
             rcomm_mem_deregister(b->comm, b->bk[j].mem);
         free(b->bk[j].staging);
+        free(b->bk[j].calls);
     }
     for (int i = 0; b->g && i < b->n; i++)
         free((char *)b->g[i].name);

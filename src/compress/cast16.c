@@ -28,27 +28,27 @@ static inline void decode16(const uint16_t *e, size_t n, float *out,
         out[i] += from(e[i]);
 }
 
-static void enc_bf16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                     const float *x, size_t n, void *enc, float *mine)
+static void enc_bf16(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                     size_t n, void *enc, float *mine)
 {
     encode16(x, n, enc, mine, reduce_f32_to_bf16, reduce_bf16_to_f32);
 }
 
-static void enc_f16(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                    const float *x, size_t n, void *enc, float *mine)
+static void enc_f16(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                    size_t n, void *enc, float *mine)
 {
     encode16(x, n, enc, mine, reduce_f32_to_f16, reduce_f16_to_f32);
 }
 
-static rcomm_status_t dec_bf16(const rcomm_compressor_t *c, const void *enc, size_t n,
-                               float *out, int r)
+static rcomm_status_t dec_bf16(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                               const void *enc, size_t n, float *out, int r)
 {
     decode16(enc, n, out, reduce_bf16_to_f32);
     return RCOMM_OK;
 }
 
-static rcomm_status_t dec_f16(const rcomm_compressor_t *c, const void *enc, size_t n,
-                              float *out, int r)
+static rcomm_status_t dec_f16(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                              const void *enc, size_t n, float *out, int r)
 {
     decode16(enc, n, out, reduce_f16_to_f32);
     return RCOMM_OK;

@@ -57,62 +57,65 @@ rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *
                     c->rank, r, c->ops->name, what);
 }
 
-/* p = at least bytes (its capacity in *cap), kept between calls. */
-static rcomm_status_t reserve(const rcomm_compressor_t *c, void **p, size_t *cap,
-                              size_t bytes)
+rcomm_status_t cmp_tensor_alloc(const rcomm_compressor_t *c, cmp_tensor_t *t, size_t n)
 {
-    void *q;
+    const size_t bytes = c->ops->wire_bytes(c, t->rows ? t : NULL, n);
 
-    if (bytes <= *cap)
-        return RCOMM_OK;
-    if (!(q = realloc(*p, bytes)))
+    t->x = malloc(n * sizeof(float));
+    t->mine = malloc(n * sizeof(float));
+    t->enc = malloc(bytes ? bytes : 1);
+    t->all = c->ops->linear ? NULL : malloc(bytes * (size_t)c->size + 1);
+    t->idx = malloc(4 * cmp_keep(c, n) + 4);
+    if (!t->x || !t->mine || !t->enc || (!c->ops->linear && !t->all) || !t->idx)
         return base_err(RCOMM_ERR_NO_MEMORY,
-                        "rcomm_allreduce_compressed: rank %d: no memory for %zu bytes",
-                        c->rank, bytes);
-    *p = q;
-    *cap = bytes;
+                        "rcomm_allreduce_compressed: rank %d: no memory for the scratch "
+                        "of a call on %zu entries",
+                        c->rank, n);
     return RCOMM_OK;
 }
 
-rcomm_status_t cmp_prepare(rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
+void cmp_tensor_free(cmp_tensor_t *t)
 {
-    const cmp_ops_t *ops = c->ops;
-    const size_t bytes = ops->wire_bytes(c, t, n);
-    rcomm_status_t st;
-
-    if ((st = reserve(c, &c->enc, &c->enccap, bytes)) != RCOMM_OK ||
-        (st = reserve(c, &c->all, &c->allcap, ops->linear ? 0 : bytes * c->size)) !=
-            RCOMM_OK ||
-        (st = reserve(c, (void **)&c->idx, &c->idxcap, 4 * cmp_keep(c, n))) != RCOMM_OK ||
-        (st = reserve(c, (void **)&c->x, &c->xcap, n * sizeof(float))) != RCOMM_OK ||
-        (st = reserve(c, (void **)&c->mine, &c->minecap, n * sizeof(float))) != RCOMM_OK)
-        return st;
-    return RCOMM_OK;
+    free(t->residual);
+    free(t->q);
+    free(t->x);
+    free(t->mine);
+    free(t->enc);
+    free(t->all);
+    free(t->idx);
 }
 
-/* out = the sum over ranks of their decoded encodings of x; mine = ours. */
-static rcomm_status_t combine(rcomm_compressor_t *c, int i, cmp_tensor_t *t, float *out,
-                              size_t n)
+/* The default rounds: encode and post the collective; then decode. */
+static rcomm_status_t encode_decode(cmp_call_t *k)
 {
+    rcomm_compressor_t *c = k->c;
+    cmp_tensor_t *t = k->t;
     const cmp_ops_t *ops = c->ops;
-    const size_t bytes = ops->wire_bytes(c, t, n),
+    const size_t n = k->n, bytes = ops->wire_bytes(c, t->rows ? t : NULL, n),
                  esz = rcomm_dtype_size(ops->wire_dtype);
-    rcomm_status_t st;
+    rcomm_status_t st = RCOMM_OK;
 
-    if (ops->combine)
-        return ops->combine(c, i, t, out, n);
-    ops->encode(c, i, t, c->x, n, c->enc, c->mine);
-    memset(out, 0, n * sizeof(float));
-    if (ops->linear) {
-        st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, c->enc, bytes / esz,
-                             ops->wire_dtype, RCOMM_SUM);
-        return st != RCOMM_OK ? st : ops->decode_add(c, c->enc, n, out, -1);
+    if (k->round == 0) {
+        ops->encode(c, k->tensor, t, t->x, n, t->enc, t->mine);
+        if (ops->linear)
+            return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, t->enc, bytes / esz,
+                                    ops->wire_dtype, RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+        return rcomm_iallgather(c->comm, t->enc, t->all, bytes, RCOMM_U8, &k->req);
     }
-    if ((st = rcomm_allgather(c->comm, c->enc, c->all, bytes, RCOMM_U8)) != RCOMM_OK)
-        return st;
-    for (int r = 0; r < c->size && st == RCOMM_OK; r++)
-        st = ops->decode_add(c, (const char *)c->all + (size_t)r * bytes, n, out, r);
+    memset(k->buf, 0, n * sizeof(float));
+    if (ops->linear)
+        st = ops->decode_add(c, t, t->enc, n, k->buf, -1);
+    for (int r = 0; !ops->linear && r < c->size && st == RCOMM_OK; r++)
+        st =
+            ops->decode_add(c, t, (const char *)t->all + (size_t)r * bytes, n, k->buf, r);
+    k->done = true;
     return st;
+}
+
+/* The kind's next round. */
+static rcomm_status_t step(cmp_call_t *k)
+{
+    return (k->c->ops->step ? k->c->ops->step : encode_decode)(k);
 }
 
 static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
@@ -211,16 +214,18 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
 {
     if (!c)
         return RCOMM_OK;
-    for (int i = 0; i < c->nt; i++) {
-        free(c->t[i].residual);
-        free(c->t[i].q);
-    }
+    for (int i = 0; i < c->nt; i++)
+        if (c->t[i] && c->t[i]->busy)
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "rcomm_compressor_destroy: rank %d: tensor %d has a call in "
+                            "flight (destroy the buckets that use it first)",
+                            c->rank, i);
+    for (int i = 0; i < c->nt; i++)
+        if (c->t[i]) {
+            cmp_tensor_free(c->t[i]);
+            free(c->t[i]);
+        }
     free(c->t);
-    free(c->x);
-    free(c->mine);
-    free(c->enc);
-    free(c->all);
-    free(c->idx);
     free(c);
     return RCOMM_OK;
 }
@@ -229,7 +234,7 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c)
  * encoding of equal size could otherwise hide a disagreement). */
 static rcomm_status_t agree_tensor(rcomm_compressor_t *c, int i, size_t n)
 {
-    uint64_t mine[2] = {(uint64_t)i << 32 | n, c->t[i].rows};
+    uint64_t mine[2] = {(uint64_t)i << 32 | n, c->t[i]->rows};
     uint64_t *all = malloc((size_t)c->size * sizeof(mine));
     rcomm_status_t st;
 
@@ -265,7 +270,7 @@ static rcomm_status_t slot(rcomm_compressor_t *c, int i, const char *fn)
 {
     if (i >= c->nt) {
         int nt = i + 1 > 2 * c->nt ? i + 1 : 2 * c->nt;
-        cmp_tensor_t *p = realloc(c->t, (size_t)nt * sizeof(*p));
+        cmp_tensor_t **p = realloc(c->t, (size_t)nt * sizeof(*p));
         if (!p)
             return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn,
                             c->rank);
@@ -273,6 +278,8 @@ static rcomm_status_t slot(rcomm_compressor_t *c, int i, const char *fn)
         c->t = p;
         c->nt = nt;
     }
+    if (!c->t[i] && !(c->t[i] = calloc(1, sizeof(cmp_tensor_t))))
+        return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn, c->rank);
     return RCOMM_OK;
 }
 
@@ -294,7 +301,7 @@ rcomm_status_t rcomm_compress_shape(rcomm_compressor_t *c, int i, size_t rows,
                         fn, c->rank, i, rows, cols);
     if ((st = slot(c, i, fn)) != RCOMM_OK)
         return st;
-    t = &c->t[i];
+    t = c->t[i];
     if (t->n)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: tensor %d: a shape goes before its first call", fn,
@@ -305,14 +312,14 @@ rcomm_status_t rcomm_compress_shape(rcomm_compressor_t *c, int i, size_t rows,
 }
 
 /* Tensor i's state, sized n on its first call; the same n ever after. */
-static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_t **t)
+static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, const char *fn,
+                             cmp_tensor_t **t)
 {
-    const char *fn = "rcomm_allreduce_compressed";
     rcomm_status_t st;
 
     if ((st = slot(c, i, fn)) != RCOMM_OK)
         return st;
-    *t = &c->t[i];
+    *t = c->t[i];
     if ((*t)->rows && (*t)->rows * (*t)->cols != n)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: tensor %d is %zu x %zu, not %zu entries", fn,
@@ -330,55 +337,117 @@ static rcomm_status_t tensor(rcomm_compressor_t *c, int i, size_t n, cmp_tensor_
                 RCOMM_ERR_NO_MEMORY,
                 "%s: rank %d: no memory for tensor %d's residual (%zu floats)", fn,
                 c->rank, i, n);
+        if ((st = cmp_tensor_alloc(c, *t, n)) != RCOMM_OK) {
+            const size_t rows = (*t)->rows, cols = (*t)->cols;
+            cmp_tensor_free(*t);
+            **t = (cmp_tensor_t){.rows = rows, .cols = cols};
+            return st;
+        }
         (*t)->n = n;
     }
+    return RCOMM_OK;
+}
+
+rcomm_status_t cmp_start(rcomm_compressor_t *c, int i, float *buf, size_t n,
+                         rcomm_op_t op, const char *fn, cmp_call_t *k)
+{
+    cmp_tensor_t *t = NULL;
+    rcomm_status_t st;
+
+    *k = (cmp_call_t){.c = c, .tensor = i, .buf = buf, .n = n, .op = op, .done = !n};
+    if (!c)
+        return k->status = base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
+    if ((st = check_tensor(c, i, fn)) != RCOMM_OK)
+        return k->status = st;
+    if (op != RCOMM_SUM && op != RCOMM_AVG)
+        return k->status =
+                   base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: op %s: only sum and avg",
+                            fn, c->rank, rcomm_op_name(op));
+    if (n && !buf)
+        return k->status =
+                   base_err(RCOMM_ERR_INVALID_ARG,
+                            "%s: rank %d: buf is NULL with count %zu", fn, c->rank, n);
+    if (n > UINT32_MAX)
+        return k->status =
+                   base_err(RCOMM_ERR_INVALID_ARG,
+                            "%s: rank %d: count %zu: at most 2^32 - 1 entries per tensor",
+                            fn, c->rank, n);
+    if (!n)
+        return RCOMM_OK;
+    if (i < c->nt && c->t[i] && c->t[i]->busy)
+        return k->status = base_err(RCOMM_ERR_INVALID_ARG,
+                                    "%s: rank %d: tensor %d already has a call in flight",
+                                    fn, c->rank, i);
+    if ((st = tensor(c, i, n, fn, &t)) != RCOMM_OK)
+        return k->status = st;
+    k->t = t;
+    if (t->residual) {
+        for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */
+            t->residual[j] += (double)buf[j];
+            t->x[j] = (float)t->residual[j];
+        }
+    } else {
+        memcpy(t->x, buf, n * sizeof(float));
+    }
+    t->busy = true;
+    k->status = step(k);
+    if (k->status != RCOMM_OK)
+        return cmp_finish(k);
+    return RCOMM_OK;
+}
+
+rcomm_status_t cmp_test(cmp_call_t *k)
+{
+    rcomm_status_t st;
+
+    if (!k->req)
+        return k->status;
+    if ((st = rcomm_test(k->req)) == RCOMM_INPROGRESS)
+        return st;
+    k->req = NULL;
+    return k->status = st;
+}
+
+rcomm_status_t cmp_finish(cmp_call_t *k)
+{
+    cmp_tensor_t *t = k->t;
+    const size_t n = k->n;
+
+    if (!t)
+        return k->status;
+    while (k->status == RCOMM_OK && !k->done) {
+        if (k->req) {
+            k->status = rcomm_wait(k->req);
+            k->req = NULL;
+            if (k->status != RCOMM_OK)
+                break;
+        }
+        k->round++;
+        k->status = step(k);
+    }
+    if (k->req) /* a failed round still owns its collective */
+        (void)rcomm_wait(k->req), k->req = NULL;
+    if (t->residual)
+        for (size_t j = 0; j < n; j++) /* also when the call failed: no gradient lost */
+            t->residual[j] -= k->status == RCOMM_OK ? (double)t->mine[j] : 0.0;
+    t->busy = false;
+    k->t = NULL;
+    if (k->status != RCOMM_OK)
+        return k->status;
+    t->calls++;
+    if (k->op == RCOMM_AVG)
+        for (size_t j = 0; j < n; j++)
+            k->buf[j] /= (float)k->c->size;
     return RCOMM_OK;
 }
 
 rcomm_status_t rcomm_allreduce_compressed(rcomm_compressor_t *c, int i, float *buf,
                                           size_t n, rcomm_op_t op)
 {
-    const char *fn = "rcomm_allreduce_compressed";
-    cmp_tensor_t *t = NULL;
-    rcomm_status_t st;
+    cmp_call_t k;
+    rcomm_status_t st = cmp_start(c, i, buf, n, op, "rcomm_allreduce_compressed", &k);
 
-    if (!c)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: c is NULL", fn);
-    if ((st = check_tensor(c, i, fn)) != RCOMM_OK)
-        return st;
-    if (op != RCOMM_SUM && op != RCOMM_AVG)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: op %s: only sum and avg", fn,
-                        c->rank, rcomm_op_name(op));
-    if (n && !buf)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: buf is NULL with count %zu",
-                        fn, c->rank, n);
-    if (n > UINT32_MAX)
-        return base_err(RCOMM_ERR_INVALID_ARG,
-                        "%s: rank %d: count %zu: at most 2^32 - 1 entries per tensor", fn,
-                        c->rank, n);
-    if (!n)
-        return RCOMM_OK;
-    if ((st = tensor(c, i, n, &t)) != RCOMM_OK || (st = cmp_prepare(c, t, n)) != RCOMM_OK)
-        return st;
-    if (t->residual) {
-        for (size_t j = 0; j < n; j++) { /* residual holds gradient + residual */
-            t->residual[j] += (double)buf[j];
-            c->x[j] = (float)t->residual[j];
-        }
-    } else {
-        memcpy(c->x, buf, n * sizeof(float));
-    }
-    st = combine(c, i, t, buf, n);
-    if (t->residual)
-        for (size_t j = 0; j < n; j++) /* also when the call failed: no gradient lost */
-            t->residual[j] -= st == RCOMM_OK ? (double)c->mine[j] : 0.0;
-    if (st != RCOMM_OK)
-        return st;
-    t->calls++;
-    if (op == RCOMM_AVG)
-        for (size_t j = 0; j < n; j++)
-            buf[j] /= (float)c->size;
-    return RCOMM_OK;
+    return st != RCOMM_OK ? st : cmp_finish(&k);
 }
 
 rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int i, size_t n,
@@ -392,7 +461,7 @@ rcomm_status_t rcomm_compress_wire_bytes(const rcomm_compressor_t *c, int i, siz
                         !c ? "c" : "bytes");
     if ((st = check_tensor(c, i, "rcomm_compress_wire_bytes")) != RCOMM_OK)
         return st;
-    t = i < c->nt && c->t[i].rows ? &c->t[i] : NULL;
+    t = i < c->nt && c->t[i] && c->t[i]->rows ? c->t[i] : NULL;
     *bytes = n ? c->ops->wire_bytes(c, t && t->rows * t->cols == n ? t : NULL, n) : 0;
     return RCOMM_OK;
 }
@@ -409,7 +478,7 @@ rcomm_status_t rcomm_compress_residual(const rcomm_compressor_t *c, int i,
                                     : "count");
     if ((st = check_tensor(c, i, "rcomm_compress_residual")) != RCOMM_OK)
         return st;
-    *residual = i < c->nt ? c->t[i].residual : NULL;
-    *n = i < c->nt ? c->t[i].n : 0;
+    *residual = i < c->nt && c->t[i] ? c->t[i]->residual : NULL;
+    *n = i < c->nt && c->t[i] ? c->t[i]->n : 0;
     return RCOMM_OK;
 }

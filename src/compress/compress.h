@@ -4,8 +4,9 @@
  * file per kind behind a small ops table. Built on the public collectives.
  *
  * A call runs: x = gradient + residual (in f64, then rounded to f32); the
- * kind's allreduce() combines x across ranks into out and leaves in `mine`
- * what this rank's x decodes to; residual = (gradient + residual) - mine.
+ * kind's rounds of nonblocking collectives combine x across ranks into the
+ * caller's buffer and leave in `mine` what this rank's x decodes to;
+ * residual = (gradient + residual) - mine.
  * So after T calls, the sum of what a rank contributed plus its residual is
  * the sum of its gradients (error feedback telescopes, to f64 rounding).
  */
@@ -26,6 +27,11 @@ typedef struct {
      * x = gradient + residual to f32 loses nothing either. */
     double *residual;
     uint64_t calls; /* calls so far: random-k's stream position */
+    bool busy;      /* a call is in flight */
+    /* Scratch of the call in flight, sized at the first call: */
+    float *x, *mine; /* n: what this call compresses; what ours decodes to */
+    void *enc, *all; /* ops->wire_bytes; non-linear kinds: size times that */
+    uint32_t *idx;   /* random-k: the indices, from encode to decode */
 } cmp_tensor_t;
 
 struct rcomm_compressor {
@@ -33,21 +39,31 @@ struct rcomm_compressor {
     int rank, size;
     rcomm_compress_config_t cfg;
     const struct cmp_ops *ops;
-    cmp_tensor_t *t; /* by tensor number; n == 0: not seen yet */
+    /* By tensor number, allocated when first named (calls in flight point
+     * at them); n == 0: no call yet. */
+    cmp_tensor_t **t;
     int nt;
-    /* Scratch kept between calls, grown on demand. */
-    float *x, *mine;
-    size_t xcap, minecap; /* bytes */
-    void *enc, *all;
-    size_t enccap, allcap;
-    uint32_t *idx; /* random-k: this call's indices, from encode to decode */
-    size_t idxcap;
 };
 
-/* A kind. compress.c combines the encodings: a linear kind's by an
- * allreduce (SUM) of wire_dtype elements, then one decode; any other's by an
- * allgather, then a decode_add of each rank's in rank order, so that every
- * rank adds the same numbers in the same order. */
+/* One compressed allreduce, started by cmp_start and completed by
+ * cmp_finish; cmp_test moves its collective along in between. */
+typedef struct cmp_call {
+    rcomm_compressor_t *c;
+    int tensor;
+    cmp_tensor_t *t;
+    float *buf; /* in: the gradient (read by cmp_start); out: the result */
+    size_t n;
+    rcomm_op_t op;
+    int round;            /* rounds done: the collective in flight is number round */
+    bool done;            /* the last round is done: buf holds the sum */
+    rcomm_request_t *req; /* the collective in flight, or NULL */
+    rcomm_status_t status;
+} cmp_call_t;
+
+/* A kind. The default rounds (compress.c) combine the encodings: a linear
+ * kind's by an allreduce (SUM) of wire_dtype elements, then one decode; any
+ * other's by an allgather, then a decode_add of each rank's in rank order,
+ * so that every rank adds the same numbers in the same order. */
 typedef struct cmp_ops {
     const char *name;
     bool linear;
@@ -57,16 +73,18 @@ typedef struct cmp_ops {
     size_t (*wire_bytes)(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n);
     /* enc = the encoding of x (n); mine = what it decodes to. mine may be
      * used as n floats of scratch before that. */
-    void (*encode)(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                   const float *x, size_t n, void *enc, float *mine);
+    void (*encode)(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                   size_t n, void *enc, float *mine);
     /* out += decoded enc. enc may come from another rank (r): PROTOCOL when
      * it does not fit n entries, never an access outside out. */
-    rcomm_status_t (*decode_add)(const rcomm_compressor_t *c, const void *enc, size_t n,
-                                 float *out, int r);
-    /* Optional, instead of the above: out = the sum over ranks, mine = ours,
-     * from c->x (PowerSGD's two rounds). */
-    rcomm_status_t (*combine)(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                              float *out, size_t n);
+    rcomm_status_t (*decode_add)(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                                 const void *enc, size_t n, float *out, int r);
+    /* Optional, instead of the above (PowerSGD's two rounds): with round
+     * collectives done, compute from them and post the next one into
+     * k->req; after the last, set buf to the sum over ranks, t->mine to
+     * ours, and k->done. Posts only in the order cmp_finish calls it, so
+     * that every rank posts the same collectives in the same order. */
+    rcomm_status_t (*step)(cmp_call_t *k);
 } cmp_ops_t;
 
 extern const cmp_ops_t cmp_bf16_ops, cmp_f16_ops, cmp_randk_ops, cmp_topk_ops,
@@ -83,9 +101,23 @@ static inline uint64_t cmp_splitmix(uint64_t *s)
 
 /* compress.c: entries kept by random-k and top-k for n entries. */
 size_t cmp_keep(const rcomm_compressor_t *c, size_t n);
-/* compress.c: the scratch a call on n entries needs (c->x, mine, enc, all,
- * idx), kept between calls. */
-rcomm_status_t cmp_prepare(rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n);
+/* compress.c: t's scratch for calls on n entries (t->x, mine, enc, all,
+ * idx); cmp_tensor_free releases it and the rest of t. */
+rcomm_status_t cmp_tensor_alloc(const rcomm_compressor_t *c, cmp_tensor_t *t, size_t n);
+void cmp_tensor_free(cmp_tensor_t *t);
+
+/* compress.c: a compressed allreduce of tensor i (buf, n, SUM or AVG) in
+ * steps, for rcomm_allreduce_compressed and gradient buckets. cmp_start
+ * checks the arguments, adds the residual and posts the first collective;
+ * cmp_test moves the collective in flight along without posting another
+ * (RCOMM_INPROGRESS until it lands); cmp_finish runs the remaining rounds
+ * to the end, in order, then keeps the residual and returns the call's
+ * status. A call whose cmp_start failed needs no cmp_finish. One call per
+ * tensor at a time; buf stays the caller's only after cmp_finish. */
+rcomm_status_t cmp_start(rcomm_compressor_t *c, int i, float *buf, size_t n,
+                         rcomm_op_t op, const char *fn, cmp_call_t *k);
+rcomm_status_t cmp_test(cmp_call_t *k);
+rcomm_status_t cmp_finish(cmp_call_t *k);
 /* compress.c: a PROTOCOL error for an encoding from rank r that does not
  * fit (the value is bounded, never trusted). */
 rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *what);

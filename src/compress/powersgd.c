@@ -72,53 +72,60 @@ void cmp_powersgd_first_q(float *q, size_t len, uint64_t seed, int tensor)
     }
 }
 
-static rcomm_status_t combine(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t,
-                              float *out, size_t n)
+/* Round 0 posts P = M Q; round 1 orthonormalises P and posts Q = sum
+ * M^T P; round 2 forms the result. Uncompressed: round 0 posts M, round 1
+ * is the result. */
+static rcomm_status_t step(cmp_call_t *k)
 {
-    const size_t r = (size_t)c->cfg.lowrank;
-    const float *m = c->x;
-    rcomm_status_t st;
-    float *p, *qi;
-    size_t rows, cols;
+    rcomm_compressor_t *c = k->c;
+    cmp_tensor_t *t = k->t;
+    const size_t r = (size_t)c->cfg.lowrank, rows = t->rows, cols = t->cols;
+    const float *m = t->x;
+    float *p = t->enc, *qi = p + rows * r; /* wire bytes: room for P and Q_i */
 
     if (!compresses(c, t)) {
-        memcpy(c->mine, m, n * sizeof(float));
-        memcpy(out, m, n * sizeof(float));
-        return rcomm_allreduce(c->comm, RCOMM_IN_PLACE, out, n, RCOMM_F32, RCOMM_SUM);
+        if (k->round == 0) {
+            memcpy(t->mine, m, k->n * sizeof(float));
+            memcpy(k->buf, m, k->n * sizeof(float));
+            return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, k->buf, k->n, RCOMM_F32,
+                                    RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+        }
+        k->done = true;
+        return RCOMM_OK;
     }
-    rows = t->rows;
-    cols = t->cols;
-    if (!t->q) {
-        if (!(t->q = malloc(cols * r * sizeof(float))))
-            return base_err(RCOMM_ERR_NO_MEMORY,
-                            "rcomm_allreduce_compressed: rank %d: no memory for tensor "
-                            "%d's Q (%zu x %zu)",
-                            c->rank, tensor, cols, r);
-        cmp_powersgd_first_q(t->q, cols * r, c->cfg.seed, tensor);
+    switch (k->round) {
+    case 0:
+        if (!t->q) {
+            if (!(t->q = malloc(cols * r * sizeof(float))))
+                return base_err(RCOMM_ERR_NO_MEMORY,
+                                "rcomm_allreduce_compressed: rank %d: no memory for "
+                                "tensor %d's Q (%zu x %zu)",
+                                c->rank, k->tensor, cols, r);
+            cmp_powersgd_first_q(t->q, cols * r, c->cfg.seed, k->tensor);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r,
+                    (int)cols, 1.0f, m, (int)cols, t->q, (int)r, 0.0f, p, (int)r);
+        return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, p, rows * r, RCOMM_F32,
+                                RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+    case 1:
+        orthonormalise(p, rows, r);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)r, (int)rows,
+                    1.0f, m, (int)cols, p, (int)r, 0.0f, qi, (int)r);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
+                    1.0f, p, (int)r, qi, (int)r, 0.0f, t->mine, (int)cols);
+        memcpy(t->q, qi, cols * r * sizeof(float));
+        return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, t->q, cols * r, RCOMM_F32,
+                                RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+    default:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
+                    1.0f, p, (int)r, t->q, (int)r, 0.0f, k->buf, (int)cols);
+        k->done = true;
+        return RCOMM_OK;
     }
-    p = c->enc; /* wire bytes: room for P and Q_i */
-    qi = p + rows * r;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r, (int)cols,
-                1.0f, m, (int)cols, t->q, (int)r, 0.0f, p, (int)r);
-    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, p, rows * r, RCOMM_F32,
-                              RCOMM_SUM)) != RCOMM_OK)
-        return st;
-    orthonormalise(p, rows, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)r, (int)rows,
-                1.0f, m, (int)cols, p, (int)r, 0.0f, qi, (int)r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
-                1.0f, p, (int)r, qi, (int)r, 0.0f, c->mine, (int)cols);
-    memcpy(t->q, qi, cols * r * sizeof(float));
-    if ((st = rcomm_allreduce(c->comm, RCOMM_IN_PLACE, t->q, cols * r, RCOMM_F32,
-                              RCOMM_SUM)) != RCOMM_OK)
-        return st;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
-                1.0f, p, (int)r, t->q, (int)r, 0.0f, out, (int)cols);
-    return RCOMM_OK;
 }
 
 const cmp_ops_t cmp_powersgd_ops = {.name = "powersgd",
                                     .linear = true,
                                     .wire_dtype = RCOMM_F32,
                                     .wire_bytes = wire,
-                                    .combine = combine};
+                                    .step = step};

@@ -33,28 +33,28 @@ static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
     return 4 * cmp_keep(c, n);
 }
 
-/* The indices are kept in c->idx for decode_add, which runs in the same
+/* The indices are kept in t->idx for decode_add, which runs in the same
  * call on the summed values. */
-static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                   const float *x, size_t n, void *enc, float *mine)
+static void encode(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                   size_t n, void *enc, float *mine)
 {
     const size_t k = cmp_keep(c, n);
     float *val = enc;
 
-    cmp_randk_indices(c->cfg.seed, tensor, t->calls, n, k, c->idx);
+    cmp_randk_indices(c->cfg.seed, tensor, t->calls, n, k, t->idx);
     memset(mine, 0, n * sizeof(float));
     for (size_t j = 0; j < k; j++)
-        mine[c->idx[j]] = val[j] = x[c->idx[j]];
+        mine[t->idx[j]] = val[j] = x[t->idx[j]];
 }
 
-static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
-                                 float *out, int r)
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                                 const void *enc, size_t n, float *out, int r)
 {
     const size_t k = cmp_keep(c, n);
     const float *val = enc;
 
     for (size_t j = 0; j < k; j++)
-        out[c->idx[j]] += val[j];
+        out[t->idx[j]] += val[j];
     return RCOMM_OK;
 }
 

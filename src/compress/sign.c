@@ -59,8 +59,8 @@ static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
     return cmp_sign_bytes(n, c->cfg.chunk);
 }
 
-static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                   const float *x, size_t n, void *enc, float *mine)
+static void encode(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                   size_t n, void *enc, float *mine)
 {
     cmp_sign_encode(x, n, c->cfg.chunk, enc);
     memset(mine, 0, n * sizeof(float));
@@ -69,8 +69,8 @@ static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
 
 /* Every bit pattern and scale decodes to something finite or not: nothing
  * to bound but the size, which the allgather fixed. */
-static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
-                                 float *out, int r)
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                                 const void *enc, size_t n, float *out, int r)
 {
     cmp_sign_decode_add(enc, n, c->cfg.chunk, out);
     return RCOMM_OK;

@@ -84,8 +84,8 @@ static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
     return 8 * cmp_keep(c, n);
 }
 
-static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
-                   const float *x, size_t n, void *enc, float *mine)
+static void encode(rcomm_compressor_t *c, int tensor, cmp_tensor_t *t, const float *x,
+                   size_t n, void *enc, float *mine)
 {
     const size_t k = cmp_keep(c, n);
     uint32_t *idx = enc;
@@ -97,8 +97,8 @@ static void encode(rcomm_compressor_t *c, int tensor, const cmp_tensor_t *t,
         mine[idx[j]] = val[j];
 }
 
-static rcomm_status_t decode_add(const rcomm_compressor_t *c, const void *enc, size_t n,
-                                 float *out, int r)
+static rcomm_status_t decode_add(const rcomm_compressor_t *c, const cmp_tensor_t *t,
+                                 const void *enc, size_t n, float *out, int r)
 {
     const size_t k = cmp_keep(c, n);
     const uint32_t *idx = enc;

@@ -63,25 +63,27 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
                                    int iters, double *enc_s, double *dec_s)
 {
     cmp_tensor_t t = {.n = n};
-    float *out;
+    float *out = NULL;
     uint64_t t0;
     rcomm_status_t st;
 
     *enc_s = *dec_s = 0;
     if (!c->ops->encode || !n || iters < 1)
         return RCOMM_OK;
-    if ((st = cmp_prepare(c, NULL, n)) != RCOMM_OK)
-        return st;
-    if (!(out = calloc(n, sizeof(float))))
-        return base_err(RCOMM_ERR_NO_MEMORY, "hook_compress_rates: out of memory");
-    t0 = base_now_ns();
-    for (int i = 0; i < iters; i++)
-        c->ops->encode(c, 0, &t, g, n, c->enc, c->mine);
-    *enc_s = (double)(base_now_ns() - t0) / 1e9 / iters;
-    t0 = base_now_ns();
-    for (int i = 0; i < iters && st == RCOMM_OK; i++)
-        st = c->ops->decode_add(c, c->enc, n, out, c->rank);
-    *dec_s = (double)(base_now_ns() - t0) / 1e9 / iters;
+    if ((st = cmp_tensor_alloc(c, &t, n)) == RCOMM_OK &&
+        !(out = calloc(n, sizeof(float))))
+        st = base_err(RCOMM_ERR_NO_MEMORY, "hook_compress_rates: out of memory");
+    if (st == RCOMM_OK) {
+        t0 = base_now_ns();
+        for (int i = 0; i < iters; i++)
+            c->ops->encode(c, 0, &t, g, n, t.enc, t.mine);
+        *enc_s = (double)(base_now_ns() - t0) / 1e9 / iters;
+        t0 = base_now_ns();
+        for (int i = 0; i < iters && st == RCOMM_OK; i++)
+            st = c->ops->decode_add(c, &t, t.enc, n, out, c->rank);
+        *dec_s = (double)(base_now_ns() - t0) / 1e9 / iters;
+    }
     free(out);
+    cmp_tensor_free(&t);
     return st;
 }
