@@ -15,6 +15,8 @@
  *   rcomm-run -n 4 train_mnist --mode mapreduce [--driver-idle]
  *                                                 iterative MapReduce: rank 0 drives
  *                                                 (and maps too, unless idle)
+ *   rcomm-run -n 4 train_mnist --mode allreduce --compress topk --ratio 0.01
+ *                                                 data parallel, compressed gradients
  *
  * Every step takes the next global batch of --batch images (in file order,
  * wrapping); with W workers, worker w computes the gradient of its slice
@@ -31,6 +33,12 @@
  *    as in allreduce mode and rcomm_reduce sums them (and the loss) on the
  *    driver, which applies p -= lr * g. The driver maps slice 0 of W = size;
  *    with --driver-idle it only drives and ranks 1.. map W = size - 1 slices;
+ *  - allreduce with --compress KIND: the weight matrices W1 and W2 go in f32
+ *    through rcomm_allreduce_compressed (KIND: bf16, f16, randk, topk, sign,
+ *    powersgd; --ratio for randk and topk, --lowrank for powersgd; error
+ *    feedback on), the biases and the loss (111 values, too few to gain) in
+ *    one plain f64 allreduce; --compress none sends W1 and W2 in plain f32,
+ *    the baseline the compressed runs are compared with;
  *  - single: the whole batch at once, or with --slices W as W slices summed
  *    in order, which is what a BSP parameter server with W workers computes.
  *
@@ -74,10 +82,10 @@
 #define NPARAM (O_B2 + OUT)
 
 typedef struct {
-    const char *mode, *data, *csv, *dump, *check, *sync;
+    const char *mode, *data, *csv, *dump, *check, *sync, *compress;
     int steps, batch, eval_every, slices, staleness, push_every, pull_every, servers;
-    int train_limit, test_limit, skip_missing, bucket_kb, driver_idle;
-    double lr, tol;
+    int train_limit, test_limit, skip_missing, bucket_kb, driver_idle, lowrank;
+    double lr, tol, ratio;
 } opts_t;
 
 typedef struct {
@@ -421,6 +429,78 @@ static void run_allreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, 
     free(g);
 }
 
+/* The compressor of --compress, or NULL for none; W1 and W2 are tensors 0
+ * and 1, shaped so that PowerSGD sees matrices. */
+static rcomm_compressor_t *compressor(const opts_t *o, rcomm_comm_t *comm)
+{
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c = NULL;
+    rcomm_status_t st;
+    int k = 0;
+
+    if (strcmp(o->compress, "none") == 0)
+        return NULL;
+    while (k < RCOMM_COMPRESS_COUNT && strcmp(rcomm_compress_kind_name(k), o->compress))
+        k++; /* parse() checked the name */
+    rcomm_compress_config_init(&cfg, (rcomm_compress_kind_t)k);
+    cfg.ratio = o->ratio;
+    cfg.lowrank = o->lowrank;
+    cfg.seed = 42;
+    if ((st = rcomm_compressor_create(comm, &cfg, &c)) != RCOMM_OK ||
+        (st = rcomm_compress_shape(c, 0, HID, IN)) != RCOMM_OK ||
+        (st = rcomm_compress_shape(c, 1, OUT, HID)) != RCOMM_OK)
+        die("rcomm_compressor_create", st);
+    return c;
+}
+
+/* Data parallel with compressed gradients (--compress): as allreduce mode,
+ * but W1 and W2 go in f32, compressed unless the kind is none. */
+static void run_compressed(const opts_t *o, rcomm_comm_t *comm, const set_t *tr,
+                           double *p, log_t *l, work_t *w)
+{
+    enum { NW1 = HID * IN, NW2 = OUT * HID, NSMALL = HID + OUT + 1 };
+    double *g = malloc((NPARAM + 1) * sizeof(double)), small[NSMALL];
+    float *f = malloc((NW1 + NW2) * sizeof(float));
+    rcomm_compressor_t *c = compressor(o, comm);
+    rcomm_status_t st;
+
+    if (!g || !f)
+        exit(1);
+    for (int t = 0; t < o->steps; t++) {
+        slice_gradient(o, tr, t, rank, size, p, g, w);
+        for (int i = 0; i < NW1; i++)
+            f[i] = (float)g[O_W1 + i];
+        for (int i = 0; i < NW2; i++)
+            f[NW1 + i] = (float)g[O_W2 + i];
+        memcpy(small, g + O_B1, HID * sizeof(double));
+        memcpy(small + HID, g + O_B2, (OUT + 1) * sizeof(double)); /* b2, loss */
+        if (c)
+            st = rcomm_allreduce_compressed(c, 0, f, NW1, RCOMM_SUM);
+        if (c && st == RCOMM_OK)
+            st = rcomm_allreduce_compressed(c, 1, f + NW1, NW2, RCOMM_SUM);
+        if (!c)
+            st =
+                rcomm_allreduce(comm, RCOMM_IN_PLACE, f, NW1 + NW2, RCOMM_F32, RCOMM_SUM);
+        if (st != RCOMM_OK)
+            die(c ? "rcomm_allreduce_compressed" : "rcomm_allreduce", st);
+        if ((st = rcomm_allreduce(comm, RCOMM_IN_PLACE, small, NSMALL, RCOMM_F64,
+                                  RCOMM_SUM)) != RCOMM_OK)
+            die("rcomm_allreduce", st);
+        for (int i = 0; i < NW1; i++)
+            g[O_W1 + i] = f[i];
+        for (int i = 0; i < NW2; i++)
+            g[O_W2 + i] = f[NW1 + i];
+        memcpy(g + O_B1, small, HID * sizeof(double));
+        memcpy(g + O_B2, small + HID, (OUT + 1) * sizeof(double));
+        sgd(p, g, o->lr);
+        log_step(l, t, g[NPARAM] / o->batch, p);
+    }
+    if (c && (st = rcomm_compressor_destroy(c)) != RCOMM_OK)
+        die("rcomm_compressor_destroy", st);
+    free(f);
+    free(g);
+}
+
 /* Iterative MapReduce: the driver (rank 0) holds the model and broadcasts it,
  * the mappers compute their slices' gradients (the map), rcomm_reduce sums
  * them on the driver (the reduce, the loss riding along as in allreduce mode)
@@ -575,24 +655,41 @@ static void usage(FILE *f)
                "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
                "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
                "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
-               "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n");
+               "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n"
+               "  [--compress none|bf16|f16|randk|topk|sign|powersgd] [--ratio R]\n"
+               "  [--lowrank R]\n");
 }
 
 static void parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option lo[] = {
-        {"mode", 1, 0, 'm'},         {"steps", 1, 0, 'n'},
-        {"batch", 1, 0, 'b'},        {"lr", 1, 0, 'l'},
-        {"data", 1, 0, 'd'},         {"csv", 1, 0, 'c'},
-        {"eval-every", 1, 0, 'e'},   {"test-limit", 1, 0, 'T'},
-        {"train-limit", 1, 0, 'L'},  {"slices", 1, 0, 'w'},
-        {"servers", 1, 0, 's'},      {"sync", 1, 0, 'y'},
-        {"staleness", 1, 0, 'S'},    {"push-every", 1, 0, 'P'},
-        {"pull-every", 1, 0, 'Q'},   {"dump", 1, 0, 'D'},
-        {"check", 1, 0, 'C'},        {"tol", 1, 0, 't'},
-        {"skip-missing", 0, 0, 'k'}, {"bucket-kb", 1, 0, 'K'},
-        {"progress", 1, 0, 'p'},     {"driver-idle", 0, 0, 'I'},
-        {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {{"mode", 1, 0, 'm'},
+                                       {"steps", 1, 0, 'n'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"lr", 1, 0, 'l'},
+                                       {"data", 1, 0, 'd'},
+                                       {"csv", 1, 0, 'c'},
+                                       {"eval-every", 1, 0, 'e'},
+                                       {"test-limit", 1, 0, 'T'},
+                                       {"train-limit", 1, 0, 'L'},
+                                       {"slices", 1, 0, 'w'},
+                                       {"servers", 1, 0, 's'},
+                                       {"sync", 1, 0, 'y'},
+                                       {"staleness", 1, 0, 'S'},
+                                       {"push-every", 1, 0, 'P'},
+                                       {"pull-every", 1, 0, 'Q'},
+                                       {"dump", 1, 0, 'D'},
+                                       {"check", 1, 0, 'C'},
+                                       {"tol", 1, 0, 't'},
+                                       {"skip-missing", 0, 0, 'k'},
+                                       {"bucket-kb", 1, 0, 'K'},
+                                       {"progress", 1, 0, 'p'},
+                                       {"driver-idle", 0, 0, 'I'},
+                                       {"compress", 1, 0, 'z'},
+                                       {"ratio", 1, 0, 'r'},
+                                       {"lowrank", 1, 0, 'R'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int known = 0;
     int c;
 
     *o = (opts_t){.mode = "single",
@@ -609,6 +706,9 @@ static void parse(int argc, char **argv, opts_t *o)
                   .test_limit = 10000,
                   .lr = 0.1,
                   .tol = 0,
+                  .compress = NULL,
+                  .ratio = 0.01,
+                  .lowrank = 2,
                   .bucket_kb = 64};
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -633,6 +733,9 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'k': o->skip_missing = 1; break;
         case 'K': o->bucket_kb = atoi(optarg); break;
         case 'I': o->driver_idle = 1; break;
+        case 'z': o->compress = optarg; break;
+        case 'r': o->ratio = atof(optarg); break;
+        case 'R': o->lowrank = atoi(optarg); break;
         case 'p':
             if (strcmp(optarg, "caller") && strcmp(optarg, "thread")) {
                 usage(stderr);
@@ -644,8 +747,12 @@ static void parse(int argc, char **argv, opts_t *o)
         default: usage(stderr); exit(2);
         }
     }
-    if (optind < argc || o->steps < 1 || o->batch < 1 || o->eval_every < 1 ||
-        o->slices < 1 || o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
+    for (int k = 0; o->compress && k < RCOMM_COMPRESS_COUNT; k++)
+        known |= strcmp(o->compress, rcomm_compress_kind_name(k)) == 0;
+    known |= o->compress && strcmp(o->compress, "none") == 0;
+    if ((o->compress && (!known || strcmp(o->mode, "allreduce"))) || optind < argc ||
+        o->steps < 1 || o->batch < 1 || o->eval_every < 1 || o->slices < 1 ||
+        o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
         (strcmp(o->mode, "single") && strcmp(o->mode, "allreduce") &&
          strcmp(o->mode, "ps") && strcmp(o->mode, "buckets") &&
          strcmp(o->mode, "mapreduce")) ||
@@ -712,6 +819,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(o.mode, "single") == 0)
         run_single(&o, &tr, p, &l, &w);
+    else if (strcmp(o.mode, "allreduce") == 0 && o.compress)
+        run_compressed(&o, comm, &tr, p, &l, &w);
     else if (strcmp(o.mode, "allreduce") == 0)
         run_allreduce(&o, comm, &tr, p, &l, &w);
     else if (strcmp(o.mode, "buckets") == 0)
@@ -720,11 +829,19 @@ int main(int argc, char **argv)
         run_mapreduce(&o, comm, &tr, p, &l, &w);
     else
         run_ps(&o, comm, &tr, p, &l, &w);
+    if (comm && rank == first) { /* what went on the wire, so savings are visible */
+        rcomm_stats_t s;
+        if ((st = rcomm_comm_stats(comm, &s)) != RCOMM_OK)
+            die("rcomm_comm_stats", st);
+        printf("train_mnist: rank %d sent %llu bytes, %.0f per step\n", rank,
+               (unsigned long long)s.bytes_sent, (double)s.bytes_sent / o.steps);
+    }
     if (rank == first) {
         printf(
-            "train_mnist: %s, %d rank(s), %d steps of %d: test accuracy %.4f in %.2f s\n",
-            o.mode, size, o.steps, o.batch, accuracy(p, &te, o.test_limit, &w),
-            now_s() - l.t0);
+            "train_mnist: %s%s%s, %d rank(s), %d steps of %d: test accuracy %.4f in %.2f "
+            "s\n",
+            o.mode, o.compress ? " --compress " : "", o.compress ? o.compress : "", size,
+            o.steps, o.batch, accuracy(p, &te, o.test_limit, &w), now_s() - l.t0);
         if (o.dump) {
             FILE *f = fopen(o.dump, "wb");
             if (!f || fwrite(p, sizeof(double), NPARAM, f) != NPARAM || fclose(f)) {
