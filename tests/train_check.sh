@@ -11,7 +11,11 @@
 #    mappers), equals one process on the whole batch to 1e-12 as well, on
 #    every rank (the workers hold only the model they were broadcast);
 #  - the BSP parameter server, 1 server and 3 workers, equals one process
-#    that sums the same 3 slices in the same order: bit for bit (tolerance 0).
+#    that sums the same 3 slices in the same order: bit for bit (tolerance 0);
+#  - compressed gradients that lose nothing (--compress none: plain f32;
+#    topk with --ratio 1: every entry, by allgather) equal one process to
+#    1e-7 (the weight matrices travel in f32), and top-k at 1% does not
+#    (so the compressed path really is taken).
 # Run by automake (TESTS_BUILDDIR).
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 t=$b/examples/train_mnist
@@ -37,9 +41,18 @@ done
 "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode mapreduce --driver-idle \
     --check "$dir/whole" --tol 1e-12
 "$b/rcomm-run" -n 4 -t 300 "$t" $common --mode ps --sync bsp --check "$dir/slices" --tol 0
+for c in "none" "topk --ratio 1"; do
+    "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode allreduce --compress $c \
+        --check "$dir/whole" --tol 1e-7
+done
+if "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode allreduce --compress topk --ratio 0.01 \
+    --check "$dir/whole" --tol 1e-7 >/dev/null 2>&1; then
+    echo "train_check: top-k 1% trained the uncompressed model; the compressed path was not taken"
+    exit 1
+fi
 # The check can fail: the whole batch and its slices do differ in the last bits.
 if "$t" $common --check "$dir/slices" --tol 0 >/dev/null; then
     echo "train_check: the two references are identical; the bit-for-bit check proves nothing"
     exit 1
 fi
-echo "train_check: allreduce, buckets, mapreduce and the BSP parameter server match one process"
+echo "train_check: allreduce, buckets, mapreduce, the BSP parameter server and lossless compression match one process"

@@ -68,6 +68,64 @@ START_TEST(topk_is_exact_with_ties)
 }
 END_TEST
 
+/* The reference for large n: indices sorted by (|x| desc, index asc), the
+ * first k of them, ascending. */
+static const float *sort_x;
+static int by_rule(const void *a, const void *b)
+{
+    const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    const float u = mag(sort_x[i]), v = mag(sort_x[j]);
+    return u > v ? -1 : u < v ? 1 : (i > j) - (i < j);
+}
+static int ascending(const void *a, const void *b)
+{
+    const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    return (i > j) - (i < j);
+}
+
+/* The sampled shortlist: continuous values (it must hit), ties (it may
+ * give up), and always the exact rule's result through cmp_topk_select. */
+START_TEST(topk_sampled_is_exact)
+{
+    const size_t n = 100000, ks[] = {256, 1000, 3125};
+    float *x = malloc(n * sizeof(float)), *val = malloc(n * sizeof(float)),
+          *scr = malloc(n * sizeof(float));
+    uint32_t *idx = malloc(n * sizeof(uint32_t)), *ref = malloc(n * sizeof(uint32_t));
+    int hits = 0;
+
+    for (int trial = 0; trial < 6; trial++) {
+        for (size_t i = 0; i < n; i++) /* 2^24 levels, or 5 (ties) */
+            x[i] = trial < 4 ? (float)((int)(next() % (1u << 24)) - (1 << 23)) / 1024.0f
+                             : (float)((int)(next() % 5) - 2);
+        if (trial == 3)
+            x[next() % n] = NAN;
+        for (size_t a = 0; a < sizeof(ks) / sizeof(ks[0]); a++) {
+            const size_t k = ks[a];
+            for (size_t i = 0; i < n; i++)
+                ref[i] = (uint32_t)i;
+            sort_x = x;
+            qsort(ref, n, sizeof(uint32_t), by_rule);
+            qsort(ref, k, sizeof(uint32_t), ascending);
+            if (cmp_topk_select_sampled(x, n, k, idx, val, scr)) {
+                hits++;
+                ck_assert(memcmp(idx, ref, k * sizeof(uint32_t)) == 0);
+            }
+            ck_assert_msg(trial >= 4 || hits, "the shortlist missed continuous values");
+            cmp_topk_select(x, n, k, idx, val, scr);
+            ck_assert(memcmp(idx, ref, k * sizeof(uint32_t)) == 0);
+            for (size_t j = 0; j < k; j++)
+                ck_assert(memcmp(&val[j], &x[idx[j]], sizeof(float)) == 0);
+        }
+    }
+    ck_assert_int_ge(hits, 10);
+    free(x);
+    free(val);
+    free(scr);
+    free(idx);
+    free(ref);
+}
+END_TEST
+
 START_TEST(randk_indices_are_shared_and_distinct)
 {
     const size_t n = 1000;
@@ -285,6 +343,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, topk_is_exact_with_ties);
+    tcase_add_test(tc, topk_sampled_is_exact);
     tcase_add_test(tc, randk_indices_are_shared_and_distinct);
     tcase_add_test(tc, sign_decodes_exactly);
     tcase_add_test(tc, error_feedback_telescopes);

@@ -129,6 +129,12 @@ rcomm_status_t cmp_bad_encoding(const rcomm_compressor_t *c, int r, const char *
  * n floats. */
 void cmp_topk_select(const float *x, size_t n, size_t k, uint32_t *idx, float *val,
                      float *scratch);
+/* topk.c: the same by a sampled threshold (Deep Gradient Compression's) as
+ * a shortlist, for k <= n / 4: false, with nothing selected, when the
+ * shortlist missed (too few candidates) or overflowed (8 k, ties); then
+ * cmp_topk_select's full selection is needed. */
+bool cmp_topk_select_sampled(const float *x, size_t n, size_t k, uint32_t *idx,
+                             float *val, float *scratch);
 /* randk.c: k distinct indices in [0, n), ascending, from (seed, tensor,
  * call): the same on every rank. */
 void cmp_randk_indices(uint64_t seed, int tensor, uint64_t call, size_t n, size_t k,
