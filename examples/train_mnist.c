@@ -33,6 +33,9 @@
  *    as in allreduce mode and rcomm_reduce sums them (and the loss) on the
  *    driver, which applies p -= lr * g. The driver maps slice 0 of W = size;
  *    with --driver-idle it only drives and ranks 1.. map W = size - 1 slices;
+ *  - ps with --push-threshold T: the significance filter (rcomm.h): a push
+ *    sends only the keys whose accumulated gradient exceeds T in magnitude
+ *    (with --push-relative, T times the key's parameter), the rest wait;
  *  - allreduce with --compress KIND: the weight matrices W1 and W2 go in f32
  *    through rcomm_allreduce_compressed (KIND: bf16, f16, randk, topk, sign,
  *    powersgd; --ratio for randk and topk, --lowrank for powersgd; error
@@ -85,7 +88,8 @@ typedef struct {
     const char *mode, *data, *csv, *dump, *check, *sync, *compress;
     int steps, batch, eval_every, slices, staleness, push_every, pull_every, servers;
     int train_limit, test_limit, skip_missing, bucket_kb, driver_idle, lowrank;
-    double lr, tol, ratio;
+    int push_relative;
+    double lr, tol, ratio, push_threshold;
 } opts_t;
 
 typedef struct {
@@ -594,6 +598,8 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
     cfg.push_interval = o->push_every;
     cfg.pull_interval = o->pull_every;
     cfg.lr = o->lr;
+    cfg.push_threshold = o->push_threshold;
+    cfg.push_relative = o->push_relative;
     if (!g)
         exit(1);
     if ((st = rcomm_ps_create(comm, &cfg, &tensor, 1, &ps)) != RCOMM_OK)
@@ -618,6 +624,14 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
         /* The model after the last step (every push of it applied under BSP). */
         if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
             die("rcomm_ps_pull", st);
+        if (me == 0) {
+            rcomm_ps_stats_t s;
+            rcomm_ps_stats(ps, &s);
+            printf("train_mnist: worker 0 pushed %llu bytes, %.0f per step (%llu keys "
+                   "in sparse images)\n",
+                   (unsigned long long)s.bytes_pushed, (double)s.bytes_pushed / o->steps,
+                   (unsigned long long)s.keys_pushed);
+        }
     }
     if ((st = rcomm_ps_destroy(ps)) != RCOMM_OK)
         die("rcomm_ps_destroy", st);
@@ -657,7 +671,7 @@ static void usage(FILE *f)
                "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
                "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n"
                "  [--compress none|bf16|f16|randk|topk|sign|powersgd] [--ratio R]\n"
-               "  [--lowrank R]\n");
+               "  [--lowrank R] [--push-threshold T [--push-relative]]\n");
 }
 
 static void parse(int argc, char **argv, opts_t *o)
@@ -687,6 +701,8 @@ static void parse(int argc, char **argv, opts_t *o)
                                        {"compress", 1, 0, 'z'},
                                        {"ratio", 1, 0, 'r'},
                                        {"lowrank", 1, 0, 'R'},
+                                       {"push-threshold", 1, 0, 'H'},
+                                       {"push-relative", 0, 0, 'E'},
                                        {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int known = 0;
@@ -736,6 +752,8 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'z': o->compress = optarg; break;
         case 'r': o->ratio = atof(optarg); break;
         case 'R': o->lowrank = atoi(optarg); break;
+        case 'H': o->push_threshold = atof(optarg); break;
+        case 'E': o->push_relative = 1; break;
         case 'p':
             if (strcmp(optarg, "caller") && strcmp(optarg, "thread")) {
                 usage(stderr);
@@ -750,9 +768,10 @@ static void parse(int argc, char **argv, opts_t *o)
     for (int k = 0; o->compress && k < RCOMM_COMPRESS_COUNT; k++)
         known |= strcmp(o->compress, rcomm_compress_kind_name(k)) == 0;
     known |= o->compress && strcmp(o->compress, "none") == 0;
-    if ((o->compress && (!known || strcmp(o->mode, "allreduce"))) || optind < argc ||
-        o->steps < 1 || o->batch < 1 || o->eval_every < 1 || o->slices < 1 ||
-        o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
+    if ((o->compress && (!known || strcmp(o->mode, "allreduce"))) ||
+        ((o->push_threshold != 0 || o->push_relative) && strcmp(o->mode, "ps")) ||
+        optind < argc || o->steps < 1 || o->batch < 1 || o->eval_every < 1 ||
+        o->slices < 1 || o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
         (strcmp(o->mode, "single") && strcmp(o->mode, "allreduce") &&
          strcmp(o->mode, "ps") && strcmp(o->mode, "buckets") &&
          strcmp(o->mode, "mapreduce")) ||

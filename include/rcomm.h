@@ -583,6 +583,20 @@ typedef struct {
     void *update_arg;
     size_t block_bytes; /* version and apply granularity (default 16384) */
     int server_threads; /* update threads per server (0 = default 2) */
+    /* Pushes that carry only some keys (docs/PS.md, "Sparse pushes"); the
+     * keys left out stay accumulated for a later push. Both off by default.
+     * Significance filter: push_threshold > 0 sends only the keys whose
+     * accumulated gradient g has |g| > push_threshold, or with
+     * push_relative, |g| > push_threshold * |p|, p the key's parameter in
+     * the worker's local copy (its last pull). */
+    double push_threshold;
+    int push_relative;
+    /* A top-k or random-k compressor (created on the same communicator):
+     * each push sends the k keys of its choice per server and f32 tensor
+     * (k from its ratio or k, of the server's range of the tensor); f64
+     * tensors go as without it. Without error feedback the keys left out
+     * are dropped instead of kept. Must outlive the parameter server. */
+    rcomm_compressor_t *compressor;
 } rcomm_ps_config_t;
 
 /* Fill cfg with the defaults above (lr = 0.01). */
@@ -650,6 +664,9 @@ typedef struct {
     uint64_t waits;       /* pulls or pushes that had to wait for others */
     uint64_t bytes_pushed, bytes_pulled;
     uint64_t updates; /* server: pushes (or BSP rounds) applied */
+    uint64_t keys_pushed;   /* keys sent by sparse pushes (dense blocks: 0) */
+    uint64_t keys_rejected; /* server: keys of sparse pushes outside their
+                             * block, or blocks claiming too many, ignored */
 } rcomm_ps_stats_t;
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats);
 

@@ -90,6 +90,51 @@ static const struct {
     {5, "death"},
 };
 
+/* Sparse pushes (ps_sparse_check): exact against a model of every worker. */
+static const struct {
+    int n;
+    const char *args;
+} sparse_jobs[] = {
+    {1, "filter"},
+    {2, "--servers 1 filter"},
+    {3, "--servers 1 relative"},
+    {5, "--servers 2 topk"},
+    {4, "--servers 2 --work randk"},
+    {7, "--servers 3 --work filter"},
+};
+
+START_TEST(sparse_scenarios)
+{
+    ck_assert_int_eq(job(sparse_jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none",
+                         "ps_sparse_check", sparse_jobs[_i].args),
+                     0);
+}
+END_TEST
+
+/* A server adds a sparse image from a worker's slot: untrusted. Offsets
+ * past the block are ignored and counted; so is an image that claims more
+ * keys than the block can hold. */
+START_TEST(sparse_add_bounds)
+{
+    char img[64] = {0};
+    float sum[16] = {0}, v[3] = {1.5f, 2.5f, 4.0f};
+    unsigned char mark[16] = {0};
+    const uint32_t off[3] = {3, 16, 15}; /* 16 is past a block of 16 */
+
+    ck_assert_uint_eq(ps_sparse_bytes(3, 4), 24);
+    ck_assert_uint_eq(ps_sparse_bytes(3, 8), 40); /* offsets padded to 8 */
+    memcpy(img, off, sizeof(off));
+    memcpy(img + 12, v, sizeof(v));
+    ck_assert_uint_eq(ps_sparse_add(img, 3, 16, RCOMM_F32, (char *)sum, mark), 1);
+    ck_assert(sum[3] == 1.5f && sum[15] == 4.0f && mark[3] && mark[15]);
+    for (int i = 0; i < 16; i++)
+        ck_assert(i == 3 || i == 15 || (sum[i] == 0 && !mark[i]));
+    /* 8 keys of f32 take 64 bytes: not an image of a 7-key block. */
+    ck_assert_uint_eq(ps_sparse_add(img, 8, 7, RCOMM_F32, (char *)sum, mark), 8);
+    ck_assert(sum[3] == 1.5f);
+}
+END_TEST
+
 /* A rank that works and serves answers pulls while it computes outside
  * rcomm with the progress thread, and over TCP (the same test, failing the
  * other way) not without it; over verbs the HCA answers them either way. */
@@ -128,8 +173,11 @@ int main(void)
     tcase_set_timeout(unit, 60);
     tcase_set_timeout(multi, 300);
     tcase_add_test(unit, partition);
+    tcase_add_test(unit, sparse_add_bounds);
     tcase_add_loop_test(multi, scenarios, 0, sizeof(jobs) / sizeof(jobs[0]));
     tcase_add_loop_test(multi, attentive, 0, 4);
+    tcase_add_loop_test(multi, sparse_scenarios, 0,
+                        sizeof(sparse_jobs) / sizeof(sparse_jobs[0]));
     suite_add_tcase(s, unit);
     suite_add_tcase(s, multi);
     sr = srunner_create(s);

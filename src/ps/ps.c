@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "compress/compress.h"
 #include "ps/ps.h"
 
 void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
@@ -49,6 +50,19 @@ static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config
         BAD("cfg->block_bytes %zu is not in [64, 2^30]", c->block_bytes);
     if (c->server_threads < 0 || c->server_threads > 256)
         BAD("cfg->server_threads %d is not in [0, 256]", c->server_threads);
+    if (!(c->push_threshold >= 0) || !isfinite(c->push_threshold))
+        BAD("cfg->push_threshold %g is not a finite value >= 0 (0: no filter)",
+            c->push_threshold);
+    if (c->push_relative != 0 && c->push_relative != 1)
+        BAD("cfg->push_relative %d is not 0 or 1", c->push_relative);
+    if (c->compressor && c->compressor->comm != comm)
+        BAD("cfg->compressor was created on another communicator");
+    if (c->compressor && c->compressor->cfg.kind != RCOMM_COMPRESS_TOPK &&
+        c->compressor->cfg.kind != RCOMM_COMPRESS_RANDK)
+        return base_err(RCOMM_ERR_UNSUPPORTED,
+                        "rcomm_ps_create: rank %d: cfg->compressor is %s; a push takes "
+                        "topk or randk (it sends the keys they pick)",
+                        comm->rank, rcomm_compress_kind_name(c->compressor->cfg.kind));
     if (!t)
         BAD("tensors is NULL");
     if (nt < 1)
@@ -83,6 +97,9 @@ enum {
     AG_MOM,
     AG_UPDATE,
     AG_TENSORS,
+    AG_THRESH,
+    AG_REL,
+    AG_COMPRESS,
     AG_N
 };
 static const char *const ag_names[AG_N] = {"num_servers",
@@ -95,7 +112,10 @@ static const char *const ag_names[AG_N] = {"num_servers",
                                            "lr",
                                            "momentum",
                                            "update (NULL or not)",
-                                           "tensors (names, counts or dtypes)"};
+                                           "tensors (names, counts or dtypes)",
+                                           "push_threshold",
+                                           "push_relative",
+                                           "compressor (NULL or not)"};
 
 static void agreement(const rcomm_ps_config_t *c, const rcomm_ps_tensor_t *t, int nt,
                       int64_t *w)
@@ -122,6 +142,9 @@ static void agreement(const rcomm_ps_config_t *c, const rcomm_ps_tensor_t *t, in
     memcpy(&w[AG_MOM], &c->momentum, 8);
     w[AG_UPDATE] = c->update != NULL;
     w[AG_TENSORS] = (int64_t)h;
+    memcpy(&w[AG_THRESH], &c->push_threshold, 8);
+    w[AG_REL] = c->push_relative;
+    w[AG_COMPRESS] = c->compressor != NULL;
 }
 
 static rcomm_status_t check_agreement(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t, int nt)
@@ -494,8 +517,10 @@ rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats)
                         !ps ? "ps" : "stats");
     *stats = ps->stats;
     stats->clock = ps->clock;
-    if (ps->is_server)
+    if (ps->is_server) {
         stats->updates = __atomic_load_n(&ps->srv.updates, __ATOMIC_RELAXED);
+        stats->keys_rejected = __atomic_load_n(&ps->srv.rejected, __ATOMIC_RELAXED);
+    }
     return RCOMM_OK;
 }
 

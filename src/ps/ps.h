@@ -6,6 +6,7 @@
  *   ps.c      life cycle: checks, memory, keys, serve, destroy
  *   rma.c     one-sided operations on servers, the local one included
  *   worker.c  pull (versioned reads), push, clock
+ *   sparse.c  pushes of some keys: which, their block images, applying them
  *   server.c  update threads
  *
  * Memory of server s (each a region with its own rights):
@@ -15,7 +16,8 @@
  *   clk     clock[W] (worker w's pushed clock)                  remote atomic
  *   slot w  a copy of the params layout for worker w's gradient,
  *           then stamp[B] (the clock of the push that wrote
- *           each block)                                          remote write,
+ *           each block, and how many keys when it wrote only
+ *           some: PS_STAMP)                                      remote write,
  *                                                                key to w only
  * W is the number of workers; workers are numbered 0..W-1 in rank order.
  * Two-sided messages are used only around the work: each worker's slot key
@@ -86,7 +88,11 @@ typedef struct {
     uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
     uint64_t *fetched;    /* [B] clock of the local copy of each block, or ~0 */
+    unsigned char *sent;  /* [B] in this push: PS_SENT_* */
+    char *stage;          /* sparse pushes: block images, at the slot's offsets */
 } ps_remote_t;
+
+enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE };
 
 /* A server's own memory. */
 typedef struct {
@@ -102,6 +108,7 @@ typedef struct {
     unsigned *pending; /* [W] atomic: threads still applying worker w's push
                         * (BSP: [0] for the round) */
     uint64_t updates;  /* atomic: pushes (BSP: rounds) applied */
+    uint64_t rejected; /* atomic: keys of sparse pushes ignored */
     ps_op_t *done;     /* [W] receives of the workers' done messages */
     int done_posted;
 } ps_server_t;
@@ -124,6 +131,8 @@ struct rcomm_ps {
     ps_pieces_t pieces, again; /* pull's scratch: ranges to read, to read again */
     ps_op_t *ops;              /* scratch: one batch */
     size_t cap_ops;
+    uint32_t *pick;             /* sparse pushes: the keys picked in one range */
+    float *pick_val, *pick_scr; /* and top-k's scratch; each the longest range */
     int done_sent;
     rcomm_ps_stats_t stats;
     uint32_t space; /* our tag space (core/service.h), 0 before we have one */
@@ -190,6 +199,42 @@ static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, size_t b)
 {
     return ps->lay.bytes[s] + b * 8;
 }
+
+/* ---- sparse.c ---------------------------------------------------------- */
+
+/* A stamp: the clock of the push (low 40 bits) and, when it wrote only some
+ * keys of the block, how many (high 24 bits; 0: the whole block). */
+#define PS_STAMP(clock, keys) ((uint64_t)(clock) | (uint64_t)(keys) << 40)
+#define PS_STAMP_CLOCK(s) ((s) & ((1ull << 40) - 1))
+#define PS_STAMP_KEYS(s) ((s) >> 40)
+
+/* A block image of m keys: m u32 offsets in the block, padded to esize, then
+ * their m values. */
+static inline size_t ps_sparse_bytes(size_t m, size_t esize)
+{
+    return (4 * m + esize - 1) / esize * esize + m * esize;
+}
+
+/* Worker: whether pushes of tensor t pick keys; the scratch that needs. */
+int ps_picks(const rcomm_ps_t *ps, int t);
+/* Worker: whether the keys a push of tensor t leaves out are dropped (a
+ * compressor without error feedback) rather than kept accumulated. */
+int ps_drops(const rcomm_ps_t *ps, int t);
+rcomm_status_t ps_sparse_init(rcomm_ps_t *ps);
+/* Worker: the keys of tensor t's range on server s to push now (offsets in
+ * the range, ascending, each with a nonzero gradient) into ps->pick. */
+size_t ps_pick(rcomm_ps_t *ps, int s, int t);
+/* Worker: block i of that range with its m picked keys (offsets in the
+ * range): written sparse (the image in the stage, those keys zeroed in the
+ * accumulator; returns the image's bytes) when that is smaller than the
+ * block, else 0 (the caller writes the whole block). */
+size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *keys,
+                       size_t m);
+/* Server: add the image of m keys (from a worker's slot: untrusted) into
+ * sum (n elements), marking in mark the keys it holds. Returns the keys
+ * ignored: out of the block, or all of them when m cannot fit. */
+size_t ps_sparse_add(const char *img, size_t m, size_t n, rcomm_dtype_t dtype, char *sum,
+                     unsigned char *mark);
 
 /* ---- worker.c ---------------------------------------------------------- */
 

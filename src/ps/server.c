@@ -17,7 +17,8 @@
  *             gradients block by block in worker order, apply once;
  *   SSP, ASP  apply each worker's push as soon as it is there.
  * A block a push did not write (its stamp is older than the push) is left
- * alone: no gradient is not a zero gradient for momentum.
+ * alone: no gradient is not a zero gradient for momentum. Nor is a key that
+ * a sparse push left out (sparse.c): only the keys it names are updated.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,10 @@
 
 typedef struct {
     rcomm_ps_t *ps;
-    size_t b_lo, b_hi; /* blocks [b_lo, b_hi) of this server are ours */
-    uint64_t *seen;    /* [W] clock of the last push we applied, per worker */
-    char *sum;         /* BSP: one block of summed gradient */
+    size_t b_lo, b_hi;   /* blocks [b_lo, b_hi) of this server are ours */
+    uint64_t *seen;      /* [W] clock of the last push we applied, per worker */
+    char *sum;           /* one block of gradient: BSP's sum, or a sparse push's */
+    unsigned char *mark; /* [blk]: the keys sum holds, when not all */
 } ps_thread_t;
 
 static int server_index(const rcomm_ps_t *ps)
@@ -76,6 +78,51 @@ static uint64_t stamp(const rcomm_ps_t *ps, int w, size_t b)
     return __atomic_load_n(&st[b], __ATOMIC_ACQUIRE);
 }
 
+/* The rule on the marked keys of a block only, run by run. */
+static void update_marked(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
+                          size_t first, char *params, char *mom, const char *grad,
+                          size_t n, const unsigned char *mark)
+{
+    const size_t es = tn->esize;
+
+    for (size_t a = 0, e; a < n; a = e) {
+        for (e = a; e < n && mark[e]; e++)
+            ;
+        if (e > a)
+            update(cfg, t, tn, first + a, params + a * es, mom ? mom + a * es : NULL,
+                   grad + a * es, e - a);
+        else
+            e++;
+    }
+}
+
+/* Add worker j's part of block (at off, n keys) into th->sum: the first one
+ * (*have == 0) sets it. A whole block marks every key. */
+static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, size_t n,
+                      const ps_tensor_t *tn, int *have, int *whole)
+{
+    ps_server_t *sv = &th->ps->srv;
+    const size_t keys = PS_STAMP_KEYS(stamp_word);
+
+    if (keys == 0) {
+        if (!*have)
+            memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
+        else
+            reduce_apply(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype, RCOMM_SUM);
+        *whole = 1;
+    } else {
+        if (!*have) {
+            memset(th->sum, 0, n * tn->esize);
+            memset(th->mark, 0, n);
+        }
+        __atomic_add_fetch(
+            &sv->rejected,
+            ps_sparse_add(sv->slots[j] + off, keys, n, tn->dtype, th->sum, th->mark),
+            __ATOMIC_RELAXED);
+    }
+    *have = 1;
+}
+
 /* Apply the push of clock c to our blocks: from worker w's slot, or (w < 0,
  * BSP) the sum over every worker's. */
 static void apply(ps_thread_t *th, int w, uint64_t c)
@@ -96,32 +143,33 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             const size_t first = (b - r->block) * tn->blk;
             const size_t n = r->n - first < tn->blk ? r->n - first : tn->blk;
             const size_t off = r->off + first * tn->esize;
-            const void *grad = NULL;
-            uint64_t v;
+            const char *grad;
+            int have = 0, whole = 0;
+            uint64_t v, sw;
 
-            if (w >= 0) {
-                if (stamp(ps, w, b) != c)
+            for (int j = w < 0 ? 0 : w; j < (w < 0 ? ps->nworkers : w + 1); j++) {
+                sw = stamp(ps, j, b);
+                if (PS_STAMP_CLOCK(sw) != c)
                     continue;
-                grad = sv->slots[w] + off;
-            } else {
-                for (int j = 0; j < ps->nworkers; j++) {
-                    if (stamp(ps, j, b) != c)
-                        continue;
-                    if (!grad)
-                        memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
-                    else
-                        reduce_apply(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype,
-                                     RCOMM_SUM);
-                    grad = th->sum;
+                if (w >= 0 && PS_STAMP_KEYS(sw) == 0) { /* in place, no copy */
+                    have = whole = 1;
+                    break;
                 }
-                if (!grad)
-                    continue;
+                add_block(th, j, sw, off, n, tn, &have, &whole);
             }
+            if (!have)
+                continue;
+            grad = w >= 0 && whole ? sv->slots[w] + off : th->sum;
             v = __atomic_load_n(&version[b], __ATOMIC_RELAXED);
             __atomic_store_n(&version[b], v + 1, __ATOMIC_RELAXED);
             __atomic_thread_fence(__ATOMIC_RELEASE);
-            update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
-                   sv->momentum ? sv->momentum + off : NULL, grad, n);
+            if (whole)
+                update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
+                       sv->momentum ? sv->momentum + off : NULL, grad, n);
+            else
+                update_marked(&ps->cfg, t, tn, r->lo + first, sv->params + off,
+                              sv->momentum ? sv->momentum + off : NULL, grad, n,
+                              th->mark);
             __atomic_store_n(&version[b], v + 2, __ATOMIC_RELEASE);
         }
     }
@@ -193,6 +241,7 @@ static void *thread_main(void *arg)
     poll_once(th); /* a push that came with the last done */
     free(th->seen);
     free(th->sum);
+    free(th->mark);
     free(th);
     return NULL;
 }
@@ -218,11 +267,13 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         if (th) {
             th->seen = calloc((size_t)ps->nworkers, sizeof(*th->seen));
             th->sum = malloc(sum_bytes);
+            th->mark = malloc(sum_bytes);
         }
-        if (!th || !th->seen || !th->sum) {
+        if (!th || !th->seen || !th->sum || !th->mark) {
             if (th) {
                 free(th->seen);
                 free(th->sum);
+                free(th->mark);
             }
             free(th);
             return base_err(RCOMM_ERR_NO_MEMORY,

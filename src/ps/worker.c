@@ -16,7 +16,8 @@
  *
  * Push adds into a local accumulator and marks blocks dirty; on a push step
  * the dirty blocks go into our slot on their servers (RDMA WRITE, stamped
- * with the clock), and then every server's clock word for us is advanced by
+ * with the clock; only the keys picked, with a filter or a compressor:
+ * sparse.c), and then every server's clock word for us is advanced by
  * a fetch-and-add: that is the signal its threads wait for. A slot is
  * written again only once the server has published the previous push.
  */
@@ -53,7 +54,9 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
         r->stamp = calloc(nb, 8);
         r->fetched = malloc(nb * 8);
         r->dirty = calloc(nb, 1);
-        if (!r->applied || !r->v1 || !r->v2 || !r->stamp || !r->fetched || !r->dirty)
+        r->sent = calloc(nb, 1);
+        if (!r->applied || !r->v1 || !r->v2 || !r->stamp || !r->fetched || !r->dirty ||
+            !r->sent)
             goto nomem;
         memset(r->fetched, 0xff, nb * 8); /* never pulled */
     }
@@ -62,7 +65,7 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
         if (!(ps->local[t] = calloc(1, bytes)) || !(ps->accum[t] = calloc(1, bytes)))
             goto nomem;
     }
-    return RCOMM_OK;
+    return ps_sparse_init(ps);
 nomem:
     return base_err(RCOMM_ERR_NO_MEMORY,
                     "rcomm_ps_create: worker rank %d: no memory for the local copies",
@@ -79,7 +82,12 @@ void ps_worker_free(rcomm_ps_t *ps)
         free(r->stamp);
         free(r->fetched);
         free(r->dirty);
+        free(r->sent);
+        free(r->stage);
     }
+    free(ps->pick);
+    free(ps->pick_val);
+    free(ps->pick_scr);
     for (int t = 0; ps->local && t < ps->lay.ntensors; t++)
         free(ps->local[t]);
     for (int t = 0; ps->accum && t < ps->lay.ntensors; t++)
@@ -528,31 +536,56 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
     }
 }
 
-/* Write the dirty blocks of tensor t on server s into our slot there. */
+/* Write the dirty blocks of tensor t on server s into our slot there: runs
+ * of whole blocks, or with picked keys (sparse.c) each block that has some,
+ * as an image when that is smaller. A block with none stays dirty. */
 static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_t *bytes)
 {
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
     ps_remote_t *rm = &ps->rem[s];
     const size_t nb = (r->n + tn->blk - 1) / tn->blk;
+    const int picks = ps_picks(ps, t);
+    const size_t m = picks ? ps_pick(ps, s, t) : 0;
+    size_t k = 0; /* the next picked key */
     ps_op_t *o;
 
     for (size_t i = 0; i < nb;) {
-        size_t b0 = r->block + i, j = i, first, last;
+        size_t b0 = r->block + i, j = i + 1, first = i * tn->blk, last, img = 0, a;
         if (!rm->dirty[b0]) {
             i++;
             continue;
         }
-        while (j < nb && rm->dirty[r->block + j])
-            rm->stamp[r->block + j++] = ps->clock;
-        first = i * tn->blk;
+        if (picks) {
+            const size_t end = first + tn->blk;
+            while (k < m && ps->pick[k] < first)
+                k++;
+            for (a = k; k < m && ps->pick[k] < end;)
+                k++;
+            if (a == k) { /* nothing picked: it waits */
+                i++;
+                continue;
+            }
+            img = ps_sparse_image(ps, s, t, i, ps->pick + a, k - a);
+            rm->stamp[b0] = PS_STAMP(ps->clock, img ? k - a : 0);
+            rm->sent[b0] = img ? PS_SENT_SPARSE : PS_SENT_DENSE;
+            ps->stats.keys_pushed += img ? k - a : 0;
+        } else {
+            while (j < nb && rm->dirty[r->block + j])
+                j++;
+            for (size_t b = b0; b < r->block + j; b++) {
+                rm->stamp[b] = PS_STAMP(ps->clock, 0);
+                rm->sent[b] = PS_SENT_DENSE;
+            }
+        }
         last = j * tn->blk < r->n ? j * tn->blk : r->n;
         if (!(o = op_add(ps, n)))
             return nomem(ps, "rcomm_ps_clock");
         *o = (ps_op_t){.kind = PS_PUT,
                        .server = s,
-                       .buf = ps->accum[t] + (r->lo + first) * tn->esize,
-                       .len = (last - first) * tn->esize,
+                       .buf = img ? rm->stage + r->off + first * tn->esize
+                                  : ps->accum[t] + (r->lo + first) * tn->esize,
+                       .len = img ? img : (last - first) * tn->esize,
                        .rkey = &rm->slot,
                        .raddr = ps_raddr(&rm->slot, r->off + first * tn->esize)};
         *bytes += o->len;
@@ -567,6 +600,33 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
         i = j;
     }
     return RCOMM_OK;
+}
+
+/* After a push: blocks sent whole are zeroed; a block sent sparse (its keys
+ * zeroed already) stays dirty while it holds gradient, which is dropped
+ * instead when the compressor keeps no error feedback. */
+static void settle(rcomm_ps_t *ps, int s, int t)
+{
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    ps_remote_t *rm = &ps->rem[s];
+    const int drop = ps_drops(ps, t);
+
+    for (size_t i = 0; i * tn->blk < r->n; i++) {
+        const size_t b = r->block + i, first = i * tn->blk;
+        const size_t len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
+        char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
+        if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] == PS_SENT_SPARSE && drop)) {
+            memset(acc, 0, len);
+            rm->dirty[b] = 0;
+        } else if (rm->sent[b] == PS_SENT_SPARSE) {
+            size_t z = 0;
+            while (z < len && !acc[z])
+                z++;
+            rm->dirty[b] = z < len;
+        }
+        rm->sent[b] = PS_SENT_NONE;
+    }
 }
 
 static rcomm_status_t flush(rcomm_ps_t *ps)
@@ -599,20 +659,9 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
     }
     if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
         return st;
-    for (int s = 0; s < ps->cfg.num_servers; s++) {
-        for (int t = 0; t < ps->lay.ntensors; t++) {
-            const ps_range_t *r = ps_range(&ps->lay, s, t);
-            const ps_tensor_t *tn = &ps->lay.t[t];
-            for (size_t i = 0; i * tn->blk < r->n; i++) {
-                size_t first = i * tn->blk, len;
-                if (!ps->rem[s].dirty[r->block + i])
-                    continue;
-                len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
-                memset(ps->accum[t] + (r->lo + first) * tn->esize, 0, len);
-            }
-        }
-        memset(ps->rem[s].dirty, 0, ps->lay.nblocks[s]);
-    }
+    for (int s = 0; s < ps->cfg.num_servers; s++)
+        for (int t = 0; t < ps->lay.ntensors; t++)
+            settle(ps, s, t);
     ps->pushed = ps->clock;
     ps->stats.pushes++;
     ps->stats.bytes_pushed += bytes;
