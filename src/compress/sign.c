@@ -22,35 +22,47 @@ size_t cmp_sign_bytes(size_t n, size_t chunk)
     return 4 * chunks(n, chunk) + (n + 7) / 8;
 }
 
+/* Bits are gathered a byte at a time in a register: setting them one by
+ * one in memory cost a read-modify-write per entry. A byte shared by two
+ * chunks (chunk not a multiple of 8) is or-ed into. */
 void cmp_sign_encode(const float *x, size_t n, size_t chunk, unsigned char *enc)
 {
     unsigned char *bits = enc + 4 * chunks(n, chunk);
 
     memset(bits, 0, (n + 7) / 8);
     for (size_t c = 0, o = 0; o < n; c++, o += chunk) {
-        size_t len = n - o < chunk ? n - o : chunk;
+        const size_t end = n - o < chunk ? n : o + chunk;
         double sum = 0;
+        unsigned byte = 0;
         float scale;
-        for (size_t i = o; i < o + len; i++) {
+        for (size_t i = o; i < end; i++) {
             sum += fabs((double)x[i]);
-            if (x[i] < 0)
-                bits[i / 8] |= (unsigned char)(1u << (i % 8));
+            byte |= (unsigned)(x[i] < 0) << (i & 7);
+            if ((i & 7) == 7 || i + 1 == end) {
+                bits[i >> 3] |= (unsigned char)byte;
+                byte = 0;
+            }
         }
-        scale = (float)(sum / (double)len);
+        scale = (float)(sum / (double)(end - o));
         memcpy(enc + 4 * c, &scale, 4);
     }
 }
 
+/* out += +-scale, the sign put into scale's bits: no branch. */
 void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float *out)
 {
     const unsigned char *bits = enc + 4 * chunks(n, chunk);
 
     for (size_t c = 0, o = 0; o < n; c++, o += chunk) {
-        size_t len = n - o < chunk ? n - o : chunk;
-        float scale;
-        memcpy(&scale, enc + 4 * c, 4);
-        for (size_t i = o; i < o + len; i++)
-            out[i] += (bits[i / 8] >> (i % 8)) & 1 ? -scale : scale;
+        const size_t end = n - o < chunk ? n : o + chunk;
+        uint32_t s;
+        memcpy(&s, enc + 4 * c, 4);
+        for (size_t i = o; i < end; i++) {
+            const uint32_t v = s ^ (uint32_t)((bits[i >> 3] >> (i & 7)) & 1) << 31;
+            float f;
+            memcpy(&f, &v, 4);
+            out[i] += f;
+        }
     }
 }
 
