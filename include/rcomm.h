@@ -591,11 +591,13 @@ typedef struct {
      * the worker's local copy (its last pull). */
     double push_threshold;
     int push_relative;
-    /* A top-k or random-k compressor (created on the same communicator):
-     * each push sends the k keys of its choice per server and f32 tensor
-     * (k from its ratio or k, of the server's range of the tensor); f64
-     * tensors go as without it. Without error feedback the keys left out
-     * are dropped instead of kept. Must outlive the parameter server. */
+    /* A compressor (created on the same communicator; not powersgd) for
+     * the f32 tensors (f64 ones go as without it): top-k and random-k send
+     * the k keys of their choice per server range of a tensor (k from the
+     * ratio or k, of the range); bf16, f16 and sign send every dirty block
+     * in their encoding. What is not sent, or lost to the encoding, stays
+     * accumulated, unless error feedback is off: then it is dropped. No
+     * push_threshold with the last three. Must outlive the server. */
     rcomm_compressor_t *compressor;
 } rcomm_ps_config_t;
 

@@ -13,7 +13,10 @@
  *   relative  |g| > 0.25 |p|, p from a pull before the first step (2 and 4)
  *   topk      the 5 largest per server range (f32 only; f64 whole)
  *   randk     5 random ones per server range (f32 only; f64 whole)
- * Some worker must have sent keys sparse (keys_pushed), and a config that
+ *   bf16, f16, sign   every block encoded (f32 only; f64 whole), what the
+ *             encoding lost kept for the next push
+ * Each worker's bytes pushed must be the model's, some worker must have
+ * sent keys sparse (keys_pushed) where keys are picked, and a config that
  * differs on one rank is a MISMATCH. Options: --servers S --work --steps T.
  */
 #include <getopt.h>
@@ -22,6 +25,7 @@
 #include "compress/compress.h"
 #include "ps/ps.h"
 #include "rank_check.h"
+#include "reduce/reduce.h"
 
 static int bad;
 static rcomm_comm_t *comm;
@@ -67,7 +71,15 @@ typedef struct {
     unsigned char *mark[NT];
     uint32_t *pick;
     float *fv, *fs, *facc;
+    uint64_t *bytes; /* [worker]: what it writes, gradient only */
 } model_t;
+
+/* v rounded to tensor t's precision: the model does f32 tensors' sums and
+ * updates step by step in f32, as the server does. */
+static double round_as(int t, double v)
+{
+    return dtype[t] == RCOMM_F32 ? (double)(float)v : v;
+}
 
 static int picked(double g, double p)
 {
@@ -83,8 +95,38 @@ static void push_range(model_t *x, rcomm_compressor_t *c, int w, int step, int t
     double *acc = x->acc[t] + (size_t)w * count[t] + lo;
     const size_t es = dtype[t] == RCOMM_F64 ? 8 : 4, blk = cfg.block_bytes / es;
     const int compressed = c && dtype[t] == RCOMM_F32;
+    const int dense = compressed && c->cfg.kind != RCOMM_COMPRESS_TOPK &&
+                      c->cfg.kind != RCOMM_COMPRESS_RANDK;
     size_t m = 0, kept = 0, j = 0;
 
+    if (dense) { /* every block encoded; the encoding's loss stays */
+        for (size_t first = 0; first < n; first += blk) {
+            const size_t len = n - first < blk ? n - first : blk;
+            const size_t sb = cmp_sign_bytes(len, c->cfg.chunk);
+            const int sign = c->cfg.kind == RCOMM_COMPRESS_SIGN,
+                      raw = sign && sb >= 4 * len;
+            unsigned char img[64];
+            for (size_t k = 0; k < len; k++)
+                x->facc[k] = (float)acc[first + k];
+            memset(x->fv, 0, len * sizeof(float));
+            if (sign) {
+                cmp_sign_encode(x->facc, len, c->cfg.chunk, img);
+                cmp_sign_decode_add(img, len, c->cfg.chunk, x->fv);
+            }
+            for (size_t k = 0; k < len && !sign; k++)
+                x->fv[k] = c->cfg.kind == RCOMM_COMPRESS_BF16
+                               ? reduce_bf16_to_f32(reduce_f32_to_bf16(x->facc[k]))
+                               : reduce_f16_to_f32(reduce_f32_to_f16(x->facc[k]));
+            x->bytes[w] += raw ? 4 * len : sign ? sb : 2 * len;
+            for (size_t k = 0; k < len; k++) { /* a raw block goes whole */
+                const float v = raw ? x->facc[k] : x->fv[k];
+                x->d[t][lo + first + k] = (float)(x->d[t][lo + first + k] + v);
+                x->mark[t][lo + first + k] = 1;
+                acc[first + k] = (double)(x->facc[k] - v);
+            }
+        }
+        return;
+    }
     if (compressed) {
         m = cmp_keep(c, n);
         for (size_t k = 0; k < n; k++)
@@ -108,13 +150,14 @@ static void push_range(model_t *x, rcomm_compressor_t *c, int w, int step, int t
             j++;
         whole = !(compressed || cfg.push_threshold > 0) ||
                 (j > a && ps_sparse_bytes(j - a, es) >= len * es);
+        x->bytes[w] += whole ? len * es : j > a ? ps_sparse_bytes(j - a, es) : 0;
         for (size_t k = first; k < first + len; k++) {
             int send = whole;
             for (size_t i = a; i < j && !send; i++)
                 send = x->pick[i] == k;
             if (!send)
                 continue;
-            x->d[t][lo + k] += acc[k];
+            x->d[t][lo + k] = round_as(t, x->d[t][lo + k] + acc[k]);
             x->mark[t][lo + k] = 1;
             acc[k] = 0;
         }
@@ -140,8 +183,10 @@ static int model_step(model_t *x, rcomm_ps_t *ps, rcomm_compressor_t *c, int ste
             }
         for (size_t k = 0; k < count[t]; k++)
             if (x->mark[t][k]) {
-                x->m[t][k] = cfg.momentum * x->m[t][k] + x->d[t][k];
-                x->p[t][k] -= cfg.lr * x->m[t][k];
+                /* As the server computes, in the tensor's precision. */
+                x->m[t][k] =
+                    round_as(t, round_as(t, cfg.momentum * x->m[t][k]) + x->d[t][k]);
+                x->p[t][k] = round_as(t, x->p[t][k] - round_as(t, cfg.lr * x->m[t][k]));
             }
     }
     return 0;
@@ -160,10 +205,12 @@ static int run(const char *mode)
     double *in[NT];
     int64_t sparse = 0;
 
-    if (!strcmp(mode, "topk") || !strcmp(mode, "randk")) {
+    if (strcmp(mode, "filter") && strcmp(mode, "relative")) {
         rcomm_compress_config_t cc;
-        rcomm_compress_config_init(&cc, strcmp(mode, "topk") ? RCOMM_COMPRESS_RANDK
-                                                             : RCOMM_COMPRESS_TOPK);
+        int kind = 0;
+        while (strcmp(rcomm_compress_kind_name((rcomm_compress_kind_t)kind), mode))
+            kind++; /* main() checked the name */
+        rcomm_compress_config_init(&cc, (rcomm_compress_kind_t)kind);
         cc.k = 5;
         cc.seed = 7;
         CALL(rcomm_compressor_create(comm, &cc, &c));
@@ -192,6 +239,7 @@ static int run(const char *mode)
         tensors[t] = (rcomm_ps_tensor_t){t ? "b" : "a", n, dtype[t], buf[t]};
     }
     x.pick = malloc(count[0] * 4);
+    x.bytes = calloc((size_t)nworkers(), sizeof(uint64_t));
     x.fv = malloc(count[0] * 4);
     x.fs = malloc(count[0] * 4);
     x.facc = malloc(count[0] * 4);
@@ -229,14 +277,27 @@ static int run(const char *mode)
         }
         CALL(rcomm_ps_stats(ps, &st));
         sparse = (int64_t)st.keys_pushed;
+        if (st.bytes_pushed != x.bytes[me])
+            FAIL("%s: pushed %llu bytes, the model %llu", mode,
+                 (unsigned long long)st.bytes_pushed, (unsigned long long)x.bytes[me]);
     } else {
         CALL(rcomm_ps_serve(ps));
     }
     CALL(rcomm_ps_destroy(ps));
     /* Some worker sent keys sparse: the path under test was taken. */
     CALL(rcomm_allreduce(comm, RCOMM_IN_PLACE, &sparse, 1, RCOMM_I64, RCOMM_SUM));
-    if (!sparse)
+    if (!sparse &&
+        (!c || c->cfg.kind == RCOMM_COMPRESS_TOPK || c->cfg.kind == RCOMM_COMPRESS_RANDK))
         FAIL("%s: no worker sent a sparse push", mode);
+    /* A threshold picks keys; a dense encoding sends whole blocks. */
+    if (c && c->cfg.kind == RCOMM_COMPRESS_SIGN) {
+        rcomm_ps_config_t both = cfg;
+        both.push_threshold = 0.5;
+        if (expect("rcomm_ps_create, sign and a threshold",
+                   rcomm_ps_create(comm, &both, tensors, NT, &ps), RCOMM_ERR_INVALID_ARG,
+                   "push_threshold"))
+            bad = 1;
+    }
     /* The last rank without the filter or the compressor. */
     if (size > 1) {
         rcomm_ps_config_t other = cfg;
@@ -253,7 +314,7 @@ static int run(const char *mode)
         free(in[t]), free(buf[t]), free(x.acc[t]), free(x.p[t]), free(x.m[t]);
         free(x.d[t]), free(x.mark[t]);
     }
-    free(x.pick), free(x.fv), free(x.fs), free(x.facc), free(got);
+    free(x.pick), free(x.fv), free(x.fs), free(x.facc), free(x.bytes), free(got);
     rcomm_compressor_destroy(c);
     return 0;
 }
@@ -262,7 +323,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"steps", 1, 0, 'T'}, {0, 0, 0, 0}};
-    int c, rc;
+    static const char *const modes[7] = {"filter", "relative", "topk", "randk",
+                                         "bf16",   "f16",      "sign"};
+    int c, rc, known = 0;
 
     rcomm_ps_config_init(&cfg);
     cfg.block_bytes = 64;
@@ -276,11 +339,11 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (optind != argc - 1 ||
-        (strcmp(argv[optind], "filter") && strcmp(argv[optind], "relative") &&
-         strcmp(argv[optind], "topk") && strcmp(argv[optind], "randk"))) {
+    for (int k = 0; optind == argc - 1 && k < 7; k++)
+        known |= !strcmp(argv[optind], modes[k]);
+    if (!known) {
         fprintf(stderr, "usage: ps_sparse_check [--servers S] [--work] [--steps T] "
-                        "filter|relative|topk|randk\n");
+                        "filter|relative|topk|randk|bf16|f16|sign\n");
         return 2;
     }
     comm = join();

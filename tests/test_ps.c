@@ -101,6 +101,9 @@ static const struct {
     {5, "--servers 2 topk"},
     {4, "--servers 2 --work randk"},
     {7, "--servers 3 --work filter"},
+    {3, "--servers 1 sign"},
+    {5, "--servers 2 bf16"},
+    {2, "--servers 1 --work f16"},
 };
 
 START_TEST(sparse_scenarios)

@@ -57,12 +57,19 @@ static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config
         BAD("cfg->push_relative %d is not 0 or 1", c->push_relative);
     if (c->compressor && c->compressor->comm != comm)
         BAD("cfg->compressor was created on another communicator");
-    if (c->compressor && c->compressor->cfg.kind != RCOMM_COMPRESS_TOPK &&
-        c->compressor->cfg.kind != RCOMM_COMPRESS_RANDK)
+    if (c->compressor && c->compressor->cfg.kind == RCOMM_COMPRESS_POWERSGD)
         return base_err(RCOMM_ERR_UNSUPPORTED,
-                        "rcomm_ps_create: rank %d: cfg->compressor is %s; a push takes "
-                        "topk or randk (it sends the keys they pick)",
-                        comm->rank, rcomm_compress_kind_name(c->compressor->cfg.kind));
+                        "rcomm_ps_create: rank %d: cfg->compressor is powersgd, which "
+                        "combines the workers' factors before decoding: a push takes "
+                        "bf16, f16, randk, topk or sign",
+                        comm->rank);
+    if (c->compressor && c->push_threshold > 0 &&
+        c->compressor->cfg.kind != RCOMM_COMPRESS_TOPK &&
+        c->compressor->cfg.kind != RCOMM_COMPRESS_RANDK)
+        BAD("cfg->push_threshold %g with a %s compressor: the filter picks keys, and %s "
+            "sends whole blocks (a threshold goes with topk, randk or no compressor)",
+            c->push_threshold, rcomm_compress_kind_name(c->compressor->cfg.kind),
+            rcomm_compress_kind_name(c->compressor->cfg.kind));
     if (!t)
         BAD("tensors is NULL");
     if (nt < 1)

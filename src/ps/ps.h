@@ -92,7 +92,7 @@ typedef struct {
     char *stage;          /* sparse pushes: block images, at the slot's offsets */
 } ps_remote_t;
 
-enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE };
+enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE, PS_SENT_ENCODED };
 
 /* A server's own memory. */
 typedef struct {
@@ -202,11 +202,14 @@ static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, size_t b)
 
 /* ---- sparse.c ---------------------------------------------------------- */
 
-/* A stamp: the clock of the push (low 40 bits) and, when it wrote only some
- * keys of the block, how many (high 24 bits; 0: the whole block). */
+/* A stamp: the clock of the push (bits 0-39); when it wrote only some keys
+ * of the block, how many (bits 40-62; 0: the whole block); bit 63 when the
+ * whole block went in the compressor's dense encoding (bf16, f16, sign). */
 #define PS_STAMP(clock, keys) ((uint64_t)(clock) | (uint64_t)(keys) << 40)
+#define PS_STAMP_ENCODED (1ull << 63)
 #define PS_STAMP_CLOCK(s) ((s) & ((1ull << 40) - 1))
-#define PS_STAMP_KEYS(s) ((s) >> 40)
+#define PS_STAMP_KEYS(s) ((s) >> 40 & ((1ull << 23) - 1))
+#define PS_STAMP_KEYS_MAX ((1u << 23) - 1)
 
 /* A block image of m keys: m u32 offsets in the block, padded to esize, then
  * their m values. */
@@ -215,8 +218,10 @@ static inline size_t ps_sparse_bytes(size_t m, size_t esize)
     return (4 * m + esize - 1) / esize * esize + m * esize;
 }
 
-/* Worker: whether pushes of tensor t pick keys; the scratch that needs. */
+/* Worker: whether pushes of tensor t pick keys (a filter, top-k, random-k),
+ * or encode whole blocks (bf16, f16, sign); the scratch they need. */
 int ps_picks(const rcomm_ps_t *ps, int t);
+int ps_encodes(const rcomm_ps_t *ps, int t);
 /* Worker: whether the keys a push of tensor t leaves out are dropped (a
  * compressor without error feedback) rather than kept accumulated. */
 int ps_drops(const rcomm_ps_t *ps, int t);
@@ -230,6 +235,13 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t);
  * block, else 0 (the caller writes the whole block). */
 size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *keys,
                        size_t m);
+/* Worker: block i of tensor t's range on server s in the compressor's dense
+ * encoding, into the stage; the accumulator keeps what the encoding lost
+ * (error feedback) or nothing. Returns the image's bytes, or 0 when it
+ * would not be smaller than the block (the caller writes the block). */
+size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i);
+/* Server: sum += the decoded image of a block of n f32 keys. */
+void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum);
 /* Server: add the image of m keys (from a worker's slot: untrusted) into
  * sum (n elements), marking in mark the keys it holds. Returns the keys
  * ignored: out of the block, or all of them when m cannot fit. */

@@ -104,7 +104,12 @@ static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, s
     ps_server_t *sv = &th->ps->srv;
     const size_t keys = PS_STAMP_KEYS(stamp_word);
 
-    if (keys == 0) {
+    if (stamp_word & PS_STAMP_ENCODED) { /* f32, the compressor's encoding */
+        if (!*have)
+            memset(th->sum, 0, n * sizeof(float));
+        ps_encoded_add(th->ps, sv->slots[j] + off, n, (float *)th->sum);
+        *whole = 1;
+    } else if (keys == 0) {
         if (!*have)
             memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
         else
@@ -151,7 +156,8 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                 sw = stamp(ps, j, b);
                 if (PS_STAMP_CLOCK(sw) != c)
                     continue;
-                if (w >= 0 && PS_STAMP_KEYS(sw) == 0) { /* in place, no copy */
+                if (w >= 0 && !(sw & PS_STAMP_ENCODED) && PS_STAMP_KEYS(sw) == 0) {
+                    /* in place, no copy */
                     have = whole = 1;
                     break;
                 }

@@ -7,6 +7,9 @@
  * says how many keys its image holds (PS_STAMP); the server adds the image
  * into a zeroed block and updates only the keys it names, so a key that was
  * not pushed is not a zero gradient (momentum leaves it alone too).
+ * Compressors with a dense encoding (bf16, f16, sign) send every dirty
+ * block encoded instead, flagged in its stamp; the worker keeps what the
+ * encoding lost.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,11 +18,26 @@
 #include "base/error.h"
 #include "compress/compress.h"
 #include "ps/ps.h"
+#include "reduce/reduce.h"
+
+static int kind_is(const rcomm_ps_t *ps, int t, rcomm_compress_kind_t a,
+                   rcomm_compress_kind_t b)
+{
+    const rcomm_compressor_t *c = ps->cfg.compressor;
+
+    return c && ps->lay.t[t].dtype == RCOMM_F32 && (c->cfg.kind == a || c->cfg.kind == b);
+}
 
 int ps_picks(const rcomm_ps_t *ps, int t)
 {
     return ps->cfg.push_threshold > 0 ||
-           (ps->cfg.compressor && ps->lay.t[t].dtype == RCOMM_F32);
+           kind_is(ps, t, RCOMM_COMPRESS_TOPK, RCOMM_COMPRESS_RANDK);
+}
+
+int ps_encodes(const rcomm_ps_t *ps, int t)
+{
+    return kind_is(ps, t, RCOMM_COMPRESS_BF16, RCOMM_COMPRESS_F16) ||
+           kind_is(ps, t, RCOMM_COMPRESS_SIGN, RCOMM_COMPRESS_SIGN);
 }
 
 int ps_drops(const rcomm_ps_t *ps, int t)
@@ -35,7 +53,7 @@ rcomm_status_t ps_sparse_init(rcomm_ps_t *ps)
     int any = 0;
 
     for (int t = 0; t < ps->lay.ntensors; t++)
-        any |= ps_picks(ps, t);
+        any |= ps_picks(ps, t) || ps_encodes(ps, t);
     if (!any || ps->worker < 0)
         return RCOMM_OK;
     for (int s = 0; s < ps->cfg.num_servers; s++)
@@ -107,7 +125,7 @@ size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *k
     char *vals = img + (4 * m + es - 1) / es * es;
     char *acc = ps->accum[t] + (r->lo + first) * es;
 
-    if (m >= (1u << 24) || ps_sparse_bytes(m, es) >= n * es)
+    if (m > PS_STAMP_KEYS_MAX || ps_sparse_bytes(m, es) >= n * es)
         return 0;
     for (size_t j = 0; j < m; j++) {
         const uint32_t off = (uint32_t)(keys[j] - first);
@@ -146,4 +164,51 @@ size_t ps_sparse_add(const char *img, size_t m, size_t n, rcomm_dtype_t dtype, c
         mark[off] = 1;
     }
     return bad;
+}
+
+size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i)
+{
+    const rcomm_compressor_t *c = ps->cfg.compressor;
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    const size_t first = i * tn->blk, n = r->n - first < tn->blk ? r->n - first : tn->blk;
+    const int sign = c->cfg.kind == RCOMM_COMPRESS_SIGN;
+    const size_t bytes = sign ? cmp_sign_bytes(n, c->cfg.chunk) : 2 * n;
+    char *img = ps->rem[s].stage + r->off + first * 4;
+    float *acc = (float *)ps->accum[t] + r->lo + first, *dec = ps->pick_val;
+
+    if (bytes >= 4 * n)
+        return 0;
+    if (sign) {
+        cmp_sign_encode(acc, n, c->cfg.chunk, (unsigned char *)img);
+        memset(dec, 0, n * sizeof(float));
+        cmp_sign_decode_add((const unsigned char *)img, n, c->cfg.chunk, dec);
+    } else {
+        const int bf = c->cfg.kind == RCOMM_COMPRESS_BF16;
+        for (size_t k = 0; k < n; k++) {
+            const uint16_t h =
+                bf ? reduce_f32_to_bf16(acc[k]) : reduce_f32_to_f16(acc[k]);
+            memcpy(img + 2 * k, &h, 2);
+            dec[k] = bf ? reduce_bf16_to_f32(h) : reduce_f16_to_f32(h);
+        }
+    }
+    for (size_t k = 0; k < n; k++) /* sent: what was lost stays, or nothing */
+        acc[k] = c->cfg.error_feedback ? acc[k] - dec[k] : 0.0f;
+    return bytes;
+}
+
+void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum)
+{
+    const rcomm_compressor_t *c = ps->cfg.compressor;
+
+    if (c->cfg.kind == RCOMM_COMPRESS_SIGN) {
+        cmp_sign_decode_add((const unsigned char *)img, n, c->cfg.chunk, sum);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        uint16_t h;
+        memcpy(&h, img + 2 * k, 2);
+        sum[k] += c->cfg.kind == RCOMM_COMPRESS_BF16 ? reduce_bf16_to_f32(h)
+                                                     : reduce_f16_to_f32(h);
+    }
 }

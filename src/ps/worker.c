@@ -545,7 +545,7 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
     const ps_tensor_t *tn = &ps->lay.t[t];
     ps_remote_t *rm = &ps->rem[s];
     const size_t nb = (r->n + tn->blk - 1) / tn->blk;
-    const int picks = ps_picks(ps, t);
+    const int picks = ps_picks(ps, t), encodes = ps_encodes(ps, t);
     const size_t m = picks ? ps_pick(ps, s, t) : 0;
     size_t k = 0; /* the next picked key */
     ps_op_t *o;
@@ -570,6 +570,10 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
             rm->stamp[b0] = PS_STAMP(ps->clock, img ? k - a : 0);
             rm->sent[b0] = img ? PS_SENT_SPARSE : PS_SENT_DENSE;
             ps->stats.keys_pushed += img ? k - a : 0;
+        } else if (encodes) {
+            img = ps_encoded_image(ps, s, t, i);
+            rm->stamp[b0] = PS_STAMP(ps->clock, 0) | (img ? PS_STAMP_ENCODED : 0);
+            rm->sent[b0] = img ? PS_SENT_ENCODED : PS_SENT_DENSE;
         } else {
             while (j < nb && rm->dirty[r->block + j])
                 j++;
@@ -603,8 +607,9 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
 }
 
 /* After a push: blocks sent whole are zeroed; a block sent sparse (its keys
- * zeroed already) stays dirty while it holds gradient, which is dropped
- * instead when the compressor keeps no error feedback. */
+ * zeroed already) or encoded (what it lost kept) stays dirty while it holds
+ * gradient, which is dropped instead when the compressor keeps no error
+ * feedback. */
 static void settle(rcomm_ps_t *ps, int s, int t)
 {
     const ps_range_t *r = ps_range(&ps->lay, s, t);
@@ -619,7 +624,7 @@ static void settle(rcomm_ps_t *ps, int s, int t)
         if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] == PS_SENT_SPARSE && drop)) {
             memset(acc, 0, len);
             rm->dirty[b] = 0;
-        } else if (rm->sent[b] == PS_SENT_SPARSE) {
+        } else if (rm->sent[b] != PS_SENT_NONE) { /* sparse, or encoded */
             size_t z = 0;
             while (z < len && !acc[z])
                 z++;
