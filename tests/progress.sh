@@ -4,8 +4,9 @@
 # while every rank computes outside rcomm, and does not without the thread
 # (the same check failing the other way); an idle communicator sleeps; a
 # bad RCOMM_PROGRESS_CPU is refused, named; the
-# nonblocking collectives, gradient buckets and the parameter server's
-# scenarios stay exact with the thread on. CI runs it in a ThreadSanitizer
+# nonblocking collectives, gradient buckets (compressed too) and the
+# parameter server's scenarios (sparse pushes too) stay exact with the
+# thread on. CI runs it in a ThreadSanitizer
 # build too (RCOMM_PROGRESS_QUICK=1 there: fewer rank counts). Run by
 # automake (TESTS_BUILDDIR).
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
@@ -42,4 +43,9 @@ run thread 5 "$t/ps_check" --servers 2 --work torn
 run thread 5 "$t/ps_check" --servers 1 --staleness 2 clocks
 run thread 3 "$t/ps_check" --servers 1 --work --staleness asp --push 4 --pull 1 --steps 9 intervals
 run thread 5 "$t/ps_check" --servers 2 --work --steps 30 equiv
+# Compressed buckets (calls in rounds while the thread moves the
+# collectives) and sparse, encoded pushes (server threads decoding).
+run thread 3 "$t/compress_check" buckets
+run thread 3 "$t/ps_sparse_check" --servers 1 --work sign
+run thread 4 "$t/ps_sparse_check" --servers 2 filter
 echo "progress: collectives complete while the caller computes; idle sleeps; exact with the thread"
