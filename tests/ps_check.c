@@ -42,15 +42,6 @@ static int steps = 20;
 static const char *flags_dir = ".";
 static int wait_s = 20, expect_served = 1;
 
-#define CALL(x)                                                                          \
-    do {                                                                                 \
-        rcomm_status_t st_ = (x);                                                        \
-        if (st_ != RCOMM_OK) {                                                           \
-            FAIL("%s: %s (%s)", #x, rcomm_strerror(st_), rcomm_last_error());            \
-            return 1;                                                                    \
-        }                                                                                \
-    } while (0)
-
 static int is_worker(void)
 {
     return cfg.servers_work || rank >= cfg.num_servers || size == 1;

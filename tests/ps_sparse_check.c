@@ -36,15 +36,6 @@ static int steps = 6;
 static const size_t count[NT] = {1000, 333};
 static const rcomm_dtype_t dtype[NT] = {RCOMM_F32, RCOMM_F64};
 
-#define CALL(x)                                                                          \
-    do {                                                                                 \
-        rcomm_status_t st_ = (x);                                                        \
-        if (st_ != RCOMM_OK) {                                                           \
-            FAIL("%s: %s (%s)", #x, rcomm_strerror(st_), rcomm_last_error());            \
-            return 1;                                                                    \
-        }                                                                                \
-    } while (0)
-
 static int nworkers(void)
 {
     return cfg.servers_work || size == 1 ? size : size - cfg.num_servers;

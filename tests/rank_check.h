@@ -22,6 +22,16 @@ static int rank, size;
         bad = 1;                                                                         \
     } while (0)
 
+/* x must succeed; otherwise say so and return 1 from the calling function. */
+#define CALL(x)                                                                          \
+    do {                                                                                 \
+        rcomm_status_t st_ = (x);                                                        \
+        if (st_ != RCOMM_OK) {                                                           \
+            FAIL("%s: %s (%s)", #x, rcomm_strerror(st_), rcomm_last_error());            \
+            return 1;                                                                    \
+        }                                                                                \
+    } while (0)
+
 /* got must be want and, with a needle, the last error must mention it.
  * Returns 1 (and says why) when not. */
 static inline int expect(const char *what, rcomm_status_t got, rcomm_status_t want,
