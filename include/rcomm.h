@@ -483,6 +483,12 @@ typedef struct {
     int lowrank;        /* POWERSGD: the rank r of P Q^T (default 2) */
     size_t chunk;       /* SIGN: entries per scale (default 1024) */
     int error_feedback; /* keep a residual per tensor (default 1) */
+    /* 1: the linear kinds (bf16, f16, randk, powersgd) sum the ranks'
+     * encodings in rank order after an allgather, as the others do, so that
+     * the result depends on the inputs alone, not on the allreduce
+     * algorithm rcomm picks; it costs about p / 2 times the bytes of the
+     * allreduce on p ranks (default 0). */
+    int deterministic;
 } rcomm_compress_config_t;
 
 /* rcomm_compressor_t is declared with the gradient buckets, which take one. */

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Compressed allreduce on every rank of an rcomm-run job (tests/compress.sh).
- *   values    every kind, counts 0, 1, fewer than k, not divisible by the
+ *   values    every kind (bf16 and randk also deterministic: by allgather),
+ *             counts 0, 1, fewer than k, not divisible by the
  *             chunk, 4099; three steps with error feedback: each rank
  *             simulates every rank's compressor from every rank's inputs and
  *             the result must equal that reference exactly, on every rank,
  *             and so must its own residual; the bytes sent equal those of
  *             the plain collective that carries the encoding
+ *   powersgd  (with OpenBLAS) ranks 2 and 4 within 1e-3 of an f64 reference
+ *             and identical bits on every rank; with cfg.deterministic,
+ *             ranks 2 and 3 equal bit for bit a replay of the library's f32
+ *             steps from every rank's inputs, and so does the residual
  *   buckets   every kind through gradient buckets (f32 tensors of 1, 0,
  *             3000 (a 60 x 50 matrix) and 1023 entries, an f64 one between,
  *             several buckets, tensors marked in another order on odd ranks):
@@ -20,6 +25,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include "compress/compress.h"
 #include "rank_check.h"
@@ -92,7 +100,9 @@ static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *c
     uint64_t before = sent(comm);
     rcomm_status_t st;
 
-    if (cfg->kind == RCOMM_COMPRESS_BF16 || cfg->kind == RCOMM_COMPRESS_F16)
+    if (cfg->deterministic) /* every kind's encodings by allgather */
+        st = rcomm_allgather(comm, RCOMM_IN_PLACE, b, wire, RCOMM_U8);
+    else if (cfg->kind == RCOMM_COMPRESS_BF16 || cfg->kind == RCOMM_COMPRESS_F16)
         st = rcomm_allreduce(comm, RCOMM_IN_PLACE, b, n,
                              cfg->kind == RCOMM_COMPRESS_BF16 ? RCOMM_BF16 : RCOMM_F16,
                              RCOMM_SUM);
@@ -107,7 +117,7 @@ static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *c
 }
 
 static void values(rcomm_comm_t *comm, rcomm_compress_kind_t kind, size_t kk,
-                   double ratio)
+                   double ratio, int det)
 {
     const size_t counts[] = {0, 1, 3, 1000, 4099};
     rcomm_compress_config_t cfg;
@@ -118,6 +128,7 @@ static void values(rcomm_comm_t *comm, rcomm_compress_kind_t kind, size_t kk,
     cfg.ratio = ratio;
     cfg.seed = 99;
     cfg.chunk = 64;
+    cfg.deterministic = det;
     if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL)) {
         bad = 1;
         return;
@@ -307,6 +318,85 @@ static void powersgd(rcomm_comm_t *comm, int r)
 }
 #endif
 
+#ifdef HAVE_OPENBLAS
+/* PowerSGD with cfg.deterministic: the sums are in rank order, so the
+ * reference replays the library's own f32 steps (the same GEMM calls, the
+ * same orthonormalisation) from every rank's x and must match bit for bit,
+ * the result and this rank's residual. */
+static void powersgd_exact(rcomm_comm_t *comm, int r)
+{
+    enum { ROWS = 40, COLS = 30, STEPS = 3 };
+    const size_t n = ROWS * COLS;
+    rcomm_compress_config_t cfg;
+    rcomm_compressor_t *c;
+    double *res = calloc((size_t)size * n, sizeof(double));
+    float *x = malloc(n * 4), *q = malloc(COLS * r * 4), *p = malloc(ROWS * r * 4),
+          *pk = malloc(ROWS * r * 4), *qk = malloc(COLS * r * 4),
+          *qs = malloc(COLS * r * 4), *mine = malloc(n * 4), *ref = malloc(n * 4),
+          *buf = malloc(n * 4);
+
+    rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_POWERSGD);
+    cfg.lowrank = r;
+    cfg.seed = 11;
+    cfg.deterministic = 1;
+    if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL) ||
+        expect("shape", rcomm_compress_shape(c, 0, ROWS, COLS), RCOMM_OK, NULL)) {
+        bad = 1;
+        return;
+    }
+    cmp_powersgd_first_q(q, (size_t)COLS * r, cfg.seed, 0);
+    for (int s = 0; s < STEPS && !bad; s++) {
+        const double *mr;
+        size_t mn;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = grad(RCOMM_COMPRESS_TOPK, rank, s, i);
+        if (expect("rcomm_allreduce_compressed (powersgd, deterministic)",
+                   rcomm_allreduce_compressed(c, 0, buf, n, RCOMM_SUM), RCOMM_OK, NULL)) {
+            bad = 1;
+            break;
+        }
+        memset(p, 0, ROWS * r * 4); /* P = sum of M_k Q, in rank order */
+        for (int k = 0; k < size; k++) {
+            for (size_t i = 0; i < n; i++) {
+                res[(size_t)k * n + i] += (double)grad(RCOMM_COMPRESS_TOPK, k, s, i);
+                x[i] = (float)res[(size_t)k * n + i];
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ROWS, r, COLS, 1.0f, x,
+                        COLS, q, r, 0.0f, pk, r);
+            for (size_t i = 0; i < (size_t)ROWS * r; i++)
+                p[i] += pk[i];
+        }
+        cmp_powersgd_orthonormalise(p, ROWS, (size_t)r);
+        memset(qs, 0, COLS * r * 4);
+        for (int k = 0; k < size; k++) { /* Q = sum of M_k^T P; residual -= P Q_k^T */
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float)res[(size_t)k * n + i];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, COLS, r, ROWS, 1.0f, x,
+                        COLS, p, r, 0.0f, qk, r);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ROWS, COLS, r, 1.0f, p,
+                        r, qk, r, 0.0f, mine, COLS);
+            for (size_t i = 0; i < (size_t)COLS * r; i++)
+                qs[i] += qk[i];
+            for (size_t i = 0; i < n; i++)
+                res[(size_t)k * n + i] -= (double)mine[i];
+        }
+        memcpy(q, qs, COLS * r * 4);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ROWS, COLS, r, 1.0f, p, r, q,
+                    r, 0.0f, ref, COLS);
+        if (memcmp(buf, ref, n * 4) != 0)
+            FAIL("powersgd rank %d, deterministic, step %d: the result differs from the "
+                 "replayed reference",
+                 r, s);
+        rcomm_compress_residual(c, 0, &mr, &mn);
+        if (mn != n || memcmp(mr, res + (size_t)rank * n, n * sizeof(double)) != 0)
+            FAIL("powersgd rank %d, deterministic, step %d: the residual differs", r, s);
+    }
+    rcomm_compressor_destroy(c);
+    free(res), free(x), free(q), free(p), free(pk), free(qk), free(qs);
+    free(mine), free(ref), free(buf);
+}
+#endif
+
 /* Rank r's step-s value for entry i of bucket tensor t: sixty-fourths. */
 static float bgrad(int r, int s, int t, size_t i)
 {
@@ -416,6 +506,12 @@ static void mismatch(rcomm_comm_t *comm)
     bad |= expect("create, other ratio on the last rank",
                   rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_MISMATCH, "ratio");
     cfg.ratio = 0.01;
+    cfg.deterministic = rank == size - 1;
+    if (size > 1)
+        bad |= expect("create, deterministic on the last rank only",
+                      rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_MISMATCH,
+                      "deterministic");
+    cfg.deterministic = 0;
     for (int kind = 0; kind < RCOMM_COMPRESS_COUNT; kind++) {
         cfg.kind = (rcomm_compress_kind_t)kind;
         if (expect("create", rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK, NULL)) {
@@ -437,17 +533,21 @@ int main(int argc, char **argv)
     rcomm_comm_t *comm = join();
 
     if (!strcmp(mode, "values")) {
-        values(comm, RCOMM_COMPRESS_BF16, 0, 0.01);
-        values(comm, RCOMM_COMPRESS_F16, 0, 0.01);
-        values(comm, RCOMM_COMPRESS_RANDK, 5, 0.01);
-        values(comm, RCOMM_COMPRESS_RANDK, 0, 0.1);
-        values(comm, RCOMM_COMPRESS_TOPK, 5, 0.01);
-        values(comm, RCOMM_COMPRESS_TOPK, 0, 0.1);
-        values(comm, RCOMM_COMPRESS_SIGN, 0, 0.01);
+        values(comm, RCOMM_COMPRESS_BF16, 0, 0.01, 0);
+        values(comm, RCOMM_COMPRESS_F16, 0, 0.01, 0);
+        values(comm, RCOMM_COMPRESS_RANDK, 5, 0.01, 0);
+        values(comm, RCOMM_COMPRESS_RANDK, 0, 0.1, 0);
+        values(comm, RCOMM_COMPRESS_TOPK, 5, 0.01, 0);
+        values(comm, RCOMM_COMPRESS_TOPK, 0, 0.1, 0);
+        values(comm, RCOMM_COMPRESS_SIGN, 0, 0.01, 0);
+        values(comm, RCOMM_COMPRESS_BF16, 0, 0.01, 1); /* deterministic: allgather */
+        values(comm, RCOMM_COMPRESS_RANDK, 5, 0.01, 1);
 #ifdef HAVE_OPENBLAS
     } else if (!strcmp(mode, "powersgd")) {
         powersgd(comm, 2);
         powersgd(comm, 4);
+        powersgd_exact(comm, 2);
+        powersgd_exact(comm, 3);
 #endif
     } else if (!strcmp(mode, "buckets")) {
         for (int kind = 0; kind < RCOMM_COMPRESS_COUNT; kind++)

@@ -327,6 +327,10 @@ START_TEST(wire_bytes_and_bad_arguments)
     cfg.chunk = 0;
     ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_INVALID_ARG);
     rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_BF16);
+    cfg.deterministic = 2;
+    ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(rcomm_last_error(), "deterministic"));
+    rcomm_compress_config_init(&cfg, RCOMM_COMPRESS_BF16);
     ck_assert_int_eq(rcomm_compressor_create(comm, &cfg, &c), RCOMM_OK);
     ck_assert_int_eq(rcomm_compress_wire_bytes(c, 0, 1001, &b), RCOMM_OK);
     ck_assert_uint_eq(b, 2002);

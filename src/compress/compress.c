@@ -64,9 +64,9 @@ rcomm_status_t cmp_tensor_alloc(const rcomm_compressor_t *c, cmp_tensor_t *t, si
     t->x = malloc(n * sizeof(float));
     t->mine = malloc(n * sizeof(float));
     t->enc = malloc(bytes ? bytes : 1);
-    t->all = c->ops->linear ? NULL : malloc(bytes * (size_t)c->size + 1);
+    t->all = cmp_gathers(c) ? malloc(bytes * (size_t)c->size + 1) : NULL;
     t->idx = malloc(4 * cmp_keep(c, n) + 4);
-    if (!t->x || !t->mine || !t->enc || (!c->ops->linear && !t->all) || !t->idx)
+    if (!t->x || !t->mine || !t->enc || (cmp_gathers(c) && !t->all) || !t->idx)
         return base_err(RCOMM_ERR_NO_MEMORY,
                         "rcomm_allreduce_compressed: rank %d: no memory for the scratch "
                         "of a call on %zu entries",
@@ -97,15 +97,15 @@ static rcomm_status_t encode_decode(cmp_call_t *k)
 
     if (k->round == 0) {
         ops->encode(c, k->tensor, t, t->x, n, t->enc, t->mine);
-        if (ops->linear)
+        if (!cmp_gathers(c))
             return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, t->enc, bytes / esz,
                                     ops->wire_dtype, RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
         return rcomm_iallgather(c->comm, t->enc, t->all, bytes, RCOMM_U8, &k->req);
     }
     memset(k->buf, 0, n * sizeof(float));
-    if (ops->linear)
+    if (!cmp_gathers(c))
         st = ops->decode_add(c, t, t->enc, n, k->buf, -1);
-    for (int r = 0; !ops->linear && r < c->size && st == RCOMM_OK; r++)
+    for (int r = 0; cmp_gathers(c) && r < c->size && st == RCOMM_OK; r++)
         st =
             ops->decode_add(c, t, (const char *)t->all + (size_t)r * bytes, n, k->buf, r);
     k->done = true;
@@ -147,19 +147,29 @@ static rcomm_status_t check_config(const rcomm_compress_config_t *cfg, int rank)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "%s: rank %d: error_feedback must be 0 or 1, not %d", fn, rank,
                         cfg->error_feedback);
+    if (cfg->deterministic != 0 && cfg->deterministic != 1)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: deterministic must be 0 or 1, not %d", fn, rank,
+                        cfg->deterministic);
     return RCOMM_OK;
 }
 
 /* Every rank's config, field by field, against rank 0's. */
-#define NFIELDS 7
+#define NFIELDS 8
 static rcomm_status_t agree(rcomm_compressor_t *c)
 {
     static const char *const names[NFIELDS] = {
-        "kind", "ratio", "k", "seed", "chunk", "lowrank", "error_feedback"};
+        "kind",           "ratio",        "k", "seed", "chunk", "lowrank",
+        "error_feedback", "deterministic"};
     const rcomm_compress_config_t *g = &c->cfg;
-    uint64_t mine[NFIELDS] = {
-        (uint64_t)g->kind,          0, g->k, g->seed, g->chunk, (uint64_t)g->lowrank,
-        (uint64_t)g->error_feedback};
+    uint64_t mine[NFIELDS] = {(uint64_t)g->kind,
+                              0,
+                              g->k,
+                              g->seed,
+                              g->chunk,
+                              (uint64_t)g->lowrank,
+                              (uint64_t)g->error_feedback,
+                              (uint64_t)g->deterministic};
     uint64_t *all = malloc((size_t)c->size * NFIELDS * sizeof(uint64_t));
     rcomm_status_t st;
 

@@ -30,7 +30,7 @@ typedef struct {
     bool busy;      /* a call is in flight */
     /* Scratch of the call in flight, sized at the first call: */
     float *x, *mine; /* n: what this call compresses; what ours decodes to */
-    void *enc, *all; /* ops->wire_bytes; non-linear kinds: size times that */
+    void *enc, *all; /* ops->wire_bytes; when gathering, size times that */
     uint32_t *idx;   /* random-k: the indices, from encode to decode */
 } cmp_tensor_t;
 
@@ -62,8 +62,9 @@ typedef struct cmp_call {
 
 /* A kind. The default rounds (compress.c) combine the encodings: a linear
  * kind's by an allreduce (SUM) of wire_dtype elements, then one decode; any
- * other's by an allgather, then a decode_add of each rank's in rank order,
- * so that every rank adds the same numbers in the same order. */
+ * other's (and a linear one's with cfg.deterministic) by an allgather, then
+ * a decode_add of each rank's in rank order, so that every rank adds the
+ * same numbers in the same order. */
 typedef struct cmp_ops {
     const char *name;
     bool linear;
@@ -146,6 +147,16 @@ size_t cmp_sign_bytes(size_t n, size_t chunk);
 void cmp_sign_encode(const float *x, size_t n, size_t chunk, unsigned char *enc);
 void cmp_sign_decode_add(const unsigned char *enc, size_t n, size_t chunk, float *out);
 
+/* Whether a call combines encodings by an allgather and a sum in rank
+ * order (non-linear kinds, or deterministic) rather than an allreduce. */
+static inline bool cmp_gathers(const rcomm_compressor_t *c)
+{
+    return !c->ops->linear || c->cfg.deterministic;
+}
+
+/* powersgd.c: columns of P (rows x r, row-major) orthonormal, by modified
+ * Gram-Schmidt with f64 sums; a column that vanishes stays zero. */
+void cmp_powersgd_orthonormalise(float *p, size_t rows, size_t r);
 /* powersgd.c: a tensor's first Q (len entries), standard normal (Box-Muller)
  * from (seed, tensor): the same on every rank. */
 void cmp_powersgd_first_q(float *q, size_t len, uint64_t seed, int tensor);

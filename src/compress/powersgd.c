@@ -11,6 +11,7 @@
  * and error feedback keeps M - P Q_i^T. The first Q is standard normal from
  * (seed, tensor), the same on every rank. GEMMs by OpenBLAS (cblas).
  *   wire = 4 r (rows + cols) bytes per rank, in two allreduces
+ * With cfg.deterministic each sum is an allgather added up in rank order.
  * Sent uncompressed (one f32 allreduce, wire 4 n) unless the tensor was
  * declared a matrix with r < min(rows, cols) and r (rows + cols) at most
  * half of rows * cols: below that P and Q are not worth their two rounds.
@@ -37,9 +38,7 @@ static size_t wire(const rcomm_compressor_t *c, const cmp_tensor_t *t, size_t n)
     return compresses(c, t) ? 4 * (size_t)c->cfg.lowrank * (t->rows + t->cols) : 4 * n;
 }
 
-/* Columns of P (rows x r, row-major) orthonormal, by modified Gram-Schmidt
- * with f64 sums; a column that vanishes stays zero. */
-static void orthonormalise(float *p, size_t rows, size_t r)
+void cmp_powersgd_orthonormalise(float *p, size_t rows, size_t r)
 {
     for (size_t j = 0; j < r; j++) {
         double norm = 0;
@@ -72,6 +71,32 @@ void cmp_powersgd_first_q(float *q, size_t len, uint64_t seed, int tensor)
     }
 }
 
+/* Sum v (len floats) over the ranks in place: an allreduce, or with
+ * cfg.deterministic an allgather into t->all that gathered() then adds up
+ * in rank order. */
+static rcomm_status_t post_sum(cmp_call_t *k, float *v, size_t len)
+{
+    rcomm_compressor_t *c = k->c;
+
+    if (c->cfg.deterministic)
+        return rcomm_iallgather(c->comm, v, k->t->all, len, RCOMM_F32, &k->req);
+    return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, v, len, RCOMM_F32, RCOMM_SUM,
+                            RCOMM_ALGO_AUTO, &k->req);
+}
+
+/* After post_sum: v = the sum (a no-op after an allreduce). */
+static void gathered(cmp_call_t *k, float *v, size_t len)
+{
+    const float *all = k->t->all;
+
+    if (!k->c->cfg.deterministic)
+        return;
+    memset(v, 0, len * sizeof(float));
+    for (int r = 0; r < k->c->size; r++)
+        for (size_t i = 0; i < len; i++)
+            v[i] += all[(size_t)r * len + i];
+}
+
 /* Round 0 posts P = M Q; round 1 orthonormalises P and posts Q = sum
  * M^T P; round 2 forms the result. Uncompressed: round 0 posts M, round 1
  * is the result. */
@@ -87,9 +112,9 @@ static rcomm_status_t step(cmp_call_t *k)
         if (k->round == 0) {
             memcpy(t->mine, m, k->n * sizeof(float));
             memcpy(k->buf, m, k->n * sizeof(float));
-            return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, k->buf, k->n, RCOMM_F32,
-                                    RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+            return post_sum(k, k->buf, k->n);
         }
+        gathered(k, k->buf, k->n);
         k->done = true;
         return RCOMM_OK;
     }
@@ -105,18 +130,18 @@ static rcomm_status_t step(cmp_call_t *k)
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)r,
                     (int)cols, 1.0f, m, (int)cols, t->q, (int)r, 0.0f, p, (int)r);
-        return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, p, rows * r, RCOMM_F32,
-                                RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+        return post_sum(k, p, rows * r);
     case 1:
-        orthonormalise(p, rows, r);
+        gathered(k, p, rows * r);
+        cmp_powersgd_orthonormalise(p, rows, r);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)r, (int)rows,
                     1.0f, m, (int)cols, p, (int)r, 0.0f, qi, (int)r);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
                     1.0f, p, (int)r, qi, (int)r, 0.0f, t->mine, (int)cols);
         memcpy(t->q, qi, cols * r * sizeof(float));
-        return rcomm_iallreduce(c->comm, RCOMM_IN_PLACE, t->q, cols * r, RCOMM_F32,
-                                RCOMM_SUM, RCOMM_ALGO_AUTO, &k->req);
+        return post_sum(k, t->q, cols * r);
     default:
+        gathered(k, t->q, cols * r);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)r,
                     1.0f, p, (int)r, t->q, (int)r, 0.0f, k->buf, (int)cols);
         k->done = true;
