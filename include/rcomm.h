@@ -671,7 +671,7 @@ typedef struct {
     uint64_t retries;     /* blocks read again because a write overlapped */
     uint64_t waits;       /* pulls or pushes that had to wait for others */
     uint64_t bytes_pushed, bytes_pulled;
-    uint64_t updates; /* server: pushes (or BSP rounds) applied */
+    uint64_t updates;       /* server: pushes (or BSP rounds) applied */
     uint64_t keys_pushed;   /* keys sent by sparse pushes (dense blocks: 0) */
     uint64_t keys_rejected; /* server: keys of sparse pushes outside their
                              * block, or blocks claiming too many, ignored */
