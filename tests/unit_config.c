@@ -15,7 +15,8 @@ static void clear_env(void)
     const char *vars[] = {"RCOMM_TIMEOUT",        "RCOMM_SEGMENT_SIZE",
                           "RCOMM_ALLREDUCE_ALGO", "RCOMM_TCP_BUFSIZE",
                           "RCOMM_LOG_LEVEL",      "RCOMM_TRANSPORT",
-                          "RCOMM_PROGRESS",       "RCOMM_PROGRESS_CPU"};
+                          "RCOMM_PROGRESS",       "RCOMM_PROGRESS_CPU",
+                          "RCOMM_SPIN_US",        "RCOMM_SCRATCH_CACHE"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -73,6 +74,12 @@ START_TEST(bad_values_name_the_variable)
     base_config_t cfg;
     const char *bad[][2] = {{"RCOMM_TIMEOUT", "-1"},
                             {"RCOMM_TIMEOUT", "1s"},
+                            {"RCOMM_TIMEOUT", "nan"},
+                            {"RCOMM_TIMEOUT", "inf"},
+                            {"RCOMM_TIMEOUT", "0"},
+                            {"RCOMM_SPIN_US", "nan"},
+                            {"RCOMM_SEGMENT_SIZE", "17179869185G"},
+                            {"RCOMM_SCRATCH_CACHE", "18446744073709551615K"},
                             {"RCOMM_SEGMENT_SIZE", "12Q"},
                             {"RCOMM_SEGMENT_SIZE", "-5"},
                             {"RCOMM_SEGMENT_SIZE", "8"},

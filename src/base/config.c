@@ -2,6 +2,9 @@
 #include "base/config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -137,6 +140,7 @@ int base_parse_size(const char *s, size_t *out)
 {
     char *end;
     unsigned long long v;
+    int shift = 0;
 
     errno = 0;
     if (*s == '-')
@@ -146,25 +150,18 @@ int base_parse_size(const char *s, size_t *out)
         return -1;
     switch (*end) {
     case 'k':
-    case 'K':
-        v <<= 10;
-        end++;
-        break;
+    case 'K': shift = 10; break;
     case 'm':
-    case 'M':
-        v <<= 20;
-        end++;
-        break;
+    case 'M': shift = 20; break;
     case 'g':
-    case 'G':
-        v <<= 30;
-        end++;
-        break;
+    case 'G': shift = 30; break;
     default: break;
     }
-    if (*end != '\0')
+    end += shift != 0;
+    /* A suffix that would shift bits out is an overflow, not a smaller size. */
+    if (*end != '\0' || v > (ULLONG_MAX >> shift) || (v << shift) > SIZE_MAX)
         return -1;
-    *out = (size_t)v;
+    *out = (size_t)(v << shift);
     return 0;
 }
 
@@ -190,7 +187,7 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
     case CFG_DOUBLE:
         errno = 0;
         d = strtod(val, &end);
-        if (errno || end == val || *end != '\0' || d < 0)
+        if (errno || end == val || *end != '\0' || !isfinite(d) || d < 0)
             goto bad;
         *(double *)field = d;
         return RCOMM_OK;
@@ -278,6 +275,12 @@ rcomm_status_t base_config_load(base_config_t *cfg)
         if (env && *env && (st = set_field(&tmp, &cfg_rows[i], env)) != RCOMM_OK)
             return st;
     }
+    if (!(tmp.timeout_s > 0))
+        return base_err(
+            RCOMM_ERR_CONFIG,
+            "RCOMM_TIMEOUT='%g' must be more than 0 seconds: it is how long a "
+            "dead peer can go unnoticed",
+            tmp.timeout_s);
     if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096)
         return base_err(RCOMM_ERR_CONFIG,
                         "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
