@@ -295,9 +295,12 @@ static rcomm_status_t advance(rcomm_buckets_t *b)
         if (!k->bytes)
             continue;
         if (k->calls) {
-            for (int i = k->first; i < k->end; i++) /* a failure stays with its call */
-                st = cmp_start(b->compressor, i, b->g[i].buf, b->g[i].count, b->op,
-                               "rcomm_buckets_ready", &k->calls[i - k->first]);
+            for (int i = k->first; i < k->end; i++) { /* failures stay with their calls */
+                rcomm_status_t cs =
+                    cmp_start(b->compressor, i, b->g[i].buf, b->g[i].count, b->op,
+                              "rcomm_buckets_ready", &k->calls[i - k->first]);
+                st = st != RCOMM_OK ? st : cs; /* the first one is reported now */
+            }
             if (st != RCOMM_OK)
                 return st;
             continue;

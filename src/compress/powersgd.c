@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "reduce/reduce.h"
 
 static bool compresses(const rcomm_compressor_t *c, const cmp_tensor_t *t)
 {
@@ -93,8 +94,7 @@ static void gathered(cmp_call_t *k, float *v, size_t len)
         return;
     memset(v, 0, len * sizeof(float));
     for (int r = 0; r < k->c->size; r++)
-        for (size_t i = 0; i < len; i++)
-            v[i] += all[(size_t)r * len + i];
+        reduce_apply(v, v, all + (size_t)r * len, len, RCOMM_F32, RCOMM_SUM);
 }
 
 /* Round 0 posts P = M Q; round 1 orthonormalises P and posts Q = sum

@@ -236,9 +236,9 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t);
 size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *keys,
                        size_t m);
 /* Worker: block i of tensor t's range on server s in the compressor's dense
- * encoding, into the stage; the accumulator keeps what the encoding lost
- * (error feedback) or nothing. Returns the image's bytes, or 0 when it
- * would not be smaller than the block (the caller writes the block). */
+ * encoding, into the stage; the accumulator keeps what the encoding lost. Returns the
+ * image's bytes, or 0 when it would not be smaller than the block (the caller writes the
+ * block). */
 size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i);
 /* Server: sum += the decoded image of a block of n f32 keys. */
 void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum);

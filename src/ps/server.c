@@ -120,10 +120,10 @@ static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, s
             memset(th->sum, 0, n * tn->esize);
             memset(th->mark, 0, n);
         }
-        __atomic_add_fetch(
-            &sv->rejected,
-            ps_sparse_add(sv->slots[j] + off, keys, n, tn->dtype, th->sum, th->mark),
-            __ATOMIC_RELAXED);
+        const size_t bad =
+            ps_sparse_add(sv->slots[j] + off, keys, n, tn->dtype, th->sum, th->mark);
+        if (bad) /* a shared counter: touched only when something was wrong */
+            __atomic_add_fetch(&sv->rejected, bad, __ATOMIC_RELAXED);
     }
     *have = 1;
 }

@@ -18,33 +18,38 @@
 #include "base/error.h"
 #include "compress/compress.h"
 #include "ps/ps.h"
-#include "reduce/reduce.h"
 
-static int kind_is(const rcomm_ps_t *ps, int t, rcomm_compress_kind_t a,
-                   rcomm_compress_kind_t b)
+/* The compressor of tensor t's pushes: f32 tensors only. */
+static rcomm_compressor_t *compressor(const rcomm_ps_t *ps, int t)
 {
-    const rcomm_compressor_t *c = ps->cfg.compressor;
+    return ps->lay.t[t].dtype == RCOMM_F32 ? ps->cfg.compressor : NULL;
+}
 
-    return c && ps->lay.t[t].dtype == RCOMM_F32 && (c->cfg.kind == a || c->cfg.kind == b);
+/* Top-k and random-k pick keys; the other kinds encode whole blocks. */
+static int picking(const rcomm_compressor_t *c)
+{
+    return c->cfg.kind == RCOMM_COMPRESS_TOPK || c->cfg.kind == RCOMM_COMPRESS_RANDK;
 }
 
 int ps_picks(const rcomm_ps_t *ps, int t)
 {
-    return ps->cfg.push_threshold > 0 ||
-           kind_is(ps, t, RCOMM_COMPRESS_TOPK, RCOMM_COMPRESS_RANDK);
+    const rcomm_compressor_t *c = compressor(ps, t);
+
+    return ps->cfg.push_threshold > 0 || (c && picking(c));
 }
 
 int ps_encodes(const rcomm_ps_t *ps, int t)
 {
-    return kind_is(ps, t, RCOMM_COMPRESS_BF16, RCOMM_COMPRESS_F16) ||
-           kind_is(ps, t, RCOMM_COMPRESS_SIGN, RCOMM_COMPRESS_SIGN);
+    const rcomm_compressor_t *c = compressor(ps, t);
+
+    return c && !picking(c);
 }
 
 int ps_drops(const rcomm_ps_t *ps, int t)
 {
-    const rcomm_compressor_t *c = ps->cfg.compressor;
+    const rcomm_compressor_t *c = compressor(ps, t);
 
-    return c && !c->cfg.error_feedback && ps->lay.t[t].dtype == RCOMM_F32;
+    return c && !c->cfg.error_feedback;
 }
 
 rcomm_status_t ps_sparse_init(rcomm_ps_t *ps)
@@ -84,11 +89,13 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t)
     const ps_tensor_t *tn = &ps->lay.t[t];
     const char *acc = ps->accum[t] + r->lo * tn->esize;
     const char *par = ps->local[t] + r->lo * tn->esize;
-    rcomm_compressor_t *c = tn->dtype == RCOMM_F32 ? ps->cfg.compressor : NULL;
+    rcomm_compressor_t *c = compressor(ps, t);
     const double thr = ps->cfg.push_threshold;
     const ps_remote_t *rm = &ps->rem[s];
     size_t m = 0, kept = 0;
 
+    if (c && !picking(c))
+        c = NULL; /* ps_create refuses a threshold with an encoding kind */
     if (c && c->cfg.kind == RCOMM_COMPRESS_TOPK) {
         m = cmp_keep(c, r->n);
         cmp_topk_select((const float *)acc, r->n, m, ps->pick, ps->pick_val,
@@ -166,49 +173,33 @@ size_t ps_sparse_add(const char *img, size_t m, size_t n, rcomm_dtype_t dtype, c
     return bad;
 }
 
+/* The kinds' own encode and decode_add (src/compress/), block by block; none
+ * of these kinds keeps per-tensor state, so an empty tensor stands in. */
 size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i)
 {
-    const rcomm_compressor_t *c = ps->cfg.compressor;
+    rcomm_compressor_t *c = ps->cfg.compressor;
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
     const size_t first = i * tn->blk, n = r->n - first < tn->blk ? r->n - first : tn->blk;
-    const int sign = c->cfg.kind == RCOMM_COMPRESS_SIGN;
-    const size_t bytes = sign ? cmp_sign_bytes(n, c->cfg.chunk) : 2 * n;
-    char *img = ps->rem[s].stage + r->off + first * 4;
+    const size_t bytes = c->ops->wire_bytes(c, NULL, n);
     float *acc = (float *)ps->accum[t] + r->lo + first, *dec = ps->pick_val;
+    cmp_tensor_t none = {.n = n};
 
     if (bytes >= 4 * n)
         return 0;
-    if (sign) {
-        cmp_sign_encode(acc, n, c->cfg.chunk, (unsigned char *)img);
-        memset(dec, 0, n * sizeof(float));
-        cmp_sign_decode_add((const unsigned char *)img, n, c->cfg.chunk, dec);
-    } else {
-        const int bf = c->cfg.kind == RCOMM_COMPRESS_BF16;
-        for (size_t k = 0; k < n; k++) {
-            const uint16_t h =
-                bf ? reduce_f32_to_bf16(acc[k]) : reduce_f32_to_f16(acc[k]);
-            memcpy(img + 2 * k, &h, 2);
-            dec[k] = bf ? reduce_bf16_to_f32(h) : reduce_f16_to_f32(h);
-        }
-    }
-    for (size_t k = 0; k < n; k++) /* sent: what was lost stays, or nothing */
-        acc[k] = c->cfg.error_feedback ? acc[k] - dec[k] : 0.0f;
+    c->ops->encode(c, t, &none, acc, n, ps->rem[s].stage + r->off + first * 4, dec);
+    /* Sent: what the encoding lost stays (settle() drops it without error
+     * feedback). */
+    for (size_t k = 0; k < n; k++)
+        acc[k] -= dec[k];
     return bytes;
 }
 
 void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum)
 {
     const rcomm_compressor_t *c = ps->cfg.compressor;
+    const cmp_tensor_t none = {.n = n};
 
-    if (c->cfg.kind == RCOMM_COMPRESS_SIGN) {
-        cmp_sign_decode_add((const unsigned char *)img, n, c->cfg.chunk, sum);
-        return;
-    }
-    for (size_t k = 0; k < n; k++) {
-        uint16_t h;
-        memcpy(&h, img + 2 * k, 2);
-        sum[k] += c->cfg.kind == RCOMM_COMPRESS_BF16 ? reduce_bf16_to_f32(h)
-                                                     : reduce_f16_to_f32(h);
-    }
+    /* The image's size follows from n alone: these kinds cannot fail. */
+    (void)c->ops->decode_add(c, &none, img, n, sum, -1);
 }

@@ -621,7 +621,7 @@ static void settle(rcomm_ps_t *ps, int s, int t)
         const size_t b = r->block + i, first = i * tn->blk;
         const size_t len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
         char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
-        if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] == PS_SENT_SPARSE && drop)) {
+        if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] != PS_SENT_NONE && drop)) {
             memset(acc, 0, len);
             rm->dirty[b] = 0;
         } else if (rm->sent[b] != PS_SENT_NONE) { /* sparse, or encoded */
