@@ -69,6 +69,7 @@ typedef enum {
     /* The communicator as a whole. */
     RCOMM_ERR_COMM_FAILED = -20, /* an earlier error left it unusable */
     RCOMM_ERR_BOOTSTRAP = -21,   /* rendezvous failed */
+    RCOMM_ERR_AUTH = -22,        /* a peer did not prove the job key */
 
     /* The system underneath. */
     RCOMM_ERR_SYSTEM = -30,   /* an OS call failed; the message names it */

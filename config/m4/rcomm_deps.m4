@@ -60,3 +60,10 @@ AC_DEFUN([RCOMM_CHECK_ZLIB], [
     [rcomm_zlib_summary="no (examples/train_mnist is not built: apt-get install zlib1g-dev)"])
   AM_CONDITIONAL([HAVE_ZLIB], [test "x$rcomm_zlib_summary" = xyes])
 ])
+
+# libsodium: the job key's MAC (keyed BLAKE2b), nonces and constant-time
+# comparison. Required: authentication is not optional.
+AC_DEFUN([RCOMM_CHECK_SODIUM], [
+  PKG_CHECK_MODULES([SODIUM], [libsodium >= 1.0.18], [],
+    [AC_MSG_ERROR([libsodium is required (Debian: apt-get install libsodium-dev)])])
+])

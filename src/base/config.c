@@ -54,6 +54,11 @@ typedef struct {
 static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TIMEOUT", CFG_DOUBLE, timeout_s, "60",
         "seconds without progress before a peer is declared dead"),
+    ROW("RCOMM_HANDSHAKE_TIMEOUT", CFG_DOUBLE, handshake_timeout_s, "5",
+        "seconds a new connection has to prove the job key before it is dropped"),
+    ROW("RCOMM_REQUIRE_KEY", CFG_BOOL, require_key, "0",
+        "1: refuse to start without a job key (RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE; "
+        "rcomm-run makes one per job)"),
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
         "transport: tcp (verbs when built with it)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
@@ -281,6 +286,10 @@ rcomm_status_t base_config_load(base_config_t *cfg)
             "RCOMM_TIMEOUT='%g' must be more than 0 seconds: it is how long a "
             "dead peer can go unnoticed",
             tmp.timeout_s);
+    if (!(tmp.handshake_timeout_s > 0))
+        return base_err(RCOMM_ERR_CONFIG,
+                        "RCOMM_HANDSHAKE_TIMEOUT='%g' must be more than 0 seconds",
+                        tmp.handshake_timeout_s);
     if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096)
         return base_err(RCOMM_ERR_CONFIG,
                         "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
@@ -315,10 +324,23 @@ const char *base_reduce_algo_name(int algo)
     return algo >= -1 && algo <= 1 ? reduce_names[algo + 1] : "?";
 }
 
+static int seconds_to_ms(double s)
+{
+    double ms = s * 1000.0;
+    return ms > 2e9 ? 2000000000 : ms < 1 ? 1 : (int)ms;
+}
+
 int base_config_timeout_ms(const base_config_t *cfg)
 {
-    double ms = cfg->timeout_s * 1000.0;
-    return ms > 2e9 ? 2000000000 : (int)ms;
+    return seconds_to_ms(cfg->timeout_s);
+}
+
+int base_config_handshake_ms(const base_config_t *cfg)
+{
+    /* A handshake is a few messages: never worth more than the job's timeout. */
+    return seconds_to_ms(cfg->handshake_timeout_s < cfg->timeout_s
+                             ? cfg->handshake_timeout_s
+                             : cfg->timeout_s);
 }
 
 static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *buf,

@@ -10,35 +10,37 @@
 #include "rcomm.h"
 
 typedef struct {
-    double timeout_s;       /* RCOMM_TIMEOUT */
-    char transport[16];     /* RCOMM_TRANSPORT */
-    char host[64];          /* RCOMM_HOST */
-    int allreduce_algo;     /* RCOMM_ALLREDUCE_ALGO (rcomm_algo_t) */
-    size_t segment_size;    /* RCOMM_SEGMENT_SIZE */
-    size_t pipeline_depth;  /* RCOMM_PIPELINE_DEPTH */
-    size_t scratch_cache;   /* RCOMM_SCRATCH_CACHE */
-    size_t tcp_bufsize;     /* RCOMM_TCP_BUFSIZE */
-    size_t tcp_eager;       /* RCOMM_TCP_EAGER */
-    double spin_us;         /* RCOMM_SPIN_US */
-    double oversub_spin_us; /* RCOMM_OVERSUB_SPIN_US */
-    int oversubscribed;     /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
-    char tuning_file[256];  /* RCOMM_TUNING_FILE */
-    int bcast_algo;         /* RCOMM_BROADCAST_ALGO (-1 auto, coll_bcast_algo_t) */
-    int reduce_algo;        /* RCOMM_REDUCE_ALGO (-1 auto, coll_reduce_algo_t) */
-    int progress_thread;    /* RCOMM_PROGRESS (0 caller, 1 thread) */
-    int progress_cpu;       /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
-    int log_level;          /* RCOMM_LOG_LEVEL */
-    char ib_hca[64];        /* RCOMM_IB_HCA */
-    int ib_gid_index;       /* RCOMM_IB_GID_INDEX (-1 = auto) */
-    int ib_use_rdma_cm;     /* RCOMM_IB_USE_RDMA_CM */
-    size_t ib_eager;        /* RCOMM_IB_EAGER */
-    size_t ib_rx_depth;     /* RCOMM_IB_RX_DEPTH */
-    size_t ib_sq_depth;     /* RCOMM_IB_SQ_DEPTH */
-    size_t ib_timeout;      /* RCOMM_IB_TIMEOUT (exponent) */
-    size_t ib_retry;        /* RCOMM_IB_RETRY */
-    int ib_poll_event;      /* RCOMM_IB_POLL (0 busy, 1 event) */
-    int ib_fork_safe;       /* RCOMM_IB_FORK_SAFE */
-    size_t ib_reg_cache;    /* RCOMM_IB_REG_CACHE */
+    double timeout_s;           /* RCOMM_TIMEOUT */
+    double handshake_timeout_s; /* RCOMM_HANDSHAKE_TIMEOUT */
+    int require_key;            /* RCOMM_REQUIRE_KEY */
+    char transport[16];         /* RCOMM_TRANSPORT */
+    char host[64];              /* RCOMM_HOST */
+    int allreduce_algo;         /* RCOMM_ALLREDUCE_ALGO (rcomm_algo_t) */
+    size_t segment_size;        /* RCOMM_SEGMENT_SIZE */
+    size_t pipeline_depth;      /* RCOMM_PIPELINE_DEPTH */
+    size_t scratch_cache;       /* RCOMM_SCRATCH_CACHE */
+    size_t tcp_bufsize;         /* RCOMM_TCP_BUFSIZE */
+    size_t tcp_eager;           /* RCOMM_TCP_EAGER */
+    double spin_us;             /* RCOMM_SPIN_US */
+    double oversub_spin_us;     /* RCOMM_OVERSUB_SPIN_US */
+    int oversubscribed;         /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */
+    char tuning_file[256];      /* RCOMM_TUNING_FILE */
+    int bcast_algo;             /* RCOMM_BROADCAST_ALGO (-1 auto, coll_bcast_algo_t) */
+    int reduce_algo;            /* RCOMM_REDUCE_ALGO (-1 auto, coll_reduce_algo_t) */
+    int progress_thread;        /* RCOMM_PROGRESS (0 caller, 1 thread) */
+    int progress_cpu;           /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
+    int log_level;              /* RCOMM_LOG_LEVEL */
+    char ib_hca[64];            /* RCOMM_IB_HCA */
+    int ib_gid_index;           /* RCOMM_IB_GID_INDEX (-1 = auto) */
+    int ib_use_rdma_cm;         /* RCOMM_IB_USE_RDMA_CM */
+    size_t ib_eager;            /* RCOMM_IB_EAGER */
+    size_t ib_rx_depth;         /* RCOMM_IB_RX_DEPTH */
+    size_t ib_sq_depth;         /* RCOMM_IB_SQ_DEPTH */
+    size_t ib_timeout;          /* RCOMM_IB_TIMEOUT (exponent) */
+    size_t ib_retry;            /* RCOMM_IB_RETRY */
+    int ib_poll_event;          /* RCOMM_IB_POLL (0 busy, 1 event) */
+    int ib_fork_safe;           /* RCOMM_IB_FORK_SAFE */
+    size_t ib_reg_cache;        /* RCOMM_IB_REG_CACHE */
 } base_config_t;
 
 /* Defaults overridden by the environment. A malformed value is an
@@ -50,6 +52,10 @@ rcomm_status_t base_config_load(base_config_t *cfg);
 int base_config_log_level(void);
 
 int base_config_timeout_ms(const base_config_t *cfg);
+
+/* How long a new connection may take to authenticate: RCOMM_HANDSHAKE_TIMEOUT,
+ * at most RCOMM_TIMEOUT. */
+int base_config_handshake_ms(const base_config_t *cfg);
 
 /* The table rcomm-info prints: every variable with cfg's value, its default
  * and what it does (rcomm_config_print in comm.c picks cfg). */

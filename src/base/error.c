@@ -31,6 +31,7 @@ const char *rcomm_strerror(rcomm_status_t status)
     case RCOMM_ERR_ACCESS: return "remote access denied";
     case RCOMM_ERR_COMM_FAILED: return "communicator failed earlier";
     case RCOMM_ERR_BOOTSTRAP: return "bootstrap failed";
+    case RCOMM_ERR_AUTH: return "authentication failed";
     case RCOMM_ERR_SYSTEM: return "system call failed";
     case RCOMM_ERR_INTERNAL: return "internal error";
     }
