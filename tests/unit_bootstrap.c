@@ -133,7 +133,7 @@ static int rank_exchange(int rank, int size, const char *addr, void *arg)
     char key[32];
     size_t len;
 
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK(strcmp(bootstrap_local_host(bs), "127.0.0.1") == 0);
 
     len = value_len(rank, size);
@@ -196,7 +196,7 @@ static int rank_late_root(int rank, int size, const char *addr, void *arg)
 
     if (rank == 0)
         usleep(500 * 1000); /* the others must retry until the server is up */
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK_OK(bootstrap_allgather(bs, "late", &rank, all, sizeof(int)));
     for (int r = 0; r < size; r++)
         CK(memcmp(all + r * sizeof(int), &r, sizeof(int)) == 0);
@@ -240,7 +240,7 @@ START_TEST(test_get_timeout)
     double dt;
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(bootstrap_create(0, 1, addr, 300, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 300, NULL, &bs), RCOMM_OK);
     t0 = base_now_ns();
     ck_assert_int_eq(bootstrap_get(bs, "missing/key", buf, &len), RCOMM_ERR_TIMEOUT);
     dt = secs_since(t0);
@@ -265,7 +265,7 @@ START_TEST(test_allgather_names_missing_rank)
 
     /* Rank 0 of 3 alone: ranks 1 and 2 never start. */
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(bootstrap_create(0, 3, addr, 300, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(0, 3, addr, 300, NULL, &bs), RCOMM_OK);
     t0 = base_now_ns();
     ck_assert_int_eq(bootstrap_allgather(bs, "tcp", &(int){7}, all, sizeof(int)),
                      RCOMM_ERR_TIMEOUT);
@@ -289,7 +289,7 @@ static int rank_stale_reply(int rank, int size, const char *addr, void *arg)
     char buf[32];
     size_t len = sizeof(buf);
 
-    CK_OK(bootstrap_create(rank, size, addr, rank == 0 ? 1000 : 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, rank == 0 ? 1000 : 20000, NULL, &bs));
     CK_OK(bootstrap_barrier(bs, "up"));
     if (rank == 0) {
         CK(bootstrap_get(bs, "slow", buf, &len) == RCOMM_ERR_TIMEOUT);
@@ -324,7 +324,7 @@ START_TEST(test_bad_addr)
     bootstrap_t *bs = NULL;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        rcomm_status_t st = bootstrap_create(1, 2, bad[i], 100, &bs);
+        rcomm_status_t st = bootstrap_create(1, 2, bad[i], 100, NULL, &bs);
         ck_assert_msg(st == RCOMM_ERR_INVALID_ARG || st == RCOMM_ERR_BOOTSTRAP,
                       "'%s' gave %d", bad[i], st);
         ck_assert_ptr_null(bs);
@@ -334,12 +334,12 @@ START_TEST(test_bad_addr)
         else
             ck_assert_msg(strstr(rcomm_last_error(), "empty"), "%s", rcomm_last_error());
     }
-    ck_assert_int_eq(bootstrap_create(1, 2, NULL, 100, &bs), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(bootstrap_create(2, 2, "127.0.0.1:1", 100, &bs),
+    ck_assert_int_eq(bootstrap_create(1, 2, NULL, 100, NULL, &bs), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_create(2, 2, "127.0.0.1:1", 100, NULL, &bs),
                      RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(bootstrap_create(0, 0, "127.0.0.1:1", 100, &bs),
+    ck_assert_int_eq(bootstrap_create(0, 0, "127.0.0.1:1", 100, NULL, &bs),
                      RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(bootstrap_create(0, 1, "127.0.0.1:1", -1, &bs),
+    ck_assert_int_eq(bootstrap_create(0, 1, "127.0.0.1:1", -1, NULL, &bs),
                      RCOMM_ERR_INVALID_ARG);
     ck_assert_ptr_null(bs);
 }
@@ -352,7 +352,7 @@ START_TEST(test_no_server)
     uint64_t t0 = base_now_ns();
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(bootstrap_create(1, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
+    ck_assert_int_eq(bootstrap_create(1, 2, addr, 200, NULL, &bs), RCOMM_ERR_BOOTSTRAP);
     ck_assert_double_lt(secs_since(t0), 5.0);
     ck_assert_msg(strstr(rcomm_last_error(), addr), "%s", rcomm_last_error());
     ck_assert_ptr_null(bs);
@@ -372,7 +372,7 @@ START_TEST(test_port_in_use)
     ck_assert_int_eq(listen(fd, 4), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
-    ck_assert_int_eq(bootstrap_create(0, 2, addr, 200, &bs), RCOMM_ERR_BOOTSTRAP);
+    ck_assert_int_eq(bootstrap_create(0, 2, addr, 200, NULL, &bs), RCOMM_ERR_BOOTSTRAP);
     ck_assert_msg(strstr(rcomm_last_error(), addr) &&
                       strstr(rcomm_last_error(), strerror(EADDRINUSE)),
                   "%s", rcomm_last_error());
@@ -389,7 +389,7 @@ START_TEST(test_limits_and_write_once)
     size_t len = sizeof(buf);
 
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
-    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, NULL, &bs), RCOMM_OK);
 
     ck_assert_int_eq(bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
     ck_assert_int_eq(bootstrap_put(bs, "k", "a", 1), RCOMM_OK);
@@ -430,7 +430,7 @@ static int rank_root_idle(int rank, int size, const char *addr, void *arg)
     char buf[4];
     size_t len = sizeof(buf);
 
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK_OK(bootstrap_get(bs, "done", buf, &len));
     bootstrap_destroy(bs);
     return 0;
@@ -440,7 +440,7 @@ static int join_expect_error(int rank, int size, const char *addr, const char *w
 {
     bootstrap_t *bs = NULL;
 
-    CK(bootstrap_create(rank, size, addr, 20000, &bs) == RCOMM_ERR_BOOTSTRAP);
+    CK(bootstrap_create(rank, size, addr, 20000, NULL, &bs) == RCOMM_ERR_BOOTSTRAP);
     CK(bs == NULL);
     CK(strstr(rcomm_last_error(), what) != NULL);
     return 0;
@@ -457,7 +457,7 @@ START_TEST(test_size_mismatch)
     ck_assert_int_eq(join_expect_error(3, 5, addr, "rank 3 says size 5, rank 0 says 4"),
                      0);
     /* Two processes claiming rank 1. */
-    ck_assert_int_eq(bootstrap_create(1, 4, addr, 20000, &bs), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_create(1, 4, addr, 20000, NULL, &bs), RCOMM_OK);
     ck_assert_int_eq(join_expect_error(1, 4, addr, "rank 1 is already connected"), 0);
     ck_assert_int_eq(bootstrap_put(bs, "done", "y", 1), RCOMM_OK);
     bootstrap_destroy(bs);
@@ -470,7 +470,7 @@ static int rank_len_mismatch(int rank, int size, const char *addr, void *arg)
     unsigned char mine[8] = {0}, all[16];
     bootstrap_t *bs;
 
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK(bootstrap_allgather(bs, "ag", mine, all, rank == 0 ? 4 : 8) == RCOMM_ERR_MISMATCH);
     CK(strstr(rcomm_last_error(), rank == 0 ? "rank 1 published 8 bytes"
                                             : "rank 0 published 4 bytes") != NULL);
@@ -575,7 +575,7 @@ static int rank_with_garbage(int rank, int size, const char *addr, void *arg)
         memcpy(m + n, "half", 4);
         CK(send_expect_close(addr, m, n + 4 + 3) == 0); /* value cut short */
     }
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK_OK(bootstrap_allgather(bs, "g", &rank, out, sizeof(int)));
     for (int r = 0; r < size; r++)
         CK(memcmp(out + r * sizeof(int), &r, sizeof(int)) == 0);
@@ -602,7 +602,7 @@ static int rank_server_gone(int rank, int size, const char *addr, void *arg)
     size_t len = sizeof(buf);
     uint64_t t0;
 
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     CK_OK(bootstrap_barrier(bs, "up"));
     if (rank != 0) {
         /* Rank 0 is gone once every other rank waits for a key nobody will
@@ -633,7 +633,7 @@ static int rank_root_leaves_first(int rank, int size, const char *addr, void *ar
     char buf[8];
     size_t len = sizeof(buf);
 
-    CK_OK(bootstrap_create(rank, size, addr, 20000, &bs));
+    CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
     if (rank == 0)
         CK_OK(bootstrap_put(bs, "late", "value", 5));
     CK_OK(bootstrap_barrier(bs, "up"));

@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/auth.h"
 #include "base/config.h"
 #include "rcomm.h"
 
@@ -110,6 +111,10 @@ typedef struct {
     int size;
     const base_config_t *cfg; /* tunables (socket buffers, eager limit...) */
     int timeout_ms;           /* for connect(); operations are timed by the caller */
+    /* The job key every connection must prove before it is believed, and
+     * how long a new connection has to do it. */
+    const auth_key_t *key;
+    int handshake_ms;
     /* Host address to publish in local_addr ("" = let the transport choose). */
     const char *host;
     tp_unexpected_fn on_unexpected;

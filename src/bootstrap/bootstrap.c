@@ -419,7 +419,7 @@ static rcomm_status_t get(bootstrap_t *bs, const char *key, void *val, size_t *l
 /* ---- Public interface ---------------------------------------------------------- */
 
 rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
-                                bootstrap_t **out)
+                                const bootstrap_auth_t *auth, bootstrap_t **out)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};

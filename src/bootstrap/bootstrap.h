@@ -10,17 +10,26 @@
 
 #include <stddef.h>
 
+#include "base/auth.h"
 #include "rcomm.h"
 
 typedef struct bootstrap bootstrap_t;
 
 #define BOOTSTRAP_MAX_VALUE (64 * 1024)
 
+/* Who may join: the job key every connection to the store must prove, and
+ * how long a new connection has to prove it before rank 0 drops it. */
+typedef struct {
+    const auth_key_t *key;
+    int handshake_ms;
+} bootstrap_auth_t;
+
 /* Rank 0 binds addr's port (any local interface) and serves; every rank,
  * rank 0 included, connects as a client, retrying until timeout_ms (rank 0
- * may start last). Errors name the address and what failed. */
+ * may start last). auth NULL: no key (auth_key_none), and a handshake time of
+ * at most 5 s. Errors name the address and what failed. */
 rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
-                                bootstrap_t **bs);
+                                const bootstrap_auth_t *auth, bootstrap_t **bs);
 
 /* Publish key (NUL-terminated, < 256 bytes) = value (< 64 KiB). Keys are
  * write-once: publishing an existing key with a different value fails. */

@@ -123,6 +123,8 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
         .size = comm->size,
         .cfg = &comm->cfg,
         .timeout_ms = base_config_timeout_ms(&comm->cfg),
+        .key = &comm->key,
+        .handshake_ms = base_config_handshake_ms(&comm->cfg),
         .host = comm->cfg.host[0] ? comm->cfg.host : bootstrap_local_host(comm->bs),
         .on_unexpected = on_unexpected,
         .unexpected_arg = comm,
@@ -200,10 +202,14 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     comm->rank = rank;
     comm->size = size;
     old_log_rank = base_log_set_rank(rank);
-    if ((st = base_config_load(&comm->cfg)) != RCOMM_OK)
+    if ((st = base_config_load(&comm->cfg)) != RCOMM_OK ||
+        (size > 1 &&
+         (st = auth_key_load(&comm->key, rank, comm->cfg.require_key)) != RCOMM_OK))
         goto fail;
     if (size > 1 &&
         (st = bootstrap_create(rank, size, addr, base_config_timeout_ms(&comm->cfg),
+                               &(bootstrap_auth_t){&comm->key,
+                                                   base_config_handshake_ms(&comm->cfg)},
                                &comm->bs)) != RCOMM_OK)
         goto fail;
     if ((st = find_local(comm)) != RCOMM_OK ||
@@ -222,6 +228,7 @@ fail:
         comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
     comm_services_destroy(comm);
     bootstrap_destroy(comm->bs);
+    auth_key_wipe(&comm->key);
     free(comm);
     base_log_set_rank(old_log_rank);
     return st;
@@ -248,6 +255,7 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
     comm_services_destroy(comm);
     comm_scratch_free_all(comm);
     bootstrap_destroy(comm->bs);
+    auth_key_wipe(&comm->key);
     free(comm);
     return RCOMM_OK;
 }

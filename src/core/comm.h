@@ -37,6 +37,7 @@ struct rcomm_comm {
     int rank;
     int size;
     base_config_t cfg;
+    auth_key_t key;        /* the job key (auth.h) */
     bootstrap_t *bs;       /* NULL when size == 1 */
     tp_t *tp;              /* NULL when size == 1 or after a failure */
     rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
