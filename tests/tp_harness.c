@@ -90,7 +90,9 @@ static void child_real(const tp_group_t *g, int up, int down)
                                g->timeout_ms ? g->timeout_ms : (int)(20000 * tp_slow()),
                            .host = "",
                            .on_unexpected = on_unexpected,
-                           .unexpected_arg = c};
+                           .unexpected_arg = c,
+                           .key = g->key,
+                           .handshake_ms = g->handshake_ms};
     for (int inst = 0; g->serves && inst < 2; inst++)
         for (int q = 0; q < g->size; q++)
             serves[inst][q] = q != my_rank && g->serves(inst, my_rank, q);

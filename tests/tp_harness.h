@@ -48,6 +48,8 @@ typedef struct {
      * inst serving rank q when serves(inst, rank, q) (symmetric); the second
      * is tp_ctx_t.tp2. Unserved peers' addresses are passed as NULL. */
     int (*serves)(int inst, int rank, int q);
+    const auth_key_t *key; /* the job key of the real ranks; NULL = none */
+    int handshake_ms;      /* 0 = the transport's default */
 } tp_group_t;
 
 typedef struct {

@@ -32,8 +32,11 @@ struct bootstrap {
     int size;
     int fd; /* -1 once the connection was lost */
     int timeout_ms;
-    uint32_t seq;         /* of the last request sent */
-    uint64_t barriers;    /* barriers so far: makes reused names safe */
+    uint32_t seq;      /* of the last request sent */
+    uint64_t barriers; /* barriers so far: makes reused names safe */
+    bool joining;      /* connection failures are retried, not yet reported */
+    bool lost;         /* the connection broke while joining: dial again */
+    auth_key_t key;
     kvs_server_t *server; /* rank 0 only */
     unsigned char *reply; /* value of the last reply, KVS_MAX_REPLY bytes */
     char addr[300];       /* as the user wrote it */
@@ -142,10 +145,9 @@ fail:
 
 /* Rank 0 may start after everyone else: retry every address with a short,
  * growing pause until the deadline. */
-static rcomm_status_t connect_store(bootstrap_t *bs, const struct addrinfo *res)
+static rcomm_status_t connect_store(bootstrap_t *bs, const struct addrinfo *res,
+                                    uint64_t start, uint64_t deadline)
 {
-    uint64_t start = base_now_ns();
-    uint64_t deadline = start + (uint64_t)bs->timeout_ms * 1000000ull;
     int pause_ms = RETRY_MIN_MS, err = ETIMEDOUT;
 
     for (;;) {
@@ -254,6 +256,12 @@ static rcomm_status_t io_error(bootstrap_t *bs, io_result_t r, const call_ctx_t 
     int err = errno;
 
     drop_connection(bs);
+    bs->lost = r != IO_TIMEOUT;
+    if (bs->joining) /* join() retries; its last failure is reported there */
+        return base_err_quiet(r == IO_TIMEOUT ? RCOMM_ERR_TIMEOUT : RCOMM_ERR_BOOTSTRAP,
+                              "rank %d: connection to rank 0's store at %s %s while %s",
+                              bs->rank, bs->addr, r == IO_CLOSED ? "closed" : "failed",
+                              cx->doing);
     if (r == IO_CLOSED)
         return base_err(RCOMM_ERR_BOOTSTRAP,
                         "rank %d lost its connection to rank 0's "
@@ -319,7 +327,8 @@ static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
         size_t got = 0;
 
         r = recv_all(bs->fd, hbuf, sizeof(hbuf), deadline, &got);
-        if (r == IO_TIMEOUT && got == 0 && req->type != KVS_PUT && req->type != KVS_HELLO)
+        if (r == IO_TIMEOUT && got == 0 &&
+            (req->type == KVS_GET || req->type == KVS_MGET))
             return get_timeout(bs, cx);
         if (r == IO_OK) {
             kvs_hdr_decode(hbuf, &h);
@@ -344,6 +353,15 @@ static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
         /* The late answer to a GET that timed out: not ours any more. */
     }
 
+    if (h.type == KVS_ERROR && req->type == KVS_HELLO) {
+        /* Not yet proved to be our store: its words are not repeated. */
+        drop_connection(bs);
+        return base_err(RCOMM_ERR_AUTH,
+                        "rank %d: the process at %s answered HELLO with an error instead "
+                        "of proving the job key (another program, or an rcomm of another "
+                        "version?)",
+                        bs->rank, bs->addr);
+    }
     if (h.type == KVS_ERROR) {
         int st = -(int)h.a0;
         if (st >= 0 || st < RCOMM_ERR_INTERNAL)
@@ -351,7 +369,9 @@ static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
         return base_err((rcomm_status_t)st, "rank %d while %s: %.*s", bs->rank, cx->doing,
                         (int)h.val_len, (const char *)bs->reply);
     }
-    if (h.type != (req->type == KVS_GET || req->type == KVS_MGET ? KVS_VALUE : KVS_OK)) {
+    if (h.type != (req->type == KVS_GET || req->type == KVS_MGET ? KVS_VALUE
+                   : req->type == KVS_HELLO                      ? KVS_CHALLENGE
+                                                                 : KVS_OK)) {
         drop_connection(bs);
         return base_err(RCOMM_ERR_PROTOCOL,
                         "rank %d: rank 0's store at %s answered "
@@ -416,6 +436,74 @@ static rcomm_status_t get(bootstrap_t *bs, const char *key, void *val, size_t *l
     return RCOMM_OK;
 }
 
+/* ---- Joining ------------------------------------------------------------------- */
+
+/* One attempt on a fresh connection: HELLO, check the store's tag, AUTH. */
+static rcomm_status_t handshake(bootstrap_t *bs, uint64_t deadline)
+{
+    unsigned char claims[8], nonce_c[AUTH_NONCE_LEN], hello_val[KVS_HELLO_LEN];
+    unsigned char tag[AUTH_TAG_LEN];
+    const unsigned char *ch = bs->reply; /* the CHALLENGE: flags, nonce, tag */
+    kvs_hdr_t hello = {.type = KVS_HELLO,
+                       .a0 = (uint32_t)bs->rank,
+                       .a1 = (uint32_t)bs->size,
+                       .val_len = KVS_HELLO_LEN},
+              auth = {.type = KVS_AUTH, .val_len = KVS_AUTH_LEN};
+    call_ctx_t cx = {.doing = "joining (HELLO)", .owner = -1};
+    rcomm_status_t st;
+
+    auth_nonce(nonce_c);
+    hello_val[0] = bs->key.keyed ? KVS_F_KEYED : 0;
+    memcpy(hello_val + 1, nonce_c, AUTH_NONCE_LEN);
+    if ((st = call(bs, &hello, NULL, hello_val, deadline, &cx, NULL)) != RCOMM_OK)
+        return st;
+    kvs_claims(claims, (uint32_t)bs->rank, (uint32_t)bs->size);
+    if (!auth_check(&bs->key, KVS_LABEL_SERVER, claims, sizeof(claims), nonce_c, ch + 1,
+                    ch + 1 + AUTH_NONCE_LEN)) {
+        bool theirs = ch[0] & KVS_F_KEYED;
+        drop_connection(bs);
+        return base_err(
+            RCOMM_ERR_AUTH, "rank %d: the store at %s did not prove this job's key: %s",
+            bs->rank, bs->addr,
+            theirs && !bs->key.keyed
+                ? "rank 0 has a key and this rank has none (set RCOMM_JOB_KEY or "
+                  "RCOMM_JOB_KEY_FILE as on the other ranks)"
+            : !theirs && bs->key.keyed
+                ? "this rank has a key and rank 0 has none"
+                : "the keys differ, or another process answers at that address");
+    }
+    auth_tag(&bs->key, KVS_LABEL_CLIENT, claims, sizeof(claims), nonce_c, ch + 1, tag);
+    cx.doing = "joining (AUTH)";
+    return call(bs, &auth, NULL, tag, deadline, &cx, NULL);
+}
+
+/* Connect and authenticate, dialing again when rank 0 drops the connection
+ * mid-handshake (it sheds the oldest attempts when strangers crowd it). */
+static rcomm_status_t join(bootstrap_t *bs, const struct addrinfo *res)
+{
+    uint64_t start = base_now_ns();
+    uint64_t deadline = start + (uint64_t)bs->timeout_ms * 1000000ull;
+    rcomm_status_t st;
+
+    for (;;) {
+        if ((st = connect_store(bs, res, start, deadline)) != RCOMM_OK)
+            return st;
+        bs->joining = true;
+        bs->lost = false;
+        st = handshake(bs, deadline);
+        bs->joining = false;
+        if (st == RCOMM_OK || !bs->lost || base_now_ns() >= deadline)
+            break;
+        nanosleep(&(struct timespec){0, RETRY_MIN_MS * 1000000L}, NULL);
+    }
+    if (st != RCOMM_OK && bs->lost) { /* quiet so far: say it now */
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", rcomm_last_error());
+        st = base_err(st, "%s", msg);
+    }
+    return st;
+}
+
 /* ---- Public interface ---------------------------------------------------------- */
 
 rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
@@ -429,8 +517,6 @@ rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeou
     char host[256], port[8];
     const char *h;
     bootstrap_t *bs;
-    kvs_hdr_t hello = {.type = KVS_HELLO};
-    call_ctx_t cx = {.doing = "joining (HELLO)", .owner = -1};
     rcomm_status_t st;
     int gai;
 
@@ -463,16 +549,18 @@ rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeou
     bs->fd = -1;
     bs->timeout_ms = timeout_ms;
     snprintf(bs->addr, sizeof(bs->addr), "%s", addr);
+    if (auth)
+        bs->key = *auth->key;
+    else
+        auth_key_none(&bs->key);
 
-    if (rank == 0 && (st = kvs_server_start(size, res, addr, &bs->server)) != RCOMM_OK)
+    if (rank == 0 &&
+        (st = kvs_server_start(size, res, addr, &bs->key,
+                               auth ? auth->handshake_ms
+                                    : (timeout_ms < 5000 ? timeout_ms : 5000),
+                               &bs->server)) != RCOMM_OK)
         goto undo_alloc;
-    if ((st = connect_store(bs, res)) != RCOMM_OK)
-        goto undo_server;
-    hello.a0 = (uint32_t)rank;
-    hello.a1 = (uint32_t)size;
-    if ((st = call(bs, &hello, NULL, NULL,
-                   base_now_ns() + (uint64_t)timeout_ms * 1000000ull, &cx, NULL)) !=
-        RCOMM_OK)
+    if ((st = join(bs, res)) != RCOMM_OK)
         goto undo_connect;
 
     /* The address rank 0 sees us at is the one other ranks can likely reach. */
@@ -491,11 +579,12 @@ rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeou
 
 undo_connect:
     drop_connection(bs);
-undo_server:
     kvs_server_stop(bs->server, 0);
 undo_alloc:
-    if (bs)
+    if (bs) {
         free(bs->reply);
+        auth_key_wipe(&bs->key);
+    }
     free(bs);
     freeaddrinfo(res);
     return st;
@@ -656,5 +745,6 @@ void bootstrap_destroy(bootstrap_t *bs)
     drop_connection(bs);
     kvs_server_stop(bs->server, bs->timeout_ms);
     free(bs->reply);
+    auth_key_wipe(&bs->key);
     free(bs);
 }

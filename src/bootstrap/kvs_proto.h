@@ -8,8 +8,19 @@
  * by exactly one reply. Every message is a 28-byte header, then key_len bytes
  * of key (no NUL), then val_len bytes of value. All integers are big-endian.
  *
- *   requests:  HELLO (a0 = rank, a1 = size; must come first, once)
- *              PUT   (key, value)      GET (key)
+ * A connection joins with the job key's challenge-response (base/auth.h),
+ * the claims being the rank and size as two big-endian words:
+ *
+ *   HELLO     (a0 = rank, a1 = size, value = flags, client nonce)
+ *   CHALLENGE (value = flags, server nonce, server tag)
+ *   AUTH      (value = client tag)
+ *   OK, or ERROR once the client is known to hold the key
+ *
+ * Until AUTH checks out the server answers nothing else and tells nothing
+ * (no error text, no job size); a client checks the server's tag before it
+ * sends its own, so it never talks to a store that lacks the key.
+ *
+ *   requests:  PUT   (key, value)      GET (key)
  *              MGET  (key = prefix, a0 = first rank, a1 = count): the run of
  *                    keys "<prefix>/<first>", "<prefix>/<first+1>", ... that
  *                    exist, at least one, at most count
@@ -34,25 +45,37 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/auth.h"
 #include "bootstrap/bootstrap.h"
 #include "rcomm.h"
 
 #define KVS_MAGIC 0x52434b56u /* "RCKV" */
-#define KVS_VERSION 1
+#define KVS_VERSION 2         /* 2: the job key's handshake */
 #define KVS_HDR_SIZE 28
 #define KVS_MAX_KEY 255 /* bytes, without a terminating NUL */
 #define KVS_MAX_VALUE BOOTSTRAP_MAX_VALUE
 #define KVS_MAX_ERRMSG 512
 #define KVS_MAX_REPLY (4 * KVS_MAX_VALUE) /* an MGET run stops before this */
 
+/* Handshake values (see above). Flags: KVS_F_KEYED when the sender has a job
+ * key, so a missing key on one side is named as such. */
+#define KVS_F_KEYED 0x1
+#define KVS_HELLO_LEN (1 + AUTH_NONCE_LEN)
+#define KVS_CHALLENGE_LEN (1 + AUTH_NONCE_LEN + AUTH_TAG_LEN)
+#define KVS_AUTH_LEN AUTH_TAG_LEN
+#define KVS_LABEL_SERVER "kvs server"
+#define KVS_LABEL_CLIENT "kvs client"
+
 enum kvs_type {
     KVS_HELLO = 1,
     KVS_PUT = 2,
     KVS_GET = 3,
     KVS_MGET = 4,
+    KVS_AUTH = 5,
     KVS_OK = 16,
     KVS_VALUE = 17,
     KVS_ERROR = 18,
+    KVS_CHALLENGE = 19,
 };
 
 typedef struct {
@@ -116,9 +139,15 @@ static inline const char *kvs_hdr_problem(const kvs_hdr_t *h)
         return "unsupported protocol version";
     switch (h->type) {
     case KVS_HELLO:
+        return h->key_len != 0 || h->val_len != KVS_HELLO_LEN ? "malformed HELLO" : NULL;
+    case KVS_AUTH:
+        return h->key_len != 0 || h->val_len != KVS_AUTH_LEN ? "malformed AUTH" : NULL;
+    case KVS_CHALLENGE:
+        return h->key_len != 0 || h->val_len != KVS_CHALLENGE_LEN ? "malformed CHALLENGE"
+                                                                  : NULL;
     case KVS_OK:
         if (h->key_len != 0 || h->val_len != 0)
-            return "HELLO/OK carries a key or value";
+            return "OK carries a key or value";
         return NULL;
     case KVS_PUT:
     case KVS_GET:
@@ -142,6 +171,13 @@ static inline const char *kvs_hdr_problem(const kvs_hdr_t *h)
     }
 }
 
+/* The handshake's claims (rank, size) as both sides lay them out. */
+static inline void kvs_claims(unsigned char c[8], uint32_t rank, uint32_t size)
+{
+    kvs_put32(c, rank);
+    kvs_put32(c + 4, size);
+}
+
 /* ---- Rank 0's server ------------------------------------------------------ */
 
 typedef struct kvs_server kvs_server_t;
@@ -149,9 +185,15 @@ typedef struct kvs_server kvs_server_t;
 /* Listen on port for a job of size ranks and serve from a new thread. The
  * listening addresses: those of res when they are all loopback addresses
  * (a single-host job stays off the network), else every interface.
- * addr is the user's "host:port", for messages. */
+ * addr is the user's "host:port", for messages. A connection that has not
+ * proved key within handshake_ms is dropped; so is the oldest of those still
+ * trying when more than size + KVS_MAX_PENDING are. */
 rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char *addr,
+                                const auth_key_t *key, int handshake_ms,
                                 kvs_server_t **srv);
+
+/* Connections still authenticating, beyond one per rank. */
+#define KVS_MAX_PENDING 64
 
 /* Let the other ranks finish, then stop: returns once every connection has
  * closed or is parked on a GET (no rank left that could answer it), or after

@@ -8,7 +8,11 @@
  *
  * Clients are not trusted: every header is checked (kvs_hdr_problem) before a
  * length is used, and a connection that sends garbage is dropped with a
- * warning, never taking the server down.
+ * warning, never taking the server down. Until a connection has proved the
+ * job key (kvs_proto.h) it costs a fixed small struct: its messages land in
+ * a buffer inside it, it gets no answer but the challenge, it is dropped at
+ * its handshake deadline or when too many are pending (oldest first), and
+ * it does not count as a rank still busy when rank 0 wants to leave.
  *
  * When rank 0 destroys its bootstrap, the server lingers until the other
  * ranks have hung up, so that a rank still fetching the last keys of an
@@ -44,10 +48,17 @@ typedef struct kvs_entry {
 
 typedef struct {
     int fd;
-    int rank;  /* -1 until its HELLO */
+    int rank;  /* -1 until it proved the job key */
     bool dead; /* remove after this poll round */
     bool close_after_flush;
     char peer[INET6_ADDRSTRLEN + 8];
+
+    /* The handshake: what it claims, both nonces, when it must be done. */
+    uint32_t claimed_rank, claimed_size;
+    bool challenged; /* CHALLENGE sent: AUTH next */
+    uint64_t join_by_ns;
+    unsigned char nonce_c[AUTH_NONCE_LEN], nonce_s[AUTH_NONCE_LEN];
+    unsigned char small[KVS_HELLO_LEN]; /* its HELLO or AUTH value */
 
     /* The request being received: header, then key + value into body. */
     unsigned char hdr_buf[KVS_HDR_SIZE];
@@ -69,6 +80,9 @@ typedef struct {
 
 struct kvs_server {
     int size;
+    auth_key_t key;
+    uint64_t handshake_ns;
+    uint64_t refused; /* connections dropped before they proved the key */
     char addr[300];
     int listen_fd;
     bool accept_paused; /* out of fds: wait for a client to leave */
@@ -164,6 +178,21 @@ static void client_drop(kvs_client_t *c, const char *why)
     else if (why)
         base_log(BASE_LOG_WARN, "bootstrap server: dropping connection from %s: %s",
                  c->peer, why);
+    c->dead = true;
+}
+
+/* A connection that did not prove the job key: dropped without an answer.
+ * Only the first few are logged (a flood must not flood the log), and never
+ * with anything the stranger sent. */
+static void client_refuse(kvs_server_t *srv, kvs_client_t *c, const char *why)
+{
+    if (c->dead)
+        return;
+    if (++srv->refused <= 3)
+        base_log(BASE_LOG_WARN,
+                 "bootstrap server on %s: dropped a connection from %s: %s%s", srv->addr,
+                 c->peer, why,
+                 srv->refused == 3 ? " (further ones are counted, not logged)" : "");
     c->dead = true;
 }
 
@@ -284,32 +313,63 @@ reply_error(kvs_client_t *c, uint32_t seq, rcomm_status_t st, bool close, const 
     reply(c, KVS_ERROR, seq, (uint32_t)(-(int)st), msg, (size_t)n);
 }
 
+/* HELLO: answer with our nonce and tag. */
 static void handle_hello(kvs_server_t *srv, kvs_client_t *c)
 {
-    const kvs_hdr_t *h = &c->hdr;
+    unsigned char claims[8], *p;
 
-    if (h->a0 >= (uint32_t)srv->size || h->a1 != (uint32_t)srv->size) {
-        if (h->a1 != (uint32_t)srv->size)
-            reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
-                        "rank %u says size %u, rank 0 says %d (is RCOMM_SIZE the same "
-                        "on every rank?)",
-                        h->a0, h->a1, srv->size);
-        else
-            reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
-                        "rank %u is out of range for size %d", h->a0, srv->size);
+    c->claimed_rank = c->hdr.a0;
+    c->claimed_size = c->hdr.a1;
+    memcpy(c->nonce_c, c->small + 1, AUTH_NONCE_LEN);
+    auth_nonce(c->nonce_s);
+    kvs_claims(claims, c->claimed_rank, c->claimed_size);
+    if (!(p = reply_reserve(c, KVS_CHALLENGE, c->hdr.seq, 0, KVS_CHALLENGE_LEN)))
+        return;
+    p[0] = srv->key.keyed ? KVS_F_KEYED : 0;
+    memcpy(p + 1, c->nonce_s, AUTH_NONCE_LEN);
+    auth_tag(&srv->key, KVS_LABEL_SERVER, claims, sizeof(claims), c->nonce_c, c->nonce_s,
+             p + 1 + AUTH_NONCE_LEN);
+    c->challenged = true;
+    client_flush(c);
+}
+
+/* AUTH: the client holds the key; now its claims may be believed (and
+ * answered in words when they are wrong). */
+static void handle_auth(kvs_server_t *srv, kvs_client_t *c)
+{
+    const kvs_hdr_t *h = &c->hdr;
+    uint32_t rank = c->claimed_rank, size = c->claimed_size;
+    unsigned char claims[8];
+
+    kvs_claims(claims, rank, size);
+    if (!auth_check(&srv->key, KVS_LABEL_CLIENT, claims, sizeof(claims), c->nonce_c,
+                    c->nonce_s, c->small)) {
+        client_refuse(srv, c, "it did not prove the job key");
+        return;
+    }
+    if (size != (uint32_t)srv->size) {
+        reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
+                    "rank %u says size %u, rank 0 says %d (is RCOMM_SIZE the same "
+                    "on every rank?)",
+                    rank, size, srv->size);
+        return;
+    }
+    if (rank >= (uint32_t)srv->size) {
+        reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
+                    "rank %u is out of range for size %d", rank, srv->size);
         return;
     }
     for (size_t i = 0; i < srv->nclients; i++) {
         kvs_client_t *o = srv->clients[i];
-        if (o != c && !o->dead && o->rank == (int)h->a0) {
+        if (o != c && !o->dead && o->rank == (int)rank) {
             reply_error(c, h->seq, RCOMM_ERR_BOOTSTRAP, true,
                         "rank %u is already connected from %s (two processes with "
                         "the same RCOMM_RANK?)",
-                        h->a0, o->peer);
+                        rank, o->peer);
             return;
         }
     }
-    c->rank = (int)h->a0;
+    c->rank = (int)rank;
     reply(c, KVS_OK, h->seq, 0, NULL, 0);
 }
 
@@ -393,12 +453,18 @@ static void handle_request(kvs_server_t *srv, kvs_client_t *c)
         c->parked = false;
         srv->nparked--;
     }
-    if ((c->rank < 0) != (h->type == KVS_HELLO)) {
-        client_drop(c, c->rank < 0 ? "first message is not HELLO" : "second HELLO");
+    if (c->rank < 0) {
+        if (h->type == KVS_HELLO && !c->challenged)
+            handle_hello(srv, c);
+        else if (h->type == KVS_AUTH && c->challenged)
+            handle_auth(srv, c);
+        else
+            client_refuse(srv, c, "handshake out of order");
         return;
     }
     switch (h->type) {
-    case KVS_HELLO: handle_hello(srv, c); break;
+    case KVS_HELLO:
+    case KVS_AUTH: client_drop(c, "a second handshake"); break;
     case KVS_PUT: handle_put(srv, c); break;
     case KVS_GET:
     case KVS_MGET: handle_get(srv, c); break;
@@ -420,6 +486,8 @@ static void client_read(kvs_server_t *srv, kvs_client_t *c)
 
         if (in_hdr) {
             dst = c->hdr_buf + c->got;
+        } else if (c->rank < 0) {
+            dst = c->small + (c->got - KVS_HDR_SIZE); /* sizes checked below */
         } else {
             /* The key gets a NUL of its own: the value starts one byte later. */
             size_t off = c->got - KVS_HDR_SIZE;
@@ -443,11 +511,21 @@ static void client_read(kvs_server_t *srv, kvs_client_t *c)
             const char *problem;
             kvs_hdr_decode(c->hdr_buf, &c->hdr);
             if ((problem = kvs_hdr_problem(&c->hdr))) {
-                client_drop(c, problem);
+                if (c->rank < 0)
+                    client_refuse(srv, c, "it does not speak the store's protocol");
+                else
+                    client_drop(c, problem);
                 return;
             }
             body_len = c->hdr.key_len + c->hdr.val_len;
-            if (body_len + 1 > c->body_cap) {
+            if (c->rank < 0) {
+                /* Nothing but the handshake, which fits in c->small. */
+                if ((c->hdr.type != KVS_HELLO && c->hdr.type != KVS_AUTH) ||
+                    body_len > sizeof(c->small)) {
+                    client_refuse(srv, c, "it did not prove the job key");
+                    return;
+                }
+            } else if (body_len + 1 > c->body_cap) {
                 /* Sized to the request: thousands of ranks, mostly tiny values. */
                 unsigned char *p = realloc(c->body, body_len + 1);
                 if (!p) {
@@ -460,6 +538,10 @@ static void client_read(kvs_server_t *srv, kvs_client_t *c)
         }
         if (c->got >= KVS_HDR_SIZE && c->got == KVS_HDR_SIZE + body_len) {
             c->got = 0;
+            if (c->rank < 0) {
+                handle_request(srv, c);
+                continue;
+            }
             c->body[c->hdr.key_len] = '\0';
             if (memchr(c->body, '\0', c->hdr.key_len)) {
                 client_drop(c, "key contains a NUL byte");
@@ -485,6 +567,23 @@ static int grow_clients(kvs_server_t *srv)
     srv->pfds = p;
     srv->clients_cap = cap;
     return 0;
+}
+
+/* Connections still proving the key, and the one to give up first. */
+static size_t pending(const kvs_server_t *srv, kvs_client_t **oldest)
+{
+    size_t n = 0;
+
+    *oldest = NULL;
+    for (size_t i = 0; i < srv->nclients; i++) {
+        kvs_client_t *c = srv->clients[i];
+        if (c->rank >= 0 || c->dead)
+            continue;
+        n++;
+        if (!*oldest || c->join_by_ns < (*oldest)->join_by_ns)
+            *oldest = c;
+    }
+    return n;
 }
 
 static void accept_clients(kvs_server_t *srv)
@@ -516,6 +615,7 @@ static void accept_clients(kvs_server_t *srv)
         }
         c->fd = fd;
         c->rank = -1;
+        c->join_by_ns = base_now_ns() + srv->handshake_ns;
         if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
                         sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
             snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
@@ -523,6 +623,11 @@ static void accept_clients(kvs_server_t *srv)
             snprintf(c->peer, sizeof(c->peer), "?");
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         srv->clients[srv->nclients++] = c;
+        /* Strangers must not crowd out ranks: every rank could be joining
+         * at once, and beyond that the oldest attempt goes first (a real
+         * rank answers in microseconds, and dials again if dropped). */
+        if (pending(srv, &c) > (size_t)srv->size + KVS_MAX_PENDING)
+            client_refuse(srv, c, "too many connections were authenticating at once");
     }
 }
 
@@ -556,7 +661,29 @@ static void remove_dead(kvs_server_t *srv)
  * can change any more and they are better told now than at their timeout. */
 static bool drained(const kvs_server_t *srv)
 {
-    return srv->nparked == srv->nclients;
+    size_t joined = 0;
+
+    for (size_t i = 0; i < srv->nclients; i++)
+        joined += srv->clients[i]->rank >= 0;
+    return srv->nparked == joined;
+}
+
+/* Drop the connections past their handshake deadline; returns the next
+ * deadline (0: none). */
+static uint64_t expire_pending(kvs_server_t *srv, uint64_t now)
+{
+    uint64_t next = 0;
+
+    for (size_t i = 0; i < srv->nclients; i++) {
+        kvs_client_t *c = srv->clients[i];
+        if (c->rank >= 0 || c->dead)
+            continue;
+        if (c->join_by_ns <= now)
+            client_refuse(srv, c, "it did not prove the job key in time");
+        else if (!next || c->join_by_ns < next)
+            next = c->join_by_ns;
+    }
+    return next;
 }
 
 static void *server_main(void *arg)
@@ -566,11 +693,16 @@ static void *server_main(void *arg)
 
     base_log_set_rank(0);
     for (;;) {
-        size_t nfd = 2 + srv->nclients;
+        uint64_t now = base_now_ns(), join_by;
+        size_t nfd;
         int wait_ms = -1;
 
+        join_by = expire_pending(srv, now);
+        remove_dead(srv);
+        nfd = 2 + srv->nclients;
+        if (join_by)
+            wait_ms = (int)((join_by - now + 999999) / 1000000);
         if (drain_deadline) {
-            uint64_t now = base_now_ns();
             if (drained(srv))
                 break;
             if (now >= drain_deadline) {
@@ -580,7 +712,8 @@ static void *server_main(void *arg)
                          srv->addr, srv->nclients - srv->nparked);
                 break;
             }
-            wait_ms = (int)((drain_deadline - now + 999999) / 1000000);
+            int left = (int)((drain_deadline - now + 999999) / 1000000);
+            wait_ms = wait_ms < 0 || left < wait_ms ? left : wait_ms;
         }
         srv->pfds[0] =
             (struct pollfd){.fd = drain_deadline ? -1 : srv->wake_rd, .events = POLLIN};
@@ -726,6 +859,7 @@ static void server_free(kvs_server_t *srv)
         close(srv->wake_rd);
         close(srv->wake_wr);
     }
+    auth_key_wipe(&srv->key);
     free(srv->buckets);
     free(srv->clients);
     free(srv->pfds);
@@ -733,6 +867,7 @@ static void server_free(kvs_server_t *srv)
 }
 
 rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char *addr,
+                                const auth_key_t *key, int handshake_ms,
                                 kvs_server_t **out)
 {
     kvs_server_t *srv = calloc(1, sizeof(*srv));
@@ -743,6 +878,8 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
     if (!srv)
         return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
     srv->size = size;
+    srv->key = *key;
+    srv->handshake_ns = (uint64_t)(handshake_ms > 0 ? handshake_ms : 1) * 1000000ull;
     srv->wake_rd = srv->wake_wr = srv->listen_fd = -1;
     snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
     srv->nbuckets = 64;
@@ -791,5 +928,10 @@ void kvs_server_stop(kvs_server_t *srv, int linger_ms)
         n = write(srv->wake_wr, &linger_ns, sizeof(linger_ns));
     while (n < 0 && errno == EINTR);
     pthread_join(srv->thread, NULL);
+    if (srv->refused > 3)
+        base_log(BASE_LOG_WARN,
+                 "bootstrap server on %s: dropped %llu connections in all that did not "
+                 "prove the job key",
+                 srv->addr, (unsigned long long)srv->refused);
     server_free(srv);
 }

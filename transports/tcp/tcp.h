@@ -6,12 +6,16 @@
  * ephemeral port of the published host (INADDR_ANY if that address is not
  * local) and local_addr() returns {version, family, port, ip}. connect()
  * builds a full mesh, one connection per pair: rank j dials every i < j and
- * accepts every i > j. The dialer sends HELLO {src, size, dst}; the acceptor
- * checks magic, version, size, that dst is itself, that src is a higher rank
- * not yet connected, and answers HELLO|ACK (status OK, or an error with a
- * reason the dialer reports). Strays are logged, answered and closed; the
- * wait goes on. Refused dials are retried until timeout_ms; the timeout
- * error names every peer still missing. Data sockets are then TCP_NODELAY,
+ * accepts every i > j. The handshake (tcp_frame.h) is the job key's
+ * challenge-response (base/auth.h): the dialer sends HELLO {src, size, dst}
+ * and a nonce, the acceptor its nonce and tag, the dialer checks that tag
+ * and sends its own; only then does the acceptor check magic, version, size,
+ * that dst is itself, that src is a higher rank not yet connected, and
+ * answer with its verdict (status OK, or an error with a reason the dialer
+ * reports). A connection that does not prove the key within handshake_ms,
+ * or is the oldest when size + TCP_MAX_PENDING are authenticating, is closed
+ * without a word; the wait goes on. Refused dials are retried until timeout_ms; the
+ * timeout error names every peer still missing. Data sockets are then TCP_NODELAY,
  * SO_SNDBUF/SO_RCVBUF = tcp_bufsize, O_NONBLOCK, in one epoll set, and the
  * listening socket is closed. An instance serving a subset of the peers
  * (params->serves) dials and accepts only those, and refuses others' HELLOs.
@@ -198,6 +202,9 @@ typedef struct {
     tcp_mr_t *mr;    /* PUT: target region */
 } tcp_rx_t;
 
+/* Accepted connections authenticating at once, beyond one per peer. */
+#define TCP_MAX_PENDING 64
+
 typedef struct tcp_peer {
     int fd; /* -1 before connect and after failure */
     int rank;
@@ -236,7 +243,10 @@ struct tcp_tp {
     size_t eager;   /* cfg->tcp_eager: larger messages use the rendezvous */
     size_t budget;  /* unacked bytes allowed per peer before smaller ones do */
     int timeout_ms;
-    tcp_addr_t addr; /* published */
+    int handshake_ms; /* a new connection's time to prove the key */
+    auth_key_t key;
+    uint64_t refused; /* connections dropped before they proved it */
+    tcp_addr_t addr;  /* published */
     char host[64];
     int listen_fd;
     int epfd;

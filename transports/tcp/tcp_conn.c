@@ -24,9 +24,12 @@ typedef struct {
     int fd;       /* -1: not dialing now */
     int rank;     /* dialed rank; -1 for an accepted, unidentified socket */
     bool dialing; /* nonblocking connect() in flight */
+    int step;     /* handshake frames this side has received */
     size_t got;   /* bytes of in received */
-    tcp_hdr_t in;
-    uint64_t retry_ns; /* next dial attempt */
+    unsigned char in[TCP_HS_LEN];
+    tcp_hdr_t hello; /* the dialer's HELLO (acceptor: as received) */
+    uint8_t nonce[AUTH_NONCE_LEN], peer_nonce[AUTH_NONCE_LEN];
+    uint64_t retry_ns; /* dialer: next attempt; acceptor: handshake deadline */
     unsigned backoff_ms;
     char why[96]; /* last reason a dial failed, for the timeout error */
 } tcp_hs_t;
@@ -178,8 +181,8 @@ static rcomm_status_t parse_addrs(tcp_tp_t *tp, const void *const *addrs,
 
 static void hello_init(tcp_tp_t *tp, tcp_hdr_t *h, int dst, unsigned flags, tcp_rej_t rej)
 {
-    tcp_hdr_init(h, TCP_HELLO, 0);
-    h->flags = (uint16_t)flags;
+    tcp_hdr_init(h, TCP_HELLO, sizeof(tcp_auth_t));
+    h->flags = (uint16_t)(flags | (tp->key.keyed ? TCP_F_KEYED : 0));
     h->status = rej == TCP_REJ_OK ? RCOMM_OK : RCOMM_ERR_BOOTSTRAP;
     h->detail = rej;
     h->u.hello.src = tp->base.rank;
@@ -187,27 +190,59 @@ static void hello_init(tcp_tp_t *tp, tcp_hdr_t *h, int dst, unsigned flags, tcp_
     h->u.hello.dst = dst;
 }
 
-/* A 64-byte frame into an empty socket buffer: never partial in practice,
+/* A 96-byte frame into an empty socket buffer: never partial in practice,
  * and a handshake that cannot write it is treated as broken. */
-static int hello_send(const tcp_hdr_t *h, int fd)
+static int hello_send(const tcp_hdr_t *h, const tcp_auth_t *a, int fd)
 {
-    return send(fd, h, TCP_HDR_LEN, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)TCP_HDR_LEN
+    unsigned char buf[TCP_HS_LEN];
+
+    memcpy(buf, h, TCP_HDR_LEN);
+    memcpy(buf + TCP_HDR_LEN, a, sizeof(*a));
+    return send(fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(buf)
                ? 0
                : -1;
 }
 
-/* Read what is there of hs->in. Returns 1 when complete, 0 for more, -1 on
- * EOF or error. */
-static int hello_recv(tcp_hs_t *hs)
+/* Read what is there of the next handshake frame. Returns 1 when complete
+ * (its header in *h, its auth part in *a), 0 for more, -1 on EOF or error. */
+static int hello_recv(tcp_hs_t *hs, tcp_hdr_t *h, tcp_auth_t *a)
 {
-    ssize_t n =
-        recv(hs->fd, (char *)&hs->in + hs->got, TCP_HDR_LEN - hs->got, MSG_DONTWAIT);
+    ssize_t n = recv(hs->fd, hs->in + hs->got, TCP_HS_LEN - hs->got, MSG_DONTWAIT);
+
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
     if (n <= 0)
         return -1;
     hs->got += (size_t)n;
-    return hs->got == TCP_HDR_LEN;
+    if (hs->got < TCP_HS_LEN)
+        return 0;
+    hs->got = 0;
+    hs->step++;
+    memcpy(h, hs->in, TCP_HDR_LEN);
+    memcpy(a, hs->in + TCP_HDR_LEN, sizeof(*a));
+    return 1;
+}
+
+/* tag over the dialer's claims and both nonces (dialer's first). */
+static void hs_tag(const tcp_tp_t *tp, const char *label, const tcp_hs_t *hs,
+                   const uint8_t *dialer_nonce, const uint8_t *acceptor_nonce,
+                   uint8_t tag[AUTH_TAG_LEN])
+{
+    int32_t claims[3];
+
+    tcp_hello_claims(&hs->hello, claims);
+    auth_tag(&tp->key, label, claims, sizeof(claims), dialer_nonce, acceptor_nonce, tag);
+}
+
+static bool hs_check(const tcp_tp_t *tp, const char *label, const tcp_hs_t *hs,
+                     const uint8_t *dialer_nonce, const uint8_t *acceptor_nonce,
+                     const uint8_t tag[AUTH_TAG_LEN])
+{
+    int32_t claims[3];
+
+    tcp_hello_claims(&hs->hello, claims);
+    return auth_check(&tp->key, label, claims, sizeof(claims), dialer_nonce,
+                      acceptor_nonce, tag);
 }
 
 static const char *rej_text(tcp_rej_t rej, const tcp_hdr_t *h, char *buf, size_t len)
@@ -227,60 +262,102 @@ static const char *rej_text(tcp_rej_t rej, const tcp_hdr_t *h, char *buf, size_t
     return buf;
 }
 
-/* The acceptor's side: a complete HELLO arrived on an anonymous socket.
- * Returns the peer's rank, or -1 after answering (when it speaks our
- * protocol) and describing the refusal in reject. */
-static int hello_accept(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
+/* An accepted connection that did not prove the key, or broke the protocol
+ * before it did: closed without an answer. Only the first few are logged,
+ * with numbers, never with what the stranger sent. */
+static void hs_refuse(tcp_tp_t *tp, tcp_hs_t *hs, const char *why)
 {
-    const tcp_hdr_t *h = &hs->in;
-    tcp_rej_t rej = TCP_REJ_OK;
+    if (++tp->refused <= 3)
+        base_log(BASE_LOG_WARN, "rank %d: dropped a connection: %s%s", tp->base.rank, why,
+                 tp->refused == 3 ? " (further ones are counted, not logged)" : "");
+    close(hs->fd);
+    hs->fd = -1;
+}
+
+/* The acceptor's first step: a HELLO arrived. Answer with our nonce and
+ * tag, whatever it claims: its claims are checked once it proved the key. */
+static void accept_hello(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_hdr_t *h,
+                         const tcp_auth_t *a)
+{
     tcp_hdr_t ack;
+    tcp_auth_t mine = {0};
     char why[128];
 
-    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0) {
-        if (h->magic == TCP_MAGIC && h->version != TCP_VERSION)
-            rej = TCP_REJ_VERSION;
-    } else if (h->flags != 0) {
-        snprintf(why, sizeof(why), "HELLO with flags 0x%x", h->flags);
-    } else {
-        if (h->u.hello.size != tp->base.size)
-            rej = TCP_REJ_SIZE;
-        else if (h->u.hello.dst != tp->base.rank)
-            rej = TCP_REJ_DST;
-        else if (h->u.hello.src <= tp->base.rank || h->u.hello.src >= tp->base.size ||
-                 !tp_serves(&tp->base, h->u.hello.src))
-            rej = TCP_REJ_SRC;
-        else if (tp->peers[h->u.hello.src].fd >= 0)
-            rej = TCP_REJ_DUP;
-        snprintf(why, sizeof(why), "it claims to be rank %d of %d dialing rank %d%s",
-                 h->u.hello.src, h->u.hello.size, h->u.hello.dst,
-                 rej == TCP_REJ_SIZE  ? ": wrong communicator size"
-                 : rej == TCP_REJ_DST ? ": meant for another rank"
-                 : rej == TCP_REJ_SRC ? ": that rank must accept us, not dial, or this "
-                                        "instance does not serve it"
-                 : rej == TCP_REJ_DUP ? ": that rank is already connected"
-                                      : "");
-        if (rej == TCP_REJ_OK) {
-            hello_init(tp, &ack, h->u.hello.src, TCP_F_ACK, TCP_REJ_OK);
-            if (hello_send(&ack, hs->fd) == 0)
-                return h->u.hello.src;
-            snprintf(why, sizeof(why), "rank %d left during the handshake",
-                     h->u.hello.src);
+    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 || (h->flags & ~TCP_F_KEYED) != 0) {
+        if (h->magic == TCP_MAGIC && h->version != TCP_VERSION) {
+            /* Worth telling: an rcomm of another version. */
+            hello_init(tp, &ack, -1, TCP_F_ACK | TCP_F_PROOF, TCP_REJ_VERSION);
+            hello_send(&ack, &mine, hs->fd);
         }
+        hs_refuse(tp, hs, why[0] ? why : "a HELLO with unexpected flags");
+        return;
     }
-    if (rej != TCP_REJ_OK) {
-        hello_init(tp, &ack, h->u.hello.src, TCP_F_ACK, rej);
-        hello_send(&ack, hs->fd);
+    hs->hello = *h;
+    memcpy(hs->peer_nonce, a->nonce, AUTH_NONCE_LEN);
+    auth_nonce(hs->nonce);
+    memcpy(mine.nonce, hs->nonce, AUTH_NONCE_LEN);
+    hs_tag(tp, TCP_LABEL_ACCEPTOR, hs, hs->peer_nonce, hs->nonce, mine.tag);
+    hello_init(tp, &ack, -1, TCP_F_ACK, TCP_REJ_OK);
+    ack.u.hello.size = 0; /* nothing about the job before the proof */
+    if (hello_send(&ack, &mine, hs->fd) != 0)
+        hs_refuse(tp, hs, "it left during the handshake");
+}
+
+/* The acceptor's second step: the dialer's proof. Returns its rank once it
+ * is accepted, -1 otherwise (answered when it proved the key, and reason
+ * described in reject). */
+static int accept_proof(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_hdr_t *h,
+                        const tcp_auth_t *a, char *reject, size_t rlen)
+{
+    const tcp_hdr_t *c = &hs->hello; /* its claims */
+    tcp_rej_t rej = TCP_REJ_OK;
+    tcp_auth_t none = {0};
+    tcp_hdr_t verdict;
+    char why[128];
+
+    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 ||
+        (h->flags & ~TCP_F_KEYED) != TCP_F_PROOF ||
+        !hs_check(tp, TCP_LABEL_DIALER, hs, hs->peer_nonce, hs->nonce, a->tag)) {
+        snprintf(why, sizeof(why), "it did not prove the job key%s",
+                 (c->flags & TCP_F_KEYED) == (tp->key.keyed ? TCP_F_KEYED : 0) ? ""
+                 : tp->key.keyed ? " (it has none)"
+                                 : " (it has one and this rank has none)");
+        hs_refuse(tp, hs, why);
+        return -1;
     }
-    snprintf(reject, rlen, "refused a connection (%s)", why);
+    if (c->u.hello.size != tp->base.size)
+        rej = TCP_REJ_SIZE;
+    else if (c->u.hello.dst != tp->base.rank)
+        rej = TCP_REJ_DST;
+    else if (c->u.hello.src <= tp->base.rank || c->u.hello.src >= tp->base.size ||
+             !tp_serves(&tp->base, c->u.hello.src))
+        rej = TCP_REJ_SRC;
+    else if (tp->peers[c->u.hello.src].fd >= 0)
+        rej = TCP_REJ_DUP;
+    hello_init(tp, &verdict, c->u.hello.src, TCP_F_ACK | TCP_F_PROOF, rej);
+    if (hello_send(&verdict, &none, hs->fd) == 0 && rej == TCP_REJ_OK)
+        return c->u.hello.src;
+    snprintf(reject, rlen, "refused rank %d of %d dialing rank %d: %s", c->u.hello.src,
+             c->u.hello.size, c->u.hello.dst,
+             rej == TCP_REJ_SIZE  ? "wrong communicator size"
+             : rej == TCP_REJ_DST ? "meant for another rank"
+             : rej == TCP_REJ_SRC ? "that rank must accept us, not dial, or this "
+                                    "instance does not serve it"
+             : rej == TCP_REJ_DUP ? "that rank is already connected"
+                                  : "it left during the handshake");
     base_log(BASE_LOG_WARN, "rank %d: %s", tp->base.rank, reject);
+    close(hs->fd);
+    hs->fd = -1;
     return -1;
 }
 
-/* The dialer's side: the acceptor answered. */
-static rcomm_status_t hello_check_ack(tcp_tp_t *tp, const tcp_hs_t *hs, const char *at)
+/* The dialer's first step: the acceptor's challenge. Checked before we
+ * prove anything to it. */
+static rcomm_status_t dial_challenge(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_hdr_t *h,
+                                     const tcp_auth_t *a, const char *at)
 {
-    const tcp_hdr_t *h = &hs->in;
+    tcp_hdr_t proof;
+    tcp_auth_t mine = {0};
     char why[128];
 
     if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 || !(h->flags & TCP_F_ACK))
@@ -288,6 +365,42 @@ static rcomm_status_t hello_check_ack(tcp_tp_t *tp, const tcp_hs_t *hs, const ch
                         "rank %d: the handshake answer from rank %d at %s is malformed "
                         "(%s)",
                         tp->base.rank, hs->rank, at, why[0] ? why : "no ACK flag");
+    if (h->status != RCOMM_OK) /* only a version refusal comes before the proof */
+        return base_err(RCOMM_ERR_BOOTSTRAP,
+                        "rank %d: rank %d at %s refused our connection: %s",
+                        tp->base.rank, hs->rank, at,
+                        rej_text((tcp_rej_t)h->detail, h, why, sizeof(why)));
+    if (!hs_check(tp, TCP_LABEL_ACCEPTOR, hs, hs->nonce, a->nonce, a->tag)) {
+        bool theirs = h->flags & TCP_F_KEYED;
+        return base_err(RCOMM_ERR_AUTH,
+                        "rank %d: the process at %s, published as rank %d, did not prove "
+                        "the job key: %s",
+                        tp->base.rank, at, hs->rank,
+                        theirs && !tp->key.keyed   ? "it has a key and this rank has none"
+                        : !theirs && tp->key.keyed ? "this rank has a key and it has none"
+                                                   : "the keys differ");
+    }
+    hs_tag(tp, TCP_LABEL_DIALER, hs, hs->nonce, a->nonce, mine.tag);
+    hello_init(tp, &proof, hs->rank, TCP_F_PROOF, TCP_REJ_OK);
+    if (hello_send(&proof, &mine, hs->fd) != 0)
+        return base_err(RCOMM_ERR_PEER_FAILED,
+                        "rank %d: rank %d at %s left during the handshake", tp->base.rank,
+                        hs->rank, at);
+    return RCOMM_OK;
+}
+
+/* The dialer's last step: the acceptor's verdict. */
+static rcomm_status_t dial_verdict(tcp_tp_t *tp, const tcp_hs_t *hs, const tcp_hdr_t *h,
+                                   const char *at)
+{
+    char why[128];
+
+    if (tcp_hdr_check(h, true, why, sizeof(why)) != 0 ||
+        (h->flags & ~TCP_F_KEYED) != (TCP_F_ACK | TCP_F_PROOF))
+        return base_err(RCOMM_ERR_PROTOCOL,
+                        "rank %d: the handshake verdict from rank %d at %s is malformed "
+                        "(%s)",
+                        tp->base.rank, hs->rank, at, why[0] ? why : "wrong flags");
     if (h->status != RCOMM_OK)
         return base_err(RCOMM_ERR_BOOTSTRAP,
                         "rank %d: rank %d at %s refused our connection: %s",
@@ -316,6 +429,7 @@ static void dial_close(tcp_hs_t *hs, const char *why, uint64_t now)
     hs->fd = -1;
     hs->dialing = false;
     hs->got = 0;
+    hs->step = 0;
     snprintf(hs->why, sizeof(hs->why), "%s", why);
     hs->retry_ns = now + (uint64_t)hs->backoff_ms * 1000000u;
     hs->backoff_ms = hs->backoff_ms >= 100 ? 200 : hs->backoff_ms * 2;
@@ -346,12 +460,14 @@ static rcomm_status_t dial_start(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a
     return RCOMM_OK;
 }
 
-/* A dialing socket is writable or readable. */
+/* A dialing socket is writable or readable. Sets *done once the acceptor
+ * took us. */
 static rcomm_status_t dial_event(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a,
-                                 uint64_t now)
+                                 uint64_t now, bool *done)
 {
     char at[64];
-    tcp_hdr_t hello;
+    tcp_hdr_t h;
+    tcp_auth_t au = {0};
     int err = 0, rc;
     socklen_t l = sizeof(err);
 
@@ -368,16 +484,21 @@ static rcomm_status_t dial_event(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_addr_t *a
             return RCOMM_OK;
         }
         hs->dialing = false;
-        hello_init(tp, &hello, hs->rank, 0, TCP_REJ_OK);
-        if (hello_send(&hello, hs->fd) != 0)
+        hello_init(tp, &hs->hello, hs->rank, 0, TCP_REJ_OK);
+        auth_nonce(hs->nonce);
+        memcpy(au.nonce, hs->nonce, AUTH_NONCE_LEN);
+        if (hello_send(&hs->hello, &au, hs->fd) != 0)
             dial_close(hs, "connection broke before the handshake", now);
         return RCOMM_OK;
     }
-    if ((rc = hello_recv(hs)) < 0)
+    if ((rc = hello_recv(hs, &h, &au)) < 0)
         dial_close(hs, "closed without answering the handshake", now);
     if (rc <= 0)
         return RCOMM_OK;
-    return hello_check_ack(tp, hs, at);
+    if (hs->step == 1)
+        return dial_challenge(tp, hs, &h, &au, at);
+    *done = true;
+    return dial_verdict(tp, hs, &h, at);
 }
 
 static rcomm_status_t connect_timeout(tcp_tp_t *tp, const tcp_hs_t *dial,
@@ -423,6 +544,41 @@ static void hs_poll_add(hs_poll_t *hp, int fd, short events, tcp_hs_t *hs)
     hp->hs[hp->n++] = hs;
 }
 
+/* Room for one more accepted socket: when every slot is taken, the oldest
+ * attempt goes (strangers must not crowd out ranks; a rank dropped early
+ * dials again). */
+static int anon_slot(tcp_tp_t *tp, tcp_hs_t *anon, int *nanon, int capanon)
+{
+    int oldest = 0;
+
+    if (*nanon < capanon)
+        return (*nanon)++;
+    for (int i = 1; i < *nanon; i++)
+        if (anon[i].retry_ns < anon[oldest].retry_ns)
+            oldest = i;
+    hs_refuse(tp, &anon[oldest], "too many connections were authenticating at once");
+    return oldest;
+}
+
+/* An accepted socket is readable. Returns the rank it proved to be, or -1
+ * (still going, or closed: hs->fd < 0). */
+static int accept_event(tcp_tp_t *tp, tcp_hs_t *hs, char *reject, size_t rlen)
+{
+    tcp_hdr_t h;
+    tcp_auth_t au;
+    int rc = hello_recv(hs, &h, &au);
+
+    if (rc < 0)
+        hs_refuse(tp, hs, "it closed during the handshake");
+    if (rc <= 0)
+        return -1;
+    if (hs->step == 1) {
+        accept_hello(tp, hs, &h, &au);
+        return -1;
+    }
+    return accept_proof(tp, hs, &h, &au, reject, rlen);
+}
+
 /* Dial the lower ranks, accept the higher ones, until all are connected or
  * the deadline passes. Returns with the handshake sockets closed. */
 static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *dial,
@@ -430,6 +586,7 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
 {
     int me = tp->base.rank, missing = tp_served(&tp->base), nanon = 0;
     uint64_t now = base_now_ns(), deadline = now + (uint64_t)tp->timeout_ms * 1000000u;
+    uint64_t hs_ns = (uint64_t)tp->handshake_ms * 1000000u;
     char reject[160] = "";
     rcomm_status_t st = RCOMM_OK;
 
@@ -457,8 +614,14 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
             else if (hs->retry_ns < wake)
                 wake = hs->retry_ns;
         }
-        for (int i = 0; i < nanon; i++)
-            hs_poll_add(hp, anon[i].fd, POLLIN, &anon[i]);
+        for (int i = 0; i < nanon; i++) {
+            if (anon[i].retry_ns <= now)
+                hs_refuse(tp, &anon[i], "it did not prove the job key in time");
+            else if (anon[i].retry_ns < wake)
+                wake = anon[i].retry_ns;
+            if (anon[i].fd >= 0)
+                hs_poll_add(hp, anon[i].fd, POLLIN, &anon[i]);
+        }
         if (st != RCOMM_OK)
             break;
         n = poll(hp->pfd, (nfds_t)hp->n, (int)((wake - now + 999999) / 1000000));
@@ -469,25 +632,27 @@ static rcomm_status_t mesh(tcp_tp_t *tp, const tcp_addr_t *peer_addr, tcp_hs_t *
         now = base_now_ns();
         for (int i = 0; i < hp->n && n > 0 && st == RCOMM_OK; i++) {
             tcp_hs_t *hs = hp->hs[i];
-            int fd, rc, r;
+            bool done = false;
+            int fd, r;
 
-            if (!hp->pfd[i].revents)
+            if (!hp->pfd[i].revents || (hs && hs->fd < 0))
                 continue;
             if (!hs) { /* the listening socket */
-                while (nanon < capanon &&
-                       (fd = accept4(tp->listen_fd, NULL, NULL,
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-                    anon[nanon++] = (tcp_hs_t){.fd = fd, .rank = -1};
+                while ((fd = accept4(tp->listen_fd, NULL, NULL,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                    int slot = anon_slot(tp, anon, &nanon, capanon);
+                    anon[slot] =
+                        (tcp_hs_t){.fd = fd, .rank = -1, .retry_ns = now + hs_ns};
+                }
             } else if (hs->rank >= 0) { /* we dialed it */
-                st = dial_event(tp, hs, &peer_addr[hs->rank], now);
-                if (st == RCOMM_OK && hs->fd >= 0 && hs->got == TCP_HDR_LEN) {
+                st = dial_event(tp, hs, &peer_addr[hs->rank], now, &done);
+                if (st == RCOMM_OK && done) {
                     tp->peers[hs->rank].fd = hs->fd;
                     hs->fd = -1;
                     missing--;
                 }
-            } else if ((rc = hello_recv(hs)) != 0) { /* accepted: its HELLO */
-                if (rc > 0 && (r = hello_accept(tp, hs, reject, sizeof(reject))) >= 0 &&
-                    (st = tcp_sock_setup(tp, hs->fd)) == RCOMM_OK) {
+            } else if ((r = accept_event(tp, hs, reject, sizeof(reject))) >= 0) {
+                if ((st = tcp_sock_setup(tp, hs->fd)) == RCOMM_OK) {
                     tp->peers[r].fd = hs->fd;
                     missing--;
                 } else {
@@ -534,7 +699,7 @@ static rcomm_status_t mesh_ready(tcp_tp_t *tp)
 rcomm_status_t tcp_connect(tp_t *base, const void *const *addrs, const size_t *lens)
 {
     tcp_tp_t *tp = tcp_tp(base);
-    int size = base->size, capanon = size + 8;
+    int size = base->size, capanon = size + TCP_MAX_PENDING;
     tcp_addr_t *peer_addr;
     tcp_hs_t *dial, *anon;
     hs_poll_t hp;

@@ -31,7 +31,7 @@ _Static_assert(sizeof(tcp_addr_t) == TCP_ADDR_LEN, "address blob layout");
 /* ---- Frame header -------------------------------------------------------- */
 
 #define TCP_MAGIC 0x52434d54u /* "RCMT" */
-#define TCP_VERSION 2         /* 2: rendezvous (RTS, CTS, DATA) */
+#define TCP_VERSION 3         /* 2: rendezvous (RTS, CTS, DATA); 3: the job key */
 
 /* A frame announcing more payload than this is garbage, not data. */
 #define TCP_MAX_PAYLOAD (1ull << 40)
@@ -54,8 +54,27 @@ typedef enum {
     TCP_TYPE_END
 } tcp_type_t;
 
-/* HELLO flags. */
-#define TCP_F_ACK 0x1 /* the acceptor's answer */
+/* HELLO flags. The handshake is four HELLO frames (tcp.h), each followed by
+ * a tcp_auth_t (hdr.len = its size):
+ *   dialer -> acceptor   HELLO        {src, size, dst}, dialer's nonce
+ *   acceptor -> dialer   ACK          acceptor's nonce and tag
+ *   dialer -> acceptor   PROOF        dialer's tag
+ *   acceptor -> dialer   ACK|PROOF    the verdict: status and tcp_rej_t
+ * Before the dialer's tag checks out the acceptor says nothing about itself
+ * but its protocol version. */
+#define TCP_F_ACK 0x1   /* from the acceptor */
+#define TCP_F_PROOF 0x2 /* the second round */
+#define TCP_F_KEYED 0x4 /* the sender has a job key (for the error message) */
+#define TCP_HELLO_FLAGS (TCP_F_ACK | TCP_F_PROOF | TCP_F_KEYED)
+
+/* The job key's part of every handshake frame (base/auth.h). */
+typedef struct {
+    uint8_t nonce[16]; /* AUTH_NONCE_LEN; zero where not used */
+    uint8_t tag[16];   /* AUTH_TAG_LEN */
+} tcp_auth_t;
+
+#define TCP_LABEL_ACCEPTOR "tcp acceptor"
+#define TCP_LABEL_DIALER "tcp dialer"
 
 /* Why a target refused a one-sided operation (detail of a reply). */
 typedef enum {
@@ -109,6 +128,16 @@ typedef struct {
 _Static_assert(sizeof(tcp_hdr_t) == 64, "the frame header is 64 bytes on the wire");
 
 #define TCP_HDR_LEN sizeof(tcp_hdr_t)
+/* A handshake frame: header and tcp_auth_t. */
+#define TCP_HS_LEN (TCP_HDR_LEN + sizeof(tcp_auth_t))
+
+/* What the handshake's tags cover: the dialer's HELLO fields. */
+static inline void tcp_hello_claims(const tcp_hdr_t *h, int32_t claims[3])
+{
+    claims[0] = h->u.hello.src;
+    claims[1] = h->u.hello.size;
+    claims[2] = h->u.hello.dst;
+}
 
 /* Which frame types may carry a payload. */
 /* A GOODBYE may carry the closer's failure message, this long at most. */

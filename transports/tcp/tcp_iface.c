@@ -30,6 +30,13 @@ static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
      * the smaller budgets best for a reduce's leaves (docs/PERFORMANCE.md). */
     tp->budget = 2 * tp->eager;
     tp->timeout_ms = params->timeout_ms;
+    tp->handshake_ms = params->handshake_ms > 0    ? params->handshake_ms
+                       : params->timeout_ms < 5000 ? params->timeout_ms
+                                                   : 5000;
+    if (params->key)
+        tp->key = *params->key;
+    else
+        auth_key_none(&tp->key);
     tp->listen_fd = -1;
     tp->hot = -1;
     tp->peers = calloc((size_t)params->size, sizeof(*tp->peers));
@@ -108,6 +115,7 @@ static void tcp_destroy(tp_t *base, rcomm_status_t reason, const char *why)
     tp_head_fini(base);
     free(tp->txlist);
     free(tp->peers);
+    auth_key_wipe(&tp->key);
     free(tp);
 }
 

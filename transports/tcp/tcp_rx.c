@@ -25,12 +25,17 @@ int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)
                        : h->type == TCP_HELLO || h->type == 0 || h->type >= TCP_TYPE_END)
         snprintf(why, len, "unexpected frame type %u (%s)%s", h->type,
                  tcp_type_name(h->type), handshake ? " in the handshake" : "");
-    else if (h->flags & ~(handshake ? TCP_F_ACK : 0u))
+    else if (h->flags & ~(handshake ? TCP_HELLO_FLAGS : 0u))
         snprintf(why, len, "unknown flags 0x%x in a %s frame", h->flags,
                  tcp_type_name(h->type));
     else if (h->len > TCP_MAX_PAYLOAD)
         snprintf(why, len, "absurd payload length %llu in a %s frame",
                  (unsigned long long)h->len, tcp_type_name(h->type));
+    else if (handshake && h->len != sizeof(tcp_auth_t))
+        snprintf(why, len, "HELLO of %llu bytes (expected %zu)",
+                 (unsigned long long)h->len, sizeof(tcp_auth_t));
+    else if (handshake)
+        ;
     else if (h->type == TCP_GOODBYE && h->len > TCP_BYE_TEXT_MAX)
         snprintf(why, len, "GOODBYE with a %llu-byte message (at most %d)",
                  (unsigned long long)h->len, TCP_BYE_TEXT_MAX);
