@@ -100,10 +100,8 @@ static int get_frame(int fd, tcp_hdr_t *h, tcp_auth_t *a)
 
 /* The dialer's side of the handshake (tcp_frame.h) proving key (NULL: the
  * no-key stand-in) with the claims of *h. Returns 1 with the verdict in *h,
- * or 0 when the acceptor closed without one. The challenge and proof go to
- * *chal and *proof when given (a recording, for replay tests). */
-static int handshake(int fd, tcp_hdr_t *h, const auth_key_t *key, tcp_auth_t *chal,
-                     tcp_auth_t *proof)
+ * or 0 when the acceptor closed without one. */
+static int handshake(int fd, tcp_hdr_t *h, const auth_key_t *key)
 {
     auth_key_t none;
     tcp_auth_t mine = {0}, theirs;
@@ -120,9 +118,8 @@ static int handshake(int fd, tcp_hdr_t *h, const auth_key_t *key, tcp_auth_t *ch
         return 0;
     if (h->flags & TCP_F_PROOF) /* a verdict at once: a version refusal */
         return 1;
-    REQUIRE(h->type == TCP_HELLO && h->flags == TCP_F_ACK && h->status == RCOMM_OK);
-    if (chal)
-        *chal = theirs;
+    REQUIRE(h->type == TCP_HELLO && (h->flags & ~TCP_F_KEYED) == TCP_F_ACK &&
+            h->status == RCOMM_OK);
     h->flags = TCP_F_PROOF;
     h->u.hello.src = claims[0];
     h->u.hello.size = claims[1];
@@ -130,23 +127,27 @@ static int handshake(int fd, tcp_hdr_t *h, const auth_key_t *key, tcp_auth_t *ch
     auth_tag(key, TCP_LABEL_DIALER, claims, sizeof(claims), mine.nonce, theirs.nonce,
              mine.tag);
     memset(mine.nonce, 0, sizeof(mine.nonce));
-    if (proof)
-        *proof = mine;
     put_frame(fd, h, &mine);
     return get_frame(fd, h, &theirs);
 }
 
-/* Dial rank dst as rank src and complete a valid handshake. */
-static int join(const tp_blob_t *blobs, int dst, int src, int size)
+/* Dial rank dst as rank src and complete a valid handshake with key. */
+static int join_keyed(const tp_blob_t *blobs, int dst, int src, int size,
+                      const auth_key_t *key)
 {
     tcp_hdr_t h;
     int fd = dial(&blobs[dst]);
 
     hello(&h, src, size, dst);
-    REQUIRE(handshake(fd, &h, NULL, NULL, NULL) == 1);
+    REQUIRE(handshake(fd, &h, key) == 1);
     REQUIRE(h.magic == TCP_MAGIC && h.type == TCP_HELLO && (h.flags & TCP_F_ACK) &&
             h.status == RCOMM_OK && h.u.hello.src == dst && h.u.hello.dst == src);
     return fd;
+}
+
+static int join(const tp_blob_t *blobs, int dst, int src, int size)
+{
+    return join_keyed(blobs, dst, src, size, NULL);
 }
 
 static void send_msg(int fd, uint64_t tag, const char *text)
@@ -303,11 +304,11 @@ static int fake_handshake(const tp_blob_t *blobs, int first, int size, int varia
         h.magic = bad[i].magic;
         h.version = bad[i].version;
         if (bad[i].rej >= 0) {
-            REQUIRE(handshake(fd, &h, NULL, NULL, NULL) == 1);
+            REQUIRE(handshake(fd, &h, NULL) == 1);
             REQUIRE(h.type == TCP_HELLO && h.status != RCOMM_OK &&
                     h.detail == (uint32_t)bad[i].rej);
         } else {
-            REQUIRE(handshake(fd, &h, NULL, NULL, NULL) == 0);
+            REQUIRE(handshake(fd, &h, NULL) == 0);
         }
         REQUIRE(get_all(fd, &h, sizeof(h)) == 0); /* then closed */
         close(fd);
@@ -315,7 +316,7 @@ static int fake_handshake(const tp_blob_t *blobs, int first, int size, int varia
     fd2 = join(blobs, 0, 2, 3);
     fd = dial(&blobs[0]); /* rank 2 again */
     hello(&h, 2, 3, 0);
-    REQUIRE(handshake(fd, &h, NULL, NULL, NULL) == 1 && h.detail == TCP_REJ_DUP);
+    REQUIRE(handshake(fd, &h, NULL) == 1 && h.detail == TCP_REJ_DUP);
     close(fd);
     fd1 = join(blobs, 0, 1, 3);
     send_msg(fd1, 1, "one");
@@ -346,6 +347,95 @@ START_TEST(test_handshake)
                     .fake = fake_handshake,
                     .absent = -1,
                     .absent_addr = dead_addr};
+    tp_run_group(&g);
+}
+END_TEST
+
+/* ---- strangers ------------------------------------------------------------ */
+
+#define STRANGER_KEY "stranger-test-key-0123456789abcdef-0123"
+#define FLOOD 150
+
+/* Rank 0 is real and has a key; the fake first tries rank 0 without it,
+ * with another, by replaying a proof recorded on another connection and by
+ * flooding it with connections that never finish a HELLO. Each must be
+ * closed without a verdict; then ranks 1 and 2 join with the key and their
+ * messages arrive exact. */
+static int fake_strangers(const tp_blob_t *blobs, int first, int size, int variant)
+{
+    static int flood[FLOOD];
+    auth_key_t key, other;
+    tcp_auth_t mine = {0}, theirs, again, recorded = {0};
+    int32_t claims[3];
+    tcp_hdr_t h, r;
+    int fd, fd1, fd2;
+
+    REQUIRE(auth_key_from_text(&key, STRANGER_KEY, strlen(STRANGER_KEY), "t") ==
+            RCOMM_OK);
+    REQUIRE(auth_key_from_text(&other, STRANGER_KEY "!", strlen(STRANGER_KEY) + 1, "t") ==
+            RCOMM_OK);
+    for (int i = 0; i < 2; i++) { /* no key, a wrong key */
+        fd = dial(&blobs[0]);
+        hello(&h, 2, 3, 0);
+        REQUIRE(handshake(fd, &h, i ? &other : NULL) == 0);
+        close(fd);
+    }
+    /* The proof rank 2 would give on one connection, replayed on another:
+     * rank 0's nonce differs, so it must not check. */
+    hello(&h, 2, 3, 0);
+    tcp_hello_claims(&h, claims);
+    auth_nonce(mine.nonce);
+    fd = dial(&blobs[0]);
+    put_frame(fd, &h, &mine);
+    REQUIRE(get_frame(fd, &r, &theirs) == 1 && (r.flags & ~TCP_F_KEYED) == TCP_F_ACK);
+    auth_tag(&key, TCP_LABEL_DIALER, claims, sizeof(claims), mine.nonce, theirs.nonce,
+             recorded.tag);
+    close(fd);
+    fd = dial(&blobs[0]);
+    put_frame(fd, &h, &mine);
+    REQUIRE(get_frame(fd, &r, &again) == 1 && (r.flags & ~TCP_F_KEYED) == TCP_F_ACK);
+    REQUIRE(memcmp(theirs.nonce, again.nonce, sizeof(again.nonce)) != 0);
+    r = h;
+    r.flags = TCP_F_PROOF;
+    put_frame(fd, &r, &recorded);
+    REQUIRE(get_frame(fd, &r, &again) == 0);
+    close(fd);
+    /* Idle and half-sent connections, more than rank 0 keeps pending: all
+     * closed (the oldest first, the rest at the handshake deadline). */
+    for (int i = 0; i < FLOOD; i++) {
+        flood[i] = dial(&blobs[0]);
+        if (i % 2)
+            put_all(flood[i], &h, sizeof(h) / 2);
+    }
+    for (int i = 0; i < FLOOD; i++) {
+        unsigned char b;
+        REQUIRE(get_all(flood[i], &b, 1) == 0 || errno == ECONNRESET);
+        close(flood[i]);
+    }
+    fd1 = join_keyed(blobs, 0, 1, 3, &key);
+    fd2 = join_keyed(blobs, 0, 2, 3, &key);
+    send_msg(fd1, 1, "one");
+    send_msg(fd2, 2, "two");
+    expect_goodbye(fd1, RCOMM_OK);
+    expect_goodbye(fd2, RCOMM_OK);
+    return 0;
+}
+
+START_TEST(test_strangers)
+{
+    auth_key_t key;
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_handshake,
+                    .fake_from = 1,
+                    .fake = fake_strangers,
+                    .absent = -1,
+                    .absent_addr = dead_addr,
+                    .key = &key,
+                    .handshake_ms = 300};
+
+    ck_assert_int_eq(auth_key_from_text(&key, STRANGER_KEY, strlen(STRANGER_KEY), "t"),
+                     RCOMM_OK);
     tp_run_group(&g);
 }
 END_TEST
@@ -477,6 +567,7 @@ void tcp_add_fault_tests(Suite *s)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_malformed, 0, NBAD);
     tcase_add_test(tc, test_handshake);
+    tcase_add_test(tc, test_strangers);
     tcase_add_loop_test(tc, test_leave, 0, 3);
     tcase_add_loop_test(tc, test_timeout, 0, 2);
     suite_add_tcase(s, tc);
