@@ -78,6 +78,7 @@ static void hello(tcp_hdr_t *h, int src, int size, int dst)
     h->u.hello.src = src;
     h->u.hello.size = size;
     h->u.hello.dst = dst;
+    h->u.hello.credit_kib = 128; /* twice the harness's 64 KiB eager limit */
 }
 
 static void put_frame(int fd, const tcp_hdr_t *h, const tcp_auth_t *a)
@@ -185,6 +186,7 @@ enum {
     STRAY_DATA,  /* rendezvous data nobody asked for */
     HUGE_RTS,    /* announcing an absurd size */
     BAD_ACK,     /* acknowledging bytes never sent */
+    NO_CREDIT,   /* more unexpected eager bytes than its flow-control credit */
     NBAD
 };
 
@@ -235,6 +237,18 @@ static int fake_malformed(const tp_blob_t *blobs, int first, int size, int varia
     if (variant == TRUNCATED) {
         put_all(fd0, &h, 30);
         close(fd0);
+        return 0;
+    }
+    if (variant == NO_CREDIT) {
+        /* 32 KiB messages nobody receives: the fifth exceeds 128 KiB. */
+        static char big[32 << 10];
+        for (int i = 0; i < 5; i++) {
+            tcp_hdr_init(&h, TCP_SEND, sizeof(big));
+            h.u.msg.tag = 50;
+            put_all(fd0, &h, sizeof(h));
+            put_all(fd0, big, sizeof(big));
+        }
+        expect_goodbye(fd0, RCOMM_ERR_PROTOCOL);
         return 0;
     }
     put_all(fd0, &h, sizeof(h));

@@ -71,7 +71,10 @@
  * until the receiver matches them (the CTS; ACK {size} for eager ones, one
  * per tcp_eager / 2 bytes so that mid-size messages do not each cost a
  * frame); beyond it, messages are announced without a head. Nothing waits
- * for an ACK.
+ * for an ACK. The budget is sent in the handshake, so the receiver knows it
+ * too: what it holds unexpected of those bytes can never exceed it, and a
+ * peer that sends more (it ignores flow control) is failed with PROTOCOL
+ * rather than buffered without bound.
  *
  * A message longer than its receive fails that receive with PROTOCOL: a
  * SEND's payload is read and discarded so the connection stays usable (the
@@ -223,6 +226,8 @@ typedef struct tcp_peer {
     unsigned nbig;    /* receives (posted or granted) and gets > TCP_COPY_MAX */
     uint64_t unacked; /* bytes we sent it eagerly above TCP_COPY_MAX, unmatched */
     uint64_t matched; /* such bytes from it we matched, not yet acknowledged */
+    uint64_t held;    /* such bytes from it held unexpected (and RTS heads) */
+    uint64_t credit;  /* how many it may send us so: its budget, from HELLO */
 
     tcp_rx_t rx;
     char *stage; /* TCP_STAGE_LEN bytes; [head, tail) not yet parsed */
@@ -342,6 +347,7 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p);
 /* Checks every header read from a socket; HELLO only during the handshake.
  * Returns 0, or -1 with what is wrong in why. */
 int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len);
+bool tcp_credit_take(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len);
 /* Count a posted receive or get of len bytes toward choosing how to read. */
 void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta);
 /* Fail receive op: the sender's message (len bytes, its envelope) is longer. */

@@ -188,6 +188,7 @@ static void hello_init(tcp_tp_t *tp, tcp_hdr_t *h, int dst, unsigned flags, tcp_
     h->u.hello.src = tp->base.rank;
     h->u.hello.size = rej == TCP_REJ_VERSION ? TCP_VERSION : tp->base.size;
     h->u.hello.dst = dst;
+    h->u.hello.credit_kib = (uint32_t)((tp->budget + 1023) / 1024);
 }
 
 /* A 96-byte frame into an empty socket buffer: never partial in practice,
@@ -335,8 +336,10 @@ static int accept_proof(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_hdr_t *h,
     else if (tp->peers[c->u.hello.src].fd >= 0)
         rej = TCP_REJ_DUP;
     hello_init(tp, &verdict, c->u.hello.src, TCP_F_ACK | TCP_F_PROOF, rej);
-    if (hello_send(&verdict, &none, hs->fd) == 0 && rej == TCP_REJ_OK)
+    if (hello_send(&verdict, &none, hs->fd) == 0 && rej == TCP_REJ_OK) {
+        tp->peers[c->u.hello.src].credit = (uint64_t)c->u.hello.credit_kib * 1024;
         return c->u.hello.src;
+    }
     snprintf(reject, rlen, "refused rank %d of %d dialing rank %d: %s", c->u.hello.src,
              c->u.hello.size, c->u.hello.dst,
              rej == TCP_REJ_SIZE  ? "wrong communicator size"
@@ -413,6 +416,7 @@ static rcomm_status_t dial_verdict(tcp_tp_t *tp, const tcp_hs_t *hs, const tcp_h
                         "is rank %d of %d (and that we are rank %d)",
                         tp->base.rank, at, hs->rank, tp->base.size, h->u.hello.src,
                         h->u.hello.size, h->u.hello.dst);
+    tp->peers[hs->rank].credit = (uint64_t)h->u.hello.credit_kib * 1024;
     return RCOMM_OK;
 }
 

@@ -116,11 +116,11 @@ typedef struct {
             uint64_t raddr;
             uint64_t arg[2];
         } rma;
-        struct {          /* HELLO */
-            int32_t src;  /* sender's rank */
-            int32_t size; /* sender's communicator size */
-            int32_t dst;  /* the rank the sender believes it reached */
-            int32_t pad;
+        struct {                 /* HELLO */
+            int32_t src;         /* sender's rank */
+            int32_t size;        /* sender's communicator size */
+            int32_t dst;         /* the rank the sender believes it reached */
+            uint32_t credit_kib; /* its flow-control budget (tcp.h), KiB */
         } hello;
     } u;
 } tcp_hdr_t;

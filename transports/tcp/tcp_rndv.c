@@ -90,6 +90,8 @@ void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p)
 
     tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
                   h->u.msg.size);
+    if (!tcp_credit_take(tp, p, h->len))
+        return;
     if (!(ux = tcp_ux_alloc(tp, h->len))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                       "no memory to hold rank %d's announcement of a %llu-byte message",

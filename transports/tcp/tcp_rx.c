@@ -134,6 +134,19 @@ void tcp_ux_pool_free(tcp_tp_t *tp)
     tp->ux_pooled = 0;
 }
 
+/* Bytes p sent on credit (tcp.h, flow control) that we now hold; false after
+ * failing p when it had no credit for them. */
+bool tcp_credit_take(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len)
+{
+    if ((p->held += len) <= p->credit)
+        return true;
+    tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
+                  "rank %d sent %llu bytes of messages nobody had asked for yet, beyond "
+                  "its flow-control credit of %llu (it ignores flow control)",
+                  p->rank, (unsigned long long)p->held, (unsigned long long)p->credit);
+    return false;
+}
+
 /* A held message meets its receive. */
 static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *op)
 {
@@ -141,6 +154,7 @@ static void ux_deliver(tcp_tp_t *tp, tcp_peer_t *p, tcp_unexp_t *ux, tcp_op_t *o
 
     if (!ux->rts) /* matched: its sender may send that much more eagerly */
         tcp_rndv_ack(tp, p, ux->h.len);
+    p->held -= ux->rts ? ux->head : ux->h.len > TCP_COPY_MAX ? ux->h.len : 0;
     if (ux->rts) {
         tcp_rndv_grant(tp, p, op, ux);
     } else if (ux->h.len > op->cap) {
@@ -182,6 +196,8 @@ static void rx_send_begin(tcp_tp_t *tp, tcp_peer_t *p)
     }
     tp_unexpected(&tp->base, p->rank, h->u.msg.tag, (const tp_env_t *)h->u.msg.env,
                   h->len);
+    if (h->len > TCP_COPY_MAX && !tcp_credit_take(tp, p, h->len))
+        return;
     if (!(ux = tcp_ux_alloc(tp, h->len))) {
         tcp_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY,
                       "no memory to buffer a %llu-byte message from rank %d",

@@ -190,13 +190,15 @@ typedef struct {
     uint32_t qpn; /* of its QP for us */
     uint32_t ip;  /* rdma_cm mode: where it listens (network order) */
     uint16_t port;
+    uint8_t challenge[AUTH_NONCE_LEN]; /* rdma_cm mode: what our request proves */
 } vx_remote_t;
 
 typedef struct vx_peer {
     int rank;
     struct ibv_qp *qp;
-    struct rdma_cm_id *cm_id; /* rdma_cm mode: owns qp */
-    bool cm_up;               /* rdma_cm mode: ESTABLISHED */
+    struct rdma_cm_id *cm_id;         /* rdma_cm mode: owns qp */
+    bool cm_up;                       /* rdma_cm mode: ESTABLISHED */
+    uint8_t cm_nonce[AUTH_NONCE_LEN]; /* rdma_cm mode: of our request to it */
     vx_remote_t remote;
     bool hello; /* its HELLO arrived */
     bool bye;   /* it closed with a BYE */
@@ -307,9 +309,12 @@ typedef struct vx_tp {
     /* rdma_cm mode (verbs_cm.c) */
     struct rdma_event_channel *cm_chan;
     struct rdma_cm_id *cm_listen;
-    uint32_t cm_ip;     /* ours, network order */
-    uint16_t cm_port;   /* ours, host order */
-    uint64_t cm_due_ns; /* next look at the event channel while busy polling */
+    uint32_t cm_ip;                       /* ours, network order */
+    uint16_t cm_port;                     /* ours, host order */
+    uint8_t cm_challenge[AUTH_NONCE_LEN]; /* published: requests must prove it */
+    auth_key_t key;
+    uint64_t cm_refused; /* requests that did not prove the key */
+    uint64_t cm_due_ns;  /* next look at the event channel while busy polling */
 } vx_tp_t;
 
 static inline vx_tp_t *vx_tp(tp_t *tp)

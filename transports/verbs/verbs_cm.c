@@ -12,6 +12,15 @@
  * accept the higher ones, whose requests carry {magic, rank, size} as
  * private data. Receives are posted before accepting or connecting, so the
  * credit scheme is the same as without rdma_cm.
+ *
+ * The job key (base/auth.h): each rank publishes a fresh challenge with its
+ * address, through the authenticated store. A request carries the dialer's
+ * nonce and its tag over the claims, that nonce and the acceptor's
+ * challenge; the acceptor checks it before it believes the claims or makes
+ * a QP, and its reply carries its own tag, which the dialer checks when the
+ * connection is established. The three connection messages of the CM allow
+ * no more (the third carries no private data); a recorded request is no use
+ * in another job (another challenge) nor in this one (the rank is taken).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -25,12 +34,26 @@
 #include "base/error.h"
 #include "transports/verbs/verbs.h"
 
-#define CM_MAGIC 0x52434d31u /* "RCM1" */
+#define CM_MAGIC 0x52434d32u /* "RCM2": with the job key */
 #define CM_STEP_MS 5000      /* address and route resolution, each */
+#define CM_LABEL_REQUEST "verbs request"
+#define CM_LABEL_REPLY "verbs reply"
 
+/* 44 bytes: a REQ may carry 56. */
 typedef struct {
-    uint32_t magic, rank, size; /* network order */
+    uint32_t magic, rank, size;    /* network order */
+    uint8_t nonce[AUTH_NONCE_LEN]; /* the dialer's; zero in a reply */
+    uint8_t tag[AUTH_TAG_LEN];
 } cm_priv_t;
+
+/* The tags cover the dialer's rank, the size and the acceptor's rank. */
+static void cm_claims(uint32_t claims[3], uint32_t dialer, uint32_t size,
+                      uint32_t acceptor)
+{
+    claims[0] = htonl(dialer);
+    claims[1] = htonl(size);
+    claims[2] = htonl(acceptor);
+}
 
 /* The IPv4 address in a v4-mapped GID (RoCE v2). */
 static bool gid_ipv4(const union ibv_gid *g, uint32_t *ip)
@@ -116,10 +139,26 @@ rcomm_status_t vx_cm_open(vx_tp_t *tp)
     return RCOMM_OK;
 }
 
-static void conn_param(vx_tp_t *tp, struct rdma_conn_param *cp, cm_priv_t *pd)
+/* Private data for peer p: a request (p is lower: we dial it) or a reply. */
+static void conn_param(vx_tp_t *tp, vx_peer_t *p, struct rdma_conn_param *cp,
+                       cm_priv_t *pd)
 {
-    *pd = (cm_priv_t){htonl(CM_MAGIC), htonl((uint32_t)tp->base.rank),
-                      htonl((uint32_t)tp->base.size)};
+    uint32_t claims[3];
+    bool request = p->rank < tp->base.rank;
+    int dialer = request ? tp->base.rank : p->rank;
+    int acceptor = request ? p->rank : tp->base.rank;
+    const uint8_t *challenge = request ? p->remote.challenge : tp->cm_challenge;
+
+    *pd = (cm_priv_t){.magic = htonl(CM_MAGIC),
+                      .rank = htonl((uint32_t)tp->base.rank),
+                      .size = htonl((uint32_t)tp->base.size)};
+    if (request)
+        auth_nonce(p->cm_nonce);
+    if (request)
+        memcpy(pd->nonce, p->cm_nonce, AUTH_NONCE_LEN);
+    cm_claims(claims, (uint32_t)dialer, (uint32_t)tp->base.size, (uint32_t)acceptor);
+    auth_tag(&tp->key, request ? CM_LABEL_REQUEST : CM_LABEL_REPLY, claims,
+             sizeof(claims), p->cm_nonce, challenge, pd->tag);
     *cp = (struct rdma_conn_param){
         .private_data = pd,
         .private_data_len = sizeof(*pd),
@@ -161,18 +200,33 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
     const cm_priv_t *pd = ev->param.conn.private_data;
     struct rdma_conn_param cp;
     cm_priv_t mine;
-    uint32_t r;
+    uint32_t r, claims[3];
     vx_peer_t *p;
     rcomm_status_t st;
 
+    /* The tag first: nothing else a stranger says is believed or logged. */
     if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
-        ntohl(pd->magic) != CM_MAGIC || ntohl(pd->size) != (uint32_t)tp->base.size ||
+        ntohl(pd->magic) != CM_MAGIC ||
+        (cm_claims(claims, ntohl(pd->rank), ntohl(pd->size), (uint32_t)tp->base.rank),
+         !auth_check(&tp->key, CM_LABEL_REQUEST, claims, sizeof(claims), pd->nonce,
+                     tp->cm_challenge, pd->tag))) {
+        if (++tp->cm_refused <= 3)
+            base_log(BASE_LOG_WARN,
+                     "rank %d: rdma_cm: rejected a connection request that did not "
+                     "prove the job key%s",
+                     tp->base.rank,
+                     tp->cm_refused == 3 ? " (further ones are counted, not logged)"
+                                         : "");
+        rdma_reject(ev->id, NULL, 0);
+        return false;
+    }
+    if (ntohl(pd->size) != (uint32_t)tp->base.size ||
         (r = ntohl(pd->rank)) <= (uint32_t)tp->base.rank ||
         r >= (uint32_t)tp->base.size || tp->peers[r].cm_id ||
         !tp_serves(&tp->base, (int)r)) {
         base_log(BASE_LOG_WARN,
                  "rank %d: rdma_cm: rejected a connection request that is not from a "
-                 "higher rank of this job",
+                 "higher rank of this job not yet connected",
                  tp->base.rank);
         rdma_reject(ev->id, NULL, 0);
         return false;
@@ -180,7 +234,8 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
     p = &tp->peers[r];
     p->cm_id = ev->id;
     ev->id->context = p;
-    conn_param(tp, &cp, &mine);
+    memcpy(p->cm_nonce, pd->nonce, AUTH_NONCE_LEN);
+    conn_param(tp, p, &cp, &mine);
     if ((st = make_qp(tp, p, ev->id)) != RCOMM_OK) {
         vx_peer_fail(tp, p, st, "%s", rcomm_last_error());
         rdma_reject(ev->id, NULL, 0);
@@ -190,6 +245,22 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
                      p->rank, strerror(errno));
     }
     return true;
+}
+
+/* On our side of a connection we asked for: the acceptor's reply tag. */
+static bool reply_proves_key(vx_tp_t *tp, const vx_peer_t *p,
+                             const struct rdma_cm_event *ev)
+{
+    const cm_priv_t *pd = ev->param.conn.private_data;
+    uint32_t claims[3];
+
+    if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
+        ntohl(pd->magic) != CM_MAGIC)
+        return false;
+    cm_claims(claims, (uint32_t)tp->base.rank, (uint32_t)tp->base.size,
+              (uint32_t)p->rank);
+    return auth_check(&tp->key, CM_LABEL_REPLY, claims, sizeof(claims), p->cm_nonce,
+                      p->remote.challenge, pd->tag);
 }
 
 /* Handle one event; returns false if ev->id must be destroyed after the ack. */
@@ -221,7 +292,7 @@ static bool on_event(vx_tp_t *tp, struct rdma_cm_event *ev)
                          tp->base.rank, p->rank, strerror(errno));
         break;
     case RDMA_CM_EVENT_ROUTE_RESOLVED:
-        conn_param(tp, &cp, &mine);
+        conn_param(tp, p, &cp, &mine);
         if ((st = make_qp(tp, p, ev->id)) != RCOMM_OK)
             vx_peer_fail(tp, p, st, "%s", rcomm_last_error());
         else if (rdma_connect(ev->id, &cp))
@@ -229,7 +300,16 @@ static bool on_event(vx_tp_t *tp, struct rdma_cm_event *ev)
                          "rank %d: rdma_cm: rdma_connect to rank %d: %s", tp->base.rank,
                          p->rank, strerror(errno));
         break;
-    case RDMA_CM_EVENT_ESTABLISHED: p->cm_up = true; break;
+    case RDMA_CM_EVENT_ESTABLISHED:
+        if (p->rank < tp->base.rank && !reply_proves_key(tp, p, ev))
+            vx_peer_fail(tp, p, RCOMM_ERR_AUTH,
+                         "rank %d: rdma_cm: the process at %s port %u, published as rank "
+                         "%d, did not prove the job key in its reply (RCOMM_JOB_KEY "
+                         "differs?)",
+                         tp->base.rank, ipstr(p->remote.ip, a), p->remote.port, p->rank);
+        else
+            p->cm_up = true;
+        break;
     case RDMA_CM_EVENT_DISCONNECTED:
         /* A BYE the peer sent before leaving is already in our CQ (it was
          * acknowledged before the disconnect): let it speak first. */

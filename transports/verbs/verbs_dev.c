@@ -443,13 +443,15 @@ rcomm_status_t vx_qp_connect(vx_tp_t *tp, vx_peer_t *p)
     return RCOMM_OK;
 }
 
-/* Blob: magic, size, lid, psn, ctl rkey, ctl addr, rank, gid, then a QPN
- * per rank. With rdma_cm the magic differs (so that ranks configured
- * differently refuse each other), the lid field holds the listening port,
- * the gid the listening IPv4 address (v4-mapped) and the QPNs are unused. */
+/* Blob: magic, size, lid, psn, ctl rkey, ctl addr, rank, gid, challenge,
+ * then a QPN per rank. With rdma_cm the magic differs (so that ranks
+ * configured differently refuse each other), the lid field holds the
+ * listening port, the gid the listening IPv4 address (v4-mapped), the
+ * challenge is what a connection request to us must prove (verbs_cm.c) and
+ * the QPNs are unused. */
 #define VX_ADDR_MAGIC 0x52435658u    /* "RCVX" */
 #define VX_ADDR_MAGIC_CM 0x52435643u /* "RCVC" */
-#define VX_ADDR_HEAD 48
+#define VX_ADDR_HEAD 64
 
 size_t vx_addr_len(int size)
 {
@@ -487,6 +489,7 @@ void vx_addr_pack(vx_tp_t *tp, unsigned char *b)
     } else {
         memcpy(b + 32, tp->gid.raw, 16);
     }
+    memcpy(b + 48, tp->cm_challenge, AUTH_NONCE_LEN);
     for (int r = 0; r < tp->base.size; r++)
         put32(b + VX_ADDR_HEAD + 4 * r, tp->peers[r].qp ? tp->peers[r].qp->qp_num : 0);
 }
@@ -515,6 +518,7 @@ rcomm_status_t vx_addr_unpack(vx_tp_t *tp, int r, const unsigned char *b, size_t
     rm->ctl_addr = (uint64_t)get32(b + 20) << 32 | get32(b + 24);
     memcpy(rm->gid, b + 32, 16);
     memcpy(&rm->ip, b + 44, 4);
+    memcpy(rm->challenge, b + 48, AUTH_NONCE_LEN);
     rm->qpn = get32(b + VX_ADDR_HEAD + 4 * tp->base.rank);
     return RCOMM_OK;
 }

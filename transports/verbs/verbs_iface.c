@@ -29,6 +29,11 @@ static rcomm_status_t vx_create(const tp_params_t *params, tp_t **out)
     tp->cfg = cfg;
     tp->wait_fd = -1;
     tp->timeout_ms = params->timeout_ms;
+    if (params->key)
+        tp->key = *params->key;
+    else
+        auth_key_none(&tp->key);
+    auth_nonce(tp->cm_challenge);
     tp->events = cfg->ib_poll_event;
     tp->cm = cfg->ib_use_rdma_cm;
     tp->eager = cfg->ib_eager;
@@ -265,6 +270,7 @@ static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why)
     free(tp->busy);
     tp_head_fini(base);
     free(tp->peers);
+    auth_key_wipe(&tp->key);
     free(tp);
 }
 
