@@ -253,6 +253,11 @@ static void rx_goodbye(tcp_tp_t *tp, tcp_peer_t *p)
 
     p->goodbye = true;
     p->bye[p->rx.hdr.len] = '\0';
+    /* Quoted in our log: only a key holder can send it, but a line break or
+     * escape sequence in it must not forge or garble log lines. */
+    for (char *c = p->bye; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
     if (st == RCOMM_OK)
         tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
                       "peer rank %d closed the connection (it exited or destroyed its "
