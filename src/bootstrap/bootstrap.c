@@ -246,6 +246,7 @@ static void drop_connection(bootstrap_t *bs)
  * to publish the key (-1: unknown), which "never <missing>" on timeout. */
 typedef struct {
     const char *doing;
+    const char *prefix; /* an exchange's: its timeout asks who is missing */
     int owner;
     const char *missing;
     uint64_t start;
@@ -278,10 +279,43 @@ static rcomm_status_t io_error(bootstrap_t *bs, io_result_t r, const call_ctx_t 
                         bs->addr, cx->doing);
 }
 
+static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
+                           const void *val, uint64_t deadline, const call_ctx_t *cx,
+                           kvs_hdr_t *rep);
+
+/* Which ranks have not published under prefix: how many (-1: unknown), the
+ * first of them listed in list ("2, 4, 5"). */
+static long missing_ranks(bootstrap_t *bs, const char *prefix, char *list, size_t cap)
+{
+    kvs_hdr_t req = {.type = KVS_MISSING, .key_len = (uint32_t)strlen(prefix)}, rep;
+    call_ctx_t cx = {.doing = "asking which ranks are missing", .owner = -1};
+    size_t len = 0;
+
+    if (call(bs, &req, prefix, NULL, base_now_ns() + 2000000000ull, &cx, &rep) !=
+            RCOMM_OK ||
+        rep.val_len % 4 || rep.val_len > 4 * KVS_MISSING_MAX ||
+        rep.a0 < rep.val_len / 4 || rep.a0 > (uint32_t)bs->size)
+        return -1;
+    list[0] = '\0';
+    for (uint32_t i = 0; i < rep.val_len / 4 && len + 16 < cap; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%u", i ? ", " : "",
+                                kvs_get32(bs->reply + 4 * i));
+    if (rep.a0 > rep.val_len / 4)
+        snprintf(list + len, cap - len, ", ...");
+    return rep.a0;
+}
+
 static rcomm_status_t get_timeout(bootstrap_t *bs, const call_ctx_t *cx)
 {
     double waited = (double)(base_now_ns() - cx->start) / 1e9;
+    char list[256];
+    long n = cx->prefix ? missing_ranks(bs, cx->prefix, list, sizeof(list)) : -1;
 
+    if (n > 1)
+        return base_err(RCOMM_ERR_TIMEOUT,
+                        "rank %d timed out after %.1f s %s (%ld ranks never %s: %s; did "
+                        "they start?)",
+                        bs->rank, waited, cx->doing, n, cx->missing, list);
     if (cx->owner >= 0)
         return base_err(RCOMM_ERR_TIMEOUT,
                         "rank %d timed out after %.1f s %s (rank %d "
@@ -369,9 +403,11 @@ static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
         return base_err((rcomm_status_t)st, "rank %d while %s: %.*s", bs->rank, cx->doing,
                         (int)h.val_len, (const char *)bs->reply);
     }
-    if (h.type != (req->type == KVS_GET || req->type == KVS_MGET ? KVS_VALUE
-                   : req->type == KVS_HELLO                      ? KVS_CHALLENGE
-                                                                 : KVS_OK)) {
+    if (h.type !=
+        (req->type == KVS_GET || req->type == KVS_MGET || req->type == KVS_MISSING
+             ? KVS_VALUE
+         : req->type == KVS_HELLO ? KVS_CHALLENGE
+                                  : KVS_OK)) {
         drop_connection(bs);
         return base_err(RCOMM_ERR_PROTOCOL,
                         "rank %d: rank 0's store at %s answered "
@@ -681,6 +717,7 @@ static rcomm_status_t exchange(bootstrap_t *bs, const char *prefix, const void *
                          .a1 = (uint32_t)(bs->size - r)},
                   rep;
         call_ctx_t cx = {.doing = doing,
+                         .prefix = prefix,
                          .owner = r,
                          .start = start,
                          .missing = barrier ? "arrived" : "published it"};

@@ -29,6 +29,10 @@
  *                    4-byte length + bytes; sent once the first key exists)
  *              ERROR (a0 = -rcomm_status_t, value = message text)
  *
+ *              MISSING (key = prefix): which ranks r have no "<prefix>/<r>"
+ *                    yet; VALUE a0 = how many, then the first (at most
+ *                    KVS_MISSING_MAX) as 4-byte ranks. For timeout errors.
+ *
  * MGET turns an allgather over p ranks into a few round trips per rank
  * instead of p, while a rank waiting on it still waits on exactly one key,
  * the one its timeout error names.
@@ -55,6 +59,7 @@
 #define KVS_MAX_KEY 255 /* bytes, without a terminating NUL */
 #define KVS_MAX_VALUE BOOTSTRAP_MAX_VALUE
 #define KVS_MAX_ERRMSG 512
+#define KVS_MISSING_MAX 32
 #define KVS_MAX_REPLY (4 * KVS_MAX_VALUE) /* an MGET run stops before this */
 
 /* Handshake values (see above). Flags: KVS_F_KEYED when the sender has a job
@@ -72,6 +77,7 @@ enum kvs_type {
     KVS_GET = 3,
     KVS_MGET = 4,
     KVS_AUTH = 5,
+    KVS_MISSING = 6,
     KVS_OK = 16,
     KVS_VALUE = 17,
     KVS_ERROR = 18,
@@ -152,6 +158,7 @@ static inline const char *kvs_hdr_problem(const kvs_hdr_t *h)
     case KVS_PUT:
     case KVS_GET:
     case KVS_MGET:
+    case KVS_MISSING:
         if (h->key_len == 0 || h->key_len > KVS_MAX_KEY)
             return "key length out of range";
         if (h->type == KVS_PUT ? h->val_len > KVS_MAX_VALUE : h->val_len != 0)

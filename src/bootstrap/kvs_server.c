@@ -442,6 +442,25 @@ static void handle_get(kvs_server_t *srv, kvs_client_t *c)
     }
 }
 
+/* MISSING: the ranks that have not published under the prefix yet. */
+static void handle_missing(kvs_server_t *srv, kvs_client_t *c)
+{
+    unsigned char list[4 * KVS_MISSING_MAX];
+    char key[KVS_MAX_KEY + 1];
+    uint32_t n = 0;
+
+    for (int r = 0; r < srv->size; r++) {
+        if (!run_key(key, (const char *)c->body, c->hdr.key_len, (uint32_t)r) ||
+            store_find(srv, key, strlen(key)))
+            continue;
+        if (n < KVS_MISSING_MAX)
+            kvs_put32(list + 4 * n, (uint32_t)r);
+        n++;
+    }
+    reply(c, KVS_VALUE, c->hdr.seq, n, list,
+          4 * (n < KVS_MISSING_MAX ? n : KVS_MISSING_MAX));
+}
+
 /* One complete request is in c->hdr / c->body: check what the header could
  * not, then dispatch. */
 static void handle_request(kvs_server_t *srv, kvs_client_t *c)
@@ -468,6 +487,7 @@ static void handle_request(kvs_server_t *srv, kvs_client_t *c)
     case KVS_PUT: handle_put(srv, c); break;
     case KVS_GET:
     case KVS_MGET: handle_get(srv, c); break;
+    case KVS_MISSING: handle_missing(srv, c); break;
     default: client_drop(c, "reply type sent as a request"); break;
     }
 }
