@@ -137,22 +137,6 @@ END_TEST
 
 static auth_key_t job_key;
 
-static int raw_connect(const char *addr)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons((uint16_t)atoi(strchr(addr, ':') + 1))};
-
-    for (int tries = 0; tries < 1000; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        usleep(10 * 1000);
-    }
-    return -1;
-}
-
 static int send_msg(int fd, uint16_t type, uint32_t a0, uint32_t a1, const void *val,
                     uint32_t vlen)
 {

@@ -425,22 +425,6 @@ END_TEST
 
 /* ---- A client sending garbage -------------------------------------------------- */
 
-static int raw_connect(const char *addr)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                             .sin_port = htons((uint16_t)atoi(strchr(addr, ':') + 1))};
-
-    for (int tries = 0; tries < 500; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        usleep(10 * 1000);
-    }
-    return -1;
-}
-
 /* Send bytes, then expect the server to hang up (EOF or reset) within 10 s,
  * after at most one reply. Returns 0 when it did. */
 static int send_expect_close(const char *addr, const void *buf, size_t len)
