@@ -207,10 +207,10 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
          (st = auth_key_load(&comm->key, rank, comm->cfg.require_key)) != RCOMM_OK))
         goto fail;
     if (size > 1 &&
-        (st = bootstrap_create(rank, size, addr, base_config_timeout_ms(&comm->cfg),
-                               &(bootstrap_auth_t){&comm->key,
-                                                   base_config_handshake_ms(&comm->cfg)},
-                               &comm->bs)) != RCOMM_OK)
+        (st = bootstrap_create(
+             rank, size, addr, base_config_timeout_ms(&comm->cfg),
+             &(bootstrap_auth_t){&comm->key, base_config_handshake_ms(&comm->cfg)},
+             &comm->bs)) != RCOMM_OK)
         goto fail;
     if ((st = find_local(comm)) != RCOMM_OK ||
         (st = comm_services_builtin(comm)) != RCOMM_OK)
