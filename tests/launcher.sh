@@ -1,12 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# Tests of the rcomm-run launcher: output prefixes, environment, exit status,
-# stopping a job when one rank fails, time limit, usage errors and signal
-# forwarding. Run by automake with RCOMM_RUN set to the built rcomm-run; by
-# hand: RCOMM_RUN=/path/to/rcomm-run sh tests/launcher.sh
+# Tests of the rcomm-run launcher: output prefixes, environment and job key,
+# exit status, stopping a job when one rank fails and blaming the right rank,
+# time limit, requests beyond the host's limits, usage errors, signal
+# forwarding, and no rank outliving a killed launcher. Run by automake with
+# RCOMM_RUN set to the built rcomm-run; by hand:
+# RCOMM_RUN=/path/to/rcomm-run sh tests/launcher.sh
 # Every run of rcomm-run is under `timeout`, so a broken launcher fails the
-# test instead of hanging it. Last line: "N passed, N failed".
+# test instead of hanging it; every wait is a bounded poll. Last line:
+# "N passed, N failed".
 #
 # Conditions are passed to `expect` in single quotes on purpose: eval expands
 # them after the run they check.
@@ -18,7 +21,11 @@ if [ ! -x "$RUN" ]; then
     exit 99
 fi
 TMP=$(mktemp -d) || exit 99
-trap 'rm -rf "$TMP"' EXIT
+# Rank processes are found by this path: only this run's ranks have it.
+ln -s "$(command -v sleep)" "$TMP/rank-sleep" || exit 99
+trap 'pkill -KILL -f -- "$TMP/rank-sleep" 2>/dev/null; rm -rf "$TMP"' EXIT
+# The job key tests need rcomm-run to make the key.
+unset RCOMM_JOB_KEY RCOMM_JOB_KEY_FILE
 OUT=$TMP/out
 ERR=$TMP/err
 passed=0
@@ -51,6 +58,48 @@ expect() {
     name=$1
     shift
     if eval "$*"; then pass "$name"; else fail "$name"; fi
+}
+
+skip() {
+    passed=$((passed + 1))
+    echo "ok - $1 # SKIP $2"
+}
+
+# poll CONDITION: true as soon as the shell condition holds, checked every
+# 0.05 s for at most 10 s; $polls counts the checks that failed.
+poll() {
+    polls=0
+    until eval "$1"; do
+        [ $polls -ge 200 ] && return 1
+        sleep 0.05
+        polls=$((polls + 1))
+    done
+}
+
+# The processes running $TMP/rank-sleep (not rcomm-run, whose command line
+# only contains it; zombies have no command line).
+ranks_left() {
+    pgrep -f -- "^$TMP/rank-sleep" | wc -l
+}
+
+# kill9 READY ARGS...: rcomm-run ARGS in the background, killed with SIGKILL
+# as soon as the condition READY holds; then wait (bounded) for its ranks to
+# go. $at_kill: rank processes at the kill; $left: still there after the
+# wait; $gone_ms: how long they took.
+kill9() {
+    ready=$1
+    shift
+    "$RUN" "$@" >"$OUT" 2>"$ERR" &
+    pid=$!
+    poll "$ready"
+    at_kill=$(ranks_left)
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    rc=$?
+    poll '[ "$(ranks_left)" -eq 0 ]'
+    left=$(ranks_left)
+    gone_ms=$((polls * 50))
+    pkill -KILL -f -- "$TMP/rank-sleep" 2>/dev/null # for the next test
 }
 
 # ---- Output and environment ---------------------------------------------------
@@ -98,6 +147,31 @@ RCOMM_ADDR=10.9.8.7:1 run -n 1 sh -c 'echo $RCOMM_ADDR'
 expect "an inherited RCOMM_ADDR is replaced by a fresh port" \
     '[ $rc -eq 0 ] && grep -q "^\[0\] 127\.0\.0\.1:[0-9][0-9]*$" "$OUT"'
 
+# The job key: one per job, the same for every rank, never printed.
+hex64='^\[[01]\] [0-9a-f]\{64\}$'
+run -n 2 sh -c 'echo $RCOMM_JOB_KEY'
+key1=$(sed -n 's/^\[0\] //p' "$OUT")
+expect "every rank gets the job's RCOMM_JOB_KEY: 64 hex digits" \
+    '[ $rc -eq 0 ] && [ "$(grep -c "$hex64" "$OUT")" -eq 2 ] &&
+     [ "$(sed "s/^\[[01]\] //" "$OUT" | sort -u | wc -l)" -eq 1 ] && [ ! -s "$ERR" ]'
+run -n 1 sh -c 'echo $RCOMM_JOB_KEY'
+expect "each job gets a key of its own" \
+    '[ $rc -eq 0 ] && grep -q "$hex64" "$OUT" && [ -n "$key1" ] &&
+     [ "$(sed -n "s/^\[0\] //p" "$OUT")" != "$key1" ]'
+
+RCOMM_JOB_KEY=the-users-own-key-0123456789abcdef run -n 2 sh -c 'echo "$RCOMM_JOB_KEY"'
+expect "a user's RCOMM_JOB_KEY is passed through unchanged" \
+    '[ $rc -eq 0 ] &&
+     [ "$(grep -c "^\[[01]\] the-users-own-key-0123456789abcdef$" "$OUT")" -eq 2 ]'
+
+run -n 1 -x RCOMM_JOB_KEY=set-with-x-0123456789abcdef0123456 sh -c 'echo "$RCOMM_JOB_KEY"'
+expect "-x RCOMM_JOB_KEY=KEY is used as the key" \
+    '[ $rc -eq 0 ] && [ "$(cat "$OUT")" = "[0] set-with-x-0123456789abcdef0123456" ]'
+
+RCOMM_JOB_KEY_FILE=/some/key run -n 1 sh -c 'echo "${RCOMM_JOB_KEY-unset} $RCOMM_JOB_KEY_FILE"'
+expect "with RCOMM_JOB_KEY_FILE set, no RCOMM_JOB_KEY is added" \
+    '[ $rc -eq 0 ] && [ "$(cat "$OUT")" = "[0] unset /some/key" ]'
+
 # ---- Failures -----------------------------------------------------------------------
 
 run -n 3 sh -c '[ $RCOMM_RANK = 1 ] && exit 3; exec sleep 100'
@@ -126,14 +200,96 @@ run -n 2 sh -c '[ $RCOMM_RANK = 0 ] && exit 77; exit 0'
 expect "only some ranks skipped: failure" '[ $rc -ne 0 ] && [ $rc -ne 77 ]'
 
 run -n 2 /nonexistent/program
-expect "a program that cannot run: 127 reported, job fails" \
-    '[ $rc -eq 1 ] && grep -q "cannot execute /nonexistent/program" "$ERR" &&
-     grep -q "exited with status 127" "$ERR"'
+expect "a program that cannot run: said once, job fails at once" \
+    '[ $rc -eq 1 ] && [ $secs -lt 10 ] && [ "$(cat "$ERR")" = \
+        "rcomm-run: cannot execute /nonexistent/program: No such file or directory" ]'
+
+# Blame: ranks that fail because a peer died are not the failure. Each
+# survivor waits for EOF on a FIFO that only the victim holds open, so it
+# exits with an error the moment the victim dies: both deaths reach
+# rcomm-run at about the same time, in either order.
+cat >"$TMP/blame-rank" <<'EOF'
+dir=$(dirname "$0")
+if [ "$RCOMM_RANK" = "$1" ]; then
+    fd=3
+    for r in 0 1 2 3; do
+        [ $r = "$1" ] && continue
+        eval "exec $fd>\"\$dir/fifo$r\""
+        fd=$((fd + 1))
+    done
+    echo ready
+    exec "$dir/rank-sleep" 1000
+fi
+cat "$dir/fifo$RCOMM_RANK"
+echo "lost my peer" >&2
+exit 1
+EOF
+for victim in 0 3; do
+    rm -f "$TMP"/fifo*
+    for r in 0 1 2 3; do [ $r = $victim ] || mkfifo "$TMP/fifo$r"; done
+    timeout 60 "$RUN" -n 4 sh "$TMP/blame-rank" $victim >"$OUT" 2>"$ERR" &
+    pid=$!
+    poll 'grep -q ready "$OUT"' && pkill -KILL -f -- "^$TMP/rank-sleep"
+    wait $pid
+    rc=$?
+    echo "# $(grep -c "lost my peer" "$ERR") of 3 survivors saw rank $victim die before being stopped"
+    expect "rank $victim killed: rank $victim is blamed, not the ranks that lost it" \
+        '[ $rc -eq 137 ] &&
+         [ "$(grep "^rcomm-run:" "$ERR")" = "rcomm-run: rank $victim was killed by signal SIGKILL" ]'
+done
 
 run -t 1 -n 2 sleep 30
 expect "the time limit stops the job with status 124" \
     '[ $rc -eq 124 ] && [ $secs -lt 10 ] &&
      grep -q "^rcomm-run: time limit of 1 s reached; stopping ranks$" "$ERR"'
+
+# ---- Requests beyond the host's limits -----------------------------------------------
+
+# Fine on an idle host (some seconds: processes cost about a millisecond
+# each), or a failure that names the limit; never a silent wait.
+run -n 4096 true
+expect "-n 4096 true finishes, or fails naming the limit (took ${secs} s)" \
+    '{ [ $rc -eq 0 ] && ! grep -v "ranks started in" "$ERR" | grep -q .; } ||
+     { [ $rc -eq 1 ] && grep -q "limit" "$ERR"; }'
+
+if command -v prlimit >/dev/null; then
+    run_limited() {
+        t0=$(date +%s)
+        # shellcheck disable=SC2086 # $AS: a command and its options, or nothing
+        timeout 60 $AS prlimit "$@" >"$OUT" 2>"$ERR"
+        rc=$?
+        secs=$(($(date +%s) - t0))
+    }
+    AS=
+    run_limited --nofile=100:100 "$RUN" -n 4096 true
+    expect "-n 4096 under ulimit -n 100 fails at once, naming the limit" \
+        '[ $rc -eq 1 ] && [ $secs -lt 5 ] &&
+         grep -q "needs 8224 file descriptors; the limit is 100 (ulimit -n" "$ERR"'
+    # The kernel does not hold root to RLIMIT_NPROC: be nobody for these.
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+        AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    fi
+    if [ "$(id -u)" -ne 0 ] || [ -n "$AS" ]; then
+        run_limited --nproc=50:50 "$RUN" -n 4096 true
+        expect "-n 4096 under ulimit -u 50 fails at once, naming the limit" \
+            '[ $rc -eq 1 ] && [ $secs -lt 5 ] &&
+             grep -q "the limit on processes is 50 (ulimit -u, RLIMIT_NPROC)" "$ERR"'
+    else
+        skip "-n 4096 under ulimit -u 50 fails at once" "root without setpriv"
+    fi
+    if [ -n "$AS" ]; then
+        # Five processes of nobody's already run: rank 18 of 20 cannot start.
+        run_limited --nproc=25:25 sh -c 'for i in 1 2 3 4 5; do sleep 3 & done
+            exec "$0" -n 20 sleep 1000' "$RUN"
+        expect "a fork that hits ulimit -u stops the job at once, naming the limit" \
+            '[ $rc -eq 1 ] && [ $secs -lt 10 ] &&
+             grep -q "^rcomm-run: cannot start rank 1[0-9] of 20: .*the limit on processes is 25 (ulimit -u, RLIMIT_NPROC)$" "$ERR"'
+    else
+        skip "a fork that hits ulimit -u stops the job at once" "not root with setpriv"
+    fi
+else
+    skip "requests beyond ulimit -n and -u" "no prlimit"
+fi
 
 # ---- Usage ----------------------------------------------------------------------------
 
@@ -174,6 +330,35 @@ fi
 expect "SIGTERM to rcomm-run is forwarded to every rank" \
     '[ "$rc" = 0 ] && grep -q "^\[0\] got TERM 0$" "$OUT" &&
      grep -q "^\[1\] got TERM 1$" "$OUT"'
+
+# ---- Nothing outlives rcomm-run -------------------------------------------------------
+
+if command -v pgrep >/dev/null; then
+    run -n 1 sh -c '"$0" 1000 & echo started' "$TMP/rank-sleep"
+    poll '[ "$(ranks_left)" -eq 0 ]'
+    expect "what a rank leaves running ends with the job" \
+        '[ $rc -eq 0 ] && [ "$(cat "$OUT")" = "[0] started" ] && [ "$(ranks_left)" -eq 0 ]'
+
+    # 300 ranks take a while to start: the kill comes while rcomm-run is
+    # still starting them.
+    kill9 '[ "$(ranks_left)" -ge 1 ]' -n 300 "$TMP/rank-sleep" 1000
+    echo "# killed at startup with $at_kill of 300 ranks running; gone after ~$gone_ms ms"
+    expect "rcomm-run killed -9 while starting ranks: no rank is left" \
+        '[ "$at_kill" -ge 1 ] && [ "$left" -eq 0 ]'
+
+    kill9 '[ "$(ranks_left)" -eq 4 ]' -n 4 "$TMP/rank-sleep" 1000
+    echo "# killed mid-run; ranks gone after ~$gone_ms ms"
+    expect "rcomm-run killed -9 mid-run: no rank is left" '[ "$left" -eq 0 ]'
+
+    # The ranks are shells; what they run is their child, which only the
+    # process group reaches.
+    kill9 '[ "$(ranks_left)" -eq 2 ]' -n 2 sh -c '"$0" 1000; echo unreachable' \
+        "$TMP/rank-sleep"
+    echo "# killed mid-run; ranks' children gone after ~$gone_ms ms"
+    expect "rcomm-run killed -9: the ranks' children go too" '[ "$left" -eq 0 ]'
+else
+    skip "nothing outlives rcomm-run" "no pgrep"
+fi
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

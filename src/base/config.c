@@ -57,7 +57,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_HANDSHAKE_TIMEOUT", CFG_DOUBLE, handshake_timeout_s, "5",
         "seconds a new connection has to prove the job key before it is dropped"),
     ROW("RCOMM_REQUIRE_KEY", CFG_BOOL, require_key, "0",
-        "1: refuse to start without a job key (RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE)"),
+        "1: refuse to start without a job key (RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE; "
+        "rcomm-run makes one per job)"),
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
         "transport: tcp (verbs when built with it)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",

@@ -2,13 +2,15 @@
 /*
  * rcomm-run: start N ranks of a program on this host, the way mpirun or srun
  * would, for tests and single-node jobs. It picks a free loopback port for
- * RCOMM_ADDR, sets each rank's RCOMM_* variables, prefixes every output line
- * with "[rank] ", forwards signals, and stops the whole job as soon as one
- * rank fails, so a crashed rank never leaves its peers waiting for a timeout.
+ * RCOMM_ADDR, sets each rank's RCOMM_* variables and a fresh RCOMM_JOB_KEY,
+ * prefixes every output line with "[rank] ", forwards signals, and stops the
+ * whole job as soon as one rank fails, so a crashed rank never leaves its
+ * peers waiting for a timeout. No process of the job outlives it, however it
+ * ends (run_spawn.c starts them so).
  *
- * Standalone on purpose (no librcomm): it must work when the library does not.
- * One thread, one poll() loop over the ranks' output pipes and a self-pipe
- * that carries signals.
+ * It uses nothing of librcomm but the job key's generator: it must work when
+ * the library does not. One thread, one poll() loop over the ranks' output
+ * pipes and a self-pipe that carries signals.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2, sigabbrev_np */
@@ -27,24 +29,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "launcher/run_spawn.h"
+
 #define MAX_RANKS 4096
-#define LINE_MAX_BYTES 65536   /* a longer line is split, each piece prefixed */
-#define KILL_GRACE_MS 2000     /* SIGTERM, then SIGKILL after this */
-#define SKIP_GRACE_MS 5000     /* after a rank exits 77, how long the others may run */
-#define DRAIN_MS 1000          /* output of grandchildren after the ranks exited */
-#define ALREADY_DELIVERED 0x80 /* self-pipe flag: the tty signalled the whole group */
+#define LINE_MAX_BYTES 65536 /* a longer line is split, each piece prefixed */
+#define KILL_GRACE_MS 2000   /* SIGTERM, then SIGKILL after this */
+#define SKIP_GRACE_MS 5000   /* after a rank exits 77, how long the others may run */
+#define DRAIN_MS 1000        /* output of grandchildren after the ranks exited */
+#define BLAME_MS 500         /* how long an error exit may yield the blame (see blame) */
+#define SLOW_START_MS 10000  /* starting takes this long: say so, or it looks hung */
 
 typedef struct {
     int fd;    /* read end of the rank's stdout or stderr; -1 at EOF */
     int out;   /* where its lines go: 1 or 2 */
-    char *buf; /* the line being assembled */
+    char *buf; /* the line being assembled; allocated at the first output */
     size_t len;
 } stream_t;
 
@@ -53,21 +57,37 @@ typedef struct {
     stream_t io[2];
 } rank_t;
 
+/* How a process ended, as waitid reported it. */
+typedef struct {
+    int rank;      /* -1: none */
+    bool signaled; /* killed by signal value, else exited with status value */
+    bool core;
+    int value;
+    bool silent; /* a signal the user sent, or SIGPIPE from a closed reader */
+} death_t;
+
 static struct {
     int nranks;
     rank_t *ranks;
     int live;       /* ranks not reaped yet */
     int skipped;    /* ranks that exited 77 */
     int first_skip; /* rank of the first 77, -1 if none */
-    int exit_code;  /* of the first failure; 0 while none */
+    int exit_code;  /* of a failure of rcomm-run's own; 0 while none */
     int user_sig;   /* last signal forwarded from the user, 0 if none */
     bool stopping;  /* SIGTERM sent to everyone */
+    bool killed;    /* SIGKILL sent to the ranks left */
     bool timed_out;
-    bool out_broken[3]; /* our stdout / stderr is a closed pipe */
-    uint64_t kill_at, skip_at, limit_at, drain_until; /* 0 = not armed */
-    const char *limit_str;                            /* -t as given */
+    death_t blame;         /* the first failure of a rank */
+    bool blame_reported;   /* said; a later death may no longer take the blame */
+    pid_t pgid;            /* the job's process group, led by the watchdog */
+    bool watchdog_dead;    /* then its pid may be reused: no killpg at the end */
+    int watchdog_fd;       /* its pipe: our exit wakes it */
+    bool out_broken[3];    /* our stdout / stderr is a closed pipe */
+    const char *limit_str; /* -t as given */
+    /* Deadlines; 0 = not armed. */
+    uint64_t kill_at, skip_at, limit_at, drain_until, blame_until;
     int sig_pipe[2];
-} job = {.first_skip = -1, .sig_pipe = {-1, -1}};
+} job = {.first_skip = -1, .blame.rank = -1, .sig_pipe = {-1, -1}, .watchdog_fd = -1};
 
 #define USAGE_LINE                                                                       \
     "usage: rcomm-run -n N [-x VAR=VALUE]... [-x VAR]... [-t SECONDS] [-a HOST:PORT]\n"  \
@@ -84,6 +104,10 @@ static const char usage_text[] = USAGE_LINE
     "  -a HOST:PORT   RCOMM_ADDR to use (default: a free port on 127.0.0.1)\n"
     "  -h, --help     print this help\n"
     "When a rank fails, the others get SIGTERM, then SIGKILL 2 s later.\n"
+    "The ranks run in a process group of their own, killed when rcomm-run ends\n"
+    "however it ends (kill -9 included); their stdin is /dev/null when\n"
+    "rcomm-run's is a terminal. Unless RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE is set,\n"
+    "each job gets a fresh random RCOMM_JOB_KEY.\n"
     "Exit status: 0 if every rank exits 0; 77 if every rank exits 77 (skipped);\n"
     "124 on the time limit; 128+S if a rank is killed by signal S; 2 on bad usage;\n"
     "1 otherwise.\n";
@@ -196,7 +220,8 @@ static void emit_lines(int rank, stream_t *s, bool flush)
 
 static void close_stream(int rank, stream_t *s)
 {
-    emit_lines(rank, s, true);
+    if (s->buf)
+        emit_lines(rank, s, true);
     close(s->fd);
     s->fd = -1;
 }
@@ -208,6 +233,11 @@ static bool read_stream(int rank, stream_t *s)
 
     if (s->fd < 0)
         return false;
+    /* Most ranks of a large job say little: 2 x 64 KiB each only if they do. */
+    if (!s->buf && !(s->buf = malloc(LINE_MAX_BYTES))) {
+        say("rcomm-run: out of memory");
+        exit(1);
+    }
     do
         n = read(s->fd, s->buf + s->len, LINE_MAX_BYTES - s->len);
     while (n < 0 && errno == EINTR);
@@ -231,15 +261,24 @@ static void signal_live(int sig)
             kill(job.ranks[r].pid, sig);
 }
 
+/* The whole group, as a terminal would signal it: what the ranks started
+ * gets it too. (The watchdog keeps every signal blocked.) */
+static void signal_job(int sig)
+{
+    if (job.pgid > 0)
+        killpg(job.pgid, sig);
+}
+
 static void stop_ranks(void)
 {
     if (job.stopping)
         return;
     job.stopping = true;
     job.kill_at = now_ns() + KILL_GRACE_MS * 1000000ull;
-    signal_live(SIGTERM);
+    signal_job(SIGTERM);
 }
 
+/* A failure of rcomm-run's own, not of a rank. */
 static void fail(int code)
 {
     if (!job.exit_code)
@@ -247,7 +286,40 @@ static void fail(int code)
     stop_ranks();
 }
 
-static void rank_exited(int r, int status)
+/*
+ * Blame goes to the rank that failed first, not to the peers that failed
+ * because of it. The kernel does not date deaths, so the order is the one in
+ * which we reap them, with one correction: a rank that sees a peer die exits
+ * with an error status, and may be reported before the dead peer (a killed
+ * process with many threads or much memory takes a while to become a zombie,
+ * and deaths reaped in one go come in pid order). So an error exit holds the
+ * blame only for BLAME_MS (or until the job ends): a death by a signal that
+ * neither we nor the user sent, seen in that time, takes it over. Deaths our
+ * stopping caused never count.
+ */
+static void report_blame(void)
+{
+    const death_t *d = &job.blame;
+
+    job.blame_reported = true;
+    job.blame_until = 0;
+    if (d->silent)
+        return;
+    if (d->signaled)
+        say("rcomm-run: rank %d was killed by signal %s%s", d->rank, signame(d->value),
+            d->core ? " (core dumped)" : "");
+    else
+        say("rcomm-run: rank %d exited with status %d", d->rank, d->value);
+}
+
+static bool caused_by_us(const death_t *d)
+{
+    if (!d->signaled)
+        return job.stopping; /* e.g. exit(1) in a SIGTERM handler */
+    return (d->value == SIGTERM && job.stopping) || (d->value == SIGKILL && job.killed);
+}
+
+static void rank_exited(int r, death_t d)
 {
     rank_t *rk = &job.ranks[r];
 
@@ -258,9 +330,9 @@ static void rank_exited(int r, int status)
         ;
     rk->pid = 0;
     job.live--;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    if (!d.signaled && d.value == 0)
         return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    if (!d.signaled && d.value == 77) {
         /* Automake's "skipped": fine if everyone skips, so let the others
          * reach the same decision before calling it a failure. */
         job.skipped++;
@@ -270,44 +342,60 @@ static void rank_exited(int r, int status)
         }
         return;
     }
-    if (job.stopping)
-        return; /* ranks we are stopping: their ends were our doing */
-    if (WIFSIGNALED(status)) {
-        /* Not worth a line: the signal the user sent, or the SIGPIPE of a
-         * `rcomm-run ... | head` whose reader left. */
-        bool expected = WTERMSIG(status) == job.user_sig ||
-                        (WTERMSIG(status) == SIGPIPE && job.out_broken[1]);
-        if (!expected)
-            say("rcomm-run: rank %d was killed by signal %s%s", r,
-                signame(WTERMSIG(status)), WCOREDUMP(status) ? " (core dumped)" : "");
-        fail(128 + WTERMSIG(status));
-    } else {
-        say("rcomm-run: rank %d exited with status %d", r, WEXITSTATUS(status));
-        fail(1);
+    if (caused_by_us(&d))
+        return;
+    /* Not worth a line: the signal the user sent, or the SIGPIPE of a
+     * `rcomm-run ... | head` whose reader left. */
+    d.silent = d.signaled &&
+               (d.value == job.user_sig || (d.value == SIGPIPE && job.out_broken[1]));
+    if (job.blame.rank < 0 && !job.stopping) {
+        job.blame = d;
+        stop_ranks();
+        if (d.signaled)
+            report_blame();
+        else
+            job.blame_until = now_ns() + BLAME_MS * 1000000ull;
+    } else if (job.blame.rank >= 0 && !job.blame_reported && d.signaled && !d.silent) {
+        job.blame = d;
+        report_blame();
     }
 }
 
 static void reap_ranks(void)
 {
-    int status;
-    pid_t pid;
+    siginfo_t si;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        for (int r = 0; r < job.nranks; r++)
-            if (job.ranks[r].pid == pid)
-                rank_exited(r, status);
+    for (;;) {
+        death_t d = {.rank = -1};
+
+        si.si_pid = 0;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0)
+            return;
+        d.signaled = si.si_code != CLD_EXITED;
+        d.core = si.si_code == CLD_DUMPED;
+        d.value = si.si_status;
+        if (si.si_pid == job.pgid) {
+            job.watchdog_dead = true;
+            say("rcomm-run: warning: the job's watchdog (pid %d) died; if rcomm-run is "
+                "killed now, what the ranks started may survive it",
+                (int)si.si_pid);
+            continue;
+        }
+        for (int r = 0; r < job.nranks; r++) {
+            if (job.ranks[r].pid == si.si_pid) {
+                d.rank = r;
+                rank_exited(r, d);
+                break;
+            }
+        }
+    }
 }
 
-static void on_signal(int sig, siginfo_t *si, void *ctx)
+static void on_signal(int sig)
 {
     int saved = errno;
     unsigned char b = (unsigned char)sig;
 
-    (void)ctx;
-    /* Ctrl-C in a terminal reached every rank already (same process group):
-     * forwarding it would deliver it twice. */
-    if (sig != SIGCHLD && si && si->si_code == SI_KERNEL)
-        b |= ALREADY_DELIVERED;
     if (write(job.sig_pipe[1], &b, 1) < 0) {
         /* Pipe full: enough wake-ups are queued already. */
     }
@@ -321,12 +409,12 @@ static void handle_signals(void)
 
     while ((n = read(job.sig_pipe[0], b, sizeof(b))) > 0) {
         for (ssize_t i = 0; i < n; i++) {
-            int sig = b[i] & ~ALREADY_DELIVERED;
-            if (sig == SIGCHLD)
+            if (b[i] == SIGCHLD)
                 continue;
-            job.user_sig = sig;
-            if (!(b[i] & ALREADY_DELIVERED))
-                signal_live(sig);
+            /* The ranks' group is not the terminal's: a Ctrl-C reached only
+             * us, and reaches them through here. */
+            job.user_sig = b[i];
+            signal_job(b[i]);
         }
     }
     reap_ranks(); /* SIGCHLD or not: cheap, and never misses an exit */
@@ -338,8 +426,7 @@ static struct sigaction inherited_sa[NSIGS]; /* restored in the ranks */
 
 static void setup_signals(void)
 {
-    struct sigaction sa = {.sa_sigaction = on_signal,
-                           .sa_flags = SA_SIGINFO | SA_RESTART};
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     struct sigaction ign = {.sa_handler = SIG_IGN};
 
     if (pipe2(job.sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -360,57 +447,42 @@ static void setup_signals(void)
     }
 }
 
-/* In the child: the rank's environment and the program. Never returns. */
-static _Noreturn void exec_rank(int r, const char *addr, char **xvars, int nx,
-                                char **argv, int out[2], int err[2], const sigset_t *mask)
-{
-    char num[16];
-
-    for (size_t i = 0; i < NSIGS; i++)
-        sigaction(our_sigs[i], &inherited_sa[i], NULL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
-    if (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-        _exit(127);
-    for (int i = 0; i < nx; i++) {
-        char *eq = strchr(xvars[i], '=');
-        if (eq) {
-            *eq = '\0';
-            setenv(xvars[i], eq + 1, 1);
-        }
-    }
-    snprintf(num, sizeof(num), "%d", r);
-    setenv("RCOMM_RANK", num, 1);
-    setenv("RCOMM_LOCAL_RANK", num, 1);
-    snprintf(num, sizeof(num), "%d", job.nranks);
-    setenv("RCOMM_SIZE", num, 1);
-    setenv("RCOMM_LOCAL_SIZE", num, 1);
-    setenv("RCOMM_ADDR", addr, 1);
-    execvp(argv[0], argv);
-    dprintf(2, "rcomm-run: cannot execute %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-}
-
-static int start_rank(int r, const char *addr, char **xvars, int nx, char **argv)
+/* Returns 0 once the rank's process exists (if its program could not be
+ * executed, the job is failing already), -1 with errno if it could not be
+ * made. */
+static int start_rank(int r, run_env_t *env, char **argv, int in_fd)
 {
     rank_t *rk = &job.ranks[r];
-    int out[2], err[2];
+    int out[2], err[2], exec_errno, e;
     sigset_t all, old;
+    run_child_t c;
 
     if (pipe2(out, O_CLOEXEC) != 0)
         return -1;
     if (pipe2(err, O_CLOEXEC) != 0) {
+        e = errno;
         close(out[0]);
         close(out[1]);
+        errno = e;
         return -1;
     }
-    fflush(NULL);
+    run_env_set_rank(env, r);
+    c = (run_child_t){.argv = argv,
+                      .env = env,
+                      .in_fd = in_fd,
+                      .out_fd = out[1],
+                      .err_fd = err[1],
+                      .pgid = job.pgid,
+                      .mask = &old,
+                      .sigs = our_sigs,
+                      .sig_sa = inherited_sa,
+                      .nsigs = (int)NSIGS};
     /* No handler of ours may run in the child before it drops them: it would
      * write to our self-pipe. */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    rk->pid = fork();
-    if (rk->pid == 0)
-        exec_rank(r, addr, xvars, nx, argv, out, err, &old);
+    rk->pid = run_spawn(&c, &exec_errno);
+    e = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(out[1]);
     close(err[1]);
@@ -418,17 +490,19 @@ static int start_rank(int r, const char *addr, char **xvars, int nx, char **argv
         rk->pid = 0;
         close(out[0]);
         close(err[0]);
+        errno = e;
         return -1;
     }
     job.live++;
-    rk->io[0] = (stream_t){.fd = out[0], .out = 1, .buf = malloc(LINE_MAX_BYTES)};
-    rk->io[1] = (stream_t){.fd = err[0], .out = 2, .buf = malloc(LINE_MAX_BYTES)};
-    if (!rk->io[0].buf || !rk->io[1].buf) {
-        say("rcomm-run: out of memory");
-        exit(1);
-    }
+    rk->io[0] = (stream_t){.fd = out[0], .out = 1};
+    rk->io[1] = (stream_t){.fd = err[0], .out = 2};
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
+    if (exec_errno) {
+        /* Every rank would fail the same way: say it once, start no more. */
+        say("rcomm-run: cannot execute %s: %s", argv[0], strerror(exec_errno));
+        fail(1);
+    }
     return 0;
 }
 
@@ -452,25 +526,6 @@ static int free_port(void)
     if (fd >= 0)
         close(fd);
     return port;
-}
-
-/* Two pipes per rank: make sure the descriptor limit allows them. */
-static void raise_fd_limit(int nranks)
-{
-    struct rlimit rl;
-    rlim_t need = (rlim_t)nranks * 2 + 32;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
-        return;
-    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need) {
-        fprintf(stderr,
-                "rcomm-run: -n %d needs %llu file descriptors; the limit is "
-                "%llu (ulimit -n)\n",
-                nranks, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
-        exit(1);
-    }
 }
 
 static bool valid_var_name(const char *s, size_t len)
@@ -510,7 +565,7 @@ static int timeout_ms_until(uint64_t t, uint64_t now, int cur)
     return cur < 0 || ms < cur ? ms : cur;
 }
 
-/* Deadlines that came due: time limit, kill grace, skip grace. */
+/* Deadlines that came due: time limit, kill grace, skip grace, blame. */
 static void check_timers(void)
 {
     uint64_t now = now_ns();
@@ -525,8 +580,11 @@ static void check_timers(void)
     }
     if (job.kill_at && now >= job.kill_at) {
         job.kill_at = 0;
+        job.killed = true;
         signal_live(SIGKILL);
     }
+    if (job.blame_until && now >= job.blame_until)
+        report_blame();
     if (job.skip_at && now >= job.skip_at) {
         job.skip_at = 0;
         if (job.live && !job.stopping) {
@@ -627,10 +685,10 @@ static void supervise(struct pollfd *pfds)
         wait_ms = timeout_ms_until(job.kill_at, now, wait_ms);
         wait_ms = timeout_ms_until(job.skip_at, now, wait_ms);
         wait_ms = timeout_ms_until(job.drain_until, now, wait_ms);
+        wait_ms = timeout_ms_until(job.blame_until, now, wait_ms);
         if (poll(pfds, (nfds_t)nfd, wait_ms) < 0 && errno != EINTR) {
             perror("rcomm-run: poll");
-            signal_live(SIGKILL);
-            exit(1);
+            exit(1); /* the watchdog stops the job */
         }
         if (pfds[0].revents)
             handle_signals();
@@ -655,6 +713,8 @@ static int exit_status(void)
 {
     if (job.timed_out)
         return 124;
+    if (job.blame.rank >= 0)
+        return job.blame.signaled ? 128 + job.blame.value : 1;
     if (job.exit_code)
         return job.exit_code;
     if (job.skipped == job.nranks)
@@ -671,6 +731,10 @@ int main(int argc, char **argv)
 {
     struct pollfd *pfds;
     char addr[300];
+    run_env_t env;
+    int in_fd = -1;
+    uint64_t start_ns;
+    bool slow_said = false;
     opts_t o;
 
     parse_args(argc, argv, &o);
@@ -682,8 +746,24 @@ int main(int argc, char **argv)
             return 1;
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     }
-    raise_fd_limit((int)o.nranks);
+    run_check_limits((int)o.nranks);
+    /* The ranks' group is not the terminal's foreground: reading the
+     * terminal would stop them (SIGTTIN) for good. */
+    if (isatty(0) && (in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        perror("rcomm-run: /dev/null");
+        return 1;
+    }
     setup_signals();
+    job.pgid = run_watchdog_start(&job.watchdog_fd, argc, argv);
+    if (job.pgid < 0) {
+        int e = errno;
+        say("rcomm-run: cannot start the job's watchdog: %s%s", strerror(e),
+            run_limit_hint(e));
+        return 1;
+    }
+    /* After the watchdog's fork: no copy of the key in its memory. */
+    if (run_env_init(&env, (int)o.nranks, addr, o.xvars, o.nx) != 0)
+        return 1;
     job.nranks = (int)o.nranks;
     job.ranks = calloc((size_t)o.nranks, sizeof(rank_t));
     pfds = calloc(2 * (size_t)o.nranks + 1, sizeof(*pfds));
@@ -693,19 +773,33 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < job.nranks; r++)
         job.ranks[r].io[0].fd = job.ranks[r].io[1].fd = -1;
-    for (int r = 0; r < job.nranks; r++) {
-        if (start_rank(r, addr, o.xvars, o.nx, o.prog) != 0) {
-            say("rcomm-run: cannot start rank %d: %s", r, strerror(errno));
-            fail(1);
-            break;
+    /* Stop starting once a rank failed or the user sent a signal: with
+     * thousands of ranks, starting the rest would take seconds for nothing. */
+    start_ns = now_ns();
+    for (int r = 0; r < job.nranks && !job.stopping && !job.user_sig; r++) {
+        if (!slow_said && now_ns() - start_ns > SLOW_START_MS * 1000000ull) {
+            say("rcomm-run: %d of %d ranks started in %d s: this host makes processes "
+                "slowly; still starting",
+                r, job.nranks, SLOW_START_MS / 1000);
+            slow_said = true;
         }
+        if (start_rank(r, &env, o.prog, in_fd) != 0) {
+            int e = errno;
+            say("rcomm-run: cannot start rank %d of %d: %s%s", r, job.nranks, strerror(e),
+                run_limit_hint(e));
+            fail(1);
+        }
+        handle_signals();
     }
     if (o.limit > 0)
         job.limit_at = now_ns() + (uint64_t)(o.limit * 1e9);
 
     supervise(pfds);
+    if (job.blame.rank >= 0 && !job.blame_reported)
+        report_blame();
 
-    /* Grandchildren may still hold a pipe: print what we have and leave. */
+    /* Grandchildren may still hold a pipe: print what we have, end them (and
+     * the watchdog) and leave. */
     for (int r = 0; r < job.nranks; r++) {
         for (int k = 0; k < 2; k++) {
             if (job.ranks[r].io[k].fd >= 0)
@@ -713,6 +807,11 @@ int main(int argc, char **argv)
             free(job.ranks[r].io[k].buf);
         }
     }
+    if (!job.watchdog_dead) {
+        killpg(job.pgid, SIGKILL);
+        waitpid(job.pgid, NULL, 0);
+    }
+    run_env_free(&env);
     free(job.ranks);
     free(pfds);
     free(o.xvars);
