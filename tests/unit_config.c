@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: tunables, status strings, enum names. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/config.h"
 #include "base/error.h"
@@ -138,16 +141,151 @@ START_TEST(config_print_lists_every_variable)
 }
 END_TEST
 
-int main(void)
+/* Typos get the closest name; names far from every one get none. */
+START_TEST(closest_names)
 {
-    Suite *s = suite_create("config");
-    TCase *tc = tcase_create("core");
+    const char *typo[][2] = {{"RCOMM_TIMOUT", "RCOMM_TIMEOUT"},
+                             {"RCOMM_TIMEOUTS", "RCOMM_TIMEOUT"},
+                             {"rcomm_timeout", "RCOMM_TIMEOUT"},
+                             {"RCOMM_SEGMENT_SZIE", "RCOMM_SEGMENT_SIZE"},
+                             {"RCOMM_LOG_LVL", "RCOMM_LOG_LEVEL"},
+                             {"RCOMM_SZE", "RCOMM_SIZE"},
+                             {"RCOMM_JOB_KEYFILE", "RCOMM_JOB_KEY_FILE"},
+                             {"RCOMM_IB_TIMOUT", "RCOMM_IB_TIMEOUT"}};
+    const char *far[] = {"RCOMM_FOO", "RCOMM_ALPHA_US", "RCOMM_X",
+                         "RCOMM_TCP_UNEXPECTED_MAX"};
+
+    for (size_t i = 0; i < sizeof(typo) / sizeof(typo[0]); i++) {
+        const char *got = base_config_closest(typo[i][0], strlen(typo[i][0]));
+        ck_assert_msg(got && strcmp(got, typo[i][1]) == 0, "%s: got %s, expected %s",
+                      typo[i][0], got ? got : "NULL", typo[i][1]);
+    }
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+        ck_assert_msg(!base_config_closest(far[i], strlen(far[i])), "%s: got %s", far[i],
+                      base_config_closest(far[i], strlen(far[i])));
+    /* The length bounds the name: "RCOMM_TIMEOUTXYZ" cut after TIMEOUT. */
+    ck_assert_str_eq(base_config_closest("RCOMM_TIMEOUTXYZ", 13), "RCOMM_TIMEOUT");
+}
+END_TEST
+
+/* Load the configuration twice in a new process (this program, run again
+ * with --load-twice: the warning is once per process) whose stderr goes to
+ * a file (set is NAME=VALUE pairs, NULL-terminated); returns what it
+ * logged. */
+static char *log_of_loads(const char *const *set)
+{
+    char path[] = "/tmp/unit_config_log.XXXXXX", *text;
+    int fd = mkstemp(path), status;
+    pid_t pid;
+    FILE *f;
+    long n;
+
+    ck_assert_int_ge(fd, 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        extern char **environ;
+        /* No RCOMM_* variable of the caller's may add lines. */
+        for (int again = 1; again;) {
+            again = 0;
+            for (char **e = environ; *e; e++)
+                if (strncasecmp(*e, "RCOMM_", 6) == 0) {
+                    char name[256];
+                    snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+                    unsetenv(name);
+                    again = 1;
+                    break;
+                }
+        }
+        for (int i = 0; set[i]; i += 2)
+            setenv(set[i], set[i + 1], 1);
+        dup2(fd, 2);
+        execl("/proc/self/exe", "unit_config", "--load-twice", (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    f = fdopen(fd, "r");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)n + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    unlink(path);
+    return text;
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Unknown RCOMM_* names are logged once per process, with the default log
+ * level, naming the closest known variable; never with their values. Known
+ * ones, tunables or not, are not. */
+START_TEST(unknown_variables_warned_once)
+{
+    const char *const set[] = {"RCOMM_TIMOUT",
+                               "s3cret-42",
+                               "RCOMM_ZZQQXXWW",
+                               "s3cret-43",
+                               "RCOMM_TIMEOUT",
+                               "30",
+                               "RCOMM_RUN",
+                               "x",
+                               "RCOMM_JOB_KEY",
+                               "s3cret-44",
+                               "RCOMM_SIMHOSTS",
+                               "y",
+                               "rcomm_spin_us",
+                               "s3cret-45",
+                               NULL};
+    const char *const quiet[] = {"RCOMM_TIMOUT", "s3cret-42", "RCOMM_LOG_LEVEL", "none",
+                                 NULL};
+    char *text = log_of_loads(set);
+
+    ck_assert_int_eq(count_of(text, "RCOMM_TIMOUT is not an rcomm variable; did you "
+                                    "mean RCOMM_TIMEOUT?"),
+                     1);
+    ck_assert_int_eq(count_of(text, "rcomm_spin_us is not an rcomm variable; did you "
+                                    "mean RCOMM_SPIN_US?"),
+                     1);
+    ck_assert_int_eq(count_of(text, "RCOMM_ZZQQXXWW is not an rcomm variable"), 1);
+    ck_assert_int_eq(count_of(text, "RCOMM_ZZQQXXWW is not an rcomm variable; did"), 0);
+    ck_assert_int_eq(count_of(text, "is not an rcomm variable"), 3);
+    ck_assert_int_eq(count_of(text, "\n"), 3); /* once each, though loaded twice */
+    ck_assert_int_eq(count_of(text, "s3cret"), 0);
+    free(text);
+    /* RCOMM_LOG_LEVEL=none silences it like everything else. */
+    text = log_of_loads(quiet);
+    ck_assert_str_eq(text, "");
+    free(text);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    base_config_t cfg;
+    Suite *s;
+    TCase *tc;
+
+    if (argc > 1 && strcmp(argv[1], "--load-twice") == 0)
+        return base_config_load(&cfg) != RCOMM_OK || base_config_load(&cfg) != RCOMM_OK;
+    s = suite_create("config");
+    tc = tcase_create("core");
 
     tcase_add_test(tc, defaults_and_overrides);
     tcase_add_test(tc, progress_values);
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);
+    tcase_add_test(tc, closest_names);
+    tcase_add_test(tc, unknown_variables_warned_once);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

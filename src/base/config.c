@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "base/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/error.h"
 
@@ -125,6 +128,17 @@ static const cfg_row_t cfg_rows[] = {
         "fork(); the child then has no copy of registered memory)"),
     ROW("RCOMM_IB_REG_CACHE", CFG_SIZE, ib_reg_cache, "1G",
         "verbs: bytes the registration cache may keep pinned (also <= RLIMIT_MEMLOCK)"),
+};
+
+/* Names rcomm reads that are not tunables: the launchers' and the job key's
+ * (set by rcomm-run or by hand), and those of the tests and tools. */
+static const char *const other_names[] = {
+    "RCOMM_ADDR",           "RCOMM_RANK",         "RCOMM_SIZE",
+    "RCOMM_LOCAL_RANK",     "RCOMM_LOCAL_SIZE",   "RCOMM_RCACHE_NO_MONITOR",
+    "RCOMM_JOB_KEY",        "RCOMM_JOB_KEY_FILE", "RCOMM_RUN",
+    "RCOMM_TEST_TRANSPORT", "RCOMM_TEST_VERBOSE", "RCOMM_CHECK_QUICK",
+    "RCOMM_PROGRESS_QUICK", "RCOMM_SIMHOSTS",     "RCOMM_TEST_FWD",
+    "RCOMM_TEST_SET",       "RCOMM_PERF",
 };
 
 /* The verbs transport signals every 16th WQE; a queue must hold two rounds. */
@@ -266,11 +280,105 @@ bad:
                     row->help);
 }
 
+/* ---- names that are not ours ---------------------------------------------- */
+
+#define NAME_MAX_CMP 64 /* longer names get no suggestion */
+
+/* Edit distance between a and b, ignoring case, with a swap of two
+ * neighbours counting as one edit (optimal string alignment): "TIMOUT" is 1
+ * from "TIMEOUT", "SZIE" 1 from "SIZE". */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t d[NAME_MAX_CMP + 1][NAME_MAX_CMP + 1];
+
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            const int ai = toupper((unsigned char)a[i - 1]),
+                      bj = toupper((unsigned char)b[j - 1]);
+            size_t v = d[i - 1][j - 1] + (ai != bj);
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ai == toupper((unsigned char)b[j - 2]) &&
+                bj == toupper((unsigned char)a[i - 2]) && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+static const char *known_name(size_t i)
+{
+    return i < NROWS ? cfg_rows[i].env : other_names[i - NROWS];
+}
+#define NKNOWN (NROWS + sizeof(other_names) / sizeof(other_names[0]))
+
+static int is_known(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NKNOWN; i++)
+        if (strlen(known_name(i)) == len && strncmp(known_name(i), name, len) == 0)
+            return 1;
+    return 0;
+}
+
+const char *base_config_closest(const char *name, size_t len)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+
+    if (len > NAME_MAX_CMP)
+        return NULL;
+    for (size_t i = 0; i < NKNOWN; i++) {
+        const char *k = known_name(i);
+        size_t d = edit_distance(name, len, k, strlen(k));
+        if (d < best_d) {
+            best_d = d;
+            best = k;
+        }
+    }
+    /* Only a likely typo: at most two edits, and at most one per three
+     * letters after RCOMM_, so that RCOMM_FOO suggests nothing. */
+    if (best_d > 2 || (len > 6 && 3 * best_d > len - 6))
+        return NULL;
+    return best;
+}
+
+/* Each RCOMM_* variable of the environment that rcomm does not read. Only
+ * the name is printed: the value may be a secret (a mistyped
+ * RCOMM_JOB_KEY). */
+static void warn_unknown(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '='), *close;
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+
+        if (len <= 6 || strncasecmp(*e, "RCOMM_", 6) != 0 || is_known(*e, len))
+            continue;
+        /* Nothing fails, but a typo nobody sees is what this is for. */
+        if ((close = base_config_closest(*e, len)) != NULL)
+            base_log_loud_warning(
+                "%.*s is not an rcomm variable; did you mean %s? (ignored)",
+                (int)(len < 96 ? len : 96), *e, close);
+        else
+            base_log_loud_warning(
+                "%.*s is not an rcomm variable (ignored; rcomm-info lists them)",
+                (int)(len < 96 ? len : 96), *e);
+    }
+}
+
+static pthread_once_t warn_once = PTHREAD_ONCE_INIT;
+
 rcomm_status_t base_config_load(base_config_t *cfg)
 {
     base_config_t tmp;
     rcomm_status_t st;
 
+    pthread_once(&warn_once, warn_unknown);
     memset(&tmp, 0, sizeof(tmp));
     for (size_t i = 0; i < NROWS; i++) {
         const char *env = getenv(cfg_rows[i].env);

@@ -47,6 +47,14 @@ typedef struct {
  * RCOMM_ERR_CONFIG naming the variable and the value. */
 rcomm_status_t base_config_load(base_config_t *cfg);
 
+/* The first base_config_load of the process also logs each RCOMM_*
+ * variable of the environment that rcomm does not read (a name, never its
+ * value), with the closest known name when it looks like a typo. */
+
+/* The known variable closest to name[0..len) (any case), or NULL when none
+ * is within a typo or two. */
+const char *base_config_closest(const char *name, size_t len);
+
 /* RCOMM_LOG_LEVEL as read from the environment now (logging needs it before
  * any communicator exists). */
 int base_config_log_level(void);

@@ -55,7 +55,8 @@ int base_log_set_rank(int rank)
     return old;
 }
 
-static void vlog(int level, const char *fmt, va_list ap)
+/* level decides whether the line shows; label names it. */
+static void vlog_as(int level, int label, const char *fmt, va_list ap)
 {
     static const char *names[] = {"", "error", "warning", "info", "debug"};
     char line[BASE_ERRMSG_MAX + 64];
@@ -64,9 +65,9 @@ static void vlog(int level, const char *fmt, va_list ap)
     if (level > base_config_log_level())
         return;
     if (log_rank >= 0)
-        n = snprintf(line, sizeof(line), "rcomm[%d] %s: ", log_rank, names[level]);
+        n = snprintf(line, sizeof(line), "rcomm[%d] %s: ", log_rank, names[label]);
     else
-        n = snprintf(line, sizeof(line), "rcomm %s: ", names[level]);
+        n = snprintf(line, sizeof(line), "rcomm %s: ", names[label]);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     /* One write so lines of concurrent ranks do not interleave. */
     fprintf(stderr, "%s\n", line);
@@ -76,7 +77,15 @@ void base_log(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    vlog_as(level, level, fmt, ap);
+    va_end(ap);
+}
+
+void base_log_loud_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_as(BASE_LOG_ERROR, BASE_LOG_WARN, fmt, ap);
     va_end(ap);
 }
 

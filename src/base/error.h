@@ -28,6 +28,9 @@ rcomm_status_t base_err_quiet(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 void base_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning shown at the default level (error), for mistakes nobody would
+ * see otherwise; hidden only by RCOMM_LOG_LEVEL=none. */
+void base_log_loud_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prefix the current thread's last error with context ("allreduce #3: ")
  * without logging again. */
