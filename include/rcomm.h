@@ -28,7 +28,14 @@
  *    RCOMM_ERR_TIMEOUT / RCOMM_ERR_PEER_FAILED naming it), never a wrong
  *    answer or a hang. A rank that only sends in a call (a leaf of a reduce
  *    or gather, the sender of a message) may return before the receiver
- *    finds the disagreement; it gets the error from its next call.
+ *    finds the disagreement; it gets the error from its next call;
+ *  - handles (a communicator, a request, a parameter server) are checked at
+ *    every call: one that was destroyed (a request: that rcomm_test or
+ *    rcomm_wait completed), destroyed a second time, or a pointer to
+ *    something else is RCOMM_ERR_INVALID_ARG naming it, not a crash. Freed
+ *    memory cannot be checked, so a destroyed handle is freed only after the
+ *    next 32 destroyed handles of its kind: the check is certain for those,
+ *    and a best effort beyond (as for a pointer that never was a handle).
  */
 #ifndef RCOMM_H
 #define RCOMM_H
@@ -134,7 +141,9 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr,
                                  rcomm_comm_t **comm);
 
 /* Release a communicator. Not collective; pending nonblocking requests must be
- * waited for first (destroy fails with INVALID_ARG otherwise). NULL is OK. */
+ * waited for first (destroy fails with INVALID_ARG otherwise), and objects
+ * made on it (parameter server, buckets...) destroyed first. NULL is OK; a
+ * communicator destroyed already is INVALID_ARG (see the handles above). */
 rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm);
 
 rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank);
@@ -360,9 +369,11 @@ rcomm_status_t rcomm_irecv(rcomm_comm_t *comm, void *buf, size_t count,
                            rcomm_dtype_t dtype, int peer, int tag, rcomm_request_t **req);
 
 /* Progress req once. Returns RCOMM_INPROGRESS while it runs; otherwise the
- * collective's final status, and the request is freed. */
+ * collective's final status, and the request is freed: a later rcomm_test
+ * or rcomm_wait on it is INVALID_ARG. */
 rcomm_status_t rcomm_test(rcomm_request_t *req);
-/* Block until req completes (or times out); returns its status and frees it. */
+/* Block until req completes (or times out); returns its status and frees it
+ * (a second wait is INVALID_ARG). */
 rcomm_status_t rcomm_wait(rcomm_request_t *req);
 
 /* ---- Gradient buckets --------------------------------------------------- */
@@ -686,7 +697,8 @@ rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
 
 /* Collective. A worker tells the servers it is done; a server serves until
  * every worker is done; then everything is released. Unpushed gradient is
- * dropped. After a failure it only releases. NULL is OK. */
+ * dropped. After a failure it only releases. NULL is OK; a PS destroyed
+ * already, or whose communicator was destroyed first, is INVALID_ARG. */
 rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps);
 
 /* ---- Configuration ----------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include "hooks/hooks.h"
 
 #include "base/error.h"
+#include "core/handle.h"
 
 static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
                                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
@@ -62,9 +63,10 @@ rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
 rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
                                     rcomm_dtype_t dtype, rcomm_algo_t *algo)
 {
-    if (!comm || !algo)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: %s is NULL",
-                        !comm ? "comm" : "algo");
+    if (comm_valid(comm, "rcomm_allreduce_algo") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!algo)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_allreduce_algo: algo is NULL");
     if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);

@@ -17,8 +17,11 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "core/handle.h"
 
 struct rcomm_request {
+    uint64_t magic; /* HANDLE_MAGIC_REQUEST until it completes (core/handle.h) */
+    bool user;      /* handed to the caller, who may use it after it is freed */
     coll_sched_t sched;
 };
 
@@ -233,6 +236,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     for (tail = &colls->active; *tail; tail = &(*tail)->next)
         s->prev = *tail;
     *tail = s;
+    req->magic = HANDLE_MAGIC_REQUEST;
     *out = req;
     return RCOMM_OK;
 }
@@ -249,7 +253,11 @@ static rcomm_status_t finish(rcomm_request_t *req)
         base_err_quiet(st, "%s", s->errmsg);
     unlink_active(comm, s);
     coll_sched_free(s);
-    free(req);
+    req->magic = 0;
+    if (req->user)
+        handle_bury(HANDLE_REQUEST, req); /* a second wait is then an error */
+    else
+        free(req);
     /* COMM_FAILED explains itself; an error found while this collective ran
      * (a stray message of an earlier one) is reported now. */
     if (st == RCOMM_ERR_COMM_FAILED || (st == RCOMM_OK && comm->deferred != RCOMM_OK))
@@ -316,13 +324,26 @@ static rcomm_status_t wait(rcomm_request_t *req)
     return finish(req);
 }
 
+static rcomm_status_t check_req(const rcomm_request_t *req, const char *fn)
+{
+    if (!req)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: req is NULL", fn);
+    if (req->magic != HANDLE_MAGIC_REQUEST)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: req completed already (rcomm_test or rcomm_wait said so "
+                        "and freed it) or is not a request",
+                        fn);
+    return RCOMM_OK;
+}
+
 /* The request is freed by the time the lock is released: keep its comm. */
 rcomm_status_t rcomm_test(rcomm_request_t *req)
 {
     rcomm_comm_t *comm;
+    rcomm_status_t st;
 
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_test: req is NULL");
+    if ((st = check_req(req, "rcomm_test")) != RCOMM_OK)
+        return st;
     comm = req->sched.comm;
     return COMM_LOCKED(comm, test(req));
 }
@@ -330,9 +351,10 @@ rcomm_status_t rcomm_test(rcomm_request_t *req)
 rcomm_status_t rcomm_wait(rcomm_request_t *req)
 {
     rcomm_comm_t *comm;
+    rcomm_status_t st;
 
-    if (!req)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_wait: req is NULL");
+    if ((st = check_req(req, "rcomm_wait")) != RCOMM_OK)
+        return st;
     comm = req->sched.comm;
     return COMM_LOCKED(comm, wait(req));
 }
@@ -347,6 +369,7 @@ rcomm_status_t coll_run(rcomm_comm_t *comm, const coll_call_t *c,
     if ((st = post(comm, c, &req)) != RCOMM_OK)
         return st;
     if (req_out) {
+        req->user = true;
         *req_out = req;
         return RCOMM_OK;
     }

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "core/handle.h"
 
 /* Launchers we recognise: rank variable, size variable. */
 static const char *const launcher_env[][2] = {
@@ -221,6 +222,7 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
         goto fail;
     if ((st = comm_progress_start(comm)) != RCOMM_OK)
         goto fail;
+    comm->magic = HANDLE_MAGIC_COMM;
     *out = comm;
     return RCOMM_OK;
 fail:
@@ -237,9 +239,12 @@ fail:
 rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
 {
     char what[96];
+    rcomm_status_t st;
 
     if (!comm)
         return RCOMM_OK;
+    if ((st = comm_valid(comm, "rcomm_comm_destroy")) != RCOMM_OK)
+        return st;
     comm_lock(comm);
     if (comm_services_busy(comm, what, sizeof(what)))
         return comm_unlock(comm,
@@ -248,6 +253,7 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
                                     "rcomm_wait() for it first",
                                     comm->rank, what));
     comm_unlock(comm, RCOMM_OK);
+    comm->magic = 0;
     comm_progress_stop(comm);
     comm_mem_free_all(comm);
     if (comm->tp)
@@ -256,7 +262,8 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
     comm_scratch_free_all(comm);
     bootstrap_destroy(comm->bs);
     auth_key_wipe(&comm->key);
-    free(comm);
+    /* Kept a while, so that a later call (or destroy) with it is an error. */
+    handle_bury(HANDLE_COMM, comm);
     return RCOMM_OK;
 }
 
@@ -322,8 +329,8 @@ void comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms)
 
 rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn)
 {
-    if (!comm)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: comm is NULL", fn);
+    if (comm_valid(comm, fn) != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
     if (comm->deferred != RCOMM_OK && comm->failed == RCOMM_OK) {
         rcomm_status_t st = base_err(comm->deferred, "%s", comm->deferred_msg);
         comm_fail(comm, st);
@@ -338,27 +345,30 @@ rcomm_status_t comm_check(rcomm_comm_t *comm, const char *fn)
 
 rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank)
 {
-    if (!comm || !rank)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_rank: %s is NULL",
-                        !comm ? "comm" : "rank");
+    if (comm_valid(comm, "rcomm_comm_rank") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!rank)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_rank: rank is NULL");
     *rank = comm->rank;
     return RCOMM_OK;
 }
 
 rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size)
 {
-    if (!comm || !size)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_size: %s is NULL",
-                        !comm ? "comm" : "size");
+    if (comm_valid(comm, "rcomm_comm_size") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!size)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_size: size is NULL");
     *size = comm->size;
     return RCOMM_OK;
 }
 
 rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
 {
-    if (!comm || !name)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: %s is NULL",
-                        !comm ? "comm" : "name");
+    if (comm_valid(comm, "rcomm_comm_transport") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!name)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: name is NULL");
     *name = comm->cfg.transport;
     return RCOMM_OK;
 }
@@ -367,9 +377,10 @@ rcomm_status_t rcomm_comm_stats(const rcomm_comm_t *comm, rcomm_stats_t *stats)
 {
     rcomm_comm_t *c = (rcomm_comm_t *)comm; /* the lock is not the caller's state */
 
-    if (!comm || !stats)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: %s is NULL",
-                        !comm ? "comm" : "stats");
+    if (comm_valid(comm, "rcomm_comm_stats") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!stats)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_stats: stats is NULL");
     comm_lock(c);
     *stats = comm->tp ? comm->tp->stats : comm->stats;
     return comm_unlock(c, RCOMM_OK);
@@ -382,6 +393,8 @@ rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out)
 
     if (!out)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_config_print: out is NULL");
+    if (comm && comm_valid(comm, "rcomm_config_print") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
     if (!comm && (st = base_config_load(&env_cfg)) != RCOMM_OK)
         return st;
     base_config_write(comm ? &comm->cfg : &env_cfg, out);

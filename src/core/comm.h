@@ -34,6 +34,7 @@ typedef struct {
 } comm_progress_t;
 
 struct rcomm_comm {
+    uint64_t magic; /* HANDLE_MAGIC_COMM while usable (core/handle.h) */
     int rank;
     int size;
     base_config_t cfg;

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "core/comm.h"
+#include "core/handle.h"
 
 struct rcomm_mem {
     rcomm_mem_t *next;
@@ -56,9 +57,10 @@ static rcomm_status_t mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem)
     rcomm_mem_t **pp;
     char what[96];
 
-    if (!comm || !mem)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_deregister: %s is NULL",
-                        !comm ? "comm" : "mem");
+    if (comm_valid(comm, "rcomm_mem_deregister") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!mem)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_mem_deregister: mem is NULL");
     for (pp = &comm->mems; *pp && *pp != mem; pp = &(*pp)->next)
         ;
     if (!*pp)

@@ -31,6 +31,7 @@
 #include "base/error.h"
 #include "base/topo.h"
 #include "core/comm.h"
+#include "core/handle.h"
 
 #define NAP_MIN_NS 10000ull   /* first nap without a descriptor */
 #define NAP_MAX_NS 1000000ull /* longest: bounds the added latency */
@@ -40,9 +41,11 @@
  * back-to-back blocking calls then never shares its traffic with us. */
 #define GRACE_NS 1000000ull
 
+/* Not on a destroyed communicator, or on something else: the call under the
+ * lock then fails its own check (comm_valid) before touching anything. */
 void comm_lock(rcomm_comm_t *comm)
 {
-    if (comm && comm->pt.running) {
+    if (comm && comm->magic == HANDLE_MAGIC_COMM && comm->pt.running) {
         pthread_mutex_lock(&comm->pt.lock);
         comm->pt.depth++;
     }
@@ -50,7 +53,7 @@ void comm_lock(rcomm_comm_t *comm)
 
 rcomm_status_t comm_unlock(rcomm_comm_t *comm, rcomm_status_t st)
 {
-    comm_progress_t *pt = comm ? &comm->pt : NULL;
+    comm_progress_t *pt = comm && comm->magic == HANDLE_MAGIC_COMM ? &comm->pt : NULL;
     uint64_t one = 1;
     bool busy = false, outer;
 

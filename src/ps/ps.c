@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "compress/compress.h"
+#include "core/handle.h"
 #include "ps/ps.h"
 
 void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
@@ -313,6 +314,7 @@ out:
     return st;
 }
 
+/* Everything ps holds, but not ps itself. */
 static void release(rcomm_ps_t *ps)
 {
     ps_server_t *sv = &ps->srv;
@@ -346,7 +348,26 @@ static void release(rcomm_ps_t *ps)
     ps_layout_free(&ps->lay);
     if (ps->space)
         comm_service_remove(ps->comm, ps->space);
-    free(ps);
+}
+
+rcomm_status_t ps_check_handle(const rcomm_ps_t *ps, const char *fn)
+{
+    if (!ps)
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
+    if (ps->magic != HANDLE_MAGIC_PS)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: ps was destroyed or is not a parameter server", fn);
+    if (ps->comm->magic != HANDLE_MAGIC_COMM)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: the communicator of ps was destroyed (destroy the "
+                        "parameter server first)",
+                        fn);
+    return RCOMM_OK;
+}
+
+rcomm_comm_t *ps_lock_comm(const rcomm_ps_t *ps)
+{
+    return ps && ps->magic == HANDLE_MAGIC_PS ? ps->comm : NULL;
 }
 
 /* Our setup messages travel in a tag space of our own; nothing to progress
@@ -414,6 +435,7 @@ static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config
     free(slot_keys);
     ps->stats.is_server = ps->is_server;
     ps->stats.is_worker = ps->worker >= 0;
+    ps->magic = HANDLE_MAGIC_PS;
     *out = ps;
     return RCOMM_OK;
 fail:
@@ -423,6 +445,7 @@ fail:
     free(tn);
     free(slot_keys);
     release(ps);
+    free(ps); /* never handed out */
     return st;
 }
 
@@ -473,8 +496,10 @@ static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
 
 static rcomm_status_t ps_serve_locked(rcomm_ps_t *ps)
 {
-    if (!ps)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_serve: ps is NULL");
+    rcomm_status_t st;
+
+    if ((st = ps_check_handle(ps, "rcomm_ps_serve")) != RCOMM_OK)
+        return st;
     if (!ps->is_server || ps->worker >= 0)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_ps_serve: rank %d is %s; only a server that does not "
@@ -488,7 +513,7 @@ static rcomm_status_t ps_serve_locked(rcomm_ps_t *ps)
 
 rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
 {
-    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+    rcomm_comm_t *comm = ps_lock_comm(ps);
 
     return COMM_LOCKED(comm, ps_serve_locked(ps));
 }
@@ -499,6 +524,8 @@ static rcomm_status_t ps_destroy_locked(rcomm_ps_t *ps)
 
     if (!ps)
         return RCOMM_OK;
+    if ((st = ps_check_handle(ps, "rcomm_ps_destroy")) != RCOMM_OK)
+        return st;
     if (!ps->failed && ps->worker >= 0 && !ps->done_sent)
         st = ps_worker_finish(ps);
     if (st == RCOMM_OK && !ps->failed && ps->is_server)
@@ -507,21 +534,24 @@ static rcomm_status_t ps_destroy_locked(rcomm_ps_t *ps)
     if (st == RCOMM_OK && !ps->failed && ps->comm->size > 1)
         st = rcomm_barrier(ps->comm);
     release(ps);
+    ps->magic = 0;
+    handle_bury(HANDLE_PS, ps); /* a second destroy is then an error */
     return st;
 }
 
 rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps)
 {
-    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+    rcomm_comm_t *comm = ps_lock_comm(ps);
 
     return COMM_LOCKED(comm, ps_destroy_locked(ps));
 }
 
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats)
 {
-    if (!ps || !stats)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_stats: %s is NULL",
-                        !ps ? "ps" : "stats");
+    if (ps_check_handle(ps, "rcomm_ps_stats") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (!stats)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_stats: stats is NULL");
     *stats = ps->stats;
     stats->clock = ps->clock;
     if (ps->is_server) {
@@ -537,8 +567,8 @@ rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
     const ps_range_t *r;
     int s;
 
-    if (!ps)
-        return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_ps_owner: ps is NULL");
+    if (ps_check_handle(ps, "rcomm_ps_owner") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
     if (tensor < 0 || tensor >= ps->lay.ntensors)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_ps_owner: rank %d: tensor %d is not in [0, %d)",

@@ -114,6 +114,7 @@ typedef struct {
 } ps_server_t;
 
 struct rcomm_ps {
+    uint64_t magic; /* HANDLE_MAGIC_PS until destroyed (core/handle.h) */
     rcomm_comm_t *comm;
     rcomm_ps_config_t cfg;
     ps_layout_t lay;
@@ -137,6 +138,13 @@ struct rcomm_ps {
     rcomm_ps_stats_t stats;
     uint32_t space; /* our tag space (core/service.h), 0 before we have one */
 };
+
+/* The checks of every public call: ps is a parameter server not destroyed,
+ * on a communicator not destroyed (INVALID_ARG naming fn otherwise). */
+rcomm_status_t ps_check_handle(const rcomm_ps_t *ps, const char *fn);
+/* The communicator to lock for a call on ps: NULL when ps is not usable
+ * (the call then fails its check without the lock). */
+rcomm_comm_t *ps_lock_comm(const rcomm_ps_t *ps);
 
 /* ---- rma.c: one-sided operations on servers ---------------------------- */
 

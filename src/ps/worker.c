@@ -165,8 +165,10 @@ static ps_piece_t piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end)
 /* Any worker call: ps usable, and we work. */
 static rcomm_status_t check_worker(rcomm_ps_t *ps, const char *fn)
 {
-    if (!ps)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: ps is NULL", fn);
+    rcomm_status_t st;
+
+    if ((st = ps_check_handle(ps, fn)) != RCOMM_OK)
+        return st;
     if (ps->failed)
         return comm_check(ps->comm, fn);
     if (ps->worker < 0)
@@ -447,7 +449,7 @@ copy:
 rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
                              void *dst, uint64_t *clock)
 {
-    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+    rcomm_comm_t *comm = ps_lock_comm(ps);
 
     return COMM_LOCKED(comm, ps_pull_locked(ps, tensor, offset, count, dst, clock));
 }
@@ -480,7 +482,7 @@ static rcomm_status_t ps_push_locked(rcomm_ps_t *ps, int tensor, size_t offset,
 rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
                              const void *grad)
 {
-    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+    rcomm_comm_t *comm = ps_lock_comm(ps);
 
     return COMM_LOCKED(comm, ps_push_locked(ps, tensor, offset, count, grad));
 }
@@ -687,7 +689,7 @@ static rcomm_status_t ps_clock_locked(rcomm_ps_t *ps)
 
 rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
 {
-    rcomm_comm_t *comm = ps ? ps->comm : NULL;
+    rcomm_comm_t *comm = ps_lock_comm(ps);
 
     return COMM_LOCKED(comm, ps_clock_locked(ps));
 }
