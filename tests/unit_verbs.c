@@ -6,7 +6,7 @@
  * the counters, the registration cache under eviction and across free() and
  * a new allocation at the same address, fork() with memory registered, a
  * peer killed mid-transfer, and with rdma_cm a dead peer noticed by a rank
- * that only receives from it.
+ * that only receives from it and a stranger without the job key refused.
  * Without an RDMA device the program exits 77 (skipped) and says why; `make
  * check-rxe` runs it inside the soft-RoCE VM.
  */
@@ -361,6 +361,77 @@ START_TEST(test_cm_disconnected)
 }
 END_TEST
 
+#define JOB_KEY "verbs-test-job-key-0123456789abcdef"
+
+/* With rdma_cm, a process holding rank 0's published address (challenge
+ * included) but not the job key dials rank 0 as rank 1, before the real
+ * rank 1 does: its request is rejected, it learns nothing, and rank 0
+ * goes on waiting for the real rank 1, with which it then moves data.
+ * Variant 1: the stranger has no key (the public stand-in). */
+static void sc_stranger(tp_ctx_t *c)
+{
+    if (c->rank == 1) {
+        pid_t pid = fork();
+        int status;
+
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            auth_key_t other;
+            unsigned char blob[TP_BLOB_MAX];
+            size_t len = sizeof(blob);
+            const void *addrs[2] = {c->addrs[0], blob};
+            size_t lens[2] = {c->lens[0], 0};
+            tp_t *tp;
+            rcomm_status_t st;
+
+            if (c->variant == 0)
+                REQUIRE(auth_key_from_text(&other, JOB_KEY "!", strlen(JOB_KEY) + 1,
+                                           "test") == RCOMM_OK);
+            else
+                auth_key_none(&other);
+            tp_params_t p = {.rank = 1,
+                             .size = 2,
+                             .cfg = &c->cfg,
+                             .timeout_ms = (int)(10000 * tp_slow()),
+                             .host = "",
+                             .key = &other};
+            OK(c->ops->create(&p, &tp));
+            OK(c->ops->local_addr(tp, blob, &len));
+            lens[1] = len;
+            st = c->ops->connect(tp, addrs, lens);
+            REQUIREF(st != RCOMM_OK, "the stranger connected");
+            REQUIREF(strstr(rcomm_last_error(), "REJECTED"), "stranger: %s: %s",
+                     rcomm_strerror(st), rcomm_last_error());
+            c->ops->destroy(tp, st, NULL);
+            _exit(0);
+        }
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        REQUIREF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stranger: status %d",
+                 status);
+    }
+    OK(c->ops->connect(c->tp, c->addrs, c->lens));
+    tp_ping(c, 1 - c->rank, 5, 1 << 20);
+}
+
+START_TEST(test_cm_stranger)
+{
+    auth_key_t key;
+    tp_group_t g = {.transport = "verbs",
+                    .size = 2,
+                    .fn = sc_stranger,
+                    .variant = _i,
+                    .absent = -1,
+                    .timeout_ms = 30000,
+                    .key = &key};
+
+    ck_assert_int_eq(auth_key_from_text(&key, JOB_KEY, strlen(JOB_KEY), "test"),
+                     RCOMM_OK);
+    setenv("RCOMM_IB_USE_RDMA_CM", "1", 1);
+    tp_run_group(&g);
+    unsetenv("RCOMM_IB_USE_RDMA_CM");
+}
+END_TEST
+
 /* Ranks that disagree about RCOMM_IB_USE_RDMA_CM refuse each other's
  * address with CONFIG, naming the setting and the rank (two instances in
  * this process: rank 0 without rdma_cm, rank 1 with it). */
@@ -433,6 +504,7 @@ int main(void)
     tcase_add_test(tc, test_killed);
     tcase_add_test(tc, test_cm_disconnected);
     tcase_add_test(tc, test_cm_mismatch);
+    tcase_add_loop_test(tc, test_cm_stranger, 0, 2);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
