@@ -26,9 +26,19 @@
  *    same count, datatype, op and root. Ranks that disagree get
  *    RCOMM_ERR_MISMATCH (or, if the disagreement makes a peer stop talking,
  *    RCOMM_ERR_TIMEOUT / RCOMM_ERR_PEER_FAILED naming it), never a wrong
- *    answer or a hang. A rank that only sends in a call (a leaf of a reduce
- *    or gather, the sender of a message) may return before the receiver
- *    finds the disagreement; it gets the error from its next call;
+ *    answer or a hang; and no rank's call returns OK, not even one that
+ *    would only send (a broadcast root, a reduce leaf) or has count 0.
+ *    (One exception: in alltoallv, counts that a sender and its receiver
+ *    disagree on concern that pair only; the receiver fails, the sender may
+ *    not.) In a rooted collective (broadcast, reduce, gather, scatter), and
+ *    between count 0 and another count in allreduce, allgather,
+ *    reduce-scatter or alltoall, the error is MISMATCH from that very call
+ *    on every rank, naming a rank it disagrees with and both calls, without
+ *    waiting for RCOMM_TIMEOUT: such calls exchange ceil(log2 p) + 1
+ *    zero-byte messages per rank for it, next to their data (count 0 is not
+ *    a local no-op when size > 1). The sender of a point-to-point message
+ *    may return before the receiver finds a disagreement; it gets the error
+ *    from its next call;
  *  - handles (a communicator, a request, a parameter server) are checked at
  *    every call: one that was destroyed (a request: that rcomm_test or
  *    rcomm_wait completed), destroyed a second time, or a pointer to
@@ -705,7 +715,12 @@ rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps);
 
 /* Print every tunable: environment name, current value, default and a
  * one-line description. comm may be NULL (then the values are read from the
- * environment now). */
+ * environment now). The first time a process reads its configuration (a
+ * communicator's creation, or this), each RCOMM_* environment variable
+ * rcomm does not know is reported on stderr, once, with the closest known
+ * name when it looks like a typo ("RCOMM_TIMOUT is not an rcomm variable;
+ * did you mean RCOMM_TIMEOUT?"), never with its value; unless
+ * RCOMM_LOG_LEVEL=none, which hides it like every other message. */
 rcomm_status_t rcomm_config_print(const rcomm_comm_t *comm, FILE *out);
 
 #pragma GCC visibility pop

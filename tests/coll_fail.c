@@ -24,9 +24,10 @@
  *                  rank 0 says root 0, the others the last rank: every rank
  *                  ends with an error naming rank 0 (rank 0: another rank),
  *                  never a wrong answer; a scatter's rank 0 gets MISMATCH
+ *                  (within-root-* asks more: MISMATCH within the call)
  *   root-reduce-late / root-gather-late
- *                  the same, the ranks whose call finished computing past
- *                  RCOMM_TIMEOUT before their next call: both roots MISMATCH
+ *                  the same, a rank whose call returned OK computing past
+ *                  RCOMM_TIMEOUT before its next call: both roots MISMATCH
  *   count-reduce / -gather / -alltoall
  *                  rank 0 (the root) calls with twice the count: the ranks
  *                  that hear from one they disagree with get MISMATCH, the
@@ -48,6 +49,21 @@
  *                  RCOMM_TIMEOUT (a send the kernel took fails the next call)
  *   exit-alltoall  the last rank exits before an alltoall: the others fail
  *                  naming it
+ * Disagreements every rank must see within the call itself, as MISMATCH
+ * naming the deviant (on the deviant, another rank) and both calls (2 to 8
+ * ranks, under a long RCOMM_TIMEOUT so that only a real detection ends
+ * them); the deviant is the rank given after the mode (default 0), then
+ * optionally others-late or deviant-late: those ranks call 0.3 s late, so
+ * that the others' messages are there before their call:
+ *   within-zero-allreduce / -broadcast / -reduce / -allgather /
+ *   -reduce-scatter / -gather / -scatter / -alltoall
+ *                  the deviant calls with count 0, the others with N
+ *   within-root-broadcast / -reduce / -gather / -scatter
+ *                  the deviant says it is the root, the others the rank
+ *                  after it
+ *   handles        a request waited for twice, a parameter server and the
+ *                  communicator used and destroyed again after destroy:
+ *                  INVALID_ARG naming the handle, every time
  * RCOMM_TEST_VERBOSE=1 prints how each rank's disagreement ended.
  * Exit status 0 when this rank saw what it should.
  */
@@ -684,15 +700,15 @@ static double now_s(void)
 
 /*
  * root-reduce / root-gather / root-scatter: rank 0 calls with root 0, the
- * others with root size - 1. Two ranks both think they are the root. In a
- * reduce or gather both roots wait to receive from one another: only asking
- * each other (after RCOMM_TIMEOUT, health.c) reveals the disagreement. The
- * ranks whose call finished go on to a barrier at once, which can time out
- * before the roots do: then every rank fails with TIMEOUT naming the roots.
- * root-reduce-late / root-gather-late: those ranks compute for longer than
- * RCOMM_TIMEOUT first, so the roots' own diagnosis comes first: MISMATCH.
- * In a scatter both roots only send; rank 0 learns of the disagreement from
- * a stray message, at its next call (MISMATCH).
+ * others with root size - 1. Two ranks both think they are the root. Their
+ * data alone would not tell them (in a reduce or gather both roots wait to
+ * receive from one another; in a scatter both only send), but rooted
+ * collectives compare their arguments as they go (agree.c), so every rank
+ * now fails within the call with MISMATCH; this checks the looser promise
+ * (an error naming rank 0, never a wrong answer) under the short
+ * RCOMM_TIMEOUT these modes run with, and within-root-* the strict one.
+ * root-reduce-late / root-gather-late: a rank whose call returned OK would
+ * compute past RCOMM_TIMEOUT before its next call (none does any more).
  */
 static int root_mismatch(rcomm_comm_t *comm, const char *coll)
 {
@@ -955,6 +971,123 @@ static int exit_alltoall(rcomm_comm_t *comm)
            in_time("the error", now_s() - t0);
 }
 
+/* ---- disagreements found within the call ---------------------------------- */
+
+/* One collective of kind coll (allreduce, broadcast, ...) with count n and
+ * root; buffers big enough for 8 ranks of N. */
+static rcomm_status_t run_coll(rcomm_comm_t *comm, const char *coll, size_t n, int root)
+{
+    static float a[8 * N], b[8 * N];
+
+    for (int i = 0; i < 8 * N; i++)
+        a[i] = (float)(rank + 1);
+    if (strcmp(coll, "allreduce") == 0)
+        return rcomm_allreduce(comm, a, b, n, RCOMM_F32, RCOMM_SUM);
+    if (strcmp(coll, "broadcast") == 0)
+        return rcomm_broadcast(comm, rank == root ? a : b, n, RCOMM_F32, root);
+    if (strcmp(coll, "reduce") == 0)
+        return rcomm_reduce(comm, a, b, n, RCOMM_F32, RCOMM_SUM, root);
+    if (strcmp(coll, "allgather") == 0)
+        return rcomm_allgather(comm, a, b, n, RCOMM_F32);
+    if (strcmp(coll, "reduce-scatter") == 0)
+        return rcomm_reduce_scatter(comm, a, b, n, RCOMM_F32, RCOMM_SUM);
+    if (strcmp(coll, "gather") == 0)
+        return rcomm_gather(comm, a, b, n, RCOMM_F32, root);
+    if (strcmp(coll, "scatter") == 0)
+        return rcomm_scatter(comm, a, b, n, RCOMM_F32, root);
+    if (strcmp(coll, "alltoall") == 0)
+        return rcomm_alltoall(comm, a, b, n, RCOMM_F32);
+    return RCOMM_ERR_UNSUPPORTED;
+}
+
+/*
+ * within-zero-COLL: the deviant calls COLL with count 0, the others with N
+ * (root 0). within-root-COLL: count N, the deviant's root is itself, the
+ * others' the rank after it. Every rank, the deviant too, must get MISMATCH
+ * from this very call: one that returned OK, or TIMEOUT after RCOMM_TIMEOUT,
+ * fails. The message names the deviant (on the deviant, another rank) and
+ * says what each called.
+ */
+static int within(rcomm_comm_t *comm, const char *what, int deviant, const char *late)
+{
+    const int zero = strncmp(what, "zero-", 5) == 0;
+    const char *coll = what + 5; /* after "zero-" or "root-" */
+    const int root = zero ? 0 : rank == deviant ? deviant : (deviant + 1) % size;
+    const size_t n = zero && rank == deviant ? 0 : N;
+    const char *msg;
+    rcomm_status_t st;
+    int bad = 0;
+
+    if (!zero && strncmp(what, "root-", 5) != 0)
+        return 2;
+    /* Late ranks find the others' messages already there when they call. */
+    if ((strcmp(late, "others-late") == 0 && rank != deviant) ||
+        (strcmp(late, "deviant-late") == 0 && rank == deviant))
+        usleep(300000);
+    st = run_coll(comm, coll, n, root);
+    if (st == RCOMM_ERR_UNSUPPORTED)
+        return 2;
+    note(what, st);
+    msg = rcomm_last_error();
+    bad |= expect(what, st, RCOMM_ERR_MISMATCH, "called");
+    if (rank == deviant && !names_other(msg, rank))
+        FAIL("%s: the deviant's message names no other rank: '%s'", what, msg);
+    if (rank != deviant)
+        bad |= expect(what, st, st, say("rank %d", deviant));
+    if (zero)
+        bad |= expect(what, st, st, "count=0") | expect(what, st, st, say("count=%d", N));
+    else
+        bad |= expect(what, st, st, say("root=%d", deviant));
+    return bad;
+}
+
+/* handles: every misuse of a destroyed handle is INVALID_ARG naming it. */
+static int handles(rcomm_comm_t *comm)
+{
+    static float a[N], b[N];
+    rcomm_ps_tensor_t t = {"w", N, RCOMM_F32, NULL};
+    rcomm_ps_config_t cfg;
+    rcomm_request_t *req;
+    rcomm_ps_t *ps;
+    int r, bad = 0;
+
+    CALL(rcomm_iallreduce(comm, a, b, N, RCOMM_F32, RCOMM_SUM, RCOMM_ALGO_AUTO, &req));
+    CALL(rcomm_wait(req));
+    bad |= expect("wait again", rcomm_wait(req), INVALID, "rcomm_wait: req completed");
+    bad |= expect("test after wait", rcomm_test(req), INVALID, "rcomm_test: req");
+    rcomm_ps_config_init(&cfg);
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    CALL(rcomm_ps_destroy(ps));
+    bad |= expect("ps destroy again", rcomm_ps_destroy(ps), INVALID,
+                  "rcomm_ps_destroy: ps was destroyed");
+    bad |= expect("ps pull after destroy", rcomm_ps_pull(ps, 0, 0, 1, a, NULL), INVALID,
+                  "rcomm_ps_pull: ps was destroyed");
+    bad |= expect("ps stats after destroy", rcomm_ps_stats(ps, &(rcomm_ps_stats_t){0}),
+                  INVALID, "rcomm_ps_stats: ps was destroyed");
+    /* the communicator still works, and then is destroyed */
+    CALL(rcomm_allreduce(comm, a, b, N, RCOMM_F32, RCOMM_SUM));
+    CALL(rcomm_comm_destroy(comm));
+    bad |= expect("barrier after destroy", rcomm_barrier(comm), INVALID,
+                  "rcomm_barrier: comm was destroyed");
+    bad |= expect("allreduce after destroy",
+                  rcomm_allreduce(comm, a, b, N, RCOMM_F32, RCOMM_SUM), INVALID,
+                  "rcomm_allreduce: comm was destroyed");
+    bad |= expect(
+        "iallreduce after destroy",
+        rcomm_iallreduce(comm, a, b, N, RCOMM_F32, RCOMM_SUM, RCOMM_ALGO_AUTO, &req),
+        INVALID, "comm was destroyed");
+    bad |= expect("send after destroy",
+                  rcomm_send(comm, a, 1, RCOMM_F32, (rank + 1) % size, 0), INVALID,
+                  "rcomm_send: comm was destroyed");
+    bad |= expect("rank after destroy", rcomm_comm_rank(comm, &r), INVALID,
+                  "rcomm_comm_rank: comm was destroyed");
+    bad |= expect("ps create after destroy", rcomm_ps_create(comm, &cfg, &t, 1, &ps),
+                  INVALID, "rcomm_ps_create: comm was destroyed");
+    bad |= expect("destroy again", rcomm_comm_destroy(comm), INVALID,
+                  "rcomm_comm_destroy: comm was destroyed");
+    return bad;
+}
+
 static int mismatch(rcomm_comm_t *comm, const char *what)
 {
     static float buf[4000];
@@ -970,12 +1103,8 @@ static int mismatch(rcomm_comm_t *comm, const char *what)
         st = rcomm_reduce_scatter(comm, buf, buf + 2000, n / (size_t)size, dt, op);
     else
         st = rcomm_allreduce(comm, buf, buf + 2000, n, dt, op);
-    /* A broadcast root only sends, so it can finish before any message tells
-     * it the others disagree, and so can ranks that only heard from a parent
-     * that agreed with them: the stray message fails the next call of its
-     * receiver, whose goodbye reaches the rest within another call or two. */
-    for (int i = 0; i < 3 && st == RCOMM_OK && strcmp(what, "root") == 0; i++)
-        st = rcomm_barrier(comm);
+    /* Even a broadcast root, which only sends, hears of it within the call:
+     * rooted collectives agree on their arguments as they go (agree.c). */
     return expect("mismatch", st, RCOMM_ERR_MISMATCH, "called");
 }
 
@@ -1014,13 +1143,28 @@ int main(int argc, char **argv)
 
     comm = join();
     snprintf(name, sizeof(name), "rank %d", size - 1);
+    if ((size < 2 || size > 8) &&
+        (strncmp(mode, "within-", 7) == 0 || strcmp(mode, "handles") == 0)) {
+        fprintf(stderr, "coll_fail %s: needs 2 to 8 ranks, not %d\n", mode, size);
+        return 2;
+    }
     if ((size < 3 || size > 8) && strcmp(mode, "badargs") != 0 &&
         strcmp(mode, "exit-early") != 0 && strcmp(mode, "hang") != 0 &&
-        strncmp(mode, "mismatch", 8) != 0) {
+        strncmp(mode, "mismatch", 8) != 0 && strncmp(mode, "within-", 7) != 0 &&
+        strcmp(mode, "handles") != 0) {
         fprintf(stderr, "coll_fail %s: needs 3 to 8 ranks, not %d\n", mode, size);
         return 2;
     }
-    if (strcmp(mode, "badargs") == 0) {
+    if (strncmp(mode, "within-", 7) == 0) {
+        if ((bad = within(comm, mode + 7, argc > 2 ? atoi(argv[2]) % size : 0,
+                          argc > 3 ? argv[3] : "")) == 2) {
+            fprintf(stderr,
+                    "usage: coll_fail MODE (the modes are listed in coll_fail.c)\n");
+            return 2;
+        }
+    } else if (strcmp(mode, "handles") == 0) {
+        return handles(comm); /* it destroyed comm */
+    } else if (strcmp(mode, "badargs") == 0) {
         bad = badargs(comm);
     } else if (strcmp(mode, "badargs-rooted") == 0) {
         bad = badargs_rooted(comm);

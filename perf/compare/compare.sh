@@ -34,9 +34,9 @@ and prints a summary of the per-size medians over the rounds.
   -g ALGOS   Gloo algorithms (default "ring ring_chunked halving_doubling bcube
              new_ring new_bcube")
   -l LIBS    libraries to run (default "rcomm gloo ompi")
-  -c COLL    allreduce (default), reduce (to rank 0) or alltoall; Gloo runs
-             allreduce only, and rcomm's other collectives have one algorithm
-             name here: auto
+  -c COLL    allreduce (default), reduce (to rank 0), alltoall or broadcast
+             (from rank 0; rcomm and -B only); Gloo runs allreduce only, and
+             rcomm's other collectives have one algorithm name here: auto
   -B DIR     also run rcomm -a auto from another build (the baseline, e.g. the
              last release), as library "base", in every round; the summary
              then adds its time and now/base = rcomm auto time / base time
@@ -132,13 +132,19 @@ for l in $LIBS; do
 done
 case $COLL in
 allreduce) ;;
+broadcast)
+    # rcomm against itself (-B): mpi_coll has no broadcast.
+    LIBS=$(echo " $LIBS " | sed 's/ gloo / /; s/ ompi / /')
+    [ "$RCOMM_ALGOS" = "ring butterfly rd auto" ] && RCOMM_ALGOS=auto
+    [ "$RCOMM_ALGOS" = auto ] || die "-a: $COLL has one algorithm name here, auto"
+    ;;
 reduce | alltoall)
     # Gloo is compared for allreduce only; rcomm's tool picks its algorithm.
     LIBS=$(echo " $LIBS " | sed 's/ gloo / /')
     [ "$RCOMM_ALGOS" = "ring butterfly rd auto" ] && RCOMM_ALGOS=auto
     [ "$RCOMM_ALGOS" = auto ] || die "-a: $COLL has one algorithm name here, auto"
     ;;
-*) die "unknown collective '$COLL' in -c (allreduce, reduce, alltoall)" ;;
+*) die "unknown collective '$COLL' in -c (allreduce, reduce, alltoall, broadcast)" ;;
 esac
 want() { [[ " $LIBS " == *" $1 "* ]]; }
 
@@ -396,8 +402,9 @@ summarize() {
         for (a = 2; a <= nn; a++)
             for (b = a; b > 1 && ns[b] < ns[b - 1]; b--) { x = ns[b]; ns[b] = ns[b - 1]; ns[b - 1] = x }
         title = coll == "allreduce" ? "AllReduce f32 sum" \
-                : coll == "reduce" ? "Reduce f32 sum to rank 0" : "All-to-all f32"
-        factor = coll == "allreduce" ? "2(N-1)/N" : coll == "reduce" ? "1" : "(N-1)/N"
+                : coll == "reduce" ? "Reduce f32 sum to rank 0" \
+                : coll == "broadcast" ? "Broadcast f32 from rank 0" : "All-to-all f32"
+        factor = coll == "allreduce" ? "2(N-1)/N" : coll == "reduce" || coll == "broadcast" ? "1" : "(N-1)/N"
         printf "# %s over TCP loopback (%s): best result per library\n", title, netns
         printf "# time in us: per run the mean of -n calls on the slowest rank; the median over\n"
         printf "#   %d interleaved rounds; busbw = size/time * %s in GB/s\n", rounds, factor

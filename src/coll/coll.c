@@ -131,13 +131,35 @@ static int always_talks(coll_kind_t kind)
            kind == COLL_SEND || kind == COLL_RECV;
 }
 
+/* Calls where a rank could finish without hearing from every rank, and so
+ * return OK next to a rank that called differently: rooted ones (a root
+ * or a leaf may only send) and those that move nothing here (count 0; the
+ * peers may have data for us, or wait for ours). The others' data reaches
+ * every rank from every rank, checked on the way (agree.c). */
+static int needs_agreement(const coll_call_t *c)
+{
+    switch (c->desc.kind) {
+    case COLL_BROADCAST:
+    case COLL_REDUCE:
+    case COLL_GATHER:
+    case COLL_SCATTER: return 1;
+    case COLL_ALLREDUCE:
+    case COLL_ALLGATHER:
+    case COLL_REDUCE_SCATTER:
+    case COLL_ALLTOALL: return c->desc.count == 0;
+    default: return 0; /* they always talk, or are not collectives */
+    }
+}
+
 static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
 {
     const size_t bytes = c->desc.count * s->esize;
     const int p = s->comm->size;
 
+    if (p > 1 && needs_agreement(c))
+        coll_agree_build(s);
     if (c->desc.count == 0 && !always_talks(c->desc.kind))
-        return RCOMM_OK; /* nothing to move: the call is local */
+        return RCOMM_OK; /* nothing to move */
     if (c->desc.kind == COLL_EXCHANGE) {
         if (c->peer >= 0)
             coll_exchange(s, c->peer, c->sbuf, c->desc.count, c->rbuf, NULL,
@@ -237,6 +259,10 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
         s->prev = *tail;
     *tail = s;
     req->magic = HANDLE_MAGIC_REQUEST;
+    /* A peer's message that came before the call: checked now, as it may
+     * match none of our receives. The peers hear of a mismatch at once. */
+    if (!coll_is_p2p(s) && coll_early_check(comm, s) != RCOMM_OK)
+        comm_fail(comm, s->status);
     *out = req;
     return RCOMM_OK;
 }

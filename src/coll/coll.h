@@ -67,6 +67,11 @@ int coll_tree_init(coll_tree_t *t, coll_sched_t *s, const coll_blocks_t *bl,
 coll_sop_id_t coll_tree_gather(coll_sched_t *s, coll_tree_t *t, coll_sop_id_t after);
 coll_sop_id_t coll_tree_scatter(coll_sched_t *s, coll_tree_t *t, coll_sop_id_t after);
 
+/* agree.c: the zero-byte pattern that lets no rank finish a call that another
+ * rank called differently, added to the calls whose data would not see to
+ * it (rooted ones, count 0). The same on every rank, whatever the call. */
+void coll_agree_build(coll_sched_t *s);
+
 rcomm_status_t coll_broadcast_build(coll_sched_t *s, char *buf, coll_bcast_algo_t algo);
 rcomm_status_t coll_allgather_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t coll_reduce_scatter_build(coll_sched_t *s, const char *sbuf, char *rbuf);

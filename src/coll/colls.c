@@ -67,9 +67,44 @@ static void colls_progress(rcomm_comm_t *comm, void *state)
     }
 }
 
-/* Data for a collective in flight is checked against ours; data for one we
- * completed means the peer called it with other arguments (say, another
- * root), reported at the next call. */
+/* Keep the envelope of a message for collective seq, not called here yet,
+ * unless one saying the same is kept: a peer ahead of us usually sends
+ * several. alltoallv's messages each claim their own count: not compared. */
+static void keep_early(coll_state_t *c, int peer, uint64_t seq, const tp_env_t *env)
+{
+    coll_desc_t d;
+    tp_env_t e = *env;
+
+    coll_env_to_desc(env, &d);
+    if (d.kind == COLL_ALLTOALLV)
+        e.w[1] = 0;
+    for (unsigned i = 0; i < c->nearly; i++)
+        if (c->early[i].seq == seq && c->early[i].env.w[1] == e.w[1] &&
+            c->early[i].env.w[2] == e.w[2])
+            return;
+    if (c->nearly < COLL_EARLY_MAX)
+        c->early[c->nearly++] = (coll_early_t){seq, peer, e};
+}
+
+rcomm_status_t coll_early_check(rcomm_comm_t *comm, coll_sched_t *s)
+{
+    coll_state_t *c = coll_state(comm);
+    unsigned kept = 0;
+
+    for (unsigned i = 0; i < c->nearly; i++) {
+        if (c->early[i].seq == s->seq)
+            coll_sched_check_unexpected(s, c->early[i].peer, &c->early[i].env);
+        else if (c->early[i].seq > s->seq)
+            c->early[kept++] = c->early[i];
+    }
+    c->nearly = kept;
+    return s->status < 0 ? s->status : RCOMM_OK;
+}
+
+/* Data for a collective in flight is checked against ours; data for one not
+ * called yet, when it is called; data for one we completed means the peer
+ * called it with other arguments, reported at the next call (the
+ * collectives that could complete so see agree.c). */
 static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
                              const tp_env_t *env, size_t len)
 {
@@ -85,7 +120,11 @@ static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t
             return;
         }
     }
-    if (seq < c->next_seq && comm->deferred == RCOMM_OK) {
+    if (seq >= c->next_seq) {
+        keep_early(c, peer, seq, env);
+        return;
+    }
+    if (comm->deferred == RCOMM_OK) {
         coll_env_to_desc(env, &theirs);
         coll_desc_format(&theirs, desc, sizeof(desc));
         comm->deferred = RCOMM_ERR_MISMATCH;

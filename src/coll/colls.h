@@ -15,12 +15,26 @@
 typedef struct coll_sched coll_sched_t;
 struct coll_health;
 
+/* The envelope of a message for a collective this rank has not called yet
+ * (colls.c). */
+typedef struct {
+    uint64_t seq;
+    int peer;
+    tp_env_t env;
+} coll_early_t;
+#define COLL_EARLY_MAX 32
+
 typedef struct {
     uint64_t next_seq;          /* collectives started so far: tags and logs */
     coll_sched_t *active;       /* collectives in flight, oldest first */
     coll_model_t model;         /* the same on every rank (rank 0's) */
     struct coll_health *health; /* probes for timeout diagnosis (health.c) */
     uint32_t p2p_space;         /* the tag space of send and receive (p2p.c) */
+    /* One envelope per distinct call of the messages that came ahead of
+     * their collective, oldest first; more than COLL_EARLY_MAX distinct ones
+     * at once are not kept (the data or the agreement still find them). */
+    coll_early_t early[COLL_EARLY_MAX];
+    unsigned nearly;
 } coll_state_t;
 
 /* The communicator's collectives state (set up at creation). */
@@ -35,6 +49,9 @@ static inline coll_state_t *coll_state(const rcomm_comm_t *comm)
 rcomm_status_t coll_health_init(rcomm_comm_t *comm);
 /* p2p.c: register point-to-point's tag space. */
 rcomm_status_t coll_p2p_init(rcomm_comm_t *comm);
+/* colls.c: check the envelopes that came ahead of s (just posted) against
+ * it and forget them: MISMATCH fails s, naming the peer. */
+rcomm_status_t coll_early_check(rcomm_comm_t *comm, coll_sched_t *s);
 rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
                                     size_t len);
 

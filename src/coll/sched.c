@@ -166,6 +166,29 @@ coll_sop_id_t coll_sched_recv(coll_sched_t *s, int peer, void *buf, size_t bytes
     return OP_ID(s, op);
 }
 
+static coll_sop_id_t ctrl_op(coll_sched_t *s, coll_sop_kind_t kind, int peer,
+                             uint32_t tag)
+{
+    coll_sop_t *op = add_op(s, kind);
+
+    if (!op)
+        return COLL_SOP_NONE;
+    op->peer = peer;
+    op->tag = tag;
+    op->count = s->desc.count;
+    return OP_ID(s, op);
+}
+
+coll_sop_id_t coll_sched_ctrl_send(coll_sched_t *s, int peer, uint32_t tag)
+{
+    return ctrl_op(s, COLL_SOP_SEND, peer, tag);
+}
+
+coll_sop_id_t coll_sched_ctrl_recv(coll_sched_t *s, int peer, uint32_t tag)
+{
+    return ctrl_op(s, COLL_SOP_RECV, peer, tag);
+}
+
 coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const void *b,
                                 size_t count)
 {
@@ -305,6 +328,26 @@ void coll_sched_fail(coll_sched_t *s, rcomm_status_t status)
     fail(s, status, -1);
 }
 
+/* s failed on a peer's failure; the message is the thread's last error. A
+ * peer that failed on a mismatch passed its diagnosis on in its goodbye,
+ * behind "peer rank P failed: " and each relay's prefix and suffix (a chain
+ * that outgrows the message on many ranks): keep the diagnosis alone, with
+ * the peer that told us, and make that the last error too, for it goes on
+ * in our own goodbye. */
+static void peer_failure_message(coll_sched_t *s)
+{
+    const char *err = rcomm_last_error(), *at = strstr(err, "collective #"), *end;
+
+    if (s->status != RCOMM_ERR_MISMATCH || s->failed_peer < 0 || !at || at == err) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
+        return;
+    }
+    end = strstr(at, " [seen by");
+    snprintf(s->errmsg, sizeof(s->errmsg), "peer rank %d failed: %.*s", s->failed_peer,
+             end ? (int)(end - at) : (int)strlen(at), at);
+    base_err_quiet(s->status, "%s", s->errmsg);
+}
+
 static void make_ready(coll_sched_t *s, coll_sop_id_t id)
 {
     s->ready[s->ready_tail++] = id;
@@ -399,7 +442,10 @@ static void transport_done(tp_req_t *req)
         check_env(s, op, op->peer, &req->env) != 0)
         return;
     if (req->status != RCOMM_OK) {
-        fail(s, req->status, op->peer); /* the transport logged it */
+        /* The transport logs why once all of the peer's requests have
+         * failed: the message is taken at the next coll_sched_progress. */
+        fail(s, req->status, op->peer);
+        s->errmsg_late = 1;
         return;
     }
     if (op->kind == COLL_SOP_RECV) {
@@ -470,10 +516,16 @@ rcomm_status_t coll_sched_progress(coll_sched_t *s)
 {
     rcomm_status_t st;
 
+    if (s->errmsg_late) {
+        s->errmsg_late = 0;
+        peer_failure_message(s);
+    }
     while (s->status == RCOMM_INPROGRESS && s->ready_head < s->ready_tail) {
         coll_sop_t *op = &s->ops[s->ready[s->ready_head++]];
-        if ((st = post(s, op)) != RCOMM_OK)
+        if ((st = post(s, op)) != RCOMM_OK) {
             fail(s, st, op->peer);
+            peer_failure_message(s);
+        }
     }
     if (s->status == RCOMM_INPROGRESS && s->ndone == s->nops)
         s->status = RCOMM_OK;

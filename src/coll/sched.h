@@ -76,6 +76,7 @@ struct coll_sched {
     uint64_t last_activity_ns;
     coll_sched_t *next, *prev; /* coll_state(comm)->active */
     int failed_peer;           /* peer named by the failure, or -1 */
+    uint8_t errmsg_late;       /* the transport logs its failure after the callback */
     /* The failure's message, kept with the request: it may be decided in a
      * call on another request (or, later, on a progress thread), whose
      * thread-local error is gone by the time this one is waited for. */
@@ -110,6 +111,17 @@ coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const
 coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes);
 coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count);
 coll_sop_id_t coll_sched_join(coll_sched_t *s);
+/* A zero-byte message with a tag of its own (see COLL_TAG_CTRL), for a
+ * pattern that must not depend on the rest of the schedule (agree.c): it is
+ * not numbered among the data messages to the peer and is posted whenever
+ * its dependencies allow, neither held back by those messages nor holding
+ * them back. Its envelope carries the call, as every message's does. */
+coll_sop_id_t coll_sched_ctrl_send(coll_sched_t *s, int peer, uint32_t tag);
+coll_sop_id_t coll_sched_ctrl_recv(coll_sched_t *s, int peer, uint32_t tag);
+/* Control tags: the top of a collective's tag range, which the data
+ * messages (numbered from 0 per peer) never reach. */
+#define COLL_TAG_CTRL 0xffffff00u
+
 /* Messages claim, and receives expect, desc.count in their envelope; a
  * schedule whose pairs move different counts (alltoallv) sets each one. */
 void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count);
