@@ -587,7 +587,7 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
     rcomm_ps_tensor_t tensor = {"mlp", NPARAM, RCOMM_F64, p};
     rcomm_ps_t *ps;
     rcomm_status_t st;
-    const int nw = size - o->servers, me = rank - o->servers;
+    int nw, me; /* worker count, and our index (-1: a server) */
     double *g = malloc(NPARAM * sizeof(double));
 
     rcomm_ps_config_init(&cfg);
@@ -604,6 +604,8 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
         exit(1);
     if ((st = rcomm_ps_create(comm, &cfg, &tensor, 1, &ps)) != RCOMM_OK)
         die("rcomm_ps_create", st);
+    if ((st = rcomm_ps_worker(ps, &me, &nw)) != RCOMM_OK)
+        die("rcomm_ps_worker", st);
     if (me < 0) { /* a server: serve until every worker is done */
         if ((st = rcomm_ps_serve(ps)) != RCOMM_OK)
             die("rcomm_ps_serve", st);

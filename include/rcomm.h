@@ -700,6 +700,13 @@ typedef struct {
 } rcomm_ps_stats_t;
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats);
 
+/* This rank's worker index in [0, *count), or -1 on a server that does not
+ * work, and the number of workers: the workers are the ranks num_servers..
+ * size-1 in order (index = rank - num_servers), or with servers_work every
+ * rank (index = rank). For sharding data among workers. Any pointer but ps
+ * may be NULL. */
+rcomm_status_t rcomm_ps_worker(const rcomm_ps_t *ps, int *index, int *count);
+
 /* Which server owns key offset of tensor, and the range [*first, *first +
  * *count) it owns. Any pointer but ps may be NULL. */
 rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,

@@ -120,6 +120,13 @@ static int values(void)
     }
     expect_err("owner past end", rcomm_ps_owner(ps, 0, 1, NULL, NULL, NULL),
                "past tensor");
+    {
+        int w, nw;
+        CALL(rcomm_ps_worker(ps, &w, &nw));
+        if (w != (is_worker() ? worker_id() : -1) || nw != nworkers())
+            FAIL("rcomm_ps_worker: index %d of %d, expected %d of %d", w, nw,
+                 is_worker() ? worker_id() : -1, nworkers());
+    }
     if (is_worker()) {
         static const size_t sub[][2] = {{0, 0},     {0, 1},     {5, 1},    {4999, 10},
                                         {17, 9990}, {10006, 1}, {0, 10007}};

@@ -561,6 +561,17 @@ rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats)
     return RCOMM_OK;
 }
 
+rcomm_status_t rcomm_ps_worker(const rcomm_ps_t *ps, int *index, int *count)
+{
+    if (ps_check_handle(ps, "rcomm_ps_worker") != RCOMM_OK)
+        return RCOMM_ERR_INVALID_ARG;
+    if (index)
+        *index = ps->worker;
+    if (count)
+        *count = ps->nworkers;
+    return RCOMM_OK;
+}
+
 rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
                               int *server, size_t *first, size_t *count)
 {
