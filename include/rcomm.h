@@ -592,6 +592,15 @@ typedef struct rcomm_ps rcomm_ps_t;
 
 #define RCOMM_PS_ASP (-1) /* staleness: no bound */
 
+/* rcomm_ps_config_t.average: with MEAN_WORKERS the step does not change
+ * with the number of workers (each push counts 1/W; a BSP round applies
+ * their mean); with MEAN_STEPS a push applies the mean of the steps it
+ * accumulated rather than their sum: one optimizer step per push, as
+ * gradient accumulation does, whatever the push interval. */
+#define RCOMM_PS_MEAN_WORKERS 1
+#define RCOMM_PS_MEAN_STEPS 2
+#define RCOMM_PS_MEAN (RCOMM_PS_MEAN_WORKERS | RCOMM_PS_MEAN_STEPS)
+
 /* A user update rule, called by server threads: params[i] is updated with
  * grad[i] for i < n, both of the tensor's dtype (f32 or f64); params[0] is
  * key `first` of tensor `tensor`. Called concurrently for disjoint ranges. */
@@ -606,6 +615,11 @@ typedef struct {
     int push_interval;         /* push every n steps, accumulating between (default 1) */
     int pull_interval;         /* pull every n steps, local copy between (default 1) */
     double lr;                 /* built-in rule: m = momentum*m + g; p -= lr*m */
+    int average;               /* what g is: 0 = the sum over workers and over
+                                * the push interval (default); or
+                                * RCOMM_PS_MEAN_WORKERS, RCOMM_PS_MEAN_STEPS,
+                                * or both (RCOMM_PS_MEAN): divided by their
+                                * count. Built-in rule only. */
     double momentum;           /* in [0, 1); 0 = plain SGD (default) */
     rcomm_ps_update_fn update; /* non-NULL replaces the built-in rule */
     void *update_arg;

@@ -442,6 +442,57 @@ static int equiv(void)
     return 0;
 }
 
+/* ---- mean: what cfg.average does to the step ----------------------------- */
+
+/* Every worker pushes g[k] = (k + 1) / 4 at every step, under the
+ * staleness and intervals of the command line. A push every P steps moves a
+ * key by lr times what it carries: P g summed, or g averaged over the steps
+ * (one optimizer step per push, as gradient accumulation does); and the W
+ * workers' pushes add up, or count 1/W each. So after `steps` steps (a
+ * multiple of P) key k is exactly -lr g[k] (steps / P) (P unless averaged
+ * over steps) (W unless averaged over workers): lr, g, W and P are powers
+ * of two, so nothing rounds. */
+static int mean(void)
+{
+    enum { K = 37 };
+    const double lr = 0.5;
+    const int W = nworkers();
+    double p[K], g[K];
+    rcomm_ps_tensor_t t = {"m", K, RCOMM_F64, NULL};
+    rcomm_ps_t *ps;
+    uint64_t clock;
+
+    cfg.lr = lr;
+    cfg.block_bytes = 64;
+    for (int k = 0; k < K; k++)
+        g[k] = (k + 1) / 4.0;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    for (int s = 0; is_worker() && s < steps; s++) {
+        CALL(rcomm_ps_push(ps, 0, 0, K, g));
+        CALL(rcomm_ps_clock(ps));
+    }
+    if (is_worker()) {
+        /* BSP or SSP: wait for every push (pull at clock steps + staleness). */
+        for (int s = 0; s < (cfg.staleness > 0 ? cfg.staleness : 0); s++)
+            CALL(rcomm_ps_clock(ps));
+        CALL(rcomm_ps_pull(ps, 0, 0, K, p, &clock));
+        for (int k = 0; k < K; k++) {
+            const int P = cfg.push_interval;
+            const double want = -lr * g[k] * (steps / P) *
+                                (cfg.average & RCOMM_PS_MEAN_STEPS ? 1 : P) *
+                                (cfg.average & RCOMM_PS_MEAN_WORKERS ? 1 : W);
+            if (p[k] != want)
+                FAIL("average %d, %d workers, push every %d: key %d is %.17g, expected "
+                     "%.17g",
+                     cfg.average, W, cfg.push_interval, k, p[k], want);
+        }
+        if (worker_id() == 0)
+            printf("mean: average %d, %d workers, push every %d: key 1 moved by %g\n",
+                   cfg.average, W, cfg.push_interval, p[1]);
+    }
+    return finish(ps);
+}
+
 /* ---- death ------------------------------------------------------------- */
 
 static void die(int sig)
@@ -559,11 +610,11 @@ static int attentive(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"servers", 1, 0, 'S'},   {"work", 0, 0, 'W'},
-                                         {"staleness", 1, 0, 's'}, {"push", 1, 0, 'p'},
-                                         {"pull", 1, 0, 'q'},      {"steps", 1, 0, 'T'},
-                                         {"flags", 1, 0, 'F'},     {"wait", 1, 0, 'w'},
-                                         {"expect", 1, 0, 'e'},    {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"staleness", 1, 0, 's'},
+        {"push", 1, 0, 'p'},    {"pull", 1, 0, 'q'}, {"steps", 1, 0, 'T'},
+        {"flags", 1, 0, 'F'},   {"wait", 1, 0, 'w'}, {"expect", 1, 0, 'e'},
+        {"average", 1, 0, 'a'}, {0, 0, 0, 0}};
     const char *mode;
     int c, rc;
 
@@ -580,13 +631,14 @@ int main(int argc, char **argv)
         case 'T': steps = atoi(optarg); break;
         case 'F': flags_dir = optarg; break;
         case 'w': wait_s = atoi(optarg); break;
+        case 'a': cfg.average = atoi(optarg); break;
         case 'e': expect_served = strcmp(optarg, "unserved") != 0; break;
         default: return 2;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "usage: ps_check [options] "
-                        "values|clocks|intervals|torn|equiv|death|attentive\n");
+                        "values|clocks|intervals|torn|equiv|death|attentive|mean\n");
         return 2;
     }
     mode = argv[optind];
@@ -605,6 +657,8 @@ int main(int argc, char **argv)
         rc = death();
     else if (strcmp(mode, "attentive") == 0)
         rc = attentive();
+    else if (strcmp(mode, "mean") == 0)
+        rc = mean();
     else {
         fprintf(stderr, "ps_check: unknown mode '%s'\n", mode);
         rc = 2;

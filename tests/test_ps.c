@@ -88,6 +88,13 @@ static const struct {
     {8, "--servers 3 --steps 20 equiv"},
     {4, "death"},
     {5, "death"},
+    /* The same step with 2 and 4 workers, pushing every 1 or 2 steps. */
+    {3, "--servers 1 --average 3 --push 2 --steps 4 mean"},
+    {5, "--servers 1 --average 3 --push 2 --steps 4 mean"},
+    {6, "--servers 2 --average 1 --staleness 1 --steps 4 mean"},
+    {4, "--servers 2 --work --average 1 --steps 4 mean"},
+    {5, "--servers 1 --average 2 --push 4 --steps 8 mean"},
+    {3, "--servers 1 --average 0 --push 2 --steps 4 mean"},
 };
 
 /* Sparse pushes (ps_sparse_check): exact against a model of every worker. */

@@ -45,6 +45,14 @@ static rcomm_status_t check_args(const rcomm_comm_t *comm, const rcomm_ps_config
         BAD("cfg->pull_interval %d is below 1", c->pull_interval);
     if (!isfinite(c->lr))
         BAD("cfg->lr %g is not finite", c->lr);
+    if (c->average < 0 || c->average > RCOMM_PS_MEAN)
+        BAD("cfg->average %d is not 0 (sum), RCOMM_PS_MEAN_WORKERS, RCOMM_PS_MEAN_STEPS "
+            "or RCOMM_PS_MEAN",
+            c->average);
+    if (c->average && c->update)
+        BAD("cfg->average %d with a user rule (cfg->update): the rule gets the sum and "
+            "scales it itself",
+            c->average);
     if (!(c->momentum >= 0 && c->momentum < 1))
         BAD("cfg->momentum %g is not in [0, 1)", c->momentum);
     if (c->block_bytes < 64 || c->block_bytes > ((size_t)1 << 30))
@@ -108,6 +116,7 @@ enum {
     AG_THRESH,
     AG_REL,
     AG_COMPRESS,
+    AG_AVERAGE,
     AG_N
 };
 static const char *const ag_names[AG_N] = {"num_servers",
@@ -123,7 +132,8 @@ static const char *const ag_names[AG_N] = {"num_servers",
                                            "tensors (names, counts or dtypes)",
                                            "push_threshold",
                                            "push_relative",
-                                           "compressor (NULL or not)"};
+                                           "compressor (NULL or not)",
+                                           "average"};
 
 static void agreement(const rcomm_ps_config_t *c, const rcomm_ps_tensor_t *t, int nt,
                       int64_t *w)
@@ -153,6 +163,7 @@ static void agreement(const rcomm_ps_config_t *c, const rcomm_ps_tensor_t *t, in
     memcpy(&w[AG_THRESH], &c->push_threshold, 8);
     w[AG_REL] = c->push_relative;
     w[AG_COMPRESS] = c->compressor != NULL;
+    w[AG_AVERAGE] = c->average;
 }
 
 static rcomm_status_t check_agreement(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t, int nt)
@@ -409,6 +420,12 @@ static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config
     ps->worker = ps->cfg.servers_work ? comm->rank
                  : ps->is_server      ? -1
                                       : comm->rank - ps->cfg.num_servers;
+    /* From here on cfg.lr is the rate per summed gradient the servers apply:
+     * averaging is a smaller rate (the rule is linear in g, momentum too). */
+    if (ps->cfg.average & RCOMM_PS_MEAN_WORKERS)
+        ps->cfg.lr /= ps->nworkers;
+    if (ps->cfg.average & RCOMM_PS_MEAN_STEPS)
+        ps->cfg.lr /= ps->cfg.push_interval;
     ps->worker_rank = calloc((size_t)ps->nworkers, sizeof(int));
     tn = calloc((size_t)ntensors, sizeof(*tn));
     slot_keys = calloc((size_t)ps->nworkers, sizeof(*slot_keys));
