@@ -681,6 +681,12 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
 rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
                              void *dst, uint64_t *clock);
 
+/* Worker: as rcomm_ps_pull, but always from the servers, whatever the step
+ * and pull_interval (the staleness bound still applies; under RCOMM_PS_ASP
+ * it reads what the servers have now). The local copy is refreshed too. */
+rcomm_status_t rcomm_ps_pull_fresh(rcomm_ps_t *ps, int tensor, size_t offset,
+                                   size_t count, void *dst, uint64_t *clock);
+
 /* Worker: add grad (count elements of the tensor's dtype) to the local
  * accumulator for keys [offset, offset + count). Nothing is sent before the
  * next push step (rcomm_ps_clock). */

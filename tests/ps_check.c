@@ -493,6 +493,52 @@ static int mean(void)
     return finish(ps);
 }
 
+/* ---- fresh: a pull that skips the local copy ------------------------------ */
+
+/* BSP, pull every 4 steps, every worker pushing g[k] = (k + 1) / 4 each
+ * step, and a fresh pull at every step 4i + 2: at clock c a plain pull
+ * returns the values of the last read of the servers (c itself on a pull
+ * step; before, the last pull step or fresh pull), a fresh one those of
+ * every step before c; all exactly (-lr g[k] W c). */
+static int fresh(void)
+{
+    enum { K = 21 };
+    const double lr = 0.5;
+    const int W = nworkers();
+    double p[K], g[K];
+    rcomm_ps_tensor_t t = {"f", K, RCOMM_F64, NULL};
+    rcomm_ps_t *ps;
+    uint64_t c;
+    int seen = 0; /* the clock of our last read of the servers */
+
+    cfg.lr = lr;
+    cfg.pull_interval = 4;
+    cfg.block_bytes = 64;
+    for (int k = 0; k < K; k++)
+        g[k] = (k + 1) / 4.0;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    for (int s = 0; is_worker() && s <= steps; s++) {
+        for (int f = 0; f <= (s % 4 == 2); f++) {
+            const int want = f || s % 4 == 0 ? s : seen;
+            if (f)
+                CALL(rcomm_ps_pull_fresh(ps, 0, 0, K, p, &c));
+            else
+                CALL(rcomm_ps_pull(ps, 0, 0, K, p, &c));
+            if (c != (uint64_t)want)
+                FAIL("step %d: %s pull at clock %llu, expected %d", s,
+                     f ? "fresh" : "plain", (unsigned long long)c, want);
+            for (int k = 0; k < K; k++)
+                if (p[k] != -lr * g[k] * W * want)
+                    FAIL("step %d, %s pull, key %d: %.17g, expected %.17g", s,
+                         f ? "fresh" : "plain", k, p[k], -lr * g[k] * W * want);
+            seen = want;
+        }
+        CALL(rcomm_ps_push(ps, 0, 0, K, g));
+        CALL(rcomm_ps_clock(ps));
+    }
+    return finish(ps);
+}
+
 /* ---- death ------------------------------------------------------------- */
 
 static void die(int sig)
@@ -637,8 +683,9 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: ps_check [options] "
-                        "values|clocks|intervals|torn|equiv|death|attentive|mean\n");
+        fprintf(stderr,
+                "usage: ps_check [options] "
+                "values|clocks|intervals|torn|equiv|death|attentive|mean|fresh\n");
         return 2;
     }
     mode = argv[optind];
@@ -659,6 +706,8 @@ int main(int argc, char **argv)
         rc = attentive();
     else if (strcmp(mode, "mean") == 0)
         rc = mean();
+    else if (strcmp(mode, "fresh") == 0)
+        rc = fresh();
     else {
         fprintf(stderr, "ps_check: unknown mode '%s'\n", mode);
         rc = 2;

@@ -95,6 +95,8 @@ static const struct {
     {4, "--servers 2 --work --average 1 --steps 4 mean"},
     {5, "--servers 1 --average 2 --push 4 --steps 8 mean"},
     {3, "--servers 1 --average 0 --push 2 --steps 4 mean"},
+    {3, "--servers 1 --steps 9 fresh"},
+    {5, "--servers 2 --work --steps 10 fresh"},
 };
 
 /* Sparse pushes (ps_sparse_check): exact against a model of every worker. */

@@ -397,10 +397,11 @@ static uint64_t local_clock(const rcomm_ps_t *ps, int t, size_t off, size_t coun
     return c;
 }
 
+/* fresh: read the servers even between pull steps. */
 static rcomm_status_t ps_pull_locked(rcomm_ps_t *ps, int tensor, size_t offset,
-                                     size_t count, void *dst, uint64_t *clock)
+                                     size_t count, void *dst, uint64_t *clock, bool fresh)
 {
-    static const char fn[] = "rcomm_ps_pull";
+    const char *fn = fresh ? "rcomm_ps_pull_fresh" : "rcomm_ps_pull";
     rcomm_status_t st;
     uint64_t got = 0, cached;
     size_t es, k, b0, b1;
@@ -414,7 +415,8 @@ static rcomm_status_t ps_pull_locked(rcomm_ps_t *ps, int tensor, size_t offset,
         return RCOMM_OK;
     }
     cached = local_clock(ps, tensor, offset, count);
-    if (ps->clock % (uint64_t)ps->cfg.pull_interval != 0 && cached != UINT64_MAX) {
+    if (!fresh && ps->clock % (uint64_t)ps->cfg.pull_interval != 0 &&
+        cached != UINT64_MAX) {
         ps->stats.local_pulls++;
         got = cached;
         goto copy;
@@ -451,7 +453,16 @@ rcomm_status_t rcomm_ps_pull(rcomm_ps_t *ps, int tensor, size_t offset, size_t c
 {
     rcomm_comm_t *comm = ps_lock_comm(ps);
 
-    return COMM_LOCKED(comm, ps_pull_locked(ps, tensor, offset, count, dst, clock));
+    return COMM_LOCKED(comm,
+                       ps_pull_locked(ps, tensor, offset, count, dst, clock, false));
+}
+
+rcomm_status_t rcomm_ps_pull_fresh(rcomm_ps_t *ps, int tensor, size_t offset,
+                                   size_t count, void *dst, uint64_t *clock)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, ps_pull_locked(ps, tensor, offset, count, dst, clock, true));
 }
 
 /* ---- push -------------------------------------------------------------- */
