@@ -732,6 +732,19 @@ rcomm_status_t rcomm_ps_worker(const rcomm_ps_t *ps, int *index, int *count);
 rcomm_status_t rcomm_ps_owner(const rcomm_ps_t *ps, int tensor, size_t offset,
                               int *server, size_t *first, size_t *count);
 
+/* rcomm_ps_final's root for "every rank". */
+#define RCOMM_PS_EVERY_RANK (-1)
+
+/* Collective, after training: every worker tells the servers it is done
+ * (its unpushed gradient is dropped), the servers apply every push, then
+ * send their parameters to rank root, or with RCOMM_PS_EVERY_RANK to every
+ * rank: dst[t] gets all of tensor t (its count elements), on the receiving
+ * ranks only (the others may pass NULL). Call it instead of rcomm_ps_serve
+ * on a server that does not work. Afterwards pull, push and clock are
+ * INVALID_ARG; only rcomm_ps_stats, rcomm_ps_worker, rcomm_ps_owner and
+ * rcomm_ps_destroy remain. */
+rcomm_status_t rcomm_ps_final(rcomm_ps_t *ps, int root, void *const *dst);
+
 /* Collective. A worker tells the servers it is done; a server serves until
  * every worker is done; then everything is released. Unpushed gradient is
  * dropped. After a failure it only releases. NULL is OK; a PS destroyed

@@ -539,6 +539,60 @@ static int fresh(void)
     return finish(ps);
 }
 
+/* ---- final: the model after training -------------------------------------- */
+
+static int final_root = RCOMM_PS_EVERY_RANK;
+
+/* Two tensors (f64 of 1001 keys, f32 of 7: fewer keys than some runs have
+ * servers), every worker pushing g = (k + 1) / 4 at every step under the
+ * staleness of the command line; then rcomm_ps_final to final_root: every
+ * push is in, so key k is exactly init + -lr g W steps, on the ranks that
+ * receive; a pull afterwards is INVALID_ARG. */
+static int final(void)
+{
+    enum { K0 = 1001, K1 = 7 };
+    const double lr = 0.5;
+    const int W = nworkers();
+    static double p0[K0], g0[K0];
+    float p1[K1], g1[K1], i1[K1];
+    rcomm_ps_tensor_t t[2] = {{"big", K0, RCOMM_F64, NULL}, {"small", K1, RCOMM_F32, i1}};
+    void *dst[2] = {p0, p1};
+    const int receives = final_root == RCOMM_PS_EVERY_RANK || final_root == rank;
+    rcomm_ps_t *ps;
+
+    cfg.lr = lr;
+    cfg.block_bytes = 64;
+    for (int k = 0; k < K0; k++)
+        g0[k] = (k + 1) / 4.0;
+    for (int k = 0; k < K1; k++) {
+        g1[k] = (float)(k + 1) / 4;
+        i1[k] = (float)k;
+        p1[k] = -1;
+    }
+    memset(p0, 0xff, sizeof(p0)); /* NaN until written */
+    CALL(rcomm_ps_create(comm, &cfg, t, 2, &ps));
+    for (int s = 0; is_worker() && s < steps; s++) {
+        CALL(rcomm_ps_push(ps, 0, 0, K0, g0));
+        CALL(rcomm_ps_push(ps, 1, 0, K1, g1));
+        CALL(rcomm_ps_clock(ps));
+    }
+    CALL(rcomm_ps_final(ps, final_root, receives ? dst : NULL));
+    for (int k = 0; receives && k < K0; k++)
+        if (p0[k] != -lr * g0[k] * W * steps)
+            FAIL("root %d: big[%d] is %.17g, expected %.17g", final_root, k, p0[k],
+                 -lr * g0[k] * W * steps);
+    for (int k = 0; receives && k < K1; k++)
+        if (p1[k] != (float)(k - lr * g1[k] * W * steps))
+            FAIL("root %d: small[%d] is %.9g, expected %.9g", final_root, k, p1[k],
+                 (float)(k - lr * g1[k] * W * steps));
+    if (is_worker())
+        expect_err("pull after final", rcomm_ps_pull(ps, 0, 0, 1, p0, NULL),
+                   "rcomm_ps_final was called");
+    expect_err("final twice", rcomm_ps_final(ps, final_root, dst), "second time");
+    CALL(rcomm_ps_destroy(ps));
+    return 0;
+}
+
 /* ---- death ------------------------------------------------------------- */
 
 static void die(int sig)
@@ -660,7 +714,7 @@ int main(int argc, char **argv)
         {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"staleness", 1, 0, 's'},
         {"push", 1, 0, 'p'},    {"pull", 1, 0, 'q'}, {"steps", 1, 0, 'T'},
         {"flags", 1, 0, 'F'},   {"wait", 1, 0, 'w'}, {"expect", 1, 0, 'e'},
-        {"average", 1, 0, 'a'}, {0, 0, 0, 0}};
+        {"average", 1, 0, 'a'}, {"root", 1, 0, 'r'}, {0, 0, 0, 0}};
     const char *mode;
     int c, rc;
 
@@ -678,6 +732,7 @@ int main(int argc, char **argv)
         case 'F': flags_dir = optarg; break;
         case 'w': wait_s = atoi(optarg); break;
         case 'a': cfg.average = atoi(optarg); break;
+        case 'r': final_root = atoi(optarg); break;
         case 'e': expect_served = strcmp(optarg, "unserved") != 0; break;
         default: return 2;
         }
@@ -685,7 +740,7 @@ int main(int argc, char **argv)
     if (optind != argc - 1) {
         fprintf(stderr,
                 "usage: ps_check [options] "
-                "values|clocks|intervals|torn|equiv|death|attentive|mean|fresh\n");
+                "values|clocks|intervals|torn|equiv|death|attentive|mean|fresh|final\n");
         return 2;
     }
     mode = argv[optind];
@@ -708,6 +763,8 @@ int main(int argc, char **argv)
         rc = mean();
     else if (strcmp(mode, "fresh") == 0)
         rc = fresh();
+    else if (strcmp(mode, "final") == 0)
+        rc = final();
     else {
         fprintf(stderr, "ps_check: unknown mode '%s'\n", mode);
         rc = 2;

@@ -97,6 +97,11 @@ static const struct {
     {3, "--servers 1 --average 0 --push 2 --steps 4 mean"},
     {3, "--servers 1 --steps 9 fresh"},
     {5, "--servers 2 --work --steps 10 fresh"},
+    /* The final model to one rank (a worker, a server) or to every rank. */
+    {1, "--steps 3 final"},
+    {3, "--servers 1 --steps 5 --root 2 final"},
+    {5, "--servers 2 --staleness asp --steps 6 --root 1 final"},
+    {8, "--servers 3 --work --staleness 2 --steps 4 final"},
 };
 
 /* Sparse pushes (ps_sparse_check): exact against a model of every worker. */

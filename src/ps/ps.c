@@ -475,7 +475,7 @@ rcomm_status_t rcomm_ps_create(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
 
 /* Serve until every worker is done and every push is applied. The done
  * messages' receives fail if a worker fails, which ends the wait. */
-static rcomm_status_t serve(rcomm_ps_t *ps, const char *fn)
+rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
 {
     ps_server_t *sv = &ps->srv;
     comm_waiter_t waiter;
@@ -525,7 +525,7 @@ static rcomm_status_t ps_serve_locked(rcomm_ps_t *ps)
                         ps->comm->rank, ps->is_server ? "a worker too" : "not a server");
     if (ps->failed)
         return comm_check(ps->comm, "rcomm_ps_serve");
-    return serve(ps, "rcomm_ps_serve");
+    return ps_serve(ps, "rcomm_ps_serve");
 }
 
 rcomm_status_t rcomm_ps_serve(rcomm_ps_t *ps)
@@ -546,7 +546,7 @@ static rcomm_status_t ps_destroy_locked(rcomm_ps_t *ps)
     if (!ps->failed && ps->worker >= 0 && !ps->done_sent)
         st = ps_worker_finish(ps);
     if (st == RCOMM_OK && !ps->failed && ps->is_server)
-        st = serve(ps, "rcomm_ps_destroy");
+        st = ps_serve(ps, "rcomm_ps_destroy");
     /* Nobody touches our memory once everyone is past this. */
     if (st == RCOMM_OK && !ps->failed && ps->comm->size > 1)
         st = rcomm_barrier(ps->comm);

@@ -135,6 +135,7 @@ struct rcomm_ps {
     uint32_t *pick;             /* sparse pushes: the keys picked in one range */
     float *pick_val, *pick_scr; /* and top-k's scratch; each the longest range */
     int done_sent;
+    int finalized; /* rcomm_ps_final was called */
     rcomm_ps_stats_t stats;
     uint32_t space; /* our tag space (core/service.h), 0 before we have one */
 };
@@ -166,7 +167,7 @@ struct ps_op {
     tp_req_t req;
 };
 
-enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2 };
+enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2, PS_MSG_FINAL = 3 };
 
 /* Post one operation (one on our own rank completes at once). An error
  * names the peer and fails ps. */
@@ -255,6 +256,10 @@ void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum)
  * ignored: out of the block, or all of them when m cannot fit. */
 size_t ps_sparse_add(const char *img, size_t m, size_t n, rcomm_dtype_t dtype, char *sum,
                      unsigned char *mark);
+
+/* ps.c: a server serves until every worker has said it is done and every
+ * push is applied (fn names the caller in errors). */
+rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn);
 
 /* ---- worker.c ---------------------------------------------------------- */
 

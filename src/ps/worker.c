@@ -176,8 +176,9 @@ static rcomm_status_t check_worker(rcomm_ps_t *ps, const char *fn)
                         "%s: rank %d is a server, not a worker (cfg.servers_work is 0)",
                         fn, ps->comm->rank);
     if (ps->done_sent)
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is being destroyed",
-                        fn, ps->comm->rank);
+        return base_err(
+            RCOMM_ERR_INVALID_ARG, "%s: rank %d: the PS is %s", fn, ps->comm->rank,
+            ps->finalized ? "finished (rcomm_ps_final was called)" : "being destroyed");
     return RCOMM_OK;
 }
 
