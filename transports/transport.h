@@ -25,13 +25,16 @@
  * Two-sided messages match on (peer, tag) in posting order per peer, and
  * carry a small envelope (tp_env_t) that the receiver gets back in
  * req->env: the collective layer uses it to detect ranks that called a
- * collective with different arguments. A message that arrives before its
- * receive is posted is "unexpected": the transport reports it through
- * on_unexpected, then either buffers it (counted in bytes_copied) or, above
- * the transport's eager limit, holds its announcement and moves the data
- * once the receive is posted (rendezvous). Either way the peer's later
- * traffic never waits behind it; the send of a held message completes only
- * after its receive is posted.
+ * collective with different arguments. Messages of different tags keep no
+ * order: a zero-byte message may overtake larger ones posted before it to
+ * the same peer (TCP sends it ahead of queued data, so that a health probe
+ * and its answer do not wait behind a bulk transfer). A message that
+ * arrives before its receive is posted is "unexpected": the transport
+ * reports it through on_unexpected, then either buffers it (counted in
+ * bytes_copied) or, above the transport's eager limit, holds its
+ * announcement and moves the data once the receive is posted (rendezvous).
+ * Either way the peer's later traffic never waits behind it; the send of a
+ * held message completes only after its receive is posted.
  *
  * One-sided operations (put, get, 64-bit atomics) target memory a peer
  * exposed with mem_reg and described by an tp_rkey_t it sent us. A

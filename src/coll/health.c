@@ -23,7 +23,10 @@
  *  - otherwise every rank is in the collective and the one we wait for is
  *    named.
  * Every rank that times out probes, and they answer each other, so all of
- * them name the same silent rank.
+ * them name the same silent rank. Probes and answers carry no payload, so
+ * that the transport sends them ahead of the data it has queued for that
+ * peer (transport.h): behind a 16 MiB message on a 20 Mbit/s link they
+ * missed the grace period, and live ranks were named as silent.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -25,11 +25,12 @@
  * frame in the caller's request (tcp_op_t in req->priv), so queueing
  * allocates nothing. progress() flushes each peer's queue with sendmsg over
  * an iovec array [hdr, payload, hdr, payload...] taken straight from user
- * memory, many frames per call. EPOLLOUT is armed only while a peer's socket
- * is full. The receiver reads a header, decides where its payload goes, and
- * reads the payload straight there. While no receive (posted or granted a
- * rendezvous) or GET longer than TCP_COPY_MAX waits on the peer, what comes
- * is small or eager, so reads go into a
+ * memory, many frames per call (up to a DATA chunk with more to follow,
+ * whose next chunk is queued once it is written). EPOLLOUT is armed only
+ * while a peer's socket is full. The receiver reads a header, decides where
+ * its payload goes, and reads the payload straight there. While no receive
+ * (posted or granted a rendezvous) or GET longer than TCP_COPY_MAX waits on
+ * the peer, what comes is small or eager, so reads go into a
  * 64 KiB staging buffer so one read(2) picks up many small frames; their
  * payloads are copied out (counted in bytes_copied). Otherwise the receiver
  * reads exactly one header at a time and readv()s the payload into its final
@@ -56,14 +57,32 @@
  * it would a SEND; once a receive takes it (at once: the head lands in
  * place; or later from the unexpected list, where the head was buffered) it
  * answers CTS {id} at once, written before the head is read, and waits on
- * rndv_rx. The sender then writes DATA {the RTS's fields, the rest} straight
- * from the user's buffer and completes when it is written. The round trip
+ * rndv_rx. (So a CTS can come back while the sender still writes the head,
+ * its socket full: the RTS, at the head of the queue, is marked and goes on
+ * to its DATA once written; before, that CTS failed the peer with PROTOCOL,
+ * "unknown rendezvous id", once in two runs of rcomm-send-bw -s 1M -t 16
+ * with RCOMM_TCP_BUFSIZE=100K.) The sender then writes the rest straight from the user's
+ * buffer, in DATA frames {the RTS's fields} of at most TCP_DATA_CHUNK
+ * bytes each, and completes when the last is written. The round trip
  * thus overlaps the head's transfer, a message nobody has asked for yet
  * costs the receiver at most tcp_eager bytes and never holds up the traffic
  * behind it (a parked frame did: with several collectives in flight, what a
  * rank needed could wait behind a message whose receive waited for it).
- * DATA frames come in CTS order, so the receiver checks each against the
- * head of rndv_rx.
+ * DATA comes in CTS order, a message's chunks one after the other, so the
+ * receiver checks each against the head of rndv_rx and lands it after the
+ * bytes it has placed so far (op->landed).
+ *
+ * Control before data. Frames without payload that need no place in the
+ * data's order, CTS, ACK and zero-byte SENDs (the health checks' probes and
+ * answers, barriers), are queued ahead of the data waiting for the same
+ * peer: behind the frame being written, earlier CTSs, messages of their own
+ * tag and one-sided frames only (tcp_enqueue). A DATA chunk is at most
+ * TCP_DATA_CHUNK bytes, and the kernel holds at most TCP_UNSENT_MAX bytes
+ * not yet sent (TCP_NOTSENT_LOWAT), so a probe never waits for more than
+ * about half a megabyte of a big transfer to drain, whatever its size: on a
+ * 20 Mbit/s link a probe queued behind a 16 MiB message took seconds, and
+ * the health check named a live rank as silent. (An eager SEND, at most
+ * tcp_eager bytes, and one-sided payloads are still written whole.)
  *
  * Flow control. A sender can run ahead of its receiver by whole calls (a
  * reduce's leaves send and never wait). Eager SENDs above TCP_COPY_MAX and
@@ -129,6 +148,12 @@
 #define TCP_STAGE_LEN (64 * 1024) /* per-peer staging buffer */
 #define TCP_COPY_MAX (8 * 1024)   /* receives this small may be staged */
 #define TCP_BATCH 64              /* frames per sendmsg() */
+/* The most payload one DATA frame carries: a longer rendezvous goes in
+ * several, between which control frames are written (tcp_enqueue). */
+#define TCP_DATA_CHUNK (256 * 1024)
+/* Bytes written but not yet sent that a socket may hold (TCP_NOTSENT_LOWAT,
+ * tcp_sock_setup): what a control frame may wait behind in the kernel. */
+#define TCP_UNSENT_MAX (256 * 1024)
 
 typedef struct tcp_tp tcp_tp_t;
 typedef struct tcp_mr tcp_mr_t;
@@ -152,12 +177,22 @@ typedef enum {
 
 /* The transport's view of a request (in tp_req_t.priv). */
 typedef struct tcp_op {
-    tp_op_t h;    /* on the posted, waiting, rndv or done list */
-    tcp_txf_t tx; /* sends and one-sided requests */
-    void *buf;    /* receive / get destination */
-    size_t cap;   /* its size */
-    uint8_t kind; /* tcp_op_kind_t */
-    uint32_t rid; /* receive on rndv_rx: the sender's rendezvous id */
+    tp_op_t h; /* on the posted, waiting, rndv or done list */
+    union {
+        tcp_txf_t tx;    /* sends and one-sided requests */
+        uint64_t landed; /* receive on rndv_rx: bytes of the message whose
+                            place is known (the head, then each DATA chunk
+                            from its header on) */
+    };
+    void *buf; /* receive / get destination */
+    union {
+        size_t cap;    /* receive / get: its size */
+        size_t unsent; /* send in DATA chunks: bytes in no chunk yet */
+    };
+    uint8_t kind;  /* tcp_op_kind_t */
+    uint8_t early; /* RTS: its CTS came while it was being written: 1 OK,
+                      2 refused (tcp_rndv_cts) */
+    uint32_t rid;  /* receive on rndv_rx: the sender's rendezvous id */
 } tcp_op_t;
 
 _Static_assert(sizeof(tcp_op_t) <= TP_REQ_PRIV, "tcp_op_t must fit in req->priv");
@@ -369,6 +404,8 @@ void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t
 void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p);
 /* A CTS header arrived: send the data, or complete a refused send. */
 void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p);
+/* op's RTS was answered with status: queue its DATA, or complete it. */
+void tcp_rndv_clear(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, rcomm_status_t status);
 /* A DATA header arrived: find its receive and land it there. */
 void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p);
 /* An eager SEND of len bytes was matched (or refused): tell its sender. */

@@ -80,7 +80,7 @@ static void warn_bufsize(tcp_tp_t *tp, int fd, int opt, const char *name)
 rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd)
 {
     int one = 1, buf = tp->bufsize > (size_t)1 << 30 ? 1 << 30 : (int)tp->bufsize;
-    int fl = fcntl(fd, F_GETFL);
+    int lowat = TCP_UNSENT_MAX, fl = fcntl(fd, F_GETFL);
 
     /* Fixed buffers: autotuned ones start small and stall on delayed ACKs. */
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)) != 0 ||
@@ -88,6 +88,11 @@ rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 || fl < 0 ||
         fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
         return base_err_sys("rank %d: setting up a TCP socket", tp->base.rank);
+    /* But at most TCP_UNSENT_MAX bytes not yet sent wait in the kernel: a
+     * control frame (tcp_enqueue) cannot overtake those, and 4 MiB of them
+     * held a health probe for 1.6 s on a 20 Mbit/s link. Bytes in flight
+     * do not count, so the link stays full. Best effort (Linux >= 3.12). */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
     warn_bufsize(tp, fd, SO_SNDBUF, "SO_SNDBUF");
     warn_bufsize(tp, fd, SO_RCVBUF, "SO_RCVBUF");
     return RCOMM_OK;

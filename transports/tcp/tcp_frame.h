@@ -31,7 +31,8 @@ _Static_assert(sizeof(tcp_addr_t) == TCP_ADDR_LEN, "address blob layout");
 /* ---- Frame header -------------------------------------------------------- */
 
 #define TCP_MAGIC 0x52434d54u /* "RCMT" */
-#define TCP_VERSION 3         /* 2: rendezvous (RTS, CTS, DATA); 3: the job key */
+/* 2: rendezvous (RTS, CTS, DATA); 3: the job key; 4: DATA in chunks */
+#define TCP_VERSION 4
 
 /* A frame announcing more payload than this is garbage, not data. */
 #define TCP_MAX_PAYLOAD (1ull << 40)
@@ -49,7 +50,8 @@ typedef enum {
     TCP_GOODBYE,      /* sender is closing; status = why (RCOMM_OK or its failure) */
     TCP_RTS,          /* a SEND above the eager limit: msg, payload its first bytes */
     TCP_CTS,          /* its receive is posted: status OK (send DATA) or PROTOCOL */
-    TCP_DATA,         /* the rest: the RTS's msg, payload the last len of msg.size */
+    TCP_DATA,         /* the rest, in chunks: the RTS's msg, payload the next len of
+                         msg.size (after the head and the chunks before) */
     TCP_ACK,          /* msg.size bytes of eager SENDs were received (flow control) */
     TCP_TYPE_END
 } tcp_type_t;

@@ -47,13 +47,81 @@ rcomm_status_t tcp_post_check(tcp_tp_t *tp, int peer, const void *req, const cha
     return st != RCOMM_OK ? st : tp_fail_check(&tp->peers[peer].fail, what, peer);
 }
 
+/* Control frames: no payload, and little order to keep with what is
+ * queued before them: a CTS, an ACK, or a zero-byte message such as a
+ * health probe or its answer (tcp.h, "Control before data"). */
+static bool tx_control(const tcp_txf_t *f)
+{
+    return f->hdr.len == 0 &&
+           (f->hdr.type == TCP_SEND || f->hdr.type == TCP_CTS || f->hdr.type == TCP_ACK);
+}
+
+/* Whether control frame f must stay behind g, queued before it: CTSs keep
+ * their order (DATA comes back in it); a message stays behind those of
+ * its tag (matched in sending order) and behind one-sided requests and
+ * replies (their order with messages is left as it was). */
+static bool tx_keeps_behind(const tcp_txf_t *f, const tcp_txf_t *g)
+{
+    switch (f->hdr.type) {
+    case TCP_CTS: return g->hdr.type == TCP_CTS;
+    case TCP_ACK: return false;
+    default:
+        if (g->hdr.type == TCP_SEND || g->hdr.type == TCP_RTS)
+            return g->hdr.u.msg.tag == f->hdr.u.msg.tag;
+        return g->hdr.type != TCP_DATA && g->hdr.type != TCP_CTS &&
+               g->hdr.type != TCP_ACK;
+    }
+}
+
+static void txq_insert_after(tcp_txq_t *q, tcp_txf_t *after, tcp_txf_t *f)
+{
+    if (!after) {
+        f->next = q->head;
+        q->head = f;
+    } else {
+        f->next = after->next;
+        after->next = f;
+    }
+    if (!f->next)
+        q->tail = f;
+}
+
 void tcp_enqueue(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
 {
-    BASE_FIFO_PUSH(&p->txq, f);
+    if (!tx_control(f)) {
+        BASE_FIFO_PUSH(&p->txq, f);
+    } else {
+        /* Ahead of the data queued for this peer. A health probe (or its
+         * answer) that waited behind megabytes of DATA on a slow link
+         * took longer than the grace period, and a live rank was named
+         * as silent. It still goes after the frame being written (at most
+         * TCP_DATA_CHUNK bytes of DATA) and after what it must stay
+         * behind. */
+        tcp_txf_t *after = p->tx_off ? p->txq.head : NULL;
+        for (tcp_txf_t *g = after ? after->next : p->txq.head; g; g = g->next)
+            if (tx_keeps_behind(f, g))
+                after = g;
+        txq_insert_after(&p->txq, after, f);
+    }
     if (!p->tx_listed && !p->tx_blocked) {
         p->tx_listed = true;
         tp->txlist[tp->ntx++] = p->rank;
     }
+}
+
+/* The next chunk of the DATA in f goes first (after control frames): the
+ * receiver lands DATA in the order of its CTSs, a message's chunks
+ * together. */
+static void tx_next_chunk(tcp_peer_t *p, tcp_op_t *op)
+{
+    tcp_txf_t *f = &op->tx, *after = NULL;
+
+    f->payload = (const char *)f->payload + f->hdr.len;
+    f->hdr.len = op->unsent < TCP_DATA_CHUNK ? op->unsent : TCP_DATA_CHUNK;
+    op->unsent -= f->hdr.len;
+    for (tcp_txf_t *g = p->txq.head; g && tx_control(g); g = g->next)
+        after = g;
+    txq_insert_after(&p->txq, after, f);
 }
 
 /* A frame has left completely. */
@@ -64,11 +132,17 @@ static void frame_sent(tcp_tp_t *tp, tcp_peer_t *p, tcp_txf_t *f)
         tp->base.stats.bytes_sent += f->hdr.len;
     if (tcp_type_is_ours(f->hdr.type)) {
         tcp_reply_free((tcp_reply_t *)f);
+    } else if (f->hdr.type == TCP_DATA && tcp_op_of_tx(f)->unsent) {
+        tx_next_chunk(p, tcp_op_of_tx(f));
     } else if (f->hdr.type == TCP_SEND || f->hdr.type == TCP_DATA) {
         tp->base.stats.messages_sent++;
         tcp_complete(tp, tcp_op_of_tx(f), RCOMM_OK);
+    } else if (f->hdr.type == TCP_RTS && tcp_op_of_tx(f)->early) {
+        /* Its CTS came while it was being written (tcp_rndv_cts). Queued
+         * at the tail: behind what this write took with it. */
+        tcp_rndv_clear(tp, p, tcp_op_of_tx(f),
+                       tcp_op_of_tx(f)->early == 1 ? RCOMM_OK : RCOMM_ERR_PROTOCOL);
     } else if (f->hdr.type == TCP_RTS) {
-        /* Its CTS can only come after the receiver read all of this. */
         BASE_FIFO_PUSH(&p->rndv_tx, &tcp_op_of_tx(f)->h);
     } else {
         /* The reply can only come after the target read all of this. */
@@ -96,6 +170,10 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p, bool reading)
                     (struct iovec){(char *)f->payload + poff, f->hdr.len - poff};
             total += TCP_HDR_LEN + f->hdr.len - skip;
             skip = 0;
+            /* Its next chunk is queued only once this one is written,
+             * ahead of what follows it now. */
+            if (f->hdr.type == TCP_DATA && tcp_op_of_tx(f)->unsent)
+                break;
         }
         n = sendmsg(p->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {

@@ -21,6 +21,7 @@ void tcp_rndv_announce(tcp_tp_t *tp, tcp_op_t *op)
     h->u.msg.size = h->len;
     h->len = head;
     h->type = TCP_RTS;
+    op->early = 0;
     p->unacked += head; /* until its CTS */
     h->detail = ++tp->next_rid;
     /* Its CTS is what the sender waits for now: read that peer first. */
@@ -69,6 +70,7 @@ void tcp_rndv_grant(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, const tcp_unexp_t
     req->len = (size_t)size;
     memcpy(&req->env, env, sizeof(req->env));
     op->rid = rid;
+    op->landed = ux ? ux->head : h->len; /* the DATA chunks follow the head */
     /* Answered before the head is read: the round trip overlaps it. */
     BASE_FIFO_PUSH(&p->rndv_rx, &op->h);
     tcp_rx_expect(p, op->cap, +1);
@@ -108,14 +110,42 @@ void tcp_rndv_hold(tcp_tp_t *tp, tcp_peer_t *p)
     p->rx.dst = (char *)ux->data;
 }
 
+void tcp_rndv_clear(tcp_tp_t *tp, tcp_peer_t *p, tcp_op_t *op, rcomm_status_t status)
+{
+    p->unacked -= op->tx.hdr.len; /* its head was taken */
+    if (status != RCOMM_OK) {     /* the receiver failed its receive: too short */
+        tp->base.stats.messages_sent++;
+        tcp_complete(tp, op, RCOMM_OK);
+        return;
+    }
+    /* The rest in chunks (tx_next_chunk): control frames for this peer
+     * never wait behind more than one. */
+    op->unsent = op->tx.hdr.u.msg.size - op->tx.hdr.len;
+    op->tx.payload = (const char *)op->tx.payload + op->tx.hdr.len;
+    op->tx.hdr.len = op->unsent < TCP_DATA_CHUNK ? op->unsent : TCP_DATA_CHUNK;
+    op->unsent -= op->tx.hdr.len;
+    op->tx.hdr.type = TCP_DATA;
+    tcp_enqueue(tp, p, &op->tx);
+}
+
 void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
+    tcp_txf_t *f = p->txq.head;
     tp_op_t *o, *prev = NULL;
-    tcp_op_t *op;
 
     for (o = p->rndv_tx.head; o && tcp_op_of(o)->tx.hdr.detail != h->detail; o = o->next)
         prev = o;
+    /* The receiver answers once it has the RTS's header, so its CTS can
+     * come while we still write the head (the socket was full): the RTS
+     * is then at the head of the queue, past its header. It goes on once
+     * written (frame_sent). */
+    if (!o && f && f->hdr.type == TCP_RTS && f->hdr.detail == h->detail &&
+        p->tx_off >= TCP_HDR_LEN && !tcp_op_of_tx(f)->early &&
+        (h->status == RCOMM_OK || h->status == RCOMM_ERR_PROTOCOL)) {
+        tcp_op_of_tx(f)->early = h->status == RCOMM_OK ? 1 : 2;
+        return;
+    }
     if (!o || (h->status != RCOMM_OK && h->status != RCOMM_ERR_PROTOCOL)) {
         tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                       "rank %d sent a malformed frame: CTS with status %d for %s "
@@ -124,17 +154,7 @@ void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p)
         return;
     }
     BASE_FIFO_UNLINK(&p->rndv_tx, prev, o);
-    op = tcp_op_of(o);
-    p->unacked -= op->tx.hdr.len; /* its head was taken */
-    if (h->status != RCOMM_OK) {  /* the receiver failed its receive: too short */
-        tp->base.stats.messages_sent++;
-        tcp_complete(tp, op, RCOMM_OK);
-        return;
-    }
-    op->tx.payload = (const char *)op->tx.payload + op->tx.hdr.len;
-    op->tx.hdr.len = op->tx.hdr.u.msg.size - op->tx.hdr.len;
-    op->tx.hdr.type = TCP_DATA;
-    tcp_enqueue(tp, p, &op->tx);
+    tcp_rndv_clear(tp, p, tcp_op_of(o), (rcomm_status_t)h->status);
 }
 
 void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
@@ -143,7 +163,7 @@ void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
     tcp_op_t *op = p->rndv_rx.head ? tcp_op_of(p->rndv_rx.head) : NULL;
 
     if (!op || op->rid != h->detail || op->h.tag != h->u.msg.tag ||
-        tcp_req(op)->len != h->u.msg.size) {
+        tcp_req(op)->len != h->u.msg.size || h->len > h->u.msg.size - op->landed) {
         tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
                       "rank %d sent a malformed frame: DATA of %llu bytes for %s "
                       "rendezvous id %u",
@@ -151,10 +171,13 @@ void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
                       h->detail);
         return;
     }
+    /* Chunks come in order, each right after the last one. */
+    p->rx.dst = (char *)op->buf + op->landed;
+    if ((op->landed += h->len) < h->u.msg.size)
+        return; /* not the last: op stays on rndv_rx (and fails there) */
     BASE_FIFO_POP(&p->rndv_rx);
     tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op;
-    p->rx.dst = (char *)op->buf + (h->u.msg.size - h->len);
 }
 
 /* Flow control of eager messages. A sender may run ahead of its receiver by

@@ -228,6 +228,9 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
     tcp_op_t *op = p->rx.op;
     uint64_t len = p->rx.hdr.type == TCP_DATA ? p->rx.hdr.u.msg.size : p->rx.hdr.len;
 
+    /* A DATA chunk before the last: its receive is still on rndv_rx. */
+    if (p->rx.hdr.type == TCP_DATA && !op)
+        return;
     if (p->rx.hdr.type != TCP_RTS) { /* an RTS is counted with its DATA */
         tp->base.stats.messages_received++;
         tp->base.stats.bytes_received += len;
