@@ -8,7 +8,8 @@
 # rendezvous) must stay exact under
 #   - random packet loss, 1% and 5%, in and out of one host (nftables, or
 #     iptables' statistic match; skipped without either);
-#   - links shaped by tc tbf to 200 Mbit/s and 20 Mbit/s;
+#   - links shaped by tc tbf to 200 Mbit/s and 20 Mbit/s, and messages that
+#     take longer than RCOMM_TIMEOUT to cross them;
 #   - a link down for one second, well under RCOMM_TIMEOUT, mid-collective;
 # and jobs must fail, each rank naming the culprit, never hang, when
 #   - one host's link goes down for good mid-collective: every other rank
@@ -133,6 +134,10 @@ up -n 5 --rate 20mbit
 exact "3 ranks, every link 20 Mbit/s (tc tbf), coll_check --quick" 3 30 $COLL
 exact "5 ranks, every link 20 Mbit/s, allreduce 1-2 MiB checked" 5 30 \
     "$b/rcomm-allreduce-perf" -b 1M -e 2M -n 1 -w 0 -c 1 --no-ceiling
+# A message that takes longer than RCOMM_TIMEOUT (16 MiB: 6.7 s) is slow,
+# not dead: its bytes keep moving (coll.c check_timeout).
+exact "3 ranks, every link 20 Mbit/s, 16 MiB messages (6.7 s each) with RCOMM_TIMEOUT=3" 3 3 \
+    "$b/rcomm-sendrecv-perf" -b 16M -e 16M -n 1 -w 0 -c 1 --no-ceiling
 
 # ---- A link down for good, mid-collective -------------------------------------------
 

@@ -157,6 +157,10 @@ struct tp_base {
     /* Bumped whenever bytes moved or a completion came, even mid-message:
      * a waiting caller keeps polling while it changes (comm_wait_step). */
     uint64_t traffic;
+    /* [size]: bumped whenever bytes moved to or from that peer, even
+     * mid-message (TCP; verbs on completions): a collective whose peers
+     * still move bytes is slow, not stuck (coll.c check_timeout). */
+    uint64_t *moved;
     uint8_t *serves; /* [size]: a copy of params->serves; NULL: every other rank */
 };
 

@@ -291,14 +291,35 @@ static rcomm_status_t finish(rcomm_request_t *req)
     return st;
 }
 
+/* No operation completed for RCOMM_TIMEOUT: find out why, and fail. But
+ * bytes that still move with the peers it waits for are progress: one
+ * message can take longer than the timeout (16 MiB on a 20 Mbit/s link
+ * takes 6.4 s), and its sender and receiver are alive. The sum of those
+ * peers' moved[] counters is sampled half a timeout after the last
+ * completion and compared at the full timeout; while it changes, the
+ * deadline moves on by half a timeout and the comparison repeats, so a peer
+ * that stops is still named within a timeout of its last byte. */
 static void check_timeout(coll_sched_t *s, uint64_t now)
 {
+    const uint64_t limit = (uint64_t)(s->comm->cfg.timeout_s * 1e9);
     char msg[512];
     rcomm_status_t st;
+    uint64_t moved;
 
-    if (s->status != RCOMM_INPROGRESS ||
-        (double)(now - s->last_activity_ns) < s->comm->cfg.timeout_s * 1e9)
+    if (s->status != RCOMM_INPROGRESS || now - s->last_activity_ns < limit / 2)
         return;
+    if (!s->moved_sampled) {
+        s->moved_seen = coll_sched_moved(s);
+        s->moved_sampled = 1;
+        return;
+    }
+    if (now - s->last_activity_ns < limit)
+        return;
+    if ((moved = coll_sched_moved(s)) != s->moved_seen) {
+        s->moved_seen = moved;
+        s->last_activity_ns = now - limit / 2;
+        return;
+    }
     st = coll_health_diagnose(s->comm, s, msg, sizeof(msg));
     if (s->status != RCOMM_INPROGRESS)
         return; /* it moved, or failed with its own error, while we asked */

@@ -357,6 +357,7 @@ static void complete(coll_sched_t *s, coll_sop_t *op)
 {
     s->ndone++;
     s->last_activity_ns = base_now_ns();
+    s->moved_sampled = 0;
     for (uint32_t i = 0; i < op->nsucc; i++) {
         coll_sop_id_t succ = s->succ[op->succ_off + i];
         if (--s->ops[succ].pending == 0)
@@ -593,6 +594,17 @@ void coll_sched_waiting_for(const coll_sched_t *s, char *buf, size_t len)
     }
     if (!listed)
         snprintf(buf, len, "no peer (local work)");
+}
+
+uint64_t coll_sched_moved(const coll_sched_t *s)
+{
+    const uint64_t *moved = s->comm->tp->moved;
+    uint64_t sum = 0;
+
+    for (uint32_t i = 0; i < s->nops; i++)
+        if (s->ops[i].posted && s->ops[i].req.status == RCOMM_INPROGRESS)
+            sum += moved[s->ops[i].peer];
+    return sum;
 }
 
 void coll_sched_free(coll_sched_t *s)

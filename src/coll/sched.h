@@ -74,6 +74,8 @@ struct coll_sched {
     uint32_t ndone;
     rcomm_status_t status; /* INPROGRESS, OK or the failure */
     uint64_t last_activity_ns;
+    uint64_t moved_seen;       /* coll_sched_moved() when sampled (coll.c) */
+    uint8_t moved_sampled;     /* since last_activity_ns */
     coll_sched_t *next, *prev; /* coll_state(comm)->active */
     int failed_peer;           /* peer named by the failure, or -1 */
     uint8_t errmsg_late;       /* the transport logs its failure after the callback */
@@ -164,6 +166,9 @@ void coll_sched_fail(coll_sched_t *s, rcomm_status_t status);
 void coll_sched_check_unexpected(coll_sched_t *s, int peer, const tp_env_t *env);
 /* Describe the peers this schedule is waiting for ("rank 3 (receive), ..."). */
 void coll_sched_waiting_for(const coll_sched_t *s, char *buf, size_t len);
+/* A sum that changes whenever bytes move with a peer that an operation in
+ * flight waits on (the transport's moved[] counters). */
+uint64_t coll_sched_moved(const coll_sched_t *s);
 void coll_sched_free(coll_sched_t *s);
 
 /* The envelope of every message of collective #seq: seq, then the desc. */

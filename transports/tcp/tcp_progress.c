@@ -196,6 +196,7 @@ static void tx_flush(tcp_tp_t *tp, tcp_peer_t *p, bool reading)
             return;
         }
         tp->base.traffic++;
+        tp->base.moved[p->rank]++;
         if ((size_t)n < total) /* the socket is full: skip the EAGAIN round */
             p->tx_blocked = true;
         while (n > 0) {

@@ -358,6 +358,7 @@ static ssize_t rx_read_stage(tcp_tp_t *tp, tcp_peer_t *p)
     n = recv(p->fd, p->stage + have, want, MSG_DONTWAIT);
     if (n > 0) {
         tp->base.traffic++;
+        tp->base.moved[p->rank]++;
         p->stage_tail += (uint32_t)n;
         return (size_t)n < want ? n : -2; /* -2: full read, there may be more */
     }
@@ -388,6 +389,7 @@ static ssize_t rx_read_body(tcp_tp_t *tp, tcp_peer_t *p)
     if (n <= 0)
         return rx_lost(tp, p, n) ? -1 : 0;
     tp->base.traffic++;
+    tp->base.moved[p->rank]++;
     if ((size_t)n > iov[0].iov_len) {
         p->stage_tail = (uint32_t)((size_t)n - iov[0].iov_len);
         rx->off += iov[0].iov_len;

@@ -61,11 +61,14 @@ rcomm_status_t tp_head_init(tp_t *tp, const tp_ops_t *ops, const tp_params_t *pa
                  .size = params->size,
                  .on_unexpected = params->on_unexpected,
                  .unexpected_arg = params->unexpected_arg};
-    if (!params->serves)
-        return RCOMM_OK;
-    if (!(tp->serves = malloc((size_t)params->size)))
+    if (!(tp->moved = calloc((size_t)params->size, sizeof(*tp->moved))) ||
+        (params->serves && !(tp->serves = malloc((size_t)params->size)))) {
+        tp_head_fini(tp);
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: %s create: out of memory",
                         params->rank, ops->name);
+    }
+    if (!params->serves)
+        return RCOMM_OK;
     for (int r = 0; r < params->size; r++)
         tp->serves[r] = r != params->rank && params->serves[r];
     return RCOMM_OK;
@@ -74,7 +77,9 @@ rcomm_status_t tp_head_init(tp_t *tp, const tp_ops_t *ops, const tp_params_t *pa
 void tp_head_fini(tp_t *tp)
 {
     free(tp->serves);
+    free(tp->moved);
     tp->serves = NULL;
+    tp->moved = NULL;
 }
 
 int tp_served(const tp_t *tp)

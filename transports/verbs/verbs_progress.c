@@ -221,6 +221,8 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
     uint32_t slot = (uint32_t)wc->wr_id;
     rcomm_status_t st;
 
+    if (peer < tp->base.size)
+        tp->base.moved[peer]++;
     if (!(wc->wr_id & VX_WR_RECV)) {
         retire(tp, p, wc);
         return;
