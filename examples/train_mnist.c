@@ -24,8 +24,12 @@
  * the batch's mean gradient:
  *  - allreduce: the slices are summed by rcomm_allreduce (the slices' loss
  *    rides along as one more element) and every rank applies p -= lr * g;
- *  - ps: each worker pushes its slice and the servers apply p -= lr * sum
- *    (under BSP summing the workers' slices in rank order, once per step);
+ *  - ps: each worker pushes its slice's own mean gradient (scaled by
+ *    1/slice, as a training loop that knows nothing of the others would),
+ *    and the servers average the W pushes (RCOMM_PS_MEAN_WORKERS): they
+ *    apply p -= (lr / W) * sum, under BSP summing in rank order once per
+ *    step. With equal slices that is the batch's mean gradient again;
+ *    the final model is read with rcomm_ps_final;
  *  - buckets: the same sums through rcomm_buckets_* (--bucket-kb), each piece
  *    marked ready as backprop finishes it;
  *  - mapreduce: rank 0, the driver, alone holds and updates the model; each
@@ -42,8 +46,10 @@
  *    feedback on), the biases and the loss (111 values, too few to gain) in
  *    one plain f64 allreduce; --compress none sends W1 and W2 in plain f32,
  *    the baseline the compressed runs are compared with;
- *  - single: the whole batch at once, or with --slices W as W slices summed
- *    in order, which is what a BSP parameter server with W workers computes.
+ *  - single: the whole batch at once, or with --slices W as the mean of W
+ *    slice means (each slice's gradient scaled by 1/slice, summed in order,
+ *    applied with lr / W), which is what a BSP parameter server with W
+ *    workers computes, bit for bit.
  *
  * --progress caller|thread sets RCOMM_PROGRESS for the run (default: as the
  * environment says, else caller).
@@ -387,13 +393,15 @@ static void run_single(const opts_t *o, const set_t *tr, double *p, log_t *l, wo
             for (int k = 0; k < o->slices; k++) {
                 slice(o, tr->n, t, k, o->slices, &lo, &hi);
                 double part;
-                gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &part, NULL);
+                gradient(p, tr, lo, hi, 1.0 / (hi - lo > 0 ? hi - lo : 1), g, w, &part,
+                         NULL);
                 loss += part;
                 for (size_t i = 0; i < NPARAM; i++)
                     sum[i] += g[i];
             }
         }
-        sgd(p, sum, o->lr);
+        /* The servers' rate under RCOMM_PS_MEAN_WORKERS (ps.c): lr / W. */
+        sgd(p, sum, o->slices <= 1 ? o->lr : o->lr / o->slices);
         log_step(l, t, loss / o->batch, p);
     }
     free(g);
@@ -598,6 +606,7 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
     cfg.push_interval = o->push_every;
     cfg.pull_interval = o->pull_every;
     cfg.lr = o->lr;
+    cfg.average = RCOMM_PS_MEAN_WORKERS; /* each worker pushes its slice's mean */
     cfg.push_threshold = o->push_threshold;
     cfg.push_relative = o->push_relative;
     if (!g)
@@ -606,10 +615,9 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
         die("rcomm_ps_create", st);
     if ((st = rcomm_ps_worker(ps, &me, &nw)) != RCOMM_OK)
         die("rcomm_ps_worker", st);
-    if (me < 0) { /* a server: serve until every worker is done */
-        if ((st = rcomm_ps_serve(ps)) != RCOMM_OK)
-            die("rcomm_ps_serve", st);
-    } else {
+    /* A server goes straight to rcomm_ps_final, which serves until every
+     * worker is done. */
+    if (me >= 0) {
         for (int t = 0; t < o->steps; t++) {
             int lo, hi;
             double loss;
@@ -617,23 +625,24 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
             if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
                 die("rcomm_ps_pull", st);
             slice(o, tr->n, t, me, nw, &lo, &hi);
-            gradient(p, tr, lo, hi, 1.0 / o->batch, g, w, &loss, NULL);
+            gradient(p, tr, lo, hi, 1.0 / (hi - lo > 0 ? hi - lo : 1), g, w, &loss, NULL);
             if ((st = rcomm_ps_push(ps, 0, 0, NPARAM, g)) != RCOMM_OK ||
                 (st = rcomm_ps_clock(ps)) != RCOMM_OK)
                 die("rcomm_ps_push/clock", st);
             log_step(l, t, loss / (hi - lo > 0 ? hi - lo : 1), p);
         }
-        /* The model after the last step (every push of it applied under BSP). */
-        if ((st = rcomm_ps_pull(ps, 0, 0, NPARAM, p, NULL)) != RCOMM_OK)
-            die("rcomm_ps_pull", st);
-        if (me == 0) {
-            rcomm_ps_stats_t s;
-            rcomm_ps_stats(ps, &s);
-            printf("train_mnist: worker 0 pushed %llu bytes, %.0f per step (%llu keys "
-                   "in sparse images)\n",
-                   (unsigned long long)s.bytes_pushed, (double)s.bytes_pushed / o->steps,
-                   (unsigned long long)s.keys_pushed);
-        }
+    }
+    /* The model after every push, on every rank (a worker's last pull may
+     * be behind under SSP and ASP). */
+    if ((st = rcomm_ps_final(ps, RCOMM_PS_EVERY_RANK, (void *const[]){p})) != RCOMM_OK)
+        die("rcomm_ps_final", st);
+    if (me == 0) {
+        rcomm_ps_stats_t s;
+        rcomm_ps_stats(ps, &s);
+        printf("train_mnist: worker 0 pushed %llu bytes, %.0f per step (%llu keys "
+               "in sparse images)\n",
+               (unsigned long long)s.bytes_pushed, (double)s.bytes_pushed / o->steps,
+               (unsigned long long)s.keys_pushed);
     }
     if ((st = rcomm_ps_destroy(ps)) != RCOMM_OK)
         die("rcomm_ps_destroy", st);

@@ -10,8 +10,10 @@
 #    and 2 ranks with the driver mapping too, and on 3 with it idle (2
 #    mappers), equals one process on the whole batch to 1e-12 as well, on
 #    every rank (the workers hold only the model they were broadcast);
-#  - the BSP parameter server, 1 server and 3 workers, equals one process
-#    that sums the same 3 slices in the same order: bit for bit (tolerance 0);
+#  - the BSP parameter server, 1 server and 3 workers each pushing its
+#    slice's mean gradient (averaged by the servers: RCOMM_PS_MEAN_WORKERS),
+#    read back with rcomm_ps_final, equals one process that averages the
+#    same 3 slice means in the same order: bit for bit (tolerance 0);
 #  - compressed gradients that lose nothing (--compress none: plain f32;
 #    topk with --ratio 1: every entry, by allgather) equal one process to
 #    1e-7 (the weight matrices travel in f32), and top-k at 1% does not
