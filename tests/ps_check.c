@@ -15,6 +15,9 @@
  *   equiv      BSP SGD with momentum (f64) through the PS, through
  *              AllReduce and in one process on the union batch agree
  *   death      server rank 1 dies; every worker's next call fails naming it
+ *   wdeath     worker rank 2 dies (no goodbye) while server rank 0, which
+ *              has nothing to send it, serves: rcomm_ps_serve fails naming
+ *              it (over verbs without rdma_cm only the keepalive tells)
  *   attentive  rank 0 serves and works, and computes outside rcomm while the
  *              others pull: with --expect served their pulls are answered
  *              meanwhile (the progress thread); with --expect unserved
@@ -639,6 +642,48 @@ static int death(void)
     return 0;
 }
 
+static int wdeath(void)
+{
+    double keys[64], g[64] = {0};
+    rcomm_ps_tensor_t t = {"x", 64, RCOMM_F64, NULL};
+    rcomm_status_t st = RCOMM_OK;
+    struct timespec t0, t1;
+    rcomm_ps_t *ps;
+
+    cfg.num_servers = 1;
+    cfg.staleness = RCOMM_PS_ASP;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    if (rank == 2) {
+        signal(SIGALRM, die);
+        alarm(1);
+    }
+    if (!is_worker()) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = rcomm_ps_serve(ps);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (st == RCOMM_OK || !strstr(rcomm_last_error(), "rank 2"))
+            FAIL("after worker rank 2 died the server got %s '%s', expected an error "
+                 "naming rank 2",
+                 rcomm_strerror(st), rcomm_last_error());
+        else
+            printf("server: %s after %.1f s of serving: %s\n", rcomm_strerror(st),
+                   (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9,
+                   rcomm_last_error());
+        rcomm_ps_destroy(ps);
+        return 0;
+    }
+    /* The other workers go on until the server leaves (or 20 s); how they
+     * end is not what is checked. */
+    for (int i = 0; i < 20000 && st == RCOMM_OK; i++) {
+        if ((st = rcomm_ps_pull(ps, 0, 0, 64, keys, NULL)) == RCOMM_OK &&
+            (st = rcomm_ps_push(ps, 0, 0, 64, g)) == RCOMM_OK)
+            st = rcomm_ps_clock(ps);
+        nap_ms(1);
+    }
+    rcomm_ps_destroy(ps);
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -740,7 +785,8 @@ int main(int argc, char **argv)
     if (optind != argc - 1) {
         fprintf(stderr,
                 "usage: ps_check [options] "
-                "values|clocks|intervals|torn|equiv|death|attentive|mean|fresh|final\n");
+                "values|clocks|intervals|torn|equiv|death|wdeath|attentive|mean|fresh|\n"
+                "final\n");
         return 2;
     }
     mode = argv[optind];
@@ -757,6 +803,8 @@ int main(int argc, char **argv)
         rc = equiv();
     else if (strcmp(mode, "death") == 0)
         rc = death();
+    else if (strcmp(mode, "wdeath") == 0)
+        rc = wdeath();
     else if (strcmp(mode, "attentive") == 0)
         rc = attentive();
     else if (strcmp(mode, "mean") == 0)

@@ -88,6 +88,7 @@ static const struct {
     {8, "--servers 3 --steps 20 equiv"},
     {4, "death"},
     {5, "death"},
+    {4, "wdeath"},
     /* The same step with 2 and 4 workers, pushing every 1 or 2 steps. */
     {3, "--servers 1 --average 3 --push 2 --steps 4 mean"},
     {5, "--servers 1 --average 3 --push 2 --steps 4 mean"},

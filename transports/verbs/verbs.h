@@ -70,6 +70,13 @@
  * the message names the peer, the QP number, ibv_wc_status_str() and a
  * hint. destroy() sends BYE {reason, text} to every healthy peer and waits
  * briefly for it to leave; a peer receiving it fails us with that reason.
+ * A peer that dies without a BYE (SIGKILL) is noticed only when we send to
+ * it, so every second a peer that completed nothing with us gets a
+ * zero-length RDMA WRITE (vx_keepalive): to a dead peer's QP it fails with
+ * retry exceeded after RCOMM_IB_TIMEOUT x RCOMM_IB_RETRY (about 2 s by
+ * default), which fails the peer, naming it, and every request on it (a
+ * serving rank's wait for a worker's done message too). A stopped but live
+ * process's HCA still answers it.
  */
 #ifndef RCOMM_VERBS_H
 #define RCOMM_VERBS_H
@@ -88,6 +95,7 @@
 #define VX_HDR_LEN 64
 #define VX_BYE_TEXT_MAX 200
 #define VX_SIGNAL_EVERY 16
+#define VX_KEEPALIVE_NS 1000000000ull /* vx_keepalive's period */
 #define VX_ERRMSG 256
 #define VX_CQ_BATCH 16
 
@@ -212,12 +220,13 @@ typedef struct vx_peer {
     uint64_t rx_told;   /* rx_posted last written into its credit word */
     uint64_t told_src;  /* source of that RDMA WRITE (inline) */
 
-    tp_opq_t outbox;  /* waiting for credit, slot or queue room, in order */
-    tp_opq_t rts;     /* sends whose RTS went out, waiting for CTS */
-    tp_opq_t dropped; /* the outbox at close: never posted, freed after BYE */
-    tp_match_t m;     /* receives; messages that arrived early */
-    bool listed;      /* in tp->busy (outbox not empty or credits to tell) */
-    bool bye_posted;  /* nothing more goes out on the QP */
+    tp_opq_t outbox;   /* waiting for credit, slot or queue room, in order */
+    tp_opq_t rts;      /* sends whose RTS went out, waiting for CTS */
+    tp_opq_t dropped;  /* the outbox at close: never posted, freed after BYE */
+    tp_match_t m;      /* receives; messages that arrived early */
+    bool listed;       /* in tp->busy (outbox not empty or credits to tell) */
+    bool bye_posted;   /* nothing more goes out on the QP */
+    uint64_t ka_moved; /* base.moved[rank] at the last keepalive tick */
 
     tp_fail_t fail;
     char bye_text[VX_BYE_TEXT_MAX + 1];
@@ -315,6 +324,7 @@ typedef struct vx_tp {
     auth_key_t key;
     uint64_t cm_refused; /* requests that did not prove the key */
     uint64_t cm_due_ns;  /* next look at the event channel while busy polling */
+    uint64_t ka_due_ns;  /* next keepalive tick (vx_keepalive) */
 } vx_tp_t;
 
 static inline vx_tp_t *vx_tp(tp_t *tp)
@@ -399,6 +409,9 @@ void vx_cm_close(vx_tp_t *tp);
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op);
 /* Post what the outbox and credits allow, for every busy peer. */
 void vx_flush(vx_tp_t *tp);
+/* Once every VX_KEEPALIVE_NS: a zero-length RDMA WRITE to each connected
+ * peer that completed nothing with us since the last tick (verbs_post.c). */
+void vx_keepalive(vx_tp_t *tp);
 rcomm_status_t vx_post_recv(vx_tp_t *tp, vx_peer_t *p, uint32_t slot);
 int32_t vx_slot_get(vx_tp_t *tp);
 void vx_slot_put(vx_tp_t *tp, int32_t slot);

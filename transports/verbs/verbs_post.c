@@ -332,6 +332,29 @@ static void tell_credits(vx_tp_t *tp, vx_peer_t *p)
         vx_slot_put(tp, slot);
 }
 
+void vx_keepalive(vx_tp_t *tp)
+{
+    for (int r = 0; r < tp->base.size; r++) {
+        vx_peer_t *p = &tp->peers[r];
+        /* It touches no memory (a zero-length RDMA WRITE is not checked
+         * against the key, IBTA C9-88), but the address is the peer's
+         * credit word for us anyway. */
+        struct ibv_send_wr wr = {
+            .opcode = IBV_WR_RDMA_WRITE,
+            .wr.rdma = {.remote_addr = p->remote.ctl_addr + 8 * (uint64_t)tp->base.rank,
+                        .rkey = p->remote.ctl_rkey}};
+        uint64_t moved = tp->base.moved[r];
+
+        if (r == tp->base.rank || !p->qp || !p->hello || p->fail.status || p->bye ||
+            p->bye_posted)
+            continue;
+        if (moved != p->ka_moved)
+            p->ka_moved = moved; /* it answered lately */
+        else if (sq_room(tp, p) >= 2)
+            post(tp, p, &wr, NULL, -1);
+    }
+}
+
 void vx_flush(vx_tp_t *tp)
 {
     for (int i = 0; i < tp->nbusy;) {

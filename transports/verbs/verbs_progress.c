@@ -317,14 +317,18 @@ int vx_wait_fd(tp_t *base)
 }
 
 /* With rdma_cm, look for connection events (a peer gone) every millisecond:
- * a nonblocking read of the event channel. */
+ * a nonblocking read of the event channel. And the keepalive's tick. */
 static void cm_check(vx_tp_t *tp)
 {
-    uint64_t now;
+    uint64_t now = base_now_ns();
 
-    if (tp->cm_chan && (now = base_now_ns()) >= tp->cm_due_ns) {
+    if (tp->cm_chan && now >= tp->cm_due_ns) {
         tp->cm_due_ns = now + 1000000;
         vx_cm_poll(tp);
+    }
+    if (tp->connected && now >= tp->ka_due_ns) {
+        tp->ka_due_ns = now + VX_KEEPALIVE_NS;
+        vx_keepalive(tp);
     }
 }
 
