@@ -603,9 +603,23 @@ static void die(int sig)
     _exit(0); /* no goodbye: the kernel closes the connections */
 }
 
+/* A worker's ASP loop on tensor 0's 64 keys, until an error or n steps. */
+static rcomm_status_t churn(rcomm_ps_t *ps, int n)
+{
+    double keys[64], g[64] = {0};
+    rcomm_status_t st = RCOMM_OK;
+
+    for (int i = 0; i < n && st == RCOMM_OK; i++) {
+        if ((st = rcomm_ps_pull(ps, 0, 0, 64, keys, NULL)) == RCOMM_OK &&
+            (st = rcomm_ps_push(ps, 0, 0, 64, g)) == RCOMM_OK)
+            st = rcomm_ps_clock(ps);
+        nap_ms(1);
+    }
+    return st;
+}
+
 static int death(void)
 {
-    double keys[64], g[64];
     rcomm_ps_tensor_t t = {"x", 64, RCOMM_F64, NULL};
     rcomm_status_t st = RCOMM_OK;
     rcomm_ps_t *ps;
@@ -625,13 +639,7 @@ static int death(void)
         rcomm_ps_destroy(ps);
         return 0;
     }
-    memset(g, 0, sizeof(g));
-    for (int i = 0; i < 100000 && st == RCOMM_OK; i++) {
-        if ((st = rcomm_ps_pull(ps, 0, 0, 64, keys, NULL)) == RCOMM_OK &&
-            (st = rcomm_ps_push(ps, 0, 0, 64, g)) == RCOMM_OK)
-            st = rcomm_ps_clock(ps);
-        nap_ms(1);
-    }
+    st = churn(ps, 100000);
     if (st == RCOMM_OK || !strstr(rcomm_last_error(), "rank 1"))
         FAIL("after server rank 1 died: %s '%s', expected an error naming rank 1",
              rcomm_strerror(st), rcomm_last_error());
@@ -644,7 +652,6 @@ static int death(void)
 
 static int wdeath(void)
 {
-    double keys[64], g[64] = {0};
     rcomm_ps_tensor_t t = {"x", 64, RCOMM_F64, NULL};
     rcomm_status_t st = RCOMM_OK;
     struct timespec t0, t1;
@@ -674,12 +681,7 @@ static int wdeath(void)
     }
     /* The other workers go on until the server leaves (or 20 s); how they
      * end is not what is checked. */
-    for (int i = 0; i < 20000 && st == RCOMM_OK; i++) {
-        if ((st = rcomm_ps_pull(ps, 0, 0, 64, keys, NULL)) == RCOMM_OK &&
-            (st = rcomm_ps_push(ps, 0, 0, 64, g)) == RCOMM_OK)
-            st = rcomm_ps_clock(ps);
-        nap_ms(1);
-    }
+    churn(ps, 20000);
     rcomm_ps_destroy(ps);
     return 0;
 }
