@@ -76,6 +76,11 @@ struct tp_req {
     /* Set by the caller before posting (optional). */
     tp_cb_t cb;
     void *arg;
+    /* get: read the target's memory only after every earlier get and atomic
+     * of ours to the same peer has read it (a seqlock's version, then its
+     * data). Verbs fences the READ (IBV_SEND_FENCE: separate READs may be
+     * served out of order); TCP serves a peer's requests in order anyway. */
+    uint8_t fence;
     /* Transport-private: queue links, progress state. */
     _Alignas(16) unsigned char priv[TP_REQ_PRIV];
 };

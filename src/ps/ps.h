@@ -130,6 +130,7 @@ struct rcomm_ps {
     char **accum;              /* [ntensors] the gradient accumulated since the push */
     uint64_t clock, pushed;    /* steps finished; clock of the last push */
     ps_pieces_t pieces, again; /* pull's scratch: ranges to read, to read again */
+    int pull_waited;           /* the last pull waited for clocks */
     ps_op_t *ops;              /* scratch: one batch */
     size_t cap_ops;
     uint32_t *pick;             /* sparse pushes: the keys picked in one range */

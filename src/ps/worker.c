@@ -244,17 +244,24 @@ static void add_get(ps_op_t *o, int s, void *buf, size_t len, const tp_rkey_t *k
     o->words = words;
 }
 
-/* Round 1: versions of every piece (into v1, or v2 after the data), and with
- * clocks, the published clocks of every server involved. */
-static rcomm_status_t read_versions(rcomm_ps_t *ps, int t, int second, int clocks,
-                                    const char *fn)
+/* One round: with clocks, the published clocks of every server involved;
+ * the versions of every piece (into v1, or v2 after the data); with data,
+ * each piece's data after its versions, fenced (tp_req_t.fence: the TCP
+ * target serves our reads in order, the HCA starts a fenced READ once the
+ * reads before it are done, our own memory is copied in order), so that it
+ * is read after them, as the seqlock check needs: the versions-data-versions
+ * protocol takes two rounds of posting and waiting, not three. */
+static rcomm_status_t read_round(rcomm_ps_t *ps, int t, int second, int clocks, int data,
+                                 const char *fn)
 {
+    const size_t es = ps->lay.t[t].esize;
     size_t n = 0, b0, b1;
     int last = -1;
     ps_op_t *o;
 
     for (size_t i = 0; i < ps->pieces.n; i++) {
         const ps_piece_t *p = &ps->pieces.v[i];
+        const ps_range_t *rg = ps_range(&ps->lay, p->s, t);
         ps_remote_t *r = &ps->rem[p->s];
         if (clocks && p->s != last) {
             if (!(o = op_add(ps, &n)))
@@ -267,31 +274,24 @@ static rcomm_status_t read_versions(rcomm_ps_t *ps, int t, int second, int clock
             return nomem(ps, fn);
         add_get(o, p->s, (second ? r->v2 : r->v1) + b0, (b1 - b0 + 1) * 8, &r->pub,
                 ps_pub_version(ps, b0), 1);
+        if (data) {
+            if (!(o = op_add(ps, &n)))
+                return nomem(ps, fn);
+            add_get(o, p->s, ps->local[t] + p->a * es, (p->b - p->a) * es, &r->params,
+                    rg->off + (p->a - rg->lo) * es, 0);
+            o->req.fence = 1;
+        }
     }
     return ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */);
 }
 
-static rcomm_status_t read_data(rcomm_ps_t *ps, int t, const char *fn)
-{
-    const size_t es = ps->lay.t[t].esize;
-    size_t n = 0;
-    ps_op_t *o;
-
-    for (size_t i = 0; i < ps->pieces.n; i++) {
-        const ps_piece_t *p = &ps->pieces.v[i];
-        const ps_range_t *r = ps_range(&ps->lay, p->s, t);
-        if (!(o = op_add(ps, &n)))
-            return nomem(ps, fn);
-        add_get(o, p->s, ps->local[t] + p->a * es, (p->b - p->a) * es,
-                &ps->rem[p->s].params, r->off + (p->a - r->lo) * es, 0);
-    }
-    return ps_rma_run(ps, ps->ops, n, fn + 9);
-}
-
-/* Wait (round 1 repeated) until every server involved has applied every
- * worker's pushes up to `need`; *got gets the smallest clock applied. */
-static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t *got,
-                                  const char *fn)
+/* Read clocks and versions (and, on the first read when `data`, the data)
+ * until every server involved has applied every worker's pushes up to
+ * `need`; *got gets the smallest clock applied, *have_data whether the
+ * data came with the read that showed it, ps->pull_waited whether it took
+ * more than one read. */
+static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, int data,
+                                  uint64_t *got, int *have_data, const char *fn)
 {
     const uint64_t limit = (uint64_t)base_config_timeout_ms(&ps->comm->cfg) * 1000000ull;
     uint64_t start = 0;
@@ -301,7 +301,7 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
     for (;;) {
         int lag_s = -1, lag_w = 0, w = 0;
         uint64_t lag = UINT64_MAX;
-        if ((st = read_versions(ps, t, 0, 1, fn)) != RCOMM_OK)
+        if ((st = read_round(ps, t, 0, 1, data, fn)) != RCOMM_OK)
             return st;
         for (size_t i = 0; i < ps->pieces.n; i++) {
             uint64_t m = min_applied(ps, ps->pieces.v[i].s, &w);
@@ -313,8 +313,11 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
         }
         if (lag >= need || lag_s < 0) {
             *got = lag_s < 0 ? need : lag;
+            *have_data = data;
+            ps->pull_waited = start != 0;
             return RCOMM_OK;
         }
+        data = 0; /* not the data of the clock we wait for: poll without it */
         if (!start) {
             start = base_now_ns();
             comm_waiter_start(ps->comm, &waiter);
@@ -337,7 +340,9 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, int t, uint64_t need, uint64_t
     }
 }
 
-/* Rounds 2 and 3, then round 1 again for the blocks that changed. */
+/* The pieces' versions (v1) and data have been read: read the versions
+ * again (v2), and the blocks that changed in between again, versions and
+ * data in one round, until none did. */
 static rcomm_status_t read_consistent(rcomm_ps_t *ps, int t, const char *fn)
 {
     const size_t blk = ps->lay.t[t].blk;
@@ -345,8 +350,7 @@ static rcomm_status_t read_consistent(rcomm_ps_t *ps, int t, const char *fn)
     size_t b0, b1;
 
     for (;;) {
-        if ((st = read_data(ps, t, fn)) != RCOMM_OK ||
-            (st = read_versions(ps, t, 1, 0, fn)) != RCOMM_OK)
+        if ((st = read_round(ps, t, 1, 0, 0, fn)) != RCOMM_OK)
             return st;
         ps->again.n = 0;
         for (size_t i = 0; i < ps->pieces.n; i++) {
@@ -366,13 +370,12 @@ static rcomm_status_t read_consistent(rcomm_ps_t *ps, int t, const char *fn)
         }
         if (!ps->again.n)
             return RCOMM_OK;
-        /* Read the blocks that changed again, from their versions on. */
         {
             ps_pieces_t tmp = ps->pieces;
             ps->pieces = ps->again;
             ps->again = tmp;
         }
-        if ((st = read_versions(ps, t, 0, 0, fn)) != RCOMM_OK)
+        if ((st = read_round(ps, t, 0, 0, 1, fn)) != RCOMM_OK)
             return st;
     }
 }
@@ -406,6 +409,7 @@ static rcomm_status_t ps_pull_locked(rcomm_ps_t *ps, int tensor, size_t offset,
     rcomm_status_t st;
     uint64_t got = 0, cached;
     size_t es, k, b0, b1;
+    int have_data = 0;
 
     if ((st = check_call(ps, fn, tensor, offset, count, dst, NULL)) != RCOMM_OK)
         return st;
@@ -429,7 +433,12 @@ static rcomm_status_t ps_pull_locked(rcomm_ps_t *ps, int tensor, size_t offset,
             return nomem(ps, fn);
         k = p.b;
     }
-    if ((st = wait_clocks(ps, tensor, required_clock(ps), &got, fn)) != RCOMM_OK)
+    /* The data comes with the clocks unless we expect to wait for them (the
+     * last pull did): then a read of it would be of an older clock. */
+    if ((st = wait_clocks(ps, tensor, required_clock(ps), !ps->pull_waited, &got,
+                          &have_data, fn)) != RCOMM_OK)
+        return st;
+    if (!have_data && (st = read_round(ps, tensor, 0, 0, 1, fn)) != RCOMM_OK)
         return st;
     /* The pieces are rewritten by retries: remember the blocks first. */
     for (size_t i = 0; i < ps->pieces.n; i++) {

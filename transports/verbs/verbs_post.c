@@ -172,6 +172,8 @@ static int post_rdma(vx_tp_t *tp, vx_peer_t *p, enum ibv_wr_opcode opc, vx_op_t 
         struct ibv_send_wr wr = {.opcode = opc, .sg_list = &sge, .num_sge = n ? 1 : 0};
         wr.wr.rdma.remote_addr = op->u.rma.raddr + off;
         wr.wr.rdma.rkey = op->u.rma.rkey;
+        if (i == 0 && opc == IBV_WR_RDMA_READ && vx_req(op)->fence)
+            wr.send_flags |= IBV_SEND_FENCE;
         if (last && imm) {
             wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
             wr.imm_data = htonl(op->rid);
