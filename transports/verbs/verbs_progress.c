@@ -127,9 +127,10 @@ static rcomm_status_t wc_error(enum ibv_wc_status s, const char **hint)
 
 static const char *op_name(const vx_op_t *op, enum ibv_wc_opcode opc)
 {
-    if (!op)
-        return opc == IBV_WC_RECV || opc == IBV_WC_RECV_RDMA_WITH_IMM ? "receive"
-                                                                      : "send";
+    if (!op) /* an unsignalled send, credits or the keepalive (vx_keepalive) */
+        return opc == IBV_WC_RECV || opc == IBV_WC_RECV_RDMA_WITH_IMM
+                   ? "receive"
+                   : "send or keepalive";
     switch (op->kind) {
     case VX_OP_SEND:
         return op->len > 0 && op->state == VX_S_WIRE ? "send (RDMA write)" : "send";
