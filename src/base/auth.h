@@ -61,6 +61,11 @@ void auth_key_wipe(auth_key_t *key);
 
 void auth_nonce(unsigned char nonce[AUTH_NONCE_LEN]);
 
+#ifdef RCOMM_FUZZING
+/* In fuzz builds every nonce is AUTH_NONCE_LEN bytes of this value. */
+#define AUTH_FUZZ_NONCE 0x5a
+#endif
+
 /* tag = MAC_key(label, claims, nonce_a, nonce_b). label is a constant
  * string naming the protocol and the side ("kvs server"); claims a few bytes
  * both sides lay out the same way. */

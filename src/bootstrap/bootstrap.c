@@ -397,8 +397,10 @@ static rcomm_status_t call(bootstrap_t *bs, kvs_hdr_t *req, const char *key,
                         bs->rank, bs->addr);
     }
     if (h.type == KVS_ERROR) {
-        int st = -(int)h.a0;
-        if (st >= 0 || st < RCOMM_ERR_INTERNAL)
+        /* a0 is the store's word: negating it as an int overflows for
+         * 0x80000000, so the range is checked on the unsigned value. */
+        int st = h.a0 <= (uint32_t)-RCOMM_ERR_INTERNAL ? -(int)h.a0 : RCOMM_ERR_PROTOCOL;
+        if (st >= 0)
             st = RCOMM_ERR_PROTOCOL;
         return base_err((rcomm_status_t)st, "rank %d while %s: %.*s", bs->rank, cx->doing,
                         (int)h.val_len, (const char *)bs->reply);
@@ -542,6 +544,29 @@ static rcomm_status_t join(bootstrap_t *bs, const struct addrinfo *res)
 
 /* ---- Public interface ---------------------------------------------------------- */
 
+/* A client not yet connected (key NULL: the stand-in; reply NULL: a reply
+ * buffer of its own); NULL when out of memory. */
+static bootstrap_t *bs_new(int rank, int size, const char *addr, int timeout_ms,
+                           const auth_key_t *key, unsigned char *reply)
+{
+    bootstrap_t *bs = calloc(1, sizeof(*bs));
+
+    if (!bs || !(bs->reply = reply ? reply : malloc(KVS_MAX_REPLY))) {
+        free(bs);
+        return NULL;
+    }
+    bs->rank = rank;
+    bs->size = size;
+    bs->fd = -1;
+    bs->timeout_ms = timeout_ms;
+    snprintf(bs->addr, sizeof(bs->addr), "%s", addr);
+    if (key)
+        bs->key = *key;
+    else
+        auth_key_none(&bs->key);
+    return bs;
+}
+
 rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeout_ms,
                                 const bootstrap_auth_t *auth, bootstrap_t **out)
 {
@@ -576,19 +601,10 @@ rcomm_status_t bootstrap_create(int rank, int size, const char *addr, int timeou
                         "address '%s': %s",
                         host, addr,
                         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-    if (!(bs = calloc(1, sizeof(*bs))) || !(bs->reply = malloc(KVS_MAX_REPLY))) {
+    if (!(bs = bs_new(rank, size, addr, timeout_ms, auth ? auth->key : NULL, NULL))) {
         st = base_err(RCOMM_ERR_NO_MEMORY, "rank %d: bootstrap client", rank);
         goto undo_alloc;
     }
-    bs->rank = rank;
-    bs->size = size;
-    bs->fd = -1;
-    bs->timeout_ms = timeout_ms;
-    snprintf(bs->addr, sizeof(bs->addr), "%s", addr);
-    if (auth)
-        bs->key = *auth->key;
-    else
-        auth_key_none(&bs->key);
 
     if (rank == 0 &&
         (st = kvs_server_start(size, res, addr, &bs->key,
@@ -785,3 +801,32 @@ void bootstrap_destroy(bootstrap_t *bs)
     auth_key_wipe(&bs->key);
     free(bs);
 }
+
+#ifdef RCOMM_FUZZING
+/* ---- Fuzzing (fuzz/fuzz_store.c) ----------------------------------------------- */
+
+rcomm_status_t bootstrap_fuzz_join(int rank, int size, int fd, const auth_key_t *key,
+                                   void *reply, bootstrap_t **out)
+{
+    bootstrap_t *bs = bs_new(rank, size, "fuzz", 1000, key, reply);
+    rcomm_status_t st;
+
+    if (!bs) {
+        close(fd);
+        return RCOMM_ERR_NO_MEMORY;
+    }
+    bs->fd = fd;
+    if ((st = handshake(bs, base_now_ns() + 1000000000ull)) != RCOMM_OK) {
+        bootstrap_fuzz_leave(bs);
+        return st;
+    }
+    *out = bs;
+    return RCOMM_OK;
+}
+
+void bootstrap_fuzz_leave(bootstrap_t *bs)
+{
+    bs->reply = NULL; /* the caller's */
+    bootstrap_destroy(bs);
+}
+#endif

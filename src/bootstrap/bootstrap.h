@@ -59,4 +59,16 @@ const char *bootstrap_local_host(const bootstrap_t *bs);
  * first does not cut off ranks still reading keys. */
 void bootstrap_destroy(bootstrap_t *bs);
 
+#ifdef RCOMM_FUZZING
+/* Fuzz builds only (fuzz/fuzz_store.c): join as rank of size over fd, a
+ * connected socket (owned from then on, closed on failure), with the same
+ * handshake as bootstrap_create but no server, address or retry. reply is
+ * the client's reply buffer, KVS_MAX_REPLY bytes the caller keeps (a malloc
+ * of that size is an mmap and a munmap per input under ASan);
+ * bootstrap_fuzz_leave, not bootstrap_destroy, ends such a client. */
+rcomm_status_t bootstrap_fuzz_join(int rank, int size, int fd, const auth_key_t *key,
+                                   void *reply, bootstrap_t **bs);
+void bootstrap_fuzz_leave(bootstrap_t *bs);
+#endif
+
 #endif

@@ -208,4 +208,15 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
  * store. NULL is OK. */
 void kvs_server_stop(kvs_server_t *srv, int linger_ms);
 
+#ifdef RCOMM_FUZZING
+/* Fuzz builds only (fuzz/fuzz_store.c): a server with no listener and no
+ * thread. kvs_fuzz_connect adds a connection on fd (a socketpair end; the
+ * server owns it from then on; -1: out of memory); kvs_fuzz_serve runs one
+ * round of the poll loop on every connection, without waiting. */
+kvs_server_t *kvs_fuzz_server(int size, const auth_key_t *key);
+int kvs_fuzz_connect(kvs_server_t *srv, int fd);
+void kvs_fuzz_serve(kvs_server_t *srv);
+void kvs_fuzz_free(kvs_server_t *srv);
+#endif
+
 #endif

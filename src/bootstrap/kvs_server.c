@@ -606,6 +606,22 @@ static size_t pending(const kvs_server_t *srv, kvs_client_t **oldest)
     return n;
 }
 
+/* A new connection, still to prove the key; NULL when out of memory (fd
+ * stays open). */
+static kvs_client_t *client_add(kvs_server_t *srv, int fd)
+{
+    kvs_client_t *c;
+
+    if ((srv->nclients == srv->clients_cap && grow_clients(srv) != 0) ||
+        !(c = calloc(1, sizeof(*c))))
+        return NULL;
+    c->fd = fd;
+    c->rank = -1;
+    c->join_by_ns = base_now_ns() + srv->handshake_ns;
+    srv->clients[srv->nclients++] = c;
+    return c;
+}
+
 static void accept_clients(kvs_server_t *srv)
 {
     for (;;) {
@@ -628,21 +644,16 @@ static void accept_clients(kvs_server_t *srv)
             }
             return; /* EAGAIN, or an aborted connection: nothing to do */
         }
-        if ((srv->nclients == srv->clients_cap && grow_clients(srv) != 0) ||
-            !(c = calloc(1, sizeof(*c)))) {
+        if (!(c = client_add(srv, fd))) {
             close(fd);
             return;
         }
-        c->fd = fd;
-        c->rank = -1;
-        c->join_by_ns = base_now_ns() + srv->handshake_ns;
         if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
                         sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
             snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
         else
             snprintf(c->peer, sizeof(c->peer), "?");
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        srv->clients[srv->nclients++] = c;
         /* Strangers must not crowd out ranks: every rank could be joining
          * at once, and beyond that the oldest attempt goes first (a real
          * rank answers in microseconds, and dials again if dropped). */
@@ -706,6 +717,16 @@ static uint64_t expire_pending(kvs_server_t *srv, uint64_t now)
     return next;
 }
 
+/* What poll() reported for a connection (re: its revents). */
+static void client_event(kvs_server_t *srv, kvs_client_t *c, short re)
+{
+    if (re & POLLOUT)
+        client_flush(c);
+    if (c->out_len && (re & (POLLERR | POLLHUP)))
+        client_drop(c, NULL); /* a reply nobody will read */
+    client_read(srv, c);      /* also sees EOF and requests behind a reply */
+}
+
 static void *server_main(void *arg)
 {
     kvs_server_t *srv = arg;
@@ -764,13 +785,8 @@ static void *server_main(void *arg)
         for (size_t i = 0; 2 + i < nfd; i++) {
             kvs_client_t *c = srv->clients[i];
             short re = srv->pfds[2 + i].revents;
-            if (!re || c->dead)
-                continue;
-            if (re & POLLOUT)
-                client_flush(c);
-            if (c->out_len && (re & (POLLERR | POLLHUP)))
-                client_drop(c, NULL); /* a reply nobody will read */
-            client_read(srv, c);      /* also sees EOF and requests behind a reply */
+            if (re && !c->dead)
+                client_event(srv, c, re);
         }
         remove_dead(srv);
     }
@@ -886,17 +902,15 @@ static void server_free(kvs_server_t *srv)
     free(srv);
 }
 
-rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char *addr,
-                                const auth_key_t *key, int handshake_ms,
-                                kvs_server_t **out)
+/* An empty store with no listener, thread or connection yet; NULL when out
+ * of memory. */
+static kvs_server_t *server_new(int size, const char *addr, const auth_key_t *key,
+                                int handshake_ms)
 {
     kvs_server_t *srv = calloc(1, sizeof(*srv));
-    int pfd[2], err;
-    sigset_t all, old;
-    rcomm_status_t st;
 
     if (!srv)
-        return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
+        return NULL;
     srv->size = size;
     srv->key = *key;
     srv->handshake_ns = (uint64_t)(handshake_ms > 0 ? handshake_ms : 1) * 1000000ull;
@@ -907,8 +921,22 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
     srv->pfds = calloc(2, sizeof(*srv->pfds));
     if (!srv->buckets || !srv->pfds) {
         server_free(srv);
-        return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
+        return NULL;
     }
+    return srv;
+}
+
+rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char *addr,
+                                const auth_key_t *key, int handshake_ms,
+                                kvs_server_t **out)
+{
+    kvs_server_t *srv = server_new(size, addr, key, handshake_ms);
+    int pfd[2], err;
+    sigset_t all, old;
+    rcomm_status_t st;
+
+    if (!srv)
+        return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
     if ((st = open_listener(srv, res)) != RCOMM_OK) {
         server_free(srv);
         return st;
@@ -955,3 +983,48 @@ void kvs_server_stop(kvs_server_t *srv, int linger_ms)
                  srv->addr, (unsigned long long)srv->refused);
     server_free(srv);
 }
+
+#ifdef RCOMM_FUZZING
+/* ---- Fuzzing (fuzz/fuzz_store.c) ----------------------------------------------- */
+
+kvs_server_t *kvs_fuzz_server(int size, const auth_key_t *key)
+{
+    return server_new(size, "fuzz", key, 1000);
+}
+
+int kvs_fuzz_connect(kvs_server_t *srv, int fd)
+{
+    kvs_client_t *c = client_add(srv, fd);
+
+    if (!c)
+        return -1;
+    snprintf(c->peer, sizeof(c->peer), "fuzz fd %d", fd);
+    return 0;
+}
+
+/* server_main's round without the wait: the deadlines are left out, so that
+ * an input always takes the same path. */
+void kvs_fuzz_serve(kvs_server_t *srv)
+{
+    size_t n = srv->nclients;
+
+    for (size_t i = 0; i < n; i++) {
+        kvs_client_t *c = srv->clients[i];
+        srv->pfds[2 + i] =
+            (struct pollfd){.fd = c->fd, .events = c->out_len ? POLLOUT : POLLIN};
+    }
+    if (poll(srv->pfds + 2, n, 0) > 0)
+        for (size_t i = 0; i < n; i++) {
+            kvs_client_t *c = srv->clients[i];
+            short re = srv->pfds[2 + i].revents;
+            if (re && !c->dead)
+                client_event(srv, c, re);
+        }
+    remove_dead(srv);
+}
+
+void kvs_fuzz_free(kvs_server_t *srv)
+{
+    server_free(srv);
+}
+#endif

@@ -355,6 +355,16 @@ rcomm_status_t tcp_listen(tcp_tp_t *tp, const char *host);
 rcomm_status_t tcp_connect(tp_t *tp, const void *const *addrs, const size_t *lens);
 /* TCP_NODELAY, SO_SNDBUF/SO_RCVBUF, O_NONBLOCK. */
 rcomm_status_t tcp_sock_setup(tcp_tp_t *tp, int fd);
+#ifdef RCOMM_FUZZING
+/* Fuzz builds only (fuzz/fuzz_tcp.c): connect() by hand, on sockets whose
+ * peer bytes are already there. tcp_fuzz_accept runs the acceptor's side of
+ * the handshake on fd and returns the rank it accepted (its peer fd from
+ * then on), or -1 (fd closed); tcp_fuzz_dial the dialer's side toward rank;
+ * tcp_fuzz_ready switches to the data path once every peer has its fd. */
+int tcp_fuzz_accept(tcp_tp_t *tp, int fd);
+rcomm_status_t tcp_fuzz_dial(tcp_tp_t *tp, int rank, int fd);
+rcomm_status_t tcp_fuzz_ready(tcp_tp_t *tp);
+#endif
 
 /* tcp_progress.c */
 rcomm_status_t tcp_progress(tp_t *tp, int timeout_ms);

@@ -736,3 +736,61 @@ rcomm_status_t tcp_connect(tp_t *base, const void *const *addrs, const size_t *l
     free(peer_addr);
     return st;
 }
+
+#ifdef RCOMM_FUZZING
+/* ---- fuzzing (fuzz/fuzz_tcp.c) ------------------------------------------ */
+
+/* What mesh() does with one accepted socket, until it has nothing more to
+ * read. The socket is a socketpair end: it gets no TCP options. */
+int tcp_fuzz_accept(tcp_tp_t *tp, int fd)
+{
+    tcp_hs_t hs = {.fd = fd, .rank = -1};
+    char reject[160];
+    int r = -1;
+
+    while (hs.fd >= 0 && r < 0) {
+        int step = hs.step;
+        size_t got = hs.got;
+
+        r = accept_event(tp, &hs, reject, sizeof(reject));
+        if (r < 0 && hs.step == step && hs.got == got)
+            break; /* the dialer sent no more */
+    }
+    if (r >= 0)
+        tp->peers[r].fd = hs.fd;
+    else if (hs.fd >= 0)
+        close(hs.fd);
+    return r;
+}
+
+/* What mesh() does with the socket dialing rank, once connected. */
+rcomm_status_t tcp_fuzz_dial(tcp_tp_t *tp, int rank, int fd)
+{
+    tcp_hs_t hs = {.fd = fd, .rank = rank, .dialing = true, .backoff_ms = 5};
+    tcp_addr_t a = {.version = TCP_ADDR_VERSION, .family = 4, .ip = {127, 0, 0, 1}};
+    rcomm_status_t st = RCOMM_OK;
+    bool done = false;
+
+    while (st == RCOMM_OK && !done && hs.fd >= 0) {
+        bool dialing = hs.dialing;
+        int step = hs.step;
+        size_t got = hs.got;
+
+        st = dial_event(tp, &hs, &a, 0, &done);
+        if (!dialing && hs.step == step && hs.got == got)
+            break; /* the acceptor sent no more */
+    }
+    if (st == RCOMM_OK && done) {
+        tp->peers[rank].fd = hs.fd;
+        return RCOMM_OK;
+    }
+    if (hs.fd >= 0)
+        close(hs.fd);
+    return st != RCOMM_OK ? st : RCOMM_ERR_PEER_FAILED;
+}
+
+rcomm_status_t tcp_fuzz_ready(tcp_tp_t *tp)
+{
+    return mesh_ready(tp);
+}
+#endif

@@ -393,6 +393,16 @@ rcomm_status_t vx_wait_peers(vx_tp_t *tp, bool (*ready)(const vx_peer_t *p),
 void vx_qp_init_attr(vx_tp_t *tp, struct ibv_qp_init_attr *ia);
 
 /* verbs_cm.c: RCOMM_IB_USE_RDMA_CM=1 */
+#define VX_CM_MAGIC 0x52434d32u /* "RCM2": with the job key */
+
+/* Private data of a connection request or reply: 44 bytes (a REQ may carry
+ * 56). */
+typedef struct {
+    uint32_t magic, rank, size;    /* network order */
+    uint8_t nonce[AUTH_NONCE_LEN]; /* the dialer's; zero in a reply */
+    uint8_t tag[AUTH_TAG_LEN];
+} vx_cm_priv_t;
+
 /* After device and GID selection: listen on the port's IPv4 address and
  * switch tp->ctx to librdmacm's context of the same device. */
 rcomm_status_t vx_cm_open(vx_tp_t *tp);
@@ -404,6 +414,15 @@ void vx_cm_poll(vx_tp_t *tp);
 /* Destroy QPs and identifiers (before the PD and CQ go). */
 void vx_cm_close_qps(vx_tp_t *tp);
 void vx_cm_close(vx_tp_t *tp);
+/* The private data of our connection messages to p (a request when p is a
+ * lower rank, with a fresh nonce; else a reply), and the checks of the
+ * peers' (priv: len bytes as the CM delivered them). A request yields the
+ * rank of its dialer when it proves the key and comes from a higher rank of
+ * this job, served and not yet connected; -1 when it does not prove the key
+ * (nothing else in it is believed), -2 when it does but is not welcome. */
+void vx_cm_priv(vx_tp_t *tp, vx_peer_t *p, vx_cm_priv_t *pd);
+int vx_cm_request_rank(const vx_tp_t *tp, const void *priv, size_t len);
+bool vx_cm_reply_ok(const vx_tp_t *tp, const vx_peer_t *p, const void *priv, size_t len);
 
 /* verbs_post.c */
 void vx_outbox_push(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op);

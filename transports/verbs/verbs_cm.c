@@ -34,17 +34,9 @@
 #include "base/error.h"
 #include "transports/verbs/verbs.h"
 
-#define CM_MAGIC 0x52434d32u /* "RCM2": with the job key */
-#define CM_STEP_MS 5000      /* address and route resolution, each */
+#define CM_STEP_MS 5000 /* address and route resolution, each */
 #define CM_LABEL_REQUEST "verbs request"
 #define CM_LABEL_REPLY "verbs reply"
-
-/* 44 bytes: a REQ may carry 56. */
-typedef struct {
-    uint32_t magic, rank, size;    /* network order */
-    uint8_t nonce[AUTH_NONCE_LEN]; /* the dialer's; zero in a reply */
-    uint8_t tag[AUTH_TAG_LEN];
-} cm_priv_t;
 
 /* The tags cover the dialer's rank, the size and the acceptor's rank. */
 static void cm_claims(uint32_t claims[3], uint32_t dialer, uint32_t size,
@@ -140,8 +132,7 @@ rcomm_status_t vx_cm_open(vx_tp_t *tp)
 }
 
 /* Private data for peer p: a request (p is lower: we dial it) or a reply. */
-static void conn_param(vx_tp_t *tp, vx_peer_t *p, struct rdma_conn_param *cp,
-                       cm_priv_t *pd)
+void vx_cm_priv(vx_tp_t *tp, vx_peer_t *p, vx_cm_priv_t *pd)
 {
     uint32_t claims[3];
     bool request = p->rank < tp->base.rank;
@@ -149,9 +140,9 @@ static void conn_param(vx_tp_t *tp, vx_peer_t *p, struct rdma_conn_param *cp,
     int acceptor = request ? p->rank : tp->base.rank;
     const uint8_t *challenge = request ? p->remote.challenge : tp->cm_challenge;
 
-    *pd = (cm_priv_t){.magic = htonl(CM_MAGIC),
-                      .rank = htonl((uint32_t)tp->base.rank),
-                      .size = htonl((uint32_t)tp->base.size)};
+    *pd = (vx_cm_priv_t){.magic = htonl(VX_CM_MAGIC),
+                         .rank = htonl((uint32_t)tp->base.rank),
+                         .size = htonl((uint32_t)tp->base.size)};
     if (request)
         auth_nonce(p->cm_nonce);
     if (request)
@@ -159,6 +150,12 @@ static void conn_param(vx_tp_t *tp, vx_peer_t *p, struct rdma_conn_param *cp,
     cm_claims(claims, (uint32_t)dialer, (uint32_t)tp->base.size, (uint32_t)acceptor);
     auth_tag(&tp->key, request ? CM_LABEL_REQUEST : CM_LABEL_REPLY, claims,
              sizeof(claims), p->cm_nonce, challenge, pd->tag);
+}
+
+static void conn_param(vx_tp_t *tp, vx_peer_t *p, struct rdma_conn_param *cp,
+                       vx_cm_priv_t *pd)
+{
+    vx_cm_priv(tp, p, pd);
     *cp = (struct rdma_conn_param){
         .private_data = pd,
         .private_data_len = sizeof(*pd),
@@ -193,23 +190,37 @@ static rcomm_status_t make_qp(vx_tp_t *tp, vx_peer_t *p, struct rdma_cm_id *id)
     return vx_qp_ready(tp, p, &ia);
 }
 
+int vx_cm_request_rank(const vx_tp_t *tp, const void *priv, size_t len)
+{
+    const vx_cm_priv_t *pd = priv;
+    uint32_t r, claims[3];
+
+    /* The tag first: nothing else a stranger says is believed or logged. */
+    if (!pd || len < sizeof(*pd) || ntohl(pd->magic) != VX_CM_MAGIC ||
+        (cm_claims(claims, ntohl(pd->rank), ntohl(pd->size), (uint32_t)tp->base.rank),
+         !auth_check(&tp->key, CM_LABEL_REQUEST, claims, sizeof(claims), pd->nonce,
+                     tp->cm_challenge, pd->tag)))
+        return -1;
+    if (ntohl(pd->size) != (uint32_t)tp->base.size ||
+        (r = ntohl(pd->rank)) <= (uint32_t)tp->base.rank ||
+        r >= (uint32_t)tp->base.size || tp->peers[r].cm_id ||
+        !tp_serves(&tp->base, (int)r))
+        return -2;
+    return (int)r;
+}
+
 /* A connect request: from a higher rank of this job, once. Returns false if
  * the new id is to be destroyed (after its event is acknowledged). */
 static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
 {
-    const cm_priv_t *pd = ev->param.conn.private_data;
+    const vx_cm_priv_t *pd = ev->param.conn.private_data;
+    int r = vx_cm_request_rank(tp, pd, ev->param.conn.private_data_len);
     struct rdma_conn_param cp;
-    cm_priv_t mine;
-    uint32_t r, claims[3];
+    vx_cm_priv_t mine;
     vx_peer_t *p;
     rcomm_status_t st;
 
-    /* The tag first: nothing else a stranger says is believed or logged. */
-    if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
-        ntohl(pd->magic) != CM_MAGIC ||
-        (cm_claims(claims, ntohl(pd->rank), ntohl(pd->size), (uint32_t)tp->base.rank),
-         !auth_check(&tp->key, CM_LABEL_REQUEST, claims, sizeof(claims), pd->nonce,
-                     tp->cm_challenge, pd->tag))) {
+    if (r == -1) {
         if (++tp->cm_refused <= 3)
             base_log(BASE_LOG_WARN,
                      "rank %d: rdma_cm: rejected a connection request that did not "
@@ -220,10 +231,7 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
         rdma_reject(ev->id, NULL, 0);
         return false;
     }
-    if (ntohl(pd->size) != (uint32_t)tp->base.size ||
-        (r = ntohl(pd->rank)) <= (uint32_t)tp->base.rank ||
-        r >= (uint32_t)tp->base.size || tp->peers[r].cm_id ||
-        !tp_serves(&tp->base, (int)r)) {
+    if (r < 0) {
         base_log(BASE_LOG_WARN,
                  "rank %d: rdma_cm: rejected a connection request that is not from a "
                  "higher rank of this job not yet connected",
@@ -248,14 +256,12 @@ static bool on_request(vx_tp_t *tp, struct rdma_cm_event *ev)
 }
 
 /* On our side of a connection we asked for: the acceptor's reply tag. */
-static bool reply_proves_key(vx_tp_t *tp, const vx_peer_t *p,
-                             const struct rdma_cm_event *ev)
+bool vx_cm_reply_ok(const vx_tp_t *tp, const vx_peer_t *p, const void *priv, size_t len)
 {
-    const cm_priv_t *pd = ev->param.conn.private_data;
+    const vx_cm_priv_t *pd = priv;
     uint32_t claims[3];
 
-    if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
-        ntohl(pd->magic) != CM_MAGIC)
+    if (!pd || len < sizeof(*pd) || ntohl(pd->magic) != VX_CM_MAGIC)
         return false;
     cm_claims(claims, (uint32_t)tp->base.rank, (uint32_t)tp->base.size,
               (uint32_t)p->rank);
@@ -268,7 +274,7 @@ static bool on_event(vx_tp_t *tp, struct rdma_cm_event *ev)
 {
     vx_peer_t *p = ev->id->context;
     struct rdma_conn_param cp;
-    cm_priv_t mine;
+    vx_cm_priv_t mine;
     char a[INET_ADDRSTRLEN];
     rcomm_status_t st;
 
@@ -301,7 +307,8 @@ static bool on_event(vx_tp_t *tp, struct rdma_cm_event *ev)
                          p->rank, strerror(errno));
         break;
     case RDMA_CM_EVENT_ESTABLISHED:
-        if (p->rank < tp->base.rank && !reply_proves_key(tp, p, ev))
+        if (p->rank < tp->base.rank && !vx_cm_reply_ok(tp, p, ev->param.conn.private_data,
+                                                       ev->param.conn.private_data_len))
             vx_peer_fail(tp, p, RCOMM_ERR_AUTH,
                          "rank %d: rdma_cm: the process at %s port %u, published as rank "
                          "%d, did not prove the job key in its reply (RCOMM_JOB_KEY "
@@ -329,7 +336,9 @@ static bool on_event(vx_tp_t *tp, struct rdma_cm_event *ev)
                      tp->base.rank, p->rank, ipstr(p->remote.ip, a), p->remote.port,
                      rdma_event_str(ev->event), ev->status,
                      ev->event == RDMA_CM_EVENT_REJECTED
-                         ? " (does it run with RCOMM_IB_USE_RDMA_CM=1 too?)"
+                         ? " (does it run with RCOMM_IB_USE_RDMA_CM=1 too? A process "
+                           "with a different job key, RCOMM_JOB_KEY, is refused the "
+                           "same way)"
                          : "");
     }
     return true;

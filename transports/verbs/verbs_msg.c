@@ -201,7 +201,8 @@ static void unexpected(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const void 
     }
     *ux = (vx_unexp_t){
         .h = {.tag = h->tag, .env = h->u.env, .len = h->len}, .id = h->id, .rts = rts};
-    memcpy(ux->data, data, n);
+    if (n) /* an RTS has no data: memcpy from NULL is undefined, even of 0 bytes */
+        memcpy(ux->data, data, n);
     tp->base.stats.bytes_copied += n;
     tp_hold(&p->m, &ux->h);
 }
