@@ -689,9 +689,44 @@ rcomm_status_t rcomm_ps_pull_fresh(rcomm_ps_t *ps, int tensor, size_t offset,
 
 /* Worker: add grad (count elements of the tensor's dtype) to the local
  * accumulator for keys [offset, offset + count). Nothing is sent before the
- * next push step (rcomm_ps_clock). */
+ * next push step (rcomm_ps_clock), and then only the keys pushed: a block
+ * (cfg.block_bytes) whose every key was pushed goes whole; of one whose
+ * keys were pushed in part, the keys with a nonzero gradient go as (offset,
+ * value) pairs when that is smaller, and the update rule runs on those keys
+ * only (docs/PS.md, "Sparse pushes"). */
 rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
                              const void *grad);
+
+/* Worker: as rcomm_ps_push, for the n keys keys[i] of tensor, each with
+ * gradient grad[i] (the tensor's dtype); a key named twice gets both. For
+ * gradients of a few rows of a large table (embeddings). */
+rcomm_status_t rcomm_ps_push_keys(rcomm_ps_t *ps, int tensor, const size_t *keys,
+                                  size_t n, const void *grad);
+
+/* Keys [offset, offset + count) of tensor, and a buffer of count elements:
+ * a pull's destination (NULL: only refresh the local copy) or a push's
+ * gradient (read only). */
+typedef struct {
+    int tensor;
+    size_t offset, count;
+    void *buf;
+} rcomm_ps_slice_t;
+
+/* rcomm_ps_pullv flags. */
+#define RCOMM_PS_FRESH 1u /* read the servers, as rcomm_ps_pull_fresh */
+
+/* Worker: rcomm_ps_pull (or with RCOMM_PS_FRESH rcomm_ps_pull_fresh) of n
+ * slices, of one tensor or several, in one set of read rounds per server
+ * for the whole list: a model of many tensors waits for its servers once.
+ * Slices may overlap. *clock (may be NULL) gets the oldest clock among the
+ * slices' keys. Every slice is checked before anything is read; an error
+ * names the slice. */
+rcomm_status_t rcomm_ps_pullv(rcomm_ps_t *ps, const rcomm_ps_slice_t *slices, int n,
+                              unsigned flags, uint64_t *clock);
+
+/* Worker: rcomm_ps_push of n slices (their bufs are gradients). Every slice
+ * is checked before any is added. */
+rcomm_status_t rcomm_ps_pushv(rcomm_ps_t *ps, const rcomm_ps_slice_t *slices, int n);
 
 /* Worker: end a step. The clock advances by one; when it reaches a multiple
  * of push_interval the accumulated gradient is sent and the servers are told
@@ -717,6 +752,8 @@ typedef struct {
     uint64_t keys_pushed;   /* keys sent by sparse pushes (dense blocks: 0) */
     uint64_t keys_rejected; /* server: keys of sparse pushes outside their
                              * block, or blocks claiming too many, ignored */
+    uint64_t rounds;        /* pulls' rounds of one-sided reads (posted, then
+                             * waited for), retries and waits included */
 } rcomm_ps_stats_t;
 rcomm_status_t rcomm_ps_stats(const rcomm_ps_t *ps, rcomm_ps_stats_t *stats);
 

@@ -48,4 +48,5 @@ run thread 5 "$t/ps_check" --servers 2 --work --steps 30 equiv
 run thread 3 "$t/compress_check" buckets
 run thread 3 "$t/ps_sparse_check" --servers 1 --work sign
 run thread 4 "$t/ps_sparse_check" --servers 2 filter
+run thread 5 "$t/ps_list_check" --servers 2 --work many
 echo "progress: collectives complete while the caller computes; idle sleeps; exact with the thread"

@@ -121,6 +121,28 @@ static const struct {
     {2, "--servers 1 --work f16"},
 };
 
+/* Pushes of some keys, and lists of slices (ps_list_check). */
+static const struct {
+    int n;
+    const char *args;
+} list_jobs[] = {
+    {1, "keys"},
+    {3, "--servers 1 keys"},
+    {5, "--servers 2 --work keys"},
+    {7, "--servers 3 keys"},
+    {2, "--servers 1 many"},
+    {5, "--servers 2 many"},
+    {8, "--servers 3 --work many"},
+};
+
+START_TEST(list_scenarios)
+{
+    ck_assert_int_eq(job(list_jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none",
+                         "ps_list_check", list_jobs[_i].args),
+                     0);
+}
+END_TEST
+
 START_TEST(sparse_scenarios)
 {
     ck_assert_int_eq(job(sparse_jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none",
@@ -196,6 +218,8 @@ int main(void)
     tcase_add_loop_test(multi, attentive, 0, 4);
     tcase_add_loop_test(multi, sparse_scenarios, 0,
                         sizeof(sparse_jobs) / sizeof(sparse_jobs[0]));
+    tcase_add_loop_test(multi, list_scenarios, 0,
+                        sizeof(list_jobs) / sizeof(list_jobs[0]));
     suite_add_tcase(s, unit);
     suite_add_tcase(s, multi);
     sr = srunner_create(s);

@@ -5,7 +5,9 @@
  *   layout.c  which server owns which keys; blocks; offsets in the regions
  *   ps.c      life cycle: checks, memory, keys, serve, destroy
  *   rma.c     one-sided operations on servers, the local one included
- *   worker.c  pull (versioned reads), push, clock
+ *   worker.c  the worker's state, scratch and argument checks
+ *   pull.c    pull (versioned reads of a list of slices)
+ *   push.c    push (ranges and key lists), clock (the push step)
  *   sparse.c  pushes of some keys: which, their block images, applying them
  *   server.c  update threads
  *
@@ -75,8 +77,14 @@ int ps_layout_owner(const ps_layout_t *l, int t, size_t k);
 /* ---- the parameter server ---------------------------------------------- */
 
 typedef struct ps_op ps_op_t;
+
+/* Keys [a, b) of tensor t, all on server s. */
 typedef struct {
-    struct ps_piece *v;
+    int s, t;
+    size_t a, b;
+} ps_piece_t;
+typedef struct {
+    ps_piece_t *v;
     size_t n, cap;
 } ps_pieces_t;
 
@@ -87,6 +95,7 @@ typedef struct {
     uint64_t *v1, *v2;    /* [B] versions before and after reading the data */
     uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
+    unsigned char *full;  /* [B] ... of which a push named every key */
     uint64_t *fetched;    /* [B] clock of the local copy of each block, or ~0 */
     unsigned char *sent;  /* [B] in this push: PS_SENT_* */
     char *stage;          /* sparse pushes: block images, at the slot's offsets */
@@ -239,6 +248,11 @@ rcomm_status_t ps_sparse_init(rcomm_ps_t *ps);
 /* Worker: the keys of tensor t's range on server s to push now (offsets in
  * the range, ascending, each with a nonzero gradient) into ps->pick. */
 size_t ps_pick(rcomm_ps_t *ps, int s, int t);
+/* Worker: the keys of block i of tensor t's range on server s with a
+ * nonzero gradient (offsets in the range) into ps->pick; how many, or
+ * (size_t)-1 when out of memory (the pick list and the stage are made
+ * here on first use). */
+size_t ps_pick_block(rcomm_ps_t *ps, int s, int t, size_t i);
 /* Worker: block i of that range with its m picked keys (offsets in the
  * range): written sparse (the image in the stage, those keys zeroed in the
  * accumulator; returns the image's bytes) when that is smaller than the
@@ -268,5 +282,38 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps);
 void ps_worker_free(rcomm_ps_t *ps);
 /* Tell every server this worker is done. */
 rcomm_status_t ps_worker_finish(rcomm_ps_t *ps);
+
+/* A zeroed operation appended to ps->ops (*n of them so far); NULL when out
+ * of memory. */
+ps_op_t *ps_op_add(rcomm_ps_t *ps, size_t *n);
+/* A get of len bytes at byte off of region key on server s into buf
+ * (words: as atomic 64-bit words when local). */
+void ps_op_get(ps_op_t *o, int s, void *buf, size_t len, const tp_rkey_t *key, size_t off,
+               int words);
+/* Append keys [a, b) of tensor t on server s, merged into the last piece
+ * when they continue it; -1 when out of memory. */
+int ps_piece_add(ps_pieces_t *v, int s, int t, size_t a, size_t b);
+/* The piece of keys [k, end) of tensor t that k's server owns. */
+ps_piece_t ps_piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end);
+/* Blocks [*b0, *b1] of p's server that hold p's keys. */
+void ps_piece_blocks(const rcomm_ps_t *ps, const ps_piece_t *p, size_t *b0, size_t *b1);
+rcomm_status_t ps_nomem(const rcomm_ps_t *ps, const char *fn);
+
+/* Any worker call: ps usable, and this rank works. */
+rcomm_status_t ps_check_worker(rcomm_ps_t *ps, const char *fn);
+/* Also keys [off, off + count) of tensor, and their buffer (bufname NULL:
+ * it may be NULL). */
+rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,
+                             size_t count, const void *buf, const char *bufname);
+
+/* Waiting on remote memory (a clock, a published push): start it with
+ * wait = {0}, then after each read that shows it is not there yet call
+ * ps_wait_step, which returns 1 once RCOMM_TIMEOUT has passed (the caller
+ * says what it waited for) and otherwise progresses the communicator. */
+typedef struct {
+    uint64_t start;
+    comm_waiter_t waiter;
+} ps_wait_t;
+int ps_wait_step(rcomm_ps_t *ps, ps_wait_t *wait);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Pushes that carry only some keys: the significance filter
+ * Pushes that carry only some keys: the keys a push named, when it did not
+ * name a whole block (ps_pick_block); the significance filter
  * (cfg.push_threshold) and top-k or random-k compressors pick keys; a block
  * with picked keys goes as an image of (offset, value) pairs when that is
  * smaller than the block, else whole. The stamp of a block written sparse
@@ -119,6 +120,33 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t)
             ps->pick[kept++] = (uint32_t)k;
     }
     return kept;
+}
+
+size_t ps_pick_block(rcomm_ps_t *ps, int s, int t, size_t i)
+{
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    const size_t first = i * tn->blk, n = r->n - first < tn->blk ? r->n - first : tn->blk;
+    const char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
+    size_t m = 0;
+
+    /* Made on the first push of some keys: a model pushed whole never needs
+     * them. A block's keys fit in a pick list of blk (or the longest range,
+     * when something picks). */
+    if (!ps->pick) {
+        size_t blk = 1;
+        for (int u = 0; u < ps->lay.ntensors; u++)
+            blk = ps->lay.t[u].blk > blk ? ps->lay.t[u].blk : blk;
+        if (!(ps->pick = malloc(blk * sizeof(uint32_t))))
+            return (size_t)-1;
+    }
+    if (!ps->rem[s].stage &&
+        !(ps->rem[s].stage = malloc(ps->lay.bytes[s] ? ps->lay.bytes[s] : 1)))
+        return (size_t)-1;
+    for (size_t k = 0; k < n; k++)
+        if (value(acc, tn->dtype, k) != 0) /* a NaN is pushed too */
+            ps->pick[m++] = (uint32_t)(first + k);
+    return m;
 }
 
 size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *keys,

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Push: gradients add into a local accumulator and mark their blocks dirty
+ * (and full, when every key of the block was named); on a push step
+ * (rcomm_ps_clock) the dirty blocks go into our slot on their servers (RDMA
+ * WRITE, stamped with the clock), and then every server's clock word for us
+ * is advanced by a fetch-and-add: that is the signal its threads wait for.
+ * A slot is written again only once the server has published the previous
+ * push.
+ *
+ * What goes of a dirty block: the whole block when it is full; the keys
+ * with a nonzero gradient as an image (sparse.c) when it is not, or when a
+ * filter or a compressor picks keys, if the image is smaller; the
+ * compressor's encoding of the block with bf16, f16 or sign.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "ps/ps.h"
+#include "reduce/reduce.h"
+
+/* Mark the blocks of tensor t that keys [a, b) touch: dirty, and full when
+ * the keys cover the block. */
+static void mark_range(rcomm_ps_t *ps, int t, size_t a, size_t b)
+{
+    const size_t blk = ps->lay.t[t].blk;
+    size_t b0, b1;
+
+    for (size_t k = a; k < b;) {
+        const ps_piece_t p = ps_piece_at(ps, t, k, b);
+        const ps_range_t *r = ps_range(&ps->lay, p.s, t);
+        ps_remote_t *rm = &ps->rem[p.s];
+        ps_piece_blocks(ps, &p, &b0, &b1);
+        for (size_t i = b0; i <= b1; i++) {
+            const size_t first = r->lo + (i - r->block) * blk;
+            const size_t end = first + blk < r->lo + r->n ? first + blk : r->lo + r->n;
+            rm->dirty[i] = 1;
+            rm->full[i] |= p.a <= first && p.b >= end;
+        }
+        k = p.b;
+    }
+}
+
+static rcomm_status_t pushv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, int n,
+                                   const char *fn)
+{
+    rcomm_status_t st;
+    char what[64];
+
+    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK)
+        return st;
+    if (n < 0 || (n && !v))
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %d slices at %p", fn,
+                        ps->comm->rank, n, (const void *)v);
+    for (int i = 0; i < n; i++) {
+        snprintf(what, sizeof(what), n > 1 ? "%s (slice %d)" : "%s", fn, i);
+        if ((st = ps_check_keys(ps, what, v[i].tensor, v[i].offset, v[i].count, v[i].buf,
+                                "grad")) != RCOMM_OK)
+            return st;
+    }
+    for (int i = 0; i < n; i++) {
+        const ps_tensor_t *tn = &ps->lay.t[v[i].tensor];
+        char *acc = ps->accum[v[i].tensor] + v[i].offset * tn->esize;
+        if (!v[i].count)
+            continue;
+        reduce_apply(acc, acc, v[i].buf, v[i].count, tn->dtype, RCOMM_SUM);
+        mark_range(ps, v[i].tensor, v[i].offset, v[i].offset + v[i].count);
+    }
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_ps_pushv(rcomm_ps_t *ps, const rcomm_ps_slice_t *slices, int n)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, pushv_locked(ps, slices, n, "rcomm_ps_pushv"));
+}
+
+rcomm_status_t rcomm_ps_push(rcomm_ps_t *ps, int tensor, size_t offset, size_t count,
+                             const void *grad)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+    const rcomm_ps_slice_t v = {tensor, offset, count, (void *)(uintptr_t)grad};
+
+    return COMM_LOCKED(comm, pushv_locked(ps, &v, 1, "rcomm_ps_push"));
+}
+
+static rcomm_status_t push_keys_locked(rcomm_ps_t *ps, int tensor, const size_t *keys,
+                                       size_t n, const void *grad)
+{
+    static const char fn[] = "rcomm_ps_push_keys";
+    const ps_tensor_t *tn;
+    rcomm_status_t st;
+
+    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK ||
+        (st = ps_check_keys(ps, fn, tensor, 0, 0, NULL, NULL)) != RCOMM_OK)
+        return st;
+    tn = &ps->lay.t[tensor];
+    if (n && (!keys || !grad))
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL", fn,
+                        ps->comm->rank, keys ? "grad" : "keys");
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] >= tn->count)
+            return base_err(RCOMM_ERR_INVALID_ARG,
+                            "%s: rank %d: keys[%zu] = %zu is outside tensor '%s' (%zu "
+                            "keys); nothing was added",
+                            fn, ps->comm->rank, i, keys[i], tn->name, tn->count);
+    for (size_t i = 0; i < n; i++) {
+        char *acc = ps->accum[tensor] + keys[i] * tn->esize;
+        reduce_apply(acc, acc, (const char *)grad + i * tn->esize, 1, tn->dtype,
+                     RCOMM_SUM);
+        mark_range(ps, tensor, keys[i], keys[i] + 1);
+    }
+    return RCOMM_OK;
+}
+
+rcomm_status_t rcomm_ps_push_keys(rcomm_ps_t *ps, int tensor, const size_t *keys,
+                                  size_t n, const void *grad)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, push_keys_locked(ps, tensor, keys, n, grad));
+}
+
+/* ---- the push step ----------------------------------------------------- */
+
+/* Until every server has published our previous push, our slots are busy. */
+static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
+{
+    ps_wait_t wait = {0};
+    rcomm_status_t st;
+
+    for (;;) {
+        size_t n = 0;
+        int busy = -1;
+        for (int s = 0; s < ps->cfg.num_servers; s++) {
+            ps_remote_t *r = &ps->rem[s];
+            ps_op_t *o;
+            if (r->applied[ps->worker] >= ps->pushed)
+                continue; /* as last read, by a pull or by this loop */
+            if (!(o = ps_op_add(ps, &n)))
+                return ps_nomem(ps, fn);
+            ps_op_get(o, s, &r->applied[ps->worker], 8, &r->pub, (size_t)ps->worker * 8,
+                      1);
+        }
+        if (!n)
+            return RCOMM_OK;
+        if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+            return st;
+        for (int s = 0; s < ps->cfg.num_servers && busy < 0; s++)
+            if (ps->rem[s].applied[ps->worker] < ps->pushed)
+                busy = s;
+        if (busy < 0)
+            return RCOMM_OK;
+        if (ps_wait_step(ps, &wait))
+            return ps_fail(
+                ps, base_err(RCOMM_ERR_TIMEOUT,
+                             "%s: rank %d: server rank %d has not applied our push of "
+                             "clock %llu within RCOMM_TIMEOUT (%.0f s)%s",
+                             fn, ps->comm->rank, busy, (unsigned long long)ps->pushed,
+                             ps->comm->cfg.timeout_s,
+                             ps->cfg.staleness == 0
+                                 ? "; under BSP it waits for every worker's push"
+                                 : ""));
+    }
+}
+
+/* Block i of tensor t's range on server s, with keys [a, k) of ps->pick
+ * (offsets in the range): as an image, stamped with their count, when that
+ * is smaller than the block; else whole. Returns the image's bytes, or 0. */
+static size_t sparse_block(rcomm_ps_t *ps, int s, int t, size_t i, size_t a, size_t k)
+{
+    ps_remote_t *rm = &ps->rem[s];
+    const size_t b = ps_range(&ps->lay, s, t)->block + i;
+    const size_t img = ps_sparse_image(ps, s, t, i, ps->pick + a, k - a);
+
+    rm->stamp[b] = PS_STAMP(ps->clock, img ? k - a : 0);
+    rm->sent[b] = img ? PS_SENT_SPARSE : PS_SENT_DENSE;
+    ps->stats.keys_pushed += img ? k - a : 0;
+    return img;
+}
+
+/* Write the dirty blocks of tensor t on server s into our slot there: runs
+ * of whole blocks, or each block in its image (sparse.c) when that is
+ * smaller. A block of which nothing was picked stays dirty. */
+static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_t *bytes)
+{
+    static const char fn[] = "rcomm_ps_clock";
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    ps_remote_t *rm = &ps->rem[s];
+    const size_t nb = (r->n + tn->blk - 1) / tn->blk;
+    const int picks = ps_picks(ps, t), encodes = ps_encodes(ps, t);
+    const size_t m = picks ? ps_pick(ps, s, t) : 0;
+    size_t k = 0; /* the next picked key */
+    ps_op_t *o;
+
+    for (size_t i = 0; i < nb;) {
+        size_t b0 = r->block + i, j = i + 1, first = i * tn->blk, last, img = 0, a;
+        if (!rm->dirty[b0]) {
+            i++;
+            continue;
+        }
+        if (picks) {
+            const size_t end = first + tn->blk;
+            while (k < m && ps->pick[k] < first)
+                k++;
+            for (a = k; k < m && ps->pick[k] < end;)
+                k++;
+            if (a == k) { /* nothing picked: it waits */
+                i++;
+                continue;
+            }
+            img = sparse_block(ps, s, t, i, a, k);
+        } else if (encodes) {
+            img = ps_encoded_image(ps, s, t, i);
+            rm->stamp[b0] = PS_STAMP(ps->clock, 0) | (img ? PS_STAMP_ENCODED : 0);
+            rm->sent[b0] = img ? PS_SENT_ENCODED : PS_SENT_DENSE;
+        } else if (!rm->full[b0]) { /* some keys pushed: those with gradient */
+            const size_t got = ps_pick_block(ps, s, t, i);
+            if (got == (size_t)-1)
+                return ps_nomem(ps, fn);
+            if (!got) { /* they cancelled out */
+                rm->dirty[b0] = 0;
+                i++;
+                continue;
+            }
+            img = sparse_block(ps, s, t, i, 0, got);
+        } else {
+            while (j < nb && rm->dirty[r->block + j] && rm->full[r->block + j])
+                j++;
+            for (size_t b = b0; b < r->block + j; b++) {
+                rm->stamp[b] = PS_STAMP(ps->clock, 0);
+                rm->sent[b] = PS_SENT_DENSE;
+            }
+        }
+        last = j * tn->blk < r->n ? j * tn->blk : r->n;
+        if (!(o = ps_op_add(ps, n)))
+            return ps_nomem(ps, fn);
+        *o = (ps_op_t){.kind = PS_PUT,
+                       .server = s,
+                       .buf = img ? rm->stage + r->off + first * tn->esize
+                                  : ps->accum[t] + (r->lo + first) * tn->esize,
+                       .len = img ? img : (last - first) * tn->esize,
+                       .rkey = &rm->slot,
+                       .raddr = ps_raddr(&rm->slot, r->off + first * tn->esize)};
+        *bytes += o->len;
+        if (!(o = ps_op_add(ps, n)))
+            return ps_nomem(ps, fn);
+        *o = (ps_op_t){.kind = PS_PUT,
+                       .server = s,
+                       .buf = rm->stamp + b0,
+                       .len = (j - i) * 8,
+                       .rkey = &rm->slot,
+                       .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, b0))};
+        i = j;
+    }
+    return RCOMM_OK;
+}
+
+/* After a push: blocks sent whole are zeroed; a block sent sparse (its keys
+ * zeroed already) or encoded (what it lost kept) stays dirty while it holds
+ * gradient, which is dropped instead when the compressor keeps no error
+ * feedback. A block that stays dirty is no longer full. */
+static void settle(rcomm_ps_t *ps, int s, int t)
+{
+    const ps_range_t *r = ps_range(&ps->lay, s, t);
+    const ps_tensor_t *tn = &ps->lay.t[t];
+    ps_remote_t *rm = &ps->rem[s];
+    const int drop = ps_drops(ps, t);
+
+    for (size_t i = 0; i * tn->blk < r->n; i++) {
+        const size_t b = r->block + i, first = i * tn->blk;
+        const size_t len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
+        char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
+        if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] != PS_SENT_NONE && drop)) {
+            memset(acc, 0, len);
+            rm->dirty[b] = 0;
+        } else if (rm->sent[b] != PS_SENT_NONE) { /* sparse, or encoded */
+            size_t z = 0;
+            while (z < len && !acc[z])
+                z++;
+            rm->dirty[b] = z < len;
+        }
+        if (rm->sent[b] != PS_SENT_NONE)
+            rm->full[b] = 0;
+        rm->sent[b] = PS_SENT_NONE;
+    }
+}
+
+static rcomm_status_t flush(rcomm_ps_t *ps)
+{
+    static const char fn[] = "rcomm_ps_clock";
+    uint64_t bytes = 0;
+    size_t n = 0;
+    rcomm_status_t st;
+    ps_op_t *o;
+
+    if ((st = wait_slots(ps, fn)) != RCOMM_OK)
+        return st;
+    for (int s = 0; s < ps->cfg.num_servers; s++)
+        for (int t = 0; t < ps->lay.ntensors; t++)
+            if ((st = put_dirty(ps, s, t, &n, &bytes)) != RCOMM_OK)
+                return st;
+    if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+        return st;
+    /* Only now, with every gradient in place, tell the servers. */
+    n = 0;
+    for (int s = 0; s < ps->cfg.num_servers; s++) {
+        if (!(o = ps_op_add(ps, &n)))
+            return ps_nomem(ps, fn);
+        *o = (ps_op_t){.kind = PS_FADD,
+                       .server = s,
+                       .len = 8,
+                       .rkey = &ps->rem[s].clk,
+                       .raddr = ps_raddr(&ps->rem[s].clk, (size_t)ps->worker * 8),
+                       .add = ps->clock - ps->pushed};
+    }
+    if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
+        return st;
+    for (int s = 0; s < ps->cfg.num_servers; s++)
+        for (int t = 0; t < ps->lay.ntensors; t++)
+            settle(ps, s, t);
+    ps->pushed = ps->clock;
+    ps->stats.pushes++;
+    ps->stats.bytes_pushed += bytes;
+    return RCOMM_OK;
+}
+
+static rcomm_status_t ps_clock_locked(rcomm_ps_t *ps)
+{
+    rcomm_status_t st;
+
+    if ((st = ps_check_worker(ps, "rcomm_ps_clock")) != RCOMM_OK)
+        return st;
+    ps->clock++;
+    if (ps->clock % (uint64_t)ps->cfg.push_interval != 0)
+        return RCOMM_OK;
+    return flush(ps);
+}
+
+rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, ps_clock_locked(ps));
+}
