@@ -22,6 +22,10 @@
 # ratio to allreduce mode's in the same repetition (with the lowest and
 # highest ratio). OUT_DIR/runs.txt has one row per run: rep, ranks, mode,
 # median, 10th percentile and mean step (ms).
+# BENCH_MODES picks the modes (default: allreduce mapreduce mapreduce-idle
+# ps-bsp; also ps-ssp, staleness 2, and ps-asp), BENCH_RANKS the rank counts
+# (default: 2 4); allreduce is the reference, so keep it in. The mean step
+# column is the wall time of the run's steps divided by their number.
 # Exit status 0 when every run succeeded, 1 otherwise, 2 for a bad
 # invocation or missing programs.
 set -u
@@ -47,19 +51,22 @@ export RCOMM_TRANSPORT
 # 12000 training images (100 batches, wrapping): the data need not all load.
 common="--steps $steps --batch 120 --lr 0.1 --train-limit 12000 --test-limit 500
     --eval-every $((steps + 1))"
-modes="allreduce mapreduce mapreduce-idle ps-bsp"
+modes=${BENCH_MODES:-allreduce mapreduce mapreduce-idle ps-bsp}
+ranks=${BENCH_RANKS:-2 4}
 args_of() {
     case $1 in
     allreduce) echo "--mode allreduce" ;;
     mapreduce) echo "--mode mapreduce" ;;
     mapreduce-idle) echo "--mode mapreduce --driver-idle" ;;
     ps-bsp) echo "--mode ps --sync bsp" ;;
+    ps-ssp) echo "--mode ps --sync ssp --staleness 2" ;;
+    ps-asp) echo "--mode ps --sync asp" ;;
     esac
 }
 status=0
 rep=1
 while [ "$rep" -le "$reps" ]; do
-    for n in 2 4; do
+    for n in $ranks; do
         # this repetition's order: the modes rotated by rep - 1
         order=$(echo $modes | awk -v k="$rep" '{ for (i = 0; i < NF; i++)
             printf "%s ", $((i + k - 1) % NF + 1) }')
@@ -93,8 +100,10 @@ median() { # of the numbers on stdin
 }
 printf '\n%d repetitions of %d steps of 120 images, %s; steps from %d on\n' \
     "$reps" "$steps" "$RCOMM_TRANSPORT" $((steps / 10))
-printf '%-6s %-15s %9s %18s %9s %18s\n' "" "" "median" "ratio to" "fast" "ratio to"
-printf '%-6s %-15s %9s %18s %9s %18s\n' ranks mode "step ms" "allreduce" "step ms" "allreduce"
+printf '%-6s %-15s %9s %18s %9s %18s %9s %18s\n' "" "" "median" "ratio to" "fast" \
+    "ratio to" "mean" "ratio to"
+printf '%-6s %-15s %9s %18s %9s %18s %9s %18s\n' ranks mode "step ms" "allreduce" \
+    "step ms" "allreduce" "step ms" "allreduce"
 # column col of runs.txt for ranks n and mode m: the median over repetitions,
 # then the median (min - max) of its ratios to allreduce's in the same one
 summary() {
@@ -109,11 +118,12 @@ summary() {
         END { if (NR) printf "(%.2f-%.2f)", lo, hi }')
     printf ' %9.3f %6.2f %11s' "$v" "$med" "$range"
 }
-for n in 2 4; do
+for n in $ranks; do
     for m in $modes; do
         printf '%-6s %-15s' "$n" "$m"
         summary "$n" "$m" 4
         summary "$n" "$m" 5
+        summary "$n" "$m" 6
         echo
     done
 done

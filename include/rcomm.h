@@ -582,7 +582,9 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c);
  * boundary: staleness 0 is bulk synchronous (a pull sees exactly the updates
  * of steps before c), s > 0 is stale synchronous, and under RCOMM_PS_ASP a
  * pull never waits. A push may wait, whatever the staleness, until the
- * server has applied the worker's previous push (one slot per worker).
+ * server has applied the push before the worker's previous one (a worker
+ * has a slot of two halves on each server, which its pushes alternate
+ * between).
  * Between pulls (pull_interval > 1) a pull is served from the worker's local
  * copy. Under BSP a server sums the gradients of every worker for a step (in
  * rank order) and applies the rule once; otherwise it applies each push as it
@@ -730,8 +732,8 @@ rcomm_status_t rcomm_ps_pushv(rcomm_ps_t *ps, const rcomm_ps_slice_t *slices, in
 
 /* Worker: end a step. The clock advances by one; when it reaches a multiple
  * of push_interval the accumulated gradient is sent and the servers are told
- * (after waiting, if needed, until the server has consumed the previous
- * push). */
+ * (after waiting, if needed, until the servers have applied the push before
+ * the previous one). */
 rcomm_status_t rcomm_ps_clock(rcomm_ps_t *ps);
 
 /* Server that is not a worker: serve until every worker has called

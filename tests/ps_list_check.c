@@ -19,10 +19,18 @@
  *         end, with nothing left to apply, a fresh rcomm_ps_pullv of every
  *         tensor takes exactly two rounds of reads (one per tensor would be
  *         six).
- * Both check that bad lists and keys are refused naming the slice or key.
- * Options: --servers S --work --steps T.
+ *   halves  2 ranks, ASP; the server's update rule blocks until the worker
+ *         creates the file DIR/open (--flags DIR). Two pushes complete
+ *         without waiting while the first is held in the rule (a push goes
+ *         into the other half of the worker's slot); the third must wait
+ *         for the first and, with RCOMM_TIMEOUT=2, fails naming the server
+ *         and the push it waited for.
+ * keys and many check that bad lists and keys are refused naming the slice
+ * or key. Options: --servers S --work --steps T --flags DIR.
  */
 #include <getopt.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rank_check.h"
 
@@ -30,6 +38,7 @@ static int bad;
 static rcomm_comm_t *comm;
 static rcomm_ps_config_t cfg;
 static int steps = 5;
+static const char *flags_dir = ".";
 
 #define NT 3
 static const size_t count[NT] = {1000, 333, 7};
@@ -312,6 +321,60 @@ static int many_rounds(rcomm_ps_t *ps, void **got)
     return 0;
 }
 
+/* ---- halves --------------------------------------------------------------- */
+
+static void gate(void *arg, int tensor, size_t first, void *params, const void *grad,
+                 size_t n, rcomm_dtype_t dt)
+{
+    char path[512];
+
+    (void)arg, (void)tensor, (void)first, (void)dt;
+    snprintf(path, sizeof(path), "%s/open", flags_dir);
+    while (access(path, F_OK) != 0)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    for (size_t i = 0; i < n; i++)
+        ((float *)params)[i] -= ((const float *)grad)[i];
+}
+
+static int halves(void)
+{
+    rcomm_ps_tensor_t t = {"h", 16, RCOMM_F32, NULL};
+    float g[16] = {1};
+    rcomm_ps_stats_t st;
+    rcomm_ps_t *ps;
+    char path[512];
+    FILE *f;
+
+    cfg.staleness = RCOMM_PS_ASP;
+    cfg.update = gate;
+    cfg.momentum = 0;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    if (rank == 0) {
+        (void)rcomm_ps_serve(ps); /* ends when the worker fails */
+        rcomm_ps_destroy(ps);
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        CALL(rcomm_ps_push(ps, 0, 0, 16, g));
+        CALL(rcomm_ps_clock(ps));
+    }
+    CALL(rcomm_ps_stats(ps, &st));
+    if (st.pushes != 2 || st.waits != 0)
+        FAIL("halves: 2 pushes while the first is held: %llu pushes, %llu waits, "
+             "expected 2 and 0",
+             (unsigned long long)st.pushes, (unsigned long long)st.waits);
+    CALL(rcomm_ps_push(ps, 0, 0, 16, g));
+    bad |= expect("halves: the third push while the first is held", rcomm_ps_clock(ps),
+                  RCOMM_ERR_TIMEOUT, "server rank 0 has not applied our push of clock 1");
+    snprintf(path, sizeof(path), "%s/open", flags_dir);
+    if (!(f = fopen(path, "w")))
+        FAIL("halves: cannot create %s", path);
+    else
+        fclose(f);
+    rcomm_ps_destroy(ps);
+    return 0;
+}
+
 static int run(const char *mode)
 {
     const int worker = cfg.servers_work || rank >= cfg.num_servers || size == 1;
@@ -394,8 +457,11 @@ static int run(const char *mode)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"steps", 1, 0, 'T'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"servers", 1, 0, 'S'},
+                                         {"work", 0, 0, 'W'},
+                                         {"steps", 1, 0, 'T'},
+                                         {"flags", 1, 0, 'F'},
+                                         {0, 0, 0, 0}};
     int c, rc;
 
     rcomm_ps_config_init(&cfg);
@@ -407,17 +473,24 @@ int main(int argc, char **argv)
         case 'S': cfg.num_servers = atoi(optarg); break;
         case 'W': cfg.servers_work = 1; break;
         case 'T': steps = atoi(optarg); break;
+        case 'F': flags_dir = optarg; break;
         default: return 2;
         }
     }
     if (optind != argc - 1 ||
-        (strcmp(argv[optind], "keys") && strcmp(argv[optind], "many"))) {
+        (strcmp(argv[optind], "keys") && strcmp(argv[optind], "many") &&
+         strcmp(argv[optind], "halves"))) {
         fprintf(stderr,
-                "usage: ps_list_check [--servers S] [--work] [--steps T] keys|many\n");
+                "usage: ps_list_check [--servers S] [--work] [--steps T] [--flags "
+                "DIR] keys|many|halves\n");
         return 2;
     }
     comm = join();
-    rc = run(argv[optind]);
+    if (!strcmp(argv[optind], "halves") && size != 2) {
+        fprintf(stderr, "ps_list_check halves: 2 ranks, not %d\n", size);
+        return 2;
+    }
+    rc = !strcmp(argv[optind], "halves") ? halves() : run(argv[optind]);
     rcomm_comm_destroy(comm);
     if (!rc && !bad && rank == 0)
         printf("ps_list_check %s: %d ranks OK\n", argv[optind], size);

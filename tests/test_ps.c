@@ -195,6 +195,20 @@ START_TEST(attentive)
 }
 END_TEST
 
+/* Two pushes go while the server holds the first in its update rule (the
+ * slot's two halves); the third waits for it and times out. */
+START_TEST(halves)
+{
+    char dir[] = "/tmp/rcomm-halves-XXXXXX", args[128];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof(args), "--flags %s halves", dir);
+    ck_assert_int_eq(
+        job(2, "RCOMM_TIMEOUT=2 RCOMM_LOG_LEVEL=none", "ps_list_check", args), 0);
+    ck_assert_int_eq(system(strcat(strcpy(args, "rm -rf "), dir)), 0);
+}
+END_TEST
+
 START_TEST(scenarios)
 {
     ck_assert_int_eq(job(jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", "ps_check",
@@ -218,6 +232,7 @@ int main(void)
     tcase_add_loop_test(multi, attentive, 0, 4);
     tcase_add_loop_test(multi, sparse_scenarios, 0,
                         sizeof(sparse_jobs) / sizeof(sparse_jobs[0]));
+    tcase_add_test(multi, halves);
     tcase_add_loop_test(multi, list_scenarios, 0,
                         sizeof(list_jobs) / sizeof(list_jobs[0]));
     suite_add_tcase(s, unit);

@@ -227,7 +227,7 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     ps_server_t *sv = &ps->srv;
     const int s = ps->comm->rank, W = ps->nworkers;
     const size_t bytes = ps->lay.bytes[s], nb = ps->lay.nblocks[s];
-    const size_t slot_bytes = bytes + nb * 8;
+    const size_t slot_bytes = 2 * ps_half_bytes(ps, s);
     rcomm_status_t st;
 
     sv->params = zalloc(bytes);

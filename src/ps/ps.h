@@ -16,10 +16,11 @@
  *   pub     applied[W] (the clock applied per worker), then
  *           version[B] (per block: odd while being written)     remote read
  *   clk     clock[W] (worker w's pushed clock)                  remote atomic
- *   slot w  a copy of the params layout for worker w's gradient,
- *           then stamp[B] (the clock of the push that wrote
- *           each block, and how many keys when it wrote only
- *           some: PS_STAMP)                                      remote write,
+ *   slot w  two halves, each a copy of the params layout for
+ *           worker w's gradient, then stamp[B] (the clock of
+ *           the push that wrote each block, and how many keys
+ *           when it wrote only some: PS_STAMP); the pushes
+ *           alternate between them (ps_half)                     remote write,
  *                                                                key to w only
  * W is the number of workers; workers are numbered 0..W-1 in rank order.
  * Two-sided messages are used only around the work: each worker's slot key
@@ -108,14 +109,15 @@ typedef struct {
     char *params;
     uint64_t *pub;  /* applied[W], version[B] */
     uint64_t *clk;  /* clock[W] */
-    char **slots;   /* [W]: gradient, then stamp[B] */
+    char **slots;   /* [W]: two halves of gradient, then stamp[B] */
     char *momentum; /* private */
     tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
     int stop;          /* atomic: threads leave */
-    unsigned *pending; /* [W] atomic: threads still applying worker w's push
-                        * (BSP: [0] for the round) */
+    unsigned *pending; /* [2W] atomic: threads still applying worker w's
+                        * push from half h, at [2w + h] (BSP: [h] for the
+                        * round) */
     uint64_t updates;  /* atomic: pushes (BSP: rounds) applied */
     uint64_t rejected; /* atomic: keys of sparse pushes ignored */
     ps_op_t *done;     /* [W] receives of the workers' done messages */
@@ -214,9 +216,28 @@ static inline size_t ps_pub_version(const rcomm_ps_t *ps, size_t b)
 {
     return ((size_t)ps->nworkers + b) * 8;
 }
-static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, size_t b)
+/* A slot has two halves so that a push need not wait for the server to
+ * apply the previous one: the push of clock c goes into half ps_half(c).
+ * Every push advances a worker's clock by push_interval, so consecutive
+ * pushes alternate, and a push waits only for the one before the previous
+ * (the last to use its half). */
+static inline int ps_half(const rcomm_ps_t *ps, uint64_t c)
 {
-    return ps->lay.bytes[s] + b * 8;
+    return (int)(c / (uint64_t)ps->cfg.push_interval & 1);
+}
+static inline size_t ps_half_bytes(const rcomm_ps_t *ps, int s)
+{
+    return ps->lay.bytes[s] + ps->lay.nblocks[s] * 8;
+}
+/* Byte off of the gradient, and block b's stamp, in half h of a slot on
+ * server s. */
+static inline size_t ps_slot_grad(const rcomm_ps_t *ps, int s, int h, size_t off)
+{
+    return (size_t)h * ps_half_bytes(ps, s) + off;
+}
+static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, int h, size_t b)
+{
+    return ps_slot_grad(ps, s, h, ps->lay.bytes[s] + b * 8);
 }
 
 /* ---- sparse.c ---------------------------------------------------------- */

@@ -5,8 +5,9 @@
  * (rcomm_ps_clock) the dirty blocks go into our slot on their servers (RDMA
  * WRITE, stamped with the clock), and then every server's clock word for us
  * is advanced by a fetch-and-add: that is the signal its threads wait for.
- * A slot is written again only once the server has published the previous
- * push.
+ * Our slot on a server has two halves that pushes alternate between
+ * (ps_half): a push waits only until the server has published the push
+ * before our previous one, not the previous one.
  *
  * What goes of a dirty block: the whole block when it is full; the keys
  * with a nonzero gradient as an image (sparse.c) when it is not, or when a
@@ -125,9 +126,12 @@ rcomm_status_t rcomm_ps_push_keys(rcomm_ps_t *ps, int tensor, const size_t *keys
 
 /* ---- the push step ----------------------------------------------------- */
 
-/* Until every server has published our previous push, our slots are busy. */
+/* The half of our slots this push writes is busy until every server has
+ * published the push before our previous one, which wrote it last. */
 static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
 {
+    const uint64_t iv = (uint64_t)ps->cfg.push_interval;
+    const uint64_t need = ps->pushed > iv ? ps->pushed - iv : 0;
     ps_wait_t wait = {0};
     rcomm_status_t st;
 
@@ -137,7 +141,7 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         for (int s = 0; s < ps->cfg.num_servers; s++) {
             ps_remote_t *r = &ps->rem[s];
             ps_op_t *o;
-            if (r->applied[ps->worker] >= ps->pushed)
+            if (r->applied[ps->worker] >= need)
                 continue; /* as last read, by a pull or by this loop */
             if (!(o = ps_op_add(ps, &n)))
                 return ps_nomem(ps, fn);
@@ -149,7 +153,7 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
             return st;
         for (int s = 0; s < ps->cfg.num_servers && busy < 0; s++)
-            if (ps->rem[s].applied[ps->worker] < ps->pushed)
+            if (ps->rem[s].applied[ps->worker] < need)
                 busy = s;
         if (busy < 0)
             return RCOMM_OK;
@@ -158,7 +162,7 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
                 ps, base_err(RCOMM_ERR_TIMEOUT,
                              "%s: rank %d: server rank %d has not applied our push of "
                              "clock %llu within RCOMM_TIMEOUT (%.0f s)%s",
-                             fn, ps->comm->rank, busy, (unsigned long long)ps->pushed,
+                             fn, ps->comm->rank, busy, (unsigned long long)need,
                              ps->comm->cfg.timeout_s,
                              ps->cfg.staleness == 0
                                  ? "; under BSP it waits for every worker's push"
@@ -193,6 +197,7 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
     const size_t nb = (r->n + tn->blk - 1) / tn->blk;
     const int picks = ps_picks(ps, t), encodes = ps_encodes(ps, t);
     const size_t m = picks ? ps_pick(ps, s, t) : 0;
+    const int h = ps_half(ps, ps->clock);
     size_t k = 0; /* the next picked key */
     ps_op_t *o;
 
@@ -238,13 +243,15 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
         last = j * tn->blk < r->n ? j * tn->blk : r->n;
         if (!(o = ps_op_add(ps, n)))
             return ps_nomem(ps, fn);
-        *o = (ps_op_t){.kind = PS_PUT,
-                       .server = s,
-                       .buf = img ? rm->stage + r->off + first * tn->esize
-                                  : ps->accum[t] + (r->lo + first) * tn->esize,
-                       .len = img ? img : (last - first) * tn->esize,
-                       .rkey = &rm->slot,
-                       .raddr = ps_raddr(&rm->slot, r->off + first * tn->esize)};
+        *o =
+            (ps_op_t){.kind = PS_PUT,
+                      .server = s,
+                      .buf = img ? rm->stage + r->off + first * tn->esize
+                                 : ps->accum[t] + (r->lo + first) * tn->esize,
+                      .len = img ? img : (last - first) * tn->esize,
+                      .rkey = &rm->slot,
+                      .raddr = ps_raddr(
+                          &rm->slot, ps_slot_grad(ps, s, h, r->off + first * tn->esize))};
         *bytes += o->len;
         if (!(o = ps_op_add(ps, n)))
             return ps_nomem(ps, fn);
@@ -253,7 +260,7 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
                        .buf = rm->stamp + b0,
                        .len = (j - i) * 8,
                        .rkey = &rm->slot,
-                       .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, b0))};
+                       .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, h, b0))};
         i = j;
     }
     return RCOMM_OK;

@@ -70,11 +70,16 @@ static void update(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
         SGD_LOOP(float);
 }
 
-static uint64_t stamp(const rcomm_ps_t *ps, int w, size_t b)
+/* Worker w's slot, half h. */
+static char *half(const rcomm_ps_t *ps, int w, int h)
 {
-    const ps_server_t *sv = &ps->srv;
+    return ps->srv.slots[w] + ps_slot_grad(ps, server_index(ps), h, 0);
+}
+
+static uint64_t stamp(const rcomm_ps_t *ps, int w, int h, size_t b)
+{
     const uint64_t *st =
-        (const uint64_t *)(sv->slots[w] + ps_slot_stamp(ps, server_index(ps), 0));
+        (const uint64_t *)(ps->srv.slots[w] + ps_slot_stamp(ps, server_index(ps), h, 0));
     return __atomic_load_n(&st[b], __ATOMIC_ACQUIRE);
 }
 
@@ -96,9 +101,9 @@ static void update_marked(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t
     }
 }
 
-/* Add worker j's part of block (at off, n keys) into th->sum: the first one
- * (*have == 0) sets it. A whole block marks every key. */
-static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, size_t n,
+/* Add a worker's part of a block (grad: in its slot; n keys) into th->sum:
+ * the first one (*have == 0) sets it. A whole block marks every key. */
+static void add_block(ps_thread_t *th, const char *grad, uint64_t stamp_word, size_t n,
                       const ps_tensor_t *tn, int *have, int *whole)
 {
     ps_server_t *sv = &th->ps->srv;
@@ -107,21 +112,20 @@ static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, s
     if (stamp_word & PS_STAMP_ENCODED) { /* f32, the compressor's encoding */
         if (!*have)
             memset(th->sum, 0, n * sizeof(float));
-        ps_encoded_add(th->ps, sv->slots[j] + off, n, (float *)th->sum);
+        ps_encoded_add(th->ps, grad, n, (float *)th->sum);
         *whole = 1;
     } else if (keys == 0) {
         if (!*have)
-            memcpy(th->sum, sv->slots[j] + off, n * tn->esize);
+            memcpy(th->sum, grad, n * tn->esize);
         else
-            reduce_apply(th->sum, th->sum, sv->slots[j] + off, n, tn->dtype, RCOMM_SUM);
+            reduce_apply(th->sum, th->sum, grad, n, tn->dtype, RCOMM_SUM);
         *whole = 1;
     } else {
         if (!*have) {
             memset(th->sum, 0, n * tn->esize);
             memset(th->mark, 0, n);
         }
-        const size_t bad =
-            ps_sparse_add(sv->slots[j] + off, keys, n, tn->dtype, th->sum, th->mark);
+        const size_t bad = ps_sparse_add(grad, keys, n, tn->dtype, th->sum, th->mark);
         if (bad) /* a shared counter: touched only when something was wrong */
             __atomic_add_fetch(&sv->rejected, bad, __ATOMIC_RELAXED);
     }
@@ -129,12 +133,12 @@ static void add_block(ps_thread_t *th, int j, uint64_t stamp_word, size_t off, s
 }
 
 /* Apply the push of clock c to our blocks: from worker w's slot, or (w < 0,
- * BSP) the sum over every worker's. */
+ * BSP) the sum over every worker's; from the slots' half for c. */
 static void apply(ps_thread_t *th, int w, uint64_t c)
 {
     rcomm_ps_t *ps = th->ps;
     ps_server_t *sv = &ps->srv;
-    const int s = server_index(ps);
+    const int s = server_index(ps), h = ps_half(ps, c);
     uint64_t *version = sv->pub + ps->nworkers;
 
     for (int t = 0; t < ps->lay.ntensors; t++) {
@@ -153,7 +157,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             uint64_t v, sw;
 
             for (int j = w < 0 ? 0 : w; j < (w < 0 ? ps->nworkers : w + 1); j++) {
-                sw = stamp(ps, j, b);
+                sw = stamp(ps, j, h, b);
                 if (PS_STAMP_CLOCK(sw) != c)
                     continue;
                 if (w >= 0 && !(sw & PS_STAMP_ENCODED) && PS_STAMP_KEYS(sw) == 0) {
@@ -161,11 +165,11 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                     have = whole = 1;
                     break;
                 }
-                add_block(th, j, sw, off, n, tn, &have, &whole);
+                add_block(th, half(ps, j, h) + off, sw, n, tn, &have, &whole);
             }
             if (!have)
                 continue;
-            grad = w >= 0 && whole ? sv->slots[w] + off : th->sum;
+            grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
             v = __atomic_load_n(&version[b], __ATOMIC_RELAXED);
             __atomic_store_n(&version[b], v + 1, __ATOMIC_RELAXED);
             __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -195,33 +199,37 @@ static void finish(ps_thread_t *th, unsigned *pending, int w, uint64_t c)
     __atomic_add_fetch(&sv->updates, 1, __ATOMIC_RELAXED);
 }
 
-/* One pass over the clock words; returns whether there was work. */
+/* One pass over the clock words; returns whether there was work. A clock
+ * word may be two pushes ahead of what we applied (one in each half):
+ * pushes are applied one at a time, in order, each push_interval past the
+ * last. */
 static int poll_once(ps_thread_t *th)
 {
     rcomm_ps_t *ps = th->ps;
     ps_server_t *sv = &ps->srv;
+    const uint64_t iv = (uint64_t)ps->cfg.push_interval;
     int worked = 0;
 
     if (ps->cfg.staleness == 0) {
-        uint64_t min = UINT64_MAX;
+        uint64_t min = UINT64_MAX, c = th->seen[0] + iv;
         for (int w = 0; w < ps->nworkers; w++) {
-            uint64_t c = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
-            min = c < min ? c : min;
+            uint64_t k = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+            min = k < min ? k : min;
         }
-        if (min > th->seen[0]) {
-            apply(th, -1, min);
-            th->seen[0] = min;
-            finish(th, &sv->pending[0], -1, min);
+        if (min >= c) {
+            apply(th, -1, c);
+            th->seen[0] = c;
+            finish(th, &sv->pending[ps_half(ps, c)], -1, c);
             worked = 1;
         }
         return worked;
     }
     for (int w = 0; w < ps->nworkers; w++) {
-        uint64_t c = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
-        if (c > th->seen[w]) {
+        uint64_t c = th->seen[w] + iv;
+        if (__atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE) >= c) {
             apply(th, w, c);
             th->seen[w] = c;
-            finish(th, &sv->pending[w], w, c);
+            finish(th, &sv->pending[2 * w + ps_half(ps, c)], w, c);
             worked = 1;
         }
     }
@@ -262,11 +270,11 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
     if ((size_t)sv->nthreads > nb)
         sv->nthreads = nb ? (int)nb : 1;
     if (!(sv->threads = calloc((size_t)sv->nthreads, sizeof(*sv->threads))) ||
-        !(sv->pending = calloc((size_t)ps->nworkers, sizeof(*sv->pending))))
+        !(sv->pending = calloc(2 * (size_t)ps->nworkers, sizeof(*sv->pending))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
                         ps->comm->rank);
-    for (int w = 0; w < ps->nworkers; w++)
-        sv->pending[w] = (unsigned)sv->nthreads;
+    for (int i = 0; i < 2 * ps->nworkers; i++)
+        sv->pending[i] = (unsigned)sv->nthreads;
     for (int i = 0; i < sv->nthreads; i++) {
         ps_thread_t *th = calloc(1, sizeof(*th));
         int e;
