@@ -378,7 +378,9 @@ static void measure_flat(bench_t *b)
 
 /* Rank 0 spreads target_s / gemm_s GEMMs over the layers by parameter count,
  * carrying the rounding from layer to layer so that the sum is right; every
- * rank gets the same list. */
+ * rank gets the same list. At least one GEMM in all: a target shorter than
+ * half a GEMM (auto's, on a loaded machine) left none, and a compute of 0
+ * made the efficiency, over min(compute, comm), meaningless. */
 static void assign_reps(bench_t *b)
 {
     if (rank == 0) {
@@ -393,6 +395,8 @@ static void assign_reps(bench_t *b)
             b->reps[i] = (int)(upto - done);
             done = upto;
         }
+        if (done == 0 && b->m.n > 0)
+            b->reps[b->m.n - 1] = 1;
     }
     if (rcomm_broadcast(comm, b->reps, (size_t)b->m.n, RCOMM_I32, 0) != RCOMM_OK)
         perf_die("broadcast of the repetitions");
