@@ -64,10 +64,19 @@ START_TEST(partition)
 }
 END_TEST
 
-static const struct {
+/* A job of one of the programs every rank runs: ranks, arguments. */
+typedef struct {
     int n;
     const char *args;
-} jobs[] = {
+} ps_job_t;
+
+/* Run it with the scenarios' environment; 0 when every rank passed. */
+static int run_job(const ps_job_t *j, const char *prog)
+{
+    return job(j->n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", prog, j->args);
+}
+
+static const ps_job_t jobs[] = {
     {1, "values"},
     {2, "--servers 1 values"},
     {3, "--servers 2 values"},
@@ -106,10 +115,7 @@ static const struct {
 };
 
 /* Sparse pushes (ps_sparse_check): exact against a model of every worker. */
-static const struct {
-    int n;
-    const char *args;
-} sparse_jobs[] = {
+static const ps_job_t sparse_jobs[] = {
     {1, "filter"},
     {2, "--servers 1 filter"},
     {3, "--servers 1 relative"},
@@ -122,10 +128,7 @@ static const struct {
 };
 
 /* Pushes of some keys, and lists of slices (ps_list_check). */
-static const struct {
-    int n;
-    const char *args;
-} list_jobs[] = {
+static const ps_job_t list_jobs[] = {
     {1, "keys"},
     {3, "--servers 1 keys"},
     {5, "--servers 2 --work keys"},
@@ -137,17 +140,13 @@ static const struct {
 
 START_TEST(list_scenarios)
 {
-    ck_assert_int_eq(job(list_jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none",
-                         "ps_list_check", list_jobs[_i].args),
-                     0);
+    ck_assert_int_eq(run_job(&list_jobs[_i], "ps_list_check"), 0);
 }
 END_TEST
 
 START_TEST(sparse_scenarios)
 {
-    ck_assert_int_eq(job(sparse_jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none",
-                         "ps_sparse_check", sparse_jobs[_i].args),
-                     0);
+    ck_assert_int_eq(run_job(&sparse_jobs[_i], "ps_sparse_check"), 0);
 }
 END_TEST
 
@@ -211,9 +210,7 @@ END_TEST
 
 START_TEST(scenarios)
 {
-    ck_assert_int_eq(job(jobs[_i].n, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", "ps_check",
-                         jobs[_i].args),
-                     0);
+    ck_assert_int_eq(run_job(&jobs[_i], "ps_check"), 0);
 }
 END_TEST
 

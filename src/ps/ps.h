@@ -322,6 +322,10 @@ rcomm_status_t ps_nomem(const rcomm_ps_t *ps, const char *fn);
 
 /* Any worker call: ps usable, and this rank works. */
 rcomm_status_t ps_check_worker(rcomm_ps_t *ps, const char *fn);
+/* A worker call on a list of n slices: ps_check_worker, the list, and
+ * ps_check_keys of every slice (an error names the slice). */
+rcomm_status_t ps_check_slices(rcomm_ps_t *ps, const char *fn, const rcomm_ps_slice_t *v,
+                               int n, const char *bufname);
 /* Also keys [off, off + count) of tensor, and their buffer (bufname NULL:
  * it may be NULL). */
 rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,

@@ -253,22 +253,12 @@ static rcomm_status_t pullv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, in
     const int fresh = flags & RCOMM_PS_FRESH;
     uint64_t got = UINT64_MAX, c, read = 0, bytes = 0;
     rcomm_status_t st;
-    char what[64];
 
-    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK)
+    if ((st = ps_check_slices(ps, fn, v, n, NULL)) != RCOMM_OK)
         return st;
-    if (n < 0 || (n && !v))
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %d slices at %p", fn,
-                        ps->comm->rank, n, (const void *)v);
     if (flags & ~RCOMM_PS_FRESH)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: unknown flags 0x%x", fn,
                         ps->comm->rank, flags & ~RCOMM_PS_FRESH);
-    for (int i = 0; i < n; i++) {
-        snprintf(what, sizeof(what), n > 1 ? "%s (slice %d)" : "%s", fn, i);
-        if ((st = ps_check_keys(ps, what, v[i].tensor, v[i].offset, v[i].count, v[i].buf,
-                                NULL)) != RCOMM_OK)
-            return st;
-    }
     ps->pieces.n = 0;
     for (int i = 0; i < n; i++) {
         const int t = v[i].tensor;

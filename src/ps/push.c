@@ -47,19 +47,9 @@ static rcomm_status_t pushv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, in
                                    const char *fn)
 {
     rcomm_status_t st;
-    char what[64];
 
-    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK)
+    if ((st = ps_check_slices(ps, fn, v, n, "grad")) != RCOMM_OK)
         return st;
-    if (n < 0 || (n && !v))
-        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %d slices at %p", fn,
-                        ps->comm->rank, n, (const void *)v);
-    for (int i = 0; i < n; i++) {
-        snprintf(what, sizeof(what), n > 1 ? "%s (slice %d)" : "%s", fn, i);
-        if ((st = ps_check_keys(ps, what, v[i].tensor, v[i].offset, v[i].count, v[i].buf,
-                                "grad")) != RCOMM_OK)
-            return st;
-    }
     for (int i = 0; i < n; i++) {
         const ps_tensor_t *tn = &ps->lay.t[v[i].tensor];
         char *acc = ps->accum[v[i].tensor] + v[i].offset * tn->esize;

@@ -204,6 +204,26 @@ rcomm_status_t ps_check_worker(rcomm_ps_t *ps, const char *fn)
     return RCOMM_OK;
 }
 
+rcomm_status_t ps_check_slices(rcomm_ps_t *ps, const char *fn, const rcomm_ps_slice_t *v,
+                               int n, const char *bufname)
+{
+    rcomm_status_t st;
+    char what[64];
+
+    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK)
+        return st;
+    if (n < 0 || (n && !v))
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %d slices at %p", fn,
+                        ps->comm->rank, n, (const void *)v);
+    for (int i = 0; i < n; i++) {
+        snprintf(what, sizeof(what), n > 1 ? "%s (slice %d)" : "%s", fn, i);
+        if ((st = ps_check_keys(ps, what, v[i].tensor, v[i].offset, v[i].count, v[i].buf,
+                                bufname)) != RCOMM_OK)
+            return st;
+    }
+    return RCOMM_OK;
+}
+
 rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t off,
                              size_t count, const void *buf, const char *bufname)
 {
