@@ -131,6 +131,65 @@ static void violations(tp_ctx_t *c, const tp_rkey_t *rk)
     free(big);
 }
 
+/* A fenced get's callback: every request posted before it is complete. */
+typedef struct {
+    tp_req_t *before;
+    int n, ok;
+} fence_arg_t;
+
+static void fenced_done(tp_req_t *req)
+{
+    fence_arg_t *a = req->arg;
+
+    a->ok = 1;
+    for (int i = 0; i < a->n; i++)
+        if (a->before[i].status == RCOMM_INPROGRESS)
+            a->ok = 0;
+}
+
+/* Rounds of gets of several sizes and a fetch_add, then a fenced get, then
+ * one more get: every fenced get waits for what came before it, none
+ * stalls (rxe once lost the wake-up of IBV_SEND_FENCE), all data exact. */
+static void fenced_gets(tp_ctx_t *c, const tp_rkey_t *rk)
+{
+    enum { ROUNDS = 64, PLAIN = 4 };
+    const tp_ops_t *o = c->ops;
+    const int q = c->rank;
+    const size_t len[PLAIN] = {1, 4096, CHUNK(q), 0};
+    char *buf[PLAIN];
+    tp_req_t rq[PLAIN + 3];
+    uint64_t word, after;
+
+    for (int i = 0; i < PLAIN; i++)
+        buf[i] = tp_xmalloc(len[i] ? len[i] : 1);
+    for (int r = 0; r < ROUNDS; r++) {
+        fence_arg_t a = {rq, PLAIN + 1, -1};
+        memset(rq, 0, sizeof(rq));
+        for (int i = 0; i < PLAIN; i++) {
+            const tp_rkey_t *k = i == 2 ? &rk[R_RW] : &rk[R_RO];
+            OK(o->get(c->tp, 0, buf[i], len[i], k, k->addr + (i == 2 ? CHUNK_OFF(q) : 0),
+                      &rq[i]));
+        }
+        OK(o->fetch_add(c->tp, 0, &rk[R_CNT], rk[R_CNT].addr + 8u * q, 0, &rq[PLAIN]));
+        rq[PLAIN + 1].fence = 1;
+        rq[PLAIN + 1].cb = fenced_done;
+        rq[PLAIN + 1].arg = &a;
+        OK(o->get(c->tp, 0, &word, 8, &rk[R_CNT], rk[R_CNT].addr + 8u * q,
+                  &rq[PLAIN + 1]));
+        OK(o->get(c->tp, 0, &after, 8, &rk[R_CNT], rk[R_CNT].addr + 8u * q,
+                  &rq[PLAIN + 2]));
+        tp_wait_ok(c, rq, PLAIN + 3);
+        REQUIREF(a.ok == 1, "round %d: the fenced get completed %s", r,
+                 a.ok ? "before an earlier request" : "without its callback");
+        REQUIRE(word == 1000u * q && after == word && rq[PLAIN].result == word);
+        tp_check(buf[0], 1, tp_seed(0, 0, 500 + R_RO));
+        tp_check(buf[1], 4096, tp_seed(0, 0, 500 + R_RO));
+        tp_check(buf[2], CHUNK(q), tp_seed(q, 0, 600));
+    }
+    for (int i = 0; i < PLAIN; i++)
+        free(buf[i]);
+}
+
 static void initiator(tp_ctx_t *c)
 {
     const tp_ops_t *o = c->ops;
@@ -174,6 +233,7 @@ static void initiator(tp_ctx_t *c)
     OK(o->get(c->tp, 0, &word, 8, &rk[R_CNT], rk[R_CNT].addr + 8u * q, &rq[0]));
     tp_wait_ok(c, rq, 1);
     REQUIRE(word == 1000u * q);
+    fenced_gets(c, rk);
 
     violations(c, rk);
     tp_barrier(c, 11);

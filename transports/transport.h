@@ -78,8 +78,10 @@ struct tp_req {
     void *arg;
     /* get: read the target's memory only after every earlier get and atomic
      * of ours to the same peer has read it (a seqlock's version, then its
-     * data). Verbs fences the READ (IBV_SEND_FENCE: separate READs may be
-     * served out of order); TCP serves a peer's requests in order anyway. */
+     * data). Verbs holds the READ back until those have completed (separate
+     * READs may be served out of order; not IBV_SEND_FENCE, whose wake-up
+     * soft-RoCE can lose, stalling the queue pair); TCP serves a peer's
+     * requests in order anyway. */
     uint8_t fence;
     /* Transport-private: queue links, progress state. */
     _Alignas(16) unsigned char priv[TP_REQ_PRIV];

@@ -497,8 +497,10 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
         for (int w = 0; w < ps->nworkers; w++) {
             if (sv->done[w].req.status == RCOMM_INPROGRESS)
                 left++;
-            else if (sv->done[w].req.status != RCOMM_OK)
+            else if (sv->done[w].req.status != RCOMM_OK) {
+                ps_server_log_state(ps, fn);
                 return ps_op_error(ps, &sv->done[w], fn + 9);
+            }
         }
         if (!left && ps_server_idle(ps))
             return RCOMM_OK;
@@ -508,6 +510,7 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);
+    ps_server_log_state(ps, fn);
     return comm_check(ps->comm, fn);
 }
 

@@ -210,6 +210,8 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps);
 void ps_server_stop(rcomm_ps_t *ps);
 /* No push is waiting to be applied. */
 int ps_server_idle(const rcomm_ps_t *ps);
+/* A warning with each worker's pushed and applied clock: why a serve failed. */
+void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 
 /* Where things are in a server's regions. */
 static inline size_t ps_pub_version(const rcomm_ps_t *ps, size_t b)

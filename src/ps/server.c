@@ -341,3 +341,22 @@ int ps_server_idle(const rcomm_ps_t *ps)
     }
     return 1;
 }
+
+void ps_server_log_state(const rcomm_ps_t *ps, const char *fn)
+{
+    const ps_server_t *sv = &ps->srv;
+    char line[512] = "";
+    size_t at = 0;
+
+    /* Enough for a few dozen workers; a larger job gets the first ones. */
+    for (int w = 0; w < ps->nworkers && at < sizeof(line) - 48; w++) {
+        unsigned long long pushed = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE),
+                           applied = __atomic_load_n(&sv->pub[w], __ATOMIC_ACQUIRE);
+        at += (size_t)snprintf(line + at, sizeof(line) - at, " %d:%llu/%llu",
+                               ps->worker_rank[w], pushed, applied);
+    }
+    base_log(BASE_LOG_WARN,
+             "%s: server rank %d when it failed, per worker rank pushed/applied "
+             "clock:%s%s",
+             fn, ps->comm->rank, line, at >= sizeof(line) - 48 ? " ..." : "");
+}

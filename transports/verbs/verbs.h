@@ -214,6 +214,7 @@ typedef struct vx_peer {
     vx_sqe_t *sq;              /* [sq_depth] ring */
     uint32_t sq_head, sq_tail; /* posted, retired (free-running) */
     uint32_t unsignaled;       /* WQEs since the last signalled one */
+    uint32_t reads_out;        /* READs and atomics posted, not yet retired */
 
     uint64_t tx_used;   /* credit-consuming messages sent */
     uint64_t rx_posted; /* receives posted for it, ever */

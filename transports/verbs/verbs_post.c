@@ -172,8 +172,6 @@ static int post_rdma(vx_tp_t *tp, vx_peer_t *p, enum ibv_wr_opcode opc, vx_op_t 
         struct ibv_send_wr wr = {.opcode = opc, .sg_list = &sge, .num_sge = n ? 1 : 0};
         wr.wr.rdma.remote_addr = op->u.rma.raddr + off;
         wr.wr.rdma.rkey = op->u.rma.rkey;
-        if (i == 0 && opc == IBV_WR_RDMA_READ && vx_req(op)->fence)
-            wr.send_flags |= IBV_SEND_FENCE;
         if (last && imm) {
             wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
             wr.imm_data = htonl(op->rid);
@@ -185,6 +183,8 @@ static int post_rdma(vx_tp_t *tp, vx_peer_t *p, enum ibv_wr_opcode opc, vx_op_t 
     }
     if (imm)
         p->tx_used++;
+    if (opc == IBV_WR_RDMA_READ)
+        p->reads_out++;
     return 0;
 }
 
@@ -208,6 +208,7 @@ static int post_atomic(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         vx_slot_put(tp, slot);
         return -1;
     }
+    p->reads_out++;
     return 0;
 }
 
@@ -293,6 +294,9 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
     case VX_OP_GET: {
         bool put = op->kind == VX_OP_PUT;
         bool inl = put && op->len <= tp->max_inline;
+        /* Our own fence (transport.h says why not IBV_SEND_FENCE). */
+        if (!put && vx_req(op)->fence && p->reads_out)
+            return 1;
         if (!inl && need_reg(tp, op, !put))
             return 0;
         if ((rc = post_rdma(tp, p, put ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ, op, inl,

@@ -198,6 +198,9 @@ static void retire(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc)
         e->op = NULL;
         if (op) {
             tp_req_t *req = vx_req(op);
+            if (op->kind == VX_OP_GET || op->kind == VX_OP_FADD ||
+                op->kind == VX_OP_CSWAP)
+                p->reads_out--;
             if (op->kind == VX_OP_GET) {
                 VX_WRITTEN(op->buf, op->len);
                 req->len = op->len;
