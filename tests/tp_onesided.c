@@ -298,6 +298,69 @@ static void sc_dereg_queued(tp_ctx_t *c)
     tp_barrier(c, 21);
 }
 
+/* Many small puts, more than a send queue holds, then a message on the
+ * same connection: when the message arrives every put has landed (RC
+ * orders a SEND after the WRITEs before it; TCP streams them in order).
+ * The target answers once it has checked, before the next round's puts. */
+static void sc_puts_then_message(tp_ctx_t *c)
+{
+    enum { NPUT = 700, STRIDE = 64, ROUNDS = 8 };
+    char *mem = tp_xmalloc(NPUT * STRIDE);
+    tp_req_t *rq = tp_xmalloc((NPUT + 2) * sizeof(*rq));
+    uint64_t note;
+    tp_rkey_t rk;
+    tp_mr_t *mr;
+
+    memset(rq, 0, (NPUT + 2) * sizeof(*rq));
+    if (c->rank == 0) {
+        memset(mem, 0, NPUT * STRIDE);
+        OK(c->ops->mem_reg(c->tp, mem, NPUT * STRIDE, TP_REMOTE_WRITE, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        OK(c->ops->isend(c->tp, 1, 10, NULL, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        for (int r = 0; r < ROUNDS; r++) {
+            OK(c->ops->irecv(c->tp, 1, 30 + (uint64_t)r, &note, sizeof(note), &rq[0]));
+            tp_wait_ok(c, rq, 1);
+            REQUIRE(note == (uint64_t)r);
+            for (int i = 0; i < NPUT; i++)
+                tp_check(mem + i * STRIDE, 1 + (size_t)(i + r) % STRIDE,
+                         tp_seed(1, 0, (uint64_t)(r * NPUT + i)));
+            /* Checked: the next round may overwrite. */
+            OK(c->ops->isend(c->tp, 1, 50 + (uint64_t)r, NULL, NULL, 0, &rq[0]));
+            tp_wait_ok(c, rq, 1);
+        }
+        tp_barrier(c, 31);
+        OK(c->ops->mem_dereg(c->tp, mr));
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 10, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        for (int r = 0; r < ROUNDS; r++) {
+            for (int i = 0; i < NPUT; i++) {
+                size_t len = 1 + (size_t)(i + r) % STRIDE;
+                tp_fill(mem + i * STRIDE, len, tp_seed(1, 0, (uint64_t)(r * NPUT + i)));
+                OK(c->ops->put(c->tp, 0, mem + i * STRIDE, len, &rk,
+                               rk.addr + (uint64_t)i * STRIDE, &rq[i]));
+            }
+            note = (uint64_t)r;
+            OK(c->ops->isend(c->tp, 0, 30 + (uint64_t)r, NULL, &note, sizeof(note),
+                             &rq[NPUT]));
+            OK(c->ops->irecv(c->tp, 0, 50 + (uint64_t)r, NULL, 0, &rq[NPUT + 1]));
+            tp_wait_ok(c, rq, NPUT + 2);
+        }
+        tp_barrier(c, 31);
+    }
+    free(rq);
+    free(mem);
+}
+
+START_TEST(test_puts_then_message)
+{
+    tp_group_t g = {
+        .transport = tp_transport, .size = 2, .fn = sc_puts_then_message, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_dereg_queued)
 {
     tp_group_t g = {.transport = "tcp", .size = 2, .fn = sc_dereg_queued, .absent = -1};
@@ -319,6 +382,7 @@ void tp_add_onesided_tests(Suite *s)
     TCase *tc = tcase_create("one-sided");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_onesided, 0, 3);
+    tcase_add_test(tc, test_puts_then_message);
     /* TCP's emulation detail: replies queued from a region being dropped. */
     if (strcmp(tp_transport, "tcp") == 0)
         tcase_add_test(tc, test_dereg_queued);
