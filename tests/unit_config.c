@@ -15,11 +15,11 @@
 
 static void clear_env(void)
 {
-    const char *vars[] = {"RCOMM_TIMEOUT",        "RCOMM_SEGMENT_SIZE",
-                          "RCOMM_ALLREDUCE_ALGO", "RCOMM_TCP_BUFSIZE",
-                          "RCOMM_LOG_LEVEL",      "RCOMM_TRANSPORT",
-                          "RCOMM_PROGRESS",       "RCOMM_PROGRESS_CPU",
-                          "RCOMM_SPIN_US",        "RCOMM_SCRATCH_CACHE"};
+    const char *vars[] = {
+        "RCOMM_TIMEOUT",       "RCOMM_SEGMENT_SIZE", "RCOMM_ALLREDUCE_ALGO",
+        "RCOMM_TCP_BUFSIZE",   "RCOMM_LOG_LEVEL",    "RCOMM_TRANSPORT",
+        "RCOMM_PROGRESS",      "RCOMM_PROGRESS_CPU", "RCOMM_SPIN_US",
+        "RCOMM_SCRATCH_CACHE", "RCOMM_TCP_EAGER"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -41,6 +41,9 @@ START_TEST(defaults_and_overrides)
     ck_assert_uint_eq(cfg.segment_size, 1 << 20);
     ck_assert_int_eq(base_config_timeout_ms(&cfg), 2500);
     ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_BUTTERFLY);
+    setenv("RCOMM_TCP_EAGER", "64M", 1); /* the largest */
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert_uint_eq(cfg.tcp_eager, BASE_TCP_EAGER_MAX);
     clear_env();
 }
 END_TEST
@@ -86,6 +89,7 @@ START_TEST(bad_values_name_the_variable)
                             {"RCOMM_SEGMENT_SIZE", "12Q"},
                             {"RCOMM_SEGMENT_SIZE", "-5"},
                             {"RCOMM_SEGMENT_SIZE", "8"},
+                            {"RCOMM_TCP_EAGER", "65M"},
                             {"RCOMM_ALLREDUCE_ALGO", "x"},
                             {"RCOMM_TRANSPORT", "a-very-long-transport-name"},
                             {"RCOMM_PROGRESS", "threads"},

@@ -72,13 +72,17 @@ static int get_all(int fd, void *buf, size_t len)
     return 1;
 }
 
+/* The flow-control credit our HELLOs claim: by default twice the harness's
+ * 64 KiB eager limit. */
+static uint32_t hello_credit_kib = 128;
+
 static void hello(tcp_hdr_t *h, int src, int size, int dst)
 {
     tcp_hdr_init(h, TCP_HELLO, sizeof(tcp_auth_t));
     h->u.hello.src = src;
     h->u.hello.size = size;
     h->u.hello.dst = dst;
-    h->u.hello.credit_kib = 128; /* twice the harness's 64 KiB eager limit */
+    h->u.hello.credit_kib = hello_credit_kib;
 }
 
 static void put_frame(int fd, const tcp_hdr_t *h, const tcp_auth_t *a)
@@ -187,14 +191,20 @@ enum {
     HUGE_RTS,    /* announcing an absurd size */
     BAD_ACK,     /* acknowledging bytes never sent */
     NO_CREDIT,   /* more unexpected eager bytes than its flow-control credit */
+    GREEDY,      /* claims a 4 TiB credit, then sends 200 MiB unasked */
     NBAD
 };
 
 /* Rank 2 of 3: a good message to rank 1 then EOF; a bad frame to rank 0. */
 static int fake_malformed(const tp_blob_t *blobs, int first, int size, int variant)
 {
-    int fd0 = join(blobs, 0, 2, 3), fd1 = join(blobs, 1, 2, 3);
+    int fd0, fd1;
     tcp_hdr_t h;
+
+    if (variant == GREEDY)
+        hello_credit_kib = UINT32_MAX;
+    fd0 = join(blobs, 0, 2, 3);
+    fd1 = join(blobs, 1, 2, 3);
 
     send_msg(fd1, 9, "hello");
     close(fd1);
@@ -227,6 +237,10 @@ static int fake_malformed(const tp_blob_t *blobs, int first, int size, int varia
     case BAD_ACK:
         tcp_hdr_init(&h, TCP_ACK, 0);
         h.u.msg.size = 100000;
+        break;
+    case GREEDY: /* beyond any credit a rank may grant: refused unread */
+        tcp_hdr_init(&h, TCP_SEND, 200u << 20);
+        h.u.msg.tag = 50;
         break;
     case HUGE_RTS:
         tcp_hdr_init(&h, TCP_RTS, 0);

@@ -79,8 +79,8 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TCP_BUFSIZE", CFG_SIZE, tcp_bufsize, "4M",
         "SO_SNDBUF/SO_RCVBUF of every data socket (fixed, never autotuned)"),
     ROW("RCOMM_TCP_EAGER", CFG_SIZE, tcp_eager, "64K",
-        "largest message sent at once (buffered if unexpected); larger ones are "
-        "announced and sent when their receive is posted (zero copy)"),
+        "largest message sent at once (buffered if unexpected), at most 64M; "
+        "larger ones are announced and sent when their receive is posted (zero copy)"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
         "microseconds to busy-poll before sleeping in epoll_wait"),
     ROW("RCOMM_OVERSUB_SPIN_US", CFG_DOUBLE, oversub_spin_us, "0",
@@ -398,10 +398,11 @@ rcomm_status_t base_config_load(base_config_t *cfg)
         return base_err(RCOMM_ERR_CONFIG,
                         "RCOMM_HANDSHAKE_TIMEOUT='%g' must be more than 0 seconds",
                         tmp.handshake_timeout_s);
-    if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096)
+    if (tmp.segment_size < 64 || tmp.pipeline_depth < 1 || tmp.tcp_bufsize < 4096 ||
+        tmp.tcp_eager > BASE_TCP_EAGER_MAX)
         return base_err(RCOMM_ERR_CONFIG,
-                        "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1 "
-                        "and RCOMM_TCP_BUFSIZE >= 4096");
+                        "RCOMM_SEGMENT_SIZE must be >= 64, RCOMM_PIPELINE_DEPTH >= 1, "
+                        "RCOMM_TCP_BUFSIZE >= 4096 and RCOMM_TCP_EAGER <= 64M");
     if (tmp.ib_rx_depth < 4 || tmp.ib_rx_depth > 4096 ||
         tmp.ib_sq_depth < 2 * VX_MIN_SQ || tmp.ib_sq_depth > 16384 ||
         tmp.ib_timeout < 1 || tmp.ib_timeout > 31 || tmp.ib_retry > 7 ||

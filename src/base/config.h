@@ -4,6 +4,9 @@
 #ifndef RCOMM_CONFIG_H
 #define RCOMM_CONFIG_H
 
+/* The largest RCOMM_TCP_EAGER: it bounds what a peer may make us buffer. */
+#define BASE_TCP_EAGER_MAX ((size_t)64 << 20)
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -20,7 +23,7 @@ typedef struct {
     size_t pipeline_depth;      /* RCOMM_PIPELINE_DEPTH */
     size_t scratch_cache;       /* RCOMM_SCRATCH_CACHE */
     size_t tcp_bufsize;         /* RCOMM_TCP_BUFSIZE */
-    size_t tcp_eager;           /* RCOMM_TCP_EAGER */
+    size_t tcp_eager;           /* RCOMM_TCP_EAGER, at most BASE_TCP_EAGER_MAX */
     double spin_us;             /* RCOMM_SPIN_US */
     double oversub_spin_us;     /* RCOMM_OVERSUB_SPIN_US */
     int oversubscribed;         /* RCOMM_OVERSUBSCRIBED (-1 auto, 0, 1) */

@@ -139,6 +139,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/fifo.h"
 #include "transports/tcp/tcp_frame.h"
 #include "transports/transport.h"
@@ -393,6 +394,13 @@ void tcp_rx_run(tcp_tp_t *tp, tcp_peer_t *p);
  * Returns 0, or -1 with what is wrong in why. */
 int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len);
 bool tcp_credit_take(tcp_tp_t *tp, tcp_peer_t *p, uint64_t len);
+/* The credit a peer's HELLO claims (KiB), believed up to the budget of the
+ * largest RCOMM_TCP_EAGER: no rank may make us hold more. */
+static inline uint64_t tcp_credit_of(uint32_t kib)
+{
+    const uint64_t c = (uint64_t)kib * 1024, max = 2 * (uint64_t)BASE_TCP_EAGER_MAX;
+    return c < max ? c : max;
+}
 /* Count a posted receive or get of len bytes toward choosing how to read. */
 void tcp_rx_expect(tcp_peer_t *p, size_t len, int delta);
 /* Fail receive op: the sender's message (len bytes, its envelope) is longer. */

@@ -342,7 +342,7 @@ static int accept_proof(tcp_tp_t *tp, tcp_hs_t *hs, const tcp_hdr_t *h,
         rej = TCP_REJ_DUP;
     hello_init(tp, &verdict, c->u.hello.src, TCP_F_ACK | TCP_F_PROOF, rej);
     if (hello_send(&verdict, &none, hs->fd) == 0 && rej == TCP_REJ_OK) {
-        tp->peers[c->u.hello.src].credit = (uint64_t)c->u.hello.credit_kib * 1024;
+        tp->peers[c->u.hello.src].credit = tcp_credit_of(c->u.hello.credit_kib);
         return c->u.hello.src;
     }
     snprintf(reject, rlen, "refused rank %d of %d dialing rank %d: %s", c->u.hello.src,
@@ -421,7 +421,7 @@ static rcomm_status_t dial_verdict(tcp_tp_t *tp, const tcp_hs_t *hs, const tcp_h
                         "is rank %d of %d (and that we are rank %d)",
                         tp->base.rank, at, hs->rank, tp->base.size, h->u.hello.src,
                         h->u.hello.size, h->u.hello.dst);
-    tp->peers[hs->rank].credit = (uint64_t)h->u.hello.credit_kib * 1024;
+    tp->peers[hs->rank].credit = tcp_credit_of(h->u.hello.credit_kib);
     return RCOMM_OK;
 }
 
