@@ -298,33 +298,41 @@ static void sc_dereg_queued(tp_ctx_t *c)
     tp_barrier(c, 21);
 }
 
-/* Many small puts, more than a send queue holds, then a message on the
- * same connection: when the message arrives every put has landed (RC
+/* Rounds of small puts, then (odd rounds) a fetch_add, then a message on
+ * the same connection: when the message arrives every put has landed (RC
  * orders a SEND after the WRITEs before it; TCP streams them in order).
- * The target answers once it has checked, before the next round's puts. */
+ * The counts straddle the default send queue (RCOMM_IB_SQ_DEPTH, 128): the
+ * atomic or the message behind exactly 128 puts once overwrote the oldest
+ * put's entry in the send ring, which then never completed. The target
+ * answers once it has checked, before the next round's puts. */
 static void sc_puts_then_message(tp_ctx_t *c)
 {
-    enum { NPUT = 700, STRIDE = 64, ROUNDS = 8 };
-    char *mem = tp_xmalloc(NPUT * STRIDE);
-    tp_req_t *rq = tp_xmalloc((NPUT + 2) * sizeof(*rq));
-    uint64_t note;
+    enum { STRIDE = 64, MAXPUT = 700, CNT = MAXPUT * STRIDE, LEN = CNT + 8 };
+    static const int nput[] = {128, 128, 127, 127, 129, 129, 256, 700, 1, 255, 257};
+    const int rounds = (int)(sizeof(nput) / sizeof(nput[0]));
+    char *mem = tp_xmalloc(LEN);
+    tp_req_t *rq = tp_xmalloc((MAXPUT + 3) * sizeof(*rq));
+    uint64_t note, adds = 0;
     tp_rkey_t rk;
     tp_mr_t *mr;
 
-    memset(rq, 0, (NPUT + 2) * sizeof(*rq));
+    memset(rq, 0, (MAXPUT + 3) * sizeof(*rq));
     if (c->rank == 0) {
-        memset(mem, 0, NPUT * STRIDE);
-        OK(c->ops->mem_reg(c->tp, mem, NPUT * STRIDE, TP_REMOTE_WRITE, &mr));
+        memset(mem, 0, LEN);
+        OK(c->ops->mem_reg(c->tp, mem, LEN, TP_REMOTE_WRITE | TP_REMOTE_ATOMIC, &mr));
         OK(c->ops->mem_rkey(mr, &rk));
         OK(c->ops->isend(c->tp, 1, 10, NULL, &rk, sizeof(rk), &rq[0]));
         tp_wait_ok(c, rq, 1);
-        for (int r = 0; r < ROUNDS; r++) {
+        for (int r = 0; r < rounds; r++) {
             OK(c->ops->irecv(c->tp, 1, 30 + (uint64_t)r, &note, sizeof(note), &rq[0]));
             tp_wait_ok(c, rq, 1);
             REQUIRE(note == (uint64_t)r);
-            for (int i = 0; i < NPUT; i++)
+            for (int i = 0; i < nput[r]; i++)
                 tp_check(mem + i * STRIDE, 1 + (size_t)(i + r) % STRIDE,
-                         tp_seed(1, 0, (uint64_t)(r * NPUT + i)));
+                         tp_seed(1, 0, (uint64_t)(r * MAXPUT + i)));
+            adds += r % 2;
+            REQUIREF(memcmp(mem + CNT, &adds, 8) == 0,
+                     "round %d: the counter is not %llu", r, (unsigned long long)adds);
             /* Checked: the next round may overwrite. */
             OK(c->ops->isend(c->tp, 1, 50 + (uint64_t)r, NULL, NULL, 0, &rq[0]));
             tp_wait_ok(c, rq, 1);
@@ -334,18 +342,21 @@ static void sc_puts_then_message(tp_ctx_t *c)
     } else {
         OK(c->ops->irecv(c->tp, 0, 10, &rk, sizeof(rk), &rq[0]));
         tp_wait_ok(c, rq, 1);
-        for (int r = 0; r < ROUNDS; r++) {
-            for (int i = 0; i < NPUT; i++) {
+        for (int r = 0; r < rounds; r++) {
+            int n = nput[r];
+            for (int i = 0; i < n; i++) {
                 size_t len = 1 + (size_t)(i + r) % STRIDE;
-                tp_fill(mem + i * STRIDE, len, tp_seed(1, 0, (uint64_t)(r * NPUT + i)));
+                tp_fill(mem + i * STRIDE, len, tp_seed(1, 0, (uint64_t)(r * MAXPUT + i)));
                 OK(c->ops->put(c->tp, 0, mem + i * STRIDE, len, &rk,
                                rk.addr + (uint64_t)i * STRIDE, &rq[i]));
             }
+            if (r % 2)
+                OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr + CNT, 1, &rq[n++]));
             note = (uint64_t)r;
             OK(c->ops->isend(c->tp, 0, 30 + (uint64_t)r, NULL, &note, sizeof(note),
-                             &rq[NPUT]));
-            OK(c->ops->irecv(c->tp, 0, 50 + (uint64_t)r, NULL, 0, &rq[NPUT + 1]));
-            tp_wait_ok(c, rq, NPUT + 2);
+                             &rq[n++]));
+            OK(c->ops->irecv(c->tp, 0, 50 + (uint64_t)r, NULL, 0, &rq[n++]));
+            tp_wait_ok(c, rq, n);
         }
         tp_barrier(c, 31);
     }

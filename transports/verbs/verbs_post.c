@@ -77,7 +77,8 @@ static bool may_consume(vx_tp_t *tp, const vx_peer_t *p, const vx_op_t *op)
     return credits(tp, p) > (bye ? 0u : 1u);
 }
 
-/* Post one WQE (wr->next must be NULL) owning ring entry {op, slot}. */
+/* Post one WQE (wr->next must be NULL) owning ring entry {op, slot}; the
+ * caller has checked sq_room(): the entry must be free. */
 static int post(vx_tp_t *tp, vx_peer_t *p, struct ibv_send_wr *wr, vx_op_t *op,
                 int32_t slot)
 {
@@ -104,8 +105,9 @@ static int post(vx_tp_t *tp, vx_peer_t *p, struct ibv_send_wr *wr, vx_op_t *op,
 
 /* A SEND of hdr (+ payload) consuming a credit: inline when it fits, from
  * the user's registered buffer, or copied into a send slot. Returns -1
- * (peer failed), 0 (posted, payload consumed), 1 (no send slot) or 2
- * (posted from the user's buffer: op completes with the WQE). */
+ * (peer failed), 0 (posted, payload consumed), 1 (no send slot or no room
+ * in the send queue) or 2 (posted from the user's buffer: op completes
+ * with the WQE). */
 static int post_send(vx_tp_t *tp, vx_peer_t *p, const void *h, size_t hlen,
                      const void *payload, size_t len, vx_op_t *op, bool signal)
 {
@@ -114,6 +116,8 @@ static int post_send(vx_tp_t *tp, vx_peer_t *p, const void *h, size_t hlen,
     vx_mr_t *mr = NULL;
     int32_t slot = -1;
 
+    if (sq_room(tp, p) < 1)
+        return 1;
     if (hlen + len <= tp->max_inline) {
         sge[0] = (struct ibv_sge){.addr = (uintptr_t)h, .length = (uint32_t)hlen};
         sge[1] = (struct ibv_sge){.addr = (uintptr_t)payload, .length = (uint32_t)len};
@@ -190,11 +194,11 @@ static int post_rdma(vx_tp_t *tp, vx_peer_t *p, enum ibv_wr_opcode opc, vx_op_t 
 
 static int post_atomic(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
-    int32_t slot = vx_slot_get(tp);
+    int32_t slot;
     struct ibv_sge sge;
     struct ibv_send_wr wr = {.sg_list = &sge, .num_sge = 1};
 
-    if (slot < 0)
+    if (sq_room(tp, p) < 1 || (slot = vx_slot_get(tp)) < 0)
         return 1;
     sge = (struct ibv_sge){
         .addr = (uintptr_t)vx_tx_slot(tp, slot), .length = 8, .lkey = tp->tx_mr->lkey};

@@ -125,12 +125,11 @@ static rcomm_status_t wc_error(enum ibv_wc_status s, const char **hint)
     }
 }
 
-static const char *op_name(const vx_op_t *op, enum ibv_wc_opcode opc)
+/* The wr_id, not wc->opcode: a failed completion's opcode is undefined. */
+static const char *op_name(const vx_op_t *op, uint64_t wr_id)
 {
     if (!op) /* an unsignalled send, credits or the keepalive (vx_keepalive) */
-        return opc == IBV_WC_RECV || opc == IBV_WC_RECV_RDMA_WITH_IMM
-                   ? "receive"
-                   : "send or keepalive";
+        return wr_id & VX_WR_RECV ? "receive" : "send or keepalive";
     switch (op->kind) {
     case VX_OP_SEND:
         return op->len > 0 && op->state == VX_S_WIRE ? "send (RDMA write)" : "send";
@@ -160,7 +159,7 @@ static void wc_failed(vx_tp_t *tp, vx_peer_t *p, const struct ibv_wc *wc, vx_op_
                "the buffer of a pending receive";
     }
     snprintf(msg, sizeof(msg), "rank %d: %s to rank %d failed on QP 0x%x: %s (%s)",
-             tp->base.rank, op_name(op, wc->opcode), p->rank, p->qp->qp_num,
+             tp->base.rank, op_name(op, wc->wr_id), p->rank, p->qp->qp_num,
              ibv_wc_status_str(wc->status), hint);
     if (op) /* this request fails with exactly this status and message */
         vx_complete(tp, op, base_err(st, "%s", msg));
