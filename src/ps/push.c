@@ -300,10 +300,9 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
         for (int t = 0; t < ps->lay.ntensors; t++)
             if ((st = put_dirty(ps, s, t, &n, &bytes)) != RCOMM_OK)
                 return st;
-    if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
-        return st;
-    /* Only now, with every gradient in place, tell the servers. */
-    n = 0;
+    /* Then tell each server, behind our writes to it: it executes one
+     * connection's requests in order (an RC queue pair; TCP's stream), so
+     * the clock it sees come with the gradient already in place. */
     for (int s = 0; s < ps->cfg.num_servers; s++) {
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
