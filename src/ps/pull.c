@@ -49,9 +49,10 @@ static uint64_t min_applied(const rcomm_ps_t *ps, int s, int *who)
 /* One round over ps->pieces: with clocks, the published clocks of every
  * server involved; the versions of every piece (into v1, or v2 after the
  * data); with data, each piece's data after its versions, fenced
- * (tp_req_t.fence: the TCP target serves our reads in order, the HCA starts
- * a fenced READ once the reads before it are done, our own memory is copied
- * in order), so that it is read after them, as the seqlock check needs. */
+ * (tp_req_t.fence: the TCP target serves our reads in order, the verbs
+ * transport posts a fenced READ once the reads before it are done, our own
+ * memory is copied in order), so that it is read after them, as the
+ * seqlock check needs. */
 static rcomm_status_t read_round(rcomm_ps_t *ps, int second, int clocks, int data,
                                  const char *fn)
 {
