@@ -566,9 +566,10 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c);
  *    block by block under per-block version words, and retries a block that
  *    changed while it was read, so a read is never torn;
  *  - push writes the worker's accumulated gradient into its own slot in
- *    server memory (RDMA WRITE) and advances its clock there with a one-sided
- *    fetch-and-add; server threads notice the clock, apply the update rule to
- *    their blocks (each block has one owning thread: no lock) and publish the
+ *    server memory (RDMA WRITE), advances its clock there with a one-sided
+ *    fetch-and-add and sends an empty message behind them, which wakes the
+ *    server's threads in its progress; they apply the update rule to their
+ *    blocks (each block has one owning thread: no lock) and publish the
  *    clock they applied;
  *  - the consistency check reads the published clocks, one-sided too.
  * Over TCP the same operations are emulated inside the server's progress, so

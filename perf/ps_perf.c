@@ -28,6 +28,10 @@
  *                   sees); GB are 1e9 bytes
  *   ops/s         : calls of all workers / the same time
  *   retries, waits: rcomm_ps_stats over the timed loop, summed over workers
+ * With --idle SECONDS, a last parameter server (the first entry of -S)
+ * measures what serving costs when nothing comes: its workers sleep that
+ * long, and each server reports the CPU time its process used inside
+ * rcomm_ps_serve (update threads included) as a share of one core.
  * The last pull of each size is checked: values start at 0 and only ever
  * lose lr per push applied, so anything outside [-lr * pushes, 0] (or not
  * finite) is counted as out of bounds, as coll_perf's #wrong.
@@ -39,7 +43,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "perf/perf_cli.h"
 #include "perf/perf_out.h"
@@ -62,6 +68,7 @@ typedef struct {
     const char *stale_name;
     const char *json, *csv;
     size_t counts[64], nsz; /* the sweep, in elements */
+    double idle;            /* --idle: seconds the workers sleep, 0: no idle phase */
 } opts_t;
 
 static rcomm_comm_t *comm;
@@ -82,6 +89,7 @@ static void usage(FILE *f)
             "  -d TYPE   f32 f64 (default f32)\n"
             "  -s STALE  bsp, asp or a staleness bound in steps (default asp)\n"
             "  --op pull|push|both   what to measure (default both)\n"
+            "  --idle SECONDS   then the servers' CPU use while the workers sleep\n"
             "  --json FILE, --csv FILE   also write one record per row of the table\n"
             "  -h, --help   print this help\n",
             perf_prog);
@@ -149,12 +157,11 @@ static size_t sweep(const opts_t *o, size_t *counts, size_t max)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, OP };
-    static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
-                                          {"csv", required_argument, NULL, CSV},
-                                          {"op", required_argument, NULL, OP},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    enum { JSON = 256, CSV, OP, IDLE };
+    static const struct option lopts[] = {
+        {"json", required_argument, NULL, JSON}, {"idle", required_argument, NULL, IDLE},
+        {"csv", required_argument, NULL, CSV},   {"op", required_argument, NULL, OP},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
     int c;
 
@@ -190,6 +197,7 @@ static void parse(int argc, char **argv, opts_t *o)
             break;
         case 's': parse_staleness(optarg, o); break;
         case OP: parse_ops(optarg, o); break;
+        case IDLE: o->idle = perf_parse_int(optarg, 1); break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -344,6 +352,51 @@ static void run_ps(bench_t *b, int nsrv, row_t *rows)
     if (rcomm_ps_destroy(b->ps) != RCOMM_OK)
         perf_die("rcomm_ps_destroy");
     b->ps = NULL;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        perf_die("getrusage");
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* --idle: the workers sleep; each server measures its process's CPU time
+ * over its rcomm_ps_serve. Rank 0 prints the busiest server's share. */
+static void run_idle(bench_t *b, int nsrv)
+{
+    rcomm_ps_config_t cfg;
+    rcomm_ps_tensor_t t = {"ps_idle", b->maxcount, b->o->dtype, NULL};
+    double v[2] = {0, 0}; /* CPU s, wall s */
+
+    rcomm_ps_config_init(&cfg);
+    cfg.num_servers = nsrv;
+    cfg.lr = LR;
+    if (rcomm_ps_create(comm, &cfg, &t, 1, &b->ps) != RCOMM_OK)
+        perf_die("rcomm_ps_create");
+    if (rank < nsrv) {
+        const double c0 = cpu_s(), t0 = now_s();
+        if (rcomm_ps_serve(b->ps) != RCOMM_OK)
+            perf_die("rcomm_ps_serve");
+        v[0] = cpu_s() - c0;
+        v[1] = now_s() - t0;
+    } else {
+        struct timespec ts = {(time_t)b->o->idle, 0};
+        nanosleep(&ts, NULL);
+    }
+    if (rcomm_ps_destroy(b->ps) != RCOMM_OK)
+        perf_die("rcomm_ps_destroy");
+    b->ps = NULL;
+    v[0] = v[1] > 0 ? v[0] / v[1] : 0;
+    if (rcomm_allreduce(comm, RCOMM_IN_PLACE, v, 2, RCOMM_F64, RCOMM_MAX))
+        perf_die("allreduce of the idle CPU");
+    if (rank == 0)
+        printf("# idle: %d server(s), workers asleep %.0f s: the busiest server used "
+               "%.1f%% of a core over %.2f s of serving\n",
+               nsrv, b->o->idle, 100 * v[0], v[1]);
 }
 
 /* ---- gathering and output ------------------------------------------------ */
@@ -532,6 +585,8 @@ int main(int argc, char **argv)
             write_record(csv, &o, tp, &lines[r]);
         }
     }
+    if (o.idle > 0)
+        run_idle(&b, o.servers[0]);
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &b.wrong, 1, RCOMM_I64, RCOMM_SUM))
         perf_die("allreduce of the values out of bounds");
     failed = b.wrong != 0;

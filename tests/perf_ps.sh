@@ -78,8 +78,9 @@ else
 fi
 
 # One op, f64, the other consistency models: BSP pulls only, SSP pushes only
-# (sizes 8 and 64 B, that is 1 and 8 elements).
-for args in "--op pull -s bsp" "--op push -s 2"; do
+# (sizes 8 and 64 B, that is 1 and 8 elements), the latter with the idle
+# phase, whose line is checked for form only.
+for args in "--op pull -s bsp" "--op push -s 2 --idle 1"; do
     op=${args#--op }
     op=${op%% *}
     # shellcheck disable=SC2086
@@ -90,6 +91,11 @@ for args in "--op pull -s bsp" "--op push -s 2"; do
         cmp -s "$tmp/rows" "$tmp/want" &&
             grep -q "^\[0\] # Out of bounds values : 0 OK" "$tmp/out" && ok ||
             { ko "'$args': rows or footer"; cat "$tmp/out" >&2; }
+        case $args in
+        *--idle*)
+            grep -Eq '^\[0\] # idle: 1 server\(s\), workers asleep 1 s: the busiest server used [0-9]+\.[0-9]% of a core over [0-9]+\.[0-9]+ s of serving$' \
+                "$tmp/out" && ok || { ko "no idle line"; cat "$tmp/out" >&2; } ;;
+        esac
     else
         ko "'$args' exited non-zero"
         cat "$tmp/out" "$tmp/err" >&2
@@ -105,7 +111,8 @@ st=$?
 [ "$st" -eq 2 ] && grep -q usage "$tmp/err" && ok || ko "one rank: status $st"
 # Bad options: usage on stderr, exit 2, before any rank talks to another.
 for args in "-b" "-d f16" "--op send" "-s fast" "-s -2" "-S 0" "-S 1,,2" "-S ,1" \
-    "-S 1," "-S x" "-b 1M -e 8" "-e 2" "-n 0" "-f 1" "--json" "stray"; do
+    "-S 1," "-S x" "-b 1M -e 8" "-e 2" "-n 0" "-f 1" "--json" "--idle 0" \
+    "--idle x" "stray"; do
     # shellcheck disable=SC2086
     RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" $args >/dev/null 2>"$tmp/err"
     st=$?

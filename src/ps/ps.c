@@ -381,10 +381,20 @@ rcomm_comm_t *ps_lock_comm(const rcomm_ps_t *ps)
     return ps && ps->magic == HANDLE_MAGIC_PS ? ps->comm : NULL;
 }
 
-/* Our setup messages travel in a tag space of our own; nothing to progress
- * (the server threads and the workers' calls drive everything) and nothing
- * to note when they arrive early (the transport keeps them). */
-static const comm_service_ops_t ps_service = {.name = "parameter server"};
+/* A serving rank's progress wakes its update threads (server.c). */
+static void ps_service_progress(rcomm_comm_t *comm, void *state)
+{
+    rcomm_ps_t *ps = state;
+
+    (void)comm;
+    if (ps->is_server)
+        ps_server_progress(ps);
+}
+
+/* Our messages travel in a tag space of our own; nothing to note when they
+ * arrive early (the transport keeps them). */
+static const comm_service_ops_t ps_service = {.name = "parameter server",
+                                              .progress = ps_service_progress};
 
 static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
                                        const rcomm_ps_tensor_t *tensors, int ntensors,
@@ -504,9 +514,11 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
         }
         if (!left && ps_server_idle(ps))
             return RCOMM_OK;
-        /* We answer one-sided requests in our progress (TCP): poll while
-         * they come, sleep in the transport once they stop. */
-        comm_wait_step(ps->comm, &waiter, 1);
+        /* We answer one-sided requests in our progress (TCP) and ring the
+         * update threads (server.c): poll while requests come, then sleep
+         * in the transport until traffic wakes us; while the threads apply
+         * a push, wake every millisecond to see whether they are done. */
+        comm_wait_step(ps->comm, &waiter, left && ps_server_idle(ps) ? 100 : 1);
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);

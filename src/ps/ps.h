@@ -122,6 +122,17 @@ typedef struct {
     uint64_t rejected; /* atomic: keys of sparse pushes ignored */
     ps_op_t *done;     /* [W] receives of the workers' done messages */
     int done_posted;
+    /* The bell (server.c): threads with nothing to apply sleep until the
+     * rank's progress sees a clock word move and rings it. */
+    pthread_mutex_t bell_mu;
+    pthread_cond_t bell_cv;
+    int bell_ready;   /* bell_mu and bell_cv are initialised */
+    uint64_t bell;    /* atomic: rings so far */
+    int sleepers;     /* under bell_mu: threads in pthread_cond_wait */
+    uint64_t spin_ns; /* threads poll this long before sleeping */
+    uint64_t rung;    /* progress only: the clock words' sum when it last
+                       * rang (they only grow: a new sum is a new push) */
+    ps_op_t *bells;   /* [W] receives of the workers' bell messages */
 } ps_server_t;
 
 struct rcomm_ps {
@@ -179,7 +190,7 @@ struct ps_op {
     tp_req_t req;
 };
 
-enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2, PS_MSG_FINAL = 3 };
+enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2, PS_MSG_FINAL = 3, PS_MSG_BELL = 4 };
 
 /* Post one operation (one on our own rank completes at once). An error
  * names the peer and fails ps. */
@@ -210,6 +221,9 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps);
 void ps_server_stop(rcomm_ps_t *ps);
 /* No push is waiting to be applied. */
 int ps_server_idle(const rcomm_ps_t *ps);
+/* From the rank's progress (the service hook): repost the bells' receives
+ * and ring the threads if a clock word moved. */
+void ps_server_progress(rcomm_ps_t *ps);
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 

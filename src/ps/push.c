@@ -302,7 +302,9 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
                 return st;
     /* Then tell each server, behind our writes to it: it executes one
      * connection's requests in order (an RC queue pair; TCP's stream), so
-     * the clock it sees come with the gradient already in place. */
+     * the clock it sees come with the gradient already in place; and ring
+     * its bell, which wakes it (server.c). Our own server's progress sees
+     * the clock move without one. */
     for (int s = 0; s < ps->cfg.num_servers; s++) {
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
@@ -312,6 +314,17 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
                        .rkey = &ps->rem[s].clk,
                        .raddr = ps_raddr(&ps->rem[s].clk, (size_t)ps->worker * 8),
                        .add = ps->clock - ps->pushed};
+        /* What it has applied of ours, for the next push's wait_slots: a
+         * loop that pushes without pulling then rarely reads it alone. */
+        if (!(o = ps_op_add(ps, &n)))
+            return ps_nomem(ps, fn);
+        ps_op_get(o, s, &ps->rem[s].applied[ps->worker], 8, &ps->rem[s].pub,
+                  (size_t)ps->worker * 8, 1);
+        if (s == ps->comm->rank)
+            continue;
+        if (!(o = ps_op_add(ps, &n)))
+            return ps_nomem(ps, fn);
+        *o = (ps_op_t){.kind = PS_SEND, .server = s, .add = PS_MSG_BELL};
     }
     if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
         return st;

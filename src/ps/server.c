@@ -2,8 +2,21 @@
 /*
  * Server threads: they apply pushed gradients to the parameters. No worker
  * ever talks to them: a worker writes its gradient into its slot, then
- * fetch-adds its clock word; the threads poll the clock words, and publish
- * in applied[] the clock whose updates are in the parameters.
+ * fetch-adds its clock word and sends a bell (an empty message) behind them;
+ * the threads apply what the clock words say, and publish in applied[] the
+ * clock whose updates are in the parameters.
+ *
+ * The bell. Over verbs the fetch-and-add is the HCA's: it gives this rank
+ * no completion, so the threads would have to poll the clock words. The
+ * bell's receive does complete here, after the writes and the fetch-and-add
+ * before it on the same connection (an RC queue pair and a TCP stream
+ * execute in order), and wakes the rank's progress, whose service hook
+ * (ps_server_progress) sees a clock word move and wakes the threads. Idle
+ * threads sleep on a condition variable: an idle server spends no CPU in
+ * them. Who progresses the rank is docs/PS.md's "Who progresses what"; a
+ * rank that also works and has no progress thread is progressed only inside
+ * its calls, so over verbs its threads also look at the clock words every
+ * WATCH_NS, as they would have to without a bell.
  *
  * Each thread owns a contiguous share of the blocks and is the only writer
  * of them, so no lock is needed (Hogwild across blocks, exact within one).
@@ -24,9 +37,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "ps/ps.h"
 #include "reduce/reduce.h"
+
+/* A working rank without a progress thread, over verbs: how often its
+ * threads look at the clock words while it computes. */
+#define WATCH_NS 1000000ull
 
 typedef struct {
     rcomm_ps_t *ps;
@@ -236,21 +254,61 @@ static int poll_once(ps_thread_t *th)
     return worked;
 }
 
+/* Ring the bell: every thread waiting for a ring after the last wakes. */
+static void ring(ps_server_t *sv)
+{
+    pthread_mutex_lock(&sv->bell_mu);
+    __atomic_add_fetch(&sv->bell, 1, __ATOMIC_RELEASE);
+    if (sv->sleepers)
+        pthread_cond_broadcast(&sv->bell_cv);
+    pthread_mutex_unlock(&sv->bell_mu);
+}
+
+/* Wait until the bell rings after `gen` (or stop). With cores to spare,
+ * poll first for spin_ns; then sleep, or with watch_ns, at most that long. */
+static void wait_bell(ps_server_t *sv, uint64_t gen, uint64_t watch_ns)
+{
+    const uint64_t t0 = sv->spin_ns ? base_now_ns() : 0;
+    struct timespec until;
+
+    while (sv->spin_ns && base_now_ns() - t0 < sv->spin_ns)
+        if (__atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE) != gen ||
+            __atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE))
+            return;
+    if (watch_ns) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)watch_ns;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+    }
+    pthread_mutex_lock(&sv->bell_mu);
+    sv->sleepers++;
+    while (__atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE) == gen &&
+           !__atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE))
+        if (!watch_ns)
+            pthread_cond_wait(&sv->bell_cv, &sv->bell_mu);
+        else if (pthread_cond_timedwait(&sv->bell_cv, &sv->bell_mu, &until) != 0)
+            break; /* time to look at the clock words */
+    sv->sleepers--;
+    pthread_mutex_unlock(&sv->bell_mu);
+}
+
 static void *thread_main(void *arg)
 {
     ps_thread_t *th = arg;
-    unsigned nap = 0;
+    ps_server_t *sv = &th->ps->srv;
+    tp_caps_t caps = {0};
+    uint64_t watch_ns = 0;
 
-    while (!__atomic_load_n(&th->ps->srv.stop, __ATOMIC_ACQUIRE)) {
-        if (poll_once(th)) {
-            nap = 0;
-            continue;
-        }
-        /* Nothing to do: back off to a 50 us nap, so that an idle server
-         * leaves the cores to the workers and a busy one answers fast. */
-        if (nap < 50)
-            nap = nap ? nap * 2 : 1;
-        nanosleep(&(struct timespec){0, (long)nap * 1000}, NULL);
+    if (th->ps->worker >= 0 && !th->ps->comm->pt.running && th->ps->comm->tp) {
+        th->ps->comm->tp->ops->caps(th->ps->comm->tp, &caps);
+        watch_ns = caps.native_atomics ? WATCH_NS : 0;
+    }
+    while (!__atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE)) {
+        /* Read before looking: a ring after this wakes us. */
+        const uint64_t gen = __atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE);
+        if (!poll_once(th))
+            wait_bell(sv, gen, watch_ns);
     }
     poll_once(th); /* a push that came with the last done */
     free(th->seen);
@@ -258,6 +316,39 @@ static void *thread_main(void *arg)
     free(th->mark);
     free(th);
     return NULL;
+}
+
+/* The bells' receives: one per remote worker, reposted as each completes. A
+ * failed one is left failed: the worker's done receive names the failure. */
+static void post_bells(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+
+    for (int w = 0; w < ps->nworkers; w++) {
+        ps_op_t *b = &sv->bells[w];
+        if (ps->worker_rank[w] == ps->comm->rank || b->req.status != RCOMM_OK)
+            continue;
+        *b = (ps_op_t){.kind = PS_RECV, .server = ps->worker_rank[w], .add = PS_MSG_BELL};
+        if (ps_post(ps, b, "serve") != RCOMM_OK)
+            return; /* ps failed, and says why */
+    }
+}
+
+void ps_server_progress(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+    uint64_t sum = 0;
+
+    if (!sv->started || ps->failed || ps->comm->failed)
+        return;
+    if (ps->comm->tp)
+        post_bells(ps);
+    for (int w = 0; w < ps->nworkers; w++)
+        sum += __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
+    if (sum != sv->rung) {
+        sv->rung = sum;
+        ring(sv);
+    }
 }
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps)
@@ -275,6 +366,18 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                         ps->comm->rank);
     for (int i = 0; i < 2 * ps->nworkers; i++)
         sv->pending[i] = (unsigned)sv->nthreads;
+    if (!(sv->bells = calloc((size_t)ps->nworkers, sizeof(*sv->bells))))
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
+                        ps->comm->rank);
+    pthread_mutex_init(&sv->bell_mu, NULL);
+    pthread_cond_init(&sv->bell_cv, NULL);
+    sv->bell_ready = 1;
+    /* Threads poll before they sleep only when every thread on the host
+     * has a core: otherwise they would take a computing thread's. */
+    sv->spin_ns = (uint64_t)ps->comm->local_size * (1 + (uint64_t)sv->nthreads) <=
+                          (uint64_t)ps->comm->local_cores
+                      ? ps->comm->spin_ns
+                      : 0;
     for (int i = 0; i < sv->nthreads; i++) {
         ps_thread_t *th = calloc(1, sizeof(*th));
         int e;
@@ -300,6 +403,7 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         if ((e = pthread_create(&sv->threads[i], NULL, thread_main, th)) != 0) {
             free(th->seen);
             free(th->sum);
+            free(th->mark);
             free(th);
             return base_err(RCOMM_ERR_SYSTEM,
                             "rank %d: parameter server: pthread_create: %s",
@@ -307,7 +411,27 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         }
         sv->started++;
     }
-    return RCOMM_OK;
+    post_bells(ps);
+    return ps->failed ? comm_check(ps->comm, "rcomm_ps_create") : RCOMM_OK;
+}
+
+/* Withdraw the bells' receives; one that is landing completes first. */
+static void cancel_bells(rcomm_ps_t *ps)
+{
+    rcomm_comm_t *comm = ps->comm;
+    const uint64_t start = base_now_ns(),
+                   limit = (uint64_t)base_config_timeout_ms(&comm->cfg) * 1000000ull;
+
+    for (int w = 0; w < ps->nworkers; w++) {
+        ps_op_t *b = &ps->srv.bells[w];
+        if (b->req.status != RCOMM_INPROGRESS || !comm->tp)
+            continue;
+        if (comm->tp->ops->cancel(comm->tp, &b->req) == RCOMM_OK)
+            b->req.status = RCOMM_OK;
+        while (b->req.status == RCOMM_INPROGRESS && comm->tp && !comm->failed &&
+               base_now_ns() - start < limit)
+            comm_progress(comm, 0);
+    }
 }
 
 void ps_server_stop(rcomm_ps_t *ps)
@@ -315,9 +439,19 @@ void ps_server_stop(rcomm_ps_t *ps)
     ps_server_t *sv = &ps->srv;
 
     __atomic_store_n(&sv->stop, 1, __ATOMIC_RELEASE);
+    if (sv->bell_ready)
+        ring(sv);
     for (int i = 0; i < sv->started; i++)
         pthread_join(sv->threads[i], NULL);
-    sv->started = 0;
+    sv->started = 0; /* from here on the hook does nothing */
+    if (sv->bell_ready) {
+        cancel_bells(ps);
+        pthread_cond_destroy(&sv->bell_cv);
+        pthread_mutex_destroy(&sv->bell_mu);
+        sv->bell_ready = 0;
+    }
+    free(sv->bells);
+    sv->bells = NULL;
     free(sv->threads);
     free(sv->pending);
     sv->threads = NULL;
