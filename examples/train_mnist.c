@@ -640,9 +640,10 @@ static void run_ps(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double 
         rcomm_ps_stats_t s;
         rcomm_ps_stats(ps, &s);
         printf("train_mnist: worker 0 pushed %llu bytes, %.0f per step (%llu keys "
-               "in sparse images)\n",
+               "in sparse images); read %llu blocks again, %llu of them fetched\n",
                (unsigned long long)s.bytes_pushed, (double)s.bytes_pushed / o->steps,
-               (unsigned long long)s.keys_pushed);
+               (unsigned long long)s.keys_pushed, (unsigned long long)s.retries,
+               (unsigned long long)s.fetched);
     }
     if ((st = rcomm_ps_destroy(ps)) != RCOMM_OK)
         die("rcomm_ps_destroy", st);

@@ -749,6 +749,8 @@ typedef struct {
     uint64_t pulls;       /* pulls that read the servers */
     uint64_t local_pulls; /* pulls served from the local copy */
     uint64_t retries;     /* blocks read again because a write overlapped */
+    uint64_t fetched;     /* ... of which fetched from the server with a message
+                           * after two overlapped reads (docs/PS.md) */
     uint64_t waits;       /* pulls or pushes that had to wait for others */
     uint64_t bytes_pushed, bytes_pulled;
     uint64_t updates;       /* server: pushes (or BSP rounds) applied */

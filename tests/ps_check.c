@@ -11,7 +11,8 @@
  *   intervals  clocks with --push/--pull: pushes and pulls counted, and
  *              the values of pulls served locally are those of the last pull
  *   torn       concurrent pushes and pulls on many small blocks, written
- *              slowly by a user update rule: every block read must be whole
+ *              slowly by a user update rule: every block read must be whole,
+ *              and no block is read one-sided more than twice in a pull
  *   equiv      BSP SGD with momentum (f64) through the PS, through
  *              AllReduce and in one process on the union batch agree
  *   death      server rank 1 dies; every worker's next call fails naming it
@@ -301,7 +302,18 @@ static int torn(void)
     cfg.update = slow_add;
     CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
     for (int step = 0; is_worker() && step < steps; step++) {
+        rcomm_ps_stats_t s0, s1;
+        CALL(rcomm_ps_stats(ps, &s0));
         CALL(rcomm_ps_pull(ps, 0, 0, TORN_KEYS, buf, NULL));
+        CALL(rcomm_ps_stats(ps, &s1));
+        /* The bound: a block is read again one-sided at most once, then
+         * fetched from its server. */
+        if (s1.retries - s1.fetched - (s0.retries - s0.fetched) > TORN_KEYS / 64 ||
+            s1.fetched - s0.fetched > TORN_KEYS / 64)
+            FAIL("step %d: %llu blocks read again and %llu fetched in a pull of %d "
+                 "blocks",
+                 step, (unsigned long long)(s1.retries - s0.retries),
+                 (unsigned long long)(s1.fetched - s0.fetched), TORN_KEYS / 64);
         for (size_t b = 0; b < TORN_KEYS / 64; b++) {
             /* Every key of a block has had the same number of updates. */
             const double n0 = buf[b * 64] - init[b * 64];
@@ -318,8 +330,10 @@ static int torn(void)
     }
     if (is_worker()) {
         CALL(rcomm_ps_stats(ps, &stats));
-        printf("worker %d: %d pulls of %d blocks, %llu blocks read again\n", worker_id(),
-               steps, TORN_KEYS / 64, (unsigned long long)stats.retries);
+        printf("worker %d: %d pulls of %d blocks, %llu blocks read again, %llu of them "
+               "fetched\n",
+               worker_id(), steps, TORN_KEYS / 64, (unsigned long long)stats.retries,
+               (unsigned long long)stats.fetched);
     }
     free(init);
     free(buf);

@@ -25,6 +25,13 @@
  *         into the other half of the worker's slot); the third must wait
  *         for the first and, with RCOMM_TIMEOUT=2, fails naming the server
  *         and the push it waited for.
+ *   fetch  1 server, 1 update thread, ASP; the update rule stalls 3 s in the
+ *         middle of its first write (block 0 of tensor f), after creating
+ *         DIR/stalled. Worker 0 pushes -1 to every key; once the file is
+ *         there every worker pulls: block 0 is odd in both one-sided reads,
+ *         so the pull must fetch it from the server (stats: retries 2,
+ *         fetched 1), whose progress waits for the write to end: block 0
+ *         reads -1 exactly, the others (read during the stall) 0.
  * keys and many check that bad lists and keys are refused naming the slice
  * or key. Options: --servers S --work --steps T --flags DIR.
  */
@@ -375,6 +382,73 @@ static int halves(void)
     return 0;
 }
 
+/* ---- fetch ---------------------------------------------------------------- */
+
+static void stall(void *arg, int tensor, size_t first, void *params, const void *grad,
+                  size_t n, rcomm_dtype_t dt)
+{
+    static int calls;
+    char path[512];
+    FILE *f;
+
+    (void)arg, (void)tensor, (void)first, (void)dt;
+    if (calls++ == 0) { /* one update thread: no race on calls */
+        snprintf(path, sizeof(path), "%s/stalled", flags_dir);
+        if ((f = fopen(path, "w")))
+            fclose(f);
+        nanosleep(&(struct timespec){3, 0}, NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        ((float *)params)[i] -= ((const float *)grad)[i];
+}
+
+static int fetch(void)
+{
+    enum { N = 64 }; /* 4 blocks of 16 keys */
+    rcomm_ps_tensor_t t = {"f", N, RCOMM_F32, NULL};
+    float g[N], got[N];
+    rcomm_ps_stats_t st;
+    rcomm_ps_t *ps;
+    char path[512];
+    int i;
+
+    for (i = 0; i < N; i++)
+        g[i] = 1;
+    cfg.num_servers = 1;
+    cfg.servers_work = 0;
+    cfg.server_threads = 1;
+    cfg.staleness = RCOMM_PS_ASP;
+    cfg.update = stall;
+    cfg.momentum = 0;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    if (rank == 0) {
+        CALL(rcomm_ps_serve(ps));
+        CALL(rcomm_ps_destroy(ps));
+        return 0;
+    }
+    if (rank == 1) {
+        CALL(rcomm_ps_push(ps, 0, 0, N, g));
+        CALL(rcomm_ps_clock(ps));
+    }
+    snprintf(path, sizeof(path), "%s/stalled", flags_dir);
+    for (i = 0; i < 30000 && access(path, F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (i == 30000)
+        FAIL("fetch: the update rule did not start within 30 s");
+    CALL(rcomm_ps_pull(ps, 0, 0, N, got, NULL));
+    CALL(rcomm_ps_stats(ps, &st));
+    for (i = 0; i < N; i++)
+        if (got[i] != (i < 16 ? -1.0f : 0.0f)) {
+            FAIL("fetch: key %d is %g, expected %g", i, got[i], i < 16 ? -1.0 : 0.0);
+            break;
+        }
+    if (st.retries != 2 || st.fetched != 1)
+        FAIL("fetch: %llu blocks read again, %llu fetched; expected 2 and 1",
+             (unsigned long long)st.retries, (unsigned long long)st.fetched);
+    CALL(rcomm_ps_destroy(ps));
+    return 0;
+}
+
 static int run(const char *mode)
 {
     const int worker = cfg.servers_work || rank >= cfg.num_servers || size == 1;
@@ -479,10 +553,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc - 1 ||
         (strcmp(argv[optind], "keys") && strcmp(argv[optind], "many") &&
-         strcmp(argv[optind], "halves"))) {
+         strcmp(argv[optind], "halves") && strcmp(argv[optind], "fetch"))) {
         fprintf(stderr,
                 "usage: ps_list_check [--servers S] [--work] [--steps T] [--flags "
-                "DIR] keys|many|halves\n");
+                "DIR] keys|many|halves|fetch\n");
         return 2;
     }
     comm = join();
@@ -490,7 +564,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ps_list_check halves: 2 ranks, not %d\n", size);
         return 2;
     }
-    rc = !strcmp(argv[optind], "halves") ? halves() : run(argv[optind]);
+    rc = !strcmp(argv[optind], "halves")  ? halves()
+         : !strcmp(argv[optind], "fetch") ? fetch()
+                                          : run(argv[optind]);
     rcomm_comm_destroy(comm);
     if (!rc && !bad && rank == 0)
         printf("ps_list_check %s: %d ranks OK\n", argv[optind], size);

@@ -64,6 +64,43 @@ START_TEST(partition)
 }
 END_TEST
 
+/* A block request from the network names keys of one of the server's
+ * ranges, or is refused. */
+START_TEST(fetch_valid)
+{
+    ps_layout_t l;
+    const ps_tensor_t t[2] = {{"a", 100, RCOMM_F32, 4, 0}, {"b", 7, RCOMM_F64, 8, 0}};
+    const ps_range_t *r = NULL;
+    ps_fetch_msg_t m;
+
+    ck_assert_int_eq(ps_layout_init(&l, 3, t, 2, 64), RCOMM_OK);
+    r = ps_range(&l, 1, 0); /* tensor a on server 1: keys [34, 67) */
+    ck_assert_uint_eq(r->lo, 34);
+    ck_assert_uint_eq(r->n, 33);
+    m = (ps_fetch_msg_t){0, 5, 34, 67};
+    ck_assert(ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){0, 5, 40, 41};
+    ck_assert(ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m) - 1)); /* short */
+    ck_assert(!ps_fetch_valid(&l, 0, &m, sizeof(m)));     /* another server's keys */
+    m = (ps_fetch_msg_t){0, 5, 33, 40};                   /* starts before the range */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){0, 5, 60, 68}; /* ends after it */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){0, 5, 40, 40}; /* empty */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){0, 5, 41, 40}; /* backwards */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){2, 5, 40, 41}; /* no tensor 2 */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){0, PS_FETCH_ID_MAX, 40, 41}; /* id too large for a tag */
+    ck_assert(!ps_fetch_valid(&l, 1, &m, sizeof(m)));
+    m = (ps_fetch_msg_t){1, 0, 0, ~0ull}; /* past the range both ways */
+    ck_assert(!ps_fetch_valid(&l, 2, &m, sizeof(m)));
+    ps_layout_free(&l);
+}
+END_TEST
+
 /* A job of one of the programs every rank runs: ranks, arguments. */
 typedef struct {
     int n;
@@ -208,6 +245,21 @@ START_TEST(halves)
 }
 END_TEST
 
+/* A block that stays odd through both one-sided reads is fetched from the
+ * server, whole and after its write: on 2 and on 4 ranks. */
+START_TEST(fetch)
+{
+    char dir[] = "/tmp/rcomm-fetch-XXXXXX", args[128];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof(args), "--flags %s fetch", dir);
+    ck_assert_int_eq(
+        job(_i ? 4 : 2, "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none", "ps_list_check", args),
+        0);
+    ck_assert_int_eq(system(strcat(strcpy(args, "rm -rf "), dir)), 0);
+}
+END_TEST
+
 START_TEST(scenarios)
 {
     ck_assert_int_eq(run_job(&jobs[_i], "ps_check"), 0);
@@ -225,11 +277,13 @@ int main(void)
     tcase_set_timeout(multi, 300);
     tcase_add_test(unit, partition);
     tcase_add_test(unit, sparse_add_bounds);
+    tcase_add_test(unit, fetch_valid);
     tcase_add_loop_test(multi, scenarios, 0, sizeof(jobs) / sizeof(jobs[0]));
     tcase_add_loop_test(multi, attentive, 0, 4);
     tcase_add_loop_test(multi, sparse_scenarios, 0,
                         sizeof(sparse_jobs) / sizeof(sparse_jobs[0]));
     tcase_add_test(multi, halves);
+    tcase_add_loop_test(multi, fetch, 0, 2);
     tcase_add_loop_test(multi, list_scenarios, 0,
                         sizeof(list_jobs) / sizeof(list_jobs[0]));
     suite_add_tcase(s, unit);

@@ -512,8 +512,10 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
                 return ps_op_error(ps, &sv->done[w], fn + 9);
             }
         }
-        if (!left && ps_server_idle(ps))
+        if (!left && ps_server_idle(ps)) {
+            ps_server_quiesce(ps); /* before peers may leave */
             return RCOMM_OK;
+        }
         /* We answer one-sided requests in our progress (TCP) and ring the
          * update threads (server.c): poll while requests come, then sleep
          * in the transport until traffic wakes us; while the threads apply

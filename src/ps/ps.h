@@ -104,6 +104,15 @@ typedef struct {
 
 enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE, PS_SENT_ENCODED };
 
+/* A fetch being copied (fetch.c): keys [a, b) of tensor t for worker w,
+ * [a, k) done, into dst; rep is the reply (NULL: our own worker's). */
+typedef struct {
+    int w, t;
+    size_t a, b, k;
+    char *dst;
+    struct ps_reply *rep;
+} ps_fetch_job_t;
+
 /* A server's own memory. */
 typedef struct {
     char *params;
@@ -133,6 +142,17 @@ typedef struct {
     uint64_t rung;    /* progress only: the clock words' sum when it last
                        * rang (they only grow: a new sum is a new push) */
     ps_op_t *bells;   /* [W] receives of the workers' bell messages */
+    /* Fetches (fetch.c): blocks a worker failed to read twice. */
+    size_t hold;              /* atomic: block + 1 the progress copies, or 0 */
+    ps_fetch_job_t job;       /* the request being copied (job.w -1: none) */
+    int turn;                 /* the worker whose request went last */
+    int self_done;            /* our own worker's request was copied */
+    int closing;              /* every worker is done: post nothing more */
+    ps_op_t *fetch_in;        /* [W] receives of requests */
+    uint64_t (*fetch_buf)[3]; /* [W] their buffers */
+    unsigned char *fetch_st;  /* [W] FETCH_* (fetch.c) */
+    unsigned *fetch_out;      /* [W] replies in flight */
+    struct ps_reply *replies; /* in flight */
 } ps_server_t;
 
 struct rcomm_ps {
@@ -155,6 +175,8 @@ struct rcomm_ps {
     int pull_waited;           /* the last pull waited for clocks */
     ps_op_t *ops;              /* scratch: one batch */
     size_t cap_ops;
+    void *fetch_msg; /* scratch: fetch requests (fetch.c) */
+    size_t cap_fetch;
     uint32_t *pick;             /* sparse pushes: the keys picked in one range */
     float *pick_val, *pick_scr; /* and top-k's scratch; each the longest range */
     int done_sent;
@@ -190,7 +212,15 @@ struct ps_op {
     tp_req_t req;
 };
 
-enum { PS_MSG_KEY = 1, PS_MSG_DONE = 2, PS_MSG_FINAL = 3, PS_MSG_BELL = 4 };
+/* Tags in our space; a block reply's carries its request's id above 4 bits. */
+enum {
+    PS_MSG_KEY = 1,
+    PS_MSG_DONE = 2,
+    PS_MSG_FINAL = 3,
+    PS_MSG_BELL = 4,
+    PS_MSG_FETCH = 5,
+    PS_MSG_BLOCK = 6
+};
 
 /* Post one operation (one on our own rank completes at once). An error
  * names the peer and fails ps. */
@@ -217,7 +247,10 @@ rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st);
 /* ---- server.c ---------------------------------------------------------- */
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps);
-/* Stop and join the threads. */
+/* Every worker is done: withdraw the receives of bells and block requests
+ * and let replies in flight complete (the hook posts no more). */
+void ps_server_quiesce(rcomm_ps_t *ps);
+/* Stop and join the threads (quiescing first). */
 void ps_server_stop(rcomm_ps_t *ps);
 /* No push is waiting to be applied. */
 int ps_server_idle(const rcomm_ps_t *ps);
@@ -255,6 +288,32 @@ static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, int h, size_t b)
 {
     return ps_slot_grad(ps, s, h, ps->lay.bytes[s] + b * 8);
 }
+
+/* ---- fetch.c ----------------------------------------------------------- */
+
+/* A block request: keys [a, b) of tensor t, answered with the tag
+ * PS_MSG_BLOCK | id << 4. */
+typedef struct {
+    uint32_t t, id;
+    uint64_t a, b;
+} ps_fetch_msg_t;
+#define PS_FETCH_ID_MAX (1u << 27)
+/* Whether m (len bytes, from the network) names keys of server s's range
+ * of a tensor of l. */
+int ps_fetch_valid(const ps_layout_t *l, int s, const ps_fetch_msg_t *m, size_t len);
+
+/* Server thread: make block b's version odd to write it, waiting while the
+ * progress holds b; returns the even version it had. */
+uint64_t ps_server_begin_write(ps_server_t *sv, uint64_t *version, size_t b);
+/* Server progress: answer the requests that arrived, repost receives. */
+void ps_fetch_serve(rcomm_ps_t *ps);
+/* Server stop: withdraw the receives; whether anything is in flight; free
+ * what is left. */
+void ps_fetch_cancel(rcomm_ps_t *ps);
+int ps_fetch_busy(const rcomm_ps_t *ps);
+void ps_fetch_release(rcomm_ps_t *ps);
+/* Worker: fetch the pieces of v from their servers into the local copy. */
+rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn);
 
 /* ---- sparse.c ---------------------------------------------------------- */
 

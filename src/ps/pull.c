@@ -134,13 +134,15 @@ static rcomm_status_t wait_clocks(rcomm_ps_t *ps, uint64_t need, int data, uint6
 
 /* The pieces' versions (v1) and data have been read: read the versions
  * again (v2), and the blocks that changed in between again, versions and
- * data in one round, until none did. */
+ * data in one round, then their versions; blocks that changed during that
+ * second read too are fetched from their servers (fetch.c), which cannot
+ * fail that way. A block is read at most twice one-sided. */
 static rcomm_status_t read_consistent(rcomm_ps_t *ps, const char *fn)
 {
     rcomm_status_t st;
     size_t b0, b1;
 
-    for (;;) {
+    for (int pass = 0;; pass++) {
         if ((st = read_round(ps, 1, 0, 0, fn)) != RCOMM_OK)
             return st;
         ps->again.n = 0;
@@ -168,6 +170,8 @@ static rcomm_status_t read_consistent(rcomm_ps_t *ps, const char *fn)
             ps->pieces = ps->again;
             ps->again = tmp;
         }
+        if (pass == 1)
+            return ps_fetch(ps, &ps->pieces, fn);
         if ((st = read_round(ps, 0, 0, 1, fn)) != RCOMM_OK)
             return st;
     }

@@ -188,9 +188,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             if (!have)
                 continue;
             grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
-            v = __atomic_load_n(&version[b], __ATOMIC_RELAXED);
-            __atomic_store_n(&version[b], v + 1, __ATOMIC_RELAXED);
-            __atomic_thread_fence(__ATOMIC_RELEASE);
+            v = ps_server_begin_write(sv, version, b);
             if (whole)
                 update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
                        sv->momentum ? sv->momentum + off : NULL, grad, n);
@@ -339,10 +337,12 @@ void ps_server_progress(rcomm_ps_t *ps)
     ps_server_t *sv = &ps->srv;
     uint64_t sum = 0;
 
-    if (!sv->started || ps->failed || ps->comm->failed)
+    if (!sv->started || sv->closing || ps->failed || ps->comm->failed)
         return;
-    if (ps->comm->tp)
+    if (ps->comm->tp) {
         post_bells(ps);
+        ps_fetch_serve(ps);
+    }
     for (int w = 0; w < ps->nworkers; w++)
         sum += __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
     if (sum != sv->rung) {
@@ -366,9 +366,14 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                         ps->comm->rank);
     for (int i = 0; i < 2 * ps->nworkers; i++)
         sv->pending[i] = (unsigned)sv->nthreads;
-    if (!(sv->bells = calloc((size_t)ps->nworkers, sizeof(*sv->bells))))
+    if (!(sv->bells = calloc((size_t)ps->nworkers, sizeof(*sv->bells))) ||
+        !(sv->fetch_in = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_in))) ||
+        !(sv->fetch_buf = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_buf))) ||
+        !(sv->fetch_st = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_st))) ||
+        !(sv->fetch_out = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_out))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
                         ps->comm->rank);
+    sv->job.w = -1;
     pthread_mutex_init(&sv->bell_mu, NULL);
     pthread_cond_init(&sv->bell_cv, NULL);
     sv->bell_ready = 1;
@@ -412,26 +417,35 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         sv->started++;
     }
     post_bells(ps);
+    if (ps->comm->tp)
+        ps_fetch_serve(ps);
     return ps->failed ? comm_check(ps->comm, "rcomm_ps_create") : RCOMM_OK;
 }
 
-/* Withdraw the bells' receives; one that is landing completes first. */
-static void cancel_bells(rcomm_ps_t *ps)
+void ps_server_quiesce(rcomm_ps_t *ps)
 {
     rcomm_comm_t *comm = ps->comm;
     const uint64_t start = base_now_ns(),
                    limit = (uint64_t)base_config_timeout_ms(&comm->cfg) * 1000000ull;
+    int busy;
 
-    for (int w = 0; w < ps->nworkers; w++) {
+    if (!ps->srv.bell_ready)
+        return;
+    ps->srv.closing = 1;
+    for (int w = 0; w < ps->nworkers && comm->tp; w++) {
         ps_op_t *b = &ps->srv.bells[w];
-        if (b->req.status != RCOMM_INPROGRESS || !comm->tp)
-            continue;
-        if (comm->tp->ops->cancel(comm->tp, &b->req) == RCOMM_OK)
+        if (b->req.status == RCOMM_INPROGRESS &&
+            comm->tp->ops->cancel(comm->tp, &b->req) == RCOMM_OK)
             b->req.status = RCOMM_OK;
-        while (b->req.status == RCOMM_INPROGRESS && comm->tp && !comm->failed &&
-               base_now_ns() - start < limit)
-            comm_progress(comm, 0);
     }
+    ps_fetch_cancel(ps);
+    do {
+        busy = ps_fetch_busy(ps);
+        for (int w = 0; w < ps->nworkers; w++)
+            busy |= ps->srv.bells[w].req.status == RCOMM_INPROGRESS;
+        if (busy)
+            comm_progress(comm, 0);
+    } while (busy && comm->tp && !comm->failed && base_now_ns() - start < limit);
 }
 
 void ps_server_stop(rcomm_ps_t *ps)
@@ -439,19 +453,28 @@ void ps_server_stop(rcomm_ps_t *ps)
     ps_server_t *sv = &ps->srv;
 
     __atomic_store_n(&sv->stop, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&sv->hold, 0, __ATOMIC_RELEASE); /* a held thread may leave */
     if (sv->bell_ready)
         ring(sv);
     for (int i = 0; i < sv->started; i++)
         pthread_join(sv->threads[i], NULL);
     sv->started = 0; /* from here on the hook does nothing */
     if (sv->bell_ready) {
-        cancel_bells(ps);
+        ps_server_quiesce(ps);
         pthread_cond_destroy(&sv->bell_cv);
         pthread_mutex_destroy(&sv->bell_mu);
         sv->bell_ready = 0;
     }
+    ps_fetch_release(ps);
     free(sv->bells);
-    sv->bells = NULL;
+    free(sv->fetch_in);
+    free(sv->fetch_buf);
+    free(sv->fetch_st);
+    free(sv->fetch_out);
+    sv->bells = sv->fetch_in = NULL;
+    sv->fetch_buf = NULL;
+    sv->fetch_st = NULL;
+    sv->fetch_out = NULL;
     free(sv->threads);
     free(sv->pending);
     sv->threads = NULL;

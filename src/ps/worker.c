@@ -76,6 +76,7 @@ void ps_worker_free(rcomm_ps_t *ps)
     free(ps->pieces.v);
     free(ps->again.v);
     free(ps->ops);
+    free(ps->fetch_msg);
 }
 
 rcomm_status_t ps_worker_finish(rcomm_ps_t *ps)
