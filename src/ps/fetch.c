@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "base/error.h"
 #include "ps/ps.h"
 
@@ -42,8 +41,6 @@
 /* ps_server_t.fetch_st: nothing posted; a receive posted; a request arrived
  * and waits its turn; the worker failed (its done receive says so). */
 enum { FETCH_IDLE, FETCH_POSTED, FETCH_READY, FETCH_GONE };
-
-typedef ps_fetch_msg_t fetch_msg_t;
 
 static uint32_t fetch_tag(uint32_t id)
 {
@@ -117,7 +114,7 @@ int ps_fetch_valid(const ps_layout_t *l, int s, const ps_fetch_msg_t *m, size_t 
 static int start(rcomm_ps_t *ps, int w)
 {
     ps_server_t *sv = &ps->srv;
-    const fetch_msg_t *m = (const fetch_msg_t *)(void *)sv->fetch_buf[w];
+    const ps_fetch_msg_t *m = (const ps_fetch_msg_t *)(void *)sv->fetch_buf[w];
     struct ps_reply *rep;
     size_t bytes;
 
@@ -223,7 +220,7 @@ void ps_fetch_serve(rcomm_ps_t *ps)
         *in = (ps_op_t){.kind = PS_RECV,
                         .server = ps->worker_rank[w],
                         .buf = sv->fetch_buf[w],
-                        .len = sizeof(fetch_msg_t),
+                        .len = sizeof(ps_fetch_msg_t),
                         .add = PS_MSG_FETCH};
         if (ps_post(ps, in, "serve") == RCOMM_OK)
             sv->fetch_st[w] = FETCH_POSTED;
@@ -231,14 +228,12 @@ void ps_fetch_serve(rcomm_ps_t *ps)
 }
 
 /* Our own worker's request: queued as the current job when none is, served
- * by our progress. */
+ * by our progress (the hook runs in every wait step). */
 static rcomm_status_t fetch_own(rcomm_ps_t *ps, int t, size_t a, size_t b, char *dst,
                                 const char *fn)
 {
     ps_server_t *sv = &ps->srv;
-    rcomm_comm_t *comm = ps->comm;
-    const uint64_t start_ns = base_now_ns(),
-                   limit = (uint64_t)base_config_timeout_ms(&comm->cfg) * 1000000ull;
+    ps_wait_t wait = {0};
     int queued = 0;
 
     sv->self_done = 0;
@@ -248,17 +243,13 @@ static rcomm_status_t fetch_own(rcomm_ps_t *ps, int t, size_t a, size_t b, char 
                 .w = ps->worker, .t = t, .a = a, .b = b, .k = a, .dst = dst};
             queued = 1;
         }
-        if (!comm->tp)
-            ps_fetch_serve(ps); /* one rank: no progress hook runs it */
-        else
-            comm_progress(comm, 0);
-        if (ps->failed || comm->failed)
-            return comm_check(comm, fn);
-        if (limit && base_now_ns() - start_ns > limit)
+        if (ps_wait_step(ps, &wait))
             return ps_fail(ps, base_err(RCOMM_ERR_TIMEOUT,
                                         "%s: rank %d: a block of its own server stayed "
                                         "in an update for RCOMM_TIMEOUT (%.0f s)",
-                                        fn, comm->rank, comm->cfg.timeout_s));
+                                        fn, ps->comm->rank, ps->comm->cfg.timeout_s));
+        if (ps->failed || ps->comm->failed)
+            return comm_check(ps->comm, fn);
     }
     return RCOMM_OK;
 }
@@ -310,7 +301,7 @@ rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
 {
     size_t n = 0, b0, b1;
     rcomm_status_t st;
-    fetch_msg_t *msg;
+    ps_fetch_msg_t *msg;
     ps_op_t *o;
 
     if (v->n > PS_FETCH_ID_MAX)
@@ -333,7 +324,7 @@ rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
                 return st;
             continue;
         }
-        msg[i] = (fetch_msg_t){(uint32_t)p->t, (uint32_t)i, p->a, p->b};
+        msg[i] = (ps_fetch_msg_t){(uint32_t)p->t, (uint32_t)i, p->a, p->b};
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
         *o = (ps_op_t){.kind = PS_RECV,

@@ -503,6 +503,7 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
     sv->done_posted = 1;
     comm_waiter_start(ps->comm, &waiter);
     do {
+        int idle;
         left = 0;
         for (int w = 0; w < ps->nworkers; w++) {
             if (sv->done[w].req.status == RCOMM_INPROGRESS)
@@ -512,7 +513,8 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
                 return ps_op_error(ps, &sv->done[w], fn + 9);
             }
         }
-        if (!left && ps_server_idle(ps)) {
+        idle = ps_server_idle(ps);
+        if (!left && idle) {
             ps_server_quiesce(ps); /* before peers may leave */
             return RCOMM_OK;
         }
@@ -520,7 +522,7 @@ rcomm_status_t ps_serve(rcomm_ps_t *ps, const char *fn)
          * update threads (server.c): poll while requests come, then sleep
          * in the transport until traffic wakes us; while the threads apply
          * a push, wake every millisecond to see whether they are done. */
-        comm_wait_step(ps->comm, &waiter, left && ps_server_idle(ps) ? 100 : 1);
+        comm_wait_step(ps->comm, &waiter, idle ? 100 : 1);
         if (ps->comm->failed)
             ps->failed = ps->comm->failed;
     } while (!ps->failed);

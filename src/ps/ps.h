@@ -135,13 +135,14 @@ typedef struct {
      * rank's progress sees a clock word move and rings it. */
     pthread_mutex_t bell_mu;
     pthread_cond_t bell_cv;
-    int bell_ready;   /* bell_mu and bell_cv are initialised */
-    uint64_t bell;    /* atomic: rings so far */
-    int sleepers;     /* under bell_mu: threads in pthread_cond_wait */
-    uint64_t spin_ns; /* threads poll this long before sleeping */
-    uint64_t rung;    /* progress only: the clock words' sum when it last
-                       * rang (they only grow: a new sum is a new push) */
-    ps_op_t *bells;   /* [W] receives of the workers' bell messages */
+    int bell_ready;    /* bell_mu and bell_cv are initialised */
+    uint64_t bell;     /* atomic: rings so far */
+    int sleepers;      /* under bell_mu: threads in pthread_cond_wait */
+    uint64_t spin_ns;  /* threads poll this long before sleeping */
+    uint64_t watch_ns; /* and sleep at most this long (0: until rung) */
+    uint64_t rung;     /* progress only: the clock words' sum when it last
+                        * rang (they only grow: a new sum is a new push) */
+    ps_op_t *bells;    /* [W] receives of the workers' bell messages */
     /* Fetches (fetch.c): blocks a worker failed to read twice. */
     size_t hold;              /* atomic: block + 1 the progress copies, or 0 */
     ps_fetch_job_t job;       /* the request being copied (job.w -1: none) */

@@ -263,9 +263,10 @@ static void ring(ps_server_t *sv)
 }
 
 /* Wait until the bell rings after `gen` (or stop). With cores to spare,
- * poll first for spin_ns; then sleep, or with watch_ns, at most that long. */
-static void wait_bell(ps_server_t *sv, uint64_t gen, uint64_t watch_ns)
+ * poll first for spin_ns; then sleep, with watch_ns at most that long. */
+static void wait_bell(ps_server_t *sv, uint64_t gen)
 {
+    const uint64_t watch_ns = sv->watch_ns;
     const uint64_t t0 = sv->spin_ns ? base_now_ns() : 0;
     struct timespec until;
 
@@ -295,18 +296,12 @@ static void *thread_main(void *arg)
 {
     ps_thread_t *th = arg;
     ps_server_t *sv = &th->ps->srv;
-    tp_caps_t caps = {0};
-    uint64_t watch_ns = 0;
 
-    if (th->ps->worker >= 0 && !th->ps->comm->pt.running && th->ps->comm->tp) {
-        th->ps->comm->tp->ops->caps(th->ps->comm->tp, &caps);
-        watch_ns = caps.native_atomics ? WATCH_NS : 0;
-    }
     while (!__atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE)) {
         /* Read before looking: a ring after this wakes us. */
         const uint64_t gen = __atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE);
         if (!poll_once(th))
-            wait_bell(sv, gen, watch_ns);
+            wait_bell(sv, gen);
     }
     poll_once(th); /* a push that came with the last done */
     free(th->seen);
@@ -339,10 +334,8 @@ void ps_server_progress(rcomm_ps_t *ps)
 
     if (!sv->started || sv->closing || ps->failed || ps->comm->failed)
         return;
-    if (ps->comm->tp) {
-        post_bells(ps);
-        ps_fetch_serve(ps);
-    }
+    post_bells(ps); /* both post for remote workers only */
+    ps_fetch_serve(ps);
     for (int w = 0; w < ps->nworkers; w++)
         sum += __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
     if (sum != sv->rung) {
@@ -383,6 +376,13 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                           (uint64_t)ps->comm->local_cores
                       ? ps->comm->spin_ns
                       : 0;
+    /* Nobody rings while a working rank without a progress thread
+     * computes; over verbs the HCA still moves the clock words. */
+    if (ps->worker >= 0 && !ps->comm->pt.running && ps->comm->tp) {
+        tp_caps_t caps = {0};
+        ps->comm->tp->ops->caps(ps->comm->tp, &caps);
+        sv->watch_ns = caps.native_atomics ? WATCH_NS : 0;
+    }
     for (int i = 0; i < sv->nthreads; i++) {
         ps_thread_t *th = calloc(1, sizeof(*th));
         int e;
@@ -416,9 +416,7 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         }
         sv->started++;
     }
-    post_bells(ps);
-    if (ps->comm->tp)
-        ps_fetch_serve(ps);
+    ps_server_progress(ps); /* the first receives */
     return ps->failed ? comm_check(ps->comm, "rcomm_ps_create") : RCOMM_OK;
 }
 
