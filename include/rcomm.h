@@ -626,7 +626,7 @@ typedef struct {
     double momentum;           /* in [0, 1); 0 = plain SGD (default) */
     rcomm_ps_update_fn update; /* non-NULL replaces the built-in rule */
     void *update_arg;
-    size_t block_bytes; /* version and apply granularity (default 16384) */
+    size_t block_bytes; /* version, checksum and apply granularity (default 1024) */
     int server_threads; /* update threads per server (0 = default 2) */
     /* Pushes that carry only some keys (docs/PS.md, "Sparse pushes"); the
      * keys left out stay accumulated for a later push. Both off by default.

@@ -101,6 +101,78 @@ START_TEST(fetch_valid)
 }
 END_TEST
 
+/* A block is taken only as one whole state: its bytes, version and clock
+ * all of one write. Two states A and B of a 64-key block, and every way a
+ * read could mix them. */
+START_TEST(block_whole)
+{
+    double a[64], b[64], mix[64];
+    ps_block_hdr_t ha, hb, h;
+
+    for (int k = 0; k < 64; k++) {
+        a[k] = k;
+        b[k] = k + 1;
+    }
+    ha = (ps_block_hdr_t){2, 5, ps_block_sum(2, 5, a, sizeof(a))};
+    hb = (ps_block_hdr_t){4, 6, ps_block_sum(4, 6, b, sizeof(b))};
+    ck_assert(ps_block_whole(&ha, a, sizeof(a)));
+    ck_assert(ps_block_whole(&hb, b, sizeof(b)));
+    ck_assert(!ps_block_whole(&ha, b, sizeof(b))); /* a header of another state */
+    ck_assert(!ps_block_whole(&hb, a, sizeof(a)));
+    for (int i = 1; i < 64; i++) { /* bytes torn at key i, either way */
+        memcpy(mix, a, (size_t)i * 8);
+        memcpy(mix + i, b + i, (size_t)(64 - i) * 8);
+        ck_assert(!ps_block_whole(&ha, mix, sizeof(mix)));
+        ck_assert(!ps_block_whole(&hb, mix, sizeof(mix)));
+        memcpy(mix, b, (size_t)i * 8);
+        memcpy(mix + i, a + i, (size_t)(64 - i) * 8);
+        ck_assert(!ps_block_whole(&ha, mix, sizeof(mix)));
+        ck_assert(!ps_block_whole(&hb, mix, sizeof(mix)));
+    }
+    /* A header torn between the states. */
+    h = (ps_block_hdr_t){ha.version, hb.clock, hb.sum};
+    ck_assert(!ps_block_whole(&h, b, sizeof(b)));
+    h = (ps_block_hdr_t){hb.version, ha.clock, hb.sum};
+    ck_assert(!ps_block_whole(&h, b, sizeof(b)));
+    h = (ps_block_hdr_t){hb.version, hb.clock, ha.sum};
+    ck_assert(!ps_block_whole(&h, b, sizeof(b)));
+    /* The same bytes under another clock, and a write in progress. */
+    h = (ps_block_hdr_t){4, 7, ps_block_sum(4, 6, b, sizeof(b))};
+    ck_assert(!ps_block_whole(&h, b, sizeof(b)));
+    h = (ps_block_hdr_t){5, 6, ps_block_sum(5, 6, b, sizeof(b))};
+    ck_assert(!ps_block_whole(&h, b, sizeof(b)));
+}
+END_TEST
+
+/* Widening keys to whole blocks stays inside the server's range. */
+START_TEST(whole_blocks)
+{
+    ps_layout_t l;
+    const ps_tensor_t t[1] = {{"a", 100, RCOMM_F32, 4, 16}};
+    size_t a, e;
+
+    ck_assert_int_eq(ps_layout_init(&l, 3, t, 1, 64), RCOMM_OK);
+    /* server 1: keys [34, 67), blocks of 16 keys from 34 */
+    a = 40, e = 41;
+    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
+    ck_assert_uint_eq(a, 34);
+    ck_assert_uint_eq(e, 50);
+    a = 50, e = 51;
+    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
+    ck_assert_uint_eq(a, 50);
+    ck_assert_uint_eq(e, 66);
+    a = 66, e = 67; /* the last block has one key */
+    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
+    ck_assert_uint_eq(a, 66);
+    ck_assert_uint_eq(e, 67);
+    a = 34, e = 67;
+    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
+    ck_assert_uint_eq(a, 34);
+    ck_assert_uint_eq(e, 67);
+    ps_layout_free(&l);
+}
+END_TEST
+
 /* A job of one of the programs every rank runs: ranks, arguments. */
 typedef struct {
     int n;
@@ -278,6 +350,8 @@ int main(void)
     tcase_add_test(unit, partition);
     tcase_add_test(unit, sparse_add_bounds);
     tcase_add_test(unit, fetch_valid);
+    tcase_add_test(unit, block_whole);
+    tcase_add_test(unit, whole_blocks);
     tcase_add_loop_test(multi, scenarios, 0, sizeof(jobs) / sizeof(jobs[0]));
     tcase_add_loop_test(multi, attentive, 0, 4);
     tcase_add_loop_test(multi, sparse_scenarios, 0,

@@ -67,3 +67,10 @@ AC_DEFUN([RCOMM_CHECK_SODIUM], [
   PKG_CHECK_MODULES([SODIUM], [libsodium >= 1.0.18], [],
     [AC_MSG_ERROR([libsodium is required (Debian: apt-get install libsodium-dev)])])
 ])
+
+# xxHash: the parameter server's blocks carry an XXH64 checksum, so that a
+# worker can tell a whole block from a torn one in a single read. Required.
+AC_DEFUN([RCOMM_CHECK_XXHASH], [
+  PKG_CHECK_MODULES([XXHASH], [libxxhash >= 0.8], [],
+    [AC_MSG_ERROR([libxxhash >= 0.8 is required (Debian: apt-get install libxxhash-dev)])])
+])

@@ -56,19 +56,31 @@ struct ps_reply {
     char data[];
 };
 
-uint64_t ps_server_begin_write(ps_server_t *sv, uint64_t *version, size_t b)
+uint64_t ps_server_begin_write(ps_server_t *sv, size_t b)
 {
+    uint64_t *version = &sv->hdr[b].version;
+
     for (;;) {
-        const uint64_t v = __atomic_load_n(&version[b], __ATOMIC_RELAXED);
+        const uint64_t v = __atomic_load_n(version, __ATOMIC_RELAXED);
         /* Both sequentially consistent: the store is seen before the load,
          * and the data written after. */
-        __atomic_store_n(&version[b], v + 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(version, v + 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&sv->hold, __ATOMIC_SEQ_CST) != b + 1)
             return v;
-        __atomic_store_n(&version[b], v, __ATOMIC_RELEASE); /* nothing written */
+        __atomic_store_n(version, v, __ATOMIC_RELEASE); /* nothing written */
         while (__atomic_load_n(&sv->hold, __ATOMIC_ACQUIRE) == b + 1)
             sched_yield(); /* until the progress has copied b: rare */
     }
+}
+
+void ps_server_end_write(ps_server_t *sv, size_t b, uint64_t v, uint64_t clock,
+                         const void *data, size_t bytes)
+{
+    ps_block_hdr_t *h = &sv->hdr[b];
+
+    __atomic_store_n(&h->clock, clock, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->sum, ps_block_sum(v + 2, clock, data, bytes), __ATOMIC_RELAXED);
+    __atomic_store_n(&h->version, v + 2, __ATOMIC_RELEASE);
 }
 
 /* Copy the current request's next block, if no write of it is in progress:
@@ -79,8 +91,6 @@ static int copy_some(rcomm_ps_t *ps)
     ps_fetch_job_t *j = &sv->job;
     const ps_range_t *r = ps_range(&ps->lay, ps->comm->rank, j->t);
     const ps_tensor_t *tn = &ps->lay.t[j->t];
-    const uint64_t *version = sv->pub + ps->nworkers;
-
     while (j->k < j->b) {
         const size_t blk = r->block + (j->k - r->lo) / tn->blk;
         size_t e = r->lo + (blk - r->block + 1) * tn->blk;
@@ -89,7 +99,7 @@ static int copy_some(rcomm_ps_t *ps)
         __atomic_store_n(&sv->hold, blk + 1, __ATOMIC_SEQ_CST);
         /* A write that began before the hold: it usually ends within
          * microseconds; if not, come back at the next progress. */
-        while (__atomic_load_n(&version[blk], __ATOMIC_SEQ_CST) & 1)
+        while (__atomic_load_n(&sv->hdr[blk].version, __ATOMIC_SEQ_CST) & 1)
             if (++spin == 1000)
                 return 0;
         memcpy(j->dst + (j->k - j->a) * tn->esize,

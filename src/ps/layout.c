@@ -10,9 +10,16 @@
  * on a 64-byte boundary (a cache line: a version word and its block never
  * share a line with another tensor's block), and each is cut into blocks of
  * block_bytes, the unit of versioning and of the update threads.
+ *
+ * A block's checksum is XXH64 (xxHash) of its bytes, seeded with a hash of
+ * its version and clock: a read torn between two states of the block, or
+ * a header of one state with bytes of another, matches with probability
+ * 2^-64. XXH64 is scalar: 14 us for 256 KiB here, and 73 us under the
+ * soft-RoCE VM's emulated CPU, where XXH3's vector code took 800 us.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "base/error.h"
 #include "ps/ps.h"
@@ -79,4 +86,27 @@ void ps_layout_free(ps_layout_t *l)
     free(l->bytes);
     free(l->nblocks);
     memset(l, 0, sizeof(*l));
+}
+
+uint64_t ps_block_sum(uint64_t version, uint64_t clock, const void *data, size_t bytes)
+{
+    const uint64_t vc[2] = {version, clock};
+
+    return XXH64(data, bytes, XXH64(vc, sizeof(vc), 0));
+}
+
+int ps_block_whole(const ps_block_hdr_t *h, const void *data, size_t bytes)
+{
+    return !(h->version & 1) && ps_block_sum(h->version, h->clock, data, bytes) == h->sum;
+}
+
+void ps_layout_whole_blocks(const ps_layout_t *l, int s, int t, size_t *a, size_t *b)
+{
+    const ps_range_t *r = ps_range(l, s, t);
+    const size_t blk = l->t[t].blk, end = r->lo + r->n;
+
+    *a = r->lo + (*a - r->lo) / blk * blk;
+    *b = r->lo + (*b - r->lo + blk - 1) / blk * blk;
+    if (*b > end)
+        *b = end;
 }

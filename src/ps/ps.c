@@ -18,7 +18,7 @@ void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
     cfg->push_interval = 1;
     cfg->pull_interval = 1;
     cfg->lr = 0.01;
-    cfg->block_bytes = 16384;
+    cfg->block_bytes = 1024;
     cfg->server_threads = 2;
 }
 
@@ -226,12 +226,13 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
 {
     ps_server_t *sv = &ps->srv;
     const int s = ps->comm->rank, W = ps->nworkers;
-    const size_t bytes = ps->lay.bytes[s], nb = ps->lay.nblocks[s];
+    const size_t bytes = ps->lay.bytes[s];
     const size_t slot_bytes = 2 * ps_half_bytes(ps, s);
     rcomm_status_t st;
 
     sv->params = zalloc(bytes);
-    sv->pub = zalloc(((size_t)W + nb) * 8);
+    sv->pub = zalloc(ps_pub_bytes(ps, s));
+    sv->hdr = (ps_block_hdr_t *)(sv->pub + W);
     sv->clk = zalloc((size_t)W * 8);
     sv->done = calloc((size_t)W, sizeof(*sv->done));
     sv->slots = calloc((size_t)W, sizeof(*sv->slots));
@@ -246,14 +247,17 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
                         s, bytes, W);
     for (int i = 0; i < ps->lay.ntensors; i++) {
         const ps_range_t *r = ps_range(&ps->lay, s, i);
+        const size_t es = ps->lay.t[i].esize, blk = ps->lay.t[i].blk;
         if (t[i].init)
-            memcpy(sv->params + r->off,
-                   (const char *)t[i].init + r->lo * ps->lay.t[i].esize,
-                   r->n * ps->lay.t[i].esize);
+            memcpy(sv->params + r->off, (const char *)t[i].init + r->lo * es, r->n * es);
+        for (size_t k = 0; k < r->n; k += blk) /* version 0, clock 0 */
+            sv->hdr[r->block + k / blk].sum =
+                ps_block_sum(0, 0, sv->params + r->off + k * es,
+                             (r->n - k < blk ? r->n - k : blk) * es);
     }
     if ((st = expose(ps, sv->params, bytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
             RCOMM_OK ||
-        (st = expose(ps, sv->pub, ((size_t)W + nb) * 8, TP_REMOTE_READ, &sv->mr_pub,
+        (st = expose(ps, sv->pub, ps_pub_bytes(ps, s), TP_REMOTE_READ, &sv->mr_pub,
                      &keys[1])) != RCOMM_OK ||
         (st = expose(ps, sv->clk, (size_t)W * 8, TP_REMOTE_ATOMIC, &sv->mr_clk,
                      &keys[2])) != RCOMM_OK)

@@ -14,7 +14,8 @@
  * Memory of server s (each a region with its own rights):
  *   params  its range of every tensor, one after the other      remote read
  *   pub     applied[W] (the clock applied per worker), then
- *           version[B] (per block: odd while being written)     remote read
+ *           hdr[B] (per block: version, odd while being written;
+ *           clock; checksum: ps_block_hdr_t)                    remote read
  *   clk     clock[W] (worker w's pushed clock)                  remote atomic
  *   slot w  two halves, each a copy of the params layout for
  *           worker w's gradient, then stamp[B] (the clock of
@@ -75,6 +76,22 @@ static inline const ps_range_t *ps_range(const ps_layout_t *l, int s, int t)
 /* The server that owns key k of tensor t. */
 int ps_layout_owner(const ps_layout_t *l, int t, size_t k);
 
+/* A block's header, in the server's pub region. Its thread writes the block
+ * with the version odd, then the clock (every worker's pushes up to it are
+ * in the block) and the checksum of version, clock and data, then the
+ * version even: a reader that finds the version even and the checksum right
+ * holds one whole state of the block, whatever order its reads ran in. */
+typedef struct {
+    uint64_t version, clock, sum;
+} ps_block_hdr_t;
+
+/* The checksum of a block's bytes under its version and clock (XXH64). */
+uint64_t ps_block_sum(uint64_t version, uint64_t clock, const void *data, size_t bytes);
+/* Whether a header and the bytes read with it are one whole state. */
+int ps_block_whole(const ps_block_hdr_t *h, const void *data, size_t bytes);
+/* Keys [*a, *b) of tensor t on server s widened to whole blocks. */
+void ps_layout_whole_blocks(const ps_layout_t *l, int s, int t, size_t *a, size_t *b);
+
 /* ---- the parameter server ---------------------------------------------- */
 
 typedef struct ps_op ps_op_t;
@@ -93,7 +110,9 @@ typedef struct {
 typedef struct {
     tp_rkey_t params, pub, clk, slot;
     uint64_t *applied;    /* [W] read buffer */
-    uint64_t *v1, *v2;    /* [B] versions before and after reading the data */
+    uint64_t known;       /* the smallest applied[] of a read that completed
+                           * before this round's: a floor for its data */
+    ps_block_hdr_t *hdr;  /* [B] headers read with the data */
     uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
     unsigned char *full;  /* [B] ... of which a push named every key */
@@ -103,6 +122,8 @@ typedef struct {
 } ps_remote_t;
 
 enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE, PS_SENT_ENCODED };
+/* A pull's first round (pull.c): data alone, clocks and data, clocks alone. */
+enum { PS_PULL_DATA, PS_PULL_CLOCKS, PS_PULL_WAIT };
 
 /* A fetch being copied (fetch.c): keys [a, b) of tensor t for worker w,
  * [a, k) done, into dst; rep is the reply (NULL: our own worker's). */
@@ -116,7 +137,8 @@ typedef struct {
 /* A server's own memory. */
 typedef struct {
     char *params;
-    uint64_t *pub;  /* applied[W], version[B] */
+    uint64_t *pub; /* applied[W], then hdr[B] */
+    ps_block_hdr_t *hdr;
     uint64_t *clk;  /* clock[W] */
     char **slots;   /* [W]: two halves of gradient, then stamp[B] */
     char *momentum; /* private */
@@ -173,7 +195,7 @@ struct rcomm_ps {
     char **accum;              /* [ntensors] the gradient accumulated since the push */
     uint64_t clock, pushed;    /* steps finished; clock of the last push */
     ps_pieces_t pieces, again; /* pull's scratch: ranges to read, to read again */
-    int pull_waited;           /* the last pull waited for clocks */
+    int pull_mode;             /* what the last pull needed: PS_PULL_* */
     ps_op_t *ops;              /* scratch: one batch */
     size_t cap_ops;
     void *fetch_msg; /* scratch: fetch requests (fetch.c) */
@@ -262,9 +284,13 @@ void ps_server_progress(rcomm_ps_t *ps);
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 
 /* Where things are in a server's regions. */
-static inline size_t ps_pub_version(const rcomm_ps_t *ps, size_t b)
+static inline size_t ps_pub_hdr(const rcomm_ps_t *ps, size_t b)
 {
-    return ((size_t)ps->nworkers + b) * 8;
+    return (size_t)ps->nworkers * 8 + b * sizeof(ps_block_hdr_t);
+}
+static inline size_t ps_pub_bytes(const rcomm_ps_t *ps, int s)
+{
+    return ps_pub_hdr(ps, ps->lay.nblocks[s]);
 }
 /* A slot has two halves so that a push need not wait for the server to
  * apply the previous one: the push of clock c goes into half ps_half(c).
@@ -304,8 +330,12 @@ typedef struct {
 int ps_fetch_valid(const ps_layout_t *l, int s, const ps_fetch_msg_t *m, size_t len);
 
 /* Server thread: make block b's version odd to write it, waiting while the
- * progress holds b; returns the even version it had. */
-uint64_t ps_server_begin_write(ps_server_t *sv, uint64_t *version, size_t b);
+ * progress holds b; returns the even version v it had. */
+uint64_t ps_server_begin_write(ps_server_t *sv, size_t b);
+/* ... and after writing its `bytes` at data: its clock, its checksum, and
+ * the version v + 2. */
+void ps_server_end_write(ps_server_t *sv, size_t b, uint64_t v, uint64_t clock,
+                         const void *data, size_t bytes);
 /* Server progress: answer the requests that arrived, repost receives. */
 void ps_fetch_serve(rcomm_ps_t *ps);
 /* Server stop: withdraw the receives; whether anything is in flight; free

@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Pull: versioned one-sided reads of a list of slices (one tensor's keys or
- * several tensors'), all servers at once.
+ * Pull: one-sided reads of a list of slices (one tensor's keys or several
+ * tensors'), all servers at once.
  *
- * The slices become pieces (keys of one tensor on one server), sorted by
- * server, and every round reads all of them: the published clocks once per
- * server, the blocks' version words, the data. Seqlock style, each round
- * posting everything and then waiting:
- *   1. the clocks, the versions v1 and, fenced behind them, the data; the
- *      clocks may say to wait (staleness), and then this round is repeated
- *      without the data until they say otherwise, and the data read once;
- *   2. the versions again (v2).
- * A block whose v1 was odd (a thread was writing it) or whose v2 differs
- * was overwritten while we read it: those blocks alone are read again,
- * versions and data in one round, and then their versions. The writer makes
- * the version odd before it writes and even after, so v1 even and equal to
- * v2 means no write overlapped the data's read.
+ * The slices become pieces (keys of one tensor on one server), widened to
+ * whole blocks and sorted by server. A round posts, to every server
+ * involved at once, reads of the published clocks and of every piece's
+ * block headers and data, then waits. Nothing orders those reads, and
+ * nothing needs to: a block is taken when its header's version is even and
+ * its checksum matches the bytes read (ps_block_whole), which a read torn
+ * by a write fails, and its header's clock says whose pushes are in it. A
+ * pull of blocks whose clocks meet the staleness bound therefore takes one
+ * round, and reads no clocks when the last pull did not need them.
+ *
+ * A block whose clock is too old (no push has written it lately) gets a
+ * floor instead: the smallest clock of the last clocks read that completed
+ * before its data's read was posted (ps_remote_t.known). It is read again
+ * once such a read meets the bound; while the clocks do not, rounds of
+ * clocks alone repeat (the staleness wait). A block torn in two reads is
+ * fetched from its server (fetch.c), so a block is read at most twice
+ * one-sided.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,22 +50,18 @@ static uint64_t min_applied(const rcomm_ps_t *ps, int s, int *who)
     return m;
 }
 
-/* One round over ps->pieces: with clocks, the published clocks of every
- * server involved; the versions of every piece (into v1, or v2 after the
- * data); with data, each piece's data after its versions, fenced
- * (tp_req_t.fence: the TCP target serves our reads in order, the verbs
- * transport posts a fenced READ once the reads before it are done, our own
- * memory is copied in order), so that it is read after them, as the
- * seqlock check needs. */
-static rcomm_status_t read_round(rcomm_ps_t *ps, int second, int clocks, int data,
-                                 const char *fn)
+/* One round over the pieces of v: with clocks, the published clocks of
+ * every server involved; with data, every piece's headers and data. */
+static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clocks,
+                                 int data, const char *fn)
 {
     size_t n = 0, b0, b1;
-    int last = -1;
+    int last = -1, w = 0;
     ps_op_t *o;
+    rcomm_status_t st;
 
-    for (size_t i = 0; i < ps->pieces.n; i++) {
-        const ps_piece_t *p = &ps->pieces.v[i];
+    for (size_t i = 0; i < v->n; i++) {
+        const ps_piece_t *p = &v->v[i];
         const ps_range_t *rg = ps_range(&ps->lay, p->s, p->t);
         const size_t es = ps->lay.t[p->t].esize;
         ps_remote_t *r = &ps->rem[p->s];
@@ -71,109 +71,169 @@ static rcomm_status_t read_round(rcomm_ps_t *ps, int second, int clocks, int dat
             ps_op_get(o, p->s, r->applied, (size_t)ps->nworkers * 8, &r->pub, 0, 1);
             last = p->s;
         }
+        if (!data)
+            continue;
+        /* The data first: where reads run in order (TCP, our own memory) a
+         * write in progress when the data is read has usually ended when
+         * its header is, so the checksum, not the version, must catch it,
+         * and the torn test sees that it does. */
         ps_piece_blocks(ps, p, &b0, &b1);
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
-        ps_op_get(o, p->s, (second ? r->v2 : r->v1) + b0, (b1 - b0 + 1) * 8, &r->pub,
-                  ps_pub_version(ps, b0), 1);
-        if (data) {
-            if (!(o = ps_op_add(ps, &n)))
-                return ps_nomem(ps, fn);
-            ps_op_get(o, p->s, ps->local[p->t] + p->a * es, (p->b - p->a) * es,
-                      &r->params, rg->off + (p->a - rg->lo) * es, 0);
-            o->req.fence = 1;
-        }
+        ps_op_get(o, p->s, ps->local[p->t] + p->a * es, (p->b - p->a) * es, &r->params,
+                  rg->off + (p->a - rg->lo) * es, 0);
+        if (!(o = ps_op_add(ps, &n)))
+            return ps_nomem(ps, fn);
+        ps_op_get(o, p->s, r->hdr + b0, (b1 - b0 + 1) * sizeof(*r->hdr), &r->pub,
+                  ps_pub_hdr(ps, b0), 1);
     }
     ps->stats.rounds++;
-    return ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */);
+    if ((st = ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */)) != RCOMM_OK)
+        return st;
+    /* These clocks are a floor for the data of the rounds after this one. */
+    last = -1;
+    for (size_t i = 0; clocks && i < v->n; i++)
+        if (v->v[i].s != last) {
+            ps_remote_t *r = &ps->rem[last = v->v[i].s];
+            const uint64_t m = min_applied(ps, last, &w);
+            r->known = m > r->known ? m : r->known;
+        }
+    return RCOMM_OK;
 }
 
-/* Read clocks and versions (and, on the first read when `data`, the data)
- * until every server involved has applied every worker's pushes up to
- * `need`; *got gets the smallest clock applied, *have_data whether the
- * data came with the read that showed it, ps->pull_waited whether it took
- * more than one read. */
-static rcomm_status_t wait_clocks(rcomm_ps_t *ps, uint64_t need, int data, uint64_t *got,
-                                  int *have_data, const char *fn)
+/* The blocks of v just read: the whole ones whose clock (or floor) meets
+ * need are kept, their clock in fetched[] and *low; the others go to next
+ * (*stale counts the ones that were whole but too old). */
+static rcomm_status_t sort_blocks(rcomm_ps_t *ps, const ps_pieces_t *v, uint64_t need,
+                                  ps_pieces_t *next, uint64_t *low, int *stale,
+                                  const char *fn)
 {
+    size_t b0, b1;
+
+    next->n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const ps_piece_t *p = &v->v[i];
+        const ps_range_t *r = ps_range(&ps->lay, p->s, p->t);
+        const ps_tensor_t *tn = &ps->lay.t[p->t];
+        ps_remote_t *rm = &ps->rem[p->s];
+        ps_piece_blocks(ps, p, &b0, &b1);
+        for (size_t b = b0; b <= b1; b++) {
+            const size_t a = r->lo + (b - r->block) * tn->blk;
+            const size_t e = a + tn->blk < r->lo + r->n ? a + tn->blk : r->lo + r->n;
+            const ps_block_hdr_t *h = &rm->hdr[b];
+            const uint64_t c = h->clock > rm->known ? h->clock : rm->known;
+            if (!ps_block_whole(h, ps->local[p->t] + a * tn->esize, (e - a) * tn->esize))
+                ps->stats.retries++;
+            else if (c < need)
+                ++*stale;
+            else {
+                rm->fetched[b] = c;
+                *low = c < *low ? c : *low;
+                continue;
+            }
+            if (ps_piece_add(next, p->s, p->t, a, e))
+                return ps_nomem(ps, fn);
+        }
+    }
+    return RCOMM_OK;
+}
+
+/* The blocks of v, torn twice, from their servers; their floor is the
+ * clocks read before the request. */
+static rcomm_status_t fetch_blocks(rcomm_ps_t *ps, const ps_pieces_t *v, uint64_t *low,
+                                   const char *fn)
+{
+    rcomm_status_t st = ps_fetch(ps, v, fn);
+    size_t b0, b1;
+
+    for (size_t i = 0; st == RCOMM_OK && i < v->n; i++) {
+        ps_remote_t *rm = &ps->rem[v->v[i].s];
+        ps_piece_blocks(ps, &v->v[i], &b0, &b1);
+        for (size_t b = b0; b <= b1; b++)
+            rm->fetched[b] = rm->known;
+        *low = rm->known < *low ? rm->known : *low;
+    }
+    return st;
+}
+
+static rcomm_status_t timeout(rcomm_ps_t *ps, const ps_pieces_t *v, uint64_t need,
+                              const char *fn)
+{
+    int lag_s = v->v[0].s, lag_w = 0, w = 0;
+    uint64_t lag = UINT64_MAX;
+
+    for (size_t i = 0; i < v->n; i++) {
+        const uint64_t m = min_applied(ps, v->v[i].s, &w);
+        if (m < lag) {
+            lag = m;
+            lag_s = v->v[i].s;
+            lag_w = w;
+        }
+    }
+    return ps_fail(ps, base_err(RCOMM_ERR_TIMEOUT,
+                                "%s: rank %d at clock %llu waited RCOMM_TIMEOUT (%.0f s) "
+                                "for worker rank %d: server rank %d has its updates up "
+                                "to clock %llu, staleness %d needs %llu",
+                                fn, ps->comm->rank, (unsigned long long)ps->clock,
+                                ps->comm->cfg.timeout_s, ps->worker_rank[lag_w], lag_s,
+                                (unsigned long long)lag, ps->cfg.staleness,
+                                (unsigned long long)need));
+}
+
+/* The smallest floor among the servers of v. */
+static uint64_t min_known(const rcomm_ps_t *ps, const ps_pieces_t *v)
+{
+    uint64_t m = UINT64_MAX;
+
+    for (size_t i = 0; i < v->n; i++)
+        m = ps->rem[v->v[i].s].known < m ? ps->rem[v->v[i].s].known : m;
+    return m;
+}
+
+/* Read the pieces (whole blocks, sorted) from the servers: *got gets the
+ * clock of what was read. The first round reads what the last pull needed:
+ * the data alone when their blocks' clocks were enough, clocks too when not,
+ * clocks alone when it had to wait for them. A block is read one-sided at
+ * most twice; what is left after two reads is fetched, once the floor
+ * meets need. */
+static rcomm_status_t read_pieces(rcomm_ps_t *ps, uint64_t *got, const char *fn)
+{
+    const uint64_t need = required_clock(ps);
+    ps_pieces_t *todo = &ps->pieces, *next = &ps->again, *tmp;
+    int clocks = ps->pull_mode != PS_PULL_DATA, data = ps->pull_mode != PS_PULL_WAIT;
+    int reads = 0, stale = 0;
     ps_wait_t wait = {0};
     rcomm_status_t st;
 
+    *got = UINT64_MAX;
+    ps->pull_mode = PS_PULL_DATA;
     for (;;) {
-        int lag_s = -1, lag_w = 0, w = 0;
-        uint64_t lag = UINT64_MAX;
-        if ((st = read_round(ps, 0, 1, data, fn)) != RCOMM_OK)
+        if ((st = read_round(ps, todo, clocks, data, fn)) != RCOMM_OK)
             return st;
-        for (size_t i = 0; i < ps->pieces.n; i++) {
-            uint64_t m = min_applied(ps, ps->pieces.v[i].s, &w);
-            if (m < lag) {
-                lag = m;
-                lag_s = ps->pieces.v[i].s;
-                lag_w = w;
-            }
+        if (data) {
+            reads++;
+            stale = 0;
+            if ((st = sort_blocks(ps, todo, need, next, got, &stale, fn)) != RCOMM_OK)
+                return st;
+            tmp = todo, todo = next, next = tmp;
+            if (!todo->n)
+                return RCOMM_OK;
+            if (stale && ps->pull_mode == PS_PULL_DATA)
+                ps->pull_mode = PS_PULL_CLOCKS;
         }
-        if (lag >= need || lag_s < 0) {
-            *got = lag_s < 0 ? need : lag;
-            *have_data = data;
-            ps->pull_waited = wait.start != 0;
-            return RCOMM_OK;
+        clocks = 1;
+        if (min_known(ps, todo) >= need) { /* every whole read passes now */
+            if (reads >= 2)
+                return fetch_blocks(ps, todo, got, fn);
+            data = 1;
+        } else if (data && !stale && reads < 2) {
+            data = 1; /* torn only: their own clocks may do, read them again */
+        } else {
+            data = 0; /* the staleness wait: clocks alone until they do */
+            ps->pull_mode = PS_PULL_WAIT;
+            if (ps_wait_step(ps, &wait))
+                return timeout(ps, todo, need, fn);
         }
-        data = 0; /* not the data of the clock we wait for: poll without it */
-        if (ps_wait_step(ps, &wait))
-            return ps_fail(ps, base_err(RCOMM_ERR_TIMEOUT,
-                                        "%s: rank %d at clock %llu waited RCOMM_TIMEOUT "
-                                        "(%.0f s) for worker rank %d: server rank %d has "
-                                        "its updates up to clock %llu, staleness %d "
-                                        "needs %llu",
-                                        fn, ps->comm->rank, (unsigned long long)ps->clock,
-                                        ps->comm->cfg.timeout_s, ps->worker_rank[lag_w],
-                                        lag_s, (unsigned long long)lag, ps->cfg.staleness,
-                                        (unsigned long long)need));
-    }
-}
-
-/* The pieces' versions (v1) and data have been read: read the versions
- * again (v2), and the blocks that changed in between again, versions and
- * data in one round, then their versions; blocks that changed during that
- * second read too are fetched from their servers (fetch.c), which cannot
- * fail that way. A block is read at most twice one-sided. */
-static rcomm_status_t read_consistent(rcomm_ps_t *ps, const char *fn)
-{
-    rcomm_status_t st;
-    size_t b0, b1;
-
-    for (int pass = 0;; pass++) {
-        if ((st = read_round(ps, 1, 0, 0, fn)) != RCOMM_OK)
-            return st;
-        ps->again.n = 0;
-        for (size_t i = 0; i < ps->pieces.n; i++) {
-            const ps_piece_t *p = &ps->pieces.v[i];
-            const ps_range_t *r = ps_range(&ps->lay, p->s, p->t);
-            const ps_remote_t *rm = &ps->rem[p->s];
-            const size_t blk = ps->lay.t[p->t].blk;
-            ps_piece_blocks(ps, p, &b0, &b1);
-            for (size_t b = b0; b <= b1; b++) {
-                /* This block's keys within the piece. */
-                size_t a = r->lo + (b - r->block) * blk, e = a + blk;
-                if (!(rm->v1[b] & 1) && rm->v1[b] == rm->v2[b])
-                    continue;
-                if (ps_piece_add(&ps->again, p->s, p->t, a > p->a ? a : p->a,
-                                 e < p->b ? e : p->b))
-                    return ps_nomem(ps, fn);
-                ps->stats.retries++;
-            }
-        }
-        if (!ps->again.n)
-            return RCOMM_OK;
-        {
-            ps_pieces_t tmp = ps->pieces;
-            ps->pieces = ps->again;
-            ps->again = tmp;
-        }
-        if (pass == 1)
-            return ps_fetch(ps, &ps->pieces, fn);
-        if ((st = read_round(ps, 0, 0, 1, fn)) != RCOMM_OK)
-            return st;
     }
 }
 
@@ -228,30 +288,6 @@ static void sort_pieces(ps_pieces_t *v)
     v->n = n;
 }
 
-/* Read the pieces from the servers: *got gets the clock of what was read. */
-static rcomm_status_t read_pieces(rcomm_ps_t *ps, uint64_t *got, const char *fn)
-{
-    rcomm_status_t st;
-    int have_data = 0;
-    size_t b0, b1;
-
-    sort_pieces(&ps->pieces);
-    /* The data comes with the clocks unless we expect to wait for them (the
-     * last pull did): then a read of it would be of an older clock. */
-    if ((st = wait_clocks(ps, required_clock(ps), !ps->pull_waited, got, &have_data,
-                          fn)) != RCOMM_OK)
-        return st;
-    if (!have_data && (st = read_round(ps, 0, 0, 1, fn)) != RCOMM_OK)
-        return st;
-    /* The pieces are rewritten by retries: remember the blocks first. */
-    for (size_t i = 0; i < ps->pieces.n; i++) {
-        ps_piece_blocks(ps, &ps->pieces.v[i], &b0, &b1);
-        for (size_t b = b0; b <= b1; b++)
-            ps->rem[ps->pieces.v[i].s].fetched[b] = *got;
-    }
-    return read_consistent(ps, fn);
-}
-
 static rcomm_status_t pullv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, int n,
                                    unsigned flags, uint64_t *clock, const char *fn)
 {
@@ -278,13 +314,16 @@ static rcomm_status_t pullv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, in
         }
         for (size_t k = v[i].offset; k < end;) {
             const ps_piece_t p = ps_piece_at(ps, t, k, end);
-            if (ps_piece_add(&ps->pieces, p.s, p.t, p.a, p.b))
+            size_t a = p.a, e = p.b; /* a checksum covers a whole block */
+            ps_layout_whole_blocks(&ps->lay, p.s, p.t, &a, &e);
+            if (ps_piece_add(&ps->pieces, p.s, p.t, a, e))
                 return ps_nomem(ps, fn);
             k = p.b;
         }
         bytes += v[i].count * ps->lay.t[t].esize;
     }
     if (ps->pieces.n) {
+        sort_pieces(&ps->pieces);
         if ((st = read_pieces(ps, &read, fn)) != RCOMM_OK)
             return st;
         got = read < got ? read : got;

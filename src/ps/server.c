@@ -157,7 +157,12 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
     rcomm_ps_t *ps = th->ps;
     ps_server_t *sv = &ps->srv;
     const int s = server_index(ps), h = ps_half(ps, c);
-    uint64_t *version = sv->pub + ps->nworkers;
+    uint64_t clock = c; /* what the blocks we write will hold: see below */
+
+    /* Every worker's pushes up to th->seen[] are in all our blocks. */
+    for (int j = 0; w >= 0 && j < ps->nworkers; j++)
+        if (j != w && th->seen[j] < clock)
+            clock = th->seen[j];
 
     for (int t = 0; t < ps->lay.ntensors; t++) {
         const ps_range_t *r = ps_range(&ps->lay, s, t);
@@ -188,7 +193,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             if (!have)
                 continue;
             grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
-            v = ps_server_begin_write(sv, version, b);
+            v = ps_server_begin_write(sv, b);
             if (whole)
                 update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
                        sv->momentum ? sv->momentum + off : NULL, grad, n);
@@ -196,7 +201,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                 update_marked(&ps->cfg, t, tn, r->lo + first, sv->params + off,
                               sv->momentum ? sv->momentum + off : NULL, grad, n,
                               th->mark);
-            __atomic_store_n(&version[b], v + 2, __ATOMIC_RELEASE);
+            ps_server_end_write(sv, b, v, clock, sv->params + off, n * tn->esize);
         }
     }
 }

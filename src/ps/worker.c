@@ -25,15 +25,14 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
         ps_remote_t *r = &ps->rem[s];
         size_t nb = ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1;
         r->applied = calloc((size_t)ps->nworkers, 8);
-        r->v1 = calloc(nb, 8);
-        r->v2 = calloc(nb, 8);
+        r->hdr = calloc(nb, sizeof(*r->hdr));
         r->stamp = calloc(nb, 8);
         r->fetched = malloc(nb * 8);
         r->dirty = calloc(nb, 1);
         r->full = calloc(nb, 1);
         r->sent = calloc(nb, 1);
-        if (!r->applied || !r->v1 || !r->v2 || !r->stamp || !r->fetched || !r->dirty ||
-            !r->full || !r->sent)
+        if (!r->applied || !r->hdr || !r->stamp || !r->fetched || !r->dirty || !r->full ||
+            !r->sent)
             goto nomem;
         memset(r->fetched, 0xff, nb * 8); /* never pulled */
     }
@@ -54,8 +53,7 @@ void ps_worker_free(rcomm_ps_t *ps)
     for (int s = 0; ps->rem && s < ps->cfg.num_servers; s++) {
         ps_remote_t *r = &ps->rem[s];
         free(r->applied);
-        free(r->v1);
-        free(r->v2);
+        free(r->hdr);
         free(r->stamp);
         free(r->fetched);
         free(r->dirty);
