@@ -83,8 +83,13 @@ placement() {
 part "device choice without RCOMM_IB_HCA" placement
 part "transport (completion events)" env RCOMM_IB_POLL=event CK_RUN_CASE=two-sided \
     "$b/tests/unit_verbs"
-part "collectives over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
-    RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll"
+coll_verbs() {
+    env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 RCOMM_RUN="$b/rcomm-run" \
+        TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll" &&
+        env RCOMM_TEST_TRANSPORT=verbs RCOMM_RUN="$b/rcomm-run" \
+            TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll_small"
+}
+part "collectives over verbs" coll_verbs
 # Pulls as RDMA READ, pushes as RDMA WRITE, clocks as atomics on the HCA.
 part "parameter server over verbs" env RCOMM_TEST_TRANSPORT=verbs \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_ps"

@@ -4,9 +4,12 @@
  * collective, algorithm, datatype, op and awkward count) and coll_set_check
  * (reduce, gather, scatter, alltoall, the variable-count calls and
  * point-to-point, blocking and not, under both reduce algorithms) on 1, 2,
- * 3, 5, 7 and 8 ranks, once more with tiny segments so that every pipeline
- * path runs, and coll_fail's failure scenarios. RCOMM_TEST_TRANSPORT picks
- * the transport (default tcp): the same suite runs over every transport.
+ * 3, 5, 7 and 8 ranks, and coll_fail's failure scenarios. Built a second
+ * time as test_coll_small (COLL_SMALL_SEGMENTS), which runs both checks
+ * with tiny segments so that every pipeline path runs, on 2, 3 and 8
+ * ranks (a pair, an odd count, three butterfly stages): two programs, so
+ * that `make -j` runs them side by side. RCOMM_TEST_TRANSPORT picks the
+ * transport (default tcp): the same suite runs over every transport.
  */
 #include <check.h>
 #include <stdio.h>
@@ -15,29 +18,6 @@
 #include <sys/wait.h>
 
 #include "job.h"
-
-static const int ranks[] = {1, 2, 3, 5, 7, 8};
-
-/* RCOMM_CHECK_QUICK=1 (sanitizer builds) skips the 1000003-element counts. */
-static const char *quick(void)
-{
-    return getenv("RCOMM_CHECK_QUICK") ? "--quick" : "";
-}
-
-START_TEST(conformance)
-{
-    ck_assert_int_eq(job(ranks[_i], "", "coll_check", quick()), 0);
-}
-END_TEST
-
-START_TEST(conformance_small_segments)
-{
-    /* 64-byte segments, 2 slots: many segments per block, slots reused. */
-    ck_assert_int_eq(job(ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2",
-                         "coll_check", "--quick"),
-                     0);
-}
-END_TEST
 
 /* coll_set_check with RCOMM_REDUCE_ALGO=binomial, then its reduce cases again
  * with rsg. */
@@ -53,17 +33,46 @@ static int set_check(int n, const char *env, const char *args)
     return job(n, e, "coll_set_check", a);
 }
 
-START_TEST(conformance_set)
+#ifdef COLL_SMALL_SEGMENTS
+static const int seg_ranks[] = {2, 3, 8};
+#define NSEG_RANKS (int)(sizeof(seg_ranks) / sizeof(seg_ranks[0]))
+
+START_TEST(conformance_small_segments)
 {
-    ck_assert_int_eq(set_check(ranks[_i], "", quick()), 0);
+    /* 64-byte segments, 2 slots: many segments per block, slots reused. */
+    ck_assert_int_eq(job(seg_ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2",
+                         "coll_check", "--quick"),
+                     0);
 }
 END_TEST
 
 START_TEST(conformance_set_small_segments)
 {
-    ck_assert_int_eq(
-        set_check(ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2", "--quick"),
-        0);
+    ck_assert_int_eq(set_check(seg_ranks[_i],
+                               "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2", "--quick"),
+                     0);
+}
+END_TEST
+
+#else
+static const int ranks[] = {1, 2, 3, 5, 7, 8};
+#define NRANKS (int)(sizeof(ranks) / sizeof(ranks[0]))
+
+/* RCOMM_CHECK_QUICK=1 (sanitizer builds) skips the 1000003-element counts. */
+static const char *quick(void)
+{
+    return getenv("RCOMM_CHECK_QUICK") ? "--quick" : "";
+}
+
+START_TEST(conformance)
+{
+    ck_assert_int_eq(job(ranks[_i], "", "coll_check", quick()), 0);
+}
+END_TEST
+
+START_TEST(conformance_set)
+{
+    ck_assert_int_eq(set_check(ranks[_i], "", quick()), 0);
 }
 END_TEST
 
@@ -164,23 +173,31 @@ START_TEST(foreign_launchers)
 }
 END_TEST
 
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("collectives");
-    TCase *conf = tcase_create("conformance"), *fail = tcase_create("failures");
+    TCase *conf = tcase_create("conformance");
     SRunner *sr;
     int failed;
 
     tcase_set_timeout(conf, 1800);
+#ifdef COLL_SMALL_SEGMENTS
+    tcase_add_loop_test(conf, conformance_small_segments, 0, NSEG_RANKS);
+    tcase_add_loop_test(conf, conformance_set_small_segments, 0, NSEG_RANKS);
+    suite_add_tcase(s, conf);
+#else
+    TCase *fail = tcase_create("failures");
+
+    tcase_add_loop_test(conf, conformance, 0, NRANKS);
+    tcase_add_loop_test(conf, conformance_set, 0, NRANKS);
     tcase_set_timeout(fail, 300);
-    tcase_add_loop_test(conf, conformance, 0, 6);
-    tcase_add_loop_test(conf, conformance_small_segments, 0, 6);
-    tcase_add_loop_test(conf, conformance_set, 0, 6);
-    tcase_add_loop_test(conf, conformance_set_small_segments, 0, 6);
     tcase_add_loop_test(fail, failure_modes, 0, 2 * NFAILURES);
     tcase_add_loop_test(fail, foreign_launchers, 0, 2);
     suite_add_tcase(s, conf);
     suite_add_tcase(s, fail);
+#endif
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
