@@ -149,26 +149,17 @@ START_TEST(whole_blocks)
 {
     ps_layout_t l;
     const ps_tensor_t t[1] = {{"a", 100, RCOMM_F32, 4, 16}};
-    size_t a, e;
+    /* server 1: keys [34, 67), blocks of 16 keys from 34; the last has one */
+    const size_t cases[][4] = {
+        {40, 41, 34, 50}, {50, 51, 50, 66}, {66, 67, 66, 67}, {34, 67, 34, 67}};
 
     ck_assert_int_eq(ps_layout_init(&l, 3, t, 1, 64), RCOMM_OK);
-    /* server 1: keys [34, 67), blocks of 16 keys from 34 */
-    a = 40, e = 41;
-    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
-    ck_assert_uint_eq(a, 34);
-    ck_assert_uint_eq(e, 50);
-    a = 50, e = 51;
-    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
-    ck_assert_uint_eq(a, 50);
-    ck_assert_uint_eq(e, 66);
-    a = 66, e = 67; /* the last block has one key */
-    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
-    ck_assert_uint_eq(a, 66);
-    ck_assert_uint_eq(e, 67);
-    a = 34, e = 67;
-    ps_layout_whole_blocks(&l, 1, 0, &a, &e);
-    ck_assert_uint_eq(a, 34);
-    ck_assert_uint_eq(e, 67);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t a = cases[i][0], e = cases[i][1];
+        ps_layout_whole_blocks(&l, 1, 0, &a, &e);
+        ck_assert_uint_eq(a, cases[i][2]);
+        ck_assert_uint_eq(e, cases[i][3]);
+    }
     ps_layout_free(&l);
 }
 END_TEST
