@@ -56,9 +56,8 @@ static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clock
                                  int data, const char *fn)
 {
     size_t n = 0, b0, b1;
-    int last = -1, w = 0;
+    int last = -1;
     ps_op_t *o;
-    rcomm_status_t st;
 
     for (size_t i = 0; i < v->n; i++) {
         const ps_piece_t *p = &v->v[i];
@@ -88,17 +87,22 @@ static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clock
                   ps_pub_hdr(ps, b0), 1);
     }
     ps->stats.rounds++;
-    if ((st = ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */)) != RCOMM_OK)
-        return st;
-    /* These clocks are a floor for the data of the rounds after this one. */
-    last = -1;
-    for (size_t i = 0; clocks && i < v->n; i++)
+    return ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */);
+}
+
+/* The clocks just read from the servers of v are a floor for the data of
+ * later rounds, not for the data read beside them: to be called once that
+ * data has been judged. */
+static void raise_known(rcomm_ps_t *ps, const ps_pieces_t *v)
+{
+    int last = -1, w = 0;
+
+    for (size_t i = 0; i < v->n; i++)
         if (v->v[i].s != last) {
             ps_remote_t *r = &ps->rem[last = v->v[i].s];
             const uint64_t m = min_applied(ps, last, &w);
             r->known = m > r->known ? m : r->known;
         }
-    return RCOMM_OK;
 }
 
 /* The blocks of v just read: the whole ones whose clock (or floor) meets
@@ -215,6 +219,10 @@ static rcomm_status_t read_pieces(rcomm_ps_t *ps, uint64_t *got, const char *fn)
             stale = 0;
             if ((st = sort_blocks(ps, todo, need, next, got, &stale, fn)) != RCOMM_OK)
                 return st;
+        }
+        if (clocks)
+            raise_known(ps, todo);
+        if (data) {
             tmp = todo, todo = next, next = tmp;
             if (!todo->n)
                 return RCOMM_OK;
