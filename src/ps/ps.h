@@ -444,6 +444,7 @@ rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t 
 typedef struct {
     uint64_t start;
     comm_waiter_t waiter;
+    uint32_t nap_us; /* the next nap between reads (worker.c) */
 } ps_wait_t;
 int ps_wait_step(rcomm_ps_t *ps, ps_wait_t *wait);
 
