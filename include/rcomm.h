@@ -562,9 +562,10 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c);
  * count % num_servers ranges one key longer.
  *
  * Workers never ask a server thread for anything:
- *  - pull reads server memory with one-sided reads (RDMA READ over verbs),
- *    block by block under per-block version words, and retries a block that
- *    changed while it was read, so a read is never torn;
+ *  - pull reads server memory with one-sided reads (RDMA READ over verbs);
+ *    each block carries a version, a clock and a checksum of its bytes, so
+ *    a block that changed while it was read is read again (then fetched
+ *    from its server), and a read is never torn;
  *  - push writes the worker's accumulated gradient into its own slot in
  *    server memory (RDMA WRITE), advances its clock there with a one-sided
  *    fetch-and-add and sends an empty message behind them, which wakes the

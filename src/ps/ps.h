@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The parameter server's internals (rcomm.h has the contract, docs/PS.md the
- * design). Four files:
- *   layout.c  which server owns which keys; blocks; offsets in the regions
+ * design). Its files:
+ *   layout.c  which server owns which keys; blocks and their checksums
  *   ps.c      life cycle: checks, memory, keys, serve, destroy
  *   rma.c     one-sided operations on servers, the local one included
  *   worker.c  the worker's state, scratch and argument checks
- *   pull.c    pull (versioned reads of a list of slices)
+ *   pull.c    pull (self-checking reads of a list of slices)
  *   push.c    push (ranges and key lists), clock (the push step)
  *   sparse.c  pushes of some keys: which, their block images, applying them
  *   server.c  update threads
+ *   fetch.c   blocks a worker failed to read twice, sent by their server
+ *   final.c   the final model, delivered after training
  *
  * Memory of server s (each a region with its own rights):
  *   params  its range of every tensor, one after the other      remote read
