@@ -139,11 +139,11 @@ typedef struct {
 /* A server's own memory. */
 typedef struct {
     char *params;
-    uint64_t *pub; /* applied[W], then hdr[B] */
-    ps_block_hdr_t *hdr;
-    uint64_t *clk;  /* clock[W] */
-    char **slots;   /* [W]: two halves of gradient, then stamp[B] */
-    char *momentum; /* private */
+    uint64_t *pub;       /* applied[W], then hdr[B] */
+    ps_block_hdr_t *hdr; /* pub + W, typed: the block headers */
+    uint64_t *clk;       /* clock[W] */
+    char **slots;        /* [W]: two halves of gradient, then stamp[B] */
+    char *momentum;      /* private */
     tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
