@@ -28,6 +28,15 @@
  *                   sees); GB are 1e9 bytes
  *   ops/s         : calls of all workers / the same time
  *   retries, waits: rcomm_ps_stats over the timed loop, summed over workers
+ * With --vs-raw, each timed call is paired with a bare one-sided operation
+ * of the same size on server rank 0, timed just before or after it (in
+ * turns: the first of the two may pay for waking the server) through the
+ * same wait (the library's): a read of its parameters for a pull; for a push, a
+ * write into the probe after our slot there (ps_slot_probe; sizes up to
+ * PS_PROBE_BYTES), acknowledged like any write. Two more columns: the bare
+ * operation's p50, and the median over calls of call / bare operation: the
+ * protocol's cost as a ratio measured side by side, on the same connection,
+ * in the same process (an emulated link's mood changes from run to run).
  * With --idle SECONDS, a last parameter server (the first entry of -S)
  * measures what serving costs when nothing comes: its workers sleep that
  * long, and each server reports the CPU time its process used inside
@@ -49,6 +58,7 @@
 
 #include "perf/perf_cli.h"
 #include "perf/perf_out.h"
+#include "ps/ps.h" /* --vs-raw: the bare operations, on the PS's own keys */
 #include "rcomm.h"
 
 #define TOOL "rcomm-ps-perf"
@@ -69,6 +79,7 @@ typedef struct {
     const char *json, *csv;
     size_t counts[64], nsz; /* the sweep, in elements */
     double idle;            /* --idle: seconds the workers sleep, 0: no idle phase */
+    int raw;                /* --vs-raw */
 } opts_t;
 
 static rcomm_comm_t *comm;
@@ -90,6 +101,8 @@ static void usage(FILE *f)
             "  -s STALE  bsp, asp or a staleness bound in steps (default asp)\n"
             "  --op pull|push|both   what to measure (default both)\n"
             "  --idle SECONDS   then the servers' CPU use while the workers sleep\n"
+            "  --vs-raw  pair each call with a bare read (pull) or write (push)\n"
+            "            of its size on server rank 0 and report the ratio\n"
             "  --json FILE, --csv FILE   also write one record per row of the table\n"
             "  -h, --help   print this help\n",
             perf_prog);
@@ -157,11 +170,14 @@ static size_t sweep(const opts_t *o, size_t *counts, size_t max)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, OP, IDLE };
-    static const struct option lopts[] = {
-        {"json", required_argument, NULL, JSON}, {"idle", required_argument, NULL, IDLE},
-        {"csv", required_argument, NULL, CSV},   {"op", required_argument, NULL, OP},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    enum { JSON = 256, CSV, OP, IDLE, RAW };
+    static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
+                                          {"idle", required_argument, NULL, IDLE},
+                                          {"vs-raw", no_argument, NULL, RAW},
+                                          {"csv", required_argument, NULL, CSV},
+                                          {"op", required_argument, NULL, OP},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
     int c;
 
@@ -198,6 +214,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case 's': parse_staleness(optarg, o); break;
         case OP: parse_ops(optarg, o); break;
         case IDLE: o->idle = perf_parse_int(optarg, 1); break;
+        case RAW: o->raw = 1; break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -248,6 +265,7 @@ static double now_s(void)
  * of them did together. */
 typedef struct {
     double *t;       /* [iters] seconds per call, this worker */
+    double *raw, *x; /* --vs-raw: [iters] the bare operation's, t / raw */
     double wall;     /* the timed loop, seconds: max over workers once gathered */
     uint64_t ctr[2]; /* retries, waits: summed once gathered */
 } row_t;
@@ -256,8 +274,8 @@ typedef struct {
     const opts_t *o;
     rcomm_ps_t *ps;
     size_t es, maxcount;
-    void *dst, *grad;
-    double lr_floor; /* the lowest value a pull may see, given the pushes */
+    void *dst, *grad, *bare; /* bare: --vs-raw's buffer */
+    double lr_floor;         /* the lowest value a pull may see, given the pushes */
     unsigned long long wrong;
 } bench_t;
 
@@ -282,16 +300,45 @@ static void stats(const bench_t *b, rcomm_ps_stats_t *s)
         perf_die("rcomm_ps_stats");
 }
 
+/* --vs-raw: seconds of one bare read (pull) or write (push) of bytes on
+ * server rank 0, through the wait the PS's own operations use; 0 when there
+ * is none to pair (a push larger than the probe). */
+static double bare_op(bench_t *b, int op, size_t bytes)
+{
+    rcomm_ps_t *ps = b->ps;
+    ps_remote_t *r = &ps->rem[0];
+    ps_op_t x = {0};
+    double a;
+
+    if (op == OP_PULL)
+        ps_op_get(&x, 0, b->bare, bytes, &r->params, 0, 0);
+    else if (bytes <= PS_PROBE_BYTES)
+        x = (ps_op_t){.kind = PS_PUT,
+                      .server = 0,
+                      .buf = b->bare,
+                      .len = bytes,
+                      .rkey = &r->slot,
+                      .raddr = ps_raddr(&r->slot, ps_slot_probe(ps, 0))};
+    else
+        return 0;
+    a = now_s();
+    if (COMM_LOCKED(ps->comm, ps_rma_run(ps, &x, 1, "bare operation")) != RCOMM_OK)
+        perf_die("the bare operation of --vs-raw");
+    return now_s() - a;
+}
+
 /* Worker: -w then -n calls of op on keys [0, n). */
 static void run_op(bench_t *b, int op, size_t n, row_t *r)
 {
     const opts_t *o = b->o;
     rcomm_ps_stats_t s0 = {0}, s1;
-    double t0 = 0;
+    double t0 = 0, bare_s = 0; /* the timed loop's bare operations */
 
     for (int i = 0; i < o->warmup + o->iters; i++) {
         rcomm_status_t st;
-        double a, z;
+        /* The first of a pair may pay for waking the server: take turns. */
+        const int late = i % 2;
+        double a, z, bare = o->raw && !late ? bare_op(b, op, n * b->es) : 0;
 
         if (i == o->warmup) {
             stats(b, &s0);
@@ -313,10 +360,16 @@ static void run_op(bench_t *b, int op, size_t n, row_t *r)
         }
         if (st != RCOMM_OK)
             perf_die("rcomm_ps_clock");
-        if (i >= o->warmup)
+        if (o->raw && late)
+            bare = bare_op(b, op, n * b->es);
+        if (i >= o->warmup) {
+            bare_s += bare;
             r->t[i - o->warmup] = z - a;
+            r->raw[i - o->warmup] = bare;
+            r->x[i - o->warmup] = bare > 0 ? (z - a) / bare : 0;
+        }
     }
-    r->wall = now_s() - t0;
+    r->wall = now_s() - t0 - bare_s; /* GB/s is the PS's alone */
     stats(b, &s1);
     r->ctr[0] = s1.retries - s0.retries;
     r->ctr[1] = s1.waits - s0.waits;
@@ -406,6 +459,7 @@ typedef struct {
     int servers, workers, op;
     size_t bytes, count;
     double p50, p99, avg, gbps, ops;
+    double raw_p50, x_p50; /* --vs-raw; 0: none */
     uint64_t retries, waits;
 } line_t;
 
@@ -435,20 +489,30 @@ static void print_header(const opts_t *o, const char *tp)
     printf("# (push = rcomm_ps_push + rcomm_ps_clock); GB/s and ops/s: all workers' "
            "calls / the slowest\n");
     printf("# worker's loop; retries and waits summed over workers\n");
+    if (o->raw)
+        printf("# bare: the paired bare read or write's p50; x_bare: median of call / "
+               "bare\n");
     printf("#\n");
-    printf("# %7s %10s %12s %5s %7s %10s %10s %10s %8s %10s %8s %8s\n", "servers", "size",
+    printf("# %7s %10s %12s %5s %7s %10s %10s %10s %8s %10s %8s %8s", "servers", "size",
            "count", "op", "workers", "p50", "p99", "avg", "aggbw", "rate", "retries",
            "waits");
-    printf("# %7s %10s %12s %5s %7s %10s %10s %10s %8s %10s %8s %8s\n", "", "(B)",
+    printf(o->raw ? " %10s %8s\n" : "\n", "bare", "x_bare");
+    printf("# %7s %10s %12s %5s %7s %10s %10s %10s %8s %10s %8s %8s", "", "(B)",
            "(elements)", "", "", "(us)", "(us)", "(us)", "(GB/s)", "(ops/s)", "", "");
+    printf(o->raw ? " %10s %8s\n" : "\n", "(us)", "");
 }
 
-static void print_line(const line_t *l)
+static void print_line(const opts_t *o, const line_t *l)
 {
-    printf("  %7d %10zu %12zu %5s %7d %10.2f %10.2f %10.2f %8.3f %10.0f %8llu %8llu\n",
+    printf("  %7d %10zu %12zu %5s %7d %10.2f %10.2f %10.2f %8.3f %10.0f %8llu %8llu",
            l->servers, l->bytes, l->count, op_names[l->op], l->workers, l->p50, l->p99,
            l->avg, l->gbps, l->ops, (unsigned long long)l->retries,
            (unsigned long long)l->waits);
+    if (o->raw && l->x_p50 > 0)
+        printf(" %10.2f %8.2f", l->raw_p50, l->x_p50);
+    else if (o->raw)
+        printf(" %10s %8s", "-", "-");
+    printf("\n");
     fflush(stdout);
 }
 
@@ -474,7 +538,29 @@ static void write_record(perf_out_t *out, const opts_t *o, const char *tp,
     perf_out_double(out, "ops_per_s", l->ops);
     perf_out_int(out, "retries", (int64_t)l->retries);
     perf_out_int(out, "waits", (int64_t)l->waits);
+    if (o->raw && l->x_p50 > 0) {
+        perf_out_double(out, "bare_p50_us", l->raw_p50);
+        perf_out_double(out, "x_bare", l->x_p50);
+    }
     perf_out_end(out);
+}
+
+/* Collective: every rank's mine[iters] into all; on rank 0, the workers'
+ * samples sorted (the nt after the servers' zeros). */
+static double *pool(const opts_t *o, int nsrv, const double *mine, double *all, size_t nt)
+{
+    double *v = all + (size_t)nsrv * o->iters;
+
+    if (rcomm_allgather(comm, mine, all, (size_t)o->iters, RCOMM_F64))
+        perf_die("allgather of the latencies");
+    if (rank == 0)
+        qsort(v, nt, sizeof(*v), cmp_double);
+    return v;
+}
+
+static double median(const double *v, size_t n)
+{
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Collective, after the PS is gone: the slowest loop and the summed counters
@@ -499,22 +585,26 @@ static void gather(const opts_t *o, int nsrv, row_t *rows, double *all, line_t *
         perf_die("allreduce of the loop times and counters");
     for (size_t r = 0; r < nrows; r++) {
         line_t *l = &lines[r];
-        double sum = 0, *v = all + (size_t)nsrv * o->iters; /* the workers' */
+        double sum = 0, raw = 0, x = 0, *v;
 
-        if (rcomm_allgather(comm, rows[r].t, all, (size_t)o->iters, RCOMM_F64))
-            perf_die("allgather of the latencies");
+        if (o->raw) { /* pooled and sorted one at a time, in all */
+            raw = median(pool(o, nsrv, rows[r].raw, all, nt), nt);
+            x = median(pool(o, nsrv, rows[r].x, all, nt), nt);
+        }
+        v = pool(o, nsrv, rows[r].t, all, nt);
         if (rank != 0)
             continue;
-        qsort(v, nt, sizeof(*v), cmp_double);
         for (size_t i = 0; i < nt; i++)
             sum += v[i];
         *l = (line_t){.servers = nsrv,
                       .workers = size - nsrv,
                       .op = o->ops[r % o->nops],
                       .count = o->counts[r / o->nops],
-                      .p50 = 1e6 * (nt % 2 ? v[nt / 2] : (v[nt / 2 - 1] + v[nt / 2]) / 2),
+                      .p50 = 1e6 * median(v, nt),
                       .p99 = 1e6 * percentile(v, nt, 0.99),
                       .avg = 1e6 * sum / (double)nt,
+                      .raw_p50 = 1e6 * raw,
+                      .x_p50 = x,
                       .retries = ctr[2 * r],
                       .waits = ctr[2 * r + 1]};
         l->bytes = l->count * es;
@@ -556,9 +646,11 @@ int main(int argc, char **argv)
     b.grad = malloc(b.maxcount * b.es);
     rows = calloc(nrows ? nrows : 1, sizeof(*rows));
     lines = calloc(nrows ? nrows : 1, sizeof(*lines));
-    samples = calloc(nrows * (size_t)o.iters + 1, sizeof(*samples));
+    samples = calloc(3 * nrows * (size_t)o.iters + 1, sizeof(*samples));
+    b.bare =
+        malloc(b.maxcount * b.es > PS_PROBE_BYTES ? b.maxcount * b.es : PS_PROBE_BYTES);
     all = malloc((size_t)size * (size_t)o.iters * sizeof(*all));
-    if (!b.dst || !b.grad || !rows || !lines || !samples || !all)
+    if (!b.dst || !b.grad || !b.bare || !rows || !lines || !samples || !all)
         perf_die("allocating buffers");
     for (size_t i = 0; i < b.maxcount; i++) {
         if (o.dtype == RCOMM_F64)
@@ -566,21 +658,26 @@ int main(int argc, char **argv)
         else
             ((float *)b.grad)[i] = 1;
     }
-    for (size_t r = 0; r < nrows; r++)
-        rows[r].t = samples + r * (size_t)o.iters;
+    memset(b.bare, 0,
+           b.maxcount * b.es > PS_PROBE_BYTES ? b.maxcount * b.es : PS_PROBE_BYTES);
+    for (size_t r = 0; r < nrows; r++) {
+        rows[r].t = samples + 3 * r * (size_t)o.iters;
+        rows[r].raw = rows[r].t + o.iters;
+        rows[r].x = rows[r].raw + o.iters;
+    }
 
     perf_open_outputs(comm, o.json, o.csv, &json, &csv);
     if (rank == 0)
         print_header(&o, tp);
     for (int i = 0; i < o.nservers; i++) {
         /* servers and earlier entries leave zeros behind: no stale rows */
-        memset(samples, 0, nrows * (size_t)o.iters * sizeof(*samples));
+        memset(samples, 0, 3 * nrows * (size_t)o.iters * sizeof(*samples));
         for (size_t r = 0; r < nrows; r++)
             rows[r].wall = 0, rows[r].ctr[0] = rows[r].ctr[1] = 0;
         run_ps(&b, o.servers[i], rows);
         gather(&o, o.servers[i], rows, all, lines);
         for (size_t r = 0; rank == 0 && r < nrows; r++) {
-            print_line(&lines[r]);
+            print_line(&o, &lines[r]);
             write_record(json, &o, tp, &lines[r]);
             write_record(csv, &o, tp, &lines[r]);
         }
@@ -603,6 +700,7 @@ int main(int argc, char **argv)
         perf_die("allreduce of the exit status");
     free(b.dst);
     free(b.grad);
+    free(b.bare);
     free(rows);
     free(lines);
     free(samples);

@@ -30,9 +30,19 @@ static void check_partition(size_t count, int nservers, size_t block_bytes)
             min = r->n < min ? r->n : min;
             max = r->n > max ? r->n : max;
             ck_assert_uint_eq(r->off % 64, 0);
+            ck_assert_uint_eq(r->poff % 64, 0);
+            /* A record: the header, then the block's data, 8-byte aligned. */
+            ck_assert_uint_eq(l.t[i].rec % 8, 0);
+            ck_assert_uint_ge(l.t[i].rec, PS_REC_DATA + l.t[i].blk * t[i].esize);
+            ck_assert_uint_lt(l.t[i].rec, PS_REC_DATA + l.t[i].blk * t[i].esize + 8);
+            if (r->n)
+                ck_assert_uint_le(ps_rec(&l, s, i, (r->n - 1) / l.t[i].blk) + l.t[i].rec,
+                                  l.pbytes[s]);
             if (i == 1) {
                 const ps_range_t *p = ps_range(&l, s, 0);
+                const size_t pb = (p->n + l.t[0].blk - 1) / l.t[0].blk;
                 ck_assert_uint_ge(r->off, p->off + p->n * 8);
+                ck_assert_uint_ge(r->poff, ps_rec(&l, s, 0, pb));
                 ck_assert_uint_eq(r->block,
                                   p->block + (p->n + l.t[0].blk - 1) / l.t[0].blk);
                 ck_assert_uint_le(r->off + r->n * 4, l.bytes[s]);

@@ -58,7 +58,7 @@ struct ps_reply {
 
 uint64_t ps_server_begin_write(ps_server_t *sv, size_t b)
 {
-    uint64_t *version = &sv->hdr[b].version;
+    uint64_t *version = &ps_server_hdr(sv, b)->version;
 
     for (;;) {
         const uint64_t v = __atomic_load_n(version, __ATOMIC_RELAXED);
@@ -76,7 +76,7 @@ uint64_t ps_server_begin_write(ps_server_t *sv, size_t b)
 void ps_server_end_write(ps_server_t *sv, size_t b, uint64_t v, uint64_t clock,
                          const void *data, size_t bytes)
 {
-    ps_block_hdr_t *h = &sv->hdr[b];
+    ps_block_hdr_t *h = ps_server_hdr(sv, b);
 
     __atomic_store_n(&h->clock, clock, __ATOMIC_RELAXED);
     __atomic_store_n(&h->sum, ps_block_sum(v + 2, clock, data, bytes), __ATOMIC_RELAXED);
@@ -99,11 +99,12 @@ static int copy_some(rcomm_ps_t *ps)
         __atomic_store_n(&sv->hold, blk + 1, __ATOMIC_SEQ_CST);
         /* A write that began before the hold: it usually ends within
          * microseconds; if not, come back at the next progress. */
-        while (__atomic_load_n(&sv->hdr[blk].version, __ATOMIC_SEQ_CST) & 1)
+        while (__atomic_load_n(&ps_server_hdr(sv, blk)->version, __ATOMIC_SEQ_CST) & 1)
             if (++spin == 1000)
                 return 0;
         memcpy(j->dst + (j->k - j->a) * tn->esize,
-               sv->params + r->off + (j->k - r->lo) * tn->esize, (e - j->k) * tn->esize);
+               ps_server_data(sv, blk) + (j->k - r->lo) % tn->blk * tn->esize,
+               (e - j->k) * tn->esize);
         __atomic_store_n(&sv->hold, 0, __ATOMIC_RELEASE);
         j->k = e;
     }
@@ -307,9 +308,27 @@ void ps_fetch_release(rcomm_ps_t *ps)
 
 /* ---- the worker's side ------------------------------------------------- */
 
+/* Room in ps->inbox for the keys of v, piece after piece, as the servers
+ * send them: without the blocks' headers. */
+static int inbox_room(rcomm_ps_t *ps, const ps_pieces_t *v)
+{
+    size_t n = 0;
+    char *p;
+
+    for (size_t i = 0; i < v->n; i++)
+        n += (v->v[i].b - v->v[i].a) * ps->lay.t[v->v[i].t].esize;
+    if (n <= ps->cap_inbox)
+        return 0;
+    if (!(p = realloc(ps->inbox, n)))
+        return -1;
+    ps->inbox = p;
+    ps->cap_inbox = n;
+    return 0;
+}
+
 rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
 {
-    size_t n = 0, b0, b1;
+    size_t n = 0, b0, b1, in = 0;
     rcomm_status_t st;
     ps_fetch_msg_t *msg;
     ps_op_t *o;
@@ -322,11 +341,14 @@ rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
         ps->fetch_msg = msg;
         ps->cap_fetch = v->n;
     }
+    if (inbox_room(ps, v))
+        return ps_nomem(ps, fn);
     msg = ps->fetch_msg;
     for (size_t i = 0; i < v->n; i++) {
         const ps_piece_t *p = &v->v[i];
         const size_t es = ps->lay.t[p->t].esize;
-        char *dst = ps->local[p->t] + p->a * es;
+        char *dst = ps->inbox + in;
+        in += (p->b - p->a) * es;
         ps_piece_blocks(ps, p, &b0, &b1);
         ps->stats.fetched += b1 - b0 + 1;
         if (p->s == ps->comm->rank) {
@@ -359,5 +381,10 @@ rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
                                         "request with %zu bytes, not %zu",
                                         fn, ps->comm->rank, ps->ops[i].server,
                                         ps->ops[i].req.len, ps->ops[i].len));
+    in = 0;
+    for (size_t i = 0; i < v->n; i++) { /* into our copy's records */
+        ps_local_copy(ps, &v->v[i], ps->inbox + in, 0);
+        in += (v->v[i].b - v->v[i].a) * ps->lay.t[v->v[i].t].esize;
+    }
     return RCOMM_OK;
 }

@@ -4,7 +4,8 @@
  * push is applied, each server sends its range of every tensor to the
  * ranks that want the model, as messages in the PS's tag space. A tensor's
  * ranges are contiguous and in server order, so each lands straight in its
- * place in the caller's buffer.
+ * place in the caller's buffer. A server first copies its blocks out of
+ * their records (ps_rec), leaving the headers behind.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,24 @@ static rcomm_status_t check(const rcomm_ps_t *ps, int root, void *const *dst)
     return RCOMM_OK;
 }
 
+/* Our ranges, without the blocks' headers: at their off in a buffer of
+ * lay.bytes[rank] (NULL when out of memory). */
+static char *gather(const rcomm_ps_t *ps)
+{
+    const int me = ps->comm->rank;
+    char *d = malloc(ps->lay.bytes[me] ? ps->lay.bytes[me] : 1);
+
+    for (int t = 0; d && t < ps->lay.ntensors; t++) {
+        const ps_range_t *r = ps_range(&ps->lay, me, t);
+        const ps_tensor_t *tn = &ps->lay.t[t];
+        for (size_t k = 0; k < r->n; k += tn->blk)
+            memcpy(d + r->off + k * tn->esize,
+                   ps_server_data(&ps->srv, r->block + k / tn->blk),
+                   (r->n - k < tn->blk ? r->n - k : tn->blk) * tn->esize);
+    }
+    return d;
+}
+
 /* Our messages: a server sends its ranges to every receiving rank but
  * itself, a receiving rank gets the ranges of every server but itself. */
 static rcomm_status_t exchange(rcomm_ps_t *ps, int root, void *const *dst)
@@ -42,18 +61,22 @@ static rcomm_status_t exchange(rcomm_ps_t *ps, int root, void *const *dst)
     const int me = ps->comm->rank, S = ps->cfg.num_servers, T = ps->lay.ntensors;
     const int receives = root == RCOMM_PS_EVERY_RANK || root == me;
     ps_op_t *ops = calloc((size_t)(S + ps->comm->size) * (size_t)T, sizeof(*ops));
+    char *mine = ps->is_server ? gather(ps) : NULL;
     size_t n = 0;
     rcomm_status_t st;
 
-    if (!ops)
+    if (!ops || (ps->is_server && !mine)) {
+        free(ops);
+        free(mine);
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn, me);
+    }
     for (int t = 0; t < T; t++) {
         const size_t es = ps->lay.t[t].esize;
         for (int s = 0; receives && s < S; s++) {
             const ps_range_t *r = ps_range(&ps->lay, s, t);
             char *at = (char *)dst[t] + r->lo * es;
             if (s == me)
-                memcpy(at, ps->srv.params + r->off, r->n * es);
+                memcpy(at, mine + r->off, r->n * es);
             else if (r->n)
                 ops[n++] = (ps_op_t){.kind = PS_RECV,
                                      .server = s,
@@ -66,13 +89,14 @@ static rcomm_status_t exchange(rcomm_ps_t *ps, int root, void *const *dst)
             if (q != me && r->n && (root == RCOMM_PS_EVERY_RANK || root == q))
                 ops[n++] = (ps_op_t){.kind = PS_SEND,
                                      .server = q,
-                                     .buf = ps->srv.params + r->off,
+                                     .buf = mine + r->off,
                                      .len = r->n * es,
                                      .add = PS_MSG_FINAL};
         }
     }
     st = ps_rma_run(ps, ops, n, "final");
     free(ops);
+    free(mine);
     return st;
 }
 

@@ -9,7 +9,9 @@
  * On a server, its ranges follow each other in tensor order, each starting
  * on a 64-byte boundary (a cache line: a version word and its block never
  * share a line with another tensor's block), and each is cut into blocks of
- * block_bytes, the unit of versioning and of the update threads.
+ * block_bytes, the unit of versioning and of the update threads. In the
+ * params region each block is a record, its header before its data, 8-byte
+ * aligned; the last block of a range has a whole record too.
  *
  * A block's checksum is XXH64 (xxHash) of its bytes, seeded with a hash of
  * its version and clock: a read torn between two states of the block, or
@@ -50,8 +52,9 @@ rcomm_status_t ps_layout_init(ps_layout_t *l, int nservers, const ps_tensor_t *t
     l->t = calloc((size_t)ntensors, sizeof(*l->t));
     l->r = calloc((size_t)nservers * (size_t)ntensors, sizeof(*l->r));
     l->bytes = calloc((size_t)nservers, sizeof(*l->bytes));
+    l->pbytes = calloc((size_t)nservers, sizeof(*l->pbytes));
     l->nblocks = calloc((size_t)nservers, sizeof(*l->nblocks));
-    if (!l->t || !l->r || !l->bytes || !l->nblocks) {
+    if (!l->t || !l->r || !l->bytes || !l->pbytes || !l->nblocks) {
         ps_layout_free(l);
         return base_err(RCOMM_ERR_NO_MEMORY,
                         "parameter server: no memory for the layout");
@@ -61,19 +64,25 @@ rcomm_status_t ps_layout_init(ps_layout_t *l, int nservers, const ps_tensor_t *t
         l->t[i].blk = block_bytes / l->t[i].esize;
         if (!l->t[i].blk)
             l->t[i].blk = 1;
+        l->t[i].rec = (PS_REC_DATA + l->t[i].blk * l->t[i].esize + 7) & ~(size_t)7;
     }
     for (int s = 0; s < nservers; s++) {
-        size_t off = 0, block = 0;
+        size_t off = 0, poff = 0, block = 0;
         for (int i = 0; i < ntensors; i++) {
             ps_range_t *r = &l->r[(size_t)s * ntensors + i];
+            size_t nb;
             r->lo = range_lo(l->t[i].count, nservers, s);
             r->n = range_lo(l->t[i].count, nservers, s + 1) - r->lo;
+            nb = (r->n + l->t[i].blk - 1) / l->t[i].blk;
             r->off = off;
+            r->poff = poff;
             r->block = block;
             off += (r->n * l->t[i].esize + 63) & ~(size_t)63;
-            block += (r->n + l->t[i].blk - 1) / l->t[i].blk;
+            poff += (nb * l->t[i].rec + 63) & ~(size_t)63;
+            block += nb;
         }
         l->bytes[s] = off;
+        l->pbytes[s] = poff;
         l->nblocks[s] = block;
     }
     return RCOMM_OK;
@@ -84,6 +93,7 @@ void ps_layout_free(ps_layout_t *l)
     free(l->t);
     free(l->r);
     free(l->bytes);
+    free(l->pbytes);
     free(l->nblocks);
     memset(l, 0, sizeof(*l));
 }

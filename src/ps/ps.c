@@ -226,38 +226,41 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
 {
     ps_server_t *sv = &ps->srv;
     const int s = ps->comm->rank, W = ps->nworkers;
-    const size_t bytes = ps->lay.bytes[s];
-    const size_t slot_bytes = 2 * ps_half_bytes(ps, s);
+    const size_t bytes = ps->lay.bytes[s], pbytes = ps->lay.pbytes[s];
+    const size_t slot_bytes = ps_slot_bytes(ps, s);
     rcomm_status_t st;
 
-    sv->params = zalloc(bytes);
-    sv->pub = zalloc(ps_pub_bytes(ps, s));
-    sv->hdr = (ps_block_hdr_t *)(sv->pub + W);
+    sv->params = zalloc(pbytes);
+    sv->rec = calloc(ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1, sizeof(*sv->rec));
+    sv->pub = zalloc((size_t)W * 8);
     sv->clk = zalloc((size_t)W * 8);
     sv->done = calloc((size_t)W, sizeof(*sv->done));
     sv->slots = calloc((size_t)W, sizeof(*sv->slots));
     sv->mr_slots = calloc((size_t)W, sizeof(*sv->mr_slots));
     if (ps->cfg.momentum > 0 && !ps->cfg.update)
         sv->momentum = zalloc(bytes);
-    if (!sv->params || !sv->pub || !sv->clk || !sv->done || !sv->slots || !sv->mr_slots ||
-        (ps->cfg.momentum > 0 && !ps->cfg.update && !sv->momentum))
+    if (!sv->params || !sv->rec || !sv->pub || !sv->clk || !sv->done || !sv->slots ||
+        !sv->mr_slots || (ps->cfg.momentum > 0 && !ps->cfg.update && !sv->momentum))
         return base_err(RCOMM_ERR_NO_MEMORY,
                         "rcomm_ps_create: server rank %d: no memory for %zu bytes of "
                         "parameters and %d slots",
-                        s, bytes, W);
+                        s, pbytes, W);
     for (int i = 0; i < ps->lay.ntensors; i++) {
         const ps_range_t *r = ps_range(&ps->lay, s, i);
         const size_t es = ps->lay.t[i].esize, blk = ps->lay.t[i].blk;
-        if (t[i].init)
-            memcpy(sv->params + r->off, (const char *)t[i].init + r->lo * es, r->n * es);
-        for (size_t k = 0; k < r->n; k += blk) /* version 0, clock 0 */
-            sv->hdr[r->block + k / blk].sum =
-                ps_block_sum(0, 0, sv->params + r->off + k * es,
-                             (r->n - k < blk ? r->n - k : blk) * es);
+        for (size_t k = 0; k < r->n; k += blk) { /* version 0, clock 0 */
+            const size_t b = r->block + k / blk,
+                         n = (r->n - k < blk ? r->n - k : blk) * es;
+            sv->rec[b] = ps_rec(&ps->lay, s, i, k / blk);
+            if (t[i].init)
+                memcpy(ps_server_data(sv, b), (const char *)t[i].init + (r->lo + k) * es,
+                       n);
+            ps_server_hdr(sv, b)->sum = ps_block_sum(0, 0, ps_server_data(sv, b), n);
+        }
     }
-    if ((st = expose(ps, sv->params, bytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
+    if ((st = expose(ps, sv->params, pbytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
             RCOMM_OK ||
-        (st = expose(ps, sv->pub, ps_pub_bytes(ps, s), TP_REMOTE_READ, &sv->mr_pub,
+        (st = expose(ps, sv->pub, (size_t)W * 8, TP_REMOTE_READ, &sv->mr_pub,
                      &keys[1])) != RCOMM_OK ||
         (st = expose(ps, sv->clk, (size_t)W * 8, TP_REMOTE_ATOMIC, &sv->mr_clk,
                      &keys[2])) != RCOMM_OK)
@@ -351,6 +354,7 @@ static void release(rcomm_ps_t *ps)
             free(sv->slots[w]);
         }
         free(sv->params);
+        free(sv->rec);
         free(sv->pub);
         free(sv->clk);
         free(sv->done);

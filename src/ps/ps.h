@@ -14,16 +14,18 @@
  *   final.c   the final model, delivered after training
  *
  * Memory of server s (each a region with its own rights):
- *   params  its range of every tensor, one after the other      remote read
- *   pub     applied[W] (the clock applied per worker), then
- *           hdr[B] (per block: version, odd while being written;
- *           clock; checksum: ps_block_hdr_t)                    remote read
+ *   params  its range of every tensor, one after the other, as
+ *           records of blocks: a header (version, odd while
+ *           being written; clock; checksum: ps_block_hdr_t),
+ *           then the block's data (ps_rec)                      remote read
+ *   pub     applied[W] (the clock applied per worker)           remote read
  *   clk     clock[W] (worker w's pushed clock)                  remote atomic
  *   slot w  two halves, each a copy of the params layout for
  *           worker w's gradient, then stamp[B] (the clock of
  *           the push that wrote each block, and how many keys
  *           when it wrote only some: PS_STAMP); the pushes
- *           alternate between them (ps_half)                     remote write,
+ *           alternate between them (ps_half); then a probe
+ *           the server never reads (ps_slot_probe)              remote write,
  *                                                                key to w only
  * W is the number of workers; workers are numbered 0..W-1 in rank order.
  * Two-sided messages are used only around the work: each worker's slot key
@@ -49,13 +51,17 @@ typedef struct {
     rcomm_dtype_t dtype;
     size_t esize; /* bytes per element */
     size_t blk;   /* elements per block */
+    size_t rec;   /* bytes of a block's record in params: header, data */
 } ps_tensor_t;
 
-/* Tensor t's keys on server s: [lo, lo + n), at byte off in s's params
- * region, blocks [block, block + ceil(n / blk)) of s. */
+/* Tensor t's keys on server s: [lo, lo + n), blocks [block, block +
+ * ceil(n / blk)) of s. In s's params region the range's blocks are records
+ * from byte poff on (ps_rec); in the layouts without headers (a slot's
+ * halves, a worker's staged images, the momentum) its keys are at byte
+ * off, one after the other. */
 typedef struct {
     size_t lo, n;
-    size_t off;
+    size_t off, poff;
     size_t block;
 } ps_range_t;
 
@@ -63,7 +69,8 @@ typedef struct {
     int nservers, ntensors;
     ps_tensor_t *t;
     ps_range_t *r;   /* [s * ntensors + t] */
-    size_t *bytes;   /* params bytes of server s */
+    size_t *bytes;   /* bytes of server s's keys without headers (off) */
+    size_t *pbytes;  /* bytes of server s's params region (poff) */
     size_t *nblocks; /* blocks of server s */
 } ps_layout_t;
 
@@ -86,6 +93,21 @@ int ps_layout_owner(const ps_layout_t *l, int t, size_t k);
 typedef struct {
     uint64_t version, clock, sum;
 } ps_block_hdr_t;
+
+/* Block i of tensor t's range on server s is a record in s's params: its
+ * header, then its data. A pull reads a run of blocks, headers included, in
+ * one read. */
+static inline size_t ps_rec(const ps_layout_t *l, int s, int t, size_t i)
+{
+    return ps_range(l, s, t)->poff + i * l->t[t].rec;
+}
+#define PS_REC_DATA sizeof(ps_block_hdr_t) /* the data's offset in a record */
+/* Key k (an offset in the range) of tensor t on server s, in records. */
+static inline size_t ps_rec_key(const ps_layout_t *l, int s, int t, size_t k)
+{
+    return ps_rec(l, s, t, k / l->t[t].blk) + PS_REC_DATA +
+           k % l->t[t].blk * l->t[t].esize;
+}
 
 /* The checksum of a block's bytes under its version and clock (XXH64). */
 uint64_t ps_block_sum(uint64_t version, uint64_t clock, const void *data, size_t bytes);
@@ -111,10 +133,10 @@ typedef struct {
 /* What a worker knows of one server: its keys and its clocks as last read. */
 typedef struct {
     tp_rkey_t params, pub, clk, slot;
+    char *local;          /* the local copy of its params: records, as there */
     uint64_t *applied;    /* [W] read buffer */
     uint64_t known;       /* the smallest applied[] of a read that completed
                            * before this round's: a floor for its data */
-    ps_block_hdr_t *hdr;  /* [B] headers read with the data */
     uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
     unsigned char *full;  /* [B] ... of which a push named every key */
@@ -138,12 +160,12 @@ typedef struct {
 
 /* A server's own memory. */
 typedef struct {
-    char *params;
-    uint64_t *pub;       /* applied[W], then hdr[B] */
-    ps_block_hdr_t *hdr; /* pub + W, typed: the block headers */
-    uint64_t *clk;       /* clock[W] */
-    char **slots;        /* [W]: two halves of gradient, then stamp[B] */
-    char *momentum;      /* private */
+    char *params;   /* records of blocks (ps_rec) */
+    size_t *rec;    /* [B] where block b's record is in params */
+    uint64_t *pub;  /* applied[W] */
+    uint64_t *clk;  /* clock[W] */
+    char **slots;   /* [W]: two halves of gradient, then stamp[B] */
+    char *momentum; /* private */
     tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
@@ -193,12 +215,13 @@ struct rcomm_ps {
     ps_server_t srv; /* when is_server */
     /* Worker side. */
     ps_remote_t *rem;          /* [nservers] */
-    char **local;              /* [ntensors] the local copy of each tensor */
     char **accum;              /* [ntensors] the gradient accumulated since the push */
     uint64_t clock, pushed;    /* steps finished; clock of the last push */
     ps_pieces_t pieces, again; /* pull's scratch: ranges to read, to read again */
-    int pull_mode;             /* what the last pull needed: PS_PULL_* */
-    ps_op_t *ops;              /* scratch: one batch */
+    char *inbox;               /* fetch's: the blocks sent, before they go home */
+    size_t cap_inbox;
+    int pull_mode; /* what the last pull needed: PS_PULL_* */
+    ps_op_t *ops;  /* scratch: one batch */
     size_t cap_ops;
     void *fetch_msg; /* scratch: fetch requests (fetch.c) */
     size_t cap_fetch;
@@ -285,14 +308,14 @@ void ps_server_progress(rcomm_ps_t *ps);
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 
-/* Where things are in a server's regions. */
-static inline size_t ps_pub_hdr(const rcomm_ps_t *ps, size_t b)
+/* Block b's record in our params region: its header, then its data. */
+static inline ps_block_hdr_t *ps_server_hdr(const ps_server_t *sv, size_t b)
 {
-    return (size_t)ps->nworkers * 8 + b * sizeof(ps_block_hdr_t);
+    return (ps_block_hdr_t *)(sv->params + sv->rec[b]);
 }
-static inline size_t ps_pub_bytes(const rcomm_ps_t *ps, int s)
+static inline char *ps_server_data(const ps_server_t *sv, size_t b)
 {
-    return ps_pub_hdr(ps, ps->lay.nblocks[s]);
+    return sv->params + sv->rec[b] + PS_REC_DATA;
 }
 /* A slot has two halves so that a push need not wait for the server to
  * apply the previous one: the push of clock c goes into half ps_half(c).
@@ -316,6 +339,17 @@ static inline size_t ps_slot_grad(const rcomm_ps_t *ps, int s, int h, size_t off
 static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, int h, size_t b)
 {
     return ps_slot_grad(ps, s, h, ps->lay.bytes[s] + b * 8);
+}
+/* After the halves, PS_PROBE_BYTES the server never reads: rcomm-ps-perf
+ * times bare writes there, next to pushes, on the same connection. */
+#define PS_PROBE_BYTES 256
+static inline size_t ps_slot_probe(const rcomm_ps_t *ps, int s)
+{
+    return 2 * ps_half_bytes(ps, s);
+}
+static inline size_t ps_slot_bytes(const rcomm_ps_t *ps, int s)
+{
+    return ps_slot_probe(ps, s) + PS_PROBE_BYTES;
 }
 
 /* ---- fetch.c ----------------------------------------------------------- */
@@ -426,6 +460,9 @@ int ps_piece_add(ps_pieces_t *v, int s, int t, size_t a, size_t b);
 ps_piece_t ps_piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end);
 /* Blocks [*b0, *b1] of p's server that hold p's keys. */
 void ps_piece_blocks(const rcomm_ps_t *ps, const ps_piece_t *p, size_t *b0, size_t *b1);
+/* p's keys between the local copy's records and buf, where they follow each
+ * other: from the records when out, else into them. */
+void ps_local_copy(rcomm_ps_t *ps, const ps_piece_t *p, char *buf, int out);
 rcomm_status_t ps_nomem(const rcomm_ps_t *ps, const char *fn);
 
 /* Any worker call: ps usable, and this rank works. */

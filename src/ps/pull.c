@@ -51,7 +51,8 @@ static uint64_t min_applied(const rcomm_ps_t *ps, int s, int *who)
 }
 
 /* One round over the pieces of v: with clocks, the published clocks of
- * every server involved; with data, every piece's headers and data. */
+ * every server involved; with data, one read of every piece's records
+ * (headers and data) into the same place in our copy. */
 static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clocks,
                                  int data, const char *fn)
 {
@@ -61,9 +62,8 @@ static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clock
 
     for (size_t i = 0; i < v->n; i++) {
         const ps_piece_t *p = &v->v[i];
-        const ps_range_t *rg = ps_range(&ps->lay, p->s, p->t);
-        const size_t es = ps->lay.t[p->t].esize;
         ps_remote_t *r = &ps->rem[p->s];
+        size_t off;
         if (clocks && p->s != last) { /* the pieces are sorted by server */
             if (!(o = ps_op_add(ps, &n)))
                 return ps_nomem(ps, fn);
@@ -72,19 +72,12 @@ static rcomm_status_t read_round(rcomm_ps_t *ps, const ps_pieces_t *v, int clock
         }
         if (!data)
             continue;
-        /* The data first: where reads run in order (TCP, our own memory) a
-         * write in progress when the data is read has usually ended when
-         * its header is, so the checksum, not the version, must catch it,
-         * and the torn test sees that it does. */
         ps_piece_blocks(ps, p, &b0, &b1);
+        off = ps_rec(&ps->lay, p->s, p->t, b0 - ps_range(&ps->lay, p->s, p->t)->block);
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
-        ps_op_get(o, p->s, ps->local[p->t] + p->a * es, (p->b - p->a) * es, &r->params,
-                  rg->off + (p->a - rg->lo) * es, 0);
-        if (!(o = ps_op_add(ps, &n)))
-            return ps_nomem(ps, fn);
-        ps_op_get(o, p->s, r->hdr + b0, (b1 - b0 + 1) * sizeof(*r->hdr), &r->pub,
-                  ps_pub_hdr(ps, b0), 1);
+        ps_op_get(o, p->s, r->local + off, (b1 - b0 + 1) * ps->lay.t[p->t].rec,
+                  &r->params, off, 0);
     }
     ps->stats.rounds++;
     return ps_rma_run(ps, ps->ops, n, fn + 9 /* "rcomm_ps_" */);
@@ -124,9 +117,10 @@ static rcomm_status_t sort_blocks(rcomm_ps_t *ps, const ps_pieces_t *v, uint64_t
         for (size_t b = b0; b <= b1; b++) {
             const size_t a = r->lo + (b - r->block) * tn->blk;
             const size_t e = a + tn->blk < r->lo + r->n ? a + tn->blk : r->lo + r->n;
-            const ps_block_hdr_t *h = &rm->hdr[b];
+            const char *rec = rm->local + ps_rec(&ps->lay, p->s, p->t, b - r->block);
+            const ps_block_hdr_t *h = (const ps_block_hdr_t *)rec;
             const uint64_t c = h->clock > rm->known ? h->clock : rm->known;
-            if (!ps_block_whole(h, ps->local[p->t] + a * tn->esize, (e - a) * tn->esize))
+            if (!ps_block_whole(h, rec + PS_REC_DATA, (e - a) * tn->esize))
                 ps->stats.retries++;
             else if (c < need)
                 ++*stale;
@@ -340,11 +334,15 @@ static rcomm_status_t pullv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, in
     } else if (got != UINT64_MAX) {
         ps->stats.local_pulls++;
     }
-    for (int i = 0; i < n; i++)
-        if (v[i].buf && v[i].count) {
-            const size_t es = ps->lay.t[v[i].tensor].esize;
-            memcpy(v[i].buf, ps->local[v[i].tensor] + v[i].offset * es, v[i].count * es);
+    for (int i = 0; i < n; i++) {
+        char *buf = v[i].buf;
+        const size_t end = v[i].offset + v[i].count;
+        for (size_t k = v[i].offset; buf && k < end;) {
+            const ps_piece_t p = ps_piece_at(ps, v[i].tensor, k, end);
+            ps_local_copy(ps, &p, buf + (k - v[i].offset) * ps->lay.t[p.t].esize, 1);
+            k = p.b;
         }
+    }
     if (clock)
         *clock = got == UINT64_MAX ? ps->clock : got;
     return RCOMM_OK;

@@ -195,13 +195,13 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
             v = ps_server_begin_write(sv, b);
             if (whole)
-                update(&ps->cfg, t, tn, r->lo + first, sv->params + off,
+                update(&ps->cfg, t, tn, r->lo + first, ps_server_data(sv, b),
                        sv->momentum ? sv->momentum + off : NULL, grad, n);
             else
-                update_marked(&ps->cfg, t, tn, r->lo + first, sv->params + off,
+                update_marked(&ps->cfg, t, tn, r->lo + first, ps_server_data(sv, b),
                               sv->momentum ? sv->momentum + off : NULL, grad, n,
                               th->mark);
-            ps_server_end_write(sv, b, v, clock, sv->params + off, n * tn->esize);
+            ps_server_end_write(sv, b, v, clock, ps_server_data(sv, b), n * tn->esize);
         }
     }
 }

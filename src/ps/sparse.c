@@ -89,7 +89,6 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t)
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
     const char *acc = ps->accum[t] + r->lo * tn->esize;
-    const char *par = ps->local[t] + r->lo * tn->esize;
     rcomm_compressor_t *c = compressor(ps, t);
     const double thr = ps->cfg.push_threshold;
     const ps_remote_t *rm = &ps->rem[s];
@@ -115,7 +114,10 @@ size_t ps_pick(rcomm_ps_t *ps, int s, int t)
         const size_t k = ps->pick[j];
         const double g = value(acc, tn->dtype, k);
         const double bound =
-            ps->cfg.push_relative ? thr * fabs(value(par, tn->dtype, k)) : thr;
+            ps->cfg.push_relative
+                ? thr *
+                      fabs(value(rm->local + ps_rec_key(&ps->lay, s, t, k), tn->dtype, 0))
+                : thr;
         if (g != 0 && (thr <= 0 || !(fabs(g) <= bound)))
             ps->pick[kept++] = (uint32_t)k;
     }

@@ -18,28 +18,27 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
     if (ps->worker < 0)
         return RCOMM_OK;
     ps->rem = calloc((size_t)S, sizeof(*ps->rem));
-    ps->local = calloc((size_t)T, sizeof(*ps->local));
     ps->accum = calloc((size_t)T, sizeof(*ps->accum));
-    if (!ps->rem || !ps->local || !ps->accum)
+    if (!ps->rem || !ps->accum)
         goto nomem;
     for (int s = 0; s < S; s++) {
         ps_remote_t *r = &ps->rem[s];
         size_t nb = ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1;
+        r->local = calloc(1, ps->lay.pbytes[s] ? ps->lay.pbytes[s] : 1);
         r->applied = calloc((size_t)ps->nworkers, 8);
-        r->hdr = calloc(nb, sizeof(*r->hdr));
         r->stamp = calloc(nb, 8);
         r->fetched = malloc(nb * 8);
         r->dirty = calloc(nb, 1);
         r->full = calloc(nb, 1);
         r->sent = calloc(nb, 1);
-        if (!r->applied || !r->hdr || !r->stamp || !r->fetched || !r->dirty || !r->full ||
-            !r->sent)
+        if (!r->local || !r->applied || !r->stamp || !r->fetched || !r->dirty ||
+            !r->full || !r->sent)
             goto nomem;
         memset(r->fetched, 0xff, nb * 8); /* never pulled */
     }
     for (int t = 0; t < T; t++) {
         size_t bytes = ps->lay.t[t].count * ps->lay.t[t].esize;
-        if (!(ps->local[t] = calloc(1, bytes)) || !(ps->accum[t] = calloc(1, bytes)))
+        if (!(ps->accum[t] = calloc(1, bytes)))
             goto nomem;
     }
     return ps_sparse_init(ps);
@@ -53,8 +52,8 @@ void ps_worker_free(rcomm_ps_t *ps)
 {
     for (int s = 0; ps->rem && s < ps->cfg.num_servers; s++) {
         ps_remote_t *r = &ps->rem[s];
+        free(r->local);
         free(r->applied);
-        free(r->hdr);
         free(r->stamp);
         free(r->fetched);
         free(r->dirty);
@@ -65,15 +64,13 @@ void ps_worker_free(rcomm_ps_t *ps)
     free(ps->pick);
     free(ps->pick_val);
     free(ps->pick_scr);
-    for (int t = 0; ps->local && t < ps->lay.ntensors; t++)
-        free(ps->local[t]);
     for (int t = 0; ps->accum && t < ps->lay.ntensors; t++)
         free(ps->accum[t]);
     free(ps->rem);
-    free(ps->local);
     free(ps->accum);
     free(ps->pieces.v);
     free(ps->again.v);
+    free(ps->inbox);
     free(ps->ops);
     free(ps->fetch_msg);
 }
@@ -138,7 +135,7 @@ int ps_piece_add(ps_pieces_t *v, int s, int t, size_t a, size_t b)
         v->v = p;
         v->cap = c;
     }
-    v->v[v->n++] = (ps_piece_t){s, t, a, b};
+    v->v[v->n++] = (ps_piece_t){.s = s, .t = t, .a = a, .b = b};
     return 0;
 }
 
@@ -147,7 +144,8 @@ ps_piece_t ps_piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end)
     const int s = ps_layout_owner(&ps->lay, t, k);
     const ps_range_t *r = ps_range(&ps->lay, s, t);
 
-    return (ps_piece_t){s, t, k, r->lo + r->n < end ? r->lo + r->n : end};
+    return (ps_piece_t){
+        .s = s, .t = t, .a = k, .b = r->lo + r->n < end ? r->lo + r->n : end};
 }
 
 void ps_piece_blocks(const rcomm_ps_t *ps, const ps_piece_t *p, size_t *b0, size_t *b1)
@@ -261,4 +259,24 @@ rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t 
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: %s is NULL", fn,
                         ps->comm->rank, bufname);
     return RCOMM_OK;
+}
+
+void ps_local_copy(rcomm_ps_t *ps, const ps_piece_t *p, char *buf, int out)
+{
+    const ps_range_t *r = ps_range(&ps->lay, p->s, p->t);
+    const ps_tensor_t *tn = &ps->lay.t[p->t];
+    char *local = ps->rem[p->s].local;
+
+    for (size_t k = p->a, e; k < p->b; k = e) {
+        char *at = local + ps_rec_key(&ps->lay, p->s, p->t, k - r->lo);
+        size_t len;
+        e = r->lo + ((k - r->lo) / tn->blk + 1) * tn->blk; /* the block's end */
+        e = e < p->b ? e : p->b;
+        len = (e - k) * tn->esize;
+        if (out)
+            memcpy(buf, at, len);
+        else
+            memcpy(at, buf, len);
+        buf += len;
+    }
 }
