@@ -627,7 +627,9 @@ typedef struct {
     double momentum;           /* in [0, 1); 0 = plain SGD (default) */
     rcomm_ps_update_fn update; /* non-NULL replaces the built-in rule */
     void *update_arg;
-    size_t block_bytes; /* version, checksum and apply granularity (default 1024) */
+    size_t block_bytes; /* data per block: the unit of checksums, reads and
+                         * updates (default 1000: with its 24-byte header a
+                         * block is 1 KiB on the server) */
     int server_threads; /* update threads per server (0 = default 2) */
     /* Pushes that carry only some keys (docs/PS.md, "Sparse pushes"); the
      * keys left out stay accumulated for a later push. Both off by default.

@@ -80,6 +80,7 @@ typedef struct {
     size_t counts[64], nsz; /* the sweep, in elements */
     double idle;            /* --idle: seconds the workers sleep, 0: no idle phase */
     int raw;                /* --vs-raw */
+    size_t block;           /* --block: block_bytes, 0: the default */
 } opts_t;
 
 static rcomm_comm_t *comm;
@@ -101,6 +102,7 @@ static void usage(FILE *f)
             "  -s STALE  bsp, asp or a staleness bound in steps (default asp)\n"
             "  --op pull|push|both   what to measure (default both)\n"
             "  --idle SECONDS   then the servers' CPU use while the workers sleep\n"
+            "  --block BYTES   the PS's block_bytes (default: rcomm_ps_config_init's)\n"
             "  --vs-raw  pair each call with a bare read (pull) or write (push)\n"
             "            of its size on server rank 0 and report the ratio\n"
             "  --json FILE, --csv FILE   also write one record per row of the table\n"
@@ -170,10 +172,11 @@ static size_t sweep(const opts_t *o, size_t *counts, size_t max)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, OP, IDLE, RAW };
+    enum { JSON = 256, CSV, OP, IDLE, RAW, BLOCK };
     static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
                                           {"idle", required_argument, NULL, IDLE},
                                           {"vs-raw", no_argument, NULL, RAW},
+        {"block", required_argument, NULL, BLOCK},
                                           {"csv", required_argument, NULL, CSV},
                                           {"op", required_argument, NULL, OP},
                                           {"help", no_argument, NULL, 'h'},
@@ -215,6 +218,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case OP: parse_ops(optarg, o); break;
         case IDLE: o->idle = perf_parse_int(optarg, 1); break;
         case RAW: o->raw = 1; break;
+        case BLOCK: o->block = perf_parse_size(optarg); break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -388,6 +392,8 @@ static void run_ps(bench_t *b, int nsrv, row_t *rows)
     rcomm_ps_config_init(&cfg);
     cfg.num_servers = nsrv;
     cfg.servers_work = 0;
+    if (o->block)
+        cfg.block_bytes = o->block;
     cfg.staleness = o->staleness;
     cfg.push_interval = 1;
     cfg.pull_interval = 1;

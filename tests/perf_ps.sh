@@ -102,6 +102,39 @@ for args in "--op pull -s bsp" "--op push -s 2 --idle 1"; do
     fi
 done
 
+# --vs-raw, with 128-byte blocks: two more columns, the bare operation's
+# p50 and the median of call / bare, on every row but the push larger than
+# the slot's 256-byte probe ("-"); the JSON records carry them the same way.
+if "$run" -n 3 -t 120 "$perf" -S 1 -b 64 -e 512 -f 8 -n 5 -w 1 --vs-raw --block 128 \
+    --json "$tmp/raw.json" >"$tmp/out" 2>"$tmp/err"; then
+    grep -Eq '^\[0\] # +servers .* waits +bare +x_bare$' "$tmp/out" && ok ||
+        ko "--vs-raw: table header"
+    awk 'function num(x) { return x ~ /^[0-9]+(\.[0-9]+)?$/ }
+        $1 == "[0]" && $2 !~ /^#/ && NF == 15 {
+            bare = !($5 == "push" && $3 > 256)
+            if (bare ? num($14) && num($15) && $14 > 0 && $15 > 0 : $14 == "-" && $15 == "-")
+                print $3, $5 }' "$tmp/out" >"$tmp/rows"
+    printf '64 pull\n64 push\n512 pull\n512 push\n' >"$tmp/want"
+    cmp -s "$tmp/rows" "$tmp/want" && ok ||
+        { ko "--vs-raw: rows"; cat "$tmp/out" >&2; }
+    if [ $have_py -eq 1 ]; then
+        python3 -c 'import json, sys
+recs = json.load(open(sys.argv[1]))
+assert [(r["bytes"], r["op"]) for r in recs] == [(64, "pull"), (64, "push"), (512, "pull"),
+                                                 (512, "push")], recs
+for r in recs:
+    bare = not (r["op"] == "push" and r["bytes"] > 256)
+    assert ("x_bare" in r and r["x_bare"] > 0 and r["bare_p50_us"] > 0) == bare, r' \
+            "$tmp/raw.json" && ok || { ko "--vs-raw: JSON"; cat "$tmp/raw.json" >&2; }
+    fi
+else
+    ko "--vs-raw exited non-zero"
+    cat "$tmp/out" "$tmp/err" >&2
+fi
+# A block size the PS refuses: every rank stops, the message names it.
+"$run" -n 2 -t 60 "$perf" -S 1 -b 8 -e 8 --block 32 >/dev/null 2>"$tmp/err" && ko "--block 32 ran" ||
+    { grep -q "block_bytes 32" "$tmp/err" && ok || { ko "--block 32: no message"; cat "$tmp/err" >&2; }; }
+
 # A server count that leaves no worker: every rank stops, rank 0 says why.
 "$run" -n 3 -t 60 "$perf" -S 1,3 -b 8 -e 8 >/dev/null 2>"$tmp/err"
 grep -q usage "$tmp/err" && grep -q "exited with status 2" "$tmp/err" && ok ||
@@ -112,7 +145,7 @@ st=$?
 # Bad options: usage on stderr, exit 2, before any rank talks to another.
 for args in "-b" "-d f16" "--op send" "-s fast" "-s -2" "-S 0" "-S 1,,2" "-S ,1" \
     "-S 1," "-S x" "-b 1M -e 8" "-e 2" "-n 0" "-f 1" "--json" "--idle 0" \
-    "--idle x" "stray"; do
+    "--idle x" "--block" "--block x" "stray"; do
     # shellcheck disable=SC2086
     RCOMM_SIZE=1 RCOMM_RANK=0 "$perf" $args >/dev/null 2>"$tmp/err"
     st=$?

@@ -18,7 +18,7 @@ void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
     cfg->push_interval = 1;
     cfg->pull_interval = 1;
     cfg->lr = 0.01;
-    cfg->block_bytes = 1024;
+    cfg->block_bytes = 1000; /* records (a 24-byte header, then the data) of 1 KiB */
     cfg->server_threads = 2;
 }
 
