@@ -176,7 +176,7 @@ static void parse(int argc, char **argv, opts_t *o)
     static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
                                           {"idle", required_argument, NULL, IDLE},
                                           {"vs-raw", no_argument, NULL, RAW},
-        {"block", required_argument, NULL, BLOCK},
+                                          {"block", required_argument, NULL, BLOCK},
                                           {"csv", required_argument, NULL, CSV},
                                           {"op", required_argument, NULL, OP},
                                           {"help", no_argument, NULL, 'h'},
