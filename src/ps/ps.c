@@ -250,7 +250,7 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
         const size_t es = ps->lay.t[i].esize, blk = ps->lay.t[i].blk;
         for (size_t k = 0; k < r->n; k += blk) { /* version 0, clock 0 */
             const size_t b = r->block + k / blk,
-                         n = (r->n - k < blk ? r->n - k : blk) * es;
+                         n = ps_block_keys(&ps->lay, s, i, k / blk) * es;
             sv->rec[b] = ps_rec(&ps->lay, s, i, k / blk);
             if (t[i].init)
                 memcpy(ps_server_data(sv, b), (const char *)t[i].init + (r->lo + k) * es,

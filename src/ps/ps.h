@@ -102,6 +102,14 @@ static inline size_t ps_rec(const ps_layout_t *l, int s, int t, size_t i)
     return ps_range(l, s, t)->poff + i * l->t[t].rec;
 }
 #define PS_REC_DATA sizeof(ps_block_hdr_t) /* the data's offset in a record */
+/* The keys of block i of tensor t's range on server s: blk, fewer in the
+ * range's last block. */
+static inline size_t ps_block_keys(const ps_layout_t *l, int s, int t, size_t i)
+{
+    const size_t left = ps_range(l, s, t)->n - i * l->t[t].blk;
+
+    return left < l->t[t].blk ? left : l->t[t].blk;
+}
 /* Key k (an offset in the range) of tensor t on server s, in records. */
 static inline size_t ps_rec_key(const ps_layout_t *l, int s, int t, size_t k)
 {

@@ -116,7 +116,7 @@ static rcomm_status_t sort_blocks(rcomm_ps_t *ps, const ps_pieces_t *v, uint64_t
         ps_piece_blocks(ps, p, &b0, &b1);
         for (size_t b = b0; b <= b1; b++) {
             const size_t a = r->lo + (b - r->block) * tn->blk;
-            const size_t e = a + tn->blk < r->lo + r->n ? a + tn->blk : r->lo + r->n;
+            const size_t e = a + ps_block_keys(&ps->lay, p->s, p->t, b - r->block);
             const char *rec = rm->local + ps_rec(&ps->lay, p->s, p->t, b - r->block);
             const ps_block_hdr_t *h = (const ps_block_hdr_t *)rec;
             const uint64_t c = h->clock > rm->known ? h->clock : rm->known;

@@ -35,7 +35,7 @@ static void mark_range(rcomm_ps_t *ps, int t, size_t a, size_t b)
         ps_piece_blocks(ps, &p, &b0, &b1);
         for (size_t i = b0; i <= b1; i++) {
             const size_t first = r->lo + (i - r->block) * blk;
-            const size_t end = first + blk < r->lo + r->n ? first + blk : r->lo + r->n;
+            const size_t end = first + ps_block_keys(&ps->lay, p.s, t, i - r->block);
             rm->dirty[i] = 1;
             rm->full[i] |= p.a <= first && p.b >= end;
         }
@@ -269,7 +269,7 @@ static void settle(rcomm_ps_t *ps, int s, int t)
 
     for (size_t i = 0; i * tn->blk < r->n; i++) {
         const size_t b = r->block + i, first = i * tn->blk;
-        const size_t len = (r->n - first < tn->blk ? r->n - first : tn->blk) * tn->esize;
+        const size_t len = ps_block_keys(&ps->lay, s, t, i) * tn->esize;
         char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
         if (rm->sent[b] == PS_SENT_DENSE || (rm->sent[b] != PS_SENT_NONE && drop)) {
             memset(acc, 0, len);

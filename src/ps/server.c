@@ -173,7 +173,7 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
 
         for (size_t b = lo; b < hi; b++) {
             const size_t first = (b - r->block) * tn->blk;
-            const size_t n = r->n - first < tn->blk ? r->n - first : tn->blk;
+            const size_t n = ps_block_keys(&ps->lay, s, t, b - r->block);
             const size_t off = r->off + first * tn->esize;
             const char *grad;
             int have = 0, whole = 0;

@@ -128,7 +128,7 @@ size_t ps_pick_block(rcomm_ps_t *ps, int s, int t, size_t i)
 {
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
-    const size_t first = i * tn->blk, n = r->n - first < tn->blk ? r->n - first : tn->blk;
+    const size_t first = i * tn->blk, n = ps_block_keys(&ps->lay, s, t, i);
     const char *acc = ps->accum[t] + (r->lo + first) * tn->esize;
     size_t m = 0;
 
@@ -157,7 +157,7 @@ size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *k
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
     const size_t es = tn->esize, first = i * tn->blk;
-    const size_t n = r->n - first < tn->blk ? r->n - first : tn->blk;
+    const size_t n = ps_block_keys(&ps->lay, s, t, i);
     char *img = ps->rem[s].stage + r->off + first * es;
     char *vals = img + (4 * m + es - 1) / es * es;
     char *acc = ps->accum[t] + (r->lo + first) * es;
@@ -210,7 +210,7 @@ size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i)
     rcomm_compressor_t *c = ps->cfg.compressor;
     const ps_range_t *r = ps_range(&ps->lay, s, t);
     const ps_tensor_t *tn = &ps->lay.t[t];
-    const size_t first = i * tn->blk, n = r->n - first < tn->blk ? r->n - first : tn->blk;
+    const size_t first = i * tn->blk, n = ps_block_keys(&ps->lay, s, t, i);
     const size_t bytes = c->ops->wire_bytes(c, NULL, n);
     float *acc = (float *)ps->accum[t] + r->lo + first, *dec = ps->pick_val;
     cmp_tensor_t none = {.n = n};
