@@ -19,7 +19,7 @@ static void clear_env(void)
         "RCOMM_TIMEOUT",       "RCOMM_SEGMENT_SIZE", "RCOMM_ALLREDUCE_ALGO",
         "RCOMM_TCP_BUFSIZE",   "RCOMM_LOG_LEVEL",    "RCOMM_TRANSPORT",
         "RCOMM_PROGRESS",      "RCOMM_PROGRESS_CPU", "RCOMM_SPIN_US",
-        "RCOMM_SCRATCH_CACHE", "RCOMM_TCP_EAGER"};
+        "RCOMM_SCRATCH_CACHE", "RCOMM_TCP_EAGER",    "RCOMM_BIND"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -75,6 +75,29 @@ START_TEST(progress_values)
 }
 END_TEST
 
+/* RCOMM_BIND: none (the default), core or numa, whatever the case. */
+START_TEST(bind_values)
+{
+    base_config_t cfg;
+    const struct {
+        const char *env;
+        int value;
+    } ok[] = {{NULL, BASE_BIND_NONE},
+              {"none", BASE_BIND_NONE},
+              {"core", BASE_BIND_CORE},
+              {"NUMA", BASE_BIND_NUMA}};
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        clear_env();
+        if (ok[i].env)
+            setenv("RCOMM_BIND", ok[i].env, 1);
+        ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+        ck_assert_int_eq(cfg.bind, ok[i].value);
+    }
+    clear_env();
+}
+END_TEST
+
 START_TEST(bad_values_name_the_variable)
 {
     base_config_t cfg;
@@ -96,7 +119,9 @@ START_TEST(bad_values_name_the_variable)
                             {"RCOMM_PROGRESS_CPU", "-1"},
                             {"RCOMM_PROGRESS_CPU", "1.5"},
                             {"RCOMM_PROGRESS_CPU", "65536"},
-                            {"RCOMM_PROGRESS_CPU", "nearest"}};
+                            {"RCOMM_PROGRESS_CPU", "nearest"},
+                            {"RCOMM_BIND", "socket"},
+                            {"RCOMM_BIND", "cores"}};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         clear_env();
@@ -285,6 +310,7 @@ int main(int argc, char **argv)
 
     tcase_add_test(tc, defaults_and_overrides);
     tcase_add_test(tc, progress_values);
+    tcase_add_test(tc, bind_values);
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);

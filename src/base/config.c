@@ -27,15 +27,17 @@ typedef enum {
     CFG_REDUCE,   /* auto (-1), binomial (0) or rsg (1) */
     CFG_PROGRESS, /* caller (0) or thread (1) */
     CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
+    CFG_BIND,     /* none (-1), core (0) or numa (1) */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
 static const char *const reduce_names[] = {"auto", "binomial", "rsg"};
+static const char *const bind_names[] = {"none", "core", "numa"};
 
-/* The names of an algorithm choice, "auto" first (-1). */
+/* The names of a three-way choice, the one stored as -1 first. */
 static const char *const *choice_names(cfg_type_t t)
 {
-    return t == CFG_BCAST ? bcast_names : reduce_names;
+    return t == CFG_BCAST ? bcast_names : t == CFG_REDUCE ? reduce_names : bind_names;
 }
 
 typedef struct {
@@ -100,6 +102,9 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_PROGRESS_CPU", CFG_CPU, progress_cpu, "auto",
         "progress thread binding: auto (a core near the device, away from the "
         "caller's), none, or a CPU number"),
+    ROW("RCOMM_BIND", CFG_BIND, bind, "none",
+        "pin each rank at creation: none, core (the host's i-th rank on its i-th "
+        "allowed core) or numa (on its i-th NUMA node)"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
@@ -268,6 +273,7 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
         return RCOMM_OK;
     case CFG_BCAST:
     case CFG_REDUCE:
+    case CFG_BIND:
         for (int i = 0; i < 3; i++)
             if (strcasecmp(val, choice_names(row->type)[i]) == 0) {
                 *(int *)field = i - 1;
@@ -476,6 +482,7 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
         break;
     case CFG_BCAST:
     case CFG_REDUCE:
+    case CFG_BIND:
         snprintf(buf, len, "%s", choice_names(row->type)[*(const int *)field + 1]);
         break;
     case CFG_PROGRESS:

@@ -32,6 +32,7 @@ typedef struct {
     int reduce_algo;            /* RCOMM_REDUCE_ALGO (-1 auto, coll_reduce_algo_t) */
     int progress_thread;        /* RCOMM_PROGRESS (0 caller, 1 thread) */
     int progress_cpu;           /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
+    int bind;                   /* RCOMM_BIND (BASE_BIND_*) */
     int log_level;              /* RCOMM_LOG_LEVEL */
     char ib_hca[64];            /* RCOMM_IB_HCA */
     int ib_gid_index;           /* RCOMM_IB_GID_INDEX (-1 = auto) */
@@ -45,6 +46,9 @@ typedef struct {
     int ib_fork_safe;           /* RCOMM_IB_FORK_SAFE */
     size_t ib_reg_cache;        /* RCOMM_IB_REG_CACHE */
 } base_config_t;
+
+/* RCOMM_BIND: where a rank pins itself (base_topo_bind). */
+enum { BASE_BIND_NONE = -1, BASE_BIND_CORE = 0, BASE_BIND_NUMA = 1 };
 
 /* Defaults overridden by the environment. A malformed value is an
  * RCOMM_ERR_CONFIG naming the variable and the value. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/error.h"
 #include <config.h> /* the build's, not base/config.h */
 
@@ -90,6 +91,103 @@ static int core_ids(int *coreid)
     hwloc_topology_destroy(h);
     return 0;
 }
+
+/* The logical indexes of the objects of type that touch within, as a list. */
+static void touching(hwloc_topology_t h, hwloc_obj_type_t type,
+                     hwloc_const_bitmap_t within, hwloc_bitmap_t scratch, char *buf,
+                     size_t len)
+{
+    hwloc_bitmap_zero(scratch);
+    for (hwloc_obj_t o = hwloc_get_next_obj_by_type(h, type, NULL); o;
+         o = hwloc_get_next_obj_by_type(h, type, o))
+        if (hwloc_bitmap_intersects(o->cpuset, within))
+            hwloc_bitmap_set(scratch, o->logical_index);
+    hwloc_bitmap_list_snprintf(buf, len, scratch);
+}
+
+rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t len)
+{
+    hwloc_topology_t h;
+    hwloc_bitmap_t mine = NULL, ids = NULL;
+    rcomm_status_t st = RCOMM_OK;
+
+    if (hwloc_topology_init(&h) != 0)
+        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
+    if (hwloc_topology_load(h) != 0) {
+        hwloc_topology_destroy(h);
+        return base_err_sys("hwloc: cannot read this machine's topology");
+    }
+    if (!(mine = hwloc_bitmap_alloc()) || !(ids = hwloc_bitmap_alloc()) ||
+        hwloc_get_cpubind(h, mine, HWLOC_CPUBIND_PROCESS) != 0) {
+        st = base_err_sys("hwloc: cannot read this process's CPU binding");
+        goto out;
+    }
+    touching(h, HWLOC_OBJ_PACKAGE, mine, ids, packages, len);
+    touching(h, HWLOC_OBJ_NUMANODE, mine, ids, numa, len);
+    hwloc_bitmap_list_snprintf(cpus, len, mine);
+out:
+    hwloc_bitmap_free(mine);
+    hwloc_bitmap_free(ids);
+    hwloc_topology_destroy(h);
+    return st;
+}
+
+rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whylen)
+{
+    const hwloc_obj_type_t type =
+        mode == BASE_BIND_CORE ? HWLOC_OBJ_CORE : HWLOC_OBJ_NUMANODE;
+    const char *what = mode == BASE_BIND_CORE ? "core" : "NUMA node";
+    hwloc_topology_t h;
+    hwloc_bitmap_t allowed = NULL, set = NULL;
+    hwloc_obj_t pick = NULL;
+    rcomm_status_t st = RCOMM_OK;
+    char cpus[128];
+    int n;
+
+    if (mode == BASE_BIND_NONE) {
+        snprintf(why, whylen, "not bound (RCOMM_BIND=none)");
+        return RCOMM_OK;
+    }
+    if (hwloc_topology_init(&h) != 0)
+        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
+    if (hwloc_topology_load(h) != 0) {
+        hwloc_topology_destroy(h);
+        return base_err_sys("hwloc: cannot read this machine's topology");
+    }
+    if (!(allowed = hwloc_bitmap_alloc()) || !(set = hwloc_bitmap_alloc()) ||
+        hwloc_get_cpubind(h, allowed, HWLOC_CPUBIND_PROCESS) != 0) {
+        st = base_err_sys("RCOMM_BIND: cannot read this process's CPU binding");
+        goto out;
+    }
+    /* The local_index-th of those we may run on, wrapping around. */
+    if ((n = count(h, type, allowed)) > 0)
+        local_index %= n;
+    for (hwloc_obj_t o = hwloc_get_next_obj_by_type(h, type, NULL); o && n;
+         o = hwloc_get_next_obj_by_type(h, type, o))
+        if (hwloc_bitmap_intersects(o->cpuset, allowed) && local_index-- == 0) {
+            pick = o;
+            break;
+        }
+    if (!pick) {
+        st = base_err(RCOMM_ERR_CONFIG,
+                      "RCOMM_BIND: hwloc finds no %s this process may use", what);
+        goto out;
+    }
+    hwloc_bitmap_and(set, pick->cpuset, allowed);
+    hwloc_bitmap_list_snprintf(cpus, sizeof(cpus), set);
+    if (hwloc_set_cpubind(h, set, HWLOC_CPUBIND_PROCESS) != 0) {
+        st = base_err_sys("RCOMM_BIND: cannot bind to %s %u (CPUs %s)", what,
+                          pick->logical_index, cpus);
+        goto out;
+    }
+    snprintf(why, whylen, "%s %u of %d allowed: CPUs %s", what, pick->logical_index, n,
+             cpus);
+out:
+    hwloc_bitmap_free(allowed);
+    hwloc_bitmap_free(set);
+    hwloc_topology_destroy(h);
+    return st;
+}
 #else
 rcomm_status_t base_topo_get(base_topo_t *t)
 {
@@ -101,6 +199,24 @@ static int core_ids(int *coreid)
 {
     (void)coreid;
     return -1;
+}
+
+rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t len)
+{
+    (void)len;
+    *packages = *numa = *cpus = 0;
+    return base_err(RCOMM_ERR_UNSUPPORTED, "rcomm was built without hwloc");
+}
+
+rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whylen)
+{
+    (void)local_index;
+    if (mode == BASE_BIND_NONE) {
+        snprintf(why, whylen, "not bound (RCOMM_BIND=none)");
+        return RCOMM_OK;
+    }
+    return base_err(RCOMM_ERR_UNSUPPORTED, "RCOMM_BIND=%s: rcomm was built without hwloc",
+                    mode == BASE_BIND_CORE ? "core" : "numa");
 }
 #endif
 

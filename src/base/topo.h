@@ -64,4 +64,19 @@ rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local
                                       int local_size, cpu_set_t *out, char *why,
                                       size_t whylen);
 
+/* Where the calling process may run: the logical indexes of the packages
+ * and NUMA nodes its CPUs touch, and the CPUs, as lists ("0", "0-1").
+ * RCOMM_ERR_UNSUPPORTED without hwloc, RCOMM_ERR_INTERNAL when hwloc cannot
+ * read the machine. */
+rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t len);
+
+/* RCOMM_BIND: pin the calling process, the host's local_index-th rank, to
+ * the local_index-th (modulo their number) of the cores (mode
+ * BASE_BIND_CORE: all of a core's hardware threads) or NUMA nodes
+ * (BASE_BIND_NUMA) it may run on now, in hwloc's logical order; nothing for
+ * BASE_BIND_NONE. why says where, in words ("core 1 of 2: CPUs 1"). Errors:
+ * RCOMM_ERR_UNSUPPORTED without hwloc, RCOMM_ERR_INTERNAL (hwloc's reason)
+ * when the binding fails. */
+rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whylen);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/topo.h"
 #include "core/handle.h"
 
 /* Launchers we recognise: rank variable, size variable. */
@@ -104,6 +105,14 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
         free(all);
     }
     comm->local_cores = CPU_COUNT(&cores);
+    if (st == RCOMM_OK && comm->cfg.bind != BASE_BIND_NONE) {
+        char why[192];
+        if ((st = base_topo_bind(comm->cfg.bind, comm->local_index, why, sizeof(why))) !=
+            RCOMM_OK)
+            return st;
+        base_log(BASE_LOG_INFO, "RCOMM_BIND: rank %d (%d of %d on its host): %s",
+                 comm->rank, comm->local_index, comm->local_size, why);
+    }
     comm->oversubscribed = comm->cfg.oversubscribed >= 0
                                ? comm->cfg.oversubscribed > 0
                                : comm->local_size > comm->local_cores;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/config.h"
 #include "base/topo.h"
@@ -16,12 +17,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: rcomm-info [--ranks-per-host N] [--explain RANKS BYTES]\n"
+            "       rcomm-run -n N rcomm-info --map\n"
             "  prints rcomm's version, transports, tunables (RCOMM_* environment\n"
             "  variables) and the cost model's choices for 2 .. 1024 ranks, from\n"
             "  RCOMM_TUNING_FILE or the transport's built-in profile. The section\n"
             "  measured with the closest number of ranks per host is used (default:\n"
             "  RCOMM_LOCAL_SIZE, else 1). --explain prints every algorithm's predicted\n"
-            "  time for one call instead.\n");
+            "  time for one call instead. --map, one process per rank: every rank's\n"
+            "  host, the packages and NUMA nodes its CPUs touch, and its CPUs (after\n"
+            "  RCOMM_BIND), printed by rank 0.\n");
 }
 
 /* "96 KiB" */
@@ -98,6 +102,51 @@ static void print_choices(const base_config_t *cfg, int local)
         printf("#   progress thread's CPU: error: %s\n", rcomm_last_error());
 }
 
+/* --map: every rank's place, gathered and printed by rank 0. */
+static int print_map(void)
+{
+    typedef struct {
+        char host[64], packages[96], numa[96], cpus[96];
+    } place_t;
+    place_t mine = {0}, *all;
+    rcomm_comm_t *comm;
+    int rank, size, rc = 1;
+
+    if (rcomm_comm_create_from_env(&comm) != RCOMM_OK) {
+        fprintf(stderr, "rcomm-info --map: %s\n", rcomm_last_error());
+        return 1;
+    }
+    rcomm_comm_rank(comm, &rank);
+    rcomm_comm_size(comm, &size);
+    if (gethostname(mine.host, sizeof(mine.host) - 1) != 0)
+        strcpy(mine.host, "?");
+    if (base_topo_where(mine.packages, mine.numa, mine.cpus, sizeof(mine.cpus)) !=
+        RCOMM_OK) {
+        strcpy(mine.packages, "?");
+        strcpy(mine.numa, "?");
+        strcpy(mine.cpus, "?");
+    }
+    if (!(all = calloc((size_t)size, sizeof(*all))))
+        goto out;
+    if (rcomm_allgather(comm, &mine, all, sizeof(mine), RCOMM_U8) != RCOMM_OK) {
+        fprintf(stderr, "rcomm-info --map: %s\n", rcomm_last_error());
+        goto out;
+    }
+    if (rank == 0) {
+        printf("# locality map: %d rank(s); packages and NUMA nodes are hwloc's logical "
+               "indexes on each host\n# %5s %-24s %-9s %-9s %s\n",
+               size, "rank", "host", "packages", "numa", "cpus");
+        for (int r = 0; r < size; r++)
+            printf("  %5d %-24.63s %-9.95s %-9.95s %.95s\n", r, all[r].host,
+                   all[r].packages, all[r].numa, all[r].cpus);
+    }
+    rc = 0;
+out:
+    free(all);
+    rcomm_comm_destroy(comm);
+    return rc;
+}
+
 /* Why auto picks what it picks: every algorithm's predicted time. */
 static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
 {
@@ -141,6 +190,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+        if (strcmp(argv[i], "--map") == 0 && argc == 2)
+            return print_map();
         if (strcmp(argv[i], "--ranks-per-host") == 0 && i + 1 < argc &&
             (local = atoi(argv[i + 1])) >= 1) {
             i++;
