@@ -100,7 +100,7 @@ for size in 5 8; do
 done
 
 # Simulated hosts on slow links.
-if ! why=$(fl_netns_ok); then
+if ! why=$(netns_ok); then
     fl_skip "5 simulated hosts on 20 Mbit/s links" "$why"
 else
     export RCOMM_SIMHOSTS=rcblame$$

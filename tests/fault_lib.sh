@@ -154,17 +154,5 @@ fl_named() {
     done
 }
 
-# fl_netns_ok: root, and network namespaces with a bridge, veth and tc tbf
-# can be made (what rcomm-simhosts needs). Prints why not, else nothing.
-fl_netns_ok() {
-    [ "$(id -u)" -eq 0 ] || { echo "not root"; return 1; }
-    fl_probe=rcflprobe$$
-    ip netns add "$fl_probe" 2>/dev/null || { echo "no ip netns"; return 1; }
-    fl_have=0
-    ip -n "$fl_probe" link add b0 type bridge 2>/dev/null &&
-        ip -n "$fl_probe" link add v0 type veth peer name v1 2>/dev/null &&
-        ip netns exec "$fl_probe" tc qdisc add dev v0 root tbf rate 1gbit burst 32kb \
-            latency 50ms 2>/dev/null && fl_have=1
-    ip netns del "$fl_probe"
-    [ $fl_have -eq 1 ] || { echo "no bridge, veth or tbf"; return 1; }
-}
+# netns_ok (netns_lib.sh): what rcomm-simhosts needs can be made here.
+. "$(dirname "$0")/netns_lib.sh"

@@ -27,7 +27,7 @@ b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 TMP=$(mktemp -d) || exit 99
 # shellcheck source-path=SCRIPTDIR source=fault_lib.sh
 . "$(dirname "$0")/fault_lib.sh"
-if ! why=$(fl_netns_ok); then
+if ! why=$(netns_ok); then
     rm -rf "$TMP"
     echo "faults: $why: skipped"
     exit 77

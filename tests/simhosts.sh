@@ -8,20 +8,8 @@
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 sim=$(dirname "$0")/../scripts/rcomm-simhosts
 export RCOMM_SIMHOSTS=rcsimt$$ RCOMM_TRANSPORT=tcp RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none
-[ "$(id -u)" -eq 0 ] || { echo "simhosts: not root: skipped"; exit 77; }
-# What the simulated hosts need: namespaces, a bridge, veth pairs, tbf.
-p=$RCOMM_SIMHOSTS-probe
-if ! ip netns add "$p" 2>/dev/null; then
-    echo "simhosts: no ip netns: skipped"
-    exit 77
-fi
-ok=0
-ip -n "$p" link add b0 type bridge 2>/dev/null &&
-    ip -n "$p" link add v0 type veth peer name v1 2>/dev/null &&
-    ip netns exec "$p" tc qdisc add dev v0 root tbf rate 1gbit burst 32kb latency 50ms \
-        2>/dev/null && ok=1
-ip netns del "$p"
-[ $ok -eq 1 ] || { echo "simhosts: no bridge, veth or tbf here: skipped"; exit 77; }
+. "$(dirname "$0")/netns_lib.sh"
+why=$(netns_ok) || { echo "simhosts: $why: skipped"; exit 77; }
 trap '"$sim" down' EXIT INT TERM
 "$sim" up -n 3 --rate 1gbit || exit 1
 "$b/rcomm-run" -n 3 -t 300 -a "$("$sim" addr 0):29500" "$sim" rank \

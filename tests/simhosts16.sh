@@ -8,23 +8,14 @@
 # test_coll, which runs them on up to 8 ranks; here they would take 5
 # minutes). Every host's link must have carried traffic, and no namespace
 # may be left behind, also when a job fails (checked with one that does).
-# Skips (77) without root, network namespaces, bridges or veth pairs.
+# Skips (77) without root, network namespaces, bridges, veth pairs or tbf.
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 sim=$(dirname "$0")/../scripts/rcomm-simhosts
 run=$b/rcomm-run
 pfx=rcs16$$
 export RCOMM_SIMHOSTS=$pfx RCOMM_TRANSPORT=tcp RCOMM_TIMEOUT=60 RCOMM_LOG_LEVEL=error
-[ "$(id -u)" -eq 0 ] || { echo "simhosts16: not root: skipped"; exit 77; }
-p=$pfx-probe
-if ! ip netns add "$p" 2>/dev/null; then
-    echo "simhosts16: no ip netns: skipped"
-    exit 77
-fi
-ok=0
-ip -n "$p" link add b0 type bridge 2>/dev/null &&
-    ip -n "$p" link add v0 type veth peer name v1 2>/dev/null && ok=1
-ip netns del "$p"
-[ $ok -eq 1 ] || { echo "simhosts16: no bridge or veth here: skipped"; exit 77; }
+. "$(dirname "$0")/netns_lib.sh"
+why=$(netns_ok) || { echo "simhosts16: $why: skipped"; exit 77; }
 left() { ip netns list | grep -c "^$1-"; }
 
 # A job that fails inside a test built like this one leaves nothing behind.

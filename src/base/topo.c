@@ -26,6 +26,18 @@ static int count(hwloc_topology_t h, hwloc_obj_type_t type, hwloc_const_bitmap_t
     return n;
 }
 
+/* The machine's topology, loaded; destroy it with hwloc_topology_destroy. */
+static rcomm_status_t load(hwloc_topology_t *h)
+{
+    if (hwloc_topology_init(h) != 0)
+        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
+    if (hwloc_topology_load(*h) != 0) {
+        hwloc_topology_destroy(*h);
+        return base_err_sys("hwloc: cannot read this machine's topology");
+    }
+    return RCOMM_OK;
+}
+
 rcomm_status_t base_topo_get(base_topo_t *t)
 {
     hwloc_topology_t h;
@@ -33,12 +45,8 @@ rcomm_status_t base_topo_get(base_topo_t *t)
     rcomm_status_t st = RCOMM_OK;
 
     memset(t, 0, sizeof(*t));
-    if (hwloc_topology_init(&h) != 0)
-        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
-    if (hwloc_topology_load(h) != 0) {
-        hwloc_topology_destroy(h);
-        return base_err_sys("hwloc: cannot read this machine's topology");
-    }
+    if ((st = load(&h)) != RCOMM_OK)
+        return st;
     if (!(mine = hwloc_bitmap_alloc()) ||
         hwloc_get_cpubind(h, mine, HWLOC_CPUBIND_THREAD) != 0) {
         st = base_err_sys("hwloc: cannot read this thread's CPU binding");
@@ -111,12 +119,8 @@ rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t le
     hwloc_bitmap_t mine = NULL, ids = NULL;
     rcomm_status_t st = RCOMM_OK;
 
-    if (hwloc_topology_init(&h) != 0)
-        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
-    if (hwloc_topology_load(h) != 0) {
-        hwloc_topology_destroy(h);
-        return base_err_sys("hwloc: cannot read this machine's topology");
-    }
+    if ((st = load(&h)) != RCOMM_OK)
+        return st;
     if (!(mine = hwloc_bitmap_alloc()) || !(ids = hwloc_bitmap_alloc()) ||
         hwloc_get_cpubind(h, mine, HWLOC_CPUBIND_PROCESS) != 0) {
         st = base_err_sys("hwloc: cannot read this process's CPU binding");
@@ -148,12 +152,8 @@ rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whyle
         snprintf(why, whylen, "not bound (RCOMM_BIND=none)");
         return RCOMM_OK;
     }
-    if (hwloc_topology_init(&h) != 0)
-        return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
-    if (hwloc_topology_load(h) != 0) {
-        hwloc_topology_destroy(h);
-        return base_err_sys("hwloc: cannot read this machine's topology");
-    }
+    if ((st = load(&h)) != RCOMM_OK)
+        return st;
     if (!(allowed = hwloc_bitmap_alloc()) || !(set = hwloc_bitmap_alloc()) ||
         hwloc_get_cpubind(h, allowed, HWLOC_CPUBIND_PROCESS) != 0) {
         st = base_err_sys("RCOMM_BIND: cannot read this process's CPU binding");
