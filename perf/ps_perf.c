@@ -31,9 +31,10 @@
  * With --vs-raw, each timed call is paired with a bare one-sided operation
  * of the same size on server rank 0, timed just before or after it (in
  * turns: the first of the two may pay for waking the server) through the
- * same wait (the library's): a read of its parameters for a pull; for a push, a
- * write into the probe after our slot there (ps_slot_probe; sizes up to
- * PS_PROBE_BYTES), acknowledged like any write. Two more columns: the bare
+ * same wait (the library's, hook_ps_bare): a read of its parameters for a
+ * pull; for a push, a write into a probe after our slot there that the
+ * server never reads (sizes up to hook_ps_probe_bytes(), 256), acknowledged
+ * like any write. Two more columns: the bare
  * operation's p50, and the median over calls of call / bare operation: the
  * protocol's cost as a ratio measured side by side, on the same connection,
  * in the same process (an emulated link's mood changes from run to run).
@@ -56,9 +57,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks/hooks.h" /* --vs-raw: the bare operations */
 #include "perf/perf_cli.h"
 #include "perf/perf_out.h"
-#include "ps/ps.h" /* --vs-raw: the bare operations, on the PS's own keys */
 #include "rcomm.h"
 
 #define TOOL "rcomm-ps-perf"
@@ -309,24 +310,12 @@ static void stats(const bench_t *b, rcomm_ps_stats_t *s)
  * is none to pair (a push larger than the probe). */
 static double bare_op(bench_t *b, int op, size_t bytes)
 {
-    rcomm_ps_t *ps = b->ps;
-    ps_remote_t *r = &ps->rem[0];
-    ps_op_t x = {0};
     double a;
 
-    if (op == OP_PULL)
-        ps_op_get(&x, 0, b->bare, bytes, &r->params, 0, 0);
-    else if (bytes <= PS_PROBE_BYTES)
-        x = (ps_op_t){.kind = PS_PUT,
-                      .server = 0,
-                      .buf = b->bare,
-                      .len = bytes,
-                      .rkey = &r->slot,
-                      .raddr = ps_raddr(&r->slot, ps_slot_probe(ps, 0))};
-    else
+    if (op == OP_PUSH && bytes > hook_ps_probe_bytes())
         return 0;
     a = now_s();
-    if (COMM_LOCKED(ps->comm, ps_rma_run(ps, &x, 1, "bare operation")) != RCOMM_OK)
+    if (hook_ps_bare(b->ps, op == OP_PUSH, b->bare, bytes) != RCOMM_OK)
         perf_die("the bare operation of --vs-raw");
     return now_s() - a;
 }
@@ -653,8 +642,8 @@ int main(int argc, char **argv)
     rows = calloc(nrows ? nrows : 1, sizeof(*rows));
     lines = calloc(nrows ? nrows : 1, sizeof(*lines));
     samples = calloc(3 * nrows * (size_t)o.iters + 1, sizeof(*samples));
-    b.bare =
-        malloc(b.maxcount * b.es > PS_PROBE_BYTES ? b.maxcount * b.es : PS_PROBE_BYTES);
+    b.bare = calloc(1, b.maxcount * b.es > hook_ps_probe_bytes() ? b.maxcount * b.es
+                                                                 : hook_ps_probe_bytes());
     all = malloc((size_t)size * (size_t)o.iters * sizeof(*all));
     if (!b.dst || !b.grad || !b.bare || !rows || !lines || !samples || !all)
         perf_die("allocating buffers");
@@ -664,8 +653,6 @@ int main(int argc, char **argv)
         else
             ((float *)b.grad)[i] = 1;
     }
-    memset(b.bare, 0,
-           b.maxcount * b.es > PS_PROBE_BYTES ? b.maxcount * b.es : PS_PROBE_BYTES);
     for (size_t r = 0; r < nrows; r++) {
         rows[r].t = samples + 3 * r * (size_t)o.iters;
         rows[r].raw = rows[r].t + o.iters;

@@ -15,7 +15,7 @@ allowed() {
     src/core) echo "core base transports bootstrap" ;;
     src/coll) echo "coll core base transports bootstrap reduce hooks" ;;
     src/ps) echo "ps core base transports bootstrap reduce compress" ;;
-    src/hooks) echo "hooks coll core base transports bootstrap reduce compress" ;;
+    src/hooks) echo "hooks coll ps core base transports bootstrap reduce compress" ;;
     src/buckets) echo "buckets base compress" ;; # the public API, errors, compressed calls
     src/compress) echo "compress base reduce" ;; # and the public API
     perf) echo "perf hooks" ;;

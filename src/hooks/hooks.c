@@ -9,6 +9,7 @@
 #include "coll/colls.h"
 #include "compress/compress.h"
 #include "core/comm.h"
+#include "ps/ps.h"
 
 base_config_t *hook_config(rcomm_comm_t *comm)
 {
@@ -86,4 +87,43 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
     free(out);
     cmp_tensor_free(&t);
     return st;
+}
+
+size_t hook_ps_probe_bytes(void)
+{
+    return PS_PROBE_BYTES;
+}
+
+static rcomm_status_t ps_bare_locked(rcomm_ps_t *ps, bool write, void *buf, size_t bytes)
+{
+    static const char fn[] = "hook_ps_bare";
+    ps_op_t x = {0};
+    ps_remote_t *r;
+    rcomm_status_t st;
+
+    if ((st = ps_check_worker(ps, fn)) != RCOMM_OK)
+        return st;
+    r = &ps->rem[0];
+    if (!buf || (write && bytes > PS_PROBE_BYTES) ||
+        (!write && bytes > ps->lay.pbytes[0]))
+        return base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: a bare %s of %zu bytes%s",
+                        fn, ps->comm->rank, write ? "write" : "read", bytes,
+                        buf ? " does not fit" : " into NULL");
+    if (write)
+        x = (ps_op_t){.kind = PS_PUT,
+                      .server = 0,
+                      .buf = buf,
+                      .len = bytes,
+                      .rkey = &r->slot,
+                      .raddr = ps_raddr(&r->slot, ps_slot_probe(ps, 0))};
+    else
+        ps_op_get(&x, 0, buf, bytes, &r->params, 0, 0);
+    return ps_rma_run(ps, &x, 1, "bare operation");
+}
+
+rcomm_status_t hook_ps_bare(rcomm_ps_t *ps, bool write, void *buf, size_t bytes)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, ps_bare_locked(ps, write, buf, bytes));
 }

@@ -10,7 +10,8 @@
  *  - the cost model and the choice it makes (coll/model.h), and one
  *    exchange step through the collectives' executor, for rcomm-tune;
  *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark;
- *  - a compressor's encode and decode alone, for rcomm-compress-perf.
+ *  - a compressor's encode and decode alone, for rcomm-compress-perf;
+ *  - a bare one-sided operation on a parameter server, for rcomm-ps-perf.
  */
 #ifndef RCOMM_HOOKS_H
 #define RCOMM_HOOKS_H
@@ -61,5 +62,13 @@ rcomm_status_t hook_exchange(rcomm_comm_t *comm, int peer, const void *sendbuf,
  * alone; both 0 for a kind whose halves are not separate (PowerSGD). */
 rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t n,
                                    int iters, double *enc_s, double *dec_s);
+/* rcomm-ps-perf --vs-raw: one bare one-sided operation of this worker on
+ * server rank 0, through the wait the PS's own operations use: a READ of
+ * bytes from the start of its parameters into buf (write false), or a WRITE
+ * of bytes from buf into the probe after our slot there, which the server
+ * never reads (write true; at most hook_ps_probe_bytes()). INVALID_ARG on a
+ * rank that does not work or a write too large; a failure fails ps. */
+rcomm_status_t hook_ps_bare(rcomm_ps_t *ps, bool write, void *buf, size_t bytes);
+size_t hook_ps_probe_bytes(void);
 
 #endif
