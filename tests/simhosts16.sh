@@ -8,12 +8,15 @@
 # test_coll, which runs them on up to 8 ranks; here they would take 5
 # minutes). Every host's link must have carried traffic, and no namespace
 # may be left behind, also when a job fails (checked with one that does).
-# Skips (77) without root, network namespaces, bridges, veth pairs or tbf.
+# Skips (77) without root, network namespaces, bridges, veth pairs or tbf,
+# and with RCOMM_NO_FAULT_TESTS, as the fault tests do: the sanitizer
+# build's CI phase sets it, and runs the same programs in test_coll.
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 sim=$(dirname "$0")/../scripts/rcomm-simhosts
 run=$b/rcomm-run
 pfx=rcs16$$
 export RCOMM_SIMHOSTS=$pfx RCOMM_TRANSPORT=tcp RCOMM_TIMEOUT=60 RCOMM_LOG_LEVEL=error
+[ -z "${RCOMM_NO_FAULT_TESTS:-}" ] || { echo "simhosts16: RCOMM_NO_FAULT_TESTS is set: skipped"; exit 77; }
 . "$(dirname "$0")/netns_lib.sh"
 why=$(netns_ok) || { echo "simhosts16: $why: skipped"; exit 77; }
 left() { ip netns list | grep -c "^$1-"; }
