@@ -26,14 +26,24 @@ static int count(hwloc_topology_t h, hwloc_obj_type_t type, hwloc_const_bitmap_t
     return n;
 }
 
-/* The machine's topology, loaded; destroy it with hwloc_topology_destroy. */
-static rcomm_status_t load(hwloc_topology_t *h)
+/* The machine's topology, loaded, and in *cpus a new bitmap of where the
+ * calling thread or process (flags: HWLOC_CPUBIND_*) may run. On success the
+ * caller frees *cpus and destroys *h; on failure nothing is left. */
+static rcomm_status_t load(hwloc_topology_t *h, hwloc_bitmap_t *cpus, int flags)
 {
     if (hwloc_topology_init(h) != 0)
         return base_err(RCOMM_ERR_INTERNAL, "hwloc: cannot initialise a topology");
     if (hwloc_topology_load(*h) != 0) {
         hwloc_topology_destroy(*h);
         return base_err_sys("hwloc: cannot read this machine's topology");
+    }
+    if (!(*cpus = hwloc_bitmap_alloc()) || hwloc_get_cpubind(*h, *cpus, flags) != 0) {
+        rcomm_status_t st =
+            base_err_sys("hwloc: cannot read this %s's CPU binding",
+                         flags == HWLOC_CPUBIND_THREAD ? "thread" : "process");
+        hwloc_bitmap_free(*cpus);
+        hwloc_topology_destroy(*h);
+        return st;
     }
     return RCOMM_OK;
 }
@@ -45,13 +55,8 @@ rcomm_status_t base_topo_get(base_topo_t *t)
     rcomm_status_t st = RCOMM_OK;
 
     memset(t, 0, sizeof(*t));
-    if ((st = load(&h)) != RCOMM_OK)
+    if ((st = load(&h, &mine, HWLOC_CPUBIND_THREAD)) != RCOMM_OK)
         return st;
-    if (!(mine = hwloc_bitmap_alloc()) ||
-        hwloc_get_cpubind(h, mine, HWLOC_CPUBIND_THREAD) != 0) {
-        st = base_err_sys("hwloc: cannot read this thread's CPU binding");
-        goto out;
-    }
     t->packages = count(h, HWLOC_OBJ_PACKAGE, NULL);
     t->numa_nodes = count(h, HWLOC_OBJ_NUMANODE, NULL);
     t->cores = count(h, HWLOC_OBJ_CORE, NULL);
@@ -59,7 +64,6 @@ rcomm_status_t base_topo_get(base_topo_t *t)
     t->my_cores = count(h, HWLOC_OBJ_CORE, mine);
     t->my_pus = count(h, HWLOC_OBJ_PU, mine);
     hwloc_bitmap_list_snprintf(t->my_list, sizeof(t->my_list), mine);
-out:
     hwloc_bitmap_free(mine);
     hwloc_topology_destroy(h);
     return st;
@@ -119,11 +123,10 @@ rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t le
     hwloc_bitmap_t mine = NULL, ids = NULL;
     rcomm_status_t st = RCOMM_OK;
 
-    if ((st = load(&h)) != RCOMM_OK)
+    if ((st = load(&h, &mine, HWLOC_CPUBIND_PROCESS)) != RCOMM_OK)
         return st;
-    if (!(mine = hwloc_bitmap_alloc()) || !(ids = hwloc_bitmap_alloc()) ||
-        hwloc_get_cpubind(h, mine, HWLOC_CPUBIND_PROCESS) != 0) {
-        st = base_err_sys("hwloc: cannot read this process's CPU binding");
+    if (!(ids = hwloc_bitmap_alloc())) {
+        st = base_err(RCOMM_ERR_NO_MEMORY, "hwloc: out of memory");
         goto out;
     }
     touching(h, HWLOC_OBJ_PACKAGE, mine, ids, packages, len);
@@ -152,11 +155,10 @@ rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whyle
         snprintf(why, whylen, "not bound (RCOMM_BIND=none)");
         return RCOMM_OK;
     }
-    if ((st = load(&h)) != RCOMM_OK)
+    if ((st = load(&h, &allowed, HWLOC_CPUBIND_PROCESS)) != RCOMM_OK)
         return st;
-    if (!(allowed = hwloc_bitmap_alloc()) || !(set = hwloc_bitmap_alloc()) ||
-        hwloc_get_cpubind(h, allowed, HWLOC_CPUBIND_PROCESS) != 0) {
-        st = base_err_sys("RCOMM_BIND: cannot read this process's CPU binding");
+    if (!(set = hwloc_bitmap_alloc())) {
+        st = base_err(RCOMM_ERR_NO_MEMORY, "RCOMM_BIND: out of memory");
         goto out;
     }
     /* The local_index-th of those we may run on, wrapping around. */

@@ -56,9 +56,11 @@ struct ps_reply {
     char data[];
 };
 
-uint64_t ps_server_begin_write(ps_server_t *sv, size_t b)
+uint64_t ps_server_begin_write(rcomm_ps_t *ps, int t, size_t i)
 {
-    uint64_t *version = &ps_server_hdr(sv, b)->version;
+    ps_server_t *sv = &ps->srv;
+    const size_t b = ps_range(&ps->lay, ps->comm->rank, t)->block + i;
+    uint64_t *version = &ps_server_hdr(ps, t, i)->version;
 
     for (;;) {
         const uint64_t v = __atomic_load_n(version, __ATOMIC_RELAXED);
@@ -73,13 +75,15 @@ uint64_t ps_server_begin_write(ps_server_t *sv, size_t b)
     }
 }
 
-void ps_server_end_write(ps_server_t *sv, size_t b, uint64_t v, uint64_t clock,
-                         const void *data, size_t bytes)
+void ps_server_end_write(rcomm_ps_t *ps, int t, size_t i, uint64_t v, uint64_t clock)
 {
-    ps_block_hdr_t *h = ps_server_hdr(sv, b);
+    ps_block_hdr_t *h = ps_server_hdr(ps, t, i);
+    const size_t bytes =
+        ps_block_keys(&ps->lay, ps->comm->rank, t, i) * ps->lay.t[t].esize;
 
     __atomic_store_n(&h->clock, clock, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->sum, ps_block_sum(v + 2, clock, data, bytes), __ATOMIC_RELAXED);
+    __atomic_store_n(&h->sum, ps_block_sum(v + 2, clock, ps_server_data(ps, t, i), bytes),
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&h->version, v + 2, __ATOMIC_RELEASE);
 }
 
@@ -99,11 +103,14 @@ static int copy_some(rcomm_ps_t *ps)
         __atomic_store_n(&sv->hold, blk + 1, __ATOMIC_SEQ_CST);
         /* A write that began before the hold: it usually ends within
          * microseconds; if not, come back at the next progress. */
-        while (__atomic_load_n(&ps_server_hdr(sv, blk)->version, __ATOMIC_SEQ_CST) & 1)
+        while (__atomic_load_n(&ps_server_hdr(ps, j->t, blk - r->block)->version,
+                               __ATOMIC_SEQ_CST) &
+               1)
             if (++spin == 1000)
                 return 0;
         memcpy(j->dst + (j->k - j->a) * tn->esize,
-               ps_server_data(sv, blk) + (j->k - r->lo) % tn->blk * tn->esize,
+               ps_server_data(ps, j->t, blk - r->block) +
+                   (j->k - r->lo) % tn->blk * tn->esize,
                (e - j->k) * tn->esize);
         __atomic_store_n(&sv->hold, 0, __ATOMIC_RELEASE);
         j->k = e;
@@ -383,7 +390,9 @@ rcomm_status_t ps_fetch(rcomm_ps_t *ps, const ps_pieces_t *v, const char *fn)
                                         ps->ops[i].req.len, ps->ops[i].len));
     in = 0;
     for (size_t i = 0; i < v->n; i++) { /* into our copy's records */
-        ps_local_copy(ps, &v->v[i], ps->inbox + in, 0);
+        const ps_piece_t *p = &v->v[i];
+        ps_rec_copy(&ps->lay, p->s, p->t, p->a, p->b, ps->rem[p->s].local, ps->inbox + in,
+                    0);
         in += (v->v[i].b - v->v[i].a) * ps->lay.t[v->v[i].t].esize;
     }
     return RCOMM_OK;

@@ -45,11 +45,7 @@ static char *gather(const rcomm_ps_t *ps)
 
     for (int t = 0; d && t < ps->lay.ntensors; t++) {
         const ps_range_t *r = ps_range(&ps->lay, me, t);
-        const ps_tensor_t *tn = &ps->lay.t[t];
-        for (size_t i = 0; i * tn->blk < r->n; i++)
-            memcpy(d + r->off + i * tn->blk * tn->esize,
-                   ps_server_data(&ps->srv, r->block + i),
-                   ps_block_keys(&ps->lay, me, t, i) * tn->esize);
+        ps_rec_copy(&ps->lay, me, t, r->lo, r->lo + r->n, ps->srv.params, d + r->off, 1);
     }
     return d;
 }

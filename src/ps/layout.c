@@ -120,3 +120,23 @@ void ps_layout_whole_blocks(const ps_layout_t *l, int s, int t, size_t *a, size_
     if (*b > end)
         *b = end;
 }
+
+void ps_rec_copy(const ps_layout_t *l, int s, int t, size_t a, size_t b, char *records,
+                 char *buf, int out)
+{
+    const ps_range_t *r = ps_range(l, s, t);
+    const size_t blk = l->t[t].blk;
+
+    for (size_t k = a, e; k < b; k = e) {
+        char *at = records + ps_rec_key(l, s, t, k - r->lo);
+        size_t len;
+        e = r->lo + ((k - r->lo) / blk + 1) * blk; /* the block's end */
+        e = e < b ? e : b;
+        len = (e - k) * l->t[t].esize;
+        if (out)
+            memcpy(buf, at, len);
+        else
+            memcpy(at, buf, len);
+        buf += len;
+    }
+}

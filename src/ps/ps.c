@@ -231,7 +231,6 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     rcomm_status_t st;
 
     sv->params = zalloc(pbytes);
-    sv->rec = calloc(ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1, sizeof(*sv->rec));
     sv->pub = zalloc((size_t)W * 8);
     sv->clk = zalloc((size_t)W * 8);
     sv->done = calloc((size_t)W, sizeof(*sv->done));
@@ -239,8 +238,8 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     sv->mr_slots = calloc((size_t)W, sizeof(*sv->mr_slots));
     if (ps->cfg.momentum > 0 && !ps->cfg.update)
         sv->momentum = zalloc(bytes);
-    if (!sv->params || !sv->rec || !sv->pub || !sv->clk || !sv->done || !sv->slots ||
-        !sv->mr_slots || (ps->cfg.momentum > 0 && !ps->cfg.update && !sv->momentum))
+    if (!sv->params || !sv->pub || !sv->clk || !sv->done || !sv->slots || !sv->mr_slots ||
+        (ps->cfg.momentum > 0 && !ps->cfg.update && !sv->momentum))
         return base_err(RCOMM_ERR_NO_MEMORY,
                         "rcomm_ps_create: server rank %d: no memory for %zu bytes of "
                         "parameters and %d slots",
@@ -248,15 +247,13 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     for (int i = 0; i < ps->lay.ntensors; i++) {
         const ps_range_t *r = ps_range(&ps->lay, s, i);
         const size_t es = ps->lay.t[i].esize, blk = ps->lay.t[i].blk;
-        for (size_t k = 0; k < r->n; k += blk) { /* version 0, clock 0 */
-            const size_t b = r->block + k / blk,
-                         n = ps_block_keys(&ps->lay, s, i, k / blk) * es;
-            sv->rec[b] = ps_rec(&ps->lay, s, i, k / blk);
-            if (t[i].init)
-                memcpy(ps_server_data(sv, b), (const char *)t[i].init + (r->lo + k) * es,
-                       n);
-            ps_server_hdr(sv, b)->sum = ps_block_sum(0, 0, ps_server_data(sv, b), n);
-        }
+        if (t[i].init) /* into the records; copied, never written through */
+            ps_rec_copy(&ps->lay, s, i, r->lo, r->lo + r->n, sv->params,
+                        (char *)(uintptr_t)t[i].init + r->lo * es, 0);
+        for (size_t k = 0; k < r->n; k += blk) /* version 0, clock 0 */
+            ps_server_hdr(ps, i, k / blk)->sum =
+                ps_block_sum(0, 0, ps_server_data(ps, i, k / blk),
+                             ps_block_keys(&ps->lay, s, i, k / blk) * es);
     }
     if ((st = expose(ps, sv->params, pbytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
             RCOMM_OK ||
@@ -354,7 +351,6 @@ static void release(rcomm_ps_t *ps)
             free(sv->slots[w]);
         }
         free(sv->params);
-        free(sv->rec);
         free(sv->pub);
         free(sv->clk);
         free(sv->done);

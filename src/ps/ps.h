@@ -121,6 +121,11 @@ static inline size_t ps_rec_key(const ps_layout_t *l, int s, int t, size_t k)
 uint64_t ps_block_sum(uint64_t version, uint64_t clock, const void *data, size_t bytes);
 /* Whether a header and the bytes read with it are one whole state. */
 int ps_block_whole(const ps_block_hdr_t *h, const void *data, size_t bytes);
+/* Keys [a, b) of tensor t on server s between records laid out as s's
+ * params region (the server's own, or a worker's copy of it) and buf, where
+ * they follow each other: from the records when out, else into them. */
+void ps_rec_copy(const ps_layout_t *l, int s, int t, size_t a, size_t b, char *records,
+                 char *buf, int out);
 /* Keys [*a, *b) of tensor t on server s widened to whole blocks. */
 void ps_layout_whole_blocks(const ps_layout_t *l, int s, int t, size_t *a, size_t *b);
 
@@ -169,7 +174,6 @@ typedef struct {
 /* A server's own memory. */
 typedef struct {
     char *params;   /* records of blocks (ps_rec) */
-    size_t *rec;    /* [B] where block b's record is in params */
     uint64_t *pub;  /* applied[W] */
     uint64_t *clk;  /* clock[W] */
     char **slots;   /* [W]: two halves of gradient, then stamp[B] */
@@ -316,14 +320,15 @@ void ps_server_progress(rcomm_ps_t *ps);
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 
-/* Block b's record in our params region: its header, then its data. */
-static inline ps_block_hdr_t *ps_server_hdr(const ps_server_t *sv, size_t b)
+/* Block i of tensor t's range in our own params region (servers are ranks
+ * 0..S-1): its header, then its data. */
+static inline ps_block_hdr_t *ps_server_hdr(const rcomm_ps_t *ps, int t, size_t i)
 {
-    return (ps_block_hdr_t *)(sv->params + sv->rec[b]);
+    return (ps_block_hdr_t *)(ps->srv.params + ps_rec(&ps->lay, ps->comm->rank, t, i));
 }
-static inline char *ps_server_data(const ps_server_t *sv, size_t b)
+static inline char *ps_server_data(const rcomm_ps_t *ps, int t, size_t i)
 {
-    return sv->params + sv->rec[b] + PS_REC_DATA;
+    return (char *)ps_server_hdr(ps, t, i) + PS_REC_DATA;
 }
 /* A slot has two halves so that a push need not wait for the server to
  * apply the previous one: the push of clock c goes into half ps_half(c).
@@ -373,13 +378,13 @@ typedef struct {
  * of a tensor of l. */
 int ps_fetch_valid(const ps_layout_t *l, int s, const ps_fetch_msg_t *m, size_t len);
 
-/* Server thread: make block b's version odd to write it, waiting while the
- * progress holds b; returns the even version v it had. */
-uint64_t ps_server_begin_write(ps_server_t *sv, size_t b);
-/* ... and after writing its `bytes` at data: its clock, its checksum, and
- * the version v + 2. */
-void ps_server_end_write(ps_server_t *sv, size_t b, uint64_t v, uint64_t clock,
-                         const void *data, size_t bytes);
+/* Server thread: make the version of block i of tensor t's range odd to
+ * write it, waiting while the progress holds the block; returns the even
+ * version v it had. */
+uint64_t ps_server_begin_write(rcomm_ps_t *ps, int t, size_t i);
+/* ... and after writing its data: its clock, its checksum, and the version
+ * v + 2. */
+void ps_server_end_write(rcomm_ps_t *ps, int t, size_t i, uint64_t v, uint64_t clock);
 /* Server progress: answer the requests that arrived, repost receives. */
 void ps_fetch_serve(rcomm_ps_t *ps);
 /* Server stop: withdraw the receives; whether anything is in flight; free
@@ -468,9 +473,7 @@ int ps_piece_add(ps_pieces_t *v, int s, int t, size_t a, size_t b);
 ps_piece_t ps_piece_at(const rcomm_ps_t *ps, int t, size_t k, size_t end);
 /* Blocks [*b0, *b1] of p's server that hold p's keys. */
 void ps_piece_blocks(const rcomm_ps_t *ps, const ps_piece_t *p, size_t *b0, size_t *b1);
-/* p's keys between the local copy's records and buf, where they follow each
- * other: from the records when out, else into them. */
-void ps_local_copy(rcomm_ps_t *ps, const ps_piece_t *p, char *buf, int out);
+
 rcomm_status_t ps_nomem(const rcomm_ps_t *ps, const char *fn);
 
 /* Any worker call: ps usable, and this rank works. */

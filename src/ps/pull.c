@@ -339,7 +339,8 @@ static rcomm_status_t pullv_locked(rcomm_ps_t *ps, const rcomm_ps_slice_t *v, in
         const size_t end = v[i].offset + v[i].count;
         for (size_t k = v[i].offset; buf && k < end;) {
             const ps_piece_t p = ps_piece_at(ps, v[i].tensor, k, end);
-            ps_local_copy(ps, &p, buf + (k - v[i].offset) * ps->lay.t[p.t].esize, 1);
+            ps_rec_copy(&ps->lay, p.s, p.t, p.a, p.b, ps->rem[p.s].local,
+                        buf + (k - v[i].offset) * ps->lay.t[p.t].esize, 1);
             k = p.b;
         }
     }

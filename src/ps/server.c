@@ -193,15 +193,16 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
             if (!have)
                 continue;
             grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
-            v = ps_server_begin_write(sv, b);
+            v = ps_server_begin_write(ps, t, b - r->block);
             if (whole)
-                update(&ps->cfg, t, tn, r->lo + first, ps_server_data(sv, b),
+                update(&ps->cfg, t, tn, r->lo + first,
+                       ps_server_data(ps, t, b - r->block),
                        sv->momentum ? sv->momentum + off : NULL, grad, n);
             else
-                update_marked(&ps->cfg, t, tn, r->lo + first, ps_server_data(sv, b),
-                              sv->momentum ? sv->momentum + off : NULL, grad, n,
-                              th->mark);
-            ps_server_end_write(sv, b, v, clock, ps_server_data(sv, b), n * tn->esize);
+                update_marked(
+                    &ps->cfg, t, tn, r->lo + first, ps_server_data(ps, t, b - r->block),
+                    sv->momentum ? sv->momentum + off : NULL, grad, n, th->mark);
+            ps_server_end_write(ps, t, b - r->block, v, clock);
         }
     }
 }

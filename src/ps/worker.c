@@ -260,23 +260,3 @@ rcomm_status_t ps_check_keys(rcomm_ps_t *ps, const char *fn, int tensor, size_t 
                         ps->comm->rank, bufname);
     return RCOMM_OK;
 }
-
-void ps_local_copy(rcomm_ps_t *ps, const ps_piece_t *p, char *buf, int out)
-{
-    const ps_range_t *r = ps_range(&ps->lay, p->s, p->t);
-    const ps_tensor_t *tn = &ps->lay.t[p->t];
-    char *local = ps->rem[p->s].local;
-
-    for (size_t k = p->a, e; k < p->b; k = e) {
-        char *at = local + ps_rec_key(&ps->lay, p->s, p->t, k - r->lo);
-        size_t len;
-        e = r->lo + ((k - r->lo) / tn->blk + 1) * tn->blk; /* the block's end */
-        e = e < p->b ? e : p->b;
-        len = (e - k) * tn->esize;
-        if (out)
-            memcpy(buf, at, len);
-        else
-            memcpy(at, buf, len);
-        buf += len;
-    }
-}
