@@ -45,6 +45,18 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const tp_env_t *env
         c->ux[c->nux++] = (tp_ux_t){peer, tag, *env, len};
 }
 
+static void on_notify(void *arg, int peer, uint32_t imm)
+{
+    tp_ctx_t *c = arg;
+
+    REQUIREF(c->on_note, "on_notify(rank %d, imm 0x%x), but no put_notify was posted",
+             peer, imm);
+    if (c->nnote < TP_NOTES_MAX)
+        c->note[c->nnote] = (tp_note_t){peer, imm};
+    c->nnote++;
+    c->on_note(c, peer, imm);
+}
+
 static void write_all(int fd, const void *buf, size_t len)
 {
     for (size_t off = 0; off < len;) {
@@ -91,6 +103,8 @@ static void child_real(const tp_group_t *g, int up, int down)
                            .host = "",
                            .on_unexpected = on_unexpected,
                            .unexpected_arg = c,
+                           .on_notify = g->no_notify ? NULL : on_notify,
+                           .notify_arg = c,
                            .key = g->key,
                            .handshake_ms = g->handshake_ms};
     for (int inst = 0; g->serves && inst < 2; inst++)

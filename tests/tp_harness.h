@@ -50,6 +50,7 @@ typedef struct {
     int (*serves)(int inst, int rank, int q);
     const auth_key_t *key; /* the job key of the real ranks; NULL = none */
     int handshake_ms;      /* 0 = the transport's default */
+    int no_notify;         /* create with on_notify NULL (notifications dropped) */
 } tp_group_t;
 
 typedef struct {
@@ -58,6 +59,14 @@ typedef struct {
     tp_env_t env;
     size_t len;
 } tp_ux_t;
+
+/* One on_notify call. */
+typedef struct {
+    int peer;
+    uint32_t imm;
+} tp_note_t;
+
+#define TP_NOTES_MAX 4096
 
 struct tp_ctx {
     const tp_group_t *g;
@@ -70,6 +79,14 @@ struct tp_ctx {
     size_t lens[TP_MAXP];
     int nux; /* on_unexpected calls recorded */
     tp_ux_t ux[64];
+    /* on_notify calls: all counted, the first TP_NOTES_MAX recorded. A
+     * scenario that expects notifications sets on_note, called at the moment
+     * of each one (after recording it) to check what has landed; without it
+     * a notification fails the rank (nothing but put_notify may notify). */
+    int nnote;
+    tp_note_t note[TP_NOTES_MAX];
+    void (*on_note)(tp_ctx_t *c, int peer, uint32_t imm);
+    void *note_arg;        /* the scenario's, for on_note */
     rcomm_status_t reason; /* passed to destroy */
 };
 

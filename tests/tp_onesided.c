@@ -4,6 +4,9 @@
  * regions with different rights; every other rank puts, gets and runs
  * atomics on them, then tries each kind of access violation. Rank 0 finally
  * checks its memory byte by byte: the allowed writes and nothing else.
+ * put_notify has its own plan (sc_notify): rank 0 checks at each
+ * notification that the bytes it announces, and those of every earlier put
+ * of that peer, are in place.
  *
  * A key the target does not know (bogus or deregistered) is refused by the
  * TCP target and the connection goes on; on verbs the HCA refuses it and the
@@ -364,6 +367,373 @@ static void sc_puts_then_message(tp_ctx_t *c)
     free(mem);
 }
 
+/* ---- put_notify ---------------------------------------------------------- */
+
+/* Every rank q > 0 runs the same plan of operations on rank 0's memory,
+ * in order: both sides build it (note_plan), so rank 0 knows which
+ * notification comes next from each peer, which bytes must be in place by
+ * then, and what its memory must hold at the end. Each op writes its own
+ * place of q's area (NOTE_GAP untouched bytes between places) with its own
+ * pattern.
+ *  1. put_notify of 50 sizes (0, 1, 7, around the verbs inline limit and
+ *     one MTU, up to 100 KB), in batches posted without waiting.
+ *  2. plain puts, then a put_notify: the puts' bytes are in place at it.
+ *  3. imm at or above TP_NOTIFY_LIMIT fails the post with INVALID_ARG and
+ *     sends nothing; TP_NOTIFY_LIMIT - 1 arrives as it is.
+ *  4. put_notify the region refuses (rights, range, a payload TCP drains)
+ *     completes with ACCESS and notifies nothing; the next one arrives.
+ *  5. NOTE_BURST zero-byte put_notify back to back: more than the verbs
+ *     receive depth (RCOMM_IB_RX_DEPTH, 32), so most wait for credits.
+ * Rank 0 checks at each notification (note_landed) and once more at the
+ * end: each peer's notifications exactly once, in its posting order. */
+
+enum { N_NOTIFY, N_PUT, N_BIGIMM, N_DENIED };
+enum { NR_RW, NR_RO, NNR };
+
+#define NOTE_AREA ((size_t)1 << 20) /* per initiator, in rank 0's NR_RW */
+#define NOTE_GAP 8
+#define NOTE_BURST 300
+#define NOTE_MAXOPS 512
+#define NOTE_RO_LEN 4096
+#define NOTE_DRAINED 200000
+/* (q, sequence): q < 8 sets the high bits, up to bit 30. */
+#define NOTE_IMM(q, i)                                                                   \
+    ((uint32_t)(q) << 28 | (uint32_t)(i) << 8 | ((uint32_t)((q) ^ (i)) & 0xffu))
+
+typedef struct {
+    uint8_t kind;
+    uint8_t wait; /* the initiator waits for all it posted, this included */
+    uint8_t reg;  /* N_DENIED: the region */
+    int64_t off;  /* in q's area of NR_RW (N_DENIED: from reg's base) */
+    size_t len;
+    uint32_t imm;
+    const char *needle; /* N_DENIED: in the error */
+} note_op_t;
+
+static const char *const note_kind[] = {"put_notify", "put", "put_notify with a bad imm",
+                                        "refused put_notify"};
+
+static size_t note_area(int q)
+{
+    return (size_t)(q - 1) * NOTE_AREA;
+}
+
+static uint64_t note_seed(int q, int i)
+{
+    return tp_seed(q, 0, 900 + (uint64_t)i);
+}
+
+static int note_plan(int q, int size, note_op_t *op)
+{
+    static const size_t sizes[] = {
+        0,     1,     7,    8,    9,     63,    64,    65,    200,    255,
+        256,   257,   300,  1000, 1023,  1024,  1025,  2048,  4095,   4096,
+        4097,  5000,  8192, 9000, 16384, 33333, 65536, 65537, 100000, 102400,
+        0,     3,     1,    0,    17,    511,   512,   513,   4000,   12345,
+        77777, 99999, 0,    0,    2,     4,     6000,  20000, 50000,  1};
+    static const int batch_end[] = {0, 1, 3, 6, 11, 19, 32, 49};
+    static const size_t mixed[] = {1, 3000, 70000, 0, 200};
+    static const uint32_t bigimm[] = {TP_NOTIFY_LIMIT, TP_NOTIFY_LIMIT + 1,
+                                      TP_NOTIFY_LIMIT | 0x1234u, UINT32_MAX};
+    const int64_t rw_end = (int64_t)((size_t)(size - 1) * NOTE_AREA);
+    size_t off = NOTE_GAP;
+    int n = 0;
+
+#define NOTE_ADD(k, l, w)                                                                \
+    do {                                                                                 \
+        op[n] = (note_op_t){.kind = (k), .wait = (w), .off = (int64_t)off, .len = (l)};  \
+        op[n].imm = NOTE_IMM(q, n);                                                      \
+        off += (l) + NOTE_GAP;                                                           \
+        n++;                                                                             \
+    } while (0)
+#define NOTE_DENY(r, o, l, text)                                                         \
+    do {                                                                                 \
+        op[n] = (note_op_t){                                                             \
+            .kind = N_DENIED, .wait = 1, .reg = (r), .off = (o), .len = (l)};            \
+        op[n].imm = NOTE_IMM(q, n);                                                      \
+        op[n].needle = (text);                                                           \
+        n++;                                                                             \
+    } while (0)
+
+    for (int i = 0, b = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++) {
+        int end = i == batch_end[b];
+        b += end;
+        NOTE_ADD(N_NOTIFY, sizes[i], end);
+    }
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < (int)(sizeof(mixed) / sizeof(mixed[0])); i++)
+            NOTE_ADD(N_PUT, mixed[i], 0);
+        NOTE_ADD(N_NOTIFY, r ? 5000 : 0, 1);
+    }
+    for (int i = 0; i < (int)(sizeof(bigimm) / sizeof(bigimm[0])); i++) {
+        NOTE_ADD(N_BIGIMM, 16, 0);
+        op[n - 1].imm = bigimm[i];
+    }
+    NOTE_ADD(N_NOTIFY, 33, 1);
+    op[n - 1].imm = TP_NOTIFY_LIMIT - 1;
+    NOTE_DENY(NR_RO, 0, 16, "lacks the remote-write right");
+    NOTE_DENY(NR_RW, rw_end - 8, 16, "outside the region");
+    NOTE_DENY(NR_RW, -8, 16, "outside the region");
+    NOTE_DENY(NR_RO, 0, NOTE_DRAINED, "outside the region");
+    NOTE_ADD(N_NOTIFY, 10, 1);
+    for (int i = 0; i < NOTE_BURST; i++)
+        NOTE_ADD(N_NOTIFY, 0, i == NOTE_BURST - 1);
+#undef NOTE_ADD
+#undef NOTE_DENY
+    REQUIRE(n <= NOTE_MAXOPS && off <= NOTE_AREA);
+    return n;
+}
+
+typedef struct {
+    unsigned char *mem[NNR], *want[NNR];
+    note_op_t *op[TP_MAXP];
+    int nop[TP_MAXP];
+    int next[TP_MAXP]; /* q's first op whose bytes are not checked yet */
+    int got[TP_MAXP];  /* notifications from q */
+} note_target_t;
+
+/* What imm from q is in its plan, for the message. */
+static const char *note_which(const note_target_t *t, int q, uint32_t imm, char *buf,
+                              size_t len)
+{
+    snprintf(buf, len, "no op of rank %d has it", q);
+    for (int i = 0; i < t->nop[q]; i++)
+        if (t->op[q][i].imm == imm)
+            snprintf(buf, len, "rank %d's op %d, a %s%s", q, i,
+                     note_kind[t->op[q][i].kind],
+                     i < t->next[q] ? " already notified" : "");
+    return buf;
+}
+
+static void note_check_bytes(const note_target_t *t, int q, int i, uint32_t imm)
+{
+    const note_op_t *o = &t->op[q][i];
+    size_t at = note_area(q) + (size_t)o->off;
+
+    if (memcmp(t->mem[NR_RW] + at, t->want[NR_RW] + at, o->len) == 0)
+        return;
+    for (size_t b = 0; b < o->len; b++)
+        REQUIREF(
+            t->mem[NR_RW][at + b] == t->want[NR_RW][at + b],
+            "at rank %d's notification 0x%x: byte %zu of its op %d (%s of %zu bytes) "
+            "is 0x%02x, want 0x%02x: not in place yet",
+            q, imm, b, i, note_kind[o->kind], o->len, t->mem[NR_RW][at + b],
+            t->want[NR_RW][at + b]);
+}
+
+/* on_note: this is the next put_notify of peer's plan, and its bytes and
+ * those of every op before it are in place now. */
+static void note_landed(tp_ctx_t *c, int peer, uint32_t imm)
+{
+    note_target_t *t = c->note_arg;
+    char which[128];
+    int i;
+
+    REQUIREF(peer > 0 && peer < c->size, "a notification (imm 0x%x) from rank %d", imm,
+             peer);
+    for (i = t->next[peer]; i < t->nop[peer] && t->op[peer][i].kind != N_NOTIFY; i++)
+        ;
+    REQUIREF(i < t->nop[peer],
+             "notification %d from rank %d (imm 0x%x, %s): it posted %d",
+             t->got[peer] + 1, peer, imm, note_which(t, peer, imm, which, sizeof(which)),
+             t->got[peer]);
+    REQUIREF(imm == t->op[peer][i].imm,
+             "notification %d from rank %d is imm 0x%x (%s), want 0x%x (its op %d)",
+             t->got[peer] + 1, peer, imm, note_which(t, peer, imm, which, sizeof(which)),
+             t->op[peer][i].imm, i);
+    for (int j = t->next[peer]; j <= i; j++)
+        if (t->op[peer][j].kind == N_PUT || t->op[peer][j].kind == N_NOTIFY)
+            note_check_bytes(t, peer, j, imm);
+    t->next[peer] = i + 1;
+    t->got[peer]++;
+}
+
+static void note_target(tp_ctx_t *c)
+{
+    static const unsigned nr_acc[NNR] = {TP_REMOTE_WRITE | TP_REMOTE_READ,
+                                         TP_REMOTE_READ};
+    const size_t nr_len[NNR] = {(size_t)(c->size - 1) * NOTE_AREA, NOTE_RO_LEN};
+    note_target_t t = {0};
+    tp_mr_t *mr[NNR];
+    tp_rkey_t rk[NNR];
+    tp_req_t rq[TP_MAXP] = {0};
+    int total = 0, k;
+
+    for (int r = 0; r < NNR; r++) {
+        t.mem[r] = tp_xmalloc(nr_len[r]);
+        t.want[r] = tp_xmalloc(nr_len[r]);
+        tp_fill(t.mem[r], nr_len[r], tp_seed(0, 0, 800 + r));
+        memcpy(t.want[r], t.mem[r], nr_len[r]);
+        OK(c->ops->mem_reg(c->tp, t.mem[r], nr_len[r], nr_acc[r], &mr[r]));
+        OK(c->ops->mem_rkey(mr[r], &rk[r]));
+    }
+    for (int q = 1; q < c->size; q++) {
+        t.op[q] = tp_xmalloc(NOTE_MAXOPS * sizeof(note_op_t));
+        t.nop[q] = note_plan(q, c->size, t.op[q]);
+        for (int i = 0; i < t.nop[q]; i++) {
+            const note_op_t *o = &t.op[q][i];
+            if (o->kind == N_PUT || o->kind == N_NOTIFY)
+                tp_fill(t.want[NR_RW] + note_area(q) + (size_t)o->off, o->len,
+                        note_seed(q, i));
+            total += o->kind == N_NOTIFY;
+        }
+    }
+    c->note_arg = &t;
+    c->on_note = note_landed;
+    for (int q = 1; q < c->size; q++)
+        OK(c->ops->isend(c->tp, q, 40, NULL, rk, sizeof(rk), &rq[q]));
+    tp_wait_ok(c, rq + 1, c->size - 1);
+    tp_barrier(c, 41); /* each peer has seen its last put_notify complete */
+    tp_progress_for(c, (int)(50 * tp_slow())); /* time for any extra one */
+
+    REQUIREF(c->nnote == total && c->nnote <= TP_NOTES_MAX, "%d notifications, want %d",
+             c->nnote, total);
+    for (int q = 1; q < c->size; q++) {
+        /* Rank q's recorded values are its plan's put_notify, in order,
+         * each once. */
+        int want = 0, have = 0;
+        k = 0;
+        for (int i = 0; i < t.nop[q]; i++) {
+            if (t.op[q][i].kind != N_NOTIFY)
+                continue;
+            while (k < c->nnote && c->note[k].peer != q)
+                k++;
+            REQUIREF(k < c->nnote && c->note[k].imm == t.op[q][i].imm,
+                     "rank %d's op %d (imm 0x%x) was not notified in its order", q, i,
+                     t.op[q][i].imm);
+            k++;
+            want++;
+        }
+        for (k = 0; k < c->nnote; k++)
+            have += c->note[k].peer == q;
+        REQUIREF(have == want && t.got[q] == want,
+                 "rank %d: %d notifications (%d checked), want %d", q, have, t.got[q],
+                 want);
+    }
+    for (int r = 0; r < NNR; r++) {
+        for (size_t b = 0; b < nr_len[r]; b++)
+            REQUIREF(t.mem[r][b] == t.want[r][b],
+                     "region %d byte %zu (rank %zu's area, +%zu) is 0x%02x, want 0x%02x",
+                     r, b, 1 + b / NOTE_AREA, b % NOTE_AREA, t.mem[r][b], t.want[r][b]);
+        OK(c->ops->mem_dereg(c->tp, mr[r]));
+        free(t.mem[r]);
+        free(t.want[r]);
+    }
+    c->on_note = NULL;
+    for (int q = 1; q < c->size; q++)
+        free(t.op[q]);
+}
+
+static void note_wait(tp_ctx_t *c, const note_op_t *op, tp_req_t *rq, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (op[i].kind == N_NOTIFY || op[i].kind == N_PUT)
+            REQUIREF(tp_wait(c, &rq[i], 20000) == RCOMM_OK, "op %d (%s of %zu bytes): %s",
+                     i, note_kind[op[i].kind], op[i].len, rcomm_strerror(rq[i].status));
+}
+
+static void note_initiator(tp_ctx_t *c)
+{
+    const tp_ops_t *o = c->ops;
+    const int q = c->rank;
+    note_op_t *op = tp_xmalloc(NOTE_MAXOPS * sizeof(*op));
+    tp_req_t *rq = tp_xmalloc(NOTE_MAXOPS * sizeof(*rq));
+    unsigned char *src = tp_xmalloc(NOTE_AREA);
+    tp_rkey_t rk[NNR];
+    int n = note_plan(q, c->size, op), first = 0;
+    rcomm_status_t st;
+
+    memset(rq, 0, NOTE_MAXOPS * sizeof(*rq));
+    memset(src, 0, NOTE_AREA);
+    for (int i = 0; i < n; i++)
+        if (op[i].kind == N_PUT || op[i].kind == N_NOTIFY)
+            tp_fill(src + op[i].off, op[i].len, note_seed(q, i));
+    OK(o->irecv(c->tp, 0, 40, rk, sizeof(rk), &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    REQUIRE(rq[0].len == sizeof(rk));
+    for (int i = 0; i < n; i++) {
+        const note_op_t *p = &op[i];
+        uint64_t at = rk[NR_RW].addr + note_area(q) + (uint64_t)p->off;
+        switch (p->kind) {
+        case N_NOTIFY:
+            OK(o->put_notify(c->tp, 0, src + p->off, p->len, &rk[NR_RW], at, p->imm,
+                             &rq[i]));
+            break;
+        case N_PUT:
+            OK(o->put(c->tp, 0, src + p->off, p->len, &rk[NR_RW], at, &rq[i]));
+            break;
+        case N_BIGIMM:
+            st = o->put_notify(c->tp, 0, src + p->off, p->len, &rk[NR_RW], at, p->imm,
+                               &rq[i]);
+            REQUIREF(st == RCOMM_ERR_INVALID_ARG, "put_notify with imm 0x%x: %s", p->imm,
+                     rcomm_strerror(st));
+            REQUIREF(strstr(rcomm_last_error(), "TP_NOTIFY_LIMIT"),
+                     "the error does not say why: %s", rcomm_last_error());
+            break;
+        default:
+            expect_denied(c,
+                          o->put_notify(c->tp, 0, src, p->len, &rk[p->reg],
+                                        (uint64_t)((int64_t)rk[p->reg].addr + p->off),
+                                        p->imm, &rq[i]),
+                          &rq[i], p->needle);
+        }
+        if (p->wait) {
+            note_wait(c, op, rq, first, i + 1);
+            first = i + 1;
+        }
+    }
+    note_wait(c, op, rq, first, n);
+    tp_barrier(c, 41);
+    free(src);
+    free(rq);
+    free(op);
+}
+
+static void sc_notify(tp_ctx_t *c)
+{
+    if (c->rank == 0)
+        note_target(c);
+    else
+        note_initiator(c);
+}
+
+/* Without on_notify the notifications are dropped; the puts still land
+ * and complete. */
+static void sc_notify_dropped(tp_ctx_t *c)
+{
+    enum { N = 4 };
+    static const size_t len[N] = {0, 1000, 100000, 0};
+    const size_t total = 2 * 100000;
+    unsigned char *mem = tp_xmalloc(total);
+    tp_req_t rq[N] = {0};
+    tp_rkey_t rk;
+    tp_mr_t *mr;
+
+    if (c->rank == 0) {
+        memset(mem, 0, total);
+        OK(c->ops->mem_reg(c->tp, mem, total, TP_REMOTE_WRITE, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        OK(c->ops->isend(c->tp, 1, 40, NULL, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        tp_barrier(c, 42);
+        for (int i = 0; i < N; i++)
+            tp_check(mem + (size_t)i * 50000, len[i], tp_seed(1, 0, 950 + (uint64_t)i));
+        OK(c->ops->mem_dereg(c->tp, mr));
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 40, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        for (int i = 0; i < N; i++) {
+            tp_fill(mem + (size_t)i * 50000, len[i], tp_seed(1, 0, 950 + (uint64_t)i));
+            OK(c->ops->put_notify(c->tp, 0, mem + (size_t)i * 50000, len[i], &rk,
+                                  rk.addr + (uint64_t)i * 50000, (uint32_t)i, &rq[i]));
+        }
+        tp_wait_ok(c, rq, N);
+        tp_barrier(c, 42);
+    }
+    REQUIRE(c->nnote == 0);
+    free(mem);
+}
+
 START_TEST(test_puts_then_message)
 {
     tp_group_t g = {
@@ -388,12 +758,34 @@ START_TEST(test_onesided)
 }
 END_TEST
 
+START_TEST(test_notify)
+{
+    static const int np[] = {2, 3, 5};
+    tp_group_t g = {
+        .transport = tp_transport, .size = np[_i], .fn = sc_notify, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
+START_TEST(test_notify_dropped)
+{
+    tp_group_t g = {.transport = tp_transport,
+                    .size = 2,
+                    .fn = sc_notify_dropped,
+                    .absent = -1,
+                    .no_notify = 1};
+    tp_run_group(&g);
+}
+END_TEST
+
 void tp_add_onesided_tests(Suite *s)
 {
     TCase *tc = tcase_create("one-sided");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_onesided, 0, 3);
     tcase_add_test(tc, test_puts_then_message);
+    tcase_add_loop_test(tc, test_notify, 0, 3);
+    tcase_add_test(tc, test_notify_dropped);
     /* TCP's emulation detail: replies queued from a region being dropped. */
     if (strcmp(tp_transport, "tcp") == 0)
         tcase_add_test(tc, test_dereg_queued);

@@ -192,6 +192,8 @@ enum {
     BAD_ACK,     /* acknowledging bytes never sent */
     NO_CREDIT,   /* more unexpected eager bytes than its flow-control credit */
     GREEDY,      /* claims a 4 TiB credit, then sends 200 MiB unasked */
+    BAD_NOTIFY,  /* a put_notify's value at TP_NOTIFY_LIMIT */
+    NOTIFY_GET,  /* the notify flag on a frame other than PUT */
     NBAD
 };
 
@@ -241,6 +243,15 @@ static int fake_malformed(const tp_blob_t *blobs, int first, int size, int varia
     case GREEDY: /* beyond any credit a rank may grant: refused unread */
         tcp_hdr_init(&h, TCP_SEND, 200u << 20);
         h.u.msg.tag = 50;
+        break;
+    case BAD_NOTIFY: /* refused at the header, before the access check */
+        tcp_hdr_init(&h, TCP_PUT, 0);
+        h.flags = TCP_F_NOTIFY;
+        h.u.rma.arg[0] = TP_NOTIFY_LIMIT;
+        break;
+    case NOTIFY_GET:
+        tcp_hdr_init(&h, TCP_GET_REQ, 0);
+        h.flags = TCP_F_NOTIFY;
         break;
     case HUGE_RTS:
         tcp_hdr_init(&h, TCP_RTS, 0);

@@ -3,12 +3,13 @@
  * Verbs transport tests: the conformance cases every transport runs
  * (tp_twosided.c, tp_onesided.c), then what only verbs has: rights enforced
  * by the HCA for keys forged past the initiator's check, zero copy proven by
- * the counters, the registration cache under eviction and across free() and
- * a new allocation at the same address, fork() with memory registered, a
- * peer killed mid-transfer, and with rdma_cm a dead peer noticed by a rank
- * that only receives from it and a stranger without the job key refused.
- * Without an RDMA device the program exits 77 (skipped) and says why; `make
- * check-rxe` runs it inside the soft-RoCE VM.
+ * the counters, put_notify held back for credits, the registration cache
+ * under eviction and across free() and a new allocation at the same
+ * address, fork() with memory registered, a peer killed mid-transfer, and
+ * with rdma_cm a dead peer noticed by a rank that only receives from it and
+ * a stranger without the job key refused. Without an RDMA device the program
+ * exits 77 (skipped) and says why; `make check-rxe` runs it inside the
+ * soft-RoCE VM.
  */
 #include <check.h>
 #include <infiniband/verbs.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "suite_run.h"
 #include "tp_harness.h"
@@ -316,9 +318,78 @@ static void sc_disconnected(tp_ctx_t *c)
     }
 }
 
+/* ---- put_notify waits for credits ------------------------------------------ */
+
+/* A put_notify (WRITE WITH IMMEDIATE) consumes a receive at the target, so
+ * it needs a credit like a message. Rank 0 sleeps (reposts and announces
+ * nothing) while rank 1 posts a burst of zero-byte put_notify, nearly ten
+ * times its receive depth: those beyond its credits must wait in the outbox,
+ * never reach the wire, where soft-RoCE's endless RNR retries would hide the
+ * overrun. Then rank 0 wakes and every notification arrives, in order. */
+enum { NC_BURST = 300 };
+
+static void nc_landed(tp_ctx_t *c, int peer, uint32_t imm)
+{
+    int *got = c->note_arg;
+
+    REQUIREF(peer == 1 && imm == (uint32_t)*got, "notification %d is rank %d's imm %u",
+             *got, peer, imm);
+    ++*got;
+}
+
+static void sc_notify_credits(tp_ctx_t *c)
+{
+    unsigned char mem[64] = {0};
+    tp_req_t *rq = tp_xmalloc(NC_BURST * sizeof(*rq));
+    tp_rkey_t rk;
+    tp_mr_t *mr;
+    int got = 0;
+
+    memset(rq, 0, NC_BURST * sizeof(*rq));
+    if (c->rank == 0) {
+        c->note_arg = &got;
+        c->on_note = nc_landed;
+        OK(c->ops->mem_reg(c->tp, mem, sizeof(mem), TP_REMOTE_WRITE, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        OK(c->ops->isend(c->tp, 1, 1, NULL, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        usleep((useconds_t)(1000000 * tp_slow()));
+        tp_barrier(c, 2);
+        REQUIREF(got == NC_BURST, "%d notifications, want %d", got, NC_BURST);
+        OK(c->ops->mem_dereg(c->tp, mr));
+        c->on_note = NULL;
+    } else {
+        vx_tp_t *tp = vx_tp(c->tp);
+        vx_peer_t *p = &tp->peers[0];
+        uint64_t end;
+
+        OK(c->ops->irecv(c->tp, 0, 1, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        REQUIRE(NC_BURST > 4 * tp->rx_depth);
+        for (int i = 0; i < NC_BURST; i++)
+            OK(c->ops->put_notify(c->tp, 0, mem, 0, &rk, rk.addr, (uint32_t)i, &rq[i]));
+        end = base_now_ns() + (uint64_t)(200 * tp_slow()) * 1000000u;
+        do {
+            OK(c->ops->progress(c->tp, 1));
+            REQUIREF(p->tx_used < tp->credit[0],
+                     "%llu receive-consuming operations posted with %llu credits",
+                     (unsigned long long)p->tx_used, (unsigned long long)tp->credit[0]);
+        } while (base_now_ns() < end);
+        tp_wait_ok(c, rq, NC_BURST);
+        tp_barrier(c, 2);
+    }
+    free(rq);
+}
+
 START_TEST(test_forged)
 {
     run(2, sc_forged, _i, 0);
+}
+END_TEST
+
+START_TEST(test_notify_credits)
+{
+    run(2, sc_notify_credits, 0, 0);
 }
 END_TEST
 
@@ -499,6 +570,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_forged, 0, 2);
     tcase_add_loop_test(tc, test_zero_copy, 0, 2);
+    tcase_add_test(tc, test_notify_credits);
     tcase_add_loop_test(tc, test_rcache, 0, 2);
     tcase_add_loop_test(tc, test_fork, 0, 2);
     tcase_add_test(tc, test_killed);

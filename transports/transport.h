@@ -116,6 +116,13 @@ typedef struct {
 typedef void (*tp_unexpected_fn)(void *arg, int peer, uint64_t tag, const tp_env_t *env,
                                  size_t len);
 
+/* Called from progress() when a peer's put_notify has landed: its bytes are
+ * in place. imm is the peer's value, < TP_NOTIFY_LIMIT (the transport drops
+ * a peer that sends a larger one). Like on_unexpected it may record state;
+ * it must not post or cancel operations. */
+typedef void (*tp_notify_fn)(void *arg, int peer, uint32_t imm);
+#define TP_NOTIFY_LIMIT (1u << 31)
+
 typedef struct {
     int rank;
     int size;
@@ -129,6 +136,8 @@ typedef struct {
     const char *host;
     tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
+    tp_notify_fn on_notify; /* NULL: notifications are dropped */
+    void *notify_arg;
     /* The peers this instance serves: serves[r] != 0 for each rank r it
      * connects to and carries traffic with (serves[rank] is ignored); size
      * entries, read by create() only. NULL: every other rank. Instances that
@@ -160,6 +169,8 @@ struct tp_base {
     int size;
     tp_unexpected_fn on_unexpected;
     void *unexpected_arg;
+    tp_notify_fn on_notify;
+    void *notify_arg;
     tp_stats_t stats;
     /* Bumped whenever bytes moved or a completion came, even mid-message:
      * a waiting caller keeps polling while it changes (comm_wait_step). */
@@ -229,6 +240,18 @@ typedef struct tp_ops {
                           const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
     rcomm_status_t (*get)(tp_t *tp, int peer, void *buf, size_t len,
                           const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req);
+    /* put, then tell the target: once the bytes are in place, its progress()
+     * calls on_notify(notify_arg, our rank, imm). A peer's notifications
+     * come in the order it posted them, each after the bytes of every put it
+     * posted before (verbs: RDMA WRITE WITH IMMEDIATE on the RC queue pair,
+     * which consumes a receive there; TCP: a flag on the PUT frame). So one
+     * request both moves the data and wakes the target: no atomic, no
+     * message behind it. imm < TP_NOTIFY_LIMIT (else INVALID_ARG); len may
+     * be 0 (a notification alone). A put the region refuses (ACCESS)
+     * notifies nothing. */
+    rcomm_status_t (*put_notify)(tp_t *tp, int peer, const void *buf, size_t len,
+                                 const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
+                                 tp_req_t *req);
     /* 64-bit, raddr 8-byte aligned; req->result gets the old value. */
     rcomm_status_t (*fetch_add)(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                 uint64_t add, tp_req_t *req);

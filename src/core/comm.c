@@ -66,6 +66,12 @@ static void on_unexpected(void *arg, int peer, uint64_t tag, const tp_env_t *env
     comm_services_unexpected(arg, peer, tag, env, len);
 }
 
+/* A put_notify landed: the service its immediate names. */
+static void on_notify(void *arg, int peer, uint32_t imm)
+{
+    comm_services_notify(arg, peer, imm);
+}
+
 /* Ranks on this host and the cores they may run on: every rank publishes its
  * host name and CPU affinity. More ranks than cores in the union of their
  * cpusets means oversubscribed: a rank that spins takes the core the rank it
@@ -138,6 +144,8 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
         .host = comm->cfg.host[0] ? comm->cfg.host : bootstrap_local_host(comm->bs),
         .on_unexpected = on_unexpected,
         .unexpected_arg = comm,
+        .on_notify = on_notify,
+        .notify_arg = comm,
     };
     unsigned char *mine = NULL, *all = NULL;
     const void **addrs = NULL;

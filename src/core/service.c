@@ -71,6 +71,21 @@ void comm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
         owner->ops->unexpected(comm, owner->state, peer, tag, env, len);
 }
 
+void comm_services_notify(rcomm_comm_t *comm, int peer, uint32_t imm)
+{
+    const uint32_t space = COMM_SPACE_TOP - (imm >> COMM_NOTIFY_BITS);
+
+    /* None: the service is gone (a straggler's) or the peer is confused;
+     * either way nobody here waits for it. */
+    for (int i = 0; i < COMM_SERVICE_MAX; i++)
+        if (comm->services[i].ops && comm->services[i].space == space &&
+            comm->services[i].ops->notify) {
+            comm->services[i].ops->notify(comm, comm->services[i].state, peer,
+                                          imm & (COMM_NOTIFY_LIMIT - 1));
+            return;
+        }
+}
+
 bool comm_services_busy(rcomm_comm_t *comm, char *what, size_t len)
 {
     const comm_service_t *s;

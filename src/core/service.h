@@ -34,6 +34,10 @@ typedef struct {
      * or cancel. NULL: nothing to record. */
     void (*unexpected)(rcomm_comm_t *comm, void *state, int peer, uint64_t tag,
                        const tp_env_t *env, size_t len);
+    /* A peer's put_notify for this service landed (comm_notify_imm): value
+     * is the peer's, untrusted. The same rules as unexpected: record state,
+     * do not post or cancel. NULL: notifications are dropped. */
+    void (*notify)(rcomm_comm_t *comm, void *state, int peer, uint32_t value);
     /* Whether operations of the service are in flight: the communicator is
      * then not destroyed, nor memory deregistered. Writes what is in flight
      * ("nonblocking collective #4") into what. NULL: never busy. */
@@ -69,12 +73,27 @@ static inline uint64_t comm_service_tag(uint32_t space, uint32_t low)
     return (uint64_t)space << 32 | low;
 }
 
+/* The immediate of a put_notify for service `space` carrying value: the
+ * service in the top bits (spaces handed out are at most COMM_SERVICE_MAX
+ * below the top), value below COMM_NOTIFY_LIMIT in the rest. */
+#define COMM_NOTIFY_BITS 28
+#define COMM_NOTIFY_LIMIT (1u << COMM_NOTIFY_BITS)
+_Static_assert((uint64_t)COMM_SERVICE_MAX << COMM_NOTIFY_BITS <= TP_NOTIFY_LIMIT,
+               "a service's notifications must fit the transport's immediate");
+static inline uint32_t comm_notify_imm(uint32_t space, uint32_t value)
+{
+    return (COMM_SPACE_TOP - space) << COMM_NOTIFY_BITS |
+           (value & (COMM_NOTIFY_LIMIT - 1));
+}
+
 /* The communicator's part: every hook, in registration order (the rest
  * first); an unexpected message to its space's owner; busy: the first busy
  * service's answer; destroy: every service's, the rest last. */
 void comm_services_progress(rcomm_comm_t *comm);
 void comm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
                               const tp_env_t *env, size_t len);
+/* A put_notify landed: to the service its immediate names. */
+void comm_services_notify(rcomm_comm_t *comm, int peer, uint32_t imm);
 bool comm_services_busy(rcomm_comm_t *comm, char *what, size_t len);
 void comm_services_fail(rcomm_comm_t *comm);
 void comm_services_destroy(rcomm_comm_t *comm);

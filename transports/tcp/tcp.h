@@ -438,6 +438,9 @@ rcomm_status_t tcp_get(tp_t *tp, int peer, void *buf, size_t len, const tp_rkey_
                        uint64_t raddr, tp_req_t *req);
 rcomm_status_t tcp_fetch_add(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                              uint64_t add, tp_req_t *req);
+rcomm_status_t tcp_put_notify(tp_t *tp, int peer, const void *buf, size_t len,
+                              const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
+                              tp_req_t *req);
 rcomm_status_t tcp_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                 uint64_t compare, uint64_t swap, tp_req_t *req);
 /* A one-sided header arrived from p (in p->rx.hdr): set up its payload. */

@@ -31,8 +31,9 @@ _Static_assert(sizeof(tcp_addr_t) == TCP_ADDR_LEN, "address blob layout");
 /* ---- Frame header -------------------------------------------------------- */
 
 #define TCP_MAGIC 0x52434d54u /* "RCMT" */
-/* 2: rendezvous (RTS, CTS, DATA); 3: the job key; 4: DATA in chunks */
-#define TCP_VERSION 4
+/* 2: rendezvous (RTS, CTS, DATA); 3: the job key; 4: DATA in chunks;
+ * 5: PUT with TCP_F_NOTIFY */
+#define TCP_VERSION 5
 
 /* A frame announcing more payload than this is garbage, not data. */
 #define TCP_MAX_PAYLOAD (1ull << 40)
@@ -68,6 +69,9 @@ typedef enum {
 #define TCP_F_PROOF 0x2 /* the second round */
 #define TCP_F_KEYED 0x4 /* the sender has a job key (for the error message) */
 #define TCP_HELLO_FLAGS (TCP_F_ACK | TCP_F_PROOF | TCP_F_KEYED)
+/* PUT: once the payload is in place, hand u.rma.arg[0] (< TP_NOTIFY_LIMIT)
+ * to the target's on_notify (put_notify). */
+#define TCP_F_NOTIFY 0x8
 
 /* The job key's part of every handshake frame (base/auth.h). */
 typedef struct {

@@ -129,6 +129,8 @@ static void target_end(tcp_tp_t *tp, tcp_peer_t *p)
         acc = rma_access(tp, h, h->len, TP_PUT, &mr, arg);
         if (acc == TCP_ACC_OK)
             tp->base.stats.bytes_received += h->len;
+        if (acc == TCP_ACC_OK && (h->flags & TCP_F_NOTIFY) && tp->base.on_notify)
+            tp->base.on_notify(tp->base.notify_arg, p->rank, (uint32_t)h->u.rma.arg[0]);
         reply(tp, p, TCP_PUT_ACK, acc, arg, NULL, 0, NULL);
         break;
     case TCP_GET_REQ:
@@ -304,6 +306,25 @@ rcomm_status_t tcp_put(tp_t *base, int peer, const void *buf, size_t len,
         return st;
     op->tx.payload = buf;
     op->tx.hdr.len = len;
+    return rma_post(tcp_tp(base), op);
+}
+
+rcomm_status_t tcp_put_notify(tp_t *base, int peer, const void *buf, size_t len,
+                              const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
+                              tp_req_t *req)
+{
+    rcomm_status_t st;
+    tcp_op_t *op = rma_op(tcp_tp(base), peer, req, rkey, TCP_OP_PUT, TCP_PUT, raddr,
+                          imm >= TP_NOTIFY_LIMIT ? "imm is not below TP_NOTIFY_LIMIT"
+                                                 : bad_buf(buf, len),
+                          &st);
+
+    if (!op)
+        return st;
+    op->tx.payload = buf;
+    op->tx.hdr.len = len;
+    op->tx.hdr.flags = TCP_F_NOTIFY;
+    op->tx.hdr.u.rma.arg[0] = imm;
     return rma_post(tcp_tp(base), op);
 }
 

@@ -25,9 +25,14 @@ int tcp_hdr_check(const tcp_hdr_t *h, bool handshake, char *why, size_t len)
                        : h->type == TCP_HELLO || h->type == 0 || h->type >= TCP_TYPE_END)
         snprintf(why, len, "unexpected frame type %u (%s)%s", h->type,
                  tcp_type_name(h->type), handshake ? " in the handshake" : "");
-    else if (h->flags & ~(handshake ? TCP_HELLO_FLAGS : 0u))
+    else if (h->flags & ~(handshake            ? TCP_HELLO_FLAGS
+                          : h->type == TCP_PUT ? TCP_F_NOTIFY
+                                               : 0u))
         snprintf(why, len, "unknown flags 0x%x in a %s frame", h->flags,
                  tcp_type_name(h->type));
+    else if ((h->flags & TCP_F_NOTIFY) && h->u.rma.arg[0] >= TP_NOTIFY_LIMIT)
+        snprintf(why, len, "notification value %llu in a PUT (at most %u)",
+                 (unsigned long long)h->u.rma.arg[0], TP_NOTIFY_LIMIT - 1);
     else if (h->len > TCP_MAX_PAYLOAD)
         snprintf(why, len, "absurd payload length %llu in a %s frame",
                  (unsigned long long)h->len, tcp_type_name(h->type));

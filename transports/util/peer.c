@@ -60,7 +60,9 @@ rcomm_status_t tp_head_init(tp_t *tp, const tp_ops_t *ops, const tp_params_t *pa
                  .rank = params->rank,
                  .size = params->size,
                  .on_unexpected = params->on_unexpected,
-                 .unexpected_arg = params->unexpected_arg};
+                 .unexpected_arg = params->unexpected_arg,
+                 .on_notify = params->on_notify,
+                 .notify_arg = params->notify_arg};
     if (!(tp->moved = calloc((size_t)params->size, sizeof(*tp->moved))) ||
         (params->serves && !(tp->serves = malloc((size_t)params->size)))) {
         tp_head_fini(tp);

@@ -55,7 +55,10 @@
  * requests, so a late flush completion never touches user memory.
  *
  * One-sided. put = RDMA WRITE, get = RDMA READ, fetch_add and compare_swap
- * = the 64-bit atomics into a registered result slot. A region's rkey
+ * = the 64-bit atomics into a registered result slot. put_notify = RDMA
+ * WRITE whose last chunk is WITH IMMEDIATE = VX_IMM_NOTIFY | imm: it needs a
+ * credit, like a message, and its receive completion at the target calls
+ * on_notify. A region's rkey
  * carries its rights in the upper 32 bits of tp_rkey_t.key: the
  * initiator refuses a range or right the region does not grant with ACCESS
  * before anything is sent, and the HCA enforces the same rights for keys
@@ -98,6 +101,9 @@
 #define VX_KEEPALIVE_NS 1000000000ull /* vx_keepalive's period */
 #define VX_ERRMSG 256
 #define VX_CQ_BATCH 16
+/* A WRITE WITH IMMEDIATE's value: a rendezvous receive id, or with this bit
+ * a put_notify's value for on_notify (TP_NOTIFY_LIMIT keeps it free). */
+#define VX_IMM_NOTIFY 0x80000000u
 
 enum { VX_EAGER = 1, VX_RTS, VX_CTS, VX_HELLO, VX_BYE };
 enum { VX_CTS_REFUSE = 1 };
@@ -471,6 +477,9 @@ rcomm_status_t vx_get(tp_t *tp, int peer, void *buf, size_t len, const tp_rkey_t
                       uint64_t raddr, tp_req_t *req);
 rcomm_status_t vx_fetch_add(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                             uint64_t add, tp_req_t *req);
+rcomm_status_t vx_put_notify(tp_t *tp, int peer, const void *buf, size_t len,
+                             const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
+                             tp_req_t *req);
 rcomm_status_t vx_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                uint64_t compare, uint64_t swap, tp_req_t *req);
 

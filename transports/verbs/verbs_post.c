@@ -296,15 +296,17 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
     }
     case VX_OP_PUT:
     case VX_OP_GET: {
-        bool put = op->kind == VX_OP_PUT;
+        bool put = op->kind == VX_OP_PUT, notify = put && (op->rid & VX_IMM_NOTIFY);
         bool inl = put && op->len <= tp->max_inline;
+        if (notify && !credit) /* it consumes a receive there */
+            return 1;
         /* Our own fence (transport.h says why not IBV_SEND_FENCE). */
         if (!put && vx_req(op)->fence && p->reads_out)
             return 1;
         if (!inl && need_reg(tp, op, !put))
             return 0;
         if ((rc = post_rdma(tp, p, put ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ, op, inl,
-                            false)) == 0)
+                            notify)) == 0)
             op->state = VX_S_WIRE;
         return rc;
     }

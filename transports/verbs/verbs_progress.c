@@ -236,9 +236,14 @@ static void on_wc(vx_tp_t *tp, const struct ibv_wc *wc)
     }
     if (p->fail.status)
         return;
-    if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+    if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM &&
+        (ntohl(wc->imm_data) & VX_IMM_NOTIFY)) { /* a put_notify landed */
+        if (tp->base.on_notify)
+            tp->base.on_notify(tp->base.notify_arg, peer,
+                               ntohl(wc->imm_data) & ~VX_IMM_NOTIFY);
+    } else if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
         vx_rx_landed(tp, p, ntohl(wc->imm_data), wc->byte_len);
-    else {
+    } else {
         VX_WRITTEN(vx_rx_slot(tp, peer, slot), wc->byte_len);
         vx_rx_message(tp, p, vx_rx_slot(tp, peer, slot), wc->byte_len);
     }

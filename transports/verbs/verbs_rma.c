@@ -56,7 +56,8 @@ static vx_op_t *rma_op(vx_tp_t *tp, int peer, tp_req_t *req, const tp_rkey_t *rk
 
 static rcomm_status_t rma_post(vx_tp_t *tp, vx_op_t *op)
 {
-    if (op->len == 0 && (op->kind == VX_OP_PUT || op->kind == VX_OP_GET)) {
+    if (op->len == 0 && !(op->rid & VX_IMM_NOTIFY) &&
+        (op->kind == VX_OP_PUT || op->kind == VX_OP_GET)) {
         vx_complete(tp, op, RCOMM_OK); /* nothing to move */
         return RCOMM_OK;
     }
@@ -73,6 +74,24 @@ rcomm_status_t vx_put(tp_t *base, int peer, const void *buf, size_t len,
         rma_op(vx_tp(base), peer, req, rkey, VX_OP_PUT, (void *)buf, len, raddr, &st);
 
     return op ? rma_post(vx_tp(base), op) : st;
+}
+
+rcomm_status_t vx_put_notify(tp_t *base, int peer, const void *buf, size_t len,
+                             const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
+                             tp_req_t *req)
+{
+    rcomm_status_t st;
+    vx_op_t *op;
+
+    if (imm >= TP_NOTIFY_LIMIT)
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rank %d: put to rank %d: imm %u is not below TP_NOTIFY_LIMIT",
+                        base->rank, peer, imm);
+    op = rma_op(vx_tp(base), peer, req, rkey, VX_OP_PUT, (void *)buf, len, raddr, &st);
+    if (!op)
+        return st;
+    op->rid = imm | VX_IMM_NOTIFY; /* the immediate post_rdma sends */
+    return rma_post(vx_tp(base), op);
 }
 
 rcomm_status_t vx_get(tp_t *base, int peer, void *buf, size_t len, const tp_rkey_t *rkey,
