@@ -19,6 +19,9 @@
  *   wdeath     worker rank 2 dies (no goodbye) while server rank 0, which
  *              has nothing to send it, serves: rcomm_ps_serve fails naming
  *              it (over verbs without rdma_cm only the keepalive tells)
+ *   badnotify  worker rank 1 notifies server rank 0 of a push of the wrong
+ *              clock (hook_ps_notify) after a right one: rcomm_ps_serve
+ *              fails, a protocol error naming rank 1 and that clock
  *   attentive  rank 0 serves and works, and computes outside rcomm while the
  *              others pull: with --expect served their pulls are answered
  *              meanwhile (the progress thread); with --expect unserved
@@ -37,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks/hooks.h" /* badnotify: a forged notification */
 #include "rank_check.h"
 
 static int bad;
@@ -700,6 +704,43 @@ static int wdeath(void)
     return 0;
 }
 
+static int badnotify(void)
+{
+    rcomm_ps_tensor_t t = {"x", 64, RCOMM_F64, NULL};
+    rcomm_status_t st;
+    rcomm_ps_t *ps;
+
+    cfg.num_servers = 1;
+    cfg.staleness = RCOMM_PS_ASP;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    if (!is_worker()) {
+        st = rcomm_ps_serve(ps);
+        /* The failure comes from the progress: serve returns it as the
+         * communicator's, with the cause quoted. */
+        if ((st != RCOMM_ERR_PROTOCOL && st != RCOMM_ERR_COMM_FAILED) ||
+            !strstr(rcomm_last_error(), "protocol error") ||
+            !strstr(rcomm_last_error(), "worker rank 1") ||
+            !strstr(rcomm_last_error(), "clock 9"))
+            FAIL("after a forged notification the server got %s '%s', expected "
+                 "a protocol error naming worker rank 1 and clock 9",
+                 rcomm_strerror(st), rcomm_last_error());
+        else
+            printf("server: %s\n", rcomm_last_error());
+        rcomm_ps_destroy(ps);
+        return 0;
+    }
+    if (rank == 1) { /* clock 1 is right, then 9 where 2 is due */
+        double g[64] = {0};
+        CALL(rcomm_ps_push(ps, 0, 0, 64, g));
+        CALL(rcomm_ps_clock(ps));
+        CALL(hook_ps_notify(ps, 9));
+    }
+    /* Until the server fails them (or 20 s): how they end is not checked. */
+    churn(ps, 20000);
+    rcomm_ps_destroy(ps);
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -801,8 +842,8 @@ int main(int argc, char **argv)
     if (optind != argc - 1) {
         fprintf(stderr,
                 "usage: ps_check [options] "
-                "values|clocks|intervals|torn|equiv|death|wdeath|attentive|mean|fresh|\n"
-                "final\n");
+                "values|clocks|intervals|torn|equiv|death|wdeath|badnotify|attentive|\n"
+                "mean|fresh|final\n");
         return 2;
     }
     mode = argv[optind];
@@ -821,6 +862,8 @@ int main(int argc, char **argv)
         rc = death();
     else if (strcmp(mode, "wdeath") == 0)
         rc = wdeath();
+    else if (strcmp(mode, "badnotify") == 0)
+        rc = badnotify();
     else if (strcmp(mode, "attentive") == 0)
         rc = attentive();
     else if (strcmp(mode, "mean") == 0)

@@ -208,6 +208,7 @@ static const ps_job_t jobs[] = {
     {4, "death"},
     {5, "death"},
     {4, "wdeath"},
+    {3, "badnotify"},
     /* The same step with 2 and 4 workers, pushing every 1 or 2 steps. */
     {3, "--servers 1 --average 3 --push 2 --steps 4 mean"},
     {5, "--servers 1 --average 3 --push 2 --steps 4 mean"},

@@ -89,6 +89,28 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
     return st;
 }
 
+static rcomm_status_t ps_notify_locked(rcomm_ps_t *ps, uint32_t value)
+{
+    rcomm_status_t st;
+    ps_op_t x;
+
+    if ((st = ps_check_worker(ps, "hook_ps_notify")) != RCOMM_OK)
+        return st;
+    x = (ps_op_t){.kind = PS_PUTN,
+                  .server = 0,
+                  .rkey = &ps->rem[0].slot,
+                  .raddr = ps_raddr(&ps->rem[0].slot, ps_slot_probe(ps, 0)),
+                  .add = value & (COMM_NOTIFY_LIMIT - 1)};
+    return ps_rma_run(ps, &x, 1, "forged notification");
+}
+
+rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint32_t value)
+{
+    rcomm_comm_t *comm = ps_lock_comm(ps);
+
+    return COMM_LOCKED(comm, ps_notify_locked(ps, value));
+}
+
 size_t hook_ps_probe_bytes(void)
 {
     return PS_PROBE_BYTES;

@@ -11,7 +11,8 @@
  *    exchange step through the collectives' executor, for rcomm-tune;
  *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark;
  *  - a compressor's encode and decode alone, for rcomm-compress-perf;
- *  - a bare one-sided operation on a parameter server, for rcomm-ps-perf.
+ *  - a bare one-sided operation on a parameter server, for rcomm-ps-perf,
+ *    and a forged push notification, for tests/ps_check.
  */
 #ifndef RCOMM_HOOKS_H
 #define RCOMM_HOOKS_H
@@ -70,5 +71,9 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
  * rank that does not work or a write too large; a failure fails ps. */
 rcomm_status_t hook_ps_bare(rcomm_ps_t *ps, bool write, void *buf, size_t bytes);
 size_t hook_ps_probe_bytes(void);
+/* Worker of ps: a push's notification of value alone (a write of nothing)
+ * to server rank 0, without the push: tests/ps_check's badnotify, where the
+ * server must refuse it. */
+rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint32_t value);
 
 #endif

@@ -219,7 +219,7 @@ static rcomm_status_t expose(rcomm_ps_t *ps, void *addr, size_t len, unsigned ri
     return tp->ops->mem_rkey(*mr, key);
 }
 
-/* Server memory, initial values, regions. keys[0..2] get the public keys,
+/* Server memory, initial values, regions. keys[0..1] get the public keys,
  * slot_keys[w] each worker's. */
 static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
                                   tp_rkey_t *keys, tp_rkey_t *slot_keys)
@@ -232,7 +232,7 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
 
     sv->params = zalloc(pbytes);
     sv->pub = zalloc((size_t)W * 8);
-    sv->clk = zalloc((size_t)W * 8);
+    sv->clk = calloc((size_t)W, 8);
     sv->done = calloc((size_t)W, sizeof(*sv->done));
     sv->slots = calloc((size_t)W, sizeof(*sv->slots));
     sv->mr_slots = calloc((size_t)W, sizeof(*sv->mr_slots));
@@ -258,9 +258,7 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     if ((st = expose(ps, sv->params, pbytes, TP_REMOTE_READ, &sv->mr_params, &keys[0])) !=
             RCOMM_OK ||
         (st = expose(ps, sv->pub, (size_t)W * 8, TP_REMOTE_READ, &sv->mr_pub,
-                     &keys[1])) != RCOMM_OK ||
-        (st = expose(ps, sv->clk, (size_t)W * 8, TP_REMOTE_ATOMIC, &sv->mr_clk,
-                     &keys[2])) != RCOMM_OK)
+                     &keys[1])) != RCOMM_OK)
         return st;
     for (int w = 0; w < W; w++) {
         if (!(sv->slots[w] = zalloc(slot_bytes)))
@@ -288,24 +286,22 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
     if (comm->size == 1) {
         ps->rem[0].params = keys[0];
         ps->rem[0].pub = keys[1];
-        ps->rem[0].clk = keys[2];
         ps->rem[0].slot = slot_keys[0];
         return RCOMM_OK;
     }
-    all = calloc((size_t)comm->size * 3, sizeof(*all));
+    all = calloc((size_t)comm->size * 2, sizeof(*all));
     ops = calloc((size_t)W + (size_t)S, sizeof(*ops));
     if (!all || !ops) {
         st = base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
                       comm->rank);
         goto out;
     }
-    st = rcomm_allgather(comm, keys, all, 3 * sizeof(*keys) / 8, RCOMM_I64);
+    st = rcomm_allgather(comm, keys, all, 2 * sizeof(*keys) / 8, RCOMM_I64);
     if (st != RCOMM_OK)
         goto out;
     for (int s = 0; ps->worker >= 0 && s < S; s++) {
-        ps->rem[s].params = all[s * 3];
-        ps->rem[s].pub = all[s * 3 + 1];
-        ps->rem[s].clk = all[s * 3 + 2];
+        ps->rem[s].params = all[s * 2];
+        ps->rem[s].pub = all[s * 2 + 1];
         if (s == comm->rank)
             ps->rem[s].slot = slot_keys[ps->worker];
         else
@@ -342,8 +338,6 @@ static void release(rcomm_ps_t *ps)
                 tp->ops->mem_dereg(tp, sv->mr_params);
             if (sv->mr_pub)
                 tp->ops->mem_dereg(tp, sv->mr_pub);
-            if (sv->mr_clk)
-                tp->ops->mem_dereg(tp, sv->mr_clk);
         }
         for (int w = 0; sv->slots && w < ps->nworkers; w++) {
             if (tp && sv->mr_slots && sv->mr_slots[w])
@@ -395,16 +389,24 @@ static void ps_service_progress(rcomm_comm_t *comm, void *state)
         ps_server_progress(ps);
 }
 
+/* A worker's push landed in its slot here. */
+static void ps_service_notify(rcomm_comm_t *comm, void *state, int peer, uint32_t value)
+{
+    (void)comm;
+    ps_server_notified(state, peer, value);
+}
+
 /* Our messages travel in a tag space of our own; nothing to note when they
  * arrive early (the transport keeps them). */
 static const comm_service_ops_t ps_service = {.name = "parameter server",
-                                              .progress = ps_service_progress};
+                                              .progress = ps_service_progress,
+                                              .notify = ps_service_notify};
 
 static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config_t *cfg,
                                        const rcomm_ps_tensor_t *tensors, int ntensors,
                                        rcomm_ps_t **out)
 {
-    tp_rkey_t keys[3] = {{0}}, *slot_keys = NULL;
+    tp_rkey_t keys[2] = {{0}}, *slot_keys = NULL;
     ps_tensor_t *tn = NULL;
     rcomm_ps_t *ps;
     rcomm_status_t st;

@@ -19,14 +19,17 @@
  *           being written; clock; checksum: ps_block_hdr_t),
  *           then the block's data (ps_rec)                      remote read
  *   pub     applied[W] (the clock applied per worker)           remote read
- *   clk     clock[W] (worker w's pushed clock)                  remote atomic
- *   slot w  two halves, each a copy of the params layout for
- *           worker w's gradient, then stamp[B] (the clock of
- *           the push that wrote each block, and how many keys
- *           when it wrote only some: PS_STAMP); the pushes
- *           alternate between them (ps_half); then a probe
- *           the server never reads (ps_slot_probe)              remote write,
+ *   slot w  two halves, each records laid out as params, of
+ *           worker w's gradient: in a record's header the
+ *           clock word is the block's stamp (the clock of the
+ *           push that wrote it, and how many keys when it
+ *           wrote only some: PS_STAMP); the pushes alternate
+ *           between the halves (ps_half); then a probe the
+ *           server never reads (ps_slot_probe)                  remote write,
  *                                                                key to w only
+ * plus clock[W] (worker w's pushed clock), private: a push is one write per
+ * server, its last with a notification (put_notify) that the server's
+ * progress checks and turns into the clock (ps_server_notified).
  * W is the number of workers; workers are numbered 0..W-1 in rank order.
  * Two-sided messages are used only around the work: each worker's slot key
  * is sent to it alone, and a worker says it is done with a message that a
@@ -145,17 +148,19 @@ typedef struct {
 
 /* What a worker knows of one server: its keys and its clocks as last read. */
 typedef struct {
-    tp_rkey_t params, pub, clk, slot;
+    tp_rkey_t params, pub, slot;
     char *local;          /* the local copy of its params: records, as there */
     uint64_t *applied;    /* [W] read buffer */
     uint64_t known;       /* the smallest applied[] of a read that completed
                            * before this round's: a floor for its data */
-    uint64_t *stamp;      /* [B] stamps to write */
     unsigned char *dirty; /* [B] blocks with gradient since the last push */
     unsigned char *full;  /* [B] ... of which a push named every key */
     uint64_t *fetched;    /* [B] clock of the local copy of each block, or ~0 */
     unsigned char *sent;  /* [B] in this push: PS_SENT_* */
-    char *stage;          /* sparse pushes: block images, at the slot's offsets */
+    uint32_t *staged;     /* [B] ... and its bytes in the stage */
+    char *stage;          /* what a push writes: records as in a half of
+                           * our slot there, each block's (whole, image or
+                           * encoding) and its stamp */
 } ps_remote_t;
 
 enum { PS_SENT_NONE, PS_SENT_DENSE, PS_SENT_SPARSE, PS_SENT_ENCODED };
@@ -175,10 +180,10 @@ typedef struct {
 typedef struct {
     char *params;   /* records of blocks (ps_rec) */
     uint64_t *pub;  /* applied[W] */
-    uint64_t *clk;  /* clock[W] */
-    char **slots;   /* [W]: two halves of gradient, then stamp[B] */
+    uint64_t *clk;  /* clock[W]: the notifications' (ps_server_notified) */
+    char **slots;   /* [W]: two halves of records of gradient, then a probe */
     char *momentum; /* private */
-    tp_mr_t *mr_params, *mr_pub, *mr_clk, **mr_slots;
+    tp_mr_t *mr_params, *mr_pub, **mr_slots;
     pthread_t *threads;
     int nthreads, started;
     int stop;          /* atomic: threads leave */
@@ -191,16 +196,16 @@ typedef struct {
     int done_posted;
     /* The bell (server.c): threads with nothing to apply sleep until the
      * rank's progress sees a clock word move and rings it. */
+    int bad_peer; /* a notification that was not a push's: its rank + 1 */
+    uint32_t bad_value;
     pthread_mutex_t bell_mu;
     pthread_cond_t bell_cv;
-    int bell_ready;    /* bell_mu and bell_cv are initialised */
-    uint64_t bell;     /* atomic: rings so far */
-    int sleepers;      /* under bell_mu: threads in pthread_cond_wait */
-    uint64_t spin_ns;  /* threads poll this long before sleeping */
-    uint64_t watch_ns; /* and sleep at most this long (0: until rung) */
-    uint64_t rung;     /* progress only: the clock words' sum when it last
-                        * rang (they only grow: a new sum is a new push) */
-    ps_op_t *bells;    /* [W] receives of the workers' bell messages */
+    int bell_ready;   /* bell_mu and bell_cv are initialised */
+    uint64_t bell;    /* atomic: rings so far */
+    int sleepers;     /* under bell_mu: threads in pthread_cond_wait */
+    uint64_t spin_ns; /* threads poll this long before sleeping */
+    uint64_t rung;    /* progress only: the clock words' sum when it last
+                       * rang (they only grow: a new sum is a new push) */
     /* Fetches (fetch.c): blocks a worker failed to read twice. */
     size_t hold;              /* atomic: block + 1 the progress copies, or 0 */
     ps_fetch_job_t job;       /* the request being copied (job.w -1: none) */
@@ -254,7 +259,10 @@ rcomm_comm_t *ps_lock_comm(const rcomm_ps_t *ps);
 
 /* ---- rma.c: one-sided operations on servers ---------------------------- */
 
-typedef enum { PS_GET, PS_PUT, PS_FADD, PS_SEND, PS_RECV } ps_op_kind_t;
+/* PS_PUTN: a put whose landing notifies the server (put_notify) with the
+ * value in add (below COMM_NOTIFY_LIMIT); on our own rank, the notification
+ * is handed to our server at once. */
+typedef enum { PS_GET, PS_PUT, PS_PUTN, PS_SEND, PS_RECV } ps_op_kind_t;
 
 /* One operation on rank `server` (for SEND and RECV, setup messages in our
  * tag space, any peer). A one-sided one on our own rank is done at once
@@ -266,7 +274,7 @@ struct ps_op {
     size_t len;
     const tp_rkey_t *rkey;
     uint64_t raddr;
-    uint64_t add; /* fetch-add operand; SEND, RECV: PS_MSG_* */
+    uint64_t add; /* PUTN: the notification's value; SEND, RECV: PS_MSG_* */
     int words;    /* local get: copy as atomic 64-bit words (clocks,
                    * versions: a word must never be seen torn) */
     tp_req_t req;
@@ -277,7 +285,6 @@ enum {
     PS_MSG_KEY = 1,
     PS_MSG_DONE = 2,
     PS_MSG_FINAL = 3,
-    PS_MSG_BELL = 4,
     PS_MSG_FETCH = 5,
     PS_MSG_BLOCK = 6
 };
@@ -307,16 +314,20 @@ rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st);
 /* ---- server.c ---------------------------------------------------------- */
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps);
-/* Every worker is done: withdraw the receives of bells and block requests
- * and let replies in flight complete (the hook posts no more). */
+/* Every worker is done: withdraw the receives of block requests and let
+ * replies in flight complete (the hook posts no more). */
 void ps_server_quiesce(rcomm_ps_t *ps);
 /* Stop and join the threads (quiescing first). */
 void ps_server_stop(rcomm_ps_t *ps);
 /* No push is waiting to be applied. */
 int ps_server_idle(const rcomm_ps_t *ps);
-/* From the rank's progress (the service hook): repost the bells' receives
- * and ring the threads if a clock word moved. */
+/* From the rank's progress (the service hook): serve fetches, ring the
+ * threads if a clock word moved, fail on a bad notification. */
 void ps_server_progress(rcomm_ps_t *ps);
+/* Rank peer's notification with value (untrusted): its push of the next
+ * clock, push_interval past the last, is in its slot here. Records a bad
+ * one for ps_server_progress, which fails ps. No posting. */
+void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value);
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 
@@ -339,26 +350,17 @@ static inline int ps_half(const rcomm_ps_t *ps, uint64_t c)
 {
     return (int)(c / (uint64_t)ps->cfg.push_interval & 1);
 }
-static inline size_t ps_half_bytes(const rcomm_ps_t *ps, int s)
+/* Byte off of half h of a slot on server s (off: as in params). */
+static inline size_t ps_slot_at(const rcomm_ps_t *ps, int s, int h, size_t off)
 {
-    return ps->lay.bytes[s] + ps->lay.nblocks[s] * 8;
-}
-/* Byte off of the gradient, and block b's stamp, in half h of a slot on
- * server s. */
-static inline size_t ps_slot_grad(const rcomm_ps_t *ps, int s, int h, size_t off)
-{
-    return (size_t)h * ps_half_bytes(ps, s) + off;
-}
-static inline size_t ps_slot_stamp(const rcomm_ps_t *ps, int s, int h, size_t b)
-{
-    return ps_slot_grad(ps, s, h, ps->lay.bytes[s] + b * 8);
+    return (size_t)h * ps->lay.pbytes[s] + off;
 }
 /* After the halves, PS_PROBE_BYTES the server never reads: rcomm-ps-perf
  * times bare writes there, next to pushes, on the same connection. */
 #define PS_PROBE_BYTES 256
 static inline size_t ps_slot_probe(const rcomm_ps_t *ps, int s)
 {
-    return 2 * ps_half_bytes(ps, s);
+    return 2 * ps->lay.pbytes[s];
 }
 static inline size_t ps_slot_bytes(const rcomm_ps_t *ps, int s)
 {
@@ -426,19 +428,19 @@ rcomm_status_t ps_sparse_init(rcomm_ps_t *ps);
 size_t ps_pick(rcomm_ps_t *ps, int s, int t);
 /* Worker: the keys of block i of tensor t's range on server s with a
  * nonzero gradient (offsets in the range) into ps->pick; how many, or
- * (size_t)-1 when out of memory (the pick list and the stage are made
- * here on first use). */
+ * (size_t)-1 when out of memory (the pick list is made here on first
+ * use). */
 size_t ps_pick_block(rcomm_ps_t *ps, int s, int t, size_t i);
 /* Worker: block i of that range with its m picked keys (offsets in the
- * range): written sparse (the image in the stage, those keys zeroed in the
- * accumulator; returns the image's bytes) when that is smaller than the
- * block, else 0 (the caller writes the whole block). */
+ * range): staged sparse (the image in its record of the stage, those keys
+ * zeroed in the accumulator; returns the image's bytes) when that is
+ * smaller than the block, else 0 (the caller stages the whole block). */
 size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *keys,
                        size_t m);
 /* Worker: block i of tensor t's range on server s in the compressor's dense
- * encoding, into the stage; the accumulator keeps what the encoding lost. Returns the
- * image's bytes, or 0 when it would not be smaller than the block (the caller writes the
- * block). */
+ * encoding, into its record of the stage; the accumulator keeps what the
+ * encoding lost. Returns the image's bytes, or 0 when it would not be
+ * smaller than the block (the caller stages the block). */
 size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i);
 /* Server: sum += the decoded image of a block of n f32 keys. */
 void ps_encoded_add(const rcomm_ps_t *ps, const char *img, size_t n, float *sum);

@@ -2,9 +2,10 @@
 /*
  * Push: gradients add into a local accumulator and mark their blocks dirty
  * (and full, when every key of the block was named); on a push step
- * (rcomm_ps_clock) the dirty blocks go into our slot on their servers (RDMA
- * WRITE, stamped with the clock), and then every server's clock word for us
- * is advanced by a fetch-and-add: that is the signal its threads wait for.
+ * (rcomm_ps_clock) the dirty blocks are staged as records, each stamped with
+ * the clock, and go into our slot on their servers in one write per server
+ * (runs far apart: a few), the last one notifying the server (put_notify),
+ * which moves our clock word there: the signal its threads wait for.
  * Our slot on a server has two halves that pushes alternate between
  * (ps_half): a push waits only until the server has published the push
  * before our previous one, not the previous one.
@@ -160,25 +161,30 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
     }
 }
 
-/* Block i of tensor t's range on server s, with keys [a, k) of ps->pick
- * (offsets in the range): as an image, stamped with their count, when that
- * is smaller than the block; else whole. Returns the image's bytes, or 0. */
-static size_t sparse_block(rcomm_ps_t *ps, int s, int t, size_t i, size_t a, size_t k)
+/* Block i of tensor t's range on server s in the stage: its record's data
+ * (what goes of the block) and header (its stamp; bytes it used in
+ * rm->staged). */
+static char *staged(rcomm_ps_t *ps, int s, int t, size_t i)
+{
+    return ps->rem[s].stage + ps_rec(&ps->lay, s, t, i) + PS_REC_DATA;
+}
+static void stamp(rcomm_ps_t *ps, int s, int t, size_t i, uint64_t word, int sent,
+                  size_t bytes)
 {
     ps_remote_t *rm = &ps->rem[s];
     const size_t b = ps_range(&ps->lay, s, t)->block + i;
-    const size_t img = ps_sparse_image(ps, s, t, i, ps->pick + a, k - a);
 
-    rm->stamp[b] = PS_STAMP(ps->clock, img ? k - a : 0);
-    rm->sent[b] = img ? PS_SENT_SPARSE : PS_SENT_DENSE;
-    ps->stats.keys_pushed += img ? k - a : 0;
-    return img;
+    ((ps_block_hdr_t *)(rm->stage + ps_rec(&ps->lay, s, t, i)))->clock = word;
+    rm->sent[b] = (unsigned char)sent;
+    rm->staged[b] = (uint32_t)bytes;
 }
 
-/* Write the dirty blocks of tensor t on server s into our slot there: runs
- * of whole blocks, or each block in its image (sparse.c) when that is
- * smaller. A block of which nothing was picked stays dirty. */
-static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_t *bytes)
+/* Stage the dirty blocks of tensor t on server s for this push: each whole,
+ * or as the image of the keys picked (a filter, a compressor; those with
+ * gradient when the push named only some) or the compressor's encoding
+ * (sparse.c) when that is smaller. A block of which nothing was picked
+ * stays dirty. */
+static rcomm_status_t stage_dirty(rcomm_ps_t *ps, int s, int t, uint64_t *bytes)
 {
     static const char fn[] = "rcomm_ps_clock";
     const ps_range_t *r = ps_range(&ps->lay, s, t);
@@ -187,72 +193,97 @@ static rcomm_status_t put_dirty(rcomm_ps_t *ps, int s, int t, size_t *n, uint64_
     const size_t nb = (r->n + tn->blk - 1) / tn->blk;
     const int picks = ps_picks(ps, t), encodes = ps_encodes(ps, t);
     const size_t m = picks ? ps_pick(ps, s, t) : 0;
-    const int h = ps_half(ps, ps->clock);
     size_t k = 0; /* the next picked key */
-    ps_op_t *o;
 
-    for (size_t i = 0; i < nb;) {
-        size_t b0 = r->block + i, j = i + 1, first = i * tn->blk, last, img = 0, a;
-        if (!rm->dirty[b0]) {
-            i++;
+    for (size_t i = 0; i < nb; i++) {
+        const size_t b = r->block + i, first = i * tn->blk;
+        const size_t len = ps_block_keys(&ps->lay, s, t, i) * tn->esize;
+        size_t img = 0, a = 0, got = 0;
+        if (!rm->dirty[b])
             continue;
-        }
         if (picks) {
             const size_t end = first + tn->blk;
             while (k < m && ps->pick[k] < first)
                 k++;
             for (a = k; k < m && ps->pick[k] < end;)
                 k++;
-            if (a == k) { /* nothing picked: it waits */
-                i++;
+            if (a == k) /* nothing picked: it waits */
                 continue;
-            }
-            img = sparse_block(ps, s, t, i, a, k);
+            got = k - a;
         } else if (encodes) {
-            img = ps_encoded_image(ps, s, t, i);
-            rm->stamp[b0] = PS_STAMP(ps->clock, 0) | (img ? PS_STAMP_ENCODED : 0);
-            rm->sent[b0] = img ? PS_SENT_ENCODED : PS_SENT_DENSE;
-        } else if (!rm->full[b0]) { /* some keys pushed: those with gradient */
-            const size_t got = ps_pick_block(ps, s, t, i);
-            if (got == (size_t)-1)
+            if ((img = ps_encoded_image(ps, s, t, i)))
+                stamp(ps, s, t, i, PS_STAMP(ps->clock, 0) | PS_STAMP_ENCODED,
+                      PS_SENT_ENCODED, img);
+        } else if (!rm->full[b]) { /* some keys pushed: those with gradient */
+            if ((got = ps_pick_block(ps, s, t, i)) == (size_t)-1)
                 return ps_nomem(ps, fn);
             if (!got) { /* they cancelled out */
-                rm->dirty[b0] = 0;
-                i++;
+                rm->dirty[b] = 0;
                 continue;
             }
-            img = sparse_block(ps, s, t, i, 0, got);
-        } else {
-            while (j < nb && rm->dirty[r->block + j] && rm->full[r->block + j])
-                j++;
-            for (size_t b = b0; b < r->block + j; b++) {
-                rm->stamp[b] = PS_STAMP(ps->clock, 0);
-                rm->sent[b] = PS_SENT_DENSE;
-            }
+            a = 0;
         }
-        last = j * tn->blk < r->n ? j * tn->blk : r->n;
-        if (!(o = ps_op_add(ps, n)))
-            return ps_nomem(ps, fn);
-        *o =
-            (ps_op_t){.kind = PS_PUT,
-                      .server = s,
-                      .buf = img ? rm->stage + r->off + first * tn->esize
-                                 : ps->accum[t] + (r->lo + first) * tn->esize,
-                      .len = img ? img : (last - first) * tn->esize,
-                      .rkey = &rm->slot,
-                      .raddr = ps_raddr(
-                          &rm->slot, ps_slot_grad(ps, s, h, r->off + first * tn->esize))};
-        *bytes += o->len;
-        if (!(o = ps_op_add(ps, n)))
-            return ps_nomem(ps, fn);
-        *o = (ps_op_t){.kind = PS_PUT,
-                       .server = s,
-                       .buf = rm->stamp + b0,
-                       .len = (j - i) * 8,
-                       .rkey = &rm->slot,
-                       .raddr = ps_raddr(&rm->slot, ps_slot_stamp(ps, s, h, b0))};
-        i = j;
+        if (got && (img = ps_sparse_image(ps, s, t, i, ps->pick + a, got))) {
+            stamp(ps, s, t, i, PS_STAMP(ps->clock, got), PS_SENT_SPARSE, img);
+            ps->stats.keys_pushed += got;
+        }
+        if (!img) {
+            memcpy(staged(ps, s, t, i), ps->accum[t] + (r->lo + first) * tn->esize, len);
+            stamp(ps, s, t, i, PS_STAMP(ps->clock, 0), PS_SENT_DENSE, len);
+        }
+        *bytes += img ? img : len;
     }
+    return RCOMM_OK;
+}
+
+/* Records closer than this are written together, the records between
+ * included (their stamps are older than the push: the server skips them):
+ * one request less is worth more than a few KiB. */
+#define PS_GAP_BYTES 4096
+
+/* Write the records staged for server s into half ps_half(clock) of our
+ * slot there, in runs, trimmed to the bytes used; the last write notifies
+ * the server (a push of nothing still does: the clock moves). */
+static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
+{
+    const ps_remote_t *rm = &ps->rem[s];
+    const int h = ps_half(ps, ps->clock);
+    size_t a = 0, e = 0; /* the run: bytes [a, e) of the stage */
+    int run = 0;
+    ps_op_t *o;
+
+    for (int t = 0; t < ps->lay.ntensors; t++) {
+        const ps_range_t *r = ps_range(&ps->lay, s, t);
+        for (size_t i = 0; i * ps->lay.t[t].blk < r->n; i++) {
+            const size_t b = r->block + i, rec = ps_rec(&ps->lay, s, t, i);
+            if (rm->sent[b] == PS_SENT_NONE)
+                continue;
+            if (run && rec - e > PS_GAP_BYTES) {
+                if (!(o = ps_op_add(ps, n)))
+                    return ps_nomem(ps, "rcomm_ps_clock");
+                *o = (ps_op_t){.kind = PS_PUT,
+                               .server = s,
+                               .buf = rm->stage + a,
+                               .len = e - a,
+                               .rkey = &rm->slot,
+                               .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a))};
+                run = 0;
+            }
+            if (!run)
+                a = rec;
+            run = 1;
+            e = rec + PS_REC_DATA + rm->staged[b];
+        }
+    }
+    if (!(o = ps_op_add(ps, n)))
+        return ps_nomem(ps, "rcomm_ps_clock");
+    *o = (ps_op_t){.kind = PS_PUTN,
+                   .server = s,
+                   .buf = rm->stage + a,
+                   .len = e - a,
+                   .rkey = &rm->slot,
+                   .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a)),
+                   .add = ps->clock & (COMM_NOTIFY_LIMIT - 1)};
     return RCOMM_OK;
 }
 
@@ -296,35 +327,18 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
 
     if ((st = wait_slots(ps, fn)) != RCOMM_OK)
         return st;
-    for (int s = 0; s < ps->cfg.num_servers; s++)
-        for (int t = 0; t < ps->lay.ntensors; t++)
-            if ((st = put_dirty(ps, s, t, &n, &bytes)) != RCOMM_OK)
-                return st;
-    /* Then tell each server, behind our writes to it: it executes one
-     * connection's requests in order (an RC queue pair; TCP's stream), so
-     * the clock it sees come with the gradient already in place; and ring
-     * its bell, which wakes it (server.c). Our own server's progress sees
-     * the clock move without one. */
     for (int s = 0; s < ps->cfg.num_servers; s++) {
-        if (!(o = ps_op_add(ps, &n)))
-            return ps_nomem(ps, fn);
-        *o = (ps_op_t){.kind = PS_FADD,
-                       .server = s,
-                       .len = 8,
-                       .rkey = &ps->rem[s].clk,
-                       .raddr = ps_raddr(&ps->rem[s].clk, (size_t)ps->worker * 8),
-                       .add = ps->clock - ps->pushed};
+        for (int t = 0; t < ps->lay.ntensors; t++)
+            if ((st = stage_dirty(ps, s, t, &bytes)) != RCOMM_OK)
+                return st;
+        if ((st = put_staged(ps, s, &n)) != RCOMM_OK)
+            return st;
         /* What it has applied of ours, for the next push's wait_slots: a
          * loop that pushes without pulling then rarely reads it alone. */
         if (!(o = ps_op_add(ps, &n)))
             return ps_nomem(ps, fn);
         ps_op_get(o, s, &ps->rem[s].applied[ps->worker], 8, &ps->rem[s].pub,
                   (size_t)ps->worker * 8, 1);
-        if (s == ps->comm->rank)
-            continue;
-        if (!(o = ps_op_add(ps, &n)))
-            return ps_nomem(ps, fn);
-        *o = (ps_op_t){.kind = PS_SEND, .server = s, .add = PS_MSG_BELL};
     }
     if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
         return st;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * One-sided operations on servers. A worker posts a batch (reads of
- * versions, data and clocks; writes of gradients; clock increments) and
+ * records and clocks; writes of gradients, the last one notifying) and
  * waits for all of it: batches keep several servers busy at once, and one
  * wait loop holds the timeout and the error messages. The transport never
  * posts to its own rank, so an operation on our own server is done here with
@@ -16,7 +16,7 @@
 
 static const char *const op_names[] = {[PS_GET] = "read",
                                        [PS_PUT] = "write",
-                                       [PS_FADD] = "fetch-add",
+                                       [PS_PUTN] = "write",
                                        [PS_SEND] = "send",
                                        [PS_RECV] = "receive"};
 static const tp_env_t no_env;
@@ -30,7 +30,7 @@ rcomm_status_t ps_fail(rcomm_ps_t *ps, rcomm_status_t st)
     return st;
 }
 
-static void local_op(ps_op_t *op)
+static void local_op(rcomm_ps_t *ps, ps_op_t *op)
 {
     void *at = (void *)(uintptr_t)op->raddr;
 
@@ -46,13 +46,12 @@ static void local_op(ps_op_t *op)
         }
         break;
     case PS_PUT: memcpy(at, op->buf, op->len); break;
+    case PS_PUTN: /* the clock it sets is released: the bytes come with it */
+        memcpy(at, op->buf, op->len);
+        ps_server_notified(ps, ps->comm->rank, (uint32_t)op->add);
+        break;
     case PS_SEND:
     case PS_RECV: break; /* never to ourselves: ps.c copies those keys */
-    case PS_FADD:
-        /* Sequentially consistent: the gradient written before it is
-         * visible to the thread that sees the new clock. */
-        op->req.result = __atomic_fetch_add((uint64_t *)at, op->add, __ATOMIC_SEQ_CST);
-        break;
     }
     op->req.status = RCOMM_OK;
 }
@@ -68,8 +67,9 @@ static rcomm_status_t post(rcomm_ps_t *ps, ps_op_t *op)
         return o->get(tp, op->server, op->buf, op->len, op->rkey, op->raddr, &op->req);
     case PS_PUT:
         return o->put(tp, op->server, op->buf, op->len, op->rkey, op->raddr, &op->req);
-    case PS_FADD:
-        return o->fetch_add(tp, op->server, op->rkey, op->raddr, op->add, &op->req);
+    case PS_PUTN:
+        return o->put_notify(tp, op->server, op->buf, op->len, op->rkey, op->raddr,
+                             comm_notify_imm(ps->space, (uint32_t)op->add), &op->req);
     case PS_SEND:
         return o->isend(tp, op->server, PS_TAG(ps, op), &no_env, op->buf, op->len,
                         &op->req);
@@ -105,7 +105,7 @@ rcomm_status_t ps_post(rcomm_ps_t *ps, ps_op_t *op, const char *what)
 
     op->req.status = RCOMM_INPROGRESS;
     if (op->server == ps->comm->rank) {
-        local_op(op);
+        local_op(ps, op);
         return RCOMM_OK;
     }
     if (!ps->comm->tp)

@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Server threads: they apply pushed gradients to the parameters. No worker
- * ever talks to them: a worker writes its gradient into its slot, then
- * fetch-adds its clock word and sends a bell (an empty message) behind them;
- * the threads apply what the clock words say, and publish in applied[] the
- * clock whose updates are in the parameters.
- *
- * The bell. Over verbs the fetch-and-add is the HCA's: it gives this rank
- * no completion, so the threads would have to poll the clock words. The
- * bell's receive does complete here, after the writes and the fetch-and-add
- * before it on the same connection (an RC queue pair and a TCP stream
- * execute in order), and wakes the rank's progress, whose service hook
- * (ps_server_progress) sees a clock word move and wakes the threads. Idle
- * threads sleep on a condition variable: an idle server spends no CPU in
- * them. Who progresses the rank is docs/PS.md's "Who progresses what"; a
- * rank that also works and has no progress thread is progressed only inside
- * its calls, so over verbs its threads also look at the clock words every
- * WATCH_NS, as they would have to without a bell.
+ * ever talks to them: a worker writes its gradient into its slot, the last
+ * write with a notification (put_notify: over verbs a WRITE WITH IMMEDIATE,
+ * whose receive completes here after the bytes of every write before it on
+ * the connection). The rank's progress takes the notification
+ * (ps_server_notified), checks it is the worker's next push and moves the
+ * worker's clock word; its service hook (ps_server_progress) sees a clock
+ * word move and rings the bell that wakes the threads. The threads apply
+ * what the clock words say, and publish in applied[] the clock whose updates
+ * are in the parameters. Idle threads sleep on a condition variable: an idle
+ * server spends no CPU in them. Who progresses the rank is docs/PS.md's "Who
+ * progresses what": a rank that also works and has no progress thread takes
+ * notifications only inside its calls.
  *
  * Each thread owns a contiguous share of the blocks and is the only writer
  * of them, so no lock is needed (Hogwild across blocks, exact within one).
@@ -41,10 +37,6 @@
 #include "base/error.h"
 #include "ps/ps.h"
 #include "reduce/reduce.h"
-
-/* A working rank without a progress thread, over verbs: how often its
- * threads look at the clock words while it computes. */
-#define WATCH_NS 1000000ull
 
 typedef struct {
     rcomm_ps_t *ps;
@@ -88,17 +80,18 @@ static void update(const rcomm_ps_config_t *cfg, int t, const ps_tensor_t *tn,
         SGD_LOOP(float);
 }
 
-/* Worker w's slot, half h. */
-static char *half(const rcomm_ps_t *ps, int w, int h)
+/* The record at byte rec of worker w's slot, half h. */
+static char *slot_rec(const rcomm_ps_t *ps, int w, int h, size_t rec)
 {
-    return ps->srv.slots[w] + ps_slot_grad(ps, server_index(ps), h, 0);
+    return ps->srv.slots[w] + ps_slot_at(ps, server_index(ps), h, rec);
 }
 
-static uint64_t stamp(const rcomm_ps_t *ps, int w, int h, size_t b)
+/* Its stamp: the header's clock word. */
+static uint64_t stamp(const rcomm_ps_t *ps, int w, int h, size_t rec)
 {
-    const uint64_t *st =
-        (const uint64_t *)(ps->srv.slots[w] + ps_slot_stamp(ps, server_index(ps), h, 0));
-    return __atomic_load_n(&st[b], __ATOMIC_ACQUIRE);
+    const ps_block_hdr_t *hd = (const ps_block_hdr_t *)slot_rec(ps, w, h, rec);
+
+    return __atomic_load_n(&hd->clock, __ATOMIC_ACQUIRE);
 }
 
 /* The rule on the marked keys of a block only, run by run. */
@@ -174,13 +167,14 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
         for (size_t b = lo; b < hi; b++) {
             const size_t first = (b - r->block) * tn->blk;
             const size_t n = ps_block_keys(&ps->lay, s, t, b - r->block);
-            const size_t off = r->off + first * tn->esize;
+            const size_t off = r->off + first * tn->esize; /* the momentum's */
+            const size_t rec = ps_rec(&ps->lay, s, t, b - r->block);
             const char *grad;
             int have = 0, whole = 0;
             uint64_t v, sw;
 
             for (int j = w < 0 ? 0 : w; j < (w < 0 ? ps->nworkers : w + 1); j++) {
-                sw = stamp(ps, j, h, b);
+                sw = stamp(ps, j, h, rec);
                 if (PS_STAMP_CLOCK(sw) != c)
                     continue;
                 if (w >= 0 && !(sw & PS_STAMP_ENCODED) && PS_STAMP_KEYS(sw) == 0) {
@@ -188,11 +182,12 @@ static void apply(ps_thread_t *th, int w, uint64_t c)
                     have = whole = 1;
                     break;
                 }
-                add_block(th, half(ps, j, h) + off, sw, n, tn, &have, &whole);
+                add_block(th, slot_rec(ps, j, h, rec) + PS_REC_DATA, sw, n, tn, &have,
+                          &whole);
             }
             if (!have)
                 continue;
-            grad = w >= 0 && whole ? half(ps, w, h) + off : th->sum;
+            grad = w >= 0 && whole ? slot_rec(ps, w, h, rec) + PS_REC_DATA : th->sum;
             v = ps_server_begin_write(ps, t, b - r->block);
             if (whole)
                 update(&ps->cfg, t, tn, r->lo + first,
@@ -269,31 +264,20 @@ static void ring(ps_server_t *sv)
 }
 
 /* Wait until the bell rings after `gen` (or stop). With cores to spare,
- * poll first for spin_ns; then sleep, with watch_ns at most that long. */
+ * poll first for spin_ns; then sleep. */
 static void wait_bell(ps_server_t *sv, uint64_t gen)
 {
-    const uint64_t watch_ns = sv->watch_ns;
     const uint64_t t0 = sv->spin_ns ? base_now_ns() : 0;
-    struct timespec until;
 
     while (sv->spin_ns && base_now_ns() - t0 < sv->spin_ns)
         if (__atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE) != gen ||
             __atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE))
             return;
-    if (watch_ns) {
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)watch_ns;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-    }
     pthread_mutex_lock(&sv->bell_mu);
     sv->sleepers++;
     while (__atomic_load_n(&sv->bell, __ATOMIC_ACQUIRE) == gen &&
            !__atomic_load_n(&sv->stop, __ATOMIC_ACQUIRE))
-        if (!watch_ns)
-            pthread_cond_wait(&sv->bell_cv, &sv->bell_mu);
-        else if (pthread_cond_timedwait(&sv->bell_cv, &sv->bell_mu, &until) != 0)
-            break; /* time to look at the clock words */
+        pthread_cond_wait(&sv->bell_cv, &sv->bell_mu);
     sv->sleepers--;
     pthread_mutex_unlock(&sv->bell_mu);
 }
@@ -317,20 +301,57 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* The bells' receives: one per remote worker, reposted as each completes. A
- * failed one is left failed: the worker's done receive names the failure. */
-static void post_bells(rcomm_ps_t *ps)
+/* Worker number of rank r, or -1 (worker_rank[] ascends). */
+static int worker_of(const rcomm_ps_t *ps, int r)
+{
+    int lo = 0, hi = ps->nworkers;
+
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (ps->worker_rank[mid] < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ps->nworkers && ps->worker_rank[lo] == r ? lo : -1;
+}
+
+void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
 {
     ps_server_t *sv = &ps->srv;
+    const int w = worker_of(ps, peer);
+    uint64_t next;
 
-    for (int w = 0; w < ps->nworkers; w++) {
-        ps_op_t *b = &sv->bells[w];
-        if (ps->worker_rank[w] == ps->comm->rank || b->req.status != RCOMM_OK)
-            continue;
-        *b = (ps_op_t){.kind = PS_RECV, .server = ps->worker_rank[w], .add = PS_MSG_BELL};
-        if (ps_post(ps, b, "serve") != RCOMM_OK)
-            return; /* ps failed, and says why */
+    if (!ps->is_server || sv->bad_peer)
+        return;
+    /* Only this thread (the one that progresses the rank) writes clk. */
+    next = w < 0 ? 0 : sv->clk[w] + (uint64_t)ps->cfg.push_interval;
+    if (w < 0 || value != (next & (COMM_NOTIFY_LIMIT - 1))) {
+        sv->bad_peer = peer + 1;
+        sv->bad_value = value;
+        return;
     }
+    __atomic_store_n(&sv->clk[w], next, __ATOMIC_RELEASE);
+}
+
+/* A notification that was not the next push of a worker: the peer does not
+ * speak our protocol, so nothing it wrote is believed. */
+static void bad_notification(rcomm_ps_t *ps)
+{
+    const int peer = ps->srv.bad_peer - 1, w = worker_of(ps, peer);
+
+    if (w < 0)
+        ps_fail(ps, base_err(RCOMM_ERR_PROTOCOL,
+                             "parameter server rank %d: rank %d, not a worker, notified "
+                             "a push",
+                             ps->comm->rank, peer));
+    else
+        ps_fail(ps, base_err(RCOMM_ERR_PROTOCOL,
+                             "parameter server rank %d: worker rank %d notified a push "
+                             "of clock %u (mod 2^%d), where its next is %llu",
+                             ps->comm->rank, peer, ps->srv.bad_value, COMM_NOTIFY_BITS,
+                             (unsigned long long)(ps->srv.clk[w] +
+                                                  (uint64_t)ps->cfg.push_interval)));
 }
 
 void ps_server_progress(rcomm_ps_t *ps)
@@ -340,7 +361,10 @@ void ps_server_progress(rcomm_ps_t *ps)
 
     if (!sv->started || sv->closing || ps->failed || ps->comm->failed)
         return;
-    post_bells(ps); /* both post for remote workers only */
+    if (sv->bad_peer) {
+        bad_notification(ps);
+        return;
+    }
     ps_fetch_serve(ps);
     for (int w = 0; w < ps->nworkers; w++)
         sum += __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
@@ -365,8 +389,7 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                         ps->comm->rank);
     for (int i = 0; i < 2 * ps->nworkers; i++)
         sv->pending[i] = (unsigned)sv->nthreads;
-    if (!(sv->bells = calloc((size_t)ps->nworkers, sizeof(*sv->bells))) ||
-        !(sv->fetch_in = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_in))) ||
+    if (!(sv->fetch_in = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_in))) ||
         !(sv->fetch_buf = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_buf))) ||
         !(sv->fetch_st = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_st))) ||
         !(sv->fetch_out = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_out))))
@@ -382,13 +405,6 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                           (uint64_t)ps->comm->local_cores
                       ? ps->comm->spin_ns
                       : 0;
-    /* Nobody rings while a working rank without a progress thread
-     * computes; over verbs the HCA still moves the clock words. */
-    if (ps->worker >= 0 && !ps->comm->pt.running && ps->comm->tp) {
-        tp_caps_t caps = {0};
-        ps->comm->tp->ops->caps(ps->comm->tp, &caps);
-        sv->watch_ns = caps.native_atomics ? WATCH_NS : 0;
-    }
     for (int i = 0; i < sv->nthreads; i++) {
         ps_thread_t *th = calloc(1, sizeof(*th));
         int e;
@@ -422,7 +438,7 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
         }
         sv->started++;
     }
-    ps_server_progress(ps); /* the first receives */
+    ps_server_progress(ps); /* the first receives (fetch.c) */
     return ps->failed ? comm_check(ps->comm, "rcomm_ps_create") : RCOMM_OK;
 }
 
@@ -436,17 +452,9 @@ void ps_server_quiesce(rcomm_ps_t *ps)
     if (!ps->srv.bell_ready)
         return;
     ps->srv.closing = 1;
-    for (int w = 0; w < ps->nworkers && comm->tp; w++) {
-        ps_op_t *b = &ps->srv.bells[w];
-        if (b->req.status == RCOMM_INPROGRESS &&
-            comm->tp->ops->cancel(comm->tp, &b->req) == RCOMM_OK)
-            b->req.status = RCOMM_OK;
-    }
     ps_fetch_cancel(ps);
     do {
         busy = ps_fetch_busy(ps);
-        for (int w = 0; w < ps->nworkers; w++)
-            busy |= ps->srv.bells[w].req.status == RCOMM_INPROGRESS;
         if (busy)
             comm_progress(comm, 0);
     } while (busy && comm->tp && !comm->failed && base_now_ns() - start < limit);
@@ -470,12 +478,11 @@ void ps_server_stop(rcomm_ps_t *ps)
         sv->bell_ready = 0;
     }
     ps_fetch_release(ps);
-    free(sv->bells);
     free(sv->fetch_in);
     free(sv->fetch_buf);
     free(sv->fetch_st);
     free(sv->fetch_out);
-    sv->bells = sv->fetch_in = NULL;
+    sv->fetch_in = NULL;
     sv->fetch_buf = NULL;
     sv->fetch_st = NULL;
     sv->fetch_out = NULL;

@@ -70,8 +70,6 @@ rcomm_status_t ps_sparse_init(rcomm_ps_t *ps)
     ps->pick_val = malloc(longest * sizeof(float));
     ps->pick_scr = malloc(longest * sizeof(float));
     any = ps->pick && ps->pick_val && ps->pick_scr;
-    for (int s = 0; s < ps->cfg.num_servers && any; s++)
-        any = !!(ps->rem[s].stage = malloc(ps->lay.bytes[s] ? ps->lay.bytes[s] : 1));
     if (!any) /* ps_worker_free releases what was allocated */
         return base_err(RCOMM_ERR_NO_MEMORY,
                         "rcomm_ps_create: worker rank %d: no memory for sparse pushes",
@@ -142,9 +140,6 @@ size_t ps_pick_block(rcomm_ps_t *ps, int s, int t, size_t i)
         if (!(ps->pick = malloc(blk * sizeof(uint32_t))))
             return (size_t)-1;
     }
-    if (!ps->rem[s].stage &&
-        !(ps->rem[s].stage = malloc(ps->lay.bytes[s] ? ps->lay.bytes[s] : 1)))
-        return (size_t)-1;
     for (size_t k = 0; k < n; k++)
         if (value(acc, tn->dtype, k) != 0) /* a NaN is pushed too */
             ps->pick[m++] = (uint32_t)(first + k);
@@ -158,7 +153,7 @@ size_t ps_sparse_image(rcomm_ps_t *ps, int s, int t, size_t i, const uint32_t *k
     const ps_tensor_t *tn = &ps->lay.t[t];
     const size_t es = tn->esize, first = i * tn->blk;
     const size_t n = ps_block_keys(&ps->lay, s, t, i);
-    char *img = ps->rem[s].stage + r->off + first * es;
+    char *img = ps->rem[s].stage + ps_rec(&ps->lay, s, t, i) + PS_REC_DATA;
     char *vals = img + (4 * m + es - 1) / es * es;
     char *acc = ps->accum[t] + (r->lo + first) * es;
 
@@ -217,7 +212,8 @@ size_t ps_encoded_image(rcomm_ps_t *ps, int s, int t, size_t i)
 
     if (bytes >= 4 * n)
         return 0;
-    c->ops->encode(c, t, &none, acc, n, ps->rem[s].stage + r->off + first * 4, dec);
+    c->ops->encode(c, t, &none, acc, n,
+                   ps->rem[s].stage + ps_rec(&ps->lay, s, t, i) + PS_REC_DATA, dec);
     /* Sent: what the encoding lost stays (settle() drops it without error
      * feedback). */
     for (size_t k = 0; k < n; k++)

@@ -25,14 +25,15 @@ rcomm_status_t ps_worker_init(rcomm_ps_t *ps)
         ps_remote_t *r = &ps->rem[s];
         size_t nb = ps->lay.nblocks[s] ? ps->lay.nblocks[s] : 1;
         r->local = calloc(1, ps->lay.pbytes[s] ? ps->lay.pbytes[s] : 1);
+        r->stage = calloc(1, ps->lay.pbytes[s] ? ps->lay.pbytes[s] : 1); /* stamps 0 */
         r->applied = calloc((size_t)ps->nworkers, 8);
-        r->stamp = calloc(nb, 8);
         r->fetched = malloc(nb * 8);
         r->dirty = calloc(nb, 1);
         r->full = calloc(nb, 1);
         r->sent = calloc(nb, 1);
-        if (!r->local || !r->applied || !r->stamp || !r->fetched || !r->dirty ||
-            !r->full || !r->sent)
+        r->staged = calloc(nb, sizeof(*r->staged));
+        if (!r->local || !r->stage || !r->applied || !r->fetched || !r->dirty ||
+            !r->full || !r->sent || !r->staged)
             goto nomem;
         memset(r->fetched, 0xff, nb * 8); /* never pulled */
     }
@@ -54,11 +55,11 @@ void ps_worker_free(rcomm_ps_t *ps)
         ps_remote_t *r = &ps->rem[s];
         free(r->local);
         free(r->applied);
-        free(r->stamp);
         free(r->fetched);
         free(r->dirty);
         free(r->full);
         free(r->sent);
+        free(r->staged);
         free(r->stage);
     }
     free(ps->pick);
