@@ -89,7 +89,7 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
     return st;
 }
 
-static rcomm_status_t ps_notify_locked(rcomm_ps_t *ps, uint32_t value)
+static rcomm_status_t ps_notify_locked(rcomm_ps_t *ps, uint64_t clock)
 {
     rcomm_status_t st;
     ps_op_t x;
@@ -100,15 +100,15 @@ static rcomm_status_t ps_notify_locked(rcomm_ps_t *ps, uint32_t value)
                   .server = 0,
                   .rkey = &ps->rem[0].slot,
                   .raddr = ps_raddr(&ps->rem[0].slot, ps_slot_probe(ps, 0)),
-                  .add = value & (COMM_NOTIFY_LIMIT - 1)};
+                  .add = ps_notify_value(clock, 1)};
     return ps_rma_run(ps, &x, 1, "forged notification");
 }
 
-rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint32_t value)
+rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint64_t clock)
 {
     rcomm_comm_t *comm = ps_lock_comm(ps);
 
-    return COMM_LOCKED(comm, ps_notify_locked(ps, value));
+    return COMM_LOCKED(comm, ps_notify_locked(ps, clock));
 }
 
 size_t hook_ps_probe_bytes(void)

@@ -71,9 +71,9 @@ rcomm_status_t hook_compress_rates(rcomm_compressor_t *c, const float *g, size_t
  * rank that does not work or a write too large; a failure fails ps. */
 rcomm_status_t hook_ps_bare(rcomm_ps_t *ps, bool write, void *buf, size_t bytes);
 size_t hook_ps_probe_bytes(void);
-/* Worker of ps: a push's notification of value alone (a write of nothing)
- * to server rank 0, without the push: tests/ps_check's badnotify, where the
- * server must refuse it. */
-rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint32_t value);
+/* Worker of ps: the notification of a push of clock alone (a write of
+ * nothing) to server rank 0: tests/ps_check's badnotify, where the server
+ * must refuse it. */
+rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint64_t clock);
 
 #endif

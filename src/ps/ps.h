@@ -204,8 +204,12 @@ typedef struct {
     uint64_t bell;    /* atomic: rings so far */
     int sleepers;     /* under bell_mu: threads in pthread_cond_wait */
     uint64_t spin_ns; /* threads poll this long before sleeping */
-    uint64_t rung;    /* progress only: the clock words' sum when it last
-                       * rang (they only grow: a new sum is a new push) */
+    /* Pushes handed out by the progress (server.c, dispatch): */
+    uint64_t *rel;         /* [W] the last clock applied by the progress or
+                            * released to the threads (atomic; BSP: [0]) */
+    unsigned char *small;  /* [2W] worker w's push into half h is small */
+    struct ps_thread *own; /* the progress's own applier; NULL with a user
+                            * rule, which only the threads run */
     /* Fetches (fetch.c): blocks a worker failed to read twice. */
     size_t hold;              /* atomic: block + 1 the progress copies, or 0 */
     ps_fetch_job_t job;       /* the request being copied (job.w -1: none) */
@@ -328,6 +332,15 @@ void ps_server_progress(rcomm_ps_t *ps);
  * clock, push_interval past the last, is in its slot here. Records a bad
  * one for ps_server_progress, which fails ps. No posting. */
 void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value);
+/* A push's notification: its clock (mod 2^27), and whether it wrote at most
+ * PS_SMALL_BYTES to that server, which the server's progress then applies
+ * itself rather than wake its threads (a hint: wrong, it costs time only). */
+#define PS_SMALL_BYTES 16384
+#define PS_NOTIFY_CLOCKS (COMM_NOTIFY_LIMIT >> 1)
+static inline uint32_t ps_notify_value(uint64_t clock, int small)
+{
+    return (uint32_t)(clock & (PS_NOTIFY_CLOCKS - 1)) << 1 | (small != 0);
+}
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 

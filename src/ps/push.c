@@ -243,12 +243,13 @@ static rcomm_status_t stage_dirty(rcomm_ps_t *ps, int s, int t, uint64_t *bytes)
 
 /* Write the records staged for server s into half ps_half(clock) of our
  * slot there, in runs, trimmed to the bytes used; the last write notifies
- * the server (a push of nothing still does: the clock moves). */
+ * the server (a push of nothing still does: the clock moves), saying
+ * whether the push is small. */
 static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
 {
     const ps_remote_t *rm = &ps->rem[s];
     const int h = ps_half(ps, ps->clock);
-    size_t a = 0, e = 0; /* the run: bytes [a, e) of the stage */
+    size_t a = 0, e = 0, bytes = 0; /* the run: bytes [a, e) of the stage */
     int run = 0;
     ps_op_t *o;
 
@@ -273,6 +274,7 @@ static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
                 a = rec;
             run = 1;
             e = rec + PS_REC_DATA + rm->staged[b];
+            bytes += PS_REC_DATA + rm->staged[b];
         }
     }
     if (!(o = ps_op_add(ps, n)))
@@ -283,7 +285,7 @@ static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
                    .len = e - a,
                    .rkey = &rm->slot,
                    .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a)),
-                   .add = ps->clock & (COMM_NOTIFY_LIMIT - 1)};
+                   .add = ps_notify_value(ps->clock, bytes <= PS_SMALL_BYTES)};
     return RCOMM_OK;
 }
 

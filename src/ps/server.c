@@ -38,7 +38,8 @@
 #include "ps/ps.h"
 #include "reduce/reduce.h"
 
-typedef struct {
+/* An applier: an update thread, or the progress's own (sv->own). */
+typedef struct ps_thread {
     rcomm_ps_t *ps;
     size_t b_lo, b_hi;   /* blocks [b_lo, b_hi) of this server are ours */
     uint64_t *seen;      /* [W] clock of the last push we applied, per worker */
@@ -216,10 +217,18 @@ static void finish(ps_thread_t *th, unsigned *pending, int w, uint64_t c)
     __atomic_add_fetch(&sv->updates, 1, __ATOMIC_RELAXED);
 }
 
-/* One pass over the clock words; returns whether there was work. A clock
- * word may be two pushes ahead of what we applied (one in each half):
- * pushes are applied one at a time, in order, each push_interval past the
- * last. */
+/* What every worker's applied clock says is in all blocks, ours too. */
+static void catch_up(ps_thread_t *th)
+{
+    for (int w = 0; w < th->ps->nworkers; w++) {
+        const uint64_t p = __atomic_load_n(&th->ps->srv.pub[w], __ATOMIC_ACQUIRE);
+        th->seen[w] = p > th->seen[w] ? p : th->seen[w];
+    }
+}
+
+/* A thread's pass over the pushes released to the threads; returns whether
+ * there was work. A worker may have two released (one in each half): they
+ * are applied one at a time, in order, each push_interval past the last. */
 static int poll_once(ps_thread_t *th)
 {
     rcomm_ps_t *ps = th->ps;
@@ -227,13 +236,10 @@ static int poll_once(ps_thread_t *th)
     const uint64_t iv = (uint64_t)ps->cfg.push_interval;
     int worked = 0;
 
+    catch_up(th); /* the pushes the progress applied itself */
     if (ps->cfg.staleness == 0) {
-        uint64_t min = UINT64_MAX, c = th->seen[0] + iv;
-        for (int w = 0; w < ps->nworkers; w++) {
-            uint64_t k = __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
-            min = k < min ? k : min;
-        }
-        if (min >= c) {
+        const uint64_t c = th->seen[0] + iv;
+        if (__atomic_load_n(&sv->rel[0], __ATOMIC_ACQUIRE) >= c) {
             apply(th, -1, c);
             th->seen[0] = c;
             finish(th, &sv->pending[ps_half(ps, c)], -1, c);
@@ -242,8 +248,8 @@ static int poll_once(ps_thread_t *th)
         return worked;
     }
     for (int w = 0; w < ps->nworkers; w++) {
-        uint64_t c = th->seen[w] + iv;
-        if (__atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE) >= c) {
+        const uint64_t c = th->seen[w] + iv;
+        if (__atomic_load_n(&sv->rel[w], __ATOMIC_ACQUIRE) >= c) {
             apply(th, w, c);
             th->seen[w] = c;
             finish(th, &sv->pending[2 * w + ps_half(ps, c)], w, c);
@@ -282,6 +288,34 @@ static void wait_bell(ps_server_t *sv, uint64_t gen)
     pthread_mutex_unlock(&sv->bell_mu);
 }
 
+static void thread_free(ps_thread_t *th)
+{
+    if (!th)
+        return;
+    free(th->seen);
+    free(th->sum);
+    free(th->mark);
+    free(th);
+}
+
+/* An applier of blocks [b_lo, b_hi); NULL when out of memory. */
+static ps_thread_t *thread_new(rcomm_ps_t *ps, size_t b_lo, size_t b_hi)
+{
+    const size_t sum_bytes = ps->cfg.block_bytes < 8 ? 8 : ps->cfg.block_bytes;
+    ps_thread_t *th = calloc(1, sizeof(*th));
+
+    if (!th)
+        return NULL;
+    *th = (ps_thread_t){.ps = ps, .b_lo = b_lo, .b_hi = b_hi};
+    th->seen = calloc((size_t)ps->nworkers, sizeof(*th->seen));
+    th->sum = malloc(sum_bytes);
+    th->mark = malloc(sum_bytes);
+    if (th->seen && th->sum && th->mark)
+        return th;
+    thread_free(th);
+    return NULL;
+}
+
 static void *thread_main(void *arg)
 {
     ps_thread_t *th = arg;
@@ -294,10 +328,7 @@ static void *thread_main(void *arg)
             wait_bell(sv, gen);
     }
     poll_once(th); /* a push that came with the last done */
-    free(th->seen);
-    free(th->sum);
-    free(th->mark);
-    free(th);
+    thread_free(th);
     return NULL;
 }
 
@@ -326,11 +357,12 @@ void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
         return;
     /* Only this thread (the one that progresses the rank) writes clk. */
     next = w < 0 ? 0 : sv->clk[w] + (uint64_t)ps->cfg.push_interval;
-    if (w < 0 || value != (next & (COMM_NOTIFY_LIMIT - 1))) {
+    if (w < 0 || value >> 1 != (next & (PS_NOTIFY_CLOCKS - 1))) {
         sv->bad_peer = peer + 1;
-        sv->bad_value = value;
+        sv->bad_value = value >> 1;
         return;
     }
+    sv->small[2 * w + ps_half(ps, next)] = value & 1;
     __atomic_store_n(&sv->clk[w], next, __ATOMIC_RELEASE);
 }
 
@@ -346,18 +378,74 @@ static void bad_notification(rcomm_ps_t *ps)
                              "a push",
                              ps->comm->rank, peer));
     else
-        ps_fail(ps, base_err(RCOMM_ERR_PROTOCOL,
-                             "parameter server rank %d: worker rank %d notified a push "
-                             "of clock %u (mod 2^%d), where its next is %llu",
-                             ps->comm->rank, peer, ps->srv.bad_value, COMM_NOTIFY_BITS,
-                             (unsigned long long)(ps->srv.clk[w] +
-                                                  (uint64_t)ps->cfg.push_interval)));
+        ps_fail(ps,
+                base_err(RCOMM_ERR_PROTOCOL,
+                         "parameter server rank %d: worker rank %d notified a push "
+                         "of clock %u (mod 2^%d), where its next is %llu",
+                         ps->comm->rank, peer, ps->srv.bad_value, COMM_NOTIFY_BITS - 1,
+                         (unsigned long long)(ps->srv.clk[w] +
+                                              (uint64_t)ps->cfg.push_interval)));
+}
+
+/* Whether the progress may apply a push itself: it is small, the rule is
+ * the built-in one, no fetch holds a block (the hold waits for the
+ * progress), and the threads are idle: everything released to them is
+ * published, so no thread writes a block. */
+static int own_turn(const rcomm_ps_t *ps, int small)
+{
+    const ps_server_t *sv = &ps->srv;
+
+    if (!small || !sv->own || __atomic_load_n(&sv->hold, __ATOMIC_ACQUIRE))
+        return 0;
+    for (int w = 0; w < ps->nworkers; w++)
+        if (__atomic_load_n(&sv->pub[w], __ATOMIC_ACQUIRE) != sv->rel[w])
+            return 0;
+    return 1;
+}
+
+/* Hand out the pushes notified since the last look, in order: a small one
+ * the progress applies and publishes at once (no thread to wake: the
+ * latency of a small push is the progress's), the others go to the
+ * threads, which are rung. BSP hands out rounds: every worker's push of
+ * the next step. */
+static void dispatch(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+    const uint64_t iv = (uint64_t)ps->cfg.push_interval;
+    const int bsp = ps->cfg.staleness == 0;
+    int released = 0;
+
+    for (int w = 0; w < (bsp ? 1 : ps->nworkers); w++)
+        for (;;) {
+            const uint64_t c = sv->rel[w] + iv;
+            int small = 1;
+            for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++) {
+                if (sv->clk[j] < c)
+                    small = -1; /* not all there */
+                else if (small > 0)
+                    small = sv->small[2 * j + ps_half(ps, c)];
+            }
+            if (small < 0)
+                break;
+            if (own_turn(ps, small)) {
+                catch_up(sv->own);
+                apply(sv->own, bsp ? -1 : w, c);
+                for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++)
+                    __atomic_store_n(&sv->pub[j], c, __ATOMIC_RELEASE);
+                __atomic_add_fetch(&sv->updates, 1, __ATOMIC_RELAXED);
+            } else {
+                released = 1;
+            }
+            for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++)
+                __atomic_store_n(&sv->rel[j], c, __ATOMIC_RELEASE);
+        }
+    if (released)
+        ring(sv);
 }
 
 void ps_server_progress(rcomm_ps_t *ps)
 {
     ps_server_t *sv = &ps->srv;
-    uint64_t sum = 0;
 
     if (!sv->started || sv->closing || ps->failed || ps->comm->failed)
         return;
@@ -366,35 +454,30 @@ void ps_server_progress(rcomm_ps_t *ps)
         return;
     }
     ps_fetch_serve(ps);
-    for (int w = 0; w < ps->nworkers; w++)
-        sum += __atomic_load_n(&sv->clk[w], __ATOMIC_ACQUIRE);
-    if (sum != sv->rung) {
-        sv->rung = sum;
-        ring(sv);
-    }
+    dispatch(ps);
 }
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps)
 {
     ps_server_t *sv = &ps->srv;
     const size_t nb = ps->lay.nblocks[server_index(ps)];
-    size_t sum_bytes = ps->cfg.block_bytes < 8 ? 8 : ps->cfg.block_bytes;
+    const size_t W = (size_t)ps->nworkers;
 
     sv->nthreads = ps->cfg.server_threads;
     if ((size_t)sv->nthreads > nb)
         sv->nthreads = nb ? (int)nb : 1;
     if (!(sv->threads = calloc((size_t)sv->nthreads, sizeof(*sv->threads))) ||
-        !(sv->pending = calloc(2 * (size_t)ps->nworkers, sizeof(*sv->pending))))
+        !(sv->pending = calloc(2 * W, sizeof(*sv->pending))) ||
+        !(sv->rel = calloc(W, sizeof(*sv->rel))) || !(sv->small = calloc(2 * W, 1)) ||
+        (!ps->cfg.update && !(sv->own = thread_new(ps, 0, nb))) ||
+        !(sv->fetch_in = calloc(W, sizeof(*sv->fetch_in))) ||
+        !(sv->fetch_buf = calloc(W, sizeof(*sv->fetch_buf))) ||
+        !(sv->fetch_st = calloc(W, sizeof(*sv->fetch_st))) ||
+        !(sv->fetch_out = calloc(W, sizeof(*sv->fetch_out))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
                         ps->comm->rank);
-    for (int i = 0; i < 2 * ps->nworkers; i++)
+    for (size_t i = 0; i < 2 * W; i++)
         sv->pending[i] = (unsigned)sv->nthreads;
-    if (!(sv->fetch_in = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_in))) ||
-        !(sv->fetch_buf = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_buf))) ||
-        !(sv->fetch_st = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_st))) ||
-        !(sv->fetch_out = calloc((size_t)ps->nworkers, sizeof(*sv->fetch_out))))
-        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: parameter server: no memory",
-                        ps->comm->rank);
     sv->job.w = -1;
     pthread_mutex_init(&sv->bell_mu, NULL);
     pthread_cond_init(&sv->bell_cv, NULL);
@@ -406,32 +489,15 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
                       ? ps->comm->spin_ns
                       : 0;
     for (int i = 0; i < sv->nthreads; i++) {
-        ps_thread_t *th = calloc(1, sizeof(*th));
+        ps_thread_t *th = thread_new(ps, nb * (size_t)i / (size_t)sv->nthreads,
+                                     nb * (size_t)(i + 1) / (size_t)sv->nthreads);
         int e;
-        if (th) {
-            th->seen = calloc((size_t)ps->nworkers, sizeof(*th->seen));
-            th->sum = malloc(sum_bytes);
-            th->mark = malloc(sum_bytes);
-        }
-        if (!th || !th->seen || !th->sum || !th->mark) {
-            if (th) {
-                free(th->seen);
-                free(th->sum);
-                free(th->mark);
-            }
-            free(th);
+        if (!th)
             return base_err(RCOMM_ERR_NO_MEMORY,
                             "rank %d: parameter server: no memory for thread %d",
                             ps->comm->rank, i);
-        }
-        th->ps = ps;
-        th->b_lo = nb * (size_t)i / (size_t)sv->nthreads;
-        th->b_hi = nb * (size_t)(i + 1) / (size_t)sv->nthreads;
         if ((e = pthread_create(&sv->threads[i], NULL, thread_main, th)) != 0) {
-            free(th->seen);
-            free(th->sum);
-            free(th->mark);
-            free(th);
+            thread_free(th);
             return base_err(RCOMM_ERR_SYSTEM,
                             "rank %d: parameter server: pthread_create: %s",
                             ps->comm->rank, strerror(e));
@@ -488,8 +554,14 @@ void ps_server_stop(rcomm_ps_t *ps)
     sv->fetch_out = NULL;
     free(sv->threads);
     free(sv->pending);
+    free(sv->rel);
+    free(sv->small);
+    thread_free(sv->own);
     sv->threads = NULL;
     sv->pending = NULL;
+    sv->rel = NULL;
+    sv->small = NULL;
+    sv->own = NULL;
 }
 
 int ps_server_idle(const rcomm_ps_t *ps)
