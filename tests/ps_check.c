@@ -19,6 +19,9 @@
  *   wdeath     worker rank 2 dies (no goodbye) while server rank 0, which
  *              has nothing to send it, serves: rcomm_ps_serve fails naming
  *              it (over verbs without rdma_cm only the keepalive tells)
+ *   mixed      pushes of the whole tensor (80 KB: the update threads apply
+ *              them) and of a few keys (small: the server's progress does)
+ *              interleaved, ASP with momentum: the final model exact
  *   badnotify  worker rank 1 notifies server rank 0 of a push of the wrong
  *              clock (hook_ps_notify) after a right one: rcomm_ps_serve
  *              fails, a protocol error naming rank 1 and that clock
@@ -704,6 +707,58 @@ static int wdeath(void)
     return 0;
 }
 
+/* Which keys worker w pushes at step s: every key, or three. */
+static int mixed_whole(int w, int s)
+{
+    return (s + w) % 3 == 0;
+}
+static size_t mixed_key(int w, int s, int j, size_t n)
+{
+    return ((size_t)w * 7919 + (size_t)s * 104729 + (size_t)j * 31) % n;
+}
+
+static int mixed(void)
+{
+    enum { N = 20000 };
+    const int W = nworkers();
+    static float ones[N], got[N], want[N];
+    rcomm_ps_tensor_t t = {"m", N, RCOMM_F32, NULL};
+    void *dst[1] = {got};
+    rcomm_ps_t *ps;
+
+    cfg.num_servers = 1;
+    cfg.staleness = RCOMM_PS_ASP;
+    cfg.lr = 1; /* each push of 1 takes 1 off: exact in f32 */
+    for (int k = 0; k < N; k++)
+        ones[k] = 1;
+    CALL(rcomm_ps_create(comm, &cfg, &t, 1, &ps));
+    for (int s = 0; is_worker() && s < steps; s++) {
+        if (mixed_whole(worker_id(), s)) {
+            CALL(rcomm_ps_push(ps, 0, 0, N, ones));
+        } else {
+            for (int j = 0; j < 3; j++)
+                CALL(rcomm_ps_push(ps, 0, mixed_key(worker_id(), s, j, N), 1, ones));
+        }
+        CALL(rcomm_ps_clock(ps));
+    }
+    for (int w = 0; w < W; w++)
+        for (int s = 0; s < steps; s++)
+            for (size_t k = 0; k < N; k++)
+                want[k] -= mixed_whole(w, s) ? 1.0f : 0.0f;
+    for (int w = 0; w < W; w++)
+        for (int s = 0; s < steps; s++)
+            for (int j = 0; !mixed_whole(w, s) && j < 3; j++)
+                want[mixed_key(w, s, j, N)] -= 1;
+    CALL(rcomm_ps_final(ps, RCOMM_PS_EVERY_RANK, dst));
+    for (int k = 0; k < N; k++)
+        if (got[k] != want[k]) {
+            FAIL("key %d is %g after every push, expected %g", k, got[k], want[k]);
+            break;
+        }
+    CALL(rcomm_ps_destroy(ps));
+    return 0;
+}
+
 static int badnotify(void)
 {
     rcomm_ps_tensor_t t = {"x", 64, RCOMM_F64, NULL};
@@ -843,7 +898,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: ps_check [options] "
                 "values|clocks|intervals|torn|equiv|death|wdeath|badnotify|attentive|\n"
-                "mean|fresh|final\n");
+                "mean|fresh|final|mixed\n");
         return 2;
     }
     mode = argv[optind];
@@ -864,6 +919,8 @@ int main(int argc, char **argv)
         rc = wdeath();
     else if (strcmp(mode, "badnotify") == 0)
         rc = badnotify();
+    else if (strcmp(mode, "mixed") == 0)
+        rc = mixed();
     else if (strcmp(mode, "attentive") == 0)
         rc = attentive();
     else if (strcmp(mode, "mean") == 0)

@@ -209,6 +209,9 @@ static const ps_job_t jobs[] = {
     {5, "death"},
     {4, "wdeath"},
     {3, "badnotify"},
+    /* Pushes applied by the server's progress and by its threads. */
+    {4, "--steps 30 mixed"},
+    {3, "--servers 1 --work --steps 20 mixed"},
     /* The same step with 2 and 4 workers, pushing every 1 or 2 steps. */
     {3, "--servers 1 --average 3 --push 2 --steps 4 mean"},
     {5, "--servers 1 --average 3 --push 2 --steps 4 mean"},
