@@ -272,17 +272,24 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     return ps_server_start(ps);
 }
 
-/* Everyone learns every server's public keys; each worker its own slots'. */
+/* Everyone learns every server's public keys; each worker its own slots',
+ * and each server its workers' mailboxes. */
 static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
                                     const tp_rkey_t *slot_keys)
 {
     rcomm_comm_t *comm = ps->comm;
     const int S = ps->cfg.num_servers, W = ps->nworkers;
-    tp_rkey_t *all = NULL;
+    tp_rkey_t *all = NULL, mbox = {0};
     ps_op_t *ops = NULL;
     size_t n = 0;
     rcomm_status_t st = RCOMM_ERR_NO_MEMORY;
 
+    if (ps->worker >= 0 && (!(ps->mbox = zalloc((size_t)S * 8)) ||
+                            (st = expose(ps, ps->mbox, (size_t)S * 8, TP_REMOTE_WRITE,
+                                         &ps->mr_mbox, &mbox)) != RCOMM_OK))
+        return ps->mbox ? st
+                        : base_err(RCOMM_ERR_NO_MEMORY,
+                                   "rcomm_ps_create: rank %d: out of memory", comm->rank);
     if (comm->size == 1) {
         ps->rem[0].params = keys[0];
         ps->rem[0].pub = keys[1];
@@ -290,7 +297,7 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
         return RCOMM_OK;
     }
     all = calloc((size_t)comm->size * 2, sizeof(*all));
-    ops = calloc((size_t)W + (size_t)S, sizeof(*ops));
+    ops = calloc(2 * ((size_t)W + (size_t)S), sizeof(*ops));
     if (!all || !ops) {
         st = base_err(RCOMM_ERR_NO_MEMORY, "rcomm_ps_create: rank %d: out of memory",
                       comm->rank);
@@ -302,23 +309,37 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
     for (int s = 0; ps->worker >= 0 && s < S; s++) {
         ps->rem[s].params = all[s * 2];
         ps->rem[s].pub = all[s * 2 + 1];
-        if (s == comm->rank)
+        if (s == comm->rank) {
             ps->rem[s].slot = slot_keys[ps->worker];
-        else
-            ops[n++] = (ps_op_t){.kind = PS_RECV,
-                                 .server = s,
-                                 .buf = &ps->rem[s].slot,
-                                 .len = sizeof(tp_rkey_t),
-                                 .add = PS_MSG_KEY};
+            continue;
+        }
+        ops[n++] = (ps_op_t){.kind = PS_RECV,
+                             .server = s,
+                             .buf = &ps->rem[s].slot,
+                             .len = sizeof(tp_rkey_t),
+                             .add = PS_MSG_KEY};
+        ops[n++] = (ps_op_t){.kind = PS_SEND,
+                             .server = s,
+                             .buf = &mbox,
+                             .len = sizeof(tp_rkey_t),
+                             .add = PS_MSG_MBOX};
     }
-    for (int w = 0; ps->is_server && w < W; w++)
-        if (ps->worker_rank[w] != comm->rank)
-            ops[n++] = (ps_op_t){.kind = PS_SEND,
-                                 .server = ps->worker_rank[w],
-                                 .buf = (void *)&slot_keys[w],
-                                 .len = sizeof(tp_rkey_t),
-                                 .add = PS_MSG_KEY};
+    for (int w = 0; ps->is_server && w < W; w++) {
+        if (ps->worker_rank[w] == comm->rank)
+            continue;
+        ops[n++] = (ps_op_t){.kind = PS_SEND,
+                             .server = ps->worker_rank[w],
+                             .buf = (void *)&slot_keys[w],
+                             .len = sizeof(tp_rkey_t),
+                             .add = PS_MSG_KEY};
+        ops[n++] = (ps_op_t){.kind = PS_RECV,
+                             .server = ps->worker_rank[w],
+                             .buf = &ps->srv.mbox[w],
+                             .len = sizeof(tp_rkey_t),
+                             .add = PS_MSG_MBOX};
+    }
     st = ps_rma_run(ps, ops, n, "create");
+    ps->srv.mbox_known = st == RCOMM_OK;
 out:
     free(all);
     free(ops);
@@ -352,6 +373,9 @@ static void release(rcomm_ps_t *ps)
         free(sv->mr_slots);
         free(sv->momentum);
     }
+    if (tp && ps->mr_mbox)
+        tp->ops->mem_dereg(tp, ps->mr_mbox);
+    free(ps->mbox);
     ps_worker_free(ps);
     free(ps->worker_rank);
     ps_layout_free(&ps->lay);

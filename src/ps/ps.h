@@ -30,6 +30,9 @@
  * plus clock[W] (worker w's pushed clock), private: a push is one write per
  * server, its last with a notification (put_notify) that the server's
  * progress checks and turns into the clock (ps_server_notified).
+ * Memory of worker w: mbox[S], applied[w] as server s last told it, by a
+ * write from its progress (ps_server_tell), remote write: a push waits
+ * there for its half of the slot without a read of its own.
  * W is the number of workers; workers are numbered 0..W-1 in rank order.
  * Two-sided messages are used only around the work: each worker's slot key
  * is sent to it alone, and a worker says it is done with a message that a
@@ -210,6 +213,11 @@ typedef struct {
     unsigned char *small;  /* [2W] worker w's push into half h is small */
     struct ps_thread *own; /* the progress's own applier; NULL with a user
                             * rule, which only the threads run */
+    /* Telling workers what is applied (ps_server_tell): */
+    tp_rkey_t *mbox; /* [W] their mailboxes (remote workers') */
+    uint64_t *told;  /* [W] the value last written there: the write's source */
+    ps_op_t *tell;   /* [W] that write */
+    int mbox_known;  /* every mailbox key has arrived */
     /* Fetches (fetch.c): blocks a worker failed to read twice. */
     size_t hold;              /* atomic: block + 1 the progress copies, or 0 */
     ps_fetch_job_t job;       /* the request being copied (job.w -1: none) */
@@ -248,6 +256,8 @@ struct rcomm_ps {
     size_t cap_fetch;
     uint32_t *pick;             /* sparse pushes: the keys picked in one range */
     float *pick_val, *pick_scr; /* and top-k's scratch; each the longest range */
+    uint64_t *mbox; /* [S] applied[worker] as each server last told us */
+    tp_mr_t *mr_mbox;
     int done_sent;
     int finalized; /* rcomm_ps_final was called */
     rcomm_ps_stats_t stats;
@@ -290,7 +300,8 @@ enum {
     PS_MSG_DONE = 2,
     PS_MSG_FINAL = 3,
     PS_MSG_FETCH = 5,
-    PS_MSG_BLOCK = 6
+    PS_MSG_BLOCK = 6,
+    PS_MSG_MBOX = 7 /* a worker's mailbox key, to a server */
 };
 
 /* Post one operation (one on our own rank completes at once). An error
@@ -328,6 +339,11 @@ int ps_server_idle(const rcomm_ps_t *ps);
 /* From the rank's progress (the service hook): serve fetches, ring the
  * threads if a clock word moved, fail on a bad notification. */
 void ps_server_progress(rcomm_ps_t *ps);
+/* From the progress, after a push is published: write applied[w] into
+ * worker w's mailbox (one write in flight per worker); and whether such a
+ * write is still in flight (quiesce waits for them). */
+void ps_server_tell(rcomm_ps_t *ps);
+int ps_server_telling(const rcomm_ps_t *ps);
 /* Rank peer's notification with value (untrusted): its push of the next
  * clock, push_interval past the last, is in its slot here. Records a bad
  * one for ps_server_progress, which fails ps. No posting. */

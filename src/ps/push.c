@@ -117,8 +117,25 @@ rcomm_status_t rcomm_ps_push_keys(rcomm_ps_t *ps, int tensor, const size_t *keys
 
 /* ---- the push step ----------------------------------------------------- */
 
+/* What server s has applied of ours, as last seen: told into our mailbox,
+ * read by a pull, or in place when it is our own rank. */
+static uint64_t applied(rcomm_ps_t *ps, int s)
+{
+    uint64_t *known = &ps->rem[s].applied[ps->worker];
+    const uint64_t told =
+        s == ps->comm->rank
+            ? __atomic_load_n(&ps->srv.pub[ps->worker], __ATOMIC_ACQUIRE)
+            : __atomic_load_n(&ps->mbox[s], __ATOMIC_ACQUIRE);
+
+    *known = told > *known ? told : *known;
+    return *known;
+}
+
 /* The half of our slots this push writes is busy until every server has
- * published the push before our previous one, which wrote it last. */
+ * published the push before our previous one, which wrote it last. The
+ * servers tell us (ps_server_tell), so a push usually finds it known; one
+ * that does not reads the word itself, as a thread's publication is told
+ * only at the server's next progress. */
 static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
 {
     const uint64_t iv = (uint64_t)ps->cfg.push_interval;
@@ -130,21 +147,20 @@ static rcomm_status_t wait_slots(rcomm_ps_t *ps, const char *fn)
         size_t n = 0;
         int busy = -1;
         for (int s = 0; s < ps->cfg.num_servers; s++) {
-            ps_remote_t *r = &ps->rem[s];
             ps_op_t *o;
-            if (r->applied[ps->worker] >= need)
-                continue; /* as last read, by a pull or by this loop */
+            if (applied(ps, s) >= need)
+                continue;
             if (!(o = ps_op_add(ps, &n)))
                 return ps_nomem(ps, fn);
-            ps_op_get(o, s, &r->applied[ps->worker], 8, &r->pub, (size_t)ps->worker * 8,
-                      1);
+            ps_op_get(o, s, &ps->rem[s].applied[ps->worker], 8, &ps->rem[s].pub,
+                      (size_t)ps->worker * 8, 1);
         }
         if (!n)
             return RCOMM_OK;
         if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
             return st;
         for (int s = 0; s < ps->cfg.num_servers && busy < 0; s++)
-            if (ps->rem[s].applied[ps->worker] < need)
+            if (applied(ps, s) < need)
                 busy = s;
         if (busy < 0)
             return RCOMM_OK;
@@ -325,7 +341,6 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
     uint64_t bytes = 0;
     size_t n = 0;
     rcomm_status_t st;
-    ps_op_t *o;
 
     if ((st = wait_slots(ps, fn)) != RCOMM_OK)
         return st;
@@ -335,12 +350,6 @@ static rcomm_status_t flush(rcomm_ps_t *ps)
                 return st;
         if ((st = put_staged(ps, s, &n)) != RCOMM_OK)
             return st;
-        /* What it has applied of ours, for the next push's wait_slots: a
-         * loop that pushes without pulling then rarely reads it alone. */
-        if (!(o = ps_op_add(ps, &n)))
-            return ps_nomem(ps, fn);
-        ps_op_get(o, s, &ps->rem[s].applied[ps->worker], 8, &ps->rem[s].pub,
-                  (size_t)ps->worker * 8, 1);
     }
     if ((st = ps_rma_run(ps, ps->ops, n, "clock")) != RCOMM_OK)
         return st;

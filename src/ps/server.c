@@ -443,6 +443,38 @@ static void dispatch(rcomm_ps_t *ps)
         ring(sv);
 }
 
+void ps_server_tell(rcomm_ps_t *ps)
+{
+    ps_server_t *sv = &ps->srv;
+
+    for (int w = 0; w < ps->nworkers; w++) {
+        ps_op_t *o = &sv->tell[w];
+        const uint64_t p = __atomic_load_n(&sv->pub[w], __ATOMIC_ACQUIRE);
+        /* Ourselves (read in place), no key yet, one in flight, or a write
+         * that failed: the worker is gone, and its done receive says so. */
+        if (ps->worker_rank[w] == ps->comm->rank || !sv->mbox_known ||
+            o->req.status != RCOMM_OK || p <= sv->told[w])
+            continue;
+        sv->told[w] = p;
+        *o = (ps_op_t){.kind = PS_PUT,
+                       .server = ps->worker_rank[w],
+                       .buf = &sv->told[w],
+                       .len = 8,
+                       .rkey = &sv->mbox[w],
+                       .raddr = ps_raddr(&sv->mbox[w], (size_t)server_index(ps) * 8)};
+        if (ps_post(ps, o, "serve") != RCOMM_OK)
+            return; /* ps failed, and says why */
+    }
+}
+
+int ps_server_telling(const rcomm_ps_t *ps)
+{
+    for (int w = 0; ps->srv.tell && w < ps->nworkers; w++)
+        if (ps->srv.tell[w].req.status == RCOMM_INPROGRESS)
+            return 1;
+    return 0;
+}
+
 void ps_server_progress(rcomm_ps_t *ps)
 {
     ps_server_t *sv = &ps->srv;
@@ -455,6 +487,7 @@ void ps_server_progress(rcomm_ps_t *ps)
     }
     ps_fetch_serve(ps);
     dispatch(ps);
+    ps_server_tell(ps);
 }
 
 rcomm_status_t ps_server_start(rcomm_ps_t *ps)
@@ -469,6 +502,9 @@ rcomm_status_t ps_server_start(rcomm_ps_t *ps)
     if (!(sv->threads = calloc((size_t)sv->nthreads, sizeof(*sv->threads))) ||
         !(sv->pending = calloc(2 * W, sizeof(*sv->pending))) ||
         !(sv->rel = calloc(W, sizeof(*sv->rel))) || !(sv->small = calloc(2 * W, 1)) ||
+        !(sv->mbox = calloc(W, sizeof(*sv->mbox))) ||
+        !(sv->told = calloc(W, sizeof(*sv->told))) ||
+        !(sv->tell = calloc(W, sizeof(*sv->tell))) ||
         (!ps->cfg.update && !(sv->own = thread_new(ps, 0, nb))) ||
         !(sv->fetch_in = calloc(W, sizeof(*sv->fetch_in))) ||
         !(sv->fetch_buf = calloc(W, sizeof(*sv->fetch_buf))) ||
@@ -520,7 +556,7 @@ void ps_server_quiesce(rcomm_ps_t *ps)
     ps->srv.closing = 1;
     ps_fetch_cancel(ps);
     do {
-        busy = ps_fetch_busy(ps);
+        busy = ps_fetch_busy(ps) || ps_server_telling(ps);
         if (busy)
             comm_progress(comm, 0);
     } while (busy && comm->tp && !comm->failed && base_now_ns() - start < limit);
@@ -556,11 +592,17 @@ void ps_server_stop(rcomm_ps_t *ps)
     free(sv->pending);
     free(sv->rel);
     free(sv->small);
+    free(sv->mbox);
+    free(sv->told);
+    free(sv->tell);
     thread_free(sv->own);
     sv->threads = NULL;
     sv->pending = NULL;
     sv->rel = NULL;
     sv->small = NULL;
+    sv->mbox = NULL;
+    sv->told = NULL;
+    sv->tell = NULL;
     sv->own = NULL;
 }
 
