@@ -211,6 +211,7 @@ typedef struct {
     uint64_t *rel;         /* [W] the last clock applied by the progress or
                             * released to the threads (atomic; BSP: [0]) */
     unsigned char *small;  /* [2W] worker w's push into half h is small */
+    uint64_t rung;         /* BSP: the clock words' sum at the last ring */
     struct ps_thread *own; /* the progress's own applier; NULL with a user
                             * rule, which only the threads run */
     /* Telling workers what is applied (ps_server_tell): */
@@ -256,7 +257,7 @@ struct rcomm_ps {
     size_t cap_fetch;
     uint32_t *pick;             /* sparse pushes: the keys picked in one range */
     float *pick_val, *pick_scr; /* and top-k's scratch; each the longest range */
-    uint64_t *mbox; /* [S] applied[worker] as each server last told us */
+    uint64_t *mbox;             /* [S] applied[worker] as each server last told us */
     tp_mr_t *mr_mbox;
     int done_sent;
     int finalized; /* rcomm_ps_final was called */
