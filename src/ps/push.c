@@ -123,9 +123,8 @@ static uint64_t applied(rcomm_ps_t *ps, int s)
 {
     uint64_t *known = &ps->rem[s].applied[ps->worker];
     const uint64_t told =
-        s == ps->comm->rank
-            ? __atomic_load_n(&ps->srv.pub[ps->worker], __ATOMIC_ACQUIRE)
-            : __atomic_load_n(&ps->mbox[s], __ATOMIC_ACQUIRE);
+        s == ps->comm->rank ? __atomic_load_n(&ps->srv.pub[ps->worker], __ATOMIC_ACQUIRE)
+                            : __atomic_load_n(&ps->mbox[s], __ATOMIC_ACQUIRE);
 
     *known = told > *known ? told : *known;
     return *known;
