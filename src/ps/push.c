@@ -256,6 +256,27 @@ static rcomm_status_t stage_dirty(rcomm_ps_t *ps, int s, int t, uint64_t *bytes)
  * one request less is worth more than a few KiB. */
 #define PS_GAP_BYTES 4096
 
+/* A write of bytes [a, e) of the stage for server s into the same bytes
+ * of half h of our slot there: a put, or (kind PS_PUTN) the one that
+ * notifies it with value. */
+static rcomm_status_t put_run(rcomm_ps_t *ps, int s, int h, size_t a, size_t e,
+                              ps_op_kind_t kind, uint32_t value, size_t *n)
+{
+    ps_remote_t *rm = &ps->rem[s];
+    ps_op_t *o = ps_op_add(ps, n);
+
+    if (!o)
+        return ps_nomem(ps, "rcomm_ps_clock");
+    *o = (ps_op_t){.kind = kind,
+                   .server = s,
+                   .buf = rm->stage + a,
+                   .len = e - a,
+                   .rkey = &rm->slot,
+                   .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a)),
+                   .add = value};
+    return RCOMM_OK;
+}
+
 /* Write the records staged for server s into half ps_half(clock) of our
  * slot there, in runs, trimmed to the bytes used; the last write notifies
  * the server (a push of nothing still does: the clock moves), saying
@@ -266,7 +287,7 @@ static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
     const int h = ps_half(ps, ps->clock);
     size_t a = 0, e = 0, bytes = 0; /* the run: bytes [a, e) of the stage */
     int run = 0;
-    ps_op_t *o;
+    rcomm_status_t st;
 
     for (int t = 0; t < ps->lay.ntensors; t++) {
         const ps_range_t *r = ps_range(&ps->lay, s, t);
@@ -275,14 +296,8 @@ static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
             if (rm->sent[b] == PS_SENT_NONE)
                 continue;
             if (run && rec - e > PS_GAP_BYTES) {
-                if (!(o = ps_op_add(ps, n)))
-                    return ps_nomem(ps, "rcomm_ps_clock");
-                *o = (ps_op_t){.kind = PS_PUT,
-                               .server = s,
-                               .buf = rm->stage + a,
-                               .len = e - a,
-                               .rkey = &rm->slot,
-                               .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a))};
+                if ((st = put_run(ps, s, h, a, e, PS_PUT, 0, n)) != RCOMM_OK)
+                    return st;
                 run = 0;
             }
             if (!run)
@@ -292,16 +307,8 @@ static rcomm_status_t put_staged(rcomm_ps_t *ps, int s, size_t *n)
             bytes += PS_REC_DATA + rm->staged[b];
         }
     }
-    if (!(o = ps_op_add(ps, n)))
-        return ps_nomem(ps, "rcomm_ps_clock");
-    *o = (ps_op_t){.kind = PS_PUTN,
-                   .server = s,
-                   .buf = rm->stage + a,
-                   .len = e - a,
-                   .rkey = &rm->slot,
-                   .raddr = ps_raddr(&rm->slot, ps_slot_at(ps, s, h, a)),
-                   .add = ps_notify_value(ps->clock, bytes <= PS_SMALL_BYTES)};
-    return RCOMM_OK;
+    return put_run(ps, s, h, a, e, PS_PUTN,
+                   ps_notify_value(ps->clock, bytes <= PS_SMALL_BYTES), n);
 }
 
 /* After a push: blocks sent whole are zeroed; a block sent sparse (its keys
