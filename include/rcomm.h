@@ -567,11 +567,11 @@ rcomm_status_t rcomm_compressor_destroy(rcomm_compressor_t *c);
  *    a block that changed while it was read is read again (then fetched
  *    from its server), and a read is never torn;
  *  - push writes the worker's accumulated gradient into its own slot in
- *    server memory (RDMA WRITE), advances its clock there with a one-sided
- *    fetch-and-add and sends an empty message behind them, which wakes the
- *    server's threads in its progress; they apply the update rule to their
- *    blocks (each block has one owning thread: no lock) and publish the
- *    clock they applied;
+ *    server memory in one write per server whose landing the server's
+ *    progress is told of (RDMA WRITE WITH IMMEDIATE): it applies a small
+ *    push itself and wakes its update threads for a large one (each block
+ *    has one writer at a time: no lock), publishes the clock applied and
+ *    writes it into the worker's mailbox;
  *  - the consistency check reads the published clocks, one-sided too.
  * Over TCP the same operations are emulated inside the server's progress, so
  * a server rank must be inside an rcomm call (rcomm_ps_serve, or any PS call
