@@ -350,11 +350,13 @@ static int worker_of(const rcomm_ps_t *ps, int r)
 void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
 {
     ps_server_t *sv = &ps->srv;
-    const int w = worker_of(ps, peer);
     uint64_t next;
+    int w;
 
-    if (!ps->is_server || sv->bad_peer)
+    /* Not serving yet (no worker has a slot key: a stray) or any more. */
+    if (!ps->is_server || !sv->started || sv->bad_peer)
         return;
+    w = worker_of(ps, peer);
     /* Only this thread (the one that progresses the rank) writes clk. */
     next = w < 0 ? 0 : sv->clk[w] + (uint64_t)ps->cfg.push_interval;
     if (w < 0 || value >> 1 != (next & (PS_NOTIFY_CLOCKS - 1))) {
