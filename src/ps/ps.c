@@ -457,9 +457,7 @@ static rcomm_status_t ps_create_locked(rcomm_comm_t *comm, const rcomm_ps_config
     }
     ps->nworkers = ps->cfg.servers_work ? comm->size : comm->size - ps->cfg.num_servers;
     ps->is_server = comm->rank < ps->cfg.num_servers;
-    ps->worker = ps->cfg.servers_work ? comm->rank
-                 : ps->is_server      ? -1
-                                      : comm->rank - ps->cfg.num_servers;
+    ps->worker = ps_worker_of(ps, comm->rank);
     /* From here on cfg.lr is the rate per summed gradient the servers apply:
      * averaging is a smaller rate (the rule is linear in g, momentum too). */
     if (ps->cfg.average & RCOMM_PS_MEAN_WORKERS)

@@ -265,6 +265,16 @@ struct rcomm_ps {
     uint32_t space; /* our tag space (core/service.h), 0 before we have one */
 };
 
+/* The worker number of rank r (workers are the ranks after the servers,
+ * or every rank when they work too), or -1 for a rank that only serves or
+ * is not in the job. */
+static inline int ps_worker_of(const rcomm_ps_t *ps, int r)
+{
+    const int w = ps->cfg.servers_work ? r : r - ps->cfg.num_servers;
+
+    return w >= 0 && w < ps->nworkers ? w : -1;
+}
+
 /* The checks of every public call: ps is a parameter server not destroyed,
  * on a communicator not destroyed (INVALID_ARG naming fn otherwise). */
 rcomm_status_t ps_check_handle(const rcomm_ps_t *ps, const char *fn);

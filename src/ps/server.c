@@ -6,13 +6,15 @@
  * whose receive completes here after the bytes of every write before it on
  * the connection). The rank's progress takes the notification
  * (ps_server_notified), checks it is the worker's next push and moves the
- * worker's clock word; its service hook (ps_server_progress) sees a clock
- * word move and rings the bell that wakes the threads. The threads apply
- * what the clock words say, and publish in applied[] the clock whose updates
- * are in the parameters. Idle threads sleep on a condition variable: an idle
- * server spends no CPU in them. Who progresses the rank is docs/PS.md's "Who
- * progresses what": a rank that also works and has no progress thread takes
- * notifications only inside its calls.
+ * worker's clock word; its service hook (ps_server_progress) hands the push
+ * out (dispatch): small, it applies it itself; else it releases it to the
+ * threads (rel[]) and rings the bell that wakes them. Whoever applies a
+ * push publishes in applied[] the clock whose updates are in the
+ * parameters, and the hook tells the worker (ps_server_tell). Idle threads
+ * sleep on a condition variable: an idle server spends no CPU in them. Who
+ * progresses the rank is docs/PS.md's "Who progresses what": a rank that
+ * also works and has no progress thread takes notifications only inside its
+ * calls.
  *
  * Each thread owns a contiguous share of the blocks and is the only writer
  * of them, so no lock is needed (Hogwild across blocks, exact within one).
@@ -332,21 +334,6 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-/* Worker number of rank r, or -1 (worker_rank[] ascends). */
-static int worker_of(const rcomm_ps_t *ps, int r)
-{
-    int lo = 0, hi = ps->nworkers;
-
-    while (lo < hi) {
-        const int mid = (lo + hi) / 2;
-        if (ps->worker_rank[mid] < r)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ps->nworkers && ps->worker_rank[lo] == r ? lo : -1;
-}
-
 void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
 {
     ps_server_t *sv = &ps->srv;
@@ -356,7 +343,7 @@ void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
     /* Not serving yet (no worker has a slot key: a stray) or any more. */
     if (!ps->is_server || !sv->started || sv->bad_peer)
         return;
-    w = worker_of(ps, peer);
+    w = ps_worker_of(ps, peer);
     /* Only this thread (the one that progresses the rank) writes clk. */
     next = w < 0 ? 0 : sv->clk[w] + (uint64_t)ps->cfg.push_interval;
     if (w < 0 || value >> 1 != (next & (PS_NOTIFY_CLOCKS - 1))) {
@@ -372,7 +359,7 @@ void ps_server_notified(rcomm_ps_t *ps, int peer, uint32_t value)
  * speak our protocol, so nothing it wrote is believed. */
 static void bad_notification(rcomm_ps_t *ps)
 {
-    const int peer = ps->srv.bad_peer - 1, w = worker_of(ps, peer);
+    const int peer = ps->srv.bad_peer - 1, w = ps_worker_of(ps, peer);
 
     if (w < 0)
         ps_fail(ps, base_err(RCOMM_ERR_PROTOCOL,
@@ -420,9 +407,11 @@ static void dispatch(rcomm_ps_t *ps)
 
     for (int w = 0; w < (bsp ? 1 : ps->nworkers); w++)
         for (;;) {
+            /* The push's workers: w, or every worker for a BSP round. */
+            const int j0 = bsp ? 0 : w, j1 = bsp ? ps->nworkers : w + 1;
             const uint64_t c = sv->rel[w] + iv;
             int small = 1;
-            for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++) {
+            for (int j = j0; j < j1; j++) {
                 if (sv->clk[j] < c)
                     small = -1; /* not all there */
                 else if (small > 0)
@@ -433,13 +422,13 @@ static void dispatch(rcomm_ps_t *ps)
             if (own_turn(ps, small)) {
                 catch_up(sv->own);
                 apply(sv->own, bsp ? -1 : w, c);
-                for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++)
+                for (int j = j0; j < j1; j++)
                     __atomic_store_n(&sv->pub[j], c, __ATOMIC_RELEASE);
                 __atomic_add_fetch(&sv->updates, 1, __ATOMIC_RELAXED);
             } else {
                 released = 1;
             }
-            for (int j = bsp ? 0 : w; j < (bsp ? ps->nworkers : w + 1); j++)
+            for (int j = j0; j < j1; j++)
                 __atomic_store_n(&sv->rel[j], c, __ATOMIC_RELEASE);
         }
     /* Under BSP also at each push of a round not yet complete: the threads
