@@ -90,7 +90,8 @@ coll_verbs() {
             TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll_small"
 }
 part "collectives over verbs" coll_verbs
-# Pulls as RDMA READ, pushes as RDMA WRITE, clocks as atomics on the HCA.
+# Pulls as RDMA READ, pushes as RDMA WRITE WITH IMMEDIATE (the server's
+# progress takes the notification), mailboxes as RDMA WRITE.
 part "parameter server over verbs" env RCOMM_TEST_TRANSPORT=verbs \
     RCOMM_RUN="$b/rcomm-run" TESTS_BUILDDIR="$b/tests" "$b/tests/test_ps"
 # The progress thread over verbs: without a descriptor (busy polling) it
