@@ -14,6 +14,7 @@
 
 static const tp_ops_t *const transports[] = {
     &tp_tcp_ops,
+    &tp_shm_ops,
 #ifdef HAVE_VERBS
     &tp_verbs_ops,
 #endif

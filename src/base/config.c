@@ -107,6 +107,16 @@ static const cfg_row_t cfg_rows[] = {
         "allowed core) or numa (on its i-th NUMA node)"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
+    ROW("RCOMM_SHM_EAGER", CFG_SIZE, shm_eager, "16K",
+        "shm: largest message copied through the ring; larger ones are copied once, "
+        "straight from the sender's memory (cross-memory attach)"),
+    ROW("RCOMM_SHM_RING", CFG_SIZE, shm_ring, "256K",
+        "shm: bytes of the ring each peer writes into (rounded up to a power of two, "
+        "at least 64K, at most 64M)"),
+    ROW("RCOMM_SHM_CMA", CFG_BOOL, shm_cma, "1",
+        "shm: 0 copies large messages and one-sided data through the ring instead of "
+        "with process_vm_readv/writev (which ptrace rules may forbid: then it does so "
+        "anyway)"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
         "verbs: device[:port] (default: the active device nearest the process's CPUs, "
         "else the first active one)"),
@@ -418,6 +428,9 @@ rcomm_status_t base_config_load(base_config_t *cfg)
                         "[%d, 16384], RCOMM_IB_TIMEOUT in [1, 31], RCOMM_IB_RETRY <= 7 "
                         "and RCOMM_IB_EAGER <= 1M",
                         2 * VX_MIN_SQ);
+    if (tmp.shm_ring > ((size_t)64 << 20) || tmp.shm_eager > (1u << 20))
+        return base_err(RCOMM_ERR_CONFIG,
+                        "RCOMM_SHM_RING must be <= 64M and RCOMM_SHM_EAGER <= 1M");
     *cfg = tmp;
     return RCOMM_OK;
 }

@@ -34,6 +34,9 @@ typedef struct {
     int progress_cpu;           /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
     int bind;                   /* RCOMM_BIND (BASE_BIND_*) */
     int log_level;              /* RCOMM_LOG_LEVEL */
+    size_t shm_eager;           /* RCOMM_SHM_EAGER */
+    size_t shm_ring;            /* RCOMM_SHM_RING */
+    int shm_cma;                /* RCOMM_SHM_CMA */
     char ib_hca[64];            /* RCOMM_IB_HCA */
     int ib_gid_index;           /* RCOMM_IB_GID_INDEX (-1 = auto) */
     int ib_use_rdma_cm;         /* RCOMM_IB_USE_RDMA_CM */

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared-memory transport tests: the conformance cases every transport runs
+ * (tp_twosided.c, tp_onesided.c), with cross-memory attach (large messages
+ * and one-sided data copied once, by the kernel) or, given the argument
+ * "nocma", with RCOMM_SHM_CMA=0, the fallback that copies everything through
+ * the rings. Then shm's own cases: a rank killed mid-transfer (noticed, and
+ * nothing left in /dev/shm), a rank killed before connect (its name is swept
+ * by the next create), a peer published from another host, and a peer that
+ * scribbles on its ring.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suite_run.h"
+#include "tp_harness.h"
+#include "transports/shm/shm.h"
+
+static void run(int size, void (*fn)(tp_ctx_t *), int killed, int timeout_ms)
+{
+    tp_group_t g = {.transport = "shm",
+                    .size = size,
+                    .fn = fn,
+                    .absent = -1,
+                    .killed = killed,
+                    .timeout_ms = timeout_ms};
+    tp_run_group(&g);
+}
+
+/* The segment names in /dev/shm of the rank that published blob. */
+static int names_of(const void *blob)
+{
+    const shm_addr_t *a = blob;
+    char prefix[96];
+    struct dirent *e;
+    DIR *d = opendir("/dev/shm");
+    int n = 0;
+
+    REQUIRE(d);
+    snprintf(prefix, sizeof(prefix), "rcomm-%u-%" PRIu64 "-%u-", a->host.uid,
+             a->host.pidns, a->pid);
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Rank 2 is killed while it copies a 64 MiB message out of rank 0: rank 0's
+ * send and its receive from rank 2 fail with PEER_FAILED naming rank 2, ranks
+ * 0 and 1 go on, and no rank has a name left in /dev/shm. */
+static void sc_killed(tp_ctx_t *c)
+{
+    enum { BIG = 64 << 20 };
+    tp_req_t rq[2] = {{0}};
+    char *b = tp_xmalloc(BIG);
+    rcomm_status_t st;
+
+    if (c->rank == 2) {
+        OK(c->ops->irecv(c->tp, 0, 7, b, BIG, &rq[0]));
+        tp_progress_for(c, 50);
+        raise(SIGKILL);
+    }
+    if (c->rank == 0) {
+        tp_fill(b, 4096, 1);
+        OK(c->ops->isend(c->tp, 2, 7, NULL, b, BIG, &rq[0]));
+        OK(c->ops->irecv(c->tp, 2, 8, b, 64, &rq[1]));
+        st = tp_wait(c, &rq[0], 30000);
+        /* It may have finished copying before it died. */
+        REQUIREF(st == RCOMM_ERR_PEER_FAILED || st == RCOMM_OK, "send: %s (%s)",
+                 rcomm_strerror(st), rcomm_last_error());
+        st = tp_wait(c, &rq[1], 30000);
+        REQUIREF(st == RCOMM_ERR_PEER_FAILED && strstr(rcomm_last_error(), "rank 2"),
+                 "receive: %s (%s)", rcomm_strerror(st), rcomm_last_error());
+        tp_ping(c, 1, 9, 100000);
+    } else {
+        tp_ping(c, 0, 9, 100000);
+    }
+    /* Every rank has connected (rank 2 before it died): no names left. */
+    for (int r = 0; r < c->size; r++)
+        REQUIREF(names_of(c->addrs[r]) == 0, "rank %d's segment is still named", r);
+    free(b);
+}
+
+/* Rank 1 is killed after create, before connect: its name stays in
+ * /dev/shm; rank 0's connect fails naming it, and the next create removes
+ * the name. */
+static void sc_killed_early(tp_ctx_t *c)
+{
+    tp_params_t params = {.rank = 0, .size = 1, .cfg = &c->cfg, .timeout_ms = 1000};
+    rcomm_status_t st;
+    tp_t *other;
+
+    if (c->rank == 1)
+        raise(SIGKILL);
+    st = c->ops->connect(c->tp, c->addrs, c->lens);
+    REQUIREF(st == RCOMM_ERR_PEER_FAILED && strstr(rcomm_last_error(), "rank 1"),
+             "connect: %s (%s)", rcomm_strerror(st), rcomm_last_error());
+    REQUIRE(names_of(c->addrs[1]) == 1);
+    OK(c->ops->create(&params, &other));
+    REQUIRE(names_of(c->addrs[1]) == 0);
+    c->ops->destroy(other, RCOMM_OK, NULL);
+}
+
+/* A peer whose address says it runs in another network namespace is
+ * refused by connect, named. */
+static void sc_other_host(tp_ctx_t *c)
+{
+    shm_addr_t forged;
+    rcomm_status_t st;
+
+    if (c->rank == 1) {
+        st = c->ops->connect(c->tp, c->addrs, c->lens);
+        REQUIRE(st == RCOMM_ERR_TIMEOUT || st == RCOMM_ERR_PEER_FAILED);
+        return;
+    }
+    memcpy(&forged, c->addrs[1], sizeof(forged));
+    forged.host.netns ^= 1;
+    c->addrs[1] = &forged;
+    st = c->ops->connect(c->tp, c->addrs, c->lens);
+    REQUIREF(st == RCOMM_ERR_CONFIG &&
+                 strstr(rcomm_last_error(), "rank 1 is not on this host"),
+             "connect: %s (%s)", rcomm_strerror(st), rcomm_last_error());
+}
+
+/* Rank 1 writes a record of no known type into its ring: rank 0 fails it
+ * with PROTOCOL and believes nothing of it. */
+static void sc_scribble(tp_ctx_t *c)
+{
+    tp_req_t rq = {0};
+    rcomm_status_t st;
+
+    if (c->rank == 1) {
+        shm_tp_t *tp = (shm_tp_t *)c->tp;
+        shm_hdr_t *h = shm_ring_reserve(tp, &tp->peers[0], 16);
+        REQUIRE(h);
+        h->type = 200;
+        shm_ring_commit(tp, &tp->peers[0], h);
+        OK(c->ops->irecv(c->tp, 0, 5, NULL, 0, &rq));
+        REQUIRE(tp_wait(c, &rq, 20000) == RCOMM_ERR_PROTOCOL);
+        return;
+    }
+    OK(c->ops->irecv(c->tp, 1, 5, NULL, 0, &rq));
+    st = tp_wait(c, &rq, 20000);
+    REQUIREF(st == RCOMM_ERR_PROTOCOL && strstr(rcomm_last_error(), "malformed record"),
+             "receive: %s (%s)", rcomm_strerror(st), rcomm_last_error());
+    c->reason = RCOMM_ERR_PROTOCOL; /* so that rank 1's receive fails with it */
+}
+
+START_TEST(test_killed)
+{
+    run(3, sc_killed, 3, 0);
+}
+END_TEST
+
+START_TEST(test_killed_early)
+{
+    run(2, sc_killed_early, 2, 5000);
+}
+END_TEST
+
+START_TEST(test_other_host)
+{
+    run(2, sc_other_host, 0, 1000);
+}
+END_TEST
+
+START_TEST(test_scribble)
+{
+    run(2, sc_scribble, 0, 0);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    Suite *s = suite_create("shm");
+    TCase *tc = tcase_create("shm");
+
+    /* "nocma" (tests/shm_nocma.sh): the fallback path. */
+    if (argc > 1)
+        setenv("RCOMM_SHM_CMA", "0", 1);
+    tp_transport = "shm";
+    tp_add_twosided_tests(s);
+    tp_add_onesided_tests(s);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_killed);
+    tcase_add_test(tc, test_killed_early);
+    tcase_add_test(tc, test_other_host);
+    tcase_add_test(tc, test_scribble);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
