@@ -306,7 +306,7 @@ rcomm_status_t tp_verbs_device(const base_config_t *cfg, char *name, size_t name
                                char *near, size_t nearlen, char *why, size_t whylen);
 
 extern const tp_ops_t tp_tcp_ops;
-extern const tp_ops_t tp_shm_ops; /* ranks of one host */
+extern const tp_ops_t tp_shm_ops;   /* ranks of one host */
 extern const tp_ops_t tp_verbs_ops; /* when built with HAVE_VERBS */
 
 #endif /* RCOMM_TRANSPORT_H */
