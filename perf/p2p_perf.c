@@ -237,13 +237,22 @@ static double row_gbs(const opts_t *o, const row_t *r)
     return r->v[2] > 0 ? (double)r->bytes / r->v[2] / 1e3 : 0;
 }
 
+/* The transport that carries the pair's bytes (shm between ranks of one
+ * host under RCOMM_SHM=auto). */
+static const char *link_name(const p2p_t *p, tp_caps_t *caps)
+{
+    p->tp->ops->caps(p->tp, caps);
+    return caps->name;
+}
+
 static void print_header(const p2p_t *p)
 {
+    tp_caps_t caps;
     const opts_t *o = &p->o;
     const int bw = o->test == TEST_BW;
 
     printf(LINE "                    %s %s Test\n", titles[o->op], bw ? "BW" : "Latency");
-    printf(" Transport    : %s\n Ranks        : 2\n", p->tp->ops->name);
+    printf(" Transport    : %s\n Ranks        : 2\n", link_name(p, &caps));
     if (bw)
         printf(" TX depth     : %d\n", o->tx_depth);
     if (o->duration > 0)
@@ -286,12 +295,13 @@ static void write_record(perf_out_t *out, const p2p_t *p, const row_t *r)
 {
     const opts_t *o = &p->o;
     const char *const *name = fields[o->test];
+    tp_caps_t caps;
 
     if (!out)
         return;
     perf_out_begin(out);
     perf_out_str(out, "tool", prog);
-    perf_out_str(out, "transport", p->tp->ops->name);
+    perf_out_str(out, "transport", link_name(p, &caps));
     perf_out_str(out, "op", p2p_op_names[o->op]);
     perf_out_str(out, "test", test_names[o->test]);
     perf_out_int(out, "bytes", (int64_t)r->bytes);

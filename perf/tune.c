@@ -316,6 +316,7 @@ int main(int argc, char **argv)
         return 2;
     }
     eager = strcmp(tp, "verbs") == 0 ? hook_config(comm)->ib_eager
+            : strcmp(tp, "shm") == 0 ? hook_config(comm)->shm_eager
                                      : hook_config(comm)->tcp_eager;
     /* Powers of two, and the eager limit and just above it, in order. */
     for (size_t b = o.minb; b <= o.maxb && np < MAX_POINTS - 2; b *= 2) {

@@ -21,15 +21,20 @@ static inline const char *testdir(void)
     return d ? d : "./tests";
 }
 
-/* Run PROGRAM on n ranks with extra environment; returns its exit status. */
+/* Run PROGRAM on n ranks with extra environment; returns its exit status.
+ * The ranks all run here, so RCOMM_SHM would carry their traffic through
+ * shared memory: off unless RCOMM_TEST_SHM says otherwise, so that the
+ * suite tests RCOMM_TEST_TRANSPORT (tests/shm_coll.sh tests shm). */
 static inline int job(int n, const char *env, const char *program, const char *args)
 {
     char cmd[1024];
-    const char *tp = getenv("RCOMM_TEST_TRANSPORT");
+    const char *tp = getenv("RCOMM_TEST_TRANSPORT"), *shm = getenv("RCOMM_TEST_SHM");
     int st;
 
-    snprintf(cmd, sizeof(cmd), "env RCOMM_TRANSPORT=%s %s %s -n %d -t 900 %s/%s %s",
-             tp ? tp : "tcp", env, runner(), n, testdir(), program, args);
+    snprintf(cmd, sizeof(cmd),
+             "env RCOMM_TRANSPORT=%s RCOMM_SHM=%s %s %s -n %d -t 900 %s/%s %s",
+             tp ? tp : "tcp", shm ? shm : "off", env, runner(), n, testdir(), program,
+             args);
     fprintf(stderr, "+ %s\n", cmd);
     fflush(stderr);
     st = system(cmd);

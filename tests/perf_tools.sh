@@ -156,7 +156,8 @@ assert len(recs) == places * n, len(recs)
 assert [r["placement"] for r in recs[:places]] == ["out-of-place", "in-place"][:places]
 assert all(r["wrong"] == 0 and r["ranks"] == 3 and r["collective"] == sys.argv[4] for r in recs)
 assert all(abs(r["busbw_gbs"] - r["algbw_gbs"] * num / den) < 2e-6 for r in recs)
-assert all(r["ceiling_gbs"] > 0 and abs(r["share"] * r["ceiling_gbs"] - r["busbw_gbs"]) < 1e-5 for r in recs)' \
+# share has 6 decimals: off by up to 5e-7 times the ceiling (memcpy, 40 GB/s, under shm)
+assert all(r["ceiling_gbs"] > 0 and abs(r["share"] * r["ceiling_gbs"] - r["busbw_gbs"]) < 1e-5 + 5e-7 * r["ceiling_gbs"] for r in recs)' \
             "$out.json" "$rows" "$f" "$coll" "$places" && ok ||
             { ko "$coll: bad JSON"; cat "$out.json" >&2; }
     else

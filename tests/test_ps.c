@@ -290,12 +290,15 @@ END_TEST
 
 /* A rank that works and serves answers pulls while it computes outside
  * rcomm with the progress thread, and over TCP (the same test, failing the
- * other way) not without it; over verbs the HCA answers them either way. */
+ * other way) not without it; over verbs the HCA answers them either way,
+ * and over shared memory the kernel (a pull is a process_vm_readv by the
+ * worker; RCOMM_SHM_CMA=0 turns that off). */
 START_TEST(attentive)
 {
     static const char *const mode[] = {"thread", "caller"};
-    const char *tp = getenv("RCOMM_TEST_TRANSPORT");
-    const int served = _i / 2 == 0 || (tp && strcmp(tp, "verbs") == 0);
+    const char *tp = getenv("RCOMM_TEST_TRANSPORT"), *cma = getenv("RCOMM_SHM_CMA");
+    const int served = _i / 2 == 0 || (tp && strcmp(tp, "verbs") == 0) ||
+                       (tp && strcmp(tp, "shm") == 0 && !(cma && strcmp(cma, "0") == 0));
     char dir[] = "/tmp/rcomm-attentive-XXXXXX", env[160], args[256];
 
     ck_assert_ptr_nonnull(mkdtemp(dir));

@@ -109,6 +109,9 @@ typedef struct {
     uint64_t addr; /* base address in the owner's address space */
     uint64_t len;
     uint64_t key; /* transport-defined (rkey for verbs, region id for tcp) */
+    /* A composed transport's (tp_multi_create) key for its second instance:
+     * shared memory's, when key is the network's. 0 otherwise. */
+    uint64_t key2;
 } tp_rkey_t;
 
 /* Called from progress() when a message arrives with no matching receive.
@@ -157,6 +160,9 @@ typedef struct {
      * locality (TCP, soft-RoCE) or it is unknown. The progress thread is
      * bound near it (RCOMM_PROGRESS_CPU=auto). */
     char near_cpus[128];
+    /* The transport whose link the above describes ("tcp", "shm",
+     * "verbs"): a composed transport's slowest. */
+    char name[16];
 } tp_caps_t;
 
 /* Counters every transport keeps; see rcomm_stats_t. */
@@ -304,6 +310,24 @@ const tp_ops_t *tp_find(const char *name);
  * nothing is logged). */
 rcomm_status_t tp_verbs_device(const base_config_t *cfg, char *name, size_t namelen,
                                char *near, size_t nearlen, char *why, size_t whylen);
+
+/* One transport made of several instances that split the peers: peer r is
+ * served by ops[which[r]] (a copy of which is kept; 0xff: by none). Every
+ * op goes to the peer's instance; regions are registered with every
+ * instance, and the rkey carries the first two instances' keys (key, key2),
+ * so at most TP_MULTI_MAX instances. Its address blob is the instances'
+ * blobs one after the other, each behind its 4-byte length. Progress polls
+ * every instance, and wait_fd is an epoll set of theirs. Counters (traffic,
+ * moved, stats) are the instances' together. */
+#define TP_MULTI_MAX 2
+rcomm_status_t tp_multi_create(const tp_params_t *params, const tp_ops_t *const *ops,
+                               int n, const uint8_t *which, tp_t **out);
+
+/* What identifies this host for shared memory: the shm transport serves
+ * ranks whose identities are equal (its shm.h says what goes in). false
+ * when it cannot be told: this rank then shares memory with nobody. */
+#define TP_HOST_ID_LEN 48
+bool tp_shm_host_id(unsigned char id[TP_HOST_ID_LEN]);
 
 extern const tp_ops_t tp_tcp_ops;
 extern const tp_ops_t tp_shm_ops;   /* ranks of one host */

@@ -28,16 +28,22 @@ typedef enum {
     CFG_PROGRESS, /* caller (0) or thread (1) */
     CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
     CFG_BIND,     /* none (-1), core (0) or numa (1) */
+    CFG_SHM,      /* auto (-1) or off (0) */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
 static const char *const reduce_names[] = {"auto", "binomial", "rsg"};
 static const char *const bind_names[] = {"none", "core", "numa"};
+static const char *const shm_names[] = {"auto", "off"};
 
-/* The names of a three-way choice, the one stored as -1 first. */
-static const char *const *choice_names(cfg_type_t t)
+/* The names of a choice, the one stored as -1 first, and how many. */
+static const char *const *choice_names(cfg_type_t t, int *n)
 {
-    return t == CFG_BCAST ? bcast_names : t == CFG_REDUCE ? reduce_names : bind_names;
+    *n = t == CFG_SHM ? 2 : 3;
+    return t == CFG_BCAST    ? bcast_names
+           : t == CFG_REDUCE ? reduce_names
+           : t == CFG_SHM    ? shm_names
+                             : bind_names;
 }
 
 typedef struct {
@@ -65,7 +71,8 @@ static const cfg_row_t cfg_rows[] = {
         "1: refuse to start without a job key (RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE; "
         "rcomm-run makes one per job)"),
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
-        "transport: tcp (verbs when built with it)"),
+        "transport between hosts: tcp (verbs when built with it); shm: shared memory "
+        "only, every rank on one host (RCOMM_SHM adds it for the ranks of a host)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
         "address peers use to reach this rank (default: the one that reaches "
         "RCOMM_ADDR)"),
@@ -107,6 +114,10 @@ static const cfg_row_t cfg_rows[] = {
         "allowed core) or numa (on its i-th NUMA node)"),
     ROW("RCOMM_LOG_LEVEL", CFG_LOGLEVEL, log_level, "error",
         "none, error, warn, info or debug"),
+    ROW("RCOMM_SHM", CFG_SHM, shm, "auto",
+        "auto: ranks of one host (same kernel boot, network and PID namespaces, "
+        "/dev/shm and user) talk through shared memory, the others over "
+        "RCOMM_TRANSPORT; off: RCOMM_TRANSPORT for every peer"),
     ROW("RCOMM_SHM_EAGER", CFG_SIZE, shm_eager, "16K",
         "shm: largest message copied through the ring; larger ones are copied once, "
         "straight from the sender's memory (cross-memory attach)"),
@@ -284,8 +295,9 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
     case CFG_BCAST:
     case CFG_REDUCE:
     case CFG_BIND:
-        for (int i = 0; i < 3; i++)
-            if (strcasecmp(val, choice_names(row->type)[i]) == 0) {
+    case CFG_SHM:
+        for (int i = 0, n = 3; i < n; i++)
+            if (strcasecmp(val, choice_names(row->type, &n)[i]) == 0) {
                 *(int *)field = i - 1;
                 return RCOMM_OK;
             }
@@ -496,8 +508,10 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
     case CFG_BCAST:
     case CFG_REDUCE:
     case CFG_BIND:
-        snprintf(buf, len, "%s", choice_names(row->type)[*(const int *)field + 1]);
-        break;
+    case CFG_SHM: {
+        int n;
+        snprintf(buf, len, "%s", choice_names(row->type, &n)[*(const int *)field + 1]);
+    } break;
     case CFG_PROGRESS:
         snprintf(buf, len, "%s", *(const int *)field ? "thread" : "caller");
         break;

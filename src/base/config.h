@@ -34,6 +34,7 @@ typedef struct {
     int progress_cpu;           /* RCOMM_PROGRESS_CPU (-1 auto, -2 none, N) */
     int bind;                   /* RCOMM_BIND (BASE_BIND_*) */
     int log_level;              /* RCOMM_LOG_LEVEL */
+    int shm;                    /* RCOMM_SHM (-1 auto, 0 off) */
     size_t shm_eager;           /* RCOMM_SHM_EAGER */
     size_t shm_ring;            /* RCOMM_SHM_RING */
     int shm_cma;                /* RCOMM_SHM_CMA */

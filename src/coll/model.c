@@ -16,13 +16,16 @@
 
 /* Built-in profiles: tuning files written by rcomm-tune (src/coll/profiles/,
  * turned into C strings at build time; docs/PERFORMANCE.md has the runs):
- * loopback TCP on the 2-core development VM, soft-RoCE (rxe) in the test VM.
+ * loopback TCP and shared memory on the 2-core development VM, soft-RoCE
+ * (rxe) in the test VM.
  * A real cluster should run rcomm-tune and set RCOMM_TUNING_FILE. */
 #include "coll/profiles.inc"
 
 rcomm_status_t coll_model_builtin(const char *transport, int local, coll_model_t *m)
 {
-    const char *text = strcmp(transport, "verbs") == 0 ? profile_verbs : profile_tcp;
+    const char *text = strcmp(transport, "verbs") == 0 ? profile_verbs
+                       : strcmp(transport, "shm") == 0 ? profile_shm
+                                                       : profile_tcp;
     rcomm_status_t st =
         coll_model_parse(text, strlen(text), "built-in", transport, local, m);
 

@@ -72,6 +72,33 @@ static void on_notify(void *arg, int peer, uint32_t imm)
     comm_services_notify(arg, peer, imm);
 }
 
+/* Which peers shared memory serves (RCOMM_SHM=auto): those whose host
+ * identity (tp_shm_host_id) equals ours. Every rank decides alike from the
+ * same published identities whether any two ranks share a host, so all
+ * create the same composed transport, or none does. A rank with RCOMM_SHM=off
+ * publishes no identity and is no one's shm peer. */
+static rcomm_status_t plan_shm(rcomm_comm_t *comm, const void *all, size_t stride,
+                               size_t id_off, size_t ok_off)
+{
+    const unsigned char *at = all, *mine = at + (size_t)comm->rank * stride;
+    bool pairs = false;
+
+    for (int r = 0; r < comm->size && !pairs; r++)
+        for (int q = r + 1; q < comm->size && !pairs; q++)
+            pairs = at[r * stride + ok_off] && at[q * stride + ok_off] &&
+                    memcmp(at + r * stride + id_off, at + q * stride + id_off,
+                           TP_HOST_ID_LEN) == 0;
+    if (!pairs)
+        return RCOMM_OK;
+    if (!(comm->shm_which = calloc((size_t)comm->size, 1)))
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory to plan shared memory");
+    for (int r = 0; r < comm->size; r++)
+        comm->shm_which[r] =
+            r != comm->rank && mine[ok_off] && at[r * stride + ok_off] &&
+            memcmp(at + r * stride + id_off, mine + id_off, TP_HOST_ID_LEN) == 0;
+    return RCOMM_OK;
+}
+
 /* Ranks on this host and the cores they may run on: every rank publishes its
  * host name and CPU affinity. More ranks than cores in the union of their
  * cpusets means oversubscribed: a rank that spins takes the core the rank it
@@ -81,6 +108,8 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
     typedef struct {
         char host[64];
         cpu_set_t cpus;
+        unsigned char shm_id[TP_HOST_ID_LEN]; /* valid when shm_ok */
+        uint8_t shm_ok;
     } where_t;
     where_t mine, *all = NULL;
     cpu_set_t cores;
@@ -94,6 +123,8 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
         for (long i = 0, n = sysconf(_SC_NPROCESSORS_ONLN); i < n && i < CPU_SETSIZE; i++)
             CPU_SET((int)i, &mine.cpus);
     }
+    mine.shm_ok = comm->cfg.shm != 0 && strcmp(comm->cfg.transport, "shm") != 0 &&
+                  tp_shm_host_id(mine.shm_id);
     comm->local_size = 1;
     cores = mine.cpus;
     if (comm->bs) {
@@ -108,6 +139,9 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
             comm->local_size++;
             CPU_OR(&cores, &cores, &all[r].cpus);
         }
+        if (st == RCOMM_OK)
+            st = plan_shm(comm, all, sizeof(*all), offsetof(where_t, shm_id),
+                          offsetof(where_t, shm_ok));
         free(all);
     }
     comm->local_cores = CPU_COUNT(&cores);
@@ -157,8 +191,17 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
             RCOMM_ERR_CONFIG,
             "RCOMM_TRANSPORT=%s: no such transport in this build (have: tcp%s)",
             comm->cfg.transport, tp_find("verbs") ? ", verbs" : "");
-    if ((st = ops->create(&params, &comm->tp)) != RCOMM_OK ||
-        (st = ops->local_addr(comm->tp, NULL, &len)) != RCOMM_OK)
+    /* Shared memory for the ranks of our host, ops for the others. */
+    if (comm->shm_which) {
+        const tp_ops_t *both[2] = {ops, tp_find("shm")};
+        st = tp_multi_create(&params, both, 2, comm->shm_which, &comm->tp);
+        free(comm->shm_which);
+        comm->shm_which = NULL;
+    } else {
+        st = ops->create(&params, &comm->tp);
+    }
+    if (st != RCOMM_OK ||
+        (st = comm->tp->ops->local_addr(comm->tp, NULL, &len)) != RCOMM_OK)
         return st;
     slot = 4 + len;
     mine = calloc(1, slot);
@@ -170,7 +213,7 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
                       comm->size, len);
         goto out;
     }
-    if ((st = ops->local_addr(comm->tp, mine + 4, &len)) != RCOMM_OK)
+    if ((st = comm->tp->ops->local_addr(comm->tp, mine + 4, &len)) != RCOMM_OK)
         goto out;
     for (int i = 0; i < 4; i++)
         mine[i] = (unsigned char)(len >> (8 * i));
@@ -188,7 +231,7 @@ static rcomm_status_t connect_transport(rcomm_comm_t *comm)
             goto out;
         }
     }
-    st = ops->connect(comm->tp, addrs, lens);
+    st = comm->tp->ops->connect(comm->tp, addrs, lens);
 out:
     free(mine);
     free(all);
@@ -243,6 +286,7 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     *out = comm;
     return RCOMM_OK;
 fail:
+    free(comm->shm_which);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
     comm_services_destroy(comm);

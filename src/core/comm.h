@@ -43,12 +43,13 @@ struct rcomm_comm {
     tp_t *tp;              /* NULL when size == 1 or after a failure */
     rcomm_status_t failed; /* first fatal error, RCOMM_OK while healthy */
     char failmsg[256];
-    rcomm_stats_t stats;     /* kept when the transport is closed */
-    int oversubscribed;      /* more local ranks than cores: yield while polling */
-    uint64_t spin_ns;        /* busy-poll this long before sleeping (comm.c) */
-    int local_size;          /* ranks on this host (find_local in comm.c) */
-    int local_index;         /* our place among them, by rank */
-    int local_cores;         /* cores in the union of their cpusets */
+    rcomm_stats_t stats; /* kept when the transport is closed */
+    int oversubscribed;  /* more local ranks than cores: yield while polling */
+    uint64_t spin_ns;    /* busy-poll this long before sleeping (comm.c) */
+    int local_size;      /* ranks on this host (find_local in comm.c) */
+    int local_index;     /* our place among them, by rank */
+    int local_cores;     /* cores in the union of their cpusets */
+    uint8_t *shm_which;  /* [size] 1: shared memory serves that rank (until connect) */
     rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */

@@ -30,7 +30,7 @@ bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name)
     comm_lock(c);
     if ((have = comm->tp != NULL)) {
         comm->tp->ops->caps(comm->tp, caps);
-        *name = comm->tp->ops->name;
+        *name = caps->name; /* the link's, under a composed transport */
     }
     comm_unlock(c, RCOMM_OK);
     return have;

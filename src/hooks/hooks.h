@@ -42,8 +42,9 @@ base_config_t *hook_config(rcomm_comm_t *comm);
  * it directly: the progress thread, if any, is stopped for good first (the
  * transport is driven by one thread). */
 tp_t *hook_transport(const rcomm_comm_t *comm);
-/* The transport's caps and name; false when there is none. Leaves the
- * progress thread running. */
+/* The transport's caps and the name of the transport whose link they
+ * describe (caps->name: "shm" when shared memory serves every peer); false
+ * when there is none. Leaves the progress thread running. */
 bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name);
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
 /* The cost model every rank uses (rank 0's). */

@@ -71,7 +71,10 @@ static rcomm_status_t shm_create(const tp_params_t *params, tp_t **out)
         tp->peers[r].rank = r;
         tp->peers[r].pidfd = -1;
     }
-    if ((st = shm_host_id(&tp->host, msg, sizeof(msg))) != RCOMM_OK) {
+    /* An instance that serves nobody (a rank alone on its host in a job
+     * that shares memory elsewhere) needs no identity. */
+    if ((st = shm_host_id(&tp->host, msg, sizeof(msg))) != RCOMM_OK &&
+        tp_served(&tp->base) > 0) {
         st = base_err(st, "rank %d: shm: cannot tell which host this is: %s",
                       params->rank, msg);
         goto fail;
@@ -381,7 +384,7 @@ static void shm_caps(tp_t *base, tp_caps_t *caps)
     for (int r = 0; r < base->size; r++)
         if (tp_serves(base, r) && !tp->peers[r].cma)
             cma = false;
-    *caps = (tp_caps_t){.native_rma = cma, .native_atomics = false};
+    *caps = (tp_caps_t){.native_rma = cma, .native_atomics = false, .name = "shm"};
     snprintf(caps->link, sizeof(caps->link),
              "unknown: shared memory moves at the host's copy rate (measure it)");
 }

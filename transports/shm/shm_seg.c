@@ -73,6 +73,18 @@ rcomm_status_t shm_host_id(shm_hostid_t *id, char *why, size_t whylen)
     return RCOMM_OK;
 }
 
+bool tp_shm_host_id(unsigned char id[TP_HOST_ID_LEN])
+{
+    shm_hostid_t h;
+    char why[160];
+
+    _Static_assert(sizeof(h) == TP_HOST_ID_LEN, "the host identity's size");
+    if (shm_host_id(&h, why, sizeof(why)) != RCOMM_OK)
+        return false;
+    memcpy(id, &h, sizeof(h));
+    return true;
+}
+
 void shm_host_describe(const shm_hostid_t *id, char *buf, size_t len)
 {
     snprintf(buf, len,

@@ -194,7 +194,7 @@ static rcomm_status_t tcp_mem_dereg(tp_t *base, tp_mr_t *head)
 static void tcp_caps(tp_t *tp, tp_caps_t *caps)
 {
     (void)tp;
-    *caps = (tp_caps_t){.native_rma = false, .native_atomics = false};
+    *caps = (tp_caps_t){.native_rma = false, .native_atomics = false, .name = "tcp"};
     snprintf(caps->link, sizeof(caps->link),
              "unknown: TCP does not know its route's rate (measure it)");
 }

@@ -49,7 +49,7 @@ void vx_caps(tp_t *base, tp_caps_t *caps)
     unsigned lanes = rc ? 0 : ib_lanes(pa.active_width);
     const size_t n = sizeof(caps->link);
 
-    *caps = (tp_caps_t){.native_rma = true, .native_atomics = true};
+    *caps = (tp_caps_t){.native_rma = true, .native_atomics = true, .name = "verbs"};
     snprintf(caps->near_cpus, sizeof(caps->near_cpus), "%s", tp->near);
     if (rc) {
         snprintf(caps->link, n, "unknown: ibv_query_port(%s, %u) failed: %s", tp->devname,

@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The collective conformance programs over shared memory alone
+# (RCOMM_TRANSPORT=shm; test_coll runs them over TCP): every collective,
+# algorithm, datatype and op, reduce, gather, scatter, all-to-all, the
+# variable-count calls and send/recv, bit for bit, on 2, 3, 5 and 8 ranks
+# (--quick), with the 1000003-element counts on 3; the same without
+# cross-memory attach (RCOMM_SHM_CMA=0: everything through the rings) on 3;
+# the failure modes where a rank dies or stays silent, which shared memory
+# must notice by itself (no connection breaks); and parameter-server
+# scenarios (below).
+b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
+run=$b/rcomm-run
+export RCOMM_TRANSPORT=shm RCOMM_LOG_LEVEL=error
+check() {
+    echo "shm_coll: $*"
+    "$@" || { echo "shm_coll: failed: $*"; exit 1; }
+}
+for n in 2 3 5 8; do
+    check "$run" -n $n -t 600 "$b/tests/coll_check" --quick
+    check "$run" -n $n -t 600 "$b/tests/coll_set_check" --quick
+done
+check "$run" -n 3 -t 600 "$b/tests/coll_check"
+check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_check" --quick
+check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_set_check" --quick
+for mode in exit-early hang p2p-exit p2p-hang exit-alltoall; do
+    case $mode in *hang) t=1 ;; *) t=20 ;; esac
+    check env RCOMM_TIMEOUT=$t RCOMM_LOG_LEVEL=none "$run" -n 3 -t 300 \
+        "$b/tests/coll_fail" "$mode"
+done
+# The parameter server: puts and gets by cross-memory attach, pushes as
+# put_notify. A serving rank that computes outside rcomm with no progress
+# thread still answers pulls: the worker reads its memory (over TCP it
+# would not, test_ps's attentive case).
+export RCOMM_TIMEOUT=30
+for args in "--servers 2 values" "--servers 2 clocks" "--servers 2 --work torn" \
+    "--steps 30 mixed" "--servers 1 --work --steps 20 mixed" "badnotify"; do
+    check "$run" -n 4 -t 300 "$b/tests/ps_check" $args
+done
+check env RCOMM_LOG_LEVEL=none "$run" -n 4 -t 300 "$b/tests/ps_check" death
+flags=$(mktemp -d) || exit 1
+check env RCOMM_PROGRESS=caller "$run" -n 2 -t 300 "$b/tests/ps_check" --flags "$flags" \
+    --wait 30 --expect served attentive
+rm -rf "$flags"
+echo "shm_coll: passed"
