@@ -111,7 +111,16 @@ static void child_real(const tp_group_t *g, int up, int down)
         for (int q = 0; q < g->size; q++)
             serves[inst][q] = q != my_rank && g->serves(inst, my_rank, q);
     params.serves = g->serves ? serves[0] : NULL;
-    OK(c->ops->create(&params, &c->tp));
+    if (g->multi) {
+        const tp_ops_t *both[2] = {tp_find("tcp"), tp_find("shm")};
+        uint8_t which[TP_MAXP];
+        for (int q = 0; q < g->size; q++)
+            which[q] = q != my_rank && g->multi(my_rank, q);
+        OK(tp_multi_create(&params, both, 2, which, &c->tp));
+        c->ops = c->tp->ops;
+    } else {
+        OK(c->ops->create(&params, &c->tp));
+    }
     mine.len = sizeof(mine.data);
     OK(c->ops->local_addr(c->tp, mine.data, &mine.len));
     if (g->serves) {

@@ -51,6 +51,10 @@ typedef struct {
     const auth_key_t *key; /* the job key of the real ranks; NULL = none */
     int handshake_ms;      /* 0 = the transport's default */
     int no_notify;         /* create with on_notify NULL (notifications dropped) */
+    /* Set: every rank creates one composed transport (tp_multi_create) of
+     * TCP and shared memory, shm serving q when multi(rank, q) (symmetric);
+     * transport must be "tcp". */
+    int (*multi)(int rank, int q);
 } tp_group_t;
 
 typedef struct {

@@ -7,7 +7,8 @@
  * the rings. Then shm's own cases: a rank killed mid-transfer (noticed, and
  * nothing left in /dev/shm), a rank killed before connect (its name is swept
  * by the next create), a peer published from another host, and a peer that
- * scribbles on its ring.
+ * scribbles on its ring; and the composed transport (transports/multi.c)
+ * of TCP and shared memory, every operation between ranks of both kinds.
  */
 #include <check.h>
 #include <dirent.h>
@@ -152,6 +153,88 @@ static void sc_scribble(tp_ctx_t *c)
     c->reason = RCOMM_ERR_PROTOCOL; /* so that rank 1's receive fails with it */
 }
 
+/* ---- the composed transport: shm for a "host"'s ranks, TCP across ---- */
+
+/* Ranks {0, 1} and {2, 3} share memory; the other pairs go over TCP. */
+static int same_host(int rank, int q)
+{
+    return rank / 2 == q / 2;
+}
+
+static void count_note(tp_ctx_t *c, int peer, uint32_t imm)
+{
+    REQUIREF(imm == (uint32_t)peer * 10, "notification %u from rank %d", imm, peer);
+}
+
+/* Every pair exchanges messages of every protocol (eager and rendezvous of
+ * both instances); every rank puts, gets, adds and notifies into rank 0's
+ * region with the one rkey rank 0 sent to all (its shm peer uses key2);
+ * then the counters are both instances', and every peer moved bytes. */
+static void sc_multi(tp_ctx_t *c)
+{
+    enum { CHUNK = 300000, LEN = 4 * CHUNK + 64 };
+    static const size_t sizes[] = {0, 100, 20000, 100000, 3 << 20};
+    tp_req_t rq[8] = {{0}};
+    unsigned char *mem = tp_xmalloc(LEN), *mine = tp_xmalloc(CHUNK);
+    tp_rkey_t rk;
+    tp_mr_t *mr = NULL;
+    uint64_t *cnt;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (int q = 0; q < c->size; q++)
+            if (q != c->rank)
+                tp_ping(c, q, 100 + i, sizes[i]);
+    if (c->rank == 0) {
+        memset(mem, 0, LEN);
+        c->on_note = count_note;
+        OK(c->ops->mem_reg(c->tp, mem, LEN,
+                           TP_REMOTE_READ | TP_REMOTE_WRITE | TP_REMOTE_ATOMIC, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        REQUIRE(rk.key != 0 && rk.key2 != 0);
+        for (int q = 1; q < c->size; q++)
+            OK(c->ops->isend(c->tp, q, 7, NULL, &rk, sizeof(rk), &rq[q]));
+        tp_wait_ok(c, rq + 1, c->size - 1);
+    } else {
+        uint64_t at;
+        OK(c->ops->irecv(c->tp, 0, 7, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        at = rk.addr + 64 + (uint64_t)(c->rank - 1) * CHUNK;
+        tp_fill(mine, CHUNK, tp_seed(c->rank, 0, 8));
+        OK(c->ops->put(c->tp, 0, mine, CHUNK, &rk, at, &rq[0]));
+        OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr, (uint64_t)c->rank, &rq[1]));
+        OK(c->ops->put_notify(c->tp, 0, mine, 8, &rk, at, (uint32_t)c->rank * 10,
+                              &rq[2]));
+        tp_wait_ok(c, rq, 3);
+        memset(mine, 0, CHUNK);
+        OK(c->ops->get(c->tp, 0, mine, CHUNK, &rk, at, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        tp_check(mine, CHUNK, tp_seed(c->rank, 0, 8));
+    }
+    tp_barrier(c, 9);
+    if (c->rank == 0) {
+        cnt = (uint64_t *)mem;
+        REQUIREF(*cnt == 1 + 2 + 3, "counter %llu", (unsigned long long)*cnt);
+        REQUIREF(c->nnote == c->size - 1, "%d notifications", c->nnote);
+        for (int q = 1; q < c->size; q++)
+            tp_check(mem + 64 + (size_t)(q - 1) * CHUNK, CHUNK, tp_seed(q, 0, 8));
+        OK(c->ops->mem_dereg(c->tp, mr));
+    }
+    for (int q = 0; q < c->size; q++)
+        REQUIREF(q == c->rank || c->tp->moved[q] > 0, "nothing moved with rank %d", q);
+    REQUIRE(c->tp->stats.messages_sent > 0 && c->tp->stats.bytes_received > (3u << 20));
+    tp_barrier(c, 10);
+    free(mem);
+    free(mine);
+}
+
+START_TEST(test_multi)
+{
+    tp_group_t g = {
+        .transport = "tcp", .size = 4, .fn = sc_multi, .absent = -1, .multi = same_host};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_killed)
 {
     run(3, sc_killed, 3, 0);
@@ -188,6 +271,7 @@ int main(int argc, char **argv)
     tp_add_twosided_tests(s);
     tp_add_onesided_tests(s);
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_multi);
     tcase_add_test(tc, test_killed);
     tcase_add_test(tc, test_killed_early);
     tcase_add_test(tc, test_other_host);

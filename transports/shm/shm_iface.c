@@ -312,6 +312,17 @@ static void shm_destroy(tp_t *base, rcomm_status_t reason, const char *why)
 
 /* ---- regions: entries in our segment, read by the initiators ------------ */
 
+/* Generations start at a number of this instance's own, so that a key of
+ * another instance (a previous communicator's, or the network's in a
+ * composed transport) never names one of our regions. */
+static uint32_t gen_base(const shm_tp_t *tp)
+{
+    uint32_t b;
+
+    memcpy(&b, tp->nonce + 8, sizeof(b));
+    return b;
+}
+
 static rcomm_status_t shm_mem_reg(tp_t *base, void *addr, size_t len, unsigned access,
                                   tp_mr_t **out)
 {
@@ -337,7 +348,7 @@ static rcomm_status_t shm_mem_reg(tp_t *base, void *addr, size_t len, unsigned a
                         base->rank);
     *mr = (shm_mr_t){.head = {.tp = base},
                      .slot = slot,
-                     .key = (uint64_t)++tp->gen[slot] << 32 | (slot + 1),
+                     .key = (uint64_t)(++tp->gen[slot] + gen_base(tp)) << 32 | (slot + 1),
                      .base = addr,
                      .len = len};
     tp->mrs[slot].base = (uintptr_t)addr;
