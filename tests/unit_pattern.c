@@ -12,7 +12,7 @@ START_TEST(blocks_cover_exactly)
     const size_t counts[] = {0, 1, 2, 6, 7, 8, 1000003};
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
         for (int p = 1; p <= 9; p++) {
-            coll_blocks_t b = {counts[c], p, 0, NULL, NULL};
+            coll_blocks_t b = {counts[c], p, 0, NULL, NULL, NULL};
             size_t next = 0, off, len, minl = (size_t)-1, maxl = 0;
             for (int i = 0; i < p; i++) {
                 coll_block(&b, i, &off, &len);
@@ -33,12 +33,12 @@ END_TEST
 
 START_TEST(fixed_blocks_and_ranges)
 {
-    coll_blocks_t b = {30, 3, 10, NULL, NULL};
+    coll_blocks_t b = {30, 3, 10, NULL, NULL, NULL};
     size_t off, len;
     coll_block(&b, 2, &off, &len);
     ck_assert_uint_eq(off, 20);
     ck_assert_uint_eq(len, 10);
-    coll_blocks_t e = {10, 4, 0, NULL, NULL}; /* 3 3 2 2 */
+    coll_blocks_t e = {10, 4, 0, NULL, NULL, NULL}; /* 3 3 2 2 */
     coll_block_range(&e, 1, 2, &off, &len);
     ck_assert_uint_eq(off, 3);
     ck_assert_uint_eq(len, 5);

@@ -77,7 +77,8 @@ static const cfg_row_t cfg_rows[] = {
         "address peers use to reach this rank (default: the one that reaches "
         "RCOMM_ADDR)"),
     ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
-        "allreduce algorithm: auto, ring, butterfly, rd"),
+        "allreduce algorithm: auto, ring, butterfly, rd, hier (per host, across hosts, "
+        "per host: ranks that share memory)"),
     ROW("RCOMM_SEGMENT_SIZE", CFG_SIZE, segment_size, "256K",
         "pipeline segment in bytes: reduction of one overlaps transfer of the next"),
     ROW("RCOMM_PIPELINE_DEPTH", CFG_SIZE, pipeline_depth, "4",

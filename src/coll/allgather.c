@@ -7,7 +7,7 @@ rcomm_status_t coll_allgather_build(coll_sched_t *s, const char *sbuf, char *rbu
 {
     const int p = s->comm->size, r = s->comm->rank;
     const size_t n = s->desc.count, es = s->esize;
-    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL};
+    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL, NULL};
     char *own = rbuf + (size_t)r * n * es;
 
     /* Our own block goes out from sendbuf while it is copied into place. */

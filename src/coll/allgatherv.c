@@ -12,7 +12,7 @@ rcomm_status_t coll_allgatherv_build(coll_sched_t *s, const char *sbuf, char *rb
 {
     const int p = s->comm->size, r = s->comm->rank;
     const size_t es = s->esize;
-    const coll_blocks_t bl = {s->desc.count, p, 0, counts, displs};
+    const coll_blocks_t bl = {s->desc.count, p, 0, counts, displs, NULL};
 
     coll_sched_copy(s, coll_at(rbuf, displs[r] * es), sbuf, counts[r] * es);
     coll_ring_allgather(s, &bl, sbuf, rbuf, COLL_SOP_NONE);

@@ -39,7 +39,7 @@ rcomm_status_t coll_allreduce_butterfly_build(coll_sched_t *s, const char *sbuf,
         return RCOMM_OK;
     }
     cur = f.fold_peer >= 0 ? rbuf : sbuf;
-    bl = (coll_blocks_t){s->desc.count, f.p2, 0, NULL, NULL};
+    bl = (coll_blocks_t){s->desc.count, f.p2, 0, NULL, NULL, NULL};
     nb = f.p2;
     for (int mask = f.p2 / 2; mask >= 1; mask /= 2) {
         const int peer = coll_fold_real(&f, f.vrank ^ mask), half = nb / 2;

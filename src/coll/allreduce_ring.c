@@ -12,7 +12,7 @@
 rcomm_status_t coll_allreduce_ring_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, r = s->comm->rank;
-    const coll_blocks_t bl = {s->desc.count, p, 0, NULL, NULL};
+    const coll_blocks_t bl = {s->desc.count, p, 0, NULL, NULL, NULL};
     size_t off, len;
     coll_sop_id_t rs, fin;
 

@@ -40,6 +40,7 @@ rcomm_status_t coll_allreduce_ring_build(coll_sched_t *s, const char *sbuf, char
 rcomm_status_t coll_allreduce_butterfly_build(coll_sched_t *s, const char *sbuf,
                                               char *rbuf);
 rcomm_status_t coll_allreduce_rd_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+rcomm_status_t coll_allreduce_hier_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 /* Fold/unfold of the extra ranks for butterfly and rd (allreduce_rd.c):
  * fold leaves the partial result in rbuf on butterfly ranks; returns the join
  * after which butterfly ranks may start. unfold sends the result back. */

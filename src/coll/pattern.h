@@ -11,11 +11,21 @@
  * block i is [i * fixed, (i + 1) * fixed). With counts set, block i is
  * [displs[i], displs[i] + counts[i]) (variable counts: blocks may be empty,
  * in any order, with gaps; coll_block_range is not for them). */
+/* Ranks a phase runs among (a host's, or one per host): rank[i] is the
+ * communicator rank of member i, me our index. */
+typedef struct {
+    int n, me;
+    const int *rank;
+} coll_group_t;
+
 typedef struct {
     size_t count;
     int nblocks;
     size_t fixed;
     const size_t *counts, *displs;
+    /* The ring phases (ring.c) run among these nblocks ranks, block i
+     * belonging to member i; NULL: the whole communicator. */
+    const coll_group_t *group;
 } coll_blocks_t;
 
 /* Offset and length, in elements, of block i (0 <= i < nblocks). */

@@ -9,7 +9,7 @@ rcomm_status_t coll_reduce_scatter_build(coll_sched_t *s, const char *sbuf, char
 {
     const int p = s->comm->size;
     const size_t n = s->desc.count;
-    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL};
+    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL, NULL};
     coll_sop_id_t rs;
 
     rs = coll_ring_reduce_scatter(s, &bl, sbuf, NULL, 0, rbuf, COLL_SOP_NONE);

@@ -34,12 +34,27 @@
  */
 #include "coll/coll.h"
 
+/* Our place in the ring of bl's group, and our neighbours' ranks. */
+static void ring_place(const coll_sched_t *s, const coll_blocks_t *bl, int *p, int *r,
+                       int *right, int *left)
+{
+    const coll_group_t *g = bl->group;
+
+    *p = g ? g->n : s->comm->size;
+    *r = g ? g->me : s->comm->rank;
+    *right = coll_mod(*r + 1, *p);
+    *left = coll_mod(*r - 1, *p);
+    if (g) {
+        *right = g->rank[*right];
+        *left = g->rank[*left];
+    }
+}
+
 coll_sop_id_t coll_ring_reduce_scatter(coll_sched_t *s, const coll_blocks_t *bl,
                                        const char *sbuf, char *acc, int acc_is_full,
                                        char *out, coll_sop_id_t after)
 {
-    const int p = s->comm->size, r = s->comm->rank;
-    const int right = coll_mod(r + 1, p), left = coll_mod(r - 1, p);
+    int p, r, right, left;
     const size_t es = s->esize, seg = coll_seg(s);
     size_t maxlen, off;
     coll_sop_id_t done = coll_sched_join(s);
@@ -48,6 +63,7 @@ coll_sop_id_t coll_ring_reduce_scatter(coll_sched_t *s, const coll_blocks_t *bl,
     coll_slots_t sl;
     size_t nseg_max;
 
+    ring_place(s, bl, &p, &r, &right, &left);
     coll_block(bl, 0, &off, &maxlen); /* block 0 is never shorter */
     nseg_max = coll_nseg(maxlen, seg);
     coll_slots_init(&sl, s, seg * es, maxlen * es);
@@ -111,12 +127,12 @@ coll_sop_id_t coll_ring_reduce_scatter(coll_sched_t *s, const coll_blocks_t *bl,
 coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
                                   const char *own_src, char *rbuf, coll_sop_id_t after)
 {
-    const int p = s->comm->size, r = s->comm->rank;
-    const int right = coll_mod(r + 1, p), left = coll_mod(r - 1, p);
+    int p, r, right, left;
     const size_t es = s->esize, seg = coll_seg(s);
     size_t maxlen, nseg_max;
     coll_sop_id_t done = coll_sched_join(s), *prev_recv;
 
+    ring_place(s, bl, &p, &r, &right, &left);
     maxlen = coll_block_max(bl);
     nseg_max = coll_nseg(maxlen, seg);
     /* Variable counts: an empty block still sends one empty message, whose

@@ -10,7 +10,7 @@ rcomm_status_t coll_scatter_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, root = s->desc.root;
     const size_t n = s->desc.count, es = s->esize;
-    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL};
+    const coll_blocks_t bl = {n * (size_t)p, p, n, NULL, NULL, NULL};
     coll_tree_t t;
 
     if (coll_tree_init(&t, s, &bl, (char *)sbuf) != 0)

@@ -265,10 +265,10 @@ void *coll_sched_scratch(coll_sched_t *s, size_t bytes)
 {
     size_t i;
 
-    for (i = 0; i < 4 && s->scratch[i]; i++)
+    for (i = 0; i < COLL_SCHED_SCRATCH && s->scratch[i]; i++)
         ;
-    if (i == 4 || s->status != RCOMM_INPROGRESS) {
-        s->status = i == 4 ? RCOMM_ERR_INTERNAL : s->status;
+    if (i == COLL_SCHED_SCRATCH || s->status != RCOMM_INPROGRESS) {
+        s->status = i == COLL_SCHED_SCRATCH ? RCOMM_ERR_INTERNAL : s->status;
         return NULL;
     }
     s->scratch[i] = comm_scratch_get(s->comm, bytes);
@@ -617,6 +617,6 @@ void coll_sched_free(coll_sched_t *s)
     free(s->ready);
     free(s->peer_next);
     free(s->last_send);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < COLL_SCHED_SCRATCH; i++)
         comm_scratch_put(s->comm, s->scratch[i]);
 }

@@ -29,6 +29,9 @@
 typedef struct coll_sched coll_sched_t;
 typedef uint32_t coll_sop_id_t;
 #define COLL_SOP_NONE UINT32_MAX
+/* Scratch blocks a schedule may take: one per phase (its slots and its
+ * bookkeeping), and a hierarchical allreduce runs four phases. */
+#define COLL_SCHED_SCRATCH 8
 
 /* What every rank must agree on; travels in each message's envelope. */
 typedef struct {
@@ -68,7 +71,7 @@ struct coll_sched {
     uint32_t ready_head, ready_tail;
     uint32_t *peer_next; /* per peer: next send/recv index (building) */
     uint32_t *last_send; /* per peer: last send op (building) */
-    void *scratch[4];
+    void *scratch[COLL_SCHED_SCRATCH];
 
     uint8_t fan_in; /* receives from several peers in flight at once (coll.c wait) */
     uint32_t ndone;

@@ -83,6 +83,17 @@ static rcomm_status_t plan_shm(rcomm_comm_t *comm, const void *all, size_t strid
     const unsigned char *at = all, *mine = at + (size_t)comm->rank * stride;
     bool pairs = false;
 
+    if (!(comm->host_of = malloc((size_t)comm->size * sizeof(int))))
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory for the host map");
+    for (int r = 0; r < comm->size; r++) {
+        int q = 0;
+        for (; q < r; q++)
+            if (at[r * stride + ok_off] && at[q * stride + ok_off] &&
+                memcmp(at + r * stride + id_off, at + q * stride + id_off,
+                       TP_HOST_ID_LEN) == 0)
+                break;
+        comm->host_of[r] = q < r ? comm->host_of[q] : comm->nhosts++;
+    }
     for (int r = 0; r < comm->size && !pairs; r++)
         for (int q = r + 1; q < comm->size && !pairs; q++)
             pairs = at[r * stride + ok_off] && at[q * stride + ok_off] &&
@@ -287,6 +298,7 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     return RCOMM_OK;
 fail:
     free(comm->shm_which);
+    free(comm->host_of);
     if (comm->tp)
         comm->tp->ops->destroy(comm->tp, st, rcomm_last_error());
     comm_services_destroy(comm);
@@ -323,6 +335,8 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm)
     comm_scratch_free_all(comm);
     bootstrap_destroy(comm->bs);
     auth_key_wipe(&comm->key);
+    free(comm->host_of);
+    comm->host_of = NULL;
     /* Kept a while, so that a later call (or destroy) with it is an error. */
     handle_bury(HANDLE_COMM, comm);
     return RCOMM_OK;

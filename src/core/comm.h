@@ -50,6 +50,11 @@ struct rcomm_comm {
     int local_index;     /* our place among them, by rank */
     int local_cores;     /* cores in the union of their cpusets */
     uint8_t *shm_which;  /* [size] 1: shared memory serves that rank (until connect) */
+    /* [size]: each rank's host, the ranks that share memory (0, 1, ... in
+     * order of their lowest rank; a rank without shared memory is a host of
+     * its own); NULL on one rank. Hierarchical collectives group by it. */
+    int *host_of;
+    int nhosts;
     rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
