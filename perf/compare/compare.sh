@@ -43,6 +43,10 @@ and prints a summary of the per-size medians over the rounds.
   -t SECS    time limit per benchmark process (default 600)
   -i MODE    run in a private network namespace with only lo: auto (if
              "unshare -n" works), yes, no (default auto)
+  -m         shared memory: rcomm with RCOMM_SHM=auto (every rank of this host
+             through shared memory) against Open MPI's shared-memory BTL
+             (vader,self); Gloo has none and stays on TCP. Without -m both
+             run over TCP on lo (RCOMM_SHM=off)
   -h         this help
 The default run (2 and 4 ranks, 8 B .. 256 MiB, 3 rounds) took 41 minutes on
 2 idle cores (see README.md next to this script; -e 64M saves most of it);
@@ -67,7 +71,8 @@ COLL=allreduce
 LIMIT=600
 ISOLATE=auto
 BASE=
-while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:c:t:i:B:h" opt; do
+SHM=0
+while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:c:t:i:B:mh" opt; do
     case $opt in
     b) MINB=$OPTARG ;;
     e) MAXB=$OPTARG ;;
@@ -86,6 +91,7 @@ while getopts "b:e:f:s:n:w:r:N:W:R:a:g:l:c:t:i:B:h" opt; do
     t) LIMIT=$OPTARG ;;
     i) ISOLATE=$OPTARG ;;
     B) BASE=$OPTARG ;;
+    m) SHM=1 ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -221,6 +227,8 @@ PASSES=()
 # rcomm's -a names an AllReduce algorithm; the other tools choose their own.
 algo_opt() { [ "$COLL" = allreduce ] && echo "-a $1"; }
 export RCOMM_TRANSPORT=tcp # rcomm: the TCP transport on 127.0.0.1 (its default)
+# ... between hosts: the ranks of this one share memory unless -m is off.
+if [ "$SHM" = 1 ]; then export RCOMM_SHM=auto; else export RCOMM_SHM=off; fi
 launch_rcomm() {
     local n=$1 algo=$2
     shift 2
@@ -260,12 +268,15 @@ launch_gloo() {
 launch_ompi() {
     local n=$1
     shift 2
-    # ob1 + tcp,self: the TCP BTL on lo, no vader (shared memory), no UCX.
-    # --bind-to none: the other libraries are not pinned either.
-    # shellcheck disable=SC2086 # OMPI_EXTRA is a list of arguments
+    # ob1 + tcp,self: the TCP BTL on lo, no vader (shared memory), no UCX;
+    # with -m vader,self instead. --bind-to none: the other libraries are not
+    # pinned either.
+    local btl="--mca btl tcp,self --mca btl_tcp_if_include lo"
+    [ "$SHM" = 1 ] && btl="--mca btl vader,self"
+    # shellcheck disable=SC2086 # OMPI_EXTRA and btl are lists of arguments
     timeout -k 10 "$LIMIT" mpirun --allow-run-as-root --oversubscribe -n "$n" --bind-to none \
-        --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo \
-        --mca oob_tcp_if_include lo ${OMPI_EXTRA:-} "$OUT/mpi_coll" -C "$COLL" "$@"
+        --mca pml ob1 $btl --mca oob_tcp_if_include lo ${OMPI_EXTRA:-} \
+        "$OUT/mpi_coll" -C "$COLL" "$@"
 }
 
 # --- runs --------------------------------------------------------------------------
@@ -340,7 +351,7 @@ note "all runs: $((SECONDS - START)) s; raw tables in $RES"
 # and algorithm the time is the median over the rounds; per library the best
 # algorithm's median is shown.
 summarize() {
-    awk -v netns="$NETNS" -v rounds="$ROUNDS" -v coll="$COLL" '
+    awk -v netns="$NETNS" -v rounds="$ROUNDS" -v coll="$COLL" -v shm="$SHM" '
     FNR == 1 {
         f = FILENAME; sub(/.*\//, "", f); sub(/\.txt$/, "", f)
         round = f; sub(/.*-r/, "", round); sub(/-r[0-9]+$/, "", f)
@@ -405,7 +416,7 @@ summarize() {
                 : coll == "reduce" ? "Reduce f32 sum to rank 0" \
                 : coll == "broadcast" ? "Broadcast f32 from rank 0" : "All-to-all f32"
         factor = coll == "allreduce" ? "2(N-1)/N" : coll == "reduce" || coll == "broadcast" ? "1" : "(N-1)/N"
-        printf "# %s over TCP loopback (%s): best result per library\n", title, netns
+        printf "# %s over %s (%s): best result per library\n", title, shm ? "shared memory (rcomm RCOMM_SHM=auto, Open MPI vader; Gloo TCP loopback)" : "TCP loopback", netns
         printf "# time in us: per run the mean of -n calls on the slowest rank; the median over\n"
         printf "#   %d interleaved rounds; busbw = size/time * %s in GB/s\n", rounds, factor
         printf "# bw-ratio = rcomm busbw / best other busbw (>1: rcomm faster); vs = that other\n"
