@@ -26,6 +26,7 @@ typedef struct {
     uint64_t *own_moved[TP_MULTI_MAX]; /* theirs, given back before destroy */
     uint8_t *which;                    /* [size] */
     bool connected;
+    bool idle[TP_MULTI_MAX]; /* the instance serves nobody: never polled */
     int epfd;
     bool in_ep[TP_MULTI_MAX]; /* the instance's wait_fd is in epfd */
 } multi_t;
@@ -210,6 +211,10 @@ static rcomm_status_t multi_connect(tp_t *base, const void *const *addrs,
             RCOMM_OK)
             goto out;
     }
+    /* A job on one host polls no socket (TCP's epoll_wait costs a system
+     * call per progress, more than a shared-memory message takes). */
+    for (int i = 0; i < m->n; i++)
+        m->idle[i] = tp_served(m->sub[i]) == 0;
     if ((m->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         st = base_err_sys("rank %d: multi connect: epoll_create1", base->rank);
         goto out;
@@ -431,8 +436,10 @@ static int multi_wait_fd(tp_t *base)
     if (!m || !m->connected)
         return -1;
     for (int i = 0; i < m->n; i++) {
-        int fd = m->sub[i]->ops->wait_fd(m->sub[i]);
-        if (fd < 0)
+        int fd;
+        if (m->idle[i])
+            continue;
+        if ((fd = m->sub[i]->ops->wait_fd(m->sub[i])) < 0)
             return -1;
         /* Each instance's descriptor stays the same until destroy. */
         if (!m->in_ep[i]) {
@@ -451,7 +458,7 @@ static rcomm_status_t poll_all(multi_t *m)
     rcomm_status_t st;
 
     for (int i = 0; i < m->n; i++)
-        if ((st = m->sub[i]->ops->progress(m->sub[i], 0)) != RCOMM_OK)
+        if (!m->idle[i] && (st = m->sub[i]->ops->progress(m->sub[i], 0)) != RCOMM_OK)
             return st;
     sync_counters(m);
     return RCOMM_OK;
@@ -471,14 +478,16 @@ static rcomm_status_t multi_progress(tp_t *base, int timeout_ms)
     if ((st = poll_all(m)) != RCOMM_OK || timeout_ms == 0 || m->base.traffic != before)
         return st;
     /* Nothing happened: sleep on every instance at once if they all can,
-     * else nap in the first (the network's) a millisecond at a time. */
+     * else nap in the first busy one (the network's) a millisecond at a
+     * time. */
     if ((fd = multi_wait_fd(base)) >= 0) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         (void)poll(&pfd, 1, timeout_ms);
-    } else if ((st = m->sub[0]->ops->progress(
-                    m->sub[0], timeout_ms < 0 || timeout_ms > 1 ? 1 : timeout_ms)) !=
-               RCOMM_OK) {
-        return st;
+    } else {
+        tp_t *nap = m->sub[m->idle[0] ? m->n - 1 : 0];
+        if ((st = nap->ops->progress(
+                 nap, timeout_ms < 0 || timeout_ms > 1 ? 1 : timeout_ms)) != RCOMM_OK)
+            return st;
     }
     return poll_all(m);
 }
