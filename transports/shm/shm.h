@@ -61,11 +61,13 @@
  * Waiting and failure. A rank about to sleep sets its segment's sleeping
  * word; a producer that publishes a record and finds it set sends one
  * datagram to the rank's doorbell (an abstract unix socket of the network
- * namespace). wait_fd() is an epoll set of the doorbell and a pidfd per
- * peer, so a sleeping rank also wakes when a peer exits. A peer that exits
- * without a BYE record fails with PEER_FAILED within SHM_DEATH_NS of its
- * death (progress checks the pidfds that often); destroy() writes BYE with
- * its reason, quoted by the peer like TCP's GOODBYE.
+ * namespace). A producer that finds the ring full sets the ring's
+ * want_space word, and the consumer rings its bell once it has freed room,
+ * so a blocked sender sleeps too instead of polling. wait_fd() is an epoll set of the
+ * doorbell and a pidfd per peer, so a sleeping rank also wakes when a peer exits. A peer
+ * that exits without a BYE record fails with PEER_FAILED within SHM_DEATH_NS of its death
+ * (progress checks the pidfds that often); destroy() writes BYE with its reason, quoted
+ * by the peer like TCP's GOODBYE.
  */
 #ifndef RCOMM_SHM_H
 #define RCOMM_SHM_H
@@ -132,6 +134,7 @@ _Static_assert(sizeof(shm_hdr_t) == SHM_HDR_LEN, "shm header layout");
 
 typedef struct {
     _Alignas(64) _Atomic uint64_t tail; /* producer */
+    _Atomic uint32_t want_space;        /* producer: ring my bell when you free some */
     _Alignas(64) _Atomic uint64_t head; /* consumer */
     _Alignas(64) unsigned char data[];  /* ring bytes, then the next ring */
 } shm_ring_t;

@@ -251,6 +251,15 @@ static bool drain(shm_tp_t *tp, shm_peer_t *p)
     if (bad[0])
         shm_peer_fail(tp, p, RCOMM_ERR_PROTOCOL, "rank %d wrote a malformed record: %s",
                       p->rank, bad);
+    /* Room made for a producer that waits for it (shm_ring_reserve). */
+    if (n) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&p->rx->want_space, memory_order_relaxed)) {
+            atomic_store_explicit(&p->rx->want_space, 0, memory_order_relaxed);
+            (void)sendto(tp->bell_fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+                         (const struct sockaddr *)&p->bell, p->bell_len);
+        }
+    }
     if (n) {
         tp->base.traffic++;
         tp->base.moved[p->rank]++;
@@ -296,14 +305,6 @@ static bool poll_once(shm_tp_t *tp)
     return moved;
 }
 
-static bool tx_pending(const shm_tp_t *tp)
-{
-    for (int r = 0; r < tp->base.size; r++)
-        if (tp->peers[r].txq.head && tp->peers[r].fail.status == RCOMM_OK)
-            return true;
-    return false;
-}
-
 /* Producers ring the doorbell while this is set. */
 static bool arm(shm_tp_t *tp)
 {
@@ -335,11 +336,11 @@ rcomm_status_t shm_progress(tp_t *base, int timeout_ms)
                         tp ? "the transport is not connected" : "tp is NULL");
     disarm(tp);
     if (!poll_once(tp) && timeout_ms != 0 && !tp->done.head) {
-        /* Blocked on a full ring: its consumer rings no bell, so nap. */
-        int ms = tx_pending(tp) && (timeout_ms < 0 || timeout_ms > 1) ? 1 : timeout_ms;
+        /* A send blocked on a full ring sleeps too: the consumer rings our
+         * bell when it makes room (want_space). */
         struct epoll_event ev[8];
         if (arm(tp)) {
-            int n = epoll_wait(tp->epfd, ev, 8, ms);
+            int n = epoll_wait(tp->epfd, ev, 8, timeout_ms);
             for (int i = 0; i < n; i++)
                 if (ev[i].data.u64 != UINT64_MAX)
                     tp->next_death_check = 0; /* a peer exited */
@@ -357,7 +358,7 @@ int shm_wait_fd(tp_t *base)
 {
     shm_tp_t *tp = shm_tp(base);
 
-    if (!tp || !tp->connected || tp->done.head || tx_pending(tp) || !arm(tp))
+    if (!tp || !tp->connected || tp->done.head || !arm(tp))
         return -1;
     return tp->epfd;
 }

@@ -306,8 +306,15 @@ shm_hdr_t *shm_ring_reserve(shm_tp_t *tp, shm_peer_t *p, size_t len)
         return NULL; /* callers split larger payloads */
     if (end - p->tx_head > R) {
         p->tx_head = atomic_load_explicit(&p->tx->head, memory_order_acquire);
-        if (end - p->tx_head > R)
-            return NULL;
+        if (end - p->tx_head > R) {
+            /* Full: ask for a bell, then look again (the consumer stores
+             * head, then reads this: one of us sees the other). */
+            atomic_store_explicit(&p->tx->want_space, 1, memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst);
+            p->tx_head = atomic_load_explicit(&p->tx->head, memory_order_acquire);
+            if (end - p->tx_head > R)
+                return NULL;
+        }
     }
     if (pad) {
         shm_hdr_t *ph = (shm_hdr_t *)(p->tx->data + idx);
