@@ -29,13 +29,19 @@ static const int ranks[] = {2, 3, 5};
 
 #define ENV "RCOMM_TIMEOUT=30 RCOMM_LOG_LEVEL=none"
 
-/* _i: mode, rank count, deviant (first or last rank). */
+/* _i: mode, rank count, deviant (first or last rank). With RCOMM_CHECK_QUICK
+ * (the sanitizer build, where each job takes a second) each mode and deviant
+ * on one of the rank counts, in turn, so that every count still runs with
+ * both deviants and both kinds of disagreement. */
 START_TEST(within_the_call)
 {
     const char *mode = modes[_i % NMODES];
     const int n = ranks[_i / NMODES % 3], deviant = _i / NMODES / 3 ? n - 1 : 0;
     char args[96];
 
+    if (getenv("RCOMM_CHECK_QUICK") &&
+        _i / NMODES % 3 != (_i % NMODES + _i / NMODES / 3) % 3)
+        return;
     snprintf(args, sizeof(args), "%s %d", mode, deviant);
     ck_assert_int_eq(job(n, ENV, "coll_fail", args), 0);
 }
