@@ -319,6 +319,9 @@ void shm_peer_fail(shm_tp_t *tp, shm_peer_t *p, rcomm_status_t status, const cha
 void shm_complete(shm_tp_t *tp, shm_op_t *op, rcomm_status_t status);
 /* Queue op on p's tx queue (or write it now if nothing waits) */
 void shm_tx(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op);
+/* An answer of progress() (SHM_OP_CTL), to fill and queue; NULL when out
+ * of memory (the peer is failed). */
+shm_op_t *shm_ctl_new(shm_tp_t *tp, shm_peer_t *p, uint8_t rec, uint64_t id);
 /* An answer of progress(): queued like a post, freed once written. */
 void shm_answer(shm_tp_t *tp, shm_peer_t *p, uint8_t rec, uint64_t id, int32_t status,
                 uint32_t imm, uint64_t a);

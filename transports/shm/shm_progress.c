@@ -97,19 +97,28 @@ void shm_tx(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op)
     BASE_FIFO_PUSH(&p->txq, &op->op);
 }
 
-void shm_answer(shm_tp_t *tp, shm_peer_t *p, uint8_t rec, uint64_t id, int32_t status,
-                uint32_t imm, uint64_t a)
+shm_op_t *shm_ctl_new(shm_tp_t *tp, shm_peer_t *p, uint8_t rec, uint64_t id)
 {
     shm_op_t *op = calloc(1, sizeof(*op));
 
     if (!op) {
         shm_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY, "rank %d: no memory to answer rank %d",
                       tp->base.rank, p->rank);
-        return;
+        return NULL;
     }
     op->kind = SHM_OP_CTL;
     op->rec = rec;
     op->id = id;
+    return op;
+}
+
+void shm_answer(shm_tp_t *tp, shm_peer_t *p, uint8_t rec, uint64_t id, int32_t status,
+                uint32_t imm, uint64_t a)
+{
+    shm_op_t *op = shm_ctl_new(tp, p, rec, id);
+
+    if (!op)
+        return;
     op->op.status = status;
     op->imm = imm;
     op->a = a;

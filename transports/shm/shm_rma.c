@@ -325,16 +325,10 @@ static void rx_get_req(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h)
 {
     uint64_t base, rlen;
     tp_acc_t acc = lookup(tp->mrs, TP_GET, h->tag, h->addr, h->size, &base, &rlen);
-    shm_op_t *op = calloc(1, sizeof(*op));
+    shm_op_t *op = shm_ctl_new(tp, p, SHM_GET_DATA, h->id);
 
-    if (!op) {
-        shm_peer_fail(tp, p, RCOMM_ERR_NO_MEMORY, "rank %d: no memory to answer rank %d",
-                      tp->base.rank, p->rank);
+    if (!op)
         return;
-    }
-    op->kind = SHM_OP_CTL;
-    op->rec = SHM_GET_DATA;
-    op->id = h->id;
     op->buf = (void *)(uintptr_t)h->addr;
     op->len = acc == TP_ACC_OK ? h->size : 0;
     op->op.status = acc == TP_ACC_OK ? RCOMM_OK : RCOMM_ERR_ACCESS;
