@@ -26,14 +26,16 @@ typedef struct {
     uint64_t *own_moved[TP_MULTI_MAX]; /* theirs, given back before destroy */
     uint8_t *which;                    /* [size] */
     bool connected;
+    struct multi_mr *mrs;    /* live regions */
     bool idle[TP_MULTI_MAX]; /* the instance serves nobody: never polled */
     int epfd;
     bool in_ep[TP_MULTI_MAX]; /* the instance's wait_fd is in epfd */
 } multi_t;
 
-typedef struct {
+typedef struct multi_mr {
     tp_mr_t head;
     tp_mr_t *sub[TP_MULTI_MAX];
+    struct multi_mr *next, *prev; /* multi_t.mrs: destroy frees what is left */
 } multi_mr_t;
 
 extern const tp_ops_t tp_multi_ops;
@@ -68,6 +70,11 @@ static void multi_destroy(tp_t *base, rcomm_status_t reason, const char *why)
     for (int i = 0; i < m->n; i++) {
         m->sub[i]->moved = m->own_moved[i];
         m->sub[i]->ops->destroy(m->sub[i], reason, why);
+    }
+    while (m->mrs) { /* their instances' halves went with them */
+        multi_mr_t *next = m->mrs->next;
+        free(m->mrs);
+        m->mrs = next;
     }
     if (m->epfd >= 0)
         close(m->epfd);
@@ -363,6 +370,9 @@ static rcomm_status_t multi_mem_reg(tp_t *base, void *addr, size_t len, unsigned
         free(mr);
         return st;
     }
+    if ((mr->next = m->mrs))
+        m->mrs->prev = mr;
+    m->mrs = mr;
     *out = &mr->head;
     return RCOMM_OK;
 }
@@ -400,6 +410,12 @@ static rcomm_status_t multi_mem_dereg(tp_t *base, tp_mr_t *head)
     for (int i = 0; i < m->n; i++)
         if ((s = m->sub[i]->ops->mem_dereg(m->sub[i], mr->sub[i])) != RCOMM_OK)
             st = s;
+    if (mr->prev)
+        mr->prev->next = mr->next;
+    else
+        m->mrs = mr->next;
+    if (mr->next)
+        mr->next->prev = mr->prev;
     free(mr);
     return st;
 }

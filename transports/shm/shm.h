@@ -274,10 +274,11 @@ typedef struct {
     uint64_t next_id;
     uint64_t next_death_check;
     uint32_t gen[SHM_MAX_MRS];
+    struct shm_mr *mr_of[SHM_MAX_MRS]; /* ours, freed by destroy if still there */
     tp_opq_t done;
 } shm_tp_t;
 
-typedef struct {
+typedef struct shm_mr {
     tp_mr_t head;
     uint32_t slot;
     uint64_t key;

@@ -298,6 +298,8 @@ static void shm_destroy(tp_t *base, rcomm_status_t reason, const char *why)
         if (p->seg)
             munmap(p->seg, p->seg_len);
     }
+    for (int i = 0; i < SHM_MAX_MRS; i++) /* regions never deregistered */
+        free(tp->mr_of[i]);
     shm_seg_unlink(tp);
     if (tp->seg)
         munmap(tp->seg, tp->seg_len);
@@ -356,6 +358,7 @@ static rcomm_status_t shm_mem_reg(tp_t *base, void *addr, size_t len, unsigned a
     tp->mrs[slot].access = access & ~(unsigned)TP_MESSAGES;
     /* Published last: a reader that sees the key sees the entry. */
     atomic_store_explicit(&tp->mrs[slot].key, mr->key, memory_order_release);
+    tp->mr_of[slot] = mr;
     *out = &mr->head;
     return RCOMM_OK;
 }
@@ -382,6 +385,7 @@ static rcomm_status_t shm_mem_dereg(tp_t *base, tp_mr_t *head)
                         !tp || !mr ? "tp or mr is NULL"
                                    : "not a region of this transport");
     atomic_store_explicit(&tp->mrs[mr->slot].key, 0, memory_order_release);
+    tp->mr_of[mr->slot] = NULL;
     shm_rma_forget(tp, mr->base, mr->len);
     free(mr);
     return RCOMM_OK;
