@@ -192,26 +192,13 @@ void shm_say_bye(shm_tp_t *tp, shm_peer_t *p, rcomm_status_t reason, const char 
 static void rx_bye(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h,
                    const unsigned char *pl)
 {
-    char text[SHM_BYE_TEXT_MAX + 1];
-    size_t n = h->len < SHM_BYE_TEXT_MAX ? h->len : SHM_BYE_TEXT_MAX;
-    int32_t st = h->status;
+    tp_cause_t cause;
+    rcomm_status_t st =
+        tp_goodbye(p->rank, h->status, (const char *)pl,
+                   h->len < SHM_BYE_TEXT_MAX ? h->len : SHM_BYE_TEXT_MAX, &cause);
 
-    /* Quoted in our log: a control character must not forge log lines. */
-    for (size_t i = 0; i < n; i++)
-        text[i] = pl[i] < 0x20 || pl[i] > 0x7e ? '?' : (char)pl[i];
-    text[n] = '\0';
     p->goodbye = true;
-    if (st == RCOMM_OK)
-        shm_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
-                      "peer rank %d closed the connection (it exited or destroyed its "
-                      "communicator)",
-                      p->rank);
-    else if (st < 0 && st > -100)
-        shm_peer_fail(tp, p, (rcomm_status_t)st, "peer rank %d failed: %s", p->rank,
-                      text[0] ? text : rcomm_strerror((rcomm_status_t)st));
-    else
-        shm_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
-                      "rank %d sent a malformed BYE (status %d)", p->rank, st);
+    shm_peer_fail(tp, p, st, "%s", cause.text);
 }
 
 void shm_dispatch(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h,

@@ -257,27 +257,12 @@ static void rx_send_end(tcp_tp_t *tp, tcp_peer_t *p)
 /* The GOODBYE and its message (in p->bye) have arrived. */
 static void rx_goodbye(tcp_tp_t *tp, tcp_peer_t *p)
 {
-    int32_t st = p->rx.hdr.status;
+    tp_cause_t cause;
+    rcomm_status_t st =
+        tp_goodbye(p->rank, p->rx.hdr.status, p->bye, p->rx.hdr.len, &cause);
 
     p->goodbye = true;
-    p->bye[p->rx.hdr.len] = '\0';
-    /* Quoted in our log: only a key holder can send it, but a line break or
-     * escape sequence in it must not forge or garble log lines. */
-    for (char *c = p->bye; *c; c++)
-        if (*c < 0x20 || *c > 0x7e)
-            *c = '?';
-    if (st == RCOMM_OK)
-        tcp_peer_fail(tp, p, RCOMM_ERR_PEER_FAILED,
-                      "peer rank %d closed the connection (it exited or destroyed its "
-                      "communicator)",
-                      p->rank);
-    else if (st < 0 && st > -100)
-        tcp_peer_fail(tp, p, (rcomm_status_t)st, "peer rank %d failed: %s", p->rank,
-                      p->bye[0] ? p->bye : rcomm_strerror((rcomm_status_t)st));
-    else
-        tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
-                      "rank %d sent a malformed frame: GOODBYE with status %d", p->rank,
-                      st);
+    tcp_peer_fail(tp, p, st, "%s", cause.text);
 }
 
 /* A complete header is in rx.hdr: decide where its payload goes. */

@@ -34,6 +34,34 @@ void tp_fail_log(tp_fail_t *f, int rank, const tp_cause_t *cause, const char *fa
              "%s", f->msg);
 }
 
+rcomm_status_t tp_goodbye(int peer, int32_t status, const char *text, size_t len,
+                          tp_cause_t *cause)
+{
+    char said[200];
+    size_t n = len < sizeof(said) - 1 ? len : sizeof(said) - 1;
+
+    for (size_t i = 0; i < n; i++)
+        said[i] = (unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e
+                      ? '?'
+                      : text[i];
+    said[n] = '\0';
+    if (status == RCOMM_OK) {
+        snprintf(cause->text, sizeof(cause->text),
+                 "peer rank %d closed the connection (it exited or destroyed its "
+                 "communicator)",
+                 peer);
+        return RCOMM_ERR_PEER_FAILED;
+    }
+    if (status < 0 && status > -100) {
+        snprintf(cause->text, sizeof(cause->text), "peer rank %d failed: %s", peer,
+                 said[0] ? said : rcomm_strerror((rcomm_status_t)status));
+        return (rcomm_status_t)status;
+    }
+    snprintf(cause->text, sizeof(cause->text),
+             "rank %d sent a malformed frame: GOODBYE with status %d", peer, (int)status);
+    return RCOMM_ERR_PROTOCOL;
+}
+
 rcomm_status_t tp_fail_report(tp_fail_t *f, const char *what, int peer)
 {
     if (!f->logged) {

@@ -45,6 +45,13 @@ void tp_cause_vfmt(tp_cause_t *cause, const char *fmt, va_list ap);
 void tp_fail_log(tp_fail_t *f, int rank, const tp_cause_t *cause, const char *failed,
                  bool closed);
 
+/* A peer's goodbye, status and len bytes of its text as they came: the
+ * status to fail it with (a normal close is PEER_FAILED, a status that is
+ * no error code PROTOCOL), and the cause in words, with the text made
+ * printable first (it is quoted in our log, so it must not forge lines). */
+rcomm_status_t tp_goodbye(int peer, int32_t status, const char *text, size_t len,
+                          tp_cause_t *cause);
+
 /* A post to a failed peer: "<what> rank <peer>: <msg>" with its status,
  * logged the first time only. */
 rcomm_status_t tp_fail_report(tp_fail_t *f, const char *what, int peer);
