@@ -43,6 +43,7 @@ run thread 5 "$t/ps_check" --servers 2 --work torn
 run thread 5 "$t/ps_check" --servers 1 --staleness 2 clocks
 run thread 3 "$t/ps_check" --servers 1 --work --staleness asp --push 4 --pull 1 --steps 9 intervals
 run thread 5 "$t/ps_check" --servers 2 --work --steps 30 equiv
+run thread 5 "$t/ps_check" --pause 300 --servers 2 --work --steps 10 equiv
 # Compressed buckets (calls in rounds while the thread moves the
 # collectives) and sparse, encoded pushes (server threads decoding).
 run thread 3 "$t/compress_check" buckets

@@ -31,7 +31,9 @@
  *              (RCOMM_PROGRESS=caller) none is, within --wait seconds. The
  *              workers say they are done by files in --flags DIR.
  * Options: --servers S --work --staleness S|asp --push N --pull N --steps T
- * --flags DIR --wait S --expect served|unserved.
+ * --flags DIR --wait S --expect served|unserved --pause US (the update
+ * threads wait US microseconds between their reads of what is released
+ * and what is applied: hook_ps_pause).
  * Exit status 0 when this rank saw what it should.
  */
 #include <getopt.h>
@@ -43,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hooks/hooks.h" /* badnotify: a forged notification */
+#include "hooks/hooks.h" /* badnotify: a forged notification; --pause */
 #include "rank_check.h"
 
 static int bad;
@@ -884,11 +886,19 @@ static int attentive(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"servers", 1, 0, 'S'}, {"work", 0, 0, 'W'}, {"staleness", 1, 0, 's'},
-        {"push", 1, 0, 'p'},    {"pull", 1, 0, 'q'}, {"steps", 1, 0, 'T'},
-        {"flags", 1, 0, 'F'},   {"wait", 1, 0, 'w'}, {"expect", 1, 0, 'e'},
-        {"average", 1, 0, 'a'}, {"root", 1, 0, 'r'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"servers", 1, 0, 'S'},
+                                         {"work", 0, 0, 'W'},
+                                         {"staleness", 1, 0, 's'},
+                                         {"push", 1, 0, 'p'},
+                                         {"pull", 1, 0, 'q'},
+                                         {"steps", 1, 0, 'T'},
+                                         {"flags", 1, 0, 'F'},
+                                         {"wait", 1, 0, 'w'},
+                                         {"expect", 1, 0, 'e'},
+                                         {"average", 1, 0, 'a'},
+                                         {"root", 1, 0, 'r'},
+                                         {"pause", 1, 0, 'P'},
+                                         {0, 0, 0, 0}};
     const char *mode;
     int c, rc;
 
@@ -908,6 +918,7 @@ int main(int argc, char **argv)
         case 'a': cfg.average = atoi(optarg); break;
         case 'r': final_root = atoi(optarg); break;
         case 'e': expect_served = strcmp(optarg, "unserved") != 0; break;
+        case 'P': hook_ps_pause((unsigned)atoi(optarg)); break;
         default: return 2;
         }
     }

@@ -212,6 +212,10 @@ static const ps_job_t jobs[] = {
     /* Pushes applied by the server's progress and by its threads. */
     {4, "--steps 30 mixed"},
     {3, "--servers 1 --work --steps 20 mixed"},
+    /* The same with the threads slow between their two reads, where the
+     * progress applies small pushes itself (BSP rounds, ASP pushes). */
+    {5, "--pause 300 --servers 2 --work --steps 10 equiv"},
+    {3, "--pause 300 --servers 1 --work --steps 20 mixed"},
     /* The same step with 2 and 4 workers, pushing every 1 or 2 steps. */
     {3, "--servers 1 --average 3 --push 2 --steps 4 mean"},
     {5, "--servers 1 --average 3 --push 2 --steps 4 mean"},

@@ -111,6 +111,11 @@ rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint64_t clock)
     return COMM_LOCKED(comm, ps_notify_locked(ps, clock));
 }
 
+void hook_ps_pause(unsigned us)
+{
+    ps_server_pause(us);
+}
+
 size_t hook_ps_probe_bytes(void)
 {
     return PS_PROBE_BYTES;

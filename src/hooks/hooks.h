@@ -12,7 +12,8 @@
  *  - the reduction kernels (reduce/reduce.h), for the reduction benchmark;
  *  - a compressor's encode and decode alone, for rcomm-compress-perf;
  *  - a bare one-sided operation on a parameter server, for rcomm-ps-perf,
- *    and a forged push notification, for tests/ps_check.
+ *    and a forged push notification and a pause in the update threads, for
+ *    tests/ps_check.
  */
 #ifndef RCOMM_HOOKS_H
 #define RCOMM_HOOKS_H
@@ -76,5 +77,10 @@ size_t hook_ps_probe_bytes(void);
  * nothing) to server rank 0: tests/ps_check's badnotify, where the server
  * must refuse it. */
 rcomm_status_t hook_ps_notify(rcomm_ps_t *ps, uint64_t clock);
+/* tests/ps_check --pause: the parameter servers' update threads of this
+ * process wait us microseconds between reading what the progress released
+ * and what is applied, which widens the window where the progress applies
+ * a small push itself (0: no pause). */
+void hook_ps_pause(unsigned us);
 
 #endif

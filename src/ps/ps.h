@@ -368,6 +368,9 @@ static inline uint32_t ps_notify_value(uint64_t clock, int small)
 {
     return (uint32_t)(clock & (PS_NOTIFY_CLOCKS - 1)) << 1 | (small != 0);
 }
+/* Tests (hook_ps_pause): every update thread of the process waits us
+ * microseconds between its two reads of what is released and applied. */
+void ps_server_pause(unsigned us);
 /* A warning with each worker's pushed and applied clock: why a serve failed. */
 void ps_server_log_state(const rcomm_ps_t *ps, const char *fn);
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -228,6 +229,30 @@ static void catch_up(ps_thread_t *th)
     }
 }
 
+/* hook_ps_pause: microseconds a thread waits between reading rel[] and
+ * pub[], for tests that widen that window. */
+static unsigned pause_us;
+
+void ps_server_pause(unsigned us)
+{
+    __atomic_store_n(&pause_us, us, __ATOMIC_RELAXED);
+}
+
+/* rel[] before pub[]: the progress publishes a push it applied itself
+ * before it moves rel[] past it, so a thread that sees rel[] moved also sees
+ * whether that push is already in (read the other way round, a thread late
+ * between the two applied such a push a second time). Returns rel[w]. */
+static uint64_t released(ps_thread_t *th, int w)
+{
+    const uint64_t r = __atomic_load_n(&th->ps->srv.rel[w], __ATOMIC_ACQUIRE);
+    const unsigned us = __atomic_load_n(&pause_us, __ATOMIC_RELAXED);
+
+    if (us)
+        usleep(us);
+    catch_up(th);
+    return r;
+}
+
 /* A thread's pass over the pushes released to the threads; returns whether
  * there was work. A worker may have two released (one in each half): they
  * are applied one at a time, in order, each push_interval past the last. */
@@ -238,10 +263,10 @@ static int poll_once(ps_thread_t *th)
     const uint64_t iv = (uint64_t)ps->cfg.push_interval;
     int worked = 0;
 
-    catch_up(th); /* the pushes the progress applied itself */
     if (ps->cfg.staleness == 0) {
+        const uint64_t r = released(th, 0);
         const uint64_t c = th->seen[0] + iv;
-        if (__atomic_load_n(&sv->rel[0], __ATOMIC_ACQUIRE) >= c) {
+        if (r >= c) {
             apply(th, -1, c);
             th->seen[0] = c;
             finish(th, &sv->pending[ps_half(ps, c)], -1, c);
@@ -250,8 +275,9 @@ static int poll_once(ps_thread_t *th)
         return worked;
     }
     for (int w = 0; w < ps->nworkers; w++) {
+        const uint64_t r = released(th, w);
         const uint64_t c = th->seen[w] + iv;
-        if (__atomic_load_n(&sv->rel[w], __ATOMIC_ACQUIRE) >= c) {
+        if (r >= c) {
             apply(th, w, c);
             th->seen[w] = c;
             finish(th, &sv->pending[2 * w + ps_half(ps, c)], w, c);
