@@ -18,12 +18,19 @@
  *    limit: the protocol step.
  *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
  *
- *  - rules (model.h): allreduce with ring, butterfly and rd, broadcast with
+ *  - rules (model.h): allreduce with ring, butterfly, rd (and hier), broadcast with
  *    binomial and chain, at every power of two from -b to -e, the algorithms
  *    taking turns within each repetition; per size, at this job's rank
  *    count, the formulas' own choice while it is within -g (5%) of the
  *    fastest, else the previous size's choice if that is, else the fastest
  *    (a rule that followed noise would flip between runs). -R skips them.
+ *
+ *  - in a job where shared memory serves each host's ranks beside a network
+ *    (RCOMM_SHM=auto over several hosts), two sections: the network's,
+ *    timed between hosts' first ranks (host 0's with host 1's, 2's with
+ *    3's ...: one stream a link; the model counts how many share one), and
+ *    shm's, timed between neighbours on each host, every host at once.
+ *    Rules then include hier. With every rank on one host, shm alone.
  *
  * Noise is smoothed by isotonic regression: the non-decreasing curve closest
  * to the medians (a size never costs more than a larger one).
@@ -153,14 +160,15 @@ static double timed(const opts_t *o, const step_t *st, int it)
 
 /* ---- rules: every algorithm, timed in turns ------------------------------ */
 
-#define NCAND 5 /* ring, butterfly, rd; binomial, chain */
+#define NCAND 6 /* ring, butterfly, rd, hier; binomial, chain */
+#define HIER 3  /* hier: a candidate only where the hosts have its shape */
 
 static const struct {
     int coll, algo;
 } cand[NCAND] = {
-    {COLL_ALLREDUCE, RCOMM_ALGO_RING},  {COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
-    {COLL_ALLREDUCE, RCOMM_ALGO_RD},    {COLL_BROADCAST, COLL_BCAST_BINOMIAL},
-    {COLL_BROADCAST, COLL_BCAST_CHAIN},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RING},     {COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RD},       {COLL_ALLREDUCE, RCOMM_ALGO_HIER},
+    {COLL_BROADCAST, COLL_BCAST_BINOMIAL}, {COLL_BROADCAST, COLL_BCAST_CHAIN},
 };
 
 static int cand_of(int coll, int algo)
@@ -192,12 +200,16 @@ static void run_cand(int c, char *sbuf, char *rbuf, size_t count)
 
 /* The fastest algorithm of each collective at every power of two, as rules
  * for this rank count: a run of sizes with the same winner is one rule. */
-static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m)
+static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m,
+                       const coll_model_t *shm, const hook_host_t *h)
 {
     int last[2] = {0, 0}; /* per collective: index + 1 of its newest rule */
     coll_model_t f = *m;  /* the formulas alone */
+    coll_links_t lk;
 
     f.nrules = 0;
+    if (coll_links_init(&lk, &f, shm, size, h->host_of, h->nhosts) != RCOMM_OK)
+        perf_die("the link map");
 
     for (size_t b = o->minb < 4 ? 4 : o->minb; b <= o->maxb; b *= 2) {
         double t[NCAND][64], med[NCAND], v[NCAND];
@@ -206,6 +218,10 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m)
 
         for (int r = 0; r < o->reps; r++) {
             for (int c = 0; c < NCAND; c++) {
+                if (c == HIER && !lk.per_host) {
+                    v[c] = INFINITY;
+                    continue;
+                }
                 if (rcomm_barrier(comm) != RCOMM_OK)
                     perf_die("barrier");
                 run_cand(c, sbuf, rbuf, b / 4);
@@ -228,17 +244,17 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m)
         }
         if (rank == 0)
             fprintf(stderr,
-                    "rcomm-tune: %10zu B  allreduce ring %.2f butterfly %.2f rd %.2f us; "
-                    "broadcast binomial %.2f chain %.2f us\n",
-                    b, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6, med[3] * 1e6,
-                    med[4] * 1e6);
+                    "rcomm-tune: %10zu B  allreduce ring %.2f butterfly %.2f rd %.2f "
+                    "hier %.2f us; broadcast binomial %.2f chain %.2f us\n",
+                    b, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6,
+                    lk.per_host ? med[3] * 1e6 : NAN, med[4] * 1e6, med[5] * 1e6);
         for (int k = 0; k < 2; k++) {
             coll_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
             const int coll = k ? COLL_BROADCAST : COLL_ALLREDUCE;
             const int formula =
                 k ? (int)coll_select_broadcast(&f, -1, hook_config(comm)->segment_size,
                                                size, b)
-                  : (int)coll_select_allreduce(&f, RCOMM_ALGO_AUTO, size, b);
+                  : (int)coll_select_allreduce_on(&lk, RCOMM_ALGO_AUTO, b);
             int algo = cand[best[k]].algo;
 
             /* The formulas' choice stands while it is within -g of the
@@ -294,33 +310,47 @@ static void monotone(double *v, int n)
             v[i++] = mean[b];
 }
 
-int main(int argc, char **argv)
+/* This rank's partner in a section's exchanges (-1: it takes part only).
+ * One kind of link: rank ^ 1. Shared memory beside a network: for "shm",
+ * the rank next to it on its host (each host's ranks paired in rank order,
+ * every host at once, as in the hierarchical allreduce's host phase); for
+ * the network, each host's first rank with the first rank of the host next
+ * to it, one stream per link: the model counts the streams that share a
+ * link (links.c). */
+static int partner(const hook_host_t *h, int shm)
 {
-    opts_t o;
-    const char *tp;
-    size_t pts[MAX_POINTS], eager;
-    double msg[MAX_POINTS], red[MAX_POINTS], step = 0;
-    int np = 0, eager_at = -1;
-    char *sbuf, *rbuf, *dst;
-    coll_model_t m;
-    hook_host_t host;
-    FILE *out = stdout;
+    int idx = 0, first = -1, want;
 
-    perf_prog = "rcomm-tune";
-    perf_usage = usage;
-    parse(argc, argv, &o);
-    comm = perf_comm_create(&rank, &size, &tp);
-    if (size < 2) {
-        fprintf(stderr,
-                "rcomm-tune: needs at least 2 ranks (rcomm-run -n 4 rcomm-tune)\n");
-        return 2;
+    if (!h->host_of || h->nhosts < 2)
+        return (rank ^ 1) < size ? rank ^ 1 : -1;
+    for (int r = 0; r < rank; r++)
+        idx += h->host_of[r] == h->host_of[rank];
+    if (!shm) {
+        want = h->host_of[rank] ^ 1;
+        if (idx != 0 || want >= h->nhosts)
+            return -1;
+        for (int r = 0; r < size && first < 0; r++)
+            first = h->host_of[r] == want ? r : -1;
+        return first;
     }
-    eager = strcmp(tp, "verbs") == 0 ? hook_config(comm)->ib_eager
-            : strcmp(tp, "shm") == 0 ? hook_config(comm)->shm_eager
-                                     : hook_config(comm)->tcp_eager;
+    for (int r = 0, n = 0; r < size; r++)
+        if (h->host_of[r] == h->host_of[rank] && n++ == (idx ^ 1))
+            return r;
+    return -1;
+}
+
+/* Measure one section of the model: msg with the partner (-1: none),
+ * reduction, the step just above eager. */
+static void measure(const opts_t *o, int peer, size_t eager, const char *name, int local,
+                    char *sbuf, char *rbuf, char *dst, coll_model_t *m, double *step)
+{
+    size_t pts[MAX_POINTS];
+    double msg[MAX_POINTS], red[MAX_POINTS];
+    int np = 0, eager_at = -1;
+
     /* Powers of two, and the eager limit and just above it, in order. */
-    for (size_t b = o.minb; b <= o.maxb && np < MAX_POINTS - 2; b *= 2) {
-        const int at_eager = eager_at < 0 && eager >= o.minb && eager + 8 <= o.maxb;
+    for (size_t b = o->minb; b <= o->maxb && np < MAX_POINTS - 2; b *= 2) {
+        const int at_eager = eager_at < 0 && eager >= o->minb && eager + 8 <= o->maxb;
         if (at_eager && eager < b) {
             pts[np++] = eager;
             eager_at = np;
@@ -331,9 +361,73 @@ int main(int argc, char **argv)
             eager_at = np;
             pts[np++] = eager + 8;
         }
-        if (b > o.maxb / 2)
+        if (b > o->maxb / 2)
             break;
     }
+    for (int i = 0; i < np; i++) {
+        const step_t x = {peer, pts[i], sbuf, NULL, rbuf};
+        const step_t rd = {-2, pts[i], sbuf, rbuf, dst};
+        msg[i] = timed(o, &x, iters_for(o, pts[i]));
+        red[i] = timed(o, &rd, iters_for(o, pts[i]) * 4);
+        if (rank == 0)
+            fprintf(stderr, "rcomm-tune: %s %10zu B  msg %10.2f us  reduce %10.2f us\n",
+                    name, pts[i], msg[i] * 1e6, red[i] * 1e6);
+    }
+    /* A larger message never costs less: the closest non-decreasing curve. */
+    monotone(msg, np);
+    monotone(red, np);
+    *step = eager_at > 0 ? msg[eager_at] - msg[eager_at - 1] : 0;
+
+    memset(m, 0, sizeof(*m));
+    snprintf(m->transport, sizeof(m->transport), "%s", name);
+    m->ranks_per_host = local;
+    for (int i = 0; i < np; i++) {
+        coll_model_class_t *c = &m->cls[m->nclasses++];
+        /* The line through this point and the previous one (the last class
+         * extends it), flat below the smallest size. */
+        double beta = i == 0 ? 0 : (msg[i] - msg[i - 1]) / (double)(pts[i] - pts[i - 1]);
+
+        c->upto = i == np - 1 ? COLL_MODEL_LAST : pts[i];
+        c->alpha_us = (msg[i] - beta * (double)pts[i]) * 1e6;
+        c->beta_ns = beta * 1e9;
+        c->gamma_ns = red[i] / (double)pts[i] * 1e9;
+    }
+}
+
+static size_t eager_of(const char *tp)
+{
+    return strcmp(tp, "verbs") == 0 ? hook_config(comm)->ib_eager
+           : strcmp(tp, "shm") == 0 ? hook_config(comm)->shm_eager
+                                    : hook_config(comm)->tcp_eager;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    const char *tp, *link = NULL;
+    double step = 0, shm_step = 0;
+    char *sbuf, *rbuf, *dst;
+    coll_model_t m, shm;
+    hook_host_t host;
+    tp_caps_t caps;
+    FILE *out = stdout;
+    int two;
+
+    perf_prog = "rcomm-tune";
+    perf_usage = usage;
+    parse(argc, argv, &o);
+    comm = perf_comm_create(&rank, &size, &tp);
+    if (size < 2) {
+        fprintf(stderr,
+                "rcomm-tune: needs at least 2 ranks (rcomm-run -n 4 rcomm-tune)\n");
+        return 2;
+    }
+    /* Shared memory alone when it serves every peer; beside the network
+     * when it serves some: a section for each. */
+    hook_host(comm, &host);
+    if (hook_caps(comm, &caps, &link) && strcmp(link, "shm") == 0)
+        tp = "shm";
+    two = host.host_of && host.nhosts > 1;
     sbuf = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
     rbuf = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
     dst = aligned_alloc(4096, (o.maxb + 8 + 4095) & ~(size_t)4095);
@@ -342,39 +436,13 @@ int main(int argc, char **argv)
     memset(sbuf, 1, o.maxb + 8);
     memset(rbuf, 2, o.maxb + 8);
     memset(dst, 0, o.maxb + 8);
-    for (int i = 0; i < np; i++) {
-        const step_t x = {(rank ^ 1) < size ? rank ^ 1 : -1, pts[i], sbuf, NULL, rbuf};
-        const step_t rd = {-2, pts[i], sbuf, rbuf, dst};
-        msg[i] = timed(&o, &x, iters_for(&o, pts[i]));
-        red[i] = timed(&o, &rd, iters_for(&o, pts[i]) * 4);
-        if (rank == 0)
-            fprintf(stderr, "rcomm-tune: %10zu B  msg %10.2f us  reduce %10.2f us\n",
-                    pts[i], msg[i] * 1e6, red[i] * 1e6);
-    }
-    /* A larger message never costs less: the closest non-decreasing curve. */
-    monotone(msg, np);
-    monotone(red, np);
-    if (eager_at > 0)
-        step = msg[eager_at] - msg[eager_at - 1];
-
-    memset(&m, 0, sizeof(m));
-    snprintf(m.transport, sizeof(m.transport), "%s", tp);
-    hook_host(comm, &host);
-    m.ranks_per_host = host.local_size;
-    for (int i = 0; i < np; i++) {
-        coll_model_class_t *c = &m.cls[m.nclasses++];
-        /* The line through this point and the previous one (the last class
-         * extends it), flat below the smallest size. */
-        int k = i == 0 ? 0 : i;
-        double beta = k == 0 ? 0 : (msg[k] - msg[k - 1]) / (double)(pts[k] - pts[k - 1]);
-
-        c->upto = i == np - 1 ? COLL_MODEL_LAST : pts[i];
-        c->alpha_us = (msg[k] - beta * (double)pts[k]) * 1e6;
-        c->beta_ns = beta * 1e9;
-        c->gamma_ns = red[i] / (double)pts[i] * 1e9;
-    }
+    measure(&o, partner(&host, 0), eager_of(tp), tp, host.local_size, sbuf, rbuf, dst, &m,
+            &step);
+    if (two)
+        measure(&o, partner(&host, 1), eager_of("shm"), "shm", host.local_size, sbuf,
+                rbuf, dst, &shm, &shm_step);
     if (o.rules)
-        time_rules(&o, sbuf, rbuf, &m);
+        time_rules(&o, sbuf, rbuf, &m, two ? &shm : NULL, &host);
     if (rank == 0) {
         if (o.out && !(out = fopen(o.out, "w"))) {
             perror(o.out);
@@ -385,14 +453,21 @@ int main(int argc, char **argv)
                 "# written by rcomm-tune: %d ranks, transport %s, segment %zu B,\n"
                 "# eager limit %zu B (step there %.2f us), %zu B .. %zu B, "
                 "median of %d\n",
-                size, tp, hook_config(comm)->segment_size, eager, step * 1e6, o.minb,
-                o.maxb, o.reps);
+                size, tp, hook_config(comm)->segment_size, eager_of(tp), step * 1e6,
+                o.minb, o.maxb, o.reps);
+        if (two)
+            fprintf(out,
+                    "# %d hosts: %s measured between hosts' first ranks (one stream a "
+                    "link), shm within hosts (eager step %.2f us)\n",
+                    host.nhosts, tp, shm_step * 1e6);
         if (o.rules)
             fprintf(out,
                     "# rules for %d ranks: the formulas' choice, except where it was "
                     "more than %.0f%% slower than the fastest\n",
                     size, (o.gain - 1) * 100);
         coll_model_write(&m, out);
+        if (two)
+            coll_model_write(&shm, out);
         if (out != stdout && fclose(out) != 0) {
             perror(o.out);
             return 1;

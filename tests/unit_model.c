@@ -116,6 +116,103 @@ END_TEST
 
 /* Reduce: binomial takes lg p whole one-way messages; rsg a ring
  * reduce-scatter of n/p blocks, then a tree gather of 1, 2, 4 ... blocks. */
+/* One class each: shared memory {1 us, 0.1 ns/B}, the network {10 us,
+ * 10 ns/B}; reducing costs 0.5 ns/B on both. */
+static void one_class(coll_model_t *m, const char *tp, double alpha_us, double beta_ns)
+{
+    memset(m, 0, sizeof(*m));
+    strcpy(m->transport, tp);
+    m->nclasses = 1;
+    m->cls[0] = (coll_model_class_t){COLL_MODEL_LAST, alpha_us, beta_ns, 0.5};
+}
+#define SHM(b) (1 * US + (double)(b)*0.1 * NS)
+#define NET(b) (10 * US + (double)(b)*10 * NS)
+#define RED(b) ((double)(b)*0.5 * NS)
+
+START_TEST(links_count_streams)
+{
+    const int ordered[8] = {0, 0, 1, 1, 2, 2, 3, 3}, robin[8] = {0, 1, 2, 3, 0, 1, 2, 3},
+              odd[6] = {0, 0, 0, 1, 1, 2};
+    coll_model_t net, shm;
+    coll_links_t k;
+
+    one_class(&net, "tcp", 10, 10);
+    one_class(&shm, "shm", 1, 0.1);
+    /* Hosts in rank order: a ring step leaves each host once; butterfly's
+     * first step stays home, the others take both ranks of a host out. */
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 8, ordered, 4), RCOMM_OK);
+    ck_assert_int_eq(k.ring, 1);
+    ck_assert_int_eq(k.dist[0], 0);
+    ck_assert_int_eq(k.dist[1], 2);
+    ck_assert_int_eq(k.dist[2], 2);
+    ck_assert_int_eq(k.hosts, 4);
+    ck_assert_int_eq(k.per_host, 2);
+    /* Round-robin: every ring step takes both out; r^4 stays home. */
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 8, robin, 4), RCOMM_OK);
+    ck_assert_int_eq(k.ring, 2);
+    ck_assert_int_eq(k.dist[0], 2);
+    ck_assert_int_eq(k.dist[2], 0);
+    /* Hosts of 3, 2, 1: no hierarchical shape; the fold pairs 0-1, 2-3. */
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 6, odd, 3), RCOMM_OK);
+    ck_assert_int_eq(k.per_host, 0);
+    ck_assert_int_eq(k.fold, 1);
+    ck_assert_int_eq(k.ring, 1);
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_HIER, 4096), 1e30);
+    /* Without shared memory, the flat model prices everything. */
+    ck_assert_int_eq(coll_links_init(&k, &net, NULL, 8, ordered, 4), RCOMM_OK);
+    ck_assert_int_eq(k.ring, 1);
+    ck_assert_int_eq(k.dist[0], 1);
+    ck_assert_int_eq(k.per_host, 0);
+}
+END_TEST
+
+START_TEST(links_price_each_step)
+{
+    const int ordered[8] = {0, 0, 1, 1, 2, 2, 3, 3}, robin[8] = {0, 1, 2, 3, 0, 1, 2, 3};
+    coll_model_t net, shm;
+    coll_links_t k;
+    const size_t n = 8192;
+
+    one_class(&net, "tcp", 10, 10);
+    one_class(&shm, "shm", 1, 0.1);
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 8, ordered, 4), RCOMM_OK);
+    /* ring: 14 steps of n/8 on one stream */
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RING, n),
+            14 * NET(n / 8) + 7 * RED(n / 8));
+    /* butterfly: n/2 at distance 4 and n/4 at 2, two streams a link; n/8
+     * at distance 1, at home */
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_BUTTERFLY, n),
+            2 * NET(2 * n / 2) + 2 * NET(2 * n / 4) + 2 * SHM(n / 8) + RED(n / 2) +
+                RED(n / 4) + RED(n / 8));
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RD, n),
+            SHM(n) + 2 * NET(2 * n) + 3 * RED(n));
+    /* hier: a ring of 2 at home on n/2, a ring of 4 hosts on n/8 with both
+     * of a host's ranks on its link */
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_HIER, n),
+            2 * SHM(n / 2) + RED(n / 2) + 6 * NET(2 * n / 8) + 3 * RED(n / 8));
+    /* Small: rd's 3 steps win; large: hier's fewer bytes on a link. */
+    ck_assert_int_eq(coll_select_allreduce_on(&k, RCOMM_ALGO_AUTO, 8), RCOMM_ALGO_RD);
+    ck_assert_int_eq(coll_select_allreduce_on(&k, RCOMM_ALGO_AUTO, 64 << 20),
+                     RCOMM_ALGO_HIER);
+    ck_assert_int_eq(coll_select_allreduce_on(&k, RCOMM_ALGO_RING, 64 << 20),
+                     RCOMM_ALGO_RING);
+    /* Ranks round-robin over the hosts: every ring step takes both of a
+     * host's ranks out (hier groups them by host whatever their order);
+     * butterfly's halves at distance 4 now stay home, its cheapest case. */
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 8, robin, 4), RCOMM_OK);
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RING, n),
+            14 * NET(2 * n / 8) + 7 * RED(n / 8));
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_BUTTERFLY, n),
+            2 * SHM(n / 2) + 2 * NET(2 * n / 4) + 2 * NET(2 * n / 8) + RED(n / 2) +
+                RED(n / 4) + RED(n / 8));
+    /* The flat wrapper is the same arithmetic with one stream a step. */
+    coll_links_flat(&k, &net, 8);
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RD, n),
+            coll_cost_allreduce(&net, RCOMM_ALGO_RD, 8, n));
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RD, n), 3 * (NET(n) + RED(n)));
+}
+END_TEST
+
 START_TEST(reduce_costs_and_choice)
 {
     coll_model_t m;
@@ -433,6 +530,8 @@ int main(void)
     tcase_add_test(tc, class_costs);
     tcase_add_test(tc, algorithm_costs);
     tcase_add_test(tc, choice_is_the_cheapest);
+    tcase_add_test(tc, links_count_streams);
+    tcase_add_test(tc, links_price_each_step);
     tcase_add_test(tc, reduce_costs_and_choice);
     tcase_add_test(tc, switch_points_are_exact);
     tcase_add_test(tc, sections_and_values);

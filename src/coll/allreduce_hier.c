@@ -26,30 +26,11 @@
  */
 #include "coll/coll.h"
 
-/* L, the ranks per host, when every host has the same number and there are
- * at least two hosts of at least two; 0 otherwise. */
-static int hosts_shape(const rcomm_comm_t *c)
-{
-    int first = 0, n;
-
-    if (!c->host_of || c->nhosts < 2 || c->size % c->nhosts != 0)
-        return 0;
-    for (int h = 0; h < c->nhosts; h++) {
-        n = 0;
-        for (int r = 0; r < c->size; r++)
-            n += c->host_of[r] == h;
-        if (h == 0)
-            first = n;
-        if (n != first)
-            return 0;
-    }
-    return first >= 2 ? first : 0;
-}
-
 rcomm_status_t coll_allreduce_hier_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const rcomm_comm_t *c = s->comm;
-    const int L = hosts_shape(c), H = c->nhosts, me = c->rank, host = c->host_of[me];
+    const int L = coll_hosts_shape(c->host_of, c->size, c->nhosts), H = c->nhosts,
+              me = c->rank, host = c->host_of[me];
     const size_t es = s->esize;
     int *local, *cross, li = 0;
     coll_group_t gl, gx;

@@ -30,8 +30,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
         return st;
     bytes = count * rcomm_dtype_size(dtype);
     if (algo == RCOMM_ALGO_AUTO)
-        c.algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
-                                       comm->size, bytes);
+        c.algo = coll_select_allreduce_on(&coll_state(comm)->links,
+                                          comm->cfg.allreduce_algo, bytes);
     return coll_run(comm, &c, req);
 }
 
@@ -70,8 +70,8 @@ rcomm_status_t rcomm_allreduce_algo(const rcomm_comm_t *comm, size_t count,
     if ((unsigned)dtype >= RCOMM_DTYPE_COUNT)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_allreduce_algo: dtype %d is not valid", (int)dtype);
-    *algo = coll_select_allreduce(&coll_state(comm)->model, comm->cfg.allreduce_algo,
-                                  comm->size, count * rcomm_dtype_size(dtype));
+    *algo = coll_select_allreduce_on(&coll_state(comm)->links, comm->cfg.allreduce_algo,
+                                     count * rcomm_dtype_size(dtype));
     return RCOMM_OK;
 }
 

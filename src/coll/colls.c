@@ -9,51 +9,105 @@
 #include "base/error.h"
 #include "coll/sched.h"
 
-/* The cost model: RCOMM_TUNING_FILE or the transport's built-in profile, as
- * rank 0 sees it. Rank 0 shares it through the store (as a tuning file's
- * text, or its error), so that every rank picks the same algorithms even if
- * the file differs between hosts or is missing on some. */
-static rcomm_status_t load_model(rcomm_comm_t *comm, coll_model_t *model)
+/* Shared memory's profile from the tuning file, or the built-in one when
+ * the file has none (it was measured for the network alone). */
+static rcomm_status_t choose_shm(const char *path, int local, coll_model_t *m)
 {
-    const char *path = comm->cfg.tuning_file, *tp = comm->cfg.transport;
+    if (path[0] && coll_model_load(path, "shm", local, m) == RCOMM_OK)
+        return RCOMM_OK;
+    if (path[0])
+        base_log(BASE_LOG_INFO,
+                 "cost model: %s; shared memory's built-in profile instead",
+                 rcomm_last_error());
+    return coll_model_builtin("shm", local, m);
+}
+
+/* Rank 0's text of the models for the others: a tuning file's, or "!" and
+ * the error when st is one. Returns st, or the store's error. */
+static rcomm_status_t share_models(rcomm_comm_t *comm, const coll_state_t *c, int two,
+                                   rcomm_status_t st)
+{
     char *text = NULL;
     size_t len = 0;
-    rcomm_status_t st = RCOMM_OK;
-    FILE *f;
+    FILE *f = open_memstream(&text, &len);
 
-    if (comm->rank == 0 || !comm->bs) {
-        st = coll_model_choose(path, tp, comm->local_size, model);
-        if (!comm->bs)
-            return st;
-        if (!(f = open_memstream(&text, &len)))
-            return base_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
-        if (st == RCOMM_OK) {
-            fprintf(f, "rcomm-tuning 1\n");
-            coll_model_write(model, f);
-        } else {
-            fprintf(f, "!%s", rcomm_last_error());
-        }
-        fclose(f);
-        rcomm_status_t pst = bootstrap_put(comm->bs, "tuning", text, len + 1);
-        free(text);
-        return st != RCOMM_OK ? st : pst;
+    if (!f)
+        return base_err(RCOMM_ERR_NO_MEMORY, "no memory to share the cost model");
+    if (st == RCOMM_OK) {
+        fprintf(f, "rcomm-tuning 1\n");
+        coll_model_write(&c->model, f);
+        if (two)
+            coll_model_write(&c->local, f);
+    } else {
+        fprintf(f, "!%s", rcomm_last_error());
     }
-    if (!(text = malloc(BOOTSTRAP_MAX_VALUE)))
+    fclose(f);
+    rcomm_status_t pst = bootstrap_put(comm->bs, "tuning", text, len + 1);
+    free(text);
+    return st != RCOMM_OK ? st : pst;
+}
+
+/* The other ranks: rank 0's models, from the store. */
+static rcomm_status_t receive_models(rcomm_comm_t *comm, coll_state_t *c, const char *tp,
+                                     int two)
+{
+    const char *path = comm->cfg.tuning_file, *from = "shared by rank 0";
+    size_t len = BOOTSTRAP_MAX_VALUE;
+    char *text = malloc(len);
+    rcomm_status_t st;
+
+    if (!text)
         return base_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
-    len = BOOTSTRAP_MAX_VALUE;
     if ((st = bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
         text[len ? len - 1 : 0] = '\0';
         if (text[0] == '!')
             st = base_err(RCOMM_ERR_CONFIG,
                           "rank 0 could not load the cost model: %.200s", text + 1);
         else
-            st = coll_model_parse(text, strlen(text), "shared by rank 0", tp, 0, model);
+            st = coll_model_parse(text, strlen(text), from, tp, 0, &c->model);
+        if (st == RCOMM_OK && two)
+            st = coll_model_parse(text, strlen(text), from, "shm", 0, &c->local);
     }
-    if (st == RCOMM_OK)
-        snprintf(model->source, sizeof(model->source), "%.100s (from rank 0)",
-                 path[0] ? path : "built-in profile");
     free(text);
+    snprintf(c->model.source, sizeof(c->model.source), "%.100s (from rank 0)",
+             path[0] ? path : "built-in profile");
+    snprintf(c->local.source, sizeof(c->local.source), "%.100s (from rank 0)",
+             path[0] ? path : "built-in profile");
     return st;
+}
+
+/* The cost model: RCOMM_TUNING_FILE or the built-in profiles, as rank 0
+ * sees them: the transport's; or, where shared memory serves the ranks of
+ * a host beside a network (core/comm.h host_of), the network's and shared
+ * memory's (links.c); or shared memory's alone when every rank is on one
+ * host. Rank 0 shares them through the store (as a tuning file's text, or
+ * its error), so that every rank picks the same algorithms even if the file
+ * differs between hosts or is missing on some. */
+static rcomm_status_t load_model(rcomm_comm_t *comm, coll_state_t *c)
+{
+    const char *path = comm->cfg.tuning_file;
+    const int composed = comm->host_of && comm->nhosts < comm->size;
+    const int two = composed && comm->nhosts > 1;
+    const char *tp = composed && !two ? "shm" : comm->cfg.transport;
+    rcomm_status_t st;
+
+    if (comm->rank == 0 || !comm->bs) {
+        st = composed && !two ? choose_shm(path, comm->local_size, &c->model)
+                              : coll_model_choose(path, tp, comm->local_size, &c->model);
+        if (st == RCOMM_OK && two)
+            st = choose_shm(path, comm->local_size, &c->local);
+        if (comm->bs)
+            st = share_models(comm, c, two, st);
+    } else {
+        st = receive_models(comm, c, tp, two);
+    }
+    if (st != RCOMM_OK)
+        return st;
+    if (coll_links_init(&c->links, &c->model, two ? &c->local : NULL, comm->size,
+                        comm->host_of, comm->nhosts) != RCOMM_OK)
+        return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for the link map",
+                        comm->rank);
+    return RCOMM_OK;
 }
 
 static void colls_progress(rcomm_comm_t *comm, void *state)
@@ -184,7 +238,7 @@ rcomm_status_t comm_services_builtin(rcomm_comm_t *comm)
     if (!c)
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: no memory for the collectives",
                         comm->rank);
-    if ((st = load_model(comm, &c->model)) != RCOMM_OK) {
+    if ((st = load_model(comm, c)) != RCOMM_OK) {
         free(c);
         return st;
     }

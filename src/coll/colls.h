@@ -27,7 +27,10 @@ typedef struct {
 typedef struct {
     uint64_t next_seq;          /* collectives started so far: tags and logs */
     coll_sched_t *active;       /* collectives in flight, oldest first */
-    coll_model_t model;         /* the same on every rank (rank 0's) */
+    coll_model_t model;         /* the same on every rank (rank 0's): the
+                                 * transport's, or the network's */
+    coll_model_t local;         /* shared memory's, beside a network */
+    coll_links_t links;         /* what the algorithms cross (model.h) */
     struct coll_health *health; /* probes for timeout diagnosis (health.c) */
     uint32_t p2p_space;         /* the tag space of send and receive (p2p.c) */
     /* One envelope per distinct call of the messages that came ahead of

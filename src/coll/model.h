@@ -27,6 +27,10 @@
  *     ...                                 UPTO increasing per COLL and RANKS
  * Sizes take K, M, G suffixes. Errors name the file, the line and the field.
  *
+ * A job where shared memory serves the ranks of a host beside a network
+ * takes two sections, its network transport's and "shm"'s (links.c prices
+ * each step by the link it crosses); rcomm-tune writes both in such a job.
+ *
  * Rules are Open MPI's dynamic rules in this file's terms: rcomm-tune times
  * every algorithm of allreduce (ring, butterfly, rd) and broadcast (binomial,
  * chain) at the job's own rank count and writes the fastest per size; reduce
@@ -126,10 +130,46 @@ double coll_model_reduce(const coll_model_t *m, size_t bytes);
 typedef enum { COLL_BCAST_BINOMIAL, COLL_BCAST_CHAIN } coll_bcast_algo_t;
 typedef enum { COLL_REDUCE_BINOMIAL, COLL_REDUCE_RSG } coll_reduce_algo_t;
 
+/* links.c: the links a communicator's collectives cross. With one kind of
+ * link (a single transport, or ranks that share no host), net prices every
+ * message and each step puts one stream on a link. When shared memory
+ * serves the ranks of a host and a network the others, local is shared
+ * memory's model and net the network's, and each step pattern is priced on
+ * the busiest host: s of its ranks sending m bytes off the host share its
+ * link, as one network message of s*m bytes; a step where no rank leaves
+ * its host is a shared-memory message. hosts x per_host is the shape the
+ * hierarchical allreduce needs (0 when the hosts differ in size, or there
+ * is one host, or one rank per host). */
+#define COLL_LINKS_MAX_LG 31
+typedef struct {
+    const coll_model_t *net, *local;
+    int p;
+    int ring;                    /* streams of a ring step (r -> r+1) */
+    int fold;                    /* ... of the fold of a non-power-of-two p */
+    int dist[COLL_LINKS_MAX_LG]; /* ... of pairs at distance 2^i (butterfly, rd) */
+    int hosts, per_host;
+} coll_links_t;
+
+/* One kind of link: m prices everything. */
+void coll_links_flat(coll_links_t *k, const coll_model_t *m, int p);
+/* From the host map (core/comm.h host_of, nhosts); local NULL: flat.
+ * NO_MEMORY leaves k flat. */
+rcomm_status_t coll_links_init(coll_links_t *k, const coll_model_t *net,
+                               const coll_model_t *local, int p, const int *host_of,
+                               int nhosts);
+/* One step of streams streams of bytes each on the busiest link. */
+double coll_links_msg(const coll_links_t *k, int streams, size_t bytes);
+/* L, the ranks per host, when every one of nhosts >= 2 hosts has the same
+ * L >= 2 ranks; 0 otherwise. */
+int coll_hosts_shape(const int *host_of, int p, int nhosts);
+
 /* select.c: the choice by the cost model. forced: the algorithm
  * set by the user (RCOMM_ALGO_AUTO, or -1 for broadcast, to choose). */
 rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p,
                                    size_t bytes);
+/* The same over the links of a communicator (p = k->p); the hierarchical
+ * allreduce is a candidate where k has its shape. */
+rcomm_algo_t coll_select_allreduce_on(const coll_links_t *k, int forced, size_t bytes);
 coll_bcast_algo_t coll_select_broadcast(const coll_model_t *m, int forced, size_t seg,
                                         int p, size_t bytes);
 coll_reduce_algo_t coll_select_reduce(const coll_model_t *m, int forced, int p,
@@ -138,6 +178,7 @@ coll_reduce_algo_t coll_select_reduce(const coll_model_t *m, int forced, int p,
 double coll_cost_reduce(const coll_model_t *m, coll_reduce_algo_t algo, int p,
                         size_t bytes);
 double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes);
+double coll_cost_allreduce_on(const coll_links_t *k, rcomm_algo_t algo, size_t bytes);
 double coll_cost_broadcast(const coll_model_t *m, size_t seg, coll_bcast_algo_t algo,
                            int p, size_t bytes);
 /* Where the choice changes for p ranks, up to maxbytes: sw[i].algo is chosen

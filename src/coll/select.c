@@ -9,6 +9,9 @@
  *   butterfly sum over k = 1..lg p2 of 2 msg(n/2^k) + red(n/2^k)  (+ fold)
  *   rd        lg p2 (msg(n) + red(n))                             (+ fold)
  *   fold      2 one(n) + red(n), when p is not a power of two
+ *   hier      see hier_cost
+ * Over a network with ranks sharing hosts (model.h, coll_links_t), each
+ * step is priced by the link it crosses on the busiest host.
  *   binomial broadcast  ceil(lg p) one(n)
  *   chain broadcast     (p - 2 + n/seg) one(seg)
  *   binomial reduce     ceil(lg p) (one(n) + red(n))    (the root takes lg p
@@ -32,13 +35,25 @@ static double one(const coll_model_t *m, size_t n)
     return coll_model_msg(m, n - n / 2);
 }
 
-static double fold_cost(const coll_model_t *m, const coll_fold_t *f, size_t n)
+/* Hierarchical, H hosts of L (allreduce_hier.c): rings of L over shared
+ * memory around a ring of H whose L streams per host share the host's
+ * link:
+ *   2 (L-1) msg_s(n/L) + (L-1) red(n/L) + 2 (H-1) msg_w(L n/(HL)) + (H-1) red(n/(HL)) */
+static double hier_cost(const coll_links_t *k, size_t bytes)
 {
-    return f->rem ? 2 * one(m, n) + coll_model_reduce(m, n) : 0;
+    const int L = k->per_host, H = k->hosts;
+    const size_t bl = ceil_div(bytes, (size_t)L), bx = ceil_div(bl, (size_t)H);
+
+    return 2.0 * (L - 1) * coll_links_msg(k, 0, bl) +
+           (L - 1) * coll_model_reduce(k->net, bl) +
+           2.0 * (H - 1) * coll_links_msg(k, L, bx) +
+           (H - 1) * coll_model_reduce(k->net, bx);
 }
 
-double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes)
+double coll_cost_allreduce_on(const coll_links_t *k, rcomm_algo_t algo, size_t bytes)
 {
+    const coll_model_t *m = k->net;
+    const int p = k->p;
     coll_fold_t f;
     double t = 0;
     int lg;
@@ -47,43 +62,66 @@ double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size
         return 0;
     coll_fold(0, p, &f);
     lg = coll_log2(f.p2);
+    /* fold: 2 one(n) + red(n), when p is not a power of two */
+    if (f.rem && algo != RCOMM_ALGO_RING && algo != RCOMM_ALGO_HIER)
+        t = 2 * coll_links_msg(k, k->fold, bytes - bytes / 2) +
+            coll_model_reduce(m, bytes);
     switch (algo) {
     case RCOMM_ALGO_RING: {
         size_t blk = ceil_div(bytes, (size_t)p);
-        return 2.0 * (p - 1) * coll_model_msg(m, blk) +
+        return 2.0 * (p - 1) * coll_links_msg(k, k->ring, blk) +
                (p - 1) * coll_model_reduce(m, blk);
     }
-    case RCOMM_ALGO_BUTTERFLY:
-        for (int k = 1; k <= lg; k++) {
-            size_t half = ceil_div(bytes, (size_t)1 << k);
-            t += 2 * coll_model_msg(m, half) + coll_model_reduce(m, half);
+    case RCOMM_ALGO_BUTTERFLY: /* halves at distance p2/2, quarters at p2/4 ... */
+        for (int i = 0; i < lg; i++) {
+            size_t half = ceil_div(bytes, (size_t)2 << i);
+            t += 2 * coll_links_msg(k, k->dist[lg - 1 - i], half) +
+                 coll_model_reduce(m, half);
         }
-        return t + fold_cost(m, &f, bytes);
+        return t;
     case RCOMM_ALGO_RD:
-        return lg * (coll_model_msg(m, bytes) + coll_model_reduce(m, bytes)) +
-               fold_cost(m, &f, bytes);
+        for (int i = 0; i < lg; i++)
+            t += coll_links_msg(k, k->dist[i], bytes) + coll_model_reduce(m, bytes);
+        return t;
+    case RCOMM_ALGO_HIER: return k->per_host ? hier_cost(k, bytes) : 1e30;
     default: return 1e30;
     }
 }
 
-rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p, size_t bytes)
+double coll_cost_allreduce(const coll_model_t *m, rcomm_algo_t algo, int p, size_t bytes)
+{
+    coll_links_t k;
+
+    coll_links_flat(&k, m, p);
+    return coll_cost_allreduce_on(&k, algo, bytes);
+}
+
+rcomm_algo_t coll_select_allreduce_on(const coll_links_t *k, int forced, size_t bytes)
 {
     rcomm_algo_t best = RCOMM_ALGO_RING;
-    double best_cost = coll_cost_allreduce(m, best, p, bytes);
+    double best_cost = coll_cost_allreduce_on(k, best, bytes);
     int ruled;
 
     if ((rcomm_algo_t)forced != RCOMM_ALGO_AUTO)
         return (rcomm_algo_t)forced;
-    if ((ruled = coll_model_rule(m, COLL_ALLREDUCE, p, bytes)) >= 0)
+    if ((ruled = coll_model_rule(k->net, COLL_ALLREDUCE, k->p, bytes)) >= 0)
         return (rcomm_algo_t)ruled;
     for (int a = RCOMM_ALGO_RING + 1; a < RCOMM_ALGO_COUNT; a++) {
-        double c = coll_cost_allreduce(m, (rcomm_algo_t)a, p, bytes);
+        double c = coll_cost_allreduce_on(k, (rcomm_algo_t)a, bytes);
         if (c < best_cost) {
             best = (rcomm_algo_t)a;
             best_cost = c;
         }
     }
     return best;
+}
+
+rcomm_algo_t coll_select_allreduce(const coll_model_t *m, int forced, int p, size_t bytes)
+{
+    coll_links_t k;
+
+    coll_links_flat(&k, m, p);
+    return coll_select_allreduce_on(&k, forced, bytes);
 }
 
 double coll_cost_broadcast(const coll_model_t *m, size_t seg, coll_bcast_algo_t algo,

@@ -38,13 +38,24 @@ bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name)
 
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
 {
-    *host = (hook_host_t){comm->local_size, comm->local_cores, comm->oversubscribed != 0,
-                          comm->spin_ns};
+    const int composed = comm->host_of && comm->nhosts < comm->size;
+
+    *host = (hook_host_t){comm->local_size,
+                          comm->local_cores,
+                          comm->oversubscribed != 0,
+                          comm->spin_ns,
+                          composed ? comm->host_of : NULL,
+                          composed ? comm->nhosts : 0};
 }
 
 const coll_model_t *hook_model(const rcomm_comm_t *comm)
 {
     return &coll_state(comm)->model;
+}
+
+const coll_links_t *hook_links(const rcomm_comm_t *comm)
+{
+    return &coll_state(comm)->links;
 }
 
 coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)

@@ -34,6 +34,9 @@ typedef struct {
     int local_cores;     /* cores in the union of their cpusets */
     bool oversubscribed; /* more ranks than cores: polls yield */
     uint64_t spin_ns;    /* busy-poll this long before sleeping */
+    const int *host_of;  /* [size] each rank's host, when shared memory serves
+                          * the ranks of a host (NULL otherwise) */
+    int nhosts;
 } hook_host_t;
 
 /* The configuration the communicator loaded; a tool may change a tunable
@@ -48,8 +51,10 @@ tp_t *hook_transport(const rcomm_comm_t *comm);
  * when there is none. Leaves the progress thread running. */
 bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name);
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host);
-/* The cost model every rank uses (rank 0's). */
+/* The cost model every rank uses (rank 0's), and the links it prices
+ * (the network's and shared memory's, when both serve: model.h). */
 const coll_model_t *hook_model(const rcomm_comm_t *comm);
+const coll_links_t *hook_links(const rcomm_comm_t *comm);
 /* The broadcast algorithm the communicator picks for bytes. */
 coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
 /* Fail the communicator with why (a tool's own traffic failed): peers learn

@@ -16,14 +16,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: rcomm-info [--ranks-per-host N] [--explain RANKS BYTES]\n"
+            "usage: rcomm-info [--ranks-per-host N] [--explain RANKS BYTES [--hosts H]]\n"
             "       rcomm-run -n N rcomm-info --map\n"
             "  prints rcomm's version, transports, tunables (RCOMM_* environment\n"
             "  variables) and the cost model's choices for 2 .. 1024 ranks, from\n"
             "  RCOMM_TUNING_FILE or the transport's built-in profile. The section\n"
             "  measured with the closest number of ranks per host is used (default:\n"
             "  RCOMM_LOCAL_SIZE, else 1). --explain prints every algorithm's predicted\n"
-            "  time for one call instead. --map, one process per rank: every rank's\n"
+            "  time for one call instead; with --hosts H, for RANKS ranks on H hosts\n"
+            "  (RANKS/H each, in rank order), shared memory within a host beside the\n"
+            "  transport between hosts. --map, one process per rank: every rank's\n"
             "  host, the packages and NUMA nodes its CPUs touch, and its CPUs (after\n"
             "  RCOMM_BIND), printed by rank 0.\n");
 }
@@ -147,14 +149,19 @@ out:
     return rc;
 }
 
-/* Why auto picks what it picks: every algorithm's predicted time. */
-static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
+/* Why auto picks what it picks: every algorithm's predicted time, over k. */
+static void explain(const coll_links_t *k, size_t seg, size_t bytes)
 {
-    rcomm_algo_t pick = coll_select_allreduce(m, RCOMM_ALGO_AUTO, p, bytes);
+    const coll_model_t *m = k->net;
+    const int p = k->p;
+    rcomm_algo_t pick = coll_select_allreduce_on(k, RCOMM_ALGO_AUTO, bytes);
     coll_bcast_algo_t bpick = coll_select_broadcast(m, -1, seg, p, bytes);
     coll_reduce_algo_t rpick = coll_select_reduce(m, -1, p, bytes);
 
     printf("# predicted time of one call on %d ranks, %zu bytes\n", p, bytes);
+    if (k->local)
+        printf("# %d hosts: shared memory (%s) within them, %s between\n",
+               k->hosts ? k->hosts : p / 2, k->local->source, m->transport);
     if (coll_model_rule(m, COLL_ALLREDUCE, p, bytes) >= 0)
         printf("# allreduce: a measured rule for %d ranks decides, not the formulas\n",
                p);
@@ -164,12 +171,12 @@ static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
     if (coll_model_rule(m, COLL_REDUCE, p, bytes) >= 0)
         printf("# reduce: a measured rule for %d ranks decides, not the formulas\n", p);
     for (int a = RCOMM_ALGO_AUTO + 1; a < RCOMM_ALGO_COUNT; a++)
-        if (a == RCOMM_ALGO_HIER) /* needs each link's constants: not yet */
-            printf("# allreduce hier: not in the cost model yet "
-                   "(RCOMM_ALLREDUCE_ALGO=hier forces it)\n");
+        if (a == RCOMM_ALGO_HIER && !k->per_host)
+            printf("# allreduce hier: needs ranks on several hosts, as many on each "
+                   "(--hosts)\n");
         else
             printf("allreduce  %-10s %12.2f us%s\n", rcomm_algo_name((rcomm_algo_t)a),
-                   coll_cost_allreduce(m, (rcomm_algo_t)a, p, bytes) * 1e6,
+                   coll_cost_allreduce_on(k, (rcomm_algo_t)a, bytes) * 1e6,
                    a == (int)pick ? "  <- auto" : "");
     for (int b = COLL_BCAST_BINOMIAL; b <= COLL_BCAST_CHAIN; b++)
         printf("broadcast  %-10s %12.2f us%s\n", coll_model_algo_name(COLL_BROADCAST, b),
@@ -181,12 +188,39 @@ static void explain(const coll_model_t *m, size_t seg, int p, size_t bytes)
                r == (int)rpick ? "  <- auto" : "");
 }
 
+/* --explain over H hosts of p/H ranks each (rank order), shared memory's
+ * profile from the tuning file or built in. */
+static int explain_hosts(const base_config_t *cfg, const coll_model_t *net, int hosts,
+                         int p, size_t bytes)
+{
+    coll_model_t shm;
+    coll_links_t k;
+    int *host_of = malloc((size_t)p * sizeof(int));
+
+    if (!host_of)
+        return 1;
+    for (int r = 0; r < p; r++)
+        host_of[r] = r / (p / hosts);
+    if ((cfg->tuning_file[0] &&
+         coll_model_load(cfg->tuning_file, "shm", p / hosts, &shm) == RCOMM_OK) ||
+        coll_model_builtin("shm", p / hosts, &shm) == RCOMM_OK) {
+        if (coll_links_init(&k, net, &shm, p, host_of, hosts) == RCOMM_OK) {
+            explain(&k, cfg->segment_size, bytes);
+            free(host_of);
+            return 0;
+        }
+    }
+    fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
+    free(host_of);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     base_config_t cfg;
     coll_model_t model;
     const char *ls = getenv("RCOMM_LOCAL_SIZE");
-    int local = ls ? atoi(ls) : 1, ex_p = 0;
+    int local = ls ? atoi(ls) : 1, ex_p = 0, hosts = 0;
     size_t ex_bytes = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -207,6 +241,11 @@ int main(int argc, char **argv)
             i += 2;
             continue;
         }
+        if (strcmp(argv[i], "--hosts") == 0 && i + 1 < argc &&
+            (hosts = atoi(argv[i + 1])) >= 1) {
+            i++;
+            continue;
+        }
         fprintf(stderr, "rcomm-info: bad argument '%s'\n", argv[i]);
         usage(stderr);
         return 2;
@@ -225,7 +264,17 @@ int main(int argc, char **argv)
     if (ex_p) {
         printf("# cost model: %s, %d ranks per host\n", model.source,
                model.ranks_per_host);
-        explain(&model, cfg.segment_size, ex_p, ex_bytes);
+        if (hosts) {
+            if (ex_p % hosts) {
+                fprintf(stderr, "rcomm-info: --hosts %d does not divide %d ranks\n",
+                        hosts, ex_p);
+                return 2;
+            }
+            return explain_hosts(&cfg, &model, hosts, ex_p, ex_bytes);
+        }
+        coll_links_t k;
+        coll_links_flat(&k, &model, ex_p);
+        explain(&k, cfg.segment_size, ex_bytes);
         return 0;
     }
     print_topology();
