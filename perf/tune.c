@@ -27,9 +27,11 @@
  *
  *  - in a job where shared memory serves each host's ranks beside a network
  *    (RCOMM_SHM=auto over several hosts), two sections: the network's,
- *    timed between hosts' first ranks (host 0's with host 1's, 2's with
- *    3's ...: one stream a link; the model counts how many share one), and
- *    shm's, timed between neighbours on each host, every host at once.
+ *    timed between hosts 0 and 1, 2 and 3 ..., every rank with the rank of
+ *    its place on the other host, each sending its share of the size: a
+ *    size is the bytes on a host's link (links.c prices steps so), with
+ *    every rank as busy as in a collective; and shm's, timed between
+ *    neighbours on each host, every host at once.
  *    Rules then include hier. With every rank on one host, shm alone.
  *
  * Noise is smoothed by isotonic regression: the non-decreasing curve closest
@@ -310,39 +312,43 @@ static void monotone(double *v, int n)
             v[i++] = mean[b];
 }
 
-/* This rank's partner in a section's exchanges (-1: it takes part only).
- * One kind of link: rank ^ 1. Shared memory beside a network: for "shm",
- * the rank next to it on its host (each host's ranks paired in rank order,
+/* This rank's partner in a section's exchanges (-1: it takes part only),
+ * and into how many streams (*split) a point's bytes are cut. One kind of
+ * link: rank ^ 1, whole. Shared memory beside a network: for "shm", the
+ * rank next to it on its host (each host's ranks paired in rank order,
  * every host at once, as in the hierarchical allreduce's host phase); for
- * the network, each host's first rank with the first rank of the host next
- * to it, one stream per link: the model counts the streams that share a
- * link (links.c). */
-static int partner(const hook_host_t *h, int shm)
+ * the network, the rank of the same place on the host next to it (hosts
+ * 0-1, 2-3 ...), every rank at once, each sending its share of the point:
+ * the point is the bytes on a host's link, as links.c prices them, with
+ * every core as busy as in a collective. */
+static int partner(const hook_host_t *h, int shm, int *split)
 {
-    int idx = 0, first = -1, want;
+    const int host = h->host_of ? h->host_of[rank] : 0;
+    int idx = 0, here = 0, n = 0;
 
+    *split = 1;
     if (!h->host_of || h->nhosts < 2)
         return (rank ^ 1) < size ? rank ^ 1 : -1;
-    for (int r = 0; r < rank; r++)
-        idx += h->host_of[r] == h->host_of[rank];
-    if (!shm) {
-        want = h->host_of[rank] ^ 1;
-        if (idx != 0 || want >= h->nhosts)
-            return -1;
-        for (int r = 0; r < size && first < 0; r++)
-            first = h->host_of[r] == want ? r : -1;
-        return first;
-    }
-    for (int r = 0, n = 0; r < size; r++)
-        if (h->host_of[r] == h->host_of[rank] && n++ == (idx ^ 1))
+    for (int r = 0; r < size; r++)
+        if (h->host_of[r] == host) {
+            idx += r < rank;
+            here++;
+        }
+    if (shm)
+        idx ^= 1;
+    else
+        *split = here;
+    for (int r = 0; r < size; r++)
+        if (h->host_of[r] == (shm ? host : host ^ 1) && n++ == idx)
             return r;
     return -1;
 }
 
 /* Measure one section of the model: msg with the partner (-1: none),
  * reduction, the step just above eager. */
-static void measure(const opts_t *o, int peer, size_t eager, const char *name, int local,
-                    char *sbuf, char *rbuf, char *dst, coll_model_t *m, double *step)
+static void measure(const opts_t *o, int peer, int split, size_t eager, const char *name,
+                    int local, char *sbuf, char *rbuf, char *dst, coll_model_t *m,
+                    double *step)
 {
     size_t pts[MAX_POINTS];
     double msg[MAX_POINTS], red[MAX_POINTS];
@@ -365,7 +371,8 @@ static void measure(const opts_t *o, int peer, size_t eager, const char *name, i
             break;
     }
     for (int i = 0; i < np; i++) {
-        const step_t x = {peer, pts[i], sbuf, NULL, rbuf};
+        const step_t x = {peer, (pts[i] + (size_t)split - 1) / (size_t)split, sbuf, NULL,
+                          rbuf};
         const step_t rd = {-2, pts[i], sbuf, rbuf, dst};
         msg[i] = timed(o, &x, iters_for(o, pts[i]));
         red[i] = timed(o, &rd, iters_for(o, pts[i]) * 4);
@@ -411,7 +418,7 @@ int main(int argc, char **argv)
     hook_host_t host;
     tp_caps_t caps;
     FILE *out = stdout;
-    int two;
+    int two, peer, split;
 
     perf_prog = "rcomm-tune";
     perf_usage = usage;
@@ -436,11 +443,15 @@ int main(int argc, char **argv)
     memset(sbuf, 1, o.maxb + 8);
     memset(rbuf, 2, o.maxb + 8);
     memset(dst, 0, o.maxb + 8);
-    measure(&o, partner(&host, 0), eager_of(tp), tp, host.local_size, sbuf, rbuf, dst, &m,
-            &step);
-    if (two)
-        measure(&o, partner(&host, 1), eager_of("shm"), "shm", host.local_size, sbuf,
-                rbuf, dst, &shm, &shm_step);
+    peer = partner(&host, 0, &split);
+    /* The protocol step where each stream's share passes the eager limit. */
+    measure(&o, peer, split, eager_of(tp) * (size_t)split, tp, host.local_size, sbuf,
+            rbuf, dst, &m, &step);
+    if (two) {
+        peer = partner(&host, 1, &split);
+        measure(&o, peer, split, eager_of("shm"), "shm", host.local_size, sbuf, rbuf, dst,
+                &shm, &shm_step);
+    }
     if (o.rules)
         time_rules(&o, sbuf, rbuf, &m, two ? &shm : NULL, &host);
     if (rank == 0) {
@@ -457,8 +468,9 @@ int main(int argc, char **argv)
                 o.minb, o.maxb, o.reps);
         if (two)
             fprintf(out,
-                    "# %d hosts: %s measured between hosts' first ranks (one stream a "
-                    "link), shm within hosts (eager step %.2f us)\n",
+                    "# %d hosts: %s measured between hosts 0-1, 2-3 ... (a size is the "
+                    "bytes on a link, split over a host's ranks), shm within hosts "
+                    "(eager step %.2f us)\n",
                     host.nhosts, tp, shm_step * 1e6);
         if (o.rules)
             fprintf(out,
