@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # The conformance programs on 16 ranks over 8 simulated hosts, 2 ranks per
-# host (scripts/rcomm-simhosts: network namespaces under a bridge): every
+# host (scripts/rcomm-simhosts: network namespaces under a bridge; placed in
+# host order, and round-robin for the allreduce algorithms): every
 # collective, algorithm, datatype and op, reduce, gather, scatter,
 # all-to-all, the variable-count calls and send/recv under both reduce
 # algorithms, bit for bit (--quick: the 1000003-element counts are left to
@@ -30,15 +31,18 @@ RCOMM_SIMHOSTS=${pfx}f sh -c 'trap "\"$1\" down" EXIT INT TERM
 
 trap '"$sim" down' EXIT INT TERM
 "$sim" up -n 8 || exit 1
+# job PLACEMENT ENV PROGRAM ARGS: -m 2 puts ranks 2h and 2h+1 on host h, -r
+# deals them round-robin (rank r on host r % 8), so hier's groups are not
+# runs of ranks.
 job() {
     echo "simhosts16: $*"
     # shellcheck disable=SC2086
-    env $1 "$run" -n 16 -t 600 -a "$("$sim" addr 0):29500" "$sim" rank -m 2 \
-        "$b/tests/$2" --quick $3 || { echo "simhosts16: $2 failed"; exit 1; }
+    env $2 "$run" -n 16 -t 600 -a "$("$sim" addr 0):29500" "$sim" rank $1 \
+        "$b/tests/$3" --quick $4 || { echo "simhosts16: $3 failed"; exit 1; }
 }
-job "RCOMM_ALLREDUCE_ALGO=auto" coll_check ""
-job "RCOMM_REDUCE_ALGO=binomial" coll_set_check ""
-job "RCOMM_REDUCE_ALGO=rsg" coll_set_check --reduce-only
+job -r "RCOMM_ALLREDUCE_ALGO=auto" coll_check ""
+job "-m 2" "RCOMM_REDUCE_ALGO=binomial" coll_set_check ""
+job "-m 2" "RCOMM_REDUCE_ALGO=rsg" coll_set_check --reduce-only
 for i in 0 1 2 3 4 5 6 7; do
     tx=$("$sim" exec $i cat /sys/class/net/eth0/statistics/tx_bytes)
     [ "${tx:-0}" -gt 100000 ] || { echo "host $i's link carried ${tx:-no} bytes"; exit 1; }
