@@ -379,14 +379,21 @@ void comm_waiter_start(rcomm_comm_t *comm, comm_waiter_t *w)
                          !comm->oversubscribed};
 }
 
+#define COMM_YIELD_AFTER_NS 20000
+
 void comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms)
 {
     uint64_t t;
 
-    if (base_now_ns() - w->since_ns < w->spin_ns) {
+    if ((t = base_now_ns() - w->since_ns) < w->spin_ns) {
         comm_progress(comm, 0);
-        if (comm->oversubscribed)
-            sched_yield(); /* let the rank we wait for run */
+        /* Let the rank we wait for run: oversubscribed, always; otherwise
+         * once the spin has found nothing for a while, since the scheduler
+         * may have put that rank on our core (2 ranks on 2 idle cores took
+         * 234 us an 8-byte allreduce in 1 launch of 3, 3 us in the others;
+         * docs/PERFORMANCE.md). */
+        if (comm->oversubscribed || t > COMM_YIELD_AFTER_NS)
+            sched_yield();
     } else {
         /* Sleep inside the transport's progress: it waits on the same
          * descriptor that wait_fd() hands out (TCP's epoll set) without an
