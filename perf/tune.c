@@ -418,7 +418,7 @@ int main(int argc, char **argv)
     hook_host_t host;
     tp_caps_t caps;
     FILE *out = stdout;
-    int two, peer, split;
+    int two, peer, split, local;
 
     perf_prog = "rcomm-tune";
     perf_usage = usage;
@@ -444,13 +444,16 @@ int main(int argc, char **argv)
     memset(rbuf, 2, o.maxb + 8);
     memset(dst, 0, o.maxb + 8);
     peer = partner(&host, 0, &split);
+    /* Ranks per host: the host map's where shared memory draws it (hosts
+     * that share a name, as simulated ones do, are still apart there). */
+    local = two ? split : host.local_size;
     /* The protocol step where each stream's share passes the eager limit. */
-    measure(&o, peer, split, eager_of(tp) * (size_t)split, tp, host.local_size, sbuf,
-            rbuf, dst, &m, &step);
+    measure(&o, peer, split, eager_of(tp) * (size_t)split, tp, local, sbuf, rbuf, dst, &m,
+            &step);
     if (two) {
         peer = partner(&host, 1, &split);
-        measure(&o, peer, split, eager_of("shm"), "shm", host.local_size, sbuf, rbuf, dst,
-                &shm, &shm_step);
+        measure(&o, peer, split, eager_of("shm"), "shm", local, sbuf, rbuf, dst, &shm,
+                &shm_step);
     }
     if (o.rules)
         time_rules(&o, sbuf, rbuf, &m, two ? &shm : NULL, &host);

@@ -292,10 +292,11 @@ expect="rank 0's host: 2 ranks on $cores cores"
 [ "$cores" -ge 2 ] || expect="$expect (oversubscribed: polls yield)"
 [ "$(host_line)" = "$expect" ] && ok || { ko "two free ranks: $(host_line)"; cat "$out" >&2; }
 # rcomm-tune writes a tuning file that rcomm-info and a job load; a broken
-# file is refused, naming the line, by rcomm-info and by every rank.
+# file is refused, naming the line, by rcomm-info and by every rank. Over TCP
+# (RCOMM_SHM=off): rcomm-info reads the transport's section.
 tuning=$tmp/t.tuning
 # (The eager limit inside the range: its step gets two classes of its own.)
-if RCOMM_TCP_EAGER=64K "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -e 128K -n 2 -r 1 \
+if RCOMM_SHM=off RCOMM_TCP_EAGER=64K "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -e 128K -n 2 -r 1 \
     -o "$tuning" >"$out" 2>&1 &&
     head -1 "$tuning" | grep -q "^rcomm-tuning 1$" &&
     grep -q "^ranks-per-host 3$" "$tuning" && grep -q "^class inf " "$tuning" &&
@@ -318,8 +319,19 @@ RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" --explain 5 1M >"$out" 2>&1
 [ "$(grep -c '^allreduce ' "$out")" -eq 3 ] && [ "$(grep -c '^reduce ' "$out")" -eq 2 ] &&
     [ "$(grep -c '<- auto' "$out")" -eq 3 ] && ok ||
     { ko "rcomm-info --explain"; cat "$out" >&2; }
-if RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \
+if RCOMM_SHM=off RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \
     -e 4K -f 8 -n 2 -w 1 >"$out" 2>&1; then ok; else ko "a job with rcomm-tune's file"; cat "$out" >&2; fi
+# Ranks of one host over shared memory (RCOMM_SHM=auto): rcomm-tune writes
+# an shm section, which such a job takes (its header names the file); the
+# TCP-only file above leaves such a job on the built-in shm profile.
+if "$run" -n 2 -t 120 "$top/rcomm-tune" -R -b 8 -e 64K -n 2 -r 1 -o "$tuning.shm" >"$out" 2>&1 &&
+    grep -q "^transport shm$" "$tuning.shm" && ! grep -q "^transport tcp$" "$tuning.shm" &&
+    RCOMM_TUNING_FILE=$tuning.shm "$run" -n 2 -t 120 "$perf" -b 8 -e 8 -n 1 -w 0 --no-ceiling \
+        >"$out" 2>&1 && grep -q "cost model: $tuning.shm" "$out"; then ok; else
+    ko "rcomm-tune over shared memory"; cat "$out" "$tuning.shm" >&2; fi
+RCOMM_TUNING_FILE=$tuning "$run" -n 2 -t 120 "$perf" -b 8 -e 8 -n 1 -w 0 --no-ceiling \
+    >"$out" 2>&1 && grep -q "cost model: built-in shm profile" "$out" && ok ||
+    { ko "a TCP tuning file on shared memory"; cat "$out" >&2; }
 sed 's/^class 1024 .*/class 1024 1 1/' "$tuning" >"$tuning.bad"
 RCOMM_TUNING_FILE=$tuning.bad "$top/rcomm-info" >/dev/null 2>"$out" && ko "rcomm-info: bad file accepted" ||
     { grep -q "line [0-9]*: 'class' takes 4 fields" "$out" && ok || { ko "rcomm-info: message"; cat "$out" >&2; }; }

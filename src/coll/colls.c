@@ -10,15 +10,20 @@
 #include "coll/sched.h"
 
 /* Shared memory's profile from the tuning file, or the built-in one when
- * the file has none (it was measured for the network alone). */
+ * the file has no shm section (it was measured for the network alone); a
+ * broken file is an error. */
 static rcomm_status_t choose_shm(const char *path, int local, coll_model_t *m)
 {
-    if (path[0] && coll_model_load(path, "shm", local, m) == RCOMM_OK)
-        return RCOMM_OK;
+    rcomm_status_t st;
+    int found = 0;
+
+    if (path[0] &&
+        ((st = coll_model_load_if(path, "shm", local, m, &found)) != RCOMM_OK || found))
+        return st;
     if (path[0])
         base_log(BASE_LOG_INFO,
-                 "cost model: %s; shared memory's built-in profile instead",
-                 rcomm_last_error());
+                 "cost model: %s has no shm section; shared memory's built-in profile",
+                 path);
     return coll_model_builtin("shm", local, m);
 }
 

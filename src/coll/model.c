@@ -285,8 +285,10 @@ static rcomm_status_t directive(parse_t *ps, const where_t *w, char **tok, int n
                quote(tok[0], q, sizeof(q)));
 }
 
-rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
-                                const char *transport, int local, coll_model_t *m)
+/* coll_model_parse; a file without the section is an error unless found is
+ * given (then *found says whether there was one). */
+static rcomm_status_t parse(const char *text, size_t len, const char *name,
+                            const char *transport, int local, coll_model_t *m, int *found)
 {
     parse_t *ps;
     where_t w = {name, 0};
@@ -337,7 +339,9 @@ rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
         st = bad(&w, "empty: the first directive must be 'rcomm-tuning 1'");
     if (st == RCOMM_OK)
         st = end_section(ps, &w);
-    if (st == RCOMM_OK && !ps->found) {
+    if (found)
+        *found = ps->found;
+    if (st == RCOMM_OK && !ps->found && !found) {
         w.line = 0;
         st = bad(&w, "no section 'transport %s' (this communicator's transport)",
                  transport);
@@ -346,8 +350,14 @@ rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
     return st;
 }
 
-rcomm_status_t coll_model_load(const char *path, const char *transport, int local,
-                               coll_model_t *m)
+rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
+                                const char *transport, int local, coll_model_t *m)
+{
+    return parse(text, len, name, transport, local, m, NULL);
+}
+
+static rcomm_status_t load(const char *path, const char *transport, int local,
+                           coll_model_t *m, int *found)
 {
     FILE *f = fopen(path, "r");
     char *buf;
@@ -369,10 +379,22 @@ rcomm_status_t coll_model_load(const char *path, const char *transport, int loca
                       "RCOMM_TUNING_FILE=%s: larger than %d bytes: not a tuning file",
                       path, COLL_MODEL_MAX_FILE);
     else
-        st = coll_model_parse(buf, n, path, transport, local, m);
+        st = parse(buf, n, path, transport, local, m, found);
     free(buf);
     fclose(f);
     return st;
+}
+
+rcomm_status_t coll_model_load(const char *path, const char *transport, int local,
+                               coll_model_t *m)
+{
+    return load(path, transport, local, m, NULL);
+}
+
+rcomm_status_t coll_model_load_if(const char *path, const char *transport, int local,
+                                  coll_model_t *m, int *found)
+{
+    return load(path, transport, local, m, found);
 }
 
 /* A class's or rule's upper size as the file writes it. */

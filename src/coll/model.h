@@ -112,6 +112,10 @@ rcomm_status_t coll_model_parse(const char *text, size_t len, const char *name,
 /* Read and parse the file at path (at most COLL_MODEL_MAX_FILE bytes). */
 rcomm_status_t coll_model_load(const char *path, const char *transport, int local,
                                coll_model_t *m);
+/* The same for a section the file may lack: *found 0 (and RCOMM_OK) when the
+ * file is good but has none for transport; its errors stay errors. */
+rcomm_status_t coll_model_load_if(const char *path, const char *transport, int local,
+                                  coll_model_t *m, int *found);
 /* Write m as one tuning-file section ("transport ...", its classes and
  * rules). */
 void coll_model_write(const coll_model_t *m, FILE *out);

@@ -195,24 +195,23 @@ static int explain_hosts(const base_config_t *cfg, const coll_model_t *net, int 
 {
     coll_model_t shm;
     coll_links_t k;
-    int *host_of = malloc((size_t)p * sizeof(int));
+    int *host_of = malloc((size_t)p * sizeof(int)), found = 0, rc = 1;
 
     if (!host_of)
         return 1;
     for (int r = 0; r < p; r++)
         host_of[r] = r / (p / hosts);
-    if ((cfg->tuning_file[0] &&
-         coll_model_load(cfg->tuning_file, "shm", p / hosts, &shm) == RCOMM_OK) ||
-        coll_model_builtin("shm", p / hosts, &shm) == RCOMM_OK) {
-        if (coll_links_init(&k, net, &shm, p, host_of, hosts) == RCOMM_OK) {
-            explain(&k, cfg->segment_size, bytes);
-            free(host_of);
-            return 0;
-        }
+    if ((!cfg->tuning_file[0] || coll_model_load_if(cfg->tuning_file, "shm", p / hosts,
+                                                    &shm, &found) == RCOMM_OK) &&
+        (found || coll_model_builtin("shm", p / hosts, &shm) == RCOMM_OK) &&
+        coll_links_init(&k, net, &shm, p, host_of, hosts) == RCOMM_OK) {
+        explain(&k, cfg->segment_size, bytes);
+        rc = 0;
+    } else {
+        fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
     }
-    fprintf(stderr, "rcomm-info: %s\n", rcomm_last_error());
     free(host_of);
-    return 1;
+    return rc;
 }
 
 int main(int argc, char **argv)
