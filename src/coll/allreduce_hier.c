@@ -25,12 +25,13 @@
  * ring instead.
  */
 #include "coll/coll.h"
+#include "coll/colls.h"
 
 rcomm_status_t coll_allreduce_hier_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const rcomm_comm_t *c = s->comm;
-    const int L = coll_hosts_shape(c->host_of, c->size, c->nhosts), H = c->nhosts,
-              me = c->rank, host = c->host_of[me];
+    const int L = coll_state(c)->links.per_host, H = c->nhosts, me = c->rank,
+              host = c->host_of[me];
     const size_t es = s->esize;
     int *local, *cross, li = 0;
     coll_group_t gl, gx;

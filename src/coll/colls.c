@@ -91,7 +91,7 @@ static rcomm_status_t receive_models(rcomm_comm_t *comm, coll_state_t *c, const 
 static rcomm_status_t load_model(rcomm_comm_t *comm, coll_state_t *c)
 {
     const char *path = comm->cfg.tuning_file;
-    const int composed = comm->host_of && comm->nhosts < comm->size;
+    const int composed = comm_hosts_shared(comm);
     const int two = composed && comm->nhosts > 1;
     const char *tp = composed && !two ? "shm" : comm->cfg.transport;
     rcomm_status_t st;

@@ -64,6 +64,14 @@ struct rcomm_comm {
     comm_progress_t pt;
 };
 
+/* Some ranks share a host through shared memory (host_of has fewer hosts
+ * than ranks): the transport is composed, and the collectives price two
+ * kinds of link. */
+static inline int comm_hosts_shared(const rcomm_comm_t *comm)
+{
+    return comm->host_of && comm->nhosts < comm->size;
+}
+
 /* scratch.c: a block of at least bytes for one schedule (64-byte aligned),
  * NULL if out of memory; put returns it for reuse (p may be NULL). */
 void *comm_scratch_get(rcomm_comm_t *comm, size_t bytes);

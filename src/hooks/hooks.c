@@ -38,7 +38,7 @@ bool hook_caps(const rcomm_comm_t *comm, tp_caps_t *caps, const char **name)
 
 void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
 {
-    const int composed = comm->host_of && comm->nhosts < comm->size;
+    const int composed = comm_hosts_shared(comm);
 
     *host = (hook_host_t){comm->local_size,
                           comm->local_cores,
