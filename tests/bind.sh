@@ -5,7 +5,10 @@
 # it may use (wrapping around: with 2 cores, rank 2 shares rank 0's), so the
 # first min(3, cores) ranks have different CPUs; numa puts them on their
 # NUMA node, whose CPUs include their core's. A bad value stops every rank
-# with a message naming RCOMM_BIND. Skips (77) without hwloc.
+# with a message naming RCOMM_BIND. Skips (77) without hwloc. These run
+# with rcomm-run -b none; then rcomm-run's own placement (-b auto, its
+# default): N ranks on at least N cores get disjoint shares of them, more
+# ranks than cores are left unbound.
 name=bind
 . "$(dirname "$0")/perf_common.sh"
 info=$top/rcomm-info
@@ -17,7 +20,7 @@ cores=$("$info" | sed -n 's/^#   this process may run on \([0-9]*\) core.*/\1/p'
 
 # "rank cpus" of every rank, from rank 0's map. $1: RCOMM_BIND.
 map() {
-    RCOMM_BIND=$1 "$run" -n 3 -t 60 "$info" --map >"$tmp/out.$1" 2>"$tmp/err.$1" ||
+    RCOMM_BIND=$1 "$run" -b none -n 3 -t 60 "$info" --map >"$tmp/out.$1" 2>"$tmp/err.$1" ||
         { ko "RCOMM_BIND=$1: rcomm-info --map failed"; cat "$tmp/err.$1" >&2; return; }
     awk '$1 == "[0]" && $2 ~ /^[0-9]+$/ { print $2, $NF }' "$tmp/out.$1" >"$tmp/map.$1"
     [ "$(wc -l <"$tmp/map.$1")" -eq 3 ] && ok || { ko "RCOMM_BIND=$1: not 3 ranks"; cat "$tmp/out.$1" >&2; }
@@ -57,6 +60,25 @@ sys.exit(0 if cpus(sys.argv[2]) <= cpus(sys.argv[1]) else 1)' "$n" "$c" 2>/dev/n
         ko "numa: rank $r's node ($n) lacks its core's CPUs ($c)"
 done
 
-RCOMM_BIND=socket "$run" -n 2 -t 60 "$info" --map >/dev/null 2>"$tmp/err" && ko "RCOMM_BIND=socket ran" ||
+RCOMM_BIND=socket "$run" -b none -n 2 -t 60 "$info" --map >/dev/null 2>"$tmp/err" && ko "RCOMM_BIND=socket ran" ||
     { grep -q "RCOMM_BIND='socket' is not valid" "$tmp/err" && ok || { ko "RCOMM_BIND=socket: no message"; cat "$tmp/err" >&2; }; }
+# rcomm-run -b auto. $1: ranks; the map goes to $tmp/map.placed.
+placed() {
+    "$run" -n "$1" -t 60 "$info" --map >"$tmp/out.placed" 2>"$tmp/err.placed" ||
+        { ko "rcomm-run -n $1: rcomm-info --map failed"; cat "$tmp/err.placed" >&2; return; }
+    awk '$1 == "[0]" && $2 ~ /^[0-9]+$/ { print $2, $NF }' "$tmp/out.placed" >"$tmp/map.placed"
+}
+if [ "$cores" -ge 2 ]; then
+    placed 2
+    p0=$(cpus placed 0) p1=$(cpus placed 1)
+    [ -n "$p0" ] && [ "$p0" != "$p1" ] && [ "$p0" != "$mine" ] && [ "$p1" != "$mine" ] && ok ||
+        ko "rcomm-run -n 2 on $cores cores: ranks on CPUs '$p0' and '$p1' (all: $mine)"
+fi
+placed $((cores + 1))
+for r in $(seq 0 "$cores"); do
+    [ "$(cpus placed "$r")" = "$mine" ] && ok ||
+        ko "rcomm-run -n $((cores + 1)) on $cores cores: rank $r bound to $(cpus placed "$r")"
+done
+"$run" -b sometimes -n 1 true 2>"$tmp/err" && ko "rcomm-run -b sometimes ran" ||
+    { grep -q "expected auto or none" "$tmp/err" && ok || ko "rcomm-run -b sometimes: no message"; }
 summary

@@ -184,6 +184,61 @@ START_TEST(progress_cpu_none_and_n)
 }
 END_TEST
 
+/* rcomm-run's placement: whole cores in id order, the larger shares first,
+ * none when the ranks outnumber the cores. Synthetic machines: 4 cores of 2
+ * hardware threads, numbered as siblings side by side (0-1 a core) and as
+ * Linux often numbers them (c and c+4 a core). */
+static void share_is(const cpu_set_t *allowed, const int *coreid, int index, int n,
+                     const char *want)
+{
+    cpu_set_t out;
+    char got[64];
+
+    ck_assert_int_eq(base_topo_share(allowed, coreid, index, n, &out), 0);
+    base_cpulist_format(&out, got, sizeof(got));
+    ck_assert_msg(strcmp(got, want) == 0, "share %d of %d: CPUs %s, expected %s", index,
+                  n, got, want);
+}
+
+START_TEST(launcher_shares)
+{
+    static int side[CPU_SETSIZE], apart[CPU_SETSIZE];
+    cpu_set_t all, part, out;
+
+    CPU_ZERO(&all);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        side[c] = apart[c] = -1;
+    for (int c = 0; c < 8; c++) {
+        side[c] = c / 2;
+        apart[c] = c % 4;
+        CPU_SET(c, &all);
+    }
+    share_is(&all, side, 0, 1, "0-7");
+    share_is(&all, side, 0, 2, "0-3");
+    share_is(&all, side, 1, 2, "4-7");
+    share_is(&all, side, 0, 3, "0-3"); /* 4 cores over 3: 2, 1, 1 */
+    share_is(&all, side, 1, 3, "4-5");
+    share_is(&all, side, 2, 3, "6-7");
+    share_is(&all, side, 3, 4, "6-7");
+    share_is(&all, apart, 0, 2, "0-1,4-5");
+    share_is(&all, apart, 1, 4, "1,5");
+    /* Only some CPUs allowed: only their cores, only those CPUs. */
+    CPU_ZERO(&part);
+    for (int c = 3; c < 8; c++)
+        CPU_SET(c, &part);
+    share_is(&part, side, 0, 3, "3");
+    share_is(&part, side, 2, 3, "6-7");
+    ck_assert_int_eq(base_topo_share(&part, side, 0, 4, &out), -1);
+    ck_assert_int_eq(CPU_COUNT(&out), 0);
+    /* More ranks than cores, or no such rank: nobody is bound. */
+    ck_assert_int_eq(base_topo_share(&all, side, 0, 5, &out), -1);
+    ck_assert_int_eq(CPU_COUNT(&out), 0);
+    ck_assert_int_eq(base_topo_share(&all, side, 2, 2, &out), -1);
+    ck_assert_int_eq(base_topo_share(&all, side, -1, 2, &out), -1);
+    ck_assert_int_eq(base_topo_share(&all, side, 0, 0, &out), -1);
+}
+END_TEST
+
 /* auto: whole cores from the last, spread by local rank; none on one CPU. */
 START_TEST(progress_cpu_auto)
 {
@@ -269,6 +324,7 @@ int main(void)
     tcase_add_test(tc, nearest_device_falls_back_to_the_first);
     tcase_add_test(tc, progress_cpu_none_and_n);
     tcase_add_test(tc, progress_cpu_auto);
+    tcase_add_test(tc, launcher_shares);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

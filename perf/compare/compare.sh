@@ -269,12 +269,13 @@ launch_ompi() {
     local n=$1
     shift 2
     # ob1 + tcp,self: the TCP BTL on lo, no vader (shared memory), no UCX;
-    # with -m vader,self instead. --bind-to none: the other libraries are not
-    # pinned either.
+    # with -m vader,self instead. Placement: each launcher's default (mpirun
+    # binds up to 2 ranks to cores, rcomm-run gives each rank a share of the
+    # cores when there are enough, for Gloo too).
     local btl="--mca btl tcp,self --mca btl_tcp_if_include lo"
     [ "$SHM" = 1 ] && btl="--mca btl vader,self"
     # shellcheck disable=SC2086 # OMPI_EXTRA and btl are lists of arguments
-    timeout -k 10 "$LIMIT" mpirun --allow-run-as-root --oversubscribe -n "$n" --bind-to none \
+    timeout -k 10 "$LIMIT" mpirun --allow-run-as-root --oversubscribe -n "$n" \
         --mca pml ob1 $btl --mca oob_tcp_if_include lo ${OMPI_EXTRA:-} \
         "$OUT/mpi_coll" -C "$COLL" "$@"
 }

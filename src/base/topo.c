@@ -222,6 +222,56 @@ rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whyle
 }
 #endif
 
+int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int n,
+                    cpu_set_t *out)
+{
+    cpu_set_t cores; /* the allowed CPUs' core ids */
+    int ncores, base, extra, first, size, k = 0;
+
+    CPU_ZERO(out);
+    CPU_ZERO(&cores);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, allowed) && coreid[c] >= 0 && coreid[c] < CPU_SETSIZE)
+            CPU_SET(coreid[c], &cores);
+    ncores = CPU_COUNT(&cores);
+    if (n < 1 || index < 0 || index >= n || n > ncores)
+        return -1;
+    base = ncores / n;
+    extra = ncores % n;
+    first = index * base + (index < extra ? index : extra);
+    size = base + (index < extra);
+    for (int id = 0; id < CPU_SETSIZE; id++) {
+        if (!CPU_ISSET(id, &cores))
+            continue;
+        if (k >= first && k < first + size)
+            for (int c = 0; c < CPU_SETSIZE; c++)
+                if (CPU_ISSET(c, allowed) && coreid[c] == id)
+                    CPU_SET(c, out);
+        k++;
+    }
+    return 0;
+}
+
+int base_topo_share_self(int index, int n, cpu_set_t *out)
+{
+    cpu_set_t allowed;
+    int *coreid, rc;
+
+    CPU_ZERO(out);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 ||
+        !(coreid = malloc(CPU_SETSIZE * sizeof(*coreid))))
+        return -1;
+    if (core_ids(coreid) != 0)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            coreid[c] = c;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (coreid[c] < 0)
+            coreid[c] = c; /* as base_topo_progress_cpu: a core of its own */
+    rc = base_topo_share(&allowed, coreid, index, n, out);
+    free(coreid);
+    return rc;
+}
+
 int base_cpulist_parse(const char *list, cpu_set_t *set)
 {
     const char *s = list ? list : "";

@@ -70,6 +70,19 @@ rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local
  * read the machine. */
 rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t len);
 
+/* rcomm-run's default placement: the index-th of n shares of allowed's
+ * cores, whole cores, in the order of their ids. coreid[cpu] is cpu's core
+ * (as from hwloc; the CPU itself when unknown). Shares differ by at most
+ * one core, the larger first. Returns 0, or -1 (out empty) when n exceeds
+ * the cores or index is not in 0..n-1: ranks would share cores, and
+ * binding them would only keep the scheduler from spreading them. Pure. */
+int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int n,
+                    cpu_set_t *out);
+
+/* base_topo_share over the CPUs the calling process may use and the
+ * machine's cores (hwloc's; each CPU a core without it). */
+int base_topo_share_self(int index, int n, cpu_set_t *out);
+
 /* RCOMM_BIND: pin the calling process, the host's local_index-th rank, to
  * the local_index-th (modulo their number) of the cores (mode
  * BASE_BIND_CORE: all of a core's hardware threads) or NUMA nodes

@@ -232,7 +232,9 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
                         "%s: rank %d has run %llu collectives, the most one "
                         "communicator can tag; create a new one",
                         c->fn, comm->rank, (unsigned long long)colls->next_seq);
-    if (!(req = calloc(1, sizeof(*req))))
+    if ((req = colls->spare))
+        colls->spare = NULL;
+    else if (!(req = calloc(1, sizeof(*req))))
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: out of memory", c->fn);
     s = &req->sched;
     st = coll_sched_init(s, comm, &c->desc, sched_name(c));
@@ -269,6 +271,14 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     return RCOMM_OK;
 }
 
+void coll_spare_free(rcomm_request_t *req)
+{
+    if (req) {
+        coll_sched_free(&req->sched);
+        free(req);
+    }
+}
+
 static rcomm_status_t finish(rcomm_request_t *req)
 {
     coll_sched_t *s = &req->sched;
@@ -280,12 +290,17 @@ static rcomm_status_t finish(rcomm_request_t *req)
     if (st < 0 && st != RCOMM_ERR_COMM_FAILED)
         base_err_quiet(st, "%s", s->errmsg);
     unlink_active(comm, s);
-    coll_sched_free(s);
     req->magic = 0;
-    if (req->user)
-        handle_bury(HANDLE_REQUEST, req); /* a second wait is then an error */
-    else
-        free(req);
+    if (!req->user && !coll_state(comm)->spare) {
+        coll_sched_clear(s); /* kept for the next call: no allocation then */
+        coll_state(comm)->spare = req;
+    } else {
+        coll_sched_free(s);
+        if (req->user)
+            handle_bury(HANDLE_REQUEST, req); /* a second wait is then an error */
+        else
+            free(req);
+    }
     /* COMM_FAILED explains itself; an error found while this collective ran
      * (a stray message of an earlier one) is reported now. */
     if (st == RCOMM_ERR_COMM_FAILED || (st == RCOMM_OK && comm->deferred != RCOMM_OK))
@@ -308,6 +323,11 @@ static void check_timeout(coll_sched_t *s, uint64_t now)
     rcomm_status_t st;
     uint64_t moved;
 
+    if (s->ndone != s->ndone_seen) { /* completions since the last look */
+        s->ndone_seen = s->ndone;
+        s->last_activity_ns = now;
+        s->moved_sampled = 0;
+    }
     if (s->status != RCOMM_INPROGRESS || now - s->last_activity_ns < limit / 2)
         return;
     if (!s->moved_sampled) {
@@ -363,12 +383,12 @@ static rcomm_status_t wait(rcomm_request_t *req)
         w.since_ns = 0; /* from the first completion on */
     }
     while (s->status == RCOMM_INPROGRESS) {
-        comm_wait_step(s->comm, &w, 50);
+        uint64_t now = comm_wait_step(s->comm, &w, 50);
         if (fan_in && s->ndone != seen) {
             seen = s->ndone;
-            w.since_ns = base_now_ns();
+            w.since_ns = now;
         }
-        check_timeout(s, base_now_ns());
+        check_timeout(s, now);
     }
     return finish(req);
 }

@@ -221,6 +221,7 @@ static void colls_fail(rcomm_comm_t *comm, void *state)
 static void colls_destroy(rcomm_comm_t *comm, void *state)
 {
     (void)comm;
+    coll_spare_free(((coll_state_t *)state)->spare);
     free(state);
 }
 

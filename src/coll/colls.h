@@ -25,20 +25,24 @@ typedef struct {
 #define COLL_EARLY_MAX 32
 
 typedef struct {
-    uint64_t next_seq;          /* collectives started so far: tags and logs */
-    coll_sched_t *active;       /* collectives in flight, oldest first */
-    coll_model_t model;         /* the same on every rank (rank 0's): the
-                                 * transport's, or the network's */
-    coll_model_t local;         /* shared memory's, beside a network */
-    coll_links_t links;         /* what the algorithms cross (model.h) */
-    struct coll_health *health; /* probes for timeout diagnosis (health.c) */
-    uint32_t p2p_space;         /* the tag space of send and receive (p2p.c) */
+    uint64_t next_seq;           /* collectives started so far: tags and logs */
+    coll_sched_t *active;        /* collectives in flight, oldest first */
+    coll_model_t model;          /* the same on every rank (rank 0's): the
+                                  * transport's, or the network's */
+    coll_model_t local;          /* shared memory's, beside a network */
+    coll_links_t links;          /* what the algorithms cross (model.h) */
+    struct coll_health *health;  /* probes for timeout diagnosis (health.c) */
+    uint32_t p2p_space;          /* the tag space of send and receive (p2p.c) */
+    struct rcomm_request *spare; /* a finished blocking call's, for the next */
     /* One envelope per distinct call of the messages that came ahead of
      * their collective, oldest first; more than COLL_EARLY_MAX distinct ones
      * at once are not kept (the data or the agreement still find them). */
     coll_early_t early[COLL_EARLY_MAX];
     unsigned nearly;
 } coll_state_t;
+
+/* Frees a kept request (coll_state_t.spare; coll.c). */
+void coll_spare_free(struct rcomm_request *req);
 
 /* The communicator's collectives state (set up at creation). */
 static inline coll_state_t *coll_state(const rcomm_comm_t *comm)

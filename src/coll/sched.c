@@ -83,23 +83,46 @@ void coll_sched_title(const coll_sched_t *s, char *buf, size_t len)
 
 /* ---- building ------------------------------------------------------------ */
 
+/* At least n uint32_t in s->work; its contents are not kept. */
+static uint32_t *work(coll_sched_t *s, size_t n)
+{
+    if (n > s->cap_work) {
+        uint32_t *w = malloc(n * sizeof(*w));
+        if (!w)
+            return NULL;
+        free(s->work);
+        s->work = w;
+        s->cap_work = n;
+    }
+    return s->work;
+}
+
 rcomm_status_t coll_sched_init(coll_sched_t *s, rcomm_comm_t *comm,
                                const coll_desc_t *desc, const char *name)
 {
-    memset(s, 0, sizeof(*s));
+    /* A cleared schedule's arrays (coll_sched_clear), or none. */
+    coll_sop_t *ops = s->ops;
+    uint64_t *edges = s->edges;
+    uint32_t *w = s->work, cap_ops = s->cap_ops, cap_edges = s->cap_edges;
+    size_t cap_work = s->cap_work;
+
+    *s = (coll_sched_t){.ops = ops,
+                        .cap_ops = cap_ops,
+                        .edges = edges,
+                        .cap_edges = cap_edges,
+                        .work = w,
+                        .cap_work = cap_work};
     s->comm = comm;
     s->desc = *desc;
     s->esize = rcomm_dtype_size(desc->dtype);
     s->name = name;
     s->status = RCOMM_INPROGRESS;
     s->failed_peer = -1;
-    s->peer_next = calloc(2 * (size_t)comm->size, sizeof(uint32_t));
-    s->last_send = malloc((size_t)comm->size * sizeof(uint32_t));
-    if (!s->peer_next || !s->last_send) {
-        free(s->peer_next);
-        free(s->last_send);
+    if (!work(s, 3 * (size_t)comm->size))
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for a schedule", name);
-    }
+    s->peer_next = s->work;
+    s->last_send = s->work + 2 * (size_t)comm->size;
+    memset(s->peer_next, 0, 2 * (size_t)comm->size * sizeof(uint32_t));
     for (int i = 0; i < comm->size; i++)
         s->last_send[i] = COLL_SOP_NONE;
     return RCOMM_OK;
@@ -355,9 +378,7 @@ static void make_ready(coll_sched_t *s, coll_sop_id_t id)
 
 static void complete(coll_sched_t *s, coll_sop_t *op)
 {
-    s->ndone++;
-    s->last_activity_ns = base_now_ns();
-    s->moved_sampled = 0;
+    s->ndone++; /* check_timeout (coll.c) notes the time when it sees it */
     for (uint32_t i = 0; i < op->nsucc; i++) {
         coll_sop_id_t succ = s->succ[op->succ_off + i];
         if (--s->ops[succ].pending == 0)
@@ -539,14 +560,16 @@ rcomm_status_t coll_sched_start(coll_sched_t *s)
 
     if (s->status != RCOMM_INPROGRESS)
         return base_err(s->status, "%s: building the schedule failed", s->name);
-    s->succ = malloc((s->nedges ? s->nedges : 1) * sizeof(uint32_t));
-    s->ready = malloc((s->nops ? s->nops : 1) * sizeof(uint32_t));
-    count = calloc((size_t)s->nops + 1, sizeof(uint32_t));
-    if (!s->succ || !s->ready || !count) {
-        free(count);
+    /* peer_next and last_send are done with: their block now holds the
+     * successors, the ready queue and the counts. */
+    s->peer_next = s->last_send = NULL;
+    if (!work(s, (size_t)s->nedges + 2 * (size_t)s->nops + 1))
         return base_err(RCOMM_ERR_NO_MEMORY, "%s: no memory for %u operations", s->name,
                         s->nops);
-    }
+    s->succ = s->work;
+    s->ready = s->succ + s->nedges;
+    count = s->ready + s->nops;
+    memset(count, 0, ((size_t)s->nops + 1) * sizeof(*count));
     /* Successor lists in one array (compressed rows). */
     for (uint32_t e = 0; e < s->nedges; e++)
         count[(s->edges[e] >> 32) + 1]++;
@@ -559,11 +582,6 @@ rcomm_status_t coll_sched_start(coll_sched_t *s)
         coll_sop_t *from = &s->ops[s->edges[e] >> 32];
         s->succ[from->succ_off + from->nsucc++] = (uint32_t)s->edges[e];
     }
-    free(count);
-    free(s->edges);
-    s->edges = NULL;
-    free(s->peer_next);
-    s->peer_next = NULL;
     s->last_activity_ns = base_now_ns();
     for (uint32_t i = 0; i < s->nops; i++)
         if (s->ops[i].pending == 0)
@@ -607,16 +625,25 @@ uint64_t coll_sched_moved(const coll_sched_t *s)
     return sum;
 }
 
+void coll_sched_clear(coll_sched_t *s)
+{
+    for (int i = 0; i < COLL_SCHED_SCRATCH; i++) {
+        comm_scratch_put(s->comm, s->scratch[i]);
+        s->scratch[i] = NULL;
+    }
+}
+
 void coll_sched_free(coll_sched_t *s)
 {
     if (!s)
         return;
+    coll_sched_clear(s);
     free(s->ops);
     free(s->edges);
-    free(s->succ);
-    free(s->ready);
-    free(s->peer_next);
-    free(s->last_send);
-    for (int i = 0; i < COLL_SCHED_SCRATCH; i++)
-        comm_scratch_put(s->comm, s->scratch[i]);
+    free(s->work);
+    s->ops = NULL;
+    s->edges = NULL;
+    s->work = NULL;
+    s->cap_ops = s->cap_edges = 0;
+    s->cap_work = 0;
 }

@@ -68,6 +68,8 @@ struct coll_sched {
     uint32_t nedges, cap_edges;
     uint32_t *succ; /* successors of each op, after start */
     uint32_t *ready;
+    uint32_t *work; /* peer_next and last_send, then succ and ready (one block) */
+    size_t cap_work;
     uint32_t ready_head, ready_tail;
     uint32_t *peer_next; /* per peer: next send/recv index (building) */
     uint32_t *last_send; /* per peer: last send op (building) */
@@ -75,6 +77,7 @@ struct coll_sched {
 
     uint8_t fan_in; /* receives from several peers in flight at once (coll.c wait) */
     uint32_t ndone;
+    uint32_t ndone_seen;   /* ndone when check_timeout last looked */
     rcomm_status_t status; /* INPROGRESS, OK or the failure */
     uint64_t last_activity_ns;
     uint64_t moved_seen;       /* coll_sched_moved() when sampled (coll.c) */
@@ -106,7 +109,8 @@ struct coll_sop {
 
 /* Building. Every add returns the new op's id, or COLL_SOP_NONE when out of
  * memory (recorded: coll_sched_start then fails). Dependencies on
- * COLL_SOP_NONE are ignored, so builders can pass "no op" freely. */
+ * COLL_SOP_NONE are ignored, so builders can pass "no op" freely.
+ * coll_sched_init takes s zeroed, or as coll_sched_clear left it. */
 rcomm_status_t coll_sched_init(coll_sched_t *s, rcomm_comm_t *comm,
                                const coll_desc_t *desc, const char *name);
 coll_sop_id_t coll_sched_send(coll_sched_t *s, int peer, const void *buf, size_t bytes);
@@ -173,6 +177,9 @@ void coll_sched_waiting_for(const coll_sched_t *s, char *buf, size_t len);
  * flight waits on (the transport's moved[] counters). */
 uint64_t coll_sched_moved(const coll_sched_t *s);
 void coll_sched_free(coll_sched_t *s);
+/* Ends s but keeps its arrays for the next coll_sched_init on it: blocking
+ * calls reuse one schedule instead of allocating eight arrays each time. */
+void coll_sched_clear(coll_sched_t *s);
 
 /* The envelope of every message of collective #seq: seq, then the desc. */
 void coll_desc_to_env(const coll_desc_t *d, uint64_t seq, tp_env_t *env);

@@ -109,11 +109,15 @@ typedef struct {
     uint64_t since_ns; /* when the wait began, or its traffic last changed */
     uint64_t traffic;  /* the transport's traffic counter then */
     uint64_t spin_ns;
-    bool follow; /* traffic restarts the spin (not for a loop that polls
-                  * remote memory: its own reads are traffic) */
+    bool follow;     /* traffic restarts the spin (not for a loop that polls
+                      * remote memory: its own reads are traffic) */
+    uint64_t now_ns; /* the clock as last read */
+    uint32_t polls;
 } comm_waiter_t;
 void comm_waiter_start(rcomm_comm_t *comm, comm_waiter_t *w);
-void comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms);
+/* Returns the clock as the step last read it (base_now_ns; while spinning,
+ * up to 7 polls old), for the caller's deadline. */
+uint64_t comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms);
 
 /* progress.c. With the progress thread on, every public call that touches
  * the communicator (or reads what the thread writes) runs between

@@ -8,9 +8,9 @@
  * peers waiting for a timeout. No process of the job outlives it, however it
  * ends (run_spawn.c starts them so).
  *
- * It uses nothing of librcomm but the job key's generator: it must work when
- * the library does not. One thread, one poll() loop over the ranks' output
- * pipes and a self-pipe that carries signals.
+ * It uses nothing of librcomm but the job key's generator and the
+ * placement (base_topo_share): it must work when the library does not. One thread, one
+ * poll() loop over the ranks' output pipes and a self-pipe that carries signals.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2, sigabbrev_np */
@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/topo.h"
 #include "launcher/run_spawn.h"
 
 #define MAX_RANKS 4096
@@ -91,7 +92,7 @@ static struct {
 
 #define USAGE_LINE                                                                       \
     "usage: rcomm-run -n N [-x VAR=VALUE]... [-x VAR]... [-t SECONDS] [-a HOST:PORT]\n"  \
-    "                 [--] PROGRAM [ARGS...]\n"
+    "                 [-b auto|none] [--] PROGRAM [ARGS...]\n"
 
 static const char usage_text[] = USAGE_LINE
     "Start N ranks of PROGRAM on this host with RCOMM_RANK, RCOMM_SIZE, RCOMM_ADDR,\n"
@@ -102,6 +103,9 @@ static const char usage_text[] = USAGE_LINE
     "  -x VAR         pass rcomm-run's own VAR (ranks inherit it; warns if unset)\n"
     "  -t SECONDS     time limit for the whole job: stop all ranks, exit 124\n"
     "  -a HOST:PORT   RCOMM_ADDR to use (default: a free port on 127.0.0.1)\n"
+    "  -b auto|none   placement: auto (default) gives each rank its share of the\n"
+    "                 cores rcomm-run may use, whole cores, when there are at\n"
+    "                 least N; otherwise, and with none, ranks run anywhere\n"
     "  -h, --help     print this help\n"
     "When a rank fails, the others get SIGTERM, then SIGKILL 2 s later.\n"
     "The ranks run in a process group of their own, killed when rcomm-run ends\n"
@@ -450,7 +454,8 @@ static void setup_signals(void)
 /* Returns 0 once the rank's process exists (if its program could not be
  * executed, the job is failing already), -1 with errno if it could not be
  * made. */
-static int start_rank(int r, run_env_t *env, char **argv, int in_fd)
+static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
+                      const cpu_set_t *cpus)
 {
     rank_t *rk = &job.ranks[r];
     int out[2], err[2], exec_errno, e;
@@ -476,7 +481,8 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd)
                       .mask = &old,
                       .sigs = our_sigs,
                       .sig_sa = inherited_sa,
-                      .nsigs = (int)NSIGS};
+                      .nsigs = (int)NSIGS,
+                      .cpus = cpus};
     /* No handler of ours may run in the child before it drops them: it would
      * write to our self-pipe. */
     sigfillset(&all);
@@ -603,22 +609,24 @@ typedef struct {
     char **xvars;     /* -x arguments */
     int nx;
     char **prog; /* program and its arguments */
+    bool bind;   /* -b auto */
 } opts_t;
 
 /* Options, or exit 2 with a usage message (0 for --help). */
 static void parse_args(int argc, char **argv, opts_t *o)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"bind", required_argument, NULL, 'b'},
                                              {NULL, 0, NULL, 0}};
     char *end;
     int opt;
 
-    *o = (opts_t){.xvars = calloc((size_t)argc + 1, sizeof(char *))};
+    *o = (opts_t){.xvars = calloc((size_t)argc + 1, sizeof(char *)), .bind = true};
     if (!o->xvars) {
         perror("rcomm-run");
         exit(1);
     }
-    while ((opt = getopt_long(argc, argv, "+hn:x:t:a:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+hn:x:t:a:b:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage_text, stdout);
@@ -648,6 +656,11 @@ static void parse_args(int argc, char **argv, opts_t *o)
                 usage_error("-a '%s': expected HOST:PORT", optarg);
             o->addr = optarg;
             break;
+        case 'b':
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "none") != 0)
+                usage_error("-b '%s': expected auto or none", optarg);
+            o->bind = strcmp(optarg, "auto") == 0;
+            break;
         default: /* getopt said what */
             fputs(USAGE_LINE "(rcomm-run --help for more)\n", stderr);
             free(o->xvars);
@@ -659,6 +672,22 @@ static void parse_args(int argc, char **argv, opts_t *o)
     if (optind >= argc)
         usage_error("missing the program to run");
     o->prog = argv + optind;
+}
+
+/* -b auto: each rank's share of our cores, or NULL when they would not go
+ * round. Open MPI's mpirun binds too; unbound, the scheduler sometimes left
+ * 2 ranks on one of 2 idle cores, and an 8-byte allreduce took 41 us instead
+ * of 1.5 (docs/PERFORMANCE.md). */
+static cpu_set_t *place(int nranks)
+{
+    cpu_set_t *share = calloc((size_t)nranks, sizeof(*share));
+
+    for (int r = 0; share && r < nranks; r++)
+        if (base_topo_share_self(r, nranks, &share[r]) != 0) {
+            free(share);
+            return NULL;
+        }
+    return share;
 }
 
 /* The poll loop: until every rank has exited and its output is printed. */
@@ -735,6 +764,7 @@ int main(int argc, char **argv)
     int in_fd = -1;
     uint64_t start_ns;
     bool slow_said = false;
+    cpu_set_t *share;
     opts_t o;
 
     parse_args(argc, argv, &o);
@@ -773,6 +803,7 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < job.nranks; r++)
         job.ranks[r].io[0].fd = job.ranks[r].io[1].fd = -1;
+    share = o.bind ? place(job.nranks) : NULL;
     /* Stop starting once a rank failed or the user sent a signal: with
      * thousands of ranks, starting the rest would take seconds for nothing. */
     start_ns = now_ns();
@@ -783,7 +814,7 @@ int main(int argc, char **argv)
                 r, job.nranks, SLOW_START_MS / 1000);
             slow_said = true;
         }
-        if (start_rank(r, &env, o.prog, in_fd) != 0) {
+        if (start_rank(r, &env, o.prog, in_fd, share ? &share[r] : NULL) != 0) {
             int e = errno;
             say("rcomm-run: cannot start rank %d of %d: %s%s", r, job.nranks, strerror(e),
                 run_limit_hint(e));
@@ -812,6 +843,7 @@ int main(int argc, char **argv)
         waitpid(job.pgid, NULL, 0);
     }
     run_env_free(&env);
+    free(share);
     free(job.ranks);
     free(pfds);
     free(o.xvars);

@@ -227,6 +227,10 @@ static _Noreturn void run_child(const run_child_t *c, pid_t parent, volatile int
     if ((c->in_fd >= 0 && dup2(c->in_fd, 0) < 0) || dup2(c->out_fd, 1) < 0 ||
         dup2(c->err_fd, 2) < 0)
         goto fail;
+    /* A failed binding leaves the rank where the scheduler puts it: slower
+     * perhaps, never wrong. */
+    if (c->cpus)
+        sched_setaffinity(0, sizeof(*c->cpus), c->cpus);
     sigprocmask(SIG_SETMASK, c->mask, NULL);
     execvpe(c->argv[0], c->argv, c->env->envp);
 fail:

@@ -7,6 +7,7 @@
 #ifndef RCOMM_RUN_SPAWN_H
 #define RCOMM_RUN_SPAWN_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -52,6 +53,7 @@ typedef struct {
     const int *sigs;                /* signals whose action it gets back */
     const struct sigaction *sig_sa; /* ... namely these */
     int nsigs;
+    const cpu_set_t *cpus; /* where it may run; NULL: where we may */
 } run_child_t;
 
 /* Starts one rank; call with every signal blocked. Returns its pid, or -1:

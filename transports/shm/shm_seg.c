@@ -165,6 +165,23 @@ static void sweep(const shm_tp_t *tp)
     closedir(d);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* Map the pages of [addr, addr + len) now. Left to the first touch, each
+ * ring page cost a fault inside the timed calls: 8-byte allreduces took
+ * 2.7 us until the rings had wrapped once, 1.2 us after. An older kernel
+ * refuses the advice (EINVAL): the pages then fault in as before. */
+static void populate(void *addr, size_t len)
+{
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE),
+                    a = (uintptr_t)addr & ~(pg - 1),
+                    b = ((uintptr_t)addr + len + pg - 1) & ~(pg - 1);
+
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+}
+
 rcomm_status_t shm_seg_create(shm_tp_t *tp)
 {
     int rank = tp->base.rank, size = tp->base.size, nrings = tp_served(&tp->base), fd,
@@ -196,6 +213,7 @@ rcomm_status_t shm_seg_create(shm_tp_t *tp)
         return base_err_sys("rank %d: shm: mmap of %zu bytes", rank, l.total);
     }
     tp->seg_len = l.total;
+    populate(tp->seg, l.total);
     tp->shdr = tp->seg;
     tp->ring_of = (int32_t *)((char *)tp->seg + l.ring_of);
     tp->mrs = (shm_mrent_t *)((char *)tp->seg + l.mrs);
@@ -277,6 +295,13 @@ rcomm_status_t shm_seg_open(shm_tp_t *tp, shm_peer_t *p, const shm_addr_t *a)
     p->mrs = (shm_mrent_t *)((char *)p->seg + l.mrs);
     p->tx_bytes = h->ring_bytes;
     p->tx = shm_ring_at((char *)p->seg + l.rings, p->tx_bytes, i);
+    populate(p->seg, l.rings);
+    populate(p->tx, sizeof(*p->tx) + p->tx_bytes);
+    /* Writing the empty ring once brings its lines into our cache: until
+     * the ring had wrapped, each record's write fetched them from memory,
+     * and 8-byte allreduces took 2.5 us instead of 1.5. */
+    if (p->tx_tail == atomic_load_explicit(&p->tx->head, memory_order_acquire))
+        memset(p->tx->data, 0, p->tx_bytes);
     p->tx_tail = p->tx_next = p->tx_head =
         atomic_load_explicit(&p->tx->tail, memory_order_acquire);
     return RCOMM_OK;
