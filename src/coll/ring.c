@@ -67,14 +67,17 @@ coll_sop_id_t coll_ring_reduce_scatter(coll_sched_t *s, const coll_blocks_t *bl,
     coll_block(bl, 0, &off, &maxlen); /* block 0 is never shorter */
     nseg_max = coll_nseg(maxlen, seg);
     coll_slots_init(&sl, s, seg * es, maxlen * es);
-    if (!acc_is_full) {
+    /* Partial blocks between steps: none with 2 ranks, whose one step
+     * reduces into out (a 64 MiB block here cost the slots their place in
+     * the scratch cache, and every call faulted them in again). */
+    if (!acc_is_full && p > 2) {
         dbuf[0] = coll_sched_scratch(s, 2 * maxlen * es);
         dbuf[1] = dbuf[0] ? dbuf[0] + maxlen * es : NULL;
     }
     /* Per segment: the reduction and the send of the previous step. */
     prev_reduce =
         coll_sched_scratch(s, 2 * (nseg_max ? nseg_max : 1) * sizeof(coll_sop_id_t));
-    if (!prev_reduce || !sl.base || (!acc_is_full && !dbuf[0]))
+    if (!prev_reduce || !sl.base || (!acc_is_full && p > 2 && !dbuf[0]))
         return COLL_SOP_NONE;
     prev_send = prev_reduce + nseg_max;
     for (size_t m = 0; m < nseg_max; m++)
