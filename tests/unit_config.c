@@ -75,6 +75,53 @@ START_TEST(progress_values)
 }
 END_TEST
 
+/* The value rcomm-info's table shows for var. */
+static int value_shown(const base_config_t *cfg, const char *var, char *val, size_t len)
+{
+    char *text = NULL, *line, name[64], v[32];
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    int rc = -1;
+
+    if (!f)
+        return -1;
+    base_config_write(cfg, f);
+    fclose(f);
+    for (line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (sscanf(line, "%63s %31s", name, v) == 2 && strcmp(name, var) == 0) {
+            snprintf(val, len, "%s", v);
+            rc = 0;
+            break;
+        }
+    free(text);
+    return rc;
+}
+
+/* RCOMM_OVERSUB_SPIN_US: auto (-1, the default) or microseconds. */
+START_TEST(oversub_spin_values)
+{
+    base_config_t cfg;
+    char text[16];
+
+    clear_env();
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert(cfg.oversub_spin_us == -1);
+    setenv("RCOMM_OVERSUB_SPIN_US", "AUTO", 1);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert(cfg.oversub_spin_us == -1);
+    ck_assert_int_eq(value_shown(&cfg, "RCOMM_OVERSUB_SPIN_US", text, sizeof(text)), 0);
+    ck_assert_str_eq(text, "auto");
+    setenv("RCOMM_OVERSUB_SPIN_US", "0", 1);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert(cfg.oversub_spin_us == 0);
+    setenv("RCOMM_OVERSUB_SPIN_US", "150.5", 1);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert(cfg.oversub_spin_us == 150.5);
+    clear_env();
+}
+END_TEST
+
 /* RCOMM_BIND: none (the default), core or numa, whatever the case. */
 START_TEST(bind_values)
 {
@@ -121,7 +168,10 @@ START_TEST(bad_values_name_the_variable)
                             {"RCOMM_PROGRESS_CPU", "65536"},
                             {"RCOMM_PROGRESS_CPU", "nearest"},
                             {"RCOMM_BIND", "socket"},
-                            {"RCOMM_BIND", "cores"}};
+                            {"RCOMM_BIND", "cores"},
+                            {"RCOMM_OVERSUB_SPIN_US", "-1"},
+                            {"RCOMM_OVERSUB_SPIN_US", "autos"},
+                            {"RCOMM_OVERSUB_SPIN_US", "nan"}};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         clear_env();
@@ -311,6 +361,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, defaults_and_overrides);
     tcase_add_test(tc, progress_values);
     tcase_add_test(tc, bind_values);
+    tcase_add_test(tc, oversub_spin_values);
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, names_and_strings);
     tcase_add_test(tc, config_print_lists_every_variable);

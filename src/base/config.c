@@ -22,6 +22,7 @@ typedef enum {
     CFG_LOGLEVEL,
     CFG_BOOL,     /* 0/1, no/yes, false/true, off/on */
     CFG_AUTOINT,  /* "auto" (-1) or an integer >= 0 */
+    CFG_AUTONUM,  /* "auto" (-1) or a number >= 0 */
     CFG_POLL,     /* busy (0) or event (1) */
     CFG_BCAST,    /* auto (-1), binomial (0) or chain (1) */
     CFG_REDUCE,   /* auto (-1), binomial (0) or rsg (1) */
@@ -93,8 +94,10 @@ static const cfg_row_t cfg_rows[] = {
         "larger ones are announced and sent when their receive is posted (zero copy)"),
     ROW("RCOMM_SPIN_US", CFG_DOUBLE, spin_us, "200",
         "microseconds to busy-poll before sleeping in epoll_wait"),
-    ROW("RCOMM_OVERSUB_SPIN_US", CFG_DOUBLE, oversub_spin_us, "0",
-        "the same when ranks outnumber the cores of their host (polls yield the CPU)"),
+    ROW("RCOMM_OVERSUB_SPIN_US", CFG_AUTONUM, oversub_spin_us, "auto",
+        "the same when ranks outnumber the cores of their host (polls yield the CPU); "
+        "auto: 2000 when shared memory serves every peer (a waiting rank copies its "
+        "own messages there), else 0"),
     ROW("RCOMM_OVERSUBSCRIBED", CFG_AUTOINT, oversubscribed, "auto",
         "auto (more ranks on the host than cores in their cpusets), 1 or 0"),
     ROW("RCOMM_TUNING_FILE", CFG_STRING, tuning_file, "",
@@ -231,6 +234,12 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
     long l;
 
     switch (row->type) {
+    case CFG_AUTONUM:
+        if (strcasecmp(val, "auto") == 0) {
+            *(double *)field = -1;
+            return RCOMM_OK;
+        }
+        /* fall through */
     case CFG_DOUBLE:
         errno = 0;
         d = strtod(val, &end);
@@ -493,6 +502,12 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
 
     switch (row->type) {
     case CFG_DOUBLE: snprintf(buf, len, "%g", *(const double *)field); break;
+    case CFG_AUTONUM:
+        if (*(const double *)field < 0)
+            snprintf(buf, len, "auto");
+        else
+            snprintf(buf, len, "%g", *(const double *)field);
+        break;
     case CFG_SIZE: snprintf(buf, len, "%zu", *(const size_t *)field); break;
     case CFG_STRING: snprintf(buf, len, "%s", field); break;
     case CFG_ALGO: snprintf(buf, len, "%s", rcomm_algo_name(*(const int *)field)); break;

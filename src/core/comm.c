@@ -110,6 +110,19 @@ static rcomm_status_t plan_shm(rcomm_comm_t *comm, const void *all, size_t strid
     return RCOMM_OK;
 }
 
+#define OVERSUB_SHM_SPIN_US 2000
+
+/* Whether shared memory serves every other rank (plan_shm ran). */
+static bool all_shm(const rcomm_comm_t *comm)
+{
+    if (strcmp(comm->cfg.transport, "shm") == 0)
+        return true;
+    for (int r = 0; r < comm->size; r++)
+        if (r != comm->rank && !(comm->shm_which && comm->shm_which[r]))
+            return false;
+    return comm->size > 1;
+}
+
 /* Ranks on this host and the cores they may run on: every rank publishes its
  * host name and CPU affinity. More ranks than cores in the union of their
  * cpusets means oversubscribed: a rank that spins takes the core the rank it
@@ -167,9 +180,17 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
     comm->oversubscribed = comm->cfg.oversubscribed >= 0
                                ? comm->cfg.oversubscribed > 0
                                : comm->local_size > comm->local_cores;
-    /* Spinning ranks would take the cores the ranks they wait for need. */
-    comm->spin_ns = (uint64_t)(1e3 * (comm->oversubscribed ? comm->cfg.oversub_spin_us
-                                                           : comm->cfg.spin_us));
+    /* Spinning ranks would take the cores the ranks they wait for need:
+     * oversubscribed, polls yield, and over a network a rank sleeps at once
+     * (the kernel moves its bytes meanwhile). Over shared memory nobody
+     * moves them but the ranks: a rank that sleeps is woken through its
+     * bell, and 4 ranks on 2 cores took 2.5x as long at 32 KiB
+     * (docs/PERFORMANCE.md). */
+    comm->spin_ns =
+        (uint64_t)(1e3 * (!comm->oversubscribed            ? comm->cfg.spin_us
+                          : comm->cfg.oversub_spin_us >= 0 ? comm->cfg.oversub_spin_us
+                          : all_shm(comm)                  ? OVERSUB_SHM_SPIN_US
+                                                           : 0));
     return st;
 }
 
