@@ -239,7 +239,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     s = &req->sched;
     st = coll_sched_init(s, comm, &c->desc, sched_name(c));
     if (st != RCOMM_OK) {
-        free(req);
+        coll_spare_free(req); /* a kept request has arrays */
         return st;
     }
     if (c->desc.kind == COLL_SEND || c->desc.kind == COLL_RECV) {
