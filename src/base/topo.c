@@ -222,6 +222,24 @@ rcomm_status_t base_topo_bind(int mode, int local_index, char *why, size_t whyle
 }
 #endif
 
+/* A new array of CPU_SETSIZE core ids, one per CPU (free it), or NULL
+ * without memory: hwloc's cores; without hwloc every PU a core, and a PU
+ * hwloc does not know a core of its own. */
+static int *core_map(void)
+{
+    int *coreid = malloc(CPU_SETSIZE * sizeof(*coreid));
+
+    if (!coreid)
+        return NULL;
+    if (core_ids(coreid) != 0)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            coreid[c] = c;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (coreid[c] < 0 || coreid[c] >= CPU_SETSIZE)
+            coreid[c] = c;
+    return coreid;
+}
+
 int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int n,
                     cpu_set_t *out)
 {
@@ -258,15 +276,8 @@ int base_topo_share_self(int index, int n, cpu_set_t *out)
     int *coreid, rc;
 
     CPU_ZERO(out);
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 ||
-        !(coreid = malloc(CPU_SETSIZE * sizeof(*coreid))))
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || !(coreid = core_map()))
         return -1;
-    if (core_ids(coreid) != 0)
-        for (int c = 0; c < CPU_SETSIZE; c++)
-            coreid[c] = c;
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (coreid[c] < 0)
-            coreid[c] = c; /* as base_topo_progress_cpu: a core of its own */
     rc = base_topo_share(&allowed, coreid, index, n, out);
     free(coreid);
     return rc;
@@ -419,18 +430,12 @@ rcomm_status_t base_topo_progress_cpu(int spec, const char *near_cpus, int local
         snprintf(why, whylen, "not bound: one CPU (%s), the thread shares it", list);
         return RCOMM_OK;
     }
-    if (!(coreid = malloc(CPU_SETSIZE * sizeof(*coreid))))
+    if (!(coreid = core_map()))
         return base_err(RCOMM_ERR_NO_MEMORY, "RCOMM_PROGRESS_CPU: no memory");
-    if (core_ids(coreid) != 0)
-        for (int c = 0; c < CPU_SETSIZE; c++)
-            coreid[c] = c; /* without hwloc: every PU a core */
     CPU_ZERO(&present);
-    for (int c = 0; c < CPU_SETSIZE; c++) {
-        if (coreid[c] < 0 || coreid[c] >= CPU_SETSIZE)
-            coreid[c] = c; /* a PU hwloc does not know: a core of its own */
+    for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &cand))
             CPU_SET(coreid[c], &present);
-    }
     ncores = CPU_COUNT(&present);
     target = (local_index < 0 ? 0 : local_index) % (ncores ? ncores : 1);
     if (ncores >= 2) {
