@@ -8,17 +8,26 @@
  * notification that the bytes it announces, and those of every earlier put
  * of that peer, are in place.
  *
+ * Variant 1 takes rank 0's regions from tp_heap_alloc (shm: memory its
+ * peers map, so their operations are their own loads, stores and
+ * atomics). sc_cpu_free shows that where caps.native_atomics says so: rank 0
+ * never runs progress while the others lock, count and add in its memory.
+ *
  * A key the target does not know (bogus or deregistered) is refused by the
  * TCP target and the connection goes on; on verbs the HCA refuses it and the
  * queue pair breaks, so unit_verbs tests that case on its own.
  */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "tp_harness.h"
+#include "transports/util/heap.h"
 
 enum { R_CNT, R_RW, R_RO, R_WO, R_NOAT, NREG };
 
@@ -46,7 +55,10 @@ static void target(tp_ctx_t *c)
     uint64_t total = 0, *cnt;
 
     for (int i = 0; i < NREG; i++) {
-        mem[i] = tp_xmalloc(reg_len[i]);
+        if (c->variant == 1)
+            OK(tp_heap_alloc(reg_len[i], (void **)&mem[i]));
+        else
+            mem[i] = tp_xmalloc(reg_len[i]);
         want[i] = tp_xmalloc(reg_len[i]);
         tp_fill(mem[i], reg_len[i], tp_seed(0, 0, 500 + i));
         if (i == R_CNT)
@@ -80,10 +92,14 @@ static void target(tp_ctx_t *c)
                      i, b, mem[i][b], want[i][b]);
         if (i != R_NOAT)
             OK(c->ops->mem_dereg(c->tp, mr[i]));
-        free(mem[i]);
+        if (i == R_NOAT)
+            OK(c->ops->mem_dereg(c->tp, fresh));
+        if (c->variant == 1)
+            tp_heap_free(mem[i]);
+        else
+            free(mem[i]);
         free(want[i]);
     }
-    OK(c->ops->mem_dereg(c->tp, fresh));
 }
 
 static void expect_denied(tp_ctx_t *c, rcomm_status_t posted, tp_req_t *rq,
@@ -255,6 +271,81 @@ static void sc_onesided(tp_ctx_t *c)
         target(c);
     else
         initiator(c);
+}
+
+/* Words of sc_cpu_free's region. */
+enum { W_COUNT, W_DONE, W_LOCK, W_SUM, NWORDS };
+#define CPU_FREE_ROUNDS 200
+
+/* Rank 0 only watches its memory (no progress, no call of the transport)
+ * while every other rank, CPU_FREE_ROUNDS times, takes a lock word with
+ * compare_swap, reads the counter, writes it back plus one and unlocks, and
+ * adds its rank to a sum; then adds 1 to "done". Lost updates or an
+ * operation that waits for rank 0's CPU show as a wrong count or a hang. */
+static void sc_cpu_free(tp_ctx_t *c)
+{
+    tp_req_t rq[TP_MAXP] = {0};
+    tp_caps_t caps;
+    tp_rkey_t rk;
+    uint64_t *w;
+    tp_mr_t *mr;
+
+    c->ops->caps(c->tp, &caps);
+    REQUIREF(caps.native_atomics, "%s on this host does not do atomics natively",
+             c->ops->name);
+    if (c->rank == 0) {
+        const uint64_t give_up = 60 * 1000 * (uint64_t)tp_slow(); /* ms */
+        uint64_t sum = 0, waited = 0;
+        OK(tp_heap_alloc(NWORDS * 8, (void **)&w));
+        OK(c->ops->mem_reg(c->tp, w, NWORDS * 8,
+                           TP_REMOTE_ATOMIC | TP_REMOTE_READ | TP_REMOTE_WRITE, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        for (int q = 1; q < c->size; q++)
+            OK(c->ops->isend(c->tp, q, 20, NULL, &rk, sizeof(rk), &rq[q]));
+        tp_wait_ok(c, rq + 1, c->size - 1);
+        while (__atomic_load_n(&w[W_DONE], __ATOMIC_ACQUIRE) != (uint64_t)c->size - 1) {
+            REQUIREF(waited++ < give_up, "after %llu ms only %llu of %d ranks are done",
+                     (unsigned long long)give_up,
+                     (unsigned long long)__atomic_load_n(&w[W_DONE], __ATOMIC_ACQUIRE),
+                     c->size - 1);
+            usleep(1000);
+        }
+        for (int q = 1; q < c->size; q++)
+            sum += (uint64_t)CPU_FREE_ROUNDS * (uint64_t)q;
+        REQUIREF(w[W_COUNT] == (uint64_t)CPU_FREE_ROUNDS * (uint64_t)(c->size - 1),
+                 "count %llu", (unsigned long long)w[W_COUNT]);
+        REQUIREF(w[W_SUM] == sum, "sum %llu, want %llu", (unsigned long long)w[W_SUM],
+                 (unsigned long long)sum);
+        REQUIRE(w[W_LOCK] == 0);
+        tp_barrier(c, 21);
+        OK(c->ops->mem_dereg(c->tp, mr));
+        tp_heap_free(w);
+        return;
+    }
+    OK(c->ops->irecv(c->tp, 0, 20, &rk, sizeof(rk), &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    for (int i = 0; i < CPU_FREE_ROUNDS; i++) {
+        uint64_t v;
+        do {
+            OK(c->ops->compare_swap(c->tp, 0, &rk, rk.addr + 8 * W_LOCK, 0,
+                                    (uint64_t)c->rank, &rq[0]));
+            tp_wait_ok(c, rq, 1);
+        } while (rq[0].result != 0);
+        OK(c->ops->get(c->tp, 0, &v, 8, &rk, rk.addr + 8 * W_COUNT, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        v++;
+        OK(c->ops->put(c->tp, 0, &v, 8, &rk, rk.addr + 8 * W_COUNT, &rq[0]));
+        OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr + 8 * W_SUM, (uint64_t)c->rank,
+                             &rq[1]));
+        tp_wait_ok(c, rq, 2);
+        OK(c->ops->compare_swap(c->tp, 0, &rk, rk.addr + 8 * W_LOCK, (uint64_t)c->rank, 0,
+                                &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        REQUIRE(rq[0].result == (uint64_t)c->rank);
+    }
+    OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr + 8 * W_DONE, 1, &rq[0]));
+    tp_wait_ok(c, rq, 1);
+    tp_barrier(c, 21);
 }
 
 /* Deregistering a region whose GET replies are still queued (the initiator
@@ -752,8 +843,20 @@ END_TEST
 START_TEST(test_onesided)
 {
     static const int np[] = {2, 3, 5};
+    tp_group_t g = {.transport = tp_transport,
+                    .size = np[_i % 3],
+                    .fn = sc_onesided,
+                    .variant = _i / 3,
+                    .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
+START_TEST(test_cpu_free)
+{
+    static const int np[] = {2, 3, 5};
     tp_group_t g = {
-        .transport = tp_transport, .size = np[_i], .fn = sc_onesided, .absent = -1};
+        .transport = tp_transport, .size = np[_i], .fn = sc_cpu_free, .absent = -1};
     tp_run_group(&g);
 }
 END_TEST
@@ -778,11 +881,39 @@ START_TEST(test_notify_dropped)
 }
 END_TEST
 
+/* Can shm's peers map its memory here? Not with RCOMM_SHM_CMA=0, nor where
+ * the kernel (before 5.6) or valgrind (3.19) knows no pidfd_getfd: shm then
+ * applies atomics in the target's progress, and says so in its caps. */
+static int shm_can_map(void)
+{
+    const char *cma = getenv("RCOMM_SHM_CMA");
+    int pidfd, fd;
+
+    if (cma && strcmp(cma, "0") == 0)
+        return 0;
+    if ((pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0)) >= 0) {
+        fd = (int)syscall(SYS_pidfd_getfd, pidfd, STDIN_FILENO, 0);
+        close(pidfd);
+        if (fd >= 0 || errno != ENOSYS) { /* EBADF: no stdin, but it exists */
+            if (fd >= 0)
+                close(fd);
+            return 1;
+        }
+    }
+    fprintf(stderr, "one-sided: no pidfd_getfd here (%s): test_cpu_free not run\n",
+            strerror(errno));
+    return 0;
+}
+
 void tp_add_onesided_tests(Suite *s)
 {
     TCase *tc = tcase_create("one-sided");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_onesided, 0, 3);
+    tcase_add_loop_test(tc, test_onesided, 0, 6);
+    /* Where atomics need no target CPU: the HCA, or shm's mapped memory. */
+    if (strcmp(tp_transport, "verbs") == 0 ||
+        (strcmp(tp_transport, "shm") == 0 && shm_can_map()))
+        tcase_add_loop_test(tc, test_cpu_free, 0, 3);
     tcase_add_test(tc, test_puts_then_message);
     tcase_add_loop_test(tc, test_notify, 0, 3);
     tcase_add_test(tc, test_notify_dropped);

@@ -22,6 +22,7 @@
 #include "suite_run.h"
 #include "tp_harness.h"
 #include "transports/shm/shm.h"
+#include "transports/util/heap.h"
 
 static void run(int size, void (*fn)(tp_ctx_t *), int killed, int timeout_ms)
 {
@@ -169,13 +170,16 @@ static void count_note(tp_ctx_t *c, int peer, uint32_t imm)
 /* Every pair exchanges messages of every protocol (eager and rendezvous of
  * both instances); every rank puts, gets, adds and notifies into rank 0's
  * region with the one rkey rank 0 sent to all (its shm peer uses key2);
- * then the counters are both instances', and every peer moved bytes. */
+ * then the counters are both instances', and every peer moved bytes. The
+ * region is tp_heap_alloc's memory: rank 1 (shm) maps it
+ * and adds with its own CPU while TCP's adds are applied by rank 0's
+ * progress, all on one word, and none may be lost. */
 static void sc_multi(tp_ctx_t *c)
 {
-    enum { CHUNK = 300000, LEN = 4 * CHUNK + 64 };
+    enum { CHUNK = 300000, LEN = 4 * CHUNK + 64, NADD = 100 };
     static const size_t sizes[] = {0, 100, 20000, 100000, 3 << 20};
-    tp_req_t rq[8] = {{0}};
-    unsigned char *mem = tp_xmalloc(LEN), *mine = tp_xmalloc(CHUNK);
+    tp_req_t rq[NADD + 2] = {{0}};
+    unsigned char *mem = NULL, *mine = tp_xmalloc(CHUNK);
     tp_rkey_t rk;
     tp_mr_t *mr = NULL;
     uint64_t *cnt;
@@ -185,7 +189,7 @@ static void sc_multi(tp_ctx_t *c)
             if (q != c->rank)
                 tp_ping(c, q, 100 + i, sizes[i]);
     if (c->rank == 0) {
-        memset(mem, 0, LEN);
+        OK(tp_heap_alloc(LEN, (void **)&mem));
         c->on_note = count_note;
         OK(c->ops->mem_reg(c->tp, mem, LEN,
                            TP_REMOTE_READ | TP_REMOTE_WRITE | TP_REMOTE_ATOMIC, &mr));
@@ -201,10 +205,11 @@ static void sc_multi(tp_ctx_t *c)
         at = rk.addr + 64 + (uint64_t)(c->rank - 1) * CHUNK;
         tp_fill(mine, CHUNK, tp_seed(c->rank, 0, 8));
         OK(c->ops->put(c->tp, 0, mine, CHUNK, &rk, at, &rq[0]));
-        OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr, (uint64_t)c->rank, &rq[1]));
         OK(c->ops->put_notify(c->tp, 0, mine, 8, &rk, at, (uint32_t)c->rank * 10,
-                              &rq[2]));
-        tp_wait_ok(c, rq, 3);
+                              &rq[1]));
+        for (int i = 0; i < NADD; i++)
+            OK(c->ops->fetch_add(c->tp, 0, &rk, rk.addr, (uint64_t)c->rank, &rq[2 + i]));
+        tp_wait_ok(c, rq, NADD + 2);
         memset(mine, 0, CHUNK);
         OK(c->ops->get(c->tp, 0, mine, CHUNK, &rk, at, &rq[0]));
         tp_wait_ok(c, rq, 1);
@@ -213,7 +218,7 @@ static void sc_multi(tp_ctx_t *c)
     tp_barrier(c, 9);
     if (c->rank == 0) {
         cnt = (uint64_t *)mem;
-        REQUIREF(*cnt == 1 + 2 + 3, "counter %llu", (unsigned long long)*cnt);
+        REQUIREF(*cnt == NADD * (1 + 2 + 3), "counter %llu", (unsigned long long)*cnt);
         REQUIREF(c->nnote == c->size - 1, "%d notifications", c->nnote);
         for (int q = 1; q < c->size; q++)
             tp_check(mem + 64 + (size_t)(q - 1) * CHUNK, CHUNK, tp_seed(q, 0, 8));
@@ -223,7 +228,7 @@ static void sc_multi(tp_ctx_t *c)
         REQUIREF(q == c->rank || c->tp->moved[q] > 0, "nothing moved with rank %d", q);
     REQUIRE(c->tp->stats.messages_sent > 0 && c->tp->stats.bytes_received > (3u << 20));
     tp_barrier(c, 10);
-    free(mem);
+    tp_heap_free(mem);
     free(mine);
 }
 

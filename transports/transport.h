@@ -152,10 +152,12 @@ typedef struct {
 /* What a transport does natively, and the link the perf tools grade
  * against (caps() below). */
 typedef struct {
-    bool native_rma;     /* put/get by the NIC; false: emulated by the peer's progress */
-    bool native_atomics; /* fetch_add/compare_swap by the NIC */
-    double link_gbs;     /* the link's data rate in GB/s; 0: unknown */
-    char link[224];      /* where link_gbs comes from, or why it is unknown */
+    bool native_rma; /* put/get by the NIC; false: emulated by the peer's progress */
+    /* fetch_add/compare_swap with no work for the target's CPU: by the NIC
+     * (verbs), or by the initiator on memory from tp_heap_alloc (shm) */
+    bool native_atomics;
+    double link_gbs; /* the link's data rate in GB/s; 0: unknown */
+    char link[224];  /* where link_gbs comes from, or why it is unknown */
     /* The CPUs near the device as a list ("0-7,16-23"); "" when it has no
      * locality (TCP, soft-RoCE) or it is unknown. The progress thread is
      * bound near it (RCOMM_PROGRESS_CPU=auto). */
@@ -258,7 +260,13 @@ typedef struct tp_ops {
     rcomm_status_t (*put_notify)(tp_t *tp, int peer, const void *buf, size_t len,
                                  const tp_rkey_t *rkey, uint64_t raddr, uint32_t imm,
                                  tp_req_t *req);
-    /* 64-bit, raddr 8-byte aligned; req->result gets the old value. */
+    /* 64-bit, raddr 8-byte aligned; req->result gets the old value.
+     * Atomic with respect to each other's operations through the same
+     * instance, and to the target CPU's atomic instructions where the
+     * transport uses the CPU (TCP and shm: the target's progress or, on
+     * memory from tp_heap_alloc, the initiator). Verbs uses the HCA, whose
+     * atomics are not atomic with respect to the CPU's (IBV_ATOMIC_HCA): in a
+     * composed job, do not aim verbs atomics and shm or CPU ones at one word. */
     rcomm_status_t (*fetch_add)(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                 uint64_t add, tp_req_t *req);
     rcomm_status_t (*compare_swap)(tp_t *tp, int peer, const tp_rkey_t *rkey,

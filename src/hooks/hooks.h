@@ -27,6 +27,7 @@
 #include "rcomm.h"
 #include "reduce/reduce.h"
 #include "transports/transport.h"
+#include "transports/util/heap.h" /* region memory for the tools */
 
 /* Where the communicator runs (found at creation). */
 typedef struct {

@@ -8,6 +8,7 @@
 #include "compress/compress.h"
 #include "core/handle.h"
 #include "ps/ps.h"
+#include "transports/util/heap.h"
 
 void rcomm_ps_config_init(rcomm_ps_config_t *cfg)
 {
@@ -202,6 +203,15 @@ static void *zalloc(size_t n)
     return p;
 }
 
+/* Memory for a region peers reach, zeroed: ranks of this host map it (shm),
+ * so a pull on one host is the worker's memcpy. */
+static void *region_alloc(size_t n)
+{
+    void *p = NULL;
+
+    return tp_heap_alloc(n ? n : 64, &p) == RCOMM_OK ? p : NULL;
+}
+
 /* Expose a server region; without a transport (one rank) only describe it. */
 static rcomm_status_t expose(rcomm_ps_t *ps, void *addr, size_t len, unsigned rights,
                              tp_mr_t **mr, tp_rkey_t *key)
@@ -230,8 +240,8 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
     const size_t slot_bytes = ps_slot_bytes(ps, s);
     rcomm_status_t st;
 
-    sv->params = zalloc(pbytes);
-    sv->pub = zalloc((size_t)W * 8);
+    sv->params = region_alloc(pbytes);
+    sv->pub = region_alloc((size_t)W * 8);
     sv->clk = calloc((size_t)W, 8);
     sv->done = calloc((size_t)W, sizeof(*sv->done));
     sv->slots = calloc((size_t)W, sizeof(*sv->slots));
@@ -261,7 +271,7 @@ static rcomm_status_t server_init(rcomm_ps_t *ps, const rcomm_ps_tensor_t *t,
                      &keys[1])) != RCOMM_OK)
         return st;
     for (int w = 0; w < W; w++) {
-        if (!(sv->slots[w] = zalloc(slot_bytes)))
+        if (!(sv->slots[w] = region_alloc(slot_bytes)))
             return base_err(RCOMM_ERR_NO_MEMORY,
                             "rcomm_ps_create: server rank %d: no memory for slot %d", s,
                             w);
@@ -284,7 +294,7 @@ static rcomm_status_t exchange_keys(rcomm_ps_t *ps, const tp_rkey_t *keys,
     size_t n = 0;
     rcomm_status_t st = RCOMM_ERR_NO_MEMORY;
 
-    if (ps->worker >= 0 && (!(ps->mbox = zalloc((size_t)S * 8)) ||
+    if (ps->worker >= 0 && (!(ps->mbox = region_alloc((size_t)S * 8)) ||
                             (st = expose(ps, ps->mbox, (size_t)S * 8, TP_REMOTE_WRITE,
                                          &ps->mr_mbox, &mbox)) != RCOMM_OK))
         return ps->mbox ? st
@@ -363,10 +373,10 @@ static void release(rcomm_ps_t *ps)
         for (int w = 0; sv->slots && w < ps->nworkers; w++) {
             if (tp && sv->mr_slots && sv->mr_slots[w])
                 tp->ops->mem_dereg(tp, sv->mr_slots[w]);
-            free(sv->slots[w]);
+            tp_heap_free(sv->slots[w]);
         }
-        free(sv->params);
-        free(sv->pub);
+        tp_heap_free(sv->params);
+        tp_heap_free(sv->pub);
         free(sv->clk);
         free(sv->done);
         free(sv->slots);
@@ -375,7 +385,7 @@ static void release(rcomm_ps_t *ps)
     }
     if (tp && ps->mr_mbox)
         tp->ops->mem_dereg(tp, ps->mr_mbox);
-    free(ps->mbox);
+    tp_heap_free(ps->mbox);
     ps_worker_free(ps);
     free(ps->worker_rank);
     ps_layout_free(&ps->lay);

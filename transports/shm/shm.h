@@ -46,9 +46,22 @@
  * the initiator, with no work for the target's CPU; put_notify adds a
  * NOTIFY record behind it. Without, PUT records carry the data and the
  * target's progress copies it (PUT_ACK answers), GET_REQ is answered by
- * GET_DATA records. Atomics are always ATOMIC records applied by the
- * target's progress with the CPU's atomic instructions (emulated, as in
- * TCP: the target's memory is not mapped by its peers).
+ * GET_DATA records. Atomics are ATOMIC records applied by the target's
+ * progress with the CPU's atomic instructions (as in TCP), except on memory
+ * from tp_heap_alloc (shm_map.c).
+ *
+ * Memory the peers map (shm_map.c). tp_heap_alloc (transports/util/heap.h)
+ * gives each allocation a memfd of its own, kept open; a region registered
+ * inside one records in its entry the descriptor's number, the file's inode
+ * and the region's offset in it. A peer's first operation on such a region takes the
+ * descriptor with pidfd_getfd (the ptrace permission that cross-memory
+ * attach needs too), checks that it is a regular file with that inode and
+ * room for the operation, and maps the whole file. From then on its puts
+ * and gets there are memcpy and its atomics the CPU's own instructions, in
+ * the initiator, completed at once. A peer keeps SHM_MAPS files mapped, the
+ * least recently used going first. A freed allocation lives on in the
+ * mappings of peers that still hold it, so a late operation lands in memory
+ * nobody reads rather than in memory reused for something else.
  *
  * Order. Posts to a peer are carried out in posting order: a post goes
  * straight to the ring (or, for one-sided operations with cross-memory
@@ -85,10 +98,11 @@
 #include "transports/util/rma.h"
 
 #define SHM_MAGIC 0x72636d73686d3031ull /* "rcmshm01" */
-#define SHM_VERSION 1
+#define SHM_VERSION 2
 #define SHM_HDR_LEN 96
 #define SHM_ALIGN 64
 #define SHM_MAX_MRS 1024
+#define SHM_MAPS 16 /* files of a peer's heap kept mapped */
 #define SHM_BYE_TEXT_MAX 200
 #define SHM_DEATH_NS (20 * 1000000ull) /* how often progress checks for dead peers */
 
@@ -145,7 +159,27 @@ typedef struct {
     uint64_t base;
     uint64_t len;
     uint64_t access;
+    /* Inside memory from tp_heap_alloc: the memfd's descriptor in the owner
+     * (else -1), its inode and the region's offset in it. */
+    int64_t fd;
+    uint64_t ino;
+    uint64_t off;
 } shm_mrent_t;
+
+/* What an initiator read of an entry (lookup in shm_rma.c). */
+typedef struct {
+    uint64_t base, len;
+    int64_t fd;
+    uint64_t ino, off;
+} shm_view_t;
+
+/* A peer's allocation that we map. */
+typedef struct {
+    uint64_t ino; /* 0: unused */
+    void *addr;
+    size_t len;
+    uint64_t used; /* for least recently used */
+} shm_map_t;
 
 /* The head of a segment; ring_of, the region table and the rings follow. */
 typedef struct {
@@ -172,7 +206,7 @@ typedef struct {
     uint32_t version;
     int32_t rank;
     uint32_t pid;
-    uint32_t pad;
+    int32_t probe_fd; /* a descriptor of ours, to probe pidfd_getfd with */
     unsigned char nonce[16];
     shm_hostid_t host;
     uint64_t probe; /* our segment's nonce, in our address space (the CMA probe) */
@@ -198,6 +232,7 @@ typedef struct {
     uint64_t key, raddr;
     uint64_t a, b;
     tp_env_t env;
+    void *direct; /* raddr in our mapping of the peer's memory, or NULL */
 } shm_op_t;
 _Static_assert(sizeof(shm_op_t) <= TP_REQ_PRIV, "shm op fits tp_req_t.priv");
 
@@ -223,6 +258,7 @@ typedef struct {
     bool connected; /* HELLO sent (segment mapped) */
     bool hello;     /* its HELLO seen in our ring */
     bool cma;       /* cross-memory attach to it works */
+    bool getfd;     /* pidfd_getfd on it works: we may map its heap */
     bool goodbye;
     uint32_t pid;
     int pidfd;
@@ -248,6 +284,7 @@ typedef struct {
     unsigned inflight;   /* gets and atomics on waiting (fences wait for them) */
     uint64_t refused_id; /* fallback PUT: the id a piece of was refused */
     uint8_t refused_why;
+    shm_map_t maps[SHM_MAPS];
 } shm_peer_t;
 
 typedef struct {
@@ -273,9 +310,11 @@ typedef struct {
     int epfd;    /* the doorbell and every peer's pidfd */
     uint64_t next_id;
     uint64_t next_death_check;
+    uint64_t polls;
     uint32_t gen[SHM_MAX_MRS];
     struct shm_mr *mr_of[SHM_MAX_MRS]; /* ours, freed by destroy if still there */
     tp_opq_t done;
+    uint64_t map_clock;
 } shm_tp_t;
 
 typedef struct shm_mr {
@@ -311,6 +350,16 @@ const shm_hdr_t *shm_ring_peek(shm_tp_t *tp, shm_peer_t *p, const unsigned char 
 void shm_ring_release(shm_peer_t *p, const shm_hdr_t *h);
 bool shm_rings_pending(shm_tp_t *tp);
 size_t shm_chunk(const shm_tp_t *tp);
+
+/* shm_map.c */
+/* May we map p's memory? Probe with the descriptor it published. */
+bool shm_probe_getfd(const shm_peer_t *p, int32_t fd);
+/* raddr (len bytes) of the region v in our mapping of p's memory, mapping
+ * it on first use; NULL when it is not mapped memory or cannot be mapped
+ * now (the operation then takes the other way). */
+void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t raddr,
+                     uint64_t len);
+void shm_maps_drop(shm_peer_t *p);
 
 /* shm_progress.c */
 rcomm_status_t shm_progress(tp_t *base, int timeout_ms);

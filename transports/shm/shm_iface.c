@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "transports/shm/shm.h"
+#include "transports/util/heap.h"
 
 static void bell_name(const unsigned char nonce[16], struct sockaddr_un *sa,
                       socklen_t *len)
@@ -129,6 +130,7 @@ static rcomm_status_t shm_local_addr(tp_t *base, void *buf, size_t *len)
     a.version = SHM_VERSION;
     a.rank = base->rank;
     a.pid = (uint32_t)getpid();
+    a.probe_fd = tp->bell_fd;
     memcpy(a.nonce, tp->nonce, sizeof(a.nonce));
     a.host = tp->host;
     a.probe = (uintptr_t)tp->shdr->nonce;
@@ -186,6 +188,7 @@ static rcomm_status_t connect_peer(shm_tp_t *tp, shm_peer_t *p, const void *blob
             tp->epfd, EPOLL_CTL_ADD, p->pidfd,
             &(struct epoll_event){.events = EPOLLIN, .data.u64 = (uint64_t)q});
     p->cma = tp->cma_allowed && probe_cma(&a);
+    p->getfd = p->cma && shm_probe_getfd(p, a.probe_fd);
     if (tp->cma_allowed && !p->cma)
         base_log(BASE_LOG_INFO,
                  "rank %d: shm: cross-memory attach to rank %d (pid %u) is not allowed "
@@ -297,6 +300,7 @@ static void shm_destroy(tp_t *base, rcomm_status_t reason, const char *why)
             close(p->pidfd);
         if (p->seg)
             munmap(p->seg, p->seg_len);
+        shm_maps_drop(p);
     }
     for (int i = 0; i < SHM_MAX_MRS; i++) /* regions never deregistered */
         free(tp->mr_of[i]);
@@ -356,6 +360,13 @@ static rcomm_status_t shm_mem_reg(tp_t *base, void *addr, size_t len, unsigned a
     tp->mrs[slot].base = (uintptr_t)addr;
     tp->mrs[slot].len = len;
     tp->mrs[slot].access = access & ~(unsigned)TP_MESSAGES;
+    {
+        int fd = -1;
+        uint64_t ino = 0, off = 0;
+        tp->mrs[slot].fd = tp_heap_find(addr, len, &fd, &ino, &off) ? fd : -1;
+        tp->mrs[slot].ino = ino;
+        tp->mrs[slot].off = off;
+    }
     /* Published last: a reader that sees the key sees the entry. */
     atomic_store_explicit(&tp->mrs[slot].key, mr->key, memory_order_release);
     tp->mr_of[slot] = mr;
@@ -394,12 +405,14 @@ static rcomm_status_t shm_mem_dereg(tp_t *base, tp_mr_t *head)
 static void shm_caps(tp_t *base, tp_caps_t *caps)
 {
     shm_tp_t *tp = shm_tp(base);
-    bool cma = tp->cma_allowed && tp->connected;
+    bool cma = tp->cma_allowed && tp->connected, map = cma;
 
     for (int r = 0; r < base->size; r++)
-        if (tp_serves(base, r) && !tp->peers[r].cma)
-            cma = false;
-    *caps = (tp_caps_t){.native_rma = cma, .native_atomics = false, .name = "shm"};
+        if (tp_serves(base, r)) {
+            cma &= tp->peers[r].cma;
+            map &= tp->peers[r].getfd;
+        }
+    *caps = (tp_caps_t){.native_rma = cma, .native_atomics = map, .name = "shm"};
     snprintf(caps->link, sizeof(caps->link),
              "unknown: shared memory moves at the host's copy rate (measure it)");
 }

@@ -11,39 +11,38 @@
 #include "transports/shm/shm.h"
 
 /* The entry of key in a region table, read consistently (its key before and
- * after), and whether kind may touch [raddr, raddr + len) of it. */
+ * after) into *v, and whether kind may touch [raddr, raddr + len) of it. */
 static tp_acc_t lookup(shm_mrent_t *table, tp_rma_t kind, uint64_t key, uint64_t raddr,
-                       uint64_t len, uint64_t *base, uint64_t *rlen)
+                       uint64_t len, shm_view_t *v)
 {
     uint32_t slot = (uint32_t)key - 1;
-    uint64_t b, l, acc;
+    uint64_t acc;
     shm_mrent_t *e;
+    shm_view_t got;
 
-    *base = *rlen = 0;
+    *v = (shm_view_t){.fd = -1};
     if (key == 0 || slot >= SHM_MAX_MRS)
         return TP_ACC_NO_KEY;
     e = &table[slot];
     if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
         return TP_ACC_NO_KEY;
-    b = e->base;
-    l = e->len;
+    got = (shm_view_t){e->base, e->len, e->fd, e->ino, e->off};
     acc = e->access;
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&e->key, memory_order_relaxed) != key)
         return TP_ACC_NO_KEY;
-    *base = b;
-    *rlen = l;
-    return tp_rma_access(kind, b, l, (unsigned)acc, raddr, len);
+    *v = got;
+    return tp_rma_access(kind, got.base, got.len, (unsigned)acc, raddr, len);
 }
 
 static rcomm_status_t post(shm_tp_t *tp, tp_rma_t kind, int peer, void *buf, size_t len,
                            const tp_rkey_t *rkey, uint64_t raddr, tp_req_t *req,
                            shm_op_t **out)
 {
-    uint64_t base, rlen;
     rcomm_status_t st;
     shm_peer_t *p;
     shm_op_t *op;
+    shm_view_t v;
     tp_acc_t acc;
 
     *out = NULL;
@@ -74,13 +73,20 @@ static rcomm_status_t post(shm_tp_t *tp, tp_rma_t kind, int peer, void *buf, siz
     /* The target's own table says what it allows: checked here, before
      * anything moves (and again by the target for what it applies). */
     acc = lookup(p->mrs, kind, rkey->key, raddr,
-                 kind == TP_PUT || kind == TP_GET ? len : 8, &base, &rlen);
+                 kind == TP_PUT || kind == TP_GET ? len : 8, &v);
     if (acc != TP_ACC_OK) {
         shm_complete(tp, op,
                      tp_rma_denied(tp->base.rank, peer, kind, len, raddr, rkey->key, acc,
-                                   base, rlen));
+                                   v.base, v.len));
         return RCOMM_OK;
     }
+    /* Its memory mapped here: done by us, like a CPU's own access. An
+     * atomic needs its word aligned here too (the entry is the peer's). */
+    if (p->cma &&
+        (op->direct =
+             shm_map_direct(tp, p, &v, raddr, op->kind == SHM_OP_ATOMIC ? 8 : len)) &&
+        op->kind == SHM_OP_ATOMIC && ((uintptr_t)op->direct & 7))
+        op->direct = NULL;
     *out = op;
     return RCOMM_OK;
 }
@@ -163,6 +169,34 @@ rcomm_status_t shm_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
 
 /* ---- the initiator's side ------------------------------------------------ */
 
+/* What the target's progress does with an ATOMIC record, and an initiator
+ * on memory it maps: the old value. */
+static uint64_t apply_atomic(tp_rma_t kind, uint64_t *w, uint64_t a, uint64_t b)
+{
+    uint64_t old = a;
+
+    if (kind == TP_FADD)
+        return __atomic_fetch_add(w, a, __ATOMIC_SEQ_CST);
+    __atomic_compare_exchange_n(w, &old, b, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return old;
+}
+
+/* An operation on memory we map: done now. */
+static void direct(shm_tp_t *tp, shm_op_t *op)
+{
+    tp_req_t *req = tp_req_head(&op->op);
+
+    if (op->kind == SHM_OP_ATOMIC) {
+        req->result = apply_atomic((tp_rma_t)op->rma, op->direct, op->a, op->b);
+        return;
+    }
+    if (op->len)
+        memcpy(op->kind == SHM_OP_PUT ? op->direct : op->buf,
+               op->kind == SHM_OP_PUT ? op->buf : op->direct, op->len);
+    *(op->kind == SHM_OP_PUT ? &tp->base.stats.bytes_sent
+                             : &tp->base.stats.bytes_received) += op->len;
+}
+
 /* One process_vm_writev/readv until done; an errno, or 0. */
 static int cma(shm_peer_t *p, bool write, void *buf, uint64_t raddr, size_t len)
 {
@@ -238,10 +272,17 @@ bool shm_rma_write(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op)
         free(op);
         return true;
     }
-    if (op->kind == SHM_OP_GET && (op->flags & SHM_O_FENCE) && p->inflight)
-        return false; /* after the gets and atomics before it */
-    if (p->cma && op->kind != SHM_OP_ATOMIC) {
-        if (!(op->flags & SHM_O_STREAM)) { /* the bytes, once */
+    /* After the gets and atomics before it that the peer answers: a fenced
+     * get, and anything done here at once. */
+    if (((op->kind == SHM_OP_GET && (op->flags & SHM_O_FENCE)) || op->direct) &&
+        p->inflight)
+        return false;
+    if (op->direct || (p->cma && op->kind != SHM_OP_ATOMIC)) {
+        if (op->direct && !(op->flags & SHM_O_STREAM)) {
+            direct(tp, op);
+            op->flags |= SHM_O_STREAM;
+            tp->base.traffic++;
+        } else if (!(op->flags & SHM_O_STREAM)) { /* the bytes, once */
             if ((e = cma(p, op->kind == SHM_OP_PUT, op->buf, op->raddr, op->len))) {
                 cma_failed(tp, p, op, e);
                 return true;
@@ -289,9 +330,8 @@ bool shm_rma_write(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op)
 static void rx_put(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h,
                    const unsigned char *pl)
 {
-    uint64_t base, rlen;
-    tp_acc_t acc =
-        lookup(tp->mrs, TP_PUT, h->tag, h->addr + h->off, h->len, &base, &rlen);
+    shm_view_t v;
+    tp_acc_t acc = lookup(tp->mrs, TP_PUT, h->tag, h->addr + h->off, h->len, &v);
 
     if (h->off > h->size || h->len > h->size - h->off) {
         shm_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
@@ -323,8 +363,8 @@ static void rx_put(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h,
 
 static void rx_get_req(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h)
 {
-    uint64_t base, rlen;
-    tp_acc_t acc = lookup(tp->mrs, TP_GET, h->tag, h->addr, h->size, &base, &rlen);
+    shm_view_t v;
+    tp_acc_t acc = lookup(tp->mrs, TP_GET, h->tag, h->addr, h->size, &v);
     shm_op_t *op = shm_ctl_new(tp, p, SHM_GET_DATA, h->id);
 
     if (!op)
@@ -338,22 +378,15 @@ static void rx_get_req(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h)
 
 static void rx_atomic(shm_tp_t *tp, shm_peer_t *p, const shm_hdr_t *h)
 {
-    uint64_t base, rlen, old = 0;
-    tp_acc_t acc =
-        h->flags == TP_FADD || h->flags == TP_CSWAP
-            ? lookup(tp->mrs, (tp_rma_t)h->flags, h->tag, h->addr, 8, &base, &rlen)
-            : TP_ACC_RIGHTS;
+    uint64_t old = 0;
+    shm_view_t v;
+    tp_acc_t acc = h->flags == TP_FADD || h->flags == TP_CSWAP
+                       ? lookup(tp->mrs, (tp_rma_t)h->flags, h->tag, h->addr, 8, &v)
+                       : TP_ACC_RIGHTS;
 
-    if (acc == TP_ACC_OK) {
-        uint64_t *w = (uint64_t *)(uintptr_t)h->addr;
-        if (h->flags == TP_FADD) {
-            old = __atomic_fetch_add(w, h->a, __ATOMIC_SEQ_CST);
-        } else {
-            old = h->a;
-            __atomic_compare_exchange_n(w, &old, h->b, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST);
-        }
-    }
+    if (acc == TP_ACC_OK)
+        old =
+            apply_atomic((tp_rma_t)h->flags, (uint64_t *)(uintptr_t)h->addr, h->a, h->b);
     shm_answer(tp, p, SHM_ATOMIC_RESP, h->id,
                acc == TP_ACC_OK ? RCOMM_OK : RCOMM_ERR_ACCESS, (uint32_t)acc, old);
 }
