@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * rcomm-{write,read,send}-{bw,lat}: point-to-point benchmarks through the
- * transport layer, in the manner of perftest's ib_write_bw, ib_read_lat...
+ * rcomm-{write,read,send,atomic}-{bw,lat}: point-to-point benchmarks through
+ * the transport layer, in the manner of perftest's ib_write_bw, ib_read_lat,
+ * ib_atomic_lat... (atomic: 64-bit fetch-and-add, 8 bytes, as perftest's).
  * One program: the operation and the test come from the name it runs under
  * (or --op, --test). Exactly two ranks: rank 0 initiates and prints the
  * table, rank 1 is the target. Any transport (RCOMM_TRANSPORT):
@@ -21,8 +22,12 @@
  *                measured with -D (printed as 0, as perftest does).
  *   MsgRate    : iterations / time, in millions of messages per second.
  * Latency in usec, every iteration timed alone (CLOCK_MONOTONIC):
- *   write, send: ping-pong, one way = round trip / 2; read: the round trip of
- *   one get, not halved (as perftest reports it). t_typical is the median;
+ *   write, send: ping-pong, one way = round trip / 2; read, atomic: the round
+ *   trip of one get or fetch-and-add, not halved (as perftest reports it).
+ * The window comes from tp_heap_alloc (shm: mapped by the peer, so its
+ * operations there are its own loads, stores and atomic instructions);
+ * --malloc-window takes it from malloc (shm: cross-memory attach, and
+ * atomics applied by the target's progress). t_typical is the median;
  *   the percentiles are nearest-rank.
  * Waiting spins for RCOMM_SPIN_US, then lets progress sleep, as rcomm_wait
  * does: with as many busy ranks as cores, pure spinning can starve the
@@ -41,9 +46,10 @@
 
 #include "perf/p2p_perf.h"
 
-const char *const p2p_op_names[OP_COUNT] = {"write", "read", "send"};
+const char *const p2p_op_names[OP_COUNT] = {"write", "read", "send", "atomic"};
 static const char *const test_names[] = {"bw", "lat"};
-static const char *const titles[] = {"RDMA_Write", "RDMA_Read", "Send"};
+static const char *const titles[] = {"RDMA_Write", "RDMA_Read", "Send",
+                                     "Atomic FETCH_AND_ADD"};
 
 /* perftest's rule: 87 dashes */
 #define LINE                                                                             \
@@ -90,22 +96,25 @@ void __attribute__((noreturn)) p2p_die_op(rcomm_status_t st, const char *what, s
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: %s [options]   (exactly 2 ranks: rcomm-run -n 2 %s)\n"
-            "  -s SIZE         message size, 1 to 1G, K M G suffixes (default 65536 for\n"
-            "                  bw, 2 for lat)\n"
-            "  -a              every power of two from 2 to 8M (overrides -s)\n"
-            "  -n ITERS        iterations per size (default 5000 for bw, 1000 for lat)\n"
-            "  -D SECONDS      run each size this long instead of -n ITERS\n"
-            "  -t TX_DEPTH     bw: operations in flight, 1 to 16384 (default 128)\n"
-            "  -w WARMUP       untimed iterations before each size (default 16)\n"
-            "  -c              bw: check the data that landed, exit 1 if wrong\n"
-            "  --report_gbits  bw: Gb/sec (10^9 bits) instead of MB/sec (2^20 bytes)\n"
-            "  --json FILE, --csv FILE   also write one record per size\n"
-            "  --no-ceiling    bw: do not find the link's ceiling to compare with\n"
-            "  --op write|read|send, --test bw|lat   instead of the program's name\n"
-            "  -h, --help      print this help\n",
-            prog, prog);
+    fprintf(
+        f,
+        "usage: %s [options]   (exactly 2 ranks: rcomm-run -n 2 %s)\n"
+        "  -s SIZE         message size, 1 to 1G, K M G suffixes (default 65536 for\n"
+        "                  bw, 2 for lat; atomic: 8, always)\n"
+        "  -a              every power of two from 2 to 8M (overrides -s)\n"
+        "  -n ITERS        iterations per size (default 5000 for bw, 1000 for lat)\n"
+        "  -D SECONDS      run each size this long instead of -n ITERS\n"
+        "  -t TX_DEPTH     bw: operations in flight, 1 to 16384 (default 128)\n"
+        "  -w WARMUP       untimed iterations before each size (default 16)\n"
+        "  -c              bw: check the data that landed, exit 1 if wrong\n"
+        "  --report_gbits  bw: Gb/sec (10^9 bits) instead of MB/sec (2^20 bytes)\n"
+        "  --json FILE, --csv FILE   also write one record per size\n"
+        "  --no-ceiling    bw: do not find the link's ceiling to compare with\n"
+        "  --op write|read|send|atomic, --test bw|lat   instead of the program's name\n"
+        "  --malloc-window the peer's window from malloc, not memory it maps\n"
+        "                  (shm: cross-memory attach, atomics by the target's CPU)\n"
+        "  -h, --help      print this help\n",
+        prog, prog);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -151,20 +160,22 @@ static int lookup(const char *s, const char *const *names, int n, const char *wh
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { GBITS = 256, JSON, CSV, OP, TEST, NO_CEILING };
-    static const struct option lopts[] = {{"size", required_argument, NULL, 's'},
-                                          {"all", no_argument, NULL, 'a'},
-                                          {"iters", required_argument, NULL, 'n'},
-                                          {"duration", required_argument, NULL, 'D'},
-                                          {"tx-depth", required_argument, NULL, 't'},
-                                          {"report_gbits", no_argument, NULL, GBITS},
-                                          {"json", required_argument, NULL, JSON},
-                                          {"csv", required_argument, NULL, CSV},
-                                          {"op", required_argument, NULL, OP},
-                                          {"test", required_argument, NULL, TEST},
-                                          {"no-ceiling", no_argument, NULL, NO_CEILING},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    enum { GBITS = 256, JSON, CSV, OP, TEST, NO_CEILING, MALLOC_WIN };
+    static const struct option lopts[] = {
+        {"size", required_argument, NULL, 's'},
+        {"all", no_argument, NULL, 'a'},
+        {"iters", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'D'},
+        {"tx-depth", required_argument, NULL, 't'},
+        {"report_gbits", no_argument, NULL, GBITS},
+        {"json", required_argument, NULL, JSON},
+        {"csv", required_argument, NULL, CSV},
+        {"op", required_argument, NULL, OP},
+        {"test", required_argument, NULL, TEST},
+        {"no-ceiling", no_argument, NULL, NO_CEILING},
+        {"malloc-window", no_argument, NULL, MALLOC_WIN},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *slash = strrchr(argv[0], '/');
     size_t n;
     int c;
@@ -193,6 +204,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case NO_CEILING: o->no_ceiling = 1; break;
+        case MALLOC_WIN: o->malloc_win = 1; break;
         case OP: o->op = lookup(optarg, p2p_op_names, OP_COUNT, "--op"); break;
         case TEST: o->test = lookup(optarg, test_names, TEST_COUNT, "--test"); break;
         case 'h': usage(stdout); exit(0);
@@ -205,6 +217,10 @@ static void parse(int argc, char **argv, opts_t *o)
         bad_usage("cannot tell the test from the name '%s': use --op and --test", prog);
     if (o->iters && o->duration > 0)
         bad_usage("-n and -D exclude each other");
+    if (o->op == OP_ATOMIC && o->size && o->size != 8)
+        bad_usage("an atomic is 8 bytes, not %zu", o->size);
+    if (o->op == OP_ATOMIC)
+        o->size = 8, o->all = 0; /* -a too: the one size */
     if (!o->size)
         o->size = o->test == TEST_BW ? 65536 : 2;
     if (!o->iters && o->duration == 0)
@@ -375,7 +391,8 @@ static void setup(p2p_t *p)
 {
     const size_t cap = p->o.all ? ALL_MAX : p->o.size;
     const size_t nreq = p->o.tx_depth > RX_DEPTH ? (size_t)p->o.tx_depth : RX_DEPTH;
-    const unsigned exposed = TP_REMOTE_READ | TP_REMOTE_WRITE | TP_MESSAGES;
+    const unsigned exposed =
+        TP_REMOTE_READ | TP_REMOTE_WRITE | TP_REMOTE_ATOMIC | TP_MESSAGES;
     msg_t mine = {.digest = digest(&p->o)}, theirs;
     tp_req_t req = {0};
     rcomm_status_t st;
@@ -389,7 +406,10 @@ static void setup(p2p_t *p)
     p->yield = host.oversubscribed;
     p->spin = (double)host.spin_ns * 1e-9;
     p->loc = alloc_buf(cap);
-    p->win = alloc_buf(cap);
+    if (p->o.malloc_win)
+        p->win = alloc_buf(cap);
+    else if ((st = tp_heap_alloc(cap, (void **)&p->win)) != RCOMM_OK)
+        p2p_die(st, "allocating a window of %zu bytes: %s", cap, why(st));
     p->reqs = calloc(nreq, sizeof(*p->reqs));
     if (!p->reqs)
         p2p_die(RCOMM_ERR_NO_MEMORY, "no memory for %zu requests", nreq);
@@ -418,12 +438,16 @@ static void teardown(p2p_t *p)
     rcomm_status_t st;
 
     if ((st = p->tp->ops->mem_dereg(p->tp, p->win_mr)) != RCOMM_OK ||
-        (st = p->tp->ops->mem_dereg(p->tp, p->loc_mr)) != RCOMM_OK ||
-        (st = rcomm_comm_destroy(comm)) != RCOMM_OK)
+        (st = p->tp->ops->mem_dereg(p->tp, p->loc_mr)) != RCOMM_OK)
+        p2p_die(st, "cleaning up: %s", why(st));
+    if ((st = rcomm_comm_destroy(comm)) != RCOMM_OK)
         p2p_die(st, "cleaning up: %s", why(st));
     comm = NULL;
+    if (p->o.malloc_win)
+        free(p->win);
+    else
+        tp_heap_free(p->win);
     free(p->loc);
-    free(p->win);
     free(p->reqs);
     free(p->tpost);
     free(p->tdone);
@@ -455,6 +479,22 @@ static uint64_t verify(const unsigned char *b, size_t len)
                 "the first at offset %zu (0x%02x, expected 0x%02x)\n",
                 prog, rank, len, wrong, first, b[first], pattern(first, len));
     return wrong;
+}
+
+/* The atomic test's counter: want fetch-and-adds of 1 landed, no more, no
+ * fewer. 1 when it says otherwise. */
+static uint64_t verify_count(const unsigned char *win, uint64_t want)
+{
+    uint64_t got;
+
+    memcpy(&got, win, sizeof(got));
+    if (got == want)
+        return 0;
+    fprintf(stderr,
+            "%s: rank %d: data check failed: the counter is %" PRIu64 " after %" PRIu64
+            " fetch-and-adds of 1\n",
+            prog, rank, got, want);
+    return 1;
 }
 
 /* Rank 0's side of one size: READY from rank 1, run, DONE, its REPORT. */
@@ -508,7 +548,9 @@ static uint64_t server(p2p_t *p, size_t len)
                  sizeof(theirs)); /* TCP: serves puts, gets */
     if (done.len != sizeof(theirs))
         p2p_die(RCOMM_ERR_PROTOCOL, "DONE of %zu bytes", done.len);
-    if (o->test == TEST_BW && o->check && o->op != OP_READ)
+    if (o->op == OP_ATOMIC) /* every fetch-and-add added 1: always checked */
+        mine.wrong = verify_count(p->win, theirs.count + (uint64_t)o->warmup);
+    else if (o->test == TEST_BW && o->check && o->op != OP_READ)
         mine.wrong = verify(p->win, len);
     p2p_ctrl(p, 1, T_REPORT, &mine);
     return mine.wrong + theirs.wrong;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The point-to-point benchmarks (rcomm-{write,read,send}-{bw,lat}) in two
+ * The point-to-point benchmarks (rcomm-{write,read,send,atomic}-{bw,lat}) in two
  * halves: p2p_perf.c parses the options, sets up, runs each size and prints
  * the results (its top comment documents the columns); p2p_run.c drives the
  * transport and times the bandwidth and latency protocols.
@@ -17,7 +17,7 @@
 #include "perf/perf_out.h"
 #include "rcomm.h"
 
-enum { OP_WRITE, OP_READ, OP_SEND, OP_COUNT };
+enum { OP_WRITE, OP_READ, OP_SEND, OP_ATOMIC, OP_COUNT };
 enum { TEST_BW, TEST_LAT, TEST_COUNT };
 
 #define ALL_MAX (8u << 20) /* -a: 2 B to 8 MiB, as perftest */
@@ -29,7 +29,7 @@ enum { TEST_BW, TEST_LAT, TEST_COUNT };
 enum { T_SETUP, T_READY, T_DATA, T_PONG, T_ACK, T_DONE, T_REPORT, T_BYE };
 
 typedef struct {
-    int op, test, all, check, gbits, tx_depth, warmup, no_ceiling;
+    int op, test, all, check, gbits, tx_depth, warmup, no_ceiling, malloc_win;
     size_t size;     /* 0 until set */
     long iters;      /* 0 until set; stays 0 with -D */
     double duration; /* seconds per size, 0 for -n */
