@@ -414,13 +414,17 @@ uint64_t comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms)
     if ((w->polls++ & 7) == 0)
         w->now_ns = base_now_ns();
     if ((t = w->now_ns - w->since_ns) < w->spin_ns) {
+        const uint64_t before = traffic(comm);
         comm_progress(comm, 0);
         /* Let the rank we wait for run: oversubscribed, always; otherwise
          * once the spin has found nothing for a while, since the scheduler
          * may have put that rank on our core (2 ranks on 2 idle cores took
          * 234 us an 8-byte allreduce in 1 launch of 3, 3 us in the others;
-         * docs/PERFORMANCE.md). */
-        if (comm->oversubscribed || t > COMM_YIELD_AFTER_NS)
+         * docs/PERFORMANCE.md). Not after a poll that found something: the
+         * caller may be done, or have the next step to post, and a yield
+         * that switches costs microseconds (4 ranks on 2 cores yielded 12
+         * times an 8-byte allreduce, Open MPI 4.5). */
+        if ((comm->oversubscribed || t > COMM_YIELD_AFTER_NS) && traffic(comm) == before)
             sched_yield();
     } else {
         /* Sleep inside the transport's progress: it waits on the same
