@@ -8,7 +8,7 @@
 # with a message naming RCOMM_BIND. Skips (77) without hwloc. These run
 # with rcomm-run -b none; then rcomm-run's own placement (-b auto, its
 # default): N ranks on at least N cores get disjoint shares of them, more
-# ranks than cores are left unbound.
+# ranks than cores a core each, neighbours sharing.
 name=bind
 . "$(dirname "$0")/perf_common.sh"
 info=$top/rcomm-info
@@ -74,11 +74,16 @@ if [ "$cores" -ge 2 ]; then
     [ -n "$p0" ] && [ "$p0" != "$p1" ] && [ "$p0" != "$mine" ] && [ "$p1" != "$mine" ] && ok ||
         ko "rcomm-run -n 2 on $cores cores: ranks on CPUs '$p0' and '$p1' (all: $mine)"
 fi
+# More ranks than cores: a core each, in runs: ranks 0 and 1 share the
+# first, the last rank has the last.
 placed $((cores + 1))
-for r in $(seq 0 "$cores"); do
-    [ "$(cpus placed "$r")" = "$mine" ] && ok ||
-        ko "rcomm-run -n $((cores + 1)) on $cores cores: rank $r bound to $(cpus placed "$r")"
-done
+p0=$(cpus placed 0) p1=$(cpus placed 1) pl=$(cpus placed "$cores")
+[ -n "$p0" ] && [ "$p0" = "$p1" ] && ok ||
+    ko "rcomm-run -n $((cores + 1)) on $cores cores: ranks 0 and 1 on '$p0' and '$p1'"
+if [ "$cores" -ge 2 ]; then
+    [ "$p0" != "$mine" ] && [ -n "$pl" ] && [ "$pl" != "$p0" ] && [ "$pl" != "$mine" ] && ok ||
+        ko "rcomm-run -n $((cores + 1)) on $cores cores: rank 0 on '$p0', rank $cores on '$pl' (all: $mine)"
+fi
 "$run" -b sometimes -n 1 true 2>"$tmp/err" && ko "rcomm-run -b sometimes ran" ||
     { grep -q "expected auto or none" "$tmp/err" && ok || ko "rcomm-run -b sometimes: no message"; }
 summary

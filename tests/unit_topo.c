@@ -228,11 +228,21 @@ START_TEST(launcher_shares)
         CPU_SET(c, &part);
     share_is(&part, side, 0, 3, "3");
     share_is(&part, side, 2, 3, "6-7");
-    ck_assert_int_eq(base_topo_share(&part, side, 0, 4, &out), -1);
+    /* More ranks than cores: a core each, in runs (3 cores of part, 4 ranks:
+     * cores 1 1 2 3; 4 cores, 5 ranks: 0 0 1 2 3). */
+    share_is(&part, side, 0, 4, "3");
+    share_is(&part, side, 1, 4, "3");
+    share_is(&part, side, 2, 4, "4-5");
+    share_is(&part, side, 3, 4, "6-7");
+    share_is(&all, side, 1, 5, "0-1");
+    share_is(&all, side, 2, 5, "2-3");
+    share_is(&all, side, 4, 5, "6-7");
+    share_is(&all, apart, 7, 8, "3,7");
+    /* No such rank, no core: nobody is bound. */
+    ck_assert_int_eq(base_topo_share(&all, side, 5, 5, &out), -1);
     ck_assert_int_eq(CPU_COUNT(&out), 0);
-    /* More ranks than cores, or no such rank: nobody is bound. */
-    ck_assert_int_eq(base_topo_share(&all, side, 0, 5, &out), -1);
-    ck_assert_int_eq(CPU_COUNT(&out), 0);
+    CPU_ZERO(&part);
+    ck_assert_int_eq(base_topo_share(&part, side, 0, 1, &out), -1);
     ck_assert_int_eq(base_topo_share(&all, side, 2, 2, &out), -1);
     ck_assert_int_eq(base_topo_share(&all, side, -1, 2, &out), -1);
     ck_assert_int_eq(base_topo_share(&all, side, 0, 0, &out), -1);

@@ -252,12 +252,17 @@ int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int 
         if (CPU_ISSET(c, allowed) && coreid[c] >= 0 && coreid[c] < CPU_SETSIZE)
             CPU_SET(coreid[c], &cores);
     ncores = CPU_COUNT(&cores);
-    if (n < 1 || index < 0 || index >= n || n > ncores)
+    if (n < 1 || index < 0 || index >= n || ncores < 1)
         return -1;
-    base = ncores / n;
-    extra = ncores % n;
-    first = index * base + (index < extra ? index : extra);
-    size = base + (index < extra);
+    if (n > ncores) { /* a core each, ranks in runs: 4 on 2 cores 0 0 1 1 */
+        first = (int)((long)index * ncores / n);
+        size = 1;
+    } else {
+        base = ncores / n;
+        extra = ncores % n;
+        first = index * base + (index < extra ? index : extra);
+        size = base + (index < extra);
+    }
     for (int id = 0; id < CPU_SETSIZE; id++) {
         if (!CPU_ISSET(id, &cores))
             continue;

@@ -73,9 +73,11 @@ rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t le
 /* rcomm-run's default placement: the index-th of n shares of allowed's
  * cores, whole cores, in the order of their ids. coreid[cpu] is cpu's core
  * (as from hwloc; the CPU itself when unknown). Shares differ by at most
- * one core, the larger first. Returns 0, or -1 (out empty) when n exceeds
- * the cores or index is not in 0..n-1: ranks would share cores, and
- * binding them would only keep the scheduler from spreading them. Pure. */
+ * one core, the larger first. More ranks than cores: one core each, the
+ * ranks in runs of about n / cores (4 on 2 cores: 0 0 1 1), since ranks
+ * left to the scheduler there were moved between cores mid-run and took
+ * 1.2-2.3x as long (docs/PERFORMANCE.md). Returns 0, or -1 (out empty) when
+ * index is not in 0..n-1 or no allowed CPU has a core. Pure. */
 int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int n,
                     cpu_set_t *out);
 

@@ -104,8 +104,8 @@ static const char usage_text[] = USAGE_LINE
     "  -t SECONDS     time limit for the whole job: stop all ranks, exit 124\n"
     "  -a HOST:PORT   RCOMM_ADDR to use (default: a free port on 127.0.0.1)\n"
     "  -b auto|none   placement: auto (default) gives each rank its share of the\n"
-    "                 cores rcomm-run may use, whole cores, when there are at\n"
-    "                 least N; otherwise, and with none, ranks run anywhere\n"
+    "                 cores rcomm-run may use, whole cores (one core for several\n"
+    "                 ranks when they outnumber the cores); none: anywhere\n"
     "  -h, --help     print this help\n"
     "When a rank fails, the others get SIGTERM, then SIGKILL 2 s later.\n"
     "The ranks run in a process group of their own, killed when rcomm-run ends\n"
@@ -674,10 +674,11 @@ static void parse_args(int argc, char **argv, opts_t *o)
     o->prog = argv + optind;
 }
 
-/* -b auto: each rank's share of our cores, or NULL when they would not go
- * round. Open MPI's mpirun binds too; unbound, the scheduler sometimes left
- * 2 ranks on one of 2 idle cores, and an 8-byte allreduce took 41 us instead
- * of 1.5 (docs/PERFORMANCE.md). */
+/* -b auto: each rank's share of our cores (a core shared by several when
+ * there are more ranks than cores), or NULL when it cannot be told. Open
+ * MPI's mpirun binds too; unbound, the scheduler sometimes left 2 ranks on
+ * one of 2 idle cores, and an 8-byte allreduce took 41 us instead of 1.5,
+ * and 4 ranks on 2 cores moved between them mid-run (docs/PERFORMANCE.md). */
 static cpu_set_t *place(int nranks)
 {
     cpu_set_t *share = calloc((size_t)nranks, sizeof(*share));
