@@ -275,15 +275,15 @@ int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int 
     return 0;
 }
 
-int base_topo_share_self(int index, int n, cpu_set_t *out)
+int base_topo_shares_self(int n, cpu_set_t *out)
 {
     cpu_set_t allowed;
-    int *coreid, rc;
+    int *coreid, rc = 0;
 
-    CPU_ZERO(out);
     if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || !(coreid = core_map()))
         return -1;
-    rc = base_topo_share(&allowed, coreid, index, n, out);
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = base_topo_share(&allowed, coreid, i, n, &out[i]);
     free(coreid);
     return rc;
 }

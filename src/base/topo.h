@@ -81,9 +81,10 @@ rcomm_status_t base_topo_where(char *packages, char *numa, char *cpus, size_t le
 int base_topo_share(const cpu_set_t *allowed, const int *coreid, int index, int n,
                     cpu_set_t *out);
 
-/* base_topo_share over the CPUs the calling process may use and the
- * machine's cores (hwloc's; each CPU a core without it). */
-int base_topo_share_self(int index, int n, cpu_set_t *out);
+/* base_topo_share of every index 0..n-1 into out[n], over the CPUs the
+ * calling process may use and the machine's cores (hwloc's, read once; each
+ * CPU a core without it). 0, or -1 when one cannot be told. */
+int base_topo_shares_self(int n, cpu_set_t *out);
 
 /* RCOMM_BIND: pin the calling process, the host's local_index-th rank, to
  * the local_index-th (modulo their number) of the cores (mode

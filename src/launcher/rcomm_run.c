@@ -683,11 +683,10 @@ static cpu_set_t *place(int nranks)
 {
     cpu_set_t *share = calloc((size_t)nranks, sizeof(*share));
 
-    for (int r = 0; share && r < nranks; r++)
-        if (base_topo_share_self(r, nranks, &share[r]) != 0) {
-            free(share);
-            return NULL;
-        }
+    if (share && base_topo_shares_self(nranks, share) != 0) {
+        free(share);
+        return NULL;
+    }
     return share;
 }
 
