@@ -514,16 +514,45 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
 
 /* ---- Setup --------------------------------------------------------------------- */
 
-/* A free port on 127.0.0.1: bind port 0, read it, close. Rank 0 binds it
- * again right away (SO_REUSEADDR), so the window for a thief is small. */
+/* Can port be bound on 127.0.0.1 now? */
+static bool port_free(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A free port on 127.0.0.1 for rank 0's store, which binds it a moment
+ * later. Below the kernel's ephemeral range, which every socket bound to
+ * port 0 draws from: a port from that range was taken in between by another
+ * job's listener under a parallel `make check` (a CI dry run, under ASan).
+ * A random one of the 8192 ports below it that is free now; else port 0's. */
 static int free_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = -1;
+    int lo = 32768, fd, port = -1;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 32768;
+        fclose(f);
+    }
+    for (int i = 0; i < 64 && lo > 8192 + 1024; i++) {
+        int cand = lo - 1 - (int)(rand_r(&seed) % 8192u);
+        if (port_free(cand))
+            return cand;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
         getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
         port = ntohs(sa.sin_port);
