@@ -514,18 +514,21 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
 
 /* ---- Setup --------------------------------------------------------------------- */
 
-/* Can port be bound on 127.0.0.1 now? */
-static bool port_free(int port)
+/* Bind port (0: any) on 127.0.0.1 and close: the port bound, or -1. */
+static int try_port(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
 
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        got = ntohs(sa.sin_port);
     if (fd >= 0)
         close(fd);
-    return ok;
+    return got;
 }
 
 /* A free port on 127.0.0.1 for rank 0's store, which binds it a moment
@@ -535,10 +538,7 @@ static bool port_free(int port)
  * A random one of the 8192 ports below it that is free now; else port 0's. */
 static int free_port(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    int lo = 32768, fd, port = -1;
+    int lo = 32768, port = -1;
     FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
     unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 
@@ -547,19 +547,10 @@ static int free_port(void)
             lo = 32768;
         fclose(f);
     }
-    for (int i = 0; i < 64 && lo > 8192 + 1024; i++) {
-        int cand = lo - 1 - (int)(rand_r(&seed) % 8192u);
-        if (port_free(cand))
-            return cand;
-    }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    if (port < 0)
+    for (int i = 0; i < 64 && port < 0 && lo > 8192 + 1024; i++)
+        port = try_port(lo - 1 - (int)(rand_r(&seed) % 8192u));
+    if (port < 0 && (port = try_port(0)) < 0)
         perror("rcomm-run: finding a free port on 127.0.0.1");
-    if (fd >= 0)
-        close(fd);
     return port;
 }
 
