@@ -798,6 +798,88 @@ rcomm_status_t rcomm_ps_final(rcomm_ps_t *ps, int root, void *const *dst);
  * already, or whose communicator was destroyed first, is INVALID_ARG. */
 rcomm_status_t rcomm_ps_destroy(rcomm_ps_t *ps);
 
+/* ---- Decentralized averaging ------------------------------------------ */
+
+/*
+ * Neighbour averaging, the communication step of decentralized SGD (D-PSGD):
+ * every rank keeps its own model x_i and mixes it with a few neighbours',
+ *   x_i <- w_ii x_i + sum over in-neighbours j of w_ij x_j
+ * so no rank or link carries the whole job (docs/GOSSIP.md).
+ *
+ * A graph says who averages with whom, and with what weights. Creating one
+ * is collective: every rank passes the same arguments, and the ranks compare
+ * what they built (RCOMM_ERR_MISMATCH naming a rank whose graph differs).
+ * Kinds, on the communicator's p ranks:
+ *   RING       r - 1 and r + 1
+ *   TORUS      2-D, rows x (p / rows) with rows the divisor of p closest to
+ *              its square root, wrapping
+ *   EXP2       directed: r sends to r + 1, r + 2, r + 4, ... (below p)
+ *   FULL       every other rank
+ *   ONE_PEER_EXP2  dynamic: call t sends only to r + 2^k and receives only
+ *              from r - 2^k, k = t mod ceil(log2 p), weights 1/2; on a power
+ *              of two p, log2 p calls reach the exact average
+ * Default weights: Metropolis-Hastings, w_ij = 1 / (1 + max(deg i, deg j)),
+ * on undirected graphs (doubly stochastic: the average is kept); uniform
+ * out-weights, 1 / (1 + out-degree of j), on directed ones.
+ *
+ * rcomm_graph_create_edges: a directed graph given whole on every rank:
+ * edge e goes from src[e] to dst[e] (dst receives from src) with weight
+ * weights[e] = w_{dst,src}, and self_weights[r] = w_rr; both NULL for the
+ * default weights. Averaging needs each rank's weights (self included) to sum
+ * to 1: INVALID_ARG naming the first rank whose do not, that has no
+ * neighbour, or an edge out of range, repeated, or a self loop.
+ *
+ * rcomm_graph_create_schedule: a dynamic graph of nsteps graphs of the same
+ * communicator, used in turn (call t uses steps[t mod nsteps]); the steps
+ * are copied and may be destroyed afterwards.
+ */
+typedef struct rcomm_graph rcomm_graph_t;
+typedef enum {
+    RCOMM_GRAPH_RING = 0,
+    RCOMM_GRAPH_TORUS,
+    RCOMM_GRAPH_EXP2,
+    RCOMM_GRAPH_FULL,
+    RCOMM_GRAPH_ONE_PEER_EXP2,
+    RCOMM_GRAPH_KIND_COUNT
+} rcomm_graph_kind_t;
+
+rcomm_status_t rcomm_graph_create(rcomm_comm_t *comm, rcomm_graph_kind_t kind,
+                                  rcomm_graph_t **graph);
+rcomm_status_t rcomm_graph_create_edges(rcomm_comm_t *comm, size_t nedges, const int *src,
+                                        const int *dst, const double *weights,
+                                        const double *self_weights,
+                                        rcomm_graph_t **graph);
+rcomm_status_t rcomm_graph_create_schedule(rcomm_comm_t *comm,
+                                           rcomm_graph_t *const *steps, size_t nsteps,
+                                           rcomm_graph_t **graph);
+/* This rank's in-neighbours at call number step (the next call is the graph's
+ * rcomm_graph_step): up to cap ranks into nbrs and their weights into
+ * weights (either may be NULL with cap 0), the count into *n, and w_ii into
+ * *self_weight (may be NULL). */
+rcomm_status_t rcomm_graph_in_neighbors(const rcomm_graph_t *graph, uint64_t step,
+                                        int *nbrs, double *weights, size_t cap, size_t *n,
+                                        double *self_weight);
+/* Calls of rcomm_neighbor_allreduce made with the graph so far. */
+uint64_t rcomm_graph_step(const rcomm_graph_t *graph);
+/* Not while a call that uses it is in flight. */
+rcomm_status_t rcomm_graph_destroy(rcomm_graph_t *graph);
+
+/* recvbuf = w_ii sendbuf + sum over in-neighbours j of w_ij x_j, with the
+ * graph's weights at its current step, which the call then advances.
+ * Collective over every rank of the graph's communicator. Floating dtypes
+ * only: f32 and f64 are summed in their own type, f16 and bf16 in f32 and
+ * rounded once; in a fixed order (self, then in-neighbours by rank), so the
+ * result is reproducible. RCOMM_IN_PLACE as sendbuf works in recvbuf. A
+ * neighbour that called differently (count, dtype, graph step) fails the
+ * call with RCOMM_ERR_MISMATCH naming it; ranks compare their calls with
+ * their neighbours only (the graph was compared by all at creation). The
+ * graph must outlive a nonblocking call. */
+rcomm_status_t rcomm_neighbor_allreduce(rcomm_graph_t *graph, const void *sendbuf,
+                                        void *recvbuf, size_t count, rcomm_dtype_t dtype);
+rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendbuf,
+                                         void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                         rcomm_request_t **req);
+
 /* ---- Configuration ----------------------------------------------------- */
 
 /* Print every tunable: environment name, current value, default and a

@@ -23,6 +23,7 @@ typedef struct {
      * the count sent (desc.count is the count received, or sent by a send). */
     int dst, src;
     size_t send_count;
+    const coll_nbr_t *nbr; /* neighbour averaging: who and with what weights */
 } coll_call_t;
 
 /* Whether [a, a + alen) and [b, b + blen) share a byte. */

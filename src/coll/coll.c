@@ -120,6 +120,7 @@ static const char *sched_name(const coll_call_t *c)
     case COLL_ALLTOALLV: return "alltoallv";
     case COLL_SEND: return "send";
     case COLL_RECV: return "recv";
+    case COLL_NEIGHBOR: return "neighbor_allreduce";
     default: return "collective";
     }
 }
@@ -129,7 +130,7 @@ static const char *sched_name(const coll_call_t *c)
 static int always_talks(coll_kind_t kind)
 {
     return kind == COLL_BARRIER || kind == COLL_ALLGATHERV || kind == COLL_ALLTOALLV ||
-           kind == COLL_SEND || kind == COLL_RECV;
+           kind == COLL_SEND || kind == COLL_RECV || kind == COLL_NEIGHBOR;
 }
 
 /* Calls where a rank could finish without hearing from every rank, and so
@@ -169,6 +170,8 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
     }
     if (c->desc.kind == COLL_SEND || c->desc.kind == COLL_RECV)
         return coll_p2p_build(s, c);
+    if (c->desc.kind == COLL_NEIGHBOR)
+        return coll_neighbor_build(s, c->sbuf, c->rbuf, c->nbr);
     if (p == 1 && !always_talks(c->desc.kind)) {
         if (c->desc.kind != COLL_BROADCAST)
             coll_sched_copy(s, c->rbuf, c->sbuf, bytes);

@@ -88,6 +88,17 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
                                    const size_t *scounts, const size_t *sdispls,
                                    char *rbuf, const size_t *rcounts,
                                    const size_t *rdispls, int v);
+/* neighbor.c: one step of neighbour averaging over floating dtypes. in and
+ * in_w are the in-neighbours (increasing, without us) and their weights,
+ * out the out-neighbours. */
+typedef struct {
+    int nin, nout;
+    const int *in, *out;
+    const double *in_w;
+    double self_w;
+} coll_nbr_t;
+rcomm_status_t coll_neighbor_build(coll_sched_t *s, const char *sbuf, char *rbuf,
+                                   const coll_nbr_t *nb);
 rcomm_status_t coll_allgatherv_build(coll_sched_t *s, const char *sbuf, char *rbuf,
                                      const size_t *counts, const size_t *displs);
 

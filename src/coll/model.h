@@ -65,6 +65,7 @@ typedef enum {
     COLL_ALLTOALLV,  /* count: each message's own (coll_sched_set_count) */
     COLL_SEND,       /* point-to-point; root: the tag */
     COLL_RECV,
+    COLL_NEIGHBOR, /* neighbour averaging; root: the graph's hash and step */
     COLL_KIND_COUNT
 } coll_kind_t;
 

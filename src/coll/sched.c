@@ -30,10 +30,22 @@ void coll_env_to_desc(const tp_env_t *env, coll_desc_t *d)
 
 static const char *kind_name(coll_kind_t k)
 {
-    static const char *names[COLL_KIND_COUNT] = {
-        "?",        "allreduce",  "broadcast", "allgather", "reduce_scatter",
-        "barrier",  "exchange",   "reduce",    "gather",    "scatter",
-        "alltoall", "allgatherv", "alltoallv", "send",      "recv"};
+    static const char *names[COLL_KIND_COUNT] = {"?",
+                                                 "allreduce",
+                                                 "broadcast",
+                                                 "allgather",
+                                                 "reduce_scatter",
+                                                 "barrier",
+                                                 "exchange",
+                                                 "reduce",
+                                                 "gather",
+                                                 "scatter",
+                                                 "alltoall",
+                                                 "allgatherv",
+                                                 "alltoallv",
+                                                 "send",
+                                                 "recv",
+                                                 "neighbor_allreduce"};
     return (unsigned)k < COLL_KIND_COUNT ? names[k] : "?";
 }
 
@@ -66,6 +78,10 @@ void coll_desc_format(const coll_desc_t *d, char *buf, size_t len)
     case COLL_SEND:
     case COLL_RECV:
         snprintf(buf, len, "%s(count=%zu, %s, tag=%d)", kind, d->count, dt, d->root);
+        break;
+    case COLL_NEIGHBOR:
+        snprintf(buf, len, "%s(count=%zu, %s, graph and step with hash %08x)", kind,
+                 d->count, dt, (unsigned)d->root);
         break;
     default:
         snprintf(buf, len, "%s(count=%zu, %s, %s)", kind, d->count, dt,
@@ -245,6 +261,33 @@ coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count)
     if (!op)
         return COLL_SOP_NONE;
     op->dst = buf;
+    op->n = count;
+    return OP_ID(s, op);
+}
+
+coll_sop_id_t coll_sched_axpy(coll_sched_t *s, void *acc, const void *x, size_t count,
+                              double w, int first)
+{
+    coll_sop_t *op = add_op(s, COLL_SOP_AXPY);
+
+    if (!op)
+        return COLL_SOP_NONE;
+    op->dst = acc;
+    op->a = x;
+    op->n = count;
+    op->w = w;
+    op->first = (uint8_t) !!first;
+    return OP_ID(s, op);
+}
+
+coll_sop_id_t coll_sched_store(coll_sched_t *s, void *dst, const void *acc, size_t count)
+{
+    coll_sop_t *op = add_op(s, COLL_SOP_STORE);
+
+    if (!op)
+        return COLL_SOP_NONE;
+    op->dst = dst;
+    op->a = acc;
     op->n = count;
     return OP_ID(s, op);
 }
@@ -528,6 +571,10 @@ static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
     case COLL_SOP_FINISH:
         reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op, s->comm->size);
         break;
+    case COLL_SOP_AXPY:
+        reduce_axpy(op->dst, op->a, op->n, s->desc.dtype, op->w, op->first);
+        break;
+    case COLL_SOP_STORE: reduce_acc_store(op->dst, op->a, op->n, s->desc.dtype); break;
     case COLL_SOP_JOIN: break;
     }
     complete(s, op);

@@ -49,6 +49,8 @@ typedef enum {
     COLL_SOP_COPY,   /* dst = a, n bytes */
     COLL_SOP_FINISH, /* dst = finish(dst) (AVG division), n elements */
     COLL_SOP_JOIN,   /* nothing: a point to depend on */
+    COLL_SOP_AXPY,   /* dst (accumulator) = w a, or += w a unless first */
+    COLL_SOP_STORE,  /* dst = a (accumulator) in the call's dtype */
 } coll_sop_kind_t;
 
 typedef struct coll_sop coll_sop_t;
@@ -96,11 +98,13 @@ struct coll_sop {
     coll_sched_t *sched;
     uint8_t kind;
     uint8_t posted;
+    uint8_t first; /* AXPY: dst = w a instead of dst += w a */
     int peer;
     uint32_t tag;
     void *dst;
     const void *a, *b;
     size_t n;
+    double w;         /* AXPY: the weight */
     uint64_t count;   /* send: the count its envelope claims; recv: expects */
     uint32_t pending; /* unfinished dependencies */
     uint32_t succ_off, nsucc;
@@ -120,6 +124,12 @@ coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const
 coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes);
 coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count);
 coll_sop_id_t coll_sched_join(coll_sched_t *s);
+/* Weighted sums (reduce_axpy): acc = w x when first, else acc += w x, for
+ * count elements of x (the call's dtype, floating) into an accumulator of
+ * reduce_acc_size elements; store writes the accumulator back as dtype. */
+coll_sop_id_t coll_sched_axpy(coll_sched_t *s, void *acc, const void *x, size_t count,
+                              double w, int first);
+coll_sop_id_t coll_sched_store(coll_sched_t *s, void *dst, const void *acc, size_t count);
 /* A zero-byte message with a tag of its own (see COLL_TAG_CTRL), for a
  * pattern that must not depend on the rest of the schedule (agree.c): it is
  * not numbered among the data messages to the peer and is posted whenever

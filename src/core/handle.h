@@ -22,12 +22,19 @@
 
 #include "rcomm.h"
 
-typedef enum { HANDLE_COMM, HANDLE_REQUEST, HANDLE_PS, HANDLE_KINDS } handle_kind_t;
+typedef enum {
+    HANDLE_COMM,
+    HANDLE_REQUEST,
+    HANDLE_PS,
+    HANDLE_GRAPH,
+    HANDLE_KINDS
+} handle_kind_t;
 
 /* Unlikely as data: "rcommCOM", "rcommREQ", "rcommPS!" with the top bit set. */
 #define HANDLE_MAGIC_COMM 0xf2636f6d6d434f4dull
 #define HANDLE_MAGIC_REQUEST 0xf2636f6d6d524551ull
 #define HANDLE_MAGIC_PS 0xf2636f6d6d505321ull
+#define HANDLE_MAGIC_GRAPH 0xf2636f6d6d475248ull /* "rcommGRH" */
 
 /* Destroyed handles kept per kind before they are freed. */
 #define HANDLE_QUARANTINE 32
