@@ -28,4 +28,9 @@ run -n 3 "$b/tests/gossip_check" mismatch-graph
 run -n 3 "$b/tests/gossip_check" mismatch
 RCOMM_TIMEOUT=5 run -n 3 "$b/tests/gossip_check" dead
 RCOMM_TIMEOUT=5 run -n 5 "$b/tests/gossip_check" dead
+# The benchmark runs every graph and grades each (its figures are not asserted).
+out=$(run -n 3 "$b/rcomm-gossip-perf" -b 8 -e 4K -f 8 -n 2 -w 1 -r 1)
+for g in ring torus exp2 full one-peer; do
+    echo "$out" | grep -q "# $g *: at 4096 B a round took" || { echo "$out"; echo "no grade for $g"; exit 1; }
+done
 echo "gossip: neighbour averaging exact on 1-8 ranks, its mathematics, its failures"

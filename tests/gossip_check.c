@@ -137,8 +137,9 @@ static int exact(rcomm_comm_t *comm, int quick)
         for (size_t d = 0; d < sizeof(dtypes) / sizeof(dtypes[0]); d++)
             for (size_t k = 0; k < ncounts; k++)
                 for (int inplace = 0; inplace < 2; inplace++) {
-                    /* The big count once per kind and dtype, alternately. */
-                    if (k == 5 && (inplace != (int)((kind + d) % 2)))
+                    /* The big count once per kind, each time another
+                     * dtype, in place on every other kind. */
+                    if (k == 5 && ((int)d != kind % 4 || inplace != kind % 2))
                         continue;
                     if (exact_case(g, kind, dtypes[d], counts[k], inplace, c++))
                         return 1;
