@@ -102,6 +102,9 @@ coll_verbs() {
             TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll_small"
 }
 part "collectives over verbs" coll_verbs
+# Neighbour averaging: exact on 2 and 3 ranks, its mathematics, failures.
+part "neighbour averaging over verbs" env RCOMM_TEST_TRANSPORT=verbs RCOMM_CHECK_QUICK=1 \
+    RCOMM_TEST_RANKS="2 3" TESTS_BUILDDIR="$b/tests" sh "$(dirname "$0")/gossip.sh"
 # Pulls as RDMA READ, pushes as RDMA WRITE WITH IMMEDIATE (the server's
 # progress takes the notification), mailboxes as RDMA WRITE.
 part "parameter server over verbs" env RCOMM_TEST_TRANSPORT=verbs \
