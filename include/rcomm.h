@@ -880,6 +880,52 @@ rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendb
                                          void *recvbuf, size_t count, rcomm_dtype_t dtype,
                                          rcomm_request_t **req);
 
+/*
+ * Asynchronous gossip over one-sided writes: push-sum (docs/GOSSIP.md).
+ * Every rank keeps a numerator s and a weight w (1 at first); its estimate
+ * of the average is s / w. A push gives each out-neighbour j its column
+ * weight's share of (s, w) and keeps its own share, by a one-sided write into
+ * j's window, and never waits for j: while an earlier write to j is in
+ * flight, the share is only added to what the next write carries (writes
+ * carry running totals, so nothing is lost). An update folds whatever has
+ * arrived. Torn slots are never read: each slot is two halves, each write
+ * checksummed. On a strongly connected graph whose columns sum to 1
+ * (directed ones included) every estimate converges to the average of the
+ * initial vectors, however unevenly the ranks push.
+ *
+ * rcomm_gossip_win_create: collective; a static graph whose columns sum to
+ * 1 (every kind but one-peer; rcomm_graph_create_edges with uniform
+ * out-weights); x is this rank's initial vector, count f32 or f64 values
+ * (the totals are kept in f64). rcomm_gossip_win_add: s += delta (a local
+ * gradient step on the numerator, as in stochastic gradient push).
+ * rcomm_gossip_win_flush: collective: every rank's writes land and are
+ * folded, the estimate into x; afterwards the sums over ranks of the
+ * numerators and of the weights are those at creation (plus what was added),
+ * to rounding. rcomm_gossip_win_mass: this rank's numerator (count doubles)
+ * and weight. rcomm_gossip_win_destroy: collective (lands every write
+ * first).
+ */
+typedef struct rcomm_gossip_win rcomm_gossip_win_t;
+typedef struct {
+    uint64_t pushes;  /* rcomm_gossip_win_push calls */
+    uint64_t writes;  /* one-sided writes posted */
+    uint64_t skipped; /* writes not posted: the previous one was in flight */
+    uint64_t folded;  /* writes folded by updates */
+    uint64_t torn;    /* slot halves refused by their checksum (never used) */
+} rcomm_gossip_stats_t;
+
+rcomm_status_t rcomm_gossip_win_create(rcomm_graph_t *graph, const void *x, size_t count,
+                                       rcomm_dtype_t dtype, rcomm_gossip_win_t **win);
+rcomm_status_t rcomm_gossip_win_push(rcomm_gossip_win_t *win);
+rcomm_status_t rcomm_gossip_win_update(rcomm_gossip_win_t *win, void *x);
+rcomm_status_t rcomm_gossip_win_add(rcomm_gossip_win_t *win, const void *delta);
+rcomm_status_t rcomm_gossip_win_flush(rcomm_gossip_win_t *win, void *x);
+rcomm_status_t rcomm_gossip_win_mass(const rcomm_gossip_win_t *win, double *values,
+                                     double *weight);
+rcomm_status_t rcomm_gossip_win_stats(const rcomm_gossip_win_t *win,
+                                      rcomm_gossip_stats_t *stats);
+rcomm_status_t rcomm_gossip_win_destroy(rcomm_gossip_win_t *win);
+
 /* ---- Configuration ----------------------------------------------------- */
 
 /* Print every tunable: environment name, current value, default and a

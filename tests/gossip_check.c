@@ -21,7 +21,15 @@
  *  mismatch-graph  rank 1 builds another (valid) graph than the others:
  *            creation fails on every rank, naming rank 1;
  *  dead      rank 1 exits before calling: its neighbours fail naming it,
- *            within RCOMM_TIMEOUT.
+ *            within RCOMM_TIMEOUT;
+ *  pushsum   push-sum over one-sided writes on a directed ring: rounds with
+ *            no synchronisation, then with rank 0 sleeping before each push
+ *            (the others never wait for it): after a flush the numerators
+ *            and weights sum to what they did at first (no mass lost to an
+ *            overwritten or torn slot), and synchronous rounds then reach
+ *            the true average within 1e-9 of the first error;
+ *  dead-win  rank 1 exits after its window is made: rank 0, which writes to
+ *            it, fails naming it.
  */
 #include "config.h"
 
@@ -258,7 +266,179 @@ static int math(rcomm_comm_t *comm)
     return bad;
 }
 
+/* ---- push-sum over one-sided writes ------------------------------------- */
+
+/* The sum over ranks of the numerators and of the weights, and the squared
+ * distance of the estimates x from avg. */
+static int pushsum_state(rcomm_comm_t *comm, rcomm_gossip_win_t *win, const double *x,
+                         const double *avg, double *sum, double *wsum, double *err)
+{
+    double mine[MATH_N + 2], all[MATH_N + 2], w;
+
+    CALL(rcomm_gossip_win_mass(win, mine, &w));
+    mine[MATH_N] = w;
+    mine[MATH_N + 1] = 0;
+    for (size_t i = 0; i < MATH_N; i++)
+        mine[MATH_N + 1] += (x[i] - avg[i]) * (x[i] - avg[i]);
+    CALL(rcomm_allreduce(comm, mine, all, MATH_N + 2, RCOMM_F64, RCOMM_SUM));
+    memcpy(sum, all, MATH_N * sizeof(double));
+    *wsum = all[MATH_N];
+    *err = sqrt(all[MATH_N + 1]);
+    return 0;
+}
+
+/* Push-sum on a directed ring (r -> r + 1, uniform out-weights 1/2):
+ * ASYNC_ROUNDS pushes and updates with no synchronisation (rank 0 sleeping
+ * slow_us before each; the others go on until rank 0 is done, an ibarrier
+ * tells them); the mass is then exact after a flush. Then synchronous
+ * rounds (push, flush) converge to the true average within 1e-9 of the first
+ * error: lambda = cos(pi / p) per round, 0.924 on 8 ranks. */
+#define ASYNC_ROUNDS 200
+#define SYNC_ROUNDS 400
+
+static int pushsum(rcomm_comm_t *comm, int slow_us)
+{
+    int src[8], dst[8];
+    double x[MATH_N], avg[MATH_N] = {0}, sum0[MATH_N] = {0}, sum[MATH_N], wsum, e0, e;
+    rcomm_graph_t *g;
+    rcomm_gossip_win_t *win;
+    rcomm_gossip_stats_t stats;
+    rcomm_request_t *req;
+    int done = 0, extra = 0;
+    double pushes, tol;
+
+    for (int r = 0; r < size && size > 1; r++) {
+        src[r] = r;
+        dst[r] = (r + 1) % size;
+    }
+    CALL(rcomm_graph_create_edges(comm, size > 1 ? (size_t)size : 0, src, dst, NULL, NULL,
+                                  &g));
+    for (size_t i = 0; i < MATH_N; i++) {
+        x[i] = input(rank, i, 0) + 0.25 * rank;
+        for (int q = 0; q < size; q++)
+            sum0[i] += input(q, i, 0) + 0.25 * q;
+        avg[i] = sum0[i] / size;
+    }
+    CALL(rcomm_gossip_win_create(g, x, MATH_N, RCOMM_F64, &win));
+    if (pushsum_state(comm, win, x, avg, sum, &wsum, &e0))
+        return 1;
+    for (int t = 0; t < ASYNC_ROUNDS; t++) {
+        if (rank == 0 && slow_us)
+            usleep((useconds_t)slow_us);
+        CALL(rcomm_gossip_win_push(win));
+        CALL(rcomm_gossip_win_update(win, x));
+    }
+    CALL(rcomm_ibarrier(comm, &req));
+    while (!done) { /* the fast ranks keep going until rank 0 is done */
+        rcomm_status_t st = rcomm_test(req);
+        if (st == RCOMM_OK)
+            done = 1;
+        else if (st != RCOMM_INPROGRESS)
+            CALL(st);
+        else if (rank != 0) {
+            CALL(rcomm_gossip_win_push(win));
+            CALL(rcomm_gossip_win_update(win, x));
+            extra++;
+        }
+    }
+    CALL(rcomm_gossip_win_flush(win, x));
+    if (pushsum_state(comm, win, x, avg, sum, &wsum, &e))
+        return 1;
+    /* Rounding only: the running totals grow by a share per push, and a fold
+     * subtracts two of them, so each loses about an ulp of a total, which is
+     * about pushes x the values. */
+    CALL(rcomm_gossip_win_stats(win, &stats));
+    pushes = (double)stats.pushes;
+    CALL(rcomm_allreduce(comm, RCOMM_IN_PLACE, &pushes, 1, RCOMM_F64, RCOMM_MAX));
+    tol = 1e-12 + 4e-16 * pushes * size;
+    for (size_t i = 0; i < MATH_N; i++)
+        if (fabs(sum[i] - sum0[i]) > tol * (fabs(sum0[i]) + 8 * size))
+            FAIL("push-sum%s: after the flush the numerators sum to %.17g, not %.17g",
+                 slow_us ? " (rank 0 slow)" : "", sum[i], sum0[i]);
+    if (fabs(wsum - size) > tol * size)
+        FAIL("push-sum%s: after the flush the weights sum to %.17g, not %d (%g pushes)",
+             slow_us ? " (rank 0 slow)" : "", wsum, size, pushes);
+    for (int t = 0; t < SYNC_ROUNDS; t++) {
+        CALL(rcomm_gossip_win_push(win));
+        CALL(rcomm_gossip_win_flush(win, x));
+    }
+    if (pushsum_state(comm, win, x, avg, sum, &wsum, &e))
+        return 1;
+    if (e > 1e-9 * e0 + 1e-12)
+        FAIL("push-sum%s: the estimates are %g from the average (at first %g)",
+             slow_us ? " (rank 0 slow)" : "", e, e0);
+    CALL(rcomm_gossip_win_stats(win, &stats));
+    if (stats.pushes != (uint64_t)(ASYNC_ROUNDS + extra + SYNC_ROUNDS))
+        FAIL("push-sum: %llu pushes counted, %d made", (unsigned long long)stats.pushes,
+             ASYNC_ROUNDS + extra + SYNC_ROUNDS);
+    if (rank == 1 || size == 1)
+        printf(
+            "push-sum%s, rank %d: %llu pushes, %llu writes, %llu skipped, %llu folded, "
+            "%llu torn halves refused; error %g -> %g\n",
+            slow_us ? " (rank 0 slow)" : "", rank, (unsigned long long)stats.pushes,
+            (unsigned long long)stats.writes, (unsigned long long)stats.skipped,
+            (unsigned long long)stats.folded, (unsigned long long)stats.torn, e0, e);
+    CALL(rcomm_gossip_win_destroy(win));
+    CALL(rcomm_graph_destroy(g));
+    return bad;
+}
+
 /* ---- failures ----------------------------------------------------------- */
+
+/* The window's checks; g is a ring. */
+static int badargs_win(rcomm_comm_t *comm, rcomm_graph_t *g)
+{
+    rcomm_graph_t *dyn;
+    rcomm_gossip_win_t *win, *none;
+    double x[3] = {1, 2, 3};
+    rcomm_gossip_stats_t st;
+
+    CALL(rcomm_graph_create(comm, RCOMM_GRAPH_ONE_PEER_EXP2, &dyn));
+    if (size > 2)
+        bad |= expect("window on a dynamic graph",
+                      rcomm_gossip_win_create(dyn, x, 3, RCOMM_F64, &none),
+                      RCOMM_ERR_INVALID_ARG, "static graph");
+    CALL(rcomm_graph_destroy(dyn));
+    bad |= expect("window of f16", rcomm_gossip_win_create(g, x, 3, RCOMM_F16, &none),
+                  RCOMM_ERR_INVALID_ARG, "f32 or f64");
+    bad |= expect("window, x NULL", rcomm_gossip_win_create(g, NULL, 3, RCOMM_F64, &none),
+                  RCOMM_ERR_INVALID_ARG, "x is NULL");
+    bad |= expect("window of 0", rcomm_gossip_win_create(g, x, 0, RCOMM_F64, &none),
+                  RCOMM_ERR_INVALID_ARG, "count");
+    bad |= expect("window, win NULL", rcomm_gossip_win_create(g, x, 3, RCOMM_F64, NULL),
+                  RCOMM_ERR_INVALID_ARG, "win is NULL");
+    CALL(rcomm_gossip_win_create(g, x, 3, RCOMM_F64, &win));
+    bad |= expect("update, x NULL", rcomm_gossip_win_update(win, NULL),
+                  RCOMM_ERR_INVALID_ARG, "x is NULL");
+    bad |= expect("add, delta NULL", rcomm_gossip_win_add(win, NULL),
+                  RCOMM_ERR_INVALID_ARG, "delta is NULL");
+    bad |= expect("stats NULL", rcomm_gossip_win_stats(win, NULL), RCOMM_ERR_INVALID_ARG,
+                  "stats is NULL");
+    bad |= expect("push, win NULL", rcomm_gossip_win_push(NULL), RCOMM_ERR_INVALID_ARG,
+                  "win is NULL");
+    CALL(rcomm_gossip_win_add(win, x)); /* s = 2x: the estimate doubles */
+    CALL(rcomm_gossip_win_flush(win, x));
+    CALL(rcomm_gossip_win_destroy(win));
+    bad |= expect("push on a destroyed window", rcomm_gossip_win_push(win),
+                  RCOMM_ERR_INVALID_ARG, "destroyed");
+    bad |= expect("destroy twice", rcomm_gossip_win_destroy(win), RCOMM_ERR_INVALID_ARG,
+                  "destroyed");
+    bad |= expect("stats of a destroyed window", rcomm_gossip_win_stats(win, &st),
+                  RCOMM_ERR_INVALID_ARG, "destroyed");
+    if (x[0] != 2 || x[1] != 4 || x[2] != 6) /* nobody pushed: our own, doubled */
+        FAIL("add then flush: estimate %g %g %g, expected 2 4 6", x[0], x[1], x[2]);
+    { /* f32: the same through conversions */
+        float f[3] = {1, 2, 3};
+        CALL(rcomm_gossip_win_create(g, f, 3, RCOMM_F32, &win));
+        CALL(rcomm_gossip_win_add(win, f));
+        CALL(rcomm_gossip_win_flush(win, f));
+        CALL(rcomm_gossip_win_destroy(win));
+        if (f[0] != 2 || f[1] != 4 || f[2] != 6)
+            FAIL("f32 add then flush: estimate %g %g %g, expected 2 4 6", f[0], f[1],
+                 f[2]);
+    }
+    return bad;
+}
 
 static int badargs(rcomm_comm_t *comm)
 {
@@ -319,6 +499,7 @@ static int badargs(rcomm_comm_t *comm)
              ? rcomm_wait(req)
              : RCOMM_ERR_INTERNAL);
     CALL(rcomm_graph_in_neighbors(g, 0, NULL, NULL, 0, &n, NULL));
+    bad |= badargs_win(comm, g);
     CALL(rcomm_graph_destroy(g));
     return bad;
 }
@@ -378,6 +559,39 @@ static int dead(rcomm_comm_t *comm)
     return bad;
 }
 
+/* Rank 1 exits after the window is made: rank 0, which writes to it, fails
+ * naming it (within RCOMM_TIMEOUT, over TCP; at once where it can tell). */
+static int dead_win(rcomm_comm_t *comm)
+{
+    int src[8], dst[8];
+    double x[16] = {0};
+    rcomm_graph_t *g;
+    rcomm_gossip_win_t *win;
+    rcomm_status_t st = RCOMM_OK;
+
+    for (int r = 0; r < size; r++) {
+        src[r] = r;
+        dst[r] = (r + 1) % size;
+    }
+    CALL(rcomm_graph_create_edges(comm, (size_t)size, src, dst, NULL, NULL, &g));
+    CALL(rcomm_gossip_win_create(g, x, 16, RCOMM_F64, &win));
+    CALL(rcomm_barrier(comm));
+    if (rank == 1)
+        _exit(0);
+    for (int t = 0; t < 50 && st == RCOMM_OK; t++) {
+        st = rcomm_gossip_win_push(win);
+        if (st == RCOMM_OK)
+            st = rcomm_gossip_win_update(win, x);
+    }
+    if (st == RCOMM_OK)
+        st = rcomm_gossip_win_flush(win, x);
+    if (st == RCOMM_OK)
+        FAIL("the window's flush finished with rank 1 dead");
+    else if (rank == 0 && !strstr(rcomm_last_error(), "rank 1"))
+        FAIL("'%s' does not name rank 1", rcomm_last_error());
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "exact";
@@ -388,6 +602,8 @@ int main(int argc, char **argv)
         exact(comm, quick);
     else if (!strcmp(mode, "math"))
         math(comm);
+    else if (!strcmp(mode, "pushsum"))
+        (void)(pushsum(comm, 0) || pushsum(comm, 2000));
     else if (!strcmp(mode, "badargs"))
         badargs(comm);
     else if (!strcmp(mode, "mismatch"))
@@ -396,9 +612,11 @@ int main(int argc, char **argv)
         mismatch_graph(comm);
     else if (!strcmp(mode, "dead"))
         dead(comm);
+    else if (!strcmp(mode, "dead-win"))
+        dead_win(comm);
     else
         FAIL("unknown mode %s", mode);
-    if (!strcmp(mode, "dead") || !strcmp(mode, "mismatch"))
+    if (!strncmp(mode, "dead", 4) || !strcmp(mode, "mismatch"))
         _exit(bad); /* the communicator has failed: no goodbye to wait for */
     rcomm_comm_destroy(comm);
     if (!bad && rank == 0)

@@ -27,6 +27,7 @@ typedef enum {
     HANDLE_REQUEST,
     HANDLE_PS,
     HANDLE_GRAPH,
+    HANDLE_GWIN,
     HANDLE_KINDS
 } handle_kind_t;
 
@@ -35,6 +36,7 @@ typedef enum {
 #define HANDLE_MAGIC_REQUEST 0xf2636f6d6d524551ull
 #define HANDLE_MAGIC_PS 0xf2636f6d6d505321ull
 #define HANDLE_MAGIC_GRAPH 0xf2636f6d6d475248ull /* "rcommGRH" */
+#define HANDLE_MAGIC_GWIN 0xf2636f6d6d47574eull  /* "rcommGWN" */
 
 /* Destroyed handles kept per kind before they are freed. */
 #define HANDLE_QUARANTINE 32

@@ -20,19 +20,10 @@
 #include "base/error.h"
 #include "coll/call.h"
 #include "core/handle.h"
-#include "gossip/graph.h"
+#include "gossip/gossip.h"
 #include "reduce/reduce.h"
 
-struct rcomm_graph {
-    uint64_t magic;
-    rcomm_comm_t *comm;
-    size_t nsteps;
-    gossip_graph_t *steps;
-    uint64_t *hash; /* [nsteps] */
-    uint64_t step;  /* calls made */
-};
-
-static rcomm_status_t graph_check(const rcomm_graph_t *g, const char *fn)
+rcomm_status_t gossip_graph_valid(const rcomm_graph_t *g, const char *fn)
 {
     if (!g)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: graph is NULL", fn);
@@ -79,8 +70,10 @@ static rcomm_graph_t *graph_new(rcomm_comm_t *comm, size_t nsteps, const char *f
     return NULL;
 }
 
-/* Check every step for averaging, hash it, and compare with every rank:
- * the graph is then live, or freed with the error. */
+/* Check every step for averaging (rows) and for push-sum (columns): a graph
+ * fit for neither is refused, and the other's reason kept for its use. Hash
+ * every step and compare with every rank: the graph is then live, or freed
+ * with the error. */
 static rcomm_status_t graph_finish(rcomm_graph_t *g, const char *fn, rcomm_graph_t **out)
 {
     rcomm_comm_t *comm = g->comm;
@@ -88,14 +81,21 @@ static rcomm_status_t graph_finish(rcomm_graph_t *g, const char *fn, rcomm_graph
     rcomm_status_t st = RCOMM_OK;
     char why[160];
 
-    for (size_t t = 0; t < g->nsteps && st == RCOMM_OK; t++) {
-        if (gossip_graph_check(&g->steps[t], GOSSIP_NEED_ROWS, why, sizeof(why)) !=
-            RCOMM_OK)
-            st = base_err(RCOMM_ERR_INVALID_ARG, "%s: rank %d: step %zu: %s", fn,
-                          comm->rank, t, why);
+    for (size_t t = 0; t < g->nsteps; t++) {
+        if (!g->rows_why[0] && gossip_graph_check(&g->steps[t], GOSSIP_NEED_ROWS, why,
+                                                  sizeof(why)) != RCOMM_OK)
+            snprintf(g->rows_why, sizeof(g->rows_why), "step %zu: %s", t, why);
+        if (!g->cols_why[0] && gossip_graph_check(&g->steps[t], GOSSIP_NEED_COLUMNS, why,
+                                                  sizeof(why)) != RCOMM_OK)
+            snprintf(g->cols_why, sizeof(g->cols_why), "step %zu: %s", t, why);
         g->hash[t] = hash_step(&g->steps[t]);
         mine = XXH64(&g->hash[t], sizeof(uint64_t), mine);
     }
+    if (g->rows_why[0] && g->cols_why[0])
+        st = base_err(RCOMM_ERR_INVALID_ARG,
+                      "%s: rank %d: %s (and for push-sum, which needs what each rank "
+                      "gives to sum to 1: %s)",
+                      fn, comm->rank, g->rows_why, g->cols_why);
     if (st == RCOMM_OK && !(all = malloc((size_t)comm->size * sizeof(*all))))
         st = base_err(RCOMM_ERR_NO_MEMORY, "%s: rank %d: out of memory", fn, comm->rank);
     if (st != RCOMM_OK) {
@@ -299,7 +299,7 @@ rcomm_status_t rcomm_graph_in_neighbors(const rcomm_graph_t *graph, uint64_t ste
     const gossip_graph_t *s;
     int r, lo;
 
-    if ((st = graph_check(graph, fn)) != RCOMM_OK)
+    if ((st = gossip_graph_valid(graph, fn)) != RCOMM_OK)
         return st;
     if (!n || (cap && !nbrs && !weights))
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: %s", fn,
@@ -328,7 +328,7 @@ rcomm_status_t rcomm_graph_destroy(rcomm_graph_t *graph)
 {
     rcomm_status_t st;
 
-    if ((st = graph_check(graph, "rcomm_graph_destroy")) != RCOMM_OK)
+    if ((st = gossip_graph_valid(graph, "rcomm_graph_destroy")) != RCOMM_OK)
         return st;
     graph->magic = 0;
     for (size_t t = 0; t < graph->nsteps; t++)
@@ -367,6 +367,11 @@ static rcomm_status_t neighbor(rcomm_graph_t *graph, const void *sendbuf, void *
     c.desc.root = (int)(uint32_t)XXH64(&t, sizeof(t), graph->hash[t % graph->nsteps]);
     if ((st = coll_check_common(comm, &c, 0)) != RCOMM_OK)
         return st;
+    if (graph->rows_why[0])
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "%s: rank %d: the graph cannot average (a push-sum window can "
+                        "use it): %s",
+                        fn, r, graph->rows_why);
     if (!reduce_acc_size(dtype))
         return base_err(
             RCOMM_ERR_INVALID_ARG,
@@ -384,7 +389,7 @@ rcomm_status_t rcomm_neighbor_allreduce(rcomm_graph_t *graph, const void *sendbu
     static const char fn[] = "rcomm_neighbor_allreduce";
     rcomm_status_t st;
 
-    if ((st = graph_check(graph, fn)) != RCOMM_OK)
+    if ((st = gossip_graph_valid(graph, fn)) != RCOMM_OK)
         return st;
     return COMM_LOCKED(graph->comm,
                        neighbor(graph, sendbuf, recvbuf, count, dtype, fn, NULL));
@@ -399,7 +404,7 @@ rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendb
 
     if (!req)
         return base_err(RCOMM_ERR_INVALID_ARG, "%s: req is NULL", fn);
-    if ((st = graph_check(graph, fn)) != RCOMM_OK)
+    if ((st = gossip_graph_valid(graph, fn)) != RCOMM_OK)
         return st;
     return COMM_LOCKED(graph->comm,
                        neighbor(graph, sendbuf, recvbuf, count, dtype, fn, req));
