@@ -17,6 +17,10 @@
  *                                                 (and maps too, unless idle)
  *   rcomm-run -n 4 train_mnist --mode allreduce --compress topk --ratio 0.01
  *                                                 data parallel, compressed gradients
+ *   rcomm-run -n 8 train_mnist --mode dpsgd --graph exp2
+ *                                                 decentralized: neighbour averaging
+ *   rcomm-run -n 8 train_mnist --mode gossip --graph exp2
+ *                                                 asynchronous push-sum gossip
  *
  * Every step takes the next global batch of --batch images (in file order,
  * wrapping); with W workers, worker w computes the gradient of its slice
@@ -46,6 +50,12 @@
  *    feedback on), the biases and the loss (111 values, too few to gain) in
  *    one plain f64 allreduce; --compress none sends W1 and W2 in plain f32,
  *    the baseline the compressed runs are compared with;
+ *  - dpsgd: every rank keeps its own model, steps on its slice's mean
+ *    gradient and averages with its neighbours (rcomm_neighbor_allreduce on
+ *    --graph, default exp2); rank 0 logs and evaluates its own model;
+ *  - gossip: the same steps, mixed by asynchronous push-sum over one-sided
+ *    writes (rcomm_gossip_win_*): no rank waits for another until the final
+ *    flush;
  *  - single: the whole batch at once, or with --slices W as the mean of W
  *    slice means (each slice's gradient scaled by 1/slice, summed in order,
  *    applied with lr / W), which is what a BSP parameter server with W
@@ -91,10 +101,10 @@
 #define NPARAM (O_B2 + OUT)
 
 typedef struct {
-    const char *mode, *data, *csv, *dump, *check, *sync, *compress;
+    const char *mode, *data, *csv, *dump, *check, *sync, *compress, *graph;
     int steps, batch, eval_every, slices, staleness, push_every, pull_every, servers;
     int train_limit, test_limit, skip_missing, bucket_kb, driver_idle, lowrank;
-    int push_relative;
+    int push_relative, final_rounds, max_lead;
     double lr, tol, ratio, push_threshold;
 } opts_t;
 
@@ -551,6 +561,127 @@ static void run_mapreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, 
     free(g);
 }
 
+/* The graph of --graph, created on every rank. */
+static rcomm_graph_t *graph(const opts_t *o, rcomm_comm_t *comm)
+{
+    static const char *const names[RCOMM_GRAPH_KIND_COUNT] = {"ring", "torus", "exp2",
+                                                              "full", "one-peer"};
+    rcomm_graph_t *g;
+    rcomm_status_t st;
+    int k = 0;
+
+    while (k < RCOMM_GRAPH_KIND_COUNT && strcmp(names[k], o->graph))
+        k++; /* parse() checked the name */
+    if ((st = rcomm_graph_create(comm, (rcomm_graph_kind_t)k, &g)) != RCOMM_OK)
+        die("rcomm_graph_create", st);
+    return g;
+}
+
+/* This rank's slice's mean gradient at p (scaled by 1/slice: a training
+ * loop that knows nothing of the others), and the slice's mean loss. */
+static double local_gradient(const opts_t *o, const set_t *tr, int t, const double *p,
+                             double *g, work_t *w)
+{
+    int lo, hi;
+    double loss;
+
+    slice(o, tr->n, t, rank, size, &lo, &hi);
+    gradient(p, tr, lo, hi, 1.0 / (hi - lo > 0 ? hi - lo : 1), g, w, &loss, NULL);
+    return loss / (hi - lo > 0 ? hi - lo : 1);
+}
+
+/* Decentralized SGD (D-PSGD, adapt then combine): every rank keeps its own
+ * model, steps on its own slice's gradient and averages with its neighbours
+ * on --graph, p_i <- sum_j w_ij (p_j - lr g_j). No rank holds a global
+ * model; rank 0 logs and evaluates its own. On the full graph (weights 1/p)
+ * every rank gets p - (lr / p) sum_j g_j: the BSP parameter server's model
+ * (--slices W), to rounding. */
+static void run_dpsgd(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
+                      log_t *l, work_t *w)
+{
+    double *g = malloc(NPARAM * sizeof(double));
+    rcomm_graph_t *gr = graph(o, comm);
+    rcomm_status_t st;
+
+    if (!g)
+        exit(1);
+    for (int t = 0; t < o->steps; t++) {
+        double loss = local_gradient(o, tr, t, p, g, w);
+        sgd(p, g, o->lr);
+        if ((st = rcomm_neighbor_allreduce(gr, RCOMM_IN_PLACE, p, NPARAM, RCOMM_F64)) !=
+            RCOMM_OK)
+            die("rcomm_neighbor_allreduce", st);
+        log_step(l, t, loss, p);
+    }
+    rcomm_graph_destroy(gr);
+    free(g);
+}
+
+/* Asynchronous gossip (stochastic gradient push): push-sum over one-sided
+ * writes (rcomm_gossip_win_*). Each step a rank folds what arrived into its
+ * estimate z = s / w, steps its numerator on its slice's gradient at z,
+ * s -= lr g, and pushes shares to its out-neighbours on --graph without
+ * waiting for them: ranks run at their own pace, nobody synchronises. A
+ * flush at the end lands every write; rank 0 evaluates its estimate. */
+static void run_gossip(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
+                       log_t *l, work_t *w)
+{
+    double *g = malloc(NPARAM * sizeof(double));
+    rcomm_graph_t *gr = graph(o, comm);
+    rcomm_gossip_win_t *win;
+    rcomm_request_t **lead =
+        o->max_lead ? calloc((size_t)o->max_lead, sizeof(*lead)) : NULL;
+    rcomm_status_t st;
+
+    if (!g || (o->max_lead && !lead))
+        exit(1);
+    if ((st = rcomm_gossip_win_create(gr, p, NPARAM, RCOMM_F64, &win)) != RCOMM_OK)
+        die("rcomm_gossip_win_create", st);
+    for (int t = 0; t < o->steps; t++) {
+        double loss;
+        rcomm_request_t **slot = lead ? &lead[t % o->max_lead] : NULL;
+        if (slot && *slot && (st = rcomm_wait(*slot)) != RCOMM_OK) /* step t - lead */
+            die("rcomm_wait", st);
+        if (slot && (st = rcomm_ibarrier(comm, slot)) != RCOMM_OK)
+            die("rcomm_ibarrier", st);
+        if ((st = rcomm_gossip_win_update(win, p)) != RCOMM_OK)
+            die("rcomm_gossip_win_update", st);
+        loss = local_gradient(o, tr, t, p, g, w);
+        for (size_t i = 0; i < NPARAM; i++)
+            g[i] *= -o->lr;
+        if ((st = rcomm_gossip_win_add(win, g)) != RCOMM_OK ||
+            (st = rcomm_gossip_win_push(win)) != RCOMM_OK)
+            die("rcomm_gossip_win_push", st);
+        log_step(l, t, loss, p);
+    }
+    for (int k = 0; k < o->max_lead; k++)
+        if (lead[k] && (st = rcomm_wait(lead[k])) != RCOMM_OK)
+            die("rcomm_wait", st);
+    free(lead);
+    if ((st = rcomm_gossip_win_flush(win, p)) != RCOMM_OK)
+        die("rcomm_gossip_win_flush", st);
+    if (rank == 0 && o->final_rounds)
+        printf("train_mnist: rank 0's own model before the final rounds: test accuracy "
+               "%.4f\n",
+               accuracy(p, l->test, o->test_limit, w));
+    for (int k = 0; k < o->final_rounds; k++) /* synchronous: every write lands */
+        if ((st = rcomm_gossip_win_push(win)) != RCOMM_OK ||
+            (st = rcomm_gossip_win_flush(win, p)) != RCOMM_OK)
+            die("rcomm_gossip_win_flush", st);
+    if (rank == 0) {
+        rcomm_gossip_stats_t gs;
+        rcomm_gossip_win_stats(win, &gs);
+        printf("train_mnist: rank 0 pushed %llu times (%llu held back at low weight), "
+               "folded %llu writes, refused %llu torn halves\n",
+               (unsigned long long)gs.pushes, (unsigned long long)gs.held,
+               (unsigned long long)gs.folded, (unsigned long long)gs.torn);
+    }
+    if ((st = rcomm_gossip_win_destroy(win)) != RCOMM_OK)
+        die("rcomm_gossip_win_destroy", st);
+    rcomm_graph_destroy(gr);
+    free(g);
+}
+
 /* Data parallel with gradient buckets: each piece is marked ready as backprop
  * finishes it, so the allreduce of layer 2 runs while layer 1 is computed. */
 static void run_buckets(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
@@ -676,47 +807,38 @@ static int check(const opts_t *o, const double *p)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: train_mnist [--mode single|allreduce|buckets|ps|mapreduce]\n"
-               "  [--steps N] [--batch B] [--bucket-kb N] [--driver-idle]\n"
-               "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
-               "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
-               "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
-               "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n"
-               "  [--compress none|bf16|f16|randk|topk|sign|powersgd] [--ratio R]\n"
-               "  [--lowrank R] [--push-threshold T [--push-relative]]\n");
+    fprintf(f,
+            "usage: train_mnist [--mode single|allreduce|buckets|ps|mapreduce|dpsgd|"
+            "gossip]\n"
+            "  [--graph ring|torus|exp2|full|one-peer] (dpsgd, gossip; one-peer: dpsgd)\n"
+            "  [--steps N] [--batch B] [--bucket-kb N] [--driver-idle]\n"
+            "  [--lr X] [--data DIR] [--csv FILE] [--eval-every N] [--test-limit N]\n"
+            "  [--train-limit N] [--slices W] [--servers S] [--sync bsp|ssp|asp]\n"
+            "  [--staleness S] [--push-every N] [--pull-every N] [--dump FILE]\n"
+            "  [--check FILE --tol T] [--skip-missing] [--progress caller|thread]\n"
+            "  [--compress none|bf16|f16|randk|topk|sign|powersgd] [--ratio R]\n"
+            "  [--lowrank R] [--push-threshold T [--push-relative]]\n");
 }
 
 static void parse(int argc, char **argv, opts_t *o)
 {
-    static const struct option lo[] = {{"mode", 1, 0, 'm'},
-                                       {"steps", 1, 0, 'n'},
-                                       {"batch", 1, 0, 'b'},
-                                       {"lr", 1, 0, 'l'},
-                                       {"data", 1, 0, 'd'},
-                                       {"csv", 1, 0, 'c'},
-                                       {"eval-every", 1, 0, 'e'},
-                                       {"test-limit", 1, 0, 'T'},
-                                       {"train-limit", 1, 0, 'L'},
-                                       {"slices", 1, 0, 'w'},
-                                       {"servers", 1, 0, 's'},
-                                       {"sync", 1, 0, 'y'},
-                                       {"staleness", 1, 0, 'S'},
-                                       {"push-every", 1, 0, 'P'},
-                                       {"pull-every", 1, 0, 'Q'},
-                                       {"dump", 1, 0, 'D'},
-                                       {"check", 1, 0, 'C'},
-                                       {"tol", 1, 0, 't'},
-                                       {"skip-missing", 0, 0, 'k'},
-                                       {"bucket-kb", 1, 0, 'K'},
-                                       {"progress", 1, 0, 'p'},
-                                       {"driver-idle", 0, 0, 'I'},
-                                       {"compress", 1, 0, 'z'},
-                                       {"ratio", 1, 0, 'r'},
-                                       {"lowrank", 1, 0, 'R'},
-                                       {"push-threshold", 1, 0, 'H'},
-                                       {"push-relative", 0, 0, 'E'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"mode", 1, 0, 'm'},          {"steps", 1, 0, 'n'},
+        {"batch", 1, 0, 'b'},         {"lr", 1, 0, 'l'},
+        {"data", 1, 0, 'd'},          {"csv", 1, 0, 'c'},
+        {"eval-every", 1, 0, 'e'},    {"test-limit", 1, 0, 'T'},
+        {"train-limit", 1, 0, 'L'},   {"slices", 1, 0, 'w'},
+        {"servers", 1, 0, 's'},       {"sync", 1, 0, 'y'},
+        {"staleness", 1, 0, 'S'},     {"push-every", 1, 0, 'P'},
+        {"pull-every", 1, 0, 'Q'},    {"dump", 1, 0, 'D'},
+        {"check", 1, 0, 'C'},         {"tol", 1, 0, 't'},
+        {"skip-missing", 0, 0, 'k'},  {"bucket-kb", 1, 0, 'K'},
+        {"progress", 1, 0, 'p'},      {"driver-idle", 0, 0, 'I'},
+        {"compress", 1, 0, 'z'},      {"ratio", 1, 0, 'r'},
+        {"lowrank", 1, 0, 'R'},       {"push-threshold", 1, 0, 'H'},
+        {"push-relative", 0, 0, 'E'}, {"graph", 1, 0, 'G'},
+        {"final-rounds", 1, 0, 'F'},  {"max-lead", 1, 0, 'A'},
+        {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
     int known = 0;
     int c;
 
@@ -737,7 +859,8 @@ static void parse(int argc, char **argv, opts_t *o)
                   .compress = NULL,
                   .ratio = 0.01,
                   .lowrank = 2,
-                  .bucket_kb = 64};
+                  .bucket_kb = 64,
+                  .graph = "exp2"};
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o->mode = optarg; break;
@@ -766,6 +889,9 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'R': o->lowrank = atoi(optarg); break;
         case 'H': o->push_threshold = atof(optarg); break;
         case 'E': o->push_relative = 1; break;
+        case 'G': o->graph = optarg; break;
+        case 'F': o->final_rounds = atoi(optarg); break;
+        case 'A': o->max_lead = atoi(optarg); break;
         case 'p':
             if (strcmp(optarg, "caller") && strcmp(optarg, "thread")) {
                 usage(stderr);
@@ -786,7 +912,11 @@ static void parse(int argc, char **argv, opts_t *o)
         o->slices < 1 || o->servers < 1 || o->push_every < 1 || o->pull_every < 1 ||
         (strcmp(o->mode, "single") && strcmp(o->mode, "allreduce") &&
          strcmp(o->mode, "ps") && strcmp(o->mode, "buckets") &&
-         strcmp(o->mode, "mapreduce")) ||
+         strcmp(o->mode, "mapreduce") && strcmp(o->mode, "dpsgd") &&
+         strcmp(o->mode, "gossip")) ||
+        (strcmp(o->graph, "ring") && strcmp(o->graph, "torus") &&
+         strcmp(o->graph, "exp2") && strcmp(o->graph, "full") &&
+         (strcmp(o->graph, "one-peer") || strcmp(o->mode, "dpsgd"))) ||
         o->bucket_kb < 1 || (o->driver_idle && strcmp(o->mode, "mapreduce")) ||
         (strcmp(o->sync, "bsp") && strcmp(o->sync, "ssp") && strcmp(o->sync, "asp"))) {
         usage(stderr);
@@ -858,6 +988,10 @@ int main(int argc, char **argv)
         run_buckets(&o, comm, &tr, p, &l, &w);
     else if (strcmp(o.mode, "mapreduce") == 0)
         run_mapreduce(&o, comm, &tr, p, &l, &w);
+    else if (strcmp(o.mode, "dpsgd") == 0)
+        run_dpsgd(&o, comm, &tr, p, &l, &w);
+    else if (strcmp(o.mode, "gossip") == 0)
+        run_gossip(&o, comm, &tr, p, &l, &w);
     else
         run_ps(&o, comm, &tr, p, &l, &w);
     if (comm && rank == first) { /* what went on the wire, so savings are visible */

@@ -887,7 +887,9 @@ rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendb
  * weight's share of (s, w) and keeps its own share, by a one-sided write into
  * j's window, and never waits for j: while an earlier write to j is in
  * flight, the share is only added to what the next write carries (writes
- * carry running totals, so nothing is lost). An update folds whatever has
+ * carry running totals, so nothing is lost). A rank whose weight has fallen
+ * below 1/1024 (it pushed while nothing came back) keeps it until mass
+ * arrives, instead of shrinking it to underflow. An update folds whatever has
  * arrived. Torn slots are never read: each slot is two halves, each write
  * checksummed. On a strongly connected graph whose columns sum to 1
  * (directed ones included) every estimate converges to the average of the
@@ -896,8 +898,10 @@ rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendb
  * rcomm_gossip_win_create: collective; a static graph whose columns sum to
  * 1 (every kind but one-peer; rcomm_graph_create_edges with uniform
  * out-weights); x is this rank's initial vector, count f32 or f64 values
- * (the totals are kept in f64). rcomm_gossip_win_add: s += delta (a local
- * gradient step on the numerator, as in stochastic gradient push).
+ * (the totals are kept in f64). rcomm_gossip_win_add: s += w delta, which
+ * moves this rank's estimate by delta (a local gradient step, as in
+ * stochastic gradient push; scaled by w so that a rank that pushed ahead of
+ * its neighbours, and holds little weight, does not step by delta / w).
  * rcomm_gossip_win_flush: collective: every rank's writes land and are
  * folded, the estimate into x; afterwards the sums over ranks of the
  * numerators and of the weights are those at creation (plus what was added),
@@ -912,6 +916,7 @@ typedef struct {
     uint64_t skipped; /* writes not posted: the previous one was in flight */
     uint64_t folded;  /* writes folded by updates */
     uint64_t torn;    /* slot halves refused by their checksum (never used) */
+    uint64_t held;    /* pushes that gave nothing: the weight was below 1/1024 */
 } rcomm_gossip_stats_t;
 
 rcomm_status_t rcomm_gossip_win_create(rcomm_graph_t *graph, const void *x, size_t count,

@@ -14,6 +14,13 @@
 #    slice's mean gradient (averaged by the servers: RCOMM_PS_MEAN_WORKERS),
 #    read back with rcomm_ps_final, equals one process that averages the
 #    same 3 slice means in the same order: bit for bit (tolerance 0);
+#  - decentralized SGD (every rank steps on its slice's mean gradient, then
+#    averages with its neighbours) on the full graph of 3 ranks, and on
+#    one-peer exponential-2 over 2 (both: every rank gets the average),
+#    equals one process averaging the slice means, to 1e-12 on every rank;
+#  - asynchronous push-sum gossip on 3 ranks trains: test accuracy at least
+#    0.5 after 30 steps (chance is 0.1; a lost or doubled share, or a weight
+#    underflowing, ends near chance or in NaN);
 #  - compressed gradients that lose nothing (--compress none: plain f32;
 #    topk with --ratio 1: every entry, by allgather) equal one process to
 #    1e-7 (the weight matrices travel in f32), and top-k at 1% does not
@@ -31,6 +38,7 @@ rc=$?
 [ $rc -eq 77 ] && { echo "train_check: dataset-fashion-mnist is not installed"; exit 77; }
 [ $rc -eq 0 ] || exit 1
 "$t" $common --slices 3 --dump "$dir/slices" || exit 1
+"$t" $common --slices 2 --dump "$dir/slices2" || exit 1
 set -e
 "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode allreduce --check "$dir/whole" --tol 1e-12
 for progress in caller thread; do
@@ -43,6 +51,15 @@ done
 "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode mapreduce --driver-idle \
     --check "$dir/whole" --tol 1e-12
 "$b/rcomm-run" -n 4 -t 300 "$t" $common --mode ps --sync bsp --check "$dir/slices" --tol 0
+"$b/rcomm-run" -n 3 -t 300 "$t" $common --mode dpsgd --graph full --check "$dir/slices" \
+    --tol 1e-12
+"$b/rcomm-run" -n 2 -t 300 "$t" $common --mode dpsgd --graph one-peer \
+    --check "$dir/slices2" --tol 1e-12
+acc=$("$b/rcomm-run" -n 3 -t 300 "$t" --steps 30 --batch 120 --lr 0.1 --train-limit 4000 \
+    --test-limit 500 --mode gossip --graph exp2 | sed -n 's/.*: test accuracy \([0-9.]*\) .*/\1/p')
+echo "train_check: gossip on 3 ranks, 30 steps: test accuracy $acc"
+awk -v a="$acc" 'BEGIN { exit !(a + 0 >= 0.5) }' ||
+    { echo "train_check: gossip did not train (accuracy '$acc')"; exit 1; }
 for c in "none" "topk --ratio 1"; do
     "$b/rcomm-run" -n 3 -t 300 "$t" $common --mode allreduce --compress $c \
         --check "$dir/whole" --tol 1e-7
@@ -57,4 +74,4 @@ if "$t" $common --check "$dir/slices" --tol 0 >/dev/null; then
     echo "train_check: the two references are identical; the bit-for-bit check proves nothing"
     exit 1
 fi
-echo "train_check: allreduce, buckets, mapreduce, the BSP parameter server and lossless compression match one process"
+echo "train_check: allreduce, buckets, mapreduce, the BSP parameter server, D-PSGD on full graphs and lossless compression match one process; gossip trains"

@@ -26,6 +26,7 @@
  * Every total is f64 whatever the dtype, so that the sum over ranks of s
  * plus all that is in flight stays the first sum to rounding.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,14 @@
 #include "gossip/slot.h"
 #include "transports/transport.h"
 #include "transports/util/heap.h"
+
+/* A push gives away a share of the weight; a rank that pushes again and again
+ * while its neighbours are slow would shrink its weight geometrically (by
+ * its self weight, 1/4 on exponential-2 over 8 ranks) to underflow, and its
+ * estimate s / w to 0 / 0. Push-sum stays exact with any pushes left out,
+ * so a rank below this weight (the average is 1) keeps its mass until some
+ * arrives. */
+#define GOSSIP_MIN_WEIGHT (1.0 / 1024)
 
 struct rcomm_gossip_win {
     uint64_t magic;
@@ -297,6 +306,12 @@ static rcomm_status_t push(rcomm_gossip_win_t *w, const char *fn)
     rcomm_status_t st = RCOMM_OK;
 
     comm_progress(w->comm, 0);
+    w->stats.pushes++;
+    if (w->s[w->count] < GOSSIP_MIN_WEIGHT) { /* keep it: see GOSSIP_MIN_WEIGHT */
+        w->stats.held++;
+        sched_yield(); /* more ranks than cores: let the others catch up */
+        return RCOMM_OK;
+    }
     for (int j = 0; j < w->nout; j++) {
         double *t = w->total + (size_t)j * w->nv;
         for (size_t i = 0; i < w->nv; i++)
@@ -307,7 +322,6 @@ static rcomm_status_t push(rcomm_gossip_win_t *w, const char *fn)
         w->s[i] *= w->self_w;
     for (int j = 0; j < w->nout && st == RCOMM_OK; j++)
         st = post(w, j, fn);
-    w->stats.pushes++;
     return st;
 }
 
@@ -369,10 +383,14 @@ rcomm_status_t rcomm_gossip_win_add(rcomm_gossip_win_t *win, const void *delta)
     if (!delta)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_gossip_win_add: rank %d: delta is NULL", win->comm->rank);
+    /* Scaled by our weight, so that the estimate moves by delta: a rank
+     * that ran ahead holds a small share of weight, and an unscaled step
+     * would move its estimate by delta / w. */
     comm_lock(win->comm);
     for (size_t i = 0; i < win->count; i++)
-        win->s[i] += win->dtype == RCOMM_F64 ? ((const double *)delta)[i]
-                                             : ((const float *)delta)[i];
+        win->s[i] +=
+            win->s[win->count] * (win->dtype == RCOMM_F64 ? ((const double *)delta)[i]
+                                                          : ((const float *)delta)[i]);
     return comm_unlock(win->comm, RCOMM_OK);
 }
 
