@@ -30,12 +30,14 @@ typedef enum {
     CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
     CFG_BIND,     /* none (-1), core (0) or numa (1) */
     CFG_SHM,      /* auto (-1) or off (0) */
+    CFG_BOOT,     /* auto (-1), store (0) or pmix (1) */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
 static const char *const reduce_names[] = {"auto", "binomial", "rsg"};
 static const char *const bind_names[] = {"none", "core", "numa"};
 static const char *const shm_names[] = {"auto", "off"};
+static const char *const boot_names[] = {"auto", "store", "pmix"};
 
 /* The names of a choice, the one stored as -1 first, and how many. */
 static const char *const *choice_names(cfg_type_t t, int *n)
@@ -44,6 +46,7 @@ static const char *const *choice_names(cfg_type_t t, int *n)
     return t == CFG_BCAST    ? bcast_names
            : t == CFG_REDUCE ? reduce_names
            : t == CFG_SHM    ? shm_names
+           : t == CFG_BOOT   ? boot_names
                              : bind_names;
 }
 
@@ -74,6 +77,10 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
         "transport between hosts: tcp (verbs when built with it); shm: shared memory "
         "only, every rank on one host (RCOMM_SHM adds it for the ranks of a host)"),
+    ROW("RCOMM_BOOTSTRAP", CFG_BOOT, bootstrap, "auto",
+        "how ranks find each other: store (rank 0's, at RCOMM_ADDR), pmix (the "
+        "launcher's PMIx server: srun --mpi=pmix, mpirun), auto (pmix when a PMIx "
+        "server started the process, rcomm has PMIx and RCOMM_ADDR is not set)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
         "address peers use to reach this rank (default: the one that reaches "
         "RCOMM_ADDR)"),
@@ -307,6 +314,7 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
     case CFG_REDUCE:
     case CFG_BIND:
     case CFG_SHM:
+    case CFG_BOOT:
         for (int i = 0, n = 3; i < n; i++)
             if (strcasecmp(val, choice_names(row->type, &n)[i]) == 0) {
                 *(int *)field = i - 1;
@@ -525,7 +533,8 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
     case CFG_BCAST:
     case CFG_REDUCE:
     case CFG_BIND:
-    case CFG_SHM: {
+    case CFG_SHM:
+    case CFG_BOOT: {
         int n;
         snprintf(buf, len, "%s", choice_names(row->type, &n)[*(const int *)field + 1]);
     } break;
