@@ -5,10 +5,9 @@
  * nothing has to be exported. The mapping:
  *
  *   put        PMIx_Put(PMIX_GLOBAL) + PMIx_Commit
- *   get        PMIx_Get(owner) with PMIX_TIMEOUT: the server holds the
- *              request until the owner commits the key (direct modex; PMIx
- *              4.2 under mpirun and Slurm), so a late key such as rank 0's
- *              "tuning" needs no polling
+ *   get        PMIx_Get(owner) with PMIX_TIMEOUT, asked again with a growing
+ *              pause (1 to 100 ms) while the key is NOT-FOUND, until the
+ *              timeout: a late key such as rank 0's "tuning" (get_until)
  *   allgather  put, PMIx_Fence(PMIX_COLLECT_DATA, PMIX_TIMEOUT), then a
  *              PMIx_Get per rank from the local cache
  *   barrier    PMIx_Fence(PMIX_TIMEOUT)
@@ -159,6 +158,40 @@ static rcomm_status_t pmix_put(bootstrap_t *b, const char *key, const void *val,
     return RCOMM_OK;
 }
 
+/* PMIx_Get of owner's key until the deadline. The server is asked again
+ * each time (PMIX_GET_REFRESH_CACHE): a key the owner has not committed yet
+ * is NOT-FOUND at once, not waited for, whenever the owner's data reached
+ * us before (a fence brought it, or the server had some of it) -- PMIx 4.2
+ * under mpirun does so in about one run of three with a late key, so a
+ * direct-modex wait is not relied on. */
+static pmix_status_t get_until(const pmix_proc_t *proc, const char *key,
+                               uint64_t deadline, pmix_value_t **v)
+{
+    long pause_us = 1000;
+    pmix_status_t rc;
+    bool refresh = false; /* the first try may find it in the cache (a fence's) */
+
+    for (;;) {
+        pmix_info_t info[2];
+        uint64_t now = base_now_ns();
+        int secs = now >= deadline ? 1 : (int)((deadline - now + 999999999) / 1000000000);
+
+        PMIX_INFO_LOAD(&info[0], PMIX_TIMEOUT, &secs, PMIX_INT);
+        PMIX_INFO_LOAD(&info[1], PMIX_GET_REFRESH_CACHE, &refresh, PMIX_BOOL);
+        *v = NULL;
+        rc = PMIx_Get(proc, key, info, 2, v);
+        PMIX_INFO_DESTRUCT(&info[0]);
+        PMIX_INFO_DESTRUCT(&info[1]);
+        if (rc != PMIX_ERR_NOT_FOUND || base_now_ns() >= deadline)
+            return rc;
+        if (*v)
+            PMIX_VALUE_RELEASE(*v);
+        refresh = true;
+        usleep((useconds_t)pause_us);
+        pause_us = pause_us * 2 > 100000 ? 100000 : pause_us * 2;
+    }
+}
+
 /* owner's key into val (capacity *len; exact: the length it must have when
  * not 0). doing says what for, in errors. */
 static rcomm_status_t fetch(pmix_bs_t *bs, int owner, const char *key, void *val,
@@ -167,26 +200,23 @@ static rcomm_status_t fetch(pmix_bs_t *bs, int owner, const char *key, void *val
     const int rank = bs->base.where.rank;
     char k[PMIX_MAX_KEYLEN + 1];
     pmix_proc_t proc;
-    pmix_info_t info;
     pmix_value_t *v = NULL;
     pmix_status_t rc;
     uint64_t start = base_now_ns();
-    int secs = timeout_s(bs);
     rcomm_status_t st = RCOMM_OK;
 
     full_key(bs, key, k);
     PMIX_LOAD_PROCID(&proc, bs->me.nspace, (pmix_rank_t)owner);
-    PMIX_INFO_LOAD(&info, PMIX_TIMEOUT, &secs, PMIX_INT);
-    rc = PMIx_Get(&proc, k, &info, 1, &v);
-    PMIX_INFO_DESTRUCT(&info);
+    rc = get_until(&proc, k, start + (uint64_t)bs->timeout_ms * 1000000ull, &v);
     if (rc != PMIX_SUCCESS || !v) {
         if (v)
             PMIX_VALUE_RELEASE(v);
-        return base_err(rc == PMIX_ERR_TIMEOUT ? RCOMM_ERR_TIMEOUT : RCOMM_ERR_BOOTSTRAP,
-                        "rank %d %s: PMIx_Get of key '%s' from rank %d returned %s after "
-                        "%.1f s (did rank %d start, and publish it?)",
-                        rank, doing, key, owner, PMIx_Error_string(rc), since_s(start),
-                        owner);
+        return base_err(
+            rc == PMIX_ERR_TIMEOUT || rc == PMIX_ERR_NOT_FOUND ? RCOMM_ERR_TIMEOUT
+                                                               : RCOMM_ERR_BOOTSTRAP,
+            "rank %d %s: PMIx_Get of key '%s' from rank %d returned %s after "
+            "%.1f s (did rank %d start, and publish it?)",
+            rank, doing, key, owner, PMIx_Error_string(rc), since_s(start), owner);
     }
     if (v->type != PMIX_BYTE_OBJECT || (v->data.bo.size && !v->data.bo.bytes))
         st = base_err(RCOMM_ERR_PROTOCOL,
