@@ -8,6 +8,7 @@
 #    node-local rank and size, hosts, exact sums) under mpirun and under
 #    rcomm-run are the same, on 4 ranks;
 #  - a job key: rank 0's, handed out through PMIx ("job key rank 0's");
+#  - two communicators one after the other in the same processes;
 #  - a rank that never reaches the fence: the others fail within
 #    RCOMM_TIMEOUT, naming PMIx_Fence and its status, and mpirun ends;
 #  - RCOMM_BOOTSTRAP=pmix without a PMIx server: a clean error at once.
@@ -57,6 +58,13 @@ echo "pmix_mpirun: same communicator under rcomm-run and mpirun:"
 sed 's/^/    /' "$out/pmix.s"
 [ "$(grep -c "bootstrap: PMIx, .*job key rank 0's through PMIx" "$out/pmix.err")" -eq 4 ] ||
     { cat "$out/pmix.err"; fail "not every rank took PMIx and rank 0's key"; }
+
+# Two communicators one after the other: the second's keys are its own.
+mpi 3 "$b/tests/pmix_where" --again >"$out/again" 2>&1 ||
+    { cat "$out/again"; fail "a second communicator under mpirun"; }
+[ "$(grep -c '^rank .* size 3 ' "$out/again")" -eq 6 ] ||
+    { cat "$out/again"; fail "a second communicator: not 6 lines"; }
+echo "pmix_mpirun: two communicators in turn on 3 ranks: ok"
 
 # A rank that never fences: RCOMM_TIMEOUT=2, rank 2 sleeps 7 s.
 start=$(date +%s)

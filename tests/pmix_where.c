@@ -7,9 +7,11 @@
  * job under rcomm-run (the store) and under mpirun or srun (PMIx) must
  * print the same lines.
  *
- * usage: pmix_where [--stall R]   (--stall R: rank R, as the launcher
- * numbers it, sleeps RCOMM_TIMEOUT + 5 s before it creates the communicator:
- * the others must fail naming the bootstrap's call within the timeout)
+ * usage: pmix_where [--stall R | --again]   (--stall R: rank R, as the
+ * launcher numbers it, sleeps RCOMM_TIMEOUT + 5 s before it creates the
+ * communicator: the others must fail naming the bootstrap's call within the
+ * timeout; --again: a second communicator from the environment after the
+ * first, whose bootstrap must not read the first one's values)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +33,18 @@ static int launcher_rank(void)
     return -1;
 }
 
+static int run(void);
+
 int main(int argc, char **argv)
 {
-    rcomm_comm_t *comm;
-    rcomm_status_t st;
-    hook_host_t host;
-    int rank, size, stall = -1;
-    int64_t isum[2];
-    double fsum[2];
+    int stall = -1, again = 0, st;
 
     if (argc == 3 && strcmp(argv[1], "--stall") == 0)
         stall = atoi(argv[2]);
+    else if (argc == 2 && strcmp(argv[1], "--again") == 0)
+        again = 1;
     else if (argc != 1) {
-        fprintf(stderr, "usage: pmix_where [--stall RANK]\n");
+        fprintf(stderr, "usage: pmix_where [--stall RANK | --again]\n");
         return 2;
     }
     if (stall >= 0 && launcher_rank() == stall) {
@@ -51,6 +52,20 @@ int main(int argc, char **argv)
         sleep((unsigned)(t ? atoi(t) : 60) + 5);
         return 0;
     }
+    st = run();
+    return st || !again ? st : run();
+}
+
+/* One communicator: create, print, check, destroy. */
+static int run(void)
+{
+    rcomm_comm_t *comm;
+    rcomm_status_t st;
+    hook_host_t host;
+    int rank, size;
+    int64_t isum[2];
+    double fsum[2];
+
     if ((st = rcomm_comm_create_from_env(&comm)) != RCOMM_OK) {
         fprintf(stderr, "pmix_where: create: %s: %s\n", rcomm_strerror(st),
                 rcomm_last_error());

@@ -29,6 +29,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pmix.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,33 @@ typedef struct {
 
 /* Bootstrap objects made by this process so far (see the top). */
 static atomic_uint instances;
+
+/* The process's own PMIx_Init, held from the first bootstrap until exit.
+ * Each bootstrap object holds one more (PMIx counts them), but were the
+ * count to reach 0 between two communicators, the server would take the
+ * process for gone: its peers' next fence completed without it (seen once
+ * in 55 runs of tests/pmix_where --again under mpirun), and its own fence
+ * then waited alone. atexit runs the last PMIx_Finalize, at exit or when
+ * the library is unloaded. */
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
+static bool held;
+
+static void release_held(void)
+{
+    if (held)
+        PMIx_Finalize(NULL, 0);
+    held = false;
+}
+
+static void hold_pmix(void)
+{
+    pmix_proc_t me;
+
+    if (PMIx_Init(&me, NULL, 0) == PMIX_SUCCESS) {
+        held = true;
+        atexit(release_held);
+    }
+}
 
 static const bootstrap_ops_t pmix_ops;
 
@@ -100,39 +128,47 @@ static long value_uint(const pmix_value_t *v)
     return u > (1u << 30) ? -1 : (long)u;
 }
 
-/* A job or process attribute the server gives at start-up (never waited
- * for: PMIX_OPTIONAL), as a number; -1 when absent or malformed. */
-static long attr_uint(const pmix_proc_t *proc, const char *attr)
+/* A job or process attribute the server gives at start-up, within secs.
+ * Not PMIX_OPTIONAL (the local cache only): after a PMIx_Finalize and a new
+ * PMIx_Init (a second communicator) the job's attributes are no longer in
+ * it, and only the server has them. */
+static pmix_value_t *attr(const pmix_proc_t *proc, const char *key, int secs)
 {
     pmix_info_t info;
     pmix_value_t *v = NULL;
-    bool yes = true;
-    long n = -1;
 
-    PMIX_INFO_LOAD(&info, PMIX_OPTIONAL, &yes, PMIX_BOOL);
-    if (PMIx_Get(proc, attr, &info, 1, &v) == PMIX_SUCCESS && v) {
-        n = value_uint(v);
+    PMIX_INFO_LOAD(&info, PMIX_TIMEOUT, &secs, PMIX_INT);
+    if (PMIx_Get(proc, key, &info, 1, &v) != PMIX_SUCCESS && v) {
         PMIX_VALUE_RELEASE(v);
+        v = NULL;
     }
     PMIX_INFO_DESTRUCT(&info);
+    return v;
+}
+
+/* As a number; -1 when absent or malformed. */
+static long attr_uint(const pmix_proc_t *proc, const char *key, int secs)
+{
+    pmix_value_t *v = attr(proc, key, secs);
+    long n = v ? value_uint(v) : -1;
+
+    if (v)
+        PMIX_VALUE_RELEASE(v);
     return n;
 }
 
-static void attr_string(const pmix_proc_t *proc, const char *attr, char *out, size_t cap)
+/* As a string into out; "" when absent, malformed or too long. */
+static void attr_string(const pmix_proc_t *proc, const char *key, int secs, char *out,
+                        size_t cap)
 {
-    pmix_info_t info;
-    pmix_value_t *v = NULL;
-    bool yes = true;
+    pmix_value_t *v = attr(proc, key, secs);
 
     out[0] = '\0';
-    PMIX_INFO_LOAD(&info, PMIX_OPTIONAL, &yes, PMIX_BOOL);
-    if (PMIx_Get(proc, attr, &info, 1, &v) == PMIX_SUCCESS && v) {
-        if (v->type == PMIX_STRING && v->data.string &&
-            strnlen(v->data.string, cap) < cap)
-            snprintf(out, cap, "%s", v->data.string);
+    if (v && v->type == PMIX_STRING && v->data.string &&
+        strnlen(v->data.string, cap) < cap)
+        snprintf(out, cap, "%s", v->data.string);
+    if (v)
         PMIX_VALUE_RELEASE(v);
-    }
-    PMIX_INFO_DESTRUCT(&info);
 }
 
 static rcomm_status_t pmix_put(bootstrap_t *b, const char *key, const void *val,
@@ -431,6 +467,7 @@ rcomm_status_t bootstrap_pmix_create(int timeout_ms, auth_key_t *key, bootstrap_
                         "--mpi=pmix or mpirun, or set RCOMM_BOOTSTRAP=store (or auto)");
     if (!(bs = calloc(1, sizeof(*bs))))
         return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap_pmix_create: out of memory");
+    pthread_once(&held_once, hold_pmix);
     if ((rc = PMIx_Init(&bs->me, NULL, 0)) != PMIX_SUCCESS) {
         free(bs);
         return base_err(RCOMM_ERR_BOOTSTRAP,
@@ -443,10 +480,11 @@ rcomm_status_t bootstrap_pmix_create(int timeout_ms, auth_key_t *key, bootstrap_
     bs->timeout_ms = timeout_ms;
     bs->instance = atomic_fetch_add(&instances, 1);
     PMIX_LOAD_PROCID(&bs->all, bs->me.nspace, PMIX_RANK_WILDCARD);
-    size = attr_uint(&bs->all, PMIX_JOB_SIZE);
-    lrank = attr_uint(&bs->me, PMIX_LOCAL_RANK);
-    lsize = attr_uint(&bs->all, PMIX_LOCAL_SIZE);
-    attr_string(&bs->me, PMIX_HOSTNAME, bs->hostname, sizeof(bs->hostname));
+    size = attr_uint(&bs->all, PMIX_JOB_SIZE, timeout_s(bs));
+    lrank = attr_uint(&bs->me, PMIX_LOCAL_RANK, timeout_s(bs));
+    lsize = attr_uint(&bs->all, PMIX_LOCAL_SIZE, timeout_s(bs));
+    attr_string(&bs->me, PMIX_HOSTNAME, timeout_s(bs), bs->hostname,
+                sizeof(bs->hostname));
     if (!bs->hostname[0] && gethostname(bs->hostname, sizeof(bs->hostname) - 1) != 0)
         bs->hostname[0] = '\0';
     if (size < 1 || bs->me.rank >= (pmix_rank_t)size) {
