@@ -83,7 +83,8 @@ static const cfg_row_t cfg_rows[] = {
         "server started the process, rcomm has PMIx and RCOMM_ADDR is not set)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
         "address peers use to reach this rank (default: the one that reaches "
-        "RCOMM_ADDR)"),
+        "RCOMM_ADDR; under PMIx 127.0.0.1 when the whole job is on one host, else the "
+        "first address of the host's name that is not loopback)"),
     ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
         "allreduce algorithm: auto, ring, butterfly, rd, hier (per host, across hosts, "
         "per host: ranks that share memory)"),
