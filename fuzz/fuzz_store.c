@@ -280,7 +280,7 @@ static void fuzz_client(fuzz_in_t *in)
 
             switch (o[0] % 4) {
             case 0: bootstrap_put(bs, k, val, len); break;
-            case 1: bootstrap_get(bs, k, out, &len); break;
+            case 1: bootstrap_get(bs, 0, k, out, &len); break;
             case 2: bootstrap_allgather(bs, k, val, out, len % 64); break;
             case 3: bootstrap_barrier(bs, k); break;
             }

@@ -136,12 +136,17 @@ const char *rcomm_op_name(rcomm_op_t op);
 typedef struct rcomm_comm rcomm_comm_t;
 
 /*
- * Create a communicator from the environment: rank and size from RCOMM_RANK /
+ * Create a communicator from the environment. Started by a PMIx server
+ * (srun --mpi=pmix, mpirun) and built with PMIx, with RCOMM_ADDR unset:
+ * rank, size, locality, the address exchange and the job key all come from
+ * PMIx, nothing to export. Otherwise rank and size from RCOMM_RANK /
  * RCOMM_SIZE, else SLURM_PROCID / SLURM_NTASKS (srun), else
  * OMPI_COMM_WORLD_RANK / OMPI_COMM_WORLD_SIZE (mpirun); the rendezvous address
  * from RCOMM_ADDR=host:port (rank 0 serves it). A size of 1 needs no address.
+ * RCOMM_BOOTSTRAP=pmix|store forces either way.
  * Collective over all ranks: blocks until every rank has joined or
- * RCOMM_TIMEOUT expires (then fails naming the ranks that never arrived).
+ * RCOMM_TIMEOUT expires (then fails naming the ranks that never arrived, or
+ * under PMIx the PMIx call that timed out and its status).
  */
 rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm);
 

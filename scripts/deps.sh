@@ -3,7 +3,8 @@
 
 RCOMM_BUILD_PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev \
 libibverbs-dev librdmacm-dev libhwloc-dev libopenblas-dev check valgrind gnuplot-nox
-zlib1g-dev libsodium-dev libxxhash-dev dataset-fashion-mnist iproute2 nftables"
+zlib1g-dev libsodium-dev libxxhash-dev dataset-fashion-mnist iproute2 nftables
+libpmix-dev openmpi-bin"
 
 # Install the build packages (and any given as arguments) that are missing.
 rcomm_install_deps() {

@@ -96,13 +96,13 @@ static int rank_exchange(int rank, int size, const char *addr, void *arg)
         size_t want = value_len(r, size);
         snprintf(key, sizeof(key), "val/%d", r);
         len = sizeof(got);
-        CK_OK(bootstrap_get(bs, key, got, &len));
+        CK_OK(bootstrap_get(bs, 0, key, got, &len));
         CK(len == want);
         for (size_t i = 0; i < len; i++)
             CK(got[i] == pattern(r, i));
         len = sizeof(small);
         if (want > sizeof(small)) {
-            CK(bootstrap_get(bs, key, small, &len) == RCOMM_ERR_INVALID_ARG);
+            CK(bootstrap_get(bs, 0, key, small, &len) == RCOMM_ERR_INVALID_ARG);
             CK(len == sizeof(small)); /* untouched on error */
             CK(strstr(rcomm_last_error(), key) != NULL);
         }
@@ -178,7 +178,7 @@ START_TEST(test_get_timeout)
     make_addr(addr, sizeof(addr), "127.0.0.1:%d");
     ck_assert_int_eq(bootstrap_create(0, 1, addr, 300, NULL, &bs), RCOMM_OK);
     t0 = base_now_ns();
-    ck_assert_int_eq(bootstrap_get(bs, "missing/key", buf, &len), RCOMM_ERR_TIMEOUT);
+    ck_assert_int_eq(bootstrap_get(bs, 0, "missing/key", buf, &len), RCOMM_ERR_TIMEOUT);
     dt = secs_since(t0);
     ck_assert_msg(dt >= 0.25 && dt < 5.0, "get returned after %.3f s", dt);
     ck_assert_msg(strstr(rcomm_last_error(), "'missing/key'"), "%s", rcomm_last_error());
@@ -186,7 +186,7 @@ START_TEST(test_get_timeout)
 
     /* The connection stays usable after a timeout. */
     ck_assert_int_eq(bootstrap_put(bs, "k", "v", 1), RCOMM_OK);
-    ck_assert_int_eq(bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_get(bs, 0, "k", buf, &len), RCOMM_OK);
     ck_assert_int_eq(len, 1);
     bootstrap_destroy(bs);
 }
@@ -228,9 +228,9 @@ static int rank_stale_reply(int rank, int size, const char *addr, void *arg)
     CK_OK(bootstrap_create(rank, size, addr, rank == 0 ? 1000 : 20000, NULL, &bs));
     CK_OK(bootstrap_barrier(bs, "up"));
     if (rank == 0) {
-        CK(bootstrap_get(bs, "slow", buf, &len) == RCOMM_ERR_TIMEOUT);
+        CK(bootstrap_get(bs, 0, "slow", buf, &len) == RCOMM_ERR_TIMEOUT);
         usleep(1500 * 1000); /* rank 1 publishes "slow", then "other" */
-        CK_OK(bootstrap_get(bs, "other", buf, &len));
+        CK_OK(bootstrap_get(bs, 0, "other", buf, &len));
         CK(len == 5 && memcmp(buf, "other", 5) == 0);
     } else {
         usleep(1500 * 1000);
@@ -332,12 +332,12 @@ START_TEST(test_limits_and_write_once)
     ck_assert_int_eq(bootstrap_put(bs, "k", "b", 1), RCOMM_ERR_INVALID_ARG);
     ck_assert_msg(strstr(rcomm_last_error(), "'k'"), "%s", rcomm_last_error());
     ck_assert_int_eq(bootstrap_put(bs, "k", "ab", 2), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(bootstrap_get(bs, "k", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_get(bs, 0, "k", buf, &len), RCOMM_OK);
     ck_assert(len == 1 && buf[0] == 'a');
 
     ck_assert_int_eq(bootstrap_put(bs, "empty", NULL, 0), RCOMM_OK);
     len = sizeof(buf);
-    ck_assert_int_eq(bootstrap_get(bs, "empty", buf, &len), RCOMM_OK);
+    ck_assert_int_eq(bootstrap_get(bs, 0, "empty", buf, &len), RCOMM_OK);
     ck_assert_int_eq(len, 0);
 
     ck_assert_int_eq(bootstrap_put(bs, "big", big, sizeof(big) - 1), RCOMM_OK);
@@ -350,7 +350,7 @@ START_TEST(test_limits_and_write_once)
     ck_assert_int_eq(bootstrap_put(bs, key, "v", 1), RCOMM_ERR_INVALID_ARG);
     ck_assert_int_eq(bootstrap_put(bs, "", "v", 1), RCOMM_ERR_INVALID_ARG);
     ck_assert_int_eq(bootstrap_put(bs, NULL, "v", 1), RCOMM_ERR_INVALID_ARG);
-    ck_assert_int_eq(bootstrap_get(bs, "k", NULL, NULL), RCOMM_ERR_INVALID_ARG);
+    ck_assert_int_eq(bootstrap_get(bs, 0, "k", NULL, NULL), RCOMM_ERR_INVALID_ARG);
     ck_assert_int_eq(bootstrap_allgather(bs, key, "v", buf, 1), RCOMM_ERR_INVALID_ARG);
     bootstrap_destroy(bs);
     bootstrap_destroy(NULL);
@@ -367,7 +367,7 @@ static int rank_root_idle(int rank, int size, const char *addr, void *arg)
     size_t len = sizeof(buf);
 
     CK_OK(bootstrap_create(rank, size, addr, 20000, NULL, &bs));
-    CK_OK(bootstrap_get(bs, "done", buf, &len));
+    CK_OK(bootstrap_get(bs, 0, "done", buf, &len));
     bootstrap_destroy(bs);
     return 0;
 }
@@ -528,7 +528,7 @@ static int rank_server_gone(int rank, int size, const char *addr, void *arg)
         /* Rank 0 is gone once every other rank waits for a key nobody will
          * publish: the store tells them now instead of at their timeout. */
         t0 = base_now_ns();
-        CK(bootstrap_get(bs, "never", buf, &len) == RCOMM_ERR_BOOTSTRAP);
+        CK(bootstrap_get(bs, 0, "never", buf, &len) == RCOMM_ERR_BOOTSTRAP);
         CK(secs_since(t0) < 5.0);
         CK(strstr(rcomm_last_error(), addr) != NULL);
         CK(bootstrap_put(bs, "after", "x", 1) == RCOMM_ERR_BOOTSTRAP);
@@ -559,7 +559,7 @@ static int rank_root_leaves_first(int rank, int size, const char *addr, void *ar
     CK_OK(bootstrap_barrier(bs, "up"));
     if (rank != 0) {
         usleep(300 * 1000);
-        CK_OK(bootstrap_get(bs, "late", buf, &len));
+        CK_OK(bootstrap_get(bs, 0, "late", buf, &len));
         CK(len == 5 && memcmp(buf, "value", 5) == 0);
     }
     bootstrap_destroy(bs);

@@ -19,7 +19,8 @@ static void clear_env(void)
         "RCOMM_TIMEOUT",       "RCOMM_SEGMENT_SIZE", "RCOMM_ALLREDUCE_ALGO",
         "RCOMM_TCP_BUFSIZE",   "RCOMM_LOG_LEVEL",    "RCOMM_TRANSPORT",
         "RCOMM_PROGRESS",      "RCOMM_PROGRESS_CPU", "RCOMM_SPIN_US",
-        "RCOMM_SCRATCH_CACHE", "RCOMM_TCP_EAGER",    "RCOMM_BIND"};
+        "RCOMM_SCRATCH_CACHE", "RCOMM_TCP_EAGER",    "RCOMM_BIND",
+        "RCOMM_BOOTSTRAP"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
     setenv("RCOMM_LOG_LEVEL", "none", 1);
@@ -34,6 +35,14 @@ START_TEST(defaults_and_overrides)
     ck_assert_str_eq(cfg.transport, "tcp");
     ck_assert_uint_eq(cfg.segment_size, 256 * 1024);
     ck_assert_int_eq(cfg.allreduce_algo, RCOMM_ALGO_AUTO);
+    ck_assert_int_eq(cfg.bootstrap, BASE_BOOT_AUTO);
+    setenv("RCOMM_BOOTSTRAP", "PMIx", 1);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert_int_eq(cfg.bootstrap, BASE_BOOT_PMIX);
+    setenv("RCOMM_BOOTSTRAP", "store", 1);
+    ck_assert_int_eq(base_config_load(&cfg), RCOMM_OK);
+    ck_assert_int_eq(cfg.bootstrap, BASE_BOOT_STORE);
+    unsetenv("RCOMM_BOOTSTRAP");
     setenv("RCOMM_SEGMENT_SIZE", "1M", 1);
     setenv("RCOMM_TIMEOUT", "2.5", 1);
     setenv("RCOMM_ALLREDUCE_ALGO", "butterfly", 1);
@@ -169,6 +178,7 @@ START_TEST(bad_values_name_the_variable)
                             {"RCOMM_PROGRESS_CPU", "nearest"},
                             {"RCOMM_BIND", "socket"},
                             {"RCOMM_BIND", "cores"},
+                            {"RCOMM_BOOTSTRAP", "slurm"},
                             {"RCOMM_OVERSUB_SPIN_US", "-1"},
                             {"RCOMM_OVERSUB_SPIN_US", "autos"},
                             {"RCOMM_OVERSUB_SPIN_US", "nan"}};

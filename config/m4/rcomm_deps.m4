@@ -74,3 +74,25 @@ AC_DEFUN([RCOMM_CHECK_XXHASH], [
   PKG_CHECK_MODULES([XXHASH], [libxxhash >= 0.8], [],
     [AC_MSG_ERROR([libxxhash >= 0.8 is required (Debian: apt-get install libxxhash-dev)])])
 ])
+
+# PMIx: the bootstrap through the launcher's process-management server
+# (srun --mpi=pmix, mpirun), src/bootstrap/pmix.c. Optional: --with-pmix
+# (the default: when found), --without-pmix.
+AC_DEFUN([RCOMM_CHECK_PMIX], [
+  AC_ARG_WITH([pmix],
+    [AS_HELP_STRING([--with-pmix], [bootstrap through PMIx (default: when found)])],
+    [], [with_pmix=check])
+  rcomm_pmix_summary="no (--without-pmix)"
+  AS_IF([test "x$with_pmix" != xno], [
+    PKG_CHECK_MODULES([PMIX], [pmix], [rcomm_pmix_summary=yes],
+      [AC_CHECK_LIB([pmix], [PMIx_Init],
+        [PMIX_LIBS=-lpmix; rcomm_pmix_summary=yes],
+        [rcomm_pmix_summary="no (RCOMM_BOOTSTRAP=pmix unavailable: apt-get install libpmix-dev)"])])
+    AS_IF([test "x$with_pmix" = xyes && test "x$rcomm_pmix_summary" != xyes],
+      [AC_MSG_ERROR([--with-pmix: libpmix not found (Debian: apt-get install libpmix-dev)])])])
+  AS_IF([test "x$rcomm_pmix_summary" = xyes],
+    [AC_DEFINE([HAVE_PMIX], [1], [PMIx found])])
+  AC_SUBST([PMIX_CFLAGS])
+  AC_SUBST([PMIX_LIBS])
+  AM_CONDITIONAL([HAVE_PMIX], [test "x$rcomm_pmix_summary" = xyes])
+])

@@ -116,7 +116,7 @@ static rcomm_status_t read_key_file(const char *path, char *buf, size_t *len)
 
 static atomic_bool told_unkeyed;
 
-rcomm_status_t auth_key_load(auth_key_t *key, int rank, bool require)
+rcomm_status_t auth_key_given(auth_key_t *key, int rank)
 {
     const char *text = getenv("RCOMM_JOB_KEY");
     const char *path = getenv("RCOMM_JOB_KEY_FILE");
@@ -145,6 +145,16 @@ rcomm_status_t auth_key_load(auth_key_t *key, int rank, bool require)
         free(buf);
         return st;
     }
+    auth_key_none(key);
+    return RCOMM_OK;
+}
+
+rcomm_status_t auth_key_load(auth_key_t *key, int rank, bool require)
+{
+    rcomm_status_t st = auth_key_given(key, rank);
+
+    if (st != RCOMM_OK || key->keyed)
+        return st;
     if (require)
         return base_err(RCOMM_ERR_CONFIG,
                         "rank %d: RCOMM_REQUIRE_KEY is set but there is no job key: set "
@@ -154,7 +164,6 @@ rcomm_status_t auth_key_load(auth_key_t *key, int rank, bool require)
         base_log(BASE_LOG_INFO,
                  "no job key (RCOMM_JOB_KEY, RCOMM_JOB_KEY_FILE): joins are not "
                  "authenticated; any local process can join this job");
-    auth_key_none(key);
     return RCOMM_OK;
 }
 

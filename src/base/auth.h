@@ -46,6 +46,10 @@ typedef struct {
  * key. */
 rcomm_status_t auth_key_load(auth_key_t *key, int rank, bool require);
 
+/* The user's key alone (RCOMM_JOB_KEY or the file), else the stand-in,
+ * silently: for a bootstrap that can make a key itself (PMIx). */
+rcomm_status_t auth_key_given(auth_key_t *key, int rank);
+
 /* A key from text (>= AUTH_KEY_TEXT_MIN characters), hashed to the MAC key;
  * what names the source for errors. */
 rcomm_status_t auth_key_from_text(auth_key_t *key, const char *text, size_t len,

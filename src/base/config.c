@@ -30,12 +30,14 @@ typedef enum {
     CFG_CPU,      /* auto (-1), none (-2) or a CPU number >= 0 */
     CFG_BIND,     /* none (-1), core (0) or numa (1) */
     CFG_SHM,      /* auto (-1) or off (0) */
+    CFG_BOOT,     /* auto (-1), store (0) or pmix (1) */
 } cfg_type_t;
 
 static const char *const bcast_names[] = {"auto", "binomial", "chain"};
 static const char *const reduce_names[] = {"auto", "binomial", "rsg"};
 static const char *const bind_names[] = {"none", "core", "numa"};
 static const char *const shm_names[] = {"auto", "off"};
+static const char *const boot_names[] = {"auto", "store", "pmix"};
 
 /* The names of a choice, the one stored as -1 first, and how many. */
 static const char *const *choice_names(cfg_type_t t, int *n)
@@ -44,6 +46,7 @@ static const char *const *choice_names(cfg_type_t t, int *n)
     return t == CFG_BCAST    ? bcast_names
            : t == CFG_REDUCE ? reduce_names
            : t == CFG_SHM    ? shm_names
+           : t == CFG_BOOT   ? boot_names
                              : bind_names;
 }
 
@@ -74,9 +77,14 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_TRANSPORT", CFG_STRING, transport, "tcp",
         "transport between hosts: tcp (verbs when built with it); shm: shared memory "
         "only, every rank on one host (RCOMM_SHM adds it for the ranks of a host)"),
+    ROW("RCOMM_BOOTSTRAP", CFG_BOOT, bootstrap, "auto",
+        "how ranks find each other: store (rank 0's, at RCOMM_ADDR), pmix (the "
+        "launcher's PMIx server: srun --mpi=pmix, mpirun), auto (pmix when a PMIx "
+        "server started the process, rcomm has PMIx and RCOMM_ADDR is not set)"),
     ROW("RCOMM_HOST", CFG_STRING, host, "",
         "address peers use to reach this rank (default: the one that reaches "
-        "RCOMM_ADDR)"),
+        "RCOMM_ADDR; under PMIx 127.0.0.1 when the whole job is on one host, else the "
+        "first address of the host's name that is not loopback)"),
     ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
         "allreduce algorithm: auto, ring, butterfly, rd, hier (per host, across hosts, "
         "per host: ranks that share memory)"),
@@ -169,7 +177,7 @@ static const char *const other_names[] = {
     "RCOMM_TEST_TRANSPORT", "RCOMM_TEST_VERBOSE", "RCOMM_CHECK_QUICK",
     "RCOMM_PROGRESS_QUICK", "RCOMM_SIMHOSTS",     "RCOMM_TEST_FWD",
     "RCOMM_TEST_SET",       "RCOMM_PERF",         "RCOMM_TEST_RANKS",
-    "RCOMM_TEST_SHM",       "RCOMM_TP_QUICK",
+    "RCOMM_TEST_SHM",       "RCOMM_TP_QUICK",     "RCOMM_NO_PMIX_TESTS",
 };
 
 /* The verbs transport signals every 16th WQE; a queue must hold two rounds. */
@@ -307,6 +315,7 @@ static rcomm_status_t set_field(base_config_t *cfg, const cfg_row_t *row, const 
     case CFG_REDUCE:
     case CFG_BIND:
     case CFG_SHM:
+    case CFG_BOOT:
         for (int i = 0, n = 3; i < n; i++)
             if (strcasecmp(val, choice_names(row->type, &n)[i]) == 0) {
                 *(int *)field = i - 1;
@@ -525,7 +534,8 @@ static void format_value(const base_config_t *cfg, const cfg_row_t *row, char *b
     case CFG_BCAST:
     case CFG_REDUCE:
     case CFG_BIND:
-    case CFG_SHM: {
+    case CFG_SHM:
+    case CFG_BOOT: {
         int n;
         snprintf(buf, len, "%s", choice_names(row->type, &n)[*(const int *)field + 1]);
     } break;

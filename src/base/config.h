@@ -35,6 +35,7 @@ typedef struct {
     int bind;                   /* RCOMM_BIND (BASE_BIND_*) */
     int log_level;              /* RCOMM_LOG_LEVEL */
     int shm;                    /* RCOMM_SHM (-1 auto, 0 off) */
+    int bootstrap;              /* RCOMM_BOOTSTRAP (BASE_BOOT_*) */
     size_t shm_eager;           /* RCOMM_SHM_EAGER */
     size_t shm_ring;            /* RCOMM_SHM_RING */
     int shm_cma;                /* RCOMM_SHM_CMA */
@@ -53,6 +54,8 @@ typedef struct {
 
 /* RCOMM_BIND: where a rank pins itself (base_topo_bind). */
 enum { BASE_BIND_NONE = -1, BASE_BIND_CORE = 0, BASE_BIND_NUMA = 1 };
+/* RCOMM_BOOTSTRAP: which bootstrap backend (core/comm.c). */
+enum { BASE_BOOT_AUTO = -1, BASE_BOOT_STORE = 0, BASE_BOOT_PMIX = 1 };
 
 /* Defaults overridden by the environment. A malformed value is an
  * RCOMM_ERR_CONFIG naming the variable and the value. */

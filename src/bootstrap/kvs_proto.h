@@ -56,7 +56,7 @@
 #define KVS_MAGIC 0x52434b56u /* "RCKV" */
 #define KVS_VERSION 2         /* 2: the job key's handshake */
 #define KVS_HDR_SIZE 28
-#define KVS_MAX_KEY 255 /* bytes, without a terminating NUL */
+#define KVS_MAX_KEY BOOTSTRAP_MAX_KEY /* bytes, without a terminating NUL */
 #define KVS_MAX_VALUE BOOTSTRAP_MAX_VALUE
 #define KVS_MAX_ERRMSG 512
 #define KVS_MISSING_MAX 32

@@ -63,7 +63,7 @@ static rcomm_status_t receive_models(rcomm_comm_t *comm, coll_state_t *c, const 
 
     if (!text)
         return base_err(RCOMM_ERR_NO_MEMORY, "no memory for the cost model");
-    if ((st = bootstrap_get(comm->bs, "tuning", text, &len)) == RCOMM_OK) {
+    if ((st = bootstrap_get(comm->bs, 0, "tuning", text, &len)) == RCOMM_OK) {
         text[len ? len - 1 : 0] = '\0';
         if (text[0] == '!')
             st = base_err(RCOMM_ERR_CONFIG,

@@ -35,14 +35,39 @@ static rcomm_status_t parse_int(const char *name, const char *val, int *out)
     return RCOMM_OK;
 }
 
+static rcomm_status_t comm_create(int rank, int size, const char *addr, bool pmix,
+                                  rcomm_comm_t **out);
+
+/* RCOMM_BOOTSTRAP: pmix (asked for, or auto: a PMIx server started us, this
+ * build has PMIx, and no RCOMM_ADDR asks for the store) or the store. */
+static rcomm_status_t want_pmix(bool *pmix)
+{
+    base_config_t cfg;
+    rcomm_status_t st;
+
+    if ((st = base_config_load(&cfg)) != RCOMM_OK)
+        return st;
+    /* pmix without PMIx in the build: bootstrap_pmix_create says so. */
+    *pmix = cfg.bootstrap == BASE_BOOT_PMIX ||
+            (cfg.bootstrap == BASE_BOOT_AUTO && bootstrap_pmix_built() &&
+             bootstrap_pmix_started() && !getenv("RCOMM_ADDR"));
+    return RCOMM_OK;
+}
+
 rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
 {
     rcomm_status_t st;
     int rank = 0, size = 1;
+    bool pmix = false;
 
     if (!comm)
         return base_err(RCOMM_ERR_INVALID_ARG,
                         "rcomm_comm_create_from_env: comm is NULL");
+    base_err_clear();
+    if ((st = want_pmix(&pmix)) != RCOMM_OK)
+        return st;
+    if (pmix) /* rank and size from PMIx */
+        return comm_create(-1, -1, NULL, true, comm);
     for (size_t i = 0; i < sizeof(launcher_env) / sizeof(launcher_env[0]); i++) {
         const char *r = getenv(launcher_env[i][0]), *s = getenv(launcher_env[i][1]);
         if (!r && !s)
@@ -56,7 +81,7 @@ rcomm_status_t rcomm_comm_create_from_env(rcomm_comm_t **comm)
             return st;
         break;
     }
-    return rcomm_comm_create(rank, size, getenv("RCOMM_ADDR"), comm);
+    return comm_create(rank, size, getenv("RCOMM_ADDR"), false, comm);
 }
 
 /* A message arrived before its receive was posted: its space's service. */
@@ -139,8 +164,14 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
     cpu_set_t cores;
     rcomm_status_t st = RCOMM_OK;
 
+    bootstrap_where_t w = {.local_rank = -1, .local_size = -1};
+
     memset(&mine, 0, sizeof(mine));
-    if (gethostname(mine.host, sizeof(mine.host) - 1) != 0)
+    bootstrap_where(comm->bs, &w);
+    /* The launcher's name for the host (PMIx) when there is one. */
+    if (w.hostname)
+        snprintf(mine.host, sizeof(mine.host), "%s", w.hostname);
+    else if (gethostname(mine.host, sizeof(mine.host) - 1) != 0)
         snprintf(mine.host, sizeof(mine.host), "?");
     if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) {
         CPU_ZERO(&mine.cpus);
@@ -167,6 +198,19 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
             st = plan_shm(comm, all, sizeof(*all), offsetof(where_t, shm_id),
                           offsetof(where_t, shm_ok));
         free(all);
+    }
+    /* The launcher's node-local rank (PMIx) is the host's i-th rank for
+     * binding; it equals the count of lower ranks with our host name
+     * unless the names mislead (containers sharing one). */
+    if (w.local_rank >= 0 && st == RCOMM_OK) {
+        if (w.local_rank != comm->local_index || w.local_size != comm->local_size)
+            base_log(BASE_LOG_INFO,
+                     "rank %d: PMIx says local rank %d of %d, host names %d of %d; "
+                     "PMIx's are used",
+                     comm->rank, w.local_rank, w.local_size, comm->local_index,
+                     comm->local_size);
+        comm->local_index = w.local_rank;
+        comm->local_size = w.local_size;
     }
     comm->local_cores = CPU_COUNT(&cores);
     if (st == RCOMM_OK && comm->cfg.bind != BASE_BIND_NONE) {
@@ -274,10 +318,6 @@ out:
 
 rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_comm_t **out)
 {
-    rcomm_comm_t *comm;
-    rcomm_status_t st;
-    int old_log_rank;
-
     base_err_clear();
     if (!out)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_create: comm is NULL");
@@ -287,24 +327,72 @@ rcomm_status_t rcomm_comm_create(int rank, int size, const char *addr, rcomm_com
     if (size > 1 && (!addr || !*addr))
         return base_err(RCOMM_ERR_CONFIG,
                         "rank %d of %d: RCOMM_ADDR is not set; rank 0 serves the "
-                        "rendezvous at host:port (rcomm-run sets it; under srun or "
-                        "mpirun export RCOMM_ADDR=<first host>:<free port>)",
+                        "rendezvous at host:port (rcomm-run sets it; srun --mpi=pmix and "
+                        "mpirun need nothing with rcomm_comm_create_from_env and PMIx; "
+                        "otherwise export RCOMM_ADDR=<first host>:<free port>)",
                         rank, size);
+    return comm_create(rank, size, addr, false, out);
+}
+
+/* The PMIx bootstrap: rank and size come from it, and the job key when the
+ * user gave none (bootstrap.h). One rank alone keeps no bootstrap. */
+static rcomm_status_t join_pmix(rcomm_comm_t *comm)
+{
+    const char *r = getenv("PMIX_RANK");
+    int rank = r ? atoi(r) : -1; /* for messages until PMIx says */
+    bootstrap_where_t w;
+    rcomm_status_t st;
+    bool own_key;
+
+    if ((st = auth_key_given(&comm->key, rank)) != RCOMM_OK)
+        return st;
+    own_key = comm->key.keyed;
+    if ((st = bootstrap_pmix_create(base_config_timeout_ms(&comm->cfg), &comm->key,
+                                    &comm->bs)) != RCOMM_OK)
+        return st;
+    bootstrap_where(comm->bs, &w);
+    comm->rank = w.rank;
+    comm->size = w.size;
+    base_log_set_rank(w.rank);
+    base_log(BASE_LOG_INFO,
+             "bootstrap: PMIx, rank %d of %d (%d of %d on host %s), job key %s", w.rank,
+             w.size, w.local_rank, w.local_size, w.hostname ? w.hostname : "?",
+             own_key ? "the user's" : "rank 0's through PMIx");
+    if (w.size == 1) {
+        bootstrap_destroy(comm->bs);
+        comm->bs = NULL;
+    }
+    return RCOMM_OK;
+}
+
+/* rank and size -1: from PMIx (pmix true). */
+static rcomm_status_t comm_create(int rank, int size, const char *addr, bool pmix,
+                                  rcomm_comm_t **out)
+{
+    rcomm_comm_t *comm;
+    rcomm_status_t st;
+    int old_log_rank;
+
     if (!(comm = calloc(1, sizeof(*comm))))
         return base_err(RCOMM_ERR_NO_MEMORY, "rcomm_comm_create: out of memory");
     comm->rank = rank;
     comm->size = size;
     old_log_rank = base_log_set_rank(rank);
-    if ((st = base_config_load(&comm->cfg)) != RCOMM_OK ||
-        (size > 1 &&
-         (st = auth_key_load(&comm->key, rank, comm->cfg.require_key)) != RCOMM_OK))
+    if ((st = base_config_load(&comm->cfg)) != RCOMM_OK)
         goto fail;
-    if (size > 1 &&
-        (st = bootstrap_create(
-             rank, size, addr, base_config_timeout_ms(&comm->cfg),
-             &(bootstrap_auth_t){&comm->key, base_config_handshake_ms(&comm->cfg)},
-             &comm->bs)) != RCOMM_OK)
+    if (pmix) {
+        if ((st = join_pmix(comm)) != RCOMM_OK)
+            goto fail;
+        size = comm->size;
+    } else if (size > 1 && ((st = auth_key_load(&comm->key, rank,
+                                                comm->cfg.require_key)) != RCOMM_OK ||
+                            (st = bootstrap_create(
+                                 rank, size, addr, base_config_timeout_ms(&comm->cfg),
+                                 &(bootstrap_auth_t){
+                                     &comm->key, base_config_handshake_ms(&comm->cfg)},
+                                 &comm->bs)) != RCOMM_OK)) {
         goto fail;
+    }
     if ((st = find_local(comm)) != RCOMM_OK ||
         (st = comm_services_builtin(comm)) != RCOMM_OK)
         goto fail;

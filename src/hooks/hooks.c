@@ -40,12 +40,13 @@ void hook_host(const rcomm_comm_t *comm, hook_host_t *host)
 {
     const int composed = comm_hosts_shared(comm);
 
-    *host = (hook_host_t){comm->local_size,
-                          comm->local_cores,
-                          comm->oversubscribed != 0,
-                          comm->spin_ns,
-                          composed ? comm->host_of : NULL,
-                          composed ? comm->nhosts : 0};
+    *host = (hook_host_t){.local_index = comm->local_index,
+                          .local_size = comm->local_size,
+                          .local_cores = comm->local_cores,
+                          .oversubscribed = comm->oversubscribed != 0,
+                          .spin_ns = comm->spin_ns,
+                          .host_of = composed ? comm->host_of : NULL,
+                          .nhosts = composed ? comm->nhosts : 0};
 }
 
 const coll_model_t *hook_model(const rcomm_comm_t *comm)

@@ -31,6 +31,7 @@
 
 /* Where the communicator runs (found at creation). */
 typedef struct {
+    int local_index;     /* this rank's index among them, in rank order */
     int local_size;      /* ranks on this host */
     int local_cores;     /* cores in the union of their cpusets */
     bool oversubscribed; /* more ranks than cores: polls yield */
