@@ -871,14 +871,17 @@ rcomm_status_t rcomm_graph_destroy(rcomm_graph_t *graph);
 
 /* recvbuf = w_ii sendbuf + sum over in-neighbours j of w_ij x_j, with the
  * graph's weights at its current step, which the call then advances.
- * Collective over every rank of the graph's communicator. Floating dtypes
- * only: f32 and f64 are summed in their own type, f16 and bf16 in f32 and
- * rounded once; in a fixed order (self, then in-neighbours by rank), so the
+ * Collective over every rank of the graph's communicator. Every dtype: f32
+ * and f64 are summed in their own type, f16 and bf16 in f32 and rounded
+ * once, the integers in f64 and rounded once to nearest (ties to even),
+ * held to the type's range (so integer averaging does not keep the sum
+ * exactly); in a fixed order (self, then in-neighbours by rank), so the
  * result is reproducible. RCOMM_IN_PLACE as sendbuf works in recvbuf. A
  * neighbour that called differently (count, dtype, graph step) fails the
  * call with RCOMM_ERR_MISMATCH naming it; ranks compare their calls with
  * their neighbours only (the graph was compared by all at creation). The
- * graph must outlive a nonblocking call. */
+ * graph is read only while the call starts: a nonblocking call may outlive
+ * it. */
 rcomm_status_t rcomm_neighbor_allreduce(rcomm_graph_t *graph, const void *sendbuf,
                                         void *recvbuf, size_t count, rcomm_dtype_t dtype);
 rcomm_status_t rcomm_ineighbor_allreduce(rcomm_graph_t *graph, const void *sendbuf,

@@ -77,18 +77,11 @@ static void parse(int argc, char **argv, opts_t *o)
             break;
         case 'c': o->chunk = (size_t)perf_parse_int(optarg, 1); break;
         case 'K': {
-            char *list = strdup(optarg), *save = NULL;
-            for (char *k = strtok_r(list, ",", &save); k;
-                 k = strtok_r(NULL, ",", &save)) {
-                int found = -1;
-                for (int i = 0; i < RCOMM_COMPRESS_COUNT; i++)
-                    if (!strcmp(k, rcomm_compress_kind_name((rcomm_compress_kind_t)i)))
-                        found = i;
-                if (found < 0 || o->nkinds == RCOMM_COMPRESS_COUNT)
-                    perf_bad_usage("unknown or repeated kind in -K", k);
-                o->kinds[o->nkinds++] = found;
-            }
-            free(list);
+            const char *names[RCOMM_COMPRESS_COUNT];
+            for (int i = 0; i < RCOMM_COMPRESS_COUNT; i++)
+                names[i] = rcomm_compress_kind_name((rcomm_compress_kind_t)i);
+            o->nkinds =
+                perf_parse_list(optarg, names, RCOMM_COMPRESS_COUNT, o->kinds, "-K");
             break;
         }
         case 'h': usage(stdout); exit(0);

@@ -65,21 +65,10 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'n': o->iters = perf_parse_int(optarg, 1); break;
         case 'w': o->warmup = perf_parse_int(optarg, 0); break;
         case 'r': o->reps = perf_parse_int(optarg, 1); break;
-        case 'G': {
-            char *list = strdup(optarg), *save = NULL;
-            for (char *k = strtok_r(list, ",", &save); k;
-                 k = strtok_r(NULL, ",", &save)) {
-                int found = -1;
-                for (int i = 0; i < RCOMM_GRAPH_KIND_COUNT; i++)
-                    if (!strcmp(k, graph_names[i]))
-                        found = i;
-                if (found < 0 || o->ngraphs == RCOMM_GRAPH_KIND_COUNT)
-                    perf_bad_usage("unknown or repeated graph in -G", k);
-                o->graphs[o->ngraphs++] = found;
-            }
-            free(list);
+        case 'G':
+            o->ngraphs = perf_parse_list(optarg, graph_names, RCOMM_GRAPH_KIND_COUNT,
+                                         o->graphs, "-G");
             break;
-        }
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }

@@ -71,6 +71,31 @@ int perf_parse_int(const char *s, int min)
     return (int)v;
 }
 
+int perf_parse_list(const char *s, const char *const *names, int n, int *out,
+                    const char *option)
+{
+    char *list = strdup(s), *save = NULL, what[64];
+    int count = 0;
+
+    if (!list)
+        perf_die("strdup");
+    snprintf(what, sizeof(what), "unknown or repeated name in %s", option);
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(k, names[i]))
+                found = i;
+        for (int i = 0; i < count && found >= 0; i++)
+            if (out[i] == found)
+                found = -1;
+        if (found < 0)
+            perf_bad_usage(what, k);
+        out[count++] = found;
+    }
+    free(list);
+    return count;
+}
+
 void perf_open_outputs(rcomm_comm_t *comm, const char *json_path, const char *csv_path,
                        perf_out_t **json, perf_out_t **csv)
 {

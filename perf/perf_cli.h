@@ -29,6 +29,11 @@ void perf_bad_usage(const char *what, const char *arg) __attribute__((noreturn))
 size_t perf_parse_size(const char *s);
 /* An integer in [min, 1e9]; a bad one is a usage error. */
 int perf_parse_int(const char *s, int min);
+/* A comma-separated list of names[0 .. n) ("-K topk,sign"): their indices
+ * into out (n slots), the count returned. An unknown or repeated name is a
+ * usage error naming option. */
+int perf_parse_list(const char *s, const char *const *names, int n, int *out,
+                    const char *option);
 /* Rank 0 opens the files (NULL paths are skipped); every rank learns whether
  * it could, so that all stop together (exit 1) instead of waiting for it. */
 void perf_open_outputs(rcomm_comm_t *comm, const char *json_path, const char *csv_path,

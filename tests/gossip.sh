@@ -21,7 +21,7 @@ for n in ${RCOMM_TEST_RANKS:-1 2 3 5 7 8}; do
 done
 # Push-sum over one-sided writes: shared memory's mapped writes and, with
 # it off, TCP's emulated ones (which a sleeping rank does not apply).
-for n in ${RCOMM_TEST_RANKS:-1 2 3 5 8}; do
+for n in ${RCOMM_TEST_RANKS:-1 2 3 5 7 8}; do
     run -n "$n" "$b/tests/gossip_check" pushsum
 done
 for n in ${RCOMM_TEST_RANKS:-3 8}; do

@@ -18,7 +18,7 @@ allowed() {
     src/hooks) echo "hooks coll ps core base transports bootstrap reduce compress" ;;
     src/buckets) echo "buckets base compress" ;; # the public API, errors, compressed calls
     src/compress) echo "compress base reduce" ;; # and the public API
-    src/gossip) echo "gossip base core coll reduce transports" ;; # graph.c, slot.c: base only
+    src/gossip) echo "gossip base core coll transports" ;; # graph.c, slot.c: base only
     perf) echo "perf hooks" ;;
     *) echo "*" ;; # tools and tests: anything
     esac

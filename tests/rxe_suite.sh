@@ -102,12 +102,13 @@ coll_verbs() {
             TESTS_BUILDDIR="$b/tests" "$b/tests/test_coll_small"
 }
 part "collectives over verbs" coll_verbs
-# Neighbour averaging bit for bit, and push-sum's one-sided writes as RDMA
-# WRITEs (mass exact, convergence, torn halves refused), on 2 and 3 ranks;
-# their failure modes run over TCP (tests/gossip.sh).
+# Neighbour averaging bit for bit and its mathematics, and push-sum's
+# one-sided writes as RDMA WRITEs (mass exact, convergence, torn halves
+# refused), on 2 and 3 ranks; their failure modes run over TCP
+# (tests/gossip.sh).
 gossip_verbs() {
     for n in 2 3; do
-        for mode in "exact --quick" pushsum; do
+        for mode in "exact --quick" math pushsum; do
             # shellcheck disable=SC2086 # mode is a mode and its flag
             env RCOMM_TRANSPORT=verbs "$b/rcomm-run" -n $n -t 300 "$b/tests/gossip_check" \
                 $mode || return 1

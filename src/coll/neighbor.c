@@ -12,7 +12,7 @@
  * rank, so a result depends on nothing but the inputs and the graph. It is
  * kept in reduce_acc_size's type: rbuf itself for f32 and f64 out of place,
  * else a ring of accumulator segments stored into rbuf (in place: once
- * the segment's sends are out).
+ * the segment's sends are out). Integers are summed in f64.
  *   cost = alpha + max(out-degree, in-degree) n beta + in-degree n gamma
  * with n the bytes of the vector, against allreduce's 2 (p-1)/p n beta on a
  * ring: on a sparse graph it moves a constant amount per rank, whatever p.
@@ -32,7 +32,11 @@ rcomm_status_t coll_neighbor_build(coll_sched_t *s, const char *sbuf, char *rbuf
 {
     const size_t count = s->desc.count, es = s->esize, seg = coll_seg(s);
     const size_t as = reduce_acc_size(s->desc.dtype);
-    const int direct = as == es && sbuf != rbuf; /* accumulate in rbuf */
+    /* f32 and f64 accumulate in rbuf itself (out of place): their
+     * accumulator is their own type. i64's is f64: the same size, not the
+     * same type. */
+    const rcomm_dtype_t dt = s->desc.dtype;
+    const int direct = (dt == RCOMM_F32 || dt == RCOMM_F64) && sbuf != rbuf;
     size_t depth = s->comm->cfg.pipeline_depth, nseg = (count + seg - 1) / seg;
     const size_t segn = count < seg ? count : seg; /* elements per slot */
     coll_sop_id_t *rel, *snd;

@@ -21,7 +21,6 @@
 #include "coll/call.h"
 #include "core/handle.h"
 #include "gossip/gossip.h"
-#include "reduce/reduce.h"
 
 rcomm_status_t gossip_graph_valid(const rcomm_graph_t *g, const char *fn)
 {
@@ -372,11 +371,6 @@ static rcomm_status_t neighbor(rcomm_graph_t *graph, const void *sendbuf, void *
                         "%s: rank %d: the graph cannot average (a push-sum window can "
                         "use it): %s",
                         fn, r, graph->rows_why);
-    if (!reduce_acc_size(dtype))
-        return base_err(
-            RCOMM_ERR_INVALID_ARG,
-            "%s: rank %d: dtype %s cannot be averaged (f32, f64, f16 or bf16)", fn, r,
-            rcomm_dtype_name(dtype));
     if ((st = coll_check_inout(comm, &c)) != RCOMM_OK)
         return st;
     graph->step++;

@@ -20,11 +20,12 @@ void reduce_apply(void *dst, const void *a, const void *b, size_t count,
 void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                    int nranks);
 
-/* Weighted sums (weighted.c), floating dtypes only: the accumulator holds
- * f64 for F64 and f32 for the others (reduce_acc_size: its element size, 0
- * for integer dtypes). reduce_axpy: acc = w x when first, else acc += w x,
+/* Weighted sums (weighted.c): the accumulator holds f32 for F32, F16 and
+ * BF16, f64 for F64 and the integers (reduce_acc_size: its element size, 0
+ * for an invalid dtype). reduce_axpy: acc = w x when first, else acc += w x,
  * for n elements of x (dtype) with w rounded to the accumulator's type.
- * reduce_acc_store: dst (dtype) = acc, rounded to nearest even. */
+ * reduce_acc_store: dst (dtype) = acc, rounded to nearest even (integers:
+ * then held to the type's range). */
 size_t reduce_acc_size(rcomm_dtype_t dtype);
 void reduce_axpy(void *acc, const void *x, size_t n, rcomm_dtype_t dtype, double w,
                  int first);
