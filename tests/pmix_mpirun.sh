@@ -22,11 +22,7 @@ grep -q '^#define HAVE_PMIX 1' "$b/config.h" ||
 [ -z "${RCOMM_NO_PMIX_TESTS:-}" ] ||
     { echo "pmix_mpirun: skipped: RCOMM_NO_PMIX_TESTS is set" >&2; exit 77; }
 
-# Nothing of rcomm's in the ranks' environment: PMIx must do it all.
-clean() {
-    # shellcheck disable=SC2046 # one -u per variable
-    env $(env | sed -n 's/^\(RCOMM_[A-Z0-9_]*\)=.*/-u \1/p') "$@"
-}
+. "$(dirname "$0")/pmix_lib.sh" # clean, same_as_store
 mpi() {
     n=$1
     shift
@@ -47,17 +43,7 @@ done
 # The same communicator, both ways.
 mpi 4 env RCOMM_LOG_LEVEL=info "$b/tests/pmix_where" >"$out/pmix" 2>"$out/pmix.err" ||
     { cat "$out/pmix" "$out/pmix.err"; fail "pmix_where under mpirun"; }
-clean "$b/rcomm-run" -n 4 -t 120 "$b/tests/pmix_where" >"$out/store" 2>&1 ||
-    { cat "$out/store"; fail "pmix_where under rcomm-run"; }
-sed 's/^\[[0-9]*\] //' "$out/store" | sort >"$out/store.s"
-sort "$out/pmix" >"$out/pmix.s"
-[ "$(wc -l <"$out/pmix.s")" -eq 4 ] || { cat "$out/pmix"; fail "pmix_where: not 4 lines"; }
-cmp -s "$out/store.s" "$out/pmix.s" ||
-    { diff "$out/store.s" "$out/pmix.s"; fail "the store and PMIx give different communicators"; }
-echo "pmix_mpirun: same communicator under rcomm-run and mpirun:"
-sed 's/^/    /' "$out/pmix.s"
-[ "$(grep -c "bootstrap: PMIx, .*job key rank 0's through PMIx" "$out/pmix.err")" -eq 4 ] ||
-    { cat "$out/pmix.err"; fail "not every rank took PMIx and rank 0's key"; }
+same_as_store mpirun
 
 # Two communicators one after the other: the second's keys are its own.
 mpi 3 "$b/tests/pmix_where" --again >"$out/again" 2>&1 ||

@@ -19,10 +19,7 @@ timeout 10 sinfo -h -o %T 2>/dev/null | grep -Eq "idle|mixed|allocated" ||
 timeout 10 srun --mpi=list 2>&1 | grep -q pmix ||
     skip "this Slurm has no mpi/pmix plugin (srun --mpi=list)"
 
-clean() {
-    # shellcheck disable=SC2046 # one -u per variable
-    env $(env | sed -n 's/^\(RCOMM_[A-Z0-9_]*\)=.*/-u \1/p') "$@"
-}
+. "$(dirname "$0")/pmix_lib.sh" # clean, same_as_store
 # --overcommit: 4 tasks on a node of fewer CPUs; -t: minutes.
 run() { clean timeout 300 srun --mpi=pmix --overcommit -t 5 "$@"; }
 out=$(mktemp -d)
@@ -36,15 +33,5 @@ echo "pmix_slurm: srun --mpi=pmix -n 4 coll_check --quick: $(grep 'coll_check:' 
 
 run -n 4 env RCOMM_LOG_LEVEL=info "$b/tests/pmix_where" >"$out/pmix" 2>"$out/pmix.err" ||
     { cat "$out/pmix" "$out/pmix.err"; fail "pmix_where under srun"; }
-[ "$(grep -c "bootstrap: PMIx, .*job key rank 0's through PMIx" "$out/pmix.err")" -eq 4 ] ||
-    { cat "$out/pmix.err"; fail "not every rank took PMIx and rank 0's key"; }
-clean "$b/rcomm-run" -n 4 -t 120 "$b/tests/pmix_where" >"$out/store" 2>&1 ||
-    { cat "$out/store"; fail "pmix_where under rcomm-run"; }
-sed 's/^\[[0-9]*\] //' "$out/store" | sort >"$out/store.s"
-sort "$out/pmix" >"$out/pmix.s"
-[ "$(wc -l <"$out/pmix.s")" -eq 4 ] || { cat "$out/pmix"; fail "pmix_where: not 4 lines"; }
-cmp -s "$out/store.s" "$out/pmix.s" ||
-    { diff "$out/store.s" "$out/pmix.s"; fail "the store and srun's PMIx differ"; }
-echo "pmix_slurm: same communicator under rcomm-run and srun --mpi=pmix:"
-sed 's/^/    /' "$out/pmix.s"
+same_as_store "srun --mpi=pmix"
 echo "pmix_slurm: ok"

@@ -43,12 +43,20 @@ static uint64_t hash_step(const gossip_graph_t *s)
     return XXH64(s->self_w, n * sizeof(double), h);
 }
 
-static void graph_free(rcomm_graph_t *g)
+/* Everything the graph holds, not the handle itself. */
+static void graph_release(rcomm_graph_t *g)
 {
     for (size_t t = 0; g->steps && t < g->nsteps; t++)
         gossip_graph_free(&g->steps[t]);
     free(g->steps);
     free(g->hash);
+    g->steps = NULL;
+    g->hash = NULL;
+}
+
+static void graph_free(rcomm_graph_t *g)
+{
+    graph_release(g);
     free(g);
 }
 
@@ -330,12 +338,7 @@ rcomm_status_t rcomm_graph_destroy(rcomm_graph_t *graph)
     if ((st = gossip_graph_valid(graph, "rcomm_graph_destroy")) != RCOMM_OK)
         return st;
     graph->magic = 0;
-    for (size_t t = 0; t < graph->nsteps; t++)
-        gossip_graph_free(&graph->steps[t]);
-    free(graph->steps);
-    free(graph->hash);
-    graph->steps = NULL;
-    graph->hash = NULL;
+    graph_release(graph);
     handle_bury(HANDLE_GRAPH, graph); /* a second destroy is then an error */
     return RCOMM_OK;
 }
