@@ -13,7 +13,7 @@
  * that many steps before it has finished) so that a slow pair delays the
  * next steps without leaving the links idle. Blocks move straight from
  * sendbuf to recvbuf, in messages of up to ALLTOALL_SEGS_PER_MSG segments;
- * our own block is a copy.
+ * our own block is a copy, made while they move.
  *   cost = (p-1) (alpha + n beta), n = bytes per block
  * A Bruck exchange would take ceil(lg p) rounds instead of p-1 steps, but
  * moves every block lg p / 2 times through scratch. It is not built yet:
@@ -65,13 +65,14 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
 {
     const int p = s->comm->size, r = s->comm->rank;
     const size_t es = s->esize;
+    const int in_place = sbuf == rbuf;
     coll_sop_id_t step[ALLTOALL_WINDOW], start = COLL_SOP_NONE;
 
     for (int k = 0; k < ALLTOALL_WINDOW; k++)
         step[k] = COLL_SOP_NONE;
-    s->fan_in = p > 2;  /* several peers' blocks in flight at once */
-    if (sbuf == rbuf) { /* in place: what we send is copied out first (our own
-                         * block stays where it is) */
+    s->fan_in = p > 2; /* several peers' blocks in flight at once */
+    if (in_place) {    /* in place: what we send is copied out first (our own
+                        * block stays where it is) */
         size_t extent = 0;
         char *copy;
         for (int q = 0; q < p; q++)
@@ -83,9 +84,6 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
             return RCOMM_OK; /* out of memory: recorded, start fails */
         start = coll_sched_copy(s, copy, rbuf, extent * es);
         sbuf = copy;
-    } else {
-        coll_sched_copy(s, coll_at(rbuf, rdispls[r] * es), coll_at(sbuf, sdispls[r] * es),
-                        rcounts[r] * es);
     }
     for (int k = 1; k < p; k++) {
         const int to = coll_mod((long)r + k, p), from = coll_mod((long)r - k, p);
@@ -98,5 +96,10 @@ rcomm_status_t coll_alltoall_build(coll_sched_t *s, const char *sbuf,
              done);
         step[k % ALLTOALL_WINDOW] = done;
     }
+    /* Last in the ready queue, so behind the first steps' posts, and run in
+     * slices between transport progress (sched.c): it overlaps the transfer. */
+    if (!in_place)
+        coll_sched_copy(s, coll_at(rbuf, rdispls[r] * es), coll_at(sbuf, sdispls[r] * es),
+                        rcounts[r] * es);
     return RCOMM_OK;
 }

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "coll/pattern.h"
 #include "reduce/reduce.h"
 
 /* ---- envelopes ----------------------------------------------------------- */
@@ -414,9 +415,16 @@ static void peer_failure_message(coll_sched_t *s)
     base_err_quiet(s->status, "%s", s->errmsg);
 }
 
+/* The ready queue is a ring of nops entries: an op is in it at most once,
+ * and a sliced local op goes back to its tail between slices. */
 static void make_ready(coll_sched_t *s, coll_sop_id_t id)
 {
-    s->ready[s->ready_tail++] = id;
+    s->ready[s->ready_tail++ % s->nops] = id;
+}
+
+static coll_sop_id_t take_ready(coll_sched_t *s)
+{
+    return s->ready[s->ready_head++ % s->nops];
 }
 
 static void complete(coll_sched_t *s, coll_sop_t *op)
@@ -561,41 +569,97 @@ static rcomm_status_t post(coll_sched_t *s, coll_sop_t *op)
         if (st == RCOMM_OK)
             op->posted = 1;
         return st;
+    case COLL_SOP_JOIN: complete(s, op); break;
+    default: break; /* local work: run_local */
+    }
+    return RCOMM_OK;
+}
+
+static int is_local(const coll_sop_t *op)
+{
+    return op->kind != COLL_SOP_SEND && op->kind != COLL_SOP_RECV &&
+           op->kind != COLL_SOP_JOIN;
+}
+
+/* Runs local op op, or as much of it as *budget bytes allow; true once it
+ * is all done. Copies, reductions and finishes are cut in pieces of whole
+ * elements; AXPY and STORE, whose accumulator has its own element size,
+ * run whole. */
+static bool run_local(coll_sched_t *s, coll_sop_t *op, size_t *budget)
+{
+    const size_t unit = op->kind == COLL_SOP_COPY ? 1 : s->esize;
+    const size_t off = op->off * unit;
+    size_t k = op->n - op->off;
+
+    if (op->kind != COLL_SOP_AXPY && op->kind != COLL_SOP_STORE && k * unit > *budget)
+        k = *budget / unit ? *budget / unit : 1;
+    switch ((coll_sop_kind_t)op->kind) {
     case COLL_SOP_REDUCE:
-        reduce_apply(op->dst, op->a, op->b, op->n, s->desc.dtype, s->desc.op);
+        reduce_apply(coll_at(op->dst, off), coll_at(op->a, off), coll_at(op->b, off), k,
+                     s->desc.dtype, s->desc.op);
         break;
     case COLL_SOP_COPY:
-        if (op->dst != op->a && op->n) /* memcpy of NULL, even 0 bytes, is undefined */
-            memcpy(op->dst, op->a, op->n);
+        if (op->dst != op->a && k) /* memcpy of NULL, even 0 bytes, is undefined */
+            memcpy(coll_at(op->dst, off), coll_at(op->a, off), k);
         break;
     case COLL_SOP_FINISH:
-        reduce_finish(op->dst, op->n, s->desc.dtype, s->desc.op, s->comm->size);
+        reduce_finish(coll_at(op->dst, off), k, s->desc.dtype, s->desc.op, s->comm->size);
         break;
     case COLL_SOP_AXPY:
         reduce_axpy(op->dst, op->a, op->n, s->desc.dtype, op->w, op->first);
         break;
     case COLL_SOP_STORE: reduce_acc_store(op->dst, op->a, op->n, s->desc.dtype); break;
-    case COLL_SOP_JOIN: break;
+    default: break;
     }
-    complete(s, op);
-    return RCOMM_OK;
+    *budget = k * unit < *budget ? *budget - k * unit : 0;
+    op->off += k;
+    return op->off == op->n;
+}
+
+static void start_op(coll_sched_t *s, coll_sop_t *op)
+{
+    rcomm_status_t st = post(s, op);
+
+    if (st != RCOMM_OK) {
+        fail(s, st, op->peer);
+        peer_failure_message(s);
+    }
 }
 
 rcomm_status_t coll_sched_progress(coll_sched_t *s)
 {
-    rcomm_status_t st;
+    size_t budget = COLL_LOCAL_SLICE; /* sched.h */
 
     if (s->errmsg_late) {
         s->errmsg_late = 0;
         peer_failure_message(s);
     }
-    while (s->status == RCOMM_INPROGRESS && s->ready_head < s->ready_tail) {
-        coll_sop_t *op = &s->ops[s->ready[s->ready_head++]];
-        if ((st = post(s, op)) != RCOMM_OK) {
-            fail(s, st, op->peer);
-            peer_failure_message(s);
+    while (s->status == RCOMM_INPROGRESS && s->ready_head != s->ready_tail) {
+        coll_sop_id_t id = take_ready(s);
+        coll_sop_t *op = &s->ops[id];
+
+        if (!is_local(op)) {
+            start_op(s, op);
+        } else if (budget == 0) { /* the transport's turn: post the rest */
+            make_ready(s, id);
+            for (uint32_t n = s->ready_tail - s->ready_head - 1; n--;) {
+                op = &s->ops[id = take_ready(s)];
+                if (is_local(op))
+                    make_ready(s, id);
+                else if (s->status == RCOMM_INPROGRESS)
+                    start_op(s, op);
+            }
+            break;
+        } else if (run_local(s, op, &budget)) {
+            complete(s, op);
+        } else {
+            make_ready(s, id);
         }
     }
+    /* Left in the queue: local work that the caller's wait must not sleep
+     * through (core/comm.h local_work). */
+    if (s->status == RCOMM_INPROGRESS && s->ready_head != s->ready_tail)
+        s->comm->local_work = 1;
     if (s->status == RCOMM_INPROGRESS && s->ndone == s->nops)
         s->status = RCOMM_OK;
     return s->status;

@@ -501,9 +501,11 @@ uint64_t comm_wait_step(rcomm_comm_t *comm, comm_waiter_t *w, int sleep_ms)
      * allreduce's time when read every poll). */
     if ((w->polls++ & 7) == 0)
         w->now_ns = base_now_ns();
-    if ((t = w->now_ns - w->since_ns) < w->spin_ns) {
+    if ((t = w->now_ns - w->since_ns) < w->spin_ns || comm->local_work) {
         const uint64_t before = traffic(comm);
         comm_progress(comm, 0);
+        if (comm->local_work) /* the next slice is ours to run at once */
+            return w->now_ns;
         /* Let the rank we wait for run: oversubscribed, always; otherwise
          * once the spin has found nothing for a while, since the scheduler
          * may have put that rank on our core (2 ranks on 2 idle cores took

@@ -45,11 +45,15 @@ struct rcomm_comm {
     char failmsg[256];
     rcomm_stats_t stats; /* kept when the transport is closed */
     int oversubscribed;  /* more local ranks than cores: yield while polling */
-    uint64_t spin_ns;    /* busy-poll this long before sleeping (comm.c) */
-    int local_size;      /* ranks on this host (find_local in comm.c) */
-    int local_index;     /* our place among them, by rank */
-    int local_cores;     /* cores in the union of their cpusets */
-    uint8_t *shm_which;  /* [size] 1: shared memory serves that rank (until connect) */
+    /* A service left ready local work (a copy or reduction cut in slices,
+     * coll/sched.c): waits poll on without sleeping or yielding. Set by the
+     * service's progress, cleared by comm_services_progress before it. */
+    int local_work;
+    uint64_t spin_ns;   /* busy-poll this long before sleeping (comm.c) */
+    int local_size;     /* ranks on this host (find_local in comm.c) */
+    int local_index;    /* our place among them, by rank */
+    int local_cores;    /* cores in the union of their cpusets */
+    uint8_t *shm_which; /* [size] 1: shared memory serves that rank (until connect) */
     /* [size]: each rank's host, the ranks that share memory (0, 1, ... in
      * order of their lowest rank; a rank without shared memory is a host of
      * its own); NULL on one rank. Hierarchical collectives group by it. */

@@ -138,7 +138,7 @@ static void *thread_main(void *arg)
         busy = comm_services_busy(comm, NULL, 0);
         now = base_now_ns();
         away = now - __atomic_load_n(&pt->left_ns, __ATOMIC_RELAXED);
-        if (busy && now - woke < pt->spin_ns) {
+        if (comm->local_work || (busy && now - woke < pt->spin_ns)) {
             sleep_ns = 0; /* traffic is likely within the spin time */
         } else if (!busy && away < GRACE_NS) {
             /* Between back-to-back calls: stay off the transport, whose

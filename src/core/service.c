@@ -49,6 +49,7 @@ void comm_services_progress(rcomm_comm_t *comm)
 {
     const comm_service_t *s;
 
+    comm->local_work = 0;
     EACH_WITH (comm, s, progress)
         s->ops->progress(comm, s->state);
 }
