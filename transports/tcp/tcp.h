@@ -154,7 +154,8 @@
  * several, between which control frames are written (tcp_enqueue). Each
  * chunk is one sendmsg: with 256 KiB a 64 MiB all-to-all on 2 ranks made
  * 2.6x the system calls of Open MPI's and took 1.09x its time; 1 MiB took
- * 8% less (docs/PERFORMANCE.md, "fourth pass"). */
+ * 8% less (docs/PERFORMANCE.md, "Reduce and all-to-all against Open MPI,
+ * fourth pass"). */
 #define TCP_DATA_CHUNK (1024 * 1024)
 /* Bytes written but not yet sent that a socket may hold (TCP_NOTSENT_LOWAT,
  * tcp_sock_setup): what a control frame may wait behind in the kernel. */
