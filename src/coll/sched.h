@@ -172,8 +172,6 @@ char *coll_slot_take(coll_slots_t *sl, coll_sop_id_t *wait_for);
 /* The op after which the slot taken last may be reused. */
 void coll_slot_release(coll_slots_t *sl, coll_sop_id_t op);
 
-/* Running. start() links the graph and posts what is ready; progress() posts
- * newly ready operations. Both return INPROGRESS, OK or an error. */
 /* Local work (copies, reductions) done in one call before the transport has
  * its turn: a 32 MiB copy run whole left every socket idle for milliseconds
  * (our own block of a 64 MiB all-to-all on 2 ranks: 4% of its time). A
@@ -182,6 +180,10 @@ void coll_slot_release(coll_slots_t *sl, coll_sop_id_t op);
  * meanwhile; progress() then sets comm->local_work. 1 MiB slices made a
  * 1 MiB reduce on 4 ranks 1.13x slower. */
 #define COLL_LOCAL_SLICE ((size_t)4 << 20)
+
+/* Running. start() links the graph and posts what is ready; progress() posts
+ * newly ready operations and runs up to COLL_LOCAL_SLICE of local work. Both
+ * return INPROGRESS, OK or an error. */
 rcomm_status_t coll_sched_start(coll_sched_t *s);
 rcomm_status_t coll_sched_progress(coll_sched_t *s);
 /* Record a failure decided elsewhere (timeout, comm failure). Every failure
