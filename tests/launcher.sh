@@ -147,6 +147,21 @@ RCOMM_ADDR=10.9.8.7:1 run -n 1 sh -c 'echo $RCOMM_ADDR'
 expect "an inherited RCOMM_ADDR is replaced by a fresh port" \
     '[ $rc -eq 0 ] && grep -q "^\[0\] 127\.0\.0\.1:[0-9][0-9]*$" "$OUT"'
 
+# Rank 0 alone inherits the store's listener, already listening on the
+# job's port before rank 0 runs (/proc/net/tcp: state 0A is LISTEN), so no
+# other process can take the port first.
+run -n 2 sh -c 'fd=${RCOMM_STORE_FD:-none}; port=$(printf %04X "${RCOMM_ADDR##*:}")
+    [ "$fd" = none ] || [ "$(readlink /proc/$$/fd/$fd | cut -c1-8)" = "socket:[" ] ||
+        fd=not-a-socket
+    grep -q "^ *[0-9]*: 0100007F:$port 00000000:0000 0A" /proc/net/tcp && l=listening
+    echo "$fd ${l:-free}"'
+expect "rank 0 alone inherits the listening store socket" \
+    '[ $rc -eq 0 ] && grep -q "^\[0\] [0-9][0-9]* listening$" "$OUT" &&
+     grep -q "^\[1\] none listening$" "$OUT"'
+RCOMM_STORE_FD=0 run -n 1 -a 127.0.0.1:5555 sh -c 'echo ${RCOMM_STORE_FD:-none}'
+expect "with -a, no listener is made and an inherited RCOMM_STORE_FD is dropped" \
+    '[ $rc -eq 0 ] && [ "$(cat "$OUT")" = "[0] none" ]'
+
 # The job key: one per job, the same for every rank, never printed.
 hex64='^\[[01]\] [0-9a-f]\{64\}$'
 run -n 2 sh -c 'echo $RCOMM_JOB_KEY'

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -295,25 +296,87 @@ START_TEST(test_no_server)
 }
 END_TEST
 
-START_TEST(test_port_in_use)
+/* A listener on a free port of 127.0.0.1; its "127.0.0.1:port" in addr. */
+static int listener(char *addr, size_t len)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
-    bootstrap_t *bs = NULL;
-    char addr[64];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(listen(fd, 4), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(addr, len, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return fd;
+}
+
+START_TEST(test_port_in_use)
+{
+    bootstrap_t *bs = NULL;
+    char addr[64];
+    int fd = listener(addr, sizeof(addr));
+
     ck_assert_int_eq(bootstrap_create(0, 2, addr, 200, NULL, &bs), RCOMM_ERR_BOOTSTRAP);
     ck_assert_msg(strstr(rcomm_last_error(), addr) &&
                       strstr(rcomm_last_error(), strerror(EADDRINUSE)),
                   "%s", rcomm_last_error());
     ck_assert_ptr_null(bs);
     close(fd);
+}
+END_TEST
+
+static void set_store_fd(int fd)
+{
+    char num[16];
+
+    snprintf(num, sizeof(num), "%d", fd);
+    setenv("RCOMM_STORE_FD", num, 1);
+}
+
+/* rcomm-run's listener (RCOMM_STORE_FD) serves rank 0's store when it is a
+ * TCP listener on the job's address, one store at a time, and keeps the port
+ * between stores; anything else named there is not believed. A store of one
+ * rank joins its own server: it succeeds only if that accepts. */
+START_TEST(test_inherited_listener)
+{
+    bootstrap_t *a = NULL, *b = NULL;
+    char addr[64], other_addr[64];
+    int fd = listener(addr, sizeof(addr)),
+        other = listener(other_addr, sizeof(other_addr));
+    int p[2];
+
+    set_store_fd(fd);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, NULL, &a), RCOMM_OK);
+    ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    /* Not shared by a second store at once: that one binds, and the port is
+     * taken. */
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 200, NULL, &b), RCOMM_ERR_BOOTSTRAP);
+    ck_assert_msg(strstr(rcomm_last_error(), strerror(EADDRINUSE)), "%s",
+                  rcomm_last_error());
+    bootstrap_destroy(a);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, NULL, &b), RCOMM_OK);
+    bootstrap_destroy(b);
+
+    /* A listener on another port: not used, so the held port stays taken. */
+    set_store_fd(other);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 200, NULL, &b), RCOMM_ERR_BOOTSTRAP);
+    close(fd);
+    /* With the port free, nonsense is ignored and the port is bound. */
+    ck_assert_int_eq(pipe(p), 0);
+    const int bogus[] = {p[0], 2, -1, 1 << 20};
+    for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
+        set_store_fd(bogus[i]);
+        ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, NULL, &b), RCOMM_OK);
+        bootstrap_destroy(b);
+    }
+    setenv("RCOMM_STORE_FD", "12x", 1);
+    ck_assert_int_eq(bootstrap_create(0, 1, addr, 2000, NULL, &b), RCOMM_OK);
+    bootstrap_destroy(b);
+    unsetenv("RCOMM_STORE_FD");
+    close(p[0]);
+    close(p[1]);
+    close(other);
 }
 END_TEST
 
@@ -606,6 +669,7 @@ static Suite *bootstrap_suite(void)
     tc = tcase("errors");
     tcase_add_test(tc, test_bad_addr);
     tcase_add_test(tc, test_port_in_use);
+    tcase_add_test(tc, test_inherited_listener);
     tcase_add_test(tc, test_limits_and_write_once);
     tcase_add_test(tc, test_size_mismatch);
     tcase_add_test(tc, test_allgather_len_mismatch);

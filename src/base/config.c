@@ -178,6 +178,7 @@ static const char *const other_names[] = {
     "RCOMM_PROGRESS_QUICK", "RCOMM_SIMHOSTS",     "RCOMM_TEST_FWD",
     "RCOMM_TEST_SET",       "RCOMM_PERF",         "RCOMM_TEST_RANKS",
     "RCOMM_TEST_SHM",       "RCOMM_TP_QUICK",     "RCOMM_NO_PMIX_TESTS",
+    "RCOMM_STORE_FD",
 };
 
 /* The verbs transport signals every 16th WQE; a queue must hold two rounds. */

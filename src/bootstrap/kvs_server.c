@@ -35,6 +35,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "bootstrap/kvs_listen.h"
 #include "bootstrap/kvs_proto.h"
 
 typedef struct kvs_entry {
@@ -795,89 +796,6 @@ static void *server_main(void *arg)
 
 /* ---- Start and stop ------------------------------------------------------------ */
 
-static bool is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) ||
-               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
-
-/* Bind and listen on one address; -1 with errno set on failure. */
-static int listen_on(const struct sockaddr *sa, socklen_t len, bool dual_stack)
-{
-    int one = 1, zero = 0, saved;
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -1;
-    /* A restarted job must not wait out TIME_WAIT of the previous one. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (sa->sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof(int));
-    if (bind(fd, sa, len) == 0 && listen(fd, SOMAXCONN) == 0)
-        return fd;
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
-static rcomm_status_t bind_error(const kvs_server_t *srv, const struct sockaddr *sa,
-                                 socklen_t len, int err)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-
-    getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-    return base_err(RCOMM_ERR_BOOTSTRAP, "rank 0 cannot listen on %s (bound as %s): %s%s",
-                    srv->addr, host, strerror(err),
-                    err == EADDRINUSE ? " (another job on this port? pick another "
-                                        "port in RCOMM_ADDR)"
-                                      : "");
-}
-
-/* A job whose address is a loopback one stays on loopback (the first of its
- * addresses this host supports); any other listens on every interface,
- * dual-stack when the host has IPv6. */
-static rcomm_status_t open_listener(kvs_server_t *srv, const struct addrinfo *res)
-{
-    const struct addrinfo *ai;
-    bool loopback = true;
-
-    for (ai = res; ai; ai = ai->ai_next)
-        loopback = loopback && is_loopback(ai->ai_addr);
-    if (loopback) {
-        for (ai = res; ai; ai = ai->ai_next) {
-            if ((srv->listen_fd = listen_on(ai->ai_addr, ai->ai_addrlen, false)) >= 0)
-                return RCOMM_OK;
-            if (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT)
-                break; /* not "IPv6 is off here": worth reporting as is */
-        }
-        return bind_error(srv, (ai ? ai : res)->ai_addr, (ai ? ai : res)->ai_addrlen,
-                          errno);
-    } else {
-        uint16_t port = res->ai_family == AF_INET
-                            ? ((struct sockaddr_in *)res->ai_addr)->sin_port
-                            : ((struct sockaddr_in6 *)res->ai_addr)->sin6_port;
-        struct sockaddr_in6 any6 = {
-            .sin6_family = AF_INET6, .sin6_port = port, .sin6_addr = IN6ADDR_ANY_INIT};
-        struct sockaddr_in any4 = {.sin_family = AF_INET,
-                                   .sin_port = port,
-                                   .sin_addr.s_addr = htonl(INADDR_ANY)};
-
-        srv->listen_fd = listen_on((struct sockaddr *)&any6, sizeof(any6), true);
-        if (srv->listen_fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
-            srv->listen_fd = listen_on((struct sockaddr *)&any4, sizeof(any4), false);
-        if (srv->listen_fd < 0)
-            return bind_error(srv, (struct sockaddr *)&any4, sizeof(any4), errno);
-        return RCOMM_OK;
-    }
-}
-
 static void server_free(kvs_server_t *srv)
 {
     for (size_t i = 0; i < srv->nclients; i++)
@@ -889,8 +807,7 @@ static void server_free(kvs_server_t *srv)
             free(e);
         }
     }
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
+    kvs_listen_close(srv->listen_fd);
     if (srv->wake_rd >= 0) {
         close(srv->wake_rd);
         close(srv->wake_wr);
@@ -937,7 +854,7 @@ rcomm_status_t kvs_server_start(int size, const struct addrinfo *res, const char
 
     if (!srv)
         return base_err(RCOMM_ERR_NO_MEMORY, "bootstrap server for %s", addr);
-    if ((st = open_listener(srv, res)) != RCOMM_OK) {
+    if ((st = kvs_listen_open(addr, res, &srv->listen_fd)) != RCOMM_OK) {
         server_free(srv);
         return st;
     }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * rcomm-run: start N ranks of a program on this host, the way mpirun or srun
- * would, for tests and single-node jobs. It picks a free loopback port for
- * RCOMM_ADDR, sets each rank's RCOMM_* variables and a fresh RCOMM_JOB_KEY,
+ * would, for tests and single-node jobs. It listens on a free loopback port
+ * for RCOMM_ADDR and hands that socket to rank 0 (RCOMM_STORE_FD), sets each
+ * rank's RCOMM_* variables and a fresh RCOMM_JOB_KEY,
  * prefixes every output line with "[rank] ", forwards signals, and stops the
  * whole job as soon as one rank fails, so a crashed rank never leaves its
  * peers waiting for a timeout. No process of the job outlives it, however it
@@ -83,12 +84,17 @@ static struct {
     pid_t pgid;            /* the job's process group, led by the watchdog */
     bool watchdog_dead;    /* then its pid may be reused: no killpg at the end */
     int watchdog_fd;       /* its pipe: our exit wakes it */
+    int store_fd;          /* rank 0's listener until rank 0 has it; -1: none */
     bool out_broken[3];    /* our stdout / stderr is a closed pipe */
     const char *limit_str; /* -t as given */
     /* Deadlines; 0 = not armed. */
     uint64_t kill_at, skip_at, limit_at, drain_until, blame_until;
     int sig_pipe[2];
-} job = {.first_skip = -1, .blame.rank = -1, .sig_pipe = {-1, -1}, .watchdog_fd = -1};
+} job = {.first_skip = -1,
+         .blame.rank = -1,
+         .sig_pipe = {-1, -1},
+         .watchdog_fd = -1,
+         .store_fd = -1};
 
 #define USAGE_LINE                                                                       \
     "usage: rcomm-run -n N [-x VAR=VALUE]... [-x VAR]... [-t SECONDS] [-a HOST:PORT]\n"  \
@@ -482,7 +488,8 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
                       .sigs = our_sigs,
                       .sig_sa = inherited_sa,
                       .nsigs = (int)NSIGS,
-                      .cpus = cpus};
+                      .cpus = cpus,
+                      .keep_fd = r == 0 ? job.store_fd : -1};
     /* No handler of ours may run in the child before it drops them: it would
      * write to our self-pipe. */
     sigfillset(&all);
@@ -492,6 +499,10 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(out[1]);
     close(err[1]);
+    if (r == 0 && job.store_fd >= 0) {
+        close(job.store_fd); /* rank 0's now, or the job is failing */
+        job.store_fd = -1;
+    }
     if (rk->pid < 0) {
         rk->pid = 0;
         close(out[0]);
@@ -514,44 +525,27 @@ static int start_rank(int r, run_env_t *env, char **argv, int in_fd,
 
 /* ---- Setup --------------------------------------------------------------------- */
 
-/* Bind port (0: any) on 127.0.0.1 and close: the port bound, or -1. */
-static int try_port(int port)
+/* Rank 0's store listener on a free port of 127.0.0.1, made here and
+ * handed to rank 0 (RCOMM_STORE_FD): a port only probed here, for rank 0 to
+ * bind a moment later, was taken in between by another job under a parallel
+ * `make check` (CI, stop 38). Writes the address; the descriptor, or -1
+ * after saying why. */
+static int open_store(char *addr, size_t len)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        got = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return got;
-}
-
-/* A free port on 127.0.0.1 for rank 0's store, which binds it a moment
- * later. Below the kernel's ephemeral range, which every socket bound to
- * port 0 draws from: a port from that range was taken in between by another
- * job's listener under a parallel `make check` (a CI dry run, under ASan).
- * A random one of the 8192 ports below it that is free now; else port 0's. */
-static int free_port(void)
-{
-    int lo = 32768, port = -1;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-
-    if (f) {
-        if (fscanf(f, "%d", &lo) != 1)
-            lo = 32768;
-        fclose(f);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fd, SOMAXCONN) != 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        perror("rcomm-run: listening on 127.0.0.1 for rank 0's store");
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    for (int i = 0; i < 64 && port < 0 && lo > 8192 + 1024; i++)
-        port = try_port(lo - 1 - (int)(rand_r(&seed) % 8192u));
-    if (port < 0 && (port = try_port(0)) < 0)
-        perror("rcomm-run: finding a free port on 127.0.0.1");
-    return port;
+    snprintf(addr, len, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return fd;
 }
 
 static bool valid_var_name(const char *s, size_t len)
@@ -788,14 +782,6 @@ int main(int argc, char **argv)
     opts_t o;
 
     parse_args(argc, argv, &o);
-    if (o.addr) {
-        snprintf(addr, sizeof(addr), "%s", o.addr);
-    } else {
-        int port = free_port();
-        if (port < 0)
-            return 1;
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    }
     run_check_limits((int)o.nranks);
     /* The ranks' group is not the terminal's foreground: reading the
      * terminal would stop them (SIGTTIN) for good. */
@@ -811,8 +797,13 @@ int main(int argc, char **argv)
             run_limit_hint(e));
         return 1;
     }
-    /* After the watchdog's fork: no copy of the key in its memory. */
-    if (run_env_init(&env, (int)o.nranks, addr, o.xvars, o.nx) != 0)
+    /* After the watchdog's fork: no copy of the key in its memory, and no
+     * copy of the listener to keep the port after rank 0 is gone. */
+    if (o.addr)
+        snprintf(addr, sizeof(addr), "%s", o.addr);
+    else if ((job.store_fd = open_store(addr, sizeof(addr))) < 0)
+        return 1;
+    if (run_env_init(&env, (int)o.nranks, addr, job.store_fd, o.xvars, o.nx) != 0)
         return 1;
     job.nranks = (int)o.nranks;
     job.ranks = calloc((size_t)o.nranks, sizeof(rank_t));

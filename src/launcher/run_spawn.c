@@ -33,8 +33,9 @@
 extern char **environ;
 
 /* The variables rcomm-run sets for each rank; the user's values give way. */
-static const char *const job_vars[] = {"RCOMM_RANK", "RCOMM_LOCAL_RANK", "RCOMM_SIZE",
-                                       "RCOMM_LOCAL_SIZE", "RCOMM_ADDR"};
+static const char *const job_vars[] = {"RCOMM_RANK", "RCOMM_LOCAL_RANK",
+                                       "RCOMM_SIZE", "RCOMM_LOCAL_SIZE",
+                                       "RCOMM_ADDR", "RCOMM_STORE_FD"};
 
 static size_t name_len(const char *entry)
 {
@@ -76,7 +77,8 @@ static bool ours(const char *entry)
     return false;
 }
 
-int run_env_init(run_env_t *env, int nranks, const char *addr, char **xvars, int nx)
+int run_env_init(run_env_t *env, int nranks, const char *addr, int store_fd, char **xvars,
+                 int nx)
 {
     size_t nenv = 0, n = 0;
     bool have_key;
@@ -128,7 +130,10 @@ int run_env_init(run_env_t *env, int nranks, const char *addr, char **xvars, int
         explicit_bzero(key, sizeof(key));
         env->envp[n++] = env->key_var;
     }
-    env->envp[n] = NULL;
+    if (store_fd >= 0)
+        snprintf(env->store_var, sizeof(env->store_var), "RCOMM_STORE_FD=%d", store_fd);
+    env->store_slot = n;
+    env->envp[n + 1] = NULL;
     run_env_set_rank(env, 0);
     return 0;
 }
@@ -138,6 +143,7 @@ void run_env_set_rank(run_env_t *env, int rank)
     snprintf(env->rank_var, sizeof(env->rank_var), "RCOMM_RANK=%d", rank);
     snprintf(env->local_rank_var, sizeof(env->local_rank_var), "RCOMM_LOCAL_RANK=%d",
              rank);
+    env->envp[env->store_slot] = rank == 0 && env->store_var[0] ? env->store_var : NULL;
 }
 
 void run_env_free(run_env_t *env)
@@ -225,7 +231,7 @@ static _Noreturn void run_child(const run_child_t *c, pid_t parent, volatile int
     if (setpgid(0, c->pgid) != 0)
         goto fail;
     if ((c->in_fd >= 0 && dup2(c->in_fd, 0) < 0) || dup2(c->out_fd, 1) < 0 ||
-        dup2(c->err_fd, 2) < 0)
+        dup2(c->err_fd, 2) < 0 || (c->keep_fd >= 0 && fcntl(c->keep_fd, F_SETFD, 0) != 0))
         goto fail;
     /* A failed binding leaves the rank where the scheduler puts it: slower
      * perhaps, never wrong. */

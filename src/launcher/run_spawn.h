@@ -21,14 +21,18 @@ typedef struct {
     char size_var[32];
     char local_size_var[40];
     char addr_var[320];
-    char key_var[80]; /* "RCOMM_JOB_KEY=<hex>" when rcomm-run made the key */
+    char key_var[80];   /* "RCOMM_JOB_KEY=<hex>" when rcomm-run made the key */
+    char store_var[40]; /* "RCOMM_STORE_FD=n", rank 0's alone; "" when none */
+    size_t store_slot;  /* its place in envp, the last */
 } run_env_t;
 
 /* rcomm-run's environment without the RCOMM_* variables it sets, with the
  * -x VAR=VALUE settings and the job's RCOMM_* variables. Makes a fresh job
  * key unless RCOMM_JOB_KEY or RCOMM_JOB_KEY_FILE is set (here or by -x).
+ * store_fd (-1: none) is rank 0's store listener, which rank 0 inherits.
  * Returns 0, or -1 after saying why. */
-int run_env_init(run_env_t *env, int nranks, const char *addr, char **xvars, int nx);
+int run_env_init(run_env_t *env, int nranks, const char *addr, int store_fd, char **xvars,
+                 int nx);
 void run_env_set_rank(run_env_t *env, int rank);
 /* Wipes the key. */
 void run_env_free(run_env_t *env);
@@ -54,6 +58,7 @@ typedef struct {
     const struct sigaction *sig_sa; /* ... namely these */
     int nsigs;
     const cpu_set_t *cpus; /* where it may run; NULL: where we may */
+    int keep_fd;           /* a descriptor it inherits; -1: none */
 } run_child_t;
 
 /* Starts one rank; call with every signal blocked. Returns its pid, or -1:
