@@ -19,27 +19,6 @@
 
 #include "job.h"
 
-/* RCOMM_TEST_RANKS="2 3" runs the conformance cases on those of the rank
- * counts below only (the others pass at once; the failure modes keep theirs):
- * the soft-RoCE VM (tests/rxe_suite.sh) runs some of them over verbs, where
- * a large rank count takes minutes on two emulated CPUs, while the TCP suite
- * runs the same algorithm code on all of them. Unset: all of them. */
-static int ranks_wanted(int n)
-{
-    const char *l = getenv("RCOMM_TEST_RANKS");
-    char *end;
-
-    if (!l)
-        return 1;
-    for (;; l = end) {
-        long v = strtol(l, &end, 10);
-        if (end == l)
-            return 0;
-        if (v == n)
-            return 1;
-    }
-}
-
 /* RCOMM_TEST_RANKS is unset or lists counts of counts[] only, at least one:
  * a list that matches none of them must not pass by running nothing. */
 static int ranks_list_valid(const int *counts, int ncounts)
@@ -90,7 +69,7 @@ static const int seg_ranks[] = {2, 3, 8};
 START_TEST(conformance_small_segments)
 {
     /* 64-byte segments, 2 slots: many segments per block, slots reused. */
-    if (!ranks_wanted(seg_ranks[_i]))
+    if (!job_ranks_wanted(seg_ranks[_i]))
         return;
     ck_assert_int_eq(job(seg_ranks[_i], "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2",
                          "coll_check", "--quick"),
@@ -100,7 +79,7 @@ END_TEST
 
 START_TEST(conformance_set_small_segments)
 {
-    if (!ranks_wanted(seg_ranks[_i]))
+    if (!job_ranks_wanted(seg_ranks[_i]))
         return;
     ck_assert_int_eq(set_check(seg_ranks[_i],
                                "RCOMM_SEGMENT_SIZE=64 RCOMM_PIPELINE_DEPTH=2", "--quick"),
@@ -120,7 +99,7 @@ static const char *quick(void)
 
 START_TEST(conformance)
 {
-    if (!ranks_wanted(ranks[_i]))
+    if (!job_ranks_wanted(ranks[_i]))
         return;
     ck_assert_int_eq(job(ranks[_i], "", "coll_check", quick()), 0);
 }
@@ -128,7 +107,7 @@ END_TEST
 
 START_TEST(conformance_set)
 {
-    if (!ranks_wanted(ranks[_i]))
+    if (!job_ranks_wanted(ranks[_i]))
         return;
     ck_assert_int_eq(set_check(ranks[_i], "", quick()), 0);
 }
