@@ -19,6 +19,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,128 @@ static void sc_onesided(tp_ctx_t *c)
         target(c);
     else
         initiator(c);
+}
+
+static int shm_can_map(void);
+
+/* rkey_ptr. Where the transport maps a peer's memory here (shm, on memory
+ * from tp_heap_alloc, where descriptors can be taken), every rank but 0
+ * writes a pattern, then a flag, into its slot of rank 0's region through
+ * the pointer and waits there for rank 0's answer: no call of the transport
+ * on either side. The refusals are a get's and a put's, memory not from
+ * tp_heap_alloc is not mapped, and bad arguments are named. Elsewhere the
+ * same call is UNSUPPORTED, with the pointer cleared. */
+enum { PTR_SLOT = 128, PTR_ANSWER = PTR_SLOT - 8 };
+
+static uint64_t ptr_answer(int q)
+{
+    return 1000 + (uint64_t)q;
+}
+
+static void ptr_target(tp_ctx_t *c, unsigned char *mem, bool maps)
+{
+    const uint64_t give_up = 60 * 1000 * (uint64_t)tp_slow(); /* ms */
+
+    for (int q = 1; maps && q < c->size; q++) {
+        unsigned char *slot = mem + (size_t)q * PTR_SLOT;
+        uint64_t waited = 0;
+        while (!__atomic_load_n((uint64_t *)slot, __ATOMIC_ACQUIRE)) {
+            REQUIREF(waited++ < give_up, "rank %d wrote nothing in %llu ms", q,
+                     (unsigned long long)give_up);
+            usleep(1000);
+        }
+        for (int i = 8; i < PTR_ANSWER; i++)
+            REQUIREF(slot[i] == (unsigned char)(q * 7 + i), "rank %d's byte %d is %u", q,
+                     i, slot[i]);
+        __atomic_store_n((uint64_t *)(slot + PTR_ANSWER), ptr_answer(q),
+                         __ATOMIC_RELEASE);
+    }
+}
+
+static void ptr_initiator(tp_ctx_t *c, const tp_rkey_t *rk, bool maps)
+{
+    const uint64_t give_up = 60 * 1000 * (uint64_t)tp_slow(), at = rk[0].addr;
+    const unsigned rw = TP_REMOTE_READ | TP_REMOTE_WRITE;
+    uint64_t waited = 0;
+    unsigned char *slot;
+    void *p = &p;
+
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[0], at, 8, 0, &p) == RCOMM_ERR_INVALID_ARG);
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[0], at, 8, 64, &p) == RCOMM_ERR_INVALID_ARG);
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[0], at, 8, rw, NULL) == RCOMM_ERR_INVALID_ARG);
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, NULL, at, 8, rw, &p) == RCOMM_ERR_INVALID_ARG);
+    REQUIRE(c->ops->rkey_ptr(c->tp, c->rank, &rk[0], at, 8, rw, &p) ==
+            RCOMM_ERR_INVALID_ARG);
+    REQUIRE(c->ops->rkey_ptr(c->tp, c->size, &rk[0], at, 8, rw, &p) ==
+            RCOMM_ERR_INVALID_ARG);
+    REQUIRE(!p);
+    if (!maps) {
+        p = &p;
+        REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[0], at, PTR_SLOT, rw, &p) ==
+                RCOMM_ERR_UNSUPPORTED);
+        REQUIRE(!p && strstr(rcomm_last_error(), "maps no peer"));
+        return;
+    }
+    /* Past the region's end, a write where only reads are granted, memory
+     * not from tp_heap_alloc. */
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[0], at + (uint64_t)c->size * PTR_SLOT - 8, 16,
+                             TP_REMOTE_READ, &p) == RCOMM_ERR_ACCESS);
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[1], rk[1].addr, 8, rw, &p) ==
+            RCOMM_ERR_ACCESS);
+    REQUIRE(!p && strstr(rcomm_last_error(), "remote-write"));
+    OK(c->ops->rkey_ptr(c->tp, 0, &rk[1], rk[1].addr, 8, TP_REMOTE_READ, &p));
+    REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[2], rk[2].addr, 8, rw, &p) ==
+            RCOMM_ERR_UNSUPPORTED);
+    REQUIRE(!p && strstr(rcomm_last_error(), "tp_heap_alloc"));
+
+    OK(c->ops->rkey_ptr(c->tp, 0, &rk[0], at + (uint64_t)c->rank * PTR_SLOT, PTR_SLOT, rw,
+                        &p));
+    slot = p;
+    for (int i = 8; i < PTR_ANSWER; i++)
+        slot[i] = (unsigned char)(c->rank * 7 + i);
+    __atomic_store_n((uint64_t *)slot, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n((uint64_t *)(slot + PTR_ANSWER), __ATOMIC_ACQUIRE) !=
+           ptr_answer(c->rank)) {
+        REQUIREF(waited++ < give_up, "no answer from rank 0 in %llu ms",
+                 (unsigned long long)give_up);
+        usleep(1000);
+    }
+}
+
+static void sc_rkey_ptr(tp_ctx_t *c)
+{
+    const bool maps = strcmp(c->ops->name, "shm") == 0 && shm_can_map();
+    const size_t len = (size_t)c->size * PTR_SLOT;
+    tp_req_t rq[TP_MAXP] = {0};
+    unsigned char *mem = NULL, *plain = NULL;
+    tp_mr_t *mr[3] = {NULL};
+    tp_rkey_t rk[3];
+
+    if (c->rank == 0) {
+        OK(tp_heap_alloc(len, (void **)&mem));
+        memset(mem, 0, len);
+        plain = tp_xmalloc(64);
+        OK(c->ops->mem_reg(c->tp, mem, len, TP_REMOTE_READ | TP_REMOTE_WRITE, &mr[0]));
+        OK(c->ops->mem_reg(c->tp, mem, 64, TP_REMOTE_READ, &mr[1]));
+        OK(c->ops->mem_reg(c->tp, plain, 64, TP_REMOTE_READ | TP_REMOTE_WRITE, &mr[2]));
+        for (int i = 0; i < 3; i++)
+            OK(c->ops->mem_rkey(mr[i], &rk[i]));
+        for (int q = 1; q < c->size; q++)
+            OK(c->ops->isend(c->tp, q, 40, NULL, rk, sizeof(rk), &rq[q]));
+        tp_wait_ok(c, rq + 1, c->size - 1);
+        ptr_target(c, mem, maps);
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 40, rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        ptr_initiator(c, rk, maps);
+    }
+    tp_barrier(c, 41);
+    if (c->rank == 0) {
+        for (int i = 0; i < 3; i++)
+            OK(c->ops->mem_dereg(c->tp, mr[i]));
+        tp_heap_free(mem);
+        free(plain);
+    }
 }
 
 /* Words of sc_cpu_free's region. */
@@ -852,6 +975,15 @@ START_TEST(test_onesided)
 }
 END_TEST
 
+START_TEST(test_rkey_ptr)
+{
+    static const int np[] = {2, 3, 5};
+    tp_group_t g = {
+        .transport = tp_transport, .size = np[_i], .fn = sc_rkey_ptr, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_cpu_free)
 {
     static const int np[] = {2, 3, 5};
@@ -915,6 +1047,7 @@ void tp_add_onesided_tests(Suite *s)
         (strcmp(tp_transport, "shm") == 0 && shm_can_map()))
         tcase_add_loop_test(tc, test_cpu_free, 0, 3);
     tcase_add_test(tc, test_puts_then_message);
+    tcase_add_loop_test(tc, test_rkey_ptr, 0, 3);
     tcase_add_loop_test(tc, test_notify, 0, 3);
     tcase_add_test(tc, test_notify_dropped);
     /* TCP's emulation detail: replies queued from a region being dropped. */

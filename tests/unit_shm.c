@@ -174,6 +174,24 @@ static void count_note(tp_ctx_t *c, int peer, uint32_t imm)
  * region is tp_heap_alloc's memory: rank 1 (shm) maps it
  * and adds with its own CPU while TCP's adds are applied by rank 0's
  * progress, all on one word, and none may be lost. */
+/* rkey_ptr goes to the peer's instance: rank 1's is shm, which maps rank
+ * 0's heap where descriptors can be taken (then the pointer shows what rank
+ * 1 put there) and else says why not; TCP's maps nothing. */
+static void check_rkey_ptr(tp_ctx_t *c, const tp_rkey_t *rk, uint64_t at)
+{
+    rcomm_status_t st;
+    void *p = NULL;
+
+    st = c->ops->rkey_ptr(c->tp, 0, rk, at, 64, TP_REMOTE_READ, &p);
+    if (c->rank != 1)
+        REQUIRE(st == RCOMM_ERR_UNSUPPORTED && strstr(rcomm_last_error(), "tcp maps no"));
+    else if (st == RCOMM_OK)
+        tp_check(p, 64, tp_seed(c->rank, 0, 8));
+    else
+        REQUIRE(st == RCOMM_ERR_UNSUPPORTED &&
+                strstr(rcomm_last_error(), "cannot be mapped from here"));
+}
+
 static void sc_multi(tp_ctx_t *c)
 {
     enum { CHUNK = 300000, LEN = 4 * CHUNK + 64, NADD = 100 };
@@ -214,6 +232,7 @@ static void sc_multi(tp_ctx_t *c)
         OK(c->ops->get(c->tp, 0, mine, CHUNK, &rk, at, &rq[0]));
         tp_wait_ok(c, rq, 1);
         tp_check(mine, CHUNK, tp_seed(c->rank, 0, 8));
+        check_rkey_ptr(c, &rk, at);
     }
     tp_barrier(c, 9);
     if (c->rank == 0) {

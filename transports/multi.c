@@ -18,6 +18,7 @@
 #include "transports/transport.h"
 #include "transports/util/match.h"
 #include "transports/util/peer.h"
+#include "transports/util/rma.h"
 
 typedef struct {
     tp_t base;
@@ -346,6 +347,24 @@ static rcomm_status_t multi_compare_swap(tp_t *base, int peer, const tp_rkey_t *
     return st;
 }
 
+static rcomm_status_t multi_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey,
+                                     uint64_t raddr, size_t len, unsigned access,
+                                     void **ptr)
+{
+    multi_t *m = multi(base);
+    rcomm_status_t st =
+        tp_rkey_ptr_check(base, m && m->connected, peer, rkey, access, ptr);
+    tp_rkey_t k;
+    tp_t *s;
+
+    if (st != RCOMM_OK)
+        return st;
+    if (!(s = route(m, peer, ptr, "rkey_ptr to")))
+        return RCOMM_ERR_INVALID_ARG;
+    k = sub_rkey(m, peer, rkey);
+    return s->ops->rkey_ptr(s, peer, &k, raddr, len, access, ptr);
+}
+
 /* ---- regions: one per instance ------------------------------------------- */
 
 static rcomm_status_t multi_mem_reg(tp_t *base, void *addr, size_t len, unsigned access,
@@ -533,6 +552,7 @@ const tp_ops_t tp_multi_ops = {
     .get = multi_get,
     .fetch_add = multi_fetch_add,
     .compare_swap = multi_compare_swap,
+    .rkey_ptr = multi_rkey_ptr,
     .put_notify = multi_put_notify,
     .caps = multi_caps,
     .progress = multi_progress,

@@ -273,6 +273,23 @@ typedef struct tp_ops {
                                    uint64_t raddr, uint64_t compare, uint64_t swap,
                                    tp_req_t *req);
 
+    /* A pointer to [raddr, raddr + len) of the peer's region in this
+     * process's address space: the peer's memory itself, mapped here, so
+     * that loads, stores and atomics through it reach the peer with no call
+     * of the transport and no work of either CPU beyond them (UCX's
+     * ucp_rkey_ptr). access is TP_REMOTE_READ, TP_REMOTE_WRITE or both, each
+     * of which the region must grant (else RCOMM_ERR_ACCESS, as for a get or
+     * put there). Returns RCOMM_ERR_UNSUPPORTED, with *ptr NULL, where no
+     * such mapping exists: TCP and verbs, and shm unless the peer took the
+     * region from tp_heap_alloc and its descriptors can be taken here (see
+     * shm.h), or when too many of the peer's files are held already. The
+     * mapping lasts until destroy(), even if the peer deregisters or frees
+     * the region (stores then reach memory nobody reads). Ordering between
+     * the processes is the caller's: C11 atomics on the mapping order as
+     * they do between threads. Local, never blocks. */
+    rcomm_status_t (*rkey_ptr)(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                               size_t len, unsigned access, void **ptr);
+
     /* Fill *caps. Local, never fails (an unknown link rate is 0 with the
      * reason in caps->link). */
     void (*caps)(tp_t *tp, tp_caps_t *caps);

@@ -59,7 +59,8 @@
  * room for the operation, and maps the whole file. From then on its puts
  * and gets there are memcpy and its atomics the CPU's own instructions, in
  * the initiator, completed at once. A peer keeps SHM_MAPS files mapped, the
- * least recently used going first. A freed allocation lives on in the
+ * least recently used going first, except those rkey_ptr handed out a
+ * pointer into: they stay until destroy(). A freed allocation lives on in the
  * mappings of peers that still hold it, so a late operation lands in memory
  * nobody reads rather than in memory reused for something else.
  *
@@ -179,6 +180,7 @@ typedef struct {
     void *addr;
     size_t len;
     uint64_t used; /* for least recently used */
+    bool pinned;   /* handed out by rkey_ptr: kept until destroy() */
 } shm_map_t;
 
 /* The head of a segment; ring_of, the region table and the rings follow. */
@@ -356,9 +358,10 @@ size_t shm_chunk(const shm_tp_t *tp);
 bool shm_probe_getfd(const shm_peer_t *p, int32_t fd);
 /* raddr (len bytes) of the region v in our mapping of p's memory, mapping
  * it on first use; NULL when it is not mapped memory or cannot be mapped
- * now (the operation then takes the other way). */
+ * now (the operation then takes the other way). pin keeps the mapping until
+ * destroy() (rkey_ptr); an unpinned one may be replaced by another. */
 void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t raddr,
-                     uint64_t len);
+                     uint64_t len, bool pin);
 void shm_maps_drop(shm_peer_t *p);
 
 /* shm_progress.c */
@@ -407,6 +410,8 @@ rcomm_status_t shm_fetch_add(tp_t *base, int peer, const tp_rkey_t *rkey, uint64
 rcomm_status_t shm_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
                                 uint64_t raddr, uint64_t compare, uint64_t swap,
                                 tp_req_t *req);
+rcomm_status_t shm_rkey_ptr(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                            size_t len, unsigned access, void **ptr);
 /* Carry out or write a one-sided op: false when it must wait (ring full,
  * or a fence). */
 bool shm_rma_write(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op);

@@ -434,6 +434,7 @@ const tp_ops_t tp_shm_ops = {
     .get = shm_get,
     .fetch_add = shm_fetch_add,
     .compare_swap = shm_compare_swap,
+    .rkey_ptr = shm_rkey_ptr,
     .put_notify = shm_put_notify,
     .caps = shm_caps,
     .progress = shm_progress,

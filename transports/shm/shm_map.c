@@ -29,19 +29,20 @@ bool shm_probe_getfd(const shm_peer_t *p, int32_t fd)
     return true;
 }
 
-/* A slot for a new mapping: a free one, else the least recently used, which
- * may go only when no queued operation points into it (NULL then). */
+/* A slot for a new mapping: a free one, else the least recently used of
+ * those not pinned, which may go only when no queued operation points into
+ * it (NULL then, or when every one is pinned). */
 static shm_map_t *victim(shm_peer_t *p)
 {
-    shm_map_t *v = &p->maps[0];
+    shm_map_t *v = NULL;
 
     for (int i = 0; i < SHM_MAPS; i++) {
         if (!p->maps[i].ino)
             return &p->maps[i];
-        if (p->maps[i].used < v->used)
+        if (!p->maps[i].pinned && (!v || p->maps[i].used < v->used))
             v = &p->maps[i];
     }
-    if (p->txq.head)
+    if (!v || p->txq.head)
         return NULL;
     munmap(v->addr, v->len);
     v->ino = 0;
@@ -78,12 +79,12 @@ static bool map_file(shm_tp_t *tp, shm_peer_t *p, shm_map_t *m, int64_t fd, uint
         return false;
     }
     close(got);
-    *m = (shm_map_t){ino, a, (size_t)sb.st_size, ++tp->map_clock};
+    *m = (shm_map_t){ino, a, (size_t)sb.st_size, ++tp->map_clock, false};
     return true;
 }
 
 void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t raddr,
-                     uint64_t len)
+                     uint64_t len, bool pin)
 {
     uint64_t at;
     shm_map_t *m = NULL;
@@ -102,6 +103,7 @@ void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t 
     if (at + len > m->len)
         return NULL;
     m->used = ++tp->map_clock;
+    m->pinned = m->pinned || pin;
     return (char *)m->addr + at;
 }
 

@@ -83,8 +83,8 @@ static rcomm_status_t post(shm_tp_t *tp, tp_rma_t kind, int peer, void *buf, siz
     /* Its memory mapped here: done by us, like a CPU's own access. An
      * atomic needs its word aligned here too (the entry is the peer's). */
     if (p->cma &&
-        (op->direct =
-             shm_map_direct(tp, p, &v, raddr, op->kind == SHM_OP_ATOMIC ? 8 : len)) &&
+        (op->direct = shm_map_direct(tp, p, &v, raddr,
+                                     op->kind == SHM_OP_ATOMIC ? 8 : len, false)) &&
         op->kind == SHM_OP_ATOMIC && ((uintptr_t)op->direct & 7))
         op->direct = NULL;
     *out = op;
@@ -171,6 +171,43 @@ rcomm_status_t shm_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
 
 /* What the target's progress does with an ATOMIC record, and an initiator
  * on memory it maps: the old value. */
+/* The peer's own table says what it allows, as for a get (read) and a put
+ * (write); then its file is mapped here for good. */
+rcomm_status_t shm_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_t raddr,
+                            size_t len, unsigned access, void **ptr)
+{
+    shm_tp_t *tp = shm_tp(base);
+    rcomm_status_t st;
+    tp_acc_t acc = TP_ACC_OK;
+    tp_rma_t kind = TP_GET;
+    shm_peer_t *p;
+    shm_view_t v;
+
+    st = tp_rkey_ptr_check(base, tp && tp->connected, peer, rkey, access, ptr);
+    if (st != RCOMM_OK)
+        return st;
+    p = &tp->peers[peer];
+    if ((st = tp_fail_check(&p->fail, "rkey_ptr to", peer)) != RCOMM_OK)
+        return st;
+    if (access & TP_REMOTE_READ)
+        acc = lookup(p->mrs, kind, rkey->key, raddr, len, &v);
+    if (acc == TP_ACC_OK && (access & TP_REMOTE_WRITE))
+        acc = lookup(p->mrs, kind = TP_PUT, rkey->key, raddr, len, &v);
+    if (acc != TP_ACC_OK)
+        return tp_rma_denied(base->rank, peer, kind, len, raddr, rkey->key, acc, v.base,
+                             v.len);
+    if (!p->cma || !(*ptr = shm_map_direct(tp, p, &v, raddr, len, true)))
+        return base_err(RCOMM_ERR_UNSUPPORTED,
+                        "rank %d: rkey_ptr to rank %d: its region 0x%llx is not mapped "
+                        "here (%s)",
+                        base->rank, peer, (unsigned long long)rkey->key,
+                        !p->cma || !p->getfd ? "its memory cannot be mapped from here"
+                        : v.fd < 0           ? "not memory from tp_heap_alloc"
+                                             : "its file could not be mapped, or "
+                                               "SHM_MAPS of them are held already");
+    return RCOMM_OK;
+}
+
 static uint64_t apply_atomic(tp_rma_t kind, uint64_t *w, uint64_t a, uint64_t b)
 {
     uint64_t old = a;

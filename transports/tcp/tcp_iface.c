@@ -216,6 +216,7 @@ const tp_ops_t tp_tcp_ops = {
     .get = tcp_get,
     .fetch_add = tcp_fetch_add,
     .compare_swap = tcp_compare_swap,
+    .rkey_ptr = tcp_rkey_ptr,
     .put_notify = tcp_put_notify,
     .caps = tcp_caps,
     .progress = tcp_progress,

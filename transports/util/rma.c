@@ -67,3 +67,34 @@ rcomm_status_t tp_rma_denied(int rank, int peer, tp_rma_t kind, uint64_t len,
                     rank, kinds[kind].name, (unsigned long long)len,
                     (unsigned long long)raddr, (unsigned long long)key, peer, text);
 }
+
+rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
+                                 const void *rkey, unsigned access, void **ptr)
+{
+    const int rank = tp ? tp->rank : -1;
+
+    if (ptr)
+        *ptr = NULL;
+    if (!ptr || !rkey)
+        return base_err(RCOMM_ERR_INVALID_ARG, "rank %d: rkey_ptr to rank %d: %s is NULL",
+                        rank, peer, !ptr ? "ptr" : "rkey");
+    if (!access || (access & ~(unsigned)(TP_REMOTE_READ | TP_REMOTE_WRITE)))
+        return base_err(RCOMM_ERR_INVALID_ARG,
+                        "rank %d: rkey_ptr to rank %d: access 0x%x is not remote read, "
+                        "remote write or both",
+                        rank, peer, access);
+    return tp_check_post(tp, connected, peer, ptr, "rkey_ptr to");
+}
+
+rcomm_status_t tp_rkey_ptr_unmapped(const tp_t *tp, bool connected, int peer,
+                                    const void *rkey, unsigned access, void **ptr)
+{
+    rcomm_status_t st = tp_rkey_ptr_check(tp, connected, peer, rkey, access, ptr);
+
+    if (st != RCOMM_OK)
+        return st;
+    return base_err(RCOMM_ERR_UNSUPPORTED,
+                    "rank %d: rkey_ptr to rank %d: %s maps no peer's memory into this "
+                    "process",
+                    tp->rank, peer, tp->ops->name);
+}

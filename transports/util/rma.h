@@ -7,6 +7,7 @@
 #ifndef RCOMM_TPU_RMA_H
 #define RCOMM_TPU_RMA_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rcomm.h"
@@ -38,5 +39,18 @@ tp_acc_t tp_rma_access(tp_rma_t kind, uint64_t base, uint64_t rlen, unsigned gra
 rcomm_status_t tp_rma_denied(int rank, int peer, tp_rma_t kind, uint64_t len,
                              uint64_t raddr, uint64_t key, tp_acc_t why, uint64_t base,
                              uint64_t rlen);
+
+typedef struct tp_base tp_t;
+
+/* rkey_ptr's argument checks (transport.h): ptr and rkey set (*ptr is
+ * cleared first), access TP_REMOTE_READ and/or TP_REMOTE_WRITE, and
+ * tp_check_post's. INVALID_ARG with a message naming them. */
+rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
+                                 const void *rkey, unsigned access, void **ptr);
+
+/* rkey_ptr of a transport that maps no peer memory (TCP, verbs): the
+ * checks above, then RCOMM_ERR_UNSUPPORTED saying so. */
+rcomm_status_t tp_rkey_ptr_unmapped(const tp_t *tp, bool connected, int peer,
+                                    const void *rkey, unsigned access, void **ptr);
 
 #endif /* RCOMM_TPU_RMA_H */

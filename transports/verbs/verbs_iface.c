@@ -291,6 +291,7 @@ const tp_ops_t tp_verbs_ops = {
     .get = vx_get,
     .fetch_add = vx_fetch_add,
     .compare_swap = vx_compare_swap,
+    .rkey_ptr = vx_rkey_ptr,
     .put_notify = vx_put_notify,
     .caps = vx_caps,
     .progress = vx_progress,
