@@ -448,8 +448,6 @@ rcomm_status_t tcp_put_notify(tp_t *tp, int peer, const void *buf, size_t len,
                               tp_req_t *req);
 rcomm_status_t tcp_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                 uint64_t compare, uint64_t swap, tp_req_t *req);
-rcomm_status_t tcp_rkey_ptr(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
-                            size_t len, unsigned access, void **ptr);
 /* A one-sided header arrived from p (in p->rx.hdr): set up its payload. */
 void tcp_rma_begin(tcp_tp_t *tp, tcp_peer_t *p);
 /* Its payload is complete: apply, reply or complete. */

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "transports/tcp/tcp.h"
+#include "transports/util/rma.h"
 
 static rcomm_status_t tcp_create(const tp_params_t *params, tp_t **out)
 {
@@ -216,7 +217,7 @@ const tp_ops_t tp_tcp_ops = {
     .get = tcp_get,
     .fetch_add = tcp_fetch_add,
     .compare_swap = tcp_compare_swap,
-    .rkey_ptr = tcp_rkey_ptr,
+    .rkey_ptr = tp_rkey_ptr_unmapped,
     .put_notify = tcp_put_notify,
     .caps = tcp_caps,
     .progress = tcp_progress,

@@ -371,12 +371,3 @@ rcomm_status_t tcp_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
     op->tx.hdr.u.rma.arg[1] = swap;
     return rma_post(tcp_tp(base), op);
 }
-
-rcomm_status_t tcp_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_t raddr,
-                            size_t len, unsigned access, void **ptr)
-{
-    (void)raddr;
-    (void)len;
-    return tp_rkey_ptr_unmapped(base, base && tcp_tp(base)->connected, peer, rkey, access,
-                                ptr);
-}

@@ -69,7 +69,7 @@ rcomm_status_t tp_rma_denied(int rank, int peer, tp_rma_t kind, uint64_t len,
 }
 
 rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
-                                 const void *rkey, unsigned access, void **ptr)
+                                 const tp_rkey_t *rkey, unsigned access, void **ptr)
 {
     const int rank = tp ? tp->rank : -1;
 
@@ -86,11 +86,14 @@ rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
     return tp_check_post(tp, connected, peer, ptr, "rkey_ptr to");
 }
 
-rcomm_status_t tp_rkey_ptr_unmapped(const tp_t *tp, bool connected, int peer,
-                                    const void *rkey, unsigned access, void **ptr)
+rcomm_status_t tp_rkey_ptr_unmapped(tp_t *tp, int peer, const tp_rkey_t *rkey,
+                                    uint64_t raddr, size_t len, unsigned access,
+                                    void **ptr)
 {
-    rcomm_status_t st = tp_rkey_ptr_check(tp, connected, peer, rkey, access, ptr);
+    rcomm_status_t st = tp_rkey_ptr_check(tp, true, peer, rkey, access, ptr);
 
+    (void)raddr;
+    (void)len;
     if (st != RCOMM_OK)
         return st;
     return base_err(RCOMM_ERR_UNSUPPORTED,

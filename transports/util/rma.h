@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "rcomm.h"
+#include "transports/transport.h"
 
 typedef enum { TP_PUT, TP_GET, TP_FADD, TP_CSWAP } tp_rma_t;
 
@@ -40,17 +41,17 @@ rcomm_status_t tp_rma_denied(int rank, int peer, tp_rma_t kind, uint64_t len,
                              uint64_t raddr, uint64_t key, tp_acc_t why, uint64_t base,
                              uint64_t rlen);
 
-typedef struct tp_base tp_t;
-
 /* rkey_ptr's argument checks (transport.h): ptr and rkey set (*ptr is
  * cleared first), access TP_REMOTE_READ and/or TP_REMOTE_WRITE, and
  * tp_check_post's. INVALID_ARG with a message naming them. */
 rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
-                                 const void *rkey, unsigned access, void **ptr);
+                                 const tp_rkey_t *rkey, unsigned access, void **ptr);
 
-/* rkey_ptr of a transport that maps no peer memory (TCP, verbs): the
- * checks above, then RCOMM_ERR_UNSUPPORTED saying so. */
-rcomm_status_t tp_rkey_ptr_unmapped(const tp_t *tp, bool connected, int peer,
-                                    const void *rkey, unsigned access, void **ptr);
+/* The rkey_ptr of a transport that maps no peer's memory (TCP, verbs), its
+ * ops table's member as it is: the checks above (whether connected or not,
+ * the answer is the same), then RCOMM_ERR_UNSUPPORTED saying so. */
+rcomm_status_t tp_rkey_ptr_unmapped(tp_t *tp, int peer, const tp_rkey_t *rkey,
+                                    uint64_t raddr, size_t len, unsigned access,
+                                    void **ptr);
 
 #endif /* RCOMM_TPU_RMA_H */

@@ -482,8 +482,6 @@ rcomm_status_t vx_put_notify(tp_t *tp, int peer, const void *buf, size_t len,
                              tp_req_t *req);
 rcomm_status_t vx_compare_swap(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                uint64_t compare, uint64_t swap, tp_req_t *req);
-rcomm_status_t vx_rkey_ptr(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
-                           size_t len, unsigned access, void **ptr);
 
 /* verbs_mem.c */
 rcomm_status_t vx_mem_reg(tp_t *tp, void *addr, size_t len, unsigned access,

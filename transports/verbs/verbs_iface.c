@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "transports/util/rma.h"
 #include "transports/verbs/verbs.h"
 
 static void vx_destroy(tp_t *base, rcomm_status_t reason, const char *why);
@@ -291,7 +292,7 @@ const tp_ops_t tp_verbs_ops = {
     .get = vx_get,
     .fetch_add = vx_fetch_add,
     .compare_swap = vx_compare_swap,
-    .rkey_ptr = vx_rkey_ptr,
+    .rkey_ptr = tp_rkey_ptr_unmapped,
     .put_notify = vx_put_notify,
     .caps = vx_caps,
     .progress = vx_progress,

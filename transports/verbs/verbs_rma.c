@@ -130,12 +130,3 @@ rcomm_status_t vx_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
     op->opnd[1] = swap;
     return rma_post(vx_tp(base), op);
 }
-
-rcomm_status_t vx_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_t raddr,
-                           size_t len, unsigned access, void **ptr)
-{
-    (void)raddr;
-    (void)len;
-    return tp_rkey_ptr_unmapped(base, base && vx_tp(base)->connected, peer, rkey, access,
-                                ptr);
-}
