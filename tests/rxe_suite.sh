@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The verbs suite, run inside the soft-RoCE VM by `make check-rxe`
 # (scripts/rxe-vm.sh): the transport's conformance and verbs-only cases, the
-# same again with completion events instead of busy polling, under valgrind
-# and with rdma_cm connections; the whole collective suite (every
-# collective, algorithm, datatype and op on 1 to 8 ranks, failure modes)
-# over verbs, and part of it with rdma_cm;
+# two-sided ones again with completion events instead of busy polling, under
+# valgrind and with rdma_cm connections; the collective suite (every
+# collective, algorithm, datatype and op on 2, 3 and 8 ranks, failure modes)
+# over verbs, and part of it with rdma_cm; the parameter server;
 # rcomm-tune over verbs and a job that loads its file; the device chosen
 # when RCOMM_IB_HCA is unset.
 # Usage: rxe_suite.sh BUILDDIR. Exits non-zero if any part failed.
