@@ -29,6 +29,8 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = coll_check_inout(comm, &c)) != RCOMM_OK)
         return st;
     bytes = count * rcomm_dtype_size(dtype);
+    if (!req && coll_slots_fit(comm, &c, bytes))
+        return coll_slots_allreduce(comm, &c);
     if (algo == RCOMM_ALGO_AUTO)
         c.algo = coll_select_allreduce_on(&coll_state(comm)->links,
                                           comm->cfg.allreduce_algo, bytes);

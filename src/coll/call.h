@@ -45,6 +45,13 @@ rcomm_status_t coll_check_root(const rcomm_comm_t *comm, const coll_call_t *c);
 /* p2p.c: the schedule of a send, a receive, or both (sendrecv). */
 rcomm_status_t coll_p2p_build(coll_sched_t *s, const coll_call_t *c);
 
+/* allreduce_slots.c: a blocking allreduce of at most COLL_SLOT_BYTES with
+ * rcomm's choice of algorithm, on a communicator whose ranks all share
+ * memory, runs through the slots; every rank decides alike. */
+#define COLL_SLOT_BYTES 256
+bool coll_slots_fit(const rcomm_comm_t *comm, const coll_call_t *c, size_t bytes);
+rcomm_status_t coll_slots_allreduce(rcomm_comm_t *comm, const coll_call_t *c);
+
 /* Build and start the schedule; with req_out, hand it back, else wait. */
 rcomm_status_t coll_run(rcomm_comm_t *comm, const coll_call_t *c,
                         rcomm_request_t **req_out);

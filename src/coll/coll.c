@@ -251,6 +251,7 @@ static rcomm_status_t post(rcomm_comm_t *comm, const coll_call_t *c,
     } else {
         s->seq = colls->next_seq++;
         s->tag_base = s->seq << 32;
+        coll_slots_started(colls, s->seq);
     }
     if ((st = build(s, c)) != RCOMM_OK || (st = coll_sched_start(s)) < 0) {
         if (st == RCOMM_ERR_NO_MEMORY || st == RCOMM_ERR_INTERNAL)

@@ -218,10 +218,16 @@ static void colls_fail(rcomm_comm_t *comm, void *state)
         coll_sched_fail(s, RCOMM_ERR_COMM_FAILED);
 }
 
+static rcomm_status_t colls_connected(rcomm_comm_t *comm, void *state)
+{
+    return coll_slots_connected(comm, state);
+}
+
 static void colls_destroy(rcomm_comm_t *comm, void *state)
 {
     (void)comm;
     coll_spare_free(((coll_state_t *)state)->spare);
+    coll_slots_free(NULL, ((coll_state_t *)state)->slots); /* the transport is gone */
     free(state);
 }
 
@@ -230,6 +236,7 @@ static const comm_service_ops_t colls_service = {
     .progress = colls_progress,
     .unexpected = colls_unexpected,
     .busy = colls_busy,
+    .connected = colls_connected,
     .fail = colls_fail,
     .destroy = colls_destroy,
 };

@@ -13,6 +13,7 @@
 #include "core/comm.h"
 
 typedef struct coll_sched coll_sched_t;
+typedef struct coll_mailboxes coll_mailboxes_t;
 struct coll_health;
 
 /* The envelope of a message for a collective this rank has not called yet
@@ -39,6 +40,9 @@ typedef struct {
      * at once are not kept (the data or the agreement still find them). */
     coll_early_t early[COLL_EARLY_MAX];
     unsigned nearly;
+    /* Small allreduces through shared slots (allreduce_slots.c): set when
+     * every rank maps every other's mailbox; NULL: not used. */
+    coll_mailboxes_t *slots;
 } coll_state_t;
 
 /* Frees a kept request (coll_state_t.spare; coll.c). */
@@ -59,6 +63,14 @@ rcomm_status_t coll_p2p_init(rcomm_comm_t *comm);
 /* colls.c: check the envelopes that came ahead of s (just posted) against
  * it and forget them: MISMATCH fails s, naming the peer. */
 rcomm_status_t coll_early_check(rcomm_comm_t *comm, coll_sched_t *s);
+/* allreduce_slots.c: the mailboxes, set up once the transport is
+ * connected (every rank, through the bootstrap; colls->slots stays NULL
+ * unless every rank can map every other's); a collective's start, which
+ * every call announces there; and freeing them (tp: the live transport, or
+ * NULL once it is gone). */
+rcomm_status_t coll_slots_connected(rcomm_comm_t *comm, coll_state_t *colls);
+void coll_slots_started(coll_state_t *colls, uint64_t seq);
+void coll_slots_free(tp_t *tp, coll_mailboxes_t *sl);
 rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
                                     size_t len);
 

@@ -398,6 +398,7 @@ static rcomm_status_t comm_create(int rank, int size, const char *addr, bool pmi
         goto fail;
     /* Nobody leaves before everyone is done with the store. */
     if (size > 1 && ((st = connect_transport(comm)) != RCOMM_OK ||
+                     (st = comm_services_connected(comm)) != RCOMM_OK ||
                      (st = bootstrap_barrier(comm->bs, "ready")) != RCOMM_OK))
         goto fail;
     if ((st = comm_progress_start(comm)) != RCOMM_OK)

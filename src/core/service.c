@@ -97,6 +97,17 @@ bool comm_services_busy(rcomm_comm_t *comm, char *what, size_t len)
     return false;
 }
 
+rcomm_status_t comm_services_connected(rcomm_comm_t *comm)
+{
+    const comm_service_t *s;
+    rcomm_status_t st;
+
+    EACH_WITH (comm, s, connected)
+        if ((st = s->ops->connected(comm, s->state)) != RCOMM_OK)
+            return st;
+    return RCOMM_OK;
+}
+
 void comm_services_fail(rcomm_comm_t *comm)
 {
     const comm_service_t *s;

@@ -42,6 +42,11 @@ typedef struct {
      * then not destroyed, nor memory deregistered. Writes what is in flight
      * ("nonblocking collective #4") into what. NULL: never busy. */
     bool (*busy)(rcomm_comm_t *comm, void *state, char *what, size_t len);
+    /* The transport is connected, before the ranks' last meeting at the
+     * bootstrap: every rank calls it, in service order, so it may exchange
+     * through the bootstrap (comm->bs, NULL on one rank). An error fails
+     * the communicator's creation. NULL: nothing to set up. */
+    rcomm_status_t (*connected)(rcomm_comm_t *comm, void *state);
     /* The communicator failed (its transport is about to close): complete
      * whatever is in flight with RCOMM_ERR_COMM_FAILED. NULL: nothing to do. */
     void (*fail)(rcomm_comm_t *comm, void *state);
@@ -95,6 +100,7 @@ void comm_services_unexpected(rcomm_comm_t *comm, int peer, uint64_t tag,
 /* A put_notify landed: to the service its immediate names. */
 void comm_services_notify(rcomm_comm_t *comm, int peer, uint32_t imm);
 bool comm_services_busy(rcomm_comm_t *comm, char *what, size_t len);
+rcomm_status_t comm_services_connected(rcomm_comm_t *comm);
 void comm_services_fail(rcomm_comm_t *comm);
 void comm_services_destroy(rcomm_comm_t *comm);
 
