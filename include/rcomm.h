@@ -344,7 +344,12 @@ rcomm_status_t rcomm_sendrecv(rcomm_comm_t *comm, const void *sendbuf, size_t se
 /* A collective in flight. It progresses inside rcomm_test / rcomm_wait (and
  * inside any other call on the same communicator), and with
  * RCOMM_PROGRESS=thread also while the caller is outside rcomm. Buffers must
- * stay untouched until rcomm_test or rcomm_wait reports completion. */
+ * stay untouched until rcomm_test or rcomm_wait reports completion.
+ * The blocking and the nonblocking form of a collective are different calls
+ * (as in MPI): every rank makes the same one. Where every rank shares memory
+ * a blocking allreduce of at most 256 bytes with RCOMM_ALGO_AUTO goes
+ * through shared slots, and a rank that made it nonblocking, or with a
+ * chosen algorithm, fails it with RCOMM_ERR_MISMATCH on every rank. */
 typedef struct rcomm_request rcomm_request_t;
 
 rcomm_status_t rcomm_iallreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,

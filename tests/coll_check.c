@@ -279,8 +279,15 @@ int main(int argc, char **argv)
                     for (int ip = 0; ip < 2 && wanted(counts[c], dt, op); ip++)
                         test_allreduce(comm, (rcomm_algo_t)algo, (rcomm_dtype_t)dt,
                                        (rcomm_op_t)op, counts[c], ip);
+    /* rcomm's choice: at these counts, where every rank shares memory, the
+     * shared slots (allreduce_slots.c), with every datatype and op. */
     for (int c = 0; c < ncounts; c++)
-        test_allreduce(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, counts[c], 0);
+        for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
+            for (int op = 0; op < RCOMM_OP_COUNT; op++)
+                for (int ip = 0; ip < 2 && (counts[c] <= 64 || (dt == 0 && op == 0));
+                     ip++)
+                    test_allreduce(comm, RCOMM_ALGO_AUTO, (rcomm_dtype_t)dt,
+                                   (rcomm_op_t)op, counts[c], ip);
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
             if (!wanted_size(counts[c], dt))

@@ -9,6 +9,9 @@
  *                  with TIMEOUT naming it
  *   mismatch-count / -dtype / -op / -root / -coll
  *                  rank 0 calls differently; every rank gets MISMATCH
+ *   mismatch-small-count / -dtype / -op
+ *                  the same with 2 elements (the shared slots, where every
+ *                  rank shares memory), the deviant's count 1000
  *   mismatch-nb    the same with a nonblocking allreduce that fails while
  *                  the rank waits for a later barrier: waited for after the
  *                  thread's last error was cleared, it still explains itself
@@ -1092,7 +1095,14 @@ static int mismatch(rcomm_comm_t *comm, const char *what)
 {
     static float buf[4000];
     int deviant = rank == 0;
-    size_t n = deviant && strcmp(what, "count") == 0 ? 2000 : 1000;
+    /* small-: 2 elements, which go through the shared slots where every
+     * rank shares memory (allreduce_slots.c); the deviant's count there is
+     * 1000, which does not. */
+    const int small = strncmp(what, "small-", 6) == 0;
+    size_t n = small ? (deviant && strcmp(what + 6, "count") == 0 ? 1000 : 2)
+                     : (deviant && strcmp(what, "count") == 0 ? 2000 : 1000);
+
+    what += small ? 6 : 0;
     rcomm_dtype_t dt = deviant && strcmp(what, "dtype") == 0 ? RCOMM_I32 : RCOMM_F32;
     rcomm_op_t op = deviant && strcmp(what, "op") == 0 ? RCOMM_MAX : RCOMM_SUM;
     rcomm_status_t st;

@@ -7,7 +7,9 @@
 # (--quick), with the 1000003-element counts on 3; the same without
 # cross-memory attach (RCOMM_SHM_CMA=0: everything through the rings) on 3;
 # the failure modes where a rank dies or stays silent, which shared memory
-# must notice by itself (no connection breaks); and parameter-server
+# must notice by itself (no connection breaks), and small allreduces called
+# differently (the shared slots against each other and against the generic
+# path: MISMATCH on every rank); and parameter-server
 # scenarios (below).
 b=${TESTS_BUILDDIR:?TESTS_BUILDDIR is not set}/..
 run=$b/rcomm-run
@@ -26,7 +28,8 @@ done
 [ -n "${RCOMM_CHECK_QUICK:-}" ] || check "$run" -n 3 -t 600 "$b/tests/coll_check"
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_check" --quick
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_set_check" --quick
-for mode in exit-early hang p2p-exit p2p-hang exit-alltoall; do
+for mode in exit-early hang p2p-exit p2p-hang exit-alltoall mismatch-small-count \
+    mismatch-small-dtype mismatch-small-op; do
     case $mode in *hang) t=1 ;; *) t=20 ;; esac
     check env RCOMM_TIMEOUT=$t RCOMM_LOG_LEVEL=none "$run" -n 3 -t 300 \
         "$b/tests/coll_fail" "$mode"

@@ -136,7 +136,12 @@ rcomm_status_t coll_slots_connected(rcomm_comm_t *comm, coll_state_t *colls)
     rcomm_status_t st;
     bool every = true;
 
-    if (!comm->bs || !comm->tp || !comm_hosts_shared(comm) || comm->nhosts != 1 ||
+    /* Shared memory serves every peer: the transport itself, or beside a
+     * network with every rank on this host (core/comm.c plan_shm). */
+    const bool one_host =
+        strcmp(comm->cfg.transport, "shm") == 0 || (comm->host_of && comm->nhosts == 1);
+
+    if (!comm->bs || !comm->tp || !one_host ||
         comm->cfg.allreduce_algo != RCOMM_ALGO_AUTO)
         return RCOMM_OK;
     if (!(all = calloc((size_t)p, sizeof(*all))) ||
