@@ -93,6 +93,20 @@ static uint64_t sent(rcomm_comm_t *comm)
 }
 
 /* Bytes the plain collective that carries a wire-byte encoding sends. */
+/* The allreduce the compressor runs: the schedule rcomm would choose, which
+ * moves its bytes through the transport (a blocking small allreduce with
+ * RCOMM_ALGO_AUTO may go through shared slots instead, and move none). */
+static rcomm_status_t plain_allreduce(rcomm_comm_t *comm, void *b, size_t n,
+                                      rcomm_dtype_t dt)
+{
+    rcomm_algo_t algo;
+    rcomm_status_t st = rcomm_allreduce_algo(comm, n, dt, &algo);
+
+    return st != RCOMM_OK
+               ? st
+               : rcomm_allreduce_with(comm, RCOMM_IN_PLACE, b, n, dt, RCOMM_SUM, algo);
+}
+
 static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *cfg,
                             size_t n, size_t wire)
 {
@@ -103,11 +117,10 @@ static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *c
     if (cfg->deterministic) /* every kind's encodings by allgather */
         st = rcomm_allgather(comm, RCOMM_IN_PLACE, b, wire, RCOMM_U8);
     else if (cfg->kind == RCOMM_COMPRESS_BF16 || cfg->kind == RCOMM_COMPRESS_F16)
-        st = rcomm_allreduce(comm, RCOMM_IN_PLACE, b, n,
-                             cfg->kind == RCOMM_COMPRESS_BF16 ? RCOMM_BF16 : RCOMM_F16,
-                             RCOMM_SUM);
+        st = plain_allreduce(comm, b, n,
+                             cfg->kind == RCOMM_COMPRESS_BF16 ? RCOMM_BF16 : RCOMM_F16);
     else if (cfg->kind == RCOMM_COMPRESS_RANDK)
-        st = rcomm_allreduce(comm, RCOMM_IN_PLACE, b, wire / 4, RCOMM_F32, RCOMM_SUM);
+        st = plain_allreduce(comm, b, wire / 4, RCOMM_F32);
     else
         st = rcomm_allgather(comm, RCOMM_IN_PLACE, b, wire, RCOMM_U8);
     if (st != RCOMM_OK)
