@@ -214,11 +214,13 @@ typedef enum {
     RCOMM_ALGO_RD,        /* recursive doubling, whole vector each step */
     RCOMM_ALGO_HIER,      /* per host, then across hosts, then per host again
                            * (ranks that share memory; else ring) */
+    RCOMM_ALGO_DIRECT,    /* reduce-scatter + allgather, every block sent
+                           * straight to its owner and back, in two steps */
     RCOMM_ALGO_COUNT
 } rcomm_algo_t;
 
 const char *rcomm_algo_name(rcomm_algo_t algo);
-/* Parse "auto", "ring", "butterfly", "rd", "hier". */
+/* Parse "auto", "ring", "butterfly", "rd", "hier", "direct". */
 rcomm_status_t rcomm_algo_parse(const char *name, rcomm_algo_t *algo);
 
 /* The algorithm the cost model (or RCOMM_ALLREDUCE_ALGO) picks for this call. */

@@ -18,12 +18,12 @@
  *    limit: the protocol step.
  *  - red(m): reducing m bytes (f32 sum, out of place), on every rank at once.
  *
- *  - rules (model.h): allreduce with ring, butterfly, rd (and hier), broadcast with
- *    binomial and chain, at every power of two from -b to -e, the algorithms
- *    taking turns within each repetition; per size, at this job's rank
- *    count, the formulas' own choice while it is within -g (5%) of the
- *    fastest, else the previous size's choice if that is, else the fastest
- *    (a rule that followed noise would flip between runs). -R skips them.
+ *  - rules (model.h): allreduce with ring, butterfly, rd, direct (and hier), broadcast
+ * with binomial and chain, at every power of two from -b to -e, the algorithms taking
+ * turns within each repetition; per size, at this job's rank count, the formulas' own
+ * choice while it is within -g (5%) of the fastest, else the previous size's choice if
+ * that is, else the fastest (a rule that followed noise would flip between runs). -R
+ * skips them.
  *
  *  - in a job where shared memory serves each host's ranks beside a network
  *    (RCOMM_SHM=auto over several hosts), two sections: the network's,
@@ -162,15 +162,16 @@ static double timed(const opts_t *o, const step_t *st, int it)
 
 /* ---- rules: every algorithm, timed in turns ------------------------------ */
 
-#define NCAND 6 /* ring, butterfly, rd, hier; binomial, chain */
+#define NCAND 7 /* ring, butterfly, rd, hier, direct; binomial, chain */
 #define HIER 3  /* hier: a candidate only where the hosts have its shape */
 
 static const struct {
     int coll, algo;
 } cand[NCAND] = {
-    {COLL_ALLREDUCE, RCOMM_ALGO_RING},     {COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
-    {COLL_ALLREDUCE, RCOMM_ALGO_RD},       {COLL_ALLREDUCE, RCOMM_ALGO_HIER},
-    {COLL_BROADCAST, COLL_BCAST_BINOMIAL}, {COLL_BROADCAST, COLL_BCAST_CHAIN},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RING},   {COLL_ALLREDUCE, RCOMM_ALGO_BUTTERFLY},
+    {COLL_ALLREDUCE, RCOMM_ALGO_RD},     {COLL_ALLREDUCE, RCOMM_ALGO_HIER},
+    {COLL_ALLREDUCE, RCOMM_ALGO_DIRECT}, {COLL_BROADCAST, COLL_BCAST_BINOMIAL},
+    {COLL_BROADCAST, COLL_BCAST_CHAIN},
 };
 
 static int cand_of(int coll, int algo)

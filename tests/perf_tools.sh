@@ -8,7 +8,7 @@ perf=$top/rcomm-allreduce-perf
 out=$tmp/out
 
 # 3 ranks, every algorithm: one table row per size, #wrong 0 in both halves.
-for a in ring butterfly rd auto; do
+for a in ring butterfly rd direct auto; do
     if "$run" -n 3 -t 120 "$perf" -a "$a" -b 8 -e 1M -f 8 -n 2 -w 1 -d bf16 -o avg >"$out" 2>&1; then
         rows=$(awk '$1 == "[0]" && $2 ~ /^[0-9]+$/ && NF == 15 && $11 == 0 && $15 == 0' "$out" | wc -l)
         if [ "$rows" -eq 6 ]; then ok; else ko "-a $a: $rows good rows of 6"; cat "$out" >&2; fi
@@ -18,7 +18,7 @@ for a in ring butterfly rd auto; do
     fi
 done
 # -a all, 3 ranks: the structure, never a timing. The algorithms are the
-# header's columns between redop and auto's (ring, butterfly and rd at least).
+# header's columns between redop and auto's (ring, butterfly, rd, direct at least).
 # Each of the 5 rows (8 B to 32 KiB) has one time per algorithm, one '*' on
 # the smallest printed time, whose algorithm the best column names, one '<' on
 # the algorithm the auto pick column names, a ratio equal to the pick's time
@@ -31,7 +31,7 @@ if "$run" -n 3 -t 120 "$perf" -a all -b 8 -e 64K -f 8 -n 2 -w 1 -r 1 \
     awk '$1 != "[0]" { next }
         $2 == "#" && $3 == "size" {
             for (i = 7; i <= NF && $i != "auto"; i++) name[++k] = $i
-            for (i = 1; i <= k; i++) known += name[i] ~ /^(ring|butterfly|rd)$/
+            for (i = 1; i <= k; i++) known += name[i] ~ /^(ring|butterfly|rd|direct)$/
         }
         /^\[0\] # auto within 10% of the best at [0-9]+ of 5 sizes; worst: ratio [0-9.]+ at [0-9]+ B$/ {
             fr = $(NF - 3); fs = $(NF - 1)
@@ -57,7 +57,7 @@ if "$run" -n 3 -t 120 "$perf" -a all -b 8 -e 64K -f 8 -n 2 -w 1 -r 1 \
             if (rows == 1 || r + 0 > worst + 0) worst = r
         }
         END {
-            if (k < 3 || known != 3 || rows != 5 || fr != worst || ratio[fs] != worst) {
+            if (k < 3 || known != 4 || rows != 5 || fr != worst || ratio[fs] != worst) {
                 printf "-a all: %d algorithms (%d known), %d good rows, footer %s at %s, worst %s\n",
                     k, known, rows, fr, fs, worst
                 exit 1
@@ -305,7 +305,7 @@ if RCOMM_SHM=off RCOMM_TCP_EAGER=64K "$run" -n 3 -t 120 "$top/rcomm-tune" -b 8 -
 # ... and rules for 3 ranks: each collective's last one ends at -e (128 KiB),
 # each names an algorithm of its collective; rcomm-info marks the 3 ranks.
 awk '$1 == "rule" { bad += $3 != 3; last[$2] = $4
-         bad += $2 == "allreduce" ? $5 !~ /^(ring|butterfly|rd)$/ : $5 !~ /^(binomial|chain)$/ }
+         bad += $2 == "allreduce" ? $5 !~ /^(ring|butterfly|rd|direct)$/ : $5 !~ /^(binomial|chain)$/ }
      END { exit !(!bad && last["allreduce"] == 131072 && last["broadcast"] == 131072) }' \
     "$tuning" && ok || { ko "rcomm-tune: rules for 3 ranks"; cat "$tuning" >&2; }
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" >"$out"
@@ -313,10 +313,10 @@ RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" >"$out"
     ok || { ko "rcomm-info does not mark the measured rules (3 ranks only)"; cat "$out" >&2; }
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" | grep -q "cost model: $tuning" && ok ||
     ko "rcomm-info does not load RCOMM_TUNING_FILE"
-# --explain: the three allreduce algorithms' predictions, the two of
+# --explain: the four flat allreduce algorithms' predictions, the two of
 # broadcast and of reduce, auto's pick marked in each.
 RCOMM_TUNING_FILE=$tuning "$top/rcomm-info" --explain 5 1M >"$out" 2>&1
-[ "$(grep -c '^allreduce ' "$out")" -eq 3 ] && [ "$(grep -c '^reduce ' "$out")" -eq 2 ] &&
+[ "$(grep -c '^allreduce ' "$out")" -eq 4 ] && [ "$(grep -c '^reduce ' "$out")" -eq 2 ] &&
     [ "$(grep -c '<- auto' "$out")" -eq 3 ] && ok ||
     { ko "rcomm-info --explain"; cat "$out" >&2; }
 if RCOMM_SHM=off RCOMM_TUNING_FILE=$tuning "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -a all -b 8 \

@@ -100,6 +100,15 @@ START_TEST(choice_is_the_cheapest)
                           coll_cost_allreduce(&m, (rcomm_algo_t)o, ps[i], b));
         }
     }
+    /* Direct moves the ring's messages and bytes: the formulas price it as
+     * the ring and never prefer it (only a measured rule does). */
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+        for (size_t b = 1; b <= ((size_t)1 << 30); b *= 4) {
+            ck_near(coll_cost_allreduce(&m, RCOMM_ALGO_DIRECT, ps[i], b),
+                    coll_cost_allreduce(&m, RCOMM_ALGO_RING, ps[i], b));
+            ck_assert_int_ne(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, ps[i], b),
+                             RCOMM_ALGO_DIRECT);
+        }
     /* Latency-bound: recursive doubling; bandwidth-bound: never. */
     ck_assert_int_eq(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 8), RCOMM_ALGO_RD);
     ck_assert_int_ne(coll_select_allreduce(&m, RCOMM_ALGO_AUTO, 8, 64 << 20),
@@ -147,6 +156,7 @@ START_TEST(links_count_streams)
     ck_assert_int_eq(k.dist[2], 2);
     ck_assert_int_eq(k.hosts, 4);
     ck_assert_int_eq(k.per_host, 2);
+    ck_assert_int_eq(k.all, 2); /* direct: both ranks of a host, always */
     /* Round-robin: every ring step takes both out; r^4 stays home. */
     ck_assert_int_eq(coll_links_init(&k, &net, &shm, 8, robin, 4), RCOMM_OK);
     ck_assert_int_eq(k.ring, 2);
@@ -157,7 +167,12 @@ START_TEST(links_count_streams)
     ck_assert_int_eq(k.per_host, 0);
     ck_assert_int_eq(k.fold, 1);
     ck_assert_int_eq(k.ring, 1);
+    ck_assert_int_eq(k.all, 3);
     ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_HIER, 4096), 1e30);
+    /* One host: every step is shared memory's. */
+    ck_assert_int_eq(coll_links_init(&k, &net, &shm, 6, (const int[6]){0}, 1), RCOMM_OK);
+    ck_assert_int_eq(k.ring, 0);
+    ck_assert_int_eq(k.all, 0);
     /* Without shared memory, the flat model prices everything. */
     ck_assert_int_eq(coll_links_init(&k, &net, NULL, 8, ordered, 4), RCOMM_OK);
     ck_assert_int_eq(k.ring, 1);
@@ -186,6 +201,10 @@ START_TEST(links_price_each_step)
                 RED(n / 4) + RED(n / 8));
     ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_RD, n),
             SHM(n) + 2 * NET(2 * n) + 3 * RED(n));
+    /* direct: the ring's 14 rounds of n/8, each putting both of a host's
+     * ranks on its link */
+    ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_DIRECT, n),
+            14 * NET(2 * n / 8) + 7 * RED(n / 8));
     /* hier: a ring of 2 at home on n/2, a ring of 4 hosts on n/8 with both
      * of a host's ranks on its link */
     ck_near(coll_cost_allreduce_on(&k, RCOMM_ALGO_HIER, n),

@@ -86,7 +86,8 @@ static const cfg_row_t cfg_rows[] = {
         "RCOMM_ADDR; under PMIx 127.0.0.1 when the whole job is on one host, else the "
         "first address of the host's name that is not loopback)"),
     ROW("RCOMM_ALLREDUCE_ALGO", CFG_ALGO, allreduce_algo, "auto",
-        "allreduce algorithm: auto, ring, butterfly, rd, hier (per host, across hosts, "
+        "allreduce algorithm: auto, ring, butterfly, rd, direct, hier (per host, across "
+        "hosts, "
         "per host: ranks that share memory)"),
     ROW("RCOMM_SEGMENT_SIZE", CFG_SIZE, segment_size, "256K",
         "pipeline segment in bytes: reduction of one overlaps transfer of the next"),

@@ -22,7 +22,7 @@ static const char *const ops[RCOMM_OP_COUNT] = {
 static const char *const algos[RCOMM_ALGO_COUNT] = {
     [RCOMM_ALGO_AUTO] = "auto",           [RCOMM_ALGO_RING] = "ring",
     [RCOMM_ALGO_BUTTERFLY] = "butterfly", [RCOMM_ALGO_RD] = "rd",
-    [RCOMM_ALGO_HIER] = "hier",
+    [RCOMM_ALGO_HIER] = "hier",           [RCOMM_ALGO_DIRECT] = "direct",
 };
 
 size_t rcomm_dtype_size(rcomm_dtype_t dtype)

@@ -105,6 +105,7 @@ static const char *sched_name(const coll_call_t *c)
         return c->algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
                : c->algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
                : c->algo == RCOMM_ALGO_HIER      ? "allreduce (hier)"
+               : c->algo == RCOMM_ALGO_DIRECT    ? "allreduce (direct)"
                                                  : "allreduce (rd)";
     case COLL_BROADCAST: return "broadcast";
     case COLL_ALLGATHER: return "allgather";
@@ -184,6 +185,7 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
         case RCOMM_ALGO_BUTTERFLY:
             return coll_allreduce_butterfly_build(s, c->sbuf, c->rbuf);
         case RCOMM_ALGO_HIER: return coll_allreduce_hier_build(s, c->sbuf, c->rbuf);
+        case RCOMM_ALGO_DIRECT: return coll_allreduce_direct_build(s, c->sbuf, c->rbuf);
         default: return coll_allreduce_rd_build(s, c->sbuf, c->rbuf);
         }
     case COLL_BROADCAST:

@@ -37,6 +37,7 @@ coll_sop_id_t coll_ring_allgather(coll_sched_t *s, const coll_blocks_t *bl,
                                   const char *own_src, char *rbuf, coll_sop_id_t after);
 
 rcomm_status_t coll_allreduce_ring_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+rcomm_status_t coll_allreduce_direct_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t coll_allreduce_butterfly_build(coll_sched_t *s, const char *sbuf,
                                               char *rbuf);
 rcomm_status_t coll_allreduce_rd_build(coll_sched_t *s, const char *sbuf, char *rbuf);

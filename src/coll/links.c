@@ -10,7 +10,8 @@
  *   butterfly d = 1 (r^1)   every partner is on its host: 0 (shared memory)
  *   butterfly d = 2 (r^2)   both ranks of each host leave it: 2 streams
  * Ranks placed round-robin (A B A B) turn all of these around: every ring
- * step puts both of a host's ranks on its link.
+ * step puts both of a host's ranks on its link. A direct step (every rank
+ * to every peer) puts both on it whatever the placement.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ int coll_hosts_shape(const int *host_of, int p, int nhosts)
 
 void coll_links_flat(coll_links_t *k, const coll_model_t *m, int p)
 {
-    *k = (coll_links_t){.net = m, .p = p, .ring = 1, .fold = 1};
+    *k = (coll_links_t){.net = m, .p = p, .ring = 1, .fold = 1, .all = 1};
     for (int i = 0; i < COLL_LINKS_MAX_LG; i++)
         k->dist[i] = 1;
 }
@@ -84,6 +85,12 @@ rcomm_status_t coll_links_init(coll_links_t *k, const coll_model_t *net,
             partner[coll_fold_real(&f, v)] = coll_fold_real(&f, v ^ (1 << i));
         k->dist[i] = busiest(host_of, nhosts, p, partner, count);
     }
+    /* All at once (direct): every rank of a host with peers elsewhere. */
+    memset(count, 0, (size_t)nhosts * sizeof(*count));
+    k->all = 0;
+    for (int r = 0; r < p && nhosts > 1; r++)
+        if (++count[host_of[r]] > k->all)
+            k->all = count[host_of[r]];
     k->per_host = coll_hosts_shape(host_of, p, nhosts);
     k->hosts = k->per_host ? nhosts : 0;
     free(partner);

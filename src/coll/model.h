@@ -32,7 +32,7 @@
  * each step by the link it crosses); rcomm-tune writes both in such a job.
  *
  * Rules are Open MPI's dynamic rules in this file's terms: rcomm-tune times
- * every algorithm of allreduce (ring, butterfly, rd) and broadcast (binomial,
+ * every algorithm of allreduce (ring, butterfly, rd, direct) and broadcast (binomial,
  * chain) at the job's own rank count and writes the fastest per size; reduce
  * (binomial, rsg) takes rules too, written by hand from a side-by-side run
  * (perf/wait_bench.sh -v RCOMM_REDUCE_ALGO). A job
@@ -152,6 +152,7 @@ typedef struct {
     int ring;                    /* streams of a ring step (r -> r+1) */
     int fold;                    /* ... of the fold of a non-power-of-two p */
     int dist[COLL_LINKS_MAX_LG]; /* ... of pairs at distance 2^i (butterfly, rd) */
+    int all;                     /* ... of every rank to every peer (direct) */
     int hosts, per_host;
 } coll_links_t;
 

@@ -6,6 +6,7 @@
  * boundary (an eager limit, the cache) pays what was measured there. The
  * formulas follow the algorithm files' own cost lines:
  *   ring      2(p-1) msg(n/p) + (p-1) red(n/p)
+ *   direct    the same, each message round on the links of an all-to-all
  *   butterfly sum over k = 1..lg p2 of 2 msg(n/2^k) + red(n/2^k)  (+ fold)
  *   rd        lg p2 (msg(n) + red(n))                             (+ fold)
  *   fold      2 one(n) + red(n), when p is not a power of two
@@ -63,13 +64,16 @@ double coll_cost_allreduce_on(const coll_links_t *k, rcomm_algo_t algo, size_t b
     coll_fold(0, p, &f);
     lg = coll_log2(f.p2);
     /* fold: 2 one(n) + red(n), when p is not a power of two */
-    if (f.rem && algo != RCOMM_ALGO_RING && algo != RCOMM_ALGO_HIER)
+    if (f.rem && algo != RCOMM_ALGO_RING && algo != RCOMM_ALGO_HIER &&
+        algo != RCOMM_ALGO_DIRECT)
         t = 2 * coll_links_msg(k, k->fold, bytes - bytes / 2) +
             coll_model_reduce(m, bytes);
     switch (algo) {
-    case RCOMM_ALGO_RING: {
+    case RCOMM_ALGO_RING:
+    case RCOMM_ALGO_DIRECT: {
         size_t blk = ceil_div(bytes, (size_t)p);
-        return 2.0 * (p - 1) * coll_links_msg(k, k->ring, blk) +
+        int streams = algo == RCOMM_ALGO_RING ? k->ring : k->all;
+        return 2.0 * (p - 1) * coll_links_msg(k, streams, blk) +
                (p - 1) * coll_model_reduce(m, blk);
     }
     case RCOMM_ALGO_BUTTERFLY: /* halves at distance p2/2, quarters at p2/4 ... */
