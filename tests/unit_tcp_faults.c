@@ -316,6 +316,101 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* ---- rendezvous data out of CTS order -------------------------------------- */
+
+/* A sender hears CTS A, then CTS B while A's head is still being written:
+ * B's DATA goes first (tcp_rndv.c). Fake rank 2 announces A (tag 9, id 1)
+ * and B (tag 10, id 2) to rank 0, takes both CTSs, then sends B's DATA and
+ * A's in two chunks with a control frame between them. */
+#define ORDER_LEN 3000
+
+static void order_data(int fd, uint64_t tag, uint32_t rid, size_t off, size_t len,
+                       char fill)
+{
+    static char buf[ORDER_LEN];
+    tcp_hdr_t h;
+
+    tcp_hdr_init(&h, TCP_DATA, len);
+    h.u.msg.tag = tag;
+    h.u.msg.size = ORDER_LEN;
+    h.detail = rid;
+    memset(buf, fill, len);
+    buf[0] = (char)(fill + (off ? 1 : 0)); /* each chunk lands where it belongs */
+    put_all(fd, &h, sizeof(h));
+    put_all(fd, buf, len);
+}
+
+static int fake_data_order(const tp_blob_t *blobs, int first, int size, int variant)
+{
+    int fd0 = join(blobs, 0, 2, 3), fd1 = join(blobs, 1, 2, 3), cts = 0;
+    uint32_t granted[2] = {0, 0};
+    tcp_hdr_t h;
+    char skip[256];
+
+    close(fd1);
+    for (uint32_t rid = 1; rid <= 2; rid++) {
+        tcp_hdr_init(&h, TCP_RTS, 0); /* no head: all of it in DATA */
+        h.u.msg.tag = 8 + rid;
+        h.u.msg.size = ORDER_LEN;
+        h.detail = rid;
+        put_all(fd0, &h, sizeof(h));
+    }
+    while (cts < 2) { /* whatever else comes is skipped */
+        REQUIRE(get_all(fd0, &h, sizeof(h)) == 1 && h.magic == TCP_MAGIC);
+        for (uint64_t left = h.len; left > 0;) {
+            size_t n = left < sizeof(skip) ? (size_t)left : sizeof(skip);
+            REQUIRE(get_all(fd0, skip, n) == 1);
+            left -= n;
+        }
+        if (h.type == TCP_CTS)
+            granted[cts++] = h.detail;
+    }
+    REQUIRE(granted[0] == 1 && granted[1] == 2); /* announced order */
+    order_data(fd0, 10, 2, 0, ORDER_LEN, 'b');
+    order_data(fd0, 9, 1, 0, 1000, 'a');
+    send_msg(fd0, 11, ""); /* zero bytes: a control frame */
+    order_data(fd0, 9, 1, 1000, ORDER_LEN - 1000, 'a');
+    while (get_all(fd0, &h, sizeof(h)) == 1 && h.type != TCP_GOODBYE)
+        ; /* until rank 0 leaves */
+    close(fd0);
+    (void)first, (void)size, (void)variant;
+    return 0;
+}
+
+static void sc_data_order(tp_ctx_t *c)
+{
+    if (c->rank == 0) {
+        char *a = tp_xmalloc(ORDER_LEN), *b = tp_xmalloc(ORDER_LEN), z;
+        tp_req_t rq[3] = {{0}};
+
+        OK(c->ops->irecv(c->tp, 2, 9, a, ORDER_LEN, &rq[0]));
+        OK(c->ops->irecv(c->tp, 2, 10, b, ORDER_LEN, &rq[1]));
+        OK(c->ops->irecv(c->tp, 2, 11, &z, 1, &rq[2]));
+        tp_wait_ok(c, rq, 3);
+        REQUIRE(rq[0].len == ORDER_LEN && rq[1].len == ORDER_LEN && rq[2].len == 0);
+        for (size_t i = 0; i < ORDER_LEN; i++) {
+            REQUIREF(b[i] == 'b', "B's byte %zu", i);
+            REQUIREF(a[i] == (i == 1000 ? 'b' : 'a'), "A's byte %zu", i);
+        }
+        free(a);
+        free(b);
+    }
+    tp_ping(c, 1 - c->rank, 77, 100000);
+}
+
+START_TEST(test_data_order)
+{
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_data_order,
+                    .fake_from = 2,
+                    .fake = fake_data_order,
+                    .absent = -1,
+                    .absent_addr = dead_addr};
+    tp_run_group(&g);
+}
+END_TEST
+
 /* ---- handshake ------------------------------------------------------------ */
 
 /* Ranks 1 and 2 of 3, dialing rank 0 with every kind of bad HELLO first. */
@@ -605,6 +700,7 @@ void tcp_add_fault_tests(Suite *s)
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_malformed, 0, NBAD);
+    tcase_add_test(tc, test_data_order);
     tcase_add_test(tc, test_handshake);
     tcase_add_test(tc, test_strangers);
     tcase_add_loop_test(tc, test_leave, 0, 3);

@@ -68,9 +68,11 @@
  * costs the receiver at most tcp_eager bytes and never holds up the traffic
  * behind it (a parked frame did: with several collectives in flight, what a
  * rank needed could wait behind a message whose receive waited for it).
- * DATA comes in CTS order, a message's chunks one after the other, so the
- * receiver checks each against the head of rndv_rx and lands it after the
- * bytes it has placed so far (op->landed).
+ * A message's chunks come one after the other; messages come in the order
+ * the sender heard their CTSs, except that one whose CTS came early goes
+ * after those heard while its head was still being written. So the
+ * receiver finds each chunk's receive on rndv_rx by its id, checks it, and
+ * lands it after the bytes it has placed so far (op->landed).
  *
  * Control before data. Frames without payload that need no place in the
  * data's order, CTS, ACK and zero-byte SENDs (the health checks' probes and
@@ -263,7 +265,7 @@ typedef struct tcp_peer {
     tp_match_t m;     /* receives; buffered unexpected messages */
     tp_opq_t waiting; /* one-sided requests awaiting replies, sending order */
     tp_opq_t rndv_tx; /* sends announced, awaiting their CTS */
-    tp_opq_t rndv_rx; /* receives granted (CTS queued), awaiting DATA, in order */
+    tp_opq_t rndv_rx; /* receives granted (CTS queued), awaiting DATA */
     unsigned nbig;    /* receives (posted or granted) and gets > TCP_COPY_MAX */
     uint64_t unacked; /* bytes we sent it eagerly above TCP_COPY_MAX, unmatched */
     uint64_t matched; /* such bytes from it we matched, not yet acknowledged */

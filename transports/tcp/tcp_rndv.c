@@ -157,25 +157,35 @@ void tcp_rndv_cts(tcp_tp_t *tp, tcp_peer_t *p)
     tcp_rndv_clear(tp, p, tcp_op_of(o), (rcomm_status_t)h->status);
 }
 
+/* DATA lands in the receive its id names. Messages come in the order the
+ * sender heard their CTSs, which is not always the order they were sent: a
+ * CTS that comes back while its RTS is still being written (tcp_rndv_cts)
+ * sends its DATA only once that write ends, behind the DATA of a CTS that
+ * came after it (direct allreduce on 4 ranks, 64 MiB: "DATA for another
+ * rendezvous id" in 4 runs of 5). A message's chunks do come together. */
 void tcp_rndv_data(tcp_tp_t *tp, tcp_peer_t *p)
 {
     const tcp_hdr_t *h = &p->rx.hdr;
-    tcp_op_t *op = p->rndv_rx.head ? tcp_op_of(p->rndv_rx.head) : NULL;
+    tp_op_t *o, *prev = NULL;
+    tcp_op_t *op;
 
-    if (!op || op->rid != h->detail || op->h.tag != h->u.msg.tag ||
-        tcp_req(op)->len != h->u.msg.size || h->len > h->u.msg.size - op->landed) {
+    for (o = p->rndv_rx.head; o && tcp_op_of(o)->rid != h->detail; o = o->next)
+        prev = o;
+    op = o ? tcp_op_of(o) : NULL;
+    if (!op || op->h.tag != h->u.msg.tag || tcp_req(op)->len != h->u.msg.size ||
+        h->len > h->u.msg.size - op->landed) {
         tcp_peer_fail(tp, p, RCOMM_ERR_PROTOCOL,
-                      "rank %d sent a malformed frame: DATA of %llu bytes for %s "
+                      "rank %d sent a malformed frame: DATA of %llu bytes %s "
                       "rendezvous id %u",
-                      p->rank, (unsigned long long)h->len, op ? "another" : "no",
+                      p->rank, (unsigned long long)h->len,
+                      op ? "whose tag, size or length does not fit" : "for an ungranted",
                       h->detail);
         return;
     }
-    /* Chunks come in order, each right after the last one. */
     p->rx.dst = (char *)op->buf + op->landed;
     if ((op->landed += h->len) < h->u.msg.size)
         return; /* not the last: op stays on rndv_rx (and fails there) */
-    BASE_FIFO_POP(&p->rndv_rx);
+    BASE_FIFO_UNLINK(&p->rndv_rx, prev, o);
     tcp_rx_expect(p, op->cap, -1);
     p->rx.op = op;
 }
