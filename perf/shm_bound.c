@@ -5,7 +5,7 @@
  * the bound that issue 17's "half of memcpy at 64 MiB" is measured against
  * (docs/PERFORMANCE.md, "64 MiB: the bound").
  *
- *   perf/shm_bound [P [BYTES [CHUNK]]]   (default 2, 64 MiB, 1 MiB)
+ *   perf/shm_bound [P [BYTES [CHUNK]]]   (default 2, 64M, 1M; K, M, G suffixes)
  *
  * P processes (fork) with private send and receive buffers, touched once,
  * and one shared staging area each. Per chunk of CHUNK bytes of the vector,
@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "perf/perf_cli.h"
 #include "reduce/reduce.h"
 
 #define REPS 9
@@ -134,22 +135,29 @@ static void rank_main(int r, int p, size_t n, size_t chunk, shared_t *sh, char *
     free(rbuf);
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shm_bound [P [BYTES [CHUNK]]]: 2 <= P <= 64; BYTES a multiple "
+               "of CHUNK, CHUNK a multiple of P floats and at least 64 P bytes\n");
+}
+
 int main(int argc, char **argv)
 {
-    const int p = argc > 1 ? atoi(argv[1]) : 2;
-    const size_t n = argc > 2 ? strtoull(argv[2], NULL, 0) : 64u << 20;
-    const size_t chunk = argc > 3 ? strtoull(argv[3], NULL, 0) : 1u << 20;
+    int p;
+    size_t n, chunk;
     double tm[REPS], busbw;
     shared_t *sh;
     char *stage;
     int bad = 0;
 
-    if (p < 2 || p > 64 || n == 0 || n % sizeof(float) || chunk < (size_t)p * 64 ||
-        chunk % ((size_t)p * sizeof(float)) || n % chunk) {
-        fprintf(stderr, "usage: shm_bound [P [BYTES [CHUNK]]]: 2 <= P <= 64; BYTES a "
-                        "multiple of CHUNK, CHUNK of P floats and at least 64 P bytes\n");
-        return 2;
-    }
+    perf_prog = "shm_bound";
+    perf_usage = usage;
+    p = argc > 1 ? perf_parse_int(argv[1], 2) : 2;
+    n = argc > 2 ? perf_parse_size(argv[2]) : 64u << 20;
+    chunk = argc > 3 ? perf_parse_size(argv[3]) : 1u << 20;
+    if (p > 64 || n == 0 || chunk < (size_t)p * 64 ||
+        chunk % ((size_t)p * sizeof(float)) || n % chunk)
+        perf_bad_usage("bad sizes", NULL);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
               0);
     stage = mmap(NULL, (size_t)p * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,

@@ -343,4 +343,9 @@ RCOMM_TUNING_FILE=$tuning.bad "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -b
       grep -q "^\[[12]\].*rank 0 could not load the cost model: .*line [0-9]*: 'class' takes 4 fields" "$out" &&
       ok || { ko "rank 0's error did not name the line, or no rank quoted it"; cat "$out" >&2; }; }
 "$top/perf/reduce_perf" -s 4096 -r 2 | grep -q "f32 .* sum" && ok || ko "reduce_perf"
+# shm_bound checks its result element by element (exit 1 on a wrong one)
+# and refuses sizes its blocks cannot split.
+"$top/perf/shm_bound" 3 96K 48K | grep -q "^shm_bound: 3 ranks, 98304 B in 49152-byte chunks: .* busbw / memcpy [0-9.]*$" &&
+    ok || ko "shm_bound 3 96K 48K"
+"$top/perf/shm_bound" 3 1M 1M >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "shm_bound 3 1M 1M: not refused"
 summary
