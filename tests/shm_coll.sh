@@ -5,7 +5,8 @@
 # algorithm, datatype and op, reduce, gather, scatter, all-to-all, the
 # variable-count calls and send/recv, bit for bit, on 2, 3, 5 and 8 ranks
 # (--quick), with the 1000003-element counts on 3; the same without
-# cross-memory attach (RCOMM_SHM_CMA=0: everything through the rings) on 3;
+# cross-memory attach (RCOMM_SHM_CMA=0: everything through the rings) on 3,
+# where the shared slots stay off quietly;
 # the failure modes where a rank dies or stays silent, which shared memory
 # must notice by itself (no connection breaks), and small allreduces called
 # differently (the shared slots against each other and against the generic
@@ -28,6 +29,15 @@ done
 [ -n "${RCOMM_CHECK_QUICK:-}" ] || check "$run" -n 3 -t 600 "$b/tests/coll_check"
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_check" --quick
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_set_check" --quick
+# Without descriptors to take, the peers' mailboxes cannot be mapped: the
+# shared slots stay off without an error line (their refusal is a vote),
+# saying why at info level, and the checks above passed the generic path.
+log=$(mktemp) || exit 1
+check env RCOMM_SHM_CMA=0 RCOMM_LOG_LEVEL=info "$run" -n 2 -t 120 \
+    "$b/rcomm-allreduce-perf" -b 8 -e 8 -n 2 -w 1 -o avg 2>"$log" >/dev/null
+check test "$(grep -c 'small allreduces take the generic path' "$log")" -eq 2
+check test "$(grep -c ' error: ' "$log")" -eq 0
+rm -f "$log"
 for mode in exit-early hang p2p-exit p2p-hang exit-alltoall mismatch-small-count \
     mismatch-small-dtype mismatch-small-op; do
     case $mode in *hang) t=1 ;; *) t=20 ;; esac

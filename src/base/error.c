@@ -13,6 +13,7 @@
 
 /* Per-thread, like errno: the only state outside a communicator. */
 static _Thread_local char last_error[BASE_ERRMSG_MAX];
+static _Thread_local int muted;
 static _Thread_local int log_rank = -1;
 
 const char *rcomm_strerror(rcomm_status_t status)
@@ -41,6 +42,11 @@ const char *rcomm_strerror(rcomm_status_t status)
 const char *rcomm_last_error(void)
 {
     return last_error;
+}
+
+void base_err_mute(bool on)
+{
+    muted += on ? 1 : -1;
 }
 
 void base_err_clear(void)
@@ -99,7 +105,8 @@ static rcomm_status_t verr(rcomm_status_t status, const char *fmt, va_list ap,
         n = strlen(last_error);
         snprintf(last_error + n, sizeof(last_error) - n, ": %s", suffix);
     }
-    base_log(BASE_LOG_ERROR, "%s (%s)", last_error, rcomm_strerror(status));
+    if (!muted)
+        base_log(BASE_LOG_ERROR, "%s (%s)", last_error, rcomm_strerror(status));
     return status;
 }
 

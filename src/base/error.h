@@ -9,6 +9,8 @@
 #ifndef RCOMM_ERROR_H
 #define RCOMM_ERROR_H
 
+#include <stdbool.h>
+
 #include "rcomm.h"
 
 enum { BASE_LOG_NONE = 0, BASE_LOG_ERROR, BASE_LOG_WARN, BASE_LOG_INFO, BASE_LOG_DEBUG };
@@ -21,6 +23,11 @@ rcomm_status_t base_err(rcomm_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Same, appending ": strerror(errno)" for a failed OS call. */
 rcomm_status_t base_err_sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Errors set by this thread between base_err_mute(true) and
+ * base_err_mute(false) are kept as the last error but not logged: a probe
+ * whose refusal is an answer, not a failure (calls nest). */
+void base_err_mute(bool on);
 
 /* Set the thread's last error without logging (an error already logged once
  * that a later call reports again). */

@@ -154,6 +154,7 @@ rcomm_status_t coll_slots_connected(rcomm_comm_t *comm, coll_state_t *colls)
         RCOMM_OK)
         goto out;
     vote = mine.ok;
+    base_err_mute(true); /* a refusal is a vote, not an error */
     for (int q = 0; q < p && vote; q++) {
         void *ptr;
         if (q == comm->rank)
@@ -163,8 +164,13 @@ rcomm_status_t coll_slots_connected(rcomm_comm_t *comm, coll_state_t *colls)
                                                     TP_REMOTE_READ, &ptr) == RCOMM_OK;
         if (vote)
             sl->peer[q] = ptr;
+        else
+            base_log(BASE_LOG_INFO, "rank %d: small allreduces take the generic path: %s",
+                     comm->rank,
+                     all[q].ok ? rcomm_last_error() : "a peer has no mailbox");
     }
-    base_err_clear(); /* a refusal above is a vote, not an error */
+    base_err_mute(false);
+    base_err_clear();
     if ((st = bootstrap_allgather(comm->bs, "slots-ok", &vote, votes, sizeof(vote))) !=
         RCOMM_OK)
         goto out;
