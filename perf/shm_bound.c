@@ -32,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks/hooks.h" /* the reduction kernels */
 #include "perf/perf_cli.h"
-#include "reduce/reduce.h"
 
 #define REPS 9
 
