@@ -149,12 +149,19 @@ expect "an inherited RCOMM_ADDR is replaced by a fresh port" \
 
 # Rank 0 alone inherits the store's listener, already listening on the
 # job's port before rank 0 runs (/proc/net/tcp: state 0A is LISTEN), so no
-# other process can take the port first.
-run -n 2 sh -c 'fd=${RCOMM_STORE_FD:-none}; port=$(printf %04X "${RCOMM_ADDR##*:}")
+# other process can take the port first. Rank 0 holds it (rcomm-run closed
+# its own copy) until rank 1 has looked: rank 1 says so in a file.
+rm -f "$TMP/looked"
+export LOOKED="$TMP/looked"
+run -n 2 -x LOOKED sh -c 'fd=${RCOMM_STORE_FD:-none}; port=$(printf %04X "${RCOMM_ADDR##*:}")
     [ "$fd" = none ] || [ "$(readlink /proc/$$/fd/$fd | cut -c1-8)" = "socket:[" ] ||
         fd=not-a-socket
     grep -q "^ *[0-9]*: 0100007F:$port 00000000:0000 0A" /proc/net/tcp && l=listening
-    echo "$fd ${l:-free}"'
+    echo "$fd ${l:-free}"
+    if [ "$RCOMM_RANK" = 1 ]; then : >"$LOOKED"; else
+        i=0; while [ ! -e "$LOOKED" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    fi'
+unset LOOKED
 expect "rank 0 alone inherits the listening store socket" \
     '[ $rc -eq 0 ] && grep -q "^\[0\] [0-9][0-9]* listening$" "$OUT" &&
      grep -q "^\[1\] none listening$" "$OUT"'
