@@ -24,6 +24,12 @@
  */
 #include "coll/coll.h"
 
+/* Elements of the segment at o of a block of len (o < len). */
+static size_t piece(size_t len, size_t o, size_t seg)
+{
+    return len - o < seg ? len - o : seg;
+}
+
 rcomm_status_t coll_allreduce_direct_build(coll_sched_t *s, const char *sbuf, char *rbuf)
 {
     const int p = s->comm->size, r = s->comm->rank;
@@ -55,14 +61,12 @@ rcomm_status_t coll_allreduce_direct_build(coll_sched_t *s, const char *sbuf, ch
             size_t qoff, qlen;
 
             coll_block(&bl, q, &qoff, &qlen);
-            sent[(size_t)q * nseg + m] = COLL_SOP_NONE;
-            if (o < qlen) {
-                size_t n = qlen - o < seg ? qlen - o : seg;
-                sent[(size_t)q * nseg + m] =
-                    coll_sched_send(s, q, sbuf + (qoff + o) * es, n * es);
-            }
+            sent[(size_t)q * nseg + m] =
+                o < qlen ? coll_sched_send(s, q, sbuf + (qoff + o) * es,
+                                           piece(qlen, o, seg) * es)
+                         : COLL_SOP_NONE;
             if (o < len) {
-                size_t n = len - o < seg ? len - o : seg;
+                size_t n = piece(len, o, seg);
                 char *slot = coll_slot_take(&sl, &wait);
                 coll_sop_id_t rcv = coll_sched_recv(s, q, slot, n * es), red;
 
@@ -78,8 +82,8 @@ rcomm_status_t coll_allreduce_direct_build(coll_sched_t *s, const char *sbuf, ch
             }
         }
         if (acc != COLL_SOP_NONE && s->desc.op == RCOMM_AVG) {
-            coll_sop_id_t fin = coll_sched_finish(s, rbuf + (off + o) * es,
-                                                  len - o < seg ? len - o : seg);
+            coll_sop_id_t fin =
+                coll_sched_finish(s, rbuf + (off + o) * es, piece(len, o, seg));
             coll_sched_dep(s, fin, acc);
             acc = fin;
         }
@@ -94,16 +98,16 @@ rcomm_status_t coll_allreduce_direct_build(coll_sched_t *s, const char *sbuf, ch
         coll_block(&bl, q, &qoff, &qlen);
         for (size_t m = 0; m < nseg; m++) {
             const size_t o = m * seg;
-            if (o < len) {
-                size_t n = len - o < seg ? len - o : seg;
-                coll_sched_dep(s, coll_sched_send(s, q, rbuf + (off + o) * es, n * es),
-                               final[m]);
-            }
-            if (o < qlen) {
-                size_t n = qlen - o < seg ? qlen - o : seg;
-                coll_sched_dep(s, coll_sched_recv(s, q, rbuf + (qoff + o) * es, n * es),
+            if (o < len)
+                coll_sched_dep(
+                    s,
+                    coll_sched_send(s, q, rbuf + (off + o) * es, piece(len, o, seg) * es),
+                    final[m]);
+            if (o < qlen)
+                coll_sched_dep(s,
+                               coll_sched_recv(s, q, rbuf + (qoff + o) * es,
+                                               piece(qlen, o, seg) * es),
                                sent[(size_t)q * nseg + m]);
-            }
         }
     }
     return RCOMM_OK;

@@ -88,9 +88,10 @@ rcomm_status_t coll_links_init(coll_links_t *k, const coll_model_t *net,
     /* All at once (direct): every rank of a host with peers elsewhere. */
     memset(count, 0, (size_t)nhosts * sizeof(*count));
     k->all = 0;
-    for (int r = 0; r < p && nhosts > 1; r++)
-        if (++count[host_of[r]] > k->all)
-            k->all = count[host_of[r]];
+    if (nhosts > 1)
+        for (int r = 0; r < p; r++)
+            if (++count[host_of[r]] > k->all)
+                k->all = count[host_of[r]];
     k->per_host = coll_hosts_shape(host_of, p, nhosts);
     k->hosts = k->per_host ? nhosts : 0;
     free(partner);
