@@ -199,6 +199,26 @@ rcomm_status_t rcomm_mem_register(rcomm_comm_t *comm, void *addr, size_t len,
  * still registered are released by rcomm_comm_destroy(). */
 rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem);
 
+/*
+ * Memory the collectives move fastest: len bytes, page-aligned, zeroed and
+ * registered as by rcomm_mem_register; on one host, also shared with the
+ * peers. A blocking rcomm_allreduce of more than 256 bytes whose send and
+ * receive buffers both lie in such memory on every rank of a communicator
+ * whose ranks all share one host is then reduced by each rank straight
+ * from the peers' buffers into theirs, with no copy through a transport
+ * (NCCL's registered user buffers; docs/PERFORMANCE.md). Where one rank's
+ * buffers are not in it, every rank takes the usual path. Other uses see
+ * ordinary registered memory. Peers of the job can read and write it while
+ * a collective on it runs: use it for buffers you would send anyway. Not
+ * collective. Errors: INVALID_ARG (len 0, ptr NULL), NO_MEMORY,
+ * COMM_FAILED.
+ */
+rcomm_status_t rcomm_mem_alloc(rcomm_comm_t *comm, size_t len, void **ptr);
+/* What rcomm_mem_alloc gave on comm; NULL is OK. INVALID_ARG for any other
+ * pointer and while a collective is in flight. rcomm_comm_destroy() frees
+ * what is left. */
+rcomm_status_t rcomm_mem_free(rcomm_comm_t *comm, void *ptr);
+
 /* ---- Collectives ------------------------------------------------------- */
 
 /* Pass as sendbuf (as recvbuf for scatter) for in-place operation. For

@@ -51,7 +51,7 @@
 typedef struct {
     perf_coll_t c; /* the collective, its type, op, algorithm and root */
     size_t minb, maxb, factor;
-    int iters, warmup, check, reps, no_ceiling;
+    int iters, warmup, check, reps, no_ceiling, mem_alloc;
     int all; /* -a all: every algorithm side by side (algo is AUTO) */
     const char *json, *csv;
 } opts_t;
@@ -84,12 +84,15 @@ static void usage(FILE *f)
             "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
             "  -o OP     allreduce, reduce-scatter, reduce: sum prod min max avg\n"
             "            (default sum)\n"
-            "  -a ALGO   allreduce: auto ring butterfly rd all (default auto); all:\n"
+            "  -a ALGO   allreduce: auto ring butterfly rd hier direct all (default\n"
+            "            auto); all:\n"
             "            every algorithm and auto at each size, out of place, the\n"
             "            fastest and auto's pick marked\n"
             "  --json FILE, --csv FILE   also write one record per size and placement\n"
             "            (-a all: per size and algorithm; wrong is -1 with -c 0)\n"
             "  --no-ceiling   skip finding the ceiling the results are compared with\n"
+            "  --mem-alloc    take the buffers from rcomm_mem_alloc (registered; on one\n"
+            "            host shared with the peers) instead of malloc\n"
             "  --coll NAME   instead of the program's name:",
             perf_prog);
     for (int i = 0; i < EXACT_COLL_COUNT; i++)
@@ -137,13 +140,14 @@ static int coll_from_name(int argc, char **argv)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, COLL, NO_CEILING };
+    enum { JSON = 256, CSV, COLL, NO_CEILING, MEM_ALLOC };
     static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
                                           {"csv", required_argument, NULL, CSV},
                                           {"coll", required_argument, NULL, COLL},
                                           {"root", required_argument, NULL, 'R'},
                                           {"help", no_argument, NULL, 'h'},
                                           {"no-ceiling", no_argument, NULL, NO_CEILING},
+                                          {"mem-alloc", no_argument, NULL, MEM_ALLOC},
                                           {NULL, 0, NULL, 0}};
     int c, coll = coll_from_name(argc, argv);
 
@@ -179,6 +183,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case NO_CEILING: o->no_ceiling = 1; break;
+        case MEM_ALLOC: o->mem_alloc = 1; break;
         case COLL:
             coll = lookup(optarg, coll_name, EXACT_COLL_COUNT, "unknown collective");
             break;
@@ -538,9 +543,11 @@ int main(int argc, char **argv)
     o.c.size = size;
     check_root(&o);
     es = rcomm_dtype_size(o.c.dtype);
-    sbuf = calloc(1, o.maxb + es);
-    rbuf = calloc(1, o.maxb + es);
-    if (!sbuf || !rbuf)
+    if (o.mem_alloc) {
+        if (rcomm_mem_alloc(comm, o.maxb + es, (void **)&sbuf) ||
+            rcomm_mem_alloc(comm, o.maxb + es, (void **)&rbuf))
+            perf_die("rcomm_mem_alloc");
+    } else if (!(sbuf = calloc(1, o.maxb + es)) || !(rbuf = calloc(1, o.maxb + es)))
         perf_die("allocating buffers");
     perf_open_outputs(comm, o.json, o.csv, &json, &csv);
     grade_init(
@@ -599,8 +606,12 @@ int main(int argc, char **argv)
      * has said why. */
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &failed, 1, RCOMM_I32, RCOMM_MAX))
         perf_die("allreduce of the exit status");
-    free(sbuf);
-    free(rbuf);
+    if (o.mem_alloc && (rcomm_mem_free(comm, sbuf) || rcomm_mem_free(comm, rbuf)))
+        perf_die("rcomm_mem_free");
+    if (!o.mem_alloc) {
+        free(sbuf);
+        free(rbuf);
+    }
     if (rcomm_comm_destroy(comm) != RCOMM_OK)
         perf_die("destroy");
     return failed;

@@ -7,7 +7,12 @@
  * type (even f16 and bf16), so results are compared bit for bit with a
  * reference computed here independently of the library's kernels.
  *
- * usage: coll_check [--quick]   (--quick: skip the 1000003-element counts)
+ * usage: coll_check [--quick] [--mapped]
+ *   --quick: skip the 1000003-element counts
+ *   --mapped: every rank shares memory and can map its peers' (shm with
+ *             cross-memory attach): an allreduce between buffers from
+ *             rcomm_mem_alloc must then send no message, and one with a
+ *             rank's buffer from malloc must
  * Exit status 0 when every case passed on this rank.
  */
 #include <inttypes.h>
@@ -20,7 +25,7 @@
 #include "perf/exact_inputs.h"
 #include "rcomm.h"
 
-static int rank, size, failures, cases;
+static int rank, size, failures, cases, expect_mapped;
 
 static void fail(const char *what, size_t i, double got, double want)
 {
@@ -54,20 +59,48 @@ static void check_status(const char *what, rcomm_status_t st)
     }
 }
 
-static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
-                           rcomm_op_t op, size_t n, int in_place)
+/* Where an allreduce's buffers come from: malloc; rcomm_mem_alloc (where
+ * every rank shares memory, the mapped path, allreduce_mapped.c), a few
+ * elements into the allocation; the same but rank 0's send buffer from
+ * malloc (every rank must then take the generic path together). */
+enum { MEM_MALLOC, MEM_RCOMM, MEM_MIXED };
+static const char *const mem_names[] = {"", " rcomm_mem_alloc", " rank 0 malloc"};
+
+static char *buf_get(rcomm_comm_t *comm, size_t bytes, int mem, int is_send)
+{
+    void *p;
+
+    if (mem == MEM_MALLOC || (mem == MEM_MIXED && is_send && rank == 0))
+        return malloc(bytes + 1);
+    check_status("rcomm_mem_alloc", rcomm_mem_alloc(comm, bytes + 64, &p));
+    return (char *)p + 16;
+}
+
+static void buf_put(rcomm_comm_t *comm, char *b, int mem, int is_send)
+{
+    if (mem == MEM_MALLOC || (mem == MEM_MIXED && is_send && rank == 0))
+        free(b);
+    else
+        check_status("rcomm_mem_free", rcomm_mem_free(comm, b - 16));
+}
+
+static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
+                              rcomm_op_t op, size_t n, int in_place, int mem)
 {
     size_t es = rcomm_dtype_size(dt);
-    char *send = malloc(n * es + 1), *recv = malloc(n * es + 1),
-         *ref = malloc(n * es + 1), *orig = malloc(n * es + 1), what[128];
+    char *send = buf_get(comm, n * es, mem, 1), *recv = buf_get(comm, n * es, mem, 0),
+         *ref = malloc(n * es + 1), *orig = malloc(n * es + 1), what[160];
+    rcomm_stats_t before, after;
 
-    snprintf(what, sizeof(what), "allreduce %s %s %s count=%zu %s", rcomm_algo_name(algo),
-             rcomm_dtype_name(dt), rcomm_op_name(op), n, in_place ? "in-place" : "out");
+    snprintf(what, sizeof(what), "allreduce %s %s %s count=%zu %s%s",
+             rcomm_algo_name(algo), rcomm_dtype_name(dt), rcomm_op_name(op), n,
+             in_place ? "in-place" : "out", mem_names[mem]);
     exact_fill(send, n, rank, op, dt);
     memcpy(orig, send, n * es);
     memset(recv, 0x5a, n * es);
     for (size_t i = 0; i < n; i++)
         exact_expect(ref, i, i, op, dt, size);
+    check_status("stats", rcomm_comm_stats(comm, &before));
     if (in_place) {
         check_status(what,
                      rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op, algo));
@@ -77,10 +110,25 @@ static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t 
         if (compare(what, recv, ref, n, dt) == 0)
             compare("allreduce left sendbuf unchanged", send, orig, n, dt);
     }
-    free(send);
-    free(recv);
+    check_status("stats", rcomm_comm_stats(comm, &after));
+    if (expect_mapped && mem != MEM_MALLOC && n * es > 256 && size > 1) {
+        cases++;
+        if ((after.messages_sent == before.messages_sent) != (mem == MEM_RCOMM)) {
+            strcat(what, mem == MEM_RCOMM ? ": mapped path expected, messages sent"
+                                          : ": generic path expected, none sent");
+            fail(what, 0, (double)(after.messages_sent - before.messages_sent), 0);
+        }
+    }
+    buf_put(comm, send, mem, 1);
+    buf_put(comm, recv, mem, 0);
     free(ref);
     free(orig);
+}
+
+static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
+                           rcomm_op_t op, size_t n, int in_place)
+{
+    test_allreduce_in(comm, algo, dt, op, n, in_place, MEM_MALLOC);
 }
 
 static void test_broadcast(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int root)
@@ -254,11 +302,21 @@ static int wanted_size(size_t count, int dt)
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
     rcomm_comm_t *comm;
     size_t counts[6];
     int ncounts = 0;
 
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--mapped") == 0)
+            expect_mapped = 1;
+        else {
+            fprintf(stderr, "coll_check: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
     check_status("create", rcomm_comm_create_from_env(&comm));
     rcomm_comm_rank(comm, &rank);
     rcomm_comm_size(comm, &size);
@@ -288,6 +346,25 @@ int main(int argc, char **argv)
                      ip++)
                     test_allreduce(comm, RCOMM_ALGO_AUTO, (rcomm_dtype_t)dt,
                                    (rcomm_op_t)op, counts[c], ip);
+    /* Buffers from rcomm_mem_alloc: where every rank shares memory, above
+     * the slots' 256 bytes, the mapped path, with every datatype and op;
+     * with one rank's buffer elsewhere, the generic path on every rank. */
+    for (int c = 0; c < ncounts; c++)
+        for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
+            for (int op = 0; op < RCOMM_OP_COUNT; op++)
+                for (int ip = 0; ip < 2; ip++)
+                    for (int mem = MEM_RCOMM; mem <= MEM_MIXED; mem++)
+                        if (mem == MEM_RCOMM ? wanted(counts[c], dt, op)
+                                             : dt == 0 && op == 0)
+                            test_allreduce_in(comm, RCOMM_ALGO_AUTO, (rcomm_dtype_t)dt,
+                                              (rcomm_op_t)op, counts[c], ip, mem);
+    /* Several of its 256 KiB segments per rank, and a block that is not. */
+    for (int ip = 0; ip < 2; ip++) {
+        test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, 300007, ip,
+                          MEM_RCOMM);
+        test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_I64, RCOMM_AVG, 300007, ip,
+                          MEM_RCOMM);
+    }
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
             if (!wanted_size(counts[c], dt))

@@ -4,9 +4,12 @@
 # (RCOMM_TRANSPORT=shm; test_coll runs them over TCP): every collective,
 # algorithm, datatype and op, reduce, gather, scatter, all-to-all, the
 # variable-count calls and send/recv, bit for bit, on 2, 3, 5 and 8 ranks
-# (--quick), with the 1000003-element counts on 3; the same without
+# (--quick), with the 1000003-element counts on 3; allreduces between
+# buffers from rcomm_mem_alloc through the mapped path (no message sent;
+# with one rank's buffer from malloc, the generic path on every rank:
+# --mapped); the same without
 # cross-memory attach (RCOMM_SHM_CMA=0: everything through the rings) on 3,
-# where the shared slots stay off quietly;
+# where the shared slots and the mapped path stay off quietly;
 # the failure modes where a rank dies or stays silent, which shared memory
 # must notice by itself (no connection breaks), and small allreduces called
 # differently (the shared slots against each other and against the generic
@@ -23,10 +26,10 @@ check() {
 ranks="2 3 5 8"
 [ -z "${RCOMM_CHECK_QUICK:-}" ] || ranks="2 5"
 for n in $ranks; do
-    check "$run" -n $n -t 600 "$b/tests/coll_check" --quick
+    check "$run" -n $n -t 600 "$b/tests/coll_check" --quick --mapped
     check "$run" -n $n -t 600 "$b/tests/coll_set_check" --quick
 done
-[ -n "${RCOMM_CHECK_QUICK:-}" ] || check "$run" -n 3 -t 600 "$b/tests/coll_check"
+[ -n "${RCOMM_CHECK_QUICK:-}" ] || check "$run" -n 3 -t 600 "$b/tests/coll_check" --mapped
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_check" --quick
 check env RCOMM_SHM_CMA=0 "$run" -n 3 -t 600 "$b/tests/coll_set_check" --quick
 # Without descriptors to take, the peers' mailboxes cannot be mapped: the

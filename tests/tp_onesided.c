@@ -399,6 +399,67 @@ static void sc_rkey_ptr(tp_ctx_t *c)
     }
 }
 
+/* rkey_ptr_release. Rank 0 registers PTR_FILES regions of tp_heap_alloc,
+ * each its own file, more than shm keeps mapped (SHM_MAPS, 16). Rank 1 maps
+ * each, writes its number there and gives the pointer back: every one maps,
+ * as the released ones make room. Without the releases the held files run
+ * out (checked, so that the test can fail), and a release with a pointer
+ * rkey_ptr never gave is ignored. Where nothing maps, release is a no-op. */
+enum { PTR_FILES = 40, PTR_HELD = 16 };
+
+static void sc_rkey_ptr_release(tp_ctx_t *c)
+{
+    const bool maps = strcmp(c->ops->name, "shm") == 0 && shm_can_map();
+    tp_req_t rq[1] = {{0}};
+    uint64_t *mem[PTR_FILES];
+    tp_mr_t *mr[PTR_FILES];
+    tp_rkey_t rk[PTR_FILES];
+    void *held[PTR_HELD + 1], *p;
+    int stray = 0;
+
+    if (c->rank == 0) {
+        for (int i = 0; i < PTR_FILES; i++) {
+            OK(tp_heap_alloc(64, (void **)&mem[i]));
+            OK(c->ops->mem_reg(c->tp, mem[i], 64, TP_REMOTE_READ | TP_REMOTE_WRITE,
+                               &mr[i]));
+            OK(c->ops->mem_rkey(mr[i], &rk[i]));
+        }
+        OK(c->ops->isend(c->tp, 1, 42, NULL, rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+    } else {
+        OK(c->ops->irecv(c->tp, 0, 42, rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        c->ops->rkey_ptr_release(c->tp, 0, &stray); /* never handed out */
+        c->ops->rkey_ptr_release(c->tp, 0, NULL);
+        for (int i = 0; maps && i < PTR_FILES; i++) {
+            OK(c->ops->rkey_ptr(c->tp, 0, &rk[i], rk[i].addr, 8, TP_REMOTE_WRITE, &p));
+            __atomic_store_n((uint64_t *)p, (uint64_t)i + 1, __ATOMIC_RELEASE);
+            c->ops->rkey_ptr_release(c->tp, 0, p);
+        }
+        /* Held, they run out; given back, the next one maps. */
+        for (int i = 0; maps && i < PTR_HELD; i++)
+            OK(c->ops->rkey_ptr(c->tp, 0, &rk[i], rk[i].addr, 8, TP_REMOTE_READ,
+                                &held[i]));
+        if (maps) {
+            REQUIRE(c->ops->rkey_ptr(c->tp, 0, &rk[PTR_HELD], rk[PTR_HELD].addr, 8,
+                                     TP_REMOTE_READ, &p) == RCOMM_ERR_UNSUPPORTED);
+            for (int i = 0; i < PTR_HELD; i++)
+                c->ops->rkey_ptr_release(c->tp, 0, held[i]);
+            OK(c->ops->rkey_ptr(c->tp, 0, &rk[PTR_HELD], rk[PTR_HELD].addr, 8,
+                                TP_REMOTE_READ, &p));
+            c->ops->rkey_ptr_release(c->tp, 0, p);
+        }
+    }
+    tp_barrier(c, 43);
+    if (c->rank == 0)
+        for (int i = 0; i < PTR_FILES; i++) {
+            REQUIREF(!maps || *mem[i] == (uint64_t)i + 1, "region %d holds %llu", i,
+                     (unsigned long long)*mem[i]);
+            OK(c->ops->mem_dereg(c->tp, mr[i]));
+            tp_heap_free(mem[i]);
+        }
+}
+
 /* Words of sc_cpu_free's region. */
 enum { W_COUNT, W_DONE, W_LOCK, W_SUM, NWORDS };
 #define CPU_FREE_ROUNDS 200
@@ -987,6 +1048,14 @@ START_TEST(test_rkey_ptr)
 }
 END_TEST
 
+START_TEST(test_rkey_ptr_release)
+{
+    tp_group_t g = {
+        .transport = tp_transport, .size = 2, .fn = sc_rkey_ptr_release, .absent = -1};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_cpu_free)
 {
     static const int np[] = {2, 3, 5};
@@ -1051,6 +1120,7 @@ void tp_add_onesided_tests(Suite *s)
         tcase_add_loop_test(tc, test_cpu_free, 0, 3);
     tcase_add_test(tc, test_puts_then_message);
     tcase_add_loop_test(tc, test_rkey_ptr, 0, 3);
+    tcase_add_test(tc, test_rkey_ptr_release);
     tcase_add_loop_test(tc, test_notify, 0, 3);
     tcase_add_test(tc, test_notify_dropped);
     /* TCP's emulation detail: replies queued from a region being dropped. */

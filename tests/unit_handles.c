@@ -82,6 +82,8 @@ START_TEST(comm_after_destroy)
             "rcomm_allreduce_algo: " GONE);
     INVALID(rcomm_mem_register(comm, a, sizeof(a), &mem), "rcomm_mem_register: " GONE);
     INVALID(rcomm_mem_deregister(comm, mem), "rcomm_mem_deregister: " GONE);
+    INVALID(rcomm_mem_alloc(comm, 64, (void **)&text), "rcomm_mem_alloc: " GONE);
+    INVALID(rcomm_mem_free(comm, a), "rcomm_mem_free: " GONE);
     f = open_memstream(&text, &len);
     INVALID(rcomm_config_print(comm, f), "rcomm_config_print: " GONE);
     fclose(f);
@@ -96,6 +98,38 @@ START_TEST(comm_after_destroy)
     /* A second destroy: no double free. */
     INVALID(rcomm_comm_destroy(comm), "rcomm_comm_destroy: " GONE);
     INVALID(rcomm_comm_destroy(comm), "rcomm_comm_destroy: " GONE);
+}
+END_TEST
+
+/* rcomm_mem_alloc's memory: zeroed, usable, freed once; what is not its
+ * is named; what is left goes with the communicator (the sanitizer build
+ * and valgrind see a leak otherwise). */
+START_TEST(mem_alloc)
+{
+    rcomm_comm_t *comm = one_rank();
+    rcomm_mem_t *mem = NULL;
+    char *p = NULL, *q = NULL, local[8];
+
+    INVALID(rcomm_mem_alloc(comm, 0, (void **)&p), "rcomm_mem_alloc: rank 0: len is 0");
+    INVALID(rcomm_mem_alloc(comm, 64, NULL), "rcomm_mem_alloc: rank 0: ptr is NULL");
+    ck_assert_int_eq(rcomm_mem_alloc(comm, 10000, (void **)&p), RCOMM_OK);
+    ck_assert_int_eq(rcomm_mem_alloc(comm, 1, (void **)&q), RCOMM_OK);
+    ck_assert_uint_eq((uintptr_t)p % 4096, 0);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(p[i], 0);
+    memset(p, 7, 10000);
+    ck_assert_int_eq(rcomm_allreduce(comm, RCOMM_IN_PLACE, p, 2500, RCOMM_I32, RCOMM_SUM),
+                     RCOMM_OK);
+    ck_assert_int_eq(p[9999], 7);
+    ck_assert_int_eq(rcomm_mem_free(comm, NULL), RCOMM_OK);
+    INVALID(rcomm_mem_free(comm, local), "not memory from rcomm_mem_alloc");
+    INVALID(rcomm_mem_free(comm, p + 1), "not memory from rcomm_mem_alloc");
+    ck_assert_int_eq(rcomm_mem_register(comm, local, sizeof(local), &mem), RCOMM_OK);
+    INVALID(rcomm_mem_free(comm, local), "not memory from rcomm_mem_alloc");
+    ck_assert_int_eq(rcomm_mem_free(comm, p), RCOMM_OK);
+    INVALID(rcomm_mem_free(comm, p), "not memory from rcomm_mem_alloc");
+    ck_assert_int_eq(rcomm_mem_deregister(comm, mem), RCOMM_OK);
+    ck_assert_int_eq(rcomm_comm_destroy(comm), RCOMM_OK); /* frees q */
 }
 END_TEST
 
@@ -198,6 +232,7 @@ int main(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, comm_after_destroy);
+    tcase_add_test(tc, mem_alloc);
     tcase_add_test(tc, not_a_communicator);
     tcase_add_test(tc, request_after_completion);
     tcase_add_test(tc, ps_after_destroy);

@@ -365,6 +365,17 @@ static rcomm_status_t multi_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey
     return s->ops->rkey_ptr(s, peer, &k, raddr, len, access, ptr);
 }
 
+static void multi_rkey_ptr_release(tp_t *base, int peer, void *ptr)
+{
+    multi_t *m = multi(base);
+    tp_t *s;
+
+    base_err_mute(true); /* nothing to give back is no error */
+    if (ptr && (s = route(m, peer, ptr, "rkey_ptr_release to")))
+        s->ops->rkey_ptr_release(s, peer, ptr);
+    base_err_mute(false);
+}
+
 /* ---- regions: one per instance ------------------------------------------- */
 
 static rcomm_status_t multi_mem_reg(tp_t *base, void *addr, size_t len, unsigned access,
@@ -553,6 +564,7 @@ const tp_ops_t tp_multi_ops = {
     .fetch_add = multi_fetch_add,
     .compare_swap = multi_compare_swap,
     .rkey_ptr = multi_rkey_ptr,
+    .rkey_ptr_release = multi_rkey_ptr_release,
     .put_notify = multi_put_notify,
     .caps = multi_caps,
     .progress = multi_progress,

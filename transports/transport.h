@@ -289,6 +289,13 @@ typedef struct tp_ops {
      * they do between threads. Local, never blocks. */
     rcomm_status_t (*rkey_ptr)(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                                size_t len, unsigned access, void **ptr);
+    /* Give back a pointer rkey_ptr returned for peer: its mapping may then
+     * go when room is needed, once no other pointer into it is held (one
+     * release per rkey_ptr). For memory needed a while (a collective's
+     * buffers), which would otherwise keep every file a peer ever used
+     * mapped. The pointer must not be used after. Anything else is ignored.
+     * Local, never fails; a no-op where rkey_ptr maps nothing. */
+    void (*rkey_ptr_release)(tp_t *tp, int peer, void *ptr);
 
     /* Fill *caps. Local, never fails (an unknown link rate is 0 with the
      * reason in caps->link). */

@@ -3,6 +3,7 @@
  * reduce-scatter, barrier, and rcomm-tune's exchange. Validate, then run. */
 #include "coll/call.h"
 #include "coll/colls.h"
+#include "coll/mailbox.h"
 #include "hooks/hooks.h"
 
 #include "base/error.h"
@@ -19,6 +20,7 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
                      .algo = algo,
                      .peer = -1};
     rcomm_status_t st;
+    bool generic = true;
     size_t bytes;
 
     if ((st = coll_check_common(comm, &c, 1)) != RCOMM_OK)
@@ -31,6 +33,9 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     bytes = count * rcomm_dtype_size(dtype);
     if (!req && coll_slots_fit(comm, &c, bytes))
         return coll_slots_allreduce(comm, &c);
+    if (!req && coll_state(comm)->slots && algo == RCOMM_ALGO_AUTO && comm->tp &&
+        ((st = coll_mapped_allreduce(comm, &c, &generic)) != RCOMM_OK || !generic))
+        return st;
     if (algo == RCOMM_ALGO_AUTO)
         c.algo = coll_select_allreduce_on(&coll_state(comm)->links,
                                           comm->cfg.allreduce_algo, bytes);

@@ -86,6 +86,10 @@ void comm_scratch_free_all(rcomm_comm_t *comm);
  * the communicator is. */
 void comm_mem_detach_all(rcomm_comm_t *comm);
 void comm_mem_free_all(rcomm_comm_t *comm);
+/* [addr, addr + len) lies in memory from rcomm_mem_alloc, registered with
+ * the live transport: true, with what a peer needs to map it in *rk. */
+bool comm_mem_shared(const rcomm_comm_t *comm, const void *addr, size_t len,
+                     tp_rkey_t *rk);
 
 /* Fatal error: records it, closes the transport so that peers fail fast
  * instead of timing out (the goodbye frame carries status), and has every

@@ -180,7 +180,7 @@ typedef struct {
     void *addr;
     size_t len;
     uint64_t used; /* for least recently used */
-    bool pinned;   /* handed out by rkey_ptr: kept until destroy() */
+    uint32_t pins; /* rkey_ptr's pointers not released: kept while > 0 */
 } shm_map_t;
 
 /* The head of a segment; ring_of, the region table and the rings follow. */
@@ -359,9 +359,11 @@ bool shm_probe_getfd(const shm_peer_t *p, int32_t fd);
 /* raddr (len bytes) of the region v in our mapping of p's memory, mapping
  * it on first use; NULL when it is not mapped memory or cannot be mapped
  * now (the operation then takes the other way). pin keeps the mapping until
- * destroy() (rkey_ptr); an unpinned one may be replaced by another. */
+ * shm_map_unpin (rkey_ptr); an unpinned one may be replaced by another. */
 void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t raddr,
                      uint64_t len, bool pin);
+/* One pin fewer on the mapping of p's memory that holds ptr, if any. */
+void shm_map_unpin(shm_peer_t *p, const void *ptr);
 void shm_maps_drop(shm_peer_t *p);
 
 /* shm_progress.c */
@@ -412,6 +414,7 @@ rcomm_status_t shm_compare_swap(tp_t *base, int peer, const tp_rkey_t *rkey,
                                 tp_req_t *req);
 rcomm_status_t shm_rkey_ptr(tp_t *tp, int peer, const tp_rkey_t *rkey, uint64_t raddr,
                             size_t len, unsigned access, void **ptr);
+void shm_rkey_ptr_release(tp_t *tp, int peer, void *ptr);
 /* Carry out or write a one-sided op: false when it must wait (ring full,
  * or a fence). */
 bool shm_rma_write(shm_tp_t *tp, shm_peer_t *p, shm_op_t *op);

@@ -435,6 +435,7 @@ const tp_ops_t tp_shm_ops = {
     .fetch_add = shm_fetch_add,
     .compare_swap = shm_compare_swap,
     .rkey_ptr = shm_rkey_ptr,
+    .rkey_ptr_release = shm_rkey_ptr_release,
     .put_notify = shm_put_notify,
     .caps = shm_caps,
     .progress = shm_progress,

@@ -39,7 +39,7 @@ static shm_map_t *victim(shm_peer_t *p)
     for (int i = 0; i < SHM_MAPS; i++) {
         if (!p->maps[i].ino)
             return &p->maps[i];
-        if (!p->maps[i].pinned && (!v || p->maps[i].used < v->used))
+        if (!p->maps[i].pins && (!v || p->maps[i].used < v->used))
             v = &p->maps[i];
     }
     if (!v || p->txq.head)
@@ -79,7 +79,7 @@ static bool map_file(shm_tp_t *tp, shm_peer_t *p, shm_map_t *m, int64_t fd, uint
         return false;
     }
     close(got);
-    *m = (shm_map_t){ino, a, (size_t)sb.st_size, ++tp->map_clock, false};
+    *m = (shm_map_t){ino, a, (size_t)sb.st_size, ++tp->map_clock, 0};
     return true;
 }
 
@@ -103,8 +103,20 @@ void *shm_map_direct(shm_tp_t *tp, shm_peer_t *p, const shm_view_t *v, uint64_t 
     if (at + len > m->len)
         return NULL;
     m->used = ++tp->map_clock;
-    m->pinned = m->pinned || pin;
+    m->pins += pin;
     return (char *)m->addr + at;
+}
+
+void shm_map_unpin(shm_peer_t *p, const void *ptr)
+{
+    const char *c = ptr;
+
+    for (int i = 0; i < SHM_MAPS; i++)
+        if (p->maps[i].ino && p->maps[i].pins && c >= (const char *)p->maps[i].addr &&
+            c < (const char *)p->maps[i].addr + p->maps[i].len) {
+            p->maps[i].pins--;
+            return;
+        }
 }
 
 void shm_maps_drop(shm_peer_t *p)

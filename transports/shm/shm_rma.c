@@ -208,6 +208,14 @@ rcomm_status_t shm_rkey_ptr(tp_t *base, int peer, const tp_rkey_t *rkey, uint64_
     return RCOMM_OK;
 }
 
+void shm_rkey_ptr_release(tp_t *base, int peer, void *ptr)
+{
+    shm_tp_t *tp = shm_tp(base);
+
+    if (tp && tp->peers && peer >= 0 && peer < base->size && peer != base->rank && ptr)
+        shm_map_unpin(&tp->peers[peer], ptr);
+}
+
 static uint64_t apply_atomic(tp_rma_t kind, uint64_t *w, uint64_t a, uint64_t b)
 {
     uint64_t old = a;

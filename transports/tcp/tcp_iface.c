@@ -218,6 +218,7 @@ const tp_ops_t tp_tcp_ops = {
     .fetch_add = tcp_fetch_add,
     .compare_swap = tcp_compare_swap,
     .rkey_ptr = tp_rkey_ptr_unmapped,
+    .rkey_ptr_release = tp_rkey_ptr_release_none,
     .put_notify = tcp_put_notify,
     .caps = tcp_caps,
     .progress = tcp_progress,

@@ -86,6 +86,13 @@ rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
     return tp_check_post(tp, connected, peer, ptr, "rkey_ptr to");
 }
 
+void tp_rkey_ptr_release_none(tp_t *tp, int peer, void *ptr)
+{
+    (void)tp;
+    (void)peer;
+    (void)ptr;
+}
+
 rcomm_status_t tp_rkey_ptr_unmapped(tp_t *tp, int peer, const tp_rkey_t *rkey,
                                     uint64_t raddr, size_t len, unsigned access,
                                     void **ptr)

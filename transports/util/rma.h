@@ -53,5 +53,6 @@ rcomm_status_t tp_rkey_ptr_check(const tp_t *tp, bool connected, int peer,
 rcomm_status_t tp_rkey_ptr_unmapped(tp_t *tp, int peer, const tp_rkey_t *rkey,
                                     uint64_t raddr, size_t len, unsigned access,
                                     void **ptr);
+void tp_rkey_ptr_release_none(tp_t *tp, int peer, void *ptr);
 
 #endif /* RCOMM_TPU_RMA_H */

@@ -293,6 +293,7 @@ const tp_ops_t tp_verbs_ops = {
     .fetch_add = vx_fetch_add,
     .compare_swap = vx_compare_swap,
     .rkey_ptr = tp_rkey_ptr_unmapped,
+    .rkey_ptr_release = tp_rkey_ptr_release_none,
     .put_notify = vx_put_notify,
     .caps = vx_caps,
     .progress = vx_progress,

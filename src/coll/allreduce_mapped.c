@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * AllReduce between buffers the peers map (rcomm_mem_alloc), on a
+ * communicator whose ranks all share one host: rank r reduces block r
+ * straight from every rank's send buffer and stores the result straight
+ * into every rank's receive buffer (NCCL's registered user buffers; Open
+ * MPI's single-copy with XPMEM). Each rank reads n bytes and writes n,
+ * with no copy into or out of a transport: a staged path (messages, or
+ * shared staging areas) copies every byte at least twice more, which is
+ * what keeps those under half of memcpy at 64 MiB (docs/PERFORMANCE.md).
+ *
+ * The ranks meet in the mailboxes (mailbox.h), three times per call:
+ *   1. each posts where its buffers are (region keys and addresses); a
+ *      rank whose buffers are not both in such memory goes the generic way
+ *      at once, and every rank that sees it does the same with the same
+ *      call number;
+ *   2. each maps its peers' buffers (rkey_ptr) and says whether it could,
+ *      in `ready`; all go on only if all could, else all go the generic
+ *      way (no byte has moved yet);
+ *   3. each says in `done` that it has finished with its peers' buffers,
+ *      gives their mappings back (rkey_ptr_release: a program that
+ *      allocates and frees buffers must not keep every file mapped), and
+ *      returns once every peer has finished with its own.
+ * The same rank writes block r everywhere, so every rank has the same bits.
+ * In place, a rank reads its segment of a peer's block before it writes
+ * the result there, and nobody else touches that block. Work is in
+ * segments that stay in the cache between the reduction and the copies.
+ * Nonblocking calls, and the generic way, never come here.
+ */
+#include <string.h>
+
+#include "base/error.h"
+#include "coll/mailbox.h"
+#include "coll/pattern.h"
+#include "reduce/reduce.h"
+
+/* Bytes of a segment: reduced, then copied out, while in the cache. */
+#define SEG_BYTES (256u << 10)
+
+/* What a rank posts of its buffers. */
+typedef struct {
+    tp_rkey_t srk, rrk;
+    uint64_t sbuf, rbuf;
+} where_t;
+
+/* The vote of step 2, as stored in `ready`: the call and a bit. */
+static uint64_t vote(uint64_t seq, bool ok)
+{
+    return coll_mbox_tag(seq) << 1 | ok;
+}
+
+/* Every peer's vote of step 2 for this call; *all_ok: all were yes. */
+static rcomm_status_t wait_votes(coll_mbox_wait_t *w, bool *all_ok)
+{
+    const uint64_t yes = vote(w->seq, true);
+
+    *all_ok = true;
+    for (int q = 0; q < w->comm->size; q++) {
+        uint64_t v;
+        rcomm_status_t st;
+
+        while (q != w->comm->rank && ((v = atomic_load_explicit(&w->sl->peer[q]->ready,
+                                                                memory_order_acquire)) >>
+                                      1) != yes >> 1)
+            if ((st = coll_mbox_poll(w, q, "mapped the buffers of this call")) !=
+                RCOMM_OK)
+                return st;
+        if (q != w->comm->rank)
+            *all_ok = *all_ok && (v & 1);
+    }
+    return RCOMM_OK;
+}
+
+static rcomm_status_t wait_done(coll_mbox_wait_t *w)
+{
+    for (int q = 0; q < w->comm->size; q++) {
+        rcomm_status_t st;
+
+        while (q != w->comm->rank &&
+               atomic_load_explicit(&w->sl->peer[q]->done, memory_order_acquire) <
+                   coll_mbox_tag(w->seq))
+            if ((st = coll_mbox_poll(w, q, "finished with this rank's buffers")) !=
+                RCOMM_OK)
+                return st;
+    }
+    return RCOMM_OK;
+}
+
+/* Give back the peers' mappings that map_peers took. */
+static void unmap_peers(coll_mbox_wait_t *w, const char **src, char **dst)
+{
+    tp_t *tp = w->comm->tp;
+
+    for (int q = 0; q < w->comm->size; q++) {
+        if (q != w->comm->rank && src[q])
+            tp->ops->rkey_ptr_release(tp, q, (void *)src[q]);
+        if (q != w->comm->rank && dst[q])
+            tp->ops->rkey_ptr_release(tp, q, dst[q]);
+        src[q] = NULL;
+        dst[q] = NULL;
+    }
+}
+
+/* Every peer's buffers, mapped, into src[q] and dst[q] (ours are ours);
+ * false, with those it took given back, when some cannot be. */
+static bool map_peers(coll_mbox_wait_t *w, size_t bytes, const char **src, char **dst)
+{
+    tp_t *tp = w->comm->tp;
+    bool ok = true;
+
+    base_err_mute(true); /* a refusal is a vote, not an error */
+    for (int q = 0; q < w->comm->size && ok; q++) {
+        where_t at;
+        void *s, *d;
+
+        if (q == w->comm->rank)
+            continue;
+        memcpy(&at, w->sl->in[q], sizeof(at));
+        if (tp->ops->rkey_ptr(tp, q, &at.srk, at.sbuf, bytes, TP_REMOTE_READ, &s) ==
+            RCOMM_OK)
+            src[q] = s;
+        if (tp->ops->rkey_ptr(tp, q, &at.rrk, at.rbuf, bytes, TP_REMOTE_WRITE, &d) ==
+            RCOMM_OK)
+            dst[q] = d;
+        if (!(ok = src[q] && dst[q]))
+            base_log(
+                BASE_LOG_INFO, "rank %d: %s: collective #%llu takes the generic path: %s",
+                w->comm->rank, w->c->fn, (unsigned long long)w->seq, rcomm_last_error());
+    }
+    base_err_mute(false);
+    base_err_clear();
+    if (!ok)
+        unmap_peers(w, src, dst);
+    return ok;
+}
+
+/* Our block, segment by segment: reduced from every rank's send buffer in
+ * the order r, r+1, ..., then stored into every rank's receive buffer. */
+static void reduce_block(const coll_mbox_wait_t *w, const char **src, char **dst)
+{
+    const rcomm_comm_t *comm = w->comm;
+    const coll_desc_t *d = &w->c->desc;
+    const int p = comm->size, r = comm->rank;
+    const size_t es = rcomm_dtype_size(d->dtype), seg = SEG_BYTES / es;
+    const coll_blocks_t bl = {d->count, p, 0, NULL, NULL, NULL};
+    size_t off, len;
+
+    coll_block(&bl, r, &off, &len);
+    for (size_t o = 0; o < len; o += seg) {
+        const size_t n = len - o < seg ? len - o : seg, at = (off + o) * es;
+        char *out = dst[r] + at;
+
+        for (int k = 1; k < p; k++)
+            reduce_apply(out, k == 1 ? src[r] + at : out, src[(r + k) % p] + at, n,
+                         d->dtype, d->op);
+        reduce_finish(out, n, d->dtype, d->op, p);
+        for (int k = 1; k < p; k++)
+            memcpy(dst[(r + k) % p] + at, out, n * es);
+    }
+}
+
+rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
+                                     bool *generic)
+{
+    const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+    coll_mailboxes_t *sl = coll_state(comm)->slots;
+    const char **src = sl->src;
+    char **dst = sl->dst;
+    coll_mbox_wait_t w;
+    rcomm_status_t st;
+    where_t mine;
+    int other;
+    bool ok = false, all;
+
+    *generic = true;
+    if (!comm_mem_shared(comm, c->sbuf, bytes, &mine.srk) ||
+        !comm_mem_shared(comm, c->rbuf, bytes, &mine.rrk))
+        return RCOMM_OK; /* the peers will see us go the generic way */
+    mine.sbuf = (uint64_t)(uintptr_t)c->sbuf;
+    mine.rbuf = (uint64_t)(uintptr_t)c->rbuf;
+    base_err_clear();
+    if ((st = coll_mbox_post(&w, comm, c, &mine, sizeof(mine))) != RCOMM_OK ||
+        (st = coll_mbox_gather(&w, &other)) != RCOMM_OK)
+        return st;
+    if (other < 0) {
+        ok = map_peers(&w, bytes, src, dst);
+        atomic_store_explicit(&sl->mine->ready, vote(w.seq, ok), memory_order_release);
+        if ((st = wait_votes(&w, &all)) != RCOMM_OK) {
+            unmap_peers(&w, src, dst);
+            return st;
+        }
+        if (ok && !all)
+            unmap_peers(&w, src, dst);
+        ok = ok && all;
+    }
+    if (!ok) {
+        /* Nothing has moved: the call keeps its number on the generic way. */
+        coll_state(comm)->next_seq = w.seq;
+        return RCOMM_OK;
+    }
+    *generic = false;
+    src[comm->rank] = c->sbuf;
+    dst[comm->rank] = c->rbuf;
+    reduce_block(&w, src, dst);
+    atomic_store_explicit(&sl->mine->done, coll_mbox_tag(w.seq), memory_order_release);
+    src[comm->rank] = NULL;
+    dst[comm->rank] = NULL;
+    unmap_peers(&w, src, dst);
+    if ((st = wait_done(&w)) == RCOMM_OK && comm->deferred != RCOMM_OK)
+        st = comm_check(comm, c->fn);
+    return st;
+}
