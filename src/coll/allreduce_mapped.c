@@ -36,6 +36,12 @@
 
 /* Bytes of a segment: reduced, then copied out, while in the cache. */
 #define SEG_BYTES (256u << 10)
+/* Where the ranks outnumber the cores, each of the three meetings waits
+ * for every rank to be scheduled: 28 us a call on 4 ranks over 2 cores,
+ * where the generic path's rd takes 16 us at 1 KiB; from 32 KiB on this
+ * path is faster (docs/PERFORMANCE.md). A rank below it goes the generic
+ * way, and the others with it. */
+#define MIN_OVERSUBSCRIBED (32u << 10)
 
 /* What a rank posts of its buffers. */
 typedef struct {
@@ -173,7 +179,8 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     bool ok = false, all;
 
     *generic = true;
-    if (!comm_mem_shared(comm, c->sbuf, bytes, &mine.srk) ||
+    if ((comm->oversubscribed && bytes < MIN_OVERSUBSCRIBED) ||
+        !comm_mem_shared(comm, c->sbuf, bytes, &mine.srk) ||
         !comm_mem_shared(comm, c->rbuf, bytes, &mine.rrk))
         return RCOMM_OK; /* the peers will see us go the generic way */
     mine.sbuf = (uint64_t)(uintptr_t)c->sbuf;
