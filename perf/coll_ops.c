@@ -112,13 +112,17 @@ rcomm_status_t perf_coll_run(const perf_coll_t *c, const char *sbuf, char *rbuf,
 /* Allreduce and reduce are chosen by the cost model (allreduce: unless -a
  * forces one), as broadcast is (coll_select_broadcast inside the library);
  * the others have one algorithm each. */
-const char *perf_coll_algo(const perf_coll_t *c, size_t n)
+const char *perf_coll_algo(const perf_coll_t *c, size_t n, const void *sbuf, void *rbuf)
 {
     const size_t bytes = n * rcomm_dtype_size(c->dtype);
     rcomm_algo_t used = c->algo;
+    const char *path;
 
     switch (c->coll) {
     case EXACT_ALLREDUCE:
+        if (used == RCOMM_ALGO_AUTO &&
+            (path = hook_allreduce_path(c->comm, sbuf, rbuf, n, c->dtype)))
+            return path;
         if (used == RCOMM_ALGO_AUTO)
             rcomm_allreduce_algo(c->comm, n, c->dtype, &used);
         return rcomm_algo_name(used);

@@ -86,8 +86,10 @@ const char *perf_coll_redop(const perf_coll_t *c);
  * exact_fill_call puts the input). Both hold the vector's bytes (size). */
 rcomm_status_t perf_coll_run(const perf_coll_t *c, const char *sbuf, char *rbuf, size_t n,
                              int in_place);
-/* The algorithm a call of count n runs, for the algo column. */
-const char *perf_coll_algo(const perf_coll_t *c, size_t n);
+/* The algorithm a call of count n runs (out of place, between sbuf and
+ * rbuf), for the algo column: an allreduce's way without a schedule
+ * ("slots", "mapped") where it takes one. */
+const char *perf_coll_algo(const perf_coll_t *c, size_t n, const void *sbuf, void *rbuf);
 /* Fill exact inputs, make one call and count this rank's wrong elements
  * into *wrong; the call's status. */
 rcomm_status_t perf_coll_check(const perf_coll_t *c, char *sbuf, char *rbuf, size_t n,

@@ -447,7 +447,7 @@ static size_t measure(const opts_t *o, char *sbuf, char *rbuf, size_t n, row_t *
 
     r->count = n;
     r->bytes = perf_coll_bytes(&o->c, n);
-    r->algo = perf_coll_algo(&o->c, n);
+    r->algo = perf_coll_algo(&o->c, n, sbuf, rbuf);
     for (int ip = 0; ip < placements_of(o); ip++) {
         r->wrong[ip] = check(o, sbuf, rbuf, n, ip);
         time_it(o, 1, sbuf, rbuf, n, ip, &r->time[ip]);

@@ -17,6 +17,20 @@ for a in ring butterfly rd direct auto; do
         ko "-a $a exited non-zero"; cat "$out" >&2
     fi
 done
+# --mem-alloc, 3 ranks sharing this host: buffers from rcomm_mem_alloc, #wrong
+# 0 in both halves, and the algo column names the way each size went: the
+# shared slots up to 256 bytes, the mapped path above, from 32 KiB where the
+# header says the ranks outnumber the cores (allreduce_mapped.c), a
+# schedule's algorithm in between.
+if "$run" -n 3 -t 120 "$perf" --mem-alloc -b 8 -e 1M -f 8 -n 2 -w 1 >"$out" 2>&1; then
+    rows=$(awk '/rank 0.s host:/ { from = /oversubscribed/ ? 32768 : 257 }
+        $1 == "[0]" && $2 ~ /^[0-9]+$/ && NF == 15 && $11 == 0 && $15 == 0 &&
+        (($2 <= 256 && $7 == "slots") || ($2 >= from && $7 == "mapped") ||
+         ($2 > 256 && $2 < from && $7 != "slots" && $7 != "mapped"))' "$out" | wc -l)
+    if [ "$rows" -eq 6 ]; then ok; else ko "--mem-alloc: $rows good rows of 6"; cat "$out" >&2; fi
+else
+    ko "--mem-alloc exited non-zero"; cat "$out" >&2
+fi
 # -a all, 3 ranks: the structure, never a timing. The algorithms are the
 # header's columns between redop and auto's (ring, butterfly, rd, direct at least).
 # Each of the 5 rows (8 B to 32 KiB) has one time per algorithm, one '*' on

@@ -165,6 +165,17 @@ static void reduce_block(const coll_mbox_wait_t *w, const char **src, char **dst
     }
 }
 
+bool coll_mapped_fit(const rcomm_comm_t *comm, const coll_call_t *c, tp_rkey_t *srk,
+                     tp_rkey_t *rrk)
+{
+    const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+    tp_rkey_t k;
+
+    return (!comm->oversubscribed || bytes >= MIN_OVERSUBSCRIBED) &&
+           comm_mem_shared(comm, c->sbuf, bytes, srk ? srk : &k) &&
+           comm_mem_shared(comm, c->rbuf, bytes, rrk ? rrk : &k);
+}
+
 rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
                                      bool *generic)
 {
@@ -179,9 +190,7 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     bool ok = false, all;
 
     *generic = true;
-    if ((comm->oversubscribed && bytes < MIN_OVERSUBSCRIBED) ||
-        !comm_mem_shared(comm, c->sbuf, bytes, &mine.srk) ||
-        !comm_mem_shared(comm, c->rbuf, bytes, &mine.rrk))
+    if (!coll_mapped_fit(comm, c, &mine.srk, &mine.rrk))
         return RCOMM_OK; /* the peers will see us go the generic way */
     mine.sbuf = (uint64_t)(uintptr_t)c->sbuf;
     mine.rbuf = (uint64_t)(uintptr_t)c->rbuf;

@@ -20,12 +20,6 @@
 #include "coll/mailbox.h"
 #include "reduce/reduce.h"
 
-bool coll_slots_fit(const rcomm_comm_t *comm, const coll_call_t *c, size_t bytes)
-{
-    return coll_state(comm)->slots && c->algo == RCOMM_ALGO_AUTO &&
-           c->desc.kind == COLL_ALLREDUCE && bytes <= COLL_SLOT_BYTES && comm->tp;
-}
-
 rcomm_status_t coll_slots_allreduce(rcomm_comm_t *comm, const coll_call_t *c)
 {
     const int p = comm->size;

@@ -9,6 +9,19 @@
 #include "base/error.h"
 #include "core/handle.h"
 
+coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
+                                bool blocking)
+{
+    const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+
+    if (!blocking || !coll_state(comm)->slots || c->algo != RCOMM_ALGO_AUTO ||
+        c->desc.kind != COLL_ALLREDUCE || !comm->tp)
+        return COLL_PATH_SCHED;
+    if (bytes <= COLL_SLOT_BYTES)
+        return COLL_PATH_SLOTS;
+    return coll_mapped_fit(comm, c, NULL, NULL) ? COLL_PATH_MAPPED : COLL_PATH_SCHED;
+}
+
 static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
                                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                                 rcomm_algo_t algo, const char *fn, rcomm_request_t **req)
@@ -31,11 +44,14 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
     if ((st = coll_check_inout(comm, &c)) != RCOMM_OK)
         return st;
     bytes = count * rcomm_dtype_size(dtype);
-    if (!req && coll_slots_fit(comm, &c, bytes))
-        return coll_slots_allreduce(comm, &c);
-    if (!req && coll_state(comm)->slots && algo == RCOMM_ALGO_AUTO && comm->tp &&
-        ((st = coll_mapped_allreduce(comm, &c, &generic)) != RCOMM_OK || !generic))
-        return st;
+    switch (coll_allreduce_path(comm, &c, !req)) {
+    case COLL_PATH_SLOTS: return coll_slots_allreduce(comm, &c);
+    case COLL_PATH_MAPPED:
+        if ((st = coll_mapped_allreduce(comm, &c, &generic)) != RCOMM_OK || !generic)
+            return st;
+        break;
+    case COLL_PATH_SCHED: break;
+    }
     if (algo == RCOMM_ALGO_AUTO)
         c.algo = coll_select_allreduce_on(&coll_state(comm)->links,
                                           comm->cfg.allreduce_algo, bytes);

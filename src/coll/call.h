@@ -49,8 +49,18 @@ rcomm_status_t coll_p2p_build(coll_sched_t *s, const coll_call_t *c);
  * rcomm's choice of algorithm, on a communicator whose ranks all share
  * memory, runs through the slots; every rank decides alike. */
 #define COLL_SLOT_BYTES 256
-bool coll_slots_fit(const rcomm_comm_t *comm, const coll_call_t *c, size_t bytes);
 rcomm_status_t coll_slots_allreduce(rcomm_comm_t *comm, const coll_call_t *c);
+
+/* The ways a blocking allreduce with rcomm's choice of algorithm may go
+ * where every rank shares memory, besides a schedule; what this rank tries
+ * (api.c; the mapped path still needs every rank to try it). */
+typedef enum { COLL_PATH_SCHED, COLL_PATH_SLOTS, COLL_PATH_MAPPED } coll_path_t;
+coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
+                                bool blocking);
+/* allreduce_mapped.c: whether this rank tries the mapped path for c, whose
+ * buffers' region keys then go into srk and rrk (either may be NULL). */
+bool coll_mapped_fit(const rcomm_comm_t *comm, const coll_call_t *c, tp_rkey_t *srk,
+                     tp_rkey_t *rrk);
 
 /* Build and start the schedule; with req_out, hand it back, else wait. */
 rcomm_status_t coll_run(rcomm_comm_t *comm, const coll_call_t *c,

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "coll/call.h"
 #include "coll/colls.h"
 #include "compress/compress.h"
 #include "core/comm.h"
@@ -63,6 +64,21 @@ coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
 {
     return coll_select_broadcast(&coll_state(comm)->model, comm->cfg.bcast_algo,
                                  comm->cfg.segment_size, comm->size, bytes);
+}
+
+const char *hook_allreduce_path(const rcomm_comm_t *comm, const void *sendbuf,
+                                void *recvbuf, size_t count, rcomm_dtype_t dtype)
+{
+    const coll_call_t c = {.desc = {COLL_ALLREDUCE, dtype, RCOMM_SUM, 0, count},
+                           .sbuf = sendbuf == RCOMM_IN_PLACE ? recvbuf : sendbuf,
+                           .rbuf = recvbuf,
+                           .algo = RCOMM_ALGO_AUTO};
+
+    switch (coll_allreduce_path(comm, &c, true)) {
+    case COLL_PATH_SLOTS: return "slots";
+    case COLL_PATH_MAPPED: return "mapped";
+    default: return NULL;
+    }
 }
 
 void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why)
