@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * shm_bound: the fastest a p-process allreduce (f32 sum) of private buffers
- * can be on this host through memory they share, with no transport at all:
- * the bound that issue 17's "half of memcpy at 64 MiB" is measured against
- * (docs/PERFORMANCE.md, "64 MiB: the bound").
+ * shm_bound: the fastest a staged p-process allreduce (f32 sum) of private
+ * buffers can be on this host through memory they share, with no transport
+ * at all: what rcomm's paths for malloc'd buffers are read against
+ * (docs/PERFORMANCE.md, "64 MiB: the bound"; buffers from rcomm_mem_alloc
+ * need no staging and pass it: "Mapped AllReduce").
  *
  *   perf/shm_bound [P [BYTES [CHUNK]]]   (default 2, 64M, 1M; K, M, G suffixes)
  *
