@@ -28,6 +28,8 @@
  * the batch's mean gradient:
  *  - allreduce: the slices are summed by rcomm_allreduce (the slices' loss
  *    rides along as one more element) and every rank applies p -= lr * g;
+ *    the gradient lives in rcomm_mem_alloc's memory, so that ranks on one
+ *    host reduce it straight from each other's (the mapped path);
  *  - ps: each worker pushes its slice's own mean gradient (scaled by
  *    1/slice, as a training loop that knows nothing of the others would),
  *    and the servers average the W pushes (RCOMM_PS_MEAN_WORKERS): they
@@ -435,11 +437,12 @@ static void slice_gradient(const opts_t *o, const set_t *tr, int t, int me, int 
 static void run_allreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, double *p,
                           log_t *l, work_t *w)
 {
-    double *g = malloc((NPARAM + 1) * sizeof(double));
+    double *g = NULL;
     rcomm_status_t st;
 
-    if (!g)
-        exit(1);
+    if ((st = rcomm_mem_alloc(comm, (NPARAM + 1) * sizeof(double), (void **)&g)) !=
+        RCOMM_OK)
+        die("rcomm_mem_alloc", st);
     for (int t = 0; t < o->steps; t++) {
         slice_gradient(o, tr, t, rank, size, p, g, w);
         if ((st = rcomm_allreduce(comm, RCOMM_IN_PLACE, g, NPARAM + 1, RCOMM_F64,
@@ -448,7 +451,8 @@ static void run_allreduce(const opts_t *o, rcomm_comm_t *comm, const set_t *tr, 
         sgd(p, g, o->lr);
         log_step(l, t, g[NPARAM] / o->batch, p);
     }
-    free(g);
+    if ((st = rcomm_mem_free(comm, g)) != RCOMM_OK)
+        die("rcomm_mem_free", st);
 }
 
 /* The compressor of --compress, or NULL for none; W1 and W2 are tensors 0

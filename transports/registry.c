@@ -27,8 +27,8 @@ static bool complete(const tp_ops_t *o)
     return o->size == sizeof(tp_ops_t) && o->name && o->create && o->local_addr &&
            o->connect && o->destroy && o->isend && o->irecv && o->cancel && o->mem_reg &&
            o->mem_rkey && o->mem_dereg && o->put && o->get && o->fetch_add &&
-           o->compare_swap && o->rkey_ptr && o->rkey_ptr_release && o->put_notify && o->caps && o->progress &&
-           o->wait_fd;
+           o->compare_swap && o->rkey_ptr && o->rkey_ptr_release && o->put_notify &&
+           o->caps && o->progress && o->wait_fd;
 }
 
 const tp_ops_t *tp_find(const char *name)
