@@ -362,4 +362,8 @@ RCOMM_TUNING_FILE=$tuning.bad "$run" -n 3 -t 120 -x RCOMM_TUNING_FILE "$perf" -b
 "$top/perf/shm_bound" 3 96K 48K | grep -q "^shm_bound: 3 ranks, 98304 B in 49152-byte chunks: .* busbw / memcpy [0-9.]*$" &&
     ok || ko "shm_bound 3 96K 48K"
 "$top/perf/shm_bound" 3 1M 1M >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "shm_bound 3 1M 1M: not refused"
+# tcp_bound checks every byte it receives (exit 1 on a wrong one).
+"$top/perf/tcp_bound" 3 96K 3 | grep -q "^tcp_bound: 3 ranks, the bytes of a 98304-byte allreduce (131072 B each way per rank) over loopback TCP: [0-9.]* ms, median of 3; as an allreduce, busbw [0-9.]* GB/s$" &&
+    ok || ko "tcp_bound 3 96K 3"
+"$top/perf/tcp_bound" 1 >/dev/null 2>&1; [ $? -eq 2 ] && ok || ko "tcp_bound 1: not refused"
 summary
