@@ -7,6 +7,11 @@
  *                  an error naming it
  *   hang           the last rank sleeps past RCOMM_TIMEOUT; the others fail
  *                  with TIMEOUT naming it
+ *   exit-mapped / hang-mapped
+ *                  the same with 64 Ki elements in rcomm_mem_alloc's memory
+ *                  (where every rank shares memory, the mapped path, which
+ *                  waits in the mailboxes, not on messages); exit-mapped
+ *                  must notice the death, not time out
  *   mismatch-count / -dtype / -op / -root / -coll
  *                  rank 0 calls differently; every rank gets MISMATCH
  *   mismatch-small-count / -dtype / -op
@@ -1146,7 +1151,9 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
     rcomm_comm_t *comm;
-    float buf[1000] = {0};
+    static float stack_buf[1000];
+    float *buf = stack_buf;
+    size_t count = 1000;
     char name[32];
     int bad = 0;
     rcomm_status_t st;
@@ -1160,6 +1167,7 @@ int main(int argc, char **argv)
     }
     if ((size < 3 || size > 8) && strcmp(mode, "badargs") != 0 &&
         strcmp(mode, "exit-early") != 0 && strcmp(mode, "hang") != 0 &&
+        strcmp(mode, "exit-mapped") != 0 && strcmp(mode, "hang-mapped") != 0 &&
         strncmp(mode, "mismatch", 8) != 0 && strncmp(mode, "within-", 7) != 0 &&
         strcmp(mode, "handles") != 0) {
         fprintf(stderr, "coll_fail %s: needs 3 to 8 ranks, not %d\n", mode, size);
@@ -1202,18 +1210,27 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(mode, "exit-alltoall") == 0) {
         bad = exit_alltoall(comm);
-    } else if (strcmp(mode, "exit-early") == 0) {
+    } else if (strcmp(mode, "exit-early") == 0 || strcmp(mode, "exit-mapped") == 0) {
+        if (strcmp(mode, "exit-mapped") == 0 &&
+            rcomm_mem_alloc(comm, (count = 65536) * sizeof(float), (void **)&buf))
+            return 1;
         if (rank == size - 1)
             _exit(0); /* no goodbye: the kernel just closes the sockets */
-        st = rcomm_allreduce(comm, buf, buf, 1000, RCOMM_F32, RCOMM_SUM);
-        bad = st == RCOMM_OK || !strstr(rcomm_last_error(), name);
+        st = rcomm_allreduce(comm, buf, buf, count, RCOMM_F32, RCOMM_SUM);
+        /* Mapped: its death noticed, not waited out (the mailboxes' waits
+         * watch the peer: coll_health_peer_failed). */
+        bad = st == RCOMM_OK || !strstr(rcomm_last_error(), name) ||
+              (count > 1000 && st == RCOMM_ERR_TIMEOUT);
         if (bad)
             fprintf(stderr, "FAIL rank %d: exit-early: %s (%s)\n", rank,
                     rcomm_strerror(st), rcomm_last_error());
-    } else if (strcmp(mode, "hang") == 0) {
+    } else if (strcmp(mode, "hang") == 0 || strcmp(mode, "hang-mapped") == 0) {
+        if (strcmp(mode, "hang-mapped") == 0 &&
+            rcomm_mem_alloc(comm, (count = 65536) * sizeof(float), (void **)&buf))
+            return 1;
         if (rank == size - 1)
             sleep(4);
-        st = rcomm_allreduce(comm, buf, buf, 1000, RCOMM_F32, RCOMM_SUM);
+        st = rcomm_allreduce(comm, buf, buf, count, RCOMM_F32, RCOMM_SUM);
         if (rank != size - 1) {
             bad = expect("hang", st, RCOMM_ERR_TIMEOUT, name);
         } else {

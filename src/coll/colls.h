@@ -58,6 +58,11 @@ static inline coll_state_t *coll_state(const rcomm_comm_t *comm)
  * space). After a timeout of s: probe every peer and explain; returns the
  * status to fail with (TIMEOUT or MISMATCH) and the message in msg. */
 rcomm_status_t coll_health_init(rcomm_comm_t *comm);
+/* Whether peer has failed (*st: how), watching it from the first call on
+ * with a zero-byte receive on a tag nobody sends to, which the transport
+ * fails when the peer fails: for waits that post nothing to the peer (the
+ * mailboxes). */
+bool coll_health_peer_failed(rcomm_comm_t *comm, int peer, rcomm_status_t *st);
 /* p2p.c: register point-to-point's tag space. */
 rcomm_status_t coll_p2p_init(rcomm_comm_t *comm);
 /* colls.c: check the envelopes that came ahead of s (just posted) against

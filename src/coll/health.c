@@ -38,6 +38,8 @@
 
 #define CTRL_PROBE(h) comm_service_tag((h)->space, 1)
 #define CTRL_REPLY(h) comm_service_tag((h)->space, 2)
+/* Never sent: a receive posted on it completes only when its peer fails. */
+#define CTRL_WATCH(h) comm_service_tag((h)->space, 3)
 #define IDLE UINT64_MAX
 #define TIMED_OUT "(RCOMM_TIMEOUT): "
 
@@ -46,6 +48,8 @@ typedef struct {
     tp_req_t ask, answer;    /* our own probe */
     int probes;              /* probes received, not yet answered */
     int answering;
+    tp_req_t watch; /* coll_health_peer_failed's */
+    bool watching;
 } peer_health_t;
 
 struct coll_health {
@@ -94,6 +98,29 @@ rcomm_status_t coll_health_init(rcomm_comm_t *comm)
     }
     coll_state(comm)->health = h;
     return RCOMM_OK;
+}
+
+bool coll_health_peer_failed(rcomm_comm_t *comm, int peer, rcomm_status_t *st)
+{
+    struct coll_health *h = coll_state(comm)->health;
+    peer_health_t *ph;
+
+    if (!h || !comm->tp || peer < 0 || peer >= comm->size || peer == comm->rank)
+        return false;
+    ph = &h->peer[peer];
+    if (!ph->watching) {
+        base_err_mute(true); /* a failed peer is the answer, said by the caller */
+        *st = comm->tp->ops->irecv(comm->tp, peer, CTRL_WATCH(h), NULL, 0, &ph->watch);
+        base_err_mute(false);
+        if (*st != RCOMM_OK)
+            return true;
+        ph->watching = true;
+    }
+    if (ph->watch.status == RCOMM_INPROGRESS)
+        return false;
+    /* A message on a tag nobody sends to is a broken peer too. */
+    *st = ph->watch.status == RCOMM_OK ? RCOMM_ERR_PROTOCOL : ph->watch.status;
+    return true;
 }
 
 /* What we are doing, as an envelope: our oldest collective in flight. */

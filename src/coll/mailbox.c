@@ -137,6 +137,7 @@ void coll_slots_started(coll_state_t *colls, uint64_t seq)
 rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
 {
     rcomm_comm_t *comm = w->comm;
+    rcomm_status_t st;
     uint64_t now;
 
     if (comm->oversubscribed)
@@ -146,6 +147,14 @@ rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
     comm_progress(comm, 0);
     if (comm->failed != RCOMM_OK || !comm->tp)
         return comm_check(comm, w->c->fn);
+    if (coll_health_peer_failed(comm, peer, &st)) {
+        base_err(st,
+                 "%s: rank %d: collective #%llu: rank %d failed while this rank waited "
+                 "for it",
+                 w->c->fn, comm->rank, (unsigned long long)w->seq, peer);
+        comm_fail(comm, st);
+        return st;
+    }
     if ((now = base_now_ns()) - w->since_ns < w->limit_ns)
         return RCOMM_OK;
     base_err(RCOMM_ERR_TIMEOUT,

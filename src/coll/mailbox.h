@@ -27,8 +27,10 @@
  *
  * Waiting spins (yielding when the ranks outnumber the cores): a store
  * rings no doorbell, so there is nothing to sleep on. Every few hundred
- * polls the communicator progresses (other requests, failures, goodbyes);
- * a peer that never comes fails the call after RCOMM_TIMEOUT, named.
+ * polls the communicator progresses (other requests, failures, goodbyes)
+ * and asks whether the peer waited for has failed (coll_health_peer_failed:
+ * nothing else is posted to it that would fail); a peer that is alive but
+ * never comes fails the call after RCOMM_TIMEOUT, named.
  */
 #ifndef RCOMM_COLL_MAILBOX_H
 #define RCOMM_COLL_MAILBOX_H
