@@ -27,6 +27,7 @@
  * segments that stay in the cache between the reduction and the copies.
  * Nonblocking calls, and the generic way, never come here.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -55,41 +56,22 @@ static uint64_t vote(uint64_t seq, bool ok)
     return coll_mbox_tag(seq) << 1 | ok;
 }
 
-/* Every peer's vote of step 2 for this call; *all_ok: all were yes. */
+/* Every peer's vote of step 2 for this call; *all_ok: all were yes. A
+ * peer's next vote comes only after this call, which needs ours: the word
+ * holds this call's once it is at least vote(seq, false). */
 static rcomm_status_t wait_votes(coll_mbox_wait_t *w, bool *all_ok)
 {
-    const uint64_t yes = vote(w->seq, true);
+    rcomm_status_t st =
+        coll_mbox_wait_all(w, offsetof(coll_mailbox_t, ready), vote(w->seq, false),
+                           "mapped the buffers of this call");
 
     *all_ok = true;
-    for (int q = 0; q < w->comm->size; q++) {
-        uint64_t v;
-        rcomm_status_t st;
-
-        while (q != w->comm->rank && ((v = atomic_load_explicit(&w->sl->peer[q]->ready,
-                                                                memory_order_acquire)) >>
-                                      1) != yes >> 1)
-            if ((st = coll_mbox_poll(w, q, "mapped the buffers of this call")) !=
-                RCOMM_OK)
-                return st;
-        if (q != w->comm->rank)
-            *all_ok = *all_ok && (v & 1);
-    }
-    return RCOMM_OK;
-}
-
-static rcomm_status_t wait_done(coll_mbox_wait_t *w)
-{
-    for (int q = 0; q < w->comm->size; q++) {
-        rcomm_status_t st;
-
-        while (q != w->comm->rank &&
-               atomic_load_explicit(&w->sl->peer[q]->done, memory_order_acquire) <
-                   coll_mbox_tag(w->seq))
-            if ((st = coll_mbox_poll(w, q, "finished with this rank's buffers")) !=
-                RCOMM_OK)
-                return st;
-    }
-    return RCOMM_OK;
+    for (int q = 0; q < w->comm->size && st == RCOMM_OK; q++)
+        *all_ok =
+            *all_ok &&
+            (q == w->comm->rank ||
+             (atomic_load_explicit(&w->sl->peer[q]->ready, memory_order_acquire) & 1));
+    return st;
 }
 
 /* Give back the peers' mappings that map_peers took. */
@@ -222,7 +204,9 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     src[comm->rank] = NULL;
     dst[comm->rank] = NULL;
     unmap_peers(&w, src, dst);
-    if ((st = wait_done(&w)) == RCOMM_OK && comm->deferred != RCOMM_OK)
+    if ((st = coll_mbox_wait_all(&w, offsetof(coll_mailbox_t, done), coll_mbox_tag(w.seq),
+                                 "finished with this rank's buffers")) == RCOMM_OK &&
+        comm->deferred != RCOMM_OK)
         st = comm_check(comm, c->fn);
     return st;
 }

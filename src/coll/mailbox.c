@@ -4,6 +4,7 @@
  * meeting of a call's ranks in them (mailbox.h).
  */
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,21 @@ rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
     return RCOMM_ERR_TIMEOUT;
 }
 
+rcomm_status_t coll_mbox_wait_all(coll_mbox_wait_t *w, size_t word, uint64_t want,
+                                  const char *what)
+{
+    for (int q = 0; q < w->comm->size; q++) {
+        const _Atomic uint64_t *v =
+            (const _Atomic uint64_t *)((const char *)w->sl->peer[q] + word);
+        rcomm_status_t st;
+
+        while (q != w->comm->rank && atomic_load_explicit(v, memory_order_acquire) < want)
+            if ((st = coll_mbox_poll(w, q, what)) != RCOMM_OK)
+                return st;
+    }
+    return RCOMM_OK;
+}
+
 rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,
                               const coll_call_t *c, const void *data, size_t bytes)
 {
@@ -184,12 +200,10 @@ rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,
                             0};
     out = &w->sl->mine->slot[w->seq & 1];
     /* Nobody may still read this slot's call seq - 2. */
-    for (int q = 0; q < comm->size; q++)
-        while (q != comm->rank &&
-               atomic_load_explicit(&w->sl->peer[q]->started, memory_order_acquire) <
-                   coll_mbox_tag(w->seq - 1))
-            if ((st = coll_mbox_poll(w, q, "finished the call before last")) != RCOMM_OK)
-                return st;
+    if ((st = coll_mbox_wait_all(w, offsetof(coll_mailbox_t, started),
+                                 coll_mbox_tag(w->seq - 1),
+                                 "finished the call before last")) != RCOMM_OK)
+        return st;
     out->desc = w->want;
     memcpy(out->data, data, bytes);
     atomic_store_explicit(&out->seq, coll_mbox_tag(w->seq), memory_order_release);

@@ -84,6 +84,11 @@ static inline uint64_t coll_mbox_tag(uint64_t seq)
     return seq + 1;
 }
 
+/* Wait until every peer's word at offset word of its mailbox (started,
+ * ready or done: offsetof) is at least want, polling; what the peer has
+ * not done yet names the wait in a timeout. */
+rcomm_status_t coll_mbox_wait_all(coll_mbox_wait_t *w, size_t word, uint64_t want,
+                                  const char *what);
 /* Start call c: take its number, wait until slot[seq & 1] is free, fill it
  * with the description and bytes of data, and announce the call. */
 rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,

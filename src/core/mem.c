@@ -5,7 +5,6 @@
  * owned, from tp_heap_alloc (the peers of a host can map it) and open to
  * their loads and stores. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/error.h"
 #include "core/comm.h"
