@@ -555,7 +555,8 @@ int main(int argc, char **argv)
         o.no_ceiling
             ? 0
             : GRADE_NET |
-                  (perf_coll_info[o.c.coll].flags & PERF_COLL_REDUCES ? GRADE_MEM : 0));
+                  (perf_coll_info[o.c.coll].flags & PERF_COLL_REDUCES ? GRADE_MEM : 0),
+        o.maxb);
     if (rank == 0)
         print_header(&o, tp, &g);
     for (size_t bytes = o.minb; bytes <= o.maxb; bytes *= o.factor) {

@@ -6,12 +6,14 @@
  *  - the ceiling a run is compared with, found once by rank 0 before the
  *    table: the verbs port's nominal link rate (ibv_query_port), or this
  *    machine's TCP loopback bandwidth, measured with the transport's socket
- *    buffers; for reductions also memcpy bandwidth, the local bound;
- *  - the share of it the best rate of the run reached;
+ *    buffers; for reductions also memcpy bandwidth on one core at the
+ *    sweep's largest size (8 MiB to 256 MiB), a reduction's yardstick;
+ *  - the share of the ceiling the best rate of the run reached, and the
+ *    share of memcpy the largest size reached;
  *  - an alpha-beta fit of time = alpha + beta * bytes over a size sweep.
  *
  *   grade_t g;
- *   grade_init(&g, comm, GRADE_NET | GRADE_MEM);   every rank; rank 0 measures
+ *   grade_init(&g, comm, GRADE_NET | GRADE_MEM, max); every rank; rank 0 measures
  *   grade_print_ceilings(&g, &fmt);                 before the table
  *   per size: grade_rate(&g, bytes, gbs, "in-place"); grade_time(&g, bytes, us);
  *   grade_print_results(&g, &fmt);                  after it
@@ -29,21 +31,30 @@
 #include "rcomm.h"
 
 #define GRADE_MAX_SIZES 64 /* a sweep with factor >= 2 has at most 64 sizes */
+/* memcpy's size: at least 8 MiB, which the tools measured before; at most
+ * 256 MiB, so that rank 0's two extra buffers stay small beside the run's. */
+#define GRADE_MEM_MIN ((size_t)8 << 20)
+#define GRADE_MEM_MAX ((size_t)256 << 20)
 
 enum {
     GRADE_NET = 1, /* find the network ceiling */
-    GRADE_MEM = 2, /* measure memcpy: the bound of a reduction */
+    GRADE_MEM = 2, /* measure memcpy: a reduction's yardstick */
 };
 
 typedef struct {
     unsigned what;      /* GRADE_NET | GRADE_MEM asked for; 0: --no-ceiling */
     double net_gbs;     /* the network ceiling; 0: none or unknown */
     double mem_gbs;     /* memcpy on rank 0; 0: not measured */
+    size_t mem_bytes;   /* of this many bytes: the sweep's largest, clamped */
     char net_what[224]; /* where net_gbs comes from, or why there is none */
     /* The run so far: its best rate and the sweep for the fit. */
     double best_gbs;
     size_t best_bytes;
     const char *best_where; /* e.g. "in-place"; NULL: nothing to add */
+    /* The best rate at the largest size so far, held against memcpy. */
+    double top_gbs;
+    size_t top_bytes;
+    const char *top_where;
     int n;
     double bytes[GRADE_MAX_SIZES], time_us[GRADE_MAX_SIZES];
 } grade_t;
@@ -61,8 +72,9 @@ typedef struct {
 
 /* Every rank; only rank 0 (which prints) queries or measures, in well under a
  * second, while the others wait in their first collective. what: GRADE_*,
- * 0 to find nothing (--no-ceiling). */
-void grade_init(grade_t *g, const rcomm_comm_t *comm, unsigned what);
+ * 0 to find nothing (--no-ceiling). max_bytes: the sweep's largest size,
+ * which GRADE_MEM's memcpy copies (held to GRADE_MEM_MIN..GRADE_MEM_MAX). */
+void grade_init(grade_t *g, const rcomm_comm_t *comm, unsigned what, size_t max_bytes);
 
 /* A rate of the run (GB/s) at bytes; where names the row, if anything. */
 void grade_rate(grade_t *g, size_t bytes, double gbs, const char *where);
@@ -75,8 +87,9 @@ double grade_ceiling_gbs(const grade_t *g);
 
 /* Before the table: the ceiling lines, unless --no-ceiling. */
 void grade_print_ceilings(const grade_t *g, const grade_fmt_t *f);
-/* After it: the shares of the ceilings that the best rate reached, and for a
- * sweep of 3 sizes or more "alpha-beta fit: ...". */
+/* After it: the share of the network ceiling that the best rate reached,
+ * the share of memcpy that the largest size reached, and for a sweep of 3
+ * sizes or more "alpha-beta fit: ...". */
 void grade_print_results(const grade_t *g, const grade_fmt_t *f);
 
 /* The tools' clock, in seconds: monotonic, inline for the timed loops. */

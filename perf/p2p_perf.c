@@ -580,7 +580,7 @@ int main(int argc, char **argv)
     if (rank == 0) {
         p.json = p.o.json ? open_out(p.o.json, PERF_OUT_JSON) : NULL;
         p.csv = p.o.csv ? open_out(p.o.csv, PERF_OUT_CSV) : NULL;
-        grade_init(&p.grade, comm, p.o.no_ceiling ? 0 : GRADE_NET);
+        grade_init(&p.grade, comm, p.o.no_ceiling ? 0 : GRADE_NET, 0);
         print_header(&p);
     }
     for (size_t len = p.o.all ? 2 : p.o.size;

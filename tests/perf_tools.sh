@@ -117,11 +117,18 @@ check_grade() {
         /^\[0\] # Ceiling : .* [0-9.]+ GB\/s/ {
             v = $0; sub(/ GB\/s.*/, "", v); sub(/.* /, "", v); c += v > 0
         }
-        /^\[0\] # Memory  : memcpy on rank 0, measured: [0-9.]+ GB\/s/ { m += $10 > 0 }
-        /^\[0\] # Share of (ceiling|memcpy) +: best busbw / {
+        # memcpy of 8 MiB: the largest size, 4096 B, held to 8-256 MiB
+        /^\[0\] # Memory  : memcpy on rank 0, measured: [0-9.]+ GB\/s \(one core, 8388608 B: / {
+            m += $10 > 0
+        }
+        /^\[0\] # Share of ceiling +: best busbw / {
             pct = $0; sub(/%.*/, "", pct); sub(/.* /, "", pct)
             lim = $0; sub(/ GB\/s\)$/, "", lim); sub(/.*\(/, "", lim)
-            if ($9 ~ /^[0-9.]+$/ && pct ~ /^[0-9.e+-]+$/ && lim > 0) { if ($5 == "ceiling") s++; else sm++ }
+            if ($9 ~ /^[0-9.]+$/ && pct ~ /^[0-9.e+-]+$/ && lim > 0) s++
+        }
+        /^\[0\] # Share of memcpy +: largest size.s busbw [0-9.]+ GB\/s \([0-9]+ B, .*% of memcpy of 8388608 B \([0-9.]+ GB\/s\)$/ {
+            pct = $0; sub(/% of memcpy.*/, "", pct); sub(/.* /, "", pct)
+            if (pct ~ /^[0-9.e+-]+$/) sm++
         }
         /^\[0\] # alpha-beta fit: / { f++ }
         END { exit !(c == 1 && s == 1 && m == mem && sm == mem && f == 1) }' "$3" && ok ||
