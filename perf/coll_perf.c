@@ -607,11 +607,11 @@ int main(int argc, char **argv)
      * has said why. */
     if (rcomm_allreduce(comm, RCOMM_IN_PLACE, &failed, 1, RCOMM_I32, RCOMM_MAX))
         perf_die("allreduce of the exit status");
-    if (o.mem_alloc && (rcomm_mem_free(comm, sbuf) || rcomm_mem_free(comm, rbuf)))
-        perf_die("rcomm_mem_free");
     if (!o.mem_alloc) {
         free(sbuf);
         free(rbuf);
+    } else if (rcomm_mem_free(comm, sbuf) || rcomm_mem_free(comm, rbuf)) {
+        perf_die("rcomm_mem_free");
     }
     if (rcomm_comm_destroy(comm) != RCOMM_OK)
         perf_die("destroy");
