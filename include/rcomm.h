@@ -163,7 +163,9 @@ rcomm_status_t rcomm_comm_destroy(rcomm_comm_t *comm);
 
 rcomm_status_t rcomm_comm_rank(const rcomm_comm_t *comm, int *rank);
 rcomm_status_t rcomm_comm_size(const rcomm_comm_t *comm, int *size);
-/* Name of the transport in use ("tcp"). */
+/* What carries this rank's messages: the transport in use ("tcp",
+ * "verbs"), "shm" when shared memory serves every peer (all ranks on this
+ * host), or "tcp+shm" / "verbs+shm" when it serves some. */
 rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name);
 
 /* Transport counters: payload bytes handed to the network, received, and

@@ -431,7 +431,9 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Shared memory alone when it serves every peer; beside the network
-     * when it serves some: a section for each. */
+     * when it serves some: a section for each, the network's named by its
+     * own transport ("tcp", not rcomm_comm_transport's "tcp+shm"). */
+    tp = hook_config(comm)->transport;
     hook_host(comm, &host);
     if (hook_caps(comm, &caps, &link) && strcmp(link, "shm") == 0)
         tp = "shm";

@@ -230,6 +230,11 @@ static rcomm_status_t find_local(rcomm_comm_t *comm)
      * moves them but the ranks: a rank that sleeps is woken through its
      * bell, and 4 ranks on 2 cores took 2.5x as long at 32 KiB
      * (docs/PERFORMANCE.md). */
+    snprintf(comm->transport_name, sizeof(comm->transport_name), "%s%s",
+             all_shm(comm) ? "shm" : comm->cfg.transport,
+             !all_shm(comm) && comm->shm_which && memchr(comm->shm_which, 1, comm->size)
+                 ? "+shm"
+                 : "");
     comm->spin_ns =
         (uint64_t)(1e3 * (!comm->oversubscribed            ? comm->cfg.spin_us
                           : comm->cfg.oversub_spin_us >= 0 ? comm->cfg.oversub_spin_us
@@ -576,7 +581,7 @@ rcomm_status_t rcomm_comm_transport(const rcomm_comm_t *comm, const char **name)
         return RCOMM_ERR_INVALID_ARG;
     if (!name)
         return base_err(RCOMM_ERR_INVALID_ARG, "rcomm_comm_transport: name is NULL");
-    *name = comm->cfg.transport;
+    *name = comm->transport_name[0] ? comm->transport_name : comm->cfg.transport;
     return RCOMM_OK;
 }
 

@@ -61,6 +61,10 @@ struct rcomm_comm {
     int nhosts;
     rcomm_status_t deferred; /* an error found inside progress, for the next call */
     char deferred_msg[256];
+    /* What serves our peers (rcomm_comm_transport): the configured
+     * transport, "shm" when shared memory serves every peer, "tcp+shm" when
+     * both serve some. */
+    char transport_name[32];
     rcomm_mem_t *mems; /* explicit registrations (mem.c) */
     comm_scratch_t scratch;
     comm_service_t services[COMM_SERVICE_MAX]; /* service.h */
