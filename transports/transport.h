@@ -83,6 +83,11 @@ struct tp_req {
      * soft-RoCE can lose, stalling the queue pair); TCP serves a peer's
      * requests in order anyway. */
     uint8_t fence;
+    /* recv: a watch on its peer, on a tag nobody sends to (coll/health.c).
+     * It completes only when the peer fails or closes, and is not counted
+     * among the failed operations then: a peer that closes normally while
+     * only watches wait for it is no error. */
+    uint8_t watch;
     /* Transport-private: queue links, progress state. */
     _Alignas(16) unsigned char priv[TP_REQ_PRIV];
 };

@@ -110,6 +110,7 @@ bool coll_health_peer_failed(rcomm_comm_t *comm, int peer, rcomm_status_t *st)
     ph = &h->peer[peer];
     if (!ph->watching) {
         base_err_mute(true); /* a failed peer is the answer, said by the caller */
+        ph->watch.watch = 1;
         *st = comm->tp->ops->irecv(comm->tp, peer, CTRL_WATCH(h), NULL, 0, &ph->watch);
         base_err_mute(false);
         if (*st != RCOMM_OK)

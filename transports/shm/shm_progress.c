@@ -138,8 +138,8 @@ static unsigned fail_ops(shm_tp_t *tp, tp_opq_t *q, rcomm_status_t status)
             free_ctl(shm_op_of(o));
             continue;
         }
+        n += tp_op_counted(o); /* before completion hands it back */
         shm_complete(tp, shm_op_of(o), status);
-        n++;
     }
     return n;
 }

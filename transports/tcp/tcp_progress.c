@@ -307,8 +307,8 @@ static unsigned fail_ops(tcp_tp_t *tp, tp_opq_t *q, rcomm_status_t status)
 
     while ((op = q->head)) {
         BASE_FIFO_POP(q);
+        n += tp_op_counted(op);
         tp_done(&tp->done, op, status);
-        n++;
     }
     return n;
 }

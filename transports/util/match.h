@@ -35,6 +35,14 @@ typedef struct {
     tp_op_t *head, *tail;
 } tp_opq_t;
 
+/* 1 for an operation a peer's failure report counts, 0 for a watch
+ * (tp_req_t.watch). op must be in a request's priv, as every transport
+ * keeps them (not a transport's own control record). */
+static inline unsigned tp_op_counted(const tp_op_t *op)
+{
+    return !((const tp_req_t *)((const char *)op - offsetof(tp_req_t, priv)))->watch;
+}
+
 typedef struct tp_unexp {
     struct tp_unexp *next;
     uint64_t tag;

@@ -44,7 +44,7 @@ static unsigned fail_list(vx_tp_t *tp, tp_opq_t *q, rcomm_status_t status)
     while (q->head) {
         op = vx_op_of(q->head);
         BASE_FIFO_POP(q);
-        n += op->kind != VX_OP_CTL;
+        n += op->kind != VX_OP_CTL && tp_op_counted(&op->h);
         vx_complete(tp, op, status);
     }
     return n;
