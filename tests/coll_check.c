@@ -86,15 +86,31 @@ static void buf_put(rcomm_comm_t *comm, char *b, int mem, int is_send)
         check_status("rcomm_mem_free", rcomm_mem_free(comm, b - 16));
 }
 
+/* One allreduce, blocking, or (nb) started with rcomm_iallreduce and
+ * waited for. */
+static rcomm_status_t allreduce_call(rcomm_comm_t *comm, const void *send, void *recv,
+                                     size_t n, rcomm_dtype_t dt, rcomm_op_t op,
+                                     rcomm_algo_t algo, int nb)
+{
+    rcomm_request_t *req;
+    rcomm_status_t st;
+
+    if (!nb)
+        return rcomm_allreduce_with(comm, send, recv, n, dt, op, algo);
+    if ((st = rcomm_iallreduce(comm, send, recv, n, dt, op, algo, &req)) != RCOMM_OK)
+        return st;
+    return rcomm_wait(req);
+}
+
 static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
-                              rcomm_op_t op, size_t n, int in_place, int mem)
+                              rcomm_op_t op, size_t n, int in_place, int mem, int nb)
 {
     size_t es = rcomm_dtype_size(dt);
     char *send = buf_get(comm, n * es, mem, 1), *recv = buf_get(comm, n * es, mem, 0),
          *ref = malloc(n * es + 1), *orig = malloc(n * es + 1), what[160];
     rcomm_stats_t before, after;
 
-    snprintf(what, sizeof(what), "allreduce %s %s %s count=%zu %s%s",
+    snprintf(what, sizeof(what), "%sallreduce %s %s %s count=%zu %s%s", nb ? "i" : "",
              rcomm_algo_name(algo), rcomm_dtype_name(dt), rcomm_op_name(op), n,
              in_place ? "in-place" : "out", mem_names[mem]);
     exact_fill(send, n, rank, op, dt);
@@ -105,21 +121,27 @@ static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype
     check_status("stats", rcomm_comm_stats(comm, &before));
     if (in_place) {
         check_status(what,
-                     rcomm_allreduce_with(comm, RCOMM_IN_PLACE, send, n, dt, op, algo));
+                     allreduce_call(comm, RCOMM_IN_PLACE, send, n, dt, op, algo, nb));
         compare(what, send, ref, n, dt);
     } else {
-        check_status(what, rcomm_allreduce_with(comm, send, recv, n, dt, op, algo));
+        check_status(what, allreduce_call(comm, send, recv, n, dt, op, algo, nb));
         if (compare(what, recv, ref, n, dt) == 0)
             compare("allreduce left sendbuf unchanged", send, orig, n, dt);
     }
     check_status("stats", rcomm_comm_stats(comm, &after));
     if (expect_mapped && mem != MEM_MALLOC && n * es > 256 && size > 1 &&
         (!oversubscribed || n * es >= 32768)) {
+        /* Blocking, the ranks meet in shared memory: no message. Nonblocking,
+         * by messages: where the buffers are and a vote, under 128 bytes a
+         * peer; the generic path sends the data (4099 elements and up). */
+        const uint64_t msgs = after.messages_sent - before.messages_sent,
+                       bytes = after.bytes_sent - before.bytes_sent;
+        const bool mapped = nb ? bytes < 128u * (unsigned)(size - 1) : msgs == 0;
         cases++;
-        if ((after.messages_sent == before.messages_sent) != (mem == MEM_RCOMM)) {
-            strcat(what, mem == MEM_RCOMM ? ": mapped path expected, messages sent"
-                                          : ": generic path expected, none sent");
-            fail(what, 0, (double)(after.messages_sent - before.messages_sent), 0);
+        if (mapped != (mem == MEM_RCOMM)) {
+            strcat(what, mem == MEM_RCOMM ? ": mapped path expected, data sent"
+                                          : ": generic path expected, no data sent");
+            fail(what, 0, (double)(nb ? bytes : msgs), 0);
         }
     }
     buf_put(comm, send, mem, 1);
@@ -128,10 +150,56 @@ static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype
     free(orig);
 }
 
+/* Gradient buckets' way: several nonblocking allreduces in flight at once,
+ * in place in rcomm_mem_alloc memory (the mapped path where every rank
+ * shares memory), one of them with rank 0's buffer from malloc (the
+ * generic path, beside the others), waited for in reverse order. */
+static void test_iallreduce_flight(rcomm_comm_t *comm)
+{
+    enum { K = 4 };
+    const size_t n[K] = {300007, 4099, 70001, 65536};
+    const int mem[K] = {MEM_RCOMM, MEM_RCOMM, MEM_MIXED, MEM_RCOMM};
+    rcomm_request_t *req[K];
+    char *buf[K], *ref[K], what[96];
+
+    for (int k = 0; k < K; k++) {
+        buf[k] = buf_get(comm, n[k] * 4, mem[k], 1);
+        ref[k] = malloc(n[k] * 4);
+        exact_fill(buf[k], n[k], rank + k, RCOMM_SUM, RCOMM_F32);
+    }
+    /* Every call its own data (rank + k's fill: small integers, so the sum
+     * is exact in any order), summed here as one process would. */
+    for (int k = 0; k < K; k++) {
+        char *one = malloc(n[k] * 4), *acc = calloc(n[k], 4);
+        for (int r = 0; r < size; r++) {
+            exact_fill(one, n[k], r + k, RCOMM_SUM, RCOMM_F32);
+            for (size_t i = 0; i < n[k]; i++)
+                ((float *)acc)[i] += ((float *)one)[i];
+        }
+        memcpy(ref[k], acc, n[k] * 4);
+        free(one);
+        free(acc);
+    }
+    for (int k = 0; k < K; k++)
+        check_status("rcomm_iallreduce in flight",
+                     rcomm_iallreduce(comm, RCOMM_IN_PLACE, buf[k], n[k], RCOMM_F32,
+                                      RCOMM_SUM, RCOMM_ALGO_AUTO, &req[k]));
+    for (int k = K - 1; k >= 0; k--) {
+        snprintf(what, sizeof(what), "iallreduce #%d of %d in flight, count=%zu%s", k, K,
+                 n[k], mem_names[mem[k]]);
+        check_status(what, rcomm_wait(req[k]));
+        compare(what, buf[k], ref[k], n[k], RCOMM_F32);
+    }
+    for (int k = 0; k < K; k++) {
+        buf_put(comm, buf[k], mem[k], 1);
+        free(ref[k]);
+    }
+}
+
 static void test_allreduce(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
                            rcomm_op_t op, size_t n, int in_place)
 {
-    test_allreduce_in(comm, algo, dt, op, n, in_place, MEM_MALLOC);
+    test_allreduce_in(comm, algo, dt, op, n, in_place, MEM_MALLOC, 0);
 }
 
 static void test_broadcast(rcomm_comm_t *comm, rcomm_dtype_t dt, size_t n, int root)
@@ -373,22 +441,27 @@ int main(int argc, char **argv)
     /* Buffers from rcomm_mem_alloc: where every rank shares memory, above
      * the slots' 256 bytes, the mapped path, with every datatype and op;
      * with one rank's buffer elsewhere, the generic path on every rank. */
-    for (int c = 0; c < ncounts; c++)
-        for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
-            for (int op = 0; op < RCOMM_OP_COUNT; op++)
-                for (int ip = 0; ip < 2; ip++)
-                    for (int mem = MEM_RCOMM; mem <= MEM_MIXED; mem++)
-                        if (mem == MEM_RCOMM ? wanted(counts[c], dt, op)
-                                             : dt == 0 && op == 0)
-                            test_allreduce_in(comm, RCOMM_ALGO_AUTO, (rcomm_dtype_t)dt,
-                                              (rcomm_op_t)op, counts[c], ip, mem);
+    /* Blocking and nonblocking (allreduce_mapped_nb.c). */
+    for (int nb = 0; nb < 2; nb++)
+        for (int c = 0; c < ncounts; c++)
+            for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
+                for (int op = 0; op < RCOMM_OP_COUNT; op++)
+                    for (int ip = 0; ip < 2; ip++)
+                        for (int mem = MEM_RCOMM; mem <= MEM_MIXED; mem++)
+                            if (mem == MEM_RCOMM ? wanted(counts[c], dt, op)
+                                                 : dt == 0 && op == 0)
+                                test_allreduce_in(comm, RCOMM_ALGO_AUTO,
+                                                  (rcomm_dtype_t)dt, (rcomm_op_t)op,
+                                                  counts[c], ip, mem, nb);
     /* Several of its 256 KiB segments per rank, and a block that is not. */
-    for (int ip = 0; ip < 2; ip++) {
-        test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, 300007, ip,
-                          MEM_RCOMM);
-        test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_I64, RCOMM_AVG, 300007, ip,
-                          MEM_RCOMM);
-    }
+    for (int nb = 0; nb < 2; nb++)
+        for (int ip = 0; ip < 2; ip++) {
+            test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, 300007, ip,
+                              MEM_RCOMM, nb);
+            test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_I64, RCOMM_AVG, 300007, ip,
+                              MEM_RCOMM, nb);
+        }
+    test_iallreduce_flight(comm);
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
             if (!wanted_size(counts[c], dt))

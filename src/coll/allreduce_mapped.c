@@ -25,13 +25,14 @@
  * In place, a rank reads its segment of a peer's block before it writes
  * the result there, and nobody else touches that block. Work is in
  * segments that stay in the cache between the reduction and the copies.
- * Nonblocking calls, and the generic way, never come here.
+ * Nonblocking calls meet by messages instead (allreduce_mapped_nb.c).
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "base/error.h"
 #include "coll/mailbox.h"
+#include "coll/mapped.h"
 #include "coll/pattern.h"
 #include "reduce/reduce.h"
 
@@ -43,12 +44,6 @@
  * path is faster (docs/PERFORMANCE.md). A rank below it goes the generic
  * way, and the others with it. */
 #define MIN_OVERSUBSCRIBED (32u << 10)
-
-/* What a rank posts of its buffers. */
-typedef struct {
-    tp_rkey_t srk, rrk;
-    uint64_t sbuf, rbuf;
-} where_t;
 
 /* The vote of step 2, as stored in `ready`: the call and a bit. */
 static uint64_t vote(uint64_t seq, bool ok)
@@ -74,36 +69,34 @@ static rcomm_status_t wait_votes(coll_mbox_wait_t *w, bool *all_ok)
     return st;
 }
 
-/* Give back the peers' mappings that map_peers took. */
-static void unmap_peers(coll_mbox_wait_t *w, const char **src, char **dst)
+void coll_mapped_unmap(rcomm_comm_t *comm, const char **src, char **dst)
 {
-    tp_t *tp = w->comm->tp;
+    tp_t *tp = comm->tp;
 
-    for (int q = 0; q < w->comm->size; q++) {
-        if (q != w->comm->rank && src[q])
+    for (int q = 0; q < comm->size; q++) {
+        if (q != comm->rank && src[q])
             tp->ops->rkey_ptr_release(tp, q, (void *)src[q]);
-        if (q != w->comm->rank && dst[q])
+        if (q != comm->rank && dst[q])
             tp->ops->rkey_ptr_release(tp, q, dst[q]);
         src[q] = NULL;
         dst[q] = NULL;
     }
 }
 
-/* Every peer's buffers, mapped, into src[q] and dst[q] (ours are ours);
- * false, with those it took given back, when some cannot be. */
-static bool map_peers(coll_mbox_wait_t *w, size_t bytes, const char **src, char **dst)
+bool coll_mapped_map(rcomm_comm_t *comm, const char *fn, uint64_t seq, size_t bytes,
+                     const unsigned char *const *in, const char **src, char **dst)
 {
-    tp_t *tp = w->comm->tp;
+    tp_t *tp = comm->tp;
     bool ok = true;
 
     base_err_mute(true); /* a refusal is a vote, not an error */
-    for (int q = 0; q < w->comm->size && ok; q++) {
-        where_t at;
+    for (int q = 0; q < comm->size && ok; q++) {
+        coll_where_t at;
         void *s, *d;
 
-        if (q == w->comm->rank)
+        if (q == comm->rank)
             continue;
-        memcpy(&at, w->sl->in[q], sizeof(at));
+        memcpy(&at, in[q], sizeof(at));
         if (tp->ops->rkey_ptr(tp, q, &at.srk, at.sbuf, bytes, TP_REMOTE_READ, &s) ==
             RCOMM_OK)
             src[q] = s;
@@ -111,30 +104,29 @@ static bool map_peers(coll_mbox_wait_t *w, size_t bytes, const char **src, char 
             RCOMM_OK)
             dst[q] = d;
         if (!(ok = src[q] && dst[q]))
-            base_log(
-                BASE_LOG_INFO, "rank %d: %s: collective #%llu takes the generic path: %s",
-                w->comm->rank, w->c->fn, (unsigned long long)w->seq, rcomm_last_error());
+            base_log(BASE_LOG_INFO,
+                     "rank %d: %s: collective #%llu takes the generic path: %s",
+                     comm->rank, fn, (unsigned long long)seq, rcomm_last_error());
     }
     base_err_mute(false);
     base_err_clear();
     if (!ok)
-        unmap_peers(w, src, dst);
+        coll_mapped_unmap(comm, src, dst);
     return ok;
 }
 
 /* Our block, segment by segment: reduced from every rank's send buffer in
  * the order r, r+1, ..., then stored into every rank's receive buffer. */
-static void reduce_block(const coll_mbox_wait_t *w, const char **src, char **dst)
+bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const char **src,
+                        char **dst, size_t *pos, size_t *budget)
 {
-    const rcomm_comm_t *comm = w->comm;
-    const coll_desc_t *d = &w->c->desc;
     const int p = comm->size, r = comm->rank;
     const size_t es = rcomm_dtype_size(d->dtype), seg = SEG_BYTES / es;
     const coll_blocks_t bl = {d->count, p, 0, NULL, NULL, NULL};
-    size_t off, len;
+    size_t off, len, o;
 
     coll_block(&bl, r, &off, &len);
-    for (size_t o = 0; o < len; o += seg) {
+    for (o = *pos; o<len && * budget> 0; o += seg) {
         const size_t n = len - o < seg ? len - o : seg, at = (off + o) * es;
         char *out = dst[r] + at;
 
@@ -144,7 +136,18 @@ static void reduce_block(const coll_mbox_wait_t *w, const char **src, char **dst
         reduce_finish(out, n, d->dtype, d->op, p);
         for (int k = 1; k < p; k++)
             memcpy(dst[(r + k) % p] + at, out, n * es);
+        *budget = *budget > n * es ? *budget - n * es : 0;
     }
+    *pos = o;
+    return o >= len;
+}
+
+bool coll_mapped_nb_applies(const rcomm_comm_t *comm, const coll_call_t *c)
+{
+    const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+
+    return bytes > COLL_SLOT_BYTES &&
+           (!comm->oversubscribed || bytes >= MIN_OVERSUBSCRIBED);
 }
 
 bool coll_mapped_fit(const rcomm_comm_t *comm, const coll_call_t *c, tp_rkey_t *srk,
@@ -153,7 +156,7 @@ bool coll_mapped_fit(const rcomm_comm_t *comm, const coll_call_t *c, tp_rkey_t *
     const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
     tp_rkey_t k;
 
-    return (!comm->oversubscribed || bytes >= MIN_OVERSUBSCRIBED) &&
+    return coll_mapped_nb_applies(comm, c) &&
            comm_mem_shared(comm, c->sbuf, bytes, srk ? srk : &k) &&
            comm_mem_shared(comm, c->rbuf, bytes, rrk ? rrk : &k);
 }
@@ -167,7 +170,8 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     char **dst = sl->dst;
     coll_mbox_wait_t w;
     rcomm_status_t st;
-    where_t mine;
+    coll_where_t mine = {0};
+    size_t pos = 0, budget = SIZE_MAX;
     int other;
     bool ok = false, all;
 
@@ -181,14 +185,14 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
         (st = coll_mbox_gather(&w, &other)) != RCOMM_OK)
         return st;
     if (other < 0) {
-        ok = map_peers(&w, bytes, src, dst);
+        ok = coll_mapped_map(comm, c->fn, w.seq, bytes, sl->in, src, dst);
         atomic_store_explicit(&sl->mine->ready, vote(w.seq, ok), memory_order_release);
         if ((st = wait_votes(&w, &all)) != RCOMM_OK) {
-            unmap_peers(&w, src, dst);
+            coll_mapped_unmap(comm, src, dst);
             return st;
         }
         if (ok && !all)
-            unmap_peers(&w, src, dst);
+            coll_mapped_unmap(comm, src, dst);
         ok = ok && all;
     }
     if (!ok) {
@@ -199,11 +203,11 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     *generic = false;
     src[comm->rank] = c->sbuf;
     dst[comm->rank] = c->rbuf;
-    reduce_block(&w, src, dst);
+    coll_mapped_reduce(comm, &c->desc, src, dst, &pos, &budget);
     atomic_store_explicit(&sl->mine->done, coll_mbox_tag(w.seq), memory_order_release);
     src[comm->rank] = NULL;
     dst[comm->rank] = NULL;
-    unmap_peers(&w, src, dst);
+    coll_mapped_unmap(comm, src, dst);
     if ((st = coll_mbox_wait_all(&w, offsetof(coll_mailbox_t, done), coll_mbox_tag(w.seq),
                                  "finished with this rank's buffers")) == RCOMM_OK &&
         comm->deferred != RCOMM_OK)

@@ -4,6 +4,7 @@
 #include "coll/call.h"
 #include "coll/colls.h"
 #include "coll/mailbox.h"
+#include "coll/mapped.h"
 #include "hooks/hooks.h"
 
 #include "base/error.h"
@@ -14,9 +15,11 @@ coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
 {
     const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
 
-    if (!blocking || !coll_state(comm)->slots || c->algo != RCOMM_ALGO_AUTO ||
+    if (!coll_state(comm)->slots || c->algo != RCOMM_ALGO_AUTO ||
         c->desc.kind != COLL_ALLREDUCE || !comm->tp)
         return COLL_PATH_SCHED;
+    if (!blocking) /* the same answer on every rank: the buffers come later */
+        return coll_mapped_nb_applies(comm, c) ? COLL_PATH_MAPPED_NB : COLL_PATH_SCHED;
     if (bytes <= COLL_SLOT_BYTES)
         return COLL_PATH_SLOTS;
     return coll_mapped_fit(comm, c, NULL, NULL) ? COLL_PATH_MAPPED : COLL_PATH_SCHED;
@@ -50,6 +53,7 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
         if ((st = coll_mapped_allreduce(comm, &c, &generic)) != RCOMM_OK || !generic)
             return st;
         break;
+    case COLL_PATH_MAPPED_NB: c.mapped = true; break;
     case COLL_PATH_SCHED: break;
     }
     if (algo == RCOMM_ALGO_AUTO)

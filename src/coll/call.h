@@ -24,6 +24,8 @@ typedef struct {
     int dst, src;
     size_t send_count;
     const coll_nbr_t *nbr; /* neighbour averaging: who and with what weights */
+    bool mapped;           /* allreduce: the mapped path if every rank's buffers allow,
+                            * else algo (allreduce_mapped_nb.c) */
 } coll_call_t;
 
 /* Whether [a, a + alen) and [b, b + blen) share a byte. */
@@ -54,7 +56,12 @@ rcomm_status_t coll_slots_allreduce(rcomm_comm_t *comm, const coll_call_t *c);
 /* The ways a blocking allreduce with rcomm's choice of algorithm may go
  * where every rank shares memory, besides a schedule; what this rank tries
  * (api.c; the mapped path still needs every rank to try it). */
-typedef enum { COLL_PATH_SCHED, COLL_PATH_SLOTS, COLL_PATH_MAPPED } coll_path_t;
+typedef enum {
+    COLL_PATH_SCHED,
+    COLL_PATH_SLOTS,
+    COLL_PATH_MAPPED,    /* blocking: meet in the mailboxes */
+    COLL_PATH_MAPPED_NB, /* nonblocking: a schedule that branches */
+} coll_path_t;
 coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
                                 bool blocking);
 /* allreduce_mapped.c: whether this rank tries the mapped path for c, whose

@@ -9,6 +9,7 @@
  */
 #include "coll/call.h"
 #include "coll/colls.h"
+#include "coll/mapped.h"
 #include "hooks/hooks.h"
 
 #include <stdio.h>
@@ -102,6 +103,8 @@ static const char *sched_name(const coll_call_t *c)
 {
     switch (c->desc.kind) {
     case COLL_ALLREDUCE:
+        if (c->mapped)
+            return "allreduce (mapped, or the model's choice)";
         return c->algo == RCOMM_ALGO_RING        ? "allreduce (ring)"
                : c->algo == RCOMM_ALGO_BUTTERFLY ? "allreduce (butterfly)"
                : c->algo == RCOMM_ALGO_HIER      ? "allreduce (hier)"
@@ -154,6 +157,18 @@ static int needs_agreement(const coll_call_t *c)
     }
 }
 
+rcomm_status_t coll_allreduce_build(coll_sched_t *s, int algo, const char *sbuf,
+                                    char *rbuf)
+{
+    switch (algo) {
+    case RCOMM_ALGO_RING: return coll_allreduce_ring_build(s, sbuf, rbuf);
+    case RCOMM_ALGO_BUTTERFLY: return coll_allreduce_butterfly_build(s, sbuf, rbuf);
+    case RCOMM_ALGO_HIER: return coll_allreduce_hier_build(s, sbuf, rbuf);
+    case RCOMM_ALGO_DIRECT: return coll_allreduce_direct_build(s, sbuf, rbuf);
+    default: return coll_allreduce_rd_build(s, sbuf, rbuf);
+    }
+}
+
 static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
 {
     const size_t bytes = c->desc.count * s->esize;
@@ -180,14 +195,8 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
     }
     switch (c->desc.kind) {
     case COLL_ALLREDUCE:
-        switch (c->algo) {
-        case RCOMM_ALGO_RING: return coll_allreduce_ring_build(s, c->sbuf, c->rbuf);
-        case RCOMM_ALGO_BUTTERFLY:
-            return coll_allreduce_butterfly_build(s, c->sbuf, c->rbuf);
-        case RCOMM_ALGO_HIER: return coll_allreduce_hier_build(s, c->sbuf, c->rbuf);
-        case RCOMM_ALGO_DIRECT: return coll_allreduce_direct_build(s, c->sbuf, c->rbuf);
-        default: return coll_allreduce_rd_build(s, c->sbuf, c->rbuf);
-        }
+        return c->mapped ? coll_allreduce_mapped_nb_build(s, c, c->algo)
+                         : coll_allreduce_build(s, c->algo, c->sbuf, c->rbuf);
     case COLL_BROADCAST:
         return coll_broadcast_build(
             s, c->rbuf,

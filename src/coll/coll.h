@@ -42,6 +42,9 @@ rcomm_status_t coll_allreduce_butterfly_build(coll_sched_t *s, const char *sbuf,
                                               char *rbuf);
 rcomm_status_t coll_allreduce_rd_build(coll_sched_t *s, const char *sbuf, char *rbuf);
 rcomm_status_t coll_allreduce_hier_build(coll_sched_t *s, const char *sbuf, char *rbuf);
+/* The one of the above for algo (an rcomm_algo_t; rd for any other). */
+rcomm_status_t coll_allreduce_build(coll_sched_t *s, int algo, const char *sbuf,
+                                    char *rbuf);
 /* Fold/unfold of the extra ranks for butterfly and rd (allreduce_rd.c):
  * fold leaves the partial result in rbuf on butterfly ranks; returns the join
  * after which butterfly ranks may start. unfold sends the result back. */

@@ -298,6 +298,23 @@ coll_sop_id_t coll_sched_join(coll_sched_t *s)
     return OP_ID(s, add_op(s, COLL_SOP_JOIN));
 }
 
+coll_sop_id_t coll_sched_call(coll_sched_t *s, coll_sop_fn *fn, void *arg)
+{
+    coll_sop_t *op = add_op(s, COLL_SOP_CALL);
+
+    if (!op)
+        return COLL_SOP_NONE;
+    op->fn = fn;
+    op->dst = arg;
+    return OP_ID(s, op);
+}
+
+void coll_sched_skip(coll_sched_t *s, coll_sop_id_t from, coll_sop_id_t to)
+{
+    for (coll_sop_id_t i = from; i < to && i < s->nops; i++)
+        s->ops[i].skip = 1;
+}
+
 void coll_sched_set_count(coll_sched_t *s, coll_sop_id_t op, uint64_t count)
 {
     if (op != COLL_SOP_NONE && s->status == RCOMM_INPROGRESS)
@@ -591,6 +608,8 @@ static bool run_local(coll_sched_t *s, coll_sop_t *op, size_t *budget)
     const size_t off = op->off * unit;
     size_t k = op->n - op->off;
 
+    if (op->kind == COLL_SOP_CALL)
+        return op->fn(s, op->dst, budget);
     if (op->kind != COLL_SOP_AXPY && op->kind != COLL_SOP_STORE && k * unit > *budget)
         k = *budget / unit ? *budget / unit : 1;
     switch ((coll_sop_kind_t)op->kind) {
@@ -638,13 +657,19 @@ rcomm_status_t coll_sched_progress(coll_sched_t *s)
         coll_sop_id_t id = take_ready(s);
         coll_sop_t *op = &s->ops[id];
 
-        if (!is_local(op)) {
+        if (op->skip) {
+            /* As if posted and done: the next send to the peer may go. */
+            if (op->kind == COLL_SOP_SEND && op->order_next != COLL_SOP_NONE &&
+                --s->ops[op->order_next].pending == 0)
+                make_ready(s, op->order_next);
+            complete(s, op);
+        } else if (!is_local(op)) {
             start_op(s, op);
         } else if (budget == 0) { /* the transport's turn: post the rest */
             make_ready(s, id);
             for (uint32_t n = s->ready_tail - s->ready_head - 1; n--;) {
                 op = &s->ops[id = take_ready(s)];
-                if (is_local(op))
+                if (is_local(op) || op->skip) /* a skip completes next time */
                     make_ready(s, id);
                 else if (s->status == RCOMM_INPROGRESS)
                     start_op(s, op);

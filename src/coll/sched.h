@@ -18,6 +18,7 @@
 #ifndef RCOMM_SCHED_H
 #define RCOMM_SCHED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,14 @@ typedef enum {
     COLL_SOP_JOIN,   /* nothing: a point to depend on */
     COLL_SOP_AXPY,   /* dst (accumulator) = w a, or += w a unless first */
     COLL_SOP_STORE,  /* dst = a (accumulator) in the call's dtype */
+    COLL_SOP_CALL,   /* fn(s, dst, budget) until it returns true */
 } coll_sop_kind_t;
+
+/* A local op of a builder's own (coll_sched_call): does up to *budget
+ * bytes' worth of work, takes what it did off *budget, and returns true
+ * once it is all done (it is called again later otherwise). It may fail
+ * the schedule (coll_sched_fail) or skip ops that wait for it. */
+typedef bool coll_sop_fn(coll_sched_t *s, void *arg, size_t *budget);
 
 typedef struct coll_sop coll_sop_t;
 
@@ -99,6 +107,7 @@ struct coll_sop {
     uint8_t kind;
     uint8_t posted;
     uint8_t first; /* AXPY: dst = w a instead of dst += w a */
+    uint8_t skip;  /* completes without running (coll_sched_skip) */
     int peer;
     uint32_t tag;
     void *dst;
@@ -106,6 +115,7 @@ struct coll_sop {
     size_t n;
     size_t off;       /* local ops: how much of n is done (sched.c run_local) */
     double w;         /* AXPY: the weight */
+    coll_sop_fn *fn;  /* CALL: the work, with dst as its argument */
     uint64_t count;   /* send: the count its envelope claims; recv: expects */
     uint32_t pending; /* unfinished dependencies */
     uint32_t succ_off, nsucc;
@@ -125,6 +135,14 @@ coll_sop_id_t coll_sched_reduce(coll_sched_t *s, void *dst, const void *a, const
 coll_sop_id_t coll_sched_copy(coll_sched_t *s, void *dst, const void *src, size_t bytes);
 coll_sop_id_t coll_sched_finish(coll_sched_t *s, void *buf, size_t count);
 coll_sop_id_t coll_sched_join(coll_sched_t *s);
+/* fn(s, arg, budget), run as local work once the op's dependencies are
+ * done, until it returns true. */
+coll_sop_id_t coll_sched_call(coll_sched_t *s, coll_sop_fn *fn, void *arg);
+/* Branches: ops [from, to) complete without running (a send posts
+ * nothing, a receive expects nothing). Only from a CALL that every one of
+ * them waits for, directly or not, so none has started; every rank must
+ * skip the same ops, for the messages of the rest to pair up. */
+void coll_sched_skip(coll_sched_t *s, coll_sop_id_t from, coll_sop_id_t to);
 /* Weighted sums (reduce_axpy): acc = w x when first, else acc += w x, for
  * count elements of x (the call's dtype, floating) into an accumulator of
  * reduce_acc_size elements; store writes the accumulator back as dtype. */
