@@ -204,12 +204,15 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem);
 /*
  * Memory the collectives move fastest: len bytes, page-aligned, zeroed and
  * registered as by rcomm_mem_register; on one host, also shared with the
- * peers. A blocking rcomm_allreduce of more than 256 bytes whose send and
- * receive buffers both lie in such memory on every rank of a communicator
- * whose ranks all share one host is then reduced by each rank straight
- * from the peers' buffers into theirs, with no copy through a transport
- * (NCCL's registered user buffers; docs/PERFORMANCE.md). Where one rank's
- * buffers are not in it, every rank takes the usual path. Other uses see
+ * peers. An rcomm_allreduce of more than 256 bytes (32 KiB where the
+ * ranks outnumber the cores), or an rcomm_iallreduce of 64 KiB or more
+ * (256 KiB), whose send and receive
+ * buffers both lie in such memory on every rank of a communicator whose
+ * ranks all share one host is then reduced by each rank straight from the
+ * peers' buffers into theirs, with no copy through a transport (NCCL's
+ * registered user buffers; docs/PERFORMANCE.md). Where one rank's buffers
+ * are not in it, every rank takes the usual path (a nonblocking call after
+ * a round of small messages that finds it out). Other uses see
  * ordinary registered memory. Peers of the job can read and write it while
  * a collective on it runs: use it for buffers you would send anyway. Not
  * collective. Errors: INVALID_ARG (len 0, ptr NULL), NO_MEMORY,
@@ -484,13 +487,16 @@ rcomm_status_t rcomm_buckets_staged(const rcomm_buckets_t *b, size_t *bytes);
 /* Not while a step is in flight (INVALID_ARG). NULL is OK. */
 rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b);
 
-/* A registered arena for the gradients, which rcomm hands out so that every
- * bucket is reduced in place with no copy: the tensors are laid out back to
- * back in declaration order (a dtype change starts at a 64-byte boundary),
- * zeroed, and each grads[i].buf is set to its place. Compute the gradients
- * there and pass the same grads to rcomm_buckets_create. Not collective.
- * Destroy it after the buckets (INVALID_ARG while a collective is in flight;
- * rcomm_comm_destroy releases its registration otherwise). NULL is OK. */
+/* An arena for the gradients, which rcomm hands out so that every bucket
+ * is reduced in place with no copy: the tensors are laid out back to back
+ * in declaration order (a dtype change starts at a 64-byte boundary),
+ * zeroed, and each grads[i].buf is set to its place. The memory is
+ * rcomm_mem_alloc's: where every rank shares one host, the buckets' bytes
+ * go straight between the ranks' arenas. Compute the gradients there and
+ * pass the same grads to rcomm_buckets_create. Not collective. Destroy it
+ * after the buckets and before the communicator (INVALID_ARG while a
+ * collective is in flight; rcomm_comm_destroy frees its memory, and the
+ * tensors with it, otherwise). NULL is OK. */
 typedef struct rcomm_grad_arena rcomm_grad_arena_t;
 rcomm_status_t rcomm_grad_arena_create(rcomm_comm_t *comm, rcomm_grad_t *grads,
                                        int ngrads, rcomm_grad_arena_t **arena);

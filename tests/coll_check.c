@@ -129,11 +129,14 @@ static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype
             compare("allreduce left sendbuf unchanged", send, orig, n, dt);
     }
     check_status("stats", rcomm_comm_stats(comm, &after));
-    if (expect_mapped && mem != MEM_MALLOC && n * es > 256 && size > 1 &&
-        (!oversubscribed || n * es >= 32768)) {
+    /* Where the mapped path is tried: blocking above the slots' 256 bytes
+     * (32 KiB on more ranks than cores), nonblocking from 64 KiB (256 KiB). */
+    if (expect_mapped && mem != MEM_MALLOC && size > 1 &&
+        (nb ? n * es >= (oversubscribed ? 262144u : 65536u)
+            : n * es > 256 && (!oversubscribed || n * es >= 32768))) {
         /* Blocking, the ranks meet in shared memory: no message. Nonblocking,
          * by messages: where the buffers are and a vote, under 128 bytes a
-         * peer; the generic path sends the data (4099 elements and up). */
+         * peer; the generic path sends the data (64 KiB and up). */
         const uint64_t msgs = after.messages_sent - before.messages_sent,
                        bytes = after.bytes_sent - before.bytes_sent;
         const bool mapped = nb ? bytes < 128u * (unsigned)(size - 1) : msgs == 0;

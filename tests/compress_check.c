@@ -93,18 +93,17 @@ static uint64_t sent(rcomm_comm_t *comm)
 }
 
 /* Bytes the plain collective that carries a wire-byte encoding sends. */
-/* The allreduce the compressor runs: the schedule rcomm would choose, which
- * moves its bytes through the transport (a blocking small allreduce with
- * RCOMM_ALGO_AUTO may go through shared slots instead, and move none). */
+/* The allreduce the compressor runs: a nonblocking one with rcomm's choice
+ * (where every rank shares a host, that one first tells the peers where its
+ * buffer is: allreduce_mapped_nb.c). */
 static rcomm_status_t plain_allreduce(rcomm_comm_t *comm, void *b, size_t n,
                                       rcomm_dtype_t dt)
 {
-    rcomm_algo_t algo;
-    rcomm_status_t st = rcomm_allreduce_algo(comm, n, dt, &algo);
+    rcomm_request_t *req;
+    rcomm_status_t st = rcomm_iallreduce(comm, RCOMM_IN_PLACE, b, n, dt, RCOMM_SUM,
+                                         RCOMM_ALGO_AUTO, &req);
 
-    return st != RCOMM_OK
-               ? st
-               : rcomm_allreduce_with(comm, RCOMM_IN_PLACE, b, n, dt, RCOMM_SUM, algo);
+    return st != RCOMM_OK ? st : rcomm_wait(req);
 }
 
 static uint64_t plain_bytes(rcomm_comm_t *comm, const rcomm_compress_config_t *cfg,

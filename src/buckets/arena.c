@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The gradient arena (rcomm.h): one registered block holding the tensors
- * back to back in declaration order, so that every bucket lies contiguously
- * and is reduced in place, with no staging copy. A dtype change starts at a
+ * The gradient arena (rcomm.h): one block from rcomm_mem_alloc holding the
+ * tensors back to back in declaration order, so that every bucket lies
+ * contiguously and is reduced in place, with no staging copy; where every
+ * rank shares one host, the peers reduce straight from and into it (the
+ * mapped AllReduce). A dtype change starts at a
  * 64-byte boundary; buckets split there anyway, so no bucket spans a gap.
  * Built on the public API only.
  */
@@ -17,7 +19,6 @@ struct rcomm_grad_arena {
     rcomm_comm_t *comm;
     void *base;
     size_t bytes;
-    rcomm_mem_t *mem;
 };
 
 #define ALIGN 64
@@ -55,21 +56,18 @@ rcomm_status_t rcomm_grad_arena_create(rcomm_comm_t *comm, rcomm_grad_t *grads,
                             rank, i, grads[i].count);
         off += grads[i].count * es;
     }
-    if (!(a = calloc(1, sizeof(*a))) ||
-        !(a->base = aligned_alloc(ALIGN, (off + ALIGN) & ~(size_t)(ALIGN - 1)))) {
-        free(a);
+    if (!(a = calloc(1, sizeof(*a))))
         return base_err(RCOMM_ERR_NO_MEMORY,
-                        "rcomm_grad_arena_create: rank %d: no memory for %zu bytes", rank,
-                        off);
-    }
+                        "rcomm_grad_arena_create: rank %d: no memory for the arena",
+                        rank);
     a->comm = comm;
     a->bytes = off ? off : 1;
-    memset(a->base, 0, a->bytes);
-    if ((st = rcomm_mem_register(comm, a->base, a->bytes, &a->mem)) != RCOMM_OK) {
-        free(a->base);
+    /* Page-aligned, so a dtype's 64-byte boundary is one in memory too. */
+    if ((st = rcomm_mem_alloc(comm, a->bytes, &a->base)) != RCOMM_OK) {
         free(a);
         return st;
     }
+    memset(a->base, 0, a->bytes);
     off = 0;
     for (int i = 0; i < ngrads; i++) {
         if (i && grads[i].dtype != grads[i - 1].dtype)
@@ -87,9 +85,8 @@ rcomm_status_t rcomm_grad_arena_destroy(rcomm_grad_arena_t *a)
 
     if (!a)
         return RCOMM_OK;
-    if ((st = rcomm_mem_deregister(a->comm, a->mem)) != RCOMM_OK)
+    if ((st = rcomm_mem_free(a->comm, a->base)) != RCOMM_OK)
         return st; /* a collective on it is in flight: keep it */
-    free(a->base);
     free(a);
     return RCOMM_OK;
 }

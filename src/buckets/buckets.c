@@ -10,6 +10,7 @@
  * posted only by rcomm_buckets_wait, in bucket and tensor order, so that
  * they too come in the same order on every rank.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,9 @@ typedef struct {
     int first, end;      /* tensors [first, end) */
     size_t count, bytes; /* elements and bytes of the bucket */
     rcomm_dtype_t dtype;
-    char *buf;        /* what is reduced: the tensors in place, or staging */
-    char *staging;    /* NULL when the tensors lie back to back */
-    rcomm_mem_t *mem; /* staging's registration */
-    int pending;      /* tensors not marked yet in this step */
+    char *buf;     /* what is reduced: the tensors in place, or staging */
+    char *staging; /* NULL when the tensors lie back to back */
+    int pending;   /* tensors not marked yet in this step */
     rcomm_request_t *req;
     cmp_call_t *calls;     /* compressed: one per tensor, else NULL */
     rcomm_status_t status; /* of this step's reduction, once finished */
@@ -44,6 +44,9 @@ struct rcomm_buckets {
     int nmarked;
     int next_post; /* first bucket not posted in this step */
     bucket_t *bk;
+    /* Every bucket's staging, carved from one rcomm_mem_alloc block: one
+     * mapping per peer for the mapped AllReduce, however many buckets. */
+    char *staging;
 };
 
 void rcomm_buckets_config_init(rcomm_buckets_config_t *cfg)
@@ -163,6 +166,37 @@ out:
     return st;
 }
 
+/* A bucket that is reduced in a copy: bytes, and neither in place nor
+ * compressed tensor by tensor. */
+static bool staged(const bucket_t *k)
+{
+    return k->bytes && !k->buf && !k->calls;
+}
+
+/* The staged buckets' places in one block, each at a 64-byte boundary. */
+static rcomm_status_t carve_staging(rcomm_buckets_t *b)
+{
+    size_t total = 0;
+    rcomm_status_t st;
+
+    for (int j = 0; j < b->nb; j++)
+        if (staged(&b->bk[j]))
+            total += (b->bk[j].bytes + 63) & ~(size_t)63;
+    if (!total)
+        return RCOMM_OK;
+    if ((st = rcomm_mem_alloc(b->comm, total, (void **)&b->staging)) != RCOMM_OK)
+        return st;
+    total = 0;
+    for (int j = 0; j < b->nb; j++) {
+        bucket_t *k = &b->bk[j];
+        if (!staged(k))
+            continue;
+        k->staging = k->buf = b->staging + total;
+        total += (k->bytes + 63) & ~(size_t)63;
+    }
+    return RCOMM_OK;
+}
+
 /* Backprop order; a bucket closes once it holds its target or the dtype
  * changes. */
 static rcomm_status_t group(rcomm_buckets_t *b, const rcomm_buckets_config_t *cfg)
@@ -211,17 +245,9 @@ static rcomm_status_t group(rcomm_buckets_t *b, const rcomm_buckets_config_t *cf
                 k->buf = g[i].count ? g[i].buf : NULL;
             continue;
         }
-        if (!(k->staging = aligned_alloc(64, (k->bytes + 63) & ~(size_t)63)))
-            return base_err(
-                RCOMM_ERR_NO_MEMORY,
-                "rcomm_buckets_create: rank %d: no memory for a %zu-byte bucket", b->rank,
-                k->bytes);
-        k->buf = k->staging;
-        rcomm_status_t st = rcomm_mem_register(b->comm, k->staging, k->bytes, &k->mem);
-        if (st != RCOMM_OK)
-            return st;
+        /* staged: neither buf nor calls; its place is carved below */
     }
-    return RCOMM_OK;
+    return carve_staging(b);
 }
 
 rcomm_status_t rcomm_buckets_create(rcomm_comm_t *comm, const rcomm_buckets_config_t *cfg,
@@ -421,12 +447,10 @@ rcomm_status_t rcomm_buckets_destroy(rcomm_buckets_t *b)
                         "rcomm_buckets_destroy: rank %d: a step is in flight (%d of %d "
                         "tensors marked); rcomm_buckets_wait first",
                         b->rank, b->nmarked, b->n);
-    for (int j = 0; b->bk && j < b->nb; j++) {
-        if (b->bk[j].mem)
-            rcomm_mem_deregister(b->comm, b->bk[j].mem);
-        free(b->bk[j].staging);
+    if (b->staging)
+        rcomm_mem_free(b->comm, b->staging);
+    for (int j = 0; b->bk && j < b->nb; j++)
         free(b->bk[j].calls);
-    }
     for (int i = 0; b->g && i < b->n; i++)
         free((char *)b->g[i].name);
     free(b->g);

@@ -11,23 +11,26 @@
  * branch between them:
  *   1. every rank sends every peer where its buffers are (coll_where_t,
  *      with fit = both in rcomm_mem_alloc memory);
- *   2. once all have come: if every rank fits, map the peers' buffers;
- *      send every peer a vote (1 byte: mapped them all);
- *   3. once all votes have come: all yes, skip the generic ops; else give
- *      the mappings back and skip the mapped ones. No byte of the
- *      buffers has moved before this point.
- *   mapped: reduce our block straight from the peers' send buffers into
- *      their receive buffers (in slices, as local work), give the mappings
- *      back, tell every peer we are done and wait for theirs: until then a
- *      peer may still read our send buffer or write our receive buffer.
+ *   2. once all have come, every rank decides alike: if every rank fits,
+ *      the mapped way (the generic ops are skipped), else the generic
+ *      way (the mapped ops are skipped). No byte of the buffers has moved.
+ *   mapped: map the peers' buffers, reduce our block straight from their
+ *      send buffers into their receive buffers (in slices, as local work),
+ *      give the mappings back, and tell every peer in a byte that we did
+ *      (until every peer has said so, one may still read our send buffer
+ *      or write our receive buffer). A rank that could not map says 0, and
+ *      the call fails on every rank, naming it: mapping fails only when
+ *      the host is out of memory or descriptors, and unlike the blocking
+ *      path (which votes before any byte moves) this costs no extra round.
  *   generic: the schedule of the algorithm rcomm chose, every op of it
  *      waiting for the branch.
- * Two rounds of small messages and a third of empty ones: worth it above
- * the slots' 256 bytes, and from 32 KiB where ranks outnumber cores, as in
- * the blocking path (the same rule: coll_mapped_nb_applies).
+ * So a generic call pays one round of 88-byte messages, a mapped one that
+ * and a round of 1-byte ones (coll_mapped_nb_applies: where it is tried).
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "coll/coll.h"
 #include "coll/mapped.h"
 
@@ -39,15 +42,16 @@ typedef struct {
     coll_where_t mine;
     coll_where_t *at;         /* [size]: what each peer told */
     const unsigned char **in; /* [size]: at[q] as bytes, for coll_mapped_map */
-    uint8_t vote, *votes;     /* ours; [size] the peers' */
+    uint8_t done, *dones;     /* ours (1: reduced, 0: could not map); [size] theirs */
     const char **src;         /* [size]: every rank's buffers, mapped */
     char **dst;
     coll_sop_id_t map_from, map_to, gen_from, gen_to;
-    bool mapped;
+    char why[160]; /* why our mapping failed */
 } nb_t;
 
-/* Step 2: everyone's buffers fit? Then map the peers'. */
-static bool gate_map(coll_sched_t *s, void *arg, size_t *budget)
+/* Everyone's buffers fit: the mapped way (mapping the peers' buffers), else
+ * the generic one. */
+static bool branch(coll_sched_t *s, void *arg, size_t *budget)
 {
     nb_t *b = arg;
     bool fit = b->mine.fit != 0;
@@ -55,46 +59,57 @@ static bool gate_map(coll_sched_t *s, void *arg, size_t *budget)
     (void)budget;
     for (int q = 0; q < b->comm->size && fit; q++)
         fit = q == b->comm->rank || b->at[q].fit == 1;
-    b->mapped =
-        fit && coll_mapped_map(b->comm, b->fn, s->seq, b->bytes, b->in, b->src, b->dst);
-    b->vote = b->mapped;
-    return true;
-}
-
-/* Step 3: the branch. */
-static bool gate_branch(coll_sched_t *s, void *arg, size_t *budget)
-{
-    nb_t *b = arg;
-    bool all = b->vote;
-
-    (void)budget;
-    for (int q = 0; q < b->comm->size && all; q++)
-        all = q == b->comm->rank || b->votes[q] == 1;
-    if (all) {
-        coll_sched_skip(s, b->gen_from, b->gen_to);
+    if (!fit) {
+        coll_sched_skip(s, b->map_from, b->map_to);
         return true;
     }
-    if (b->mapped)
-        coll_mapped_unmap(b->comm, b->src, b->dst);
-    b->mapped = false;
-    coll_sched_skip(s, b->map_from, b->map_to);
+    coll_sched_skip(s, b->gen_from, b->gen_to);
+    b->done = coll_mapped_map(b->comm, b->fn, s->seq, b->bytes, b->in, b->src, b->dst);
+    if (!b->done)
+        snprintf(b->why, sizeof(b->why), "%s", rcomm_last_error());
     return true;
 }
 
-/* The mapped way's work, a slice at a time. A call that fails midway (a
- * peer died) keeps its mappings: the communicator is failed by then. */
+/* The mapped way's work, a slice at a time; none if we could not map. A
+ * call that fails midway (a peer died) keeps its mappings: the
+ * communicator is failed by then. */
 static bool reduce(coll_sched_t *s, void *arg, size_t *budget)
 {
     nb_t *b = arg;
-    const int r = b->comm->rank;
 
     (void)s;
+    if (!b->done)
+        return true;
     if (!coll_mapped_reduce(b->comm, &b->desc, b->src, b->dst, &b->pos, budget))
         return false;
-    b->src[r] = NULL;
-    b->dst[r] = NULL;
     coll_mapped_unmap(b->comm, b->src, b->dst);
-    b->mapped = false;
+    return true;
+}
+
+/* Every rank has said whether it did its block: one that could not map
+ * its peers' buffers fails the call everywhere (the others' blocks are in
+ * place, its own is not). */
+static bool finish(coll_sched_t *s, void *arg, size_t *budget)
+{
+    nb_t *b = arg;
+
+    (void)budget;
+    for (int q = 0; q < b->comm->size; q++) {
+        if (q == b->comm->rank ? b->done : b->dones[q] == 1)
+            continue;
+        if (q == b->comm->rank)
+            coll_sched_fail(s, base_err(RCOMM_ERR_NO_MEMORY,
+                                        "rank %d: %s: collective #%llu: could not map "
+                                        "its peers' buffers: %s",
+                                        q, b->fn, (unsigned long long)s->seq, b->why));
+        else
+            coll_sched_fail(s, base_err(RCOMM_ERR_NO_MEMORY,
+                                        "rank %d: %s: collective #%llu: rank %d could "
+                                        "not map its peers' buffers (its log says why)",
+                                        b->comm->rank, b->fn, (unsigned long long)s->seq,
+                                        q));
+        return true;
+    }
     return true;
 }
 
@@ -115,7 +130,7 @@ static nb_t *state(coll_sched_t *s, const coll_call_t *c)
     b->in = (const unsigned char **)(at + p * sizeof(coll_where_t));
     b->src = (const char **)(b->in + p);
     b->dst = (char **)(b->src + p);
-    b->votes = (uint8_t *)(b->dst + p);
+    b->dones = (uint8_t *)(b->dst + p);
     b->comm = s->comm;
     b->fn = c->fn;
     b->desc = c->desc;
@@ -135,38 +150,32 @@ rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t
 {
     const int p = s->comm->size, r = s->comm->rank;
     nb_t *b = state(s, c);
-    coll_sop_id_t told, voted, map, branch, work;
+    coll_sop_id_t told, choose, work, end;
     rcomm_status_t st;
 
     if (!b)
         return RCOMM_ERR_NO_MEMORY;
     told = coll_sched_join(s);
-    map = coll_sched_call(s, gate_map, b);
-    voted = coll_sched_join(s);
-    branch = coll_sched_call(s, gate_branch, b);
-    for (int q = 0; q < p; q++) {
-        if (q == r)
-            continue;
-        coll_sched_send(s, q, &b->mine, sizeof(b->mine));
-        coll_sched_dep(s, told, coll_sched_recv(s, q, &b->at[q], sizeof(b->at[q])));
-        coll_sched_dep(s, coll_sched_send(s, q, &b->vote, 1), map);
-        coll_sched_dep(s, voted, coll_sched_recv(s, q, &b->votes[q], 1));
-    }
-    coll_sched_dep(s, map, told);
-    coll_sched_dep(s, voted, map);
-    coll_sched_dep(s, branch, voted);
+    choose = coll_sched_call(s, branch, b);
+    coll_sched_dep(s, choose, told);
+    for (int q = 0; q < p; q++)
+        if (q != r) {
+            coll_sched_send(s, q, &b->mine, sizeof(b->mine));
+            coll_sched_dep(s, told, coll_sched_recv(s, q, &b->at[q], sizeof(b->at[q])));
+        }
 
     b->map_from = s->nops;
     work = coll_sched_call(s, reduce, b);
-    coll_sched_dep(s, work, branch);
-    for (int q = 0; q < p; q++) {
-        if (q == r)
-            continue;
-        coll_sop_id_t tell = coll_sched_ctrl_send(s, q, COLL_TAG_CTRL + 1),
-                      hear = coll_sched_ctrl_recv(s, q, COLL_TAG_CTRL + 1);
-        coll_sched_dep(s, tell, work);
-        coll_sched_dep(s, hear, branch);
-    }
+    end = coll_sched_call(s, finish, b);
+    coll_sched_dep(s, work, choose);
+    coll_sched_dep(s, end, work);
+    for (int q = 0; q < p; q++)
+        if (q != r) {
+            coll_sched_dep(s, coll_sched_send(s, q, &b->done, 1), work);
+            coll_sop_id_t hear = coll_sched_recv(s, q, &b->dones[q], 1);
+            coll_sched_dep(s, hear, choose);
+            coll_sched_dep(s, end, hear);
+        }
     b->map_to = s->nops;
 
     b->gen_from = s->nops;
@@ -175,6 +184,6 @@ rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t
     /* Every generic op waits for the branch. (A schedule is done when all
      * its ops are, skipped ones included.) */
     for (coll_sop_id_t i = b->gen_from; i < b->gen_to; i++)
-        coll_sched_dep(s, i, branch);
+        coll_sched_dep(s, i, choose);
     return st;
 }
