@@ -205,8 +205,8 @@ rcomm_status_t rcomm_mem_deregister(rcomm_comm_t *comm, rcomm_mem_t *mem);
  * Memory the collectives move fastest: len bytes, page-aligned, zeroed and
  * registered as by rcomm_mem_register; on one host, also shared with the
  * peers. An rcomm_allreduce of more than 256 bytes (32 KiB where the
- * ranks outnumber the cores), or an rcomm_iallreduce of 64 KiB or more
- * (256 KiB), whose send and receive
+ * ranks outnumber the cores), or an rcomm_iallreduce of 64 KiB or more,
+ * whose send and receive
  * buffers both lie in such memory on every rank of a communicator whose
  * ranks all share one host is then reduced by each rank straight from the
  * peers' buffers into theirs, with no copy through a transport (NCCL's

@@ -130,10 +130,9 @@ static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype
     }
     check_status("stats", rcomm_comm_stats(comm, &after));
     /* Where the mapped path is tried: blocking above the slots' 256 bytes
-     * (32 KiB on more ranks than cores), nonblocking from 64 KiB (256 KiB). */
+     * (32 KiB on more ranks than cores), nonblocking from 64 KiB. */
     if (expect_mapped && mem != MEM_MALLOC && size > 1 &&
-        (nb ? n * es >= (oversubscribed ? 262144u : 65536u)
-            : n * es > 256 && (!oversubscribed || n * es >= 32768))) {
+        (nb ? n * es >= 65536u : n * es > 256 && (!oversubscribed || n * es >= 32768))) {
         /* Blocking, the ranks meet in shared memory: no message. Nonblocking,
          * by messages: where the buffers are and a vote, under 128 bytes a
          * peer; the generic path sends the data (64 KiB and up). */

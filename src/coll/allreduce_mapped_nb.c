@@ -24,8 +24,10 @@
  *      path (which votes before any byte moves) this costs no extra round.
  *   generic: the schedule of the algorithm rcomm chose, every op of it
  *      waiting for the branch.
- * So a generic call pays one round of 88-byte messages, a mapped one that
- * and a round of 1-byte ones (coll_mapped_nb_applies: where it is tried).
+ * A rank whose own buffers do not fit starts the generic way at once. So a
+ * call between malloc'd buffers pays only the 88-byte messages, sent beside
+ * its own; a mapped one pays that round and a round of 1-byte messages
+ * (coll_mapped_nb_applies: where it is tried).
  */
 #include <stdio.h>
 #include <string.h>
@@ -164,6 +166,13 @@ rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t
             coll_sched_dep(s, told, coll_sched_recv(s, q, &b->at[q], sizeof(b->at[q])));
         }
 
+    /* The generic ops first: sends to a peer go out in build order, and a
+     * generic call's must not queue behind the mapped way's done byte,
+     * which is skipped only once the branch is known. */
+    b->gen_from = s->nops;
+    st = coll_allreduce_build(s, algo, c->sbuf, c->rbuf);
+    b->gen_to = s->nops;
+
     b->map_from = s->nops;
     work = coll_sched_call(s, reduce, b);
     end = coll_sched_call(s, finish, b);
@@ -177,13 +186,16 @@ rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t
             coll_sched_dep(s, end, hear);
         }
     b->map_to = s->nops;
-
-    b->gen_from = s->nops;
-    st = coll_allreduce_build(s, algo, c->sbuf, c->rbuf);
-    b->gen_to = s->nops;
-    /* Every generic op waits for the branch. (A schedule is done when all
-     * its ops are, skipped ones included.) */
-    for (coll_sop_id_t i = b->gen_from; i < b->gen_to; i++)
-        coll_sched_dep(s, i, choose);
+    /* A rank whose own buffers do not fit knows the way already: it skips
+     * the mapped ops now and starts the generic ones at once, as a call
+     * without the branch would (its messages wait at the peers until they
+     * decide; the numbering is the same on both sides). Otherwise every
+     * generic op waits for the branch. (A schedule is done when all its
+     * ops are, skipped ones included.) */
+    if (!b->mine.fit)
+        coll_sched_skip(s, b->map_from, b->map_to);
+    else
+        for (coll_sop_id_t i = b->gen_from; i < b->gen_to; i++)
+            coll_sched_dep(s, i, choose);
     return st;
 }

@@ -139,9 +139,10 @@ coll_sop_id_t coll_sched_join(coll_sched_t *s);
  * done, until it returns true. */
 coll_sop_id_t coll_sched_call(coll_sched_t *s, coll_sop_fn *fn, void *arg);
 /* Branches: ops [from, to) complete without running (a send posts
- * nothing, a receive expects nothing). Only from a CALL that every one of
- * them waits for, directly or not, so none has started; every rank must
- * skip the same ops, for the messages of the rest to pair up. */
+ * nothing, a receive expects nothing). While building, or from a CALL
+ * that every one of them waits for, directly or not, so that none has
+ * started; every rank must skip the same ops, for the messages of the rest
+ * to pair up. */
 void coll_sched_skip(coll_sched_t *s, coll_sop_id_t from, coll_sop_id_t to);
 /* Weighted sums (reduce_axpy): acc = w x when first, else acc += w x, for
  * count elements of x (the call's dtype, floating) into an accumulator of
