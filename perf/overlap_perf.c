@@ -76,6 +76,7 @@ typedef struct {
     int nb;
     int iters, warmup, gemm_dim;
     int list;
+    int malloc_grads; /* --malloc: the gradients from malloc, not an arena */
     const char *json, *csv;
 } opts_t;
 
@@ -101,6 +102,8 @@ static void usage(FILE *f)
             "  -n, --iters N    timed iterations per bucket size (default 10)\n"
             "  -w, --warmup N   untimed ones first (default 2)\n"
             "  --gemm-dim D     the compute's sgemm is D x D x D (default 128)\n"
+            "  --malloc         the gradients in malloc'd memory instead of an arena\n"
+            "            (rcomm_grad_arena_create: on one host, the mapped path)\n"
             "  --list           print the model's tensors and exit\n"
             "  --json FILE, --csv FILE   also write one record per bucket size\n"
             "  -h, --help   print this help\n",
@@ -149,6 +152,7 @@ static void parse(int argc, char **argv, opts_t *o)
         BUCKETS,
         GEMM,
         LIST,
+        MALLOC,
         JSON,
         CSV
     };
@@ -163,6 +167,7 @@ static void parse(int argc, char **argv, opts_t *o)
         {"warmup", required_argument, NULL, 'w'},
         {"gemm-dim", required_argument, NULL, GEMM},
         {"list", no_argument, NULL, LIST},
+        {"malloc", no_argument, NULL, MALLOC},
         {"json", required_argument, NULL, JSON},
         {"csv", required_argument, NULL, CSV},
         {"help", no_argument, NULL, 'h'},
@@ -205,6 +210,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case 'w': o->warmup = perf_parse_int(optarg, 0); break;
         case GEMM: o->gemm_dim = perf_parse_int(optarg, 1); break;
         case LIST: o->list = 1; break;
+        case MALLOC: o->malloc_grads = 1; break;
         case JSON: o->json = optarg; break;
         case CSV: o->csv = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -233,7 +239,8 @@ static void parse(int argc, char **argv, opts_t *o)
 typedef struct {
     const opts_t *o;
     ovl_model_t m;
-    float *grads; /* every tensor back to back, backprop order */
+    float *grads;              /* every tensor back to back, backprop order */
+    rcomm_grad_arena_t *arena; /* where grads lie, unless --malloc */
     rcomm_grad_t *g;
     int *reps; /* GEMMs of each layer's backward */
     long total_reps;
@@ -281,8 +288,16 @@ static void bench_init(bench_t *b, const opts_t *o)
     *b = (bench_t){.o = o, .d = o->gemm_dim};
     if (ovl_model_build(&b->m, o->model, o->scale, o->syn_layers, o->syn_count) != 0)
         perf_die("building the layer list");
-    b->grads = aligned_alloc(64, (b->m.params * sizeof(float) + 63) & ~(size_t)63);
     b->g = calloc((size_t)b->m.n, sizeof(*b->g));
+    if (b->g && !o->malloc_grads) { /* one f32 tensor per layer: back to back */
+        for (int i = 0; i < b->m.n; i++)
+            b->g[i] = (rcomm_grad_t){b->m.t[i].name, NULL, b->m.t[i].count, RCOMM_F32};
+        if (rcomm_grad_arena_create(comm, b->g, b->m.n, &b->arena) != RCOMM_OK)
+            perf_die("rcomm_grad_arena_create");
+        b->grads = b->g[0].buf;
+    } else {
+        b->grads = aligned_alloc(64, (b->m.params * sizeof(float) + 63) & ~(size_t)63);
+    }
     b->reps = calloc((size_t)b->m.n, sizeof(*b->reps));
     b->a = malloc(dd * sizeof(float));
     b->bm = malloc(dd * sizeof(float));
@@ -305,7 +320,10 @@ static void bench_init(bench_t *b, const opts_t *o)
 static void bench_free(bench_t *b)
 {
     ovl_model_free(&b->m);
-    free(b->grads);
+    if (b->arena)
+        rcomm_grad_arena_destroy(b->arena);
+    else
+        free(b->grads);
     free(b->g);
     free(b->reps);
     free(b->a);
@@ -527,6 +545,8 @@ static void print_header(const bench_t *b, const env_t *e)
            size, e->tp, e->progress);
     printf("# rank 0's host: %d ranks on %d cores%s\n", host.local_size, host.local_cores,
            host.oversubscribed ? " (oversubscribed: polls yield)" : "");
+    printf("# gradients: %s\n", b->arena ? "in an arena (rcomm_grad_arena_create)"
+                                         : "in malloc'd memory (--malloc)");
     if (o->compute_ms < 0)
         printf("# compute: %.2f ms per step (auto: one allreduce of all gradients, "
                "median %.2f ms)\n",
