@@ -79,6 +79,12 @@ rcomm_status_t perf_coll_run(const perf_coll_t *c, const char *sbuf, char *rbuf,
 
     switch (c->coll) {
     case EXACT_ALLREDUCE:
+        if (c->nonblocking) {
+            rcomm_request_t *req;
+            rcomm_status_t st =
+                rcomm_iallreduce(comm, in, rbuf, n, c->dtype, c->op, c->algo, &req);
+            return st != RCOMM_OK ? st : rcomm_wait(req);
+        }
         return rcomm_allreduce_with(comm, in, rbuf, n, c->dtype, c->op, c->algo);
     case EXACT_BROADCAST:
         if (!in_place && root)
@@ -121,7 +127,8 @@ const char *perf_coll_algo(const perf_coll_t *c, size_t n, const void *sbuf, voi
     switch (c->coll) {
     case EXACT_ALLREDUCE:
         if (used == RCOMM_ALGO_AUTO &&
-            (path = hook_allreduce_path(c->comm, sbuf, rbuf, n, c->dtype)))
+            (path =
+                 hook_allreduce_path(c->comm, sbuf, rbuf, n, c->dtype, !c->nonblocking)))
             return path;
         if (used == RCOMM_ALGO_AUTO)
             rcomm_allreduce_algo(c->comm, n, c->dtype, &used);

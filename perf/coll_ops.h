@@ -67,6 +67,7 @@ typedef struct {
     rcomm_op_t op;     /* the reducing ones */
     rcomm_algo_t algo; /* allreduce */
     int root;          /* the rooted ones */
+    int nonblocking;   /* allreduce: rcomm_iallreduce, then rcomm_wait */
 } perf_coll_t;
 
 /* busbw / algbw on p ranks. */

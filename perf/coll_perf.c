@@ -69,32 +69,34 @@ static const char *coll_name(int i)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: %s [options]   (one process per rank, e.g. under rcomm-run)\n"
-            "  -b SIZE   smallest size in bytes (default 8; K, M, G suffixes)\n"
-            "  -e SIZE   largest size in bytes (default 256M)\n"
-            "  -f N      multiply the size by N each step (default 2)\n"
-            "  -n N      timed iterations per size (default 20)\n"
-            "  -w N      warm-up iterations per size (default 5)\n"
-            "  -r N      repetitions; the median time is reported (default 1;\n"
-            "            nccl-tests' -r is the root: here it is -R)\n"
-            "  -R N      broadcast, reduce, gather, scatter: the root rank (default 0;\n"
-            "            others ignore it)\n"
-            "  -c 0|1    check results element by element (default 1)\n"
-            "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
-            "  -o OP     allreduce, reduce-scatter, reduce: sum prod min max avg\n"
-            "            (default sum)\n"
-            "  -a ALGO   allreduce: auto ring butterfly rd hier direct all (default\n"
-            "            auto); all:\n"
-            "            every algorithm and auto at each size, out of place, the\n"
-            "            fastest and auto's pick marked\n"
-            "  --json FILE, --csv FILE   also write one record per size and placement\n"
-            "            (-a all: per size and algorithm; wrong is -1 with -c 0)\n"
-            "  --no-ceiling   skip finding the ceiling the results are compared with\n"
-            "  --mem-alloc    take the buffers from rcomm_mem_alloc (registered; on one\n"
-            "            host shared with the peers) instead of malloc\n"
-            "  --coll NAME   instead of the program's name:",
-            perf_prog);
+    fprintf(
+        f,
+        "usage: %s [options]   (one process per rank, e.g. under rcomm-run)\n"
+        "  -b SIZE   smallest size in bytes (default 8; K, M, G suffixes)\n"
+        "  -e SIZE   largest size in bytes (default 256M)\n"
+        "  -f N      multiply the size by N each step (default 2)\n"
+        "  -n N      timed iterations per size (default 20)\n"
+        "  -w N      warm-up iterations per size (default 5)\n"
+        "  -r N      repetitions; the median time is reported (default 1;\n"
+        "            nccl-tests' -r is the root: here it is -R)\n"
+        "  -R N      broadcast, reduce, gather, scatter: the root rank (default 0;\n"
+        "            others ignore it)\n"
+        "  -c 0|1    check results element by element (default 1)\n"
+        "  -d TYPE   f32 f64 f16 bf16 i32 i64 u8 (default f32)\n"
+        "  -o OP     allreduce, reduce-scatter, reduce: sum prod min max avg\n"
+        "            (default sum)\n"
+        "  -a ALGO   allreduce: auto ring butterfly rd hier direct all (default\n"
+        "            auto); all:\n"
+        "            every algorithm and auto at each size, out of place, the\n"
+        "            fastest and auto's pick marked\n"
+        "  --json FILE, --csv FILE   also write one record per size and placement\n"
+        "            (-a all: per size and algorithm; wrong is -1 with -c 0)\n"
+        "  --no-ceiling   skip finding the ceiling the results are compared with\n"
+        "  --mem-alloc    take the buffers from rcomm_mem_alloc (registered; on one\n"
+        "            host shared with the peers) instead of malloc\n"
+        "  --nonblocking  allreduce: each call an rcomm_iallreduce and its rcomm_wait\n"
+        "  --coll NAME   instead of the program's name:",
+        perf_prog);
     for (int i = 0; i < EXACT_COLL_COUNT; i++)
         fprintf(f, "%s%s", i % 5 ? " " : "\n            ", coll_name(i));
     fprintf(f, "\n  -h, --help   print this help\n");
@@ -140,7 +142,7 @@ static int coll_from_name(int argc, char **argv)
  * stops every rank with status 2 and never leaves a peer waiting. */
 static void parse(int argc, char **argv, opts_t *o)
 {
-    enum { JSON = 256, CSV, COLL, NO_CEILING, MEM_ALLOC };
+    enum { JSON = 256, CSV, COLL, NO_CEILING, MEM_ALLOC, NONBLOCKING };
     static const struct option lopts[] = {{"json", required_argument, NULL, JSON},
                                           {"csv", required_argument, NULL, CSV},
                                           {"coll", required_argument, NULL, COLL},
@@ -148,6 +150,7 @@ static void parse(int argc, char **argv, opts_t *o)
                                           {"help", no_argument, NULL, 'h'},
                                           {"no-ceiling", no_argument, NULL, NO_CEILING},
                                           {"mem-alloc", no_argument, NULL, MEM_ALLOC},
+                                          {"nonblocking", no_argument, NULL, NONBLOCKING},
                                           {NULL, 0, NULL, 0}};
     int c, coll = coll_from_name(argc, argv);
 
@@ -184,6 +187,7 @@ static void parse(int argc, char **argv, opts_t *o)
         case CSV: o->csv = optarg; break;
         case NO_CEILING: o->no_ceiling = 1; break;
         case MEM_ALLOC: o->mem_alloc = 1; break;
+        case NONBLOCKING: o->c.nonblocking = 1; break;
         case COLL:
             coll = lookup(optarg, coll_name, EXACT_COLL_COUNT, "unknown collective");
             break;
@@ -202,6 +206,8 @@ static void parse(int argc, char **argv, opts_t *o)
     /* The algo column would show what rcomm chose, not what was asked. */
     if (o->c.coll != EXACT_ALLREDUCE && (o->c.algo != RCOMM_ALGO_AUTO || o->all))
         perf_bad_usage("-a is for allreduce only, not for", coll_name(coll));
+    if (o->c.coll != EXACT_ALLREDUCE && o->c.nonblocking)
+        perf_bad_usage("--nonblocking is for allreduce only, not for", coll_name(coll));
 }
 
 static double bus_factor(const opts_t *o)
@@ -310,9 +316,10 @@ static void print_header(const opts_t *o, const char *tp, const grade_t *g)
 {
     hook_host_t host;
 
-    printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d\n",
+    printf("# %s: %d ranks, transport %s, algo %s, iters %d, warmup %d, reps %d%s\n",
            perf_coll_info[o->c.coll].tool, size, tp,
-           o->all ? "all" : rcomm_algo_name(o->c.algo), o->iters, o->warmup, o->reps);
+           o->all ? "all" : rcomm_algo_name(o->c.algo), o->iters, o->warmup, o->reps,
+           o->c.nonblocking ? ", nonblocking" : "");
     hook_host(comm, &host);
     printf("# rank 0's host: %d ranks on %d cores%s; cost model: %s\n", host.local_size,
            host.local_cores, host.oversubscribed ? " (oversubscribed: polls yield)" : "",

@@ -31,6 +31,25 @@ if "$run" -n 3 -t 120 "$perf" --mem-alloc -b 8 -e 1M -f 8 -n 2 -w 1 >"$out" 2>&1
 else
     ko "--mem-alloc exited non-zero"; cat "$out" >&2
 fi
+# --nonblocking: each call an rcomm_iallreduce and its wait; the header says
+# so. With --mem-alloc the mapped path from 64 KiB (allreduce_mapped_nb.c),
+# the model's choice below; from malloc, the model's choice everywhere. Both
+# #wrong 0. For another collective the option is refused.
+for mem in --mem-alloc ""; do
+    # shellcheck disable=SC2086 # $mem: one option or none
+    if "$run" -n 3 -t 120 "$perf" --nonblocking $mem -b 8K -e 512K -f 8 -n 2 -w 1 >"$out" 2>&1; then
+        rows=$(awk -v m="$mem" '$1 == "[0]" && $2 ~ /^[0-9]+$/ && NF == 15 && $11 == 0 &&
+            $15 == 0 && (($2 >= 65536 && m != "") == ($7 == "mapped")) && $7 != "slots"' \
+            "$out" | wc -l)
+        grep -q "^\[0\] # rcomm-allreduce-perf: 3 ranks, .*, nonblocking$" "$out" &&
+            [ "$rows" -eq 3 ] && ok || { ko "--nonblocking $mem: $rows good rows of 3"; cat "$out" >&2; }
+    else
+        ko "--nonblocking $mem exited non-zero"; cat "$out" >&2
+    fi
+done
+"$run" -n 2 -t 60 "$top/rcomm-broadcast-perf" --nonblocking -b 8 -e 8 >"$out" 2>&1 &&
+    { ko "broadcast --nonblocking accepted"; cat "$out" >&2; } ||
+    { grep -q "nonblocking is for allreduce only" "$out" && ok || { ko "broadcast --nonblocking: no reason"; cat "$out" >&2; }; }
 # -a all, 3 ranks: the structure, never a timing. The algorithms are the
 # header's columns between redop and auto's (ring, butterfly, rd, direct at least).
 # Each of the 5 rows (8 B to 32 KiB) has one time per algorithm, one '*' on

@@ -67,16 +67,19 @@ coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes)
 }
 
 const char *hook_allreduce_path(const rcomm_comm_t *comm, const void *sendbuf,
-                                void *recvbuf, size_t count, rcomm_dtype_t dtype)
+                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                bool blocking)
 {
     const coll_call_t c = {.desc = {COLL_ALLREDUCE, dtype, RCOMM_SUM, 0, count},
                            .sbuf = sendbuf == RCOMM_IN_PLACE ? recvbuf : sendbuf,
                            .rbuf = recvbuf,
                            .algo = RCOMM_ALGO_AUTO};
 
-    switch (coll_allreduce_path(comm, &c, true)) {
+    switch (coll_allreduce_path(comm, &c, blocking)) {
     case COLL_PATH_SLOTS: return "slots";
     case COLL_PATH_MAPPED: return "mapped";
+    case COLL_PATH_MAPPED_NB:
+        return coll_mapped_fit(comm, &c, NULL, NULL) ? "mapped" : NULL;
     default: return NULL;
     }
 }

@@ -59,11 +59,13 @@ const coll_model_t *hook_model(const rcomm_comm_t *comm);
 const coll_links_t *hook_links(const rcomm_comm_t *comm);
 /* The broadcast algorithm the communicator picks for bytes. */
 coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
-/* The way a blocking rcomm_allreduce of these buffers would go without a
- * schedule, as this rank sees it: "slots", "mapped" (coll/call.h); NULL:
- * a schedule, of rcomm_allreduce_algo's algorithm. */
+/* The way an rcomm_allreduce (blocking) or rcomm_iallreduce of these
+ * buffers would go besides a plain schedule, as this rank sees it: "slots",
+ * "mapped" (coll/call.h; nonblocking: if the peers' buffers allow it too);
+ * NULL: a schedule, of rcomm_allreduce_algo's algorithm. */
 const char *hook_allreduce_path(const rcomm_comm_t *comm, const void *sendbuf,
-                                void *recvbuf, size_t count, rcomm_dtype_t dtype);
+                                void *recvbuf, size_t count, rcomm_dtype_t dtype,
+                                bool blocking);
 /* Fail the communicator with why (a tool's own traffic failed): peers learn
  * it and quote why. Logs nothing (the tool has said it). */
 void hook_fail(rcomm_comm_t *comm, rcomm_status_t status, const char *why);
