@@ -47,6 +47,19 @@ for mem in --mem-alloc ""; do
         ko "--nonblocking $mem exited non-zero"; cat "$out" >&2
     fi
 done
+# RCOMM_SHM_MAPPED=0: rcomm_mem_alloc buffers, blocking and not, never
+# mapped, the results still right.
+for nb in --nonblocking ""; do
+    # shellcheck disable=SC2086 # $nb: one option or none
+    if "$run" -n 2 -t 120 -x RCOMM_SHM_MAPPED=0 "$perf" $nb --mem-alloc -b 1K -e 1M -f 32 -n 2 \
+        -w 1 >"$out" 2>&1; then
+        rows=$(awk '$1 == "[0]" && $2 ~ /^[0-9]+$/ && NF == 15 && $11 == 0 && $15 == 0 &&
+            $7 != "mapped"' "$out" | wc -l)
+        [ "$rows" -eq 3 ] && ok || { ko "RCOMM_SHM_MAPPED=0 $nb: $rows good rows of 3"; cat "$out" >&2; }
+    else
+        ko "RCOMM_SHM_MAPPED=0 $nb exited non-zero"; cat "$out" >&2
+    fi
+done
 "$run" -n 2 -t 60 "$top/rcomm-broadcast-perf" --nonblocking -b 8 -e 8 >"$out" 2>&1 &&
     { ko "broadcast --nonblocking accepted"; cat "$out" >&2; } ||
     { grep -q "nonblocking is for allreduce only" "$out" && ok || { ko "broadcast --nonblocking: no reason"; cat "$out" >&2; }; }

@@ -141,6 +141,9 @@ static const cfg_row_t cfg_rows[] = {
         "shm: 0 copies large messages and one-sided data through the ring instead of "
         "with process_vm_readv/writev (which ptrace rules may forbid: then it does so "
         "anyway)"),
+    ROW("RCOMM_SHM_MAPPED", CFG_BOOL, shm_mapped, "1",
+        "shm: 0 keeps allreduces between rcomm_mem_alloc buffers on the usual path "
+        "(no mapped AllReduce, blocking or not); the same on every rank"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
         "verbs: device[:port] (default: the active device nearest the process's CPUs, "
         "else the first active one)"),

@@ -19,10 +19,13 @@ coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
         c->desc.kind != COLL_ALLREDUCE || !comm->tp)
         return COLL_PATH_SCHED;
     if (!blocking) /* the same answer on every rank: the buffers come later */
-        return coll_mapped_nb_applies(comm, c) ? COLL_PATH_MAPPED_NB : COLL_PATH_SCHED;
+        return comm->cfg.shm_mapped && coll_mapped_nb_applies(comm, c)
+                   ? COLL_PATH_MAPPED_NB
+                   : COLL_PATH_SCHED;
     if (bytes <= COLL_SLOT_BYTES)
         return COLL_PATH_SLOTS;
-    return coll_mapped_fit(comm, c, NULL, NULL) ? COLL_PATH_MAPPED : COLL_PATH_SCHED;
+    return comm->cfg.shm_mapped && coll_mapped_fit(comm, c, NULL, NULL) ? COLL_PATH_MAPPED
+                                                                        : COLL_PATH_SCHED;
 }
 
 static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
