@@ -444,20 +444,26 @@ int main(int argc, char **argv)
      * the slots' 256 bytes, the mapped path, with every datatype and op;
      * with one rank's buffer elsewhere, the generic path on every rank. */
     /* Blocking and nonblocking (allreduce_mapped_nb.c). */
+    /* Nonblocking only where it may take the mapped path (64 KiB): below it
+     * is the plain schedule, checked above. */
     for (int nb = 0; nb < 2; nb++)
         for (int c = 0; c < ncounts; c++)
             for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
                 for (int op = 0; op < RCOMM_OP_COUNT; op++)
                     for (int ip = 0; ip < 2; ip++)
                         for (int mem = MEM_RCOMM; mem <= MEM_MIXED; mem++)
-                            if (mem == MEM_RCOMM ? wanted(counts[c], dt, op)
-                                                 : dt == 0 && op == 0)
+                            if ((mem == MEM_RCOMM ? wanted(counts[c], dt, op)
+                                                  : dt == 0 && op == 0) &&
+                                (!nb || counts[c] * rcomm_dtype_size(dt) >= 65536))
                                 test_allreduce_in(comm, RCOMM_ALGO_AUTO,
                                                   (rcomm_dtype_t)dt, (rcomm_op_t)op,
                                                   counts[c], ip, mem, nb);
-    /* Several of its 256 KiB segments per rank, and a block that is not. */
+    /* Several of its 256 KiB segments per rank, and a block that is not;
+     * nonblocking, also with rank 0's send buffer from malloc. */
     for (int nb = 0; nb < 2; nb++)
         for (int ip = 0; ip < 2; ip++) {
+            test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, 300007, ip,
+                              MEM_MIXED, nb);
             test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, 300007, ip,
                               MEM_RCOMM, nb);
             test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_I64, RCOMM_AVG, 300007, ip,
