@@ -147,8 +147,7 @@ static nb_t *state(coll_sched_t *s, const coll_call_t *c)
     return b;
 }
 
-rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t *c,
-                                              rcomm_algo_t algo)
+rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t *c)
 {
     const int p = s->comm->size, r = s->comm->rank;
     nb_t *b = state(s, c);
@@ -170,7 +169,7 @@ rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t
      * generic call's must not queue behind the mapped way's done byte,
      * which is skipped only once the branch is known. */
     b->gen_from = s->nops;
-    st = coll_allreduce_build(s, algo, c->sbuf, c->rbuf);
+    st = coll_allreduce_build(s, c->algo, c->sbuf, c->rbuf);
     b->gen_to = s->nops;
 
     b->map_from = s->nops;

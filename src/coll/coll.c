@@ -195,7 +195,7 @@ static rcomm_status_t build(coll_sched_t *s, const coll_call_t *c)
     }
     switch (c->desc.kind) {
     case COLL_ALLREDUCE:
-        return c->mapped ? coll_allreduce_mapped_nb_build(s, c, c->algo)
+        return c->mapped ? coll_allreduce_mapped_nb_build(s, c)
                          : coll_allreduce_build(s, c->algo, c->sbuf, c->rbuf);
     case COLL_BROADCAST:
         return coll_broadcast_build(

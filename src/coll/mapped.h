@@ -37,8 +37,7 @@ bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const ch
  * answer on every rank (the call, the communicator; not the buffers). */
 bool coll_mapped_nb_applies(const rcomm_comm_t *comm, const coll_call_t *c);
 /* The schedule of a nonblocking allreduce that takes the mapped path when
- * every rank's buffers can be mapped, and algo's otherwise. */
-rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t *c,
-                                              rcomm_algo_t algo);
+ * every rank's buffers can be mapped, and c->algo's otherwise. */
+rcomm_status_t coll_allreduce_mapped_nb_build(coll_sched_t *s, const coll_call_t *c);
 
 #endif
