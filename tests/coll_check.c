@@ -460,6 +460,10 @@ int main(int argc, char **argv)
                                                   counts[c], ip, mem, nb);
     /* Several of its 256 KiB segments per rank, and a block that is not;
      * nonblocking, also with rank 0's send buffer from malloc. */
+    static const rcomm_dtype_t fan_dt[] = {RCOMM_F64, RCOMM_I32, RCOMM_U8, RCOMM_F32,
+                                           RCOMM_F16};
+    static const rcomm_op_t fan_op[] = {RCOMM_MAX, RCOMM_MIN, RCOMM_PROD, RCOMM_AVG,
+                                        RCOMM_SUM};
     for (int nb = 0; nb < 1 + expect_mapped; nb++)
         for (int ip = 0; ip < 2; ip++) {
             if (expect_mapped)
@@ -469,6 +473,11 @@ int main(int argc, char **argv)
                               MEM_RCOMM, nb);
             test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_I64, RCOMM_AVG, 300007, ip,
                               MEM_RCOMM, nb);
+            /* Out of place these take reduce_fan's one pass (f16: the
+             * chain), each op's vector form once. */
+            for (int k = 0; k < 5 && expect_mapped && !ip; k++)
+                test_allreduce_in(comm, RCOMM_ALGO_AUTO, fan_dt[k], fan_op[k], 300007, 0,
+                                  MEM_RCOMM, nb);
         }
     if (expect_mapped)
         test_iallreduce_flight(comm);

@@ -24,7 +24,8 @@
  * The same rank writes block r everywhere, so every rank has the same bits.
  * In place, a rank reads its segment of a peer's block before it writes
  * the result there, and nobody else touches that block. Work is in
- * segments that stay in the cache between the reduction and the copies.
+ * segments that stay in the cache between the reduction and the copies;
+ * large calls out of place go in one pass instead (coll_mapped_reduce).
  * Nonblocking calls meet by messages instead (allreduce_mapped_nb.c).
  */
 #include <stddef.h>
@@ -38,6 +39,12 @@
 
 /* Bytes of a segment: reduced, then copied out, while in the cache. */
 #define SEG_BYTES (256u << 10)
+/* Bytes the whole call writes (every rank's receive buffer) from which the
+ * stores stream. From there the one pass is 1.06-1.9x faster on 2 and 4
+ * ranks; below it, where the buffers stay in the caches from call to call,
+ * streaming them out cost up to 0.83x on 2 ranks (docs/PERFORMANCE.md, "One
+ * pass with streaming stores"). */
+#define STREAM_MIN (16u << 20)
 /* Where the ranks outnumber the cores, each of the three meetings waits
  * for every rank to be scheduled: 28 us a call on 4 ranks over 2 cores,
  * where the generic path's rd takes 16 us at 1 KiB; from 32 KiB on this
@@ -121,27 +128,40 @@ bool coll_mapped_map(rcomm_comm_t *comm, const char *fn, uint64_t seq, size_t by
     return ok;
 }
 
-/* Our block, segment by segment: reduced from every rank's send buffer in
- * the order r, r+1, ..., then stored into every rank's receive buffer. */
+/* Our block, segment by segment, reduced from every rank's send buffer and
+ * stored into every rank's receive buffer.
+ *   Out of place, once the call writes STREAM_MIN or more in all: in one
+ * pass with streaming stores (reduce_fan), which read no destination line
+ * first.
+ *   Otherwise (and where reduce_fan does not serve): reduced into our own
+ * receive buffer, then copied from there. In place every store lands on a
+ * line just read, so streaming would gain nothing; in smaller calls the
+ * results stay in the caches, where the caller reads them next. */
 bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const char **src,
                         char **dst, size_t *pos, size_t *budget)
 {
     const int p = comm->size, r = comm->rank;
     const size_t es = rcomm_dtype_size(d->dtype), seg = SEG_BYTES / es;
     const coll_blocks_t bl = {d->count, p, 0, NULL, NULL, NULL};
+    bool fan = d->count * es * (size_t)p >= STREAM_MIN;
     size_t off, len, o;
 
+    for (int k = 0; k < p; k++)
+        fan = fan && src[k] != dst[k];
     coll_block(&bl, r, &off, &len);
     for (o = *pos; o<len && * budget> 0; o += seg) {
         const size_t n = len - o < seg ? len - o : seg, at = (off + o) * es;
         char *out = dst[r] + at;
 
-        for (int k = 1; k < p; k++)
-            reduce_apply(out, k == 1 ? src[r] + at : out, src[(r + k) % p] + at, n,
-                         d->dtype, d->op);
-        reduce_finish(out, n, d->dtype, d->op, p);
-        for (int k = 1; k < p; k++)
-            memcpy(dst[(r + k) % p] + at, out, n * es);
+        if (!fan || !reduce_fan((void *const *)dst, p, (const void *const *)src, p, at, n,
+                                d->dtype, d->op, p)) {
+            for (int k = 1; k < p; k++)
+                reduce_apply(out, k == 1 ? src[r] + at : out, src[(r + k) % p] + at, n,
+                             d->dtype, d->op);
+            reduce_finish(out, n, d->dtype, d->op, p);
+            for (int k = 1; k < p; k++)
+                memcpy(dst[(r + k) % p] + at, out, n * es);
+        }
         *budget = *budget > n * es ? *budget - n * es : 0;
     }
     *pos = o;

@@ -3,6 +3,7 @@
 #ifndef RCOMM_REDUCE_H
 #define RCOMM_REDUCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,18 @@ void reduce_apply(void *dst, const void *a, const void *b, size_t count,
  * (integer division truncates toward zero); nothing for other ops. */
 void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                    int nranks);
+
+/* Many to many in one pass (fan.c): for i < count, the result of
+ * reduce_apply() over src[0][i], src[1][i], ..., src[nsrc-1][i] in that
+ * order, then reduce_finish() with nranks, is stored to every dst[j][i]
+ * with streaming stores: the same bits as that chain, without reading the
+ * destinations' lines first. Every buffer is taken `off` bytes after the
+ * pointer given; dst[j] may be src[j] (in place). False, having done
+ * nothing, where it does not serve: off x86-64, F16, BF16, integer AVG, or
+ * destinations that differ in their alignment to 64 bytes or are not
+ * aligned to the element. True: done, and the stores are fenced. */
+bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
+                size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
 
 /* Weighted sums (weighted.c): the accumulator holds f32 for F32, F16 and
  * BF16, f64 for F64 and the integers (reduce_acc_size: its element size, 0
