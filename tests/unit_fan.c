@@ -68,8 +68,8 @@ static void *xmalloc(size_t n)
 }
 
 /* Around a line of every element size (64 bytes: 8 to 64 elements). */
-static const size_t counts[] = {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 129, 1000, 4099};
-static const int nsrcs[] = {1, 2, 3, 5, 8};
+static const size_t counts[] = {0, 1, 7, 9, 17, 63, 65, 1000};
+static const int nsrcs[] = {1, 2, 3, 8};
 
 /* What reduce.h says reduce_fan serves. */
 static bool serves(rcomm_dtype_t dt, rcomm_op_t op, int ns, char *const *dst, int nd,
