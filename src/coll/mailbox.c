@@ -135,28 +135,16 @@ void coll_slots_started(coll_state_t *colls, uint64_t seq)
                               memory_order_release);
 }
 
-/* How often a waiting rank that yields looks at its peers' health. */
-#define POLL_CHECK_NS 1000000ull
-
 rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
 {
     rcomm_comm_t *comm = w->comm;
     rcomm_status_t st;
     uint64_t now;
 
-    /* Where the ranks outnumber the cores a poll yields, and under load a
-     * yield can last a time slice: there the clock says when to look, as
-     * 256 polls could take seconds and a dead peer would be waited out
-     * (coll_fail exit-mapped under load). */
-    if (comm->oversubscribed) {
+    if (comm->oversubscribed)
         sched_yield();
-        if ((now = base_now_ns()) - w->checked_ns < POLL_CHECK_NS &&
-            (++w->polls & 255) != 0)
-            return RCOMM_OK;
-        w->checked_ns = now;
-    } else if ((++w->polls & 255) != 0) {
+    if ((++w->polls & 255) != 0)
         return RCOMM_OK;
-    }
     comm_progress(comm, 0);
     if (comm->failed != RCOMM_OK || !comm->tp)
         return comm_check(comm, w->c->fn);
@@ -209,7 +197,6 @@ rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,
                              (uint64_t)c->desc.op, (uint64_t)c->desc.count},
                             base_now_ns(),
                             (uint64_t)(comm->cfg.timeout_s * 1e9),
-                            base_now_ns(),
                             0};
     out = &w->sl->mine->slot[w->seq & 1];
     /* Nobody may still read this slot's call seq - 2. */

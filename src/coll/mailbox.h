@@ -75,7 +75,6 @@ typedef struct {
     uint64_t seq;
     coll_mbox_desc_t want;
     uint64_t since_ns, limit_ns;
-    uint64_t checked_ns; /* when the peers' health was last looked at */
     uint32_t polls;
 } coll_mbox_wait_t;
 
