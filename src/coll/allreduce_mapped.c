@@ -133,14 +133,14 @@ bool coll_mapped_map(rcomm_comm_t *comm, const char *fn, uint64_t seq, size_t by
  *   Out of place, once the call writes STREAM_MIN or more in all: in one
  * pass with streaming stores (reduce_fan), which read no destination line
  * first.
- *   Otherwise (and where reduce_fan does not serve): reduced into our own
- * receive buffer, then copied from there. In place every store lands on a
+ *   Otherwise (and where reduce_fan does not serve): reduced into rank 0's
+ * receive buffer, then copied from there (reduce_chain). In place every store lands on a
  * line just read, so streaming would gain nothing; in smaller calls the
  * results stay in the caches, where the caller reads them next. */
 bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const char **src,
                         char **dst, size_t *pos, size_t *budget)
 {
-    const int p = comm->size, r = comm->rank;
+    const int p = comm->size;
     const size_t es = rcomm_dtype_size(d->dtype), seg = SEG_BYTES / es;
     const coll_blocks_t bl = {d->count, p, 0, NULL, NULL, NULL};
     bool fan = d->count * es * (size_t)p >= STREAM_MIN;
@@ -148,20 +148,14 @@ bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const ch
 
     for (int k = 0; k < p; k++)
         fan = fan && src[k] != dst[k];
-    coll_block(&bl, r, &off, &len);
+    coll_block(&bl, comm->rank, &off, &len);
     for (o = *pos; o<len && * budget> 0; o += seg) {
         const size_t n = len - o < seg ? len - o : seg, at = (off + o) * es;
-        char *out = dst[r] + at;
+        void *const *to = (void *const *)dst;
+        const void *const *from = (const void *const *)src;
 
-        if (!fan || !reduce_fan((void *const *)dst, p, (const void *const *)src, p, at, n,
-                                d->dtype, d->op, p)) {
-            for (int k = 1; k < p; k++)
-                reduce_apply(out, k == 1 ? src[r] + at : out, src[(r + k) % p] + at, n,
-                             d->dtype, d->op);
-            reduce_finish(out, n, d->dtype, d->op, p);
-            for (int k = 1; k < p; k++)
-                memcpy(dst[(r + k) % p] + at, out, n * es);
-        }
+        if (!fan || !reduce_fan(to, p, from, p, at, n, d->dtype, d->op, p))
+            reduce_chain(to, p, from, p, at, n, d->dtype, d->op, p);
         *budget = *budget > n * es ? *budget - n * es : 0;
     }
     *pos = o;

@@ -133,27 +133,26 @@ FAN_DTYPES(DEFINE_FANS)
 
 static fan_fn *const fans[RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {FAN_DTYPES(FAN_ROW)};
 
-/* Elements [from, to) the plain way: the chain into the first destination,
- * then copies (the line kernel's ends, a few elements each). */
-static void chain(void *const *dst, int ndst, const void *const *src, int nsrc,
-                  size_t off, size_t from, size_t to, rcomm_dtype_t dtype, rcomm_op_t op,
+#endif
+
+void reduce_chain(void *const *dst, int ndst, const void *const *src, int nsrc,
+                  size_t off, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                   int nranks)
 {
-    const size_t es = rcomm_dtype_size(dtype), at = off + from * es, n = to - from;
-    char *out = (char *)dst[0] + at;
+    const size_t es = rcomm_dtype_size(dtype);
+    char *out = (char *)dst[0] + off;
 
-    if (n == 0)
+    if (count == 0)
         return;
     if (nsrc == 1)
-        memmove(out, (const char *)src[0] + at, n * es);
+        memmove(out, (const char *)src[0] + off, count * es);
     for (int k = 1; k < nsrc; k++)
-        reduce_apply(out, k == 1 ? (const char *)src[0] + at : out,
-                     (const char *)src[k] + at, n, dtype, op);
-    reduce_finish(out, n, dtype, op, nranks);
+        reduce_apply(out, k == 1 ? (const char *)src[0] + off : out,
+                     (const char *)src[k] + off, count, dtype, op);
+    reduce_finish(out, count, dtype, op, nranks);
     for (int j = 1; j < ndst; j++)
-        memmove((char *)dst[j] + at, out, n * es);
+        memmove((char *)dst[j] + off, out, count * es);
 }
-#endif
 
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks)
@@ -178,7 +177,7 @@ bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, si
     if (head >= count)
         head = count;
     lines = (count - head) * es / LINE;
-    chain(dst, ndst, src, nsrc, off, 0, head, dtype, op, nranks);
+    reduce_chain(dst, ndst, src, nsrc, off, head, dtype, op, nranks);
     if (lines) {
         const fan_t f = {dst, src, off + head * es, ndst, nsrc, avg ? nranks : 0};
 
@@ -187,7 +186,8 @@ bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, si
          * that tells the peers must come after them. */
         _mm_sfence();
     }
-    chain(dst, ndst, src, nsrc, off, head + lines * LINE / es, count, dtype, op, nranks);
+    head += lines * LINE / es;
+    reduce_chain(dst, ndst, src, nsrc, off + head * es, count - head, dtype, op, nranks);
     return true;
 #else
     (void)dst, (void)ndst, (void)src, (void)nsrc, (void)off, (void)count;

@@ -32,6 +32,12 @@ void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
  * aligned to the element. True: done, and the stores are fenced. */
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
+/* The same result the plain way, anywhere: that chain into dst[0], then
+ * copied to the other destinations. For what reduce_fan does not serve,
+ * and where the results should stay in the caches. */
+void reduce_chain(void *const *dst, int ndst, const void *const *src, int nsrc,
+                  size_t off, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
+                  int nranks);
 
 /* Weighted sums (weighted.c): the accumulator holds f32 for F32, F16 and
  * BF16, f64 for F64 and the integers (reduce_acc_size: its element size, 0
