@@ -20,7 +20,7 @@
  * chain. The lines use the compiler's generic 16-byte vectors and SSE2's
  * streaming store, both baseline on x86-64 (the AVX2 clone encodes them
  * with VEX); elsewhere, and for what does not fit (below), the caller runs
- * the chain.
+ * the chain (reduce_chain, here too).
  */
 #include <assert.h>
 #include <stdint.h>
