@@ -48,6 +48,26 @@ for mode in exit-early hang exit-mapped hang-mapped p2p-exit p2p-hang exit-allto
     check env RCOMM_TIMEOUT=$t RCOMM_LOG_LEVEL=none "$run" -n 3 -t 300 \
         "$b/tests/coll_fail" "$mode"
 done
+# A death noticed on a loaded host too: two busy loops per core beside the
+# job, where each yield of a waiting rank can last a time slice (before the
+# mailbox waits looked at the clock, 36 of 60 such runs waited out a 5 s
+# RCOMM_TIMEOUT instead).
+hogs=
+for _ in $(seq $(($(nproc) * 2))); do
+    (while :; do :; done) >/dev/null 2>&1 &
+    hogs="$hogs $!"
+done
+# shellcheck disable=SC2086 # a list of pids
+trap 'kill $hogs 2>/dev/null' EXIT
+st=0
+for _ in 1 2 3; do
+    env RCOMM_TIMEOUT=5 RCOMM_LOG_LEVEL=none "$run" -n 3 -t 120 \
+        "$b/tests/coll_fail" exit-mapped || { st=1; break; }
+done
+# shellcheck disable=SC2086
+kill $hogs 2>/dev/null
+trap - EXIT
+[ $st -eq 0 ] || { echo "shm_coll: failed: exit-mapped on a loaded host"; exit 1; }
 # The parameter server: puts and gets by cross-memory attach, pushes as
 # put_notify. A serving rank that computes outside rcomm with no progress
 # thread still answers pulls: the worker reads its memory (over TCP it

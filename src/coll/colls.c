@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "coll/mailbox.h"
 #include "coll/sched.h"
 
 /* Shared memory's profile from the tuning file, or the built-in one when
@@ -179,7 +180,7 @@ static void colls_unexpected(rcomm_comm_t *comm, void *state, int peer, uint64_t
             return;
         }
     }
-    if (seq >= c->next_seq) {
+    if (seq >= c->next_seq || coll_mbox_tag(seq) == c->mbox_call) {
         keep_early(c, peer, seq, env);
         return;
     }

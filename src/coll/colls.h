@@ -43,6 +43,10 @@ typedef struct {
     /* Small allreduces through shared slots (allreduce_slots.c): set when
      * every rank maps every other's mailbox; NULL: not used. */
     coll_mailboxes_t *slots;
+    /* The last call begun in the mailboxes (coll_mbox_tag of it; 0: none).
+     * Its ranks all take the same path, so data for it means it fell back
+     * to the generic path: early, not a mismatch (colls.c). */
+    uint64_t mbox_call;
 } coll_state_t;
 
 /* Frees a kept request (coll_state_t.spare; coll.c). */

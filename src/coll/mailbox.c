@@ -135,26 +135,45 @@ void coll_slots_started(coll_state_t *colls, uint64_t seq)
                               memory_order_release);
 }
 
+/* How often a waiting rank that yields looks at its peers' health. */
+#define POLL_CHECK_NS 1000000ull
+
 rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
 {
     rcomm_comm_t *comm = w->comm;
     rcomm_status_t st;
     uint64_t now;
 
-    if (comm->oversubscribed)
+    /* A peer's last act may be the store we wait for: the caller looked
+     * once more after we saw it go. Still waiting for it: it failed. */
+    if (w->gone != RCOMM_OK && w->gone_peer == peer) {
+        base_err(w->gone,
+                 "%s: rank %d: collective #%llu: rank %d failed while this rank waited "
+                 "for it",
+                 w->c->fn, comm->rank, (unsigned long long)w->seq, peer);
+        comm_fail(comm, w->gone);
+        return w->gone;
+    }
+    w->gone = RCOMM_OK;
+    /* Where the ranks outnumber the cores a poll yields, and under load a
+     * yield can last a time slice: 256 of them could take seconds, so the
+     * clock says when to look. */
+    if (comm->oversubscribed) {
         sched_yield();
-    if ((++w->polls & 255) != 0)
+        if ((now = base_now_ns()) - w->checked_ns < POLL_CHECK_NS &&
+            (++w->polls & 255) != 0)
+            return RCOMM_OK;
+        w->checked_ns = now;
+    } else if ((++w->polls & 255) != 0) {
         return RCOMM_OK;
+    }
     comm_progress(comm, 0);
     if (comm->failed != RCOMM_OK || !comm->tp)
         return comm_check(comm, w->c->fn);
     if (coll_health_peer_failed(comm, peer, &st)) {
-        base_err(st,
-                 "%s: rank %d: collective #%llu: rank %d failed while this rank waited "
-                 "for it",
-                 w->c->fn, comm->rank, (unsigned long long)w->seq, peer);
-        comm_fail(comm, st);
-        return st;
+        w->gone = st;
+        w->gone_peer = peer;
+        return RCOMM_OK;
     }
     if ((now = base_now_ns()) - w->since_ns < w->limit_ns)
         return RCOMM_OK;
@@ -197,7 +216,11 @@ rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,
                              (uint64_t)c->desc.op, (uint64_t)c->desc.count},
                             base_now_ns(),
                             (uint64_t)(comm->cfg.timeout_s * 1e9),
+                            base_now_ns(),
+                            RCOMM_OK,
+                            -1,
                             0};
+    colls->mbox_call = coll_mbox_tag(w->seq);
     out = &w->sl->mine->slot[w->seq & 1];
     /* Nobody may still read this slot's call seq - 2. */
     if ((st = coll_mbox_wait_all(w, offsetof(coll_mailbox_t, started),

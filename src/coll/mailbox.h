@@ -27,10 +27,13 @@
  *
  * Waiting spins (yielding when the ranks outnumber the cores): a store
  * rings no doorbell, so there is nothing to sleep on. Every few hundred
- * polls the communicator progresses (other requests, failures, goodbyes)
- * and asks whether the peer waited for has failed (coll_health_peer_failed:
- * nothing else is posted to it that would fail); a peer that is alive but
- * never comes fails the call after RCOMM_TIMEOUT, named.
+ * polls, or every millisecond where polls yield, the communicator
+ * progresses (other requests, failures, goodbyes) and asks whether the
+ * peer waited for has failed (coll_health_peer_failed: nothing else is
+ * posted to it that would fail). A peer's last act before exiting may be
+ * the very store waited for, so a death fails the wait only if the word
+ * is still short when looked at once more. A peer that is alive but never
+ * comes fails the call after RCOMM_TIMEOUT, named.
  */
 #ifndef RCOMM_COLL_MAILBOX_H
 #define RCOMM_COLL_MAILBOX_H
@@ -75,6 +78,9 @@ typedef struct {
     uint64_t seq;
     coll_mbox_desc_t want;
     uint64_t since_ns, limit_ns;
+    uint64_t checked_ns; /* when the peers' health was last looked at */
+    rcomm_status_t gone; /* peer gone_peer failed: fail if still waited for */
+    int gone_peer;
     uint32_t polls;
 } coll_mbox_wait_t;
 
