@@ -27,7 +27,7 @@ ranks="2 3 5 8"
 [ -z "${RCOMM_CHECK_QUICK:-}" ] || ranks="2 5"
 for n in $ranks; do
     # 5 ranks' --mapped runs on a loaded host (below)
-    [ $n -eq 5 ] || check "$run" -n $n -t 600 "$b/tests/coll_check" --quick --mapped
+    [ "$n" -eq 5 ] || check "$run" -n "$n" -t 600 "$b/tests/coll_check" --quick --mapped
     check "$run" -n $n -t 600 "$b/tests/coll_set_check" --quick
 done
 [ -n "${RCOMM_CHECK_QUICK:-}" ] || check "$run" -n 3 -t 600 "$b/tests/coll_check" --mapped
