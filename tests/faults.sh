@@ -113,7 +113,20 @@ dropped() {
     fi
 }
 
+# fast_rto HOSTS: TCP's least retransmission timeout on every host's route
+# at 10 ms, as datacenters set it (Linux's 200 ms made 5% loss cost
+# coll_check 50 s of waiting, on a link with a 0.1 ms round trip).
+fast_rto() {
+    i=0
+    while [ $i -lt "$1" ]; do
+        "$sim" exec $i sh -c 'ip route change $(ip route show dev eth0 | head -n 1) dev eth0 rto_min 10ms' ||
+            return 1
+        i=$((i + 1))
+    done
+}
+
 up -n 5
+fast_rto 5 || fl_not_ok "rto_min 10ms on the hosts' routes"
 for pct in 1 5; do
     if ! tool=$(loss 1 $pct); then
         fl_skip "$pct% packet loss" "neither nft nor iptables (apt-get install nftables)"
