@@ -227,16 +227,21 @@ int main(void)
     tcase_add_loop_test(conf, conformance_set_small_segments, 0, NSEG_RANKS);
     suite_add_tcase(s, conf);
 #else
-    TCase *fail = tcase_create("failures");
+    TCase *set = tcase_create("conformance-set"), *fail = tcase_create("failures");
 
     if (!ranks_list_valid(ranks, NRANKS))
         return EXIT_FAILURE;
     tcase_add_loop_test(conf, conformance, 0, NRANKS);
-    tcase_add_loop_test(conf, conformance_set, 0, NRANKS);
+    /* Tagged, so that a run can take coll_set_check alone (CK_INCLUDE_TAGS)
+     * or leave it out (CK_EXCLUDE_TAGS): tests/rxe_suite.sh. */
+    tcase_set_tags(set, "set");
+    tcase_set_timeout(set, 1800);
+    tcase_add_loop_test(set, conformance_set, 0, NRANKS);
     tcase_set_timeout(fail, 300);
     tcase_add_loop_test(fail, failure_modes, 0, 2 * NFAILURES);
     tcase_add_loop_test(fail, foreign_launchers, 0, 2);
     suite_add_tcase(s, conf);
+    suite_add_tcase(s, set);
     suite_add_tcase(s, fail);
 #endif
     sr = srunner_create(s);
