@@ -134,9 +134,10 @@ bool coll_mapped_map(rcomm_comm_t *comm, const char *fn, uint64_t seq, size_t by
  * pass with streaming stores (reduce_fan), which read no destination line
  * first.
  *   Otherwise (and where reduce_fan does not serve): reduced into rank 0's
- * receive buffer, then copied from there (reduce_chain). In place every store lands on a
- * line just read, so streaming would gain nothing; in smaller calls the
- * results stay in the caches, where the caller reads them next. */
+ * receive buffer, then copied from there (reduce_chain). In place every
+ * store lands on a line just read, so streaming would gain nothing; in
+ * smaller calls the results stay in the caches, where the caller reads
+ * them next. */
 bool coll_mapped_reduce(const rcomm_comm_t *comm, const coll_desc_t *d, const char **src,
                         char **dst, size_t *pos, size_t *budget)
 {

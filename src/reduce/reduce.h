@@ -32,9 +32,10 @@ void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
  * aligned to the element. True: done, and the stores are fenced. */
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
-/* The same result the plain way, anywhere: that chain into dst[0], then
- * copied to the other destinations. For what reduce_fan does not serve,
- * and where the results should stay in the caches. */
+/* The same result the plain way, on any datatype and op: the sources
+ * reduced pairwise in order into dst[0], then copied to the other
+ * destinations. For what reduce_fan does not serve, and where the results
+ * should stay in the caches. */
 void reduce_chain(void *const *dst, int ndst, const void *const *src, int nsrc,
                   size_t off, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
                   int nranks);
