@@ -347,9 +347,7 @@ rcomm_status_t shm_progress(tp_t *base, int timeout_ms)
         }
         poll_once(tp);
     }
-    if (tp->done.head)
-        tp->base.traffic++; /* completions are news (the contract) */
-    tp_report_done(&tp->done);
+    tp_report_done(&tp->base, &tp->done);
     return RCOMM_OK;
 }
 

@@ -285,7 +285,7 @@ rcomm_status_t tcp_progress(tp_t *base, int timeout_ms)
     for (int i = 0; i < n; i++)
         handle_event(tp, ev[i].data.ptr, ev[i].events);
     tx_flush_all(tp); /* replies queued by the frames just read */
-    tp_report_done(&tp->done);
+    tp_report_done(&tp->base, &tp->done);
     return RCOMM_OK;
 }
 

@@ -65,8 +65,10 @@ tp_unexp_t *tp_match_held(tp_match_t *m, uint64_t tag)
     return ux;
 }
 
-void tp_report_done(tp_opq_t *done)
+void tp_report_done(tp_t *tp, tp_opq_t *done)
 {
+    if (done->head)
+        tp->traffic++;
     BASE_FIFO_DRAIN_DONE(done, tp_op_t, tp_req_head);
 }
 

@@ -106,9 +106,13 @@ static inline void tp_done(tp_opq_t *done, tp_op_t *op, rcomm_status_t status)
         done->head = op;
     done->tail = op;
 }
-/* Report the done list, oldest first: each request is unlinked before its
- * callback runs, so that the callback may post it again. */
-void tp_report_done(tp_opq_t *done);
+/* Report tp's done list, oldest first: each request is unlinked before its
+ * callback runs, so that the callback may post it again. A report bumps
+ * tp->traffic (the contract: completions are news), also for a request
+ * done without a byte moving, such as a receive matched at its post to a
+ * message already here: a waiter that saw no news would sleep on work its
+ * callbacks just made ready (multi.c, 50 ms a step). */
+void tp_report_done(tp_t *tp, tp_opq_t *done);
 /* Is op on q? (found by address: op may never have been posted) */
 bool tp_queued(const tp_opq_t *q, const tp_op_t *op);
 

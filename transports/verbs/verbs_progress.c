@@ -370,6 +370,6 @@ rcomm_status_t vx_progress(tp_t *base, int timeout_ms)
         }
     }
     vx_flush(tp);
-    tp_report_done(&tp->done);
+    tp_report_done(&tp->base, &tp->done);
     return RCOMM_OK;
 }
