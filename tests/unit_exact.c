@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "perf/exact_inputs.h"
+#include "suite_run.h"
 
 #define CHECK(cond, ...)                                                                 \
     do {                                                                                 \
@@ -111,16 +112,10 @@ int main(void)
 {
     Suite *s = suite_create("exact");
     TCase *tc = tcase_create("exact");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 300); /* valgrind and the emulated VM are slow */
     tcase_add_loop_test(tc, test_fill_and_expect, 0, RCOMM_DTYPE_COUNT * RCOMM_OP_COUNT);
     tcase_add_loop_test(tc, test_count_wrong, 0, EXACT_COLL_COUNT);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }
