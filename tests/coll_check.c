@@ -279,10 +279,14 @@ static void test_reduce_scatter(rcomm_comm_t *comm, rcomm_dtype_t dt, rcomm_op_t
 static void test_barrier(rcomm_comm_t *comm)
 {
     char dir[256], path[300];
-    const char *addr = getenv("RCOMM_ADDR");
+    int32_t job = (int32_t)getpid();
 
-    snprintf(dir, sizeof(dir), "/tmp/rcomm-barrier-%s",
-             addr ? strrchr(addr, ':') + 1 : "1");
+    /* A directory of this job's alone (rank 0's pid): two jobs at once
+     * (make -j, each started by Slurm or mpirun without RCOMM_ADDR) must
+     * not find or remove each other's files. */
+    check_status("broadcast of rank 0's pid",
+                 rcomm_broadcast(comm, &job, 1, RCOMM_I32, 0));
+    snprintf(dir, sizeof(dir), "/tmp/rcomm-barrier-%" PRId32, job);
     mkdir(dir, 0700);
     for (int round = 0; round < 3; round++) {
         usleep((useconds_t)(((rank * 7 + round * 3) % size) * 20000));
