@@ -245,12 +245,19 @@ static void time_rules(const opts_t *o, char *sbuf, char *rbuf, coll_model_t *m,
             if (best[k] < 0 || med[c] < med[best[k]])
                 best[k] = c;
         }
-        if (rank == 0)
-            fprintf(stderr,
-                    "rcomm-tune: %10zu B  allreduce ring %.2f butterfly %.2f rd %.2f "
-                    "hier %.2f us; broadcast binomial %.2f chain %.2f us\n",
-                    b, med[0] * 1e6, med[1] * 1e6, med[2] * 1e6,
-                    lk.per_host ? med[3] * 1e6 : NAN, med[4] * 1e6, med[5] * 1e6);
+        /* Each time named from cand[], so that the line cannot fall out of
+         * step with the candidates (it once printed direct's as binomial's). */
+        if (rank == 0) {
+            fprintf(stderr, "rcomm-tune: %10zu B ", b);
+            for (int c = 0; c < NCAND; c++) {
+                if (c == 0 || cand[c].coll != cand[c - 1].coll)
+                    fprintf(stderr, "%s %s", c ? " us;" : "",
+                            cand[c].coll == COLL_BROADCAST ? "broadcast" : "allreduce");
+                fprintf(stderr, isinf(med[c]) ? " %s -" : " %s %.2f", /* -: not timed */
+                        coll_model_algo_name(cand[c].coll, cand[c].algo), med[c] * 1e6);
+            }
+            fprintf(stderr, " us\n");
+        }
         for (int k = 0; k < 2; k++) {
             coll_model_rule_t *prev = last[k] ? &m->rule[last[k] - 1] : NULL;
             const int coll = k ? COLL_BROADCAST : COLL_ALLREDUCE;
