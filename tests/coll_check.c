@@ -17,15 +17,14 @@
  * Exit status 0 when every case passed on this rank.
  */
 #include <inttypes.h>
-#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "check_prog.h"
 #include "perf/exact_inputs.h"
 #include "rcomm.h"
 
@@ -378,18 +377,6 @@ static int wanted_size(size_t count, int dt)
            dt == RCOMM_U8;
 }
 
-/* Seconds since the last call, for the summary line (where a suite's time
- * goes, as coll_set_check prints it). */
-static double lap(double *t)
-{
-    struct timespec ts;
-    double t0 = *t;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    *t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-    return *t - t0;
-}
-
 int main(int argc, char **argv)
 {
     double t = 0, secs[5];
@@ -408,11 +395,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* Each case allocates its buffers afresh: from the heap, kept between
-     * cases, rather than mmap'd and faulted in each time (a third of a
-     * rank's time at the largest count). */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    check_keep_heap();
     check_status("create", rcomm_comm_create_from_env(&comm));
     rcomm_comm_rank(comm, &rank);
     rcomm_comm_size(comm, &size);
@@ -447,7 +430,7 @@ int main(int argc, char **argv)
     if (!quick)
         counts[ncounts++] = 1000003;
 
-    lap(&t);
+    check_lap(&t);
     for (int c = 0; c < ncounts; c++)
         for (int algo = RCOMM_ALGO_RING; algo < RCOMM_ALGO_COUNT; algo++)
             for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
@@ -455,7 +438,7 @@ int main(int argc, char **argv)
                     for (int ip = 0; ip < 2 && wanted(counts[c], dt, op); ip++)
                         test_allreduce(comm, (rcomm_algo_t)algo, (rcomm_dtype_t)dt,
                                        (rcomm_op_t)op, counts[c], ip);
-    secs[0] = lap(&t);
+    secs[0] = check_lap(&t);
     /* rcomm's choice: at these counts, where every rank shares memory, the
      * shared slots (allreduce_slots.c), with every datatype and op. */
     for (int c = 0; c < ncounts; c++)
@@ -465,7 +448,7 @@ int main(int argc, char **argv)
                      ip++)
                     test_allreduce(comm, RCOMM_ALGO_AUTO, (rcomm_dtype_t)dt,
                                    (rcomm_op_t)op, counts[c], ip);
-    secs[1] = lap(&t);
+    secs[1] = check_lap(&t);
     /* Buffers from rcomm_mem_alloc: where every rank shares memory, above
      * the slots' 256 bytes, the mapped path, with every datatype and op;
      * with one rank's buffer elsewhere, the generic path on every rank. */
@@ -507,7 +490,7 @@ int main(int argc, char **argv)
         }
     if (expect_mapped)
         test_iallreduce_flight(comm);
-    secs[2] = lap(&t);
+    secs[2] = check_lap(&t);
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {
             if (!wanted_size(counts[c], dt))
@@ -518,7 +501,7 @@ int main(int argc, char **argv)
             for (int ip = 0; ip < 2; ip++)
                 test_allgather(comm, (rcomm_dtype_t)dt, counts[c], ip);
         }
-    secs[3] = lap(&t);
+    secs[3] = check_lap(&t);
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++)
             for (int op = 0; op < RCOMM_OP_COUNT; op++)
@@ -527,7 +510,7 @@ int main(int argc, char **argv)
                                         large(counts[c]) ? counts[c] / 7 : counts[c], ip);
     test_barrier(comm);
     test_nonblocking(comm);
-    secs[4] = lap(&t);
+    secs[4] = check_lap(&t);
     check_status("destroy", rcomm_comm_destroy(comm));
     if (rank == 0 || failures)
         printf("coll_check: %d ranks: %d cases, %d failed on rank %d (seconds: allreduce "

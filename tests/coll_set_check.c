@@ -23,14 +23,13 @@
  *       with the other RCOMM_REDUCE_ALGO)
  * Exit status 0 when every case passed on this rank.
  */
+#include "check_prog.h"
 #include "coll_set.h"
 
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int rank, size, quick;
 static int failures, cases;
@@ -420,30 +419,13 @@ static void run_all_to_all(rcomm_comm_t *comm, const size_t *counts, int ncounts
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Seconds since the last call, for the summary line. */
-static double lap(double *t)
-{
-    double t0 = *t;
-
-    *t = now();
-    return *t - t0;
-}
-
 int main(int argc, char **argv)
 {
     const char *algo = getenv("RCOMM_REDUCE_ALGO");
     int reduce_only = 0;
     rcomm_comm_t *comm;
     size_t counts[6];
-    double t, secs[4] = {0};
+    double t = 0, secs[4] = {0};
     int ncounts = 0;
 
     for (int a = 1; a < argc; a++) {
@@ -456,10 +438,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* Buffers from the heap, kept between cases, not faulted in afresh
-     * for each (as coll_check.c). */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    check_keep_heap();
     check_status("create", rcomm_comm_create_from_env(&comm));
     rcomm_comm_rank(comm, &rank);
     rcomm_comm_size(comm, &size);
@@ -473,17 +452,17 @@ int main(int argc, char **argv)
     if (!quick)
         counts[ncounts++] = 1000003;
 
-    t = now();
+    check_lap(&t);
     run_reduce(comm, counts, ncounts);
-    secs[0] = lap(&t);
+    secs[0] = check_lap(&t);
     if (!reduce_only) {
         run_rooted(comm, counts, ncounts);
-        secs[1] = lap(&t);
+        secs[1] = check_lap(&t);
         run_all_to_all(comm, counts, ncounts);
-        secs[2] = lap(&t);
+        secs[2] = check_lap(&t);
         test_p2p(comm);
         test_in_flight(comm);
-        secs[3] = lap(&t);
+        secs[3] = check_lap(&t);
     }
     check_status("destroy", rcomm_comm_destroy(comm));
     if (rank == 0 || failures)
