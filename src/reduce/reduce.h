@@ -32,6 +32,11 @@ void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
  * aligned to the element. True: done, and the stores are fenced. */
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
+/* The bytes reduce_fan takes in one vector: 64 where the build has its
+ * AVX-512 kernel and the CPU runs it (F, BW, DQ and VL), 16 elsewhere;
+ * the bits are the same. reduce_fan_width(16) keeps to 16 and (64) takes
+ * the widest there is, for tests; returns the width now in use. */
+int reduce_fan_width(int bytes);
 /* The same result the plain way, on any datatype and op: the sources
  * reduced pairwise in order into dst[0], then copied to the other
  * destinations. For what reduce_fan does not serve, and where the results
