@@ -20,9 +20,9 @@
  * chain. The lines use the compiler's generic 16-byte vectors and SSE2's
  * streaming store, both baseline on x86-64 (the AVX2 clone encodes them
  * with VEX); on a CPU with AVX-512, one 64-byte vector per line instead,
- * so a line is one load per source and one store per destination: 1.06x
- * on 4 ranks and 1.2x on 2 at 64 MiB, where a core moves more bytes an
- * instruction (docs/PERFORMANCE.md, "A line in one vector"). Elsewhere,
+ * so a line is one load per source and one store per destination: 1.18x
+ * as fast on 4 ranks and 1.16x on 2 at 64 MiB, 1.16-1.46x on 4 ranks from
+ * 4 MiB (docs/PERFORMANCE.md, "A line in one vector"). Elsewhere,
  * and for what does not fit (below), the caller runs the chain
  * (reduce_chain, here too).
  */
