@@ -3,8 +3,10 @@
  * reduce_perf: throughput of the reduction kernels next to memcpy, in GB/s of
  * output, best of -r runs over arrays of -s bytes (default 8 MiB, larger than
  * the caches of this machine's cores). Out of place (dst = a op b) and in
- * place (dst = dst op b), the two ways the collectives call them.
- *   perf/reduce_perf [-s BYTES] [-r REPS]
+ * place (dst = dst op b), the two ways the collectives call them. -i picks
+ * the tier of kernels (reduce.h): the widest the CPU has by default; "all"
+ * times every tier it has, case by case, side by side in one run.
+ *   perf/reduce_perf [-s BYTES] [-r REPS] [-i baseline|avx2|avx512|all]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static double best(char *dst, const char *a, const char *b, size_t bytes,
 int main(int argc, char **argv)
 {
     size_t bytes = 8u << 20;
-    int reps = 30, c;
+    int reps = 30, c, lo = -1, hi;
     const struct {
         rcomm_dtype_t dt;
         rcomm_op_t op;
@@ -39,16 +41,31 @@ int main(int argc, char **argv)
                  {RCOMM_F16, RCOMM_SUM}, {RCOMM_I32, RCOMM_MAX}, {RCOMM_I64, RCOMM_SUM},
                  {RCOMM_U8, RCOMM_SUM},  {RCOMM_F32, RCOMM_PROD}};
 
-    while ((c = getopt(argc, argv, "s:r:h")) != -1) {
-        if (c == 's')
+    while ((c = getopt(argc, argv, "s:r:i:h")) != -1) {
+        if (c == 's') {
             bytes = (size_t)strtoull(optarg, NULL, 0);
-        else if (c == 'r')
+        } else if (c == 'r') {
             reps = atoi(optarg);
-        else {
-            fprintf(stderr, "usage: reduce_perf [-s BYTES] [-r REPS]\n");
+        } else if (c == 'i') {
+            lo = strcmp(optarg, "all") == 0 ? REDUCE_ISA_COUNT : -2;
+            for (int t = 0; t < REDUCE_ISA_COUNT; t++)
+                lo = strcmp(optarg, reduce_isa_name((reduce_isa_t)t)) == 0 ? t : lo;
+            if (lo == -2 ||
+                (lo < REDUCE_ISA_COUNT && (int)reduce_set_isa((reduce_isa_t)lo) != lo)) {
+                fprintf(stderr, "reduce_perf: -i %s: not a tier this CPU runs\n", optarg);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: reduce_perf [-s BYTES] [-r REPS] [-i "
+                            "baseline|avx2|avx512|all]\n");
             return c == 'h' ? 0 : 2;
         }
     }
+    /* The tiers to time: [lo, hi]. */
+    hi = lo == REDUCE_ISA_COUNT ? (int)reduce_set_isa(REDUCE_ISA_COUNT)
+         : lo >= 0              ? lo
+                                : (int)reduce_isa();
+    lo = lo == REDUCE_ISA_COUNT ? REDUCE_ISA_BASE : hi;
     if (bytes < 64 || reps < 1) {
         fprintf(stderr, "reduce_perf: -s must be >= 64 and -r >= 1\n");
         return 2;
@@ -61,16 +78,22 @@ int main(int argc, char **argv)
     if (mc == 0)
         return 1;
     printf("# reduce_perf: %zu-byte arrays, best of %d\n", bytes, reps);
-    printf("# %-6s %-5s %12s %12s %10s\n", "type", "op", "out (GB/s)", "in-place",
-           "vs memcpy");
-    printf("  %-6s %-5s %12.2f %12s %10s\n", "memcpy", "", mc, "", "1.00");
+    printf("# %-6s %-5s %-8s %12s %12s %10s\n", "type", "op", "tier", "out (GB/s)",
+           "in-place", "vs memcpy");
+    printf("  %-6s %-5s %-8s %12.2f %12s %10s\n", "memcpy", "", "", mc, "", "1.00");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        memset(a, 0, bytes); /* zeros: valid values of every type, no NaN */
-        memset(b, 0, bytes);
-        double out = bytes / best(d, a, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
-        double inp = bytes / best(d, d, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
-        printf("  %-6s %-5s %12.2f %12.2f %10.2f\n", rcomm_dtype_name(cases[i].dt),
-               rcomm_op_name(cases[i].op), out, inp, out / mc);
+        for (int t = lo; t <= hi; t++) {
+            reduce_set_isa((reduce_isa_t)t);
+            memset(a, 0, bytes); /* zeros: valid values of every type, no NaN */
+            memset(b, 0, bytes);
+            double out =
+                bytes / best(d, a, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
+            double inp =
+                bytes / best(d, d, b, bytes, cases[i].dt, cases[i].op, reps) / 1e9;
+            printf("  %-6s %-5s %-8s %12.2f %12.2f %10.2f\n",
+                   rcomm_dtype_name(cases[i].dt), rcomm_op_name(cases[i].op),
+                   reduce_isa_name((reduce_isa_t)t), out, inp, out / mc);
+        }
     }
     free(a);
     free(b);

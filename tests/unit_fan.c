@@ -8,17 +8,18 @@
  * (the elements before the destinations' first line boundary), in place
  * and not; bytes around each destination's range must stay as they were.
  * Where it says it does not serve (its header's list, checked here), it
- * must have written nothing. All of it with each vector width it has.
+ * must have written nothing. All of it in every tier of kernels the CPU
+ * runs (baseline, AVX2, AVX-512).
  */
 #include <check.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reduce/reduce.h"
+#include "tiers.h"
 
 #define CHECK(cond, ...)                                                                 \
     do {                                                                                 \
@@ -236,49 +237,21 @@ START_TEST(test_fan_nan)
 }
 END_TEST
 
-/* Each case runs with each vector width reduce_fan has (reduce.h): the
- * fixture sets it before every test, forked or not. */
-static void width16(void)
+static Suite *fan_suite(const char *tier)
 {
-    ck_assert_int_eq(reduce_fan_width(16), 16);
-}
+    Suite *s = suite_create(tier);
+    TCase *tc = tiers_case("fan");
 
-static void width64(void)
-{
-    const int w = reduce_fan_width(64);
-
-    ck_assert_msg(w == 16 || w == 64, "reduce_fan_width(64) gave %d", w);
-}
-
-static TCase *cases(const char *name, void (*width)(void))
-{
-    TCase *tc = tcase_create(name);
-
-    tcase_set_timeout(tc, 300); /* valgrind and the emulated VM are slow */
-    tcase_add_checked_fixture(tc, width, NULL);
     tcase_add_loop_test(tc, test_fan_matrix, 0, RCOMM_DTYPE_COUNT * RCOMM_OP_COUNT);
     tcase_add_test(tc, test_fan_segment);
 #ifdef __x86_64__
     tcase_add_test(tc, test_fan_nan);
 #endif
-    return tc;
+    suite_add_tcase(s, tc);
+    return s;
 }
 
 int main(void)
 {
-    Suite *s = suite_create("fan");
-    SRunner *sr;
-    int failed;
-
-    suite_add_tcase(s, cases("16-byte vectors", width16));
-    /* Where the CPU or the build has no wider kernel, this runs the same
-     * kernel again. */
-    if (reduce_fan_width(64) != 64)
-        printf("unit_fan: no 64-byte kernel here: its cases run the 16-byte one\n");
-    suite_add_tcase(s, cases("64-byte vectors", width64));
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tiers_run("unit_fan", fan_suite) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

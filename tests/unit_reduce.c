@@ -6,7 +6,8 @@
  * half formats are rounded by an exact double-arithmetic reference (ref_encode), and
  * binary16 is also checked against gcc's _Float16 (libgcc soft-fp) where available.
  * Results are compared bit for bit, except that any NaN matches any NaN in the
- * reduction checks and -0 matches +0 for MIN/MAX.
+ * reduction checks and -0 matches +0 for MIN/MAX. The kernels' cases run in every
+ * tier of kernels the CPU has (tiers.h).
  */
 #include <check.h>
 #include <float.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "reduce/reduce.h"
+#include "tiers.h"
 
 #if defined(__FLT16_MAX__)
 #define HAVE_FLOAT16 1
@@ -717,21 +719,23 @@ START_TEST(test_f16_under_ftz_daz)
 END_TEST
 #endif
 
-static Suite *reduce_suite(void)
+/* The conversions (half.c) are compiled once: their case runs with the
+ * baseline tier only. Every kernel's cases run in every tier. */
+static Suite *reduce_suite(const char *tier)
 {
-    Suite *s = suite_create("reduce");
-    TCase *tc = tcase_create("half");
-    /* Generous: valgrind or an emulated VM runs these 20-50x slower. */
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_f16_all_patterns);
-    tcase_add_test(tc, test_bf16_all_patterns);
-    tcase_add_test(tc, test_f16_rounding);
-    tcase_add_test(tc, test_bf16_rounding);
-    tcase_add_test(tc, test_half_spot_values);
-    suite_add_tcase(s, tc);
+    Suite *s = suite_create(tier);
+    TCase *tc;
 
-    tc = tcase_create("reduce");
-    tcase_set_timeout(tc, 300);
+    if (tiers_now == REDUCE_ISA_BASE) {
+        tc = tiers_case("half");
+        tcase_add_test(tc, test_f16_all_patterns);
+        tcase_add_test(tc, test_bf16_all_patterns);
+        tcase_add_test(tc, test_f16_rounding);
+        tcase_add_test(tc, test_bf16_rounding);
+        tcase_add_test(tc, test_half_spot_values);
+        suite_add_tcase(s, tc);
+    }
+    tc = tiers_case("reduce");
     tcase_add_loop_test(tc, test_reduce_matrix, 0, RCOMM_DTYPE_COUNT * RCOMM_OP_COUNT);
     tcase_add_test(tc, test_int_wrap);
     tcase_add_test(tc, test_nan_minmax);
@@ -749,9 +753,5 @@ static Suite *reduce_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(reduce_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tiers_run("unit_reduce", reduce_suite) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,29 +17,20 @@
  *
  * The sources are reduced in the order given, and AVG divided last, as
  * reduce_apply() and reduce_finish() do, so the bits are those of the
- * chain. The lines use the compiler's generic 16-byte vectors and SSE2's
- * streaming store, both baseline on x86-64 (the AVX2 clone encodes them
- * with VEX); on a CPU with AVX-512, one 64-byte vector per line instead,
- * so a line is one load per source and one store per destination: 1.18x
- * as fast on 4 ranks and 1.16x on 2 at 64 MiB, 1.16-1.46x on 4 ranks from
- * 4 MiB (docs/PERFORMANCE.md, "A line in one vector"). Elsewhere,
- * and for what does not fit (below), the caller runs the chain
- * (reduce_chain, here too).
+ * chain. A line is four 16-byte vectors of the compiler's generic kind,
+ * with SSE2's streaming store (baseline on x86-64; the AVX2 tier encodes
+ * them with VEX), or, in the AVX-512 tier, one 64-byte vector: one load per
+ * source and one store per destination, 1.18x as fast on 4 ranks and 1.16x
+ * on 2 at 64 MiB, 1.16-1.46x on 4 ranks from 4 MiB (docs/PERFORMANCE.md,
+ * "A line in one vector"). Off x86-64, and for what does not fit (below),
+ * the caller runs the chain (reduce_chain, here too).
  */
 #include <assert.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
-#define HAVE_FAN 1
-#if defined(__has_attribute) && !defined(RCOMM_NO_TARGET_CLONES)
-#if __has_attribute(target)
 #include <immintrin.h>
-#define HAVE_FAN512 1
-#define FAN512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#endif
-#endif
+#define HAVE_FAN 1
 #endif
 
 #include "reduce/kernels.h"
@@ -58,18 +49,19 @@ typedef struct {
 typedef void fan_fn(const fan_t *f, size_t lines);
 
 /*
- * X(enum, name, storage, mask, wrap): the datatypes whose values are their
- * own compute type (reduce/kernels.h), so a vector of them is reduced as
- * is; the halves are converted element by element and go by the chain.
- *   mask  the integer a comparison of two elements gives, for MIN/MAX
- *   wrap  as in DTYPES: SUM and PROD of integers wrap
+ * X(..., enum, name, storage, mask, wrap), "..." being FAN_DTYPES' own
+ * arguments after X (a tier, its attribute, a vector's bytes): the datatypes whose values
+ * are their own compute type (reduce/kernels.h), so a vector of them is reduced as is;
+ * the halves are converted element by element and go by the chain. mask  the integer a
+ * comparison of two elements gives, for MIN/MAX wrap  as in DTYPES: SUM and PROD of
+ * integers wrap
  */
-#define FAN_DTYPES(X)                                                                    \
-    X(RCOMM_F32, f32, float, int32_t, float)                                             \
-    X(RCOMM_F64, f64, double, int64_t, double)                                           \
-    X(RCOMM_I32, i32, int32_t, int32_t, uint32_t)                                        \
-    X(RCOMM_I64, i64, int64_t, int64_t, uint64_t)                                        \
-    X(RCOMM_U8, u8, uint8_t, int8_t, uint8_t)
+#define FAN_DTYPES(X, ...)                                                               \
+    X(__VA_ARGS__, RCOMM_F32, f32, float, int32_t, float)                                \
+    X(__VA_ARGS__, RCOMM_F64, f64, double, int64_t, double)                              \
+    X(__VA_ARGS__, RCOMM_I32, i32, int32_t, int32_t, uint32_t)                           \
+    X(__VA_ARGS__, RCOMM_I64, i64, int64_t, int64_t, uint64_t)                           \
+    X(__VA_ARGS__, RCOMM_U8, u8, uint8_t, int8_t, uint8_t)
 
 /* The ops of kernels.h on vectors: MIN/MAX blend by the same test, a NaN x
  * (x != x) winning, else the smaller (larger), else y. */
@@ -88,8 +80,10 @@ typedef void fan_fn(const fan_t *f, size_t lines);
         x = VOP_##OP(vs, vw, vi, x, y);                                                  \
     } while (0)
 
-#define DEFINE_FAN(E, name, S, I, W, OP)                                                 \
-    KERNEL_ATTR static void fan_##name##_##OP(const fan_t *f, size_t lines)              \
+/* X(..., enum, name, storage, mask, wrap): "..." is the tier's name and
+ * attribute and the bytes of a vector, 16 or 64 (kernels.h). */
+#define DEFINE_FAN16(T, A, E, name, S, I, W, OP)                                         \
+    A static void fan_##T##_##name##_##OP(const fan_t *f, size_t lines)                  \
     {                                                                                    \
         typedef S vs __attribute__((vector_size(16)));                                   \
         typedef W vw __attribute__((vector_size(16), unused));                           \
@@ -128,11 +122,10 @@ typedef void fan_fn(const fan_t *f, size_t lines);
         }                                                                                \
     }
 
-#ifdef HAVE_FAN512
 /* The same line as one 64-byte vector: one load per source and one
  * streaming store per destination. */
-#define DEFINE_FAN512(E, name, S, I, W, OP)                                              \
-    FAN512_ATTR static void fan512_##name##_##OP(const fan_t *f, size_t lines)           \
+#define DEFINE_FAN64(T, A, E, name, S, I, W, OP)                                         \
+    A static void fan_##T##_##name##_##OP(const fan_t *f, size_t lines)                  \
     {                                                                                    \
         typedef S vs __attribute__((vector_size(64)));                                   \
         typedef W vw __attribute__((vector_size(64), unused));                           \
@@ -151,57 +144,32 @@ typedef void fan_fn(const fan_t *f, size_t lines);
                 _mm512_stream_si512((void *)((char *)f->dst[j] + at), (__m512i)x);       \
         }                                                                                \
     }
-#else
-#define DEFINE_FAN512(...)
-#endif
 
-#define DEFINE_FANS(...)                                                                 \
-    DEFINE_FAN(__VA_ARGS__, SUM)                                                         \
-    DEFINE_FAN(__VA_ARGS__, PROD)                                                        \
-    DEFINE_FAN(__VA_ARGS__, MIN)                                                         \
-    DEFINE_FAN(__VA_ARGS__, MAX)                                                         \
-    DEFINE_FAN512(__VA_ARGS__, SUM)                                                      \
-    DEFINE_FAN512(__VA_ARGS__, PROD)                                                     \
-    DEFINE_FAN512(__VA_ARGS__, MIN)                                                      \
-    DEFINE_FAN512(__VA_ARGS__, MAX)
+/* clang-format off */
+#define DEFINE_FANS(T, A, V, ...)                                                        \
+    DEFINE_FAN##V(T, A, __VA_ARGS__, SUM)                                                \
+    DEFINE_FAN##V(T, A, __VA_ARGS__, PROD)                                               \
+    DEFINE_FAN##V(T, A, __VA_ARGS__, MIN)                                                \
+    DEFINE_FAN##V(T, A, __VA_ARGS__, MAX)
+/* clang-format on */
 
-FAN_DTYPES(DEFINE_FANS)
+/* A line in one vector where the tier has 64-byte ones. */
+FAN_DTYPES(DEFINE_FANS, base, , 16)
+FAN_DTYPES(DEFINE_FANS, avx2, TIER_AVX2, 16)
+FAN_DTYPES(DEFINE_FANS, avx512, TIER_AVX512, 64)
 
-#define FAN_ROW(E, name, ...) FAN_ROW_OF(E, fan_##name)
-#define FAN_ROW_OF(E, pre)                                                               \
-    [E] = {[RCOMM_SUM] = pre##_SUM,                                                      \
-           [RCOMM_PROD] = pre##_PROD,                                                    \
-           [RCOMM_MIN] = pre##_MIN,                                                      \
-           [RCOMM_MAX] = pre##_MAX,                                                      \
-           [RCOMM_AVG] = pre##_SUM},
+#define FAN_ROW(T, A, V, E, name, ...)                                                   \
+    [E] = {[RCOMM_SUM] = fan_##T##_##name##_SUM,                                         \
+           [RCOMM_PROD] = fan_##T##_##name##_PROD,                                       \
+           [RCOMM_MIN] = fan_##T##_##name##_MIN,                                         \
+           [RCOMM_MAX] = fan_##T##_##name##_MAX,                                         \
+           [RCOMM_AVG] = fan_##T##_##name##_SUM},
+#define FAN_TABLE(ISA, T, A) [ISA] = {FAN_DTYPES(FAN_ROW, T, A, -)},
 
-static fan_fn *const fans[RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {FAN_DTYPES(FAN_ROW)};
-#ifdef HAVE_FAN512
-#define FAN512_ROW(E, name, ...) FAN_ROW_OF(E, fan512_##name)
-static fan_fn *const fans512[RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {
-    FAN_DTYPES(FAN512_ROW)};
-#endif
+static fan_fn *const fans[REDUCE_ISA_COUNT][RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {
+    REDUCE_TIERS(FAN_TABLE)};
 
 #endif
-
-/* 0 until the first call looks at the CPU; then the width in use. */
-static _Atomic int fan_width;
-
-int reduce_fan_width(int bytes)
-{
-    int w = 16;
-
-#ifdef HAVE_FAN512
-    __builtin_cpu_init();
-    if (bytes >= 64 && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl"))
-        w = 64;
-#endif
-    (void)bytes;
-    atomic_store_explicit(&fan_width, w, memory_order_relaxed);
-    return w;
-}
 
 void reduce_chain(void *const *dst, int ndst, const void *const *src, int nsrc,
                   size_t off, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
@@ -234,15 +202,7 @@ bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, si
 
     assert((unsigned)dtype < RCOMM_DTYPE_COUNT && (unsigned)op < RCOMM_OP_COUNT);
     assert(ndst >= 1 && nsrc >= 1 && nranks >= 1);
-    fn = fans[dtype][op];
-#ifdef HAVE_FAN512
-    {
-        const int w = atomic_load_explicit(&fan_width, memory_order_relaxed);
-
-        if ((w ? w : reduce_fan_width(64)) == 64)
-            fn = fans512[dtype][op];
-    }
-#endif
+    fn = fans[reduce_isa()][dtype][op];
     /* Integer AVG divides in int (DTYPES' divisor), wider than a u8. */
     if (!fn || (avg && dtype != RCOMM_F32 && dtype != RCOMM_F64) || mis % es)
         return false;

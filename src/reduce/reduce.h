@@ -9,6 +9,26 @@
 
 #include "rcomm.h"
 
+/* The instruction sets the kernels are compiled for (kernels.h), narrowest
+ * first. On other machines than x86-64 there is the baseline only. */
+typedef enum {
+    REDUCE_ISA_BASE,
+    REDUCE_ISA_AVX2,
+    REDUCE_ISA_AVX512, /* F, BW, DQ and VL */
+    REDUCE_ISA_COUNT
+} reduce_isa_t;
+
+/* The tier every kernel here uses from now on: the widest that the build
+ * has and the CPU runs, and no wider than max (REDUCE_ISA_COUNT: no limit).
+ * The first call of any kernel sets it so. Returns the tier taken. For
+ * tests, which run every tier, and benchmarks, which compare them; the
+ * bits are the same in every tier. */
+reduce_isa_t reduce_set_isa(reduce_isa_t max);
+/* The tier in use. */
+reduce_isa_t reduce_isa(void);
+/* "baseline", "avx2", "avx512"; "unknown" for anything else. */
+const char *reduce_isa_name(reduce_isa_t isa);
+
 /* dst[i] = a[i] op b[i] for i < count. dst may alias a or b (exactly, not
  * partially). F16/BF16 are computed in f32 and rounded to nearest even once.
  * AVG reduces like SUM; reduce_finish() divides at the end. Integer SUM
@@ -32,11 +52,6 @@ void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
  * aligned to the element. True: done, and the stores are fenced. */
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
-/* The bytes reduce_fan takes in one vector: 64 where the build has its
- * AVX-512 kernel and the CPU runs it (F, BW, DQ and VL), 16 elsewhere;
- * the bits are the same. reduce_fan_width(16) keeps to 16 and (64) takes
- * the widest there is, for tests; returns the width now in use. */
-int reduce_fan_width(int bytes);
 /* The same result the plain way, on any datatype and op: the sources
  * reduced pairwise in order into dst[0], then copied to the other
  * destinations. For what reduce_fan does not serve, and where the results
