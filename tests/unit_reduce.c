@@ -630,11 +630,14 @@ END_TEST
 
 START_TEST(test_avg_finish_float)
 {
-    float f32[] = {1, 3, -3, 0.1f, -0.0f, FLT_MAX};
-    enum { N = sizeof(f32) / sizeof(f32[0]) };
+    static const float vals[] = {1, 3, -3, 0.1f, -0.0f, FLT_MAX};
+    /* The values over and over, past a vector of every tier and a tail. */
+    enum { N = 27 };
+    float f32[N];
     double f64[N];
     uint16_t h[N], bf[N];
     for (size_t i = 0; i < N; i++) {
+        f32[i] = vals[i % (sizeof(vals) / sizeof(vals[0]))];
         f64[i] = f32[i] * 1.25;
         h[i] = ref_round_f32(FMT_F16, f32[i]);
         bf[i] = ref_round_f32(FMT_BF16, f32[i]);
@@ -677,6 +680,48 @@ START_TEST(test_avg_end_to_end)
     reduce_apply(r0, r2, r0, 3, RCOMM_I32, RCOMM_AVG);
     reduce_finish(r0, 3, RCOMM_I32, RCOMM_AVG, 3);
     ck_assert(r0[0] == 2 && r0[1] == -3 && r0[2] == 200);
+}
+END_TEST
+
+/* Every tier gives the baseline's bits, NaN payloads and the sign of zero
+ * included, which the checks above let pass: a job whose hosts have
+ * different CPUs must reduce alike. Random patterns of every type with
+ * zeros, infinities and NaNs mixed in, out of place and in place, and AVG's
+ * division. */
+START_TEST(test_tiers_agree)
+{
+    static const size_t n = 1000 + 13;
+    const rcomm_dtype_t dt = (rcomm_dtype_t)(_i / RCOMM_OP_COUNT);
+    const rcomm_op_t op = (rcomm_op_t)(_i % RCOMM_OP_COUNT);
+    const size_t es = rcomm_dtype_size(dt);
+    char *a = xmalloc(n * es), *b = xmalloc(n * es), *want = xmalloc(n * es),
+         *got = xmalloc(n * es), *inp = xmalloc(n * es);
+
+    rng_seed(77 + (uint64_t)_i);
+    fill_random(dt, a, n);
+    fill_random(dt, b, n);
+    for (size_t i = 0; dt == RCOMM_F16 || dt == RCOMM_BF16 ? i < n : 0; i += 5) {
+        const uint16_t pz = 0, nz = 0x8000; /* zeros of both signs side by side */
+
+        memcpy(a + i * es, i & 2 ? &nz : &pz, es);
+        memcpy(b + i * es, i & 2 ? &pz : &nz, es);
+    }
+    reduce_set_isa(REDUCE_ISA_BASE);
+    reduce_apply(want, a, b, n, dt, op);
+    reduce_finish(want, n, dt, op, 3);
+    reduce_set_isa(tiers_now);
+    reduce_apply(got, a, b, n, dt, op);
+    reduce_finish(got, n, dt, op, 3);
+    memcpy(inp, a, n * es);
+    reduce_apply(inp, inp, b, n, dt, op);
+    reduce_finish(inp, n, dt, op, 3);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(got + i * es, want + i * es, es) == 0 &&
+                          memcmp(inp + i * es, want + i * es, es) == 0,
+                      "%s %s, tier %s: element %zu differs from the baseline tier's",
+                      rcomm_dtype_name(dt), rcomm_op_name(op), reduce_isa_name(tiers_now),
+                      i);
+    free(a), free(b), free(want), free(got), free(inp);
 }
 END_TEST
 
@@ -744,6 +789,8 @@ static Suite *reduce_suite(const char *tier)
     tcase_add_test(tc, test_avg_finish_float);
     tcase_add_test(tc, test_avg_end_to_end);
     tcase_add_test(tc, test_count_zero);
+    if (tiers_now != REDUCE_ISA_BASE)
+        tcase_add_loop_test(tc, test_tiers_agree, 0, RCOMM_DTYPE_COUNT * RCOMM_OP_COUNT);
 #ifdef HAVE_MXCSR
     tcase_add_test(tc, test_f16_under_ftz_daz);
 #endif

@@ -17,8 +17,8 @@
  *   X(isa, tier, attr): the reduce_isa_t, the name part, the attribute.
  */
 #if defined(__x86_64__)
-#define TIER_AVX2 __attribute__((target("avx2")))
-#define TIER_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define TIER_AVX2 __attribute__((target("avx2,f16c")))
+#define TIER_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,f16c")))
 #define REDUCE_TIERS(X)                                                                  \
     X(REDUCE_ISA_BASE, base, )                                                           \
     X(REDUCE_ISA_AVX2, avx2, TIER_AVX2)                                                  \
@@ -30,24 +30,28 @@
 #define AS_IS(x) (x)
 
 /*
- * X(..., enum, name, storage, compute, wrap, divisor, load, store), where
+ * X(..., enum, name, storage, compute, wrap, divisor, load, store, lead), where
  * "..." is DTYPES' own arguments after X (a tier's name and attribute):
  *   storage   element type in memory
  *   compute   type the op is evaluated in (load converts storage to it, store back)
  *   wrap      type of SUM and PROD: unsigned for integers so overflow wraps
  *   divisor   type nranks takes for AVG: int for integers, so it is never truncated
  *             to u8 and the division truncates toward zero
+ *   lead      what a tier does of a loop first, with instructions the compiler does
+ *             not find itself: LEAD_<lead>(tier, op, dst, a, b, n) gives the elements
+ *             done, and the loop does the rest (reduce.c)
  */
 #define DTYPES(X, ...)                                                                   \
-    X(__VA_ARGS__, RCOMM_F32, f32, float, float, float, float, AS_IS, AS_IS)             \
-    X(__VA_ARGS__, RCOMM_F64, f64, double, double, double, double, AS_IS, AS_IS)         \
+    X(__VA_ARGS__, RCOMM_F32, f32, float, float, float, float, AS_IS, AS_IS, NONE)       \
+    X(__VA_ARGS__, RCOMM_F64, f64, double, double, double, double, AS_IS, AS_IS, NONE)   \
     X(__VA_ARGS__, RCOMM_F16, f16, uint16_t, float, float, float, rc_f16_to_f32_raw,     \
-      rc_f32_to_f16)                                                                     \
+      rc_f32_to_f16, F16C)                                                               \
     X(__VA_ARGS__, RCOMM_BF16, bf16, uint16_t, float, float, float, rc_bf16_to_f32_raw,  \
-      rc_f32_to_bf16)                                                                    \
-    X(__VA_ARGS__, RCOMM_I32, i32, int32_t, int32_t, uint32_t, int, AS_IS, AS_IS)        \
-    X(__VA_ARGS__, RCOMM_I64, i64, int64_t, int64_t, uint64_t, int64_t, AS_IS, AS_IS)    \
-    X(__VA_ARGS__, RCOMM_U8, u8, uint8_t, uint8_t, uint8_t, int, AS_IS, AS_IS)
+      rc_f32_to_bf16, NONE)                                                              \
+    X(__VA_ARGS__, RCOMM_I32, i32, int32_t, int32_t, uint32_t, int, AS_IS, AS_IS, NONE)  \
+    X(__VA_ARGS__, RCOMM_I64, i64, int64_t, int64_t, uint64_t, int64_t, AS_IS, AS_IS,    \
+      NONE)                                                                              \
+    X(__VA_ARGS__, RCOMM_U8, u8, uint8_t, uint8_t, uint8_t, int, AS_IS, AS_IS, NONE)
 
 /* The ops on compute-type values. For MIN/MAX, x != x is true only for a NaN x; a
  * NaN y makes the comparison false and so is returned too. The forms are the ones

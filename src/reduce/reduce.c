@@ -37,24 +37,89 @@
 typedef void kernel_fn(void *dst, const void *a, const void *b, size_t n);
 typedef void finish_fn(void *buf, size_t n, int nranks);
 
-#define DEFINE_KERNEL(T, A, E, name, S, C, W, D, load, store, OP)                        \
+/* The leads of kernels.h. NONE: the loop does it all. F16C: in the AVX2
+ * and AVX-512 tiers, F16C widens and narrows 8 halves an instruction, where
+ * the portable conversions (half_impl.h) take about 30; 5-10x the kernel's
+ * speed (docs/PERFORMANCE.md, "Kernels for AVX-512, and F16C"). The bits
+ * are the loop's: widening is exact (a signalling NaN comes out quiet,
+ * which the narrowing makes it anyway), narrowing rounds to nearest even
+ * by its immediate, not by MXCSR, and an f16 value is never an f32
+ * subnormal, so FTZ and DAZ cannot touch it (unit_reduce checks every
+ * pattern under both). */
+#define LEAD_NONE(T, OP, dst, a, b, n) 0
+#define LEAD_DIV_NONE(T, buf, n, d) 0
+#define LEAD_F16C(T, OP, dst, a, b, n) F16C_##T(OP, dst, a, b, n)
+#define LEAD_DIV_F16C(T, buf, n, d) F16C_DIV_##T(buf, n, d)
+#define F16C_base(OP, dst, a, b, n) 0
+#define F16C_DIV_base(buf, n, d) 0
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define F16C_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define F16C_STORE(p, v)                                                                 \
+    _mm_storeu_si128((__m128i *)(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT))
+/* kernels.h's ops: MIN/MAX pick x where x < y (x > y) or x is a NaN, else y. */
+#define F16C_SUM(x, y) _mm256_add_ps(x, y)
+#define F16C_PROD(x, y) _mm256_mul_ps(x, y)
+#define F16C_PICK(x, y, cmp)                                                             \
+    _mm256_blendv_ps(                                                                    \
+        y, x, _mm256_or_ps(_mm256_cmp_ps(x, y, cmp), _mm256_cmp_ps(x, x, _CMP_UNORD_Q)))
+#define F16C_MIN(x, y) F16C_PICK(x, y, _CMP_LT_OQ)
+#define F16C_MAX(x, y) F16C_PICK(x, y, _CMP_GT_OQ)
+
+#define DEFINE_F16C(OP)                                                                  \
+    TIER_AVX2 static size_t f16c_##OP(uint16_t *dst, const uint16_t *a,                  \
+                                      const uint16_t *b, size_t n)                       \
+    {                                                                                    \
+        size_t i = 0;                                                                    \
+                                                                                         \
+        for (; i + 8 <= n; i += 8) {                                                     \
+            const __m256 x = F16C_LOAD(a + i), y = F16C_LOAD(b + i);                     \
+                                                                                         \
+            F16C_STORE(dst + i, F16C_##OP(x, y));                                        \
+        }                                                                                \
+        return i;                                                                        \
+    }
+DEFINE_F16C(SUM)
+DEFINE_F16C(PROD)
+DEFINE_F16C(MIN)
+DEFINE_F16C(MAX)
+
+TIER_AVX2 static size_t f16c_div(uint16_t *buf, size_t n, float d)
+{
+    const __m256 v = _mm256_set1_ps(d);
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8)
+        F16C_STORE(buf + i, _mm256_div_ps(F16C_LOAD(buf + i), v));
+    return i;
+}
+
+#define F16C_avx2(OP, dst, a, b, n) f16c_##OP(dst, a, b, n)
+#define F16C_avx512(OP, dst, a, b, n) f16c_##OP(dst, a, b, n)
+#define F16C_DIV_avx2(buf, n, d) f16c_div(buf, n, d)
+#define F16C_DIV_avx512(buf, n, d) f16c_div(buf, n, d)
+#endif
+
+#define DEFINE_KERNEL(T, A, E, name, S, C, W, D, load, store, lead, OP)                  \
     A static void reduce_##T##_##name##_##OP(void *dst_, const void *a_, const void *b_, \
                                              size_t n)                                   \
     {                                                                                    \
         S *dst = dst_;                                                                   \
         const S *a = a_, *b = b_;                                                        \
-        for (size_t i = 0; i < n; i++) {                                                 \
+        for (size_t i = LEAD_##lead(T, OP, dst, a, b, n); i < n; i++) {                  \
             C x = load(a[i]), y = load(b[i]);                                            \
             dst[i] = store((C)OP_##OP(W, x, y));                                         \
         }                                                                                \
     }
 
-#define DEFINE_FINISH(T, A, E, name, S, C, W, D, load, store)                            \
+#define DEFINE_FINISH(T, A, E, name, S, C, W, D, load, store, lead)                      \
     A static void finish_##T##_##name(void *buf_, size_t n, int nranks)                  \
     {                                                                                    \
         S *buf = buf_;                                                                   \
         const D d = (D)nranks;                                                           \
-        for (size_t i = 0; i < n; i++)                                                   \
+        for (size_t i = LEAD_DIV_##lead(T, buf, n, d); i < n; i++)                       \
             buf[i] = store((C)(load(buf[i]) / d));                                       \
     }
 
@@ -97,10 +162,11 @@ static reduce_isa_t widest(void)
 
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
         w = REDUCE_ISA_AVX2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (w == REDUCE_ISA_AVX2 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
         w = REDUCE_ISA_AVX512;
 #endif
     return w;

@@ -13,8 +13,8 @@
  * first. On other machines than x86-64 there is the baseline only. */
 typedef enum {
     REDUCE_ISA_BASE,
-    REDUCE_ISA_AVX2,
-    REDUCE_ISA_AVX512, /* F, BW, DQ and VL */
+    REDUCE_ISA_AVX2,   /* and F16C */
+    REDUCE_ISA_AVX512, /* F, BW, DQ and VL, and F16C */
     REDUCE_ISA_COUNT
 } reduce_isa_t;
 
