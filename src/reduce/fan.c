@@ -49,12 +49,13 @@ typedef struct {
 typedef void fan_fn(const fan_t *f, size_t lines);
 
 /*
- * X(..., enum, name, storage, mask, wrap), "..." being FAN_DTYPES' own
- * arguments after X (a tier, its attribute, a vector's bytes): the datatypes whose values
- * are their own compute type (reduce/kernels.h), so a vector of them is reduced as is;
- * the halves are converted element by element and go by the chain. mask  the integer a
- * comparison of two elements gives, for MIN/MAX wrap  as in DTYPES: SUM and PROD of
- * integers wrap
+ * X(..., enum, name, storage, mask, wrap): the datatypes whose values are
+ * their own compute type (reduce/kernels.h), so a vector of them is reduced
+ * as is; the halves are converted element by element and go by the chain.
+ *   ...   FAN_DTYPES' own arguments after X: a tier, its attribute, and
+ *         the bytes of a vector
+ *   mask  the integer a comparison of two elements gives, for MIN/MAX
+ *   wrap  as in DTYPES: SUM and PROD of integers wrap
  */
 #define FAN_DTYPES(X, ...)                                                               \
     X(__VA_ARGS__, RCOMM_F32, f32, float, int32_t, float)                                \
