@@ -25,8 +25,9 @@
  *    relies on x != x, so never build this file with -ffast-math.
  *  - On x86-64 each kernel is compiled three times (baseline, AVX2, AVX-512: the
  *    tiers of kernels.h), and the widest tier the CPU runs serves every call, so no
- *    -march flag is needed. AVX-512 over AVX2, medians in one run: 1.5x for f32 in
- *    the cache, 2.4x for f16 and bf16 (docs/PERFORMANCE.md, "Kernels for AVX-512").
+ *    -march flag is needed. AVX-512 over AVX2, medians in one run: for f32 in the
+ *    cache 1.2x out of place and 2x in place, 2.4x for bf16 (docs/PERFORMANCE.md,
+ *    "Kernels for AVX-512, and F16C").
  */
 #include <assert.h>
 #include <stdatomic.h>
@@ -40,7 +41,7 @@ typedef void finish_fn(void *buf, size_t n, int nranks);
 
 /* The leads of kernels.h. NONE: the loop does it all. F16C: in the AVX2
  * and AVX-512 tiers, F16C widens and narrows 8 halves an instruction, where
- * the portable conversions (half_impl.h) take about 30; 5-10x the kernel's
+ * the portable conversions (half_impl.h) take about 30; 6-15x the kernel's
  * speed (docs/PERFORMANCE.md, "Kernels for AVX-512, and F16C"). The bits
  * are the loop's: widening is exact (a signalling NaN comes out quiet,
  * which the narrowing makes it anyway), narrowing rounds to nearest even
@@ -207,10 +208,11 @@ void reduce_apply(void *dst, const void *a, const void *b, size_t count,
                   rcomm_dtype_t dtype, rcomm_op_t op)
 {
     const reduce_isa_t isa = reduce_isa();
-    kernel_fn *const k = kernels[isa][dtype][op];
+    kernel_fn *k;
     size_t head;
 
     assert((unsigned)dtype < RCOMM_DTYPE_COUNT && (unsigned)op < RCOMM_OP_COUNT);
+    k = kernels[isa][dtype][op];
     /* A 64-byte vector that straddles two lines costs both: from malloc
      * (16-byte aligned) the AVX-512 loop ran slower than AVX2's out of the
      * cache. Up to dst's next line first, so that its stores, and the loads
