@@ -33,7 +33,8 @@ static double best(char *dst, const char *a, const char *b, size_t bytes,
 int main(int argc, char **argv)
 {
     size_t bytes = 8u << 20;
-    int reps = 30, c, lo = -1, hi;
+    int reps = 30, c, lo, hi;
+    const char *tier = NULL;
     const struct {
         rcomm_dtype_t dt;
         rcomm_op_t op;
@@ -47,14 +48,7 @@ int main(int argc, char **argv)
         } else if (c == 'r') {
             reps = atoi(optarg);
         } else if (c == 'i') {
-            lo = strcmp(optarg, "all") == 0 ? REDUCE_ISA_COUNT : -2;
-            for (int t = 0; t < REDUCE_ISA_COUNT; t++)
-                lo = strcmp(optarg, reduce_isa_name((reduce_isa_t)t)) == 0 ? t : lo;
-            if (lo == -2 ||
-                (lo < REDUCE_ISA_COUNT && (int)reduce_set_isa((reduce_isa_t)lo) != lo)) {
-                fprintf(stderr, "reduce_perf: -i %s: not a tier this CPU runs\n", optarg);
-                return 2;
-            }
+            tier = optarg;
         } else {
             fprintf(stderr, "usage: reduce_perf [-s BYTES] [-r REPS] [-i "
                             "baseline|avx2|avx512|all]\n");
@@ -62,10 +56,21 @@ int main(int argc, char **argv)
         }
     }
     /* The tiers to time: [lo, hi]. */
-    hi = lo == REDUCE_ISA_COUNT ? (int)reduce_set_isa(REDUCE_ISA_COUNT)
-         : lo >= 0              ? lo
-                                : (int)reduce_isa();
-    lo = lo == REDUCE_ISA_COUNT ? REDUCE_ISA_BASE : hi;
+    if (!tier) {
+        lo = hi = (int)reduce_isa();
+    } else if (strcmp(tier, "all") == 0) {
+        lo = REDUCE_ISA_BASE;
+        hi = (int)reduce_set_isa(REDUCE_ISA_COUNT);
+    } else {
+        for (lo = 0; lo < REDUCE_ISA_COUNT; lo++)
+            if (strcmp(tier, reduce_isa_name((reduce_isa_t)lo)) == 0)
+                break;
+        if (lo == REDUCE_ISA_COUNT || (int)reduce_set_isa((reduce_isa_t)lo) != lo) {
+            fprintf(stderr, "reduce_perf: -i %s: not a tier this CPU runs\n", tier);
+            return 2;
+        }
+        hi = lo;
+    }
     if (bytes < 64 || reps < 1) {
         fprintf(stderr, "reduce_perf: -s must be >= 64 and -r >= 1\n");
         return 2;

@@ -81,14 +81,19 @@ typedef void fan_fn(const fan_t *f, size_t lines);
         x = VOP_##OP(vs, vw, vi, x, y);                                                  \
     } while (0)
 
-/* X(..., enum, name, storage, mask, wrap): "..." is the tier's name and
- * attribute and the bytes of a vector, 16 or 64 (kernels.h). */
+/* A kernel's vectors of `bytes` bytes: of the element (vs), of its wrap
+ * type (vw) and of its comparison mask (vi). */
+#define FAN_VECTORS(S, I, W, bytes)                                                      \
+    typedef S vs __attribute__((vector_size(bytes)));                                    \
+    typedef W vw __attribute__((vector_size(bytes), unused));                            \
+    typedef I vi __attribute__((vector_size(bytes), unused))
+
+/* T, A: the tier's name and attribute (kernels.h); then FAN_DTYPES' row
+ * and the op. */
 #define DEFINE_FAN16(T, A, E, name, S, I, W, OP)                                         \
     A static void fan_##T##_##name##_##OP(const fan_t *f, size_t lines)                  \
     {                                                                                    \
-        typedef S vs __attribute__((vector_size(16)));                                   \
-        typedef W vw __attribute__((vector_size(16), unused));                           \
-        typedef I vi __attribute__((vector_size(16), unused));                           \
+        FAN_VECTORS(S, I, W, 16);                                                        \
                                                                                          \
         for (size_t l = 0; l < lines; l++) {                                             \
             const size_t at = f->off + l * LINE;                                         \
@@ -128,9 +133,7 @@ typedef void fan_fn(const fan_t *f, size_t lines);
 #define DEFINE_FAN64(T, A, E, name, S, I, W, OP)                                         \
     A static void fan_##T##_##name##_##OP(const fan_t *f, size_t lines)                  \
     {                                                                                    \
-        typedef S vs __attribute__((vector_size(64)));                                   \
-        typedef W vw __attribute__((vector_size(64), unused));                           \
-        typedef I vi __attribute__((vector_size(64), unused));                           \
+        FAN_VECTORS(S, I, W, 64);                                                        \
                                                                                          \
         for (size_t l = 0; l < lines; l++) {                                             \
             const size_t at = f->off + l * LINE;                                         \
@@ -159,13 +162,8 @@ FAN_DTYPES(DEFINE_FANS, base, , 16)
 FAN_DTYPES(DEFINE_FANS, avx2, TIER_AVX2, 16)
 FAN_DTYPES(DEFINE_FANS, avx512, TIER_AVX512, 64)
 
-#define FAN_ROW(T, A, V, E, name, ...)                                                   \
-    [E] = {[RCOMM_SUM] = fan_##T##_##name##_SUM,                                         \
-           [RCOMM_PROD] = fan_##T##_##name##_PROD,                                       \
-           [RCOMM_MIN] = fan_##T##_##name##_MIN,                                         \
-           [RCOMM_MAX] = fan_##T##_##name##_MAX,                                         \
-           [RCOMM_AVG] = fan_##T##_##name##_SUM},
-#define FAN_TABLE(ISA, T, A) [ISA] = {FAN_DTYPES(FAN_ROW, T, A, -)},
+#define FAN_ROW(T, A, E, name, ...) [E] = OPS_ROW(fan_##T##_##name),
+#define FAN_TABLE(ISA, T, A) [ISA] = {FAN_DTYPES(FAN_ROW, T, A)},
 
 static fan_fn *const fans[REDUCE_ISA_COUNT][RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {
     REDUCE_TIERS(FAN_TABLE)};

@@ -53,6 +53,14 @@
       NONE)                                                                              \
     X(__VA_ARGS__, RCOMM_U8, u8, uint8_t, uint8_t, uint8_t, int, AS_IS, AS_IS, NONE)
 
+/* A dispatch table's row for one datatype: the kernels named pre_SUM, pre_PROD,
+ * pre_MIN and pre_MAX. AVG reduces like SUM; reduce_finish() divides at the end. */
+#define OPS_ROW(pre)                                                                     \
+    {                                                                                    \
+        [RCOMM_SUM] = pre##_SUM, [RCOMM_PROD] = pre##_PROD, [RCOMM_MIN] = pre##_MIN,     \
+        [RCOMM_MAX] = pre##_MAX, [RCOMM_AVG] = pre##_SUM                                 \
+    }
+
 /* The ops on compute-type values. For MIN/MAX, x != x is true only for a NaN x; a
  * NaN y makes the comparison false and so is returned too. The forms are the ones
  * gcc turns into vector compares and blends. */

@@ -136,13 +136,7 @@ TIER_AVX2 static size_t f16c_div(uint16_t *buf, size_t n, float d)
 #define TIER_KERNELS(ISA, T, A) DTYPES(DEFINE_KERNELS, T, A)
 REDUCE_TIERS(TIER_KERNELS)
 
-/* AVG reduces like SUM; the division happens once, in reduce_finish(). */
-#define TABLE_ROW(T, A, E, name, ...)                                                    \
-    [E] = {[RCOMM_SUM] = reduce_##T##_##name##_SUM,                                      \
-           [RCOMM_PROD] = reduce_##T##_##name##_PROD,                                    \
-           [RCOMM_MIN] = reduce_##T##_##name##_MIN,                                      \
-           [RCOMM_MAX] = reduce_##T##_##name##_MAX,                                      \
-           [RCOMM_AVG] = reduce_##T##_##name##_SUM},
+#define TABLE_ROW(T, A, E, name, ...) [E] = OPS_ROW(reduce_##T##_##name),
 #define TIER_TABLE(ISA, T, A) [ISA] = {DTYPES(TABLE_ROW, T, A)},
 
 static kernel_fn *const kernels[REDUCE_ISA_COUNT][RCOMM_DTYPE_COUNT][RCOMM_OP_COUNT] = {
@@ -208,8 +202,8 @@ void reduce_apply(void *dst, const void *a, const void *b, size_t count,
                   rcomm_dtype_t dtype, rcomm_op_t op)
 {
     const reduce_isa_t isa = reduce_isa();
+    const size_t es = rcomm_dtype_size(dtype);
     kernel_fn *k;
-    size_t head;
 
     assert((unsigned)dtype < RCOMM_DTYPE_COUNT && (unsigned)op < RCOMM_OP_COUNT);
     k = kernels[isa][dtype][op];
@@ -217,18 +211,16 @@ void reduce_apply(void *dst, const void *a, const void *b, size_t count,
      * (16-byte aligned) the AVX-512 loop ran slower than AVX2's out of the
      * cache. Up to dst's next line first, so that its stores, and the loads
      * of inputs aligned as it is, fall on whole lines. */
-    head = isa == REDUCE_ISA_AVX512
-               ? ((64 - ((uintptr_t)dst & 63)) & 63) / rcomm_dtype_size(dtype)
-               : 0;
-    if (head > 0 && head < count &&
-        ((uintptr_t)dst & (rcomm_dtype_size(dtype) - 1)) == 0) {
-        const size_t es = rcomm_dtype_size(dtype);
+    if (isa == REDUCE_ISA_AVX512 && (uintptr_t)dst % es == 0) {
+        const size_t head = (64 - (uintptr_t)dst % 64) % 64 / es;
 
-        k(dst, a, b, head);
-        dst = (char *)dst + head * es;
-        a = (const char *)a + head * es;
-        b = (const char *)b + head * es;
-        count -= head;
+        if (head > 0 && head < count) {
+            k(dst, a, b, head);
+            dst = (char *)dst + head * es;
+            a = (const char *)a + head * es;
+            b = (const char *)b + head * es;
+            count -= head;
+        }
     }
     k(dst, a, b, count);
 }
