@@ -7,9 +7,11 @@
 # frozen rank as the one that did not respond, and no other rank so
 # (src/coll/health.c; its probes and their answers must not wait behind
 # the data queued for a live rank).
-#   - 5 and 8 ranks on the loopback, an allreduce of 8 MiB in a loop
-#     (segments of 256 KiB: rendezvous), 3 runs each with the frozen rank
-#     differing, the last with RCOMM_TCP_EAGER=16K;
+#   - 5 and 8 ranks on the loopback, an allreduce of 8 MiB in a loop, 3
+#     runs each with the frozen rank differing: the staged path (the ranks
+#     meet in shared memory, src/coll/allreduce_staged.c), then in the last
+#     run messages (RCOMM_SHM_STAGED=0; segments of 256 KiB: rendezvous)
+#     with RCOMM_TCP_EAGER=16K;
 #   - as root with network namespaces: 5 simulated hosts on 20 Mbit/s links
 #     (scripts/rcomm-simhosts), each rank exchanging 16 MiB messages with
 #     its neighbours (rcomm-sendrecv-perf), which take longer than
@@ -83,8 +85,9 @@ loopback() {
     fl_not_ok "$title" "3 ports in a row were taken (last 127.0.0.1:$port)"
 }
 
-# The last run of each size with a small eager limit: more rendezvous,
-# announcements without a head once the flow-control budget is spent.
+# The last run of each size by messages with a small eager limit: more
+# rendezvous, announcements without a head once the flow-control budget is
+# spent.
 for size in 5 8; do
     run=1
     while [ $run -le "$RUNS" ]; do
@@ -92,8 +95,8 @@ for size in 5 8; do
         if [ $run -lt "$RUNS" ]; then
             loopback $size $v "$size ranks, allreduce 8 MiB, rank $v frozen (run $run of $RUNS)"
         else
-            loopback $size $v "$size ranks, allreduce 8 MiB, RCOMM_TCP_EAGER=16K, rank $v frozen (run $run of $RUNS)" \
-                RCOMM_TCP_EAGER=16K
+            loopback $size $v "$size ranks, allreduce 8 MiB, messages, RCOMM_TCP_EAGER=16K, rank $v frozen (run $run of $RUNS)" \
+                RCOMM_SHM_STAGED=0 RCOMM_TCP_EAGER=16K
         fi
         run=$((run + 1))
     done

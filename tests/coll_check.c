@@ -13,7 +13,9 @@
  *             cross-memory attach): an allreduce between buffers from
  *             rcomm_mem_alloc must then send no message (from 32 KiB on
  *             where the ranks outnumber the cores, allreduce_mapped.c),
- *             and one with a rank's buffer from malloc must
+ *             and one with a rank's buffer from malloc must, below the
+ *             staged path's 64 KiB (allreduce_staged.c; blocking, unless
+ *             RCOMM_SHM_STAGED=0), from which it must not
  * Exit status 0 when every case passed on this rank.
  */
 #include <inttypes.h>
@@ -28,7 +30,7 @@
 #include "perf/exact_inputs.h"
 #include "rcomm.h"
 
-static int rank, size, failures, cases, expect_mapped, oversubscribed;
+static int rank, size, failures, cases, expect_mapped, oversubscribed, no_staged;
 
 static void fail(const char *what, size_t i, double got, double want)
 {
@@ -105,17 +107,22 @@ static rcomm_status_t allreduce_call(rcomm_comm_t *comm, const void *send, void 
     return rcomm_wait(req);
 }
 
+/* in_place: 0 out of place, 1 in place, 2 in place on odd ranks only. */
 static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype_t dt,
                               rcomm_op_t op, size_t n, int in_place, int mem, int nb)
 {
+    static const char *const placed[] = {"out", "in-place", "in-place on odd ranks"};
     size_t es = rcomm_dtype_size(dt);
     char *send = buf_get(comm, n * es, mem, 1), *recv = buf_get(comm, n * es, mem, 0),
          *ref = malloc(n * es + 1), *orig = malloc(n * es + 1), what[160];
+    const size_t bytes = n * es;
+    const bool staged = algo == RCOMM_ALGO_AUTO && !nb && !no_staged && bytes >= 65536;
     rcomm_stats_t before, after;
 
     snprintf(what, sizeof(what), "%sallreduce %s %s %s count=%zu %s%s", nb ? "i" : "",
              rcomm_algo_name(algo), rcomm_dtype_name(dt), rcomm_op_name(op), n,
-             in_place ? "in-place" : "out", mem_names[mem]);
+             placed[in_place], mem_names[mem]);
+    in_place = in_place == 2 ? rank & 1 : in_place;
     exact_fill(send, n, rank, op, dt);
     memcpy(orig, send, n * es);
     memset(recv, 0x5a, n * es);
@@ -132,26 +139,57 @@ static void test_allreduce_in(rcomm_comm_t *comm, rcomm_algo_t algo, rcomm_dtype
     }
     check_status("stats", rcomm_comm_stats(comm, &after));
     /* Where the mapped path is tried: blocking above the slots' 256 bytes
-     * (32 KiB on more ranks than cores), nonblocking from 64 KiB. */
-    if (expect_mapped && mem != MEM_MALLOC && size > 1 &&
-        (nb ? n * es >= 65536u : n * es > 256 && (!oversubscribed || n * es >= 32768))) {
+     * (32 KiB on more ranks than cores), nonblocking from 64 KiB; where the
+     * staged path serves (algo auto: it is the mapped path's fallback). */
+    if (expect_mapped && (mem != MEM_MALLOC || staged) && size > 1 &&
+        (nb ? bytes >= 65536u : bytes > 256 && (!oversubscribed || bytes >= 32768))) {
         /* Blocking, the ranks meet in shared memory: no message. Nonblocking,
          * by messages: where the buffers are and a vote, under 128 bytes a
          * peer; the generic path sends the data (64 KiB and up). */
         const uint64_t msgs = after.messages_sent - before.messages_sent,
-                       bytes = after.bytes_sent - before.bytes_sent;
-        const bool mapped = nb ? bytes < 128u * (unsigned)(size - 1) : msgs == 0;
+                       sent = after.bytes_sent - before.bytes_sent;
+        const bool quiet = nb ? sent < 128u * (unsigned)(size - 1) : msgs == 0;
         cases++;
-        if (mapped != (mem == MEM_RCOMM)) {
-            strcat(what, mem == MEM_RCOMM ? ": mapped path expected, data sent"
-                                          : ": generic path expected, no data sent");
-            fail(what, 0, (double)(nb ? bytes : msgs), 0);
+        if (quiet != (mem == MEM_RCOMM || staged)) {
+            strcat(what, quiet ? ": generic path expected, no data sent"
+                               : ": mapped or staged path expected, data sent");
+            fail(what, 0, (double)(nb ? sent : msgs), 0);
         }
     }
     buf_put(comm, send, mem, 1);
     buf_put(comm, recv, mem, 0);
     free(ref);
     free(orig);
+}
+
+/* The staged path (allreduce_staged.c): blocking allreduces from 64 KiB
+ * between buffers the peers cannot map, in pieces of 1 MiB, three stages
+ * taken in turn over the calls. Counts at the pieces' edges one after
+ * another (1 to 4 pieces, the stages' turn shifting), odd datatypes and
+ * ops, in place on some ranks only, and one rank's buffer the only one
+ * from malloc. Over TCP too, where every rank is on this host. */
+static void test_staged(rcomm_comm_t *comm)
+{
+    const size_t per = (1u << 20) / 4, p = (size_t)size;
+    const size_t n[] = {16384,           per - 1,     per,  per + 1,
+                        2 * per + p - 1, 3 * per + 7, 16385};
+    static const rcomm_dtype_t dt[] = {RCOMM_F64, RCOMM_U8,   RCOMM_F16,
+                                       RCOMM_I64, RCOMM_BF16, RCOMM_I32};
+    static const rcomm_op_t op[] = {RCOMM_MAX,  RCOMM_SUM, RCOMM_AVG,
+                                    RCOMM_PROD, RCOMM_MIN, RCOMM_AVG};
+
+    for (size_t k = 0; k < sizeof(n) / sizeof(n[0]); k++)
+        test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, n[k], (int)(k % 3),
+                          MEM_MALLOC, 0);
+    /* A piece and 3 elements more, of each type. */
+    for (size_t k = 0; k < sizeof(dt) / sizeof(dt[0]); k++)
+        test_allreduce_in(comm, RCOMM_ALGO_AUTO, dt[k], op[k],
+                          (per * 4 / rcomm_dtype_size(dt[k])) + 3, (int)(k % 3),
+                          MEM_MALLOC, 0);
+    test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, per + 1, 0, MEM_MIXED,
+                      0);
+    test_allreduce_in(comm, RCOMM_ALGO_AUTO, RCOMM_F32, RCOMM_SUM, per + 1, 1, MEM_MIXED,
+                      0);
 }
 
 /* Gradient buckets' way: several nonblocking allreduces in flight at once,
@@ -395,6 +433,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    no_staged =
+        getenv("RCOMM_SHM_STAGED") && strcmp(getenv("RCOMM_SHM_STAGED"), "0") == 0;
     check_keep_heap();
     check_status("create", rcomm_comm_create_from_env(&comm));
     rcomm_comm_rank(comm, &rank);
@@ -490,6 +530,7 @@ int main(int argc, char **argv)
         }
     if (expect_mapped)
         test_iallreduce_flight(comm);
+    test_staged(comm);
     secs[2] = check_lap(&t);
     for (int c = 0; c < ncounts; c++)
         for (int dt = 0; dt < RCOMM_DTYPE_COUNT; dt++) {

@@ -57,6 +57,12 @@
  *                  RCOMM_TIMEOUT (a send the kernel took fails the next call)
  *   exit-alltoall  the last rank exits before an alltoall: the others fail
  *                  naming it
+ *   exit-staged / hang-staged
+ *                  the last rank exits / stalls past RCOMM_TIMEOUT in the
+ *                  middle of a loop of 16 MiB allreduces between malloc'd
+ *                  buffers (the staged path, in 16 pieces, where every rank
+ *                  shares memory): the others fail naming it; exit-staged
+ *                  must notice the death, not time out
  * Disagreements every rank must see within the call itself, as MISMATCH
  * naming the deviant (on the deviant, another rank) and both calls (2 to 8
  * ranks, under a long RCOMM_TIMEOUT so that only a real detection ends
@@ -75,6 +81,7 @@
  * RCOMM_TEST_VERBOSE=1 prints how each rank's disagreement ended.
  * Exit status 0 when this rank saw what it should.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1147,6 +1154,50 @@ static int mismatch_nb(rcomm_comm_t *comm)
                   st == RCOMM_ERR_COMM_FAILED ? st : RCOMM_ERR_MISMATCH, "called");
 }
 
+static void die_now(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+static void stall_now(int sig)
+{
+    (void)sig;
+    sleep(4);
+    _exit(0);
+}
+
+/* exit-staged / hang-staged: the last rank stops 20 ms into a loop of
+ * allreduces of 16 MiB (some ms each), most likely between two of a call's
+ * pieces; it never returns. The others fail naming it. */
+static int stop_staged(rcomm_comm_t *comm, int hang, const char *name)
+{
+    const size_t count = 4u << 20;
+    float *buf = calloc(count, sizeof(float));
+    rcomm_status_t st = RCOMM_OK;
+    int bad;
+
+    if (!buf)
+        return 1;
+    if (rank == size - 1) {
+        signal(SIGALRM, hang ? stall_now : die_now);
+        ualarm(20000, 0);
+    }
+    for (int i = 0; i < 1000000 && st == RCOMM_OK; i++)
+        st = rcomm_allreduce(comm, RCOMM_IN_PLACE, buf, count, RCOMM_F32, RCOMM_SUM);
+    if (hang) {
+        bad = expect("hang-staged", st, RCOMM_ERR_TIMEOUT, name);
+    } else {
+        bad = st == RCOMM_OK || st == RCOMM_ERR_TIMEOUT ||
+              !strstr(rcomm_last_error(), name);
+        if (bad)
+            fprintf(stderr, "FAIL rank %d: exit-staged: %s (%s)\n", rank,
+                    rcomm_strerror(st), rcomm_last_error());
+    }
+    free(buf);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -1242,6 +1293,8 @@ int main(int argc, char **argv)
             rcomm_comm_destroy(comm);
             return bad;
         }
+    } else if (strcmp(mode, "exit-staged") == 0 || strcmp(mode, "hang-staged") == 0) {
+        bad = stop_staged(comm, strcmp(mode, "hang-staged") == 0, name);
     } else if (strcmp(mode, "mismatch-nb") == 0) {
         bad = mismatch_nb(comm);
     } else if (strncmp(mode, "mismatch-", 9) == 0) {

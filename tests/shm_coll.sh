@@ -42,10 +42,10 @@ check env RCOMM_SHM_CMA=0 RCOMM_LOG_LEVEL=info "$run" -n 2 -t 120 \
 check test "$(grep -c 'small allreduces take the generic path' "$log")" -eq 2
 check test "$(grep -c ' error: ' "$log")" -eq 0
 rm -f "$log"
-for mode in exit-early hang exit-mapped hang-mapped p2p-exit p2p-hang exit-alltoall \
-    mismatch-small-count \
+for mode in exit-early hang exit-mapped hang-mapped exit-staged hang-staged p2p-exit \
+    p2p-hang exit-alltoall mismatch-small-count \
     mismatch-small-dtype mismatch-small-op; do
-    case $mode in *hang | *hang-mapped) t=1 ;; *) t=20 ;; esac
+    case $mode in *hang | *hang-*) t=1 ;; *) t=20 ;; esac
     check env RCOMM_TIMEOUT=$t RCOMM_LOG_LEVEL=none "$run" -n 3 -t 300 \
         "$b/tests/coll_fail" "$mode"
 done

@@ -144,6 +144,9 @@ static const cfg_row_t cfg_rows[] = {
     ROW("RCOMM_SHM_MAPPED", CFG_BOOL, shm_mapped, "1",
         "shm: 0 keeps allreduces between rcomm_mem_alloc buffers on the usual path "
         "(no mapped AllReduce, blocking or not); the same on every rank"),
+    ROW("RCOMM_SHM_STAGED", CFG_BOOL, shm_staged, "1",
+        "shm: 0 keeps large blocking allreduces between other buffers on the usual path "
+        "(no staged AllReduce through the mailboxes); the same on every rank"),
     ROW("RCOMM_IB_HCA", CFG_STRING, ib_hca, "",
         "verbs: device[:port] (default: the active device nearest the process's CPUs, "
         "else the first active one)"),

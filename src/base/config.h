@@ -40,6 +40,7 @@ typedef struct {
     size_t shm_ring;            /* RCOMM_SHM_RING */
     int shm_cma;                /* RCOMM_SHM_CMA */
     int shm_mapped;             /* RCOMM_SHM_MAPPED */
+    int shm_staged;             /* RCOMM_SHM_STAGED */
     char ib_hca[64];            /* RCOMM_IB_HCA */
     int ib_gid_index;           /* RCOMM_IB_GID_INDEX (-1 = auto) */
     int ib_use_rdma_cm;         /* RCOMM_IB_USE_RDMA_CM */

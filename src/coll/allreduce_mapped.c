@@ -82,6 +82,21 @@ static rcomm_status_t wait_votes(coll_mbox_wait_t *w, bool *all_ok)
     return st;
 }
 
+/* Whether every rank's buffers are memory its peers can map, as each posted
+ * (a rank whose are not posts only where the staged path may serve). */
+static bool all_fit(const coll_mbox_wait_t *w)
+{
+    bool all = true;
+
+    for (int q = 0; q < w->comm->size && all; q++) {
+        coll_where_t at;
+
+        memcpy(&at, w->sl->in[q], sizeof(at));
+        all = at.fit != 0;
+    }
+    return all;
+}
+
 void coll_mapped_unmap(rcomm_comm_t *comm, const char **src, char **dst)
 {
     tp_t *tp = comm->tp;
@@ -187,6 +202,7 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
                                      bool *generic)
 {
     const size_t bytes = c->desc.count * rcomm_dtype_size(c->desc.dtype);
+    const bool staged = coll_staged_fit(comm, c);
     coll_mailboxes_t *sl = coll_state(comm)->slots;
     const char **src = sl->src;
     char **dst = sl->dst;
@@ -198,7 +214,8 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     bool ok = false, all;
 
     *generic = true;
-    if (!coll_mapped_fit(comm, c, &mine.srk, &mine.rrk))
+    mine.fit = comm->cfg.shm_mapped && coll_mapped_fit(comm, c, &mine.srk, &mine.rrk);
+    if (!mine.fit && !staged)
         return RCOMM_OK; /* the peers will see us go the generic way */
     mine.sbuf = (uint64_t)(uintptr_t)c->sbuf;
     mine.rbuf = (uint64_t)(uintptr_t)c->rbuf;
@@ -206,7 +223,7 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     if ((st = coll_mbox_post(&w, comm, c, &mine, sizeof(mine))) != RCOMM_OK ||
         (st = coll_mbox_gather(&w, &other)) != RCOMM_OK)
         return st;
-    if (other < 0) {
+    if (other < 0 && all_fit(&w)) {
         ok = coll_mapped_map(comm, c->fn, w.seq, bytes, sl->in, src, dst);
         atomic_store_explicit(&sl->mine->ready, vote(w.seq, ok), memory_order_release);
         if ((st = wait_votes(&w, &all)) != RCOMM_OK) {
@@ -216,6 +233,12 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
         if (ok && !all)
             coll_mapped_unmap(comm, src, dst);
         ok = ok && all;
+    }
+    if (!ok && other < 0 && staged) {
+        *generic = false;
+        if ((st = coll_staged_allreduce(&w)) == RCOMM_OK && comm->deferred != RCOMM_OK)
+            st = comm_check(comm, c->fn);
+        return st;
     }
     if (!ok) {
         /* Nothing has moved: the call keeps its number on the generic way. */

@@ -24,8 +24,9 @@ coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,
                    : COLL_PATH_SCHED;
     if (bytes <= COLL_SLOT_BYTES)
         return COLL_PATH_SLOTS;
-    return comm->cfg.shm_mapped && coll_mapped_fit(comm, c, NULL, NULL) ? COLL_PATH_MAPPED
-                                                                        : COLL_PATH_SCHED;
+    if (comm->cfg.shm_mapped && coll_mapped_fit(comm, c, NULL, NULL))
+        return COLL_PATH_MAPPED;
+    return coll_staged_fit(comm, c) ? COLL_PATH_STAGED : COLL_PATH_SCHED;
 }
 
 static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *recvbuf,
@@ -51,9 +52,15 @@ static rcomm_status_t allreduce(rcomm_comm_t *comm, const void *sendbuf, void *r
         return st;
     bytes = count * rcomm_dtype_size(dtype);
     switch (coll_allreduce_path(comm, &c, !req)) {
-    case COLL_PATH_SLOTS: return coll_slots_allreduce(comm, &c);
+    case COLL_PATH_SLOTS:
+        st = coll_slots_allreduce(comm, &c);
+        coll_state(comm)->in_mbox = false;
+        return st;
     case COLL_PATH_MAPPED:
-        if ((st = coll_mapped_allreduce(comm, &c, &generic)) != RCOMM_OK || !generic)
+    case COLL_PATH_STAGED:
+        st = coll_mapped_allreduce(comm, &c, &generic);
+        coll_state(comm)->in_mbox = false;
+        if (st != RCOMM_OK || !generic)
             return st;
         break;
     case COLL_PATH_MAPPED_NB: c.mapped = true; break;

@@ -60,6 +60,7 @@ typedef enum {
     COLL_PATH_SCHED,
     COLL_PATH_SLOTS,
     COLL_PATH_MAPPED,    /* blocking: meet in the mailboxes */
+    COLL_PATH_STAGED,    /* the same, where this rank's buffers do not fit */
     COLL_PATH_MAPPED_NB, /* nonblocking: a schedule that branches */
 } coll_path_t;
 coll_path_t coll_allreduce_path(const rcomm_comm_t *comm, const coll_call_t *c,

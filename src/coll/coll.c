@@ -334,6 +334,7 @@ static rcomm_status_t finish(rcomm_request_t *req)
 static void check_timeout(coll_sched_t *s, uint64_t now)
 {
     const uint64_t limit = (uint64_t)(s->comm->cfg.timeout_s * 1e9);
+    coll_stall_t stall;
     char msg[512];
     rcomm_status_t st;
     uint64_t moved;
@@ -357,7 +358,12 @@ static void check_timeout(coll_sched_t *s, uint64_t now)
         s->last_activity_ns = now - limit / 2;
         return;
     }
-    st = coll_health_diagnose(s->comm, s, msg, sizeof(msg));
+    stall.seq = s->seq;
+    stall.desc = s->desc;
+    stall.p2p = coll_is_p2p(s);
+    coll_sched_title(s, stall.title, sizeof(stall.title));
+    coll_sched_waiting_for(s, stall.waiting, sizeof(stall.waiting));
+    st = coll_health_diagnose(s->comm, &stall, msg, sizeof(msg));
     if (s->status != RCOMM_INPROGRESS)
         return; /* it moved, or failed with its own error, while we asked */
     coll_sched_fail(s, base_err(st, "%s", msg));

@@ -10,6 +10,7 @@
 #define RCOMM_COLLS_H
 
 #include "coll/model.h"
+#include "coll/sched.h"
 #include "core/comm.h"
 
 typedef struct coll_sched coll_sched_t;
@@ -47,6 +48,10 @@ typedef struct {
      * Its ranks all take the same path, so data for it means it fell back
      * to the generic path: early, not a mismatch (colls.c). */
     uint64_t mbox_call;
+    /* Inside that call (from coll_mbox_post until it returns), and what it
+     * is: the answer to a peer's health probe (health.c). */
+    bool in_mbox;
+    coll_desc_t mbox_desc;
 } coll_state_t;
 
 /* Frees a kept request (coll_state_t.spare; coll.c). */
@@ -80,7 +85,18 @@ rcomm_status_t coll_early_check(rcomm_comm_t *comm, coll_sched_t *s);
 rcomm_status_t coll_slots_connected(rcomm_comm_t *comm, coll_state_t *colls);
 void coll_slots_started(coll_state_t *colls, uint64_t seq);
 void coll_slots_free(tp_t *tp, coll_mailboxes_t *sl);
-rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
+/* A call that made no progress for RCOMM_TIMEOUT, as its diagnosis names
+ * it. */
+typedef struct {
+    char title[96];    /* "allreduce (ring) #4" */
+    char waiting[200]; /* "rank 3 (receive), ..." */
+    uint64_t seq;
+    coll_desc_t desc;
+    bool p2p;
+} coll_stall_t;
+/* Asks every peer what it is doing (health.c) and says in msg who is to
+ * blame: TIMEOUT, or MISMATCH where peers are in one call differently. */
+rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, const coll_stall_t *s, char *msg,
                                     size_t len);
 
 #endif

@@ -124,7 +124,8 @@ bool coll_health_peer_failed(rcomm_comm_t *comm, int peer, rcomm_status_t *st)
     return true;
 }
 
-/* What we are doing, as an envelope: our oldest collective in flight. */
+/* What we are doing, as an envelope: our oldest collective in flight, or
+ * the call we are in in the mailboxes. */
 static void our_state(const rcomm_comm_t *comm, tp_env_t *env)
 {
     const coll_state_t *c = coll_state(comm);
@@ -134,6 +135,8 @@ static void our_state(const rcomm_comm_t *comm, tp_env_t *env)
         s = s->next;
     if (s) {
         coll_desc_to_env(&s->desc, s->seq, env);
+    } else if (c->in_mbox) {
+        coll_desc_to_env(&c->mbox_desc, c->mbox_call - 1, env);
     } else {
         memset(env, 0, sizeof(*env));
         env->w[0] = IDLE;
@@ -220,22 +223,21 @@ static size_t list_add(char *buf, size_t len, size_t n, const char *fmt, int ran
     return n;
 }
 
-rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *msg,
+rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, const coll_stall_t *s, char *msg,
                                     size_t len)
 {
     struct coll_health *hl = coll_state(comm)->health;
     tp_t *tp = comm->tp;
     double grace = comm->cfg.timeout_s < 2 ? comm->cfg.timeout_s : 2;
     uint64_t deadline = base_now_ns() + (uint64_t)(grace * 1e9);
-    char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], waiting[200],
-         mine_s[96], theirs_s[96], failure[512], reason[256] = "", title[96];
+    const char *waiting = s->waiting, *title = s->title;
+    char silent[160] = "", gone[160] = "", elsewhere[256] = "", cause[320], mine_s[96],
+         theirs_s[96], failure[512], reason[256] = "";
     size_t ns = 0, ng = 0, ne = 0;
     int reporter = -1;
     tp_env_t env;
     int pending = 0;
 
-    coll_sched_waiting_for(s, waiting, sizeof(waiting));
-    coll_sched_title(s, title, sizeof(title));
     if (!tp || !hl)
         goto plain;
     our_state(comm, &env);
@@ -285,8 +287,7 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
             continue;
         }
         coll_env_to_desc(&a->env, &theirs);
-        if (!coll_is_p2p(s) && a->env.w[0] == s->seq &&
-            !coll_desc_equal(&theirs, &s->desc)) {
+        if (!s->p2p && a->env.w[0] == s->seq && !coll_desc_equal(&theirs, &s->desc)) {
             coll_desc_format(&s->desc, mine_s, sizeof(mine_s));
             coll_desc_format(&theirs, theirs_s, sizeof(theirs_s));
             snprintf(msg, len,
@@ -342,7 +343,7 @@ rcomm_status_t coll_health_diagnose(rcomm_comm_t *comm, coll_sched_t *s, char *m
     else if (ns)
         snprintf(cause, sizeof(cause),
                  "%s did not respond (not inside rcomm: has it reached this %s?)", silent,
-                 coll_is_p2p(s) ? "call" : "collective");
+                 s->p2p ? "call" : "collective");
     else if (ne)
         snprintf(cause, sizeof(cause), "%s", elsewhere);
     if (ng || reporter >= 0 || ns || ne) {

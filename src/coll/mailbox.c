@@ -47,7 +47,7 @@ static coll_mailboxes_t *slots_new(rcomm_comm_t *comm, tp_rkey_t *rk)
         coll_slots_free(tp, sl);
         return NULL;
     }
-    memset(sl->mine, 0, sizeof(coll_mailbox_t));
+    memset(sl->mine, 0, offsetof(coll_mailbox_t, stage));
     if (tp->ops->mem_reg(tp, sl->mine, sizeof(coll_mailbox_t), TP_REMOTE_READ, &sl->mr) !=
             RCOMM_OK ||
         tp->ops->mem_rkey(sl->mr, rk) != RCOMM_OK) {
@@ -135,6 +135,25 @@ void coll_slots_started(coll_state_t *colls, uint64_t seq)
                               memory_order_release);
 }
 
+/* The wait for peer, which has not done what, ran out: the peers are asked
+ * what they do, as a schedule's timeout asks them (health.c), so that a
+ * peer stopped elsewhere is named rather than whoever waits for it. */
+static rcomm_status_t timed_out(coll_mbox_wait_t *w, int peer, const char *what)
+{
+    coll_stall_t stall = {.seq = w->seq, .desc = w->c->desc, .p2p = false};
+    rcomm_status_t st;
+    char msg[640];
+
+    snprintf(stall.title, sizeof(stall.title), "%s #%llu (in shared memory)",
+             coll_kind_name(w->c->desc.kind), (unsigned long long)w->seq);
+    snprintf(stall.waiting, sizeof(stall.waiting), "rank %d (which has not %s)", peer,
+             what);
+    st = coll_health_diagnose(w->comm, &stall, msg, sizeof(msg));
+    base_err(st, "%s: rank %d: %s", w->c->fn, w->comm->rank, msg);
+    comm_fail(w->comm, st);
+    return st;
+}
+
 /* How often a waiting rank that yields looks at its peers' health. */
 #define POLL_CHECK_NS 1000000ull
 
@@ -177,13 +196,7 @@ rcomm_status_t coll_mbox_poll(coll_mbox_wait_t *w, int peer, const char *what)
     }
     if ((now = base_now_ns()) - w->since_ns < w->limit_ns)
         return RCOMM_OK;
-    base_err(RCOMM_ERR_TIMEOUT,
-             "%s: rank %d: collective #%llu: rank %d has not %s in %g s "
-             "(RCOMM_TIMEOUT)",
-             w->c->fn, comm->rank, (unsigned long long)w->seq, peer, what,
-             comm->cfg.timeout_s);
-    comm_fail(comm, RCOMM_ERR_TIMEOUT);
-    return RCOMM_ERR_TIMEOUT;
+    return timed_out(w, peer, what);
 }
 
 rcomm_status_t coll_mbox_wait_all(coll_mbox_wait_t *w, size_t word, uint64_t want,
@@ -221,6 +234,8 @@ rcomm_status_t coll_mbox_post(coll_mbox_wait_t *w, rcomm_comm_t *comm,
                             -1,
                             0};
     colls->mbox_call = coll_mbox_tag(w->seq);
+    colls->mbox_desc = c->desc;
+    colls->in_mbox = true;
     out = &w->sl->mine->slot[w->seq & 1];
     /* Nobody may still read this slot's call seq - 2. */
     if ((st = coll_mbox_wait_all(w, offsetof(coll_mailbox_t, started),

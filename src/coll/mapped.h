@@ -17,7 +17,7 @@
 typedef struct {
     tp_rkey_t srk, rrk;
     uint64_t sbuf, rbuf;
-    uint64_t fit; /* nonblocking: 1 when both are memory the peers can map */
+    uint64_t fit; /* 1 when both are memory the peers can map */
 } coll_where_t;
 
 /* Every peer's buffers, from what it told (in[q], a coll_where_t), mapped

@@ -29,7 +29,7 @@ void coll_env_to_desc(const tp_env_t *env, coll_desc_t *d)
     d->root = (int)(uint32_t)(env->w[2] >> 32);
 }
 
-static const char *kind_name(coll_kind_t k)
+const char *coll_kind_name(coll_kind_t k)
 {
     static const char *names[COLL_KIND_COUNT] = {"?",
                                                  "allreduce",
@@ -52,7 +52,7 @@ static const char *kind_name(coll_kind_t k)
 
 void coll_desc_format(const coll_desc_t *d, char *buf, size_t len)
 {
-    const char *kind = kind_name(d->kind), *dt = rcomm_dtype_name(d->dtype);
+    const char *kind = coll_kind_name(d->kind), *dt = rcomm_dtype_name(d->dtype);
 
     switch (d->kind) {
     case COLL_BARRIER: snprintf(buf, len, "barrier()"); break;

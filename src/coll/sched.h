@@ -229,6 +229,8 @@ int coll_desc_equal(const coll_desc_t *a, const coll_desc_t *b);
 /* A collective's tags are its sequence number in the upper half: the tag
  * spaces below the services' (core/service.h). */
 
+/* "allreduce" */
+const char *coll_kind_name(coll_kind_t k);
 /* "allreduce(count=100, f32, sum)" */
 void coll_desc_format(const coll_desc_t *d, char *buf, size_t len);
 /* "allreduce (ring) #4", or a point-to-point operation's label. */

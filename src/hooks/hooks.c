@@ -78,6 +78,7 @@ const char *hook_allreduce_path(const rcomm_comm_t *comm, const void *sendbuf,
     switch (coll_allreduce_path(comm, &c, blocking)) {
     case COLL_PATH_SLOTS: return "slots";
     case COLL_PATH_MAPPED: return "mapped";
+    case COLL_PATH_STAGED: return "staged";
     case COLL_PATH_MAPPED_NB:
         return coll_mapped_fit(comm, &c, NULL, NULL) ? "mapped" : NULL;
     default: return NULL;

@@ -61,7 +61,8 @@ const coll_links_t *hook_links(const rcomm_comm_t *comm);
 coll_bcast_algo_t hook_bcast_algo(const rcomm_comm_t *comm, size_t bytes);
 /* The way an rcomm_allreduce (blocking) or rcomm_iallreduce of these
  * buffers would go besides a plain schedule, as this rank sees it: "slots",
- * "mapped" (coll/call.h; nonblocking: if the peers' buffers allow it too);
+ * "mapped" (coll/call.h; nonblocking: if the peers' buffers allow it too),
+ * "staged" (blocking, buffers the peers cannot map);
  * NULL: a schedule, of rcomm_allreduce_algo's algorithm. */
 const char *hook_allreduce_path(const rcomm_comm_t *comm, const void *sendbuf,
                                 void *recvbuf, size_t count, rcomm_dtype_t dtype,
