@@ -82,6 +82,7 @@ struct coll_mailboxes {
     const char **src;            /* [size]: the mapped path's buffers */
     char **dst;
     uint64_t pieces; /* the staged path's pieces done, over all its calls */
+    bool warm;       /* its stages' pages are mapped here */
 };
 
 /* One call's wait on its peers. */
