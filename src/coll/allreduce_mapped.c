@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "coll/mailbox.h"
 #include "coll/mapped.h"
@@ -250,6 +251,7 @@ rcomm_status_t coll_mapped_allreduce(rcomm_comm_t *comm, const coll_call_t *c,
     dst[comm->rank] = c->rbuf;
     coll_mapped_reduce(comm, &c->desc, src, dst, &pos, &budget);
     atomic_store_explicit(&sl->mine->done, coll_mbox_tag(w.seq), memory_order_release);
+    w.since_ns = base_now_ns(); /* RCOMM_TIMEOUT bounds the wait, not our work */
     src[comm->rank] = NULL;
     dst[comm->rank] = NULL;
     coll_mapped_unmap(comm, src, dst);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "coll/mailbox.h"
 #include "coll/pattern.h"
 #include "reduce/reduce.h"
@@ -162,6 +163,8 @@ rcomm_status_t coll_staged_allreduce(coll_mbox_wait_t *w)
         if ((st = coll_mbox_wait_all(w, offsetof(coll_mailbox_t, staged), 2 * m + 1,
                                      "staged its piece of this call")) != RCOMM_OK)
             return st;
+        /* RCOMM_TIMEOUT bounds a wait for the peers, not a long call. */
+        w->since_ns = base_now_ns();
         if (m > pc.first)
             copy_out(w, &pc, m - 1);
         reduce(w, &pc, m);
