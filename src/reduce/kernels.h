@@ -27,6 +27,24 @@
 #define REDUCE_TIERS(X) X(REDUCE_ISA_BASE, base, )
 #endif
 
+/* In the AVX2 and AVX-512 tiers: F16C's 8 halves to f32 and back (round
+ * to nearest even), and the ops of below on 8 f32 lanes (F32X8_), for the
+ * halves' kernels (reduce.c, fan.c): MIN/MAX pick x where x < y (x > y) or
+ * x is a NaN, else y. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define F16C_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define F16C_NARROW(v) _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)
+#define F16C_STORE(p, v) _mm_storeu_si128((__m128i *)(p), F16C_NARROW(v))
+#define F32X8_SUM(x, y) _mm256_add_ps(x, y)
+#define F32X8_PROD(x, y) _mm256_mul_ps(x, y)
+#define F32X8_PICK(x, y, cmp)                                                            \
+    _mm256_blendv_ps(                                                                    \
+        y, x, _mm256_or_ps(_mm256_cmp_ps(x, y, cmp), _mm256_cmp_ps(x, x, _CMP_UNORD_Q)))
+#define F32X8_MIN(x, y) F32X8_PICK(x, y, _CMP_LT_OQ)
+#define F32X8_MAX(x, y) F32X8_PICK(x, y, _CMP_GT_OQ)
+#endif
+
 #define AS_IS(x) (x)
 
 /*

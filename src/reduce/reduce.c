@@ -59,18 +59,6 @@ typedef void finish_fn(void *buf, size_t n, int nranks);
 #include <cpuid.h>
 #include <immintrin.h>
 
-#define F16C_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-#define F16C_STORE(p, v)                                                                 \
-    _mm_storeu_si128((__m128i *)(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT))
-/* kernels.h's ops: MIN/MAX pick x where x < y (x > y) or x is a NaN, else y. */
-#define F16C_SUM(x, y) _mm256_add_ps(x, y)
-#define F16C_PROD(x, y) _mm256_mul_ps(x, y)
-#define F16C_PICK(x, y, cmp)                                                             \
-    _mm256_blendv_ps(                                                                    \
-        y, x, _mm256_or_ps(_mm256_cmp_ps(x, y, cmp), _mm256_cmp_ps(x, x, _CMP_UNORD_Q)))
-#define F16C_MIN(x, y) F16C_PICK(x, y, _CMP_LT_OQ)
-#define F16C_MAX(x, y) F16C_PICK(x, y, _CMP_GT_OQ)
-
 #define DEFINE_F16C(OP)                                                                  \
     TIER_AVX2 static size_t f16c_##OP(uint16_t *dst, const uint16_t *a,                  \
                                       const uint16_t *b, size_t n)                       \
@@ -80,7 +68,7 @@ typedef void finish_fn(void *buf, size_t n, int nranks);
         for (; i + 8 <= n; i += 8) {                                                     \
             const __m256 x = F16C_LOAD(a + i), y = F16C_LOAD(b + i);                     \
                                                                                          \
-            F16C_STORE(dst + i, F16C_##OP(x, y));                                        \
+            F16C_STORE(dst + i, F32X8_##OP(x, y));                                       \
         }                                                                                \
         return i;                                                                        \
     }

@@ -47,9 +47,10 @@ void reduce_finish(void *buf, size_t count, rcomm_dtype_t dtype, rcomm_op_t op,
  * with streaming stores: the same bits as that chain, without reading the
  * destinations' lines first. Every buffer is taken `off` bytes after the
  * pointer given; dst[j] may be src[j] (in place). False, having done
- * nothing, where it does not serve: off x86-64, F16, BF16, integer AVG, or
- * destinations that differ in their alignment to 64 bytes or are not
- * aligned to the element. True: done, and the stores are fenced. */
+ * nothing, where it does not serve: off x86-64, F16 and BF16 in the
+ * baseline tier, integer AVG, or destinations that differ in their alignment
+ * to 64 bytes or are not aligned to the element. True: done, and the
+ * stores are fenced. */
 bool reduce_fan(void *const *dst, int ndst, const void *const *src, int nsrc, size_t off,
                 size_t count, rcomm_dtype_t dtype, rcomm_op_t op, int nranks);
 /* The same result the plain way, on any datatype and op: the sources
