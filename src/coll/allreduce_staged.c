@@ -31,10 +31,10 @@
 #include "coll/pattern.h"
 #include "reduce/reduce.h"
 
-/* From here on 2 ranks in place are 2.5x as fast as the generic path, and
- * out of place within 10% of it up to 256 KiB, faster beyond; 4 ranks
- * over 2 cores are faster both ways (docs/PERFORMANCE.md, "Staged
- * AllReduce"). */
+/* From here on, against the generic path: 1.6-3x as fast on 3 and 4 ranks
+ * (a tie on 4 in place at 64 KiB), 2.2-2.7x on 2 ranks in place; on 2
+ * ranks out of place level (0.87-1.16) up to 4 MiB and 1.5x beyond
+ * (docs/PERFORMANCE.md, "Staged AllReduce"). */
 #define STAGE_MIN (64u << 10)
 
 /* Piece g of a call whose first piece is `first`: its element range. */
@@ -129,7 +129,9 @@ static void warm(coll_mailboxes_t *sl, int p, int me)
     for (int q = 0; q < p; q++) {
         const volatile unsigned char *at = &sl->peer[q]->stage[0][0];
 
-        for (size_t i = 0; i < sizeof(sl->peer[q]->stage) && q != me; i += 4096)
+        if (q == me)
+            continue;
+        for (size_t i = 0; i < sizeof(sl->peer[q]->stage); i += 4096)
             (void)at[i];
     }
     sl->warm = true;
