@@ -251,6 +251,72 @@ static void sc_multi(tp_ctx_t *c)
     free(mine);
 }
 
+static int one_host(int rank, int q)
+{
+    (void)rank;
+    (void)q;
+    return 1;
+}
+
+/* Every peer on this host: the network's instance serves nobody, so it
+ * holds no part of a region (it would pin memory for nothing, as verbs
+ * does), and the region's key says so; shared memory still serves it. */
+static void sc_multi_idle(tp_ctx_t *c)
+{
+    enum { LEN = 1 << 16 };
+    unsigned char *mem = NULL, *mine = tp_xmalloc(LEN);
+    tp_req_t rq[2] = {{0}};
+    tp_rkey_t rk;
+    tp_mr_t *mr = NULL;
+    void *p = NULL;
+
+    if (c->rank == 0) {
+        OK(tp_heap_alloc(LEN * (size_t)c->size, (void **)&mem));
+        OK(c->ops->mem_reg(c->tp, mem, LEN * (size_t)c->size,
+                           TP_REMOTE_READ | TP_REMOTE_WRITE, &mr));
+        OK(c->ops->mem_rkey(mr, &rk));
+        REQUIREF(rk.key == 0 && rk.key2 != 0 && rk.addr == (uintptr_t)mem,
+                 "key %llu, key2 %llu", (unsigned long long)rk.key,
+                 (unsigned long long)rk.key2);
+        for (int q = 1; q < c->size; q++) {
+            OK(c->ops->isend(c->tp, q, 7, NULL, &rk, sizeof(rk), &rq[0]));
+            tp_wait_ok(c, rq, 1);
+        }
+    } else {
+        const uint64_t at = (uint64_t)c->rank * LEN;
+        OK(c->ops->irecv(c->tp, 0, 7, &rk, sizeof(rk), &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        tp_fill(mine, LEN, tp_seed(c->rank, 0, 9));
+        OK(c->ops->put(c->tp, 0, mine, LEN, &rk, rk.addr + at, &rq[0]));
+        tp_wait_ok(c, rq, 1);
+        if (c->ops->rkey_ptr(c->tp, 0, &rk, rk.addr + at, LEN, TP_REMOTE_READ, &p) ==
+            RCOMM_OK) {
+            tp_check(p, LEN, tp_seed(c->rank, 0, 9));
+            c->ops->rkey_ptr_release(c->tp, 0, p);
+        }
+    }
+    tp_barrier(c, 9);
+    if (c->rank == 0) {
+        for (int q = 1; q < c->size; q++)
+            tp_check(mem + (size_t)q * LEN, LEN, tp_seed(q, 0, 9));
+        OK(c->ops->mem_dereg(c->tp, mr));
+    }
+    tp_barrier(c, 10);
+    tp_heap_free(mem);
+    free(mine);
+}
+
+START_TEST(test_multi_idle)
+{
+    tp_group_t g = {.transport = "tcp",
+                    .size = 3,
+                    .fn = sc_multi_idle,
+                    .absent = -1,
+                    .multi = one_host};
+    tp_run_group(&g);
+}
+END_TEST
+
 START_TEST(test_multi)
 {
     tp_group_t g = {
@@ -296,6 +362,7 @@ int main(int argc, char **argv)
     tp_add_onesided_tests(s);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_multi);
+    tcase_add_test(tc, test_multi_idle);
     tcase_add_test(tc, test_killed);
     tcase_add_test(tc, test_killed_early);
     tcase_add_test(tc, test_other_host);

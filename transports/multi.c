@@ -376,7 +376,20 @@ static void multi_rkey_ptr_release(tp_t *base, int peer, void *ptr)
     base_err_mute(false);
 }
 
-/* ---- regions: one per instance ------------------------------------------- */
+/* ---- regions: one per instance that serves someone ------------------------ */
+
+/* Whether instance i holds a part of the regions: not when it serves no
+ * peer (verbs, when every rank shares this host), where registering would
+ * only pin memory nobody reaches through it; the first instance does when
+ * none serves anyone (a job of one rank), so that a region has a key. */
+static bool holds_regions(const multi_t *m, int i)
+{
+    bool any = false;
+
+    for (int j = 0; j < m->n; j++)
+        any = any || tp_served(m->sub[j]) > 0;
+    return any ? tp_served(m->sub[i]) > 0 : i == 0;
+}
 
 static rcomm_status_t multi_mem_reg(tp_t *base, void *addr, size_t len, unsigned access,
                                     tp_mr_t **out)
@@ -392,7 +405,8 @@ static rcomm_status_t multi_mem_reg(tp_t *base, void *addr, size_t len, unsigned
                         base->rank);
     mr->head.tp = base;
     for (int i = 0; i < m->n && st == RCOMM_OK; i++)
-        st = m->sub[i]->ops->mem_reg(m->sub[i], addr, len, access, &mr->sub[i]);
+        if (holds_regions(m, i))
+            st = m->sub[i]->ops->mem_reg(m->sub[i], addr, len, access, &mr->sub[i]);
     if (st != RCOMM_OK) {
         for (int i = 0; i < m->n; i++)
             if (mr->sub[i])
@@ -411,19 +425,20 @@ static rcomm_status_t multi_mem_rkey(const tp_mr_t *head, tp_rkey_t *rkey)
 {
     const multi_mr_t *mr = (const multi_mr_t *)head;
     const multi_t *m = mr ? (const multi_t *)mr->head.tp : NULL;
-    tp_rkey_t k;
+    tp_rkey_t k[TP_MULTI_MAX] = {{0}};
     rcomm_status_t st;
 
     if (!mr || !rkey)
         return base_err(RCOMM_ERR_INVALID_ARG, "multi mem_rkey: %s is NULL",
                         !mr ? "mr" : "rkey");
-    if ((st = m->sub[0]->ops->mem_rkey(mr->sub[0], rkey)) != RCOMM_OK)
-        return st;
-    if (m->n > 1) {
-        if ((st = m->sub[1]->ops->mem_rkey(mr->sub[1], &k)) != RCOMM_OK)
+    /* An instance without its part of the region (holds_regions) has no
+     * peer to use its key: 0. */
+    for (int i = 0; i < m->n; i++)
+        if (mr->sub[i] && (st = m->sub[i]->ops->mem_rkey(mr->sub[i], &k[i])) != RCOMM_OK)
             return st;
-        rkey->key2 = k.key;
-    }
+    *rkey = mr->sub[0] ? k[0] : k[1];
+    rkey->key = k[0].key;
+    rkey->key2 = k[1].key;
     return RCOMM_OK;
 }
 
@@ -438,7 +453,8 @@ static rcomm_status_t multi_mem_dereg(tp_t *base, tp_mr_t *head)
                         !m || !mr ? "tp or mr is NULL"
                                   : "not a region of this transport");
     for (int i = 0; i < m->n; i++)
-        if ((s = m->sub[i]->ops->mem_dereg(m->sub[i], mr->sub[i])) != RCOMM_OK)
+        if (mr->sub[i] &&
+            (s = m->sub[i]->ops->mem_dereg(m->sub[i], mr->sub[i])) != RCOMM_OK)
             st = s;
     if (mr->prev)
         mr->prev->next = mr->next;

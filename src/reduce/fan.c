@@ -182,9 +182,16 @@ TIER_AVX2 static inline __m256i bf16_round_lanes(__m256 v)
     _mm256_castsi256_ps(_mm256_slli_epi32(                                               \
         _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #define BF16_ROUND(v) _mm256_castsi256_ps(_mm256_slli_epi32(bf16_round_lanes(v), 16))
-#define BF16_NARROW(v)                                                                   \
-    _mm256_castsi256_si128(_mm256_permute4x64_epi64(                                     \
-        _mm256_packus_epi32(bf16_round_lanes(v), bf16_round_lanes(v)), 0x08))
+/* The 8 rounded halves packed into 16 bytes (packus works per 128-bit lane:
+ * the permute brings the two lanes' halves together). */
+TIER_AVX2 static inline __m128i bf16_narrow(__m256 v)
+{
+    const __m256i r = bf16_round_lanes(v);
+
+    return _mm256_castsi256_si128(
+        _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08));
+}
+#define BF16_NARROW(v) bf16_narrow(v)
 
 #define FAN_HALF_STEP(H, OP, x, p) x = H##_ROUND(F32X8_##OP(x, H##_LOAD(p)))
 #define DEFINE_FAN_HALF(T, A, H, name, OP)                                               \
