@@ -129,6 +129,12 @@ typedef struct {
     } u;
 } vx_hdr_t;
 _Static_assert(sizeof(vx_hdr_t) <= VX_HDR_LEN, "header must fit VX_HDR_LEN");
+/* A header as sent: VX_HDR_LEN bytes, so that the payload follows at the
+ * same offset whatever sizeof(vx_hdr_t) is. */
+typedef union {
+    vx_hdr_t h;
+    unsigned char bytes[VX_HDR_LEN];
+} vx_wire_t;
 
 typedef enum {
     VX_OP_SEND,
@@ -177,7 +183,7 @@ typedef struct {
     vx_op_t op; /* kind VX_OP_CTL, on the outbox; freed once posted */
     size_t len;
     bool signal; /* BYE: destroy() waits for it to be acknowledged */
-    unsigned char msg[VX_HDR_LEN + VX_BYE_TEXT_MAX];
+    _Alignas(vx_hdr_t) unsigned char msg[VX_HDR_LEN + VX_BYE_TEXT_MAX]; /* read as one */
 } vx_ctl_t;
 
 /* A message that arrived before its receive. */

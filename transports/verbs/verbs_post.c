@@ -236,11 +236,12 @@ static int need_reg(vx_tp_t *tp, vx_op_t *op, bool writable)
  * failed and p has failed; op is not on any list). */
 static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
 {
-    vx_hdr_t h;
+    vx_wire_t w; /* what goes: all VX_HDR_LEN bytes, the padding zero */
+    vx_hdr_t *h = &w.h;
     bool credit = may_consume(tp, p, op);
     int rc;
 
-    memset(&h, 0, sizeof(h));
+    memset(&w, 0, sizeof(w));
     switch (op->kind) {
     case VX_OP_SEND:
         if (!credit)
@@ -252,21 +253,21 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
                 op->state = VX_S_WIRE;
             return rc;
         }
-        h.tag = op->h.tag;
-        h.len = op->len;
-        h.u.env = op->u.env;
+        h->tag = op->h.tag;
+        h->len = op->len;
+        h->u.env = op->u.env;
         if (op->len <= tp->eager) {
-            h.type = VX_EAGER;
-            rc = post_send(tp, p, &h, VX_HDR_LEN, op->buf, op->len, op, false);
+            h->type = VX_EAGER;
+            rc = post_send(tp, p, w.bytes, VX_HDR_LEN, op->buf, op->len, op, false);
             if (rc == 0)
                 vx_complete(tp, op, RCOMM_OK); /* inline or copied: done */
             else if (rc == 2)
                 op->state = VX_S_WIRE;
             return rc == 2 ? 0 : rc;
         }
-        h.type = VX_RTS;
-        h.id = (uintptr_t)op;
-        if ((rc = post_send(tp, p, &h, VX_HDR_LEN, NULL, 0, NULL, false)) != 0)
+        h->type = VX_RTS;
+        h->id = (uintptr_t)op;
+        if ((rc = post_send(tp, p, w.bytes, VX_HDR_LEN, NULL, 0, NULL, false)) != 0)
             return rc;
         op->state = VX_S_RTS;
         BASE_FIFO_PUSH(&p->rts, &op->h);
@@ -274,13 +275,13 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
     case VX_OP_RECV: /* its CTS */
         if (!credit)
             return 1;
-        h.type = VX_CTS;
-        h.id = op->opnd[0];
-        h.len = op->len;
-        h.u.cts.addr = (uintptr_t)op->buf;
-        h.u.cts.rkey = op->reg ? op->reg->rkey : 0;
-        h.u.cts.rid = op->rid;
-        if ((rc = post_send(tp, p, &h, VX_HDR_LEN, NULL, 0, NULL, false)) == 0)
+        h->type = VX_CTS;
+        h->id = op->opnd[0];
+        h->len = op->len;
+        h->u.cts.addr = (uintptr_t)op->buf;
+        h->u.cts.rkey = op->reg ? op->reg->rkey : 0;
+        h->u.cts.rid = op->rid;
+        if ((rc = post_send(tp, p, w.bytes, VX_HDR_LEN, NULL, 0, NULL, false)) == 0)
             op->state = VX_S_LANDING;
         return rc;
     case VX_OP_CTL: {
@@ -404,6 +405,7 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
                            size_t text_len, bool signal)
 {
     vx_ctl_t *c = calloc(1, sizeof(*c));
+    vx_hdr_t hh = *h;
 
     if (!c)
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
@@ -412,12 +414,12 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
         text_len = VX_BYE_TEXT_MAX;
     c->op.kind = VX_OP_CTL;
     c->op.h.peer = p->rank;
-    memcpy(c->msg, h, sizeof(*h));
+    hh.text_len = (uint16_t)text_len;
+    memcpy(c->msg, &hh, sizeof(hh));
     if (text_len)
         memcpy(c->msg + VX_HDR_LEN, text, text_len);
     c->len = VX_HDR_LEN + text_len;
     c->signal = signal;
-    ((vx_hdr_t *)c->msg)->text_len = (uint16_t)text_len;
     vx_outbox_push(tp, p, &c->op);
     return RCOMM_OK;
 }
