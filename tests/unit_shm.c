@@ -265,7 +265,7 @@ static void sc_multi_idle(tp_ctx_t *c)
 {
     enum { LEN = 1 << 16 };
     unsigned char *mem = NULL, *mine = tp_xmalloc(LEN);
-    tp_req_t rq[2] = {{0}};
+    tp_req_t rq[1] = {{0}};
     tp_rkey_t rk;
     tp_mr_t *mr = NULL;
     void *p = NULL;

@@ -354,10 +354,10 @@ rcomm_status_t tp_verbs_device(const base_config_t *cfg, char *name, size_t name
  * instance that serves a peer (one that serves nobody, such as verbs when
  * every rank shares this host, would only pin the memory), and the rkey
  * carries the first two instances' keys (key, key2; 0 for an instance
- * without the region), so at most TP_MULTI_MAX instances. Its address blob is the
- * instances' blobs one after the other, each behind its 4-byte length. Progress polls
- * every instance, and wait_fd is an epoll set of theirs. Counters (traffic,
- * moved, stats) are the instances' together. */
+ * without the region), so at most TP_MULTI_MAX instances. Its address blob
+ * is the instances' blobs one after the other, each behind its 4-byte
+ * length. Progress polls every instance, and wait_fd is an epoll set of
+ * theirs. Counters (traffic, moved, stats) are the instances' together. */
 #define TP_MULTI_MAX 2
 rcomm_status_t tp_multi_create(const tp_params_t *params, const tp_ops_t *const *ops,
                                int n, const uint8_t *which, tp_t **out);

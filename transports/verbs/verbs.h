@@ -183,7 +183,10 @@ typedef struct {
     vx_op_t op; /* kind VX_OP_CTL, on the outbox; freed once posted */
     size_t len;
     bool signal; /* BYE: destroy() waits for it to be acknowledged */
-    _Alignas(vx_hdr_t) unsigned char msg[VX_HDR_LEN + VX_BYE_TEXT_MAX]; /* read as one */
+    union {      /* what goes: the header, then a BYE's text at VX_HDR_LEN */
+        vx_hdr_t h;
+        unsigned char bytes[VX_HDR_LEN + VX_BYE_TEXT_MAX];
+    } msg;
 } vx_ctl_t;
 
 /* A message that arrived before its receive. */

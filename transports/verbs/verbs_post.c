@@ -71,8 +71,7 @@ static uint64_t credits(vx_tp_t *tp, const vx_peer_t *p)
  * a peer why, even one whose receives are all full of unmatched data. */
 static bool may_consume(vx_tp_t *tp, const vx_peer_t *p, const vx_op_t *op)
 {
-    bool bye =
-        op->kind == VX_OP_CTL && ((vx_hdr_t *)((vx_ctl_t *)op)->msg)->type == VX_BYE;
+    bool bye = op->kind == VX_OP_CTL && ((vx_ctl_t *)op)->msg.h.type == VX_BYE;
 
     return credits(tp, p) > (bye ? 0u : 1u);
 }
@@ -288,8 +287,10 @@ static int post_op(vx_tp_t *tp, vx_peer_t *p, vx_op_t *op)
         vx_ctl_t *c = (vx_ctl_t *)op;
         if (!credit)
             return 1;
-        bool bye = ((vx_hdr_t *)c->msg)->type == VX_BYE;
-        if ((rc = post_send(tp, p, c->msg, c->len, NULL, 0, NULL, c->signal)) == 0 && bye)
+        bool bye = c->msg.h.type == VX_BYE;
+        if ((rc = post_send(tp, p, c->msg.bytes, c->len, NULL, 0, NULL, c->signal)) ==
+                0 &&
+            bye)
             p->bye_posted = true;
         if (rc != 1)
             free(c);
@@ -405,7 +406,6 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
                            size_t text_len, bool signal)
 {
     vx_ctl_t *c = calloc(1, sizeof(*c));
-    vx_hdr_t hh = *h;
 
     if (!c)
         return base_err(RCOMM_ERR_NO_MEMORY, "rank %d: verbs: out of memory",
@@ -414,10 +414,10 @@ rcomm_status_t vx_ctl_send(vx_tp_t *tp, vx_peer_t *p, const vx_hdr_t *h, const c
         text_len = VX_BYE_TEXT_MAX;
     c->op.kind = VX_OP_CTL;
     c->op.h.peer = p->rank;
-    hh.text_len = (uint16_t)text_len;
-    memcpy(c->msg, &hh, sizeof(hh));
+    c->msg.h = *h;
+    c->msg.h.text_len = (uint16_t)text_len;
     if (text_len)
-        memcpy(c->msg + VX_HDR_LEN, text, text_len);
+        memcpy(c->msg.bytes + VX_HDR_LEN, text, text_len);
     c->len = VX_HDR_LEN + text_len;
     c->signal = signal;
     vx_outbox_push(tp, p, &c->op);
